@@ -1,0 +1,23 @@
+/**
+ * `npm run bench [-- name...]`: runs every `bench/*.bench.ts` (or the named ones) and prints ratio rows.
+ */
+import { readdirSync } from 'node:fs'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { dirname, join } from 'node:path'
+import { report, type Bench } from './lib.js'
+
+const dir = dirname(fileURLToPath(import.meta.url))
+const only = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort()
+
+let allMet = true
+for (const file of files) {
+  console.log(`\n# ${file}`)
+  const mod = (await import(pathToFileURL(join(dir, file)).href)) as { default: Bench }
+  const rows = await mod.default()
+  allMet = report(rows) && allMet
+}
+console.log(allMet ? '\nall targets met' : '\nsome targets missed (see MISSED rows)')

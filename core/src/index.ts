@@ -1,0 +1,17 @@
+/**
+ * `@weft/core`: the sync engine, the wire protocol, the Transport and DocStore contracts.
+ * @packageDocumentation
+ */
+export { WeftError, WeftErrorCode, toWeftError } from './WeftError.js'
+export { docId, peerId, type DocId, type PeerId, type Brand } from './ids.js'
+export type { Transport, TransportEvents, TransportStatus } from './transport/Transport.js'
+export type { DocStore, StoredDoc } from './storage/DocStore.js'
+export {
+  SyncSession,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type SyncSessionOptions,
+  type SyncSessionEvents,
+  type PathRef,
+} from './sync/SyncSession.js'
+export * from './protocol/index.js'

@@ -1,0 +1,50 @@
+/**
+ * WebSocket close codes (4000-4999, the application range) that mean the same on every Weft server and client.
+ * A client decides from the code whether to reconnect: see {@link isRetryableClose}.
+ */
+export const CloseCode = {
+  /** Normal shutdown of the server (SIGTERM). Reconnect later. */
+  ServerShutdown: 4000,
+  /** A frame could not be decoded. */
+  MalformedMessage: 4001,
+  /** A frame or reassembled message exceeded the server's maximum size. */
+  MessageTooLarge: 4002,
+  /** The connection sent faster than its rate limit allows. */
+  RateLimited: 4003,
+  /** No token, or a token that does not verify. */
+  Unauthorized: 4004,
+  /** A valid token that does not grant this room. */
+  Forbidden: 4005,
+  /** A read-only connection tried to write. */
+  ReadOnly: 4006,
+  /** The token expired while the connection was open. */
+  TokenExpired: 4007,
+  /** The connection subscribed to more rooms than allowed. */
+  TooManyRooms: 4008,
+  /** The client did not answer heartbeats. */
+  HeartbeatTimeout: 4009,
+  /** The client could not keep up: its send buffer overflowed. */
+  SlowConsumer: 4010,
+  /** The server is at its connection limit. */
+  ServerFull: 4011,
+  /** The server failed internally while handling this connection. */
+  InternalError: 4012,
+} as const
+
+/** Union of every {@link CloseCode} value. */
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
+
+const names = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name]))
+
+/** The name of a close code (`"ReadOnly"`), or `undefined` for a code Weft does not define. */
+export const closeCodeName = (code: number): string | undefined => names.get(code)
+
+/**
+ * Whether a client should reconnect after a close with this code. Auth failures and read-only violations are
+ * final until the app supplies a new token; everything else is transient.
+ */
+export const isRetryableClose = (code: number): boolean =>
+  code !== CloseCode.Unauthorized &&
+  code !== CloseCode.Forbidden &&
+  code !== CloseCode.ReadOnly &&
+  code !== CloseCode.TokenExpired

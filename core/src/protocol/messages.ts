@@ -1,0 +1,225 @@
+/**
+ * The wire format: y-protocols' sync and awareness messages, plus Weft's negotiated extensions. See
+ * docs/spec/sync-protocol.md for the rules (ids `SYNC-*`) that this file implements.
+ *
+ * Every message starts with a varUint message type:
+ * - `0` sync: varUint sub-type `0` step 1 (state vector), `1` step 2 (diff), `2` update. (y-protocols)
+ * - `1` awareness: varUint8Array awareness update. (y-protocols)
+ * - `2` auth: varUint `0` (permission denied) + varString reason. (y-websocket)
+ * - `3` query awareness. (y-protocols)
+ * - `87` Weft extension: varUint sub-type `0` ack, `1` chunk. Sent only to peers that announced Weft.
+ *
+ * Negotiation (SYNC-2.x): a Weft peer appends a hello trailer after the state vector of its sync step 1. Stock
+ * y-protocols readers ignore bytes after the state vector, so stock peers never see anything they do not know.
+ * A Weft peer appends a varUint sequence number after the update bytes of step 2 and update messages, but only
+ * towards a peer that announced the `ack` feature.
+ */
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { WeftError, WeftErrorCode } from '../WeftError.js'
+
+export const MessageType = {
+  Sync: 0,
+  Awareness: 1,
+  Auth: 2,
+  QueryAwareness: 3,
+  Weft: 87,
+} as const
+
+export const SyncType = { Step1: 0, Step2: 1, Update: 2 } as const
+export const WeftType = { Ack: 0, Chunk: 1 } as const
+
+/** Feature bits of the Weft hello. */
+export const Feature = {
+  /** The peer sends sequence numbers with updates and understands/sends durable acks. */
+  Ack: 1,
+  /** The peer reassembles chunked messages. */
+  Chunk: 2,
+} as const
+
+/** The current Weft protocol version. */
+export const PROTOCOL_VERSION = 1
+const HELLO_MAGIC = 'weft'
+
+/** What a Weft peer announces in the trailer of its sync step 1. */
+export interface Hello {
+  readonly version: number
+  /** Bitmask of {@link Feature}. */
+  readonly features: number
+  /** Largest (reassembled) message this peer accepts, in bytes. */
+  readonly maxMessageSize: number
+}
+
+/** A decoded wire message. */
+export type WireMessage =
+  | { readonly type: 'sync-step1'; readonly stateVector: Uint8Array; readonly hello: Hello | null }
+  | { readonly type: 'sync-step2'; readonly update: Uint8Array; readonly seq: number | null }
+  | { readonly type: 'sync-update'; readonly update: Uint8Array; readonly seq: number | null }
+  | { readonly type: 'awareness'; readonly update: Uint8Array }
+  | { readonly type: 'auth-denied'; readonly reason: string }
+  | { readonly type: 'query-awareness' }
+  | { readonly type: 'ack'; readonly seq: number }
+  | {
+      readonly type: 'chunk'
+      readonly id: number
+      readonly total: number
+      readonly offset: number
+      readonly data: Uint8Array
+    }
+
+const malformed = (detail: string, cause?: unknown): WeftError =>
+  new WeftError(WeftErrorCode.MalformedMessage, `malformed message: ${detail}`, { cause })
+
+const readHello = (decoder: decoding.Decoder): Hello | null => {
+  if (!decoding.hasContent(decoder)) return null
+  // A trailer that is not ours is ignored (forward compatibility), never an error.
+  try {
+    if (decoding.readVarString(decoder) !== HELLO_MAGIC) return null
+    const version = decoding.readVarUint(decoder)
+    const features = decoding.readVarUint(decoder)
+    const maxMessageSize = decoding.readVarUint(decoder)
+    return { version, features, maxMessageSize }
+  } catch {
+    return null
+  }
+}
+
+const readSeq = (decoder: decoding.Decoder): number | null =>
+  decoding.hasContent(decoder) ? decoding.readVarUint(decoder) : null
+
+/**
+ * Decodes one message. Throws a `malformed-message` {@link WeftError} for anything truncated, unknown or
+ * inconsistent; never returns a partially decoded message.
+ */
+export const decodeMessage = (data: Uint8Array): WireMessage => {
+  const decoder = decoding.createDecoder(data)
+  try {
+    const type = decoding.readVarUint(decoder)
+    switch (type) {
+      case MessageType.Sync: {
+        const sub = decoding.readVarUint(decoder)
+        switch (sub) {
+          case SyncType.Step1: {
+            const stateVector = decoding.readVarUint8Array(decoder)
+            return { type: 'sync-step1', stateVector, hello: readHello(decoder) }
+          }
+          case SyncType.Step2:
+          case SyncType.Update: {
+            const update = decoding.readVarUint8Array(decoder)
+            const seq = readSeq(decoder)
+            return { type: sub === SyncType.Step2 ? 'sync-step2' : 'sync-update', update, seq }
+          }
+          default:
+            throw malformed(`unknown sync message type ${sub}`)
+        }
+      }
+      case MessageType.Awareness:
+        return { type: 'awareness', update: decoding.readVarUint8Array(decoder) }
+      case MessageType.Auth: {
+        const sub = decoding.readVarUint(decoder)
+        if (sub !== 0) throw malformed(`unknown auth message type ${sub}`)
+        return { type: 'auth-denied', reason: decoding.readVarString(decoder) }
+      }
+      case MessageType.QueryAwareness:
+        return { type: 'query-awareness' }
+      case MessageType.Weft: {
+        const sub = decoding.readVarUint(decoder)
+        switch (sub) {
+          case WeftType.Ack:
+            return { type: 'ack', seq: decoding.readVarUint(decoder) }
+          case WeftType.Chunk: {
+            const id = decoding.readVarUint(decoder)
+            const total = decoding.readVarUint(decoder)
+            const offset = decoding.readVarUint(decoder)
+            const chunk = decoding.readVarUint8Array(decoder)
+            if (total === 0 || offset + chunk.length > total) throw malformed('chunk outside its message')
+            return { type: 'chunk', id, total, offset, data: chunk }
+          }
+          default:
+            throw malformed(`unknown weft message type ${sub}`)
+        }
+      }
+      default:
+        throw malformed(`unknown message type ${type}`)
+    }
+  } catch (err) {
+    if (err instanceof WeftError) throw err
+    throw malformed(err instanceof Error ? err.message : String(err), err)
+  }
+}
+
+const finish = (write: (encoder: encoding.Encoder) => void): Uint8Array => {
+  const encoder = encoding.createEncoder()
+  write(encoder)
+  return encoding.toUint8Array(encoder)
+}
+
+/** Sync step 1; with `hello`, the Weft trailer that stock peers ignore (SYNC-2.1). */
+export const encodeSyncStep1 = (stateVector: Uint8Array, hello?: Hello | null): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Sync)
+    encoding.writeVarUint(e, SyncType.Step1)
+    encoding.writeVarUint8Array(e, stateVector)
+    if (hello) {
+      encoding.writeVarString(e, HELLO_MAGIC)
+      encoding.writeVarUint(e, hello.version)
+      encoding.writeVarUint(e, hello.features)
+      encoding.writeVarUint(e, hello.maxMessageSize)
+    }
+  })
+
+const encodeUpdateLike = (sub: number, update: Uint8Array, seq: number | null | undefined): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Sync)
+    encoding.writeVarUint(e, sub)
+    encoding.writeVarUint8Array(e, update)
+    if (seq != null) encoding.writeVarUint(e, seq)
+  })
+
+/** Sync step 2 (the diff answering a step 1); `seq` only towards peers with the ack feature. */
+export const encodeSyncStep2 = (update: Uint8Array, seq?: number | null): Uint8Array =>
+  encodeUpdateLike(SyncType.Step2, update, seq)
+
+/** An incremental update; `seq` only towards peers with the ack feature. */
+export const encodeSyncUpdate = (update: Uint8Array, seq?: number | null): Uint8Array =>
+  encodeUpdateLike(SyncType.Update, update, seq)
+
+/** An awareness update (y-protocols' encodeAwarenessUpdate output). */
+export const encodeAwareness = (update: Uint8Array): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Awareness)
+    encoding.writeVarUint8Array(e, update)
+  })
+
+/** Asks the other side to send every awareness state it knows. */
+export const encodeQueryAwareness = (): Uint8Array => finish((e) => encoding.writeVarUint(e, MessageType.QueryAwareness))
+
+/** y-websocket's "permission denied" auth message. */
+export const encodeAuthDenied = (reason: string): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Auth)
+    encoding.writeVarUint(e, 0)
+    encoding.writeVarString(e, reason)
+  })
+
+/** Durable ack: every sequenced update this side received with `seq <=` this is durably stored (SYNC-4.x). */
+export const encodeAck = (seq: number): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Weft)
+    encoding.writeVarUint(e, WeftType.Ack)
+    encoding.writeVarUint(e, seq)
+  })
+
+/** One piece of a chunked message (SYNC-5.x). */
+export const encodeChunk = (id: number, total: number, offset: number, data: Uint8Array): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Weft)
+    encoding.writeVarUint(e, WeftType.Chunk)
+    encoding.writeVarUint(e, id)
+    encoding.writeVarUint(e, total)
+    encoding.writeVarUint(e, offset)
+    encoding.writeVarUint8Array(e, data)
+  })
+
+/** Header bytes a chunk adds at most (type, sub-type, 3 varUints up to 2^53, length prefix). */
+export const CHUNK_OVERHEAD = 2 + 3 * 8 + 5

@@ -1,0 +1,81 @@
+import type { DocId } from '../ids.js'
+
+/** What {@link DocStore.load} returns for one document. */
+export interface StoredDoc {
+  /**
+   * The compacted state, or `null` if never compacted. A Yjs update in **V2** encoding
+   * (`Y.encodeStateAsUpdateV2`): V2 run-length encodes the deleted items that edit-heavy documents accumulate, so a
+   * snapshot is often 10–50× smaller than the same state in V1 (docs/spec/storage.md, STORE-3.6).
+   */
+  readonly snapshot: Uint8Array | null
+  /** Updates appended after the snapshot, oldest first (Yjs updates, V1 encoding, as `Y.Doc` emits them). */
+  readonly updates: readonly Uint8Array[]
+  /**
+   * Position of the last update in `updates` (or of the snapshot, if there are no updates; `0` for a document that
+   * has neither). Pass it to {@link DocStore.compact} to replace exactly what was loaded: later appends survive.
+   */
+  readonly clock: number
+  /** Total bytes of snapshot + updates, as stored. */
+  readonly byteLength: number
+  /** Small per-document metadata (epoch id, schema version, acknowledgement marks...). */
+  readonly meta: Readonly<Record<string, string>>
+}
+
+/** Options of {@link DocStore.compact}. */
+export interface CompactOptions {
+  /** Metadata entries to set (or, with `null`, delete) in the same atomic step (an epoch change needs that). */
+  readonly meta?: Readonly<Record<string, string | null>>
+}
+
+/**
+ * Outcome of {@link DocStore.compact}. `stale` is an expected failure, not an error: the caller's view of the
+ * document is out of date (another compaction went further, or the document was removed), nothing was changed, and
+ * the caller may load again and retry.
+ */
+export type CompactResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'stale' }
+
+/**
+ * Binary persistence contract for Yjs documents. The same contract serves IndexedDB in browsers, SQLite in Node
+ * and the relay's store; `runDocStoreContract` (from `@weft/core/testing`) checks an implementation. The rules are
+ * in docs/spec/storage.md (`STORE-*`).
+ *
+ * Clocks: every append gets a clock, strictly increasing per document (1, 2, ...), never reused while the
+ * document exists, also across compactions.
+ *
+ * Durability: a promise that resolves means the data is durable (as durable as the medium allows) and will be
+ * returned by every later `load`, also after a crash or restart. Implementations may commit many appends in one
+ * transaction (group commit), but each promise resolves only after the commit that contains it.
+ *
+ * Failures of the medium reject with a `store-failed` WeftError; data that cannot be decoded rejects with
+ * `store-corrupted`.
+ */
+export interface DocStore {
+  /** Loads a document; `null` when the store holds nothing for it. Loading writes nothing. */
+  load(docId: DocId): Promise<StoredDoc | null>
+  /**
+   * Appends one update (the store keeps its own copy of the bytes). Resolves once durable, with the update's clock.
+   * Concurrent appends are stored, and get clocks, in call order.
+   */
+  append(docId: DocId, update: Uint8Array): Promise<number>
+  /**
+   * Atomically replaces the snapshot and every update with clock `<= throughClock` by `snapshot` (V2 encoding).
+   * Updates appended later are kept. A crash during compaction leaves either the old rows or the new snapshot.
+   * `options.meta` entries are written in the same atomic step.
+   *
+   * Resolves `{ ok: false, reason: 'stale' }` and changes nothing when `throughClock` is below the clock of the
+   * stored snapshot (a later compaction already happened) or above the document's last clock (the caller never
+   * loaded that state, e.g. the document was removed meanwhile).
+   */
+  compact(docId: DocId, snapshot: Uint8Array, throughClock: number, options?: CompactOptions): Promise<CompactResult>
+  /** Sets (or, with `null`, deletes) a metadata entry. A document with only metadata exists (`load`, `list`). */
+  setMeta(docId: DocId, key: string, value: string | null): Promise<void>
+  /** Removes a document and everything stored for it. Removing an unknown document does nothing. */
+  remove(docId: DocId): Promise<void>
+  /** Every document id in the store (any order). */
+  list(): Promise<DocId[]>
+  /**
+   * Waits for pending writes, then releases the store's resources. Further calls reject with a `destroyed`
+   * WeftError; closing again resolves.
+   */
+  close(): Promise<void>
+}

@@ -1,0 +1,471 @@
+import { ObservableV2 } from 'lib0/observable'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import type { PeerId } from '../ids.js'
+import { splitMessage } from '../protocol/chunking.js'
+import {
+  PROTOCOL_VERSION,
+  Feature,
+  decodeMessage,
+  encodeAck,
+  encodeAwareness,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  type Hello,
+  type WireMessage,
+} from '../protocol/messages.js'
+import { readAwarenessEntries } from '../protocol/readAwarenessClients.js'
+import type { Transport } from '../transport/Transport.js'
+import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
+import { PeerPath } from './PeerPath.js'
+
+/** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */
+export const DEFAULT_CHUNK_SIZE = 16 * 1024
+/** Default largest message (or reassembled chunked message) accepted from a peer. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+
+/** Options of {@link SyncSession}. */
+export interface SyncSessionOptions {
+  readonly doc: Y.Doc
+  /** The document's awareness; the session creates (and later destroys) one when omitted. */
+  readonly awareness?: awarenessProtocol.Awareness
+  /** Messages larger than this are chunked for Weft peers (default 16 KiB; a transport's own limit wins). */
+  readonly chunkSize?: number
+  /** Largest message accepted from a peer, whole or reassembled (default 64 MiB). */
+  readonly maxMessageSize?: number
+  /**
+   * Enables durable acks: resolves once everything applied to the document so far is durably stored (e.g.
+   * `DocPersistence.flushed`). Without it this side never acknowledges.
+   */
+  readonly durable?: () => Promise<void>
+  /**
+   * Which transaction origins are local changes, counted by {@link SyncSession.localChanges}. Default: every
+   * origin that is not one of the session's peer paths.
+   */
+  readonly isLocalOrigin?: (origin: unknown) => boolean
+  /** Announce Weft's extensions (default true). `false` makes this side behave exactly like a stock peer. */
+  readonly extensions?: boolean
+  /** Fully decode every incoming update before applying it (default true); see SYNC-3.4. */
+  readonly validateUpdates?: boolean
+}
+
+/** Identifies one peer path in events. */
+export interface PathRef {
+  readonly transport: Transport
+  readonly peer: PeerId
+}
+
+/** Events of {@link SyncSession}. */
+export type SyncSessionEvents = {
+  /** A peer path opened; the handshake has started. */
+  'peer-joined': (event: PathRef) => void
+  /** A peer path closed (peer left, transport removed, or dropped after an error). */
+  'peer-left': (event: PathRef & { readonly reason: string }) => void
+  /** The peer's sync step 2 was applied: this side has everything the peer had when it answered. */
+  'peer-synced': (event: PathRef & { readonly weft: boolean }) => void
+  /** The peer durably stored the first `localChanges` local changes of this session (SYNC-4.3). */
+  ack: (event: PathRef & { readonly localChanges: number }) => void
+  /** Progress of a large (chunked) incoming message. */
+  progress: (event: PathRef & { readonly received: number; readonly total: number }) => void
+  /** An asynchronous fault; a path that sent malformed data has been dropped. Never thrown. */
+  error: (event: { readonly error: WeftError; readonly transport?: Transport; readonly peer?: PeerId }) => void
+}
+
+interface Attached {
+  readonly paths: Map<PeerId, PeerPath>
+  readonly off: () => void
+}
+
+/**
+ * Binds one Y.Doc and its awareness to any number of transports, and runs the sync protocol on every peer path:
+ * state vectors, then diffs, then updates; durable acks and chunking with peers that negotiated them. An update
+ * that arrives on one path is forwarded to every other path, never back to where it came from. See
+ * docs/spec/sync-protocol.md.
+ */
+export class SyncSession extends ObservableV2<SyncSessionEvents> {
+  readonly doc: Y.Doc
+  readonly awareness: awarenessProtocol.Awareness
+  readonly #ownsAwareness: boolean
+  readonly #chunkSize: number
+  readonly #maxMessageSize: number
+  readonly #durable: (() => Promise<void>) | undefined
+  readonly #isLocal: (origin: unknown) => boolean
+  readonly #hello: Hello | null
+  readonly #validate: boolean
+  readonly #transports = new Map<Transport, Attached>()
+  /** Every open path, also keyed by object for origin checks. */
+  readonly #paths = new Set<PeerPath>()
+  #localChanges = 0
+  #destroyed = false
+  #pendingAckPaths = new Set<PeerPath>()
+
+  constructor(options: SyncSessionOptions) {
+    super()
+    this.doc = options.doc
+    this.#ownsAwareness = options.awareness === undefined
+    this.awareness = options.awareness ?? new awarenessProtocol.Awareness(options.doc)
+    this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
+    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
+    this.#durable = options.durable
+    this.#validate = options.validateUpdates ?? true
+    this.#isLocal =
+      options.isLocalOrigin ?? ((origin) => !(origin instanceof PeerPath))
+    this.#hello =
+      options.extensions === false
+        ? null
+        : { version: PROTOCOL_VERSION, features: Feature.Ack | Feature.Chunk, maxMessageSize: this.#maxMessageSize }
+    this.doc.on('update', this.#onDocUpdate)
+    this.awareness.on('update', this.#onAwarenessUpdate)
+  }
+
+  /** Local changes made since the session started (see {@link SyncSessionOptions.isLocalOrigin}). */
+  get localChanges(): number {
+    return this.#localChanges
+  }
+
+  /** Every open peer path. */
+  get paths(): PathRef[] {
+    return [...this.#paths].map((p) => ({ transport: p.transport, peer: p.peer }))
+  }
+
+  /** Whether every open path completed its handshake (false while there is no path). */
+  get synced(): boolean {
+    if (this.#paths.size === 0) return false
+    for (const p of this.#paths) if (!p.synced) return false
+    return true
+  }
+
+  /** Details of one path (negotiation and counters), or undefined. */
+  pathInfo(transport: Transport, peer: PeerId):
+    | { weft: boolean; synced: boolean; bytesSent: number; bytesReceived: number; ackedSeq: number; sentSeq: number }
+    | undefined {
+    const p = this.#transports.get(transport)?.paths.get(peer)
+    if (!p) return undefined
+    return {
+      weft: p.hello !== null,
+      synced: p.synced,
+      bytesSent: p.bytesSent,
+      bytesReceived: p.bytesReceived,
+      ackedSeq: p.ackedSeq,
+      sentSeq: p.sentSeq,
+    }
+  }
+
+  /** Resolves once every open path is synced (and at least one path exists). */
+  whenSynced(): Promise<void> {
+    if (this.synced) return Promise.resolve()
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!this.synced) return
+        this.off('peer-synced', check)
+        resolve()
+      }
+      this.on('peer-synced', check)
+    })
+  }
+
+  /**
+   * Adds a transport: a handshake starts with each of its current and future peers. Returns a function that
+   * removes it again. The session never connects or disconnects the transport itself, except to drop a peer
+   * that sent malformed data.
+   */
+  addTransport(transport: Transport): () => void {
+    this.#assertAlive()
+    if (this.#transports.has(transport)) return () => this.removeTransport(transport)
+    const paths = new Map<PeerId, PeerPath>()
+    const onJoin = ({ peer }: { peer: PeerId }) => this.#open(transport, peer)
+    const onLeave = ({ peer, reason }: { peer: PeerId; reason: string }) => this.#close(transport, peer, reason)
+    const onMessage = ({ from, data }: { from: PeerId; data: Uint8Array }) => this.#receive(transport, from, data)
+    const onStatus = ({ status }: { status: string }) => {
+      if (status !== 'connected') for (const peer of [...paths.keys()]) this.#close(transport, peer, status)
+    }
+    transport.on('peer-joined', onJoin)
+    transport.on('peer-left', onLeave)
+    transport.on('message', onMessage)
+    transport.on('status', onStatus)
+    this.#transports.set(transport, {
+      paths,
+      off: () => {
+        transport.off('peer-joined', onJoin)
+        transport.off('peer-left', onLeave)
+        transport.off('message', onMessage)
+        transport.off('status', onStatus)
+      },
+    })
+    for (const peer of transport.peers) this.#open(transport, peer)
+    return () => this.removeTransport(transport)
+  }
+
+  /** Removes a transport: its paths close (their awareness states go), the transport itself stays as it is. */
+  removeTransport(transport: Transport): void {
+    const attached = this.#transports.get(transport)
+    if (!attached) return
+    for (const peer of [...attached.paths.keys()]) this.#close(transport, peer, 'transport removed')
+    attached.off()
+    this.#transports.delete(transport)
+  }
+
+  /**
+   * Starts a new handshake on every open path (sends sync step 1 again). Heals anything lost on a lossy
+   * transport; normally not needed.
+   */
+  resync(): void {
+    for (const p of this.#paths) this.#send(p, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+  }
+
+  override destroy(): void {
+    if (this.#destroyed) return
+    for (const t of [...this.#transports.keys()]) this.removeTransport(t)
+    this.doc.off('update', this.#onDocUpdate)
+    this.awareness.off('update', this.#onAwarenessUpdate)
+    if (this.#ownsAwareness) this.awareness.destroy()
+    this.#destroyed = true
+    super.destroy()
+  }
+
+  #assertAlive(): void {
+    if (this.#destroyed) throw new WeftError(WeftErrorCode.Destroyed, 'SyncSession was destroyed')
+  }
+
+  #open(transport: Transport, peer: PeerId): void {
+    const attached = this.#transports.get(transport)
+    if (!attached || attached.paths.has(peer)) return
+    const path = new PeerPath(transport, peer, this.#maxMessageSize)
+    attached.paths.set(peer, path)
+    this.#paths.add(path)
+    this.emit('peer-joined', [{ transport, peer }])
+    // SYNC-1.1: open with our state vector (plus the Weft hello), then everything we know of presence.
+    this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+    const clients = [...this.awareness.getStates().keys()]
+    if (clients.length > 0) {
+      this.#send(path, encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
+    }
+  }
+
+  #close(transport: Transport, peer: PeerId, reason: string): void {
+    const attached = this.#transports.get(transport)
+    const path = attached?.paths.get(peer)
+    if (!attached || !path) return
+    attached.paths.delete(peer)
+    this.#paths.delete(path)
+    this.#pendingAckPaths.delete(path)
+    path.reassembler.clear()
+    // SYNC-6.2: presence that arrived only over this path goes with it.
+    const gone = [...path.awarenessClients].filter(
+      (id) => id !== this.awareness.clientID && ![...this.#paths].some((p) => p.awarenessClients.has(id)),
+    )
+    if (gone.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, gone, 'path-closed')
+    this.emit('peer-left', [{ transport, peer, reason }])
+  }
+
+  /** Drops a path after bad input: error event, close, and ask the transport to disconnect that peer. */
+  #drop(path: PeerPath, error: WeftError): void {
+    this.emit('error', [{ error, transport: path.transport, peer: path.peer }])
+    this.#close(path.transport, path.peer, error.code)
+    try {
+      path.transport.disconnect(path.peer)
+    } catch (err) {
+      this.emit('error', [{ error: toWeftError(WeftErrorCode.TransportFailed, err), transport: path.transport }])
+    }
+  }
+
+  #send(path: PeerPath, message: Uint8Array): void {
+    const limit = Math.min(path.transport.maxMessageSize ?? this.#chunkSize, this.#chunkSize)
+    const pieces =
+      message.length > limit && path.has(Feature.Chunk)
+        ? splitMessage(message, Math.min(limit, path.hello?.maxMessageSize ?? limit), path.nextChunkId++)
+        : [message]
+    try {
+      for (const piece of pieces) {
+        path.transport.send(piece, path.peer)
+        path.bytesSent += piece.length
+      }
+    } catch (err) {
+      this.emit('error', [
+        { error: toWeftError(WeftErrorCode.TransportFailed, err), transport: path.transport, peer: path.peer },
+      ])
+    }
+  }
+
+  #receive(transport: Transport, from: PeerId, data: Uint8Array): void {
+    if (this.#destroyed) return
+    let path = this.#transports.get(transport)?.paths.get(from)
+    if (!path) {
+      // A transport that delivers before announcing the peer: open the path now.
+      this.#open(transport, from)
+      path = this.#transports.get(transport)?.paths.get(from)
+      if (!path) return
+    }
+    try {
+      if (data.length > this.#maxMessageSize) {
+        throw new WeftError(WeftErrorCode.MessageTooLarge, `message of ${data.length} bytes from ${from}`)
+      }
+      const message = decodeMessage(data)
+      if (message.type === 'chunk') {
+        if (this.#hello === null) throw new WeftError(WeftErrorCode.MalformedMessage, 'chunk without negotiation')
+        const whole = path.reassembler.add(message.id, message.total, message.offset, message.data)
+        this.emit('progress', [
+          { transport, peer: from, received: whole ? message.total : path.reassembler.progress(message.id), total: message.total },
+        ])
+        if (whole) this.#handle(path, decodeMessage(whole), whole.length)
+        return
+      }
+      this.#handle(path, message, data.length)
+    } catch (err) {
+      this.#drop(path, toWeftError(WeftErrorCode.MalformedMessage, err))
+    }
+  }
+
+  #handle(path: PeerPath, message: WireMessage, size: number): void {
+    path.bytesReceived += size
+    switch (message.type) {
+      case 'sync-step1': {
+        if (message.hello && this.#hello) path.hello = message.hello
+        // SYNC-1.2: answer with exactly what the peer lacks.
+        const sv = message.stateVector
+        try {
+          Y.decodeStateVector(sv)
+        } catch (err) {
+          throw new WeftError(WeftErrorCode.MalformedMessage, 'malformed state vector', { cause: err })
+        }
+        const diff = Y.encodeStateAsUpdate(this.doc, sv)
+        this.#send(path, encodeSyncStep2(diff, this.#nextSeq(path)))
+        return
+      }
+      case 'sync-step2':
+      case 'sync-update':
+        this.#applyUpdate(path, message.update, message.seq, message.type === 'sync-step2')
+        if (message.type === 'sync-step2' && !path.synced) {
+          path.synced = true
+          this.emit('peer-synced', [{ transport: path.transport, peer: path.peer, weft: path.hello !== null }])
+        }
+        return
+      case 'awareness': {
+        const entries = readAwarenessEntries(message.update)
+        for (const e of entries) if (e.clientID !== this.awareness.clientID) path.awarenessClients.add(e.clientID)
+        awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, path)
+        return
+      }
+      case 'query-awareness': {
+        const clients = [...this.awareness.getStates().keys()]
+        this.#send(path, encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
+        return
+      }
+      case 'auth-denied':
+        this.emit('error', [
+          {
+            error: new WeftError(WeftErrorCode.AuthDenied, `access denied: ${message.reason}`),
+            transport: path.transport,
+            peer: path.peer,
+          },
+        ])
+        return
+      case 'ack': {
+        if (!this.#hello) throw new WeftError(WeftErrorCode.MalformedMessage, 'ack without negotiation')
+        const durable = path.acknowledge(message.seq)
+        if (durable !== null) {
+          this.emit('ack', [{ transport: path.transport, peer: path.peer, localChanges: durable }])
+        }
+        return
+      }
+      case 'chunk':
+        // A chunk inside a chunk.
+        throw new WeftError(WeftErrorCode.MalformedMessage, 'nested chunk')
+    }
+  }
+
+  #applyUpdate(path: PeerPath, update: Uint8Array, seq: number | null, complete: boolean): void {
+    if (this.#validate) {
+      try {
+        // SYNC-3.4: a malformed update is rejected before anything is applied.
+        Y.decodeUpdate(update)
+      } catch (err) {
+        throw new WeftError(WeftErrorCode.InvalidUpdate, 'malformed update', { cause: err })
+      }
+    }
+    try {
+      Y.applyUpdate(this.doc, update, path)
+    } catch (err) {
+      // The update decoded: what threw was an observer of the application, and the update is in the doc.
+      this.emit('error', [
+        { error: toWeftError(WeftErrorCode.ObserverFailed, err), transport: path.transport, peer: path.peer },
+      ])
+    }
+    const store = this.doc.store
+    if (store.pendingStructs !== null || store.pendingDs !== null) {
+      // SYNC-3.3: missing dependencies (a lost message): ask this peer for what we lack, once.
+      if (!path.resyncRequested) {
+        path.resyncRequested = true
+        this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+      }
+    } else {
+      for (const p of this.#paths) p.resyncRequested = false
+    }
+    if (seq !== null && path.receive(seq, complete) && this.#durable) this.#scheduleAck(path)
+    if (store.pendingStructs === null && store.pendingDs === null) {
+      for (const p of this.#pendingAckPaths) this.#scheduleAck(p)
+    }
+  }
+
+  #nextSeq(path: PeerPath): number | null {
+    if (!path.acks) return null
+    const seq = ++path.sentSeq
+    path.marks.push([seq, this.#localChanges])
+    return seq
+  }
+
+  /** SYNC-4.2: ack once what was applied is durable and nothing is waiting on missing dependencies. */
+  #scheduleAck(path: PeerPath): void {
+    const durable = this.#durable
+    if (!durable || path.ackInFlight || path.receivedSeq <= path.sentAck) return
+    const store = this.doc.store
+    if (store.pendingStructs !== null || store.pendingDs !== null) {
+      this.#pendingAckPaths.add(path)
+      return
+    }
+    this.#pendingAckPaths.delete(path)
+    path.ackInFlight = true
+    const seq = path.receivedSeq
+    durable().then(
+      () => {
+        path.ackInFlight = false
+        if (!this.#paths.has(path)) return
+        path.sentAck = seq
+        this.#send(path, encodeAck(seq))
+        this.#scheduleAck(path)
+      },
+      (err: unknown) => {
+        path.ackInFlight = false
+        this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err), transport: path.transport, peer: path.peer }])
+      },
+    )
+  }
+
+  readonly #onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (this.#isLocal(origin)) this.#localChanges++
+    let plain: Uint8Array | null = null
+    for (const path of this.#paths) {
+      if (path === origin) continue // SYNC-3.1: never back to where it came from
+      const seq = this.#nextSeq(path)
+      if (seq === null) {
+        plain ??= encodeSyncUpdate(update)
+        this.#send(path, plain)
+      } else {
+        this.#send(path, encodeSyncUpdate(update, seq))
+      }
+    }
+  }
+
+  readonly #onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    const changed = [...added, ...updated, ...removed]
+    if (changed.length === 0 || this.#paths.size === 0) return
+    const message = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
+    for (const path of this.#paths) {
+      if (path !== origin) this.#send(path, message)
+    }
+  }
+}

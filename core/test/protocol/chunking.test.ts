@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest'
+import { Reassembler, WeftError, decodeMessage, splitMessage } from '../../src/index.js'
+
+const payload = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff)
+
+const pieces = (message: Uint8Array, limit: number) =>
+  splitMessage(message, limit, 3).map((m) => {
+    const d = decodeMessage(m)
+    if (d.type !== 'chunk') throw new Error('expected a chunk')
+    return d
+  })
+
+describe('chunking', () => {
+  it('SYNC-5.1 a message at or under the limit is not wrapped; a larger one splits into pieces under it', () => {
+    const small = payload(100)
+    expect(splitMessage(small, 100, 1)).toEqual([small])
+    const big = payload(100_000)
+    const parts = splitMessage(big, 16 * 1024, 1)
+    expect(parts.length).toBeGreaterThan(6)
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(16 * 1024)
+  })
+
+  it('SYNC-5.2 reassembly tolerates reordering and duplicates', () => {
+    const big = payload(50_000)
+    const ps = pieces(big, 4096)
+    const shuffled = [...ps].reverse()
+    shuffled.splice(2, 0, ps[3]!)
+    const r = new Reassembler({ maxMessageSize: 1 << 20 })
+    let out: Uint8Array | null = null
+    for (const p of shuffled) {
+      const res = r.add(p.id, p.total, p.offset, p.data)
+      if (res) out = res
+    }
+    expect(out && [...out]).toEqual([...big])
+    expect(r.bufferedBytes).toBe(0)
+  })
+
+  it('SYNC-5.4 a message declared larger than the maximum is refused before buffering', () => {
+    const r = new Reassembler({ maxMessageSize: 1000 })
+    expect(() => r.add(1, 1001, 0, payload(10))).toThrow(/exceeds/)
+    expect(r.bufferedBytes).toBe(0)
+  })
+
+  it('SYNC-5.3 inconsistent pieces are malformed', () => {
+    const r = new Reassembler({ maxMessageSize: 1000 })
+    r.add(1, 100, 0, payload(10))
+    expect(() => r.add(1, 200, 10, payload(10))).toThrow(WeftError)
+    const r2 = new Reassembler({ maxMessageSize: 1000 })
+    r2.add(1, 20, 0, payload(15))
+    expect(() => r2.add(1, 20, 10, payload(10))).toThrow(/overlap/)
+  })
+
+  it('SYNC-5.5 at most maxPending partial messages are buffered (lost chunks do not leak memory)', () => {
+    const r = new Reassembler({ maxMessageSize: 1000, maxPending: 2 })
+    r.add(1, 100, 0, payload(10))
+    r.add(2, 100, 0, payload(10))
+    r.add(3, 100, 0, payload(10))
+    expect(r.bufferedBytes).toBe(200)
+    expect(r.progress(1)).toBe(0)
+    expect(r.progress(3)).toBe(10)
+  })
+})

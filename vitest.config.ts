@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config'
+
+const shared = {
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
+}
+
+export default defineConfig({
+  test: {
+    // Native WebRTC crashes inside worker_threads: keep the default `forks` pool.
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    projects: [
+      { ...shared, test: { name: 'core', include: ['core/test/**/*.test.ts'] } },
+      { ...shared, test: { name: 'sqlite-store', include: ['sqlite-store/test/**/*.test.ts'] } },
+      { ...shared, test: { name: 'providers', include: ['providers/test/**/*.test.ts'] } },
+      { ...shared, test: { name: 'signaling', include: ['signaling/test/**/*.test.ts'] } },
+    ],
+  },
+})
