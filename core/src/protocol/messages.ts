@@ -31,7 +31,10 @@ export const WeftType = { Ack: 0, Chunk: 1 } as const
 
 /** Feature bits of the Weft hello. */
 export const Feature = {
-  /** The peer sends sequence numbers with updates and understands/sends durable acks. */
+  /**
+   * The peer acknowledges what it durably stored: send it sequence numbers with updates. (Every Weft peer
+   * understands acks; only peers with storage send them.)
+   */
   Ack: 1,
   /** The peer reassembles chunked messages. */
   Chunk: 2,

@@ -16,6 +16,7 @@ import {
   type WireMessage,
 } from '../protocol/messages.js'
 import { readAwarenessEntries } from '../protocol/readAwarenessClients.js'
+import { validateUpdate } from '../protocol/validateUpdate.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { PeerPath } from './PeerPath.js'
@@ -114,7 +115,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#hello =
       options.extensions === false
         ? null
-        : { version: PROTOCOL_VERSION, features: Feature.Ack | Feature.Chunk, maxMessageSize: this.#maxMessageSize }
+        : {
+            version: PROTOCOL_VERSION,
+            features: (options.durable ? Feature.Ack : 0) | Feature.Chunk,
+            maxMessageSize: this.#maxMessageSize,
+          }
     this.doc.on('update', this.#onDocUpdate)
     this.awareness.on('update', this.#onAwarenessUpdate)
   }
@@ -376,18 +381,18 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   #applyUpdate(path: PeerPath, update: Uint8Array, seq: number | null, complete: boolean): void {
-    if (this.#validate) {
-      try {
-        // SYNC-3.4: a malformed update is rejected before anything is applied.
-        Y.decodeUpdate(update)
-      } catch (err) {
-        throw new WeftError(WeftErrorCode.InvalidUpdate, 'malformed update', { cause: err })
-      }
-    }
+    // SYNC-3.4: a malformed update is rejected before anything is applied.
+    if (this.#validate) validateUpdate(update)
+    // Reading happens inside our transaction; observers run when it ends. So a throw before `read` is set is
+    // Yjs refusing the update, a throw after it is an application observer failing (the update is in the doc).
+    let read = false
     try {
-      Y.applyUpdate(this.doc, update, path)
+      this.doc.transact(() => {
+        Y.applyUpdate(this.doc, update, path)
+        read = true
+      }, path)
     } catch (err) {
-      // The update decoded: what threw was an observer of the application, and the update is in the doc.
+      if (!read) throw toWeftError(WeftErrorCode.InvalidUpdate, err, 'update rejected by Yjs')
       this.emit('error', [
         { error: toWeftError(WeftErrorCode.ObserverFailed, err), transport: path.transport, peer: path.peer },
       ])

@@ -1,0 +1,236 @@
+import { ObservableV2 } from 'lib0/observable'
+import * as Y from 'yjs'
+import type { DocId } from '../ids.js'
+import { toWeftError, WeftError, WeftErrorCode } from '../WeftError.js'
+import { applyStoredDoc } from './applyStoredDoc.js'
+import { Compactor, type CompactionOutcome } from './Compactor.js'
+import type { CompactOptions, DocStore } from './DocStore.js'
+
+/** Options of {@link DocPersistence.open}. */
+export interface DocPersistenceOptions {
+  readonly doc: Y.Doc
+  readonly store: DocStore
+  readonly docId: DocId
+  /**
+   * Runs log compaction when its policy says so (default: a shared `Compactor` with the default policy);
+   * `null` disables automatic compaction.
+   */
+  readonly compactor?: Compactor | null
+  /**
+   * Promise that this persistence is the document's only writer in `store` (a Node peer, the relay; not a browser
+   * tab that shares IndexedDB with other tabs). Compaction then encodes the live doc instead of loading and
+   * decoding the store, which is much cheaper on long histories (docs/guides/compaction.md). Default false.
+   */
+  readonly exclusive?: boolean
+}
+
+/** Events of {@link DocPersistence}. */
+export type DocPersistenceEvents = {
+  /** An asynchronous failure (append, compaction); never thrown (STORE-7.5). */
+  error: (event: { readonly error: WeftError }) => void
+  /** A log compaction finished (successfully or not needed). */
+  compacted: (event: { readonly outcome: CompactionOutcome }) => void
+}
+
+/** Tail bookkeeping for the compaction policy: appends grouped by the clock they reached. */
+interface TailEntry {
+  readonly clock: number
+  readonly count: number
+  readonly bytes: number
+}
+
+const defaultCompactor = new Compactor()
+
+/**
+ * Binds one Y.Doc to a {@link DocStore} (docs/spec/storage.md, STORE-7): loads the stored state into the doc,
+ * appends every later update, compacts the log when the policy says so. The persistence object is the origin of
+ * the transaction that applies the stored state, so other observers can tell loaded state from edits.
+ */
+export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
+  readonly doc: Y.Doc
+  readonly store: DocStore
+  readonly docId: DocId
+  readonly compactor: Compactor | null
+  readonly #exclusive: boolean
+  /** Highest clock known to be applied to the doc (loaded, or appended from it). */
+  #lastClock = 0
+  readonly #pending = new Set<Promise<void>>()
+  #tail: TailEntry[] = []
+  #snapshotBytes = 0
+  #needsRepair = false
+  #repair: Promise<void> | null = null
+  #compaction: Promise<void> | null = null
+  #destroyed = false
+  #meta: Readonly<Record<string, string>> = {}
+
+  /**
+   * Loads the stored state into `doc` and starts persisting its updates. Rejects with the store's WeftError
+   * (`store-failed`, `store-corrupted`) when the document cannot be loaded; nothing is then left listening.
+   */
+  static async open(options: DocPersistenceOptions): Promise<DocPersistence> {
+    const p = new DocPersistence(options)
+    try {
+      await p.#load()
+    } catch (err) {
+      p.#detach()
+      throw toWeftError(WeftErrorCode.StoreFailed, err)
+    }
+    return p
+  }
+
+  private constructor(options: DocPersistenceOptions) {
+    super()
+    this.doc = options.doc
+    this.store = options.store
+    this.docId = options.docId
+    this.compactor = options.compactor === undefined ? defaultCompactor : options.compactor
+    this.#exclusive = options.exclusive ?? false
+    // Listen before loading: edits made while the load is in flight are stored too.
+    this.doc.on('update', this.#onUpdate)
+    this.doc.on('destroy', this.#onDocDestroy)
+  }
+
+  async #load(): Promise<void> {
+    // Content the doc held before opening (not from this store) is stored once as a whole.
+    if (this.doc.store.clients.size > 0) this.#write(Y.encodeStateAsUpdate(this.doc))
+    const stored = await this.store.load(this.docId)
+    if (!stored) return
+    this.#meta = stored.meta
+    applyStoredDoc(this.doc, stored, this)
+    this.#lastClock = Math.max(this.#lastClock, stored.clock)
+    this.#snapshotBytes = stored.snapshot?.byteLength ?? 0
+    const tailBytes = stored.byteLength - this.#snapshotBytes
+    if (stored.updates.length > 0) {
+      this.#tail = [{ clock: stored.clock, count: stored.updates.length, bytes: tailBytes }, ...this.#tail]
+    }
+    // No compaction here: opening writes nothing (STORE-7.2); the next append re-checks the policy.
+  }
+
+  /** Metadata as loaded by `open` (epoch id, schema version...). */
+  get meta(): Readonly<Record<string, string>> {
+    return this.#meta
+  }
+
+  /**
+   * Resolves once every update the doc emitted before this call is durable (STORE-7.4). If an append failed, it
+   * re-appends the whole document state (which covers the lost update) and rejects only if that fails too.
+   */
+  async flushed(): Promise<void> {
+    await Promise.all([...this.#pending])
+    if (!this.#needsRepair) return
+    this.#repair ??= (async () => {
+      this.#needsRepair = false
+      try {
+        await this.#track(this.store.append(this.docId, Y.encodeStateAsUpdate(this.doc)))
+      } catch (err) {
+        this.#needsRepair = true
+        throw toWeftError(WeftErrorCode.StoreFailed, err)
+      } finally {
+        this.#repair = null
+      }
+    })()
+    await this.#repair
+  }
+
+  /**
+   * Compacts the log now (the policy decides when this happens on its own), joining a compaction already running.
+   * `options.meta` is written in the same atomic step. Rejects with a WeftError; needs a compactor.
+   */
+  async compact(options?: CompactOptions): Promise<CompactionOutcome> {
+    if (this.#destroyed) throw new WeftError(WeftErrorCode.Destroyed, 'DocPersistence was destroyed')
+    const compactor = this.compactor ?? defaultCompactor
+    let outcome: CompactionOutcome
+    if (this.#exclusive) {
+      const through = this.#lastClock
+      const folded = this.#tail.filter((entry) => entry.clock <= through)
+      const tail = { count: 0, bytes: 0 }
+      for (const entry of folded) {
+        tail.count += entry.count
+        tail.bytes += entry.bytes
+      }
+      outcome = await compactor.compactFrom(this.store, this.docId, this.doc, through, tail, options)
+    } else {
+      outcome = await compactor.compact(this.store, this.docId, options)
+    }
+    if (outcome.ok) {
+      this.#snapshotBytes = outcome.snapshotBytes
+      this.#tail = this.#tail.filter((entry) => entry.clock > outcome.throughClock)
+    }
+    this.emit('compacted', [{ outcome }])
+    return outcome
+  }
+
+  /**
+   * Stops persisting (later updates are not stored), waits for pending appends and a running compaction
+   * (STORE-7.6). Leaves the store open: the caller owns it.
+   */
+  override async destroy(): Promise<void> {
+    if (this.#destroyed) return
+    this.#detach()
+    await Promise.allSettled([...this.#pending, this.#compaction])
+    super.destroy()
+  }
+
+  #detach(): void {
+    this.#destroyed = true
+    this.doc.off('update', this.#onUpdate)
+    this.doc.off('destroy', this.#onDocDestroy)
+  }
+
+  readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === this || this.#destroyed) return
+    this.#write(update)
+  }
+
+  readonly #onDocDestroy = (): void => {
+    void this.destroy()
+  }
+
+  #write(update: Uint8Array): void {
+    const append = this.store.append(this.docId, update).then(
+      (clock) => {
+        this.#lastClock = Math.max(this.#lastClock, clock)
+        this.#tail.push({ clock, count: 1, bytes: update.byteLength })
+        this.#maybeCompact()
+      },
+      (err: unknown) => {
+        this.#needsRepair = true
+        this.#emitError(toWeftError(WeftErrorCode.StoreFailed, err, 'append failed'))
+      },
+    )
+    void this.#track(append)
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.#pending.add(settled)
+    void settled.then(() => this.#pending.delete(settled))
+    return p
+  }
+
+  #maybeCompact(): void {
+    if (!this.compactor || this.#compaction || this.#destroyed) return
+    let updateCount = 0
+    let updateBytes = 0
+    for (const entry of this.#tail) {
+      updateCount += entry.count
+      updateBytes += entry.bytes
+    }
+    if (!this.compactor.shouldCompact({ updateCount, updateBytes, snapshotBytes: this.#snapshotBytes })) return
+    this.#compaction = this.compact()
+      .then(
+        () => undefined,
+        (err: unknown) => this.#emitError(toWeftError(WeftErrorCode.StoreFailed, err, 'compaction failed')),
+      )
+      .finally(() => {
+        this.#compaction = null
+      })
+  }
+
+  #emitError(error: WeftError): void {
+    this.emit('error', [{ error }])
+  }
+}
