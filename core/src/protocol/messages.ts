@@ -17,6 +17,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
+import { readBytes, readString } from './checkedDecoding.js'
 
 export const MessageType = {
   Sync: 0,
@@ -77,7 +78,7 @@ const readHello = (decoder: decoding.Decoder): Hello | null => {
   if (!decoding.hasContent(decoder)) return null
   // A trailer that is not ours is ignored (forward compatibility), never an error.
   try {
-    if (decoding.readVarString(decoder) !== HELLO_MAGIC) return null
+    if (readString(decoder) !== HELLO_MAGIC) return null
     const version = decoding.readVarUint(decoder)
     const features = decoding.readVarUint(decoder)
     const maxMessageSize = decoding.readVarUint(decoder)
@@ -103,12 +104,12 @@ export const decodeMessage = (data: Uint8Array): WireMessage => {
         const sub = decoding.readVarUint(decoder)
         switch (sub) {
           case SyncType.Step1: {
-            const stateVector = decoding.readVarUint8Array(decoder)
+            const stateVector = readBytes(decoder)
             return { type: 'sync-step1', stateVector, hello: readHello(decoder) }
           }
           case SyncType.Step2:
           case SyncType.Update: {
-            const update = decoding.readVarUint8Array(decoder)
+            const update = readBytes(decoder)
             const seq = readSeq(decoder)
             return { type: sub === SyncType.Step2 ? 'sync-step2' : 'sync-update', update, seq }
           }
@@ -117,11 +118,11 @@ export const decodeMessage = (data: Uint8Array): WireMessage => {
         }
       }
       case MessageType.Awareness:
-        return { type: 'awareness', update: decoding.readVarUint8Array(decoder) }
+        return { type: 'awareness', update: readBytes(decoder) }
       case MessageType.Auth: {
         const sub = decoding.readVarUint(decoder)
         if (sub !== 0) throw malformed(`unknown auth message type ${sub}`)
-        return { type: 'auth-denied', reason: decoding.readVarString(decoder) }
+        return { type: 'auth-denied', reason: readString(decoder) }
       }
       case MessageType.QueryAwareness:
         return { type: 'query-awareness' }
@@ -134,7 +135,7 @@ export const decodeMessage = (data: Uint8Array): WireMessage => {
             const id = decoding.readVarUint(decoder)
             const total = decoding.readVarUint(decoder)
             const offset = decoding.readVarUint(decoder)
-            const chunk = decoding.readVarUint8Array(decoder)
+            const chunk = readBytes(decoder)
             if (total === 0 || offset + chunk.length > total) throw malformed('chunk outside its message')
             return { type: 'chunk', id, total, offset, data: chunk }
           }

@@ -1,5 +1,6 @@
 import * as decoding from 'lib0/decoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
+import { readString } from './checkedDecoding.js'
 
 /** One entry of an awareness update. */
 export interface AwarenessEntry {
@@ -22,7 +23,7 @@ export const readAwarenessEntries = (update: Uint8Array): AwarenessEntry[] => {
     for (let i = 0; i < len; i++) {
       const clientID = decoding.readVarUint(decoder)
       const clock = decoding.readVarUint(decoder)
-      const state: unknown = JSON.parse(decoding.readVarString(decoder))
+      const state: unknown = JSON.parse(readString(decoder))
       out.push({ clientID, clock, state })
     }
     return out

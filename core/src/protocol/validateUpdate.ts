@@ -1,28 +1,14 @@
 import * as decoding from 'lib0/decoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
+import { readString, skipBytes } from './checkedDecoding.js'
 
 /** Highest content ref of an Item in update format V1 (ContentDoc). */
 const MAX_CONTENT_REF = 9
 /** Type refs (ContentType) Yjs knows: YArray..YXmlText. 3 (XmlElement) and 5 (XmlHook) carry a name. */
 const MAX_TYPE_REF = 6
 
-/** Skips a varUint-length-prefixed byte run, checking that it lies inside the update (lib0 does not). */
-const skipBytes = (d: decoding.Decoder): void => {
-  const len = decoding.readVarUint(d)
-  if (d.pos + len > d.arr.length) throw new Error('length runs past the end')
-  d.pos += len
-}
-
 /** A varString is a varUint byte length + UTF-8 bytes: skipping needs no decoding. */
 const skipString = skipBytes
-
-/** Reads a varString after checking its bounds. */
-const readString = (d: decoding.Decoder): string => {
-  const start = d.pos
-  skipBytes(d)
-  d.pos = start
-  return decoding.readVarString(d)
-}
 
 const readByte = (d: decoding.Decoder): number => {
   if (d.pos >= d.arr.length) throw new Error('unexpected end')

@@ -77,6 +77,8 @@ describe('wire messages', () => {
       new Uint8Array(0),
       full.subarray(0, full.length - 3),
       Uint8Array.from([9]),
+      Uint8Array.from([0, 2, 200, 1, 2]), // declares 200 bytes, has 2
+      Uint8Array.from([1, 50, 1]), // awareness update cut short
       Uint8Array.from([0, 9]),
       Uint8Array.from([87, 9]),
       encodeChunk(1, 4, 3, Uint8Array.from([1, 2])), // past its declared size
