@@ -12,10 +12,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
-      { ...shared, test: { name: 'core', include: ['core/test/**/*.test.ts'] } },
-      { ...shared, test: { name: 'sqlite-store', include: ['sqlite-store/test/**/*.test.ts'] } },
-      { ...shared, test: { name: 'providers', include: ['providers/test/**/*.test.ts'] } },
-      { ...shared, test: { name: 'signaling', include: ['signaling/test/**/*.test.ts'] } },
+      { ...shared, extends: true, test: { name: 'core', include: ['core/test/**/*.test.ts'] } },
+      { ...shared, extends: true, test: { name: 'sqlite-store', include: ['sqlite-store/test/**/*.test.ts'] } },
+      { ...shared, extends: true, test: { name: 'providers', include: ['providers/test/**/*.test.ts'] } },
+      { ...shared, extends: true, test: { name: 'signaling', include: ['signaling/test/**/*.test.ts'] } },
     ],
   },
 })

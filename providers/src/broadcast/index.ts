@@ -1,0 +1,1 @@
+export { BroadcastChannelTransport, type BroadcastChannelTransportOptions } from './BroadcastChannelTransport.js'

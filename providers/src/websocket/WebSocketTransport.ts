@@ -1,0 +1,228 @@
+import { ObservableV2 } from 'lib0/observable'
+import { CloseCode, closeCodeName, isRetryableClose, peerId, type PeerId, type Transport, type TransportEvents, type TransportStatus } from '@weft/core'
+
+/** The subset of the WebSocket API this transport uses (browsers' WebSocket, or `ws` in Node). */
+export interface WebSocketLike {
+  binaryType: string
+  readonly readyState: number
+  onopen: ((ev: unknown) => void) | null
+  onclose: ((ev: { code: number; reason: string }) => void) | null
+  onerror: ((ev: unknown) => void) | null
+  onmessage: ((ev: { data: unknown }) => void) | null
+  send(data: Uint8Array): void
+  close(code?: number, reason?: string): void
+}
+
+/** A WebSocket constructor (`globalThis.WebSocket`, or `WebSocket` from the `ws` package in Node 20). */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
+
+/** Options of {@link WebSocketTransport}. */
+export interface WebSocketTransportOptions {
+  /** The relay's base URL, e.g. `ws://localhost:4444/relay`; the room is appended as a path segment. */
+  readonly url: string
+  /** The room (document id). */
+  readonly room: string
+  /**
+   * A token (JWT) for servers with auth, or a function that returns a fresh one; the function is called before
+   * every connection attempt, so an expired token is replaced on reconnect (token refresh).
+   */
+  readonly token?: string | (() => string | Promise<string>)
+  /** Extra query parameters. */
+  readonly params?: Readonly<Record<string, string>>
+  /** WebSocket implementation; default `globalThis.WebSocket`. Pass `ws`'s WebSocket in Node 20. */
+  readonly WebSocketPolyfill?: WebSocketConstructor
+  /** First reconnect delay in ms (default 500); doubles per failed attempt, with full jitter. */
+  readonly minReconnectMs?: number
+  /** Longest reconnect delay in ms (default 30 s). */
+  readonly maxReconnectMs?: number
+  /** Random source in [0, 1) for jitter (tests pass a deterministic one). */
+  readonly random?: () => number
+}
+
+/** Why the last connection closed. */
+export interface CloseInfo {
+  readonly code: number
+  readonly reason: string
+  /** The Weft close-code name (`"ReadOnly"`), if the code is one of Weft's. */
+  readonly name: string | undefined
+}
+
+const OPEN = 1
+
+/**
+ * A {@link Transport} to a relay over WebSocket (the y-websocket protocol; Weft's extensions are negotiated by the
+ * sync session). Its one peer is the relay. Reconnects with exponential backoff and full jitter after a transient
+ * close; stops after a final one (auth refused, read-only violation) unless a token function can supply a new
+ * token, in which case it reconnects with the fresh token.
+ */
+export class WebSocketTransport extends ObservableV2<TransportEvents> implements Transport {
+  readonly kind = 'relay'
+  /** The relay reassembles nothing: Weft chunks at 16 KiB anyway, which every WebSocket server accepts. */
+  readonly maxMessageSize = undefined
+  readonly #options: WebSocketTransportOptions
+  readonly #WS: WebSocketConstructor
+  readonly #peer: PeerId
+  #status: TransportStatus = 'disconnected'
+  #socket: WebSocketLike | null = null
+  #wanted = false
+  #attempt = 0
+  #timer: ReturnType<typeof setTimeout> | null = null
+  #lastClose: CloseInfo | null = null
+  #refreshOnce = false
+
+  constructor(options: WebSocketTransportOptions) {
+    super()
+    this.#options = options
+    const WS = options.WebSocketPolyfill ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+    if (!WS) throw new TypeError('No WebSocket implementation: pass WebSocketPolyfill (e.g. from "ws") in Node')
+    this.#WS = WS
+    this.#peer = peerId(`relay:${options.url}`)
+  }
+
+  get status(): TransportStatus {
+    return this.#status
+  }
+
+  get peers(): ReadonlySet<PeerId> {
+    return new Set(this.#status === 'connected' ? [this.#peer] : [])
+  }
+
+  /** Why the last connection closed, or null. */
+  get lastClose(): CloseInfo | null {
+    return this.#lastClose
+  }
+
+  connect(): void {
+    this.#wanted = true
+    if (this.#socket || this.#timer) return
+    void this.#open()
+  }
+
+  disconnect(peer?: PeerId): void {
+    if (peer !== undefined && peer !== this.#peer) return
+    if (peer !== undefined) {
+      // The session dropped the relay after bad input: close this connection; reconnect as after any close.
+      this.#socket?.close(1000, 'dropped by client')
+      return
+    }
+    this.#wanted = false
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    const socket = this.#socket
+    this.#socket = null
+    if (socket) {
+      detach(socket)
+      socket.close(1000, 'client disconnect')
+    }
+    this.#closed({ code: 1000, reason: 'client disconnect', name: undefined })
+  }
+
+  send(data: Uint8Array, to?: PeerId): void {
+    if (to !== undefined && to !== this.#peer) return
+    const socket = this.#socket
+    if (!socket || socket.readyState !== OPEN || this.#status !== 'connected') return
+    socket.send(data)
+  }
+
+  override destroy(): void {
+    this.disconnect()
+    super.destroy()
+  }
+
+  async #url(): Promise<string> {
+    const base = this.#options.url.replace(/\/+$/, '')
+    const url = new URL(`${base}/${encodeURIComponent(this.#options.room)}`)
+    for (const [k, v] of Object.entries(this.#options.params ?? {})) url.searchParams.set(k, v)
+    const token = this.#options.token
+    if (token !== undefined) url.searchParams.set('token', typeof token === 'function' ? await token() : token)
+    return url.toString()
+  }
+
+  async #open(): Promise<void> {
+    this.#setStatus('connecting')
+    let url: string
+    try {
+      url = await this.#url()
+    } catch {
+      this.#scheduleReconnect()
+      return
+    }
+    if (!this.#wanted) return
+    let socket: WebSocketLike
+    try {
+      socket = new this.#WS(url)
+    } catch {
+      this.#scheduleReconnect()
+      return
+    }
+    socket.binaryType = 'arraybuffer'
+    this.#socket = socket
+    socket.onopen = () => {
+      this.#attempt = 0
+      this.#refreshOnce = false
+      this.#setStatus('connected')
+      this.emit('peer-joined', [{ peer: this.#peer }])
+    }
+    socket.onmessage = (ev) => {
+      const data = toBytes(ev.data)
+      if (data) this.emit('message', [{ from: this.#peer, data }])
+    }
+    socket.onerror = () => {
+      // A close event always follows.
+    }
+    socket.onclose = (ev) => {
+      if (this.#socket !== socket) return
+      detach(socket)
+      this.#socket = null
+      const info = { code: ev.code, reason: ev.reason, name: closeCodeName(ev.code) }
+      this.#closed(info)
+      if (!this.#wanted) return
+      if (isRetryableClose(ev.code)) this.#scheduleReconnect()
+      else if (typeof this.#options.token === 'function' && !this.#refreshOnce && ev.code !== CloseCode.ReadOnly) {
+        // Auth refused or token expired: one immediate attempt with a fresh token.
+        this.#refreshOnce = true
+        void this.#open()
+      } else this.#wanted = false
+    }
+  }
+
+  #closed(info: CloseInfo): void {
+    this.#lastClose = info
+    const wasConnected = this.#status === 'connected'
+    this.#setStatus('disconnected')
+    if (wasConnected) this.emit('peer-left', [{ peer: this.#peer, reason: `closed ${info.code} ${info.name ?? info.reason}` }])
+  }
+
+  #scheduleReconnect(): void {
+    if (!this.#wanted || this.#timer) return
+    const min = this.#options.minReconnectMs ?? 500
+    const max = this.#options.maxReconnectMs ?? 30_000
+    const ceiling = Math.min(max, min * 2 ** this.#attempt++)
+    const delay = Math.floor((this.#options.random ?? Math.random)() * ceiling)
+    this.#setStatus('connecting')
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      if (this.#wanted) void this.#open()
+    }, delay)
+  }
+
+  #setStatus(status: TransportStatus): void {
+    if (this.#status === status) return
+    this.#status = status
+    this.emit('status', [{ status }])
+  }
+}
+
+const detach = (s: WebSocketLike): void => {
+  s.onopen = null
+  s.onclose = null
+  // Keep an error handler: closing a socket that is still connecting makes `ws` emit an error.
+  s.onerror = () => {}
+  s.onmessage = null
+}
+
+const toBytes = (data: unknown): Uint8Array | null => {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  return null // text frames are not part of the protocol
+}

@@ -1,0 +1,7 @@
+export {
+  WebSocketTransport,
+  type WebSocketTransportOptions,
+  type WebSocketLike,
+  type WebSocketConstructor,
+  type CloseInfo,
+} from './WebSocketTransport.js'

@@ -1,0 +1,134 @@
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { WebSocket, WebSocketServer } from 'ws'
+import { CloseCode } from '@weft/core'
+import { WebSocketTransport, type WebSocketConstructor } from '../../src/websocket/index.js'
+
+const WS = WebSocket as unknown as WebSocketConstructor
+
+/** A loopback ws server on port 0 that records connections and lets the test act as the relay. */
+const startServer = async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await new Promise<void>((r) => wss.once('listening', () => r()))
+  const { port } = wss.address() as AddressInfo
+  const connections: Array<{ url: string; socket: WebSocket }> = []
+  const waiters: Array<() => void> = []
+  wss.on('connection', (socket, req) => {
+    connections.push({ url: req.url ?? '', socket })
+    waiters.splice(0).forEach((w) => w())
+  })
+  const nthConnection = async (n: number) => {
+    while (connections.length < n) await new Promise<void>((r) => waiters.push(r))
+    return connections[n - 1]!
+  }
+  return {
+    url: `ws://127.0.0.1:${port}/relay`,
+    nthConnection,
+    connections,
+    close: () => new Promise<void>((r) => {
+      for (const c of wss.clients) c.terminate()
+      wss.close(() => r())
+    }),
+  }
+}
+
+const event = <T>(t: WebSocketTransport, name: 'peer-joined' | 'peer-left' | 'message' | 'status', match: (p: T) => boolean = () => true) =>
+  new Promise<T>((resolve) => {
+    const h = (p: T) => {
+      if (!match(p)) return
+      t.off(name, h as never)
+      resolve(p)
+    }
+    t.on(name, h as never)
+  })
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c()
+})
+
+describe('WebSocketTransport', () => {
+  it('PROV-2.1 connects to <url>/<room> with the token, and carries bytes both ways', async () => {
+    const server = await startServer()
+    const t = new WebSocketTransport({ url: server.url, room: 'my room', token: 'abc', WebSocketPolyfill: WS })
+    cleanups.push(() => t.destroy(), server.close)
+    const joined = event(t, 'peer-joined')
+    t.connect()
+    await joined
+    const conn = await server.nthConnection(1)
+    expect(conn.url).toBe('/relay/my%20room?token=abc')
+    const got = new Promise<Buffer>((r) => conn.socket.once('message', (d) => r(d as Buffer)))
+    t.send(Uint8Array.of(1, 2, 3))
+    expect([...(await got)]).toEqual([1, 2, 3])
+    const msg = event<{ data: Uint8Array }>(t, 'message')
+    conn.socket.send(Uint8Array.of(9, 8))
+    expect([...(await msg).data]).toEqual([9, 8])
+    expect(t.status).toBe('connected')
+    expect(t.peers.size).toBe(1)
+  })
+
+  it('PROV-2.2 reconnects after a transient close, with backoff, and fetches a fresh token each time', async () => {
+    const server = await startServer()
+    let n = 0
+    const t = new WebSocketTransport({
+      url: server.url,
+      room: 'r',
+      token: () => `t${++n}`,
+      WebSocketPolyfill: WS,
+      minReconnectMs: 1,
+      random: () => 0.5,
+    })
+    cleanups.push(() => t.destroy(), server.close)
+    t.connect()
+    await server.nthConnection(1)
+    const left = event<{ reason: string }>(t, 'peer-left')
+    ;(await server.nthConnection(1)).socket.close(CloseCode.ServerShutdown, 'bye')
+    expect((await left).reason).toContain('ServerShutdown')
+    const second = await server.nthConnection(2)
+    expect(second.url).toBe('/relay/r?token=t2')
+    if (t.status !== 'connected') await event(t, 'peer-joined')
+    expect(t.status).toBe('connected')
+  })
+
+  it('PROV-2.3 a final close (Unauthorized) stops reconnecting when the token cannot be refreshed', async () => {
+    const server = await startServer()
+    const t = new WebSocketTransport({ url: server.url, room: 'r', token: 'bad', WebSocketPolyfill: WS, minReconnectMs: 1 })
+    cleanups.push(() => t.destroy(), server.close)
+    t.connect()
+    const conn = await server.nthConnection(1)
+    const down = event<{ status: string }>(t, 'status', ({ status }) => status === 'disconnected')
+    conn.socket.close(CloseCode.Unauthorized, 'no')
+    await down
+    expect(t.lastClose?.name).toBe('Unauthorized')
+    // Nothing scheduled: the transport stays down. A new connect() is the app's decision.
+    expect(t.status).toBe('disconnected')
+    t.connect()
+    await server.nthConnection(2)
+  })
+
+  it('PROV-2.4 an expired token is refreshed once, immediately', async () => {
+    const server = await startServer()
+    let n = 0
+    const t = new WebSocketTransport({ url: server.url, room: 'r', token: () => `t${++n}`, WebSocketPolyfill: WS })
+    cleanups.push(() => t.destroy(), server.close)
+    t.connect()
+    ;(await server.nthConnection(1)).socket.close(CloseCode.TokenExpired, 'expired')
+    expect((await server.nthConnection(2)).url).toBe('/relay/r?token=t2')
+  })
+
+  it('PROV-2.5 disconnect() closes and stays closed; send while down is a no-op', async () => {
+    const server = await startServer()
+    const t = new WebSocketTransport({ url: server.url, room: 'r', WebSocketPolyfill: WS, minReconnectMs: 1 })
+    cleanups.push(() => t.destroy(), server.close)
+    const joined = event(t, 'peer-joined')
+    t.connect()
+    await joined
+    const conn = await server.nthConnection(1)
+    const closed = new Promise((r) => conn.socket.once('close', r))
+    t.disconnect()
+    await closed
+    expect(t.status).toBe('disconnected')
+    expect(() => t.send(Uint8Array.of(1))).not.toThrow()
+    expect(server.connections.length).toBe(1)
+  })
+})
