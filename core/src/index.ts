@@ -5,7 +5,7 @@
 export { WeftError, WeftErrorCode, toWeftError } from './WeftError.js'
 export { docId, peerId, type DocId, type PeerId, type Brand } from './ids.js'
 export type { Transport, TransportEvents, TransportStatus } from './transport/Transport.js'
-export type { DocStore, StoredDoc } from './storage/DocStore.js'
+export * from './storage/index.js'
 export {
   SyncSession,
   DEFAULT_CHUNK_SIZE,

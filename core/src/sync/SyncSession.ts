@@ -124,6 +124,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.awareness.on('update', this.#onAwarenessUpdate)
   }
 
+  /** Whether a transaction origin is one of a session's peer paths (i.e. the change came from a peer). */
+  static isPeerOrigin(origin: unknown): boolean {
+    return origin instanceof PeerPath
+  }
+
   /** Local changes made since the session started (see {@link SyncSessionOptions.isLocalOrigin}). */
   get localChanges(): number {
     return this.#localChanges

@@ -4,3 +4,5 @@
  */
 export { MemoryNetwork, MemoryTransport, createMemoryPair, type Fault } from '../transport/MemoryTransport.js'
 export { runTransportContract, type TransportContractHarness } from './runTransportContract.js'
+export { MemoryDocStore } from './MemoryDocStore.js'
+export { runDocStoreContract, type DocStoreContractOptions } from './runDocStoreContract.js'

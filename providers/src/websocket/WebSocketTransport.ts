@@ -1,14 +1,18 @@
 import { ObservableV2 } from 'lib0/observable'
 import { CloseCode, closeCodeName, isRetryableClose, peerId, type PeerId, type Transport, type TransportEvents, type TransportStatus } from '@weft/core'
 
-/** The subset of the WebSocket API this transport uses (browsers' WebSocket, or `ws` in Node). */
+/**
+ * The subset of the WebSocket API this transport uses (browsers' WebSocket, or `ws` in Node). Handler parameters
+ * are typed `never` so that both implementations' own event types are accepted; the transport reads only `code`,
+ * `reason` and `data` from them.
+ */
 export interface WebSocketLike {
   binaryType: string
   readonly readyState: number
-  onopen: ((ev: unknown) => void) | null
-  onclose: ((ev: { code: number; reason: string }) => void) | null
-  onerror: ((ev: unknown) => void) | null
-  onmessage: ((ev: { data: unknown }) => void) | null
+  onopen: ((ev: never) => void) | null
+  onclose: ((ev: never) => void) | null
+  onerror: ((ev: never) => void) | null
+  onmessage: ((ev: never) => void) | null
   send(data: Uint8Array): void
   close(code?: number, reason?: string): void
 }
@@ -163,14 +167,14 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
       this.#setStatus('connected')
       this.emit('peer-joined', [{ peer: this.#peer }])
     }
-    socket.onmessage = (ev) => {
+    socket.onmessage = (ev: { data: unknown }) => {
       const data = toBytes(ev.data)
       if (data) this.emit('message', [{ from: this.#peer, data }])
     }
     socket.onerror = () => {
       // A close event always follows.
     }
-    socket.onclose = (ev) => {
+    socket.onclose = (ev: { code: number; reason: string }) => {
       if (this.#socket !== socket) return
       detach(socket)
       this.#socket = null

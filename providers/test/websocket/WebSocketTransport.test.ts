@@ -4,7 +4,7 @@ import { WebSocket, WebSocketServer } from 'ws'
 import { CloseCode } from '@weft/core'
 import { WebSocketTransport, type WebSocketConstructor } from '../../src/websocket/index.js'
 
-const WS = WebSocket as unknown as WebSocketConstructor
+const WS: WebSocketConstructor = WebSocket
 
 /** A loopback ws server on port 0 that records connections and lets the test act as the relay. */
 const startServer = async () => {

@@ -1,0 +1,118 @@
+import { ObservableV2 } from 'lib0/observable'
+import type * as Y from 'yjs'
+import type { DocId, DocStore, SyncSession, Transport } from '@weft/core'
+
+/** Metadata keys (in the local DocStore) that make the pending count survive reloads. */
+export const PENDING_META = {
+  /** Local changes ever made on this device for this document. */
+  local: 'weft:local-changes',
+  /** How many of them the relay (or, without a relay, a peer) has confirmed. */
+  confirmed: 'weft:confirmed-changes',
+} as const
+
+/**
+ * Counts local changes that are not yet confirmed: by the relay's durable acks when a relay is configured,
+ * otherwise by a peer's ack or by having been sent to a synced peer. Both counters are persisted in the local
+ * store's metadata, the local count *before* the change itself is appended, so after a crash the count can only be
+ * too high (shown as pending until the next handshake confirms it), never too low.
+ */
+export class PendingCounter extends ObservableV2<{ change: () => void }> {
+  readonly #doc: Y.Doc
+  readonly #store: DocStore | null
+  readonly #docId: DocId
+  readonly #isLocal: (origin: unknown) => boolean
+  #baseLocal = 0
+  #baseConfirmed = 0
+  #sessionLocal = 0
+  #confirmed = 0
+  #session: SyncSession | null = null
+  #relay: Transport | null = null
+  #writes: Promise<unknown> = Promise.resolve()
+  #confirmedWrite: string | null = null
+
+  constructor(options: { doc: Y.Doc; store: DocStore | null; docId: DocId; isLocal: (origin: unknown) => boolean }) {
+    super()
+    this.#doc = options.doc
+    this.#store = options.store
+    this.#docId = options.docId
+    this.#isLocal = options.isLocal
+    // Registered before DocPersistence's listener: the count is written before the change is appended.
+    this.#doc.on('update', this.#onUpdate)
+  }
+
+  /** Sets the persisted baseline (the local store's metadata, as loaded). */
+  setBaseline(meta: Readonly<Record<string, string>>): void {
+    this.#baseLocal = toCount(meta[PENDING_META.local])
+    this.#baseConfirmed = Math.min(this.#baseLocal, toCount(meta[PENDING_META.confirmed]))
+    this.#confirmed = this.#baseConfirmed
+    this.emit('change', [])
+  }
+
+  /** Local changes not confirmed yet. */
+  get pending(): number {
+    return Math.max(0, this.#baseLocal + this.#sessionLocal - this.#confirmed)
+  }
+
+  /** Starts listening to the session's acks and syncs. */
+  attach(session: SyncSession, relay: Transport | null): void {
+    this.#session = session
+    this.#relay = relay
+    session.on('ack', ({ transport, localChanges }) => {
+      if (this.#relay !== null && transport !== this.#relay) return
+      this.#confirm(this.#baseLocal + localChanges)
+    })
+    session.on('peer-synced', () => this.#sentToSyncedPeer())
+  }
+
+  /** Stops counting and waits for the counter's own writes. */
+  async close(): Promise<void> {
+    this.#doc.off('update', this.#onUpdate)
+    await this.#writes.catch(() => undefined)
+    super.destroy()
+  }
+
+  readonly #onUpdate = (_update: Uint8Array, origin: unknown): void => {
+    if (!this.#isLocal(origin)) return
+    this.#sessionLocal++
+    this.#write(PENDING_META.local, String(this.#baseLocal + this.#sessionLocal))
+    this.#sentToSyncedPeer()
+    this.emit('change', [])
+  }
+
+  /** Without a relay, a change sent on a synced path counts as received (the transports are reliable). */
+  #sentToSyncedPeer(): void {
+    const session = this.#session
+    if (this.#relay !== null || !session) return
+    const synced = session.paths.some(({ transport, peer }) => session.pathInfo(transport, peer)?.synced)
+    if (synced) this.#confirm(this.#baseLocal + this.#sessionLocal)
+  }
+
+  #confirm(total: number): void {
+    if (total <= this.#confirmed) return
+    this.#confirmed = total
+    // Coalesced: only the newest value is written once the previous write finished.
+    const first = this.#confirmedWrite === null
+    this.#confirmedWrite = String(total)
+    if (first) {
+      this.#writes = this.#writes.then(() => {
+        const value = this.#confirmedWrite
+        this.#confirmedWrite = null
+        return value === null ? undefined : this.#store?.setMeta(this.#docId, PENDING_META.confirmed, value)
+      }).catch(() => undefined)
+    }
+    this.emit('change', [])
+  }
+
+  #write(key: string, value: string): void {
+    const store = this.#store
+    if (!store) return
+    // Issued synchronously (not chained) so it reaches the store before the append of the same change.
+    const w = store.setMeta(this.#docId, key, value).catch(() => undefined)
+    this.#writes = Promise.all([this.#writes, w])
+  }
+}
+
+const toCount = (v: string | undefined): number => {
+  const n = Number(v)
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0
+}

@@ -1,0 +1,10 @@
+/**
+ * `@weft/providers`: transports and local stores, and {@link openDoc}, the one entry point that opens a document
+ * offline-first over any of them. Transports and stores also have their own subpath exports
+ * (`@weft/providers/websocket`, `/webrtc`, `/broadcast`, `/indexeddb`, `/node`).
+ * @packageDocumentation
+ */
+export { openDoc, WeftDoc, type OpenDocOptions, type WeftDocEvents, type SyncStatus, type PathStatus } from './WeftDoc.js'
+export { PendingCounter, PENDING_META } from './PendingCounter.js'
+export * from './websocket/index.js'
+export * from './broadcast/index.js'

@@ -1,0 +1,120 @@
+import * as Y from 'yjs'
+import { describe, expect, it } from 'vitest'
+import { DocPersistence, SyncSession, docId, type DocStore } from '@weft/core'
+import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '@weft/core/testing'
+import { openDoc, type SyncStatus, type WeftDoc } from '../../src/index.js'
+
+/** A relay stand-in: a SyncSession with durable storage (it acks once stored), on a MemoryNetwork. */
+const makeRelay = async (net: MemoryNetwork, name: string) => {
+  const doc = new Y.Doc()
+  const store = new MemoryDocStore()
+  const persistence = await DocPersistence.open({ doc, store, docId: docId('d') })
+  const session = new SyncSession({ doc, durable: () => persistence.flushed() })
+  const transport = net.transport(name)
+  session.addTransport(transport)
+  transport.connect()
+  return { doc, store, session, transport }
+}
+
+/** Delivers messages and lets store writes and acks settle until nothing moves (no timers involved). */
+const settle = async (net: MemoryNetwork) => {
+  for (let i = 0; i < 20; i++) {
+    net.flush()
+    await new Promise((r) => setImmediate(r))
+    if (net.pending === 0) {
+      await new Promise((r) => setImmediate(r))
+      if (net.pending === 0) return
+    }
+  }
+  throw new Error('network did not settle')
+}
+
+const client = async (net: MemoryNetwork, name: string, relay: MemoryTransport, store: DocStore) => {
+  const t = net.transport(name)
+  net.link(t, relay)
+  const statuses: SyncStatus[] = []
+  const d = await openDoc({ docId: 'd', store, relay: t, connect: false })
+  d.on('status', ({ status }) => statuses.push(status))
+  return { d, t, statuses }
+}
+
+describe('WeftDoc', () => {
+  it('PROV-5.1 status goes offline -> syncing -> synced, and a local edit is pending until the relay stored it', async () => {
+    const net = new MemoryNetwork()
+    const relay = await makeRelay(net, 'relay')
+    const { d, statuses } = await client(net, 'c', relay.transport, new MemoryDocStore())
+    expect(d.status).toBe('offline')
+    d.setOnline(true)
+    await settle(net)
+    expect(d.status).toBe('synced')
+    expect(statuses).toContain('syncing')
+    d.doc.getText('t').insert(0, 'hello')
+    expect(d.pendingChanges).toBe(1)
+    expect(d.status).toBe('syncing')
+    await settle(net)
+    expect(relay.doc.getText('t').toString()).toBe('hello')
+    expect(d.pendingChanges).toBe(0)
+    expect(d.status).toBe('synced')
+    expect(d.paths.map((p) => [p.kind, p.weft, p.synced])).toEqual([['memory', true, true]])
+    await d.destroy()
+  })
+
+  it('PROV-5.2 synced is never reported while a change is pending (every status event checked)', async () => {
+    const net = new MemoryNetwork()
+    const relay = await makeRelay(net, 'relay')
+    const { d } = await client(net, 'c', relay.transport, new MemoryDocStore())
+    const bad: string[] = []
+    d.on('status', ({ status, pendingChanges }) => {
+      if (status === 'synced' && pendingChanges > 0) bad.push(`${status}/${pendingChanges}`)
+    })
+    d.setOnline(true)
+    for (let i = 0; i < 20; i++) {
+      d.doc.getText('t').insert(0, String(i))
+      if (i % 3 === 0) await settle(net)
+    }
+    await settle(net)
+    expect(bad).toEqual([])
+    expect(d.status).toBe('synced')
+    await d.destroy()
+  })
+
+  it('PROV-5.3 the pending count survives a reload; the change is pushed and confirmed at the next connection', async () => {
+    const net = new MemoryNetwork()
+    const relay = await makeRelay(net, 'relay')
+    const store = new MemoryDocStore()
+    const first = await client(net, 'c1', relay.transport, store)
+    first.d.setOnline(true)
+    await settle(net)
+    first.d.setOnline(false)
+    first.d.doc.getText('t').insert(0, 'offline edit')
+    expect(first.d.pendingChanges).toBe(1)
+    await first.d.destroy() // the tab closes
+    const second = await client(net, 'c2', relay.transport, store)
+    expect(second.d.doc.getText('t').toString()).toBe('offline edit')
+    expect(second.d.pendingChanges).toBe(1)
+    expect(second.d.status).toBe('offline')
+    second.d.setOnline(true)
+    await settle(net)
+    expect(relay.doc.getText('t').toString()).toBe('offline edit')
+    expect(second.d.pendingChanges).toBe(0)
+    expect(second.d.status).toBe('synced')
+    await second.d.destroy()
+  })
+
+  it('PROV-5.4 without a relay, a change counts as received once a synced peer got it', async () => {
+    const net = new MemoryNetwork()
+    const ta = net.transport('a')
+    const tb = net.transport('b')
+    net.link(ta, tb)
+    const a = await openDoc({ docId: 'd', transports: [ta], store: new MemoryDocStore() })
+    const b: WeftDoc = await openDoc({ docId: 'd', transports: [tb] })
+    a.doc.getText('t').insert(0, 'x')
+    expect(a.pendingChanges).toBe(1)
+    await settle(net)
+    expect(b.doc.getText('t').toString()).toBe('x')
+    expect(a.pendingChanges).toBe(0)
+    expect(a.status).toBe('synced')
+    await a.destroy()
+    await b.destroy()
+  })
+})
