@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { WeftError, encodeSyncUpdate } from '../../src/index.js'
+import { WeftError, encodeAuthDenied, encodeSyncUpdate } from '../../src/index.js'
 import { TestNet, text } from './peers.js'
 
 describe('SyncSession', () => {
@@ -236,5 +236,32 @@ describe('SyncSession', () => {
     net.flush()
     expect(b.errors[0]?.code).toBe('malformed-message')
     expect(b.session.awareness.getStates().has(42)).toBe(false)
+  })
+
+  it('SYNC-7.2 a permission-denied message becomes an auth-denied error event', () => {
+    const net = new TestNet()
+    const a = net.peer('a')
+    const b = net.peer('b')
+    const [ta] = net.connect(a, b)
+    net.flush()
+    ta.send(encodeAuthDenied('read-only'))
+    net.flush()
+    expect(b.errors.map((e) => (e as WeftError).code)).toEqual(['auth-denied'])
+  })
+
+  it('SYNC-3.4 an application observer that throws does not drop the path or lose the update', () => {
+    const net = new TestNet()
+    const a = net.peer('a')
+    const b = net.peer('b')
+    net.connect(a, b)
+    net.flush()
+    b.doc.getText('t').observe(() => {
+      throw new Error('app bug')
+    })
+    a.doc.getText('t').insert(0, 'still here')
+    net.flush()
+    expect(text(b)).toBe('still here')
+    expect(b.errors.map((e) => (e as WeftError).code)).toEqual(['observer-failed'])
+    expect(b.session.paths.length).toBe(1)
   })
 })
