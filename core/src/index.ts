@@ -15,3 +15,4 @@ export {
   type PathRef,
 } from './sync/SyncSession.js'
 export * from './protocol/index.js'
+export * from './schema/index.js'

@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { SyncSession, type SyncSessionOptions } from '../../src/index.js'
+import { SyncSession, type SyncSessionOptions, type WeftError } from '../../src/index.js'
 import { MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
 
 /** A test peer: a doc, its session, and one transport per link. */
@@ -8,7 +8,7 @@ export interface TestPeer {
   readonly doc: Y.Doc
   readonly session: SyncSession
   readonly links: Map<string, MemoryTransport>
-  readonly errors: Error[]
+  readonly errors: WeftError[]
 }
 
 /** A small network of peers for SyncSession tests. */
