@@ -37,7 +37,10 @@ export const defaultCompactionPolicy: CompactionPolicy = {
 }
 
 /** Pure compaction policy (STORE-8.1): whether a document with these sizes should be compacted now. */
-export const shouldCompact = (stats: CompactionStats, policy: CompactionPolicy = defaultCompactionPolicy): boolean => {
+export const shouldCompact = (
+  stats: CompactionStats,
+  policy: CompactionPolicy = defaultCompactionPolicy,
+): boolean => {
   if (stats.updateCount <= 0) return false
   if (stats.updateCount >= policy.hardMaxUpdates) return true
   const over = stats.updateCount >= policy.maxUpdates || stats.updateBytes >= policy.maxUpdateBytes

@@ -56,6 +56,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   #lastClock = 0
   readonly #pending = new Set<Promise<void>>()
   #tail: TailEntry[] = []
+  /** Running totals of #tail (the policy is checked on every append). */
+  #tailCount = 0
+  #tailBytes = 0
   #snapshotBytes = 0
   #needsRepair = false
   #repair: Promise<void> | null = null
@@ -101,7 +104,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.#snapshotBytes = stored.snapshot?.byteLength ?? 0
     const tailBytes = stored.byteLength - this.#snapshotBytes
     if (stored.updates.length > 0) {
-      this.#tail = [{ clock: stored.clock, count: stored.updates.length, bytes: tailBytes }, ...this.#tail]
+      this.#tail.unshift({ clock: stored.clock, count: stored.updates.length, bytes: tailBytes })
+      this.#tailCount += stored.updates.length
+      this.#tailBytes += tailBytes
     }
     // No compaction here: opening writes nothing (STORE-7.2); the next append re-checks the policy.
   }
@@ -142,9 +147,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     let outcome: CompactionOutcome
     if (this.#exclusive) {
       const through = this.#lastClock
-      const folded = this.#tail.filter((entry) => entry.clock <= through)
       const tail = { count: 0, bytes: 0 }
-      for (const entry of folded) {
+      for (const entry of this.#tail) {
+        if (entry.clock > through) continue
         tail.count += entry.count
         tail.bytes += entry.bytes
       }
@@ -155,6 +160,12 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     if (outcome.ok) {
       this.#snapshotBytes = outcome.snapshotBytes
       this.#tail = this.#tail.filter((entry) => entry.clock > outcome.throughClock)
+      this.#tailCount = 0
+      this.#tailBytes = 0
+      for (const entry of this.#tail) {
+        this.#tailCount += entry.count
+        this.#tailBytes += entry.bytes
+      }
     }
     this.emit('compacted', [{ outcome }])
     return outcome
@@ -164,6 +175,8 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
    * Stops persisting (later updates are not stored), waits for pending appends and a running compaction
    * (STORE-7.6). Leaves the store open: the caller owns it.
    */
+  // Async on purpose: a restart (close, reopen the same store) must be able to await the last writes.
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises
   override async destroy(): Promise<void> {
     if (this.#destroyed) return
     this.#detach()
@@ -191,6 +204,8 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
       (clock) => {
         this.#lastClock = Math.max(this.#lastClock, clock)
         this.#tail.push({ clock, count: 1, bytes: update.byteLength })
+        this.#tailCount++
+        this.#tailBytes += update.byteLength
         this.#maybeCompact()
       },
       (err: unknown) => {
@@ -213,13 +228,12 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
 
   #maybeCompact(): void {
     if (!this.compactor || this.#compaction || this.#destroyed) return
-    let updateCount = 0
-    let updateBytes = 0
-    for (const entry of this.#tail) {
-      updateCount += entry.count
-      updateBytes += entry.bytes
+    const stats = {
+      updateCount: this.#tailCount,
+      updateBytes: this.#tailBytes,
+      snapshotBytes: this.#snapshotBytes,
     }
-    if (!this.compactor.shouldCompact({ updateCount, updateBytes, snapshotBytes: this.#snapshotBytes })) return
+    if (!this.compactor.shouldCompact(stats)) return
     this.#compaction = this.compact()
       .then(
         () => undefined,

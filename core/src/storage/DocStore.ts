@@ -66,7 +66,12 @@ export interface DocStore {
    * stored snapshot (a later compaction already happened) or above the document's last clock (the caller never
    * loaded that state, e.g. the document was removed meanwhile).
    */
-  compact(docId: DocId, snapshot: Uint8Array, throughClock: number, options?: CompactOptions): Promise<CompactResult>
+  compact(
+    docId: DocId,
+    snapshot: Uint8Array,
+    throughClock: number,
+    options?: CompactOptions,
+  ): Promise<CompactResult>
   /** Sets (or, with `null`, deletes) a metadata entry. A document with only metadata exists (`load`, `list`). */
   setMeta(docId: DocId, key: string, value: string | null): Promise<void>
   /** Removes a document and everything stored for it. Removing an unknown document does nothing. */

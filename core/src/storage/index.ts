@@ -14,3 +14,5 @@ export {
   type CompactorOptions,
 } from './Compactor.js'
 export { applyStoredDoc } from './applyStoredDoc.js'
+export { inspectDoc, type DocInspection } from './inspectDoc.js'
+export { rebuildFresh, type RebuiltDoc, type RebuildOptions, type ProvenanceRun } from './rebuildFresh.js'

@@ -1,0 +1,46 @@
+/** Object store names of Weft's IndexedDB database (schema version 1). */
+export const UPDATES = 'updates'
+export const SNAPSHOTS = 'snapshots'
+export const META = 'meta'
+const VERSION = 1
+
+/** Opens (creating or upgrading if needed) a Weft database. */
+export const openWeftDatabase = (factory: IDBFactory | undefined, name: string): Promise<IDBDatabase> =>
+  new Promise<IDBDatabase>((resolve, reject) => {
+    if (!factory) {
+      reject(new Error('IndexedDB is not available in this environment'))
+      return
+    }
+    const req = factory.open(name, VERSION)
+    req.onupgradeneeded = () => {
+      const db = req.result
+      // Out-of-line keys everywhere: updates [doc, clock], snapshots doc, meta [doc, key].
+      if (!db.objectStoreNames.contains(UPDATES)) db.createObjectStore(UPDATES)
+      if (!db.objectStoreNames.contains(SNAPSHOTS)) db.createObjectStore(SNAPSHOTS)
+      if (!db.objectStoreNames.contains(META)) db.createObjectStore(META)
+    }
+    req.onsuccess = () => {
+      const db = req.result
+      // Another tab upgrades the schema: let it, our later operations fail with store-failed.
+      db.onversionchange = () => db.close()
+      resolve(db)
+    }
+    req.onerror = () => reject(req.error ?? new Error(`cannot open IndexedDB database ${name}`))
+    req.onblocked = () =>
+      reject(new Error(`opening IndexedDB database ${name} is blocked by another connection`))
+  })
+
+/** The result of one request. */
+export const requestResult = <T>(req: IDBRequest<T>): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result)
+    req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'))
+  })
+
+/** Resolves on the transaction's `complete`, rejects on `error` or `abort`. */
+export const transactionDone = (tx: IDBTransaction): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve()
+    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'))
+    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
+  })

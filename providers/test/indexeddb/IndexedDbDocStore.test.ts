@@ -1,0 +1,137 @@
+import 'fake-indexeddb/auto'
+import { describe, expect, it } from 'vitest'
+import { docId, WeftError } from '@weft/core'
+import { runDocStoreContract } from '@weft/core/testing'
+import { IndexedDbDocStore } from '../../src/indexeddb/index.js'
+import { DocPersistence } from '@weft/core'
+import * as Y from 'yjs'
+
+let n = 0
+const names = new WeakMap<IndexedDbDocStore, string>()
+const open = (name: string): IndexedDbDocStore => {
+  const store = new IndexedDbDocStore({ name })
+  names.set(store, name)
+  return store
+}
+
+runDocStoreContract('IndexedDbDocStore (fake-indexeddb)', () => open(`contract-${n++}`), {
+  reopen: async (store) => {
+    await store.close()
+    return open(names.get(store as IndexedDbDocStore) ?? '')
+  },
+})
+
+const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
+const A = docId('a')
+
+/** Records the mode of every transaction opened while `fn` runs. */
+const transactionModes = async (fn: () => Promise<unknown>): Promise<string[]> => {
+  const modes: string[] = []
+  const original = IDBDatabase.prototype.transaction
+  IDBDatabase.prototype.transaction = function (
+    this: IDBDatabase,
+    ...args: Parameters<IDBDatabase['transaction']>
+  ) {
+    modes.push(args[1] ?? 'readonly')
+    return original.apply(this, args)
+  }
+  try {
+    await fn()
+  } finally {
+    IDBDatabase.prototype.transaction = original
+  }
+  return modes
+}
+
+const rawDb = (name: string): Promise<IDBDatabase> =>
+  new Promise((resolve, reject) => {
+    const req = indexedDB.open(name)
+    req.onsuccess = () => resolve(req.result)
+    req.onerror = () => reject(req.error ?? new Error('open'))
+  })
+
+describe('IndexedDbDocStore', () => {
+  it('STORE-1.3: load and list open only readonly transactions', async () => {
+    const store = open(`idb-${n++}`)
+    await store.append(A, bytes(1))
+    await store.setMeta(A, 'k', 'v')
+    const modes = await transactionModes(async () => {
+      await store.load(A)
+      await store.load(docId('unknown'))
+      await store.list()
+    })
+    expect(modes).toEqual(['readonly', 'readonly', 'readonly'])
+    await store.close()
+  })
+
+  it('STORE-2.4: appends of one tick share one readwrite transaction', async () => {
+    const store = open(`idb-${n++}`)
+    await store.load(A) // the database is open
+    let clocks: number[] = []
+    const modes = await transactionModes(async () => {
+      clocks = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => store.append(i % 2 ? A : docId('b'), bytes(i & 0xff))),
+      )
+    })
+    expect(modes).toEqual(['readwrite'])
+    expect(clocks.slice(0, 4)).toEqual([1, 1, 2, 2])
+    expect((await store.load(A))?.updates.length).toBe(150)
+    await store.close()
+  })
+
+  it('STORE-2.2: two connections to one database (two tabs) hand out distinct clocks', async () => {
+    const name = `idb-${n++}`
+    const one = open(name)
+    const two = open(name)
+    const clocks = await Promise.all([
+      one.append(A, bytes(1)),
+      two.append(A, bytes(2)),
+      one.append(A, bytes(3)),
+    ])
+    expect(new Set(clocks).size).toBe(3)
+    expect((await two.load(A))?.updates.length).toBe(3)
+    await one.close()
+    await two.close()
+  })
+
+  it('STORE-6.2: a row that is not bytes rejects load with store-corrupted', async () => {
+    const name = `idb-${n++}`
+    const store = open(name)
+    await store.append(A, bytes(1))
+    const db = await rawDb(name)
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction(['updates'], 'readwrite')
+      tx.objectStore('updates').put('garbage', [A, 2])
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => reject(tx.error ?? new Error('put'))
+    })
+    db.close()
+    const err: unknown = await store.load(A).then(
+      () => null,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(WeftError)
+    expect((err as WeftError).code).toBe('store-corrupted')
+    await store.close()
+  })
+})
+
+describe('IndexedDbDocStore with DocPersistence', () => {
+  it('STORE-7.2: opening a stored document without editing it opens only readonly transactions', async () => {
+    const store = open(`idb-${n++}`)
+    const first = new Y.Doc()
+    const p1 = await DocPersistence.open({ doc: first, store, docId: A })
+    for (let i = 0; i < 30; i++) first.getArray<number>('a').push([i])
+    await p1.flushed()
+    await p1.destroy()
+    const doc = new Y.Doc()
+    const modes = await transactionModes(async () => {
+      const p = await DocPersistence.open({ doc, store, docId: A })
+      await p.flushed()
+      await p.destroy()
+    })
+    expect(modes).toEqual(['readonly'])
+    expect(doc.getArray('a').length).toBe(30)
+    await store.close()
+  })
+})

@@ -1,0 +1,5 @@
+/**
+ * `@weft/sqlite-store`: the SQLite {@link DocStore} for Node peers, tools and the relay.
+ * @packageDocumentation
+ */
+export { SqliteDocStore, type SqliteDocStoreOptions } from './SqliteDocStore.js'

@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import Database from 'better-sqlite3'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { docId, WeftError } from '@weft/core'
+import { runDocStoreContract } from '@weft/core/testing'
+import { SqliteDocStore } from '../src/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'weft-sqlite-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let n = 0
+const freshPath = (): string => join(dir, `store-${n++}.db`)
+const paths = new WeakMap<SqliteDocStore, string>()
+const open = (path: string): SqliteDocStore => {
+  const store = new SqliteDocStore({ path })
+  paths.set(store, path)
+  return store
+}
+
+runDocStoreContract('SqliteDocStore', () => open(freshPath()), {
+  reopen: async (store) => {
+    await store.close()
+    return open(paths.get(store as SqliteDocStore) ?? '')
+  },
+})
+runDocStoreContract(
+  'SqliteDocStore (:memory:, durability normal)',
+  () => new SqliteDocStore({ path: ':memory:', durability: 'normal' }),
+)
+
+const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
+const A = docId('a')
+
+const rejection = async (p: Promise<unknown>): Promise<WeftError> => {
+  const err: unknown = await p.then(
+    () => null,
+    (e: unknown) => e,
+  )
+  expect(err).toBeInstanceOf(WeftError)
+  return err as WeftError
+}
+
+describe('SqliteDocStore', () => {
+  it('STORE-2.4: appends of one tick share one transaction, and resolve after it', async () => {
+    const store = open(freshPath())
+    const clocks = await Promise.all(Array.from({ length: 500 }, (_, i) => store.append(A, bytes(i & 0xff))))
+    expect(store.appendCommits).toBe(1)
+    expect(clocks).toEqual(Array.from({ length: 500 }, (_, i) => i + 1))
+    await store.append(A, bytes(1))
+    expect(store.appendCommits).toBe(2)
+    await store.close()
+  })
+
+  it('STORE-2.4: a failed commit rejects every append in it with store-failed', async () => {
+    const path = freshPath()
+    const store = new SqliteDocStore({ path, busyTimeoutMs: 0 })
+    await store.append(A, bytes(0))
+    const other = new Database(path)
+    other.exec('BEGIN IMMEDIATE') // hold the write lock
+    const batch = [store.append(A, bytes(1)), store.append(A, bytes(2))]
+    const errors = await Promise.all(batch.map(rejection))
+    expect(errors.map((e) => e.code)).toEqual(['store-failed', 'store-failed'])
+    other.exec('ROLLBACK')
+    other.close()
+    expect(await store.append(A, bytes(3))).toBe(2)
+    expect((await store.load(A))?.updates.map((u) => [...u])).toEqual([[0], [3]])
+    await store.close()
+  })
+
+  it('STORE-2.2: two connections to one file hand out distinct, increasing clocks', async () => {
+    const path = freshPath()
+    const one = open(path)
+    const two = open(path)
+    const clocks: number[] = []
+    for (let i = 0; i < 10; i++) clocks.push(await (i % 2 ? one : two).append(A, bytes(i)))
+    expect(clocks).toEqual(Array.from({ length: 10 }, (_, i) => i + 1))
+    expect((await one.load(A))?.updates.map((u) => u[0])).toEqual(Array.from({ length: 10 }, (_, i) => i))
+    await one.close()
+    await two.close()
+  })
+
+  it('STORE-6.2: a row that is not a BLOB rejects load with store-corrupted', async () => {
+    const path = freshPath()
+    const store = open(path)
+    await store.append(A, bytes(1))
+    await store.append(A, bytes(2))
+    const raw = new Database(path)
+    raw.prepare("UPDATE weft_updates SET data = 'garbage' WHERE clock = 2").run()
+    raw.close()
+    expect((await rejection(store.load(A))).code).toBe('store-corrupted')
+    // Other documents and writes still work.
+    expect(await store.append(docId('b'), bytes(1))).toBe(1)
+    await store.close()
+  })
+
+  it('STORE-6.2: a file that is not a database reports store-corrupted, without throwing', async () => {
+    const path = freshPath()
+    writeFileSync(path, Buffer.alloc(8192, 0x5a))
+    const store = new SqliteDocStore({ path })
+    expect((await rejection(store.load(A))).code).toBe('store-corrupted')
+    expect((await rejection(store.append(A, bytes(1)))).code).toBe('store-corrupted')
+    await store.close()
+    expect((await rejection(store.list())).code).toBe('destroyed')
+  })
+
+  it('uses WAL and the chosen synchronous level', () => {
+    const path = freshPath()
+    const full = open(path)
+    const raw = new Database(path)
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal')
+    raw.close()
+    return full.close()
+  })
+})
