@@ -5,20 +5,25 @@ import { runSeed } from './convergenceFuzzer.js'
 const SEEDS = Array.from({ length: 150 }, (_, i) => i + 1)
 
 describe('convergence fuzzer', () => {
-  it('SYNC-8.1 every seed of the fixed set converges with no edit lost', () => {
-    const failures = SEEDS.map((s) => runSeed(s)).filter((r) => !r.ok)
+  it('SYNC-8.1 every seed of the fixed set converges with no edit lost', async () => {
+    const results = []
+    for (const s of SEEDS) results.push(await runSeed(s))
+    const failures = results.filter((r) => !r.ok)
     expect(failures.map((f) => `seed ${f.seed}: ${f.detail}`)).toEqual([])
   })
 
-  it('SYNC-8.2 the fuzzer really exercises faults: restarts, drops and partitions happen across the set', () => {
-    const results = SEEDS.slice(0, 40).map((s) => runSeed(s))
+  it('SYNC-8.2 the fuzzer really exercises faults: restarts, drops and partitions happen across the set', async () => {
+    const results = []
+    for (const s of SEEDS.slice(0, 40)) results.push(await runSeed(s))
     expect(results.reduce((n, r) => n + r.restarts, 0)).toBeGreaterThan(20)
     expect(results.reduce((n, r) => n + r.drops, 0)).toBeGreaterThan(20)
+    expect(results.reduce((n, r) => n + r.compactions, 0)).toBeGreaterThan(20)
     expect(new Set(results.map((r) => r.peers)).size).toBeGreaterThan(4)
   })
 
-  it('SYNC-8.3 the fuzzer detects lost edits (a peer whose storage forgets everything on restart)', () => {
-    const results = SEEDS.slice(0, 40).map((s) => runSeed(s, { brokenStorage: true }))
+  it('SYNC-8.3 the fuzzer detects lost edits (a peer whose storage forgets everything on restart)', async () => {
+    const results = []
+    for (const s of SEEDS.slice(0, 40)) results.push(await runSeed(s, { brokenStorage: true }))
     const caught = results.filter((r) => !r.ok)
     expect(caught.length).toBeGreaterThan(5)
     expect(caught.every((r) => r.detail.includes('diverged'))).toBe(true)

@@ -7,8 +7,8 @@
 import * as prng from 'lib0/prng'
 import { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { SyncSession } from '../../src/index.js'
-import { MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
+import { Compactor, DocPersistence, SyncSession, docId } from '../../src/index.js'
+import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
 
 export interface FuzzOptions {
   /** Number of random steps (default 120). */
@@ -31,6 +31,7 @@ export interface FuzzResult {
   readonly edits: number
   readonly restarts: number
   readonly drops: number
+  readonly compactions: number
 }
 
 interface FuzzPeer {
@@ -38,8 +39,9 @@ interface FuzzPeer {
   doc: Y.Doc
   awareness: Awareness
   session: SyncSession
-  /** The peer's durable storage: every update its doc ever emitted (simple append log). */
-  readonly stored: Uint8Array[]
+  /** The peer's durable storage, bound to its doc through DocPersistence (with log compaction). */
+  readonly store: MemoryDocStore
+  persistence: DocPersistence
   /** neighbour name -> this side's transport of that link */
   readonly links: Map<string, MemoryTransport>
   errors: string[]
@@ -52,17 +54,28 @@ const snapshot = (doc: Y.Doc): string =>
     a: doc.getArray('a').toJSON(),
   })
 
-const start = (p: FuzzPeer, doc: Y.Doc): void => {
+const DOC = docId('fuzz')
+/** Compacts aggressively so that compaction happens often in a short run. */
+const compactor = new Compactor({ policy: { maxUpdates: 8, maxUpdateBytes: 4096, minTailRatio: 0, hardMaxUpdates: 16 } })
+
+const start = async (
+  p: FuzzPeer,
+  doc: Y.Doc,
+  broken: boolean,
+  onCompacted: (e: { outcome: { ok: boolean } }) => void,
+): Promise<void> => {
   p.doc = doc
+  p.persistence = await DocPersistence.open({ doc, store: broken ? new MemoryDocStore() : p.store, docId: DOC, compactor })
+  p.persistence.on('error', ({ error }) => p.errors.push(`store ${error.code}: ${error.message}`))
+  p.persistence.on('compacted', onCompacted)
   p.awareness = new Awareness(doc)
-  p.session = new SyncSession({ doc, awareness: p.awareness })
+  p.session = new SyncSession({ doc, awareness: p.awareness, durable: () => p.persistence.flushed() })
   p.session.on('error', ({ error }) => p.errors.push(`${error.code}: ${error.message}`))
-  doc.on('update', (u: Uint8Array) => p.stored.push(u))
   for (const t of p.links.values()) p.session.addTransport(t)
 }
 
-/** Runs one seed. Never throws: failures come back as `{ ok: false, detail }`. */
-export const runSeed = (seed: number, options: FuzzOptions = {}): FuzzResult => {
+/** Runs one seed. Never rejects: failures come back as `{ ok: false, detail }`. */
+export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<FuzzResult> => {
   const gen = prng.create(seed)
   const steps = options.steps ?? 120
   const n = prng.int32(gen, options.minPeers ?? 2, options.maxPeers ?? 8)
@@ -72,13 +85,17 @@ export const runSeed = (seed: number, options: FuzzOptions = {}): FuzzResult => 
   let edits = 0
   let restarts = 0
   let drops = 0
+  let compactions = 0
+  const onCompacted = ({ outcome }: { outcome: { ok: boolean } }) => {
+    if (outcome.ok) compactions++
+  }
   const record = (u: Uint8Array, origin: unknown) => {
     // Every update that a peer's app made (origin is not a peer path) goes to the oracle.
     if (!(origin && typeof origin === 'object' && 'transport' in origin)) Y.applyUpdate(oracle, u)
   }
 
   for (let i = 0; i < n; i++) {
-    const p = { name: `p${i}`, stored: [], links: new Map(), errors: [] } as unknown as FuzzPeer
+    const p = { name: `p${i}`, store: new MemoryDocStore(), links: new Map(), errors: [] } as unknown as FuzzPeer
     peers.push(p)
   }
   // Random connected topology: a random spanning tree plus a few extra edges (never necessarily complete).
@@ -104,7 +121,7 @@ export const runSeed = (seed: number, options: FuzzOptions = {}): FuzzResult => 
   for (const p of peers) {
     const doc = new Y.Doc()
     doc.on('update', record)
-    start(p, doc)
+    await start(p, doc, false, onCompacted)
   }
   for (const [ta, tb] of linkPairs) {
     ta.connect()
@@ -136,23 +153,18 @@ export const runSeed = (seed: number, options: FuzzOptions = {}): FuzzResult => 
     }
   }
 
-  const restart = (p: FuzzPeer) => {
+  const restart = async (p: FuzzPeer) => {
     restarts++
+    // A clean stop: everything acknowledged is durable, then the process goes away.
+    await p.persistence.flushed()
     p.session.destroy()
     p.awareness.destroy()
+    await p.persistence.destroy()
     p.doc.destroy()
-    const doc = new Y.Doc()
-    const stored = options.brokenStorage ? [] : [...p.stored]
-    p.stored.length = 0
     if (options.brokenStorage) for (const t of p.links.values()) t.disconnect()
-    // Restore from storage (as one transaction), then persist from here on.
-    doc.transact(() => {
-      for (const u of stored) Y.applyUpdate(doc, u)
-    }, 'storage')
-    p.stored.push(...stored)
+    const doc = new Y.Doc()
     doc.on('update', record)
-    start(p, doc)
-    p.stored.splice(stored.length) // the restore transaction itself is not a new edit
+    await start(p, doc, options.brokenStorage === true, onCompacted)
   }
 
   try {
@@ -177,8 +189,11 @@ export const runSeed = (seed: number, options: FuzzOptions = {}): FuzzResult => 
         const [ta] = prng.oneOf(gen, linkPairs)
         if (ta.status === 'connected') ta.disconnect()
         else ta.connect()
-      } else if (r < 89) restart(prng.oneOf(gen, peers))
-      else network.flush()
+      } else if (r < 89) await restart(prng.oneOf(gen, peers))
+      else if (r < 92) {
+        // Let store writes, acks and compactions run (they are asynchronous).
+        await new Promise((resolve) => setImmediate(resolve))
+      } else network.flush()
     }
     // Heal: plug every cable back in and reconnect every transport (a fresh handshake on every link).
     for (const [ta, tb] of linkPairs) {
@@ -192,6 +207,11 @@ export const runSeed = (seed: number, options: FuzzOptions = {}): FuzzResult => 
       tb.connect()
     }
     network.flush()
+    // Acks and store writes settle asynchronously; deliver what they send until nothing moves.
+    for (let i = 0; i < 50 && (i < 2 || network.pending > 0); i++) {
+      await new Promise((resolve) => setImmediate(resolve))
+      network.flush()
+    }
     const expected = snapshot(oracle)
     const expectedSv = Y.encodeStateVector(oracle)
     for (const p of peers) {
@@ -202,20 +222,28 @@ export const runSeed = (seed: number, options: FuzzOptions = {}): FuzzResult => 
       if (!Y.equalSnapshots(Y.snapshot(p.doc), Y.snapshot(oracle)) && !equal(sv, expectedSv)) {
         return fail(`${p.name} state vector differs from the oracle`)
       }
+      // What the peer stored (compacted or not) reloads to the same content.
+      await p.persistence.flushed()
+      const reloaded = new Y.Doc()
+      const check = await DocPersistence.open({ doc: reloaded, store: p.store, docId: DOC, compactor: null })
+      const fromStore = snapshot(reloaded)
+      await check.destroy()
+      if (!options.brokenStorage && fromStore !== expected) return fail(`${p.name}'s store reloads differently: ${fromStore}`)
     }
     return done(true, 'converged')
   } catch (err) {
     return fail(`threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
   } finally {
     for (const p of peers) {
-      p.session.destroy()
-      p.awareness.destroy()
-      p.doc.destroy()
+      p.session?.destroy()
+      p.awareness?.destroy()
+      await p.persistence?.destroy()
+      p.doc?.destroy()
     }
   }
 
   function done(ok: boolean, detail: string): FuzzResult {
-    return { seed, ok, detail, peers: n, edits, restarts, drops }
+    return { seed, ok, detail, peers: n, edits, restarts, drops, compactions }
   }
   function fail(detail: string): FuzzResult {
     return done(false, detail)
