@@ -1,7 +1,7 @@
 /**
  * `@weft/providers`: transports and local stores, and {@link openDoc}, the one entry point that opens a document
  * offline-first over any of them. Transports and stores also have their own subpath exports
- * (`@weft/providers/websocket`, `/webrtc`, `/broadcast`, `/indexeddb`, `/node`).
+ * (`@weft/providers/websocket`, `/webrtc`, `/broadcast`, `/indexeddb`, `/node`, `/lan`).
  * @packageDocumentation
  */
 export { openDoc, WeftDoc, type OpenDocOptions, type WeftDocEvents, type SyncStatus, type PathStatus } from './WeftDoc.js'

@@ -1,0 +1,11 @@
+/**
+ * `@weft/providers/lan`: {@link LanTransport}, sync between Node peers on one local network with no server: mDNS
+ * discovery (bonjour-service, an optional dependency) and a direct WebSocket per pair of peers. See
+ * docs/guides/lan.md.
+ * @packageDocumentation
+ */
+export { LanTransport, type LanTransportOptions, type LanTransportEvents } from './LanTransport.js'
+export type { LanDiscovery, LanDiscoveryHandlers, LanAdvert, LanPeerInfo } from './LanDiscovery.js'
+export { BonjourDiscovery, LAN_SERVICE_TYPE, type BonjourDiscoveryOptions } from './BonjourDiscovery.js'
+export { MemoryLanNetwork } from './MemoryLanNetwork.js'
+export { LAN_PROTOCOL_VERSION, roomTag } from './lanHandshake.js'
