@@ -247,7 +247,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.emit('peer-joined', [{ transport, peer }])
     // SYNC-1.1: open with our state vector (plus the Weft hello), then everything we know of presence.
     this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
-    const clients = [...this.awareness.getStates().keys()]
+    // SYNC-6.3: peers that saw this client leave keep its removal at the clock it had; re-setting the local
+    // state raises the clock, so a client coming back is visible at once (and every path hears it renewed).
+    const local = this.awareness.getLocalState()
+    if (local !== null) this.awareness.setLocalState(local)
+    const clients = [...this.awareness.getStates().keys()].filter((id) => id !== this.awareness.clientID)
     if (clients.length > 0) {
       this.#send(path, encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
     }

@@ -264,4 +264,22 @@ describe('SyncSession', () => {
     expect(b.errors.map((e) => (e as WeftError).code)).toEqual(['observer-failed'])
     expect(b.session.paths.length).toBe(1)
   })
+
+  it('SYNC-6.3 a client that leaves and comes back is visible again at once', () => {
+    const net = new TestNet()
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => net.peer(n)) as [ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>]
+    const [tab, tba] = net.connect(a, b)
+    net.connect(b, c)
+    a.session.awareness.setLocalState({ user: 'alice' })
+    net.flush()
+    tab.disconnect()
+    tba.disconnect()
+    net.flush()
+    expect(c.session.awareness.getStates().has(a.doc.clientID)).toBe(false)
+    tab.connect()
+    tba.connect()
+    net.flush()
+    expect(b.session.awareness.getStates().get(a.doc.clientID)).toEqual({ user: 'alice' })
+    expect(c.session.awareness.getStates().get(a.doc.clientID)).toEqual({ user: 'alice' })
+  })
 })
