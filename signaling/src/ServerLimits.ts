@@ -1,0 +1,49 @@
+/**
+ * Protection limits applied to every WebSocket connection. Every field has a default
+ * ({@link DEFAULT_LIMITS}); see docs/guides/server.md ("Limits") for sizing advice.
+ */
+export interface ServerLimits {
+  /** Largest message accepted on `/signal`, in bytes. Larger closes with `MessageTooLarge`. */
+  readonly maxSignalMessageBytes: number
+  /** Largest message accepted on `/relay/<room>`, in bytes. Larger closes with `MessageTooLarge`. */
+  readonly maxRelayMessageBytes: number
+  /** Sustained messages per second per connection (token bucket refill). Faster closes with `RateLimited`. */
+  readonly messagesPerSecond: number
+  /** Message burst per connection (token bucket size). */
+  readonly messageBurst: number
+  /** Sustained received bytes per second per connection. */
+  readonly bytesPerSecond: number
+  /** Received byte burst per connection; at least the largest message size. */
+  readonly byteBurst: number
+  /** Signaling topics one connection may subscribe to. More closes with `TooManyRooms`. */
+  readonly maxRoomsPerConnection: number
+  /** Longest signaling topic or relay room name, in characters. */
+  readonly maxRoomNameLength: number
+  /** Open WebSocket connections for the whole server. More are closed with `ServerFull`. */
+  readonly maxConnections: number
+  /**
+   * Bytes queued for one client that has not read them yet. A send while more than this is queued closes the
+   * connection with `SlowConsumer`.
+   */
+  readonly maxBufferedBytes: number
+  /** Interval of WebSocket pings; a client that has not answered the previous ping by the next one is dropped. */
+  readonly heartbeatIntervalMs: number
+  /** After the server sends a close frame, how long it waits for the client's before cutting the socket. */
+  readonly closeGraceMs: number
+}
+
+/** Default {@link ServerLimits}. */
+export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
+  maxSignalMessageBytes: 64 * 1024,
+  maxRelayMessageBytes: 32 * 1024 * 1024,
+  messagesPerSecond: 200,
+  messageBurst: 1000,
+  bytesPerSecond: 8 * 1024 * 1024,
+  byteBurst: 64 * 1024 * 1024,
+  maxRoomsPerConnection: 100,
+  maxRoomNameLength: 512,
+  maxConnections: 10_000,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  heartbeatIntervalMs: 30_000,
+  closeGraceMs: 2_000,
+})

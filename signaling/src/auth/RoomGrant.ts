@@ -1,0 +1,39 @@
+/** What a connection may do in one room. */
+export type Access = 'none' | 'read' | 'write'
+
+/**
+ * The rooms a verified token grants: keys are room names or prefixes ending in `*` (`"team-*"`, or `"*"` for every
+ * room). The most specific key wins: an exact name before any prefix, a longer prefix before a shorter one.
+ */
+export class RoomGrant {
+  readonly #exact = new Map<string, Exclude<Access, 'none'>>()
+  /** Prefixes, longest first. */
+  readonly #prefixes: Array<readonly [string, Exclude<Access, 'none'>]> = []
+
+  constructor(
+    rooms: Readonly<Record<string, Exclude<Access, 'none'>>>,
+    /** When the grant ends (epoch milliseconds), `undefined` for never. */
+    readonly expiresAt?: number,
+    /** The token's subject, for logs. */
+    readonly subject?: string,
+  ) {
+    for (const [key, access] of Object.entries(rooms)) {
+      if (key.endsWith('*')) this.#prefixes.push([key.slice(0, -1), access])
+      else this.#exact.set(key, access)
+    }
+    this.#prefixes.sort((a, b) => b[0].length - a[0].length)
+  }
+
+  /** A grant of `write` on every room, used when the server runs without auth. */
+  static open(): RoomGrant {
+    return new RoomGrant({ '*': 'write' })
+  }
+
+  /** The access this grant gives to `room`. */
+  access(room: string): Access {
+    const exact = this.#exact.get(room)
+    if (exact) return exact
+    for (const [prefix, access] of this.#prefixes) if (room.startsWith(prefix)) return access
+    return 'none'
+  }
+}

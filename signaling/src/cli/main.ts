@@ -1,0 +1,100 @@
+import { readFile } from 'node:fs/promises'
+import { pino } from 'pino'
+import { createWeftServer } from '../createWeftServer.js'
+import { WeftServerError } from '../WeftServerError.js'
+import { parseServeArgs, serveHelp, type ServeConfig } from './parseServeArgs.js'
+
+const HELP = `Usage: weft <command> [options]
+
+Commands:
+  serve     run the Weft server (signaling, relay, health, metrics, static files)
+
+Run "weft <command> --help" for a command's options.
+`
+
+/** Reads `--auth-public-key`: PEM text as given, anything else as a path to a PEM file. */
+const readPublicKey = async (value: string): Promise<string> =>
+  value.includes('-----BEGIN') ? value : readFile(value, 'utf8')
+
+/** `weft serve`: runs until SIGTERM/SIGINT, then shuts down gracefully. Resolves with the exit code. */
+export const serve = async (config: ServeConfig): Promise<number> => {
+  const logger = pino({ name: 'weft', level: config.logLevel })
+  const server = createWeftServer({
+    host: config.host,
+    port: config.port,
+    staticDir: config.staticDir ?? undefined,
+    logger,
+    auth: {
+      secret: config.authSecret ?? undefined,
+      publicKey: config.authPublicKey !== null ? await readPublicKey(config.authPublicKey) : undefined,
+      issuer: config.authIssuer ?? undefined,
+      audience: config.authAudience ?? undefined,
+    },
+    limits: {
+      ...(config.maxConnections !== null ? { maxConnections: config.maxConnections } : {}),
+      ...(config.maxMessageBytes !== null ? { maxRelayMessageBytes: config.maxMessageBytes } : {}),
+    },
+    relay:
+      config.dataDir === null
+        ? false
+        : {
+            dataDir: config.dataDir,
+            commitWindowMs: config.commitWindowMs ?? undefined,
+            idleUnloadMs: config.idleUnloadMs ?? undefined,
+          },
+  })
+  await server.listen()
+  return new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without finishing the shutdown')
+        return resolve(1)
+      }
+      stopping = true
+      logger.info({ signal }, 'shutting down')
+      server.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed')
+          resolve(1)
+        },
+      )
+    }
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+  })
+}
+
+/** Entry point of the `weft` command. Resolves with the process exit code. */
+export const main = async (
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> => {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP)
+    return command === undefined ? 1 : 0
+  }
+  if (command !== 'serve') {
+    process.stderr.write(`weft: unknown command ${JSON.stringify(command)}\n\n${HELP}`)
+    return 1
+  }
+  const args = parseServeArgs(rest, env)
+  if (!args.ok) {
+    process.stderr.write(`weft serve: ${args.reason}\n\nRun "weft serve --help" for the options.\n`)
+    return 1
+  }
+  if (args.help) {
+    process.stdout.write(serveHelp())
+    return 0
+  }
+  try {
+    return await serve(args.config)
+  } catch (err) {
+    const message = err instanceof WeftServerError || err instanceof Error ? err.message : String(err)
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : ''
+    process.stderr.write(`weft serve: ${message}${cause}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,139 @@
+import { parseArgs } from 'node:util'
+
+/** Settings of `weft serve`, after command-line flags and environment variables are combined. */
+export interface ServeConfig {
+  readonly host: string
+  readonly port: number
+  /** Data directory of the embedded store; `null` with `--no-relay`. */
+  readonly dataDir: string | null
+  readonly staticDir: string | null
+  readonly authSecret: string | null
+  /** A PEM public key, or a path to one. */
+  readonly authPublicKey: string | null
+  readonly authIssuer: string | null
+  readonly authAudience: string | null
+  readonly commitWindowMs: number | null
+  readonly idleUnloadMs: number | null
+  readonly maxConnections: number | null
+  readonly maxMessageBytes: number | null
+  readonly logLevel: string
+}
+
+/** Outcome of {@link parseServeArgs}. */
+export type ServeArgs =
+  | { readonly ok: true; readonly help: true }
+  | { readonly ok: true; readonly help: false; readonly config: ServeConfig }
+  | { readonly ok: false; readonly reason: string }
+
+/** Every flag of `weft serve`: name, environment variable, value placeholder, description. */
+export const SERVE_FLAGS = [
+  ['host', 'WEFT_HOST', '<addr>', 'interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface)'],
+  ['port', 'WEFT_PORT', '<n>', 'port (default 4444; 0 picks a free one)'],
+  ['data', 'WEFT_DATA', '<dir>', 'directory of the relay store (default ./weft-data)'],
+  ['no-relay', 'WEFT_NO_RELAY', '', 'signaling only: no relay, no store'],
+  ['static', 'WEFT_STATIC', '<dir>', 'serve the files of <dir> at / (the demo)'],
+  ['auth-secret', 'WEFT_AUTH_SECRET', '<secret>', 'require HS256 JWTs signed with this secret (>= 32 bytes)'],
+  [
+    'auth-public-key',
+    'WEFT_AUTH_PUBLIC_KEY',
+    '<pem|file>',
+    'require RS256/ES256 JWTs verified with this PEM key',
+  ],
+  ['auth-issuer', 'WEFT_AUTH_ISSUER', '<iss>', 'required "iss" claim'],
+  ['auth-audience', 'WEFT_AUTH_AUDIENCE', '<aud>', 'required "aud" claim'],
+  ['commit-window-ms', 'WEFT_COMMIT_WINDOW_MS', '<ms>', 'group-commit window (default 50)'],
+  ['idle-unload-ms', 'WEFT_IDLE_UNLOAD_MS', '<ms>', 'unload documents idle this long (default 30000)'],
+  ['max-connections', 'WEFT_MAX_CONNECTIONS', '<n>', 'open WebSocket connections allowed (default 10000)'],
+  ['max-message-bytes', 'WEFT_MAX_MESSAGE_BYTES', '<n>', 'largest relay message (default 33554432)'],
+  ['log-level', 'WEFT_LOG_LEVEL', '<level>', 'trace, debug, info, warn, error or silent (default info)'],
+] as const
+
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+
+/** Help text of `weft serve`. */
+export const serveHelp = (): string => {
+  const lines = SERVE_FLAGS.map(([name, env, value, text]) => {
+    const flag = `--${name}${value ? ` ${value}` : ''}`
+    return `  ${flag.padEnd(32)} ${text}\n  ${''.padEnd(32)} env ${env}`
+  })
+  return [
+    'Usage: weft serve [options]',
+    '',
+    'Runs the Weft server on one HTTP port: WebRTC signaling at /signal, the storing relay at /relay/<room>,',
+    '/healthz, /metrics, and static files at / (with --static). Flags win over environment variables.',
+    '',
+    'Options:',
+    ...lines,
+    '  -h, --help                       show this help',
+    '',
+  ].join('\n')
+}
+
+/**
+ * Parses `weft serve` arguments (after the command name) together with the environment. Never throws: invalid
+ * input comes back as `{ ok: false, reason }`.
+ */
+export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv): ServeArgs => {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    const options = Object.fromEntries(
+      SERVE_FLAGS.map(([name, , value]) => [
+        name,
+        { type: value ? ('string' as const) : ('boolean' as const) },
+      ]),
+    )
+    ;({ values } = parseArgs({
+      args: [...argv],
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }))
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) }
+  }
+  if (values['help']) return { ok: true, help: true }
+
+  const str = (name: (typeof SERVE_FLAGS)[number][0]): string | null => {
+    const flag = SERVE_FLAGS.find((f) => f[0] === name)
+    const fromFlag = values[name]
+    if (typeof fromFlag === 'string') return fromFlag
+    const fromEnv = flag ? env[flag[1]] : undefined
+    return fromEnv !== undefined && fromEnv !== '' ? fromEnv : null
+  }
+  const errors: string[] = []
+  const int = (name: (typeof SERVE_FLAGS)[number][0], min: number, max: number): number | null => {
+    const raw = str(name)
+    if (raw === null) return null
+    const n = Number(raw)
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      errors.push(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+      return null
+    }
+    return n
+  }
+
+  const noRelayEnv = env['WEFT_NO_RELAY']
+  const noRelay =
+    values['no-relay'] === true || (noRelayEnv !== undefined && /^(1|true|yes|on)$/i.test(noRelayEnv))
+  const config: ServeConfig = {
+    host: str('host') ?? '127.0.0.1',
+    port: int('port', 0, 65535) ?? 4444,
+    dataDir: noRelay ? null : (str('data') ?? './weft-data'),
+    staticDir: str('static'),
+    authSecret: str('auth-secret'),
+    authPublicKey: str('auth-public-key'),
+    authIssuer: str('auth-issuer'),
+    authAudience: str('auth-audience'),
+    commitWindowMs: int('commit-window-ms', 0, 60_000),
+    idleUnloadMs: int('idle-unload-ms', 0, 2 ** 31 - 1),
+    maxConnections: int('max-connections', 1, 10_000_000),
+    maxMessageBytes: int('max-message-bytes', 1024, 1024 * 1024 * 1024),
+    logLevel: str('log-level') ?? 'info',
+  }
+  if (config.authSecret !== null && config.authPublicKey !== null) {
+    errors.push('give either --auth-secret or --auth-public-key, not both')
+  }
+  if (!LOG_LEVELS.has(config.logLevel)) errors.push(`unknown --log-level ${JSON.stringify(config.logLevel)}`)
+  if (errors.length > 0) return { ok: false, reason: errors.join('; ') }
+  return { ok: true, help: false, config }
+}

@@ -1,0 +1,300 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { pino, type Logger } from 'pino'
+import { WebSocketServer } from 'ws'
+import { CloseCode } from '@weft/core'
+import { Authenticator, type AuthOptions } from './auth/Authenticator.js'
+import { extractToken, offeredProtocols, selectProtocol } from './auth/extractToken.js'
+import type { RoomGrant } from './auth/RoomGrant.js'
+import { GuardedSocket } from './connection/GuardedSocket.js'
+import { serveStatic } from './http/serveStatic.js'
+import { ServerMetrics, type Endpoint } from './metrics/ServerMetrics.js'
+import { openRelayStore } from './relay/openRelayStore.js'
+import { RelayHub } from './relay/RelayHub.js'
+import type { RelayOptions } from './relay/RelayOptions.js'
+import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
+import { SignalingHub } from './signal/SignalingHub.js'
+import { WeftServerError } from './WeftServerError.js'
+
+/** Options of {@link createWeftServer}. Everything is optional; see docs/guides/server.md. */
+export interface WeftServerOptions {
+  /** Interface to listen on (default `127.0.0.1`: loopback only). */
+  readonly host?: string | undefined
+  /** Port to listen on (default 4444; `0` picks a free one). */
+  readonly port?: number | undefined
+  /** Directory whose files are served at `/` (the demo), or none. */
+  readonly staticDir?: string | undefined
+  /** JWT settings; without a secret or public key the server is open. */
+  readonly auth?: AuthOptions | undefined
+  /** Protection limits (each field defaults to {@link DEFAULT_LIMITS}). */
+  readonly limits?: Partial<ServerLimits> | undefined
+  /** The storing relay at `/relay/<room>`, or `false` for a signaling-only server. Needs a store or a dataDir. */
+  readonly relay?: RelayOptions | false | undefined
+  /** Structured logger (pino). Default: pino at level `info` on stdout. */
+  readonly logger?: Logger | undefined
+}
+
+/** Where a {@link WeftServer} listens. */
+export interface ListenAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/** A Weft server: signaling, relay, health, metrics and static files on one HTTP port. */
+export interface WeftServer {
+  /** Opens the store (if any) and starts listening. */
+  listen(): Promise<ListenAddress>
+  /** Graceful shutdown: stops accepting, closes every connection with `ServerShutdown`, flushes, closes the store. */
+  close(): Promise<void>
+  /** The server's metrics (also served at `/metrics`). */
+  readonly metrics: ServerMetrics
+}
+
+type Route = { readonly endpoint: 'signal' } | { readonly endpoint: 'relay'; readonly room: string }
+
+const RELAY_PREFIX = '/relay/'
+
+/**
+ * Creates a Weft server (nothing listens until {@link WeftServer.listen}). Routes: `/signal` (y-webrtc signaling),
+ * `/relay/<room>` (y-websocket relay with storage), `/healthz`, `/metrics`, and static files at `/`.
+ */
+export const createWeftServer = (options: WeftServerOptions = {}): WeftServer => {
+  const logger = options.logger ?? pino({ name: 'weft' })
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits }
+  const auth = new Authenticator(options.auth)
+  const relayOptions = options.relay === false ? null : (options.relay ?? {})
+  if (relayOptions && !relayOptions.store && !relayOptions.dataDir) {
+    throw new WeftServerError(
+      'invalid-argument',
+      'the relay needs a store or a dataDir (or pass relay: false)',
+    )
+  }
+
+  // The first log line says whether anyone may connect.
+  if (auth.required) {
+    logger.info(
+      { auth: auth.mode, algorithms: auth.algorithms },
+      'auth required: every connection needs a JWT',
+    )
+  } else {
+    logger.warn(
+      { auth: 'open' },
+      'auth is OPEN: no secret or public key configured, anyone may read and write every room',
+    )
+  }
+
+  const signaling = new SignalingHub(limits)
+  let relay: RelayHub | null = null
+  const sockets = new Set<GuardedSocket>()
+  const counts: Record<Endpoint, number> = { signal: 0, relay: 0 }
+  let nextId = 1
+  let state: 'idle' | 'listening' | 'closing' | 'closed' = 'idle'
+  let heartbeat: NodeJS.Timeout | null = null
+  const startedAt = Date.now()
+
+  const metrics = new ServerMetrics({
+    connections: () => [
+      [{ endpoint: 'signal' }, counts.signal],
+      [{ endpoint: 'relay' }, counts.relay],
+    ],
+    topics: () => signaling.topicCount,
+    docsLoaded: () => relay?.docsLoaded ?? 0,
+    relayRooms: () => relay?.roomCount ?? 0,
+  })
+
+  const wssOptions = (maxMessageBytes: number) => ({
+    noServer: true,
+    // ws enforces a hard cap itself (close 1009, from the frame header, before buffering); below it the
+    // GuardedSocket closes with the named MessageTooLarge code.
+    maxPayload: maxMessageBytes * 2,
+    perMessageDeflate: false,
+    handleProtocols: selectProtocol,
+  })
+  const wss: Record<Endpoint, WebSocketServer> = {
+    signal: new WebSocketServer(wssOptions(limits.maxSignalMessageBytes)),
+    relay: new WebSocketServer(wssOptions(limits.maxRelayMessageBytes)),
+  }
+
+  const http = createServer((req, res) => {
+    handleHttp(req, res).catch((err: unknown) => {
+      logger.error({ err, url: req.url }, 'http handler failed')
+      if (!res.headersSent) res.writeHead(500).end()
+      else res.destroy()
+    })
+  })
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgrade(req, socket, head).catch((err: unknown) => {
+      logger.error({ err, url: req.url }, 'upgrade failed')
+      socket.destroy()
+    })
+  })
+  http.on('clientError', (_err, socket) => socket.destroy())
+
+  const json = (res: ServerResponse, status: number, body: unknown) =>
+    res
+      .writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+      .end(JSON.stringify(body))
+
+  const handleHttp = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = parseUrl(req.url)
+    if (!url) return void res.writeHead(400).end()
+    const path = url.pathname
+    if (path === '/healthz') {
+      if (state !== 'listening') return void json(res, 503, { status: 'shutting-down' })
+      return void json(res, 200, {
+        status: 'ok',
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        connections: { signal: counts.signal, relay: counts.relay },
+        relay: relay !== null,
+        auth: auth.mode,
+      })
+    }
+    if (path === '/metrics') {
+      return void res.writeHead(200, { 'content-type': metrics.contentType }).end(metrics.render())
+    }
+    if (path === '/signal' || path === '/relay' || path.startsWith(RELAY_PREFIX)) {
+      return void res
+        .writeHead(426, { upgrade: 'websocket', 'content-type': 'text/plain' })
+        .end('upgrade required\n')
+    }
+    if (options.staticDir) return serveStatic(options.staticDir, req, res, path)
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n')
+  }
+
+  const route = (url: URL): Route | null => {
+    if (url.pathname === '/signal' || url.pathname === '/signal/') return { endpoint: 'signal' }
+    if (relay && url.pathname.startsWith(RELAY_PREFIX)) {
+      let room: string
+      try {
+        room = decodeURIComponent(url.pathname.slice(RELAY_PREFIX.length))
+      } catch {
+        return null
+      }
+      if (room.length === 0 || room.length > limits.maxRoomNameLength) return null
+      return { endpoint: 'relay', room }
+    }
+    return null
+  }
+
+  const refuse = (socket: Duplex, status: string) => {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  }
+
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    socket.on('error', () => socket.destroy())
+    const url = parseUrl(req.url)
+    const target = url ? route(url) : null
+    if (!url || !target) return refuse(socket, '404 Not Found')
+    if (state !== 'listening') return refuse(socket, '503 Service Unavailable')
+    const result = await auth.authenticate(extractToken(url, offeredProtocols(req)))
+    if (state !== 'listening' || socket.destroyed) return void socket.destroy()
+    wss[target.endpoint].handleUpgrade(req, socket, head, (ws) => {
+      const id = nextId++
+      const max = target.endpoint === 'signal' ? limits.maxSignalMessageBytes : limits.maxRelayMessageBytes
+      const conn = new GuardedSocket(ws, {
+        id,
+        endpoint: target.endpoint,
+        limits,
+        maxMessageBytes: max,
+        metrics,
+        logger: logger.child({ conn: id }),
+      })
+      sockets.add(conn)
+      counts[target.endpoint]++
+      metrics.connectionsTotal.inc({ endpoint: target.endpoint })
+      ws.on('close', () => {
+        sockets.delete(conn)
+        counts[target.endpoint]--
+      })
+      if (sockets.size > limits.maxConnections) return conn.close(CloseCode.ServerFull, 'server full')
+      if (!result.ok) {
+        const code = result.reason === 'token expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized
+        return conn.close(code, result.reason)
+      }
+      accept(conn, target, result.grant)
+    })
+  }
+
+  const accept = (conn: GuardedSocket, target: Route, grant: RoomGrant) => {
+    if (grant.expiresAt !== undefined)
+      conn.at(grant.expiresAt, () => conn.close(CloseCode.TokenExpired, 'token expired'))
+    if (target.endpoint === 'signal') {
+      conn.logger.debug({ endpoint: 'signal', sub: grant.subject }, 'connection opened')
+      return signaling.accept(conn, grant)
+    }
+    const access = grant.access(target.room)
+    if (access === 'none') return conn.close(CloseCode.Forbidden, 'room not granted')
+    conn.logger.debug(
+      { endpoint: 'relay', room: target.room, access, sub: grant.subject },
+      'connection opened',
+    )
+    relay?.accept(conn, target.room, access)
+  }
+
+  const listen = async (): Promise<ListenAddress> => {
+    if (state !== 'idle') throw new WeftServerError('invalid-argument', `listen() called while ${state}`)
+    state = 'listening'
+    if (relayOptions) {
+      const { store, owned } = await openRelayStore(relayOptions)
+      relay = new RelayHub({ store, ownsStore: owned, options: relayOptions, limits, metrics, logger })
+    }
+    const host = options.host ?? '127.0.0.1'
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        reject(
+          new WeftServerError('listen-failed', `cannot listen on ${host}:${options.port ?? 4444}`, {
+            cause: err,
+          }),
+        )
+      }
+      http.once('error', onError)
+      http.listen(options.port ?? 4444, host, () => {
+        http.off('error', onError)
+        resolve()
+      })
+    }).catch(async (err: unknown) => {
+      state = 'closed'
+      await relay?.close()
+      throw err
+    })
+    heartbeat = setInterval(() => {
+      for (const s of sockets) s.heartbeat()
+    }, limits.heartbeatIntervalMs)
+    heartbeat.unref()
+    const address = http.address()
+    const port = typeof address === 'object' && address ? address.port : (options.port ?? 4444)
+    logger.info({ host, port, relay: relay !== null, static: options.staticDir ?? null }, 'listening')
+    return { host, port }
+  }
+
+  const close = async (): Promise<void> => {
+    if (state === 'closing' || state === 'closed') return
+    const wasListening = state === 'listening'
+    state = 'closing'
+    if (heartbeat) clearInterval(heartbeat)
+    const httpClosed = wasListening
+      ? new Promise<void>((resolve) => http.close(() => resolve()))
+      : Promise.resolve()
+    const allClosed = Promise.all(
+      [...sockets].map((s) => new Promise<void>((resolve) => s.onceClosed(resolve))),
+    )
+    for (const s of sockets) s.close(CloseCode.ServerShutdown, 'server shutting down')
+    await allClosed
+    await relay?.close()
+    http.closeAllConnections()
+    await httpClosed
+    for (const w of Object.values(wss)) w.close()
+    state = 'closed'
+    logger.info('closed')
+  }
+
+  return { listen, close, metrics }
+}
+
+const parseUrl = (raw: string | undefined): URL | null => {
+  try {
+    return new URL(raw ?? '/', 'http://localhost')
+  } catch {
+    return null
+  }
+}

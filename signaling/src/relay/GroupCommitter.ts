@@ -1,0 +1,185 @@
+import type { Logger } from 'pino'
+import * as Y from 'yjs'
+import type { DocId, DocStore } from '@weft/core'
+import type { ServerMetrics } from '../metrics/ServerMetrics.js'
+
+/** Receives the outcome of one document's commit. */
+export interface CommitTarget {
+  readonly docId: DocId
+  /** `count` updates, merged into `bytes` bytes, are durable under store clock `clock`. */
+  onCommitted(clock: number, bytes: number, count: number): void
+}
+
+interface Batch {
+  readonly target: CommitTarget
+  readonly updates: Uint8Array[]
+  /** When the oldest update of the batch was accepted (monotonic ms). */
+  readonly since: number
+  readonly durable: Promise<void>
+  resolve(): void
+  reject(err: unknown): void
+}
+
+const newBatch = (target: CommitTarget, since: number, updates: Uint8Array[] = []): Batch => {
+  let resolve!: () => void
+  let reject!: (err: unknown) => void
+  const durable = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // Nobody may be waiting (a stock client gets no acks): never an unhandled rejection.
+  durable.catch(() => undefined)
+  return { target, updates, since, durable, resolve, reject }
+}
+
+/** The batch merged into one update, or `null` if Yjs refuses to merge it. */
+const mergeOrNull = (updates: readonly Uint8Array[]): Uint8Array | null => {
+  if (updates.length === 1) return updates[0] as Uint8Array
+  try {
+    return Y.mergeUpdates([...updates])
+  } catch {
+    return null
+  }
+}
+
+/** Delay before retrying a failed store write. */
+const RETRY_MS = 500
+
+/**
+ * Group commit: updates accepted within one window are merged per document and written with one `append` each,
+ * at most `windowMs` after the oldest of them arrived (plus the time of a write already in progress). Each update's
+ * promise resolves once it is durable; a failed write is retried, never dropped silently.
+ */
+export class GroupCommitter {
+  readonly #store: DocStore
+  readonly #windowMs: number
+  readonly #metrics: ServerMetrics
+  readonly #logger: Logger
+  #queue = new Map<CommitTarget, Batch>()
+  #timer: NodeJS.Timeout | null = null
+  #running: Promise<void> | null = null
+  #failures = 0
+
+  constructor(store: DocStore, windowMs: number, metrics: ServerMetrics, logger: Logger) {
+    this.#store = store
+    this.#windowMs = windowMs
+    this.#metrics = metrics
+    this.#logger = logger
+  }
+
+  /** Whether `target` has updates not yet durable. */
+  pending(target: CommitTarget): boolean {
+    return this.#queue.has(target) || this.#inFlight.has(target)
+  }
+
+  readonly #inFlight = new Set<CommitTarget>()
+
+  /** Queues one update; the promise resolves once it is durable. */
+  add(target: CommitTarget, update: Uint8Array): Promise<void> {
+    let batch = this.#queue.get(target)
+    if (!batch) {
+      batch = newBatch(target, performance.now())
+      this.#queue.set(target, batch)
+    }
+    batch.updates.push(update)
+    this.#schedule()
+    return batch.durable
+  }
+
+  /** A promise that resolves once everything queued so far for `target` is durable. */
+  whenDurable(target: CommitTarget): Promise<void> {
+    return this.#queue.get(target)?.durable ?? this.#lastDurable.get(target) ?? Promise.resolve()
+  }
+
+  readonly #lastDurable = new Map<CommitTarget, Promise<void>>()
+
+  /** Writes everything queued now and waits for it (shutdown, unload). Gives up after `attempts` failed rounds. */
+  async flush(attempts = 3): Promise<void> {
+    for (let i = 0; i < attempts && (this.#queue.size > 0 || this.#running);) {
+      if (this.#running) {
+        await this.#running
+        continue
+      }
+      const failuresBefore = this.#failures
+      await this.#run()
+      if (this.#failures > failuresBefore) i++
+    }
+    if (this.#queue.size > 0) {
+      this.#logger.error({ docs: this.#queue.size }, 'could not write queued updates; they are lost')
+      for (const batch of this.#queue.values()) batch.reject(new Error('store unavailable'))
+      this.#queue.clear()
+    }
+  }
+
+  /** Stops the timer (after {@link GroupCommitter.flush}). */
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+  }
+
+  #schedule(delay?: number): void {
+    if (this.#timer || this.#running || this.#queue.size === 0) return
+    let wait = delay
+    if (wait === undefined) {
+      let oldest = Infinity
+      for (const b of this.#queue.values()) oldest = Math.min(oldest, b.since)
+      wait = Math.max(0, this.#windowMs - (performance.now() - oldest))
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      void this.#run()
+    }, wait)
+  }
+
+  async #run(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    const batches = [...this.#queue.values()]
+    this.#queue = new Map()
+    let failed = false
+    const work = Promise.all(batches.map((b) => this.#commit(b).catch(() => (failed = true)))).then(
+      () => undefined,
+    )
+    this.#running = work
+    await work
+    this.#running = null
+    this.#schedule(failed ? RETRY_MS : undefined)
+  }
+
+  async #commit(batch: Batch): Promise<void> {
+    const { target } = batch
+    this.#inFlight.add(target)
+    this.#lastDurable.set(target, batch.durable)
+    try {
+      const merged = mergeOrNull(batch.updates)
+      let clock = 0
+      if (merged) clock = await this.#store.append(target.docId, merged)
+      // Updates Yjs cannot merge together are stored one by one (in order) rather than blocking the document.
+      else for (const u of batch.updates) clock = await this.#store.append(target.docId, u)
+      this.#inFlight.delete(target)
+      this.#metrics.commits.inc()
+      this.#metrics.persistSeconds.observe((performance.now() - batch.since) / 1000)
+      const bytes = merged?.byteLength ?? batch.updates.reduce((n, u) => n + u.byteLength, 0)
+      target.onCommitted(clock, bytes, batch.updates.length)
+      batch.resolve()
+      if (this.#lastDurable.get(target) === batch.durable) this.#lastDurable.delete(target)
+    } catch (err) {
+      this.#failures++
+      this.#metrics.persistFailures.inc()
+      this.#logger.error(
+        { err, doc: target.docId, updates: batch.updates.length },
+        'store write failed; will retry',
+      )
+      // Put the batch back in front of anything that arrived meanwhile; both complete together.
+      const later = this.#queue.get(target)
+      const retry = newBatch(target, batch.since, [...batch.updates, ...(later?.updates ?? [])])
+      retry.durable.then(batch.resolve, batch.reject)
+      if (later) retry.durable.then(later.resolve, later.reject)
+      const rest = [...this.#queue].filter(([t]) => t !== target)
+      this.#queue = new Map([[target, retry], ...rest])
+      throw err
+    } finally {
+      this.#inFlight.delete(target)
+    }
+  }
+}

@@ -1,0 +1,231 @@
+import * as Y from 'yjs'
+import {
+  CloseCode,
+  Feature,
+  PROTOCOL_VERSION,
+  Reassembler,
+  WeftError,
+  WeftErrorCode,
+  decodeMessage,
+  encodeAck,
+  encodeAwareness,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  splitMessage,
+  validateUpdate,
+  type Hello,
+  type WireMessage,
+} from '@weft/core'
+import type { Access } from '../auth/RoomGrant.js'
+import type { GuardedSocket } from '../connection/GuardedSocket.js'
+import { isEmptyUpdate } from './mergeUpdatesBatched.js'
+import type { RelayDoc, RelayPeer } from './RelayDoc.js'
+
+/** Messages kept while the document loads; more closes the connection. */
+const MAX_WAITING = 1024
+
+/** Smallest maximum message size a Weft peer may announce (chunks need room for their header). */
+const MIN_PEER_MESSAGE_SIZE = 1024
+
+/** What a connection asks of the hub that owns its document. */
+export interface RelayHost {
+  /** Stores and forwards a validated, non-empty update; resolves once it is durable. */
+  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer): Promise<void>
+  /** Resolves once everything accepted for `doc` so far is durable. */
+  whenDurable(doc: RelayDoc): Promise<void>
+}
+
+/** Settings of one {@link RelayConnection}. */
+export interface RelayConnectionOptions {
+  readonly access: Exclude<Access, 'none'>
+  /** Largest message, also after reassembling chunks. */
+  readonly maxMessageBytes: number
+  /** Largest awareness update accepted. */
+  readonly maxAwarenessBytes: number
+  /** Largest chunk sent to Weft peers. */
+  readonly chunkSize: number
+}
+
+/**
+ * The y-websocket protocol plus Weft's negotiated extensions (hello, durable acks, chunking) for one connection
+ * to one relay room. Messages that arrive before the document is loaded wait in order; nothing is answered before
+ * the stored state is in (RELAY-2). Every decoding failure closes the connection with a named code (RELAY-5).
+ */
+export class RelayConnection implements RelayPeer {
+  readonly #socket: GuardedSocket
+  readonly #host: RelayHost
+  readonly #opts: RelayConnectionOptions
+  readonly #reassembler: Reassembler
+  readonly #hello: Hello
+  #doc: RelayDoc | null = null
+  #waiting: Buffer[] = []
+  /** What the peer announced in its step 1 (null: stock y-protocols peer). */
+  #peerHello: Hello | null = null
+  #receivedSeq = 0
+  #sentAck = 0
+  #nextChunkId = 0
+
+  constructor(socket: GuardedSocket, host: RelayHost, opts: RelayConnectionOptions) {
+    this.#socket = socket
+    this.#host = host
+    this.#opts = opts
+    this.#reassembler = new Reassembler({ maxMessageSize: opts.maxMessageBytes })
+    this.#hello = {
+      version: PROTOCOL_VERSION,
+      features: Feature.Ack | Feature.Chunk,
+      maxMessageSize: opts.maxMessageBytes,
+    }
+  }
+
+  /** Whether the peer announced the Weft protocol. */
+  get weft(): boolean {
+    return this.#peerHello !== null
+  }
+
+  /** The document is loaded: greet the peer (RELAY-2.2) and handle what it sent meanwhile. */
+  start(doc: RelayDoc): void {
+    if (!this.#socket.open) return
+    this.#doc = doc
+    if (this.#opts.access === 'write') this.sendMessage(encodeSyncStep1(doc.log.stateVector(), this.#hello))
+    const presence = doc.awareness.encodeAll()
+    if (presence) this.sendMessage(encodeAwareness(presence))
+    const waiting = this.#waiting
+    this.#waiting = []
+    for (const data of waiting) {
+      if (!this.#socket.open) return
+      this.#receive(data)
+    }
+  }
+
+  /** One frame from the socket (already size- and rate-checked). */
+  onMessage(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) return this.#socket.close(CloseCode.MalformedMessage, 'text frame on the relay')
+    if (this.#doc === null) {
+      if (this.#waiting.length >= MAX_WAITING)
+        return this.#socket.close(CloseCode.RateLimited, 'too many early messages')
+      this.#waiting.push(data)
+      return
+    }
+    this.#receive(data)
+  }
+
+  sendMessage(message: Uint8Array): void {
+    const limit = Math.min(this.#opts.chunkSize, this.#peerHello?.maxMessageSize ?? Infinity)
+    if (message.byteLength > limit && this.#hasFeature(Feature.Chunk)) {
+      for (const piece of splitMessage(message, limit, this.#nextChunkId++)) {
+        if (!this.#socket.send(piece)) return
+      }
+      return
+    }
+    this.#socket.send(message)
+  }
+
+  #hasFeature(feature: number): boolean {
+    return this.#peerHello !== null && (this.#peerHello.features & feature) !== 0
+  }
+
+  #receive(data: Uint8Array, nested = false): void {
+    let message: WireMessage
+    try {
+      message = decodeMessage(data)
+      if (message.type === 'chunk') {
+        if (nested) throw new WeftError(WeftErrorCode.MalformedMessage, 'chunk inside a chunk')
+        const whole = this.#reassembler.add(message.id, message.total, message.offset, message.data)
+        if (whole) this.#receive(whole, true)
+        return
+      }
+    } catch (err) {
+      return this.#reject(err)
+    }
+    this.#handle(message)
+  }
+
+  #reject(err: unknown): void {
+    const tooLarge = err instanceof WeftError && err.code === WeftErrorCode.MessageTooLarge
+    const reason = err instanceof Error ? err.message : 'malformed message'
+    this.#socket.close(tooLarge ? CloseCode.MessageTooLarge : CloseCode.MalformedMessage, reason)
+  }
+
+  #handle(message: Exclude<WireMessage, { type: 'chunk' }>): void {
+    const doc = this.#doc
+    if (!doc) return
+    switch (message.type) {
+      case 'sync-step1': {
+        try {
+          Y.decodeStateVector(message.stateVector)
+        } catch (err) {
+          return this.#reject(err)
+        }
+        if (message.hello) {
+          if (message.hello.maxMessageSize < MIN_PEER_MESSAGE_SIZE) {
+            return this.#socket.close(CloseCode.MalformedMessage, 'announced maximum message size too small')
+          }
+          this.#peerHello = message.hello
+        }
+        // RELAY-2.3: exactly what the peer lacks, from the cached state (no Y.Doc).
+        this.sendMessage(doc.log.answer(message.stateVector, (diff) => encodeSyncStep2(diff)))
+        return
+      }
+      case 'sync-step2':
+      case 'sync-update':
+        return this.#update(doc, message.update, message.seq)
+      case 'awareness': {
+        if (message.update.byteLength > this.#opts.maxAwarenessBytes) {
+          return this.#socket.close(CloseCode.MessageTooLarge, 'awareness update too large')
+        }
+        try {
+          if (!doc.awareness.apply(message.update, this)) {
+            return this.#socket.close(CloseCode.MalformedMessage, 'too many awareness clients')
+          }
+        } catch (err) {
+          return this.#reject(err)
+        }
+        // As y-websocket's server does, the sender gets its own presence back too (keeps its connection alive).
+        return doc.broadcast(encodeAwareness(message.update))
+      }
+      case 'query-awareness': {
+        const presence = doc.awareness.encodeAll()
+        if (presence) this.sendMessage(encodeAwareness(presence))
+        return
+      }
+      case 'ack':
+      case 'auth-denied':
+        // The relay never sends sequence numbers, so acks carry nothing for it; auth messages are server-to-client.
+        return
+    }
+  }
+
+  #update(doc: RelayDoc, update: Uint8Array, seq: number | null): void {
+    const empty = isEmptyUpdate(update)
+    try {
+      // RELAY-5.1: walked structurally (SYNC-3.4), then decoded (strings must be valid UTF-8, JSON must parse:
+      // Yjs fails on them later, when merging), before anything is stored or forwarded.
+      validateUpdate(update)
+      if (!empty) Y.decodeUpdate(update)
+    } catch (err) {
+      return this.#reject(err)
+    }
+    if (!empty && this.#opts.access !== 'write') {
+      // RELAY-4.3: nothing from a read-only connection is stored or forwarded.
+      return this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent an update')
+    }
+    const durable = empty ? this.#host.whenDurable(doc) : this.#host.acceptUpdate(doc, update, this)
+    if (seq === null || seq <= this.#receivedSeq) return
+    this.#receivedSeq = seq
+    // RELAY-3.2: acknowledge only once durable; acks are cumulative and monotonic.
+    durable.then(
+      () => {
+        if (seq <= this.#sentAck || !this.#socket.open) return
+        this.#sentAck = seq
+        this.#socket.send(encodeAck(seq))
+      },
+      () => undefined,
+    )
+  }
+
+  /** The socket closed. */
+  close(): void {
+    this.#waiting = []
+    this.#reassembler.clear()
+  }
+}

@@ -1,0 +1,58 @@
+import * as Y from 'yjs'
+import type { DocId, StoredDoc } from '@weft/core'
+import { AwarenessTable } from './AwarenessTable.js'
+import type { CommitTarget } from './GroupCommitter.js'
+import { UpdateLog } from './UpdateLog.js'
+
+/** What a {@link RelayDoc} needs from each of its connections. */
+export interface RelayPeer {
+  /** Sends one message, chunking it for Weft peers that negotiated a smaller size. */
+  sendMessage(message: Uint8Array): void
+}
+
+/**
+ * One document loaded in the relay: its state as an {@link UpdateLog} (no Y.Doc), its presence table, the
+ * connections in the room, and the bookkeeping for log compaction. Created only from a completed store load, so
+ * nobody is answered before the stored state is in.
+ */
+export class RelayDoc implements CommitTarget {
+  readonly docId: DocId
+  readonly log: UpdateLog
+  readonly awareness = new AwarenessTable()
+  readonly peers = new Set<RelayPeer>()
+  /** Store clock of the last durable write. */
+  lastClock: number
+  /** Updates stored after the snapshot, and their bytes (for the compaction policy). */
+  tailCount: number
+  tailBytes: number
+  snapshotBytes: number
+  compacting = false
+  idleTimer: NodeJS.Timeout | null = null
+  readonly #onCommitted: (doc: RelayDoc) => void
+
+  constructor(docId: DocId, stored: StoredDoc | null, onCommitted: (doc: RelayDoc) => void) {
+    this.docId = docId
+    // Snapshots are stored in V2 (STORE-3.6), the tail in V1; the relay works in V1 throughout.
+    const snapshot = stored?.snapshot ? [Y.convertUpdateFormatV2ToV1(stored.snapshot)] : []
+    const parts = [...snapshot, ...(stored?.updates ?? [])]
+    this.log = new UpdateLog(parts)
+    this.lastClock = stored?.clock ?? 0
+    this.tailCount = stored?.updates.length ?? 0
+    this.tailBytes = stored ? stored.updates.reduce((n, u) => n + u.byteLength, 0) : 0
+    this.snapshotBytes = stored?.snapshot?.byteLength ?? 0
+    this.#onCommitted = onCommitted
+  }
+
+  /** Called by the group committer once a write of this document is durable. */
+  onCommitted(clock: number, bytes: number): void {
+    this.lastClock = Math.max(this.lastClock, clock)
+    this.tailCount++
+    this.tailBytes += bytes
+    this.#onCommitted(this)
+  }
+
+  /** Sends `message` to every connection in the room except `except`. */
+  broadcast(message: Uint8Array, except?: RelayPeer): void {
+    for (const peer of this.peers) if (peer !== except) peer.sendMessage(message)
+  }
+}

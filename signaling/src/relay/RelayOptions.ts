@@ -1,0 +1,27 @@
+import type { CompactionPolicy, DocStore } from '@weft/core'
+
+/** Settings of the storing relay at `/relay/<room>`. */
+export interface RelayOptions {
+  /**
+   * Where documents are kept. The relay does not close a store it was given. Without one, `dataDir` selects a
+   * `SqliteDocStore` (from `@weft/sqlite-store`) that the relay owns and closes.
+   */
+  readonly store?: DocStore | undefined
+  /** Directory of the embedded SQLite store, used when no `store` is given. */
+  readonly dataDir?: string | undefined
+  /** Group-commit window: accepted updates are durable at most this long after arriving (default 50 ms). */
+  readonly commitWindowMs?: number | undefined
+  /** A document with no connection is unloaded from memory after this long (default 30 s). */
+  readonly idleUnloadMs?: number | undefined
+  /** Largest chunk the relay sends to a Weft client that negotiated chunking (default 256 KiB). */
+  readonly chunkSize?: number | undefined
+  /** Log compaction thresholds (core's `CompactionPolicy`; each field defaults to `defaultCompactionPolicy`). */
+  readonly compaction?: Partial<CompactionPolicy> | undefined
+}
+
+/** Defaults of {@link RelayOptions}. */
+export const RELAY_DEFAULTS = Object.freeze({
+  commitWindowMs: 50,
+  idleUnloadMs: 30_000,
+  chunkSize: 256 * 1024,
+})

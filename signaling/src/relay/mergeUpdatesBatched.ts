@@ -1,0 +1,26 @@
+import * as Y from 'yjs'
+
+/** The encoding of an update that changes nothing (no structs, empty delete set). */
+export const EMPTY_UPDATE: Uint8Array = new Uint8Array([0, 0])
+
+/**
+ * Merges Yjs updates (V1) into one without a Y.Doc. `Y.mergeUpdates` is superlinear in the number of inputs, so
+ * large lists are merged as a tree of batches of `batchSize`.
+ */
+export const mergeUpdatesBatched = (updates: readonly Uint8Array[], batchSize = 64): Uint8Array => {
+  if (updates.length === 0) return EMPTY_UPDATE
+  let level: Uint8Array[] = [...updates]
+  while (level.length > 1) {
+    const next: Uint8Array[] = []
+    for (let i = 0; i < level.length; i += batchSize) {
+      const group = level.slice(i, i + batchSize)
+      next.push(group.length === 1 ? (group[0] as Uint8Array) : Y.mergeUpdates(group))
+    }
+    level = next
+  }
+  return level[0] as Uint8Array
+}
+
+/** Whether a (validated) update carries nothing: no structs and an empty delete set, i.e. exactly `[0, 0]`. */
+export const isEmptyUpdate = (update: Uint8Array): boolean =>
+  update.byteLength === 2 && update[0] === 0 && update[1] === 0

@@ -1,0 +1,20 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { DocStore } from '@weft/core'
+import { WeftServerError } from '../WeftServerError.js'
+import type { RelayOptions } from './RelayOptions.js'
+
+/** File name of the embedded store inside the data directory. */
+export const RELAY_DB_FILE = 'weft.sqlite'
+
+/**
+ * The relay's store: the one given in `options.store` (not owned), or a `SqliteDocStore` in
+ * `<dataDir>/weft.sqlite` (owned: the relay closes it). SQLite is loaded only when needed.
+ */
+export const openRelayStore = async (options: RelayOptions): Promise<{ store: DocStore; owned: boolean }> => {
+  if (options.store) return { store: options.store, owned: false }
+  if (!options.dataDir) throw new WeftServerError('invalid-argument', 'the relay needs a store or a dataDir')
+  await mkdir(options.dataDir, { recursive: true })
+  const { SqliteDocStore } = await import('@weft/sqlite-store')
+  return { store: new SqliteDocStore({ path: join(options.dataDir, RELAY_DB_FILE) }), owned: true }
+}

@@ -1,0 +1,150 @@
+import { CloseCode } from '@weft/core'
+import type { RoomGrant } from '../auth/RoomGrant.js'
+import type { GuardedSocket } from '../connection/GuardedSocket.js'
+import type { ServerLimits } from '../ServerLimits.js'
+
+/** One parsed signaling message from a client. */
+type SignalMessage =
+  | { readonly type: 'subscribe' | 'unsubscribe'; readonly topics: readonly string[] }
+  | { readonly type: 'publish'; readonly topic: string; readonly body: Record<string, unknown> }
+  | { readonly type: 'ping' }
+
+type ParseResult =
+  { readonly ok: true; readonly message: SignalMessage } | { readonly ok: false; readonly reason: string }
+
+const isStringArray = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((v) => typeof v === 'string')
+
+/** Parses one `/signal` frame (rules SIG-2, SIG-7 of docs/spec/signaling.md). */
+export const parseSignalMessage = (data: Buffer): ParseResult => {
+  let json: unknown
+  try {
+    json = JSON.parse(data.toString('utf8'))
+  } catch {
+    return { ok: false, reason: 'not JSON' }
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return { ok: false, reason: 'not an object' }
+  const body = json as Record<string, unknown>
+  switch (body['type']) {
+    case 'subscribe':
+    case 'unsubscribe': {
+      const topics = body['topics'] ?? []
+      if (!isStringArray(topics)) return { ok: false, reason: 'topics must be an array of strings' }
+      return { ok: true, message: { type: body['type'], topics } }
+    }
+    case 'publish': {
+      const topic = body['topic']
+      if (typeof topic !== 'string') return { ok: false, reason: 'publish needs a string topic' }
+      return { ok: true, message: { type: 'publish', topic, body } }
+    }
+    case 'ping':
+      return { ok: true, message: { type: 'ping' } }
+    default:
+      return { ok: false, reason: 'unknown message type' }
+  }
+}
+
+/** State of one signaling connection. */
+interface Subscriber {
+  readonly socket: GuardedSocket
+  readonly grant: RoomGrant
+  readonly topics: Set<string>
+}
+
+/**
+ * The y-webrtc signaling protocol (docs/spec/signaling.md): clients subscribe to topics (room names) and publish
+ * JSON messages that every subscriber of the topic receives, the sender included, with a `clients` field holding
+ * the subscriber count. Topics are checked against the connection's grant (read access suffices).
+ */
+export class SignalingHub {
+  readonly #topics = new Map<string, Set<Subscriber>>()
+  readonly #limits: ServerLimits
+
+  constructor(limits: ServerLimits) {
+    this.#limits = limits
+  }
+
+  /** Topics with at least one subscriber. */
+  get topicCount(): number {
+    return this.#topics.size
+  }
+
+  /** Subscribers of `topic` (for tests and metrics). */
+  subscriberCount(topic: string): number {
+    return this.#topics.get(topic)?.size ?? 0
+  }
+
+  /** Serves one connection until it closes. */
+  accept(socket: GuardedSocket, grant: RoomGrant): void {
+    const sub: Subscriber = { socket, grant, topics: new Set() }
+    socket.attach({
+      onMessage: (data) => this.#onMessage(sub, data),
+      onClose: () => {
+        for (const topic of sub.topics) this.#leave(sub, topic)
+        sub.topics.clear()
+      },
+    })
+  }
+
+  #onMessage(sub: Subscriber, data: Buffer): void {
+    const parsed = parseSignalMessage(data)
+    if (!parsed.ok) {
+      sub.socket.close(CloseCode.MalformedMessage, parsed.reason)
+      return
+    }
+    const message = parsed.message
+    switch (message.type) {
+      case 'subscribe':
+        for (const topic of message.topics) {
+          if (!this.#allowed(sub, topic)) return
+          if (sub.topics.has(topic)) continue
+          if (sub.topics.size >= this.#limits.maxRoomsPerConnection) {
+            sub.socket.close(CloseCode.TooManyRooms, `more than ${this.#limits.maxRoomsPerConnection} topics`)
+            return
+          }
+          sub.topics.add(topic)
+          let set = this.#topics.get(topic)
+          if (!set) this.#topics.set(topic, (set = new Set()))
+          set.add(sub)
+        }
+        return
+      case 'unsubscribe':
+        for (const topic of message.topics) {
+          if (sub.topics.delete(topic)) this.#leave(sub, topic)
+        }
+        return
+      case 'publish': {
+        if (!this.#allowed(sub, message.topic)) return
+        const receivers = this.#topics.get(message.topic)
+        if (!receivers) return
+        const out = JSON.stringify({ ...message.body, clients: receivers.size })
+        for (const receiver of [...receivers]) receiver.socket.send(out)
+        return
+      }
+      case 'ping':
+        sub.socket.send(JSON.stringify({ type: 'pong' }))
+        return
+    }
+  }
+
+  /** Checks a topic name against the limits and the grant; closes the connection if refused. */
+  #allowed(sub: Subscriber, topic: string): boolean {
+    if (topic.length > this.#limits.maxRoomNameLength) {
+      sub.socket.close(CloseCode.MalformedMessage, 'topic name too long')
+      return false
+    }
+    if (sub.grant.access(topic) === 'none') {
+      sub.socket.close(CloseCode.Forbidden, 'topic not granted')
+      return false
+    }
+    return true
+  }
+
+  #leave(sub: Subscriber, topic: string): void {
+    const set = this.#topics.get(topic)
+    if (!set) return
+    set.delete(sub)
+    if (set.size === 0) this.#topics.delete(topic)
+  }
+}

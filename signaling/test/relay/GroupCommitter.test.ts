@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest'
+import { pino } from 'pino'
+import * as Y from 'yjs'
+import { docId, type DocId } from '@weft/core'
+import { SqliteDocStore } from '@weft/sqlite-store'
+import { GroupCommitter, type CommitTarget } from '../../src/relay/GroupCommitter.js'
+import { ServerMetrics } from '../../src/metrics/ServerMetrics.js'
+
+const metrics = () =>
+  new ServerMetrics({ connections: () => [], topics: () => 0, docsLoaded: () => 0, relayRooms: () => 0 })
+const target = (id: string, log: number[] = []): CommitTarget & { log: number[] } => ({
+  docId: docId(id),
+  log,
+  onCommitted: (clock: number) => log.push(clock),
+})
+const updates = (n: number) => {
+  const d = new Y.Doc()
+  const out: Uint8Array[] = []
+  d.on('update', (u: Uint8Array) => out.push(u))
+  for (let i = 0; i < n; i++) d.getText('t').insert(0, 'x')
+  return out
+}
+
+/** A store whose appends fail `failures` times first. */
+class FlakyStore extends SqliteDocStore {
+  failures: number
+  calls = 0
+  constructor(failures: number) {
+    super({ path: ':memory:' })
+    this.failures = failures
+  }
+  override append(id: DocId, update: Uint8Array): Promise<number> {
+    this.calls++
+    if (this.failures-- > 0) return Promise.reject(new Error('disk full'))
+    return super.append(id, update)
+  }
+}
+
+describe('GroupCommitter', () => {
+  it('RELAY-3.3: updates within one window become one append per document', async () => {
+    const store = new FlakyStore(0)
+    const c = new GroupCommitter(store, 20, metrics(), pino({ level: 'silent' }))
+    const a = target('a')
+    const b = target('b')
+    const us = updates(10)
+    const done = us.map((u, i) => c.add(i % 2 ? a : b, u))
+    await Promise.all(done)
+    expect(store.calls).toBe(2)
+    expect(a.log).toEqual([1])
+    expect(b.log).toEqual([1])
+    const loaded = await store.load(docId('a'))
+    expect(loaded?.updates.length).toBe(1)
+    await store.close()
+  })
+
+  it('RELAY-3.5: a failed write is retried and only then resolves', async () => {
+    const store = new FlakyStore(2)
+    const c = new GroupCommitter(store, 1, metrics(), pino({ level: 'silent' }))
+    const t = target('x')
+    const [u1, u2] = updates(2)
+    const first = c.add(t, u1 as Uint8Array)
+    let resolved = false
+    void first.then(() => (resolved = true))
+    const second = c.add(t, u2 as Uint8Array)
+    expect(resolved).toBe(false)
+    await Promise.all([first, second])
+    expect(store.calls).toBe(3)
+    const check = new Y.Doc()
+    for (const u of (await store.load(docId('x')))?.updates ?? []) Y.applyUpdate(check, u)
+    expect(check.getText('t').toString()).toBe('xx')
+    await store.close()
+  })
+
+  it('RELAY-3.5: flush() writes everything queued now, whatever the window', async () => {
+    const store = new FlakyStore(0)
+    const c = new GroupCommitter(store, 60_000, metrics(), pino({ level: 'silent' }))
+    const t = target('f')
+    const p = c.add(t, updates(1)[0] as Uint8Array)
+    await c.flush()
+    await p
+    expect(store.calls).toBe(1)
+    c.stop()
+    await store.close()
+  })
+})
