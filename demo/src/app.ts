@@ -1,7 +1,6 @@
 import { IndexedDbDocStore } from '@weft/providers/indexeddb'
 import { docIdFromHash, listDocs, newDocId, rememberDoc, renameDoc } from './docList.js'
 import { awarenessUser, loadUser, saveUser, type DemoUser } from './identity.js'
-import { reannounce } from './reannounce.js'
 import { openSession, type DemoSession } from './session.js'
 import { loadSettings, saveSettings, schemaVersionFromUrl, type DemoSettings } from './settings.js'
 import { DocListView } from './ui/DocListView.js'
@@ -104,7 +103,6 @@ export class DemoApp {
     this.#online = online
     const handle = this.#current?.session.handle
     if (!handle) return
-    if (online) reannounce(handle.awareness)
     handle.setOnline(online)
   }
 

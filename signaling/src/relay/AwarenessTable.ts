@@ -5,6 +5,11 @@ interface Entry {
   clock: number
   /** The state as JSON text; `null` once removed. */
   state: string | null
+  /**
+   * The connection that introduced this client. Later states of the client may arrive over other connections too
+   * (stock y-websocket clients echo every awareness change they receive; Weft peers forward the presence of the
+   * peers they bridge): those do not take the client over.
+   */
   owner: object
 }
 
@@ -27,8 +32,10 @@ export const encodeAwarenessEntries = (
 
 /**
  * The presence states of one relay room, kept without a Y.Doc or an Awareness instance: which client ids are
- * present, their latest clock and state, and which connection sent them, so that a connection's clients are
- * removed (clock + 1, state null, as y-protocols does) when it closes.
+ * present, their latest clock and state, and which connection introduced them, so that a client is removed when
+ * that connection closes. The removal keeps the client's clock (state null), as y-protocols'
+ * `removeAwarenessStates` does for remote clients, so that the client's next state (at a higher clock) is accepted
+ * at once when it comes back (RELAY-4.x, SYNC-6.3).
  */
 export class AwarenessTable {
   readonly #entries = new Map<number, Entry>()
@@ -63,7 +70,11 @@ export class AwarenessTable {
         current.clock < clock ||
         (current.clock === clock && state === null && current.state !== null)
       if (!accept) continue
-      this.#entries.set(clientID, { clock, state: state === null ? null : JSON.stringify(state), owner })
+      this.#entries.set(clientID, {
+        clock,
+        state: state === null ? null : JSON.stringify(state),
+        owner: current === undefined || current.state === null ? owner : current.owner,
+      })
     }
     return true
   }
@@ -75,12 +86,13 @@ export class AwarenessTable {
     return out.length > 0 ? encodeAwarenessEntries(out) : null
   }
 
-  /** Forgets every client that `owner` controls; returns the removal update to broadcast, or `null`. */
+  /** A connection closed: the clients it introduced are removed. Returns the removal to broadcast, or `null`. */
   removeOwner(owner: object): Uint8Array | null {
     const removed: Array<readonly [number, number, string]> = []
     for (const [id, e] of this.#entries) {
       if (e.owner !== owner) continue
-      if (e.state !== null) removed.push([id, e.clock + 1, 'null'])
+      if (e.state !== null) removed.push([id, e.clock, 'null'])
+      // Forget the client entirely: a later state from it is accepted whatever its clock.
       this.#entries.delete(id)
     }
     return removed.length > 0 ? encodeAwarenessEntries(removed) : null
