@@ -3,11 +3,14 @@ import { pino } from 'pino'
 import { createWeftServer } from '../createWeftServer.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { parseServeArgs, serveHelp, type ServeConfig } from './parseServeArgs.js'
+import { compactCommand, inspectCommand } from './storeCommands.js'
 
 const HELP = `Usage: weft <command> [options]
 
 Commands:
   serve     run the Weft server (signaling, relay, health, metrics, static files)
+  inspect   per document of a store: live content, encoded and stored size, updates, deleted items, clients, epoch
+  compact   compact a store's documents (log compaction), with a progress bar
 
 Run "weft <command> --help" for a command's options.
 `
@@ -75,6 +78,15 @@ export const main = async (
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP)
     return command === undefined ? 1 : 0
+  }
+  if (command === 'inspect' || command === 'compact') {
+    try {
+      const run = command === 'inspect' ? inspectCommand : compactCommand
+      return await run(rest, process.stdout, process.stderr)
+    } catch (err) {
+      process.stderr.write(`weft ${command}: ${err instanceof Error ? err.message : String(err)}\n`)
+      return 1
+    }
   }
   if (command !== 'serve') {
     process.stderr.write(`weft: unknown command ${JSON.stringify(command)}\n\n${HELP}`)
