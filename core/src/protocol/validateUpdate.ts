@@ -8,7 +8,8 @@ const MAX_CONTENT_REF = 9
 const MAX_TYPE_REF = 6
 
 /** A varString is a varUint byte length + UTF-8 bytes: skipping needs no decoding. */
-const skipString = skipBytes
+let skipString: (d: decoding.Decoder) => void = skipBytes
+const checkString = (d: decoding.Decoder): void => void readString(d)
 
 const readByte = (d: decoding.Decoder): number => {
   if (d.pos >= d.arr.length) throw new Error('unexpected end')
@@ -68,13 +69,25 @@ const readAny = (d: decoding.Decoder): void => {
 
 const orUndefined = (s: string): string => (s === 'undefined' ? 'null' : s)
 
+/** Options of {@link validateUpdate}. */
+export interface ValidateUpdateOptions {
+  /**
+   * Also decode every string as UTF-8 (default false). A peer that applies updates does not need it (Yjs refuses
+   * invalid UTF-8 before integrating anything); a relay that stores and forwards updates without applying them
+   * does, or it would store bytes its clients cannot read.
+   */
+  readonly strings?: boolean
+}
+
 /**
  * Walks a Yjs update (format V1, the one y-protocols sends) without building anything, and throws a
  * `invalid-update` {@link WeftError} unless it is structurally complete. Yjs integrates an update's structs
  * before it reads its delete set, so a update whose delete set is cut short would otherwise be half applied
  * (SYNC-3.4). Costs a fraction of decoding the update.
  */
-export const validateUpdate = (update: Uint8Array): void => {
+export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOptions = {}): void => {
+  // Module-level switch (no closure per call); validation is synchronous, so it cannot interleave.
+  skipString = options.strings ? checkString : skipBytes
   const d = decoding.createDecoder(update)
   try {
     const clients = decoding.readVarUint(d)

@@ -88,4 +88,16 @@ describe('validateUpdate', () => {
       expect(() => validateUpdate(g)).toThrow(expect.objectContaining({ code: 'invalid-update' }))
     }
   })
+
+  it('SYNC-3.4 with { strings: true } invalid UTF-8 is refused too (for relays that store without applying)', () => {
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'abc')
+    const u = Y.encodeStateAsUpdate(doc)
+    const i = u.lastIndexOf(0x62) // the "b" of "abc"
+    const bad = u.slice()
+    bad[i] = 0xff
+    expect(() => validateUpdate(bad)).not.toThrow()
+    expect(() => validateUpdate(bad, { strings: true })).toThrow(expect.objectContaining({ code: 'invalid-update' }))
+    expect(() => validateUpdate(u, { strings: true })).not.toThrow()
+  })
 })

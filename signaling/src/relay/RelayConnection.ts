@@ -198,10 +198,9 @@ export class RelayConnection implements RelayPeer {
   #update(doc: RelayDoc, update: Uint8Array, seq: number | null): void {
     const empty = isEmptyUpdate(update)
     try {
-      // RELAY-5.1: walked structurally (SYNC-3.4), then decoded (strings must be valid UTF-8, JSON must parse:
-      // Yjs fails on them later, when merging), before anything is stored or forwarded.
-      validateUpdate(update)
-      if (!empty) Y.decodeUpdate(update)
+      // RELAY-5.1: walked structurally (SYNC-3.4), strings decoded as UTF-8 and JSON parsed (Yjs would fail on
+      // them later, when merging), before anything is stored or forwarded.
+      validateUpdate(update, { strings: true })
     } catch (err) {
       return this.#reject(err)
     }
