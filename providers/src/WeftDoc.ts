@@ -4,7 +4,7 @@ import * as Y from 'yjs'
 import {
   DocPersistence,
   SyncSession,
-  WeftError,
+  type WeftError,
   docId as toDocId,
   type DocId,
   type DocStore,
