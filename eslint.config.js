@@ -16,7 +16,10 @@ const direction = Object.entries(forbidden).map(([pkg, names]) => ({
       'error',
       {
         patterns: [
-          ...names.map((name) => ({ group: [name, `${name}/*`], message: `${pkg} must not depend on ${name}` })),
+          ...names.map((name) => ({
+            group: [name, `${name}/*`],
+            message: `${pkg} must not depend on ${name}`,
+          })),
           {
             group: ['../../*/src/*', '../../../*/src/*'],
             message: 'import other workspaces by package name, never by relative path',
@@ -29,7 +32,15 @@ const direction = Object.entries(forbidden).map(([pkg, names]) => ({
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', 'demo/dist/**', 'test-results/**', 'playwright-report/**', '**/*.js', '**/*.mjs'],
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      'demo/dist/**',
+      'test-results/**',
+      'playwright-report/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
   },
   ...tseslint.configs.recommended,
   {
@@ -50,7 +61,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/test/**/*.ts', 'bench/**/*.ts', 'e2e/**/*.ts', 'scripts/**/*.ts', 'signaling/src/cli/**/*.ts'],
+    files: [
+      '**/test/**/*.ts',
+      'bench/**/*.ts',
+      'e2e/**/*.ts',
+      'scripts/**/*.ts',
+      'signaling/src/cli/**/*.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
   ...direction,

@@ -13,7 +13,11 @@ export default defineConfig({
     hookTimeout: 30_000,
     projects: [
       { ...shared, extends: true, test: { name: 'core', include: ['core/test/**/*.test.ts'] } },
-      { ...shared, extends: true, test: { name: 'sqlite-store', include: ['sqlite-store/test/**/*.test.ts'] } },
+      {
+        ...shared,
+        extends: true,
+        test: { name: 'sqlite-store', include: ['sqlite-store/test/**/*.test.ts'] },
+      },
       { ...shared, extends: true, test: { name: 'providers', include: ['providers/test/**/*.test.ts'] } },
       { ...shared, extends: true, test: { name: 'signaling', include: ['signaling/test/**/*.test.ts'] } },
     ],

@@ -61,14 +61,20 @@ export interface Row {
   readonly target?: number
 }
 
-const fmt = (n: number): string => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3))
+const fmt = (n: number): string =>
+  Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3)
 
 /** Prints rows as a table with the ratio column; marks rows over their target. Returns whether all met target. */
 export const report = (rows: readonly Row[]): boolean => {
   let ok = true
   for (const r of rows) {
     const ratio = r.value / r.baseline
-    const verdict = r.target === undefined ? '' : ratio <= r.target ? `  (target <= ${r.target}x: met)` : `  (target <= ${r.target}x: MISSED)`
+    const verdict =
+      r.target === undefined
+        ? ''
+        : ratio <= r.target
+          ? `  (target <= ${r.target}x: met)`
+          : `  (target <= ${r.target}x: MISSED)`
     if (r.target !== undefined && ratio > r.target) ok = false
     console.log(
       `${r.bench} | ${r.metric}: ${fmt(r.value)} ${r.unit} vs ${r.baselineName} ${fmt(r.baseline)} ${r.unit} = ${ratio.toFixed(2)}x${verdict}`,

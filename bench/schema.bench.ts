@@ -19,7 +19,15 @@ const Shape = s.record({
 const board = defineSchema({ name: 'bench-board', version: 1, root: { shapes: s.collection(Shape) } })
 const fields = ['kind', 'x', 'y', 'w', 'h', 'fill', 'rotation'] as const
 const ids = Array.from({ length: N }, (_, i) => `shape-${i}`)
-const input = (i: number) => ({ kind: 'rect' as const, x: i, y: i * 2, w: 100, h: 50, fill: '#ff0000', rotation: 0 })
+const input = (i: number) => ({
+  kind: 'rect' as const,
+  x: i,
+  y: i * 2,
+  w: 100,
+  h: 50,
+  fill: '#ff0000',
+  rotation: 0,
+})
 
 const filledDoc = (): Y.Doc => {
   const doc = new Y.Doc()
@@ -31,7 +39,15 @@ const filledDoc = (): Y.Doc => {
 export default async (): Promise<readonly Row[]> => {
   const rows: Row[] = []
   const row = (metric: string, a: number, b: number, target?: number): void => {
-    rows.push({ bench: 'schema', metric, value: a, baseline: b, baselineName: 'raw Yjs', unit: 'ms', ...(target ? { target } : {}) })
+    rows.push({
+      bench: 'schema',
+      metric,
+      value: a,
+      baseline: b,
+      baselineName: 'raw Yjs',
+      unit: 'ms',
+      ...(target ? { target } : {}),
+    })
   }
 
   // reads: every record as an object, collected in an array (what `values()` returns)

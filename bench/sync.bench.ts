@@ -70,7 +70,11 @@ const weft = (trace: Trace): string => {
 export default async (): Promise<Row[]> => {
   const trace = loadTrace('automerge-paper', 60_000)
   if (raw(trace) !== weft(trace)) throw new Error('the two pipelines disagree')
-  const { a, b } = await timePair(() => weft(trace), () => raw(trace), 5)
+  const { a, b } = await timePair(
+    () => weft(trace),
+    () => raw(trace),
+    5,
+  )
   return [
     {
       bench: `sync engine, ${trace.name}`,

@@ -22,7 +22,11 @@ export const loadTrace = (name: string, limit = Infinity): Trace => {
       endContent: string
     }
     const all = limit >= raw.txns.length
-    return { name: all ? name : `${name} (first ${limit} txns)`, txns: raw.txns.slice(0, limit), endContent: all ? raw.endContent : null }
+    return {
+      name: all ? name : `${name} (first ${limit} txns)`,
+      txns: raw.txns.slice(0, limit),
+      endContent: all ? raw.endContent : null,
+    }
   }
   // Synthetic fallback: mostly appends with some back-edits and deletions.
   const txns: Array<{ patches: Patch[] }> = []

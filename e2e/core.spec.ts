@@ -14,7 +14,9 @@ test.beforeAll(async () => {
 })
 test.afterAll(async () => server.close())
 
-test('SYNC-5.1 SYNC-7.1 the sync engine runs in Chromium: chunked 1 MB update, garbage frame rejected', async ({ page }) => {
+test('SYNC-5.1 SYNC-7.1 the sync engine runs in Chromium: chunked 1 MB update, garbage frame rejected', async ({
+  page,
+}) => {
   await page.goto(server.url)
   const result = await page.waitForFunction(() => (window as unknown as { result?: unknown }).result)
   expect(await result.jsonValue()).toEqual({ chunkedOk: true, errors: ['malformed-message'], synced: false })

@@ -23,7 +23,9 @@ const ensureChromium = () => {
   if (existsSync(CHROMIUM)) return true
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
   if (isRoot && spawnSync('which', ['apt-get']).status === 0) {
-    console.log(`[weft test] ${CHROMIUM} is missing: installing Debian's chromium (apt-get install -y chromium)`)
+    console.log(
+      `[weft test] ${CHROMIUM} is missing: installing Debian's chromium (apt-get install -y chromium)`,
+    )
     run('apt-get', ['update', '-qq'])
     run('apt-get', ['install', '-y', '-qq', 'chromium'], { DEBIAN_FRONTEND: 'noninteractive' })
     if (existsSync(CHROMIUM)) return true
@@ -39,7 +41,13 @@ const ensureChromium = () => {
 let exit = 0
 if (only !== '--e2e') {
   const file = join(out, 'vitest.json')
-  const code = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${file}`])
+  const code = run('npx', [
+    'vitest',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${file}`,
+  ])
   if (existsSync(file)) {
     const r = JSON.parse(readFileSync(file, 'utf8'))
     totals.passed += r.numPassedTests
@@ -57,7 +65,9 @@ if (only !== '--unit' && hasE2e) {
     exit = 1
   } else {
     const file = join(out, 'playwright.json')
-    const code = run('npx', ['playwright', 'test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: file })
+    const code = run('npx', ['playwright', 'test', '--reporter=list,json'], {
+      PLAYWRIGHT_JSON_OUTPUT_NAME: file,
+    })
     if (existsSync(file)) {
       const s = JSON.parse(readFileSync(file, 'utf8')).stats
       totals.passed += s.expected + (s.flaky ?? 0)

@@ -28,7 +28,10 @@ createInterface({ input: child.stdout }).on('line', (line) => {
   try {
     const entry = JSON.parse(line)
     if (entry.msg === 'listening') {
-      const host = entry.host === '0.0.0.0' || entry.host === '127.0.0.1' || entry.host === '::' ? 'localhost' : entry.host
+      const host =
+        entry.host === '0.0.0.0' || entry.host === '127.0.0.1' || entry.host === '::'
+          ? 'localhost'
+          : entry.host
       process.stdout.write(
         `\n  Weft demo: http://${host}:${entry.port}\n` +
           '  Open it in two browsers (or a normal and a private window) to collaborate. Ctrl+C stops the server.\n\n',

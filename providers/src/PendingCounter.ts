@@ -30,7 +30,12 @@ export class PendingCounter extends ObservableV2<{ change: () => void }> {
   #writes: Promise<unknown> = Promise.resolve()
   #confirmedWrite: string | null = null
 
-  constructor(options: { doc: Y.Doc; store: DocStore | null; docId: DocId; isLocal: (origin: unknown) => boolean }) {
+  constructor(options: {
+    doc: Y.Doc
+    store: DocStore | null
+    docId: DocId
+    isLocal: (origin: unknown) => boolean
+  }) {
     super()
     this.#doc = options.doc
     this.#store = options.store
@@ -94,11 +99,13 @@ export class PendingCounter extends ObservableV2<{ change: () => void }> {
     const first = this.#confirmedWrite === null
     this.#confirmedWrite = String(total)
     if (first) {
-      this.#writes = this.#writes.then(() => {
-        const value = this.#confirmedWrite
-        this.#confirmedWrite = null
-        return value === null ? undefined : this.#store?.setMeta(this.#docId, PENDING_META.confirmed, value)
-      }).catch(() => undefined)
+      this.#writes = this.#writes
+        .then(() => {
+          const value = this.#confirmedWrite
+          this.#confirmedWrite = null
+          return value === null ? undefined : this.#store?.setMeta(this.#docId, PENDING_META.confirmed, value)
+        })
+        .catch(() => undefined)
     }
     this.emit('change', [])
   }

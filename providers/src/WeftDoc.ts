@@ -99,8 +99,15 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     const onError = ({ error }: { error: WeftError }) => this.emit('error', [{ error }])
     this.session.on('error', onError)
     this.#offs.push(() => this.session.off('error', onError))
-    const onProgress = ({ received, total, transport }: { received: number; total: number; transport: Transport }) =>
-      this.emit('progress', [{ received, total, kind: transport.kind }])
+    const onProgress = ({
+      received,
+      total,
+      transport,
+    }: {
+      received: number
+      total: number
+      transport: Transport
+    }) => this.emit('progress', [{ received, total, kind: transport.kind }])
     this.session.on('progress', onProgress)
     this.#offs.push(() => this.session.off('progress', onProgress))
     for (const t of this.#transports) {
@@ -134,7 +141,13 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
   get paths(): PathStatus[] {
     return this.session.paths.map(({ transport, peer }) => {
       const info = this.session.pathInfo(transport, peer)
-      return { kind: transport.kind, transport, peer, synced: info?.synced ?? false, weft: info?.weft ?? false }
+      return {
+        kind: transport.kind,
+        transport,
+        peer,
+        synced: info?.synced ?? false,
+        weft: info?.weft ?? false,
+      }
     })
   }
 
@@ -203,7 +216,8 @@ const persistenceErrors = (d: WeftDoc): void => {
 export const openDoc = async (options: OpenDocOptions): Promise<WeftDoc> => {
   const id = toDocId(options.docId)
   const doc = options.doc ?? new Y.Doc()
-  const isLocal = (origin: unknown) => !SyncSession.isPeerOrigin(origin) && !(origin instanceof DocPersistence)
+  const isLocal = (origin: unknown) =>
+    !SyncSession.isPeerOrigin(origin) && !(origin instanceof DocPersistence)
   // Created first so that its listener writes the local-change count before DocPersistence appends the change.
   const pending = new PendingCounter({ doc, store: options.store ?? null, docId: id, isLocal })
   let persistence: DocPersistence | null = null

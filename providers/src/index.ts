@@ -4,7 +4,14 @@
  * (`@weft/providers/websocket`, `/webrtc`, `/broadcast`, `/indexeddb`, `/node`, `/lan`).
  * @packageDocumentation
  */
-export { openDoc, WeftDoc, type OpenDocOptions, type WeftDocEvents, type SyncStatus, type PathStatus } from './WeftDoc.js'
+export {
+  openDoc,
+  WeftDoc,
+  type OpenDocOptions,
+  type WeftDocEvents,
+  type SyncStatus,
+  type PathStatus,
+} from './WeftDoc.js'
 export { PendingCounter, PENDING_META } from './PendingCounter.js'
 export * from './websocket/index.js'
 export * from './broadcast/index.js'

@@ -60,7 +60,10 @@ export class Reassembler {
    */
   add(id: number, total: number, offset: number, data: Uint8Array): Uint8Array | null {
     if (total > this.#max) {
-      throw new WeftError(WeftErrorCode.MessageTooLarge, `chunked message of ${total} bytes exceeds ${this.#max}`)
+      throw new WeftError(
+        WeftErrorCode.MessageTooLarge,
+        `chunked message of ${total} bytes exceeds ${this.#max}`,
+      )
     }
     let p = this.#pending.get(id)
     if (p === undefined) {
@@ -72,11 +75,15 @@ export class Reassembler {
       this.#pending.set(id, p)
     } else if (p.total !== total) {
       this.#pending.delete(id)
-      throw new WeftError(WeftErrorCode.MalformedMessage, `chunk ${id} declares ${total} bytes, earlier ${p.total}`)
+      throw new WeftError(
+        WeftErrorCode.MalformedMessage,
+        `chunk ${id} declares ${total} bytes, earlier ${p.total}`,
+      )
     }
     const seen = p.pieces.get(offset)
     if (seen !== undefined) {
-      if (seen !== data.length) throw new WeftError(WeftErrorCode.MalformedMessage, `chunk ${id} piece size differs`)
+      if (seen !== data.length)
+        throw new WeftError(WeftErrorCode.MalformedMessage, `chunk ${id} piece size differs`)
       return null // duplicate
     }
     p.buffer.set(data, offset)

@@ -196,7 +196,8 @@ export const encodeAwareness = (update: Uint8Array): Uint8Array =>
   })
 
 /** Asks the other side to send every awareness state it knows. */
-export const encodeQueryAwareness = (): Uint8Array => finish((e) => encoding.writeVarUint(e, MessageType.QueryAwareness))
+export const encodeQueryAwareness = (): Uint8Array =>
+  finish((e) => encoding.writeVarUint(e, MessageType.QueryAwareness))
 
 /** y-websocket's "permission denied" auth message. */
 export const encodeAuthDenied = (reason: string): Uint8Array =>

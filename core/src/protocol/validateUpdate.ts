@@ -116,7 +116,8 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
           decoding.readVarUint(d)
         }
         if (!hasOrigin && !hasRightOrigin) {
-          if (decoding.readVarUint(d) === 1) skipString(d) // parent is a root type, by name
+          if (decoding.readVarUint(d) === 1)
+            skipString(d) // parent is a root type, by name
           else {
             decoding.readVarUint(d) // parent is an item, by id
             decoding.readVarUint(d)

@@ -15,5 +15,11 @@ export interface Runtime extends ReadEnv, WriteEnv {
   /** Runs `fn` in one transaction with the document's local origin (joins an enclosing transaction). */
   transact(fn: () => void): void
   /** Writes a plain value, through the conflict register for `.keepConflicts()` fields. */
-  writeValue(map: Y.Map<unknown>, key: string, def: ValueField<unknown, boolean>, value: unknown, path: readonly PathSegment[]): void
+  writeValue(
+    map: Y.Map<unknown>,
+    key: string,
+    def: ValueField<unknown, boolean>,
+    value: unknown,
+    path: readonly PathSegment[],
+  ): void
 }

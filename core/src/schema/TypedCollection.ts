@@ -76,7 +76,9 @@ export class TypedCollection<F extends Fields> {
   /** A typed handle on record `id` (for field writes, text, lists, observation); `undefined` if absent. */
   record(id: string): TypedRecord<F> | undefined {
     const map = this.ymap.get(id)
-    return map instanceof Y.Map ? new TypedRecord(this.#rt, map as Y.Map<unknown>, this.#def, this.path, id) : undefined
+    return map instanceof Y.Map
+      ? new TypedRecord(this.#rt, map as Y.Map<unknown>, this.#def, this.path, id)
+      : undefined
   }
 
   /** Inserts a record. Checked first: a bad input returns `{ ok: false }` and writes nothing. */
@@ -84,7 +86,8 @@ export class TypedCollection<F extends Fields> {
     const refusal = this.#rt.refusal
     if (refusal) return refusal
     const id = options.id ?? uuidv4()
-    if (this.ymap.has(id)) return fail('exists', `${[...this.path, id].join('.')} already exists`, [...this.path, id])
+    if (this.ymap.has(id))
+      return fail('exists', `${[...this.path, id].join('.')} already exists`, [...this.path, id])
     const f = checkInput(this.#rt, this.#def as RecordField<Fields>, input, this.path, id)
     if (f) return f
     const map = buildRecord(this.#def as RecordField<Fields>, input as Record<string, unknown>)
@@ -97,7 +100,8 @@ export class TypedCollection<F extends Fields> {
     const refusal = this.#rt.refusal
     if (refusal) return refusal
     const map = this.ymap.get(id)
-    if (!(map instanceof Y.Map)) return fail('not-found', `${[...this.path, id].join('.')} does not exist`, [...this.path, id])
+    if (!(map instanceof Y.Map))
+      return fail('not-found', `${[...this.path, id].join('.')} does not exist`, [...this.path, id])
     const f = checkPatch(this.#rt, this.#def as RecordField<Fields>, patch, this.path, id)
     if (f) return f
     const values = patch as Record<string, unknown>
@@ -119,7 +123,8 @@ export class TypedCollection<F extends Fields> {
   delete(id: string): WriteResult {
     const refusal = this.#rt.refusal
     if (refusal) return refusal
-    if (!this.ymap.has(id)) return fail('not-found', `${[...this.path, id].join('.')} does not exist`, [...this.path, id])
+    if (!this.ymap.has(id))
+      return fail('not-found', `${[...this.path, id].join('.')} does not exist`, [...this.path, id])
     this.#rt.transact(() => this.ymap.delete(id))
     return { ok: true }
   }

@@ -2,9 +2,24 @@ import { ObservableV2 } from 'lib0/observable'
 import * as Y from 'yjs'
 import { ConflictLog, type ConflictEntry } from './ConflictLog.js'
 import type { RootField, RootFields, Schema } from './defineSchema.js'
-import type { CollectionField, Fields, ListField, RecordField, RichTextField, TextField, ValueField } from './fields.js'
+import type {
+  CollectionField,
+  Fields,
+  ListField,
+  RecordField,
+  RichTextField,
+  TextField,
+  ValueField,
+} from './fields.js'
 import type { RecordStep } from './migration.js'
-import { META_NAME, applyPatch, documentVersion, effectivePatch, planMigration, recordSteps } from './migrate.js'
+import {
+  META_NAME,
+  applyPatch,
+  documentVersion,
+  effectivePatch,
+  planMigration,
+  recordSteps,
+} from './migrate.js'
 import { readCollection, readList, readRecord, type ReadEnv } from './readRecord.js'
 import { readRegister, writeRegister } from './register.js'
 import type { Runtime } from './Runtime.js'
@@ -205,7 +220,8 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
   undoManager(scope: ReadonlyArray<UndoScopeItem<S['root']>>, options: TypedUndoOptions = {}): Y.UndoManager {
     const types: Array<SharedType> = []
     const addStatic = (name: string): void => {
-      for (const [n, c] of this.schema.statics) if (n === name || n.startsWith(`${name}.`)) types.push(this.#typeOf(n, c.field))
+      for (const [n, c] of this.schema.statics)
+        if (n === name || n.startsWith(`${name}.`)) types.push(this.#typeOf(n, c.field))
     }
     for (const item of scope) {
       if (typeof item === 'string') addStatic(item)
@@ -243,7 +259,13 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
   }
 
   /** @internal */
-  writeValue(map: Y.Map<unknown>, key: string, def: ValueField<unknown, boolean>, value: unknown, path: readonly PathSegment[]): void {
+  writeValue(
+    map: Y.Map<unknown>,
+    key: string,
+    def: ValueField<unknown, boolean>,
+    value: unknown,
+    path: readonly PathSegment[],
+  ): void {
     if (!def.keepsConflicts) {
       map.set(key, value)
       return
@@ -329,7 +351,8 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
             : 'ready'
     }
     this.#refresh()
-    if (emit && before !== this.#status) this.emit('status', [{ status: this.#status, documentVersion: this.documentVersion }])
+    if (emit && before !== this.#status)
+      this.emit('status', [{ status: this.#status, documentVersion: this.documentVersion }])
   }
 
   #refresh(): void {
@@ -338,7 +361,10 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
       this.#status === 'ready'
         ? undefined
         : this.#status === 'upgrade-required'
-          ? fail('upgrade-required', `the document uses ${this.schema.name} v${v}; this app knows v${this.schema.version}`)
+          ? fail(
+              'upgrade-required',
+              `the document uses ${this.schema.name} v${v}; this app knows v${this.schema.version}`,
+            )
           : fail('read-only', `the document is read-only here (${this.#status})`)
   }
 
@@ -348,7 +374,8 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
       if (c.field.kind === 'record') this.#check(this.doc.getMap(name), c.field, name.split('.'))
       else if (c.field.kind === 'collection' && c.field.record.conflictKeys.length > 0) {
         for (const [id, map] of this.doc.getMap(name).entries()) {
-          if (map instanceof Y.Map) this.#checkConflicts(map as Y.Map<unknown>, c.field.record, [...name.split('.'), id])
+          if (map instanceof Y.Map)
+            this.#checkConflicts(map as Y.Map<unknown>, c.field.record, [...name.split('.'), id])
         }
       }
     }
@@ -370,7 +397,12 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
         if (field.kind === 'record') return this.#onRemote(name, [[map, field, path]])
         const touched = new Map<string, Y.Map<unknown>>()
         for (const e of events) {
-          const ids = e.target === map && e instanceof Y.YMapEvent ? [...(e.keysChanged as Set<string>)] : typeof e.path[0] === 'string' ? [e.path[0]] : []
+          const ids =
+            e.target === map && e instanceof Y.YMapEvent
+              ? [...(e.keysChanged as Set<string>)]
+              : typeof e.path[0] === 'string'
+                ? [e.path[0]]
+                : []
           for (const id of ids) {
             const rec = map.get(id)
             if (rec instanceof Y.Map) touched.set(id, rec as Y.Map<unknown>)
@@ -387,7 +419,10 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
   }
 
   /** Remote changes: migrate old-version data, log conflicts, report violations. */
-  #onRemote(name: string, records: ReadonlyArray<readonly [Y.Map<unknown>, RecordField<Fields>, PathSegment[]]>): void {
+  #onRemote(
+    name: string,
+    records: ReadonlyArray<readonly [Y.Map<unknown>, RecordField<Fields>, PathSegment[]]>,
+  ): void {
     const step = this.#steps.get(name)
     if (step && this.writable) {
       const patches: Array<[Y.Map<unknown>, NonNullable<ReturnType<typeof effectivePatch>>]> = []
@@ -396,7 +431,11 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
           const p = effectivePatch(step, map)
           if (p) patches.push([map, p])
         } catch (err) {
-          this.report(path, undefined, `migration step failed on this record: ${err instanceof Error ? err.message : String(err)}`)
+          this.report(
+            path,
+            undefined,
+            `migration step failed on this record: ${err instanceof Error ? err.message : String(err)}`,
+          )
         }
       }
       if (patches.length > 0) {
@@ -411,7 +450,15 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
 
   #check(map: Y.Map<unknown>, def: RecordField<Fields>, path: PathSegment[]): void {
     this.#checkConflicts(map, def, path)
-    readRecord(this, map, def, path, undefined, this.schema.statics.has(path.join('.')) ? path.join('.') : undefined, {})
+    readRecord(
+      this,
+      map,
+      def,
+      path,
+      undefined,
+      this.schema.statics.has(path.join('.')) ? path.join('.') : undefined,
+      {},
+    )
   }
 
   #checkConflicts(map: Y.Map<unknown>, def: RecordField<Fields>, path: readonly PathSegment[]): void {
@@ -423,7 +470,9 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
     }
   }
 
-  #locate(path: readonly PathSegment[]): { map: Y.Map<unknown>; key: string; def: ValueField<unknown, boolean> } | undefined {
+  #locate(
+    path: readonly PathSegment[],
+  ): { map: Y.Map<unknown>; key: string; def: ValueField<unknown, boolean> } | undefined {
     for (let i = path.length - 1; i > 0; i--) {
       const c = this.schema.statics.get(path.slice(0, i).join('.'))
       if (!c) continue
@@ -436,7 +485,8 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
             ? [container.get(String(rest[0])), c.field.record, rest[1]]
             : [undefined, undefined, undefined]
       const field = def?.fields[String(key)]
-      if (map instanceof Y.Map && field?.kind === 'value') return { map: map as Y.Map<unknown>, key: String(key), def: field }
+      if (map instanceof Y.Map && field?.kind === 'value')
+        return { map: map as Y.Map<unknown>, key: String(key), def: field }
       return undefined
     }
     return undefined
@@ -450,5 +500,8 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
  * while opening). Open it once the local store and first sync have loaded, so that document-level migration steps
  * see the data (record steps also migrate data that arrives later).
  */
-export const openTyped = <S extends Schema>(doc: Y.Doc, schema: S, options: OpenTypedOptions = {}): TypedDoc<S> =>
-  new TypedDoc(doc, schema, options)
+export const openTyped = <S extends Schema>(
+  doc: Y.Doc,
+  schema: S,
+  options: OpenTypedOptions = {},
+): TypedDoc<S> => new TypedDoc(doc, schema, options)

@@ -47,7 +47,13 @@ export class TypedList<I extends ItemField> {
     if (this.#item.kind !== 'record' || index < 0 || index >= this.yarray.length) return undefined
     const map = this.yarray.get(index)
     if (!(map instanceof Y.Map)) return undefined
-    return new TypedRecord(this.#rt, map as Y.Map<unknown>, this.#item as RecordField<FieldsOf<I>>, this.path, index)
+    return new TypedRecord(
+      this.#rt,
+      map as Y.Map<unknown>,
+      this.#item as RecordField<FieldsOf<I>>,
+      this.path,
+      index,
+    )
   }
 
   /** Inserts `items` at stored position `index`; all are checked before anything is written. */
@@ -84,7 +90,8 @@ export class TypedList<I extends ItemField> {
 
   /** Calls `listener` after each transaction that changed the list. Returns the unsubscribe function. */
   observe(listener: (change: ChangeMeta) => void): () => void {
-    const handler = (_events: unknown, tr: Y.Transaction): void => listener({ local: tr.local, origin: tr.origin })
+    const handler = (_events: unknown, tr: Y.Transaction): void =>
+      listener({ local: tr.local, origin: tr.origin })
     this.yarray.observeDeep(handler)
     return () => this.yarray.unobserveDeep(handler)
   }

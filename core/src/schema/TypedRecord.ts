@@ -14,7 +14,8 @@ export interface RecordChange<F extends Fields> extends ChangeMeta {
 
 type KeysOfKind<F extends Fields, Kind> = { [K in keyof F]: F[K] extends Kind ? K : never }[keyof F] & string
 type ItemOf<L> = L extends ListField<infer I> ? I : never
-type FieldsOf<R> = R extends RecordField<infer Fs> ? Fs : R extends CollectionField<RecordField<infer Fs>> ? Fs : never
+type FieldsOf<R> =
+  R extends RecordField<infer Fs> ? Fs : R extends CollectionField<RecordField<infer Fs>> ? Fs : never
 
 /** Maps a register key `"field@client"` or a plain key to its declared field name. */
 const fieldOf = (key: string): string => {
@@ -88,7 +89,8 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
     const refusal = this.#rt.refusal
     if (refusal) return refusal
     const field = this.#def.fields[key]
-    if (field?.kind !== 'value') return fail('invalid-value', `${key}: not a plain-value field`, [...this.path, key])
+    if (field?.kind !== 'value')
+      return fail('invalid-value', `${key}: not a plain-value field`, [...this.path, key])
     const f = checkValue(this.#rt, field, value, this.path, key)
     if (f) return f
     this.#rt.transact(() => this.#rt.writeValue(this.ymap, key, field, value, this.path))
@@ -106,7 +108,8 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
       for (const key in values) {
         const value = values[key]
         const field = this.#def.fields[key]
-        if (value !== undefined && field?.kind === 'value') this.#rt.writeValue(this.ymap, key, field, value, this.path)
+        if (value !== undefined && field?.kind === 'value')
+          this.#rt.writeValue(this.ymap, key, field, value, this.path)
       }
     })
     return { ok: true }
@@ -120,27 +123,37 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
 
   /** The live fragment of a rich-text field (for y-prosemirror); `undefined` if the stored value is not one. */
   richText(key: KeysOfKind<F, { kind: 'richText' }>): Y.XmlFragment | undefined {
-    const t = this.#static === undefined ? this.ymap.get(key) : this.#rt.doc.getXmlFragment(`${this.#static}.${key}`)
+    const t =
+      this.#static === undefined ? this.ymap.get(key) : this.#rt.doc.getXmlFragment(`${this.#static}.${key}`)
     return t instanceof Y.XmlFragment ? t : undefined
   }
 
   /** A typed handle on a list field; `undefined` if the stored value is not a Y.Array. */
   list<K extends KeysOfKind<F, ListField<ItemField>>>(key: K): TypedList<ItemOf<F[K]>> | undefined {
     const def = this.#def.fields[key] as ListField<ItemOf<F[K]>>
-    const arr = this.#static === undefined ? this.ymap.get(key) : this.#rt.doc.getArray(`${this.#static}.${key}`)
-    return arr instanceof Y.Array ? new TypedList(this.#rt, arr as Y.Array<unknown>, def.item, [...this.path, key]) : undefined
+    const arr =
+      this.#static === undefined ? this.ymap.get(key) : this.#rt.doc.getArray(`${this.#static}.${key}`)
+    return arr instanceof Y.Array
+      ? new TypedList(this.#rt, arr as Y.Array<unknown>, def.item, [...this.path, key])
+      : undefined
   }
 
   /** A typed handle on a nested record field; `undefined` if the stored value is not a Y.Map. */
-  record<K extends KeysOfKind<F, RecordField<Fields>>>(key: K): TypedRecord<FieldsOf<F[K]>, Missing> | undefined {
+  record<K extends KeysOfKind<F, RecordField<Fields>>>(
+    key: K,
+  ): TypedRecord<FieldsOf<F[K]>, Missing> | undefined {
     const def = this.#def.fields[key] as RecordField<FieldsOf<F[K]>>
     const name = this.#static === undefined ? undefined : `${this.#static}.${key}`
     const map = name === undefined ? this.ymap.get(key) : this.#rt.doc.getMap(name)
-    return map instanceof Y.Map ? new TypedRecord(this.#rt, map as Y.Map<unknown>, def, this.path, key, name) : undefined
+    return map instanceof Y.Map
+      ? new TypedRecord(this.#rt, map as Y.Map<unknown>, def, this.path, key, name)
+      : undefined
   }
 
   /** A typed handle on a collection field (collections live only in root records). */
-  collection<K extends KeysOfKind<F, CollectionField<RecordField<Fields>>>>(key: K): TypedCollection<FieldsOf<F[K]>> | undefined {
+  collection<K extends KeysOfKind<F, CollectionField<RecordField<Fields>>>>(
+    key: K,
+  ): TypedCollection<FieldsOf<F[K]>> | undefined {
     if (this.#static === undefined) return undefined
     const def = this.#def.fields[key] as CollectionField<RecordField<FieldsOf<F[K]>>>
     const name = `${this.#static}.${key}`
@@ -148,7 +161,10 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
   }
 
   /** Calls `listener` with the field's new value after each transaction that changed it. Returns the unsubscribe function. */
-  observeField<K extends keyof F & string>(key: K, listener: (value: Infer<F[K]> | Missing, change: ChangeMeta) => void): () => void {
+  observeField<K extends keyof F & string>(
+    key: K,
+    listener: (value: Infer<F[K]> | Missing, change: ChangeMeta) => void,
+  ): () => void {
     return this.observe((c) => {
       if (c.fields.has(key)) listener(this.get(key), { local: c.local, origin: c.origin })
     })
@@ -162,11 +178,13 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
       const fields = new Set<string>()
       for (const e of events) {
         if (nestedKey !== undefined) fields.add(nestedKey)
-        else if (e.target === this.ymap && e instanceof Y.YMapEvent) for (const k of e.keysChanged as Set<string>) fields.add(fieldOf(k))
+        else if (e.target === this.ymap && e instanceof Y.YMapEvent)
+          for (const k of e.keysChanged as Set<string>) fields.add(fieldOf(k))
         else if (typeof e.path[0] === 'string') fields.add(e.path[0])
       }
       for (const k of fields) if (!(k in declared)) fields.delete(k)
-      if (fields.size > 0) listener({ fields: fields as Set<keyof F & string>, local: tr.local, origin: tr.origin })
+      if (fields.size > 0)
+        listener({ fields: fields as Set<keyof F & string>, local: tr.local, origin: tr.origin })
     }
     const onMap = (events: Array<Y.YEvent<SharedType>>, tr: Y.Transaction): void => deep(events, tr)
     this.ymap.observeDeep(onMap)
@@ -183,7 +201,8 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
               : field.kind === 'list'
                 ? this.#rt.doc.getArray(name)
                 : this.#rt.doc.getMap(name)
-        const onNested = (events: Array<Y.YEvent<SharedType>>, tr: Y.Transaction): void => deep(events, tr, key)
+        const onNested = (events: Array<Y.YEvent<SharedType>>, tr: Y.Transaction): void =>
+          deep(events, tr, key)
         type.observeDeep(onNested)
         unsubscribes.push(() => type.unobserveDeep(onNested))
       }

@@ -1,5 +1,14 @@
 import { WeftError, WeftErrorCode } from '../WeftError.js'
-import type { CollectionField, FieldDef, Fields, ItemField, ListField, RecordField, RichTextField, TextField } from './fields.js'
+import type {
+  CollectionField,
+  FieldDef,
+  Fields,
+  ItemField,
+  ListField,
+  RecordField,
+  RichTextField,
+  TextField,
+} from './fields.js'
 import type { Migration } from './migration.js'
 
 /** What may sit at the root of a document: every root entry is a top-level shared type, merged by name. */
@@ -54,11 +63,14 @@ export interface SchemaOptions<Root extends RootFields> {
 /** The reserved prefix of Weft's own top-level types (`__weft`, `__weft.conflicts`, ...). */
 export const RESERVED_PREFIX = '__weft'
 
-const bad = (message: string): WeftError => new WeftError(WeftErrorCode.InvalidArgument, `defineSchema: ${message}`)
+const bad = (message: string): WeftError =>
+  new WeftError(WeftErrorCode.InvalidArgument, `defineSchema: ${message}`)
 
 const checkName = (name: string, where: string): void => {
   if (name.length === 0 || name.includes('.') || name.includes('@') || name.startsWith(RESERVED_PREFIX)) {
-    throw bad(`${where} "${name}": names must be non-empty, without "." or "@", and not start with "${RESERVED_PREFIX}"`)
+    throw bad(
+      `${where} "${name}": names must be non-empty, without "." or "@", and not start with "${RESERVED_PREFIX}"`,
+    )
   }
 }
 
@@ -75,8 +87,10 @@ const checkName = (name: string, where: string): void => {
 export const defineSchema = <Root extends RootFields>(options: SchemaOptions<Root>): Schema<Root> => {
   const { name, version, root } = options
   const migrations = options.migrations ?? []
-  if (name.length === 0 || name.includes('/')) throw bad(`schema name "${name}" must be non-empty and without "/"`)
-  if (!Number.isInteger(version) || version < 1) throw bad(`version must be a positive integer, got ${version}`)
+  if (name.length === 0 || name.includes('/'))
+    throw bad(`schema name "${name}" must be non-empty and without "/"`)
+  if (!Number.isInteger(version) || version < 1)
+    throw bad(`version must be a positive integer, got ${version}`)
 
   const statics = new Map<string, StaticContainer>()
   const refs: Array<{ ref: string; where: string }> = []
@@ -84,7 +98,8 @@ export const defineSchema = <Root extends RootFields>(options: SchemaOptions<Roo
   const walkFields = (fields: Fields, where: string, isStatic: boolean, inCollection: boolean): void => {
     for (const [key, field] of Object.entries(fields)) {
       checkName(key, `field ${where}.${key}`)
-      if (inCollection && key === 'id') throw bad(`${where}: a collection record may not declare a field "id"`)
+      if (inCollection && key === 'id')
+        throw bad(`${where}: a collection record may not declare a field "id"`)
       walkField(field, `${where}.${key}`, isStatic)
     }
   }
@@ -112,11 +127,13 @@ export const defineSchema = <Root extends RootFields>(options: SchemaOptions<Roo
   }
   for (const [key, field] of Object.entries(root)) {
     checkName(key, 'root key')
-    if ((field as FieldDef).kind === 'value') throw bad(`root "${key}" must be a record, collection, list or text`)
+    if ((field as FieldDef).kind === 'value')
+      throw bad(`root "${key}" must be a record, collection, list or text`)
     walkField(field, key, true)
   }
   for (const { ref, where } of refs) {
-    if (statics.get(ref)?.field.kind !== 'collection') throw bad(`${where}: ref("${ref}") names no collection`)
+    if (statics.get(ref)?.field.kind !== 'collection')
+      throw bad(`${where}: ref("${ref}") names no collection`)
   }
 
   let last = 1
@@ -125,13 +142,15 @@ export const defineSchema = <Root extends RootFields>(options: SchemaOptions<Roo
     const match = /^(.+)\/(\d+)$/.exec(m.id)
     if (!match || match[1] !== name) throw bad(`migration id "${m.id}" must be "${name}/<version>"`)
     const n = Number(match[2])
-    if (n <= last || n > version) throw bad(`migration "${m.id}": versions must increase, from 2 up to ${version}`)
+    if (n <= last || n > version)
+      throw bad(`migration "${m.id}": versions must increase, from 2 up to ${version}`)
     if (seen.has(m.id)) throw bad(`migration "${m.id}" is declared twice`)
     seen.add(m.id)
     last = n
     for (const path of Object.keys(m.records ?? {})) {
       const kind = statics.get(path)?.field.kind
-      if (kind !== 'collection' && kind !== 'record') throw bad(`migration "${m.id}": "${path}" is no collection or root record`)
+      if (kind !== 'collection' && kind !== 'record')
+        throw bad(`migration "${m.id}": "${path}" is no collection or root record`)
     }
   }
   return { name, version, root, migrations, statics }

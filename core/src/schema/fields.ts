@@ -109,7 +109,8 @@ export class ValueField<T, D extends boolean = false> {
    * an older, newer or misbehaving peer) reads as `value` instead of making the whole record invalid.
    */
   optional(value: T): ValueField<T, true> {
-    if (!this.test(value)) throw new TypeError(`default ${JSON.stringify(value)} is not a valid ${this.describe()}`)
+    if (!this.test(value))
+      throw new TypeError(`default ${JSON.stringify(value)} is not a valid ${this.describe()}`)
     return new ValueField<T, true>(this.#with({ fallback: { value } }))
   }
 
@@ -123,7 +124,11 @@ export class ValueField<T, D extends boolean = false> {
   }
 }
 
-const makeTest = <T>(type: ValueType, literals: readonly Literal[] | undefined, nullable: boolean): ((v: unknown) => v is T) => {
+const makeTest = <T>(
+  type: ValueType,
+  literals: readonly Literal[] | undefined,
+  nullable: boolean,
+): ((v: unknown) => v is T) => {
   const set: ReadonlySet<unknown> = new Set(literals ?? [])
   const base: (v: unknown) => boolean =
     type === 'number'

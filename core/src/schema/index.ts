@@ -34,7 +34,14 @@ export type {
   WriteResult,
 } from './types.js'
 export { REMOVE, addField, chainSteps, renameField } from './migration.js'
-export type { Migration, MigrationContext, MigrationId, RawRecord, RecordPatch, RecordStep } from './migration.js'
+export type {
+  Migration,
+  MigrationContext,
+  MigrationId,
+  RawRecord,
+  RecordPatch,
+  RecordStep,
+} from './migration.js'
 export { META_NAME, documentVersion } from './migrate.js'
 export { TypedDoc, openTyped, MIGRATION_ORIGIN, SYSTEM_ORIGIN } from './TypedDoc.js'
 export type {
@@ -58,5 +65,10 @@ export type { RegisterEntry, RegisterState } from './register.js'
 export type { Runtime } from './Runtime.js'
 export type { ReadEnv } from './readRecord.js'
 export type { WriteEnv } from './writeRecord.js'
-export { announceSchema, collaboratorVersions, newerCollaborators, SCHEMA_AWARENESS_FIELD } from './schemaAwareness.js'
+export {
+  announceSchema,
+  collaboratorVersions,
+  newerCollaborators,
+  SCHEMA_AWARENESS_FIELD,
+} from './schemaAwareness.js'
 export type { CollaboratorVersion } from './schemaAwareness.js'

@@ -33,12 +33,19 @@ export const documentVersion = (meta: Y.Map<unknown>): number => {
 export const recordSteps = (schema: Schema): Map<string, RecordStep> => {
   const lists = new Map<string, RecordStep[]>()
   for (const m of schema.migrations) {
-    for (const [path, step] of Object.entries(m.records ?? {})) lists.set(path, [...(lists.get(path) ?? []), step])
+    for (const [path, step] of Object.entries(m.records ?? {}))
+      lists.set(path, [...(lists.get(path) ?? []), step])
   }
-  return new Map([...lists].map(([path, steps]) => [path, steps.length === 1 ? (steps[0] as RecordStep) : chainSteps(...steps)]))
+  return new Map(
+    [...lists].map(([path, steps]) => [
+      path,
+      steps.length === 1 ? (steps[0] as RecordStep) : chainSteps(...steps),
+    ]),
+  )
 }
 
-const sameJson = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'object' && JSON.stringify(a) === JSON.stringify(b))
+const sameJson = (a: unknown, b: unknown): boolean =>
+  a === b || (typeof a === 'object' && JSON.stringify(a) === JSON.stringify(b))
 
 /** The part of `step`'s patch for `map` that changes something; undefined when nothing would change. */
 export const effectivePatch = (step: RecordStep, map: Y.Map<unknown>): RecordPatch | undefined => {
@@ -89,7 +96,11 @@ export type MigrationPlan =
   | { readonly ok: false; readonly migrationId: string; readonly error: unknown }
 
 /** Plans the migration of `doc` to `schema.version`. Runs user steps; never writes. */
-export const planMigration = (schema: Schema, doc: Y.Doc, steps: ReadonlyMap<string, RecordStep>): MigrationPlan => {
+export const planMigration = (
+  schema: Schema,
+  doc: Y.Doc,
+  steps: ReadonlyMap<string, RecordStep>,
+): MigrationPlan => {
   const meta = doc.getMap<unknown>(META_NAME)
   const ops: Array<() => void> = []
   let current = ''
@@ -109,7 +120,8 @@ export const planMigration = (schema: Schema, doc: Y.Doc, steps: ReadonlyMap<str
       }
     }
     const applied = schema.migrations.map((m) => m.id).filter((id) => !meta.has(migrationKey(id)))
-    const marks = applied.length > 0 || !meta.has(versionKey(schema.version)) || meta.get('name') !== schema.name
+    const marks =
+      applied.length > 0 || !meta.has(versionKey(schema.version)) || meta.get('name') !== schema.name
     return {
       ok: true,
       applied,

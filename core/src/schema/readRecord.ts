@@ -28,7 +28,8 @@ export const readValue = (
 ): unknown => {
   if (def.keepsConflicts) {
     const reg = readRegister(map, key, (v) => def.test(v))
-    for (const m of reg.malformed) env.report([...path, m.key], m.value, 'malformed conflict-register entry; ignored')
+    for (const m of reg.malformed)
+      env.report([...path, m.key], m.value, 'malformed conflict-register entry; ignored')
     const winner = reg.visible[0]
     if (winner) return winner.v
   }
@@ -80,13 +81,40 @@ export const readField = (
     case 'text':
       return nested(env, map, key, staticName, (n) => doc.getText(n), Y.Text, path, 'Y.Text')
     case 'richText':
-      return nested(env, map, key, staticName, (n) => doc.getXmlFragment(n), Y.XmlFragment, path, 'Y.XmlFragment')
+      return nested(
+        env,
+        map,
+        key,
+        staticName,
+        (n) => doc.getXmlFragment(n),
+        Y.XmlFragment,
+        path,
+        'Y.XmlFragment',
+      )
     case 'list': {
-      const arr = nested(env, map, key, staticName, (n) => doc.getArray<unknown>(n), Y.Array<unknown>, path, 'Y.Array')
+      const arr = nested(
+        env,
+        map,
+        key,
+        staticName,
+        (n) => doc.getArray<unknown>(n),
+        Y.Array<unknown>,
+        path,
+        'Y.Array',
+      )
       return arr === INVALID ? INVALID : readList(env, arr, def.item, [...path, key])
     }
     case 'record': {
-      const m = nested(env, map, key, staticName, (n) => doc.getMap<unknown>(n), Y.Map<unknown>, path, 'Y.Map')
+      const m = nested(
+        env,
+        map,
+        key,
+        staticName,
+        (n) => doc.getMap<unknown>(n),
+        Y.Map<unknown>,
+        path,
+        'Y.Map',
+      )
       if (m === INVALID) return INVALID
       const name = staticName === undefined ? undefined : `${staticName}.${key}`
       return readRecord(env, m, def, path, key, name, {})
@@ -162,7 +190,13 @@ export const readCollection = (
 }
 
 /** Reads one list item; INVALID when it does not match. */
-export const readItem = (env: ReadEnv, raw: unknown, item: ItemField, path: readonly PathSegment[], index: number): unknown => {
+export const readItem = (
+  env: ReadEnv,
+  raw: unknown,
+  item: ItemField,
+  path: readonly PathSegment[],
+  index: number,
+): unknown => {
   if (item.kind === 'value') {
     if (item.test(raw)) return raw
     env.report([...path, index], raw, `expected ${item.describe()}; item skipped`)
@@ -176,7 +210,12 @@ export const readItem = (env: ReadEnv, raw: unknown, item: ItemField, path: read
 }
 
 /** Reads a list: valid items only, in order. */
-export const readList = (env: ReadEnv, arr: Y.Array<unknown>, item: ItemField, path: readonly PathSegment[]): unknown[] => {
+export const readList = (
+  env: ReadEnv,
+  arr: Y.Array<unknown>,
+  item: ItemField,
+  path: readonly PathSegment[],
+): unknown[] => {
   const out: unknown[] = []
   let i = 0
   for (const raw of arr) {

@@ -34,10 +34,17 @@ export interface RegisterState {
 }
 
 const isCounterMap = (x: unknown): x is { readonly [client: string]: number } =>
-  typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((n) => typeof n === 'number')
+  typeof x === 'object' &&
+  x !== null &&
+  !Array.isArray(x) &&
+  Object.values(x).every((n) => typeof n === 'number')
 
 /** Reads the register of `field` in `map`; entries whose value fails `test` count as malformed. Never throws. */
-export const readRegister = (map: Y.Map<unknown>, field: string, test: (v: unknown) => boolean): RegisterState => {
+export const readRegister = (
+  map: Y.Map<unknown>,
+  field: string,
+  test: (v: unknown) => boolean,
+): RegisterState => {
   const prefix = `${field}@`
   const entries: RegisterEntry[] = []
   const malformed: Array<{ key: string; value: unknown }> = []
@@ -65,7 +72,13 @@ export const readRegister = (map: Y.Map<unknown>, field: string, test: (v: unkno
 }
 
 /** Writes `value` as `client`'s entry, superseding every current entry; deletes the superseded entries. */
-export const writeRegister = (map: Y.Map<unknown>, field: string, value: unknown, client: number, state: RegisterState): void => {
+export const writeRegister = (
+  map: Y.Map<unknown>,
+  field: string,
+  value: unknown,
+  client: number,
+  state: RegisterState,
+): void => {
   // Start from what this writer saw before, so a superseded entry whose deletion is late stays superseded.
   const own = state.entries.find((e) => e.client === client)
   const s: Record<string, number> = { ...own?.s }

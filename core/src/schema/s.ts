@@ -31,7 +31,8 @@ export const s = {
   /** A boolean. */
   boolean: (): ValueField<boolean> => new ValueField<boolean>({ type: 'boolean' }),
   /** Exactly one value. */
-  literal: <const L extends Literal>(value: L): ValueField<L> => new ValueField<L>({ type: 'literal', literals: [value] }),
+  literal: <const L extends Literal>(value: L): ValueField<L> =>
+    new ValueField<L>({ type: 'literal', literals: [value] }),
   /** One of a fixed set of values. */
   enum: <const L extends readonly [Literal, ...Literal[]]>(values: L): ValueField<L[number]> =>
     new ValueField<L[number]>({ type: 'literal', literals: values }),

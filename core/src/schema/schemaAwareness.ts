@@ -12,7 +12,10 @@ export interface CollaboratorVersion {
 }
 
 /** Puts `{ name, version }` of `schema` into this peer's awareness state, so collaborators can see it. */
-export const announceSchema = (awareness: Awareness, schema: { readonly name: string; readonly version: number }): void => {
+export const announceSchema = (
+  awareness: Awareness,
+  schema: { readonly name: string; readonly version: number },
+): void => {
   awareness.setLocalStateField(SCHEMA_AWARENESS_FIELD, { name: schema.name, version: schema.version })
 }
 
@@ -21,9 +24,15 @@ export const collaboratorVersions = (awareness: Awareness, name: string): Collab
   const out: CollaboratorVersion[] = []
   for (const [clientID, state] of awareness.getStates()) {
     if (clientID === awareness.clientID) continue
-    const announced = (state as Record<string, unknown>)[SCHEMA_AWARENESS_FIELD] as Record<string, unknown> | undefined
+    const announced = (state as Record<string, unknown>)[SCHEMA_AWARENESS_FIELD] as
+      Record<string, unknown> | undefined
     if (typeof announced !== 'object' || announced === null) continue
-    if (announced.name !== name || typeof announced.version !== 'number' || !Number.isSafeInteger(announced.version)) continue
+    if (
+      announced.name !== name ||
+      typeof announced.version !== 'number' ||
+      !Number.isSafeInteger(announced.version)
+    )
+      continue
     out.push({ clientID, version: announced.version })
   }
   return out
@@ -33,4 +42,5 @@ export const collaboratorVersions = (awareness: Awareness, name: string): Collab
 export const newerCollaborators = (
   awareness: Awareness,
   schema: { readonly name: string; readonly version: number },
-): CollaboratorVersion[] => collaboratorVersions(awareness, schema.name).filter((c) => c.version > schema.version)
+): CollaboratorVersion[] =>
+  collaboratorVersions(awareness, schema.name).filter((c) => c.version > schema.version)

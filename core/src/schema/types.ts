@@ -38,7 +38,11 @@ export type Infer<F> =
 export type Row<R> = Prettify<{ readonly id: string } & Infer<R>>
 
 type HasDefault<F> =
-  F extends ValueField<unknown, infer D> ? D : F extends TextField | RichTextField | ListField<ItemField> ? true : false
+  F extends ValueField<unknown, infer D>
+    ? D
+    : F extends TextField | RichTextField | ListField<ItemField>
+      ? true
+      : false
 
 /** What an insert takes for the fields `Fs`: fields with a default, text, rich text and lists may be left out. */
 export type InputFields<Fs extends Fields> = Prettify<

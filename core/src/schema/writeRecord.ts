@@ -11,7 +11,11 @@ export interface WriteEnv {
 }
 
 /** Builds a refused-write result. */
-export const fail = (reason: WriteFailure['reason'], message: string, path?: readonly PathSegment[]): WriteFailure =>
+export const fail = (
+  reason: WriteFailure['reason'],
+  message: string,
+  path?: readonly PathSegment[],
+): WriteFailure =>
   path === undefined ? { ok: false, reason, message } : { ok: false, reason, message, path }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
@@ -47,7 +51,11 @@ const show = (v: unknown): string => {
 const at = (path: readonly PathSegment[], key: PathSegment | undefined): readonly PathSegment[] =>
   key === undefined ? path : [...path, key]
 
-const failAt = (path: readonly PathSegment[], key: PathSegment | undefined, message: string): WriteFailure => {
+const failAt = (
+  path: readonly PathSegment[],
+  key: PathSegment | undefined,
+  message: string,
+): WriteFailure => {
   const where = at(path, key)
   return fail('invalid-value', `${where.join('.')}: ${message}`, where)
 }
@@ -65,7 +73,9 @@ const checkField = (
       if (value === undefined) return def.fallback ? undefined : failAt(path, key, 'required')
       return checkValue(env, def, value, path, key)
     case 'text':
-      return value === undefined || typeof value === 'string' ? undefined : failAt(path, key, 'expected the initial text as a string')
+      return value === undefined || typeof value === 'string'
+        ? undefined
+        : failAt(path, key, 'expected the initial text as a string')
     case 'richText':
       return value === undefined ? undefined : failAt(path, key, 'rich text starts empty')
     case 'list': {
@@ -118,7 +128,8 @@ export const checkInput = (
     const field = defs[i] as FieldDef
     const value = input[name]
     // fast path: a valid plain value without reference
-    if (field.kind === 'value' && field.ref === undefined && value !== undefined && field.test(value)) continue
+    if (field.kind === 'value' && field.ref === undefined && value !== undefined && field.test(value))
+      continue
     here ??= at(path, key)
     const f = checkField(env, field, value, here, name)
     if (f) return f
@@ -156,8 +167,7 @@ const buildField = (def: FieldDef, value: unknown): unknown => {
       return new Y.Text(typeof value === 'string' ? value : undefined)
     case 'richText':
       return new Y.XmlFragment()
-    case 'list':
-    {
+    case 'list': {
       const arr = new Y.Array<unknown>()
       arr.push(((value as readonly unknown[] | undefined) ?? []).map((v) => buildItem(def.item, v)))
       return arr

@@ -43,7 +43,8 @@ const twinOf = (t: AnyType): AnyType => {
 
 /** Which concrete type a root placeholder (a type decoded but never asked for with `getMap`...) is. */
 const rootKind = (t: AnyType): (new () => AnyType) | null => {
-  if (t instanceof Y.Text || t instanceof Y.Array || t instanceof Y.Map || t instanceof Y.XmlFragment) return null
+  if (t instanceof Y.Text || t instanceof Y.Array || t instanceof Y.Map || t instanceof Y.XmlFragment)
+    return null
   for (let item = t._start; item !== null; item = item.right) {
     if (item.deleted) continue
     const c = item.content
@@ -53,7 +54,8 @@ const rootKind = (t: AnyType): (new () => AnyType) | null => {
     if (c instanceof Y.ContentType && c.type instanceof Y.XmlFragment) {
       return Y.XmlFragment as unknown as new () => AnyType
     }
-    if (c instanceof Y.ContentType && c.type instanceof Y.XmlText) return Y.XmlFragment as unknown as new () => AnyType
+    if (c instanceof Y.ContentType && c.type instanceof Y.XmlText)
+      return Y.XmlFragment as unknown as new () => AnyType
     return Y.Array as unknown as new () => AnyType
   }
   for (const item of t._map.values()) if (!item.deleted) return Y.Map as unknown as new () => AnyType
@@ -96,10 +98,12 @@ class Copier {
   }
 
   text(source: Y.Text, target: Y.Text): void {
-    const delta = (source.toDelta() as { insert: unknown; attributes?: Record<string, unknown> }[]).map((op) => ({
-      ...op,
-      insert: typeof op.insert === 'string' ? op.insert : this.value(op.insert),
-    }))
+    const delta = (source.toDelta() as { insert: unknown; attributes?: Record<string, unknown> }[]).map(
+      (op) => ({
+        ...op,
+        insert: typeof op.insert === 'string' ? op.insert : this.value(op.insert),
+      }),
+    )
     if (delta.length > 0) target.applyDelta(delta, { sanitize: false })
   }
 
@@ -127,7 +131,8 @@ const align = (source: AnyType, target: AnyType, runs: ProvenanceRun[]): void =>
   }
   const live = (start: Y.Item | null): Y.Item[] => {
     const items: Y.Item[] = []
-    for (let item = start; item !== null; item = item.right) if (!item.deleted && item.countable) items.push(item)
+    for (let item = start; item !== null; item = item.right)
+      if (!item.deleted && item.countable) items.push(item)
     return items
   }
   const from = live(source._start)

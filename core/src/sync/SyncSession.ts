@@ -70,7 +70,11 @@ export type SyncSessionEvents = {
   /** Progress of a large (chunked) incoming message. */
   progress: (event: PathRef & { readonly received: number; readonly total: number }) => void
   /** An asynchronous fault; a path that sent malformed data has been dropped. Never thrown. */
-  error: (event: { readonly error: WeftError; readonly transport?: Transport; readonly peer?: PeerId }) => void
+  error: (event: {
+    readonly error: WeftError
+    readonly transport?: Transport
+    readonly peer?: PeerId
+  }) => void
 }
 
 interface Attached {
@@ -110,8 +114,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.#durable = options.durable
     this.#validate = options.validateUpdates ?? true
-    this.#isLocal =
-      options.isLocalOrigin ?? ((origin) => !(origin instanceof PeerPath))
+    this.#isLocal = options.isLocalOrigin ?? ((origin) => !(origin instanceof PeerPath))
     this.#hello =
       options.extensions === false
         ? null
@@ -147,8 +150,18 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   /** Details of one path (negotiation and counters), or undefined. */
-  pathInfo(transport: Transport, peer: PeerId):
-    | { weft: boolean; synced: boolean; bytesSent: number; bytesReceived: number; ackedSeq: number; sentSeq: number }
+  pathInfo(
+    transport: Transport,
+    peer: PeerId,
+  ):
+    | {
+        weft: boolean
+        synced: boolean
+        bytesSent: number
+        bytesReceived: number
+        ackedSeq: number
+        sentSeq: number
+      }
     | undefined {
     const p = this.#transports.get(transport)?.paths.get(peer)
     if (!p) return undefined
@@ -185,8 +198,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     if (this.#transports.has(transport)) return () => this.removeTransport(transport)
     const paths = new Map<PeerId, PeerPath>()
     const onJoin = ({ peer }: { peer: PeerId }) => this.#open(transport, peer)
-    const onLeave = ({ peer, reason }: { peer: PeerId; reason: string }) => this.#close(transport, peer, reason)
-    const onMessage = ({ from, data }: { from: PeerId; data: Uint8Array }) => this.#receive(transport, from, data)
+    const onLeave = ({ peer, reason }: { peer: PeerId; reason: string }) =>
+      this.#close(transport, peer, reason)
+    const onMessage = ({ from, data }: { from: PeerId; data: Uint8Array }) =>
+      this.#receive(transport, from, data)
     const onStatus = ({ status }: { status: string }) => {
       if (status !== 'connected') for (const peer of [...paths.keys()]) this.#close(transport, peer, status)
     }
@@ -280,7 +295,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     try {
       path.transport.disconnect(path.peer)
     } catch (err) {
-      this.emit('error', [{ error: toWeftError(WeftErrorCode.TransportFailed, err), transport: path.transport }])
+      this.emit('error', [
+        { error: toWeftError(WeftErrorCode.TransportFailed, err), transport: path.transport },
+      ])
     }
   }
 
@@ -297,7 +314,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       }
     } catch (err) {
       this.emit('error', [
-        { error: toWeftError(WeftErrorCode.TransportFailed, err), transport: path.transport, peer: path.peer },
+        {
+          error: toWeftError(WeftErrorCode.TransportFailed, err),
+          transport: path.transport,
+          peer: path.peer,
+        },
       ])
     }
   }
@@ -317,10 +338,16 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       }
       const message = decodeMessage(data)
       if (message.type === 'chunk') {
-        if (this.#hello === null) throw new WeftError(WeftErrorCode.MalformedMessage, 'chunk without negotiation')
+        if (this.#hello === null)
+          throw new WeftError(WeftErrorCode.MalformedMessage, 'chunk without negotiation')
         const whole = path.reassembler.add(message.id, message.total, message.offset, message.data)
         this.emit('progress', [
-          { transport, peer: from, received: whole ? message.total : path.reassembler.progress(message.id), total: message.total },
+          {
+            transport,
+            peer: from,
+            received: whole ? message.total : path.reassembler.progress(message.id),
+            total: message.total,
+          },
         ])
         if (whole) this.#handle(path, decodeMessage(whole), whole.length)
         return
@@ -352,12 +379,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         this.#applyUpdate(path, message.update, message.seq, message.type === 'sync-step2')
         if (message.type === 'sync-step2' && !path.synced) {
           path.synced = true
-          this.emit('peer-synced', [{ transport: path.transport, peer: path.peer, weft: path.hello !== null }])
+          this.emit('peer-synced', [
+            { transport: path.transport, peer: path.peer, weft: path.hello !== null },
+          ])
         }
         return
       case 'awareness': {
         const entries = readAwarenessEntries(message.update)
-        for (const e of entries) if (e.clientID !== this.awareness.clientID) path.awarenessClients.add(e.clientID)
+        for (const e of entries)
+          if (e.clientID !== this.awareness.clientID) path.awarenessClients.add(e.clientID)
         awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, path)
         return
       }
@@ -451,7 +481,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       },
       (err: unknown) => {
         path.ackInFlight = false
-        this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err), transport: path.transport, peer: path.peer }])
+        this.emit('error', [
+          { error: toWeftError(WeftErrorCode.StoreFailed, err), transport: path.transport, peer: path.peer },
+        ])
       },
     )
   }

@@ -31,7 +31,8 @@ export class MemoryNetwork {
 
   /** Creates an endpoint. Names are the peer ids the other side sees. */
   transport(name: string, options: { maxMessageSize?: number } = {}): MemoryTransport {
-    if (this.#endpoints.has(name)) throw new WeftError(WeftErrorCode.InvalidArgument, `endpoint ${name} exists`)
+    if (this.#endpoints.has(name))
+      throw new WeftError(WeftErrorCode.InvalidArgument, `endpoint ${name} exists`)
     const t = new MemoryTransport(this, name, options.maxMessageSize)
     this.#endpoints.set(name, t)
     return t

@@ -56,7 +56,9 @@ const snapshot = (doc: Y.Doc): string =>
 
 const DOC = docId('fuzz')
 /** Compacts aggressively so that compaction happens often in a short run. */
-const compactor = new Compactor({ policy: { maxUpdates: 8, maxUpdateBytes: 4096, minTailRatio: 0, hardMaxUpdates: 16 } })
+const compactor = new Compactor({
+  policy: { maxUpdates: 8, maxUpdateBytes: 4096, minTailRatio: 0, hardMaxUpdates: 16 },
+})
 
 const start = async (
   p: FuzzPeer,
@@ -65,7 +67,12 @@ const start = async (
   onCompacted: (e: { outcome: { ok: boolean } }) => void,
 ): Promise<void> => {
   p.doc = doc
-  p.persistence = await DocPersistence.open({ doc, store: broken ? new MemoryDocStore() : p.store, docId: DOC, compactor })
+  p.persistence = await DocPersistence.open({
+    doc,
+    store: broken ? new MemoryDocStore() : p.store,
+    docId: DOC,
+    compactor,
+  })
   p.persistence.on('error', ({ error }) => p.errors.push(`store ${error.code}: ${error.message}`))
   p.persistence.on('compacted', onCompacted)
   p.awareness = new Awareness(doc)
@@ -95,7 +102,12 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
   }
 
   for (let i = 0; i < n; i++) {
-    const p = { name: `p${i}`, store: new MemoryDocStore(), links: new Map(), errors: [] } as unknown as FuzzPeer
+    const p = {
+      name: `p${i}`,
+      store: new MemoryDocStore(),
+      links: new Map(),
+      errors: [],
+    } as unknown as FuzzPeer
     peers.push(p)
   }
   // Random connected topology: a random spanning tree plus a few extra edges (never necessarily complete).
@@ -228,7 +240,8 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
       const check = await DocPersistence.open({ doc: reloaded, store: p.store, docId: DOC, compactor: null })
       const fromStore = snapshot(reloaded)
       await check.destroy()
-      if (!options.brokenStorage && fromStore !== expected) return fail(`${p.name}'s store reloads differently: ${fromStore}`)
+      if (!options.brokenStorage && fromStore !== expected)
+        return fail(`${p.name}'s store reloads differently: ${fromStore}`)
     }
     return done(true, 'converged')
   } catch (err) {
@@ -250,4 +263,5 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
   }
 }
 
-const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i])
+const equal = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i])

@@ -65,7 +65,13 @@ describe('wire messages', () => {
   it('SYNC-4.1 acks and chunks round-trip', () => {
     expect(decodeMessage(encodeAck(42))).toEqual({ type: 'ack', seq: 42 })
     const data = Uint8Array.from([1, 2, 3])
-    expect(decodeMessage(encodeChunk(5, 10, 7, data))).toEqual({ type: 'chunk', id: 5, total: 10, offset: 7, data })
+    expect(decodeMessage(encodeChunk(5, 10, 7, data))).toEqual({
+      type: 'chunk',
+      id: 5,
+      total: 10,
+      offset: 7,
+      data,
+    })
     expect(decodeMessage(encodeAwareness(data))).toEqual({ type: 'awareness', update: data })
   })
 

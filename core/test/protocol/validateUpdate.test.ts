@@ -97,7 +97,9 @@ describe('validateUpdate', () => {
     const bad = u.slice()
     bad[i] = 0xff
     expect(() => validateUpdate(bad)).not.toThrow()
-    expect(() => validateUpdate(bad, { strings: true })).toThrow(expect.objectContaining({ code: 'invalid-update' }))
+    expect(() => validateUpdate(bad, { strings: true })).toThrow(
+      expect.objectContaining({ code: 'invalid-update' }),
+    )
     expect(() => validateUpdate(u, { strings: true })).not.toThrow()
   })
 })

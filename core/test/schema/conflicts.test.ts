@@ -34,7 +34,11 @@ describe('conflicts on critical data', () => {
     const winner = ta.root.entries.get('rent')?.amount
     const list = ta.conflicts.list()
     expect(list).toHaveLength(1)
-    expect(list[0]).toMatchObject({ path: ['entries', 'rent', 'amount'], value: winner === 100 ? 200 : 100, winner })
+    expect(list[0]).toMatchObject({
+      path: ['entries', 'rent', 'amount'],
+      value: winner === 100 ? 200 : 100,
+      winner,
+    })
     expect(tb.conflicts.list()).toEqual(list)
     expect(seen).toEqual([1])
     expect(contentOf(docs[0] as Y.Doc)).toEqual(contentOf(docs[1] as Y.Doc))
@@ -66,7 +70,12 @@ describe('conflicts on critical data', () => {
     const values = new Set(typed.map((t) => t.root.settings.get('limit')))
     expect(values.size).toBe(1)
     const list = typed[0]?.conflicts.list() ?? []
-    expect(list.map((c) => c.value).concat([...values]).sort()).toEqual([10, 20, 30])
+    expect(
+      list
+        .map((c) => c.value)
+        .concat([...values])
+        .sort(),
+    ).toEqual([10, 20, 30])
     for (const t of typed) expect(t.conflicts.list().map((c) => c.id)).toEqual(list.map((c) => c.id))
   })
 

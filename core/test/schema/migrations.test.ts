@@ -129,7 +129,9 @@ describe('versions and migrations', () => {
     openTyped(other, boardV2)
     push(other, live)
     expect(statuses).toEqual(['upgrade-required@2'])
-    expect(v1.root.shapes.insert({ kind: 'rect', x: 0, y: 0, color: 'c' })).toMatchObject({ reason: 'upgrade-required' })
+    expect(v1.root.shapes.insert({ kind: 'rect', x: 0, y: 0, color: 'c' })).toMatchObject({
+      reason: 'upgrade-required',
+    })
     expect(v1.root.meta.get('title')).toBe('Untitled')
   })
 
@@ -157,11 +159,18 @@ describe('versions and migrations', () => {
   })
 
   it('SCHEMA-4.2 migration helpers: context operations are buffered and deterministic', () => {
-    const schema1 = defineSchema({ name: 'n', version: 1, root: { settings: s.record({ a: s.number().optional(0) }) } })
+    const schema1 = defineSchema({
+      name: 'n',
+      version: 1,
+      root: { settings: s.record({ a: s.number().optional(0) }) },
+    })
     const schema3 = defineSchema({
       name: 'n',
       version: 3,
-      root: { settings: s.record({ b: s.number().optional(0), c: s.string().optional('') }), tags: s.collection({ t: s.string() }) },
+      root: {
+        settings: s.record({ b: s.number().optional(0), c: s.string().optional('') }),
+        tags: s.collection({ t: s.string() }),
+      },
       migrations: [
         { id: 'n/2', run: (ctx) => ctx.set('settings', 'b', Number(ctx.read('settings')?.a ?? 0) * 2) },
         {

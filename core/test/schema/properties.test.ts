@@ -89,7 +89,9 @@ const schemasFor = (kinds: readonly Kind[]) => {
     name: 'p',
     version: 2,
     root: { items: s.collection(v2Fields as Fields), meta },
-    migrations: [{ id: 'p/2', records: { items: chainSteps(renameField('f0', 'g0'), addField('added', 7)) } }],
+    migrations: [
+      { id: 'p/2', records: { items: chainSteps(renameField('f0', 'g0'), addField('added', 7)) } },
+    ],
   })
   return { v1, v2 }
 }
@@ -117,19 +119,54 @@ const scenarioArb = fc
     const rec = fc.nat(30)
     const field = fc.nat(kinds.length)
     const op: fc.Arbitrary<Op> = fc.oneof(
-      { weight: 4, arbitrary: fc.record({ t: fc.constant('insert' as const), peer, values: fc.tuple(...kinds.map(valueArb)) }) },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          t: fc.constant('insert' as const),
+          peer,
+          values: fc.tuple(...kinds.map(valueArb)),
+        }),
+      },
       {
         weight: 4,
         arbitrary: fc
           .record({ peer, rec, field: fc.nat(kinds.length - 1) })
-          .chain((o) => valueArb(kinds[o.field] as Kind).map((value) => ({ t: 'update' as const, ...o, value }))),
+          .chain((o) =>
+            valueArb(kinds[o.field] as Kind).map((value) => ({ t: 'update' as const, ...o, value })),
+          ),
       },
-      { weight: 2, arbitrary: fc.record({ t: fc.constant('text' as const), peer, rec, str: fc.string({ minLength: 1, maxLength: 3 }) }) },
-      { weight: 2, arbitrary: fc.record({ t: fc.constant('push' as const), peer, rec, items: fc.array(fc.integer(), { minLength: 1, maxLength: 2 }) }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          t: fc.constant('text' as const),
+          peer,
+          rec,
+          str: fc.string({ minLength: 1, maxLength: 3 }),
+        }),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          t: fc.constant('push' as const),
+          peer,
+          rec,
+          items: fc.array(fc.integer(), { minLength: 1, maxLength: 2 }),
+        }),
+      },
       { weight: 1, arbitrary: fc.record({ t: fc.constant('delete' as const), peer, rec }) },
-      { weight: 2, arbitrary: fc.record({ t: fc.constant('junk' as const), peer, rec, field, value: junkArb }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({ t: fc.constant('junk' as const), peer, rec, field, value: junkArb }),
+      },
       { weight: 1, arbitrary: fc.record({ t: fc.constant('junkRecord' as const), peer, rec }) },
-      { weight: 2, arbitrary: fc.record({ t: fc.constant('count' as const), peer, value: fc.integer({ min: 0, max: 9 }) }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          t: fc.constant('count' as const),
+          peer,
+          value: fc.integer({ min: 0, max: 9 }),
+        }),
+      },
       { weight: 5, arbitrary: fc.record({ t: fc.constant('sync' as const), from: peer, to: peer }) },
       { weight: 1, arbitrary: fc.record({ t: fc.constant('upgrade' as const), peer }) },
     )
@@ -148,14 +185,17 @@ const conforms = (def: RecordField<Fields>, row: Record<string, unknown>): boole
     const v = row[key]
     if (f.kind === 'value') return f.test(v)
     if (f.kind === 'text') return v instanceof Y.Text
-    if (f.kind === 'list') return Array.isArray(v) && v.every((x) => f.item.kind === 'value' && f.item.test(x))
+    if (f.kind === 'list')
+      return Array.isArray(v) && v.every((x) => f.item.kind === 'value' && f.item.test(x))
     return false
   })
 
 const run = (kinds: readonly Kind[], versions: readonly number[], ops: readonly Op[]): void => {
   const { v1, v2 } = schemasFor(kinds)
   const docs = versions.map((_, i) => newDoc(i + 1))
-  const typed: AnyTyped[] = versions.map((v, i) => openTyped(docs[i] as Y.Doc, (v === 2 ? v2 : v1) as Schema) as AnyTyped)
+  const typed: AnyTyped[] = versions.map(
+    (v, i) => openTyped(docs[i] as Y.Doc, (v === 2 ? v2 : v1) as Schema) as AnyTyped,
+  )
   const inserted: string[] = []
   const gone = new Set<string>()
   const junked = new Set<string>()
@@ -165,14 +205,22 @@ const run = (kinds: readonly Kind[], versions: readonly number[], ops: readonly 
   const textField = kinds.findIndex((k) => k === 'text')
   const listField = kinds.findIndex((k) => k === 'listNumber')
   const fieldName = (t: AnyTyped, i: number): string => (i === 0 && t.schema.version === 2 ? 'g0' : `f${i}`)
-  const items = (t: AnyTyped) => t.root.items as unknown as {
-    insert(v: unknown, o: { id: string }): { ok: boolean }
-    update(id: string, p: unknown): { ok: boolean }
-    delete(id: string): { ok: boolean }
-    record(id: string): { text(k: string): Y.Text | undefined; list(k: string): { push(...x: number[]): { ok: boolean } } | undefined } | undefined
-    get(id: string): Record<string, unknown> | undefined
-    values(): Array<Record<string, unknown>>
-  }
+  const items = (t: AnyTyped) =>
+    t.root.items as unknown as {
+      insert(v: unknown, o: { id: string }): { ok: boolean }
+      update(id: string, p: unknown): { ok: boolean }
+      delete(id: string): { ok: boolean }
+      record(
+        id: string,
+      ):
+        | {
+            text(k: string): Y.Text | undefined
+            list(k: string): { push(...x: number[]): { ok: boolean } } | undefined
+          }
+        | undefined
+      get(id: string): Record<string, unknown> | undefined
+      values(): Array<Record<string, unknown>>
+    }
 
   for (const op of ops) {
     if (op.t === 'sync') {
@@ -181,7 +229,10 @@ const run = (kinds: readonly Kind[], versions: readonly number[], ops: readonly 
     }
     const t = typed[op.peer] as AnyTyped
     const doc = docs[op.peer] as Y.Doc
-    const id = op.t === 'insert' ? `p${op.peer}-${inserted.length}` : (inserted[('rec' in op ? op.rec : 0) % Math.max(1, inserted.length)] ?? 'none')
+    const id =
+      op.t === 'insert'
+        ? `p${op.peer}-${inserted.length}`
+        : (inserted[('rec' in op ? op.rec : 0) % Math.max(1, inserted.length)] ?? 'none')
     switch (op.t) {
       case 'insert': {
         const input: Record<string, unknown> = {}
@@ -284,7 +335,11 @@ describe('schema properties', () => {
   }, 600_000)
 
   it('SCHEMA-5.2 every value of a round of concurrent writes is the final value or in the conflict log', () => {
-    const ledger = defineSchema({ name: 'l', version: 1, root: { m: s.record({ v: s.number().keepConflicts().optional(0) }) } })
+    const ledger = defineSchema({
+      name: 'l',
+      version: 1,
+      root: { m: s.record({ v: s.number().keepConflicts().optional(0) }) },
+    })
     fc.assert(
       fc.property(
         fc.integer({ min: 2, max: 4 }),
@@ -305,7 +360,8 @@ describe('schema properties', () => {
             })
             perRound.push(round)
             // partial exchanges in random order, then everyone syncs
-            for (const [a, b] of partial) if (a < n && b < n && a !== b) push(docs[a] as Y.Doc, docs[b] as Y.Doc)
+            for (const [a, b] of partial)
+              if (a < n && b < n && a !== b) push(docs[a] as Y.Doc, docs[b] as Y.Doc)
             syncAll(docs)
           }
           const finals = new Set(typed.map((t) => t.root.m.get('v')))

@@ -34,7 +34,12 @@ it('SCHEMA-4.4 SCHEMA-4.6 scenario: v1 writes offline, v2 migrates, they sync: n
   expect(v2.root.shapes.get('s1')).toMatchObject({ fill: 'purple', rotation: 0 })
   expect(v2.root.shapes.get('s2')).toMatchObject({ fill: 'yellow', x: 99 })
   expect(v2.root.shapes.get('s2')?.label.toString()).toBe('todo (from v1)')
-  expect(v2.root.shapes.get('s3')).toMatchObject({ kind: 'stroke', fill: 'green', rotation: 0, points: [0, 0, 5, 5] })
+  expect(v2.root.shapes.get('s3')).toMatchObject({
+    kind: 'stroke',
+    fill: 'green',
+    rotation: 0,
+    points: [0, 0, 5, 5],
+  })
   expect(v2.root.shapes.values()).toHaveLength(3)
   expect(v2.root.layers.values()).toHaveLength(1)
   // the concurrent budget writes: one wins, the other is in the conflict log on both peers

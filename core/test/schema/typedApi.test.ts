@@ -19,7 +19,9 @@ describe('declaring a schema', () => {
     expectTypeOf<Shape['label']>().toEqualTypeOf<Y.Text>()
     expectTypeOf<Shape['points']>().toEqualTypeOf<readonly number[]>()
     expectTypeOf<Board['meta']['title']>().toEqualTypeOf<string>()
-    expectTypeOf<Board['layers']>().toEqualTypeOf<ReadonlyMap<string, Row<typeof boardV2.root.layers.record>>>()
+    expectTypeOf<Board['layers']>().toEqualTypeOf<
+      ReadonlyMap<string, Row<typeof boardV2.root.layers.record>>
+    >()
     const typed = openTyped(new Y.Doc(), boardV2)
     // @ts-expect-error x is a number
     typed.root.shapes.insert({ kind: 'rect', x: 'a', y: 0, fill: 'red', rotation: 0 })
@@ -38,11 +40,22 @@ describe('declaring a schema', () => {
       () => defineSchema({ name: 'a', version: 1, root: { 'x.y': s.record({}) } }),
       () => defineSchema({ name: 'a', version: 1, root: { c: s.collection({ id: s.string() }) } }),
       () => defineSchema({ name: 'a', version: 1, root: { c: s.collection({ r: s.ref('nope') }) } }),
-      () => defineSchema({ name: 'a', version: 1, root: { l: s.list(s.record({ c: s.collection({}) as never })) } }),
+      () =>
+        defineSchema({
+          name: 'a',
+          version: 1,
+          root: { l: s.list(s.record({ c: s.collection({}) as never })) },
+        }),
       () => defineSchema({ name: 'a', version: 2, root: {}, migrations: [{ id: 'b/2' }] }),
       () => defineSchema({ name: 'a', version: 2, root: {}, migrations: [{ id: 'a/3' }] }),
       () => defineSchema({ name: 'a', version: 3, root: {}, migrations: [{ id: 'a/3' }, { id: 'a/2' }] }),
-      () => defineSchema({ name: 'a', version: 2, root: {}, migrations: [{ id: 'a/2', records: { nope: () => undefined } }] }),
+      () =>
+        defineSchema({
+          name: 'a',
+          version: 2,
+          root: {},
+          migrations: [{ id: 'a/2', records: { nope: () => undefined } }],
+        }),
       () => s.number().optional('x' as never),
     ]
     for (const f of bad) expect(f).toThrow()
@@ -66,7 +79,11 @@ describe('nested containers', () => {
     root: {
       page: s.record({
         title: s.string().optional(''),
-        blocks: s.collection({ kind: s.enum(['p', 'h1']), body: s.text(), style: s.record({ bold: s.boolean().optional(false) }) }),
+        blocks: s.collection({
+          kind: s.enum(['p', 'h1']),
+          body: s.text(),
+          style: s.record({ bold: s.boolean().optional(false) }),
+        }),
         tags: s.list(s.string()),
       }),
       tasks: s.list(s.record({ done: s.boolean(), label: s.string() })),
@@ -79,7 +96,9 @@ describe('nested containers', () => {
     const ta = openTyped(a, page)
     const tb = openTyped(b, page)
     // both peers "create" the nested collection and list concurrently: top-level types merge by name
-    ta.root.page.collection('blocks')?.insert({ kind: 'h1', body: 'Title', style: { bold: true } }, { id: 'b1' })
+    ta.root.page
+      .collection('blocks')
+      ?.insert({ kind: 'h1', body: 'Title', style: { bold: true } }, { id: 'b1' })
     tb.root.page.collection('blocks')?.insert({ kind: 'p', body: 'Text', style: {} }, { id: 'b2' })
     ta.root.page.list('tags')?.push('x')
     tb.root.page.list('tags')?.push('y')
@@ -96,7 +115,10 @@ describe('nested containers', () => {
     expect(task?.set('done', true)).toEqual({ ok: true })
     expect(tb.root.tasks.toArray()).toEqual([{ done: true, label: 'write tests' }])
     expect(tb.root.page.collection('blocks')?.record('b1')?.record('style')?.get('bold')).toBe(true)
-    expect(tb.root.tasks.push({ done: 'no' as never, label: 'x' })).toMatchObject({ ok: false, path: ['tasks', 1, 'done'] })
+    expect(tb.root.tasks.push({ done: 'no' as never, label: 'x' })).toMatchObject({
+      ok: false,
+      path: ['tasks', 1, 'done'],
+    })
   })
 })
 
@@ -109,7 +131,14 @@ describe('typed writes', () => {
       typed.root.shapes.insert({ kind: 'hexagon' as 'rect', x: 0, y: 0, fill: 'red', rotation: 0 }),
       typed.root.shapes.insert({ kind: 'rect', x: Number.NaN, y: 0, fill: 'red', rotation: 0 }),
       typed.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0, extra: 1 } as never),
-      typed.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0, points: [1, 'two' as never] }),
+      typed.root.shapes.insert({
+        kind: 'rect',
+        x: 0,
+        y: 0,
+        fill: 'red',
+        rotation: 0,
+        points: [1, 'two' as never],
+      }),
       typed.root.meta.set('title', 42 as never),
       typed.root.meta.update({ title: 'ok', budget: 'lots' as never }),
     ]
@@ -121,13 +150,17 @@ describe('typed writes', () => {
   it('SCHEMA-2.2 an update is checked completely, then written in one transaction', () => {
     const doc = new Y.Doc()
     const typed = openTyped(doc, boardV2)
-    const { id } = typed.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 }) as { id: string }
+    const { id } = typed.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 }) as {
+      id: string
+    }
     const updates = updatesOf(doc)
     expect(typed.root.shapes.update(id, { x: 10, y: 20, fill: 'blue' })).toEqual({ ok: true })
     expect(updates).toHaveLength(1)
     expect(typed.root.shapes.get(id)).toMatchObject({ x: 10, y: 20, fill: 'blue' })
     expect(typed.root.shapes.update('missing', { x: 1 })).toMatchObject({ ok: false, reason: 'not-found' })
-    expect(typed.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 }, { id })).toMatchObject({
+    expect(
+      typed.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 }, { id }),
+    ).toMatchObject({
       ok: false,
       reason: 'exists',
     })
@@ -144,7 +177,10 @@ describe('typed writes', () => {
   it('SCHEMA-2.3 a reference must point at an existing record when written', () => {
     const typed = openTyped(new Y.Doc(), boardV2)
     const base = { kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 } as const
-    expect(typed.root.shapes.insert({ ...base, layer: 'nope' })).toMatchObject({ ok: false, reason: 'invalid-value' })
+    expect(typed.root.shapes.insert({ ...base, layer: 'nope' })).toMatchObject({
+      ok: false,
+      reason: 'invalid-value',
+    })
     expect(typed.root.shapes.insert({ ...base, layer: 'default' }).ok).toBe(true)
     typed.root.layers.insert({ name: 'Top' }, { id: 'top' })
     const r = typed.root.shapes.insert({ ...base, layer: 'top' }) as { id: string }
@@ -161,7 +197,9 @@ describe('typed writes', () => {
     const tb = openTyped(b, boardV2)
     const seen: unknown[] = []
     const off = tb.root.shapes.observe((e) => seen.push({ ...e }))
-    const { id } = ta.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 }) as { id: string }
+    const { id } = ta.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 }) as {
+      id: string
+    }
     push(a, b)
     const rec = tb.root.shapes.record(id)
     const fields: string[][] = []
@@ -194,7 +232,9 @@ describe('typed writes', () => {
     const doc = new Y.Doc()
     const typed = openTyped(doc, boardV2)
     const undo = typed.undoManager(['shapes'])
-    const { id } = typed.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 }) as { id: string }
+    const { id } = typed.root.shapes.insert({ kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 }) as {
+      id: string
+    }
     undo.stopCapturing()
     typed.root.meta.set('title', 'Plan')
     typed.root.shapes.update(id, { x: 9 })

@@ -16,7 +16,10 @@ const setup = () => {
   const doc = newDoc(1)
   const invalid: InvalidEvent[] = []
   const typed = openTyped(doc, boardV2, { onInvalid: (e) => invalid.push(e) })
-  typed.root.shapes.insert({ kind: 'rect', x: 1, y: 2, fill: 'red', rotation: 0, label: 'a', points: [1] }, { id: 'good' })
+  typed.root.shapes.insert(
+    { kind: 'rect', x: 1, y: 2, fill: 'red', rotation: 0, label: 'a', points: [1] },
+    { id: 'good' },
+  )
   typed.root.shapes.insert({ kind: 'rect', x: 1, y: 2, fill: 'red', rotation: 0 }, { id: 'victim' })
   return { doc, typed, invalid }
 }
@@ -35,7 +38,11 @@ describe('untrusted remote data', () => {
     expect(invalid).toEqual(
       expect.arrayContaining([
         { path: ['shapes', 'victim', 'x'], value: 'not a number', reason: 'expected number; record skipped' },
-        { path: ['shapes', 'good', 'w'], value: { evil: true }, reason: 'expected number; read as its default' },
+        {
+          path: ['shapes', 'good', 'w'],
+          value: { evil: true },
+          reason: 'expected number; read as its default',
+        },
       ]),
     )
   })
@@ -67,7 +74,11 @@ describe('untrusted remote data', () => {
     typed.root.shapes.get('victim')
     expect(invalid).toHaveLength(count)
     expect(typed.validate()).toEqual([
-      { path: ['shapes', 'victim', 'kind'], value: 'hexagon', reason: 'expected "rect" | "ellipse" | "sticky" | "stroke"; record skipped' },
+      {
+        path: ['shapes', 'victim', 'kind'],
+        value: 'hexagon',
+        reason: 'expected "rect" | "ellipse" | "sticky" | "stroke"; record skipped',
+      },
     ])
     junkPeer(doc, (evil) => evil.getMap<Y.Map<unknown>>('shapes').get('victim')?.set('kind', 'octagon'))
     expect(invalid).toHaveLength(count + 1)
@@ -88,7 +99,7 @@ describe('untrusted remote data', () => {
     expect(JSON.stringify(contentOf(doc))).toBe(before)
     expect(updates).toHaveLength(0)
     typed.root.shapes.update('good', { x: 3 })
-    expect((doc.getMap<Y.Map<unknown>>('shapes').get('good')?.get('shadow') as object)).toEqual({ blur: 3 })
+    expect(doc.getMap<Y.Map<unknown>>('shapes').get('good')?.get('shadow') as object).toEqual({ blur: 3 })
     // repairing an invalid record through the typed API is allowed
     expect(typed.root.shapes.update('victim', { x: 4 })).toEqual({ ok: true })
     expect(typed.root.shapes.get('victim')?.x).toBe(4)

@@ -5,7 +5,8 @@ import { rebuildFresh } from '../../src/storage/index.js'
 /** Every struct of `doc`, as (client, clock) → item. */
 const itemAt = (doc: Y.Doc, client: number, clock: number): Y.Item | null => {
   for (const struct of doc.store.clients.get(client) ?? []) {
-    if (struct instanceof Y.Item && struct.id.clock <= clock && clock < struct.id.clock + struct.length) return struct
+    if (struct instanceof Y.Item && struct.id.clock <= clock && clock < struct.id.clock + struct.length)
+      return struct
   }
   return null
 }
@@ -51,7 +52,8 @@ describe('rebuildFresh (COMPACT-3.3)', () => {
     expect(doc.getXmlFragment('xml').toString()).toBe(source.getXmlFragment('xml').toString())
     expect([...doc.store.clients.keys()]).toEqual([2 ** 40])
     let deleted = 0
-    for (const s of doc.store.clients.get(2 ** 40) ?? []) if (s instanceof Y.Item && s.deleted) deleted += s.length
+    for (const s of doc.store.clients.get(2 ** 40) ?? [])
+      if (s instanceof Y.Item && s.deleted) deleted += s.length
     expect(deleted).toBe(0)
     expect(Y.encodeStateAsUpdateV2(doc).byteLength).toBeLessThan(Y.encodeStateAsUpdateV2(source).byteLength)
   })
@@ -70,7 +72,8 @@ describe('rebuildFresh (COMPACT-3.3)', () => {
     const source = build()
     const { doc, clientId, provenance } = rebuildFresh(source)
     let liveNew = 0
-    for (const s of doc.store.clients.get(clientId) ?? []) if (s instanceof Y.Item && s.countable) liveNew += s.length
+    for (const s of doc.store.clients.get(clientId) ?? [])
+      if (s instanceof Y.Item && s.countable) liveNew += s.length
     expect(provenance.reduce((n, r) => n + r.length, 0)).toBe(liveNew)
     for (const run of provenance) {
       for (let k = 0; k < run.length; k++) {

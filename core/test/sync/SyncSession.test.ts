@@ -26,7 +26,11 @@ describe('SyncSession', () => {
 
   it('SYNC-3.2 an A-B-C chain converges: B forwards between A and C, who never meet', () => {
     const net = new TestNet()
-    const [a, b, c] = ['a', 'b', 'c'].map((n) => net.peer(n)) as [ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>]
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => net.peer(n)) as [
+      ReturnType<TestNet['peer']>,
+      ReturnType<TestNet['peer']>,
+      ReturnType<TestNet['peer']>,
+    ]
     net.connect(a, b)
     net.connect(b, c)
     net.flush()
@@ -44,7 +48,11 @@ describe('SyncSession', () => {
 
   it('SYNC-3.1 an update is never sent back where it came from, and a cycle does not echo', () => {
     const net = new TestNet()
-    const [a, b, c] = ['a', 'b', 'c'].map((n) => net.peer(n)) as [ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>]
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => net.peer(n)) as [
+      ReturnType<TestNet['peer']>,
+      ReturnType<TestNet['peer']>,
+      ReturnType<TestNet['peer']>,
+    ]
     net.connect(a, b)
     net.connect(b, c)
     net.connect(c, a)
@@ -213,7 +221,11 @@ describe('SyncSession', () => {
 
   it('SYNC-6.1 awareness crosses every path and goes away when its path closes', () => {
     const net = new TestNet()
-    const [a, b, c] = ['a', 'b', 'c'].map((n) => net.peer(n)) as [ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>]
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => net.peer(n)) as [
+      ReturnType<TestNet['peer']>,
+      ReturnType<TestNet['peer']>,
+      ReturnType<TestNet['peer']>,
+    ]
     const [tab, tba] = net.connect(a, b)
     net.connect(b, c)
     a.session.awareness.setLocalState({ user: 'alice' })
@@ -267,7 +279,11 @@ describe('SyncSession', () => {
 
   it('SYNC-6.3 a client that leaves and comes back is visible again at once', () => {
     const net = new TestNet()
-    const [a, b, c] = ['a', 'b', 'c'].map((n) => net.peer(n)) as [ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>, ReturnType<TestNet['peer']>]
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => net.peer(n)) as [
+      ReturnType<TestNet['peer']>,
+      ReturnType<TestNet['peer']>,
+      ReturnType<TestNet['peer']>,
+    ]
     const [tab, tba] = net.connect(a, b)
     net.connect(b, c)
     a.session.awareness.setLocalState({ user: 'alice' })

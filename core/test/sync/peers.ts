@@ -26,7 +26,11 @@ export class TestNet {
   }
 
   /** Connects two peers with a dedicated pair of transports (one per side). */
-  connect(a: TestPeer, b: TestPeer, options: { maxMessageSize?: number } = {}): [MemoryTransport, MemoryTransport] {
+  connect(
+    a: TestPeer,
+    b: TestPeer,
+    options: { maxMessageSize?: number } = {},
+  ): [MemoryTransport, MemoryTransport] {
     const ta = this.network.transport(`${a.name}->${b.name}`, options)
     const tb = this.network.transport(`${b.name}->${a.name}`, options)
     this.network.link(ta, tb)

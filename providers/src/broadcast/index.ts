@@ -1,1 +1,4 @@
-export { BroadcastChannelTransport, type BroadcastChannelTransportOptions } from './BroadcastChannelTransport.js'
+export {
+  BroadcastChannelTransport,
+  type BroadcastChannelTransportOptions,
+} from './BroadcastChannelTransport.js'

@@ -1,5 +1,14 @@
 import { ObservableV2 } from 'lib0/observable'
-import { CloseCode, closeCodeName, isRetryableClose, peerId, type PeerId, type Transport, type TransportEvents, type TransportStatus } from '@weft/core'
+import {
+  CloseCode,
+  closeCodeName,
+  isRetryableClose,
+  peerId,
+  type PeerId,
+  type Transport,
+  type TransportEvents,
+  type TransportStatus,
+} from '@weft/core'
 
 /**
  * The subset of the WebSocket API this transport uses (browsers' WebSocket, or `ws` in Node). Handler parameters
@@ -78,7 +87,8 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
     super()
     this.#options = options
     const WS = options.WebSocketPolyfill ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-    if (!WS) throw new TypeError('No WebSocket implementation: pass WebSocketPolyfill (e.g. from "ws") in Node')
+    if (!WS)
+      throw new TypeError('No WebSocket implementation: pass WebSocketPolyfill (e.g. from "ws") in Node')
     this.#WS = WS
     this.#peer = peerId(`relay:${options.url}`)
   }
@@ -138,7 +148,8 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
     const url = new URL(`${base}/${encodeURIComponent(this.#options.room)}`)
     for (const [k, v] of Object.entries(this.#options.params ?? {})) url.searchParams.set(k, v)
     const token = this.#options.token
-    if (token !== undefined) url.searchParams.set('token', typeof token === 'function' ? await token() : token)
+    if (token !== undefined)
+      url.searchParams.set('token', typeof token === 'function' ? await token() : token)
     return url.toString()
   }
 
@@ -182,7 +193,11 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
       this.#closed(info)
       if (!this.#wanted) return
       if (isRetryableClose(ev.code)) this.#scheduleReconnect()
-      else if (typeof this.#options.token === 'function' && !this.#refreshOnce && ev.code !== CloseCode.ReadOnly) {
+      else if (
+        typeof this.#options.token === 'function' &&
+        !this.#refreshOnce &&
+        ev.code !== CloseCode.ReadOnly
+      ) {
         // Auth refused or token expired: one immediate attempt with a fresh token.
         this.#refreshOnce = true
         void this.#open()
@@ -194,7 +209,10 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
     this.#lastClose = info
     const wasConnected = this.#status === 'connected'
     this.#setStatus('disconnected')
-    if (wasConnected) this.emit('peer-left', [{ peer: this.#peer, reason: `closed ${info.code} ${info.name ?? info.reason}` }])
+    if (wasConnected)
+      this.emit('peer-left', [
+        { peer: this.#peer, reason: `closed ${info.code} ${info.name ?? info.reason}` },
+      ])
   }
 
   #scheduleReconnect(): void {

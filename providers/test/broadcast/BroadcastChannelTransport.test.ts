@@ -45,7 +45,9 @@ describe('BroadcastChannelTransport', () => {
     a.doc.getText('t').insert(0, 'hi')
     await both
     expect(b.doc.getText('t').toString()).toBe('hi')
-    const left = new Promise<void>((resolve) => b.t.on('peer-left', ({ peer }) => peer === a.t.id && resolve()))
+    const left = new Promise<void>((resolve) =>
+      b.t.on('peer-left', ({ peer }) => peer === a.t.id && resolve()),
+    )
     a.t.disconnect()
     await left
     expect(b.t.peers.has(a.t.id as never)).toBe(false)
@@ -60,7 +62,10 @@ describe('BroadcastChannelTransport', () => {
     const other = new BroadcastChannelTransport({ room: 'junk' })
     const got: unknown[] = []
     t.on('message', (m) => got.push(m))
-    const joined = Promise.all([new Promise((r) => t.on('peer-joined', r)), new Promise((r) => other.on('peer-joined', r))])
+    const joined = Promise.all([
+      new Promise((r) => t.on('peer-joined', r)),
+      new Promise((r) => other.on('peer-joined', r)),
+    ])
     t.connect()
     const raw = new BroadcastChannel('weft:junk')
     raw.postMessage({ t: 'msg', from: 'x', to: null, data: 'not bytes' })

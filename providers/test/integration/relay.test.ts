@@ -30,7 +30,15 @@ const relay = (room: string) =>
 const peerProcess = (room: string, db: string) => {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', 'providers/test/integration/support/nodePeer.ts', server.relayUrl, room, db],
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      'providers/test/integration/support/nodePeer.ts',
+      server.relayUrl,
+      room,
+      db,
+    ],
     { cwd: repo, stdio: ['pipe', 'pipe', 'inherit'] },
   )
   const queue: Array<Record<string, unknown>> = []

@@ -25,14 +25,19 @@ const startServer = async () => {
     url: `ws://127.0.0.1:${port}/relay`,
     nthConnection,
     connections,
-    close: () => new Promise<void>((r) => {
-      for (const c of wss.clients) c.terminate()
-      wss.close(() => r())
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate()
+        wss.close(() => r())
+      }),
   }
 }
 
-const event = <T>(t: WebSocketTransport, name: 'peer-joined' | 'peer-left' | 'message' | 'status', match: (p: T) => boolean = () => true) =>
+const event = <T>(
+  t: WebSocketTransport,
+  name: 'peer-joined' | 'peer-left' | 'message' | 'status',
+  match: (p: T) => boolean = () => true,
+) =>
   new Promise<T>((resolve) => {
     const h = (p: T) => {
       if (!match(p)) return
@@ -50,7 +55,12 @@ afterEach(async () => {
 describe('WebSocketTransport', () => {
   it('PROV-2.1 connects to <url>/<room> with the token, and carries bytes both ways', async () => {
     const server = await startServer()
-    const t = new WebSocketTransport({ url: server.url, room: 'my room', token: 'abc', WebSocketPolyfill: WS })
+    const t = new WebSocketTransport({
+      url: server.url,
+      room: 'my room',
+      token: 'abc',
+      WebSocketPolyfill: WS,
+    })
     cleanups.push(() => t.destroy(), server.close)
     const joined = event(t, 'peer-joined')
     t.connect()
@@ -92,7 +102,13 @@ describe('WebSocketTransport', () => {
 
   it('PROV-2.3 a final close (Unauthorized) stops reconnecting when the token cannot be refreshed', async () => {
     const server = await startServer()
-    const t = new WebSocketTransport({ url: server.url, room: 'r', token: 'bad', WebSocketPolyfill: WS, minReconnectMs: 1 })
+    const t = new WebSocketTransport({
+      url: server.url,
+      room: 'r',
+      token: 'bad',
+      WebSocketPolyfill: WS,
+      minReconnectMs: 1,
+    })
     cleanups.push(() => t.destroy(), server.close)
     t.connect()
     const conn = await server.nthConnection(1)
@@ -109,7 +125,12 @@ describe('WebSocketTransport', () => {
   it('PROV-2.4 an expired token is refreshed once, immediately', async () => {
     const server = await startServer()
     let n = 0
-    const t = new WebSocketTransport({ url: server.url, room: 'r', token: () => `t${++n}`, WebSocketPolyfill: WS })
+    const t = new WebSocketTransport({
+      url: server.url,
+      room: 'r',
+      token: () => `t${++n}`,
+      WebSocketPolyfill: WS,
+    })
     cleanups.push(() => t.destroy(), server.close)
     t.connect()
     ;(await server.nthConnection(1)).socket.close(CloseCode.TokenExpired, 'expired')

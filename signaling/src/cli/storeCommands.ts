@@ -13,7 +13,8 @@ export const openStoreAt = async (path: string): Promise<DocStore> => {
   return new SqliteDocStore({ path: file })
 }
 
-const kib = (n: number): string => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(2)} MiB`)
+const kib = (n: number): string =>
+  n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(2)} MiB`
 
 /** One human-readable block per document. */
 export const formatInspection = (id: string, i: DocInspection): string =>
@@ -36,7 +37,9 @@ export const inspectCommand = async (args: readonly string[], out: Out, err: Out
   const json = args.includes('--json')
   const [path, doc] = args.filter((a) => !a.startsWith('--'))
   if (!path) {
-    err.write('Usage: weft inspect <store> [doc] [--json]\n  <store>: a weft serve --data directory or a SQLite file\n')
+    err.write(
+      'Usage: weft inspect <store> [doc] [--json]\n  <store>: a weft serve --data directory or a SQLite file\n',
+    )
     return 1
   }
   const store = await openStoreAt(path)
@@ -86,7 +89,9 @@ export const compactCommand = async (
 ): Promise<number> => {
   const [path, doc] = args.filter((a) => !a.startsWith('--'))
   if (!path) {
-    err.write('Usage: weft compact <store> [doc]\n  <store>: a weft serve --data directory or a SQLite file\n')
+    err.write(
+      'Usage: weft compact <store> [doc]\n  <store>: a weft serve --data directory or a SQLite file\n',
+    )
     return 1
   }
   const store = await openStoreAt(path)
@@ -110,7 +115,9 @@ export const compactCommand = async (
     }
     bar(ids.length, ids.length, 'done')
     if (out.isTTY) out.write('\n')
-    out.write(`compacted ${ids.length - failed} of ${ids.length} documents: ${kib(before)} -> ${kib(after)}\n`)
+    out.write(
+      `compacted ${ids.length - failed} of ${ids.length} documents: ${kib(before)} -> ${kib(after)}\n`,
+    )
     return failed > 0 ? 1 : 0
   } finally {
     await store.close()

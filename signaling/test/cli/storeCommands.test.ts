@@ -36,7 +36,16 @@ describe('weft inspect / weft compact', () => {
     const dir = await seed()
     const out = sink()
     expect(await inspectCommand([dir, 'board', '--json'], out, sink())).toBe(0)
-    const report = JSON.parse(out.text()) as Record<string, { storedUpdates: number; deletedItems: number; liveItems: number; clientIds: number[]; epoch: string | null }>
+    const report = JSON.parse(out.text()) as Record<
+      string,
+      {
+        storedUpdates: number
+        deletedItems: number
+        liveItems: number
+        clientIds: number[]
+        epoch: string | null
+      }
+    >
     expect(report.board!.storedUpdates).toBe(300)
     expect(report.board!.liveItems).toBe(150)
     expect(report.board!.deletedItems).toBe(150)

@@ -21,7 +21,12 @@ lines.on('line', (line) => {
   void (async () => {
     const [cmd, ...rest] = line.split(' ')
     if (cmd === 'open') {
-      const relay = new WebSocketTransport({ url: relayUrl, room, WebSocketPolyfill: WebSocket, minReconnectMs: 20 })
+      const relay = new WebSocketTransport({
+        url: relayUrl,
+        room,
+        WebSocketPolyfill: WebSocket,
+        minReconnectMs: 20,
+      })
       handle = await openDoc({ docId: room, store, relay, connect: rest[0] === '1' })
       say({ event: 'opened', pending: handle.pendingChanges, text: handle.doc.getText('t').toString() })
     } else if (cmd === 'edit' && handle) {

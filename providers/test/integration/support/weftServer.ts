@@ -25,7 +25,9 @@ export const exited = (child: ChildProcess): Promise<void> =>
     ? Promise.resolve()
     : new Promise((resolve) => child.once('exit', () => resolve()))
 
-export const startWeftServer = async (options: { dataDir?: string; port?: number } = {}): Promise<WeftServer> => {
+export const startWeftServer = async (
+  options: { dataDir?: string; port?: number } = {},
+): Promise<WeftServer> => {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'weft-int-')))
   const args = ['signaling/bin/weft.js', 'serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0)]
   args.push('--data', join(dataDir, 'store'))
