@@ -16,3 +16,19 @@ export {
 export { applyStoredDoc } from './applyStoredDoc.js'
 export { inspectDoc, type DocInspection } from './inspectDoc.js'
 export { rebuildFresh, type RebuiltDoc, type RebuildOptions, type ProvenanceRun } from './rebuildFresh.js'
+export { rebaseOnto, type RebaseResult } from './rebaseOnto.js'
+export { startEpoch, type StartedEpoch } from './epochStart.js'
+export { epochClient, MIN_EPOCH_CLIENT } from './epochClient.js'
+export {
+  INITIAL_EPOCH,
+  chooseEpoch,
+  compareEpochs,
+  decodeEpochRecord,
+  encodeEpochRecord,
+  epochRecordId,
+  epochSeq,
+  verifyEpochRecord,
+  type DecodeEpochRecordResult,
+  type EpochRecord,
+} from './epochRecord.js'
+export { persistEpoch, readEpochRecord, EPOCH_META_KEY, EPOCH_RECORD_META_KEY } from './epochPersist.js'
