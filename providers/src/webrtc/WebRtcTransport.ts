@@ -1,0 +1,519 @@
+import {
+  WeftError,
+  WeftErrorCode,
+  peerId as toPeerId,
+  type PeerId,
+  type Transport,
+  type TransportEvents,
+  type TransportStatus,
+} from '@weft/core'
+import { ObservableV2 } from 'lib0/observable'
+import * as random from 'lib0/random'
+import { RtcPeer, SILENT_PEER, type Signal } from './RtcPeer.js'
+import {
+  SignalingConnection,
+  type SignalingTiming,
+  type WebSocketConstructor,
+} from './SignalingConnection.js'
+import { decryptSignal, deriveRoomKey, encryptSignal, type AnyValue } from './signalingCrypto.js'
+
+/** The largest message handed to a data channel in one piece: the session chunks larger ones for Weft peers. */
+export const WEBRTC_MAX_MESSAGE_SIZE = 16 * 1024
+
+/** ICE servers used when none are given: one public STUN server (enough for most home NATs, not for all). */
+export const DEFAULT_ICE_SERVERS: readonly RTCIceServer[] = [{ urls: 'stun:stun.l.google.com:19302' }]
+
+/** Options of {@link WebRtcTransport}. */
+export interface WebRtcTransportOptions {
+  /** The room (y-webrtc's room name; usually the document id). Peers in the same room find each other. */
+  readonly room: string
+  /**
+   * Signaling servers (`ws://` or `wss://`), speaking the y-webrtc signaling protocol. The transport connects to
+   * every one of them at once, like y-webrtc: peers are found through any server that is up.
+   */
+  readonly signaling: readonly string[]
+  /** Room password: signaling messages are encrypted like y-webrtc does (AES-GCM, key from password and room). */
+  readonly password?: string
+  /** STUN/TURN servers (default {@link DEFAULT_ICE_SERVERS}; pass `[]` on a LAN or in tests). */
+  readonly iceServers?: readonly RTCIceServer[]
+  /** Further `RTCPeerConnection` settings, e.g. `{ iceTransportPolicy: 'relay' }` to force TURN. */
+  readonly rtcConfiguration?: Omit<RTCConfiguration, 'iceServers'>
+  /** Most peers connected (or connecting) at once (default 20 to 34, random, as y-webrtc does against clusters). */
+  readonly maxConns?: number
+  /** A WebRTC implementation; in Node pass `@roamhq/wrtc`. Default: the browser's `RTCPeerConnection`. */
+  readonly wrtc?: { readonly RTCPeerConnection: typeof RTCPeerConnection }
+  /** A WebSocket class; in Node 20 pass `WebSocket` from `ws`. Default: `globalThis.WebSocket`. */
+  readonly WebSocketPolyfill?: WebSocketConstructor
+  /** This side's id in the room (default: a random UUID, like y-webrtc). */
+  readonly peerId?: string
+  /**
+   * A connection whose data channel has not opened after this many ms, or whose peer sent nothing this long after
+   * it opened, is abandoned and tried afresh (default 20,000).
+   */
+  readonly connectTimeout?: number
+  /**
+   * A connected peer from which nothing (not even an ICE connectivity check) arrived for this many ms is dropped
+   * with `peer-left` (default 10,000; `0` leaves it to ICE, which reports a vanished peer after about 30 s).
+   */
+  readonly peerTimeout?: number
+  /** Keep-alive and reconnect timing of the signaling connections. */
+  readonly signalingTiming?: SignalingTiming
+}
+
+/** Events of {@link WebRtcTransport}: the {@link Transport} events plus `error`. */
+export type WebRtcTransportEvents = TransportEvents & {
+  /** An asynchronous fault (a signaling server unreachable, a message too large for a stock peer). Never thrown. */
+  error: (event: { readonly error: WeftError; readonly peer?: PeerId }) => void
+}
+
+const CONNECT_TIMEOUT = 'connect timeout'
+/** Fresh offers to one peer after connect timeouts, before falling back to announcing. */
+const MAX_RETRIES = 2
+
+/** How long a peer dropped on purpose (too large a message, `disconnect(peer)`) is ignored. */
+const REFUSE_MS = 30_000
+
+interface Conn {
+  readonly remote: PeerId
+  readonly peer: RtcPeer
+  /** The signaling connection this peer was found on; its signals go there (as y-webrtc does). */
+  readonly via: SignalingConnection
+  /** Glare token of our current offer round (y-webrtc's rule: the larger token's offer wins). */
+  token: number | undefined
+  /** We offer (or are about to) and no answer came yet. */
+  offered: boolean
+  /** Our ICE candidates, held back until the offer is answered. */
+  readonly held: Signal[]
+  /** When the data channel opened (null before). */
+  joinedAt: number | null
+  joined: boolean
+  /** Closed on purpose by this side: no announce afterwards. */
+  quiet: boolean
+  readonly timer: ReturnType<typeof setTimeout>
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+const checkOptions = (o: WebRtcTransportOptions): void => {
+  const bad = (detail: string): never => {
+    throw new WeftError(WeftErrorCode.InvalidArgument, `WebRtcTransport: ${detail}`)
+  }
+  if (typeof o.room !== 'string' || o.room === '') bad('`room` must be a non-empty string')
+  if (!Array.isArray(o.signaling) || o.signaling.length === 0) bad('`signaling` needs at least one URL')
+  for (const url of o.signaling) {
+    let protocol = ''
+    try {
+      protocol = new URL(url).protocol
+    } catch {
+      bad(`invalid signaling URL ${JSON.stringify(url)}`)
+    }
+    if (protocol !== 'ws:' && protocol !== 'wss:') bad(`signaling URL ${url} must be ws:// or wss://`)
+  }
+  if (o.maxConns !== undefined && (!Number.isInteger(o.maxConns) || o.maxConns < 1))
+    bad('`maxConns` must be >= 1')
+}
+
+/**
+ * A {@link Transport} over WebRTC data channels, one per peer, found through y-webrtc signaling servers. It speaks
+ * y-webrtc 10.x's room protocol (announce, signal, glare tokens, optional encryption), so Weft peers and stock
+ * y-webrtc peers in the same room connect to each other. `maxMessageSize` is 16 KiB: a {@link SyncSession} chunks
+ * larger messages towards Weft peers. See docs/guides/webrtc.md.
+ */
+export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> implements Transport {
+  /** Always `"webrtc"`. */
+  readonly kind = 'webrtc'
+  /** 16 KiB ({@link WEBRTC_MAX_MESSAGE_SIZE}). */
+  readonly maxMessageSize = WEBRTC_MAX_MESSAGE_SIZE
+  /** The room name. */
+  readonly room: string
+  /** This side's id in the room, as other peers see it. */
+  readonly localPeer: PeerId
+  /** Most peers at once. */
+  readonly maxConns: number
+  readonly #urls: readonly string[]
+  readonly #password: string | undefined
+  readonly #RTCPeerConnection: typeof RTCPeerConnection
+  readonly #WebSocket: WebSocketConstructor
+  readonly #rtcConfig: RTCConfiguration
+  readonly #connectTimeout: number
+  readonly #peerTimeout: number
+  readonly #timing: SignalingTiming
+  readonly #sockets = new Map<string, SignalingConnection>()
+  readonly #conns = new Map<PeerId, Conn>()
+  readonly #peers = new Set<PeerId>()
+  /** Peers dropped because they cannot take our messages: ignored until the time given, so no reconnect loop. */
+  readonly #refused = new Map<PeerId, number>()
+  /** Fresh offers made to a peer after a stalled or young connection (reset when a connection lasts). */
+  readonly #retries = new Map<PeerId, number>()
+  #status: TransportStatus = 'disconnected'
+  #want = false
+  #destroyed = false
+  /** Incremented by every connect and disconnect, so a late key derivation cannot revive an old connect. */
+  #generation = 0
+  #keyPromise: Promise<CryptoKey | null> | null = null
+  #key: CryptoKey | null = null
+  /** Encryption is asynchronous: outgoing signals wait in line so they leave in order. Same for incoming. */
+  #outbox: Promise<void> = Promise.resolve()
+  #inbox: Promise<void> = Promise.resolve()
+
+  /** Throws a `WeftError` (`invalid-argument`) for invalid options or a missing WebRTC/WebSocket implementation. */
+  constructor(options: WebRtcTransportOptions) {
+    super()
+    checkOptions(options)
+    const RTC = options.wrtc?.RTCPeerConnection ?? globalThis.RTCPeerConnection
+    const WS = options.WebSocketPolyfill ?? (globalThis.WebSocket as WebSocketConstructor | undefined)
+    if (typeof RTC !== 'function') {
+      throw new WeftError(
+        WeftErrorCode.InvalidArgument,
+        'WebRtcTransport: no RTCPeerConnection (in Node pass `wrtc`)',
+      )
+    }
+    if (typeof WS !== 'function') {
+      throw new WeftError(
+        WeftErrorCode.InvalidArgument,
+        'WebRtcTransport: no WebSocket (in Node pass `WebSocketPolyfill`)',
+      )
+    }
+    this.room = options.room
+    this.localPeer = toPeerId(options.peerId ?? random.uuidv4())
+    this.maxConns = options.maxConns ?? 20 + Math.floor(Math.random() * 15)
+    this.#urls = [...new Set(options.signaling)]
+    this.#password = options.password
+    this.#RTCPeerConnection = RTC
+    this.#WebSocket = WS
+    this.#rtcConfig = {
+      ...options.rtcConfiguration,
+      iceServers: [...(options.iceServers ?? DEFAULT_ICE_SERVERS)],
+    }
+    this.#connectTimeout = options.connectTimeout ?? 20_000
+    this.#peerTimeout = options.peerTimeout ?? 10_000
+    this.#timing = options.signalingTiming ?? {}
+  }
+
+  get status(): TransportStatus {
+    return this.#status
+  }
+
+  /** Peers whose data channel is open. */
+  get peers(): ReadonlySet<PeerId> {
+    return this.#peers
+  }
+
+  /** Signaling servers currently connected (URLs). */
+  get signalingConnected(): string[] {
+    return [...this.#sockets.values()].filter((s) => s.open).map((s) => s.url)
+  }
+
+  /**
+   * Starts looking for peers: derives the room key (with a password), then connects to every signaling server.
+   * Resolves once the connections are started; `status` and `peer-joined` tell the rest. Never rejects.
+   */
+  connect(): Promise<void> {
+    if (this.#destroyed) throw new WeftError(WeftErrorCode.Destroyed, 'WebRtcTransport was destroyed')
+    if (this.#want) return Promise.resolve()
+    this.#want = true
+    const generation = ++this.#generation
+    this.#updateStatus()
+    this.#keyPromise ??=
+      this.#password === undefined ? Promise.resolve(null) : deriveRoomKey(this.#password, this.room)
+    return this.#keyPromise.then(
+      (key) => {
+        if (generation !== this.#generation) return
+        this.#key = key
+        const handlers = {
+          onOpen: (s: SignalingConnection) => this.#onSignalingOpen(s),
+          onClose: (s: SignalingConnection, reason: string) => this.#onSignalingClose(s, reason),
+          onMessage: (s: SignalingConnection, m: Record<string, unknown>) => this.#onSignalingMessage(s, m),
+        }
+        for (const url of this.#urls) {
+          this.#sockets.set(url, new SignalingConnection(url, this.#WebSocket, handlers, this.#timing))
+        }
+      },
+      (err: unknown) => {
+        this.#keyPromise = null
+        this.#error(
+          new WeftError(WeftErrorCode.TransportFailed, 'cannot derive the room key', { cause: err }),
+        )
+        if (generation === this.#generation) this.disconnect()
+      },
+    )
+  }
+
+  /**
+   * Closes every peer and signaling connection, or just the connection to `peer`. A peer dropped this way is
+   * ignored for 30 s (its announces and offers), so it does not come straight back.
+   */
+  disconnect(peer?: PeerId): void {
+    if (peer !== undefined) {
+      this.#refused.set(peer, Date.now() + REFUSE_MS)
+      const conn = this.#conns.get(peer)
+      if (conn) this.#drop(conn, 'disconnected by this side')
+      return
+    }
+    this.#generation++
+    this.#want = false
+    this.#retries.clear()
+    for (const socket of this.#sockets.values()) {
+      socket.send({ type: 'unsubscribe', topics: [this.room] })
+      socket.close()
+    }
+    this.#sockets.clear()
+    this.#updateStatus()
+    for (const conn of [...this.#conns.values()]) this.#drop(conn, 'disconnected')
+  }
+
+  /** Sends to one peer, or to every connected peer. Never throws; a message to an unknown peer is dropped. */
+  send(data: Uint8Array, to?: PeerId): void {
+    if (to !== undefined) {
+      const conn = this.#conns.get(to)
+      if (conn?.joined) this.#sendTo(conn, data)
+      return
+    }
+    for (const conn of this.#conns.values()) if (conn.joined) this.#sendTo(conn, data)
+  }
+
+  override destroy(): void {
+    if (this.#destroyed) return
+    this.disconnect()
+    this.#destroyed = true
+    super.destroy()
+  }
+
+  #sendTo(conn: Conn, data: Uint8Array): void {
+    if (conn.peer.send(data)) return
+    // Only a stock peer gets unchunked messages: past its channel's limit the channel would break anyway.
+    this.#error(
+      new WeftError(
+        WeftErrorCode.MessageTooLarge,
+        `message of ${data.length} bytes exceeds the ${conn.peer.maxMessageSize} bytes peer ${conn.remote} accepts`,
+      ),
+      conn.remote,
+    )
+    this.#refused.set(conn.remote, Date.now() + REFUSE_MS)
+    queueMicrotask(() => this.#drop(conn, 'message-too-large'))
+  }
+
+  #updateStatus(): void {
+    const next: TransportStatus = !this.#want
+      ? 'disconnected'
+      : this.#peers.size > 0 || [...this.#sockets.values()].some((s) => s.open)
+        ? 'connected'
+        : 'connecting'
+    if (next === this.#status) return
+    this.#status = next
+    this.emit('status', [{ status: next }])
+  }
+
+  #error(error: WeftError, peer?: PeerId): void {
+    this.emit('error', [peer === undefined ? { error } : { error, peer }])
+  }
+
+  #onSignalingOpen(socket: SignalingConnection): void {
+    socket.send({ type: 'subscribe', topics: [this.room] })
+    this.#announce(socket)
+    this.#updateStatus()
+  }
+
+  #onSignalingClose(socket: SignalingConnection, reason: string): void {
+    this.#error(new WeftError(WeftErrorCode.TransportFailed, `signaling ${socket.url}: ${reason}`))
+    this.#updateStatus()
+  }
+
+  #onSignalingMessage(socket: SignalingConnection, message: Record<string, unknown>): void {
+    if (message['type'] !== 'publish' || message['topic'] !== this.room) return
+    const data = message['data']
+    const key = this.#key
+    if (key === null) {
+      this.#onRoomMessage(socket, data)
+      return
+    }
+    if (typeof data !== 'string') return
+    const generation = this.#generation
+    this.#inbox = this.#inbox.then(async () => {
+      const plain = await decryptSignal(data, key)
+      if (generation === this.#generation) this.#onRoomMessage(socket, plain)
+    })
+  }
+
+  /** One (decrypted) room message: an announce, or a signal addressed to us. */
+  #onRoomMessage(via: SignalingConnection, data: unknown): void {
+    if (!isRecord(data) || !this.#want) return
+    const from = data['from']
+    const to = data['to']
+    if (typeof from !== 'string' || from === this.localPeer || (to !== undefined && to !== this.localPeer))
+      return
+    const remote = toPeerId(from)
+    const refused = this.#refused.get(remote)
+    if (refused !== undefined) {
+      if (refused > Date.now()) return
+      this.#refused.delete(remote)
+    }
+    if (data['type'] === 'announce') {
+      const conn = this.#conns.get(remote)
+      // A peer that announces while our offer to it is unanswered has no connection to us (its attempt failed):
+      // start over rather than wait for the connect timeout.
+      if (conn?.offered && !conn.joined) this.#drop(conn, 'peer announced again')
+      if (!this.#conns.has(remote) && this.#conns.size < this.maxConns) this.#open(remote, via, true)
+    } else if (data['type'] === 'signal' && to === this.localPeer && isRecord(data['signal'])) {
+      this.#onSignal(via, remote, data['signal'], data['token'])
+    }
+  }
+
+  #onSignal(via: SignalingConnection, remote: PeerId, signal: Record<string, unknown>, token: unknown): void {
+    let conn = this.#conns.get(remote)
+    if (signal['type'] === 'offer') {
+      if (conn?.offered) {
+        // Glare: both sides offered. As in y-webrtc, the larger token wins; no token yet means ours is not out.
+        if (conn.token !== undefined && typeof token === 'number' && conn.token > token) return
+        this.#drop(conn, 'glare lost')
+        conn = undefined
+      } else if (conn && typeof signal['sdp'] === 'string' && !conn.peer.sameSession(signal['sdp'])) {
+        // An offer from another RTCPeerConnection of that peer: it restarted. (Same session: renegotiation.)
+        this.#drop(conn, 'peer restarted the connection')
+        conn = undefined
+      }
+      if (conn === undefined) {
+        if (this.#conns.size >= this.maxConns) return
+        conn = this.#open(remote, via, false)
+      }
+    } else if (signal['type'] === 'answer' && conn?.offered) {
+      conn.token = undefined
+      conn.offered = false
+      conn.peer.signal(signal)
+      const token = Math.random()
+      for (const held of conn.held.splice(0)) {
+        this.#publish({ to: remote, from: this.localPeer, type: 'signal', token, signal: held }, conn.via)
+      }
+      return
+    }
+    conn?.peer.signal(signal)
+  }
+
+  #open(remote: PeerId, via: SignalingConnection, initiator: boolean): Conn | undefined {
+    let peer: RtcPeer
+    try {
+      peer = new RtcPeer({
+        RTCPeerConnection: this.#RTCPeerConnection,
+        config: this.#rtcConfig,
+        initiator,
+        peerTimeout: this.#peerTimeout,
+        silenceTimeout: this.#connectTimeout,
+      })
+    } catch (err) {
+      this.#error(
+        new WeftError(WeftErrorCode.TransportFailed, 'cannot create an RTCPeerConnection', { cause: err }),
+      )
+      return undefined
+    }
+    const conn: Conn = {
+      remote,
+      peer,
+      via,
+      token: undefined,
+      offered: initiator,
+      held: [],
+      joinedAt: null,
+      joined: false,
+      quiet: false,
+      timer: setTimeout(() => peer.close(CONNECT_TIMEOUT), this.#connectTimeout),
+    }
+    this.#conns.set(remote, conn)
+    peer.on('signal', (signal) => {
+      // Our candidates wait until the offer is answered: a peer that rejects our offer (glare) must not receive
+      // candidates of a connection that will never exist (simple-peer drops its own connection on such a candidate).
+      if (signal.type === 'candidate' && conn.offered) {
+        conn.held.push(signal)
+        return
+      }
+      // y-webrtc's tokens are `Date.now() + Math.random()`; ours are below 1, so in a glare with a stock peer the
+      // stock offer always wins and the stock side never has to roll back its own offer (which node-webrtc and
+      // some browsers cannot do). Between Weft peers the random part decides.
+      conn.token ??= Math.random()
+      this.#publish({ to: remote, from: this.localPeer, type: 'signal', token: conn.token, signal }, conn.via)
+    })
+    peer.on('open', () => {
+      clearTimeout(conn.timer)
+      if (this.#conns.get(remote) !== conn) return
+      conn.joined = true
+      conn.joinedAt = Date.now()
+      this.#peers.add(remote)
+      this.#updateStatus()
+      this.emit('peer-joined', [{ peer: remote }])
+    })
+    peer.on('switched', () => {
+      if (!conn.joined) return
+      // Start the path over on the new channel: the session repeats its handshake there.
+      this.emit('peer-left', [{ peer: remote, reason: 'data channel replaced' }])
+      this.emit('peer-joined', [{ peer: remote }])
+    })
+    peer.on('message', (data) => {
+      if (conn.joined) this.emit('message', [{ from: remote, data }])
+    })
+    peer.on('close', (reason) => this.#onClosed(conn, reason))
+    return conn
+  }
+
+  /** Closes a connection on purpose (no announce follows). */
+  #drop(conn: Conn, reason: string): void {
+    conn.quiet = true
+    conn.peer.close(reason)
+  }
+
+  #onClosed(conn: Conn, reason: string): void {
+    clearTimeout(conn.timer)
+    if (this.#conns.get(conn.remote) === conn) this.#conns.delete(conn.remote)
+    if (conn.joined) {
+      conn.joined = false
+      this.#peers.delete(conn.remote)
+      this.emit('peer-left', [{ peer: conn.remote, reason }])
+      this.#updateStatus()
+    }
+    if (conn.quiet || !this.#want) return
+    // A connection that stalled or died young (typically a glare the other side got wrong) is retried with a fresh
+    // offer: a stock peer still holding its broken connection fails on it, drops it and announces, and the next try
+    // works. A connection that lived is simply announced again, like y-webrtc does, so a peer that comes back finds
+    // us; so is a peer that keeps failing.
+    const young =
+      reason === CONNECT_TIMEOUT ||
+      reason === SILENT_PEER ||
+      (conn.joinedAt !== null && Date.now() - conn.joinedAt < this.#connectTimeout)
+    if (!young) this.#retries.delete(conn.remote)
+    const retries = this.#retries.get(conn.remote) ?? 0
+    if (young && retries < MAX_RETRIES && this.#conns.size < this.maxConns && !this.#conns.has(conn.remote)) {
+      this.#retries.set(conn.remote, retries + 1)
+      this.#open(conn.remote, conn.via, true)
+      return
+    }
+    this.#announce()
+  }
+
+  /** Announces this peer on one signaling connection, or on every open one. */
+  #announce(socket?: SignalingConnection): void {
+    if (this.#conns.size >= this.maxConns) return
+    this.#publish({ type: 'announce', from: this.localPeer }, socket, true)
+  }
+
+  /**
+   * Publishes a room message: on `via` when it is open (else on the first open connection), or on every open
+   * connection when `all` is set and `via` is not given.
+   */
+  #publish(data: Record<string, AnyValue>, via?: SignalingConnection, all = false): void {
+    const targets = (): SignalingConnection[] => {
+      if (via?.open) return [via]
+      const open = [...this.#sockets.values()].filter((s) => s.open)
+      return all && via === undefined ? open : open.slice(0, 1)
+    }
+    const key = this.#key
+    if (key === null) {
+      for (const s of targets()) s.send({ type: 'publish', topic: this.room, data })
+      return
+    }
+    const generation = this.#generation
+    this.#outbox = this.#outbox.then(async () => {
+      const sealed = await encryptSignal(data, key).catch(() => null)
+      if (sealed === null || generation !== this.#generation) return
+      for (const s of targets()) s.send({ type: 'publish', topic: this.room, data: sealed })
+    })
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * `@weft/providers/webrtc`: a {@link WebRtcTransport} for browsers and Node (through `@roamhq/wrtc`), found
+ * through y-webrtc signaling servers and compatible with stock y-webrtc 10.x peers.
+ * @packageDocumentation
+ */
+export {
+  WebRtcTransport,
+  WEBRTC_MAX_MESSAGE_SIZE,
+  DEFAULT_ICE_SERVERS,
+  type WebRtcTransportOptions,
+  type WebRtcTransportEvents,
+} from './WebRtcTransport.js'
+export type { WebSocketConstructor, WebSocketLike, SignalingTiming } from './SignalingConnection.js'
