@@ -1,0 +1,194 @@
+/**
+ * Issue 5: the Weft relay against @y/websocket-server 0.1.1 and Hocuspocus 4.7, each started the same way (a child
+ * process on 127.0.0.1, port 0), on the same machine, in the same run, with stock clients in a separate client
+ * process (y-websocket 3.1 for Weft and @y/websocket-server, HocuspocusProvider for Hocuspocus). Server CPU and
+ * memory come from /proc/<pid>. Four workloads (see bench/server/scenarios/): (a) fan-out, (b) idle connections,
+ * (c) joining a long history, (d) a join storm on a large document. Every row compares Weft with the better of the
+ * other two. Sizes: WEFT_BENCH_SCALE and the variables in bench/server/config.ts. A fresh server per workload.
+ */
+import type { Row } from './lib.js'
+import { median } from './server/stats.js'
+import { scenariosFromEnv, sizesFromEnv, type Scenario, type ServerBenchSizes } from './server/config.js'
+import { runClient, type ClientOutcome } from './server/runClient.js'
+import { killAllChildren, SERVER_NAMES, startServer, type ServerKind } from './server/ServerProcess.js'
+import type { FanOutResult } from './server/scenarios/fanOut.js'
+import type { HistoryResult } from './server/scenarios/historyJoin.js'
+import type { IdleResult } from './server/scenarios/idleConnections.js'
+import type { StormResult } from './server/scenarios/joinStorm.js'
+
+const KINDS: readonly ServerKind[] = ['weft', 'y-websocket-server', 'hocuspocus']
+
+/** Per server, one outcome per round (rounds that failed are missing). */
+type Outcomes = Partial<Record<ServerKind, Array<ClientOutcome<unknown>>>>
+
+const roundsOf = (scenario: Scenario, sizes: ServerBenchSizes): number =>
+  scenario === 'fanout' ? sizes.fanOut.rounds : 1
+
+const TIMEOUT_MS: Record<Scenario, (s: ServerBenchSizes) => number> = {
+  fanout: (s) => s.fanOut.edits * s.fanOut.intervalMs + 180_000,
+  idle: () => 300_000,
+  history: () => 180_000,
+  storm: () => 300_000,
+}
+
+const closes = (tally: Record<string, number>): string => {
+  const parts = Object.entries(tally).map(([code, n]) => `${code} x${n}`)
+  return parts.length === 0 ? 'no unexpected closes' : `unexpected closes: ${parts.join(', ')}`
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
+
+/** One line of absolute figures per server, printed for context. */
+const describe = (scenario: Scenario, outcome: ClientOutcome<unknown>): string => {
+  const cpu = `client CPU ${outcome.clientCpuSeconds.toFixed(1)} s`
+  switch (scenario) {
+    case 'fanout': {
+      const r = outcome.result as FanOutResult
+      return `${r.deliveries}/${r.expected} delivered in ${r.editSeconds.toFixed(1)} s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, server CPU ${r.serverCpuSeconds.toFixed(2)} s (kernel ${r.serverSystemSeconds.toFixed(2)} s) = ${r.cpuPerDeliveryUs.toFixed(1)} us/delivery, ${closes(r.unexpectedCloses)}, ${cpu} (its event-loop delay p99 ${r.clientLoopDelayP99Ms.toFixed(1)} ms)`
+    }
+    case 'idle': {
+      const r = outcome.result as IdleResult
+      return `${r.synced}/${r.connections} synced in ${r.connectSeconds.toFixed(1)} s (server CPU ${r.connectCpuSeconds.toFixed(1)} s), RSS ${mb(r.rssBeforeBytes)} -> ${mb(r.rssAfterBytes)} = ${(r.perConnectionBytes / 1024).toFixed(1)} KiB/connection, ${closes(r.unexpectedCloses)}, ${cpu}`
+    }
+    case 'history': {
+      const r = outcome.result as HistoryResult
+      return `${r.edits} edits, one per message, from ${r.writers} writer connections (doc ${(r.docBytes / 1024).toFixed(1)} KiB as a Y.Doc encodes it); joins: ${r.timesMs.map((t) => t.toFixed(1)).join(', ')} ms; bytes to the joiner: ${r.bytes.join(', ')}, ${closes(r.unexpectedCloses)}, ${cpu}`
+    }
+    case 'storm': {
+      const r = outcome.result as StormResult
+      return `${r.synced}/${r.clients} synced a ${mb(r.docBytes)} doc in ${r.allSyncedMs.toFixed(0)} ms, RSS ${mb(r.rssBeforeBytes)} before, peak ${mb(r.peakRssBytes)}${r.peakFromKernel ? '' : ' (polled)'}, server CPU ${r.serverCpuSeconds.toFixed(1)} s, ${closes(r.unexpectedCloses)}, ${cpu}`
+    }
+  }
+}
+
+/**
+ * A row: Weft's figure against the better (lower) of the other servers' figures; with several rounds, each
+ * server's figure is the median over its rounds.
+ */
+const row = <T>(
+  outcomes: Outcomes,
+  bench: string,
+  metric: string,
+  unit: string,
+  pick: (r: T) => number,
+  target?: number,
+): Row => {
+  const value = (kind: ServerKind): number => median((outcomes[kind] ?? []).map((o) => pick(o.result as T)))
+  let best: ServerKind | null = null
+  for (const kind of KINDS) {
+    if (kind === 'weft' || !Number.isFinite(value(kind))) continue
+    if (best === null || value(kind) < value(best)) best = kind
+  }
+  return {
+    bench,
+    metric,
+    value: value('weft'),
+    baseline: best ? value(best) : Number.NaN,
+    baselineName: best ? SERVER_NAMES[best] : 'no baseline finished',
+    unit,
+    ...(target === undefined ? {} : { target }),
+  }
+}
+
+const rowsOf = (scenario: Scenario, outcomes: Outcomes, sizes: ServerBenchSizes): Row[] => {
+  switch (scenario) {
+    case 'fanout': {
+      const { rooms, clientsPerRoom, edits, intervalMs, rounds } = sizes.fanOut
+      const bench = `server fan-out, ${rooms} rooms x ${clientsPerRoom} clients, ${edits} edits each every ${intervalMs} ms, median of ${rounds} rounds`
+      return [
+        row<FanOutResult>(outcomes, bench, 'delivery latency p50', 'ms', (r) => r.p50Ms, 1),
+        row<FanOutResult>(outcomes, bench, 'delivery latency p99', 'ms', (r) => r.p99Ms, 1),
+        row<FanOutResult>(
+          outcomes,
+          bench,
+          'server CPU per delivered update',
+          'us',
+          (r) => r.cpuPerDeliveryUs,
+          0.5,
+        ),
+      ]
+    }
+    case 'idle': {
+      const { connections, rooms } = sizes.idle
+      const bench = `server idle, ${connections} connections over ${rooms} rooms`
+      return [
+        row<IdleResult>(
+          outcomes,
+          bench,
+          'server memory per connection (RSS delta)',
+          'KiB',
+          (r) => r.perConnectionBytes / 1024,
+          0.5,
+        ),
+      ]
+    }
+    case 'history': {
+      const bench = `server join after ${sizes.history.edits} single-edit messages (automerge-paper), median of ${sizes.history.joins} joins`
+      return [
+        row<HistoryResult>(outcomes, bench, 'time to synced', 'ms', (r) => r.medianMs),
+        row<HistoryResult>(outcomes, bench, 'bytes sent to the joiner', 'B', (r) => r.medianBytes),
+      ]
+    }
+    case 'storm': {
+      const { clients, megabytes } = sizes.storm
+      const bench = `server join storm, ${clients} clients x ${megabytes} MB document`
+      return [
+        row<StormResult>(outcomes, bench, 'time until all synced', 'ms', (r) => r.allSyncedMs, 0.5),
+        row<StormResult>(outcomes, bench, 'peak server RSS', 'MB', (r) => r.peakRssBytes / 1e6, 0.5),
+        row<StormResult>(outcomes, bench, 'server CPU during the storm', 's', (r) => r.serverCpuSeconds),
+      ]
+    }
+  }
+}
+
+export default async (): Promise<Row[]> => {
+  const sizes = sizesFromEnv()
+  const scenarios = scenariosFromEnv()
+  const onSignal = () => {
+    killAllChildren()
+    process.exit(130)
+  }
+  process.once('exit', killAllChildren)
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const started = performance.now()
+  const rows: Row[] = []
+  try {
+    let turn = 0
+    for (const scenario of scenarios) {
+      const outcomes: Outcomes = {}
+      for (let round = 0; round < roundsOf(scenario, sizes); round++) {
+        // Rotate the order every time, so that drifting machine load does not always hit the same server.
+        const order = KINDS.map((_, j) => KINDS[(turn + j) % KINDS.length] as ServerKind)
+        turn++
+        for (const kind of order) {
+          let server: Awaited<ReturnType<typeof startServer>> | null = null
+          try {
+            server = await startServer(kind)
+            const target = { kind, port: server.port }
+            const job = { scenario, target, serverPid: server.pid, sizes }
+            const outcome = await runClient<unknown>(job, TIMEOUT_MS[scenario](sizes))
+            ;(outcomes[kind] ??= []).push(outcome)
+            console.log(`  ${scenario} | ${SERVER_NAMES[kind]}: ${describe(scenario, outcome)}`)
+          } catch (err) {
+            const message = err instanceof Error ? err.message : String(err)
+            console.log(`  ${scenario} | ${SERVER_NAMES[kind]}: FAILED ${message}`)
+            if (server) console.log(`    server output:\n${server.tail()}`)
+          } finally {
+            await server?.stop()
+          }
+        }
+      }
+      rows.push(...rowsOf(scenario, outcomes, sizes))
+    }
+  } finally {
+    killAllChildren()
+    process.off('exit', killAllChildren)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  console.log(
+    `  (server bench took ${((performance.now() - started) / 1000).toFixed(0)} s, scale ${sizes.scale})`,
+  )
+  return rows
+}

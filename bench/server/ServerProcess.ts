@@ -1,0 +1,146 @@
+/**
+ * Starts one of the three servers as a child process on 127.0.0.1 with port 0 and learns its port from the JSON line
+ * it logs (`{"msg":"listening","port":N}`; Weft's own pino line has the same fields). Every child started here is
+ * killed by {@link killAllChildren}, which the benchmark calls on every exit path; each child also exits by itself
+ * when its stdin closes, i.e. when the benchmark process dies.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { cpuSeconds, rssBytes } from './procStats.js'
+
+/** The servers compared. */
+export type ServerKind = 'weft' | 'y-websocket-server' | 'hocuspocus'
+
+/** Display names, with the versions measured. */
+export const SERVER_NAMES: Record<ServerKind, string> = {
+  weft: 'Weft',
+  'y-websocket-server': '@y/websocket-server 0.1.1',
+  hocuspocus: 'Hocuspocus 4.7',
+}
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..', '..')
+
+/**
+ * Preloaded into every child: exit when stdin ends (the parent died), so no server outlives the benchmark. Loaded
+ * in the child's own process, before its entry point; it does nothing else.
+ */
+export const EXIT_WITH_PARENT = `data:text/javascript,${encodeURIComponent(
+  'process.stdin.on("end",()=>process.exit(0));process.stdin.on("error",()=>process.exit(0));process.stdin.resume()',
+)}`
+
+const children = new Set<ChildProcess>()
+/** Data directories of running Weft servers, removed by {@link killAllChildren} too. */
+const dataDirs = new Set<string>()
+
+/** Spawns a Node child with the exit-with-parent preload; the caller's execArgv (e.g. `--conditions`) is not passed. */
+export const spawnNode = (args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess => {
+  const child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, ...args], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', NODE_OPTIONS: '', ...env },
+  })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
+
+/**
+ * Kills (SIGKILL) every child still running and removes the servers' data directories. Synchronous, so it can run
+ * in an `exit` handler.
+ */
+export const killAllChildren = (): void => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+  children.clear()
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true })
+  dataDirs.clear()
+}
+
+/** A running server. */
+export interface ServerProcess {
+  readonly kind: ServerKind
+  readonly pid: number
+  readonly port: number
+  /** CPU seconds the server has used so far. */
+  cpuSeconds(): number
+  /** Its resident set size now, in bytes. */
+  rssBytes(): number
+  /** The last lines it wrote to stderr and stdout (for error messages). */
+  tail(): string
+  /** Kills it and removes its data directory. */
+  stop(): Promise<void>
+}
+
+const commandOf = (kind: ServerKind, dataDir: string | null): string[] => {
+  switch (kind) {
+    case 'weft':
+      return ['signaling/bin/weft.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--data', dataDir ?? '']
+    case 'y-websocket-server':
+      return ['--import', 'tsx', 'bench/server/ywsServer.ts']
+    case 'hocuspocus':
+      return ['--import', 'tsx', 'bench/server/hocuspocusServer.ts']
+  }
+}
+
+/** Starts a `kind` server and resolves once it listens (rejects after `timeoutMs`). */
+export const startServer = async (kind: ServerKind, timeoutMs = 30_000): Promise<ServerProcess> => {
+  const dataDir = kind === 'weft' ? mkdtempSync(join(tmpdir(), 'weft-bench-')) : null
+  if (dataDir) dataDirs.add(dataDir)
+  const child = spawnNode(commandOf(kind, dataDir))
+  const lines: string[] = []
+  const keep = (line: string) => {
+    lines.push(line)
+    if (lines.length > 40) lines.shift()
+  }
+  if (child.stderr) createInterface({ input: child.stderr }).on('line', keep)
+  const stopped = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await stopped
+    if (dataDir) {
+      rmSync(dataDir, { recursive: true, force: true })
+      dataDirs.delete(dataDir)
+    }
+  }
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} did not start in ${timeoutMs} ms`)), timeoutMs)
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`${kind} exited (${code ?? signal}) before listening:\n${lines.join('\n')}`))
+    })
+    if (!child.stdout) return reject(new Error('no stdout'))
+    // Keep reading stdout for the child's whole life, so that its logging never blocks on a full pipe.
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      keep(line)
+      try {
+        const parsed = JSON.parse(line) as { msg?: unknown; port?: unknown }
+        if (parsed.msg === 'listening' && typeof parsed.port === 'number') {
+          clearTimeout(timer)
+          resolve(parsed.port)
+        }
+      } catch {
+        // Not JSON: a banner or a warning.
+      }
+    })
+  }).catch(async (err: unknown) => {
+    await stop()
+    throw err
+  })
+  const pid = child.pid
+  if (pid === undefined) throw new Error(`${kind}: no pid`)
+  return {
+    kind,
+    pid,
+    port,
+    cpuSeconds: () => cpuSeconds(pid),
+    rssBytes: () => rssBytes(pid),
+    tail: () => lines.join('\n'),
+    stop,
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * (a) Fan-out: `rooms` x `clientsPerRoom` clients; once all are synced, every client sets `edits` keys of a Y.Map
+ * to its send time (`performance.now()`, one clock for all clients in this process), one every `intervalMs`, with
+ * random phases. Receivers record now - send time for every remote key. Server CPU is read from /proc over the
+ * editing phase (until every update was delivered, plus a short settle) and divided by the deliveries.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type * as Y from 'yjs'
+import type { FanOutSizes } from '../config.js'
+import { connectClient, tallyCloses, type BenchClient, type Target } from '../connectClient.js'
+import { cpuTimes } from '../procStats.js'
+import { inBatches, percentile, sleep, waitUntil } from '../stats.js'
+
+/** Outcome of {@link fanOut}. */
+export interface FanOutResult {
+  readonly clients: number
+  readonly deliveries: number
+  readonly expected: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly serverCpuSeconds: number
+  /** The part of {@link FanOutResult.serverCpuSeconds} spent in the kernel (socket writes, loopback delivery). */
+  readonly serverSystemSeconds: number
+  readonly cpuPerDeliveryUs: number
+  readonly editSeconds: number
+  /** Event-loop delay p99 of the client process while editing: high means the clients, not the server, lag. */
+  readonly clientLoopDelayP99Ms: number
+  /** Unexpected connection closes by close code. */
+  readonly unexpectedCloses: Record<string, number>
+}
+
+/** Runs the fan-out workload against `target` (server process `serverPid`). */
+export const fanOut = async (
+  target: Target,
+  serverPid: number,
+  sizes: FanOutSizes,
+): Promise<FanOutResult> => {
+  const { rooms, clientsPerRoom, edits, intervalMs } = sizes
+  const total = rooms * clientsPerRoom
+  const expected = total * edits * (clientsPerRoom - 1)
+  const latencies = new Float64Array(expected)
+  let deliveries = 0
+  const clients: BenchClient[] = []
+  try {
+    await inBatches(total, 50, async (i) => {
+      const client = connectClient(target, `fanout-${i % rooms}`)
+      clients[i] = client
+      const map = client.doc.getMap<number>('lat')
+      map.observe((event: Y.YMapEvent<number>) => {
+        if (event.transaction.local) return
+        const now = performance.now()
+        for (const key of event.keysChanged) {
+          const sent = map.get(key)
+          if (typeof sent === 'number' && deliveries < expected) latencies[deliveries++] = now - sent
+        }
+      })
+      const ok = await Promise.race([client.synced.then(() => true), sleep(60_000).then(() => false)])
+      if (!ok) throw new Error(`client ${i} did not sync in 60 s`)
+    })
+    // Let the presence messages of the joins settle before measuring.
+    await sleep(1500)
+    deliveries = 0
+    const loop = monitorEventLoopDelay({ resolution: 10 })
+    loop.enable()
+    const cpu0 = cpuTimes(serverPid)
+    const t0 = performance.now()
+    const timers: NodeJS.Timeout[] = []
+    clients.forEach((client, i) => {
+      const map = client.doc.getMap<number>('lat')
+      let sent = 0
+      const send = () => {
+        map.set(`${i}:${sent}`, performance.now())
+        if (++sent < edits) timers.push(setTimeout(send, intervalMs))
+      }
+      timers.push(setTimeout(send, Math.random() * intervalMs))
+    })
+    const complete = await waitUntil(() => deliveries >= expected, edits * intervalMs + 60_000)
+    const editSeconds = (performance.now() - t0) / 1000
+    for (const t of timers) clearTimeout(t)
+    loop.disable()
+    await sleep(300)
+    const cpu1 = cpuTimes(serverPid)
+    const serverCpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system
+    if (!complete) process.stderr.write(`fan-out: only ${deliveries} of ${expected} deliveries arrived\n`)
+    const got = latencies.subarray(0, deliveries)
+    return {
+      clients: total,
+      deliveries,
+      expected,
+      p50Ms: percentile(got, 0.5),
+      p99Ms: percentile(got, 0.99),
+      serverCpuSeconds: serverCpu,
+      serverSystemSeconds: cpu1.system - cpu0.system,
+      cpuPerDeliveryUs: deliveries > 0 ? (serverCpu / deliveries) * 1e6 : Number.NaN,
+      editSeconds,
+      clientLoopDelayP99Ms: loop.percentile(99) / 1e6,
+      unexpectedCloses: tallyCloses(clients),
+    }
+  } finally {
+    for (const c of clients) c?.destroy()
+  }
+}
