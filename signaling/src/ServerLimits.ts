@@ -22,8 +22,8 @@ export interface ServerLimits {
   /** Open WebSocket connections for the whole server. More are closed with `ServerFull`. */
   readonly maxConnections: number
   /**
-   * Bytes queued for one client that has not read them yet. A send while more than this is queued closes the
-   * connection with `SlowConsumer`.
+   * Bytes queued for one client that has not read them yet. A send while more than this (or twice the largest
+   * message queued since the queue was last empty, if more) is queued closes the connection with `SlowConsumer`.
    */
   readonly maxBufferedBytes: number
   /** Interval of WebSocket pings; a client that has not answered the previous ping by the next one is dropped. */

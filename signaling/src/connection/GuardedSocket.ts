@@ -74,6 +74,9 @@ export class GuardedSocket {
     return !this.#closing && !this.#closed
   }
 
+  /** Largest message queued since the send queue was last seen empty. */
+  #largestQueued = 0
+
   /** Bytes queued for this client and not yet written to the network. */
   get bufferedAmount(): number {
     return this.#ws.bufferedAmount
@@ -91,16 +94,21 @@ export class GuardedSocket {
   }
 
   /**
-   * Sends one message unless the client is too far behind: if more than `maxBufferedBytes` are still queued the
-   * connection is closed with `SlowConsumer` and `false` is returned.
+   * Sends one message unless the client is too far behind: if more than the allowance is still queued the
+   * connection is closed with `SlowConsumer` and `false` is returned. The allowance is `maxBufferedBytes`, or twice
+   * the largest message queued since the queue was last empty if that is more: a client that is still receiving a
+   * large sync answer (a 20 MB document) is not slow, and must not be dropped for the presence message that follows.
    */
   send(data: Uint8Array | string): boolean {
     if (!this.open) return false
-    if (this.#ws.bufferedAmount > this.#opts.limits.maxBufferedBytes) {
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
+    const queued = this.#ws.bufferedAmount
+    if (queued === 0) this.#largestQueued = 0
+    if (queued > Math.max(this.#opts.limits.maxBufferedBytes, 2 * this.#largestQueued)) {
       this.close(CloseCode.SlowConsumer, 'send buffer full')
       return false
     }
-    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
+    this.#largestQueued = Math.max(this.#largestQueued, size)
     this.#opts.metrics.messagesOut.inc({ endpoint: this.endpoint })
     this.#opts.metrics.bytesOut.inc({ endpoint: this.endpoint }, size)
     this.#ws.send(data)
