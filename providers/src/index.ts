@@ -15,3 +15,11 @@ export {
 export { PendingCounter, PENDING_META } from './PendingCounter.js'
 export * from './websocket/index.js'
 export * from './broadcast/index.js'
+export {
+  WebRtcTransport,
+  WEBRTC_MAX_MESSAGE_SIZE,
+  DEFAULT_ICE_SERVERS,
+  type WebRtcTransportOptions,
+  type WebRtcTransportEvents,
+  type SignalingTiming,
+} from './webrtc/index.js'

@@ -10,55 +10,15 @@ import {
 import { ObservableV2 } from 'lib0/observable'
 import * as random from 'lib0/random'
 import { RtcPeer, SILENT_PEER, type Signal } from './RtcPeer.js'
+import type { SignalingConnection, SignalingTiming, WebSocketConstructor } from './SignalingConnection.js'
+import { SignalingRoom } from './SignalingRoom.js'
+import { deriveRoomKey } from './signalingCrypto.js'
 import {
-  SignalingConnection,
-  type SignalingTiming,
-  type WebSocketConstructor,
-} from './SignalingConnection.js'
-import { decryptSignal, deriveRoomKey, encryptSignal, type AnyValue } from './signalingCrypto.js'
-
-/** The largest message handed to a data channel in one piece: the session chunks larger ones for Weft peers. */
-export const WEBRTC_MAX_MESSAGE_SIZE = 16 * 1024
-
-/** ICE servers used when none are given: one public STUN server (enough for most home NATs, not for all). */
-export const DEFAULT_ICE_SERVERS: readonly RTCIceServer[] = [{ urls: 'stun:stun.l.google.com:19302' }]
-
-/** Options of {@link WebRtcTransport}. */
-export interface WebRtcTransportOptions {
-  /** The room (y-webrtc's room name; usually the document id). Peers in the same room find each other. */
-  readonly room: string
-  /**
-   * Signaling servers (`ws://` or `wss://`), speaking the y-webrtc signaling protocol. The transport connects to
-   * every one of them at once, like y-webrtc: peers are found through any server that is up.
-   */
-  readonly signaling: readonly string[]
-  /** Room password: signaling messages are encrypted like y-webrtc does (AES-GCM, key from password and room). */
-  readonly password?: string
-  /** STUN/TURN servers (default {@link DEFAULT_ICE_SERVERS}; pass `[]` on a LAN or in tests). */
-  readonly iceServers?: readonly RTCIceServer[]
-  /** Further `RTCPeerConnection` settings, e.g. `{ iceTransportPolicy: 'relay' }` to force TURN. */
-  readonly rtcConfiguration?: Omit<RTCConfiguration, 'iceServers'>
-  /** Most peers connected (or connecting) at once (default 20 to 34, random, as y-webrtc does against clusters). */
-  readonly maxConns?: number
-  /** A WebRTC implementation; in Node pass `@roamhq/wrtc`. Default: the browser's `RTCPeerConnection`. */
-  readonly wrtc?: { readonly RTCPeerConnection: typeof RTCPeerConnection }
-  /** A WebSocket class; in Node 20 pass `WebSocket` from `ws`. Default: `globalThis.WebSocket`. */
-  readonly WebSocketPolyfill?: WebSocketConstructor
-  /** This side's id in the room (default: a random UUID, like y-webrtc). */
-  readonly peerId?: string
-  /**
-   * A connection whose data channel has not opened after this many ms, or whose peer sent nothing this long after
-   * it opened, is abandoned and tried afresh (default 20,000).
-   */
-  readonly connectTimeout?: number
-  /**
-   * A connected peer from which nothing (not even an ICE connectivity check) arrived for this many ms is dropped
-   * with `peer-left` (default 10,000; `0` leaves it to ICE, which reports a vanished peer after about 30 s).
-   */
-  readonly peerTimeout?: number
-  /** Keep-alive and reconnect timing of the signaling connections. */
-  readonly signalingTiming?: SignalingTiming
-}
+  DEFAULT_ICE_SERVERS,
+  WEBRTC_MAX_MESSAGE_SIZE,
+  checkOptions,
+  type WebRtcTransportOptions,
+} from './WebRtcTransportOptions.js'
 
 /** Events of {@link WebRtcTransport}: the {@link Transport} events plus `error`. */
 export type WebRtcTransportEvents = TransportEvents & {
@@ -95,25 +55,6 @@ interface Conn {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
-const checkOptions = (o: WebRtcTransportOptions): void => {
-  const bad = (detail: string): never => {
-    throw new WeftError(WeftErrorCode.InvalidArgument, `WebRtcTransport: ${detail}`)
-  }
-  if (typeof o.room !== 'string' || o.room === '') bad('`room` must be a non-empty string')
-  if (!Array.isArray(o.signaling) || o.signaling.length === 0) bad('`signaling` needs at least one URL')
-  for (const url of o.signaling) {
-    let protocol = ''
-    try {
-      protocol = new URL(url).protocol
-    } catch {
-      bad(`invalid signaling URL ${JSON.stringify(url)}`)
-    }
-    if (protocol !== 'ws:' && protocol !== 'wss:') bad(`signaling URL ${url} must be ws:// or wss://`)
-  }
-  if (o.maxConns !== undefined && (!Number.isInteger(o.maxConns) || o.maxConns < 1))
-    bad('`maxConns` must be >= 1')
-}
-
 /**
  * A {@link Transport} over WebRTC data channels, one per peer, found through y-webrtc signaling servers. It speaks
  * y-webrtc 10.x's room protocol (announce, signal, glare tokens, optional encryption), so Weft peers and stock
@@ -139,10 +80,10 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
   readonly #connectTimeout: number
   readonly #peerTimeout: number
   readonly #timing: SignalingTiming
-  readonly #sockets = new Map<string, SignalingConnection>()
+  #signaling: SignalingRoom | null = null
   readonly #conns = new Map<PeerId, Conn>()
   readonly #peers = new Set<PeerId>()
-  /** Peers dropped because they cannot take our messages: ignored until the time given, so no reconnect loop. */
+  /** Peers dropped on purpose (too large a message, `disconnect(peer)`): ignored until the time given. */
   readonly #refused = new Map<PeerId, number>()
   /** Fresh offers made to a peer after a stalled or young connection (reset when a connection lasts). */
   readonly #retries = new Map<PeerId, number>()
@@ -152,10 +93,6 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
   /** Incremented by every connect and disconnect, so a late key derivation cannot revive an old connect. */
   #generation = 0
   #keyPromise: Promise<CryptoKey | null> | null = null
-  #key: CryptoKey | null = null
-  /** Encryption is asynchronous: outgoing signals wait in line so they leave in order. Same for incoming. */
-  #outbox: Promise<void> = Promise.resolve()
-  #inbox: Promise<void> = Promise.resolve()
 
   /** Throws a `WeftError` (`invalid-argument`) for invalid options or a missing WebRTC/WebSocket implementation. */
   constructor(options: WebRtcTransportOptions) {
@@ -202,7 +139,7 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
 
   /** Signaling servers currently connected (URLs). */
   get signalingConnected(): string[] {
-    return [...this.#sockets.values()].filter((s) => s.open).map((s) => s.url)
+    return this.#signaling?.connected ?? []
   }
 
   /**
@@ -220,15 +157,24 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
     return this.#keyPromise.then(
       (key) => {
         if (generation !== this.#generation) return
-        this.#key = key
-        const handlers = {
-          onOpen: (s: SignalingConnection) => this.#onSignalingOpen(s),
-          onClose: (s: SignalingConnection, reason: string) => this.#onSignalingClose(s, reason),
-          onMessage: (s: SignalingConnection, m: Record<string, unknown>) => this.#onSignalingMessage(s, m),
-        }
-        for (const url of this.#urls) {
-          this.#sockets.set(url, new SignalingConnection(url, this.#WebSocket, handlers, this.#timing))
-        }
+        this.#signaling = new SignalingRoom({
+          room: this.room,
+          urls: this.#urls,
+          WebSocket: this.#WebSocket,
+          timing: this.#timing,
+          key,
+          handlers: {
+            onOpen: (via) => {
+              this.#announce(via)
+              this.#updateStatus()
+            },
+            onClose: (via, reason) => {
+              this.#error(new WeftError(WeftErrorCode.TransportFailed, `signaling ${via.url}: ${reason}`))
+              this.#updateStatus()
+            },
+            onMessage: (via, data) => this.#onRoomMessage(via, data),
+          },
+        })
       },
       (err: unknown) => {
         this.#keyPromise = null
@@ -254,11 +200,9 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
     this.#generation++
     this.#want = false
     this.#retries.clear()
-    for (const socket of this.#sockets.values()) {
-      socket.send({ type: 'unsubscribe', topics: [this.room] })
-      socket.close()
-    }
-    this.#sockets.clear()
+    this.#refused.clear()
+    this.#signaling?.close()
+    this.#signaling = null
     this.#updateStatus()
     for (const conn of [...this.#conns.values()]) this.#drop(conn, 'disconnected')
   }
@@ -297,7 +241,7 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
   #updateStatus(): void {
     const next: TransportStatus = !this.#want
       ? 'disconnected'
-      : this.#peers.size > 0 || [...this.#sockets.values()].some((s) => s.open)
+      : this.#peers.size > 0 || (this.#signaling?.connected.length ?? 0) > 0
         ? 'connected'
         : 'connecting'
     if (next === this.#status) return
@@ -309,36 +253,9 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
     this.emit('error', [peer === undefined ? { error } : { error, peer }])
   }
 
-  #onSignalingOpen(socket: SignalingConnection): void {
-    socket.send({ type: 'subscribe', topics: [this.room] })
-    this.#announce(socket)
-    this.#updateStatus()
-  }
-
-  #onSignalingClose(socket: SignalingConnection, reason: string): void {
-    this.#error(new WeftError(WeftErrorCode.TransportFailed, `signaling ${socket.url}: ${reason}`))
-    this.#updateStatus()
-  }
-
-  #onSignalingMessage(socket: SignalingConnection, message: Record<string, unknown>): void {
-    if (message['type'] !== 'publish' || message['topic'] !== this.room) return
-    const data = message['data']
-    const key = this.#key
-    if (key === null) {
-      this.#onRoomMessage(socket, data)
-      return
-    }
-    if (typeof data !== 'string') return
-    const generation = this.#generation
-    this.#inbox = this.#inbox.then(async () => {
-      const plain = await decryptSignal(data, key)
-      if (generation === this.#generation) this.#onRoomMessage(socket, plain)
-    })
-  }
-
   /** One (decrypted) room message: an announce, or a signal addressed to us. */
-  #onRoomMessage(via: SignalingConnection, data: unknown): void {
-    if (!isRecord(data) || !this.#want) return
+  #onRoomMessage(via: SignalingConnection, data: Record<string, unknown>): void {
+    if (!this.#want) return
     const from = data['from']
     const to = data['to']
     if (typeof from !== 'string' || from === this.localPeer || (to !== undefined && to !== this.localPeer))
@@ -383,7 +300,10 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
       conn.peer.signal(signal)
       const token = Math.random()
       for (const held of conn.held.splice(0)) {
-        this.#publish({ to: remote, from: this.localPeer, type: 'signal', token, signal: held }, conn.via)
+        this.#signaling?.publish(
+          { to: remote, from: this.localPeer, type: 'signal', token, signal: held },
+          conn.via,
+        )
       }
       return
     }
@@ -430,7 +350,10 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
       // stock offer always wins and the stock side never has to roll back its own offer (which node-webrtc and
       // some browsers cannot do). Between Weft peers the random part decides.
       conn.token ??= Math.random()
-      this.#publish({ to: remote, from: this.localPeer, type: 'signal', token: conn.token, signal }, conn.via)
+      this.#signaling?.publish(
+        { to: remote, from: this.localPeer, type: 'signal', token: conn.token, signal },
+        conn.via,
+      )
     })
     peer.on('open', () => {
       clearTimeout(conn.timer)
@@ -491,29 +414,6 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
   /** Announces this peer on one signaling connection, or on every open one. */
   #announce(socket?: SignalingConnection): void {
     if (this.#conns.size >= this.maxConns) return
-    this.#publish({ type: 'announce', from: this.localPeer }, socket, true)
-  }
-
-  /**
-   * Publishes a room message: on `via` when it is open (else on the first open connection), or on every open
-   * connection when `all` is set and `via` is not given.
-   */
-  #publish(data: Record<string, AnyValue>, via?: SignalingConnection, all = false): void {
-    const targets = (): SignalingConnection[] => {
-      if (via?.open) return [via]
-      const open = [...this.#sockets.values()].filter((s) => s.open)
-      return all && via === undefined ? open : open.slice(0, 1)
-    }
-    const key = this.#key
-    if (key === null) {
-      for (const s of targets()) s.send({ type: 'publish', topic: this.room, data })
-      return
-    }
-    const generation = this.#generation
-    this.#outbox = this.#outbox.then(async () => {
-      const sealed = await encryptSignal(data, key).catch(() => null)
-      if (sealed === null || generation !== this.#generation) return
-      for (const s of targets()) s.send({ type: 'publish', topic: this.room, data: sealed })
-    })
+    this.#signaling?.publish({ type: 'announce', from: this.localPeer }, socket, true)
   }
 }

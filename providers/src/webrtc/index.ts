@@ -3,11 +3,10 @@
  * through y-webrtc signaling servers and compatible with stock y-webrtc 10.x peers.
  * @packageDocumentation
  */
+export { WebRtcTransport, type WebRtcTransportEvents } from './WebRtcTransport.js'
 export {
-  WebRtcTransport,
   WEBRTC_MAX_MESSAGE_SIZE,
   DEFAULT_ICE_SERVERS,
   type WebRtcTransportOptions,
-  type WebRtcTransportEvents,
-} from './WebRtcTransport.js'
+} from './WebRtcTransportOptions.js'
 export type { WebSocketConstructor, WebSocketLike, SignalingTiming } from './SignalingConnection.js'
