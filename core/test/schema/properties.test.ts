@@ -210,9 +210,7 @@ const run = (kinds: readonly Kind[], versions: readonly number[], ops: readonly 
       insert(v: unknown, o: { id: string }): { ok: boolean }
       update(id: string, p: unknown): { ok: boolean }
       delete(id: string): { ok: boolean }
-      record(
-        id: string,
-      ):
+      record(id: string):
         | {
             text(k: string): Y.Text | undefined
             list(k: string): { push(...x: number[]): { ok: boolean } } | undefined

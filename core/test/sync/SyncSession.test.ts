@@ -100,7 +100,10 @@ describe('SyncSession', () => {
     expect(text(b)).toBe(text(a))
     const received = (net.network.received.get(tb.name) ?? 0) - before
     // Everything b received on reconnect: a's step 1, the diff, and the ack-free protocol overhead.
-    if (process.env.WEFT_REPORT) console.log(`reconnect: received ${received} B, missed edits merged ${merged.length} B, ratio ${(received / merged.length).toFixed(3)}, document ${Y.encodeStateAsUpdate(a.doc).length} B`)
+    if (process.env.WEFT_REPORT)
+      console.log(
+        `reconnect: received ${received} B, missed edits merged ${merged.length} B, ratio ${(received / merged.length).toFixed(3)}, document ${Y.encodeStateAsUpdate(a.doc).length} B`,
+      )
     expect(received).toBeLessThanOrEqual(1.5 * merged.length)
     expect(received).toBeLessThan(Y.encodeStateAsUpdate(a.doc).length)
     expect(Y.encodeStateAsUpdate(a.doc, sv).length).toBeGreaterThan(0)
