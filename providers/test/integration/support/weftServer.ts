@@ -25,12 +25,24 @@ export const exited = (child: ChildProcess): Promise<void> =>
     ? Promise.resolve()
     : new Promise((resolve) => child.once('exit', () => resolve()))
 
-export const startWeftServer = async (
-  options: { dataDir?: string; port?: number } = {},
-): Promise<WeftServer> => {
+/** Options of {@link startWeftServer}. */
+export interface WeftServerOptions {
+  /** Reuse a data dir (a restart); default a fresh temp dir. */
+  readonly dataDir?: string
+  /** Default 0 (the OS chooses). */
+  readonly port?: number
+  /** Serve this directory at `/` (`--static`). */
+  readonly staticDir?: string
+  /** false: `--no-relay` (signaling only). Default true. */
+  readonly relay?: boolean
+}
+
+/** Also used by the browser tests (e2e/support/demoServer.ts). */
+export const startWeftServer = async (options: WeftServerOptions = {}): Promise<WeftServer> => {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'weft-int-')))
   const args = ['signaling/bin/weft.js', 'serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0)]
-  args.push('--data', join(dataDir, 'store'))
+  if (options.staticDir !== undefined) args.push('--static', options.staticDir)
+  args.push(...(options.relay === false ? ['--no-relay'] : ['--data', join(dataDir, 'store')]))
   const child = spawn(process.execPath, args, {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
