@@ -36,15 +36,23 @@ export const timePair = async (
   const as: number[] = []
   const bs: number[] = []
   for (let i = 0; i < runs; i++) {
+    gc()
     let t = performance.now()
     await a()
     as.push(performance.now() - t)
+    gc()
     t = performance.now()
     await b()
     bs.push(performance.now() - t)
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN
   return { a: { medianMs: med(as), runs: as }, b: { medianMs: med(bs), runs: bs } }
+}
+
+/** Collects garbage before a timed run when node runs with --expose-gc (npm run bench does), so that one
+ * side's garbage is not collected during the other side's run. */
+const gc = (): void => {
+  ;(globalThis as { gc?: () => void }).gc?.()
 }
 
 /** One line of a benchmark report. */

@@ -67,6 +67,48 @@ const weft = (trace: Trace): string => {
   return out
 }
 
+/**
+ * Issue 6: a peer reconnects after 10,000 edits made while it was away (on top of a shared history): bytes it
+ * receives against the whole document's size (and against the missed edits merged into one update).
+ */
+const reconnect = (trace: Trace): { received: number; docBytes: number; merged: number } => {
+  const net = new MemoryNetwork()
+  const ta = net.transport('a')
+  const tb = net.transport('b')
+  net.link(ta, tb)
+  const a = new Y.Doc()
+  const b = new Y.Doc()
+  const sa = new SyncSession({ doc: a })
+  const sb = new SyncSession({ doc: b })
+  sa.addTransport(ta)
+  sb.addTransport(tb)
+  ta.connect()
+  tb.connect()
+  const shared = { ...trace, txns: trace.txns.slice(0, trace.txns.length - 10_000) }
+  const away = { ...trace, txns: trace.txns.slice(trace.txns.length - 10_000) }
+  edit(a, shared, () => net.flush())
+  ta.disconnect()
+  tb.disconnect()
+  const missed: Uint8Array[] = []
+  const collect = (u: Uint8Array) => missed.push(u)
+  a.on('update', collect)
+  edit(a, away, () => undefined)
+  a.off('update', collect)
+  const before = net.received.get('b') ?? 0
+  ta.connect()
+  tb.connect()
+  net.flush()
+  if (b.getText('t').toString() !== a.getText('t').toString()) throw new Error('reconnect did not converge')
+  const out = {
+    received: (net.received.get('b') ?? 0) - before,
+    docBytes: Y.encodeStateAsUpdate(a).length,
+    merged: Y.mergeUpdates(missed).length,
+  }
+  sa.destroy()
+  sb.destroy()
+  return out
+}
+
 export default async (): Promise<Row[]> => {
   const trace = loadTrace('automerge-paper', 60_000)
   if (raw(trace) !== weft(trace)) throw new Error('the two pipelines disagree')
@@ -75,7 +117,25 @@ export default async (): Promise<Row[]> => {
     () => raw(trace),
     5,
   )
+  const r = reconnect(trace)
   return [
+    {
+      bench: `reconnect after 10,000 offline edits, ${trace.name}`,
+      metric: 'bytes received vs the whole document',
+      value: r.received,
+      baseline: r.docBytes,
+      baselineName: 'document state',
+      unit: 'B',
+    },
+    {
+      bench: `reconnect after 10,000 offline edits, ${trace.name}`,
+      metric: 'bytes received vs the missed edits merged',
+      value: r.received,
+      baseline: r.merged,
+      baselineName: 'merged missed edits',
+      unit: 'B',
+      target: 1.5,
+    },
     {
       bench: `sync engine, ${trace.name}`,
       metric: 'edit + sync to a second peer, median of 5',
