@@ -45,33 +45,8 @@ const raw = (trace: Trace): string => {
   return b.getText('t').toString()
 }
 
-/** Weft: two SyncSessions on a MemoryTransport pair. */
-const weft = (trace: Trace): string => {
-  const net = new MemoryNetwork()
-  const ta = net.transport('a')
-  const tb = net.transport('b')
-  net.link(ta, tb)
-  const a = new Y.Doc()
-  const b = new Y.Doc()
-  const sa = new SyncSession({ doc: a })
-  const sb = new SyncSession({ doc: b, validateUpdates: process.env.NOVAL ? false : true })
-  sa.addTransport(ta)
-  sb.addTransport(tb)
-  ta.connect()
-  tb.connect()
-  net.flush()
-  edit(a, trace, () => net.flush())
-  const out = b.getText('t').toString()
-  sa.destroy()
-  sb.destroy()
-  return out
-}
-
-/**
- * Issue 6: a peer reconnects after 10,000 edits made while it was away (on top of a shared history): bytes it
- * receives against the whole document's size (and against the missed edits merged into one update).
- */
-const reconnect = (trace: Trace): { received: number; docBytes: number; merged: number } => {
+/** Two SyncSessions on a connected MemoryTransport pair, handshake done. */
+const sessionPair = () => {
   const net = new MemoryNetwork()
   const ta = net.transport('a')
   const tb = net.transport('b')
@@ -84,6 +59,29 @@ const reconnect = (trace: Trace): { received: number; docBytes: number; merged: 
   sb.addTransport(tb)
   ta.connect()
   tb.connect()
+  net.flush()
+  const destroy = () => {
+    sa.destroy()
+    sb.destroy()
+  }
+  return { net, ta, tb, a, b, destroy }
+}
+
+/** Weft: two SyncSessions on a MemoryTransport pair. */
+const weft = (trace: Trace): string => {
+  const { net, a, b, destroy } = sessionPair()
+  edit(a, trace, () => net.flush())
+  const out = b.getText('t').toString()
+  destroy()
+  return out
+}
+
+/**
+ * Issue 6: a peer reconnects after 10,000 edits made while it was away (on top of a shared history): bytes it
+ * receives against the whole document's size (and against the missed edits merged into one update).
+ */
+const reconnect = (trace: Trace): { received: number; docBytes: number; merged: number } => {
+  const { net, ta, tb, a, b, destroy } = sessionPair()
   const shared = { ...trace, txns: trace.txns.slice(0, trace.txns.length - 10_000) }
   const away = { ...trace, txns: trace.txns.slice(trace.txns.length - 10_000) }
   edit(a, shared, () => net.flush())
@@ -104,8 +102,7 @@ const reconnect = (trace: Trace): { received: number; docBytes: number; merged: 
     docBytes: Y.encodeStateAsUpdate(a).length,
     merged: Y.mergeUpdates(missed).length,
   }
-  sa.destroy()
-  sb.destroy()
+  destroy()
   return out
 }
 
