@@ -13,6 +13,13 @@ export {
   type SyncSessionOptions,
   type SyncSessionEvents,
   type PathRef,
+  type EpochOfferSource,
 } from './sync/SyncSession.js'
+export {
+  EpochManager,
+  type EpochManagerOptions,
+  type EpochManagerEvents,
+  type EpochBlockedReason,
+} from './sync/EpochManager.js'
 export * from './protocol/index.js'
 export * from './schema/index.js'

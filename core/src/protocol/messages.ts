@@ -7,12 +7,18 @@
  * - `1` awareness: varUint8Array awareness update. (y-protocols)
  * - `2` auth: varUint `0` (permission denied) + varString reason. (y-websocket)
  * - `3` query awareness. (y-protocols)
- * - `87` Weft extension: varUint sub-type `0` ack, `1` chunk. Sent only to peers that announced Weft.
+ * - `87` Weft extension: varUint sub-type `0` ack, `1` chunk, `2` epoch offer. Sent only to peers that announced
+ *   Weft.
  *
  * Negotiation (SYNC-2.x): a Weft peer appends a hello trailer after the state vector of its sync step 1. Stock
  * y-protocols readers ignore bytes after the state vector, so stock peers never see anything they do not know.
  * A Weft peer appends a varUint sequence number after the update bytes of step 2 and update messages, but only
  * towards a peer that announced the `ack` feature.
+ *
+ * Epochs (docs/spec/compaction.md, COMPACT-6): the hello carries the sender's epoch id after `maxMessageSize`
+ * (absent = the initial epoch `"0"`). Towards a peer that announced an epoch, updates outside the initial epoch
+ * carry a trailer `seq` (0 = none) + varString epoch, so an update can never be applied in another epoch, whatever
+ * order messages arrive in.
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
@@ -28,7 +34,7 @@ export const MessageType = {
 } as const
 
 export const SyncType = { Step1: 0, Step2: 1, Update: 2 } as const
-export const WeftType = { Ack: 0, Chunk: 1 } as const
+export const WeftType = { Ack: 0, Chunk: 1, EpochOffer: 2 } as const
 
 /** Feature bits of the Weft hello. */
 export const Feature = {
@@ -42,7 +48,7 @@ export const Feature = {
 } as const
 
 /** The current Weft protocol version. */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 const HELLO_MAGIC = 'weft'
 
 /** What a Weft peer announces in the trailer of its sync step 1. */
@@ -52,13 +58,29 @@ export interface Hello {
   readonly features: number
   /** Largest (reassembled) message this peer accepts, in bytes. */
   readonly maxMessageSize: number
+  /**
+   * The sender's epoch (COMPACT-6.1); `null` when the peer did not say (a peer of protocol version 1), which means
+   * the initial epoch `"0"`.
+   */
+  readonly epoch?: string | null
 }
 
 /** A decoded wire message. */
 export type WireMessage =
   | { readonly type: 'sync-step1'; readonly stateVector: Uint8Array; readonly hello: Hello | null }
-  | { readonly type: 'sync-step2'; readonly update: Uint8Array; readonly seq: number | null }
-  | { readonly type: 'sync-update'; readonly update: Uint8Array; readonly seq: number | null }
+  | {
+      readonly type: 'sync-step2'
+      readonly update: Uint8Array
+      readonly seq: number | null
+      /** The epoch the update belongs to, when the sender tagged it (COMPACT-6.1); untagged = `"0"`. */
+      readonly epoch: string | null
+    }
+  | {
+      readonly type: 'sync-update'
+      readonly update: Uint8Array
+      readonly seq: number | null
+      readonly epoch: string | null
+    }
   | { readonly type: 'awareness'; readonly update: Uint8Array }
   | { readonly type: 'auth-denied'; readonly reason: string }
   | { readonly type: 'query-awareness' }
@@ -69,6 +91,16 @@ export type WireMessage =
       readonly total: number
       readonly offset: number
       readonly data: Uint8Array
+    }
+  | {
+      readonly type: 'epoch-offer'
+      /** An encoded epoch record (`encodeEpochRecord`), decoded and verified by the receiver. */
+      readonly record: Uint8Array
+      /**
+       * Old-epoch catch-up (COMPACT-5.1): a V1 update of the record's parent epoch holding what the receiver lacks of
+       * it (computed from the receiver's step-1 state vector), or empty when the sender kept no such document.
+       */
+      readonly catchUp: Uint8Array
     }
 
 const malformed = (detail: string, cause?: unknown): WeftError =>
@@ -82,14 +114,21 @@ const readHello = (decoder: decoding.Decoder): Hello | null => {
     const version = decoding.readVarUint(decoder)
     const features = decoding.readVarUint(decoder)
     const maxMessageSize = decoding.readVarUint(decoder)
-    return { version, features, maxMessageSize }
+    const epoch = decoding.hasContent(decoder) ? readString(decoder) : null
+    return { version, features, maxMessageSize, epoch }
   } catch {
     return null
   }
 }
 
-const readSeq = (decoder: decoding.Decoder): number | null =>
-  decoding.hasContent(decoder) ? decoding.readVarUint(decoder) : null
+const readSeq = (decoder: decoding.Decoder): number | null => {
+  if (!decoding.hasContent(decoder)) return null
+  const seq = decoding.readVarUint(decoder)
+  return seq === 0 ? null : seq
+}
+
+const readEpochTag = (decoder: decoding.Decoder): string | null =>
+  decoding.hasContent(decoder) ? readString(decoder) : null
 
 /**
  * Decodes one message. Throws a `malformed-message` {@link WeftError} for anything truncated, unknown or
@@ -111,7 +150,8 @@ export const decodeMessage = (data: Uint8Array): WireMessage => {
           case SyncType.Update: {
             const update = readBytes(decoder)
             const seq = readSeq(decoder)
-            return { type: sub === SyncType.Step2 ? 'sync-step2' : 'sync-update', update, seq }
+            const epoch = readEpochTag(decoder)
+            return { type: sub === SyncType.Step2 ? 'sync-step2' : 'sync-update', update, seq, epoch }
           }
           default:
             throw malformed(`unknown sync message type ${sub}`)
@@ -138,6 +178,11 @@ export const decodeMessage = (data: Uint8Array): WireMessage => {
             const chunk = readBytes(decoder)
             if (total === 0 || offset + chunk.length > total) throw malformed('chunk outside its message')
             return { type: 'chunk', id, total, offset, data: chunk }
+          }
+          case WeftType.EpochOffer: {
+            const record = readBytes(decoder)
+            const catchUp = readBytes(decoder)
+            return { type: 'epoch-offer', record, catchUp }
           }
           default:
             throw malformed(`unknown weft message type ${sub}`)
@@ -169,24 +214,46 @@ export const encodeSyncStep1 = (stateVector: Uint8Array, hello?: Hello | null): 
       encoding.writeVarUint(e, hello.version)
       encoding.writeVarUint(e, hello.features)
       encoding.writeVarUint(e, hello.maxMessageSize)
+      if (hello.epoch != null) encoding.writeVarString(e, hello.epoch)
     }
   })
 
-const encodeUpdateLike = (sub: number, update: Uint8Array, seq: number | null | undefined): Uint8Array =>
+const encodeUpdateLike = (
+  sub: number,
+  update: Uint8Array,
+  seq: number | null | undefined,
+  epoch: string | null | undefined,
+): Uint8Array =>
   finish((e) => {
     encoding.writeVarUint(e, MessageType.Sync)
     encoding.writeVarUint(e, sub)
     encoding.writeVarUint8Array(e, update)
-    if (seq != null) encoding.writeVarUint(e, seq)
+    if (seq != null || epoch != null) encoding.writeVarUint(e, seq ?? 0)
+    if (epoch != null) encoding.writeVarString(e, epoch)
   })
 
-/** Sync step 2 (the diff answering a step 1); `seq` only towards peers with the ack feature. */
-export const encodeSyncStep2 = (update: Uint8Array, seq?: number | null): Uint8Array =>
-  encodeUpdateLike(SyncType.Step2, update, seq)
+/**
+ * Sync step 2 (the diff answering a step 1); `seq` only towards peers with the ack feature, `epoch` only towards
+ * peers that announced an epoch and only outside the initial epoch (COMPACT-6.1).
+ */
+export const encodeSyncStep2 = (update: Uint8Array, seq?: number | null, epoch?: string | null): Uint8Array =>
+  encodeUpdateLike(SyncType.Step2, update, seq, epoch)
 
-/** An incremental update; `seq` only towards peers with the ack feature. */
-export const encodeSyncUpdate = (update: Uint8Array, seq?: number | null): Uint8Array =>
-  encodeUpdateLike(SyncType.Update, update, seq)
+/** An incremental update; `seq` and `epoch` as for {@link encodeSyncStep2}. */
+export const encodeSyncUpdate = (
+  update: Uint8Array,
+  seq?: number | null,
+  epoch?: string | null,
+): Uint8Array => encodeUpdateLike(SyncType.Update, update, seq, epoch)
+
+/** Offers an epoch to a peer in an older one (COMPACT-6.1): the record and the old-epoch catch-up (may be empty). */
+export const encodeEpochOffer = (record: Uint8Array, catchUp: Uint8Array): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Weft)
+    encoding.writeVarUint(e, WeftType.EpochOffer)
+    encoding.writeVarUint8Array(e, record)
+    encoding.writeVarUint8Array(e, catchUp)
+  })
 
 /** An awareness update (y-protocols' encodeAwarenessUpdate output). */
 export const encodeAwareness = (update: Uint8Array): Uint8Array =>

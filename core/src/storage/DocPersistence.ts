@@ -2,9 +2,12 @@ import { ObservableV2 } from 'lib0/observable'
 import * as Y from 'yjs'
 import type { DocId } from '../ids.js'
 import { toWeftError, WeftError, WeftErrorCode } from '../WeftError.js'
+import { toBase64 } from 'lib0/buffer'
 import { applyStoredDoc } from './applyStoredDoc.js'
 import { Compactor, type CompactionOutcome } from './Compactor.js'
 import type { CompactOptions, DocStore } from './DocStore.js'
+import { EPOCH_META_KEY, persistEpoch } from './epochPersist.js'
+import { encodeEpochRecord, type EpochRecord } from './epochRecord.js'
 
 /** Options of {@link DocPersistence.open}. */
 export interface DocPersistenceOptions {
@@ -47,7 +50,7 @@ const defaultCompactor = new Compactor()
  * the transaction that applies the stored state, so other observers can tell loaded state from edits.
  */
 export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
-  readonly doc: Y.Doc
+  #doc: Y.Doc
   readonly store: DocStore
   readonly docId: DocId
   readonly compactor: Compactor | null
@@ -65,6 +68,10 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   #compaction: Promise<void> | null = null
   #destroyed = false
   #meta: Readonly<Record<string, string>> = {}
+  /** An epoch switch being persisted: `flushed()` waits for it (nothing of the new epoch is durable before). */
+  #switching: Promise<void> | null = null
+  /** No log compaction while a switch is in progress (it would compact the new document under the old epoch). */
+  #switchActive = false
 
   /**
    * Loads the stored state into `doc` and starts persisting its updates. Rejects with the store's WeftError
@@ -83,7 +90,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
 
   private constructor(options: DocPersistenceOptions) {
     super()
-    this.doc = options.doc
+    this.#doc = options.doc
     this.store = options.store
     this.docId = options.docId
     this.compactor = options.compactor === undefined ? defaultCompactor : options.compactor
@@ -111,6 +118,78 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     // No compaction here: opening writes nothing (STORE-7.2); the next append re-checks the policy.
   }
 
+  /** The document being persisted (replaced by {@link switchEpoch}). */
+  get doc(): Y.Doc {
+    return this.#doc
+  }
+
+  /**
+   * Moves persistence to a new epoch's document (docs/spec/compaction.md, COMPACT-3.4): stops storing the old
+   * document now (synchronously), waits for its pending appends, stores `archive` (the old epoch's document and the
+   * record that replaced it, for peers that come back from it, COMPACT-6.2) under {@link epochArchiveId}, then
+   * replaces the stored document by `doc` and the record in one atomic step, and from then on stores `doc`'s updates
+   * (also those made meanwhile). `flushed()` waits for all of it.
+   *
+   * When another writer appended to the old epoch meanwhile (`stale`, a browser tab sharing the store), the stored
+   * state is applied to `old` and `rebase(old)` is applied to `doc` before trying again: `rebase` re-applies the old
+   * document's changes (deterministic ids make that idempotent).
+   */
+  switchEpoch(params: {
+    readonly record: EpochRecord
+    readonly doc: Y.Doc
+    readonly old: Y.Doc
+    readonly oldEpoch: string
+    readonly rebase: (old: Y.Doc) => Uint8Array | null
+  }): Promise<void> {
+    if (this.#destroyed)
+      return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'DocPersistence was destroyed'))
+    const { record, doc, old, oldEpoch, rebase } = params
+    this.#doc.off('update', this.#onUpdate)
+    this.#doc.off('destroy', this.#onDocDestroy)
+    this.#doc = doc
+    this.#switchActive = true
+    const run = (async () => {
+      await Promise.all([...this.#pending])
+      await this.#compaction
+      const archive = epochArchiveId(this.docId, oldEpoch)
+      await this.store.append(archive, Y.encodeStateAsUpdate(old))
+      await this.store.setMeta(archive, EPOCH_CHILD_META_KEY, toBase64(encodeEpochRecord(record)))
+      for (let attempt = 0; ; attempt++) {
+        const result = await persistEpoch(this.store, this.docId, record, doc, this.#lastClock)
+        if (result.ok) break
+        const stored = await this.store.load(this.docId)
+        if (!stored || attempt >= 5)
+          throw new WeftError(WeftErrorCode.StoreFailed, 'epoch switch kept going stale')
+        this.#lastClock = stored.clock
+        if (stored.meta[EPOCH_META_KEY] === record.id) break // another writer of this store switched already
+        applyStoredDoc(old, stored, this)
+        const again = rebase(old)
+        if (again) Y.applyUpdate(doc, again, this)
+      }
+      const persistedSv = Y.encodeStateVector(doc)
+      this.#meta = { ...this.#meta, [EPOCH_META_KEY]: record.id }
+      this.#tail = []
+      this.#tailCount = 0
+      this.#tailBytes = 0
+      if (this.#destroyed) return
+      doc.on('update', this.#onUpdate)
+      doc.on('destroy', this.#onDocDestroy)
+      // Edits made in the new epoch while it was being persisted.
+      const missed = Y.encodeStateAsUpdate(doc, persistedSv)
+      if (!isEmptyUpdate(missed)) this.#write(missed)
+    })().finally(() => {
+      this.#switchActive = false
+    })
+    this.#switching = run.then(
+      () => undefined,
+      (err: unknown) => {
+        this.#needsRepair = true
+        this.#emitError(toWeftError(WeftErrorCode.StoreFailed, err, 'epoch switch failed'))
+      },
+    )
+    return run
+  }
+
   /** Metadata as loaded by `open` (epoch id, schema version...). */
   get meta(): Readonly<Record<string, string>> {
     return this.#meta
@@ -121,6 +200,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
    * re-appends the whole document state (which covers the lost update) and rejects only if that fails too.
    */
   async flushed(): Promise<void> {
+    if (this.#switching) await this.#switching
     await Promise.all([...this.#pending])
     if (!this.#needsRepair) return
     this.#repair ??= (async () => {
@@ -143,6 +223,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
    */
   async compact(options?: CompactOptions): Promise<CompactionOutcome> {
     if (this.#destroyed) throw new WeftError(WeftErrorCode.Destroyed, 'DocPersistence was destroyed')
+    if (this.#switching) await this.#switching
     const compactor = this.compactor ?? defaultCompactor
     let outcome: CompactionOutcome
     if (this.#exclusive) {
@@ -180,14 +261,14 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   override async destroy(): Promise<void> {
     if (this.#destroyed) return
     this.#detach()
-    await Promise.allSettled([...this.#pending, this.#compaction])
+    await Promise.allSettled([...this.#pending, this.#compaction, this.#switching])
     super.destroy()
   }
 
   #detach(): void {
     this.#destroyed = true
-    this.doc.off('update', this.#onUpdate)
-    this.doc.off('destroy', this.#onDocDestroy)
+    this.#doc.off('update', this.#onUpdate)
+    this.#doc.off('destroy', this.#onDocDestroy)
   }
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
@@ -227,7 +308,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   }
 
   #maybeCompact(): void {
-    if (!this.compactor || this.#compaction || this.#destroyed) return
+    if (!this.compactor || this.#compaction || this.#destroyed || this.#switchActive) return
     const stats = {
       updateCount: this.#tailCount,
       updateBytes: this.#tailBytes,
@@ -248,3 +329,11 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.emit('error', [{ error }])
   }
 }
+
+/** Meta key of an epoch archive: the record of the epoch that replaced the archived one (COMPACT-6.2). */
+export const EPOCH_CHILD_META_KEY = 'epoch-child'
+
+/** The document id under which the last state of `docId`'s epoch `epoch` is kept (COMPACT-6.2). */
+export const epochArchiveId = (docId: DocId, epoch: string): DocId => `${docId}~epoch~${epoch}` as DocId
+
+const isEmptyUpdate = (update: Uint8Array): boolean => update.length <= 2

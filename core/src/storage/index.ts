@@ -3,7 +3,13 @@
  * @packageDocumentation
  */
 export type { DocStore, StoredDoc, CompactOptions, CompactResult } from './DocStore.js'
-export { DocPersistence, type DocPersistenceOptions, type DocPersistenceEvents } from './DocPersistence.js'
+export {
+  DocPersistence,
+  EPOCH_CHILD_META_KEY,
+  epochArchiveId,
+  type DocPersistenceOptions,
+  type DocPersistenceEvents,
+} from './DocPersistence.js'
 export {
   Compactor,
   shouldCompact,

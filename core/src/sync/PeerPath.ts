@@ -31,6 +31,11 @@ export class PeerPath {
   readonly marks: Array<readonly [number, number]> = []
   /** Awareness client ids whose latest state arrived over this path. */
   readonly awarenessClients = new Set<number>()
+  /**
+   * The peer's epoch as its last step 1 said (COMPACT-6.1); until then, assumed to be ours. Updates are exchanged
+   * only while it equals the session's.
+   */
+  epoch: string
   /** A resync (step 1) was requested because an update from this path had missing dependencies. */
   resyncRequested = false
   nextChunkId = 0
@@ -38,8 +43,9 @@ export class PeerPath {
   bytesReceived = 0
   bytesSent = 0
 
-  constructor(transport: Transport, peer: PeerId, maxMessageSize: number) {
+  constructor(transport: Transport, peer: PeerId, maxMessageSize: number, epoch: string) {
     this.transport = transport
+    this.epoch = epoch
     this.peer = peer
     this.reassembler = new Reassembler({ maxMessageSize })
   }

@@ -9,6 +9,7 @@ import {
   decodeMessage,
   encodeAck,
   encodeAwareness,
+  encodeEpochOffer,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
@@ -17,6 +18,14 @@ import {
 } from '../protocol/messages.js'
 import { readAwarenessEntries } from '../protocol/readAwarenessClients.js'
 import { validateUpdate } from '../protocol/validateUpdate.js'
+import { epochClient } from '../storage/epochClient.js'
+import {
+  INITIAL_EPOCH,
+  compareEpochs,
+  decodeEpochRecord,
+  encodeEpochRecord,
+  type EpochRecord,
+} from '../storage/epochRecord.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { PeerPath } from './PeerPath.js'
@@ -49,6 +58,24 @@ export interface SyncSessionOptions {
   readonly extensions?: boolean
   /** Fully decode every incoming update before applying it (default true); see SYNC-3.4. */
   readonly validateUpdates?: boolean
+  /**
+   * The epoch `doc` belongs to (docs/spec/compaction.md): its record, or `null`/omitted for the initial epoch `"0"`.
+   * Updates are exchanged only with peers in the same epoch (COMPACT-5.7).
+   */
+  readonly epoch?: EpochRecord | null
+  /**
+   * Serves a peer found in an older epoch (COMPACT-6.1): the record of the epoch that replaced `peerEpoch` on this
+   * side's lineage, and a document of `peerEpoch` holding at least that record's base (for the catch-up,
+   * COMPACT-5.1), or `null` when this side never was in `peerEpoch`. Default: offer the current record, no catch-up.
+   */
+  readonly epochLineage?: (peerEpoch: string) => EpochOfferSource | null | Promise<EpochOfferSource | null>
+}
+
+/** What a {@link SyncSession} offers a peer in an older epoch. */
+export interface EpochOfferSource {
+  readonly record: EpochRecord
+  /** A document of `record.parent`, containing `record.base`, or null. */
+  readonly oldDoc: Y.Doc | null
 }
 
 /** Identifies one peer path in events. */
@@ -69,6 +96,18 @@ export type SyncSessionEvents = {
   ack: (event: PathRef & { readonly localChanges: number }) => void
   /** Progress of a large (chunked) incoming message. */
   progress: (event: PathRef & { readonly received: number; readonly total: number }) => void
+  /**
+   * A peer offered an epoch that wins over this session's (COMPACT-4.1, verified): the owner of the document switches
+   * to it ({@link SyncSession.switchEpoch}) after applying `catchUp` (an update of the record's parent epoch) to the
+   * old document and re-applying its changes (`rebaseOnto`). Until then no update is exchanged with that peer.
+   */
+  'epoch-offer': (event: PathRef & { readonly record: EpochRecord; readonly catchUp: Uint8Array }) => void
+  /** The session switched to another epoch: `doc` is the new document (COMPACT-7.3). */
+  'epoch-changed': (event: {
+    readonly doc: Y.Doc
+    readonly record: EpochRecord
+    readonly previous: Y.Doc
+  }) => void
   /** An asynchronous fault; a path that sent malformed data has been dropped. Never thrown. */
   error: (event: {
     readonly error: WeftError
@@ -89,14 +128,16 @@ interface Attached {
  * docs/spec/sync-protocol.md.
  */
 export class SyncSession extends ObservableV2<SyncSessionEvents> {
-  readonly doc: Y.Doc
+  #doc: Y.Doc
+  #epoch: EpochRecord | null
+  readonly #lineage: SyncSessionOptions['epochLineage']
   readonly awareness: awarenessProtocol.Awareness
   readonly #ownsAwareness: boolean
   readonly #chunkSize: number
   readonly #maxMessageSize: number
   readonly #durable: (() => Promise<void>) | undefined
   readonly #isLocal: (origin: unknown) => boolean
-  readonly #hello: Hello | null
+  #hello: Hello | null
   readonly #validate: boolean
   readonly #transports = new Map<Transport, Attached>()
   /** Every open path, also keyed by object for origin checks. */
@@ -107,7 +148,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   constructor(options: SyncSessionOptions) {
     super()
-    this.doc = options.doc
+    this.#doc = options.doc
+    this.#epoch = options.epoch ?? null
+    this.#lineage = options.epochLineage
     this.#ownsAwareness = options.awareness === undefined
     this.awareness = options.awareness ?? new awarenessProtocol.Awareness(options.doc)
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
@@ -122,9 +165,49 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
             version: PROTOCOL_VERSION,
             features: (options.durable ? Feature.Ack : 0) | Feature.Chunk,
             maxMessageSize: this.#maxMessageSize,
+            epoch: this.epoch,
           }
     this.doc.on('update', this.#onDocUpdate)
     this.awareness.on('update', this.#onAwarenessUpdate)
+  }
+
+  /** The document this session syncs; replaced by {@link switchEpoch}. */
+  get doc(): Y.Doc {
+    return this.#doc
+  }
+
+  /** The id of the document's epoch (`"0"` until the first history compaction). */
+  get epoch(): string {
+    return this.#epoch?.id ?? INITIAL_EPOCH
+  }
+
+  /** The current epoch's record (`null` in the initial epoch). */
+  get epochRecord(): EpochRecord | null {
+    return this.#epoch
+  }
+
+  /**
+   * Moves the session to a new epoch's document (COMPACT-6): `doc` must already hold the record's initial state plus
+   * whatever was re-applied onto it. Every open path starts a new handshake in the new epoch; nothing of the old
+   * document is sent any more. Emits `epoch-changed`. The caller owns both documents.
+   */
+  switchEpoch(doc: Y.Doc, record: EpochRecord): void {
+    this.#assertAlive()
+    if (compareEpochs(record.id, this.epoch) >= 0) {
+      throw new WeftError(WeftErrorCode.InvalidArgument, `epoch ${record.id} does not win over ${this.epoch}`)
+    }
+    const previous = this.#doc
+    previous.off('update', this.#onDocUpdate)
+    this.#doc = doc
+    this.#epoch = record
+    if (this.#hello) this.#hello = { ...this.#hello, epoch: record.id }
+    doc.on('update', this.#onDocUpdate)
+    for (const p of this.#paths) {
+      p.synced = false
+      p.resyncRequested = false
+      this.#send(p, encodeSyncStep1(Y.encodeStateVector(doc), this.#hello))
+    }
+    this.emit('epoch-changed', [{ doc, record, previous }])
   }
 
   /** Whether a transaction origin is one of a session's peer paths (i.e. the change came from a peer). */
@@ -256,7 +339,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #open(transport: Transport, peer: PeerId): void {
     const attached = this.#transports.get(transport)
     if (!attached || attached.paths.has(peer)) return
-    const path = new PeerPath(transport, peer, this.#maxMessageSize)
+    const path = new PeerPath(transport, peer, this.#maxMessageSize, this.epoch)
     attached.paths.set(peer, path)
     this.#paths.add(path)
     this.emit('peer-joined', [{ transport, peer }])
@@ -363,19 +446,23 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     switch (message.type) {
       case 'sync-step1': {
         if (message.hello && this.#hello) path.hello = message.hello
-        // SYNC-1.2: answer with exactly what the peer lacks.
         const sv = message.stateVector
+        let decodedSv: Map<number, number>
         try {
-          Y.decodeStateVector(sv)
+          decodedSv = Y.decodeStateVector(sv)
         } catch (err) {
           throw new WeftError(WeftErrorCode.MalformedMessage, 'malformed state vector', { cause: err })
         }
+        if (!this.#enterEpoch(path, decodedSv, sv)) return
+        // SYNC-1.2: answer with exactly what the peer lacks.
         const diff = Y.encodeStateAsUpdate(this.doc, sv)
-        this.#send(path, encodeSyncStep2(diff, this.#nextSeq(path)))
+        this.#send(path, encodeSyncStep2(diff, this.#nextSeq(path), this.#epochTag(path)))
         return
       }
       case 'sync-step2':
       case 'sync-update':
+        // COMPACT-5.7: an update of another epoch is never applied (it may arrive after a switch).
+        if (!this.#updateInEpoch(path, message.epoch)) return
         this.#applyUpdate(path, message.update, message.seq, message.type === 'sync-step2')
         if (message.type === 'sync-step2' && !path.synced) {
           path.synced = true
@@ -411,6 +498,19 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         if (durable !== null) {
           this.emit('ack', [{ transport: path.transport, peer: path.peer, localChanges: durable }])
         }
+        return
+      }
+      case 'epoch-offer': {
+        if (!this.#hello)
+          throw new WeftError(WeftErrorCode.MalformedMessage, 'epoch offer without negotiation')
+        const decoded = decodeEpochRecord(message.record)
+        if (!decoded.ok)
+          throw new WeftError(WeftErrorCode.MalformedMessage, `epoch record: ${decoded.reason}`)
+        // COMPACT-4.3: never to a losing epoch, never back.
+        if (compareEpochs(decoded.record.id, this.epoch) >= 0) return
+        this.emit('epoch-offer', [
+          { transport: path.transport, peer: path.peer, record: decoded.record, catchUp: message.catchUp },
+        ])
         return
       }
       case 'chunk':
@@ -450,6 +550,69 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     if (store.pendingStructs === null && store.pendingDs === null) {
       for (const p of this.#pendingAckPaths) this.#scheduleAck(p)
     }
+  }
+
+  /** The epoch tag for updates to `path` (COMPACT-6.1): only to peers that announced epochs, outside epoch 0. */
+  #epochTag(path: PeerPath): string | null {
+    return path.hello?.epoch != null && this.#epoch !== null ? this.#epoch.id : null
+  }
+
+  /**
+   * Records the epoch a peer announced in its step 1 and decides whether to sync with it (COMPACT-6.1): same epoch,
+   * sync; ours wins, offer ours (no updates meanwhile); theirs wins, wait for their offer. A stock peer cannot say;
+   * outside epoch 0 it counts as being in ours only if it holds the new epoch's initial writer or nothing at all.
+   */
+  #enterEpoch(path: PeerPath, sv: Map<number, number>, rawSv: Uint8Array): boolean {
+    const before = path.epoch
+    let theirs: string
+    if (path.hello !== null) theirs = path.hello.epoch ?? INITIAL_EPOCH
+    else if (this.#epoch === null || sv.size === 0) theirs = this.epoch
+    else theirs = sv.has(epochClient(this.#epoch.parent, 'init')) ? this.epoch : this.#epoch.parent
+    path.epoch = theirs
+    if (theirs === this.epoch) {
+      // The peer just arrived in our epoch: ask again for what we may have dropped while it was elsewhere.
+      if (before !== theirs) this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+      return true
+    }
+    if (path.hello === null) return false
+    if (compareEpochs(this.epoch, theirs) < 0) this.#offerEpoch(path, theirs, rawSv)
+    // The peer moved to a winning epoch: tell it ours (with our state vector) so it offers its epoch to us.
+    else if (before !== theirs) this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+    return false
+  }
+
+  #updateInEpoch(path: PeerPath, tag: string | null): boolean {
+    if (path.hello === null) return path.epoch === this.epoch
+    return (tag ?? INITIAL_EPOCH) === this.epoch
+  }
+
+  /** COMPACT-6.1: hands a peer in an older epoch the record to switch to, with the old-epoch catch-up we can give. */
+  #offerEpoch(path: PeerPath, theirs: string, theirSv: Uint8Array): void {
+    const current = this.#epoch
+    if (current === null) return
+    const send = (source: EpochOfferSource | null) => {
+      if (!this.#paths.has(path) || path.epoch !== theirs || this.#epoch !== current) return
+      const record = source?.record ?? current
+      // A peer with nothing of the old epoch needs no catch-up (COMPACT-5.1 only matters for its own changes).
+      const catchUp =
+        source?.oldDoc && Y.decodeStateVector(theirSv).size > 0
+          ? Y.encodeStateAsUpdate(source.oldDoc, theirSv)
+          : new Uint8Array(0)
+      this.#send(path, encodeEpochOffer(encodeEpochRecord(record), catchUp))
+    }
+    let source: EpochOfferSource | null | Promise<EpochOfferSource | null>
+    try {
+      source = this.#lineage?.(theirs) ?? null
+    } catch (err) {
+      this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err, 'epoch lineage failed') }])
+      source = null
+    }
+    if (source instanceof Promise) {
+      source.then(send, (err: unknown) => {
+        this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err, 'epoch lineage failed') }])
+        send(null)
+      })
+    } else send(source)
   }
 
   #nextSeq(path: PeerPath): number | null {
@@ -493,12 +656,14 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     let plain: Uint8Array | null = null
     for (const path of this.#paths) {
       if (path === origin) continue // SYNC-3.1: never back to where it came from
+      if (path.epoch !== this.epoch) continue // COMPACT-5.7
       const seq = this.#nextSeq(path)
-      if (seq === null) {
+      const tag = this.#epochTag(path)
+      if (seq === null && tag === null) {
         plain ??= encodeSyncUpdate(update)
         this.#send(path, plain)
       } else {
-        this.#send(path, encodeSyncUpdate(update, seq))
+        this.#send(path, encodeSyncUpdate(update, seq, tag))
       }
     }
   }

@@ -25,7 +25,13 @@ describe('wire messages', () => {
     const sv = Y.encodeStateVector(new Y.Doc())
     const msg = encodeSyncStep1(sv, hello)
     const decoded = decodeMessage(msg)
-    expect(decoded).toEqual({ type: 'sync-step1', stateVector: sv, hello })
+    expect(decoded).toEqual({ type: 'sync-step1', stateVector: sv, hello: { ...hello, epoch: null } })
+    const inEpoch = { ...hello, epoch: '3-0123456789abcdef' }
+    expect(decodeMessage(encodeSyncStep1(sv, inEpoch))).toEqual({
+      type: 'sync-step1',
+      stateVector: sv,
+      hello: inEpoch,
+    })
 
     // A stock peer (y-protocols' readSyncMessage, as y-websocket and y-webrtc use it) ignores the trailer.
     const decoder = decoding.createDecoder(msg)
@@ -52,11 +58,26 @@ describe('wire messages', () => {
     const doc = new Y.Doc()
     doc.getText('t').insert(0, 'x')
     const update = Y.encodeStateAsUpdate(doc)
-    expect(decodeMessage(encodeSyncUpdate(update, 7))).toEqual({ type: 'sync-update', update, seq: 7 })
-    expect(decodeMessage(encodeSyncUpdate(update))).toEqual({ type: 'sync-update', update, seq: null })
-    expect(decodeMessage(encodeSyncStep2(update, 1))).toEqual({ type: 'sync-step2', update, seq: 1 })
+    const untagged = { update, epoch: null }
+    expect(decodeMessage(encodeSyncUpdate(update, 7))).toEqual({ type: 'sync-update', ...untagged, seq: 7 })
+    expect(decodeMessage(encodeSyncUpdate(update))).toEqual({ type: 'sync-update', ...untagged, seq: null })
+    expect(decodeMessage(encodeSyncStep2(update, 1))).toEqual({ type: 'sync-step2', ...untagged, seq: 1 })
+    // COMPACT-6.1: the epoch tag follows the sequence number (0 = none).
+    const e = '1-0123456789abcdef'
+    expect(decodeMessage(encodeSyncUpdate(update, null, e))).toEqual({
+      type: 'sync-update',
+      update,
+      seq: null,
+      epoch: e,
+    })
+    expect(decodeMessage(encodeSyncStep2(update, 4, e))).toEqual({
+      type: 'sync-step2',
+      update,
+      seq: 4,
+      epoch: e,
+    })
     const target = new Y.Doc()
-    const decoder = decoding.createDecoder(encodeSyncUpdate(update, 7))
+    const decoder = decoding.createDecoder(encodeSyncUpdate(update, 7, e))
     decoding.readVarUint(decoder)
     syncProtocol.readSyncMessage(decoder, encoding.createEncoder(), target, null)
     expect(target.getText('t').toString()).toBe('x')

@@ -1,0 +1,244 @@
+import { ObservableV2 } from 'lib0/observable'
+import { fromBase64 } from 'lib0/buffer'
+import * as Y from 'yjs'
+import { applyStoredDoc } from '../storage/applyStoredDoc.js'
+import { EPOCH_CHILD_META_KEY, epochArchiveId, type DocPersistence } from '../storage/DocPersistence.js'
+import { readEpochRecord } from '../storage/epochPersist.js'
+import { compareEpochs, decodeEpochRecord, type EpochRecord } from '../storage/epochRecord.js'
+import { startEpoch } from '../storage/epochStart.js'
+import { rebaseOnto } from '../storage/rebaseOnto.js'
+import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
+import type { EpochOfferSource, SyncSession } from './SyncSession.js'
+
+/** Options of {@link EpochManager}. */
+export interface EpochManagerOptions {
+  /** The document's persistence, if any: switches are stored atomically and old epochs archived (COMPACT-3.4, 6.2). */
+  readonly persistence?: DocPersistence | null
+  /** Follow winning epochs that peers offer (default true). */
+  readonly follow?: boolean
+}
+
+/** Why a switch did not happen (the session stays in its epoch and keeps serving it). */
+export type EpochBlockedReason =
+  /** This side lacks part of the new epoch's base and the offer brought no catch-up (COMPACT-5.1). */
+  | 'missing-base'
+  /** The offered epoch does not descend from this side's epoch, and this side changed its own epoch (COMPACT-4.2). */
+  | 'unreachable'
+
+/** Events of {@link EpochManager}. */
+export type EpochManagerEvents = {
+  /** The document moved to a new epoch; bind the app to `doc` (the old document is no longer synced). */
+  'epoch-changed': (event: {
+    readonly doc: Y.Doc
+    readonly record: EpochRecord
+    readonly started: boolean
+  }) => void
+  /** An offered epoch could not be followed yet; a later offer (from a peer that kept the old epoch) may succeed. */
+  blocked: (event: { readonly record: EpochRecord; readonly reason: EpochBlockedReason }) => void
+  /** An asynchronous fault (store). Never thrown. */
+  error: (event: { readonly error: WeftError }) => void
+}
+
+/** What this side keeps of an epoch it left: the record that replaced it and (if still in memory) its document. */
+interface Left {
+  readonly child: EpochRecord
+  doc: Y.Doc | null
+}
+
+/** Origin of the transactions that build a new epoch's document or catch an old one up. */
+const EPOCH_ORIGIN = Symbol('weft-epoch')
+
+/**
+ * History compaction for one document (docs/spec/compaction.md): starts epochs ({@link start}), follows the
+ * winning epochs that peers offer (applies the old-epoch catch-up, re-applies this side's changes with `rebaseOnto`,
+ * persists the switch, moves the {@link SyncSession} to the new document), and serves peers that come back from
+ * an epoch this side left. Create it with the persistence, then pass `record` and `lineage` to the SyncSession and
+ * call {@link bind}.
+ */
+export class EpochManager extends ObservableV2<EpochManagerEvents> {
+  readonly #persistence: DocPersistence | null
+  readonly #follow: boolean
+  #session: SyncSession | null = null
+  readonly #left = new Map<string, Left>()
+  /** The current epoch's document changed since it was built (own or peers' edits, re-applied changes). */
+  #touched = false
+  #queue: Promise<void> = Promise.resolve()
+  readonly #record: EpochRecord | null
+  #off: (() => void) | null = null
+
+  constructor(options: EpochManagerOptions = {}) {
+    super()
+    this.#persistence = options.persistence ?? null
+    this.#follow = options.follow ?? true
+    const stored = this.#persistence ? readEpochRecord(this.#persistence.meta) : null
+    if (stored && !stored.ok) {
+      throw new WeftError(WeftErrorCode.StoreCorrupted, `stored epoch record: ${stored.reason}`)
+    }
+    this.#record = stored?.ok ? stored.record : null
+    // A loaded document holds more than its epoch's initial state: never switch from it as a sibling.
+    this.#touched = true
+  }
+
+  /** The epoch record the document was loaded in (pass to `SyncSession` as `epoch`). */
+  get record(): EpochRecord | null {
+    return this.#record
+  }
+
+  /** Serves peers in older epochs (pass to `SyncSession` as `epochLineage`). */
+  readonly lineage = (peerEpoch: string): EpochOfferSource | null | Promise<EpochOfferSource | null> => {
+    const left = this.#left.get(peerEpoch)
+    if (left) return { record: left.child, oldDoc: left.doc }
+    const persistence = this.#persistence
+    if (!persistence) return null
+    return persistence.store.load(epochArchiveId(persistence.docId, peerEpoch)).then((stored) => {
+      const encoded = stored?.meta[EPOCH_CHILD_META_KEY]
+      if (!stored || encoded === undefined) return null
+      const child = decodeEpochRecord(fromBase64(encoded))
+      if (!child.ok) return null
+      const doc = new Y.Doc({ gc: false })
+      applyStoredDoc(doc, stored, EPOCH_ORIGIN)
+      // Keep it for the next peer from that epoch (one archive in memory per left epoch).
+      this.#left.set(peerEpoch, { child: child.record, doc })
+      return { record: child.record, oldDoc: doc }
+    })
+  }
+
+  /** Attaches to the session (created with `epoch: manager.record, epochLineage: manager.lineage`). */
+  bind(session: SyncSession): void {
+    if (this.#session) throw new WeftError(WeftErrorCode.InvalidArgument, 'EpochManager is already bound')
+    this.#session = session
+    const onOffer = ({ record, catchUp }: { record: EpochRecord; catchUp: Uint8Array }) => {
+      // A failure is reported as an `error` event by the queue.
+      if (this.#follow) this.#enqueue(() => this.#follow_(record, catchUp)).catch(() => undefined)
+    }
+    session.on('epoch-offer', onOffer)
+    const onUpdate = (_u: Uint8Array, origin: unknown) => {
+      if (origin !== EPOCH_ORIGIN) this.#touched = true
+    }
+    let doc = session.doc
+    doc.on('update', onUpdate)
+    const onChanged = ({ doc: next }: { doc: Y.Doc }) => {
+      doc.off('update', onUpdate)
+      doc = next
+      doc.on('update', onUpdate)
+    }
+    session.on('epoch-changed', onChanged)
+    this.#off = () => {
+      session.off('epoch-offer', onOffer)
+      session.off('epoch-changed', onChanged)
+      doc.off('update', onUpdate)
+    }
+  }
+
+  /**
+   * Starts a new epoch from the document's current state (COMPACT-3): rebuilds it without history, switches the
+   * session (peers in the old epoch are offered the new one) and persists the switch. Resolves with the record once
+   * the switch is durable.
+   */
+  start(): Promise<EpochRecord> {
+    return this.#enqueue(async () => {
+      const session = this.#requireSession()
+      const old = session.doc
+      const { record, doc } = startEpoch(old, session.epochRecord ?? undefined)
+      const fresh = new Y.Doc({ gc: old.gc })
+      Y.applyUpdateV2(fresh, record.initial, EPOCH_ORIGIN)
+      doc.destroy()
+      await this.#switch(session, record, old, fresh, () => null, true)
+      return record
+    })
+  }
+
+  /** Resolves once every switch queued so far (started or offered) is done. */
+  settled(): Promise<void> {
+    return this.#queue
+  }
+
+  override destroy(): void {
+    this.#off?.()
+    this.#off = null
+    super.destroy()
+  }
+
+  #requireSession(): SyncSession {
+    if (!this.#session)
+      throw new WeftError(WeftErrorCode.InvalidArgument, 'EpochManager is not bound to a session')
+    return this.#session
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task)
+    this.#queue = run.then(
+      () => undefined,
+      (err: unknown) => this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err) }]),
+    )
+    return run
+  }
+
+  async #follow_(record: EpochRecord, catchUp: Uint8Array): Promise<void> {
+    const session = this.#session
+    if (!session || compareEpochs(record.id, session.epoch) >= 0) return
+    const current = session.doc
+    let source: Y.Doc
+    if (record.parent === session.epoch) {
+      source = current
+    } else {
+      // COMPACT-4.2: from a sibling (or an epoch we passed through) only if nothing happened in the current epoch.
+      const parent = this.#left.get(record.parent)?.doc
+      if (!parent || this.#touched) {
+        this.emit('blocked', [{ record, reason: 'unreachable' }])
+        return
+      }
+      source = parent
+    }
+    // COMPACT-5.1: complete the old epoch first; it is the same epoch, so applying it is safe.
+    if (catchUp.length > 0) Y.applyUpdate(source, catchUp, EPOCH_ORIGIN)
+    const rebased = rebaseOnto(source, record)
+    if (!rebased.ok) {
+      this.emit('blocked', [{ record, reason: rebased.reason }])
+      return
+    }
+    const fresh = new Y.Doc({ gc: current.gc })
+    Y.transact(
+      fresh,
+      () => {
+        Y.applyUpdateV2(fresh, record.initial, EPOCH_ORIGIN)
+        Y.applyUpdate(fresh, rebased.update, EPOCH_ORIGIN)
+      },
+      EPOCH_ORIGIN,
+    )
+    const rebase = (old: Y.Doc) => {
+      const again = rebaseOnto(old, record)
+      return again.ok ? again.update : null
+    }
+    await this.#switch(session, record, source, fresh, rebase, false)
+  }
+
+  async #switch(
+    session: SyncSession,
+    record: EpochRecord,
+    old: Y.Doc,
+    fresh: Y.Doc,
+    rebase: (old: Y.Doc) => Uint8Array | null,
+    started: boolean,
+  ): Promise<void> {
+    const oldEpoch = session.epoch
+    const leaving = session.doc
+    // From a sibling (`old` is then the parent epoch's document): the sibling's own document serves nobody.
+    const fromParent = leaving === old
+    // Synchronous from here to the session switch: no update can land on the old document in between.
+    this.#left.set(oldEpoch, { child: record, doc: fromParent ? leaving : null })
+    const persisted = this.#persistence?.switchEpoch({
+      record,
+      doc: fresh,
+      old: leaving,
+      oldEpoch,
+      rebase: fromParent ? rebase : () => null,
+    })
+    session.switchEpoch(fresh, record)
+    this.#touched = false
+    // Only the most recent left document stays in memory when there is a store to reload older ones from.
+    if (this.#persistence) for (const [epoch, left] of this.#left) if (epoch !== oldEpoch) left.doc = null
+    this.emit('epoch-changed', [{ doc: fresh, record, started }])
+    await persisted
+  }
+}

@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import {
+  DocPersistence,
+  EpochManager,
+  SyncSession,
+  docId,
+  epochArchiveId,
+  inspectDoc,
+  readEpochRecord,
+} from '../../src/index.js'
+import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
+
+const DOC = docId('board')
+
+/** A peer with persistence, a session and an epoch manager, as an app would wire them. */
+class Peer {
+  doc!: Y.Doc
+  session!: SyncSession
+  persistence!: DocPersistence
+  epochs!: EpochManager
+  readonly links: MemoryTransport[] = []
+  readonly errors: string[] = []
+  readonly blocked: string[] = []
+  constructor(
+    readonly name: string,
+    readonly store = new MemoryDocStore(),
+  ) {}
+
+  async open(): Promise<this> {
+    const doc = new Y.Doc()
+    this.persistence = await DocPersistence.open({ doc, store: this.store, docId: DOC })
+    this.epochs = new EpochManager({ persistence: this.persistence })
+    this.session = new SyncSession({
+      doc,
+      epoch: this.epochs.record,
+      epochLineage: this.epochs.lineage,
+      durable: () => this.persistence.flushed(),
+    })
+    this.epochs.bind(this.session)
+    this.doc = doc
+    this.epochs.on('epoch-changed', ({ doc: next }) => (this.doc = next))
+    this.epochs.on('blocked', ({ reason }) => this.blocked.push(reason))
+    this.epochs.on('error', ({ error }) => this.errors.push(error.message))
+    this.session.on('error', ({ error }) => this.errors.push(error.message))
+    for (const t of this.links) this.session.addTransport(t)
+    return this
+  }
+
+  async restart(): Promise<void> {
+    await this.persistence.flushed()
+    this.epochs.destroy()
+    this.session.destroy()
+    await this.persistence.destroy()
+    await this.open()
+  }
+
+  text(): string {
+    return this.doc.getText('t').toString()
+  }
+}
+
+const link = (net: MemoryNetwork, a: Peer, b: Peer): [MemoryTransport, MemoryTransport] => {
+  const ta = net.transport(`${a.name}>${b.name}`)
+  const tb = net.transport(`${b.name}>${a.name}`)
+  net.link(ta, tb)
+  a.links.push(ta)
+  b.links.push(tb)
+  a.session.addTransport(ta)
+  b.session.addTransport(tb)
+  ta.connect()
+  tb.connect()
+  return [ta, tb]
+}
+
+/** Delivers messages and lets the asynchronous switches and store writes run until nothing moves. */
+const settle = async (net: MemoryNetwork, peers: Peer[]): Promise<void> => {
+  for (let i = 0; i < 20; i++) {
+    net.flush()
+    await Promise.all(peers.map((p) => p.epochs.settled()))
+    await Promise.all(peers.map((p) => p.persistence.flushed()))
+    if (net.pending === 0) return
+  }
+}
+
+describe('epochs over the sync protocol (COMPACT-6)', () => {
+  it('COMPACT-6.1 two peers edit offline across an epoch reset: nothing is lost, history is gone', async () => {
+    const net = new MemoryNetwork()
+    const a = await new Peer('a').open()
+    const b = await new Peer('b').open()
+    const [ta] = link(net, a, b)
+    const shapes = a.doc.getMap<number>('shapes')
+    // A whiteboard-like history: every shape moved many times.
+    for (let move = 0; move < 50; move++) a.doc.transact(() => shapes.set(`s${move % 5}`, move))
+    a.doc.getText('t').insert(0, 'hello world')
+    await settle(net, [a, b])
+    expect(b.text()).toBe('hello world')
+
+    // Partition; both edit offline.
+    ta.disconnect()
+    b.doc.getText('t').insert(5, ' brave')
+    b.doc.getMap('shapes').set('s9', 9)
+    a.doc.getText('t').insert(11, '!')
+    const before = inspectDoc({
+      snapshot: null,
+      updates: [Y.encodeStateAsUpdate(a.doc)],
+      clock: 0,
+      byteLength: 0,
+      meta: {},
+    })
+    const record = await a.epochs.start()
+    expect(a.session.epoch).toBe(record.id)
+    // A edits in the new epoch too.
+    a.doc.getText('t').insert(0, '> ')
+
+    ta.connect()
+    await settle(net, [a, b])
+
+    expect(b.session.epoch).toBe(record.id)
+    expect(b.text()).toBe(a.text())
+    expect(a.text()).toBe('> hello brave world!')
+    expect(a.doc.getMap('shapes').toJSON()).toEqual({ s0: 45, s1: 46, s2: 47, s3: 48, s4: 49, s9: 9 })
+    expect(b.doc.getMap('shapes').toJSON()).toEqual(a.doc.getMap('shapes').toJSON())
+    const after = inspectDoc({
+      snapshot: null,
+      updates: [Y.encodeStateAsUpdate(a.doc)],
+      clock: 0,
+      byteLength: 0,
+      meta: {},
+    })
+    expect(after.deletedItems).toBeLessThan(before.deletedItems / 10)
+    expect([...a.errors, ...b.errors, ...a.blocked, ...b.blocked]).toEqual([])
+
+    // Both stores hold the new epoch and reload to the same content.
+    for (const p of [a, b]) {
+      const stored = await p.store.load(DOC)
+      expect(stored && readEpochRecord(stored.meta)).toMatchObject({ ok: true, record: { id: record.id } })
+      await p.restart()
+      expect(p.session.epoch).toBe(record.id)
+      expect(p.text()).toBe('> hello brave world!')
+    }
+  })
+
+  it('COMPACT-5.7 updates are never exchanged across epochs; a peer waits in "syncing" until it switched', async () => {
+    const net = new MemoryNetwork()
+    const a = await new Peer('a').open()
+    const b = await new Peer('b').open()
+    const [ta] = link(net, a, b)
+    a.doc.getText('t').insert(0, 'abc')
+    await settle(net, [a, b])
+    ta.disconnect()
+    await a.epochs.start()
+    // b does not follow: it stays in its epoch and receives no new-epoch update.
+    const bSession = b.session
+    b.epochs.destroy()
+    ta.connect()
+    net.flush()
+    a.doc.getText('t').insert(3, 'd')
+    net.flush()
+    expect(b.text()).toBe('abc')
+    expect(bSession.synced).toBe(false)
+    expect(a.session.synced).toBe(false)
+  })
+
+  it('COMPACT-5.1 a peer that lacks part of the base catches up from the old epoch kept by the starter', async () => {
+    const net = new MemoryNetwork()
+    const a = await new Peer('a').open()
+    const b = await new Peer('b').open()
+    const c = await new Peer('c').open()
+    const [ab] = link(net, a, b)
+    link(net, a, c)
+    a.doc.getText('t').insert(0, 'base')
+    await settle(net, [a, b, c])
+    ab.disconnect()
+    // c edits, a receives it, b never does before the reset.
+    c.doc.getText('t').insert(4, '+c')
+    await settle(net, [a, b, c])
+    b.doc.getText('t').insert(0, 'b:')
+    await a.epochs.start()
+    await settle(net, [a, b, c])
+    ab.connect()
+    await settle(net, [a, b, c])
+    for (const p of [b, c]) expect(p.session.epoch).toBe(a.session.epoch)
+    expect(a.text()).toBe('b:base+c')
+    expect(b.text()).toBe(a.text())
+    expect(c.text()).toBe(a.text())
+    expect([...a.blocked, ...b.blocked, ...c.blocked]).toEqual([])
+  })
+
+  it('COMPACT-6.2 a peer two epochs behind walks the lineage, also after the starter restarted', async () => {
+    const net = new MemoryNetwork()
+    const a = await new Peer('a').open()
+    const b = await new Peer('b').open()
+    const [ab] = link(net, a, b)
+    a.doc.getText('t').insert(0, 'one')
+    await settle(net, [a, b])
+    ab.disconnect()
+    b.doc.getText('t').insert(3, ' two')
+    const first = await a.epochs.start()
+    a.doc.getText('t').insert(0, '0 ')
+    const second = await a.epochs.start()
+    expect(second.parent).toBe(first.id)
+    // The starter restarts: old epochs now come from its store's archives.
+    await a.restart()
+    expect(await a.store.load(epochArchiveId(DOC, first.parent))).not.toBeNull()
+    ab.connect()
+    await settle(net, [a, b])
+    expect(b.session.epoch).toBe(second.id)
+    expect(a.text()).toBe('0 one two')
+    expect(b.text()).toBe(a.text())
+  })
+})
