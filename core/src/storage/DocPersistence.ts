@@ -154,7 +154,10 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
       const archive = epochArchiveId(this.docId, oldEpoch)
       await this.store.append(archive, Y.encodeStateAsUpdate(old))
       await this.store.setMeta(archive, EPOCH_CHILD_META_KEY, toBase64(encodeEpochRecord(record)))
+      let persistedSv: Uint8Array
       for (let attempt = 0; ; attempt++) {
+        // persistEpoch encodes `doc` synchronously: what arrives during the await is written afterwards.
+        persistedSv = Y.encodeStateVector(doc)
         const result = await persistEpoch(this.store, this.docId, record, doc, this.#lastClock)
         if (result.ok) break
         const stored = await this.store.load(this.docId)
@@ -166,7 +169,6 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
         const again = rebase(old)
         if (again) Y.applyUpdate(doc, again, this)
       }
-      const persistedSv = Y.encodeStateVector(doc)
       this.#meta = { ...this.#meta, [EPOCH_META_KEY]: record.id }
       this.#tail = []
       this.#tailCount = 0

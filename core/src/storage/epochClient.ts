@@ -2,12 +2,11 @@ import * as encoding from 'lib0/encoding'
 import { digest } from 'lib0/hash/sha256'
 
 const TWO_32 = 2 ** 32
-const TWO_20 = 2 ** 20
 const TWO_52 = 2 ** 52
 const TWO_53 = 2 ** 53
 
-/** Lowest client id an epoch derives (COMPACT-3.3): live Yjs clients are random 32-bit ids, all below it. */
-export const MIN_EPOCH_CLIENT = TWO_32
+/** Lowest id of an epoch's init writer (COMPACT-3.3): live Yjs clients are random 32-bit ids, all below it. */
+export const MIN_EPOCH_CLIENT = TWO_52 + TWO_32
 
 /** `SHA-256(key ‖ tag ‖ n)` as a non-negative integer below 2^48 (synchronous: lib0's SHA-256). */
 const hash48 = (key: string, tag: string, n: number): number => {
@@ -25,18 +24,18 @@ const hash48 = (key: string, tag: string, n: number): number => {
  * Deterministic Yjs client ids of an epoch (docs/spec/compaction.md, COMPACT-3.3, COMPACT-5.3).
  *
  * - `epochClient(epochId, c)` is the client that writes, in epoch `epochId`, the re-applied changes of old client
- *   `c`: every peer that re-applies the same old change computes the same id, so Yjs stores the change once.
- *   It is `2^32 + (c mod 2^32) · 2^20 + s`, with `s = 0` for a live (32-bit) client and `1 + (hash mod (2^20 - 1))`
- *   for a client that was itself derived: ids stay in `[2^32, 2^52 + 2^32)`, distinct, and **ordered like the
- *   32-bit ids they come from**, so Yjs orders concurrent re-applied insertions as it ordered the originals.
+ *   `c`: `c` itself (with clocks shifted to start at 0 after the base, COMPACT-5.3). Every peer that re-applies the
+ *   same old change computes the same id, so Yjs stores the change once; and the map keeps the order of **all**
+ *   client ids, also of ids re-applied before, so Yjs resolves concurrent insertions and concurrent writes to one
+ *   map key exactly as in the old epoch. (A map that moved ids elsewhere could not keep the order of ids carried
+ *   over several epochs together with new ones: winners of concurrent map writes would flip, and a loser written as
+ *   deleted would then delete the winner.) Live clients of the new epoch are fresh documents with fresh random ids;
+ *   Yjs itself changes a document's client id when it sees another writer using it.
  * - `epochClient(parentId, 'init')` writes the fresh document of a child epoch of `parentId`; it lies in
- *   `[2^52 + 2^32, 2^53)`, above every other id of the epoch.
- *
- * Every result is a safe integer above 2^32, so it never collides with the random 32-bit ids Yjs gives live clients.
+ *   `[2^52 + 2^32, 2^53)`, above every live id. Its items are all in the next epoch's base, so they are never
+ *   re-applied.
  */
 export const epochClient = (epochId: string, oldClient: number | 'init'): number => {
   if (oldClient === 'init') return TWO_52 + TWO_32 + (hash48(epochId, 'init', 0) % (TWO_53 - TWO_52 - TWO_32))
-  const low = oldClient % TWO_32
-  const salt = oldClient < TWO_32 ? 0 : 1 + (hash48(epochId, 'client', oldClient) % (TWO_20 - 1))
-  return TWO_32 + low * TWO_20 + salt
+  return oldClient
 }

@@ -37,4 +37,11 @@ export {
   type DecodeEpochRecordResult,
   type EpochRecord,
 } from './epochRecord.js'
+export {
+  countItems,
+  defaultEpochPolicy,
+  shouldStartEpoch,
+  type EpochPolicy,
+  type ItemCounts,
+} from './epochPolicy.js'
 export { persistEpoch, readEpochRecord, EPOCH_META_KEY, EPOCH_RECORD_META_KEY } from './epochPersist.js'

@@ -5,6 +5,7 @@ import { applyStoredDoc } from '../storage/applyStoredDoc.js'
 import { EPOCH_CHILD_META_KEY, epochArchiveId, type DocPersistence } from '../storage/DocPersistence.js'
 import { readEpochRecord } from '../storage/epochPersist.js'
 import { compareEpochs, decodeEpochRecord, type EpochRecord } from '../storage/epochRecord.js'
+import { countItems, shouldStartEpoch, type EpochPolicy } from '../storage/epochPolicy.js'
 import { startEpoch } from '../storage/epochStart.js'
 import { rebaseOnto } from '../storage/rebaseOnto.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
@@ -16,6 +17,14 @@ export interface EpochManagerOptions {
   readonly persistence?: DocPersistence | null
   /** Follow winning epochs that peers offer (default true). */
   readonly follow?: boolean
+  /**
+   * Start epochs automatically (COMPACT-2): after each log compaction of `persistence`, when the document's
+   * tombstones pass the policy, at most once per `minIntervalMs` (default 60 s). Only for the epoch authority
+   * (COMPACT-3.1: the relay or one designated peer); default off.
+   */
+  readonly autoStart?: (Partial<EpochPolicy> & { readonly minIntervalMs?: number }) | false
+  /** Client ids for new epochs' documents (default: Yjs' random ones); tests use it to be reproducible. */
+  readonly clientId?: () => number
 }
 
 /** Why a switch did not happen (the session stays in its epoch and keeps serving it). */
@@ -58,6 +67,7 @@ const EPOCH_ORIGIN = Symbol('weft-epoch')
 export class EpochManager extends ObservableV2<EpochManagerEvents> {
   readonly #persistence: DocPersistence | null
   readonly #follow: boolean
+  readonly #clientId: (() => number) | undefined
   #session: SyncSession | null = null
   readonly #left = new Map<string, Left>()
   /** The current epoch's document changed since it was built (own or peers' edits, re-applied changes). */
@@ -65,11 +75,15 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
   #queue: Promise<void> = Promise.resolve()
   readonly #record: EpochRecord | null
   #off: (() => void) | null = null
+  readonly #auto: (Partial<EpochPolicy> & { readonly minIntervalMs?: number }) | false
+  #lastAutoStart = -Infinity
 
   constructor(options: EpochManagerOptions = {}) {
     super()
     this.#persistence = options.persistence ?? null
     this.#follow = options.follow ?? true
+    this.#clientId = options.clientId
+    this.#auto = options.autoStart ?? false
     const stored = this.#persistence ? readEpochRecord(this.#persistence.meta) : null
     if (stored && !stored.ok) {
       throw new WeftError(WeftErrorCode.StoreCorrupted, `stored epoch record: ${stored.reason}`)
@@ -87,8 +101,8 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
   /** Serves peers in older epochs (pass to `SyncSession` as `epochLineage`). */
   readonly lineage = (peerEpoch: string): EpochOfferSource | null | Promise<EpochOfferSource | null> => {
     const left = this.#left.get(peerEpoch)
-    if (left) return { record: left.child, oldDoc: left.doc }
     const persistence = this.#persistence
+    if (left && (left.doc || !persistence)) return { record: left.child, oldDoc: left.doc }
     if (!persistence) return null
     return persistence.store.load(epochArchiveId(persistence.docId, peerEpoch)).then((stored) => {
       const encoded = stored?.meta[EPOCH_CHILD_META_KEY]
@@ -123,9 +137,14 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       doc.on('update', onUpdate)
     }
     session.on('epoch-changed', onChanged)
+    const onCompacted = ({ outcome }: { outcome: { ok: boolean } }) => {
+      if (outcome.ok) this.#maybeAutoStart()
+    }
+    this.#persistence?.on('compacted', onCompacted)
     this.#off = () => {
       session.off('epoch-offer', onOffer)
       session.off('epoch-changed', onChanged)
+      this.#persistence?.off('compacted', onCompacted)
       doc.off('update', onUpdate)
     }
   }
@@ -140,7 +159,7 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       const session = this.#requireSession()
       const old = session.doc
       const { record, doc } = startEpoch(old, session.epochRecord ?? undefined)
-      const fresh = new Y.Doc({ gc: old.gc })
+      const fresh = this.#newDoc(old)
       Y.applyUpdateV2(fresh, record.initial, EPOCH_ORIGIN)
       doc.destroy()
       await this.#switch(session, record, old, fresh, () => null, true)
@@ -156,7 +175,26 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
   override destroy(): void {
     this.#off?.()
     this.#off = null
+    this.#session = null
     super.destroy()
+  }
+
+  #maybeAutoStart(): void {
+    const auto = this.#auto
+    const session = this.#session
+    if (!auto || !session) return
+    const now = Date.now()
+    if (now - this.#lastAutoStart < (auto.minIntervalMs ?? 60_000)) return
+    if (!shouldStartEpoch(countItems(session.doc), auto)) return
+    this.#lastAutoStart = now
+    // A failure is reported as an `error` event by the queue.
+    this.start().catch(() => undefined)
+  }
+
+  #newDoc(like: Y.Doc): Y.Doc {
+    const doc = new Y.Doc({ gc: like.gc })
+    if (this.#clientId) doc.clientID = this.#clientId()
+    return doc
   }
 
   #requireSession(): SyncSession {
@@ -192,17 +230,18 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     }
     // COMPACT-5.1: complete the old epoch first; it is the same epoch, so applying it is safe.
     if (catchUp.length > 0) Y.applyUpdate(source, catchUp, EPOCH_ORIGIN)
-    const rebased = rebaseOnto(source, record)
-    if (!rebased.ok) {
+    // A document that holds nothing of the old epoch has nothing to re-apply.
+    const rebased = source.store.clients.size === 0 ? null : rebaseOnto(source, record)
+    if (rebased && !rebased.ok) {
       this.emit('blocked', [{ record, reason: rebased.reason }])
       return
     }
-    const fresh = new Y.Doc({ gc: current.gc })
+    const fresh = this.#newDoc(current)
     Y.transact(
       fresh,
       () => {
         Y.applyUpdateV2(fresh, record.initial, EPOCH_ORIGIN)
-        Y.applyUpdate(fresh, rebased.update, EPOCH_ORIGIN)
+        if (rebased) Y.applyUpdate(fresh, rebased.update, EPOCH_ORIGIN)
       },
       EPOCH_ORIGIN,
     )

@@ -32,10 +32,10 @@ export class PeerPath {
   /** Awareness client ids whose latest state arrived over this path. */
   readonly awarenessClients = new Set<number>()
   /**
-   * The peer's epoch as its last step 1 said (COMPACT-6.1); until then, assumed to be ours. Updates are exchanged
-   * only while it equals the session's.
+   * The peer's epoch as its last step 1 said (COMPACT-6.1), `null` until then. Updates are exchanged only while it
+   * equals the session's (in epoch 0, also before the peer said).
    */
-  epoch: string
+  epoch: string | null = null
   /** A resync (step 1) was requested because an update from this path had missing dependencies. */
   resyncRequested = false
   nextChunkId = 0
@@ -43,9 +43,8 @@ export class PeerPath {
   bytesReceived = 0
   bytesSent = 0
 
-  constructor(transport: Transport, peer: PeerId, maxMessageSize: number, epoch: string) {
+  constructor(transport: Transport, peer: PeerId, maxMessageSize: number) {
     this.transport = transport
-    this.epoch = epoch
     this.peer = peer
     this.reassembler = new Reassembler({ maxMessageSize })
   }

@@ -339,7 +339,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #open(transport: Transport, peer: PeerId): void {
     const attached = this.#transports.get(transport)
     if (!attached || attached.paths.has(peer)) return
-    const path = new PeerPath(transport, peer, this.#maxMessageSize, this.epoch)
+    const path = new PeerPath(transport, peer, this.#maxMessageSize)
     attached.paths.set(peer, path)
     this.#paths.add(path)
     this.emit('peer-joined', [{ transport, peer }])
@@ -456,7 +456,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         if (!this.#enterEpoch(path, decodedSv, sv)) return
         // SYNC-1.2: answer with exactly what the peer lacks.
         const diff = Y.encodeStateAsUpdate(this.doc, sv)
-        this.#send(path, encodeSyncStep2(diff, this.#nextSeq(path), this.#epochTag(path)))
+        this.#send(path, encodeSyncStep2(diff, this.#nextSeq(path), this.#epochTag()))
         return
       }
       case 'sync-step2':
@@ -552,9 +552,17 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     }
   }
 
-  /** The epoch tag for updates to `path` (COMPACT-6.1): only to peers that announced epochs, outside epoch 0. */
-  #epochTag(path: PeerPath): string | null {
-    return path.hello?.epoch != null && this.#epoch !== null ? this.#epoch.id : null
+  /**
+   * The epoch tag for updates (COMPACT-6.1): outside epoch 0, on every update to every peer (stock readers and
+   * Weft 1 ignore trailing bytes), so that no peer in another epoch can mistake it for one of its own.
+   */
+  #epochTag(): string | null {
+    return this.#epoch?.id ?? null
+  }
+
+  /** Whether updates may go to `path`: it is in our epoch, or (in epoch 0 only) has not said yet. */
+  #inEpoch(path: PeerPath): boolean {
+    return path.epoch === this.epoch || (path.epoch === null && this.#epoch === null)
   }
 
   /**
@@ -571,19 +579,21 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     path.epoch = theirs
     if (theirs === this.epoch) {
       // The peer just arrived in our epoch: ask again for what we may have dropped while it was elsewhere.
-      if (before !== theirs) this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+      if (before !== null && before !== theirs)
+        this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
       return true
     }
     if (path.hello === null) return false
     if (compareEpochs(this.epoch, theirs) < 0) this.#offerEpoch(path, theirs, rawSv)
     // The peer moved to a winning epoch: tell it ours (with our state vector) so it offers its epoch to us.
-    else if (before !== theirs) this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+    else if (before !== null && before !== theirs)
+      this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
     return false
   }
 
   #updateInEpoch(path: PeerPath, tag: string | null): boolean {
-    if (path.hello === null) return path.epoch === this.epoch
-    return (tag ?? INITIAL_EPOCH) === this.epoch
+    if (tag !== null || path.hello !== null) return (tag ?? INITIAL_EPOCH) === this.epoch
+    return this.#inEpoch(path)
   }
 
   /** COMPACT-6.1: hands a peer in an older epoch the record to switch to, with the old-epoch catch-up we can give. */
@@ -656,9 +666,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     let plain: Uint8Array | null = null
     for (const path of this.#paths) {
       if (path === origin) continue // SYNC-3.1: never back to where it came from
-      if (path.epoch !== this.epoch) continue // COMPACT-5.7
+      if (!this.#inEpoch(path)) continue // COMPACT-5.7
       const seq = this.#nextSeq(path)
-      const tag = this.#epochTag(path)
+      const tag = this.#epochTag()
       if (seq === null && tag === null) {
         plain ??= encodeSyncUpdate(update)
         this.#send(path, plain)

@@ -1,13 +1,25 @@
 /**
  * The seeded convergence fuzzer (SYNC-8.x): 2-8 peers on MemoryTransports in a random connected topology, with
  * partitions, drops, duplicates, reorders, reconnects and restarts from storage, editing a Y.Text, a Y.Map and a
- * Y.Array at random. After healing every link it asserts that all peers hold identical content and that no edit
- * was lost (every peer equals an oracle that received every update ever made).
+ * Y.Array at random, and epoch resets (history compaction, COMPACT-6) started by peer 0, the epoch authority, at
+ * random moments: peers that are partitioned, offline or restarting at that moment come back with edits made in the
+ * old epoch. After healing every link it asserts that all peers are in the newest epoch, hold identical content,
+ * and that no edit was lost: every peer equals an oracle that received every update ever made, kept per epoch (an
+ * epoch's oracle gets the old epoch's oracle re-applied onto it with `rebaseOnto`, which is deterministic).
  */
 import * as prng from 'lib0/prng'
 import { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { Compactor, DocPersistence, SyncSession, docId } from '../../src/index.js'
+import {
+  Compactor,
+  DocPersistence,
+  EpochManager,
+  INITIAL_EPOCH,
+  SyncSession,
+  docId,
+  rebaseOnto,
+  type EpochRecord,
+} from '../../src/index.js'
 import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
 
 export interface FuzzOptions {
@@ -21,6 +33,10 @@ export interface FuzzOptions {
    * edits cannot be recovered from neighbours first: used to check that the fuzzer's oracle catches lost edits.
    */
   readonly brokenStorage?: boolean
+  /** Epoch resets by peer 0 (default true). */
+  readonly epochs?: boolean
+  /** Receives a line per notable step (debugging a failing seed). */
+  readonly log?: (line: string) => void
 }
 
 export interface FuzzResult {
@@ -32,6 +48,7 @@ export interface FuzzResult {
   readonly restarts: number
   readonly drops: number
   readonly compactions: number
+  readonly epochResets: number
 }
 
 interface FuzzPeer {
@@ -42,6 +59,7 @@ interface FuzzPeer {
   /** The peer's durable storage, bound to its doc through DocPersistence (with log compaction). */
   readonly store: MemoryDocStore
   persistence: DocPersistence
+  epochs: EpochManager
   /** neighbour name -> this side's transport of that link */
   readonly links: Map<string, MemoryTransport>
   errors: string[]
@@ -60,23 +78,52 @@ const compactor = new Compactor({
   policy: { maxUpdates: 8, maxUpdateBytes: 4096, minTailRatio: 0, hardMaxUpdates: 16 },
 })
 
-const start = async (
-  p: FuzzPeer,
-  doc: Y.Doc,
-  broken: boolean,
-  onCompacted: (e: { outcome: { ok: boolean } }) => void,
-): Promise<void> => {
+/** Hooks of one run that every (re)started peer reports to. */
+interface RunHooks {
+  readonly broken: boolean
+  readonly onCompacted: (e: { outcome: { ok: boolean } }) => void
+  /** Watches a peer's document (in the given epoch) for the app's updates. */
+  readonly watch: (doc: Y.Doc, epoch: string) => void
+  readonly onEpoch: (record: EpochRecord) => void
+  readonly log: ((line: string) => void) | undefined
+  readonly checkLeft?: (name: string, previous: Y.Doc, record: EpochRecord) => void
+  /** Client ids from the seed, so that a seed replays exactly. */
+  readonly clientId: () => number
+}
+
+const start = async (p: FuzzPeer, hooks: RunHooks): Promise<void> => {
+  const doc = new Y.Doc()
+  doc.clientID = hooks.clientId()
   p.doc = doc
+  hooks.watch(doc, 'loading')
   p.persistence = await DocPersistence.open({
     doc,
-    store: broken ? new MemoryDocStore() : p.store,
+    store: hooks.broken ? new MemoryDocStore() : p.store,
     docId: DOC,
     compactor,
   })
   p.persistence.on('error', ({ error }) => p.errors.push(`store ${error.code}: ${error.message}`))
-  p.persistence.on('compacted', onCompacted)
+  p.persistence.on('compacted', hooks.onCompacted)
+  p.epochs = new EpochManager({ persistence: p.persistence, clientId: hooks.clientId })
+  hooks.watch(doc, p.epochs.record?.id ?? INITIAL_EPOCH)
   p.awareness = new Awareness(doc)
-  p.session = new SyncSession({ doc, awareness: p.awareness, durable: () => p.persistence.flushed() })
+  p.session = new SyncSession({
+    doc,
+    awareness: p.awareness,
+    durable: () => p.persistence.flushed(),
+    epoch: p.epochs.record,
+    epochLineage: p.epochs.lineage,
+  })
+  p.epochs.bind(p.session)
+  p.epochs.on('epoch-changed', ({ doc: next, record }) => {
+    hooks.log?.(`${p.name} -> ${record.id}: ${snapshot(next)}`)
+    p.doc = next
+    hooks.onEpoch(record)
+    hooks.watch(next, record.id)
+  })
+  p.session.on('epoch-changed', ({ previous, record }) => hooks.checkLeft?.(p.name, previous, record))
+  p.epochs.on('blocked', ({ record, reason }) => p.errors.push(`epoch ${record.id} blocked: ${reason}`))
+  p.epochs.on('error', ({ error }) => p.errors.push(`epoch ${error.code}: ${error.message}`))
   p.session.on('error', ({ error }) => p.errors.push(`${error.code}: ${error.message}`))
   for (const t of p.links.values()) p.session.addTransport(t)
 }
@@ -87,18 +134,65 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
   const steps = options.steps ?? 120
   const n = prng.int32(gen, options.minPeers ?? 2, options.maxPeers ?? 8)
   const network = new MemoryNetwork()
-  const oracle = new Y.Doc()
+  /** One oracle per epoch: every update the app made in that epoch, plus (at the end) the parent re-applied. */
+  const oracles = new Map<string, Y.Doc>([[INITIAL_EPOCH, new Y.Doc()]])
+  const records = new Map<string, EpochRecord>()
   const peers: FuzzPeer[] = []
   let edits = 0
   let restarts = 0
   let drops = 0
   let compactions = 0
-  const onCompacted = ({ outcome }: { outcome: { ok: boolean } }) => {
-    if (outcome.ok) compactions++
+  let epochResets = 0
+  const oracleOf = (epoch: string): Y.Doc => {
+    let o = oracles.get(epoch)
+    if (!o) oracles.set(epoch, (o = new Y.Doc()))
+    return o
   }
-  const record = (u: Uint8Array, origin: unknown) => {
-    // Every update that a peer's app made (origin is not a peer path) goes to the oracle.
-    if (!(origin && typeof origin === 'object' && 'transport' in origin)) Y.applyUpdate(oracle, u)
+  const hooks: RunHooks = {
+    broken: options.brokenStorage === true,
+    log: options.log,
+    clientId: () => prng.uint32(gen, 1, 0xfffffffe),
+    checkLeft: options.log
+      ? (name, previous, record) => {
+          // The oracle of the epoch being left, as complete as it can be now.
+          const copy = new Y.Doc({ gc: false })
+          const chain = [...records.values()].sort((x, y) => x.seq - y.seq)
+          const built = new Map<string, Y.Doc>([[INITIAL_EPOCH, oracleOf(INITIAL_EPOCH)]])
+          for (const rec of chain) {
+            const d = new Y.Doc()
+            Y.applyUpdate(d, Y.encodeStateAsUpdate(oracleOf(rec.id)))
+            const r = rebaseOnto(built.get(rec.parent) as Y.Doc, rec)
+            if (r.ok) Y.applyUpdate(d, r.update)
+            built.set(rec.id, d)
+          }
+          const o = built.get(record.parent) ?? copy
+          const have = Y.decodeStateVector(Y.encodeStateVector(o))
+          for (const [c, k] of Y.decodeStateVector(Y.encodeStateVector(previous))) {
+            if ((have.get(c) ?? 0) < k)
+              options.log?.(
+                `${name} leaves ${record.parent} holding ${c}:<${k} but the oracle has <${have.get(c) ?? 0}`,
+              )
+          }
+        }
+      : undefined,
+    onCompacted: ({ outcome }) => {
+      if (outcome.ok) compactions++
+    },
+    watch: (doc, epoch) => {
+      // Every update that a peer's app made (not from a peer path, not loaded from its store) goes to its epoch's
+      // oracle. While loading, the epoch is not known yet, and loaded state is not new anyway.
+      if (epoch === 'loading') return
+      doc.on('update', (u: Uint8Array, origin: unknown) => {
+        if (origin instanceof DocPersistence) return
+        if (!(origin && typeof origin === 'object' && 'transport' in origin))
+          Y.applyUpdate(oracleOf(epoch), u)
+      })
+    },
+    onEpoch: (record) => {
+      if (records.has(record.id)) return
+      records.set(record.id, record)
+      Y.applyUpdateV2(oracleOf(record.id), record.initial)
+    },
   }
 
   for (let i = 0; i < n; i++) {
@@ -130,11 +224,7 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
     pb.links.set(pa.name, tb)
     linkPairs.push([ta, tb])
   }
-  for (const p of peers) {
-    const doc = new Y.Doc()
-    doc.on('update', record)
-    await start(p, doc, false, onCompacted)
-  }
+  for (const p of peers) await start(p, hooks)
   for (const [ta, tb] of linkPairs) {
     ta.connect()
     tb.connect()
@@ -167,17 +257,18 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
 
   const restart = async (p: FuzzPeer) => {
     restarts++
+    options.log?.(`restart ${p.name} in ${p.session.epoch}: ${snapshot(p.doc)}`)
     // A clean stop: everything acknowledged is durable, then the process goes away.
     await p.persistence.flushed()
+    p.epochs.destroy()
     p.session.destroy()
     p.awareness.destroy()
     await p.persistence.destroy()
     p.doc.destroy()
     if (options.brokenStorage) for (const t of p.links.values()) t.disconnect()
-    const doc = new Y.Doc()
-    doc.on('update', record)
-    await start(p, doc, options.brokenStorage === true, onCompacted)
+    await start(p, hooks)
   }
+  const authority = peers[0] as FuzzPeer
 
   try {
     for (let step = 0; step < steps; step++) {
@@ -201,8 +292,15 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
         const [ta] = prng.oneOf(gen, linkPairs)
         if (ta.status === 'connected') ta.disconnect()
         else ta.connect()
-      } else if (r < 89) await restart(prng.oneOf(gen, peers))
-      else if (r < 92) {
+      } else if (r < 88) await restart(prng.oneOf(gen, peers))
+      else if (r < 89) {
+        if (options.epochs !== false && prng.int32(gen, 0, 2) === 0) {
+          // COMPACT-3.1: the authority resets history, whatever the others are doing.
+          epochResets++
+          const rec = await authority.epochs.start()
+          options.log?.(`step ${step}: p0 starts epoch ${rec.id}: ${snapshot(authority.doc)}`)
+        } else await restart(prng.oneOf(gen, peers))
+      } else if (r < 92) {
         // Let store writes, acks and compactions run (they are asynchronous).
         await new Promise((resolve) => setImmediate(resolve))
       } else network.flush()
@@ -220,16 +318,37 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
     }
     network.flush()
     // Acks and store writes settle asynchronously; deliver what they send until nothing moves.
-    for (let i = 0; i < 50 && (i < 2 || network.pending > 0); i++) {
+    // Epoch switches and old-epoch lookups in a store are asynchronous too: stop after a few quiet rounds.
+    for (let i = 0, quiet = 0; i < 200 && quiet < 3; i++) {
       await new Promise((resolve) => setImmediate(resolve))
-      network.flush()
+      await Promise.all(peers.map((p) => p.epochs.settled()))
+      if (network.pending === 0) quiet++
+      else {
+        quiet = 0
+        network.flush()
+      }
     }
+    // Each epoch's oracle gets its parent's re-applied (parents first: seq order), as every peer would.
+    const chain = [...records.values()].sort((x, y) => x.seq - y.seq)
+    for (const rec of chain) {
+      const rebased = rebaseOnto(oracleOf(rec.parent), rec)
+      if (!rebased.ok) return fail(`oracle of ${rec.parent} lacks the base of ${rec.id}`)
+      Y.applyUpdate(oracleOf(rec.id), rebased.update)
+    }
+    const newest = chain.at(-1)?.id ?? INITIAL_EPOCH
+    const oracle = oracleOf(newest)
     const expected = snapshot(oracle)
     const expectedSv = Y.encodeStateVector(oracle)
     for (const p of peers) {
       if (p.errors.length > 0) return fail(`${p.name} reported errors: ${p.errors.join('; ')}`)
+      if (p.session.epoch !== newest) return fail(`${p.name} is in epoch ${p.session.epoch}, not ${newest}`)
+    }
+    for (const p of peers) {
       const got = snapshot(p.doc)
-      if (got !== expected) return fail(`${p.name} diverged:\n  got      ${got}\n  expected ${expected}`)
+      if (got !== expected) {
+        options.log?.(`oracle items:\n${describeItems(oracle)}\n${p.name} items:\n${describeItems(p.doc)}`)
+        return fail(`${p.name} diverged:\n  got      ${got}\n  expected ${expected}`)
+      }
       const sv = Y.encodeStateVector(p.doc)
       if (!Y.equalSnapshots(Y.snapshot(p.doc), Y.snapshot(oracle)) && !equal(sv, expectedSv)) {
         return fail(`${p.name} state vector differs from the oracle`)
@@ -241,13 +360,16 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
       const fromStore = snapshot(reloaded)
       await check.destroy()
       if (!options.brokenStorage && fromStore !== expected)
-        return fail(`${p.name}'s store reloads differently: ${fromStore}`)
+        return fail(
+          `${p.name}'s store reloads differently (epoch ${check.meta['epoch'] ?? '0'}, pending ${String(reloaded.store.pendingStructs !== null)}): ${fromStore}`,
+        )
     }
     return done(true, 'converged')
   } catch (err) {
     return fail(`threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
   } finally {
     for (const p of peers) {
+      p.epochs?.destroy()
       p.session?.destroy()
       p.awareness?.destroy()
       await p.persistence?.destroy()
@@ -256,7 +378,7 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
   }
 
   function done(ok: boolean, detail: string): FuzzResult {
-    return { seed, ok, detail, peers: n, edits, restarts, drops, compactions }
+    return { seed, ok, detail, peers: n, edits, restarts, drops, compactions, epochResets }
   }
   function fail(detail: string): FuzzResult {
     return done(false, detail)
@@ -265,3 +387,18 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
 
 const equal = (a: Uint8Array, b: Uint8Array): boolean =>
   a.length === b.length && a.every((v, i) => v === b[i])
+
+/** Debugging aid: every map item (id, key, deleted, origin). */
+const describeItems = (doc: Y.Doc): string => {
+  const lines: string[] = []
+  for (const [client, structs] of doc.store.clients) {
+    for (const st of structs) {
+      if (!(st instanceof Y.Item) || st.parentSub === null) continue
+      const content = st.deleted ? 'x' : JSON.stringify(st.content.getContent())
+      lines.push(
+        `  ${client}:${st.id.clock} ${st.parentSub}=${content} origin ${st.origin ? `${st.origin.client}:${st.origin.clock}` : '-'} rightOrigin ${st.rightOrigin ? `${st.rightOrigin.client}:${st.rightOrigin.clock}` : '-'}`,
+      )
+    }
+  }
+  return lines.sort().join('\n')
+}

@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import {
+  Compactor,
   DocPersistence,
   EpochManager,
   SyncSession,
+  countItems,
   docId,
   epochArchiveId,
   inspectDoc,
   readEpochRecord,
+  shouldStartEpoch,
+  type EpochManagerOptions,
 } from '../../src/index.js'
 import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
 
@@ -25,12 +29,19 @@ class Peer {
   constructor(
     readonly name: string,
     readonly store = new MemoryDocStore(),
+    readonly options: Omit<EpochManagerOptions, 'persistence'> & { compactor?: Compactor } = {},
   ) {}
 
   async open(): Promise<this> {
     const doc = new Y.Doc()
-    this.persistence = await DocPersistence.open({ doc, store: this.store, docId: DOC })
-    this.epochs = new EpochManager({ persistence: this.persistence })
+    const { compactor, ...epochOptions } = this.options
+    this.persistence = await DocPersistence.open({
+      doc,
+      store: this.store,
+      docId: DOC,
+      ...(compactor ? { compactor } : {}),
+    })
+    this.epochs = new EpochManager({ persistence: this.persistence, ...epochOptions })
     this.session = new SyncSession({
       doc,
       epoch: this.epochs.record,
@@ -208,5 +219,38 @@ describe('epochs over the sync protocol (COMPACT-6)', () => {
     expect(b.session.epoch).toBe(second.id)
     expect(a.text()).toBe('0 one two')
     expect(b.text()).toBe(a.text())
+  })
+
+  it('COMPACT-2.1 the policy: many tombstones, far more than live content', () => {
+    expect(shouldStartEpoch({ deletedItems: 400_000, liveItems: 3_000 })).toBe(true)
+    expect(shouldStartEpoch({ deletedItems: 90_000, liveItems: 10 })).toBe(false)
+    expect(shouldStartEpoch({ deletedItems: 200_000, liveItems: 100_000 })).toBe(false)
+    const doc = new Y.Doc()
+    const m = doc.getMap<number>('m')
+    for (let i = 0; i < 30; i++) m.set('x', i)
+    doc.getText('t').insert(0, 'abc')
+    expect(countItems(doc)).toEqual({ liveItems: 4, deletedItems: 29 })
+  })
+
+  it('COMPACT-2.1 the authority starts an epoch by itself once a log compaction finds the tombstones past the policy', async () => {
+    const net = new MemoryNetwork()
+    const compactor = new Compactor({ policy: { maxUpdates: 20, minTailRatio: 0 } })
+    const autoStart = { minDeletedItems: 200, deletedPerLive: 10, minIntervalMs: 0 }
+    const a = await new Peer('a', new MemoryDocStore(), { compactor, autoStart }).open()
+    const b = await new Peer('b').open()
+    link(net, a, b)
+    const started = new Promise<string>((resolve) =>
+      a.epochs.on('epoch-changed', ({ record }) => resolve(record.id)),
+    )
+    const shapes = a.doc.getMap<number>('shapes')
+    for (let i = 0; i < 300 && a.session.epoch === '0'; i++) {
+      shapes.set(`s${i % 3}`, i)
+      await a.persistence.flushed()
+    }
+    const id = await started
+    await settle(net, [a, b])
+    expect(b.session.epoch).toBe(id)
+    expect(countItems(a.doc).deletedItems).toBeLessThan(20)
+    expect(b.doc.getMap('shapes').toJSON()).toEqual(a.doc.getMap('shapes').toJSON())
   })
 })
