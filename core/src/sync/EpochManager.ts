@@ -9,7 +9,7 @@ import { countItems, shouldStartEpoch, type EpochPolicy } from '../storage/epoch
 import { startEpoch } from '../storage/epochStart.js'
 import { rebaseOnto } from '../storage/rebaseOnto.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
-import type { EpochOfferSource, SyncSession } from './SyncSession.js'
+import type { EpochOfferSource, PathRef, SyncSession } from './SyncSession.js'
 
 /** Options of {@link EpochManager}. */
 export interface EpochManagerOptions {
@@ -121,9 +121,9 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
   bind(session: SyncSession): void {
     if (this.#session) throw new WeftError(WeftErrorCode.InvalidArgument, 'EpochManager is already bound')
     this.#session = session
-    const onOffer = ({ record, catchUp }: { record: EpochRecord; catchUp: Uint8Array }) => {
+    const onOffer = (offer: { record: EpochRecord; catchUp: Uint8Array } & PathRef) => {
       // A failure is reported as an `error` event by the queue.
-      if (this.#follow) this.#enqueue(() => this.#follow_(record, catchUp)).catch(() => undefined)
+      if (this.#follow) this.#enqueue(() => this.#follow_(offer)).catch(() => undefined)
     }
     session.on('epoch-offer', onOffer)
     const onUpdate = (_u: Uint8Array, origin: unknown) => {
@@ -212,7 +212,8 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     return run
   }
 
-  async #follow_(record: EpochRecord, catchUp: Uint8Array): Promise<void> {
+  async #follow_(offer: { record: EpochRecord; catchUp: Uint8Array } & PathRef): Promise<void> {
+    const { record, catchUp } = offer
     const session = this.#session
     if (!session || compareEpochs(record.id, session.epoch) >= 0) return
     const current = session.doc
@@ -233,7 +234,10 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     // A document that holds nothing of the old epoch has nothing to re-apply.
     const rebased = source.store.clients.size === 0 ? null : rebaseOnto(source, record)
     if (rebased && !rebased.ok) {
-      this.emit('blocked', [{ record, reason: rebased.reason }])
+      // An offer answers the state vector we announced; we may have changed since (it then came without a
+      // catch-up, to a document that was empty). Announce the current one: the answer brings the catch-up.
+      if (catchUp.length === 0) session.announce(offer.transport, offer.peer)
+      else this.emit('blocked', [{ record, reason: rebased.reason }])
       return
     }
     const fresh = this.#newDoc(current)

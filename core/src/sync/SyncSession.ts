@@ -314,6 +314,12 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#transports.delete(transport)
   }
 
+  /** Sends sync step 1 (our state vector and epoch) on one path, e.g. to get a fresh epoch offer. */
+  announce(transport: Transport, peer: PeerId): void {
+    const path = this.#transports.get(transport)?.paths.get(peer)
+    if (path) this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+  }
+
   /**
    * Starts a new handshake on every open path (sends sync step 1 again). Heals anything lost on a lossy
    * transport; normally not needed.

@@ -20,12 +20,14 @@ let edits = 0
 let restarts = 0
 let drops = 0
 let compactions = 0
+let epochResets = 0
 for (let s = startAt; s < startAt + seeds; s++) {
   const r = await runSeed(s, { steps })
   edits += r.edits
   restarts += r.restarts
   drops += r.drops
   compactions += r.compactions
+  epochResets += r.epochResets
   if (!r.ok) {
     failed++
     console.log(`FAIL seed ${s} (${r.peers} peers): ${r.detail}`)
@@ -34,6 +36,6 @@ for (let s = startAt; s < startAt + seeds; s++) {
 }
 console.log(
   `fuzz: ${seeds} seeds (${startAt}..${startAt + seeds - 1}), ${steps} steps each, ${edits} edits, ${restarts} restarts, ` +
-    `${drops} dropped messages, ${compactions} compactions, ${((Date.now() - t0) / 1000).toFixed(1)} s: ${seeds - failed} passed, ${failed} failed`,
+    `${drops} dropped messages, ${compactions} compactions, ${epochResets} epoch resets, ${((Date.now() - t0) / 1000).toFixed(1)} s: ${seeds - failed} passed, ${failed} failed`,
 )
 process.exitCode = failed > 0 ? 1 : 0

@@ -18,6 +18,7 @@ describe('convergence fuzzer', () => {
     expect(results.reduce((n, r) => n + r.restarts, 0)).toBeGreaterThan(20)
     expect(results.reduce((n, r) => n + r.drops, 0)).toBeGreaterThan(20)
     expect(results.reduce((n, r) => n + r.compactions, 0)).toBeGreaterThan(20)
+    expect(results.reduce((n, r) => n + r.epochResets, 0)).toBeGreaterThan(10)
     expect(new Set(results.map((r) => r.peers)).size).toBeGreaterThan(4)
   })
 
@@ -26,6 +27,7 @@ describe('convergence fuzzer', () => {
     for (const s of SEEDS.slice(0, 40)) results.push(await runSeed(s, { brokenStorage: true }))
     const caught = results.filter((r) => !r.ok)
     expect(caught.length).toBeGreaterThan(5)
-    expect(caught.every((r) => r.detail.includes('diverged'))).toBe(true)
+    // Lost edits show as divergence; a forgetful authority also falls back to an old epoch.
+    expect(caught.map((r) => /diverged|is in epoch/.test(r.detail))).not.toContain(false)
   })
 })
