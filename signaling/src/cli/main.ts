@@ -44,6 +44,14 @@ export const serve = async (config: ServeConfig): Promise<number> => {
             dataDir: config.dataDir,
             commitWindowMs: config.commitWindowMs ?? undefined,
             idleUnloadMs: config.idleUnloadMs ?? undefined,
+            scaleOut:
+              config.redisUrl !== null && config.postgresUrl !== null
+                ? {
+                    redisUrl: config.redisUrl,
+                    postgresUrl: config.postgresUrl,
+                    nodeTimeoutMs: config.nodeTimeoutMs ?? undefined,
+                  }
+                : undefined,
           },
   })
   await server.listen()

@@ -17,6 +17,12 @@ export interface ServeConfig {
   readonly maxConnections: number | null
   readonly maxMessageBytes: number | null
   readonly logLevel: string
+  /** Scale-out mode: Redis URL or socket path (with {@link ServeConfig.postgresUrl}); `null` for one node. */
+  readonly redisUrl: string | null
+  /** Scale-out mode: PostgreSQL connection string, the shared store used instead of `--data`. */
+  readonly postgresUrl: string | null
+  /** Scale-out mode: a node silent this long is dead (its clients' presence is removed). */
+  readonly nodeTimeoutMs: number | null
 }
 
 /** Outcome of {@link parseServeArgs}. */
@@ -46,6 +52,24 @@ export const SERVE_FLAGS = [
   ['max-connections', 'WEFT_MAX_CONNECTIONS', '<n>', 'open WebSocket connections allowed (default 10000)'],
   ['max-message-bytes', 'WEFT_MAX_MESSAGE_BYTES', '<n>', 'largest relay message (default 33554432)'],
   ['log-level', 'WEFT_LOG_LEVEL', '<level>', 'trace, debug, info, warn, error or silent (default info)'],
+  [
+    'redis',
+    'WEFT_REDIS_URL',
+    '<url>',
+    'scale-out: Redis (redis://host:port or a socket path) for live updates between nodes',
+  ],
+  [
+    'postgres',
+    'WEFT_POSTGRES_URL',
+    '<url>',
+    'scale-out: PostgreSQL connection string, the shared store (instead of --data)',
+  ],
+  [
+    'node-timeout-ms',
+    'WEFT_NODE_TIMEOUT_MS',
+    '<ms>',
+    'scale-out: a silent node is dead after this (default 10000)',
+  ],
 ] as const
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
@@ -61,6 +85,7 @@ export const serveHelp = (): string => {
     '',
     'Runs the Weft server on one HTTP port: WebRTC signaling at /signal, the storing relay at /relay/<room>,',
     '/healthz, /metrics, and static files at / (with --static). Flags win over environment variables.',
+    'With --redis and --postgres, several nodes serve the same rooms (docs/guides/scale-out.md).',
     '',
     'Options:',
     ...lines,
@@ -129,7 +154,15 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     maxConnections: int('max-connections', 1, 10_000_000),
     maxMessageBytes: int('max-message-bytes', 1024, 1024 * 1024 * 1024),
     logLevel: str('log-level') ?? 'info',
+    redisUrl: str('redis'),
+    postgresUrl: str('postgres'),
+    nodeTimeoutMs: int('node-timeout-ms', 100, 3_600_000),
   }
+  if ((config.redisUrl === null) !== (config.postgresUrl === null)) {
+    errors.push('scale-out needs both --redis and --postgres')
+  }
+  if (noRelay && config.redisUrl !== null)
+    errors.push('--redis and --postgres need the relay (drop --no-relay)')
   if (config.authSecret !== null && config.authPublicKey !== null) {
     errors.push('give either --auth-secret or --auth-public-key, not both')
   }

@@ -42,6 +42,9 @@ const mergeOrNull = (updates: readonly Uint8Array[]): Uint8Array | null => {
   }
 }
 
+/** Called for every durable append, before the target hears of it (scale-out publishes it to the other nodes). */
+export type AppendedHook = (target: CommitTarget, clock: number, update: Uint8Array) => void
+
 /** Delay before retrying a failed store write. */
 const RETRY_MS = 500
 
@@ -59,12 +62,20 @@ export class GroupCommitter {
   #timer: NodeJS.Timeout | null = null
   #running: Promise<void> | null = null
   #failures = 0
+  readonly #onAppended: AppendedHook | undefined
 
-  constructor(store: DocStore, windowMs: number, metrics: ServerMetrics, logger: Logger) {
+  constructor(
+    store: DocStore,
+    windowMs: number,
+    metrics: ServerMetrics,
+    logger: Logger,
+    onAppended?: AppendedHook,
+  ) {
     this.#store = store
     this.#windowMs = windowMs
     this.#metrics = metrics
     this.#logger = logger
+    this.#onAppended = onAppended
   }
 
   /** Whether `target` has updates not yet durable. */
@@ -153,9 +164,16 @@ export class GroupCommitter {
     try {
       const merged = mergeOrNull(batch.updates)
       let clock = 0
-      if (merged) clock = await this.#store.append(target.docId, merged)
-      // Updates Yjs cannot merge together are stored one by one (in order) rather than blocking the document.
-      else for (const u of batch.updates) clock = await this.#store.append(target.docId, u)
+      if (merged) {
+        clock = await this.#store.append(target.docId, merged)
+        this.#onAppended?.(target, clock, merged)
+      } else {
+        // Updates Yjs cannot merge together are stored one by one (in order) rather than blocking the document.
+        for (const u of batch.updates) {
+          clock = await this.#store.append(target.docId, u)
+          this.#onAppended?.(target, clock, u)
+        }
+      }
       this.#inFlight.delete(target)
       this.#metrics.commits.inc()
       this.#metrics.persistSeconds.observe((performance.now() - batch.since) / 1000)

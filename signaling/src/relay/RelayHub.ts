@@ -9,12 +9,16 @@ import {
   shouldCompact,
   type CompactionPolicy,
   type DocStore,
+  type StoredDoc,
 } from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
 import type { GuardedSocket } from '../connection/GuardedSocket.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { ServerLimits } from '../ServerLimits.js'
+import { isSharedStore, ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
+import { WeftServerError } from '../WeftServerError.js'
 import { GroupCommitter } from './GroupCommitter.js'
+import { collectGarbage } from './mergeUpdatesBatched.js'
 import { RelayConnection, type RelayHost } from './RelayConnection.js'
 import { RelayDoc, type RelayPeer } from './RelayDoc.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
@@ -33,6 +37,19 @@ export interface RelayHubOptions {
 /** Largest awareness update accepted from one connection. */
 const MAX_AWARENESS_BYTES = 64 * 1024
 
+/** Metadata key set by a garbage-collecting compaction (its `throughClock`). */
+export const GC_META_KEY = 'weft.relay.gc'
+/** Stored documents at least this large are checked for deleted content when loaded (RELAY-3.6). */
+const GC_ON_LOAD_MIN_BYTES = 64 * 1024
+/** A rebuilt state smaller than this fraction of the merged one replaces it at load. */
+const GC_ON_LOAD_GAIN = 0.75
+/**
+ * The in-memory state is rebuilt (and compacted) when it grew to this multiple of its size after the last rebuild,
+ * and by at least {@link GC_ON_LOAD_MIN_BYTES}: merged single-keystroke updates keep deleted content, and the tail
+ * of such a document may stay under the compaction policy's thresholds (it counts commits, not keystrokes).
+ */
+const GC_GROWTH = 4
+
 /**
  * The storing relay (docs/spec/relay-protocol.md): one {@link RelayDoc} per loaded room, loaded from the DocStore
  * before anyone is answered, written through a {@link GroupCommitter}, compacted when its update log grows, and
@@ -48,17 +65,36 @@ export class RelayHub implements RelayHost {
   readonly #docs = new Map<string, RelayDoc>()
   readonly #loading = new Map<string, Promise<RelayDoc>>()
   readonly #compactions = new Set<Promise<void>>()
+  /** Bytes of each document's in-memory state after its last garbage collection (or load). */
+  readonly #gcBaseline = new WeakMap<RelayDoc, number>()
+  /** Scale-out mode: the Redis bus and per-room clock tracking (null on a single node). */
+  readonly #scale: ScaleOutRelay | null = null
   #closed = false
 
   constructor(opts: RelayHubOptions) {
     this.#opts = opts
     this.#store = opts.store
     this.#ownsStore = opts.ownsStore
+    const scaleOut = opts.options.scaleOut
+    if (scaleOut) {
+      if (!isSharedStore(opts.store)) {
+        throw new WeftServerError('invalid-argument', 'scale-out needs a shared store (PostgresDocStore)')
+      }
+      this.#scale = new ScaleOutRelay({
+        store: opts.store,
+        options: scaleOut,
+        logger: opts.logger,
+        remoteCompacted: (doc, clock, bytes) => this.#remoteCompacted(doc, clock, bytes),
+      })
+    }
     this.#committer = new GroupCommitter(
       opts.store,
       opts.options.commitWindowMs ?? RELAY_DEFAULTS.commitWindowMs,
       opts.metrics,
       opts.logger,
+      this.#scale
+        ? (target, clock, update) => this.#scale?.committed(target as RelayDoc, clock, update)
+        : undefined,
     )
     this.#compaction = { ...defaultCompactionPolicy, ...opts.options.compaction }
     this.#idleUnloadMs = opts.options.idleUnloadMs ?? RELAY_DEFAULTS.idleUnloadMs
@@ -72,7 +108,14 @@ export class RelayHub implements RelayHost {
   /** Loaded documents with at least one connection. */
   get roomCount(): number {
     let n = 0
-    for (const doc of this.#docs.values()) if (doc.peers.size > 0) n++
+    for (const doc of this.#docs.values()) if (this.#connections(doc) > 0) n++
+    return n
+  }
+
+  /** Connections in `doc`'s room (its peers, without the scale-out bus peer). */
+  #connections(doc: RelayDoc): number {
+    let n = doc.peers.size
+    if (this.#scale) for (const p of doc.peers) if (this.#scale.isBusPeer(p)) n--
     return n
   }
 
@@ -129,6 +172,7 @@ export class RelayHub implements RelayHost {
     await this.#committer.flush()
     this.#committer.stop()
     await Promise.allSettled(this.#compactions)
+    await this.#scale?.close()
     for (const doc of this.#docs.values()) if (doc.idleTimer) clearTimeout(doc.idleTimer)
     this.#docs.clear()
     if (this.#ownsStore) await this.#store.close()
@@ -139,36 +183,65 @@ export class RelayHub implements RelayHost {
     if (loaded) return Promise.resolve(loaded)
     let loading = this.#loading.get(room)
     if (!loading) {
-      const started = performance.now()
-      const id = docId(room)
-      loading = this.#store
-        .load(id)
-        .then((stored) => {
-          const doc = new RelayDoc(id, stored, (d) => this.#maybeCompact(d))
-          // Decode once now: a corrupted store fails here, not in front of a client.
-          doc.log.stateVector()
-          if (doc.log.dropped > 0) {
-            this.#opts.logger.warn(
-              { doc: id, dropped: doc.log.dropped },
-              'stored updates Yjs cannot merge were skipped',
-            )
-          }
-          this.#docs.set(room, doc)
-          this.#opts.metrics.docLoads.inc()
-          this.#opts.metrics.loadSeconds.observe((performance.now() - started) / 1000)
-          return doc
-        })
-        .finally(() => this.#loading.delete(room))
+      loading = this.#load(room).finally(() => this.#loading.delete(room))
       this.#loading.set(room, loading)
     }
     return loading
+  }
+
+  async #load(room: string): Promise<RelayDoc> {
+    const started = performance.now()
+    const id = docId(room)
+    // SCALE-2.2: subscribe before loading; what the bus brings meanwhile is applied after the load.
+    await this.#scale?.prepare(room)
+    try {
+      const stored = await this.#store.load(id)
+      const doc = new RelayDoc(id, stored, (d) => this.#maybeCompact(d))
+      // Decode once now: a corrupted store fails here, not in front of a client.
+      doc.log.stateVector()
+      if (doc.log.dropped > 0) {
+        this.#opts.logger.warn(
+          { doc: id, dropped: doc.log.dropped },
+          'stored updates Yjs cannot merge were skipped',
+        )
+      }
+      const collected = this.#collectOnLoad(doc, stored)
+      this.#gcBaseline.set(doc, doc.log.byteLength)
+      this.#docs.set(room, doc)
+      this.#scale?.attach(room, doc, stored?.clock ?? 0)
+      this.#opts.metrics.docLoads.inc()
+      this.#opts.metrics.loadSeconds.observe((performance.now() - started) / 1000)
+      if (collected) this.#maybeCompact(doc, true)
+      return doc
+    } catch (err) {
+      this.#scale?.release(room)
+      throw err
+    }
+  }
+
+  /**
+   * RELAY-3.6: a stored document much larger than its content (merged updates keep deleted content; snapshots of
+   * older versions did too) is rebuilt through a garbage-collecting Y.Doc when loaded. Returns whether it was.
+   */
+  #collectOnLoad(doc: RelayDoc, stored: StoredDoc | null): boolean {
+    if (!stored || stored.byteLength < GC_ON_LOAD_MIN_BYTES) return false
+    if (stored.meta[GC_META_KEY] !== undefined && doc.tailBytes <= doc.snapshotBytes) return false
+    const state = doc.log.state()
+    const { v1 } = collectGarbage(state)
+    if (v1.byteLength >= state.byteLength * GC_ON_LOAD_GAIN) return false
+    doc.log.rebase([v1])
+    this.#opts.logger.debug(
+      { doc: doc.docId, from: state.byteLength, to: v1.byteLength },
+      'collected on load',
+    )
+    return true
   }
 
   #leave(doc: RelayDoc, conn: RelayConnection): void {
     if (!doc.peers.delete(conn)) return
     const removal = doc.awareness.removeOwner(conn)
     if (removal) doc.broadcast(encodeAwareness(removal))
-    if (doc.peers.size === 0 && !this.#closed) {
+    if (this.#connections(doc) === 0 && !this.#closed) {
       doc.idleTimer = setTimeout(() => void this.#unload(doc), this.#idleUnloadMs)
       doc.idleTimer.unref()
     }
@@ -177,37 +250,103 @@ export class RelayHub implements RelayHost {
   async #unload(doc: RelayDoc): Promise<void> {
     doc.idleTimer = null
     await this.#committer.whenDurable(doc).catch(() => undefined)
-    if (doc.peers.size > 0 || doc.idleTimer || this.#committer.pending(doc) || doc.compacting) return
+    if (this.#connections(doc) > 0 || doc.idleTimer || this.#committer.pending(doc) || doc.compacting) return
     if (this.#docs.get(doc.docId) !== doc) return
     this.#docs.delete(doc.docId)
+    this.#scale?.release(doc.docId)
     this.#opts.metrics.docUnloads.inc()
     this.#opts.logger.debug({ doc: doc.docId }, 'document unloaded')
   }
 
-  /** Log compaction (RELAY-3.4): merge the stored log into one snapshot once it grew past the thresholds. */
-  #maybeCompact(doc: RelayDoc): void {
-    const due = shouldCompact(
-      { updateCount: doc.tailCount, updateBytes: doc.tailBytes, snapshotBytes: doc.snapshotBytes },
-      this.#compaction,
-    )
-    if (!due || doc.compacting || this.#committer.pending(doc) || this.#closed) return
+  /**
+   * Log compaction (RELAY-3.4, RELAY-3.6): once the stored log grew past the thresholds, its state is rebuilt
+   * through a garbage-collecting Y.Doc and stored as the new snapshot; the in-memory log is replaced by the same
+   * state, keeping what arrived meanwhile. In scale-out mode the snapshot covers the clock through which this node
+   * has applied every stored update (SCALE-4.1), and the store's lock and stale check keep two nodes from both
+   * compacting (SCALE-4.2).
+   */
+  #maybeCompact(doc: RelayDoc, force = false): void {
+    const baseline = this.#gcBaseline.get(doc) ?? 0
+    const size = doc.log.byteLength
+    const grown = size >= baseline * GC_GROWTH && size >= baseline + GC_ON_LOAD_MIN_BYTES
+    const due =
+      force ||
+      grown ||
+      shouldCompact(
+        { updateCount: doc.tailCount, updateBytes: doc.tailBytes, snapshotBytes: doc.snapshotBytes },
+        this.#compaction,
+      )
+    if (!due || doc.compacting || this.#closed) return
     doc.compacting = true
-    // Everything accepted is durable (nothing pending), so the cached state is exactly the stored state.
-    const snapshot = Y.convertUpdateFormatV1ToV2(doc.log.state())
-    const through = doc.lastClock
+    // A stale or failed attempt waits for the next growth step, not for the next commit.
+    this.#gcBaseline.set(doc, Math.max(baseline, size))
+    // The log holds every stored update through `through` (and perhaps accepted ones not yet durable: a snapshot
+    // may hold more than its clock says, never less). A busy document therefore compacts while writes continue.
+    const through = this.#scale ? this.#scale.appliedClock(doc) : doc.lastClock
     const [count, bytes] = [doc.tailCount, doc.tailBytes]
+    let snapshot: Uint8Array
+    let v1: Uint8Array
+    try {
+      ;({ v1, v2: snapshot } = collectGarbage(doc.log.state()))
+    } catch (err) {
+      doc.compacting = false
+      return void this.#opts.logger.error({ err, doc: doc.docId }, 'compaction failed')
+    }
+    doc.log.mark()
     const run = this.#store
-      .compact(doc.docId, snapshot, through)
+      .compact(doc.docId, snapshot, through, { meta: { [GC_META_KEY]: String(through) } })
       .then(
         (result) => {
-          if (!result.ok) return void this.#opts.logger.warn({ doc: doc.docId }, 'compaction was stale')
-          doc.tailCount -= count
-          doc.tailBytes -= bytes
+          if (!result.ok) {
+            doc.log.unmark()
+            return void this.#opts.logger.debug({ doc: doc.docId }, 'compaction was stale')
+          }
+          doc.log.rebase([v1])
+          this.#gcBaseline.set(doc, v1.byteLength)
+          doc.tailCount = Math.max(0, doc.tailCount - count)
+          doc.tailBytes = Math.max(0, doc.tailBytes - bytes)
           doc.snapshotBytes = snapshot.byteLength
+          this.#scale?.compacted(doc, through, snapshot.byteLength)
           this.#opts.metrics.compactions.inc()
           this.#opts.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
         },
-        (err: unknown) => this.#opts.logger.error({ err, doc: doc.docId }, 'compaction failed'),
+        (err: unknown) => {
+          doc.log.unmark()
+          this.#opts.logger.error({ err, doc: doc.docId }, 'compaction failed')
+        },
+      )
+      .finally(() => {
+        doc.compacting = false
+        this.#compactions.delete(run)
+      })
+    this.#compactions.add(run)
+  }
+
+  /**
+   * Another node compacted `doc` (SCALE-4.3): its stored tail is gone, and the snapshot holds the garbage-collected
+   * state. This node resets its compaction counters and, when nothing of the document is waiting to be written,
+   * replaces its in-memory log by the stored state (so it too serves joiners without deleted content).
+   */
+  #remoteCompacted(doc: RelayDoc, _clock: number, bytes: number): void {
+    doc.tailCount = 0
+    doc.tailBytes = 0
+    doc.snapshotBytes = bytes
+    if (doc.compacting || this.#committer.pending(doc) || this.#closed) return
+    doc.compacting = true
+    doc.log.mark()
+    const run = this.#store
+      .load(doc.docId)
+      .then(
+        (stored) => {
+          if (!stored?.snapshot) return void doc.log.unmark()
+          doc.log.rebase([Y.convertUpdateFormatV2ToV1(stored.snapshot), ...stored.updates])
+          doc.tailCount = stored.updates.length
+          doc.tailBytes = stored.updates.reduce((n, u) => n + u.byteLength, 0)
+        },
+        (err: unknown) => {
+          doc.log.unmark()
+          this.#opts.logger.warn({ err, doc: doc.docId }, 'reload after a remote compaction failed')
+        },
       )
       .finally(() => {
         doc.compacting = false

@@ -1,4 +1,5 @@
 import type { CompactionPolicy, DocStore } from '@weft/core'
+import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
 
 /** Settings of the storing relay at `/relay/<room>`. */
 export interface RelayOptions {
@@ -15,6 +16,12 @@ export interface RelayOptions {
   readonly idleUnloadMs?: number | undefined
   /** Largest chunk the relay sends to a Weft client that negotiated chunking (default 256 KiB). */
   readonly chunkSize?: number | undefined
+  /**
+   * Scale-out mode (docs/guides/scale-out.md): several nodes serve the same rooms, sharing PostgreSQL (the store,
+   * used instead of `dataDir`, unless `store` is given and offers `readSince`/`lastClocks`) and Redis (live
+   * updates and presence between nodes).
+   */
+  readonly scaleOut?: ScaleOutOptions | undefined
   /** Log compaction thresholds (core's `CompactionPolicy`; each field defaults to `defaultCompactionPolicy`). */
   readonly compaction?: Partial<CompactionPolicy> | undefined
 }

@@ -15,6 +15,8 @@ export class UpdateLog {
   #parts: Uint8Array[]
   #stateVector: Uint8Array | null = null
   readonly #answers = new Map<string, Uint8Array>()
+  /** Updates appended since {@link UpdateLog.mark}, or `null` without a mark. */
+  #sinceMark: Uint8Array[] | null = null
 
   constructor(parts: readonly Uint8Array[]) {
     this.#parts = [...parts]
@@ -30,6 +32,7 @@ export class UpdateLog {
   /** Adds an update that was validated (it decodes). */
   append(update: Uint8Array): void {
     this.#parts.push(update)
+    this.#sinceMark?.push(update)
     this.#stateVector = null
     this.#answers.clear()
     // Bound the number of parts without re-merging the (large) base on every burst of small updates.
@@ -53,6 +56,31 @@ export class UpdateLog {
       }
     }
     return this.#parts[0] as Uint8Array
+  }
+
+  /**
+   * Starts recording appends, so that the state can later be replaced by an equivalent one computed from what the
+   * log held at this point (a garbage-collected snapshot, or the store's compacted state) without losing what
+   * arrived meanwhile. One mark at a time; marking again restarts the recording.
+   */
+  mark(): void {
+    this.#sinceMark = []
+  }
+
+  /** Stops recording (the replacement was abandoned). */
+  unmark(): void {
+    this.#sinceMark = null
+  }
+
+  /**
+   * Replaces everything held up to the {@link UpdateLog.mark} by `base` (which must contain at least that state),
+   * keeping the updates appended since. Without a mark, replaces the whole state.
+   */
+  rebase(base: readonly Uint8Array[]): void {
+    this.#parts = [...base, ...(this.#sinceMark ?? [])]
+    this.#sinceMark = null
+    this.#stateVector = null
+    this.#answers.clear()
   }
 
   /** Parts dropped because Yjs could not merge them. */

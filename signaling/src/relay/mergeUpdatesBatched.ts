@@ -24,3 +24,18 @@ export const mergeUpdatesBatched = (updates: readonly Uint8Array[], batchSize = 
 /** Whether a (validated) update carries nothing: no structs and an empty delete set, i.e. exactly `[0, 0]`. */
 export const isEmptyUpdate = (update: Uint8Array): boolean =>
   update.byteLength === 2 && update[0] === 0 && update[1] === 0
+
+/**
+ * A document's state rebuilt through a `Y.Doc` with garbage collection, so deleted content is dropped (merged
+ * updates keep it): `v1` for the relay's in-memory log, `v2` for a snapshot (STORE-3.6).
+ */
+export const collectGarbage = (state: Uint8Array): { v1: Uint8Array; v2: Uint8Array } => {
+  const doc = new Y.Doc({ gc: true })
+  try {
+    Y.applyUpdate(doc, state)
+    const v2 = Y.encodeStateAsUpdateV2(doc)
+    return { v1: Y.convertUpdateFormatV2ToV1(v2), v2 }
+  } finally {
+    doc.destroy()
+  }
+}

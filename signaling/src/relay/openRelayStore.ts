@@ -8,11 +8,24 @@ import type { RelayOptions } from './RelayOptions.js'
 export const RELAY_DB_FILE = 'weft.sqlite'
 
 /**
- * The relay's store: the one given in `options.store` (not owned), or a `SqliteDocStore` in
- * `<dataDir>/weft.sqlite` (owned: the relay closes it). SQLite is loaded only when needed.
+ * The relay's store: the one given in `options.store` (not owned), a `PostgresDocStore` in scale-out mode, or a
+ * `SqliteDocStore` in `<dataDir>/weft.sqlite` (both owned: the relay closes them). Each is loaded only when needed.
  */
 export const openRelayStore = async (options: RelayOptions): Promise<{ store: DocStore; owned: boolean }> => {
   if (options.store) return { store: options.store, owned: false }
+  if (options.scaleOut) {
+    const { PostgresDocStore } = await import('../scaleout/PostgresDocStore.js')
+    const store = new PostgresDocStore({
+      connectionString: options.scaleOut.postgresUrl,
+      schema: options.scaleOut.postgresSchema,
+    })
+    // Fail at start-up, not at the first client, when PostgreSQL is unreachable or its schema is newer.
+    await store.ready().catch(async (err: unknown) => {
+      await store.close().catch(() => undefined)
+      throw err
+    })
+    return { store, owned: true }
+  }
   if (!options.dataDir) throw new WeftServerError('invalid-argument', 'the relay needs a store or a dataDir')
   await mkdir(options.dataDir, { recursive: true })
   const { SqliteDocStore } = await import('@weft/sqlite-store')

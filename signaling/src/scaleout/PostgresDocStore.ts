@@ -1,0 +1,460 @@
+import pg from 'pg'
+import { WeftError, WeftErrorCode, type DocId, type DocStore, type StoredDoc } from '@weft/core'
+import {
+  COMPACT_LOCK_KEY,
+  POSTGRES_SCHEMA_VERSION,
+  SCHEMA_LOCK_KEY,
+  isSafeSchemaName,
+  schemaStatements,
+} from './postgresSchema.js'
+
+/** Options of {@link PostgresDocStore}. */
+export interface PostgresDocStoreOptions {
+  /** A `postgresql://` connection string (a Unix socket directory goes in `?host=/path`). */
+  readonly connectionString?: string | undefined
+  /** An existing pool to use instead (not ended by {@link PostgresDocStore.close}). */
+  readonly pool?: pg.Pool | undefined
+  /** PostgreSQL schema holding the tables (default `public`; created if missing). */
+  readonly schema?: string | undefined
+  /** Connections of the pool the store creates (default 8). */
+  readonly maxConnections?: number | undefined
+}
+
+/** What {@link PostgresDocStore.readSince} returns: everything stored after a clock. */
+export interface StoredTail {
+  /** The snapshot (V2), when it covers clocks after `after` (another node compacted them away); else `null`. */
+  readonly snapshot: Uint8Array | null
+  /** Clock covered by `snapshot` (0 without one). */
+  readonly snapshotClock: number
+  /** Tail updates after `max(after, snapshotClock)`, oldest first. */
+  readonly updates: ReadonlyArray<{ readonly clock: number; readonly data: Uint8Array }>
+  /** Last clock of the document (0 for an unknown one). */
+  readonly clock: number
+}
+
+type CompactOptions = NonNullable<Parameters<DocStore['compact']>[3]>
+type CompactResult = Awaited<ReturnType<DocStore['compact']>>
+
+interface PendingAppend {
+  readonly docId: DocId
+  readonly bytes: Buffer
+  readonly resolve: (clock: number) => void
+  readonly reject: (err: unknown) => void
+}
+
+/** Maps a pg failure to a WeftError: data-corruption SQLSTATEs (class XX) are `store-corrupted`. */
+const toStoreError = (err: unknown, what: string): WeftError => {
+  if (err instanceof WeftError) return err
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
+  const detail = err instanceof Error ? err.message : String(err)
+  const weftCode =
+    code === 'XX001' || code === 'XX002' ? WeftErrorCode.StoreCorrupted : WeftErrorCode.StoreFailed
+  return new WeftError(weftCode, `PostgresDocStore ${what}: ${detail}`, { cause: err })
+}
+
+const corrupted = (docId: string, what: string): WeftError =>
+  new WeftError(WeftErrorCode.StoreCorrupted, `PostgresDocStore: document ${JSON.stringify(docId)}: ${what}`)
+
+/** A stored bytea (pg returns a Buffer); anything else is corruption. */
+const bytesOf = (docId: string, value: unknown): Uint8Array => {
+  if (!(value instanceof Uint8Array)) throw corrupted(docId, `a stored row is ${typeof value}, not bytea`)
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/** A stored bigint (pg returns it as a string). */
+const clockOf = (docId: string, value: unknown): number => {
+  const n = typeof value === 'string' ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    throw corrupted(docId, 'a stored clock is not a non-negative integer')
+  }
+  return n
+}
+
+/**
+ * A {@link DocStore} on PostgreSQL (`pg` 8), shared by every node of a scale-out deployment. Clocks come from a
+ * per-document counter row incremented in the same transaction as the appended rows, so they are gap-free and
+ * strictly increasing across nodes, and commit in clock order. Appends issued while a write is in flight are
+ * committed together (group commit, one statement); compaction takes a row lock plus a per-document advisory lock,
+ * so two nodes never compact one document at once (the second gets `stale`). Tables are created on first use
+ * (`weft_schema` records their version). Rules: docs/spec/storage.md, SCALE-1 in docs/spec/relay-protocol.md.
+ */
+export class PostgresDocStore implements DocStore {
+  readonly #pool: pg.Pool
+  readonly #ownsPool: boolean
+  readonly #schema: string
+  #init: Promise<void> | null = null
+  #queue: PendingAppend[] = []
+  #scheduled = false
+  #writing: Promise<void> | null = null
+  #closed = false
+
+  constructor(options: PostgresDocStoreOptions) {
+    const schema = options.schema ?? 'public'
+    if (!isSafeSchemaName(schema)) {
+      throw new WeftError(
+        WeftErrorCode.InvalidArgument,
+        `invalid PostgreSQL schema name ${JSON.stringify(schema)}`,
+      )
+    }
+    this.#schema = schema
+    if (options.pool) {
+      this.#pool = options.pool
+      this.#ownsPool = false
+    } else {
+      if (!options.connectionString) {
+        throw new WeftError(
+          WeftErrorCode.InvalidArgument,
+          'PostgresDocStore needs a connectionString or a pool',
+        )
+      }
+      this.#pool = new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.maxConnections ?? 8,
+      })
+      this.#ownsPool = true
+    }
+    // An idle client losing its connection (server restart) must not crash the process; the pool replaces it.
+    this.#pool.on('error', () => undefined)
+  }
+
+  /** Creates the tables if missing (also done lazily by the first operation); checks the stored schema version. */
+  ready(): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed'))
+    this.#init ??= this.#createSchema().catch((err: unknown) => {
+      this.#init = null
+      throw toStoreError(err, 'schema')
+    })
+    return this.#init
+  }
+
+  async load(docId: DocId): Promise<StoredDoc | null> {
+    await this.#before()
+    const t = this.#table
+    try {
+      return await this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (c) => {
+        const snap = await c.query(`SELECT clock, data FROM ${t('snapshots')} WHERE doc = $1`, [docId])
+        const rows = await c.query(`SELECT clock, data FROM ${t('updates')} WHERE doc = $1 ORDER BY clock`, [
+          docId,
+        ])
+        const metaRows = await c.query(`SELECT key, value FROM ${t('meta')} WHERE doc = $1`, [docId])
+        if (snap.rowCount === 0 && rows.rowCount === 0 && metaRows.rowCount === 0) return null
+        const s = snap.rows[0] as { clock: unknown; data: unknown } | undefined
+        const snapshot = s ? bytesOf(docId, s.data) : null
+        let clock = s ? clockOf(docId, s.clock) : 0
+        let byteLength = snapshot?.byteLength ?? 0
+        const updates = (rows.rows as Array<{ clock: unknown; data: unknown }>).map((row) => {
+          const data = bytesOf(docId, row.data)
+          clock = clockOf(docId, row.clock)
+          byteLength += data.byteLength
+          return data
+        })
+        const meta: Record<string, string> = {}
+        for (const row of metaRows.rows as Array<{ key: unknown; value: unknown }>) {
+          if (typeof row.key !== 'string' || typeof row.value !== 'string')
+            throw corrupted(docId, 'bad metadata row')
+          meta[row.key] = row.value
+        }
+        return { snapshot, updates, clock, byteLength, meta }
+      })
+    } catch (err) {
+      throw toStoreError(err, 'load')
+    }
+  }
+
+  /**
+   * Everything stored for `docId` after clock `after` (SCALE-2.3): how a node catches up after a lost bus message.
+   * When another node compacted past `after`, the snapshot is included (applying it is idempotent).
+   */
+  async readSince(docId: DocId, after: number): Promise<StoredTail> {
+    await this.#before()
+    const t = this.#table
+    try {
+      return await this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (c) => {
+        const head = await c.query(`SELECT clock FROM ${t('docs')} WHERE doc = $1`, [docId])
+        const snap = await c.query(
+          `SELECT clock, CASE WHEN clock > $2 THEN data END AS data FROM ${t('snapshots')} WHERE doc = $1`,
+          [docId, after],
+        )
+        const s = snap.rows[0] as { clock: unknown; data: unknown } | undefined
+        const snapshotClock = s ? clockOf(docId, s.clock) : 0
+        const from = Math.max(after, snapshotClock)
+        const rows = await c.query(
+          `SELECT clock, data FROM ${t('updates')} WHERE doc = $1 AND clock > $2 ORDER BY clock`,
+          [docId, from],
+        )
+        const head0 = head.rows[0] as { clock: unknown } | undefined
+        return {
+          snapshot: s && s.data !== null ? bytesOf(docId, s.data) : null,
+          snapshotClock,
+          updates: (rows.rows as Array<{ clock: unknown; data: unknown }>).map((r) => ({
+            clock: clockOf(docId, r.clock),
+            data: bytesOf(docId, r.data),
+          })),
+          clock: head0 ? clockOf(docId, head0.clock) : 0,
+        }
+      })
+    } catch (err) {
+      throw toStoreError(err, 'readSince')
+    }
+  }
+
+  /** The last clock of each of `docIds` (0 for unknown ones), in one query: the nodes' periodic sweep. */
+  async lastClocks(docIds: readonly DocId[]): Promise<Map<DocId, number>> {
+    await this.#before()
+    const out = new Map<DocId, number>(docIds.map((d) => [d, 0]))
+    if (docIds.length === 0) return out
+    try {
+      const res = await this.#pool.query(
+        `SELECT doc, clock FROM ${this.#table('docs')} WHERE doc = ANY($1::text[])`,
+        [[...docIds]],
+      )
+      for (const row of res.rows as Array<{ doc: string; clock: unknown }>)
+        out.set(row.doc as DocId, clockOf(row.doc, row.clock))
+      return out
+    } catch (err) {
+      throw toStoreError(err, 'lastClocks')
+    }
+  }
+
+  append(docId: DocId, update: Uint8Array): Promise<number> {
+    if (this.#closed)
+      return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed'))
+    return new Promise<number>((resolve, reject) => {
+      // Copy now: the caller may reuse its buffer (STORE-1.4).
+      this.#queue.push({ docId, bytes: Buffer.from(update), resolve, reject })
+      this.#schedule()
+    })
+  }
+
+  async compact(
+    docId: DocId,
+    snapshot: Uint8Array,
+    throughClock: number,
+    options?: CompactOptions,
+  ): Promise<CompactResult> {
+    // Copy before the first await: the caller may reuse its buffer (STORE-1.4).
+    const data = Buffer.from(snapshot)
+    await this.#before()
+    const t = this.#table
+    try {
+      return await this.#transaction('BEGIN', async (c): Promise<CompactResult> => {
+        // SCALE-1.3: one compaction per document at a time across nodes; a second one does not wait, it is stale.
+        const lock = await c.query(`SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked`, [
+          COMPACT_LOCK_KEY,
+          docId,
+        ])
+        if ((lock.rows[0] as { locked: boolean }).locked !== true) return { ok: false, reason: 'stale' }
+        const head = await c.query(`SELECT clock FROM ${t('docs')} WHERE doc = $1 FOR UPDATE`, [docId])
+        const snap = await c.query(`SELECT clock FROM ${t('snapshots')} WHERE doc = $1`, [docId])
+        const headRow = head.rows[0] as { clock: unknown } | undefined
+        const snapRow = snap.rows[0] as { clock: unknown } | undefined
+        const last = headRow ? clockOf(docId, headRow.clock) : 0
+        const snapshotClock = snapRow ? clockOf(docId, snapRow.clock) : 0
+        if (throughClock < snapshotClock || throughClock > last) return { ok: false, reason: 'stale' }
+        if (!headRow)
+          await c.query(`INSERT INTO ${t('docs')} (doc, clock) VALUES ($1, $2)`, [docId, throughClock])
+        await c.query(
+          `INSERT INTO ${t('snapshots')} (doc, clock, data) VALUES ($1, $2, $3)
+           ON CONFLICT (doc) DO UPDATE SET clock = excluded.clock, data = excluded.data`,
+          [docId, throughClock, data],
+        )
+        await c.query(`DELETE FROM ${t('updates')} WHERE doc = $1 AND clock <= $2`, [docId, throughClock])
+        for (const [key, value] of Object.entries(options?.meta ?? {}))
+          await this.#putMeta(c, docId, key, value)
+        return { ok: true }
+      })
+    } catch (err) {
+      throw toStoreError(err, 'compact')
+    }
+  }
+
+  async setMeta(docId: DocId, key: string, value: string | null): Promise<void> {
+    await this.#before()
+    try {
+      const c = await this.#pool.connect()
+      try {
+        await this.#putMeta(c, docId, key, value)
+      } finally {
+        c.release()
+      }
+    } catch (err) {
+      throw toStoreError(err, 'setMeta')
+    }
+  }
+
+  async remove(docId: DocId): Promise<void> {
+    await this.#before()
+    const t = this.#table
+    try {
+      await this.#transaction('BEGIN', async (c) => {
+        for (const table of ['docs', 'snapshots', 'updates', 'meta'] as const) {
+          await c.query(`DELETE FROM ${t(table)} WHERE doc = $1`, [docId])
+        }
+      })
+    } catch (err) {
+      throw toStoreError(err, 'remove')
+    }
+  }
+
+  async list(): Promise<DocId[]> {
+    await this.#before()
+    const t = this.#table
+    try {
+      const res = await this.#pool.query(
+        `SELECT doc FROM ${t('updates')} UNION SELECT doc FROM ${t('snapshots')} UNION SELECT doc FROM ${t('meta')}`,
+      )
+      return (res.rows as Array<{ doc: string }>).map((r) => r.doc as DocId)
+    } catch (err) {
+      throw toStoreError(err, 'list')
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    // Pending appends are committed first (STORE-6.1).
+    while (this.#queue.length > 0 || this.#writing) await this.#drain()
+    this.#closed = true
+    if (this.#ownsPool) await this.#pool.end()
+  }
+
+  readonly #table = (name: 'docs' | 'snapshots' | 'updates' | 'meta'): string =>
+    `${this.#schema}.weft_${name}`
+
+  async #createSchema(): Promise<void> {
+    await this.#transaction('BEGIN', async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY])
+      for (const sql of schemaStatements(this.#schema)) await c.query(sql)
+      const row = await c.query(
+        `SELECT version FROM ${this.#schema}.weft_schema WHERE component = 'docstore'`,
+      )
+      const stored = (row.rows[0] as { version: number } | undefined)?.version
+      if (stored === undefined) {
+        await c.query(
+          `INSERT INTO ${this.#schema}.weft_schema (component, version) VALUES ('docstore', $1)`,
+          [POSTGRES_SCHEMA_VERSION],
+        )
+      } else if (stored > POSTGRES_SCHEMA_VERSION) {
+        throw new WeftError(
+          WeftErrorCode.StoreFailed,
+          `the database holds schema version ${stored}; this server supports up to ${POSTGRES_SCHEMA_VERSION}`,
+        )
+      }
+    })
+  }
+
+  /** Every operation: the store is open, its tables exist, and appends queued before it are committed. */
+  async #before(): Promise<void> {
+    if (this.#closed) throw new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed')
+    await this.ready()
+    if (this.#queue.length > 0 || this.#writing) await this.#drain()
+    if (this.#closed) throw new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed')
+  }
+
+  async #putMeta(c: pg.PoolClient, docId: DocId, key: string, value: string | null): Promise<void> {
+    if (value === null)
+      await c.query(`DELETE FROM ${this.#table('meta')} WHERE doc = $1 AND key = $2`, [docId, key])
+    else {
+      await c.query(
+        `INSERT INTO ${this.#table('meta')} (doc, key, value) VALUES ($1, $2, $3)
+         ON CONFLICT (doc, key) DO UPDATE SET value = excluded.value`,
+        [docId, key, value],
+      )
+    }
+  }
+
+  async #transaction<T>(begin: string, body: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.#pool.connect()
+    try {
+      await c.query(begin)
+      const result = await body(c)
+      await c.query('COMMIT')
+      return result
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined)
+      throw err
+    } finally {
+      c.release()
+    }
+  }
+
+  /** Waits until the appends queued now are committed (or failed). */
+  async #drain(): Promise<void> {
+    for (;;) {
+      if (this.#writing) await this.#writing
+      else if (this.#queue.length > 0) await this.#flush()
+      else return
+    }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#writing) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      if (!this.#writing) void this.#flush()
+    })
+  }
+
+  /**
+   * Commits every queued append in one statement (STORE-2.4): bumps each document's clock counter (rows locked in
+   * document order, so concurrent nodes never deadlock) and inserts the rows with their clocks, in call order.
+   */
+  #flush(): Promise<void> {
+    const batch = this.#queue
+    this.#queue = []
+    if (batch.length === 0) return Promise.resolve()
+    const run = (async () => {
+      const counts = new Map<DocId, number>()
+      const index: number[] = []
+      for (const p of batch) {
+        const n = (counts.get(p.docId) ?? 0) + 1
+        counts.set(p.docId, n)
+        index.push(n)
+      }
+      let last: Map<string, number>
+      try {
+        await this.ready()
+        const t = this.#table
+        const res = await this.#pool.query(
+          `WITH bumped AS (
+             INSERT INTO ${t('docs')} (doc, clock)
+             SELECT d, n FROM unnest($1::text[], $2::bigint[]) AS x(d, n) ORDER BY d
+             ON CONFLICT (doc) DO UPDATE SET clock = ${t('docs')}.clock + excluded.clock
+             RETURNING doc, clock
+           ), counts AS (SELECT d, n FROM unnest($1::text[], $2::bigint[]) AS y(d, n))
+           INSERT INTO ${t('updates')} (doc, clock, data)
+           SELECT u.doc, b.clock - c.n + u.i, u.data
+           FROM unnest($3::text[], $4::bigint[], $5::bytea[]) AS u(doc, i, data)
+           JOIN bumped b ON b.doc = u.doc JOIN counts c ON c.d = u.doc
+           RETURNING doc, clock`,
+          [
+            [...counts.keys()],
+            [...counts.values()],
+            batch.map((p) => p.docId),
+            index,
+            batch.map((p) => p.bytes),
+          ],
+        )
+        last = new Map()
+        for (const row of res.rows as Array<{ doc: string; clock: unknown }>) {
+          const clock = clockOf(row.doc, row.clock)
+          if (clock > (last.get(row.doc) ?? 0)) last.set(row.doc, clock)
+        }
+      } catch (err) {
+        const error = toStoreError(err, 'append')
+        for (const p of batch) p.reject(error)
+        return
+      }
+      batch.forEach((p, i) => {
+        const end = last.get(p.docId) ?? 0
+        p.resolve(end - (counts.get(p.docId) ?? 0) + (index[i] ?? 0))
+      })
+    })()
+    this.#writing = run.finally(() => {
+      this.#writing = null
+      if (this.#queue.length > 0 && !this.#closed) this.#schedule()
+    })
+    return this.#writing
+  }
+}

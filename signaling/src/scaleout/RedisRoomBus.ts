@@ -1,0 +1,223 @@
+import { Redis, type RedisOptions } from 'ioredis'
+import type { Logger } from 'pino'
+import { decodeBusMessage, encodeBusMessage, type BusMessage } from './busMessages.js'
+
+/** What a {@link RedisRoomBus} reports to its owner. */
+export interface RoomBusHandlers {
+  /** A message about `room` from another node. */
+  message(room: string, message: BusMessage): void
+  /**
+   * The subscription was re-established after a disconnect (Redis restarted, network cut): messages may have been
+   * lost meanwhile, so every room must catch up from the store and ask for presence again (SCALE-2.4).
+   */
+  resync(): void
+  /** No heartbeat from `node` for `nodeTimeoutMs`, or it said goodbye: its clients' presence is gone (SCALE-3.3). */
+  nodeDown(node: string): void
+}
+
+/** A room message as a node publishes it (the bus adds the origin). */
+export type RoomMessage =
+  Exclude<BusMessage, { type: 'heartbeat' | 'bye' }> extends infer M
+    ? M extends BusMessage
+      ? Omit<M, 'origin'>
+      : never
+    : never
+
+/** Options of {@link RedisRoomBus}. */
+export interface RedisRoomBusOptions {
+  /** `redis://host:port/db`, `rediss://…`, or the path of a Unix socket. */
+  readonly url: string
+  /** This node's id (unique per process: a restarted node is a new node). */
+  readonly nodeId: string
+  readonly handlers: RoomBusHandlers
+  readonly logger: Logger
+  /** Prefix of every channel (default `weft:`), so several deployments can share one Redis. */
+  readonly prefix?: string | undefined
+  /** A node silent this long is considered dead (default 10 s); heartbeats go out every quarter of it. */
+  readonly nodeTimeoutMs?: number | undefined
+}
+
+/** Defaults of {@link RedisRoomBusOptions}. */
+export const BUS_DEFAULTS = Object.freeze({ prefix: 'weft:', nodeTimeoutMs: 10_000 })
+
+const connectionOptions = (url: string): RedisOptions => {
+  const base: RedisOptions = {
+    // The bus is best-effort: PostgreSQL is the truth. Nothing is queued while Redis is away (a long outage would
+    // otherwise grow memory without bound); whoever missed messages catches up from the store.
+    enableOfflineQueue: false,
+    autoResubscribe: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+    lazyConnect: true,
+  }
+  if (url.startsWith('/')) return { ...base, path: url }
+  const parsed = new URL(url)
+  return {
+    ...base,
+    host: parsed.hostname || '127.0.0.1',
+    port: parsed.port ? Number(parsed.port) : 6379,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.pathname.length > 1 ? { db: Number(parsed.pathname.slice(1)) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  }
+}
+
+/**
+ * Redis pub/sub between the nodes of a scale-out deployment (docs/guides/scale-out.md): one channel per room
+ * carrying stored updates (with their store clock), presence, presence queries and compaction notices, and one
+ * channel for node heartbeats. Two connections (a subscriber cannot publish). Publishing is best-effort — a message
+ * lost to a disconnect is recovered from PostgreSQL by clock (SCALE-2) — so nothing waits on Redis.
+ */
+export class RedisRoomBus {
+  readonly #opts: RedisRoomBusOptions
+  readonly #prefix: string
+  readonly #nodesChannel: string
+  readonly #timeoutMs: number
+  readonly #pub: Redis
+  readonly #sub: Redis
+  /** Room channels this node wants, subscribed again after every reconnect. */
+  readonly #wanted = new Set<string>()
+  /** Last time each other node was heard from (ms). */
+  readonly #lastSeen = new Map<string, number>()
+  #readySince = 0
+  #everReady = false
+  #timer: NodeJS.Timeout | null = null
+  #closed = false
+  #down = false
+
+  constructor(opts: RedisRoomBusOptions) {
+    this.#opts = opts
+    this.#prefix = opts.prefix ?? BUS_DEFAULTS.prefix
+    this.#nodesChannel = `${this.#prefix}nodes`
+    this.#timeoutMs = opts.nodeTimeoutMs ?? BUS_DEFAULTS.nodeTimeoutMs
+    const options = connectionOptions(opts.url)
+    this.#pub = new Redis({ ...options, connectionName: `weft-pub-${opts.nodeId}` })
+    this.#sub = new Redis({ ...options, connectionName: `weft-sub-${opts.nodeId}` })
+    for (const conn of [this.#pub, this.#sub]) {
+      conn.on('error', (err: Error) => {
+        if (!this.#down) opts.logger.warn({ err: err.message }, 'redis connection error; retrying')
+        this.#down = true
+      })
+    }
+    this.#sub.on('close', () => {
+      if (!this.#closed && this.#everReady)
+        opts.logger.warn('redis subscriber disconnected; rooms catch up from the store')
+    })
+    this.#sub.on('ready', () => void this.#onReady())
+    this.#sub.on('messageBuffer', (channel: Buffer, message: Buffer) =>
+      this.#onMessage(channel.toString(), message),
+    )
+  }
+
+  /** This node's id. */
+  get nodeId(): string {
+    return this.#opts.nodeId
+  }
+
+  /** Whether the subscriber connection is up (while it is not, nodes rely on the store sweep). */
+  get connected(): boolean {
+    return this.#sub.status === 'ready'
+  }
+
+  /** Connects both connections; waits at most `timeoutMs` (a Redis that is down is retried in the background). */
+  async start(timeoutMs = 5000): Promise<void> {
+    const connect = Promise.all([this.#pub.connect(), this.#sub.connect()]).then(() => true)
+    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref())
+    const ok = await Promise.race([connect.catch(() => false), timedOut])
+    if (!ok)
+      this.#opts.logger.warn(
+        { redis: this.#opts.url },
+        'redis is not reachable yet; retrying in the background',
+      )
+    const beat = Math.max(50, Math.floor(this.#timeoutMs / 4))
+    this.#timer = setInterval(() => this.#tick(), beat)
+    this.#timer.unref()
+  }
+
+  /**
+   * Subscribes to a room's channel. Resolves once Redis confirmed it, so that every update stored after that is
+   * delivered (SCALE-2.2: a room subscribes before it loads). With Redis away it resolves at once; the room then
+   * catches up when the subscription is re-established.
+   */
+  async subscribe(room: string): Promise<void> {
+    const channel = this.#prefix + 'room:' + room
+    this.#wanted.add(channel)
+    if (this.#sub.status !== 'ready') return
+    await this.#sub.subscribe(channel).catch(() => undefined)
+  }
+
+  /** Leaves a room's channel (the room was unloaded). */
+  unsubscribe(room: string): void {
+    const channel = this.#prefix + 'room:' + room
+    this.#wanted.delete(channel)
+    if (this.#sub.status === 'ready') this.#sub.unsubscribe(channel).catch(() => undefined)
+  }
+
+  /** Publishes a message about `room` (best-effort: dropped while Redis is away). */
+  publish(room: string, message: RoomMessage): void {
+    this.#send(this.#prefix + 'room:' + room, { ...message, origin: this.#opts.nodeId } as BusMessage)
+  }
+
+  /** Says goodbye (other nodes drop this node's presence at once) and disconnects. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#timer) clearInterval(this.#timer)
+    if (this.#pub.status === 'ready') {
+      await this.#pub
+        .publish(this.#nodesChannel, encodeBusMessage({ type: 'bye', origin: this.#opts.nodeId }))
+        .catch(() => undefined)
+    }
+    this.#pub.disconnect()
+    this.#sub.disconnect()
+  }
+
+  #send(channel: string, message: BusMessage): void {
+    if (this.#closed || this.#pub.status !== 'ready') return
+    this.#pub.publish(channel, encodeBusMessage(message)).catch(() => undefined)
+  }
+
+  async #onReady(): Promise<void> {
+    const again = this.#everReady
+    this.#everReady = true
+    this.#down = false
+    this.#readySince = Date.now()
+    try {
+      await this.#sub.subscribe(this.#nodesChannel, ...this.#wanted)
+    } catch {
+      return // Disconnected again: the next `ready` retries.
+    }
+    this.#opts.logger.info({ rooms: this.#wanted.size, reconnect: again }, 'redis bus subscribed')
+    if (again) this.#opts.handlers.resync()
+  }
+
+  #onMessage(channel: string, data: Buffer): void {
+    const message = decodeBusMessage(data)
+    if (!message || message.origin === this.#opts.nodeId) return
+    if (channel === this.#nodesChannel) {
+      if (message.type === 'bye') {
+        this.#lastSeen.delete(message.origin)
+        this.#opts.handlers.nodeDown(message.origin)
+      } else this.#lastSeen.set(message.origin, Date.now())
+      return
+    }
+    const roomPrefix = this.#prefix + 'room:'
+    if (!channel.startsWith(roomPrefix)) return
+    if (!this.#lastSeen.has(message.origin)) this.#lastSeen.set(message.origin, Date.now())
+    this.#opts.handlers.message(channel.slice(roomPrefix.length), message)
+  }
+
+  /** Heartbeat out; nodes silent for the timeout are reported dead (not while this node itself is cut off). */
+  #tick(): void {
+    this.#send(this.#nodesChannel, { type: 'heartbeat', origin: this.#opts.nodeId })
+    const now = Date.now()
+    if (!this.connected || now - this.#readySince < this.#timeoutMs) return
+    for (const [node, seen] of this.#lastSeen) {
+      if (now - seen <= this.#timeoutMs) continue
+      this.#lastSeen.delete(node)
+      this.#opts.logger.info({ node }, 'node silent: dropping its presence')
+      this.#opts.handlers.nodeDown(node)
+    }
+  }
+}

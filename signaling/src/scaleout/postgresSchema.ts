@@ -1,0 +1,28 @@
+/** Version of the tables {@link schemaStatements} creates; stored in `weft_schema`. */
+export const POSTGRES_SCHEMA_VERSION = 1
+
+/** Advisory lock key (first half) serializing schema creation across nodes starting at once. */
+export const SCHEMA_LOCK_KEY = 0x77656674 // "weft"
+
+/** Advisory lock namespace (first half of the two-key form) for compactions; the second half hashes the doc id. */
+export const COMPACT_LOCK_KEY = 0x77656663 // "wefc"
+
+/** A PostgreSQL schema name the store may interpolate into SQL (lower-case identifier). */
+export const isSafeSchemaName = (name: string): boolean => /^[a-z_][a-z0-9_]{0,62}$/.test(name)
+
+/**
+ * The DDL of {@link PostgresDocStore}, version 1:
+ * - `weft_docs`: one row per document with its clock counter (the last clock handed out). Appends increment it in
+ *   the transaction that inserts their rows, so clocks are gap-free, shared by every node, and commit in clock order.
+ * - `weft_snapshots`: the compacted state (V2) and the clock it covers.
+ * - `weft_updates`: the tail, keyed by (doc, clock).
+ * - `weft_meta`: per-document string metadata.
+ */
+export const schemaStatements = (schema: string): string[] => [
+  `CREATE SCHEMA IF NOT EXISTS ${schema}`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.weft_schema (component text PRIMARY KEY, version integer NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.weft_docs (doc text PRIMARY KEY, clock bigint NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.weft_snapshots (doc text PRIMARY KEY, clock bigint NOT NULL, data bytea NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.weft_updates (doc text NOT NULL, clock bigint NOT NULL, data bytea NOT NULL, PRIMARY KEY (doc, clock))`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.weft_meta (doc text NOT NULL, key text NOT NULL, value text NOT NULL, PRIMARY KEY (doc, key))`,
+]

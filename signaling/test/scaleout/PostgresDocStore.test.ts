@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import pg from 'pg'
+import * as Y from 'yjs'
+import { docId, WeftError, WeftErrorCode } from '@weft/core'
+import { runDocStoreContract } from '@weft/core/testing'
+import { PostgresDocStore } from '../../src/scaleout/PostgresDocStore.js'
+import { startPostgres, type PostgresService } from './startServices.js'
+
+let service: PostgresService
+let url = ''
+beforeAll(async () => {
+  service = await startPostgres()
+  url = service.url
+}, 30_000)
+afterAll(async () => {
+  await service?.stop()
+})
+
+let n = 0
+const schemas = new WeakMap<PostgresDocStore, string>()
+const open = (schema: string): PostgresDocStore => {
+  const store = new PostgresDocStore({ connectionString: url, schema, maxConnections: 4 })
+  schemas.set(store, schema)
+  return store
+}
+
+// SCALE-1.1: the PostgreSQL store passes the DocStore contract, reopening included.
+runDocStoreContract('PostgresDocStore', () => open(`contract_${n++}`), {
+  reopen: async (store) => {
+    await store.close()
+    return open(schemas.get(store as PostgresDocStore) ?? '')
+  },
+})
+
+describe('PostgresDocStore across nodes', () => {
+  const A = docId('shared')
+
+  it('SCALE-1.2: two stores on one database share gap-free, strictly increasing clocks', async () => {
+    const schema = `nodes_${n++}`
+    const [s1, s2] = [open(schema), open(schema)]
+    const clocks = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? s1 : s2).append(A, Uint8Array.of(i))),
+    )
+    expect([...clocks].sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
+    const tail = await s2.readSince(A, 40)
+    expect(tail.updates.map((u) => u.clock)).toEqual(Array.from({ length: 20 }, (_, i) => i + 41))
+    expect(tail.clock).toBe(60)
+    expect((await s1.lastClocks([A, docId('none')])).get(A)).toBe(60)
+    await Promise.all([s1.close(), s2.close()])
+  })
+
+  it('SCALE-1.3: concurrent compactions by two nodes: one wins, the other is stale, nothing is lost', async () => {
+    const schema = `compact_${n++}`
+    const [s1, s2] = [open(schema), open(schema)]
+    const doc = new Y.Doc()
+    doc.on('update', (u: Uint8Array) => void s1.append(A, u))
+    for (let i = 0; i < 50; i++) doc.getText('t').insert(0, `${i},`)
+    await s1.append(A, new Uint8Array([0, 0]))
+    const loaded = await s2.load(A)
+    const state = Y.encodeStateAsUpdateV2(doc)
+    const results = await Promise.all([
+      s1.compact(A, state, loaded?.clock ?? 0),
+      s2.compact(A, state, loaded?.clock ?? 0),
+    ])
+    expect(results.filter((r) => r.ok)).toHaveLength(1)
+    expect(results.filter((r) => !r.ok)).toEqual([{ ok: false, reason: 'stale' }])
+    // Another node that appended meanwhile keeps its update.
+    const later = new Y.Doc()
+    Y.applyUpdateV2(later, state)
+    later.getText('t').insert(0, 'late,')
+    const c = await s2.append(A, Y.encodeStateAsUpdate(later, Y.encodeStateVector(doc)))
+    // A compaction from an older view is stale.
+    expect(await s1.compact(A, state, (loaded?.clock ?? 0) - 1)).toEqual({ ok: false, reason: 'stale' })
+    const since = await s1.readSince(A, 3)
+    expect(since.snapshot).not.toBeNull()
+    expect(since.updates.map((u) => u.clock)).toEqual([c])
+    const check = new Y.Doc()
+    Y.applyUpdateV2(check, since.snapshot ?? new Uint8Array())
+    for (const u of since.updates) Y.applyUpdate(check, u.data)
+    expect(check.getText('t').toString()).toBe(later.getText('t').toString())
+    await Promise.all([s1.close(), s2.close()])
+  })
+
+  it('STORE-6.2, SCALE-1.4: damaged rows are reported as store-corrupted; a newer schema is refused', async () => {
+    const schema = `corrupt_${n++}`
+    const store = open(schema)
+    await store.append(A, Uint8Array.of(1))
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    await client.query(`UPDATE ${schema}.weft_updates SET clock = -5`)
+    const err: unknown = await store.load(A).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(WeftError)
+    expect((err as WeftError).code).toBe(WeftErrorCode.StoreCorrupted)
+    await client.query(`UPDATE ${schema}.weft_schema SET version = 99`)
+    const newer = open(schema)
+    const refused: unknown = await newer.list().catch((e: unknown) => e)
+    expect((refused as WeftError).code).toBe(WeftErrorCode.StoreFailed)
+    expect((refused as Error).message).toMatch(/schema version 99/)
+    await client.end()
+    await Promise.all([store.close(), newer.close()])
+  })
+})
