@@ -21,5 +21,6 @@ export {
   type EpochManagerEvents,
   type EpochBlockedReason,
 } from './sync/EpochManager.js'
+export { EPOCH_ORIGIN, isEpochOrigin } from './sync/epochOrigin.js'
 export * from './protocol/index.js'
 export * from './schema/index.js'

@@ -17,7 +17,7 @@ export const PENDING_META = {
  * too high (shown as pending until the next handshake confirms it), never too low.
  */
 export class PendingCounter extends ObservableV2<{ change: () => void }> {
-  readonly #doc: Y.Doc
+  #doc: Y.Doc
   readonly #store: DocStore | null
   readonly #docId: DocId
   readonly #isLocal: (origin: unknown) => boolean
@@ -67,6 +67,16 @@ export class PendingCounter extends ObservableV2<{ change: () => void }> {
       this.#confirm(this.#baseLocal + localChanges)
     })
     session.on('peer-synced', () => this.#sentToSyncedPeer())
+  }
+
+  /**
+   * Follows the document to a new epoch (COMPACT-7.3). Call synchronously on `epoch-changed`, before the document's
+   * persistence attaches to it, so that a change's count is still written before the change itself.
+   */
+  rebind(doc: Y.Doc): void {
+    this.#doc.off('update', this.#onUpdate)
+    this.#doc = doc
+    doc.on('update', this.#onUpdate)
   }
 
   /** Stops counting and waits for the counter's own writes. */

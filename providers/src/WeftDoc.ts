@@ -3,7 +3,11 @@ import type { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import {
   DocPersistence,
+  EpochManager,
   SyncSession,
+  isEpochOrigin,
+  type EpochPolicy,
+  type EpochRecord,
   type WeftError,
   docId as toDocId,
   type DocId,
@@ -44,6 +48,13 @@ export interface OpenDocOptions {
   readonly transports?: readonly Transport[]
   /** Connect the transports right away (default true). */
   readonly connect?: boolean
+  /**
+   * History compaction (docs/guides/compaction.md): follow epoch resets that peers offer (default true), and, on the
+   * one peer that is the document's epoch authority, start them when tombstones pass the policy (`autoStart`).
+   * `false` never switches (the document then stops syncing with peers that moved on).
+   */
+  readonly epochs?:
+    boolean | { readonly autoStart?: (Partial<EpochPolicy> & { readonly minIntervalMs?: number }) | false }
 }
 
 /** Events of {@link WeftDoc}. */
@@ -52,6 +63,11 @@ export type WeftDocEvents = {
   status: (event: { readonly status: SyncStatus; readonly pendingChanges: number }) => void
   /** Progress of a large incoming sync message (e.g. a new device joining a big document). */
   progress: (event: { readonly received: number; readonly total: number; readonly kind: string }) => void
+  /**
+   * The document moved to a new epoch (history compaction): `doc` is a new Y.Doc. Rebind editors, undo managers
+   * and observers to it; `WeftDoc.doc` returns it from now on.
+   */
+  'epoch-changed': (event: { readonly doc: Y.Doc; readonly record: EpochRecord }) => void
   /** An asynchronous fault (store, transport, malformed peer data). Never thrown. */
   error: (event: { readonly error: WeftError }) => void
 }
@@ -62,9 +78,10 @@ export type WeftDocEvents = {
  */
 export class WeftDoc extends ObservableV2<WeftDocEvents> {
   readonly docId: DocId
-  readonly doc: Y.Doc
   readonly session: SyncSession
   readonly persistence: DocPersistence | null
+  /** History compaction for this document (null when `epochs: false`). */
+  readonly epochs: EpochManager | null
   readonly #transports: Transport[]
   readonly #relay: Transport | null
   readonly #pending: PendingCounter
@@ -76,18 +93,18 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
   /** Use {@link openDoc}. */
   constructor(parts: {
     docId: DocId
-    doc: Y.Doc
     session: SyncSession
     persistence: DocPersistence | null
+    epochs: EpochManager | null
     pending: PendingCounter
     relay: Transport | null
     transports: Transport[]
   }) {
     super()
     this.docId = parts.docId
-    this.doc = parts.doc
     this.session = parts.session
     this.persistence = parts.persistence
+    this.epochs = parts.epochs
     this.#pending = parts.pending
     this.#relay = parts.relay
     this.#transports = parts.transports
@@ -117,7 +134,27 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     this.#pending.on('change', update)
     this.#offs.push(() => this.#pending.off('change', update))
     persistenceErrors(this)
+    const epochs = this.epochs
+    if (epochs) {
+      const onEpoch = ({ doc, record }: { doc: Y.Doc; record: EpochRecord }) => {
+        this.#pending.rebind(doc)
+        this.emit('epoch-changed', [{ doc, record }])
+        this.#update()
+      }
+      epochs.on('epoch-changed', onEpoch)
+      const onEpochError = ({ error }: { error: WeftError }) => this.emit('error', [{ error }])
+      epochs.on('error', onEpochError)
+      this.#offs.push(() => {
+        epochs.off('epoch-changed', onEpoch)
+        epochs.off('error', onEpochError)
+      })
+    }
     this.#update()
+  }
+
+  /** The document (a new Y.Doc after each epoch change: see the `epoch-changed` event). */
+  get doc(): Y.Doc {
+    return this.session.doc
   }
 
   get awareness(): Awareness {
@@ -180,6 +217,7 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     this.#destroyed = true
     for (const off of this.#offs.splice(0)) off()
     for (const t of this.#transports) t.destroy()
+    this.epochs?.destroy()
     this.session.destroy()
     await this.#pending.close()
     await this.persistence?.destroy()
@@ -217,7 +255,7 @@ export const openDoc = async (options: OpenDocOptions): Promise<WeftDoc> => {
   const id = toDocId(options.docId)
   const doc = options.doc ?? new Y.Doc()
   const isLocal = (origin: unknown) =>
-    !SyncSession.isPeerOrigin(origin) && !(origin instanceof DocPersistence)
+    !SyncSession.isPeerOrigin(origin) && !(origin instanceof DocPersistence) && !isEpochOrigin(origin)
   // Created first so that its listener writes the local-change count before DocPersistence appends the change.
   const pending = new PendingCounter({ doc, store: options.store ?? null, docId: id, isLocal })
   let persistence: DocPersistence | null = null
@@ -231,16 +269,32 @@ export const openDoc = async (options: OpenDocOptions): Promise<WeftDoc> => {
     pending.setBaseline(persistence.meta)
   }
   const p = persistence
+  const epochOptions = options.epochs ?? true
+  let epochs: EpochManager | null = null
+  if (epochOptions !== false) {
+    try {
+      epochs = new EpochManager({
+        persistence: p,
+        ...(typeof epochOptions === 'object' ? { autoStart: epochOptions.autoStart ?? false } : {}),
+      })
+    } catch (err) {
+      await pending.close()
+      await p?.destroy()
+      throw err
+    }
+  }
   const session = new SyncSession({
     doc,
     ...(options.awareness ? { awareness: options.awareness } : {}),
     isLocalOrigin: isLocal,
     ...(p ? { durable: () => p.flushed() } : {}),
+    ...(epochs ? { epoch: epochs.record, epochLineage: epochs.lineage } : {}),
   })
+  epochs?.bind(session)
   const relay = options.relay ?? null
   const transports = [...(relay ? [relay] : []), ...(options.transports ?? [])]
   pending.attach(session, relay)
-  const handle = new WeftDoc({ docId: id, doc, session, persistence, pending, relay, transports })
+  const handle = new WeftDoc({ docId: id, session, persistence, epochs, pending, relay, transports })
   for (const t of transports) session.addTransport(t)
   if (options.connect !== false) for (const t of transports) void t.connect()
   return handle

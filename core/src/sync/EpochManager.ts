@@ -9,6 +9,7 @@ import { countItems, shouldStartEpoch, type EpochPolicy } from '../storage/epoch
 import { startEpoch } from '../storage/epochStart.js'
 import { rebaseOnto } from '../storage/rebaseOnto.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
+import { EPOCH_ORIGIN } from './epochOrigin.js'
 import type { EpochOfferSource, PathRef, SyncSession } from './SyncSession.js'
 
 /** Options of {@link EpochManager}. */
@@ -53,9 +54,6 @@ interface Left {
   readonly child: EpochRecord
   doc: Y.Doc | null
 }
-
-/** Origin of the transactions that build a new epoch's document or catch an old one up. */
-const EPOCH_ORIGIN = Symbol('weft-epoch')
 
 /**
  * History compaction for one document (docs/spec/compaction.md): starts epochs ({@link start}), follows the

@@ -28,6 +28,7 @@ import {
 } from '../storage/epochRecord.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
+import { isEpochOrigin } from './epochOrigin.js'
 import { PeerPath } from './PeerPath.js'
 
 /** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */
@@ -51,7 +52,7 @@ export interface SyncSessionOptions {
   readonly durable?: () => Promise<void>
   /**
    * Which transaction origins are local changes, counted by {@link SyncSession.localChanges}. Default: every
-   * origin that is not one of the session's peer paths.
+   * origin that is neither one of the session's peer paths nor an epoch switch's (`isEpochOrigin`).
    */
   readonly isLocalOrigin?: (origin: unknown) => boolean
   /** Announce Weft's extensions (default true). `false` makes this side behave exactly like a stock peer. */
@@ -157,7 +158,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.#durable = options.durable
     this.#validate = options.validateUpdates ?? true
-    this.#isLocal = options.isLocalOrigin ?? ((origin) => !(origin instanceof PeerPath))
+    this.#isLocal =
+      options.isLocalOrigin ?? ((origin) => !(origin instanceof PeerPath) && !isEpochOrigin(origin))
     this.#hello =
       options.extensions === false
         ? null

@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { DocPersistence, SyncSession, docId, type DocStore } from '@weft/core'
+import { DocPersistence, EpochManager, SyncSession, countItems, docId, type DocStore } from '@weft/core'
 import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '@weft/core/testing'
 import { openDoc, type SyncStatus, type WeftDoc } from '../../src/index.js'
 
@@ -116,5 +116,63 @@ describe('WeftDoc', () => {
     expect(a.status).toBe('synced')
     await a.destroy()
     await b.destroy()
+  })
+
+  it('PROV-5.6 an epoch reset by the authority: offline edits are kept, the app gets the new Y.Doc, pending returns to 0', async () => {
+    const net = new MemoryNetwork()
+    // The authority: a storing peer with an EpochManager (the role a relay or an always-on node plays).
+    const doc = new Y.Doc()
+    const persistence = await DocPersistence.open({ doc, store: new MemoryDocStore(), docId: docId('d') })
+    const epochs = new EpochManager({ persistence })
+    const authority = new SyncSession({
+      doc,
+      durable: () => persistence.flushed(),
+      epoch: epochs.record,
+      epochLineage: epochs.lineage,
+    })
+    epochs.bind(authority)
+    const hub = net.transport('authority')
+    authority.addTransport(hub)
+    hub.connect()
+    const store = new MemoryDocStore()
+    const { d } = await client(net, 'c', hub, store)
+    d.setOnline(true)
+    const board = () => d.doc.getMap<number>('board')
+    for (let i = 0; i < 50; i++) board().set(`s${i % 5}`, i)
+    await settle(net)
+    expect(d.pendingChanges).toBe(0)
+
+    d.setOnline(false)
+    board().set('offline', 1)
+    expect(d.pendingChanges).toBe(1)
+    const before = d.doc
+    const changed = new Promise<Y.Doc>((resolve) => d.on('epoch-changed', ({ doc: next }) => resolve(next)))
+    const record = await epochs.start()
+    d.setOnline(true)
+    await settle(net)
+    const next = await changed
+    expect(next).not.toBe(before)
+    expect(d.doc).toBe(next)
+    expect(d.session.epoch).toBe(record.id)
+    expect(d.doc.getMap('board').toJSON()).toEqual({ s0: 45, s1: 46, s2: 47, s3: 48, s4: 49, offline: 1 })
+    expect(authority.doc.getMap('board').toJSON()).toEqual(d.doc.getMap('board').toJSON())
+    expect(countItems(d.doc).deletedItems).toBe(0)
+    expect(d.pendingChanges).toBe(0)
+    expect(d.status).toBe('synced')
+    // Edits in the new document sync and are counted as before.
+    board().set('after', 2)
+    expect(d.pendingChanges).toBe(1)
+    await settle(net)
+    expect(authority.doc.getMap('board').get('after')).toBe(2)
+    expect(d.pendingChanges).toBe(0)
+    // Reopened from its store, the client is in the new epoch.
+    await d.destroy()
+    const again = await openDoc({ docId: 'd', store, connect: false })
+    expect(again.session.epoch).toBe(record.id)
+    expect(again.doc.getMap('board').get('offline')).toBe(1)
+    await again.destroy()
+    epochs.destroy()
+    authority.destroy()
+    await persistence.destroy()
   })
 })
