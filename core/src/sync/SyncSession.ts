@@ -169,7 +169,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
             maxMessageSize: this.#maxMessageSize,
             epoch: this.epoch,
           }
-    this.doc.on('update', this.#onDocUpdate)
+    this.#watchDoc(this.doc)
     this.awareness.on('update', this.#onAwarenessUpdate)
   }
 
@@ -199,11 +199,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       throw new WeftError(WeftErrorCode.InvalidArgument, `epoch ${record.id} does not win over ${this.epoch}`)
     }
     const previous = this.#doc
-    previous.off('update', this.#onDocUpdate)
+    this.#unwatchDoc(previous)
     this.#doc = doc
     this.#epoch = record
     if (this.#hello) this.#hello = { ...this.#hello, epoch: record.id }
-    doc.on('update', this.#onDocUpdate)
+    this.#watchDoc(doc)
     for (const p of this.#paths) {
       p.synced = false
       p.resyncRequested = false
@@ -333,7 +333,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   override destroy(): void {
     if (this.#destroyed) return
     for (const t of [...this.#transports.keys()]) this.removeTransport(t)
-    this.doc.off('update', this.#onDocUpdate)
+    this.#unwatchDoc(this.doc)
     this.awareness.off('update', this.#onAwarenessUpdate)
     if (this.#ownsAwareness) this.awareness.destroy()
     this.#destroyed = true
@@ -667,6 +667,42 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         ])
       },
     )
+  }
+
+  /**
+   * The session listens to `update` only for transactions it needs: local ones (counted, and sent to every path) and
+   * remote ones that another path must get. Yjs encodes a transaction's update only when someone listens, so a peer
+   * with one path and no other listener does not re-encode every update it receives.
+   */
+  #watchDoc(doc: Y.Doc): void {
+    doc.on('afterTransactionCleanup', this.#beforeUpdate)
+    doc.on('update', this.#onDocUpdate)
+    this.#listening = true
+  }
+
+  #unwatchDoc(doc: Y.Doc): void {
+    doc.off('afterTransactionCleanup', this.#beforeUpdate)
+    doc.off('update', this.#onDocUpdate)
+    this.#listening = false
+  }
+
+  #listening = false
+
+  readonly #beforeUpdate = (tr: Y.Transaction, doc: Y.Doc): void => {
+    const origin: unknown = tr.origin
+    let needed = this.#isLocal(origin)
+    if (!needed) {
+      for (const path of this.#paths) {
+        if (path !== origin) {
+          needed = true
+          break
+        }
+      }
+    }
+    if (needed === this.#listening) return
+    this.#listening = needed
+    if (needed) doc.on('update', this.#onDocUpdate)
+    else doc.off('update', this.#onDocUpdate)
   }
 
   readonly #onDocUpdate = (update: Uint8Array, origin: unknown): void => {
