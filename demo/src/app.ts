@@ -123,6 +123,9 @@ export class DemoApp {
     })
     const presence = new PresenceTracker(session.handle)
     this.#current = { session, view, presence }
+    // History compaction replaced the Y.Doc (a new epoch): the simplest correct rebinding of the editor, the board
+    // and the typed schema is to reopen the document, which the store now holds in the new epoch.
+    session.handle.on('epoch-changed', () => void this.reopen())
     this.status.attach(session.handle, this.#online)
     this.presence.attach(presence, session.handle)
     this.panel.attach(session.handle, this.store)
