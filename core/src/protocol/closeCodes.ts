@@ -29,6 +29,11 @@ export const CloseCode = {
   ServerFull: 4011,
   /** The server failed internally while handling this connection. */
   InternalError: 4012,
+  /**
+   * The document's history was reset (a new epoch) and this client holds older-epoch state it cannot bring over (a
+   * stock client, docs/spec/compaction.md): drop the local copy and load the document again.
+   */
+  StaleEpoch: 4013,
 } as const
 
 /** Union of every {@link CloseCode} value. */
@@ -47,4 +52,5 @@ export const isRetryableClose = (code: number): boolean =>
   code !== CloseCode.Unauthorized &&
   code !== CloseCode.Forbidden &&
   code !== CloseCode.ReadOnly &&
+  code !== CloseCode.StaleEpoch &&
   code !== CloseCode.TokenExpired

@@ -183,7 +183,9 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     if (!auto || !session) return
     const now = Date.now()
     if (now - this.#lastAutoStart < (auto.minIntervalMs ?? 60_000)) return
-    if (!shouldStartEpoch(countItems(session.doc), auto)) return
+    const counts = countItems(session.doc)
+    // An empty document gives an empty epoch, in which a stock peer cannot be told from a pre-reset one (SYNC-9.5).
+    if (counts.liveItems === 0 || !shouldStartEpoch(counts, auto)) return
     this.#lastAutoStart = now
     // A failure is reported as an `error` event by the queue.
     this.start().catch(() => undefined)
