@@ -60,6 +60,18 @@ const DRAIN_POLL_MS = 5
 const SAFETY_POLL_MS = 100
 /** Largest message when the implementation does not tell (the SCTP default of browsers and libwebrtc). */
 const DEFAULT_MAX_MESSAGE = 256 * 1024
+/**
+ * Messages up to this size fit every data channel (RFC 8841: a peer that announces no `max-message-size` accepts
+ * 64 KiB), so the remote's limit is not asked for them.
+ */
+const ALWAYS_FITS = 64 * 1024
+
+/** The error `send()` throws on a channel that is not open (a DOMException, or node-webrtc's look-alike). */
+const isInvalidState = (err: unknown): boolean =>
+  typeof err === 'object' &&
+  err !== null &&
+  ((err as { name?: unknown }).name === 'InvalidStateError' ||
+    /readyState is not 'open'/.test(String((err as { message?: unknown }).message)))
 
 const fingerprint = (sdp: string): string => /^a=fingerprint:(.*)$/m.exec(sdp)?.[1]?.trim() ?? ''
 
@@ -96,6 +108,11 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
   /** Every data channel of the connection, in the order they appeared; `#mine` marks those this side created. */
   readonly #channels: RTCDataChannel[] = []
   readonly #mine = new Set<RTCDataChannel>()
+  /**
+   * Channels whose implementation fires `bufferedamountlow` (browsers; not node-webrtc). Decided when the channel is
+   * adopted: once this class assigned `onbufferedamountlow`, the property exists on any channel.
+   */
+  readonly #evented = new WeakSet<RTCDataChannel>()
   /** The channel messages are sent on. */
   #current: RTCDataChannel | null = null
   #opened = false
@@ -111,6 +128,15 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
   #silenceTimer: ReturnType<typeof setTimeout> | undefined
   /** Messages received so far (part of the liveness signature). */
   #received = 0
+  /**
+   * Reading a channel's or the connection's properties is a blocking call into the WebRTC threads in node-webrtc
+   * (~10-40 us each, far more on a loaded machine), so the send path reads as little as it can:
+   * the remote's largest message, cached until the next remote description; and an upper bound of the current
+   * channel's `bufferedAmount` (the last value read plus the bytes written since: the real value only shrinks
+   * otherwise), read again only when the bound passes the high-water mark.
+   */
+  #maxMessage: number | null = null
+  #bufferedBound = 0
 
   constructor(options: RtcPeerOptions) {
     super()
@@ -155,8 +181,12 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
 
   /** Largest message the remote side accepts in one piece. */
   get maxMessageSize(): number {
+    if (this.#maxMessage !== null) return this.#maxMessage
     const n = this.#pc.sctp?.maxMessageSize
-    return typeof n === 'number' && n > 0 && Number.isFinite(n) ? n : DEFAULT_MAX_MESSAGE
+    const max = typeof n === 'number' && n > 0 && Number.isFinite(n) ? n : DEFAULT_MAX_MESSAGE
+    // Known once the channel is open; it changes only with a new remote description (see `signal`).
+    if (this.#opened) this.#maxMessage = max
+    return max
   }
 
   /**
@@ -184,6 +214,7 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
       if (signal.type === 'answer' && pc.signalingState !== 'have-local-offer') return // late duplicate
       if (signal.type === 'offer' && pc.signalingState !== 'stable') return // glare is settled by the transport
       await pc.setRemoteDescription({ type: signal.type, sdp: signal.sdp })
+      this.#maxMessage = null
       for (const c of this.#early.splice(0)) await this.#addCandidate(c)
       if (signal.type === 'offer') {
         const answer = await pc.createAnswer()
@@ -199,10 +230,13 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
    */
   send(data: Uint8Array): boolean {
     if (!this.connected) return true
-    if (data.length > this.maxMessageSize) return false
+    if (data.length > ALWAYS_FITS && data.length > this.maxMessageSize) return false
     const channel = this.#current
     if (channel === null) return true
-    if (this.#queue.length > 0 || channel.bufferedAmount > HIGH_WATER) {
+    if (this.#bufferedBound > HIGH_WATER && this.#queue.length === 0) {
+      this.#bufferedBound = channel.bufferedAmount
+    }
+    if (this.#queue.length > 0 || this.#bufferedBound > HIGH_WATER) {
       this.#queue.push(data)
       this.#scheduleDrain()
       return true
@@ -284,6 +318,7 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
     if (next === this.#current) return
     const first = this.#current === null && !this.#opened
     this.#current = next
+    this.#bufferedBound = Number.POSITIVE_INFINITY // another channel: read its bufferedAmount before sending
     if (!first) {
       this.emit('switched', [])
       return
@@ -303,6 +338,7 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
     }
     this.#channels.push(channel)
     if (own) this.#mine.add(channel)
+    if ('onbufferedamountlow' in channel) this.#evented.add(channel)
     channel.binaryType = 'arraybuffer'
     channel.bufferedAmountLowThreshold = LOW_WATER
     channel.onopen = () => this.#reselect()
@@ -337,7 +373,17 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
     const interval = Math.min(1000, this.#peerTimeout / 4)
     let signature = -1
     let since = Date.now()
+    let received = this.#received
     const tick = async (): Promise<void> => {
+      if (this.#closed) return
+      if (this.#received !== received) {
+        // Messages arrived: the peer is alive, no need to ask for ICE statistics (an expensive call).
+        received = this.#received
+        signature = -1
+        since = Date.now()
+        this.#watchTimer = setTimeout(() => void tick(), interval)
+        return
+      }
       let now = 0
       let counted = false
       try {
@@ -356,7 +402,10 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
       }
       if (this.#closed || !counted) return
       now += this.#received
-      if (now !== signature) {
+      if (signature === -1) {
+        // First statistics (after the start or after messages): `since` already says when the peer was last heard.
+        signature = now
+      } else if (now !== signature) {
         signature = now
         since = Date.now()
       } else if (Date.now() - since >= this.#peerTimeout) {
@@ -369,11 +418,14 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
   }
 
   #write(channel: RTCDataChannel, data: Uint8Array): void {
-    // node-webrtc crashes the process on send() to a channel the remote has just closed: check first.
-    if (channel.readyState !== 'open') return
+    // No `readyState` check first: `send()` makes the same check itself (in node-webrtc the very same native test,
+    // which is a blocking call into the WebRTC threads) and throws InvalidStateError on a channel that is closing or
+    // closed, e.g. one the remote has just closed; its close event follows and `#reselect` handles it.
     try {
       channel.send(data as Uint8Array<ArrayBuffer>)
+      this.#bufferedBound += data.length
     } catch (err) {
+      if (isInvalidState(err)) return
       queueMicrotask(() => this.close(`send failed: ${err instanceof Error ? err.message : String(err)}`))
     }
   }
@@ -384,17 +436,18 @@ export class RtcPeer extends ObservableV2<RtcPeerEvents> {
     const drain = (): void => {
       clearTimeout(this.#drainTimer)
       this.#drainTimer = undefined
-      channel.onbufferedamountlow = null
+      if (this.#evented.has(channel)) channel.onbufferedamountlow = null
       const now = this.#current
       if (this.#closed || now === null) return
-      while (this.#queue.length > 0 && now.bufferedAmount <= HIGH_WATER) {
+      this.#bufferedBound = now.bufferedAmount
+      while (this.#queue.length > 0 && this.#bufferedBound <= HIGH_WATER) {
         const next = this.#queue.shift()
         if (next !== undefined) this.#write(now, next)
       }
       if (this.#queue.length > 0) this.#scheduleDrain()
     }
     // Browsers fire `bufferedamountlow`; node-webrtc does not, so it is polled (browsers poll slowly, as a safety net).
-    const evented = 'onbufferedamountlow' in channel
+    const evented = this.#evented.has(channel)
     if (evented) channel.onbufferedamountlow = drain
     this.#drainTimer = setTimeout(drain, evented ? SAFETY_POLL_MS : DRAIN_POLL_MS)
   }
