@@ -7,8 +7,8 @@
  * - `1` awareness: varUint8Array awareness update. (y-protocols)
  * - `2` auth: varUint `0` (permission denied) + varString reason. (y-websocket)
  * - `3` query awareness. (y-protocols)
- * - `87` Weft extension: varUint sub-type `0` ack, `1` chunk, `2` epoch offer. Sent only to peers that announced
- *   Weft.
+ * - `87` Weft extension: varUint sub-type `0` ack, `1` chunk, `2` epoch offer, `3` epoch request. Sent only to
+ *   peers that announced Weft.
  *
  * Negotiation (SYNC-2.x): a Weft peer appends a hello trailer after the state vector of its sync step 1. Stock
  * y-protocols readers ignore bytes after the state vector, so stock peers never see anything they do not know.
@@ -34,7 +34,7 @@ export const MessageType = {
 } as const
 
 export const SyncType = { Step1: 0, Step2: 1, Update: 2 } as const
-export const WeftType = { Ack: 0, Chunk: 1, EpochOffer: 2 } as const
+export const WeftType = { Ack: 0, Chunk: 1, EpochOffer: 2, EpochRequest: 3 } as const
 
 /** Feature bits of the Weft hello. */
 export const Feature = {
@@ -101,6 +101,13 @@ export type WireMessage =
        * it (computed from the receiver's step-1 state vector), or empty when the sender kept no such document.
        */
       readonly catchUp: Uint8Array
+    }
+  | {
+      readonly type: 'epoch-request'
+      /** An epoch the sender left without keeping its document, and needs to serve peers that come back from it. */
+      readonly epoch: string
+      /** What the sender holds of it (usually nothing): the answer is an offer whose catch-up is relative to this. */
+      readonly stateVector: Uint8Array
     }
 
 const malformed = (detail: string, cause?: unknown): WeftError =>
@@ -183,6 +190,11 @@ export const decodeMessage = (data: Uint8Array): WireMessage => {
             const record = readBytes(decoder)
             const catchUp = readBytes(decoder)
             return { type: 'epoch-offer', record, catchUp }
+          }
+          case WeftType.EpochRequest: {
+            const epoch = readString(decoder)
+            const stateVector = readBytes(decoder)
+            return { type: 'epoch-request', epoch, stateVector }
           }
           default:
             throw malformed(`unknown weft message type ${sub}`)
@@ -295,3 +307,15 @@ export const encodeChunk = (id: number, total: number, offset: number, data: Uin
 
 /** Header bytes a chunk adds at most (type, sub-type, 3 varUints up to 2^53, length prefix). */
 export const CHUNK_OVERHEAD = 2 + 3 * 8 + 5
+
+/**
+ * Asks for an old epoch's state (SYNC-9.7): the receiver answers with an epoch offer of the record that replaced
+ * `epoch` and its copy of `epoch` beyond `stateVector`, if it kept one.
+ */
+export const encodeEpochRequest = (epoch: string, stateVector: Uint8Array): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Weft)
+    encoding.writeVarUint(e, WeftType.EpochRequest)
+    encoding.writeVarString(e, epoch)
+    encoding.writeVarUint8Array(e, stateVector)
+  })

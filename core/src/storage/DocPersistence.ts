@@ -139,6 +139,8 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     readonly doc: Y.Doc
     readonly old: Y.Doc
     readonly oldEpoch: string
+    /** Archive `old` (default true; false when it does not hold the old epoch, e.g. it was empty). */
+    readonly archive?: boolean
     readonly rebase: (old: Y.Doc) => Uint8Array | null
   }): Promise<void> {
     if (this.#destroyed)
@@ -151,9 +153,11 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     const run = (async () => {
       await Promise.all([...this.#pending])
       await this.#compaction
-      const archive = epochArchiveId(this.docId, oldEpoch)
-      await this.store.append(archive, Y.encodeStateAsUpdate(old))
-      await this.store.setMeta(archive, EPOCH_CHILD_META_KEY, toBase64(encodeEpochRecord(record)))
+      if (params.archive !== false) {
+        const archive = epochArchiveId(this.docId, oldEpoch)
+        await this.store.append(archive, Y.encodeStateAsUpdate(old))
+        await this.store.setMeta(archive, EPOCH_CHILD_META_KEY, toBase64(encodeEpochRecord(record)))
+      }
       let persistedSv: Uint8Array
       for (let attempt = 0; ; attempt++) {
         // persistEpoch encodes `doc` synchronously: what arrives during the await is written afterwards.

@@ -1,10 +1,15 @@
 import { ObservableV2 } from 'lib0/observable'
-import { fromBase64 } from 'lib0/buffer'
+import { fromBase64, toBase64 } from 'lib0/buffer'
 import * as Y from 'yjs'
 import { applyStoredDoc } from '../storage/applyStoredDoc.js'
 import { EPOCH_CHILD_META_KEY, epochArchiveId, type DocPersistence } from '../storage/DocPersistence.js'
 import { readEpochRecord } from '../storage/epochPersist.js'
-import { compareEpochs, decodeEpochRecord, type EpochRecord } from '../storage/epochRecord.js'
+import {
+  compareEpochs,
+  decodeEpochRecord,
+  encodeEpochRecord,
+  type EpochRecord,
+} from '../storage/epochRecord.js'
 import { countItems, shouldStartEpoch, type EpochPolicy } from '../storage/epochPolicy.js'
 import { startEpoch } from '../storage/epochStart.js'
 import { rebaseOnto } from '../storage/rebaseOnto.js'
@@ -96,23 +101,82 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     return this.#record
   }
 
-  /** Serves peers in older epochs (pass to `SyncSession` as `epochLineage`). */
+  /**
+   * Serves peers in older epochs (pass to `SyncSession` as `epochLineage`): the record that replaced `peerEpoch`
+   * and this side's last document of it, from memory or the store's archive. A side that passed through
+   * `peerEpoch` without its document (it switched from an empty one) fetches it from its peers first (SYNC-9.7).
+   */
   readonly lineage = (peerEpoch: string): EpochOfferSource | null | Promise<EpochOfferSource | null> => {
     const left = this.#left.get(peerEpoch)
+    if (left?.doc) return { record: left.child, oldDoc: left.doc }
     const persistence = this.#persistence
-    if (left && (left.doc || !persistence)) return { record: left.child, oldDoc: left.doc }
-    if (!persistence) return null
+    const child = left?.child ?? (this.#record?.parent === peerEpoch ? this.#record : null)
+    const fetchIfKnown = () => (child ? this.#fetch(peerEpoch, child) : null)
+    if (!persistence) return fetchIfKnown()
     return persistence.store.load(epochArchiveId(persistence.docId, peerEpoch)).then((stored) => {
       const encoded = stored?.meta[EPOCH_CHILD_META_KEY]
-      if (!stored || encoded === undefined) return null
-      const child = decodeEpochRecord(fromBase64(encoded))
-      if (!child.ok) return null
+      if (!stored || encoded === undefined) return fetchIfKnown()
+      const archived = decodeEpochRecord(fromBase64(encoded))
+      if (!archived.ok) return fetchIfKnown()
       const doc = new Y.Doc({ gc: false })
       applyStoredDoc(doc, stored, EPOCH_ORIGIN)
       // Keep it for the next peer from that epoch (one archive in memory per left epoch).
-      this.#left.set(peerEpoch, { child: child.record, doc })
-      return { record: child.record, oldDoc: doc }
+      this.#left.set(peerEpoch, { child: archived.record, doc })
+      return { record: archived.record, oldDoc: doc }
     })
+  }
+
+  /** Old epochs being fetched from peers (SYNC-9.7), by epoch id. */
+  readonly #fetches = new Map<
+    string,
+    {
+      readonly child: EpochRecord
+      readonly promise: Promise<EpochOfferSource>
+      resolve: (s: EpochOfferSource) => void
+    }
+  >()
+
+  /**
+   * Asks the peers for `epoch`'s state: every Weft peer now, and each one that opens a path later (the session keeps
+   * the request until `stopRequestingEpoch`). Never re-sent in answer to a request, so two sides that both lack the
+   * epoch cannot ask each other in a loop.
+   */
+  #fetch(epoch: string, child: EpochRecord): Promise<EpochOfferSource> {
+    const known = this.#fetches.get(epoch)
+    if (known) return known.promise
+    let resolve: (s: EpochOfferSource) => void = () => undefined
+    const promise = new Promise<EpochOfferSource>((r) => (resolve = r))
+    this.#fetches.set(epoch, { child, promise, resolve })
+    this.#session?.requestEpoch(epoch)
+    return promise
+  }
+
+  /** A peer answered a fetch: keep the old epoch's state if it is complete (holds the base of what replaced it). */
+  #onArchive(record: EpochRecord, catchUp: Uint8Array): void {
+    const fetch = this.#fetches.get(record.parent)
+    if (!fetch || fetch.child.id !== record.id) return
+    const doc = new Y.Doc({ gc: false })
+    try {
+      Y.applyUpdate(doc, catchUp, EPOCH_ORIGIN)
+    } catch {
+      return
+    }
+    const { sv } = Y.decodeSnapshotV2(record.base)
+    for (const [client, clock] of sv) if (Y.getState(doc.store, client) < clock) return
+    this.#fetches.delete(record.parent)
+    this.#session?.stopRequestingEpoch(record.parent)
+    this.#left.set(record.parent, { child: record, doc })
+    const persistence = this.#persistence
+    if (persistence) {
+      const archive = epochArchiveId(persistence.docId, record.parent)
+      void persistence.store
+        .append(archive, catchUp)
+        .then(() =>
+          persistence.store.setMeta(archive, EPOCH_CHILD_META_KEY, toBase64(encodeEpochRecord(record))),
+        )
+        .catch((err: unknown) => this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err) }]))
+    }
+    fetch.resolve({ record, oldDoc: doc })
   }
 
   /** Attaches to the session (created with `epoch: manager.record, epochLineage: manager.lineage`). */
@@ -124,6 +188,9 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       if (this.#follow) this.#enqueue(() => this.#follow_(offer)).catch(() => undefined)
     }
     session.on('epoch-offer', onOffer)
+    const onArchive = ({ record, catchUp }: { record: EpochRecord; catchUp: Uint8Array }) =>
+      this.#onArchive(record, catchUp)
+    session.on('epoch-archive', onArchive)
     const onUpdate = (_u: Uint8Array, origin: unknown) => {
       if (origin !== EPOCH_ORIGIN) this.#touched = true
     }
@@ -141,6 +208,7 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     this.#persistence?.on('compacted', onCompacted)
     this.#off = () => {
       session.off('epoch-offer', onOffer)
+      session.off('epoch-archive', onArchive)
       session.off('epoch-changed', onChanged)
       this.#persistence?.off('compacted', onCompacted)
       doc.off('update', onUpdate)
@@ -160,7 +228,7 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       const fresh = this.#newDoc(old)
       Y.applyUpdateV2(fresh, record.initial, EPOCH_ORIGIN)
       doc.destroy()
-      await this.#switch(session, record, old, fresh, () => null, true)
+      await this.#switch(session, record, old, fresh, () => null, true, true)
       return record
     })
   }
@@ -253,7 +321,8 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       const again = rebaseOnto(old, record)
       return again.ok ? again.update : null
     }
-    await this.#switch(session, record, source, fresh, rebase, false)
+    // A document that was empty (even after the catch-up) held nothing of the old epoch: it cannot serve it.
+    await this.#switch(session, record, source, fresh, rebase, false, rebased !== null)
   }
 
   async #switch(
@@ -263,18 +332,21 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     fresh: Y.Doc,
     rebase: (old: Y.Doc) => Uint8Array | null,
     started: boolean,
+    complete: boolean,
   ): Promise<void> {
     const oldEpoch = session.epoch
     const leaving = session.doc
     // From a sibling (`old` is then the parent epoch's document): the sibling's own document serves nobody.
     const fromParent = leaving === old
+    const keep = fromParent && complete
     // Synchronous from here to the session switch: no update can land on the old document in between.
-    this.#left.set(oldEpoch, { child: record, doc: fromParent ? leaving : null })
+    this.#left.set(oldEpoch, { child: record, doc: keep ? leaving : null })
     const persisted = this.#persistence?.switchEpoch({
       record,
       doc: fresh,
       old: leaving,
       oldEpoch,
+      archive: keep,
       rebase: fromParent ? rebase : () => null,
     })
     session.switchEpoch(fresh, record)

@@ -10,6 +10,7 @@ import {
   encodeAck,
   encodeAwareness,
   encodeEpochOffer,
+  encodeEpochRequest,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
@@ -30,6 +31,9 @@ import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { isEpochOrigin } from './epochOrigin.js'
 import { PeerPath } from './PeerPath.js'
+
+/** The state vector of an empty document. */
+const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
 
 /** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024
@@ -103,6 +107,11 @@ export type SyncSessionEvents = {
    * old document and re-applying its changes (`rebaseOnto`). Until then no update is exchanged with that peer.
    */
   'epoch-offer': (event: PathRef & { readonly record: EpochRecord; readonly catchUp: Uint8Array }) => void
+  /**
+   * A peer sent the state of an epoch this side already passed (the answer to {@link SyncSession.requestEpoch}):
+   * `catchUp` is a V1 update of `record.parent`, `record` the epoch that replaced it.
+   */
+  'epoch-archive': (event: { readonly record: EpochRecord; readonly catchUp: Uint8Array }) => void
   /** The session switched to another epoch: `doc` is the new document (COMPACT-7.3). */
   'epoch-changed': (event: {
     readonly doc: Y.Doc
@@ -316,6 +325,23 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#transports.delete(transport)
   }
 
+  /**
+   * Asks every Weft peer for the state of an epoch this side left without keeping it (SYNC-9.7); answers arrive as
+   * `epoch-archive` events.
+   */
+  requestEpoch(epoch: string): void {
+    this.#wantedEpochs.add(epoch)
+    for (const p of this.#paths)
+      if (p.hello !== null) this.#send(p, encodeEpochRequest(epoch, EMPTY_STATE_VECTOR))
+  }
+
+  /** Stops asking for `epoch` (see {@link requestEpoch}); peers that open a path later are not asked. */
+  stopRequestingEpoch(epoch: string): void {
+    this.#wantedEpochs.delete(epoch)
+  }
+
+  readonly #wantedEpochs = new Set<string>()
+
   /** Sends sync step 1 (our state vector and epoch) on one path, e.g. to get a fresh epoch offer. */
   announce(transport: Transport, peer: PeerId): void {
     const path = this.#transports.get(transport)?.paths.get(peer)
@@ -453,7 +479,13 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     path.bytesReceived += size
     switch (message.type) {
       case 'sync-step1': {
-        if (message.hello && this.#hello) path.hello = message.hello
+        if (message.hello && this.#hello) {
+          const first = path.hello === null
+          path.hello = message.hello
+          // A Weft peer we had not heard yet may have an old epoch we are looking for (SYNC-9.7).
+          if (first)
+            for (const e of this.#wantedEpochs) this.#send(path, encodeEpochRequest(e, EMPTY_STATE_VECTOR))
+        }
         const sv = message.stateVector
         let decodedSv: Map<number, number>
         try {
@@ -514,11 +546,23 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         const decoded = decodeEpochRecord(message.record)
         if (!decoded.ok)
           throw new WeftError(WeftErrorCode.MalformedMessage, `epoch record: ${decoded.reason}`)
-        // COMPACT-4.3: never to a losing epoch, never back.
-        if (compareEpochs(decoded.record.id, this.epoch) >= 0) return
+        // COMPACT-4.3: never to a losing epoch, never back. An offer of an epoch we already passed answers our
+        // request for an old epoch's state (SYNC-9.7).
+        if (compareEpochs(decoded.record.id, this.epoch) >= 0) {
+          this.emit('epoch-archive', [{ record: decoded.record, catchUp: message.catchUp }])
+          return
+        }
         this.emit('epoch-offer', [
           { transport: path.transport, peer: path.peer, record: decoded.record, catchUp: message.catchUp },
         ])
+        return
+      }
+      case 'epoch-request': {
+        if (!this.#hello)
+          throw new WeftError(WeftErrorCode.MalformedMessage, 'epoch request without negotiation')
+        // Only epochs we left can be served (a peer still in `message.epoch` holds no more than the asker would).
+        if (message.epoch === this.epoch || compareEpochs(this.epoch, message.epoch) >= 0) return
+        this.#offerEpoch(path, message.epoch, message.stateVector, true)
         return
       }
       case 'chunk':
@@ -605,15 +649,17 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   /** COMPACT-6.1: hands a peer in an older epoch the record to switch to, with the old-epoch catch-up we can give. */
-  #offerEpoch(path: PeerPath, theirs: string, theirSv: Uint8Array): void {
+  #offerEpoch(path: PeerPath, theirs: string, theirSv: Uint8Array, request = false): void {
     const current = this.#epoch
     if (current === null) return
     const send = (source: EpochOfferSource | null) => {
-      if (!this.#paths.has(path) || path.epoch !== theirs || this.#epoch !== current) return
+      if (!this.#paths.has(path) || this.#epoch !== current) return
+      if (request ? !source?.oldDoc : path.epoch !== theirs) return
       const record = source?.record ?? current
-      // A peer with nothing of the old epoch needs no catch-up (COMPACT-5.1 only matters for its own changes).
+      // A peer with nothing of the old epoch needs no catch-up (COMPACT-5.1 only matters for its own changes),
+      // unless it asked for the old epoch's state (SYNC-9.7).
       const catchUp =
-        source?.oldDoc && Y.decodeStateVector(theirSv).size > 0
+        source?.oldDoc && (request || Y.decodeStateVector(theirSv).size > 0)
           ? Y.encodeStateAsUpdate(source.oldDoc, theirSv)
           : new Uint8Array(0)
       this.#send(path, encodeEpochOffer(encodeEpochRecord(record), catchUp))

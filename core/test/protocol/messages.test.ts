@@ -11,6 +11,8 @@ import {
   encodeAck,
   encodeAwareness,
   encodeChunk,
+  encodeEpochOffer,
+  encodeEpochRequest,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
@@ -81,6 +83,19 @@ describe('wire messages', () => {
     decoding.readVarUint(decoder)
     syncProtocol.readSyncMessage(decoder, encoding.createEncoder(), target, null)
     expect(target.getText('t').toString()).toBe('x')
+  })
+
+  it('SYNC-9.3 / SYNC-9.7 epoch offers and epoch requests round-trip', () => {
+    const record = Uint8Array.from([1, 2, 3])
+    const catchUp = Uint8Array.from([4, 5])
+    expect(decodeMessage(encodeEpochOffer(record, catchUp))).toEqual({ type: 'epoch-offer', record, catchUp })
+    const sv = Uint8Array.from([0])
+    expect(decodeMessage(encodeEpochRequest('2-0123456789abcdef', sv))).toEqual({
+      type: 'epoch-request',
+      epoch: '2-0123456789abcdef',
+      stateVector: sv,
+    })
+    expect(() => decodeMessage(encodeEpochOffer(record, catchUp).slice(0, -1))).toThrow(/malformed/)
   })
 
   it('SYNC-4.1 acks and chunks round-trip', () => {

@@ -253,4 +253,29 @@ describe('epochs over the sync protocol (COMPACT-6)', () => {
     expect(countItems(a.doc).deletedItems).toBeLessThan(20)
     expect(b.doc.getMap('shapes').toJSON()).toEqual(a.doc.getMap('shapes').toJSON())
   })
+
+  it('SYNC-9.7 a peer that joined fresh after a reset fetches the old epoch to serve a peer that comes back through it', async () => {
+    const net = new MemoryNetwork()
+    const a = await new Peer('a').open()
+    const b = await new Peer('b').open()
+    const c = await new Peer('c').open()
+    const [ac, ca] = link(net, a, c)
+    a.doc.getText('t').insert(0, 'shared')
+    await settle(net, [a, c])
+    net.cut(ac, ca)
+    c.doc.getText('t').insert(6, ' + offline')
+    const record = await a.epochs.start()
+    // b joins after the reset: empty, it switches without any of the old epoch.
+    link(net, a, b)
+    await settle(net, [a, b])
+    expect(b.session.epoch).toBe(record.id)
+    // c can reach the others only through b, which must fetch the old epoch from a to hand c its catch-up.
+    link(net, b, c)
+    await settle(net, [a, b, c])
+    expect(c.session.epoch).toBe(record.id)
+    for (const p of [a, b, c]) expect(p.text()).toBe('shared + offline')
+    expect([...a.blocked, ...b.blocked, ...c.blocked, ...a.errors, ...b.errors, ...c.errors]).toEqual([])
+    // b kept the fetched epoch in its store's archive (it serves it again after a restart).
+    expect(await b.store.load(epochArchiveId(DOC, record.parent))).not.toBeNull()
+  })
 })
