@@ -34,6 +34,7 @@ export class DemoApp {
   #user: DemoUser = loadUser()
   #online = true
   #current: OpenDocument | null = null
+  #opens = 0
   #queue: Promise<void> = Promise.resolve()
   readonly #slots = {
     editor: h('div', { class: 'editor', 'data-testid': 'editor' }),
@@ -72,6 +73,11 @@ export class DemoApp {
   /** The open document, if any. */
   get current(): OpenDocument | null {
     return this.#current
+  }
+
+  /** How many times a document was opened since the page loaded (reopens after an epoch change count too). */
+  get opens(): number {
+    return this.#opens
   }
 
   /** Whether this client is online (the switch). */
@@ -123,6 +129,7 @@ export class DemoApp {
     })
     const presence = new PresenceTracker(session.handle)
     this.#current = { session, view, presence }
+    this.#opens++
     // History compaction replaced the Y.Doc (a new epoch): the simplest correct rebinding of the editor, the board
     // and the typed schema is to reopen the document, which the store now holds in the new epoch.
     session.handle.on('epoch-changed', () => void this.reopen())

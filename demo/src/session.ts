@@ -20,6 +20,8 @@ export interface DemoSession {
   readonly body: Y.Text
   /** The text as loaded from the local store, before any network sync (the reload test reads it). */
   readonly localText: string
+  /** The epoch the document was loaded in from the local store, before any network sync (`"0"`: never reset). */
+  readonly localEpoch: string
   close(): Promise<void>
 }
 
@@ -79,6 +81,7 @@ export const openSession = async ({
     board,
     body,
     localText: body.toString(),
+    localEpoch: handle.session.epoch,
     close: async () => {
       typed.destroy()
       await handle.destroy()

@@ -1,4 +1,4 @@
-import type { DocInspection } from '@weft/core'
+import { countItems, type DocInspection, type ItemCounts } from '@weft/core'
 import type { SyncStatus, WeftDoc } from '@weft/providers'
 import type { DemoApp } from './app.js'
 import type { ShapeKind } from './board/boardSchema.js'
@@ -20,8 +20,9 @@ export interface HookShape {
 
 /**
  * `window.weftDemo`: read-only views of the demo's state for end-to-end tests (Playwright waits on it with
- * `waitForFunction`) and for poking around in the console. It is always installed; it changes nothing by itself
- * (`handle` gives full access to the document, which the page's own code has anyway).
+ * `waitForFunction`) and for poking around in the console. It is always installed; apart from `startEpoch` (a
+ * history reset, which the page has no button for) it changes nothing by itself (`handle` gives full access to the
+ * document, which the page's own code has anyway).
  */
 export interface WeftDemoHook {
   /** A document is open and shown. */
@@ -46,6 +47,19 @@ export interface WeftDemoHook {
   inspect(): Promise<DocInspection | null>
   /** Resolves when every local change is in IndexedDB. */
   flushed(): Promise<void>
+  /** The open document's epoch id (`"0"` before its first history reset; docs/guides/compaction.md). */
+  epoch(): string | null
+  /** The epoch the open document was loaded in from IndexedDB, before any network sync. */
+  localEpoch(): string | null
+  /** Documents opened since the page loaded (the page reopens the document after each epoch change). */
+  readonly opens: number
+  /** Live and deleted items of the open document in memory (what a history reset sheds). */
+  itemCounts(): ItemCounts | null
+  /**
+   * Starts a history reset (an epoch) on the open document, as its epoch authority would; resolves with the new
+   * epoch's id once the switch is durable. The page then reopens the document (`epoch-changed`).
+   */
+  startEpoch(): Promise<string>
 }
 
 /** Installs `window.weftDemo`. */
@@ -86,6 +100,20 @@ export const installTestHook = (app: DemoApp): WeftDemoHook => {
     },
     flushed: async () => {
       await cur()?.session.handle.persistence?.flushed()
+    },
+    epoch: () => cur()?.session.handle.session.epoch ?? null,
+    localEpoch: () => cur()?.session.localEpoch ?? null,
+    get opens() {
+      return app.opens
+    },
+    itemCounts: () => {
+      const handle = cur()?.session.handle
+      return handle ? countItems(handle.doc) : null
+    },
+    startEpoch: async () => {
+      const epochs = cur()?.session.handle.epochs
+      if (!epochs) throw new Error('no open document that follows epochs')
+      return (await epochs.start()).id
     },
   }
   ;(window as unknown as { weftDemo: WeftDemoHook }).weftDemo = hook

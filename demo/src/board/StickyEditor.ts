@@ -26,6 +26,7 @@ export class StickyEditor {
   readonly #text: Y.Text
   #value: string
   readonly #onClose: () => void
+  #closed = false
 
   constructor(
     host: HTMLElement,
@@ -85,7 +86,9 @@ export class StickyEditor {
 
   /** Removes the textarea (once). */
   close(): void {
-    if (!this.textarea.isConnected) return
+    // Removing the focused textarea fires `blur`, which calls close() again before remove() returns.
+    if (this.#closed) return
+    this.#closed = true
     this.#text.unobserve(this.#onRemote)
     this.textarea.remove()
     this.#onClose()
