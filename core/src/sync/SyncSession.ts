@@ -9,8 +9,6 @@ import {
   decodeMessage,
   encodeAck,
   encodeAwareness,
-  encodeEpochOffer,
-  encodeEpochRequest,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
@@ -19,21 +17,12 @@ import {
 } from '../protocol/messages.js'
 import { readAwarenessEntries } from '../protocol/readAwarenessClients.js'
 import { validateUpdate } from '../protocol/validateUpdate.js'
-import { epochClient } from '../storage/epochClient.js'
-import {
-  INITIAL_EPOCH,
-  compareEpochs,
-  decodeEpochRecord,
-  encodeEpochRecord,
-  type EpochRecord,
-} from '../storage/epochRecord.js'
+import { compareEpochs, type EpochRecord } from '../storage/epochRecord.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { isEpochOrigin } from './epochOrigin.js'
+import { PathEpochs, type EpochLineage, type EpochOfferSource } from './PathEpochs.js'
 import { PeerPath } from './PeerPath.js'
-
-/** The state vector of an empty document. */
-const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
 
 /** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024
@@ -73,15 +62,10 @@ export interface SyncSessionOptions {
    * side's lineage, and a document of `peerEpoch` holding at least that record's base (for the catch-up,
    * COMPACT-5.1), or `null` when this side never was in `peerEpoch`. Default: offer the current record, no catch-up.
    */
-  readonly epochLineage?: (peerEpoch: string) => EpochOfferSource | null | Promise<EpochOfferSource | null>
+  readonly epochLineage?: EpochLineage
 }
 
-/** What a {@link SyncSession} offers a peer in an older epoch. */
-export interface EpochOfferSource {
-  readonly record: EpochRecord
-  /** A document of `record.parent`, containing `record.base`, or null. */
-  readonly oldDoc: Y.Doc | null
-}
+export type { EpochOfferSource, EpochLineage }
 
 /** Identifies one peer path in events. */
 export interface PathRef {
@@ -139,8 +123,7 @@ interface Attached {
  */
 export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #doc: Y.Doc
-  #epoch: EpochRecord | null
-  readonly #lineage: SyncSessionOptions['epochLineage']
+  readonly #epochs: PathEpochs
   readonly awareness: awarenessProtocol.Awareness
   readonly #ownsAwareness: boolean
   readonly #chunkSize: number
@@ -159,8 +142,17 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   constructor(options: SyncSessionOptions) {
     super()
     this.#doc = options.doc
-    this.#epoch = options.epoch ?? null
-    this.#lineage = options.epochLineage
+    this.#epochs = new PathEpochs(options.epoch ?? null, options.epochLineage, {
+      doc: () => this.#doc,
+      hello: () => this.#hello,
+      paths: () => this.#paths,
+      isOpen: (path) => this.#paths.has(path),
+      send: (path, message) => this.#send(path, message),
+      offered: (path, record, catchUp) =>
+        this.emit('epoch-offer', [{ transport: path.transport, peer: path.peer, record, catchUp }]),
+      archived: (record, catchUp) => this.emit('epoch-archive', [{ record, catchUp }]),
+      failed: (error) => this.emit('error', [{ error }]),
+    })
     this.#ownsAwareness = options.awareness === undefined
     this.awareness = options.awareness ?? new awarenessProtocol.Awareness(options.doc)
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
@@ -189,12 +181,12 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   /** The id of the document's epoch (`"0"` until the first history compaction). */
   get epoch(): string {
-    return this.#epoch?.id ?? INITIAL_EPOCH
+    return this.#epochs.id
   }
 
   /** The current epoch's record (`null` in the initial epoch). */
   get epochRecord(): EpochRecord | null {
-    return this.#epoch
+    return this.#epochs.record
   }
 
   /**
@@ -210,7 +202,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     const previous = this.#doc
     this.#unwatchDoc(previous)
     this.#doc = doc
-    this.#epoch = record
+    this.#epochs.moveTo(record)
     if (this.#hello) this.#hello = { ...this.#hello, epoch: record.id }
     this.#watchDoc(doc)
     for (const p of this.#paths) {
@@ -330,17 +322,13 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
    * `epoch-archive` events.
    */
   requestEpoch(epoch: string): void {
-    this.#wantedEpochs.add(epoch)
-    for (const p of this.#paths)
-      if (p.hello !== null) this.#send(p, encodeEpochRequest(epoch, EMPTY_STATE_VECTOR))
+    this.#epochs.request(epoch)
   }
 
   /** Stops asking for `epoch` (see {@link requestEpoch}); peers that open a path later are not asked. */
   stopRequestingEpoch(epoch: string): void {
-    this.#wantedEpochs.delete(epoch)
+    this.#epochs.stopRequesting(epoch)
   }
-
-  readonly #wantedEpochs = new Set<string>()
 
   /** Sends sync step 1 (our state vector and epoch) on one path, e.g. to get a fresh epoch offer. */
   announce(transport: Transport, peer: PeerId): void {
@@ -482,9 +470,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         if (message.hello && this.#hello) {
           const first = path.hello === null
           path.hello = message.hello
-          // A Weft peer we had not heard yet may have an old epoch we are looking for (SYNC-9.7).
-          if (first)
-            for (const e of this.#wantedEpochs) this.#send(path, encodeEpochRequest(e, EMPTY_STATE_VECTOR))
+          if (first) this.#epochs.greeted(path)
         }
         const sv = message.stateVector
         let decodedSv: Map<number, number>
@@ -493,16 +479,16 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         } catch (err) {
           throw new WeftError(WeftErrorCode.MalformedMessage, 'malformed state vector', { cause: err })
         }
-        if (!this.#enterEpoch(path, decodedSv, sv)) return
+        if (!this.#epochs.enter(path, decodedSv, sv)) return
         // SYNC-1.2: answer with exactly what the peer lacks.
         const diff = Y.encodeStateAsUpdate(this.doc, sv)
-        this.#send(path, encodeSyncStep2(diff, this.#nextSeq(path), this.#epochTag()))
+        this.#send(path, encodeSyncStep2(diff, this.#nextSeq(path), this.#epochs.tag))
         return
       }
       case 'sync-step2':
       case 'sync-update':
         // COMPACT-5.7: an update of another epoch is never applied (it may arrive after a switch).
-        if (!this.#updateInEpoch(path, message.epoch)) return
+        if (!this.#epochs.admits(path, message.epoch)) return
         this.#applyUpdate(path, message.update, message.seq, message.type === 'sync-step2')
         if (message.type === 'sync-step2' && !path.synced) {
           path.synced = true
@@ -540,31 +526,14 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         }
         return
       }
-      case 'epoch-offer': {
+      case 'epoch-offer':
         if (!this.#hello)
           throw new WeftError(WeftErrorCode.MalformedMessage, 'epoch offer without negotiation')
-        const decoded = decodeEpochRecord(message.record)
-        if (!decoded.ok)
-          throw new WeftError(WeftErrorCode.MalformedMessage, `epoch record: ${decoded.reason}`)
-        // COMPACT-4.3: never to a losing epoch, never back. An offer of an epoch we already passed answers our
-        // request for an old epoch's state (SYNC-9.7).
-        if (compareEpochs(decoded.record.id, this.epoch) >= 0) {
-          this.emit('epoch-archive', [{ record: decoded.record, catchUp: message.catchUp }])
-          return
-        }
-        this.emit('epoch-offer', [
-          { transport: path.transport, peer: path.peer, record: decoded.record, catchUp: message.catchUp },
-        ])
-        return
-      }
-      case 'epoch-request': {
+        return this.#epochs.onOffer(path, message.record, message.catchUp)
+      case 'epoch-request':
         if (!this.#hello)
           throw new WeftError(WeftErrorCode.MalformedMessage, 'epoch request without negotiation')
-        // Only epochs we left can be served (a peer still in `message.epoch` holds no more than the asker would).
-        if (message.epoch === this.epoch || compareEpochs(this.epoch, message.epoch) >= 0) return
-        this.#offerEpoch(path, message.epoch, message.stateVector, true)
-        return
-      }
+        return this.#epochs.onRequest(path, message.epoch, message.stateVector)
       case 'chunk':
         // A chunk inside a chunk.
         throw new WeftError(WeftErrorCode.MalformedMessage, 'nested chunk')
@@ -602,81 +571,6 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     if (store.pendingStructs === null && store.pendingDs === null) {
       for (const p of this.#pendingAckPaths) this.#scheduleAck(p)
     }
-  }
-
-  /**
-   * The epoch tag for updates (COMPACT-6.1): outside epoch 0, on every update to every peer (stock readers and
-   * Weft 1 ignore trailing bytes), so that no peer in another epoch can mistake it for one of its own.
-   */
-  #epochTag(): string | null {
-    return this.#epoch?.id ?? null
-  }
-
-  /** Whether updates may go to `path`: it is in our epoch, or (in epoch 0 only) has not said yet. */
-  #inEpoch(path: PeerPath): boolean {
-    return path.epoch === this.epoch || (path.epoch === null && this.#epoch === null)
-  }
-
-  /**
-   * Records the epoch a peer announced in its step 1 and decides whether to sync with it (COMPACT-6.1): same epoch,
-   * sync; ours wins, offer ours (no updates meanwhile); theirs wins, wait for their offer. A stock peer cannot say;
-   * outside epoch 0 it counts as being in ours only if it holds the new epoch's initial writer or nothing at all.
-   */
-  #enterEpoch(path: PeerPath, sv: Map<number, number>, rawSv: Uint8Array): boolean {
-    const before = path.epoch
-    let theirs: string
-    if (path.hello !== null) theirs = path.hello.epoch ?? INITIAL_EPOCH
-    else if (this.#epoch === null || sv.size === 0) theirs = this.epoch
-    else theirs = sv.has(epochClient(this.#epoch.parent, 'init')) ? this.epoch : this.#epoch.parent
-    path.epoch = theirs
-    if (theirs === this.epoch) {
-      // The peer just arrived in our epoch: ask again for what we may have dropped while it was elsewhere.
-      if (before !== null && before !== theirs)
-        this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
-      return true
-    }
-    if (path.hello === null) return false
-    if (compareEpochs(this.epoch, theirs) < 0) this.#offerEpoch(path, theirs, rawSv)
-    // The peer moved to a winning epoch: tell it ours (with our state vector) so it offers its epoch to us.
-    else if (before !== null && before !== theirs)
-      this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
-    return false
-  }
-
-  #updateInEpoch(path: PeerPath, tag: string | null): boolean {
-    if (tag !== null || path.hello !== null) return (tag ?? INITIAL_EPOCH) === this.epoch
-    return this.#inEpoch(path)
-  }
-
-  /** COMPACT-6.1: hands a peer in an older epoch the record to switch to, with the old-epoch catch-up we can give. */
-  #offerEpoch(path: PeerPath, theirs: string, theirSv: Uint8Array, request = false): void {
-    const current = this.#epoch
-    if (current === null) return
-    const send = (source: EpochOfferSource | null) => {
-      if (!this.#paths.has(path) || this.#epoch !== current) return
-      if (request ? !source?.oldDoc : path.epoch !== theirs) return
-      const record = source?.record ?? current
-      // A peer with nothing of the old epoch needs no catch-up (COMPACT-5.1 only matters for its own changes),
-      // unless it asked for the old epoch's state (SYNC-9.7).
-      const catchUp =
-        source?.oldDoc && (request || Y.decodeStateVector(theirSv).size > 0)
-          ? Y.encodeStateAsUpdate(source.oldDoc, theirSv)
-          : new Uint8Array(0)
-      this.#send(path, encodeEpochOffer(encodeEpochRecord(record), catchUp))
-    }
-    let source: EpochOfferSource | null | Promise<EpochOfferSource | null>
-    try {
-      source = this.#lineage?.(theirs) ?? null
-    } catch (err) {
-      this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err, 'epoch lineage failed') }])
-      source = null
-    }
-    if (source instanceof Promise) {
-      source.then(send, (err: unknown) => {
-        this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err, 'epoch lineage failed') }])
-        send(null)
-      })
-    } else send(source)
   }
 
   #nextSeq(path: PeerPath): number | null {
@@ -756,9 +650,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     let plain: Uint8Array | null = null
     for (const path of this.#paths) {
       if (path === origin) continue // SYNC-3.1: never back to where it came from
-      if (!this.#inEpoch(path)) continue // COMPACT-5.7
+      if (!this.#epochs.open(path)) continue // COMPACT-5.7
       const seq = this.#nextSeq(path)
-      const tag = this.#epochTag()
+      const tag = this.#epochs.tag
       if (seq === null && tag === null) {
         plain ??= encodeSyncUpdate(update)
         this.#send(path, plain)
