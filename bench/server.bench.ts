@@ -3,8 +3,10 @@
  * process on 127.0.0.1, port 0), on the same machine, in the same run, with stock clients in a separate client
  * process (y-websocket 3.1 for Weft and @y/websocket-server, HocuspocusProvider for Hocuspocus). Server CPU and
  * memory come from /proc/<pid>. Four workloads (see bench/server/scenarios/): (a) fan-out, (b) idle connections,
- * (c) joining a long history, (d) a join storm on a large document. Every row compares Weft with the better of the
- * other two. Sizes: WEFT_BENCH_SCALE and the variables in bench/server/config.ts. A fresh server per workload.
+ * (c) joining a long history, (d) a join storm on a large document, whose joiners are spread over several client
+ * processes (WEFT_BENCH_STORM_PROCESSES, default 5), identically for every server, so that one client process
+ * receiving 50 copies of 20 MB is not what is measured. Every row compares Weft with the better of the other two.
+ * Sizes: WEFT_BENCH_SCALE and the variables in bench/server/config.ts. A fresh server per workload.
  */
 import type { Row } from './lib.js'
 import { median } from './server/stats.js'
@@ -56,7 +58,7 @@ const describe = (scenario: Scenario, outcome: ClientOutcome<unknown>): string =
     }
     case 'storm': {
       const r = outcome.result as StormResult
-      return `${r.synced}/${r.clients} synced a ${mb(r.docBytes)} doc in ${r.allSyncedMs.toFixed(0)} ms, RSS ${mb(r.rssBeforeBytes)} before, peak ${mb(r.peakRssBytes)}${r.peakFromKernel ? '' : ' (polled)'}, server CPU ${r.serverCpuSeconds.toFixed(1)} s, ${closes(r.unexpectedCloses)}, ${cpu}`
+      return `${r.synced}/${r.clients} synced a ${mb(r.docBytes)} doc in ${r.allSyncedMs.toFixed(0)} ms (first after ${r.firstSyncedMs.toFixed(0)} ms), RSS ${mb(r.rssBeforeBytes)} before, peak ${mb(r.peakRssBytes)}${r.peakFromKernel ? '' : ' (polled)'}, server CPU ${r.serverCpuSeconds.toFixed(1)} s, ${closes(r.unexpectedCloses)}, ${cpu}, joiners in ${r.processes} processes: CPU ${r.joinerCpuSeconds.toFixed(1)} s, ${mb(r.bytesPerJoiner)} received each`
     }
   }
 }

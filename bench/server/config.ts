@@ -38,6 +38,8 @@ export interface HistorySizes {
 export interface StormSizes {
   readonly megabytes: number
   readonly clients: number
+  /** Client processes the joiners are spread over (the same for every server). */
+  readonly processes: number
 }
 
 /** Every size of the server benchmark. */
@@ -88,6 +90,7 @@ export const sizesFromEnv = (env: NodeJS.ProcessEnv = process.env): ServerBenchS
     storm: {
       megabytes: num(env, 'WEFT_BENCH_STORM_MB', Math.max(0.5, 20 * scale), 0.1),
       clients: num(env, 'WEFT_BENCH_STORM_CLIENTS', 50),
+      processes: num(env, 'WEFT_BENCH_STORM_PROCESSES', 5),
     },
   }
 }

@@ -1,12 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
-import { WebSocketServer } from 'ws'
 import { CloseCode } from '@weft/core'
 import { Authenticator, type AuthOptions } from './auth/Authenticator.js'
 import { extractToken, offeredProtocols, selectProtocol } from './auth/extractToken.js'
 import type { RoomGrant } from './auth/RoomGrant.js'
-import { GuardedSocket } from './connection/GuardedSocket.js'
+import { GuardedSocket, guardedSocketContext, type GuardedSocketContext } from './connection/GuardedSocket.js'
 import { serveStatic } from './http/serveStatic.js'
 import { ServerMetrics, type Endpoint } from './metrics/ServerMetrics.js'
 import { openRelayStore } from './relay/openRelayStore.js'
@@ -15,6 +14,8 @@ import type { RelayOptions } from './relay/RelayOptions.js'
 import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
 import { SignalingHub } from './signal/SignalingHub.js'
 import { WeftServerError } from './WeftServerError.js'
+import { acceptWebSocket, handshakeProblem, refuseUpgrade } from './ws/acceptWebSocket.js'
+import { destroyOnError } from './ws/WebSocketConnection.js'
 
 /** Options of {@link createWeftServer}. Everything is optional; see docs/guides/server.md. */
 export interface WeftServerOptions {
@@ -102,17 +103,16 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     relayRooms: () => relay?.roomCount ?? 0,
   })
 
-  const wssOptions = (maxMessageBytes: number) => ({
-    noServer: true,
-    // ws enforces a hard cap itself (close 1009, from the frame header, before buffering); below it the
-    // GuardedSocket closes with the named MessageTooLarge code.
-    maxPayload: maxMessageBytes * 2,
-    perMessageDeflate: false,
-    handleProtocols: selectProtocol,
-  })
-  const wss: Record<Endpoint, WebSocketServer> = {
-    signal: new WebSocketServer(wssOptions(limits.maxSignalMessageBytes)),
-    relay: new WebSocketServer(wssOptions(limits.maxRelayMessageBytes)),
+  const onClosed = (conn: GuardedSocket) => {
+    if (sockets.delete(conn)) counts[conn.endpoint]--
+  }
+  const contexts: Record<Endpoint, GuardedSocketContext> = {
+    signal: guardedSocketContext('signal', limits, metrics, logger, onClosed),
+    relay: guardedSocketContext('relay', limits, metrics, logger, onClosed),
+  }
+  const accepted: Record<Endpoint, { inc(): void }> = {
+    signal: metrics.connectionsTotal.labels({ endpoint: 'signal' }),
+    relay: metrics.connectionsTotal.labels({ endpoint: 'relay' }),
   }
 
   const http = createServer((req, res) => {
@@ -176,58 +176,51 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     return null
   }
 
-  const refuse = (socket: Duplex, status: string) => {
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
-  }
-
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    socket.on('error', () => socket.destroy())
+    socket.on('error', destroyOnError)
+    const problem = handshakeProblem(req)
+    if (problem) {
+      const version = problem.includes('Version')
+      return refuseUpgrade(socket, version ? '426 Upgrade Required' : '400 Bad Request', version)
+    }
     const url = parseUrl(req.url)
     const target = url ? route(url) : null
-    if (!url || !target) return refuse(socket, '404 Not Found')
-    if (state !== 'listening') return refuse(socket, '503 Service Unavailable')
-    const result = await auth.authenticate(extractToken(url, offeredProtocols(req)))
+    if (!url || !target) return refuseUpgrade(socket, '404 Not Found')
+    if (state !== 'listening') return refuseUpgrade(socket, '503 Service Unavailable')
+    const offered = offeredProtocols(req)
+    const result = await auth.authenticate(extractToken(url, offered))
     if (state !== 'listening' || socket.destroyed) return void socket.destroy()
-    wss[target.endpoint].handleUpgrade(req, socket, head, (ws) => {
-      const id = nextId++
-      const max = target.endpoint === 'signal' ? limits.maxSignalMessageBytes : limits.maxRelayMessageBytes
-      const conn = new GuardedSocket(ws, {
-        id,
-        endpoint: target.endpoint,
-        limits,
-        maxMessageBytes: max,
-        metrics,
-        logger: logger.child({ conn: id }),
-      })
-      sockets.add(conn)
-      counts[target.endpoint]++
-      metrics.connectionsTotal.inc({ endpoint: target.endpoint })
-      ws.on('close', () => {
-        sockets.delete(conn)
-        counts[target.endpoint]--
-      })
-      if (sockets.size > limits.maxConnections) return conn.close(CloseCode.ServerFull, 'server full')
-      if (!result.ok) {
-        const code = result.reason === 'token expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized
-        return conn.close(code, result.reason)
-      }
-      accept(conn, target, result.grant)
-    })
+    const protocol = selectProtocol(new Set(offered))
+    if (!acceptWebSocket(req, socket, protocol)) return void socket.destroy()
+    const conn = new GuardedSocket(socket, head, protocol || '', nextId++, contexts[target.endpoint])
+    sockets.add(conn)
+    counts[target.endpoint]++
+    accepted[target.endpoint].inc()
+    if (sockets.size > limits.maxConnections) return conn.close(CloseCode.ServerFull, 'server full')
+    if (!result.ok) {
+      const code = result.reason === 'token expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized
+      return conn.close(code, result.reason)
+    }
+    accept(conn, target, result.grant)
   }
 
   const accept = (conn: GuardedSocket, target: Route, grant: RoomGrant) => {
     if (grant.expiresAt !== undefined)
       conn.at(grant.expiresAt, () => conn.close(CloseCode.TokenExpired, 'token expired'))
+    // A child logger per connection costs memory: made only when debug lines are wanted (or the connection logs).
+    const debug = logger.isLevelEnabled('debug')
     if (target.endpoint === 'signal') {
-      conn.logger.debug({ endpoint: 'signal', sub: grant.subject }, 'connection opened')
+      if (debug) conn.logger.debug({ endpoint: 'signal', sub: grant.subject }, 'connection opened')
       return signaling.accept(conn, grant)
     }
     const access = grant.access(target.room)
     if (access === 'none') return conn.close(CloseCode.Forbidden, 'room not granted')
-    conn.logger.debug(
-      { endpoint: 'relay', room: target.room, access, sub: grant.subject },
-      'connection opened',
-    )
+    if (debug) {
+      conn.logger.debug(
+        { endpoint: 'relay', room: target.room, access, sub: grant.subject },
+        'connection opened',
+      )
+    }
     relay?.accept(conn, target.room, access)
   }
 
@@ -283,7 +276,6 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     await relay?.close()
     http.closeAllConnections()
     await httpClosed
-    for (const w of Object.values(wss)) w.close()
     state = 'closed'
     logger.info('closed')
   }

@@ -44,6 +44,7 @@ export const serve = async (config: ServeConfig): Promise<number> => {
             dataDir: config.dataDir,
             commitWindowMs: config.commitWindowMs ?? undefined,
             idleUnloadMs: config.idleUnloadMs ?? undefined,
+            epochs: config.epochReset ? { autoStart: {} } : undefined,
             scaleOut:
               config.redisUrl !== null && config.postgresUrl !== null
                 ? {

@@ -23,6 +23,8 @@ export interface ServeConfig {
   readonly postgresUrl: string | null
   /** Scale-out mode: a node silent this long is dead (its clients' presence is removed). */
   readonly nodeTimeoutMs: number | null
+  /** The relay starts epochs (history resets) itself when deleted content dominates (RELAY-EPOCH-5). */
+  readonly epochReset: boolean
 }
 
 /** Outcome of {@link parseServeArgs}. */
@@ -52,6 +54,12 @@ export const SERVE_FLAGS = [
   ['max-connections', 'WEFT_MAX_CONNECTIONS', '<n>', 'open WebSocket connections allowed (default 10000)'],
   ['max-message-bytes', 'WEFT_MAX_MESSAGE_BYTES', '<n>', 'largest relay message (default 33554432)'],
   ['log-level', 'WEFT_LOG_LEVEL', '<level>', 'trace, debug, info, warn, error or silent (default info)'],
+  [
+    'epoch-reset',
+    'WEFT_EPOCH_RESET',
+    '',
+    "reset a document's history (new epoch) when deleted content dominates it (single node only)",
+  ],
   [
     'redis',
     'WEFT_REDIS_URL',
@@ -137,9 +145,11 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     return n
   }
 
-  const noRelayEnv = env['WEFT_NO_RELAY']
-  const noRelay =
-    values['no-relay'] === true || (noRelayEnv !== undefined && /^(1|true|yes|on)$/i.test(noRelayEnv))
+  const flag = (name: 'no-relay' | 'epoch-reset', envName: string): boolean => {
+    const fromEnv = env[envName]
+    return values[name] === true || (fromEnv !== undefined && /^(1|true|yes|on)$/i.test(fromEnv))
+  }
+  const noRelay = flag('no-relay', 'WEFT_NO_RELAY')
   const config: ServeConfig = {
     host: str('host') ?? '127.0.0.1',
     port: int('port', 0, 65535) ?? 4444,
@@ -157,12 +167,15 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     redisUrl: str('redis'),
     postgresUrl: str('postgres'),
     nodeTimeoutMs: int('node-timeout-ms', 100, 3_600_000),
+    epochReset: flag('epoch-reset', 'WEFT_EPOCH_RESET'),
   }
   if ((config.redisUrl === null) !== (config.postgresUrl === null)) {
     errors.push('scale-out needs both --redis and --postgres')
   }
   if (noRelay && config.redisUrl !== null)
     errors.push('--redis and --postgres need the relay (drop --no-relay)')
+  if (config.epochReset && (noRelay || config.redisUrl !== null))
+    errors.push('--epoch-reset needs the relay on a single node (no --no-relay, no --redis)')
   if (config.authSecret !== null && config.authPublicKey !== null) {
     errors.push('give either --auth-secret or --auth-public-key, not both')
   }

@@ -1,9 +1,11 @@
+import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import type { WebSocket, RawData } from 'ws'
 import { CloseCode, closeCodeName } from '@weft/core'
 import type { ServerLimits } from '../ServerLimits.js'
-import type { Endpoint, ServerMetrics } from '../metrics/ServerMetrics.js'
-import { TokenBucket } from './TokenBucket.js'
+import type { Endpoint, EndpointCounters, ServerMetrics } from '../metrics/ServerMetrics.js'
+import { WsCloseCode, type TextFrame } from '../ws/frames.js'
+import { WebSocketConnection } from '../ws/WebSocketConnection.js'
+import { monotonicMs } from './TokenBucket.js'
 
 /** What a route does with a connection's messages. */
 export interface SocketHandler {
@@ -13,60 +15,84 @@ export interface SocketHandler {
   onClose(): void
 }
 
-/** Options of {@link GuardedSocket}. */
-export interface GuardedSocketOptions {
-  readonly id: number
+/**
+ * What every connection of one endpoint shares (one object per endpoint, not per connection): limits, counters,
+ * the parent logger and the server's bookkeeping of closed connections.
+ */
+export interface GuardedSocketContext {
   readonly endpoint: Endpoint
   readonly limits: ServerLimits
   readonly maxMessageBytes: number
   readonly metrics: ServerMetrics
+  readonly counters: EndpointCounters
+  /** Parent of each connection's child logger (created only when a connection logs). */
   readonly logger: Logger
+  /** Called once when a connection's socket is gone. */
+  readonly onClosed: (socket: GuardedSocket) => void
 }
 
-const toBuffer = (data: RawData): Buffer =>
-  Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+/** Creates the shared {@link GuardedSocketContext} of one endpoint. */
+export const guardedSocketContext = (
+  endpoint: Endpoint,
+  limits: ServerLimits,
+  metrics: ServerMetrics,
+  logger: Logger,
+  onClosed: (socket: GuardedSocket) => void,
+): GuardedSocketContext => ({
+  endpoint,
+  limits,
+  maxMessageBytes: endpoint === 'signal' ? limits.maxSignalMessageBytes : limits.maxRelayMessageBytes,
+  metrics,
+  counters: metrics.endpoint(endpoint),
+  logger,
+  onClosed,
+})
 
 /**
- * One WebSocket with every protection of the server applied: maximum message size, token-bucket rate limits
- * (messages and bytes), heartbeat bookkeeping, a bounded send buffer, and a single `close(code, reason)` that logs,
- * counts and cuts the socket if the peer does not complete the close handshake. Exceptions thrown by the handler
- * close this connection with `InternalError`; they never reach the process.
+ * One WebSocket with every protection of the server applied: maximum message size (enforced by the frame parser
+ * from the frame header, before buffering), token-bucket rate limits (messages and bytes), heartbeat bookkeeping,
+ * a bounded send buffer, and a single `close(code, reason)` that logs, counts and cuts the socket if the peer does
+ * not complete the close handshake. WebSocket protocol violations close with a named code too. Exceptions thrown by
+ * the handler close this connection with `InternalError`; they never reach the process.
+ *
+ * Kept small on purpose (it exists once per connection): the rate buckets are two numbers each, the logger, timers
+ * and close callbacks are created only when used, and everything constant lives in the shared context.
  */
-export class GuardedSocket {
+export class GuardedSocket extends WebSocketConnection {
   readonly id: number
-  readonly endpoint: Endpoint
-  readonly logger: Logger
-  readonly #ws: WebSocket
-  readonly #opts: GuardedSocketOptions
-  readonly #messages: TokenBucket
-  readonly #bytes: TokenBucket
+  readonly #ctx: GuardedSocketContext
   #handler: SocketHandler | null = null
+  #logger: Logger | null = null
   #alive = true
   #closing = false
   #closed = false
-  #timers: NodeJS.Timeout[] = []
-  #onClosedCallbacks: Array<() => void> = []
+  /** Token buckets (CONN-2): tokens left and the time of the last refill (shared by both). */
+  #messageTokens: number
+  #byteTokens: number
+  #refilledAt: number
+  /** Largest message queued since the send queue was last seen empty. */
+  #largestQueued = 0
+  #timers: NodeJS.Timeout[] | null = null
+  #onClosedCallbacks: Array<() => void> | null = null
 
-  constructor(ws: WebSocket, opts: GuardedSocketOptions) {
-    this.id = opts.id
-    this.endpoint = opts.endpoint
-    this.logger = opts.logger
-    this.#ws = ws
-    this.#opts = opts
-    this.#messages = new TokenBucket(opts.limits.messagesPerSecond, opts.limits.messageBurst)
-    this.#bytes = new TokenBucket(
-      opts.limits.bytesPerSecond,
-      Math.max(opts.limits.byteBurst, opts.maxMessageBytes),
-    )
-    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary))
-    ws.on('pong', () => {
-      this.#alive = true
-    })
-    ws.on('error', (err) => {
-      // ws reports protocol errors (bad frames, payload over the hard cap) here and closes the socket itself.
-      this.logger.info({ conn: this.id, err: err.message }, 'websocket protocol error')
-    })
-    ws.on('close', () => this.#onClosed())
+  constructor(socket: Duplex, head: Buffer, protocol: string, id: number, ctx: GuardedSocketContext) {
+    super(socket, protocol, ctx.maxMessageBytes)
+    this.id = id
+    this.#ctx = ctx
+    this.#messageTokens = ctx.limits.messageBurst
+    this.#byteTokens = this.#byteBurst
+    this.#refilledAt = monotonicMs()
+    this.begin(head)
+  }
+
+  /** Which route this connection belongs to. */
+  get endpoint(): Endpoint {
+    return this.#ctx.endpoint
+  }
+
+  /** This connection's logger (a child with `conn`), created on first use. */
+  get logger(): Logger {
+    return (this.#logger ??= this.#ctx.logger.child({ conn: this.id }))
   }
 
   /** Whether the socket is open and not closing. */
@@ -74,17 +100,8 @@ export class GuardedSocket {
     return !this.#closing && !this.#closed
   }
 
-  /** Largest message queued since the send queue was last seen empty. */
-  #largestQueued = 0
-
-  /** Bytes queued for this client and not yet written to the network. */
-  get bufferedAmount(): number {
-    return this.#ws.bufferedAmount
-  }
-
-  /** The negotiated WebSocket subprotocol ('' when none). */
-  get protocol(): string {
-    return this.#ws.protocol
+  get #byteBurst(): number {
+    return Math.max(this.#ctx.limits.byteBurst, this.#ctx.maxMessageBytes)
   }
 
   /** Starts delivering messages to `handler`. */
@@ -98,24 +115,25 @@ export class GuardedSocket {
    * connection is closed with `SlowConsumer` and `false` is returned. The allowance is `maxBufferedBytes`, or twice
    * the largest message queued since the queue was last empty if that is more: a client that is still receiving a
    * large sync answer (a 20 MB document) is not slow, and must not be dropped for the presence message that follows.
+   * A message made with `preframe`, or a {@link TextFrame}, is written as its shared frame.
    */
-  send(data: Uint8Array | string): boolean {
+  send(data: Uint8Array | string | TextFrame): boolean {
     if (!this.open) return false
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
-    const queued = this.#ws.bufferedAmount
+    const queued = this.bufferedAmount
     if (queued === 0) this.#largestQueued = 0
-    if (queued > Math.max(this.#opts.limits.maxBufferedBytes, 2 * this.#largestQueued)) {
+    else if (queued > Math.max(this.#ctx.limits.maxBufferedBytes, 2 * this.#largestQueued)) {
       this.close(CloseCode.SlowConsumer, 'send buffer full')
       return false
     }
-    this.#largestQueued = Math.max(this.#largestQueued, size)
-    this.#opts.metrics.messagesOut.inc({ endpoint: this.endpoint })
-    this.#opts.metrics.bytesOut.inc({ endpoint: this.endpoint }, size)
-    this.#ws.send(data)
-    return true
+    if (size > this.#largestQueued) this.#largestQueued = size
+    const counters = this.#ctx.counters
+    counters.messagesOut.value++
+    counters.bytesOut.value += size
+    return this.sendMessage(data)
   }
 
-  /** Heartbeat tick: drops the peer if it missed the previous ping, otherwise pings it. */
+  /** Heartbeat tick (one sweep over all connections): drops the peer if it missed the previous ping, else pings. */
   heartbeat(): void {
     if (!this.open) return
     if (!this.#alive) {
@@ -123,7 +141,7 @@ export class GuardedSocket {
       return
     }
     this.#alive = false
-    this.#ws.ping()
+    this.sendPing()
   }
 
   /**
@@ -139,50 +157,65 @@ export class GuardedSocket {
       { conn: this.id, endpoint: this.endpoint, code, codeName: name, reason },
       'closing connection',
     )
-    this.#opts.metrics.countClose(code)
-    try {
-      this.#ws.close(code, reason.slice(0, 120))
-    } catch {
-      // The socket is already unusable: cut it below.
-      this.#ws.terminate()
-      return
-    }
+    this.#ctx.metrics.countClose(code)
+    this.sendClose(code, reason.slice(0, 120))
     if (options.terminate) {
-      setImmediate(() => this.#ws.terminate())
+      setImmediate(() => this.terminate())
       return
     }
-    const timer = setTimeout(() => this.#ws.terminate(), this.#opts.limits.closeGraceMs)
-    timer.unref()
-    this.#timers.push(timer)
+    this.#addTimer(setTimeout(() => this.terminate(), this.#ctx.limits.closeGraceMs))
   }
 
   /** Calls `fn` once the socket is closed (right away if it already is). */
   onceClosed(fn: () => void): void {
     if (this.#closed) fn()
-    else this.#onClosedCallbacks.push(fn)
+    else (this.#onClosedCallbacks ??= []).push(fn)
   }
 
   /** Runs `fn` at `atMs` (epoch milliseconds) unless the socket closed before; for token expiry. */
   at(atMs: number, fn: () => void): void {
     const delay = Math.max(0, Math.min(atMs - Date.now(), 2 ** 31 - 1))
-    const timer = setTimeout(() => {
-      if (this.open) fn()
-    }, delay)
-    timer.unref()
-    this.#timers.push(timer)
+    this.#addTimer(
+      setTimeout(() => {
+        if (this.open) fn()
+      }, delay),
+    )
   }
 
-  #onMessage(raw: RawData, isBinary: boolean): void {
+  #addTimer(timer: NodeJS.Timeout): void {
+    timer.unref()
+    if (this.#closed) clearTimeout(timer)
+    else (this.#timers ??= []).push(timer)
+  }
+
+  /** CONN-2: takes one message and `bytes` bytes from the buckets, refilled for the time since the last take. */
+  #takeTokens(bytes: number): boolean {
+    const limits = this.#ctx.limits
+    const now = monotonicMs()
+    const elapsed = now - this.#refilledAt
+    this.#refilledAt = now
+    const messages = Math.min(
+      limits.messageBurst,
+      this.#messageTokens + (elapsed * limits.messagesPerSecond) / 1000,
+    )
+    const byteTokens = Math.min(this.#byteBurst, this.#byteTokens + (elapsed * limits.bytesPerSecond) / 1000)
+    if (messages < 1 || byteTokens < bytes) {
+      this.#messageTokens = messages
+      this.#byteTokens = byteTokens
+      return false
+    }
+    this.#messageTokens = messages - 1
+    this.#byteTokens = byteTokens - bytes
+    return true
+  }
+
+  protected override onWebSocketMessage(data: Buffer, isBinary: boolean): void {
     if (!this.open) return
     this.#alive = true
-    const data = toBuffer(raw)
-    this.#opts.metrics.messagesIn.inc({ endpoint: this.endpoint })
-    this.#opts.metrics.bytesIn.inc({ endpoint: this.endpoint }, data.byteLength)
-    if (data.byteLength > this.#opts.maxMessageBytes) {
-      this.close(CloseCode.MessageTooLarge, `message of ${data.byteLength} bytes`)
-      return
-    }
-    if (!this.#messages.take(1) || !this.#bytes.take(data.byteLength)) {
+    const counters = this.#ctx.counters
+    counters.messagesIn.value++
+    counters.bytesIn.value += data.byteLength
+    if (!this.#takeTokens(data.byteLength)) {
       this.close(CloseCode.RateLimited, 'rate limit exceeded')
       return
     }
@@ -196,21 +229,37 @@ export class GuardedSocket {
     }
   }
 
+  protected override onActivity(): void {
+    this.#alive = true
+  }
+
+  protected override onPeerClose(): void {
+    this.#closing = true
+  }
+
+  protected override onWebSocketError(code: number, reason: string): void {
+    // CONN-1: over the maximum size (from the frame header); anything else the parser refuses is malformed.
+    this.close(code === WsCloseCode.TooBig ? CloseCode.MessageTooLarge : CloseCode.MalformedMessage, reason)
+  }
+
   #internalError(err: unknown): void {
     this.logger.error({ conn: this.id, endpoint: this.endpoint, err }, 'handler failed')
     this.close(CloseCode.InternalError, 'internal error')
   }
 
-  #onClosed(): void {
+  protected override onClosed(): void {
     if (this.#closed) return
     this.#closed = true
-    for (const timer of this.#timers) clearTimeout(timer)
-    this.#timers = []
+    if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers = null
+    this.#ctx.onClosed(this)
     try {
       this.#handler?.onClose()
     } catch (err) {
       this.logger.error({ conn: this.id, err }, 'close handler failed')
     }
-    for (const fn of this.#onClosedCallbacks.splice(0)) fn()
+    const callbacks = this.#onClosedCallbacks
+    this.#onClosedCallbacks = null
+    if (callbacks) for (const fn of callbacks) fn()
   }
 }

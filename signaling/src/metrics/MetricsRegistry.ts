@@ -20,30 +20,48 @@ const escapeLabel = (value: string): string =>
 const formatNumber = (n: number): string =>
   Number.isFinite(n) ? String(n) : n > 0 ? '+Inf' : n < 0 ? '-Inf' : 'NaN'
 
+/** One sample of a {@link Counter}, resolved once so that hot paths increment it without a label lookup. */
+export class CounterHandle {
+  /** The sample's value. */
+  value = 0
+
+  /** Adds `n` (default 1). */
+  inc(n = 1): void {
+    this.value += n
+  }
+}
+
 /** A monotonically increasing counter, optionally split by labels. */
 export class Counter implements Metric {
   readonly type = 'counter' as const
-  readonly #values = new Map<string, number>()
+  readonly #values = new Map<string, CounterHandle>()
 
   constructor(
     readonly name: string,
     readonly help: string,
   ) {}
 
+  /** The sample with these labels, to keep and increment directly (no label lookup per increment). */
+  labels(labels: Labels = {}): CounterHandle {
+    const key = labelKey(labels)
+    let handle = this.#values.get(key)
+    if (!handle) this.#values.set(key, (handle = new CounterHandle()))
+    return handle
+  }
+
   /** Adds `n` (default 1) to the sample with these labels. */
   inc(labels: Labels = {}, n = 1): void {
-    const key = labelKey(labels)
-    this.#values.set(key, (this.#values.get(key) ?? 0) + n)
+    this.labels(labels).value += n
   }
 
   /** The current value of one sample (for tests). */
   get(labels: Labels = {}): number {
-    return this.#values.get(labelKey(labels)) ?? 0
+    return this.#values.get(labelKey(labels))?.value ?? 0
   }
 
   render(out: string[]): void {
     if (this.#values.size === 0) out.push(`${this.name} 0`)
-    for (const [key, value] of this.#values) out.push(`${this.name}${key} ${formatNumber(value)}`)
+    for (const [key, handle] of this.#values) out.push(`${this.name}${key} ${formatNumber(handle.value)}`)
   }
 }
 

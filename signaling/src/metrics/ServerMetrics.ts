@@ -1,8 +1,21 @@
 import { closeCodeName } from '@weft/core'
-import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, type Labels } from './MetricsRegistry.js'
+import {
+  MetricsRegistry,
+  PROMETHEUS_CONTENT_TYPE,
+  type CounterHandle,
+  type Labels,
+} from './MetricsRegistry.js'
 
 /** Which route a WebSocket connection belongs to. */
 export type Endpoint = 'signal' | 'relay'
+
+/** The per-message counters of one endpoint, resolved once (see {@link ServerMetrics.endpoint}). */
+export interface EndpointCounters {
+  readonly messagesIn: CounterHandle
+  readonly bytesIn: CounterHandle
+  readonly messagesOut: CounterHandle
+  readonly bytesOut: CounterHandle
+}
 
 /** Live values the metrics read at scrape time. */
 export interface MetricsSources {
@@ -88,6 +101,24 @@ export class ServerMetrics {
       'Start time of the process, in Unix seconds.',
       () => startSeconds,
     )
+  }
+
+  readonly #endpoints = new Map<Endpoint, EndpointCounters>()
+
+  /** The message and byte counters of `endpoint`, as handles to increment without label lookups. */
+  endpoint(endpoint: Endpoint): EndpointCounters {
+    let counters = this.#endpoints.get(endpoint)
+    if (!counters) {
+      const labels = { endpoint }
+      counters = {
+        messagesIn: this.messagesIn.labels(labels),
+        bytesIn: this.bytesIn.labels(labels),
+        messagesOut: this.messagesOut.labels(labels),
+        bytesOut: this.bytesOut.labels(labels),
+      }
+      this.#endpoints.set(endpoint, counters)
+    }
+    return counters
   }
 
   /** Counts a close initiated by the server. */

@@ -18,8 +18,10 @@ import {
 } from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
 import type { GuardedSocket } from '../connection/GuardedSocket.js'
+import { preframe } from '../ws/frames.js'
 import { isEmptyUpdate } from './mergeUpdatesBatched.js'
 import type { RelayDoc, RelayPeer } from './RelayDoc.js'
+import type { RelayEpochs } from './RelayEpochs.js'
 
 /** Messages kept while the document loads; more closes the connection. */
 const MAX_WAITING = 1024
@@ -33,6 +35,8 @@ export interface RelayHost {
   acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer): Promise<void>
   /** Resolves once everything accepted for `doc` so far is durable. */
   whenDurable(doc: RelayDoc): Promise<void>
+  /** Each document's epoch (RELAY-EPOCH-*). */
+  readonly epochs: RelayEpochs
 }
 
 /** Settings of one {@link RelayConnection}. */
@@ -55,10 +59,11 @@ export class RelayConnection implements RelayPeer {
   readonly #socket: GuardedSocket
   readonly #host: RelayHost
   readonly #opts: RelayConnectionOptions
-  readonly #reassembler: Reassembler
-  readonly #hello: Hello
+  /** Created with the first chunk (most peers never send one). */
+  #reassembler: Reassembler | null = null
   #doc: RelayDoc | null = null
-  #waiting: Buffer[] = []
+  /** Messages that arrived before the document was loaded (created with the first). */
+  #waiting: Buffer[] | null = null
   /** What the peer announced in its step 1 (null: stock y-protocols peer). */
   #peerHello: Hello | null = null
   #receivedSeq = 0
@@ -69,12 +74,30 @@ export class RelayConnection implements RelayPeer {
     this.#socket = socket
     this.#host = host
     this.#opts = opts
-    this.#reassembler = new Reassembler({ maxMessageSize: opts.maxMessageBytes })
-    this.#hello = {
+  }
+
+  get #hello(): Hello {
+    return {
       version: PROTOCOL_VERSION,
       features: Feature.Ack | Feature.Chunk,
-      maxMessageSize: opts.maxMessageBytes,
+      maxMessageSize: this.#opts.maxMessageBytes,
+      epoch: this.#doc ? this.#host.epochs.epochOf(this.#doc) : null,
     }
+  }
+
+  /** The connection's access to its room. */
+  get access(): Exclude<Access, 'none'> {
+    return this.#opts.access
+  }
+
+  /** Sends sync step 1 with the relay's state vector and hello (RELAY-EPOCH-4: greeting again after a switch). */
+  announce(): void {
+    if (this.#doc) this.sendMessage(encodeSyncStep1(this.#doc.log.stateVector(), this.#hello))
+  }
+
+  /** Closes the connection with a named close code (logged and counted by the socket). */
+  closeWith(code: number, reason: string): void {
+    this.#socket.close(code, reason)
   }
 
   /** Whether the peer announced the Weft protocol. */
@@ -89,8 +112,8 @@ export class RelayConnection implements RelayPeer {
     if (this.#opts.access === 'write') this.sendMessage(encodeSyncStep1(doc.log.stateVector(), this.#hello))
     const presence = doc.awareness.encodeAll()
     if (presence) this.sendMessage(encodeAwareness(presence))
-    const waiting = this.#waiting
-    this.#waiting = []
+    const waiting = this.#waiting ?? []
+    this.#waiting = null
     for (const data of waiting) {
       if (!this.#socket.open) return
       this.#receive(data)
@@ -101,9 +124,10 @@ export class RelayConnection implements RelayPeer {
   onMessage(data: Buffer, isBinary: boolean): void {
     if (!isBinary) return this.#socket.close(CloseCode.MalformedMessage, 'text frame on the relay')
     if (this.#doc === null) {
-      if (this.#waiting.length >= MAX_WAITING)
+      const waiting = (this.#waiting ??= [])
+      if (waiting.length >= MAX_WAITING)
         return this.#socket.close(CloseCode.RateLimited, 'too many early messages')
-      this.#waiting.push(data)
+      waiting.push(data)
       return
     }
     this.#receive(data)
@@ -130,6 +154,7 @@ export class RelayConnection implements RelayPeer {
       message = decodeMessage(data)
       if (message.type === 'chunk') {
         if (nested) throw new WeftError(WeftErrorCode.MalformedMessage, 'chunk inside a chunk')
+        this.#reassembler ??= new Reassembler({ maxMessageSize: this.#opts.maxMessageBytes })
         const whole = this.#reassembler.add(message.id, message.total, message.offset, message.data)
         if (whole) this.#receive(whole, true)
         return
@@ -162,12 +187,19 @@ export class RelayConnection implements RelayPeer {
           }
           this.#peerHello = message.hello
         }
-        // RELAY-2.3: exactly what the peer lacks, from the cached state (no Y.Doc).
-        this.sendMessage(doc.log.answer(message.stateVector, (diff) => encodeSyncStep2(diff)))
+        // RELAY-2.3: exactly what the peer lacks, from the cached state (no Y.Doc). The answer is cached and framed
+        // once: clients joining with the same state vector (a join storm) get the same bytes. RELAY-EPOCH-2: only to a
+        // peer in the document's epoch, tagged with it outside epoch 0.
+        if (!this.#host.epochs.step1(doc, this, message.stateVector, message.hello)) return
+        const tag = this.#host.epochs.tag(doc)
+        this.sendMessage(
+          doc.log.answer(message.stateVector, (diff) => preframe(encodeSyncStep2(diff, null, tag))),
+        )
         return
       }
       case 'sync-step2':
       case 'sync-update':
+        if (!this.#host.epochs.admit(doc, this, message.epoch)) return
         return this.#update(doc, message.update, message.seq)
       case 'awareness': {
         if (message.update.byteLength > this.#opts.maxAwarenessBytes) {
@@ -188,6 +220,8 @@ export class RelayConnection implements RelayPeer {
         if (presence) this.sendMessage(encodeAwareness(presence))
         return
       }
+      case 'epoch-offer':
+        return this.#host.epochs.offer(doc, this, message.record, message.catchUp)
       case 'ack':
       case 'auth-denied':
         // The relay never sends sequence numbers, so acks carry nothing for it; auth messages are server-to-client.
@@ -224,7 +258,8 @@ export class RelayConnection implements RelayPeer {
 
   /** The socket closed. */
   close(): void {
-    this.#waiting = []
-    this.#reassembler.clear()
+    this.#waiting = null
+    this.#reassembler?.clear()
+    this.#reassembler = null
   }
 }

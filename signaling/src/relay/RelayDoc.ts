@@ -1,5 +1,6 @@
 import * as Y from 'yjs'
 import type { DocId, StoredDoc } from '@weft/core'
+import { preframe } from '../ws/frames.js'
 import { AwarenessTable } from './AwarenessTable.js'
 import type { CommitTarget } from './GroupCommitter.js'
 import { UpdateLog } from './UpdateLog.js'
@@ -51,8 +52,14 @@ export class RelayDoc implements CommitTarget {
     this.#onCommitted(this)
   }
 
-  /** Sends `message` to every connection in the room except `except`. */
+  /**
+   * Sends `message` to every connection in the room except `except`. With more than one receiver the WebSocket frame
+   * is built once and the same bytes are written to every socket (peers that need it chunked still get chunks).
+   */
   broadcast(message: Uint8Array, except?: RelayPeer): void {
-    for (const peer of this.peers) if (peer !== except) peer.sendMessage(message)
+    const receivers = this.peers.size - (except !== undefined && this.peers.has(except) ? 1 : 0)
+    if (receivers <= 0) return
+    const out = receivers > 1 ? preframe(message) : message
+    for (const peer of this.peers) if (peer !== except) peer.sendMessage(out)
   }
 }

@@ -21,6 +21,8 @@ import { GroupCommitter } from './GroupCommitter.js'
 import { collectGarbage } from './mergeUpdatesBatched.js'
 import { RelayConnection, type RelayHost } from './RelayConnection.js'
 import { RelayDoc, type RelayPeer } from './RelayDoc.js'
+import { RelayEpochs } from './RelayEpochs.js'
+import { isEpochArchiveRoom } from './relayEpochArchive.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
 
 /** Options of {@link RelayHub}. */
@@ -65,6 +67,10 @@ export class RelayHub implements RelayHost {
   readonly #docs = new Map<string, RelayDoc>()
   readonly #loading = new Map<string, Promise<RelayDoc>>()
   readonly #compactions = new Set<Promise<void>>()
+  /** The running log compaction of each document. */
+  readonly #compactionOf = new WeakMap<RelayDoc, Promise<void>>()
+  /** Each document's epoch (history compaction, RELAY-EPOCH-*). */
+  readonly epochs: RelayEpochs
   /** Bytes of each document's in-memory state after its last garbage collection (or load). */
   readonly #gcBaseline = new WeakMap<RelayDoc, number>()
   /** Scale-out mode: the Redis bus and per-room clock tracking (null on a single node). */
@@ -98,6 +104,19 @@ export class RelayHub implements RelayHost {
     )
     this.#compaction = { ...defaultCompactionPolicy, ...opts.options.compaction }
     this.#idleUnloadMs = opts.options.idleUnloadMs ?? RELAY_DEFAULTS.idleUnloadMs
+    this.epochs = new RelayEpochs(
+      {
+        store: opts.store,
+        logger: opts.logger,
+        quiesce: (doc) => this.#quiesce(doc),
+        commit: (doc, update, forward) => {
+          if (forward) doc.broadcast(encodeSyncUpdate(update, null, this.epochs.tag(doc)))
+          return this.#commit(doc, update)
+        },
+        replaced: (doc, v1, bytes) => this.#replaced(doc, v1, bytes),
+      },
+      { epochs: opts.options.epochs, scaleOut: this.#scale !== null },
+    )
   }
 
   /** Documents loaded in memory. */
@@ -128,6 +147,11 @@ export class RelayHub implements RelayHost {
       chunkSize: this.#opts.options.chunkSize ?? RELAY_DEFAULTS.chunkSize,
     })
     let doc: RelayDoc | null = null
+    if (isEpochArchiveRoom(room)) {
+      // RELAY-EPOCH-6: an epoch archive is the relay's record of a left epoch, never a room anyone writes to.
+      socket.attach({ onMessage: () => undefined, onClose: () => undefined })
+      return socket.close(CloseCode.Forbidden, 'epoch archives are not rooms')
+    }
     socket.attach({
       onMessage: (data, isBinary) => conn.onMessage(data, isBinary),
       onClose: () => {
@@ -152,12 +176,36 @@ export class RelayHub implements RelayHost {
   }
 
   acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer): Promise<void> {
+    // RELAY-EPOCH-4: during a switch updates are forwarded (still in the old epoch) but stored only afterwards.
+    const durable = this.epochs.switching(doc) ? this.epochs.hold(doc, update) : this.#commit(doc, update)
+    doc.broadcast(encodeSyncUpdate(update, null, this.epochs.tag(doc)), from)
+    return durable
+  }
+
+  /** Appends to the in-memory state and queues for storage. */
+  #commit(doc: RelayDoc, update: Uint8Array): Promise<void> {
     doc.log.append(update)
     this.#opts.metrics.updates.inc()
     this.#opts.metrics.updateBytes.inc({}, update.byteLength)
-    const durable = this.#committer.add(doc, update)
-    doc.broadcast(encodeSyncUpdate(update), from)
-    return durable
+    return this.#committer.add(doc, update)
+  }
+
+  /** Resolves once every accepted update of `doc` is durable and no log compaction of it runs. */
+  async #quiesce(doc: RelayDoc): Promise<void> {
+    while (doc.compacting || this.#committer.pending(doc)) {
+      await this.#compactionOf.get(doc)
+      await this.#committer.whenDurable(doc).catch(() => undefined)
+    }
+  }
+
+  /** RELAY-EPOCH-4: `doc` switched epochs; its state is the new epoch's, stored as one snapshot. */
+  #replaced(doc: RelayDoc, v1: Uint8Array, snapshotBytes: number): void {
+    doc.log.unmark()
+    doc.log.rebase([v1])
+    doc.tailCount = 0
+    doc.tailBytes = 0
+    doc.snapshotBytes = snapshotBytes
+    this.#gcBaseline.set(doc, v1.byteLength)
   }
 
   whenDurable(doc: RelayDoc): Promise<void> {
@@ -169,6 +217,7 @@ export class RelayHub implements RelayHost {
     if (this.#closed) return
     this.#closed = true
     await Promise.allSettled(this.#loading.values())
+    await this.epochs.settled()
     await this.#committer.flush()
     this.#committer.stop()
     await Promise.allSettled(this.#compactions)
@@ -197,6 +246,7 @@ export class RelayHub implements RelayHost {
     try {
       const stored = await this.#store.load(id)
       const doc = new RelayDoc(id, stored, (d) => this.#maybeCompact(d))
+      this.epochs.attach(doc, stored?.meta ?? {})
       // Decode once now: a corrupted store fails here, not in front of a client.
       doc.log.stateVector()
       if (doc.log.dropped > 0) {
@@ -250,7 +300,14 @@ export class RelayHub implements RelayHost {
   async #unload(doc: RelayDoc): Promise<void> {
     doc.idleTimer = null
     await this.#committer.whenDurable(doc).catch(() => undefined)
-    if (this.#connections(doc) > 0 || doc.idleTimer || this.#committer.pending(doc) || doc.compacting) return
+    if (
+      this.#connections(doc) > 0 ||
+      doc.idleTimer ||
+      this.#committer.pending(doc) ||
+      doc.compacting ||
+      this.epochs.busy(doc)
+    )
+      return
     if (this.#docs.get(doc.docId) !== doc) return
     this.#docs.delete(doc.docId)
     this.#scale?.release(doc.docId)
@@ -276,7 +333,8 @@ export class RelayHub implements RelayHost {
         { updateCount: doc.tailCount, updateBytes: doc.tailBytes, snapshotBytes: doc.snapshotBytes },
         this.#compaction,
       )
-    if (!due || doc.compacting || this.#closed) return
+    // No log compaction during an epoch switch (it would store old-epoch state after the switch).
+    if (!due || doc.compacting || this.#closed || this.epochs.busy(doc)) return
     doc.compacting = true
     // A stale or failed attempt waits for the next growth step, not for the next commit.
     this.#gcBaseline.set(doc, Math.max(baseline, size))
@@ -309,6 +367,7 @@ export class RelayHub implements RelayHost {
           this.#scale?.compacted(doc, through, snapshot.byteLength)
           this.#opts.metrics.compactions.inc()
           this.#opts.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
+          this.epochs.compacted(doc)
         },
         (err: unknown) => {
           doc.log.unmark()
@@ -320,6 +379,7 @@ export class RelayHub implements RelayHost {
         this.#compactions.delete(run)
       })
     this.#compactions.add(run)
+    this.#compactionOf.set(doc, run)
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { CompactionPolicy, DocStore } from '@weft/core'
+import type { CompactionPolicy, DocStore, EpochPolicy } from '@weft/core'
 import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
 
 /** Settings of the storing relay at `/relay/<room>`. */
@@ -24,6 +24,21 @@ export interface RelayOptions {
   readonly scaleOut?: ScaleOutOptions | undefined
   /** Log compaction thresholds (core's `CompactionPolicy`; each field defaults to `defaultCompactionPolicy`). */
   readonly compaction?: Partial<CompactionPolicy> | undefined
+  /**
+   * History compaction (docs/spec/relay-protocol.md, RELAY-EPOCH-*). The relay always follows epochs its clients
+   * start; with `autoStart` it also starts them itself. Not in scale-out mode, where offers are ignored.
+   */
+  readonly epochs?: RelayEpochOptions | undefined
+}
+
+/** Settings of the relay's part in epochs (history compaction). */
+export interface RelayEpochOptions {
+  /**
+   * Epoch authority (COMPACT-3.1): after a log compaction, when the document's deleted items pass the policy
+   * (core's `EpochPolicy`, `shouldStartEpoch`; fields default to `defaultEpochPolicy`), the relay starts an epoch
+   * itself. The policy is checked at most once per `minIntervalMs` per document (default 60 s). Off by default.
+   */
+  readonly autoStart?: (Partial<EpochPolicy> & { readonly minIntervalMs?: number }) | undefined
 }
 
 /** Defaults of {@link RelayOptions}. */

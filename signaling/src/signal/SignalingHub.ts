@@ -1,7 +1,8 @@
 import { CloseCode } from '@weft/core'
 import type { RoomGrant } from '../auth/RoomGrant.js'
-import type { GuardedSocket } from '../connection/GuardedSocket.js'
+import type { GuardedSocket, SocketHandler } from '../connection/GuardedSocket.js'
 import type { ServerLimits } from '../ServerLimits.js'
+import { TextFrame } from '../ws/frames.js'
 
 /** One parsed signaling message from a client. */
 type SignalMessage =
@@ -45,12 +46,26 @@ export const parseSignalMessage = (data: Buffer): ParseResult => {
   }
 }
 
-/** State of one signaling connection. */
-interface Subscriber {
-  readonly socket: GuardedSocket
-  readonly grant: RoomGrant
-  readonly topics: Set<string>
+/** State of one signaling connection; it is its socket's handler too (no closures per connection). */
+class Subscriber implements SocketHandler {
+  readonly topics = new Set<string>()
+
+  constructor(
+    readonly hub: SignalingHub,
+    readonly socket: GuardedSocket,
+    readonly grant: RoomGrant,
+  ) {}
+
+  onMessage(data: Buffer): void {
+    this.hub.handle(this, data)
+  }
+
+  onClose(): void {
+    this.hub.release(this)
+  }
 }
+
+const PONG = JSON.stringify({ type: 'pong' })
 
 /**
  * The y-webrtc signaling protocol (docs/spec/signaling.md): clients subscribe to topics (room names) and publish
@@ -77,17 +92,17 @@ export class SignalingHub {
 
   /** Serves one connection until it closes. */
   accept(socket: GuardedSocket, grant: RoomGrant): void {
-    const sub: Subscriber = { socket, grant, topics: new Set() }
-    socket.attach({
-      onMessage: (data) => this.#onMessage(sub, data),
-      onClose: () => {
-        for (const topic of sub.topics) this.#leave(sub, topic)
-        sub.topics.clear()
-      },
-    })
+    socket.attach(new Subscriber(this, socket, grant))
   }
 
-  #onMessage(sub: Subscriber, data: Buffer): void {
+  /** @internal A connection closed: it leaves every topic (SIG-6). */
+  release(sub: Subscriber): void {
+    for (const topic of sub.topics) this.#leave(sub, topic)
+    sub.topics.clear()
+  }
+
+  /** @internal One message from a connection. */
+  handle(sub: Subscriber, data: Buffer): void {
     const parsed = parseSignalMessage(data)
     if (!parsed.ok) {
       sub.socket.close(CloseCode.MalformedMessage, parsed.reason)
@@ -118,12 +133,13 @@ export class SignalingHub {
         if (!this.#allowed(sub, message.topic)) return
         const receivers = this.#topics.get(message.topic)
         if (!receivers) return
-        const out = JSON.stringify({ ...message.body, clients: receivers.size })
+        // Framed once for every receiver.
+        const out = new TextFrame(JSON.stringify({ ...message.body, clients: receivers.size }))
         for (const receiver of [...receivers]) receiver.socket.send(out)
         return
       }
       case 'ping':
-        sub.socket.send(JSON.stringify({ type: 'pong' }))
+        sub.socket.send(PONG)
         return
     }
   }
