@@ -222,6 +222,8 @@ export class RelayConnection implements RelayPeer {
       }
       case 'epoch-offer':
         return this.#host.epochs.offer(doc, this, message.record, message.catchUp)
+      case 'epoch-request':
+        return this.#host.epochs.request(doc, this, message.epoch, message.stateVector)
       case 'ack':
       case 'auth-denied':
         // The relay never sends sequence numbers, so acks carry nothing for it; auth messages are server-to-client.

@@ -199,6 +199,16 @@ export class RelayEpochs {
    * losing offer, one from a read-only connection, and (in scale-out mode) every offer is ignored; a winning child
    * of the document's epoch is followed.
    */
+  /**
+   * A Weft client asks for an epoch it passed without keeping it (SYNC-9.7, RELAY-EPOCH-8): answered from the
+   * archive with the record that replaced it and the archived state beyond `sv`; nothing if there is no archive.
+   */
+  request(doc: RelayDoc, peer: EpochPeer, epoch: string, sv: Uint8Array): void {
+    const st = this.#docs.get(doc)
+    if (!st?.record || epoch === st.record.id || compareEpochs(st.record.id, epoch) >= 0) return
+    this.#offerTo(doc, st, peer, epoch, sv.slice(), true)
+  }
+
   offer(doc: RelayDoc, peer: EpochPeer, recordBytes: Uint8Array, catchUp: Uint8Array): void {
     const st = this.#docs.get(doc)
     if (!st) return
@@ -303,7 +313,14 @@ export class RelayEpochs {
   }
 
   /** COMPACT-6.1: the record that replaced the client's epoch, and the catch-up it lacks of that epoch. */
-  #offerTo(doc: RelayDoc, st: DocEpoch, peer: EpochPeer, theirs: string, sv: Uint8Array): void {
+  #offerTo(
+    doc: RelayDoc,
+    st: DocEpoch,
+    peer: EpochPeer,
+    theirs: string,
+    sv: Uint8Array,
+    request = false,
+  ): void {
     const current = st.record
     if (current === null) return
     let archive = st.archives.get(theirs)
@@ -321,10 +338,11 @@ export class RelayEpochs {
     }
     const state = this.#peer(peer)
     void archive.then((found) => {
-      if (st.record !== current || state.epoch !== theirs || !doc.peers.has(peer)) return
+      if (st.record !== current || !doc.peers.has(peer)) return
+      if (request ? !found : state.epoch !== theirs) return
       let catchUp: Uint8Array = new Uint8Array(0)
       try {
-        catchUp = catchUpFor(found?.state ?? null, sv)
+        catchUp = request && found ? Y.diffUpdate(found.state, sv) : catchUpFor(found?.state ?? null, sv)
       } catch (err) {
         // The client then re-announces (EpochManager asks again on `missing-base`) or waits.
         this.#host.logger.warn({ err, doc: doc.docId }, 'could not compute an epoch catch-up')

@@ -11,6 +11,7 @@ import {
   encodeEpochRecord,
   epochArchiveId,
   readEpochRecord,
+  type EpochRecord,
   startEpoch,
   type CompactOptions,
   type CompactResult,
@@ -208,6 +209,33 @@ describe('epochs on the relay (RELAY-EPOCH)', () => {
     expect(countItems(stored.doc).deletedItems).toBeLessThan(10)
     const archive = await store.load(epochArchiveId(docId('board'), '0'))
     expect(archive?.meta[EPOCH_CHILD_META_KEY]).toBeDefined()
+  })
+
+  it('RELAY-EPOCH-8: a client that joined after a reset asks for the old epoch (SYNC-9.7) and the relay answers from its archive', async () => {
+    const store = newStore()
+    const srv = await serve(store)
+    const a = await peer('board')
+    await a.connect(srv.ws)
+    draw(a.doc)
+    const record = await startThroughRelay(a)
+    // C joins fresh: it switches from an empty document and keeps nothing of epoch "0".
+    const c = await peer('board')
+    const switched = c.nextEpoch()
+    await c.connect(srv.ws)
+    expect((await switched).id).toBe(record.id)
+    const archived = new Promise<{ record: EpochRecord; catchUp: Uint8Array }>((resolve) =>
+      c.session.on('epoch-archive', resolve),
+    )
+    c.session.requestEpoch('0')
+    const answer = await archived
+    expect(answer.record.id).toBe(record.id)
+    const old = new Y.Doc()
+    Y.applyUpdate(old, answer.catchUp)
+    expect(old.getText('t').toString()).toBe('hello world')
+    // The answer holds the whole base of the epoch that replaced "0".
+    for (const [client, clock] of Y.decodeSnapshotV2(record.base).sv) {
+      expect(Y.getState(old.store, client)).toBeGreaterThanOrEqual(clock)
+    }
   })
 
   it('RELAY-EPOCH-3: after a restart the relay is in the new epoch and serves an old-epoch client from the archive', async () => {
