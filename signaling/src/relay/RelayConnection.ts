@@ -37,6 +37,8 @@ export interface RelayHost {
   whenDurable(doc: RelayDoc): Promise<void>
   /** Each document's epoch (RELAY-EPOCH-*). */
   readonly epochs: RelayEpochs
+  /** A connection of `doc` closed. */
+  leave(doc: RelayDoc, conn: RelayConnection): void
 }
 
 /** Settings of one {@link RelayConnection}. */
@@ -258,10 +260,11 @@ export class RelayConnection implements RelayPeer {
     )
   }
 
-  /** The socket closed. */
-  close(): void {
+  /** The socket closed (the connection is its socket's handler: no closure per connection). */
+  onClose(): void {
     this.#waiting = null
     this.#reassembler?.clear()
     this.#reassembler = null
+    if (this.#doc) this.#host.leave(this.#doc, this)
   }
 }

@@ -146,23 +146,15 @@ export class RelayHub implements RelayHost {
       maxAwarenessBytes: MAX_AWARENESS_BYTES,
       chunkSize: this.#opts.options.chunkSize ?? RELAY_DEFAULTS.chunkSize,
     })
-    let doc: RelayDoc | null = null
     if (isEpochArchiveRoom(room)) {
       // RELAY-EPOCH-6: an epoch archive is the relay's record of a left epoch, never a room anyone writes to.
       socket.attach({ onMessage: () => undefined, onClose: () => undefined })
       return socket.close(CloseCode.Forbidden, 'epoch archives are not rooms')
     }
-    socket.attach({
-      onMessage: (data, isBinary) => conn.onMessage(data, isBinary),
-      onClose: () => {
-        conn.close()
-        if (doc) this.#leave(doc, conn)
-      },
-    })
+    socket.attach(conn)
     this.#open(room).then(
-      (loaded) => {
+      (doc) => {
         if (!socket.open) return
-        doc = loaded
         if (doc.idleTimer) clearTimeout(doc.idleTimer)
         doc.idleTimer = null
         doc.peers.add(conn)
@@ -287,7 +279,8 @@ export class RelayHub implements RelayHost {
     return true
   }
 
-  #leave(doc: RelayDoc, conn: RelayConnection): void {
+  /** A connection of `doc` closed (called by the connection). */
+  leave(doc: RelayDoc, conn: RelayConnection): void {
     if (!doc.peers.delete(conn)) return
     const removal = doc.awareness.removeOwner(conn)
     if (removal) doc.broadcast(encodeAwareness(removal))
