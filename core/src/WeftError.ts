@@ -14,6 +14,11 @@ export const WeftErrorCode = {
   StoreFailed: 'store-failed',
   /** A stored document could not be decoded. */
   StoreCorrupted: 'store-corrupted',
+  /**
+   * An epoch-checked append (`DocStore.append` with `epoch`) was refused: the stored document is in another epoch,
+   * because another writer of the same store switched it (docs/spec/storage.md, STORE-2.5). Nothing was written.
+   */
+  EpochMismatch: 'epoch-mismatch',
   /** The other side refused access (y-websocket's permission-denied message). */
   AuthDenied: 'auth-denied',
   /** An application observer threw while a remote update was applied (the update itself was applied). */

@@ -1,6 +1,15 @@
 import Database from 'better-sqlite3'
-import { WeftError, WeftErrorCode, type DocId, type DocStore, type StoredDoc } from '@weft/core'
+import {
+  EPOCH_META_KEY,
+  INITIAL_EPOCH,
+  WeftError,
+  WeftErrorCode,
+  type DocId,
+  type DocStore,
+  type StoredDoc,
+} from '@weft/core'
 
+type AppendOptions = NonNullable<Parameters<DocStore['append']>[2]>
 type CompactOptions = NonNullable<Parameters<DocStore['compact']>[3]>
 type CompactResult = Awaited<ReturnType<DocStore['compact']>>
 
@@ -21,6 +30,8 @@ export interface SqliteDocStoreOptions {
 interface PendingAppend {
   readonly docId: DocId
   readonly bytes: Buffer
+  /** STORE-2.5: the epoch the stored document must be in, checked inside the commit. */
+  readonly epoch: string | undefined
   readonly resolve: (clock: number) => void
   readonly reject: (err: unknown) => void
 }
@@ -46,6 +57,12 @@ const toStoreError = (err: unknown, what: string): WeftError => {
   const weftCode = CORRUPT_CODES.has(code) ? WeftErrorCode.StoreCorrupted : WeftErrorCode.StoreFailed
   return new WeftError(weftCode, `SqliteDocStore ${what}: ${detail}`, { cause: err })
 }
+
+const epochMismatch = (docId: DocId, stored: string, expected: string): WeftError =>
+  new WeftError(
+    WeftErrorCode.EpochMismatch,
+    `SqliteDocStore: document ${JSON.stringify(docId)} is stored in epoch ${stored}, not ${expected}`,
+  )
 
 const corrupted = (docId: DocId, what: string): WeftError =>
   new WeftError(WeftErrorCode.StoreCorrupted, `SqliteDocStore: document ${JSON.stringify(docId)}: ${what}`)
@@ -133,7 +150,7 @@ export class SqliteDocStore implements DocStore {
     }
   }
 
-  append(docId: DocId, update: Uint8Array): Promise<number> {
+  append(docId: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
     try {
       this.#ready()
     } catch (err) {
@@ -141,7 +158,7 @@ export class SqliteDocStore implements DocStore {
     }
     return new Promise<number>((resolve, reject) => {
       // Copy now: the caller may reuse its buffer (STORE-1.4).
-      this.#queue.push({ docId, bytes: Buffer.from(update), resolve, reject })
+      this.#queue.push({ docId, bytes: Buffer.from(update), epoch: options?.epoch, resolve, reject })
       if (!this.#scheduled) {
         this.#scheduled = true
         setImmediate(() => this.#flush())
@@ -164,6 +181,10 @@ export class SqliteDocStore implements DocStore {
         const snapshotClock = snap?.clock ?? 0
         const last = Math.max(snapshotClock, (s.maxClock.get(docId) as { clock: number | null }).clock ?? 0)
         if (throughClock < snapshotClock || throughClock > last) return { ok: false, reason: 'stale' }
+        // STORE-3.7, STORE-3.8: in the same transaction as the write.
+        if (options?.exact && last > throughClock) return { ok: false, reason: 'stale' }
+        if (options?.epoch !== undefined && options.epoch !== this.#storedEpoch(s, docId))
+          return { ok: false, reason: 'stale' }
         s.putSnapshot.run(docId, throughClock, bind(snapshot))
         s.deleteUpdatesThrough.run(docId, throughClock)
         for (const [key, value] of Object.entries(options?.meta ?? {})) {
@@ -236,6 +257,14 @@ export class SqliteDocStore implements DocStore {
     }
   }
 
+  /** The stored epoch of a document (meta `epoch`, absent = `"0"`), read inside the caller's transaction. */
+  #storedEpoch(s: ReturnType<typeof prepare>, docId: DocId): string {
+    const row = s.getMetaValue.get(docId, EPOCH_META_KEY) as { value: unknown } | undefined
+    if (row === undefined) return INITIAL_EPOCH
+    if (typeof row.value !== 'string') throw corrupted(docId, 'bad metadata row')
+    return row.value
+  }
+
   #ready(): ReturnType<typeof prepare> {
     if (this.#closed) throw new WeftError(WeftErrorCode.Destroyed, 'SqliteDocStore is closed')
     if (this.#initError || !this.#stmts)
@@ -250,11 +279,22 @@ export class SqliteDocStore implements DocStore {
     if (batch.length === 0 || this.#closed || !this.#stmts) return
     this.#queue = []
     const s = this.#stmts
-    let clocks: number[]
+    // Per append: its clock, or the epoch-mismatch that refused it (STORE-2.5: nothing written, no clock used).
+    let clocks: (number | WeftError)[]
     try {
       clocks = this.#db!.transaction(() => {
         const next = new Map<DocId, number>()
-        return batch.map(({ docId, bytes }) => {
+        // One meta lookup per document with checked appends, inside this write transaction (nothing cached across).
+        const epochs = new Map<DocId, string>()
+        return batch.map(({ docId, bytes, epoch }) => {
+          if (epoch !== undefined) {
+            let stored = epochs.get(docId)
+            if (stored === undefined) {
+              stored = this.#storedEpoch(s, docId)
+              epochs.set(docId, stored)
+            }
+            if (stored !== epoch) return epochMismatch(docId, stored, epoch)
+          }
           let clock = next.get(docId)
           if (clock === undefined) {
             const snap = s.getSnapshotClock.get(docId) as { clock: number } | undefined
@@ -273,7 +313,11 @@ export class SqliteDocStore implements DocStore {
       return
     }
     this.#commits++
-    batch.forEach((p, i) => p.resolve(clocks[i] ?? 0))
+    batch.forEach((p, i) => {
+      const clock = clocks[i] ?? 0
+      if (clock instanceof WeftError) p.reject(clock)
+      else p.resolve(clock)
+    })
   }
 }
 
@@ -282,6 +326,7 @@ const prepare = (db: Database.Database) => ({
   getSnapshotClock: db.prepare('SELECT clock FROM weft_snapshots WHERE doc = ?'),
   getUpdates: db.prepare('SELECT clock, data FROM weft_updates WHERE doc = ? ORDER BY clock'),
   getMeta: db.prepare('SELECT key, value FROM weft_meta WHERE doc = ?'),
+  getMetaValue: db.prepare('SELECT value FROM weft_meta WHERE doc = ? AND key = ?'),
   maxClock: db.prepare('SELECT max(clock) AS clock FROM weft_updates WHERE doc = ?'),
   insertUpdate: db.prepare('INSERT INTO weft_updates (doc, clock, data) VALUES (?, ?, ?)'),
   putSnapshot: db.prepare(

@@ -80,6 +80,30 @@ describe('SqliteDocStore', () => {
     await two.close()
   })
 
+  it('STORE-2.5, STORE-3.7: two connections to one file: the epoch switch of one is checked against the other', async () => {
+    const path = freshPath()
+    const [one, two] = [open(path), open(path)]
+    await one.append(A, bytes(1), { epoch: '0' })
+    const loaded = await one.load(A)
+    // The other connection appends after `one` loaded: `one`'s exact compaction (an epoch switch) is stale.
+    await two.append(A, bytes(2), { epoch: '0' })
+    const switchTo = { exact: true, epoch: '0', meta: { epoch: 'e1' } }
+    expect(await one.compact(A, bytes(9), loaded?.clock ?? 0, switchTo)).toEqual({
+      ok: false,
+      reason: 'stale',
+    })
+    const reloaded = await one.load(A)
+    expect(await one.compact(A, bytes(9), reloaded?.clock ?? 0, switchTo)).toEqual({ ok: true })
+    // `two` still believes in epoch "0": refused, nothing written.
+    expect((await rejection(two.append(A, bytes(3), { epoch: '0' }))).code).toBe('epoch-mismatch')
+    const after = await two.load(A)
+    expect(after?.updates).toEqual([])
+    expect(after?.meta).toEqual({ epoch: 'e1' })
+    expect(await two.append(A, bytes(4), { epoch: 'e1' })).toBe((reloaded?.clock ?? 0) + 1)
+    await one.close()
+    await two.close()
+  })
+
   it('STORE-6.2: a row that is not a BLOB rejects load with store-corrupted', async () => {
     const path = freshPath()
     const store = open(path)

@@ -5,9 +5,9 @@ import { toWeftError, WeftError, WeftErrorCode } from '../WeftError.js'
 import { toBase64 } from 'lib0/buffer'
 import { applyStoredDoc } from './applyStoredDoc.js'
 import { Compactor, type CompactionOutcome } from './Compactor.js'
-import type { CompactOptions, DocStore } from './DocStore.js'
+import type { AppendOptions, CompactOptions, DocStore, StoredDoc } from './DocStore.js'
 import { EPOCH_META_KEY, persistEpoch } from './epochPersist.js'
-import { encodeEpochRecord, type EpochRecord } from './epochRecord.js'
+import { encodeEpochRecord, INITIAL_EPOCH, type EpochRecord } from './epochRecord.js'
 
 /** Options of {@link DocPersistence.open}. */
 export interface DocPersistenceOptions {
@@ -29,7 +29,10 @@ export interface DocPersistenceOptions {
 
 /** Events of {@link DocPersistence}. */
 export type DocPersistenceEvents = {
-  /** An asynchronous failure (append, compaction); never thrown (STORE-7.5). */
+  /**
+   * An asynchronous failure (append, compaction); never thrown (STORE-7.5). `epoch-mismatch`: another writer of the
+   * store moved it to another epoch; this persistence stopped appending (STORE-7.8).
+   */
   error: (event: { readonly error: WeftError }) => void
   /** A log compaction finished (successfully or not needed). */
   compacted: (event: { readonly outcome: CompactionOutcome }) => void
@@ -72,6 +75,17 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   #switching: Promise<void> | null = null
   /** No log compaction while a switch is in progress (it would compact the new document under the old epoch). */
   #switchActive = false
+  /**
+   * The epoch this persistence stores the document in (meta `epoch` at load, absent = `"0"`; the record's id after
+   * {@link switchEpoch}); every append is checked against the store's (STORE-2.5). `undefined` while loading: what
+   * the doc emits before the stored state is applied is appended unchecked, as it belongs to whatever is stored.
+   */
+  #epoch: string | undefined = undefined
+  /**
+   * An append was refused with `epoch-mismatch` (STORE-7.8): the store holds another epoch. Nothing more is
+   * appended until a switch (or a repair in `flushed()`) succeeds; the unstored changes stay in the doc.
+   */
+  #blocked = false
 
   /**
    * Loads the stored state into `doc` and starts persisting its updates. Rejects with the store's WeftError
@@ -104,6 +118,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     // Content the doc held before opening (not from this store) is stored once as a whole.
     if (this.doc.store.clients.size > 0) this.#write(Y.encodeStateAsUpdate(this.doc))
     const stored = await this.store.load(this.docId)
+    this.#epoch = stored?.meta[EPOCH_META_KEY] ?? INITIAL_EPOCH
     if (!stored) return
     this.#meta = stored.meta
     applyStoredDoc(this.doc, stored, this)
@@ -130,9 +145,15 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
    * replaces the stored document by `doc` and the record in one atomic step, and from then on stores `doc`'s updates
    * (also those made meanwhile). `flushed()` waits for all of it.
    *
-   * When another writer appended to the old epoch meanwhile (`stale`, a browser tab sharing the store), the stored
-   * state is applied to `old` and `rebase(old)` is applied to `doc` before trying again: `rebase` re-applies the old
-   * document's changes (deterministic ids make that idempotent).
+   * The atomic step is an exact, epoch-checked compaction (COMPACT-6.6, STORE-3.7, STORE-3.8). When it is `stale`,
+   * the store is loaded again:
+   * - still in the old epoch (another writer, e.g. a browser tab sharing the store, appended to it meanwhile): the
+   *   stored state is applied to `old` and `rebase(old)` to `doc` (deterministic ids make re-applying idempotent),
+   *   then the compaction is retried through the new last clock;
+   * - already in `record`'s epoch (another writer switched first): its snapshot lacks what only this writer held, so
+   *   `doc`'s whole state is appended on top, epoch-checked;
+   * - in another epoch: this switch cannot be stored; the persistence reports `epoch-mismatch` and stops appending
+   *   (STORE-7.8) until the switch to the stored epoch, which the peers' offer brings.
    */
   switchEpoch(params: {
     readonly record: EpochRecord
@@ -153,30 +174,52 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     const run = (async () => {
       await Promise.all([...this.#pending])
       await this.#compaction
-      if (params.archive !== false) {
-        const archive = epochArchiveId(this.docId, oldEpoch)
+      const archive = params.archive !== false ? epochArchiveId(this.docId, oldEpoch) : null
+      if (archive) {
         await this.store.append(archive, Y.encodeStateAsUpdate(old))
         await this.store.setMeta(archive, EPOCH_CHILD_META_KEY, toBase64(encodeEpochRecord(record)))
       }
+      const from = this.#epoch ?? INITIAL_EPOCH
       let persistedSv: Uint8Array
+      let elsewhere = false
       for (let attempt = 0; ; attempt++) {
         // persistEpoch encodes `doc` synchronously: what arrives during the await is written afterwards.
         persistedSv = Y.encodeStateVector(doc)
-        const result = await persistEpoch(this.store, this.docId, record, doc, this.#lastClock)
-        if (result.ok) break
+        const result = await persistEpoch(this.store, this.docId, record, doc, this.#lastClock, { from })
+        if (result.ok) {
+          this.#resetTail(null)
+          break
+        }
         const stored = await this.store.load(this.docId)
         if (!stored || attempt >= 5)
           throw new WeftError(WeftErrorCode.StoreFailed, 'epoch switch kept going stale')
         this.#lastClock = stored.clock
-        if (stored.meta[EPOCH_META_KEY] === record.id) break // another writer of this store switched already
+        const storedEpoch = stored.meta[EPOCH_META_KEY] ?? INITIAL_EPOCH
+        if (storedEpoch === record.id) {
+          // Another writer of this store switched already: store all of `doc` on top (an empty state vector).
+          persistedSv = EMPTY_STATE_VECTOR
+          this.#resetTail(stored)
+          break
+        }
+        if (storedEpoch !== from) {
+          elsewhere = true
+          this.#resetTail(stored)
+          break
+        }
+        // Same epoch (never apply another epoch's state, COMPACT-5.7): catch up, archive it too, and re-apply.
+        const known = Y.encodeStateVector(old)
         applyStoredDoc(old, stored, this)
+        if (archive) await this.store.append(archive, Y.encodeStateAsUpdate(old, known))
         const again = rebase(old)
         if (again) Y.applyUpdate(doc, again, this)
       }
+      this.#epoch = record.id
       this.#meta = { ...this.#meta, [EPOCH_META_KEY]: record.id }
-      this.#tail = []
-      this.#tailCount = 0
-      this.#tailBytes = 0
+      // The store now holds all of `doc` (a snapshot, or the whole state appended below), and `doc` holds every
+      // change of `old`, also one whose append failed or was refused: nothing is left to repair.
+      this.#blocked = false
+      this.#needsRepair = false
+      if (elsewhere) this.#refused(epochMismatch(`the store moved to another epoch than ${record.id}`))
       if (this.#destroyed) return
       doc.on('update', this.#onUpdate)
       doc.on('destroy', this.#onDocDestroy)
@@ -204,6 +247,10 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   /**
    * Resolves once every update the doc emitted before this call is durable (STORE-7.4). If an append failed, it
    * re-appends the whole document state (which covers the lost update) and rejects only if that fails too.
+   *
+   * After an `epoch-mismatch` (STORE-7.8) the re-append is epoch-checked too: while the store holds another epoch
+   * it is refused and `flushed()` rejects with that `epoch-mismatch` WeftError, so nothing (a durable ack above all)
+   * treats the unstored changes as durable. It resolves again once a switch to the stored epoch has stored them.
    */
   async flushed(): Promise<void> {
     if (this.#switching) await this.#switching
@@ -212,10 +259,15 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.#repair ??= (async () => {
       this.#needsRepair = false
       try {
-        await this.#track(this.store.append(this.docId, Y.encodeStateAsUpdate(this.doc)))
+        await this.#track(
+          this.store.append(this.docId, Y.encodeStateAsUpdate(this.doc), this.#appendOptions()),
+        )
+        this.#blocked = false
       } catch (err) {
         this.#needsRepair = true
-        throw toWeftError(WeftErrorCode.StoreFailed, err)
+        const error = toWeftError(WeftErrorCode.StoreFailed, err)
+        if (error.code === WeftErrorCode.EpochMismatch) this.#blocked = true
+        throw error
       } finally {
         this.#repair = null
       }
@@ -231,6 +283,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     if (this.#destroyed) throw new WeftError(WeftErrorCode.Destroyed, 'DocPersistence was destroyed')
     if (this.#switching) await this.#switching
     const compactor = this.compactor ?? defaultCompactor
+    // Epoch-checked (STORE-3.8): never fold this writer's epoch over a newer one another writer stored.
+    if (options?.epoch === undefined && this.#epoch !== undefined)
+      options = { ...options, epoch: this.#epoch }
     let outcome: CompactionOutcome
     if (this.#exclusive) {
       const through = this.#lastClock
@@ -287,7 +342,12 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   }
 
   #write(update: Uint8Array): void {
-    const append = this.store.append(this.docId, update).then(
+    if (this.#blocked) {
+      // STORE-7.8: the store holds another epoch; the change stays in the doc (the switch re-applies it).
+      this.#needsRepair = true
+      return
+    }
+    const append = this.store.append(this.docId, update, this.#appendOptions()).then(
       (clock) => {
         this.#lastClock = Math.max(this.#lastClock, clock)
         this.#tail.push({ clock, count: 1, bytes: update.byteLength })
@@ -297,10 +357,36 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
       },
       (err: unknown) => {
         this.#needsRepair = true
-        this.#emitError(toWeftError(WeftErrorCode.StoreFailed, err, 'append failed'))
+        const error = toWeftError(WeftErrorCode.StoreFailed, err, 'append failed')
+        if (error.code === WeftErrorCode.EpochMismatch) this.#refused(error)
+        else this.#emitError(error)
       },
     )
     void this.#track(append)
+  }
+
+  /** The epoch check of every append of the document (STORE-2.5); none while loading. */
+  #appendOptions(): AppendOptions | undefined {
+    return this.#epoch === undefined ? undefined : { epoch: this.#epoch }
+  }
+
+  /** STORE-7.8: stop appending, report once. */
+  #refused(error: WeftError): void {
+    this.#needsRepair = true
+    if (this.#blocked) return
+    this.#blocked = true
+    this.#emitError(error)
+  }
+
+  /** Tail bookkeeping after a switch: empty, or what a load of the new epoch found. */
+  #resetTail(stored: StoredDoc | null): void {
+    const snapshotBytes = stored?.snapshot?.byteLength ?? 0
+    const count = stored?.updates.length ?? 0
+    const tailBytes = (stored?.byteLength ?? 0) - snapshotBytes
+    this.#tail = stored && count > 0 ? [{ clock: stored.clock, count, bytes: tailBytes }] : []
+    this.#tailCount = count
+    this.#tailBytes = count > 0 ? tailBytes : 0
+    if (stored) this.#snapshotBytes = snapshotBytes
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
@@ -314,7 +400,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   }
 
   #maybeCompact(): void {
-    if (!this.compactor || this.#compaction || this.#destroyed || this.#switchActive) return
+    if (!this.compactor || this.#compaction || this.#destroyed || this.#switchActive || this.#blocked) return
     const stats = {
       updateCount: this.#tailCount,
       updateBytes: this.#tailBytes,
@@ -343,3 +429,8 @@ export const EPOCH_CHILD_META_KEY = 'epoch-child'
 export const epochArchiveId = (docId: DocId, epoch: string): DocId => `${docId}~epoch~${epoch}` as DocId
 
 const isEmptyUpdate = (update: Uint8Array): boolean => update.length <= 2
+
+/** A state vector that knows nothing: `encodeStateAsUpdate(doc, it)` is the whole document. */
+const EMPTY_STATE_VECTOR = Uint8Array.of(0)
+
+const epochMismatch = (message: string): WeftError => new WeftError(WeftErrorCode.EpochMismatch, message)

@@ -21,10 +21,33 @@ export interface StoredDoc {
   readonly meta: Readonly<Record<string, string>>
 }
 
+/** Options of {@link DocStore.append}. */
+export interface AppendOptions {
+  /**
+   * Epoch-checked append (docs/spec/storage.md, STORE-2.5): the append is refused, rejecting with an
+   * `epoch-mismatch` WeftError and writing nothing, when the stored meta `epoch` (absent = `"0"`) differs. The
+   * check is made in the same transaction as the write, so an epoch switch stored by another writer of the same
+   * store (a browser tab sharing IndexedDB) either precedes the append and refuses it, or follows it and sees it.
+   */
+  readonly epoch?: string
+}
+
 /** Options of {@link DocStore.compact}. */
 export interface CompactOptions {
   /** Metadata entries to set (or, with `null`, delete) in the same atomic step (an epoch change needs that). */
   readonly meta?: Readonly<Record<string, string | null>>
+  /**
+   * Exact compaction (STORE-3.7): also `stale` (nothing changed) when any update with a clock above `throughClock`
+   * exists, checked in the same atomic step. An epoch switch needs it: an update appended after the caller's view
+   * would otherwise survive the compaction (STORE-3.1) and be replayed onto the new epoch.
+   */
+  readonly exact?: boolean
+  /**
+   * Epoch-checked compaction (STORE-3.8): also `stale` when the stored meta `epoch` (absent = `"0"`), as it is
+   * before `meta` is applied, differs. A writer compacting what it loaded in one epoch never overwrites a snapshot
+   * another writer stored for a newer epoch at the same clock.
+   */
+  readonly epoch?: string
 }
 
 /**
@@ -54,9 +77,10 @@ export interface DocStore {
   load(docId: DocId): Promise<StoredDoc | null>
   /**
    * Appends one update (the store keeps its own copy of the bytes). Resolves once durable, with the update's clock.
-   * Concurrent appends are stored, and get clocks, in call order.
+   * Concurrent appends are stored, and get clocks, in call order. With `options.epoch`, the append is refused
+   * (`epoch-mismatch`, nothing written, no clock used) when the stored epoch differs (STORE-2.5).
    */
-  append(docId: DocId, update: Uint8Array): Promise<number>
+  append(docId: DocId, update: Uint8Array, options?: AppendOptions): Promise<number>
   /**
    * Atomically replaces the snapshot and every update with clock `<= throughClock` by `snapshot` (V2 encoding).
    * Updates appended later are kept. A crash during compaction leaves either the old rows or the new snapshot.
@@ -64,7 +88,8 @@ export interface DocStore {
    *
    * Resolves `{ ok: false, reason: 'stale' }` and changes nothing when `throughClock` is below the clock of the
    * stored snapshot (a later compaction already happened) or above the document's last clock (the caller never
-   * loaded that state, e.g. the document was removed meanwhile).
+   * loaded that state, e.g. the document was removed meanwhile); with `options.exact`, also when an update follows
+   * `throughClock` (STORE-3.7); with `options.epoch`, also when the stored epoch differs (STORE-3.8).
    */
   compact(
     docId: DocId,

@@ -14,16 +14,31 @@ export const EPOCH_META_KEY = 'epoch'
 /** Meta key holding the current epoch's record, base64 of {@link encodeEpochRecord} (COMPACT-3.4). */
 export const EPOCH_RECORD_META_KEY = 'epoch-record'
 
+/** Options of {@link persistEpoch}. */
+export interface PersistEpochOptions {
+  /**
+   * Exact compaction (STORE-3.7, default true): `stale` when any update follows `throughClock`, instead of keeping
+   * it; such an update belongs to the old epoch and would be replayed onto the new one (COMPACT-5.7).
+   */
+  readonly exact?: boolean
+  /**
+   * The epoch the caller believes is stored (STORE-3.8): `stale` when the store holds another one, e.g. because
+   * another writer of the store switched it already. Omitted: not checked.
+   */
+  readonly from?: string
+}
+
 /**
  * Switches a stored document to a new epoch in one atomic store step (docs/spec/compaction.md, COMPACT-3.4): the
  * snapshot becomes `doc` (the new epoch's document: `record.initial`, plus whatever was re-applied or edited in it
  * since) and the meta entries `epoch` and `epoch-record` are written with it. A crash before leaves the old epoch
  * with every edit; after, the new one.
  *
- * `throughClock` is the `clock` of the `load` that gave the old epoch's state: every stored update must be at or
- * below it, and no old-epoch update may be appended until this resolves (stop the document's persistence first),
- * because updates appended later survive a compaction and would then be replayed onto the new epoch (COMPACT-5.7).
- * Resolves `{ ok: false, reason: 'stale' }` and changes nothing when the store moved on (STORE-3.5).
+ * `throughClock` is the `clock` of the `load` (or last append) that gave the old epoch's state. The compaction is
+ * exact (STORE-3.7): when any update follows `throughClock` (another writer of the store appended to the old epoch
+ * meanwhile, COMPACT-6.6) it resolves `{ ok: false, reason: 'stale' }` and changes nothing, as it does when the
+ * store moved on otherwise (STORE-3.3) or, with `options.from`, holds another epoch (STORE-3.8); the caller loads
+ * again, re-applies what it finds, and retries.
  */
 export const persistEpoch = (
   store: DocStore,
@@ -31,9 +46,12 @@ export const persistEpoch = (
   record: EpochRecord,
   doc: Y.Doc,
   throughClock: number,
+  options: PersistEpochOptions = {},
 ): Promise<CompactResult> =>
   store.compact(docId, Y.encodeStateAsUpdateV2(doc), throughClock, {
     meta: { [EPOCH_META_KEY]: record.id, [EPOCH_RECORD_META_KEY]: toBase64(encodeEpochRecord(record)) },
+    exact: options.exact ?? true,
+    ...(options.from === undefined ? {} : { epoch: options.from }),
   })
 
 /**

@@ -2,7 +2,7 @@
  * Storage: the DocStore contract, DocPersistence (one Y.Doc bound to a store) and log compaction.
  * @packageDocumentation
  */
-export type { DocStore, StoredDoc, CompactOptions, CompactResult } from './DocStore.js'
+export type { DocStore, StoredDoc, CompactOptions, CompactResult, AppendOptions } from './DocStore.js'
 export {
   DocPersistence,
   EPOCH_CHILD_META_KEY,
@@ -44,4 +44,5 @@ export {
   type EpochPolicy,
   type ItemCounts,
 } from './epochPolicy.js'
+export { type PersistEpochOptions } from './epochPersist.js'
 export { persistEpoch, readEpochRecord, EPOCH_META_KEY, EPOCH_RECORD_META_KEY } from './epochPersist.js'

@@ -228,7 +228,13 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       const fresh = this.#newDoc(old)
       Y.applyUpdateV2(fresh, record.initial, EPOCH_ORIGIN)
       doc.destroy()
-      await this.#switch(session, record, old, fresh, () => null, true, true)
+      // COMPACT-6.6: old-epoch changes another writer of the store appended meanwhile are found by the switch's
+      // reload; they are re-applied like a follower's (they follow the base).
+      const rebase = (from: Y.Doc): Uint8Array | null => {
+        const again = rebaseOnto(from, record)
+        return again.ok ? again.update : null
+      }
+      await this.#switch(session, record, old, fresh, rebase, true, true)
       return record
     })
   }

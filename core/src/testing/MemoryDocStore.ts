@@ -1,6 +1,14 @@
 import type { DocId } from '../ids.js'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
-import type { CompactOptions, CompactResult, DocStore, StoredDoc } from '../storage/DocStore.js'
+import type {
+  AppendOptions,
+  CompactOptions,
+  CompactResult,
+  DocStore,
+  StoredDoc,
+} from '../storage/DocStore.js'
+import { EPOCH_META_KEY } from '../storage/epochPersist.js'
+import { INITIAL_EPOCH } from '../storage/epochRecord.js'
 
 interface MemoryEntry {
   snapshot: Uint8Array | null
@@ -39,8 +47,15 @@ export class MemoryDocStore implements DocStore {
     }
   }
 
-  async append(docId: DocId, update: Uint8Array): Promise<number> {
+  async append(docId: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
     this.#check()
+    // Checked and written synchronously: nothing can come between the check and the write (STORE-2.5).
+    if (options?.epoch !== undefined && options.epoch !== this.#epochOf(docId)) {
+      throw new WeftError(
+        WeftErrorCode.EpochMismatch,
+        `MemoryDocStore: ${JSON.stringify(docId)} is stored in epoch ${this.#epochOf(docId)}, not ${options.epoch}`,
+      )
+    }
     this.writeCount++
     // The clock is taken synchronously, so concurrent appends are ordered by call (STORE-2.2).
     const entry = this.#entry(docId)
@@ -62,6 +77,10 @@ export class MemoryDocStore implements DocStore {
     const entry = this.#docs.get(docId)
     const lastClock = entry?.lastClock ?? 0
     if (throughClock < (entry?.snapshotClock ?? 0) || throughClock > lastClock)
+      return { ok: false, reason: 'stale' }
+    // STORE-3.7: clocks are never reused, so an update above throughClock exists iff the last clock is above it.
+    if (options?.exact && lastClock > throughClock) return { ok: false, reason: 'stale' }
+    if (options?.epoch !== undefined && options.epoch !== this.#epochOf(docId))
       return { ok: false, reason: 'stale' }
     this.writeCount++
     const e = this.#entry(docId)
@@ -115,6 +134,10 @@ export class MemoryDocStore implements DocStore {
       this.#docs.set(docId, entry)
     }
     return entry
+  }
+
+  #epochOf(docId: DocId): string {
+    return this.#docs.get(docId)?.meta.get(EPOCH_META_KEY) ?? INITIAL_EPOCH
   }
 
   #check(): void {

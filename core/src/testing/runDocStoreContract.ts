@@ -35,8 +35,17 @@ const sameBytes = (a: Uint8Array | null | undefined, b: Uint8Array): boolean =>
 
 const tail = (stored: StoredDoc | null): number[][] => (stored?.updates ?? []).map((u) => [...u])
 
+const STALE = { ok: false, reason: 'stale' } as const
+
+/** The WeftError code a promise rejects with (`null` if it resolves). */
+const rejectionCode = (p: Promise<unknown>): Promise<string | null> =>
+  p.then(
+    () => null,
+    (err: unknown) => (err instanceof WeftError ? err.code : `not a WeftError: ${String(err)}`),
+  )
+
 /**
- * Registers the DocStore contract suite (docs/spec/storage.md, `STORE-1` to `STORE-6`) for one implementation.
+ * Registers the DocStore contract suite (docs/spec/storage.md, `STORE-1` to `STORE-6`; STORE-2.5, STORE-3.7 and STORE-3.8 are the checks several writers of one store rely on during an epoch switch) for one implementation.
  * Call it at the top level of a vitest test file; `makeStore` must return a fresh, empty store each time.
  */
 export const runDocStoreContract = (
@@ -212,6 +221,92 @@ export const runDocStoreContract = (
       expect((await store.load(A))?.meta).toEqual({ keep: '1', epoch: 'e2' })
     })
 
+    it('STORE-3.7: an exact compaction is stale, and changes nothing, when any update follows throughClock', async () => {
+      const c1 = await store.append(A, bytes(1))
+      const c2 = await store.append(A, bytes(2))
+      const before = await store.load(A)
+      expect(await store.compact(A, bytes(9), c1, { exact: true, meta: { epoch: 'e1' } })).toEqual(STALE)
+      expect(await store.load(A)).toEqual(before)
+      // The caller loaded, then another writer appended: the load's clock is no longer the last one.
+      const c3 = await store.append(A, bytes(3))
+      expect(await store.compact(A, bytes(9), c2, { exact: true })).toEqual(STALE)
+      expect(tail(await store.load(A))).toEqual([[1], [2], [3]])
+      // Through the last clock it compacts like any compaction, meta included.
+      expect(await store.compact(A, bytes(9), c3, { exact: true, meta: { epoch: 'e1' } })).toEqual({
+        ok: true,
+      })
+      const after = await store.load(A)
+      expect([...(after?.snapshot ?? [])]).toEqual([9])
+      expect(tail(after)).toEqual([])
+      expect(after?.meta).toEqual({ epoch: 'e1' })
+      // Still exact after a compaction (the snapshot's clock is the last one), and for a new document.
+      expect(await store.compact(A, bytes(10), c3, { exact: true })).toEqual({ ok: true })
+      expect(await store.compact(B, bytes(1), 0, { exact: true })).toEqual({ ok: true })
+      // An append racing the compaction: either it came first (stale, nothing changed) or after (kept).
+      const through = (await store.load(A))?.clock ?? 0
+      const [result] = await Promise.all([
+        store.compact(A, bytes(11), through, { exact: true }),
+        store.append(A, bytes(4)),
+      ])
+      const raced = await store.load(A)
+      expect(tail(raced)).toEqual([[4]])
+      expect([...(raced?.snapshot ?? [])]).toEqual(result.ok ? [11] : [10])
+    })
+
+    it('STORE-3.8: an epoch-checked compaction is stale when the stored epoch differs', async () => {
+      const c = await store.append(A, bytes(1))
+      // Absent `epoch` meta is the initial epoch "0".
+      expect(await store.compact(A, bytes(5), c, { epoch: 'e1' })).toEqual(STALE)
+      // Checked against the stored value before `meta` is applied.
+      expect(await store.compact(A, bytes(5), c, { epoch: '0', meta: { epoch: 'e1' } })).toEqual({ ok: true })
+      // A writer that loaded epoch "0" at the same clock must not fold it over the new epoch's snapshot.
+      expect(await store.compact(A, bytes(6), c, { epoch: '0' })).toEqual(STALE)
+      const stored = await store.load(A)
+      expect([...(stored?.snapshot ?? [])]).toEqual([5])
+      expect(stored?.meta).toEqual({ epoch: 'e1' })
+      expect(await store.compact(A, bytes(7), c, { epoch: 'e1' })).toEqual({ ok: true })
+      expect(await store.compact(B, bytes(1), 0, { epoch: 'e1' })).toEqual(STALE)
+      expect(await store.load(B)).toBeNull()
+    })
+
+    it('STORE-2.5: an epoch-checked append is refused in another epoch and writes nothing', async () => {
+      // Absent `epoch` meta is "0"; an accepted append may create the document.
+      const c1 = await store.append(A, bytes(1), { epoch: '0' })
+      expect(c1).toBeGreaterThan(0)
+      expect(await rejectionCode(store.append(B, bytes(1), { epoch: 'e1' }))).toBe(
+        WeftErrorCode.EpochMismatch,
+      )
+      expect(await store.load(B)).toBeNull()
+      expect(await store.list()).toEqual([A])
+      // Another writer switches the document to epoch e1.
+      expect(await store.compact(A, bytes(9), c1, { meta: { epoch: 'e1' } })).toEqual({ ok: true })
+      const before = await store.load(A)
+      expect(await rejectionCode(store.append(A, bytes(2), { epoch: '0' }))).toBe(WeftErrorCode.EpochMismatch)
+      expect(await store.load(A)).toEqual(before)
+      // No clock was used by the refused append; unchecked appends are never refused.
+      expect(await store.append(A, bytes(3), { epoch: 'e1' })).toBe(c1 + 1)
+      expect(await store.append(A, bytes(4))).toBe(c1 + 2)
+      // Appends of one tick (one group commit): each is checked on its own, in call order.
+      const settled = await Promise.allSettled([
+        store.append(A, bytes(5), { epoch: 'e1' }),
+        store.append(A, bytes(6), { epoch: '0' }),
+        store.append(A, bytes(7), { epoch: 'e1' }),
+        store.append(B, bytes(8), { epoch: '0' }),
+      ])
+      expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+      const refused: unknown = settled[1]?.status === 'rejected' ? settled[1].reason : null
+      expect(refused).toBeInstanceOf(WeftError)
+      expect((refused as WeftError).code).toBe(WeftErrorCode.EpochMismatch)
+      expect(tail(await store.load(A))).toEqual([[3], [4], [5], [7]])
+      expect(tail(await store.load(B))).toEqual([[8]])
+      // The check reads the stored meta, whoever wrote it.
+      await store.setMeta(A, 'epoch', 'e2')
+      expect(await rejectionCode(store.append(A, bytes(9), { epoch: 'e1' }))).toBe(
+        WeftErrorCode.EpochMismatch,
+      )
+      expect(await store.append(A, bytes(9), { epoch: 'e2' })).toBeGreaterThan(c1 + 2)
+    })
+
     it('STORE-4.1, STORE-4.2: metadata is set, replaced and deleted; metadata alone makes a document', async () => {
       await store.setMeta(A, 'epoch', 'e1')
       await store.setMeta(A, 'schema', '3')
@@ -269,6 +364,7 @@ export const runDocStoreContract = (
       }
       await expectDestroyed(store.load(A))
       await expectDestroyed(store.append(A, bytes(3)))
+      await expectDestroyed(store.append(A, bytes(3), { epoch: '0' }))
       await expectDestroyed(store.compact(A, bytes(3), 1))
       await expectDestroyed(store.setMeta(A, 'k', 'v'))
       await expectDestroyed(store.remove(A))

@@ -1,6 +1,15 @@
-import { WeftError, WeftErrorCode, type DocId, type DocStore, type StoredDoc } from '@weft/core'
+import {
+  EPOCH_META_KEY,
+  INITIAL_EPOCH,
+  WeftError,
+  WeftErrorCode,
+  type DocId,
+  type DocStore,
+  type StoredDoc,
+} from '@weft/core'
 import { openWeftDatabase, requestResult, SNAPSHOTS, transactionDone, UPDATES, META } from './idb.js'
 
+type AppendOptions = NonNullable<Parameters<DocStore['append']>[2]>
 type CompactOptions = NonNullable<Parameters<DocStore['compact']>[3]>
 type CompactResult = Awaited<ReturnType<DocStore['compact']>>
 
@@ -20,6 +29,8 @@ export interface IndexedDbDocStoreOptions {
 interface PendingAppend {
   readonly docId: DocId
   readonly bytes: Uint8Array
+  /** STORE-2.5: the epoch the stored document must be in, checked inside the write transaction. */
+  readonly epoch: string | undefined
   readonly resolve: (clock: number) => void
   readonly reject: (err: unknown) => void
 }
@@ -75,6 +86,22 @@ const readLastClock = (
     finish()
   }
 }
+
+/** The stored epoch of a document (meta `epoch`, absent = `"0"`), read inside `tx` (which must cover `meta`). */
+const readEpoch = (tx: IDBTransaction, docId: DocId, done: (epoch: string | WeftError) => void): void => {
+  const req = tx.objectStore(META).get([docId, EPOCH_META_KEY])
+  req.onsuccess = () => {
+    const value: unknown = req.result
+    if (value === undefined) done(INITIAL_EPOCH)
+    else done(typeof value === 'string' ? value : corrupted(docId, 'bad metadata row'))
+  }
+}
+
+const epochMismatch = (docId: DocId, stored: string, expected: string): WeftError =>
+  new WeftError(
+    WeftErrorCode.EpochMismatch,
+    `IndexedDbDocStore: document ${JSON.stringify(docId)} is stored in epoch ${stored}, not ${expected}`,
+  )
 
 /**
  * A {@link DocStore} on raw IndexedDB: object stores `updates` (key `[doc, clock]`), `snapshots` (key `doc`) and
@@ -136,13 +163,13 @@ export class IndexedDbDocStore implements DocStore {
     }
   }
 
-  append(docId: DocId, update: Uint8Array): Promise<number> {
+  append(docId: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
     if (this.#closed)
       return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'IndexedDbDocStore is closed'))
     // Copy now (STORE-1.4); also, structured clone of a view would store its whole underlying buffer.
     const bytes = new Uint8Array(update)
     return new Promise<number>((resolve, reject) => {
-      this.#queue.push({ docId, bytes, resolve, reject })
+      this.#queue.push({ docId, bytes, epoch: options?.epoch, resolve, reject })
       if (this.#scheduled) return
       this.#scheduled = true
       if (this.#dbValue) queueMicrotask(() => this.#flush())
@@ -165,8 +192,13 @@ export class IndexedDbDocStore implements DocStore {
     this.#flush()
     const tx = db.transaction([UPDATES, SNAPSHOTS, META], 'readwrite', { durability: this.#durability })
     let result: CompactResult = { ok: false, reason: 'stale' }
-    readLastClock(tx, docId, (snapshotClock, last) => {
+    let failure: WeftError | null = null
+    const write = (snapshotClock: number, last: number, epoch: string | WeftError | undefined): void => {
       if (throughClock < snapshotClock || throughClock > last) return
+      // STORE-3.7, STORE-3.8: checked in this transaction, which IndexedDB serializes with every other write.
+      if (options?.exact && last > throughClock) return
+      if (epoch instanceof WeftError) return void (failure = epoch)
+      if (options?.epoch !== undefined && options.epoch !== epoch) return
       tx.objectStore(SNAPSHOTS).put({ clock: throughClock, data } satisfies SnapshotRow, docId)
       tx.objectStore(UPDATES).delete(updatesThrough(docId, throughClock))
       for (const [key, value] of Object.entries(options?.meta ?? {})) {
@@ -174,8 +206,13 @@ export class IndexedDbDocStore implements DocStore {
         else tx.objectStore(META).put(value, [docId, key])
       }
       result = { ok: true }
+    }
+    readLastClock(tx, docId, (snapshotClock, last) => {
+      if (options?.epoch === undefined) write(snapshotClock, last, undefined)
+      else readEpoch(tx, docId, (epoch) => write(snapshotClock, last, epoch))
     })
     await this.#track(transactionDone(tx), 'compact')
+    if (failure) throw failure
     return result
   }
 
@@ -269,32 +306,58 @@ export class IndexedDbDocStore implements DocStore {
     const db = this.#dbValue
     if (batch.length === 0 || !db) return
     this.#queue = []
-    const clocks: number[] = []
+    // Per append: its clock, or the error that refused it (STORE-2.5: nothing written, no clock used).
+    const clocks: (number | WeftError)[] = []
+    const checked = batch.some((p) => p.epoch !== undefined)
     let tx: IDBTransaction
     try {
-      tx = db.transaction([UPDATES, SNAPSHOTS], 'readwrite', { durability: this.#durability })
+      // `meta` joins the scope only when an append is epoch-checked: one more store to lock, one get per document.
+      const scope = checked ? [UPDATES, SNAPSHOTS, META] : [UPDATES, SNAPSHOTS]
+      tx = db.transaction(scope, 'readwrite', { durability: this.#durability })
     } catch (err) {
       for (const p of batch) p.reject(toStoreError(err, 'append'))
       return
     }
     const docs = [...new Set(batch.map((p) => p.docId))]
     const next = new Map<DocId, number>()
-    docs.forEach((docId) =>
-      readLastClock(tx, docId, (_snapshotClock, last) => {
-        next.set(docId, last)
-        if (next.size < docs.length) return
-        // Every last clock is known: write the batch in call order.
-        const updates = tx.objectStore(UPDATES)
-        for (const p of batch) {
+    const epochs = new Map<DocId, string | WeftError>()
+    let waiting = docs.length
+    const write = (): void => {
+      // Every last clock (and stored epoch) is known: write the batch in call order.
+      const updates = tx.objectStore(UPDATES)
+      for (const p of batch) {
+        const stored = p.epoch === undefined ? undefined : epochs.get(p.docId)
+        if (stored instanceof WeftError) clocks.push(stored)
+        else if (stored !== undefined && stored !== p.epoch)
+          clocks.push(epochMismatch(p.docId, stored, p.epoch ?? ''))
+        else {
           const clock = (next.get(p.docId) ?? 0) + 1
           next.set(p.docId, clock)
           clocks.push(clock)
           updates.add(p.bytes, [p.docId, clock])
         }
-      }),
-    )
+      }
+    }
+    const checkedDocs = new Set(batch.filter((p) => p.epoch !== undefined).map((p) => p.docId))
+    docs.forEach((docId) => {
+      if (checkedDocs.has(docId)) waiting++
+      readLastClock(tx, docId, (_snapshotClock, last) => {
+        next.set(docId, last)
+        if (--waiting === 0) write()
+      })
+      if (checkedDocs.has(docId))
+        readEpoch(tx, docId, (epoch) => {
+          epochs.set(docId, epoch)
+          if (--waiting === 0) write()
+        })
+    })
     void this.#track(transactionDone(tx), 'append').then(
-      () => batch.forEach((p, i) => p.resolve(clocks[i] ?? 0)),
+      () =>
+        batch.forEach((p, i) => {
+          const clock = clocks[i] ?? 0
+          if (clock instanceof WeftError) p.reject(clock)
+          else p.resolve(clock)
+        }),
       (err: unknown) => batch.forEach((p) => p.reject(err)),
     )
   }

@@ -94,6 +94,41 @@ describe('IndexedDbDocStore', () => {
     await two.close()
   })
 
+  it('STORE-2.5, STORE-3.7: two tabs: an epoch switch in one is checked against the appends of the other', async () => {
+    const name = `tabs-epoch-${n++}`
+    const [one, two] = [open(name), open(name)]
+    await one.append(A, bytes(1), { epoch: '0' })
+    const loaded = await one.load(A)
+    await two.append(A, bytes(2), { epoch: '0' })
+    const switchTo = { exact: true, epoch: '0', meta: { epoch: 'e1' } }
+    expect(await one.compact(A, bytes(9), loaded?.clock ?? 0, switchTo)).toEqual({
+      ok: false,
+      reason: 'stale',
+    })
+    // The other tab's append and the switch in the same tick: whichever transaction runs first, the old-epoch
+    // update is either before the switch (which is then stale) or refused after it; never under the new epoch.
+    const reloaded = await one.load(A)
+    const [result, appended] = await Promise.all([
+      one.compact(A, bytes(9), reloaded?.clock ?? 0, switchTo),
+      two.append(A, bytes(3), { epoch: '0' }).then(
+        () => 'stored',
+        (err: unknown) => (err instanceof WeftError ? err.code : 'other'),
+      ),
+    ])
+    const after = await two.load(A)
+    if (result.ok) {
+      expect(appended).toBe('epoch-mismatch')
+      expect(after?.updates).toEqual([])
+      expect(after?.meta).toEqual({ epoch: 'e1' })
+    } else {
+      expect(appended).toBe('stored')
+      expect(after?.updates.map((u) => u[0])).toEqual([1, 2, 3])
+      expect(after?.meta).toEqual({})
+    }
+    await one.close()
+    await two.close()
+  })
+
   it('STORE-6.2: a row that is not bytes rejects load with store-corrupted', async () => {
     const name = `idb-${n++}`
     const store = open(name)

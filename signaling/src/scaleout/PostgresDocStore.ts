@@ -1,5 +1,13 @@
 import pg from 'pg'
-import { WeftError, WeftErrorCode, type DocId, type DocStore, type StoredDoc } from '@weft/core'
+import {
+  EPOCH_META_KEY,
+  INITIAL_EPOCH,
+  WeftError,
+  WeftErrorCode,
+  type DocId,
+  type DocStore,
+  type StoredDoc,
+} from '@weft/core'
 import {
   COMPACT_LOCK_KEY,
   POSTGRES_SCHEMA_VERSION,
@@ -32,12 +40,15 @@ export interface StoredTail {
   readonly clock: number
 }
 
+type AppendOptions = NonNullable<Parameters<DocStore['append']>[2]>
 type CompactOptions = NonNullable<Parameters<DocStore['compact']>[3]>
 type CompactResult = Awaited<ReturnType<DocStore['compact']>>
 
 interface PendingAppend {
   readonly docId: DocId
   readonly bytes: Buffer
+  /** STORE-2.5: the epoch the stored document must be in, checked inside the commit. */
+  readonly epoch: string | undefined
   readonly resolve: (clock: number) => void
   readonly reject: (err: unknown) => void
 }
@@ -217,12 +228,12 @@ export class PostgresDocStore implements DocStore {
     }
   }
 
-  append(docId: DocId, update: Uint8Array): Promise<number> {
+  append(docId: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
     if (this.#closed)
       return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed'))
     return new Promise<number>((resolve, reject) => {
       // Copy now: the caller may reuse its buffer (STORE-1.4).
-      this.#queue.push({ docId, bytes: Buffer.from(update), resolve, reject })
+      this.#queue.push({ docId, bytes: Buffer.from(update), epoch: options?.epoch, resolve, reject })
       this.#schedule()
     })
   }
@@ -252,6 +263,13 @@ export class PostgresDocStore implements DocStore {
         const last = headRow ? clockOf(docId, headRow.clock) : 0
         const snapshotClock = snapRow ? clockOf(docId, snapRow.clock) : 0
         if (throughClock < snapshotClock || throughClock > last) return { ok: false, reason: 'stale' }
+        // STORE-3.7: `last` is the counter row locked above, so no append can commit in between.
+        if (options?.exact && last > throughClock) return { ok: false, reason: 'stale' }
+        if (options?.epoch !== undefined) {
+          // STORE-3.8: read after the lock (READ COMMITTED: this statement sees every commit before it).
+          const epochs = await this.#storedEpochs(c, [docId])
+          if ((epochs.get(docId) ?? INITIAL_EPOCH) !== options.epoch) return { ok: false, reason: 'stale' }
+        }
         if (!headRow)
           await c.query(`INSERT INTO ${t('docs')} (doc, clock) VALUES ($1, $2)`, [docId, throughClock])
         await c.query(
@@ -351,6 +369,20 @@ export class PostgresDocStore implements DocStore {
     if (this.#closed) throw new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed')
   }
 
+  /** The stored `epoch` meta of each of `docIds` that has one. */
+  async #storedEpochs(c: pg.PoolClient, docIds: readonly DocId[]): Promise<Map<string, string>> {
+    const res = await c.query(
+      `SELECT doc, value FROM ${this.#table('meta')} WHERE doc = ANY($1::text[]) AND key = $2`,
+      [[...docIds], EPOCH_META_KEY],
+    )
+    const out = new Map<string, string>()
+    for (const row of res.rows as Array<{ doc: string; value: unknown }>) {
+      if (typeof row.value !== 'string') throw corrupted(row.doc, 'bad metadata row')
+      out.set(row.doc, row.value)
+    }
+    return out
+  }
+
   async #putMeta(c: pg.PoolClient, docId: DocId, key: string, value: string | null): Promise<void> {
     if (value === null)
       await c.query(`DELETE FROM ${this.#table('meta')} WHERE doc = $1 AND key = $2`, [docId, key])
@@ -399,62 +431,110 @@ export class PostgresDocStore implements DocStore {
   /**
    * Commits every queued append in one statement (STORE-2.4): bumps each document's clock counter (rows locked in
    * document order, so concurrent nodes never deadlock) and inserts the rows with their clocks, in call order.
+   * A batch with epoch-checked appends (STORE-2.5) runs in a transaction: the same statement, then the stored
+   * epochs are read (after the counter rows are locked, so every compaction that changed them has committed); a
+   * mismatch rolls back, refuses those appends and commits the others again (no clock is used by a refused one).
    */
   #flush(): Promise<void> {
     const batch = this.#queue
     this.#queue = []
     if (batch.length === 0) return Promise.resolve()
     const run = (async () => {
-      const counts = new Map<DocId, number>()
-      const index: number[] = []
-      for (const p of batch) {
-        const n = (counts.get(p.docId) ?? 0) + 1
-        counts.set(p.docId, n)
-        index.push(n)
-      }
-      let last: Map<string, number>
+      const refused = new Map<PendingAppend, WeftError>()
+      let clocks: number[]
+      let accepted = batch
       try {
         await this.ready()
-        const t = this.#table
-        const res = await this.#pool.query(
-          `WITH bumped AS (
-             INSERT INTO ${t('docs')} (doc, clock)
-             SELECT d, n FROM unnest($1::text[], $2::bigint[]) AS x(d, n) ORDER BY d
-             ON CONFLICT (doc) DO UPDATE SET clock = ${t('docs')}.clock + excluded.clock
-             RETURNING doc, clock
-           ), counts AS (SELECT d, n FROM unnest($1::text[], $2::bigint[]) AS y(d, n))
-           INSERT INTO ${t('updates')} (doc, clock, data)
-           SELECT u.doc, b.clock - c.n + u.i, u.data
-           FROM unnest($3::text[], $4::bigint[], $5::bytea[]) AS u(doc, i, data)
-           JOIN bumped b ON b.doc = u.doc JOIN counts c ON c.d = u.doc
-           RETURNING doc, clock`,
-          [
-            [...counts.keys()],
-            [...counts.values()],
-            batch.map((p) => p.docId),
-            index,
-            batch.map((p) => p.bytes),
-          ],
-        )
-        last = new Map()
-        for (const row of res.rows as Array<{ doc: string; clock: unknown }>) {
-          const clock = clockOf(row.doc, row.clock)
-          if (clock > (last.get(row.doc) ?? 0)) last.set(row.doc, clock)
+        if (!batch.some((p) => p.epoch !== undefined)) clocks = await this.#insert(this.#pool, batch)
+        else {
+          for (;;) {
+            const result = await this.#insertChecked(accepted)
+            if (Array.isArray(result)) {
+              clocks = result
+              break
+            }
+            for (const [p, err] of result) refused.set(p, err)
+            accepted = accepted.filter((p) => !refused.has(p))
+          }
         }
       } catch (err) {
         const error = toStoreError(err, 'append')
         for (const p of batch) p.reject(error)
         return
       }
-      batch.forEach((p, i) => {
-        const end = last.get(p.docId) ?? 0
-        p.resolve(end - (counts.get(p.docId) ?? 0) + (index[i] ?? 0))
-      })
+      for (const [p, err] of refused) p.reject(err)
+      accepted.forEach((p, i) => p.resolve(clocks[i] ?? 0))
     })()
     this.#writing = run.finally(() => {
       this.#writing = null
       if (this.#queue.length > 0 && !this.#closed) this.#schedule()
     })
     return this.#writing
+  }
+
+  /** The group-commit statement: inserts `batch` in call order; resolves each append's clock. */
+  async #insert(q: pg.Pool | pg.PoolClient, batch: readonly PendingAppend[]): Promise<number[]> {
+    if (batch.length === 0) return []
+    const counts = new Map<DocId, number>()
+    const index: number[] = []
+    for (const p of batch) {
+      const n = (counts.get(p.docId) ?? 0) + 1
+      counts.set(p.docId, n)
+      index.push(n)
+    }
+    const t = this.#table
+    const res = await q.query(
+      `WITH bumped AS (
+         INSERT INTO ${t('docs')} (doc, clock)
+         SELECT d, n FROM unnest($1::text[], $2::bigint[]) AS x(d, n) ORDER BY d
+         ON CONFLICT (doc) DO UPDATE SET clock = ${t('docs')}.clock + excluded.clock
+         RETURNING doc, clock
+       ), counts AS (SELECT d, n FROM unnest($1::text[], $2::bigint[]) AS y(d, n))
+       INSERT INTO ${t('updates')} (doc, clock, data)
+       SELECT u.doc, b.clock - c.n + u.i, u.data
+       FROM unnest($3::text[], $4::bigint[], $5::bytea[]) AS u(doc, i, data)
+       JOIN bumped b ON b.doc = u.doc JOIN counts c ON c.d = u.doc
+       RETURNING doc, clock`,
+      [[...counts.keys()], [...counts.values()], batch.map((p) => p.docId), index, batch.map((p) => p.bytes)],
+    )
+    const last = new Map<string, number>()
+    for (const row of res.rows as Array<{ doc: string; clock: unknown }>) {
+      const clock = clockOf(row.doc, row.clock)
+      if (clock > (last.get(row.doc) ?? 0)) last.set(row.doc, clock)
+    }
+    return batch.map((p, i) => (last.get(p.docId) ?? 0) - (counts.get(p.docId) ?? 0) + (index[i] ?? 0))
+  }
+
+  /**
+   * STORE-2.5: `batch` committed with its epoch checks, resolving the clocks; or, when some appends do not match
+   * the stored epoch, nothing committed and those appends with their error.
+   */
+  async #insertChecked(batch: readonly PendingAppend[]): Promise<number[] | Map<PendingAppend, WeftError>> {
+    if (batch.length === 0) return []
+    const checked = [...new Set(batch.filter((p) => p.epoch !== undefined).map((p) => p.docId))]
+    return this.#transaction('BEGIN', async (c) => {
+      const clocks = await this.#insert(c, batch)
+      const stored = await this.#storedEpochs(c, checked)
+      const refused = new Map<PendingAppend, WeftError>()
+      for (const p of batch) {
+        const epoch = stored.get(p.docId) ?? INITIAL_EPOCH
+        if (p.epoch === undefined || p.epoch === epoch) continue
+        const message = `PostgresDocStore: document ${JSON.stringify(p.docId)} is stored in epoch ${epoch}, not ${p.epoch}`
+        refused.set(p, new WeftError(WeftErrorCode.EpochMismatch, message))
+      }
+      if (refused.size === 0) return clocks
+      // Rolled back by #transaction: nothing of this attempt is written, no clock is used.
+      throw new RefusedAppends(refused)
+    }).catch((err: unknown) => {
+      if (err instanceof RefusedAppends) return err.refused
+      throw err
+    })
+  }
+}
+
+/** Internal: aborts an epoch-checked batch's transaction (rolled back), carrying the refused appends. */
+class RefusedAppends extends Error {
+  constructor(readonly refused: Map<PendingAppend, WeftError>) {
+    super('epoch-checked appends refused')
   }
 }

@@ -81,6 +81,47 @@ describe('PostgresDocStore across nodes', () => {
     await Promise.all([s1.close(), s2.close()])
   })
 
+  it('STORE-2.5, STORE-3.7: an epoch switch by one node and the epoch-checked appends of another never interleave', async () => {
+    const schema = `epoch_${n++}`
+    const [s1, s2] = [open(schema), open(schema)]
+    const A = docId('a')
+    await s1.append(A, new Uint8Array([1]), { epoch: '0' })
+    const loaded = await s1.load(A)
+    await s2.append(A, new Uint8Array([2]), { epoch: '0' })
+    const switchTo = { exact: true, epoch: '0', meta: { epoch: 'e1' } }
+    expect(await s1.compact(A, new Uint8Array([9]), loaded?.clock ?? 0, switchTo)).toEqual({
+      ok: false,
+      reason: 'stale',
+    })
+    // Many checked appends racing the switch: each is either before it (the switch is then stale) or refused.
+    const through = (await s1.load(A))?.clock ?? 0
+    const appends = Array.from({ length: 20 }, (_, i) =>
+      s2.append(A, new Uint8Array([10 + i]), { epoch: '0' }).then(
+        () => 'stored',
+        (err: unknown) => (err instanceof WeftError ? err.code : 'other'),
+      ),
+    )
+    const [result, ...outcomes] = await Promise.all([
+      s1.compact(A, new Uint8Array([9]), through, switchTo),
+      ...appends,
+    ])
+    const stored = await s2.load(A)
+    if (result.ok) expect(outcomes.every((o) => o === WeftErrorCode.EpochMismatch)).toBe(true)
+    else expect(outcomes.every((o) => o === 'stored')).toBe(true)
+    expect(stored?.updates.length).toBe(result.ok ? 0 : 22)
+    // Once switched, the old epoch's appends are refused and cost no clock.
+    if (!result.ok) {
+      const again = (await s1.load(A))?.clock ?? 0
+      expect(await s1.compact(A, new Uint8Array([9]), again, switchTo)).toEqual({ ok: true })
+    }
+    const head = (await s2.load(A))?.clock ?? 0
+    expect(await s2.append(A, new Uint8Array([3]), { epoch: '0' }).catch((e: WeftError) => e.code)).toBe(
+      WeftErrorCode.EpochMismatch,
+    )
+    expect(await s2.append(A, new Uint8Array([4]), { epoch: 'e1' })).toBe(head + 1)
+    await Promise.all([s1.close(), s2.close()])
+  })
+
   it('STORE-6.2, SCALE-1.4: damaged rows are reported as store-corrupted; a newer schema is refused', async () => {
     const schema = `corrupt_${n++}`
     const store = open(schema)
