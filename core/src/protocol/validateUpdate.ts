@@ -79,16 +79,26 @@ export interface ValidateUpdateOptions {
   readonly strings?: boolean
 }
 
+/** What {@link validateUpdate} learned on its walk. */
+export interface UpdateSummary {
+  /**
+   * Clock units the update marks deleted (its delete set) or carries as garbage-collected ranges: 0 means the
+   * update holds no deleted content, so rebuilding it through a garbage-collecting `Y.Doc` would drop nothing.
+   */
+  readonly deleted: number
+}
+
 /**
  * Walks a Yjs update (format V1, the one y-protocols sends) without building anything, and throws a
  * `invalid-update` {@link WeftError} unless it is structurally complete. Yjs integrates an update's structs
  * before it reads its delete set, so a update whose delete set is cut short would otherwise be half applied
  * (SYNC-3.4). Costs a fraction of decoding the update.
  */
-export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOptions = {}): void => {
+export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOptions = {}): UpdateSummary => {
   // Module-level switch (no closure per call); validation is synchronous, so it cannot interleave.
   skipString = options.strings ? checkString : skipBytes
   const d = decoding.createDecoder(update)
+  let deleted = 0
   try {
     const clients = decoding.readVarUint(d)
     if (clients > update.length) throw new Error('more clients than bytes')
@@ -101,7 +111,8 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
         const info = readByte(d)
         const ref = info & 0b11111
         if (ref === 0 || ref === 10) {
-          decoding.readVarUint(d) // GC / Skip length
+          const length = decoding.readVarUint(d) // GC / Skip length
+          if (ref === 0) deleted += length
           continue
         }
         if (ref > MAX_CONTENT_REF) throw new Error(`unknown content ref ${ref}`)
@@ -135,11 +146,12 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
       const ranges = decoding.readVarUint(d)
       if (ranges > update.length) throw new Error('more delete ranges than bytes')
       for (let i = 0; i < ranges; i++) {
-        decoding.readVarUint(d)
-        decoding.readVarUint(d)
+        decoding.readVarUint(d) // clock
+        deleted += decoding.readVarUint(d) // length
       }
     }
     if (d.pos > d.arr.length) throw new Error('unexpected end')
+    return { deleted }
   } catch (err) {
     throw new WeftError(
       WeftErrorCode.InvalidUpdate,

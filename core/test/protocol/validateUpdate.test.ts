@@ -83,6 +83,16 @@ describe('validateUpdate', () => {
     )
   })
 
+  it('SYNC-3.4 reports how much of an update is deleted content (0: a garbage-collecting rebuild drops nothing)', () => {
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'hello world')
+    doc.getMap('m').set('k', 1)
+    expect(validateUpdate(Y.encodeStateAsUpdate(doc)).deleted).toBe(0)
+    doc.getText('t').delete(0, 6)
+    doc.getMap('m').set('k', 2)
+    expect(validateUpdate(Y.encodeStateAsUpdate(doc)).deleted).toBe(7)
+  })
+
   it('SYNC-3.4 rejects garbage with invalid-update', () => {
     for (const g of [Uint8Array.from([5]), Uint8Array.from([1, 1, 1, 0, 31]), Uint8Array.from([1, 200, 1])]) {
       expect(() => validateUpdate(g)).toThrow(expect.objectContaining({ code: 'invalid-update' }))
