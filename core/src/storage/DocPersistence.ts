@@ -60,6 +60,13 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   readonly #exclusive: boolean
   /** Highest clock known to be applied to the doc (loaded, or appended from it). */
   #lastClock = 0
+  /**
+   * Highest clock through which the doc holds *every* stored update: the loaded clock, advanced by this writer's
+   * own appends only while they are contiguous. With other writers of the store (browser tabs), an own append at
+   * n+2 does not mean the doc holds another writer's n+1; an epoch switch compacts through this clock (exactly, so
+   * a later update makes it stale and the switch reloads first), never through `#lastClock` (COMPACT-6.6).
+   */
+  #heldClock = 0
   readonly #pending = new Set<Promise<void>>()
   #tail: TailEntry[] = []
   /** Running totals of #tail (the policy is checked on every append). */
@@ -123,6 +130,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.#meta = stored.meta
     applyStoredDoc(this.doc, stored, this)
     this.#lastClock = Math.max(this.#lastClock, stored.clock)
+    this.#heldClock = stored.clock
     this.#snapshotBytes = stored.snapshot?.byteLength ?? 0
     const tailBytes = stored.byteLength - this.#snapshotBytes
     if (stored.updates.length > 0) {
@@ -185,18 +193,23 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
       for (let attempt = 0; ; attempt++) {
         // persistEpoch encodes `doc` synchronously: what arrives during the await is written afterwards.
         persistedSv = Y.encodeStateVector(doc)
-        const result = await persistEpoch(this.store, this.docId, record, doc, this.#lastClock, { from })
+        const through = this.#heldClock
+        const result = await persistEpoch(this.store, this.docId, record, doc, through, { from })
         if (result.ok) {
           this.#resetTail(null)
+          this.#lastClock = Math.max(this.#lastClock, through)
           break
         }
         const stored = await this.store.load(this.docId)
         if (!stored || attempt >= 5)
           throw new WeftError(WeftErrorCode.StoreFailed, 'epoch switch kept going stale')
         this.#lastClock = stored.clock
+        this.#heldClock = stored.clock
         const storedEpoch = stored.meta[EPOCH_META_KEY] ?? INITIAL_EPOCH
         if (storedEpoch === record.id) {
-          // Another writer of this store switched already: store all of `doc` on top (an empty state vector).
+          // Another writer of this store switched already: take what it stored (the same epoch, so it is safe),
+          // and store all of `doc` on top (an empty state vector): it holds what only this writer re-applied.
+          applyStoredDoc(doc, stored, this)
           persistedSv = EMPTY_STATE_VECTOR
           this.#resetTail(stored)
           break
@@ -220,10 +233,12 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
       this.#blocked = false
       this.#needsRepair = false
       if (elsewhere) this.#refused(epochMismatch(`the store moved to another epoch than ${record.id}`))
-      if (this.#destroyed) return
-      doc.on('update', this.#onUpdate)
-      doc.on('destroy', this.#onDocDestroy)
-      // Edits made in the new epoch while it was being persisted.
+      if (!this.#destroyed) {
+        doc.on('update', this.#onUpdate)
+        doc.on('destroy', this.#onDocDestroy)
+      }
+      // Edits made in the new epoch while it was being persisted (stored also when `destroy()` came meanwhile: they
+      // were made before it, STORE-7.6; `destroy()` waits for the switch, then for this append).
       const missed = Y.encodeStateAsUpdate(doc, persistedSv)
       if (!isEmptyUpdate(missed)) this.#write(missed)
     })().finally(() => {
@@ -232,6 +247,11 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.#switching = run.then(
       () => undefined,
       (err: unknown) => {
+        // The store still holds the old epoch (the switch is one atomic step) but the document is the new one:
+        // nothing of it may be appended to the old epoch. Appends, and the repair in `flushed()`, are checked
+        // against the new epoch and refused until a switch is stored (STORE-7.8), so no durable ack covers them.
+        this.#epoch = record.id
+        this.#blocked = true
         this.#needsRepair = true
         this.#emitError(toWeftError(WeftErrorCode.StoreFailed, err, 'epoch switch failed'))
       },
@@ -322,7 +342,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   override async destroy(): Promise<void> {
     if (this.#destroyed) return
     this.#detach()
-    await Promise.allSettled([...this.#pending, this.#compaction, this.#switching])
+    // The switch first: it may still append (edits made in the new epoch while it was stored).
+    await Promise.allSettled([this.#switching])
+    await Promise.allSettled([...this.#pending, this.#compaction])
     super.destroy()
   }
 
@@ -350,6 +372,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     const append = this.store.append(this.docId, update, this.#appendOptions()).then(
       (clock) => {
         this.#lastClock = Math.max(this.#lastClock, clock)
+        if (clock === this.#heldClock + 1) this.#heldClock = clock
         this.#tail.push({ clock, count: 1, bytes: update.byteLength })
         this.#tailCount++
         this.#tailBytes += update.byteLength

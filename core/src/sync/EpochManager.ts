@@ -15,6 +15,7 @@ import { startEpoch } from '../storage/epochStart.js'
 import { rebaseOnto } from '../storage/rebaseOnto.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { EPOCH_ORIGIN } from './epochOrigin.js'
+import type { Transport } from '../transport/Transport.js'
 import type { EpochOfferSource, PathRef, SyncSession } from './SyncSession.js'
 
 /** Options of {@link EpochManager}. */
@@ -125,6 +126,9 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       return { record: archived.record, oldDoc: doc }
     })
   }
+
+  /** Offers answered with a fresh announce (per transport: `"<record> <peer>"`), so each is asked only once. */
+  readonly #announced = new WeakMap<Transport, Set<string>>()
 
   /** Old epochs being fetched from peers (SYNC-9.7), by epoch id. */
   readonly #fetches = new Map<
@@ -310,8 +314,14 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     if (rebased && !rebased.ok) {
       // An offer answers the state vector we announced; we may have changed since (it then came without a
       // catch-up, to a document that was empty). Announce the current one: the answer brings the catch-up.
-      if (catchUp.length === 0) session.announce(offer.transport, offer.peer)
-      else this.emit('blocked', [{ record, reason: rebased.reason }])
+      // Once per offerer and record: an offerer that has no catch-up to give would answer the same way forever.
+      const key = `${record.id} ${offer.peer}`
+      const asked = this.#announced.get(offer.transport) ?? new Set<string>()
+      this.#announced.set(offer.transport, asked)
+      if (catchUp.length === 0 && !asked.has(key)) {
+        asked.add(key)
+        session.announce(offer.transport, offer.peer)
+      } else this.emit('blocked', [{ record, reason: rebased.reason }])
       return
     }
     const fresh = this.#newDoc(current)

@@ -4,6 +4,7 @@ import { epochClient } from '../storage/epochClient.js'
 import {
   INITIAL_EPOCH,
   compareEpochs,
+  epochSeq,
   decodeEpochRecord,
   encodeEpochRecord,
   type EpochRecord,
@@ -128,6 +129,12 @@ export class PathEpochs {
 
   /** A peer asks for an old epoch's state (SYNC-9.7): answered only for epochs we left. */
   onRequest(path: PeerPath, epoch: string, stateVector: Uint8Array): void {
+    try {
+      Y.decodeStateVector(stateVector)
+      epochSeq(epoch)
+    } catch (err) {
+      throw new WeftError(WeftErrorCode.MalformedMessage, 'malformed epoch request', { cause: err })
+    }
     if (epoch === this.id || compareEpochs(this.id, epoch) >= 0) return
     this.#offer(path, epoch, stateVector, true)
   }
@@ -172,11 +179,19 @@ export class PathEpochs {
       lineageFailed(err)
       source = null
     }
+    // `send` never throws into a promise chain: a failure is an `error` event, never an unhandled rejection.
+    const sendSafely = (found: EpochOfferSource | null) => {
+      try {
+        send(found)
+      } catch (err) {
+        this.#host.failed(toWeftError(WeftErrorCode.MalformedMessage, err, 'epoch offer failed'))
+      }
+    }
     if (source instanceof Promise) {
-      source.then(send, (err: unknown) => {
+      source.then(sendSafely, (err: unknown) => {
         lineageFailed(err)
-        send(null)
+        sendSafely(null)
       })
-    } else send(source)
+    } else sendSafely(source)
   }
 }

@@ -11,6 +11,11 @@ import {
   inspectDoc,
   readEpochRecord,
   shouldStartEpoch,
+  encodeEpochRequest,
+  encodeSyncStep1,
+  Feature,
+  PROTOCOL_VERSION,
+  startEpoch,
   type EpochManagerOptions,
 } from '../../src/index.js'
 import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
@@ -277,5 +282,65 @@ describe('epochs over the sync protocol (COMPACT-6)', () => {
     expect([...a.blocked, ...b.blocked, ...c.blocked, ...a.errors, ...b.errors, ...c.errors]).toEqual([])
     // b kept the fetched epoch in its store's archive (it serves it again after a restart).
     expect(await b.store.load(epochArchiveId(DOC, record.parent))).not.toBeNull()
+  })
+
+  it('SYNC-9.3 an offer without catch-up to a peer that cannot rebase is answered once, then blocked (no loop)', async () => {
+    const old = new Y.Doc()
+    old.getText('t').insert(0, 'hello')
+    const bDoc = new Y.Doc()
+    Y.applyUpdate(bDoc, Y.encodeStateAsUpdate(old))
+    old.getText('t').insert(5, ' world') // part of the base that B never got
+    bDoc.getText('t').insert(0, '>') // B's own offline edit
+    const { record, doc } = startEpoch(old)
+    const a = new SyncSession({ doc, epoch: record }) // no lineage: it cannot give a catch-up
+    const epochs = new EpochManager()
+    const b = new SyncSession({ doc: bDoc, epochLineage: epochs.lineage })
+    epochs.bind(b)
+    let offers = 0
+    const blocked: string[] = []
+    b.on('epoch-offer', () => offers++)
+    epochs.on('blocked', ({ reason }) => blocked.push(reason))
+    const net = new MemoryNetwork()
+    const [ta, tb] = [net.transport('a'), net.transport('b')]
+    net.link(ta, tb)
+    a.addTransport(ta)
+    b.addTransport(tb)
+    ta.connect()
+    tb.connect()
+    for (let i = 0; i < 20 && (i === 0 || net.pending > 0); i++) {
+      net.flush()
+      await epochs.settled()
+    }
+    expect(net.pending).toBe(0)
+    expect(offers).toBe(2)
+    expect(blocked).toEqual(['missing-base'])
+    expect(b.epoch).toBe('0')
+    a.destroy()
+    b.destroy()
+  })
+
+  it('SYNC-9.7 a malformed epoch request drops the path with an error event, never an unhandled rejection', async () => {
+    const net = new MemoryNetwork()
+    const a = await new Peer('a').open()
+    a.doc.getText('t').insert(0, 'hello')
+    await a.epochs.start()
+    await a.restart() // old epochs now come from the store's archive (an asynchronous lineage)
+    const [ta, tm] = [net.transport('a'), net.transport('mallory')]
+    net.link(ta, tm)
+    a.session.addTransport(ta)
+    ta.connect()
+    tm.connect()
+    tm.send(
+      encodeSyncStep1(Y.encodeStateVector(new Y.Doc()), {
+        version: PROTOCOL_VERSION,
+        features: Feature.Chunk,
+        maxMessageSize: 1 << 20,
+        epoch: a.session.epoch,
+      }),
+    )
+    tm.send(encodeEpochRequest('0', Uint8Array.of(0xff, 0xff, 0xff)))
+    await settle(net, [a])
+    expect(a.errors.some((e) => e.includes('malformed epoch request'))).toBe(true)
+    expect(a.session.paths).toHaveLength(0)
   })
 })

@@ -204,6 +204,12 @@ export class RelayEpochs {
    * archive with the record that replaced it and the archived state beyond `sv`; nothing if there is no archive.
    */
   request(doc: RelayDoc, peer: EpochPeer, epoch: string, sv: Uint8Array): void {
+    try {
+      epochSeq(epoch)
+      Y.decodeStateVector(sv)
+    } catch {
+      return peer.closeWith(CloseCode.MalformedMessage, 'malformed epoch request')
+    }
     const st = this.#docs.get(doc)
     if (!st?.record || epoch === st.record.id || compareEpochs(st.record.id, epoch) >= 0) return
     this.#offerTo(doc, st, peer, epoch, sv.slice(), true)

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import {
+  DocPersistence,
+  EpochManager,
+  SyncSession,
+  WeftErrorCode,
+  docId,
+  type CompactOptions,
+  type CompactResult,
+  type DocId,
+} from '../../src/index.js'
+import { MemoryDocStore } from '../../src/testing/index.js'
+
+const DOC = docId('board')
+
+/** A store whose epoch compactions can be held (`gate`) or failed once (`failNext`). */
+class FaultyStore extends MemoryDocStore {
+  failNext = false
+  #gate: { entered: () => void; release: Promise<void> } | null = null
+
+  /** Holds the next epoch compaction; resolves `entered` when it is reached. */
+  hold(): { entered: Promise<void>; release: () => void } {
+    let release!: () => void
+    let entered!: () => void
+    const enteredP = new Promise<void>((r) => (entered = r))
+    this.#gate = { entered, release: new Promise<void>((r) => (release = r)) }
+    return { entered: enteredP, release }
+  }
+
+  override async compact(
+    id: DocId,
+    snapshot: Uint8Array,
+    through: number,
+    options?: CompactOptions,
+  ): Promise<CompactResult> {
+    if (options?.meta?.['epoch'] !== undefined) {
+      if (this.failNext) {
+        this.failNext = false
+        throw new Error('QuotaExceededError')
+      }
+      const gate = this.#gate
+      if (gate) {
+        this.#gate = null
+        gate.entered()
+        await gate.release
+      }
+    }
+    return super.compact(id, snapshot, through, options)
+  }
+}
+
+/** A writer of the store as an app wires it. */
+const open = async (store: MemoryDocStore) => {
+  const persistence = await DocPersistence.open({ doc: new Y.Doc(), store, docId: DOC, compactor: null })
+  const errors: string[] = []
+  persistence.on('error', ({ error }) => errors.push(error.code))
+  const epochs = new EpochManager({ persistence })
+  epochs.on('error', ({ error }) => errors.push(error.code))
+  const session = new SyncSession({
+    doc: persistence.doc,
+    epoch: epochs.record,
+    epochLineage: epochs.lineage,
+    durable: () => persistence.flushed(),
+  })
+  epochs.bind(session)
+  const close = async () => {
+    session.destroy()
+    epochs.destroy()
+    await persistence.destroy()
+  }
+  return { persistence, epochs, session, errors, close, text: () => session.doc.getText('t').toString() }
+}
+
+describe('epoch switches under faults (COMPACT-6.6, STORE-7.6, STORE-7.8)', () => {
+  it("COMPACT-6.6 a tab's switch never folds away another tab's stored change it has not received", async () => {
+    const store = new MemoryDocStore()
+    const a = await open(store)
+    const b = await open(store)
+    a.session.doc.getText('t').insert(0, 'hello')
+    await a.persistence.flushed()
+    Y.applyUpdate(b.session.doc, Y.encodeStateAsUpdate(a.session.doc), 'tab')
+    b.session.doc.getText('t').insert(5, ' X')
+    await b.persistence.flushed() // durable: B's tab may close now
+    // A appends after B without having received B's change, then resets history.
+    a.session.doc.getText('t').insert(0, 'Y ')
+    await a.persistence.flushed()
+    await a.epochs.start()
+    expect(a.text()).toBe('Y hello X')
+    await b.close()
+    await a.close()
+    const c = await open(store)
+    expect(c.text()).toBe('Y hello X')
+    expect(c.session.epoch).not.toBe('0')
+    await c.close()
+  })
+
+  it('STORE-7.8 a switch that could not be stored appends nothing of the new epoch and acks nothing', async () => {
+    const store = new FaultyStore()
+    const a = await open(store)
+    a.session.doc.getText('t').insert(0, 'hello world')
+    a.session.doc.getText('t').delete(0, 6)
+    await a.persistence.flushed()
+    store.failNext = true
+    await expect(a.epochs.start()).rejects.toThrow(/QuotaExceeded/)
+    a.session.doc.getText('t').insert(0, 'new ')
+    // No durable ack may cover the new epoch: flushed() refuses.
+    await expect(a.persistence.flushed()).rejects.toMatchObject({ code: WeftErrorCode.EpochMismatch })
+    const stored = await store.load(DOC)
+    expect(stored?.meta['epoch']).toBeUndefined()
+    await a.close()
+    // The store still holds the old epoch, once, unchanged.
+    const b = await open(store)
+    expect(b.session.epoch).toBe('0')
+    expect(b.text()).toBe('world')
+    await b.close()
+  })
+
+  it('STORE-7.6 an edit made in the new epoch while the switch is stored survives closing the document', async () => {
+    const store = new FaultyStore()
+    const a = await open(store)
+    a.session.doc.getText('t').insert(0, 'hello')
+    await a.persistence.flushed()
+    const { entered, release } = store.hold()
+    const started = a.epochs.start()
+    await entered // the switch waits in the store's atomic step
+    a.session.doc.getText('t').insert(5, ' world')
+    a.session.destroy()
+    a.epochs.destroy()
+    const closed = a.persistence.destroy()
+    release()
+    await started
+    await closed
+    const b = await open(store)
+    expect(b.text()).toBe('hello world')
+    expect(b.session.epoch).not.toBe('0')
+    await b.close()
+  })
+})
