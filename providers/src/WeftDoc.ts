@@ -136,8 +136,11 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     persistenceErrors(this)
     const epochs = this.epochs
     if (epochs) {
+      // The session's event comes first (before any other listener can edit the new document): rebind there.
+      const onSwitch = ({ doc }: { doc: Y.Doc }) => this.#pending.rebind(doc)
+      this.session.on('epoch-changed', onSwitch)
+      this.#offs.push(() => this.session.off('epoch-changed', onSwitch))
       const onEpoch = ({ doc, record }: { doc: Y.Doc; record: EpochRecord }) => {
-        this.#pending.rebind(doc)
         this.emit('epoch-changed', [{ doc, record }])
         this.#update()
       }

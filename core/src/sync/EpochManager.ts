@@ -367,8 +367,9 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     })
     session.switchEpoch(fresh, record)
     this.#touched = false
-    // Only the most recent left document stays in memory when there is a store to reload older ones from.
-    if (this.#persistence) for (const [epoch, left] of this.#left) if (epoch !== oldEpoch) left.doc = null
+    // Only the most recent left document stays in memory (it holds the old epoch's whole history); older ones come
+    // back from the store's archive, or from peers (SYNC-9.7).
+    for (const [epoch, left] of this.#left) if (epoch !== oldEpoch) left.doc = null
     this.emit('epoch-changed', [{ doc: fresh, record, started }])
     await persisted
   }

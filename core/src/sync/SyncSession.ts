@@ -124,7 +124,7 @@ interface Attached {
 export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #doc: Y.Doc
   readonly #epochs: PathEpochs
-  readonly awareness: awarenessProtocol.Awareness
+  #awareness: awarenessProtocol.Awareness
   readonly #ownsAwareness: boolean
   readonly #chunkSize: number
   readonly #maxMessageSize: number
@@ -154,7 +154,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       failed: (error) => this.emit('error', [{ error }]),
     })
     this.#ownsAwareness = options.awareness === undefined
-    this.awareness = options.awareness ?? new awarenessProtocol.Awareness(options.doc)
+    this.#awareness = options.awareness ?? new awarenessProtocol.Awareness(options.doc)
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.#durable = options.durable
@@ -172,6 +172,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
           }
     this.#watchDoc(this.doc)
     this.awareness.on('update', this.#onAwarenessUpdate)
+  }
+
+  /**
+   * The document's awareness (presence). One the session created is replaced at an epoch switch by one bound to the
+   * new document (COMPACT-7.4): same local state, same remote states, and peers see the old client leave. One the
+   * app passed stays as it is (it belongs to the document it was created with: recreate it on `epoch-changed`).
+   */
+  get awareness(): awarenessProtocol.Awareness {
+    return this.#awareness
   }
 
   /** The document this session syncs; replaced by {@link switchEpoch}. */
@@ -210,7 +219,30 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       p.resyncRequested = false
       this.#send(p, encodeSyncStep1(Y.encodeStateVector(doc), this.#hello))
     }
+    if (this.#ownsAwareness) this.#moveAwareness(doc)
     this.emit('epoch-changed', [{ doc, record, previous }])
+  }
+
+  /** COMPACT-7.4: a new awareness on the new document, with the same states; the old client leaves. */
+  #moveAwareness(doc: Y.Doc): void {
+    const old = this.#awareness
+    const local = old.getLocalState()
+    const remote = [...old.getStates().keys()].filter((id) => id !== old.clientID)
+    // Peers drop the old client now rather than after the awareness timeout (no ghost of ourselves).
+    awarenessProtocol.removeAwarenessStates(old, [old.clientID], 'epoch')
+    old.off('update', this.#onAwarenessUpdate)
+    const next = new awarenessProtocol.Awareness(doc)
+    if (remote.length > 0) {
+      awarenessProtocol.applyAwarenessUpdate(
+        next,
+        awarenessProtocol.encodeAwarenessUpdate(old, remote),
+        'epoch',
+      )
+    }
+    old.destroy()
+    this.#awareness = next
+    next.on('update', this.#onAwarenessUpdate)
+    next.setLocalState(local)
   }
 
   /** Whether a transaction origin is one of a session's peer paths (i.e. the change came from a peer). */

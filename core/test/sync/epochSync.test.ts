@@ -343,4 +343,27 @@ describe('epochs over the sync protocol (COMPACT-6)', () => {
     expect(a.errors.some((e) => e.includes('malformed epoch request'))).toBe(true)
     expect(a.session.paths).toHaveLength(0)
   })
+
+  it('COMPACT-7.4 presence follows the switch: a new awareness on the new document, the old client gone at peers', async () => {
+    const net = new MemoryNetwork()
+    const a = await new Peer('a').open()
+    const b = await new Peer('b').open()
+    const [ta] = link(net, a, b)
+    a.doc.getText('t').insert(0, 'hello')
+    b.session.awareness.setLocalState({ name: 'ben' })
+    await settle(net, [a, b])
+    const oldId = b.session.awareness.clientID
+    expect(a.session.awareness.getStates().get(oldId)).toEqual({ name: 'ben' })
+    ta.disconnect()
+    await a.epochs.start()
+    ta.connect()
+    await settle(net, [a, b])
+    expect(b.session.epoch).toBe(a.session.epoch)
+    const aw = b.session.awareness
+    expect(aw.doc).toBe(b.doc)
+    expect(aw.clientID).toBe(b.doc.clientID)
+    expect(aw.getLocalState()).toEqual({ name: 'ben' })
+    expect(a.session.awareness.getStates().get(aw.clientID)).toEqual({ name: 'ben' })
+    expect(a.session.awareness.getStates().has(oldId)).toBe(false)
+  })
 })
