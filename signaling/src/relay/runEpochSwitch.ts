@@ -158,13 +158,23 @@ const storeLate = (
   late: readonly { update: Uint8Array; resolve(): void; reject(err: unknown): void }[],
 ): void => {
   for (const h of late) Y.applyUpdate(oldDoc, h.update)
+  const integrated = oldDoc.store.pendingStructs === null && oldDoc.store.pendingDs === null
   const rebased = rebaseOnto(oldDoc, record)
+  if (!integrated || !rebased.ok) {
+    // Not re-applied (missing dependencies, or the old view lacks the base): never acknowledged as stored. The
+    // senders keep them pending and bring them again from the new epoch, re-applied (RELAY-EPOCH-4).
+    const err = new Error('held update could not be re-applied onto the new epoch')
+    host.logger.warn({ doc: doc.docId, held: late.length }, err.message)
+    for (const h of late) h.reject(err)
+    return
+  }
   const changes: Uint8Array[] = []
   const capture = (update: Uint8Array) => changes.push(update)
   next.on('update', capture)
-  if (rebased.ok) Y.applyUpdate(next, rebased.update)
+  Y.applyUpdate(next, rebased.update)
   next.off('update', capture)
-  // Not forwarded: every connection is greeted again right after and syncs the new state.
+  // Not forwarded: every connection is greeted again right after and syncs the new state. Updates the new epoch
+  // already held (changes empty) are stored there already.
   const durable = changes.length > 0 ? host.commit(doc, Y.mergeUpdates(changes), false) : Promise.resolve()
   for (const h of late) durable.then(h.resolve, h.reject)
 }
