@@ -171,6 +171,13 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     /** Archive `old` (default true; false when it does not hold the old epoch, e.g. it was empty). */
     readonly archive?: boolean
     readonly rebase: (old: Y.Doc) => Uint8Array | null
+    /**
+     * The starter's mode (COMPACT-3.1): `old` stays the live document while the switch is stored (its owner moves
+     * to `doc` only afterwards). Changes made to `old` meanwhile are re-applied onto `doc` (with `rebase`) before
+     * the switch completes, and a switch that fails goes back to storing `old` (nothing of it is lost: the next
+     * `flushed()` re-appends its state).
+     */
+    readonly starting?: boolean
   }): Promise<void> {
     if (this.#destroyed)
       return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'DocPersistence was destroyed'))
@@ -179,6 +186,11 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.#doc.off('destroy', this.#onDocDestroy)
     this.#doc = doc
     this.#switchActive = true
+    let oldChanged = false
+    const onOld = () => {
+      oldChanged = true
+    }
+    if (params.starting) old.on('update', onOld)
     const run = (async () => {
       await Promise.all([...this.#pending])
       await this.#compaction
@@ -233,6 +245,12 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
       this.#blocked = false
       this.#needsRepair = false
       if (elsewhere) this.#refused(epochMismatch(`the store moved to another epoch than ${record.id}`))
+      old.off('update', onOld)
+      if (oldChanged) {
+        // The starter's document changed while the switch was stored: re-apply (idempotent) before completing.
+        const again = rebase(old)
+        if (again) Y.applyUpdate(doc, again, this)
+      }
       if (!this.#destroyed) {
         doc.on('update', this.#onUpdate)
         doc.on('destroy', this.#onDocDestroy)
@@ -247,6 +265,16 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.#switching = run.then(
       () => undefined,
       (err: unknown) => {
+        old.off('update', onOld)
+        if (params.starting && !this.#destroyed) {
+          // The starter stays in the old epoch: store `old` again, including what changed meanwhile.
+          this.#doc = old
+          old.on('update', this.#onUpdate)
+          old.on('destroy', this.#onDocDestroy)
+          this.#needsRepair = true
+          this.#emitError(toWeftError(WeftErrorCode.StoreFailed, err, 'epoch start failed'))
+          return
+        }
         // The store still holds the old epoch (the switch is one atomic step) but the document is the new one:
         // nothing of it may be appended to the old epoch. Appends, and the repair in `flushed()`, are checked
         // against the new epoch and refused until a switch is stored (STORE-7.8), so no durable ack covers them.
@@ -275,6 +303,8 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   async flushed(): Promise<void> {
     if (this.#switching) await this.#switching
     await Promise.all([...this.#pending])
+    // A repair another caller started covers this call too: wait for its outcome (it cleared `#needsRepair`).
+    if (this.#repair) return this.#repair
     if (!this.#needsRepair) return
     this.#repair ??= (async () => {
       this.#needsRepair = false

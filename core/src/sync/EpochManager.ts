@@ -238,7 +238,21 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
         const again = rebaseOnto(from, record)
         return again.ok ? again.update : null
       }
-      await this.#switch(session, record, old, fresh, rebase, true, true)
+      if (this.#persistence) {
+        // COMPACT-3.1: peers hear of the epoch only once it is stored; a starter that crashed before would restart in
+        // the old epoch while they are in the new one. `old` stays live meanwhile; what changes in it is re-applied.
+        await this.#persistence.switchEpoch({
+          record,
+          doc: fresh,
+          old,
+          oldEpoch: session.epoch,
+          rebase,
+          starting: true,
+        })
+        // Unbound (the document closed) meanwhile: the switch is stored, the next open is in the new epoch.
+        if (this.#session !== session) return record
+      }
+      await this.#switch(session, record, old, fresh, rebase, true, true, false)
       return record
     })
   }
@@ -349,6 +363,7 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     rebase: (old: Y.Doc) => Uint8Array | null,
     started: boolean,
     complete: boolean,
+    persist = true,
   ): Promise<void> {
     const oldEpoch = session.epoch
     const leaving = session.doc
@@ -357,14 +372,16 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     const keep = fromParent && complete
     // Synchronous from here to the session switch: no update can land on the old document in between.
     this.#left.set(oldEpoch, { child: record, doc: keep ? leaving : null })
-    const persisted = this.#persistence?.switchEpoch({
-      record,
-      doc: fresh,
-      old: leaving,
-      oldEpoch,
-      archive: keep,
-      rebase: fromParent ? rebase : () => null,
-    })
+    const persisted = !persist
+      ? undefined
+      : this.#persistence?.switchEpoch({
+          record,
+          doc: fresh,
+          old: leaving,
+          oldEpoch,
+          archive: keep,
+          rebase: fromParent ? rebase : () => null,
+        })
     session.switchEpoch(fresh, record)
     this.#touched = false
     // Only the most recent left document stays in memory (it holds the old epoch's whole history); older ones come

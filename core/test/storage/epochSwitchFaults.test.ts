@@ -10,7 +10,7 @@ import {
   type CompactResult,
   type DocId,
 } from '../../src/index.js'
-import { MemoryDocStore } from '../../src/testing/index.js'
+import { MemoryDocStore, MemoryNetwork } from '../../src/testing/index.js'
 
 const DOC = docId('board')
 
@@ -95,7 +95,7 @@ describe('epoch switches under faults (COMPACT-6.6, STORE-7.6, STORE-7.8)', () =
     await c.close()
   })
 
-  it('STORE-7.8 a switch that could not be stored appends nothing of the new epoch and acks nothing', async () => {
+  it('COMPACT-3.1 a start that could not be stored leaves the starter in its epoch, storing everything', async () => {
     const store = new FaultyStore()
     const a = await open(store)
     a.session.doc.getText('t').insert(0, 'hello world')
@@ -103,17 +103,55 @@ describe('epoch switches under faults (COMPACT-6.6, STORE-7.6, STORE-7.8)', () =
     await a.persistence.flushed()
     store.failNext = true
     await expect(a.epochs.start()).rejects.toThrow(/QuotaExceeded/)
+    // Nobody heard of the epoch: the session never moved; edits go on in the old epoch and are stored.
+    expect(a.session.epoch).toBe('0')
     a.session.doc.getText('t').insert(0, 'new ')
-    // No durable ack may cover the new epoch: flushed() refuses.
-    await expect(a.persistence.flushed()).rejects.toMatchObject({ code: WeftErrorCode.EpochMismatch })
-    const stored = await store.load(DOC)
-    expect(stored?.meta['epoch']).toBeUndefined()
+    await a.persistence.flushed()
     await a.close()
-    // The store still holds the old epoch, once, unchanged.
     const b = await open(store)
     expect(b.session.epoch).toBe('0')
-    expect(b.text()).toBe('world')
+    expect(b.text()).toBe('new world')
     await b.close()
+  })
+
+  it('STORE-7.8 a follower whose switch could not be stored appends nothing of the new epoch and acks nothing', async () => {
+    const net = new MemoryNetwork()
+    const a = await open(new MemoryDocStore())
+    const store = new FaultyStore()
+    const b = await open(store)
+    const [ta, tb] = [net.transport('a'), net.transport('b')]
+    net.link(ta, tb)
+    a.session.addTransport(ta)
+    b.session.addTransport(tb)
+    ta.connect()
+    tb.connect()
+    a.session.doc.getText('t').insert(0, 'world')
+    net.flush()
+    await b.persistence.flushed()
+    tb.disconnect()
+    await a.epochs.start()
+    store.failNext = true
+    const failed = new Promise<void>((resolve) =>
+      b.persistence.on('error', ({ error }) => {
+        if (error.code === WeftErrorCode.StoreFailed) resolve()
+      }),
+    )
+    tb.connect()
+    net.flush()
+    await failed
+    net.flush()
+    expect(b.session.epoch).toBe(a.session.epoch) // it follows in memory...
+    b.session.doc.getText('t').insert(0, 'new ')
+    // ...but no durable ack may cover the new epoch: flushed() refuses.
+    await expect(b.persistence.flushed()).rejects.toMatchObject({ code: WeftErrorCode.EpochMismatch })
+    expect((await store.load(DOC))?.meta['epoch']).toBeUndefined()
+    await b.close()
+    // Its store still holds the old epoch, once, unchanged.
+    const c = await open(store)
+    expect(c.session.epoch).toBe('0')
+    expect(c.text()).toBe('world')
+    await c.close()
+    await a.close()
   })
 
   it('STORE-7.6 an edit made in the new epoch while the switch is stored survives closing the document', async () => {
