@@ -22,5 +22,6 @@ export {
   type EpochBlockedReason,
 } from './sync/EpochManager.js'
 export { EPOCH_ORIGIN, isEpochOrigin } from './sync/epochOrigin.js'
+export { judgePeerEpoch } from './sync/PathEpochs.js'
 export * from './protocol/index.js'
 export * from './schema/index.js'

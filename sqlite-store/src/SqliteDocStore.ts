@@ -4,14 +4,14 @@ import {
   INITIAL_EPOCH,
   WeftError,
   WeftErrorCode,
+  epochMismatchError,
+  type AppendOptions,
+  type CompactOptions,
+  type CompactResult,
   type DocId,
   type DocStore,
   type StoredDoc,
 } from '@weft/core'
-
-type AppendOptions = NonNullable<Parameters<DocStore['append']>[2]>
-type CompactOptions = NonNullable<Parameters<DocStore['compact']>[3]>
-type CompactResult = Awaited<ReturnType<DocStore['compact']>>
 
 /** Options of {@link SqliteDocStore}. */
 export interface SqliteDocStoreOptions {
@@ -59,10 +59,7 @@ const toStoreError = (err: unknown, what: string): WeftError => {
 }
 
 const epochMismatch = (docId: DocId, stored: string, expected: string): WeftError =>
-  new WeftError(
-    WeftErrorCode.EpochMismatch,
-    `SqliteDocStore: document ${JSON.stringify(docId)} is stored in epoch ${stored}, not ${expected}`,
-  )
+  epochMismatchError('SqliteDocStore', docId, stored, expected)
 
 const corrupted = (docId: DocId, what: string): WeftError =>
   new WeftError(WeftErrorCode.StoreCorrupted, `SqliteDocStore: document ${JSON.stringify(docId)}: ${what}`)

@@ -2,12 +2,12 @@ import { ObservableV2 } from 'lib0/observable'
 import * as Y from 'yjs'
 import type { DocId } from '../ids.js'
 import { toWeftError, WeftError, WeftErrorCode } from '../WeftError.js'
-import { toBase64 } from 'lib0/buffer'
 import { applyStoredDoc } from './applyStoredDoc.js'
 import { Compactor, type CompactionOutcome } from './Compactor.js'
 import type { AppendOptions, CompactOptions, DocStore, StoredDoc } from './DocStore.js'
 import { EPOCH_META_KEY, persistEpoch } from './epochPersist.js'
-import { encodeEpochRecord, INITIAL_EPOCH, type EpochRecord } from './epochRecord.js'
+import { writeEpochArchive } from './epochArchive.js'
+import { INITIAL_EPOCH, type EpochRecord } from './epochRecord.js'
 
 /** Options of {@link DocPersistence.open}. */
 export interface DocPersistenceOptions {
@@ -194,11 +194,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     const run = (async () => {
       await Promise.all([...this.#pending])
       await this.#compaction
-      const archive = params.archive !== false ? epochArchiveId(this.docId, oldEpoch) : null
-      if (archive) {
-        await this.store.append(archive, Y.encodeStateAsUpdate(old))
-        await this.store.setMeta(archive, EPOCH_CHILD_META_KEY, toBase64(encodeEpochRecord(record)))
-      }
+      const archive = params.archive !== false
+      if (archive)
+        await writeEpochArchive(this.store, this.docId, oldEpoch, Y.encodeStateAsUpdate(old), record)
       const from = this.#epoch ?? INITIAL_EPOCH
       let persistedSv: Uint8Array
       let elsewhere = false
@@ -234,7 +232,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
         // Same epoch (never apply another epoch's state, COMPACT-5.7): catch up, archive it too, and re-apply.
         const known = Y.encodeStateVector(old)
         applyStoredDoc(old, stored, this)
-        if (archive) await this.store.append(archive, Y.encodeStateAsUpdate(old, known))
+        if (archive) {
+          await writeEpochArchive(this.store, this.docId, oldEpoch, Y.encodeStateAsUpdate(old, known), record)
+        }
         const again = rebase(old)
         if (again) Y.applyUpdate(doc, again, this)
       }
@@ -474,12 +474,6 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.emit('error', [{ error }])
   }
 }
-
-/** Meta key of an epoch archive: the record of the epoch that replaced the archived one (COMPACT-6.2). */
-export const EPOCH_CHILD_META_KEY = 'epoch-child'
-
-/** The document id under which the last state of `docId`'s epoch `epoch` is kept (COMPACT-6.2). */
-export const epochArchiveId = (docId: DocId, epoch: string): DocId => `${docId}~epoch~${epoch}` as DocId
 
 const isEmptyUpdate = (update: Uint8Array): boolean => update.length <= 2
 

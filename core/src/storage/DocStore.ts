@@ -1,4 +1,5 @@
 import type { DocId } from '../ids.js'
+import { WeftError, WeftErrorCode } from '../WeftError.js'
 
 /** What {@link DocStore.load} returns for one document. */
 export interface StoredDoc {
@@ -109,3 +110,18 @@ export interface DocStore {
    */
   close(): Promise<void>
 }
+
+/**
+ * The error a store rejects an epoch-checked append with (STORE-2.5): `docId` is stored in epoch `stored`, the
+ * writer expected `expected`. One wording for every implementation.
+ */
+export const epochMismatchError = (
+  store: string,
+  docId: DocId,
+  stored: string,
+  expected: string,
+): WeftError =>
+  new WeftError(
+    WeftErrorCode.EpochMismatch,
+    `${store}: document ${JSON.stringify(docId)} is stored in epoch ${stored}, not ${expected}`,
+  )

@@ -3,13 +3,8 @@
  * @packageDocumentation
  */
 export type { DocStore, StoredDoc, CompactOptions, CompactResult, AppendOptions } from './DocStore.js'
-export {
-  DocPersistence,
-  EPOCH_CHILD_META_KEY,
-  epochArchiveId,
-  type DocPersistenceOptions,
-  type DocPersistenceEvents,
-} from './DocPersistence.js'
+export { epochMismatchError } from './DocStore.js'
+export { DocPersistence, type DocPersistenceOptions, type DocPersistenceEvents } from './DocPersistence.js'
 export {
   Compactor,
   shouldCompact,
@@ -22,7 +17,14 @@ export {
 export { applyStoredDoc } from './applyStoredDoc.js'
 export { inspectDoc, type DocInspection } from './inspectDoc.js'
 export { rebuildFresh, type RebuiltDoc, type RebuildOptions, type ProvenanceRun } from './rebuildFresh.js'
-export { rebaseOnto, type RebaseResult } from './rebaseOnto.js'
+export { rebaseOnto, holdsBase, type RebaseResult } from './rebaseOnto.js'
+export {
+  EPOCH_CHILD_META_KEY,
+  epochArchiveId,
+  isEpochArchiveId,
+  readEpochArchive,
+  writeEpochArchive,
+} from './epochArchive.js'
 export { startEpoch, type StartedEpoch } from './epochStart.js'
 export { epochClient, MIN_EPOCH_CLIENT } from './epochClient.js'
 export {

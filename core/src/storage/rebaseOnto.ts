@@ -52,11 +52,16 @@ export const rebaseOnto = (
   oldDoc: Y.Doc,
   record: Pick<EpochRecord, 'id' | 'parent' | 'base' | 'initial' | 'provenance'>,
 ): RebaseResult => {
-  const { sv } = Y.decodeSnapshotV2(record.base)
-  for (const [client, clock] of sv) {
-    if (Y.getState(oldDoc.store, client) < clock) return { ok: false, reason: 'missing-base' }
+  if (!holdsBase(oldDoc, record)) return { ok: false, reason: 'missing-base' }
+  return new Rebase(oldDoc, record, Y.decodeSnapshotV2(record.base).sv).run()
+}
+
+/** Whether `doc` holds every change of `record`'s base (COMPACT-5.1): the precondition of {@link rebaseOnto}. */
+export const holdsBase = (doc: Y.Doc, record: Pick<EpochRecord, 'base'>): boolean => {
+  for (const [client, clock] of Y.decodeSnapshotV2(record.base).sv) {
+    if (Y.getState(doc.store, client) < clock) return false
   }
-  return new Rebase(oldDoc, record, sv).run()
+  return true
 }
 
 class Rebase {

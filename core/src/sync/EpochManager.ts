@@ -1,18 +1,13 @@
 import { ObservableV2 } from 'lib0/observable'
-import { fromBase64, toBase64 } from 'lib0/buffer'
 import * as Y from 'yjs'
 import { applyStoredDoc } from '../storage/applyStoredDoc.js'
-import { EPOCH_CHILD_META_KEY, epochArchiveId, type DocPersistence } from '../storage/DocPersistence.js'
+import type { DocPersistence } from '../storage/DocPersistence.js'
+import { readEpochArchive, writeEpochArchive } from '../storage/epochArchive.js'
 import { readEpochRecord } from '../storage/epochPersist.js'
-import {
-  compareEpochs,
-  decodeEpochRecord,
-  encodeEpochRecord,
-  type EpochRecord,
-} from '../storage/epochRecord.js'
+import { compareEpochs, type EpochRecord } from '../storage/epochRecord.js'
 import { countItems, shouldStartEpoch, type EpochPolicy } from '../storage/epochPolicy.js'
 import { startEpoch } from '../storage/epochStart.js'
-import { rebaseOnto } from '../storage/rebaseOnto.js'
+import { holdsBase, rebaseOnto } from '../storage/rebaseOnto.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { EPOCH_ORIGIN } from './epochOrigin.js'
 import type { Transport } from '../transport/Transport.js'
@@ -114,16 +109,13 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     const child = left?.child ?? (this.#record?.parent === peerEpoch ? this.#record : null)
     const fetchIfKnown = () => (child ? this.#fetch(peerEpoch, child) : null)
     if (!persistence) return fetchIfKnown()
-    return persistence.store.load(epochArchiveId(persistence.docId, peerEpoch)).then((stored) => {
-      const encoded = stored?.meta[EPOCH_CHILD_META_KEY]
-      if (!stored || encoded === undefined) return fetchIfKnown()
-      const archived = decodeEpochRecord(fromBase64(encoded))
-      if (!archived.ok) return fetchIfKnown()
+    return readEpochArchive(persistence.store, persistence.docId, peerEpoch).then((archived) => {
+      if (!archived) return fetchIfKnown()
       const doc = new Y.Doc({ gc: false })
-      applyStoredDoc(doc, stored, EPOCH_ORIGIN)
+      applyStoredDoc(doc, archived.stored, EPOCH_ORIGIN)
       // Keep it for the next peer from that epoch (one archive in memory per left epoch).
-      this.#left.set(peerEpoch, { child: archived.record, doc })
-      return { record: archived.record, oldDoc: doc }
+      this.#left.set(peerEpoch, { child: archived.child, doc })
+      return { record: archived.child, oldDoc: doc }
     })
   }
 
@@ -165,20 +157,15 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     } catch {
       return
     }
-    const { sv } = Y.decodeSnapshotV2(record.base)
-    for (const [client, clock] of sv) if (Y.getState(doc.store, client) < clock) return
+    if (!holdsBase(doc, record)) return
     this.#fetches.delete(record.parent)
     this.#session?.stopRequestingEpoch(record.parent)
     this.#left.set(record.parent, { child: record, doc })
     const persistence = this.#persistence
     if (persistence) {
-      const archive = epochArchiveId(persistence.docId, record.parent)
-      void persistence.store
-        .append(archive, catchUp)
-        .then(() =>
-          persistence.store.setMeta(archive, EPOCH_CHILD_META_KEY, toBase64(encodeEpochRecord(record))),
-        )
-        .catch((err: unknown) => this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err) }]))
+      writeEpochArchive(persistence.store, persistence.docId, record.parent, catchUp, record).catch(
+        (err: unknown) => this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err) }]),
+      )
     }
     fetch.resolve({ record, oldDoc: doc })
   }

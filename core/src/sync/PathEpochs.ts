@@ -34,6 +34,22 @@ export interface PathEpochsHost {
   failed(error: WeftError): void
 }
 
+/**
+ * The epoch a peer is in, judged from its step 1 (SYNC-9.5): what its hello says (absent: `"0"`); a stock peer cannot
+ * say, so outside epoch 0 it counts as being in `ours` only when its state vector is empty or holds the epoch's init
+ * writer, else in the epoch `ours` replaced. Shared by sessions and the relay.
+ */
+export const judgePeerEpoch = (
+  ours: EpochRecord | null,
+  hello: Hello | null,
+  sv: Map<number, number>,
+): string => {
+  if (hello !== null) return hello.epoch ?? INITIAL_EPOCH
+  if (ours === null || sv.size === 0 || sv.has(epochClient(ours.parent, 'init')))
+    return ours?.id ?? INITIAL_EPOCH
+  return ours.parent
+}
+
 /** The state vector of an empty document. */
 const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
 
@@ -94,11 +110,7 @@ export class PathEpochs {
    */
   enter(path: PeerPath, sv: Map<number, number>, rawSv: Uint8Array): boolean {
     const before = path.epoch
-    const record = this.#record
-    let theirs: string
-    if (path.hello !== null) theirs = path.hello.epoch ?? INITIAL_EPOCH
-    else if (record === null || sv.size === 0) theirs = this.id
-    else theirs = sv.has(epochClient(record.parent, 'init')) ? this.id : record.parent
+    const theirs = judgePeerEpoch(this.#record, path.hello, sv)
     path.epoch = theirs
     const changed = before !== null && before !== theirs
     if (theirs === this.id) {

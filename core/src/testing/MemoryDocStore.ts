@@ -8,6 +8,7 @@ import type {
   StoredDoc,
 } from '../storage/DocStore.js'
 import { EPOCH_META_KEY } from '../storage/epochPersist.js'
+import { epochMismatchError } from '../storage/DocStore.js'
 import { INITIAL_EPOCH } from '../storage/epochRecord.js'
 
 interface MemoryEntry {
@@ -51,10 +52,7 @@ export class MemoryDocStore implements DocStore {
     this.#check()
     // Checked and written synchronously: nothing can come between the check and the write (STORE-2.5).
     if (options?.epoch !== undefined && options.epoch !== this.#epochOf(docId)) {
-      throw new WeftError(
-        WeftErrorCode.EpochMismatch,
-        `MemoryDocStore: ${JSON.stringify(docId)} is stored in epoch ${this.#epochOf(docId)}, not ${options.epoch}`,
-      )
+      throw epochMismatchError('MemoryDocStore', docId, this.#epochOf(docId), options.epoch)
     }
     this.writeCount++
     // The clock is taken synchronously, so concurrent appends are ordered by call (STORE-2.2).

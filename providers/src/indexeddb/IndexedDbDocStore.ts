@@ -3,15 +3,15 @@ import {
   INITIAL_EPOCH,
   WeftError,
   WeftErrorCode,
+  epochMismatchError,
+  type AppendOptions,
+  type CompactOptions,
+  type CompactResult,
   type DocId,
   type DocStore,
   type StoredDoc,
 } from '@weft/core'
 import { openWeftDatabase, requestResult, SNAPSHOTS, transactionDone, UPDATES, META } from './idb.js'
-
-type AppendOptions = NonNullable<Parameters<DocStore['append']>[2]>
-type CompactOptions = NonNullable<Parameters<DocStore['compact']>[3]>
-type CompactResult = Awaited<ReturnType<DocStore['compact']>>
 
 /** Options of {@link IndexedDbDocStore}. */
 export interface IndexedDbDocStoreOptions {
@@ -98,10 +98,7 @@ const readEpoch = (tx: IDBTransaction, docId: DocId, done: (epoch: string | Weft
 }
 
 const epochMismatch = (docId: DocId, stored: string, expected: string): WeftError =>
-  new WeftError(
-    WeftErrorCode.EpochMismatch,
-    `IndexedDbDocStore: document ${JSON.stringify(docId)} is stored in epoch ${stored}, not ${expected}`,
-  )
+  epochMismatchError('IndexedDbDocStore', docId, stored, expected)
 
 /**
  * A {@link DocStore} on raw IndexedDB: object stores `updates` (key `[doc, clock]`), `snapshots` (key `doc`) and

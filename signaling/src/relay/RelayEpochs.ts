@@ -9,7 +9,7 @@ import {
   decodeEpochRecord,
   encodeEpochOffer,
   encodeEpochRecord,
-  epochClient,
+  judgePeerEpoch,
   epochSeq,
   readEpochRecord,
   shouldStartEpoch,
@@ -150,14 +150,7 @@ export class RelayEpochs {
     const ours = st.record?.id ?? INITIAL_EPOCH
     const state = this.#peer(peer)
     const before = state.epoch
-    let theirs: string
-    if (hello) theirs = hello.epoch ?? INITIAL_EPOCH
-    else {
-      const record = st.record
-      const map = Y.decodeStateVector(sv)
-      const fresh = record === null || map.size === 0 || map.has(epochClient(record.parent, 'init'))
-      theirs = fresh ? ours : (record?.parent ?? INITIAL_EPOCH)
-    }
+    const theirs = judgePeerEpoch(st.record, hello, Y.decodeStateVector(sv))
     if (!isEpochId(theirs)) {
       peer.closeWith(CloseCode.MalformedMessage, 'malformed epoch id in the hello')
       return false

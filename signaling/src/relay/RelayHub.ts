@@ -4,6 +4,7 @@ import {
   CloseCode,
   defaultCompactionPolicy,
   docId,
+  isEpochArchiveId,
   encodeAwareness,
   encodeSyncUpdate,
   shouldCompact,
@@ -22,7 +23,6 @@ import { collectGarbage } from './mergeUpdatesBatched.js'
 import { RelayConnection, type RelayHost } from './RelayConnection.js'
 import { RelayDoc, type RelayPeer } from './RelayDoc.js'
 import { RelayEpochs } from './RelayEpochs.js'
-import { isEpochArchiveRoom } from './relayEpochArchive.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
 
 /** Options of {@link RelayHub}. */
@@ -146,7 +146,7 @@ export class RelayHub implements RelayHost {
       maxAwarenessBytes: MAX_AWARENESS_BYTES,
       chunkSize: this.#opts.options.chunkSize ?? RELAY_DEFAULTS.chunkSize,
     })
-    if (isEpochArchiveRoom(room)) {
+    if (isEpochArchiveId(room)) {
       // RELAY-EPOCH-6: an epoch archive is the relay's record of a left epoch, never a room anyone writes to.
       socket.attach({ onMessage: () => undefined, onClose: () => undefined })
       return socket.close(CloseCode.Forbidden, 'epoch archives are not rooms')

@@ -1,13 +1,5 @@
 import * as Y from 'yjs'
-import { fromBase64 } from 'lib0/buffer'
-import {
-  EPOCH_CHILD_META_KEY,
-  decodeEpochRecord,
-  epochArchiveId,
-  type DocId,
-  type DocStore,
-  type EpochRecord,
-} from '@weft/core'
+import { readEpochArchive, type DocId, type DocStore, type EpochRecord } from '@weft/core'
 import { mergeUpdatesBatched } from './mergeUpdatesBatched.js'
 
 /** What the relay kept of an epoch it left: the record that replaced it and its last state (V1). */
@@ -19,37 +11,23 @@ export interface EpochArchive {
   readonly state: Uint8Array
 }
 
-/** Marks a document id that is an epoch archive (`<doc>~epoch~<epoch>`, core's `epochArchiveId`). */
-const ARCHIVE_INFIX = '~epoch~'
-
-/** Whether a room name is the id of an epoch archive, which is never served as a room (RELAY-EPOCH-6). */
-export const isEpochArchiveRoom = (room: string): boolean => room.includes(ARCHIVE_INFIX)
-
 /**
- * Loads the archive of `docId`'s epoch `epoch` (written by the relay's switch, RELAY-EPOCH-4): `null` when there is
- * none, or when its record does not decode (an archive the relay cannot vouch for is not offered).
+ * Loads the archive of `docId`'s epoch `epoch` (written by the relay's switch, RELAY-EPOCH-4) as one V1 state:
+ * `null` when there is none, or when its record cannot be vouched for (core's `readEpochArchive`).
  */
 export const loadEpochArchive = async (
   store: DocStore,
   docId: DocId,
   epoch: string,
 ): Promise<EpochArchive | null> => {
-  const stored = await store.load(epochArchiveId(docId, epoch))
-  const encoded = stored?.meta[EPOCH_CHILD_META_KEY]
-  if (!stored || encoded === undefined) return null
-  let bytes: Uint8Array
-  try {
-    bytes = fromBase64(encoded)
-  } catch {
-    return null
-  }
-  const child = decodeEpochRecord(bytes)
-  if (!child.ok || child.record.parent !== epoch) return null
+  const archived = await readEpochArchive(store, docId, epoch)
+  if (!archived) return null
+  const { stored, child } = archived
   const parts = [
     ...(stored.snapshot ? [Y.convertUpdateFormatV2ToV1(stored.snapshot)] : []),
     ...stored.updates,
   ]
-  return { epoch, child: child.record, state: mergeUpdatesBatched(parts) }
+  return { epoch, child, state: mergeUpdatesBatched(parts) }
 }
 
 /**

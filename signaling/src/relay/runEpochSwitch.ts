@@ -1,15 +1,12 @@
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
-import { toBase64 } from 'lib0/buffer'
 import {
-  EPOCH_CHILD_META_KEY,
   countItems,
-  encodeEpochRecord,
-  epochArchiveId,
   persistEpoch,
   rebaseOnto,
   shouldStartEpoch,
   startEpoch,
+  writeEpochArchive,
   type DocStore,
   type EpochRecord,
 } from '@weft/core'
@@ -122,9 +119,7 @@ export const runEpochSwitch = async (
     const lastClock = doc.lastClock
     const oldState = Y.encodeStateAsUpdate(oldDoc)
     // The archive first: once the switch is stored, peers of the old epoch are served from it (RELAY-EPOCH-3).
-    const archiveId = epochArchiveId(doc.docId, fromEpoch)
-    await host.store.append(archiveId, oldState)
-    await host.store.setMeta(archiveId, EPOCH_CHILD_META_KEY, toBase64(encodeEpochRecord(record)))
+    await writeEpochArchive(host.store, doc.docId, fromEpoch, oldState, record)
     const result = await persistEpoch(host.store, doc.docId, record, next, lastClock)
     if (!result.ok) return void host.logger.warn({ doc: doc.docId }, 'epoch switch was stale; not switched')
     done = true

@@ -4,6 +4,10 @@ import {
   INITIAL_EPOCH,
   WeftError,
   WeftErrorCode,
+  epochMismatchError,
+  type AppendOptions,
+  type CompactOptions,
+  type CompactResult,
   type DocId,
   type DocStore,
   type StoredDoc,
@@ -39,10 +43,6 @@ export interface StoredTail {
   /** Last clock of the document (0 for an unknown one). */
   readonly clock: number
 }
-
-type AppendOptions = NonNullable<Parameters<DocStore['append']>[2]>
-type CompactOptions = NonNullable<Parameters<DocStore['compact']>[3]>
-type CompactResult = Awaited<ReturnType<DocStore['compact']>>
 
 interface PendingAppend {
   readonly docId: DocId
@@ -519,8 +519,7 @@ export class PostgresDocStore implements DocStore {
       for (const p of batch) {
         const epoch = stored.get(p.docId) ?? INITIAL_EPOCH
         if (p.epoch === undefined || p.epoch === epoch) continue
-        const message = `PostgresDocStore: document ${JSON.stringify(p.docId)} is stored in epoch ${epoch}, not ${p.epoch}`
-        refused.set(p, new WeftError(WeftErrorCode.EpochMismatch, message))
+        refused.set(p, epochMismatchError('PostgresDocStore', p.docId, epoch, p.epoch))
       }
       if (refused.size === 0) return clocks
       // Rolled back by #transaction: nothing of this attempt is written, no clock is used.
