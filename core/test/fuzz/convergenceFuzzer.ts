@@ -86,7 +86,6 @@ interface RunHooks {
   readonly watch: (doc: Y.Doc, epoch: string) => void
   readonly onEpoch: (record: EpochRecord) => void
   readonly log: ((line: string) => void) | undefined
-  readonly checkLeft?: (name: string, previous: Y.Doc, record: EpochRecord) => void
   /** Client ids from the seed, so that a seed replays exactly. */
   readonly clientId: () => number
 }
@@ -95,7 +94,6 @@ const start = async (p: FuzzPeer, hooks: RunHooks): Promise<void> => {
   const doc = new Y.Doc()
   doc.clientID = hooks.clientId()
   p.doc = doc
-  hooks.watch(doc, 'loading')
   p.persistence = await DocPersistence.open({
     doc,
     store: hooks.broken ? new MemoryDocStore() : p.store,
@@ -124,7 +122,6 @@ const start = async (p: FuzzPeer, hooks: RunHooks): Promise<void> => {
     hooks.onEpoch(record)
     hooks.watch(next, record.id)
   })
-  p.session.on('epoch-changed', ({ previous, record }) => hooks.checkLeft?.(p.name, previous, record))
   p.epochs.on('blocked', ({ record, reason }) => p.errors.push(`epoch ${record.id} blocked: ${reason}`))
   p.epochs.on('error', ({ error }) => p.errors.push(`epoch ${error.code}: ${error.message}`))
   p.session.on('error', ({ error }) => p.errors.push(`${error.code}: ${error.message}`))
@@ -156,36 +153,12 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
     broken: options.brokenStorage === true,
     log: options.log,
     clientId: () => prng.uint32(gen, 1, 0xfffffffe),
-    checkLeft: options.log
-      ? (name, previous, record) => {
-          // The oracle of the epoch being left, as complete as it can be now.
-          const copy = new Y.Doc({ gc: false })
-          const chain = [...records.values()].sort((x, y) => x.seq - y.seq)
-          const built = new Map<string, Y.Doc>([[INITIAL_EPOCH, oracleOf(INITIAL_EPOCH)]])
-          for (const rec of chain) {
-            const d = new Y.Doc()
-            Y.applyUpdate(d, Y.encodeStateAsUpdate(oracleOf(rec.id)))
-            const r = rebaseOnto(built.get(rec.parent) as Y.Doc, rec)
-            if (r.ok) Y.applyUpdate(d, r.update)
-            built.set(rec.id, d)
-          }
-          const o = built.get(record.parent) ?? copy
-          const have = Y.decodeStateVector(Y.encodeStateVector(o))
-          for (const [c, k] of Y.decodeStateVector(Y.encodeStateVector(previous))) {
-            if ((have.get(c) ?? 0) < k)
-              options.log?.(
-                `${name} leaves ${record.parent} holding ${c}:<${k} but the oracle has <${have.get(c) ?? 0}`,
-              )
-          }
-        }
-      : undefined,
     onCompacted: ({ outcome }) => {
       if (outcome.ok) compactions++
     },
     watch: (doc, epoch) => {
       // Every update that a peer's app made (not from a peer path, not loaded from its store) goes to its epoch's
-      // oracle. While loading, the epoch is not known yet, and loaded state is not new anyway.
-      if (epoch === 'loading') return
+      // oracle.
       doc.on('update', (u: Uint8Array, origin: unknown) => {
         if (origin instanceof DocPersistence) return
         if (!(origin && typeof origin === 'object' && 'transport' in origin))

@@ -178,8 +178,9 @@ export class RelayConnection implements RelayPeer {
     if (!doc) return
     switch (message.type) {
       case 'sync-step1': {
+        let decoded: Map<number, number>
         try {
-          Y.decodeStateVector(message.stateVector)
+          decoded = Y.decodeStateVector(message.stateVector)
         } catch (err) {
           return this.#reject(err)
         }
@@ -192,7 +193,7 @@ export class RelayConnection implements RelayPeer {
         // RELAY-2.3: exactly what the peer lacks, from the cached state (no Y.Doc). The answer is cached and framed
         // once: clients joining with the same state vector (a join storm) get the same bytes. RELAY-EPOCH-2: only to a
         // peer in the document's epoch, tagged with it outside epoch 0.
-        if (!this.#host.epochs.step1(doc, this, message.stateVector, message.hello)) return
+        if (!this.#host.epochs.step1(doc, this, message.stateVector, decoded, message.hello)) return
         const tag = this.#host.epochs.tag(doc)
         this.sendMessage(
           doc.log.answer(message.stateVector, (diff) => preframe(encodeSyncStep2(diff, null, tag))),

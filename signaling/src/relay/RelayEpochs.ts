@@ -144,13 +144,19 @@ export class RelayEpochs {
    * (RELAY-EPOCH-2). A Weft client in an older epoch gets an offer instead; one in a newer epoch gets the relay's
    * step 1 (so that it offers its epoch); a stock client holding pre-reset state is closed (RELAY-EPOCH-3).
    */
-  step1(doc: RelayDoc, peer: EpochPeer, sv: Uint8Array, hello: Hello | null): boolean {
+  step1(
+    doc: RelayDoc,
+    peer: EpochPeer,
+    sv: Uint8Array,
+    decoded: Map<number, number>,
+    hello: Hello | null,
+  ): boolean {
     const st = this.#docs.get(doc)
     if (!st) return true
     const ours = st.record?.id ?? INITIAL_EPOCH
     const state = this.#peer(peer)
     const before = state.epoch
-    const theirs = judgePeerEpoch(st.record, hello, Y.decodeStateVector(sv))
+    const theirs = judgePeerEpoch(st.record, hello, decoded)
     if (!isEpochId(theirs)) {
       peer.closeWith(CloseCode.MalformedMessage, 'malformed epoch id in the hello')
       return false
