@@ -1,10 +1,17 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const PG_BIN = process.env['WEFT_TEST_PG_BIN'] ?? '/usr/lib/postgresql/15/bin'
+/** The newest PostgreSQL Debian installed (`/usr/lib/postgresql/<major>/bin`), whatever the release ships. */
+const debianPgBin = (): string => {
+  const root = '/usr/lib/postgresql'
+  const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)) : []
+  const newest = majors.sort((a, b) => Number(b) - Number(a))[0] ?? '15'
+  return join(root, newest, 'bin')
+}
+const PG_BIN = process.env['WEFT_TEST_PG_BIN'] ?? debianPgBin()
 const REDIS_BIN = process.env['WEFT_TEST_REDIS_BIN'] ?? 'redis-server'
 
 /** Throws a clear error when a service binary is missing: the scale-out tests fail rather than skip. */
@@ -84,7 +91,7 @@ export const startRedis = async (): Promise<RedisService> => {
   }
 }
 
-/** A PostgreSQL 15 cluster in a temp directory, listening only on a Unix socket. */
+/** A PostgreSQL cluster (the newest major installed) in a temp directory, listening only on a Unix socket. */
 export interface PostgresService {
   /** A connection string for `pg` and `weft serve --postgres`. */
   readonly url: string
@@ -104,7 +111,7 @@ const pgRun = (tool: string, args: string[]): void => {
 
 /** Initializes and starts a throw-away cluster (fsync off: tests do not survive power loss anyway). */
 export const startPostgres = async (): Promise<PostgresService> => {
-  requireBinary(join(PG_BIN, 'initdb'), 'PostgreSQL 15', 'apt-get install -y postgresql')
+  requireBinary(join(PG_BIN, 'initdb'), 'PostgreSQL', 'apt-get install -y postgresql')
   const dir = await mkdtemp(join(tmpdir(), 'weft-pg-'))
   if (process.getuid?.() === 0) {
     const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' })
