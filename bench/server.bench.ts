@@ -18,7 +18,22 @@ import type { HistoryResult } from './server/scenarios/historyJoin.js'
 import type { IdleResult } from './server/scenarios/idleConnections.js'
 import type { StormResult } from './server/scenarios/joinStorm.js'
 
-const KINDS: readonly ServerKind[] = ['weft', 'y-websocket-server', 'hocuspocus']
+const ALL_KINDS: readonly ServerKind[] = ['weft', 'y-websocket-server', 'hocuspocus']
+
+/**
+ * Servers run, from `WEFT_BENCH_SERVERS` (comma-separated; default all three). For iterating on one server only:
+ * rows without a baseline show no ratio.
+ */
+const kindsFromEnv = (env: NodeJS.ProcessEnv = process.env): readonly ServerKind[] => {
+  const raw = env['WEFT_BENCH_SERVERS']
+  if (!raw) return ALL_KINDS
+  const wanted = raw.split(',').map((s) => s.trim())
+  const unknown = wanted.filter((s) => !(ALL_KINDS as readonly string[]).includes(s))
+  if (unknown.length > 0)
+    throw new Error(`unknown server(s) ${unknown.join(', ')}; known: ${ALL_KINDS.join(', ')}`)
+  return ALL_KINDS.filter((k) => wanted.includes(k))
+}
+const KINDS = kindsFromEnv()
 
 /** Per server, one outcome per round (rounds that failed are missing). */
 type Outcomes = Partial<Record<ServerKind, Array<ClientOutcome<unknown>>>>
