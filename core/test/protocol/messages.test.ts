@@ -16,6 +16,7 @@ import {
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
+  updateMessageParts,
 } from '../../src/index.js'
 
 const hello = { version: PROTOCOL_VERSION, features: Feature.Ack | Feature.Chunk, maxMessageSize: 1 << 20 }
@@ -133,6 +134,34 @@ describe('wire messages', () => {
       } catch (err) {
         expect((err as WeftError).code).toBe('malformed-message')
       }
+    }
+  })
+
+  it('updateMessageParts concatenate to exactly the message encodeSyncStep2 / encodeSyncUpdate build', () => {
+    const concat = (parts: readonly Uint8Array[]) => {
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+      let at = 0
+      for (const p of parts) {
+        out.set(p, at)
+        at += p.byteLength
+      }
+      return out
+    }
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'x'.repeat(300))
+    const update = Y.encodeStateAsUpdate(doc)
+    for (const [seq, epoch] of [
+      [null, null],
+      [7, null],
+      [null, '2-00ff'],
+      [300, '2-00ff'],
+    ] as const) {
+      const step2 = updateMessageParts('step2', update, seq, epoch)
+      expect(step2[1]).toBe(update)
+      expect(concat(step2)).toEqual(encodeSyncStep2(update, seq, epoch))
+      expect(concat(updateMessageParts('update', update, seq, epoch))).toEqual(
+        encodeSyncUpdate(update, seq, epoch),
+      )
     }
   })
 })

@@ -6,8 +6,8 @@ import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 /** Receives the outcome of one document's commit. */
 export interface CommitTarget {
   readonly docId: DocId
-  /** `count` updates, merged into `bytes` bytes, are durable under store clock `clock`. */
-  onCommitted(clock: number, bytes: number, count: number): void
+  /** `bytes` bytes in `appends` store appends are durable, the last under store clock `clock`. */
+  onCommitted(clock: number, bytes: number, appends: number): void
 }
 
 interface Batch {
@@ -32,9 +32,18 @@ const newBatch = (target: CommitTarget, since: number, updates: Uint8Array[] = [
   return { target, updates, since, durable, resolve, reject }
 }
 
-/** The batch merged into one update, or `null` if Yjs refuses to merge it. */
+/**
+ * Batches larger than this are stored one update at a time instead of merged: merging saves nothing on large
+ * updates (a paste, an upload) and decodes and re-encodes all of them, garbage the process keeps as RSS.
+ */
+const MERGE_MAX_BYTES = 256 * 1024
+
+/** The batch merged into one update, or `null` if it is too large or Yjs refuses to merge it. */
 const mergeOrNull = (updates: readonly Uint8Array[]): Uint8Array | null => {
   if (updates.length === 1) return updates[0] as Uint8Array
+  let bytes = 0
+  for (const u of updates) bytes += u.byteLength
+  if (bytes > MERGE_MAX_BYTES) return null
   try {
     return Y.mergeUpdates([...updates])
   } catch {
@@ -168,7 +177,8 @@ export class GroupCommitter {
         clock = await this.#store.append(target.docId, merged)
         this.#onAppended?.(target, clock, merged)
       } else {
-        // Updates Yjs cannot merge together are stored one by one (in order) rather than blocking the document.
+        // Large batches, and updates Yjs cannot merge together, are stored one by one (in order) rather than
+        // merged or blocking the document.
         for (const u of batch.updates) {
           clock = await this.#store.append(target.docId, u)
           this.#onAppended?.(target, clock, u)
@@ -178,7 +188,7 @@ export class GroupCommitter {
       this.#metrics.commits.inc()
       this.#metrics.persistSeconds.observe((performance.now() - batch.since) / 1000)
       const bytes = merged?.byteLength ?? batch.updates.reduce((n, u) => n + u.byteLength, 0)
-      target.onCommitted(clock, bytes, batch.updates.length)
+      target.onCommitted(clock, bytes, merged ? 1 : batch.updates.length)
       batch.resolve()
       if (this.#lastDurable.get(target) === batch.durable) this.#lastDurable.delete(target)
     } catch (err) {

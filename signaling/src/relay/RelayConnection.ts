@@ -10,7 +10,7 @@ import {
   encodeAck,
   encodeAwareness,
   encodeSyncStep1,
-  encodeSyncStep2,
+  updateMessageParts,
   splitMessage,
   validateUpdate,
   type Hello,
@@ -18,7 +18,7 @@ import {
 } from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
 import type { GuardedSocket } from '../connection/GuardedSocket.js'
-import { preframe } from '../ws/frames.js'
+import { preframeParts } from '../ws/frames.js'
 import { isEmptyUpdate } from './mergeUpdatesBatched.js'
 import type { RelayDoc, RelayPeer } from './RelayDoc.js'
 import type { RelayEpochs } from './RelayEpochs.js'
@@ -31,8 +31,13 @@ const MIN_PEER_MESSAGE_SIZE = 1024
 
 /** What a connection asks of the hub that owns its document. */
 export interface RelayHost {
-  /** Stores and forwards a validated, non-empty update; resolves once it is durable. */
-  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer): Promise<void>
+  /**
+   * Stores and forwards a validated, non-empty update (`deleted`: the clock units its delete set covers); resolves
+   * once it is durable.
+   */
+  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, deleted: number): Promise<void>
+  /** A peer is about to be answered from the document's state (a join): a chance to compact that state first. */
+  beforeAnswer(doc: RelayDoc): void
   /** Resolves once everything accepted for `doc` so far is durable. */
   whenDurable(doc: RelayDoc): Promise<void>
   /** Each document's epoch (RELAY-EPOCH-*). */
@@ -195,8 +200,11 @@ export class RelayConnection implements RelayPeer {
         // peer in the document's epoch, tagged with it outside epoch 0.
         if (!this.#host.epochs.step1(doc, this, message.stateVector, decoded, message.hello)) return
         const tag = this.#host.epochs.tag(doc)
+        this.#host.beforeAnswer(doc)
         this.sendMessage(
-          doc.log.answer(message.stateVector, (diff) => preframe(encodeSyncStep2(diff, null, tag))),
+          doc.log.answer(message.stateVector, (diff) =>
+            preframeParts(updateMessageParts('step2', diff, null, tag)),
+          ),
         )
         return
       }
@@ -236,10 +244,11 @@ export class RelayConnection implements RelayPeer {
 
   #update(doc: RelayDoc, update: Uint8Array, seq: number | null): void {
     const empty = isEmptyUpdate(update)
+    let deleted: number
     try {
       // RELAY-5.1: walked structurally (SYNC-3.4), strings decoded as UTF-8 and JSON parsed (Yjs would fail on
       // them later, when merging), before anything is stored or forwarded.
-      validateUpdate(update, { strings: true })
+      ;({ deleted } = validateUpdate(update, { strings: true }))
     } catch (err) {
       return this.#reject(err)
     }
@@ -247,7 +256,7 @@ export class RelayConnection implements RelayPeer {
       // RELAY-4.3: nothing from a read-only connection is stored or forwarded.
       return this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent an update')
     }
-    const durable = empty ? this.#host.whenDurable(doc) : this.#host.acceptUpdate(doc, update, this)
+    const durable = empty ? this.#host.whenDurable(doc) : this.#host.acceptUpdate(doc, update, this, deleted)
     if (seq === null || seq <= this.#receivedSeq) return
     this.#receivedSeq = seq
     // RELAY-3.2: acknowledge only once durable; acks are cumulative and monotonic.

@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
-import type { DocId, StoredDoc } from '@weft/core'
-import { preframe } from '../ws/frames.js'
+import { updateMessageParts, type DocId, type StoredDoc } from '@weft/core'
+import { preframe, preframeParts } from '../ws/frames.js'
 import { AwarenessTable } from './AwarenessTable.js'
 import type { CommitTarget } from './GroupCommitter.js'
 import { UpdateLog } from './UpdateLog.js'
@@ -27,6 +27,11 @@ export class RelayDoc implements CommitTarget {
   tailCount: number
   tailBytes: number
   snapshotBytes: number
+  /**
+   * Whether updates since the last garbage collection (RELAY-3.6) may hold deleted content: clock units their
+   * delete sets cover, counted as they are accepted; an update whose content is not known counts as 1.
+   */
+  deletedSinceGc: number
   compacting = false
   idleTimer: NodeJS.Timeout | null = null
   readonly #onCommitted: (doc: RelayDoc) => void
@@ -41,13 +46,14 @@ export class RelayDoc implements CommitTarget {
     this.tailCount = stored?.updates.length ?? 0
     this.tailBytes = stored ? stored.updates.reduce((n, u) => n + u.byteLength, 0) : 0
     this.snapshotBytes = stored?.snapshot?.byteLength ?? 0
+    this.deletedSinceGc = this.tailCount > 0 ? 1 : 0
     this.#onCommitted = onCommitted
   }
 
   /** Called by the group committer once a write of this document is durable. */
-  onCommitted(clock: number, bytes: number): void {
+  onCommitted(clock: number, bytes: number, appends: number): void {
     this.lastClock = Math.max(this.lastClock, clock)
-    this.tailCount++
+    this.tailCount += appends
     this.tailBytes += bytes
     this.#onCommitted(this)
   }
@@ -57,9 +63,23 @@ export class RelayDoc implements CommitTarget {
    * is built once and the same bytes are written to every socket (peers that need it chunked still get chunks).
    */
   broadcast(message: Uint8Array, except?: RelayPeer): void {
-    const receivers = this.peers.size - (except !== undefined && this.peers.has(except) ? 1 : 0)
+    const receivers = this.#receivers(except)
     if (receivers <= 0) return
     const out = receivers > 1 ? preframe(message) : message
     for (const peer of this.peers) if (peer !== except) peer.sendMessage(out)
+  }
+
+  /**
+   * Forwards `update` as a sync update message (tagged with `epoch` outside epoch "0") to every connection except
+   * `except`. The frame is built straight from the update: one allocation and one copy, whatever its size.
+   */
+  broadcastUpdate(update: Uint8Array, epoch: string | null, except?: RelayPeer): void {
+    if (this.#receivers(except) <= 0) return
+    const out = preframeParts(updateMessageParts('update', update, null, epoch))
+    for (const peer of this.peers) if (peer !== except) peer.sendMessage(out)
+  }
+
+  #receivers(except: RelayPeer | undefined): number {
+    return this.peers.size - (except !== undefined && this.peers.has(except) ? 1 : 0)
   }
 }

@@ -6,7 +6,6 @@ import {
   docId,
   isEpochArchiveId,
   encodeAwareness,
-  encodeSyncUpdate,
   shouldCompact,
   type CompactionPolicy,
   type DocStore,
@@ -51,6 +50,13 @@ const GC_ON_LOAD_GAIN = 0.75
  * of such a document may stay under the compaction policy's thresholds (it counts commits, not keystrokes).
  */
 const GC_GROWTH = 4
+/**
+ * RELAY-3.7: a state at most this large that grew by {@link ANSWER_GC_GROWTH} of its size after the last rebuild
+ * and may hold deleted content is rebuilt before a joiner is answered from it (a few milliseconds at this size):
+ * merged updates keep deleted content and one item per keystroke, so joiners would receive up to twice the bytes.
+ */
+const ANSWER_GC_MAX_BYTES = 1024 * 1024
+const ANSWER_GC_GROWTH = 0.1
 
 /**
  * The storing relay (docs/spec/relay-protocol.md): one {@link RelayDoc} per loaded room, loaded from the DocStore
@@ -63,6 +69,8 @@ export class RelayHub implements RelayHost {
   readonly #opts: RelayHubOptions
   readonly #committer: GroupCommitter
   readonly #compaction: CompactionPolicy
+  /** The policy for a tail without deleted content: no byte threshold. */
+  readonly #insertOnlyCompaction: CompactionPolicy
   readonly #idleUnloadMs: number
   readonly #docs = new Map<string, RelayDoc>()
   readonly #loading = new Map<string, Promise<RelayDoc>>()
@@ -103,6 +111,7 @@ export class RelayHub implements RelayHost {
         : undefined,
     )
     this.#compaction = { ...defaultCompactionPolicy, ...opts.options.compaction }
+    this.#insertOnlyCompaction = { ...this.#compaction, maxUpdateBytes: Infinity }
     this.#idleUnloadMs = opts.options.idleUnloadMs ?? RELAY_DEFAULTS.idleUnloadMs
     this.epochs = new RelayEpochs(
       {
@@ -110,7 +119,7 @@ export class RelayHub implements RelayHost {
         logger: opts.logger,
         quiesce: (doc) => this.#quiesce(doc),
         commit: (doc, update, forward) => {
-          if (forward) doc.broadcast(encodeSyncUpdate(update, null, this.epochs.tag(doc)))
+          if (forward) doc.broadcastUpdate(update, this.epochs.tag(doc))
           return this.#commit(doc, update)
         },
         replaced: (doc, v1, bytes) => this.#replaced(doc, v1, bytes),
@@ -167,15 +176,29 @@ export class RelayHub implements RelayHost {
     )
   }
 
-  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer): Promise<void> {
+  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, deleted: number): Promise<void> {
     // RELAY-EPOCH-4: during a switch updates are forwarded (still in the old epoch) but stored only afterwards.
-    const durable = this.epochs.switching(doc) ? this.epochs.hold(doc, update) : this.#commit(doc, update)
-    doc.broadcast(encodeSyncUpdate(update, null, this.epochs.tag(doc)), from)
+    const durable = this.epochs.switching(doc)
+      ? this.epochs.hold(doc, update)
+      : this.#commit(doc, update, deleted)
+    doc.broadcastUpdate(update, this.epochs.tag(doc), from)
     return durable
   }
 
-  /** Appends to the in-memory state and queues for storage. */
-  #commit(doc: RelayDoc, update: Uint8Array): Promise<void> {
+  beforeAnswer(doc: RelayDoc): void {
+    if (doc.deletedSinceGc === 0) return
+    const size = doc.log.byteLength
+    if (size > ANSWER_GC_MAX_BYTES) return
+    if (size < (this.#gcBaseline.get(doc) ?? 0) * (1 + ANSWER_GC_GROWTH)) return
+    this.#maybeCompact(doc, true)
+  }
+
+  /**
+   * Appends to the in-memory state and queues for storage. `deleted`: the clock units the update's delete set
+   * covers (1 when not known).
+   */
+  #commit(doc: RelayDoc, update: Uint8Array, deleted = 1): Promise<void> {
+    doc.deletedSinceGc += deleted
     doc.log.append(update)
     this.#opts.metrics.updates.inc()
     this.#opts.metrics.updateBytes.inc({}, update.byteLength)
@@ -196,6 +219,7 @@ export class RelayHub implements RelayHost {
     doc.log.rebase([v1])
     doc.tailCount = 0
     doc.tailBytes = 0
+    doc.deletedSinceGc = 0
     doc.snapshotBytes = snapshotBytes
     this.#gcBaseline.set(doc, v1.byteLength)
   }
@@ -310,27 +334,26 @@ export class RelayHub implements RelayHost {
 
   /**
    * Log compaction (RELAY-3.4, RELAY-3.6): once the stored log grew past the thresholds, its state is rebuilt
-   * through a garbage-collecting Y.Doc and stored as the new snapshot; the in-memory log is replaced by the same
-   * state, keeping what arrived meanwhile. In scale-out mode the snapshot covers the clock through which this node
-   * has applied every stored update (SCALE-4.1), and the store's lock and stale check keep two nodes from both
-   * compacting (SCALE-4.2).
+   * through a garbage-collecting Y.Doc, replaces the in-memory log at once and is stored as the new snapshot. Without
+   * deleted content since the last rebuild, only the count thresholds apply: a rebuild would drop nothing, and each
+   * compaction of a growing document merges its whole state (a 20 MB upload compacted every megabyte churns through
+   * gigabytes). In scale-out mode the snapshot covers the clock through which this node has applied every stored
+   * update (SCALE-4.1), and the store's lock and stale check keep two nodes from both compacting (SCALE-4.2).
    */
   #maybeCompact(doc: RelayDoc, force = false): void {
     const baseline = this.#gcBaseline.get(doc) ?? 0
     const size = doc.log.byteLength
-    const grown = size >= baseline * GC_GROWTH && size >= baseline + GC_ON_LOAD_MIN_BYTES
+    const deletes = doc.deletedSinceGc > 0
+    const grown = deletes && size >= baseline * GC_GROWTH && size >= baseline + GC_ON_LOAD_MIN_BYTES
     const due =
       force ||
       grown ||
       shouldCompact(
         { updateCount: doc.tailCount, updateBytes: doc.tailBytes, snapshotBytes: doc.snapshotBytes },
-        this.#compaction,
+        deletes ? this.#compaction : this.#insertOnlyCompaction,
       )
     // No log compaction during an epoch switch (it would store old-epoch state after the switch).
     if (!due || doc.compacting || this.#closed || this.epochs.busy(doc)) return
-    doc.compacting = true
-    // A stale or failed attempt waits for the next growth step, not for the next commit.
-    this.#gcBaseline.set(doc, Math.max(baseline, size))
     // The log holds every stored update through `through` (and perhaps accepted ones not yet durable: a snapshot
     // may hold more than its clock says, never less). A busy document therefore compacts while writes continue.
     const through = this.#scale ? this.#scale.appliedClock(doc) : doc.lastClock
@@ -340,20 +363,21 @@ export class RelayHub implements RelayHost {
     try {
       ;({ v1, v2: snapshot } = collectGarbage(doc.log.state()))
     } catch (err) {
-      doc.compacting = false
+      // Not retried before the next growth step.
+      this.#gcBaseline.set(doc, Math.max(baseline, size))
       return void this.#opts.logger.error({ err, doc: doc.docId }, 'compaction failed')
     }
-    doc.log.mark()
+    // The rebuilt state holds exactly what the log held (nothing was appended since `state()`): it replaces the
+    // in-memory state now, whatever becomes of the store's compaction.
+    doc.log.rebase([v1])
+    doc.deletedSinceGc = 0
+    this.#gcBaseline.set(doc, v1.byteLength)
+    doc.compacting = true
     const run = this.#store
       .compact(doc.docId, snapshot, through, { meta: { [GC_META_KEY]: String(through) } })
       .then(
         (result) => {
-          if (!result.ok) {
-            doc.log.unmark()
-            return void this.#opts.logger.debug({ doc: doc.docId }, 'compaction was stale')
-          }
-          doc.log.rebase([v1])
-          this.#gcBaseline.set(doc, v1.byteLength)
+          if (!result.ok) return void this.#opts.logger.debug({ doc: doc.docId }, 'compaction was stale')
           doc.tailCount = Math.max(0, doc.tailCount - count)
           doc.tailBytes = Math.max(0, doc.tailBytes - bytes)
           doc.snapshotBytes = snapshot.byteLength
@@ -362,10 +386,7 @@ export class RelayHub implements RelayHost {
           this.#opts.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
           this.epochs.compacted(doc)
         },
-        (err: unknown) => {
-          doc.log.unmark()
-          this.#opts.logger.error({ err, doc: doc.docId }, 'compaction failed')
-        },
+        (err: unknown) => this.#opts.logger.error({ err, doc: doc.docId }, 'compaction failed'),
       )
       .finally(() => {
         doc.compacting = false
@@ -387,6 +408,7 @@ export class RelayHub implements RelayHost {
     if (doc.compacting || this.#committer.pending(doc) || this.#closed) return
     doc.compacting = true
     doc.log.mark()
+    const deletedBefore = doc.deletedSinceGc
     const run = this.#store
       .load(doc.docId)
       .then(
@@ -394,6 +416,9 @@ export class RelayHub implements RelayHost {
           if (!stored?.snapshot) return void doc.log.unmark()
           doc.log.rebase([Y.convertUpdateFormatV2ToV1(stored.snapshot), ...stored.updates])
           doc.tailCount = stored.updates.length
+          // What arrived since the mark stays counted; the stored tail's content is not known.
+          doc.deletedSinceGc = doc.deletedSinceGc - deletedBefore + (stored.updates.length > 0 ? 1 : 0)
+          this.#gcBaseline.set(doc, doc.log.byteLength)
           doc.tailBytes = stored.updates.reduce((n, u) => n + u.byteLength, 0)
         },
         (err: unknown) => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
-import { encodeAwareness, encodeSyncUpdate, type DocId } from '@weft/core'
+import { encodeAwareness, type DocId } from '@weft/core'
 import type { RelayDoc, RelayPeer } from '../relay/RelayDoc.js'
 import { isEmptyUpdate } from '../relay/mergeUpdatesBatched.js'
 import type { BusMessage } from './busMessages.js'
@@ -209,9 +209,10 @@ export class ScaleOutRoom implements RelayPeer {
   /** A stored update from another node: into the log and to the local connections, never stored again. */
   #apply(doc: RelayDoc, update: Uint8Array): void {
     doc.log.append(update)
+    doc.deletedSinceGc++
     doc.tailCount++
     doc.tailBytes += update.byteLength
-    doc.broadcast(encodeSyncUpdate(update), this)
+    doc.broadcastUpdate(update, null, this)
   }
 
   #armGapTimer(delay = this.#host.gapWaitMs): void {

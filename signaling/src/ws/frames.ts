@@ -129,6 +129,26 @@ export const preframe = (message: Uint8Array): Uint8Array => {
   return view
 }
 
+/**
+ * {@link preframe} for a message given as parts (e.g. core's `updateMessageParts`): the frame is allocated once and
+ * each part copied into it once, without building the message first.
+ */
+export const preframeParts = (parts: readonly Uint8Array[]): Uint8Array => {
+  let length = 0
+  for (const part of parts) length += part.byteLength
+  const hl = headerLength(length)
+  const frame = Buffer.allocUnsafe(hl + length)
+  writeHeader(frame, Opcode.Binary, length)
+  let offset = hl
+  for (const part of parts) {
+    frame.set(part, offset)
+    offset += part.byteLength
+  }
+  const view = frame.subarray(hl)
+  preframed.set(view, frame)
+  return view
+}
+
 /** The binary frame built by {@link preframe} for this payload view, if any. */
 export const framedOf = (message: Uint8Array): Buffer | undefined => preframed.get(message)
 

@@ -16,6 +16,8 @@ export class GatedStore implements DocStore {
   loads = 0
   appends = 0
   compactions = 0
+  /** `compact` calls, counted when called (`compactions` counts completions). */
+  compactCalls = 0
   #loadGate: Promise<void> | null = null
   #appendGate: Promise<void> | null = null
   #appendWaiters: Array<(docId: DocId) => void> = []
@@ -89,6 +91,7 @@ export class GatedStore implements DocStore {
     throughClock: number,
     options?: CompactOptions,
   ): Promise<CompactResult> {
+    this.compactCalls++
     const result = await this.inner.compact(docId, snapshot, throughClock, options)
     this.compactions++
     for (const w of this.#compactWaiters.splice(0)) w()

@@ -53,6 +53,26 @@ describe('GroupCommitter', () => {
     await store.close()
   })
 
+  it('RELAY-3.3: a window holding more than 256 KiB is stored one update at a time, in order, not merged', async () => {
+    const store = new FlakyStore(0)
+    const c = new GroupCommitter(store, 20, metrics(), pino({ level: 'silent' }))
+    const appends: number[] = []
+    const t: CommitTarget = { docId: docId('big'), onCommitted: (_clock, _bytes, n) => appends.push(n) }
+    const d = new Y.Doc()
+    const big: Uint8Array[] = []
+    d.on('update', (u: Uint8Array) => big.push(u))
+    for (let i = 0; i < 3; i++) d.getText('t').insert(0, String(i).repeat(100_000))
+    await Promise.all(big.map((u) => c.add(t, u)))
+    expect(store.calls).toBe(3)
+    expect(appends).toEqual([3])
+    const loaded = await store.load(docId('big'))
+    expect(loaded?.updates.map((u) => u.byteLength)).toEqual(big.map((u) => u.byteLength))
+    const copy = new Y.Doc()
+    for (const u of loaded?.updates ?? []) Y.applyUpdate(copy, u)
+    expect(copy.getText('t').toString()).toBe(d.getText('t').toString())
+    await store.close()
+  })
+
   it('RELAY-3.5: a failed write is retried and only then resolves', async () => {
     const store = new FlakyStore(2)
     const c = new GroupCommitter(store, 1, metrics(), pino({ level: 'silent' }))

@@ -352,4 +352,50 @@ describe('relay: memory and storage', () => {
     await b.synced()
     expect(b.doc.getText('t').toString()).toBe(src.getText('t').toString())
   })
+  it('RELAY-3.4: an insert-only tail is not compacted for its bytes; once something is deleted it is', async () => {
+    const store = gated()
+    await start({ store, relay: { compaction: { maxUpdates: 1000, maxUpdateBytes: 100, minTailRatio: 0 } } })
+    const w = await weft('inserts')
+    await w.next('sync-step2')
+    const src = new Y.Doc()
+    const updates: Uint8Array[] = []
+    src.on('update', (u: Uint8Array) => updates.push(u))
+    for (let i = 0; i < 4; i++) {
+      src.getText('t').insert(0, String(i).repeat(300))
+      await w.ackAtLeast(w.sendUpdate(updates[i] as Uint8Array))
+    }
+    // Each ack follows its durable write, and a compaction due after a write starts before the ack.
+    expect(store.compactCalls).toBe(0)
+    const compacted = store.nextCompaction()
+    src.getText('t').delete(0, 10)
+    await w.ackAtLeast(w.sendUpdate(updates[4] as Uint8Array))
+    await compacted
+    const loaded = await store.load(docId('inserts'))
+    expect(loaded?.snapshot).not.toBeNull()
+    const b = client('inserts')
+    await b.synced()
+    expect(b.doc.getText('t').toString()).toBe(src.getText('t').toString())
+  })
+
+  it('RELAY-3.7: a joiner right after keystroke edits gets the rebuilt state, not the merged keystrokes', async () => {
+    await start()
+    const w = await weft('keys')
+    await w.next('sync-step2')
+    const src = new Y.Doc()
+    const text = src.getText('t')
+    const updates: Uint8Array[] = []
+    src.on('update', (u: Uint8Array) => updates.push(u))
+    for (let i = 0; i < 400; i++) text.insert(i, String.fromCharCode(97 + (i % 26)))
+    for (let i = 0; i < 150; i++) text.delete((i * 7) % text.length, 1)
+    let last = 0
+    for (const u of updates) last = w.sendUpdate(u)
+    await w.ackAtLeast(last)
+    const encoded = Y.encodeStateAsUpdate(src).byteLength
+    // What the relay would answer without the rebuild: the keystrokes merged, one item each, deleted ones kept.
+    expect(Y.mergeUpdates(updates).byteLength).toBeGreaterThan(1.3 * encoded)
+    const joiner = await weft('keys')
+    const answer = await joiner.next('sync-step2')
+    expect(answer.update.byteLength).toBeLessThanOrEqual(encoded + 16)
+    expect(joiner.doc.getText('t').toString()).toBe(text.toString())
+  })
 })
