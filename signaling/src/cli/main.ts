@@ -43,7 +43,6 @@ export const serve = async (config: ServeConfig): Promise<number> => {
         : {
             dataDir: config.dataDir,
             commitWindowMs: config.commitWindowMs ?? undefined,
-            largeSendConcurrency: config.largeSendConcurrency ?? undefined,
             idleUnloadMs: config.idleUnloadMs ?? undefined,
             epochs: config.epochReset ? { autoStart: {} } : undefined,
             scaleOut:

@@ -13,7 +13,6 @@ export interface ServeConfig {
   readonly authIssuer: string | null
   readonly authAudience: string | null
   readonly commitWindowMs: number | null
-  readonly largeSendConcurrency: number | null
   readonly idleUnloadMs: number | null
   readonly maxConnections: number | null
   readonly maxMessageBytes: number | null
@@ -51,12 +50,6 @@ export const SERVE_FLAGS = [
   ['auth-issuer', 'WEFT_AUTH_ISSUER', '<iss>', 'required "iss" claim'],
   ['auth-audience', 'WEFT_AUTH_AUDIENCE', '<aud>', 'required "aud" claim'],
   ['commit-window-ms', 'WEFT_COMMIT_WINDOW_MS', '<ms>', 'group-commit window (default 50)'],
-  [
-    'large-send-concurrency',
-    'WEFT_LARGE_SEND_CONCURRENCY',
-    '<n>',
-    'connections a message of 1 MiB or more is written to at a time (default 2)',
-  ],
   ['idle-unload-ms', 'WEFT_IDLE_UNLOAD_MS', '<ms>', 'unload documents idle this long (default 30000)'],
   ['max-connections', 'WEFT_MAX_CONNECTIONS', '<n>', 'open WebSocket connections allowed (default 10000)'],
   ['max-message-bytes', 'WEFT_MAX_MESSAGE_BYTES', '<n>', 'largest relay message (default 33554432)'],
@@ -167,7 +160,6 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     authIssuer: str('auth-issuer'),
     authAudience: str('auth-audience'),
     commitWindowMs: int('commit-window-ms', 0, 60_000),
-    largeSendConcurrency: int('large-send-concurrency', 1, 100_000),
     idleUnloadMs: int('idle-unload-ms', 0, 2 ** 31 - 1),
     maxConnections: int('max-connections', 1, 10_000_000),
     maxMessageBytes: int('max-message-bytes', 1024, 1024 * 1024 * 1024),

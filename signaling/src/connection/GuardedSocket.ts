@@ -115,10 +115,9 @@ export class GuardedSocket extends WebSocketConnection {
    * connection is closed with `SlowConsumer` and `false` is returned. The allowance is `maxBufferedBytes`, or twice
    * the largest message queued since the queue was last empty if that is more: a client that is still receiving a
    * large sync answer (a 20 MB document) is not slow, and must not be dropped for the presence message that follows.
-   * A message made with `preframe`, or a {@link TextFrame}, is written as its shared frame. `onFlushed` runs once
-   * the kernel took the whole message (or the socket failed); never if `false` is returned.
+   * A message made with `preframe`, or a {@link TextFrame}, is written as its shared frame.
    */
-  send(data: Uint8Array | string | TextFrame, onFlushed?: () => void): boolean {
+  send(data: Uint8Array | string | TextFrame): boolean {
     if (!this.open) return false
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
     const queued = this.bufferedAmount
@@ -131,7 +130,7 @@ export class GuardedSocket extends WebSocketConnection {
     const counters = this.#ctx.counters
     counters.messagesOut.value++
     counters.bytesOut.value += size
-    return this.sendMessage(data, onFlushed)
+    return this.sendMessage(data)
   }
 
   /** Heartbeat tick (one sweep over all connections): drops the peer if it missed the previous ping, else pings. */

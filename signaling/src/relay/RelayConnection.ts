@@ -22,17 +22,9 @@ import { preframeParts } from '../ws/frames.js'
 import { isEmptyUpdate } from './mergeUpdatesBatched.js'
 import type { RelayDoc, RelayPeer } from './RelayDoc.js'
 import type { RelayEpochs } from './RelayEpochs.js'
-import type { SendGate } from './SendGate.js'
 
 /** Messages kept while the document loads; more closes the connection. */
 const MAX_WAITING = 1024
-
-/** Messages at least this large wait for a slot of the host's {@link RelayHost.largeSends} (RELAY-2.5). */
-export const LARGE_SEND_BYTES = 1024 * 1024
-/** A large send holds its slot at most this long: a client that reads slowly does not hold up the others. */
-const LARGE_SEND_SLOT_MS = 2000
-/** Messages that may queue behind a large send of the same connection; more closes it as a slow consumer. */
-const MAX_HELD = 4096
 
 /** Smallest maximum message size a Weft peer may announce (chunks need room for their header). */
 const MIN_PEER_MESSAGE_SIZE = 1024
@@ -52,8 +44,6 @@ export interface RelayHost {
   readonly epochs: RelayEpochs
   /** A connection of `doc` closed. */
   leave(doc: RelayDoc, conn: RelayConnection): void
-  /** Slots for large sends, shared by all connections (RELAY-2.5). */
-  readonly largeSends: SendGate
 }
 
 /** Settings of one {@link RelayConnection}. */
@@ -86,8 +76,6 @@ export class RelayConnection implements RelayPeer {
   #receivedSeq = 0
   #sentAck = 0
   #nextChunkId = 0
-  /** Messages waiting behind a large send of this connection that waits for its slot (null: none waiting). */
-  #held: Uint8Array[] | null = null
 
   constructor(socket: GuardedSocket, host: RelayHost, opts: RelayConnectionOptions) {
     this.#socket = socket
@@ -152,48 +140,15 @@ export class RelayConnection implements RelayPeer {
     this.#receive(data)
   }
 
-  /**
-   * Sends one message, in order with every other. A large one (a sync answer of a big document) first waits for a
-   * slot of the host's large-send gate, and whatever this connection sends meanwhile waits behind it (RELAY-2.5).
-   */
   sendMessage(message: Uint8Array): void {
-    const held = this.#held
-    if (held) {
-      if (held.length >= MAX_HELD) return this.#socket.close(CloseCode.SlowConsumer, 'send queue full')
-      held.push(message)
-      return
-    }
-    if (message.byteLength < LARGE_SEND_BYTES) return void this.#write(message)
-    this.#held = []
-    this.#host.largeSends.acquire((release) => this.#sendLarge(message, release))
-  }
-
-  #sendLarge(message: Uint8Array, release: () => void): void {
-    const held = this.#held ?? []
-    this.#held = null
-    if (!this.#socket.open) return release()
-    const timer = setTimeout(release, LARGE_SEND_SLOT_MS)
-    timer.unref()
-    const done = () => {
-      clearTimeout(timer)
-      release()
-    }
-    this.#socket.onceClosed(done)
-    if (!this.#write(message, done)) done()
-    for (const m of held) this.sendMessage(m)
-  }
-
-  /** Writes one message (in chunks for a Weft peer that needs them); `onFlushed` as for `GuardedSocket.send`. */
-  #write(message: Uint8Array, onFlushed?: () => void): boolean {
     const limit = Math.min(this.#opts.chunkSize, this.#peerHello?.maxMessageSize ?? Infinity)
     if (message.byteLength > limit && this.#hasFeature(Feature.Chunk)) {
-      const pieces = splitMessage(message, limit, this.#nextChunkId++)
-      for (const [i, piece] of pieces.entries()) {
-        if (!this.#socket.send(piece, i === pieces.length - 1 ? onFlushed : undefined)) return false
+      for (const piece of splitMessage(message, limit, this.#nextChunkId++)) {
+        if (!this.#socket.send(piece)) return
       }
-      return true
+      return
     }
-    return this.#socket.send(message, onFlushed)
+    this.#socket.send(message)
   }
 
   #hasFeature(feature: number): boolean {
@@ -318,7 +273,6 @@ export class RelayConnection implements RelayPeer {
   /** The socket closed (the connection is its socket's handler: no closure per connection). */
   onClose(): void {
     this.#waiting = null
-    this.#held = null
     this.#reassembler?.clear()
     this.#reassembler = null
     if (this.#doc) this.#host.leave(this.#doc, this)

@@ -22,7 +22,6 @@ import { collectGarbage } from './mergeUpdatesBatched.js'
 import { RelayConnection, type RelayHost } from './RelayConnection.js'
 import { RelayDoc, type RelayPeer } from './RelayDoc.js'
 import { RelayEpochs } from './RelayEpochs.js'
-import { SendGate } from './SendGate.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
 
 /** Options of {@link RelayHub}. */
@@ -80,8 +79,6 @@ export class RelayHub implements RelayHost {
   readonly #compactionOf = new WeakMap<RelayDoc, Promise<void>>()
   /** Each document's epoch (history compaction, RELAY-EPOCH-*). */
   readonly epochs: RelayEpochs
-  /** Large sends (sync answers of big documents) run a few at a time (RELAY-2.5). */
-  readonly largeSends: SendGate
   /** Bytes of each document's in-memory state after its last garbage collection (or load). */
   readonly #gcBaseline = new WeakMap<RelayDoc, number>()
   /** Scale-out mode: the Redis bus and per-room clock tracking (null on a single node). */
@@ -116,7 +113,6 @@ export class RelayHub implements RelayHost {
     this.#compaction = { ...defaultCompactionPolicy, ...opts.options.compaction }
     this.#insertOnlyCompaction = { ...this.#compaction, maxUpdateBytes: Infinity }
     this.#idleUnloadMs = opts.options.idleUnloadMs ?? RELAY_DEFAULTS.idleUnloadMs
-    this.largeSends = new SendGate(opts.options.largeSendConcurrency ?? RELAY_DEFAULTS.largeSendConcurrency)
     this.epochs = new RelayEpochs(
       {
         store: opts.store,

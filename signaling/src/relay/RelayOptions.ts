@@ -17,11 +17,6 @@ export interface RelayOptions {
   /** Largest chunk the relay sends to a Weft client that negotiated chunking (default 256 KiB). */
   readonly chunkSize?: number | undefined
   /**
-   * Messages of at least 1 MiB (sync answers of large documents) are written to this many connections at a time,
-   * the others wait in order (default 2; RELAY-2.5).
-   */
-  readonly largeSendConcurrency?: number | undefined
-  /**
    * Scale-out mode (docs/guides/scale-out.md): several nodes serve the same rooms, sharing PostgreSQL (the store,
    * used instead of `dataDir`, unless `store` is given and offers `readSince`/`lastClocks`) and Redis (live
    * updates and presence between nodes).
@@ -51,5 +46,4 @@ export const RELAY_DEFAULTS = Object.freeze({
   commitWindowMs: 50,
   idleUnloadMs: 30_000,
   chunkSize: 256 * 1024,
-  largeSendConcurrency: 2,
 })

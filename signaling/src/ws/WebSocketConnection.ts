@@ -102,23 +102,25 @@ export abstract class WebSocketConnection implements FrameSink {
    * Sends one message: binary for bytes, text for a string or a {@link TextFrame}. Returns false if the connection
    * is closing.
    */
-  protected sendMessage(data: Uint8Array | string | TextFrame, onFlushed?: () => void): boolean {
+  protected sendMessage(data: Uint8Array | string | TextFrame): boolean {
     if (this.closing) return false
-    // The callback of the frame's last write runs once the kernel took it, or with an error if the socket failed.
-    const done = onFlushed ? () => onFlushed() : undefined
     const socket = this.#socket
-    if (typeof data === 'string') socket.write(encodeFrame(Opcode.Text, Buffer.from(data, 'utf8')), done)
-    else if (data instanceof TextFrame) socket.write(data.frame, done)
+    if (typeof data === 'string') {
+      socket.write(encodeFrame(Opcode.Text, Buffer.from(data, 'utf8')))
+      return true
+    }
+    if (data instanceof TextFrame) {
+      socket.write(data.frame)
+      return true
+    }
+    const frame = framedOf(data)
+    if (frame) socket.write(frame)
+    else if (data.byteLength <= COPY_LIMIT) socket.write(encodeFrame(Opcode.Binary, data))
     else {
-      const frame = framedOf(data)
-      if (frame) socket.write(frame, done)
-      else if (data.byteLength <= COPY_LIMIT) socket.write(encodeFrame(Opcode.Binary, data), done)
-      else {
-        socket.cork()
-        socket.write(encodeFrameHeader(Opcode.Binary, data.byteLength))
-        socket.write(data, done)
-        socket.uncork()
-      }
+      socket.cork()
+      socket.write(encodeFrameHeader(Opcode.Binary, data.byteLength))
+      socket.write(data)
+      socket.uncork()
     }
     return true
   }

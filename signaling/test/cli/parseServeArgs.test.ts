@@ -16,14 +16,6 @@ describe('parseServeArgs', () => {
     expect(r.ok && !r.help && r.config).toMatchObject({ host: '0.0.0.0', port: 9000, dataDir: '/d' })
   })
 
-  it('CLI-2: --large-send-concurrency and WEFT_LARGE_SEND_CONCURRENCY (RELAY-2.5)', () => {
-    const a = parseServeArgs(['--large-send-concurrency', '4'], {})
-    const b = parseServeArgs([], { WEFT_LARGE_SEND_CONCURRENCY: '8' })
-    expect(a.ok && !a.help && a.config.largeSendConcurrency).toBe(4)
-    expect(b.ok && !b.help && b.config.largeSendConcurrency).toBe(8)
-    expect(parseServeArgs(['--large-send-concurrency', '0'], {}).ok).toBe(false)
-  })
-
   it('CLI-2: --no-relay and WEFT_NO_RELAY disable the store', () => {
     const a = parseServeArgs(['--no-relay'], {})
     const b = parseServeArgs([], { WEFT_NO_RELAY: 'true' })

@@ -242,30 +242,6 @@ describe('relay: Weft extensions', () => {
   })
 })
 
-describe('relay: large answers (RELAY-2.5)', () => {
-  it('RELAY-2.5: joiners of a large document are answered a slot at a time, in order with what follows', async () => {
-    await start({ relay: { largeSendConcurrency: 1 } })
-    const a = client('large')
-    await a.synced()
-    const text = 'q'.repeat(1_500_000)
-    a.doc.getText('t').insert(0, text)
-    const w = await weft('large', { maxMessageSize: 256 * 1024 })
-    await w.next('sync-step2')
-    expect(w.doc.getText('t').length).toBe(text.length)
-    const joiners = [client('large'), client('large'), client('large')]
-    const chunked = await weft('large', { maxMessageSize: 256 * 1024 })
-    await Promise.all(joiners.map((j) => j.synced()))
-    await chunked.next('sync-step2')
-    for (const j of joiners) expect(j.doc.getText('t').length).toBe(text.length)
-    expect(chunked.doc.getText('t').length).toBe(text.length)
-    // An edit made while the answers were queued reaches everyone, after their answer.
-    a.doc.getText('t').insert(0, 'head:')
-    await Promise.all(joiners.map((j) => textEquals(j.doc, `head:${text}`)))
-    await chunked.next('sync-update')
-    expect(chunked.doc.getText('t').toString().slice(0, 5)).toBe('head:')
-  })
-})
-
 describe('relay: malformed input (RELAY-5)', () => {
   const frames: Array<[string, Uint8Array | string]> = [
     ['garbage', new Uint8Array([200, 201, 202, 203, 204])],
