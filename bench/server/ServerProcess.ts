@@ -50,6 +50,21 @@ export const spawnNode = (args: readonly string[], env: NodeJS.ProcessEnv = {}):
 }
 
 /**
+ * Executes `file` (a Node script with a shebang, as `npx` runs a package's bin, so the Node flags of its shebang
+ * apply) with the exit-with-parent preload given through `NODE_OPTIONS`.
+ */
+export const spawnExecutable = (file: string, args: readonly string[]): ChildProcess => {
+  const child = spawn(join(root, file), [...args], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', NODE_OPTIONS: `--import=${EXIT_WITH_PARENT}` },
+  })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
+
+/**
  * Kills (SIGKILL) every child still running and removes the servers' data directories. Synchronous, so it can run
  * in an `exit` handler.
  */
@@ -77,14 +92,21 @@ export interface ServerProcess {
   stop(): Promise<void>
 }
 
-const commandOf = (kind: ServerKind, dataDir: string | null): string[] => {
+/**
+ * Starts the server. Weft runs as `npx weft serve` runs it (its bin executed, with the Node flags of its shebang:
+ * a capped young generation); the others are scripts using their libraries, under Node's defaults.
+ */
+const spawnServer = (kind: ServerKind, dataDir: string | null): ChildProcess => {
   switch (kind) {
     case 'weft':
-      return ['signaling/bin/weft.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--data', dataDir ?? '']
+      return spawnExecutable('signaling/bin/weft.js', [
+        'serve',
+        ...['--host', '127.0.0.1', '--port', '0', '--data', dataDir ?? ''],
+      ])
     case 'y-websocket-server':
-      return ['--import', 'tsx', 'bench/server/ywsServer.ts']
+      return spawnNode(['--import', 'tsx', 'bench/server/ywsServer.ts'])
     case 'hocuspocus':
-      return ['--import', 'tsx', 'bench/server/hocuspocusServer.ts']
+      return spawnNode(['--import', 'tsx', 'bench/server/hocuspocusServer.ts'])
   }
 }
 
@@ -92,7 +114,7 @@ const commandOf = (kind: ServerKind, dataDir: string | null): string[] => {
 export const startServer = async (kind: ServerKind, timeoutMs = 30_000): Promise<ServerProcess> => {
   const dataDir = kind === 'weft' ? mkdtempSync(join(tmpdir(), 'weft-bench-')) : null
   if (dataDir) dataDirs.add(dataDir)
-  const child = spawnNode(commandOf(kind, dataDir))
+  const child = spawnServer(kind, dataDir)
   const lines: string[] = []
   const keep = (line: string) => {
     lines.push(line)

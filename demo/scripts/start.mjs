@@ -19,7 +19,8 @@ if (!serveArgs.includes('--data') && !serveArgs.includes('--no-relay') && !proce
   serveArgs.push('--data', `${repo}weft-data`)
 }
 
-const child = spawn(process.execPath, [`${repo}signaling/bin/weft.js`, 'serve', ...serveArgs], {
+// Executed as `npx weft` runs it, so that the Node flags of its shebang apply.
+const child = spawn(`${repo}signaling/bin/weft.js`, ['serve', ...serveArgs], {
   cwd: repo,
   stdio: ['inherit', 'pipe', 'inherit'],
 })

@@ -38,7 +38,7 @@ export interface DemoServerOptions {
   readonly relay?: boolean
 }
 
-/** Starts `node signaling/bin/weft.js serve --port 0 --static <dist>` and resolves once it listens. */
+/** Starts `signaling/bin/weft.js serve --port 0 --static <dist>` and resolves once it listens. */
 export const startDemoServer = async ({
   staticDir,
   relay = true,

@@ -256,7 +256,10 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     heartbeat.unref()
     const address = http.address()
     const port = typeof address === 'object' && address ? address.port : (options.port ?? 4444)
-    logger.info({ host, port, relay: relay !== null, static: options.staticDir ?? null }, 'listening')
+    logger.info(
+      { host, port, relay: relay !== null, static: options.staticDir ?? null, nodeFlags: process.execArgv },
+      'listening',
+    )
     return { host, port }
   }
 

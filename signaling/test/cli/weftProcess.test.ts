@@ -44,6 +44,12 @@ describe('weft serve as a child process', { timeout: 30_000 }, () => {
     expect(((await res.json()) as { status: string }).status).toBe('ok')
   })
 
+  it('CLI-1.1: run as `npx weft` runs it, Node starts with the young generation capped', async () => {
+    const { p } = await serve(['--no-relay'])
+    const line = p.logs.find((l) => l['msg'] === 'listening')
+    expect(line?.['nodeFlags']).toContain('--max-semi-space-size=2')
+  })
+
   it('CLI-2: environment variables configure the server; --help exits 0', async () => {
     const { p } = await serve([], {
       WEFT_DATA: await tempDir(),

@@ -14,9 +14,12 @@ export interface WeftProcess {
   readonly exited: Promise<number | string>
 }
 
-/** Runs `node signaling/bin/weft.js <args>` from the repository root. */
+/**
+ * Runs `signaling/bin/weft.js <args>` from the repository root, as `npx weft` does: the file is executed, so its
+ * shebang (and the Node flags there) applies.
+ */
 export const spawnWeft = (args: readonly string[], env: NodeJS.ProcessEnv = {}): WeftProcess => {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(BIN, [...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -40,10 +40,11 @@ export interface WeftServerOptions {
 /** Also used by the browser tests (e2e/support/demoServer.ts). */
 export const startWeftServer = async (options: WeftServerOptions = {}): Promise<WeftServer> => {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'weft-int-')))
-  const args = ['signaling/bin/weft.js', 'serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0)]
+  const args = ['serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0)]
   if (options.staticDir !== undefined) args.push('--static', options.staticDir)
   args.push(...(options.relay === false ? ['--no-relay'] : ['--data', join(dataDir, 'store')]))
-  const child = spawn(process.execPath, args, {
+  // Executed as `npx weft` runs it (its shebang's Node flags apply).
+  const child = spawn(join(repo, 'signaling/bin/weft.js'), args, {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WEFT_LOG_LEVEL: 'info' },
