@@ -19,7 +19,7 @@ import { isSharedStore, ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { GroupCommitter } from './GroupCommitter.js'
 import { collectGarbage } from './mergeUpdatesBatched.js'
-import { RelayConnection, type RelayHost } from './RelayConnection.js'
+import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './RelayConnection.js'
 import { RelayDoc, type RelayPeer } from './RelayDoc.js'
 import { RelayEpochs } from './RelayEpochs.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
@@ -84,9 +84,19 @@ export class RelayHub implements RelayHost {
   /** Scale-out mode: the Redis bus and per-room clock tracking (null on a single node). */
   readonly #scale: ScaleOutRelay | null = null
   #closed = false
+  /** The settings of every connection, one object per access level (not one per connection). */
+  readonly #connectionOptions: Record<Exclude<Access, 'none'>, RelayConnectionOptions>
 
   constructor(opts: RelayHubOptions) {
     this.#opts = opts
+    const settings = (access: Exclude<Access, 'none'>): RelayConnectionOptions =>
+      Object.freeze({
+        access,
+        maxMessageBytes: opts.limits.maxRelayMessageBytes,
+        maxAwarenessBytes: MAX_AWARENESS_BYTES,
+        chunkSize: opts.options.chunkSize ?? RELAY_DEFAULTS.chunkSize,
+      })
+    this.#connectionOptions = { read: settings('read'), write: settings('write') }
     this.#store = opts.store
     this.#ownsStore = opts.ownsStore
     const scaleOut = opts.options.scaleOut
@@ -149,12 +159,7 @@ export class RelayHub implements RelayHost {
 
   /** Serves one connection to `room` until it closes. */
   accept(socket: GuardedSocket, room: string, access: Exclude<Access, 'none'>): void {
-    const conn = new RelayConnection(socket, this, {
-      access,
-      maxMessageBytes: this.#opts.limits.maxRelayMessageBytes,
-      maxAwarenessBytes: MAX_AWARENESS_BYTES,
-      chunkSize: this.#opts.options.chunkSize ?? RELAY_DEFAULTS.chunkSize,
-    })
+    const conn = new RelayConnection(socket, this, this.#connectionOptions[access])
     if (isEpochArchiveId(room)) {
       // RELAY-EPOCH-6: an epoch archive is the relay's record of a left epoch, never a room anyone writes to.
       socket.attach({ onMessage: () => undefined, onClose: () => undefined })
