@@ -18,7 +18,12 @@ import type { HistoryResult } from './server/scenarios/historyJoin.js'
 import type { IdleResult } from './server/scenarios/idleConnections.js'
 import type { StormResult } from './server/scenarios/joinStorm.js'
 
-const ALL_KINDS: readonly ServerKind[] = ['weft', 'y-websocket-server', 'hocuspocus']
+const ALL_KINDS: readonly ServerKind[] = ['weft', 'y-websocket-server', 'hocuspocus', 'floor']
+/** The servers Weft is compared with (the floor is context, never a baseline). */
+const BASELINES: readonly ServerKind[] = ['y-websocket-server', 'hocuspocus']
+/** The floor server takes part in the fan-out only (it keeps no document, so nothing else would work). */
+const kindsFor = (scenario: Scenario): readonly ServerKind[] =>
+  KINDS.filter((k) => k !== 'floor' || scenario === 'fanout')
 
 /**
  * Servers run, from `WEFT_BENCH_SERVERS` (comma-separated; default all three). For iterating on one server only:
@@ -79,8 +84,8 @@ const describe = (scenario: Scenario, outcome: ClientOutcome<unknown>): string =
 }
 
 /**
- * A row: Weft's figure against the better (lower) of the other servers' figures; with several rounds, each
- * server's figure is the median over its rounds.
+ * A row: Weft's figure (or `of`'s) against the better (lower) of the other servers' figures; with several rounds,
+ * each server's figure is the median over its rounds.
  */
 const row = <T>(
   outcomes: Outcomes,
@@ -89,17 +94,18 @@ const row = <T>(
   unit: string,
   pick: (r: T) => number,
   target?: number,
+  of: ServerKind = 'weft',
 ): Row => {
   const value = (kind: ServerKind): number => median((outcomes[kind] ?? []).map((o) => pick(o.result as T)))
   let best: ServerKind | null = null
-  for (const kind of KINDS) {
-    if (kind === 'weft' || !Number.isFinite(value(kind))) continue
+  for (const kind of BASELINES) {
+    if (!Number.isFinite(value(kind))) continue
     if (best === null || value(kind) < value(best)) best = kind
   }
   return {
     bench,
     metric,
-    value: value('weft'),
+    value: value(of),
     baseline: best ? value(best) : Number.NaN,
     baselineName: best ? SERVER_NAMES[best] : 'no baseline finished',
     unit,
@@ -123,6 +129,20 @@ const rowsOf = (scenario: Scenario, outcomes: Outcomes, sizes: ServerBenchSizes)
           (r) => r.cpuPerDeliveryUs,
           0.5,
         ),
+        // Context for the row above: how low a Node server that only forwards can go on this machine.
+        ...(outcomes.floor
+          ? [
+              row<FanOutResult>(
+                outcomes,
+                bench,
+                'server CPU per delivered update, FLOOR: forwarding only (bench/server/floorServer.ts), not Weft',
+                'us',
+                (r) => r.cpuPerDeliveryUs,
+                undefined,
+                'floor',
+              ),
+            ]
+          : []),
       ]
     }
     case 'idle': {
@@ -176,7 +196,8 @@ export default async (): Promise<Row[]> => {
       const outcomes: Outcomes = {}
       for (let round = 0; round < roundsOf(scenario, sizes); round++) {
         // Rotate the order every time, so that drifting machine load does not always hit the same server.
-        const order = KINDS.map((_, j) => KINDS[(turn + j) % KINDS.length] as ServerKind)
+        const kinds = kindsFor(scenario)
+        const order = kinds.map((_, j) => kinds[(turn + j) % kinds.length] as ServerKind)
         turn++
         for (const kind of order) {
           let server: Awaited<ReturnType<typeof startServer>> | null = null

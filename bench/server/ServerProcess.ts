@@ -12,14 +12,15 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { cpuSeconds, rssBytes } from './procStats.js'
 
-/** The servers compared. */
-export type ServerKind = 'weft' | 'y-websocket-server' | 'hocuspocus'
+/** The servers compared, and the fan-out's floor (bench/server/floorServer.ts, not a usable server). */
+export type ServerKind = 'weft' | 'y-websocket-server' | 'hocuspocus' | 'floor'
 
 /** Display names, with the versions measured. */
 export const SERVER_NAMES: Record<ServerKind, string> = {
   weft: 'Weft',
   'y-websocket-server': '@y/websocket-server 0.1.1',
   hocuspocus: 'Hocuspocus 4.7',
+  floor: 'floor (forwarding only)',
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -107,6 +108,8 @@ const spawnServer = (kind: ServerKind, dataDir: string | null): ChildProcess => 
       return spawnNode(['--import', 'tsx', 'bench/server/ywsServer.ts'])
     case 'hocuspocus':
       return spawnNode(['--import', 'tsx', 'bench/server/hocuspocusServer.ts'])
+    case 'floor':
+      return spawnNode(['--import', 'tsx', 'bench/server/floorServer.ts'])
   }
 }
 
