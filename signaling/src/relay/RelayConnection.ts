@@ -201,11 +201,10 @@ export class RelayConnection implements RelayPeer {
         if (!this.#host.epochs.step1(doc, this, message.stateVector, decoded, message.hello)) return
         const tag = this.#host.epochs.tag(doc)
         this.#host.beforeAnswer(doc)
-        this.sendMessage(
-          doc.log.answer(message.stateVector, (diff) =>
-            preframeParts(updateMessageParts('step2', diff, null, tag)),
-          ),
+        const answer = doc.log.answer(message.stateVector, (diff, kind) =>
+          preframeParts(updateMessageParts(kind, diff, null, tag)),
         )
+        for (const m of answer) this.sendMessage(m)
         return
       }
       case 'sync-step2':

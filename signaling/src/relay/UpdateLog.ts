@@ -1,10 +1,21 @@
 import * as Y from 'yjs'
-import { EMPTY_UPDATE, mergeUpdatesBatched } from './mergeUpdatesBatched.js'
+import { EMPTY_UPDATE, isEmptyUpdate, mergeUpdatesBatched } from './mergeUpdatesBatched.js'
+import { stateVectorOfParts } from './stateVectorOfParts.js'
 
 /** How many answers to distinct state vectors are kept per document state. */
 const DIFF_CACHE_SIZE = 8
 /** Unmerged parts past which the log merges itself even without a reader. */
 const MAX_PARTS = 256
+/**
+ * A tail of at most this many updates and bytes since the last merge is served as it is (RELAY-2.3): joiners get
+ * it as sync updates before the step 2 of the merged base, and the state vector is advanced through it, instead of
+ * merging the whole state again for every join after every edit.
+ */
+const SMALL_TAIL_PARTS = 16
+const SMALL_TAIL_BYTES = 64 * 1024
+
+/** Encodes one answer message: the `diff` as a sync step 2 or a sync update. */
+export type AnswerEncoder = (diff: Uint8Array, kind: 'step2' | 'update') => Uint8Array
 
 /**
  * A document's state held as encoded Yjs updates instead of a live Y.Doc: the relay forwards and stores updates
@@ -14,7 +25,9 @@ const MAX_PARTS = 256
 export class UpdateLog {
   #parts: Uint8Array[]
   #stateVector: Uint8Array | null = null
-  readonly #answers = new Map<string, Uint8Array>()
+  /** The state vector of `#parts[0]` once it is a merged state whose state vector was computed. */
+  #baseStateVector: Map<number, number> | null = null
+  readonly #answers = new Map<string, readonly Uint8Array[]>()
   /** Updates appended since {@link UpdateLog.mark}, or `null` without a mark. */
   #sinceMark: Uint8Array[] | null = null
 
@@ -49,6 +62,7 @@ export class UpdateLog {
    */
   state(): Uint8Array {
     if (this.#parts.length !== 1) {
+      this.#baseStateVector = null
       try {
         this.#parts = [mergeUpdatesBatched(this.#parts)]
       } catch {
@@ -80,6 +94,7 @@ export class UpdateLog {
     this.#parts = [...base, ...(this.#sinceMark ?? [])]
     this.#sinceMark = null
     this.#stateVector = null
+    this.#baseStateVector = null
     this.#answers.clear()
   }
 
@@ -100,42 +115,81 @@ export class UpdateLog {
     return acc
   }
 
-  /** The state vector of {@link UpdateLog.state}. */
+  /** Whether the parts after the first are few and small enough to be served as they are. */
+  #smallTail(): boolean {
+    const tail = this.#parts.length - 1
+    if (tail < 1 || tail > SMALL_TAIL_PARTS) return false
+    let bytes = 0
+    for (let i = 1; i < this.#parts.length; i++) bytes += (this.#parts[i] as Uint8Array).byteLength
+    return bytes <= SMALL_TAIL_BYTES
+  }
+
+  /**
+   * The state vector of {@link UpdateLog.state}: after a small tail, the merged base's advanced through the tail
+   * (never more than the merged state's, see `stateVectorOfParts`); otherwise computed from the merged state.
+   */
   stateVector(): Uint8Array {
     if (this.#stateVector) return this.#stateVector
+    if (this.#baseStateVector && this.#smallTail()) {
+      try {
+        this.#stateVector = Y.encodeStateVector(
+          stateVectorOfParts(this.#baseStateVector, this.#parts.slice(1)),
+        )
+        return this.#stateVector
+      } catch {
+        // A tail update Yjs cannot decode: the merge below salvages.
+      }
+    }
     try {
       this.#stateVector = Y.encodeStateVectorFromUpdate(this.state())
     } catch {
       this.#parts = [this.#salvage()]
       this.#stateVector = Y.encodeStateVectorFromUpdate(this.state())
     }
+    this.#baseStateVector = Y.decodeStateVector(this.#stateVector)
     return this.#stateVector
   }
 
   /**
-   * What a peer with state vector `sv` lacks, passed through `encode` (e.g. into a sync step 2 message) and cached
-   * per state vector until the next append. `sv` must already be validated.
+   * What a peer with state vector `sv` lacks, as messages built by `encode` (framed sync messages), cached per state
+   * vector until the next append. After a small tail (RELAY-2.3) that is the tail's updates, each as a sync update,
+   * then the rest as the sync step 2; otherwise one sync step 2 from the merged state. `sv` must be validated.
    */
-  answer(sv: Uint8Array, encode: (diff: Uint8Array) => Uint8Array): Uint8Array {
+  answer(sv: Uint8Array, encode: AnswerEncoder): readonly Uint8Array[] {
     const key = Buffer.from(sv.buffer, sv.byteOffset, sv.byteLength).toString('base64')
     const cached = this.#answers.get(key)
     if (cached) return cached
-    const diffOf = (state: Uint8Array) =>
-      Y.decodeStateVector(sv).size === 0 ? state : Y.diffUpdate(state, sv)
-    let diff: Uint8Array
-    try {
-      diff = diffOf(this.state())
-    } catch {
-      this.#parts = [this.#salvage()]
-      this.#stateVector = null
-      diff = diffOf(this.state())
+    const empty = Y.decodeStateVector(sv).size === 0
+    const diffOf = (update: Uint8Array) => (empty ? update : Y.diffUpdate(update, sv))
+    let messages: Uint8Array[] | null = null
+    if (this.#smallTail()) {
+      try {
+        messages = []
+        for (let i = 1; i < this.#parts.length; i++) {
+          const diff = diffOf(this.#parts[i] as Uint8Array)
+          if (!isEmptyUpdate(diff)) messages.push(encode(diff, 'update'))
+        }
+        messages.push(encode(diffOf(this.#parts[0] as Uint8Array), 'step2'))
+      } catch {
+        messages = null
+      }
     }
-    const message = encode(diff)
+    if (!messages) {
+      let diff: Uint8Array
+      try {
+        diff = diffOf(this.state())
+      } catch {
+        this.#parts = [this.#salvage()]
+        this.#stateVector = null
+        diff = diffOf(this.state())
+      }
+      messages = [encode(diff, 'step2')]
+    }
     if (this.#answers.size >= DIFF_CACHE_SIZE) {
       const oldest = this.#answers.keys().next().value
       if (oldest !== undefined) this.#answers.delete(oldest)
     }
-    this.#answers.set(key, message)
-    return message
+    this.#answers.set(key, messages)
+    return messages
   }
 }

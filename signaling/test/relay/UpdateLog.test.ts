@@ -1,0 +1,138 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { decodeMessage } from '@weft/core'
+import { UpdateLog, type AnswerEncoder } from '../../src/relay/UpdateLog.js'
+import { stateVectorOfParts } from '../../src/relay/stateVectorOfParts.js'
+import { encodeSyncStep2, encodeSyncUpdate } from '@weft/core'
+
+const svOf = (update: Uint8Array) => Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update))
+
+/** Edits by `clients` writers that see each other's changes; every transaction's update, in order. */
+const history = (
+  ops: ReadonlyArray<[writer: number, pos: number, del: number, text: string]>,
+  clients = 3,
+) => {
+  const docs = Array.from({ length: clients }, (_, i) => {
+    const d = new Y.Doc()
+    d.clientID = 100 + i
+    return d
+  })
+  const updates: Uint8Array[] = []
+  for (const [w, pos, del, text] of ops) {
+    const doc = docs[w % clients] as Y.Doc
+    const t = doc.getText('t')
+    let update: Uint8Array | null = null
+    const grab = (u: Uint8Array) => (update = u)
+    doc.once('update', grab)
+    doc.transact(() => {
+      const at = pos % (t.length + 1)
+      if (del > 0 && at < t.length) t.delete(at, Math.min(del, t.length - at))
+      t.insert(at, text)
+    })
+    doc.off('update', grab)
+    if (!update) continue
+    updates.push(update)
+    for (const other of docs) if (other !== doc) Y.applyUpdate(other, update)
+  }
+  return updates
+}
+
+const opsArb = fc.array(
+  fc.tuple(fc.nat(5), fc.nat(40), fc.nat(3), fc.string({ minLength: 1, maxLength: 4 })),
+  { minLength: 2, maxLength: 40 },
+)
+
+describe('stateVectorOfParts (RELAY-2.3)', () => {
+  it('equals the merged state vector for a tail in any order after a gap-free base', () => {
+    fc.assert(
+      fc.property(opsArb, fc.nat(), fc.nat(), (ops, cut, seed) => {
+        const updates = history(ops)
+        const k = cut % updates.length
+        const base = Y.mergeUpdates(updates.slice(0, k))
+        const tail = updates.slice(k)
+        // Shuffle the tail deterministically: later runs may come first.
+        const shuffled = tail
+          .map((u, i) => [((i + 1) * (seed + 7)) % 101, u] as const)
+          .sort((a, b) => a[0] - b[0])
+        const parts = shuffled.map(([, u]) => u)
+        const expected = svOf(Y.mergeUpdates([base, ...parts]))
+        expect(stateVectorOfParts(svOf(base), parts)).toEqual(expected)
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  it('never claims more than the merged state holds, whatever is missing or merged with gaps', () => {
+    fc.assert(
+      fc.property(opsArb, fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), (ops, keep) => {
+        const updates = history(ops)
+        // Drop some updates: the rest has gaps; merged pairs carry Skip structs.
+        const kept = updates.filter((_, i) => keep[i % keep.length])
+        if (kept.length < 2) return
+        const half = Math.floor(kept.length / 2)
+        const base = Y.mergeUpdates(kept.slice(0, half))
+        const tail = [Y.mergeUpdates(kept.slice(half)), ...kept.slice(half).reverse()]
+        const merged = svOf(Y.mergeUpdates([base, ...tail]))
+        for (const [client, clock] of stateVectorOfParts(svOf(base), tail)) {
+          expect(clock).toBeLessThanOrEqual(merged.get(client) ?? 0)
+        }
+      }),
+      { numRuns: 150 },
+    )
+  })
+})
+
+describe('UpdateLog', () => {
+  const encode: AnswerEncoder = (diff, kind) =>
+    kind === 'step2' ? encodeSyncStep2(diff) : encodeSyncUpdate(diff)
+  const apply = (doc: Y.Doc, messages: readonly Uint8Array[]) => {
+    const kinds: string[] = []
+    for (const m of messages) {
+      const decoded = decodeMessage(m)
+      kinds.push(decoded.type)
+      if (decoded.type === 'sync-step2' || decoded.type === 'sync-update') Y.applyUpdate(doc, decoded.update)
+    }
+    return kinds
+  }
+
+  it('RELAY-2.3: after a small tail, joiners get the tail as updates, then the merged base as step 2', () => {
+    const updates = history([
+      [0, 0, 0, 'hello '],
+      [1, 6, 0, 'world'],
+      [2, 0, 2, 'J'],
+      [0, 3, 0, '!'],
+    ])
+    const log = new UpdateLog(updates.slice(0, 2))
+    const sv0 = log.stateVector()
+    expect(Y.decodeStateVector(sv0)).toEqual(svOf(Y.mergeUpdates(updates.slice(0, 2))))
+    log.append(updates[2] as Uint8Array)
+    log.append(updates[3] as Uint8Array)
+    // Advanced through the tail without merging: equal to the merged state's.
+    expect(Y.decodeStateVector(log.stateVector())).toEqual(svOf(Y.mergeUpdates(updates)))
+    const fresh = new Y.Doc()
+    const kinds = apply(fresh, log.answer(Y.encodeStateVector(new Y.Doc()), encode))
+    expect(kinds).toEqual(['sync-update', 'sync-update', 'sync-step2'])
+    const reference = new Y.Doc()
+    for (const u of updates) Y.applyUpdate(reference, u)
+    expect(fresh.getText('t').toString()).toBe(reference.getText('t').toString())
+    // A peer that has the base gets only the tail (an empty step 2 still ends its sync).
+    const peer = new Y.Doc()
+    for (const u of updates.slice(0, 2)) Y.applyUpdate(peer, u)
+    const toPeer = log.answer(Y.encodeStateVector(peer), encode)
+    expect(apply(peer, toPeer)).toEqual(['sync-update', 'sync-update', 'sync-step2'])
+    expect(peer.getText('t').toString()).toBe(reference.getText('t').toString())
+  })
+
+  it('a long tail is merged and answered with one step 2', () => {
+    const updates = history(
+      Array.from({ length: 40 }, (_, i) => [i % 3, i, 0, 'x'] as [number, number, number, string]),
+    )
+    const log = new UpdateLog(updates.slice(0, 1))
+    log.stateVector()
+    for (const u of updates.slice(1)) log.append(u)
+    const fresh = new Y.Doc()
+    expect(apply(fresh, log.answer(Y.encodeStateVector(new Y.Doc()), encode))).toEqual(['sync-step2'])
+    expect(Y.decodeStateVector(log.stateVector())).toEqual(svOf(Y.mergeUpdates(updates)))
+  })
+})
