@@ -8,7 +8,7 @@ const DIFF_CACHE_SIZE = 8
 const MAX_PARTS = 256
 /**
  * A tail of at most this many updates and bytes since the last merge is served as it is (RELAY-2.3): joiners get
- * it as sync updates before the step 2 of the merged base, and the state vector is advanced through it, instead of
+ * it as one sync update before the step 2 of the merged base, and the state vector is advanced through it, instead of
  * merging the whole state again for every join after every edit.
  */
 const SMALL_TAIL_PARTS = 16
@@ -152,8 +152,8 @@ export class UpdateLog {
 
   /**
    * What a peer with state vector `sv` lacks, as messages built by `encode` (framed sync messages), cached per state
-   * vector until the next append. After a small tail (RELAY-2.3) that is the tail's updates, each as a sync update,
-   * then the rest as the sync step 2; otherwise one sync step 2 from the merged state. `sv` must be validated.
+   * vector until the next append. After a small tail (RELAY-2.3) that is the tail's updates merged into one sync
+   * update, then the rest as the sync step 2; otherwise one sync step 2 from the merged state. `sv` must be validated.
    */
   answer(sv: Uint8Array, encode: AnswerEncoder): readonly Uint8Array[] {
     const key = Buffer.from(sv.buffer, sv.byteOffset, sv.byteLength).toString('base64')
@@ -165,10 +165,9 @@ export class UpdateLog {
     if (this.#smallTail()) {
       try {
         messages = []
-        for (let i = 1; i < this.#parts.length; i++) {
-          const diff = diffOf(this.#parts[i] as Uint8Array)
-          if (!isEmptyUpdate(diff)) messages.push(encode(diff, 'update'))
-        }
+        // The tail merged into one update (cheap at this size): one message for the client to apply, not 16.
+        const tail = diffOf(Y.mergeUpdates(this.#parts.slice(1)))
+        if (!isEmptyUpdate(tail)) messages.push(encode(tail, 'update'))
         messages.push(encode(diffOf(this.#parts[0] as Uint8Array), 'step2'))
       } catch {
         messages = null
