@@ -76,7 +76,7 @@ export const sizesFromEnv = (env: NodeJS.ProcessEnv = process.env): ServerBenchS
       clientsPerRoom: num(env, 'WEFT_BENCH_FANOUT_CLIENTS', 10, 2),
       edits: num(env, 'WEFT_BENCH_FANOUT_EDITS', 8),
       intervalMs: num(env, 'WEFT_BENCH_FANOUT_INTERVAL_MS', 1000),
-      rounds: num(env, 'WEFT_BENCH_FANOUT_ROUNDS', 3),
+      rounds: num(env, 'WEFT_BENCH_FANOUT_ROUNDS', 5),
     },
     idle: {
       connections: num(env, 'WEFT_BENCH_IDLE_CONNECTIONS', scaled(5000, 10)),
