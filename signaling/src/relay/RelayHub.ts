@@ -1,16 +1,5 @@
 import type { Logger } from 'pino'
-import * as Y from 'yjs'
-import {
-  CloseCode,
-  defaultCompactionPolicy,
-  docId,
-  isEpochArchiveId,
-  encodeAwareness,
-  shouldCompact,
-  type CompactionPolicy,
-  type DocStore,
-  type StoredDoc,
-} from '@weft/core'
+import { CloseCode, docId, isEpochArchiveId, encodeAwareness, type DocStore } from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
 import type { GuardedSocket } from '../connection/GuardedSocket.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
@@ -18,7 +7,7 @@ import type { ServerLimits } from '../ServerLimits.js'
 import { isSharedStore, ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { GroupCommitter } from './GroupCommitter.js'
-import { collectGarbage } from './mergeUpdatesBatched.js'
+import { RelayCompaction } from './RelayCompaction.js'
 import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './RelayConnection.js'
 import { RelayDoc, type RelayPeer } from './RelayDoc.js'
 import { RelayEpochs } from './RelayEpochs.js'
@@ -38,26 +27,6 @@ export interface RelayHubOptions {
 /** Largest awareness update accepted from one connection. */
 const MAX_AWARENESS_BYTES = 64 * 1024
 
-/** Metadata key set by a garbage-collecting compaction (its `throughClock`). */
-export const GC_META_KEY = 'weft.relay.gc'
-/** Stored documents at least this large are checked for deleted content when loaded (RELAY-3.6). */
-const GC_ON_LOAD_MIN_BYTES = 64 * 1024
-/** A rebuilt state smaller than this fraction of the merged one replaces it at load. */
-const GC_ON_LOAD_GAIN = 0.75
-/**
- * The in-memory state is rebuilt (and compacted) when it grew to this multiple of its size after the last rebuild,
- * and by at least {@link GC_ON_LOAD_MIN_BYTES}: merged single-keystroke updates keep deleted content, and the tail
- * of such a document may stay under the compaction policy's thresholds (it counts commits, not keystrokes).
- */
-const GC_GROWTH = 4
-/**
- * RELAY-3.7: a state at most this large that grew by {@link ANSWER_GC_GROWTH} of its size after the last rebuild
- * and may hold deleted content is rebuilt before a joiner is answered from it (a few milliseconds at this size):
- * merged updates keep deleted content and one item per keystroke, so joiners would receive up to twice the bytes.
- */
-const ANSWER_GC_MAX_BYTES = 1024 * 1024
-const ANSWER_GC_GROWTH = 0.1
-
 /**
  * The storing relay (docs/spec/relay-protocol.md): one {@link RelayDoc} per loaded room, loaded from the DocStore
  * before anyone is answered, written through a {@link GroupCommitter}, compacted when its update log grows, and
@@ -68,19 +37,13 @@ export class RelayHub implements RelayHost {
   readonly #ownsStore: boolean
   readonly #opts: RelayHubOptions
   readonly #committer: GroupCommitter
-  readonly #compaction: CompactionPolicy
-  /** The policy for a tail without deleted content: no byte threshold. */
-  readonly #insertOnlyCompaction: CompactionPolicy
+  /** Log compaction (RELAY-3.4, 3.6, 3.7). */
+  readonly #compaction: RelayCompaction
   readonly #idleUnloadMs: number
   readonly #docs = new Map<string, RelayDoc>()
   readonly #loading = new Map<string, Promise<RelayDoc>>()
-  readonly #compactions = new Set<Promise<void>>()
-  /** The running log compaction of each document. */
-  readonly #compactionOf = new WeakMap<RelayDoc, Promise<void>>()
   /** Each document's epoch (history compaction, RELAY-EPOCH-*). */
   readonly epochs: RelayEpochs
-  /** Bytes of each document's in-memory state after its last garbage collection (or load). */
-  readonly #gcBaseline = new WeakMap<RelayDoc, number>()
   /** Scale-out mode: the Redis bus and per-room clock tracking (null on a single node). */
   readonly #scale: ScaleOutRelay | null = null
   #closed = false
@@ -108,7 +71,7 @@ export class RelayHub implements RelayHost {
         store: opts.store,
         options: scaleOut,
         logger: opts.logger,
-        remoteCompacted: (doc, clock, bytes) => this.#remoteCompacted(doc, clock, bytes),
+        remoteCompacted: (doc, _clock, bytes) => this.#compaction.remoteCompacted(doc, bytes),
       })
     }
     this.#committer = new GroupCommitter(
@@ -120,8 +83,6 @@ export class RelayHub implements RelayHost {
         ? (target, clock, update) => this.#scale?.committed(target as RelayDoc, clock, update)
         : undefined,
     )
-    this.#compaction = { ...defaultCompactionPolicy, ...opts.options.compaction }
-    this.#insertOnlyCompaction = { ...this.#compaction, maxUpdateBytes: Infinity }
     this.#idleUnloadMs = opts.options.idleUnloadMs ?? RELAY_DEFAULTS.idleUnloadMs
     this.epochs = new RelayEpochs(
       {
@@ -135,6 +96,18 @@ export class RelayHub implements RelayHost {
         replaced: (doc, v1, bytes) => this.#replaced(doc, v1, bytes),
       },
       { epochs: opts.options.epochs, scaleOut: this.#scale !== null },
+    )
+    this.#compaction = new RelayCompaction(
+      {
+        store: opts.store,
+        logger: opts.logger,
+        metrics: opts.metrics,
+        epochs: this.epochs,
+        scale: this.#scale,
+        pending: (doc) => this.#committer.pending(doc),
+        closed: () => this.#closed,
+      },
+      opts.options.compaction,
     )
   }
 
@@ -191,11 +164,7 @@ export class RelayHub implements RelayHost {
   }
 
   beforeAnswer(doc: RelayDoc): void {
-    if (doc.deletedSinceGc === 0) return
-    const size = doc.log.byteLength
-    if (size > ANSWER_GC_MAX_BYTES) return
-    if (size < (this.#gcBaseline.get(doc) ?? 0) * (1 + ANSWER_GC_GROWTH)) return
-    this.#maybeCompact(doc, true)
+    this.#compaction.beforeAnswer(doc)
   }
 
   /**
@@ -213,7 +182,7 @@ export class RelayHub implements RelayHost {
   /** Resolves once every accepted update of `doc` is durable and no log compaction of it runs. */
   async #quiesce(doc: RelayDoc): Promise<void> {
     while (doc.compacting || this.#committer.pending(doc)) {
-      await this.#compactionOf.get(doc)
+      await this.#compaction.running(doc)
       await this.#committer.whenDurable(doc).catch(() => undefined)
     }
   }
@@ -226,7 +195,7 @@ export class RelayHub implements RelayHost {
     doc.tailBytes = 0
     doc.deletedSinceGc = 0
     doc.snapshotBytes = snapshotBytes
-    this.#gcBaseline.set(doc, v1.byteLength)
+    this.#compaction.replaced(doc, v1)
   }
 
   whenDurable(doc: RelayDoc): Promise<void> {
@@ -241,7 +210,7 @@ export class RelayHub implements RelayHost {
     await this.epochs.settled()
     await this.#committer.flush()
     this.#committer.stop()
-    await Promise.allSettled(this.#compactions)
+    await this.#compaction.settled()
     await this.#scale?.close()
     for (const doc of this.#docs.values()) if (doc.idleTimer) clearTimeout(doc.idleTimer)
     this.#docs.clear()
@@ -266,7 +235,7 @@ export class RelayHub implements RelayHost {
     await this.#scale?.prepare(room)
     try {
       const stored = await this.#store.load(id)
-      const doc = new RelayDoc(id, stored, (d) => this.#maybeCompact(d))
+      const doc = new RelayDoc(id, stored, (d) => this.#compaction.maybeCompact(d))
       this.epochs.attach(doc, stored?.meta ?? {})
       // Decode once now: a corrupted store fails here, not in front of a client.
       doc.log.stateVector()
@@ -276,36 +245,17 @@ export class RelayHub implements RelayHost {
           'stored updates Yjs cannot merge were skipped',
         )
       }
-      const collected = this.#collectOnLoad(doc, stored)
-      this.#gcBaseline.set(doc, doc.log.byteLength)
+      const collected = this.#compaction.loaded(doc, stored)
       this.#docs.set(room, doc)
       this.#scale?.attach(room, doc, stored?.clock ?? 0)
       this.#opts.metrics.docLoads.inc()
       this.#opts.metrics.loadSeconds.observe((performance.now() - started) / 1000)
-      if (collected) this.#maybeCompact(doc, true)
+      if (collected) this.#compaction.maybeCompact(doc, true)
       return doc
     } catch (err) {
       this.#scale?.release(room)
       throw err
     }
-  }
-
-  /**
-   * RELAY-3.6: a stored document much larger than its content (merged updates keep deleted content; snapshots of
-   * older versions did too) is rebuilt through a garbage-collecting Y.Doc when loaded. Returns whether it was.
-   */
-  #collectOnLoad(doc: RelayDoc, stored: StoredDoc | null): boolean {
-    if (!stored || stored.byteLength < GC_ON_LOAD_MIN_BYTES) return false
-    if (stored.meta[GC_META_KEY] !== undefined && doc.tailBytes <= doc.snapshotBytes) return false
-    const state = doc.log.state()
-    const { v1 } = collectGarbage(state)
-    if (v1.byteLength >= state.byteLength * GC_ON_LOAD_GAIN) return false
-    doc.log.rebase([v1])
-    this.#opts.logger.debug(
-      { doc: doc.docId, from: state.byteLength, to: v1.byteLength },
-      'collected on load',
-    )
-    return true
   }
 
   /** A connection of `doc` closed (called by the connection). */
@@ -335,106 +285,5 @@ export class RelayHub implements RelayHost {
     this.#scale?.release(doc.docId)
     this.#opts.metrics.docUnloads.inc()
     this.#opts.logger.debug({ doc: doc.docId }, 'document unloaded')
-  }
-
-  /**
-   * Log compaction (RELAY-3.4, RELAY-3.6): once the stored log grew past the thresholds, its state is rebuilt
-   * through a garbage-collecting Y.Doc, replaces the in-memory log at once and is stored as the new snapshot. Without
-   * deleted content since the last rebuild, only the count thresholds apply: a rebuild would drop nothing, and each
-   * compaction of a growing document merges its whole state (a 20 MB upload compacted every megabyte churns through
-   * gigabytes). In scale-out mode the snapshot covers the clock through which this node has applied every stored
-   * update (SCALE-4.1), and the store's lock and stale check keep two nodes from both compacting (SCALE-4.2).
-   */
-  #maybeCompact(doc: RelayDoc, force = false): void {
-    const baseline = this.#gcBaseline.get(doc) ?? 0
-    const size = doc.log.byteLength
-    const deletes = doc.deletedSinceGc > 0
-    const grown = deletes && size >= baseline * GC_GROWTH && size >= baseline + GC_ON_LOAD_MIN_BYTES
-    const due =
-      force ||
-      grown ||
-      shouldCompact(
-        { updateCount: doc.tailCount, updateBytes: doc.tailBytes, snapshotBytes: doc.snapshotBytes },
-        deletes ? this.#compaction : this.#insertOnlyCompaction,
-      )
-    // No log compaction during an epoch switch (it would store old-epoch state after the switch).
-    if (!due || doc.compacting || this.#closed || this.epochs.busy(doc)) return
-    // The log holds every stored update through `through` (and perhaps accepted ones not yet durable: a snapshot
-    // may hold more than its clock says, never less). A busy document therefore compacts while writes continue.
-    const through = this.#scale ? this.#scale.appliedClock(doc) : doc.lastClock
-    const [count, bytes] = [doc.tailCount, doc.tailBytes]
-    let snapshot: Uint8Array
-    let v1: Uint8Array
-    try {
-      ;({ v1, v2: snapshot } = collectGarbage(doc.log.state()))
-    } catch (err) {
-      // Not retried before the next growth step.
-      this.#gcBaseline.set(doc, Math.max(baseline, size))
-      return void this.#opts.logger.error({ err, doc: doc.docId }, 'compaction failed')
-    }
-    // The rebuilt state holds exactly what the log held (nothing was appended since `state()`): it replaces the
-    // in-memory state now, whatever becomes of the store's compaction.
-    doc.log.rebase([v1])
-    doc.deletedSinceGc = 0
-    this.#gcBaseline.set(doc, v1.byteLength)
-    doc.compacting = true
-    const run = this.#store
-      .compact(doc.docId, snapshot, through, { meta: { [GC_META_KEY]: String(through) } })
-      .then(
-        (result) => {
-          if (!result.ok) return void this.#opts.logger.debug({ doc: doc.docId }, 'compaction was stale')
-          doc.tailCount = Math.max(0, doc.tailCount - count)
-          doc.tailBytes = Math.max(0, doc.tailBytes - bytes)
-          doc.snapshotBytes = snapshot.byteLength
-          this.#scale?.compacted(doc, through, snapshot.byteLength)
-          this.#opts.metrics.compactions.inc()
-          this.#opts.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
-          this.epochs.compacted(doc)
-        },
-        (err: unknown) => this.#opts.logger.error({ err, doc: doc.docId }, 'compaction failed'),
-      )
-      .finally(() => {
-        doc.compacting = false
-        this.#compactions.delete(run)
-      })
-    this.#compactions.add(run)
-    this.#compactionOf.set(doc, run)
-  }
-
-  /**
-   * Another node compacted `doc` (SCALE-4.3): its stored tail is gone, and the snapshot holds the garbage-collected
-   * state. This node resets its compaction counters and, when nothing of the document is waiting to be written,
-   * replaces its in-memory log by the stored state (so it too serves joiners without deleted content).
-   */
-  #remoteCompacted(doc: RelayDoc, _clock: number, bytes: number): void {
-    doc.tailCount = 0
-    doc.tailBytes = 0
-    doc.snapshotBytes = bytes
-    if (doc.compacting || this.#committer.pending(doc) || this.#closed) return
-    doc.compacting = true
-    doc.log.mark()
-    const deletedBefore = doc.deletedSinceGc
-    const run = this.#store
-      .load(doc.docId)
-      .then(
-        (stored) => {
-          if (!stored?.snapshot) return void doc.log.unmark()
-          doc.log.rebase([Y.convertUpdateFormatV2ToV1(stored.snapshot), ...stored.updates])
-          doc.tailCount = stored.updates.length
-          // What arrived since the mark stays counted; the stored tail's content is not known.
-          doc.deletedSinceGc = doc.deletedSinceGc - deletedBefore + (stored.updates.length > 0 ? 1 : 0)
-          this.#gcBaseline.set(doc, doc.log.byteLength)
-          doc.tailBytes = stored.updates.reduce((n, u) => n + u.byteLength, 0)
-        },
-        (err: unknown) => {
-          doc.log.unmark()
-          this.#opts.logger.warn({ err, doc: doc.docId }, 'reload after a remote compaction failed')
-        },
-      )
-      .finally(() => {
-        doc.compacting = false
-        this.#compactions.delete(run)
-      })
-    this.#compactions.add(run)
   }
 }

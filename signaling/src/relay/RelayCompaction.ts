@@ -1,0 +1,223 @@
+import type { Logger } from 'pino'
+import * as Y from 'yjs'
+import {
+  defaultCompactionPolicy,
+  shouldCompact,
+  type CompactionPolicy,
+  type DocStore,
+  type StoredDoc,
+} from '@weft/core'
+import type { ServerMetrics } from '../metrics/ServerMetrics.js'
+import type { ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
+import { collectGarbage } from './mergeUpdatesBatched.js'
+import type { RelayDoc } from './RelayDoc.js'
+import type { RelayEpochs } from './RelayEpochs.js'
+
+/** Metadata key set by a garbage-collecting compaction (its `throughClock`). */
+export const GC_META_KEY = 'weft.relay.gc'
+/** Stored documents at least this large are checked for deleted content when loaded (RELAY-3.6). */
+const GC_ON_LOAD_MIN_BYTES = 64 * 1024
+/** A rebuilt state smaller than this fraction of the merged one replaces it at load. */
+const GC_ON_LOAD_GAIN = 0.75
+/**
+ * The in-memory state is rebuilt (and compacted) when it grew to this multiple of its size after the last rebuild,
+ * and by at least {@link GC_ON_LOAD_MIN_BYTES}: merged single-keystroke updates keep deleted content, and the tail
+ * of such a document may stay under the compaction policy's thresholds (it counts commits, not keystrokes).
+ */
+const GC_GROWTH = 4
+/**
+ * RELAY-3.7: a state at most this large that grew by {@link ANSWER_GC_GROWTH} of its size after the last rebuild
+ * and may hold deleted content is rebuilt before a joiner is answered from it (a few milliseconds at this size):
+ * merged updates keep deleted content and one item per keystroke, so joiners would receive up to twice the bytes.
+ */
+const ANSWER_GC_MAX_BYTES = 1024 * 1024
+const ANSWER_GC_GROWTH = 0.1
+
+/** What {@link RelayCompaction} needs from the relay. */
+export interface RelayCompactionHost {
+  readonly store: DocStore
+  readonly logger: Logger
+  readonly metrics: ServerMetrics
+  readonly epochs: RelayEpochs
+  /** Scale-out mode (null on a single node). */
+  readonly scale: ScaleOutRelay | null
+  /** Whether `doc` has updates not yet durable. */
+  pending(doc: RelayDoc): boolean
+  /** Whether the relay is closing. */
+  closed(): boolean
+}
+
+/**
+ * Log compaction of the relay's documents (RELAY-3.4, RELAY-3.6, RELAY-3.7, SCALE-4): when to rebuild a document's
+ * state through a garbage-collecting `Y.Doc` and store it as the new snapshot, and the bookkeeping of the running
+ * compactions. At most one compaction per document runs at a time (`RelayDoc.compacting`).
+ */
+export class RelayCompaction {
+  readonly #host: RelayCompactionHost
+  readonly #policy: CompactionPolicy
+  /** The policy for a tail without deleted content: no byte threshold. */
+  readonly #insertOnly: CompactionPolicy
+  readonly #running = new Set<Promise<void>>()
+  /** The running compaction of each document. */
+  readonly #runningOf = new WeakMap<RelayDoc, Promise<void>>()
+  /** Bytes of each document's in-memory state after its last garbage collection (or load). */
+  readonly #baseline = new WeakMap<RelayDoc, number>()
+
+  constructor(host: RelayCompactionHost, policy: Partial<CompactionPolicy> | undefined) {
+    this.#host = host
+    this.#policy = { ...defaultCompactionPolicy, ...policy }
+    this.#insertOnly = { ...this.#policy, maxUpdateBytes: Infinity }
+  }
+
+  /** Resolves when the running compaction of `doc`, if any, ended. */
+  running(doc: RelayDoc): Promise<void> | undefined {
+    return this.#runningOf.get(doc)
+  }
+
+  /** Resolves once every running compaction ended. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.#running)
+  }
+
+  /**
+   * `doc` was just loaded from `stored` (RELAY-3.6): a stored document much larger than its content (merged updates
+   * keep deleted content; snapshots of older versions did too) is rebuilt through a garbage-collecting Y.Doc.
+   * Returns whether it was: the caller then compacts it (`maybeCompact(doc, true)`) once the document is attached.
+   */
+  loaded(doc: RelayDoc, stored: StoredDoc | null): boolean {
+    const collected = this.#collectOnLoad(doc, stored)
+    this.#baseline.set(doc, doc.log.byteLength)
+    return collected
+  }
+
+  #collectOnLoad(doc: RelayDoc, stored: StoredDoc | null): boolean {
+    if (!stored || stored.byteLength < GC_ON_LOAD_MIN_BYTES) return false
+    if (stored.meta[GC_META_KEY] !== undefined && doc.tailBytes <= doc.snapshotBytes) return false
+    const state = doc.log.state()
+    const { v1 } = collectGarbage(state)
+    if (v1.byteLength >= state.byteLength * GC_ON_LOAD_GAIN) return false
+    doc.log.rebase([v1])
+    this.#host.logger.debug(
+      { doc: doc.docId, from: state.byteLength, to: v1.byteLength },
+      'collected on load',
+    )
+    return true
+  }
+
+  /** `doc`'s state was replaced by `v1` (an epoch switch): the new base of the growth rules. */
+  replaced(doc: RelayDoc, v1: Uint8Array): void {
+    this.#baseline.set(doc, v1.byteLength)
+  }
+
+  /** RELAY-3.7: a joiner is about to be answered from `doc`'s state. */
+  beforeAnswer(doc: RelayDoc): void {
+    if (doc.deletedSinceGc === 0) return
+    const size = doc.log.byteLength
+    if (size > ANSWER_GC_MAX_BYTES) return
+    if (size < (this.#baseline.get(doc) ?? 0) * (1 + ANSWER_GC_GROWTH)) return
+    this.maybeCompact(doc, true)
+  }
+
+  /**
+   * Log compaction (RELAY-3.4, RELAY-3.6): once the stored log grew past the thresholds, its state is rebuilt
+   * through a garbage-collecting Y.Doc, replaces the in-memory log at once and is stored as the new snapshot. Without
+   * deleted content since the last rebuild, only the count thresholds apply: a rebuild would drop nothing, and each
+   * compaction of a growing document merges its whole state (a 20 MB upload compacted every megabyte churns through
+   * gigabytes). In scale-out mode the snapshot covers the clock through which this node has applied every stored
+   * update (SCALE-4.1), and the store's lock and stale check keep two nodes from both compacting (SCALE-4.2).
+   */
+  maybeCompact(doc: RelayDoc, force = false): void {
+    const host = this.#host
+    const baseline = this.#baseline.get(doc) ?? 0
+    const size = doc.log.byteLength
+    const deletes = doc.deletedSinceGc > 0
+    const grown = deletes && size >= baseline * GC_GROWTH && size >= baseline + GC_ON_LOAD_MIN_BYTES
+    const due =
+      force ||
+      grown ||
+      shouldCompact(
+        { updateCount: doc.tailCount, updateBytes: doc.tailBytes, snapshotBytes: doc.snapshotBytes },
+        deletes ? this.#policy : this.#insertOnly,
+      )
+    // No log compaction during an epoch switch (it would store old-epoch state after the switch).
+    if (!due || doc.compacting || host.closed() || host.epochs.busy(doc)) return
+    // The log holds every stored update through `through` (and perhaps accepted ones not yet durable: a snapshot
+    // may hold more than its clock says, never less). A busy document therefore compacts while writes continue.
+    const through = host.scale ? host.scale.appliedClock(doc) : doc.lastClock
+    const [count, bytes] = [doc.tailCount, doc.tailBytes]
+    let snapshot: Uint8Array
+    let v1: Uint8Array
+    try {
+      ;({ v1, v2: snapshot } = collectGarbage(doc.log.state()))
+    } catch (err) {
+      // Not retried before the next growth step.
+      this.#baseline.set(doc, Math.max(baseline, size))
+      return void host.logger.error({ err, doc: doc.docId }, 'compaction failed')
+    }
+    // The rebuilt state holds exactly what the log held (nothing was appended since `state()`): it replaces the
+    // in-memory state now, whatever becomes of the store's compaction.
+    doc.log.rebase([v1])
+    doc.deletedSinceGc = 0
+    this.#baseline.set(doc, v1.byteLength)
+    doc.compacting = true
+    this.#track(
+      doc,
+      host.store.compact(doc.docId, snapshot, through, { meta: { [GC_META_KEY]: String(through) } }).then(
+        (result) => {
+          if (!result.ok) return void host.logger.debug({ doc: doc.docId }, 'compaction was stale')
+          doc.tailCount = Math.max(0, doc.tailCount - count)
+          doc.tailBytes = Math.max(0, doc.tailBytes - bytes)
+          doc.snapshotBytes = snapshot.byteLength
+          host.scale?.compacted(doc, through, snapshot.byteLength)
+          host.metrics.compactions.inc()
+          host.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
+          host.epochs.compacted(doc)
+        },
+        (err: unknown) => host.logger.error({ err, doc: doc.docId }, 'compaction failed'),
+      ),
+    )
+  }
+
+  /**
+   * Another node compacted `doc` (SCALE-4.3): its stored tail is gone, and the snapshot holds the garbage-collected
+   * state. This node resets its compaction counters and, when nothing of the document is waiting to be written,
+   * replaces its in-memory log by the stored state (so it too serves joiners without deleted content).
+   */
+  remoteCompacted(doc: RelayDoc, bytes: number): void {
+    const host = this.#host
+    doc.tailCount = 0
+    doc.tailBytes = 0
+    doc.snapshotBytes = bytes
+    if (doc.compacting || host.pending(doc) || host.closed()) return
+    doc.compacting = true
+    doc.log.mark()
+    const deletedBefore = doc.deletedSinceGc
+    this.#track(
+      doc,
+      host.store.load(doc.docId).then(
+        (stored) => {
+          if (!stored?.snapshot) return void doc.log.unmark()
+          doc.log.rebase([Y.convertUpdateFormatV2ToV1(stored.snapshot), ...stored.updates])
+          doc.tailCount = stored.updates.length
+          // What arrived since the mark stays counted; the stored tail's content is not known.
+          doc.deletedSinceGc = doc.deletedSinceGc - deletedBefore + (stored.updates.length > 0 ? 1 : 0)
+          this.#baseline.set(doc, doc.log.byteLength)
+          doc.tailBytes = stored.updates.reduce((n, u) => n + u.byteLength, 0)
+        },
+        (err: unknown) => {
+          doc.log.unmark()
+          host.logger.warn({ err, doc: doc.docId }, 'reload after a remote compaction failed')
+        },
+      ),
+    )
+  }
+
+  #track(doc: RelayDoc, work: Promise<void>): void {
+    const run = work.finally(() => {
+      doc.compacting = false
+      this.#running.delete(run)
+    })
+    this.#running.add(run)
+    this.#runningOf.set(doc, run)
+  }
+}
