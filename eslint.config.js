@@ -38,6 +38,7 @@ export default tseslint.config(
       'demo/dist/**',
       'test-results/**',
       'playwright-report/**',
+      '.scratch/**',
       '**/*.js',
       '**/*.mjs',
     ],
