@@ -38,32 +38,28 @@ const children = new Set<ChildProcess>()
 /** Data directories of running Weft servers, removed by {@link killAllChildren} too. */
 const dataDirs = new Set<string>()
 
-/** Spawns a Node child with the exit-with-parent preload; the caller's execArgv (e.g. `--conditions`) is not passed. */
-export const spawnNode = (args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess => {
-  const child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, ...args], {
+/** Starts `command` from the repository root and keeps it in the set {@link killAllChildren} kills. */
+const spawnChild = (command: string, args: readonly string[], env: NodeJS.ProcessEnv): ChildProcess => {
+  const child = spawn(command, [...args], {
     cwd: root,
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', NODE_OPTIONS: '', ...env },
+    env: { ...process.env, NO_COLOR: '1', ...env },
   })
   children.add(child)
   child.once('exit', () => children.delete(child))
   return child
 }
 
+/** Spawns a Node child with the exit-with-parent preload; the caller's execArgv (e.g. `--conditions`) is not passed. */
+export const spawnNode = (args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess =>
+  spawnChild(process.execPath, ['--import', EXIT_WITH_PARENT, ...args], { NODE_OPTIONS: '', ...env })
+
 /**
  * Executes `file` (a Node script with a shebang, as `npx` runs a package's bin, so the Node flags of its shebang
  * apply) with the exit-with-parent preload given through `NODE_OPTIONS`.
  */
-export const spawnExecutable = (file: string, args: readonly string[]): ChildProcess => {
-  const child = spawn(join(root, file), [...args], {
-    cwd: root,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', NODE_OPTIONS: `--import=${EXIT_WITH_PARENT}` },
-  })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
-  return child
-}
+export const spawnExecutable = (file: string, args: readonly string[]): ChildProcess =>
+  spawnChild(join(root, file), args, { NODE_OPTIONS: `--import=${EXIT_WITH_PARENT}` })
 
 /**
  * Kills (SIGKILL) every child still running and removes the servers' data directories. Synchronous, so it can run

@@ -116,7 +116,7 @@ export class RelayConnection implements RelayPeer {
   start(doc: RelayDoc): void {
     if (!this.#socket.open) return
     this.#doc = doc
-    if (this.#opts.access === 'write') this.sendMessage(encodeSyncStep1(doc.log.stateVector(), this.#hello))
+    if (this.#opts.access === 'write') this.announce()
     const presence = doc.awareness.encodeAll()
     if (presence) this.sendMessage(encodeAwareness(presence))
     const waiting = this.#waiting ?? []

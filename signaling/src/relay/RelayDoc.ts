@@ -74,9 +74,8 @@ export class RelayDoc implements CommitTarget {
    * `except`. The frame is built straight from the update: one allocation and one copy, whatever its size.
    */
   broadcastUpdate(update: Uint8Array, epoch: string | null, except?: RelayPeer): void {
-    if (this.#receivers(except) <= 0) return
-    const out = preframeParts(updateMessageParts('update', update, null, epoch))
-    for (const peer of this.peers) if (peer !== except) peer.sendMessage(out)
+    if (this.#receivers(except) > 0)
+      this.broadcast(preframeParts(updateMessageParts('update', update, null, epoch)), except)
   }
 
   #receivers(except: RelayPeer | undefined): number {

@@ -121,13 +121,8 @@ const preframed = new WeakMap<Uint8Array, Buffer>()
  * {@link framedOf} (every send of the server does) returns the whole frame, so a message sent to N peers is
  * framed once and the same bytes are written to every socket. The view holds the only copy of the payload.
  */
-export const preframe = (message: Uint8Array): Uint8Array => {
-  if (preframed.has(message)) return message
-  const frame = encodeFrame(Opcode.Binary, message)
-  const view = frame.subarray(frame.byteLength - message.byteLength)
-  preframed.set(view, frame)
-  return view
-}
+export const preframe = (message: Uint8Array): Uint8Array =>
+  preframed.has(message) ? message : preframeParts([message])
 
 /**
  * {@link preframe} for a message given as parts (e.g. core's `updateMessageParts`): the frame is allocated once and
