@@ -250,6 +250,7 @@ export class RelayHub implements RelayHost {
       this.#scale?.attach(room, doc, stored?.clock ?? 0)
       this.#opts.metrics.docLoads.inc()
       this.#opts.metrics.loadSeconds.observe((performance.now() - started) / 1000)
+      // Rebuilds again rather than storing the load's rebuild: attach() may have appended what the bus brought.
       if (collected) this.#compaction.maybeCompact(doc, true)
       return doc
     } catch (err) {
