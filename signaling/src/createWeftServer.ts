@@ -190,7 +190,7 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     const offered = offeredProtocols(req)
     const result = await auth.authenticate(extractToken(url, offered))
     if (state !== 'listening' || socket.destroyed) return void socket.destroy()
-    const protocol = selectProtocol(new Set(offered))
+    const protocol = selectProtocol(offered)
     if (!acceptWebSocket(req, socket, protocol)) return void socket.destroy()
     const conn = new GuardedSocket(socket, head, protocol || '', nextId++, contexts[target.endpoint])
     sockets.add(conn)

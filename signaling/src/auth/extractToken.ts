@@ -25,7 +25,7 @@ export const extractToken = (url: URL, protocols: readonly string[]): string | u
  * The subprotocol the server answers with: the first offered one that is not a token, else the token one itself
  * (a browser fails the handshake if none of its offered subprotocols is echoed), else none.
  */
-export const selectProtocol = (protocols: ReadonlySet<string>): string | false => {
+export const selectProtocol = (protocols: Iterable<string>): string | false => {
   let token: string | false = false
   for (const p of protocols) {
     if (!p.startsWith(TOKEN_PROTOCOL_PREFIX)) return p

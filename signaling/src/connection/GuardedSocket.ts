@@ -23,6 +23,8 @@ export interface GuardedSocketContext {
   readonly endpoint: Endpoint
   readonly limits: ServerLimits
   readonly maxMessageBytes: number
+  /** Byte bucket size: the configured burst, or the largest message if that is more. */
+  readonly byteBurst: number
   readonly metrics: ServerMetrics
   readonly counters: EndpointCounters
   /** Parent of each connection's child logger (created only when a connection logs). */
@@ -38,15 +40,19 @@ export const guardedSocketContext = (
   metrics: ServerMetrics,
   logger: Logger,
   onClosed: (socket: GuardedSocket) => void,
-): GuardedSocketContext => ({
-  endpoint,
-  limits,
-  maxMessageBytes: endpoint === 'signal' ? limits.maxSignalMessageBytes : limits.maxRelayMessageBytes,
-  metrics,
-  counters: metrics.endpoint(endpoint),
-  logger,
-  onClosed,
-})
+): GuardedSocketContext => {
+  const maxMessageBytes = endpoint === 'signal' ? limits.maxSignalMessageBytes : limits.maxRelayMessageBytes
+  return {
+    endpoint,
+    limits,
+    maxMessageBytes,
+    byteBurst: Math.max(limits.byteBurst, maxMessageBytes),
+    metrics,
+    counters: metrics.endpoint(endpoint),
+    logger,
+    onClosed,
+  }
+}
 
 /**
  * One WebSocket with every protection of the server applied: maximum message size (enforced by the frame parser
@@ -64,8 +70,6 @@ export class GuardedSocket extends WebSocketConnection {
   #handler: SocketHandler | null = null
   #logger: Logger | null = null
   #alive = true
-  #closing = false
-  #closed = false
   /** Token buckets (CONN-2): tokens left and the time of the last refill (shared by both). */
   #messageTokens: number
   #byteTokens: number
@@ -80,7 +84,7 @@ export class GuardedSocket extends WebSocketConnection {
     this.id = id
     this.#ctx = ctx
     this.#messageTokens = ctx.limits.messageBurst
-    this.#byteTokens = this.#byteBurst
+    this.#byteTokens = this.#ctx.byteBurst
     this.#refilledAt = monotonicMs()
     this.begin(head)
   }
@@ -97,17 +101,13 @@ export class GuardedSocket extends WebSocketConnection {
 
   /** Whether the socket is open and not closing. */
   get open(): boolean {
-    return !this.#closing && !this.#closed
-  }
-
-  get #byteBurst(): number {
-    return Math.max(this.#ctx.limits.byteBurst, this.#ctx.maxMessageBytes)
+    return !this.closing
   }
 
   /** Starts delivering messages to `handler`. */
   attach(handler: SocketHandler): void {
     this.#handler = handler
-    if (this.#closed) handler.onClose()
+    if (this.closed) handler.onClose()
   }
 
   /**
@@ -150,7 +150,6 @@ export class GuardedSocket extends WebSocketConnection {
    */
   close(code: number, reason: string, options: { terminate?: boolean } = {}): void {
     if (!this.open) return
-    this.#closing = true
     const name = closeCodeName(code) ?? String(code)
     const level = code === CloseCode.ServerShutdown ? 'debug' : 'info'
     this.logger[level](
@@ -168,7 +167,7 @@ export class GuardedSocket extends WebSocketConnection {
 
   /** Calls `fn` once the socket is closed (right away if it already is). */
   onceClosed(fn: () => void): void {
-    if (this.#closed) fn()
+    if (this.closed) fn()
     else (this.#onClosedCallbacks ??= []).push(fn)
   }
 
@@ -184,7 +183,7 @@ export class GuardedSocket extends WebSocketConnection {
 
   #addTimer(timer: NodeJS.Timeout): void {
     timer.unref()
-    if (this.#closed) clearTimeout(timer)
+    if (this.closed) clearTimeout(timer)
     else (this.#timers ??= []).push(timer)
   }
 
@@ -198,7 +197,10 @@ export class GuardedSocket extends WebSocketConnection {
       limits.messageBurst,
       this.#messageTokens + (elapsed * limits.messagesPerSecond) / 1000,
     )
-    const byteTokens = Math.min(this.#byteBurst, this.#byteTokens + (elapsed * limits.bytesPerSecond) / 1000)
+    const byteTokens = Math.min(
+      this.#ctx.byteBurst,
+      this.#byteTokens + (elapsed * limits.bytesPerSecond) / 1000,
+    )
     if (messages < 1 || byteTokens < bytes) {
       this.#messageTokens = messages
       this.#byteTokens = byteTokens
@@ -234,7 +236,7 @@ export class GuardedSocket extends WebSocketConnection {
   }
 
   protected override onPeerClose(): void {
-    this.#closing = true
+    // Nothing to do: the close frame was answered, and `open` is false from now on (`closing`).
   }
 
   protected override onWebSocketError(code: number, reason: string): void {
@@ -248,8 +250,6 @@ export class GuardedSocket extends WebSocketConnection {
   }
 
   protected override onClosed(): void {
-    if (this.#closed) return
-    this.#closed = true
     if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
     this.#timers = null
     this.#ctx.onClosed(this)

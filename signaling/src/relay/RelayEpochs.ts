@@ -194,11 +194,6 @@ export class RelayEpochs {
   }
 
   /**
-   * An `epoch-offer` from a client (RELAY-EPOCH-4): a malformed record or catch-up closes the connection; a
-   * losing offer, one from a read-only connection, and (in scale-out mode) every offer is ignored; a winning child
-   * of the document's epoch is followed.
-   */
-  /**
    * A Weft client asks for an epoch it passed without keeping it (SYNC-9.7, RELAY-EPOCH-8): answered from the
    * archive with the record that replaced it and the archived state beyond `sv`; nothing if there is no archive.
    */
@@ -210,10 +205,15 @@ export class RelayEpochs {
       return peer.closeWith(CloseCode.MalformedMessage, 'malformed epoch request')
     }
     const st = this.#docs.get(doc)
-    if (!st?.record || epoch === st.record.id || compareEpochs(st.record.id, epoch) >= 0) return
+    if (!st?.record || compareEpochs(st.record.id, epoch) >= 0) return
     this.#offerTo(doc, st, peer, epoch, sv.slice(), true)
   }
 
+  /**
+   * An `epoch-offer` from a client (RELAY-EPOCH-4): a malformed record or catch-up closes the connection; a
+   * losing offer, one from a read-only connection, and (in scale-out mode) every offer is ignored; a winning child
+   * of the document's epoch is followed.
+   */
   offer(doc: RelayDoc, peer: EpochPeer, recordBytes: Uint8Array, catchUp: Uint8Array): void {
     const st = this.#docs.get(doc)
     if (!st) return

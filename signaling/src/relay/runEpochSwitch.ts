@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import {
+  INITIAL_EPOCH,
   countItems,
   persistEpoch,
   rebaseOnto,
@@ -112,7 +113,7 @@ export const runEpochSwitch = async (
     await host.quiesce(doc)
     oldDoc = new Y.Doc({ gc: false })
     Y.applyUpdate(oldDoc, doc.log.state())
-    const fromEpoch = st.record?.id ?? '0'
+    const fromEpoch = st.record?.id ?? INITIAL_EPOCH
     planned = plan(oldDoc)
     if (!planned) return
     const { record, doc: next } = planned

@@ -65,7 +65,8 @@ class Subscriber implements SocketHandler {
   }
 }
 
-const PONG = JSON.stringify({ type: 'pong' })
+/** The answer to a ping, framed once for every connection. */
+const PONG = new TextFrame(JSON.stringify({ type: 'pong' }))
 
 /**
  * The y-webrtc signaling protocol (docs/spec/signaling.md): clients subscribe to topics (room names) and publish

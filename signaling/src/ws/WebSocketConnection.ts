@@ -93,6 +93,11 @@ export abstract class WebSocketConnection implements FrameSink {
     return this.#socket.writableLength
   }
 
+  /** Whether the socket is gone ({@link WebSocketConnection.onClosed} ran or is running). */
+  protected get closed(): boolean {
+    return this.#closed
+  }
+
   /** Whether a close frame was sent or received, or the socket is gone. */
   get closing(): boolean {
     return this.#closeSent || this.#closeReceived || this.#closed
