@@ -230,6 +230,16 @@ export const encodeSyncStep1 = (stateVector: Uint8Array, hello?: Hello | null): 
     }
   })
 
+/** The Weft trailer of a step 2 or update: the sequence number and the epoch, when there are any (SYNC-4, 9). */
+const writeUpdateTrailer = (
+  e: encoding.Encoder,
+  seq: number | null | undefined,
+  epoch: string | null | undefined,
+): void => {
+  if (seq != null || epoch != null) encoding.writeVarUint(e, seq ?? 0)
+  if (epoch != null) encoding.writeVarString(e, epoch)
+}
+
 const encodeUpdateLike = (
   sub: number,
   update: Uint8Array,
@@ -240,8 +250,7 @@ const encodeUpdateLike = (
     encoding.writeVarUint(e, MessageType.Sync)
     encoding.writeVarUint(e, sub)
     encoding.writeVarUint8Array(e, update)
-    if (seq != null || epoch != null) encoding.writeVarUint(e, seq ?? 0)
-    if (epoch != null) encoding.writeVarString(e, epoch)
+    writeUpdateTrailer(e, seq, epoch)
   })
 
 /**
@@ -275,10 +284,7 @@ export const updateMessageParts = (
     encoding.writeVarUint(e, kind === 'step2' ? SyncType.Step2 : SyncType.Update)
     encoding.writeVarUint(e, update.byteLength)
   })
-  const trailer = finish((e) => {
-    if (seq != null || epoch != null) encoding.writeVarUint(e, seq ?? 0)
-    if (epoch != null) encoding.writeVarString(e, epoch)
-  })
+  const trailer = finish((e) => writeUpdateTrailer(e, seq, epoch))
   return [head, update, trailer]
 }
 

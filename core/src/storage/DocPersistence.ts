@@ -306,7 +306,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     // A repair another caller started covers this call too: wait for its outcome (it cleared `#needsRepair`).
     if (this.#repair) return this.#repair
     if (!this.#needsRepair) return
-    this.#repair ??= (async () => {
+    this.#repair = (async () => {
       this.#needsRepair = false
       try {
         await this.#track(
@@ -418,10 +418,13 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     void this.#track(append)
   }
 
-  /** The epoch check of every append of the document (STORE-2.5); none while loading. */
+  /** The epoch check of every append of the document (STORE-2.5); none while loading. One object per epoch. */
   #appendOptions(): AppendOptions | undefined {
-    return this.#epoch === undefined ? undefined : { epoch: this.#epoch }
+    if (this.#epoch === undefined) return undefined
+    if (this.#appendOpts?.epoch !== this.#epoch) this.#appendOpts = { epoch: this.#epoch }
+    return this.#appendOpts
   }
+  #appendOpts: AppendOptions | null = null
 
   /** STORE-7.8: stop appending, report once. */
   #refused(error: WeftError): void {

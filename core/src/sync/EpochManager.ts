@@ -56,6 +56,14 @@ interface Left {
   doc: Y.Doc | null
 }
 
+/** Re-applies to `record`'s new document what an old-epoch document has beyond the record's base (COMPACT-5). */
+const rebaseFor =
+  (record: EpochRecord) =>
+  (old: Y.Doc): Uint8Array | null => {
+    const again = rebaseOnto(old, record)
+    return again.ok ? again.update : null
+  }
+
 /**
  * History compaction for one document (docs/spec/compaction.md): starts epochs ({@link start}), follows the
  * winning epochs that peers offer (applies the old-epoch catch-up, re-applies this side's changes with `rebaseOnto`,
@@ -221,10 +229,6 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       doc.destroy()
       // COMPACT-6.6: old-epoch changes another writer of the store appended meanwhile are found by the switch's
       // reload; they are re-applied like a follower's (they follow the base).
-      const rebase = (from: Y.Doc): Uint8Array | null => {
-        const again = rebaseOnto(from, record)
-        return again.ok ? again.update : null
-      }
       if (this.#persistence) {
         // COMPACT-3.1: peers hear of the epoch only once it is stored; a starter that crashed before would restart in
         // the old epoch while they are in the new one. `old` stays live meanwhile; what changes in it is re-applied.
@@ -233,13 +237,13 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
           doc: fresh,
           old,
           oldEpoch: session.epoch,
-          rebase,
+          rebase: rebaseFor(record),
           starting: true,
         })
         // Unbound (the document closed) meanwhile: the switch is stored, the next open is in the new epoch.
         if (this.#session !== session) return record
       }
-      await this.#switch(session, record, old, fresh, rebase, true, true, false)
+      await this.#switch(session, record, old, fresh, true, true)
       return record
     })
   }
@@ -334,12 +338,8 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       },
       EPOCH_ORIGIN,
     )
-    const rebase = (old: Y.Doc) => {
-      const again = rebaseOnto(old, record)
-      return again.ok ? again.update : null
-    }
     // A document that was empty (even after the catch-up) held nothing of the old epoch: it cannot serve it.
-    await this.#switch(session, record, source, fresh, rebase, false, rebased !== null)
+    await this.#switch(session, record, source, fresh, false, rebased !== null)
   }
 
   async #switch(
@@ -347,10 +347,8 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     record: EpochRecord,
     old: Y.Doc,
     fresh: Y.Doc,
-    rebase: (old: Y.Doc) => Uint8Array | null,
     started: boolean,
     complete: boolean,
-    persist = true,
   ): Promise<void> {
     const oldEpoch = session.epoch
     const leaving = session.doc
@@ -359,7 +357,8 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     const keep = fromParent && complete
     // Synchronous from here to the session switch: no update can land on the old document in between.
     this.#left.set(oldEpoch, { child: record, doc: keep ? leaving : null })
-    const persisted = !persist
+    // A started epoch was stored by start() before its peers heard of it (COMPACT-6.3b).
+    const persisted = started
       ? undefined
       : this.#persistence?.switchEpoch({
           record,
@@ -367,7 +366,7 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
           old: leaving,
           oldEpoch,
           archive: keep,
-          rebase: fromParent ? rebase : () => null,
+          rebase: fromParent ? rebaseFor(record) : () => null,
         })
     session.switchEpoch(fresh, record)
     this.#touched = false

@@ -147,7 +147,7 @@ export class PathEpochs {
     } catch (err) {
       throw new WeftError(WeftErrorCode.MalformedMessage, 'malformed epoch request', { cause: err })
     }
-    if (epoch === this.id || compareEpochs(this.id, epoch) >= 0) return
+    if (compareEpochs(this.id, epoch) >= 0) return
     this.#offer(path, epoch, stateVector, true)
   }
 
