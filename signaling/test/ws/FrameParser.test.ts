@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { FrameParser, type FrameSink } from '../../src/ws/FrameParser.js'
+import { maskedFrame } from '../helpers/RawWsClient.js'
 import { Opcode, encodeClosePayload, unmask } from '../../src/ws/frames.js'
 
 type Event =
@@ -16,29 +17,12 @@ const sink = (events: Event[]): FrameSink => ({
   onProtocolError: (code, reason) => events.push({ kind: 'error', code, reason }),
 })
 
-/** A client frame as a browser would send it: masked with `key`. */
+/** A client frame as a browser would send it, masked with `key` by the helper's own XOR (not the code under test). */
 const clientFrame = (
   opcode: number,
   payload: Uint8Array,
-  { fin = true, masked = true, rsv = 0, key = 0x37fa213d } = {},
-): Buffer => {
-  const len = payload.byteLength
-  const ext = len < 126 ? 0 : len < 0x10000 ? 2 : 8
-  const out = Buffer.alloc(2 + ext + (masked ? 4 : 0) + len)
-  out[0] = (fin ? 0x80 : 0) | rsv | opcode
-  out[1] = (masked ? 0x80 : 0) | (len < 126 ? len : len < 0x10000 ? 126 : 127)
-  if (ext === 2) out.writeUInt16BE(len, 2)
-  if (ext === 8) {
-    out.writeUInt32BE(Math.floor(len / 2 ** 32), 2)
-    out.writeUInt32BE(len >>> 0, 6)
-  }
-  const at = 2 + ext
-  if (masked) out.writeUInt32BE(key, at)
-  const body = Buffer.from(payload)
-  if (masked) unmask(body, key) // XOR is its own inverse
-  body.copy(out, at + (masked ? 4 : 0))
-  return out
-}
+  options: { fin?: boolean; masked?: boolean; rsv?: number; key?: number } = {},
+): Buffer => maskedFrame(opcode, payload, { key: 0x37fa213d, ...options })
 
 /** Parses a copy of `bytes` (the parser unmasks in place), pushed in pieces cut at `split`. */
 const parse = (original: Buffer, max = 1 << 20, split?: number[]): Event[] => {
