@@ -1,4 +1,4 @@
-import type { CompactOptions, CompactResult, DocId, DocStore, StoredDoc } from '@weft/core'
+import type { AppendOptions, CompactOptions, CompactResult, DocId, DocStore, StoredDoc } from '@weft/core'
 
 /** A deferred promise. */
 export const deferred = <T = void>() => {
@@ -76,11 +76,11 @@ export class GatedStore implements DocStore {
     return this.inner.load(docId)
   }
 
-  async append(docId: DocId, update: Uint8Array): Promise<number> {
+  async append(docId: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
     this.appends++
     for (const w of this.#appendCallWaiters.splice(0)) w(docId)
     if (this.#appendGate) await this.#appendGate
-    const clock = await this.inner.append(docId, update)
+    const clock = await this.inner.append(docId, update, options)
     for (const w of this.#appendWaiters.splice(0)) w(docId)
     return clock
   }

@@ -17,11 +17,11 @@ import {
   type CompactResult,
   type DocId,
   type DocStore,
-  type StoredDoc,
 } from '@weft/core'
 import { parseServeArgs, serveHelp } from '../../src/cli/parseServeArgs.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
+import { GatedStore, deferred } from '../helpers/GatedStore.js'
 import { TestClient } from '../helpers/TestClient.js'
 import { WeftPeer, once } from '../helpers/WeftPeer.js'
 import { WeftTestClient } from '../helpers/WeftTestClient.js'
@@ -44,26 +44,18 @@ afterEach(async () => {
  * Holds the relay's `persistEpoch` (the compaction that writes an epoch) until released, optionally failing it as a
  * crash before that atomic step would: nothing of it is stored.
  */
-class SwitchGate implements DocStore {
+class SwitchGate extends GatedStore {
   #gate: { entered: () => void; release: Promise<void>; fail: boolean } | null = null
-  constructor(readonly inner: DocStore) {}
 
   /** Arms the gate; `entered` resolves when the relay reaches `persistEpoch`, which waits for `release()`. */
   arm(fail = false): { entered: Promise<void>; release: () => void } {
-    let release!: () => void
-    let entered!: () => void
-    const enteredP = new Promise<void>((r) => (entered = r))
-    this.#gate = { entered, release: new Promise<void>((r) => (release = r)), fail }
-    return { entered: enteredP, release }
+    const entered = deferred()
+    const release = deferred()
+    this.#gate = { entered: entered.resolve, release: release.promise, fail }
+    return { entered: entered.promise, release: release.resolve }
   }
 
-  load(id: DocId): Promise<StoredDoc | null> {
-    return this.inner.load(id)
-  }
-  append(id: DocId, update: Uint8Array): Promise<number> {
-    return this.inner.append(id, update)
-  }
-  async compact(
+  override async compact(
     id: DocId,
     snapshot: Uint8Array,
     through: number,
@@ -76,19 +68,7 @@ class SwitchGate implements DocStore {
       await gate.release
       if (gate.fail) throw new Error('simulated crash before the epoch was stored')
     }
-    return this.inner.compact(id, snapshot, through, options)
-  }
-  setMeta(id: DocId, key: string, value: string | null): Promise<void> {
-    return this.inner.setMeta(id, key, value)
-  }
-  remove(id: DocId): Promise<void> {
-    return this.inner.remove(id)
-  }
-  list(): Promise<DocId[]> {
-    return this.inner.list()
-  }
-  close(): Promise<void> {
-    return this.inner.close()
+    return super.compact(id, snapshot, through, options)
   }
 }
 
