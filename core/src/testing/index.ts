@@ -6,3 +6,4 @@ export { MemoryNetwork, MemoryTransport, createMemoryPair, type Fault } from '..
 export { runTransportContract, type TransportContractHarness } from './runTransportContract.js'
 export { MemoryDocStore } from './MemoryDocStore.js'
 export { runDocStoreContract, type DocStoreContractOptions } from './runDocStoreContract.js'
+export { openEpochPeer, type EpochPeerParts, type OpenEpochPeerOptions } from './openEpochPeer.js'

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import type { EpochManager, SyncSession } from '../../src/index.js'
 import {
   DocPersistence,
-  EpochManager,
-  SyncSession,
   WeftErrorCode,
   applyStoredDoc,
   docId,
@@ -11,7 +10,7 @@ import {
   type DocId,
 } from '../../src/index.js'
 import type { AppendOptions, CompactOptions, CompactResult, StoredDoc } from '../../src/storage/DocStore.js'
-import { MemoryDocStore, MemoryNetwork } from '../../src/testing/index.js'
+import { MemoryDocStore, MemoryNetwork, openEpochPeer } from '../../src/testing/index.js'
 
 const DOC = docId('board')
 
@@ -52,16 +51,12 @@ class Tab {
   async open(): Promise<this> {
     const doc = new Y.Doc()
     doc.on('update', (u: Uint8Array) => this.oldEpochUpdates.push(u))
-    this.persistence = await DocPersistence.open({ doc, store: this.store, docId: DOC, compactor: null })
+    ;({
+      persistence: this.persistence,
+      epochs: this.epochs,
+      session: this.session,
+    } = await openEpochPeer({ doc, store: this.store, docId: DOC, compactor: null }))
     this.persistence.on('error', ({ error }) => this.storeErrors.push(error.code))
-    this.epochs = new EpochManager({ persistence: this.persistence })
-    this.session = new SyncSession({
-      doc,
-      epoch: this.epochs.record,
-      epochLineage: this.epochs.lineage,
-      durable: () => this.persistence.flushed(),
-    })
-    this.epochs.bind(this.session)
     this.doc = doc
     this.epochs.on('epoch-changed', ({ doc: next }) => (this.doc = next))
     this.epochs.on('error', ({ error }) => this.errors.push(error.code))

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import type { DocPersistence } from '../../src/index.js'
 import {
   Compactor,
-  DocPersistence,
   EpochManager,
   SyncSession,
   countItems,
@@ -18,7 +18,12 @@ import {
   startEpoch,
   type EpochManagerOptions,
 } from '../../src/index.js'
-import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
+import {
+  MemoryDocStore,
+  MemoryNetwork,
+  openEpochPeer,
+  type MemoryTransport,
+} from '../../src/testing/index.js'
 
 const DOC = docId('board')
 
@@ -40,20 +45,17 @@ class Peer {
   async open(): Promise<this> {
     const doc = new Y.Doc()
     const { compactor, ...epochOptions } = this.options
-    this.persistence = await DocPersistence.open({
+    ;({
+      persistence: this.persistence,
+      epochs: this.epochs,
+      session: this.session,
+    } = await openEpochPeer({
       doc,
       store: this.store,
       docId: DOC,
       ...(compactor ? { compactor } : {}),
-    })
-    this.epochs = new EpochManager({ persistence: this.persistence, ...epochOptions })
-    this.session = new SyncSession({
-      doc,
-      epoch: this.epochs.record,
-      epochLineage: this.epochs.lineage,
-      durable: () => this.persistence.flushed(),
-    })
-    this.epochs.bind(this.session)
+      epochs: epochOptions,
+    }))
     this.doc = doc
     this.epochs.on('epoch-changed', ({ doc: next }) => (this.doc = next))
     this.epochs.on('blocked', ({ reason }) => this.blocked.push(reason))

@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
-import { DocPersistence, EpochManager, SyncSession, docId, type EpochRecord } from '@weft/core'
-import { MemoryDocStore } from '@weft/core/testing'
+import type { DocPersistence, EpochManager, SyncSession } from '@weft/core'
+import { docId, type EpochRecord } from '@weft/core'
+import { MemoryDocStore, openEpochPeer } from '@weft/core/testing'
 import { RelayTransport } from './RelayTransport.js'
 
 /** Resolves with the payload of the next `event` of an lib0 observable. */
@@ -36,15 +37,11 @@ export class WeftPeer {
 
   async open(): Promise<this> {
     const doc = new Y.Doc()
-    this.persistence = await DocPersistence.open({ doc, store: this.store, docId: docId(this.room) })
-    this.epochs = new EpochManager({ persistence: this.persistence })
-    this.session = new SyncSession({
-      doc,
-      epoch: this.epochs.record,
-      epochLineage: this.epochs.lineage,
-      durable: () => this.persistence.flushed(),
-    })
-    this.epochs.bind(this.session)
+    ;({
+      persistence: this.persistence,
+      epochs: this.epochs,
+      session: this.session,
+    } = await openEpochPeer({ doc, store: this.store, docId: docId(this.room) }))
     this.doc = doc
     this.epochs.on('epoch-changed', ({ doc: next }) => (this.doc = next))
     this.epochs.on('blocked', ({ reason }) => this.blocked.push(reason))
