@@ -34,6 +34,11 @@ export const CloseCode = {
    * stock client, docs/spec/compaction.md): drop the local copy and load the document again.
    */
   StaleEpoch: 4013,
+  /**
+   * The server's budget for unfinished incoming messages (partial frames, fragmented messages, chunks being
+   * reassembled) ran out and this connection held the most of it, or it left an unfinished message stalled. Retryable.
+   */
+  MemoryLimit: 4014,
 } as const
 
 /** Union of every {@link CloseCode} value. */
