@@ -11,14 +11,15 @@ import type {
   TextField,
   ValueField,
 } from './fields.js'
-import type { RecordStep } from './migration.js'
+import type { RecordPatch, RecordStep } from './migration.js'
 import {
   META_NAME,
   applyPatch,
   documentVersion,
-  effectivePatch,
+  migrateRecord,
   planMigration,
   recordSteps,
+  type RecordSkip,
 } from './migrate.js'
 import { readCollection, readList, readRecord, type ReadEnv } from './readRecord.js'
 import { readRegister, writeRegister } from './register.js'
@@ -48,6 +49,11 @@ export interface MigrationReport {
   readonly applied: readonly string[]
   /** Records changed by record steps. */
   readonly records: number
+  /**
+   * Records a record step could not migrate (it threw, or its patch held a value Yjs cannot store as it is): left
+   * as they are and reported through `invalid` (SCHEMA-4.9).
+   */
+  readonly skipped: number
   /** Whether this migrated data that arrived from a peer after opening. */
   readonly remote: boolean
 }
@@ -150,10 +156,24 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
     let migration: MigrationReport | undefined
     let migrationError: TypedDoc<S>['migrationError']
     if (this.#status === 'ready') {
-      const plan = planMigration(schema, doc, this.#steps)
+      let plan = planMigration(schema, doc, this.#steps)
+      if (plan.ok && plan.changes) {
+        const apply = plan.apply
+        try {
+          doc.transact(apply, MIGRATION_ORIGIN)
+        } catch (error) {
+          // not expected (every value is checked while planning); never let it escape the open
+          plan = { ok: false, migrationId: '(writing the migration)', error }
+        }
+      }
       if (plan.ok) {
-        if (plan.changes) doc.transact(() => plan.apply(), MIGRATION_ORIGIN)
-        migration = { applied: plan.applied, records: plan.records, remote: false }
+        for (const skip of plan.skipped) this.report(skip.path, skip.value, skip.reason)
+        migration = {
+          applied: plan.applied,
+          records: plan.records,
+          skipped: plan.skipped.length,
+          remote: false,
+        }
       } else {
         migrationError = { migrationId: plan.migrationId, error: plan.error }
         this.#status = 'migration-failed'
@@ -425,25 +445,29 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
   ): void {
     const step = this.#steps.get(name)
     if (step && this.writable) {
-      const patches: Array<[Y.Map<unknown>, NonNullable<ReturnType<typeof effectivePatch>>]> = []
+      const patches: Array<[Y.Map<unknown>, RecordPatch]> = []
+      const skipped: RecordSkip[] = []
       for (const [map, , path] of records) {
-        try {
-          const p = effectivePatch(step, map)
-          if (p) patches.push([map, p])
-        } catch (err) {
-          this.report(
-            path,
-            undefined,
-            `migration step failed on this record: ${err instanceof Error ? err.message : String(err)}`,
-          )
-        }
+        const result = migrateRecord(step, map, path)
+        if ('skip' in result) skipped.push(result.skip)
+        else if (result.patch) patches.push([map, result.patch])
       }
       if (patches.length > 0) {
-        this.doc.transact(() => {
-          for (const [map, p] of patches) applyPatch(map, p)
-        }, MIGRATION_ORIGIN)
-        this.emit('migrated', [{ applied: [], records: patches.length, remote: true }])
+        try {
+          this.doc.transact(() => {
+            for (const [map, p] of patches) applyPatch(map, p)
+          }, MIGRATION_ORIGIN)
+        } catch (err) {
+          // not expected (every value is checked first); never let it escape into the peer's applyUpdate
+          const reason = `writing the migration failed: ${err instanceof Error ? err.message : String(err)}`
+          this.report([name], undefined, reason)
+        }
       }
+      for (const skip of skipped) this.report(skip.path, skip.value, skip.reason)
+      if (patches.length > 0 || skipped.length > 0)
+        this.emit('migrated', [
+          { applied: [], records: patches.length, skipped: skipped.length, remote: true },
+        ])
     }
     for (const [map, def, path] of records) this.#check(map, def, path)
   }

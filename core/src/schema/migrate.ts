@@ -1,13 +1,25 @@
 /**
- * Running migrations. Everything is computed first (pure), then written in one transaction, so a step that
- * throws leaves the document untouched. Re-running is a no-op: applied ids are recorded, record steps are
- * idempotent and patches only write values that differ.
+ * Running migrations. Everything is computed first (pure), then written in one transaction, so a document-level
+ * step that throws leaves the document untouched. Record steps are all or nothing per record: a step that throws
+ * on a record, or whose patch holds a value Yjs cannot store as it is, leaves that record untouched (reported
+ * invalid) and the others migrate. Every value is checked before the transaction, so writing never throws.
+ * Re-running is a no-op: applied ids are recorded, record steps are idempotent and patches only write values that
+ * differ.
  */
 import * as Y from 'yjs'
 import { RESERVED_PREFIX, type Schema } from './defineSchema.js'
-import type { Fields, RecordField } from './fields.js'
-import { REMOVE, chainSteps, type MigrationContext, type RecordPatch, type RecordStep } from './migration.js'
+import type { Fields, Json, RecordField } from './fields.js'
+import {
+  REMOVE,
+  chainSteps,
+  isJson,
+  setOwn,
+  type MigrationContext,
+  type RecordPatch,
+  type RecordStep,
+} from './migration.js'
 import { rawRecord } from './readRecord.js'
+import type { PathSegment } from './types.js'
 import { buildRecord, checkInput } from './writeRecord.js'
 
 /** Name of the reserved top-level Y.Map holding the schema name, reached versions and applied migration ids. */
@@ -44,24 +56,65 @@ export const recordSteps = (schema: Schema): Map<string, RecordStep> => {
   )
 }
 
-const sameJson = (a: unknown, b: unknown): boolean =>
-  a === b || (typeof a === 'object' && JSON.stringify(a) === JSON.stringify(b))
+/** Whether stored value `a` equals JSON value `b` (then writing `b` changes nothing). */
+const sameJson = (a: unknown, b: Json): boolean =>
+  a === b || (typeof a === 'object' && a !== null && isJson(a) && JSON.stringify(a) === JSON.stringify(b))
 
-/** The part of `step`'s patch for `map` that changes something; undefined when nothing would change. */
-export const effectivePatch = (step: RecordStep, map: Y.Map<unknown>): RecordPatch | undefined => {
-  const patch = step(rawRecord(map))
-  if (!patch) return undefined
-  const out: Record<string, RecordPatch[string]> = {}
-  let any = false
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === REMOVE ? !map.has(k) : map.has(k) && sameJson(map.get(k), v)) continue
-    out[k] = v
-    any = true
-  }
-  return any ? out : undefined
+/** Why a record step could not migrate a record: the record is left as it is and reported invalid. */
+export interface RecordSkip {
+  /** The record's path, plus the field when one value was to blame. */
+  readonly path: readonly PathSegment[]
+  /** The value that could not be written (`undefined` when the step threw). */
+  readonly value: unknown
+  readonly reason: string
 }
 
-/** Applies a patch computed by {@link effectivePatch}. */
+/**
+ * What a record step does to one record: the part of its patch that changes something (`undefined`: nothing), or
+ * why the record is skipped. All or nothing: every value of the patch is checked ({@link isJson}) before anything
+ * is written, so a patch either applies whole or not at all. Never throws (a step that throws skips the record).
+ */
+export const migrateRecord = (
+  step: RecordStep,
+  map: Y.Map<unknown>,
+  path: readonly PathSegment[],
+): { readonly patch: RecordPatch | undefined } | { readonly skip: RecordSkip } => {
+  try {
+    const patch: unknown = step(rawRecord(map))
+    if (patch === undefined || patch === null) return { patch: undefined }
+    if (typeof patch !== 'object')
+      return {
+        skip: { path, value: patch, reason: 'migration step returned no patch object; record not migrated' },
+      }
+    const out: Record<string, RecordPatch[string]> = {}
+    let any = false
+    for (const [k, v] of Object.entries(patch)) {
+      if (v !== REMOVE && !isJson(v)) {
+        const reason = `migration cannot write ${describe(v)} (not JSON that Yjs stores as it is); record not migrated`
+        return { skip: { path: [...path, k], value: v, reason } }
+      }
+      if (v === REMOVE ? !map.has(k) : map.has(k) && sameJson(map.get(k), v as Json)) continue
+      setOwn(out, k, v as RecordPatch[string])
+      any = true
+    }
+    return { patch: any ? out : undefined }
+  } catch (err) {
+    const reason = `migration step failed on this record: ${err instanceof Error ? err.message : String(err)}; record not migrated`
+    return { skip: { path, value: undefined, reason } }
+  }
+}
+
+const describe = (v: unknown): string => {
+  if (v === null || typeof v !== 'object') return typeof v === 'number' ? String(v) : typeof v
+  const proto = Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null
+  if (proto === null) return 'an object without prototype'
+  const name = proto.constructor?.name
+  return typeof name === 'string' && name !== 'Object' && name !== 'Array'
+    ? `a ${name}`
+    : 'an object or array with a key or value that is not JSON'
+}
+
+/** Applies a patch computed by {@link migrateRecord} (every value already checked: Yjs accepts each). */
 export const applyPatch = (map: Y.Map<unknown>, patch: RecordPatch): void => {
   for (const [k, v] of Object.entries(patch)) {
     if (v === REMOVE) map.delete(k)
@@ -69,14 +122,20 @@ export const applyPatch = (map: Y.Map<unknown>, patch: RecordPatch): void => {
   }
 }
 
-/** The records a static container holds: the map itself for a record, its entries for a collection. */
-export const recordsOf = (schema: Schema, doc: Y.Doc, name: string): Y.Map<unknown>[] => {
+/** The records a static container holds, with their paths: the map itself for a record, its entries for a collection. */
+export const recordsOf = (
+  schema: Schema,
+  doc: Y.Doc,
+  name: string,
+): Array<{ readonly map: Y.Map<unknown>; readonly path: readonly PathSegment[] }> => {
   const kind = schema.statics.get(name)?.field.kind
   const map = doc.getMap<unknown>(name)
-  if (kind === 'record') return [map]
+  const path = name.split('.')
+  if (kind === 'record') return [{ map, path }]
   if (kind !== 'collection') return []
-  const out: Y.Map<unknown>[] = []
-  for (const v of map.values()) if (v instanceof Y.Map) out.push(v as Y.Map<unknown>)
+  const out: Array<{ map: Y.Map<unknown>; path: readonly PathSegment[] }> = []
+  for (const [id, v] of map.entries())
+    if (v instanceof Y.Map) out.push({ map: v as Y.Map<unknown>, path: [...path, id] })
   return out
 }
 
@@ -88,6 +147,8 @@ export type MigrationPlan =
       readonly applied: readonly string[]
       /** Records changed by record steps. */
       readonly records: number
+      /** Records a record step could not migrate (left as they are; report them as invalid). */
+      readonly skipped: readonly RecordSkip[]
       /** Whether anything must be written. */
       readonly changes: boolean
       /** Writes the plan (call inside a transaction). */
@@ -111,12 +172,14 @@ export const planMigration = (
       m.run(migrationContext(schema, doc, ops))
     }
     current = ''
+    current = ''
     const patches: Array<[Y.Map<unknown>, RecordPatch]> = []
+    const skipped: RecordSkip[] = []
     for (const [name, step] of steps) {
-      current = `${name} (record step)`
-      for (const map of recordsOf(schema, doc, name)) {
-        const patch = effectivePatch(step, map)
-        if (patch) patches.push([map, patch])
+      for (const { map, path } of recordsOf(schema, doc, name)) {
+        const result = migrateRecord(step, map, path)
+        if ('skip' in result) skipped.push(result.skip)
+        else if (result.patch) patches.push([map, result.patch])
       }
     }
     const applied = schema.migrations.map((m) => m.id).filter((id) => !meta.has(migrationKey(id)))
@@ -126,6 +189,7 @@ export const planMigration = (
       ok: true,
       applied,
       records: patches.length,
+      skipped,
       changes: marks || ops.length > 0 || patches.length > 0,
       apply: () => {
         for (const op of ops) op()
@@ -167,6 +231,10 @@ const migrationContext = (schema: Schema, doc: Y.Doc, ops: Array<() => void>): M
     },
     set: (record, field, value) => {
       staticOf(record, 'record')
+      if (value !== REMOVE && !isJson(value))
+        throw new TypeError(
+          `ctx.set("${record}", "${field}"): the value is not JSON that Yjs stores as it is`,
+        )
       ops.push(() => {
         const map = doc.getMap<unknown>(record)
         if (value === REMOVE) map.delete(field)

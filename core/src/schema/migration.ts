@@ -49,20 +49,21 @@ export interface Migration {
   readonly description?: string
 }
 
-/** Renames field `from` to `to` (moves the value; a later value in `from`, from an older peer, moves again). */
+/**
+ * Renames field `from` to `to` (moves the value; a later value in `from`, from an older peer, moves again). A value
+ * that is not {@link isJson} (junk from a peer, a shared type) cannot be moved: the record is then left unmigrated
+ * and reported invalid (SCHEMA-4.9).
+ */
 export const renameField =
   (from: string, to: string): RecordStep =>
-  (record) => {
-    if (!(from in record)) return undefined
-    const value = record[from]
-    return isJson(value) ? { [to]: value, [from]: REMOVE } : undefined
-  }
+  (record) =>
+    Object.hasOwn(record, from) ? { [to]: record[from] as Json, [from]: REMOVE } : undefined
 
 /** Adds field `name` with `value` (or a value computed from the record) where it is missing. */
 export const addField =
   (name: string, value: Json | ((record: RawRecord) => Json)): RecordStep =>
   (record) =>
-    name in record ? undefined : { [name]: typeof value === 'function' ? value(record) : value }
+    Object.hasOwn(record, name) ? undefined : { [name]: typeof value === 'function' ? value(record) : value }
 
 /** Runs steps one after the other on the same record; each sees the previous steps' result. */
 export const chainSteps =
@@ -74,7 +75,7 @@ export const chainSteps =
       const p = step(current)
       if (!p) continue
       for (const [k, v] of Object.entries(p)) {
-        patch[k] = v
+        setOwn(patch, k, v)
         if (v === REMOVE) {
           const { [k]: _gone, ...rest } = current
           current = rest
@@ -84,14 +85,73 @@ export const chainSteps =
     return Object.keys(patch).length > 0 ? patch : undefined
   }
 
-/** Whether `value` is JSON (a plain value a migration may copy). */
+/**
+ * Sets an own property, also for the key `"__proto__"` (a plain assignment would replace the prototype instead:
+ * Y.Map keys and JSON keys written by peers may be any string).
+ */
+export const setOwn = <T>(target: Record<string, T>, key: string, value: T): void => {
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  else target[key] = value
+}
+
+/** Deepest nesting {@link isJson} accepts. */
+export const MAX_JSON_DEPTH = 1000
+/** Most objects, arrays and values {@link isJson} visits in one value (a shared sub-value counts each time). */
+export const MAX_JSON_NODES = 1_000_000
+
+/**
+ * Whether `value` is JSON that a Y.Map or Y.Array stores as a plain value and every peer decodes as the same value:
+ * `null`, a string, a boolean, a finite number, or an array (no holes) or plain object (prototype `Object.prototype`)
+ * of such values; no cycle, at most {@link MAX_JSON_DEPTH} levels and {@link MAX_JSON_NODES} nodes. Refused:
+ * objects with an own `__proto__` key (lib0 decodes that key by setting the prototype: peers would disagree), with
+ * a null or other prototype (Yjs throws "Unexpected content type"), a top-level object or array with an own
+ * `constructor` key (same), `undefined`, bigint, functions, symbols, Uint8Array, Date and shared types (Y.Text,
+ * Y.Map, Y.Doc...). Never throws.
+ */
 export const isJson = (value: unknown): value is Json => {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true
-  if (typeof value === 'number') return Number.isFinite(value)
-  if (Array.isArray(value)) return value.every(isJson)
-  if (typeof value === 'object') {
-    const proto = Object.getPrototypeOf(value) as unknown
-    return (proto === Object.prototype || proto === null) && Object.values(value).every(isJson)
+  try {
+    if (typeof value === 'object' && value !== null && Object.hasOwn(value, 'constructor')) return false
+    return jsonTree(value, 0, new Set(), { nodes: 0 })
+  } catch {
+    // a Proxy or getter that throws, or a stack overflow despite the depth limit
+    return false
   }
-  return false
+}
+
+const jsonTree = (
+  value: unknown,
+  depth: number,
+  ancestors: Set<object>,
+  count: { nodes: number },
+): boolean => {
+  if (++count.nodes > MAX_JSON_NODES) return false
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (depth >= MAX_JSON_DEPTH || ancestors.has(value)) return false
+  const proto = Object.getPrototypeOf(value) as unknown
+  ancestors.add(value)
+  let ok = true
+  if (proto === Array.prototype) {
+    const arr = value as readonly unknown[]
+    for (let i = 0; ok && i < arr.length; i++)
+      ok = Object.hasOwn(arr, i) && jsonTree(arr[i], depth + 1, ancestors, count)
+  } else if (proto === Object.prototype && !Object.hasOwn(value, '__proto__')) {
+    for (const key of Object.keys(value)) {
+      ok = jsonTree((value as Record<string, unknown>)[key], depth + 1, ancestors, count)
+      if (!ok) break
+    }
+  } else ok = false
+  ancestors.delete(value)
+  return ok
 }

@@ -5,6 +5,7 @@
  */
 import * as Y from 'yjs'
 import type { FieldDef, ItemField, RecordField, Fields, ValueField } from './fields.js'
+import { setOwn } from './migration.js'
 import { readRegister } from './register.js'
 import type { PathSegment } from './types.js'
 
@@ -228,6 +229,6 @@ export const readList = (
 /** A record's stored fields as a migration step sees them (register entries left out). */
 export const rawRecord = (map: Y.Map<unknown>): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
-  for (const [k, v] of map.entries()) if (!k.includes('@')) out[k] = v
+  for (const [k, v] of map.entries()) if (!k.includes('@')) setOwn(out, k, v)
   return out
 }

@@ -28,7 +28,7 @@ describe('versions and migrations', () => {
     doc.on('afterTransaction', (tr: Y.Transaction) => origins.push(tr.origin))
     const typed = openTyped(doc, boardV2)
     expect(origins).toEqual([MIGRATION_ORIGIN])
-    expect(typed.migration).toEqual({ applied: ['whiteboard/2'], records: 2, remote: false })
+    expect(typed.migration).toEqual({ applied: ['whiteboard/2'], records: 2, skipped: 0, remote: false })
     expect(typed.documentVersion).toBe(2)
     expect(typed.root.shapes.get('a')).toMatchObject({ fill: 'red', rotation: 0, layer: 'default' })
     expect(typed.root.shapes.get('b')?.label.toString()).toBe('hi')
@@ -38,7 +38,7 @@ describe('versions and migrations', () => {
     // re-opening writes nothing
     const again = openTyped(doc, boardV2)
     expect(origins).toHaveLength(1)
-    expect(again.migration).toEqual({ applied: [], records: 0, remote: false })
+    expect(again.migration).toEqual({ applied: [], records: 0, skipped: 0, remote: false })
   })
 
   it('SCHEMA-4.2 opening a document at the current version writes nothing; a new document is marked', () => {
@@ -51,7 +51,7 @@ describe('versions and migrations', () => {
     expect(updates).toHaveLength(1)
   })
 
-  it('SCHEMA-4.3 a migration step that throws writes nothing and leaves the document read-only', () => {
+  it('SCHEMA-4.3 a document-level step that throws writes nothing and leaves the document read-only', () => {
     const doc = v1Doc(1)
     const before = Y.encodeStateVector(doc).join()
     const broken = defineSchema({
@@ -59,19 +59,17 @@ describe('versions and migrations', () => {
       migrations: [
         {
           id: 'whiteboard/2',
-          run: (ctx) => ctx.insert('layers', 'x', { name: 'ok' }),
-          records: {
-            shapes: (r) => {
-              if (r.kind === 'sticky') throw new Error('cannot migrate stickies')
-              return { fill: 'x' }
-            },
+          run: (ctx) => {
+            ctx.insert('layers', 'x', { name: 'ok' })
+            if (ctx.read('shapes', 'b')?.kind === 'sticky') throw new Error('cannot migrate stickies')
           },
+          records: { shapes: () => ({ fill: 'x' }) },
         },
       ],
     })
     const typed = openTyped(doc, broken)
     expect(typed.status).toBe('migration-failed')
-    expect(typed.migrationError?.migrationId).toBe('shapes (record step)')
+    expect(typed.migrationError?.migrationId).toBe('whiteboard/2')
     expect(Y.encodeStateVector(doc).join()).toBe(before)
     expect(typed.root.layers.insert({ name: 'n' })).toMatchObject({ ok: false, reason: 'read-only' })
   })
