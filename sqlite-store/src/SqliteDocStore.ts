@@ -32,6 +32,8 @@ interface PendingAppend {
   readonly bytes: Buffer
   /** STORE-2.5: the epoch the stored document must be in, checked inside the commit. */
   readonly epoch: string | undefined
+  /** STORE-2.6: meta entries written in the same transaction as the update. */
+  readonly meta: Readonly<Record<string, string | null>> | undefined
   readonly resolve: (clock: number) => void
   readonly reject: (err: unknown) => void
 }
@@ -155,7 +157,14 @@ export class SqliteDocStore implements DocStore {
     }
     return new Promise<number>((resolve, reject) => {
       // Copy now: the caller may reuse its buffer (STORE-1.4).
-      this.#queue.push({ docId, bytes: Buffer.from(update), epoch: options?.epoch, resolve, reject })
+      this.#queue.push({
+        docId,
+        bytes: Buffer.from(update),
+        epoch: options?.epoch,
+        meta: options?.meta,
+        resolve,
+        reject,
+      })
       if (!this.#scheduled) {
         this.#scheduled = true
         setImmediate(() => this.#flush())
@@ -283,7 +292,7 @@ export class SqliteDocStore implements DocStore {
         const next = new Map<DocId, number>()
         // One meta lookup per document with checked appends, inside this write transaction (nothing cached across).
         const epochs = new Map<DocId, string>()
-        return batch.map(({ docId, bytes, epoch }) => {
+        return batch.map(({ docId, bytes, epoch, meta }) => {
           if (epoch !== undefined) {
             let stored = epochs.get(docId)
             if (stored === undefined) {
@@ -301,6 +310,11 @@ export class SqliteDocStore implements DocStore {
           clock++
           next.set(docId, clock)
           s.insertUpdate.run(docId, clock, bytes)
+          // STORE-2.6: in the same transaction as the update.
+          for (const [key, value] of Object.entries(meta ?? {})) {
+            if (value === null) s.deleteMeta.run(docId, key)
+            else s.putMeta.run(docId, key, value)
+          }
           return clock
         })
       }).immediate()

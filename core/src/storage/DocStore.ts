@@ -31,6 +31,12 @@ export interface AppendOptions {
    * store (a browser tab sharing IndexedDB) either precedes the append and refuses it, or follows it and sees it.
    */
   readonly epoch?: string
+  /**
+   * Metadata entries to set (or, with `null`, delete) in the same atomic step as the update (STORE-2.6): a crash
+   * leaves both or neither. A refused append (STORE-2.5) writes none of them. The pending-change count of a client
+   * document is written this way, with the change it counts.
+   */
+  readonly meta?: Readonly<Record<string, string | null>>
 }
 
 /** Options of {@link DocStore.compact}. */

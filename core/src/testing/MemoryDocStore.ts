@@ -59,6 +59,11 @@ export class MemoryDocStore implements DocStore {
     const entry = this.#entry(docId)
     const clock = ++entry.lastClock
     entry.updates.push({ clock, bytes: new Uint8Array(update) })
+    // STORE-2.6: the meta entries in the same (synchronous) step as the update.
+    for (const [key, value] of Object.entries(options?.meta ?? {})) {
+      if (value === null) entry.meta.delete(key)
+      else entry.meta.set(key, value)
+    }
     await Promise.resolve()
     return clock
   }

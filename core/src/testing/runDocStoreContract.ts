@@ -307,6 +307,25 @@ export const runDocStoreContract = (
       expect(await store.append(A, bytes(9), { epoch: 'e2' })).toBeGreaterThan(c1 + 2)
     })
 
+    it('STORE-2.6: an append writes its meta entries with the update; a refused one writes none', async () => {
+      await store.setMeta(A, 'gone', 'x')
+      const c1 = await store.append(A, bytes(1), { meta: { count: '1', gone: null } })
+      expect((await store.load(A))?.meta).toEqual({ count: '1' })
+      // One group commit: later entries win, each with its own update; a refused append's entries are not written.
+      const settled = await Promise.allSettled([
+        store.append(A, bytes(2), { epoch: '0', meta: { count: '2' } }),
+        store.append(A, bytes(3), { epoch: '0', meta: { count: '3', other: 'y' } }),
+        store.append(A, bytes(4), { epoch: 'e9', meta: { count: '99', refused: 'z' } }),
+        store.append(B, bytes(5), { meta: { count: '1' } }),
+      ])
+      expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+      const stored = await store.load(A)
+      expect(stored?.meta).toEqual({ count: '3', other: 'y' })
+      expect(tail(stored)).toEqual([[1], [2], [3]])
+      expect(stored?.clock).toBe(c1 + 2)
+      expect((await store.load(B))?.meta).toEqual({ count: '1' })
+    })
+
     it('STORE-4.1, STORE-4.2: metadata is set, replaced and deleted; metadata alone makes a document', async () => {
       await store.setMeta(A, 'epoch', 'e1')
       await store.setMeta(A, 'schema', '3')

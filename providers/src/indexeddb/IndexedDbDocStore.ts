@@ -1,9 +1,6 @@
 import {
-  EPOCH_META_KEY,
-  INITIAL_EPOCH,
   WeftError,
   WeftErrorCode,
-  epochMismatchError,
   type AppendOptions,
   type CompactOptions,
   type CompactResult,
@@ -11,7 +8,18 @@ import {
   type DocStore,
   type StoredDoc,
 } from '@weft/core'
-import { openWeftDatabase, requestResult, SNAPSHOTS, transactionDone, UPDATES, META } from './idb.js'
+import { CLOCKS, META, openWeftDatabase, requestResult, SNAPSHOTS, transactionDone, UPDATES } from './idb.js'
+import {
+  corrupted,
+  docRange,
+  isSnapshotRow,
+  readEpoch,
+  readLastClock,
+  toClock,
+  updatesThrough,
+  type SnapshotRow,
+} from './readRows.js'
+import { writeAppends, type BatchOutcome, type PendingAppend } from './writeAppends.js'
 
 /** Options of {@link IndexedDbDocStore}. */
 export interface IndexedDbDocStoreOptions {
@@ -26,84 +34,22 @@ export interface IndexedDbDocStoreOptions {
   readonly durability?: 'strict' | 'relaxed'
 }
 
-interface PendingAppend {
-  readonly docId: DocId
-  readonly bytes: Uint8Array
-  /** STORE-2.5: the epoch the stored document must be in, checked inside the write transaction. */
-  readonly epoch: string | undefined
-  readonly resolve: (clock: number) => void
-  readonly reject: (err: unknown) => void
-}
-
-interface SnapshotRow {
-  readonly clock: number
-  readonly data: Uint8Array
-}
-
-/** Every key of one document in `updates` ([doc, clock]) or `meta` ([doc, key]): arrays sort after all others. */
-const docRange = (docId: DocId): IDBKeyRange => IDBKeyRange.bound([docId], [docId, []])
-const updatesThrough = (docId: DocId, clock: number): IDBKeyRange =>
-  IDBKeyRange.bound([docId], [docId, clock])
-
-const corrupted = (docId: DocId, what: string): WeftError =>
-  new WeftError(WeftErrorCode.StoreCorrupted, `IndexedDbDocStore: document ${JSON.stringify(docId)}: ${what}`)
-
 const toStoreError = (err: unknown, what: string): WeftError => {
   if (err instanceof WeftError) return err
   const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
   return new WeftError(WeftErrorCode.StoreFailed, `IndexedDbDocStore ${what}: ${detail}`, { cause: err })
 }
 
-const isSnapshotRow = (v: unknown): v is SnapshotRow =>
-  typeof v === 'object' &&
-  v !== null &&
-  'clock' in v &&
-  'data' in v &&
-  typeof v.clock === 'number' &&
-  v.data instanceof Uint8Array
-
-/** Last clock handed out for a document, read inside `tx` (snapshot clock or last update key). */
-const readLastClock = (
-  tx: IDBTransaction,
-  docId: DocId,
-  done: (snapshotClock: number, last: number) => void,
-): void => {
-  let snapshotClock: number | undefined
-  let lastUpdate: number | undefined
-  const finish = (): void => {
-    if (snapshotClock !== undefined && lastUpdate !== undefined)
-      done(snapshotClock, Math.max(snapshotClock, lastUpdate))
-  }
-  const snap = tx.objectStore(SNAPSHOTS).get(docId)
-  snap.onsuccess = () => {
-    snapshotClock = isSnapshotRow(snap.result) ? snap.result.clock : 0
-    finish()
-  }
-  const cursor = tx.objectStore(UPDATES).openKeyCursor(docRange(docId), 'prev')
-  cursor.onsuccess = () => {
-    const key = cursor.result?.key
-    lastUpdate = Array.isArray(key) && typeof key[1] === 'number' ? key[1] : 0
-    finish()
-  }
-}
-
-/** The stored epoch of a document (meta `epoch`, absent = `"0"`), read inside `tx` (which must cover `meta`). */
-const readEpoch = (tx: IDBTransaction, docId: DocId, done: (epoch: string | WeftError) => void): void => {
-  const req = tx.objectStore(META).get([docId, EPOCH_META_KEY])
-  req.onsuccess = () => {
-    const value: unknown = req.result
-    if (value === undefined) done(INITIAL_EPOCH)
-    else done(typeof value === 'string' ? value : corrupted(docId, 'bad metadata row'))
-  }
-}
-
-const epochMismatch = (docId: DocId, stored: string, expected: string): WeftError =>
-  epochMismatchError('IndexedDbDocStore', docId, stored, expected)
-
 /**
- * A {@link DocStore} on raw IndexedDB: object stores `updates` (key `[doc, clock]`), `snapshots` (key `doc`) and
- * `meta` (key `[doc, key]`). Appends of one tick share one transaction (group commit); compaction is one
- * transaction. Several tabs may share the database: clocks are assigned inside the write transaction.
+ * A {@link DocStore} on raw IndexedDB: object stores `updates` (key `[doc, clock]`), `snapshots` (key `doc`),
+ * `meta` (key `[doc, key]`) and `clocks` (key `doc`: the last clock handed out). Compaction is one transaction.
+ *
+ * Appends are group-committed (STORE-2.4): every append of one task goes into one transaction, and while an append
+ * transaction is in flight the appends issued meanwhile wait and form the next one, so a burst costs a few
+ * transactions, not one per update. Several tabs may share the database: the store remembers each document's last
+ * clock and writes without reading first, and the same transaction checks the document's `clocks` row; when
+ * another tab wrote in between, the transaction aborts before committing and the batch is written again with the
+ * clocks read inside its transaction (docs/guides/providers.md, "Storage speed").
  */
 export class IndexedDbDocStore implements DocStore {
   readonly #db: Promise<IDBDatabase>
@@ -111,6 +57,15 @@ export class IndexedDbDocStore implements DocStore {
   #dbValue: IDBDatabase | null = null
   #queue: PendingAppend[] = []
   #scheduled = false
+  /** Append transactions created and not settled yet. */
+  #writing = 0
+  /** Batches whose transaction hit a conflict: written again, before anything queued, once none is in flight. */
+  #retry: PendingAppend[][] = []
+  /**
+   * Each document's last clock as this store expects it: from a load, or assigned by the append transactions
+   * created so far. Checked inside every write transaction; absent when unknown (then read first).
+   */
+  readonly #last = new Map<DocId, number>()
   readonly #inflight = new Set<Promise<unknown>>()
   #closed = false
 
@@ -125,25 +80,29 @@ export class IndexedDbDocStore implements DocStore {
   async load(docId: DocId): Promise<StoredDoc | null> {
     const db = await this.#open()
     this.#flush()
-    const tx = db.transaction([UPDATES, SNAPSHOTS, META], 'readonly')
+    const tx = db.transaction([UPDATES, SNAPSHOTS, META, CLOCKS], 'readonly')
     const updates = tx.objectStore(UPDATES)
     const meta = tx.objectStore(META)
-    const [snap, rows, keys, metaKeys, metaValues] = await Promise.all([
+    const [snap, rows, keys, metaKeys, metaValues, counter] = await Promise.all([
       requestResult(tx.objectStore(SNAPSHOTS).get(docId)),
       requestResult(updates.getAll(docRange(docId))),
       requestResult(updates.getAllKeys(docRange(docId))),
       requestResult(meta.getAllKeys(docRange(docId))),
       requestResult(meta.getAll(docRange(docId))),
+      requestResult(tx.objectStore(CLOCKS).get(docId)),
     ]).catch((err: unknown) => Promise.reject(toStoreError(err, 'load')))
-    if (snap === undefined && rows.length === 0 && metaKeys.length === 0) return null
     if (snap !== undefined && !isSnapshotRow(snap)) throw corrupted(docId, 'bad snapshot row')
+    const lastKey = keys.at(-1)
+    const clock = Array.isArray(lastKey) && typeof lastKey[1] === 'number' ? lastKey[1] : (snap?.clock ?? 0)
+    // The next append's expected clock (checked in its transaction); a version-1 document has no `clocks` row.
+    if (!this.#last.has(docId))
+      this.#last.set(docId, counter === undefined ? clock : (toClock(counter) ?? -1))
+    if (snap === undefined && rows.length === 0 && metaKeys.length === 0) return null
     let byteLength = snap?.data.byteLength ?? 0
     for (const row of rows) {
       if (!(row instanceof Uint8Array)) throw corrupted(docId, 'an update row is not a Uint8Array')
       byteLength += row.byteLength
     }
-    const lastKey = keys.at(-1)
-    const clock = Array.isArray(lastKey) && typeof lastKey[1] === 'number' ? lastKey[1] : (snap?.clock ?? 0)
     const metaRecord: Record<string, string> = {}
     metaKeys.forEach((key, i) => {
       const value: unknown = metaValues[i]
@@ -166,13 +125,13 @@ export class IndexedDbDocStore implements DocStore {
     // Copy now (STORE-1.4); also, structured clone of a view would store its whole underlying buffer.
     const bytes = new Uint8Array(update)
     return new Promise<number>((resolve, reject) => {
-      this.#queue.push({ docId, bytes, epoch: options?.epoch, resolve, reject })
+      this.#queue.push({ docId, bytes, epoch: options?.epoch, meta: options?.meta, resolve, reject })
       if (this.#scheduled) return
       this.#scheduled = true
-      if (this.#dbValue) queueMicrotask(() => this.#flush())
+      if (this.#dbValue) queueMicrotask(() => this.#autoFlush())
       else
         this.#db.then(
-          () => this.#flush(),
+          () => this.#autoFlush(),
           (err: unknown) => this.#failQueue(toStoreError(err, 'open')),
         )
     })
@@ -187,7 +146,9 @@ export class IndexedDbDocStore implements DocStore {
     const data = new Uint8Array(snapshot)
     const db = await this.#open()
     this.#flush()
-    const tx = db.transaction([UPDATES, SNAPSHOTS, META], 'readwrite', { durability: this.#durability })
+    const tx = db.transaction([UPDATES, SNAPSHOTS, META, CLOCKS], 'readwrite', {
+      durability: this.#durability,
+    })
     let result: CompactResult = { ok: false, reason: 'stale' }
     let failure: WeftError | null = null
     const write = (snapshotClock: number, last: number, epoch: string | WeftError | undefined): void => {
@@ -198,16 +159,22 @@ export class IndexedDbDocStore implements DocStore {
       if (options?.epoch !== undefined && options.epoch !== epoch) return
       tx.objectStore(SNAPSHOTS).put({ clock: throughClock, data } satisfies SnapshotRow, docId)
       tx.objectStore(UPDATES).delete(updatesThrough(docId, throughClock))
+      // A version-1 document gets its `clocks` row here: later appends and compactions read it, not the range.
+      tx.objectStore(CLOCKS).put(last, docId)
       for (const [key, value] of Object.entries(options?.meta ?? {})) {
         if (value === null) tx.objectStore(META).delete([docId, key])
         else tx.objectStore(META).put(value, [docId, key])
       }
       result = { ok: true }
     }
-    readLastClock(tx, docId, (snapshotClock, last) => {
-      if (options?.epoch === undefined) write(snapshotClock, last, undefined)
-      else readEpoch(tx, docId, (epoch) => write(snapshotClock, last, epoch))
-    })
+    const snap = tx.objectStore(SNAPSHOTS).get(docId)
+    snap.onsuccess = () => {
+      const snapshotClock = isSnapshotRow(snap.result) ? snap.result.clock : 0
+      readLastClock(tx, docId, (last) => {
+        if (options?.epoch === undefined) write(snapshotClock, last, undefined)
+        else readEpoch(tx, docId, (epoch) => write(snapshotClock, last, epoch))
+      })
+    }
     await this.#track(transactionDone(tx), 'compact')
     if (failure) throw failure
     return result
@@ -225,10 +192,16 @@ export class IndexedDbDocStore implements DocStore {
   async remove(docId: DocId): Promise<void> {
     const db = await this.#open()
     this.#flush()
-    const tx = db.transaction([UPDATES, SNAPSHOTS, META], 'readwrite', { durability: this.#durability })
+    const tx = db.transaction([UPDATES, SNAPSHOTS, META, CLOCKS], 'readwrite', {
+      durability: this.#durability,
+    })
     tx.objectStore(UPDATES).delete(docRange(docId))
     tx.objectStore(SNAPSHOTS).delete(docId)
     tx.objectStore(META).delete(docRange(docId))
+    tx.objectStore(CLOCKS).delete(docId)
+    // Appends created before this transaction still count on their clocks: expect the next one from 0 only if none is.
+    if (this.#writing === 0) this.#last.set(docId, 0)
+    else this.#last.delete(docId)
     await this.#track(transactionDone(tx), 'remove')
   }
 
@@ -266,7 +239,8 @@ export class IndexedDbDocStore implements DocStore {
       this.#failQueue(
         new WeftError(WeftErrorCode.StoreFailed, 'IndexedDbDocStore could not open its database'),
       )
-    await Promise.allSettled([...this.#inflight])
+    // A conflict's retry is created when the transactions before it settle: wait until nothing is left.
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
     db?.close()
   }
 
@@ -296,66 +270,68 @@ export class IndexedDbDocStore implements DocStore {
     return tracked
   }
 
-  /** Writes every queued append in one transaction (group commit, STORE-2.4); settles them on `complete`. */
-  #flush(): void {
+  /** The scheduled flush of queued appends: waits while an append transaction is in flight (group commit). */
+  #autoFlush(): void {
     this.#scheduled = false
-    const batch = this.#queue
+    if (this.#writing === 0) this.#flush()
+  }
+
+  /**
+   * Writes every queued append in one transaction now (before a load, compaction... that must come after them),
+   * unless a conflict's retry is pending: queued appends then follow it.
+   */
+  #flush(): void {
     const db = this.#dbValue
-    if (batch.length === 0 || !db) return
+    if (this.#queue.length === 0 || !db || this.#retry.length > 0) return
+    const batch = this.#queue
     this.#queue = []
-    // Per append: its clock, or the error that refused it (STORE-2.5: nothing written, no clock used).
-    const clocks: (number | WeftError)[] = []
-    const checked = batch.some((p) => p.epoch !== undefined)
-    let tx: IDBTransaction
+    this.#write(db, batch, false)
+  }
+
+  /** One append transaction for `batch`; settles its promises on `complete` (STORE-2.4). */
+  #write(db: IDBDatabase, batch: PendingAppend[], reread: boolean): void {
+    const docs = [...new Set(batch.map((p) => p.docId))]
+    let expected: Map<DocId, number> | null = null
+    if (!reread && docs.every((d) => this.#last.has(d))) {
+      expected = new Map(docs.map((d) => [d, this.#last.get(d) ?? 0]))
+      // Optimistic: the next transaction, created before this one settles, continues from these clocks.
+      const last = new Map(expected)
+      for (const p of batch) last.set(p.docId, (last.get(p.docId) ?? 0) + 1)
+      for (const [d, clock] of last) this.#last.set(d, clock)
+    } else for (const d of docs) this.#last.delete(d)
+    let outcome: Promise<BatchOutcome>
     try {
-      // `meta` joins the scope only when an append is epoch-checked: one more store to lock, one get per document.
-      const scope = checked ? [UPDATES, SNAPSHOTS, META] : [UPDATES, SNAPSHOTS]
-      tx = db.transaction(scope, 'readwrite', { durability: this.#durability })
+      outcome = writeAppends(db, batch, expected, this.#durability)
     } catch (err) {
       for (const p of batch) p.reject(toStoreError(err, 'append'))
       return
     }
-    const docs = [...new Set(batch.map((p) => p.docId))]
-    const next = new Map<DocId, number>()
-    const epochs = new Map<DocId, string | WeftError>()
-    let waiting = docs.length
-    const write = (): void => {
-      // Every last clock (and stored epoch) is known: write the batch in call order.
-      const updates = tx.objectStore(UPDATES)
-      for (const p of batch) {
-        const stored = p.epoch === undefined ? undefined : epochs.get(p.docId)
-        if (stored instanceof WeftError) clocks.push(stored)
-        else if (stored !== undefined && stored !== p.epoch)
-          clocks.push(epochMismatch(p.docId, stored, p.epoch ?? ''))
-        else {
-          const clock = (next.get(p.docId) ?? 0) + 1
-          next.set(p.docId, clock)
-          clocks.push(clock)
-          updates.add(p.bytes, [p.docId, clock])
-        }
-      }
-    }
-    const checkedDocs = new Set(batch.filter((p) => p.epoch !== undefined).map((p) => p.docId))
-    docs.forEach((docId) => {
-      if (checkedDocs.has(docId)) waiting++
-      readLastClock(tx, docId, (_snapshotClock, last) => {
-        next.set(docId, last)
-        if (--waiting === 0) write()
-      })
-      if (checkedDocs.has(docId))
-        readEpoch(tx, docId, (epoch) => {
-          epochs.set(docId, epoch)
-          if (--waiting === 0) write()
-        })
-    })
-    void this.#track(transactionDone(tx), 'append').then(
-      () =>
+    this.#writing++
+    const settled = (result: BatchOutcome | WeftError): void => {
+      this.#writing--
+      if (result instanceof WeftError) {
+        for (const d of docs) this.#last.delete(d)
+        for (const p of batch) p.reject(result)
+      } else if (!result.ok) {
+        for (const d of docs) this.#last.delete(d)
+        this.#retry.push(batch)
+      } else {
+        // Only where no later transaction took over the document's expected clock.
+        if (!expected) for (const [d, clock] of result.last) if (!this.#last.has(d)) this.#last.set(d, clock)
         batch.forEach((p, i) => {
-          const clock = clocks[i] ?? 0
+          const clock = result.clocks[i] ?? 0
           if (clock instanceof WeftError) p.reject(clock)
           else p.resolve(clock)
-        }),
-      (err: unknown) => batch.forEach((p) => p.reject(err)),
-    )
+        })
+      }
+      if (this.#writing > 0) return
+      if (this.#retry.length > 0) {
+        const again = [...this.#retry.flat(), ...this.#queue]
+        this.#retry = []
+        this.#queue = []
+        this.#write(db, again, true)
+      } else if (!this.#scheduled) this.#flush()
+    }
+    void this.#track(outcome, 'append').then(settled, (err: unknown) => settled(toStoreError(err, 'append')))
   }
 }

@@ -1,8 +1,14 @@
-/** Object store names of Weft's IndexedDB database (schema version 1). */
+/** Object store names of Weft's IndexedDB database (schema version 2). */
 export const UPDATES = 'updates'
 export const SNAPSHOTS = 'snapshots'
 export const META = 'meta'
-const VERSION = 1
+/**
+ * Version 2: the last clock handed out per document (key `doc`, a number), written in every append transaction,
+ * so that an append reads one row instead of scanning the document's key range (docs/guides/providers.md,
+ * "Storage speed"). Documents written by version 1 have no row until their next append.
+ */
+export const CLOCKS = 'clocks'
+const VERSION = 2
 
 /** Opens (creating or upgrading if needed) a Weft database. */
 export const openWeftDatabase = (factory: IDBFactory | undefined, name: string): Promise<IDBDatabase> =>
@@ -14,10 +20,9 @@ export const openWeftDatabase = (factory: IDBFactory | undefined, name: string):
     const req = factory.open(name, VERSION)
     req.onupgradeneeded = () => {
       const db = req.result
-      // Out-of-line keys everywhere: updates [doc, clock], snapshots doc, meta [doc, key].
-      if (!db.objectStoreNames.contains(UPDATES)) db.createObjectStore(UPDATES)
-      if (!db.objectStoreNames.contains(SNAPSHOTS)) db.createObjectStore(SNAPSHOTS)
-      if (!db.objectStoreNames.contains(META)) db.createObjectStore(META)
+      // Out-of-line keys everywhere: updates [doc, clock], snapshots doc, meta [doc, key], clocks doc.
+      for (const store of [UPDATES, SNAPSHOTS, META, CLOCKS])
+        if (!db.objectStoreNames.contains(store)) db.createObjectStore(store)
     }
     req.onsuccess = () => {
       const db = req.result

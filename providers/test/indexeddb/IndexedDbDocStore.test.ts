@@ -43,6 +43,34 @@ const transactionModes = async (fn: () => Promise<unknown>): Promise<string[]> =
   return modes
 }
 
+/** Counts the cursors opened while `fn` runs. */
+const countCursors = async (fn: () => Promise<unknown>): Promise<number> => {
+  let count = 0
+  const proto = IDBObjectStore.prototype
+  const [keyCursor, cursor] = [proto.openKeyCursor, proto.openCursor]
+  proto.openKeyCursor = function (
+    this: IDBObjectStore,
+    ...args: Parameters<IDBObjectStore['openKeyCursor']>
+  ) {
+    count++
+    return keyCursor.apply(this, args)
+  }
+  proto.openCursor = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['openCursor']>) {
+    count++
+    return cursor.apply(this, args)
+  }
+  try {
+    await fn()
+  } finally {
+    proto.openKeyCursor = keyCursor
+    proto.openCursor = cursor
+  }
+  return count
+}
+
+const tail = (stored: { readonly updates: readonly Uint8Array[] } | null): number[][] =>
+  (stored?.updates ?? []).map((u) => [...u])
+
 const rawDb = (name: string): Promise<IDBDatabase> =>
   new Promise((resolve, reject) => {
     const req = indexedDB.open(name)
@@ -127,6 +155,87 @@ describe('IndexedDbDocStore', () => {
     }
     await one.close()
     await two.close()
+  })
+
+  it('STORE-2.4: an append reads no key range, also after a log compaction deleted rows', async () => {
+    const store = open(`idb-${n++}`)
+    for (let i = 0; i < 20; i++) await store.append(A, bytes(i))
+    expect(await store.compact(A, bytes(99), 20)).toEqual({ ok: true })
+    const cursors = await countCursors(async () => {
+      for (let i = 0; i < 20; i++) expect(await store.append(A, bytes(i))).toBe(21 + i)
+      expect(await store.compact(A, bytes(98), 40)).toEqual({ ok: true })
+      expect(await store.append(A, bytes(1))).toBe(41)
+    })
+    expect(cursors).toBe(0)
+    await store.close()
+  })
+
+  it('STORE-2.4: appends issued while an append transaction is in flight share the next one', async () => {
+    const store = open(`idb-${n++}`)
+    await store.load(A)
+    const tick = (): Promise<void> => new Promise((resolve) => queueMicrotask(resolve))
+    let clocks: number[] = []
+    const modes = await transactionModes(async () => {
+      const appends = [store.append(A, bytes(0))]
+      await tick() // the first append's transaction is created
+      for (let i = 1; i <= 10; i++) {
+        appends.push(store.append(A, bytes(i)))
+        await tick()
+      }
+      clocks = await Promise.all(appends)
+    })
+    expect(modes).toEqual(['readwrite', 'readwrite'])
+    expect(clocks).toEqual(Array.from({ length: 11 }, (_, i) => i + 1))
+    expect(tail(await store.load(A))).toEqual(Array.from({ length: 11 }, (_, i) => [i]))
+    await store.close()
+  })
+
+  it('STORE-2.2, STORE-3.2: two tabs appending and removing in turn: no clock reused, no row overwritten', async () => {
+    const name = `idb-${n++}`
+    const [one, two] = [open(name), open(name)]
+    await one.load(A)
+    await two.load(A)
+    const clocks: number[] = []
+    for (let i = 0; i < 6; i++) clocks.push(await (i % 3 === 0 ? one : two).append(A, bytes(i)))
+    expect(clocks).toEqual([1, 2, 3, 4, 5, 6])
+    expect(tail(await one.load(A))).toEqual([[0], [1], [2], [3], [4], [5]])
+    // A compaction in one tab, a burst in the other (its expected clock is still right), then a removal.
+    expect(await two.compact(A, bytes(50), 6)).toEqual({ ok: true })
+    expect(await Promise.all([one.append(A, bytes(7)), one.append(A, bytes(8))])).toEqual([7, 8])
+    expect(await two.append(A, bytes(9))).toBe(9)
+    await two.remove(A)
+    expect(await one.append(A, bytes(10))).toBe(1)
+    expect(await two.append(A, bytes(11))).toBe(2)
+    expect(tail(await one.load(A))).toEqual([[10], [11]])
+    await one.close()
+    await two.close()
+  })
+
+  it('STORE-3.2: a version-1 database (no clock rows) is upgraded and its clocks continue', async () => {
+    const name = `idb-v1-${n++}`
+    const v1 = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open(name, 1)
+      req.onupgradeneeded = () => {
+        for (const s of ['updates', 'snapshots', 'meta']) req.result.createObjectStore(s)
+      }
+      req.onsuccess = () => resolve(req.result)
+      req.onerror = () => reject(req.error ?? new Error('open'))
+    })
+    await new Promise<void>((resolve, reject) => {
+      const tx = v1.transaction(['updates', 'snapshots'], 'readwrite')
+      tx.objectStore('snapshots').put({ clock: 4, data: bytes(40) }, A)
+      tx.objectStore('updates').put(bytes(5), [A, 5])
+      tx.objectStore('updates').put(bytes(6), [A, 6])
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => reject(tx.error ?? new Error('put'))
+    })
+    v1.close()
+    const store = open(name)
+    expect(await store.append(A, bytes(7))).toBe(7)
+    expect((await store.load(A))?.clock).toBe(7)
+    expect(await store.append(A, bytes(8))).toBe(8)
+    expect(tail(await store.load(A))).toEqual([[5], [6], [7], [8]])
+    await store.close()
   })
 
   it('STORE-6.2: a row that is not bytes rejects load with store-corrupted', async () => {

@@ -49,6 +49,8 @@ interface PendingAppend {
   readonly bytes: Buffer
   /** STORE-2.5: the epoch the stored document must be in, checked inside the commit. */
   readonly epoch: string | undefined
+  /** STORE-2.6: meta entries written in the same transaction as the update. */
+  readonly meta: Readonly<Record<string, string | null>> | undefined
   readonly resolve: (clock: number) => void
   readonly reject: (err: unknown) => void
 }
@@ -233,7 +235,14 @@ export class PostgresDocStore implements DocStore {
       return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed'))
     return new Promise<number>((resolve, reject) => {
       // Copy now: the caller may reuse its buffer (STORE-1.4).
-      this.#queue.push({ docId, bytes: Buffer.from(update), epoch: options?.epoch, resolve, reject })
+      this.#queue.push({
+        docId,
+        bytes: Buffer.from(update),
+        epoch: options?.epoch,
+        meta: options?.meta,
+        resolve,
+        reject,
+      })
       this.#schedule()
     })
   }
@@ -445,7 +454,9 @@ export class PostgresDocStore implements DocStore {
       let accepted = batch
       try {
         await this.ready()
-        if (!batch.some((p) => p.epoch !== undefined)) clocks = await this.#insert(this.#pool, batch)
+        // Meta entries (STORE-2.6) need the transaction too.
+        if (!batch.some((p) => p.epoch !== undefined || p.meta !== undefined))
+          clocks = await this.#insert(this.#pool, batch)
         else {
           for (;;) {
             const result = await this.#insertChecked(accepted)
@@ -521,7 +532,11 @@ export class PostgresDocStore implements DocStore {
         if (p.epoch === undefined || p.epoch === epoch) continue
         refused.set(p, epochMismatchError('PostgresDocStore', p.docId, epoch, p.epoch))
       }
-      if (refused.size === 0) return clocks
+      if (refused.size === 0) {
+        for (const p of batch)
+          for (const [key, value] of Object.entries(p.meta ?? {})) await this.#putMeta(c, p.docId, key, value)
+        return clocks
+      }
       // Rolled back by #transaction: nothing of this attempt is written, no clock is used.
       throw new RefusedAppends(refused)
     }).catch((err: unknown) => {
