@@ -195,8 +195,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
       await Promise.all([...this.#pending])
       await this.#compaction
       const archive = params.archive !== false
+      // V2: the old epoch's state is mostly deleted items, which V2 run-length encodes (COMPACT-6.2b).
       if (archive)
-        await writeEpochArchive(this.store, this.docId, oldEpoch, Y.encodeStateAsUpdate(old), record)
+        await writeEpochArchive(this.store, this.docId, oldEpoch, Y.encodeStateAsUpdateV2(old), record, V2)
       const from = this.#epoch ?? INITIAL_EPOCH
       let persistedSv: Uint8Array
       let elsewhere = false
@@ -233,7 +234,8 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
         const known = Y.encodeStateVector(old)
         applyStoredDoc(old, stored, this)
         if (archive) {
-          await writeEpochArchive(this.store, this.docId, oldEpoch, Y.encodeStateAsUpdate(old, known), record)
+          const more = Y.encodeStateAsUpdateV2(old, known)
+          await writeEpochArchive(this.store, this.docId, oldEpoch, more, record, V2)
         }
         const again = rebase(old)
         if (again) Y.applyUpdate(doc, again, this)
@@ -479,6 +481,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
 }
 
 const isEmptyUpdate = (update: Uint8Array): boolean => update.length <= 2
+
+/** Archives are written from V2 encodings (COMPACT-6.2b). */
+const V2 = { format: 'v2' } as const
 
 /** A state vector that knows nothing: `encodeStateAsUpdate(doc, it)` is the whole document. */
 const EMPTY_STATE_VECTOR = Uint8Array.of(0)

@@ -21,9 +21,11 @@ export { rebaseOnto, holdsBase, type RebaseResult } from './rebaseOnto.js'
 export {
   EPOCH_CHILD_META_KEY,
   epochArchiveId,
+  epochArchiveStateV2,
   isEpochArchiveId,
   readEpochArchive,
   writeEpochArchive,
+  type WriteEpochArchiveOptions,
 } from './epochArchive.js'
 export { startEpoch, type StartedEpoch } from './epochStart.js'
 export { epochClient, MIN_EPOCH_CLIENT } from './epochClient.js'

@@ -17,7 +17,7 @@ import {
   type EpochRecord,
   type Hello,
 } from '@weft/core'
-import { catchUpFor, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
+import { archiveDiff, catchUpFor, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
 import { isEpochPeer, type EpochPeer } from './RelayEpochPeer.js'
 import type { RelayDoc } from './RelayDoc.js'
 import type { RelayEpochOptions } from './RelayOptions.js'
@@ -347,7 +347,7 @@ export class RelayEpochs {
       if (request ? !found : state.epoch !== theirs) return
       let catchUp: Uint8Array = new Uint8Array(0)
       try {
-        catchUp = request && found ? Y.diffUpdate(found.state, sv) : catchUpFor(found?.state ?? null, sv)
+        catchUp = request && found ? archiveDiff(found.stateV2, sv) : catchUpFor(found?.stateV2 ?? null, sv)
       } catch (err) {
         // The client then re-announces (EpochManager asks again on `missing-base`) or waits.
         this.#host.logger.warn({ err, doc: doc.docId }, 'could not compute an epoch catch-up')

@@ -118,15 +118,16 @@ export const runEpochSwitch = async (
     if (!planned) return
     const { record, doc: next } = planned
     const lastClock = doc.lastClock
-    const oldState = Y.encodeStateAsUpdate(oldDoc)
+    // V2: the old epoch is mostly deleted items, which V2 run-length encodes (COMPACT-6.2b).
+    const oldState = Y.encodeStateAsUpdateV2(oldDoc)
     // The archive first: once the switch is stored, peers of the old epoch are served from it (RELAY-EPOCH-3).
-    await writeEpochArchive(host.store, doc.docId, fromEpoch, oldState, record)
+    await writeEpochArchive(host.store, doc.docId, fromEpoch, oldState, record, { format: 'v2' })
     const result = await persistEpoch(host.store, doc.docId, record, next, lastClock)
     if (!result.ok) return void host.logger.warn({ doc: doc.docId }, 'epoch switch was stale; not switched')
     done = true
     // Synchronous from here on: nothing can be accepted between the switch and the greeting.
     st.record = record
-    st.archives.set(fromEpoch, Promise.resolve({ epoch: fromEpoch, child: record, state: oldState }))
+    st.archives.set(fromEpoch, Promise.resolve({ epoch: fromEpoch, child: record, stateV2: oldState }))
     host.replaced(doc, Y.encodeStateAsUpdate(next), Y.encodeStateAsUpdateV2(next).byteLength)
     const late = st.held
     st.held = null
