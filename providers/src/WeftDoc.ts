@@ -204,7 +204,10 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     })
   }
 
-  /** Takes this client offline (disconnects every transport) or back online. Local edits continue offline. */
+  /**
+   * Takes this client offline (disconnects every transport) or back online. Local edits continue offline. Going
+   * online connects at once: a relay reconnect waiting out its backoff does not wait (PROV-2.6).
+   */
   setOnline(online: boolean): void {
     for (const t of this.#transports) {
       if (online) void t.connect()

@@ -50,6 +50,12 @@ export interface WebSocketTransportOptions {
   readonly maxReconnectMs?: number
   /** Random source in [0, 1) for jitter (tests pass a deterministic one). */
   readonly random?: () => number
+  /**
+   * Where the browser's `online` event comes from (default: `globalThis` when it has `addEventListener`, i.e. the
+   * window or a worker; nothing in Node). While a reconnect is waiting out its backoff, an `online` event retries at
+   * once. `null` ignores the event.
+   */
+  readonly onlineEvents?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'> | null
 }
 
 /** Why the last connection closed. */
@@ -62,11 +68,19 @@ export interface CloseInfo {
 
 const OPEN = 1
 
+const defaultOnlineEvents = (): WebSocketTransportOptions['onlineEvents'] => {
+  const g = globalThis as Partial<Pick<EventTarget, 'addEventListener' | 'removeEventListener'>>
+  return typeof g.addEventListener === 'function' && typeof g.removeEventListener === 'function'
+    ? (g as Pick<EventTarget, 'addEventListener' | 'removeEventListener'>)
+    : null
+}
+
 /**
  * A {@link Transport} to a relay over WebSocket (the y-websocket protocol; Weft's extensions are negotiated by the
  * sync session). Its one peer is the relay. Reconnects with exponential backoff and full jitter after a transient
  * close; stops after a final one (auth refused, read-only violation) unless a token function can supply a new
- * token, in which case it reconnects with the fresh token.
+ * token, in which case it reconnects with the fresh token. A reconnect that is waiting out its backoff is cut
+ * short by {@link connect} (`WeftDoc.setOnline(true)`) and by the browser's `online` event (PROV-2.6, PROV-2.7).
  */
 export class WebSocketTransport extends ObservableV2<TransportEvents> implements Transport {
   readonly kind = 'relay'
@@ -82,6 +96,10 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
   #timer: ReturnType<typeof setTimeout> | null = null
   #lastClose: CloseInfo | null = null
   #refreshOnce = false
+  /** An attempt is fetching its token or URL (no socket yet): a second one must not start. */
+  #opening = false
+  readonly #onlineEvents: WebSocketTransportOptions['onlineEvents']
+  #listening = false
 
   constructor(options: WebSocketTransportOptions) {
     super()
@@ -91,6 +109,7 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
       throw new TypeError('No WebSocket implementation: pass WebSocketPolyfill (e.g. from "ws") in Node')
     this.#WS = WS
     this.#peer = peerId(`relay:${options.url}`)
+    this.#onlineEvents = options.onlineEvents === undefined ? defaultOnlineEvents() : options.onlineEvents
   }
 
   get status(): TransportStatus {
@@ -106,10 +125,15 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
     return this.#lastClose
   }
 
+  /**
+   * Connects, and keeps reconnecting after transient closes. Called while a reconnect waits out its backoff, it
+   * retries at once with the backoff reset (the app or the user says the network is back); while a connection is
+   * open or being opened, it does nothing.
+   */
   connect(): void {
     this.#wanted = true
-    if (this.#socket || this.#timer) return
-    void this.#open()
+    this.#listenOnline(true)
+    this.#retryNow()
   }
 
   disconnect(peer?: PeerId): void {
@@ -120,6 +144,7 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
       return
     }
     this.#wanted = false
+    this.#listenOnline(false)
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
     const socket = this.#socket
@@ -153,14 +178,38 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
     return url.toString()
   }
 
+  /** Opens a connection now unless one is open or being opened; a pending backoff wait is cancelled. */
+  #retryNow(): void {
+    if (!this.#wanted || this.#socket || this.#opening) return
+    if (this.#timer) {
+      clearTimeout(this.#timer)
+      this.#timer = null
+      this.#attempt = 0
+    }
+    void this.#open()
+  }
+
+  readonly #onOnline = (): void => this.#retryNow()
+
+  #listenOnline(on: boolean): void {
+    const target = this.#onlineEvents
+    if (!target || on === this.#listening) return
+    this.#listening = on
+    if (on) target.addEventListener('online', this.#onOnline)
+    else target.removeEventListener('online', this.#onOnline)
+  }
+
   async #open(): Promise<void> {
     this.#setStatus('connecting')
     let url: string
+    this.#opening = true
     try {
       url = await this.#url()
     } catch {
       this.#scheduleReconnect()
       return
+    } finally {
+      this.#opening = false
     }
     if (!this.#wanted) return
     let socket: WebSocketLike
@@ -201,7 +250,10 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
         // Auth refused or token expired: one immediate attempt with a fresh token.
         this.#refreshOnce = true
         void this.#open()
-      } else this.#wanted = false
+      } else {
+        this.#wanted = false
+        this.#listenOnline(false)
+      }
     }
   }
 

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import { CloseCode } from '@weft/core'
+import { openDoc } from '../../src/index.js'
 import { WebSocketTransport, type WebSocketConstructor } from '../../src/websocket/index.js'
 
 const WS: WebSocketConstructor = WebSocket
@@ -46,6 +47,8 @@ const event = <T>(
     }
     t.on(name, h as never)
   })
+
+const HOUR = 3_600_000
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -151,5 +154,70 @@ describe('WebSocketTransport', () => {
     expect(t.status).toBe('disconnected')
     expect(() => t.send(Uint8Array.of(1))).not.toThrow()
     expect(server.connections.length).toBe(1)
+  })
+
+  /** A transport whose first connection the server closes (retryable), leaving a backoff wait of an hour pending. */
+  const inLongBackoff = async (extra: { onlineEvents?: EventTarget | null } = {}) => {
+    const server = await startServer()
+    const t = new WebSocketTransport({
+      url: server.url,
+      room: 'r',
+      WebSocketPolyfill: WS,
+      minReconnectMs: HOUR,
+      maxReconnectMs: HOUR,
+      random: () => 0.99, // the wait is 0.99 h: without the fix these tests time out
+      ...extra,
+    })
+    cleanups.push(() => t.destroy(), server.close)
+    const joined = event(t, 'peer-joined')
+    t.connect()
+    await joined
+    const left = event(t, 'peer-left')
+    ;(await server.nthConnection(1)).socket.close(CloseCode.ServerShutdown, 'restart')
+    await left
+    expect(t.status).toBe('connecting') // waiting out the backoff
+    return { server, t }
+  }
+
+  it('PROV-2.6 setOnline(true) during a long backoff wait reconnects at once', async () => {
+    const { server, t } = await inLongBackoff({ onlineEvents: null })
+    const handle = await openDoc({ docId: 'r', relay: t, connect: false })
+    cleanups.unshift(() => handle.destroy())
+    const joined = event(t, 'peer-joined')
+    handle.setOnline(true)
+    await server.nthConnection(2) // without the fix: only after 0.99 h (the test times out)
+    await joined
+    expect(t.status).toBe('connected')
+  })
+
+  it('PROV-2.6 connect() during a backoff wait retries once and resets the backoff', async () => {
+    const { server, t } = await inLongBackoff({ onlineEvents: null })
+    t.connect()
+    t.connect() // a second call while the attempt is under way opens nothing more
+    await server.nthConnection(2)
+    if (t.status !== 'connected') await event(t, 'peer-joined')
+    expect(server.connections.length).toBe(2)
+  })
+
+  it("PROV-2.7 the browser's online event retries at once; none is listened to after disconnect()", async () => {
+    const network = new EventTarget()
+    const { server, t } = await inLongBackoff({ onlineEvents: network })
+    network.dispatchEvent(new Event('online'))
+    await server.nthConnection(2)
+    if (t.status !== 'connected') await event(t, 'peer-joined')
+    t.disconnect()
+    network.dispatchEvent(new Event('online'))
+    expect(t.status).toBe('disconnected')
+    expect(server.connections.length).toBe(2)
+  })
+
+  it('PROV-2.7 by default the online event is taken from globalThis (the window)', async () => {
+    const network = new EventTarget()
+    vi.stubGlobal('addEventListener', network.addEventListener.bind(network))
+    vi.stubGlobal('removeEventListener', network.removeEventListener.bind(network))
+    const { server } = await inLongBackoff()
+    cleanups.push(() => void vi.unstubAllGlobals()) // after the transport's destroy (which removes its listener)
+    network.dispatchEvent(new Event('online'))
+    await server.nthConnection(2)
   })
 })
