@@ -1,70 +1,120 @@
 import * as decoding from 'lib0/decoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
-import { readString, skipBytes } from './checkedDecoding.js'
+import { readString } from './checkedDecoding.js'
+import { UpdateNesting } from './UpdateNesting.js'
 
 /** Highest content ref of an Item in update format V1 (ContentDoc). */
 const MAX_CONTENT_REF = 9
 /** Type refs (ContentType) Yjs knows: YArray..YXmlText. 3 (XmlElement) and 5 (XmlHook) carry a name. */
 const MAX_TYPE_REF = 6
+/**
+ * Deepest nesting of shared types (a `Y.Map` in a `Y.Map` in ...) that one update may hold (SYNC-3.5). Yjs deletes,
+ * garbage-collects and converts nested types recursively: in Node, deleting the outermost of 5,000 nested maps
+ * overflows the stack (browsers differ), and no document nests a thousand levels deep on purpose.
+ */
+export const MAX_NESTING_DEPTH = 1000
+/** Options a ContentDoc (subdocument) may carry besides `meta`: what `Y.Doc` writes, and `shouldLoad`. */
+const SUBDOC_BOOLEAN_OPTIONS = new Set(['gc', 'autoLoad', 'shouldLoad'])
 
-/** A varString is a varUint byte length + UTF-8 bytes: skipping needs no decoding. */
-let skipString: (d: decoding.Decoder) => void = skipBytes
-const checkString = (d: decoding.Decoder): void => void readString(d)
+/** Reads a length-prefixed byte run (checked) and returns where it starts and ends. */
+const skipRun = (d: decoding.Decoder): number => {
+  const len = decoding.readVarUint(d)
+  if (d.pos + len > d.arr.length) throw new Error(`length ${len} runs past the end of the message`)
+  d.pos += len
+  return len
+}
+
+/**
+ * Skips a varString and returns its length in UTF-16 code units (a ContentString's clock length) without decoding
+ * it: every byte that is not a UTF-8 continuation byte starts a character; a four-byte sequence is two units.
+ */
+const skipStringUtf16 = (d: decoding.Decoder): number => {
+  const len = skipRun(d)
+  let n = 0
+  for (let i = d.pos - len; i < d.pos; i++) {
+    const b = d.arr[i] as number
+    if ((b & 0xc0) !== 0x80) n += b >= 0xf0 ? 2 : 1
+  }
+  return n
+}
+const checkString = (d: decoding.Decoder): number => readString(d).length
+
+/** A varString: skipped, or with `{ strings: true }` decoded as UTF-8. Returns its length in UTF-16 units. */
+let readStr: (d: decoding.Decoder) => number = skipStringUtf16
 
 const readByte = (d: decoding.Decoder): number => {
   if (d.pos >= d.arr.length) throw new Error('unexpected end')
   return decoding.readUint8(d)
 }
 
-const skipContent = (d: decoding.Decoder, ref: number): void => {
+/** A length Yjs would count clocks in: zero-length structs and ranges break its integration (SYNC-3.5). */
+const positive = (n: number, what: string): number => {
+  if (n === 0) throw new Error(`zero-length ${what}`)
+  return n
+}
+
+/** Walks one item's content and returns its length in clock units. */
+const skipContent = (d: decoding.Decoder, ref: number): number => {
   switch (ref) {
     case 1: // ContentDeleted
-      decoding.readVarUint(d)
-      return
+      return positive(decoding.readVarUint(d), 'deleted content')
     case 2: {
       // ContentJSON: len strings (JSON text, or "undefined")
-      const len = decoding.readVarUint(d)
+      const len = positive(decoding.readVarUint(d), 'JSON content')
       for (let i = 0; i < len; i++) JSON.parse(orUndefined(readString(d)))
-      return
+      return len
     }
     case 3: // ContentBinary
-      skipBytes(d)
-      return
+      skipRun(d)
+      return 1
     case 4: // ContentString
-      skipString(d)
-      return
+      return positive(readStr(d), 'string content')
     case 5: // ContentEmbed
       JSON.parse(readString(d))
-      return
+      return 1
     case 6: // ContentFormat: key, JSON value
-      skipString(d)
+      readStr(d)
       JSON.parse(readString(d))
-      return
+      return 1
     case 7: {
       // ContentType
       const typeRef = decoding.readVarUint(d)
       if (typeRef > MAX_TYPE_REF) throw new Error(`unknown type ref ${typeRef}`)
-      if (typeRef === 3 || typeRef === 5) skipString(d)
-      return
+      if (typeRef === 3 || typeRef === 5) readStr(d)
+      return 1
     }
     case 8: {
       // ContentAny
-      const len = decoding.readVarUint(d)
+      const len = positive(decoding.readVarUint(d), 'any content')
       for (let i = 0; i < len; i++) readAny(d)
-      return
+      return len
     }
     case 9: // ContentDoc: guid, options
-      skipString(d)
-      readAny(d)
-      return
+      readStr(d)
+      checkSubdocOptions(readAny(d))
+      return 1
     default:
       throw new Error(`unknown content ref ${ref}`)
   }
 }
 
-const readAny = (d: decoding.Decoder): void => {
-  decoding.readAny(d)
+/** Yjs builds the subdocument with `new Y.Doc({ guid, ...options })` and reads `options.shouldLoad` first. */
+const checkSubdocOptions = (options: unknown): void => {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error('subdocument options are not an object')
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (key === 'meta') continue
+    if (!SUBDOC_BOOLEAN_OPTIONS.has(key) || typeof value !== 'boolean') {
+      throw new Error(`subdocument option ${JSON.stringify(key)} is not allowed`)
+    }
+  }
+}
+
+const readAny = (d: decoding.Decoder): unknown => {
+  const value: unknown = decoding.readAny(d)
   if (d.pos > d.arr.length) throw new Error('value runs past the end')
+  return value
 }
 
 const orUndefined = (s: string): string => (s === 'undefined' ? 'null' : s)
@@ -86,56 +136,73 @@ export interface UpdateSummary {
    * update holds no deleted content, so rebuilding it through a garbage-collecting `Y.Doc` would drop nothing.
    */
   readonly deleted: number
+  /** Deepest nesting of shared types built within the update (0: it creates no nested type). */
+  readonly depth: number
 }
 
 /**
  * Walks a Yjs update (format V1, the one y-protocols sends) without building anything, and throws a
- * `invalid-update` {@link WeftError} unless it is structurally complete. Yjs integrates an update's structs
- * before it reads its delete set, so a update whose delete set is cut short would otherwise be half applied
- * (SYNC-3.4). Costs a fraction of decoding the update.
+ * `invalid-update` {@link WeftError} unless it is structurally complete (SYNC-3.4) and free of what Yjs cannot
+ * merge or apply (SYNC-3.5): zero-length structs or delete ranges, an item whose origin, right origin or parent lies
+ * at or after itself in its own client's clock, subdocument options that are not a plain object of known options,
+ * nesting deeper than {@link MAX_NESTING_DEPTH}. Yjs integrates an update's structs before it reads its delete set,
+ * so a update whose delete set is cut short would otherwise be half applied. Costs a fraction of decoding the update.
  */
 export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOptions = {}): UpdateSummary => {
   // Module-level switch (no closure per call); validation is synchronous, so it cannot interleave.
-  skipString = options.strings ? checkString : skipBytes
+  readStr = options.strings ? checkString : skipStringUtf16
   const d = decoding.createDecoder(update)
   let deleted = 0
+  const nesting = new UpdateNesting()
   try {
     const clients = decoding.readVarUint(d)
     if (clients > update.length) throw new Error('more clients than bytes')
     for (let c = 0; c < clients; c++) {
       const structs = decoding.readVarUint(d)
       if (structs > update.length) throw new Error('more structs than bytes')
-      decoding.readVarUint(d) // client
-      decoding.readVarUint(d) // clock
+      const client = decoding.readVarUint(d)
+      let clock = decoding.readVarUint(d)
+      nesting.startClient(client)
       for (let i = 0; i < structs; i++) {
         const info = readByte(d)
         const ref = info & 0b11111
         if (ref === 0 || ref === 10) {
-          const length = decoding.readVarUint(d) // GC / Skip length
+          // Yjs's readers disagree on flag bits here: one takes `info & 31`, the merge takes only exactly 10 as skip.
+          if (info !== ref) throw new Error(`${ref === 0 ? 'GC' : 'skip'} struct with flag bits`)
+          const length = positive(decoding.readVarUint(d), ref === 0 ? 'GC struct' : 'skip struct')
           if (ref === 0) deleted += length
+          clock += length
           continue
         }
         if (ref > MAX_CONTENT_REF) throw new Error(`unknown content ref ${ref}`)
         const hasOrigin = (info & 0b10000000) !== 0
         const hasRightOrigin = (info & 0b01000000) !== 0
-        if (hasOrigin) {
-          decoding.readVarUint(d)
-          decoding.readVarUint(d)
+        // A reference into the item's own client must point before it: Yjs takes the item's own client as present.
+        const reference = (): [number, number] => {
+          const refClient = decoding.readVarUint(d)
+          const refClock = decoding.readVarUint(d)
+          if (refClient === client && refClock >= clock) throw new Error('item refers to itself or later')
+          return [refClient, refClock]
         }
+        let parent: [kind: 'origin' | 'right' | 'item' | 'root', client: number, clock: number] = [
+          'root',
+          0,
+          0,
+        ]
+        if (hasOrigin) parent = ['origin', ...reference()]
         if (hasRightOrigin) {
-          decoding.readVarUint(d)
-          decoding.readVarUint(d)
+          const right = reference()
+          if (!hasOrigin) parent = ['right', ...right]
         }
         if (!hasOrigin && !hasRightOrigin) {
           if (decoding.readVarUint(d) === 1)
-            skipString(d) // parent is a root type, by name
-          else {
-            decoding.readVarUint(d) // parent is an item, by id
-            decoding.readVarUint(d)
-          }
-          if ((info & 0b00100000) !== 0) skipString(d) // parentSub (map key)
+            readStr(d) // parent is a root type, by name
+          else parent = ['item', ...reference()] // parent is an item, by id
+          if ((info & 0b00100000) !== 0) readStr(d) // parentSub (map key)
         }
-        skipContent(d, ref)
+        const length = skipContent(d, ref)
+        nesting.item(clock, length, ref === 7, parent[0], parent[1], parent[2])
+        clock += length
       }
     }
     // The delete set.
@@ -147,11 +214,14 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
       if (ranges > update.length) throw new Error('more delete ranges than bytes')
       for (let i = 0; i < ranges; i++) {
         decoding.readVarUint(d) // clock
-        deleted += decoding.readVarUint(d) // length
+        deleted += positive(decoding.readVarUint(d), 'delete range')
       }
     }
     if (d.pos > d.arr.length) throw new Error('unexpected end')
-    return { deleted }
+    const depth = nesting.depth()
+    if (depth > MAX_NESTING_DEPTH)
+      throw new Error(`types nested ${depth} deep (at most ${MAX_NESTING_DEPTH})`)
+    return { deleted, depth }
   } catch (err) {
     throw new WeftError(
       WeftErrorCode.InvalidUpdate,
