@@ -1,6 +1,7 @@
 import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
-import { readString } from './checkedDecoding.js'
+import { readBytes, readString } from './checkedDecoding.js'
 
 /** One entry of an awareness update. */
 export interface AwarenessEntry {
@@ -28,10 +29,76 @@ export const readAwarenessEntries = (update: Uint8Array): AwarenessEntry[] => {
     }
     return out
   } catch (err) {
-    throw new WeftError(
-      WeftErrorCode.MalformedMessage,
-      `malformed awareness update: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    )
+    throw malformed(err)
   }
 }
+
+/**
+ * One entry of an awareness update with its state left encoded: the UTF-8 bytes of the state's JSON text (a view
+ * into the update; copy it to keep it).
+ */
+export interface EncodedAwarenessEntry {
+  readonly clientID: number
+  readonly clock: number
+  readonly state: Uint8Array
+}
+
+/**
+ * Reads the client ids and clocks of an awareness update and checks its structure (every length fits), without
+ * decoding any state: what a relay needs to recognise an update that carries no news (an echo: same client, same
+ * clock) before doing any other work (RELAY-6.4). Throws a `malformed-message` {@link WeftError}.
+ */
+export const readEncodedAwarenessEntries = (update: Uint8Array): EncodedAwarenessEntry[] => {
+  const decoder = decoding.createDecoder(update)
+  try {
+    const len = decoding.readVarUint(decoder)
+    if (len > update.length) throw new Error(`claims ${len} entries in ${update.length} bytes`)
+    const out: EncodedAwarenessEntry[] = []
+    for (let i = 0; i < len; i++) {
+      const clientID = decoding.readVarUint(decoder)
+      const clock = decoding.readVarUint(decoder)
+      out.push({ clientID, clock, state: readBytes(decoder) })
+    }
+    return out
+  } catch (err) {
+    throw malformed(err)
+  }
+}
+
+/**
+ * Whether an encoded state is exactly the JSON text `null` (the client's state was removed), as y-protocols writes
+ * it. A byte comparison, so that telling an echo from a removal at the same clock needs no decoding.
+ */
+export const isRemovedAwarenessState = (state: Uint8Array): boolean =>
+  state.length === 4 && state[0] === 0x6e && state[1] === 0x75 && state[2] === 0x6c && state[3] === 0x6c
+
+/** Decodes an encoded state (checked UTF-8, then JSON). Throws a `malformed-message` {@link WeftError}. */
+export const decodeAwarenessState = (state: Uint8Array): unknown => {
+  try {
+    return JSON.parse(utf8.decode(state)) as unknown
+  } catch (err) {
+    throw malformed(err)
+  }
+}
+
+/** Encodes entries with encoded states in the y-protocols awareness update format. */
+export const encodeAwarenessEntries = (entries: Iterable<EncodedAwarenessEntry>): Uint8Array => {
+  const list = Array.isArray(entries) ? (entries as EncodedAwarenessEntry[]) : [...entries]
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, list.length)
+  for (const { clientID, clock, state } of list) {
+    encoding.writeVarUint(encoder, clientID)
+    encoding.writeVarUint(encoder, clock)
+    encoding.writeVarUint8Array(encoder, state)
+  }
+  return encoding.toUint8Array(encoder)
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+const malformed = (err: unknown): WeftError =>
+  new WeftError(
+    WeftErrorCode.MalformedMessage,
+    `malformed awareness update: ${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+  )

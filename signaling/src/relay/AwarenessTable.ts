@@ -1,10 +1,15 @@
-import * as encoding from 'lib0/encoding'
-import { readAwarenessEntries } from '@weft/core'
+import {
+  decodeAwarenessState,
+  encodeAwarenessEntries as encodeEntries,
+  isRemovedAwarenessState,
+  readEncodedAwarenessEntries,
+  type EncodedAwarenessEntry,
+} from '@weft/core'
 
 interface Entry {
   clock: number
-  /** The state as JSON text; `null` once removed. */
-  state: string | null
+  /** The state's JSON text as UTF-8 bytes (copied out of the message); `null` once removed. */
+  state: Uint8Array | null
   /**
    * The connection that introduced this client. Later states of the client may arrive over other connections too
    * (stock y-websocket clients echo every awareness change they receive; Weft peers forward the presence of the
@@ -13,88 +18,215 @@ interface Entry {
   owner: object
 }
 
+const utf8 = new TextEncoder()
+
 /**
- * Encodes awareness entries in the y-protocols awareness update format.
- * TODO(core): move next to `readAwarenessEntries` in core/src/protocol.
+ * Encodes awareness entries given as `[clientID, clock, JSON text]` in the y-protocols awareness update format (for
+ * tests and tools; the relay itself keeps states encoded: `encodeAwarenessEntries` of `@weft/core`).
  */
 export const encodeAwarenessEntries = (
   entries: ReadonlyArray<readonly [number, number, string]>,
-): Uint8Array => {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, entries.length)
-  for (const [clientID, clock, json] of entries) {
-    encoding.writeVarUint(encoder, clientID)
-    encoding.writeVarUint(encoder, clock)
-    encoding.writeVarString(encoder, json)
-  }
-  return encoding.toUint8Array(encoder)
+): Uint8Array =>
+  encodeEntries(entries.map(([clientID, clock, json]) => ({ clientID, clock, state: utf8.encode(json) })))
+
+/** Bounds of one room's presence (RELAY-6.5). */
+export interface PresenceLimits {
+  /**
+   * Client ids one connection may introduce. A stock client has one; a Weft peer also brings the peers it bridges
+   * (WebRTC, LAN) that have no connection of their own. More closes the connection.
+   */
+  readonly maxClientsPerConnection: number
+  /** Client ids in one room. An update that would add more is dropped (not stored, not forwarded). */
+  readonly maxClientsPerRoom: number
+  /**
+   * Bytes of presence state in one room (the JSON text of every present client); bounds what a query-awareness
+   * or a join is answered with. An update that would grow the room past it is dropped.
+   */
+  readonly maxBytesPerRoom: number
 }
+
+/** Default {@link PresenceLimits}. */
+export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = Object.freeze({
+  maxClientsPerConnection: 32,
+  maxClientsPerRoom: 1024,
+  maxBytesPerRoom: 1024 * 1024,
+})
+
+/** Why {@link AwarenessTable.apply} refused an update. */
+export type PresenceRefusal = 'too-many-clients-per-connection' | 'room-full'
+
+/** Outcome of {@link AwarenessTable.apply}. */
+export type PresenceApplied =
+  /** `news`: the entries that changed something, as an update to broadcast (the update itself if all did), or `null`. */
+  | { readonly ok: true; readonly news: Uint8Array | null }
+  | { readonly ok: false; readonly reason: PresenceRefusal }
+
+const NO_NEWS: PresenceApplied = Object.freeze({ ok: true, news: null })
 
 /**
  * The presence states of one relay room, kept without a Y.Doc or an Awareness instance: which client ids are
  * present, their latest clock and state, and which connection introduced them, so that a client is removed when
  * that connection closes. The removal keeps the client's clock (state null), as y-protocols'
  * `removeAwarenessStates` does for remote clients, so that the client's next state (at a higher clock) is accepted
- * at once when it comes back (RELAY-4.x, SYNC-6.3).
+ * at once when it comes back (RELAY-6.3, SYNC-6.3).
+ *
+ * Cheap per update (RELAY-6.4): an entry that carries no news (same client, same clock: the echo a stock client
+ * sends of every change it receives) is dropped after reading its client id and clock; states are kept as the bytes
+ * they arrived in (parsed once, to validate them, never re-serialised); the per-connection and per-room counts are
+ * kept up to date rather than counted by scanning the table.
  */
 export class AwarenessTable {
   readonly #entries = new Map<number, Entry>()
-  readonly #maxClientsPerOwner: number
+  /** Client ids each connection introduced (present or removed). */
+  readonly #owned = new Map<object, Set<number>>()
+  readonly #limits: PresenceLimits
+  #present = 0
+  #bytes = 0
+  /** {@link encodeAll}'s answer until the table changes. */
+  #all: Uint8Array | null = null
 
-  constructor(maxClientsPerOwner = 256) {
-    this.#maxClientsPerOwner = maxClientsPerOwner
+  constructor(limits: Partial<PresenceLimits> = {}) {
+    this.#limits = { ...DEFAULT_PRESENCE_LIMITS, ...limits }
   }
 
   /** Client ids with a present state. */
   get size(): number {
-    let n = 0
-    for (const e of this.#entries.values()) if (e.state !== null) n++
-    return n
+    return this.#present
+  }
+
+  /** Bytes of the present states (their JSON text). */
+  get bytes(): number {
+    return this.#bytes
   }
 
   /**
-   * Records an awareness update from `owner` with y-protocols' clock rules. Returns `false` (and changes nothing)
-   * when `owner` would control more client ids than allowed. Throws a `malformed-message` WeftError for an update
-   * that does not decode.
+   * Records an awareness update from `owner` with y-protocols' clock rules. Returns what changed (to broadcast), or
+   * a refusal (and changes nothing) when `owner` would introduce more client ids than allowed or the room is full.
+   * Throws a `malformed-message` WeftError for an update that does not decode (its news must also be valid JSON).
    */
-  apply(update: Uint8Array, owner: object): boolean {
-    const entries = readAwarenessEntries(update)
-    const owned = new Set<number>()
-    for (const [id, e] of this.#entries) if (e.owner === owner) owned.add(id)
-    for (const e of entries) owned.add(e.clientID)
-    if (owned.size > this.#maxClientsPerOwner) return false
-    for (const { clientID, clock, state } of entries) {
-      const current = this.#entries.get(clientID)
-      const accept =
+  apply(update: Uint8Array, owner: object): PresenceApplied {
+    const entries = readEncodedAwarenessEntries(update)
+    let news: EncodedAwarenessEntry[] | null = null
+    for (const e of entries) {
+      const current = this.#entries.get(e.clientID)
+      if (
         current === undefined ||
-        current.clock < clock ||
-        (current.clock === clock && state === null && current.state !== null)
-      if (!accept) continue
-      this.#entries.set(clientID, {
-        clock,
-        state: state === null ? null : JSON.stringify(state),
-        owner: current === undefined || current.state === null ? owner : current.owner,
-      })
+        current.clock < e.clock ||
+        (current.clock === e.clock && current.state !== null && isRemovedAwarenessState(e.state))
+      )
+        (news ??= []).push(e)
     }
-    return true
+    if (news === null) return NO_NEWS
+    // Only news is decoded: its states must be JSON (clients parse what they are sent). A state that decodes to
+    // `null` is a removal, whatever its spelling.
+    const states = news.map((e) =>
+      isRemovedAwarenessState(e.state) || decodeAwarenessState(e.state) === null ? null : e.state,
+    )
+    const refusal = this.#check(news, states, owner)
+    if (refusal) return { ok: false, reason: refusal }
+    news.forEach((e, i) => this.#set(e.clientID, e.clock, states[i] ?? null, owner))
+    this.#all = null
+    return { ok: true, news: news.length === entries.length ? update : encodeEntries(news) }
   }
 
-  /** An update with every present state, or `null` if nobody is present. */
-  encodeAll(): Uint8Array | null {
-    const out: Array<readonly [number, number, string]> = []
-    for (const [id, e] of this.#entries) if (e.state !== null) out.push([id, e.clock, e.state])
-    return out.length > 0 ? encodeAwarenessEntries(out) : null
+  /** Checks the limits for `news` (with their decoded-null-or-bytes `states`). */
+  #check(
+    news: readonly EncodedAwarenessEntry[],
+    states: ReadonlyArray<Uint8Array | null>,
+    owner: object,
+  ): PresenceRefusal | null {
+    let added = 0
+    let taken = 0
+    let bytes = 0
+    const seen = news.length > 1 ? new Set<number>() : null
+    news.forEach((e, i) => {
+      if (seen) {
+        if (seen.has(e.clientID)) return
+        seen.add(e.clientID)
+      }
+      const current = this.#entries.get(e.clientID)
+      if (current === undefined) added++
+      if (current === undefined || (current.state === null && current.owner !== owner)) taken++
+      bytes += (states[i]?.byteLength ?? 0) - (current?.state?.byteLength ?? 0)
+    })
+    const limits = this.#limits
+    if ((this.#owned.get(owner)?.size ?? 0) + taken > limits.maxClientsPerConnection)
+      return 'too-many-clients-per-connection'
+    if (this.#entries.size + added > limits.maxClientsPerRoom) return 'room-full'
+    if (bytes > 0 && this.#bytes + bytes > limits.maxBytesPerRoom) return 'room-full'
+    return null
+  }
+
+  #set(clientID: number, clock: number, encoded: Uint8Array | null, owner: object): void {
+    const current = this.#entries.get(clientID)
+    // Entries repeated within one update: the rule again against what the earlier one set.
+    if (current && current.clock > clock) return
+    const state = encoded ? encoded.slice() : null
+    if (current?.state) {
+      this.#present--
+      this.#bytes -= current.state.byteLength
+    }
+    if (state) {
+      this.#present++
+      this.#bytes += state.byteLength
+    }
+    if (current === undefined) {
+      this.#entries.set(clientID, { clock, state, owner })
+      this.#own(owner, clientID)
+      return
+    }
+    if (current.state === null && current.owner !== owner) {
+      this.#owned.get(current.owner)?.delete(clientID)
+      current.owner = owner
+      this.#own(owner, clientID)
+    }
+    current.clock = clock
+    current.state = state
+  }
+
+  #own(owner: object, clientID: number): void {
+    let ids = this.#owned.get(owner)
+    if (!ids) this.#owned.set(owner, (ids = new Set()))
+    ids.add(clientID)
+  }
+
+  /**
+   * An update with every present state (except the clients `exclude` has), or `null` if there is none. Bounded by
+   * the room's limits; without `exclude` it is built once per change of the table.
+   */
+  encodeAll(exclude?: { has(clientID: number): boolean }): Uint8Array | null {
+    if (this.#present === 0) return null
+    if (!exclude && this.#all) return this.#all
+    const out: EncodedAwarenessEntry[] = []
+    for (const [clientID, e] of this.#entries) {
+      if (e.state !== null && !exclude?.has(clientID)) out.push({ clientID, clock: e.clock, state: e.state })
+    }
+    if (out.length === 0) return null
+    const encoded = encodeEntries(out)
+    if (!exclude) this.#all = encoded
+    return encoded
   }
 
   /** A connection closed: the clients it introduced are removed. Returns the removal to broadcast, or `null`. */
   removeOwner(owner: object): Uint8Array | null {
-    const removed: Array<readonly [number, number, string]> = []
-    for (const [id, e] of this.#entries) {
-      if (e.owner !== owner) continue
-      if (e.state !== null) removed.push([id, e.clock, 'null'])
+    const ids = this.#owned.get(owner)
+    if (!ids) return null
+    this.#owned.delete(owner)
+    const removed: EncodedAwarenessEntry[] = []
+    for (const id of ids) {
+      const e = this.#entries.get(id)
+      if (!e) continue
+      if (e.state !== null) {
+        removed.push({ clientID: id, clock: e.clock, state: NULL_STATE })
+        this.#present--
+        this.#bytes -= e.state.byteLength
+      }
       // Forget the client entirely: a later state from it is accepted whatever its clock.
       this.#entries.delete(id)
     }
-    return removed.length > 0 ? encodeAwarenessEntries(removed) : null
+    this.#all = null
+    return removed.length > 0 ? encodeEntries(removed) : null
   }
 }
+
+const NULL_STATE = utf8.encode('null')

@@ -18,6 +18,7 @@ import {
 } from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
 import type { GuardedSocket } from '../connection/GuardedSocket.js'
+import type { PresenceApplied } from './AwarenessTable.js'
 import { preframeParts } from '../ws/frames.js'
 import { isEmptyUpdate } from './mergeUpdatesBatched.js'
 import type { RelayDoc, RelayPeer } from './RelayDoc.js'
@@ -25,6 +26,9 @@ import type { RelayEpochs } from './RelayEpochs.js'
 
 /** Messages kept while the document loads; more closes the connection. */
 const MAX_WAITING = 1024
+
+/** A connection's query-awareness messages are answered at most once per this interval (RELAY-6.5). */
+const QUERY_INTERVAL_MS = 1000
 
 /** Smallest maximum message size a Weft peer may announce (chunks need room for their header). */
 const MIN_PEER_MESSAGE_SIZE = 1024
@@ -76,6 +80,8 @@ export class RelayConnection implements RelayPeer {
   #receivedSeq = 0
   #sentAck = 0
   #nextChunkId = 0
+  /** When a query-awareness was last answered (RELAY-6.5). */
+  #queriedAt = -Infinity
 
   constructor(socket: GuardedSocket, host: RelayHost, opts: RelayConnectionOptions) {
     this.#socket = socket
@@ -216,14 +222,20 @@ export class RelayConnection implements RelayPeer {
           return this.#socket.close(CloseCode.MessageTooLarge, 'awareness update too large')
         }
         try {
-          if (!doc.awareness.apply(message.update, this)) {
-            return this.#socket.close(CloseCode.MalformedMessage, 'too many awareness clients')
-          }
+          applied = doc.awareness.apply(message.update, this)
         } catch (err) {
           return this.#reject(err)
         }
-        // As y-websocket's server does, the sender gets its own presence back too (keeps its connection alive).
-        return doc.broadcast(encodeAwareness(message.update))
+        if (!applied.ok) {
+          // RELAY-6.5: a connection that brings too many clients is cut; in a full room, presence is dropped.
+          if (applied.reason === 'too-many-clients-per-connection')
+            return this.#socket.close(CloseCode.MalformedMessage, 'too many awareness clients')
+          return
+        }
+        // RELAY-6.4: only news is forwarded (an echo, same client at the same clock, is dropped). As y-websocket's
+        // server does, the sender gets its own news back too (keeps a stock client's connection alive).
+        if (applied.news) doc.broadcast(encodeAwareness(applied.news))
+        return
       }
       case 'query-awareness': {
         const presence = doc.awareness.encodeAll()
@@ -242,6 +254,7 @@ export class RelayConnection implements RelayPeer {
   }
 
   #update(doc: RelayDoc, update: Uint8Array, seq: number | null): void {
+        let applied: PresenceApplied
     const empty = isEmptyUpdate(update)
     let deleted: number
     try {
@@ -253,6 +266,11 @@ export class RelayConnection implements RelayPeer {
     }
     if (!empty && this.#opts.access !== 'write') {
       // RELAY-4.3: nothing from a read-only connection is stored or forwarded.
+        // RELAY-6.5: answered at most once per QUERY_INTERVAL_MS (what changes after an answer is broadcast
+        // anyway); the answer is bounded by the room's presence limits and built once per change.
+        const now = performance.now()
+        if (now - this.#queriedAt < QUERY_INTERVAL_MS) return
+        this.#queriedAt = now
       return this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent an update')
     }
     const durable = empty ? this.#host.whenDurable(doc) : this.#host.acceptUpdate(doc, update, this, deleted)

@@ -1,5 +1,5 @@
-import { readAwarenessEntries, type AwarenessEntry } from '@weft/core'
-import { encodeAwarenessEntries, type AwarenessTable } from '../relay/AwarenessTable.js'
+import { encodeAwarenessEntries, readEncodedAwarenessEntries, type EncodedAwarenessEntry } from '@weft/core'
+import type { AwarenessTable } from '../relay/AwarenessTable.js'
 
 interface RemoteClient {
   readonly node: string
@@ -17,12 +17,6 @@ export interface RoomPresenceHost {
   /** Publishes an awareness update of local clients to the other nodes. */
   publish(update: Uint8Array): void
 }
-
-const entryOf = (e: AwarenessEntry): readonly [number, number, string] => [
-  e.clientID,
-  e.clock,
-  JSON.stringify(e.state),
-]
 
 /**
  * Presence of one room across nodes (SCALE-3). Remote clients enter the room's {@link AwarenessTable} under one
@@ -44,11 +38,14 @@ export class RoomPresence {
     return this.#remote.size
   }
 
-  /** A local awareness broadcast (already validated and applied by the connection): publish what is local. */
+  /**
+   * A local awareness broadcast (already validated and applied by the connection, and news only): publish what is
+   * local. Reads client ids and clocks only.
+   */
   fromLocal(update: Uint8Array): void {
-    let entries: AwarenessEntry[]
+    let entries: EncodedAwarenessEntry[]
     try {
-      entries = readAwarenessEntries(update)
+      entries = readEncodedAwarenessEntries(update)
     } catch {
       return
     }
@@ -60,17 +57,21 @@ export class RoomPresence {
       return true
     })
     if (local.length === entries.length) this.#host.publish(update)
-    else if (local.length > 0) this.#host.publish(encodeAwarenessEntries(local.map(entryOf)))
+    else if (local.length > 0) this.#host.publish(encodeAwarenessEntries(local))
   }
 
-  /** Presence from another node: recorded under that node, then sent to the local connections. */
+  /**
+   * Presence from another node: recorded under that node, then what is news (RELAY-6.4) is sent to the local
+   * connections. A state the room's limits refuse (RELAY-6.5) is neither recorded nor sent.
+   */
   fromRemote(node: string, update: Uint8Array): void {
-    let entries: AwarenessEntry[]
+    let entries: EncodedAwarenessEntry[]
     try {
-      entries = readAwarenessEntries(update)
+      entries = readEncodedAwarenessEntries(update)
     } catch {
       return
     }
+    const news: EncodedAwarenessEntry[] = []
     for (const e of entries) {
       let client = this.#remote.get(e.clientID)
       if (!client || client.node !== node) {
@@ -79,20 +80,19 @@ export class RoomPresence {
       }
       client.clock = Math.max(client.clock, e.clock)
       try {
-        this.#host.table.apply(encodeAwarenessEntries([entryOf(e)]), client.owner)
+        const applied = this.#host.table.apply(encodeAwarenessEntries([e]), client.owner)
+        if (applied.ok && applied.news) news.push(e)
       } catch {
-        // Validated by the origin node; a state we cannot record is still forwarded below.
+        // Validated by the origin node; a state that does not decode is neither recorded nor forwarded.
       }
     }
-    this.#host.broadcastLocal(update)
+    if (news.length === entries.length) this.#host.broadcastLocal(update)
+    else if (news.length > 0) this.#host.broadcastLocal(encodeAwarenessEntries(news))
   }
 
   /** Presence of this node's own clients, to answer another node's query; `null` if none. */
   localPresence(): Uint8Array | null {
-    const all = this.#host.table.encodeAll()
-    if (!all) return null
-    const local = readAwarenessEntries(all).filter((e) => !this.#remote.has(e.clientID))
-    return local.length > 0 ? encodeAwarenessEntries(local.map(entryOf)) : null
+    return this.#host.table.encodeAll(this.#remote)
   }
 
   /** `node` died or left: its clients are removed and the removal is sent to the local connections. */

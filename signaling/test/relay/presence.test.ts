@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import {
+  CloseCode,
+  encodeAwareness,
+  encodeAwarenessEntries as encodeEncoded,
+  encodeQueryAwareness,
+  encodeSyncStep1,
+  readAwarenessEntries,
+} from '@weft/core'
+import {
+  AwarenessTable,
+  DEFAULT_PRESENCE_LIMITS,
+  encodeAwarenessEntries,
+} from '../../src/relay/AwarenessTable.js'
+import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
+import { WeftTestClient } from '../helpers/WeftTestClient.js'
+
+let srv: TestServer | null = null
+const clients: WeftTestClient[] = []
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.client.close()))
+  await srv?.close()
+  srv = null
+})
+
+/** A Weft raw client that has received the relay's answer to its step 1 (it is in the room). */
+const join = async (room: string): Promise<WeftTestClient> => {
+  const c = await WeftTestClient.open(`${srv?.ws}/relay/${room}`)
+  clients.push(c)
+  await c.next('sync-step2')
+  return c
+}
+
+const state = (id: number, clock: number, json: string) => encodeAwarenessEntries([[id, clock, json]])
+const idsOf = (update: Uint8Array) => readAwarenessEntries(update).map((e) => e.clientID)
+
+describe('presence: echoes (RELAY-6.4)', () => {
+  it('RELAY-6.4: an echoed awareness update (same client, same clock) is not forwarded', async () => {
+    srv = await startTestServer()
+    const a = await join('echo')
+    const b = await join('echo')
+    a.client.send(encodeAwareness(state(1, 1, '{"name":"Ada"}')))
+    expect(idsOf((await a.next('awareness')).update)).toEqual([1]) // the sender gets its news back
+    const seen = await b.next('awareness')
+    expect(idsOf(seen.update)).toEqual([1])
+    // B behaves as y-websocket's WebsocketProvider: it re-sends what it received, then sends its own state.
+    b.client.send(encodeAwareness(seen.update))
+    b.client.send(encodeAwareness(state(2, 1, '{"name":"Bo"}')))
+    // Handled in order: had the echo been forwarded, it would arrive first.
+    expect(idsOf((await a.next('awareness')).update)).toEqual([2])
+    expect(a.has('awareness')).toBe(false)
+  })
+
+  it('RELAY-6.4: an echo is dropped after reading its client id and clock: its state is not decoded', () => {
+    const table = new AwarenessTable()
+    const owner = {}
+    expect(table.apply(state(7, 3, '{"x":1}'), owner)).toMatchObject({ ok: true })
+    // Same client, same clock, a state that is not even JSON: carries no news, so it is not looked at.
+    const echo = encodeEncoded([{ clientID: 7, clock: 3, state: new Uint8Array([0x7b, 0xff, 0xfe]) }])
+    expect(table.apply(echo, {})).toEqual({ ok: true, news: null })
+    // News is still validated.
+    const bad = encodeEncoded([{ clientID: 7, clock: 4, state: new Uint8Array([0x7b, 0xff, 0xfe]) }])
+    expect(() => table.apply(bad, owner)).toThrow(/malformed awareness/)
+  })
+
+  it('RELAY-6.4: only the entries with news are forwarded from a mixed update', () => {
+    const table = new AwarenessTable()
+    table.apply(state(1, 5, '{"a":1}'), {})
+    const mixed = encodeAwarenessEntries([
+      [1, 5, '{"a":1}'],
+      [2, 1, '{"b":2}'],
+    ])
+    const applied = table.apply(mixed, {})
+    expect(applied.ok && applied.news && idsOf(applied.news)).toEqual([2])
+    expect(table.size).toBe(2)
+  })
+})
+
+describe('presence: limits (RELAY-6.5)', () => {
+  it('RELAY-6.5: one connection may introduce at most 32 client ids; more closes it', async () => {
+    srv = await startTestServer()
+    const a = await join('many')
+    const ids = Array.from({ length: DEFAULT_PRESENCE_LIMITS.maxClientsPerConnection + 1 }, (_, i) => i + 1)
+    a.client.send(encodeAwareness(encodeAwarenessEntries(ids.map((id) => [id, 1, '{}']))))
+    expect((await a.client.closed).code).toBe(CloseCode.MalformedMessage)
+  })
+
+  it('RELAY-6.5: a room holds at most maxClientsPerRoom client ids; an update past it is dropped', () => {
+    const table = new AwarenessTable()
+    const { maxClientsPerRoom, maxClientsPerConnection } = DEFAULT_PRESENCE_LIMITS
+    let next = 1
+    let refused = 0
+    for (let owner = 0; next <= maxClientsPerRoom + 10; owner++) {
+      const ids = Array.from({ length: maxClientsPerConnection }, () => next++)
+      const applied = table.apply(encodeAwarenessEntries(ids.map((id) => [id, 1, '{}'])), {})
+      if (!applied.ok) {
+        expect(applied.reason).toBe('room-full')
+        refused++
+      }
+    }
+    expect(refused).toBeGreaterThan(0)
+    expect(table.size).toBeLessThanOrEqual(maxClientsPerRoom)
+  })
+
+  it('RELAY-6.5: a room holds at most maxBytesPerRoom of state, which bounds every answer', () => {
+    const table = new AwarenessTable()
+    const big = JSON.stringify({ blob: 'x'.repeat(60 * 1024) })
+    for (let id = 1; id <= 40; id++) table.apply(state(id, 1, big), {})
+    expect(table.bytes).toBeLessThanOrEqual(DEFAULT_PRESENCE_LIMITS.maxBytesPerRoom)
+    const all = table.encodeAll()
+    expect(all).not.toBeNull()
+    expect(all?.byteLength ?? 0).toBeLessThanOrEqual(DEFAULT_PRESENCE_LIMITS.maxBytesPerRoom + 40 * 16)
+    // A client already present may still shrink its state or leave.
+    expect(table.apply(state(1, 2, '{}'), {})).toMatchObject({ ok: true })
+  })
+
+  it('RELAY-6.5: query-awareness is answered at most once a second per connection', async () => {
+    srv = await startTestServer()
+    const a = await join('query')
+    a.client.send(encodeAwareness(state(1, 1, '{"name":"Ada"}')))
+    await a.next('awareness')
+    for (let i = 0; i < 5; i++) a.client.send(encodeQueryAwareness())
+    // Handled in order: every answer to the queries is sent before the answer to this step 1.
+    a.client.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+    await a.next('sync-step2')
+    expect(a.received.filter((m) => m.type === 'awareness')).toHaveLength(1)
+  })
+})
