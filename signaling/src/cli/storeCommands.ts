@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Compactor, inspectDoc, docId as toDocId, type DocInspection, type DocStore } from '@weft/core'
 import { RELAY_DB_FILE } from '../relay/openRelayStore.js'
+import { COMPACT_USAGE, INSPECT_USAGE, parseStoreArgs } from './parseStoreArgs.js'
 
 /** `weft inspect` / `weft compact` take a store: a relay data directory (`--data`) or a SQLite file. */
 export const openStoreAt = async (path: string): Promise<DocStore> => {
@@ -32,16 +33,21 @@ interface Out {
   write(s: string): void
 }
 
+/** A usage error: the reason and the usage on stderr, exit code 1 (CLI-4.4). */
+const usageError = (err: Out, command: string, reason: string, usage: string): number => {
+  err.write(`weft ${command}: ${reason}\n\n${usage}`)
+  return 1
+}
+
 /** `weft inspect <store> [doc] [--json]`. Resolves with the exit code. */
 export const inspectCommand = async (args: readonly string[], out: Out, err: Out): Promise<number> => {
-  const json = args.includes('--json')
-  const [path, doc] = args.filter((a) => !a.startsWith('--'))
-  if (!path) {
-    err.write(
-      'Usage: weft inspect <store> [doc] [--json]\n  <store>: a weft serve --data directory or a SQLite file\n',
-    )
-    return 1
+  const parsed = parseStoreArgs(args, { json: true })
+  if (!parsed.ok) return usageError(err, 'inspect', parsed.reason, INSPECT_USAGE)
+  if (parsed.help) {
+    out.write(INSPECT_USAGE)
+    return 0
   }
+  const { path, doc, json } = parsed
   const store = await openStoreAt(path)
   try {
     const ids = doc !== undefined ? [toDocId(doc)] : (await store.list()).sort()
@@ -87,13 +93,13 @@ export const compactCommand = async (
   out: Out & { isTTY?: boolean },
   err: Out,
 ): Promise<number> => {
-  const [path, doc] = args.filter((a) => !a.startsWith('--'))
-  if (!path) {
-    err.write(
-      'Usage: weft compact <store> [doc]\n  <store>: a weft serve --data directory or a SQLite file\n',
-    )
-    return 1
+  const parsed = parseStoreArgs(args, { json: false })
+  if (!parsed.ok) return usageError(err, 'compact', parsed.reason, COMPACT_USAGE)
+  if (parsed.help) {
+    out.write(COMPACT_USAGE)
+    return 0
   }
+  const { path, doc } = parsed
   const store = await openStoreAt(path)
   try {
     const ids = doc !== undefined ? [toDocId(doc)] : (await store.list()).sort()

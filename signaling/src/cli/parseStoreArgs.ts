@@ -1,0 +1,64 @@
+import { parseArgs } from 'node:util'
+
+/** Usage of `weft inspect` (printed to stdout by `--help`, to stderr after a usage error). */
+export const INSPECT_USAGE = `Usage: weft inspect <store> [doc] [--json]
+
+Reports, per document of a store (or only [doc]): live content size, encoded size (V2 and V1), stored size
+(snapshot + tail), stored tail updates, live and deleted items, client ids, epoch.
+
+  <store>     a weft serve --data directory, or a SQLite store file
+  [doc]       one document id (default: every document)
+  --json      print one JSON object keyed by document id
+  -h, --help  print this help
+`
+
+/** Usage of `weft compact`. */
+export const COMPACT_USAGE = `Usage: weft compact <store> [doc]
+
+Log compaction of every document of a store (or only [doc]), with a progress bar; reports bytes before and after.
+Atomic per document and keeps appends made meanwhile, so it may run next to a live server.
+
+  <store>     a weft serve --data directory, or a SQLite store file
+  [doc]       one document id (default: every document)
+  -h, --help  print this help
+`
+
+/** Outcome of {@link parseStoreArgs}. */
+export type StoreArgs =
+  | { readonly ok: true; readonly help: true }
+  | {
+      readonly ok: true
+      readonly help: false
+      readonly path: string
+      readonly doc: string | undefined
+      readonly json: boolean
+    }
+  | { readonly ok: false; readonly reason: string }
+
+/**
+ * Parses the arguments of `weft inspect` (`json: true` allows `--json`) or `weft compact`: `<store> [doc]`, with
+ * `--help`/`-h` anywhere. An unknown flag or a missing store is a usage error; `--` ends the flags (a document id
+ * that starts with `-`).
+ */
+export const parseStoreArgs = (args: readonly string[], accepts: { readonly json: boolean }): StoreArgs => {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...(accepts.json ? { json: { type: 'boolean' as const } } : {}),
+      },
+    })
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) }
+  }
+  if (parsed.values.help === true) return { ok: true, help: true }
+  const [path, doc, ...extra] = parsed.positionals
+  if (path === undefined) return { ok: false, reason: 'missing <store>' }
+  if (extra.length > 0) return { ok: false, reason: `unexpected argument ${JSON.stringify(extra[0])}` }
+  const json = (parsed.values as { json?: boolean }).json === true
+  return { ok: true, help: false, path, doc, json }
+}
