@@ -106,11 +106,11 @@ export class TypedCollection<F extends Fields> {
     if (f) return f
     const values = patch as Record<string, unknown>
     const target = map as Y.Map<unknown>
-    const fields = this.#def.fields
+    const def = this.#def
     this.#rt.transact(() => {
       for (const key in values) {
         const value = values[key]
-        const field = fields[key]
+        const field = def.field(key)
         if (value === undefined || field?.kind !== 'value') continue
         if (field.keepsConflicts) this.#rt.writeValue(target, key, field, value, [...this.path, id])
         else target.set(key, value)

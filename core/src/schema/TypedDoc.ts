@@ -135,6 +135,8 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
   readonly #steps: ReadonlyMap<string, RecordStep>
   readonly #reported = new Map<string, unknown>()
   readonly #unsubscribes: Array<() => void> = []
+  /** Reads for reporting (at open, on remote changes): every violation of a record, not just the first. */
+  readonly #reportAll: ReadEnv
   #status: TypedDocStatus = 'ready'
   #refusal: WriteFailure | undefined
 
@@ -142,6 +144,7 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
   constructor(doc: Y.Doc, schema: S, options: OpenTypedOptions = {}) {
     super()
     this.doc = doc
+    this.#reportAll = { doc, all: true, report: (path, value, reason) => this.report(path, value, reason) }
     this.schema = schema
     this.origin = options.origin ?? null
     if (options.onInvalid) this.on('invalid', options.onInvalid)
@@ -216,6 +219,7 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
     const found: InvalidEvent[] = []
     this.#read({
       doc: this.doc,
+      all: true,
       report: (path, value, reason) => {
         found.push({ path, value, reason })
         this.report(path, value, reason)
@@ -399,7 +403,7 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
         }
       }
     }
-    this.#read(this)
+    this.#read(this.#reportAll)
   }
 
   #listen(): void {
@@ -475,7 +479,7 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
   #check(map: Y.Map<unknown>, def: RecordField<Fields>, path: PathSegment[]): void {
     this.#checkConflicts(map, def, path)
     readRecord(
-      this,
+      this.#reportAll,
       map,
       def,
       path,
@@ -508,7 +512,7 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
           : c.field.kind === 'collection' && rest.length === 2
             ? [container.get(String(rest[0])), c.field.record, rest[1]]
             : [undefined, undefined, undefined]
-      const field = def?.fields[String(key)]
+      const field = def?.field(String(key))
       if (map instanceof Y.Map && field?.kind === 'value')
         return { map: map as Y.Map<unknown>, key: String(key), def: field }
       return undefined

@@ -68,7 +68,7 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
 
   /** Reads one field (lists as arrays of their valid items, nested records as objects). Never throws. */
   get<K extends keyof F & string>(key: K): Infer<F[K]> | Missing {
-    const field = this.#def.fields[key]
+    const field = this.#def.field(key)
     if (field === undefined) return undefined as Missing
     if (field.kind === 'value' && !field.keepsConflicts) {
       const raw = this.ymap.get(key)
@@ -88,7 +88,7 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
   set<K extends ValueKeys<F>>(key: K, value: Infer<F[K]>): WriteResult {
     const refusal = this.#rt.refusal
     if (refusal) return refusal
-    const field = this.#def.fields[key]
+    const field = this.#def.field(key)
     if (field?.kind !== 'value')
       return fail('invalid-value', `${key}: not a plain-value field`, [...this.path, key])
     const f = checkValue(this.#rt, field, value, this.path, key)
@@ -107,7 +107,7 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
     this.#rt.transact(() => {
       for (const key in values) {
         const value = values[key]
-        const field = this.#def.fields[key]
+        const field = this.#def.field(key)
         if (value !== undefined && field?.kind === 'value')
           this.#rt.writeValue(this.ymap, key, field, value, this.path)
       }
@@ -172,7 +172,7 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
 
   /** Calls `listener` after each transaction that changed this record. Returns the unsubscribe function. */
   observe(listener: (change: RecordChange<F>) => void): () => void {
-    const declared = this.#def.fields
+    const def = this.#def
     const unsubscribes: Array<() => void> = []
     const deep = (events: Array<Y.YEvent<SharedType>>, tr: Y.Transaction, nestedKey?: string): void => {
       const fields = new Set<string>()
@@ -182,7 +182,7 @@ export class TypedRecord<F extends Fields, Missing = undefined> {
           for (const k of e.keysChanged as Set<string>) fields.add(fieldOf(k))
         else if (typeof e.path[0] === 'string') fields.add(e.path[0])
       }
-      for (const k of fields) if (!(k in declared)) fields.delete(k)
+      for (const k of fields) if (def.field(k) === undefined) fields.delete(k)
       if (fields.size > 0)
         listener({ fields: fields as Set<keyof F & string>, local: tr.local, origin: tr.origin })
     }

@@ -202,6 +202,14 @@ export class RecordField<F extends Fields> {
     this.defs = this.entries.map(([, f]) => f)
     this.plainTests = this.defs.map((f) => (f.kind === 'value' && !f.keepsConflicts ? f.test : undefined))
   }
+
+  /**
+   * The declaration of field `name`, or `undefined` when no such field is declared. An own-property lookup:
+   * `constructor`, `toString` and other names inherited from `Object.prototype` are not fields.
+   */
+  field(name: string): FieldDef | undefined {
+    return Object.hasOwn(this.fields, name) ? (this.fields[name] as FieldDef) : undefined
+  }
 }
 
 /** Records of one shape keyed by id, stored as a `Y.Map` of `Y.Map`s. Allowed at the root and in root records. */

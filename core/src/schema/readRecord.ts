@@ -16,6 +16,11 @@ export const INVALID: unique symbol = Symbol('weft.schema.invalid')
 export interface ReadEnv {
   readonly doc: Y.Doc
   report(path: readonly PathSegment[], value: unknown, reason: string): void
+  /**
+   * Read every field of an invalid record, to report all its violations (validation); by default reading stops at
+   * the first field that makes the record invalid.
+   */
+  readonly all?: boolean
 }
 
 /** Reads a plain-value field of `map`. `rootLevel`: fall back to the zero value instead of INVALID. */
@@ -141,6 +146,7 @@ export const readRecord = (
 ): Record<string, unknown> | typeof INVALID => {
   const { keys, defs, plainTests } = def
   let path: readonly PathSegment[] | undefined
+  let invalid = false
   for (let i = 0; i < keys.length; i++) {
     const name = keys[i] as string
     const test = plainTests[i]
@@ -154,10 +160,12 @@ export const readRecord = (
     }
     path ??= key === undefined ? parent : [...parent, key]
     const v = readField(env, map, name, defs[i] as FieldDef, path, staticName)
-    if (v === INVALID) return INVALID
-    out[name] = v
+    if (v === INVALID) {
+      if (!env.all) return INVALID
+      invalid = true
+    } else out[name] = v
   }
-  return out
+  return invalid ? INVALID : out
 }
 
 /** Reads one record of a collection (with its `id`); INVALID when it is not a record or is invalid. */

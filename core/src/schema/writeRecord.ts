@@ -117,9 +117,8 @@ export const checkInput = (
   key?: PathSegment,
 ): WriteFailure | undefined => {
   if (!isPlainObject(input)) return failAt(path, key, 'expected an object')
-  const fields = def.fields
   for (const name in input) {
-    if (!(name in fields)) return failAt(at(path, key), name, 'not declared')
+    if (def.field(name) === undefined) return failAt(at(path, key), name, 'not declared')
   }
   const { keys, defs } = def
   let here: readonly PathSegment[] | undefined
@@ -147,7 +146,7 @@ export const checkPatch = (
 ): WriteFailure | undefined => {
   if (!isPlainObject(patch)) return failAt(path, key, 'expected an object')
   for (const name in patch) {
-    const field = def.fields[name]
+    const field = def.field(name)
     if (field?.kind !== 'value') return failAt(at(path, key), name, 'not a plain-value field of this record')
     const value = patch[name]
     if (value === undefined) continue

@@ -147,6 +147,36 @@ describe('typed writes', () => {
     expect(typed.root.meta.get('title')).toBe('Untitled')
   })
 
+  it('SCHEMA-2.1 keys named after Object.prototype members are undeclared and refused', () => {
+    const doc = new Y.Doc()
+    const typed = openTyped(doc, boardV2)
+    const updates = updatesOf(doc)
+    const shape = { kind: 'rect', x: 0, y: 0, fill: 'red', rotation: 0 } as const
+    for (const key of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__']) {
+      const input = { ...shape }
+      Object.defineProperty(input, key, { value: 1, enumerable: true })
+      expect(typed.root.shapes.insert(input, { id: key }), key).toMatchObject({
+        ok: false,
+        reason: 'invalid-value',
+        path: ['shapes', key, key],
+        message: `shapes.${key}.${key}: not declared`,
+      })
+      expect(typed.root.layers.insert(JSON.parse(`{"name": "n", "${key}": 2}`) as never)).toMatchObject({
+        ok: false,
+        reason: 'invalid-value',
+      })
+      expect(typed.root.meta.update({ [key]: 3 } as never), key).toMatchObject({
+        ok: false,
+        reason: 'invalid-value',
+      })
+      expect(typed.root.meta.set(key as never, 3 as never), key).toMatchObject({
+        ok: false,
+        reason: 'invalid-value',
+      })
+    }
+    expect(updates).toHaveLength(0)
+  })
+
   it('SCHEMA-2.2 an update is checked completely, then written in one transaction', () => {
     const doc = new Y.Doc()
     const typed = openTyped(doc, boardV2)

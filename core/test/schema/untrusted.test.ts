@@ -84,6 +84,29 @@ describe('untrusted remote data', () => {
     expect(invalid).toHaveLength(count + 1)
   })
 
+  it('SCHEMA-3.3 validate() returns every violation of a record, not only the first', () => {
+    const { doc, typed, invalid } = setup()
+    junkPeer(doc, (evil) => {
+      const victim = evil.getMap<Y.Map<unknown>>('shapes').get('victim')
+      victim?.set('kind', 'hexagon')
+      victim?.set('x', 'left')
+      victim?.set('fill', 7)
+      victim?.set('label', 'not a Y.Text')
+      victim?.set('w', null)
+    })
+    const expected = [
+      ['kind', 'hexagon', 'expected "rect" | "ellipse" | "sticky" | "stroke"; record skipped'],
+      ['x', 'left', 'expected number; record skipped'],
+      ['w', null, 'expected number; read as its default'],
+      ['fill', 7, 'expected string; record skipped'],
+      ['label', 'not a Y.Text', 'expected Y.Text; record skipped'],
+    ].map(([field, value, reason]) => ({ path: ['shapes', 'victim', field], value, reason }))
+    expect(typed.validate()).toEqual(expected)
+    // the remote change reported them all as well, once each
+    expect(invalid).toEqual(expected)
+    expect(typed.root.shapes.get('victim')).toBeUndefined()
+  })
+
   it('SCHEMA-3.4 validation never modifies raw data; undeclared fields survive', () => {
     const { doc, typed } = setup()
     junkPeer(doc, (evil) => {
