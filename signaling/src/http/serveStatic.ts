@@ -24,8 +24,55 @@ const TYPES: Readonly<Record<string, string>> = {
 }
 
 /**
+ * The Content-Security-Policy of static pages (the demo): scripts only from this origin (no inline script, no
+ * `eval`), connections to this origin, over HTTP or WebSocket (`ws:`/`wss:` to the same host are named
+ * explicitly, for browsers whose `'self'` does not cover them), no plugins, no framing, no `<base>` rewriting.
+ * Inline styles are allowed: editors (CodeMirror) and the whiteboard set them.
+ */
+const csp = (host: string | undefined): string => {
+  const sameHostWs =
+    host !== undefined && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    `connect-src 'self'${sameHostWs ? ` ws://${host} wss://${host}` : ''}`,
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ')
+}
+
+/**
+ * Headers of every static response, 404s included (HTTP-5): no MIME sniffing, the demo's CSP, no framing (also for
+ * browsers without `frame-ancestors`), no referrer leaving the origin.
+ */
+export const staticSecurityHeaders = (host: string | undefined): Readonly<Record<string, string>> => ({
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': csp(host),
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'same-origin',
+})
+
+/** A path segment that names a dotfile or dot-directory (`.git`, `.env`); `.well-known` (RFC 8615) is public. */
+const isHidden = (segment: string, index: number): boolean =>
+  segment.startsWith('.') && !(index === 0 && segment === '.well-known')
+
+/** Whether `target` (inside `base`) goes through a dotfile or dot-directory. */
+const hidden = (base: string, target: string): boolean =>
+  target !== base &&
+  target
+    .slice(base.length + 1)
+    .split(sep)
+    .some(isHidden)
+
+/**
  * Maps a URL path onto a file under `root`, or `null` when the path is not acceptable: undecodable, containing a
- * NUL byte, or resolving outside `root` (`..`, encoded `%2e%2e`, backslashes). Directories map to `index.html`
+ * NUL byte, resolving outside `root` (`..`, encoded `%2e%2e`, backslashes), or naming a dotfile or dot-directory
+ * anywhere on the way (`/.git/config`, `/.env`, `/assets/.DS_Store`; HTTP-4.1). Directories map to `index.html`
  * later, in {@link serveStatic}.
  */
 export const resolveStaticPath = (root: string, pathname: string): string | null => {
@@ -39,6 +86,7 @@ export const resolveStaticPath = (root: string, pathname: string): string | null
   const base = resolve(root)
   const target = resolve(join(base, decoded))
   if (target !== base && !target.startsWith(base + sep)) return null
+  if (hidden(base, target)) return null
   return target
 }
 
@@ -52,12 +100,13 @@ export const serveStatic = async (
   res: ServerResponse,
   pathname: string,
 ): Promise<void> => {
+  const security = staticSecurityHeaders(req.headers.host)
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { allow: 'GET, HEAD' }).end()
+    res.writeHead(405, { ...security, allow: 'GET, HEAD' }).end()
     return
   }
   const notFound = (): void =>
-    void res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n')
+    void res.writeHead(404, { ...security, 'content-type': 'text/plain; charset=utf-8' }).end('not found\n')
   let file = resolveStaticPath(root, pathname)
   if (!file) return notFound()
   try {
@@ -67,11 +116,13 @@ export const serveStatic = async (
       info = await stat(file)
     }
     const [realRoot, realFile] = await Promise.all([realpath(root), realpath(file)])
-    if (!info.isFile() || (realFile !== realRoot && !realFile.startsWith(realRoot + sep))) return notFound()
+    const inside = realFile === realRoot || realFile.startsWith(realRoot + sep)
+    // The real path too: a link inside the directory must not lead into a dot-directory (`public -> .git`).
+    if (!info.isFile() || !inside || hidden(realRoot, realFile)) return notFound()
     res.writeHead(200, {
+      ...security,
       'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'content-length': info.size,
-      'x-content-type-options': 'nosniff',
       'cache-control': 'no-cache',
     })
     if (req.method === 'HEAD') return void res.end()
