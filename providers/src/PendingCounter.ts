@@ -13,8 +13,12 @@ export const PENDING_META = {
 /**
  * Counts local changes that are not yet confirmed: by the relay's durable acks when a relay is configured,
  * otherwise by a peer's ack or by having been sent to a synced peer. Both counters are persisted in the local
- * store's metadata, the local count *before* the change itself is appended, so after a crash the count can only be
- * too high (shown as pending until the next handshake confirms it), never too low.
+ * store's metadata. The local count rides on the document's appends ({@link PendingCounter.appendMeta}, given to
+ * `DocPersistence` as its `appendMeta`): every append issued after a local change carries the count including it,
+ * in the same store transaction (STORE-2.6), and appends commit in order, so after a crash the count can only be
+ * too high (shown as pending until the next handshake confirms it), never too low, whichever listener runs first.
+ * With `persist: false` (nothing can ever acknowledge: no relay, no peer transport) the count is kept in memory
+ * only and writes nothing.
  */
 export class PendingCounter extends ObservableV2<{ change: () => void }> {
   #doc: Y.Doc
@@ -29,19 +33,26 @@ export class PendingCounter extends ObservableV2<{ change: () => void }> {
   #relay: Transport | null = null
   #writes: Promise<unknown> = Promise.resolve()
   #confirmedWrite: string | null = null
+  readonly #persist: boolean
+  /** The baseline was loaded: until then a written count would be too low (it lacks the stored one). */
+  #loaded = false
+  /** The last update counted (Yjs hands the same array to every listener of one update): counted once. */
+  #counted: Uint8Array | null = null
 
   constructor(options: {
     doc: Y.Doc
     store: DocStore | null
     docId: DocId
     isLocal: (origin: unknown) => boolean
+    /** Persist the local count (default true); false when nothing can acknowledge a change. */
+    persist?: boolean
   }) {
     super()
     this.#doc = options.doc
     this.#store = options.store
     this.#docId = options.docId
     this.#isLocal = options.isLocal
-    // Registered before DocPersistence's listener: the count is written before the change is appended.
+    this.#persist = options.store !== null && options.persist !== false
     this.#doc.on('update', this.#onUpdate)
   }
 
@@ -50,7 +61,23 @@ export class PendingCounter extends ObservableV2<{ change: () => void }> {
     this.#baseLocal = toCount(meta[PENDING_META.local])
     this.#baseConfirmed = Math.min(this.#baseLocal, toCount(meta[PENDING_META.confirmed]))
     this.#confirmed = this.#baseConfirmed
+    // Local changes made while the document was loading were appended without the count (it was not known yet):
+    // the next append carries it. A separate write now could commit after that append, with a lower count.
+    this.#loaded = true
     this.emit('change', [])
+  }
+
+  /**
+   * The metadata to write with an append of the document (`DocPersistence`'s `appendMeta`): counts `update` if it
+   * is a local change not counted yet, then returns the local count once there is one to store.
+   */
+  readonly appendMeta = (
+    update: Uint8Array | null,
+    origin: unknown,
+  ): Readonly<Record<string, string>> | undefined => {
+    if (update) this.#count(update, origin)
+    if (!this.#persist || !this.#loaded || this.#sessionLocal === 0) return undefined
+    return { [PENDING_META.local]: String(this.#total()) }
   }
 
   /** Local changes not confirmed yet. */
@@ -69,10 +96,7 @@ export class PendingCounter extends ObservableV2<{ change: () => void }> {
     session.on('peer-synced', () => this.#sentToSyncedPeer())
   }
 
-  /**
-   * Follows the document to a new epoch (COMPACT-7.3). Call synchronously on `epoch-changed`, before the document's
-   * persistence attaches to it, so that a change's count is still written before the change itself.
-   */
+  /** Follows the document to a new epoch (COMPACT-7.3). Call synchronously on `epoch-changed`. */
   rebind(doc: Y.Doc): void {
     this.#doc.off('update', this.#onUpdate)
     this.#doc = doc
@@ -86,12 +110,20 @@ export class PendingCounter extends ObservableV2<{ change: () => void }> {
     super.destroy()
   }
 
-  readonly #onUpdate = (_update: Uint8Array, origin: unknown): void => {
-    if (!this.#isLocal(origin)) return
+  readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
+    this.#count(update, origin)
+  }
+
+  #count(update: Uint8Array, origin: unknown): void {
+    if (update === this.#counted || !this.#isLocal(origin)) return
+    this.#counted = update
     this.#sessionLocal++
-    this.#write(PENDING_META.local, String(this.#baseLocal + this.#sessionLocal))
     this.#sentToSyncedPeer()
     this.emit('change', [])
+  }
+
+  #total(): number {
+    return this.#baseLocal + this.#sessionLocal
   }
 
   /** Without a relay, a change sent on a synced path counts as received (the transports are reliable). */
@@ -118,14 +150,6 @@ export class PendingCounter extends ObservableV2<{ change: () => void }> {
         .catch(() => undefined)
     }
     this.emit('change', [])
-  }
-
-  #write(key: string, value: string): void {
-    const store = this.#store
-    if (!store) return
-    // Issued synchronously (not chained) so it reaches the store before the append of the same change.
-    const w = store.setMeta(this.#docId, key, value).catch(() => undefined)
-    this.#writes = Promise.all([this.#writes, w])
   }
 }
 

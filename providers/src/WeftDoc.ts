@@ -6,6 +6,7 @@ import {
   EpochManager,
   SyncSession,
   isEpochOrigin,
+  requireYDoc,
   type EpochPolicy,
   type EpochRecord,
   type WeftError,
@@ -255,19 +256,31 @@ const persistenceErrors = (d: WeftDoc): void => {
 /**
  * Opens a document offline-first: creates (or takes) the Y.Doc, loads it from `store` (resolves once loaded, so
  * the app can render before any network), then connects the relay and every other transport, all feeding one
- * {@link SyncSession}. Rejects if the local store cannot be read.
+ * {@link SyncSession}. Rejects if the local store cannot be read, and with a `WeftError` (`invalid-argument`) if
+ * `doc` is a Y.Doc from another copy of yjs (two copies loaded).
  */
 export const openDoc = async (options: OpenDocOptions): Promise<WeftDoc> => {
   const id = toDocId(options.docId)
-  const doc = options.doc ?? new Y.Doc()
+  const doc = options.doc === undefined ? new Y.Doc() : requireYDoc(options.doc, 'openDoc({ doc })')
   const isLocal = (origin: unknown) =>
     !SyncSession.isPeerOrigin(origin) && !(origin instanceof DocPersistence) && !isEpochOrigin(origin)
-  // Created first so that its listener writes the local-change count before DocPersistence appends the change.
-  const pending = new PendingCounter({ doc, store: options.store ?? null, docId: id, isLocal })
+  // The local-change count is stored with the appends (`appendMeta`), and only when something can acknowledge.
+  const pending = new PendingCounter({
+    doc,
+    store: options.store ?? null,
+    docId: id,
+    isLocal,
+    persist: options.relay !== undefined || (options.transports?.length ?? 0) > 0,
+  })
   let persistence: DocPersistence | null = null
   if (options.store) {
     try {
-      persistence = await DocPersistence.open({ doc, store: options.store, docId: id })
+      persistence = await DocPersistence.open({
+        doc,
+        store: options.store,
+        docId: id,
+        appendMeta: pending.appendMeta,
+      })
     } catch (err) {
       await pending.close()
       throw err

@@ -25,6 +25,17 @@ export interface DocPersistenceOptions {
    * decoding the store, which is much cheaper on long histories (docs/guides/compaction.md). Default false.
    */
   readonly exclusive?: boolean
+  /**
+   * Metadata written with each append, in the same atomic step (STORE-2.6); called synchronously just before the
+   * append is issued, with the doc update being appended and its origin (`null` and the persistence for appends it
+   * makes on its own: a repair, the state held before open, changes made during an epoch switch). A client's
+   * pending-change count rides on it, so the count is stored with the change it counts, whatever the order in which
+   * listeners were added. Undefined: nothing extra is written.
+   */
+  readonly appendMeta?: (
+    update: Uint8Array | null,
+    origin: unknown,
+  ) => Readonly<Record<string, string | null>> | undefined
 }
 
 /** Events of {@link DocPersistence}. */
@@ -58,6 +69,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   readonly docId: DocId
   readonly compactor: Compactor | null
   readonly #exclusive: boolean
+  readonly #appendMetaOf: DocPersistenceOptions['appendMeta']
   /** Highest clock known to be applied to the doc (loaded, or appended from it). */
   #lastClock = 0
   /**
@@ -116,6 +128,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.docId = options.docId
     this.compactor = options.compactor === undefined ? defaultCompactor : options.compactor
     this.#exclusive = options.exclusive ?? false
+    this.#appendMetaOf = options.appendMeta
     // Listen before loading: edits made while the load is in flight are stored too.
     this.doc.on('update', this.#onUpdate)
     this.doc.on('destroy', this.#onDocDestroy)
@@ -388,20 +401,22 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === this || this.#destroyed) return
-    this.#write(update)
+    this.#write(update, origin)
   }
 
   readonly #onDocDestroy = (): void => {
     void this.destroy()
   }
 
-  #write(update: Uint8Array): void {
+  /** Appends `update`: a doc update with its `origin`, or (origin: the persistence) one it makes on its own. */
+  #write(update: Uint8Array, origin: unknown = this): void {
     if (this.#blocked) {
       // STORE-7.8: the store holds another epoch; the change stays in the doc (the switch re-applies it).
       this.#needsRepair = true
       return
     }
-    const append = this.store.append(this.docId, update, this.#appendOptions()).then(
+    const options = this.#appendOptions(origin === this ? null : update, origin)
+    const append = this.store.append(this.docId, update, options).then(
       (clock) => {
         this.#lastClock = Math.max(this.#lastClock, clock)
         if (clock === this.#heldClock + 1) this.#heldClock = clock
@@ -421,10 +436,11 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   }
 
   /** The epoch check of every append of the document (STORE-2.5); none while loading. One object per epoch. */
-  #appendOptions(): AppendOptions | undefined {
-    if (this.#epoch === undefined) return undefined
+  #appendOptions(update: Uint8Array | null = null, origin: unknown = this): AppendOptions | undefined {
+    const meta = this.#appendMetaOf?.(update, origin)
+    if (this.#epoch === undefined) return meta ? { meta } : undefined
     if (this.#appendOpts?.epoch !== this.#epoch) this.#appendOpts = { epoch: this.#epoch }
-    return this.#appendOpts
+    return meta ? { epoch: this.#epoch, meta } : this.#appendOpts
   }
   #appendOpts: AppendOptions | null = null
 
