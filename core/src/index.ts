@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export { WeftError, WeftErrorCode, toWeftError } from './WeftError.js'
+export { requireYDoc } from './requireYDoc.js'
 export { docId, peerId, type DocId, type PeerId, type Brand } from './ids.js'
 export type { Transport, TransportEvents, TransportStatus } from './transport/Transport.js'
 export * from './storage/index.js'

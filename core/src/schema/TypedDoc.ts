@@ -1,5 +1,6 @@
 import { ObservableV2 } from 'lib0/observable'
 import * as Y from 'yjs'
+import { requireYDoc } from '../requireYDoc.js'
 import { ConflictLog, type ConflictEntry } from './ConflictLog.js'
 import type { RootField, RootFields, Schema } from './defineSchema.js'
 import type {
@@ -143,7 +144,7 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
   /** Use {@link openTyped}. */
   constructor(doc: Y.Doc, schema: S, options: OpenTypedOptions = {}) {
     super()
-    this.doc = doc
+    this.doc = requireYDoc(doc, 'openTyped(doc)')
     this.#reportAll = { doc, all: true, report: (path, value, reason) => this.report(path, value, reason) }
     this.schema = schema
     this.origin = options.origin ?? null
@@ -526,7 +527,8 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
  * that throws leaves it untouched and the result read-only), opens it read-only when it is newer
  * (`status: 'upgrade-required'`), logs conflicts found, and reports violations (pass `onInvalid` to hear those found
  * while opening). Open it once the local store and first sync have loaded, so that document-level migration steps
- * see the data (record steps also migrate data that arrives later).
+ * see the data (record steps also migrate data that arrives later). Throws `WeftError` (`invalid-argument`) for a
+ * `doc` that is no Y.Doc of the yjs copy Weft uses (two copies of yjs loaded).
  */
 export const openTyped = <S extends Schema>(
   doc: Y.Doc,
