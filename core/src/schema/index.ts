@@ -33,7 +33,7 @@ export type {
   WriteFailureReason,
   WriteResult,
 } from './types.js'
-export { REMOVE, addField, chainSteps, renameField } from './migration.js'
+export { REMOVE, addField, chainSteps, isJson, renameField } from './migration.js'
 export type {
   Migration,
   MigrationContext,
