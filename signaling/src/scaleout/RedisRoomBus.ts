@@ -35,19 +35,21 @@ export interface RedisRoomBusOptions {
   readonly prefix?: string | undefined
   /** A node silent this long is considered dead (default 10 s); heartbeats go out every quarter of it. */
   readonly nodeTimeoutMs?: number | undefined
+  /** Delay before reconnect attempt `attempt` (1, 2, …) while Redis is away (default `min(50 × attempt, 1000)` ms). */
+  readonly retryDelay?: ((attempt: number) => number) | undefined
 }
 
 /** Defaults of {@link RedisRoomBusOptions}. */
 export const BUS_DEFAULTS = Object.freeze({ prefix: 'weft:', nodeTimeoutMs: 10_000 })
 
-const connectionOptions = (url: string): RedisOptions => {
+const connectionOptions = (url: string, retryDelay: (attempt: number) => number): RedisOptions => {
   const base: RedisOptions = {
     // The bus is best-effort: PostgreSQL is the truth. Nothing is queued while Redis is away (a long outage would
     // otherwise grow memory without bound); whoever missed messages catches up from the store.
     enableOfflineQueue: false,
     autoResubscribe: false,
     maxRetriesPerRequest: 1,
-    retryStrategy: (times) => Math.min(50 * times, 1000),
+    retryStrategy: retryDelay,
     lazyConnect: true,
   }
   if (url.startsWith('/')) return { ...base, path: url }
@@ -84,26 +86,30 @@ export class RedisRoomBus {
   #everReady = false
   #timer: NodeJS.Timeout | null = null
   #closed = false
-  #down = false
+  /** When the current outage began (ms), or null while Redis is reachable: one warn line per outage (SCALE-2.6). */
+  #downSince: number | null = null
+  /** Reconnect attempts (both connections) since the outage began. */
+  #retries = 0
 
   constructor(opts: RedisRoomBusOptions) {
     this.#opts = opts
     this.#prefix = opts.prefix ?? BUS_DEFAULTS.prefix
     this.#nodesChannel = `${this.#prefix}nodes`
     this.#timeoutMs = opts.nodeTimeoutMs ?? BUS_DEFAULTS.nodeTimeoutMs
-    const options = connectionOptions(opts.url)
+    const delay = opts.retryDelay ?? ((times: number) => Math.min(50 * times, 1000))
+    const options = connectionOptions(opts.url, (times) => {
+      this.#retries++
+      return delay(times)
+    })
     this.#pub = new Redis({ ...options, connectionName: `weft-pub-${opts.nodeId}` })
     this.#sub = new Redis({ ...options, connectionName: `weft-sub-${opts.nodeId}` })
-    for (const conn of [this.#pub, this.#sub]) {
-      conn.on('error', (err: Error) => {
-        if (!this.#down) opts.logger.warn({ err: err.message }, 'redis connection error; retrying')
-        this.#down = true
-      })
-    }
+    // ioredis reports every failed reconnect attempt (an `error`, a `close`): one line when the outage begins, none
+    // while it lasts, one when both connections are back.
+    for (const conn of [this.#pub, this.#sub]) conn.on('error', (err: Error) => this.#outage(err.message))
     this.#sub.on('close', () => {
-      if (!this.#closed && this.#everReady)
-        opts.logger.warn('redis subscriber disconnected; rooms catch up from the store')
+      if (this.#everReady) this.#outage('subscriber disconnected')
     })
+    this.#pub.on('ready', () => this.#recovered())
     this.#sub.on('ready', () => void this.#onReady())
     this.#sub.on('messageBuffer', (channel: Buffer, message: Buffer) =>
       this.#onMessage(channel.toString(), message),
@@ -125,11 +131,7 @@ export class RedisRoomBus {
     const connect = Promise.all([this.#pub.connect(), this.#sub.connect()]).then(() => true)
     const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref())
     const ok = await Promise.race([connect.catch(() => false), timedOut])
-    if (!ok)
-      this.#opts.logger.warn(
-        { redis: this.#opts.url },
-        'redis is not reachable yet; retrying in the background',
-      )
+    if (!ok) this.#outage(`not connected within ${timeoutMs} ms`)
     const beat = Math.max(50, Math.floor(this.#timeoutMs / 4))
     this.#timer = setInterval(() => this.#tick(), beat)
     this.#timer.unref()
@@ -178,10 +180,28 @@ export class RedisRoomBus {
     this.#pub.publish(channel, encodeBusMessage(message)).catch(() => undefined)
   }
 
+  /** Redis is away: the first report of an outage is logged, the rest (one per retry) are not. */
+  #outage(reason: string): void {
+    if (this.#closed || this.#downSince !== null) return
+    this.#downSince = Date.now()
+    this.#retries = 0
+    this.#opts.logger.warn(
+      { redis: this.#opts.url, reason },
+      'redis unreachable: retrying quietly until it is back (rooms catch up from the store)',
+    )
+  }
+
+  /** Both connections are up again after an outage: one line saying how long it lasted. */
+  #recovered(): void {
+    const since = this.#downSince
+    if (since === null || this.#pub.status !== 'ready' || this.#sub.status !== 'ready') return
+    this.#downSince = null
+    this.#opts.logger.info({ downMs: Date.now() - since, retries: this.#retries }, 'redis reachable again')
+  }
+
   async #onReady(): Promise<void> {
     const again = this.#everReady
     this.#everReady = true
-    this.#down = false
     this.#readySince = Date.now()
     try {
       await this.#sub.subscribe(this.#nodesChannel, ...this.#wanted)
@@ -189,6 +209,7 @@ export class RedisRoomBus {
       return // Disconnected again: the next `ready` retries.
     }
     this.#opts.logger.info({ rooms: this.#wanted.size, reconnect: again }, 'redis bus subscribed')
+    this.#recovered()
     if (again) this.#opts.handlers.resync()
   }
 

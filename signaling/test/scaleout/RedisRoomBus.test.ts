@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pino } from 'pino'
+import { RedisRoomBus } from '../../src/scaleout/RedisRoomBus.js'
+import { startRedis, type RedisService } from './startServices.js'
+
+let redis: RedisService
+beforeAll(async () => {
+  redis = await startRedis()
+})
+afterAll(async () => {
+  await redis.stop()
+})
+
+/** A pino logger whose lines the test reads, and a way to await a line. */
+const captureLogger = () => {
+  const lines: Array<Record<string, unknown>> = []
+  const waiters: Array<() => void> = []
+  const logger = pino(
+    { level: 'info' },
+    {
+      write: (s: string) => {
+        lines.push(JSON.parse(s) as Record<string, unknown>)
+        for (const w of waiters.splice(0)) w()
+      },
+    },
+  )
+  const line = async (match: (l: Record<string, unknown>) => boolean, from = 0) => {
+    for (;;) {
+      const found = lines.slice(from).find(match)
+      if (found) return found
+      await new Promise<void>((r) => waiters.push(r))
+    }
+  }
+  return { logger, lines, line }
+}
+
+const WARN = 40
+
+describe('RedisRoomBus while Redis is down', { timeout: 30_000 }, () => {
+  it('SCALE-2.6 one warn line per outage, however many retries; one line when it is back', async () => {
+    const { logger, lines, line } = captureLogger()
+    let retries = 0
+    let retried: (() => void) | null = null
+    const bus = new RedisRoomBus({
+      url: redis.url,
+      nodeId: 'n1',
+      logger,
+      handlers: { message: () => {}, resync: () => {}, nodeDown: () => {} },
+      retryDelay: () => {
+        retries++
+        if (retries >= 40) retried?.()
+        return 5
+      },
+    })
+    try {
+      await bus.start()
+      await line((l) => l['msg'] === 'redis bus subscribed')
+      const before = lines.length
+      const manyRetries = new Promise<void>((r) => (retried = r))
+      await redis.kill()
+      await manyRetries // ~20 reconnect attempts per connection, 5 ms apart
+      const warns = lines.slice(before).filter((l) => (l['level'] as number) >= WARN)
+      expect(warns.map((l) => l['msg'])).toEqual([
+        'redis unreachable: retrying quietly until it is back (rooms catch up from the store)',
+      ])
+      expect(bus.connected).toBe(false)
+
+      await redis.restart()
+      const back = await line((l) => l['msg'] === 'redis reachable again', before)
+      expect(back['level']).toBe(30)
+      expect(lines.slice(before).filter((l) => (l['level'] as number) >= WARN)).toHaveLength(1)
+      expect(back['downMs']).toBeTypeOf('number')
+      expect(back['retries']).toBeGreaterThanOrEqual(20)
+
+      // A second outage is reported again.
+      const second = lines.length
+      retries = 0
+      const again = new Promise<void>((r) => (retried = r))
+      await redis.kill()
+      await again
+      expect(lines.slice(second).filter((l) => (l['level'] as number) >= WARN)).toHaveLength(1)
+      await redis.restart()
+      await line((l) => l['msg'] === 'redis reachable again', second)
+    } finally {
+      await bus.close()
+    }
+  })
+})
