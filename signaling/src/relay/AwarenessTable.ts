@@ -43,6 +43,12 @@ export interface PresenceLimits {
    * or a join is answered with. An update that would grow the room past it is dropped.
    */
   readonly maxBytesPerRoom: number
+  /**
+   * News sent to a room within this many milliseconds of the previous send is held until then and sent with what
+   * else arrived meanwhile, as one update (the latest state per client): one write per connection instead of one
+   * per change. An update to a quiet room goes out at once. 0 sends every change at once.
+   */
+  readonly coalesceMs: number
 }
 
 /** Default {@link PresenceLimits}. */
@@ -50,6 +56,7 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = Object.freeze({
   maxClientsPerConnection: 32,
   maxClientsPerRoom: 1024,
   maxBytesPerRoom: 1024 * 1024,
+  coalesceMs: 50,
 })
 
 /** Why {@link AwarenessTable.apply} refused an update. */
@@ -84,6 +91,10 @@ export class AwarenessTable {
   #bytes = 0
   /** {@link encodeAll}'s answer until the table changes. */
   #all: Uint8Array | null = null
+  /** News held by {@link broadcast} until its timer fires, by client id. */
+  #pending: Map<number, EncodedAwarenessEntry> | null = null
+  #timer: NodeJS.Timeout | null = null
+  #send: ((update: Uint8Array) => void) | null = null
 
   constructor(limits: Partial<PresenceLimits> = {}) {
     this.#limits = { ...DEFAULT_PRESENCE_LIMITS, ...limits }
@@ -127,6 +138,35 @@ export class AwarenessTable {
     news.forEach((e, i) => this.#set(e.clientID, e.clock, states[i] ?? null, owner))
     this.#all = null
     return { ok: true, news: news.length === entries.length ? update : encodeEntries(news) }
+  }
+
+  /**
+   * Sends `news` (from {@link apply}) to the room through `send`: at once if nothing was sent within the last
+   * `coalesceMs`, otherwise merged with what else arrives until then into one update (RELAY-6.4).
+   */
+  broadcast(news: Uint8Array, send: (update: Uint8Array) => void): void {
+    const coalesceMs = this.#limits.coalesceMs
+    if (coalesceMs <= 0) return send(news)
+    this.#send = send
+    if (this.#timer === null) {
+      send(news)
+      this.#arm(coalesceMs)
+      return
+    }
+    const pending = (this.#pending ??= new Map())
+    for (const e of readEncodedAwarenessEntries(news)) pending.set(e.clientID, e)
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      const pending = this.#pending
+      this.#pending = null
+      if (!pending || pending.size === 0 || !this.#send) return
+      this.#send(encodeEntries(pending.values()))
+      this.#arm(ms)
+    }, ms)
+    this.#timer.unref()
   }
 
   /** Checks the limits for `news` (with their decoded-null-or-bytes `states`). */
@@ -221,8 +261,10 @@ export class AwarenessTable {
         this.#present--
         this.#bytes -= e.state.byteLength
       }
-      // Forget the client entirely: a later state from it is accepted whatever its clock.
+      // Forget the client entirely: a later state from it is accepted whatever its clock. News of it not sent yet
+      // would bring it back to whoever had not seen it.
       this.#entries.delete(id)
+      this.#pending?.delete(id)
     }
     this.#all = null
     return removed.length > 0 ? encodeEntries(removed) : null

@@ -234,7 +234,8 @@ export class RelayConnection implements RelayPeer {
         }
         // RELAY-6.4: only news is forwarded (an echo, same client at the same clock, is dropped). As y-websocket's
         // server does, the sender gets its own news back too (keeps a stock client's connection alive).
-        if (applied.news) doc.broadcast(encodeAwareness(applied.news))
+        if (applied.news)
+          doc.awareness.broadcast(applied.news, (news) => doc.broadcast(encodeAwareness(news)))
         return
       }
       case 'query-awareness': {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as Y from 'yjs'
 import {
   CloseCode,
@@ -75,6 +75,47 @@ describe('presence: echoes (RELAY-6.4)', () => {
     const applied = table.apply(mixed, {})
     expect(applied.ok && applied.news && idsOf(applied.news)).toEqual([2])
     expect(table.size).toBe(2)
+  })
+})
+
+describe('presence: coalescing (RELAY-6.4)', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  const news = (table: AwarenessTable, update: Uint8Array, owner: object): Uint8Array => {
+    const applied = table.apply(update, owner)
+    if (!applied.ok || !applied.news) throw new Error('expected news')
+    return applied.news
+  }
+
+  it('RELAY-6.4: news within coalesceMs of the last send goes out once, merged, latest state per client', () => {
+    vi.useFakeTimers()
+    const table = new AwarenessTable({ coalesceMs: 50 })
+    const sent: number[][] = []
+    const send = (u: Uint8Array) => sent.push(readAwarenessEntries(u).map((e) => e.clientID * 100 + e.clock))
+    table.broadcast(news(table, state(1, 1, '{}'), {}), send)
+    expect(sent).toEqual([[101]]) // a quiet room: at once
+    table.broadcast(news(table, state(2, 1, '{}'), {}), send)
+    table.broadcast(news(table, state(2, 2, '{}'), {}), send)
+    table.broadcast(news(table, state(3, 1, '{}'), {}), send)
+    expect(sent).toHaveLength(1)
+    vi.advanceTimersByTime(50)
+    expect(sent).toEqual([[101], [202, 301]])
+    vi.advanceTimersByTime(200)
+    expect(sent).toHaveLength(2)
+  })
+
+  it('RELAY-6.4: a held state of a client removed meanwhile is not sent', () => {
+    vi.useFakeTimers()
+    const table = new AwarenessTable({ coalesceMs: 50 })
+    const sent: Uint8Array[] = []
+    const leaving = {}
+    table.broadcast(news(table, state(1, 1, '{}'), {}), (u) => sent.push(u))
+    table.broadcast(news(table, state(9, 1, '{"bye":1}'), leaving), (u) => sent.push(u))
+    expect(table.removeOwner(leaving)).not.toBeNull()
+    vi.advanceTimersByTime(100)
+    expect(sent).toHaveLength(1)
   })
 })
 
