@@ -19,8 +19,20 @@ export interface ServerLimits {
   readonly maxRoomsPerConnection: number
   /** Longest signaling topic or relay room name, in characters. */
   readonly maxRoomNameLength: number
-  /** Open WebSocket connections for the whole server. More are closed with `ServerFull`. */
+  /**
+   * Open WebSocket connections for the whole server. More are refused with `ServerFull` (upgraded, closed and cut at
+   * once; refused connections never count).
+   */
   readonly maxConnections: number
+  /**
+   * WebSocket connections one client address may hold at once (IPv6: one /64). More are refused with HTTP 429.
+   * Behind a proxy, set `trustedProxies` or every client shares the proxy's address (docs/guides/server.md).
+   */
+  readonly maxConnectionsPerIp: number
+  /** Sustained WebSocket upgrade requests per second per client address. Faster ones are refused with HTTP 429. */
+  readonly upgradesPerIpPerSecond: number
+  /** Upgrade request burst per client address. */
+  readonly upgradeBurstPerIp: number
   /**
    * Bytes queued for one client that has not read them yet. A send while more than this (or twice the largest
    * message queued since the queue was last empty, if more) is queued closes the connection with `SlowConsumer`.
@@ -43,6 +55,9 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   maxRoomsPerConnection: 100,
   maxRoomNameLength: 512,
   maxConnections: 10_000,
+  maxConnectionsPerIp: 500,
+  upgradesPerIpPerSecond: 20,
+  upgradeBurstPerIp: 200,
   maxBufferedBytes: 8 * 1024 * 1024,
   heartbeatIntervalMs: 30_000,
   closeGraceMs: 2_000,

@@ -17,8 +17,12 @@ export const CloseCode = {
   Forbidden: 4005,
   /** A read-only connection tried to write. */
   ReadOnly: 4006,
-  /** The token expired while the connection was open. */
-  TokenExpired: 4007,
+  /**
+   * The token expired (before the connection was accepted, or while it was open). In the 4400-4499 band, which stock
+   * y-websocket (3.x) treats as final: it stops reconnecting and emits `closed` instead of retrying with a token
+   * that can never work again. (It was 4007 before; moved so that stock clients stop.)
+   */
+  TokenExpired: 4401,
   /** The connection subscribed to more rooms than allowed. */
   TooManyRooms: 4008,
   /** The client did not answer heartbeats. */
@@ -51,9 +55,11 @@ export const closeCodeName = (code: number): string | undefined => names.get(cod
 
 /**
  * Whether a client should reconnect after a close with this code. Auth failures and read-only violations are
- * final until the app supplies a new token; everything else is transient.
+ * final until the app supplies a new token; so is every code in the 4400-4499 band (the convention of stock
+ * y-websocket, whose servers may use it); everything else is transient.
  */
 export const isRetryableClose = (code: number): boolean =>
+  !(code >= 4400 && code < 4500) &&
   code !== CloseCode.Unauthorized &&
   code !== CloseCode.Forbidden &&
   code !== CloseCode.ReadOnly &&

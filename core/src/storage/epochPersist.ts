@@ -48,7 +48,21 @@ export const persistEpoch = (
   throughClock: number,
   options: PersistEpochOptions = {},
 ): Promise<CompactResult> =>
-  store.compact(docId, Y.encodeStateAsUpdateV2(doc), throughClock, {
+  persistEpochSnapshot(store, docId, record, Y.encodeStateAsUpdateV2(doc), throughClock, options)
+
+/**
+ * {@link persistEpoch} from the new epoch's state already encoded (`snapshot`, V2): for a caller that built the
+ * epoch elsewhere, e.g. the relay's compaction worker thread (RELAY-3.8).
+ */
+export const persistEpochSnapshot = (
+  store: DocStore,
+  docId: DocId,
+  record: EpochRecord,
+  snapshot: Uint8Array,
+  throughClock: number,
+  options: PersistEpochOptions = {},
+): Promise<CompactResult> =>
+  store.compact(docId, snapshot, throughClock, {
     meta: { [EPOCH_META_KEY]: record.id, [EPOCH_RECORD_META_KEY]: toBase64(encodeEpochRecord(record)) },
     exact: options.exact ?? true,
     ...(options.from === undefined ? {} : { epoch: options.from }),

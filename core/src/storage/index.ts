@@ -49,4 +49,10 @@ export {
   type ItemCounts,
 } from './epochPolicy.js'
 export { type PersistEpochOptions } from './epochPersist.js'
-export { persistEpoch, readEpochRecord, EPOCH_META_KEY, EPOCH_RECORD_META_KEY } from './epochPersist.js'
+export {
+  persistEpoch,
+  persistEpochSnapshot,
+  readEpochRecord,
+  EPOCH_META_KEY,
+  EPOCH_RECORD_META_KEY,
+} from './epochPersist.js'

@@ -5,10 +5,13 @@ import {
   shouldCompact,
   type CompactionPolicy,
   type DocStore,
+  type ItemCounts,
   type StoredDoc,
 } from '@weft/core'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
+import { CompactionWorker } from './CompactionWorker.js'
+import type { Collected } from './compactionTasks.js'
 import { collectGarbage } from './mergeUpdatesBatched.js'
 import type { RelayDoc } from './RelayDoc.js'
 import type { RelayEpochs } from './RelayEpochs.js'
@@ -32,6 +35,17 @@ const GC_GROWTH = 4
  */
 const ANSWER_GC_MAX_BYTES = 1024 * 1024
 const ANSWER_GC_GROWTH = 0.1
+
+/** RELAY-3.8: default of `workerMinBytes` (a rebuild of this much takes a few milliseconds). */
+export const DEFAULT_WORKER_MIN_BYTES = 128 * 1024
+
+/** Options of {@link RelayCompaction}: the log compaction policy, and where rebuilds run (RELAY-3.8). */
+export type RelayCompactionOptions = Partial<CompactionPolicy> & {
+  /** States at least this large are rebuilt in the compaction worker thread (default 128 KiB). */
+  readonly workerMinBytes?: number | undefined
+  /** The worker (default: the process-wide `CompactionWorker.shared()`). */
+  readonly worker?: CompactionWorker | undefined
+}
 
 /** What {@link RelayCompaction} needs from the relay. */
 export interface RelayCompactionHost {
@@ -63,8 +77,15 @@ export class RelayCompaction {
   /** Bytes of each document's in-memory state after its last garbage collection (or load). */
   readonly #baseline = new WeakMap<RelayDoc, number>()
 
-  constructor(host: RelayCompactionHost, policy: Partial<CompactionPolicy> | undefined) {
+  /** RELAY-3.8: states at least this large are rebuilt in the worker thread. */
+  readonly #workerMinBytes: number
+  readonly #worker: CompactionWorker
+
+  constructor(host: RelayCompactionHost, options: RelayCompactionOptions | undefined) {
     this.#host = host
+    const { workerMinBytes, worker, ...policy } = options ?? {}
+    this.#workerMinBytes = workerMinBytes ?? DEFAULT_WORKER_MIN_BYTES
+    this.#worker = worker ?? CompactionWorker.shared()
     this.#policy = { ...defaultCompactionPolicy, ...policy }
     this.#insertOnly = { ...this.#policy, maxUpdateBytes: Infinity }
   }
@@ -93,6 +114,8 @@ export class RelayCompaction {
   #collectOnLoad(doc: RelayDoc, stored: StoredDoc | null): boolean {
     if (!stored || stored.byteLength < GC_ON_LOAD_MIN_BYTES) return false
     if (stored.meta[GC_META_KEY] !== undefined && doc.tailBytes <= doc.snapshotBytes) return false
+    // RELAY-3.8: a large state is not rebuilt here; the compaction the caller starts rebuilds it in the worker.
+    if (doc.log.byteLength >= this.#workerMinBytes) return true
     const state = doc.log.state()
     const { v1 } = collectGarbage(state)
     if (v1.byteLength >= state.byteLength * GC_ON_LOAD_GAIN) return false
@@ -145,37 +168,72 @@ export class RelayCompaction {
     // may hold more than its clock says, never less). A busy document therefore compacts while writes continue.
     const through = host.scale ? host.scale.appliedClock(doc) : doc.lastClock
     const [count, bytes] = [doc.tailCount, doc.tailBytes]
-    let snapshot: Uint8Array
-    let v1: Uint8Array
-    try {
-      ;({ v1, v2: snapshot } = collectGarbage(doc.log.state()))
-    } catch (err) {
+    // RELAY-3.8: a large state is rebuilt in the worker thread from a copy of its parts; what is appended meanwhile
+    // is kept on top of the rebuilt state (the mark). A small one is rebuilt here, at once (RELAY-3.7 needs that).
+    const deletedBefore = doc.deletedSinceGc
+    const failed = (err: unknown) => {
       // Not retried before the next growth step.
       this.#baseline.set(doc, Math.max(baseline, size))
-      return void host.logger.error({ err, doc: doc.docId }, 'compaction failed')
+      host.logger.error({ err, doc: doc.docId }, 'compaction failed')
     }
-    // The rebuilt state holds exactly what the log held (nothing was appended since `state()`): it replaces the
-    // in-memory state now, whatever becomes of the store's compaction.
-    doc.log.rebase([v1])
-    doc.deletedSinceGc = 0
-    this.#baseline.set(doc, v1.byteLength)
+    const rebuilt = (collected: Collected): Promise<void> => {
+      const { v1, v2, counts } = collected
+      // The rebuilt state holds exactly what the log held at the mark (or now, inline): it replaces that part of the
+      // in-memory state at once, whatever becomes of the store's compaction.
+      doc.log.rebase([v1])
+      doc.deletedSinceGc = Math.max(0, doc.deletedSinceGc - deletedBefore)
+      this.#baseline.set(doc, v1.byteLength)
+      return this.#store(doc, v2, through, count, bytes, counts)
+    }
+    if (size < this.#workerMinBytes) {
+      let collected: Collected
+      try {
+        collected = this.#worker.runInline<Collected>({ op: 'collect', parts: doc.log.parts() }).result
+      } catch (err) {
+        return failed(err)
+      }
+      doc.compacting = true
+      return this.#track(doc, rebuilt(collected))
+    }
     doc.compacting = true
+    doc.log.mark()
+    const work = this.#worker.run<Collected>({ op: 'collect', parts: doc.log.parts() }, false)
     this.#track(
       doc,
-      host.store.compact(doc.docId, snapshot, through, { meta: { [GC_META_KEY]: String(through) } }).then(
-        (result) => {
-          if (!result.ok) return void host.logger.debug({ doc: doc.docId }, 'compaction was stale')
-          doc.tailCount = Math.max(0, doc.tailCount - count)
-          doc.tailBytes = Math.max(0, doc.tailBytes - bytes)
-          doc.snapshotBytes = snapshot.byteLength
-          host.scale?.compacted(doc, through, snapshot.byteLength)
-          host.metrics.compactions.inc()
-          host.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
-          host.epochs.compacted(doc)
+      work.then(
+        ({ result }) => rebuilt(result),
+        (err: unknown) => {
+          doc.log.unmark()
+          failed(err)
         },
-        (err: unknown) => host.logger.error({ err, doc: doc.docId }, 'compaction failed'),
       ),
     )
+  }
+
+  async #store(
+    doc: RelayDoc,
+    snapshot: Uint8Array,
+    through: number,
+    count: number,
+    bytes: number,
+    counts: ItemCounts,
+  ): Promise<void> {
+    const host = this.#host
+    try {
+      const result = await host.store.compact(doc.docId, snapshot, through, {
+        meta: { [GC_META_KEY]: String(through) },
+      })
+      if (!result.ok) return void host.logger.debug({ doc: doc.docId }, 'compaction was stale')
+      doc.tailCount = Math.max(0, doc.tailCount - count)
+      doc.tailBytes = Math.max(0, doc.tailBytes - bytes)
+      doc.snapshotBytes = snapshot.byteLength
+      host.scale?.compacted(doc, through, snapshot.byteLength)
+      host.metrics.compactions.inc()
+      host.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
+      host.epochs.compacted(doc, counts)
+    } catch (err) {
+      host.logger.error({ err, doc: doc.docId }, 'compaction failed')
+    }
   }
 
   /**

@@ -5,7 +5,6 @@ import {
   WeftError,
   WeftErrorCode,
   compareEpochs,
-  countItems,
   decodeEpochRecord,
   encodeEpochOffer,
   encodeEpochRecord,
@@ -16,12 +15,15 @@ import {
   validateUpdate,
   type EpochRecord,
   type Hello,
+  type ItemCounts,
 } from '@weft/core'
 import { archiveDiff, catchUpFor, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
 import { isEpochPeer, type EpochPeer } from './RelayEpochPeer.js'
 import type { RelayDoc } from './RelayDoc.js'
 import type { RelayEpochOptions } from './RelayOptions.js'
-import { autoStartPlan, offerPlan, runEpochSwitch, type EpochSwitchHost } from './runEpochSwitch.js'
+import { CompactionWorker } from './CompactionWorker.js'
+import { DEFAULT_WORKER_MIN_BYTES } from './RelayCompaction.js'
+import { runEpochSwitch, type EpochSwitchHost, type SwitchExecutor } from './runEpochSwitch.js'
 
 /** What {@link RelayEpochs} needs of the hub. */
 export type RelayEpochsHost = Omit<EpochSwitchHost, 'switched'>
@@ -78,6 +80,8 @@ export class RelayEpochs {
   /** The epoch each connection last announced (or, for a stock client, was judged to be in). */
   readonly #peers = new WeakMap<EpochPeer, { epoch: string | null }>()
   readonly #running = new Set<Promise<void>>()
+  /** Where switches run (RELAY-3.8). */
+  readonly #exec: SwitchExecutor
 
   constructor(host: RelayEpochsHost, options: { epochs?: RelayEpochOptions | undefined; scaleOut: boolean }) {
     this.#host = {
@@ -90,6 +94,10 @@ export class RelayEpochs {
     }
     this.#auto = options.epochs?.autoStart
     this.#scaleOut = options.scaleOut
+    this.#exec = {
+      worker: options.epochs?.worker ?? CompactionWorker.shared(),
+      minBytes: options.epochs?.workerMinBytes ?? DEFAULT_WORKER_MIN_BYTES,
+    }
   }
 
   /**
@@ -235,41 +243,26 @@ export class RelayEpochs {
     if (record.parent !== this.epochOf(doc)) {
       return void log.debug('epoch offer ignored: its parent is not the document epoch')
     }
-    const copy = catchUp.slice()
-    this.#enqueue(doc, st, () =>
-      runEpochSwitch(
-        this.#host,
-        doc,
-        st,
-        offerPlan(record, copy, () => this.epochOf(doc), log),
-      ),
-    )
+    const plan = { kind: 'offer', record, catchUp: catchUp.slice() } as const
+    this.#enqueue(doc, st, () => runEpochSwitch(this.#host, this.#exec, doc, st, plan, log))
   }
 
   /**
-   * A log compaction of `doc` succeeded: as epoch authority (COMPACT-3.1), start an epoch when the policy says so
-   * (RELAY-EPOCH-5), checking at most once per `minIntervalMs`.
+   * A log compaction of `doc` succeeded (RELAY-EPOCH-5): as epoch authority (COMPACT-3.1), start an epoch when the
+   * policy says so on `counts`, which the compaction's rebuild counted (the history is not decoded again for the
+   * check), checking at most once per `minIntervalMs`. The switch re-checks on the quiesced state it decodes.
    */
-  compacted(doc: RelayDoc): void {
+  compacted(doc: RelayDoc, counts: ItemCounts): void {
     const auto = this.#auto
     const st = this.#docs.get(doc)
     if (!auto || !st || this.#scaleOut || st.tasks > 0) return
     const now = Date.now()
     if (now - st.lastAutoCheck < (auto.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS)) return
     st.lastAutoCheck = now
-    const decoded = new Y.Doc({ gc: false })
-    let due = false
-    try {
-      Y.applyUpdate(decoded, doc.log.state())
-      due = shouldStartEpoch(countItems(decoded), auto)
-    } catch (err) {
-      this.#host.logger.warn({ err, doc: doc.docId }, 'could not check the epoch policy')
-    } finally {
-      decoded.destroy()
-    }
-    if (!due) return
+    if (counts.liveItems === 0 || !shouldStartEpoch(counts, auto)) return
     const log = this.#host.logger.child({ doc: doc.docId, epoch: this.epochOf(doc) })
-    this.#enqueue(doc, st, () => runEpochSwitch(this.#host, doc, st, autoStartPlan(st, auto, log)))
+    const plan = { kind: 'auto', policy: auto } as const
+    this.#enqueue(doc, st, () => runEpochSwitch(this.#host, this.#exec, doc, st, plan, log))
   }
 
   /**

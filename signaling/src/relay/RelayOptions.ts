@@ -1,5 +1,7 @@
-import type { CompactionPolicy, DocStore, EpochPolicy } from '@weft/core'
+import type { DocStore, EpochPolicy } from '@weft/core'
 import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
+import type { CompactionWorker } from './CompactionWorker.js'
+import type { RelayCompactionOptions } from './RelayCompaction.js'
 
 /** Settings of the storing relay at `/relay/<room>`. */
 export interface RelayOptions {
@@ -22,8 +24,12 @@ export interface RelayOptions {
    * updates and presence between nodes).
    */
   readonly scaleOut?: ScaleOutOptions | undefined
-  /** Log compaction thresholds (core's `CompactionPolicy`; each field defaults to `defaultCompactionPolicy`). */
-  readonly compaction?: Partial<CompactionPolicy> | undefined
+  /**
+   * Log compaction thresholds (core's `CompactionPolicy`; each field defaults to `defaultCompactionPolicy`), and
+   * `workerMinBytes`: states at least this large (default 128 KiB) are rebuilt in the compaction worker thread
+   * (RELAY-3.8).
+   */
+  readonly compaction?: RelayCompactionOptions | undefined
   /**
    * History compaction (docs/spec/relay-protocol.md, RELAY-EPOCH-*). The relay always follows epochs its clients
    * start; with `autoStart` it also starts them itself. Not in scale-out mode, where offers are ignored.
@@ -39,6 +45,10 @@ export interface RelayEpochOptions {
    * itself. The policy is checked at most once per `minIntervalMs` per document (default 60 s). Off by default.
    */
   readonly autoStart?: (Partial<EpochPolicy> & { readonly minIntervalMs?: number }) | undefined
+  /** Switches of states at least this large run in the compaction worker thread (default 128 KiB, RELAY-3.8). */
+  readonly workerMinBytes?: number | undefined
+  /** The worker (default: the process-wide `CompactionWorker.shared()`). */
+  readonly worker?: CompactionWorker | undefined
 }
 
 /** Defaults of {@link RelayOptions}. */

@@ -42,6 +42,11 @@ export class UpdateLog {
     return n
   }
 
+  /** The parts held, unmerged: a rebuild in another thread merges them there (RELAY-3.8). */
+  parts(): readonly Uint8Array[] {
+    return [...this.#parts]
+  }
+
   /** Adds an update that was validated (it decodes). */
   append(update: Uint8Array): void {
     this.#parts.push(update)

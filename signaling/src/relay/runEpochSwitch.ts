@@ -2,18 +2,18 @@ import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import {
   INITIAL_EPOCH,
-  countItems,
-  persistEpoch,
-  rebaseOnto,
-  shouldStartEpoch,
-  startEpoch,
+  decodeEpochRecord,
+  encodeEpochRecord,
+  persistEpochSnapshot,
   writeEpochArchive,
   type DocStore,
+  type EpochPolicy,
   type EpochRecord,
 } from '@weft/core'
-import type { DocEpoch } from './RelayEpochs.js'
+import type { CompactionWorker } from './CompactionWorker.js'
+import type { SwitchLate, SwitchPlan, SwitchStart } from './compactionTasks.js'
+import type { DocEpoch, Held } from './RelayEpochs.js'
 import type { RelayDoc } from './RelayDoc.js'
-import type { RelayEpochOptions } from './RelayOptions.js'
 
 /** What a switch needs of the hub. */
 export interface EpochSwitchHost {
@@ -32,111 +32,109 @@ export interface EpochSwitchHost {
   switched(doc: RelayDoc, record: EpochRecord): void
 }
 
-/** The new epoch a switch moves to: its record and its document (built from `initial`, plus re-applied changes). */
-export interface PlannedEpoch {
-  readonly record: EpochRecord
-  readonly doc: Y.Doc
+/** Where a switch's work runs (RELAY-3.8): the worker thread for states of at least `minBytes`, else inline. */
+export interface SwitchExecutor {
+  readonly worker: CompactionWorker
+  readonly minBytes: number
 }
 
-/** Decides the new epoch from the old epoch's document (decoded from the quiesced state); `null`: no switch. */
-export type EpochPlan = (oldDoc: Y.Doc) => PlannedEpoch | null
-
-/** The fresh document of `record`, plus `rebased` (a V1 update of re-applied changes). */
-const buildEpochDoc = (record: EpochRecord, rebased: Uint8Array | null): Y.Doc => {
-  const doc = new Y.Doc({ gc: false })
-  Y.transact(doc, () => {
-    Y.applyUpdateV2(doc, record.initial)
-    if (rebased) Y.applyUpdate(doc, rebased)
-  })
-  return doc
-}
-
-/**
- * Follows a client's offer (RELAY-EPOCH-4): completes the old epoch with the catch-up, re-applies onto the new epoch
- * every old change the record's base lacks (`rebaseOnto`, COMPACT-5). `missing-base` (the offer's catch-up did not
- * complete the base) leaves the document as it is, waiting for a better offer.
- */
-export const offerPlan =
-  (record: EpochRecord, catchUp: Uint8Array, current: () => string, log: Logger): EpochPlan =>
-  (oldDoc) => {
-    if (record.parent !== current()) {
-      log.debug('epoch offer ignored: the document moved to another epoch meanwhile')
-      return null
-    }
-    if (catchUp.byteLength > 0) Y.applyUpdate(oldDoc, catchUp)
-    // A document that holds nothing of the old epoch has nothing to re-apply.
-    if (oldDoc.store.clients.size === 0) return { record, doc: buildEpochDoc(record, null) }
-    const rebased = rebaseOnto(oldDoc, record)
-    if (!rebased.ok) {
-      log.warn({ reason: rebased.reason }, 'epoch offer not followed: the relay lacks part of its base')
-      return null
-    }
-    return { record, doc: buildEpochDoc(record, rebased.update) }
-  }
-
-/**
- * The relay starts an epoch itself (RELAY-EPOCH-5), if the policy still says so on the quiesced state. Never from a
- * document without live content: its epoch's `initial` would be empty, so no state vector could show the epoch's
- * init writer and every stock client that edited in it would be judged pre-reset (RELAY-EPOCH-3).
- */
-export const autoStartPlan =
-  (st: DocEpoch, policy: NonNullable<RelayEpochOptions['autoStart']>, log: Logger): EpochPlan =>
-  (oldDoc) => {
-    const counts = countItems(oldDoc)
-    if (counts.liveItems === 0 || !shouldStartEpoch(counts, policy)) return null
-    const started = startEpoch(oldDoc, st.record ?? undefined)
-    started.doc.destroy()
-    log.info({ started: started.record.id }, 'starting an epoch (history reset)')
-    return { record: started.record, doc: buildEpochDoc(started.record, null) }
-  }
+/** How the new epoch is chosen: follow a client's offer, or start one as authority. */
+export type EpochPlan =
+  | { readonly kind: 'offer'; readonly record: EpochRecord; readonly catchUp: Uint8Array }
+  | { readonly kind: 'auto'; readonly policy: Partial<EpochPolicy> }
 
 /**
  * Switches one relay document to a new epoch (RELAY-EPOCH-4). Updates that arrive meanwhile are forwarded but held
- * (not stored); then: wait until every accepted update is durable and no log compaction runs; decode the state
- * (gc off); `plan` builds the new epoch; archive the old state (`<doc>~epoch~<old>`, with the record that replaced
- * it); `persistEpoch` (one atomic store step); replace the in-memory state; re-apply the held updates onto the new
- * epoch and store them; greet the connections again. A crash before `persistEpoch` completes leaves the old epoch
- * with every acknowledged update (held ones were never acknowledged); after, the new one. If the switch does not
- * happen, the held updates are stored in the old epoch.
+ * (not stored); then: wait until every accepted update is durable and no log compaction runs; decode the state once
+ * and build the new epoch from it (the plan: a client's record with the old changes it lacks re-applied, or, as
+ * authority, a fresh epoch if the policy still says so), in the compaction worker for a large state (RELAY-3.8);
+ * archive the old state (`<doc>~epoch~<old>`, a V2 snapshot with the record that replaced it, COMPACT-6.2b);
+ * `persistEpoch` (one atomic store step); re-apply the held updates onto the new epoch, as one diff against its
+ * state; replace the in-memory state, store that diff; greet the connections again. A crash before `persistEpoch`
+ * completes leaves the old epoch with every acknowledged update (held ones were never acknowledged); after, the new
+ * one. If the switch does not happen, the held updates are stored in the old epoch.
  */
 export const runEpochSwitch = async (
   host: EpochSwitchHost,
+  exec: SwitchExecutor,
   doc: RelayDoc,
   st: DocEpoch,
   plan: EpochPlan,
+  log: Logger,
 ): Promise<void> => {
-  st.held = []
-  let oldDoc: Y.Doc | null = null
-  let planned: PlannedEpoch | null = null
+  const queue: Held[] = []
+  st.held = queue
+  const session = exec.worker.session()
+  let inline = true
+  let started = false
   let done = false
   try {
     await host.quiesce(doc)
-    oldDoc = new Y.Doc({ gc: false })
-    Y.applyUpdate(oldDoc, doc.log.state())
     const fromEpoch = st.record?.id ?? INITIAL_EPOCH
-    planned = plan(oldDoc)
-    if (!planned) return
-    const { record, doc: next } = planned
+    if (plan.kind === 'offer' && plan.record.parent !== fromEpoch) {
+      return void log.debug('epoch offer ignored: the document moved to another epoch meanwhile')
+    }
+    const parts = doc.log.parts()
+    inline = doc.log.byteLength < exec.minBytes
     const lastClock = doc.lastClock
-    // V2: the old epoch is mostly deleted items, which V2 run-length encodes (COMPACT-6.2b).
-    const oldState = Y.encodeStateAsUpdateV2(oldDoc)
+    const request: SwitchPlan =
+      plan.kind === 'offer'
+        ? { kind: 'offer', record: encodeEpochRecord(plan.record), catchUp: plan.catchUp }
+        : { kind: 'auto', parent: st.record ? encodeEpochRecord(st.record) : null, policy: plan.policy }
+    started = true
+    const { result } = await exec.worker.run<SwitchStart>(
+      { op: 'switch-start', session, parts, plan: request },
+      inline,
+    )
+    if (!result.ok) return void logNoSwitch(log, result.reason)
+    const decoded = decodeEpochRecord(result.record)
+    if (!decoded.ok) return void log.error({ reason: decoded.reason }, 'epoch switch built a bad record')
+    const record = decoded.record
+    if (plan.kind === 'auto') log.info({ started: record.id }, 'starting an epoch (history reset)')
     // The archive first: once the switch is stored, peers of the old epoch are served from it (RELAY-EPOCH-3).
-    await writeEpochArchive(host.store, doc.docId, fromEpoch, oldState, record, { format: 'v2' })
-    const result = await persistEpoch(host.store, doc.docId, record, next, lastClock)
-    if (!result.ok) return void host.logger.warn({ doc: doc.docId }, 'epoch switch was stale; not switched')
+    await writeEpochArchive(host.store, doc.docId, fromEpoch, result.archiveV2, record, { format: 'v2' })
+    const persisted = await persistEpochSnapshot(host.store, doc.docId, record, result.nextV2, lastClock)
+    if (!persisted.ok)
+      return void host.logger.warn({ doc: doc.docId }, 'epoch switch was stale; not switched')
     done = true
+    // Held updates (old-epoch changes) are re-applied onto the new epoch until none is left; more may arrive while
+    // a batch is re-applied (they are held too).
+    const changes: Uint8Array[] = []
+    const acked: Held[] = []
+    for (let late = queue.splice(0); late.length > 0; late = queue.splice(0)) {
+      const outcome = await reapply(exec, session, late, inline)
+      if (!outcome.ok) {
+        // Not re-applied (missing dependencies, or the old view lacks the base): never acknowledged as stored. The
+        // senders keep them pending and bring them again from the new epoch, re-applied (RELAY-EPOCH-4).
+        const err = new Error('held update could not be re-applied onto the new epoch')
+        host.logger.warn({ doc: doc.docId, held: late.length }, err.message)
+        for (const h of late) h.reject(err)
+        continue
+      }
+      if (outcome.changes) changes.push(outcome.changes)
+      acked.push(...late)
+    }
     // Synchronous from here on: nothing can be accepted between the switch and the greeting.
     st.record = record
-    st.archives.set(fromEpoch, Promise.resolve({ epoch: fromEpoch, child: record, stateV2: oldState }))
-    host.replaced(doc, Y.encodeStateAsUpdate(next), Y.encodeStateAsUpdateV2(next).byteLength)
-    const late = st.held
     st.held = null
-    if (late.length > 0) storeLate(host, doc, oldDoc, next, record, late)
+    st.archives.set(
+      fromEpoch,
+      Promise.resolve({ epoch: fromEpoch, child: record, stateV2: result.archiveV2 }),
+    )
+    host.replaced(doc, result.nextV1, result.nextV2.byteLength)
+    // Not forwarded: every connection is greeted again right after and syncs the new state. Updates the new epoch
+    // already held (no changes) are stored there already.
+    const diff = changes.length === 0 ? null : changes.length === 1 ? changes[0] : Y.mergeUpdates(changes)
+    const durable = diff ? host.commit(doc, diff, false) : Promise.resolve()
+    for (const h of acked) durable.then(h.resolve, h.reject)
     host.logger.info({ doc: doc.docId, from: fromEpoch, epoch: record.id }, 'switched epoch')
     host.switched(doc, record)
   } finally {
-    oldDoc?.destroy()
-    planned?.doc.destroy()
+    if (started) {
+      exec.worker
+        .run({ op: 'switch-end', session }, inline)
+        .catch((err: unknown) => host.logger.debug({ err }, 'could not free a switch in the worker'))
+    }
     const held = st.held ?? []
     st.held = null
     // No switch: the held updates are stored in the old epoch, and forwarded again for connections that joined
@@ -145,33 +143,24 @@ export const runEpochSwitch = async (
   }
 }
 
-/** Updates held during the switch, old-epoch changes: re-applied onto the new epoch and stored there. */
-const storeLate = (
-  host: EpochSwitchHost,
-  doc: RelayDoc,
-  oldDoc: Y.Doc,
-  next: Y.Doc,
-  record: EpochRecord,
-  late: readonly { update: Uint8Array; resolve(): void; reject(err: unknown): void }[],
-): void => {
-  for (const h of late) Y.applyUpdate(oldDoc, h.update)
-  const integrated = oldDoc.store.pendingStructs === null && oldDoc.store.pendingDs === null
-  const rebased = rebaseOnto(oldDoc, record)
-  if (!integrated || !rebased.ok) {
-    // Not re-applied (missing dependencies, or the old view lacks the base): never acknowledged as stored. The
-    // senders keep them pending and bring them again from the new epoch, re-applied (RELAY-EPOCH-4).
-    const err = new Error('held update could not be re-applied onto the new epoch')
-    host.logger.warn({ doc: doc.docId, held: late.length }, err.message)
-    for (const h of late) h.reject(err)
-    return
+const reapply = async (
+  exec: SwitchExecutor,
+  session: number,
+  late: readonly Held[],
+  inline: boolean,
+): Promise<SwitchLate> => {
+  try {
+    const updates = late.map((h) => h.update)
+    return (await exec.worker.run<SwitchLate>({ op: 'switch-late', session, updates }, inline)).result
+  } catch {
+    return { ok: false }
   }
-  const changes: Uint8Array[] = []
-  const capture = (update: Uint8Array) => changes.push(update)
-  next.on('update', capture)
-  Y.applyUpdate(next, rebased.update)
-  next.off('update', capture)
-  // Not forwarded: every connection is greeted again right after and syncs the new state. Updates the new epoch
-  // already held (changes empty) are stored there already.
-  const durable = changes.length > 0 ? host.commit(doc, Y.mergeUpdates(changes), false) : Promise.resolve()
-  for (const h of late) durable.then(h.resolve, h.reject)
+}
+
+const logNoSwitch = (log: Logger, reason: Extract<SwitchStart, { ok: false }>['reason']): void => {
+  if (reason === 'missing-base')
+    log.warn({ reason }, 'epoch offer not followed: the relay lacks part of its base')
+  else if (reason === 'bad-record')
+    log.error({ reason }, 'epoch switch not started: a record does not verify')
+  else log.debug({ reason }, 'no epoch started')
 }
