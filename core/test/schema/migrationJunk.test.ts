@@ -109,6 +109,49 @@ describe('migrations meeting junk from peers (issue 12.2)', () => {
     expect(Object.getPrototypeOf(shapeMap(doc, 'good').get('color'))).toBeNull()
   })
 
+  it('SCHEMA-4.9 a Y.Map key named __proto__ is a field like any other: steps never see it as a prototype', () => {
+    const old = oldPeer(54, { tricky: {} })
+    shapeMap(old, 'tricky').set('__proto__', { color: 'from the prototype' })
+    const doc = newDoc(1)
+    push(old, doc)
+    const invalid: InvalidEvent[] = []
+    const renameOnly = defineSchema({
+      ...boardV2,
+      migrations: [{ id: 'whiteboard/2', records: { shapes: renameField('color', 'fill') } }],
+    })
+    const typed = openTyped(doc, renameOnly, { onInvalid: (e) => invalid.push(e) })
+    // no `color` of its own: nothing to rename, so no `fill` appears out of the junk key
+    expect(shapeMap(doc, 'tricky').has('fill')).toBe(false)
+    expect(typed.root.shapes.get('tricky')).toBeUndefined()
+    expect(invalid.map((e) => e.path)).toContainEqual(['shapes', 'tricky', 'fill'])
+  })
+
+  it('SCHEMA-4.9 junk in a root record skips that record only', () => {
+    const schema = defineSchema({
+      ...boardV2,
+      migrations: [
+        {
+          id: 'whiteboard/2',
+          records: {
+            shapes: chainSteps(renameField('color', 'fill'), addField('rotation', 0)),
+            meta: chainSteps(renameField('name', 'title'), addField('stamp', 1)),
+          },
+        },
+      ],
+    })
+    const old = oldPeer(55, { a: { color: 'red' } })
+    old.getMap('meta').set('name', protoNull())
+    const doc = newDoc(1)
+    push(old, doc)
+    const invalid: InvalidEvent[] = []
+    const typed = openTyped(doc, schema, { onInvalid: (e) => invalid.push(e) })
+    expect(typed.migration).toMatchObject({ records: 1, skipped: 1 })
+    expect(doc.getMap('meta').has('stamp')).toBe(false)
+    expect(typed.root.meta.get('title')).toBe('Untitled')
+    expect(typed.root.shapes.get('a')?.fill).toBe('red')
+    expect(invalid.map((e) => e.path)).toContainEqual(['meta', 'title'])
+  })
+
   it('SCHEMA-4.9 a record step that throws skips only that record (SCHEMA-4.3 is for document-level steps)', () => {
     const old = oldPeer(53, { a: { color: 'red' }, b: { color: 'green' } })
     const doc = newDoc(1)
