@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
-import { CloseCode } from '@weft/core'
+import { CloseCode, closeCodeName } from '@weft/core'
+import { AdmissionControl } from './admission/AdmissionControl.js'
+import { ClientAddresses } from './admission/ClientAddresses.js'
 import { Authenticator, type AuthOptions } from './auth/Authenticator.js'
+import { AuthorizedSocket } from './auth/AuthorizedSocket.js'
 import { extractToken, offeredProtocols, selectProtocol } from './auth/extractToken.js'
-import type { RoomGrant } from './auth/RoomGrant.js'
-import { GuardedSocket, guardedSocketContext, type GuardedSocketContext } from './connection/GuardedSocket.js'
+import { guardedSocketContext, type GuardedSocket, type GuardedSocketContext } from './connection/GuardedSocket.js'
 import { serveStatic } from './http/serveStatic.js'
 import { ServerMetrics, type Endpoint } from './metrics/ServerMetrics.js'
 import { openRelayStore } from './relay/openRelayStore.js'
@@ -14,7 +16,7 @@ import type { RelayOptions } from './relay/RelayOptions.js'
 import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
 import { SignalingHub } from './signal/SignalingHub.js'
 import { WeftServerError } from './WeftServerError.js'
-import { acceptWebSocket, handshakeProblem, refuseUpgrade } from './ws/acceptWebSocket.js'
+import { acceptWebSocket, handshakeProblem, refuseUpgrade, refuseWebSocket } from './ws/acceptWebSocket.js'
 import { destroyOnError } from './ws/WebSocketConnection.js'
 
 /** Options of {@link createWeftServer}. Everything is optional; see docs/guides/server.md. */
@@ -29,6 +31,11 @@ export interface WeftServerOptions {
   readonly auth?: AuthOptions | undefined
   /** Protection limits (each field defaults to {@link DEFAULT_LIMITS}). */
   readonly limits?: Partial<ServerLimits> | undefined
+  /**
+   * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` header names the client, for the per-address
+   * limits (`maxConnectionsPerIp`, `upgradesPerIpPerSecond`). Default none: the TCP peer is the client.
+   */
+  readonly trustedProxies?: readonly string[] | undefined
   /** The storing relay at `/relay/<room>`, or `false` for a signaling-only server. Needs a store or a dataDir. */
   readonly relay?: RelayOptions | false | undefined
   /** Structured logger (pino). Default: pino at level `info` on stdout. */
@@ -63,6 +70,8 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
   const logger = options.logger ?? pino({ name: 'weft' })
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits }
   const auth = new Authenticator(options.auth)
+  const addresses = new ClientAddresses(options.trustedProxies)
+  const admission = new AdmissionControl(limits)
   const relayOptions = options.relay === false ? null : (options.relay ?? {})
   if (relayOptions && !relayOptions.store && !relayOptions.dataDir) {
     throw new WeftServerError(
@@ -86,7 +95,7 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
 
   const signaling = new SignalingHub(limits)
   let relay: RelayHub | null = null
-  const sockets = new Set<GuardedSocket>()
+  const sockets = new Set<AuthorizedSocket>()
   const counts: Record<Endpoint, number> = { signal: 0, relay: 0 }
   let nextId = 1
   let state: 'idle' | 'listening' | 'closing' | 'closed' = 'idle'
@@ -104,7 +113,9 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
   })
 
   const onClosed = (conn: GuardedSocket) => {
-    if (sockets.delete(conn)) counts[conn.endpoint]--
+    if (!(conn instanceof AuthorizedSocket) || !sockets.delete(conn)) return
+    counts[conn.endpoint]--
+    admission.release(conn.clientAddress)
   }
   const contexts: Record<Endpoint, GuardedSocketContext> = {
     signal: guardedSocketContext('signal', limits, metrics, logger, onClosed),
@@ -176,6 +187,12 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     return null
   }
 
+  /**
+   * One upgrade request. Cheap refusals come first (handshake, route, state, per-address limits, capacity), then the
+   * token is verified; the connection is created only once every decision is final (AUTH-7), so no frame of it
+   * (`head` included) is parsed before. A refused socket is never registered or counted and is cut without the close
+   * grace (CONN-5).
+   */
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     socket.on('error', destroyOnError)
     const problem = handshakeProblem(req)
@@ -187,41 +204,88 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     const target = url ? route(url) : null
     if (!url || !target) return refuseUpgrade(socket, '404 Not Found')
     if (state !== 'listening') return refuseUpgrade(socket, '503 Service Unavailable')
+    const client = addresses.of(req)
+    const admitted = admission.admit(client)
+    if (admitted !== 'ok') {
+      logger.debug({ client, reason: admitted }, 'upgrade refused')
+      return refuseUpgrade(socket, '429 Too Many Requests', false, ['Retry-After: 1'])
+    }
+    let conn: AuthorizedSocket | null = null
+    try {
+      conn = await open(req, socket, head, url, target, client)
+    } finally {
+      if (!conn) admission.release(client)
+    }
+  }
+
+  /** Verifies the token and accepts the connection, or refuses it; returns the connection if accepted. */
+  const open = async (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    url: URL,
+    target: Route,
+    client: string,
+  ): Promise<AuthorizedSocket | null> => {
     const offered = offeredProtocols(req)
-    const result = await auth.authenticate(extractToken(url, offered))
-    if (state !== 'listening' || socket.destroyed) return void socket.destroy()
     const protocol = selectProtocol(offered)
-    if (!acceptWebSocket(req, socket, protocol)) return void socket.destroy()
-    const conn = new GuardedSocket(socket, head, protocol || '', nextId++, contexts[target.endpoint])
+    const refuse = (code: CloseCode, reason: string): null => {
+      metrics.countClose(code)
+      logger.debug(
+        { client, endpoint: target.endpoint, code, codeName: closeCodeName(code), reason },
+        'connection refused',
+      )
+      refuseWebSocket(req, socket, protocol, code, reason)
+      return null
+    }
+    // CONN-5: checked before the token (no verification work when full) and again after it.
+    if (sockets.size >= limits.maxConnections) return refuse(CloseCode.ServerFull, 'server full')
+    const result = await auth.authenticate(extractToken(url, offered))
+    if (state !== 'listening' || socket.destroyed) {
+      socket.destroy()
+      return null
+    }
+    if (!result.ok) {
+      const code = result.reason === 'token expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized
+      return refuse(code, result.reason)
+    }
+    const grant = result.grant
+    // AUTH-7: verification is asynchronous; the grant must still hold now, when the connection would start.
+    if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
+    const access = target.endpoint === 'relay' ? grant.access(target.room) : null
+    if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
+    if (sockets.size >= limits.maxConnections) return refuse(CloseCode.ServerFull, 'server full')
+    if (!acceptWebSocket(req, socket, protocol)) {
+      socket.destroy()
+      return null
+    }
+    const conn = new AuthorizedSocket(
+      socket,
+      head,
+      protocol || '',
+      nextId++,
+      contexts[target.endpoint],
+      grant,
+      client,
+    )
     sockets.add(conn)
     counts[target.endpoint]++
     accepted[target.endpoint].inc()
-    if (sockets.size > limits.maxConnections) return conn.close(CloseCode.ServerFull, 'server full')
-    if (!result.ok) {
-      const code = result.reason === 'token expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized
-      return conn.close(code, result.reason)
-    }
-    accept(conn, target, result.grant)
-  }
-
-  const accept = (conn: GuardedSocket, target: Route, grant: RoomGrant) => {
-    if (grant.expiresAt !== undefined)
-      conn.at(grant.expiresAt, () => conn.close(CloseCode.TokenExpired, 'token expired'))
     // A child logger per connection costs memory: made only when debug lines are wanted (or the connection logs).
     const debug = logger.isLevelEnabled('debug')
-    if (target.endpoint === 'signal') {
-      if (debug) conn.logger.debug({ endpoint: 'signal', sub: grant.subject }, 'connection opened')
-      return signaling.accept(conn, grant)
+    if (target.endpoint === 'signal' || access === null) {
+      if (debug) conn.logger.debug({ endpoint: 'signal', sub: grant.subject, client }, 'connection opened')
+      signaling.accept(conn, grant)
+      return conn
     }
-    const access = grant.access(target.room)
-    if (access === 'none') return conn.close(CloseCode.Forbidden, 'room not granted')
     if (debug) {
       conn.logger.debug(
-        { endpoint: 'relay', room: target.room, access, sub: grant.subject },
+        { endpoint: 'relay', room: target.room, access, sub: grant.subject, client },
         'connection opened',
       )
     }
     relay?.accept(conn, target.room, access)
+    return conn
   }
 
   const listen = async (): Promise<ListenAddress> => {
@@ -250,6 +314,8 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
       await relay?.close()
       throw err
     })
+    admission.start()
+    // CONN-3, RELAY-6.6: a sweep every interval; each connection decides from its silent sweeps.
     heartbeat = setInterval(() => {
       for (const s of sockets) s.heartbeat()
     }, limits.heartbeatIntervalMs)
@@ -268,6 +334,7 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     const wasListening = state === 'listening'
     state = 'closing'
     if (heartbeat) clearInterval(heartbeat)
+    admission.stop()
     const httpClosed = wasListening
       ? new Promise<void>((resolve) => http.close(() => resolve()))
       : Promise.resolve()

@@ -67,9 +67,15 @@ const bad = (message: string): WeftError =>
   new WeftError(WeftErrorCode.InvalidArgument, `defineSchema: ${message}`)
 
 const checkName = (name: string, where: string): void => {
-  if (name.length === 0 || name.includes('.') || name.includes('@') || name.startsWith(RESERVED_PREFIX)) {
+  if (
+    name.length === 0 ||
+    name.includes('.') ||
+    name.includes('@') ||
+    name.startsWith(RESERVED_PREFIX) ||
+    name === '__proto__'
+  ) {
     throw bad(
-      `${where} "${name}": names must be non-empty, without "." or "@", and not start with "${RESERVED_PREFIX}"`,
+      `${where} "${name}": names must be non-empty, without "." or "@", not "__proto__", and not start with "${RESERVED_PREFIX}"`,
     )
   }
 }

@@ -38,6 +38,7 @@ describe('declaring a schema', () => {
       () => defineSchema({ name: 'a', version: 0, root: {} }),
       () => defineSchema({ name: 'a', version: 1, root: { __weft: s.record({}) } }),
       () => defineSchema({ name: 'a', version: 1, root: { 'x.y': s.record({}) } }),
+      () => defineSchema({ name: 'a', version: 1, root: { r: s.record({ ['__proto__']: s.string() }) } }),
       () => defineSchema({ name: 'a', version: 1, root: { c: s.collection({ id: s.string() }) } }),
       () => defineSchema({ name: 'a', version: 1, root: { c: s.collection({ r: s.ref('nope') }) } }),
       () =>
