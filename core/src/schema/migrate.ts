@@ -3,6 +3,10 @@
  * step that throws leaves the document untouched. Record steps are all or nothing per record: a step that throws
  * on a record, or whose patch holds a value Yjs cannot store as it is, leaves that record untouched (reported
  * invalid) and the others migrate. Every value is checked before the transaction, so writing never throws.
+ * Why check and refuse rather than convert junk into something Yjs accepts: a Yjs transaction cannot be rolled back
+ * (so a record can only be all or nothing if nothing can fail once writing starts), a converted value is not the
+ * value the peer wrote (a null-prototype object's lost prototype, a dropped `__proto__` key) and shared types cannot
+ * be moved at all; the record stays as the peer left it, and a later app version or a repair can still use it.
  * Re-running is a no-op: applied ids are recorded, record steps are idempotent and patches only write values that
  * differ.
  */
