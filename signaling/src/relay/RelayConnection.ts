@@ -221,6 +221,7 @@ export class RelayConnection implements RelayPeer {
         if (message.update.byteLength > this.#opts.maxAwarenessBytes) {
           return this.#socket.close(CloseCode.MessageTooLarge, 'awareness update too large')
         }
+        let applied: PresenceApplied
         try {
           applied = doc.awareness.apply(message.update, this)
         } catch (err) {
@@ -239,6 +240,11 @@ export class RelayConnection implements RelayPeer {
         return
       }
       case 'query-awareness': {
+        // RELAY-6.5: answered at most once per QUERY_INTERVAL_MS (what changes after an answer is broadcast
+        // anyway); the answer is bounded by the room's presence limits and built once per change.
+        const now = performance.now()
+        if (now - this.#queriedAt < QUERY_INTERVAL_MS) return
+        this.#queriedAt = now
         const presence = doc.awareness.encodeAll()
         if (presence) this.sendMessage(encodeAwareness(presence))
         return
@@ -255,7 +261,6 @@ export class RelayConnection implements RelayPeer {
   }
 
   #update(doc: RelayDoc, update: Uint8Array, seq: number | null): void {
-        let applied: PresenceApplied
     const empty = isEmptyUpdate(update)
     let deleted: number
     try {
@@ -267,11 +272,6 @@ export class RelayConnection implements RelayPeer {
     }
     if (!empty && this.#opts.access !== 'write') {
       // RELAY-4.3: nothing from a read-only connection is stored or forwarded.
-        // RELAY-6.5: answered at most once per QUERY_INTERVAL_MS (what changes after an answer is broadcast
-        // anyway); the answer is bounded by the room's presence limits and built once per change.
-        const now = performance.now()
-        if (now - this.#queriedAt < QUERY_INTERVAL_MS) return
-        this.#queriedAt = now
       return this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent an update')
     }
     const durable = empty ? this.#host.whenDurable(doc) : this.#host.acceptUpdate(doc, update, this, deleted)
