@@ -18,13 +18,19 @@ export interface AuthOptions {
   readonly issuer?: string | undefined
   /** Required `aud` claim, if any. */
   readonly audience?: string | undefined
-  /** Clock skew tolerated for `exp`/`nbf`, in seconds (default 5). */
+  /**
+   * Clock skew tolerated for `exp`/`nbf`, in seconds (default {@link DEFAULT_CLOCK_TOLERANCE_SECONDS}, none). A token
+   * is accepted until `exp + clockToleranceSeconds`, and a connection is closed at that moment (AUTH-7).
+   */
   readonly clockToleranceSeconds?: number | undefined
 }
 
 /** Outcome of {@link Authenticator.authenticate}. */
 export type AuthResult =
   { readonly ok: true; readonly grant: RoomGrant } | { readonly ok: false; readonly reason: string }
+
+/** Default {@link AuthOptions.clockToleranceSeconds}: none, a token ends at its `exp`. */
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 0
 
 const isAccess = (value: unknown): value is Exclude<Access, 'none'> => value === 'read' || value === 'write'
 
@@ -35,9 +41,18 @@ export class Authenticator {
   readonly #key: Uint8Array | KeyObject | null
   readonly #options: AuthOptions
   readonly #algorithms: string[]
+  readonly #toleranceSeconds: number
 
   constructor(options: AuthOptions = {}) {
     this.#options = options
+    const tolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS
+    if (!Number.isFinite(tolerance) || tolerance < 0) {
+      throw new WeftServerError(
+        'invalid-argument',
+        'the auth clock tolerance must be a number of seconds >= 0',
+      )
+    }
+    this.#toleranceSeconds = tolerance
     if (options.secret !== undefined && options.publicKey !== undefined) {
       throw new WeftServerError('invalid-argument', 'give either an auth secret or a public key, not both')
     }
@@ -73,6 +88,11 @@ export class Authenticator {
     return this.mode !== 'open'
   }
 
+  /** Clock skew tolerated for `exp`/`nbf`, in seconds. */
+  get clockToleranceSeconds(): number {
+    return this.#toleranceSeconds
+  }
+
   /** Accepted JWT algorithms (empty when open). */
   get algorithms(): readonly string[] {
     return this.#algorithms
@@ -80,7 +100,9 @@ export class Authenticator {
 
   /**
    * Verifies `token` (signature, `exp` required and in the future, `nbf`, `iss`/`aud` when configured) and reads
-   * its `rooms` claim. In open mode every connection gets write access to every room, token or not.
+   * its `rooms` claim. In open mode every connection gets write access to every room, token or not. The grant's
+   * `expiresAt` is `exp` plus the clock tolerance; the caller checks it again when it accepts the connection, since
+   * verification is asynchronous (AUTH-7).
    */
   async authenticate(token: string | undefined): Promise<AuthResult> {
     if (!this.#key) return { ok: true, grant: RoomGrant.open() }
@@ -90,7 +112,7 @@ export class Authenticator {
       const verifyOptions = {
         algorithms: this.#algorithms,
         requiredClaims: ['exp'],
-        clockTolerance: this.#options.clockToleranceSeconds ?? 5,
+        clockTolerance: this.#toleranceSeconds,
         ...(this.#options.issuer !== undefined ? { issuer: this.#options.issuer } : {}),
         ...(this.#options.audience !== undefined ? { audience: this.#options.audience } : {}),
       }
@@ -108,7 +130,8 @@ export class Authenticator {
       if (!isAccess(access)) return { ok: false, reason: `invalid access for room ${JSON.stringify(room)}` }
       grants[room] = access
     }
-    const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined
+    const expiresAt =
+      typeof payload.exp === 'number' ? (payload.exp + this.#toleranceSeconds) * 1000 : undefined
     return { ok: true, grant: new RoomGrant(grants, expiresAt, payload.sub) }
   }
 }

@@ -12,7 +12,9 @@ export class RoomGrant {
 
   constructor(
     rooms: Readonly<Record<string, Exclude<Access, 'none'>>>,
-    /** When the grant ends (epoch milliseconds), `undefined` for never. */
+    /**
+     * When the grant ends (epoch milliseconds): the token's `exp` plus the clock tolerance; `undefined` for never.
+     */
     readonly expiresAt?: number,
     /** The token's subject, for logs. */
     readonly subject?: string,
@@ -27,6 +29,11 @@ export class RoomGrant {
   /** A grant of `write` on every room, used when the server runs without auth. */
   static open(): RoomGrant {
     return new RoomGrant({ '*': 'write' })
+  }
+
+  /** Whether the grant has ended at `now` (epoch milliseconds; default the current time). */
+  expired(now: number = Date.now()): boolean {
+    return this.expiresAt !== undefined && now >= this.expiresAt
   }
 
   /** The access this grant gives to `room`. */

@@ -71,7 +71,8 @@ const PONG = new TextFrame(JSON.stringify({ type: 'pong' }))
 /**
  * The y-webrtc signaling protocol (docs/spec/signaling.md): clients subscribe to topics (room names) and publish
  * JSON messages that every subscriber of the topic receives, the sender included, with a `clients` field holding
- * the subscriber count. Topics are checked against the connection's grant (read access suffices).
+ * the subscriber count. Topics are checked against the connection's grant: subscribing and publishing need write
+ * access (SIG-3.1), since a peer in a room's WebRTC mesh sends updates that other peers apply and forward.
  */
 export class SignalingHub {
   readonly #topics = new Map<string, Set<Subscriber>>()
@@ -136,7 +137,12 @@ export class SignalingHub {
         if (!receivers) return
         // Framed once for every receiver.
         const out = new TextFrame(JSON.stringify({ ...message.body, clients: receivers.size }))
-        for (const receiver of [...receivers]) receiver.socket.send(out)
+        const now = Date.now()
+        for (const receiver of [...receivers]) {
+          // AUTH-8: a subscriber whose grant ended gets nothing more, even before its expiry timer fired.
+          if (receiver.grant.expired(now)) receiver.socket.close(CloseCode.TokenExpired, 'token expired')
+          else receiver.socket.send(out)
+        }
         return
       }
       case 'ping':
@@ -145,17 +151,20 @@ export class SignalingHub {
     }
   }
 
-  /** Checks a topic name against the limits and the grant; closes the connection if refused. */
+  /**
+   * Checks a topic name against the limits and the grant (SIG-3.1: write access); closes the connection if refused:
+   * `Forbidden` without access, `ReadOnly` with read access only.
+   */
   #allowed(sub: Subscriber, topic: string): boolean {
     if (topic.length > this.#limits.maxRoomNameLength) {
       sub.socket.close(CloseCode.MalformedMessage, 'topic name too long')
       return false
     }
-    if (sub.grant.access(topic) === 'none') {
-      sub.socket.close(CloseCode.Forbidden, 'topic not granted')
-      return false
-    }
-    return true
+    const access = sub.grant.access(topic)
+    if (access === 'write') return true
+    if (access === 'read') sub.socket.close(CloseCode.ReadOnly, 'signaling needs write access')
+    else sub.socket.close(CloseCode.Forbidden, 'topic not granted')
+    return false
   }
 
   #leave(sub: Subscriber, topic: string): void {

@@ -126,16 +126,41 @@ describe('auth matrix (AUTH, RELAY-4, SIG-3)', () => {
     },
   )
 
-  it('SIG-3.1: signaling topics are checked against the token; read access suffices', async () => {
+  it('SIG-3.1: signaling topics are checked against the token; write access is needed', async () => {
     await start()
-    const c = await open(`/signal?token=${await token({ 'room-*': 'read' })}`)
+    const c = await open(`/signal?token=${await token({ 'room-*': 'write' })}`)
     c.sendJson({ type: 'subscribe', topics: ['room-1'] })
     c.sendJson({ type: 'publish', topic: 'room-1', x: 1 })
     expect((await c.nextJson())['clients']).toBe(1)
     c.sendJson({ type: 'subscribe', topics: ['other'] })
     expect((await c.closed).code).toBe(CloseCode.Forbidden)
-    const d = await open(`/signal?token=${await token({ 'room-*': 'read' })}`)
+    const d = await open(`/signal?token=${await token({ 'room-*': 'write' })}`)
     d.sendJson({ type: 'publish', topic: 'other' })
     expect((await d.closed).code).toBe(CloseCode.Forbidden)
   })
+
+  it.each([
+    ['subscribe', { type: 'subscribe', topics: ['room-1'] }],
+    ['publish', { type: 'publish', topic: 'room-1', signal: 'offer' }],
+  ])(
+    'SIG-3.1: a read grant may not %s on /signal (it would join the WebRTC mesh)',
+    async (_name, message) => {
+      await start()
+      const writer = await open(`/signal?token=${await token({ 'room-1': 'write' })}`)
+      writer.sendJson({ type: 'subscribe', topics: ['room-1'] })
+      writer.sendJson({ type: 'publish', topic: 'room-1', marker: 'subscribed' })
+      expect((await writer.nextJson())['marker']).toBe('subscribed')
+      const reader = await open(`/signal?token=${await token({ 'room-*': 'read' })}`)
+      reader.sendJson(message)
+      expect((await reader.closed).code).toBe(CloseCode.ReadOnly)
+      // The writer got nothing from the reader: its own next publish is the next message it sees.
+      writer.sendJson({ type: 'publish', topic: 'room-1', marker: 'after' })
+      expect(await writer.nextJson()).toEqual({
+        type: 'publish',
+        topic: 'room-1',
+        marker: 'after',
+        clients: 1,
+      })
+    },
+  )
 })

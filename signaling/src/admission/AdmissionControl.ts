@@ -1,0 +1,112 @@
+import { monotonicMs } from '../connection/TokenBucket.js'
+import { addressKey } from './ClientAddresses.js'
+
+/** The per-address limits of {@link AdmissionControl} (fields of `ServerLimits`). */
+export interface AdmissionLimits {
+  /** WebSocket connections one address may hold at once (open, or waiting for their auth decision). */
+  readonly maxConnectionsPerIp: number
+  /** Sustained WebSocket upgrade requests per second per address (token bucket refill). */
+  readonly upgradesPerIpPerSecond: number
+  /** Upgrade request burst per address (token bucket size). */
+  readonly upgradeBurstPerIp: number
+}
+
+/** Outcome of {@link AdmissionControl.admit}. */
+export type Admission = 'ok' | 'too-many-upgrades' | 'too-many-connections'
+
+/** The state of one address: its connections and its upgrade bucket (tokens, time of the last refill). */
+interface Entry {
+  connections: number
+  tokens: number
+  refilledAt: number
+}
+
+/** Entries unused for this long are forgotten by {@link AdmissionControl.sweep}'s timer. */
+const SWEEP_INTERVAL_MS = 10_000
+
+/**
+ * Per-address limits applied before anything else of an upgrade request (CONN-10): an upgrade rate (token bucket)
+ * and a cap on the connections one address holds. Addresses are keyed by {@link addressKey} (IPv6 by /64). An
+ * address is remembered while it holds connections or its bucket is not full; a timer forgets the others, so memory
+ * stays proportional to the addresses active in the last seconds.
+ */
+export class AdmissionControl {
+  readonly #limits: AdmissionLimits
+  readonly #now: () => number
+  readonly #entries = new Map<string, Entry>()
+  #timer: NodeJS.Timeout | null = null
+
+  constructor(limits: AdmissionLimits, now: () => number = monotonicMs) {
+    this.#limits = limits
+    this.#now = now
+  }
+
+  /** Addresses currently remembered (for tests). */
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /**
+   * One upgrade request from `address`: takes a token from its bucket and, if admitted, reserves one of its
+   * connections. Every `'ok'` must be matched by one {@link AdmissionControl.release} when the connection is refused
+   * or gone.
+   */
+  admit(address: string): Admission {
+    const key = addressKey(address)
+    const limits = this.#limits
+    const now = this.#now()
+    let entry = this.#entries.get(key)
+    if (!entry) {
+      entry = { connections: 0, tokens: limits.upgradeBurstPerIp, refilledAt: now }
+      this.#entries.set(key, entry)
+    }
+    this.#refill(entry, now)
+    if (entry.tokens < 1) return 'too-many-upgrades'
+    entry.tokens -= 1
+    if (entry.connections >= limits.maxConnectionsPerIp) return 'too-many-connections'
+    entry.connections++
+    return 'ok'
+  }
+
+  /** A connection of `address` admitted by {@link AdmissionControl.admit} was refused or closed. */
+  release(address: string): void {
+    const entry = this.#entries.get(addressKey(address))
+    if (entry && entry.connections > 0) entry.connections--
+  }
+
+  /** Connections `address` holds (for tests and logs). */
+  connectionsOf(address: string): number {
+    return this.#entries.get(addressKey(address))?.connections ?? 0
+  }
+
+  /** Forgets addresses that hold no connection and whose bucket is full again. */
+  sweep(): void {
+    const now = this.#now()
+    for (const [key, entry] of this.#entries) {
+      this.#refill(entry, now)
+      if (entry.connections === 0 && entry.tokens >= this.#limits.upgradeBurstPerIp) this.#entries.delete(key)
+    }
+  }
+
+  /** Starts the sweep timer (unref'd). */
+  start(): void {
+    if (this.#timer) return
+    this.#timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS)
+    this.#timer.unref()
+  }
+
+  /** Stops the sweep timer. */
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer)
+    this.#timer = null
+  }
+
+  #refill(entry: Entry, now: number): void {
+    const limits = this.#limits
+    entry.tokens = Math.min(
+      limits.upgradeBurstPerIp,
+      entry.tokens + ((now - entry.refilledAt) * limits.upgradesPerIpPerSecond) / 1000,
+    )
+    entry.refilledAt = now
+  }
+}

@@ -1,0 +1,48 @@
+import type { Duplex } from 'node:stream'
+import { CloseCode } from '@weft/core'
+import { GuardedSocket, type GuardedSocketContext } from '../connection/GuardedSocket.js'
+import type { RoomGrant } from './RoomGrant.js'
+
+/**
+ * A {@link GuardedSocket} bound to the grant it was accepted with and the client address it counts against: it
+ * ends when the grant does (AUTH-6, AUTH-8).
+ * Construct it only once the auth decision is final; no frame (`head` included) is parsed before that.
+ *
+ * Expiry is checked in the message path, before a message reaches the route's handler: a message read at or after
+ * the grant's end closes the connection with `TokenExpired` and is dropped, whether or not the expiry timer (which
+ * closes idle connections) has fired yet. Costs one number per connection and one clock read per message of a
+ * connection whose grant expires.
+ */
+export class AuthorizedSocket extends GuardedSocket {
+  /** When the grant ends (epoch milliseconds); `Infinity` for never. */
+  readonly #expiresAt: number
+
+  constructor(
+    socket: Duplex,
+    head: Buffer,
+    protocol: string,
+    id: number,
+    ctx: GuardedSocketContext,
+    grant: RoomGrant,
+    /** The client's address, as the per-address limits count it (CONN-10). */
+    readonly clientAddress: string,
+  ) {
+    super(socket, head, protocol, id, ctx)
+    this.#expiresAt = grant.expiresAt ?? Infinity
+    if (grant.expiresAt !== undefined) this.at(grant.expiresAt, () => this.#expire())
+  }
+
+  /** Whether the grant has ended at `now` (epoch milliseconds). */
+  expired(now: number = Date.now()): boolean {
+    return now >= this.#expiresAt
+  }
+
+  protected override onWebSocketMessage(data: Buffer, isBinary: boolean): void {
+    if (this.#expiresAt !== Infinity && Date.now() >= this.#expiresAt) return this.#expire()
+    super.onWebSocketMessage(data, isBinary)
+  }
+
+  #expire(): void {
+    this.close(CloseCode.TokenExpired, 'token expired')
+  }
+}
