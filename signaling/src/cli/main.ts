@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { pino } from 'pino'
 import { createWeftServer } from '../createWeftServer.js'
 import { WeftServerError } from '../WeftServerError.js'
-import { parseServeArgs, serveHelp, type ServeConfig } from './parseServeArgs.js'
+import { epochResetPolicy, parseServeArgs, serveHelp, type ServeConfig } from './parseServeArgs.js'
 import { compactCommand, inspectCommand } from './storeCommands.js'
 
 const HELP = `Usage: weft <command> [options]
@@ -45,7 +45,7 @@ export const serve = async (config: ServeConfig): Promise<number> => {
             dataDir: config.dataDir,
             commitWindowMs: config.commitWindowMs ?? undefined,
             idleUnloadMs: config.idleUnloadMs ?? undefined,
-            epochs: config.epochReset ? { autoStart: {} } : undefined,
+            epochs: config.epochReset ? { autoStart: epochResetPolicy(config) } : undefined,
             scaleOut:
               config.redisUrl !== null && config.postgresUrl !== null
                 ? {

@@ -27,6 +27,14 @@ export interface ServeConfig {
   readonly nodeTimeoutMs: number | null
   /** The relay starts epochs (history resets) itself when deleted content dominates (RELAY-EPOCH-5). */
   readonly epochReset: boolean
+  /**
+   * Thresholds of `--epoch-reset` (COMPACT-2.1, RELAY-EPOCH-5): deleted items below which no reset starts, deleted
+   * items per live item from which one does, and the least time between two checks of one document; `null` for
+   * the default (100,000; 10; 60,000 ms).
+   */
+  readonly epochResetMinDeleted: number | null
+  readonly epochResetRatio: number | null
+  readonly epochResetIntervalMs: number | null
 }
 
 /** Outcome of {@link parseServeArgs}. */
@@ -62,6 +70,24 @@ export const SERVE_FLAGS = [
     'WEFT_EPOCH_RESET',
     '',
     "reset a document's history (new epoch) when deleted content dominates it (single node only)",
+  ],
+  [
+    'epoch-reset-min-deleted',
+    'WEFT_EPOCH_RESET_MIN_DELETED',
+    '<n>',
+    'with --epoch-reset: no reset below this many deleted items (default 100000)',
+  ],
+  [
+    'epoch-reset-ratio',
+    'WEFT_EPOCH_RESET_RATIO',
+    '<n>',
+    'with --epoch-reset: reset from this many deleted items per live item (default 10)',
+  ],
+  [
+    'epoch-reset-interval-ms',
+    'WEFT_EPOCH_RESET_INTERVAL_MS',
+    '<ms>',
+    'with --epoch-reset: check a document at most this often, after a log compaction (default 60000)',
   ],
   [
     'redis',
@@ -172,6 +198,9 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     postgresUrl: str('postgres'),
     nodeTimeoutMs: int('node-timeout-ms', 100, 3_600_000),
     epochReset: flag('epoch-reset', 'WEFT_EPOCH_RESET'),
+    epochResetMinDeleted: int('epoch-reset-min-deleted', 0, Number.MAX_SAFE_INTEGER),
+    epochResetRatio: int('epoch-reset-ratio', 0, 1_000_000),
+    epochResetIntervalMs: int('epoch-reset-interval-ms', 0, 2 ** 31 - 1),
   }
   if ((config.redisUrl === null) !== (config.postgresUrl === null)) {
     errors.push('scale-out needs both --redis and --postgres')
@@ -180,6 +209,11 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     errors.push('--redis and --postgres need the relay (drop --no-relay)')
   if (config.epochReset && (noRelay || config.redisUrl !== null))
     errors.push('--epoch-reset needs the relay on a single node (no --no-relay, no --redis)')
+  const knobs = [config.epochResetMinDeleted, config.epochResetRatio, config.epochResetIntervalMs]
+  if (!config.epochReset && knobs.some((v) => v !== null))
+    errors.push(
+      '--epoch-reset-min-deleted, --epoch-reset-ratio and --epoch-reset-interval-ms need --epoch-reset',
+    )
   if (config.authSecret !== null && config.authPublicKey !== null) {
     errors.push('give either --auth-secret or --auth-public-key, not both')
   }
@@ -187,3 +221,12 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
   if (errors.length > 0) return { ok: false, reason: errors.join('; ') }
   return { ok: true, help: false, config }
 }
+
+/** The relay's `epochs.autoStart` for a config with `--epoch-reset`: the thresholds given, core's defaults else. */
+export const epochResetPolicy = (
+  config: ServeConfig,
+): { minDeletedItems?: number; deletedPerLive?: number; minIntervalMs?: number } => ({
+  ...(config.epochResetMinDeleted === null ? {} : { minDeletedItems: config.epochResetMinDeleted }),
+  ...(config.epochResetRatio === null ? {} : { deletedPerLive: config.epochResetRatio }),
+  ...(config.epochResetIntervalMs === null ? {} : { minIntervalMs: config.epochResetIntervalMs }),
+})
