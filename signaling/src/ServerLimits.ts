@@ -39,6 +39,12 @@ export interface ServerLimits {
    */
   readonly maxBufferedBytes: number
   /**
+   * Bytes the relay holds for one document (its merged state plus updates not yet merged; RELAY-9.4). An update that
+   * would grow a document past it is refused with `DocumentTooLarge`; a larger stored document still loads and is
+   * served. A loaded document is held whole in memory: size this with the number of documents loaded at once.
+   */
+  readonly maxDocBytes: number
+  /**
    * Bytes the relay holds for one document (its merged state plus updates not yet merged; RELAY-6.4). An update that
    * would grow a document past it is refused with `DocumentTooLarge`; a larger stored document still loads and is
    * served. A loaded document is held whole in memory: size this with the number of documents loaded at once.
@@ -65,6 +71,7 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   upgradesPerIpPerSecond: 20,
   upgradeBurstPerIp: 200,
   maxBufferedBytes: 8 * 1024 * 1024,
+  maxDocBytes: 64 * 1024 * 1024,
   maxDocBytes: 64 * 1024 * 1024,
   heartbeatIntervalMs: 30_000,
   closeGraceMs: 2_000,

@@ -9,6 +9,8 @@ export const WeftServerErrorCode = {
   ListenFailed: 'listen-failed',
   /** The server was used after `close()`. */
   Destroyed: 'destroyed',
+  /** The relay refused an update (RELAY-9.1, RELAY-9.4): too large for its document, or not mergeable. */
+  RejectedUpdate: 'rejected-update',
 } as const
 
 /** Union of every {@link WeftServerErrorCode} value. */

@@ -43,6 +43,16 @@ export const CloseCode = {
    * reassembled) ran out and this connection held the most of it, or it left an unfinished message stalled. Retryable.
    */
   MemoryLimit: 4014,
+  /**
+   * The relay refused an update that passed validation but that Yjs could not merge into the document (RELAY-9.1):
+   * nothing of it was stored or forwarded. Final (4400-4499 band): the same bytes would be refused again.
+   */
+  RejectedUpdate: 4402,
+  /**
+   * The update would grow the document past the server's per-document size limit (`maxDocBytes`, RELAY-9.4):
+   * nothing of it was stored or forwarded. Final (4400-4499 band) until the document is made smaller.
+   */
+  DocumentTooLarge: 4403,
 } as const
 
 /** Union of every {@link CloseCode} value. */

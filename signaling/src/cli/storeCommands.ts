@@ -1,7 +1,24 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Compactor, inspectDoc, docId as toDocId, type DocInspection, type DocStore } from '@weft/core'
+import * as Y from 'yjs'
+import {
+  Compactor,
+  inspectDoc,
+  docId as toDocId,
+  type DocId,
+  type DocInspection,
+  type DocStore,
+  type StoredDoc,
+} from '@weft/core'
 import { RELAY_DB_FILE } from '../relay/openRelayStore.js'
+import {
+  isQuarantineId,
+  keepAside,
+  quarantineId,
+  quarantineReport,
+  screenStoredDoc,
+  type QuarantineEntry,
+} from '../relay/quarantine.js'
 import { COMPACT_USAGE, INSPECT_USAGE, parseStoreArgs } from './parseStoreArgs.js'
 
 /** `weft inspect` / `weft compact` take a store: a relay data directory (`--data`) or a SQLite file. */
@@ -17,8 +34,11 @@ export const openStoreAt = async (path: string): Promise<DocStore> => {
 const kib = (n: number): string =>
   n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(2)} MiB`
 
+/** What `weft inspect` reports per document: {@link DocInspection} and the quarantined updates (RELAY-9.3). */
+export type StoreInspection = DocInspection & { readonly quarantined: readonly QuarantineEntry[] }
+
 /** One human-readable block per document. */
-export const formatInspection = (id: string, i: DocInspection): string =>
+export const formatInspection = (id: string, i: StoreInspection): string =>
   [
     `${id}`,
     `  live content     ${kib(i.liveContentBytes)}`,
@@ -27,7 +47,30 @@ export const formatInspection = (id: string, i: DocInspection): string =>
     `  items            ${i.liveItems} live, ${i.deletedItems} deleted`,
     `  clients          ${i.clientIds.length}${i.clientIds.length > 0 ? ` (${i.clientIds.slice(0, 8).join(', ')}${i.clientIds.length > 8 ? ', …' : ''})` : ''}`,
     `  epoch            ${i.epoch ?? '0 (never history-compacted)'}`,
+    ...(i.quarantined.length > 0
+      ? [
+          `  quarantined      ${i.quarantined.length} updates Yjs cannot merge or apply, never served (kept in ${JSON.stringify(quarantineId(id as DocId))})`,
+          ...i.quarantined.map((q) => `                   ${kib(q.bytes)}: ${q.reason}`),
+        ]
+      : []),
   ].join('\n')
+
+/**
+ * RELAY-9.3: inspects what the relay would serve of `stored` (its quarantined parts left out) with the stored sizes,
+ * and lists what is quarantined: parts of the document that cannot be served and those already kept aside.
+ */
+const inspectStored = async (store: DocStore, id: DocId, stored: StoredDoc): Promise<StoreInspection> => {
+  const screened = screenStoredDoc(stored)
+  const servable: StoredDoc =
+    screened.quarantined.length === 0 ? stored : { ...stored, snapshot: null, updates: screened.parts }
+  return {
+    ...inspectDoc(servable),
+    storedBytes: stored.byteLength,
+    snapshotBytes: stored.snapshot?.byteLength ?? 0,
+    storedUpdates: stored.updates.length,
+    quarantined: await quarantineReport(store, id, screened),
+  }
+}
 
 interface Out {
   write(s: string): void
@@ -50,21 +93,32 @@ export const inspectCommand = async (args: readonly string[], out: Out, err: Out
   const { path, doc, json } = parsed
   const store = await openStoreAt(path)
   try {
-    const ids = doc !== undefined ? [toDocId(doc)] : (await store.list()).sort()
-    const report: Record<string, DocInspection> = {}
+    // A quarantine is reported with its document (RELAY-9.3).
+    const ids =
+      doc !== undefined ? [toDocId(doc)] : (await store.list()).filter((id) => !isQuarantineId(id)).sort()
+    const report: Record<string, StoreInspection> = {}
+    let failed = 0
     for (const id of ids) {
       const stored = await store.load(id)
       if (!stored) {
         err.write(`weft inspect: no document ${JSON.stringify(id)} in ${path}\n`)
         return 1
       }
-      const i = inspectDoc(stored)
+      let i: StoreInspection
+      try {
+        i = await inspectStored(store, id, stored)
+      } catch (e) {
+        // One document that cannot be decoded does not end the report.
+        failed++
+        err.write(`weft inspect: ${id}: ${e instanceof Error ? e.message : String(e)}\n`)
+        continue
+      }
       report[id] = i
       if (!json) out.write(`${formatInspection(id, i)}\n`)
     }
     if (json) out.write(`${JSON.stringify(report, null, 2)}\n`)
     else if (ids.length === 0) out.write(`no documents in ${path}\n`)
-    return 0
+    return failed > 0 ? 1 : 0
   } finally {
     await store.close()
   }
@@ -81,6 +135,25 @@ const progress = (out: Out, tty: boolean) => {
     const filled = Math.round((pct / 100) * width)
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${done}/${total} ${label}`
     out.write(tty ? `\r${bar}` : `${bar}\n`)
+  }
+}
+
+/**
+ * Compacts one document; one holding parts Yjs cannot merge or apply (RELAY-9.3) has them kept aside first and is
+ * compacted from the rest.
+ */
+const compactWithQuarantine = async (store: DocStore, compactor: Compactor, id: DocId) => {
+  const stored = await store.load(id)
+  const screened = screenStoredDoc(stored)
+  if (!stored || screened.quarantined.length === 0) return compactor.compact(store, id)
+  await keepAside(store, id, screened.quarantined)
+  const doc = new Y.Doc()
+  try {
+    for (const part of screened.parts) Y.applyUpdate(doc, part)
+    const tail = { count: Math.max(1, stored.updates.length), bytes: stored.byteLength }
+    return await compactor.compactFrom(store, id, doc, stored.clock, tail)
+  } finally {
+    doc.destroy()
   }
 }
 
@@ -102,7 +175,8 @@ export const compactCommand = async (
   const { path, doc } = parsed
   const store = await openStoreAt(path)
   try {
-    const ids = doc !== undefined ? [toDocId(doc)] : (await store.list()).sort()
+    const ids =
+      doc !== undefined ? [toDocId(doc)] : (await store.list()).filter((id) => !isQuarantineId(id)).sort()
     const compactor = new Compactor()
     const bar = progress(out, out.isTTY === true)
     let before = 0
@@ -110,7 +184,14 @@ export const compactCommand = async (
     let failed = 0
     for (const [n, id] of ids.entries()) {
       bar(n, ids.length, id)
-      const outcome = await compactor.compact(store, id)
+      let outcome: Awaited<ReturnType<Compactor['compact']>>
+      try {
+        outcome = await compactWithQuarantine(store, compactor, id)
+      } catch (e) {
+        failed++
+        err.write(`\nweft compact: ${id}: ${e instanceof Error ? e.message : String(e)}\n`)
+        continue
+      }
       if (outcome.ok) {
         before += outcome.bytesBefore
         after += outcome.snapshotBytes

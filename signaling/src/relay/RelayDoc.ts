@@ -36,12 +36,20 @@ export class RelayDoc implements CommitTarget {
   idleTimer: NodeJS.Timeout | null = null
   readonly #onCommitted: (doc: RelayDoc) => void
 
-  constructor(docId: DocId, stored: StoredDoc | null, onCommitted: (doc: RelayDoc) => void) {
+  /**
+   * `parts`: the servable state in V1 when the load screened `stored` (RELAY-9.3, `screenStoredDoc`); without it, the
+   * stored snapshot and tail as they are.
+   */
+  constructor(
+    docId: DocId,
+    stored: StoredDoc | null,
+    onCommitted: (doc: RelayDoc) => void,
+    parts?: readonly Uint8Array[],
+  ) {
     this.docId = docId
     // Snapshots are stored in V2 (STORE-3.6), the tail in V1; the relay works in V1 throughout.
     const snapshot = stored?.snapshot ? [Y.convertUpdateFormatV2ToV1(stored.snapshot)] : []
-    const parts = [...snapshot, ...(stored?.updates ?? [])]
-    this.log = new UpdateLog(parts)
+    this.log = new UpdateLog(parts ?? [...snapshot, ...(stored?.updates ?? [])])
     this.lastClock = stored?.clock ?? 0
     this.tailCount = stored?.updates.length ?? 0
     this.tailBytes = stored ? stored.updates.reduce((n, u) => n + u.byteLength, 0) : 0

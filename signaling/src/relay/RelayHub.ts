@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { CloseCode, docId, isEpochArchiveId, encodeAwareness, type DocStore } from '@weft/core'
+import { CloseCode, closeCodeName, docId, isEpochArchiveId, encodeAwareness, type DocStore } from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
 import type { GuardedSocket } from '../connection/GuardedSocket.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
@@ -10,8 +10,10 @@ import { GroupCommitter } from './GroupCommitter.js'
 import { RelayCompaction } from './RelayCompaction.js'
 import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './RelayConnection.js'
 import { RelayDoc, type RelayPeer } from './RelayDoc.js'
+import { isEpochPeer } from './RelayEpochPeer.js'
 import { RelayEpochs } from './RelayEpochs.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
+import { isQuarantineId, keepAside, screenStoredDoc } from './quarantine.js'
 
 /** Options of {@link RelayHub}. */
 export interface RelayHubOptions {
@@ -90,8 +92,10 @@ export class RelayHub implements RelayHost {
         logger: opts.logger,
         quiesce: (doc) => this.#quiesce(doc),
         commit: (doc, update, forward) => {
+          const durable = this.#take(doc, update)
+          if (!durable) return this.#refused(doc.docId)
           if (forward) doc.broadcastUpdate(update, this.epochs.tag(doc))
-          return this.#commit(doc, update)
+          return durable
         },
         replaced: (doc, v1, bytes) => this.#replaced(doc, v1, bytes),
       },
@@ -133,10 +137,11 @@ export class RelayHub implements RelayHost {
   /** Serves one connection to `room` until it closes. */
   accept(socket: GuardedSocket, room: string, access: Exclude<Access, 'none'>): void {
     const conn = new RelayConnection(socket, this, this.#connectionOptions[access])
-    if (isEpochArchiveId(room)) {
-      // RELAY-EPOCH-6: an epoch archive is the relay's record of a left epoch, never a room anyone writes to.
+    if (isEpochArchiveId(room) || isQuarantineId(room)) {
+      // RELAY-EPOCH-6: an epoch archive is the relay's record of a left epoch, never a room anyone writes to; nor is
+      // a quarantine (RELAY-9.3).
       socket.attach({ onMessage: () => undefined, onClose: () => undefined })
-      return socket.close(CloseCode.Forbidden, 'epoch archives are not rooms')
+      return socket.close(CloseCode.Forbidden, 'epoch archives and quarantines are not rooms')
     }
     socket.attach(conn)
     this.#open(room).then(
@@ -145,7 +150,13 @@ export class RelayHub implements RelayHost {
         if (doc.idleTimer) clearTimeout(doc.idleTimer)
         doc.idleTimer = null
         doc.peers.add(conn)
-        conn.start(doc)
+        try {
+          // RELAY-9.2: replays what the connection sent while the document loaded; nothing it sent may end here.
+          conn.start(doc)
+        } catch (err) {
+          socket.logger.error({ err, room }, 'could not handle what the connection sent')
+          socket.close(CloseCode.InternalError, 'internal error')
+        }
       },
       (err: unknown) => {
         socket.logger.error({ err, room }, 'could not load document')
@@ -158,7 +169,9 @@ export class RelayHub implements RelayHost {
     // RELAY-EPOCH-4: during a switch updates are forwarded (still in the old epoch) but stored only afterwards.
     const durable = this.epochs.switching(doc)
       ? this.epochs.hold(doc, update)
-      : this.#commit(doc, update, deleted)
+      : this.#take(doc, update, deleted, from)
+    // RELAY-9.1: a refused update is neither stored nor forwarded, and the room carries on.
+    if (!durable) return this.#refused(doc.docId)
     doc.broadcastUpdate(update, this.epochs.tag(doc), from)
     return durable
   }
@@ -168,15 +181,43 @@ export class RelayHub implements RelayHost {
   }
 
   /**
-   * Appends to the in-memory state and queues for storage. `deleted`: the clock units the update's delete set
-   * covers (1 when not known).
+   * Appends to the in-memory state and queues for storage; `null` when the update is refused (RELAY-9.1, RELAY-9.4):
+   * the document would grow past `maxDocBytes`, or Yjs cannot merge it. Then nothing of it is held, stored or
+   * forwarded, and `from` (if a connection) is closed with `DocumentTooLarge` or `RejectedUpdate`. `deleted`: the
+   * clock units the update's delete set covers (1 when not known).
    */
-  #commit(doc: RelayDoc, update: Uint8Array, deleted = 1): Promise<void> {
+  #take(doc: RelayDoc, update: Uint8Array, deleted = 1, from?: RelayPeer): Promise<void> | null {
+    const limit = this.#opts.limits.maxDocBytes
+    if (doc.log.byteLength + update.byteLength > limit) {
+      return this.#refuse(doc, from, CloseCode.DocumentTooLarge, `the document would exceed ${limit} bytes`)
+    }
+    if (!doc.log.append(update)) {
+      return this.#refuse(
+        doc,
+        from,
+        CloseCode.RejectedUpdate,
+        'the update cannot be merged into the document',
+      )
+    }
     doc.deletedSinceGc += deleted
-    doc.log.append(update)
     this.#opts.metrics.updates.inc()
     this.#opts.metrics.updateBytes.inc({}, update.byteLength)
     return this.#committer.add(doc, update)
+  }
+
+  #refuse(doc: RelayDoc, from: RelayPeer | undefined, code: CloseCode, reason: string): null {
+    this.#opts.logger.warn({ doc: doc.docId, code: closeCodeName(code), reason }, 'update refused')
+    if (from && isEpochPeer(from)) from.closeWith(code, reason)
+    return null
+  }
+
+  /** The outcome of a refused update for whoever waits on it: rejected, and never an unhandled rejection. */
+  #refused(docId: string): Promise<void> {
+    const refused = Promise.reject(
+      new WeftServerError('rejected-update', `an update of ${JSON.stringify(docId)} was refused`),
+    )
+    refused.catch(() => undefined)
+    return refused
   }
 
   /** Resolves once every accepted update of `doc` is durable and no log compaction of it runs. */
@@ -235,7 +276,22 @@ export class RelayHub implements RelayHost {
     await this.#scale?.prepare(room)
     try {
       const stored = await this.#store.load(id)
-      const doc = new RelayDoc(id, stored, (d) => this.#compaction.maybeCompact(d))
+      // RELAY-9.3: what Yjs cannot merge or apply is kept aside, reported and never served.
+      const screened = screenStoredDoc(stored)
+      let keptAside = false
+      if (screened.quarantined.length > 0) {
+        this.#opts.logger.warn(
+          { doc: id, quarantined: screened.quarantined.map((q) => ({ source: q.source, reason: q.reason })) },
+          'stored updates Yjs cannot merge or apply were quarantined',
+        )
+        try {
+          await keepAside(this.#store, id, screened.quarantined)
+          keptAside = true
+        } catch (err) {
+          this.#opts.logger.error({ err, doc: id }, 'could not keep the quarantined updates aside')
+        }
+      }
+      const doc = new RelayDoc(id, stored, (d) => this.#compaction.maybeCompact(d), screened.parts)
       this.epochs.attach(doc, stored?.meta ?? {})
       // Decode once now: a corrupted store fails here, not in front of a client.
       doc.log.stateVector()
@@ -245,13 +301,20 @@ export class RelayHub implements RelayHost {
           'stored updates Yjs cannot merge were skipped',
         )
       }
-      const collected = this.#compaction.loaded(doc, stored)
+      let collected = false
+      try {
+        collected = this.#compaction.loaded(doc, stored)
+      } catch (err) {
+        // RELAY-9.3: a rebuild that Yjs refuses leaves the document as loaded (served, not collected).
+        this.#opts.logger.error({ err, doc: id }, 'garbage collection on load failed')
+      }
       this.#docs.set(room, doc)
       this.#scale?.attach(room, doc, stored?.clock ?? 0)
       this.#opts.metrics.docLoads.inc()
       this.#opts.metrics.loadSeconds.observe((performance.now() - started) / 1000)
       // Rebuilds again rather than storing the load's rebuild: attach() may have appended what the bus brought.
-      if (collected) this.#compaction.maybeCompact(doc, true)
+      // A quarantine is then dropped from the document's own log (it stays in the quarantine).
+      if (collected || keptAside) this.#compaction.maybeCompact(doc, true)
       return doc
     } catch (err) {
       this.#scale?.release(room)

@@ -14,6 +14,15 @@ const MAX_PARTS = 256
 const SMALL_TAIL_PARTS = 16
 const SMALL_TAIL_BYTES = 64 * 1024
 
+/** The updates merged (in batches), or `null` when Yjs refuses to merge them. */
+const mergeOrNull = (parts: readonly Uint8Array[]): Uint8Array | null => {
+  try {
+    return mergeUpdatesBatched(parts)
+  } catch {
+    return null
+  }
+}
+
 /** Encodes one answer message: the `diff` as a sync step 2 or a sync update. */
 export type AnswerEncoder = (diff: Uint8Array, kind: 'step2' | 'update') => Uint8Array
 
@@ -47,17 +56,40 @@ export class UpdateLog {
     return [...this.#parts]
   }
 
-  /** Adds an update that was validated (it decodes). */
-  append(update: Uint8Array): void {
-    this.#parts.push(update)
+  /**
+   * Takes an update that was validated (it decodes, SYNC-3.5), unless Yjs cannot merge it (RELAY-9.1): then the log
+   * is left as it was and `false` is returned, so the caller neither stores nor forwards it. The merge that bounds
+   * the number of parts is where a merge happens, and so where a refusal can.
+   */
+  append(update: Uint8Array): boolean {
+    // Bound the number of parts without re-merging the (large) base on every burst of small updates.
+    if (this.#parts.length >= MAX_PARTS) {
+      const [base, ...tail] = this.#parts
+      let merged = mergeOrNull([...tail, update])
+      if (merged === null) {
+        const tailMerged = mergeOrNull(tail)
+        // Never with validated updates: the tail itself does not merge. It is salvaged part by part (the parts Yjs
+        // refuses are dropped and counted), and the update judged on its own.
+        const rest = tailMerged ?? this.#salvage(tail)
+        merged = tailMerged === null ? mergeOrNull([rest, update]) : null
+        if (merged === null) {
+          this.#parts = [base as Uint8Array, rest]
+          this.#changed()
+          return false
+        }
+      }
+      this.#parts = [base as Uint8Array, merged]
+    } else {
+      this.#parts.push(update)
+    }
     this.#sinceMark?.push(update)
+    this.#changed()
+    return true
+  }
+
+  #changed(): void {
     this.#stateVector = null
     this.#answers.clear()
-    // Bound the number of parts without re-merging the (large) base on every burst of small updates.
-    if (this.#parts.length > MAX_PARTS) {
-      const [base, ...tail] = this.#parts
-      this.#parts = [base as Uint8Array, mergeUpdatesBatched(tail)]
-    }
   }
 
   /**
@@ -68,11 +100,7 @@ export class UpdateLog {
   state(): Uint8Array {
     if (this.#parts.length !== 1) {
       this.#baseStateVector = null
-      try {
-        this.#parts = [mergeUpdatesBatched(this.#parts)]
-      } catch {
-        this.#parts = [this.#salvage()]
-      }
+      this.#parts = [mergeOrNull(this.#parts) ?? this.#salvage(this.#parts)]
     }
     return this.#parts[0] as Uint8Array
   }
@@ -106,9 +134,9 @@ export class UpdateLog {
   /** Parts dropped because Yjs could not merge them. */
   dropped = 0
 
-  #salvage(): Uint8Array {
+  #salvage(parts: readonly Uint8Array[]): Uint8Array {
     let acc = EMPTY_UPDATE
-    for (const part of this.#parts) {
+    for (const part of parts) {
       try {
         const next = Y.mergeUpdates([acc, part])
         Y.encodeStateVectorFromUpdate(next)
@@ -148,7 +176,7 @@ export class UpdateLog {
     try {
       this.#stateVector = Y.encodeStateVectorFromUpdate(this.state())
     } catch {
-      this.#parts = [this.#salvage()]
+      this.#parts = [this.#salvage(this.#parts)]
       this.#stateVector = Y.encodeStateVectorFromUpdate(this.state())
     }
     this.#baseStateVector = Y.decodeStateVector(this.#stateVector)
@@ -183,7 +211,7 @@ export class UpdateLog {
       try {
         diff = diffOf(this.state())
       } catch {
-        this.#parts = [this.#salvage()]
+        this.#parts = [this.#salvage(this.#parts)]
         this.#stateVector = null
         diff = diffOf(this.state())
       }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
-import { encodeAwareness, type DocId } from '@weft/core'
+import { encodeAwareness, validateUpdate, type DocId } from '@weft/core'
 import type { RelayDoc, RelayPeer } from '../relay/RelayDoc.js'
 import { isEmptyUpdate } from '../relay/mergeUpdatesBatched.js'
 import type { BusMessage } from './busMessages.js'
@@ -74,8 +74,19 @@ export class ScaleOutRoom implements RelayPeer {
     this.#host.publish(this.room, { type: 'presence-query' })
   }
 
-  /** A message from another node. */
+  /**
+   * A message from another node. Never throws (SCALE-2.7): the Redis client rethrows a listener's error as an
+   * uncaught exception, so one bad message would end the process.
+   */
   receive(m: BusMessage): void {
+    try {
+      this.#receive(m)
+    } catch (err) {
+      this.#host.logger.error({ err, room: this.room, type: m.type }, 'bus message could not be handled')
+    }
+  }
+
+  #receive(m: BusMessage): void {
     if (this.#disposed) return
     if (this.#buffer) {
       if (m.type !== 'update' && m.type !== 'compacted') return // presence is queried after the load
@@ -166,8 +177,15 @@ export class ScaleOutRoom implements RelayPeer {
     if (this.#disposed) return
     if (tail.snapshot && tail.snapshotClock > this.#applied) {
       // Another node compacted past what this node has: the snapshot covers the gap; send only what is new.
-      const missing = Y.diffUpdate(Y.convertUpdateFormatV2ToV1(tail.snapshot), doc.log.stateVector())
-      if (!isEmptyUpdate(missing)) this.#apply(doc, missing)
+      let missing: Uint8Array | null = null
+      try {
+        missing = Y.diffUpdate(Y.convertUpdateFormatV2ToV1(tail.snapshot), doc.log.stateVector())
+        validateUpdate(missing)
+      } catch (err) {
+        this.#host.logger.error({ err, room: this.room }, 'stored snapshot cannot be merged; skipped')
+        missing = null
+      }
+      if (missing && !isEmptyUpdate(missing)) this.#apply(doc, missing)
       this.#advanceTo(tail.snapshotClock)
     }
     for (const u of tail.updates) {
@@ -206,9 +224,25 @@ export class ScaleOutRoom implements RelayPeer {
     for (const c of this.#ahead.keys()) if (c <= clock) this.#ahead.delete(c)
   }
 
-  /** A stored update from another node: into the log and to the local connections, never stored again. */
+  /**
+   * A stored update from another node: into the log and to the local connections, never stored again. One that Yjs
+   * cannot merge (stored by a node without SYNC-3.5) is skipped and logged (SCALE-2.7).
+   */
   #apply(doc: RelayDoc, update: Uint8Array): void {
-    doc.log.append(update)
+    let accepted: boolean
+    try {
+      validateUpdate(update, { strings: true })
+      accepted = doc.log.append(update)
+    } catch {
+      accepted = false
+    }
+    if (!accepted) {
+      this.#host.logger.warn(
+        { room: this.room, bytes: update.byteLength },
+        'update from another node refused',
+      )
+      return
+    }
     doc.deletedSinceGc++
     doc.tailCount++
     doc.tailBytes += update.byteLength

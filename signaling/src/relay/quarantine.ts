@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto'
+import * as Y from 'yjs'
+import { validateUpdate, type DocId, type DocStore, type StoredDoc } from '@weft/core'
+import { EMPTY_UPDATE, mergeUpdatesBatched } from './mergeUpdatesBatched.js'
+
+/** One stored part (the snapshot or a tail update) that Yjs cannot merge or apply, kept aside (RELAY-9.3). */
+export interface QuarantinedPart {
+  /** `snapshot`, or the position of the update in the stored tail (0: the oldest). */
+  readonly source: 'snapshot' | number
+  readonly bytes: Uint8Array
+  readonly reason: string
+}
+
+/** A stored document sorted into what can be served and what cannot. */
+export interface ScreenedDoc {
+  /** The servable state, in V1 (merged into one part when it was checked as a whole). */
+  readonly parts: readonly Uint8Array[]
+  readonly quarantined: readonly QuarantinedPart[]
+}
+
+const QUARANTINE_INFIX = '~quarantine~'
+
+/** The document id under which the stored parts of `docId` that cannot be served are kept (RELAY-9.3). */
+export const quarantineId = (docId: DocId): DocId => `${docId}${QUARANTINE_INFIX}` as DocId
+
+/** Whether a document id (or a relay room) is a quarantine's (never served as a document of its own). */
+export const isQuarantineId = (id: string): boolean => id.endsWith(QUARANTINE_INFIX)
+
+const reasonOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
+
+/** Throws unless `update` merges, and as a whole passes `validateUpdate` (nesting across parts, SYNC-3.5). */
+const checkWhole = (update: Uint8Array): void => {
+  validateUpdate(update)
+}
+
+/**
+ * RELAY-9.3: sorts a stored document's parts (a V2 snapshot, V1 tail updates) into those the relay may serve and
+ * those it must not: each part must pass `validateUpdate` (strings included) and the parts must merge into a state
+ * that passes it too (types nested deeper than allowed across many updates fail only there). A part that breaks the
+ * merged state is found by merging the parts one at a time. Pure: writes nothing.
+ */
+export const screenStoredDoc = (stored: StoredDoc | null): ScreenedDoc => {
+  if (!stored) return { parts: [], quarantined: [] }
+  const quarantined: QuarantinedPart[] = []
+  const good: { source: 'snapshot' | number; bytes: Uint8Array; v1: Uint8Array }[] = []
+  const take = (source: 'snapshot' | number, bytes: Uint8Array, toV1: () => Uint8Array) => {
+    try {
+      const v1 = toV1()
+      validateUpdate(v1, { strings: true })
+      good.push({ source, bytes, v1 })
+    } catch (err) {
+      quarantined.push({ source, bytes, reason: reasonOf(err) })
+    }
+  }
+  if (stored.snapshot) {
+    const snapshot = stored.snapshot
+    take('snapshot', snapshot, () => Y.convertUpdateFormatV2ToV1(snapshot))
+  }
+  stored.updates.forEach((u, i) => take(i, u, () => u))
+  if (good.length === 0) return { parts: [], quarantined }
+  try {
+    const merged = mergeUpdatesBatched(good.map((g) => g.v1))
+    checkWhole(merged)
+    return { parts: [merged], quarantined }
+  } catch {
+    // Rare (a store written before SYNC-3.5): find the parts that break the whole, one at a time.
+  }
+  let acc = EMPTY_UPDATE
+  for (const part of good) {
+    try {
+      const next = Y.mergeUpdates([acc, part.v1])
+      checkWhole(next)
+      acc = next
+    } catch (err) {
+      quarantined.push({ source: part.source, bytes: part.bytes, reason: reasonOf(err) })
+    }
+  }
+  return { parts: [acc], quarantined }
+}
+
+/** One quarantined update as `weft inspect` reports it. */
+export interface QuarantineEntry {
+  readonly bytes: number
+  readonly reason: string
+  /** Whether it is kept in the document's quarantine (else it is still only in the document's own log). */
+  readonly keptAside: boolean
+}
+
+/**
+ * Every quarantined update of `docId` (RELAY-9.3): those kept aside in its quarantine and those of `screened` (the
+ * document as stored) not kept aside yet, each once.
+ */
+export const quarantineReport = async (
+  store: DocStore,
+  docId: DocId,
+  screened: ScreenedDoc,
+): Promise<QuarantineEntry[]> => {
+  const kept = await store.load(quarantineId(docId))
+  const entries = new Map<string, QuarantineEntry>()
+  for (const update of kept?.updates ?? []) {
+    const key = `sha256:${digest(update)}`
+    const note = kept?.meta[key]
+    let reason = 'unknown'
+    try {
+      reason = note ? String((JSON.parse(note) as { reason?: unknown }).reason) : reason
+    } catch {
+      // A note that does not parse: the update is still reported.
+    }
+    entries.set(key, { bytes: update.byteLength, reason, keptAside: true })
+  }
+  for (const q of screened.quarantined) {
+    const key = `sha256:${digest(q.bytes)}`
+    if (!entries.has(key)) entries.set(key, { bytes: q.bytes.byteLength, reason: q.reason, keptAside: false })
+  }
+  return [...entries.values()]
+}
+
+const digest = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex').slice(0, 32)
+
+/**
+ * Keeps `parts` of `docId` aside under {@link quarantineId} (RELAY-9.3): each stored once (by content hash, in the
+ * quarantine's meta with its reason), so loading the document again does not store them twice.
+ */
+export const keepAside = async (
+  store: DocStore,
+  docId: DocId,
+  parts: readonly QuarantinedPart[],
+): Promise<void> => {
+  const id = quarantineId(docId)
+  const known = (await store.load(id))?.meta ?? {}
+  for (const part of parts) {
+    const key = `sha256:${digest(part.bytes)}`
+    if (known[key] !== undefined) continue
+    await store.append(id, part.bytes)
+    await store.setMeta(id, key, JSON.stringify({ source: part.source, reason: part.reason }))
+  }
+}
