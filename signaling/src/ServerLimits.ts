@@ -44,12 +44,6 @@ export interface ServerLimits {
    * served. A loaded document is held whole in memory: size this with the number of documents loaded at once.
    */
   readonly maxDocBytes: number
-  /**
-   * Bytes the relay holds for one document (its merged state plus updates not yet merged; RELAY-6.4). An update that
-   * would grow a document past it is refused with `DocumentTooLarge`; a larger stored document still loads and is
-   * served. A loaded document is held whole in memory: size this with the number of documents loaded at once.
-   */
-  readonly maxDocBytes: number
   /** Interval of WebSocket pings; a client that has not answered the previous ping by the next one is dropped. */
   readonly heartbeatIntervalMs: number
   /** After the server sends a close frame, how long it waits for the client's before cutting the socket. */
@@ -71,7 +65,6 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   upgradesPerIpPerSecond: 20,
   upgradeBurstPerIp: 200,
   maxBufferedBytes: 8 * 1024 * 1024,
-  maxDocBytes: 64 * 1024 * 1024,
   maxDocBytes: 64 * 1024 * 1024,
   heartbeatIntervalMs: 30_000,
   closeGraceMs: 2_000,

@@ -37,7 +37,6 @@ export const serve = async (config: ServeConfig): Promise<number> => {
       ...(config.maxConnections !== null ? { maxConnections: config.maxConnections } : {}),
       ...(config.maxMessageBytes !== null ? { maxRelayMessageBytes: config.maxMessageBytes } : {}),
       ...(config.maxDocBytes !== null ? { maxDocBytes: config.maxDocBytes } : {}),
-      ...(config.maxDocBytes !== null ? { maxDocBytes: config.maxDocBytes } : {}),
     },
     relay:
       config.dataDir === null

@@ -16,8 +16,6 @@ export interface ServeConfig {
   readonly idleUnloadMs: number | null
   readonly maxConnections: number | null
   readonly maxMessageBytes: number | null
-  /** Largest document the relay holds, in bytes (RELAY-9.4). */
-  readonly maxDocBytes: number | null
   /** Largest document the relay holds, in bytes (RELAY-6.4). */
   readonly maxDocBytes: number | null
   readonly logLevel: string
@@ -65,7 +63,6 @@ export const SERVE_FLAGS = [
   ['idle-unload-ms', 'WEFT_IDLE_UNLOAD_MS', '<ms>', 'unload documents idle this long (default 30000)'],
   ['max-connections', 'WEFT_MAX_CONNECTIONS', '<n>', 'open WebSocket connections allowed (default 10000)'],
   ['max-message-bytes', 'WEFT_MAX_MESSAGE_BYTES', '<n>', 'largest relay message (default 33554432)'],
-  ['max-doc-bytes', 'WEFT_MAX_DOC_BYTES', '<n>', 'largest document the relay holds (default 67108864)'],
   ['max-doc-bytes', 'WEFT_MAX_DOC_BYTES', '<n>', 'largest document the relay holds (default 67108864)'],
   ['log-level', 'WEFT_LOG_LEVEL', '<level>', 'trace, debug, info, warn, error or silent (default info)'],
   [
@@ -195,7 +192,6 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     idleUnloadMs: int('idle-unload-ms', 0, 2 ** 31 - 1),
     maxConnections: int('max-connections', 1, 10_000_000),
     maxMessageBytes: int('max-message-bytes', 1024, 1024 * 1024 * 1024),
-    maxDocBytes: int('max-doc-bytes', 1024, 2 ** 40),
     maxDocBytes: int('max-doc-bytes', 1024, 2 ** 40),
     logLevel: str('log-level') ?? 'info',
     redisUrl: str('redis'),
