@@ -16,7 +16,7 @@ export interface ServeConfig {
   readonly idleUnloadMs: number | null
   readonly maxConnections: number | null
   readonly maxMessageBytes: number | null
-  /** Largest document the relay holds, in bytes (RELAY-6.4). */
+  /** Largest document the relay holds, in bytes (RELAY-9.4). */
   readonly maxDocBytes: number | null
   readonly logLevel: string
   /** Scale-out mode: Redis URL or socket path (with {@link ServeConfig.postgresUrl}); `null` for one node. */
