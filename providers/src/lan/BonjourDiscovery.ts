@@ -47,6 +47,7 @@ const readService = (service: Service): LanPeerInfo | null => {
   const txt = (service.txt ?? {}) as Record<string, unknown>
   const peer = str(txt['p'])
   const room = str(txt['r'])
+  const salt = str(txt['s']) ?? '' // absent in version 1 adverts, which the transport ignores
   const version = Number(str(txt['v']))
   const address = str(txt['a'])
   if (!peer || !room || !Number.isInteger(version) || !Number.isInteger(service.port)) return null
@@ -56,13 +57,13 @@ const readService = (service: Service): LanPeerInfo | null => {
   ].filter(
     (a) => !a.toLowerCase().startsWith('fe80:'), // link-local IPv6 needs a zone id the record does not carry
   )
-  return { peer, room, version, port: service.port, address, addresses }
+  return { peer, room, salt, version, port: service.port, address, addresses }
 }
 
 /**
  * {@link LanDiscovery} over mDNS / DNS-SD with bonjour-service (an optional dependency, loaded on first start).
- * Publishes `weft-<peer>._weft._tcp.local` with TXT `p` (peer id), `r` (room tag), `v` (protocol version) and `a`
- * (listen address, if one), on a host name of its own (`weft-<peer>.local`), and browses for `_weft._tcp`. Withdraws
+ * Publishes `weft-<peer>._weft._tcp.local` with TXT `p` (peer id), `r` (room tag), `s` (its salt), `v` (protocol
+ * version) and `a` (listen address, if one), on a host name of its own (`weft-<peer>.local`), and browses for `_weft._tcp`. Withdraws
  * the service with a goodbye packet on stop. Runs only where multicast is allowed: Node, not browsers.
  */
 export class BonjourDiscovery implements LanDiscovery {
@@ -91,7 +92,12 @@ export class BonjourDiscovery implements LanDiscovery {
       // Transient (an interface without multicast, a packet that does not decode): nothing to do.
     })
     this.#bonjour = bonjour
-    const txt: Record<string, string> = { p: self.peer, r: self.room, v: String(self.version) }
+    const txt: Record<string, string> = {
+      p: self.peer,
+      r: self.room,
+      s: self.salt,
+      v: String(self.version),
+    }
     if (self.address !== undefined) txt['a'] = self.address
     bonjour.publish({
       name: `weft-${self.peer}`,

@@ -4,7 +4,7 @@ import type { LanHello } from './lanHandshake.js'
 const TAG_BYTES = 16
 
 const directionKey = (key: Buffer, from: LanHello, to: LanHello, salt: Buffer): Buffer =>
-  Buffer.from(hkdfSync('sha256', key, salt, `weft-lan/1 frames\0${from.peer}\0${to.peer}`, 32))
+  Buffer.from(hkdfSync('sha256', key, salt, `weft-lan/2 frames\0${from.peer}\0${to.peer}`, 32))
 
 const counterNonce = (n: bigint): Buffer => {
   const iv = Buffer.alloc(12)

@@ -5,18 +5,24 @@ import {
   LAN_PROTOCOL_VERSION,
   encodeHello,
   encodeProof,
+  helloVersion,
   newNonce,
   parseHello,
   parseProof,
   proofFor,
   verifyProof,
+  type HandshakeTranscript,
   type LanHello,
 } from './lanHandshake.js'
 
 /** What both sides of every connection of one transport share. */
 export interface LanConnectionConfig {
   readonly local: PeerId
+  /** This run's room tag and its salt (as advertised). */
   readonly tag: string
+  readonly salt: string
+  /** Whether a peer's tag (under its salt) names this room. */
+  readonly isRoom: (salt: string, tag: string) => boolean
   /** The room key when a shared secret is configured. */
   readonly key: Buffer | null
   readonly handshakeTimeout: number
@@ -53,15 +59,21 @@ const toBytes = (data: RawData): Uint8Array => {
 }
 
 /**
- * One WebSocket to one LAN peer: the hello exchange (peer ids, room tag, nonces), the optional proof of the shared
- * secret, then raw protocol bytes as binary frames (sealed with {@link FrameCipher} when a secret is set), and
+ * One WebSocket to one LAN peer: the hello exchange (peer ids, salted room tags, nonces), the optional proof of the
+ * shared secret, then raw protocol bytes as binary frames (sealed with {@link FrameCipher} when a secret is set), and
  * heartbeats (WebSocket ping) that cut a peer silent for longer than `peerTimeout`.
+ *
+ * With a secret the dialer proves first and the acceptor answers with its own proof only once the dialer's checked
+ * out: whoever merely connects to a peer's advertised port learns nothing that tests a guess at the secret
+ * (docs/guides/lan.md, Security, for what a peer that gets dialed can still learn).
  */
 export class LanConnection {
   /** Whether this side dialed. */
   readonly dialer: boolean
   /** For a dial, the peer the advertisement named: a hello from anyone else is refused. */
   readonly expected: PeerId | undefined
+  /** For an accepted connection, the remote IP address (pending handshakes are limited per address). */
+  readonly address: string | undefined
   readonly #socket: WebSocket
   readonly #config: LanConnectionConfig
   readonly #handlers: LanConnectionHandlers
@@ -80,19 +92,21 @@ export class LanConnection {
 
   constructor(
     socket: WebSocket,
-    role: { readonly dialer: boolean; readonly expected?: PeerId },
+    role: { readonly dialer: boolean; readonly expected?: PeerId; readonly address?: string },
     config: LanConnectionConfig,
     handlers: LanConnectionHandlers,
   ) {
     this.#socket = socket
     this.dialer = role.dialer
     this.expected = role.expected
+    this.address = role.address
     this.#config = config
     this.#handlers = handlers
     this.#hello = {
       version: LAN_PROTOCOL_VERSION,
       peer: config.local,
       room: config.tag,
+      salt: config.salt,
       nonce: newNonce(),
       auth: config.key !== null,
     }
@@ -127,6 +141,11 @@ export class LanConnection {
   /** The peer id the other side's hello claimed (authenticated only once {@link remote} is set). */
   get claimed(): PeerId | undefined {
     return this.#remoteHello ? toPeerId(this.#remoteHello.peer) : this.expected
+  }
+
+  /** Whether the handshake is still under way (the peer has proved nothing yet). */
+  get pending(): boolean {
+    return this.#state === 'handshake' || this.#state === 'proving'
   }
 
   /** Whether the handshake completed and the connection is not closed. */
@@ -203,11 +222,16 @@ export class LanConnection {
 
   #onHello(frame: string): void {
     const hello = parseHello(frame)
-    if (!hello) return this.close(CloseCode.MalformedMessage, 'malformed hello')
-    if (hello.version !== LAN_PROTOCOL_VERSION) {
-      return this.close(CloseCode.MalformedMessage, `unsupported LAN protocol version ${hello.version}`)
+    if (!hello) {
+      const version = helloVersion(frame)
+      return this.close(
+        CloseCode.MalformedMessage,
+        version !== null && version !== LAN_PROTOCOL_VERSION
+          ? `unsupported LAN protocol version ${version}`
+          : 'malformed hello',
+      )
     }
-    if (hello.room !== this.#config.tag) return this.close(CloseCode.Forbidden, 'another room')
+    if (!this.#config.isRoom(hello.salt, hello.room)) return this.close(CloseCode.Forbidden, 'another room')
     if (hello.peer === this.#config.local) return this.close(CloseCode.Forbidden, 'connected to itself')
     if (this.expected !== undefined && hello.peer !== this.expected) {
       return this.close(CloseCode.Forbidden, 'not the advertised peer')
@@ -219,7 +243,8 @@ export class LanConnection {
     const key = this.#config.key
     if (key === null) return this.#ready()
     this.#state = 'proving'
-    this.#socket.send(encodeProof(proofFor(key, this.#hello, hello)))
+    // The dialer proves first; the acceptor waits for that proof before it sends anything derived from the key.
+    if (this.dialer) this.#socket.send(encodeProof(proofFor(key, 'dialer', this.#transcript(hello))))
   }
 
   #onProof(frame: string): void {
@@ -227,10 +252,16 @@ export class LanConnection {
     const key = this.#config.key
     const remote = this.#remoteHello
     if (!proof || !key || !remote) return this.close(CloseCode.MalformedMessage, 'malformed proof')
-    if (!verifyProof(key, remote, this.#hello, proof))
+    const transcript = this.#transcript(remote)
+    if (!verifyProof(key, this.dialer ? 'acceptor' : 'dialer', transcript, proof))
       return this.close(CloseCode.Unauthorized, 'wrong shared secret')
+    if (!this.dialer) this.#socket.send(encodeProof(proofFor(key, 'acceptor', transcript)))
     this.#cipher = new FrameCipher(key, this.#hello, remote, this.dialer)
     this.#ready()
+  }
+
+  #transcript(remote: LanHello): HandshakeTranscript {
+    return this.dialer ? { dialer: this.#hello, acceptor: remote } : { dialer: remote, acceptor: this.#hello }
   }
 
   #ready(): void {

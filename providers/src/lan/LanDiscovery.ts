@@ -2,8 +2,10 @@
 export interface LanAdvert {
   /** The peer id. */
   readonly peer: string
-  /** The room tag (a hash of the room, see `roomTag`). */
+  /** The room tag (a salted hash of the room, see `roomTag`). */
   readonly room: string
+  /** The salt of the room tag (base64, 16 bytes), fresh per run of the transport. */
+  readonly salt: string
   /** The LAN protocol version. */
   readonly version: number
   /** The TCP port of the peer's WebSocket server. */

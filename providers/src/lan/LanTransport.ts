@@ -13,10 +13,19 @@ import {
 } from '@weft/core'
 import { ObservableV2 } from 'lib0/observable'
 import { WebSocket, WebSocketServer } from 'ws'
+import type { IncomingMessage } from 'node:http'
 import { BonjourDiscovery } from './BonjourDiscovery.js'
 import { LanConnection, type LanCloseInfo, type LanConnectionConfig } from './LanConnection.js'
 import type { LanDiscovery, LanPeerInfo } from './LanDiscovery.js'
-import { LAN_PEER_ID, LAN_PROTOCOL_VERSION, deriveLanKey, roomTag } from './lanHandshake.js'
+import {
+  LAN_PEER_ID,
+  LAN_PROTOCOL_VERSION,
+  deriveLanKey,
+  newSalt,
+  roomMatcher,
+  roomTag,
+  weakSecretReason,
+} from './lanHandshake.js'
 import { LanDialer } from './LanDialer.js'
 
 /** Options of {@link LanTransport}. */
@@ -35,8 +44,9 @@ export interface LanTransportOptions {
   /** How peers are found. Default: mDNS ({@link BonjourDiscovery}) on `host`'s interface. */
   readonly discovery?: LanDiscovery
   /**
-   * Shared secret. Peers without it are refused (each side proves it holds it with an HMAC over fresh nonces), and
-   * every frame is encrypted and authenticated (AES-256-GCM, keys fresh per connection).
+   * Shared secret. Peers without it are refused (each side proves it holds it with an HMAC over fresh nonces, the
+   * dialer first), and every frame is encrypted and authenticated (AES-256-GCM, keys fresh per connection). At least
+   * 20 characters (a peer that gets dialed can test guesses offline): use `createLanSecret()`.
    */
   readonly secret?: string
   /** A connected peer silent (no message, no heartbeat) for this many ms is dropped (default 15,000). */
@@ -60,8 +70,10 @@ export type LanTransportEvents = TransportEvents & {
 
 /** After `disconnect(peer)`, that peer is neither dialed nor accepted for this long (ms). */
 const DROP_HOLD_MS = 5_000
-/** Most incoming connections in their handshake at once; more are refused. */
+/** Most incoming connections in their handshake at once; a new one then replaces the oldest (PROV-6.11). */
 const MAX_PENDING = 32
+/** Most incoming connections in their handshake at once from one address; more are refused. */
+const MAX_PENDING_PER_ADDRESS = 4
 const ANY_HOST = new Set(['0.0.0.0', '::'])
 
 const closeServer = (server: WebSocketServer): Promise<void> =>
@@ -90,7 +102,7 @@ export class LanTransport extends ObservableV2<LanTransportEvents> implements Tr
   readonly room: string
   /** This side's id, as other peers see it. */
   readonly localPeer: PeerId
-  readonly #tag: string
+  readonly #isRoom: (salt: string, tag: string) => boolean
   readonly #options: LanTransportOptions
   readonly #discovery: LanDiscovery
   readonly #dialer: LanDialer
@@ -118,10 +130,13 @@ export class LanTransport extends ObservableV2<LanTransportEvents> implements Tr
     if (typeof options.room !== 'string' || options.room === '') bad('`room` must be a non-empty string')
     const id = options.peerId ?? randomBytes(8).toString('hex')
     if (!LAN_PEER_ID.test(id)) bad('`peerId` must be 1 to 48 characters of A-Z a-z 0-9 _ -')
-    if (options.secret !== undefined && options.secret === '') bad('`secret` must not be empty')
+    if (options.secret !== undefined) {
+      const weak = typeof options.secret === 'string' ? weakSecretReason(options.secret) : 'not a string'
+      if (weak !== null) bad(`\`secret\`: ${weak}`)
+    }
     this.room = options.room
     this.localPeer = toPeerId(id)
-    this.#tag = roomTag(options.room)
+    this.#isRoom = roomMatcher(options.room)
     this.#options = options
     const host = options.host
     // mDNS here is IPv4 multicast: an IPv4 listen address also picks the multicast interface.
@@ -228,12 +243,16 @@ export class LanTransport extends ObservableV2<LanTransportEvents> implements Tr
   async #start(run: Run): Promise<void> {
     await this.#stopping
     const secret = this.#options.secret
-    this.#keyPromise ??= secret === undefined ? Promise.resolve(null) : deriveLanKey(secret, this.#tag)
+    this.#keyPromise ??= secret === undefined ? Promise.resolve(null) : deriveLanKey(secret, this.room)
     const key = await this.#keyPromise
     if (run.stopped) return
+    // A fresh salt per run: this run's advertised tag matches none of this peer's earlier ones (PROV-6.12).
+    const salt = newSalt()
     const config: LanConnectionConfig = {
       local: this.localPeer,
-      tag: this.#tag,
+      tag: roomTag(this.room, salt),
+      salt,
+      isRoom: this.#isRoom,
       key,
       handshakeTimeout: this.#options.handshakeTimeout ?? 5_000,
       peerTimeout: this.#options.peerTimeout ?? 15_000,
@@ -259,7 +278,7 @@ export class LanTransport extends ObservableV2<LanTransportEvents> implements Tr
     server.on('error', (err) =>
       this.#error(new WeftError(WeftErrorCode.TransportFailed, `LAN server: ${err.message}`)),
     )
-    server.on('connection', (socket) => this.#accept(socket))
+    server.on('connection', (socket, request) => this.#accept(socket, request))
     const port = (server.address() as AddressInfo).port
     this.#port = port
     // Set first: a teardown during start stops the discovery too (stop is idempotent; see the check below).
@@ -267,7 +286,8 @@ export class LanTransport extends ObservableV2<LanTransportEvents> implements Tr
     await this.#discovery.start(
       {
         peer: this.localPeer,
-        room: this.#tag,
+        room: config.tag,
+        salt: config.salt,
         version: LAN_PROTOCOL_VERSION,
         port,
         // Advertise the listen address when it is one address (a host name would mean another machine to peers).
@@ -305,8 +325,8 @@ export class LanTransport extends ObservableV2<LanTransportEvents> implements Tr
   }
 
   #onUp(info: LanPeerInfo): void {
-    if (info.room !== this.#tag || info.version !== LAN_PROTOCOL_VERSION || info.peer === this.localPeer)
-      return
+    if (info.version !== LAN_PROTOCOL_VERSION || info.peer === this.localPeer) return
+    if (typeof info.salt !== 'string' || !this.#isRoom(info.salt, info.room)) return
     if (!LAN_PEER_ID.test(info.peer)) return
     const peer = toPeerId(info.peer)
     this.#adverts.set(peer, info)
@@ -356,15 +376,33 @@ export class LanTransport extends ObservableV2<LanTransportEvents> implements Tr
     return false
   }
 
-  #accept(socket: WebSocket): void {
+  /**
+   * An incoming connection. Unproven ones (handshake under way) are limited: {@link MAX_PENDING_PER_ADDRESS} per
+   * remote address (more are refused), {@link MAX_PENDING} in all, where a new one replaces the oldest, so that a
+   * peer that opens connections and never proves anything cannot keep honest peers out; each is cut after
+   * `handshakeTimeout` anyway (PROV-6.11).
+   */
+  #accept(socket: WebSocket, request: IncomingMessage): void {
     const config = this.#config
-    let pending = 0
-    for (const c of this.#conns) if (!c.open) pending++
-    if (!config || !this.#run || pending >= MAX_PENDING) {
+    if (!config || !this.#run) {
       socket.close(CloseCode.ServerFull, 'busy')
       return
     }
-    this.#conns.add(new LanConnection(socket, { dialer: false }, config, this.#handlers))
+    const address = request.socket.remoteAddress ?? ''
+    const pending: LanConnection[] = []
+    let fromAddress = 0
+    for (const c of this.#conns) {
+      if (c.dialer || !c.pending) continue
+      pending.push(c) // oldest first: a Set iterates in insertion order
+      if (c.address === address) fromAddress++
+    }
+    if (fromAddress >= MAX_PENDING_PER_ADDRESS) {
+      socket.close(CloseCode.ServerFull, 'too many unfinished handshakes from this address')
+      return
+    }
+    if (pending.length >= MAX_PENDING)
+      pending[0]?.close(CloseCode.ServerFull, 'unfinished handshake replaced by a newer one')
+    this.#conns.add(new LanConnection(socket, { dialer: false, address }, config, this.#handlers))
   }
 
   readonly #handlers = {

@@ -8,4 +8,10 @@ export { LanTransport, type LanTransportOptions, type LanTransportEvents } from 
 export type { LanDiscovery, LanDiscoveryHandlers, LanAdvert, LanPeerInfo } from './LanDiscovery.js'
 export { BonjourDiscovery, LAN_SERVICE_TYPE, type BonjourDiscoveryOptions } from './BonjourDiscovery.js'
 export { MemoryLanNetwork } from './MemoryLanNetwork.js'
-export { LAN_PROTOCOL_VERSION, roomTag } from './lanHandshake.js'
+export {
+  LAN_MIN_SECRET_LENGTH,
+  LAN_PROTOCOL_VERSION,
+  createLanSecret,
+  roomTag,
+  weakSecretReason,
+} from './lanHandshake.js'

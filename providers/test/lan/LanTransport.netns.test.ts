@@ -119,7 +119,11 @@ describe('LanTransport over real mDNS between network namespaces', () => {
       must('-n', NS[side], 'link', 'set', VETH[side], 'up')
       must('-n', NS[side], 'link', 'set', 'lo', 'up')
     }
-    const common = { room: `lan-netns-${id}`, secret: 'netns secret', expect: ['alpha', 'beta'] }
+    const common = {
+      room: `lan-netns-${id}`,
+      secret: 'netns secret, twenty characters or more',
+      expect: ['alpha', 'beta'],
+    }
     a = new Peer(NS.a, { ...common, peerId: 'peer-a', host: ADDR.a, word: 'alpha' })
     b = new Peer(NS.b, { ...common, peerId: 'peer-b', host: ADDR.b, word: 'beta' })
   })

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { SyncSession, WeftErrorCode, type PeerId, type Transport, type TransportEvents } from '@weft/core'
 import { runTransportContract } from '@weft/core/testing'
@@ -8,15 +9,19 @@ import {
   LAN_PROTOCOL_VERSION,
   LanTransport,
   MemoryLanNetwork,
+  createLanSecret,
   roomTag,
+  type LanDiscovery,
   type LanTransportOptions,
 } from '../../src/lan/index.js'
-import { encodeHello, newNonce, parseHello } from '../../src/lan/lanHandshake.js'
+import { encodeHello, newNonce, newSalt, parseHello } from '../../src/lan/lanHandshake.js'
 
 // Unit tests in one process: transports listen on 127.0.0.1 and find each other through MemoryLanNetwork, so no
 // multicast is sent. Real mDNS between network namespaces: LanTransport.netns.test.ts. Rule ids: docs/guides/lan.md.
 
 let room = 0
+const RIGHT = createLanSecret()
+const WRONG = createLanSecret()
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
@@ -71,6 +76,25 @@ const nextError = (t: LanTransport, code: string): Promise<ErrorEvent> =>
     t.on('error', on)
   })
 
+/** A room tag under a fresh salt, as an advert carries it. */
+const taggedFor = (r: string) => {
+  const salt = newSalt()
+  return { room: roomTag(r, salt), salt }
+}
+
+/** A hello frame for room `r` (version 2 unless given). */
+const helloFor = (
+  r: string,
+  o: { readonly peer: string; readonly version?: number; readonly auth?: boolean },
+): string =>
+  encodeHello({
+    version: o.version ?? LAN_PROTOCOL_VERSION,
+    peer: o.peer,
+    ...taggedFor(r),
+    nonce: newNonce(),
+    auth: o.auth ?? false,
+  })
+
 /** A raw WebSocket to `t`'s server; resolves with the close code once the transport closes it. */
 const rawClient = async (t: LanTransport): Promise<{ socket: WebSocket; closed: Promise<number> }> => {
   const socket = new WebSocket(`ws://127.0.0.1:${t.port}/`)
@@ -100,6 +124,7 @@ runTransportContract('LanTransport (127.0.0.1, in-process discovery)', {
 
 describe('LanTransport', () => {
   for (const secret of [undefined, 'correct horse battery staple']) {
+    // (A phrase of four common words is the weakest kind of secret the transport accepts: see PROV-6.7.)
     it(`PROV-6.1 two peers sync a document through SyncSession (${secret ? 'with' : 'without'} a secret)`, async () => {
       room++
       const network = new MemoryLanNetwork()
@@ -129,8 +154,8 @@ describe('LanTransport', () => {
   it('PROV-6.2 a peer with a wrong secret is refused on both sides; peers with the right one still join', async () => {
     room++
     const network = new MemoryLanNetwork()
-    const a = lan(network, { secret: 'right' })
-    const bad = lan(network, { secret: 'wrong' })
+    const a = lan(network, { secret: RIGHT })
+    const bad = lan(network, { secret: WRONG })
     const joins: string[] = []
     a.on('peer-joined', ({ peer }) => joins.push(`a:${peer}`))
     bad.on('peer-joined', ({ peer }) => joins.push(`bad:${peer}`))
@@ -140,7 +165,7 @@ describe('LanTransport', () => {
     const [ea, eb] = await Promise.all([refusedByA, refusedByBad])
     expect(ea.peer).toBe(bad.localPeer)
     expect(eb.peer).toBe(a.localPeer)
-    const good = lan(network, { secret: 'right' })
+    const good = lan(network, { secret: RIGHT })
     await joined(a, good)
     expect(joins.sort()).toEqual([`a:${good.localPeer}`])
     expect([...a.peers]).toEqual([good.localPeer])
@@ -150,7 +175,7 @@ describe('LanTransport', () => {
   it('PROV-6.2 a peer without a secret is refused by a peer that has one', async () => {
     room++
     const network = new MemoryLanNetwork()
-    const a = lan(network, { secret: 'right' })
+    const a = lan(network, { secret: RIGHT })
     const open = lan(network)
     const refused = Promise.all([
       nextError(a, WeftErrorCode.AuthDenied),
@@ -170,29 +195,17 @@ describe('LanTransport', () => {
     const cases: Array<{ frame: string | Uint8Array; code: number }> = [
       { frame: 'not json at all', code: 4001 },
       {
-        frame: JSON.stringify({ weft: 'lan-hello', v: 1, peer: 'x y', room: 'r', nonce: 'n', auth: false }),
+        frame: JSON.stringify({ weft: 'lan-hello', v: 2, peer: 'x y', room: 'r', nonce: 'n', auth: false }),
         code: 4001,
       },
       { frame: 'x'.repeat(5000), code: 4001 },
       { frame: new Uint8Array([0, 1, 2, 3]), code: 4001 },
       {
-        frame: encodeHello({
-          version: LAN_PROTOCOL_VERSION,
-          peer: 'intruder',
-          room: roomTag('another room'),
-          nonce: newNonce(),
-          auth: false,
-        }),
+        frame: helloFor('another room', { peer: 'intruder' }),
         code: 4005,
       },
       {
-        frame: encodeHello({
-          version: 99,
-          peer: 'future',
-          room: roomTag(a.room),
-          nonce: newNonce(),
-          auth: false,
-        }),
+        frame: helloFor(a.room, { peer: 'future', version: 99 }),
         code: 4001,
       },
     ]
@@ -230,20 +243,12 @@ describe('LanTransport', () => {
       socket.once('message', (data) => {
         const hello = parseHello(String(data))
         if (!hello) return
-        socket.send(
-          encodeHello({
-            version: LAN_PROTOCOL_VERSION,
-            peer: 'zzzz',
-            room: hello.room,
-            nonce: newNonce(),
-            auth: false,
-          }),
-        )
+        socket.send(helloFor(a.room, { peer: 'zzzz' }))
       })
     })
     const port = (server.address() as AddressInfo).port
     cleanups.push(
-      network.announce({ peer: 'zzzz', room: roomTag(a.room), version: LAN_PROTOCOL_VERSION, port }),
+      network.announce({ peer: 'zzzz', ...taggedFor(a.room), version: LAN_PROTOCOL_VERSION, port }),
     )
     const join = nextEvent(a, 'peer-joined', ({ peer }) => peer === 'zzzz')
     await a.connect()
@@ -311,9 +316,119 @@ describe('LanTransport', () => {
     expect([...b.peers].sort()).toEqual([a.localPeer, c.localPeer].sort())
   })
 
-  it('PROV-6.7 rejects invalid options', () => {
+  it('PROV-6.7 rejects invalid options, a weak secret included', () => {
     expect(() => new LanTransport({ room: '' })).toThrow(/room/)
     expect(() => new LanTransport({ room: 'r', peerId: 'has space' })).toThrow(/peerId/)
     expect(() => new LanTransport({ room: 'r', secret: '' })).toThrow(/secret/)
+    expect(() => new LanTransport({ room: 'r', secret: 'hunter2' })).toThrow(/at least 20 characters/)
+    expect(() => new LanTransport({ room: 'r', secret: 'abababababababababababab' })).toThrow(
+      /different characters/,
+    )
+    for (const weak of ['', 'hunter2', '0123456789012345678']) {
+      try {
+        new LanTransport({ room: 'r', secret: weak })
+      } catch (err) {
+        expect((err as { code: string }).code).toBe(WeftErrorCode.InvalidArgument)
+      }
+    }
+    expect(createLanSecret()).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(() => new LanTransport({ room: 'r', secret: createLanSecret() }).destroy()).not.toThrow()
+  })
+
+  /**
+   * A raw client that says `hello` (and then `more`) as soon as it is open, and resolves with every text frame it
+   * received (recorded from the start: the peer's hello can arrive with the upgrade) and the close code.
+   */
+  const intruder = (t: LanTransport, hello: string, ...more: string[]) =>
+    new Promise<{ frames: string[]; code: number }>((resolve) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${t.port}/`)
+      const frames: string[] = []
+      socket.on('message', (data, isBinary) => {
+        if (!isBinary) frames.push(String(data))
+      })
+      socket.once('open', () => {
+        for (const frame of [hello, ...more]) socket.send(frame)
+      })
+      socket.once('close', (code) => resolve({ frames, code }))
+    })
+  const kinds = (frames: string[]) => frames.map((f) => (JSON.parse(f) as { weft: string }).weft)
+
+  it('PROV-6.10 with a secret, a peer that connects gets no proof before it proved itself (no offline oracle)', async () => {
+    room++
+    const network = new MemoryLanNetwork()
+    const a = lan(network, { secret: RIGHT, handshakeTimeout: 300 })
+    await a.connect()
+    // An intruder without the secret connects and says hello, then waits for a's proof.
+    const waited = await intruder(a, helloFor(a.room, { peer: 'zzintruder', auth: true }))
+    expect(waited.code).toBe(4009) // handshake timeout
+    expect(kinds(waited.frames)).toEqual(['lan-hello'])
+    // One that sends a made-up proof is refused, still without a proof from a.
+    const madeUp = JSON.stringify({ weft: 'lan-proof', proof: Buffer.alloc(32, 7).toString('base64') })
+    const guessed = await intruder(a, helloFor(a.room, { peer: 'zzguesser', auth: true }), madeUp)
+    expect(guessed.code).toBe(4004)
+    expect(kinds(guessed.frames)).toEqual(['lan-hello'])
+    // Peers with the secret still join (the dialer proves first, then the acceptor).
+    const b = lan(network, { secret: RIGHT })
+    await joined(a, b)
+  })
+
+  it('PROV-6.11 unproven connections cannot keep an honest peer out: per-address cap, the oldest replaced', async () => {
+    room++
+    const network = new MemoryLanNetwork()
+    // `victim` accepts (the higher id); the honest peer dials it. Handshakes never time out during the test.
+    const victim = lan(network, { peerId: 'zz-victim', handshakeTimeout: 60_000 })
+    await victim.connect()
+    const stalled = async (localAddress: string) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${victim.port}/`, { localAddress })
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
+      await new Promise<void>((resolve, reject) => {
+        socket.once('open', () => resolve())
+        socket.once('error', reject)
+      })
+      cleanups.push(() => socket.terminate())
+      return { socket, closed }
+    }
+    // One address: 4 unfinished handshakes at most; the 5th is refused.
+    const fromOne = []
+    for (let i = 0; i < 4; i++) fromOne.push(await stalled('127.0.0.2'))
+    const fifth = await stalled('127.0.0.2')
+    expect(await fifth.closed).toBe(4011) // ServerFull
+    // Many addresses: all 32 slots held by connections that never say anything...
+    for (let i = 0; i < 28; i++) await stalled(`127.0.0.${10 + Math.floor(i / 4)}`)
+    // ...and the honest peer (127.0.0.1) still joins, in place of the oldest.
+    const honest = lan(network, { peerId: 'aa-honest', handshakeTimeout: 60_000 })
+    await joined(honest, victim)
+    expect(await fromOne[0]!.closed).toBe(4011)
+  })
+
+  it('PROV-6.12 the advertised room tag is salted: fresh per run, unlike the plain hash, still matched by peers', async () => {
+    room++
+    const network = new MemoryLanNetwork()
+    const adverts: Array<{ peer: string; room: string; salt: string }> = []
+    const recording = (): LanDiscovery => {
+      const inner = network.discovery()
+      return {
+        start: (self, handlers) => {
+          adverts.push({ peer: self.peer, room: self.room, salt: self.salt })
+          return inner.start(self, handlers)
+        },
+        stop: () => inner.stop(),
+      }
+    }
+    const a = lan(network, { discovery: recording() })
+    const b = lan(network, { discovery: recording() })
+    await joined(a, b)
+    b.disconnect()
+    await b.whenStopped()
+    await joined(a, b)
+    const plain = createHash('sha256').update(`weft-lan/1\0${a.room}`).digest('hex').slice(0, 32)
+    expect(adverts).toHaveLength(3)
+    expect(new Set(adverts.map((x) => x.room)).size).toBe(3) // two peers, and b's second run: three tags
+    expect(new Set(adverts.map((x) => x.salt)).size).toBe(3)
+    for (const x of adverts) {
+      expect(x.room).not.toBe(plain)
+      expect(x.room).toBe(roomTag(a.room, x.salt))
+      expect(x.room).not.toBe(roomTag('another room', x.salt))
+    }
   })
 })
