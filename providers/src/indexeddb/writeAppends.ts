@@ -59,8 +59,9 @@ export const writeAppends = (
   /** Every clock (and checked epoch) is known: the writes, in call order. */
   const write = (epochs: ReadonlyMap<DocId, string | WeftError>): void => {
     const updates = tx.objectStore(UPDATES)
-    const meta = withMeta ? tx.objectStore(META) : null
     const written = new Set<DocId>()
+    // Meta entries of the accepted appends, the last value per key (a burst writes its count once).
+    const entries = new Map<string, { docId: DocId; key: string; value: string | null }>()
     for (const p of batch) {
       const stored = p.epoch === undefined ? undefined : epochs.get(p.docId)
       if (stored instanceof WeftError) clocks.push(stored)
@@ -73,11 +74,13 @@ export const writeAppends = (
         clocks.push(clock)
         // `add`, not `put`: a key another writer used makes the transaction fail instead of overwriting it.
         updates.add(p.bytes, [p.docId, clock])
-        for (const [key, value] of Object.entries(p.meta ?? {})) {
-          if (value === null) meta?.delete([p.docId, key])
-          else meta?.put(value, [p.docId, key])
-        }
+        for (const [key, value] of Object.entries(p.meta ?? {}))
+          entries.set(JSON.stringify([p.docId, key]), { docId: p.docId, key, value })
       }
+    }
+    for (const { docId, key, value } of entries.values()) {
+      if (value === null) tx.objectStore(META).delete([docId, key])
+      else tx.objectStore(META).put(value, [docId, key])
     }
     for (const docId of written) tx.objectStore(CLOCKS).put(next.get(docId), docId)
   }
