@@ -1,7 +1,12 @@
 /**
  * `npm run fuzz -- --seeds N [--start S] [--steps K]`: runs N seeds of the convergence fuzzer and prints every
  * failing seed (turn each into a named regression test in convergence.test.ts).
+ *
+ * `npm run fuzz -- --mode hostile-update --seeds N [--start S]`: the hostile-update differential fuzz (SYNC-3.5):
+ * N generated, real and mutated updates; every one `validateUpdate` accepts must merge and apply cleanly. Prints
+ * every failing seed (turn each into a case in validateUpdate.hostile.test.ts).
  */
+import { accepts, buildCorpus, checkMergesAndApplies, hostileCase } from '../protocol/hostileUpdates.js'
 import { runSeed } from './convergenceFuzzer.js'
 
 const arg = (name: string, fallback: number): number => {
@@ -11,10 +16,40 @@ const arg = (name: string, fallback: number): number => {
   return v
 }
 
+const modeAt = process.argv.indexOf('--mode')
+const mode = modeAt >= 0 ? process.argv[modeAt + 1] : 'convergence'
+if (mode !== 'convergence' && mode !== 'hostile-update')
+  throw new Error('--mode is convergence or hostile-update')
+
 const seeds = arg('seeds', 1000)
 const startAt = arg('start', 1)
 const steps = arg('steps', 120)
 const t0 = Date.now()
+
+if (mode === 'hostile-update') {
+  const corpus = buildCorpus()
+  const error = console.error
+  console.error = () => undefined // Yjs warns about subdocuments integrated twice
+  let accepted = 0
+  let failedCases = 0
+  for (let s = startAt; s < startAt + seeds; s++) {
+    const update = hostileCase(corpus, s)
+    if (!accepts(update)) continue
+    accepted++
+    try {
+      checkMergesAndApplies(update, corpus.base)
+    } catch (err) {
+      failedCases++
+      console.log(`FAIL seed ${s}: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  console.error = error
+  console.log(
+    `hostile-update fuzz: ${seeds} seeds (${startAt}..${startAt + seeds - 1}), ${accepted} accepted by validateUpdate, ` +
+      `${((Date.now() - t0) / 1000).toFixed(1)} s: ${failedCases} accepted updates failed to merge or apply`,
+  )
+  process.exit(failedCases > 0 ? 1 : 0)
+}
 let failed = 0
 let edits = 0
 let restarts = 0
