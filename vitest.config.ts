@@ -20,6 +20,8 @@ export default defineConfig({
       },
       { ...shared, extends: true, test: { name: 'providers', include: ['providers/test/**/*.test.ts'] } },
       { ...shared, extends: true, test: { name: 'signaling', include: ['signaling/test/**/*.test.ts'] } },
+      // Pure modules of the demo (its UI is tested in Chromium by Playwright, e2e/).
+      { ...shared, extends: true, test: { name: 'demo', include: ['demo/test/**/*.test.ts'] } },
     ],
   },
 })

@@ -1,6 +1,17 @@
 import type { WeftDoc } from '@weft/providers'
 import { h } from './h.js'
 import type { PresenceTracker } from './PresenceTracker.js'
+import { presenceColor, presenceName } from './presenceFields.js'
+
+/**
+ * A peer's colour dot. The colour is another peer's input: checked (hex only) and set as one CSS property, never
+ * written into a `style` attribute, so it cannot carry other declarations (issue 17).
+ */
+const colorDot = (color: unknown): HTMLElement => {
+  const dot = h('span', { class: 'dot' })
+  dot.style.backgroundColor = presenceColor(color)
+  return dot
+}
 
 /** The "who is here" list, and the open peer paths of the document (`handle.paths`). */
 export class PresenceView {
@@ -30,8 +41,8 @@ export class PresenceView {
           h(
             'li',
             { 'data-client': String(c.clientID), 'data-self': String(c.self) },
-            h('span', { class: 'dot', style: `background:${c.color}` }),
-            c.self ? `${c.name} (you)` : c.name,
+            colorDot(c.color),
+            c.self ? `${presenceName(c.name)} (you)` : presenceName(c.name),
             h(
               'span',
               { class: 'via' },
