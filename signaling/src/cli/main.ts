@@ -26,15 +26,22 @@ export const serve = async (config: ServeConfig): Promise<number> => {
     host: config.host,
     port: config.port,
     staticDir: config.staticDir ?? undefined,
+    trustedProxies: config.trustProxy,
     logger,
     auth: {
       secret: config.authSecret ?? undefined,
       publicKey: config.authPublicKey !== null ? await readPublicKey(config.authPublicKey) : undefined,
       issuer: config.authIssuer ?? undefined,
       audience: config.authAudience ?? undefined,
+      clockToleranceSeconds: config.authClockToleranceSeconds ?? undefined,
     },
     limits: {
       ...(config.maxConnections !== null ? { maxConnections: config.maxConnections } : {}),
+      ...(config.maxConnectionsPerIp !== null ? { maxConnectionsPerIp: config.maxConnectionsPerIp } : {}),
+      ...(config.upgradesPerIpPerSecond !== null
+        ? { upgradesPerIpPerSecond: config.upgradesPerIpPerSecond }
+        : {}),
+      ...(config.upgradeBurstPerIp !== null ? { upgradeBurstPerIp: config.upgradeBurstPerIp } : {}),
       ...(config.maxMessageBytes !== null ? { maxRelayMessageBytes: config.maxMessageBytes } : {}),
       ...(config.maxDocBytes !== null ? { maxDocBytes: config.maxDocBytes } : {}),
     },

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { ClientAddresses } from '../admission/ClientAddresses.js'
 
 /** Settings of `weft serve`, after command-line flags and environment variables are combined. */
 export interface ServeConfig {
@@ -12,6 +13,14 @@ export interface ServeConfig {
   readonly authPublicKey: string | null
   readonly authIssuer: string | null
   readonly authAudience: string | null
+  /** Clock skew tolerated for a token's `exp`/`nbf`, in seconds (AUTH-7); `null` for the default, 0. */
+  readonly authClockToleranceSeconds: number | null
+  /** Addresses or CIDR ranges of proxies whose `X-Forwarded-For` names the client (CONN-10.1). */
+  readonly trustProxy: readonly string[]
+  /** Per-address limits (CONN-10); `null` for the defaults (500 connections, 20 upgrades/s, burst 200). */
+  readonly maxConnectionsPerIp: number | null
+  readonly upgradesPerIpPerSecond: number | null
+  readonly upgradeBurstPerIp: number | null
   readonly commitWindowMs: number | null
   readonly idleUnloadMs: number | null
   readonly maxConnections: number | null
@@ -59,6 +68,36 @@ export const SERVE_FLAGS = [
   ],
   ['auth-issuer', 'WEFT_AUTH_ISSUER', '<iss>', 'required "iss" claim'],
   ['auth-audience', 'WEFT_AUTH_AUDIENCE', '<aud>', 'required "aud" claim'],
+  [
+    'auth-clock-tolerance',
+    'WEFT_AUTH_CLOCK_TOLERANCE',
+    '<s>',
+    'seconds a token is still accepted after its exp (default 0)',
+  ],
+  [
+    'trust-proxy',
+    'WEFT_TRUST_PROXY',
+    '<list>',
+    'comma-separated proxy addresses/CIDR ranges whose X-Forwarded-For names the client',
+  ],
+  [
+    'max-connections-per-ip',
+    'WEFT_MAX_CONNECTIONS_PER_IP',
+    '<n>',
+    'connections one client address may hold (IPv6: per /64; default 500)',
+  ],
+  [
+    'upgrades-per-ip-per-second',
+    'WEFT_UPGRADES_PER_IP_PER_SECOND',
+    '<n>',
+    'WebSocket upgrades per second per client address (default 20)',
+  ],
+  [
+    'upgrade-burst-per-ip',
+    'WEFT_UPGRADE_BURST_PER_IP',
+    '<n>',
+    'upgrade burst per client address (default 200)',
+  ],
   ['commit-window-ms', 'WEFT_COMMIT_WINDOW_MS', '<ms>', 'group-commit window (default 50)'],
   ['idle-unload-ms', 'WEFT_IDLE_UNLOAD_MS', '<ms>', 'unload documents idle this long (default 30000)'],
   ['max-connections', 'WEFT_MAX_CONNECTIONS', '<n>', 'open WebSocket connections allowed (default 10000)'],
@@ -188,6 +227,14 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     authPublicKey: str('auth-public-key'),
     authIssuer: str('auth-issuer'),
     authAudience: str('auth-audience'),
+    authClockToleranceSeconds: int('auth-clock-tolerance', 0, 86_400),
+    trustProxy: (str('trust-proxy') ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.length > 0),
+    maxConnectionsPerIp: int('max-connections-per-ip', 1, 10_000_000),
+    upgradesPerIpPerSecond: int('upgrades-per-ip-per-second', 1, 1_000_000),
+    upgradeBurstPerIp: int('upgrade-burst-per-ip', 1, 1_000_000),
     commitWindowMs: int('commit-window-ms', 0, 60_000),
     idleUnloadMs: int('idle-unload-ms', 0, 2 ** 31 - 1),
     maxConnections: int('max-connections', 1, 10_000_000),
@@ -216,6 +263,11 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     )
   if (config.authSecret !== null && config.authPublicKey !== null) {
     errors.push('give either --auth-secret or --auth-public-key, not both')
+  }
+  try {
+    new ClientAddresses(config.trustProxy)
+  } catch (err) {
+    errors.push(`--trust-proxy: ${err instanceof Error ? err.message : String(err)}`)
   }
   if (!LOG_LEVELS.has(config.logLevel)) errors.push(`unknown --log-level ${JSON.stringify(config.logLevel)}`)
   if (errors.length > 0) return { ok: false, reason: errors.join('; ') }
