@@ -7,7 +7,10 @@ export interface ServerLimits {
   readonly maxSignalMessageBytes: number
   /** Largest message accepted on `/relay/<room>`, in bytes. Larger closes with `MessageTooLarge`. */
   readonly maxRelayMessageBytes: number
-  /** Sustained messages per second per connection (token bucket refill). Faster closes with `RateLimited`. */
+  /**
+   * Sustained messages per second per connection (token bucket refill). A faster client is slowed down: the server
+   * stops reading its socket until the bucket refills (backpressure, CONN-2).
+   */
   readonly messagesPerSecond: number
   /** Message burst per connection (token bucket size). */
   readonly messageBurst: number
@@ -15,6 +18,20 @@ export interface ServerLimits {
   readonly bytesPerSecond: number
   /** Received byte burst per connection; at least the largest message size. */
   readonly byteBurst: number
+  /**
+   * The abuse bound of the rate limits (CONN-2.2): a connection held back by them without a break for this long
+   * (it never let its message bucket refill) is closed with `RateLimited`; so is one whose next message would have
+   * to wait longer than this.
+   */
+  readonly maxThrottleMs: number
+  /**
+   * Bytes of unfinished incoming messages (frames still arriving, fragmented messages, chunked messages being
+   * reassembled) held for all connections together (CONN-11.2). Past it, the connection holding the most is closed
+   * with `MemoryLimit`.
+   */
+  readonly maxPendingInputBytes: number
+  /** An unfinished incoming message that receives no new byte for this long closes with `MemoryLimit` (CONN-11.3). */
+  readonly pendingInputTimeoutMs: number
   /** Signaling topics one connection may subscribe to. More closes with `TooManyRooms`. */
   readonly maxRoomsPerConnection: number
   /** Longest signaling topic or relay room name, in characters. */
@@ -58,6 +75,9 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   messageBurst: 1000,
   bytesPerSecond: 8 * 1024 * 1024,
   byteBurst: 64 * 1024 * 1024,
+  maxThrottleMs: 60_000,
+  maxPendingInputBytes: 256 * 1024 * 1024,
+  pendingInputTimeoutMs: 30_000,
   maxRoomsPerConnection: 100,
   maxRoomNameLength: 512,
   maxConnections: 10_000,

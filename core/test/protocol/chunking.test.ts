@@ -59,4 +59,30 @@ describe('chunking', () => {
     expect(r.progress(1)).toBe(0)
     expect(r.progress(3)).toBe(10)
   })
+
+  it('SYNC-5.6 a message declared at 32 MiB is not allocated up front: its buffer grows with the pieces', () => {
+    const r = new Reassembler({ maxMessageSize: 64 * 1024 * 1024 })
+    r.add(1, 32 * 1024 * 1024, 0, payload(1000))
+    expect(r.bufferedBytes).toBeLessThanOrEqual(16 * 1024)
+    const big = payload(300_000)
+    const ps = pieces(big, 4096)
+    const r2 = new Reassembler({ maxMessageSize: 1 << 20, ordered: true })
+    let out: Uint8Array | null = null
+    for (const p of ps) {
+      out = r2.add(p.id, p.total, p.offset, p.data)
+      const received = r2.progress(p.id)
+      if (!out) expect(r2.bufferedBytes).toBeLessThanOrEqual(Math.max(16 * 1024, 2 * received))
+    }
+    expect(out && Buffer.from(out).equals(Buffer.from(big))).toBe(true)
+    expect(r2.bufferedBytes).toBe(0)
+  })
+
+  it('SYNC-5.6 ordered: a piece that does not continue where the last ended is malformed', () => {
+    const r = new Reassembler({ maxMessageSize: 1 << 20, ordered: true })
+    expect(() => r.add(1, 1000, 500, payload(100))).toThrow(/expected 0/)
+    r.add(2, 1000, 0, payload(100))
+    expect(() => r.add(2, 1000, 300, payload(100))).toThrow(/expected 100/)
+    expect(r.bufferedBytes).toBe(0)
+    expect(() => r.add(3, 1000, 990, payload(20))).toThrow(WeftError)
+  })
 })

@@ -44,6 +44,7 @@ export const serve = async (config: ServeConfig): Promise<number> => {
       ...(config.upgradeBurstPerIp !== null ? { upgradeBurstPerIp: config.upgradeBurstPerIp } : {}),
       ...(config.maxMessageBytes !== null ? { maxRelayMessageBytes: config.maxMessageBytes } : {}),
       ...(config.maxDocBytes !== null ? { maxDocBytes: config.maxDocBytes } : {}),
+      ...(config.maxPendingInputBytes !== null ? { maxPendingInputBytes: config.maxPendingInputBytes } : {}),
     },
     relay:
       config.dataDir === null

@@ -27,6 +27,8 @@ export interface ServeConfig {
   readonly maxMessageBytes: number | null
   /** Largest document the relay holds, in bytes (RELAY-9.4). */
   readonly maxDocBytes: number | null
+  /** Server-wide bytes of unfinished incoming messages (CONN-11.2). */
+  readonly maxPendingInputBytes: number | null
   readonly logLevel: string
   /** Scale-out mode: Redis URL or socket path (with {@link ServeConfig.postgresUrl}); `null` for one node. */
   readonly redisUrl: string | null
@@ -103,6 +105,12 @@ export const SERVE_FLAGS = [
   ['max-connections', 'WEFT_MAX_CONNECTIONS', '<n>', 'open WebSocket connections allowed (default 10000)'],
   ['max-message-bytes', 'WEFT_MAX_MESSAGE_BYTES', '<n>', 'largest relay message (default 33554432)'],
   ['max-doc-bytes', 'WEFT_MAX_DOC_BYTES', '<n>', 'largest document the relay holds (default 67108864)'],
+  [
+    'max-pending-input-bytes',
+    'WEFT_MAX_PENDING_INPUT_BYTES',
+    '<n>',
+    'bytes of unfinished incoming messages held for all connections (default 268435456)',
+  ],
   ['log-level', 'WEFT_LOG_LEVEL', '<level>', 'trace, debug, info, warn, error or silent (default info)'],
   [
     'epoch-reset',
@@ -240,6 +248,7 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     maxConnections: int('max-connections', 1, 10_000_000),
     maxMessageBytes: int('max-message-bytes', 1024, 1024 * 1024 * 1024),
     maxDocBytes: int('max-doc-bytes', 1024, 2 ** 40),
+    maxPendingInputBytes: int('max-pending-input-bytes', 1024 * 1024, 2 ** 40),
     logLevel: str('log-level') ?? 'info',
     redisUrl: str('redis'),
     postgresUrl: str('postgres'),

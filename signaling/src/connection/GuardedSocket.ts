@@ -5,7 +5,11 @@ import type { ServerLimits } from '../ServerLimits.js'
 import type { Endpoint, EndpointCounters, ServerMetrics } from '../metrics/ServerMetrics.js'
 import { WsCloseCode, type TextFrame } from '../ws/frames.js'
 import { WebSocketConnection } from '../ws/WebSocketConnection.js'
+import { InputBudget, type InputHolder } from './InputBudget.js'
 import { monotonicMs } from './TokenBucket.js'
+
+/** Shortest pause of a throttled connection: fewer pause/resume cycles for a client just over its rate. */
+const MIN_PAUSE_MS = 20
 
 /** What a route does with a connection's messages. */
 export interface SocketHandler {
@@ -27,6 +31,8 @@ export interface GuardedSocketContext {
   readonly byteBurst: number
   readonly metrics: ServerMetrics
   readonly counters: EndpointCounters
+  /** The server-wide budget for unfinished incoming messages (CONN-11.2), shared by both endpoints. */
+  readonly budget: InputBudget
   /** Parent of each connection's child logger (created only when a connection logs). */
   readonly logger: Logger
   /** Called once when a connection's socket is gone. */
@@ -49,6 +55,7 @@ export const guardedSocketContext = (
     byteBurst: Math.max(limits.byteBurst, maxMessageBytes),
     metrics,
     counters: metrics.endpoint(endpoint),
+    budget: InputBudget.of(metrics, limits.maxPendingInputBytes),
     logger,
     onClosed,
   }
@@ -56,15 +63,21 @@ export const guardedSocketContext = (
 
 /**
  * One WebSocket with every protection of the server applied: maximum message size (enforced by the frame parser
- * from the frame header, before buffering), token-bucket rate limits (messages and bytes), heartbeat bookkeeping,
- * a bounded send buffer, and a single `close(code, reason)` that logs, counts and cuts the socket if the peer does
- * not complete the close handshake. WebSocket protocol violations close with a named code too. Exceptions thrown by
- * the handler close this connection with `InternalError`; they never reach the process.
+ * from the frame header, before buffering), token-bucket rate limits (messages and bytes) enforced by backpressure,
+ * heartbeat bookkeeping, a bounded send buffer, a share of the server's budget for unfinished incoming messages,
+ * and a single `close(code, reason)` that logs, counts and cuts the socket if the peer does not complete the close
+ * handshake. WebSocket protocol violations close with a named code too. Exceptions thrown by the handler close this
+ * connection with `InternalError`; they never reach the process.
+ *
+ * Rate limits (CONN-2): bytes are charged as they arrive from the socket (a partial frame or an unfinished
+ * fragmented message too), messages (and pings) as they are parsed. A connection over either bucket is not closed:
+ * the server stops reading its socket until the buckets refill, so TCP slows the client down. Only a connection
+ * held back without a break for `maxThrottleMs` (the abuse bound) is closed with `RateLimited`.
  *
  * Kept small on purpose (it exists once per connection): the rate buckets are two numbers each, the logger, timers
  * and close callbacks are created only when used, and everything constant lives in the shared context.
  */
-export class GuardedSocket extends WebSocketConnection {
+export class GuardedSocket extends WebSocketConnection implements InputHolder {
   readonly id: number
   readonly #ctx: GuardedSocketContext
   #handler: SocketHandler | null = null
@@ -76,6 +89,15 @@ export class GuardedSocket extends WebSocketConnection {
   #refilledAt: number
   /** Largest message queued since the send queue was last seen empty. */
   #largestQueued = 0
+  /** When the current throttling began (monotonic ms), -1 when not throttled; the resume timer while paused. */
+  #throttledSince = -1
+  #resumeTimer: NodeJS.Timeout | null = null
+  /** Bytes held for this connection's unfinished incoming messages (CONN-11), and what watches them stall. */
+  #pendingInput = 0
+  #inputTimer: NodeJS.Timeout | null = null
+  /** Progress mark at the last stall check, and progress reported from outside the WebSocket layer (chunks). */
+  #inputMark = -1
+  #externalProgress = 0
   #timers: NodeJS.Timeout[] | null = null
   #onClosedCallbacks: Array<() => void> | null = null
 
@@ -158,6 +180,9 @@ export class GuardedSocket extends WebSocketConnection {
     )
     this.#ctx.metrics.countClose(code)
     this.sendClose(code, reason.slice(0, 120))
+    // Stop throttling: the peer's close frame must be read (nothing it sends is handled any more).
+    this.#clearResumeTimer()
+    this.resumeReading()
     if (options.terminate) {
       setImmediate(() => this.terminate())
       return
@@ -187,28 +212,146 @@ export class GuardedSocket extends WebSocketConnection {
     else (this.#timers ??= []).push(timer)
   }
 
-  /** CONN-2: takes one message and `bytes` bytes from the buckets, refilled for the time since the last take. */
-  #takeTokens(bytes: number): boolean {
+  /** Bytes held for this connection's unfinished incoming messages (CONN-11). */
+  get pendingInputBytes(): number {
+    return this.#pendingInput
+  }
+
+  /**
+   * CONN-11: bytes held for an unfinished incoming message of this connection changed by `delta` (a route's own
+   * reassembly, e.g. relay chunks; the WebSocket layer reports its own). Every call also counts as progress of that
+   * message (stall detection). Charged to the server-wide budget at once.
+   */
+  trackInput(delta: number): void {
+    this.#externalProgress++
+    this.#hold(delta)
+  }
+
+  /** The server-wide budget is exceeded and this connection holds the most: close it and release everything. */
+  shedInput(): void {
+    this.close(CloseCode.MemoryLimit, 'server buffer budget exceeded', { terminate: true })
+    this.#releaseInput()
+  }
+
+  #hold(delta: number): void {
+    if (delta === 0 || this.closed) return
+    this.#pendingInput += delta
+    this.#ctx.budget.charge(this, delta)
+    if (this.#pendingInput > 0 && this.#inputTimer === null) this.#watchInput()
+  }
+
+  #releaseInput(): void {
+    const held = this.#pendingInput
+    this.#pendingInput = 0
+    if (held !== 0) this.#ctx.budget.charge(this, -held)
+    if (this.#inputTimer) clearTimeout(this.#inputTimer)
+    this.#inputTimer = null
+  }
+
+  /** CONN-11.3: checks every `pendingInputTimeoutMs` that a held unfinished message made progress. */
+  #watchInput(): void {
+    this.#inputMark = this.partialProgress + this.#externalProgress
+    const timer = setTimeout(() => {
+      this.#inputTimer = null
+      if (this.#pendingInput <= 0 || this.closing) return
+      if (this.partialProgress + this.#externalProgress === this.#inputMark) {
+        this.close(CloseCode.MemoryLimit, 'unfinished message stalled', { terminate: true })
+        this.#releaseInput()
+        return
+      }
+      this.#watchInput()
+    }, this.#ctx.limits.pendingInputTimeoutMs)
+    timer.unref()
+    this.#inputTimer = timer
+  }
+
+  /** CONN-2: refills both buckets for the time since the last refill. */
+  #refill(): void {
     const limits = this.#ctx.limits
     const now = monotonicMs()
     const elapsed = now - this.#refilledAt
+    if (elapsed <= 0) return
     this.#refilledAt = now
-    const messages = Math.min(
+    this.#messageTokens = Math.min(
       limits.messageBurst,
       this.#messageTokens + (elapsed * limits.messagesPerSecond) / 1000,
     )
-    const byteTokens = Math.min(
+    this.#byteTokens = Math.min(
       this.#ctx.byteBurst,
       this.#byteTokens + (elapsed * limits.bytesPerSecond) / 1000,
     )
-    if (messages < 1 || byteTokens < bytes) {
-      this.#messageTokens = messages
-      this.#byteTokens = byteTokens
-      return false
+    // The client let both buckets refill halfway: it slowed down; a new throttling (if any) counts from zero.
+    if (
+      this.#throttledSince >= 0 &&
+      this.#messageTokens * 2 >= limits.messageBurst &&
+      this.#byteTokens * 2 >= this.#ctx.byteBurst
+    ) {
+      this.#throttledSince = -1
     }
-    this.#messageTokens = messages - 1
-    this.#byteTokens = byteTokens - bytes
-    return true
+  }
+
+  /** Milliseconds until both buckets allow the next message (one message token, no byte debt). */
+  #deficitMs(): number {
+    const limits = this.#ctx.limits
+    const messages =
+      this.#messageTokens < 1 ? ((1 - this.#messageTokens) * 1000) / limits.messagesPerSecond : 0
+    const bytes = this.#byteTokens < 0 ? (-this.#byteTokens * 1000) / limits.bytesPerSecond : 0
+    return Math.max(messages, bytes)
+  }
+
+  /**
+   * CONN-2.1: if a bucket is empty, stops reading until it refills (backpressure). CONN-2.2: a connection that has
+   * been held back without a break for `maxThrottleMs`, or whose debt alone would take longer, is closed instead.
+   */
+  #throttle(): void {
+    if (this.closing) return
+    const deficit = this.#deficitMs()
+    if (deficit <= 0) return
+    const now = monotonicMs()
+    if (this.#throttledSince < 0) this.#throttledSince = now
+    if (now + deficit - this.#throttledSince > this.#ctx.limits.maxThrottleMs) {
+      this.close(CloseCode.RateLimited, 'rate limit exceeded')
+      return
+    }
+    this.pauseReading()
+    if (this.#resumeTimer !== null) return
+    const timer = setTimeout(
+      () => {
+        this.#resumeTimer = null
+        this.#refill()
+        if (this.#deficitMs() > 0) return this.#throttle()
+        this.#alive = true // its pong may be waiting behind what it sent
+        this.resumeReading()
+      },
+      Math.max(deficit, MIN_PAUSE_MS),
+    )
+    timer.unref()
+    this.#resumeTimer = timer
+  }
+
+  #clearResumeTimer(): void {
+    if (this.#resumeTimer) clearTimeout(this.#resumeTimer)
+    this.#resumeTimer = null
+  }
+
+  protected override onReceived(bytes: number): void {
+    // Bytes are charged as they arrive, before parsing: partial frames and fragments count at once (CONN-2).
+    this.#alive = true
+    this.#refill()
+    this.#byteTokens -= bytes
+    if (this.#byteTokens < 0) this.#throttle()
+  }
+
+  protected override onHeldBytesChanged(delta: number): void {
+    this.#hold(delta)
+  }
+
+  override onPing(data: Buffer): void {
+    // A ping costs a pong: it counts as a message (a ping flood is throttled like any other).
+    this.#refill()
+    this.#messageTokens--
+    super.onPing(data)
+    if (this.#messageTokens < 1) this.#throttle()
   }
 
   protected override onWebSocketMessage(data: Buffer, isBinary: boolean): void {
@@ -217,18 +360,18 @@ export class GuardedSocket extends WebSocketConnection {
     const counters = this.#ctx.counters
     counters.messagesIn.value++
     counters.bytesIn.value += data.byteLength
-    if (!this.#takeTokens(data.byteLength)) {
-      this.close(CloseCode.RateLimited, 'rate limit exceeded')
-      return
-    }
+    this.#refill()
+    this.#messageTokens--
     const handler = this.#handler
-    if (!handler) return
-    try {
-      const result = handler.onMessage(data, isBinary)
-      if (result) result.catch((err: unknown) => this.#internalError(err))
-    } catch (err) {
-      this.#internalError(err)
+    if (handler) {
+      try {
+        const result = handler.onMessage(data, isBinary)
+        if (result) result.catch((err: unknown) => this.#internalError(err))
+      } catch (err) {
+        this.#internalError(err)
+      }
     }
+    if (this.#messageTokens < 1) this.#throttle()
   }
 
   protected override onActivity(): void {
@@ -252,6 +395,8 @@ export class GuardedSocket extends WebSocketConnection {
   protected override onClosed(): void {
     if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
     this.#timers = null
+    this.#clearResumeTimer()
+    this.#releaseInput()
     this.#ctx.onClosed(this)
     try {
       this.#handler?.onClose()

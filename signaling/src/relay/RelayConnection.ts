@@ -167,8 +167,7 @@ export class RelayConnection implements RelayPeer {
       message = decodeMessage(data)
       if (message.type === 'chunk') {
         if (nested) throw new WeftError(WeftErrorCode.MalformedMessage, 'chunk inside a chunk')
-        this.#reassembler ??= new Reassembler({ maxMessageSize: this.#opts.maxMessageBytes })
-        const whole = this.#reassembler.add(message.id, message.total, message.offset, message.data)
+        const whole = this.#chunk(message)
         if (whole) this.#receive(whole, true)
         return
       }
@@ -176,6 +175,34 @@ export class RelayConnection implements RelayPeer {
       return this.#reject(err)
     }
     this.#handle(message)
+  }
+
+  /**
+   * RELAY-7.1: one piece of a chunked message, or `null` until the last. Only from a write connection that
+   * announced `chunk` after the relay's hello offered it (a read connection is never greeted, so never offered
+   * chunking). One message at a time, pieces in order, its buffer grown as they arrive and charged to the server's
+   * budget at once (RELAY-7.3).
+   */
+  #chunk(message: Extract<WireMessage, { type: 'chunk' }>): Uint8Array | null {
+    if (this.#opts.access !== 'write') {
+      this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent a chunk')
+      return null
+    }
+    if (!this.#hasFeature(Feature.Chunk)) {
+      this.#socket.close(CloseCode.MalformedMessage, 'chunking was not negotiated')
+      return null
+    }
+    const reassembler = (this.#reassembler ??= new Reassembler({
+      maxMessageSize: this.#opts.maxMessageBytes,
+      maxPending: 1,
+      ordered: true,
+    }))
+    const before = reassembler.bufferedBytes
+    try {
+      return reassembler.add(message.id, message.total, message.offset, message.data)
+    } finally {
+      this.#socket.trackInput(reassembler.bufferedBytes - before)
+    }
   }
 
   #reject(err: unknown): void {

@@ -16,9 +16,18 @@ export interface FrameSink {
    * 1007 (invalid UTF-8) or 1009 (message over the maximum size, detected from the frame header before buffering).
    */
   onProtocolError(code: number, reason: string): void
+  /**
+   * The bytes the parser holds for an unfinished message (a frame still arriving, or the fragments of a message)
+   * grew (`delta` > 0) or were released (`delta` < 0). Reported as they change, not when the message completes
+   * (CONN-11.1), so the owner can charge them to a memory budget.
+   */
+  onHeldBytes?(delta: number): void
 }
 
-const EMPTY = Buffer.alloc(0)
+const EMPTY: Buffer = Buffer.alloc(0)
+
+/** First allocation for a message whose end is not known yet (a fragment); doubles from there. */
+const MIN_CAPACITY = 16 * 1024
 
 /**
  * An incremental parser of client-to-server WebSocket frames (RFC 6455 §5): every header field is bounds-checked,
@@ -26,24 +35,38 @@ const EMPTY = Buffer.alloc(0)
  * be final and at most 125 bytes, fragments must continue a message in progress, and the size of a message (all its
  * fragments) is checked against `maxPayload` from each header, before its payload is buffered. Bytes may arrive
  * split at any boundary. A frame contained in one chunk is unmasked in place and handed on as a view (no copy).
+ *
+ * Memory (CONN-11.1): a message that spans chunks or frames is copied into one buffer that grows as its bytes
+ * arrive (doubling, never past the frame's known end or `maxPayload`), never allocated at the size a header
+ * declares; the bytes held are reported through {@link FrameSink.onHeldBytes}. Parsing can be held between frames
+ * ({@link FrameParser.hold}): the rest of the chunk waits, unparsed, until {@link FrameParser.release}.
  */
 export class FrameParser {
   readonly #sink: FrameSink
   readonly #maxPayload: number
   /** Bytes of an incomplete header (less than 14), kept until the next chunk. */
   #head: Buffer | null = null
-  /** A payload that spans chunks, being filled. */
-  #payload: Buffer | null = null
-  #filled = 0
-  /** Header fields of the frame whose payload is being filled. */
+  /** Payload bytes of the current frame still to come; -1 between frames. */
+  #remaining = -1
+  /** Header fields of the frame whose payload is arriving, and how much of it arrived (the unmasking phase). */
   #fin = false
   #opcode = 0
   #mask = 0
-  /** Data frames of the fragmented message in progress, and their total size. */
-  #fragments: Buffer[] | null = null
-  #fragmentBytes = 0
-  #fragmentOpcode = 0
+  #phase = 0
+  /** A control frame's payload that spans chunks (at most 125 bytes). */
+  #control: Buffer | null = null
+  /** The data message being assembled (its capacity grows as bytes arrive) and the bytes in it. */
+  #message: Buffer | null = null
+  #length = 0
+  /** Opcode of the data message in progress (text or binary); whether it is fragmented and not finished. */
+  #messageOpcode = 0
+  #fragmented = false
+  /** Payload bytes received into unfinished messages so far (monotonic): progress, for stall detection. */
+  #progress = 0
   #stopped = false
+  #held = false
+  /** Bytes received while held, parsed on release. */
+  #rest: Buffer | null = null
 
   constructor(sink: FrameSink, maxPayload: number) {
     this.#sink = sink
@@ -55,12 +78,45 @@ export class FrameParser {
     return this.#stopped
   }
 
-  /** Ignores everything from now on (after a close frame, or when the connection is gone). */
+  /** Whether parsing is held ({@link FrameParser.hold}). */
+  get held(): boolean {
+    return this.#held
+  }
+
+  /** Payload bytes ever received into unfinished data messages (grows while a partial message progresses). */
+  get progress(): number {
+    return this.#progress
+  }
+
+  /** Bytes held for the unfinished message (its buffer's capacity). */
+  get heldBytes(): number {
+    return this.#message?.length ?? 0
+  }
+
+  /** Ignores everything from now on (after a close frame, or when the connection is gone); frees what it held. */
   stop(): void {
     this.#stopped = true
     this.#head = null
-    this.#payload = null
-    this.#fragments = null
+    this.#control = null
+    this.#rest = null
+    this.#dropMessage()
+  }
+
+  /**
+   * Stops parsing after the frame being handled (backpressure): bytes pushed from now on wait, unparsed, until
+   * {@link FrameParser.release}.
+   */
+  hold(): void {
+    this.#held = true
+  }
+
+  /** Parses what waited since {@link FrameParser.hold} (the sink may hold again meanwhile). */
+  release(): void {
+    if (!this.#held) return
+    this.#held = false
+    const rest = this.#rest
+    this.#rest = null
+    if (rest) this.push(rest)
   }
 
   /** Parses the next bytes from the socket. */
@@ -73,19 +129,12 @@ export class FrameParser {
       this.#head = null
     }
     while (off < buf.length && !this.#stopped) {
-      const payload = this.#payload
-      if (payload !== null) {
-        const n = Math.min(payload.length - this.#filled, buf.length - off)
-        buf.copy(payload, this.#filled, off, off + n)
-        this.#filled += n
-        off += n
-        if (this.#filled < payload.length) return
-        this.#payload = null
-        unmask(payload, this.#mask)
-        this.#frame(this.#fin, this.#opcode, payload)
-        continue
+      if (this.#held) {
+        const rest = buf.subarray(off)
+        this.#rest = this.#rest ? Buffer.concat([this.#rest, rest]) : rest
+        return
       }
-      off = this.#header(buf, off)
+      off = this.#remaining >= 0 ? this.#body(buf, off) : this.#header(buf, off)
     }
   }
 
@@ -110,9 +159,8 @@ export class FrameParser {
     } else if (opcode > Opcode.Binary) {
       return this.#fail(WsCloseCode.ProtocolError, `unknown opcode ${opcode}`)
     } else if (opcode === Opcode.Continuation) {
-      if (this.#fragments === null)
-        return this.#fail(WsCloseCode.ProtocolError, 'continuation without a start')
-    } else if (this.#fragments !== null) {
+      if (!this.#fragmented) return this.#fail(WsCloseCode.ProtocolError, 'continuation without a start')
+    } else if (this.#fragmented) {
       return this.#fail(WsCloseCode.ProtocolError, 'new message before the last one ended')
     }
     const len7 = b1 & 0x7f
@@ -131,56 +179,105 @@ export class FrameParser {
       length = high * 0x100000000 + buf.readUInt32BE(off + 6)
     }
     if (control && length > 125) return this.#fail(WsCloseCode.ProtocolError, 'control frame over 125 bytes')
-    if (!control && this.#fragmentBytes + length > this.#maxPayload) {
+    if (!control && this.#length + length > this.#maxPayload) {
       return this.#fail(WsCloseCode.TooBig, `message over ${this.#maxPayload} bytes`)
     }
     const mask = buf.readUInt32BE(off + hl - 4)
     const start = off + hl
-    if (buf.length - start >= length) {
+    const whole = buf.length - start >= length
+    if (whole && (control || (fin && !this.#fragmented))) {
+      // The common case: a whole frame in this chunk, unmasked in place and handed on as a view.
       const payload = length === 0 ? EMPTY : buf.subarray(start, start + length)
       unmask(payload, mask)
-      this.#frame(fin, opcode, payload)
+      if (control) this.#controlFrame(opcode, payload)
+      else this.#deliver(payload, opcode === Opcode.Binary)
       return start + length
+    }
+    if (!control) {
+      if (opcode !== Opcode.Continuation) this.#messageOpcode = opcode
+      this.#fragmented = !fin
+    } else {
+      this.#control = Buffer.allocUnsafe(length)
     }
     this.#fin = fin
     this.#opcode = opcode
     this.#mask = mask
-    this.#payload = Buffer.allocUnsafe(length)
-    this.#filled = 0
+    this.#phase = 0
+    this.#remaining = length
     return start
   }
 
-  #frame(fin: boolean, opcode: number, payload: Buffer): void {
-    switch (opcode) {
-      case Opcode.Ping:
-        return this.#sink.onPing(payload)
-      case Opcode.Pong:
-        return this.#sink.onPong(payload)
-      case Opcode.Close:
-        return this.#close(payload)
-      case Opcode.Continuation: {
-        const fragments = this.#fragments as Buffer[]
-        fragments.push(payload)
-        this.#fragmentBytes += payload.length
-        if (!fin) return
-        const whole = Buffer.concat(fragments, this.#fragmentBytes)
-        const binary = this.#fragmentOpcode === Opcode.Binary
-        this.#fragments = null
-        this.#fragmentBytes = 0
-        return this.#message(whole, binary)
-      }
-      default:
-        if (!fin) {
-          this.#fragments = [payload]
-          this.#fragmentBytes = payload.length
-          this.#fragmentOpcode = opcode
-          return
-        }
-        return this.#message(payload, opcode === Opcode.Binary)
+  /** Takes the payload bytes of the current frame available at `off`; returns the new offset. */
+  #body(buf: Buffer, off: number): number {
+    const n = Math.min(this.#remaining, buf.length - off)
+    const control = this.#control
+    let target: Buffer
+    if (control !== null) {
+      target = control.subarray(this.#phase, this.#phase + n)
+    } else {
+      this.#reserve(n)
+      target = (this.#message as Buffer).subarray(this.#length, this.#length + n)
+      this.#length += n
+      this.#progress += n
     }
+    buf.copy(target, 0, off, off + n)
+    unmask(target, this.#mask, this.#phase)
+    this.#phase += n
+    this.#remaining -= n
+    if (this.#remaining > 0) return buf.length
+    this.#remaining = -1
+    if (control !== null) {
+      this.#control = null
+      this.#controlFrame(this.#opcode, control)
+    } else if (this.#fin) {
+      this.#completeMessage()
+    }
+    return off + n
   }
 
-  #message(data: Buffer, binary: boolean): void {
+  /** Makes room for `n` more bytes of the message being assembled, growing its buffer geometrically. */
+  #reserve(n: number): void {
+    const needed = this.#length + n
+    const capacity = this.#message?.length ?? 0
+    if (needed <= capacity) return
+    // A final frame's end is known: never past it. Otherwise (more fragments to come) never past the maximum.
+    const bound = this.#fin ? this.#length + this.#remaining : this.#maxPayload
+    const next = Math.min(bound, Math.max(needed, capacity * 2, MIN_CAPACITY))
+    const grown = Buffer.allocUnsafe(next)
+    if (this.#message) this.#message.copy(grown, 0, 0, this.#length)
+    this.#message = grown
+    this.#sink.onHeldBytes?.(next - capacity)
+  }
+
+  #completeMessage(): void {
+    const buffer = this.#message
+    const length = this.#length
+    const binary = this.#messageOpcode === Opcode.Binary
+    this.#dropMessage()
+    let data: Buffer = EMPTY
+    if (buffer !== null) {
+      // Exact when the end was known when the buffer last grew; a buffer more than twice too large is trimmed.
+      data = buffer.length === length ? buffer : buffer.subarray(0, length)
+      if (length * 2 < buffer.length) data = Buffer.from(data)
+    }
+    this.#deliver(data, binary)
+  }
+
+  #dropMessage(): void {
+    const held = this.#message?.length ?? 0
+    this.#message = null
+    this.#length = 0
+    this.#fragmented = false
+    if (held > 0) this.#sink.onHeldBytes?.(-held)
+  }
+
+  #controlFrame(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.Ping) return this.#sink.onPing(payload)
+    if (opcode === Opcode.Pong) return this.#sink.onPong(payload)
+    return this.#close(payload)
+  }
+
+  #deliver(data: Buffer, binary: boolean): void {
     if (!binary && !isUtf8(data)) {
       this.#fail(WsCloseCode.InvalidPayload, 'text message is not UTF-8')
       return

@@ -58,6 +58,7 @@ export abstract class WebSocketConnection implements FrameSink {
   #closed = false
   #closeCode: number = WsCloseCode.Abnormal
   #closeReason = ''
+  #paused = false
 
   constructor(socket: Duplex, protocol: string, maxPayload: number) {
     this.#socket = socket as OwnedSocket
@@ -149,6 +150,35 @@ export abstract class WebSocketConnection implements FrameSink {
     if (this.#closeReceived) socket.end()
   }
 
+  /** Whether reading is paused ({@link WebSocketConnection.pauseReading}). */
+  protected get readingPaused(): boolean {
+    return this.#paused
+  }
+
+  /**
+   * Backpressure (CONN-2): stops reading the socket and holds parsing after the frame being handled, so the
+   * kernel's buffers fill and TCP slows the peer down. Nothing is dropped.
+   */
+  protected pauseReading(): void {
+    if (this.#paused || this.#closed) return
+    this.#paused = true
+    this.#parser.hold()
+    this.#socket.pause()
+  }
+
+  /** Parses what waited, then reads the socket again (unless a hook paused it again meanwhile). */
+  protected resumeReading(): void {
+    if (!this.#paused) return
+    this.#paused = false
+    this.#parser.release()
+    if (!this.#paused && !this.#closed) this.#socket.resume()
+  }
+
+  /** Payload bytes received into unfinished messages so far (monotonic; CONN-11.3 stall detection). */
+  protected get partialProgress(): number {
+    return this.#parser.progress
+  }
+
   /** Cuts the socket without waiting for anything. */
   terminate(): void {
     this.#parser.stop()
@@ -157,6 +187,7 @@ export abstract class WebSocketConnection implements FrameSink {
 
   /** @internal Bytes from the socket. */
   receive(chunk: Buffer): void {
+    this.onReceived(chunk.length)
     this.#parser.push(chunk)
   }
 
@@ -206,6 +237,15 @@ export abstract class WebSocketConnection implements FrameSink {
   onProtocolError(code: number, reason: string): void {
     this.onWebSocketError(code, reason)
   }
+
+  onHeldBytes(delta: number): void {
+    this.onHeldBytesChanged(delta)
+  }
+
+  /** `bytes` arrived from the socket (about to be parsed): charged to the rate limit as they arrive (CONN-2). */
+  protected abstract onReceived(bytes: number): void
+  /** The parser's bytes held for an unfinished message grew or shrank by `delta` (CONN-11.1). */
+  protected abstract onHeldBytesChanged(delta: number): void
 
   /** One complete data message. */
   protected abstract onWebSocketMessage(data: Buffer, isBinary: boolean): void

@@ -277,10 +277,11 @@ describe('relay: malformed input (RELAY-5)', () => {
 
   it('RELAY-5.2: a chunked message announcing more than the limit closes with MessageTooLarge', async () => {
     await start({ limits: { maxRelayMessageBytes: 64 * 1024 } })
-    const bad = await rawClient('/relay/big')
+    const bad = await weft('big')
+    await bad.next('sync-step2')
     const [first] = splitMessage(encodeSyncUpdate(new Uint8Array(200_000)), 16 * 1024, 1)
-    bad.send(first as Uint8Array)
-    expect((await bad.closed).code).toBe(CloseCode.MessageTooLarge)
+    bad.client.send(first as Uint8Array)
+    expect((await bad.client.closed).code).toBe(CloseCode.MessageTooLarge)
   })
 })
 

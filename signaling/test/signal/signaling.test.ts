@@ -113,8 +113,9 @@ describe('/signal: the y-webrtc signaling protocol', () => {
     expect((await a.closed).code).toBe(CloseCode.MessageTooLarge)
   })
 
-  it('CONN-2: sending faster than the rate limit closes with RateLimited', async () => {
-    const s = await start({ limits: { messagesPerSecond: 10, messageBurst: 20 } })
+  it('CONN-2.2: sending faster than the rate limit for longer than maxThrottleMs closes with RateLimited', async () => {
+    // 80 messages over the burst at 10/s: 8 s of backpressure (CONN-2.1), past the 0.5 s abuse bound.
+    const s = await start({ limits: { messagesPerSecond: 10, messageBurst: 20, maxThrottleMs: 500 } })
     const a = await open(`${s.ws}/signal`)
     for (let i = 0; i < 100; i++) a.sendJson({ type: 'ping' })
     expect((await a.closed).code).toBe(CloseCode.RateLimited)

@@ -160,6 +160,79 @@ describe('FrameParser (RFC 6455 §5, client-to-server frames)', () => {
   })
 })
 
+describe('FrameParser memory (CONN-11.1)', () => {
+  const tracked = (): { sink: FrameSink; events: Event[]; held: () => number } => {
+    const events: Event[] = []
+    let bytes = 0
+    return { sink: { ...sink(events), onHeldBytes: (d) => (bytes += d) }, events, held: () => bytes }
+  }
+
+  it('CONN-11.1 a frame declaring 32 MiB holds only about what arrived of it, reported as it grows', () => {
+    const { sink: s, events, held } = tracked()
+    const parser = new FrameParser(s, 64 * 1024 * 1024)
+    const frame = clientFrame(Opcode.Binary, Buffer.alloc(32 * 1024 * 1024, 7))
+    parser.push(frame.subarray(0, 14 + 1000))
+    expect(held()).toBeLessThanOrEqual(16 * 1024)
+    expect(parser.heldBytes).toBe(held())
+    parser.push(frame.subarray(14 + 1000, 14 + 3_000_000))
+    expect(held()).toBeGreaterThanOrEqual(3_000_000)
+    expect(held()).toBeLessThanOrEqual(2 * 3_000_000)
+    parser.push(frame.subarray(14 + 3_000_000))
+    expect(held()).toBe(0)
+    expect(events).toHaveLength(1)
+    expect(events[0]?.kind).toBe('message')
+  })
+
+  it('CONN-11.1 the fragments of an unfinished message are held and reported as they arrive; stop() frees them', () => {
+    const { sink: s, held } = tracked()
+    const parser = new FrameParser(s, 1 << 24)
+    parser.push(clientFrame(Opcode.Binary, Buffer.alloc(100_000, 1), { fin: false }))
+    parser.push(clientFrame(Opcode.Continuation, Buffer.alloc(100_000, 2), { fin: false }))
+    expect(held()).toBeGreaterThanOrEqual(200_000)
+    expect(held()).toBeLessThanOrEqual(400_000)
+    const progress = parser.progress
+    parser.stop()
+    expect(held()).toBe(0)
+    expect(progress).toBe(200_000)
+  })
+
+  it('CONN-11.1 fragments joined into one buffer give the same message, split anywhere', () => {
+    const parts = [3, 70_000, 1, 20_000].map((n, i) => Buffer.alloc(n, i + 1))
+    const bytes = Buffer.concat(
+      parts.map((p, i) =>
+        clientFrame(i === 0 ? Opcode.Binary : Opcode.Continuation, p, { fin: i === parts.length - 1 }),
+      ),
+    )
+    const expected = Buffer.concat(parts).toString('hex')
+    for (const cut of [1, 7, 9, 5000, 70_010, 70_020, bytes.length - 1]) {
+      expect(parse(bytes, 1 << 20, [cut])).toEqual([{ kind: 'message', data: expected, binary: true }])
+    }
+  })
+
+  it('CONN-2.1 hold() stops parsing after the current frame; release() goes on where it stopped', () => {
+    const events: Event[] = []
+    let parser: FrameParser | null = null
+    const s: FrameSink = {
+      ...sink(events),
+      onMessage: (data, binary) => {
+        events.push({ kind: 'message', data: data.toString('hex'), binary })
+        parser?.hold()
+      },
+    }
+    parser = new FrameParser(s, 1000)
+    const frames = [1, 2, 3].map((n) => clientFrame(Opcode.Binary, Buffer.from([n])))
+    parser.push(Buffer.concat(frames.slice(0, 2)))
+    expect(events.map((e) => e.kind === 'message' && e.data)).toEqual(['01'])
+    parser.push(frames[2] as Buffer)
+    expect(events).toHaveLength(1)
+    parser.release()
+    expect(events.map((e) => e.kind === 'message' && e.data)).toEqual(['01', '02'])
+    parser.release()
+    parser.release()
+    expect(events.map((e) => e.kind === 'message' && e.data)).toEqual(['01', '02', '03'])
+  })
+})
+
 describe('unmask', () => {
   it('matches a byte-wise XOR at every alignment and phase', () => {
     const key = 0xa1b2c3d4

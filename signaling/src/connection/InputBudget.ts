@@ -1,0 +1,69 @@
+import type { ServerMetrics } from '../metrics/ServerMetrics.js'
+
+/** A connection that holds bytes of unfinished incoming messages, as the {@link InputBudget} sees it. */
+export interface InputHolder {
+  /** Bytes it holds now. */
+  readonly pendingInputBytes: number
+  /** Gives up everything it holds at once (closes the connection); called when the budget is exceeded. */
+  shedInput(): void
+}
+
+const budgets = new WeakMap<ServerMetrics, InputBudget>()
+
+/**
+ * The server-wide budget for bytes of unfinished incoming messages (CONN-11.2): frames still arriving, fragmented
+ * WebSocket messages, chunked messages being reassembled, over every connection of one server. Connections report
+ * what they hold as it changes; when the total passes the limit, the connection holding the most is told to shed
+ * (it closes with `MemoryLimit`), then the next largest, until the total fits again.
+ */
+export class InputBudget {
+  readonly limit: number
+  #total = 0
+  /** Connections holding something (few at any time: most messages arrive whole in one read). */
+  readonly #holders = new Set<InputHolder>()
+
+  constructor(limit: number) {
+    this.limit = limit
+  }
+
+  /**
+   * The budget of the server that owns `metrics` (one per server: both endpoints share it), created on first use
+   * with `limit`; it exports the gauge `weft_pending_input_bytes`.
+   */
+  static of(metrics: ServerMetrics, limit: number): InputBudget {
+    let budget = budgets.get(metrics)
+    if (!budget) {
+      const created = new InputBudget(limit)
+      metrics.registry.gauge(
+        'weft_pending_input_bytes',
+        'Bytes held for unfinished incoming messages (partial frames, fragments, chunks), all connections.',
+        () => created.total,
+      )
+      budgets.set(metrics, created)
+      budget = created
+    }
+    return budget
+  }
+
+  /** Bytes held over all connections. */
+  get total(): number {
+    return this.#total
+  }
+
+  /** `holder` now holds `delta` more (or fewer) bytes; sheds the largest holders while over the limit. */
+  charge(holder: InputHolder, delta: number): void {
+    this.#total += delta
+    if (holder.pendingInputBytes > 0) this.#holders.add(holder)
+    else this.#holders.delete(holder)
+    if (delta <= 0) return
+    while (this.#total > this.limit) {
+      let largest: InputHolder | null = null
+      for (const h of this.#holders)
+        if (!largest || h.pendingInputBytes > largest.pendingInputBytes) largest = h
+      if (!largest) return
+      // Shedding releases the holder's bytes (it charges itself the negative amount) and removes it.
+      this.#holders.delete(largest)
+      largest.shedInput()
+    }
+  }
+}
