@@ -2,10 +2,12 @@
  * Issue 5: the Weft relay against @y/websocket-server 0.1.1 and Hocuspocus 4.7, each started the same way (a child
  * process on 127.0.0.1, port 0), on the same machine, in the same run, with stock clients in a separate client
  * process (y-websocket 3.1 for Weft and @y/websocket-server, HocuspocusProvider for Hocuspocus). Server CPU and
- * memory come from /proc/<pid>. Four workloads (see bench/server/scenarios/): (a) fan-out, (b) idle connections,
+ * memory come from /proc/<pid>. Six workloads (see bench/server/scenarios/): (a) fan-out, (b) idle connections,
  * (c) joining a long history, (d) a join storm on a large document, whose joiners are spread over several client
  * processes (WEFT_BENCH_STORM_PROCESSES, default 5), identically for every server, so that one client process
- * receiving 50 copies of 20 MB is not what is measured. Every row compares Weft with the better of the other two.
+ * receiving 50 copies of 20 MB is not what is measured, (e) presence only, with clients that echo what they receive
+ * as the stock y-websocket provider does ("presence-echo") and with clients that do not ("presence"), against
+ * @y/websocket-server only (y-websocket clients). Every row compares Weft with the better of the other servers.
  * Sizes: WEFT_BENCH_SCALE and the variables in bench/server/config.ts. A fresh server per workload.
  */
 import type { Row } from './lib.js'
@@ -17,13 +19,20 @@ import type { FanOutResult } from './server/scenarios/fanOut.js'
 import type { HistoryResult } from './server/scenarios/historyJoin.js'
 import type { IdleResult } from './server/scenarios/idleConnections.js'
 import type { StormResult } from './server/scenarios/joinStorm.js'
+import type { PresenceResult } from './server/scenarios/presence.js'
 
 const ALL_KINDS: readonly ServerKind[] = ['weft', 'y-websocket-server', 'hocuspocus', 'floor']
 /** The servers Weft is compared with (the floor is context, never a baseline). */
 const BASELINES: readonly ServerKind[] = ['y-websocket-server', 'hocuspocus']
+/** Scenarios run with stock y-websocket clients, so against Weft and @y/websocket-server only. */
+const Y_WEBSOCKET_ONLY: readonly Scenario[] = ['presence', 'presence-echo']
 /** The floor server takes part in the fan-out only (it keeps no document, so nothing else would work). */
 const kindsFor = (scenario: Scenario): readonly ServerKind[] =>
-  KINDS.filter((k) => k !== 'floor' || scenario === 'fanout')
+  KINDS.filter((k) =>
+    Y_WEBSOCKET_ONLY.includes(scenario)
+      ? k === 'weft' || k === 'y-websocket-server'
+      : k !== 'floor' || scenario === 'fanout',
+  )
 
 /**
  * Servers run, from `WEFT_BENCH_SERVERS` (comma-separated; default all three). For iterating on one server only:
@@ -44,13 +53,19 @@ const KINDS = kindsFromEnv()
 type Outcomes = Partial<Record<ServerKind, Array<ClientOutcome<unknown>>>>
 
 const roundsOf = (scenario: Scenario, sizes: ServerBenchSizes): number =>
-  scenario === 'fanout' ? sizes.fanOut.rounds : 1
+  scenario === 'fanout'
+    ? sizes.fanOut.rounds
+    : Y_WEBSOCKET_ONLY.includes(scenario)
+      ? sizes.presence.rounds
+      : 1
 
 const TIMEOUT_MS: Record<Scenario, (s: ServerBenchSizes) => number> = {
   fanout: (s) => s.fanOut.edits * s.fanOut.intervalMs + 180_000,
   idle: () => 300_000,
   history: () => 180_000,
   storm: () => 300_000,
+  presence: (s) => s.presence.updates * s.presence.intervalMs + 180_000,
+  'presence-echo': (s) => s.presence.updates * s.presence.intervalMs + 180_000,
 }
 
 const closes = (tally: Record<string, number>): string => {
@@ -70,11 +85,16 @@ const describe = (scenario: Scenario, outcome: ClientOutcome<unknown>): string =
     }
     case 'idle': {
       const r = outcome.result as IdleResult
-      return `${r.synced}/${r.connections} synced in ${r.connectSeconds.toFixed(1)} s (server CPU ${r.connectCpuSeconds.toFixed(1)} s), RSS ${mb(r.rssBeforeBytes)} -> ${mb(r.rssAfterBytes)} = ${(r.perConnectionBytes / 1024).toFixed(1)} KiB/connection, ${closes(r.unexpectedCloses)}, ${cpu}`
+      return `${r.synced}/${r.connections} synced in ${r.connectSeconds.toFixed(1)} s (server CPU ${r.connectCpuSeconds.toFixed(1)} s), RSS ${mb(r.rssBeforeBytes)} -> ${mb(r.rssAfterBytes)} = ${(r.perConnectionBytes / 1024).toFixed(1)} KiB/connection, server CPU idle ${r.idleCpuPercent.toFixed(2)}% of a core over ${r.idleWindowSeconds.toFixed(0)} s, ${closes(r.unexpectedCloses)}, ${cpu}`
     }
     case 'history': {
       const r = outcome.result as HistoryResult
       return `${r.edits} edits, one per message, from ${r.writers} writer connections (doc ${(r.docBytes / 1024).toFixed(1)} KiB as a Y.Doc encodes it); joins: ${r.timesMs.map((t) => t.toFixed(1)).join(', ')} ms; bytes to the joiner: ${r.bytes.join(', ')}, ${closes(r.unexpectedCloses)}, ${cpu}`
+    }
+    case 'presence':
+    case 'presence-echo': {
+      const r = outcome.result as PresenceResult
+      return `${r.deliveries}/${r.expected} presence changes seen in ${r.seconds.toFixed(1)} s, ${r.messagesReceived} awareness messages received by the clients, server CPU ${r.serverCpuSeconds.toFixed(2)} s (kernel ${r.serverSystemSeconds.toFixed(2)} s) = ${r.cpuPerDeliveryUs.toFixed(2)} us per update per observer, ${closes(r.unexpectedCloses)}, ${cpu}`
     }
     case 'storm': {
       const r = outcome.result as StormResult
@@ -157,6 +177,14 @@ const rowsOf = (scenario: Scenario, outcomes: Outcomes, sizes: ServerBenchSizes)
           (r) => r.perConnectionBytes / 1024,
           0.5,
         ),
+        // RELAY-6.6: the 5 s heartbeat must be affordable: Weft pings idle connections every few seconds.
+        row<IdleResult>(
+          outcomes,
+          bench,
+          'server CPU while idle (heartbeat, presence renewals), % of one core',
+          '%',
+          (r) => r.idleCpuPercent,
+        ),
       ]
     }
     case 'history': {
@@ -164,6 +192,25 @@ const rowsOf = (scenario: Scenario, outcomes: Outcomes, sizes: ServerBenchSizes)
       return [
         row<HistoryResult>(outcomes, bench, 'time to synced', 'ms', (r) => r.medianMs),
         row<HistoryResult>(outcomes, bench, 'bytes sent to the joiner', 'B', (r) => r.medianBytes),
+      ]
+    }
+    case 'presence':
+    case 'presence-echo': {
+      const { rooms, clientsPerRoom, updates, intervalMs, rounds } = sizes.presence
+      const who =
+        scenario === 'presence-echo'
+          ? 'clients echoing what they receive (stock WebsocketProvider)'
+          : 'clients sending only their own changes'
+      const bench = `server presence, ${rooms} rooms x ${clientsPerRoom} ${who}, awareness only, ${updates} changes each every ${intervalMs} ms, median of ${rounds} rounds`
+      return [
+        row<PresenceResult>(
+          outcomes,
+          bench,
+          'server CPU per awareness update per observer',
+          'us',
+          (r) => r.cpuPerDeliveryUs,
+          0.5,
+        ),
       ]
     }
     case 'storm': {

@@ -10,6 +10,7 @@ import { fanOut } from './scenarios/fanOut.js'
 import { historyJoin } from './scenarios/historyJoin.js'
 import { idleConnections } from './scenarios/idleConnections.js'
 import { joinStorm } from './scenarios/joinStorm.js'
+import { presence } from './scenarios/presence.js'
 
 /** What the benchmark asks a client process to do. */
 export interface ClientJob {
@@ -30,6 +31,9 @@ const run = async (job: ClientJob): Promise<unknown> => {
       return historyJoin(job.target, job.sizes.history)
     case 'storm':
       return joinStorm(job.target, job.serverPid, job.sizes.storm)
+    case 'presence':
+    case 'presence-echo':
+      return presence(job.target, job.serverPid, job.sizes.presence, job.scenario === 'presence-echo')
   }
 }
 

@@ -19,6 +19,8 @@ export interface FanOutSizes {
 export interface IdleSizes {
   readonly connections: number
   readonly rooms: number
+  /** How long the server's CPU is measured while the connections sit idle. */
+  readonly idleWindowMs: number
 }
 
 /** (c) joins of a document with a long history. */
@@ -42,6 +44,18 @@ export interface StormSizes {
   readonly processes: number
 }
 
+/**
+ * (e) presence: rooms x clients, awareness only, each client changing its presence `updates` times, one every
+ * `intervalMs`; run with clients that echo what they receive (stock y-websocket) and without; `rounds` per server.
+ */
+export interface PresenceSizes {
+  readonly rooms: number
+  readonly clientsPerRoom: number
+  readonly updates: number
+  readonly intervalMs: number
+  readonly rounds: number
+}
+
 /** Every size of the server benchmark. */
 export interface ServerBenchSizes {
   readonly scale: number
@@ -49,10 +63,11 @@ export interface ServerBenchSizes {
   readonly idle: IdleSizes
   readonly history: HistorySizes
   readonly storm: StormSizes
+  readonly presence: PresenceSizes
 }
 
 /** The scenarios, in the order they run. */
-export const SCENARIOS = ['fanout', 'idle', 'history', 'storm'] as const
+export const SCENARIOS = ['fanout', 'idle', 'history', 'storm', 'presence', 'presence-echo'] as const
 /** One scenario's name. */
 export type Scenario = (typeof SCENARIOS)[number]
 
@@ -81,6 +96,7 @@ export const sizesFromEnv = (env: NodeJS.ProcessEnv = process.env): ServerBenchS
     idle: {
       connections: num(env, 'WEFT_BENCH_IDLE_CONNECTIONS', scaled(5000, 10)),
       rooms: num(env, 'WEFT_BENCH_IDLE_ROOMS', scaled(1000)),
+      idleWindowMs: num(env, 'WEFT_BENCH_IDLE_WINDOW_MS', 20_000, 1000),
     },
     history: {
       edits: num(env, 'WEFT_BENCH_HISTORY_EDITS', scaled(20_000, 100)),
@@ -91,6 +107,13 @@ export const sizesFromEnv = (env: NodeJS.ProcessEnv = process.env): ServerBenchS
       megabytes: num(env, 'WEFT_BENCH_STORM_MB', Math.max(0.5, 20 * scale), 0.1),
       clients: num(env, 'WEFT_BENCH_STORM_CLIENTS', 50),
       processes: num(env, 'WEFT_BENCH_STORM_PROCESSES', 5),
+    },
+    presence: {
+      rooms: num(env, 'WEFT_BENCH_PRESENCE_ROOMS', scaled(10)),
+      clientsPerRoom: num(env, 'WEFT_BENCH_PRESENCE_CLIENTS', 20, 2),
+      updates: num(env, 'WEFT_BENCH_PRESENCE_UPDATES', 15),
+      intervalMs: num(env, 'WEFT_BENCH_PRESENCE_INTERVAL_MS', 1000),
+      rounds: num(env, 'WEFT_BENCH_PRESENCE_ROUNDS', 3),
     },
   }
 }

@@ -1,7 +1,8 @@
 /**
  * (b) Idle connections: `connections` clients spread round-robin over `rooms` rooms, connected 100 at a time; each
  * syncs and announces its (empty) presence, then nothing happens. Server memory per connection = (RSS once all are
- * connected and settled - RSS before) / connections, RSS read from /proc as the median of a few samples.
+ * connected and settled - RSS before) / connections, RSS read from /proc as the median of a few samples. Then the
+ * server's CPU over an idle window (`idleWindowMs`): the cost of the heartbeat and of presence renewals.
  */
 import type { IdleSizes } from '../config.js'
 import { connectClient, tallyCloses, type BenchClient, type Target } from '../connectClient.js'
@@ -17,6 +18,13 @@ export interface IdleResult {
   readonly perConnectionBytes: number
   readonly connectSeconds: number
   readonly connectCpuSeconds: number
+  /**
+   * Server CPU while the connections sit idle, in percent of one core, over `idleWindowMs` once settled: what the
+   * heartbeat (Weft pings a connection silent for half its 5 s timeout) and the stock clients' presence renewals
+   * (every 15 s) cost.
+   */
+  readonly idleCpuPercent: number
+  readonly idleWindowSeconds: number
   /** Unexpected connection closes by close code. */
   readonly unexpectedCloses: Record<string, number>
 }
@@ -55,6 +63,11 @@ export const idleConnections = async (
     const connectCpuSeconds = cpuSeconds(serverPid) - cpu0
     await sleep(3000)
     const after = await sampleRss(serverPid, 5, 400)
+    const idle0 = cpuSeconds(serverPid)
+    const idleT0 = performance.now()
+    await sleep(sizes.idleWindowMs)
+    const idleWindowSeconds = (performance.now() - idleT0) / 1000
+    const idleCpuPercent = ((cpuSeconds(serverPid) - idle0) / idleWindowSeconds) * 100
     return {
       connections,
       synced,
@@ -63,6 +76,8 @@ export const idleConnections = async (
       perConnectionBytes: (after - before) / connections,
       connectSeconds,
       connectCpuSeconds,
+      idleCpuPercent,
+      idleWindowSeconds,
       unexpectedCloses: tallyCloses(clients),
     }
   } finally {
