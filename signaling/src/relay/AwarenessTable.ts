@@ -56,7 +56,7 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = Object.freeze({
   maxClientsPerConnection: 32,
   maxClientsPerRoom: 1024,
   maxBytesPerRoom: 1024 * 1024,
-  coalesceMs: 50,
+  coalesceMs: 100,
 })
 
 /** Why {@link AwarenessTable.apply} refused an update. */
