@@ -11,6 +11,8 @@ export const WeftServerErrorCode = {
   Destroyed: 'destroyed',
   /** The relay refused an update (RELAY-9.1, RELAY-9.4): too large for its document, or not mergeable. */
   RejectedUpdate: 'rejected-update',
+  /** An optional dependency a configured feature needs is not installed (scale-out: `npm install pg ioredis`). */
+  MissingDependency: 'missing-dependency',
 } as const
 
 /** Union of every {@link WeftServerErrorCode} value. */

@@ -1,4 +1,4 @@
-import pg from 'pg'
+import type pg from 'pg'
 import {
   EPOCH_META_KEY,
   INITIAL_EPOCH,
@@ -19,6 +19,7 @@ import {
   isSafeSchemaName,
   schemaStatements,
 } from './postgresSchema.js'
+import { requireDriver } from './requireDriver.js'
 
 /** Options of {@link PostgresDocStore}. */
 export interface PostgresDocStoreOptions {
@@ -120,7 +121,9 @@ export class PostgresDocStore implements DocStore {
           'PostgresDocStore needs a connectionString or a pool',
         )
       }
-      this.#pool = new pg.Pool({
+      // pg is an optional peer dependency, loaded only when a store makes its pool (WeftServerError if missing).
+      const { Pool } = requireDriver<{ Pool: typeof pg.Pool }>('pg')
+      this.#pool = new Pool({
         connectionString: options.connectionString,
         max: options.maxConnections ?? 8,
       })

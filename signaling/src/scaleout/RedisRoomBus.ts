@@ -1,6 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import type { Redis, RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import { decodeBusMessage, encodeBusMessage, type BusMessage } from './busMessages.js'
+import { requireDriver } from './requireDriver.js'
 
 /** What a {@link RedisRoomBus} reports to its owner. */
 export interface RoomBusHandlers {
@@ -101,8 +102,10 @@ export class RedisRoomBus {
       this.#retries++
       return delay(times)
     })
-    this.#pub = new Redis({ ...options, connectionName: `weft-pub-${opts.nodeId}` })
-    this.#sub = new Redis({ ...options, connectionName: `weft-sub-${opts.nodeId}` })
+    // ioredis is an optional peer dependency, loaded only when a bus is made (WeftServerError if missing).
+    const { Redis: RedisClient } = requireDriver<{ Redis: typeof Redis }>('ioredis')
+    this.#pub = new RedisClient({ ...options, connectionName: `weft-pub-${opts.nodeId}` })
+    this.#sub = new RedisClient({ ...options, connectionName: `weft-sub-${opts.nodeId}` })
     // ioredis reports every failed reconnect attempt (an `error`, a `close`): one line when the outage begins, none
     // while it lasts, one when both connections are back.
     for (const conn of [this.#pub, this.#sub]) conn.on('error', (err: Error) => this.#outage(err.message))
