@@ -10,9 +10,14 @@ import { WeftPeer } from '../helpers/WeftPeer.js'
  * Issue 12.5: 3,000 one-character transactions in a row are a fast writer, not an abuser. The rate limits are
  * scaled down (burst 100, 2,000 messages/s) so that the run takes about a second and a half instead of the ten
  * seconds the defaults (burst 1,000, 200/s) would take; the shape is the same: the burst is passed 29 times over.
+ * `WEFT_TEST_DEFAULT_LIMITS=1` runs them at the defaults.
  */
-const LIMITS = { messageBurst: 100, messagesPerSecond: 2000 }
+const LIMITS: { messageBurst?: number; messagesPerSecond?: number } = process.env['WEFT_TEST_DEFAULT_LIMITS']
+  ? {}
+  : { messageBurst: 100, messagesPerSecond: 2000 }
 const EDITS = 3000
+/** The least time the relay can take to read them all at the configured rate (minus 10 %: timer granularity). */
+const MIN_MS = (0.9 * 1000 * (EDITS - (LIMITS.messageBurst ?? 1000))) / (LIMITS.messagesPerSecond ?? 200)
 
 let srv: TestServer | null = null
 let store: SqliteDocStore | null = null
@@ -56,11 +61,13 @@ describe('backpressure instead of RateLimited (CONN-2.1)', () => {
       if (status === 'disconnected') disconnects++
     })
     const text = writer.doc.getText('t')
+    const started = performance.now()
     for (let i = 0; i < EDITS; i++) writer.doc.transact(() => text.insert(i, 'x'))
     await textEquals(reader.doc, 'x'.repeat(EDITS))
+    // Slowed: the relay read them only as fast as the bucket refilled; and never closed.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(MIN_MS)
     expect(disconnects).toBe(0)
     expect(closes()).toBe(0)
-    // Slowed: the relay kept reading only as fast as the bucket refilled.
     await s.server.close()
     expect(await storedText('fast')).toBe('x'.repeat(EDITS))
   })
@@ -75,6 +82,7 @@ describe('backpressure instead of RateLimited (CONN-2.1)', () => {
     let left = 0
     peer.session.on('peer-left', () => left++)
     const text = peer.doc.getText('t')
+    const started = performance.now()
     for (let i = 0; i < EDITS; i++) peer.doc.transact(() => text.insert(i, 'x'))
     const total = peer.session.localChanges
     await new Promise<void>((resolve) => {
@@ -85,6 +93,7 @@ describe('backpressure instead of RateLimited (CONN-2.1)', () => {
       }
       peer.session.on('ack', onAck)
     })
+    expect(performance.now() - started).toBeGreaterThanOrEqual(MIN_MS)
     expect(left).toBe(0)
     expect(closes()).toBe(0)
     await s.server.close()
