@@ -33,7 +33,8 @@ export interface WeftServerOptions {
   readonly limits?: Partial<ServerLimits> | undefined
   /**
    * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` header names the client, for the per-address
-   * limits (`maxConnectionsPerIp`, `upgradesPerIpPerSecond`). Default none: the TCP peer is the client.
+   * limits (`maxConnectionsPerIp`, `upgradesPerIpPerSecond`). Default: loopback only (`127.0.0.0/8`, `::1`, a proxy on
+   * the same host); `[]` trusts none. Loopback clients themselves are not limited per address.
    */
   readonly trustedProxies?: readonly string[] | undefined
   /** The storing relay at `/relay/<room>`, or `false` for a signaling-only server. Needs a store or a dataDir. */

@@ -1,5 +1,5 @@
 import { monotonicMs } from '../connection/TokenBucket.js'
-import { addressKey } from './ClientAddresses.js'
+import { addressKey, isLoopback } from './ClientAddresses.js'
 
 /** The per-address limits of {@link AdmissionControl} (fields of `ServerLimits`). */
 export interface AdmissionLimits {
@@ -28,7 +28,8 @@ const SWEEP_INTERVAL_MS = 10_000
  * Per-address limits applied before anything else of an upgrade request (CONN-10): an upgrade rate (token bucket)
  * and a cap on the connections one address holds. Addresses are keyed by {@link addressKey} (IPv6 by /64). An
  * address is remembered while it holds connections or its bucket is not full; a timer forgets the others, so memory
- * stays proportional to the addresses active in the last seconds.
+ * stays proportional to the addresses active in the last seconds. Loopback addresses (the machine itself: local
+ * tools, tests, a local reverse proxy's own requests) are not limited.
  */
 export class AdmissionControl {
   readonly #limits: AdmissionLimits
@@ -52,6 +53,7 @@ export class AdmissionControl {
    * or gone.
    */
   admit(address: string): Admission {
+    if (isLoopback(address)) return 'ok'
     const key = addressKey(address)
     const limits = this.#limits
     const now = this.#now()

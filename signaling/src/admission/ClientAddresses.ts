@@ -3,9 +3,15 @@ import { BlockList, isIP } from 'node:net'
 import { WeftServerError } from '../WeftServerError.js'
 
 /**
- * Finds the address a request comes from, for the per-address limits (CONN-10). Without trusted proxies that is
- * the TCP peer. With them, a request whose peer is a trusted proxy is attributed by its `X-Forwarded-For` header,
- * read from the right: each hop that is itself a trusted proxy is skipped, the first one that is not is the
+ * Proxies trusted when none are configured: the machine itself (a reverse proxy on the same host), so that behind
+ * one every client is told apart by its `X-Forwarded-For` instead of sharing the loopback address.
+ */
+export const DEFAULT_TRUSTED_PROXIES: readonly string[] = Object.freeze(['127.0.0.0/8', '::1'])
+
+/**
+ * Finds the address a request comes from, for the per-address limits (CONN-10). A request whose TCP peer is not a
+ * trusted proxy comes from that peer. One whose peer is a trusted proxy is attributed by its `X-Forwarded-For`
+ * header, read from the right: each hop that is itself a trusted proxy is skipped, the first one that is not is the
  * client. A malformed hop stops the walk at the last trusted address, so a client cannot choose its address by
  * writing the header itself: only what trusted proxies appended is believed.
  */
@@ -14,9 +20,10 @@ export class ClientAddresses {
 
   /**
    * @param trustedProxies Addresses (`10.0.0.1`, `::1`) or CIDR ranges (`10.0.0.0/8`, `fd00::/8`) of proxies whose
-   *   `X-Forwarded-For` is believed. Throws `invalid-argument` for an entry that is neither.
+   *   `X-Forwarded-For` is believed (default {@link DEFAULT_TRUSTED_PROXIES}; `[]` trusts none). Throws
+   *   `invalid-argument` for an entry that is neither.
    */
-  constructor(trustedProxies: readonly string[] = []) {
+  constructor(trustedProxies: readonly string[] = DEFAULT_TRUSTED_PROXIES) {
     if (trustedProxies.length === 0) {
       this.#trusted = null
       return
@@ -76,6 +83,13 @@ const parseHop = (raw: string): string | null => {
   const v4WithPort = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(hop)
   const address = normalizeAddress(bracketed?.[1] ?? v4WithPort?.[1] ?? hop)
   return isIP(address) === 0 ? null : address
+}
+
+/** Whether `address` (as {@link ClientAddresses.of} returns it) is the machine itself: 127.0.0.0/8 or `::1`. */
+export const isLoopback = (address: string): boolean => {
+  const type = isIP(address)
+  if (type === 4) return address.startsWith('127.')
+  return type === 6 && expandIPv6(address).join(':') === '0:0:0:0:0:0:0:1'
 }
 
 /**

@@ -26,7 +26,7 @@ export const serve = async (config: ServeConfig): Promise<number> => {
     host: config.host,
     port: config.port,
     staticDir: config.staticDir ?? undefined,
-    trustedProxies: config.trustProxy,
+    trustedProxies: config.trustProxy ?? undefined,
     logger,
     auth: {
       secret: config.authSecret ?? undefined,

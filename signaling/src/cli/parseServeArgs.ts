@@ -15,8 +15,11 @@ export interface ServeConfig {
   readonly authAudience: string | null
   /** Clock skew tolerated for a token's `exp`/`nbf`, in seconds (AUTH-7); `null` for the default, 0. */
   readonly authClockToleranceSeconds: number | null
-  /** Addresses or CIDR ranges of proxies whose `X-Forwarded-For` names the client (CONN-10.1). */
-  readonly trustProxy: readonly string[]
+  /**
+   * Addresses or CIDR ranges of proxies whose `X-Forwarded-For` names the client (CONN-10.1); `null` for the default
+   * (loopback), `[]` for none (`--trust-proxy none`).
+   */
+  readonly trustProxy: readonly string[] | null
   /** Per-address limits (CONN-10); `null` for the defaults (500 connections, 20 upgrades/s, burst 200). */
   readonly maxConnectionsPerIp: number | null
   readonly upgradesPerIpPerSecond: number | null
@@ -80,7 +83,7 @@ export const SERVE_FLAGS = [
     'trust-proxy',
     'WEFT_TRUST_PROXY',
     '<list>',
-    'comma-separated proxy addresses/CIDR ranges whose X-Forwarded-For names the client',
+    'comma-separated proxy addresses/CIDR ranges whose X-Forwarded-For names the client (default loopback; none)',
   ],
   [
     'max-connections-per-ip',
@@ -155,6 +158,16 @@ export const SERVE_FLAGS = [
     'scale-out: a silent node is dead after this (default 10000)',
   ],
 ] as const
+
+/** `--trust-proxy`: a comma-separated list, `none` for an empty one, `null` when not given. */
+const proxyList = (raw: string | null): readonly string[] | null => {
+  if (raw === null) return null
+  if (raw.trim() === 'none') return []
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+}
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
 
@@ -236,10 +249,7 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     authIssuer: str('auth-issuer'),
     authAudience: str('auth-audience'),
     authClockToleranceSeconds: int('auth-clock-tolerance', 0, 86_400),
-    trustProxy: (str('trust-proxy') ?? '')
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter((entry) => entry.length > 0),
+    trustProxy: proxyList(str('trust-proxy')),
     maxConnectionsPerIp: int('max-connections-per-ip', 1, 10_000_000),
     upgradesPerIpPerSecond: int('upgrades-per-ip-per-second', 1, 1_000_000),
     upgradeBurstPerIp: int('upgrade-burst-per-ip', 1, 1_000_000),
@@ -274,7 +284,7 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     errors.push('give either --auth-secret or --auth-public-key, not both')
   }
   try {
-    new ClientAddresses(config.trustProxy)
+    new ClientAddresses(config.trustProxy ?? undefined)
   } catch (err) {
     errors.push(`--trust-proxy: ${err instanceof Error ? err.message : String(err)}`)
   }

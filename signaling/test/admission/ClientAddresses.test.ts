@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { AdmissionControl } from '../../src/admission/AdmissionControl.js'
-import { ClientAddresses, addressKey } from '../../src/admission/ClientAddresses.js'
+import { ClientAddresses, addressKey, isLoopback } from '../../src/admission/ClientAddresses.js'
 
 /** Just what {@link ClientAddresses.of} reads from a request. */
 const request = (remoteAddress: string, forwardedFor?: string | string[]): IncomingMessage =>
@@ -11,10 +11,13 @@ const request = (remoteAddress: string, forwardedFor?: string | string[]): Incom
   }) as unknown as IncomingMessage
 
 describe('ClientAddresses (CONN-10.1)', () => {
-  it('CONN-10.1: without trusted proxies the TCP peer is the client and X-Forwarded-For is ignored', () => {
+  it('CONN-10.1: by default only loopback is a trusted proxy; a remote peer is the client, its header ignored', () => {
     const addresses = new ClientAddresses()
     expect(addresses.of(request('203.0.113.9', '198.51.100.1'))).toBe('203.0.113.9')
     expect(addresses.of(request('::ffff:203.0.113.9'))).toBe('203.0.113.9')
+    expect(addresses.of(request('127.0.0.1', '198.51.100.1'))).toBe('198.51.100.1')
+    expect(addresses.of(request('::1', '198.51.100.1'))).toBe('198.51.100.1')
+    expect(new ClientAddresses([]).of(request('127.0.0.1', '198.51.100.1'))).toBe('127.0.0.1')
   })
 
   it('CONN-10.1: an untrusted peer cannot choose its address by sending the header', () => {
@@ -47,6 +50,23 @@ describe('ClientAddresses (CONN-10.1)', () => {
       expect(() => new ClientAddresses([entry])).toThrow(/trusted proxy/)
     },
   )
+
+  it('CONN-10: loopback is 127.0.0.0/8 and ::1', () => {
+    expect(['127.0.0.1', '127.1.2.3', '::1', '0:0:0:0:0:0:0:1'].map(isLoopback)).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ])
+    expect(['128.0.0.1', '::2', '::', '', 'x', '10.127.0.1'].map(isLoopback)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ])
+  })
 
   it('CONN-10: IPv6 addresses are limited by their /64, IPv4 addresses one by one', () => {
     expect(addressKey('203.0.113.9')).toBe('203.0.113.9')
@@ -84,6 +104,13 @@ describe('AdmissionControl (CONN-10)', () => {
     expect(admission.connectionsOf('2001:db8::99')).toBe(2)
     admission.release('2001:db8::1')
     expect(admission.admit('2001:db8::3')).toBe('ok')
+  })
+
+  it('CONN-10: loopback clients (the machine itself) are not limited', () => {
+    const admission = new AdmissionControl({ ...limits, upgradeBurstPerIp: 1 }, () => 0)
+    for (let i = 0; i < 10; i++) expect(admission.admit(i % 2 ? '127.0.0.1' : '::1')).toBe('ok')
+    admission.release('127.0.0.1')
+    expect(admission.size).toBe(0)
   })
 
   it('CONN-10: addresses without connections and with a full bucket are forgotten', () => {

@@ -6,7 +6,7 @@ describe('weft serve: auth tolerance and per-address flags', () => {
     const r = parseServeArgs([], {})
     expect(r.ok && !r.help && r.config).toMatchObject({
       authClockToleranceSeconds: null,
-      trustProxy: [],
+      trustProxy: null,
       maxConnectionsPerIp: null,
       upgradesPerIpPerSecond: null,
       upgradeBurstPerIp: null,
@@ -29,6 +29,11 @@ describe('weft serve: auth tolerance and per-address flags', () => {
       upgradesPerIpPerSecond: 5,
       upgradeBurstPerIp: 30,
     })
+  })
+
+  it('CLI-2, CONN-10.1: --trust-proxy none trusts no proxy, not even loopback', () => {
+    const r = parseServeArgs(['--trust-proxy', 'none'], {})
+    expect(r.ok && !r.help && r.config.trustProxy).toEqual([])
   })
 
   it.each([
