@@ -247,7 +247,7 @@ interface Trace {
   readonly txns: readonly { readonly patches: readonly (readonly [number, number, string])[] }[]
 }
 
-const tracePath = fileURLToPath(new URL('../../shared/data/automerge-paper.json.gz', import.meta.url))
+const tracePath = fileURLToPath(new URL('./data/automerge-paper.json.gz', import.meta.url))
 
 /** (b) The automerge-paper trace (one author, 259,778 transactions), stored after history compaction. */
 const paperRows = (): Row[] => {

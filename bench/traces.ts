@@ -1,4 +1,7 @@
-/** Loads an editing trace from ../shared/data when present, else makes a synthetic one (deterministic). */
+/**
+ * Loads an editing trace from bench/data (committed with the repository, CC BY 4.0: see bench/data/README.md), or,
+ * for a trace that is not there, makes a synthetic one (deterministic) and says so in its name.
+ */
 import { existsSync, readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
@@ -11,11 +14,15 @@ export interface Trace {
   readonly endContent: string | null
 }
 
-const dataDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data')
+/** Where the traces live: `bench/data/<name>.json.gz`. */
+export const traceDir = join(dirname(fileURLToPath(import.meta.url)), 'data')
+
+/** The file of the named trace (`bench/data/<name>.json.gz`), present or not. */
+export const tracePath = (name: string): string => join(traceDir, `${name}.json.gz`)
 
 /** The named trace (e.g. `automerge-paper`), cut to `limit` transactions, or a synthetic typing trace. */
 export const loadTrace = (name: string, limit = Infinity): Trace => {
-  const file = join(dataDir, `${name}.json.gz`)
+  const file = tracePath(name)
   if (existsSync(file)) {
     const raw = JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')) as {
       txns: Array<{ patches: Patch[] }>
@@ -43,5 +50,9 @@ export const loadTrace = (name: string, limit = Infinity): Trace => {
       len++
     }
   }
-  return { name: `synthetic typing (${txns.length} txns; ../shared/data not found)`, txns, endContent: null }
+  return {
+    name: `synthetic typing (${txns.length} txns; bench/data/${name}.json.gz not found)`,
+    txns,
+    endContent: null,
+  }
 }
