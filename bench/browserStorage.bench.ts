@@ -33,6 +33,8 @@ const MOVES = Number(process.env['WEFT_BENCH_BROWSER_MOVES'] ?? (FULL ? 200 : 5)
 const REPEAT = Number(process.env['WEFT_BENCH_BROWSER_REPEAT'] ?? 2)
 const OPENS = 5
 const DURABILITY = process.env['WEFT_BENCH_BROWSER_DURABILITY'] === 'relaxed' ? 'relaxed' : 'strict'
+const MODES = (process.env['WEFT_BENCH_BROWSER_MODES'] ?? 'typing,burst').split(',') as Mode[]
+const WORKLOADS = (process.env['WEFT_BENCH_BROWSER_WORKLOADS'] ?? 'text,whiteboard').split(',')
 
 const SYSTEMS: readonly System[] = ['weft', 'y-indexeddb']
 const BASELINE = 'y-indexeddb 9.0.12'
@@ -104,7 +106,7 @@ export default async (): Promise<Row[]> => {
   ]
   const rows: Row[] = []
   try {
-    for (const { label, workload } of workloads) {
+    for (const { label, workload } of workloads.filter((w) => WORKLOADS.includes(w.workload.kind))) {
       const names = (system: System, mode: Mode, round: number) =>
         `${workload.kind}-${mode}-${round}-${system}`
       const write: Record<Mode, Record<System, WriteResult[]>> = {
@@ -112,7 +114,7 @@ export default async (): Promise<Row[]> => {
         burst: { weft: [], 'y-indexeddb': [] },
       }
       const usage: Record<System, number[]> = { weft: [], 'y-indexeddb': [] }
-      for (const mode of ['typing', 'burst'] as const) {
+      for (const mode of MODES) {
         for (let round = 0; round < REPEAT; round++) {
           const order = round % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse()
           for (const system of order) {
@@ -133,8 +135,10 @@ export default async (): Promise<Row[]> => {
           }
         }
       }
-      const content = write.typing.weft[0]?.contentSize
-      for (const mode of ['typing', 'burst'] as const)
+      // Stored bytes and opens: the databases of the first mode's first round.
+      const first = MODES[0] ?? 'typing'
+      const content = write[first].weft[0]?.contentSize
+      for (const mode of MODES)
         for (const system of SYSTEMS)
           for (const r of write[mode][system])
             if (r.contentSize !== content) throw new Error(`${system} ${mode}: content differs`)
@@ -142,8 +146,8 @@ export default async (): Promise<Row[]> => {
       // Stored bytes of the first typing round, then cold opens of those databases, the browser restarted each time.
       const page = await freshPage()
       const stored = {
-        weft: await call(page, 'storedBytes', names('weft', 'typing', 0)),
-        'y-indexeddb': await call(page, 'storedBytes', names('y-indexeddb', 'typing', 0)),
+        weft: await call(page, 'storedBytes', names('weft', first, 0)),
+        'y-indexeddb': await call(page, 'storedBytes', names('y-indexeddb', first, 0)),
       }
       await page.close()
       const opens: Record<System, number[]> = { weft: [], 'y-indexeddb': [] }
@@ -153,7 +157,7 @@ export default async (): Promise<Row[]> => {
         await relaunch()
         for (const system of i % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse()) {
           const p = await freshPage()
-          const opened = await call(p, 'open', system, names(system, 'typing', 0), workload)
+          const opened = await call(p, 'open', system, names(system, first, 0), workload)
           if (opened.contentSize !== content) throw new Error(`${system}: opened content differs`)
           opens[system].push(opened.ms)
           growth[system].push(opened.grewBytes)
@@ -174,10 +178,10 @@ export default async (): Promise<Row[]> => {
             `${growth[system].join(', ')} B`,
         )
       }
-      const n = write.typing.weft[0]?.transactions ?? 1
+      const n = write[first].weft[0]?.transactions ?? 1
       const per = (system: System, mode: Mode) => median(write[mode][system].map((r) => r.ms)) / n
       const bench = `browser storage (Chromium, IndexedDB), ${label}`
-      rows.push(
+      const measured: Row[] = [
         {
           bench,
           metric: 'one transaction per task: time per transaction until durable',
@@ -198,7 +202,7 @@ export default async (): Promise<Row[]> => {
         },
         {
           bench,
-          metric: 'stored bytes (values) after the typing run',
+          metric: `stored bytes (values) after the ${first} run`,
           value: stored.weft.bytes,
           baseline: stored['y-indexeddb'].bytes,
           baselineName: BASELINE,
@@ -220,7 +224,8 @@ export default async (): Promise<Row[]> => {
           baselineName: BASELINE,
           unit: 'B',
         },
-      )
+      ]
+      rows.push(...measured.filter((r) => Number.isFinite(r.value / r.baseline) || r.value === 0))
     }
   } finally {
     await (context as BrowserContext | null)?.close()

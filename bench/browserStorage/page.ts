@@ -23,6 +23,13 @@ const txDone = (tx: IDBTransaction): Promise<void> =>
     tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'))
   })
 
+const rawDb = (name: string): Promise<IDBDatabase> =>
+  new Promise((resolve, reject) => {
+    const req = indexedDB.open(name)
+    req.onsuccess = () => resolve(req.result)
+    req.onerror = () => reject(req.error ?? new Error('open'))
+  })
+
 const openSystem = async (
   system: System,
   name: string,
@@ -33,12 +40,19 @@ const openSystem = async (
     // A relay is configured (offline here), as in an app: the pending-change count is stored with each change.
     const relay = new MemoryNetwork().transport('relay')
     const d = await openDoc({ docId: 'bench', store, relay, connect: false })
+    // After `flushed()`, a readonly transaction from another connection: it starts only once every readwrite
+    // transaction created before it finished, also writes that `flushed()` does not cover (metadata).
+    const raw = await rawDb(name)
     return {
       doc: d.doc,
-      drain: async () => d.persistence?.flushed(),
+      drain: async () => {
+        await d.persistence?.flushed()
+        await txDone(raw.transaction(['updates', 'meta'], 'readonly'))
+      },
       close: async () => {
         await d.destroy()
         await store.close()
+        raw.close()
       },
     }
   }
@@ -108,13 +122,6 @@ const nextTask = (): Promise<void> =>
 /** A document's content, to check that what was stored opens to what was written. */
 const contentSize = (doc: Y.Doc, workload: Workload): number =>
   workload.kind === 'text' ? doc.getText('text').length : doc.getMap('shapes').size
-
-const rawDb = (name: string): Promise<IDBDatabase> =>
-  new Promise((resolve, reject) => {
-    const req = indexedDB.open(name)
-    req.onsuccess = () => resolve(req.result)
-    req.onerror = () => reject(req.error ?? new Error('open'))
-  })
 
 /** Bytes of the stored values (updates, snapshots), read without opening the system (which may write). */
 const storedBytes = async (name: string): Promise<{ bytes: number; rows: number }> => {
