@@ -109,7 +109,8 @@ export class DemoApp {
     this.#online = online
     const handle = this.#current?.session.handle
     if (!handle) return
-    handle.setOnline(online)
+    if (online) handle.connect()
+    else handle.disconnect()
   }
 
   async #open(id: string): Promise<void> {

@@ -32,7 +32,7 @@ export interface OpenSessionOptions {
   readonly settings: DemoSettings
   readonly version: 1 | 2
   readonly user: DemoUser
-  /** Connect right away (false: the online switch is off; `handle.setOnline(true)` connects later). */
+  /** Connect right away (false: the online switch is off; `handle.connect()` connects later). */
   readonly online: boolean
 }
 
@@ -61,7 +61,7 @@ export const openSession = async ({
   const tabs = new BroadcastChannelTransport({ room: id })
   const iceServers = isLoopback() ? { iceServers: [] } : {}
   const webrtc = settings.webrtc
-    ? new WebRtcTransport({ room: `weft-demo:${id}`, signaling: [urls.signal], ...iceServers })
+    ? new WebRtcTransport({ room: id, signaling: [urls.signal], ...iceServers }) // every room is the doc id
     : null
   const relay = settings.relay ? new WebSocketTransport({ url: urls.relay, room: id }) : null
   const transports: Transport[] = webrtc ? [tabs, webrtc] : [tabs]

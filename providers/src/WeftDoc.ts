@@ -5,11 +5,12 @@ import {
   DocPersistence,
   EpochManager,
   SyncSession,
+  WeftError,
+  WeftErrorCode,
   isEpochOrigin,
   requireYDoc,
   type EpochPolicy,
   type EpochRecord,
-  type WeftError,
   docId as toDocId,
   type DocId,
   type DocStore,
@@ -17,6 +18,8 @@ import {
   type Transport,
 } from '@weft/core'
 import { PendingCounter } from './PendingCounter.js'
+import { requireMatchingRooms } from './requireMatchingRooms.js'
+import type { ConnectionError } from './websocket/connectionError.js'
 
 /** The sync status of a document (docs/guides/providers.md has the state machine). */
 export type SyncStatus = 'offline' | 'connecting' | 'syncing' | 'synced'
@@ -34,6 +37,7 @@ export interface PathStatus {
 
 /** Options of {@link openDoc}. */
 export interface OpenDocOptions {
+  /** The document id. Every transport that has a `room` must use it as its room (PROV-5.12). */
   readonly docId: string
   /** The Y.Doc to use (default: a new one). */
   readonly doc?: Y.Doc
@@ -58,10 +62,30 @@ export interface OpenDocOptions {
     boolean | { readonly autoStart?: (Partial<EpochPolicy> & { readonly minIntervalMs?: number }) | false }
 }
 
+/** A {@link ConnectionError} as {@link WeftDoc} reports it: with the transport that was refused. */
+export interface WeftDocConnectionError extends ConnectionError {
+  readonly transport: Transport
+  /** The transport's kind (`"relay"`). */
+  readonly kind: string
+}
+
 /** Events of {@link WeftDoc}. */
 export type WeftDocEvents = {
   /** The status, pending count or path set changed. */
   status: (event: { readonly status: SyncStatus; readonly pendingChanges: number }) => void
+  /**
+   * {@link WeftDoc.synced} changed. The payload is the new value, a plain boolean, as y-websocket emits it (an
+   * exception to one payload object per event, so that handlers written for y-websocket work unchanged).
+   */
+  sync: (synced: boolean) => void
+  /** The same as `sync` (y-websocket emits both). */
+  synced: (synced: boolean) => void
+  /**
+   * A transport's connection was refused with a final close code: a token refused or expired (`reason`
+   * `unauthorized`, `forbidden`, `expired`, with the close `code`) or another refusal (`refused`). When the
+   * transport does not retry with a fresh token (`willRetry` false) an `error` event follows (PROV-5.13).
+   */
+  'connection-error': (event: WeftDocConnectionError) => void
   /** Progress of a large incoming sync message (e.g. a new device joining a big document). */
   progress: (event: { readonly received: number; readonly total: number; readonly kind: string }) => void
   /**
@@ -69,7 +93,11 @@ export type WeftDocEvents = {
    * and observers to it; `WeftDoc.doc` returns it from now on.
    */
   'epoch-changed': (event: { readonly doc: Y.Doc; readonly record: EpochRecord }) => void
-  /** An asynchronous fault (store, transport, malformed peer data). Never thrown. */
+  /**
+   * An asynchronous fault (store, transport, malformed peer data), or a connection refused for good (`auth-denied`
+   * for a token refused or expired, `transport-failed` for another refusal; `cause` is the connection error). Never
+   * thrown.
+   */
   error: (event: { readonly error: WeftError }) => void
 }
 
@@ -90,6 +118,17 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
   #lastPending = -1
   readonly #offs: Array<() => void> = []
   #destroyed = false
+  #synced = false
+  #resolveSynced: () => void = () => {}
+  readonly #saveWaiters = new Set<{ resolve: () => void; reject: (error: WeftError) => void }>()
+
+  /**
+   * Resolves once the local state is loaded (it is by the time {@link openDoc} resolves) and the first sync with
+   * any path (the relay, a WebRTC peer, a tab) completed; at once if the document has no transport. A promise
+   * property, as in y-indexeddb: `await handle.whenSynced` (it was a method before). It never rejects and stays
+   * pending while the document is offline. For "the relay holds every local change" use {@link whenSaved}.
+   */
+  readonly whenSynced: Promise<void>
 
   /** Use {@link openDoc}. */
   constructor(parts: {
@@ -102,6 +141,10 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     transports: Transport[]
   }) {
     super()
+    this.whenSynced = new Promise((resolve) => {
+      this.#resolveSynced = resolve
+    })
+    if (parts.transports.length === 0) this.#resolveSynced()
     this.docId = parts.docId
     this.session = parts.session
     this.persistence = parts.persistence
@@ -130,7 +173,14 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     this.#offs.push(() => this.session.off('progress', onProgress))
     for (const t of this.#transports) {
       t.on('status', update)
-      this.#offs.push(() => t.off('status', update))
+      // Transports that can be refused (WebSocketTransport) emit `connection-error`; others never do.
+      const refusals = t as unknown as ObservableV2<{ 'connection-error': (e: ConnectionError) => void }>
+      const onRefused = (e: ConnectionError) => this.#refused(t, e)
+      refusals.on('connection-error', onRefused)
+      this.#offs.push(() => {
+        t.off('status', update)
+        refusals.off('connection-error', onRefused)
+      })
     }
     this.#pending.on('change', update)
     this.#offs.push(() => this.#pending.off('change', update))
@@ -165,6 +215,16 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     return this.session.awareness
   }
 
+  /**
+   * Whether this document is in sync with the peers it has, in y-websocket's sense: at least one path is open and
+   * every open path finished its handshake (this side has what the peer had). It does not wait for local changes to
+   * be acknowledged: `status` (`synced` only with nothing pending) and {@link whenSaved} do. Changes emit `sync` and
+   * `synced` (PROV-5.10).
+   */
+  get synced(): boolean {
+    return this.#synced
+  }
+
   /** `offline`, `connecting`, `syncing` or `synced`; never `synced` while a change is pending. */
   get status(): SyncStatus {
     return this.#status
@@ -192,29 +252,38 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     })
   }
 
-  /** Resolves when the status is `synced`. */
-  whenSynced(): Promise<void> {
-    if (this.#status === 'synced') return Promise.resolve()
-    return new Promise((resolve) => {
-      const h = ({ status }: { status: SyncStatus }) => {
-        if (status !== 'synced') return
-        this.off('status', h)
-        resolve()
-      }
-      this.on('status', h)
-    })
+  /**
+   * Resolves once every local change made so far is saved: durably stored by the relay when there is one
+   * (`pendingChanges` is 0), otherwise received by a synced peer; for a document with no transport, once the local
+   * store wrote it. Rejects with a `WeftError` (`destroyed`) if the document is destroyed first (PROV-5.11).
+   */
+  whenSaved(): Promise<void> {
+    if (this.#destroyed)
+      return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'whenSaved() after destroy()'))
+    if (this.#transports.length === 0) return this.persistence?.flushed() ?? Promise.resolve()
+    if (this.#pending.pending === 0) return Promise.resolve()
+    return new Promise((resolve, reject) => this.#saveWaiters.add({ resolve, reject }))
   }
 
   /**
-   * Takes this client offline (disconnects every transport) or back online. Local edits continue offline. Going
-   * online connects at once: a relay reconnect waiting out its backoff does not wait (PROV-2.6).
+   * Connects every transport (the relay, WebRTC, tabs...). A relay reconnect waiting out its backoff tries again at
+   * once (PROV-2.6). Local edits work whether connected or not.
    */
-  setOnline(online: boolean): void {
-    for (const t of this.#transports) {
-      if (online) void t.connect()
-      else t.disconnect()
-    }
+  connect(): void {
+    for (const t of this.#transports) void t.connect()
     this.#update()
+  }
+
+  /** Disconnects every transport: this client is offline until {@link connect}. Local edits continue. */
+  disconnect(): void {
+    for (const t of this.#transports) t.disconnect()
+    this.#update()
+  }
+
+  /** @deprecated Use {@link connect} and {@link disconnect}. */
+  setOnline(online: boolean): void {
+    if (online) this.connect()
+    else this.disconnect()
   }
 
   /** Disconnects, waits for local writes, releases everything. The store stays open (the caller owns it). */
@@ -223,6 +292,9 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     if (this.#destroyed) return
     this.#destroyed = true
     for (const off of this.#offs.splice(0)) off()
+    for (const w of this.#saveWaiters)
+      w.reject(new WeftError(WeftErrorCode.Destroyed, 'destroyed before every change was saved'))
+    this.#saveWaiters.clear()
     for (const t of this.#transports) t.destroy()
     this.epochs?.destroy()
     this.session.destroy()
@@ -242,10 +314,35 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
       status = allSynced && pending === 0 && !relayDown ? 'synced' : 'syncing'
     } else if (this.#transports.some((t) => t.status !== 'disconnected')) status = 'connecting'
     else status = 'offline'
-    if (status === this.#status && pending === this.#lastPending) return
-    this.#status = status
-    this.#lastPending = pending
-    this.emit('status', [{ status, pendingChanges: pending }])
+    if (paths.some(({ transport, peer }) => this.session.pathInfo(transport, peer)?.synced))
+      this.#resolveSynced()
+    if (pending === 0 && this.#saveWaiters.size > 0) {
+      for (const w of this.#saveWaiters) w.resolve()
+      this.#saveWaiters.clear()
+    }
+    if (status !== this.#status || pending !== this.#lastPending) {
+      this.#status = status
+      this.#lastPending = pending
+      this.emit('status', [{ status, pendingChanges: pending }])
+    }
+    const synced = this.session.synced
+    if (synced !== this.#synced) {
+      this.#synced = synced
+      this.emit('synced', [synced])
+      this.emit('sync', [synced])
+    }
+  }
+
+  #refused(transport: Transport, e: ConnectionError): void {
+    if (this.#destroyed) return
+    this.emit('connection-error', [{ ...e, transport, kind: transport.kind }])
+    if (e.willRetry) return
+    const code = e.reason === 'refused' ? WeftErrorCode.TransportFailed : WeftErrorCode.AuthDenied
+    const what = e.reason === 'refused' ? `refused (${e.name ?? e.code})` : e.reason
+    const error = new WeftError(code, `${transport.kind}: connection ${what}, close code ${e.code}`, {
+      cause: e,
+    })
+    this.emit('error', [{ error }])
   }
 }
 
@@ -257,10 +354,15 @@ const persistenceErrors = (d: WeftDoc): void => {
  * Opens a document offline-first: creates (or takes) the Y.Doc, loads it from `store` (resolves once loaded, so
  * the app can render before any network), then connects the relay and every other transport, all feeding one
  * {@link SyncSession}. Rejects if the local store cannot be read, and with a `WeftError` (`invalid-argument`) if
- * `doc` is a Y.Doc from another copy of yjs (two copies loaded).
+ * `doc` is a Y.Doc from another copy of yjs (two copies loaded) or a transport's `room` is not `docId` (PROV-5.12),
+ * before it loads, stores or connects anything.
  */
 export const openDoc = async (options: OpenDocOptions): Promise<WeftDoc> => {
   const id = toDocId(options.docId)
+  requireMatchingRooms(options.docId, [
+    ...(options.relay ? [options.relay] : []),
+    ...(options.transports ?? []),
+  ])
   const doc = options.doc === undefined ? new Y.Doc() : requireYDoc(options.doc, 'openDoc({ doc })')
   const isLocal = (origin: unknown) =>
     !SyncSession.isPeerOrigin(origin) && !(origin instanceof DocPersistence) && !isEpochOrigin(origin)

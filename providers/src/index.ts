@@ -9,6 +9,7 @@ export {
   WeftDoc,
   type OpenDocOptions,
   type WeftDocEvents,
+  type WeftDocConnectionError,
   type SyncStatus,
   type PathStatus,
 } from './WeftDoc.js'

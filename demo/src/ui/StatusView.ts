@@ -3,7 +3,7 @@ import { h } from './h.js'
 
 /**
  * The sync status of the open document (offline, connecting, syncing, synced, and the pending count), and the
- * switch that takes this client offline and back (`handle.setOnline`, which disconnects every transport).
+ * switch that takes this client offline and back (`handle.connect()` / `handle.disconnect()`, which drive every transport).
  */
 export class StatusView {
   readonly element: HTMLElement

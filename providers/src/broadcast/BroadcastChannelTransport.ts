@@ -44,6 +44,8 @@ export class BroadcastChannelTransport extends ObservableV2<TransportEvents> imp
   readonly kind = 'tabs'
   readonly maxMessageSize = undefined
   readonly id: string
+  /** The room (document id). */
+  readonly room: string
   readonly #name: string
   #channel: BroadcastChannel | null = null
   #status: TransportStatus = 'disconnected'
@@ -53,6 +55,7 @@ export class BroadcastChannelTransport extends ObservableV2<TransportEvents> imp
   constructor(options: BroadcastChannelTransportOptions) {
     super()
     this.id = options.id ?? randomId()
+    this.room = options.room
     this.#name = `${options.prefix ?? 'weft:'}${options.room}`
   }
 

@@ -1,14 +1,13 @@
 import { ObservableV2 } from 'lib0/observable'
 import {
-  CloseCode,
   closeCodeName,
-  isRetryableClose,
   peerId,
   type PeerId,
   type Transport,
   type TransportEvents,
   type TransportStatus,
 } from '@weft/core'
+import { connectionErrorReason, type ConnectionError, type TokenRequest } from './connectionError.js'
 
 /**
  * The subset of the WebSocket API this transport uses (browsers' WebSocket, or `ws` in Node). Handler parameters
@@ -36,10 +35,12 @@ export interface WebSocketTransportOptions {
   /** The room (document id). */
   readonly room: string
   /**
-   * A token (JWT) for servers with auth, or a function that returns a fresh one; the function is called before
-   * every connection attempt, so an expired token is replaced on reconnect (token refresh).
+   * A token (JWT) for servers with auth, or a function that returns a fresh one (the token-refresh hook): it is
+   * called before every connection attempt, so an expired token is replaced on reconnect. After the relay refused or
+   * expired a token it is called with `refused` set (`unauthorized`, `forbidden`, `expired`): return a new token,
+   * not a cached one (PROV-2.8).
    */
-  readonly token?: string | (() => string | Promise<string>)
+  readonly token?: string | ((request: TokenRequest) => string | Promise<string>)
   /** Extra query parameters. */
   readonly params?: Readonly<Record<string, string>>
   /** WebSocket implementation; default `globalThis.WebSocket`. Pass `ws`'s WebSocket in Node 20. */
@@ -66,6 +67,16 @@ export interface CloseInfo {
   readonly name: string | undefined
 }
 
+/** Events of {@link WebSocketTransport}: the {@link Transport} events and `connection-error`. */
+export type WebSocketTransportEvents = TransportEvents & {
+  /**
+   * The relay closed the connection with a final close code: a token refused or expired (`reason` `unauthorized`,
+   * `forbidden`, `expired`) or another refusal (`refused`, see `name`). Emitted before the transport retries with a
+   * fresh token (`willRetry`) or stays down (PROV-2.8).
+   */
+  'connection-error': (event: ConnectionError) => void
+}
+
 const OPEN = 1
 
 const defaultOnlineEvents = (): WebSocketTransportOptions['onlineEvents'] => {
@@ -80,9 +91,9 @@ const defaultOnlineEvents = (): WebSocketTransportOptions['onlineEvents'] => {
  * sync session). Its one peer is the relay. Reconnects with exponential backoff and full jitter after a transient
  * close; stops after a final one (auth refused, read-only violation) unless a token function can supply a new
  * token, in which case it reconnects with the fresh token. A reconnect that is waiting out its backoff is cut
- * short by {@link connect} (`WeftDoc.setOnline(true)`) and by the browser's `online` event (PROV-2.6, PROV-2.7).
+ * short by {@link connect} (`WeftDoc.connect()`) and by the browser's `online` event (PROV-2.6, PROV-2.7).
  */
-export class WebSocketTransport extends ObservableV2<TransportEvents> implements Transport {
+export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> implements Transport {
   readonly kind = 'relay'
   /** The relay reassembles nothing: Weft chunks at 16 KiB anyway, which every WebSocket server accepts. */
   readonly maxMessageSize = undefined
@@ -96,6 +107,8 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
   #timer: ReturnType<typeof setTimeout> | null = null
   #lastClose: CloseInfo | null = null
   #refreshOnce = false
+  /** The relay refused the last token (told to the token function), until a connection opens. */
+  #refused: TokenRequest['refused'] = null
   /** An attempt is fetching its token or URL (no socket yet): a second one must not start. */
   #opening = false
   readonly #onlineEvents: WebSocketTransportOptions['onlineEvents']
@@ -118,6 +131,11 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
 
   get peers(): ReadonlySet<PeerId> {
     return new Set(this.#status === 'connected' ? [this.#peer] : [])
+  }
+
+  /** The room (document id) this transport connects to. */
+  get room(): string {
+    return this.#options.room
   }
 
   /** Why the last connection closed, or null. */
@@ -174,7 +192,10 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
     for (const [k, v] of Object.entries(this.#options.params ?? {})) url.searchParams.set(k, v)
     const token = this.#options.token
     if (token !== undefined)
-      url.searchParams.set('token', typeof token === 'function' ? await token() : token)
+      url.searchParams.set(
+        'token',
+        typeof token === 'function' ? await token({ refused: this.#refused }) : token,
+      )
     return url.toString()
   }
 
@@ -223,11 +244,14 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
     this.#socket = socket
     socket.onopen = () => {
       this.#attempt = 0
-      this.#refreshOnce = false
       this.#setStatus('connected')
       this.emit('peer-joined', [{ peer: this.#peer }])
     }
     socket.onmessage = (ev: { data: unknown }) => {
+      // The relay refuses a token after the upgrade (open, then close): only a message proves it was accepted, so
+      // only then may a later refusal be retried with a fresh token again (no loop of refused tokens, PROV-2.8).
+      this.#refreshOnce = false
+      this.#refused = null
       const data = toBytes(ev.data)
       if (data) this.emit('message', [{ from: this.#peer, data }])
     }
@@ -241,13 +265,17 @@ export class WebSocketTransport extends ObservableV2<TransportEvents> implements
       const info = { code: ev.code, reason: ev.reason, name: closeCodeName(ev.code) }
       this.#closed(info)
       if (!this.#wanted) return
-      if (isRetryableClose(ev.code)) this.#scheduleReconnect()
-      else if (
-        typeof this.#options.token === 'function' &&
-        !this.#refreshOnce &&
-        ev.code !== CloseCode.ReadOnly
-      ) {
-        // Auth refused or token expired: one immediate attempt with a fresh token.
+      const reason = connectionErrorReason(ev.code)
+      if (reason === null) {
+        this.#scheduleReconnect()
+        return
+      }
+      // Auth refused or token expired: one immediate attempt with a fresh token, if a function can supply one.
+      const refresh = reason !== 'refused' && typeof this.#options.token === 'function' && !this.#refreshOnce
+      if (reason !== 'refused') this.#refused = reason
+      this.emit('connection-error', [{ code: ev.code, reason, name: info.name, willRetry: refresh }])
+      if (!this.#wanted || this.#socket || this.#opening) return // the app reconnected from the event
+      if (refresh) {
         this.#refreshOnce = true
         void this.#open()
       } else {

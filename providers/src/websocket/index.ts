@@ -1,7 +1,9 @@
 export {
   WebSocketTransport,
   type WebSocketTransportOptions,
+  type WebSocketTransportEvents,
   type WebSocketLike,
   type WebSocketConstructor,
   type CloseInfo,
 } from './WebSocketTransport.js'
+export { type ConnectionError, type ConnectionErrorReason, type TokenRequest } from './connectionError.js'

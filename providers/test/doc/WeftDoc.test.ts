@@ -3,31 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { DocPersistence, EpochManager, SyncSession, countItems, docId, type DocStore } from '@weft/core'
 import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '@weft/core/testing'
 import { openDoc, type SyncStatus, type WeftDoc } from '../../src/index.js'
-
-/** A relay stand-in: a SyncSession with durable storage (it acks once stored), on a MemoryNetwork. */
-const makeRelay = async (net: MemoryNetwork, name: string) => {
-  const doc = new Y.Doc()
-  const store = new MemoryDocStore()
-  const persistence = await DocPersistence.open({ doc, store, docId: docId('d') })
-  const session = new SyncSession({ doc, durable: () => persistence.flushed() })
-  const transport = net.transport(name)
-  session.addTransport(transport)
-  transport.connect()
-  return { doc, store, session, transport }
-}
-
-/** Delivers messages and lets store writes and acks settle until nothing moves (no timers involved). */
-const settle = async (net: MemoryNetwork) => {
-  for (let i = 0; i < 20; i++) {
-    net.flush()
-    await new Promise((r) => setImmediate(r))
-    if (net.pending === 0) {
-      await new Promise((r) => setImmediate(r))
-      if (net.pending === 0) return
-    }
-  }
-  throw new Error('network did not settle')
-}
+import { makeRelay, settle } from './support/memoryRelay.js'
 
 const client = async (net: MemoryNetwork, name: string, relay: MemoryTransport, store: DocStore) => {
   const t = net.transport(name)
@@ -44,7 +20,7 @@ describe('WeftDoc', () => {
     const relay = await makeRelay(net, 'relay')
     const { d, statuses } = await client(net, 'c', relay.transport, new MemoryDocStore())
     expect(d.status).toBe('offline')
-    d.setOnline(true)
+    d.connect()
     await settle(net)
     expect(d.status).toBe('synced')
     expect(statuses).toContain('syncing')
@@ -67,7 +43,7 @@ describe('WeftDoc', () => {
     d.on('status', ({ status, pendingChanges }) => {
       if (status === 'synced' && pendingChanges > 0) bad.push(`${status}/${pendingChanges}`)
     })
-    d.setOnline(true)
+    d.connect()
     for (let i = 0; i < 20; i++) {
       d.doc.getText('t').insert(0, String(i))
       if (i % 3 === 0) await settle(net)
@@ -83,9 +59,9 @@ describe('WeftDoc', () => {
     const relay = await makeRelay(net, 'relay')
     const store = new MemoryDocStore()
     const first = await client(net, 'c1', relay.transport, store)
-    first.d.setOnline(true)
+    first.d.connect()
     await settle(net)
-    first.d.setOnline(false)
+    first.d.disconnect()
     first.d.doc.getText('t').insert(0, 'offline edit')
     expect(first.d.pendingChanges).toBe(1)
     await first.d.destroy() // the tab closes
@@ -93,7 +69,7 @@ describe('WeftDoc', () => {
     expect(second.d.doc.getText('t').toString()).toBe('offline edit')
     expect(second.d.pendingChanges).toBe(1)
     expect(second.d.status).toBe('offline')
-    second.d.setOnline(true)
+    second.d.connect()
     await settle(net)
     expect(relay.doc.getText('t').toString()).toBe('offline edit')
     expect(second.d.pendingChanges).toBe(0)
@@ -136,19 +112,19 @@ describe('WeftDoc', () => {
     hub.connect()
     const store = new MemoryDocStore()
     const { d } = await client(net, 'c', hub, store)
-    d.setOnline(true)
+    d.connect()
     const board = () => d.doc.getMap<number>('board')
     for (let i = 0; i < 50; i++) board().set(`s${i % 5}`, i)
     await settle(net)
     expect(d.pendingChanges).toBe(0)
 
-    d.setOnline(false)
+    d.disconnect()
     board().set('offline', 1)
     expect(d.pendingChanges).toBe(1)
     const before = d.doc
     const changed = new Promise<Y.Doc>((resolve) => d.on('epoch-changed', ({ doc: next }) => resolve(next)))
     const record = await epochs.start()
-    d.setOnline(true)
+    d.connect()
     await settle(net)
     const next = await changed
     expect(next).not.toBe(before)

@@ -62,7 +62,7 @@ describe('providers against a real weft serve', () => {
   it('PROV-6.1 two Node peers sync through the relay; a change is pending until the relay stored it', async () => {
     const a = await openDoc({ docId: 'r1', store: new MemoryDocStore(), relay: relay('r1') })
     const b = await openDoc({ docId: 'r1', relay: relay('r1') })
-    await Promise.all([a.whenSynced(), b.whenSynced()])
+    await Promise.all([a.whenSynced, b.whenSynced])
     expect(a.paths.map((p) => [p.kind, p.weft])).toEqual([['relay', true]])
     const arrived = new Promise<void>((resolve) =>
       b.doc.on('update', () => b.doc.getText('t').toString() === 'hello' && resolve()),
@@ -71,7 +71,7 @@ describe('providers against a real weft serve', () => {
     expect(a.pendingChanges).toBe(1)
     expect(a.status).toBe('syncing')
     await arrived
-    await a.whenSynced()
+    await a.whenSaved()
     expect(a.pendingChanges).toBe(0)
     await a.destroy()
     await b.destroy()
@@ -106,14 +106,14 @@ describe('providers against a real weft serve', () => {
     await exited(second.child)
     // The relay really has it: a fresh client with no local store receives it.
     const check = await openDoc({ docId: 'r2', relay: relay('r2') })
-    await check.whenSynced()
+    await check.whenSynced
     expect(check.doc.getText('t').toString()).toBe('made before the crash')
     await check.destroy()
   })
 
   it('PROV-6.3 the relay restarts mid-session: status goes syncing -> synced and pending returns to 0 only after the relay stored the change', async () => {
     const a = await openDoc({ docId: 'r3', store: new MemoryDocStore(), relay: relay('r3') })
-    await a.whenSynced()
+    await a.whenSynced
     const statuses: Array<[string, number]> = []
     a.on('status', ({ status, pendingChanges }) => statuses.push([status, pendingChanges]))
     const port = server.port
@@ -122,14 +122,14 @@ describe('providers against a real weft serve', () => {
     expect(a.pendingChanges).toBe(1)
     expect(a.status).not.toBe('synced')
     server = await startWeftServer({ dataDir: server.dataDir, port })
-    await a.whenSynced()
+    await a.whenSaved()
     expect(a.pendingChanges).toBe(0)
     const firstSynced = statuses.findIndex(([s]) => s === 'synced')
     expect(statuses.slice(0, firstSynced).some(([s]) => s === 'syncing')).toBe(true)
     expect(statuses.filter(([s, p]) => s === 'synced' && p > 0)).toEqual([])
     await a.destroy()
     const check = await openDoc({ docId: 'r3', relay: relay('r3') })
-    await check.whenSynced()
+    await check.whenSynced
     expect(check.doc.getText('t').toString()).toBe('while the relay was down')
     await check.destroy()
   })

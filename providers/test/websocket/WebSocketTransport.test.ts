@@ -1,9 +1,14 @@
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
-import { CloseCode } from '@weft/core'
-import { openDoc } from '../../src/index.js'
-import { WebSocketTransport, type WebSocketConstructor } from '../../src/websocket/index.js'
+import { CloseCode, type WeftError } from '@weft/core'
+import { openDoc, type WeftDocConnectionError } from '../../src/index.js'
+import {
+  WebSocketTransport,
+  type ConnectionError,
+  type TokenRequest,
+  type WebSocketConstructor,
+} from '../../src/websocket/index.js'
 
 const WS: WebSocketConstructor = WebSocket
 
@@ -179,12 +184,12 @@ describe('WebSocketTransport', () => {
     return { server, t }
   }
 
-  it('PROV-2.6 setOnline(true) during a long backoff wait reconnects at once', async () => {
+  it('PROV-2.6 WeftDoc.connect() during a long backoff wait reconnects at once', async () => {
     const { server, t } = await inLongBackoff({ onlineEvents: null })
     const handle = await openDoc({ docId: 'r', relay: t, connect: false })
     cleanups.unshift(() => handle.destroy())
     const joined = event(t, 'peer-joined')
-    handle.setOnline(true)
+    handle.connect()
     await server.nthConnection(2) // without the fix: only after 0.99 h (the test times out)
     await joined
     expect(t.status).toBe('connected')
@@ -219,5 +224,62 @@ describe('WebSocketTransport', () => {
     cleanups.push(() => void vi.unstubAllGlobals()) // after the transport's destroy (which removes its listener)
     network.dispatchEvent(new Event('online'))
     await server.nthConnection(2)
+  })
+
+  it('PROV-2.8 a refused or expired token: connection-error with the close code and reason; the token function is told, and retried once', async () => {
+    const server = await startServer()
+    const requests: Array<TokenRequest['refused']> = []
+    const t = new WebSocketTransport({
+      url: server.url,
+      room: 'r',
+      token: ({ refused }) => {
+        requests.push(refused)
+        return `t${requests.length}`
+      },
+      WebSocketPolyfill: WS,
+    })
+    cleanups.push(() => t.destroy(), server.close)
+    const errors: ConnectionError[] = []
+    t.on('connection-error', (e) => errors.push(e))
+    t.connect()
+    ;(await server.nthConnection(1)).socket.close(CloseCode.TokenExpired, 'token expired')
+    const second = await server.nthConnection(2)
+    expect(second.url).toBe('/relay/r?token=t2')
+    expect(errors).toEqual([{ code: 4401, reason: 'expired', name: 'TokenExpired', willRetry: true }])
+    // The fresh token is refused too: reported, and the transport stays down (no loop of refused tokens).
+    const down = event<{ status: string }>(t, 'status', ({ status }) => status === 'disconnected')
+    second.socket.close(CloseCode.Forbidden, 'not this room')
+    await down
+    expect(errors[1]).toEqual({ code: 4005, reason: 'forbidden', name: 'Forbidden', willRetry: false })
+    expect(requests).toEqual([null, 'expired'])
+    // The app reconnects (e.g. after a new sign-in): the token function learns the last token was refused.
+    t.connect()
+    expect((await server.nthConnection(3)).url).toBe('/relay/r?token=t3')
+    expect(requests).toEqual([null, 'expired', 'forbidden'])
+  })
+
+  it('PROV-2.8 a transient close is no connection-error', async () => {
+    const { t } = await inLongBackoff({ onlineEvents: null })
+    const errors: ConnectionError[] = []
+    t.on('connection-error', (e) => errors.push(e))
+    expect(t.lastClose?.name).toBe('ServerShutdown')
+    expect(errors).toEqual([])
+  })
+
+  it('PROV-5.13 WeftDoc reports a refused token as connection-error (code, reason) and as an auth-denied error', async () => {
+    const server = await startServer()
+    const relay = new WebSocketTransport({ url: server.url, room: 'r', token: 'bad', WebSocketPolyfill: WS })
+    const handle = await openDoc({ docId: 'r', relay })
+    cleanups.push(() => handle.destroy(), server.close)
+    const refused = new Promise<WeftDocConnectionError>((r) => handle.once('connection-error', r))
+    const failed = new Promise<WeftError>((r) => handle.once('error', ({ error }) => r(error)))
+    ;(await server.nthConnection(1)).socket.close(CloseCode.Unauthorized, 'bad token')
+    const e = await refused
+    expect(e).toMatchObject({ code: 4004, reason: 'unauthorized', kind: 'relay', willRetry: false })
+    expect(e.transport).toBe(relay)
+    const error = await failed
+    expect(error.code).toBe('auth-denied')
+    expect(error.message).toMatch(/unauthorized.*4004/)
+    expect(handle.status).toBe('offline')
   })
 })

@@ -3,7 +3,7 @@
  * lines on stdin, answers with JSON lines on stdout:
  *   open <online:0|1>   -> {"event":"opened","pending":n,"text":...}
  *   edit <text>         -> {"event":"edited","pending":n}   (after the edit is durable in the local store)
- *   online              -> connects; {"event":"synced","pending":0,"text":...} once the status is synced
+ *   online              -> connects; {"event":"synced","pending":0,"text":...} once synced and every change saved
  * Usage: nodePeer.ts <relayUrl> <room> <sqlite path>
  */
 import { createInterface } from 'node:readline'
@@ -35,9 +35,9 @@ lines.on('line', (line) => {
       say({ event: 'edited', pending: handle.pendingChanges })
     } else if (cmd === 'online' && handle) {
       const h = handle
-      const done = h.whenSynced()
-      h.setOnline(true)
-      await done
+      h.connect()
+      await h.whenSynced
+      await h.whenSaved()
       say({ event: 'synced', pending: h.pendingChanges, text: h.doc.getText('t').toString() })
     }
   })()

@@ -35,6 +35,8 @@ export interface WeftServerOptions {
   readonly staticDir?: string
   /** false: `--no-relay` (signaling only). Default true. */
   readonly relay?: boolean
+  /** Require HS256 JWTs signed with this secret (`--auth-secret`). */
+  readonly authSecret?: string
 }
 
 /** Also used by the browser tests (e2e/support/demoServer.ts). */
@@ -42,6 +44,7 @@ export const startWeftServer = async (options: WeftServerOptions = {}): Promise<
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'weft-int-')))
   const args = ['serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0)]
   if (options.staticDir !== undefined) args.push('--static', options.staticDir)
+  if (options.authSecret !== undefined) args.push('--auth-secret', options.authSecret)
   args.push(...(options.relay === false ? ['--no-relay'] : ['--data', join(dataDir, 'store')]))
   // Executed as `npx weft` runs it (its shebang's Node flags apply).
   const child = spawn(join(repo, 'signaling/bin/weft.js'), args, {
