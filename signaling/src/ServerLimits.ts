@@ -61,8 +61,17 @@ export interface ServerLimits {
    * served. A loaded document is held whole in memory: size this with the number of documents loaded at once.
    */
   readonly maxDocBytes: number
-  /** Interval of WebSocket pings; a client that has not answered the previous ping by the next one is dropped. */
+  /**
+   * How often the heartbeat looks at every connection (CONN-3). A connection silent (no message, no pong) for about
+   * half of {@link ServerLimits.heartbeatTimeoutMs} is pinged; busy connections are not.
+   */
   readonly heartbeatIntervalMs: number
+  /**
+   * A connection from which nothing arrived (no message, no pong) for this long is cut with `HeartbeatTimeout`, and
+   * its presence is removed (RELAY-6.6): a peer gone without closing (a closed laptop, a lost network) leaves
+   * within this time. Counted in whole intervals; under three intervals, every sweep pings every connection.
+   */
+  readonly heartbeatTimeoutMs: number
   /** After the server sends a close frame, how long it waits for the client's before cutting the socket. */
   readonly closeGraceMs: number
 }
@@ -86,6 +95,7 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   upgradeBurstPerIp: 200,
   maxBufferedBytes: 8 * 1024 * 1024,
   maxDocBytes: 64 * 1024 * 1024,
-  heartbeatIntervalMs: 30_000,
+  heartbeatIntervalMs: 1_000,
+  heartbeatTimeoutMs: 5_000,
   closeGraceMs: 2_000,
 })

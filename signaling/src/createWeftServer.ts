@@ -7,7 +7,12 @@ import { ClientAddresses } from './admission/ClientAddresses.js'
 import { Authenticator, type AuthOptions } from './auth/Authenticator.js'
 import { AuthorizedSocket } from './auth/AuthorizedSocket.js'
 import { extractToken, offeredProtocols, selectProtocol } from './auth/extractToken.js'
-import { guardedSocketContext, type GuardedSocket, type GuardedSocketContext } from './connection/GuardedSocket.js'
+import {
+  guardedSocketContext,
+  heartbeatIntervalOf,
+  type GuardedSocket,
+  type GuardedSocketContext,
+} from './connection/GuardedSocket.js'
 import { serveStatic } from './http/serveStatic.js'
 import { ServerMetrics, type Endpoint } from './metrics/ServerMetrics.js'
 import { openRelayStore } from './relay/openRelayStore.js'
@@ -317,9 +322,10 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     })
     admission.start()
     // CONN-3, RELAY-6.6: a sweep every interval; each connection decides from its silent sweeps.
+    // CONN-3, RELAY-6.6: a sweep every interval; each connection decides from its silent sweeps.
     heartbeat = setInterval(() => {
       for (const s of sockets) s.heartbeat()
-    }, limits.heartbeatIntervalMs)
+    }, heartbeatIntervalOf(limits))
     heartbeat.unref()
     const address = http.address()
     const port = typeof address === 'object' && address ? address.port : (options.port ?? 4444)

@@ -37,6 +37,7 @@ export const serve = async (config: ServeConfig): Promise<number> => {
     },
     limits: {
       ...(config.maxConnections !== null ? { maxConnections: config.maxConnections } : {}),
+      ...(config.heartbeatTimeoutMs !== null ? { heartbeatTimeoutMs: config.heartbeatTimeoutMs } : {}),
       ...(config.maxConnectionsPerIp !== null ? { maxConnectionsPerIp: config.maxConnectionsPerIp } : {}),
       ...(config.upgradesPerIpPerSecond !== null
         ? { upgradesPerIpPerSecond: config.upgradesPerIpPerSecond }

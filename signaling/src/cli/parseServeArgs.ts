@@ -39,6 +39,8 @@ export interface ServeConfig {
   readonly postgresUrl: string | null
   /** Scale-out mode: a node silent this long is dead (its clients' presence is removed). */
   readonly nodeTimeoutMs: number | null
+  /** A connection silent this long is cut and its presence removed (CONN-3, RELAY-6.6). */
+  readonly heartbeatTimeoutMs: number | null
   /** The relay starts epochs (history resets) itself when deleted content dominates (RELAY-EPOCH-5). */
   readonly epochReset: boolean
   /**
@@ -106,6 +108,12 @@ export const SERVE_FLAGS = [
   ['commit-window-ms', 'WEFT_COMMIT_WINDOW_MS', '<ms>', 'group-commit window (default 50)'],
   ['idle-unload-ms', 'WEFT_IDLE_UNLOAD_MS', '<ms>', 'unload documents idle this long (default 30000)'],
   ['max-connections', 'WEFT_MAX_CONNECTIONS', '<n>', 'open WebSocket connections allowed (default 10000)'],
+  [
+    'heartbeat-timeout-ms',
+    'WEFT_HEARTBEAT_TIMEOUT_MS',
+    '<ms>',
+    'cut a connection silent this long, and its presence (default 5000)',
+  ],
   ['max-message-bytes', 'WEFT_MAX_MESSAGE_BYTES', '<n>', 'largest relay message (default 33554432)'],
   ['max-doc-bytes', 'WEFT_MAX_DOC_BYTES', '<n>', 'largest document the relay holds (default 67108864)'],
   [
@@ -263,6 +271,7 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     redisUrl: str('redis'),
     postgresUrl: str('postgres'),
     nodeTimeoutMs: int('node-timeout-ms', 100, 3_600_000),
+    heartbeatTimeoutMs: int('heartbeat-timeout-ms', 100, 3_600_000),
     epochReset: flag('epoch-reset', 'WEFT_EPOCH_RESET'),
     epochResetMinDeleted: int('epoch-reset-min-deleted', 0, Number.MAX_SAFE_INTEGER),
     epochResetRatio: int('epoch-reset-ratio', 0, 1_000_000),

@@ -39,6 +39,27 @@ export interface GuardedSocketContext {
   readonly onClosed: (socket: GuardedSocket) => void
 }
 
+/**
+ * The heartbeat's schedule in sweeps (CONN-3): a connection silent for `dropAfter` sweeps in a row is cut, which
+ * happens less than `heartbeatTimeoutMs` after the last thing it sent (its last activity fell within the sweep
+ * before the first silent one); it is pinged once, after `pingAt` silent sweeps, which leaves its pong
+ * `dropAfter - pingAt` sweeps to arrive. With a timeout under three intervals every sweep pings (`pingAt` 0).
+ */
+export const heartbeatSweeps = (
+  limits: Pick<ServerLimits, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'>,
+): { dropAfter: number; pingAt: number } => {
+  const dropAfter = Math.max(1, Math.floor(limits.heartbeatTimeoutMs / heartbeatIntervalOf(limits)) - 1)
+  return { dropAfter, pingAt: Math.floor(dropAfter / 2) }
+}
+
+/**
+ * The interval the heartbeat sweeps at: `heartbeatIntervalMs`, or a fifth of `heartbeatTimeoutMs` if that is
+ * shorter (so that a short timeout is still met), never under 10 ms.
+ */
+export const heartbeatIntervalOf = (
+  limits: Pick<ServerLimits, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'>,
+): number => Math.max(10, Math.min(limits.heartbeatIntervalMs, limits.heartbeatTimeoutMs / 5))
+
 /** Creates the shared {@link GuardedSocketContext} of one endpoint. */
 export const guardedSocketContext = (
   endpoint: Endpoint,
@@ -83,6 +104,8 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
   #handler: SocketHandler | null = null
   #logger: Logger | null = null
   #alive = true
+  /** Heartbeat sweeps in a row that found the connection silent (CONN-3). */
+  #silentSweeps = 0
   /** Token buckets (CONN-2): tokens left and the time of the last refill (shared by both). */
   #messageTokens: number
   #byteTokens: number
@@ -155,15 +178,25 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
     return this.sendMessage(data)
   }
 
-  /** Heartbeat tick (one sweep over all connections): drops the peer if it missed the previous ping, else pings. */
+  /**
+   * Heartbeat tick (CONN-3, one sweep over all connections every `heartbeatIntervalMs`). A connection that sent
+   * anything since the previous sweep (a message, a pong, any bytes) is alive; one silent for about half of
+   * `heartbeatTimeoutMs` gets a ping; one still silent when the next sweep could come too late is cut, so a peer that
+   * vanished without a FIN is dropped within `heartbeatTimeoutMs` of the last thing it sent, and its presence with
+   * it (RELAY-6.6). Busy connections are never pinged.
+   */
   heartbeat(): void {
     if (!this.open) return
-    if (!this.#alive) {
+    const { dropAfter, pingAt } = heartbeatSweeps(this.#ctx.limits)
+    if (this.#alive) {
+      this.#alive = false
+      this.#silentSweeps = 0
+    } else this.#silentSweeps++
+    if (this.#silentSweeps >= dropAfter) {
       this.close(CloseCode.HeartbeatTimeout, 'no pong', { terminate: true })
       return
     }
-    this.#alive = false
-    this.sendPing()
+    if (this.#silentSweeps === pingAt) this.sendPing()
   }
 
   /**

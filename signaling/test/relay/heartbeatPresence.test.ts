@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { CloseCode, encodeAwareness, encodeSyncStep1, readAwarenessEntries } from '@weft/core'
+import { DEFAULT_LIMITS } from '../../src/ServerLimits.js'
+import { parseServeArgs } from '../../src/cli/parseServeArgs.js'
+import { heartbeatIntervalOf, heartbeatSweeps } from '../../src/connection/GuardedSocket.js'
+import { encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
+import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
+import { TestClient } from '../helpers/TestClient.js'
+import { WeftTestClient } from '../helpers/WeftTestClient.js'
+
+let srv: TestServer | null = null
+const closers: Array<() => Promise<unknown>> = []
+
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()))
+  await srv?.close()
+  srv = null
+})
+
+describe('heartbeat removes the presence of a vanished client (RELAY-6.6, CONN-3)', () => {
+  it('RELAY-6.6: a client that stops answering pings has its presence removed for the others within heartbeatTimeoutMs', async () => {
+    const timeoutMs = 400
+    // Only the timeout is set: the heartbeat's interval follows from it.
+    srv = await startTestServer({ limits: { heartbeatTimeoutMs: timeoutMs } })
+    const observer = await WeftTestClient.open(`${srv.ws}/relay/lid`)
+    closers.push(() => observer.client.close())
+    await observer.next('sync-step2')
+    // The vanishing client: answers no pings (as a peer whose network is gone, with no FIN).
+    const gone = await TestClient.open(`${srv.ws}/relay/lid`, undefined, { autoPong: false })
+    closers.push(() => gone.close())
+    gone.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+    gone.send(encodeAwareness(encodeAwarenessEntries([[42, 1, '{"name":"lid closed"}']])))
+    const lastSent = performance.now()
+    const seen = await observer.next('awareness')
+    expect(readAwarenessEntries(seen.update).map((e) => [e.clientID, e.state])).toEqual([
+      [42, { name: 'lid closed' }],
+    ])
+    // From now on it sends nothing and answers no ping.
+    const removal = await observer.next('awareness')
+    const elapsed = performance.now() - lastSent
+    expect(readAwarenessEntries(removal.update).map((e) => [e.clientID, e.state])).toEqual([[42, null]])
+    // Cut less than heartbeatTimeoutMs after the last thing it sent (slack for a loaded machine's timers).
+    expect(elapsed).toBeLessThan(timeoutMs + 300)
+    expect([CloseCode.HeartbeatTimeout, 1006]).toContain((await gone.closed).code)
+    // The observer answers pings (ws does) and stays.
+    expect(observer.client.ws.readyState).toBe(WebSocket.OPEN)
+    expect(srv.server.metrics.closes.get({ code: 'HeartbeatTimeout' })).toBe(1)
+  }, 10_000)
+
+  it('CONN-3: by default a dead connection is cut within 5 s, and only silent connections are pinged', () => {
+    expect(DEFAULT_LIMITS.heartbeatTimeoutMs).toBe(5000)
+    const interval = heartbeatIntervalOf(DEFAULT_LIMITS)
+    const { dropAfter, pingAt } = heartbeatSweeps(DEFAULT_LIMITS)
+    // The last activity falls within the sweep before the first silent one: cut before (dropAfter + 1) intervals.
+    expect((dropAfter + 1) * interval).toBeLessThanOrEqual(DEFAULT_LIMITS.heartbeatTimeoutMs)
+    // Pinged once it has been silent a while (a busy connection never is), with sweeps left for its pong.
+    expect(pingAt).toBeGreaterThan(0)
+    expect(dropAfter - pingAt).toBeGreaterThanOrEqual(2)
+    // A short timeout shortens the sweep interval so that it is still met.
+    const short = { ...DEFAULT_LIMITS, heartbeatTimeoutMs: 400 }
+    expect((heartbeatSweeps(short).dropAfter + 1) * heartbeatIntervalOf(short)).toBeLessThanOrEqual(400)
+  })
+
+  it('CONN-3: --heartbeat-timeout-ms and WEFT_HEARTBEAT_TIMEOUT_MS set the timeout', () => {
+    const flag = parseServeArgs(['--heartbeat-timeout-ms', '2500'], {})
+    expect(flag.ok && !flag.help && flag.config.heartbeatTimeoutMs).toBe(2500)
+    const env = parseServeArgs([], { WEFT_HEARTBEAT_TIMEOUT_MS: '8000' })
+    expect(env.ok && !env.help && env.config.heartbeatTimeoutMs).toBe(8000)
+    expect(parseServeArgs(['--heartbeat-timeout-ms', '5'], {}).ok).toBe(false)
+  })
+})
