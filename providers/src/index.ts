@@ -13,6 +13,7 @@ export {
   type SyncStatus,
   type PathStatus,
 } from './WeftDoc.js'
+export { bindEachEpoch } from './bindEachEpoch.js'
 export { PendingCounter, PENDING_META } from './PendingCounter.js'
 export * from './websocket/index.js'
 export * from './broadcast/index.js'
