@@ -6,6 +6,7 @@ import type { Endpoint, EndpointCounters, ServerMetrics } from '../metrics/Serve
 import { WsCloseCode, type TextFrame } from '../ws/frames.js'
 import { WebSocketConnection } from '../ws/WebSocketConnection.js'
 import { InputBudget, type InputHolder } from './InputBudget.js'
+import { PendingInput } from './PendingInput.js'
 import { monotonicMs } from './TokenBucket.js'
 
 /** Shortest pause of a throttled connection: fewer pause/resume cycles for a client just over its rate. */
@@ -115,12 +116,8 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
   /** When the current throttling began (monotonic ms), -1 when not throttled; the resume timer while paused. */
   #throttledSince = -1
   #resumeTimer: NodeJS.Timeout | null = null
-  /** Bytes held for this connection's unfinished incoming messages (CONN-11), and what watches them stall. */
-  #pendingInput = 0
-  #inputTimer: NodeJS.Timeout | null = null
-  /** Progress mark at the last stall check, and progress reported from outside the WebSocket layer (chunks). */
-  #inputMark = -1
-  #externalProgress = 0
+  /** What this connection holds for unfinished incoming messages (CONN-11); created when it first holds any. */
+  #input: PendingInput | null = null
   #timers: NodeJS.Timeout[] | null = null
   #onClosedCallbacks: Array<() => void> | null = null
 
@@ -247,7 +244,7 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
 
   /** Bytes held for this connection's unfinished incoming messages (CONN-11). */
   get pendingInputBytes(): number {
-    return this.#pendingInput
+    return this.#input?.bytes ?? 0
   }
 
   /**
@@ -256,46 +253,29 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
    * message (stall detection). Charged to the server-wide budget at once.
    */
   trackInput(delta: number): void {
-    this.#externalProgress++
-    this.#hold(delta)
+    this.#hold(delta, true)
   }
 
   /** The server-wide budget is exceeded and this connection holds the most: close it and release everything. */
   shedInput(): void {
     this.close(CloseCode.MemoryLimit, 'server buffer budget exceeded', { terminate: true })
-    this.#releaseInput()
+    this.#input?.release()
   }
 
-  #hold(delta: number): void {
-    if (delta === 0 || this.closed) return
-    this.#pendingInput += delta
-    this.#ctx.budget.charge(this, delta)
-    if (this.#pendingInput > 0 && this.#inputTimer === null) this.#watchInput()
-  }
-
-  #releaseInput(): void {
-    const held = this.#pendingInput
-    this.#pendingInput = 0
-    if (held !== 0) this.#ctx.budget.charge(this, -held)
-    if (this.#inputTimer) clearTimeout(this.#inputTimer)
-    this.#inputTimer = null
-  }
-
-  /** CONN-11.3: checks every `pendingInputTimeoutMs` that a held unfinished message made progress. */
-  #watchInput(): void {
-    this.#inputMark = this.partialProgress + this.#externalProgress
-    const timer = setTimeout(() => {
-      this.#inputTimer = null
-      if (this.#pendingInput <= 0 || this.closing) return
-      if (this.partialProgress + this.#externalProgress === this.#inputMark) {
+  #hold(delta: number, progressed: boolean): void {
+    if (this.closed || (delta === 0 && this.#input === null)) return
+    this.#input ??= new PendingInput(
+      this,
+      this.#ctx.budget,
+      this.#ctx.limits.pendingInputTimeoutMs,
+      () => this.partialProgress,
+      () => {
+        if (this.closing) return
         this.close(CloseCode.MemoryLimit, 'unfinished message stalled', { terminate: true })
-        this.#releaseInput()
-        return
-      }
-      this.#watchInput()
-    }, this.#ctx.limits.pendingInputTimeoutMs)
-    timer.unref()
-    this.#inputTimer = timer
+        this.#input?.release()
+      },
+    )
+    this.#input.add(delta, progressed)
   }
 
   /** CONN-2: refills both buckets for the time since the last refill. */
@@ -376,7 +356,7 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
   }
 
   protected override onHeldBytesChanged(delta: number): void {
-    this.#hold(delta)
+    this.#hold(delta, false)
   }
 
   override onPing(data: Buffer): void {
@@ -429,7 +409,7 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
     if (this.#timers) for (const timer of this.#timers) clearTimeout(timer)
     this.#timers = null
     this.#clearResumeTimer()
-    this.#releaseInput()
+    this.#input?.release()
     this.#ctx.onClosed(this)
     try {
       this.#handler?.onClose()
