@@ -29,7 +29,7 @@ export class AuthorizedSocket extends GuardedSocket {
   ) {
     super(socket, head, protocol, id, ctx)
     this.#expiresAt = grant.expiresAt ?? Infinity
-    if (grant.expiresAt !== undefined) this.at(grant.expiresAt, () => this.#expire())
+    if (grant.expiresAt !== undefined) this.#arm()
   }
 
   /** Whether the grant has ended at `now` (epoch milliseconds). */
@@ -40,6 +40,14 @@ export class AuthorizedSocket extends GuardedSocket {
   protected override onWebSocketMessage(data: Buffer, isBinary: boolean): void {
     if (this.#expiresAt !== Infinity && Date.now() >= this.#expiresAt) return this.#expire()
     super.onWebSocketMessage(data, isBinary)
+  }
+
+  /**
+   * Closes the connection at expiry. A timer waits at most about 24.8 days (2^31 ms) and may fire a little early
+   * against the wall clock: if the grant still holds when it fires, it is armed again.
+   */
+  #arm(): void {
+    this.at(this.#expiresAt, () => (this.expired() ? this.#expire() : this.#arm()))
   }
 
   #expire(): void {
