@@ -6,6 +6,7 @@ import { AdmissionControl } from './admission/AdmissionControl.js'
 import { ClientAddresses } from './admission/ClientAddresses.js'
 import { Authenticator, type AuthOptions } from './auth/Authenticator.js'
 import { AuthorizedSocket } from './auth/AuthorizedSocket.js'
+import type { Access, RoomGrant } from './auth/RoomGrant.js'
 import { extractToken, offeredProtocols, selectProtocol } from './auth/extractToken.js'
 import {
   guardedSocketContext,
@@ -277,12 +278,29 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     sockets.add(conn)
     counts[target.endpoint]++
     accepted[target.endpoint].inc()
+    try {
+      start(conn, grant, target, access, client)
+    } catch (err) {
+      // The connection is registered: it is released once, when its socket is gone.
+      logger.error({ err, conn: conn.id, endpoint: target.endpoint }, 'connection start failed')
+      conn.terminate()
+    }
+    return conn
+  }
+
+  /** Hands an accepted connection to its route. */
+  const start = (
+    conn: AuthorizedSocket,
+    grant: RoomGrant,
+    target: Route,
+    access: Exclude<Access, 'none'> | null,
+    client: string,
+  ): void => {
     // A child logger per connection costs memory: made only when debug lines are wanted (or the connection logs).
     const debug = logger.isLevelEnabled('debug')
     if (target.endpoint === 'signal' || access === null) {
       if (debug) conn.logger.debug({ endpoint: 'signal', sub: grant.subject, client }, 'connection opened')
-      signaling.accept(conn, grant)
-      return conn
+      return signaling.accept(conn, grant)
     }
     if (debug) {
       conn.logger.debug(
@@ -291,7 +309,6 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
       )
     }
     relay?.accept(conn, target.room, access)
-    return conn
   }
 
   const listen = async (): Promise<ListenAddress> => {
