@@ -106,7 +106,7 @@ describe('AdmissionControl (CONN-10)', () => {
     expect(admission.admit('2001:db8::3')).toBe('ok')
   })
 
-  it('CONN-10: loopback clients (the machine itself) are not limited', () => {
+  it('CONN-10.2: loopback clients (the machine itself) are not limited', () => {
     const admission = new AdmissionControl({ ...limits, upgradeBurstPerIp: 1 }, () => 0)
     for (let i = 0; i < 10; i++) expect(admission.admit(i % 2 ? '127.0.0.1' : '::1')).toBe('ok')
     admission.release('127.0.0.1')

@@ -104,7 +104,7 @@ describe('admission (CONN-5, CONN-10)', () => {
     expect((await other.response()).status).toBe(101)
   })
 
-  it('CONN-10, CONN-10.1: loopback clients are not limited; behind a loopback proxy each client is', async () => {
+  it('CONN-10.1, CONN-10.2: loopback clients are not limited; behind a loopback proxy each client is', async () => {
     await start({ relay: false, limits: { upgradeBurstPerIp: 2, upgradesPerIpPerSecond: 0.001 } })
     for (let i = 0; i < 4; i++) expect((await (await rawUpgrade('/signal')).response()).status).toBe(101)
     const proxied = ['X-Forwarded-For: 198.51.100.7']
