@@ -55,27 +55,18 @@ export const waitFor = async <A>(
   predicate: (hook: WeftDemoHook, arg: A) => boolean,
   arg: A,
 ): Promise<void> => {
-  await page.waitForFunction(
-    ({ src, arg: a }) => {
-      const fn = new Function('hook', 'arg', `return (${src})(hook, arg)`) as (
-        h: WeftDemoHook,
-        x: unknown,
-      ) => boolean
-      return fn((window as unknown as HookWindow).weftDemo, a)
-    },
-    { src: predicate.toString(), arg },
-  )
+  await page.waitForFunction(inPage<boolean>(`(${predicate.toString()})(window.weftDemo, arg)`), arg)
 }
+
+/**
+ * A page function calling `window.weftDemo` with `body`. Built here in Node: the demo's CSP forbids `new Function`
+ * and string evaluation in the page, but Playwright sends a function's source with its own call, which CSP exempts.
+ */
+const inPage = <R>(body: string) => new Function('arg', `return ${body}`) as (arg: unknown) => R | Promise<R>
 
 /** Evaluates `fn(window.weftDemo)` in the page. */
 export const hook = <R>(page: Page, fn: (hook: WeftDemoHook) => R | Promise<R>): Promise<R> =>
-  page.evaluate(
-    (src) =>
-      (new Function('hook', `return (${src})(hook)`) as (h: WeftDemoHook) => R)(
-        (window as unknown as HookWindow).weftDemo,
-      ),
-    fn.toString(),
-  )
+  page.evaluate(inPage<R>(`(${fn.toString()})(window.weftDemo)`), null)
 
 /** Waits for status `synced` with nothing pending. */
 export const waitSynced = (page: Page): Promise<void> =>
