@@ -196,6 +196,19 @@ describe('memory per connection and for the server (CONN-11, RELAY-7)', () => {
     expect(srv?.server.metrics.closes.get({ code: 'MemoryLimit' })).toBe(4)
   })
 
+  it('RELAY-7.3 an unfinished chunked message that stalls closes with MemoryLimit and is released', async () => {
+    await start({ limits: { pendingInputTimeoutMs: 100 } })
+    const w = await WeftTestClient.open(`${srv?.ws}/relay/stalled-chunks`)
+    clients.push(w.client)
+    await w.next('sync-step2')
+    w.client.send(encodeChunk(1, MiB, 0, new Uint8Array(20_000)))
+    w.client.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+    await w.next('sync-step2')
+    expect(pending()).toBeGreaterThanOrEqual(20_000)
+    expect((await w.client.closed).code).toBe(CloseCode.MemoryLimit)
+    expect(pending()).toBe(0)
+  })
+
   it('CONN-11.2 past the server-wide budget the connection holding the most is closed with MemoryLimit', async () => {
     await start({ limits: { maxPendingInputBytes: 5 * MiB } })
     const sizes = [3 * MiB, 256 * 1024, 512 * 1024, 1 * MiB]
