@@ -62,8 +62,8 @@ export interface ServerLimits {
    */
   readonly maxDocBytes: number
   /**
-   * How often the heartbeat looks at every connection (CONN-3). A connection silent (no message, no pong) for about
-   * half of {@link ServerLimits.heartbeatTimeoutMs} is pinged; busy connections are not.
+   * How often the heartbeat looks at every connection (CONN-3). A connection silent (no message, no pong) for a while
+   * (1-2 s at the default timeout) is pinged; busy connections are not.
    */
   readonly heartbeatIntervalMs: number
   /**

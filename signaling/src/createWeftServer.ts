@@ -338,11 +338,16 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
       throw err
     })
     admission.start()
-    // CONN-3, RELAY-6.6: a sweep every interval; each connection decides from its silent sweeps.
-    // CONN-3, RELAY-6.6: a sweep every interval; each connection decides from its silent sweeps.
+    // CONN-3, RELAY-6.6: a sweep every interval; each connection decides from its silent sweeps. A sweep that comes
+    // late (the event loop was busy) is skipped: what the peers sent meanwhile may not have been read yet.
+    const heartbeatMs = heartbeatIntervalOf(limits)
+    let lastSweep = performance.now()
     heartbeat = setInterval(() => {
-      for (const s of sockets) s.heartbeat()
-    }, heartbeatIntervalOf(limits))
+      const now = performance.now()
+      const late = now - lastSweep > heartbeatMs * 1.5
+      lastSweep = now
+      if (!late) for (const s of sockets) s.heartbeat()
+    }, heartbeatMs)
     heartbeat.unref()
     const address = http.address()
     const port = typeof address === 'object' && address ? address.port : (options.port ?? 4444)

@@ -9,7 +9,10 @@ export const CloseCode = {
   MalformedMessage: 4001,
   /** A frame or reassembled message exceeded the server's maximum size. */
   MessageTooLarge: 4002,
-  /** The connection sent faster than its rate limit allows. */
+  /**
+   * The connection stayed over its rate limit past the server's abuse bound (a client that is merely fast is slowed
+   * down by backpressure, not closed). Retryable.
+   */
   RateLimited: 4003,
   /** No token, or a token that does not verify. */
   Unauthorized: 4004,

@@ -43,14 +43,15 @@ export interface GuardedSocketContext {
 /**
  * The heartbeat's schedule in sweeps (CONN-3): a connection silent for `dropAfter` sweeps in a row is cut, which
  * happens less than `heartbeatTimeoutMs` after the last thing it sent (its last activity fell within the sweep
- * before the first silent one); it is pinged once, after `pingAt` silent sweeps, which leaves its pong
- * `dropAfter - pingAt` sweeps to arrive. With a timeout under three intervals every sweep pings (`pingAt` 0).
+ * before the first silent one); it is pinged once, after `pingAt` silent sweeps (the first silent sweep at the
+ * default 5 s), which leaves its pong `dropAfter - pingAt` sweeps (3 s) to arrive: a Node client answers pings from
+ * its event loop, which may be busy. With a timeout under three intervals every sweep pings (`pingAt` 0).
  */
 export const heartbeatSweeps = (
   limits: Pick<ServerLimits, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'>,
 ): { dropAfter: number; pingAt: number } => {
   const dropAfter = Math.max(1, Math.floor(limits.heartbeatTimeoutMs / heartbeatIntervalOf(limits)) - 1)
-  return { dropAfter, pingAt: Math.floor(dropAfter / 2) }
+  return { dropAfter, pingAt: dropAfter === 1 ? 0 : Math.max(1, Math.floor((dropAfter - 1) / 2)) }
 }
 
 /**
@@ -177,10 +178,10 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
 
   /**
    * Heartbeat tick (CONN-3, one sweep over all connections every `heartbeatIntervalMs`). A connection that sent
-   * anything since the previous sweep (a message, a pong, any bytes) is alive; one silent for about half of
-   * `heartbeatTimeoutMs` gets a ping; one still silent when the next sweep could come too late is cut, so a peer that
-   * vanished without a FIN is dropped within `heartbeatTimeoutMs` of the last thing it sent, and its presence with
-   * it (RELAY-6.6). Busy connections are never pinged.
+   * anything since the previous sweep (a message, a pong, any bytes) is alive; one silent for a while (1-2 s at the
+   * default 5 s timeout, see {@link heartbeatSweeps}) gets a ping; one still silent when the next sweep could come
+   * too late is cut, so a peer that vanished without a FIN is dropped within `heartbeatTimeoutMs` of the last thing
+   * it sent, and its presence with it (RELAY-6.6). Busy connections are never pinged.
    */
   heartbeat(): void {
     if (!this.open) return
