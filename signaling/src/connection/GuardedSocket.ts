@@ -181,12 +181,13 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
    * anything since the previous sweep (a message, a pong, any bytes) is alive; one silent for a while (1-2 s at the
    * default 5 s timeout, see {@link heartbeatSweeps}) gets a ping; one still silent when the next sweep could come
    * too late is cut, so a peer that vanished without a FIN is dropped within `heartbeatTimeoutMs` of the last thing
-   * it sent, and its presence with it (RELAY-6.6). Busy connections are never pinged.
+   * it sent, and its presence with it (RELAY-6.6). Busy connections are never pinged; a connection whose reading is
+   * paused by its rate limit is not silent.
    */
   heartbeat(): void {
     if (!this.open) return
     const { dropAfter, pingAt } = heartbeatSweeps(this.#ctx.limits)
-    if (this.#alive) {
+    if (this.#alive || this.#throttledSince >= 0) {
       this.#alive = false
       this.#silentSweeps = 0
     } else this.#silentSweeps++
