@@ -90,11 +90,15 @@ const findFiles = (dir, test, out = []) => {
 // 1. Stage and pack.
 const stage = () => {
   const staged = join(work, 'stage')
-  for (const file of ['tsconfig.base.json', 'LICENSE']) cpSync(join(ROOT, file), join(staged, file))
+  for (const file of ['tsconfig.base.json', 'LICENSE']) {
+    cpSync(join(ROOT, file), join(staged, file), { preserveTimestamps: true })
+  }
   for (const pkg of PACKAGES) {
     const built = existsSync(join(ROOT, pkg, 'dist'))
+    // Timestamps kept: tsc -b compares them, so an up-to-date build stays up to date in the copy.
     cpSync(join(ROOT, pkg), join(staged, pkg), {
       recursive: true,
+      preserveTimestamps: true,
       filter: (src) => {
         const rel = relative(join(ROOT, pkg), src)
         const top = rel.split(/[\\/]/)[0]
