@@ -1,0 +1,285 @@
+/**
+ * Issue 12.3 / 12.4: the relay compacting a large whiteboard history while it serves. A 1,000-shape board after
+ * WEFT_BENCH_MOVES (default 200) moves per shape is stored as the relay finds it after log compactions (one V2
+ * snapshot); a stock client edits it until the relay's log compaction (RELAY-3.4) and its epoch reset
+ * (`--epoch-reset`, RELAY-EPOCH-5) have run, while `/healthz` is polled every 20 ms and
+ * `perf_hooks.monitorEventLoopDelay` records the relay process's event loop. Run twice in one process: with the
+ * compaction worker (RELAY-3.8, the default) and with every rebuild inline (`workerMinBytes: Infinity`, what the relay
+ * did before). Then: the cold open of the reset document against a fresh document with the same content, and the
+ * relay store's bytes on disk (archive included) against a fresh document's store.
+ * Run: `npm run bench -- compaction`.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import WebSocket from 'ws'
+import { pino } from 'pino'
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import { DocPersistence, countItems, docId, type DocStore } from '@weft/core'
+import { SqliteDocStore } from '@weft/sqlite-store'
+import { createWeftServer } from '@weft/signaling'
+import { time, type Row } from './lib.js'
+
+const SHAPES = Number(process.env.WEFT_BENCH_SHAPES ?? 1000)
+const MOVES = Number(process.env.WEFT_BENCH_MOVES ?? 200)
+const ROOM = 'board'
+const D = docId(ROOM)
+/** The relay's log compaction after this many stored updates (the edits that trigger it). */
+const MAX_UPDATES = 50
+/** The epoch policy's threshold (default: core's, 100,000 deleted items). */
+const MIN_DELETED = Number(process.env.WEFT_BENCH_MIN_DELETED ?? 100_000)
+/** RELAY-3.8's target: p99 event-loop delay while a large document compacts. */
+const TARGET_P99_MS = 50
+
+type Board = Y.Map<Y.Map<number | string>>
+
+const whiteboard = (): Y.Doc => {
+  const doc = new Y.Doc()
+  const shapes: Board = doc.getMap('shapes')
+  doc.transact(() => {
+    for (let i = 0; i < SHAPES; i++) {
+      const shape = new Y.Map<number | string>()
+      shapes.set(`shape-${i}`, shape)
+      shape.set('kind', 'rect')
+      shape.set('x', 0)
+      shape.set('y', 0)
+    }
+  })
+  for (let round = 1; round <= MOVES; round++) {
+    for (let i = 0; i < SHAPES; i++) {
+      const shape = shapes.get(`shape-${i}`)
+      doc.transact(() => {
+        shape?.set('x', (round * 7 + i) % 1920)
+        shape?.set('y', (round * 13 + i) % 1080)
+      })
+    }
+  }
+  return doc
+}
+
+const freshCopy = (doc: Y.Doc): Y.Doc => {
+  const fresh = new Y.Doc()
+  const target: Board = fresh.getMap('shapes')
+  fresh.transact(() => {
+    ;(doc.getMap('shapes') as Board).forEach((shape, key) => {
+      const copy = new Y.Map<number | string>()
+      target.set(key, copy)
+      shape.forEach((value, field) => copy.set(field, value))
+    })
+  })
+  return fresh
+}
+
+const fileBytes = (path: string): number => {
+  let n = statSync(path).size
+  for (const ext of ['-wal', '-shm']) {
+    try {
+      n += statSync(path + ext).size
+    } catch {
+      // absent
+    }
+  }
+  return n
+}
+
+const percentile = (xs: readonly number[], p: number): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN
+}
+
+interface Run {
+  /** Event-loop delay over the window (ms). */
+  readonly p99: number
+  readonly max: number
+  /** /healthz latency over the window (ms). */
+  readonly healthP99: number
+  readonly healthMax: number
+  /** From the first edit to the stock client's StaleEpoch close (the switch done). */
+  readonly windowMs: number
+  /** /healthz requests that failed (connection reset). */
+  readonly failedPolls: number
+  readonly path: string
+}
+
+/** One run: a relay on a store holding the board's history, edited until it compacted and reset the history. */
+const run = async (board: Y.Doc, dir: string, name: string, inline: boolean): Promise<Run> => {
+  const trace = (m: string) => process.env.WEFT_BENCH_TRACE && console.log(`  [${name}] ${m}`)
+  const path = join(dir, `${name}.db`)
+  {
+    const store = new SqliteDocStore({ path })
+    // As log compactions leave it: one V2 snapshot, marked as garbage-collected (no rebuild at load).
+    await store.compact(D, Y.encodeStateAsUpdateV2(board), 0, { meta: { 'weft.relay.gc': '0' } })
+    await store.close()
+  }
+  const store: DocStore = new SqliteDocStore({ path })
+  const workerMinBytes = inline ? Infinity : undefined
+  const server = createWeftServer({
+    logger: pino({ level: process.env.WEFT_BENCH_LOG ?? 'silent' }),
+    port: 0,
+    relay: {
+      store,
+      commitWindowMs: 5,
+      compaction: { maxUpdates: MAX_UPDATES, workerMinBytes },
+      epochs: { autoStart: { minIntervalMs: 0, minDeletedItems: MIN_DELETED }, workerMinBytes },
+    },
+  })
+  const { port } = await server.listen()
+  trace('listening')
+  const doc = new Y.Doc()
+  const provider = new WebsocketProvider(`ws://127.0.0.1:${port}/relay`, ROOM, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+  })
+  await new Promise<void>((resolve) => provider.once('sync', () => resolve()))
+  trace('synced')
+  const reset = new Promise<void>((resolve) => {
+    provider.on('connection-close', (event: CloseEvent | null) => {
+      if (event?.code !== 4013) return
+      provider.shouldConnect = false
+      resolve()
+    })
+  })
+
+  const histogram = monitorEventLoopDelay({ resolution: 1 })
+  const health: number[] = []
+  let failedPolls = 0
+  let polling = true
+  const poll = (async () => {
+    while (polling) {
+      const t = performance.now()
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.arrayBuffer().then(() => true),
+        () => false,
+      )
+      if (ok) health.push(performance.now() - t)
+      else failedPolls++
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  })()
+  histogram.enable()
+  const started = performance.now()
+  const shapes: Board = doc.getMap('shapes')
+  let edits = 0
+  const editing = setInterval(() => {
+    const shape = shapes.get(`shape-${edits % SHAPES}`)
+    shape?.set('x', edits++)
+  }, 10)
+  await reset
+  trace(`reset after ${edits} edits`)
+  const windowMs = performance.now() - started
+  clearInterval(editing)
+  histogram.disable()
+  polling = false
+  await poll
+  provider.destroy()
+  await server.close()
+  await store.close()
+  return {
+    p99: histogram.percentile(99) / 1e6,
+    max: histogram.max / 1e6,
+    healthP99: percentile(health, 99),
+    healthMax: Math.max(...health),
+    windowMs,
+    failedPolls,
+    path,
+  }
+}
+
+/** Cold open through the real stack: open the file, load, apply to a new Y.Doc. */
+const coldOpen = async (path: string): Promise<Y.Doc> => {
+  const store = new SqliteDocStore({ path })
+  const doc = new Y.Doc()
+  const p = await DocPersistence.open({ doc, store, docId: D, compactor: null })
+  await p.destroy()
+  await store.close()
+  return doc
+}
+
+export default async (): Promise<Row[]> => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-compaction-'))
+  try {
+    const board = whiteboard()
+    const bench = `relay compaction ${SHAPES}x${MOVES}`
+    const inline = await run(board, dir, 'inline', true)
+    const worker = await run(board, dir, 'worker', false)
+    for (const [label, r] of [
+      ['inline (before)', inline],
+      ['worker', worker],
+    ] as const) {
+      console.log(
+        `  ${label}: event-loop delay p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(0)} ms; ` +
+          `/healthz p99 ${r.healthP99.toFixed(1)} ms, max ${r.healthMax.toFixed(0)} ms; ` +
+          `compaction + reset done ${r.windowMs.toFixed(0)} ms after the first edit` +
+          (r.failedPolls > 0 ? ` (${r.failedPolls} failed polls)` : ''),
+      )
+    }
+
+    // After the reset (the worker run's store): cold open and bytes against a fresh document with the same content.
+    const reset = await coldOpen(worker.path)
+    const fresh = freshCopy(reset)
+    const freshPath = join(dir, 'fresh.db')
+    {
+      const store = new SqliteDocStore({ path: freshPath })
+      await store.compact(D, Y.encodeStateAsUpdateV2(fresh), 0)
+      await store.close()
+    }
+    const deleted = countItems(reset).deletedItems
+    const resetOpen = await time(() => coldOpen(worker.path), 5)
+    const freshOpen = await time(() => coldOpen(freshPath), 5)
+    const resetBytes = fileBytes(worker.path)
+    const freshBytes = fileBytes(freshPath)
+    console.log(
+      `  after the reset: ${deleted} deleted items in the new epoch; store ${resetBytes} B (archive included) ` +
+        `against ${freshBytes} B fresh; cold open ${resetOpen.medianMs.toFixed(1)} ms against ` +
+        `${freshOpen.medianMs.toFixed(1)} ms fresh`,
+    )
+    return [
+      {
+        bench,
+        metric: 'event-loop delay p99 during compaction + reset, worker',
+        value: worker.p99,
+        baseline: TARGET_P99_MS,
+        baselineName: `${TARGET_P99_MS} ms (target)`,
+        unit: 'ms',
+        target: 1,
+      },
+      {
+        bench,
+        metric: 'event-loop delay p99, worker vs inline (before)',
+        value: worker.p99,
+        baseline: inline.p99,
+        baselineName: 'inline',
+        unit: 'ms',
+      },
+      {
+        bench,
+        metric: '/healthz max latency, worker vs inline (before)',
+        value: worker.healthMax,
+        baseline: inline.healthMax,
+        baselineName: 'inline',
+        unit: 'ms',
+      },
+      {
+        bench,
+        metric: 'cold open after the reset vs a fresh document',
+        value: resetOpen.medianMs,
+        baseline: freshOpen.medianMs,
+        baselineName: 'fresh document',
+        unit: 'ms',
+        target: 2,
+      },
+      {
+        bench,
+        metric: 'relay store bytes after the reset (archive included) vs fresh',
+        value: resetBytes,
+        baseline: freshBytes,
+        baselineName: 'fresh document',
+        unit: 'B',
+      },
+    ]
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
