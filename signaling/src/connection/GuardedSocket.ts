@@ -260,7 +260,7 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
 
   /** The server-wide budget is exceeded and this connection holds the most: close it and release everything. */
   shedInput(): void {
-    this.close(CloseCode.MemoryLimit, 'server buffer budget exceeded', { terminate: true })
+    this.close(CloseCode.MemoryLimit, 'server buffer budget exceeded')
     this.#input?.release()
   }
 
@@ -273,7 +273,7 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
       () => this.partialProgress,
       () => {
         if (this.closing) return
-        this.close(CloseCode.MemoryLimit, 'unfinished message stalled', { terminate: true })
+        this.close(CloseCode.MemoryLimit, 'unfinished message stalled')
         this.#input?.release()
       },
     )

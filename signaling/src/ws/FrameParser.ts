@@ -64,6 +64,8 @@ export class FrameParser {
   /** Payload bytes received into unfinished messages so far (monotonic): progress, for stall detection. */
   #progress = 0
   #stopped = false
+  /** Data frames are checked and skipped, not buffered or delivered ({@link FrameParser.discardData}). */
+  #discard = false
   #held = false
   /** Bytes received while held, parsed on release. */
   #rest: Buffer | null = null
@@ -100,6 +102,20 @@ export class FrameParser {
     this.#control = null
     this.#rest = null
     this.#dropMessage()
+  }
+
+  /**
+   * From now on data frames are checked and skipped, never buffered or delivered; the unfinished message is
+   * dropped (its bytes released). For a connection whose close handshake started: only control frames (the peer's
+   * close) still matter, and nothing it sends meanwhile costs memory.
+   */
+  discardData(): void {
+    if (this.#discard) return
+    this.#discard = true
+    const held = this.#message?.length ?? 0
+    this.#message = null
+    this.#length = 0
+    if (held > 0) this.#sink.onHeldBytes?.(-held)
   }
 
   /**
@@ -187,6 +203,7 @@ export class FrameParser {
     const whole = buf.length - start >= length
     if (whole && (control || (fin && !this.#fragmented))) {
       // The common case: a whole frame in this chunk, unmasked in place and handed on as a view.
+      if (!control && this.#discard) return start + length
       const payload = length === 0 ? EMPTY : buf.subarray(start, start + length)
       unmask(payload, mask)
       if (control) this.#controlFrame(opcode, payload)
@@ -211,6 +228,12 @@ export class FrameParser {
   #body(buf: Buffer, off: number): number {
     const n = Math.min(this.#remaining, buf.length - off)
     const control = this.#control
+    if (control === null && this.#discard) {
+      this.#remaining -= n
+      if (this.#remaining > 0) return buf.length
+      this.#remaining = -1
+      return off + n
+    }
     let target: Buffer
     if (control !== null) {
       target = control.subarray(this.#phase, this.#phase + n)

@@ -145,6 +145,8 @@ export abstract class WebSocketConnection implements FrameSink {
     this.#closeSent = true
     this.#closeCode = code
     this.#closeReason = reason
+    // Only the peer's close frame matters from now on: data it still sends is skipped, not buffered (CONN-11.1).
+    this.#parser.discardData()
     const socket = this.#socket
     socket.write(encodeFrame(Opcode.Close, encodeClosePayload(code, reason)))
     if (this.#closeReceived) socket.end()

@@ -209,6 +209,24 @@ describe('FrameParser memory (CONN-11.1)', () => {
     }
   })
 
+  it('CONN-11.1 after discardData() data frames are skipped and released; control frames still count', () => {
+    const { sink: s, events, held } = tracked()
+    const parser = new FrameParser(s, 1 << 24)
+    parser.push(clientFrame(Opcode.Binary, Buffer.alloc(100_000, 1), { fin: false }))
+    expect(held()).toBeGreaterThanOrEqual(100_000)
+    parser.discardData()
+    expect(held()).toBe(0)
+    const rest = Buffer.concat([
+      clientFrame(Opcode.Continuation, Buffer.alloc(300_000, 2)),
+      clientFrame(Opcode.Binary, Buffer.from([7])),
+      clientFrame(Opcode.Close, encodeClosePayload(1000, '')),
+    ])
+    parser.push(rest.subarray(0, 1000))
+    parser.push(rest.subarray(1000))
+    expect(held()).toBe(0)
+    expect(events).toEqual([{ kind: 'close', code: 1000, reason: '' }])
+  })
+
   it('CONN-2.1 hold() stops parsing after the current frame; release() goes on where it stopped', () => {
     const events: Event[] = []
     let parser: FrameParser | null = null
