@@ -1,3 +1,5 @@
+import { connectionErrorReason, type ConnectionErrorReason } from '../websocket/connectionError.js'
+
 /**
  * The smallest WebSocket shape the WebRTC transport needs. The browser's `WebSocket` and the `ws` package's
  * `WebSocket` (Node) both fit.
@@ -20,6 +22,19 @@ export interface SignalingHandlers {
   readonly onMessage: (conn: SignalingConnection, message: Record<string, unknown>) => void
   /** The socket closed or failed; the connection retries by itself. */
   readonly onClose: (conn: SignalingConnection, reason: string) => void
+  /**
+   * The server closed the socket with a final close code (`isRetryableClose` in `@weft/core`: a token refused or
+   * expired, a read-only grant, ...): the connection does not retry until {@link SignalingConnection.retryNow} is
+   * called with `refused` set. Called instead of `onClose`.
+   */
+  readonly onRefused: (conn: SignalingConnection, refusal: SignalingRefusal) => void
+}
+
+/** A final close of a signaling socket (see {@link SignalingHandlers.onRefused}). */
+export interface SignalingRefusal {
+  /** The WebSocket close code. */
+  readonly code: number
+  readonly reason: ConnectionErrorReason
 }
 
 /** Timing of a {@link SignalingConnection}, in milliseconds. */
@@ -34,6 +49,11 @@ export interface SignalingTiming {
 
 const OPEN = 1
 
+const closeCodeOf = (event: unknown): number | undefined =>
+  typeof event === 'object' && event !== null && 'code' in event && typeof event.code === 'number'
+    ? event.code
+    : undefined
+
 const textOf = (data: unknown): string | null => {
   if (typeof data === 'string') return data
   if (data instanceof ArrayBuffer) return new TextDecoder().decode(data)
@@ -44,7 +64,8 @@ const textOf = (data: unknown): string | null => {
 /**
  * One connection to one signaling server (the y-webrtc signaling protocol: JSON `subscribe`, `unsubscribe`,
  * `publish`, `ping`/`pong`). It keeps itself alive: a ping after `keepAlive` ms of silence, a new socket when the
- * server stays silent, and reconnects with exponential backoff and jitter until {@link close} is called.
+ * server stays silent, and reconnects with exponential backoff and jitter until {@link close} is called, or until
+ * the server closes it with a final close code (PROV-4.1).
  */
 export class SignalingConnection {
   readonly url: string
@@ -56,6 +77,8 @@ export class SignalingConnection {
   #socket: WebSocketLike | null = null
   #open = false
   #closed = false
+  /** The server closed the socket with a final code: no retry until `retryNow(true)`. */
+  #refused = false
   #attempt = 0
   #lastReceived = 0
   #retryTimer: ReturnType<typeof setTimeout> | undefined
@@ -79,6 +102,24 @@ export class SignalingConnection {
   /** The socket is open: messages can be sent. */
   get open(): boolean {
     return this.#open
+  }
+
+  /** The server refused this connection with a final close code; it stays down until `retryNow(true)`. */
+  get refused(): boolean {
+    return this.#refused
+  }
+
+  /**
+   * Dials at once, with the backoff reset, if the connection is waiting out its backoff (or, with `refused`, if the
+   * server refused it). Does nothing while a socket is open or connecting, or after {@link close} (PROV-4.3).
+   */
+  retryNow(refused = false): void {
+    if (this.#closed || this.#socket !== null || (this.#refused && !refused)) return
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    this.#refused = false
+    this.#attempt = 0
+    this.#dial()
   }
 
   /** Sends one JSON message; returns false when the socket is not open. */
@@ -145,7 +186,7 @@ export class SignalingConnection {
       if (body['type'] === 'ping') this.send({ type: 'pong' })
       else if (body['type'] !== 'pong') this.#handlers.onMessage(this, body)
     })
-    socket.addEventListener('close', () => this.#lost(socket, 'socket closed'))
+    socket.addEventListener('close', (event) => this.#lost(socket, 'socket closed', closeCodeOf(event)))
     socket.addEventListener('error', () => this.#lost(socket, 'socket error'))
   }
 
@@ -164,13 +205,22 @@ export class SignalingConnection {
     }
   }
 
-  /** The current socket ended: report it once and schedule the next attempt. */
-  #lost(socket: WebSocketLike | null, reason: string): void {
+  /**
+   * The current socket ended: report it once and schedule the next attempt, unless the server closed it with a
+   * final code (`code`), which is reported as a refusal and not retried.
+   */
+  #lost(socket: WebSocketLike | null, reason: string, code?: number): void {
     if (this.#closed || this.#socket !== socket) return
     this.#socket = null
     const wasOpen = this.#open
     this.#open = false
     clearInterval(this.#keepAliveTimer)
+    const refusal = code === undefined ? null : connectionErrorReason(code)
+    if (code !== undefined && refusal !== null) {
+      this.#refused = true
+      this.#handlers.onRefused(this, { code, reason: refusal })
+      return
+    }
     const delay = Math.min(this.#maxBackoff, this.#minBackoff * 2 ** this.#attempt++)
     this.#retryTimer = setTimeout(() => this.#dial(), delay * (0.5 + Math.random() / 2))
     this.#handlers.onClose(this, wasOpen ? reason : `${reason} (while connecting)`)

@@ -1,6 +1,7 @@
 import {
   SignalingConnection,
   type SignalingHandlers,
+  type SignalingRefusal,
   type SignalingTiming,
   type WebSocketConstructor,
 } from './SignalingConnection.js'
@@ -12,6 +13,8 @@ export interface SignalingRoomHandlers {
   readonly onOpen: (via: SignalingConnection) => void
   /** A signaling connection closed or failed (it retries by itself). */
   readonly onClose: (via: SignalingConnection, reason: string) => void
+  /** A signaling server refused its connection with a final close code (it does not retry by itself). */
+  readonly onRefused: (via: SignalingConnection, refusal: SignalingRefusal) => void
   /** One room message (decrypted), as published by a peer (ourselves included: servers echo). */
   readonly onMessage: (via: SignalingConnection, data: Record<string, unknown>) => void
 }
@@ -55,6 +58,7 @@ export class SignalingRoom {
         this.#handlers.onOpen(s)
       },
       onClose: (s, reason) => this.#handlers.onClose(s, reason),
+      onRefused: (s, refusal) => this.#handlers.onRefused(s, refusal),
       onMessage: (s, m) => this.#receive(s, m),
     }
     this.#sockets = options.urls.map(
@@ -65,6 +69,20 @@ export class SignalingRoom {
   /** URLs of the signaling servers currently connected. */
   get connected(): string[] {
     return this.#sockets.filter((s) => s.open).map((s) => s.url)
+  }
+
+  /** Every signaling server refused its connection with a final close code: none will be retried by itself. */
+  get allRefused(): boolean {
+    return this.#sockets.every((s) => s.refused)
+  }
+
+  /**
+   * Dials at once every connection waiting out its backoff, and with `refused` every connection a server refused
+   * (see {@link SignalingConnection.retryNow}).
+   */
+  retryNow(refused = false): void {
+    if (this.#closed) return
+    for (const s of this.#sockets) s.retryNow(refused)
   }
 
   /**

@@ -1,6 +1,7 @@
 import {
   WeftError,
   WeftErrorCode,
+  closeCodeName,
   peerId as toPeerId,
   type PeerId,
   type Transport,
@@ -9,6 +10,8 @@ import {
 } from '@weft/core'
 import { ObservableV2 } from 'lib0/observable'
 import * as random from 'lib0/random'
+import { OnlineListener } from '../OnlineListener.js'
+import type { ConnectionError } from '../websocket/connectionError.js'
 import { RtcPeer, SILENT_PEER, type Signal } from './RtcPeer.js'
 import type { SignalingConnection, SignalingTiming, WebSocketConstructor } from './SignalingConnection.js'
 import { SignalingRoom } from './SignalingRoom.js'
@@ -20,10 +23,26 @@ import {
   type WebRtcTransportOptions,
 } from './WebRtcTransportOptions.js'
 
-/** Events of {@link WebRtcTransport}: the {@link Transport} events plus `error`. */
+/**
+ * A signaling server refused its connection with a final close code (the same {@link ConnectionError} as the relay
+ * connection's, plus the server's `url`). `willRetry` is always false: that server is not dialled again until
+ * `connect()` is called.
+ */
+export interface SignalingConnectionError extends ConnectionError {
+  /** The signaling server's URL, as given in `signaling`. */
+  readonly url: string
+}
+
+/** Events of {@link WebRtcTransport}: the {@link Transport} events plus `error` and `connection-error`. */
 export type WebRtcTransportEvents = TransportEvents & {
   /** An asynchronous fault (a signaling server unreachable, a message too large for a stock peer). Never thrown. */
   error: (event: { readonly error: WeftError; readonly peer?: PeerId }) => void
+  /**
+   * A signaling server closed the connection with a final close code: a token refused or expired (`reason`
+   * `unauthorized`, `forbidden`, `expired`), or another refusal (`refused`, see `name`; e.g. `ReadOnly`: signaling
+   * needs write access). That server is not retried until `connect()` (PROV-4.1, PROV-4.2).
+   */
+  'connection-error': (event: SignalingConnectionError) => void
 }
 
 const CONNECT_TIMEOUT = 'connect timeout'
@@ -93,6 +112,8 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
   /** Incremented by every connect and disconnect, so a late key derivation cannot revive an old connect. */
   #generation = 0
   #keyPromise: Promise<CryptoKey | null> | null = null
+  /** While connected: the browser's `online` event dials the signaling connections waiting out their backoff. */
+  readonly #online: OnlineListener
 
   /** Throws a `WeftError` (`invalid-argument`) for invalid options or a missing WebRTC/WebSocket implementation. */
   constructor(options: WebRtcTransportOptions) {
@@ -126,6 +147,7 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
     this.#connectTimeout = options.connectTimeout ?? 20_000
     this.#peerTimeout = options.peerTimeout ?? 10_000
     this.#timing = options.signalingTiming ?? {}
+    this.#online = new OnlineListener(options.onlineEvents, () => this.#signaling?.retryNow())
   }
 
   get status(): TransportStatus {
@@ -144,12 +166,19 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
 
   /**
    * Starts looking for peers: derives the room key (with a password), then connects to every signaling server.
-   * Resolves once the connections are started; `status` and `peer-joined` tell the rest. Never rejects.
+   * Resolves once the connections are started; `status` and `peer-joined` tell the rest. Never rejects. Called
+   * again while connected, it dials at once every signaling server that is waiting out its reconnect backoff or
+   * that refused the connection (PROV-4.3).
    */
   connect(): Promise<void> {
     if (this.#destroyed) throw new WeftError(WeftErrorCode.Destroyed, 'WebRtcTransport was destroyed')
-    if (this.#want) return Promise.resolve()
+    if (this.#want) {
+      this.#signaling?.retryNow(true)
+      this.#updateStatus()
+      return Promise.resolve()
+    }
     this.#want = true
+    this.#online.listen(true)
     const generation = ++this.#generation
     this.#updateStatus()
     this.#keyPromise ??=
@@ -171,6 +200,11 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
             onClose: (via, reason) => {
               this.#error(new WeftError(WeftErrorCode.TransportFailed, `signaling ${via.url}: ${reason}`))
               this.#updateStatus()
+            },
+            onRefused: (via, { code, reason }) => {
+              this.#updateStatus()
+              const name = closeCodeName(code)
+              this.emit('connection-error', [{ code, reason, name, willRetry: false, url: via.url }])
             },
             onMessage: (via, data) => this.#onRoomMessage(via, data),
           },
@@ -199,6 +233,7 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
     }
     this.#generation++
     this.#want = false
+    this.#online.listen(false)
     this.#retries.clear()
     this.#refused.clear()
     this.#signaling?.close()
@@ -239,11 +274,13 @@ export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> impleme
   }
 
   #updateStatus(): void {
-    const next: TransportStatus = !this.#want
-      ? 'disconnected'
-      : this.#peers.size > 0 || (this.#signaling?.connected.length ?? 0) > 0
-        ? 'connected'
-        : 'connecting'
+    // Every signaling server refused and no peer is left: nothing will happen until `connect()` (PROV-4.2).
+    const next: TransportStatus =
+      !this.#want || (this.#peers.size === 0 && this.#signaling?.allRefused === true)
+        ? 'disconnected'
+        : this.#peers.size > 0 || (this.#signaling?.connected.length ?? 0) > 0
+          ? 'connected'
+          : 'connecting'
     if (next === this.#status) return
     this.#status = next
     this.emit('status', [{ status: next }])

@@ -1,4 +1,5 @@
 import { WeftError, WeftErrorCode } from '@weft/core'
+import type { OnlineEvents } from '../OnlineListener.js'
 import type { SignalingTiming, WebSocketConstructor } from './SignalingConnection.js'
 
 /** The largest message handed to a data channel in one piece: the session chunks larger ones for Weft peers. */
@@ -42,6 +43,12 @@ export interface WebRtcTransportOptions {
   readonly peerTimeout?: number
   /** Keep-alive and reconnect timing of the signaling connections. */
   readonly signalingTiming?: SignalingTiming
+  /**
+   * Where the browser's `online` event comes from (default: `globalThis` when it has `addEventListener`, i.e. the
+   * window or a worker; nothing in Node). While a signaling connection waits out its reconnect backoff, an `online`
+   * event dials it at once. `null` ignores the event (PROV-4.4).
+   */
+  readonly onlineEvents?: OnlineEvents | null
 }
 
 /** Throws a `WeftError` (`invalid-argument`) for options that cannot work. */

@@ -3,7 +3,13 @@
  * through y-webrtc signaling servers and compatible with stock y-webrtc 10.x peers.
  * @packageDocumentation
  */
-export { WebRtcTransport, type WebRtcTransportEvents } from './WebRtcTransport.js'
+export {
+  WebRtcTransport,
+  type WebRtcTransportEvents,
+  type SignalingConnectionError,
+} from './WebRtcTransport.js'
+export type { ConnectionError, ConnectionErrorReason } from '../websocket/connectionError.js'
+export type { OnlineEvents } from '../OnlineListener.js'
 export {
   WEBRTC_MAX_MESSAGE_SIZE,
   DEFAULT_ICE_SERVERS,
