@@ -7,6 +7,7 @@ import {
   type TransportEvents,
   type TransportStatus,
 } from '@weft/core'
+import { OnlineListener, type OnlineEvents } from '../OnlineListener.js'
 import { connectionErrorReason, type ConnectionError, type TokenRequest } from './connectionError.js'
 
 /**
@@ -56,7 +57,7 @@ export interface WebSocketTransportOptions {
    * window or a worker; nothing in Node). While a reconnect is waiting out its backoff, an `online` event retries at
    * once. `null` ignores the event.
    */
-  readonly onlineEvents?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'> | null
+  readonly onlineEvents?: OnlineEvents | null
 }
 
 /** Why the last connection closed. */
@@ -78,13 +79,6 @@ export type WebSocketTransportEvents = TransportEvents & {
 }
 
 const OPEN = 1
-
-const defaultOnlineEvents = (): WebSocketTransportOptions['onlineEvents'] => {
-  const g = globalThis as Partial<Pick<EventTarget, 'addEventListener' | 'removeEventListener'>>
-  return typeof g.addEventListener === 'function' && typeof g.removeEventListener === 'function'
-    ? (g as Pick<EventTarget, 'addEventListener' | 'removeEventListener'>)
-    : null
-}
 
 /**
  * A {@link Transport} to a relay over WebSocket (the y-websocket protocol; Weft's extensions are negotiated by the
@@ -111,8 +105,7 @@ export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> i
   #refused: TokenRequest['refused'] = null
   /** An attempt is fetching its token or URL (no socket yet): a second one must not start. */
   #opening = false
-  readonly #onlineEvents: WebSocketTransportOptions['onlineEvents']
-  #listening = false
+  readonly #online: OnlineListener
 
   constructor(options: WebSocketTransportOptions) {
     super()
@@ -122,7 +115,7 @@ export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> i
       throw new TypeError('No WebSocket implementation: pass WebSocketPolyfill (e.g. from "ws") in Node')
     this.#WS = WS
     this.#peer = peerId(`relay:${options.url}`)
-    this.#onlineEvents = options.onlineEvents === undefined ? defaultOnlineEvents() : options.onlineEvents
+    this.#online = new OnlineListener(options.onlineEvents, () => this.#retryNow())
   }
 
   get status(): TransportStatus {
@@ -150,7 +143,7 @@ export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> i
    */
   connect(): void {
     this.#wanted = true
-    this.#listenOnline(true)
+    this.#online.listen(true)
     this.#retryNow()
   }
 
@@ -162,7 +155,7 @@ export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> i
       return
     }
     this.#wanted = false
-    this.#listenOnline(false)
+    this.#online.listen(false)
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
     const socket = this.#socket
@@ -208,16 +201,6 @@ export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> i
       this.#attempt = 0
     }
     void this.#open()
-  }
-
-  readonly #onOnline = (): void => this.#retryNow()
-
-  #listenOnline(on: boolean): void {
-    const target = this.#onlineEvents
-    if (!target || on === this.#listening) return
-    this.#listening = on
-    if (on) target.addEventListener('online', this.#onOnline)
-    else target.removeEventListener('online', this.#onOnline)
   }
 
   async #open(): Promise<void> {
@@ -280,7 +263,7 @@ export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> i
         void this.#open()
       } else {
         this.#wanted = false
-        this.#listenOnline(false)
+        this.#online.listen(false)
       }
     }
   }
