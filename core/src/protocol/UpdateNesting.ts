@@ -1,35 +1,44 @@
-/** How an item names its parent type: by its left or right origin (the neighbour's parent), by id, or as a root. */
-export type ParentLink = 'origin' | 'right' | 'item' | 'root'
+/** How an item names its parent type: as a root, by id, or through its left or right origin (the neighbour's). */
+export const ParentLink = { Root: 0, Item: 1, Origin: 2, Right: 3 } as const
+/** Union of every {@link ParentLink} value. */
+export type ParentLink = (typeof ParentLink)[keyof typeof ParentLink]
 
-const LINK_CODE: Record<ParentLink, number> = { root: 0, item: 1, origin: 2, right: 3 }
 const UNKNOWN = -1
 const VISITING = -2
+/** Numbers recorded per item: start clock, length, is a type (0/1), parent link, referenced client, clock. */
+const STRIDE = 6
 
 /**
  * The nesting depth of shared types within one update (SYNC-3.5), computed from the items' parent links without
  * building a document: a type item's depth is its parent type's plus one, a root type's child has depth 1, and an
  * item that names its parent through an origin has that neighbour's parent. References to items outside the update
  * count as a root (the depth is the one the update builds itself). Iterative: a crafted chain of 100,000 nested
- * types must not overflow the validator's stack either.
+ * types must not overflow the validator's stack either. Items are recorded in one growing typed array (no object
+ * per item): the walk of a large state stays allocation-free.
  */
 export class UpdateNesting {
-  readonly #start: number[] = []
-  readonly #length: number[] = []
-  readonly #isType: boolean[] = []
-  readonly #link: number[] = []
-  readonly #refClient: number[] = []
-  readonly #refClock: number[] = []
-  /** Per client, the indexes of its items in clock order. */
-  readonly #byClient = new Map<number, number[]>()
-  #current: number[] = []
+  #items = new Float64Array(STRIDE * 16)
+  #count = 0
   #types = 0
+  /** Per client, the range of its items (a client's section of an update lists its structs by clock). */
+  readonly #sections = new Map<number, { from: number; to: number }>()
+  #section: { from: number; to: number } | null = null
 
-  /** Items that follow belong to `client` (each client's section of an update lists its structs by clock). */
+  /** Forgets every item, to walk the next update (a large buffer is let go). */
+  reset(): void {
+    this.#count = 0
+    this.#types = 0
+    this.#sections.clear()
+    this.#section = null
+    if (this.#items.length > STRIDE * 4096) this.#items = new Float64Array(STRIDE * 16)
+  }
+
+  /** Items that follow belong to `client`. Throws when the client had a section with items already. */
   startClient(client: number): void {
-    let list = this.#byClient.get(client)
-    if (!list) this.#byClient.set(client, (list = []))
-    else if (list.length > 0) throw new Error(`client ${client} appears twice`)
-    this.#current = list
+    const known = this.#sections.get(client)
+    if (known && known.to > known.from) throw new Error(`client ${client} appears twice`)
+    this.#section = { from: this.#count, to: this.#count }
+    this.#sections.set(client, this.#section)
   }
 
   /** One item of the current client. */
@@ -41,25 +50,34 @@ export class UpdateNesting {
     refClient: number,
     refClock: number,
   ): void {
-    this.#current.push(this.#start.length)
-    this.#start.push(clock)
-    this.#length.push(length)
-    this.#isType.push(isType)
-    this.#link.push(LINK_CODE[link])
-    this.#refClient.push(refClient)
-    this.#refClock.push(refClock)
+    if ((this.#count + 1) * STRIDE > this.#items.length) {
+      const grown = new Float64Array(this.#items.length * 2)
+      grown.set(this.#items)
+      this.#items = grown
+    }
+    const at = this.#count * STRIDE
+    const items = this.#items
+    items[at] = clock
+    items[at + 1] = length
+    items[at + 2] = isType ? 1 : 0
+    items[at + 3] = link
+    items[at + 4] = refClient
+    items[at + 5] = refClock
+    this.#count++
+    if (this.#section) this.#section.to = this.#count
     if (isType) this.#types++
   }
 
   /** The deepest nesting of types in the update (0 without any type item). */
   depth(): number {
     if (this.#types === 0) return 0
+    const items = this.#items
     // parentDepth[i]: the depth of the type that contains item i (0: a root type, or not in this update).
-    const parentDepth = new Int32Array(this.#start.length).fill(UNKNOWN)
+    const parentDepth = new Int32Array(this.#count).fill(UNKNOWN)
     let deepest = 0
     const stack: number[] = []
-    for (let i = 0; i < this.#start.length; i++) {
-      if (!this.#isType[i]) continue
+    for (let i = 0; i < this.#count; i++) {
+      if (items[i * STRIDE + 2] !== 1) continue
       stack.push(i)
       while (stack.length > 0) {
         const top = stack[stack.length - 1] as number
@@ -67,7 +85,8 @@ export class UpdateNesting {
           stack.pop()
           continue
         }
-        const target = this.#link[top] === 0 ? -1 : this.#find(top)
+        const link = items[top * STRIDE + 3] as number
+        const target = link === ParentLink.Root ? -1 : this.#find(top)
         const known = target < 0 ? 0 : (parentDepth[target] as number)
         if (known === UNKNOWN) {
           parentDepth[top] = VISITING
@@ -77,8 +96,8 @@ export class UpdateNesting {
         stack.pop()
         if (target < 0 || known === VISITING) {
           parentDepth[top] = 0 // a root, outside the update, or a cycle (Yjs leaves those pending)
-        } else if (this.#link[top] === LINK_CODE.item) {
-          parentDepth[top] = this.#isType[target] ? known + 1 : 0
+        } else if (link === ParentLink.Item) {
+          parentDepth[top] = items[target * STRIDE + 2] === 1 ? known + 1 : 0
         } else {
           parentDepth[top] = known
         }
@@ -88,20 +107,20 @@ export class UpdateNesting {
     return deepest
   }
 
-  /** The index of the item that holds the clock `top` refers to, or -1 when it is not in the update. */
+  /** The index of the item that holds the clock item `top` refers to, or -1 when it is not in the update. */
   #find(top: number): number {
-    const list = this.#byClient.get(this.#refClient[top] as number)
-    if (!list || list.length === 0) return -1
-    const clock = this.#refClock[top] as number
-    let lo = 0
-    let hi = list.length - 1
+    const items = this.#items
+    const section = this.#sections.get(items[top * STRIDE + 4] as number)
+    if (!section || section.to === section.from) return -1
+    const clock = items[top * STRIDE + 5] as number
+    let lo = section.from
+    let hi = section.to - 1
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1
-      if ((this.#start[list[mid] as number] as number) <= clock) lo = mid
+      if ((items[mid * STRIDE] as number) <= clock) lo = mid
       else hi = mid - 1
     }
-    const index = list[lo] as number
-    const start = this.#start[index] as number
-    return start <= clock && clock < start + (this.#length[index] as number) ? index : -1
+    const start = items[lo * STRIDE] as number
+    return start <= clock && clock < start + (items[lo * STRIDE + 1] as number) ? lo : -1
   }
 }

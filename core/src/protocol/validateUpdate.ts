@@ -1,7 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
 import { readString } from './checkedDecoding.js'
-import { UpdateNesting } from './UpdateNesting.js'
+import { ParentLink, UpdateNesting } from './UpdateNesting.js'
 
 /** Highest content ref of an Item in update format V1 (ContentDoc). */
 const MAX_CONTENT_REF = 9
@@ -119,6 +119,9 @@ const readAny = (d: decoding.Decoder): unknown => {
 
 const orUndefined = (s: string): string => (s === 'undefined' ? 'null' : s)
 
+/** One instance for every walk (validation is synchronous, so walks never interleave): no allocation per update. */
+const sharedNesting = new UpdateNesting()
+
 /** Options of {@link validateUpdate}. */
 export interface ValidateUpdateOptions {
   /**
@@ -153,7 +156,8 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
   readStr = options.strings ? checkString : skipStringUtf16
   const d = decoding.createDecoder(update)
   let deleted = 0
-  const nesting = new UpdateNesting()
+  const nesting = sharedNesting
+  nesting.reset()
   try {
     const clients = decoding.readVarUint(d)
     if (clients > update.length) throw new Error('more clients than bytes')
@@ -178,30 +182,39 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
         const hasOrigin = (info & 0b10000000) !== 0
         const hasRightOrigin = (info & 0b01000000) !== 0
         // A reference into the item's own client must point before it: Yjs takes the item's own client as present.
-        const reference = (): [number, number] => {
-          const refClient = decoding.readVarUint(d)
-          const refClock = decoding.readVarUint(d)
+        let link: ParentLink = ParentLink.Root
+        let refClient = 0
+        let refClock = 0
+        if (hasOrigin) {
+          link = ParentLink.Origin
+          refClient = decoding.readVarUint(d)
+          refClock = decoding.readVarUint(d)
           if (refClient === client && refClock >= clock) throw new Error('item refers to itself or later')
-          return [refClient, refClock]
         }
-        let parent: [kind: 'origin' | 'right' | 'item' | 'root', client: number, clock: number] = [
-          'root',
-          0,
-          0,
-        ]
-        if (hasOrigin) parent = ['origin', ...reference()]
         if (hasRightOrigin) {
-          const right = reference()
-          if (!hasOrigin) parent = ['right', ...right]
+          const rightClient = decoding.readVarUint(d)
+          const rightClock = decoding.readVarUint(d)
+          if (rightClient === client && rightClock >= clock) throw new Error('item refers to itself or later')
+          if (!hasOrigin) {
+            link = ParentLink.Right
+            refClient = rightClient
+            refClock = rightClock
+          }
         }
         if (!hasOrigin && !hasRightOrigin) {
-          if (decoding.readVarUint(d) === 1)
+          if (decoding.readVarUint(d) === 1) {
             readStr(d) // parent is a root type, by name
-          else parent = ['item', ...reference()] // parent is an item, by id
+          } else {
+            // parent is an item, by id
+            link = ParentLink.Item
+            refClient = decoding.readVarUint(d)
+            refClock = decoding.readVarUint(d)
+            if (refClient === client && refClock >= clock) throw new Error('item refers to itself or later')
+          }
           if ((info & 0b00100000) !== 0) readStr(d) // parentSub (map key)
         }
         const length = skipContent(d, ref)
-        nesting.item(clock, length, ref === 7, parent[0], parent[1], parent[2])
+        nesting.item(clock, length, ref === 7, link, refClient, refClock)
         clock += length
       }
     }
