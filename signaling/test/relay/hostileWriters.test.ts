@@ -8,7 +8,7 @@ import * as Y from 'yjs'
 import { CloseCode, docId, encodeSyncUpdate, type DocStore } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { compactCommand, inspectCommand } from '../../src/cli/storeCommands.js'
-import { quarantineId } from '../../src/relay/quarantine.js'
+import { quarantineId, screenStoredDoc } from '../../src/relay/quarantine.js'
 import { GatedStore } from '../helpers/GatedStore.js'
 import { maskedFrame, RawWsClient } from '../helpers/RawWsClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
@@ -192,12 +192,27 @@ describe('relay against hostile writers (issue 17)', () => {
     const kept = await store.load(quarantineId(id))
     expect(kept?.updates.length).toBe(4)
     await stop()
+    // The compaction after the load dropped them from the document's own log (the quarantine keeps them).
+    const after = fileStore(dir)
+    expect(screenStoredDoc(await after.load(id)).quarantined).toEqual([])
+    // A document the relay never loaded: weft compact keeps its poison aside and compacts the rest.
+    const other = docId('other')
+    await after.append(other, edit('other', 8))
+    await after.append(other, selfOrigin(9))
+    await after.close()
 
     const out = { text: '', write: (s: string) => void (out.text += s) }
     const err = { text: '', write: (s: string) => void (err.text += s) }
     expect(await inspectCommand([dir], out, err)).toBe(0)
     expect(out.text).toMatch(/quarantined\s+4 updates/)
+    expect(out.text).toMatch(/other[\s\S]*quarantined\s+1 updates/)
     expect(await compactCommand([dir], out, err)).toBe(0)
+    const compacted = fileStore(dir)
+    expect((await compacted.load(quarantineId(other)))?.updates.length).toBe(1)
+    const stored = await compacted.load(other)
+    expect(stored?.updates.length).toBe(0)
+    expect(screenStoredDoc(stored).quarantined).toEqual([])
+    await compacted.close()
     expect(unhandled).toEqual([])
   })
 
