@@ -88,7 +88,8 @@ const nextTask = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] ?? Number.NaN
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
 }
 
 const fileBytes = (path: string): number => {
