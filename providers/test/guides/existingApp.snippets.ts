@@ -11,7 +11,7 @@ import { EditorView, keymap } from '@codemirror/view'
 import { defineConfig } from 'vite'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import * as Y from 'yjs'
-import { docId as toDocId, isRetryableClose } from '@weft/core'
+import { docId, isRetryableClose } from '@weft/core'
 import {
   BroadcastChannelTransport,
   bindEachEpoch,
@@ -78,6 +78,22 @@ export async function openEditor(parent: HTMLElement, docId: string): Promise<()
   }
 }
 
+// migrating-from-y-providers.md, "Side by side" (after)
+export async function sideBySide(): Promise<Y.Doc> {
+  const handle = await openDoc({
+    docId: 'my-room',
+    store: new IndexedDbDocStore(), // resolves once loaded from IndexedDB
+    relay: new WebSocketTransport({ url: 'wss://relay.example/relay', room: 'my-room', token: getToken }),
+    transports: [
+      new WebRtcTransport({ room: 'my-room', signaling: ['wss://relay.example/signal'] }),
+      new BroadcastChannelTransport({ room: 'my-room' }), // y-websocket and y-webrtc did this for you
+    ],
+  })
+  const doc: Y.Doc = handle.doc // the Y.Doc (pass your own with openDoc({ doc }))
+  handle.on('sync', (synced) => console.log(synced))
+  return doc
+}
+
 // migrating-from-y-providers.md, "y-websocket"
 export async function fromYWebsocket(): Promise<WeftDoc> {
   const handle = await openDoc({
@@ -129,7 +145,7 @@ export async function fromYIndexeddb(doc: Y.Doc, old: Y.Doc): Promise<void> {
   await handle.whenSaved() // with no transport: written to IndexedDB
 
   await handle.destroy()
-  await store.remove(toDocId('my-room')) // y-indexeddb's clearData()
+  await store.remove(docId('my-room')) // y-indexeddb's clearData()
   await store.close()
 }
 
