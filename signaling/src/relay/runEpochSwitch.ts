@@ -1,5 +1,4 @@
 import type { Logger } from 'pino'
-import * as Y from 'yjs'
 import {
   INITIAL_EPOCH,
   decodeEpochRecord,
@@ -49,8 +48,9 @@ export type EpochPlan =
  * and build the new epoch from it (the plan: a client's record with the old changes it lacks re-applied, or, as
  * authority, a fresh epoch if the policy still says so), in the compaction worker for a large state (RELAY-3.8);
  * archive the old state (`<doc>~epoch~<old>`, a V2 snapshot with the record that replaced it, COMPACT-6.2b);
- * `persistEpoch` (one atomic store step); re-apply the held updates onto the new epoch, as one diff against its
- * state; replace the in-memory state, store that diff; greet the connections again. A crash before `persistEpoch`
+ * `persistEpoch` (one atomic store step); replace the in-memory state and greet the connections again (in one
+ * synchronous step); then re-apply the held updates onto the new epoch and store (and forward) what they change, as
+ * one diff against its state. A crash before `persistEpoch`
  * completes leaves the old epoch with every acknowledged update (held ones were never acknowledged); after, the new
  * one. If the switch does not happen, the held updates are stored in the old epoch.
  */
@@ -97,24 +97,10 @@ export const runEpochSwitch = async (
     if (!persisted.ok)
       return void host.logger.warn({ doc: doc.docId }, 'epoch switch was stale; not switched')
     done = true
-    // Held updates (old-epoch changes) are re-applied onto the new epoch until none is left; more may arrive while
-    // a batch is re-applied (they are held too).
-    const changes: Uint8Array[] = []
-    const acked: Held[] = []
-    for (let late = queue.splice(0); late.length > 0; late = queue.splice(0)) {
-      const outcome = await reapply(exec, session, late, inline)
-      if (!outcome.ok) {
-        // Not re-applied (missing dependencies, or the old view lacks the base): never acknowledged as stored. The
-        // senders keep them pending and bring them again from the new epoch, re-applied (RELAY-EPOCH-4).
-        const err = new Error('held update could not be re-applied onto the new epoch')
-        host.logger.warn({ doc: doc.docId, held: late.length }, err.message)
-        for (const h of late) h.reject(err)
-        continue
-      }
-      if (outcome.changes) changes.push(outcome.changes)
-      acked.push(...late)
-    }
-    // Synchronous from here on: nothing can be accepted between the switch and the greeting.
+    // Synchronous from here on: nothing can be accepted between the switch and the greeting. The held updates
+    // (old-epoch changes) are re-applied afterwards (below): waiting for them here would let a client that keeps
+    // editing hold the switch open for ever.
+    const late = queue.splice(0)
     st.record = record
     st.held = null
     st.archives.set(
@@ -122,13 +108,22 @@ export const runEpochSwitch = async (
       Promise.resolve({ epoch: fromEpoch, child: record, stateV2: result.archiveV2 }),
     )
     host.replaced(doc, result.nextV1, result.nextV2.byteLength)
-    // Not forwarded: every connection is greeted again right after and syncs the new state. Updates the new epoch
-    // already held (no changes) are stored there already.
-    const diff = changes.length === 0 ? null : changes.length === 1 ? changes[0] : Y.mergeUpdates(changes)
-    const durable = diff ? host.commit(doc, diff, false) : Promise.resolve()
-    for (const h of acked) durable.then(h.resolve, h.reject)
     host.logger.info({ doc: doc.docId, from: fromEpoch, epoch: record.id }, 'switched epoch')
     host.switched(doc, record)
+    if (late.length === 0) return
+    const outcome = await reapply(exec, session, late, inline)
+    if (!outcome.ok) {
+      // Not re-applied (missing dependencies, or the old view lacks the base): never acknowledged as stored. The
+      // senders keep them pending and bring them again from the new epoch, re-applied (RELAY-EPOCH-4).
+      const err = new Error('held update could not be re-applied onto the new epoch')
+      host.logger.warn({ doc: doc.docId, held: late.length }, err.message)
+      for (const h of late) h.reject(err)
+      return
+    }
+    // One diff against the new epoch's state; forwarded, since the room was greeted with the state before it.
+    // Updates the new epoch already held (no changes) are stored there already.
+    const durable = outcome.changes ? host.commit(doc, outcome.changes, true) : Promise.resolve()
+    for (const h of late) durable.then(h.resolve, h.reject)
   } finally {
     if (started) {
       exec.worker

@@ -35,7 +35,17 @@ class GatedWorker extends CompactionWorker {
     }
     const ran = await super.run<T>(request, inline)
     this.threads.push({ op: request.op, threadId: ran.threadId })
+    for (const w of this.#waiters.filter((x) => x.op === request.op)) w.resolve()
+    this.#waiters = this.#waiters.filter((x) => x.op !== request.op)
     return ran
+  }
+
+  #waiters: Array<{ op: CompactionRequest['op']; resolve: () => void }> = []
+
+  /** Resolves once a task `op` completed (now or earlier). */
+  completed(op: CompactionRequest['op']): Promise<void> {
+    if (this.threads.some((t) => t.op === op)) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push({ op, resolve }))
   }
 }
 
@@ -146,6 +156,8 @@ describe('relay compaction off the event loop (RELAY-3.8)', () => {
     gate.release()
     const record = await changed
     await writing
+    // The held update is re-applied right after the switch, in the worker.
+    await worker.completed('switch-late')
     expect(record.parent).toBe('0')
     const ran = (op: CompactionRequest['op']) => worker.threads.find((t) => t.op === op)?.threadId
     expect(ran('switch-start')).toBeGreaterThan(0)
