@@ -48,6 +48,7 @@ const args = [
 ]
 
 const median = (xs: readonly number[]): number => {
+  if (xs.length === 0) return Number.NaN
   const s = [...xs].sort((a, b) => a - b)
   const mid = Math.floor(s.length / 2)
   return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
@@ -165,6 +166,102 @@ export default async (): Promise<Row[]> => {
         }
       }
 
+      // Item 3: the whiteboard after history compaction (an epoch started, as the epoch policy does) against a
+      // fresh document with the same content, both opened by Weft after a restart.
+      let epochRow: Row | null = null
+      if (workload.kind === 'whiteboard' && process.env['WEFT_BENCH_BROWSER_EPOCH'] !== '0') {
+        const epochName = `${names('weft', first, 0)}-epoch`
+        const freshName = `${names('weft', first, 0)}-fresh`
+        const copy = await freshPage()
+        const copyName = `${names('weft', first, 0)}-copy`
+        // The same rows in a new database (no entries left behind by the log compactions' deletions).
+        const copyDb = (to: string) =>
+          copy.evaluate(
+            ([from, to]) =>
+              new Promise<void>((resolve, reject) => {
+                // The typing run's database, copied so that the other figures keep theirs.
+                const src = indexedDB.open(from)
+                src.onerror = () => reject(new Error('open'))
+                src.onsuccess = () => {
+                  const db = src.result
+                  const names = [...db.objectStoreNames]
+                  const tx = db.transaction(names, 'readonly')
+                  const data: Record<string, { keys: IDBValidKey[]; values: unknown[] }> = {}
+                  for (const n of names) {
+                    const keys = tx.objectStore(n).getAllKeys()
+                    const values = tx.objectStore(n).getAll()
+                    tx.addEventListener(
+                      'complete',
+                      () => (data[n] = { keys: keys.result, values: values.result }),
+                    )
+                  }
+                  tx.oncomplete = () => {
+                    const version = db.version
+                    db.close()
+                    const dst = indexedDB.open(to, version)
+                    dst.onupgradeneeded = () => {
+                      for (const n of names) dst.result.createObjectStore(n)
+                    }
+                    dst.onsuccess = () => {
+                      const out = dst.result.transaction(names, 'readwrite')
+                      for (const n of names)
+                        data[n]?.keys.forEach((k, i) => out.objectStore(n).put(data[n]?.values[i], k))
+                      out.oncomplete = () => {
+                        dst.result.close()
+                        resolve()
+                      }
+                    }
+                  }
+                }
+              }),
+            [names('weft', first, 0), to] as const,
+          )
+        await copyDb(copyName)
+        await copyDb(epochName)
+        const result = await call(copy, 'epochAndFresh', epochName, freshName)
+        await copy.close()
+        const variants = {
+          epoch: epochName,
+          fresh: freshName,
+          copy: copyName,
+          original: names('weft', first, 0),
+        }
+        const opensOf: Record<keyof typeof variants, number[]> = {
+          epoch: [],
+          fresh: [],
+          copy: [],
+          original: [],
+        }
+        const order = Object.keys(variants) as Array<keyof typeof variants>
+        for (let i = 0; i < OPENS; i++) {
+          await relaunch()
+          for (const which of i % 2 === 0 ? order : [...order].reverse()) {
+            const p = await freshPage()
+            const opened = await call(p, 'open', 'weft', variants[which], workload)
+            if (opened.contentSize !== content) throw new Error(`${which}: opened content differs`)
+            opensOf[which].push(opened.ms)
+            await p.close()
+          }
+        }
+        const { epoch: epochOpens, fresh: freshOpens } = opensOf
+        console.log(
+          `    weft after an epoch start (${result.startMs.toFixed(0)} ms, ${result.bytes} B stored; fresh copy ` +
+            `${result.freshBytes} B): cold opens ${epochOpens.map((x) => x.toFixed(0)).join(', ')} ms; fresh ` +
+            `document ${freshOpens.map((x) => x.toFixed(0)).join(', ')} ms; the log-compacted database ` +
+            `${opensOf.original.map((x) => x.toFixed(0)).join(', ')} ms, its rows copied to a new database ` +
+            `${opensOf.copy.map((x) => x.toFixed(0)).join(', ')} ms (same restarts, order alternating)`,
+        )
+        epochRow = {
+          bench: `browser storage (Chromium, IndexedDB), ${label}`,
+          metric: `cold open after history compaction (median of ${OPENS})`,
+          value: median(epochOpens),
+          baseline: median(freshOpens),
+          baselineName: 'fresh document, same content (Weft)',
+          unit: 'ms',
+          target: 2,
+        }
+      }
+
       console.log(`  ${label} (durability: Weft ${DURABILITY}, y-indexeddb default):`)
       for (const system of SYSTEMS) {
         const t = write.typing[system].map((r) => r.ms)
@@ -225,6 +322,7 @@ export default async (): Promise<Row[]> => {
           unit: 'B',
         },
       ]
+      if (epochRow) measured.push(epochRow)
       rows.push(...measured.filter((r) => Number.isFinite(r.value / r.baseline) || r.value === 0))
     }
   } finally {

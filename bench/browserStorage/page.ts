@@ -182,6 +182,36 @@ const api: BenchApi = {
 
   storedBytes,
 
+  async epochAndFresh(name: string, freshName: string) {
+    const store = new IndexedDbDocStore({ name })
+    const d = await openDoc({ docId: 'bench', store })
+    const started = performance.now()
+    await d.epochs?.start()
+    await d.persistence?.flushed()
+    const startMs = performance.now() - started
+    const fresh = new Y.Doc()
+    const target = fresh.getMap<Y.Map<number | string>>('shapes')
+    fresh.transact(() => {
+      d.doc.getMap<Y.Map<number | string>>('shapes').forEach((shape, key) => {
+        const copy = new Y.Map<number | string>()
+        target.set(key, copy)
+        shape.forEach((value, field) => copy.set(field, value))
+      })
+    })
+    await d.destroy()
+    await store.close()
+    const freshStore = new IndexedDbDocStore({ name: freshName })
+    const f = await openDoc({ docId: 'bench', store: freshStore, doc: fresh })
+    await f.persistence?.flushed()
+    await f.destroy()
+    await freshStore.close()
+    return {
+      startMs,
+      bytes: (await storedBytes(name)).bytes,
+      freshBytes: (await storedBytes(freshName)).bytes,
+    }
+  },
+
   async usage() {
     return (await navigator.storage.estimate()).usage ?? 0
   },

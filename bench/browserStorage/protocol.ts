@@ -35,6 +35,14 @@ export interface BenchApi {
   ): Promise<WriteResult>
   open(system: System, name: string, workload: Workload): Promise<OpenResult>
   storedBytes(name: string): Promise<{ bytes: number; rows: number }>
+  /**
+   * History compaction of a Weft database (`EpochManager.start`, as the epoch policy runs it), then a copy of the
+   * same content as a fresh document in database `freshName` (item 3's baseline). Whiteboard only.
+   */
+  epochAndFresh(
+    name: string,
+    freshName: string,
+  ): Promise<{ startMs: number; bytes: number; freshBytes: number }>
   /** `navigator.storage.estimate().usage` for the origin. */
   usage(): Promise<number>
 }
