@@ -1,7 +1,7 @@
 /**
  * Issue 12.3 / 12.4: the relay compacting a large whiteboard history while it serves. A 1,000-shape board after
  * WEFT_BENCH_MOVES (default 200) moves per shape is stored as the relay finds it after log compactions (one V2
- * snapshot); a stock client edits it until the relay's log compaction (RELAY-3.4) and its epoch reset
+ * snapshot); a raw y-protocols client (no Y.Doc in this process) edits it until the relay's log compaction (RELAY-3.4) and its epoch reset
  * (`--epoch-reset`, RELAY-EPOCH-5) have run, while `/healthz` is polled every 20 ms and
  * `perf_hooks.monitorEventLoopDelay` records the relay process's event loop. Run twice in one process: with the
  * compaction worker (RELAY-3.8, the default) and with every rebuild inline (`workerMinBytes: Infinity`, what the relay
@@ -16,7 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { pino } from 'pino'
 import * as Y from 'yjs'
-import { WebsocketProvider } from 'y-websocket'
+import * as encoding from 'lib0/encoding'
 import { DocPersistence, countItems, docId, type DocStore } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { createWeftServer } from '@weft/signaling'
@@ -103,14 +103,46 @@ interface Run {
   readonly path: string
 }
 
-/** One run: a relay on a store holding the board's history, edited until it compacted and reset the history. */
-const run = async (board: Y.Doc, dir: string, name: string, inline: boolean): Promise<Run> => {
+/** A y-protocols sync message (0) of `kind` (0 step 1, 2 update) carrying `payload`. */
+const syncMessage = (kind: number, payload: Uint8Array): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint(e, kind)
+  encoding.writeVarUint8Array(e, payload)
+  return encoding.toUint8Array(e)
+}
+
+/** What a run needs of the board, as bytes only: this process holds no Y.Doc while it measures. */
+interface Workload {
+  /** The board's history as log compactions leave it (V2). */
+  readonly snapshot: Uint8Array
+  /** Edits of the board by one client, one update each (moves of one shape). */
+  readonly edits: readonly Uint8Array[]
+}
+
+const workloadOf = (board: Y.Doc): Workload => {
+  const snapshot = Y.encodeStateAsUpdateV2(board)
+  const editor = new Y.Doc()
+  Y.applyUpdateV2(editor, snapshot)
+  const edits: Uint8Array[] = []
+  editor.on('update', (u: Uint8Array) => edits.push(u))
+  const shapes: Board = editor.getMap('shapes')
+  for (let i = 0; i < 3000; i++) shapes.get(`shape-${i % SHAPES}`)?.set('x', i)
+  editor.destroy()
+  return { snapshot, edits }
+}
+
+/**
+ * One run: a relay on a store holding the board's history; a raw y-protocols client (no Y.Doc) edits it until the
+ * relay compacted its log and reset the history (it closes the client with StaleEpoch then).
+ */
+const run = async (work: Workload, dir: string, name: string, inline: boolean): Promise<Run> => {
   const trace = (m: string) => process.env.WEFT_BENCH_TRACE && console.log(`  [${name}] ${m}`)
   const path = join(dir, `${name}.db`)
   {
     const store = new SqliteDocStore({ path })
     // As log compactions leave it: one V2 snapshot, marked as garbage-collected (no rebuild at load).
-    await store.compact(D, Y.encodeStateAsUpdateV2(board), 0, { meta: { 'weft.relay.gc': '0' } })
+    await store.compact(D, work.snapshot, 0, { meta: { 'weft.relay.gc': '0' } })
     await store.close()
   }
   const store: DocStore = new SqliteDocStore({ path })
@@ -127,20 +159,18 @@ const run = async (board: Y.Doc, dir: string, name: string, inline: boolean): Pr
   })
   const { port } = await server.listen()
   trace('listening')
-  const doc = new Y.Doc()
-  const provider = new WebsocketProvider(`ws://127.0.0.1:${port}/relay`, ROOM, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    disableBc: true,
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/relay/${ROOM}`)
+  ws.binaryType = 'nodebuffer'
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('error', reject)
   })
-  await new Promise<void>((resolve) => provider.once('sync', () => resolve()))
+  const synced = new Promise<void>((resolve) => ws.once('message', () => resolve()))
+  ws.send(syncMessage(0, Y.encodeStateVector(new Y.Doc())))
+  await synced
   trace('synced')
-  const reset = new Promise<void>((resolve) => {
-    provider.on('connection-close', (event: CloseEvent | null) => {
-      if (event?.code !== 4013) return
-      provider.shouldConnect = false
-      resolve()
-    })
-  })
+  const reset = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+  ;(globalThis as { gc?: () => void }).gc?.()
 
   const histogram = monitorEventLoopDelay({ resolution: 1 })
   const health: number[] = []
@@ -160,20 +190,18 @@ const run = async (board: Y.Doc, dir: string, name: string, inline: boolean): Pr
   })()
   histogram.enable()
   const started = performance.now()
-  const shapes: Board = doc.getMap('shapes')
   let edits = 0
   const editing = setInterval(() => {
-    const shape = shapes.get(`shape-${edits % SHAPES}`)
-    shape?.set('x', edits++)
+    const edit = work.edits[edits++ % work.edits.length]
+    if (edit && ws.readyState === WebSocket.OPEN) ws.send(syncMessage(2, edit))
   }, 10)
-  await reset
-  trace(`reset after ${edits} edits`)
+  const code = await reset
+  trace(`closed with ${code} after ${edits} edits`)
   const windowMs = performance.now() - started
   clearInterval(editing)
   histogram.disable()
   polling = false
   await poll
-  provider.destroy()
   await server.close()
   await store.close()
   return {
@@ -200,10 +228,10 @@ const coldOpen = async (path: string): Promise<Y.Doc> => {
 export default async (): Promise<Row[]> => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-compaction-'))
   try {
-    const board = whiteboard()
     const bench = `relay compaction ${SHAPES}x${MOVES}`
-    const inline = await run(board, dir, 'inline', true)
-    const worker = await run(board, dir, 'worker', false)
+    const work = workloadOf(whiteboard())
+    const inline = await run(work, dir, 'inline', true)
+    const worker = await run(work, dir, 'worker', false)
     for (const [label, r] of [
       ['inline (before)', inline],
       ['worker', worker],
