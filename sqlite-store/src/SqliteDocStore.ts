@@ -12,6 +12,7 @@ import {
   type DocStore,
   type StoredDoc,
 } from '@weft/core'
+import { AppendQueue, rejectAppends, settleAppends } from '@weft/core/store-kit'
 
 /** Options of {@link SqliteDocStore}. */
 export interface SqliteDocStoreOptions {
@@ -25,17 +26,6 @@ export interface SqliteDocStoreOptions {
   readonly durability?: 'full' | 'normal'
   /** How long to wait for another process's write lock, in ms (default 5000). */
   readonly busyTimeoutMs?: number
-}
-
-interface PendingAppend {
-  readonly docId: DocId
-  readonly bytes: Buffer
-  /** STORE-2.5: the epoch the stored document must be in, checked inside the commit. */
-  readonly epoch: string | undefined
-  /** STORE-2.6: meta entries written in the same transaction as the update. */
-  readonly meta: Readonly<Record<string, string | null>> | undefined
-  readonly resolve: (clock: number) => void
-  readonly reject: (err: unknown) => void
 }
 
 const SCHEMA = `
@@ -91,8 +81,8 @@ export class SqliteDocStore implements DocStore {
   readonly #db: Database.Database | null = null
   readonly #initError: WeftError | null = null
   readonly #stmts: ReturnType<typeof prepare> | null = null
-  #queue: PendingAppend[] = []
-  #scheduled = false
+  /** Group commit (STORE-2.4): appends of one tick are written by the next `setImmediate`, in one transaction. */
+  readonly #appends = new AppendQueue<Buffer>(() => setImmediate(() => this.#flush()))
   #closed = false
   #commits = 0
 
@@ -155,21 +145,8 @@ export class SqliteDocStore implements DocStore {
     } catch (err) {
       return Promise.reject(err as Error)
     }
-    return new Promise<number>((resolve, reject) => {
-      // Copy now: the caller may reuse its buffer (STORE-1.4).
-      this.#queue.push({
-        docId,
-        bytes: Buffer.from(update),
-        epoch: options?.epoch,
-        meta: options?.meta,
-        resolve,
-        reject,
-      })
-      if (!this.#scheduled) {
-        this.#scheduled = true
-        setImmediate(() => this.#flush())
-      }
-    })
+    // Copy now: the caller may reuse its buffer (STORE-1.4).
+    return this.#appends.push(docId, Buffer.from(update), options)
   }
 
   async compact(
@@ -280,10 +257,8 @@ export class SqliteDocStore implements DocStore {
 
   /** Commits every queued append in one transaction (group commit, STORE-2.4), then settles their promises. */
   #flush(): void {
-    this.#scheduled = false
-    const batch = this.#queue
-    if (batch.length === 0 || this.#closed || !this.#stmts) return
-    this.#queue = []
+    if (this.#appends.size === 0 || this.#closed || !this.#stmts) return
+    const batch = this.#appends.take()
     const s = this.#stmts
     // Per append: its clock, or the epoch-mismatch that refused it (STORE-2.5: nothing written, no clock used).
     let clocks: (number | WeftError)[]
@@ -319,16 +294,10 @@ export class SqliteDocStore implements DocStore {
         })
       }).immediate()
     } catch (err) {
-      const error = toStoreError(err, 'append')
-      for (const p of batch) p.reject(error)
-      return
+      return rejectAppends(batch, toStoreError(err, 'append'))
     }
     this.#commits++
-    batch.forEach((p, i) => {
-      const clock = clocks[i] ?? 0
-      if (clock instanceof WeftError) p.reject(clock)
-      else p.resolve(clock)
-    })
+    settleAppends(batch, clocks)
   }
 }
 

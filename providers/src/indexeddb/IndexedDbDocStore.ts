@@ -19,7 +19,8 @@ import {
   updatesThrough,
   type SnapshotRow,
 } from './readRows.js'
-import { writeAppends, type BatchOutcome, type PendingAppend } from './writeAppends.js'
+import { AppendQueue, rejectAppends, settleAppends, type PendingAppend } from '@weft/core/store-kit'
+import { writeAppends, type BatchOutcome } from './writeAppends.js'
 
 /** Options of {@link IndexedDbDocStore}. */
 export interface IndexedDbDocStoreOptions {
@@ -55,7 +56,9 @@ export class IndexedDbDocStore implements DocStore {
   readonly #db: Promise<IDBDatabase>
   readonly #durability: 'strict' | 'relaxed'
   #dbValue: IDBDatabase | null = null
-  #queue: PendingAppend[] = []
+  /** Group commit (STORE-2.4): a task's appends, or those issued while an append transaction is in flight. */
+  readonly #appends = new AppendQueue(() => this.#schedule())
+  /** A flush of the queued appends is scheduled (`#autoFlush`). */
   #scheduled = false
   /** Append transactions created and not settled yet. */
   #writing = 0
@@ -124,17 +127,19 @@ export class IndexedDbDocStore implements DocStore {
       return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'IndexedDbDocStore is closed'))
     // Copy now (STORE-1.4); also, structured clone of a view would store its whole underlying buffer.
     const bytes = new Uint8Array(update)
-    return new Promise<number>((resolve, reject) => {
-      this.#queue.push({ docId, bytes, epoch: options?.epoch, meta: options?.meta, resolve, reject })
-      if (this.#scheduled) return
-      this.#scheduled = true
-      if (this.#dbValue) queueMicrotask(() => this.#autoFlush())
-      else
-        this.#db.then(
-          () => this.#autoFlush(),
-          (err: unknown) => this.#failQueue(toStoreError(err, 'open')),
-        )
-    })
+    return this.#appends.push(docId, bytes, options)
+  }
+
+  /** Appends landed in an empty queue: flush them at the end of this task (or once the database is open). */
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    if (this.#dbValue) queueMicrotask(() => this.#autoFlush())
+    else
+      this.#db.then(
+        () => this.#autoFlush(),
+        (err: unknown) => this.#failQueue(toStoreError(err, 'open')),
+      )
   }
 
   async compact(
@@ -246,9 +251,7 @@ export class IndexedDbDocStore implements DocStore {
 
   #failQueue(err: WeftError): void {
     this.#scheduled = false
-    const batch = this.#queue
-    this.#queue = []
-    for (const p of batch) p.reject(err)
+    this.#appends.fail(err)
   }
 
   #check(): void {
@@ -282,10 +285,8 @@ export class IndexedDbDocStore implements DocStore {
    */
   #flush(): void {
     const db = this.#dbValue
-    if (this.#queue.length === 0 || !db || this.#retry.length > 0) return
-    const batch = this.#queue
-    this.#queue = []
-    this.#write(db, batch, false)
+    if (this.#appends.size === 0 || !db || this.#retry.length > 0) return
+    this.#write(db, this.#appends.take(), false)
   }
 
   /** One append transaction for `batch`; settles its promises on `complete` (STORE-2.4). */
@@ -311,24 +312,19 @@ export class IndexedDbDocStore implements DocStore {
       this.#writing--
       if (result instanceof WeftError) {
         for (const d of docs) this.#last.delete(d)
-        for (const p of batch) p.reject(result)
+        rejectAppends(batch, result)
       } else if (!result.ok) {
         for (const d of docs) this.#last.delete(d)
         this.#retry.push(batch)
       } else {
         // Only where no later transaction took over the document's expected clock.
         if (!expected) for (const [d, clock] of result.last) if (!this.#last.has(d)) this.#last.set(d, clock)
-        batch.forEach((p, i) => {
-          const clock = result.clocks[i] ?? 0
-          if (clock instanceof WeftError) p.reject(clock)
-          else p.resolve(clock)
-        })
+        settleAppends(batch, result.clocks)
       }
       if (this.#writing > 0) return
       if (this.#retry.length > 0) {
-        const again = [...this.#retry.flat(), ...this.#queue]
+        const again = [...this.#retry.flat(), ...this.#appends.take()]
         this.#retry = []
-        this.#queue = []
         this.#write(db, again, true)
       } else if (!this.#scheduled) this.#flush()
     }

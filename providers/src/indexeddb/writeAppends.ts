@@ -1,18 +1,7 @@
 import { epochMismatchError, WeftError, type DocId } from '@weft/core'
+import type { PendingAppend } from '@weft/core/store-kit'
 import { CLOCKS, META, SNAPSHOTS, transactionDone, UPDATES } from './idb.js'
 import { readEpoch, readLastClock, toClock } from './readRows.js'
-
-/** One queued `append`. */
-export interface PendingAppend {
-  readonly docId: DocId
-  readonly bytes: Uint8Array
-  /** STORE-2.5: the epoch the stored document must be in, checked inside the write transaction. */
-  readonly epoch: string | undefined
-  /** STORE-2.6: meta entries written in the same transaction as the update. */
-  readonly meta: Readonly<Record<string, string | null>> | undefined
-  readonly resolve: (clock: number) => void
-  readonly reject: (err: unknown) => void
-}
 
 /**
  * Outcome of one batch: per append its clock or the error that refused it, and each document's last clock after

@@ -12,6 +12,7 @@ import {
   type DocStore,
   type StoredDoc,
 } from '@weft/core'
+import { AppendQueue, rejectAppends, type PendingAppend } from '@weft/core/store-kit'
 import {
   COMPACT_LOCK_KEY,
   POSTGRES_SCHEMA_VERSION,
@@ -43,17 +44,6 @@ export interface StoredTail {
   readonly updates: ReadonlyArray<{ readonly clock: number; readonly data: Uint8Array }>
   /** Last clock of the document (0 for an unknown one). */
   readonly clock: number
-}
-
-interface PendingAppend {
-  readonly docId: DocId
-  readonly bytes: Buffer
-  /** STORE-2.5: the epoch the stored document must be in, checked inside the commit. */
-  readonly epoch: string | undefined
-  /** STORE-2.6: meta entries written in the same transaction as the update. */
-  readonly meta: Readonly<Record<string, string | null>> | undefined
-  readonly resolve: (clock: number) => void
-  readonly reject: (err: unknown) => void
 }
 
 /** Maps a pg failure to a WeftError: data-corruption SQLSTATEs (class XX) are `store-corrupted`. */
@@ -97,7 +87,8 @@ export class PostgresDocStore implements DocStore {
   readonly #ownsPool: boolean
   readonly #schema: string
   #init: Promise<void> | null = null
-  #queue: PendingAppend[] = []
+  /** Group commit (STORE-2.4): what is queued while a write is in flight is the next write. */
+  readonly #appends = new AppendQueue<Buffer>(() => this.#schedule())
   #scheduled = false
   #writing: Promise<void> | null = null
   #closed = false
@@ -236,18 +227,8 @@ export class PostgresDocStore implements DocStore {
   append(docId: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
     if (this.#closed)
       return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed'))
-    return new Promise<number>((resolve, reject) => {
-      // Copy now: the caller may reuse its buffer (STORE-1.4).
-      this.#queue.push({
-        docId,
-        bytes: Buffer.from(update),
-        epoch: options?.epoch,
-        meta: options?.meta,
-        resolve,
-        reject,
-      })
-      this.#schedule()
-    })
+    // Copy now: the caller may reuse its buffer (STORE-1.4).
+    return this.#appends.push(docId, Buffer.from(update), options)
   }
 
   async compact(
@@ -343,7 +324,7 @@ export class PostgresDocStore implements DocStore {
   async close(): Promise<void> {
     if (this.#closed) return
     // Pending appends are committed first (STORE-6.1).
-    while (this.#queue.length > 0 || this.#writing) await this.#drain()
+    while (this.#appends.size > 0 || this.#writing) await this.#drain()
     this.#closed = true
     if (this.#ownsPool) await this.#pool.end()
   }
@@ -377,7 +358,7 @@ export class PostgresDocStore implements DocStore {
   async #before(): Promise<void> {
     if (this.#closed) throw new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed')
     await this.ready()
-    if (this.#queue.length > 0 || this.#writing) await this.#drain()
+    if (this.#appends.size > 0 || this.#writing) await this.#drain()
     if (this.#closed) throw new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed')
   }
 
@@ -426,7 +407,7 @@ export class PostgresDocStore implements DocStore {
   async #drain(): Promise<void> {
     for (;;) {
       if (this.#writing) await this.#writing
-      else if (this.#queue.length > 0) await this.#flush()
+      else if (this.#appends.size > 0) await this.#flush()
       else return
     }
   }
@@ -448,8 +429,7 @@ export class PostgresDocStore implements DocStore {
    * mismatch rolls back, refuses those appends and commits the others again (no clock is used by a refused one).
    */
   #flush(): Promise<void> {
-    const batch = this.#queue
-    this.#queue = []
+    const batch = this.#appends.take()
     if (batch.length === 0) return Promise.resolve()
     const run = (async () => {
       const refused = new Map<PendingAppend, WeftError>()
@@ -472,16 +452,14 @@ export class PostgresDocStore implements DocStore {
           }
         }
       } catch (err) {
-        const error = toStoreError(err, 'append')
-        for (const p of batch) p.reject(error)
-        return
+        return rejectAppends(batch, toStoreError(err, 'append'))
       }
       for (const [p, err] of refused) p.reject(err)
       accepted.forEach((p, i) => p.resolve(clocks[i] ?? 0))
     })()
     this.#writing = run.finally(() => {
       this.#writing = null
-      if (this.#queue.length > 0 && !this.#closed) this.#schedule()
+      if (this.#appends.size > 0 && !this.#closed) this.#schedule()
     })
     return this.#writing
   }

@@ -1,0 +1,6 @@
+/**
+ * Building blocks for {@link DocStore} implementations (`@weft/core/store-kit`): the group-commit queue every Weft
+ * store uses. Apps that only use a store never need this subpath.
+ * @packageDocumentation
+ */
+export { AppendQueue, settleAppends, rejectAppends, type PendingAppend } from './AppendQueue.js'
