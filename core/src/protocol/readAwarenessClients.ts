@@ -24,7 +24,7 @@ export const readAwarenessEntries = (update: Uint8Array): AwarenessEntry[] => {
     for (let i = 0; i < len; i++) {
       const clientID = decoding.readVarUint(decoder)
       const clock = decoding.readVarUint(decoder)
-      const state: unknown = JSON.parse(readString(decoder))
+      const state: unknown = parseAwarenessJson(readString(decoder))
       out.push({ clientID, clock, state })
     }
     return out
@@ -75,10 +75,37 @@ export const isRemovedAwarenessState = (state: Uint8Array): boolean =>
 /** Decodes an encoded state (checked UTF-8, then JSON). Throws a `malformed-message` {@link WeftError}. */
 export const decodeAwarenessState = (state: Uint8Array): unknown => {
   try {
-    return JSON.parse(utf8.decode(state)) as unknown
+    return parseAwarenessJson(utf8.decode(state))
   } catch (err) {
     throw malformed(err)
   }
+}
+
+/**
+ * Deepest nesting of arrays and objects an awareness state may have (SYNC-6.2). Presence is flat in practice (a
+ * cursor's relative positions nest about five levels); y-protocols re-encodes received states with the recursive
+ * `JSON.stringify`, so a state nested some thousands deep, small enough for any byte limit, overflows the stack of
+ * every stock peer that receives it.
+ */
+export const MAX_AWARENESS_DEPTH = 64
+
+/** `JSON.parse` of an awareness state, refused (thrown) when it nests deeper than {@link MAX_AWARENESS_DEPTH}. */
+const parseAwarenessJson = (text: string): unknown => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c)
+        i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_AWARENESS_DEPTH)
+        throw new Error(`state nested deeper than ${MAX_AWARENESS_DEPTH} levels`)
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return JSON.parse(text) as unknown
 }
 
 /** Encodes entries with encoded states in the y-protocols awareness update format. */

@@ -169,3 +169,30 @@ describe('presence: limits (RELAY-6.5)', () => {
     expect(a.received.filter((m) => m.type === 'awareness')).toHaveLength(1)
   })
 })
+
+describe('presence: deeply nested states (SYNC-6.4)', () => {
+  it('SYNC-6.4: a state nested 30,000 deep (60 KB) is refused as malformed and reaches no one', async () => {
+    srv = await startTestServer()
+    const a = await join('deep')
+    const b = await join('deep')
+    const deep = '['.repeat(30_000) + ']'.repeat(30_000)
+    a.client.send(encodeAwareness(state(9, 1, deep)))
+    expect((await a.client.closed).code).toBe(CloseCode.MalformedMessage)
+    // B is still served, and the deep state was never forwarded: its next presence message is C's.
+    const c = await join('deep')
+    c.client.send(encodeAwareness(state(3, 1, '{"name":"Cy"}')))
+    expect(idsOf((await b.next('awareness')).update)).toEqual([3])
+  })
+
+  it('SYNC-6.4: 64 levels are accepted, 65 refused; brackets inside strings do not count', () => {
+    const table = new AwarenessTable()
+    const nested = (n: number) => '['.repeat(n) + ']'.repeat(n)
+    expect(table.apply(state(1, 1, nested(64)), {})).toMatchObject({ ok: true })
+    expect(() => table.apply(state(2, 1, nested(65)), {})).toThrow(/nested deeper than 64/)
+    expect(table.apply(state(3, 1, JSON.stringify({ s: '[[[[' + '['.repeat(100) })), {})).toMatchObject({
+      ok: true,
+    })
+    expect(readAwarenessEntries(state(4, 1, nested(64)))).toHaveLength(1)
+    expect(() => readAwarenessEntries(state(5, 1, nested(65)))).toThrow(/nested deeper than 64/)
+  })
+})
