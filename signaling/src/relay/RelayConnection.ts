@@ -13,6 +13,7 @@ import {
   updateMessageParts,
   splitMessage,
   validateUpdate,
+  type UpdateSummary,
   type Hello,
   type WireMessage,
 } from '@weft/core'
@@ -36,10 +37,10 @@ const MIN_PEER_MESSAGE_SIZE = 1024
 /** What a connection asks of the hub that owns its document. */
 export interface RelayHost {
   /**
-   * Stores and forwards a validated, non-empty update (`deleted`: the clock units its delete set covers); resolves
-   * once it is durable.
+   * Stores and forwards a validated, non-empty update (`summary`: what its validation found: the clock units its
+   * delete set covers, the nesting of types it builds); resolves once it is durable.
    */
-  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, deleted: number): Promise<void>
+  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void>
   /** A peer is about to be answered from the document's state (a join): a chance to compact that state first. */
   beforeAnswer(doc: RelayDoc): void
   /** Resolves once everything accepted for `doc` so far is durable. */
@@ -289,11 +290,11 @@ export class RelayConnection implements RelayPeer {
 
   #update(doc: RelayDoc, update: Uint8Array, seq: number | null): void {
     const empty = isEmptyUpdate(update)
-    let deleted: number
+    let summary: UpdateSummary
     try {
       // RELAY-5.1: walked structurally (SYNC-3.4), strings decoded as UTF-8 and JSON parsed (Yjs would fail on
       // them later, when merging), before anything is stored or forwarded.
-      ;({ deleted } = validateUpdate(update, { strings: true }))
+      summary = validateUpdate(update, { strings: true })
     } catch (err) {
       return this.#reject(err)
     }
@@ -301,7 +302,7 @@ export class RelayConnection implements RelayPeer {
       // RELAY-4.3: nothing from a read-only connection is stored or forwarded.
       return this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent an update')
     }
-    const durable = empty ? this.#host.whenDurable(doc) : this.#host.acceptUpdate(doc, update, this, deleted)
+    const durable = empty ? this.#host.whenDurable(doc) : this.#host.acceptUpdate(doc, update, this, summary)
     if (seq === null || seq <= this.#receivedSeq) return
     this.#receivedSeq = seq
     // RELAY-3.2: acknowledge only once durable; acks are cumulative and monotonic.

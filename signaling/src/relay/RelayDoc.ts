@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { updateMessageParts, type DocId, type StoredDoc } from '@weft/core'
+import { MAX_NESTING_DEPTH, updateMessageParts, type DocId, type StoredDoc } from '@weft/core'
 import { preframe, preframeParts } from '../ws/frames.js'
 import { AwarenessTable } from './AwarenessTable.js'
 import type { CommitTarget } from './GroupCommitter.js'
@@ -32,6 +32,11 @@ export class RelayDoc implements CommitTarget {
    * delete sets cover, counted as they are accepted; an update whose content is not known counts as 1.
    */
   deletedSinceGc: number
+  /**
+   * An upper bound of how deep the document's shared types nest (RELAY-9.5, `checkNesting`). Unknown after a load or
+   * an epoch switch: the limit itself, so that the first nested insert computes it exactly.
+   */
+  nestingBound = MAX_NESTING_DEPTH
   compacting = false
   idleTimer: NodeJS.Timeout | null = null
   readonly #onCommitted: (doc: RelayDoc) => void

@@ -1,5 +1,15 @@
 import type { Logger } from 'pino'
-import { CloseCode, closeCodeName, docId, isEpochArchiveId, encodeAwareness, type DocStore } from '@weft/core'
+import {
+  CloseCode,
+  closeCodeName,
+  docId,
+  isEpochArchiveId,
+  encodeAwareness,
+  MAX_NESTING_DEPTH,
+  validateUpdate,
+  type DocStore,
+  type UpdateSummary,
+} from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
 import type { GuardedSocket } from '../connection/GuardedSocket.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
@@ -14,6 +24,7 @@ import { isEpochPeer } from './RelayEpochPeer.js'
 import { RelayEpochs } from './RelayEpochs.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
 import { isQuarantineId, keepAside, screenStoredDoc } from './quarantine.js'
+import { checkNesting } from './checkNesting.js'
 
 /** Options of {@link RelayHub}. */
 export interface RelayHubOptions {
@@ -165,11 +176,11 @@ export class RelayHub implements RelayHost {
     )
   }
 
-  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, deleted: number): Promise<void> {
+  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
     // RELAY-EPOCH-4: during a switch updates are forwarded (still in the old epoch) but stored only afterwards.
     const durable = this.epochs.switching(doc)
       ? this.epochs.hold(doc, update)
-      : this.#take(doc, update, deleted, from)
+      : this.#take(doc, update, summary, from)
     // RELAY-9.1: a refused update is neither stored nor forwarded, and the room carries on.
     if (!durable) return this.#refused(doc.docId)
     doc.broadcastUpdate(update, this.epochs.tag(doc), from)
@@ -183,13 +194,22 @@ export class RelayHub implements RelayHost {
   /**
    * Appends to the in-memory state and queues for storage; `null` when the update is refused (RELAY-9.1, RELAY-9.4):
    * the document would grow past `maxDocBytes`, or Yjs cannot merge it. Then nothing of it is held, stored or
-   * forwarded, and `from` (if a connection) is closed with `DocumentTooLarge` or `RejectedUpdate`. `deleted`: the
-   * clock units the update's delete set covers (1 when not known).
+   * forwarded, and `from` (if a connection) is closed with `DocumentTooLarge` or `RejectedUpdate`. `summary`: what
+   * the update's validation found (walked again here when not given).
    */
-  #take(doc: RelayDoc, update: Uint8Array, deleted = 1, from?: RelayPeer): Promise<void> | null {
+  #take(doc: RelayDoc, update: Uint8Array, summary?: UpdateSummary, from?: RelayPeer): Promise<void> | null {
     const limit = this.#opts.limits.maxDocBytes
     if (doc.log.byteLength + update.byteLength > limit) {
       return this.#refuse(doc, from, CloseCode.DocumentTooLarge, `the document would exceed ${limit} bytes`)
+    }
+    let deleted: number
+    try {
+      const found = summary ?? validateUpdate(update)
+      deleted = found.deleted
+      checkNesting(doc, update, found.depth)
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err)
+      return this.#refuse(doc, from, CloseCode.RejectedUpdate, reason)
     }
     if (!doc.log.append(update)) {
       return this.#refuse(
@@ -235,6 +255,7 @@ export class RelayHub implements RelayHost {
     doc.tailCount = 0
     doc.tailBytes = 0
     doc.deletedSinceGc = 0
+    doc.nestingBound = MAX_NESTING_DEPTH
     doc.snapshotBytes = snapshotBytes
     this.#compaction.replaced(doc, v1)
   }

@@ -227,4 +227,35 @@ describe('relay against hostile writers (issue 17)', () => {
     expect(reader.doc.getText('t').toString()).toBe('a'.repeat(10_000))
     expect(unhandled).toEqual([])
   })
+
+  it('RELAY-9.5 nesting split over many updates (25 x 900 nested maps, each hung under the last) is refused once the document would pass the limit; joiners still load it', async () => {
+    await start(new SqliteDocStore({ path: ':memory:' }))
+    const victim = await weft('room')
+    await victim.ackAtLeast(victim.sendUpdate(edit('victim text', 3)))
+    const attacker = await writer('room')
+    // An ordinary document with GC off, nested one batch at a time; each update alone nests 900 deep.
+    const source = new Y.Doc({ gc: false })
+    source.clientID = 77
+    let parent = source.getMap('root')
+    for (let batch = 0; batch < 25; batch++) {
+      const before = Y.encodeStateVector(source)
+      source.transact(() => {
+        for (let i = 0; i < 900; i++) {
+          const child = new Y.Map<unknown>()
+          parent.set('c', child)
+          parent = child
+        }
+      })
+      attacker.send(encodeSyncUpdate(Y.encodeStateAsUpdate(source, before)))
+    }
+    expect((await attacker.closed).code).toBe(CloseCode.RejectedUpdate)
+    // What the relay serves applies in a fresh Yjs document and holds the victim's text.
+    const reader = await weft('room')
+    expect(reader.doc.getText('t').toString()).toBe('victim text')
+    let depth = 0
+    for (let m: unknown = reader.doc.getMap('root').get('c'); m instanceof Y.Map; m = m.get('c')) depth++
+    expect(depth).toBeLessThanOrEqual(1000)
+    expect(depth).toBeGreaterThan(0)
+    expect(unhandled).toEqual([])
+  })
 })
