@@ -44,6 +44,11 @@ export interface PresenceLimits {
    */
   readonly maxBytesPerRoom: number
   /**
+   * Bytes of presence state the clients one connection introduced may hold together: a share of the room's bytes, so
+   * that one connection cannot fill the room and keep everyone else's presence out. An update past it is dropped.
+   */
+  readonly maxBytesPerConnection: number
+  /**
    * News sent to a room within this many milliseconds of the previous send is held until then and sent with what
    * else arrived meanwhile, as one update (the latest state per client): one write per connection instead of one
    * per change. An update to a quiet room goes out at once. 0 sends every change at once.
@@ -56,11 +61,12 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = Object.freeze({
   maxClientsPerConnection: 32,
   maxClientsPerRoom: 1024,
   maxBytesPerRoom: 1024 * 1024,
+  maxBytesPerConnection: 64 * 1024,
   coalesceMs: 100,
 })
 
 /** Why {@link AwarenessTable.apply} refused an update. */
-export type PresenceRefusal = 'too-many-clients-per-connection' | 'room-full'
+export type PresenceRefusal = 'too-many-clients-per-connection' | 'connection-full' | 'room-full'
 
 /** Outcome of {@link AwarenessTable.apply}. */
 export type PresenceApplied =
@@ -178,6 +184,8 @@ export class AwarenessTable {
     let added = 0
     let taken = 0
     let bytes = 0
+    /** Change of the bytes held by the clients `owner` introduced (those it takes over included). */
+    let ownBytes = 0
     const seen = news.length > 1 ? new Set<number>() : null
     news.forEach((e, i) => {
       if (seen) {
@@ -186,13 +194,18 @@ export class AwarenessTable {
       }
       const current = this.#entries.get(e.clientID)
       if (current === undefined) added++
-      if (current === undefined || (current.state === null && current.owner !== owner)) taken++
-      bytes += (states[i]?.byteLength ?? 0) - (current?.state?.byteLength ?? 0)
+      const takes = current === undefined || (current.state === null && current.owner !== owner)
+      if (takes) taken++
+      const delta = (states[i]?.byteLength ?? 0) - (current?.state?.byteLength ?? 0)
+      bytes += delta
+      if (takes || current.owner === owner) ownBytes += delta
     })
     const limits = this.#limits
     if ((this.#owned.get(owner)?.size ?? 0) + taken > limits.maxClientsPerConnection)
       return 'too-many-clients-per-connection'
     if (this.#entries.size + added > limits.maxClientsPerRoom) return 'room-full'
+    if (ownBytes > 0 && this.#bytesOf(owner) + ownBytes > limits.maxBytesPerConnection)
+      return 'connection-full'
     if (bytes > 0 && this.#bytes + bytes > limits.maxBytesPerRoom) return 'room-full'
     return null
   }
@@ -222,6 +235,13 @@ export class AwarenessTable {
     }
     current.clock = clock
     current.state = state
+  }
+
+  /** Bytes of the present states of the clients `owner` introduced (at most `maxClientsPerConnection` of them). */
+  #bytesOf(owner: object): number {
+    let n = 0
+    for (const id of this.#owned.get(owner) ?? []) n += this.#entries.get(id)?.state?.byteLength ?? 0
+    return n
   }
 
   #own(owner: object, clientID: number): void {

@@ -196,3 +196,25 @@ describe('presence: deeply nested states (SYNC-6.4)', () => {
     expect(() => readAwarenessEntries(state(5, 1, nested(65)))).toThrow(/nested deeper than 64/)
   })
 })
+
+describe('presence: one connection cannot fill a room (RELAY-6.5)', () => {
+  it("RELAY-6.5: one connection's clients hold at most maxBytesPerConnection; the room keeps room for others", () => {
+    const table = new AwarenessTable()
+    const squatter = {}
+    const big = (n: number) => JSON.stringify({ pad: 'x'.repeat(n - 10) })
+    const results = Array.from({ length: 31 }, (_, i) =>
+      table.apply(state(100 + i, 1, big(33_000)), squatter),
+    )
+    // A filler sized to the rest of the room's budget, as an attacker would send it.
+    results.push(
+      table.apply(state(200, 1, big(DEFAULT_PRESENCE_LIMITS.maxBytesPerRoom - table.bytes - 16)), squatter),
+    )
+    expect(results.filter((r) => r.ok).length).toBe(1)
+    expect(results.at(-1)).toEqual({ ok: false, reason: 'connection-full' })
+    expect(table.bytes).toBeLessThanOrEqual(DEFAULT_PRESENCE_LIMITS.maxBytesPerConnection)
+    // Someone else's presence still gets in.
+    expect(table.apply(state(7, 1, '{"name":"legit"}'), {})).toMatchObject({ ok: true })
+    // The squatter may still shrink its own state.
+    expect(table.apply(state(100, 2, '{"small":1}'), squatter)).toMatchObject({ ok: true })
+  })
+})
