@@ -130,8 +130,10 @@ export class Authenticator {
       if (!isAccess(access)) return { ok: false, reason: `invalid access for room ${JSON.stringify(room)}` }
       grants[room] = access
     }
-    const expiresAt =
-      typeof payload.exp === 'number' ? (payload.exp + this.#toleranceSeconds) * 1000 : undefined
+    // AUTH-4: `exp: 1e400` parses to Infinity, which would make a token that never ends.
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp))
+      return { ok: false, reason: 'token rejected: "exp" is not a finite number' }
+    const expiresAt = (payload.exp + this.#toleranceSeconds) * 1000
     return { ok: true, grant: new RoomGrant(grants, expiresAt, payload.sub) }
   }
 }

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose'
 import { Authenticator } from '../../src/auth/Authenticator.js'
@@ -99,5 +100,13 @@ describe('token transport', () => {
     expect(selectProtocol(new Set(['weft-token.abc', 'weft']))).toBe('weft')
     expect(selectProtocol(new Set(['weft-token.abc']))).toBe('weft-token.abc')
     expect(selectProtocol(new Set())).toBe(false)
+  })
+
+  it('AUTH-3: a token whose exp is not a finite number (1e400 parses to Infinity) is refused', async () => {
+    const b64 = (text: string) => Buffer.from(text).toString('base64url')
+    const unsigned = `${b64('{"alg":"HS256","typ":"JWT"}')}.${b64('{"rooms":{"a":"write"},"exp":1e400}')}`
+    const token = `${unsigned}.${createHmac('sha256', SECRET).update(unsigned).digest('base64url')}`
+    const r = await new Authenticator({ secret: SECRET }).authenticate(token)
+    expect(r).toEqual({ ok: false, reason: 'token rejected: "exp" is not a finite number' })
   })
 })
