@@ -74,6 +74,12 @@ export interface ServerLimits {
   readonly heartbeatTimeoutMs: number
   /** After the server sends a close frame, how long it waits for the client's before cutting the socket. */
   readonly closeGraceMs: number
+  /**
+   * How long a client may take to send a request's headers (an upgrade's included) before its socket is cut
+   * (CONN-12): sockets that never finish a request are not covered by the per-address limits, which count upgraded
+   * connections. Node checks it about once a second.
+   */
+  readonly headersTimeoutMs: number
 }
 
 /** Default {@link ServerLimits}. */
@@ -98,4 +104,5 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   heartbeatIntervalMs: 1_000,
   heartbeatTimeoutMs: 5_000,
   closeGraceMs: 2_000,
+  headersTimeoutMs: 10_000,
 })

@@ -133,13 +133,17 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     relay: metrics.connectionsTotal.labels({ endpoint: 'relay' }),
   }
 
-  const http = createServer((req, res) => {
-    handleHttp(req, res).catch((err: unknown) => {
-      logger.error({ err, url: req.url }, 'http handler failed')
-      if (!res.headersSent) res.writeHead(500).end()
-      else res.destroy()
-    })
-  })
+  // CONN-12: a socket that never finishes its request headers is cut (Node's default waits 60 s, checked every 30 s).
+  const http = createServer(
+    { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
+    (req, res) => {
+      handleHttp(req, res).catch((err: unknown) => {
+        logger.error({ err, url: req.url }, 'http handler failed')
+        if (!res.headersSent) res.writeHead(500).end()
+        else res.destroy()
+      })
+    },
+  )
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgrade(req, socket, head).catch((err: unknown) => {
       logger.error({ err, url: req.url }, 'upgrade failed')

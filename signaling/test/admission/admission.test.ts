@@ -1,3 +1,5 @@
+import { connect } from 'node:net'
+import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SignJWT } from 'jose'
 import { CloseCode } from '@weft/core'
@@ -125,5 +127,18 @@ describe('admission (CONN-5, CONN-10)', () => {
       101,
     )
     expect((await healthz()).connections.signal).toBe(3)
+  })
+
+  it('CONN-12: a socket that never finishes its request headers is cut after headersTimeoutMs', async () => {
+    await start({ limits: { headersTimeoutMs: 300 } })
+    const socket = connect(srv?.port ?? 0, '127.0.0.1')
+    await once(socket, 'connect')
+    // Slowloris: a request line and one header, then nothing more.
+    socket.write('GET /relay/doc HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+    const started = performance.now()
+    socket.resume()
+    await once(socket, 'close')
+    // Cut by the server (Node's default would wait 60 s, checked every 30 s); the test only awaits the close.
+    expect(performance.now() - started).toBeLessThan(30_000)
   })
 })
