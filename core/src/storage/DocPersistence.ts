@@ -1,6 +1,7 @@
 import { ObservableV2 } from 'lib0/observable'
 import * as Y from 'yjs'
 import type { DocId } from '../ids.js'
+import { requireYDoc } from '../requireYDoc.js'
 import { toWeftError, WeftError, WeftErrorCode } from '../WeftError.js'
 import { applyStoredDoc } from './applyStoredDoc.js'
 import { Compactor, type CompactionOutcome } from './Compactor.js'
@@ -123,7 +124,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
 
   private constructor(options: DocPersistenceOptions) {
     super()
-    this.#doc = options.doc
+    this.#doc = requireYDoc(options.doc, 'DocPersistence')
     this.store = options.store
     this.docId = options.docId
     this.compactor = options.compactor === undefined ? defaultCompactor : options.compactor

@@ -2,6 +2,7 @@ import { ObservableV2 } from 'lib0/observable'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { PeerId } from '../ids.js'
+import { requireYDoc } from '../requireYDoc.js'
 import { splitMessage } from '../protocol/chunking.js'
 import {
   PROTOCOL_VERSION,
@@ -141,7 +142,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   constructor(options: SyncSessionOptions) {
     super()
-    this.#doc = options.doc
+    this.#doc = requireYDoc(options.doc, 'SyncSession')
     this.#epochs = new PathEpochs(options.epoch ?? null, options.epochLineage, {
       doc: () => this.#doc,
       hello: () => this.#hello,

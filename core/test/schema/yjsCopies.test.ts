@@ -4,6 +4,10 @@ import * as Y from 'yjs'
 import { WeftError, WeftErrorCode } from '../../src/WeftError.js'
 import { requireYDoc } from '../../src/requireYDoc.js'
 import { openTyped } from '../../src/schema/index.js'
+import { DocPersistence } from '../../src/storage/DocPersistence.js'
+import { SyncSession } from '../../src/sync/SyncSession.js'
+import { MemoryDocStore } from '../../src/testing/MemoryDocStore.js'
+import { docId } from '../../src/ids.js'
 import { boardV2 } from './fixtures.js'
 
 /** The CommonJS build of yjs: a second copy next to the ES module the code under test imports. */
@@ -35,5 +39,13 @@ describe('two copies of yjs (issue 12.8)', () => {
       expect(() => requireYDoc(junk, 'f(doc)')).toThrow(
         expect.objectContaining({ code: 'invalid-argument', message: 'f(doc): expected a Y.Doc' }) as Error,
       )
+  })
+
+  it('SCHEMA-2.6 SyncSession and DocPersistence refuse a Y.Doc from another copy of yjs', async () => {
+    const foreign = new OtherY.Doc() as unknown as Y.Doc
+    expect(() => new SyncSession({ doc: foreign })).toThrow(/^SyncSession: .*two copies of yjs/)
+    await expect(
+      DocPersistence.open({ doc: foreign, store: new MemoryDocStore(), docId: docId('d') }),
+    ).rejects.toThrow(/^DocPersistence: .*two copies of yjs/)
   })
 })
