@@ -21,6 +21,7 @@ import { DocPersistence, countItems, docId, type DocStore } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { createWeftServer } from '@weft/signaling'
 import { time, type Row } from './lib.js'
+import { draggedWhiteboard, freshWhiteboardCopy } from '@weft/core/testing'
 
 const SHAPES = Number(process.env.WEFT_BENCH_SHAPES ?? 1000)
 const MOVES = Number(process.env.WEFT_BENCH_MOVES ?? 200)
@@ -35,42 +36,8 @@ const TARGET_P99_MS = 50
 
 type Board = Y.Map<Y.Map<number | string>>
 
-const whiteboard = (): Y.Doc => {
-  const doc = new Y.Doc()
-  const shapes: Board = doc.getMap('shapes')
-  doc.transact(() => {
-    for (let i = 0; i < SHAPES; i++) {
-      const shape = new Y.Map<number | string>()
-      shapes.set(`shape-${i}`, shape)
-      shape.set('kind', 'rect')
-      shape.set('x', 0)
-      shape.set('y', 0)
-    }
-  })
-  for (let round = 1; round <= MOVES; round++) {
-    for (let i = 0; i < SHAPES; i++) {
-      const shape = shapes.get(`shape-${i}`)
-      doc.transact(() => {
-        shape?.set('x', (round * 7 + i) % 1920)
-        shape?.set('y', (round * 13 + i) % 1080)
-      })
-    }
-  }
-  return doc
-}
-
-const freshCopy = (doc: Y.Doc): Y.Doc => {
-  const fresh = new Y.Doc()
-  const target: Board = fresh.getMap('shapes')
-  fresh.transact(() => {
-    ;(doc.getMap('shapes') as Board).forEach((shape, key) => {
-      const copy = new Y.Map<number | string>()
-      target.set(key, copy)
-      shape.forEach((value, field) => copy.set(field, value))
-    })
-  })
-  return fresh
-}
+const whiteboard = (): Y.Doc => draggedWhiteboard(SHAPES, MOVES)
+const freshCopy = freshWhiteboardCopy
 
 const fileBytes = (path: string): number => {
   let n = statSync(path).size

@@ -16,6 +16,7 @@ import * as Y from 'yjs'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { Compactor, DocPersistence, EpochManager, SyncSession, docId, rebuildFresh } from '@weft/core'
 import { time, timePair, type Row } from './lib.js'
+import { draggedWhiteboard } from '@weft/core/testing'
 
 const SHAPES = 1000
 const MOVES = Number(process.env.WEFT_BENCH_MOVES ?? 200)
@@ -26,26 +27,7 @@ const whiteboard = (): { doc: Y.Doc; updates: Uint8Array[] } => {
   const doc = new Y.Doc()
   const updates: Uint8Array[] = []
   doc.on('update', (u: Uint8Array) => updates.push(u))
-  const shapes = doc.getMap<Y.Map<number | string>>('shapes')
-  doc.transact(() => {
-    for (let i = 0; i < SHAPES; i++) {
-      const shape = new Y.Map<number | string>()
-      shapes.set(`shape-${i}`, shape)
-      shape.set('kind', 'rect')
-      shape.set('x', 0)
-      shape.set('y', 0)
-    }
-  })
-  for (let round = 1; round <= MOVES; round++) {
-    for (let i = 0; i < SHAPES; i++) {
-      const shape = shapes.get(`shape-${i}`)
-      doc.transact(() => {
-        shape?.set('x', (round * 7 + i) % 1920)
-        shape?.set('y', (round * 13 + i) % 1080)
-      })
-    }
-  }
-  return { doc, updates }
+  return { doc: draggedWhiteboard(SHAPES, MOVES, doc), updates }
 }
 
 /** The same content in a new document: no history at all (the target's baseline). */

@@ -14,7 +14,7 @@ import {
   startEpoch,
   writeEpochArchive,
 } from '@weft/core'
-import { openEpochPeer } from '@weft/core/testing'
+import { draggedWhiteboard, freshWhiteboardCopy, openEpochPeer } from '@weft/core/testing'
 import { toBase64 } from 'lib0/buffer'
 import { SqliteDocStore } from '../src/index.js'
 
@@ -44,44 +44,8 @@ const fileBytes = (path: string): number => {
   return n
 }
 
-/** A whiteboard: `shapes` shapes (a Y.Map each), each moved `moves` times, one transaction per move. */
-const whiteboard = (shapes: number, moves: number): Y.Doc => {
-  const doc = new Y.Doc()
-  const board = doc.getMap<Y.Map<number | string>>('shapes')
-  doc.transact(() => {
-    for (let i = 0; i < shapes; i++) {
-      const shape = new Y.Map<number | string>()
-      board.set(`shape-${i}`, shape)
-      shape.set('kind', 'rect')
-      shape.set('x', 0)
-      shape.set('y', 0)
-    }
-  })
-  for (let round = 1; round <= moves; round++) {
-    for (let i = 0; i < shapes; i++) {
-      const shape = board.get(`shape-${i}`)
-      doc.transact(() => {
-        shape?.set('x', (round * 7 + i) % 1920)
-        shape?.set('y', (round * 13 + i) % 1080)
-      })
-    }
-  }
-  return doc
-}
-
-/** The same content in a new document, without history. */
-const freshCopy = (doc: Y.Doc): Y.Doc => {
-  const fresh = new Y.Doc()
-  const target = fresh.getMap<Y.Map<number | string>>('shapes')
-  fresh.transact(() => {
-    doc.getMap<Y.Map<number | string>>('shapes').forEach((shape, key) => {
-      const copy = new Y.Map<number | string>()
-      target.set(key, copy)
-      shape.forEach((value, field) => copy.set(field, value))
-    })
-  })
-  return fresh
-}
+const whiteboard = draggedWhiteboard
+const freshCopy = freshWhiteboardCopy
 
 describe('epoch archives on disk (COMPACT-6.2b)', () => {
   it('COMPACT-6.2b: after an epoch reset of a whiteboard the archive is a V2 snapshot no larger than the fresh document, the store within 4x of a fresh one', async () => {

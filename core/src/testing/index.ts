@@ -7,3 +7,4 @@ export { runTransportContract, type TransportContractHarness } from './runTransp
 export { MemoryDocStore } from './MemoryDocStore.js'
 export { runDocStoreContract, type DocStoreContractOptions } from './runDocStoreContract.js'
 export { openEpochPeer, type EpochPeerParts, type OpenEpochPeerOptions } from './openEpochPeer.js'
+export { draggedWhiteboard, freshWhiteboardCopy, type WhiteboardShapes } from './whiteboardWorkload.js'
