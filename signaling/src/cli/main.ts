@@ -21,7 +21,12 @@ const readPublicKey = async (value: string): Promise<string> =>
 
 /** `weft serve`: runs until SIGTERM/SIGINT, then shuts down gracefully. Resolves with the exit code. */
 export const serve = async (config: ServeConfig): Promise<number> => {
-  const logger = pino({ name: 'weft', level: config.logLevel })
+  // CLI-3.1: a log nobody reads any more (stdout a pipe whose reader is gone: a closed terminal, a supervisor that
+  // died) must not stop the server or its shutdown. With pino's default destination, SIGTERM then never finished the
+  // shutdown (measured: the process stayed up); a synchronous destination whose write errors are dropped does.
+  const destination = pino.destination({ dest: 1, sync: true })
+  destination.on('error', () => undefined)
+  const logger = pino({ name: 'weft', level: config.logLevel }, destination)
   const server = createWeftServer({
     host: config.host,
     port: config.port,

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -84,6 +85,19 @@ describe('weft serve as a child process', { timeout: 30_000 }, () => {
     stock.push(b)
     await b.synced()
     expect(b.doc.getText('t').toString()).toBe('flushed on shutdown')
+  })
+
+  it('CLI-3.1: SIGTERM still shuts down once nobody reads the log any more (its pipes are closed)', async () => {
+    const { p, port } = await serve(['--data', await tempDir()])
+    // A round trip first: `listening` is logged just before the signal handlers are installed.
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
+    // The reader of its log goes away, as when the terminal or the supervisor that read it is gone.
+    const closed = [p.child.stdout, p.child.stderr].map((s) => s && once(s, 'close'))
+    p.child.stdout?.destroy()
+    p.child.stderr?.destroy()
+    await Promise.all(closed)
+    p.child.kill('SIGTERM')
+    expect(await p.exited).toBe(0)
   })
 
   it('RELAY-3.3: after kill -9 and a restart, every acknowledged update is still there', async () => {
