@@ -268,7 +268,12 @@ const browserApp = async (tarballs) => {
 // 3. Node app: `npx weft serve` from the install, and two Node peers syncing through it.
 const startServe = (app, serveArgs) =>
   new Promise((resolvePort, reject) => {
-    const child = spawn('npx', ['--no-install', 'weft', 'serve', ...serveArgs], { cwd: app, env })
+    // Its own process group: npx runs the server as a child, which a signal to npx alone would leave running.
+    const child = spawn('npx', ['--no-install', 'weft', 'serve', ...serveArgs], {
+      cwd: app,
+      env,
+      detached: true,
+    })
     let out = ''
     let err = ''
     const timer = setTimeout(
@@ -289,6 +294,18 @@ const startServe = (app, serveArgs) =>
       reject(new Error(`weft serve exited with ${code}:\n${out}\n${err}`))
     })
   })
+
+/** Stops `npx weft serve` and the server it started (the whole process group), and waits until it exited. */
+const stopServe = async (child) => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  try {
+    process.kill(-child.pid, 'SIGTERM')
+  } catch {
+    child.kill('SIGTERM')
+  }
+  await exited
+}
 
 const PEER = `
 // A Node peer from the installed packages: openDoc over SqliteDocStore (@weft/providers/node) and the relay.
@@ -387,7 +404,7 @@ const nodeApp = async (tarballs) => {
       `two Node peers sync through weft serve ("${read}")`,
     )
   } finally {
-    child.kill('SIGTERM')
+    await stopServe(child)
   }
 }
 
