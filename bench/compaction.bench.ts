@@ -9,7 +9,7 @@
  * relay store's bytes on disk (archive included) against a fresh document's store.
  * Run: `npm run bench -- compaction`.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -18,7 +18,7 @@ import { pino } from 'pino'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { DocPersistence, countItems, docId, type DocStore } from '@weft/core'
-import { SqliteDocStore } from '@weft/sqlite-store'
+import { SqliteDocStore, sqliteFileBytes } from '@weft/sqlite-store'
 import { createWeftServer } from '@weft/signaling'
 import { time, type Row } from './lib.js'
 import { draggedWhiteboard, freshWhiteboardCopy } from '@weft/core/testing'
@@ -38,18 +38,6 @@ type Board = Y.Map<Y.Map<number | string>>
 
 const whiteboard = (): Y.Doc => draggedWhiteboard(SHAPES, MOVES)
 const freshCopy = freshWhiteboardCopy
-
-const fileBytes = (path: string): number => {
-  let n = statSync(path).size
-  for (const ext of ['-wal', '-shm']) {
-    try {
-      n += statSync(path + ext).size
-    } catch {
-      // absent
-    }
-  }
-  return n
-}
 
 const percentile = (xs: readonly number[], p: number): number => {
   const sorted = [...xs].sort((a, b) => a - b)
@@ -223,8 +211,8 @@ export default async (): Promise<Row[]> => {
     const deleted = countItems(reset).deletedItems
     const resetOpen = await time(() => coldOpen(worker.path), 5)
     const freshOpen = await time(() => coldOpen(freshPath), 5)
-    const resetBytes = fileBytes(worker.path)
-    const freshBytes = fileBytes(freshPath)
+    const resetBytes = sqliteFileBytes(worker.path)
+    const freshBytes = sqliteFileBytes(freshPath)
     console.log(
       `  after the reset: ${deleted} deleted items in the new epoch; store ${resetBytes} B (archive included) ` +
         `against ${freshBytes} B fresh; cold open ${resetOpen.medianMs.toFixed(1)} ms against ` +

@@ -10,14 +10,14 @@
  * Sizes: WEFT_BENCH_SQLITE_TXNS (default 10,000 transactions of the automerge-paper trace), WEFT_BENCH_SQLITE_MOVES
  * (default 10 moves of 1,000 shapes).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import * as Y from 'yjs'
 import { MemoryNetwork } from '@weft/core/testing'
 import { openDoc } from '@weft/providers'
-import { SqliteDocStore } from '@weft/sqlite-store'
+import { SqliteDocStore, sqliteFileBytes } from '@weft/sqlite-store'
 import type { Row } from './lib.js'
 import { loadTrace } from './traces.js'
 
@@ -92,18 +92,6 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
 }
 
-const fileBytes = (path: string): number => {
-  let n = 0
-  for (const ext of ['', '-wal']) {
-    try {
-      n += statSync(path + ext).size
-    } catch {
-      // absent
-    }
-  }
-  return n
-}
-
 export default async (): Promise<Row[]> => {
   const trace = loadTrace('automerge-paper', TXNS)
   const workloads: Array<{ label: string; count: number; edit: (doc: Y.Doc, i: number) => void }> = [
@@ -170,7 +158,7 @@ export default async (): Promise<Row[]> => {
         const db = new Database(path)
         db.pragma('wal_checkpoint(TRUNCATE)')
         db.close()
-        bytes[system] = fileBytes(path)
+        bytes[system] = sqliteFileBytes(path)
       }
       const opens: Record<System, number[]> = { weft: [], plain: [] }
       for (let i = 0; i < OPENS; i++) {

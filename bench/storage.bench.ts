@@ -7,13 +7,13 @@
  * Scale: WEFT_BENCH_MOVES (default 200) moves per shape for (a); the issue's full size is 1000
  * (`WEFT_BENCH_MOVES=1000 npm run bench -- storage`, several minutes).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as Y from 'yjs'
-import { SqliteDocStore } from '@weft/sqlite-store'
+import { SqliteDocStore, sqliteFileBytes } from '@weft/sqlite-store'
 import { Compactor, DocPersistence, EpochManager, SyncSession, docId, rebuildFresh } from '@weft/core'
 import { time, timePair, type Row } from './lib.js'
 import { draggedWhiteboard } from '@weft/core/testing'
@@ -86,18 +86,6 @@ const timeColdOpen = async (path: string, runs: number, warmup = 1): Promise<num
   return timing.medianMs
 }
 
-const fileBytes = (path: string): number => {
-  let n = statSync(path).size
-  for (const ext of ['-wal', '-shm']) {
-    try {
-      n += statSync(path + ext).size
-    } catch {
-      // absent
-    }
-  }
-  return n
-}
-
 const whiteboardRows = async (dir: string): Promise<Row[]> => {
   const started = performance.now()
   const { doc, updates } = whiteboard()
@@ -120,7 +108,7 @@ const whiteboardRows = async (dir: string): Promise<Row[]> => {
   const yIndexedDbBytes = Y.encodeStateAsUpdate(doc).byteLength // what y-indexeddb keeps after trimming (V1)
   const fresh = freshCopy(doc)
   const freshV1 = Y.encodeStateAsUpdate(fresh)
-  console.log(`  sqlite file after compaction (incl. WAL, free pages): ${fileBytes(path)} bytes`)
+  console.log(`  sqlite file after compaction (incl. WAL, free pages): ${sqliteFileBytes(path)} bytes`)
 
   const loaded = await coldOpen(path)
   await closeOpened()

@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export { SqliteDocStore, type SqliteDocStoreOptions } from './SqliteDocStore.js'
+export { sqliteFileBytes } from './sqliteFileBytes.js'

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -16,7 +16,7 @@ import {
 } from '@weft/core'
 import { draggedWhiteboard, freshWhiteboardCopy, openEpochPeer } from '@weft/core/testing'
 import { toBase64 } from 'lib0/buffer'
-import { SqliteDocStore } from '../src/index.js'
+import { SqliteDocStore, sqliteFileBytes } from '../src/index.js'
 
 // COMPACT-6.2b: an epoch archive is stored as one V2 snapshot, not as the old epoch's V1 state appended as is.
 
@@ -29,19 +29,6 @@ const tempPath = (name: string): string => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-archive-'))
   dirs.push(dir)
   return join(dir, name)
-}
-
-/** Bytes on disk of a closed SQLite store (closing checkpoints the WAL). */
-const fileBytes = (path: string): number => {
-  let n = statSync(path).size
-  for (const ext of ['-wal', '-shm']) {
-    try {
-      n += statSync(path + ext).size
-    } catch {
-      // absent
-    }
-  }
-  return n
 }
 
 const whiteboard = draggedWhiteboard
@@ -82,7 +69,7 @@ describe('epoch archives on disk (COMPACT-6.2b)', () => {
     await store.close()
 
     // On disk, archive included: within 4x of the fresh document's store (two copies of the record, COMPACT-6.2b).
-    expect(fileBytes(path)).toBeLessThanOrEqual(4 * fileBytes(freshPath))
+    expect(sqliteFileBytes(path)).toBeLessThanOrEqual(4 * sqliteFileBytes(freshPath))
     // The archive is one V2 snapshot: the old epoch's state (mostly deleted map entries, run-length encoded).
     expect(archive?.updates.length).toBe(0)
     expect(archive?.snapshot).not.toBeNull()
