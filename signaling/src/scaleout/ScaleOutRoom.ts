@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
-import { encodeAwareness, validateUpdate, type DocId } from '@weft/core'
+import { encodeAwareness, validateUpdate, type DocId, type UpdateSummary } from '@weft/core'
 import type { RelayDoc, RelayPeer } from '../relay/RelayDoc.js'
 import { isEmptyUpdate } from '../relay/mergeUpdatesBatched.js'
 import type { BusMessage } from './busMessages.js'
@@ -179,8 +179,8 @@ export class ScaleOutRoom implements RelayPeer {
       // Another node compacted past what this node has: the snapshot covers the gap; send only what is new.
       let missing: Uint8Array | null = null
       try {
+        // Validated by #apply, like every update from another node.
         missing = Y.diffUpdate(Y.convertUpdateFormatV2ToV1(tail.snapshot), doc.log.stateVector())
-        validateUpdate(missing)
       } catch (err) {
         this.#host.logger.error({ err, room: this.room }, 'stored snapshot cannot be merged; skipped')
         missing = null
@@ -229,21 +229,24 @@ export class ScaleOutRoom implements RelayPeer {
    * cannot merge (stored by a node without SYNC-3.5) is skipped and logged (SCALE-2.7).
    */
   #apply(doc: RelayDoc, update: Uint8Array): void {
-    let accepted: boolean
+    let summary: UpdateSummary | null = null
     try {
-      validateUpdate(update, { strings: true })
-      accepted = doc.log.append(update)
+      summary = validateUpdate(update, { strings: true })
+      if (!doc.log.append(update)) summary = null
     } catch {
-      accepted = false
+      summary = null
     }
-    if (!accepted) {
+    if (!summary) {
       this.#host.logger.warn(
         { room: this.room, bytes: update.byteLength },
         'update from another node refused',
       )
       return
     }
-    doc.deletedSinceGc++
+    doc.deletedSinceGc += summary.deleted
+    // RELAY-9.5: already stored, so not refused here; the bound grows, and the next local nested insert past the limit
+    // is judged against the whole state.
+    doc.nestingBound += summary.depth
     doc.tailCount++
     doc.tailBytes += update.byteLength
     doc.broadcastUpdate(update, null, this)

@@ -57,4 +57,20 @@ describe('ScaleOutRoom against updates Yjs cannot merge or apply (issue 17.1)', 
     room.receive({ type: 'update', origin: 'n2', clock: 1, update: tinyUpdate(7, 0) })
     expect(textOf(doc)).toBe('x')
   })
+
+  it('RELAY-9.5 nesting that arrives over the bus raises the document bound, so a local insert past the limit is judged on the whole state', () => {
+    const { room, doc } = setup()
+    doc.nestingBound = 0 // an exact bound, as after a load
+    const source = new Y.Doc({ gc: false })
+    let parent = source.getMap('root')
+    source.transact(() => {
+      for (let i = 0; i < 900; i++) {
+        const child = new Y.Map<unknown>()
+        parent.set('c', child)
+        parent = child
+      }
+    })
+    room.receive({ type: 'update', origin: 'n2', clock: 1, update: Y.encodeStateAsUpdate(source) })
+    expect(doc.nestingBound).toBeGreaterThanOrEqual(900)
+  })
 })
