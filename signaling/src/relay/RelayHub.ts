@@ -313,15 +313,11 @@ export class RelayHub implements RelayHost {
         }
       }
       const doc = new RelayDoc(id, stored, (d) => this.#compaction.maybeCompact(d), screened.parts)
+      // RELAY-9.5: the screen walked the whole state; its depth is exact.
+      doc.nestingBound = screened.depth
       this.epochs.attach(doc, stored?.meta ?? {})
       // Decode once now: a corrupted store fails here, not in front of a client.
       doc.log.stateVector()
-      if (doc.log.dropped > 0) {
-        this.#opts.logger.warn(
-          { doc: id, dropped: doc.log.dropped },
-          'stored updates Yjs cannot merge were skipped',
-        )
-      }
       let collected = false
       try {
         collected = this.#compaction.loaded(doc, stored)

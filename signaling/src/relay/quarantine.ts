@@ -16,6 +16,8 @@ export interface ScreenedDoc {
   /** The servable state, in V1 (merged into one part when it was checked as a whole). */
   readonly parts: readonly Uint8Array[]
   readonly quarantined: readonly QuarantinedPart[]
+  /** How deep the servable state's shared types nest (RELAY-9.5), as its whole-state check found. */
+  readonly depth: number
 }
 
 const QUARANTINE_INFIX = '~quarantine~'
@@ -28,11 +30,6 @@ export const isQuarantineId = (id: string): boolean => id.endsWith(QUARANTINE_IN
 
 const reasonOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
-/** Throws unless `update` merges, and as a whole passes `validateUpdate` (nesting across parts, SYNC-3.5). */
-const checkWhole = (update: Uint8Array): void => {
-  validateUpdate(update)
-}
-
 /**
  * RELAY-9.3: sorts a stored document's parts (a V2 snapshot, V1 tail updates) into those the relay may serve and
  * those it must not: each part must pass `validateUpdate` (strings included) and the parts must merge into a state
@@ -40,7 +37,7 @@ const checkWhole = (update: Uint8Array): void => {
  * merged state is found by merging the parts one at a time. Pure: writes nothing.
  */
 export const screenStoredDoc = (stored: StoredDoc | null): ScreenedDoc => {
-  if (!stored) return { parts: [], quarantined: [] }
+  if (!stored) return { parts: [], quarantined: [], depth: 0 }
   const quarantined: QuarantinedPart[] = []
   const good: { source: 'snapshot' | number; bytes: Uint8Array; v1: Uint8Array }[] = []
   const take = (source: 'snapshot' | number, bytes: Uint8Array, toV1: () => Uint8Array) => {
@@ -57,25 +54,27 @@ export const screenStoredDoc = (stored: StoredDoc | null): ScreenedDoc => {
     take('snapshot', snapshot, () => Y.convertUpdateFormatV2ToV1(snapshot))
   }
   stored.updates.forEach((u, i) => take(i, u, () => u))
-  if (good.length === 0) return { parts: [], quarantined }
+  if (good.length === 0) return { parts: [], quarantined, depth: 0 }
   try {
     const merged = mergeUpdatesBatched(good.map((g) => g.v1))
-    checkWhole(merged)
-    return { parts: [merged], quarantined }
+    // As a whole too: nesting built across parts fails only here (SYNC-3.5).
+    const { depth } = validateUpdate(merged)
+    return { parts: [merged], quarantined, depth }
   } catch {
     // Rare (a store written before SYNC-3.5): find the parts that break the whole, one at a time.
   }
   let acc = EMPTY_UPDATE
+  let depth = 0
   for (const part of good) {
     try {
       const next = Y.mergeUpdates([acc, part.v1])
-      checkWhole(next)
+      depth = validateUpdate(next).depth
       acc = next
     } catch (err) {
       quarantined.push({ source: part.source, bytes: part.bytes, reason: reasonOf(err) })
     }
   }
-  return { parts: [acc], quarantined }
+  return { parts: [acc], quarantined, depth }
 }
 
 /** One quarantined update as `weft inspect` reports it. */
