@@ -343,14 +343,17 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     })
     admission.start()
     // CONN-3, RELAY-6.6: a sweep every interval; each connection decides from its silent sweeps. A sweep that comes
-    // late (the event loop was busy) is skipped: what the peers sent meanwhile may not have been read yet.
+    // late (the event loop was busy) is skipped: what the peers sent meanwhile may not have been read yet. Never two
+    // in a row: under a load that makes every tick late, the heartbeat must still find dead peers.
     const heartbeatMs = heartbeatIntervalOf(limits)
     let lastSweep = performance.now()
+    let skipped = false
     heartbeat = setInterval(() => {
       const now = performance.now()
       const late = now - lastSweep > heartbeatMs * 1.5
       lastSweep = now
-      if (!late) for (const s of sockets) s.heartbeat()
+      skipped = late && !skipped
+      if (!skipped) for (const s of sockets) s.heartbeat()
     }, heartbeatMs)
     heartbeat.unref()
     const address = http.address()
