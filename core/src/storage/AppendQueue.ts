@@ -1,4 +1,5 @@
 import type { DocId } from '../ids.js'
+import { WeftError, WeftErrorCode } from '../WeftError.js'
 import type { AppendOptions } from './DocStore.js'
 
 /** One queued {@link DocStore.append}: the store's own copy of the bytes, its options and its promise's settlers. */
@@ -52,7 +53,7 @@ export class AppendQueue<B extends Uint8Array = Uint8Array> {
 
   /** Rejects every queued append with `err` (the store could not open, or closed). */
   fail(err: unknown): void {
-    for (const p of this.take()) p.reject(err)
+    rejectAppends(this.take(), err)
   }
 }
 
@@ -65,8 +66,12 @@ export const settleAppends = (
   results: readonly (number | Error)[],
 ): void => {
   batch.forEach((p, i) => {
-    const result = results[i] ?? 0
-    if (result instanceof Error) p.reject(result)
+    const result = results[i]
+    if (result === undefined)
+      p.reject(
+        new WeftError(WeftErrorCode.StoreFailed, `the store reported no clock for append ${i} of its batch`),
+      )
+    else if (result instanceof Error) p.reject(result)
     else p.resolve(result)
   })
 }

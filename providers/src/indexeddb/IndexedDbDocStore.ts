@@ -304,8 +304,9 @@ export class IndexedDbDocStore implements DocStore {
     try {
       outcome = writeAppends(db, batch, expected, this.#durability)
     } catch (err) {
-      for (const p of batch) p.reject(toStoreError(err, 'append'))
-      return
+      // Nothing was written: the clocks advanced for it above are not the stored ones.
+      for (const d of docs) this.#last.delete(d)
+      return rejectAppends(batch, toStoreError(err, 'append'))
     }
     this.#writing++
     const settled = (result: BatchOutcome | WeftError): void => {
