@@ -76,5 +76,4 @@ export const isRetryableClose = (code: number): boolean =>
   code !== CloseCode.Unauthorized &&
   code !== CloseCode.Forbidden &&
   code !== CloseCode.ReadOnly &&
-  code !== CloseCode.StaleEpoch &&
-  code !== CloseCode.TokenExpired
+  code !== CloseCode.StaleEpoch

@@ -176,7 +176,6 @@ export const planMigration = (
       m.run(migrationContext(schema, doc, ops))
     }
     current = ''
-    current = ''
     const patches: Array<[Y.Map<unknown>, RecordPatch]> = []
     const skipped: RecordSkip[] = []
     for (const [name, step] of steps) {
