@@ -14,6 +14,7 @@ import {
   type GuardedSocket,
   type GuardedSocketContext,
 } from './connection/GuardedSocket.js'
+import { InputBudget } from './connection/InputBudget.js'
 import { serveStatic } from './http/serveStatic.js'
 import { ServerMetrics, type Endpoint } from './metrics/ServerMetrics.js'
 import { openRelayStore } from './relay/openRelayStore.js'
@@ -124,9 +125,11 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     counts[conn.endpoint]--
     admission.release(conn.clientAddress)
   }
+  // CONN-11.2: one budget for unfinished incoming messages, shared by both endpoints.
+  const inputBudget = InputBudget.forServer(metrics, limits.maxPendingInputBytes)
   const contexts: Record<Endpoint, GuardedSocketContext> = {
-    signal: guardedSocketContext('signal', limits, metrics, logger, onClosed),
-    relay: guardedSocketContext('relay', limits, metrics, logger, onClosed),
+    signal: guardedSocketContext('signal', limits, metrics, inputBudget, logger, onClosed),
+    relay: guardedSocketContext('relay', limits, metrics, inputBudget, logger, onClosed),
   }
   const accepted: Record<Endpoint, { inc(): void }> = {
     signal: metrics.connectionsTotal.labels({ endpoint: 'signal' }),

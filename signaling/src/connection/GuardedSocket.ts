@@ -5,7 +5,7 @@ import type { ServerLimits } from '../ServerLimits.js'
 import type { Endpoint, EndpointCounters, ServerMetrics } from '../metrics/ServerMetrics.js'
 import { WsCloseCode, type TextFrame } from '../ws/frames.js'
 import { WebSocketConnection } from '../ws/WebSocketConnection.js'
-import { InputBudget, type InputHolder } from './InputBudget.js'
+import type { InputBudget, InputHolder } from './InputBudget.js'
 import { PendingInput } from './PendingInput.js'
 import { monotonicMs } from './TokenBucket.js'
 
@@ -62,11 +62,12 @@ export const heartbeatIntervalOf = (
   limits: Pick<ServerLimits, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'>,
 ): number => Math.max(10, Math.min(limits.heartbeatIntervalMs, limits.heartbeatTimeoutMs / 5))
 
-/** Creates the shared {@link GuardedSocketContext} of one endpoint. */
+/** Creates the shared {@link GuardedSocketContext} of one endpoint; `budget` is the server's, shared by its endpoints. */
 export const guardedSocketContext = (
   endpoint: Endpoint,
   limits: ServerLimits,
   metrics: ServerMetrics,
+  budget: InputBudget,
   logger: Logger,
   onClosed: (socket: GuardedSocket) => void,
 ): GuardedSocketContext => {
@@ -78,7 +79,7 @@ export const guardedSocketContext = (
     byteBurst: Math.max(limits.byteBurst, maxMessageBytes),
     metrics,
     counters: metrics.endpoint(endpoint),
-    budget: InputBudget.of(metrics, limits.maxPendingInputBytes),
+    budget,
     logger,
     onClosed,
   }

@@ -8,8 +8,6 @@ export interface InputHolder {
   shedInput(): void
 }
 
-const budgets = new WeakMap<ServerMetrics, InputBudget>()
-
 /**
  * The server-wide budget for bytes of unfinished incoming messages (CONN-11.2): frames still arriving, fragmented
  * WebSocket messages, chunked messages being reassembled, over every connection of one server. Connections report
@@ -27,21 +25,16 @@ export class InputBudget {
   }
 
   /**
-   * The budget of the server that owns `metrics` (one per server: both endpoints share it), created on first use
-   * with `limit`; it exports the gauge `weft_pending_input_bytes`.
+   * The budget of one server (its endpoints share it: the server creates it once and hands it to each), exported
+   * as the gauge `weft_pending_input_bytes` of `metrics`.
    */
-  static of(metrics: ServerMetrics, limit: number): InputBudget {
-    let budget = budgets.get(metrics)
-    if (!budget) {
-      const created = new InputBudget(limit)
-      metrics.registry.gauge(
-        'weft_pending_input_bytes',
-        'Bytes held for unfinished incoming messages (partial frames, fragments, chunks), all connections.',
-        () => created.total,
-      )
-      budgets.set(metrics, created)
-      budget = created
-    }
+  static forServer(metrics: ServerMetrics, limit: number): InputBudget {
+    const budget = new InputBudget(limit)
+    metrics.registry.gauge(
+      'weft_pending_input_bytes',
+      'Bytes held for unfinished incoming messages (partial frames, fragments, chunks), all connections.',
+      () => budget.total,
+    )
     return budget
   }
 

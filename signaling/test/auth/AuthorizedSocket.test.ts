@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import { AuthorizedSocket } from '../../src/auth/AuthorizedSocket.js'
 import { RoomGrant } from '../../src/auth/RoomGrant.js'
 import { guardedSocketContext } from '../../src/connection/GuardedSocket.js'
+import { InputBudget } from '../../src/connection/InputBudget.js'
 import { ServerMetrics } from '../../src/metrics/ServerMetrics.js'
 import { DEFAULT_LIMITS } from '../../src/ServerLimits.js'
 
@@ -20,6 +21,7 @@ const socketWith = (grant: RoomGrant): AuthorizedSocket => {
     'relay',
     DEFAULT_LIMITS,
     metrics,
+    InputBudget.forServer(metrics, DEFAULT_LIMITS.maxPendingInputBytes),
     pino({ level: 'silent' }),
     () => undefined,
   )
