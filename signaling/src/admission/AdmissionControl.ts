@@ -1,4 +1,4 @@
-import { monotonicMs } from '../connection/TokenBucket.js'
+import { monotonicMs, TokenBucket } from '../connection/TokenBucket.js'
 import { addressKey, isLoopback } from './ClientAddresses.js'
 
 /** The per-address limits of {@link AdmissionControl} (fields of `ServerLimits`). */
@@ -14,11 +14,10 @@ export interface AdmissionLimits {
 /** Outcome of {@link AdmissionControl.admit}. */
 export type Admission = 'ok' | 'too-many-upgrades' | 'too-many-connections'
 
-/** The state of one address: its connections and its upgrade bucket (tokens, time of the last refill). */
+/** The state of one address: its connections and its upgrade bucket. */
 interface Entry {
   connections: number
-  tokens: number
-  refilledAt: number
+  readonly upgrades: TokenBucket
 }
 
 /** Entries unused for this long are forgotten by {@link AdmissionControl.sweep}'s timer. */
@@ -56,15 +55,13 @@ export class AdmissionControl {
     if (isLoopback(address)) return 'ok'
     const key = addressKey(address)
     const limits = this.#limits
-    const now = this.#now()
     let entry = this.#entries.get(key)
     if (!entry) {
-      entry = { connections: 0, tokens: limits.upgradeBurstPerIp, refilledAt: now }
+      const upgrades = new TokenBucket(limits.upgradesPerIpPerSecond, limits.upgradeBurstPerIp, this.#now)
+      entry = { connections: 0, upgrades }
       this.#entries.set(key, entry)
     }
-    this.#refill(entry, now)
-    if (entry.tokens < 1) return 'too-many-upgrades'
-    entry.tokens -= 1
+    if (!entry.upgrades.take()) return 'too-many-upgrades'
     if (entry.connections >= limits.maxConnectionsPerIp) return 'too-many-connections'
     entry.connections++
     return 'ok'
@@ -83,11 +80,8 @@ export class AdmissionControl {
 
   /** Forgets addresses that hold no connection and whose bucket is full again. */
   sweep(): void {
-    const now = this.#now()
-    for (const [key, entry] of this.#entries) {
-      this.#refill(entry, now)
-      if (entry.connections === 0 && entry.tokens >= this.#limits.upgradeBurstPerIp) this.#entries.delete(key)
-    }
+    for (const [key, entry] of this.#entries)
+      if (entry.connections === 0 && entry.upgrades.full) this.#entries.delete(key)
   }
 
   /** Starts the sweep timer (unref'd). */
@@ -101,14 +95,5 @@ export class AdmissionControl {
   stop(): void {
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = null
-  }
-
-  #refill(entry: Entry, now: number): void {
-    const limits = this.#limits
-    entry.tokens = Math.min(
-      limits.upgradeBurstPerIp,
-      entry.tokens + ((now - entry.refilledAt) * limits.upgradesPerIpPerSecond) / 1000,
-    )
-    entry.refilledAt = now
   }
 }

@@ -19,12 +19,22 @@ export class TokenBucket {
 
   /** Spends `n` tokens if available. */
   take(n = 1): boolean {
-    const now = this.#now()
-    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#rate)
-    this.#last = now
+    this.#refill()
     if (this.#tokens < n) return false
     this.#tokens -= n
     return true
+  }
+
+  /** Whether the bucket has refilled to its burst (nothing spent is still owed). */
+  get full(): boolean {
+    this.#refill()
+    return this.#tokens >= this.#burst
+  }
+
+  #refill(): void {
+    const now = this.#now()
+    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#rate)
+    this.#last = now
   }
 }
 
