@@ -14,31 +14,28 @@ import type { RoomGrant } from './RoomGrant.js'
  * connection whose grant expires.
  */
 export class AuthorizedSocket extends GuardedSocket {
-  /** When the grant ends (epoch milliseconds); `Infinity` for never. */
-  readonly #expiresAt: number
-
   constructor(
     socket: Duplex,
     head: Buffer,
     protocol: string,
     id: number,
     ctx: GuardedSocketContext,
-    grant: RoomGrant,
+    /** The grant the connection was accepted with; the connection ends when it does. */
+    readonly grant: RoomGrant,
     /** The client's address, as the per-address limits count it (CONN-10). */
     readonly clientAddress: string,
   ) {
     super(socket, head, protocol, id, ctx)
-    this.#expiresAt = grant.expiresAt ?? Infinity
-    if (grant.expiresAt !== undefined) this.#arm()
+    if (grant.expiresAt !== undefined) this.#arm(grant.expiresAt)
   }
 
   /** Whether the grant has ended at `now` (epoch milliseconds). */
   expired(now: number = Date.now()): boolean {
-    return now >= this.#expiresAt
+    return this.grant.expired(now)
   }
 
   protected override onWebSocketMessage(data: Buffer, isBinary: boolean): void {
-    if (this.#expiresAt !== Infinity && Date.now() >= this.#expiresAt) return this.#expire()
+    if (this.grant.expiresAt !== undefined && this.grant.expired()) return this.#expire()
     super.onWebSocketMessage(data, isBinary)
   }
 
@@ -46,8 +43,8 @@ export class AuthorizedSocket extends GuardedSocket {
    * Closes the connection at expiry. A timer waits at most about 24.8 days (2^31 ms) and may fire a little early
    * against the wall clock: if the grant still holds when it fires, it is armed again.
    */
-  #arm(): void {
-    this.at(this.#expiresAt, () => (this.expired() ? this.#expire() : this.#arm()))
+  #arm(expiresAt: number): void {
+    this.at(expiresAt, () => (this.expired() ? this.#expire() : this.#arm(expiresAt)))
   }
 
   #expire(): void {
