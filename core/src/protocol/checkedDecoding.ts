@@ -11,13 +11,17 @@ export const readBytes = (d: decoding.Decoder): Uint8Array => {
 }
 
 /** Checked `readVarString` (see {@link readBytes}); also rejects invalid UTF-8. */
-export const readString = (d: decoding.Decoder): string => decoder.decode(readBytes(d))
+export const readString = (d: decoding.Decoder): string => decodeUtf8(readBytes(d))
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
-/** Skips a length-prefixed byte run, checked. */
-export const skipBytes = (d: decoding.Decoder): void => {
+/** Decodes UTF-8, throwing on invalid bytes (no replacement characters). */
+export const decodeUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes)
+
+/** Skips a length-prefixed byte run, checked; returns its length. */
+export const skipBytes = (d: decoding.Decoder): number => {
   const len = decoding.readVarUint(d)
   if (d.pos + len > d.arr.length) throw new Error(`length ${len} runs past the end of the message`)
   d.pos += len
+  return len
 }

@@ -1,7 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
-import { readBytes, readString } from './checkedDecoding.js'
+import { decodeUtf8, readBytes } from './checkedDecoding.js'
 
 /** One entry of an awareness update. */
 export interface AwarenessEntry {
@@ -15,23 +15,12 @@ export interface AwarenessEntry {
  * Fully decodes an awareness update (y-protocols format) without applying it, so a malformed one is rejected
  * before anything changes (SYNC-6.1). Throws a `malformed-message` {@link WeftError}.
  */
-export const readAwarenessEntries = (update: Uint8Array): AwarenessEntry[] => {
-  const decoder = decoding.createDecoder(update)
-  try {
-    const len = decoding.readVarUint(decoder)
-    if (len > update.length) throw new Error(`claims ${len} entries in ${update.length} bytes`)
-    const out: AwarenessEntry[] = []
-    for (let i = 0; i < len; i++) {
-      const clientID = decoding.readVarUint(decoder)
-      const clock = decoding.readVarUint(decoder)
-      const state: unknown = parseAwarenessJson(readString(decoder))
-      out.push({ clientID, clock, state })
-    }
-    return out
-  } catch (err) {
-    throw malformed(err)
-  }
-}
+export const readAwarenessEntries = (update: Uint8Array): AwarenessEntry[] =>
+  readEncodedAwarenessEntries(update).map(({ clientID, clock, state }) => ({
+    clientID,
+    clock,
+    state: decodeAwarenessState(state),
+  }))
 
 /**
  * One entry of an awareness update with its state left encoded: the UTF-8 bytes of the state's JSON text (a view
@@ -75,7 +64,7 @@ export const isRemovedAwarenessState = (state: Uint8Array): boolean =>
 /** Decodes an encoded state (checked UTF-8, then JSON). Throws a `malformed-message` {@link WeftError}. */
 export const decodeAwarenessState = (state: Uint8Array): unknown => {
   try {
-    return parseAwarenessJson(utf8.decode(state))
+    return parseAwarenessJson(decodeUtf8(state))
   } catch (err) {
     throw malformed(err)
   }
@@ -120,8 +109,6 @@ export const encodeAwarenessEntries = (entries: Iterable<EncodedAwarenessEntry>)
   }
   return encoding.toUint8Array(encoder)
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 const malformed = (err: unknown): WeftError =>
   new WeftError(

@@ -1,6 +1,6 @@
 import * as decoding from 'lib0/decoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
-import { readString } from './checkedDecoding.js'
+import { readString, skipBytes } from './checkedDecoding.js'
 import { ParentLink, UpdateNesting } from './UpdateNesting.js'
 
 /** Highest content ref of an Item in update format V1 (ContentDoc). */
@@ -16,20 +16,12 @@ export const MAX_NESTING_DEPTH = 1000
 /** Options a ContentDoc (subdocument) may carry besides `meta`: what `Y.Doc` writes, and `shouldLoad`. */
 const SUBDOC_BOOLEAN_OPTIONS = new Set(['gc', 'autoLoad', 'shouldLoad'])
 
-/** Reads a length-prefixed byte run (checked) and returns where it starts and ends. */
-const skipRun = (d: decoding.Decoder): number => {
-  const len = decoding.readVarUint(d)
-  if (d.pos + len > d.arr.length) throw new Error(`length ${len} runs past the end of the message`)
-  d.pos += len
-  return len
-}
-
 /**
  * Skips a varString and returns its length in UTF-16 code units (a ContentString's clock length) without decoding
  * it: every byte that is not a UTF-8 continuation byte starts a character; a four-byte sequence is two units.
  */
 const skipStringUtf16 = (d: decoding.Decoder): number => {
-  const len = skipRun(d)
+  const len = skipBytes(d)
   let n = 0
   for (let i = d.pos - len; i < d.pos; i++) {
     const b = d.arr[i] as number
@@ -65,7 +57,7 @@ const skipContent = (d: decoding.Decoder, ref: number): number => {
       return len
     }
     case 3: // ContentBinary
-      skipRun(d)
+      skipBytes(d)
       return 1
     case 4: // ContentString
       return positive(readStr(d), 'string content')
