@@ -6,12 +6,11 @@ import {
   rebaseOnto,
   shouldStartEpoch,
   startEpoch,
-  validateUpdate,
   type EpochPolicy,
   type EpochRecord,
   type ItemCounts,
 } from '@weft/core'
-import { mergeUpdatesBatched } from './mergeUpdatesBatched.js'
+import { collectGarbage, mergeUpdatesBatched } from './mergeUpdatesBatched.js'
 
 /**
  * The relay's heavy compaction work as plain functions of bytes (RELAY-3.8): what runs in the compaction worker
@@ -35,19 +34,8 @@ export interface Collected {
  * (no epoch policy starts on a state without deleted items).
  */
 export const collectWithCounts = (parts: readonly Uint8Array[]): Collected => {
-  const state = mergeUpdatesBatched(parts)
-  if (validateUpdate(state).deleted === 0) {
-    return { v1: state, v2: Y.convertUpdateFormatV1ToV2(state), counts: { liveItems: 0, deletedItems: 0 } }
-  }
-  const doc = new Y.Doc({ gc: true })
-  try {
-    Y.applyUpdate(doc, state)
-    const counts = countItems(doc)
-    const v2 = Y.encodeStateAsUpdateV2(doc)
-    return { v1: Y.convertUpdateFormatV2ToV1(v2), v2, counts }
-  } finally {
-    doc.destroy()
-  }
+  const { v1, v2, counts } = collectGarbage(mergeUpdatesBatched(parts), true)
+  return { v1, v2, counts: counts ?? { liveItems: 0, deletedItems: 0 } }
 }
 
 /** How a switch picks its new epoch (RELAY-EPOCH-4, RELAY-EPOCH-5). */

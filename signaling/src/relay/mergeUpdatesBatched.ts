@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { validateUpdate } from '@weft/core'
+import { countItems, validateUpdate, type ItemCounts } from '@weft/core'
 
 /** The encoding of an update that changes nothing (no structs, empty delete set). */
 export const EMPTY_UPDATE: Uint8Array = new Uint8Array([0, 0])
@@ -28,18 +28,27 @@ export const isEmptyUpdate = (update: Uint8Array): boolean =>
 
 /**
  * A document's state rebuilt through a `Y.Doc` with garbage collection, so deleted content is dropped (merged
- * updates keep it): `v1` for the relay's in-memory log, `v2` for a snapshot (STORE-3.6).
+ * updates keep it): `v1` for the relay's in-memory log, `v2` for a snapshot (STORE-3.6). With `count`, also the
+ * live and deleted items of the rebuilt state (COMPACT-2.1), counted on the same `Y.Doc` (zero when nothing was
+ * deleted: no epoch policy starts on such a state).
  */
-export const collectGarbage = (state: Uint8Array): { v1: Uint8Array; v2: Uint8Array } => {
+export const collectGarbage = (
+  state: Uint8Array,
+  count = false,
+): { v1: Uint8Array; v2: Uint8Array; counts: ItemCounts | null } => {
   // Nothing deleted (a fresh upload of a large document, say): a rebuild would drop nothing and costs a Y.Doc of
   // the document's size; the format conversion alone is far cheaper (and leaves far less memory behind).
-  if (validateUpdate(state).deleted === 0) return { v1: state, v2: Y.convertUpdateFormatV1ToV2(state) }
+  if (validateUpdate(state).deleted === 0)
+    return { v1: state, v2: Y.convertUpdateFormatV1ToV2(state), counts: count ? NO_ITEMS : null }
   const doc = new Y.Doc({ gc: true })
   try {
     Y.applyUpdate(doc, state)
+    const counts = count ? countItems(doc) : null
     const v2 = Y.encodeStateAsUpdateV2(doc)
-    return { v1: Y.convertUpdateFormatV2ToV1(v2), v2 }
+    return { v1: Y.convertUpdateFormatV2ToV1(v2), v2, counts }
   } finally {
     doc.destroy()
   }
 }
+
+const NO_ITEMS: ItemCounts = Object.freeze({ liveItems: 0, deletedItems: 0 })
