@@ -3,6 +3,8 @@ import type { Logger } from 'pino'
 import { CloseCode, closeCodeName } from '@weft/core'
 import type { ServerLimits } from '../ServerLimits.js'
 import type { Endpoint, EndpointCounters, ServerMetrics } from '../metrics/ServerMetrics.js'
+import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
+import type { SharedMessage } from '../relay/SharedMessage.js'
 import { WsCloseCode, type TextFrame } from '../ws/frames.js'
 import { WebSocketConnection } from '../ws/WebSocketConnection.js'
 import type { InputBudget, InputHolder } from './InputBudget.js'
@@ -12,13 +14,11 @@ import { monotonicMs } from './TokenBucket.js'
 /** Shortest pause of a throttled connection: fewer pause/resume cycles for a client just over its rate. */
 const MIN_PAUSE_MS = 20
 
-/** What a route does with a connection's messages. */
-export interface SocketHandler {
-  /** One message that passed the size and rate checks. May close the socket. May be async. */
-  onMessage(data: Buffer, isBinary: boolean): void | Promise<void>
-  /** The socket closed (for whatever reason); called exactly once. */
-  onClose(): void
-}
+/**
+ * What a route does with a connection's messages: the relay's {@link RelaySocketHandler}, for the signaling route
+ * too. `onMessage` gets messages that passed the size and rate checks.
+ */
+export type SocketHandler = RelaySocketHandler
 
 /**
  * What every connection of one endpoint shares (one object per endpoint, not per connection): limits, counters,
@@ -101,7 +101,7 @@ export const guardedSocketContext = (
  * Kept small on purpose (it exists once per connection): the rate buckets are two numbers each, the logger, timers
  * and close callbacks are created only when used, and everything constant lives in the shared context.
  */
-export class GuardedSocket extends WebSocketConnection implements InputHolder {
+export class GuardedSocket extends WebSocketConnection implements InputHolder, RelaySocket {
   readonly id: number
   readonly #ctx: GuardedSocketContext
   #handler: SocketHandler | null = null
@@ -159,9 +159,9 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder {
    * connection is closed with `SlowConsumer` and `false` is returned. The allowance is `maxBufferedBytes`, or twice
    * the largest message queued since the queue was last empty if that is more: a client that is still receiving a
    * large sync answer (a 20 MB document) is not slow, and must not be dropped for the presence message that follows.
-   * A message made with `preframe`, or a {@link TextFrame}, is written as its shared frame.
+   * A {@link SharedMessage} or a {@link TextFrame} is written as its frame, built once for every socket it goes to.
    */
-  send(data: Uint8Array | string | TextFrame): boolean {
+  send(data: Uint8Array | string | TextFrame | SharedMessage): boolean {
     if (!this.open) return false
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
     const queued = this.bufferedAmount

@@ -18,12 +18,12 @@ import {
   type WireMessage,
 } from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
-import type { GuardedSocket } from '../connection/GuardedSocket.js'
 import type { PresenceApplied } from './AwarenessTable.js'
-import { preframeParts } from '../ws/frames.js'
 import { isEmptyUpdate } from './mergeUpdatesBatched.js'
 import type { RelayDoc, RelayPeer } from './RelayDoc.js'
 import type { RelayEpochs } from './RelayEpochs.js'
+import type { RelaySocket } from './RelaySocket.js'
+import { bytesOf, SharedMessage } from './SharedMessage.js'
 
 /** Messages kept while the document loads; more closes the connection. */
 const MAX_WAITING = 1024
@@ -68,7 +68,7 @@ export interface RelayConnectionOptions {
  * the stored state is in (RELAY-2). Every decoding failure closes the connection with a named code (RELAY-5).
  */
 export class RelayConnection implements RelayPeer {
-  readonly #socket: GuardedSocket
+  readonly #socket: RelaySocket
   readonly #host: RelayHost
   readonly #opts: RelayConnectionOptions
   /** Created with the first chunk (most peers never send one). */
@@ -84,7 +84,7 @@ export class RelayConnection implements RelayPeer {
   /** When a query-awareness was last answered (RELAY-6.5). */
   #queriedAt = -Infinity
 
-  constructor(socket: GuardedSocket, host: RelayHost, opts: RelayConnectionOptions) {
+  constructor(socket: RelaySocket, host: RelayHost, opts: RelayConnectionOptions) {
     this.#socket = socket
     this.#host = host
     this.#opts = opts
@@ -147,10 +147,10 @@ export class RelayConnection implements RelayPeer {
     this.#receive(data)
   }
 
-  sendMessage(message: Uint8Array): void {
+  sendMessage(message: Uint8Array | SharedMessage): void {
     const limit = Math.min(this.#opts.chunkSize, this.#peerHello?.maxMessageSize ?? Infinity)
     if (message.byteLength > limit && this.#hasFeature(Feature.Chunk)) {
-      for (const piece of splitMessage(message, limit, this.#nextChunkId++)) {
+      for (const piece of splitMessage(bytesOf(message), limit, this.#nextChunkId++)) {
         if (!this.#socket.send(piece)) return
       }
       return
@@ -235,8 +235,9 @@ export class RelayConnection implements RelayPeer {
         if (!this.#host.epochs.step1(doc, this, message.stateVector, decoded, message.hello)) return
         const tag = this.#host.epochs.tag(doc)
         this.#host.beforeAnswer(doc)
-        const answer = doc.log.answer(message.stateVector, (diff, kind) =>
-          preframeParts(updateMessageParts(kind, diff, null, tag)),
+        const answer = doc.log.answer(
+          message.stateVector,
+          (diff, kind) => new SharedMessage(updateMessageParts(kind, diff, null, tag)),
         )
         for (const m of answer) this.sendMessage(m)
         return

@@ -1,14 +1,17 @@
 import * as Y from 'yjs'
 import { MAX_NESTING_DEPTH, updateMessageParts, type DocId, type StoredDoc } from '@weft/core'
-import { preframe, preframeParts } from '../ws/frames.js'
 import { AwarenessTable } from './AwarenessTable.js'
 import type { CommitTarget } from './GroupCommitter.js'
+import { SharedMessage } from './SharedMessage.js'
 import { UpdateLog } from './UpdateLog.js'
 
 /** What a {@link RelayDoc} needs from each of its connections. */
 export interface RelayPeer {
-  /** Sends one message, chunking it for Weft peers that negotiated a smaller size. */
-  sendMessage(message: Uint8Array): void
+  /**
+   * Sends one message, chunking it for Weft peers that negotiated a smaller size. A {@link SharedMessage} is the
+   * same message for every peer of a broadcast (its socket encoding is built once).
+   */
+  sendMessage(message: Uint8Array | SharedMessage): void
 }
 
 /**
@@ -18,7 +21,8 @@ export interface RelayPeer {
  */
 export class RelayDoc implements CommitTarget {
   readonly docId: DocId
-  readonly log: UpdateLog
+  /** The document's state; its answers to joiners are shared messages (RELAY-2.3, framed once per join storm). */
+  readonly log: UpdateLog<SharedMessage>
   readonly awareness = new AwarenessTable()
   readonly peers = new Set<RelayPeer>()
   /** Store clock of the last durable write. */
@@ -54,7 +58,7 @@ export class RelayDoc implements CommitTarget {
     this.docId = docId
     // Snapshots are stored in V2 (STORE-3.6), the tail in V1; the relay works in V1 throughout.
     const snapshot = stored?.snapshot ? [Y.convertUpdateFormatV2ToV1(stored.snapshot)] : []
-    this.log = new UpdateLog(parts ?? [...snapshot, ...(stored?.updates ?? [])])
+    this.log = new UpdateLog<SharedMessage>(parts ?? [...snapshot, ...(stored?.updates ?? [])])
     this.lastClock = stored?.clock ?? 0
     this.tailCount = stored?.updates.length ?? 0
     this.tailBytes = stored ? stored.updates.reduce((n, u) => n + u.byteLength, 0) : 0
@@ -72,23 +76,25 @@ export class RelayDoc implements CommitTarget {
   }
 
   /**
-   * Sends `message` to every connection in the room except `except`. With more than one receiver the WebSocket frame
-   * is built once and the same bytes are written to every socket (peers that need it chunked still get chunks).
+   * Sends `message` to every connection in the room except `except`. With more than one receiver it goes out as one
+   * {@link SharedMessage}: the WebSocket frame is built once and the same bytes are written to every socket (peers
+   * that need it chunked still get chunks).
    */
-  broadcast(message: Uint8Array, except?: RelayPeer): void {
+  broadcast(message: Uint8Array | SharedMessage, except?: RelayPeer): void {
     const receivers = this.#receivers(except)
     if (receivers <= 0) return
-    const out = receivers > 1 ? preframe(message) : message
+    const out = receivers > 1 && !(message instanceof SharedMessage) ? new SharedMessage([message]) : message
     for (const peer of this.peers) if (peer !== except) peer.sendMessage(out)
   }
 
   /**
    * Forwards `update` as a sync update message (tagged with `epoch` outside epoch "0") to every connection except
-   * `except`. The frame is built straight from the update: one allocation and one copy, whatever its size.
+   * `except`, as one {@link SharedMessage} made of the message's parts: its frame is built straight from the update,
+   * one allocation and one copy whatever its size, and written to every socket.
    */
   broadcastUpdate(update: Uint8Array, epoch: string | null, except?: RelayPeer): void {
     if (this.#receivers(except) > 0)
-      this.broadcast(preframeParts(updateMessageParts('update', update, null, epoch)), except)
+      this.broadcast(new SharedMessage(updateMessageParts('update', update, null, epoch)), except)
   }
 
   #receivers(except: RelayPeer | undefined): number {

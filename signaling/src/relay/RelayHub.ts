@@ -11,7 +11,6 @@ import {
   type UpdateSummary,
 } from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
-import type { GuardedSocket } from '../connection/GuardedSocket.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { ServerLimits } from '../ServerLimits.js'
 import { isSharedStore, ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
@@ -22,6 +21,7 @@ import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './
 import { RelayDoc, type RelayPeer } from './RelayDoc.js'
 import { isEpochPeer } from './RelayEpochPeer.js'
 import { RelayEpochs } from './RelayEpochs.js'
+import type { RelaySocket } from './RelaySocket.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
 import { isQuarantineId, keepAside, screenStoredDoc } from './quarantine.js'
 import { checkNesting } from './checkNesting.js'
@@ -146,7 +146,7 @@ export class RelayHub implements RelayHost {
   }
 
   /** Serves one connection to `room` until it closes. */
-  accept(socket: GuardedSocket, room: string, access: Exclude<Access, 'none'>): void {
+  accept(socket: RelaySocket, room: string, access: Exclude<Access, 'none'>): void {
     const conn = new RelayConnection(socket, this, this.#connectionOptions[access])
     if (isEpochArchiveId(room) || isQuarantineId(room)) {
       // RELAY-EPOCH-6: an epoch archive is the relay's record of a left epoch, never a room anyone writes to; nor is

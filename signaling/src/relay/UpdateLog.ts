@@ -23,20 +23,21 @@ const mergeOrNull = (parts: readonly Uint8Array[]): Uint8Array | null => {
   }
 }
 
-/** Encodes one answer message: the `diff` as a sync step 2 or a sync update. */
-export type AnswerEncoder = (diff: Uint8Array, kind: 'step2' | 'update') => Uint8Array
+/** Encodes one answer message (`M`: as the log's owner sends it): the `diff` as a sync step 2 or a sync update. */
+export type AnswerEncoder<M = Uint8Array> = (diff: Uint8Array, kind: 'step2' | 'update') => M
 
 /**
  * A document's state held as encoded Yjs updates instead of a live Y.Doc: the relay forwards and stores updates
  * without applying them. The merged state, its state vector and the answers to recent state vectors (a join storm
- * of fresh clients all ask with the same empty one) are cached until the next update.
+ * of fresh clients all ask with the same empty one) are cached until the next update. `M`: the answer messages'
+ * type (the relay's `SharedMessage`, so a cached answer is framed once for every joiner).
  */
-export class UpdateLog {
+export class UpdateLog<M = Uint8Array> {
   #parts: Uint8Array[]
   #stateVector: Uint8Array | null = null
   /** The state vector of `#parts[0]` once it is a merged state whose state vector was computed. */
   #baseStateVector: Map<number, number> | null = null
-  readonly #answers = new Map<string, readonly Uint8Array[]>()
+  readonly #answers = new Map<string, readonly M[]>()
   /** Updates appended since {@link UpdateLog.mark}, or `null` without a mark. */
   #sinceMark: Uint8Array[] | null = null
 
@@ -188,13 +189,13 @@ export class UpdateLog {
    * vector until the next append. After a small tail (RELAY-2.3) that is the tail's updates merged into one sync
    * update, then the rest as the sync step 2; otherwise one sync step 2 from the merged state. `sv` must be validated.
    */
-  answer(sv: Uint8Array, encode: AnswerEncoder): readonly Uint8Array[] {
+  answer(sv: Uint8Array, encode: AnswerEncoder<M>): readonly M[] {
     const key = Buffer.from(sv.buffer, sv.byteOffset, sv.byteLength).toString('base64')
     const cached = this.#answers.get(key)
     if (cached) return cached
     const empty = Y.decodeStateVector(sv).size === 0
     const diffOf = (update: Uint8Array) => (empty ? update : Y.diffUpdate(update, sv))
-    let messages: Uint8Array[] | null = null
+    let messages: M[] | null = null
     if (this.#smallTail()) {
       try {
         messages = []

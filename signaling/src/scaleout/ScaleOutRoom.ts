@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import { encodeAwareness, validateUpdate, type DocId, type UpdateSummary } from '@weft/core'
 import type { RelayDoc, RelayPeer } from '../relay/RelayDoc.js'
+import { bytesOf, SharedMessage } from '../relay/SharedMessage.js'
 import { isEmptyUpdate } from '../relay/mergeUpdatesBatched.js'
 import type { BusMessage } from './busMessages.js'
 import type { RoomMessage } from './RedisRoomBus.js'
@@ -121,8 +122,10 @@ export class ScaleOutRoom implements RelayPeer {
   }
 
   /** RelayPeer: what local connections broadcast to the room. Presence goes to the other nodes. */
-  sendMessage(message: Uint8Array): void {
-    if (message[0] !== MESSAGE_AWARENESS || !this.#presence) return
+  sendMessage(shared: Uint8Array | SharedMessage): void {
+    const first = shared instanceof SharedMessage ? shared.firstByte : shared[0]
+    if (first !== MESSAGE_AWARENESS || !this.#presence) return
+    const message = bytesOf(shared)
     // [type, varuint length, update]: skip the length prefix.
     let i = 1
     while ((message[i] ?? 0) & 0x80) i++

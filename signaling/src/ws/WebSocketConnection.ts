@@ -8,9 +8,10 @@ import {
   encodeClosePayload,
   encodeFrame,
   encodeFrameHeader,
-  framedOf,
+  frameOf,
   TextFrame,
 } from './frames.js'
+import { SharedMessage } from '../relay/SharedMessage.js'
 
 /** Payloads up to this size are copied behind their header and written once; larger ones are written as is. */
 const COPY_LIMIT = 64 * 1024
@@ -44,7 +45,8 @@ function onSocketClose(this: OwnedSocket): void {
  * socket listeners, one object per connection plus its {@link FrameParser}. Subclasses implement the hooks.
  *
  * Sends are written straight to the socket (it buffers what the kernel does not take; `bufferedAmount` reports
- * that, for the caller's slow-consumer policy). A message that was {@link preframe}d is written as its shared frame.
+ * that, for the caller's slow-consumer policy). A {@link SharedMessage} is written as its frame, built once for all
+ * the sockets it is sent to ({@link frameOf}).
  * The close handshake: a close frame received is answered with one (same code) and the socket is ended; a close
  * sent by the server waits for the peer's (the caller bounds that wait with {@link WebSocketConnection.terminate}).
  */
@@ -105,10 +107,10 @@ export abstract class WebSocketConnection implements FrameSink {
   }
 
   /**
-   * Sends one message: binary for bytes, text for a string or a {@link TextFrame}. Returns false if the connection
-   * is closing.
+   * Sends one message: binary for bytes or a {@link SharedMessage}, text for a string or a {@link TextFrame}.
+   * Returns false if the connection is closing.
    */
-  protected sendMessage(data: Uint8Array | string | TextFrame): boolean {
+  protected sendMessage(data: Uint8Array | string | TextFrame | SharedMessage): boolean {
     if (this.closing) return false
     const socket = this.#socket
     if (typeof data === 'string') {
@@ -119,8 +121,7 @@ export abstract class WebSocketConnection implements FrameSink {
       socket.write(data.frame)
       return true
     }
-    const frame = framedOf(data)
-    if (frame) socket.write(frame)
+    if (data instanceof SharedMessage) socket.write(frameOf(data))
     else if (data.byteLength <= COPY_LIMIT) socket.write(encodeFrame(Opcode.Binary, data))
     else {
       socket.cork()

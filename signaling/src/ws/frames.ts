@@ -1,4 +1,5 @@
 import { endianness } from 'node:os'
+import { EncodingKey, type SharedMessage } from '../relay/SharedMessage.js'
 
 /** WebSocket opcodes (RFC 6455 §5.2). */
 export const Opcode = {
@@ -113,39 +114,28 @@ export const unmask = (buf: Uint8Array, key: number, phase = 0): void => {
   for (; i < len; i++) buf[i] = (buf[i] ?? 0) ^ ((key >>> (24 - 8 * ((phase + i) & 3))) & 0xff)
 }
 
-/** Frames built once and written to many sockets, by the payload view they were built for. */
-const preframed = new WeakMap<Uint8Array, Buffer>()
+/** The key under which a {@link SharedMessage} caches its RFC 6455 frame. */
+const BINARY_FRAME = new EncodingKey<Buffer>('rfc6455-binary-frame')
 
-/**
- * Frames `message` (binary) once and returns a view of the payload inside the frame. Passing that view to
- * {@link framedOf} (every send of the server does) returns the whole frame, so a message sent to N peers is
- * framed once and the same bytes are written to every socket. The view holds the only copy of the payload.
- */
-export const preframe = (message: Uint8Array): Uint8Array =>
-  preframed.has(message) ? message : preframeParts([message])
-
-/**
- * {@link preframe} for a message given as parts (e.g. core's `updateMessageParts`): the frame is allocated once and
- * each part copied into it once, without building the message first.
- */
-export const preframeParts = (parts: readonly Uint8Array[]): Uint8Array => {
-  let length = 0
-  for (const part of parts) length += part.byteLength
+/** One binary frame (FIN set, unmasked) holding `message`'s parts: allocated once, each part copied in once. */
+const encodeSharedFrame = (message: SharedMessage): Buffer => {
+  const length = message.byteLength
   const hl = headerLength(length)
   const frame = Buffer.allocUnsafe(hl + length)
   writeHeader(frame, Opcode.Binary, length)
   let offset = hl
-  for (const part of parts) {
+  for (const part of message.parts) {
     frame.set(part, offset)
     offset += part.byteLength
   }
-  const view = frame.subarray(hl)
-  preframed.set(view, frame)
-  return view
+  return frame
 }
 
-/** The binary frame built by {@link preframe} for this payload view, if any. */
-export const framedOf = (message: Uint8Array): Buffer | undefined => preframed.get(message)
+/**
+ * The binary frame of `message`, built on first use and cached on the message: a message sent to N sockets is
+ * framed once and the same bytes are written to every socket.
+ */
+export const frameOf = (message: SharedMessage): Buffer => message.encoded(BINARY_FRAME, encodeSharedFrame)
 
 /** A text message framed once, to be sent as is to many sockets (signaling fan-out). */
 export class TextFrame {

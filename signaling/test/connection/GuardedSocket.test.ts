@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { CloseCode } from '@weft/core'
-import { preframe, framedOf } from '../../src/ws/frames.js'
+import { SharedMessage } from '../../src/relay/SharedMessage.js'
+import { frameOf } from '../../src/ws/frames.js'
 import { TestClient } from '../helpers/TestClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 
@@ -36,14 +37,12 @@ describe('GuardedSocket', () => {
     expect(srv.server.metrics.closes.get({ code: 'RateLimited' })).toBe(1)
   })
 
-  it('CONN-9.4: a preframed message is framed once; every send of it reuses the same frame', () => {
-    const message = Uint8Array.from([0, 2, 1, 7])
-    const view = preframe(message)
-    const frame = framedOf(view)
-    expect(frame && [...frame]).toEqual([0x82, 4, 0, 2, 1, 7])
-    expect(preframe(view)).toBe(view)
-    expect([...view]).toEqual([...message])
-    expect(framedOf(message)).toBeUndefined()
+  it('CONN-9.4: a shared message is framed once; every send of it reuses the same frame', () => {
+    const message = new SharedMessage([Uint8Array.from([0, 2]), Uint8Array.from([1, 7])])
+    const frame = frameOf(message)
+    expect([...frame]).toEqual([0x82, 4, 0, 2, 1, 7])
+    expect(frameOf(message)).toBe(frame)
+    expect([...message.bytes()]).toEqual([0, 2, 1, 7])
   })
 
   it('the per-endpoint counters count every message in and out without label lookups', async () => {

@@ -3,6 +3,7 @@ import { pino } from 'pino'
 import * as Y from 'yjs'
 import { decodeMessage, docId } from '@weft/core'
 import { RelayDoc, type RelayPeer } from '../../src/relay/RelayDoc.js'
+import { bytesOf } from '../../src/relay/SharedMessage.js'
 import type { RoomMessage } from '../../src/scaleout/RedisRoomBus.js'
 import { ScaleOutRoom } from '../../src/scaleout/ScaleOutRoom.js'
 import { deepNesting, nullSubdocOptions, selfOrigin, tinyUpdate } from '../relay/hostileFixtures.js'
@@ -25,7 +26,7 @@ const setup = (remoteCompacted: () => void = () => undefined) => {
   })
   const doc = new RelayDoc(docId('r'), null, () => undefined)
   const received: Uint8Array[] = []
-  const peer: RelayPeer = { sendMessage: (m) => received.push(m) }
+  const peer: RelayPeer = { sendMessage: (m) => received.push(bytesOf(m)) }
   doc.peers.add(peer)
   room.attach(doc, 0)
   return { room, doc, received }

@@ -4,6 +4,7 @@ import * as Y from 'yjs'
 import { decodeMessage, docId, encodeAwareness, type DocId } from '@weft/core'
 import { encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
 import { RelayDoc, type RelayPeer } from '../../src/relay/RelayDoc.js'
+import { bytesOf } from '../../src/relay/SharedMessage.js'
 import type { StoredTail } from '../../src/scaleout/PostgresDocStore.js'
 import type { RoomMessage } from '../../src/scaleout/RedisRoomBus.js'
 import { ScaleOutRoom } from '../../src/scaleout/ScaleOutRoom.js'
@@ -44,7 +45,7 @@ const setup = (stored: Uint8Array[]) => {
   })
   const doc = new RelayDoc(docId('r'), null, () => undefined)
   const received: Uint8Array[] = []
-  const peer: RelayPeer = { sendMessage: (m) => received.push(m) }
+  const peer: RelayPeer = { sendMessage: (m) => received.push(bytesOf(m)) }
   doc.peers.add(peer)
   return { room, doc, published, reads, received }
 }
