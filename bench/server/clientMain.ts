@@ -25,6 +25,8 @@ const run = async (job: ClientJob): Promise<unknown> => {
   switch (job.scenario) {
     case 'fanout':
       return fanOut(job.target, job.serverPid, job.sizes.fanOut)
+    case 'fanout-light':
+      return fanOut(job.target, job.serverPid, job.sizes.fanOutLight)
     case 'idle':
       return idleConnections(job.target, job.serverPid, job.sizes.idle)
     case 'history':

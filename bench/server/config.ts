@@ -60,6 +60,11 @@ export interface PresenceSizes {
 export interface ServerBenchSizes {
   readonly scale: number
   readonly fanOut: FanOutSizes
+  /**
+   * (a') the light fan-out: few rooms, slow edits (issue 13: 20 rooms x 10 clients at 2 edits per second each), where
+   * fixed per-update costs such as timers and store commits show.
+   */
+  readonly fanOutLight: FanOutSizes
   readonly idle: IdleSizes
   readonly history: HistorySizes
   readonly storm: StormSizes
@@ -67,7 +72,15 @@ export interface ServerBenchSizes {
 }
 
 /** The scenarios, in the order they run. */
-export const SCENARIOS = ['fanout', 'idle', 'history', 'storm', 'presence', 'presence-echo'] as const
+export const SCENARIOS = [
+  'fanout',
+  'fanout-light',
+  'idle',
+  'history',
+  'storm',
+  'presence',
+  'presence-echo',
+] as const
 /** One scenario's name. */
 export type Scenario = (typeof SCENARIOS)[number]
 
@@ -92,6 +105,13 @@ export const sizesFromEnv = (env: NodeJS.ProcessEnv = process.env): ServerBenchS
       edits: num(env, 'WEFT_BENCH_FANOUT_EDITS', 8),
       intervalMs: num(env, 'WEFT_BENCH_FANOUT_INTERVAL_MS', 1000),
       rounds: num(env, 'WEFT_BENCH_FANOUT_ROUNDS', 5),
+    },
+    fanOutLight: {
+      rooms: num(env, 'WEFT_BENCH_LIGHT_ROOMS', scaled(20)),
+      clientsPerRoom: num(env, 'WEFT_BENCH_LIGHT_CLIENTS', 10, 2),
+      edits: num(env, 'WEFT_BENCH_LIGHT_EDITS', 20),
+      intervalMs: num(env, 'WEFT_BENCH_LIGHT_INTERVAL_MS', 500),
+      rounds: num(env, 'WEFT_BENCH_LIGHT_ROUNDS', 3),
     },
     idle: {
       connections: num(env, 'WEFT_BENCH_IDLE_CONNECTIONS', scaled(5000, 10)),
