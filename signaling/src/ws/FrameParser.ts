@@ -34,7 +34,10 @@ const MIN_CAPACITY = 16 * 1024
  * client frames must be masked, reserved bits must be clear (no extension is ever negotiated), control frames must
  * be final and at most 125 bytes, fragments must continue a message in progress, and the size of a message (all its
  * fragments) is checked against `maxPayload` from each header, before its payload is buffered. Bytes may arrive
- * split at any boundary. A frame contained in one chunk is unmasked in place and handed on as a view (no copy).
+ * split at any boundary; each rule is decided as soon as the bytes it needs have arrived (a control frame's length
+ * from the second byte, a message's size before its masking key). Accepts, rejects and delivers what `ws`'s receiver
+ * does (CONN-9.5, checked differentially). A frame contained in one chunk is unmasked in place and handed on as a
+ * view (no copy).
  *
  * Memory (CONN-11.1): a message that spans chunks or frames is copied into one buffer that grows as its bytes
  * arrive (doubling, never past the frame's known end or `maxPayload`), never allocated at the size a header
@@ -180,8 +183,16 @@ export class FrameParser {
       return this.#fail(WsCloseCode.ProtocolError, 'new message before the last one ended')
     }
     const len7 = b1 & 0x7f
-    const hl = len7 < 126 ? 6 : len7 === 126 ? 8 : 14
-    if (avail < hl) {
+    if (control) {
+      // Decided from the 7-bit length, as soon as it is there: a control frame's length is at most 125 in its
+      // shortest encoding, the only one allowed (RFC 6455 §5.2, §5.5); a close payload is empty or holds a code.
+      if (len7 > 125) return this.#fail(WsCloseCode.ProtocolError, 'control frame over 125 bytes')
+      if (opcode === Opcode.Close && len7 === 1)
+        return this.#fail(WsCloseCode.ProtocolError, 'close payload of 1 byte')
+    }
+    // The length is checked as soon as its bytes are there, before the masking key arrives.
+    const lengthEnd = len7 < 126 ? 2 : len7 === 126 ? 4 : 10
+    if (avail < lengthEnd) {
       this.#head = Buffer.from(buf.subarray(off))
       return buf.length
     }
@@ -194,9 +205,13 @@ export class FrameParser {
       if (high > 0x1fffff) return this.#fail(WsCloseCode.TooBig, 'frame length out of range')
       length = high * 0x100000000 + buf.readUInt32BE(off + 6)
     }
-    if (control && length > 125) return this.#fail(WsCloseCode.ProtocolError, 'control frame over 125 bytes')
     if (!control && this.#length + length > this.#maxPayload) {
       return this.#fail(WsCloseCode.TooBig, `message over ${this.#maxPayload} bytes`)
+    }
+    const hl = lengthEnd + 4
+    if (avail < hl) {
+      this.#head = Buffer.from(buf.subarray(off))
+      return buf.length
     }
     const mask = buf.readUInt32BE(off + hl - 4)
     const start = off + hl
@@ -221,7 +236,8 @@ export class FrameParser {
     this.#mask = mask
     this.#phase = 0
     this.#remaining = length
-    return start
+    // An empty fragment ends here: nothing more of it will arrive to finish it.
+    return length === 0 ? this.#body(buf, start) : start
   }
 
   /** Takes the payload bytes of the current frame available at `off`; returns the new offset. */
@@ -234,19 +250,21 @@ export class FrameParser {
       this.#remaining = -1
       return off + n
     }
-    let target: Buffer
-    if (control !== null) {
-      target = control.subarray(this.#phase, this.#phase + n)
-    } else {
-      this.#reserve(n)
-      target = (this.#message as Buffer).subarray(this.#length, this.#length + n)
-      this.#length += n
-      this.#progress += n
+    if (n > 0) {
+      let target: Buffer
+      if (control !== null) {
+        target = control.subarray(this.#phase, this.#phase + n)
+      } else {
+        this.#reserve(n)
+        target = (this.#message as Buffer).subarray(this.#length, this.#length + n)
+        this.#length += n
+        this.#progress += n
+      }
+      buf.copy(target, 0, off, off + n)
+      unmask(target, this.#mask, this.#phase)
+      this.#phase += n
+      this.#remaining -= n
     }
-    buf.copy(target, 0, off, off + n)
-    unmask(target, this.#mask, this.#phase)
-    this.#phase += n
-    this.#remaining -= n
     if (this.#remaining > 0) return buf.length
     this.#remaining = -1
     if (control !== null) {
@@ -310,7 +328,6 @@ export class FrameParser {
 
   #close(payload: Buffer): void {
     if (payload.length === 0) return this.#sink.onCloseFrame(WsCloseCode.NoStatus, '')
-    if (payload.length === 1) return void this.#fail(WsCloseCode.ProtocolError, 'close payload of 1 byte')
     const code = payload.readUInt16BE(0)
     if (!isValidCloseCode(code))
       return void this.#fail(WsCloseCode.ProtocolError, `invalid close code ${code}`)

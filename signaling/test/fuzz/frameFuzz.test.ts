@@ -15,22 +15,11 @@ import {
 import { encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
+import { prng } from './prng.js'
 
 /** Frames per run: small in CI, `WEFT_FUZZ_FRAMES=100000` for the full run. */
 const FRAMES = Number(process.env['WEFT_FUZZ_FRAMES'] ?? 6000)
 const SEED = Number(process.env['WEFT_FUZZ_SEED'] ?? 1)
-
-/** mulberry32: a small seeded PRNG. */
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const relaySeeds = (): Uint8Array[] => {
   const d = new Y.Doc()
