@@ -1,7 +1,8 @@
 /**
  * `@weft/signaling`: the Weft server (WebRTC signaling at `/signal`, the storing relay at `/relay/<room>`,
- * `/healthz`, `/metrics`, static files) as a factory returning `{ listen(), close() }`, and the `weft` CLI.
- * @packageDocumentation
+ * `/healthz`, `/metrics`, static files) as a factory returning `{ listen(), close() }`, the same relay embeddable in
+ * an app's own HTTP server (`createWeftRelay`), its hooks, and the `weft` CLI.
+ * @module @weft/signaling
  */
 export {
   createWeftServer,
@@ -9,6 +10,21 @@ export {
   type WeftServerOptions,
   type ListenAddress,
 } from './createWeftServer.js'
+export {
+  createWeftRelay,
+  type WeftRelay,
+  type WeftRelayOptions,
+  type UpgradableServer,
+} from './createWeftRelay.js'
+export type {
+  WeftHooks,
+  HookVerdict,
+  AuthenticateContext,
+  ConnectionContext,
+  LoadContext,
+  UpdateContext,
+  StoredContext,
+} from './hooks.js'
 export { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
 export { WeftServerError, WeftServerErrorCode } from './WeftServerError.js'
 export { Authenticator, type AuthOptions, type AuthResult } from './auth/Authenticator.js'

@@ -56,6 +56,12 @@ export const CloseCode = {
    * nothing of it was stored or forwarded. Final (4400-4499 band) until the document is made smaller.
    */
   DocumentTooLarge: 4403,
+  /**
+   * The server's `onUpdate` hook refused an update of this connection (an app rule, HOOK-3): nothing of it was stored
+   * or forwarded, and the connection's later updates were dropped. Final (4400-4499 band): the same update would be
+   * refused again.
+   */
+  UpdateRefused: 4404,
 } as const
 
 /** Union of every {@link CloseCode} value. */

@@ -19,7 +19,7 @@ export interface AuthOptions {
   /** Required `aud` claim, if any. */
   readonly audience?: string | undefined
   /**
-   * Clock skew tolerated for `exp`/`nbf`, in seconds (default {@link DEFAULT_CLOCK_TOLERANCE_SECONDS}, none). A token
+   * Clock skew tolerated for `exp`/`nbf`, in seconds (default 0: none). A token
    * is accepted until `exp + clockToleranceSeconds`, and a connection is closed at that moment (AUTH-7).
    */
   readonly clockToleranceSeconds?: number | undefined
@@ -134,6 +134,6 @@ export class Authenticator {
     if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp))
       return { ok: false, reason: 'token rejected: "exp" is not a finite number' }
     const expiresAt = (payload.exp + this.#toleranceSeconds) * 1000
-    return { ok: true, grant: new RoomGrant(grants, expiresAt, payload.sub) }
+    return { ok: true, grant: new RoomGrant(grants, expiresAt, payload.sub, payload) }
   }
 }

@@ -18,6 +18,11 @@ export class RoomGrant {
     readonly expiresAt?: number,
     /** The token's subject, for logs. */
     readonly subject?: string,
+    /**
+     * The verified token's claims (its JWT payload), or what an `authenticate` hook put there; the hooks see them
+     * (`ConnectionContext.grant`). Never logged.
+     */
+    readonly claims?: Readonly<Record<string, unknown>>,
   ) {
     for (const [key, access] of Object.entries(rooms)) {
       if (key.endsWith('*')) this.#prefixes.push([key.slice(0, -1), access])

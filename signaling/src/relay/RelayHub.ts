@@ -10,7 +10,8 @@ import {
   type DocStore,
   type UpdateSummary,
 } from '@weft/core'
-import type { Access } from '../auth/RoomGrant.js'
+import { RoomGrant, type Access } from '../auth/RoomGrant.js'
+import type { ConnectionContext, WeftHooks } from '../hooks.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { ServerLimits } from '../ServerLimits.js'
 import { isSharedStore, ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
@@ -21,6 +22,7 @@ import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './
 import { RelayDoc, type RelayPeer } from './RelayDoc.js'
 import { isEpochPeer } from './RelayEpochPeer.js'
 import { RelayEpochs } from './RelayEpochs.js'
+import { RelayHooks } from './RelayHooks.js'
 import type { RelaySocket } from './RelaySocket.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
 import { isQuarantineId, keepAside, screenStoredDoc } from './quarantine.js'
@@ -35,6 +37,8 @@ export interface RelayHubOptions {
   readonly limits: ServerLimits
   readonly metrics: ServerMetrics
   readonly logger: Logger
+  /** The app's hooks (HOOK-*), if any. */
+  readonly hooks?: WeftHooks | undefined
 }
 
 /** Largest awareness update accepted from one connection. */
@@ -59,6 +63,8 @@ export class RelayHub implements RelayHost {
   readonly epochs: RelayEpochs
   /** Scale-out mode: the Redis bus and per-room clock tracking (null on a single node). */
   readonly #scale: ScaleOutRelay | null = null
+  /** The app's hooks, or `null` when none is set (then nothing passes through them). */
+  readonly #hooks: RelayHooks | null
   #closed = false
   /** The settings of every connection, one object per access level (not one per connection). */
   readonly #connectionOptions: Record<Exclude<Access, 'none'>, RelayConnectionOptions>
@@ -75,6 +81,11 @@ export class RelayHub implements RelayHost {
     this.#connectionOptions = { read: settings('read'), write: settings('write') }
     this.#store = opts.store
     this.#ownsStore = opts.ownsStore
+    const hooks = opts.hooks
+    this.#hooks =
+      hooks && Object.values(hooks).some((h) => h !== undefined)
+        ? new RelayHooks(hooks, opts.logger, (room) => this.#refused(room))
+        : null
     const scaleOut = opts.options.scaleOut
     if (scaleOut) {
       if (!isSharedStore(opts.store)) {
@@ -145,8 +156,16 @@ export class RelayHub implements RelayHost {
     return n
   }
 
-  /** Serves one connection to `room` until it closes. */
-  accept(socket: RelaySocket, room: string, access: Exclude<Access, 'none'>): void {
+  /**
+   * Serves one connection to `room` until it closes. `context`: what the hooks are told about it (HOOK-4; without
+   * it, an open grant and no address).
+   */
+  accept(
+    socket: RelaySocket,
+    room: string,
+    access: Exclude<Access, 'none'>,
+    context?: ConnectionContext,
+  ): void {
     const conn = new RelayConnection(socket, this, this.#connectionOptions[access])
     if (isEpochArchiveId(room) || isQuarantineId(room)) {
       // RELAY-EPOCH-6: an epoch archive is the relay's record of a left epoch, never a room anyone writes to; nor is
@@ -155,9 +174,21 @@ export class RelayHub implements RelayHost {
       return socket.close(CloseCode.Forbidden, 'epoch archives and quarantines are not rooms')
     }
     socket.attach(conn)
+    const hooks = this.#hooks
+    if (!hooks) return this.#join(socket, conn, room)
+    const grant = context?.grant ?? RoomGrant.open()
+    const hooked = context ?? { id: 0, room, access, grant, subject: grant.subject, clientAddress: '' }
+    // HOOK-4: the connection's messages wait (as during a load) until onConnect has run.
+    void hooks.connect(conn, socket, hooked).then((ok) => {
+      if (ok) this.#join(socket, conn, room)
+    })
+  }
+
+  /** Loads `room` (if not loaded) and starts serving `conn` in it. */
+  #join(socket: RelaySocket, conn: RelayConnection, room: string): void {
     this.#open(room).then(
       (doc) => {
-        if (!socket.open) return
+        if (!socket.open) return this.#hooks?.disconnect(conn)
         if (doc.idleTimer) clearTimeout(doc.idleTimer)
         doc.idleTimer = null
         doc.peers.add(conn)
@@ -172,11 +203,22 @@ export class RelayHub implements RelayHost {
       (err: unknown) => {
         socket.logger.error({ err, room }, 'could not load document')
         socket.close(CloseCode.InternalError, 'could not load document')
+        this.#hooks?.disconnect(conn)
       },
     )
   }
 
   acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
+    // HOOK-3: with an onUpdate hook, the hook decides first (the sender's later updates wait behind it); without one
+    // the update goes straight on (no promise made for the hook).
+    const hooks = this.#hooks
+    if (hooks?.screensUpdates) {
+      return hooks.screen(doc.docId, update, from, () => this.#acceptNow(doc, update, from, summary))
+    }
+    return this.#acceptNow(doc, update, from, summary)
+  }
+
+  #acceptNow(doc: RelayDoc, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
     // RELAY-EPOCH-4: during a switch updates are forwarded (still in the old epoch) but stored only afterwards.
     const durable = this.epochs.switching(doc)
       ? this.epochs.hold(doc, update)
@@ -261,6 +303,9 @@ export class RelayHub implements RelayHost {
   }
 
   whenDurable(doc: RelayDoc): Promise<void> {
+    // HOOK-3.3: an update still waiting for onUpdate is not durable yet (an ack must not cover it).
+    const deciding = this.#hooks?.decided(doc.peers)
+    if (deciding) return deciding.then(() => this.#committer.whenDurable(doc))
     return this.#committer.whenDurable(doc)
   }
 
@@ -273,6 +318,7 @@ export class RelayHub implements RelayHost {
     await this.#committer.flush()
     this.#committer.stop()
     await this.#compaction.settled()
+    await this.#hooks?.settled()
     await this.#scale?.close()
     for (const doc of this.#docs.values()) if (doc.idleTimer) clearTimeout(doc.idleTimer)
     this.#docs.clear()
@@ -312,7 +358,15 @@ export class RelayHub implements RelayHost {
           this.#opts.logger.error({ err, doc: id }, 'could not keep the quarantined updates aside')
         }
       }
-      const doc = new RelayDoc(id, stored, (d) => this.#compaction.maybeCompact(d), screened.parts)
+      const hooks = this.#hooks
+      const committed = hooks?.notifiesStored
+        ? (d: RelayDoc) => {
+            this.#compaction.maybeCompact(d)
+            // HOOK-5: after the durable write, in commit order.
+            hooks.stored(d.docId, d.lastClock)
+          }
+        : (d: RelayDoc) => this.#compaction.maybeCompact(d)
+      const doc = new RelayDoc(id, stored, committed, screened.parts)
       // RELAY-9.5: the screen walked the whole state; its depth is exact.
       doc.nestingBound = screened.depth
       this.epochs.attach(doc, stored?.meta ?? {})
@@ -325,6 +379,8 @@ export class RelayHub implements RelayHost {
         // RELAY-9.3: a rebuild that Yjs refuses leaves the document as loaded (served, not collected).
         this.#opts.logger.error({ err, doc: id }, 'garbage collection on load failed')
       }
+      // HOOK-2: before anyone is answered (nobody sees the document before it is in #docs).
+      if (hooks?.screensLoads) await hooks.load(room, doc.lastClock, doc.log.byteLength)
       this.#docs.set(room, doc)
       this.#scale?.attach(room, doc, stored?.clock ?? 0)
       this.#opts.metrics.docLoads.inc()
@@ -341,6 +397,7 @@ export class RelayHub implements RelayHost {
 
   /** A connection of `doc` closed (called by the connection). */
   leave(doc: RelayDoc, conn: RelayConnection): void {
+    this.#hooks?.disconnect(conn)
     if (!doc.peers.delete(conn)) return
     const removal = doc.awareness.removeOwner(conn)
     if (removal) doc.broadcast(encodeAwareness(removal))

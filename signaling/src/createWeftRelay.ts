@@ -1,0 +1,534 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
+import type { Duplex } from 'node:stream'
+import { pino, type Logger } from 'pino'
+import { CloseCode, closeCodeName } from '@weft/core'
+import { AdmissionControl } from './admission/AdmissionControl.js'
+import { ClientAddresses } from './admission/ClientAddresses.js'
+import { Authenticator, type AuthOptions, type AuthResult } from './auth/Authenticator.js'
+import { AuthorizedSocket } from './auth/AuthorizedSocket.js'
+import { RoomGrant, type Access } from './auth/RoomGrant.js'
+import { extractToken, offeredProtocols, selectProtocol } from './auth/extractToken.js'
+import {
+  guardedSocketContext,
+  heartbeatIntervalOf,
+  type GuardedSocket,
+  type GuardedSocketContext,
+} from './connection/GuardedSocket.js'
+import { InputBudget } from './connection/InputBudget.js'
+import type { WeftHooks } from './hooks.js'
+import { ServerMetrics, type Endpoint, type ServerMetricsOptions } from './metrics/ServerMetrics.js'
+import { openRelayStore } from './relay/openRelayStore.js'
+import { RelayHub } from './relay/RelayHub.js'
+import type { RelayOptions } from './relay/RelayOptions.js'
+import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
+import { SignalingHub } from './signal/SignalingHub.js'
+import { WeftServerError } from './WeftServerError.js'
+import { acceptWebSocket, handshakeProblem, refuseUpgrade, refuseWebSocket } from './ws/acceptWebSocket.js'
+import { destroyOnError } from './ws/WebSocketConnection.js'
+
+/**
+ * Options of {@link createWeftRelay}: the relay's own settings ({@link RelayOptions}: `store` or `dataDir`, commit
+ * window, compaction...) plus where it answers, auth, hooks and limits. See docs/guides/server.md, "Embedding in an
+ * existing server".
+ */
+export interface WeftRelayOptions extends RelayOptions {
+  /** Path prefix of the rooms: a room is served at `<path>/<room>` (default `/relay`). */
+  readonly path?: string | undefined
+  /** Path of y-webrtc signaling (the `/signal` endpoint of `weft serve`), or none (the default). */
+  readonly signalPath?: string | undefined
+  /** JWT settings; without a secret, a public key or an `authenticate` hook, every room is open to anyone. */
+  readonly auth?: AuthOptions | undefined
+  /** The app's hooks: custom auth, and code at load, update, store, connect and disconnect (HOOK-*). */
+  readonly hooks?: WeftHooks | undefined
+  /** Protection limits (each field defaults to {@link DEFAULT_LIMITS}). */
+  readonly limits?: Partial<ServerLimits> | undefined
+  /**
+   * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` header names the client (default loopback
+   * only; `[]` trusts none), for the per-address limits.
+   */
+  readonly trustedProxies?: readonly string[] | undefined
+  /** Structured logger (pino). Default: pino at level `info` on stdout. */
+  readonly logger?: Logger | undefined
+  /**
+   * Metrics settings: `registry`, the app's prom-client `Registry` to register the relay's metrics in (then the app's
+   * own `/metrics` shows them). Default: a private registry with the process metrics (`relay.metrics.render()`).
+   */
+  readonly metrics?: ServerMetricsOptions | undefined
+}
+
+/** A server a {@link WeftRelay} can attach to: `node:http`'s or `node:https`'s (Express's `app.listen()` returns one). */
+export type UpgradableServer = HttpServer | HttpsServer
+
+/**
+ * The Weft relay without an HTTP server of its own, for an app that runs one already (node:http, node:https,
+ * Express, Fastify's `server`): it answers WebSocket upgrades under its path and leaves every other request alone.
+ * Every protection of `weft serve` applies (limits, per-address admission, heartbeat, auth before any frame); the
+ * app's server sets its own header timeout (CONN-12: `headersTimeout`).
+ */
+export interface WeftRelay {
+  /**
+   * Listens to `server`'s `upgrade` events and takes those under the relay's paths (EMBED-1); other upgrades are
+   * left to the app's other listeners. Returns a function that detaches again. Opens the store on first use.
+   */
+  attach(server: UpgradableServer): () => void
+  /**
+   * Takes one upgrade request if it is under the relay's paths: returns `true` and accepts or refuses it
+   * (refusals are answered on the socket), or returns `false` without touching the socket (EMBED-1). For an app
+   * that dispatches upgrades itself (`server.on('upgrade', ...)`).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean
+  /**
+   * Opens the store (if not open) and starts the heartbeat; the first upgrade does it too. Await it at start-up to
+   * learn of a store that cannot open before a client does.
+   */
+  start(): Promise<void>
+  /**
+   * Graceful shutdown (EMBED-2): refuses new upgrades (503), closes every connection with `ServerShutdown`, flushes
+   * every accepted update, waits for running hooks and closes a store the relay opened (never one it was given).
+   * Does not close the app's server.
+   */
+  close(): Promise<void>
+  /** The relay's metrics (Prometheus text: `metrics.render()`, type `metrics.contentType`). */
+  readonly metrics: ServerMetrics
+}
+
+/**
+ * Creates an embeddable relay (nothing happens until {@link WeftRelay.attach}, {@link WeftRelay.handleUpgrade} or
+ * {@link WeftRelay.start}). Needs a `store` or a `dataDir`.
+ *
+ * ```ts
+ * const relay = createWeftRelay({ store, path: '/collab' })
+ * relay.attach(server) // ws://host/collab/<room>
+ * ```
+ */
+export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
+  const { path, signalPath, auth, hooks, limits, trustedProxies, logger, metrics, ...relay } = options
+  const prefix = normalizePath(path ?? '/relay', 'path')
+  const core = createRelayCore({
+    auth,
+    hooks,
+    limits,
+    trustedProxies,
+    logger,
+    metrics,
+    relay,
+    relayPrefix: `${prefix}/`,
+    signalPath: signalPath === undefined ? null : normalizePath(signalPath, 'signalPath'),
+  })
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean =>
+    core.handleUpgrade(req, socket, head, false)
+  return {
+    attach: (server) => {
+      const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        handleUpgrade(req, socket, head)
+      }
+      server.on('upgrade', listener)
+      return () => void server.off('upgrade', listener)
+    },
+    handleUpgrade,
+    start: () => core.start(),
+    close: () => core.close(),
+    metrics: core.metrics,
+  }
+}
+
+const normalizePath = (path: string, name: string): string => {
+  if (!path.startsWith('/')) throw new WeftServerError('invalid-argument', `${name} must start with "/"`)
+  return path.replace(/\/+$/, '')
+}
+
+/** @internal Options of {@link createRelayCore}. */
+export interface RelayCoreOptions {
+  readonly auth: AuthOptions | undefined
+  readonly hooks: WeftHooks | undefined
+  readonly limits: Partial<ServerLimits> | undefined
+  readonly trustedProxies: readonly string[] | undefined
+  readonly logger: Logger | undefined
+  /** The storing relay's settings, or `null` for signaling only. */
+  readonly relay: RelayOptions | null
+  /** Rooms are served at `<relayPrefix><room>` (ends with `/`). */
+  readonly relayPrefix: string
+  /** Where signaling is served (also with a trailing `/`), or `null`. */
+  readonly signalPath: string | null
+  /** Settings of the metrics (the app's registry, or a private one). */
+  readonly metrics?: ServerMetricsOptions | undefined
+}
+
+/** @internal What {@link createRelayCore} returns: {@link WeftRelay}'s engine, also under `createWeftServer`. */
+export interface RelayCore {
+  /** `everyPath`: refuse requests under no route with 404 (the server owns every path) instead of passing them on. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, everyPath: boolean): boolean
+  start(): Promise<void>
+  close(): Promise<void>
+  readonly metrics: ServerMetrics
+  readonly logger: Logger
+  /** Open connections per endpoint. */
+  readonly connections: Readonly<Record<Endpoint, number>>
+  /** `open`, `secret`, `public-key`, or `hook` (an `authenticate` hook without JWT settings). */
+  readonly authMode: string
+}
+
+type Route = { readonly endpoint: 'signal' } | { readonly endpoint: 'relay'; readonly room: string }
+
+/**
+ * @internal The one path of every upgrade, for {@link createWeftRelay} and `createWeftServer`: handshake, route,
+ * state, per-address admission, capacity, auth (JWT and the `authenticate` hook), then the connection, handed to
+ * signaling or the relay hub.
+ */
+export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
+  const logger = options.logger ?? pino({ name: 'weft' })
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits }
+  const auth = new Authenticator(options.auth)
+  const hooks = options.hooks ?? {}
+  const addresses = new ClientAddresses(options.trustedProxies)
+  const admission = new AdmissionControl(limits)
+  const relayOptions = options.relay
+  if (relayOptions && !relayOptions.store && !relayOptions.dataDir) {
+    throw new WeftServerError(
+      'invalid-argument',
+      'the relay needs a store or a dataDir (or pass relay: false)',
+    )
+  }
+  const authMode = auth.mode === 'open' && hooks.authenticate ? 'hook' : auth.mode
+
+  // The first log line says whether anyone may connect.
+  if (auth.required) {
+    logger.info(
+      { auth: auth.mode, algorithms: auth.algorithms, hook: hooks.authenticate !== undefined },
+      'auth required: every connection needs a JWT',
+    )
+  } else if (hooks.authenticate) {
+    logger.info({ auth: authMode }, 'auth by the authenticate hook')
+  } else {
+    logger.warn(
+      { auth: 'open' },
+      'auth is OPEN: no secret or public key configured, anyone may read and write every room',
+    )
+  }
+
+  const signaling = new SignalingHub(limits)
+  let relay: RelayHub | null = null
+  const sockets = new Set<AuthorizedSocket>()
+  const counts: Record<Endpoint, number> = { signal: 0, relay: 0 }
+  let nextId = 1
+  let state: 'idle' | 'starting' | 'open' | 'closing' | 'closed' = 'idle'
+  let started: Promise<void> | null = null
+  let heartbeat: NodeJS.Timeout | null = null
+
+  const metrics = new ServerMetrics(
+    {
+      connections: () => [
+        [{ endpoint: 'signal' }, counts.signal],
+        [{ endpoint: 'relay' }, counts.relay],
+      ],
+      topics: () => signaling.topicCount,
+      docsLoaded: () => relay?.docsLoaded ?? 0,
+      relayRooms: () => relay?.roomCount ?? 0,
+    },
+    options.metrics,
+  )
+
+  const onClosed = (conn: GuardedSocket) => {
+    if (!(conn instanceof AuthorizedSocket) || !sockets.delete(conn)) return
+    counts[conn.endpoint]--
+    admission.release(conn.clientAddress)
+  }
+  // CONN-11.2: one budget for unfinished incoming messages, shared by both endpoints.
+  const inputBudget = InputBudget.forServer(metrics, limits.maxPendingInputBytes)
+  const contexts: Record<Endpoint, GuardedSocketContext> = {
+    signal: guardedSocketContext('signal', limits, metrics, inputBudget, logger, onClosed),
+    relay: guardedSocketContext('relay', limits, metrics, inputBudget, logger, onClosed),
+  }
+  const accepted: Record<Endpoint, { inc(): void }> = {
+    signal: metrics.connectionsTotal.labels({ endpoint: 'signal' }),
+    relay: metrics.connectionsTotal.labels({ endpoint: 'relay' }),
+  }
+
+  /** The route of a request, `null` for a path of the relay's that names no valid room, `undefined` if not its. */
+  const route = (url: URL): Route | null | undefined => {
+    const path = url.pathname
+    if (options.signalPath !== null && (path === options.signalPath || path === `${options.signalPath}/`))
+      return { endpoint: 'signal' }
+    if (relayOptions && path.startsWith(options.relayPrefix)) {
+      let room: string
+      try {
+        room = decodeURIComponent(path.slice(options.relayPrefix.length))
+      } catch {
+        return null
+      }
+      if (room.length === 0 || room.length > limits.maxRoomNameLength) return null
+      return { endpoint: 'relay', room }
+    }
+    return undefined
+  }
+
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, everyPath: boolean): boolean => {
+    const url = parseUrl(req.url)
+    const target = url ? route(url) : undefined
+    // EMBED-1: a request under none of the relay's paths is left as it is (unless the server owns every path).
+    if (target === undefined && !everyPath) return false
+    upgrade(req, socket, head, url, target ?? null).catch((err: unknown) => {
+      logger.error({ err, url: req.url }, 'upgrade failed')
+      socket.destroy()
+    })
+    return true
+  }
+
+  /**
+   * One upgrade request. Cheap refusals come first (handshake, route, state, per-address limits, capacity), then the
+   * token is verified; the connection is created only once every decision is final (AUTH-7), so no frame of it
+   * (`head` included) is parsed before. A refused socket is never registered or counted and is cut without the close
+   * grace (CONN-5).
+   */
+  const upgrade = async (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    url: URL | null,
+    target: Route | null,
+  ): Promise<void> => {
+    socket.on('error', destroyOnError)
+    const problem = handshakeProblem(req)
+    if (problem) {
+      const version = problem.includes('Version')
+      return refuseUpgrade(socket, version ? '426 Upgrade Required' : '400 Bad Request', version)
+    }
+    if (!url || !target) return refuseUpgrade(socket, '404 Not Found')
+    if (state === 'idle') void start().catch(() => undefined)
+    if (state !== 'open' && state !== 'starting') return refuseUpgrade(socket, '503 Service Unavailable')
+    const client = addresses.of(req)
+    const admitted = admission.admit(client)
+    if (admitted !== 'ok') {
+      logger.debug({ client, reason: admitted }, 'upgrade refused')
+      return refuseUpgrade(socket, '429 Too Many Requests', false, ['Retry-After: 1'])
+    }
+    let conn: AuthorizedSocket | null = null
+    try {
+      conn = await open(req, socket, head, url, target, client)
+    } finally {
+      if (!conn) admission.release(client)
+    }
+  }
+
+  /** The auth decision: the JWT verdict, then the `authenticate` hook's (HOOK-1), if one is set. */
+  const decide = async (
+    req: IncomingMessage,
+    token: string | undefined,
+    target: Route,
+    client: string,
+  ): Promise<AuthResult | Error> => {
+    const authenticate = hooks.authenticate
+    if (!authenticate) return auth.authenticate(token)
+    const jwt = auth.required ? await auth.authenticate(token) : null
+    try {
+      const room = target.endpoint === 'relay' ? target.room : null
+      const result = await authenticate({
+        request: req,
+        endpoint: target.endpoint,
+        room,
+        clientAddress: client,
+        token,
+        jwt,
+      })
+      if (!isAuthResult(result)) return new Error('the authenticate hook returned no AuthResult')
+      return result
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err))
+    }
+  }
+
+  /** Verifies the token and accepts the connection, or refuses it; returns the connection if accepted. */
+  const open = async (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    url: URL,
+    target: Route,
+    client: string,
+  ): Promise<AuthorizedSocket | null> => {
+    const offered = offeredProtocols(req)
+    const protocol = selectProtocol(offered)
+    const refuse = (code: CloseCode, reason: string): null => {
+      metrics.countClose(code)
+      logger.debug(
+        { client, endpoint: target.endpoint, code, codeName: closeCodeName(code), reason },
+        'connection refused',
+      )
+      refuseWebSocket(req, socket, protocol, code, reason)
+      return null
+    }
+    // CONN-5: checked before the token (no verification work when full) and again after it.
+    if (sockets.size >= limits.maxConnections) return refuse(CloseCode.ServerFull, 'server full')
+    const result = await decide(req, extractToken(url, offered), target, client)
+    // EMBED-2: a relay started by its first upgrade opens its store before any connection is created.
+    if (state === 'starting') await started?.catch(() => undefined)
+    if (state !== 'open' || socket.destroyed) {
+      socket.destroy()
+      return null
+    }
+    if (result instanceof Error) {
+      logger.error(
+        { err: result, client, endpoint: target.endpoint, hook: 'authenticate' },
+        'authenticate hook failed',
+      )
+      return refuse(CloseCode.InternalError, 'authenticate hook failed')
+    }
+    if (!result.ok) {
+      const code = result.reason === 'token expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized
+      return refuse(code, result.reason)
+    }
+    const grant = result.grant
+    // AUTH-7: verification is asynchronous; the grant must still hold now, when the connection would start.
+    if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
+    const access = target.endpoint === 'relay' ? grant.access(target.room) : null
+    if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
+    if (sockets.size >= limits.maxConnections) return refuse(CloseCode.ServerFull, 'server full')
+    if (!acceptWebSocket(req, socket, protocol)) {
+      socket.destroy()
+      return null
+    }
+    const conn = new AuthorizedSocket(
+      socket,
+      head,
+      protocol || '',
+      nextId++,
+      contexts[target.endpoint],
+      grant,
+      client,
+    )
+    sockets.add(conn)
+    counts[target.endpoint]++
+    accepted[target.endpoint].inc()
+    try {
+      serve(conn, grant, target, access, client)
+    } catch (err) {
+      // The connection is registered: it is released once, when its socket is gone.
+      logger.error({ err, conn: conn.id, endpoint: target.endpoint }, 'connection start failed')
+      conn.terminate()
+    }
+    return conn
+  }
+
+  /** Hands an accepted connection to its route. */
+  const serve = (
+    conn: AuthorizedSocket,
+    grant: RoomGrant,
+    target: Route,
+    access: Exclude<Access, 'none'> | null,
+    client: string,
+  ): void => {
+    // A child logger per connection costs memory: made only when debug lines are wanted (or the connection logs).
+    const debug = logger.isLevelEnabled('debug')
+    if (target.endpoint === 'signal' || access === null) {
+      if (debug) conn.logger.debug({ endpoint: 'signal', sub: grant.subject, client }, 'connection opened')
+      return signaling.accept(conn, grant)
+    }
+    if (debug) {
+      conn.logger.debug(
+        { endpoint: 'relay', room: target.room, access, sub: grant.subject, client },
+        'connection opened',
+      )
+    }
+    relay?.accept(conn, target.room, access, {
+      id: conn.id,
+      room: target.room,
+      access,
+      grant,
+      subject: grant.subject,
+      clientAddress: client,
+    })
+  }
+
+  /** Opens the store, creates the relay hub, starts admission sweeps and the heartbeat; once. */
+  const start = (): Promise<void> => {
+    if (started) return started
+    if (state !== 'idle')
+      return Promise.reject(new WeftServerError('destroyed', `start() called while ${state}`))
+    state = 'starting'
+    started = (async () => {
+      if (relayOptions) {
+        const { store, owned } = await openRelayStore(relayOptions)
+        relay = new RelayHub({
+          store,
+          ownsStore: owned,
+          options: relayOptions,
+          limits,
+          metrics,
+          logger,
+          hooks,
+        })
+      }
+      admission.start()
+      // CONN-3, RELAY-6.6: a sweep every interval; each connection decides from its silent sweeps. A sweep that comes
+      // late (the event loop was busy) is skipped: what the peers sent meanwhile may not have been read yet. Never
+      // two in a row: under a load that makes every tick late, the heartbeat must still find dead peers.
+      const heartbeatMs = heartbeatIntervalOf(limits)
+      let lastSweep = performance.now()
+      let skipped = false
+      heartbeat = setInterval(() => {
+        const now = performance.now()
+        const late = now - lastSweep > heartbeatMs * 1.5
+        lastSweep = now
+        skipped = late && !skipped
+        if (!skipped) for (const s of sockets) s.heartbeat()
+      }, heartbeatMs)
+      heartbeat.unref()
+      // close() may have begun meanwhile: it waits for this and then stops what was started.
+      if (state === 'starting') state = 'open'
+    })()
+    started.catch((err: unknown) => {
+      logger.error({ err }, 'the relay could not start')
+      if (state === 'starting') state = 'closed'
+    })
+    return started
+  }
+
+  const close = async (): Promise<void> => {
+    if (state === 'closing' || state === 'closed') return
+    if (state === 'idle') {
+      state = 'closed'
+      return
+    }
+    state = 'closing'
+    await started?.catch(() => undefined)
+    if (heartbeat) clearInterval(heartbeat)
+    admission.stop()
+    const allClosed = Promise.all(
+      [...sockets].map((s) => new Promise<void>((resolve) => s.onceClosed(resolve))),
+    )
+    for (const s of sockets) s.close(CloseCode.ServerShutdown, 'server shutting down')
+    await allClosed
+    await relay?.close()
+    state = 'closed'
+  }
+
+  return {
+    handleUpgrade,
+    start,
+    close,
+    metrics,
+    logger,
+    get connections() {
+      return counts
+    },
+    authMode,
+  }
+}
+
+const isAuthResult = (value: unknown): value is AuthResult => {
+  if (typeof value !== 'object' || value === null) return false
+  const result = value as { ok?: unknown; grant?: unknown; reason?: unknown }
+  return result.ok === true
+    ? result.grant instanceof RoomGrant
+    : result.ok === false && typeof result.reason === 'string'
+}
+
+/** @internal A request's URL (relative to any host), or `null` if it does not parse. */
+export const parseUrl = (raw: string | undefined): URL | null => {
+  try {
+    return new URL(raw ?? '/', 'http://localhost')
+  } catch {
+    return null
+  }
+}
