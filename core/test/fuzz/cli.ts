@@ -5,6 +5,11 @@
  * `npm run fuzz -- --mode hostile-update --seeds N [--start S]`: the hostile-update differential fuzz (SYNC-3.5):
  * N generated, real and mutated updates; every one `validateUpdate` accepts must merge and apply cleanly. Prints
  * every failing seed (turn each into a case in validateUpdate.hostile.test.ts).
+ *
+ * `npm run fuzz -- --mode websocket --seeds N [--start S]`: the differential WebSocket fuzz (CONN-9.5): N generated
+ * client byte streams through the server's frame parser and `ws`'s Receiver, which must agree. Prints every failing
+ * seed (turn each into a named case in signaling/test/fuzz/wsDifferential.test.ts). Test code importing test code:
+ * core's sources never depend on signaling.
  */
 import { accepts, buildCorpus, checkMergesAndApplies, hostileCase } from '../protocol/hostileUpdates.js'
 import { runSeed } from './convergenceFuzzer.js'
@@ -18,8 +23,8 @@ const arg = (name: string, fallback: number): number => {
 
 const modeAt = process.argv.indexOf('--mode')
 const mode = modeAt >= 0 ? process.argv[modeAt + 1] : 'convergence'
-if (mode !== 'convergence' && mode !== 'hostile-update')
-  throw new Error('--mode is convergence or hostile-update')
+if (mode !== 'convergence' && mode !== 'hostile-update' && mode !== 'websocket')
+  throw new Error('--mode is convergence, hostile-update or websocket')
 
 const seeds = arg('seeds', 1000)
 const startAt = arg('start', 1)
@@ -49,6 +54,37 @@ if (mode === 'hostile-update') {
       `${((Date.now() - t0) / 1000).toFixed(1)} s: ${failedCases} accepted updates failed to merge or apply`,
   )
   process.exit(failedCases > 0 ? 1 : 0)
+}
+if (mode === 'websocket') {
+  const { runSeeds } = await import('../../../signaling/test/fuzz/wsDifferential.js')
+  const stats = { streams: 0, messages: 0, closes: 0, failed: 0 }
+  const errors: Record<string, number> = {}
+  const rules: Record<string, number> = {}
+  // In blocks, for a progress line every 10,000 seeds.
+  for (let from = startAt; from < startAt + seeds; from += 10_000) {
+    const block = runSeeds(from, Math.min(10_000, startAt + seeds - from), (seed, verdict) =>
+      console.log(`FAIL seed ${seed}: ${verdict.detail ?? ''}`),
+    )
+    stats.streams += block.streams
+    stats.messages += block.messages
+    stats.closes += block.closes
+    stats.failed += block.failed.length
+    for (const [k, n] of Object.entries(block.errors)) errors[k] = (errors[k] ?? 0) + n
+    for (const [k, n] of Object.entries(block.byRule)) rules[k] = (rules[k] ?? 0) + n
+    if (stats.streams < seeds) console.log(`... ${stats.streams} streams, ${stats.failed} failed`)
+  }
+  const decisions = Object.entries(errors)
+    .map(([k, n]) => `${k === 'none' ? 'no error' : k}=${n}`)
+    .join(' ')
+  const intended = Object.entries(rules)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(' ')
+  console.log(
+    `websocket fuzz: ${seeds} streams (${startAt}..${startAt + seeds - 1}), ${stats.messages} messages, ` +
+      `${stats.closes} close frames, decisions ${decisions}, intended differences ${intended || 'none'}, ` +
+      `${((Date.now() - t0) / 1000).toFixed(1)} s: ${seeds - stats.failed} agreed with ws, ${stats.failed} failed`,
+  )
+  process.exit(stats.failed > 0 ? 1 : 0)
 }
 let failed = 0
 let edits = 0
