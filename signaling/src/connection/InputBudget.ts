@@ -30,7 +30,7 @@ export class InputBudget {
    */
   static forServer(metrics: ServerMetrics, limit: number): InputBudget {
     const budget = new InputBudget(limit)
-    metrics.registry.gauge(
+    metrics.gauge(
       'weft_pending_input_bytes',
       'Bytes held for unfinished incoming messages (partial frames, fragments, chunks), all connections.',
       () => budget.total,

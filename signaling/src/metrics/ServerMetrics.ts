@@ -1,10 +1,8 @@
+import { Gauge, Registry } from 'prom-client'
 import { closeCodeName } from '@weft/core'
-import {
-  MetricsRegistry,
-  PROMETHEUS_CONTENT_TYPE,
-  type CounterHandle,
-  type Labels,
-} from './MetricsRegistry.js'
+import { CountedHistogram } from './CountedHistogram.js'
+import { FastCounter, type CounterHandle, type Labels } from './FastCounter.js'
+import { registerProcessMetrics } from './registerProcessMetrics.js'
 
 /** Which route a WebSocket connection belongs to. */
 export type Endpoint = 'signal' | 'relay'
@@ -29,81 +27,125 @@ export interface MetricsSources {
   readonly relayRooms: () => number
 }
 
-/** Every metric the Weft server exports at `/metrics`. Names are documented in docs/guides/server.md. */
+/** Options of {@link ServerMetrics}. */
+export interface ServerMetricsOptions {
+  /**
+   * The prom-client registry to register Weft's metrics in, e.g. the app's own, so that one scrape shows both.
+   * Default: a private registry, which also gets prom-client's default process metrics. A registry passed here gets
+   * only Weft's own metrics (call prom-client's `collectDefaultMetrics({ register })` for the process ones); it
+   * can hold the metrics of one server at a time (see {@link ServerMetrics.unregister}).
+   */
+  readonly registry?: Registry | undefined
+}
+
+/** What a gauge reads at scrape time: one value, or one value per label set. */
+export type GaugeSource = () => number | ReadonlyArray<readonly [Labels, number]>
+
+/**
+ * Every metric the Weft server exports at `/metrics`, in a prom-client registry. Names are documented in
+ * docs/guides/server.md. The server increments the fields; gauges are read from callbacks when the registry is
+ * scraped (prom-client `collect()`).
+ */
 export class ServerMetrics {
-  readonly registry = new MetricsRegistry()
-  /** Content type of {@link ServerMetrics.render}. */
-  readonly contentType = PROMETHEUS_CONTENT_TYPE
+  /** The prom-client registry holding the metrics (the one passed in the options, or a private one). */
+  readonly registry: Registry
+  readonly connectionsTotal: FastCounter
+  readonly closes: FastCounter
+  readonly messagesIn: FastCounter
+  readonly bytesIn: FastCounter
+  readonly messagesOut: FastCounter
+  readonly bytesOut: FastCounter
+  readonly updates: FastCounter
+  readonly updateBytes: FastCounter
+  readonly docLoads: FastCounter
+  readonly docUnloads: FastCounter
+  readonly commits: FastCounter
+  readonly persistFailures: FastCounter
+  readonly compactions: FastCounter
+  readonly persistSeconds: CountedHistogram
+  readonly loadSeconds: CountedHistogram
+  /** Names of the metrics this object registered (not the process metrics), with a synchronous reader each. */
+  readonly #own = new Map<string, (labels: Labels) => number>()
+  readonly #endpoints = new Map<Endpoint, EndpointCounters>()
 
-  readonly connectionsTotal = this.registry.counter(
-    'weft_connections_total',
-    'WebSocket connections accepted, by endpoint.',
-  )
-  readonly closes = this.registry.counter(
-    'weft_closes_total',
-    'Connections closed by the server, by close code name.',
-  )
-  readonly messagesIn = this.registry.counter('weft_messages_received_total', 'WebSocket messages received.')
-  readonly bytesIn = this.registry.counter('weft_bytes_received_total', 'WebSocket payload bytes received.')
-  readonly messagesOut = this.registry.counter('weft_messages_sent_total', 'WebSocket messages sent.')
-  readonly bytesOut = this.registry.counter('weft_bytes_sent_total', 'WebSocket payload bytes sent.')
-  readonly updates = this.registry.counter(
-    'weft_relay_updates_total',
-    'Document updates accepted by the relay.',
-  )
-  readonly updateBytes = this.registry.counter(
-    'weft_relay_update_bytes_total',
-    'Bytes of accepted document updates.',
-  )
-  readonly docLoads = this.registry.counter('weft_relay_doc_loads_total', 'Documents loaded from the store.')
-  readonly docUnloads = this.registry.counter('weft_relay_doc_unloads_total', 'Idle documents unloaded.')
-  readonly commits = this.registry.counter(
-    'weft_persist_commits_total',
-    'Group commits written to the store.',
-  )
-  readonly persistFailures = this.registry.counter('weft_persist_failures_total', 'Store writes that failed.')
-  readonly compactions = this.registry.counter('weft_compactions_total', 'Log compactions run by the relay.')
-  readonly persistSeconds = this.registry.histogram(
-    'weft_persist_seconds',
-    'Time from accepting an update to it being durable (group commit latency).',
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-  )
-  readonly loadSeconds = this.registry.histogram(
-    'weft_relay_load_seconds',
-    'Time to load a document from the store.',
-    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-  )
-
-  constructor(sources: MetricsSources) {
-    const startSeconds = Math.round(Date.now() / 1000 - process.uptime())
-    this.registry.gauge('weft_connections', 'Open WebSocket connections, by endpoint.', sources.connections)
-    this.registry.gauge(
-      'weft_signaling_topics',
-      'Signaling topics with at least one subscriber.',
-      sources.topics,
+  constructor(sources: MetricsSources, options: ServerMetricsOptions = {}) {
+    this.registry = options.registry ?? new Registry()
+    const counter = (name: string, help: string, labelNames: readonly string[] = []) => {
+      const metric = new FastCounter(this.registry, name, help, labelNames)
+      this.#own.set(name, (labels) => metric.get(labels))
+      return metric
+    }
+    const histogram = (name: string, help: string, buckets: readonly number[]) => {
+      const metric = new CountedHistogram(this.registry, name, help, buckets)
+      this.#own.set(name, () => metric.count)
+      return metric
+    }
+    const endpoint = ['endpoint']
+    this.connectionsTotal = counter(
+      'weft_connections_total',
+      'WebSocket connections accepted, by endpoint.',
+      endpoint,
     )
-    this.registry.gauge('weft_relay_docs_loaded', 'Relay documents loaded in memory.', sources.docsLoaded)
-    this.registry.gauge('weft_relay_rooms', 'Relay rooms with at least one connection.', sources.relayRooms)
-    this.registry.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () =>
-      process.memoryUsage.rss(),
+    this.closes = counter('weft_closes_total', 'Connections closed by the server, by close code name.', [
+      'code',
+    ])
+    this.messagesIn = counter('weft_messages_received_total', 'WebSocket messages received.', endpoint)
+    this.bytesIn = counter('weft_bytes_received_total', 'WebSocket payload bytes received.', endpoint)
+    this.messagesOut = counter('weft_messages_sent_total', 'WebSocket messages sent.', endpoint)
+    this.bytesOut = counter('weft_bytes_sent_total', 'WebSocket payload bytes sent.', endpoint)
+    this.updates = counter('weft_relay_updates_total', 'Document updates accepted by the relay.')
+    this.updateBytes = counter('weft_relay_update_bytes_total', 'Bytes of accepted document updates.')
+    this.docLoads = counter('weft_relay_doc_loads_total', 'Documents loaded from the store.')
+    this.docUnloads = counter('weft_relay_doc_unloads_total', 'Idle documents unloaded.')
+    this.commits = counter('weft_persist_commits_total', 'Group commits written to the store.')
+    this.persistFailures = counter('weft_persist_failures_total', 'Store writes that failed.')
+    this.compactions = counter('weft_compactions_total', 'Log compactions run by the relay.')
+    this.persistSeconds = histogram(
+      'weft_persist_seconds',
+      'Time from accepting an update to it being durable (group commit latency).',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     )
-    this.registry.gauge(
-      'nodejs_heap_used_bytes',
-      'V8 heap in use, in bytes.',
-      () => process.memoryUsage().heapUsed,
+    this.loadSeconds = histogram(
+      'weft_relay_load_seconds',
+      'Time to load a document from the store.',
+      [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     )
-    this.registry.gauge('process_cpu_seconds_total', 'User and system CPU time spent, in seconds.', () => {
-      const { user, system } = process.cpuUsage()
-      return (user + system) / 1e6
-    })
-    this.registry.gauge(
-      'process_start_time_seconds',
-      'Start time of the process, in Unix seconds.',
-      () => startSeconds,
-    )
+    this.gauge('weft_connections', 'Open WebSocket connections, by endpoint.', sources.connections, endpoint)
+    this.gauge('weft_signaling_topics', 'Signaling topics with at least one subscriber.', sources.topics)
+    this.gauge('weft_relay_docs_loaded', 'Relay documents loaded in memory.', sources.docsLoaded)
+    this.gauge('weft_relay_rooms', 'Relay rooms with at least one connection.', sources.relayRooms)
+    if (!options.registry) registerProcessMetrics(this.registry)
   }
 
-  readonly #endpoints = new Map<Endpoint, EndpointCounters>()
+  /** Content type of {@link ServerMetrics.render}'s text (the registry's: Prometheus text format 0.0.4 by default). */
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  /**
+   * Registers a gauge read from `read` at scrape time (its prom-client `collect()`). `labelNames` names every label
+   * of the samples `read` returns; without labels, `read` returns one number.
+   */
+  gauge(name: string, help: string, read: GaugeSource, labelNames: readonly string[] = []): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect(this: Gauge) {
+        const value = read()
+        if (typeof value === 'number') return void this.set(value)
+        this.reset()
+        for (const [labels, n] of value) this.set(labels, n)
+      },
+    })
+    this.#own.set(name, (labels) => {
+      const value = read()
+      if (typeof value === 'number') return value
+      const want = Object.entries(labels)
+      return value.find(([l]) => want.every(([k, v]) => l[k] === v))?.[1] ?? 0
+    })
+  }
 
   /** The message and byte counters of `endpoint`, as handles to increment without label lookups. */
   endpoint(endpoint: Endpoint): EndpointCounters {
@@ -126,8 +168,24 @@ export class ServerMetrics {
     this.closes.inc({ code: closeCodeName(code) ?? String(code) })
   }
 
-  /** The exposition text. */
-  render(): string {
-    return this.registry.render()
+  /**
+   * The current value of one of Weft's own metrics, read synchronously (prom-client's reads are asynchronous): a
+   * counter's or gauge's sample with these labels, a histogram's observation count. 0 for an unknown sample.
+   */
+  get(name: string, labels: Labels = {}): number {
+    return this.#own.get(name)?.(labels) ?? 0
+  }
+
+  /** The registry's exposition text (prom-client's `registry.metrics()`), for `/metrics`. */
+  render(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  /**
+   * Removes Weft's own metrics from the registry (not the process metrics), so that a server created after this one
+   * can register them in the same app registry.
+   */
+  unregister(): void {
+    for (const name of this.#own.keys()) this.registry.removeSingleMetric(name)
   }
 }

@@ -54,6 +54,6 @@ describe('GuardedSocket', () => {
     expect(m.messagesIn.get({ endpoint: 'signal' })).toBe(1)
     expect(m.messagesOut.get({ endpoint: 'signal' })).toBe(1)
     expect(m.bytesIn.get({ endpoint: 'signal' })).toBe(Buffer.byteLength('{"type":"ping"}'))
-    expect(m.render()).toContain('weft_messages_received_total{endpoint="signal"} 1')
+    expect(await m.render()).toContain('weft_messages_received_total{endpoint="signal"} 1')
   })
 })

@@ -44,8 +44,7 @@ const start = async (options: Parameters<typeof startTestServer>[0] = {}) =>
 
 /** Bytes the server holds for unfinished incoming messages, over all connections (its `/metrics` gauge). */
 const pending = (): number => {
-  const line = /^weft_pending_input_bytes (\d+)$/m.exec((srv as TestServer).server.metrics.render())
-  return line ? Number(line[1]) : 0
+  return (srv as TestServer).server.metrics.get('weft_pending_input_bytes')
 }
 
 /** A raw TCP WebSocket client on `path`, past its handshake. */
