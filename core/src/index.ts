@@ -23,6 +23,14 @@ export {
   type EpochBlockedReason,
 } from './sync/EpochManager.js'
 export { EPOCH_ORIGIN, isEpochOrigin } from './sync/epochOrigin.js'
+export {
+  DocHandle,
+  openDocument,
+  PENDING_META,
+  type DocHandleEvents,
+  type AddTransportOptions,
+  type OpenDocumentOptions,
+} from './doc/index.js'
 export { judgePeerEpoch } from './sync/PathEpochs.js'
 export * from './protocol/index.js'
 export * from './schema/index.js'

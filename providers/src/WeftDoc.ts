@@ -1,23 +1,23 @@
 import { ObservableV2 } from 'lib0/observable'
 import type { Awareness } from 'y-protocols/awareness'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import {
-  DocPersistence,
-  EpochManager,
-  SyncSession,
   WeftError,
   WeftErrorCode,
-  isEpochOrigin,
+  openDocument,
   requireYDoc,
+  type DocHandle,
+  type DocPersistence,
+  type EpochManager,
   type EpochPolicy,
   type EpochRecord,
   docId as toDocId,
   type DocId,
   type DocStore,
   type PeerId,
+  type SyncSession,
   type Transport,
 } from '@weft/core'
-import { PendingCounter } from './PendingCounter.js'
 import { requireMatchingRooms } from './requireMatchingRooms.js'
 import type { ConnectionError } from './websocket/connectionError.js'
 
@@ -107,13 +107,13 @@ export type WeftDocEvents = {
  */
 export class WeftDoc extends ObservableV2<WeftDocEvents> {
   readonly docId: DocId
-  readonly session: SyncSession
-  readonly persistence: DocPersistence | null
-  /** History compaction for this document (null when `epochs: false`). */
-  readonly epochs: EpochManager | null
+  /**
+   * The core document handle this provider wraps: it owns the persistence, the epochs, the session and the pending
+   * count (docs/guides/documents.md).
+   */
+  readonly handle: DocHandle
   readonly #transports: Transport[]
   readonly #relay: Transport | null
-  readonly #pending: PendingCounter
   #status: SyncStatus = 'offline'
   #lastPending = -1
   readonly #offs: Array<() => void> = []
@@ -131,35 +131,23 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
   readonly whenSynced: Promise<void>
 
   /** Use {@link openDoc}. */
-  constructor(parts: {
-    docId: DocId
-    session: SyncSession
-    persistence: DocPersistence | null
-    epochs: EpochManager | null
-    pending: PendingCounter
-    relay: Transport | null
-    transports: Transport[]
-  }) {
+  constructor(parts: { handle: DocHandle; relay: Transport | null; transports: Transport[] }) {
     super()
     this.whenSynced = new Promise((resolve) => {
       this.#resolveSynced = resolve
     })
     if (parts.transports.length === 0) this.#resolveSynced()
-    this.docId = parts.docId
-    this.session = parts.session
-    this.persistence = parts.persistence
-    this.epochs = parts.epochs
-    this.#pending = parts.pending
+    this.handle = parts.handle
+    this.docId = parts.handle.docId
     this.#relay = parts.relay
     this.#transports = parts.transports
+    const handle = this.handle
+    const session = handle.session
     const update = () => this.#update()
     for (const ev of ['peer-joined', 'peer-left', 'peer-synced', 'ack'] as const) {
-      this.session.on(ev, update)
-      this.#offs.push(() => this.session.off(ev, update))
+      session.on(ev, update)
+      this.#offs.push(() => session.off(ev, update))
     }
-    const onError = ({ error }: { error: WeftError }) => this.emit('error', [{ error }])
-    this.session.on('error', onError)
-    this.#offs.push(() => this.session.off('error', onError))
     const onProgress = ({
       received,
       total,
@@ -169,8 +157,8 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
       total: number
       transport: Transport
     }) => this.emit('progress', [{ received, total, kind: transport.kind }])
-    this.session.on('progress', onProgress)
-    this.#offs.push(() => this.session.off('progress', onProgress))
+    session.on('progress', onProgress)
+    this.#offs.push(() => session.off('progress', onProgress))
     for (const t of this.#transports) {
       t.on('status', update)
       // Transports that can be refused (WebSocketTransport) emit `connection-error`; others never do.
@@ -182,37 +170,44 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
         refusals.off('connection-error', onRefused)
       })
     }
-    this.#pending.on('change', update)
-    this.#offs.push(() => this.#pending.off('change', update))
-    persistenceErrors(this)
-    const epochs = this.epochs
-    if (epochs) {
-      // The session's event comes first (before any other listener can edit the new document): rebind there.
-      const onSwitch = ({ doc }: { doc: Y.Doc }) => this.#pending.rebind(doc)
-      this.session.on('epoch-changed', onSwitch)
-      this.#offs.push(() => this.session.off('epoch-changed', onSwitch))
-      const onEpoch = ({ doc, record }: { doc: Y.Doc; record: EpochRecord }) => {
-        this.emit('epoch-changed', [{ doc, record }])
-        this.#update()
-      }
-      epochs.on('epoch-changed', onEpoch)
-      const onEpochError = ({ error }: { error: WeftError }) => this.emit('error', [{ error }])
-      epochs.on('error', onEpochError)
-      this.#offs.push(() => {
-        epochs.off('epoch-changed', onEpoch)
-        epochs.off('error', onEpochError)
-      })
+    const onError = ({ error }: { error: WeftError }) => this.emit('error', [{ error }])
+    const onEpoch = ({ doc, record }: { doc: Y.Doc; record: EpochRecord }) => {
+      this.emit('epoch-changed', [{ doc, record }])
+      this.#update()
     }
+    handle.on('pending-changed', update)
+    handle.on('error', onError)
+    handle.on('epoch-changed', onEpoch)
+    this.#offs.push(() => {
+      handle.off('pending-changed', update)
+      handle.off('error', onError)
+      handle.off('epoch-changed', onEpoch)
+    })
     this.#update()
+  }
+
+  /** The sync engine binding the document to every transport (owned by {@link handle}). */
+  get session(): SyncSession {
+    return this.handle.session
+  }
+
+  /** The local persistence (null without a store; owned by {@link handle}). */
+  get persistence(): DocPersistence | null {
+    return this.handle.persistence
+  }
+
+  /** History compaction for this document (null when `epochs: false`; owned by {@link handle}). */
+  get epochs(): EpochManager | null {
+    return this.handle.epochs
   }
 
   /** The document (a new Y.Doc after each epoch change: see the `epoch-changed` event). */
   get doc(): Y.Doc {
-    return this.session.doc
+    return this.handle.doc
   }
 
   get awareness(): Awareness {
-    return this.session.awareness
+    return this.handle.awareness
   }
 
   /**
@@ -235,7 +230,7 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
    * sent to any synced peer. Survives reloads (kept in the local store's metadata).
    */
   get pendingChanges(): number {
-    return this.#pending.pending
+    return this.handle.pendingChanges
   }
 
   /** Every open peer path: which peers, over which transport. */
@@ -261,7 +256,7 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     if (this.#destroyed)
       return Promise.reject(new WeftError(WeftErrorCode.Destroyed, 'whenSaved() after destroy()'))
     if (this.#transports.length === 0) return this.persistence?.flushed() ?? Promise.resolve()
-    if (this.#pending.pending === 0) return Promise.resolve()
+    if (this.handle.pendingChanges === 0) return Promise.resolve()
     return new Promise((resolve, reject) => this.#saveWaiters.add({ resolve, reject }))
   }
 
@@ -296,17 +291,14 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
       w.reject(new WeftError(WeftErrorCode.Destroyed, 'destroyed before every change was saved'))
     this.#saveWaiters.clear()
     for (const t of this.#transports) t.destroy()
-    this.epochs?.destroy()
-    this.session.destroy()
-    await this.#pending.close()
-    await this.persistence?.destroy()
+    await this.handle.destroy()
     super.destroy()
   }
 
   #update(): void {
     if (this.#destroyed) return
     const paths = this.session.paths
-    const pending = this.#pending.pending
+    const pending = this.handle.pendingChanges
     let status: SyncStatus
     if (paths.length > 0) {
       const allSynced = paths.every(({ transport, peer }) => this.session.pathInfo(transport, peer)?.synced)
@@ -346,77 +338,32 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
   }
 }
 
-const persistenceErrors = (d: WeftDoc): void => {
-  d.persistence?.on('error', ({ error }: { error: WeftError }) => d.emit('error', [{ error }]))
-}
-
 /**
  * Opens a document offline-first: creates (or takes) the Y.Doc, loads it from `store` (resolves once loaded, so
  * the app can render before any network), then connects the relay and every other transport, all feeding one
- * {@link SyncSession}. Rejects if the local store cannot be read, and with a `WeftError` (`invalid-argument`) if
- * `doc` is a Y.Doc from another copy of yjs (two copies loaded) or a transport's `room` is not `docId` (PROV-5.12),
- * before it loads, stores or connects anything.
+ * {@link SyncSession}. A thin convenience over `openDocument` from `@weft/core` (the {@link WeftDoc.handle}): it
+ * adds the transports, connects them and reports the provider status. Rejects if the local store cannot be read,
+ * and with a `WeftError` (`invalid-argument`) if `doc` is a Y.Doc from another copy of yjs (two copies loaded) or a
+ * transport's `room` is not `docId` (PROV-5.12), before it loads, stores or connects anything.
  */
 export const openDoc = async (options: OpenDocOptions): Promise<WeftDoc> => {
-  const id = toDocId(options.docId)
-  requireMatchingRooms(options.docId, [
-    ...(options.relay ? [options.relay] : []),
-    ...(options.transports ?? []),
-  ])
-  const doc = options.doc === undefined ? new Y.Doc() : requireYDoc(options.doc, 'openDoc({ doc })')
-  const isLocal = (origin: unknown) =>
-    !SyncSession.isPeerOrigin(origin) && !(origin instanceof DocPersistence) && !isEpochOrigin(origin)
-  // The local-change count is stored with the appends (`appendMeta`), and only when something can acknowledge.
-  const pending = new PendingCounter({
-    doc,
-    store: options.store ?? null,
-    docId: id,
-    isLocal,
-    persist: options.relay !== undefined || (options.transports?.length ?? 0) > 0,
-  })
-  let persistence: DocPersistence | null = null
-  if (options.store) {
-    try {
-      persistence = await DocPersistence.open({
-        doc,
-        store: options.store,
-        docId: id,
-        appendMeta: pending.appendMeta,
-      })
-    } catch (err) {
-      await pending.close()
-      throw err
-    }
-    pending.setBaseline(persistence.meta)
-  }
-  const p = persistence
-  const epochOptions = options.epochs ?? true
-  let epochs: EpochManager | null = null
-  if (epochOptions !== false) {
-    try {
-      epochs = new EpochManager({
-        persistence: p,
-        ...(typeof epochOptions === 'object' ? { autoStart: epochOptions.autoStart ?? false } : {}),
-      })
-    } catch (err) {
-      await pending.close()
-      await p?.destroy()
-      throw err
-    }
-  }
-  const session = new SyncSession({
-    doc,
-    ...(options.awareness ? { awareness: options.awareness } : {}),
-    isLocalOrigin: isLocal,
-    ...(p ? { durable: () => p.flushed() } : {}),
-    ...(epochs ? { epoch: epochs.record, epochLineage: epochs.lineage } : {}),
-  })
-  epochs?.bind(session)
+  toDocId(options.docId)
   const relay = options.relay ?? null
   const transports = [...(relay ? [relay] : []), ...(options.transports ?? [])]
-  pending.attach(session, relay)
-  const handle = new WeftDoc({ docId: id, session, persistence, epochs, pending, relay, transports })
-  for (const t of transports) session.addTransport(t)
+  requireMatchingRooms(options.docId, transports)
+  const doc = options.doc === undefined ? undefined : requireYDoc(options.doc, 'openDoc({ doc })')
+  const epochOptions = options.epochs ?? true
+  const handle = await openDocument({
+    docId: options.docId,
+    ...(doc ? { doc } : {}),
+    ...(options.awareness ? { awareness: options.awareness } : {}),
+    ...(options.store ? { store: options.store } : {}),
+    epochs: typeof epochOptions === 'object' ? { autoStart: epochOptions.autoStart ?? false } : epochOptions,
+    // The local-change count is stored with the appends, and only when something can acknowledge (PROV-5.8).
+    persistPending: transports.length > 0,
+  })
+  const weftDoc = new WeftDoc({ handle, relay, transports })
+  for (const t of transports) handle.addTransport(t, { relay: t === relay })
   if (options.connect !== false) for (const t of transports) void t.connect()
-  return handle
+  return weftDoc
 }

@@ -14,7 +14,8 @@ export {
   type PathStatus,
 } from './WeftDoc.js'
 export { bindEachEpoch } from './bindEachEpoch.js'
-export { PendingCounter, PENDING_META } from './PendingCounter.js'
+/** The metadata keys of the stored pending-change count (the count itself lives in `@weft/core`'s DocHandle). */
+export { PENDING_META } from '@weft/core'
 export * from './websocket/index.js'
 export * from './broadcast/index.js'
 export {

@@ -37,6 +37,12 @@ export interface DocPersistenceOptions {
     update: Uint8Array | null,
     origin: unknown,
   ) => Readonly<Record<string, string | null>> | undefined
+  /**
+   * Called once, synchronously, when `open` has applied the stored state to the doc, with the stored metadata, and
+   * before anything the doc emitted meanwhile is appended (STORE-7.3): an owner whose `appendMeta` depends on what
+   * was stored (a client's pending-change count) is ready before the first append is issued.
+   */
+  readonly onLoad?: (meta: Readonly<Record<string, string>>) => void
 }
 
 /** Events of {@link DocPersistence}. */
@@ -71,6 +77,12 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   readonly compactor: Compactor | null
   readonly #exclusive: boolean
   readonly #appendMetaOf: DocPersistenceOptions['appendMeta']
+  readonly #onLoad: DocPersistenceOptions['onLoad']
+  /**
+   * What the doc held before `open` and emitted while `open` read the store (STORE-7.3): appended as one update once
+   * the stored state is applied (then `null`), so it is epoch-checked and carries `appendMeta` like any other append.
+   */
+  #early: Uint8Array[] | null = []
   /** Highest clock known to be applied to the doc (loaded, or appended from it). */
   #lastClock = 0
   /**
@@ -130,6 +142,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.compactor = options.compactor === undefined ? defaultCompactor : options.compactor
     this.#exclusive = options.exclusive ?? false
     this.#appendMetaOf = options.appendMeta
+    this.#onLoad = options.onLoad
     // Listen before loading: edits made while the load is in flight are stored too.
     this.doc.on('update', this.#onUpdate)
     this.doc.on('destroy', this.#onDocDestroy)
@@ -137,22 +150,28 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
 
   async #load(): Promise<void> {
     // Content the doc held before opening (not from this store) is stored once as a whole.
-    if (this.doc.store.clients.size > 0) this.#write(Y.encodeStateAsUpdate(this.doc))
+    if (this.doc.store.clients.size > 0) this.#early?.push(Y.encodeStateAsUpdate(this.doc))
     const stored = await this.store.load(this.docId)
     this.#epoch = stored?.meta[EPOCH_META_KEY] ?? INITIAL_EPOCH
-    if (!stored) return
-    this.#meta = stored.meta
-    applyStoredDoc(this.doc, stored, this)
-    this.#lastClock = Math.max(this.#lastClock, stored.clock)
-    this.#heldClock = stored.clock
-    this.#snapshotBytes = stored.snapshot?.byteLength ?? 0
-    const tailBytes = stored.byteLength - this.#snapshotBytes
-    if (stored.updates.length > 0) {
-      this.#tail.unshift({ clock: stored.clock, count: stored.updates.length, bytes: tailBytes })
-      this.#tailCount += stored.updates.length
-      this.#tailBytes += tailBytes
+    if (stored) {
+      this.#meta = stored.meta
+      applyStoredDoc(this.doc, stored, this)
+      this.#lastClock = Math.max(this.#lastClock, stored.clock)
+      this.#heldClock = stored.clock
+      this.#snapshotBytes = stored.snapshot?.byteLength ?? 0
+      const tailBytes = stored.byteLength - this.#snapshotBytes
+      if (stored.updates.length > 0) {
+        this.#tail.unshift({ clock: stored.clock, count: stored.updates.length, bytes: tailBytes })
+        this.#tailCount += stored.updates.length
+        this.#tailBytes += tailBytes
+      }
     }
-    // No compaction here: opening writes nothing (STORE-7.2); the next append re-checks the policy.
+    this.#onLoad?.(this.#meta)
+    // No compaction here: opening writes nothing (STORE-7.2) but what the doc held or emitted meanwhile; the next
+    // append re-checks the policy.
+    const early = this.#early ?? []
+    this.#early = null
+    if (early.length > 0) this.#write(early.length === 1 ? early[0]! : Y.mergeUpdates(early))
   }
 
   /** The document being persisted (replaced by {@link switchEpoch}). */
@@ -396,13 +415,15 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
 
   #detach(): void {
     this.#destroyed = true
+    this.#early = null
     this.#doc.off('update', this.#onUpdate)
     this.#doc.off('destroy', this.#onDocDestroy)
   }
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === this || this.#destroyed) return
-    this.#write(update, origin)
+    if (this.#early) this.#early.push(update)
+    else this.#write(update, origin)
   }
 
   readonly #onDocDestroy = (): void => {

@@ -6,5 +6,7 @@ export { MemoryNetwork, MemoryTransport, createMemoryPair, type Fault } from '..
 export { runTransportContract, type TransportContractHarness } from './runTransportContract.js'
 export { MemoryDocStore } from './MemoryDocStore.js'
 export { runDocStoreContract, type DocStoreContractOptions } from './runDocStoreContract.js'
+export { CrashingDocStore } from './CrashingDocStore.js'
+export { runPendingCrashSuite, type PendingCrashHarness } from './runPendingCrashSuite.js'
 export { openEpochPeer, type EpochPeerParts, type OpenEpochPeerOptions } from './openEpochPeer.js'
 export { draggedWhiteboard, freshWhiteboardCopy, type WhiteboardShapes } from './whiteboardWorkload.js'

@@ -1,10 +1,13 @@
 import type * as Y from 'yjs'
 import type { DocId } from '../ids.js'
+import { WeftError, WeftErrorCode } from '../WeftError.js'
 import type { Compactor } from '../storage/Compactor.js'
-import { DocPersistence } from '../storage/DocPersistence.js'
+import type { DocHandle } from '../doc/DocHandle.js'
+import { openDocument } from '../doc/openDocument.js'
+import type { DocPersistence } from '../storage/DocPersistence.js'
 import type { DocStore } from '../storage/DocStore.js'
-import { EpochManager, type EpochManagerOptions } from '../sync/EpochManager.js'
-import { SyncSession } from '../sync/SyncSession.js'
+import type { EpochManager, EpochManagerOptions } from '../sync/EpochManager.js'
+import type { SyncSession } from '../sync/SyncSession.js'
 
 /** Options of {@link openEpochPeer}. */
 export interface OpenEpochPeerOptions {
@@ -18,33 +21,34 @@ export interface OpenEpochPeerOptions {
   readonly epochs?: Omit<EpochManagerOptions, 'persistence'>
 }
 
-/** The three pieces of an epoch-aware peer, wired. */
+/** The pieces of an epoch-aware peer, wired by one {@link DocHandle}. */
 export interface EpochPeerParts {
+  readonly handle: DocHandle
   readonly persistence: DocPersistence
   readonly epochs: EpochManager
   readonly session: SyncSession
 }
 
 /**
- * Wires a peer as an app does for history compaction (docs/guides/compaction.md): `DocPersistence` on `store`, an
- * `EpochManager` on it, a `SyncSession` in the manager's epoch whose durable acks wait for the store, bound
- * together. The caller adds its transports and listeners (the document changes at each `epoch-changed`).
+ * Opens a peer as an app does for history compaction (docs/guides/compaction.md): one {@link openDocument} handle
+ * over `store` with epochs on, its pieces exposed for tests. The caller adds its transports (to `session` or
+ * `handle.addTransport`) and listeners (the document changes at each `epoch-changed`).
  */
 export const openEpochPeer = async (options: OpenEpochPeerOptions): Promise<EpochPeerParts> => {
   const { doc, store, docId, compactor } = options
-  const persistence = await DocPersistence.open({
+  const handle = await openDocument({
     doc,
     store,
     docId,
     ...(compactor !== undefined ? { compactor } : {}),
+    epochs: options.epochs ?? true,
+    persistPending: false,
   })
-  const epochs = new EpochManager({ persistence, ...options.epochs })
-  const session = new SyncSession({
-    doc,
-    epoch: epochs.record,
-    epochLineage: epochs.lineage,
-    durable: () => persistence.flushed(),
-  })
-  epochs.bind(session)
-  return { persistence, epochs, session }
+  const { persistence, epochs, session } = handle
+  if (!persistence || !epochs)
+    throw new WeftError(
+      WeftErrorCode.InvalidArgument,
+      'openEpochPeer: a handle with a store and epochs has both',
+    )
+  return { handle, persistence, epochs, session }
 }

@@ -1,9 +1,9 @@
 import 'fake-indexeddb/auto'
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { DocPersistence, docId, type AppendOptions, type DocId, type DocStore } from '@weft/core'
+import { docId, openDocument, type AppendOptions, type DocId, type DocStore } from '@weft/core'
 import { MemoryDocStore, MemoryNetwork } from '@weft/core/testing'
-import { openDoc, PENDING_META, PendingCounter } from '../../src/index.js'
+import { openDoc, PENDING_META } from '../../src/index.js'
 import { IndexedDbDocStore } from '../../src/indexeddb/index.js'
 
 const D = docId('d')
@@ -43,30 +43,26 @@ const transactionModes = async (fn: () => Promise<unknown>): Promise<string[]> =
 }
 
 describe('PendingCounter', () => {
-  it('PROV-5.7 each local change is stored with a count that includes it, whichever listener was added first', async () => {
-    for (const counterFirst of [true, false]) {
+  it('PROV-5.7 each local change is stored with a count that includes it, whichever listener the app added first', async () => {
+    for (const appFirst of [true, false]) {
       const store = new RecordingStore()
       const doc = new Y.Doc()
-      const isLocal = (origin: unknown) => !(origin instanceof DocPersistence)
-      let counter: PendingCounter | null = counterFirst
-        ? new PendingCounter({ doc, store, docId: D, isLocal })
-        : null
-      const persistence = await DocPersistence.open({
-        doc,
-        store,
-        docId: D,
-        appendMeta: (update, origin) => counter?.appendMeta(update, origin),
-      })
-      counter ??= new PendingCounter({ doc, store, docId: D, isLocal })
-      counter.setBaseline(persistence.meta)
-      for (let i = 0; i < 5; i++) doc.getArray<number>('a').push([i])
-      await persistence.flushed()
+      // An app listener that edits in reaction to an edit, added before or after the handle's own.
+      const react = (_u: Uint8Array, origin: unknown) => {
+        if (origin === 'user') doc.getMap('m').set('seen', doc.getArray('a').length)
+      }
+      if (appFirst) doc.on('update', react)
+      const handle = await openDocument({ docId: 'd', doc, store })
+      if (!appFirst) doc.on('update', react)
+      for (let i = 0; i < 5; i++) doc.transact(() => doc.getArray<number>('a').push([i]), 'user')
+      await handle.flushed()
       // Every append carries the count of local changes issued so far: a crash after any prefix of the log leaves
       // a count at least the number of stored changes; and no separate write can overtake an append.
-      expect(store.log).toEqual([1, 2, 3, 4, 5].map((i) => ({ op: 'append', local: String(i) })))
-      expect(counter.pending).toBe(5)
-      await counter.close()
-      await persistence.destroy()
+      expect(store.log).toEqual(
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => ({ op: 'append', local: String(i) })),
+      )
+      expect(handle.pendingChanges).toBe(10)
+      await handle.destroy()
     }
   })
 

@@ -1,0 +1,167 @@
+import { ObservableV2 } from 'lib0/observable'
+import type { Awareness } from 'y-protocols/awareness'
+import type * as Y from 'yjs'
+import type { DocId } from '../ids.js'
+import type { DocPersistence } from '../storage/DocPersistence.js'
+import type { EpochRecord } from '../storage/epochRecord.js'
+import type { EpochManager } from '../sync/EpochManager.js'
+import type { SyncSession } from '../sync/SyncSession.js'
+import type { Transport } from '../transport/Transport.js'
+import type { WeftError } from '../WeftError.js'
+import type { PendingCount } from './PendingCount.js'
+
+/** Options of {@link DocHandle.addTransport}. */
+export interface AddTransportOptions {
+  /**
+   * This transport is the relay: its durable acknowledgements alone confirm local changes (`pendingChanges`).
+   * Without a relay, a change counts as confirmed once a synced peer of any transport received it (DOC-2.3).
+   * At most one transport is the relay; marking another one replaces it.
+   */
+  readonly relay?: boolean
+}
+
+/** Events of {@link DocHandle}. */
+export type DocHandleEvents = {
+  /**
+   * The document moved to a new epoch (history compaction, docs/guides/compaction.md): `doc` is a new Y.Doc, already
+   * persisted, synced and counted by the handle. Rebind editors, undo managers and observers to it; `handle.doc`
+   * returns it from now on. `started` is true on the side that started the epoch.
+   */
+  'epoch-changed': (event: {
+    readonly doc: Y.Doc
+    readonly record: EpochRecord
+    readonly started: boolean
+  }) => void
+  /** {@link DocHandle.pendingChanges} may have changed (a local change, an acknowledgement, the stored count). */
+  'pending-changed': (event: { readonly pendingChanges: number }) => void
+  /**
+   * An asynchronous fault of the store (append, compaction), of an epoch switch, or of a peer's data (the session
+   * dropped that path). Never thrown.
+   */
+  error: (event: { readonly error: WeftError }) => void
+}
+
+/**
+ * One open document (docs/guides/documents.md): the single owner of its persistence ({@link DocPersistence} over a
+ * DocStore), its epochs ({@link EpochManager}), its {@link SyncSession} and its pending-change count, wired in the
+ * one order that is correct, so that no correctness rests on the order in which an app adds listeners. Transports
+ * are added with {@link addTransport}; the handle never creates, connects or destroys one. Create with
+ * {@link openDocument}.
+ */
+export class DocHandle extends ObservableV2<DocHandleEvents> {
+  readonly docId: DocId
+  /** The sync engine (transports, peer paths, acks). Add transports through {@link addTransport}. */
+  readonly session: SyncSession
+  /** The local persistence, or null for a document opened without a store. */
+  readonly persistence: DocPersistence | null
+  /** History compaction (null when opened with `epochs: false`). */
+  readonly epochs: EpochManager | null
+  readonly #pending: PendingCount
+  readonly #offs: Array<() => void> = []
+  #destroyed = false
+
+  /** Use {@link openDocument}. */
+  constructor(parts: {
+    readonly docId: DocId
+    readonly session: SyncSession
+    readonly persistence: DocPersistence | null
+    readonly epochs: EpochManager | null
+    readonly pending: PendingCount
+  }) {
+    super()
+    this.docId = parts.docId
+    this.session = parts.session
+    this.persistence = parts.persistence
+    this.epochs = parts.epochs
+    this.#pending = parts.pending
+    const session = this.session
+    const pending = this.#pending
+    // The counter follows the session to a new epoch first (the session emits before any app code can edit the new
+    // document); this listener is added before the handle is handed out, so nothing can come before it.
+    const onSwitch = ({ doc }: { doc: Y.Doc }) => pending.rebind(doc)
+    session.on('epoch-changed', onSwitch)
+    pending.attach(session)
+    const onPending = () => this.emit('pending-changed', [{ pendingChanges: pending.pending }])
+    pending.on('change', onPending)
+    const onError = ({ error }: { error: WeftError }) => this.emit('error', [{ error }])
+    session.on('error', onError)
+    this.persistence?.on('error', onError)
+    this.#offs.push(() => {
+      session.off('epoch-changed', onSwitch)
+      pending.off('change', onPending)
+      session.off('error', onError)
+      this.persistence?.off('error', onError)
+    })
+    const epochs = this.epochs
+    if (epochs) {
+      epochs.bind(session)
+      const onEpoch = (event: { doc: Y.Doc; record: EpochRecord; started: boolean }) =>
+        this.emit('epoch-changed', [event])
+      epochs.on('epoch-changed', onEpoch)
+      epochs.on('error', onError)
+      this.#offs.push(() => {
+        epochs.off('epoch-changed', onEpoch)
+        epochs.off('error', onError)
+      })
+    }
+  }
+
+  /** The document (a new Y.Doc after each epoch change: see the `epoch-changed` event). */
+  get doc(): Y.Doc {
+    return this.session.doc
+  }
+
+  get awareness(): Awareness {
+    return this.session.awareness
+  }
+
+  /**
+   * Local changes not yet confirmed: durably stored by the relay when one was added ({@link addTransport} with
+   * `relay: true`), otherwise received by a synced peer. Survives reloads: the count is stored with every local
+   * change, in the same store operation (DOC-2.1), so after a crash it is never lower than the number of stored
+   * changes the relay lacks.
+   */
+  get pendingChanges(): number {
+    return this.#pending.pending
+  }
+
+  /** The transport marked as the relay, or null. */
+  get relay(): Transport | null {
+    return this.#pending.relay
+  }
+
+  /**
+   * Adds a transport to the session (a handshake starts with each of its peers); `relay: true` makes its durable
+   * acknowledgements the ones that confirm local changes. Returns a function that removes it again. The handle does
+   * not connect it: the caller owns the transport.
+   */
+  addTransport(transport: Transport, options: AddTransportOptions = {}): () => void {
+    if (options.relay) this.#pending.setRelay(transport)
+    const remove = this.session.addTransport(transport)
+    return () => {
+      if (this.#pending.relay === transport) this.#pending.setRelay(null)
+      remove()
+    }
+  }
+
+  /** Resolves once every update the document emitted so far is stored (at once without a store); STORE-7.4. */
+  flushed(): Promise<void> {
+    return this.persistence?.flushed() ?? Promise.resolve()
+  }
+
+  /**
+   * Stops syncing and counting, waits for the local writes, releases the session, the epochs and the persistence.
+   * Transports and the store stay open (the caller owns them).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises
+  override async destroy(): Promise<void> {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    for (const off of this.#offs.splice(0)) off()
+    this.epochs?.destroy()
+    this.session.destroy()
+    await this.#pending.close()
+    await this.persistence?.destroy()
+    super.destroy()
+  }
+}

@@ -1,0 +1,186 @@
+import { ObservableV2 } from 'lib0/observable'
+import type * as Y from 'yjs'
+import type { DocId } from '../ids.js'
+import type { DocStore } from '../storage/DocStore.js'
+import type { SyncSession } from '../sync/SyncSession.js'
+import type { Transport } from '../transport/Transport.js'
+
+/** Metadata keys (in the document's DocStore) that make the pending-change count survive reloads (DOC-2). */
+export const PENDING_META = {
+  /** Local changes ever made on this device for this document. */
+  local: 'weft:local-changes',
+  /** How many of them the relay (or, without a relay, a peer) has confirmed. */
+  confirmed: 'weft:confirmed-changes',
+} as const
+
+/**
+ * Counts local changes that are not yet confirmed: by the relay's durable acks when a relay is set, otherwise by a
+ * peer's ack or by having been sent to a synced peer (docs/spec/documents.md, DOC-2). Internal to
+ * {@link DocHandle}, which is its only owner.
+ *
+ * The local count is never written on its own: it rides on the document's appends ({@link appendMeta}, given to
+ * `DocPersistence`), so every append issued after a local change carries the count including it in the same atomic
+ * store operation (STORE-2.6). Appends commit in call order, so after a crash the stored count is at least the
+ * number of stored local changes (too high at worst: shown as pending until the next handshake confirms it). The
+ * confirmed count is a separate `setMeta`; on load it is capped by the local count, so whichever of the two commits
+ * first, no stored change is taken as confirmed that the relay did not acknowledge.
+ */
+export class PendingCount extends ObservableV2<{ change: () => void }> {
+  #doc: Y.Doc
+  readonly #store: DocStore | null
+  readonly #docId: DocId
+  readonly #isLocal: (origin: unknown) => boolean
+  readonly #persist: boolean
+  #baseLocal = 0
+  #sessionLocal = 0
+  #confirmed = 0
+  #session: SyncSession | null = null
+  /** Local changes counted before the session existed: its handshake sends them, its acks do not count them. */
+  #beforeSession = 0
+  #relay: Transport | null = null
+  #writes: Promise<unknown> = Promise.resolve()
+  #confirmedWrite: string | null = null
+  /** The stored baseline is known (DocPersistence calls `setBaseline` before its first append). */
+  #loaded = false
+  /** The last update counted (Yjs hands the same array to every listener of one update): counted once. */
+  #counted: Uint8Array | null = null
+  readonly #offs: Array<() => void> = []
+
+  constructor(options: {
+    readonly doc: Y.Doc
+    readonly store: DocStore | null
+    readonly docId: DocId
+    readonly isLocal: (origin: unknown) => boolean
+    /** Persist the local count (default true); false when nothing can acknowledge a change. */
+    readonly persist?: boolean
+  }) {
+    super()
+    this.#doc = options.doc
+    this.#store = options.store
+    this.#docId = options.docId
+    this.#isLocal = options.isLocal
+    this.#persist = options.store !== null && options.persist !== false
+    // Content the doc held before it was opened is the app's own: one local change (DocPersistence stores it).
+    if (this.#doc.store.clients.size > 0) this.#sessionLocal = 1
+    this.#loaded = options.store === null
+    this.#doc.on('update', this.#onUpdate)
+  }
+
+  /** Sets the stored baseline (the store's metadata, as loaded). Called by DocPersistence's `onLoad`. */
+  setBaseline(meta: Readonly<Record<string, string>>): void {
+    this.#baseLocal = toCount(meta[PENDING_META.local])
+    this.#confirmed = Math.min(this.#baseLocal, toCount(meta[PENDING_META.confirmed]))
+    this.#loaded = true
+    this.emit('change', [])
+  }
+
+  /**
+   * The metadata to write with an append of the document (`DocPersistence`'s `appendMeta`): counts `update` if it
+   * is a local change not counted yet, then returns the local count once there is one to store.
+   */
+  readonly appendMeta = (
+    update: Uint8Array | null,
+    origin: unknown,
+  ): Readonly<Record<string, string>> | undefined => {
+    if (update) this.#count(update, origin)
+    if (!this.#persist || !this.#loaded || this.#sessionLocal === 0) return undefined
+    return { [PENDING_META.local]: String(this.#total()) }
+  }
+
+  /** Local changes not confirmed yet. */
+  get pending(): number {
+    return Math.max(0, this.#total() - this.#confirmed)
+  }
+
+  /** Starts counting the session's acks and syncs (once, right after the session is created). */
+  attach(session: SyncSession): void {
+    this.#session = session
+    this.#beforeSession = this.#sessionLocal - session.localChanges
+    const onAck = ({ transport, localChanges }: { transport: Transport; localChanges: number }) => {
+      if (this.#relay !== null && transport !== this.#relay) return
+      this.#confirm(this.#baseLocal + this.#beforeSession + localChanges)
+    }
+    const onSynced = () => this.#sentToSyncedPeer()
+    session.on('ack', onAck)
+    session.on('peer-synced', onSynced)
+    this.#offs.push(() => {
+      session.off('ack', onAck)
+      session.off('peer-synced', onSynced)
+    })
+  }
+
+  /** The transport whose durable acks alone confirm changes (the relay), or `null`: any peer's. */
+  setRelay(relay: Transport | null): void {
+    this.#relay = relay
+  }
+
+  get relay(): Transport | null {
+    return this.#relay
+  }
+
+  /** Follows the document to a new epoch (COMPACT-7.3). Called synchronously on the session's `epoch-changed`. */
+  rebind(doc: Y.Doc): void {
+    this.#doc.off('update', this.#onUpdate)
+    this.#doc = doc
+    doc.on('update', this.#onUpdate)
+  }
+
+  /** Stops counting and waits for the counter's own writes. */
+  async close(): Promise<void> {
+    this.#doc.off('update', this.#onUpdate)
+    for (const off of this.#offs.splice(0)) off()
+    await this.#writes.catch(() => undefined)
+    super.destroy()
+  }
+
+  readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
+    this.#count(update, origin)
+  }
+
+  #count(update: Uint8Array, origin: unknown): void {
+    if (update === this.#counted || !this.#isLocal(origin)) return
+    this.#counted = update
+    this.#sessionLocal++
+    this.#sentToSyncedPeer()
+    this.emit('change', [])
+  }
+
+  #total(): number {
+    return this.#baseLocal + this.#sessionLocal
+  }
+
+  /** Without a relay, a change sent on a synced path counts as received (the transports are reliable). */
+  #sentToSyncedPeer(): void {
+    const session = this.#session
+    if (this.#relay !== null || !session) return
+    const synced = session.paths.some(({ transport, peer }) => session.pathInfo(transport, peer)?.synced)
+    if (synced) this.#confirm(this.#total())
+  }
+
+  #confirm(total: number): void {
+    if (total <= this.#confirmed) return
+    this.#confirmed = total
+    if (this.#persist) {
+      // Coalesced: only the newest value is written once the previous write finished.
+      const first = this.#confirmedWrite === null
+      this.#confirmedWrite = String(total)
+      if (first) {
+        this.#writes = this.#writes
+          .then(() => {
+            const value = this.#confirmedWrite
+            this.#confirmedWrite = null
+            return value === null
+              ? undefined
+              : this.#store?.setMeta(this.#docId, PENDING_META.confirmed, value)
+          })
+          .catch(() => undefined)
+      }
+    }
+    this.emit('change', [])
+  }
+}
+
+const toCount = (v: string | undefined): number => {
+  const n = Number(v)
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0
+}

@@ -1,0 +1,113 @@
+import type { Awareness } from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import { docId as toDocId, type DocId } from '../ids.js'
+import { requireYDoc } from '../requireYDoc.js'
+import type { Compactor } from '../storage/Compactor.js'
+import { DocPersistence } from '../storage/DocPersistence.js'
+import type { DocStore } from '../storage/DocStore.js'
+import { EpochManager, type EpochManagerOptions } from '../sync/EpochManager.js'
+import { isEpochOrigin } from '../sync/epochOrigin.js'
+import { SyncSession } from '../sync/SyncSession.js'
+import { DocHandle } from './DocHandle.js'
+import { PendingCount } from './PendingCount.js'
+
+/** Options of {@link openDocument}. */
+export interface OpenDocumentOptions {
+  /** The document id (its key in the store). */
+  readonly docId: string | DocId
+  /** The Y.Doc to use (default: a new one). Content it already holds is stored once, as a local change. */
+  readonly doc?: Y.Doc
+  /** The document's awareness (default: the session creates one). */
+  readonly awareness?: Awareness
+  /**
+   * Local persistence (IndexedDbDocStore in browsers, SqliteDocStore in Node), loaded before `openDocument`
+   * resolves. Without it the document lives in memory only. The store stays open when the handle is destroyed.
+   */
+  readonly store?: DocStore | null
+  /** Log compaction of the store (`DocPersistence`'s `compactor`; default the shared policy, `null` none). */
+  readonly compactor?: Compactor | null
+  /** This handle is the store's only writer of the document (`DocPersistence`'s `exclusive`; default false). */
+  readonly exclusive?: boolean
+  /**
+   * History compaction (docs/guides/compaction.md): `true` (default) follows the epochs peers offer; an object is
+   * passed to the {@link EpochManager} (`autoStart` on the epoch authority, `follow`, `clientId`); `false` never
+   * switches (the document then stops syncing with peers that moved on).
+   */
+  readonly epochs?: boolean | Omit<EpochManagerOptions, 'persistence'>
+  /**
+   * Store the pending-change count with each local change (default true). `false` when nothing will ever
+   * acknowledge a change (no relay, no peer): the count is then kept in memory only and nothing extra is written.
+   */
+  readonly persistPending?: boolean
+}
+
+/**
+ * Opens one document (docs/guides/documents.md): creates (or takes) the Y.Doc, loads it from `store` (resolves once
+ * loaded, so the app can render before any network), and wires the persistence, the epochs, the sync session and
+ * the pending-change count in the one correct order. Add transports with {@link DocHandle.addTransport} and connect
+ * them yourself. Rejects with a `WeftError`: `invalid-argument` for a Y.Doc from another copy of yjs, `store-failed`
+ * or `store-corrupted` when the store cannot be read (nothing is then left listening to the doc).
+ *
+ * ```ts
+ * const handle = await openDocument({ docId: 'notes', store })
+ * handle.addTransport(relayTransport, { relay: true })
+ * relayTransport.connect()
+ * handle.doc.getText('body').insert(0, 'hello')
+ * handle.on('pending-changed', ({ pendingChanges }) => render(pendingChanges))
+ * ```
+ */
+export const openDocument = async (options: OpenDocumentOptions): Promise<DocHandle> => {
+  const id = toDocId(options.docId)
+  const doc = options.doc === undefined ? new Y.Doc() : requireYDoc(options.doc, 'openDocument({ doc })')
+  const store = options.store ?? null
+  const isLocal = (origin: unknown) =>
+    !SyncSession.isPeerOrigin(origin) && !(origin instanceof DocPersistence) && !isEpochOrigin(origin)
+  // The counter listens to the doc before the persistence does, and its count rides on the persistence's appends.
+  const pending = new PendingCount({
+    doc,
+    store,
+    docId: id,
+    isLocal,
+    persist: options.persistPending !== false,
+  })
+  let persistence: DocPersistence | null = null
+  if (store) {
+    try {
+      persistence = await DocPersistence.open({
+        doc,
+        store,
+        docId: id,
+        ...(options.compactor !== undefined ? { compactor: options.compactor } : {}),
+        ...(options.exclusive !== undefined ? { exclusive: options.exclusive } : {}),
+        appendMeta: pending.appendMeta,
+        onLoad: (meta) => pending.setBaseline(meta),
+      })
+    } catch (err) {
+      await pending.close()
+      throw err
+    }
+  }
+  const epochOptions = options.epochs ?? true
+  let epochs: EpochManager | null = null
+  if (epochOptions !== false) {
+    try {
+      epochs = new EpochManager({
+        ...(typeof epochOptions === 'object' ? epochOptions : {}),
+        persistence,
+      })
+    } catch (err) {
+      await pending.close()
+      await persistence?.destroy()
+      throw err
+    }
+  }
+  const p = persistence
+  const session = new SyncSession({
+    doc,
+    ...(options.awareness ? { awareness: options.awareness } : {}),
+    isLocalOrigin: isLocal,
+    ...(p ? { durable: () => p.flushed() } : {}),
+    ...(epochs ? { epoch: epochs.record, epochLineage: epochs.lineage } : {}),
+  })
+  return new DocHandle({ docId: id, session, persistence, epochs, pending })
+}

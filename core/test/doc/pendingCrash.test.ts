@@ -1,0 +1,3 @@
+import { MemoryDocStore, runPendingCrashSuite } from '../../src/testing/index.js'
+
+runPendingCrashSuite('MemoryDocStore', { create: () => Promise.resolve(new MemoryDocStore()) })
