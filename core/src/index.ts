@@ -31,6 +31,6 @@ export {
   type AddTransportOptions,
   type OpenDocumentOptions,
 } from './doc/index.js'
-export { judgePeerEpoch } from './sync/PathEpochs.js'
+export { judgePeerEpoch } from './sync/epochRules.js'
 export * from './protocol/index.js'
 export * from './schema/index.js'

@@ -4,12 +4,13 @@ import { applyStoredDoc } from '../storage/applyStoredDoc.js'
 import type { DocPersistence } from '../storage/DocPersistence.js'
 import { readEpochArchive, writeEpochArchive } from '../storage/epochArchive.js'
 import { readEpochRecord } from '../storage/epochPersist.js'
-import { compareEpochs, type EpochRecord } from '../storage/epochRecord.js'
+import type { EpochRecord } from '../storage/epochRecord.js'
 import { countItems, shouldStartEpoch, type EpochPolicy } from '../storage/epochPolicy.js'
 import { startEpoch } from '../storage/epochStart.js'
 import { holdsBase, rebaseOnto } from '../storage/rebaseOnto.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { EPOCH_ORIGIN } from './epochOrigin.js'
+import { judgeOffer } from './epochRules.js'
 import type { Transport } from '../transport/Transport.js'
 import type { EpochOfferSource, PathRef, SyncSession } from './SyncSession.js'
 
@@ -298,10 +299,12 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
   async #follow_(offer: { record: EpochRecord; catchUp: Uint8Array } & PathRef): Promise<void> {
     const { record, catchUp } = offer
     const session = this.#session
-    if (!session || compareEpochs(record.id, session.epoch) >= 0) return
+    if (!session) return
+    const judgement = judgeOffer(record, session.epoch)
+    if (judgement === 'not-winning') return
     const current = session.doc
     let source: Y.Doc
-    if (record.parent === session.epoch) {
+    if (judgement === 'child') {
       source = current
     } else {
       // COMPACT-4.2: from a sibling (or an epoch we passed through) only if nothing happened in the current epoch.

@@ -3,27 +3,22 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { PeerId } from '../ids.js'
 import { requireYDoc } from '../requireYDoc.js'
-import { splitMessage } from '../protocol/chunking.js'
 import {
-  PROTOCOL_VERSION,
   Feature,
-  decodeMessage,
-  encodeAck,
   encodeAwareness,
-  encodeSyncStep1,
+  encodeEpochRequest,
   encodeSyncStep2,
   encodeSyncUpdate,
-  type Hello,
   type WireMessage,
 } from '../protocol/messages.js'
 import { readAwarenessEntries } from '../protocol/readAwarenessClients.js'
-import { validateUpdate } from '../protocol/validateUpdate.js'
 import { compareEpochs, type EpochRecord } from '../storage/epochRecord.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { isEpochOrigin } from './epochOrigin.js'
-import { PathEpochs, type EpochLineage, type EpochOfferSource } from './PathEpochs.js'
-import { PeerPath } from './PeerPath.js'
+import { epochIdOf } from './epochRules.js'
+import { ProtocolPath, type EpochOffering, type ProtocolDocState, type ProtocolSide } from './ProtocolPath.js'
+import { SessionPath } from './SessionPath.js'
 
 /** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024
@@ -66,7 +61,21 @@ export interface SyncSessionOptions {
   readonly epochLineage?: EpochLineage
 }
 
-export type { EpochOfferSource, EpochLineage }
+/** What a session offers a peer in an older epoch (see {@link SyncSessionOptions.epochLineage}). */
+export interface EpochOfferSource {
+  readonly record: EpochRecord
+  /** A document of `record.parent`, containing `record.base`, or null. */
+  readonly oldDoc: Y.Doc | null
+}
+
+/** Finds what to offer a peer in an older epoch (see {@link SyncSessionOptions.epochLineage}). */
+export type EpochLineage = (peerEpoch: string) => EpochOfferSource | null | Promise<EpochOfferSource | null>
+
+/** The state vector of an empty document. */
+const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
+
+/** Validation options of a session that validates (SYNC-3.4): the structural walk. */
+const VALIDATE = {}
 
 /** Identifies one peer path in events. */
 export interface PathRef {
@@ -112,7 +121,7 @@ export type SyncSessionEvents = {
 }
 
 interface Attached {
-  readonly paths: Map<PeerId, PeerPath>
+  readonly paths: Map<PeerId, SessionPath>
   readonly off: () => void
 }
 
@@ -124,53 +133,50 @@ interface Attached {
  */
 export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #doc: Y.Doc
-  readonly #epochs: PathEpochs
+  #record: EpochRecord | null
+  readonly #lineage: EpochLineage | undefined
+  /** Old epochs asked of every Weft peer (SYNC-9.7). */
+  readonly #wanted = new Set<string>()
   #awareness: awarenessProtocol.Awareness
   readonly #ownsAwareness: boolean
-  readonly #chunkSize: number
-  readonly #maxMessageSize: number
   readonly #durable: (() => Promise<void>) | undefined
   readonly #isLocal: (origin: unknown) => boolean
-  #hello: Hello | null
-  readonly #validate: boolean
+  readonly #side: ProtocolSide
+  /** The document as every path's protocol sees it. */
+  readonly #state: ProtocolDocState
   readonly #transports = new Map<Transport, Attached>()
   /** Every open path, also keyed by object for origin checks. */
-  readonly #paths = new Set<PeerPath>()
+  readonly #paths = new Set<SessionPath>()
   #localChanges = 0
   #destroyed = false
-  #pendingAckPaths = new Set<PeerPath>()
+  #pendingAckPaths = new Set<SessionPath>()
 
   constructor(options: SyncSessionOptions) {
     super()
     this.#doc = requireYDoc(options.doc, 'SyncSession')
-    this.#epochs = new PathEpochs(options.epoch ?? null, options.epochLineage, {
-      doc: () => this.#doc,
-      hello: () => this.#hello,
-      paths: () => this.#paths,
-      isOpen: (path) => this.#paths.has(path),
-      send: (path, message) => this.#send(path, message),
-      offered: (path, record, catchUp) =>
-        this.emit('epoch-offer', [{ transport: path.transport, peer: path.peer, record, catchUp }]),
-      archived: (record, catchUp) => this.emit('epoch-archive', [{ record, catchUp }]),
-      failed: (error) => this.emit('error', [{ error }]),
-    })
+    this.#record = options.epoch ?? null
+    this.#lineage = options.epochLineage
     this.#ownsAwareness = options.awareness === undefined
     this.#awareness = options.awareness ?? new awarenessProtocol.Awareness(options.doc)
-    this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
-    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.#durable = options.durable
-    this.#validate = options.validateUpdates ?? true
     this.#isLocal =
-      options.isLocalOrigin ?? ((origin) => !(origin instanceof PeerPath) && !isEpochOrigin(origin))
-    this.#hello =
-      options.extensions === false
-        ? null
-        : {
-            version: PROTOCOL_VERSION,
-            features: (options.durable ? Feature.Ack : 0) | Feature.Chunk,
-            maxMessageSize: this.#maxMessageSize,
-            epoch: this.epoch,
-          }
+      options.isLocalOrigin ?? ((origin) => !(origin instanceof ProtocolPath) && !isEpochOrigin(origin))
+    this.#side = {
+      features: options.extensions === false ? null : (options.durable ? Feature.Ack : 0) | Feature.Chunk,
+      maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+      ordered: false,
+      numbers: true,
+      closesStale: false,
+      mark: () => this.#localChanges,
+      validate: (options.validateUpdates ?? true) ? VALIDATE : null,
+    }
+    this.#state = {
+      stateVector: () => Y.encodeStateVector(this.#doc),
+      answer: (sv, seq, tag) => [encodeSyncStep2(Y.encodeStateAsUpdate(this.#doc, sv), seq, tag)],
+      epochRecord: () => this.#record,
+      offerFor: (peerEpoch) => this.#offerFor(peerEpoch),
+    }
     this.#watchDoc(this.doc)
     this.awareness.on('update', this.#onAwarenessUpdate)
   }
@@ -191,12 +197,12 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   /** The id of the document's epoch (`"0"` until the first history compaction). */
   get epoch(): string {
-    return this.#epochs.id
+    return epochIdOf(this.#record)
   }
 
   /** The current epoch's record (`null` in the initial epoch). */
   get epochRecord(): EpochRecord | null {
-    return this.#epochs.record
+    return this.#record
   }
 
   /**
@@ -212,14 +218,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     const previous = this.#doc
     this.#unwatchDoc(previous)
     this.#doc = doc
-    this.#epochs.moveTo(record)
-    if (this.#hello) this.#hello = { ...this.#hello, epoch: record.id }
+    this.#record = record
     this.#watchDoc(doc)
-    for (const p of this.#paths) {
-      p.synced = false
-      p.resyncRequested = false
-      this.#send(p, encodeSyncStep1(Y.encodeStateVector(doc), this.#hello))
-    }
+    for (const p of this.#paths) p.epochChanged()
     if (this.#ownsAwareness) this.#moveAwareness(doc)
     this.emit('epoch-changed', [{ doc, record, previous }])
   }
@@ -248,7 +249,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   /** Whether a transaction origin is one of a session's peer paths (i.e. the change came from a peer). */
   static isPeerOrigin(origin: unknown): boolean {
-    return origin instanceof PeerPath
+    return origin instanceof ProtocolPath
   }
 
   /** Local changes made since the session started (see {@link SyncSessionOptions.isLocalOrigin}). */
@@ -285,7 +286,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     const p = this.#transports.get(transport)?.paths.get(peer)
     if (!p) return undefined
     return {
-      weft: p.hello !== null,
+      weft: p.weft,
       synced: p.synced,
       bytesSent: p.bytesSent,
       bytesReceived: p.bytesReceived,
@@ -315,7 +316,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   addTransport(transport: Transport): () => void {
     this.#assertAlive()
     if (this.#transports.has(transport)) return () => this.removeTransport(transport)
-    const paths = new Map<PeerId, PeerPath>()
+    const paths = new Map<PeerId, SessionPath>()
     const onJoin = ({ peer }: { peer: PeerId }) => this.#open(transport, peer)
     const onLeave = ({ peer, reason }: { peer: PeerId; reason: string }) =>
       this.#close(transport, peer, reason)
@@ -355,18 +356,20 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
    * `epoch-archive` events.
    */
   requestEpoch(epoch: string): void {
-    this.#epochs.request(epoch)
+    this.#wanted.add(epoch)
+    const message = encodeEpochRequest(epoch, EMPTY_STATE_VECTOR)
+    for (const p of this.#paths) if (p.weft) p.send(message)
   }
 
   /** Stops asking for `epoch` (see {@link requestEpoch}); peers that open a path later are not asked. */
   stopRequestingEpoch(epoch: string): void {
-    this.#epochs.stopRequesting(epoch)
+    this.#wanted.delete(epoch)
   }
 
   /** Sends sync step 1 (our state vector and epoch) on one path, e.g. to get a fresh epoch offer. */
   announce(transport: Transport, peer: PeerId): void {
     const path = this.#transports.get(transport)?.paths.get(peer)
-    if (path) this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+    path?.greet()
   }
 
   /**
@@ -374,7 +377,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
    * transport; normally not needed.
    */
   resync(): void {
-    for (const p of this.#paths) this.#send(p, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+    for (const p of this.#paths) p.greet()
   }
 
   override destroy(): void {
@@ -394,19 +397,41 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #open(transport: Transport, peer: PeerId): void {
     const attached = this.#transports.get(transport)
     if (!attached || attached.paths.has(peer)) return
-    const path = new PeerPath(transport, peer, this.#maxMessageSize)
+    const path: SessionPath = new SessionPath(
+      this.#side,
+      this.#state,
+      {
+        write: (message) => this.#write(path, message),
+        get maxMessageSize() {
+          return transport.maxMessageSize
+        },
+        // SYNC-9.7: a Weft peer that says hello for the first time is asked for the old epochs we look for.
+        greeted: () => {
+          for (const e of this.#wanted) path.send(encodeEpochRequest(e, EMPTY_STATE_VECTOR))
+        },
+        offered: (record, catchUp) => this.emit('epoch-offer', [{ transport, peer, record, catchUp }]),
+        archived: (record, catchUp) => this.emit('epoch-archive', [{ record, catchUp }]),
+        // A session has no read-only paths, and keeps a stock peer of another epoch without closing it.
+        refuse: () => undefined,
+        failed: (error) => this.emit('error', [{ error, transport, peer }]),
+        progress: (received, total) => this.emit('progress', [{ transport, peer, received, total }]),
+      },
+      { greets: true, writable: true },
+      transport,
+      peer,
+    )
     attached.paths.set(peer, path)
     this.#paths.add(path)
     this.emit('peer-joined', [{ transport, peer }])
     // SYNC-1.1: open with our state vector (plus the Weft hello), then everything we know of presence.
-    this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+    path.start()
     // SYNC-6.3: peers that saw this client leave keep its removal at the clock it had; re-setting the local
     // state raises the clock, so a client coming back is visible at once (and every path hears it renewed).
     const local = this.awareness.getLocalState()
     if (local !== null) this.awareness.setLocalState(local)
     const clients = [...this.awareness.getStates().keys()].filter((id) => id !== this.awareness.clientID)
     if (clients.length > 0) {
-      this.#send(path, encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
+      path.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
     }
   }
 
@@ -417,7 +442,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     attached.paths.delete(peer)
     this.#paths.delete(path)
     this.#pendingAckPaths.delete(path)
-    path.reassembler.clear()
+    path.close()
     // SYNC-6.2: presence that arrived only over this path goes with it.
     const gone = [...path.awarenessClients].filter(
       (id) => id !== this.awareness.clientID && ![...this.#paths].some((p) => p.awarenessClients.has(id)),
@@ -427,7 +452,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   /** Drops a path after bad input: error event, close, and ask the transport to disconnect that peer. */
-  #drop(path: PeerPath, error: WeftError): void {
+  #drop(path: SessionPath, error: WeftError): void {
     this.emit('error', [{ error, transport: path.transport, peer: path.peer }])
     this.#close(path.transport, path.peer, error.code)
     try {
@@ -439,17 +464,12 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     }
   }
 
-  #send(path: PeerPath, message: Uint8Array): void {
-    const limit = Math.min(path.transport.maxMessageSize ?? this.#chunkSize, this.#chunkSize)
-    const pieces =
-      message.length > limit && path.has(Feature.Chunk)
-        ? splitMessage(message, Math.min(limit, path.hello?.maxMessageSize ?? limit), path.nextChunkId++)
-        : [message]
+  /** Writes one piece to the path's transport (chunking is the path's, SYNC-5.1). */
+  #write(path: SessionPath, piece: Uint8Array): boolean {
     try {
-      for (const piece of pieces) {
-        path.transport.send(piece, path.peer)
-        path.bytesSent += piece.length
-      }
+      path.transport.send(piece, path.peer)
+      path.bytesSent += piece.length
+      return true
     } catch (err) {
       this.emit('error', [
         {
@@ -458,7 +478,28 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
           peer: path.peer,
         },
       ])
+      return false
     }
+  }
+
+  /** What to offer a peer in `peerEpoch` (SYNC-9.3): from the lineage; a failed lookup is an `error` event. */
+  #offerFor(peerEpoch: string): EpochOffering | null | Promise<EpochOffering | null> {
+    const failed = (err: unknown) => {
+      this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err, 'epoch lineage failed') }])
+      return null
+    }
+    const offering = (source: EpochOfferSource | null): EpochOffering | null => {
+      const oldDoc = source?.oldDoc
+      if (!source) return null
+      return { record: source.record, catchUp: oldDoc ? (sv) => Y.encodeStateAsUpdate(oldDoc, sv) : null }
+    }
+    let source: EpochOfferSource | null | Promise<EpochOfferSource | null>
+    try {
+      source = this.#lineage?.(peerEpoch) ?? null
+    } catch (err) {
+      return failed(err)
+    }
+    return source instanceof Promise ? source.then(offering, failed) : offering(source)
   }
 
   #receive(transport: Transport, from: PeerId, data: Uint8Array): void {
@@ -471,63 +512,25 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       if (!path) return
     }
     try {
-      if (data.length > this.#maxMessageSize) {
-        throw new WeftError(WeftErrorCode.MessageTooLarge, `message of ${data.length} bytes from ${from}`)
-      }
-      const message = decodeMessage(data)
-      if (message.type === 'chunk') {
-        if (this.#hello === null)
-          throw new WeftError(WeftErrorCode.MalformedMessage, 'chunk without negotiation')
-        const whole = path.reassembler.add(message.id, message.total, message.offset, message.data)
-        this.emit('progress', [
-          {
-            transport,
-            peer: from,
-            received: whole ? message.total : path.reassembler.progress(message.id),
-            total: message.total,
-          },
-        ])
-        if (whole) this.#handle(path, decodeMessage(whole), whole.length)
-        return
-      }
-      this.#handle(path, message, data.length)
+      const message = path.decode(data)
+      if (message) this.#handle(path, message)
     } catch (err) {
       this.#drop(path, toWeftError(WeftErrorCode.MalformedMessage, err))
     }
   }
 
-  #handle(path: PeerPath, message: WireMessage, size: number): void {
-    path.bytesReceived += size
+  #handle(path: SessionPath, message: Exclude<WireMessage, { type: 'chunk' }>): void {
     switch (message.type) {
-      case 'sync-step1': {
-        if (message.hello && this.#hello) {
-          const first = path.hello === null
-          path.hello = message.hello
-          if (first) this.#epochs.greeted(path)
-        }
-        const sv = message.stateVector
-        let decodedSv: Map<number, number>
-        try {
-          decodedSv = Y.decodeStateVector(sv)
-        } catch (err) {
-          throw new WeftError(WeftErrorCode.MalformedMessage, 'malformed state vector', { cause: err })
-        }
-        if (!this.#epochs.enter(path, decodedSv, sv)) return
-        // SYNC-1.2: answer with exactly what the peer lacks.
-        const diff = Y.encodeStateAsUpdate(this.doc, sv)
-        this.#send(path, encodeSyncStep2(diff, this.#nextSeq(path), this.#epochs.tag))
-        return
-      }
+      case 'sync-step1':
+        return path.step1(message.stateVector, message.hello)
       case 'sync-step2':
       case 'sync-update':
         // COMPACT-5.7: an update of another epoch is never applied (it may arrive after a switch).
-        if (!this.#epochs.admits(path, message.epoch)) return
+        if (!path.admits(message.epoch)) return
         this.#applyUpdate(path, message.update, message.seq, message.type === 'sync-step2')
         if (message.type === 'sync-step2' && !path.synced) {
           path.synced = true
-          this.emit('peer-synced', [
-            { transport: path.transport, peer: path.peer, weft: path.hello !== null },
-          ])
+          this.emit('peer-synced', [{ transport: path.transport, peer: path.peer, weft: path.weft }])
         }
         return
       case 'awareness': {
@@ -539,7 +542,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       }
       case 'query-awareness': {
         const clients = [...this.awareness.getStates().keys()]
-        this.#send(path, encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
+        path.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
         return
       }
       case 'auth-denied':
@@ -552,7 +555,6 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         ])
         return
       case 'ack': {
-        if (!this.#hello) throw new WeftError(WeftErrorCode.MalformedMessage, 'ack without negotiation')
         const durable = path.acknowledge(message.seq)
         if (durable !== null) {
           this.emit('ack', [{ transport: path.transport, peer: path.peer, localChanges: durable }])
@@ -560,22 +562,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         return
       }
       case 'epoch-offer':
-        if (!this.#hello)
-          throw new WeftError(WeftErrorCode.MalformedMessage, 'epoch offer without negotiation')
-        return this.#epochs.onOffer(path, message.record, message.catchUp)
+        return path.onOffer(message.record, message.catchUp)
       case 'epoch-request':
-        if (!this.#hello)
-          throw new WeftError(WeftErrorCode.MalformedMessage, 'epoch request without negotiation')
-        return this.#epochs.onRequest(path, message.epoch, message.stateVector)
-      case 'chunk':
-        // A chunk inside a chunk.
-        throw new WeftError(WeftErrorCode.MalformedMessage, 'nested chunk')
+        return path.onRequest(message.epoch, message.stateVector)
     }
   }
 
-  #applyUpdate(path: PeerPath, update: Uint8Array, seq: number | null, complete: boolean): void {
+  #applyUpdate(path: SessionPath, update: Uint8Array, seq: number | null, complete: boolean): void {
     // SYNC-3.4: a malformed update is rejected before anything is applied.
-    if (this.#validate) validateUpdate(update)
+    path.validate(update)
     // Reading happens inside our transaction; observers run when it ends. So a throw before `read` is set is
     // Yjs refusing the update, a throw after it is an application observer failing (the update is in the doc).
     let read = false
@@ -595,51 +590,28 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       // SYNC-3.3: missing dependencies (a lost message): ask this peer for what we lack, once.
       if (!path.resyncRequested) {
         path.resyncRequested = true
-        this.#send(path, encodeSyncStep1(Y.encodeStateVector(this.doc), this.#hello))
+        path.greet()
       }
     } else {
       for (const p of this.#paths) p.resyncRequested = false
     }
-    if (seq !== null && path.receive(seq, complete) && this.#durable) this.#scheduleAck(path)
+    if (seq !== null && path.received(seq, complete) && this.#durable) this.#scheduleAck(path)
     if (store.pendingStructs === null && store.pendingDs === null) {
       for (const p of this.#pendingAckPaths) this.#scheduleAck(p)
     }
   }
 
-  #nextSeq(path: PeerPath): number | null {
-    if (!path.acks) return null
-    const seq = ++path.sentSeq
-    path.marks.push([seq, this.#localChanges])
-    return seq
-  }
-
-  /** SYNC-4.2: ack once what was applied is durable and nothing is waiting on missing dependencies. */
-  #scheduleAck(path: PeerPath): void {
+  /** SYNC-4.2, 4.4: ack once what was applied is durable and nothing is waiting on missing dependencies. */
+  #scheduleAck(path: SessionPath): void {
     const durable = this.#durable
-    if (!durable || path.ackInFlight || path.receivedSeq <= path.sentAck) return
+    if (!durable || !path.ackDue) return
     const store = this.doc.store
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       this.#pendingAckPaths.add(path)
       return
     }
     this.#pendingAckPaths.delete(path)
-    path.ackInFlight = true
-    const seq = path.receivedSeq
-    durable().then(
-      () => {
-        path.ackInFlight = false
-        if (!this.#paths.has(path)) return
-        path.sentAck = seq
-        this.#send(path, encodeAck(seq))
-        this.#scheduleAck(path)
-      },
-      (err: unknown) => {
-        path.ackInFlight = false
-        this.emit('error', [
-          { error: toWeftError(WeftErrorCode.StoreFailed, err), transport: path.transport, peer: path.peer },
-        ])
-      },
-    )
+    path.scheduleAck(durable)
   }
 
   /**
@@ -683,14 +655,14 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     let plain: Uint8Array | null = null
     for (const path of this.#paths) {
       if (path === origin) continue // SYNC-3.1: never back to where it came from
-      if (!this.#epochs.open(path)) continue // COMPACT-5.7
-      const seq = this.#nextSeq(path)
-      const tag = this.#epochs.tag
+      if (!path.open) continue // COMPACT-5.7
+      const seq = path.nextSeq()
+      const tag = path.tag
       if (seq === null && tag === null) {
         plain ??= encodeSyncUpdate(update)
-        this.#send(path, plain)
+        path.send(plain)
       } else {
-        this.#send(path, encodeSyncUpdate(update, seq, tag))
+        path.send(encodeSyncUpdate(update, seq, tag))
       }
     }
   }
@@ -703,7 +675,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     if (changed.length === 0 || this.#paths.size === 0) return
     const message = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
     for (const path of this.#paths) {
-      if (path !== origin) this.#send(path, message)
+      if (path !== origin) path.send(message)
     }
   }
 }

@@ -1,0 +1,26 @@
+/**
+ * Building blocks of the sync engine (`@weft/core/sync-engine`), for servers that speak Weft's sync protocol
+ * without a `Y.Doc` (the relay): the per-path protocol object, written once for clients and servers, and the epoch
+ * rules as pure functions. An app syncing a document uses `SyncSession` from `@weft/core` instead.
+ * @module @weft/core/sync-engine
+ */
+export {
+  ProtocolPath,
+  MIN_PEER_MESSAGE_SIZE,
+  type EpochOffering,
+  type ProtocolDocState,
+  type ProtocolPathOptions,
+  type ProtocolSide,
+  type ProtocolSink,
+} from './ProtocolPath.js'
+export {
+  admitUpdate,
+  answersRequest,
+  decideEnter,
+  epochIdOf,
+  epochOpen,
+  judgeOffer,
+  judgePeerEpoch,
+  type EnterDecision,
+  type OfferJudgement,
+} from './epochRules.js'
