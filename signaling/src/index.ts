@@ -32,4 +32,13 @@ export { RoomGrant, type Access } from './auth/RoomGrant.js'
 export { TOKEN_PROTOCOL_PREFIX } from './auth/extractToken.js'
 export { RELAY_DEFAULTS, type RelayOptions } from './relay/RelayOptions.js'
 export { RELAY_DB_FILE } from './relay/openRelayStore.js'
-export { ServerMetrics, type Endpoint } from './metrics/ServerMetrics.js'
+export {
+  ServerMetrics,
+  type Endpoint,
+  type EndpointCounters,
+  type GaugeSource,
+  type MetricsSources,
+  type ServerMetricsOptions,
+} from './metrics/ServerMetrics.js'
+export { FastCounter, CounterHandle, type Labels } from './metrics/FastCounter.js'
+export { CountedHistogram } from './metrics/CountedHistogram.js'
