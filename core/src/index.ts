@@ -1,6 +1,6 @@
 /**
  * `@weft/core`: the sync engine, the wire protocol, the Transport and DocStore contracts.
- * @packageDocumentation
+ * @module @weft/core
  */
 export { WeftError, WeftErrorCode, toWeftError } from './WeftError.js'
 export { requireYDoc } from './requireYDoc.js'

@@ -2,7 +2,7 @@
  * `@weft/providers`: transports and local stores, and {@link openDoc}, the one entry point that opens a document
  * offline-first over any of them. Transports and stores also have their own subpath exports
  * (`@weft/providers/websocket`, `/webrtc`, `/broadcast`, `/indexeddb`, `/node`, `/lan`).
- * @packageDocumentation
+ * @module @weft/providers
  */
 export {
   openDoc,

@@ -1,6 +1,6 @@
 /**
- * `@weft/sqlite-store`: the SQLite {@link DocStore} for Node peers, tools and the relay.
- * @packageDocumentation
+ * `@weft/sqlite-store`: the SQLite {@link @weft/core!DocStore} for Node peers, tools and the relay.
+ * @module @weft/sqlite-store
  */
 export { SqliteDocStore, type SqliteDocStoreOptions } from './SqliteDocStore.js'
 export { sqliteFileBytes } from './sqliteFileBytes.js'

@@ -103,7 +103,7 @@ export const MAX_JSON_NODES = 1_000_000
 /**
  * Whether `value` is JSON that a Y.Map or Y.Array stores as a plain value and every peer decodes as the same value:
  * `null`, a string, a boolean, a finite number, or an array (no holes) or plain object (prototype `Object.prototype`)
- * of such values; no cycle, at most {@link MAX_JSON_DEPTH} levels and {@link MAX_JSON_NODES} nodes. Refused:
+ * of such values; no cycle, at most 1,000 levels and 1,000,000 nodes. Refused:
  * objects with an own `__proto__` key (lib0 decodes that key by setting the prototype: peers would disagree), with
  * a null or other prototype (Yjs throws "Unexpected content type"), a top-level object or array with an own
  * `constructor` key (same), `undefined`, bigint, functions, symbols, Uint8Array, Date and shared types (Y.Text,

@@ -2,7 +2,7 @@ import type { DocId } from '../ids.js'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
 import type { AppendOptions } from './DocStore.js'
 
-/** One queued {@link DocStore.append}: the store's own copy of the bytes, its options and its promise's settlers. */
+/** One queued {@link @weft/core!DocStore.append}: the store's own copy of the bytes, its options and its promise's settlers. */
 export interface PendingAppend<B extends Uint8Array = Uint8Array> {
   readonly docId: DocId
   /** The store's copy (STORE-1.4: the caller may reuse its buffer once `append` returned). */
@@ -16,7 +16,7 @@ export interface PendingAppend<B extends Uint8Array = Uint8Array> {
 }
 
 /**
- * The queue behind group commit (STORE-2.4), one per {@link DocStore}: appends wait here until the store writes
+ * The queue behind group commit (STORE-2.4), one per {@link @weft/core!DocStore}: appends wait here until the store writes
  * them as one batch, in call order. The store decides when that is: `onQueued` runs whenever an append lands in an
  * empty queue (the store then schedules a write for the next tick, or lets the write in flight pick the queue up),
  * and the store takes the whole queue with {@link AppendQueue.take} before a load, compaction or removal that must

@@ -1,6 +1,6 @@
 /**
- * Building blocks for {@link DocStore} implementations (`@weft/core/store-kit`): the group-commit queue every Weft
+ * Building blocks for {@link @weft/core!DocStore} implementations (`@weft/core/store-kit`): the group-commit queue every Weft
  * store uses. Apps that only use a store never need this subpath.
- * @packageDocumentation
+ * @module @weft/core/store-kit
  */
 export { AppendQueue, settleAppends, rejectAppends, type PendingAppend } from './AppendQueue.js'

@@ -1,6 +1,6 @@
 /**
  * `@weft/core/testing`: in-memory transports and stores, and the contract suites every implementation runs.
- * @packageDocumentation
+ * @module @weft/core/testing
  */
 export { MemoryNetwork, MemoryTransport, createMemoryPair, type Fault } from '../transport/MemoryTransport.js'
 export { runTransportContract, type TransportContractHarness } from './runTransportContract.js'

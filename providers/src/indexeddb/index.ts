@@ -1,5 +1,5 @@
 /**
- * `@weft/providers/indexeddb`: the browser {@link DocStore} on IndexedDB.
- * @packageDocumentation
+ * `@weft/providers/indexeddb`: the browser {@link @weft/core!DocStore} on IndexedDB.
+ * @module @weft/providers/indexeddb
  */
 export { IndexedDbDocStore, type IndexedDbDocStoreOptions } from './IndexedDbDocStore.js'

@@ -2,7 +2,7 @@
  * `@weft/providers/lan`: {@link LanTransport}, sync between Node peers on one local network with no server: mDNS
  * discovery (bonjour-service, an optional dependency) and a direct WebSocket per pair of peers. See
  * docs/guides/lan.md.
- * @packageDocumentation
+ * @module @weft/providers/lan
  */
 export { LanTransport, type LanTransportOptions, type LanTransportEvents } from './LanTransport.js'
 export type { LanDiscovery, LanDiscoveryHandlers, LanAdvert, LanPeerInfo } from './LanDiscovery.js'

@@ -1,5 +1,5 @@
 /**
  * `@weft/providers/node`: stores for Node peers and tools.
- * @packageDocumentation
+ * @module @weft/providers/node
  */
 export { SqliteDocStore, type SqliteDocStoreOptions } from '@weft/sqlite-store'

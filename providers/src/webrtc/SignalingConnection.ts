@@ -37,7 +37,7 @@ export interface SignalingRefusal {
   readonly reason: ConnectionErrorReason
 }
 
-/** Timing of a {@link SignalingConnection}, in milliseconds. */
+/** Timing of the signaling connection (reconnects, keep-alive), in milliseconds. */
 export interface SignalingTiming {
   /** A ping is sent after this much silence; the socket is recycled after twice as much. Default 15,000. */
   readonly keepAlive?: number

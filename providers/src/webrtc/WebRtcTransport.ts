@@ -77,7 +77,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 /**
  * A {@link Transport} over WebRTC data channels, one per peer, found through y-webrtc signaling servers. It speaks
  * y-webrtc 10.x's room protocol (announce, signal, glare tokens, optional encryption), so Weft peers and stock
- * y-webrtc peers in the same room connect to each other. `maxMessageSize` is 16 KiB: a {@link SyncSession} chunks
+ * y-webrtc peers in the same room connect to each other. `maxMessageSize` is 16 KiB: a {@link @weft/core!SyncSession} chunks
  * larger messages towards Weft peers. See docs/guides/webrtc.md.
  */
 export class WebRtcTransport extends ObservableV2<WebRtcTransportEvents> implements Transport {

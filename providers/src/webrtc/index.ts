@@ -1,7 +1,7 @@
 /**
  * `@weft/providers/webrtc`: a {@link WebRtcTransport} for browsers and Node (through `@roamhq/wrtc`), found
  * through y-webrtc signaling servers and compatible with stock y-webrtc 10.x peers.
- * @packageDocumentation
+ * @module @weft/providers/webrtc
  */
 export {
   WebRtcTransport,

@@ -1,3 +1,7 @@
+/**
+ * `@weft/providers/websocket`: WebSocketTransport: sync with a Weft relay or any y-websocket server.
+ * @module @weft/providers/websocket
+ */
 export {
   WebSocketTransport,
   type WebSocketTransportOptions,
