@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import {
+  docId,
+  openDocument,
+  PENDING_META,
+  WeftErrorCode,
+  type AppendOptions,
+  type DocHandle,
+  type DocId,
+} from '../../src/index.js'
+import { MemoryDocStore, MemoryNetwork } from '../../src/testing/index.js'
+
+const D = docId('d')
+
+/** A MemoryDocStore that records every write, in call order, with the local count it stores. */
+class RecordingStore extends MemoryDocStore {
+  readonly log: string[] = []
+  override append(id: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
+    this.log.push(`append ${options?.meta?.[PENDING_META.local] ?? '-'}`)
+    return super.append(id, update, options)
+  }
+  override setMeta(id: DocId, key: string, value: string | null): Promise<void> {
+    this.log.push(`setMeta ${key}=${value}`)
+    return super.setMeta(id, key, value)
+  }
+}
+
+/** Delivers messages and lets store writes and acks settle until nothing moves. */
+const settle = async (net: MemoryNetwork, handles: readonly DocHandle[]): Promise<void> => {
+  for (let quiet = 0, i = 0; quiet < 2; i++) {
+    if (i > 1000) throw new Error('did not settle')
+    net.flush()
+    await Promise.all(handles.map((h) => h.flushed()))
+    await new Promise((r) => setImmediate(r))
+    quiet = net.pending === 0 ? quiet + 1 : 0
+  }
+}
+
+/** A relay stand-in: a handle with a store (durable acks). */
+const relayOn = async (net: MemoryNetwork, name = 'relay') => {
+  const handle = await openDocument({ docId: 'd', store: new MemoryDocStore(), persistPending: false })
+  const transport = net.transport(name)
+  handle.addTransport(transport)
+  transport.connect()
+  return { handle, transport }
+}
+
+describe('DocHandle', () => {
+  it('STORE-8.1: loads the store, counts local changes until the relay durably stored them, survives a reload', async () => {
+    const net = new MemoryNetwork()
+    const relay = await relayOn(net)
+    const store = new MemoryDocStore()
+    const handle = await openDocument({ docId: 'd', store })
+    const t = net.transport('c')
+    net.link(t, relay.transport)
+    handle.addTransport(t, { relay: true })
+    expect(handle.relay).toBe(t)
+    const seen: number[] = []
+    handle.on('pending-changed', ({ pendingChanges }) => seen.push(pendingChanges))
+    handle.doc.getText('t').insert(0, 'ab')
+    handle.doc.getText('t').insert(2, 'c')
+    expect(handle.pendingChanges).toBe(2)
+    await handle.flushed()
+    await handle.destroy()
+    // The transport and the store stay open: the caller owns them.
+    expect(t.status).toBe('disconnected')
+    const again = await openDocument({ docId: 'd', store })
+    expect(again.doc.getText('t').toString()).toBe('abc')
+    expect(again.pendingChanges).toBe(2)
+    const t2 = net.transport('c2')
+    net.link(t2, relay.transport)
+    again.addTransport(t2, { relay: true })
+    t2.connect()
+    await settle(net, [again, relay.handle])
+    expect(relay.handle.doc.getText('t').toString()).toBe('abc')
+    expect(again.pendingChanges).toBe(0)
+    expect((await store.load(D))?.meta[PENDING_META.confirmed]).toBe('2')
+    expect(seen).toEqual([1, 2])
+    await again.destroy()
+    await relay.handle.destroy()
+  })
+
+  it('STORE-8.1: only the relay confirms when one is set; a peer of another transport does not', async () => {
+    const net = new MemoryNetwork()
+    const peer = await relayOn(net, 'peer')
+    const handle = await openDocument({ docId: 'd', store: new MemoryDocStore() })
+    const toPeer = net.transport('c')
+    net.link(toPeer, peer.transport)
+    handle.addTransport(toPeer)
+    const relayT = net.transport('c-relay') // never linked: the relay is unreachable
+    const remove = handle.addTransport(relayT, { relay: true })
+    toPeer.connect()
+    handle.doc.getText('t').insert(0, 'x')
+    await settle(net, [handle, peer.handle])
+    expect(peer.handle.doc.getText('t').toString()).toBe('x')
+    expect(handle.pendingChanges).toBe(1)
+    // Without a relay, a synced peer confirms (STORE-8.6).
+    remove()
+    expect(handle.relay).toBe(null)
+    handle.doc.getText('t').insert(1, 'y')
+    await settle(net, [handle, peer.handle])
+    expect(handle.pendingChanges).toBe(0)
+    await handle.destroy()
+    await peer.handle.destroy()
+  })
+
+  it('STORE-8.2, STORE-8.4: content before open and edits during the load are one append after it, with the count', async () => {
+    const store = new RecordingStore()
+    await store.setMeta(D, PENDING_META.local, '7')
+    store.log.length = 0
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'before')
+    const opening = openDocument({ docId: 'd', doc, store })
+    doc.getText('t').insert(0, 'during ')
+    const handle = await opening
+    handle.doc.getText('t').insert(0, 'after ')
+    await handle.flushed()
+    // 7 stored + 1 (the content before open) + 1 (the edit during the load) = 9; then the edit after it.
+    expect(store.log).toEqual(['append 9', 'append 10'])
+    expect(handle.pendingChanges).toBe(10)
+    await handle.destroy()
+    const stored = await store.load(D)
+    expect(stored?.updates.length).toBe(2)
+    expect(stored?.meta[PENDING_META.local]).toBe('10')
+  })
+
+  it('STORE-8.6: with persistPending false nothing of the count is written', async () => {
+    const store = new RecordingStore()
+    const handle = await openDocument({ docId: 'd', store, persistPending: false })
+    handle.doc.getText('t').insert(0, 'a')
+    await handle.flushed()
+    expect(store.log).toEqual(['append -'])
+    expect(handle.pendingChanges).toBe(1)
+    await handle.destroy()
+  })
+
+  it('STORE-8.5: one epoch-changed event per switch; edits to the new document are counted and stored with the count', async () => {
+    const net = new MemoryNetwork()
+    const authority = await openDocument({ docId: 'd', store: new MemoryDocStore(), persistPending: false })
+    const at = net.transport('authority')
+    authority.addTransport(at)
+    at.connect()
+    const store = new RecordingStore()
+    const handle = await openDocument({ docId: 'd', store })
+    const t = net.transport('c')
+    net.link(t, at)
+    handle.addTransport(t, { relay: true })
+    const events: Y.Doc[] = []
+    handle.on('epoch-changed', ({ doc, started }) => {
+      expect(started).toBe(false)
+      events.push(doc)
+    })
+    const errors: string[] = []
+    handle.on('error', ({ error }) => errors.push(error.message))
+    handle.doc.getText('t').insert(0, 'hello')
+    t.connect()
+    await settle(net, [handle, authority])
+    expect(handle.pendingChanges).toBe(0)
+    const old = handle.doc
+    await authority.epochs?.start()
+    await settle(net, [handle, authority])
+    await handle.epochs?.settled()
+    await settle(net, [handle, authority])
+    expect(events).toHaveLength(1)
+    expect(handle.doc).toBe(events[0])
+    expect(handle.doc).not.toBe(old)
+    expect(handle.doc.getText('t').toString()).toBe('hello')
+    // The switch's own re-applied changes are not local changes.
+    expect(handle.pendingChanges).toBe(0)
+    store.log.length = 0
+    handle.doc.getText('t').insert(5, '!')
+    expect(handle.pendingChanges).toBe(1)
+    await handle.flushed()
+    expect(store.log.filter((l) => l.startsWith('append'))).toEqual(['append 2'])
+    await settle(net, [handle, authority])
+    expect(authority.doc.getText('t').toString()).toBe('hello!')
+    expect(handle.pendingChanges).toBe(0)
+    expect(errors).toEqual([])
+    await handle.destroy()
+    await authority.destroy()
+  })
+
+  it('STORE-8.1: a Y.Doc of another yjs copy or an unreadable store rejects, leaving nothing listening', async () => {
+    const failing = new MemoryDocStore()
+    failing.load = () => Promise.reject(new Error('disk gone'))
+    const doc = new Y.Doc()
+    await expect(openDocument({ docId: 'd', doc, store: failing })).rejects.toMatchObject({
+      code: WeftErrorCode.StoreFailed,
+    })
+    expect(doc._observers.get('update')?.size ?? 0).toBe(0)
+    await expect(openDocument({ docId: 'd', doc: {} as Y.Doc })).rejects.toMatchObject({
+      code: WeftErrorCode.InvalidArgument,
+    })
+  })
+})
