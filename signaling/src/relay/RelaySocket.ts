@@ -38,8 +38,8 @@ export interface RelaySocket {
    */
   send(message: Uint8Array | SharedMessage): boolean
   /**
-   * Starts closing with a close code (`CloseCode` of `@weft/core`) and a reason (sent cut to 120 bytes); `open` is
-   * false from now on and `onClose` follows once the socket is gone. Does nothing if already closing.
+   * Starts closing with a close code (`CloseCode` of `@weft/core`) and a reason (cut to what a close frame can carry);
+   * `open` is false from now on and `onClose` follows once the socket is gone. Does nothing if already closing.
    */
   close(code: number, reason: string): void
   /**

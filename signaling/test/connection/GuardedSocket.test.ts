@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { CloseCode } from '@weft/core'
+import { Duplex } from 'node:stream'
+import { pino } from 'pino'
+import { GuardedSocket, guardedSocketContext } from '../../src/connection/GuardedSocket.js'
+import { InputBudget } from '../../src/connection/InputBudget.js'
+import { ServerMetrics } from '../../src/metrics/ServerMetrics.js'
 import { SharedMessage } from '../../src/relay/SharedMessage.js'
-import { frameOf } from '../../src/ws/frames.js'
+import { DEFAULT_LIMITS } from '../../src/ServerLimits.js'
 import { TestClient } from '../helpers/TestClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 
@@ -37,12 +42,41 @@ describe('GuardedSocket', () => {
     expect(srv.server.metrics.closes.get({ code: 'RateLimited' })).toBe(1)
   })
 
-  it('CONN-9.4: a shared message is framed once; every send of it reuses the same frame', () => {
+  it('CONN-9.4: a shared message is framed once; every socket it is sent to writes the same bytes', () => {
+    const metrics = new ServerMetrics({
+      connections: () => [],
+      topics: () => 0,
+      docsLoaded: () => 0,
+      relayRooms: () => 0,
+    })
+    const ctx = guardedSocketContext(
+      'relay',
+      DEFAULT_LIMITS,
+      metrics,
+      InputBudget.forServer(metrics, DEFAULT_LIMITS.maxPendingInputBytes),
+      pino({ level: 'silent' }),
+      () => undefined,
+    )
+    const written: unknown[][] = []
+    const sockets = [1, 2, 3].map((id) => {
+      const writes: unknown[] = []
+      written.push(writes)
+      const stream = new Duplex({
+        read: () => undefined,
+        write: (chunk: unknown, _encoding, done) => {
+          writes.push(chunk)
+          done()
+        },
+      })
+      return new GuardedSocket(stream, Buffer.alloc(0), '', id, ctx)
+    })
     const message = new SharedMessage([Uint8Array.from([0, 2]), Uint8Array.from([1, 7])])
-    const frame = frameOf(message)
-    expect([...frame]).toEqual([0x82, 4, 0, 2, 1, 7])
-    expect(frameOf(message)).toBe(frame)
-    expect([...message.bytes()]).toEqual([0, 2, 1, 7])
+    for (const socket of sockets) expect(socket.send(message)).toBe(true)
+    const frame = written[0]?.[0]
+    expect(frame instanceof Buffer && [...frame]).toEqual([0x82, 4, 0, 2, 1, 7])
+    for (const writes of written) expect(writes).toEqual([frame]) // equal...
+    for (const writes of written) expect(writes[0]).toBe(frame) // ...and the very same buffer
+    for (const socket of sockets) socket.terminate()
   })
 
   it('the per-endpoint counters count every message in and out without label lookups', async () => {
