@@ -15,7 +15,7 @@ const open = (path: string): SqliteDocStore => {
   return store
 }
 
-// STORE-8.3 over a file: after each simulated crash the file is closed and opened again by a new store.
+// STORE-9.3 over a file: after each simulated crash the file is closed and opened again by a new store.
 runPendingCrashSuite('SqliteDocStore', {
   create: () => Promise.resolve(open(join(dir, `crash-${n++}.db`))),
   reopen: async (store) => {

@@ -14,7 +14,7 @@ import type { PendingCount } from './PendingCount.js'
 export interface AddTransportOptions {
   /**
    * This transport is the relay: its durable acknowledgements alone confirm local changes (`pendingChanges`).
-   * Without a relay, a change counts as confirmed once a synced peer of any transport received it (DOC-2.3).
+   * Without a relay, a change counts as confirmed once a synced peer of any transport received it (STORE-9.6).
    * At most one transport is the relay; marking another one replaces it.
    */
   readonly relay?: boolean
@@ -118,7 +118,7 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
   /**
    * Local changes not yet confirmed: durably stored by the relay when one was added ({@link addTransport} with
    * `relay: true`), otherwise received by a synced peer. Survives reloads: the count is stored with every local
-   * change, in the same store operation (DOC-2.1), so after a crash it is never lower than the number of stored
+   * change, in the same store operation (STORE-9.2), so after a crash it is never lower than the number of stored
    * changes the relay lacks.
    */
   get pendingChanges(): number {

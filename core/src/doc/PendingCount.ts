@@ -5,7 +5,7 @@ import type { DocStore } from '../storage/DocStore.js'
 import type { SyncSession } from '../sync/SyncSession.js'
 import type { Transport } from '../transport/Transport.js'
 
-/** Metadata keys (in the document's DocStore) that make the pending-change count survive reloads (DOC-2). */
+/** Metadata keys (in the document's DocStore) that make the pending-change count survive reloads (STORE-9.2). */
 export const PENDING_META = {
   /** Local changes ever made on this device for this document. */
   local: 'weft:local-changes',
@@ -15,7 +15,7 @@ export const PENDING_META = {
 
 /**
  * Counts local changes that are not yet confirmed: by the relay's durable acks when a relay is set, otherwise by a
- * peer's ack or by having been sent to a synced peer (docs/spec/documents.md, DOC-2). Internal to
+ * peer's ack or by having been sent to a synced peer (docs/spec/storage.md, STORE-9). Internal to
  * {@link DocHandle}, which is its only owner.
  *
  * The local count is never written on its own: it rides on the document's appends ({@link appendMeta}, given to

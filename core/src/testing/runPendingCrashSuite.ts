@@ -130,7 +130,7 @@ const clientSession = async (store: DocStore, net: MemoryNetwork, relay: Relay, 
   await handle.destroy()
 }
 
-/** One run: crash after `crashAfter` writes, reopen, check (STORE-8.3). Returns the writes the session attempted. */
+/** One run: crash after `crashAfter` writes, reopen, check (STORE-9.3). Returns the writes the session attempted. */
 const runOnce = async (harness: PendingCrashHarness, crashAfter: number): Promise<number> => {
   const inner = await harness.create()
   const net = new MemoryNetwork()
@@ -193,7 +193,7 @@ const runOnce = async (harness: PendingCrashHarness, crashAfter: number): Promis
 }
 
 /**
- * Registers the crash suite of the document handle's pending-change count (docs/spec/storage.md, STORE-8.3) for
+ * Registers the crash suite of the document handle's pending-change count (docs/spec/storage.md, STORE-9.3) for
  * one DocStore implementation: a scripted client session (edits before open and while loading, offline edits,
  * acks, a reconnect, a log compaction) is run once to count its store writes, then once for every k, crashing
  * after the k-th write ({@link CrashingDocStore}). After each crash the store is reopened and the suite checks that
@@ -208,7 +208,7 @@ export const runPendingCrashSuite = (
 ): void => {
   describe(`pending count under crashes: ${name}`, () => {
     it(
-      'STORE-8.3: a crash between any two store writes never leaves a stored local change uncounted, nor saved while the relay lacks it',
+      'STORE-9.3: a crash between any two store writes never leaves a stored local change uncounted, nor saved while the relay lacks it',
       async () => {
         const total = await runOnce(harness, Infinity)
         expect(total).toBeGreaterThan(5)

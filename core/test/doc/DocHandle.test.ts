@@ -47,7 +47,7 @@ const relayOn = async (net: MemoryNetwork, name = 'relay') => {
 }
 
 describe('DocHandle', () => {
-  it('STORE-8.1: loads the store, counts local changes until the relay durably stored them, survives a reload', async () => {
+  it('STORE-9.1: loads the store, counts local changes until the relay durably stored them, survives a reload', async () => {
     const net = new MemoryNetwork()
     const relay = await relayOn(net)
     const store = new MemoryDocStore()
@@ -81,7 +81,7 @@ describe('DocHandle', () => {
     await relay.handle.destroy()
   })
 
-  it('STORE-8.1: only the relay confirms when one is set; a peer of another transport does not', async () => {
+  it('STORE-9.1: only the relay confirms when one is set; a peer of another transport does not', async () => {
     const net = new MemoryNetwork()
     const peer = await relayOn(net, 'peer')
     const handle = await openDocument({ docId: 'd', store: new MemoryDocStore() })
@@ -95,7 +95,7 @@ describe('DocHandle', () => {
     await settle(net, [handle, peer.handle])
     expect(peer.handle.doc.getText('t').toString()).toBe('x')
     expect(handle.pendingChanges).toBe(1)
-    // Without a relay, a synced peer confirms (STORE-8.6).
+    // Without a relay, a synced peer confirms (STORE-9.6).
     remove()
     expect(handle.relay).toBe(null)
     handle.doc.getText('t').insert(1, 'y')
@@ -105,7 +105,7 @@ describe('DocHandle', () => {
     await peer.handle.destroy()
   })
 
-  it('STORE-8.2, STORE-8.4: content before open and edits during the load are one append after it, with the count', async () => {
+  it('STORE-9.2, STORE-9.4: content before open and edits during the load are one append after it, with the count', async () => {
     const store = new RecordingStore()
     await store.setMeta(D, PENDING_META.local, '7')
     store.log.length = 0
@@ -125,7 +125,7 @@ describe('DocHandle', () => {
     expect(stored?.meta[PENDING_META.local]).toBe('10')
   })
 
-  it('STORE-8.6: with persistPending false nothing of the count is written', async () => {
+  it('STORE-9.6: with persistPending false nothing of the count is written', async () => {
     const store = new RecordingStore()
     const handle = await openDocument({ docId: 'd', store, persistPending: false })
     handle.doc.getText('t').insert(0, 'a')
@@ -135,7 +135,7 @@ describe('DocHandle', () => {
     await handle.destroy()
   })
 
-  it('STORE-8.5: one epoch-changed event per switch; edits to the new document are counted and stored with the count', async () => {
+  it('STORE-9.5: one epoch-changed event per switch; edits to the new document are counted and stored with the count', async () => {
     const net = new MemoryNetwork()
     const authority = await openDocument({ docId: 'd', store: new MemoryDocStore(), persistPending: false })
     const at = net.transport('authority')
@@ -181,7 +181,7 @@ describe('DocHandle', () => {
     await authority.destroy()
   })
 
-  it('STORE-8.1: a Y.Doc of another yjs copy or an unreadable store rejects, leaving nothing listening', async () => {
+  it('STORE-9.1: a Y.Doc of another yjs copy or an unreadable store rejects, leaving nothing listening', async () => {
     const failing = new MemoryDocStore()
     failing.load = () => Promise.reject(new Error('disk gone'))
     const doc = new Y.Doc()

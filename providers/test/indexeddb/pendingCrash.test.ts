@@ -10,7 +10,7 @@ const open = (name: string): IndexedDbDocStore => {
   return store
 }
 
-// STORE-8.3 under fake-indexeddb: after each simulated crash the database is closed and opened again by name.
+// STORE-9.3 under fake-indexeddb: after each simulated crash the database is closed and opened again by name.
 runPendingCrashSuite('IndexedDbDocStore (fake-indexeddb)', {
   create: () => Promise.resolve(open(`pending-crash-${n++}`)),
   reopen: async (store) => {
