@@ -33,6 +33,11 @@ export interface ClientStream {
   readonly splits: readonly number[]
   /** Whether the server holds parsing after each delivered frame and releases it at the next read (CONN-2.1). */
   readonly holds: boolean
+  /**
+   * The read before which the server starts its close handshake (sends its close frame, CONN-6), if it does: from
+   * then on its parser skips data (CONN-9.5.1). Never together with `holds`.
+   */
+  readonly serverCloseAt?: number
 }
 
 /** Opcodes (RFC 6455 §5.2). */
@@ -280,7 +285,10 @@ export const clientStream = (seed: number): ClientStream => {
     }
   }
   if (r() < 0.3) bytes = bytes.subarray(0, int(r, bytes.length))
-  return { seed, maxPayload, bytes, splits: splitsFor(r, bytes.length), holds: r() < 0.2 }
+  const splits = splitsFor(r, bytes.length)
+  const holds = r() < 0.2
+  if (holds || r() < 0.8) return { seed, maxPayload, bytes, splits, holds }
+  return { seed, maxPayload, bytes, splits, holds, serverCloseAt: int(r, splits.length) }
 }
 
 /** Where reads end: one read, a few random ones, or (short streams) one byte per read. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import {
   OP,
@@ -12,6 +13,7 @@ import {
   checkStream,
   runFrameParser,
   runSeeds,
+  runWsReceiver,
   type ParseOutcome,
 } from './wsDifferential.js'
 
@@ -66,6 +68,8 @@ describe('differential fuzz against ws (CONN-9.5)', () => {
     for (const code of ['1002', '1007', '1009']) expect(stats.errors[code]).toBeGreaterThan(SEEDS / 100)
     expect(stats.messages).toBeGreaterThan(SEEDS / 2)
     expect(stats.closes).toBeGreaterThan(SEEDS / 50)
+    // Streams where the server started its close handshake, and data came after it (CONN-9.5.1).
+    expect(stats.byRule['CONN-9.5.1']).toBeGreaterThan(SEEDS / 50)
   })
 
   it('CONN-9.5: truncated at every byte, the first 200 short streams still agree (a frame cut short is pending in both)', () => {
@@ -83,8 +87,38 @@ describe('differential fuzz against ws (CONN-9.5)', () => {
     expect(failures.slice(0, 5)).toEqual([])
   })
 
-  it('CONN-9.5: every intended difference names its spec rule', () => {
-    for (const d of INTENDED_DIFFERENCES) expect(d.rule).toMatch(/^CONN-9\.5\.\d+$/)
+  it('CONN-9.5: every intended difference is a rule of the spec', () => {
+    const spec = readFileSync(new URL('../../../docs/spec/signaling.md', import.meta.url), 'utf8')
+    for (const d of INTENDED_DIFFERENCES) {
+      expect(d.rule).toMatch(/^CONN-9\.5\.\d+$/)
+      expect(spec).toContain(`**${d.rule}**`)
+    }
+  })
+
+  it('CONN-9.5.1: after the server sent its close, data is skipped (ws delivers it); control frames still count', () => {
+    const bad = Buffer.from([0xc3, 0x28])
+    const bytes = Buffer.concat([
+      frame(OP.binary, 'before'),
+      frame(OP.text, 'after'),
+      frame(OP.ping, 'p'),
+      frame(OP.text, bad),
+      frame(OP.close, Buffer.from([0x03, 0xe8, 0x6f, 0x6b])),
+    ])
+    const s = { ...stream(bytes, [frame(OP.binary, 'before').length]), serverCloseAt: 1 }
+    // ws delivers 'after' and stops at the invalid text; the server skips both and reads on to the client's close.
+    expect(summary(runWsReceiver(s))).toEqual(['binary:before', 'text:after', 'ping:p', 'error 1007'])
+    expect(summary(runFrameParser(s))).toEqual(['binary:before', 'ping:p', 'close:1000', 'open'])
+    expect(checkStream(s)).toMatchObject({ agree: true, rule: 'CONN-9.5.1' })
+    // Not an excuse for what the server still checks: a close reason that is not UTF-8.
+    const reason = Buffer.concat([frame(OP.text, 'after'), frame(OP.close, Buffer.from([0x03, 0xe8, 0xff]))])
+    const r = { ...stream(reason), serverCloseAt: 0 }
+    expect(summary(runFrameParser(r))).toEqual(['error 1007'])
+    expect(checkStream(r)).toMatchObject({ agree: true })
+    // A server that skipped that check too would not be excused.
+    const ws = runWsReceiver(r)
+    expect(ws.failedFrame).toMatchObject({ code: 'WS_ERR_INVALID_UTF8', opcode: OP.close })
+    const lax: ParseOutcome = { events: [], error: null, thrown: null, closeStart: 0 }
+    expect(INTENDED_DIFFERENCES.some((d) => d.applies(r, lax, ws))).toBe(false)
   })
 })
 

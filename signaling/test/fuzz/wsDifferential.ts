@@ -23,6 +23,13 @@ export interface ParseOutcome {
   readonly error: number | null
   /** An exception the parser threw (always a bug). */
   readonly thrown: string | null
+  /** How many events came before the server started its close handshake (`serverCloseAt`), if it did. */
+  readonly closeStart: number | null
+  /**
+   * `ws` only: the error's code (`WS_ERR_...`), and the opcode (a continuation's is its message's) and declared length
+   * of the frame it failed on.
+   */
+  readonly failedFrame?: { readonly code: string; readonly opcode: number; readonly length: number }
 }
 
 /** The subset of `ws`'s `Receiver` (a `Writable`) the check drives; `@types/ws` does not declare the class. */
@@ -32,6 +39,9 @@ interface WsReceiver {
   on(event: 'conclude', listener: (code: number, reason: Buffer) => void): this
   /** The stream's write hook: called directly, so errors come back synchronously through `callback`. */
   _write(chunk: Buffer, encoding: string, callback: (error?: Error | null) => void): void
+  /** The frame being parsed (private fields, read only to tell which check an error came from). */
+  readonly _opcode: number
+  readonly _payloadLength: number
 }
 type WsReceiverClass = new (options: {
   isServer: boolean
@@ -81,8 +91,14 @@ export const runFrameParser = (stream: ClientStream): ParseOutcome => {
     },
     stream.maxPayload,
   )
+  let closeStart: number | null = null
   try {
-    for (const read of readsOf(stream)) {
+    for (const [i, read] of readsOf(stream).entries()) {
+      if (i === stream.serverCloseAt) {
+        // What `WebSocketConnection.sendClose` does: only the peer's close frame matters from now on.
+        closeStart = events.length
+        parser.discardData()
+      }
       parser.release()
       parser.push(read)
     }
@@ -90,7 +106,7 @@ export const runFrameParser = (stream: ClientStream): ParseOutcome => {
   } catch (err) {
     thrown = describeError(err)
   }
-  return { events, error, thrown }
+  return { events, error, thrown, closeStart }
 }
 
 /**
@@ -102,6 +118,7 @@ export const runWsReceiver = (stream: ClientStream): ParseOutcome => {
   let error: number | null = null
   let thrown: string | null = null
   let concluded = false
+  let failedFrame: { code: string; opcode: number; length: number } | undefined
   const receiver = new Receiver({
     isServer: true,
     maxPayload: stream.maxPayload,
@@ -117,17 +134,23 @@ export const runWsReceiver = (stream: ClientStream): ParseOutcome => {
     events.push({ kind: 'close', code, data: Buffer.from(reason) })
     concluded = true
   })
+  let closeStart: number | null = null
   try {
-    for (const read of readsOf(stream)) {
+    for (const [i, read] of readsOf(stream).entries()) {
+      // `ws` goes on delivering data messages after its server sent a close frame.
+      if (i === stream.serverCloseAt) closeStart = events.length
       if (concluded || error !== null) break
       receiver._write(read, 'buffer', (err) => {
-        if (err) error = wsStatusCode(err)
+        if (!err) return
+        error = wsStatusCode(err)
+        const code = (err as Error & { code?: unknown }).code
+        failedFrame = { code: String(code), opcode: receiver._opcode, length: receiver._payloadLength }
       })
     }
   } catch (err) {
     thrown = describeError(err)
   }
-  return { events, error, thrown }
+  return { events, error, thrown, closeStart, ...(failedFrame && { failedFrame }) }
 }
 
 /**
@@ -140,8 +163,42 @@ export interface IntendedDifference {
   applies(stream: ClientStream, weft: ParseOutcome, ws: ParseOutcome): boolean
 }
 
+const isData = (e: ParseEvent): boolean => e.kind === 'text' || e.kind === 'binary'
+
 /** Every intended difference (CONN-9.5.x); each one explains a disagreement only where its condition holds. */
-export const INTENDED_DIFFERENCES: readonly IntendedDifference[] = []
+export const INTENDED_DIFFERENCES: readonly IntendedDifference[] = [
+  {
+    rule: 'CONN-9.5.1',
+    description:
+      'after the server sent its close frame, data messages are skipped: not delivered, not buffered, so neither ' +
+      'their UTF-8 nor their total size is checked (ws delivers them and checks both); frame rules and control ' +
+      'frames are unchanged',
+    applies: (stream, weft, ws) => {
+      if (stream.serverCloseAt === undefined || weft.thrown !== null || ws.thrown !== null) return false
+      const start = weft.closeStart
+      if (start === null || ws.closeStart !== start) return false
+      // Identical up to the server's close.
+      if (!sameEvents(weft.events.slice(0, start), ws.events.slice(0, start))) return false
+      const weftAfter = weft.events.slice(start)
+      const wsAfter = ws.events.slice(start).filter((e) => !isData(e))
+      if (weftAfter.some(isData)) return false
+      // ws's events without its data messages; and the same decision, unless ws stopped at one of the two checks the
+      // server skips: then what ws saw is where the server's parse continues from.
+      if (weft.error === ws.error && sameEvents(weftAfter, wsAfter)) return true
+      const frame = ws.failedFrame
+      const skippedCheck =
+        frame !== undefined &&
+        // A text message's UTF-8 (not a close reason's, still checked) ...
+        ((frame.code === 'WS_ERR_INVALID_UTF8' && frame.opcode === 0x1) ||
+          // ... or a fragmented message's total size (each frame is still checked on its own).
+          (frame.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && frame.length <= stream.maxPayload))
+      return skippedCheck && sameEvents(weftAfter.slice(0, wsAfter.length), wsAfter)
+    },
+  },
+]
+
+const sameEvents = (a: readonly ParseEvent[], b: readonly ParseEvent[]): boolean =>
+  a.length === b.length && a.every((e, i) => sameEvent(e, b[i] as ParseEvent))
 
 const sameEvent = (a: ParseEvent, b: ParseEvent): boolean =>
   a.kind === b.kind &&
