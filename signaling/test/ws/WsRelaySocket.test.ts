@@ -24,7 +24,11 @@ afterEach(async () => {
 })
 
 /** A node:http server whose upgrades at /relay/<room> go through a `ws` WebSocketServer to the relay hub. */
-const serve = async (store = new MemoryDocStore()): Promise<string> => {
+const serve = async (
+  store = new MemoryDocStore(),
+  /** When the relay gets each socket (default: at once). */
+  handOver: (ws: WebSocket, accept: () => void) => void = (_ws, accept) => accept(),
+): Promise<string> => {
   const r = (relay = startMemoryRelay({ store }))
   const server = (wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 }))
   http = createServer()
@@ -32,7 +36,10 @@ const serve = async (store = new MemoryDocStore()): Promise<string> => {
     const room = decodeURIComponent(
       new URL(req.url ?? '/', 'http://relay').pathname.replace(/^\/relay\//, ''),
     )
-    server.handleUpgrade(req, socket, head, (ws) => r.hub.accept(new WsRelaySocket(ws), room, 'write'))
+    server.handleUpgrade(req, socket, head, (ws) => {
+      const adapted = new WsRelaySocket(ws)
+      handOver(ws, () => r.hub.accept(adapted, room, 'write'))
+    })
   })
   await new Promise<void>((resolve) => http?.listen(0, '127.0.0.1', resolve))
   return `ws://127.0.0.1:${(http.address() as AddressInfo).port}/relay`
@@ -66,6 +73,15 @@ describe('WsRelaySocket: the relay over the ws package', () => {
     const doc = new Y.Doc()
     for (const u of stored?.updates ?? []) Y.applyUpdate(doc, u)
     expect(doc.getText('t').toString()).toBe('hello stored!')
+  })
+
+  it('messages that arrive before the relay attaches are kept, in order', async () => {
+    // The relay gets each socket only after its first message (the client's sync step 1) arrived: a stock client
+    // is synced only if that step 1 was kept for the relay.
+    const url = await serve(new MemoryDocStore(), (ws, accept) => ws.once('message', () => accept()))
+    const a = stockClient(url, 'room')
+    clients.push(a)
+    await a.synced()
   })
 
   it('RELAY-5.1: a text message closes the ws connection with MalformedMessage; the room carries on', async () => {
