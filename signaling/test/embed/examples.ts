@@ -35,8 +35,8 @@ const listening = async (server: Server, relay: WeftRelay): Promise<EmbeddingApp
   }
 }
 
-/** The node:http example; `options` carries the store (and, in tests, a quiet logger). */
-export const nodeHttpApp = async (options: WeftRelayOptions): Promise<EmbeddingApp> => {
+/** The node:http example; `options` carries the store (and, in tests, a quiet logger); `port` 0 picks a free one. */
+export const nodeHttpApp = async (options: WeftRelayOptions, port = 0): Promise<EmbeddingApp> => {
   // example: node:http
   const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('the app\n')
@@ -44,19 +44,19 @@ export const nodeHttpApp = async (options: WeftRelayOptions): Promise<EmbeddingA
   const relay = createWeftRelay({ ...options, path: '/collab' })
   relay.attach(server) // rooms at ws://<host>/collab/<room>; other upgrades are left to the app
   await relay.start() // opens the store now rather than at the first client
-  server.listen(0, '127.0.0.1')
+  server.listen(port, '127.0.0.1')
   // end example
   return listening(server, relay)
 }
 
 /** The Express example. */
-export const expressApp = async (options: WeftRelayOptions): Promise<EmbeddingApp> => {
+export const expressApp = async (options: WeftRelayOptions, port = 0): Promise<EmbeddingApp> => {
   // example: express
   const app = express()
   app.get('/api/hello', (_req, res) => {
     res.json({ hello: 'world' })
   })
-  const server = app.listen(0, '127.0.0.1') // a node:http Server
+  const server = app.listen(port, '127.0.0.1') // a node:http Server
   const relay = createWeftRelay({ ...options, path: '/collab' })
   relay.attach(server)
   // end example

@@ -158,9 +158,10 @@ describe('authenticate (HOOK-1)', () => {
     expect((await refusedWith(`${a.relayUrl}/notes-1`)).code).toBe(CloseCode.Unauthorized)
   })
 
-  it('HOOK-1.5: createWeftServer takes the same hooks', async () => {
+  it('EMBED-3, AUTH-9: createWeftServer takes the same hooks; /healthz reports auth "hook"', async () => {
     store = new SqliteDocStore({ path: ':memory:' })
     srv = await startTestServer({ store, hooks: { authenticate: cookieAuth } })
+    expect(await (await fetch(`${srv.http}/healthz`)).json()).toMatchObject({ auth: 'hook' })
     expect((await refusedWith(`${srv.ws}/relay/notes-1`)).code).toBe(CloseCode.Unauthorized)
     const alice = stockWithCookie(`${srv.ws}/relay`, 'notes-1', 's1')
     await alice.synced
