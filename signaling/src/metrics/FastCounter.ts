@@ -16,6 +16,11 @@ export class CounterHandle {
 
 const NO_LABELS: Labels = Object.freeze({})
 
+const isEmpty = (labels: Labels): boolean => {
+  for (const _ in labels) return false
+  return true
+}
+
 /** A key for a label set: its values in the order of the counter's label names. */
 const keyOf = (labelNames: readonly string[], labels: Labels): string => {
   let key = ''
@@ -32,11 +37,16 @@ const keyOf = (labelNames: readonly string[], labels: Labels): string => {
  * connection. A handle costs one addition and allocates nothing.
  */
 export class FastCounter {
-  /** The prom-client counter in the registry (read it with the registry's `metrics()` or its own `get()`). */
+  /**
+   * The prom-client counter in the registry, to read (the registry's `metrics()`, its own `get()`); increment the
+   * handles instead: each scrape sets it from them.
+   */
   readonly metric: Counter
   readonly #name: string
   readonly #labelNames: readonly string[]
   readonly #samples = new Map<string, { readonly labels: Labels; readonly handle: CounterHandle }>()
+  /** The one sample of a counter without labels (its `inc()` skips the lookup). */
+  readonly #root: CounterHandle | null
 
   /** Registers `name` in `registry`; `labelNames` are every label its samples may carry. */
   constructor(registry: Registry, name: string, help: string, labelNames: readonly string[] = []) {
@@ -53,17 +63,17 @@ export class FastCounter {
         for (const { labels, handle } of samples.values()) this.inc(labels, handle.value)
       },
     })
-    if (labelNames.length === 0) this.labels(NO_LABELS)
+    this.#root = labelNames.length === 0 ? this.labels(NO_LABELS) : null
   }
 
   /** The sample with these labels, to keep and increment directly (no label lookup per increment). */
   labels(labels: Labels = NO_LABELS): CounterHandle {
+    for (const name in labels) {
+      if (!this.#labelNames.includes(name)) throw new Error(`${this.#name} has no label ${name}`)
+    }
     const key = keyOf(this.#labelNames, labels)
     let sample = this.#samples.get(key)
     if (!sample) {
-      for (const name of Object.keys(labels)) {
-        if (!this.#labelNames.includes(name)) throw new Error(`${this.#name} has no label ${name}`)
-      }
       sample = { labels: { ...labels }, handle: new CounterHandle() }
       this.#samples.set(key, sample)
     }
@@ -72,7 +82,8 @@ export class FastCounter {
 
   /** Adds `n` (default 1) to the sample with these labels. */
   inc(labels: Labels = NO_LABELS, n = 1): void {
-    this.labels(labels).value += n
+    if (this.#root && isEmpty(labels)) this.#root.value += n
+    else this.labels(labels).value += n
   }
 
   /** The current value of one sample, synchronously (prom-client's `get()` is asynchronous). */

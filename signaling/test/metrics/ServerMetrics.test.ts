@@ -1,6 +1,9 @@
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
+import { pino } from 'pino'
 import { CloseCode } from '@weft/core'
+import { SqliteDocStore } from '@weft/sqlite-store'
+import { nodeHttpApp } from '../embed/examples.js'
 import { ServerMetrics, type MetricsSources } from '../../src/metrics/ServerMetrics.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { TestClient } from '../helpers/TestClient.js'
@@ -158,6 +161,7 @@ describe('ServerMetrics', () => {
     expect(m.get('weft_connections', { endpoint: 'relay' })).toBe(6)
     expect(m.get('weft_relay_docs_loaded')).toBe(3)
     expect(() => m.closes.labels({ endpoint: 'relay' })).toThrow(/no label endpoint/)
+    expect(() => m.updates.inc({ endpoint: 'relay' })).toThrow(/no label endpoint/)
   })
 
   it('HTTP-2.2: an app registry receives Weft metrics beside its own, without process metrics from Weft', async () => {
@@ -238,6 +242,27 @@ describe('the metrics option of createWeftServer', () => {
       for (const f of [mine, theirs]) expect(f.get('process_cpu_seconds_total')?.type).toBe('counter')
     } finally {
       await other.close()
+    }
+  })
+})
+
+describe('the metrics option of createWeftRelay', () => {
+  it('HTTP-2.2: an embedded relay registers its metrics in the app registry, which the app scrapes', async () => {
+    const registry = new Registry()
+    const store = new SqliteDocStore({ path: ':memory:' })
+    const app = await nodeHttpApp({ store, logger: pino({ level: 'silent' }), metrics: { registry } })
+    try {
+      expect(app.relay.metrics.registry).toBe(registry)
+      const client = await TestClient.open(`${app.relayUrl}/m`)
+      await client.next() // the relay's sync step 1: the connection is counted
+      const families = parsePrometheusText(await registry.metrics())
+      client.ws.close()
+      expect(value(families, 'weft_connections', { endpoint: 'relay' })).toBe(1)
+      expect(value(families, 'weft_connections_total', { endpoint: 'relay' })).toBe(1)
+      expect(families.has('process_cpu_seconds_total')).toBe(false)
+    } finally {
+      await app.close()
+      await store.close()
     }
   })
 })
