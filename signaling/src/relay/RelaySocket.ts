@@ -15,7 +15,7 @@ export interface RelaySocketHandler {
 /**
  * The relay's view of one WebSocket: everything `RelayHub` and `RelayConnection` ask of a connection, and nothing
  * else, so the relay runs over any WebSocket implementation: the project's own RFC 6455 layer (`GuardedSocket`,
- * with the server's limits), the `ws` package (`wsRelaySocket`), or memory in tests (`MemoryRelaySocket`).
+ * with the server's limits), the `ws` package (`WsRelaySocket`), or memory in tests (`MemoryRelaySocket`).
  *
  * Protections that depend on the transport (message size, rate limits, heartbeats, slow consumers) belong to the
  * implementation; the relay only closes with a named code (`CloseCode` of `@weft/core`) when a message breaks the
