@@ -57,7 +57,7 @@ if (mode === 'hostile-update') {
 }
 if (mode === 'websocket') {
   const { runSeeds } = await import('../../../signaling/test/fuzz/wsDifferential.js')
-  const stats = { streams: 0, messages: 0, closes: 0, failed: 0 }
+  const stats = { streams: 0, messages: 0, largeMessages: 0, controls: 0, closes: 0, failed: 0 }
   const errors: Record<string, number> = {}
   const rules: Record<string, number> = {}
   // In blocks, for a progress line every 10,000 seeds.
@@ -67,6 +67,8 @@ if (mode === 'websocket') {
     )
     stats.streams += block.streams
     stats.messages += block.messages
+    stats.largeMessages += block.largeMessages
+    stats.controls += block.controls
     stats.closes += block.closes
     stats.failed += block.failed.length
     for (const [k, n] of Object.entries(block.errors)) errors[k] = (errors[k] ?? 0) + n
@@ -80,8 +82,9 @@ if (mode === 'websocket') {
     .map(([k, n]) => `${k}=${n}`)
     .join(' ')
   console.log(
-    `websocket fuzz: ${seeds} streams (${startAt}..${startAt + seeds - 1}), ${stats.messages} messages, ` +
-      `${stats.closes} close frames, decisions ${decisions}, intended differences ${intended || 'none'}, ` +
+    `websocket fuzz: ${seeds} streams (${startAt}..${startAt + seeds - 1}), ${stats.messages} messages ` +
+      `(${stats.largeMessages} of 64 KiB or more), ${stats.controls} pings and pongs, ${stats.closes} close frames, ` +
+      `decisions ${decisions}, intended differences ${intended || 'none'}, ` +
       `${((Date.now() - t0) / 1000).toFixed(1)} s: ${seeds - stats.failed} agreed with ws, ${stats.failed} failed`,
   )
   process.exit(stats.failed > 0 ? 1 : 0)

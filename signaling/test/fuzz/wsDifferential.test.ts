@@ -67,6 +67,8 @@ describe('differential fuzz against ws (CONN-9.5)', () => {
     expect(stats.errors['none']).toBeGreaterThan(SEEDS / 10)
     for (const code of ['1002', '1007', '1009']) expect(stats.errors[code]).toBeGreaterThan(SEEDS / 100)
     expect(stats.messages).toBeGreaterThan(SEEDS / 2)
+    expect(stats.largeMessages).toBeGreaterThan(SEEDS / 1000)
+    expect(stats.controls).toBeGreaterThan(SEEDS / 2)
     expect(stats.closes).toBeGreaterThan(SEEDS / 50)
     // Streams where the server started its close handshake, and data came after it (CONN-9.5.1).
     expect(stats.byRule['CONN-9.5.1']).toBeGreaterThan(SEEDS / 50)

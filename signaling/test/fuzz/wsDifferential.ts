@@ -257,6 +257,10 @@ export interface RunStats {
   byRule: Record<string, number>
   errors: Record<string, number>
   messages: number
+  /** Messages of 65,536 bytes or more (a 64-bit length, or fragments adding up to it). */
+  largeMessages: number
+  /** Pings and pongs. */
+  controls: number
   closes: number
   failed: number[]
 }
@@ -273,6 +277,8 @@ export const runSeeds = (
     byRule: {},
     errors: {},
     messages: 0,
+    largeMessages: 0,
+    controls: 0,
     closes: 0,
     failed: [],
   }
@@ -289,7 +295,9 @@ export const runSeeds = (
     const error = String(verdict.ws.error ?? 'none')
     stats.errors[error] = (stats.errors[error] ?? 0) + 1
     for (const e of verdict.ws.events) {
-      if (e.kind === 'text' || e.kind === 'binary') stats.messages++
+      if (isData(e)) stats.messages++
+      if (isData(e) && e.data.length >= 65536) stats.largeMessages++
+      if (e.kind === 'ping' || e.kind === 'pong') stats.controls++
       if (e.kind === 'close') stats.closes++
     }
   }
