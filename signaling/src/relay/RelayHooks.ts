@@ -58,6 +58,12 @@ export class RelayHooks {
     return this.#hooks.onUpdate !== undefined
   }
 
+  /** Whether connections are followed (`onConnect`, `onUpdate` or `onDisconnect` is set). */
+  get followsConnections(): boolean {
+    const h = this.#hooks
+    return h.onConnect !== undefined || h.onUpdate !== undefined || h.onDisconnect !== undefined
+  }
+
   /** Whether `onStored` is set. */
   get notifiesStored(): boolean {
     return this.#hooks.onStored !== undefined

@@ -175,7 +175,7 @@ export class RelayHub implements RelayHost {
     }
     socket.attach(conn)
     const hooks = this.#hooks
-    if (!hooks) return this.#join(socket, conn, room)
+    if (!hooks?.followsConnections) return this.#join(socket, conn, room)
     const grant = context?.grant ?? RoomGrant.open()
     const hooked = context ?? { id: 0, room, access, grant, subject: grant.subject, clientAddress: '' }
     // HOOK-4: the connection's messages wait (as during a load) until onConnect has run.
@@ -304,7 +304,7 @@ export class RelayHub implements RelayHost {
 
   whenDurable(doc: RelayDoc): Promise<void> {
     // HOOK-3.3: an update still waiting for onUpdate is not durable yet (an ack must not cover it).
-    const deciding = this.#hooks?.decided(doc.peers)
+    const deciding = this.#hooks?.screensUpdates ? this.#hooks.decided(doc.peers) : null
     if (deciding) return deciding.then(() => this.#committer.whenDurable(doc))
     return this.#committer.whenDurable(doc)
   }
