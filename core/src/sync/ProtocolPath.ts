@@ -42,14 +42,14 @@ export interface EpochOffering {
  * The document as the protocol sees it, one per document (a session's `Y.Doc`, the relay's encoded `UpdateLog`).
  * Nothing here decides anything: the decisions are {@link ProtocolPath}'s.
  */
-export interface ProtocolDocState {
+export interface ProtocolDocState<M extends Sendable = Uint8Array> {
   /** The document's encoded state vector. */
   stateVector(): Uint8Array
   /**
    * The sync step 2 answering a peer whose state vector is `sv` (SYNC-1.2): the messages to send, numbered `seq` and
    * tagged `tag` (either may be `null`). May be pre-framed parts (the relay's cached answers).
    */
-  answer(sv: Uint8Array, seq: number | null, tag: string | null): Iterable<Uint8Array>
+  answer(sv: Uint8Array, seq: number | null, tag: string | null): Iterable<Uint8Array | M>
   /** The document's epoch record (`null` in the initial epoch `"0"`). */
   epochRecord(): EpochRecord | null
   /**
@@ -59,10 +59,20 @@ export interface ProtocolDocState {
   offerFor(peerEpoch: string): EpochOffering | null | Promise<EpochOffering | null>
 }
 
+/**
+ * A message as a side sends it: bytes, or a side's own form of them (the relay's `SharedMessage`, framed once for
+ * many sockets).
+ */
+export interface Sendable {
+  readonly byteLength: number
+}
+
 /** Where one path's bytes and outcomes go: what differs between a session's path and a relay connection. */
-export interface ProtocolSink {
+export interface ProtocolSink<M extends Sendable = Uint8Array> {
   /** Writes one message to the peer as it is (already chunked); false once the path cannot send any more. */
-  write(message: Uint8Array): boolean
+  write(message: Uint8Array | M): boolean
+  /** The bytes of a message in the side's own form (to chunk it). */
+  bytesOf?(message: M): Uint8Array
   /** The medium's own largest message (a transport's limit), if it has one. */
   readonly maxMessageSize?: number | undefined
   /** A Weft peer said hello for the first time on this path. */
@@ -132,10 +142,10 @@ const ignore = (): void => undefined
  * updates, offers and requests). It works over a {@link ProtocolDocState} and reports to a {@link ProtocolSink};
  * applying an update is the caller's (a `Y.Doc` on a client, the update log on the relay).
  */
-export class ProtocolPath {
+export class ProtocolPath<M extends Sendable = Uint8Array> {
   readonly #side: ProtocolSide
-  readonly #state: ProtocolDocState
-  readonly #sink: ProtocolSink
+  readonly #state: ProtocolDocState<M>
+  readonly #sink: ProtocolSink<M>
   readonly #greets: boolean
   readonly #writable: boolean
   /** Created with the first chunk (most peers never send one). */
@@ -170,7 +180,12 @@ export class ProtocolPath {
   /** Bytes received (after reassembly) on this path. */
   bytesReceived = 0
 
-  constructor(side: ProtocolSide, state: ProtocolDocState, sink: ProtocolSink, options: ProtocolPathOptions) {
+  constructor(
+    side: ProtocolSide,
+    state: ProtocolDocState<M>,
+    sink: ProtocolSink<M>,
+    options: ProtocolPathOptions,
+  ) {
     this.#side = side
     this.#state = state
     this.#sink = sink
@@ -245,10 +260,13 @@ export class ProtocolPath {
   }
 
   /** Sends `message`, chunked when {@link splits} says so; stops at the first piece the sink cannot write. */
-  send(message: Uint8Array): void {
+  send(message: Uint8Array | M): void {
     const limit = this.#limit()
     if (message.byteLength > limit && this.has(Feature.Chunk)) {
-      for (const piece of splitMessage(message, limit, this.#nextChunkId++))
+      const bytes = message instanceof Uint8Array ? message : this.#sink.bytesOf?.(message)
+      if (bytes === undefined)
+        throw new WeftError(WeftErrorCode.InvalidArgument, 'a message to chunk has no bytes')
+      for (const piece of splitMessage(bytes, limit, this.#nextChunkId++))
         if (!this.#sink.write(piece)) return
       return
     }

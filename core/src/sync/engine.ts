@@ -12,6 +12,7 @@ export {
   type ProtocolPathOptions,
   type ProtocolSide,
   type ProtocolSink,
+  type Sendable,
 } from './ProtocolPath.js'
 export {
   admitUpdate,

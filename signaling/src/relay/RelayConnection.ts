@@ -1,26 +1,27 @@
-import * as Y from 'yjs'
 import {
   CloseCode,
   Feature,
-  PROTOCOL_VERSION,
-  Reassembler,
   WeftError,
   WeftErrorCode,
-  decodeMessage,
-  encodeAck,
   encodeAwareness,
-  encodeSyncStep1,
   updateMessageParts,
-  splitMessage,
-  validateUpdate,
+  type EpochRecord,
   type UpdateSummary,
-  type Hello,
   type WireMessage,
 } from '@weft/core'
+import {
+  ProtocolPath,
+  type EpochOffering,
+  type OfferJudgement,
+  type ProtocolDocState,
+  type ProtocolSide,
+  type ProtocolSink,
+} from '@weft/core/sync-engine'
 import type { Access } from '../auth/RoomGrant.js'
 import type { PresenceApplied } from './AwarenessTable.js'
 import { isEmptyUpdate } from './mergeUpdatesBatched.js'
 import type { RelayDoc, RelayPeer } from './RelayDoc.js'
+import type { EpochPeer } from './RelayEpochPeer.js'
 import type { RelayEpochs } from './RelayEpochs.js'
 import type { RelaySocket } from './RelaySocket.js'
 import { bytesOf, SharedMessage } from './SharedMessage.js'
@@ -31,8 +32,8 @@ const MAX_WAITING = 1024
 /** A connection's query-awareness messages are answered at most once per this interval (RELAY-6.5). */
 const QUERY_INTERVAL_MS = 1000
 
-/** Smallest maximum message size a Weft peer may announce (chunks need room for their header). */
-const MIN_PEER_MESSAGE_SIZE = 1024
+/** RELAY-5.1: updates are walked structurally (SYNC-3.4), strings decoded as UTF-8 and JSON parsed. */
+const VALIDATE = { strings: true } as const
 
 /** What a connection asks of the hub that owns its document. */
 export interface RelayHost {
@@ -63,24 +64,23 @@ export interface RelayConnectionOptions {
 }
 
 /**
- * The y-websocket protocol plus Weft's negotiated extensions (hello, durable acks, chunking) for one connection
- * to one relay room. Messages that arrive before the document is loaded wait in order; nothing is answered before
- * the stored state is in (RELAY-2). Every decoding failure closes the connection with a named code (RELAY-5).
+ * The y-websocket protocol plus Weft's negotiated extensions (hello, durable acks, chunking, epochs) for one
+ * connection to one relay room. The protocol's decisions are core's {@link ProtocolPath}, the same as a client's;
+ * the connection is its document-state port (the room's update log, no `Y.Doc`) and its sink (the socket, close
+ * codes), and adds what only a relay does: presence, read-only access, storing and forwarding. Messages that arrive
+ * before the document is loaded wait in order; nothing is answered before the stored state is in (RELAY-2). Every
+ * decoding failure closes the connection with a named code (RELAY-5).
  */
-export class RelayConnection implements RelayPeer {
+export class RelayConnection
+  implements RelayPeer, EpochPeer, ProtocolDocState<SharedMessage>, ProtocolSink<SharedMessage>
+{
   readonly #socket: RelaySocket
   readonly #host: RelayHost
   readonly #opts: RelayConnectionOptions
-  /** Created with the first chunk (most peers never send one). */
-  #reassembler: Reassembler | null = null
+  readonly #path: ProtocolPath<SharedMessage>
   #doc: RelayDoc | null = null
   /** Messages that arrived before the document was loaded (created with the first). */
   #waiting: Buffer[] | null = null
-  /** What the peer announced in its step 1 (null: stock y-protocols peer). */
-  #peerHello: Hello | null = null
-  #receivedSeq = 0
-  #sentAck = 0
-  #nextChunkId = 0
   /** When a query-awareness was last answered (RELAY-6.5). */
   #queriedAt = -Infinity
 
@@ -88,25 +88,26 @@ export class RelayConnection implements RelayPeer {
     this.#socket = socket
     this.#host = host
     this.#opts = opts
-  }
-
-  get #hello(): Hello {
-    return {
-      version: PROTOCOL_VERSION,
+    const side: ProtocolSide = {
       features: Feature.Ack | Feature.Chunk,
-      maxMessageSize: this.#opts.maxMessageBytes,
-      epoch: this.#doc ? this.#host.epochs.epochOf(this.#doc) : null,
+      maxMessageSize: opts.maxMessageBytes,
+      chunkSize: opts.chunkSize,
+      // One WebSocket: in order, nothing lost (RELAY-7.3: one chunked message at a time, pieces in order).
+      ordered: true,
+      // RELAY-3.2: the relay acknowledges, but never numbers what it sends.
+      numbers: false,
+      // RELAY-EPOCH-3: a stock client holding another epoch's state is closed.
+      closesStale: true,
+      validate: VALIDATE,
     }
+    const write = opts.access === 'write'
+    // RELAY-2.2: a read-only connection is not greeted (never offered chunking), except to tell it of a new epoch.
+    this.#path = new ProtocolPath<SharedMessage>(side, this, this, { greets: write, writable: write })
   }
 
   /** The connection's access to its room. */
   get access(): Exclude<Access, 'none'> {
     return this.#opts.access
-  }
-
-  /** Sends sync step 1 with the relay's state vector and hello (RELAY-EPOCH-4: greeting again after a switch). */
-  announce(): void {
-    if (this.#doc) this.sendMessage(encodeSyncStep1(this.#doc.log.stateVector(), this.#hello))
   }
 
   /** Closes the connection with a named close code (logged and counted by the socket). */
@@ -116,14 +117,19 @@ export class RelayConnection implements RelayPeer {
 
   /** Whether the peer announced the Weft protocol. */
   get weft(): boolean {
-    return this.#peerHello !== null
+    return this.#path.weft
+  }
+
+  /** The document switched epochs (RELAY-EPOCH-4): the handshake starts again. */
+  epochChanged(): void {
+    this.#path.epochChanged()
   }
 
   /** The document is loaded: greet the peer (RELAY-2.2) and handle what it sent meanwhile. */
   start(doc: RelayDoc): void {
     if (!this.#socket.open) return
     this.#doc = doc
-    if (this.#opts.access === 'write') this.announce()
+    this.#path.start()
     const presence = doc.awareness.encodeAll()
     if (presence) this.sendMessage(encodeAwareness(presence))
     const waiting = this.#waiting ?? []
@@ -147,63 +153,93 @@ export class RelayConnection implements RelayPeer {
     this.#receive(data)
   }
 
+  /** Sends one message, chunked for a Weft client that announced a smaller size (RELAY-7.2). */
   sendMessage(message: Uint8Array | SharedMessage): void {
-    const limit = Math.min(this.#opts.chunkSize, this.#peerHello?.maxMessageSize ?? Infinity)
-    if (message.byteLength > limit && this.#hasFeature(Feature.Chunk)) {
-      for (const piece of splitMessage(bytesOf(message), limit, this.#nextChunkId++)) {
-        if (!this.#socket.send(piece)) return
-      }
-      return
-    }
-    this.#socket.send(message)
+    this.#path.send(message)
   }
 
-  #hasFeature(feature: number): boolean {
-    return this.#peerHello !== null && (this.#peerHello.features & feature) !== 0
-  }
-
-  #receive(data: Uint8Array, nested = false): void {
-    let message: WireMessage
+  #receive(data: Uint8Array): void {
+    let message: Exclude<WireMessage, { type: 'chunk' }> | null
     try {
-      message = decodeMessage(data)
-      if (message.type === 'chunk') {
-        if (nested) throw new WeftError(WeftErrorCode.MalformedMessage, 'chunk inside a chunk')
-        const whole = this.#chunk(message)
-        if (whole) this.#receive(whole, true)
-        return
-      }
+      // RELAY-7.1, 7.3: a chunk is reassembled (only from a write connection that negotiated chunking).
+      message = this.#path.decode(data)
     } catch (err) {
       return this.#reject(err)
     }
-    this.#handle(message)
+    if (message) this.#handle(message)
+  }
+
+  // ---- ProtocolDocState: the room's document as the protocol sees it
+
+  /** @internal The room's state vector. */
+  stateVector(): Uint8Array {
+    return this.#requireDoc().log.stateVector()
   }
 
   /**
-   * RELAY-7.1: one piece of a chunked message, or `null` until the last. Only from a write connection that
-   * announced `chunk` after the relay's hello offered it (a read connection is never greeted, so never offered
-   * chunking). One message at a time, pieces in order, its buffer grown as they arrive and charged to the server's
-   * budget at once (RELAY-7.3).
+   * @internal RELAY-2.3: exactly what the peer lacks, from the cached state (no Y.Doc). The answer is cached and
+   * framed once: clients joining with the same state vector (a join storm) get the same bytes. Never numbered (the
+   * relay sends no sequence numbers, RELAY-3.2): `seq` is always `null` here.
    */
-  #chunk(message: Extract<WireMessage, { type: 'chunk' }>): Uint8Array | null {
-    if (this.#opts.access !== 'write') {
-      this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent a chunk')
-      return null
-    }
-    if (!this.#hasFeature(Feature.Chunk)) {
-      this.#socket.close(CloseCode.MalformedMessage, 'chunking was not negotiated')
-      return null
-    }
-    const reassembler = (this.#reassembler ??= new Reassembler({
-      maxMessageSize: this.#opts.maxMessageBytes,
-      maxPending: 1,
-      ordered: true,
-    }))
-    const before = reassembler.bufferedBytes
-    try {
-      return reassembler.add(message.id, message.total, message.offset, message.data)
-    } finally {
-      this.#socket.trackInput(reassembler.bufferedBytes - before)
-    }
+  answer(sv: Uint8Array, _seq: number | null, tag: string | null): readonly SharedMessage[] {
+    const doc = this.#requireDoc()
+    this.#host.beforeAnswer(doc)
+    return doc.log.answer(sv, (diff, kind) => new SharedMessage(updateMessageParts(kind, diff, null, tag)))
+  }
+
+  /** @internal The room's epoch record (RELAY-EPOCH-1). */
+  epochRecord(): EpochRecord | null {
+    return this.#doc ? this.#host.epochs.recordOf(this.#doc) : null
+  }
+
+  /** @internal What to offer a client in an older epoch: from the room's archive (RELAY-EPOCH-3, 8). */
+  offerFor(peerEpoch: string): Promise<EpochOffering | null> | null {
+    return this.#doc ? this.#host.epochs.archive(this.#doc, peerEpoch) : null
+  }
+
+  #requireDoc(): RelayDoc {
+    if (!this.#doc) throw new WeftError(WeftErrorCode.InvalidArgument, 'the document is not loaded yet')
+    return this.#doc
+  }
+
+  // ---- ProtocolSink: where the protocol's bytes and outcomes go
+
+  /** @internal */
+  write(message: Uint8Array | SharedMessage): boolean {
+    return this.#socket.send(message)
+  }
+
+  /** @internal */
+  bytesOf(message: SharedMessage): Uint8Array {
+    return bytesOf(message)
+  }
+
+  /** @internal The relay asks clients for no old epoch (it keeps its own archives). */
+  greeted(): void {}
+
+  /** @internal */
+  offered(record: EpochRecord, catchUp: Uint8Array, judgement: OfferJudgement): void {
+    if (this.#doc) this.#host.epochs.offered(this.#doc, this, record, catchUp, judgement)
+  }
+
+  /** @internal */
+  archived(record: EpochRecord, catchUp: Uint8Array): void {
+    this.offered(record, catchUp, 'not-winning')
+  }
+
+  /** @internal RELAY-4.3, 7.1 (read-only), RELAY-EPOCH-3 (stale epoch). */
+  refuse(kind: 'read-only' | 'stale-epoch', reason: string): void {
+    this.#socket.close(kind === 'read-only' ? CloseCode.ReadOnly : CloseCode.StaleEpoch, reason)
+  }
+
+  /** @internal */
+  failed(error: WeftError): void {
+    this.#socket.logger.warn({ err: error, doc: this.#doc?.docId }, error.message)
+  }
+
+  /** @internal RELAY-7.3: chunks being reassembled are charged to the server's input budget. */
+  buffered(delta: number): void {
+    this.#socket.trackInput(delta)
   }
 
   #reject(err: unknown): void {
@@ -216,35 +252,17 @@ export class RelayConnection implements RelayPeer {
     const doc = this.#doc
     if (!doc) return
     switch (message.type) {
-      case 'sync-step1': {
-        let decoded: Map<number, number>
+      case 'sync-step1':
+        // RELAY-2.3, RELAY-EPOCH-2/3: a step 2 only to a peer in the document's epoch (tagged with it outside
+        // epoch 0), an offer to one in an older epoch, the relay's step 1 to one in a newer epoch.
         try {
-          decoded = Y.decodeStateVector(message.stateVector)
+          return this.#path.step1(message.stateVector, message.hello)
         } catch (err) {
           return this.#reject(err)
         }
-        if (message.hello) {
-          if (message.hello.maxMessageSize < MIN_PEER_MESSAGE_SIZE) {
-            return this.#socket.close(CloseCode.MalformedMessage, 'announced maximum message size too small')
-          }
-          this.#peerHello = message.hello
-        }
-        // RELAY-2.3: exactly what the peer lacks, from the cached state (no Y.Doc). The answer is cached and framed
-        // once: clients joining with the same state vector (a join storm) get the same bytes. RELAY-EPOCH-2: only to a
-        // peer in the document's epoch, tagged with it outside epoch 0.
-        if (!this.#host.epochs.step1(doc, this, message.stateVector, decoded, message.hello)) return
-        const tag = this.#host.epochs.tag(doc)
-        this.#host.beforeAnswer(doc)
-        const answer = doc.log.answer(
-          message.stateVector,
-          (diff, kind) => new SharedMessage(updateMessageParts(kind, diff, null, tag)),
-        )
-        for (const m of answer) this.sendMessage(m)
-        return
-      }
       case 'sync-step2':
       case 'sync-update':
-        if (!this.#host.epochs.admit(doc, this, message.epoch)) return
+        if (!this.#path.admits(message.epoch)) return
         return this.#update(doc, message.update, message.seq)
       case 'awareness': {
         if (message.update.byteLength > this.#opts.maxAwarenessBytes) {
@@ -279,9 +297,14 @@ export class RelayConnection implements RelayPeer {
         return
       }
       case 'epoch-offer':
-        return this.#host.epochs.offer(doc, this, message.record, message.catchUp)
       case 'epoch-request':
-        return this.#host.epochs.request(doc, this, message.epoch, message.stateVector)
+        try {
+          if (message.type === 'epoch-offer') this.#path.onOffer(message.record, message.catchUp)
+          else this.#path.onRequest(message.epoch, message.stateVector)
+        } catch (err) {
+          this.#reject(err)
+        }
+        return
       case 'ack':
       case 'auth-denied':
         // The relay never sends sequence numbers, so acks carry nothing for it; auth messages are server-to-client.
@@ -291,11 +314,11 @@ export class RelayConnection implements RelayPeer {
 
   #update(doc: RelayDoc, update: Uint8Array, seq: number | null): void {
     const empty = isEmptyUpdate(update)
-    let summary: UpdateSummary
+    let summary: UpdateSummary | null
     try {
       // RELAY-5.1: walked structurally (SYNC-3.4), strings decoded as UTF-8 and JSON parsed (Yjs would fail on
       // them later, when merging), before anything is stored or forwarded.
-      summary = validateUpdate(update, { strings: true })
+      summary = this.#path.validate(update)
     } catch (err) {
       return this.#reject(err)
     }
@@ -303,25 +326,19 @@ export class RelayConnection implements RelayPeer {
       // RELAY-4.3: nothing from a read-only connection is stored or forwarded.
       return this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent an update')
     }
-    const durable = empty ? this.#host.whenDurable(doc) : this.#host.acceptUpdate(doc, update, this, summary)
-    if (seq === null || seq <= this.#receivedSeq) return
-    this.#receivedSeq = seq
+    // (The relay's side always validates, so `summary` is there for every update.)
+    const durable =
+      empty || summary === null
+        ? this.#host.whenDurable(doc)
+        : this.#host.acceptUpdate(doc, update, this, summary)
     // RELAY-3.2: acknowledge only once durable; acks are cumulative and monotonic.
-    durable.then(
-      () => {
-        if (seq <= this.#sentAck || !this.#socket.open) return
-        this.#sentAck = seq
-        this.#socket.send(encodeAck(seq))
-      },
-      () => undefined,
-    )
+    if (seq !== null && this.#path.received(seq)) this.#path.ackWhen(seq, durable)
   }
 
   /** The socket closed (the connection is its socket's handler: no closure per connection). */
   onClose(): void {
     this.#waiting = null
-    this.#reassembler?.clear()
-    this.#reassembler = null
+    this.#path.close()
     if (this.#doc) this.#host.leave(this.#doc, this)
   }
 }

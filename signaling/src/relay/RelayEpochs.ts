@@ -1,23 +1,14 @@
-import * as Y from 'yjs'
 import {
-  CloseCode,
   INITIAL_EPOCH,
   WeftError,
   WeftErrorCode,
-  compareEpochs,
-  decodeEpochRecord,
-  encodeEpochOffer,
-  encodeEpochRecord,
-  judgePeerEpoch,
-  epochSeq,
   readEpochRecord,
   shouldStartEpoch,
-  validateUpdate,
   type EpochRecord,
-  type Hello,
   type ItemCounts,
 } from '@weft/core'
-import { archiveDiff, catchUpFor, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
+import { epochIdOf, type EpochOffering, type OfferJudgement } from '@weft/core/sync-engine'
+import { archiveDiff, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
 import { isEpochPeer, type EpochPeer } from './RelayEpochPeer.js'
 import type { RelayDoc } from './RelayDoc.js'
 import type { RelayEpochOptions } from './RelayOptions.js'
@@ -56,29 +47,21 @@ const MAX_CACHED_ARCHIVES = 4
 /** Default of `autoStart.minIntervalMs`. */
 const DEFAULT_MIN_INTERVAL_MS = 60_000
 
-const isEpochId = (id: string): boolean => {
-  try {
-    epochSeq(id)
-    return true
-  } catch {
-    return false
-  }
-}
+/** What an archive offers (SYNC-9.3): the record that replaced its epoch, and what a peer lacks of its state. */
+const offeringOf = (found: EpochArchive | null): EpochOffering | null =>
+  found && { record: found.child, catchUp: (sv) => archiveDiff(found.stateV2, sv) }
 
 /**
  * The storing relay's part in history compaction (docs/spec/relay-protocol.md, RELAY-EPOCH-*; COMPACT-6.3): knows
- * each loaded document's epoch, decides per connection whether it is in that epoch (its hello, or for a stock
- * client its state vector), keeps updates of other epochs out, offers the next epoch to clients in older ones (with
- * the old-epoch catch-up from the archive), follows a writer's winning offer, and, as epoch authority, starts
- * epochs itself after a log compaction when the policy says so.
+ * each loaded document's epoch and its archives of left epochs (what each connection's protocol offers clients in
+ * older epochs; the per-connection decisions are `ProtocolPath`'s, as on clients), follows a writer's winning offer,
+ * and, as epoch authority, starts epochs itself after a log compaction when the policy says so.
  */
 export class RelayEpochs {
   readonly #host: EpochSwitchHost
   readonly #auto: RelayEpochOptions['autoStart']
   readonly #scaleOut: boolean
   readonly #docs = new WeakMap<RelayDoc, DocEpoch>()
-  /** The epoch each connection last announced (or, for a stock client, was judged to be in). */
-  readonly #peers = new WeakMap<EpochPeer, { epoch: string | null }>()
   readonly #running = new Set<Promise<void>>()
   /** Where switches run (RELAY-3.8). */
   readonly #exec: SwitchExecutor
@@ -90,7 +73,7 @@ export class RelayEpochs {
       quiesce: (doc) => host.quiesce(doc),
       commit: (doc, update, forward) => host.commit(doc, update, forward),
       replaced: (doc, v1, bytes) => host.replaced(doc, v1, bytes),
-      switched: (doc, record) => this.#greet(doc, record),
+      switched: (doc) => this.#greet(doc),
     }
     this.#auto = options.epochs?.autoStart
     this.#scaleOut = options.scaleOut
@@ -127,6 +110,11 @@ export class RelayEpochs {
     return this.#docs.get(doc)?.record?.id ?? INITIAL_EPOCH
   }
 
+  /** The document's epoch record (`null` in the initial epoch). */
+  recordOf(doc: RelayDoc): EpochRecord | null {
+    return this.#docs.get(doc)?.record ?? null
+  }
+
   /** The tag for updates and step-2 answers: the epoch outside epoch 0, else `null` (COMPACT-6.1). */
   tag(doc: RelayDoc): string | null {
     return this.#docs.get(doc)?.record?.id ?? null
@@ -148,101 +136,50 @@ export class RelayEpochs {
   }
 
   /**
-   * A sync step 1 arrived (after its hello was recorded): decides whether the relay answers it with a step 2
-   * (RELAY-EPOCH-2). A Weft client in an older epoch gets an offer instead; one in a newer epoch gets the relay's
-   * step 1 (so that it offers its epoch); a stock client holding pre-reset state is closed (RELAY-EPOCH-3).
+   * What to offer a client of `doc` found in the older epoch `epoch` (COMPACT-6.1, RELAY-EPOCH-3, 8): the record that
+   * replaced it and the catch-up from its archive, loaded once and kept for the next client (a few per document);
+   * `null` when there is no archive (the connection's protocol then offers the current record, no catch-up).
    */
-  step1(
-    doc: RelayDoc,
-    peer: EpochPeer,
-    sv: Uint8Array,
-    decoded: Map<number, number>,
-    hello: Hello | null,
-  ): boolean {
+  archive(doc: RelayDoc, epoch: string): Promise<EpochOffering | null> | null {
     const st = this.#docs.get(doc)
-    if (!st) return true
-    const ours = st.record?.id ?? INITIAL_EPOCH
-    const state = this.#peer(peer)
-    const before = state.epoch
-    const theirs = judgePeerEpoch(st.record, hello, decoded)
-    if (!isEpochId(theirs)) {
-      peer.closeWith(CloseCode.MalformedMessage, 'malformed epoch id in the hello')
-      return false
-    }
-    state.epoch = theirs
-    if (theirs === ours) {
-      // The peer just arrived in our epoch: ask it for what it holds of it (its re-applied changes).
-      if (before !== null && before !== theirs && peer.access === 'write') peer.announce()
-      return true
-    }
-    if (!hello) {
-      peer.closeWith(CloseCode.StaleEpoch, 'the document history was reset; reload it')
-      return false
-    }
-    if (compareEpochs(ours, theirs) < 0) this.#offerTo(doc, st, peer, theirs, sv.slice())
-    // The peer moved to a winning epoch: tell it ours, so that it offers its epoch.
-    else if (before !== null && before !== theirs && peer.access === 'write') peer.announce()
-    return false
-  }
-
-  /**
-   * Whether an update (with its epoch tag) may be stored and forwarded (RELAY-EPOCH-2): only updates of the
-   * document's epoch. An untagged update from a Weft client is of epoch 0; a stock client's is of the epoch it was
-   * judged to be in. A stock client outside the epoch is closed.
-   */
-  admit(doc: RelayDoc, peer: EpochPeer, tag: string | null): boolean {
-    const ours = this.epochOf(doc)
-    if (peer.weft || tag !== null) return (tag ?? INITIAL_EPOCH) === ours
-    if (ours === INITIAL_EPOCH || this.#peer(peer).epoch === ours) return true
-    peer.closeWith(
-      CloseCode.StaleEpoch,
-      'update from a client without the current epoch; reload the document',
-    )
-    return false
-  }
-
-  /**
-   * A Weft client asks for an epoch it passed without keeping it (SYNC-9.7, RELAY-EPOCH-8): answered from the
-   * archive with the record that replaced it and the archived state beyond `sv`; nothing if there is no archive.
-   */
-  request(doc: RelayDoc, peer: EpochPeer, epoch: string, sv: Uint8Array): void {
-    try {
-      epochSeq(epoch)
-      Y.decodeStateVector(sv)
-    } catch {
-      return peer.closeWith(CloseCode.MalformedMessage, 'malformed epoch request')
-    }
-    const st = this.#docs.get(doc)
-    if (!st?.record || compareEpochs(st.record.id, epoch) >= 0) return
-    this.#offerTo(doc, st, peer, epoch, sv.slice(), true)
-  }
-
-  /**
-   * An `epoch-offer` from a client (RELAY-EPOCH-4): a malformed record or catch-up closes the connection; a
-   * losing offer, one from a read-only connection, and (in scale-out mode) every offer is ignored; a winning child
-   * of the document's epoch is followed.
-   */
-  offer(doc: RelayDoc, peer: EpochPeer, recordBytes: Uint8Array, catchUp: Uint8Array): void {
-    const st = this.#docs.get(doc)
-    if (!st) return
-    const decoded = decodeEpochRecord(recordBytes)
-    if (!decoded.ok) return peer.closeWith(CloseCode.MalformedMessage, `epoch record: ${decoded.reason}`)
-    if (catchUp.byteLength > 0) {
-      try {
-        validateUpdate(catchUp, { strings: true })
-      } catch {
-        return peer.closeWith(CloseCode.MalformedMessage, 'malformed epoch catch-up')
+    if (!st) return null
+    let archive = st.archives.get(epoch)
+    if (!archive) {
+      archive = loadEpochArchive(this.#host.store, doc.docId, epoch).catch((err: unknown) => {
+        this.#host.logger.warn({ err, doc: doc.docId, epoch }, 'could not load an epoch archive')
+        st.archives.delete(epoch)
+        return null
+      })
+      st.archives.set(epoch, archive)
+      if (st.archives.size > MAX_CACHED_ARCHIVES) {
+        const oldest = st.archives.keys().next().value
+        if (oldest !== undefined) st.archives.delete(oldest)
       }
     }
-    const { record } = decoded
-    const log = this.#host.logger.child({ doc: doc.docId, offered: record.id, epoch: this.epochOf(doc) })
+    return archive.then(offeringOf)
+  }
+
+  /**
+   * A client offered an epoch (RELAY-EPOCH-4; its record and catch-up were checked by its protocol, `judgement` is
+   * `judgeOffer`'s): a losing offer, one from a read-only connection, and (in scale-out mode) every offer is ignored;
+   * a winning child of the document's epoch is followed.
+   */
+  offered(
+    doc: RelayDoc,
+    peer: EpochPeer,
+    record: EpochRecord,
+    catchUp: Uint8Array,
+    judgement: OfferJudgement,
+  ): void {
+    const st = this.#docs.get(doc)
+    if (!st) return
+    const log = this.#host.logger.child({ doc: doc.docId, offered: record.id, epoch: epochIdOf(st.record) })
     if (this.#scaleOut)
       return void log.warn('epoch offer ignored: epochs are not supported in scale-out mode')
     if (peer.access !== 'write') return void log.debug('epoch offer from a read-only connection ignored')
-    if (compareEpochs(record.id, this.epochOf(doc)) >= 0) return void log.debug('losing epoch offer ignored')
-    if (record.parent !== this.epochOf(doc)) {
+    if (judgement === 'not-winning') return void log.debug('losing epoch offer ignored')
+    if (judgement === 'sibling')
       return void log.debug('epoch offer ignored: its parent is not the document epoch')
-    }
     const plan = { kind: 'offer', record, catchUp: catchUp.slice() } as const
     this.#enqueue(doc, st, () => runEpochSwitch(this.#host, this.#exec, doc, st, plan, log))
   }
@@ -276,25 +213,12 @@ export class RelayEpochs {
   }
 
   /**
-   * After a switch (RELAY-EPOCH-4): every Weft writer, and every Weft reader not yet in the new epoch, gets the
-   * relay's step 1 with the new hello (those in the old epoch then announce theirs and get offers; those already in
-   * the new one answer with what the relay lacks); stock clients hold old-epoch state and are closed.
+   * After a switch (RELAY-EPOCH-4): every client connection's handshake starts again (`ProtocolPath.epochChanged`:
+   * Weft writers, and Weft readers not yet in the new epoch, get the relay's step 1 with the new hello; stock clients
+   * hold old-epoch state and are closed).
    */
-  #greet(doc: RelayDoc, record: EpochRecord): void {
-    for (const peer of [...doc.peers]) {
-      if (!isEpochPeer(peer)) continue
-      if (!peer.weft) peer.closeWith(CloseCode.StaleEpoch, 'the document history was reset; reload it')
-      else if (peer.access === 'write' || this.#peer(peer).epoch !== record.id) peer.announce()
-    }
-  }
-
-  #peer(peer: EpochPeer): { epoch: string | null } {
-    let state = this.#peers.get(peer)
-    if (!state) {
-      state = { epoch: null }
-      this.#peers.set(peer, state)
-    }
-    return state
+  #greet(doc: RelayDoc): void {
+    for (const peer of [...doc.peers]) if (isEpochPeer(peer)) peer.epochChanged()
   }
 
   #enqueue(doc: RelayDoc, st: DocEpoch, task: () => Promise<void>): void {
@@ -308,44 +232,5 @@ export class RelayEpochs {
       })
     st.queue = run
     this.#running.add(run)
-  }
-
-  /** COMPACT-6.1: the record that replaced the client's epoch, and the catch-up it lacks of that epoch. */
-  #offerTo(
-    doc: RelayDoc,
-    st: DocEpoch,
-    peer: EpochPeer,
-    theirs: string,
-    sv: Uint8Array,
-    request = false,
-  ): void {
-    const current = st.record
-    if (current === null) return
-    let archive = st.archives.get(theirs)
-    if (!archive) {
-      archive = loadEpochArchive(this.#host.store, doc.docId, theirs).catch((err: unknown) => {
-        this.#host.logger.warn({ err, doc: doc.docId, epoch: theirs }, 'could not load an epoch archive')
-        st.archives.delete(theirs)
-        return null
-      })
-      st.archives.set(theirs, archive)
-      if (st.archives.size > MAX_CACHED_ARCHIVES) {
-        const oldest = st.archives.keys().next().value
-        if (oldest !== undefined) st.archives.delete(oldest)
-      }
-    }
-    const state = this.#peer(peer)
-    void archive.then((found) => {
-      if (st.record !== current || !doc.peers.has(peer)) return
-      if (request ? !found : state.epoch !== theirs) return
-      let catchUp: Uint8Array = new Uint8Array(0)
-      try {
-        catchUp = request && found ? archiveDiff(found.stateV2, sv) : catchUpFor(found?.stateV2 ?? null, sv)
-      } catch (err) {
-        // The client then re-announces (EpochManager asks again on `missing-base`) or waits.
-        this.#host.logger.warn({ err, doc: doc.docId }, 'could not compute an epoch catch-up')
-      }
-      peer.sendMessage(encodeEpochOffer(encodeEpochRecord(found?.child ?? current), catchUp))
-    })
   }
 }

@@ -37,12 +37,3 @@ export const loadEpochArchive = async (
 /** What a peer whose state vector is `sv` lacks of an archived (V2) state, as a V1 update (the wire's format). */
 export const archiveDiff = (stateV2: Uint8Array, sv: Uint8Array): Uint8Array =>
   Y.convertUpdateFormatV2ToV1(Y.diffUpdateV2(stateV2, sv))
-
-/**
- * The catch-up of an offer (COMPACT-5.1): what a peer whose step-1 state vector is `sv` lacks of the archived state;
- * empty when the peer holds nothing (it has nothing to re-apply) or there is no archived state.
- */
-export const catchUpFor = (stateV2: Uint8Array | null, sv: Uint8Array): Uint8Array => {
-  if (stateV2 === null || Y.decodeStateVector(sv).size === 0) return new Uint8Array(0)
-  return archiveDiff(stateV2, sv)
-}

@@ -9,6 +9,7 @@ import {
   type EpochPolicy,
   type EpochRecord,
 } from '@weft/core'
+import { judgeOffer } from '@weft/core/sync-engine'
 import type { CompactionWorker } from './CompactionWorker.js'
 import type { SwitchLate, SwitchPlan, SwitchStart } from './compactionTasks.js'
 import type { DocEpoch, Held } from './RelayEpochs.js'
@@ -71,7 +72,7 @@ export const runEpochSwitch = async (
   try {
     await host.quiesce(doc)
     const fromEpoch = st.record?.id ?? INITIAL_EPOCH
-    if (plan.kind === 'offer' && plan.record.parent !== fromEpoch) {
+    if (plan.kind === 'offer' && judgeOffer(plan.record, fromEpoch) !== 'child') {
       return void log.debug('epoch offer ignored: the document moved to another epoch meanwhile')
     }
     const parts = doc.log.parts()
