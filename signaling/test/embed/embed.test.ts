@@ -164,4 +164,37 @@ describe('the relay embedded in an app server', () => {
     })
     expect(status).toBe(503)
   })
+
+  it('EMBED-2: a store that cannot open is logged; start() rejects and upgrades are answered 503', async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const { tmpdir } = await import('node:os')
+    const file = join(mkdtempSync(join(tmpdir(), 'weft-embed-')), 'a-file')
+    writeFileSync(file, 'not a directory')
+    const lines: string[] = []
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) })
+    const app = await nodeHttpApp({ dataDir: join(file, 'data'), logger }).catch((err: unknown) => err)
+    expect(app).toBeInstanceOf(Error)
+    expect(lines.some((l) => l.includes('the relay could not start'))).toBe(true)
+    const relay = createWeftRelay({ dataDir: join(file, 'data'), logger: quiet, path: '/collab' })
+    const { createServer } = await import('node:http')
+    const server = createServer()
+    relay.attach(server)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const address = server.address()
+    const port = typeof address === 'object' && address ? address.port : 0
+    const url = `ws://127.0.0.1:${port}/collab/r`
+    const statusOf = () =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(url)
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+        ws.on('error', () => undefined)
+      })
+    // The store cannot open: start() rejects, and from then on upgrades are answered 503.
+    await expect(relay.start()).rejects.toThrow()
+    expect(await statusOf()).toBe(503)
+    await relay.close()
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
 })

@@ -324,6 +324,32 @@ describe('onUpdate (HOOK-3)', () => {
     expect(all.getText('t').toString()).toHaveLength('firstsecondthirdother'.length)
     for (const c of [writer, other, reader]) await c.client.close()
   })
+
+  it('HOOK-3.4: updates still waiting for onUpdate when their connection closes are dropped, never stored', async () => {
+    const gate = deferred()
+    const entered = deferred()
+    let calls = 0
+    const a = await start({
+      onUpdate: async () => {
+        calls++
+        entered.resolve()
+        await gate.promise
+      },
+    })
+    const writer = await WeftTestClient.open(`${a.relayUrl}/r`)
+    await writer.next('sync-step2')
+    for (const text of ['one', 'two']) {
+      const d = new Y.Doc()
+      d.getText('t').insert(0, text)
+      writer.sendUpdate(Y.encodeStateAsUpdate(d))
+    }
+    await entered.promise
+    await writer.client.close()
+    gate.resolve()
+    await a.relay.close()
+    expect(calls).toBe(1) // the second update was dropped without asking the hook
+    expect(await store!.load(docId('r'))).toBeNull()
+  })
 })
 
 describe('onStored (HOOK-5)', () => {
