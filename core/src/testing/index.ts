@@ -7,6 +7,11 @@ export { runTransportContract, type TransportContractHarness } from './runTransp
 export { MemoryDocStore } from './MemoryDocStore.js'
 export { runDocStoreContract, type DocStoreContractOptions } from './runDocStoreContract.js'
 export { CrashingDocStore } from './CrashingDocStore.js'
-export { runPendingCrashSuite, type PendingCrashHarness } from './runPendingCrashSuite.js'
+export { runPendingCrashSuite } from './runPendingCrashSuite.js'
+export {
+  checkPendingCrash,
+  type PendingCrashHarness,
+  type PendingCrashOutcome,
+} from './pendingCrashScenario.js'
 export { openEpochPeer, type EpochPeerParts, type OpenEpochPeerOptions } from './openEpochPeer.js'
 export { draggedWhiteboard, freshWhiteboardCopy, type WhiteboardShapes } from './whiteboardWorkload.js'
