@@ -40,5 +40,5 @@ export {
   type MetricsSources,
   type ServerMetricsOptions,
 } from './metrics/ServerMetrics.js'
-export { FastCounter, CounterHandle, type Labels } from './metrics/FastCounter.js'
+export { FastCounter, CounterHandle, type Labels, type PromRegistry } from './metrics/FastCounter.js'
 export { CountedHistogram } from './metrics/CountedHistogram.js'

@@ -1,4 +1,5 @@
-import { Histogram, type Registry } from 'prom-client'
+import { Histogram } from 'prom-client'
+import type { PromRegistry } from './FastCounter.js'
 
 /** A prom-client histogram (no labels) that also keeps its observation count, readable synchronously. */
 export class CountedHistogram {
@@ -7,7 +8,7 @@ export class CountedHistogram {
   #count = 0
 
   /** Registers `name` in `registry` with these bucket upper bounds. */
-  constructor(registry: Registry, name: string, help: string, buckets: readonly number[]) {
+  constructor(registry: PromRegistry, name: string, help: string, buckets: readonly number[]) {
     this.metric = new Histogram({ name, help, buckets: [...buckets], registers: [registry] })
   }
 

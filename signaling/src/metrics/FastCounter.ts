@@ -1,7 +1,10 @@
-import { Counter, type Registry } from 'prom-client'
+import { Counter, type OpenMetricsContentType, type PrometheusContentType, type Registry } from 'prom-client'
 
 /** Label values of one sample, e.g. `{ endpoint: 'relay' }`. */
 export type Labels = Readonly<Record<string, string>>
+
+/** A prom-client registry of either exposition format (Prometheus text, the default, or OpenMetrics). */
+export type PromRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>
 
 /** One sample of a {@link FastCounter}, resolved once so that hot paths increment it without a label lookup. */
 export class CounterHandle {
@@ -49,7 +52,7 @@ export class FastCounter {
   readonly #root: CounterHandle | null
 
   /** Registers `name` in `registry`; `labelNames` are every label its samples may carry. */
-  constructor(registry: Registry, name: string, help: string, labelNames: readonly string[] = []) {
+  constructor(registry: PromRegistry, name: string, help: string, labelNames: readonly string[] = []) {
     this.#name = name
     this.#labelNames = labelNames
     const samples = this.#samples

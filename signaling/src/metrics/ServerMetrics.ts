@@ -1,7 +1,7 @@
 import { Gauge, Registry } from 'prom-client'
 import { closeCodeName } from '@weft/core'
 import { CountedHistogram } from './CountedHistogram.js'
-import { FastCounter, type CounterHandle, type Labels } from './FastCounter.js'
+import { FastCounter, type CounterHandle, type Labels, type PromRegistry } from './FastCounter.js'
 import { registerProcessMetrics } from './registerProcessMetrics.js'
 
 /** Which route a WebSocket connection belongs to. */
@@ -35,7 +35,7 @@ export interface ServerMetricsOptions {
    * only Weft's own metrics (call prom-client's `collectDefaultMetrics({ register })` for the process ones); it
    * can hold the metrics of one server at a time (see {@link ServerMetrics.unregister}).
    */
-  readonly registry?: Registry | undefined
+  readonly registry?: PromRegistry | undefined
 }
 
 /** What a gauge reads at scrape time: one value, or one value per label set. */
@@ -48,28 +48,49 @@ export type GaugeSource = () => number | ReadonlyArray<readonly [Labels, number]
  */
 export class ServerMetrics {
   /** The prom-client registry holding the metrics (the one passed in the options, or a private one). */
-  readonly registry: Registry
+  readonly registry: PromRegistry
+  /** `weft_connections_total{endpoint}`: WebSocket connections accepted. */
   readonly connectionsTotal: FastCounter
+  /** `weft_closes_total{code}`: connections closed by the server, by close code name (see {@link countClose}). */
   readonly closes: FastCounter
+  /** `weft_messages_received_total{endpoint}` (per-endpoint handles: {@link endpoint}). */
   readonly messagesIn: FastCounter
+  /** `weft_bytes_received_total{endpoint}`: WebSocket payload bytes received. */
   readonly bytesIn: FastCounter
+  /** `weft_messages_sent_total{endpoint}`. */
   readonly messagesOut: FastCounter
+  /** `weft_bytes_sent_total{endpoint}`: WebSocket payload bytes sent. */
   readonly bytesOut: FastCounter
+  /** `weft_relay_updates_total`: document updates accepted by the relay. */
   readonly updates: FastCounter
+  /** `weft_relay_update_bytes_total`: bytes of accepted document updates. */
   readonly updateBytes: FastCounter
+  /** `weft_relay_doc_loads_total`: documents loaded from the store. */
   readonly docLoads: FastCounter
+  /** `weft_relay_doc_unloads_total`: idle documents unloaded. */
   readonly docUnloads: FastCounter
+  /** `weft_persist_commits_total`: group commits written to the store. */
   readonly commits: FastCounter
+  /** `weft_persist_failures_total`: store writes that failed. */
   readonly persistFailures: FastCounter
+  /** `weft_compactions_total`: log compactions run by the relay. */
   readonly compactions: FastCounter
+  /** `weft_persist_seconds`: from accepting an update to it being durable. */
   readonly persistSeconds: CountedHistogram
+  /** `weft_relay_load_seconds`: time to load a document from the store. */
   readonly loadSeconds: CountedHistogram
   /** Names of the metrics this object registered (not the process metrics), with a synchronous reader each. */
   readonly #own = new Map<string, (labels: Labels) => number>()
   readonly #endpoints = new Map<Endpoint, EndpointCounters>()
 
+  /** Registers every metric (gauges read `sources` at scrape time) in the options' registry or a private one. */
   constructor(sources: MetricsSources, options: ServerMetricsOptions = {}) {
-    this.registry = options.registry ?? new Registry()
+    if (options.registry) this.registry = options.registry
+    else {
+      const own = new Registry()
+      registerProcessMetrics(own)
+      this.registry = own
+    }
     const counter = (name: string, help: string, labelNames: readonly string[] = []) => {
       const metric = new FastCounter(this.registry, name, help, labelNames)
       this.#own.set(name, (labels) => metric.get(labels))
@@ -114,7 +135,6 @@ export class ServerMetrics {
     this.gauge('weft_signaling_topics', 'Signaling topics with at least one subscriber.', sources.topics)
     this.gauge('weft_relay_docs_loaded', 'Relay documents loaded in memory.', sources.docsLoaded)
     this.gauge('weft_relay_rooms', 'Relay rooms with at least one connection.', sources.relayRooms)
-    if (!options.registry) registerProcessMetrics(this.registry)
   }
 
   /** Content type of {@link ServerMetrics.render}'s text (the registry's: Prometheus text format 0.0.4 by default). */

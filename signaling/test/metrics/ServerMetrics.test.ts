@@ -1,4 +1,10 @@
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
+import {
+  Counter,
+  Registry,
+  collectDefaultMetrics,
+  openMetricsContentType,
+  type OpenMetricsContentType,
+} from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import { CloseCode } from '@weft/core'
@@ -189,6 +195,21 @@ describe('ServerMetrics', () => {
     expect(value(after, 'weft_relay_updates_total')).toBe(0)
     expect(value(after, 'app_requests_total')).toBe(4)
     expect(next.registry).toBe(registry)
+  })
+
+  it('HTTP-2.2: an app registry in the OpenMetrics format gets the same metrics in that format', async () => {
+    const registry = new Registry<OpenMetricsContentType>()
+    registry.setContentType(openMetricsContentType)
+    const m = new ServerMetrics(sources(), { registry })
+    m.updates.inc()
+    m.countClose(CloseCode.RateLimited)
+    const text = await m.render()
+    expect(m.contentType).toBe(openMetricsContentType)
+    expect(text).toMatch(/^# TYPE weft_relay_updates counter$/m)
+    expect(text).toMatch(/^weft_relay_updates_total 1$/m)
+    expect(text).toMatch(/^weft_closes_total\{code="RateLimited"\} 1$/m)
+    expect(text).toMatch(/^weft_connections\{endpoint="relay"\} 0$/m)
+    expect(text.endsWith('# EOF\n')).toBe(true)
   })
 
   it('HTTP-2.2: two servers in one process each have a private registry; they do not collide', async () => {
