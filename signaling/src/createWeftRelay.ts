@@ -104,6 +104,9 @@ export interface WeftRelay {
  */
 export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
   const { path, signalPath, auth, hooks, limits, trustedProxies, logger, metrics, ...relay } = options
+  if (!relay.store && !relay.dataDir) {
+    throw new WeftServerError('invalid-argument', 'createWeftRelay needs a store or a dataDir')
+  }
   const prefix = normalizePath(path ?? '/relay', 'path')
   const core = createRelayCore({
     auth,
@@ -193,13 +196,18 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   const authMode = auth.mode === 'open' && hooks.authenticate ? 'hook' : auth.mode
 
   // The first log line says whether anyone may connect.
-  if (auth.required) {
+  if (hooks.authenticate) {
     logger.info(
-      { auth: auth.mode, algorithms: auth.algorithms, hook: hooks.authenticate !== undefined },
+      { auth: authMode, algorithms: auth.algorithms },
+      auth.required
+        ? 'auth required: the authenticate hook decides every connection, given the JWT verdict'
+        : 'auth required: the authenticate hook decides every connection',
+    )
+  } else if (auth.required) {
+    logger.info(
+      { auth: auth.mode, algorithms: auth.algorithms },
       'auth required: every connection needs a JWT',
     )
-  } else if (hooks.authenticate) {
-    logger.info({ auth: authMode }, 'auth by the authenticate hook')
   } else {
     logger.warn(
       { auth: 'open' },
