@@ -33,7 +33,9 @@ export type AnswerEncoder<M = Uint8Array> = (diff: Uint8Array, kind: 'step2' | '
  * type (the relay's `SharedMessage`, so a cached answer is framed once for every joiner).
  */
 export class UpdateLog<M = Uint8Array> {
-  #parts: Uint8Array[]
+  #partsHeld: Uint8Array[] = []
+  /** Sum of the parts' bytes, kept with them: {@link UpdateLog.byteLength} is read on every update (RELAY-9.4). */
+  #bytes = 0
   #stateVector: Uint8Array | null = null
   /** The state vector of `#parts[0]` once it is a merged state whose state vector was computed. */
   #baseStateVector: Map<number, number> | null = null
@@ -45,11 +47,21 @@ export class UpdateLog<M = Uint8Array> {
     this.#parts = [...parts]
   }
 
+  get #parts(): Uint8Array[] {
+    return this.#partsHeld
+  }
+
+  /** Every replacement of the parts goes through here, so that their byte count stays exact. */
+  set #parts(parts: Uint8Array[]) {
+    let n = 0
+    for (const p of parts) n += p.byteLength
+    this.#partsHeld = parts
+    this.#bytes = n
+  }
+
   /** Bytes held (sum of the unmerged parts). */
   get byteLength(): number {
-    let n = 0
-    for (const p of this.#parts) n += p.byteLength
-    return n
+    return this.#bytes
   }
 
   /** The parts held, unmerged: a rebuild in another thread merges them there (RELAY-3.8). */
@@ -81,7 +93,8 @@ export class UpdateLog<M = Uint8Array> {
       }
       this.#parts = [base as Uint8Array, merged]
     } else {
-      this.#parts.push(update)
+      this.#partsHeld.push(update)
+      this.#bytes += update.byteLength
     }
     this.#sinceMark?.push(update)
     this.#changed()

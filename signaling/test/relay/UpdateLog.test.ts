@@ -124,6 +124,38 @@ describe('UpdateLog', () => {
     expect(peer.getText('t').toString()).toBe(reference.getText('t').toString())
   })
 
+  it('RELAY-9.4: byteLength is the bytes of the parts held, through appends, merges, answers and rebases', () => {
+    const sum = (log: UpdateLog) => log.parts().reduce((n, p) => n + p.byteLength, 0)
+    const op = fc.oneof(
+      fc.constant('state' as const),
+      fc.constant('sv' as const),
+      fc.constant('answer' as const),
+      fc.constant('mark' as const),
+      fc.constant('rebase' as const),
+      fc.integer({ min: 1, max: 300 }),
+    )
+    const updates = history(
+      Array.from({ length: 700 }, (_, i) => [i % 3, i * 7, i % 4, 'ab'] as [number, number, number, string]),
+    )
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 12 }), (ops) => {
+        let next = 1
+        const log = new UpdateLog(updates.slice(0, 1))
+        for (const o of ops) {
+          if (o === 'state') log.state()
+          else if (o === 'sv') log.stateVector()
+          else if (o === 'answer') log.answer(Y.encodeStateVector(new Y.Doc()), encode)
+          else if (o === 'mark') log.mark()
+          else if (o === 'rebase') log.rebase([log.state()])
+          // Past 256 parts the log merges its tail on append.
+          else for (let i = 0; i < o && next < updates.length; i++) log.append(updates[next++] as Uint8Array)
+          expect(log.byteLength).toBe(sum(log))
+        }
+      }),
+      { numRuns: 30 },
+    )
+  })
+
   it('a long tail is merged and answered with one step 2', () => {
     const updates = history(
       Array.from({ length: 40 }, (_, i) => [i % 3, i, 0, 'x'] as [number, number, number, string]),
