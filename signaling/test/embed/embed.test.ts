@@ -4,7 +4,7 @@ import WebSocket, { WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import { CloseCode, docId, type DocStore } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
-import { createWeftRelay } from '@weft/signaling'
+import { createWeftRelay, RoomGrant } from '@weft/signaling'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { TestClient } from '../helpers/TestClient.js'
 import { expressApp, nodeHttpApp, type EmbeddingApp } from './examples.js'
@@ -196,5 +196,32 @@ describe('the relay embedded in an app server', () => {
     await relay.close()
     server.closeAllConnections()
     await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+
+  it('EMBED-1: with signalPath, y-webrtc signaling is served there too; the authenticate hook decides it (room null)', async () => {
+    const store = memoryStore()
+    const seen: Array<string | null> = []
+    const app = await nodeHttpApp({
+      store,
+      logger: quiet,
+      signalPath: '/collab-signal',
+      hooks: {
+        authenticate: ({ endpoint, room, request }) => {
+          seen.push(`${endpoint}:${room}`)
+          return request.headers.cookie === 'session=ok'
+            ? { ok: true, grant: new RoomGrant({ '*': 'write' }) }
+            : { ok: false, reason: 'no session' }
+        },
+      },
+    })
+    apps.push(app)
+    const url = app.relayUrl.replace('/collab', '/collab-signal')
+    const refused = await TestClient.open(url)
+    expect((await refused.closed).code).toBe(CloseCode.Unauthorized)
+    const peer = await TestClient.open(url, undefined, { headers: { cookie: 'session=ok' } })
+    peer.sendJson({ type: 'ping' })
+    expect(await peer.nextJson((m) => m['type'] === 'pong')).toEqual({ type: 'pong' })
+    await peer.close()
+    expect(seen).toEqual(['signal:null', 'signal:null'])
   })
 })
