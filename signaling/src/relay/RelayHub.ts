@@ -179,9 +179,15 @@ export class RelayHub implements RelayHost {
     const grant = context?.grant ?? RoomGrant.open()
     const hooked = context ?? { id: 0, room, access, grant, subject: grant.subject, clientAddress: '' }
     // HOOK-4: the connection's messages wait (as during a load) until onConnect has run.
-    void hooks.connect(conn, socket, hooked).then((ok) => {
-      if (ok) this.#join(socket, conn, room)
-    })
+    hooks.connect(conn, socket, hooked).then(
+      (ok) => {
+        if (ok) this.#join(socket, conn, room)
+      },
+      (err: unknown) => {
+        socket.logger.error({ err, room }, 'could not start the connection')
+        socket.close(CloseCode.InternalError, 'internal error')
+      },
+    )
   }
 
   /** Loads `room` (if not loaded) and starts serving `conn` in it. */
