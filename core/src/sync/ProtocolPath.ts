@@ -10,7 +10,7 @@ import {
   type Hello,
   type WireMessage,
 } from '../protocol/messages.js'
-import { validateUpdate, type UpdateSummary, type ValidateUpdateOptions } from '../protocol/validateUpdate.js'
+import { validateUpdate, type UpdateSummary } from '../protocol/validateUpdate.js'
 import { decodeEpochRecord, encodeEpochRecord, type EpochRecord } from '../storage/epochRecord.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import {
@@ -19,118 +19,21 @@ import {
   decideEnter,
   epochIdOf,
   epochOpen,
+  epochTag,
   judgeOffer,
   judgePeerEpoch,
-  type OfferJudgement,
 } from './epochRules.js'
+import type {
+  EpochOffering,
+  ProtocolDocState,
+  ProtocolPathOptions,
+  ProtocolSide,
+  ProtocolSink,
+  Sendable,
+} from './protocolPorts.js'
 
 /** Smallest maximum message size a Weft peer may announce (chunks need room for their header; SYNC-2.4). */
 export const MIN_PEER_MESSAGE_SIZE = 1024
-
-/** What a side offers a peer in an older epoch (SYNC-9.3, COMPACT-6.1). */
-export interface EpochOffering {
-  /** The record of the epoch that replaced the peer's. */
-  readonly record: EpochRecord
-  /**
-   * What a peer whose state vector is `sv` lacks of the peer's (old) epoch, as a V1 update; `null` when this side
-   * does not hold that epoch's state (then the offer carries no catch-up, and a request is not answered).
-   */
-  readonly catchUp: ((sv: Uint8Array) => Uint8Array) | null
-}
-
-/**
- * The document as the protocol sees it, one per document (a session's `Y.Doc`, the relay's encoded `UpdateLog`).
- * Nothing here decides anything: the decisions are {@link ProtocolPath}'s.
- */
-export interface ProtocolDocState<M extends Sendable = Uint8Array> {
-  /** The document's encoded state vector. */
-  stateVector(): Uint8Array
-  /**
-   * The sync step 2 answering a peer whose state vector is `sv` (SYNC-1.2): the messages to send, numbered `seq` and
-   * tagged `tag` (either may be `null`). May be pre-framed parts (the relay's cached answers).
-   */
-  answer(sv: Uint8Array, seq: number | null, tag: string | null): Iterable<Uint8Array | M>
-  /** The document's epoch record (`null` in the initial epoch `"0"`). */
-  epochRecord(): EpochRecord | null
-  /**
-   * What to offer a peer found in the older epoch `peerEpoch` (a session: its lineage; the relay: its archive);
-   * `null`: the current record, no catch-up. Must not reject: a failed lookup is reported by the state and is `null`.
-   */
-  offerFor(peerEpoch: string): EpochOffering | null | Promise<EpochOffering | null>
-}
-
-/**
- * A message as a side sends it: bytes, or a side's own form of them (the relay's `SharedMessage`, framed once for
- * many sockets).
- */
-export interface Sendable {
-  readonly byteLength: number
-}
-
-/** Where one path's bytes and outcomes go: what differs between a session's path and a relay connection. */
-export interface ProtocolSink<M extends Sendable = Uint8Array> {
-  /** Writes one message to the peer as it is (already chunked); false once the path cannot send any more. */
-  write(message: Uint8Array | M): boolean
-  /** The bytes of a message in the side's own form (to chunk it). */
-  bytesOf?(message: M): Uint8Array
-  /** The medium's own largest message (a transport's limit), if it has one. */
-  readonly maxMessageSize?: number | undefined
-  /** A Weft peer said hello for the first time on this path. */
-  greeted(): void
-  /** A peer offered an epoch that wins over ours (SYNC-9.3): `judgement` says whether it replaced ours. */
-  offered(record: EpochRecord, catchUp: Uint8Array, judgement: Exclude<OfferJudgement, 'not-winning'>): void
-  /** A peer offered an epoch that does not win over ours: the answer to an archive request (SYNC-9.7), if any. */
-  archived(record: EpochRecord, catchUp: Uint8Array): void
-  /**
-   * The peer did what this side refuses without it being malformed: a read-only connection wrote (RELAY-4.3, 7.1),
-   * or a stock peer holds another epoch's state (RELAY-EPOCH-3). The relay closes it; a session ignores it.
-   */
-  refuse(kind: 'read-only' | 'stale-epoch', reason: string): void
-  /** An asynchronous fault on this path (an ack's durability, an offer's lookup). */
-  failed(error: WeftError): void
-  /** Bytes buffered for reassembly changed by `delta` (charged to a server's input budget, RELAY-7.3). */
-  buffered?(delta: number): void
-  /** Progress of a chunked message being reassembled. */
-  progress?(received: number, total: number): void
-}
-
-/** The settings of one side, shared by all its paths. */
-export interface ProtocolSide {
-  /** The feature bits this side announces in its hello; `null`: no hello at all (a stock y-protocols peer). */
-  readonly features: number | null
-  /** Largest message accepted, whole or reassembled; announced in the hello. */
-  readonly maxMessageSize: number
-  /** Largest message sent in one piece to a peer that announced `chunk` (SYNC-5.1, RELAY-7.2). */
-  readonly chunkSize: number
-  /**
-   * Each path delivers in order and loses nothing (one WebSocket). Then a peer's hello precedes its chunks, a chunked
-   * message arrives piece after piece (one at a time, RELAY-7.3), and a sequence number above the next one acknowledges
-   * the gap too (what lies between was refused by this side, not lost).
-   */
-  readonly ordered: boolean
-  /** Whether this side numbers what it sends to peers that announced `ack` (SYNC-4.1; the relay does not, RELAY-3.2). */
-  readonly numbers: boolean
-  /**
-   * A stock peer found in another epoch holds state it cannot bring over: refuse it (`stale-epoch`, the relay closes
-   * it, RELAY-EPOCH-3), or just keep its updates out (a session).
-   */
-  readonly closesStale: boolean
-  /** What a sequence number's mark records when it is sent (a session: its local change count, SYNC-4.3). */
-  readonly mark?: (() => number) | undefined
-  /** How incoming updates are walked before anything is done with them (SYNC-3.4, RELAY-5.1); `null`: not at all. */
-  readonly validate: ValidateUpdateOptions | null
-}
-
-/** Per-path settings. */
-export interface ProtocolPathOptions {
-  /**
-   * Whether this side sends its step 1 to the peer on its own (on open, when the peer changes epochs). A relay never
-   * greets a read-only connection (RELAY-2.2) except to tell it of a new epoch.
-   */
-  readonly greets: boolean
-  /** Whether the peer may write (send chunks and updates); only the relay has read-only connections. */
-  readonly writable: boolean
-}
 
 const EMPTY: Uint8Array = new Uint8Array(0)
 const ignore = (): void => undefined
@@ -210,7 +113,7 @@ export class ProtocolPath<M extends Sendable = Uint8Array> {
 
   /** The epoch tag for updates and step-2 answers (SYNC-9.1): the epoch outside epoch 0, else `null`. */
   get tag(): string | null {
-    return this.#state.epochRecord()?.id ?? null
+    return epochTag(this.#state.epochRecord())
   }
 
   /** This side's hello, with its current epoch (SYNC-2.1), or `null` when it speaks stock y-protocols. */
@@ -356,7 +259,7 @@ export class ProtocolPath<M extends Sendable = Uint8Array> {
     // The peer moved (to ours, or to a winning epoch): our step 1 asks it again for what it holds, or for its offer.
     if ((decision === 'reannounce' || decision === 'announce') && this.#greets) this.greet()
     if (decision === 'sync' || decision === 'reannounce') {
-      for (const m of this.#state.answer(stateVector, this.nextSeq(), record?.id ?? null)) this.send(m)
+      for (const m of this.#state.answer(stateVector, this.nextSeq(), epochTag(record))) this.send(m)
     } else if (decision === 'offer') this.#offer(theirs, stateVector, false)
     else if (decision === 'stale' && this.#side.closesStale) {
       this.#sink.refuse('stale-epoch', 'the document history was reset; reload it')

@@ -1,12 +1,7 @@
 import type { PeerId } from '../ids.js'
 import type { Transport } from '../transport/Transport.js'
-import {
-  ProtocolPath,
-  type ProtocolDocState,
-  type ProtocolPathOptions,
-  type ProtocolSide,
-  type ProtocolSink,
-} from './ProtocolPath.js'
+import { ProtocolPath } from './ProtocolPath.js'
+import type { ProtocolDocState, ProtocolPathOptions, ProtocolSide, ProtocolSink } from './protocolPorts.js'
 
 /** A client's path (a {@link SyncSession}'s): one peer over one transport, and what the session keeps of it. */
 export class SessionPath extends ProtocolPath {

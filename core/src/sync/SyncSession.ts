@@ -17,7 +17,8 @@ import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { isEpochOrigin } from './epochOrigin.js'
 import { epochIdOf } from './epochRules.js'
-import { ProtocolPath, type EpochOffering, type ProtocolDocState, type ProtocolSide } from './ProtocolPath.js'
+import { ProtocolPath } from './ProtocolPath.js'
+import type { EpochOffering, ProtocolDocState, ProtocolSide } from './protocolPorts.js'
 import { SessionPath } from './SessionPath.js'
 
 /** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */

@@ -4,22 +4,22 @@
  * rules as pure functions. An app syncing a document uses `SyncSession` from `@weft/core` instead.
  * @module @weft/core/sync-engine
  */
-export {
-  ProtocolPath,
-  MIN_PEER_MESSAGE_SIZE,
-  type EpochOffering,
-  type ProtocolDocState,
-  type ProtocolPathOptions,
-  type ProtocolSide,
-  type ProtocolSink,
-  type Sendable,
-} from './ProtocolPath.js'
+export { ProtocolPath, MIN_PEER_MESSAGE_SIZE } from './ProtocolPath.js'
+export type {
+  EpochOffering,
+  ProtocolDocState,
+  ProtocolPathOptions,
+  ProtocolSide,
+  ProtocolSink,
+  Sendable,
+} from './protocolPorts.js'
 export {
   admitUpdate,
   answersRequest,
   decideEnter,
   epochIdOf,
   epochOpen,
+  epochTag,
   judgeOffer,
   judgePeerEpoch,
   type EnterDecision,

@@ -12,6 +12,12 @@ import { WeftError, WeftErrorCode } from '../WeftError.js'
 export const epochIdOf = (record: EpochRecord | null): string => record?.id ?? INITIAL_EPOCH
 
 /**
+ * The tag for updates and step-2 answers in `record`'s epoch (SYNC-9.1, COMPACT-6.1): its id outside epoch 0, else
+ * `null` (untagged, as stock peers and protocol version 1 send them).
+ */
+export const epochTag = (record: EpochRecord | null): string | null => record?.id ?? null
+
+/**
  * The epoch a peer is in, judged from its step 1 (SYNC-9.5, RELAY-EPOCH-2): what its hello says (absent: `"0"`); a
  * stock peer cannot say, so outside epoch 0 it counts as being in `ours` only when its state vector is empty or holds
  * the epoch's init writer, else in the epoch `ours` replaced. A malformed epoch id in a hello is a

@@ -1,5 +1,4 @@
 import {
-  INITIAL_EPOCH,
   WeftError,
   WeftErrorCode,
   readEpochRecord,
@@ -7,7 +6,7 @@ import {
   type EpochRecord,
   type ItemCounts,
 } from '@weft/core'
-import { epochIdOf, type EpochOffering, type OfferJudgement } from '@weft/core/sync-engine'
+import { epochIdOf, epochTag, type EpochOffering, type OfferJudgement } from '@weft/core/sync-engine'
 import { archiveDiff, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
 import { isEpochPeer, type EpochPeer } from './RelayEpochPeer.js'
 import type { RelayDoc } from './RelayDoc.js'
@@ -107,7 +106,7 @@ export class RelayEpochs {
 
   /** The document's epoch id (`"0"` until its first reset). */
   epochOf(doc: RelayDoc): string {
-    return this.#docs.get(doc)?.record?.id ?? INITIAL_EPOCH
+    return epochIdOf(this.recordOf(doc))
   }
 
   /** The document's epoch record (`null` in the initial epoch). */
@@ -117,7 +116,7 @@ export class RelayEpochs {
 
   /** The tag for updates and step-2 answers: the epoch outside epoch 0, else `null` (COMPACT-6.1). */
   tag(doc: RelayDoc): string | null {
-    return this.#docs.get(doc)?.record?.id ?? null
+    return epochTag(this.recordOf(doc))
   }
 
   /** Whether `doc` has a switch queued or running (it is then not unloaded). */

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino'
 import {
-  INITIAL_EPOCH,
   decodeEpochRecord,
   encodeEpochRecord,
   persistEpochSnapshot,
@@ -9,7 +8,7 @@ import {
   type EpochPolicy,
   type EpochRecord,
 } from '@weft/core'
-import { judgeOffer } from '@weft/core/sync-engine'
+import { epochIdOf, judgeOffer } from '@weft/core/sync-engine'
 import type { CompactionWorker } from './CompactionWorker.js'
 import type { SwitchLate, SwitchPlan, SwitchStart } from './compactionTasks.js'
 import type { DocEpoch, Held } from './RelayEpochs.js'
@@ -71,7 +70,7 @@ export const runEpochSwitch = async (
   let done = false
   try {
     await host.quiesce(doc)
-    const fromEpoch = st.record?.id ?? INITIAL_EPOCH
+    const fromEpoch = epochIdOf(st.record)
     if (plan.kind === 'offer' && judgeOffer(plan.record, fromEpoch) !== 'child') {
       return void log.debug('epoch offer ignored: the document moved to another epoch meanwhile')
     }
