@@ -1,6 +1,6 @@
 import * as decoding from 'lib0/decoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
-import { readString, skipBytes } from './checkedDecoding.js'
+import { decodeUtf8, readString, skipBytes } from './checkedDecoding.js'
 import { ParentLink, UpdateNesting } from './UpdateNesting.js'
 
 /** Highest content ref of an Item in update format V1 (ContentDoc). */
@@ -29,7 +29,18 @@ const skipStringUtf16 = (d: decoding.Decoder): number => {
   }
   return n
 }
-const checkString = (d: decoding.Decoder): number => readString(d).length
+/**
+ * Skips a varString after checking that it is valid UTF-8, and returns its length in UTF-16 units. An ASCII string
+ * (most keys and typed text) is its bytes, checked with one scan; any other is decoded (fatal: invalid bytes throw).
+ */
+const checkString = (d: decoding.Decoder): number => {
+  const len = skipBytes(d)
+  const arr = d.arr
+  for (let i = d.pos - len; i < d.pos; i++) {
+    if ((arr[i] as number) >= 0x80) return decodeUtf8(arr.subarray(d.pos - len, d.pos)).length
+  }
+  return len
+}
 
 /** A varString: skipped, or with `{ strings: true }` decoded as UTF-8. Returns its length in UTF-16 units. */
 let readStr: (d: decoding.Decoder) => number = skipStringUtf16

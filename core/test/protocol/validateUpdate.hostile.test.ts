@@ -82,6 +82,43 @@ describe('validateUpdate against hostile writers (issue 17)', () => {
     expect(() => validateUpdate(Y.encodeStateAsUpdate(doc), { strings: true })).not.toThrow()
   })
 
+  it('SYNC-3.4 with { strings: true } a string is accepted exactly when it is UTF-8, and counted in UTF-16 units', () => {
+    const utf8 = new TextDecoder('utf-8', { fatal: true })
+    // Mostly ASCII with some high bytes: valid multi-byte characters, stray continuations, overlongs, surrogates.
+    const byte = fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
+      { weight: 1, arbitrary: fc.integer({ min: 0x80, max: 0xff }) },
+    )
+    const text = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 12 }).map((b) => b.map((x) => (x & 0x7f) | 0x20)),
+      fc.array(byte, { minLength: 1, maxLength: 12 }).map((b) => Uint8Array.from(b)),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }).map((t) => new TextEncoder().encode(t)),
+    )
+    fc.assert(
+      fc.property(text, (bytes) => {
+        // A string item, then an item whose origin is the string's last clock unit (or, wrongly, the item itself).
+        const update = (originClock: number) =>
+          craft(2, (e) => {
+            rootItem(4, (c) => encoding.writeVarUint8Array(c, bytes))(e)
+            encoding.writeUint8(e, 0x80 | 4)
+            encoding.writeVarUint(e, 5)
+            encoding.writeVarUint(e, originClock)
+            encoding.writeVarString(e, 'x')
+          })
+        let units: number
+        try {
+          units = utf8.decode(bytes).length
+        } catch {
+          rejected(update(0))
+          return
+        }
+        expect(() => validateUpdate(update(units - 1), { strings: true })).not.toThrow()
+        rejected(update(units))
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
   it('SYNC-3.5 zero-length structs, contents and delete ranges are refused', () => {
     const deleted0 = craft(
       1,
