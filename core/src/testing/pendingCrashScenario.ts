@@ -3,7 +3,9 @@ import type { DocHandle } from '../doc/DocHandle.js'
 import { openDocument } from '../doc/openDocument.js'
 import { docId, type DocId } from '../ids.js'
 import { applyStoredDoc } from '../storage/applyStoredDoc.js'
-import type { AppendOptions, DocStore } from '../storage/DocStore.js'
+import type { AppendOptions, CompactOptions, CompactResult, DocStore } from '../storage/DocStore.js'
+import { EPOCH_META_KEY } from '../storage/epochPersist.js'
+import { INITIAL_EPOCH } from '../storage/epochRecord.js'
 import { MemoryNetwork, type MemoryTransport } from '../transport/MemoryTransport.js'
 import { CrashingDocStore } from './CrashingDocStore.js'
 import { MemoryDocStore } from './MemoryDocStore.js'
@@ -21,27 +23,51 @@ export interface PendingCrashHarness {
 
 const D = docId('crash-doc')
 
-/** A relay's store that records, synchronously, every update it has durably stored (its append resolved). */
+/** One update the relay durably stored, with the epoch it belongs to. */
+interface Durable {
+  readonly epoch: string
+  readonly update: Uint8Array
+}
+
+/**
+ * A relay's store that records, synchronously, what it has durably stored of the document: every append and every
+ * successful compaction's snapshot (as V1), once its promise resolved, with its epoch. Content survives every
+ * compaction and epoch switch, so the values of the recorded updates are what the relay holds.
+ */
 class DurableLog extends MemoryDocStore {
-  readonly durable: Uint8Array[] = []
+  readonly durable: Durable[] = []
+  #epoch = INITIAL_EPOCH
   override async append(id: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
     const copy = update.slice()
     const clock = await super.append(id, update, options)
-    this.durable.push(copy)
+    if (id === D) this.durable.push({ epoch: options?.epoch ?? this.#epoch, update: copy })
     return clock
+  }
+  override async compact(
+    id: DocId,
+    snapshot: Uint8Array,
+    throughClock: number,
+    options?: CompactOptions,
+  ): Promise<CompactResult> {
+    const copy = snapshot.slice()
+    const result = await super.compact(id, snapshot, throughClock, options)
+    if (id !== D || !result.ok) return result
+    const epoch = options?.meta?.[EPOCH_META_KEY]
+    if (typeof epoch === 'string') this.#epoch = epoch
+    this.durable.push({ epoch: this.#epoch, update: Y.convertUpdateFormatV2ToV1(copy) })
+    return result
   }
 }
 
-/** A relay stand-in: a document handle that acknowledges once its store holds an update (durable acks). */
+/** A relay stand-in (and the epoch authority): a handle that acknowledges once its store holds an update. */
 interface Relay {
   readonly handle: DocHandle
   readonly transport: MemoryTransport
   readonly store: DurableLog
 }
 
-const openRelay = async (net: MemoryNetwork, seed: readonly Uint8Array[]): Promise<Relay> => {
+const openRelay = async (net: MemoryNetwork): Promise<Relay> => {
   const store = new DurableLog()
-  if (seed.length > 0) await store.append(D, Y.mergeUpdates([...seed]))
   const handle = await openDocument({ docId: D, store, persistPending: false, compactor: null })
   const transport = net.transport('relay')
   handle.addTransport(transport)
@@ -49,11 +75,20 @@ const openRelay = async (net: MemoryNetwork, seed: readonly Uint8Array[]): Promi
   return { handle, transport, store }
 }
 
-/** The local changes (values of the array `a`) a list of updates, or a stored document, holds. */
-const localValues = (updates: readonly Uint8Array[]): string[] => {
-  const doc = new Y.Doc()
-  for (const u of updates) Y.applyUpdate(doc, u)
-  return doc.getArray<string>('a').toArray()
+/**
+ * The local changes (values of the array `a`) that durably stored updates hold: one doc per epoch (each epoch is a
+ * document of its own; their ids may overlap), the union of their values.
+ */
+const localValues = (durable: readonly Durable[]): Set<string> => {
+  const docs = new Map<string, Y.Doc>()
+  for (const { epoch, update } of durable) {
+    let doc = docs.get(epoch)
+    if (!doc) docs.set(epoch, (doc = new Y.Doc()))
+    Y.applyUpdate(doc, update)
+  }
+  const values = new Set<string>()
+  for (const doc of docs.values()) for (const v of doc.getArray<string>('a').toArray()) values.add(v)
+  return values
 }
 
 const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
@@ -82,28 +117,42 @@ const settle = async (
   throw new Error('the network did not settle')
 }
 
+/** What the crash changes in the session: the crash cuts the client off the relay (a dead client sends nothing). */
+interface CrashState {
+  crashed: boolean
+  cut: () => void
+}
+
 /**
  * The scripted session of a client: content before open, an edit while the store loads, offline edits, a connect
- * with partial delivery, a reconnect, a log compaction, edits after it. Every `pendingChanges === 0` while the
- * session runs is checked against what the relay durably holds (`violations`).
+ * with partial delivery, a disconnect during which the relay starts a new epoch (history compaction), a reconnect
+ * that follows it (re-applying the offline edits), a log compaction, edits after it. Until the crash, every
+ * `pendingChanges === 0` is checked against what the relay durably holds (`violations`).
  */
-const clientSession = async (store: DocStore, net: MemoryNetwork, relay: Relay, violations: string[]) => {
-  const doc = new Y.Doc()
-  const a = doc.getArray<string>('a')
-  a.push(['before-open'])
-  const opening = openDocument({ docId: D, doc, store })
-  a.push(['while-loading'])
+const clientSession = async (
+  store: DocStore,
+  net: MemoryNetwork,
+  relay: Relay,
+  crash: CrashState,
+  violations: string[],
+) => {
+  const first = new Y.Doc()
+  first.getArray<string>('a').push(['before-open'])
+  const opening = openDocument({ docId: D, doc: first, store })
+  first.getArray<string>('a').push(['while-loading'])
   const handle = await opening
   const transport = net.transport('client')
   net.link(transport, relay.transport)
+  crash.cut = () => net.cut(transport, relay.transport)
   handle.addTransport(transport, { relay: true })
+  const values = () => handle.doc.getArray<string>('a').toArray()
   handle.on('pending-changed', ({ pendingChanges }) => {
-    if (pendingChanges > 0) return
-    const has = new Set(localValues(relay.store.durable))
-    const missing = a.toArray().filter((v) => !has.has(v))
+    if (pendingChanges > 0 || crash.crashed) return
+    const has = localValues(relay.store.durable)
+    const missing = values().filter((v) => !has.has(v))
     if (missing.length > 0) violations.push(`saved while the relay lacks ${missing.join(', ')}`)
   })
-  const edit = (value: string) => doc.transact(() => a.push([value]))
+  const edit = (value: string) => handle.doc.transact(() => handle.doc.getArray<string>('a').push([value]))
   const peers = [handle, relay.handle]
   edit('offline-1')
   edit('offline-2')
@@ -117,16 +166,27 @@ const clientSession = async (store: DocStore, net: MemoryNetwork, relay: Relay, 
   await settle(net, peers, true)
   transport.disconnect()
   edit('away-1')
+  await relay.handle.epochs?.start()
   edit('away-2')
   await handle.flushed().catch(() => undefined)
   transport.connect()
   edit('back-1')
   await settle(net, peers)
+  await handle.epochs?.settled()
+  await settle(net, peers)
+  edit('new-epoch-1')
+  await settle(net, peers)
   await handle.persistence?.compact().catch(() => undefined)
   edit('after-compaction')
   await settle(net, peers)
-  if (handle.pendingChanges !== 0)
+  if (!crash.crashed && handle.pendingChanges !== 0)
     violations.push(`${handle.pendingChanges} changes still pending at the end of the session`)
+  if (
+    !crash.crashed &&
+    relay.handle.epochs?.record &&
+    handle.epochs?.record?.id !== relay.handle.epochs.record.id
+  )
+    violations.push('the client did not follow the relay to its new epoch')
   await handle.destroy()
 }
 
@@ -140,12 +200,13 @@ export interface PendingCrashOutcome {
 
 /**
  * One run of the STORE-9.3 scenario (docs/spec/storage.md): a scripted client session (content before open, an edit
- * while the store loads, offline edits, acks, partial delivery, a reconnect, a log compaction) over a
- * {@link CrashingDocStore} that crashes after `crashAfter` writes (`Infinity`: never), with a relay stand-in that
- * acknowledges once it stored an update. Then the store is reopened and checked: every stored local change the
- * relay had not durably stored at the crash is counted in `pendingChanges`; after reconnecting to the relay as it
- * was, `pendingChanges` is never 0 while the relay lacks a stored change, and ends at 0 with the relay holding
- * everything stored. Free of any test framework, so browser pages run it too.
+ * while the store loads, offline edits, acks, partial delivery, an epoch the relay starts while the client is away,
+ * a reconnect that follows it, a log compaction) over a {@link CrashingDocStore} that crashes after `crashAfter`
+ * writes (`Infinity`: never), with a relay stand-in that acknowledges once it stored an update; the crash cuts the
+ * client off the relay. Then the store is reopened and checked: every stored local change the relay had not durably
+ * stored at the crash is counted in `pendingChanges`; after reconnecting to the relay (which lived on),
+ * `pendingChanges` is never 0 while the relay lacks a stored change, and ends at 0 with the relay holding everything
+ * stored. Free of any test framework, so browser pages run it too.
  */
 export const checkPendingCrash = async (
   harness: PendingCrashHarness,
@@ -153,22 +214,25 @@ export const checkPendingCrash = async (
 ): Promise<PendingCrashOutcome> => {
   const inner = await harness.create()
   const net = new MemoryNetwork()
-  const relay = await openRelay(net, [])
-  let atCrash: Uint8Array[] | null = null
+  const relay = await openRelay(net)
+  let atCrash: Durable[] | null = null
+  const crash: CrashState = { crashed: false, cut: () => {} }
   const crashing = new CrashingDocStore(inner, {
     crashAfter,
     onCrash: () => {
+      // The instant of the crash: what the relay durably holds, and nothing more comes from this client.
       atCrash = [...relay.store.durable]
+      crash.crashed = true
+      queueMicrotask(() => crash.cut())
     },
   })
   const violations: string[] = []
-  await clientSession(crashing, net, relay, violations)
-  await relay.handle.destroy()
+  await clientSession(crashing, net, relay, crash, violations)
   await crashing.settled()
   const where = `crash after write ${crashAfter}`
   const failures = violations.map((v) => `${where}, before the restart: ${v}`)
   violations.length = 0
-  const relayHeld: Uint8Array[] = atCrash ?? [...relay.store.durable]
+  const relayHeld: readonly Durable[] = atCrash ?? [...relay.store.durable]
 
   // The next start: what the store holds, against what the relay durably held at the crash.
   const store = harness.reopen ? await harness.reopen(inner) : inner
@@ -176,7 +240,7 @@ export const checkPendingCrash = async (
   const storedDoc = new Y.Doc()
   if (stored) applyStoredDoc(storedDoc, stored, 'load')
   const storedLocal = storedDoc.getArray<string>('a').toArray()
-  const relayHas = new Set(localValues(relayHeld))
+  const relayHas = localValues(relayHeld)
   const unacked = storedLocal.filter((v) => !relayHas.has(v))
   const handle = await openDocument({ docId: D, store })
   if (handle.pendingChanges < unacked.length)
@@ -184,29 +248,30 @@ export const checkPendingCrash = async (
       `${where}: pendingChanges ${handle.pendingChanges} < ${unacked.length} stored changes the relay lacks (${unacked.join(', ')})`,
     )
 
-  // Reconnect to the relay as it was at the crash: never saved while it lacks a stored change, and saved in the end.
-  const net2 = new MemoryNetwork()
-  const relay2 = await openRelay(net2, relayHeld)
-  const transport = net2.transport('client')
-  net2.link(transport, relay2.transport)
+  // Reconnect to the relay (which lived on, in whatever epoch): never saved while it lacks a stored change, and
+  // saved in the end.
+  const transport = net.transport('client-restarted')
+  net.link(transport, relay.transport)
   handle.addTransport(transport, { relay: true })
   const check = () => {
     if (handle.pendingChanges > 0) return
-    const has = new Set(localValues(relay2.store.durable))
+    const has = localValues(relay.store.durable)
     const missing = storedLocal.filter((v) => !has.has(v))
     if (missing.length > 0) violations.push(`saved while the relay lacks ${missing.join(', ')}`)
   }
   check()
   transport.connect()
-  await settle(net2, [handle, relay2.handle], true, check)
+  await settle(net, [handle, relay.handle], true, check)
+  await handle.epochs?.settled()
+  await settle(net, [handle, relay.handle], true, check)
   failures.push(...violations.map((v) => `${where}, after the restart: ${v}`))
   if (handle.pendingChanges !== 0)
     failures.push(`${where}: ${handle.pendingChanges} changes still pending after the restart`)
-  const relayHasNow = new Set(localValues(relay2.store.durable))
+  const relayHasNow = localValues(relay.store.durable)
   const lost = storedLocal.filter((v) => !relayHasNow.has(v))
   if (lost.length > 0) failures.push(`${where}: the relay never got ${lost.join(', ')}`)
   await handle.destroy()
-  await relay2.handle.destroy()
+  await relay.handle.destroy()
   await store.close()
   return { writes: crashing.writes, failures }
 }
