@@ -209,7 +209,10 @@ export class RelayHooks {
     void tail.then(() => {
       if (hooked.tail === tail) hooked.tail = null
     })
-    return step.then((decided) => decided.durable)
+    const durable = step.then((decided) => decided.durable)
+    // Nobody may be waiting (a stock client gets no acks): a refusal is never an unhandled rejection.
+    durable.catch(() => undefined)
+    return durable
   }
 
   #decide(

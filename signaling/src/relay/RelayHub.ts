@@ -311,7 +311,12 @@ export class RelayHub implements RelayHost {
   whenDurable(doc: RelayDoc): Promise<void> {
     // HOOK-3.3: an update still waiting for onUpdate is not durable yet (an ack must not cover it).
     const deciding = this.#hooks?.screensUpdates ? this.#hooks.decided(doc.peers) : null
-    if (deciding) return deciding.then(() => this.#committer.whenDurable(doc))
+    if (deciding) {
+      const durable = deciding.then(() => this.#committer.whenDurable(doc))
+      // Nobody may be waiting (an empty update without a sequence number): never an unhandled rejection.
+      durable.catch(() => undefined)
+      return durable
+    }
     return this.#committer.whenDurable(doc)
   }
 

@@ -215,27 +215,41 @@ describe('onUpdate (HOOK-3)', () => {
       connection.subject === 'mallory' ? { ok: false, reason: 'mallory may not write' } : undefined,
   }
 
-  it('HOOK-3.1: a refused update closes its writer with UpdateRefused; nothing of it is stored or forwarded; the others keep syncing', async () => {
-    const a = await start(subjectRule)
-    const alice = stockWithCookie(a.relayUrl, 'notes-1', 's1')
-    const mallory = stockWithCookie(a.relayUrl, 'notes-1', 's2')
-    const bob = stockWithCookie(a.relayUrl, 'notes-1', 's3')
-    await Promise.all([alice.synced, mallory.synced, bob.synced])
-    const malloryClosed = new Promise<{ code: number }>((resolve) =>
-      mallory.provider.on('closed', (event) => resolve(event)),
-    )
-    mallory.doc.getText('t').insert(0, 'vandalism')
-    expect((await mallory.closed).code).toBe(CloseCode.UpdateRefused)
-    // 4404 is final for a stock client: it stops reconnecting.
-    expect((await malloryClosed).code).toBe(CloseCode.UpdateRefused)
-    expect(logged('update refused by the onUpdate hook')).toHaveLength(1)
-    alice.doc.getText('t').insert(0, 'hello')
-    await textEquals(bob.doc, 'hello')
-    alice.doc.getText('t').insert(5, ' again')
-    await textEquals(bob.doc, 'hello again')
-    await a.relay.close()
-    expect(await storedText('notes-1')).toBe('hello again')
-  })
+  const asyncSubjectRule: WeftHooks = {
+    authenticate: cookieAuth,
+    onUpdate: async ({ connection }) => {
+      await Promise.resolve()
+      return connection.subject === 'mallory' ? { ok: false, reason: 'mallory may not write' } : undefined
+    },
+  }
+
+  it.each([
+    ['synchronous', subjectRule],
+    ['async', asyncSubjectRule],
+  ])(
+    'HOOK-3.1: a refused update (%s hook) closes its writer with UpdateRefused; nothing of it is stored or forwarded; the others keep syncing',
+    async (_kind, rule) => {
+      const a = await start(rule)
+      const alice = stockWithCookie(a.relayUrl, 'notes-1', 's1')
+      const mallory = stockWithCookie(a.relayUrl, 'notes-1', 's2')
+      const bob = stockWithCookie(a.relayUrl, 'notes-1', 's3')
+      await Promise.all([alice.synced, mallory.synced, bob.synced])
+      const malloryClosed = new Promise<{ code: number }>((resolve) =>
+        mallory.provider.on('closed', (event) => resolve(event)),
+      )
+      mallory.doc.getText('t').insert(0, 'vandalism')
+      expect((await mallory.closed).code).toBe(CloseCode.UpdateRefused)
+      // 4404 is final for a stock client: it stops reconnecting.
+      expect((await malloryClosed).code).toBe(CloseCode.UpdateRefused)
+      expect(logged('update refused by the onUpdate hook')).toHaveLength(1)
+      alice.doc.getText('t').insert(0, 'hello')
+      await textEquals(bob.doc, 'hello')
+      alice.doc.getText('t').insert(5, ' again')
+      await textEquals(bob.doc, 'hello again')
+      await a.relay.close()
+      expect(await storedText('notes-1')).toBe('hello again')
+    },
+  )
 
   it('HOOK-3.2: a throwing onUpdate closes the writer with InternalError and logs; nothing is stored; the relay serves on', async () => {
     const a = await start({
