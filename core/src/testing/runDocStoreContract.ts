@@ -408,6 +408,18 @@ export const runDocStoreContract = (
         expect(after?.clock).toBeGreaterThanOrEqual(before?.clock ?? 0)
         expect(await store.append(A, bytes(4))).toBeGreaterThan(after?.clock ?? 0)
       })
+
+      it('STORE-2.6: the meta of a burst of appends is durable with them (a count stored with the changes it counts)', async () => {
+        // A client document's pending count rides on its appends like this (STORE-9.2): not awaited one by one.
+        const appends = [1, 2, 3, 4, 5].map((i) => store.append(A, bytes(i), { meta: { count: String(i) } }))
+        const other = store.append(B, bytes(9), { meta: { count: '1' } })
+        await Promise.all([...appends, other])
+        store = await reopen(store)
+        const after = await store.load(A)
+        expect(tail(after)).toEqual([[1], [2], [3], [4], [5]])
+        expect(after?.meta).toEqual({ count: '5' })
+        expect((await store.load(B))?.meta).toEqual({ count: '1' })
+      })
     }
   })
 }
