@@ -49,6 +49,7 @@ export type DocHandleEvents = {
  * {@link openDocument}.
  */
 export class DocHandle extends ObservableV2<DocHandleEvents> {
+  /** The document's id (its key in the store). */
   readonly docId: DocId
   /** The sync engine (transports, peer paths, acks). Add transports through {@link addTransport}. */
   readonly session: SyncSession
@@ -60,7 +61,10 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
   readonly #offs: Array<() => void> = []
   #destroyed = false
 
-  /** Use {@link openDocument}. */
+  /**
+   * Use {@link openDocument}.
+   * @internal
+   */
   constructor(parts: {
     readonly docId: DocId
     readonly session: SyncSession
@@ -111,6 +115,7 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     return this.session.doc
   }
 
+  /** The document's awareness (presence); a new one on the new Y.Doc after an epoch change (COMPACT-7.4). */
   get awareness(): Awareness {
     return this.session.awareness
   }
@@ -125,7 +130,7 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     return this.#pending.pending
   }
 
-  /** The transport marked as the relay, or null. */
+  /** The transport added with `relay: true` (its durable acks confirm local changes), or null. */
   get relay(): Transport | null {
     return this.#pending.relay
   }
