@@ -9,6 +9,7 @@ import { CloseCode, docId, encodeAwareness, encodeSyncUpdate, type DocStore } fr
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { RoomGrant, type AuthResult, type WeftHooks, type WeftRelayOptions } from '@weft/signaling'
 import { deferred } from '../helpers/GatedStore.js'
+import { RawWsClient, maskedFrame } from '../helpers/RawWsClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { textEquals } from '../helpers/stockClient.js'
 import { TestClient, type Closed } from '../helpers/TestClient.js'
@@ -156,6 +157,35 @@ describe('authenticate (HOOK-1)', () => {
     const byCookie = stockWithCookie(a.relayUrl, 'notes-1', 's1')
     await byCookie.synced
     expect((await refusedWith(`${a.relayUrl}/notes-1`)).code).toBe(CloseCode.Unauthorized)
+  })
+
+  it('HOOK-1, AUTH-7: updates pipelined behind the upgrade wait for the hook; refused, none of them is stored', async () => {
+    const gate = deferred()
+    const entered = deferred()
+    const a = await start({
+      authenticate: async () => {
+        entered.resolve()
+        await gate.promise
+        return { ok: false, reason: 'no session' }
+      },
+    })
+    const port = Number(new URL(a.http).port)
+    const frames = ['one', 'two'].map((text) => {
+      const d = new Y.Doc()
+      d.getText('t').insert(0, text)
+      return maskedFrame(0x2, encodeSyncUpdate(Y.encodeStateAsUpdate(d)))
+    })
+    const raw = await RawWsClient.connect(port, '')
+    cleanups.push(() => raw.destroy())
+    raw.send(Buffer.concat([Buffer.from(RawWsClient.request('/collab/piped'), 'latin1'), ...frames]))
+    await entered.promise
+    gate.resolve()
+    expect((await raw.response()).status).toBe(101)
+    const close = await raw.frameOf(0x8)
+    expect(close?.payload.readUInt16BE(0)).toBe(CloseCode.Unauthorized)
+    await raw.ended
+    await a.relay.close()
+    expect(await store!.load(docId('piped'))).toBeNull()
   })
 
   it('EMBED-3, AUTH-9: createWeftServer takes the same hooks; /healthz reports auth "hook"', async () => {
