@@ -87,7 +87,7 @@ const describe = (scenario: Scenario, outcome: ClientOutcome<unknown>): string =
     case 'fanout':
     case 'fanout-light': {
       const r = outcome.result as FanOutResult
-      return `${r.deliveries}/${r.expected} delivered in ${r.editSeconds.toFixed(1)} s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, server CPU ${r.serverCpuSeconds.toFixed(2)} s (kernel ${r.serverSystemSeconds.toFixed(2)} s) = ${r.cpuPerDeliveryUs.toFixed(1)} us/delivery, ${closes(r.unexpectedCloses)}, ${cpu} (its event-loop delay p99 ${r.clientLoopDelayP99Ms.toFixed(1)} ms)`
+      return `${r.deliveries}/${r.expected} delivered in ${r.editSeconds.toFixed(1)} s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, server CPU ${r.serverCpuSeconds.toFixed(2)} s (kernel ${r.serverSystemSeconds.toFixed(2)} s, main thread ${r.serverMainThreadSeconds.toFixed(2)} s) = ${r.cpuPerDeliveryUs.toFixed(1)} us/delivery, ${closes(r.unexpectedCloses)}, ${cpu} (its event-loop delay p99 ${r.clientLoopDelayP99Ms.toFixed(1)} ms)`
     }
     case 'idle': {
       const r = outcome.result as IdleResult

@@ -17,9 +17,13 @@ const clockTicks = (): number => {
   return ticks
 }
 
-/** CPU seconds used so far by process `pid`, in user space and in the kernel (resolution 1/CLK_TCK). */
-export const cpuTimes = (pid: number): { user: number; system: number } => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+/**
+ * CPU seconds used so far by process `pid`, in user space and in the kernel (resolution 1/CLK_TCK). With `tid`,
+ * only that thread's (the process id is its main thread: the event loop; the rest is V8's compiler and GC helpers,
+ * libuv's pool and workers).
+ */
+export const cpuTimes = (pid: number, tid?: number): { user: number; system: number } => {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
   // Fields after the command name (which may contain spaces) start at the state, field 3.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() }

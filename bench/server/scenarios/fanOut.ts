@@ -21,6 +21,8 @@ export interface FanOutResult {
   readonly serverCpuSeconds: number
   /** The part of {@link FanOutResult.serverCpuSeconds} spent in the kernel (socket writes, loopback delivery). */
   readonly serverSystemSeconds: number
+  /** The part of {@link FanOutResult.serverCpuSeconds} spent on the server's main thread (its event loop). */
+  readonly serverMainThreadSeconds: number
   readonly cpuPerDeliveryUs: number
   readonly editSeconds: number
   /** Event-loop delay p99 of the client process while editing: high means the clients, not the server, lag. */
@@ -63,6 +65,7 @@ export const fanOut = async (
     const loop = monitorEventLoopDelay({ resolution: 10 })
     loop.enable()
     const cpu0 = cpuTimes(serverPid)
+    const main0 = cpuTimes(serverPid, serverPid)
     const t0 = performance.now()
     const timers: NodeJS.Timeout[] = []
     clients.forEach((client, i) => {
@@ -80,6 +83,7 @@ export const fanOut = async (
     loop.disable()
     await sleep(300)
     const cpu1 = cpuTimes(serverPid)
+    const main1 = cpuTimes(serverPid, serverPid)
     const serverCpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system
     if (!complete) process.stderr.write(`fan-out: only ${deliveries} of ${expected} deliveries arrived\n`)
     const got = latencies.subarray(0, deliveries)
@@ -91,6 +95,7 @@ export const fanOut = async (
       p99Ms: percentile(got, 0.99),
       serverCpuSeconds: serverCpu,
       serverSystemSeconds: cpu1.system - cpu0.system,
+      serverMainThreadSeconds: main1.user + main1.system - main0.user - main0.system,
       cpuPerDeliveryUs: deliveries > 0 ? (serverCpu / deliveries) * 1e6 : Number.NaN,
       editSeconds,
       clientLoopDelayP99Ms: loop.percentile(99) / 1e6,
