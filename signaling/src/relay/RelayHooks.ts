@@ -3,10 +3,21 @@ import { CloseCode, closeCodeName } from '@weft/core'
 import type { ConnectionContext, HookVerdict, WeftHooks } from '../hooks.js'
 import type { RelayPeer } from './RelayDoc.js'
 
-/** What the hooks need of a connection's socket: whether it is open, and closing it with a named code. */
+/** What the hooks need of a connection's socket: whether it is open, closing it, and charging held bytes. */
 interface ClosableSocket {
   readonly open: boolean
   close(code: number, reason: string): void
+  /** Bytes held for this connection changed by `delta` (charged to the server's input budget, CONN-11.2). */
+  trackInput(delta: number): void
+}
+
+/** One update held while `onUpdate` decides it or an earlier one of its connection. */
+interface HeldUpdate {
+  readonly room: string
+  readonly update: Uint8Array
+  readonly accept: () => Promise<void>
+  /** Settles the promise {@link RelayHooks.screen} returned with the update's outcome. */
+  readonly settle: (durable: Promise<void>) => void
 }
 
 /** One hooked connection: what the hooks are told about it, and its updates waiting for `onUpdate`. */
@@ -15,15 +26,22 @@ interface HookedConnection {
   readonly socket: ClosableSocket
   /** Settles when `onConnect` has (`onDisconnect` waits for it). */
   connected: Promise<unknown>
-  /** Settles once every update handed to `onUpdate` so far is decided; `null` when none waits. Never rejects. */
-  tail: Promise<void> | null
+  /** Updates not yet handed to `onUpdate`, in arrival order (the one being decided is not among them). */
+  readonly queue: HeldUpdate[]
+  /** An `onUpdate` call of this connection is pending. */
+  deciding: boolean
+  /** Bytes of updates waiting for a verdict (the one being decided included), charged to the input budget. */
+  heldBytes: number
+  /** Resolved once nothing of this connection waits for `onUpdate` (created by {@link RelayHooks.decided}). */
+  idle: { readonly promise: Promise<void>; readonly resolve: () => void } | null
   /** Closed, refused or gone: its held updates are dropped, the hook is not asked again. */
   closed: boolean
 }
 
-/** What a decided update turns into: its durability, or a refusal (wrapped: an async function would flatten it). */
-interface Decided {
-  readonly durable: Promise<void>
+const deferredVoid = (): { promise: Promise<void>; resolve: () => void } => {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
@@ -47,8 +65,17 @@ export class RelayHooks {
   /** Notifications (`onStored`, `onDisconnect`) not yet settled: {@link RelayHooks.settled} waits for them. */
   readonly #running = new Set<Promise<void>>()
 
-  constructor(hooks: WeftHooks, logger: Logger, refused: (room: string) => Promise<void>) {
+  /** HOOK-3.6: bytes of undecided updates one connection may hold. */
+  readonly #maxHeldBytes: number
+
+  constructor(
+    hooks: WeftHooks,
+    logger: Logger,
+    refused: (room: string) => Promise<void>,
+    maxHeldBytes: number,
+  ) {
     this.#hooks = hooks
+    this.#maxHeldBytes = maxHeldBytes
     this.#logger = logger
     this.#refused = refused
   }
@@ -83,7 +110,10 @@ export class RelayHooks {
       context,
       socket,
       connected: Promise.resolve(),
-      tail: null,
+      queue: [],
+      deciding: false,
+      heldBytes: 0,
+      idle: null,
       closed: false,
     }
     this.#connections.set(conn, hooked)
@@ -110,7 +140,7 @@ export class RelayHooks {
     const hooked = this.#connections.get(conn)
     if (!hooked) return
     this.#connections.delete(conn)
-    hooked.closed = true
+    this.#close(hooked)
     const onDisconnect = this.#hooks.onDisconnect
     if (!onDisconnect) return
     void this.#track(
@@ -137,32 +167,55 @@ export class RelayHooks {
    * if it is accepted; returns `accept`'s durability, or a rejected promise if refused. An update of a connection
    * whose earlier updates still wait is held behind them; a synchronous verdict with nothing waiting is decided at
    * once. Updates of peers that are not hooked connections (the scale-out bus) are accepted as they are.
+   *
+   * HOOK-3.6: what a connection holds while the hook decides is bounded: its waiting updates are charged to the
+   * server's input budget (CONN-11.2, 11.3), and a connection whose waiting updates pass `maxHeldBytes` is closed
+   * with `RateLimited` (they are dropped, never acknowledged).
    */
   screen(room: string, update: Uint8Array, from: RelayPeer, accept: () => Promise<void>): Promise<void> {
     const hooked = this.#connections.get(from)
     const onUpdate = this.#hooks.onUpdate
     if (!hooked || !onUpdate) return accept()
     if (hooked.closed) return this.#refused(room)
-    const ask = () => onUpdate({ room, update, connection: hooked.context })
-    if (hooked.tail === null) {
+    if (!hooked.deciding) {
       let verdict: HookVerdict | Promise<HookVerdict>
       try {
-        verdict = ask()
+        verdict = onUpdate({ room, update, connection: hooked.context })
       } catch (err) {
-        return this.#refuse(hooked, room, err).durable
+        this.#failed(hooked, 'onUpdate', err)
+        return this.#refused(room)
       }
-      if (!isThenable(verdict)) return this.#decide(hooked, room, verdict, accept).durable
-      return this.#hold(hooked, () => verdict, room, accept)
+      if (!isThenable(verdict)) return this.#decide(hooked, room, verdict, accept)
+      let settle!: (durable: Promise<void>) => void
+      const outcome = this.#outcome((resolve) => (settle = resolve))
+      this.#hold(hooked, update.byteLength)
+      this.#await(hooked, { room, update, accept, settle }, verdict)
+      return outcome
     }
-    return this.#hold(hooked, ask, room, accept)
+    if (hooked.heldBytes + update.byteLength > this.#maxHeldBytes) {
+      this.#logger.warn(
+        { room, conn: hooked.context.id, held: hooked.heldBytes, code: closeCodeName(CloseCode.RateLimited) },
+        'updates waiting for the onUpdate hook exceed their bound',
+      )
+      hooked.socket.close(CloseCode.RateLimited, 'too many updates waiting for the onUpdate hook')
+      this.#close(hooked)
+      return this.#refused(room)
+    }
+    let settle!: (durable: Promise<void>) => void
+    const outcome = this.#outcome((resolve) => (settle = resolve))
+    this.#hold(hooked, update.byteLength)
+    hooked.queue.push({ room, update, accept, settle })
+    return outcome
   }
 
   /** Resolves once every update of `peers` that waits for `onUpdate` is decided (for acks of empty updates). */
   decided(peers: Iterable<RelayPeer>): Promise<void> | null {
     let waiting: Promise<void>[] | null = null
     for (const peer of peers) {
-      const tail = this.#connections.get(peer)?.tail
-      if (tail) (waiting ??= []).push(tail)
+      const hooked = this.#connections.get(peer)
+      if (!hooked?.deciding) continue
+      hooked.idle ??= deferredVoid()
+      ;(waiting ??= []).push(hooked.idle.promise)
     }
     return waiting && Promise.all(waiting).then(() => undefined)
   }
@@ -185,44 +238,95 @@ export class RelayHooks {
     while (this.#running.size > 0) await Promise.all(this.#running)
   }
 
-  /** Queues `ask` behind the connection's earlier updates; its later updates queue behind it. */
-  #hold(
-    hooked: HookedConnection,
-    ask: () => HookVerdict | Promise<HookVerdict>,
-    room: string,
-    accept: () => Promise<void>,
-  ): Promise<void> {
-    const step: Promise<Decided> = (hooked.tail ?? Promise.resolve()).then(async () => {
-      if (hooked.closed) return { durable: this.#refused(room) }
-      let verdict: HookVerdict
-      try {
-        verdict = await ask()
-      } catch (err) {
-        return this.#refuse(hooked, room, err)
-      }
-      // HOOK-3.4: the connection left while the hook decided: nothing of its update is kept.
-      if (hooked.closed) return { durable: this.#refused(room) }
-      return this.#decide(hooked, room, verdict, accept)
-    })
-    const tail = step.then(() => undefined)
-    hooked.tail = tail
-    void tail.then(() => {
-      if (hooked.tail === tail) hooked.tail = null
-    })
-    const durable = step.then((decided) => decided.durable)
+  /** A promise for an update's outcome that its resolver settles with the durability (or refusal) it gets. */
+  #outcome(executor: (settle: (durable: Promise<void>) => void) => void): Promise<void> {
+    const outcome = new Promise<void>((resolve, reject) =>
+      executor((durable) => void durable.then(resolve, reject)),
+    )
     // Nobody may be waiting (a stock client gets no acks): a refusal is never an unhandled rejection.
-    durable.catch(() => undefined)
-    return durable
+    outcome.catch(() => undefined)
+    return outcome
   }
 
+  /** `hooked` holds `delta` more bytes of undecided updates (charged to the server's input budget). */
+  #hold(hooked: HookedConnection, delta: number): void {
+    hooked.heldBytes += delta
+    hooked.socket.trackInput(delta)
+  }
+
+  /** Waits for the verdict on `held` (its hook call pending), then decides the connection's next held update. */
+  #await(hooked: HookedConnection, held: HeldUpdate, verdict: PromiseLike<HookVerdict>): void {
+    hooked.deciding = true
+    const decided = (outcome: { verdict: HookVerdict } | { err: unknown }) => {
+      // Closed meanwhile: its bytes were released and the rest dropped; this one is dropped too (HOOK-3.4).
+      if (hooked.closed) return held.settle(this.#refused(held.room))
+      this.#hold(hooked, -held.update.byteLength)
+      if ('err' in outcome) {
+        this.#failed(hooked, 'onUpdate', outcome.err)
+        held.settle(this.#refused(held.room))
+      } else {
+        // HOOK-3.4: the connection left while the hook decided: nothing of its update is kept.
+        held.settle(this.#decide(hooked, held.room, outcome.verdict, held.accept))
+      }
+      this.#next(hooked)
+    }
+    Promise.resolve(verdict).then(
+      (v) => decided({ verdict: v }),
+      (err: unknown) => decided({ err }),
+    )
+  }
+
+  /** Hands the connection's next waiting update to `onUpdate`, deciding synchronous verdicts in a loop. */
+  #next(hooked: HookedConnection): void {
+    const onUpdate = this.#hooks.onUpdate
+    for (;;) {
+      const held = hooked.queue.shift()
+      if (hooked.closed || !held || !onUpdate) return this.#idle(hooked)
+      let verdict: HookVerdict | Promise<HookVerdict>
+      try {
+        verdict = onUpdate({ room: held.room, update: held.update, connection: hooked.context })
+      } catch (err) {
+        this.#hold(hooked, -held.update.byteLength)
+        this.#failed(hooked, 'onUpdate', err)
+        held.settle(this.#refused(held.room))
+        return this.#idle(hooked)
+      }
+      if (isThenable(verdict)) return this.#await(hooked, held, verdict)
+      this.#hold(hooked, -held.update.byteLength)
+      held.settle(this.#decide(hooked, held.room, verdict, held.accept))
+    }
+  }
+
+  /** Nothing of `hooked` waits for `onUpdate` any more (decided, or dropped because it closed). */
+  #idle(hooked: HookedConnection): void {
+    if (hooked.closed) this.#close(hooked)
+    hooked.deciding = false
+    hooked.idle?.resolve()
+    hooked.idle = null
+  }
+
+  /**
+   * `hooked` is closed, refused or gone: its waiting updates are dropped at once (refused, never acknowledged) and
+   * their bytes released; a hook call still pending is left to settle and then ignored.
+   */
+  #close(hooked: HookedConnection): void {
+    hooked.closed = true
+    for (const held of hooked.queue.splice(0)) held.settle(this.#refused(held.room))
+    if (hooked.heldBytes !== 0) hooked.socket.trackInput(-hooked.heldBytes)
+    hooked.heldBytes = 0
+    hooked.idle?.resolve()
+    hooked.idle = null
+  }
+
+  /** The verdict on one update: `accept`'s durability, or a refusal that closes the writer (HOOK-3.1). */
   #decide(
     hooked: HookedConnection,
     room: string,
     verdict: HookVerdict,
     accept: () => Promise<void>,
-  ): Decided {
-    if (verdict === undefined || verdict.ok) return { durable: accept() }
-    hooked.closed = true
+  ): Promise<void> {
+    if (hooked.closed) return this.#refused(room)
+    if (verdict === undefined || verdict.ok) return accept()
     this.#logger.warn(
       {
         room,
@@ -234,17 +338,12 @@ export class RelayHooks {
       'update refused by the onUpdate hook',
     )
     hooked.socket.close(CloseCode.UpdateRefused, verdict.reason)
-    return { durable: this.#refused(room) }
-  }
-
-  #refuse(hooked: HookedConnection, room: string, err: unknown): Decided {
-    this.#failed(hooked, 'onUpdate', err)
-    return { durable: this.#refused(room) }
+    this.#close(hooked)
+    return this.#refused(room)
   }
 
   /** A hook gating `hooked` threw: it is closed with `InternalError`, and the failure logged. */
   #failed(hooked: HookedConnection, hook: string, err: unknown): void {
-    hooked.closed = true
     this.#logger.error(
       {
         err,
@@ -256,6 +355,7 @@ export class RelayHooks {
       `${hook} hook failed`,
     )
     hooked.socket.close(CloseCode.InternalError, `${hook} hook failed`)
+    this.#close(hooked)
   }
 
   /** Keeps a notification's promise until it settles; a rejection becomes an error line. */

@@ -84,7 +84,7 @@ export class RelayHub implements RelayHost {
     const hooks = opts.hooks
     this.#hooks =
       hooks && Object.values(hooks).some((h) => h !== undefined)
-        ? new RelayHooks(hooks, opts.logger, (room) => this.#refused(room))
+        ? new RelayHooks(hooks, opts.logger, (room) => this.#refused(room), opts.limits.maxRelayMessageBytes)
         : null
     const scaleOut = opts.options.scaleOut
     if (scaleOut) {
