@@ -1,7 +1,8 @@
 // Runs in Chromium on real IndexedDB: the STORE-9.3 crash scenario (a scripted client session over a store that
 // stops persisting after its k-th write, for every k; the database is then closed and reopened by name) and reports
 // { writes, runs, failures } on window.result.
-import { checkPendingCrash } from '@weft/core/testing'
+import type { DocStore } from '@weft/core'
+import { checkPendingCrash, type PendingCrashHarness } from '@weft/core/testing'
 import { IndexedDbDocStore } from '@weft/providers/indexeddb'
 
 const names = new WeakMap<IndexedDbDocStore, string>()
@@ -11,11 +12,11 @@ const open = (name: string): IndexedDbDocStore => {
   names.set(store, name)
   return store
 }
-const harness = {
+const harness: PendingCrashHarness = {
   create: () => Promise.resolve(open(`e2e-pending-crash-${Date.now()}-${n++}`)),
-  reopen: async (store: IndexedDbDocStore) => {
+  reopen: async (store: DocStore) => {
     await store.close()
-    return open(names.get(store) ?? '')
+    return open(names.get(store as IndexedDbDocStore) ?? '')
   },
 }
 
