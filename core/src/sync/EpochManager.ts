@@ -11,6 +11,7 @@ import { holdsBase, rebaseOnto } from '../storage/rebaseOnto.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { EPOCH_ORIGIN } from './epochOrigin.js'
 import { judgeOffer } from './epochRules.js'
+import { buildEpochDoc, planFollow } from './followOffer.js'
 import type { Transport } from '../transport/Transport.js'
 import type { EpochOfferSource, PathRef, SyncSession } from './SyncSession.js'
 
@@ -225,8 +226,7 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       const session = this.#requireSession()
       const old = session.doc
       const { record, doc } = startEpoch(old, session.epochRecord ?? undefined)
-      const fresh = this.#newDoc(old)
-      Y.applyUpdateV2(fresh, record.initial, EPOCH_ORIGIN)
+      const fresh = buildEpochDoc(this.#newDoc(old), record, null, EPOCH_ORIGIN)
       doc.destroy()
       // COMPACT-6.6: old-epoch changes another writer of the store appended meanwhile are found by the switch's
       // reload; they are re-applied like a follower's (they follow the base).
@@ -315,11 +315,9 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       }
       source = parent
     }
-    // COMPACT-5.1: complete the old epoch first; it is the same epoch, so applying it is safe.
-    if (catchUp.length > 0) Y.applyUpdate(source, catchUp, EPOCH_ORIGIN)
-    // A document that holds nothing of the old epoch has nothing to re-apply.
-    const rebased = source.store.clients.size === 0 ? null : rebaseOnto(source, record)
-    if (rebased && !rebased.ok) {
+    // COMPACT-5.1, 5.2: complete the old epoch with the catch-up, then re-apply what it holds beyond the base.
+    const plan = planFollow(source, record, catchUp, EPOCH_ORIGIN)
+    if (!plan.ok) {
       // An offer answers the state vector we announced; we may have changed since (it then came without a
       // catch-up, to a document that was empty). Announce the current one: the answer brings the catch-up.
       // Once per offerer and record: an offerer that has no catch-up to give would answer the same way forever.
@@ -329,20 +327,12 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
       if (catchUp.length === 0 && !asked.has(key)) {
         asked.add(key)
         session.announce(offer.transport, offer.peer)
-      } else this.emit('blocked', [{ record, reason: rebased.reason }])
+      } else this.emit('blocked', [{ record, reason: plan.reason }])
       return
     }
-    const fresh = this.#newDoc(current)
-    Y.transact(
-      fresh,
-      () => {
-        Y.applyUpdateV2(fresh, record.initial, EPOCH_ORIGIN)
-        if (rebased) Y.applyUpdate(fresh, rebased.update, EPOCH_ORIGIN)
-      },
-      EPOCH_ORIGIN,
-    )
+    const fresh = buildEpochDoc(this.#newDoc(current), record, plan.rebased, EPOCH_ORIGIN)
     // A document that was empty (even after the catch-up) held nothing of the old epoch: it cannot serve it.
-    await this.#switch(session, record, source, fresh, false, rebased !== null)
+    await this.#switch(session, record, source, fresh, false, plan.rebased !== null)
   }
 
   async #switch(

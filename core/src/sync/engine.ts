@@ -25,3 +25,4 @@ export {
   type EnterDecision,
   type OfferJudgement,
 } from './epochRules.js'
+export { buildEpochDoc, planFollow, type FollowPlan } from './followOffer.js'

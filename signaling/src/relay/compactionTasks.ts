@@ -10,6 +10,7 @@ import {
   type EpochRecord,
   type ItemCounts,
 } from '@weft/core'
+import { buildEpochDoc, planFollow } from '@weft/core/sync-engine'
 import { collectGarbage, mergeUpdatesBatched } from './mergeUpdatesBatched.js'
 
 /**
@@ -73,16 +74,6 @@ export type SwitchLate =
     }
   | { readonly ok: false }
 
-/** The fresh document of `record`, plus `rebased` (a V1 update of re-applied changes). */
-const buildEpochDoc = (record: EpochRecord, rebased: Uint8Array | null): Y.Doc => {
-  const doc = new Y.Doc({ gc: true })
-  Y.transact(doc, () => {
-    Y.applyUpdateV2(doc, record.initial)
-    if (rebased) Y.applyUpdate(doc, rebased)
-  })
-  return doc
-}
-
 interface Session {
   readonly old: Y.Doc
   readonly next: Y.Doc
@@ -113,18 +104,15 @@ export class SwitchTasks {
         const started = startEpoch(old, parent?.record)
         started.doc.destroy()
         record = started.record
-        next = buildEpochDoc(record, null)
+        next = buildEpochDoc(new Y.Doc({ gc: true }), record, null)
       } else {
         const decoded = decodeEpochRecord(plan.record)
         if (!decoded.ok) return { ok: false, reason: 'bad-record' }
         record = decoded.record
-        if (plan.catchUp.byteLength > 0) Y.applyUpdate(old, plan.catchUp)
-        if (old.store.clients.size === 0) next = buildEpochDoc(record, null)
-        else {
-          const rebased = rebaseOnto(old, record)
-          if (!rebased.ok) return { ok: false, reason: 'missing-base' }
-          next = buildEpochDoc(record, rebased.update)
-        }
+        // COMPACT-5.1, 5.2: the same decision as a client's (core's planFollow).
+        const follow = planFollow(old, record, plan.catchUp)
+        if (!follow.ok) return { ok: false, reason: follow.reason }
+        next = buildEpochDoc(new Y.Doc({ gc: true }), record, follow.rebased)
       }
       const nextV2 = Y.encodeStateAsUpdateV2(next)
       const result: SwitchStart = {
