@@ -20,6 +20,8 @@ import type { WeftHooks } from './hooks.js'
 import { ServerMetrics, type Endpoint, type ServerMetricsOptions } from './metrics/ServerMetrics.js'
 import { openRelayStore } from './relay/openRelayStore.js'
 import { RelayHub } from './relay/RelayHub.js'
+import type { RelaySocket, RelaySocketHandler } from './relay/RelaySocket.js'
+import type { SharedMessage } from './relay/SharedMessage.js'
 import type { RelayOptions } from './relay/RelayOptions.js'
 import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
 import { SignalingHub } from './signal/SignalingHub.js'
@@ -57,6 +59,26 @@ export interface WeftRelayOptions extends RelayOptions {
   readonly metrics?: ServerMetricsOptions | undefined
 }
 
+/**
+ * What the app tells {@link WeftRelay.accept} about a WebSocket it accepted: the room and its own auth decision.
+ */
+export interface AcceptRequest {
+  /** The room the client asked for (decoded, as the part after `<path>/` of an upgrade; 1 to `maxRoomNameLength` characters). */
+  readonly room: string
+  /**
+   * The app's auth decision for this client: the rooms it may use and how (`new RoomGrant({ [room]: 'write' })`,
+   * `RoomGrant.open()` for an app without auth, or the grant of `Authenticator.authenticate`'s result), optionally
+   * with an expiry that ends the connection. The relay never authenticates a handed-over socket itself (the
+   * `authenticate` hook does not run): deciding who the client is belongs to the app.
+   */
+  readonly grant: RoomGrant
+  /**
+   * The client's address: counted against the per-address limits (`maxConnectionsPerIp`, `upgradesPerIpPerSecond`)
+   * and shown to the hooks. Without it the connection counts against no per-address limit.
+   */
+  readonly clientAddress?: string | undefined
+}
+
 /** A server a {@link WeftRelay} can attach to: `node:http`'s or `node:https`'s (Express's `app.listen()` returns one). */
 export type UpgradableServer = HttpServer | HttpsServer
 
@@ -78,6 +100,20 @@ export interface WeftRelay {
    * that dispatches upgrades itself (`server.on('upgrade', ...)`).
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean
+  /**
+   * Serves a WebSocket the app accepted itself (EMBED-4; "Bring your own WebSocket server" in docs/guides/server.md):
+   * a `ws` socket wrapped in a {@link WsRelaySocket}, or any other {@link RelaySocket}. The app has authenticated
+   * the client and says so with `request.grant`; the relay checks the rest as for its own upgrades: the room's name,
+   * the grant's expiry and its access to the room (`Forbidden` when none), its state (`ServerShutdown` once
+   * closing), `maxConnections` (`ServerFull`) and, when `request.clientAddress` is given, the per-address limits
+   * (`RateLimited`). A refused socket is closed with that code. An accepted one ends when the grant does
+   * (`TokenExpired`), is closed by {@link WeftRelay.close} and runs every hook but `authenticate`. Starts the relay
+   * if it is not started (the socket waits for the store).
+   *
+   * The app's WebSocket server owns what depends on the transport: message size limits (`ws`'s `maxPayload`:
+   * set it to `limits.maxRelayMessageBytes` or less), pings for dead peers, the header timeout, upgrade rate limits.
+   */
+  accept(socket: RelaySocket, request: AcceptRequest): void
   /**
    * Opens the store (if not open) and starts the heartbeat; the first upgrade does it too. Await it at start-up to
    * learn of a store that cannot open before a client does.
@@ -130,6 +166,7 @@ export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
       return () => void server.off('upgrade', listener)
     },
     handleUpgrade,
+    accept: (socket, request) => core.accept(socket, request),
     start: () => core.start(),
     close: () => core.close(),
     metrics: core.metrics,
@@ -162,6 +199,8 @@ export interface RelayCoreOptions {
 export interface RelayCore {
   /** `everyPath`: refuse requests under no route with 404 (the server owns every path) instead of passing them on. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, everyPath: boolean): boolean
+  /** {@link WeftRelay.accept}. */
+  accept(socket: RelaySocket, request: AcceptRequest): void
   start(): Promise<void>
   close(): Promise<void>
   readonly metrics: ServerMetrics
@@ -218,6 +257,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   const signaling = new SignalingHub(limits)
   let relay: RelayHub | null = null
   const sockets = new Set<AuthorizedSocket>()
+  /** Sockets the app handed over (EMBED-4). */
+  const handed = new Set<HandedSocket>()
   const counts: Record<Endpoint, number> = { signal: 0, relay: 0 }
   let nextId = 1
   let state: 'idle' | 'starting' | 'open' | 'closing' | 'closed' = 'idle'
@@ -367,7 +408,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       return null
     }
     // CONN-5: checked before the token (no verification work when full) and again after it.
-    if (sockets.size >= limits.maxConnections) return refuse(CloseCode.ServerFull, 'server full')
+    if (sockets.size + handed.size >= limits.maxConnections)
+      return refuse(CloseCode.ServerFull, 'server full')
     const result = await decide(req, extractToken(url, offered), target, client)
     // EMBED-2: a relay started by its first upgrade opens its store before any connection is created.
     if (state === 'starting') await started?.catch(() => undefined)
@@ -391,7 +433,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
     const access = target.endpoint === 'relay' ? grant.access(target.room) : null
     if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
-    if (sockets.size >= limits.maxConnections) return refuse(CloseCode.ServerFull, 'server full')
+    if (sockets.size + handed.size >= limits.maxConnections)
+      return refuse(CloseCode.ServerFull, 'server full')
     if (!acceptWebSocket(req, socket, protocol)) {
       socket.destroy()
       return null
@@ -448,6 +491,82 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     })
   }
 
+  /** EMBED-4: a socket the app accepted and authenticated itself; checked as an upgrade is after its auth. */
+  const accept = (socket: RelaySocket, request: AcceptRequest): void => {
+    if (!relayOptions) throw new WeftServerError('invalid-argument', 'accept() needs the storing relay')
+    if (!(request.grant instanceof RoomGrant)) {
+      throw new WeftServerError(
+        'invalid-argument',
+        'accept() needs a RoomGrant: the app decides who the client is',
+      )
+    }
+    const { room, grant } = request
+    const client = request.clientAddress
+    const refuse = (code: CloseCode, reason: string): void => {
+      metrics.countClose(code)
+      logger.debug(
+        { client, endpoint: 'relay', code, codeName: closeCodeName(code), reason },
+        'connection refused',
+      )
+      socket.attach(IGNORE)
+      socket.close(code, reason)
+    }
+    if (typeof room !== 'string' || room.length === 0 || room.length > limits.maxRoomNameLength) {
+      return refuse(CloseCode.Forbidden, 'invalid room name')
+    }
+    if (state === 'idle') void start().catch(() => undefined)
+    if (state === 'starting') {
+      // EMBED-2: no connection before the store is open; the socket waits (its messages are kept by it).
+      void started
+        ?.catch(() => undefined)
+        .then(() => {
+          if (state === 'starting') return
+          accept(socket, request)
+        })
+      return
+    }
+    if (state !== 'open') return refuse(CloseCode.ServerShutdown, 'server shutting down')
+    if (!socket.open) return socket.attach(IGNORE)
+    // AUTH-7: the grant must still hold now, when the connection starts.
+    if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
+    const access = grant.access(room)
+    if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
+    if (sockets.size + handed.size >= limits.maxConnections)
+      return refuse(CloseCode.ServerFull, 'server full')
+    if (client !== undefined) {
+      const admitted = admission.admit(client)
+      if (admitted !== 'ok') return refuse(CloseCode.RateLimited, 'too many connections from this address')
+    }
+    const id = nextId++
+    const conn: HandedSocket = new HandedSocket(socket, grant, metrics, () => {
+      if (!handed.delete(conn)) return
+      counts.relay--
+      if (client !== undefined) admission.release(client)
+    })
+    handed.add(conn)
+    counts.relay++
+    accepted.relay.inc()
+    if (logger.isLevelEnabled('debug')) {
+      conn.logger.debug(
+        { endpoint: 'relay', room, access, sub: grant.subject, client },
+        'connection handed over',
+      )
+    }
+    try {
+      relay?.accept(conn, room, access, {
+        id,
+        room,
+        access,
+        grant,
+        subject: grant.subject,
+        clientAddress: client ?? '',
+      })
+    } catch (err) {
+      logger.error({ err, conn: id, endpoint: 'relay' }, 'connection start failed')
+      conn.close(CloseCode.InternalError, 'internal error')
+    }
+  }
+
   /** Opens the store, creates the relay hub, starts admission sweeps and the heartbeat; once. */
   const start = (): Promise<void> => {
     if (started) return started
@@ -502,10 +621,12 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     await started?.catch(() => undefined)
     if (heartbeat) clearInterval(heartbeat)
     admission.stop()
-    const allClosed = Promise.all(
-      [...sockets].map((s) => new Promise<void>((resolve) => s.onceClosed(resolve))),
-    )
+    const allClosed = Promise.all([
+      ...[...sockets].map((s) => new Promise<void>((resolve) => s.onceClosed(resolve))),
+      ...[...handed].map((s) => s.gone),
+    ])
     for (const s of sockets) s.close(CloseCode.ServerShutdown, 'server shutting down')
+    for (const s of handed) s.close(CloseCode.ServerShutdown, 'server shutting down')
     await allClosed
     await relay?.close()
     state = 'closed'
@@ -513,6 +634,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
 
   return {
     handleUpgrade,
+    accept,
     start,
     close,
     metrics,
@@ -538,5 +660,82 @@ export const parseUrl = (raw: string | undefined): URL | null => {
     return new URL(raw ?? '/', 'http://localhost')
   } catch {
     return null
+  }
+}
+
+/** A handler that drops everything (a refused socket's). */
+const IGNORE: RelaySocketHandler = { onMessage: () => undefined, onClose: () => undefined }
+
+/** Longest `setTimeout` delay (about 24.8 days); a later expiry is armed again when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * EMBED-4: a {@link RelaySocket} the app handed over, as the relay serves it: counted until it is gone, closed when
+ * its grant ends (AUTH-6: a timer, and every message is checked first), its closes counted in the metrics.
+ */
+class HandedSocket implements RelaySocket {
+  readonly #inner: RelaySocket
+  readonly #grant: RoomGrant
+  readonly #metrics: ServerMetrics
+  readonly #onGone: () => void
+  #timer: NodeJS.Timeout | null = null
+  #resolveGone!: () => void
+  /** Resolves once the socket is gone. */
+  readonly gone = new Promise<void>((resolve) => (this.#resolveGone = resolve))
+
+  constructor(inner: RelaySocket, grant: RoomGrant, metrics: ServerMetrics, onGone: () => void) {
+    this.#inner = inner
+    this.#grant = grant
+    this.#metrics = metrics
+    this.#onGone = onGone
+    if (grant.expiresAt !== undefined) this.#arm(grant.expiresAt)
+  }
+
+  get open(): boolean {
+    return this.#inner.open
+  }
+
+  get logger(): Logger {
+    return this.#inner.logger
+  }
+
+  attach(handler: RelaySocketHandler): void {
+    const expires = this.#grant.expiresAt !== undefined
+    this.#inner.attach({
+      onMessage: (data, isBinary) => {
+        if (expires && this.#grant.expired()) return this.close(CloseCode.TokenExpired, 'token expired')
+        return handler.onMessage(data, isBinary)
+      },
+      onClose: () => {
+        if (this.#timer) clearTimeout(this.#timer)
+        this.#timer = null
+        this.#onGone()
+        this.#resolveGone()
+        handler.onClose()
+      },
+    })
+  }
+
+  send(message: Uint8Array | SharedMessage): boolean {
+    return this.#inner.send(message)
+  }
+
+  close(code: number, reason: string): void {
+    if (!this.#inner.open) return
+    this.#metrics.countClose(code)
+    this.#inner.close(code, reason)
+  }
+
+  trackInput(delta: number): void {
+    this.#inner.trackInput(delta)
+  }
+
+  #arm(expiresAt: number): void {
+    const delay = Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS)
+    this.#timer = setTimeout(() => {
+      if (this.#grant.expired()) this.close(CloseCode.TokenExpired, 'token expired')
+      else this.#arm(expiresAt)
+    }, delay)
+    this.#timer.unref()
   }
 }

@@ -1,7 +1,8 @@
 /**
  * `@weft/signaling`: the Weft server (WebRTC signaling at `/signal`, the storing relay at `/relay/<room>`,
  * `/healthz`, `/metrics`, static files) as a factory returning `{ listen(), close() }`, the same relay embeddable in
- * an app's own HTTP server (`createWeftRelay`), its hooks, and the `weft` CLI.
+ * an app's own HTTP server (`createWeftRelay`) or fed sockets of the app's own WebSocket server (`WeftRelay.accept`
+ * with a `RelaySocket` such as `WsRelaySocket`), its hooks, and the `weft` CLI.
  * @module @weft/signaling
  */
 export {
@@ -15,7 +16,11 @@ export {
   type WeftRelay,
   type WeftRelayOptions,
   type UpgradableServer,
+  type AcceptRequest,
 } from './createWeftRelay.js'
+export type { RelaySocket, RelaySocketHandler } from './relay/RelaySocket.js'
+export { SharedMessage, EncodingKey } from './relay/SharedMessage.js'
+export { WsRelaySocket, type WsWebSocket, type WsRelaySocketOptions } from './ws/WsRelaySocket.js'
 export type {
   WeftHooks,
   HookVerdict,

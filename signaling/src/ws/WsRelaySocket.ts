@@ -47,8 +47,8 @@ const toBuffer = (data: Buffer | ArrayBuffer | Buffer[]): Buffer =>
 
 /**
  * The relay over a WebSocket of the `ws` package: hand each socket of a `WebSocketServer` (attached to an app's own
- * HTTP server, or `noServer` with `handleUpgrade`) to `RelayHub.accept`. Messages that arrive before the relay
- * attaches are kept in order. A {@link SharedMessage} is sent as its joined payload (built once for all sockets;
+ * HTTP server, or `noServer` with `handleUpgrade`) to `WeftRelay.accept` (docs/guides/server.md, "Bring your own
+ * WebSocket server"). Messages that arrive before the relay attaches are kept in order. A {@link SharedMessage} is sent as its joined payload (built once for all sockets;
  * `ws` frames each send itself).
  *
  * The project's own WebSocket layer (`GuardedSocket`) adds the server's protections (rate limits by backpressure,

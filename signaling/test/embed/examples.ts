@@ -5,7 +5,14 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import express from 'express'
-import { createWeftRelay, type WeftRelay, type WeftRelayOptions } from '@weft/signaling'
+import { WebSocketServer } from 'ws'
+import {
+  createWeftRelay,
+  RoomGrant,
+  WsRelaySocket,
+  type WeftRelay,
+  type WeftRelayOptions,
+} from '@weft/signaling'
 
 /** An app, its HTTP server (listening on a free loopback port) and the relay attached to it. */
 export interface EmbeddingApp {
@@ -61,4 +68,48 @@ export const expressApp = async (options: WeftRelayOptions, port = 0): Promise<E
   relay.attach(server)
   // end example
   return listening(server, relay)
+}
+
+/** Sessions of the bring-your-own example: a token names a user and the rooms it may write. */
+export const byoSessions = new Map<string, { user: string; rooms: string[] }>([
+  ['t-alice', { user: 'alice', rooms: ['notes'] }],
+  ['t-bob', { user: 'bob', rooms: ['notes', 'todo'] }],
+])
+
+/** The bring-your-own-WebSocket-server example: the app's `ws` server hands authenticated sockets to the relay. */
+export const byoWebSocketApp = async (options: WeftRelayOptions, port = 0): Promise<EmbeddingApp> => {
+  const sessions = byoSessions
+  // example: bring your own
+  const server = createServer()
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 32 * 1024 * 1024 })
+  const relay = createWeftRelay(options)
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const match = /^\/collab\/([\w-]{1,100})$/.exec(url.pathname)
+    const session = sessions.get(url.searchParams.get('session') ?? '') // the app's own auth
+    if (!match || !session) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n')
+      return
+    }
+    const room = match[1] ?? ''
+    const rooms = Object.fromEntries(session.rooms.map((r) => [r, 'write' as const]))
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      relay.accept(new WsRelaySocket(ws), {
+        room, // a room the grant does not name is closed with Forbidden
+        grant: new RoomGrant(rooms, undefined, session.user),
+        clientAddress: req.socket.remoteAddress,
+      })
+    })
+  })
+  await relay.start()
+  server.listen(port, '127.0.0.1')
+  // end example
+  const app = await listening(server, relay)
+  return {
+    ...app,
+    close: async () => {
+      await app.close()
+      wss.close()
+    },
+  }
 }
