@@ -123,6 +123,13 @@ export class RelayHub implements RelayHost {
       },
       { epochs: opts.options.epochs, scaleOut: this.#scale !== null },
     )
+    if (this.#hooks?.screensUpdates) {
+      // HOOK-3.7: a client's epoch offer makes its record's state and its catch-up the document, which onUpdate
+      // cannot screen update by update: with the hook set, offers are ignored (as in scale-out, RELAY-EPOCH-7).
+      const logger = opts.logger
+      this.epochs.offered = (doc) =>
+        void logger.warn({ doc: doc.docId }, 'epoch offer ignored: the onUpdate hook screens every change')
+    }
     this.#compaction = new RelayCompaction(
       {
         store: opts.store,

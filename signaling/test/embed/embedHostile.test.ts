@@ -5,10 +5,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { pino, type Logger } from 'pino'
 import * as Y from 'yjs'
-import { CloseCode, docId, type DocStore } from '@weft/core'
+import { CloseCode, docId, encodeEpochOffer, encodeEpochRecord, startEpoch, type DocStore } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import type { WeftHooks, WeftRelayOptions } from '@weft/signaling'
 import { deferred } from '../helpers/GatedStore.js'
+import { textEquals } from '../helpers/stockClient.js'
 import { WeftTestClient } from '../helpers/WeftTestClient.js'
 import { nodeHttpApp, type EmbeddingApp } from './examples.js'
 
@@ -72,5 +73,39 @@ describe('hooks under a hostile writer', () => {
     await a.relay.close()
     expect(calls).toBe(1)
     expect(await store!.load(docId('r'))).toBeNull()
+  })
+})
+
+describe('onUpdate cannot be bypassed', () => {
+  it('HOOK-3.7: with an onUpdate hook, an epoch offer (whose record and catch-up would become the document) is ignored: content the hook refuses never gets in that way', async () => {
+    const a = await start({
+      onUpdate: ({ update }) =>
+        Buffer.from(update).includes('evil') ? { ok: false, reason: 'no evil' } : undefined,
+    })
+    const writer = await WeftTestClient.open(`${a.relayUrl}/x`)
+    await writer.next('sync-step2')
+    await writer.ackAtLeast(writer.sendUpdate(textUpdate('content')))
+    const attacker = await WeftTestClient.open(`${a.relayUrl}/x`)
+    await attacker.next('sync-step2')
+    await textEquals(attacker.doc, 'content')
+    // The attacker's own epoch: its state with what the hook would refuse, and that as the catch-up.
+    const evil = new Y.Doc()
+    Y.applyUpdate(evil, Y.encodeStateAsUpdate(attacker.doc))
+    evil.getText('t').insert(0, 'evil ')
+    const catchUp = Y.encodeStateAsUpdate(evil, Y.encodeStateVector(attacker.doc))
+    attacker.client.send(encodeEpochOffer(encodeEpochRecord(startEpoch(evil).record), catchUp))
+    // Handled in order: once an update sent after the offer is acknowledged, the offer was seen.
+    await attacker.ackAtLeast(attacker.sendUpdate(textUpdate('fine')))
+    // close() waits for a switch the offer would have started.
+    await a.relay.close()
+    const stored = await store!.load(docId('x'))
+    const doc = new Y.Doc()
+    if (stored?.snapshot) Y.applyUpdateV2(doc, stored.snapshot)
+    for (const u of stored?.updates ?? []) Y.applyUpdate(doc, u)
+    expect(doc.getText('t').toString()).not.toContain('evil')
+    expect(stored?.meta['epoch']).toBeUndefined()
+    expect(lines.some((l) => l.msg === 'epoch offer ignored: the onUpdate hook screens every change')).toBe(
+      true,
+    )
   })
 })
