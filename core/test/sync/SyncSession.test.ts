@@ -1,6 +1,13 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { WeftError, encodeAuthDenied, encodeSyncUpdate } from '../../src/index.js'
+import {
+  Feature,
+  PROTOCOL_VERSION,
+  WeftError,
+  encodeAuthDenied,
+  encodeSyncStep1,
+  encodeSyncUpdate,
+} from '../../src/index.js'
 import { TestNet, text } from './peers.js'
 
 describe('SyncSession', () => {
@@ -125,6 +132,21 @@ describe('SyncSession', () => {
     expect(a.errors).toEqual([])
     expect(progress.length).toBeGreaterThan(300)
     expect(progress.at(-1)).toBe(1)
+  })
+
+  it('SYNC-2.4 a hello announcing a largest message under 1024 bytes drops the path (the relay closes it alike)', () => {
+    const net = new TestNet()
+    const a = net.peer('a')
+    const [ta, tm] = [net.network.transport('a'), net.network.transport('mallory')]
+    net.network.link(ta, tm)
+    a.session.addTransport(ta)
+    ta.connect()
+    tm.connect()
+    const hello = { version: PROTOCOL_VERSION, features: Feature.Chunk, maxMessageSize: 1023 }
+    tm.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc()), hello))
+    net.flush()
+    expect(a.errors.map((e) => e.message)).toContain('announced maximum message size too small')
+    expect(a.session.paths).toHaveLength(0)
   })
 
   it('SYNC-7.1 a truncated or garbage frame yields an error event, drops the path, leaves the doc unchanged', () => {
