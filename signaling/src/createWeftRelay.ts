@@ -257,6 +257,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   const signaling = new SignalingHub(limits)
   let relay: RelayHub | null = null
   const sockets = new Set<AuthorizedSocket>()
+  /** Upgrades waiting for their auth decision (or the store): refused with 503 by close() (EMBED-2). */
+  const deciding = new Set<Duplex>()
   /** Sockets the app handed over (EMBED-4). */
   const handed = new Set<HandedSocket>()
   const counts: Record<Endpoint, number> = { signal: 0, relay: 0 }
@@ -353,9 +355,11 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       return refuseUpgrade(socket, '429 Too Many Requests', false, ['Retry-After: 1'])
     }
     let conn: AuthorizedSocket | null = null
+    deciding.add(socket)
     try {
       conn = await open(req, socket, head, url, target, client)
     } finally {
+      deciding.delete(socket)
       if (!conn) admission.release(client)
     }
   }
@@ -414,7 +418,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     // EMBED-2: a relay started by its first upgrade opens its store before any connection is created.
     if (state === 'starting') await started?.catch(() => undefined)
     if (state !== 'open' || socket.destroyed) {
-      socket.destroy()
+      // close() answered it 503 already (and lets the answer out); anything else is cut.
+      if (!socket.writableEnded) socket.destroy()
       return null
     }
     if (result instanceof Error) {
@@ -618,6 +623,10 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       return
     }
     state = 'closing'
+    // EMBED-2: an upgrade still waiting for its decision (a slow or hanging authenticate hook) is answered now, not
+    // left open for as long as the hook takes (the app's server could not close meanwhile).
+    for (const socket of deciding) refuseUpgrade(socket, '503 Service Unavailable')
+    deciding.clear()
     await started?.catch(() => undefined)
     if (heartbeat) clearInterval(heartbeat)
     admission.stop()

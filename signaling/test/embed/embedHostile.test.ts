@@ -3,11 +3,14 @@
  * slow or hanging hooks: what one connection can hold, and what a shutdown leaves behind.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
 import { pino, type Logger } from 'pino'
 import * as Y from 'yjs'
 import { CloseCode, docId, encodeEpochOffer, encodeEpochRecord, startEpoch, type DocStore } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
-import type { WeftHooks, WeftRelayOptions } from '@weft/signaling'
+import WebSocket from 'ws'
+import { createWeftRelay, RoomGrant, type WeftHooks, type WeftRelayOptions } from '@weft/signaling'
 import { deferred } from '../helpers/GatedStore.js'
 import { textEquals } from '../helpers/stockClient.js'
 import { WeftTestClient } from '../helpers/WeftTestClient.js'
@@ -107,5 +110,53 @@ describe('onUpdate cannot be bypassed', () => {
     expect(lines.some((l) => l.msg === 'epoch offer ignored: the onUpdate hook screens every change')).toBe(
       true,
     )
+  })
+})
+
+describe('shutdown with hooks pending', () => {
+  it('EMBED-2: close() while an authenticate hook hangs answers the waiting upgrade 503 at once; the hook settling later changes nothing', async () => {
+    const entered = deferred()
+    const gate = deferred()
+    const a = await start({
+      authenticate: async () => {
+        entered.resolve()
+        await gate.promise
+        return { ok: true, grant: RoomGrant.open() }
+      },
+    })
+    const ws = new WebSocket(`${a.relayUrl}/r`)
+    const status = new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+      ws.on('error', () => undefined)
+    })
+    await entered.promise
+    await a.relay.close()
+    expect(await status).toBe(503)
+    gate.resolve()
+  })
+
+  it('EMBED-2: close() twice, and attach to two servers: both serve, one close() ends the connections of both', async () => {
+    store = new SqliteDocStore({ path: ':memory:' })
+    const relay = createWeftRelay({ store, logger: capture(), commitWindowMs: 5, path: '/collab' })
+    const servers = [createServer(), createServer()]
+    const urls: string[] = []
+    for (const server of servers) {
+      relay.attach(server)
+      server.listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      const address = server.address()
+      urls.push(`ws://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/collab/r`)
+    }
+    cleanups.push(() => {
+      for (const server of servers) {
+        server.closeAllConnections()
+        server.close()
+      }
+    })
+    const clients = await Promise.all(urls.map((url) => WeftTestClient.open(url)))
+    await Promise.all(clients.map((c) => c.next('sync-step2')))
+    await Promise.all([relay.close(), relay.close()])
+    for (const c of clients) expect((await c.client.closed).code).toBe(CloseCode.ServerShutdown)
+    await relay.close()
   })
 })
