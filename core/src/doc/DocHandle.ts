@@ -1,14 +1,19 @@
 import { ObservableV2 } from 'lib0/observable'
 import type { Awareness } from 'y-protocols/awareness'
-import type * as Y from 'yjs'
-import type { DocId } from '../ids.js'
+import * as Y from 'yjs'
+import type { DocId, PeerId } from '../ids.js'
 import type { DocPersistence } from '../storage/DocPersistence.js'
 import type { EpochRecord } from '../storage/epochRecord.js'
+import { holdsBase } from '../storage/rebaseOnto.js'
+import { EPOCH_ORIGIN } from '../sync/epochOrigin.js'
+import { judgeOffer } from '../sync/epochRules.js'
 import type { EpochManager } from '../sync/EpochManager.js'
+import { buildEpochDoc, planFollow } from '../sync/followOffer.js'
 import type { SyncSession } from '../sync/SyncSession.js'
 import type { Transport } from '../transport/Transport.js'
-import type { WeftError } from '../WeftError.js'
+import { WeftErrorCode, toWeftError, type WeftError } from '../WeftError.js'
 import type { PendingCount } from './PendingCount.js'
+import { writeWaitingEpoch } from './waitingEpoch.js'
 
 /** Options of {@link DocHandle.addTransport}. */
 export interface AddTransportOptions {
@@ -32,6 +37,14 @@ export type DocHandleEvents = {
     readonly record: EpochRecord
     readonly started: boolean
   }) => void
+  /**
+   * A newer epoch is available (default mode, `epochs: true`; COMPACT-8): a peer or the relay moved to `record`
+   * while this document is open. The `Y.Doc` stays the same and keeps working in its epoch: edits are stored
+   * locally and stay pending (`pendingChanges`), updates from peers already in the new epoch do not arrive, and the
+   * relay does not confirm anything. The epoch is stored and taken at the next open, which re-applies every local
+   * change onto it: show "a newer version is available, reopen". Emitted once per record.
+   */
+  'epoch-available': (event: { readonly record: EpochRecord }) => void
   /** {@link DocHandle.pendingChanges} may have changed (a local change, an acknowledgement, the stored count). */
   'pending-changed': (event: { readonly pendingChanges: number }) => void
   /**
@@ -60,6 +73,11 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
   readonly #pending: PendingCount
   readonly #offs: Array<() => void> = []
   #destroyed = false
+  /** Offers handled in default mode (COMPACT-8), one at a time. */
+  #deferring: Promise<void> = Promise.resolve()
+  #waiting: EpochRecord | null = null
+  /** Offers answered with a fresh announce (`"<record> <peer>"`), each once. */
+  readonly #announced = new Set<string>()
 
   /**
    * Use {@link openDocument}.
@@ -71,6 +89,8 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     readonly persistence: DocPersistence | null
     readonly epochs: EpochManager | null
     readonly pending: PendingCount
+    /** Offered epochs wait for the next open (default mode, COMPACT-8) instead of switching the Y.Doc. */
+    readonly deferEpochs?: boolean
   }) {
     super()
     this.docId = parts.docId
@@ -108,9 +128,83 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
         epochs.off('error', onError)
       })
     }
+    if (parts.deferEpochs) {
+      const onOffer = (offer: {
+        record: EpochRecord
+        catchUp: Uint8Array
+        transport: Transport
+        peer: PeerId
+      }) => {
+        this.#deferring = this.#deferring
+          .then(() => this.#defer(offer))
+          .catch((err: unknown) =>
+            this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err, 'epoch offer') }]),
+          )
+      }
+      session.on('epoch-offer', onOffer)
+      this.#offs.push(() => session.off('epoch-offer', onOffer))
+    }
   }
 
-  /** The document (a new Y.Doc after each epoch change: see the `epoch-changed` event). */
+  /** The newer epoch this document will take at its next open (default mode, see `epoch-available`), or null. */
+  get waitingEpoch(): EpochRecord | null {
+    return this.#waiting
+  }
+
+  /**
+   * Default mode (COMPACT-8): an offered epoch never replaces the Y.Doc. An empty document takes it in place (the same
+   * Y.Doc receives the new epoch's content: it held nothing that could be bound to old items); otherwise the
+   * old-epoch catch-up is applied (same epoch, COMPACT-5.1) and stored, then the record, for the next open.
+   */
+  async #defer(offer: {
+    record: EpochRecord
+    catchUp: Uint8Array
+    transport: Transport
+    peer: PeerId
+  }): Promise<void> {
+    const { record, catchUp } = offer
+    const session = this.session
+    if (this.#destroyed || judgeOffer(record, session.epoch) !== 'child') return
+    const doc = session.doc
+    const askAgain = () => {
+      // As EpochManager does (COMPACT-6.4): an offer without catch-up to a document lacking the base asks again.
+      const key = `${record.id} ${offer.peer}`
+      if (catchUp.byteLength > 0 || this.#announced.has(key)) return
+      this.#announced.add(key)
+      session.announce(offer.transport, offer.peer)
+    }
+    if (doc.store.clients.size === 0) {
+      const plan = planFollow(new Y.Doc({ gc: false }), record, catchUp, EPOCH_ORIGIN)
+      if (!plan.ok) return askAgain()
+      const oldEpoch = session.epoch
+      const persisted = this.persistence?.switchEpoch({
+        record,
+        doc,
+        old: doc,
+        oldEpoch,
+        archive: false,
+        rebase: () => null,
+      })
+      session.switchEpoch(doc, record)
+      buildEpochDoc(doc, record, plan.rebased, EPOCH_ORIGIN)
+      await persisted
+      return
+    }
+    if (catchUp.byteLength > 0) Y.applyUpdate(doc, catchUp, EPOCH_ORIGIN)
+    if (!holdsBase(doc, record)) return askAgain()
+    if (this.#waiting?.id === record.id) return
+    const persistence = this.persistence
+    if (persistence) {
+      // The catch-up is stored before the record that needs it: at the next open the stored document holds the base.
+      await persistence.flushed()
+      await writeWaitingEpoch(persistence.store, this.docId, record)
+    }
+    if (this.#destroyed) return
+    this.#waiting = record
+    this.emit('epoch-available', [{ record }])
+  }
+
+  /** The document: the same Y.Doc for the handle's life by default; a new one after each switch with `epochs: 'live'` (`epoch-changed`). */
   get doc(): Y.Doc {
     return this.session.doc
   }
@@ -163,6 +257,7 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     if (this.#destroyed) return
     this.#destroyed = true
     for (const off of this.#offs.splice(0)) off()
+    await this.#deferring
     this.epochs?.destroy()
     this.session.destroy()
     await this.#pending.close()

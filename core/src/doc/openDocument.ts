@@ -8,8 +8,10 @@ import type { DocStore } from '../storage/DocStore.js'
 import { EpochManager, type EpochManagerOptions } from '../sync/EpochManager.js'
 import { isEpochOrigin } from '../sync/epochOrigin.js'
 import { SyncSession } from '../sync/SyncSession.js'
+import { WeftErrorCode, toWeftError } from '../WeftError.js'
 import { DocHandle } from './DocHandle.js'
 import { PendingCount } from './PendingCount.js'
+import { takeWaitingEpoch } from './waitingEpoch.js'
 
 /** Options of {@link openDocument}. */
 export interface OpenDocumentOptions {
@@ -29,11 +31,18 @@ export interface OpenDocumentOptions {
   /** This handle is the store's only writer of the document (`DocPersistence`'s `exclusive`; default false). */
   readonly exclusive?: boolean
   /**
-   * History compaction (docs/guides/compaction.md): `true` (default) follows the epochs peers offer; an object is
-   * passed to the {@link EpochManager} (`autoStart` on the epoch authority, `follow`, `clientId`); `false` never
-   * switches (the document then stops syncing with peers that moved on).
+   * History compaction (docs/guides/compaction.md, COMPACT-8):
+   * - `true` (default): the `Y.Doc` stays put. An epoch that peers or the relay start is stored and taken at the
+   *   next open, before the document is handed out (`epoch-available` tells the app); meanwhile the document keeps
+   *   working in its epoch and its edits stay pending. An empty document takes it in place (same `Y.Doc`).
+   * - `'live'`: follow at once; the handle's `doc` is replaced and `epoch-changed` is emitted (rebind editors,
+   *   e.g. with `bindEachEpoch` from `@weft/providers`).
+   * - an object: passed to the {@link EpochManager} (`autoStart` on the epoch authority, `follow`, `clientId`), with
+   *   `live: true` for the live mode. `start()` and `autoStart` switch at once in both modes (the app asked for it).
+   * - `false`: never switches (the document then stops syncing with peers that moved on).
    */
-  readonly epochs?: boolean | Omit<EpochManagerOptions, 'persistence'>
+  readonly epochs?:
+    boolean | 'live' | (Omit<EpochManagerOptions, 'persistence'> & { readonly live?: boolean })
   /**
    * Store the pending-change count with each local change (default true). `false` when nothing will ever
    * acknowledge a change (no relay, no peer): the count is then kept in memory only and nothing extra is written.
@@ -70,9 +79,22 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
     isLocal,
     persist: options.persistPending !== false,
   })
+  const epochOptions = options.epochs ?? true
+  const epochObject = typeof epochOptions === 'object' ? epochOptions : null
+  const live = epochOptions === 'live' || epochObject?.live === true
+  const follow = epochOptions !== false && (epochObject?.follow ?? true)
   let persistence: DocPersistence | null = null
   if (store) {
     try {
+      // COMPACT-8.2: an epoch offered while the document was last open is taken before anything is handed out.
+      if (follow) {
+        await takeWaitingEpoch(store, id, {
+          ...(options.exclusive !== undefined ? { exclusive: options.exclusive } : {}),
+          ...(epochObject?.clientId ? { clientId: epochObject.clientId } : {}),
+        }).catch((err: unknown) => {
+          throw toWeftError(WeftErrorCode.StoreFailed, err, 'taking the waiting epoch')
+        })
+      }
       persistence = await DocPersistence.open({
         doc,
         store,
@@ -87,14 +109,11 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
       throw err
     }
   }
-  const epochOptions = options.epochs ?? true
   let epochs: EpochManager | null = null
   if (epochOptions !== false) {
     try {
-      epochs = new EpochManager({
-        ...(typeof epochOptions === 'object' ? epochOptions : {}),
-        persistence,
-      })
+      const { live: _live, ...managerOptions } = epochObject ?? {}
+      epochs = new EpochManager({ ...managerOptions, follow: follow && live, persistence })
     } catch (err) {
       await pending.close()
       await persistence?.destroy()
@@ -109,5 +128,5 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
     ...(p ? { durable: () => p.flushed() } : {}),
     ...(epochs ? { epoch: epochs.record, epochLineage: epochs.lineage } : {}),
   })
-  return new DocHandle({ docId: id, session, persistence, epochs, pending })
+  return new DocHandle({ docId: id, session, persistence, epochs, pending, deferEpochs: follow && !live })
 }

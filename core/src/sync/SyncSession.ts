@@ -222,7 +222,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#record = record
     this.#watchDoc(doc)
     for (const p of this.#paths) p.epochChanged()
-    if (this.#ownsAwareness) this.#moveAwareness(doc)
+    // The same document taking an epoch in place (an empty one, DocHandle's default mode): its awareness stays.
+    if (this.#ownsAwareness && doc !== previous) this.#moveAwareness(doc)
     this.emit('epoch-changed', [{ doc, record, previous }])
   }
 

@@ -138,7 +138,8 @@ const clientSession = async (
 ) => {
   const first = new Y.Doc()
   first.getArray<string>('a').push(['before-open'])
-  const opening = openDocument({ docId: D, doc: first, store })
+  // Follows the relay's epoch on reconnect, at once (the live mode, COMPACT-8.3).
+  const opening = openDocument({ docId: D, doc: first, store, epochs: 'live' })
   first.getArray<string>('a').push(['while-loading'])
   const handle = await opening
   const transport = net.transport('client')
@@ -242,7 +243,7 @@ export const checkPendingCrash = async (
   const storedLocal = storedDoc.getArray<string>('a').toArray()
   const relayHas = localValues(relayHeld)
   const unacked = storedLocal.filter((v) => !relayHas.has(v))
-  const handle = await openDocument({ docId: D, store })
+  const handle = await openDocument({ docId: D, store, epochs: 'live' })
   if (handle.pendingChanges < unacked.length)
     failures.push(
       `${where}: pendingChanges ${handle.pendingChanges} < ${unacked.length} stored changes the relay lacks (${unacked.join(', ')})`,

@@ -142,7 +142,8 @@ describe('DocHandle', () => {
     authority.addTransport(at)
     at.connect()
     const store = new RecordingStore()
-    const handle = await openDocument({ docId: 'd', store })
+    // The live mode (COMPACT-8.3): the switch replaces the Y.Doc.
+    const handle = await openDocument({ docId: 'd', store, epochs: 'live' })
     const t = net.transport('c')
     net.link(t, at)
     handle.addTransport(t, { relay: true })
