@@ -64,8 +64,9 @@ const roundsOf = (scenario: Scenario, sizes: ServerBenchSizes): number =>
         : 1
 
 const TIMEOUT_MS: Record<Scenario, (s: ServerBenchSizes) => number> = {
-  fanout: (s) => s.fanOut.edits * s.fanOut.intervalMs + 180_000,
-  'fanout-light': (s) => s.fanOutLight.edits * s.fanOutLight.intervalMs + 180_000,
+  fanout: (s) => (s.fanOut.warmupEdits + s.fanOut.edits) * s.fanOut.intervalMs + 180_000,
+  'fanout-light': (s) =>
+    (s.fanOutLight.warmupEdits + s.fanOutLight.edits) * s.fanOutLight.intervalMs + 180_000,
   idle: () => 300_000,
   history: () => 180_000,
   storm: () => 300_000,
@@ -145,8 +146,11 @@ const rowsOf = (scenario: Scenario, outcomes: Outcomes, sizes: ServerBenchSizes)
     case 'fanout':
     case 'fanout-light': {
       const light = scenario === 'fanout-light'
-      const { rooms, clientsPerRoom, edits, intervalMs, rounds } = light ? sizes.fanOutLight : sizes.fanOut
-      const bench = `server ${light ? 'light ' : ''}fan-out, ${rooms} rooms x ${clientsPerRoom} clients, ${edits} edits each every ${intervalMs} ms, median of ${rounds} rounds`
+      const { rooms, clientsPerRoom, edits, intervalMs, rounds, warmupEdits } = light
+        ? sizes.fanOutLight
+        : sizes.fanOut
+      const warm = warmupEdits > 0 ? ` after ${warmupEdits} warm-up edits` : ''
+      const bench = `server ${light ? 'light ' : ''}fan-out, ${rooms} rooms x ${clientsPerRoom} clients, ${edits} edits each every ${intervalMs} ms${warm}, median of ${rounds} rounds`
       const cpu = (r: FanOutResult) => r.cpuPerDeliveryUs
       return [
         ...(light

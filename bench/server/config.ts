@@ -13,6 +13,12 @@ export interface FanOutSizes {
   readonly edits: number
   readonly intervalMs: number
   readonly rounds: number
+  /**
+   * Edits each client sends (same pace) before the measured ones, their deliveries awaited and not counted: the
+   * servers' JIT compiles the update path first, as in a server that has been running (default 0: measured cold,
+   * right after the server started, as the Figures table was).
+   */
+  readonly warmupEdits: number
 }
 
 /** (b) idle connections spread over rooms. */
@@ -105,6 +111,7 @@ export const sizesFromEnv = (env: NodeJS.ProcessEnv = process.env): ServerBenchS
       edits: num(env, 'WEFT_BENCH_FANOUT_EDITS', 8),
       intervalMs: num(env, 'WEFT_BENCH_FANOUT_INTERVAL_MS', 1000),
       rounds: num(env, 'WEFT_BENCH_FANOUT_ROUNDS', 5),
+      warmupEdits: num(env, 'WEFT_BENCH_FANOUT_WARMUP_EDITS', 0, 0),
     },
     fanOutLight: {
       rooms: num(env, 'WEFT_BENCH_LIGHT_ROOMS', scaled(20)),
@@ -112,6 +119,7 @@ export const sizesFromEnv = (env: NodeJS.ProcessEnv = process.env): ServerBenchS
       edits: num(env, 'WEFT_BENCH_LIGHT_EDITS', 20),
       intervalMs: num(env, 'WEFT_BENCH_LIGHT_INTERVAL_MS', 500),
       rounds: num(env, 'WEFT_BENCH_LIGHT_ROUNDS', 3),
+      warmupEdits: num(env, 'WEFT_BENCH_LIGHT_WARMUP_EDITS', 0, 0),
     },
     idle: {
       connections: num(env, 'WEFT_BENCH_IDLE_CONNECTIONS', scaled(5000, 10)),

@@ -37,11 +37,13 @@ export const fanOut = async (
   serverPid: number,
   sizes: FanOutSizes,
 ): Promise<FanOutResult> => {
-  const { rooms, clientsPerRoom, edits, intervalMs } = sizes
+  const { rooms, clientsPerRoom, edits, intervalMs, warmupEdits } = sizes
   const total = rooms * clientsPerRoom
   const expected = total * edits * (clientsPerRoom - 1)
   const latencies = new Float64Array(expected)
   let deliveries = 0
+  /** Deliveries of warm-up edits (keys starting with "w"), counted apart. */
+  let warmed = 0
   const clients: BenchClient[] = []
   try {
     await inBatches(total, 50, async (i) => {
@@ -52,6 +54,10 @@ export const fanOut = async (
         if (event.transaction.local) return
         const now = performance.now()
         for (const key of event.keysChanged) {
+          if (key.startsWith('w')) {
+            warmed++
+            continue
+          }
           const sent = map.get(key)
           if (typeof sent === 'number' && deliveries < expected) latencies[deliveries++] = now - sent
         }
@@ -61,22 +67,21 @@ export const fanOut = async (
     })
     // Let the presence messages of the joins settle before measuring.
     await sleep(1500)
+    if (warmupEdits > 0) {
+      const timers = editAll(clients, warmupEdits, intervalMs, 'w')
+      const warm = total * warmupEdits * (clientsPerRoom - 1)
+      const done = await waitUntil(() => warmed >= warm, warmupEdits * intervalMs + 60_000)
+      for (const t of timers) clearTimeout(t)
+      if (!done) throw new Error(`fan-out warm-up: only ${warmed} of ${warm} deliveries arrived`)
+      await sleep(500)
+    }
     deliveries = 0
     const loop = monitorEventLoopDelay({ resolution: 10 })
     loop.enable()
     const cpu0 = cpuTimes(serverPid)
     const main0 = cpuTimes(serverPid, serverPid)
     const t0 = performance.now()
-    const timers: NodeJS.Timeout[] = []
-    clients.forEach((client, i) => {
-      const map = client.doc.getMap<number>('lat')
-      let sent = 0
-      const send = () => {
-        map.set(`${i}:${sent}`, performance.now())
-        if (++sent < edits) timers.push(setTimeout(send, intervalMs))
-      }
-      timers.push(setTimeout(send, Math.random() * intervalMs))
-    })
+    const timers = editAll(clients, edits, intervalMs, '')
     const complete = await waitUntil(() => deliveries >= expected, edits * intervalMs + 60_000)
     const editSeconds = (performance.now() - t0) / 1000
     for (const t of timers) clearTimeout(t)
@@ -104,4 +109,27 @@ export const fanOut = async (
   } finally {
     for (const c of clients) c?.destroy()
   }
+}
+
+/**
+ * Every client sets `edits` keys (`prefix` + client + ":" + n) to its send time, one every `intervalMs` from a random
+ * phase. Returns the timers (to clear once done).
+ */
+const editAll = (
+  clients: readonly BenchClient[],
+  edits: number,
+  intervalMs: number,
+  prefix: string,
+): NodeJS.Timeout[] => {
+  const timers: NodeJS.Timeout[] = []
+  clients.forEach((client, i) => {
+    const map = client.doc.getMap<number>('lat')
+    let sent = 0
+    const send = () => {
+      map.set(`${prefix}${i}:${sent}`, performance.now())
+      if (++sent < edits) timers.push(setTimeout(send, intervalMs))
+    }
+    timers.push(setTimeout(send, Math.random() * intervalMs))
+  })
+  return timers
 }
