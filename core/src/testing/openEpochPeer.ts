@@ -31,8 +31,9 @@ export interface EpochPeerParts {
 
 /**
  * Opens a peer as an app does for history compaction (docs/guides/compaction.md): one {@link openDocument} handle
- * over `store` with epochs on, its pieces exposed for tests. The caller adds its transports (to `session` or
- * `handle.addTransport`) and listeners (the document changes at each `epoch-changed`).
+ * over `store` with epochs on in the live mode (COMPACT-8.3: offered epochs are followed at once), its pieces exposed
+ * for tests. The caller adds its transports (to `session` or `handle.addTransport`) and listeners (the document
+ * changes at each `epoch-changed`).
  */
 export const openEpochPeer = async (options: OpenEpochPeerOptions): Promise<EpochPeerParts> => {
   const { doc, store, docId, compactor } = options
@@ -41,7 +42,7 @@ export const openEpochPeer = async (options: OpenEpochPeerOptions): Promise<Epoc
     store,
     docId,
     ...(compactor !== undefined ? { compactor } : {}),
-    epochs: options.epochs ?? true,
+    epochs: { ...options.epochs, live: true },
     persistPending: false,
   })
   const { persistence, epochs, session } = handle
