@@ -267,7 +267,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   let started: Promise<void> | null = null
   let heartbeat: NodeJS.Timeout | null = null
 
-  const metrics = new ServerMetrics(
+  const metrics = newMetrics(
     {
       connections: () => [
         [{ endpoint: 'signal' }, counts.signal],
@@ -616,11 +616,18 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     return started
   }
 
-  const close = async (): Promise<void> => {
-    if (state === 'closing' || state === 'closed') return
+  /** The shutdown under way or done: every close() call waits for the same one (EMBED-2). */
+  let closing: Promise<void> | null = null
+  const close = (): Promise<void> => (closing ??= shutdown())
+
+  const shutdown = async (): Promise<void> => {
+    // HTTP-2.2: Weft's metrics leave an app's registry with the relay, so that a relay created later can use it.
+    const unregister = () => {
+      if (options.metrics?.registry) metrics.unregister()
+    }
     if (state === 'idle') {
       state = 'closed'
-      return
+      return unregister()
     }
     state = 'closing'
     // EMBED-2: an upgrade still waiting for its decision (a slow or hanging authenticate hook) is answered now, not
@@ -639,6 +646,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     await allClosed
     await relay?.close()
     state = 'closed'
+    unregister()
   }
 
   return {
@@ -661,6 +669,20 @@ const isAuthResult = (value: unknown): value is AuthResult => {
   return result.ok === true
     ? result.grant instanceof RoomGrant
     : result.ok === false && typeof result.reason === 'string'
+}
+
+/** The relay's metrics; a registry that already holds another relay's (or server's) is named in the error. */
+const newMetrics = (...args: ConstructorParameters<typeof ServerMetrics>): ServerMetrics => {
+  try {
+    return new ServerMetrics(...args)
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err)
+    throw new WeftServerError(
+      'invalid-argument',
+      `metrics.registry holds the metrics of another Weft relay or server (one at a time; close() the other first): ${reason}`,
+      { cause: err },
+    )
+  }
 }
 
 /** @internal A request's URL (relative to any host), or `null` if it does not parse. */

@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino'
 import * as Y from 'yjs'
 import { CloseCode, docId, encodeEpochOffer, encodeEpochRecord, startEpoch, type DocStore } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
+import { Registry } from 'prom-client'
 import WebSocket from 'ws'
 import { createWeftRelay, RoomGrant, type WeftHooks, type WeftRelayOptions } from '@weft/signaling'
 import { deferred } from '../helpers/GatedStore.js'
@@ -158,5 +159,39 @@ describe('shutdown with hooks pending', () => {
     await Promise.all([relay.close(), relay.close()])
     for (const c of clients) expect((await c.client.closed).code).toBe(CloseCode.ServerShutdown)
     await relay.close()
+  })
+})
+
+describe('the app that embeds the relay', () => {
+  it('EMBED-2: a second close() waits for the first shutdown: every accepted update is stored when either resolves', async () => {
+    const a = await start({}, { commitWindowMs: 60_000 })
+    const writer = await WeftTestClient.open(`${a.relayUrl}/r`)
+    await writer.next('sync-step2')
+    const reader = await WeftTestClient.open(`${a.relayUrl}/r`)
+    await reader.next('sync-step2')
+    writer.sendUpdate(textUpdate('kept'))
+    await reader.next('sync-update')
+    void a.relay.close()
+    // The commit window is a minute: only the shutdown writes it, and the second call must wait for that.
+    await a.relay.close()
+    const stored = await store!.load(docId('r'))
+    expect(stored?.updates.length ?? 0).toBeGreaterThan(0)
+  })
+
+  it("HTTP-2.2: a closed relay's metrics leave the app's registry (a new relay can register there); two live relays on one registry fail at creation with a WeftServerError that says why", async () => {
+    const registry = new Registry()
+    const storeOf = new SqliteDocStore({ path: ':memory:' })
+    cleanups.push(() => void storeOf.close())
+    const first = createWeftRelay({ store: storeOf, logger: capture(), metrics: { registry } })
+    await first.start()
+    expect(() => createWeftRelay({ store: storeOf, logger: capture(), metrics: { registry } })).toThrow(
+      /another Weft relay/,
+    )
+    await first.close()
+    expect(await registry.metrics()).not.toContain('weft_')
+    const second = createWeftRelay({ store: storeOf, logger: capture(), metrics: { registry } })
+    await second.start()
+    expect(await registry.metrics()).toContain('weft_relay_docs_loaded 0')
+    await second.close()
   })
 })
