@@ -297,8 +297,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   }
 
   /** The route of a request, `null` for a path of the relay's that names no valid room, `undefined` if not its. */
-  const route = (url: URL): Route | null | undefined => {
-    const path = url.pathname
+  const route = (path: string): Route | null | undefined => {
     if (options.signalPath !== null && (path === options.signalPath || path === `${options.signalPath}/`))
       return { endpoint: 'signal' }
     if (relayOptions && path.startsWith(options.relayPrefix)) {
@@ -316,7 +315,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
 
   const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, everyPath: boolean): boolean => {
     const url = parseUrl(req.url)
-    const target = url ? route(url) : undefined
+    const path = requestPath(req.url)
+    const target = url && path !== null ? route(path) : undefined
     // EMBED-1: a request under none of the relay's paths is left as it is (unless the server owns every path).
     if (target === undefined && !everyPath) return false
     upgrade(req, socket, head, url, target ?? null).catch((err: unknown) => {
@@ -683,6 +683,25 @@ const newMetrics = (...args: ConstructorParameters<typeof ServerMetrics>): Serve
       { cause: err },
     )
   }
+}
+
+/**
+ * @internal EMBED-1: the path of a request target exactly as sent (origin-form `/a/b?q`, or the path of an
+ * absolute-form `http://host/a/b`), without the normalization of a URL parser: `//host/relay/r`, `/relay\r` and
+ * `/x/%2e%2e/relay/r` are not `/relay/r` (a proxy in front of the app, which routes on the raw path, would see
+ * another path than the relay). `null` for a target in neither form.
+ */
+export const requestPath = (raw: string | undefined): string | null => {
+  if (raw === undefined) return null
+  let target = raw
+  if (!target.startsWith('/')) {
+    const authority = /^https?:\/\/[^/?#]*/i.exec(target)
+    if (!authority) return null
+    target = target.slice(authority[0].length)
+    if (!target.startsWith('/')) return '/'
+  }
+  const end = target.search(/[?#]/)
+  return end < 0 ? target : target.slice(0, end)
 }
 
 /** @internal A request's URL (relative to any host), or `null` if it does not parse. */

@@ -4,7 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { once } from 'node:events'
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage } from 'node:http'
+import { connect } from 'node:net'
+import { PassThrough } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import * as Y from 'yjs'
 import { CloseCode, docId, encodeEpochOffer, encodeEpochRecord, startEpoch, type DocStore } from '@weft/core'
@@ -193,5 +195,80 @@ describe('the app that embeds the relay', () => {
     await second.start()
     expect(await registry.metrics()).toContain('weft_relay_docs_loaded 0')
     await second.close()
+  })
+})
+
+/** Sends one upgrade request for `target` over a raw TCP socket; resolves with the response's status line. */
+const statusOf = (port: number, target: string, extra: Record<string, string> = {}, version = '1.1') =>
+  new Promise<string>((resolve, reject) => {
+    const headers: Record<string, string> = {
+      Host: '127.0.0.1',
+      Upgrade: 'websocket',
+      Connection: 'Upgrade',
+      'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      ...extra,
+    }
+    const socket = connect(port, '127.0.0.1', () => {
+      const lines = Object.entries(headers)
+        .filter(([, v]) => v !== '')
+        .map(([k, v]) => `${k}: ${v}`)
+      socket.write(`GET ${target} HTTP/${version}\r\n${lines.join('\r\n')}\r\n\r\n`)
+    })
+    let data = ''
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('latin1')
+      const end = data.indexOf('\r\n')
+      if (end < 0) return
+      resolve(data.slice(0, end))
+      socket.destroy()
+    })
+    socket.on('error', reject)
+  })
+
+describe('handleUpgrade and hostile paths (EMBED-1)', () => {
+  it('EMBED-1: the relay matches the raw path: //host/collab/r, /collab\\r and /x/%2e%2e/collab/r are not its rooms (a proxy routing on the raw path sees another path)', () => {
+    const relay = createWeftRelay({
+      store: new SqliteDocStore({ path: ':memory:' }),
+      logger: capture(),
+      path: '/collab',
+    })
+    cleanups.push(() => void relay.close())
+    const request = (url: string) =>
+      ({
+        url,
+        method: 'GET',
+        headers: {
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        },
+      }) as unknown as IncomingMessage
+    for (const url of [
+      '//evil/collab/r',
+      '/collab\\r',
+      '/x/%2e%2e/collab/r',
+      '/x/../collab/r',
+      '/collab..',
+      '/collab%2Fr',
+    ]) {
+      const socket = new PassThrough()
+      expect([url, relay.handleUpgrade(request(url), socket, Buffer.alloc(0))]).toEqual([url, false])
+      expect(socket.listenerCount('error')).toBe(0)
+    }
+  })
+
+  it('EMBED-1: a path under the relay that names no valid room gets 404, a request without a key 400, an HTTP/1.1 upgrade with a good key is served', async () => {
+    const a = await start({})
+    const port = Number(new URL(a.http).port)
+    expect(await statusOf(port, '/collab/')).toBe('HTTP/1.1 404 Not Found')
+    expect(await statusOf(port, '/collab/%ZZ')).toBe('HTTP/1.1 404 Not Found')
+    expect(await statusOf(port, `/collab/${'r'.repeat(513)}`)).toBe('HTTP/1.1 404 Not Found')
+    expect(await statusOf(port, '/collab/r', { 'Sec-WebSocket-Key': '' })).toBe('HTTP/1.1 400 Bad Request')
+    expect(await statusOf(port, '/collab/r', { 'Sec-WebSocket-Version': '8' })).toBe(
+      'HTTP/1.1 426 Upgrade Required',
+    )
+    expect(await statusOf(port, '/collab/r')).toBe('HTTP/1.1 101 Switching Protocols')
+    expect(await statusOf(port, 'http://127.0.0.1/collab/r')).toBe('HTTP/1.1 101 Switching Protocols')
   })
 })
