@@ -54,12 +54,25 @@ export interface OpenDocOptions {
   /** Connect the transports right away (default true). */
   readonly connect?: boolean
   /**
-   * History compaction (docs/guides/compaction.md): follow epoch resets that peers offer (default true), and, on the
-   * one peer that is the document's epoch authority, start them when tombstones pass the policy (`autoStart`).
-   * `false` never switches (the document then stops syncing with peers that moved on).
+   * History compaction (docs/guides/compaction.md, COMPACT-8):
+   * - `true` (default): {@link WeftDoc.doc} never changes. An epoch reset that the relay or a peer starts while the
+   *   document is open is stored and taken at the next `openDoc` (before it resolves); meanwhile the document keeps
+   *   working in its epoch: edits are stored locally and stay pending (`pendingChanges`, `status` stays
+   *   `syncing`), updates from peers already in the new epoch do not arrive, and `epoch-available` is emitted (show
+   *   "a newer version is available, reopen").
+   * - `'live'`: follow at once; `doc` is replaced and `epoch-changed` is emitted. Bind editors with
+   *   `bindEachEpoch`, which rebinds them to each new `Y.Doc`.
+   * - an object: `live` as above, and `autoStart` on the one peer that is the document's epoch authority (it starts
+   *   epochs when tombstones pass the policy; its own starts switch at once in both modes).
+   * - `false`: never switches (the document then stops syncing with peers that moved on).
    */
   readonly epochs?:
-    boolean | { readonly autoStart?: (Partial<EpochPolicy> & { readonly minIntervalMs?: number }) | false }
+    | boolean
+    | 'live'
+    | {
+        readonly live?: boolean
+        readonly autoStart?: (Partial<EpochPolicy> & { readonly minIntervalMs?: number }) | false
+      }
 }
 
 /** A {@link ConnectionError} as {@link WeftDoc} reports it: with the transport that was refused. */
@@ -89,10 +102,18 @@ export type WeftDocEvents = {
   /** Progress of a large incoming sync message (e.g. a new device joining a big document). */
   progress: (event: { readonly received: number; readonly total: number; readonly kind: string }) => void
   /**
-   * The document moved to a new epoch (history compaction): `doc` is a new Y.Doc. Rebind editors, undo managers
-   * and observers to it; `WeftDoc.doc` returns it from now on.
+   * Only with `epochs: 'live'`: the document moved to a new epoch (history compaction): `doc` is a new Y.Doc.
+   * Rebind editors, undo managers and observers to it (`bindEachEpoch` does); `WeftDoc.doc` returns it from
+   * now on.
    */
   'epoch-changed': (event: { readonly doc: Y.Doc; readonly record: EpochRecord }) => void
+  /**
+   * Default mode: the relay or a peer moved to a newer epoch (`record`) while this document is open. `doc` stays the
+   * same and keeps working: edits are stored locally and stay pending, updates from peers in the new epoch do not
+   * arrive. The next {@link openDoc} takes the epoch and sends the edits made meanwhile (COMPACT-8). Show "a newer
+   * version is available, reopen".
+   */
+  'epoch-available': (event: { readonly record: EpochRecord }) => void
   /**
    * An asynchronous fault (store, transport, malformed peer data), or a connection refused for good (`auth-denied`
    * for a token refused or expired, `transport-failed` for another refusal; `cause` is the connection error). Never
@@ -175,13 +196,19 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
       this.emit('epoch-changed', [{ doc, record }])
       this.#update()
     }
+    const onAvailable = ({ record }: { record: EpochRecord }) => {
+      this.emit('epoch-available', [{ record }])
+      this.#update()
+    }
     handle.on('pending-changed', update)
     handle.on('error', onError)
     handle.on('epoch-changed', onEpoch)
+    handle.on('epoch-available', onAvailable)
     this.#offs.push(() => {
       handle.off('pending-changed', update)
       handle.off('error', onError)
       handle.off('epoch-changed', onEpoch)
+      handle.off('epoch-available', onAvailable)
     })
     this.#update()
   }
@@ -201,9 +228,17 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
     return this.handle.epochs
   }
 
-  /** The document (a new Y.Doc after each epoch change: see the `epoch-changed` event). */
+  /**
+   * The document: the same Y.Doc for this handle's life by default; with `epochs: 'live'` a new one after each epoch
+   * change (see the `epoch-changed` event).
+   */
   get doc(): Y.Doc {
     return this.handle.doc
+  }
+
+  /** The newer epoch the next {@link openDoc} will take (default mode, see `epoch-available`), or null. */
+  get waitingEpoch(): EpochRecord | null {
+    return this.handle.waitingEpoch
   }
 
   get awareness(): Awareness {
@@ -358,7 +393,10 @@ export const openDoc = async (options: OpenDocOptions): Promise<WeftDoc> => {
     ...(doc ? { doc } : {}),
     ...(options.awareness ? { awareness: options.awareness } : {}),
     ...(options.store ? { store: options.store } : {}),
-    epochs: typeof epochOptions === 'object' ? { autoStart: epochOptions.autoStart ?? false } : epochOptions,
+    epochs:
+      typeof epochOptions === 'object'
+        ? { autoStart: epochOptions.autoStart ?? false, live: epochOptions.live ?? false }
+        : epochOptions,
     // The local-change count is stored with the appends, and only when something can acknowledge (PROV-5.8).
     persistPending: transports.length > 0,
   })

@@ -5,11 +5,17 @@ import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '@weft/core/
 import { openDoc, type SyncStatus, type WeftDoc } from '../../src/index.js'
 import { makeRelay, settle } from './support/memoryRelay.js'
 
-const client = async (net: MemoryNetwork, name: string, relay: MemoryTransport, store: DocStore) => {
+const client = async (
+  net: MemoryNetwork,
+  name: string,
+  relay: MemoryTransport,
+  store: DocStore,
+  epochs?: 'live',
+) => {
   const t = net.transport(name)
   net.link(t, relay)
   const statuses: SyncStatus[] = []
-  const d = await openDoc({ docId: 'd', store, relay: t, connect: false })
+  const d = await openDoc({ docId: 'd', store, relay: t, connect: false, ...(epochs ? { epochs } : {}) })
   d.on('status', ({ status }) => statuses.push(status))
   return { d, t, statuses }
 }
@@ -94,7 +100,7 @@ describe('WeftDoc', () => {
     await b.destroy()
   })
 
-  it('PROV-5.6 an epoch reset by the authority: offline edits are kept, the app gets the new Y.Doc, pending returns to 0', async () => {
+  it("PROV-5.6 an epoch reset by the authority (epochs: 'live'): offline edits are kept, the app gets the new Y.Doc, pending returns to 0", async () => {
     const net = new MemoryNetwork()
     // The authority: a storing peer with an EpochManager (the role a relay or an always-on node plays).
     const doc = new Y.Doc()
@@ -111,7 +117,8 @@ describe('WeftDoc', () => {
     authority.addTransport(hub)
     hub.connect()
     const store = new MemoryDocStore()
-    const { d } = await client(net, 'c', hub, store)
+    // The live mode (COMPACT-8.3): the app gets the new Y.Doc at once.
+    const { d } = await client(net, 'c', hub, store, 'live')
     d.connect()
     const board = () => d.doc.getMap<number>('board')
     for (let i = 0; i < 50; i++) board().set(`s${i % 5}`, i)

@@ -23,7 +23,7 @@ const setup = async () => {
   hub.connect()
   const t = net.transport('c')
   net.link(t, hub)
-  const handle = await openDoc({ docId: 'd', store: new MemoryDocStore(), relay: t })
+  const handle = await openDoc({ docId: 'd', store: new MemoryDocStore(), relay: t, epochs: 'live' })
   const teardown = async () => {
     await handle.destroy()
     epochs.destroy()
