@@ -65,7 +65,15 @@ export const openSession = async ({
     : null
   const relay = settings.relay ? new WebSocketTransport({ url: urls.relay, room: id }) : null
   const transports: Transport[] = webrtc ? [tabs, webrtc] : [tabs]
-  const handle = await openDoc({ docId: id, store, ...(relay ? { relay } : {}), transports, connect: online })
+  // The live epoch mode (COMPACT-8.3): the demo follows a history reset at once and rebinds by reopening (app.ts).
+  const handle = await openDoc({
+    docId: id,
+    store,
+    ...(relay ? { relay } : {}),
+    transports,
+    connect: online,
+    epochs: 'live',
+  })
   // Opened right after the local load: migrations converge when peers migrate concurrently (SCHEMA-4.5), and
   // record steps also run on older data that arrives later.
   const { typed, board } = typedFor(handle.doc, version)
