@@ -296,6 +296,9 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     relay: metrics.connectionsTotal.labels({ endpoint: 'relay' }),
   }
 
+  /** Upgrade sockets this relay took (EMBED-1: each is answered once). */
+  const taken = new WeakSet<Duplex>()
+
   /** The route of a request, `null` for a path of the relay's that names no valid room, `undefined` if not its. */
   const route = (path: string): Route | null | undefined => {
     if (options.signalPath !== null && (path === options.signalPath || path === `${options.signalPath}/`))
@@ -319,6 +322,10 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     const target = url && path !== null ? route(path) : undefined
     // EMBED-1: a request under none of the relay's paths is left as it is (unless the server owns every path).
     if (target === undefined && !everyPath) return false
+    // EMBED-1: a socket handed in twice (attached twice to one server, or attach() and handleUpgrade() both) is
+    // answered once; answering it twice would interleave two handshakes on one socket.
+    if (taken.has(socket)) return true
+    taken.add(socket)
     upgrade(req, socket, head, url, target ?? null).catch((err: unknown) => {
       logger.error({ err, url: req.url }, 'upgrade failed')
       socket.destroy()

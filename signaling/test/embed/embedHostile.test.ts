@@ -272,3 +272,16 @@ describe('handleUpgrade and hostile paths (EMBED-1)', () => {
     expect(await statusOf(port, 'http://127.0.0.1/collab/r')).toBe('HTTP/1.1 101 Switching Protocols')
   })
 })
+
+describe('misuse by the embedding app', () => {
+  it("EMBED-1: a relay attached twice to one server (or attached and called from the app's own upgrade listener) answers each upgrade once; clients sync", async () => {
+    const a = await start({})
+    a.relay.attach(a.server)
+    a.server.on('upgrade', (req, socket, head) => a.relay.handleUpgrade(req, socket, head))
+    const one = await WeftTestClient.open(`${a.relayUrl}/r`)
+    const two = await WeftTestClient.open(`${a.relayUrl}/r`)
+    await Promise.all([one.next('sync-step2'), two.next('sync-step2')])
+    await one.ackAtLeast(one.sendUpdate(textUpdate('once')))
+    await textEquals(two.doc, 'once')
+  })
+})
