@@ -285,3 +285,27 @@ describe('misuse by the embedding app', () => {
     await textEquals(two.doc, 'once')
   })
 })
+
+describe('auth on the embedded path (AUTH-7)', () => {
+  it('AUTH-7, HOOK-1: a grant that expires while an async authenticate hook still runs is refused with TokenExpired; nothing is served', async () => {
+    let grants = 0
+    const a = await start({
+      authenticate: async () => {
+        const grant = new RoomGrant({ r: 'write' }, Date.now() + 1)
+        grants++
+        // The hook takes longer than the grant lasts (a slow session lookup).
+        const until = Date.now() + 2
+        while (Date.now() <= until) await Promise.resolve()
+        return { ok: true, grant }
+      },
+    })
+    const ws = new WebSocket(`${a.relayUrl}/r`)
+    const messages: Buffer[] = []
+    ws.on('message', (data: Buffer) => messages.push(data))
+    const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)))
+    expect(code).toBe(CloseCode.TokenExpired)
+    expect(messages).toEqual([])
+    expect(grants).toBe(1)
+    expect(a.relay.metrics.get('weft_connections_total', { endpoint: 'relay' })).toBe(0)
+  })
+})
