@@ -363,9 +363,18 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     }
     let conn: AuthorizedSocket | null = null
     deciding.add(socket)
+    // HOOK-1.5: the decision (an authenticate hook, the store opening) has headersTimeoutMs; then the upgrade is
+    // answered 503 and the decision, when it comes, is ignored. A hanging hook holds no socket for ever.
+    const timer = setTimeout(() => {
+      if (!deciding.delete(socket)) return
+      logger.warn({ client, endpoint: target.endpoint }, 'no auth decision in time: upgrade refused')
+      refuseUpgrade(socket, '503 Service Unavailable', false, ['Retry-After: 1'])
+    }, limits.headersTimeoutMs)
+    timer.unref()
     try {
       conn = await open(req, socket, head, url, target, client)
     } finally {
+      clearTimeout(timer)
       deciding.delete(socket)
       if (!conn) admission.release(client)
     }
@@ -424,8 +433,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     const result = await decide(req, extractToken(url, offered), target, client)
     // EMBED-2: a relay started by its first upgrade opens its store before any connection is created.
     if (state === 'starting') await started?.catch(() => undefined)
-    if (state !== 'open' || socket.destroyed) {
-      // close() answered it 503 already (and lets the answer out); anything else is cut.
+    if (state !== 'open' || socket.destroyed || socket.writableEnded) {
+      // close() or the decision timeout answered it 503 already (and lets the answer out); anything else is cut.
       if (!socket.writableEnded) socket.destroy()
       return null
     }

@@ -9,7 +9,9 @@ import { connect } from 'node:net'
 import { PassThrough } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import * as Y from 'yjs'
-import { CloseCode, docId, encodeEpochOffer, encodeEpochRecord, startEpoch, type DocStore } from '@weft/core'
+import { CloseCode, docId, type DocStore } from '@weft/core'
+import { encodeEpochRecord, startEpoch } from '@weft/core/epochs'
+import { encodeEpochOffer } from '@weft/core/protocol'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { Registry } from 'prom-client'
 import WebSocket from 'ws'
@@ -306,6 +308,35 @@ describe('auth on the embedded path (AUTH-7)', () => {
     expect(code).toBe(CloseCode.TokenExpired)
     expect(messages).toEqual([])
     expect(grants).toBe(1)
+    expect(a.relay.metrics.get('weft_connections_total', { endpoint: 'relay' })).toBe(0)
+  })
+})
+
+describe('a hanging authenticate hook', () => {
+  it('HOOK-1.5: an authenticate hook that has not decided within headersTimeoutMs gets the upgrade answered 503; its late grant is ignored and nothing is counted', async () => {
+    const gate = deferred()
+    const entered = deferred()
+    const a = await start(
+      {
+        authenticate: async () => {
+          entered.resolve()
+          await gate.promise
+          return { ok: true, grant: RoomGrant.open() }
+        },
+      },
+      { limits: { headersTimeoutMs: 200 } },
+    )
+    const ws = new WebSocket(`${a.relayUrl}/r`)
+    const status = new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+      ws.on('error', () => undefined)
+    })
+    await entered.promise
+    expect(await status).toBe(503)
+    expect(lines.some((l) => l.msg === 'no auth decision in time: upgrade refused')).toBe(true)
+    gate.resolve()
+    // The late decision changes nothing: the relay closes without a connection to close.
+    await a.relay.close()
     expect(a.relay.metrics.get('weft_connections_total', { endpoint: 'relay' })).toBe(0)
   })
 })
