@@ -102,7 +102,7 @@ export interface WeftRelay {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean
   /**
    * Serves a WebSocket the app accepted itself (EMBED-4; "Bring your own WebSocket server" in docs/guides/server.md):
-   * a `ws` socket wrapped in a {@link WsRelaySocket}, or any other {@link RelaySocket}. The app has authenticated
+   * a `ws` socket wrapped in a `WsRelaySocket`, or any other {@link RelaySocket}. The app has authenticated
    * the client and says so with `request.grant`; the relay checks the rest as for its own upgrades: the room's name,
    * the grant's expiry and its access to the room (`Forbidden` when none), its state (`ServerShutdown` once
    * closing), `maxConnections` (`ServerFull`) and, when `request.clientAddress` is given, the per-address limits
