@@ -32,6 +32,8 @@ interface HookedConnection {
   deciding: boolean
   /** Bytes of updates waiting for a verdict (the one being decided included), charged to the input budget. */
   heldBytes: number
+  /** Bytes of the update being decided (0 when none). */
+  decidingBytes: number
   /** Resolved once nothing of this connection waits for `onUpdate` (created by {@link RelayHooks.decided}). */
   idle: { readonly promise: Promise<void>; readonly resolve: () => void } | null
   /** Closed, refused or gone: its held updates are dropped, the hook is not asked again. */
@@ -113,6 +115,7 @@ export class RelayHooks {
       queue: [],
       deciding: false,
       heldBytes: 0,
+      decidingBytes: 0,
       idle: null,
       closed: false,
     }
@@ -169,8 +172,9 @@ export class RelayHooks {
    * once. Updates of peers that are not hooked connections (the scale-out bus) are accepted as they are.
    *
    * HOOK-3.6: what a connection holds while the hook decides is bounded: its waiting updates are charged to the
-   * server's input budget (CONN-11.2, 11.3), and a connection whose waiting updates pass `maxHeldBytes` is closed
-   * with `RateLimited` (they are dropped, never acknowledged).
+   * server's input budget (CONN-11.2, 11.3), and a connection whose updates queued behind the one being decided
+   * would pass `maxHeldBytes` is closed with `RateLimited` (they are dropped, never acknowledged); one update always
+   * may wait.
    */
   screen(room: string, update: Uint8Array, from: RelayPeer, accept: () => Promise<void>): Promise<void> {
     const hooked = this.#connections.get(from)
@@ -192,7 +196,9 @@ export class RelayHooks {
       this.#await(hooked, { room, update, accept, settle }, verdict)
       return outcome
     }
-    if (hooked.heldBytes + update.byteLength > this.#maxHeldBytes) {
+    // Queued behind the update being decided; one update always may wait, however large.
+    const queued = hooked.heldBytes - hooked.decidingBytes
+    if (queued > 0 && queued + update.byteLength > this.#maxHeldBytes) {
       this.#logger.warn(
         { room, conn: hooked.context.id, held: hooked.heldBytes, code: closeCodeName(CloseCode.RateLimited) },
         'updates waiting for the onUpdate hook exceed their bound',
@@ -257,9 +263,11 @@ export class RelayHooks {
   /** Waits for the verdict on `held` (its hook call pending), then decides the connection's next held update. */
   #await(hooked: HookedConnection, held: HeldUpdate, verdict: PromiseLike<HookVerdict>): void {
     hooked.deciding = true
+    hooked.decidingBytes = held.update.byteLength
     const decided = (outcome: { verdict: HookVerdict } | { err: unknown }) => {
       // Closed meanwhile: its bytes were released and the rest dropped; this one is dropped too (HOOK-3.4).
       if (hooked.closed) return held.settle(this.#refused(held.room))
+      hooked.decidingBytes = 0
       this.#hold(hooked, -held.update.byteLength)
       if ('err' in outcome) {
         this.#failed(hooked, 'onUpdate', outcome.err)

@@ -84,6 +84,31 @@ describe('hooks under a hostile writer', () => {
   })
 })
 
+describe('hooks and a large update', () => {
+  it('HOOK-3.6: one update may always wait behind the one being decided, however large: both are stored and acknowledged', async () => {
+    const gate = deferred()
+    const entered = deferred()
+    const a = await start(
+      {
+        onUpdate: async ({ update }) => {
+          if (update.byteLength < 500 * 1024) {
+            entered.resolve()
+            await gate.promise
+          }
+        },
+      },
+      { limits: { maxRelayMessageBytes: 1024 * 1024 } },
+    )
+    const writer = await WeftTestClient.open(`${a.relayUrl}/r`)
+    await writer.next('sync-step2')
+    writer.sendUpdate(textUpdate('a'.repeat(300 * 1024)))
+    await entered.promise
+    const seq = writer.sendUpdate(textUpdate('b'.repeat(900 * 1024)))
+    gate.resolve()
+    expect(await writer.ackAtLeast(seq)).toBeGreaterThanOrEqual(seq)
+  })
+})
+
 describe('onUpdate cannot be bypassed', () => {
   it('HOOK-3.7: with an onUpdate hook, an epoch offer (whose record and catch-up would become the document) is ignored: content the hook refuses never gets in that way', async () => {
     const a = await start({
