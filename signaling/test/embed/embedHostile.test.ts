@@ -9,9 +9,10 @@ import { connect } from 'node:net'
 import { PassThrough } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
 import { CloseCode, docId, type DocStore } from '@weft/core'
 import { encodeEpochRecord, startEpoch } from '@weft/core/epochs'
-import { encodeEpochOffer } from '@weft/core/protocol'
+import { encodeAwareness, encodeEpochOffer } from '@weft/core/protocol'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { Registry } from 'prom-client'
 import WebSocket from 'ws'
@@ -104,6 +105,15 @@ describe('hooks and a large update', () => {
     writer.sendUpdate(textUpdate('a'.repeat(300 * 1024)))
     await entered.promise
     const seq = writer.sendUpdate(textUpdate('b'.repeat(900 * 1024)))
+    // Presence after it on the same socket, echoed to the sender: once back, the large update waits at the relay.
+    const presence = new awarenessProtocol.Awareness(new Y.Doc())
+    cleanups.push(() => presence.destroy())
+    presence.setLocalState({ user: 'writer' })
+    writer.client.send(
+      encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(presence, [presence.clientID])),
+    )
+    await writer.next('awareness')
+    expect(writer.client.ws.readyState).toBe(writer.client.ws.OPEN)
     gate.resolve()
     expect(await writer.ackAtLeast(seq)).toBeGreaterThanOrEqual(seq)
   })
