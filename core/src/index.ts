@@ -1,5 +1,7 @@
 /**
- * `@weft/core`: the sync engine, the wire protocol, the Transport and DocStore contracts.
+ * `@weft/core`: the sync engine, the document handle, typed schemas, the Transport and DocStore contracts and the
+ * close codes. Wire-level building blocks are on `@weft/core/protocol`, epoch building blocks on `@weft/core/epochs`,
+ * the per-path engine on `@weft/core/sync-engine`, store implementers' tools on `@weft/core/store-kit`.
  * @module @weft/core
  */
 export { WeftError, WeftErrorCode, toWeftError } from './WeftError.js'
@@ -31,6 +33,5 @@ export {
   type AddTransportOptions,
   type OpenDocumentOptions,
 } from './doc/index.js'
-export { judgePeerEpoch } from './sync/epochRules.js'
-export * from './protocol/index.js'
+export { CloseCode, closeCodeName, isRetryableClose } from './protocol/closeCodes.js'
 export * from './schema/index.js'

@@ -1,4 +1,5 @@
-import { countItems, type DocInspection, type ItemCounts } from '@weft/core'
+import { type DocInspection } from '@weft/core'
+import { countItems, type ItemCounts } from '@weft/core/epochs'
 import type { SyncStatus, WeftDoc } from '@weft/providers'
 import type { DemoApp } from './app.js'
 import type { ShapeKind } from './board/boardSchema.js'

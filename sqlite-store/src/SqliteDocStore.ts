@@ -1,10 +1,8 @@
 import Database from 'better-sqlite3'
 import {
-  EPOCH_META_KEY,
   INITIAL_EPOCH,
   WeftError,
   WeftErrorCode,
-  epochMismatchError,
   type AppendOptions,
   type CompactOptions,
   type CompactResult,
@@ -12,6 +10,8 @@ import {
   type DocStore,
   type StoredDoc,
 } from '@weft/core'
+import { EPOCH_META_KEY } from '@weft/core/epochs'
+import { epochMismatchError } from '@weft/core/store-kit'
 import { AppendQueue, rejectAppends, settleAppends } from '@weft/core/store-kit'
 
 /** Options of {@link SqliteDocStore}. */

@@ -3,17 +3,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { DocPersistence, applyStoredDoc, docId } from '@weft/core'
 import {
-  DocPersistence,
   EPOCH_CHILD_META_KEY,
-  applyStoredDoc,
-  docId,
   encodeEpochRecord,
   epochArchiveId,
   readEpochArchive,
   startEpoch,
   writeEpochArchive,
-} from '@weft/core'
+} from '@weft/core/epochs'
 import { draggedWhiteboard, freshWhiteboardCopy, openEpochPeer } from '@weft/core/testing'
 import { toBase64 } from 'lib0/buffer'
 import { SqliteDocStore, sqliteFileBytes } from '../src/index.js'

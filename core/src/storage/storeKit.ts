@@ -4,3 +4,4 @@
  * @module @weft/core/store-kit
  */
 export { AppendQueue, settleAppends, rejectAppends, type PendingAppend } from './AppendQueue.js'
+export { epochMismatchError } from './DocStore.js'

@@ -17,9 +17,9 @@ import {
   INITIAL_EPOCH,
   SyncSession,
   docId,
-  rebaseOnto,
   type EpochRecord,
 } from '../../src/index.js'
+import { rebaseOnto } from '../../src/storage/epochs.js'
 import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
 
 export interface FuzzOptions {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { Reassembler, WeftError, decodeMessage, splitMessage } from '../../src/index.js'
+import { WeftError } from '../../src/index.js'
+import { Reassembler, decodeMessage, splitMessage } from '../../src/protocol/index.js'
 
 const payload = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff)
 

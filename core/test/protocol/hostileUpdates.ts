@@ -1,6 +1,6 @@
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
-import { validateUpdate } from '../../src/index.js'
+import { validateUpdate } from '../../src/protocol/index.js'
 
 /**
  * The hostile-update differential check (SYNC-3.5), shared by the property test and `npm run fuzz -- --mode

@@ -3,10 +3,10 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
+import { WeftError } from '../../src/index.js'
 import {
   Feature,
   PROTOCOL_VERSION,
-  WeftError,
   decodeMessage,
   encodeAck,
   encodeAwareness,
@@ -17,7 +17,7 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
   updateMessageParts,
-} from '../../src/index.js'
+} from '../../src/protocol/index.js'
 
 const hello = { version: PROTOCOL_VERSION, features: Feature.Ack | Feature.Chunk, maxMessageSize: 1 << 20 }
 

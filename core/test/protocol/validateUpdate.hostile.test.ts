@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { MAX_NESTING_DEPTH, validateUpdate } from '../../src/index.js'
+import { MAX_NESTING_DEPTH, validateUpdate } from '../../src/protocol/index.js'
 import { accepts, buildCorpus, checkMergesAndApplies, hostileCase } from './hostileUpdates.js'
 
 /** A V1 update of client 5 from clock 0 with the structs `write` writes, and an empty delete set. */

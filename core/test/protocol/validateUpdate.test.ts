@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { validateUpdate } from '../../src/index.js'
+import { validateUpdate } from '../../src/protocol/index.js'
 
 /** A document that uses every content type of the V1 update format. */
 const richUpdates = (): Uint8Array[] => {

@@ -6,13 +6,10 @@ import {
   Compactor,
   DocPersistence,
   applyStoredDoc,
-  epochArchiveId,
-  persistEpoch,
-  rebaseOnto,
-  startEpoch,
   type EpochRecord,
   type StoredDoc,
 } from '../../src/storage/index.js'
+import { epochArchiveId, persistEpoch, rebaseOnto, startEpoch } from '../../src/storage/epochs.js'
 import { MemoryDocStore } from '../../src/testing/MemoryDocStore.js'
 
 const D = docId('doc')

@@ -2,8 +2,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { WeftError } from '../../src/WeftError.js'
+import { INITIAL_EPOCH } from '../../src/storage/index.js'
 import {
-  INITIAL_EPOCH,
   MIN_EPOCH_CLIENT,
   chooseEpoch,
   compareEpochs,
@@ -13,7 +13,7 @@ import {
   epochSeq,
   startEpoch,
   verifyEpochRecord,
-} from '../../src/storage/index.js'
+} from '../../src/storage/epochs.js'
 
 const sample = (): Y.Doc => {
   const doc = new Y.Doc()

@@ -7,7 +7,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { rebaseOnto, startEpoch, type EpochRecord } from '../../src/storage/index.js'
+import { type EpochRecord } from '../../src/storage/index.js'
+import { rebaseOnto, startEpoch } from '../../src/storage/epochs.js'
 
 type Op =
   | { readonly k: 'ins'; readonly p: number; readonly at: number; readonly n: number }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { rebuildFresh } from '../../src/storage/index.js'
+import { rebuildFresh } from '../../src/storage/epochs.js'
 
 /** Every struct of `doc`, as (client, clock) → item. */
 const itemAt = (doc: Y.Doc, client: number, clock: number): Y.Item | null => {

@@ -1,20 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { WeftError, type EpochRecord } from '../../src/index.js'
+import { decodeEpochRecord, encodeEpochRecord, startEpoch } from '../../src/storage/epochs.js'
 import {
   Feature,
   PROTOCOL_VERSION,
-  WeftError,
-  decodeEpochRecord,
   decodeMessage,
   encodeChunk,
-  encodeEpochRecord,
   encodeSyncStep2,
   splitMessage,
-  startEpoch,
-  type EpochRecord,
   type Hello,
   type WireMessage,
-} from '../../src/index.js'
+} from '../../src/protocol/index.js'
 import {
   MIN_PEER_MESSAGE_SIZE,
   ProtocolPath,

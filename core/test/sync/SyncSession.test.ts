@@ -1,13 +1,13 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
+import { WeftError } from '../../src/index.js'
 import {
   Feature,
   PROTOCOL_VERSION,
-  WeftError,
   encodeAuthDenied,
   encodeSyncStep1,
   encodeSyncUpdate,
-} from '../../src/index.js'
+} from '../../src/protocol/index.js'
 import { TestNet, text } from './peers.js'
 
 describe('SyncSession', () => {

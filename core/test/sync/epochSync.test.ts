@@ -5,19 +5,18 @@ import {
   Compactor,
   EpochManager,
   SyncSession,
-  countItems,
   docId,
-  epochArchiveId,
   inspectDoc,
-  readEpochRecord,
-  shouldStartEpoch,
-  encodeEpochRequest,
-  encodeSyncStep1,
-  Feature,
-  PROTOCOL_VERSION,
-  startEpoch,
   type EpochManagerOptions,
 } from '../../src/index.js'
+import {
+  countItems,
+  epochArchiveId,
+  readEpochRecord,
+  shouldStartEpoch,
+  startEpoch,
+} from '../../src/storage/epochs.js'
+import { encodeEpochRequest, encodeSyncStep1, Feature, PROTOCOL_VERSION } from '../../src/protocol/index.js'
 import {
   MemoryDocStore,
   MemoryNetwork,

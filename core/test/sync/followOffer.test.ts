@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { startEpoch } from '../../src/index.js'
+import { startEpoch } from '../../src/storage/epochs.js'
 import { buildEpochDoc, planFollow } from '../../src/sync/engine.js'
 
 /** An epoch started from a document holding "hello" (the old epoch's state). */

@@ -1,4 +1,5 @@
-import { EPOCH_META_KEY, INITIAL_EPOCH, WeftError, WeftErrorCode, type DocId } from '@weft/core'
+import { INITIAL_EPOCH, WeftError, WeftErrorCode, type DocId } from '@weft/core'
+import { EPOCH_META_KEY } from '@weft/core/epochs'
 import { CLOCKS, META, SNAPSHOTS, UPDATES } from './idb.js'
 
 /** A row of the `snapshots` store. */

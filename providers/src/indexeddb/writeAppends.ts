@@ -1,4 +1,5 @@
-import { epochMismatchError, WeftError, type DocId } from '@weft/core'
+import { WeftError, type DocId } from '@weft/core'
+import { epochMismatchError } from '@weft/core/store-kit'
 import type { PendingAppend } from '@weft/core/store-kit'
 import { CLOCKS, META, SNAPSHOTS, transactionDone, UPDATES } from './idb.js'
 import { readEpoch, readLastClock, toClock } from './readRows.js'

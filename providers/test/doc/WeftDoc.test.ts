@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { DocPersistence, EpochManager, SyncSession, countItems, docId, type DocStore } from '@weft/core'
+import { DocPersistence, EpochManager, SyncSession, docId, type DocStore } from '@weft/core'
+import { countItems } from '@weft/core/epochs'
 import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '@weft/core/testing'
 import { openDoc, type SyncStatus, type WeftDoc } from '../../src/index.js'
 import { makeRelay, settle } from './support/memoryRelay.js'

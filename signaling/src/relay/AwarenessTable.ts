@@ -4,7 +4,7 @@ import {
   isRemovedAwarenessState,
   readEncodedAwarenessEntries,
   type EncodedAwarenessEntry,
-} from '@weft/core'
+} from '@weft/core/protocol'
 
 interface Entry {
   clock: number

@@ -5,9 +5,9 @@ import {
   shouldCompact,
   type CompactionPolicy,
   type DocStore,
-  type ItemCounts,
   type StoredDoc,
 } from '@weft/core'
+import { type ItemCounts } from '@weft/core/epochs'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
 import { CompactionWorker } from './CompactionWorker.js'

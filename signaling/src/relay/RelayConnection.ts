@@ -1,14 +1,11 @@
+import { CloseCode, WeftError, WeftErrorCode, type EpochRecord } from '@weft/core'
 import {
-  CloseCode,
   Feature,
-  WeftError,
-  WeftErrorCode,
   encodeAwareness,
   updateMessageParts,
-  type EpochRecord,
   type UpdateSummary,
   type WireMessage,
-} from '@weft/core'
+} from '@weft/core/protocol'
 import {
   ProtocolPath,
   type EpochOffering,

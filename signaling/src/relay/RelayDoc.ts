@@ -1,5 +1,6 @@
 import * as Y from 'yjs'
-import { MAX_NESTING_DEPTH, updateMessageParts, type DocId, type StoredDoc } from '@weft/core'
+import { type DocId, type StoredDoc } from '@weft/core'
+import { MAX_NESTING_DEPTH, updateMessageParts } from '@weft/core/protocol'
 import { AwarenessTable } from './AwarenessTable.js'
 import type { CommitTarget } from './GroupCommitter.js'
 import { SharedMessage } from './SharedMessage.js'

@@ -1,11 +1,5 @@
-import {
-  WeftError,
-  WeftErrorCode,
-  readEpochRecord,
-  shouldStartEpoch,
-  type EpochRecord,
-  type ItemCounts,
-} from '@weft/core'
+import { WeftError, WeftErrorCode, type EpochRecord } from '@weft/core'
+import { readEpochRecord, shouldStartEpoch, type ItemCounts } from '@weft/core/epochs'
 import { epochIdOf, epochTag, type EpochOffering, type OfferJudgement } from '@weft/core/sync-engine'
 import { archiveDiff, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
 import { isEpochPeer, type EpochPeer } from './RelayEpochPeer.js'

@@ -1,15 +1,7 @@
 import type { Logger } from 'pino'
-import {
-  CloseCode,
-  closeCodeName,
-  docId,
-  isEpochArchiveId,
-  encodeAwareness,
-  MAX_NESTING_DEPTH,
-  validateUpdate,
-  type DocStore,
-  type UpdateSummary,
-} from '@weft/core'
+import { CloseCode, closeCodeName, docId, type DocStore } from '@weft/core'
+import { isEpochArchiveId } from '@weft/core/epochs'
+import { encodeAwareness, MAX_NESTING_DEPTH, validateUpdate, type UpdateSummary } from '@weft/core/protocol'
 import { RoomGrant, type Access } from '../auth/RoomGrant.js'
 import type { ConnectionContext, WeftHooks } from '../hooks.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'

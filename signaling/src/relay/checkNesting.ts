@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { MAX_NESTING_DEPTH, validateUpdate } from '@weft/core'
+import { MAX_NESTING_DEPTH, validateUpdate } from '@weft/core/protocol'
 import type { RelayDoc } from './RelayDoc.js'
 
 /**

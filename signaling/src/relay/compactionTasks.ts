@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { type EpochPolicy, type EpochRecord } from '@weft/core'
 import {
   countItems,
   decodeEpochRecord,
@@ -6,10 +7,8 @@ import {
   rebaseOnto,
   shouldStartEpoch,
   startEpoch,
-  type EpochPolicy,
-  type EpochRecord,
   type ItemCounts,
-} from '@weft/core'
+} from '@weft/core/epochs'
 import { buildEpochDoc, planFollow } from '@weft/core/sync-engine'
 import { collectGarbage, mergeUpdatesBatched } from './mergeUpdatesBatched.js'
 

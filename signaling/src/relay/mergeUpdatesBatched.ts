@@ -1,5 +1,6 @@
 import * as Y from 'yjs'
-import { countItems, validateUpdate, type ItemCounts } from '@weft/core'
+import { countItems, type ItemCounts } from '@weft/core/epochs'
+import { validateUpdate } from '@weft/core/protocol'
 
 /** The encoding of an update that changes nothing (no structs, empty delete set). */
 export const EMPTY_UPDATE: Uint8Array = new Uint8Array([0, 0])

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
-import { validateUpdate, type DocId, type DocStore, type StoredDoc } from '@weft/core'
+import { type DocId, type DocStore, type StoredDoc } from '@weft/core'
+import { validateUpdate } from '@weft/core/protocol'
 import { EMPTY_UPDATE, mergeUpdatesBatched } from './mergeUpdatesBatched.js'
 
 /** One stored part (the snapshot or a tail update) that Yjs cannot merge or apply, kept aside (RELAY-9.3). */

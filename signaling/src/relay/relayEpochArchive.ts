@@ -1,11 +1,6 @@
 import * as Y from 'yjs'
-import {
-  epochArchiveStateV2,
-  readEpochArchive,
-  type DocId,
-  type DocStore,
-  type EpochRecord,
-} from '@weft/core'
+import { type DocId, type DocStore, type EpochRecord } from '@weft/core'
+import { epochArchiveStateV2, readEpochArchive } from '@weft/core/epochs'
 
 /** What the relay kept of an epoch it left: the record that replaced it and its last state (V2). */
 export interface EpochArchive {

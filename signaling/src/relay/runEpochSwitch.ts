@@ -1,13 +1,11 @@
 import type { Logger } from 'pino'
+import { type DocStore, type EpochPolicy, type EpochRecord } from '@weft/core'
 import {
   decodeEpochRecord,
   encodeEpochRecord,
   persistEpochSnapshot,
   writeEpochArchive,
-  type DocStore,
-  type EpochPolicy,
-  type EpochRecord,
-} from '@weft/core'
+} from '@weft/core/epochs'
 import { epochIdOf, judgeOffer } from '@weft/core/sync-engine'
 import type { CompactionWorker } from './CompactionWorker.js'
 import type { SwitchLate, SwitchPlan, SwitchStart } from './compactionTasks.js'

@@ -1,10 +1,8 @@
 import type pg from 'pg'
 import {
-  EPOCH_META_KEY,
   INITIAL_EPOCH,
   WeftError,
   WeftErrorCode,
-  epochMismatchError,
   type AppendOptions,
   type CompactOptions,
   type CompactResult,
@@ -12,6 +10,8 @@ import {
   type DocStore,
   type StoredDoc,
 } from '@weft/core'
+import { EPOCH_META_KEY } from '@weft/core/epochs'
+import { epochMismatchError } from '@weft/core/store-kit'
 import { AppendQueue, rejectAppends, type PendingAppend } from '@weft/core/store-kit'
 import {
   COMPACT_LOCK_KEY,

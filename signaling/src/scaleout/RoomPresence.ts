@@ -1,4 +1,8 @@
-import { encodeAwarenessEntries, readEncodedAwarenessEntries, type EncodedAwarenessEntry } from '@weft/core'
+import {
+  encodeAwarenessEntries,
+  readEncodedAwarenessEntries,
+  type EncodedAwarenessEntry,
+} from '@weft/core/protocol'
 import type { AwarenessTable } from '../relay/AwarenessTable.js'
 
 interface RemoteClient {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
-import { encodeAwareness, validateUpdate, type DocId, type UpdateSummary } from '@weft/core'
+import { type DocId } from '@weft/core'
+import { encodeAwareness, validateUpdate, type UpdateSummary } from '@weft/core/protocol'
 import type { RelayDoc, RelayPeer } from '../relay/RelayDoc.js'
 import { bytesOf, SharedMessage } from '../relay/SharedMessage.js'
 import { isEmptyUpdate } from '../relay/mergeUpdatesBatched.js'

@@ -3,15 +3,15 @@ import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SignJWT } from 'jose'
 import * as Y from 'yjs'
+import { CloseCode } from '@weft/core'
 import {
-  CloseCode,
   Feature,
   PROTOCOL_VERSION,
   encodeChunk,
   encodeSyncStep1,
   encodeSyncUpdate,
   splitMessage,
-} from '@weft/core'
+} from '@weft/core/protocol'
 import { parseServeArgs } from '../../src/cli/parseServeArgs.js'
 import { Opcode } from '../../src/ws/frames.js'
 import { RawWsClient, maskedFrame } from '../helpers/RawWsClient.js'

@@ -11,7 +11,7 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
   splitMessage,
-} from '@weft/core'
+} from '@weft/core/protocol'
 import { encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'

@@ -8,7 +8,7 @@ import {
   encodeSyncUpdate,
   type Hello,
   type WireMessage,
-} from '@weft/core'
+} from '@weft/core/protocol'
 import { TestClient } from './TestClient.js'
 
 type Whole = Exclude<WireMessage, { type: 'chunk' }>

@@ -1,10 +1,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { decodeMessage } from '@weft/core'
+import { decodeMessage } from '@weft/core/protocol'
 import { UpdateLog, type AnswerEncoder } from '../../src/relay/UpdateLog.js'
 import { stateVectorOfParts } from '../../src/relay/stateVectorOfParts.js'
-import { encodeSyncStep2, encodeSyncUpdate } from '@weft/core'
+import { encodeSyncStep2, encodeSyncUpdate } from '@weft/core/protocol'
 
 const svOf = (update: Uint8Array) => Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update))
 

@@ -3,21 +3,23 @@ import * as Y from 'yjs'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import {
   CloseCode,
-  EPOCH_CHILD_META_KEY,
   applyStoredDoc,
-  countItems,
   docId,
-  encodeEpochOffer,
-  encodeEpochRecord,
-  epochArchiveId,
-  readEpochRecord,
   type EpochRecord,
-  startEpoch,
   type CompactOptions,
   type CompactResult,
   type DocId,
   type DocStore,
 } from '@weft/core'
+import {
+  EPOCH_CHILD_META_KEY,
+  countItems,
+  encodeEpochRecord,
+  epochArchiveId,
+  readEpochRecord,
+  startEpoch,
+} from '@weft/core/epochs'
+import { encodeEpochOffer } from '@weft/core/protocol'
 import { parseServeArgs, serveHelp } from '../../src/cli/parseServeArgs.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'

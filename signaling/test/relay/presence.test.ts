@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as Y from 'yjs'
+import { CloseCode } from '@weft/core'
 import {
-  CloseCode,
   encodeAwareness,
   encodeAwarenessEntries as encodeEncoded,
   encodeQueryAwareness,
   encodeSyncStep1,
   readAwarenessEntries,
-} from '@weft/core'
+} from '@weft/core/protocol'
 import {
   AwarenessTable,
   DEFAULT_PRESENCE_LIMITS,

@@ -2,14 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { SqliteDocStore } from '@weft/sqlite-store'
-import {
-  CloseCode,
-  docId,
-  encodeAwareness,
-  encodeSyncStep1,
-  encodeSyncUpdate,
-  splitMessage,
-} from '@weft/core'
+import { CloseCode, docId } from '@weft/core'
+import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate, splitMessage } from '@weft/core/protocol'
 import { GatedStore } from '../helpers/GatedStore.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { TestClient } from '../helpers/TestClient.js'

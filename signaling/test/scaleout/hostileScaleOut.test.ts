@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CloseCode, encodeSyncUpdate } from '@weft/core'
+import { CloseCode } from '@weft/core'
+import { encodeSyncUpdate } from '@weft/core/protocol'
 import { listening, spawnWeft, type WeftProcess } from '../helpers/spawnWeft.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { TestClient } from '../helpers/TestClient.js'

@@ -1,15 +1,15 @@
 import { pino } from 'pino'
 import * as Y from 'yjs'
+import { type DocStore } from '@weft/core'
 import {
   Feature,
   PROTOCOL_VERSION,
   Reassembler,
   decodeMessage,
   encodeSyncStep1,
-  type DocStore,
   type Hello,
   type WireMessage,
-} from '@weft/core'
+} from '@weft/core/protocol'
 import { MemoryDocStore } from '@weft/core/testing'
 import type { Access } from '../../../src/auth/RoomGrant.js'
 import { ServerMetrics } from '../../../src/metrics/ServerMetrics.js'

@@ -1,14 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import {
-  CloseCode,
-  Feature,
-  decodeMessage,
-  docId,
-  encodeSyncUpdate,
-  splitMessage,
-  type DocStore,
-} from '@weft/core'
+import { CloseCode, docId, type DocStore } from '@weft/core'
+import { Feature, decodeMessage, encodeSyncUpdate, splitMessage } from '@weft/core/protocol'
 import { MemoryDocStore } from '@weft/core/testing'
 import { SharedMessage } from '../../../src/relay/SharedMessage.js'
 import { DEFAULT_LIMITS } from '../../../src/ServerLimits.js'
