@@ -30,6 +30,12 @@ export interface WsRelaySocketOptions {
    * memory.
    */
   readonly maxBufferedBytes?: number | undefined
+  /**
+   * Bytes of messages kept while the relay has not attached yet (a socket handed over while the store opens, or
+   * before the app calls `accept`); a peer that sends more meanwhile is closed with `RateLimited` (default: the
+   * server's `DEFAULT_LIMITS.maxRelayMessageBytes`).
+   */
+  readonly maxEarlyBytes?: number | undefined
 }
 
 const OPEN = 1
@@ -48,7 +54,7 @@ const toBuffer = (data: Buffer | ArrayBuffer | Buffer[]): Buffer =>
 /**
  * The relay over a WebSocket of the `ws` package: hand each socket of a `WebSocketServer` (attached to an app's own
  * HTTP server, or `noServer` with `handleUpgrade`) to `WeftRelay.accept` (docs/guides/server.md, "Bring your own
- * WebSocket server"). Messages that arrive before the relay attaches are kept in order. A {@link SharedMessage} is sent as its joined payload (built once for all sockets;
+ * WebSocket server"). Messages that arrive before the relay attaches are kept in order (up to `maxEarlyBytes`). A {@link SharedMessage} is sent as its joined payload (built once for all sockets;
  * `ws` frames each send itself).
  *
  * The project's own WebSocket layer (`GuardedSocket`) adds the server's protections (rate limits by backpressure,
@@ -62,6 +68,8 @@ export class WsRelaySocket implements RelaySocket {
   readonly #logger: Logger | undefined
   #handler: RelaySocketHandler | null = null
   #early: Array<{ data: Buffer; isBinary: boolean }> | null = []
+  #earlyBytes = 0
+  readonly #maxEarly: number
   #closing = false
   #closed = false
 
@@ -69,6 +77,7 @@ export class WsRelaySocket implements RelaySocket {
     this.#ws = ws
     this.#maxBuffered = options.maxBufferedBytes ?? DEFAULT_LIMITS.maxBufferedBytes
     this.#logger = options.logger
+    this.#maxEarly = options.maxEarlyBytes ?? DEFAULT_LIMITS.maxRelayMessageBytes
     ws.on('message', (data, isBinary) => this.#message(toBuffer(data), isBinary))
     ws.on('close', () => this.#gone())
     // `ws` emits `close` after `error`; without a listener the error would reach the process.
@@ -88,6 +97,7 @@ export class WsRelaySocket implements RelaySocket {
     if (this.#closed) return this.#closeHandler(handler)
     const early = this.#early ?? []
     this.#early = null
+    this.#earlyBytes = 0
     for (const { data, isBinary } of early) this.#message(data, isBinary)
   }
 
@@ -115,6 +125,11 @@ export class WsRelaySocket implements RelaySocket {
   #message(data: Buffer, isBinary: boolean): void {
     if (this.#closing || this.#closed) return
     if (this.#early) {
+      this.#earlyBytes += data.byteLength
+      if (this.#earlyBytes > this.#maxEarly) {
+        this.#early = []
+        return this.close(CloseCode.RateLimited, 'too much sent before the relay attached')
+      }
       this.#early.push({ data, isBinary })
       return
     }
