@@ -3,7 +3,7 @@
  * conflicts, validating) a 10,000-record document against a raw Yjs load of the same bytes.
  */
 import * as Y from 'yjs'
-import { defineSchema, openTyped, s } from '../core/src/schema/index.js'
+import { defineSchema, openTyped, s } from '../core/src/index.js'
 import { timePair, type Row } from './lib.js'
 
 const N = 10_000

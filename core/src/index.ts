@@ -8,7 +8,26 @@ export { WeftError, WeftErrorCode, toWeftError } from './WeftError.js'
 export { requireYDoc } from './requireYDoc.js'
 export { docId, peerId, type DocId, type PeerId, type Brand } from './ids.js'
 export type { Transport, TransportEvents, TransportStatus } from './transport/Transport.js'
-export * from './storage/index.js'
+// Storage: the DocStore contract, DocPersistence (one Y.Doc bound to a store) and log compaction.
+export type { DocStore, StoredDoc, CompactOptions, CompactResult, AppendOptions } from './storage/DocStore.js'
+export {
+  DocPersistence,
+  type DocPersistenceOptions,
+  type DocPersistenceEvents,
+} from './storage/DocPersistence.js'
+export {
+  Compactor,
+  shouldCompact,
+  defaultCompactionPolicy,
+  type CompactionPolicy,
+  type CompactionStats,
+  type CompactionOutcome,
+  type CompactorOptions,
+} from './storage/Compactor.js'
+export { applyStoredDoc } from './storage/applyStoredDoc.js'
+export { inspectDoc, type DocInspection } from './storage/inspectDoc.js'
+export { INITIAL_EPOCH, type EpochRecord } from './storage/epochRecord.js'
+export { defaultEpochPolicy, type EpochPolicy } from './storage/epochPolicy.js'
 export {
   SyncSession,
   DEFAULT_CHUNK_SIZE,
@@ -34,4 +53,75 @@ export {
   type OpenDocumentOptions,
 } from './doc/index.js'
 export { CloseCode, closeCodeName, isRetryableClose } from './protocol/closeCodes.js'
-export * from './schema/index.js'
+// Typed schemas: declare a document once, get types, validation, migrations and conflict keeping.
+export { s } from './schema/s.js'
+export { defineSchema, RESERVED_PREFIX } from './schema/defineSchema.js'
+export type { Schema, SchemaOptions, RootField, RootFields, StaticContainer } from './schema/defineSchema.js'
+export { ValueField, RecordField } from './schema/fields.js'
+export type {
+  CollectionField,
+  FieldDef,
+  Fields,
+  ItemField,
+  Json,
+  ListField,
+  Literal,
+  RichTextField,
+  TextField,
+  ValueType,
+} from './schema/fields.js'
+export type {
+  ChangeMeta,
+  Infer,
+  Input,
+  InputFields,
+  InvalidEvent,
+  Patch,
+  PathSegment,
+  Prettify,
+  Row,
+  SharedType,
+  ValueKeys,
+  WriteFailure,
+  WriteFailureReason,
+  WriteResult,
+} from './schema/types.js'
+export { REMOVE, addField, chainSteps, isJson, renameField } from './schema/migration.js'
+export type {
+  Migration,
+  MigrationContext,
+  MigrationId,
+  RawRecord,
+  RecordPatch,
+  RecordStep,
+} from './schema/migration.js'
+export { META_NAME, documentVersion } from './schema/migrate.js'
+export { TypedDoc, openTyped, MIGRATION_ORIGIN, SYSTEM_ORIGIN } from './schema/TypedDoc.js'
+export type {
+  MigrationReport,
+  OpenTypedOptions,
+  RootHandle,
+  RootHandles,
+  TypedDocEvents,
+  TypedDocStatus,
+  TypedUndoOptions,
+  UndoScopeItem,
+} from './schema/TypedDoc.js'
+export { TypedRecord } from './schema/TypedRecord.js'
+export type { RecordChange } from './schema/TypedRecord.js'
+export { TypedCollection } from './schema/TypedCollection.js'
+export type { CollectionChange, InsertOptions } from './schema/TypedCollection.js'
+export { TypedList } from './schema/TypedList.js'
+export { ConflictLog, CONFLICTS_NAME, RESOLVED_NAME } from './schema/ConflictLog.js'
+export type { ConflictEntry, ConflictLogHost, ResolveOptions } from './schema/ConflictLog.js'
+export type { RegisterEntry, RegisterState } from './schema/register.js'
+export type { Runtime } from './schema/Runtime.js'
+export type { ReadEnv } from './schema/readRecord.js'
+export type { WriteEnv } from './schema/writeRecord.js'
+export {
+  announceSchema,
+  collaboratorVersions,
+  newerCollaborators,
+  SCHEMA_AWARENESS_FIELD,
+} from './schema/schemaAwareness.js'
+export type { CollaboratorVersion } from './schema/schemaAwareness.js'

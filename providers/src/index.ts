@@ -16,8 +16,23 @@ export {
 export { bindEachEpoch } from './bindEachEpoch.js'
 /** The metadata keys of the stored pending-change count (the count itself lives in `@weft/core`'s DocHandle). */
 export { PENDING_META } from '@weft/core'
-export * from './websocket/index.js'
-export * from './broadcast/index.js'
+export {
+  WebSocketTransport,
+  type WebSocketTransportOptions,
+  type WebSocketTransportEvents,
+  type WebSocketLike,
+  type WebSocketConstructor,
+  type CloseInfo,
+} from './websocket/WebSocketTransport.js'
+export {
+  type ConnectionError,
+  type ConnectionErrorReason,
+  type TokenRequest,
+} from './websocket/connectionError.js'
+export {
+  BroadcastChannelTransport,
+  type BroadcastChannelTransportOptions,
+} from './broadcast/BroadcastChannelTransport.js'
 export {
   WebRtcTransport,
   WEBRTC_MAX_MESSAGE_SIZE,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type * as Y from 'yjs'
-import { defineSchema, openTyped, s } from '../../src/schema/index.js'
+import { defineSchema, openTyped, s } from '../../src/index.js'
 import { contentOf, newDoc, push, syncAll } from './fixtures.js'
 
 const ledger = defineSchema({

@@ -2,7 +2,7 @@
  * Shared fixtures of the schema tests: a whiteboard schema in two versions, and update exchange between docs.
  */
 import * as Y from 'yjs'
-import { addField, chainSteps, defineSchema, renameField, s } from '../../src/schema/index.js'
+import { addField, chainSteps, defineSchema, renameField, s } from '../../src/index.js'
 
 const kinds = ['rect', 'ellipse', 'sticky', 'stroke'] as const
 

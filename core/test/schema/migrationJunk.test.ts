@@ -12,7 +12,7 @@ import {
   openTyped,
   renameField,
   type InvalidEvent,
-} from '../../src/schema/index.js'
+} from '../../src/index.js'
 import { boardV2, newDoc, push } from './fixtures.js'
 
 /** An old (v1) peer that writes shapes with the plain Yjs API, values as given. */

@@ -17,7 +17,7 @@ import {
   type InvalidEvent,
   type Json,
   type RecordStep,
-} from '../../src/schema/index.js'
+} from '../../src/index.js'
 import { boardV2, newDoc, push } from './fixtures.js'
 
 /** `clean`: JSON every peer reads as written; `junk`: nothing a migration may write; `either`: no claim. */

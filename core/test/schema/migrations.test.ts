@@ -8,7 +8,7 @@ import {
   newerCollaborators,
   openTyped,
   s,
-} from '../../src/schema/index.js'
+} from '../../src/index.js'
 import { Awareness } from 'y-protocols/awareness'
 import { boardV1, boardV2, contentOf, newDoc, push, syncAll } from './fixtures.js'
 

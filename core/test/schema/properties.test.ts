@@ -17,7 +17,7 @@ import {
   type RecordField,
   type Schema,
   type TypedDoc,
-} from '../../src/schema/index.js'
+} from '../../src/index.js'
 import { contentOf, newDoc, push, syncAll } from './fixtures.js'
 
 const valueKinds = ['string', 'number', 'boolean', 'enum', 'nullableNumber', 'optString'] as const

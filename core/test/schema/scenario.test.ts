@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest'
-import { openTyped } from '../../src/schema/index.js'
+import { openTyped } from '../../src/index.js'
 import { boardV1, boardV2, contentOf, newDoc, syncAll } from './fixtures.js'
 
 it('SCHEMA-4.4 SCHEMA-4.6 scenario: v1 writes offline, v2 migrates, they sync: nothing lost, v1 read-only', () => {

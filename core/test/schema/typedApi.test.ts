@@ -1,7 +1,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import * as Y from 'yjs'
 import { WeftError } from '../../src/WeftError.js'
-import { defineSchema, openTyped, s, type Infer, type Row } from '../../src/schema/index.js'
+import { defineSchema, openTyped, s, type Infer, type Row } from '../../src/index.js'
 import { boardV2, newDoc, push } from './fixtures.js'
 
 const updatesOf = (doc: Y.Doc): Uint8Array[] => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { openTyped, type InvalidEvent } from '../../src/schema/index.js'
+import { openTyped, type InvalidEvent } from '../../src/index.js'
 import { boardV2, contentOf, newDoc, push } from './fixtures.js'
 
 /** A peer that writes junk straight into the Y.Doc, then sends it over. */

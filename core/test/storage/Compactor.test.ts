@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { docId } from '../../src/ids.js'
-import { Compactor, defaultCompactionPolicy, shouldCompact } from '../../src/storage/index.js'
+import { Compactor, defaultCompactionPolicy, shouldCompact } from '../../src/index.js'
 import { MemoryDocStore } from '../../src/testing/MemoryDocStore.js'
 
 const D = docId('doc')

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { docId } from '../../src/ids.js'
 import { WeftError } from '../../src/WeftError.js'
-import { Compactor, DocPersistence, type DocStore } from '../../src/storage/index.js'
+import { Compactor, DocPersistence, type DocStore } from '../../src/index.js'
 import { MemoryDocStore } from '../../src/testing/MemoryDocStore.js'
 
 const D = docId('doc')

@@ -8,7 +8,7 @@ import {
   applyStoredDoc,
   type EpochRecord,
   type StoredDoc,
-} from '../../src/storage/index.js'
+} from '../../src/index.js'
 import { epochArchiveId, persistEpoch, rebaseOnto, startEpoch } from '../../src/storage/epochs.js'
 import { MemoryDocStore } from '../../src/testing/MemoryDocStore.js'
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { docId } from '../../src/ids.js'
-import { applyStoredDoc } from '../../src/storage/index.js'
+import { applyStoredDoc } from '../../src/index.js'
 import { persistEpoch, readEpochRecord, startEpoch } from '../../src/storage/epochs.js'
 import { MemoryDocStore } from '../../src/testing/MemoryDocStore.js'
 

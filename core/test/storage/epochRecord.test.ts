@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { WeftError } from '../../src/WeftError.js'
-import { INITIAL_EPOCH } from '../../src/storage/index.js'
+import { INITIAL_EPOCH } from '../../src/index.js'
 import {
   MIN_EPOCH_CLIENT,
   chooseEpoch,

@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { type EpochRecord } from '../../src/storage/index.js'
+import { type EpochRecord } from '../../src/index.js'
 import { rebaseOnto, startEpoch } from '../../src/storage/epochs.js'
 
 type Op =

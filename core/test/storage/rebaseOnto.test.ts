@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { type EpochRecord } from '../../src/storage/index.js'
+import { type EpochRecord } from '../../src/index.js'
 import { rebaseOnto, startEpoch } from '../../src/storage/epochs.js'
 
 const peer = (client: number): Y.Doc => {
