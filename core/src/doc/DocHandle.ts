@@ -3,6 +3,8 @@ import type { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { DocId, PeerId } from '../ids.js'
 import type { DocPersistence } from '../storage/DocPersistence.js'
+import { writeEpochArchive } from '../storage/epochArchive.js'
+import { readEpochRecord } from '../storage/epochPersist.js'
 import type { EpochRecord } from '../storage/epochRecord.js'
 import { holdsBase } from '../storage/rebaseOnto.js'
 import { EPOCH_ORIGIN } from '../sync/epochOrigin.js'
@@ -13,7 +15,7 @@ import type { SyncSession } from '../sync/SyncSession.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftErrorCode, toWeftError, type WeftError } from '../WeftError.js'
 import type { PendingCount } from './PendingCount.js'
-import { writeWaitingEpoch } from './waitingEpoch.js'
+import { writeOrphans, writeWaitingEpoch } from './waitingEpoch.js'
 
 /** Options of {@link DocHandle.addTransport}. */
 export interface AddTransportOptions {
@@ -78,6 +80,10 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
   #waiting: EpochRecord | null = null
   /** Offers answered with a fresh announce (`"<record> <peer>"`), each once. */
   readonly #announced = new Set<string>()
+  /** Another open of the store moved it to a newer epoch (COMPACT-8.4): local changes are saved to the archive. */
+  #moved = false
+  #orphansQueued = false
+  readonly #deferEpochs: boolean
 
   /**
    * Use {@link openDocument}.
@@ -93,6 +99,7 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     readonly deferEpochs?: boolean
   }) {
     super()
+    this.#deferEpochs = parts.deferEpochs ?? false
     this.docId = parts.docId
     this.session = parts.session
     this.persistence = parts.persistence
@@ -128,6 +135,14 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
         epochs.off('error', onError)
       })
     }
+    if (parts.deferEpochs && this.persistence) {
+      const persistence = this.persistence
+      const onMismatch = ({ error }: { error: WeftError }) => {
+        if (error.code === WeftErrorCode.EpochMismatch && !this.#moved) this.#storeMoved()
+      }
+      persistence.on('error', onMismatch)
+      this.#offs.push(() => persistence.off('error', onMismatch))
+    }
     if (parts.deferEpochs) {
       const onOffer = (offer: {
         record: EpochRecord
@@ -144,6 +159,52 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
       session.on('epoch-offer', onOffer)
       this.#offs.push(() => session.off('epoch-offer', onOffer))
     }
+  }
+
+  /**
+   * COMPACT-8.4: another open of the same store (a second tab, a reopen while this one is still open) took a newer
+   * epoch, so the store refuses this document's appends (STORE-7.8). The document keeps its Y.Doc; its whole state
+   * is saved into its epoch's archive after every change (the archive merges), marked for the next open, which
+   * re-applies it onto the stored epoch.
+   */
+  #storeMoved(): void {
+    this.#moved = true
+    const doc = this.session.doc
+    const epoch = this.session.epoch
+    const onUpdate = () => this.#saveOrphans(doc, epoch)
+    doc.on('update', onUpdate)
+    this.#offs.push(() => doc.off('update', onUpdate))
+    this.#saveOrphans(doc, epoch)
+  }
+
+  #saveOrphans(doc: Y.Doc, epoch: string): void {
+    const persistence = this.persistence
+    if (!persistence || this.#orphansQueued) return
+    this.#orphansQueued = true
+    this.#deferring = this.#deferring
+      .then(async () => {
+        this.#orphansQueued = false
+        const child = this.#waiting ?? (await this.#storedChild(epoch))
+        if (!child) return
+        await writeEpochArchive(persistence.store, this.docId, epoch, Y.encodeStateAsUpdateV2(doc), child, {
+          format: 'v2',
+        })
+        await writeOrphans(persistence.store, this.docId, epoch)
+        if (this.#waiting?.id === child.id || this.#destroyed) return
+        this.#waiting = child
+        this.emit('epoch-available', [{ record: child }])
+      })
+      .catch((err: unknown) =>
+        this.emit('error', [{ error: toWeftError(WeftErrorCode.StoreFailed, err, 'saving changes') }]),
+      )
+  }
+
+  /** The epoch the store holds, if it directly replaced `epoch`. */
+  async #storedChild(epoch: string): Promise<EpochRecord | null> {
+    const persistence = this.persistence
+    const stored = persistence ? await persistence.store.load(this.docId) : null
+    const record = stored ? readEpochRecord(stored.meta) : null
+    return record?.ok && record.record.parent === epoch ? record.record : null
   }
 
   /** The newer epoch this document will take at its next open (default mode, see `epoch-available`), or null. */
@@ -256,6 +317,8 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
   override async destroy(): Promise<void> {
     if (this.#destroyed) return
     this.#destroyed = true
+    // COMPACT-8.4: a last append the store refuses (another open moved it on) is saved to the archive before closing.
+    if (this.#deferEpochs) await this.persistence?.flushed().catch(() => undefined)
     for (const off of this.#offs.splice(0)) off()
     await this.#deferring
     this.epochs?.destroy()

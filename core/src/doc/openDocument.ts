@@ -11,7 +11,7 @@ import { SyncSession } from '../sync/SyncSession.js'
 import { WeftErrorCode, toWeftError } from '../WeftError.js'
 import { DocHandle } from './DocHandle.js'
 import { PendingCount } from './PendingCount.js'
-import { takeWaitingEpoch } from './waitingEpoch.js'
+import { takeOrphans, takeWaitingEpoch } from './waitingEpoch.js'
 
 /** Options of {@link openDocument}. */
 export interface OpenDocumentOptions {
@@ -91,9 +91,13 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
         await takeWaitingEpoch(store, id, {
           ...(options.exclusive !== undefined ? { exclusive: options.exclusive } : {}),
           ...(epochObject?.clientId ? { clientId: epochObject.clientId } : {}),
-        }).catch((err: unknown) => {
-          throw toWeftError(WeftErrorCode.StoreFailed, err, 'taking the waiting epoch')
         })
+          .then(() =>
+            takeOrphans(store, id, options.exclusive !== undefined ? { exclusive: options.exclusive } : {}),
+          )
+          .catch((err: unknown) => {
+            throw toWeftError(WeftErrorCode.StoreFailed, err, 'taking the waiting epoch')
+          })
       }
       persistence = await DocPersistence.open({
         doc,

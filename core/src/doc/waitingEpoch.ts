@@ -3,13 +3,15 @@ import * as Y from 'yjs'
 import type { DocId } from '../ids.js'
 import { DocPersistence } from '../storage/DocPersistence.js'
 import type { DocStore } from '../storage/DocStore.js'
-import { epochArchiveId } from '../storage/epochArchive.js'
+import { applyStoredDoc } from '../storage/applyStoredDoc.js'
+import { epochArchiveId, readEpochArchive } from '../storage/epochArchive.js'
 import { readEpochRecord } from '../storage/epochPersist.js'
 import { decodeEpochRecord, encodeEpochRecord, type EpochRecord } from '../storage/epochRecord.js'
 import { rebaseOnto } from '../storage/rebaseOnto.js'
 import { EPOCH_ORIGIN } from '../sync/epochOrigin.js'
 import { epochIdOf, judgeOffer } from '../sync/epochRules.js'
 import { buildEpochDoc, planFollow } from '../sync/followOffer.js'
+import { PENDING_META } from './PendingCount.js'
 
 /**
  * Meta key of the waiting-epoch entry: the record of a newer epoch a peer or the relay offered while the document was
@@ -17,6 +19,13 @@ import { buildEpochDoc, planFollow } from '../sync/followOffer.js'
  * {@link waitingEpochId}, beside the epoch archives (store listings skip it like them).
  */
 export const WAITING_EPOCH_META_KEY = 'epoch-waiting'
+
+/**
+ * Meta key (same entry) naming an epoch whose archive holds changes of a document that stayed open in that epoch
+ * after another open of the same store (a second tab, a reopen) moved the store on (COMPACT-8.4): its appends were
+ * refused, so it saved its whole state into the old epoch's archive. The next open re-applies them.
+ */
+export const ORPHANS_META_KEY = 'epoch-orphans'
 
 /** The store entry holding a document's waiting epoch (`"<doc>~epoch~next"`, never an epoch id). */
 export const waitingEpochId = (docId: DocId): DocId => epochArchiveId(docId, 'next')
@@ -97,6 +106,65 @@ export const takeWaitingEpoch = async (
     fresh?.destroy()
     scratch.destroy()
   }
-  if (result !== 'blocked') await store.remove(waitingEpochId(docId))
+  if (result !== 'blocked') await store.setMeta(waitingEpochId(docId), WAITING_EPOCH_META_KEY, null)
   return result
+}
+
+/** Marks `epoch`'s archive as holding changes to re-apply at the next open (COMPACT-8.4). */
+export const writeOrphans = (store: DocStore, docId: DocId, epoch: string): Promise<void> =>
+  store.setMeta(waitingEpochId(docId), ORPHANS_META_KEY, epoch)
+
+const ORPHANS_ORIGIN = Symbol('weft:epoch-orphans')
+
+const toCount = (v: string | undefined): number => {
+  const n = Number(v)
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0
+}
+
+/**
+ * Re-applies what a document left in an old epoch's archive (COMPACT-8.4) onto the stored document, when the
+ * archive's child is the stored epoch: one append, which also raises the stored local-change count by one (the
+ * changes were never counted in the store: their appends were refused), so they are pending until the relay
+ * confirms them. Then the mark is removed; a crash before re-applies them again at the next open (the same ids:
+ * nothing is duplicated; the count can only be too high).
+ */
+export const takeOrphans = async (
+  store: DocStore,
+  docId: DocId,
+  options: { readonly exclusive?: boolean } = {},
+): Promise<boolean> => {
+  const entry = await store.load(waitingEpochId(docId))
+  const from = entry?.meta[ORPHANS_META_KEY]
+  if (from === undefined) return false
+  const archived = await readEpochArchive(store, docId, from)
+  if (!archived) return false
+  const scratch = new Y.Doc({ gc: false })
+  let base = 0
+  const persistence = await DocPersistence.open({
+    doc: scratch,
+    store,
+    docId,
+    compactor: null,
+    ...(options.exclusive !== undefined ? { exclusive: options.exclusive } : {}),
+    onLoad: (meta) => (base = toCount(meta[PENDING_META.local])),
+    appendMeta: (update) => (update ? { [PENDING_META.local]: String(base + 1) } : undefined),
+  })
+  let done = false
+  try {
+    const current = readEpochRecord(persistence.meta)
+    if (current?.ok && current.record.id === archived.child.id) {
+      const old = new Y.Doc({ gc: false })
+      applyStoredDoc(old, archived.stored, EPOCH_ORIGIN)
+      const again = rebaseOnto(old, archived.child)
+      old.destroy()
+      if (again.ok) Y.applyUpdate(scratch, again.update, ORPHANS_ORIGIN)
+      await persistence.flushed()
+      done = true
+    }
+  } finally {
+    await persistence.destroy()
+    scratch.destroy()
+  }
+  if (done) await store.setMeta(waitingEpochId(docId), ORPHANS_META_KEY, null)
+  return done
 }

@@ -149,6 +149,38 @@ describe('COMPACT-8 the Y.Doc stays put (default mode)', () => {
     }
   })
 
+  it('COMPACT-8.4: a second open takes the epoch while the first is still open: its later edits are kept for the next open', async () => {
+    const net = new MemoryNetwork()
+    const store = new MemoryDocStore()
+    const { relay, client, record } = await deferredScenario(net, store)
+    // A second tab (or a reopen while this one is still open) takes the waiting epoch: the store moves on.
+    const second = await openDocument({ docId: 'd', store })
+    expect(second.session.epoch).toBe(record.id)
+    await second.destroy()
+    // The first keeps its Y.Doc; its appends are refused now, so its state goes to the old epoch's archive.
+    const errors: string[] = []
+    client.handle.on('error', ({ error }) => errors.push(error.code))
+    client.handle.doc.getText('t').insert(11, '!')
+    client.transport.disconnect()
+    await client.handle.destroy()
+    expect(client.handle.doc.getText('t').toString()).toBe('hello world!')
+    expect(errors).toContain('epoch-mismatch')
+    const again = await clientOn(net, relay.transport, store)
+    expect(again.epochAtOpen).toBe(record.id)
+    expect(again.docAtOpen.getText('t').toString()).toBe('hello world!')
+    expect(again.handle.pendingChanges).toBeGreaterThan(0)
+    await settle(net, [again.handle, relay.handle])
+    expect(relay.handle.doc.getText('t').toString()).toBe('hello world!')
+    expect(again.handle.pendingChanges).toBe(0)
+    await again.handle.destroy()
+    // Taken once: the next open has nothing more to re-apply.
+    const third = await openDocument({ docId: 'd', store })
+    expect(third.doc.getText('t').toString()).toBe('hello world!')
+    expect(third.pendingChanges).toBe(0)
+    await third.destroy()
+    await relay.handle.destroy()
+  })
+
   it('COMPACT-8.1: an empty document takes the epoch in place: same Y.Doc, new content, new epoch', async () => {
     const net = new MemoryNetwork()
     const relay = await relayOn(net)
