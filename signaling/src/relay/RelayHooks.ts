@@ -219,7 +219,8 @@ export class RelayHooks {
     let waiting: Promise<void>[] | null = null
     for (const peer of peers) {
       const hooked = this.#connections.get(peer)
-      if (!hooked?.deciding) continue
+      // A closed connection's updates are dropped, never stored: nothing of it to wait for.
+      if (!hooked?.deciding || hooked.closed) continue
       hooked.idle ??= deferredVoid()
       ;(waiting ??= []).push(hooked.idle.promise)
     }
@@ -266,7 +267,10 @@ export class RelayHooks {
     hooked.decidingBytes = held.update.byteLength
     const decided = (outcome: { verdict: HookVerdict } | { err: unknown }) => {
       // Closed meanwhile: its bytes were released and the rest dropped; this one is dropped too (HOOK-3.4).
-      if (hooked.closed) return held.settle(this.#refused(held.room))
+      if (hooked.closed) {
+        held.settle(this.#refused(held.room))
+        return this.#idle(hooked)
+      }
       hooked.decidingBytes = 0
       this.#hold(hooked, -held.update.byteLength)
       if ('err' in outcome) {

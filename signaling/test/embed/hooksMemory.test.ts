@@ -1,0 +1,107 @@
+/**
+ * Hooks over sockets handed to the relay through the public `WeftRelay.accept` (EMBED-4), in memory: a socket whose
+ * close takes its time, as a WebSocket's close handshake does.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { pino } from 'pino'
+import * as Y from 'yjs'
+import { CloseCode } from '@weft/core'
+import { encodeSyncUpdate } from '@weft/core/protocol'
+import { MemoryDocStore } from '@weft/core/testing'
+import {
+  createWeftRelay,
+  RoomGrant,
+  type RelaySocket,
+  type RelaySocketHandler,
+  type SharedMessage,
+} from '@weft/signaling'
+import { memoryRelaySocketPair, type MemoryRelayClient } from '../../src/relay/MemoryRelaySocket.js'
+import { deferred } from '../helpers/GatedStore.js'
+import { nextOf, sendStep1 } from '../relay/unit/memoryRelay.js'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const fn of cleanups.splice(0)) await fn()
+})
+
+/** A RelaySocket whose close starts at once but ends only when the test says (a slow close handshake). */
+class SlowClose implements RelaySocket {
+  readonly client: MemoryRelayClient
+  readonly #inner: RelaySocket
+  closedWith: number | null = null
+
+  constructor() {
+    const { relay, client } = memoryRelaySocketPair()
+    this.#inner = relay
+    this.client = client
+  }
+  get open(): boolean {
+    return this.closedWith === null && this.#inner.open
+  }
+  get logger() {
+    return this.#inner.logger
+  }
+  attach(handler: RelaySocketHandler): void {
+    this.#inner.attach(handler)
+  }
+  send(message: Uint8Array | SharedMessage): boolean {
+    return this.open && this.#inner.send(message)
+  }
+  close(code: number): void {
+    this.closedWith ??= code
+  }
+  trackInput(): void {}
+  /** The close handshake ends. */
+  gone(): void {
+    this.#inner.close(this.closedWith ?? 1000, '')
+  }
+}
+
+const textUpdate = (text: string): Uint8Array => {
+  const d = new Y.Doc()
+  d.getText('t').insert(0, text)
+  return Y.encodeStateAsUpdate(d)
+}
+
+describe('onUpdate and the acks of other connections', () => {
+  it("HOOK-3.3, HOOK-3.6: a writer closed while its hook is pending holds no other connection's ack, even before its socket is gone", async () => {
+    const gate = deferred()
+    const entered = deferred()
+    const relay = createWeftRelay({
+      store: new MemoryDocStore(),
+      logger: pino({ level: 'silent' }),
+      commitWindowMs: 5,
+      limits: { maxRelayMessageBytes: 1000 },
+      hooks: {
+        onUpdate: async ({ connection }) => {
+          if (connection.id !== 1) return
+          entered.resolve()
+          await gate.promise
+        },
+      },
+    })
+    await relay.start()
+    cleanups.push(async () => {
+      gate.resolve()
+      await relay.close()
+    })
+    const writer = new SlowClose()
+    relay.accept(writer, { room: 'r', grant: RoomGrant.open() })
+    const other = memoryRelaySocketPair()
+    relay.accept(other.relay, { room: 'r', grant: RoomGrant.open() })
+    for (const client of [writer.client, other.client]) {
+      sendStep1(client, new Y.Doc())
+      await nextOf(client, 'sync-step2')
+    }
+    writer.client.send(encodeSyncUpdate(textUpdate('first'), 1))
+    await entered.promise
+    // Queued behind the pending one past the bound: the writer is closed (its socket not gone yet).
+    writer.client.send(encodeSyncUpdate(textUpdate('x'.repeat(600)), 2))
+    writer.client.send(encodeSyncUpdate(textUpdate('y'.repeat(600)), 3))
+    expect(writer.closedWith).toBe(CloseCode.RateLimited)
+    // Another connection's empty update is acknowledged: nothing of the closed writer is waited for.
+    other.client.send(encodeSyncUpdate(Y.encodeStateAsUpdate(new Y.Doc()), 1))
+    expect((await nextOf(other.client, 'ack')).seq).toBe(1)
+    writer.gone()
+  })
+})
