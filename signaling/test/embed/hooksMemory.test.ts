@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import * as Y from 'yjs'
 import { CloseCode } from '@weft/core'
-import { encodeSyncUpdate } from '@weft/core/protocol'
+import { decodeMessage, encodeSyncUpdate } from '@weft/core/protocol'
 import { MemoryDocStore } from '@weft/core/testing'
 import {
   createWeftRelay,
@@ -103,5 +103,40 @@ describe('onUpdate and the acks of other connections', () => {
     other.client.send(encodeSyncUpdate(Y.encodeStateAsUpdate(new Y.Doc()), 1))
     expect((await nextOf(other.client, 'ack')).seq).toBe(1)
     writer.gone()
+  })
+})
+
+describe('acknowledgements of refused updates', () => {
+  it('HOOK-3.1, RELAY-3.2: no ack covers a refused update, nor the accepted ones after it (sync and async verdicts)', async () => {
+    for (const async of [false, true]) {
+      const relay = createWeftRelay({
+        store: new MemoryDocStore(),
+        logger: pino({ level: 'silent' }),
+        commitWindowMs: 5,
+        hooks: {
+          onUpdate: ({ update }) => {
+            const verdict = Buffer.from(update).includes('bad')
+              ? { ok: false as const, reason: 'bad' }
+              : undefined
+            return async ? Promise.resolve(verdict) : verdict
+          },
+        },
+      })
+      await relay.start()
+      const { relay: socket, client } = memoryRelaySocketPair()
+      relay.accept(socket, { room: 'r', grant: RoomGrant.open() })
+      sendStep1(client, new Y.Doc())
+      await nextOf(client, 'sync-step2')
+      client.send(encodeSyncUpdate(textUpdate('good'), 1))
+      expect((await nextOf(client, 'ack')).seq).toBe(1)
+      client.send(encodeSyncUpdate(textUpdate('bad'), 2))
+      client.send(encodeSyncUpdate(textUpdate('later'), 3))
+      expect((await client.closed).code).toBe(CloseCode.UpdateRefused)
+      await relay.close()
+      const seqs = client.received
+        .map((m) => decodeMessage(m))
+        .flatMap((m) => (m.type === 'ack' ? [m.seq] : []))
+      expect([async, seqs]).toEqual([async, [1]])
+    }
   })
 })
