@@ -20,6 +20,7 @@ import { percentile } from './server/stats.js'
 import { killAllChildren, startServer } from './server/ServerProcess.js'
 import { BenchPeer } from './webrtc/BenchPeer.js'
 import type { PeerSystem } from './webrtc/protocol.js'
+import { seededRandom } from '../core/src/testing/index.js'
 
 const TYPING = Number(process.env['WEFT_BENCH_WEBRTC_EDITS'] ?? 1200)
 const PASTES = Math.max(10, Math.round(TYPING / 2))
@@ -33,12 +34,7 @@ const NAMES: Record<PeerSystem, string> = { weft: 'Weft', 'y-webrtc': 'y-webrtc 
 type Kind = 'typing' | 'paste'
 
 /** A deterministic pseudo-random sequence (mulberry32), so every run has the same workload. */
-const rng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
+const rng = seededRandom
 
 const WORDS =
   'the quick brown fox jumps over a lazy dog while seven bright peers keep one shared document in sync across every path they have'.split(

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { docId } from '@weft/core'
 import { SqliteDocStore } from '../src/index.js'
+import { seededRandom } from '@weft/core/testing'
 
 /** Kills (SIGKILL) per run: 30 in CI (~40 s); the acceptance run uses WEFT_CRASH_KILLS=100 (issue 4). */
 const KILLS = Number(process.env.WEFT_CRASH_KILLS ?? 30)
@@ -15,14 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'weft-crash-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 /** Deterministic pseudo-random sequence (mulberry32). */
-const random =
-  (seed: number): (() => number) =>
-  () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+const random = seededRandom
 
 /** Runs the writer until it reported `after` durable flushes, kills it; resolves the last durable edit number. */
 const runAndKill = (path: string, after: number): Promise<{ ready: number; durable: number }> =>

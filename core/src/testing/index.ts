@@ -15,3 +15,4 @@ export {
 } from './pendingCrashScenario.js'
 export { openEpochPeer, type EpochPeerParts, type OpenEpochPeerOptions } from './openEpochPeer.js'
 export { draggedWhiteboard, freshWhiteboardCopy, type WhiteboardShapes } from './whiteboardWorkload.js'
+export { seededRandom, randomInt, randomPick, type Rand } from './seededRandom.js'

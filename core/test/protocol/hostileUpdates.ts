@@ -1,6 +1,7 @@
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { validateUpdate } from '../../src/protocol/index.js'
+import { randomInt, randomPick, seededRandom, type Rand } from '../../src/testing/index.js'
 
 /**
  * The hostile-update differential check (SYNC-3.5), shared by the property test and `npm run fuzz -- --mode
@@ -8,21 +9,10 @@ import { validateUpdate } from '../../src/protocol/index.js'
  * mutations of both, and the check that every update `validateUpdate` accepts merges and applies cleanly.
  */
 
-/** A small deterministic PRNG (mulberry32), so a failing seed reproduces. */
-export const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-type Rand = () => number
-const int = (r: Rand, max: number): number => Math.floor(r() * (max + 1))
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[int(r, xs.length - 1)] as T
+/** The seeded generator (mulberry32), so a failing seed reproduces. */
+export const prng = seededRandom
+const int = randomInt
+const pick = randomPick
 
 /** Real documents written by clients 1 and 2: their updates, merged and garbage-collected states. */
 export interface Corpus {
