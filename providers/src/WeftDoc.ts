@@ -59,7 +59,8 @@ export interface OpenDocOptions {
    *   document is open is stored and taken at the next `openDoc` (before it resolves); meanwhile the document keeps
    *   working in its epoch: edits are stored locally and stay pending (`pendingChanges`, `status` stays
    *   `syncing`), updates from peers already in the new epoch do not arrive, and `epoch-available` is emitted (show
-   *   "a newer version is available, reopen").
+   *   "a newer version is available, reopen"). Without a `store` the document follows at once, as with `'live'`
+   *   (no next open could carry its edits).
    * - `'live'`: follow at once; `doc` is replaced and `epoch-changed` is emitted. Bind editors with
    *   `bindEachEpoch`, which rebinds them to each new `Y.Doc`.
    * - an object: `live` as above, and `autoStart` on the one peer that is the document's epoch authority (it starts

@@ -34,7 +34,8 @@ export interface OpenDocumentOptions {
    * History compaction (docs/guides/compaction.md, COMPACT-8):
    * - `true` (default): the `Y.Doc` stays put. An epoch that peers or the relay start is stored and taken at the
    *   next open, before the document is handed out (`epoch-available` tells the app); meanwhile the document keeps
-   *   working in its epoch and its edits stay pending. An empty document takes it in place (same `Y.Doc`).
+   *   working in its epoch and its edits stay pending. An empty document takes it in place (same `Y.Doc`). A
+   *   document opened without a `store` follows at once, as with `'live'` (no next open could carry its edits).
    * - `'live'`: follow at once; the handle's `doc` is replaced and `epoch-changed` is emitted (rebind editors,
    *   e.g. with `bindEachEpoch` from `@weft/providers`).
    * - an object: passed to the {@link EpochManager} (`autoStart` on the epoch authority, `follow`, `clientId`), with
@@ -81,7 +82,8 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
   })
   const epochOptions = options.epochs ?? true
   const epochObject = typeof epochOptions === 'object' ? epochOptions : null
-  const live = epochOptions === 'live' || epochObject?.live === true
+  // Without a store there is no next open to carry the edits made while an epoch waits: follow at once (COMPACT-8.5).
+  const live = epochOptions === 'live' || epochObject?.live === true || store === null
   const follow = epochOptions !== false && (epochObject?.follow ?? true)
   let persistence: DocPersistence | null = null
   if (store) {

@@ -202,10 +202,13 @@ describe('COMPACT-8 the Y.Doc stays put (default mode)', () => {
     await relay.handle.destroy()
   })
 
-  it("COMPACT-8.3: epochs: 'live' switches at once (a new Y.Doc, epoch-changed)", async () => {
+  it.each([
+    ["epochs: 'live'", { store: new MemoryDocStore(), epochs: 'live' as const }],
+    ['no store (COMPACT-8.5)', {}],
+  ])('COMPACT-8.3: %s switches at once (a new Y.Doc, epoch-changed)', async (_name, options) => {
     const net = new MemoryNetwork()
     const relay = await relayOn(net)
-    const handle = await openDocument({ docId: 'd', store: new MemoryDocStore(), epochs: 'live' })
+    const handle = await openDocument({ docId: 'd', ...options })
     const t = net.transport('live')
     net.link(t, relay.transport)
     handle.addTransport(t, { relay: true })
