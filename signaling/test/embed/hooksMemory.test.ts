@@ -140,3 +140,31 @@ describe('acknowledgements of refused updates', () => {
     }
   })
 })
+
+describe('limits of handed-over sockets (EMBED-4)', () => {
+  it('EMBED-4: handed-over sockets count against maxConnections (ServerFull) and, with a clientAddress, the per-address limit (RateLimited); a closed one frees its place', async () => {
+    const relay = createWeftRelay({
+      store: new MemoryDocStore(),
+      logger: pino({ level: 'silent' }),
+      limits: { maxConnections: 2, maxConnectionsPerIp: 1 },
+    })
+    await relay.start()
+    cleanups.push(() => relay.close())
+    const hand = (clientAddress?: string) => {
+      const pair = memoryRelaySocketPair()
+      relay.accept(pair.relay, { room: 'r', grant: RoomGrant.open(), clientAddress })
+      return pair.client
+    }
+    const first = hand('10.0.0.1')
+    expect((await hand('10.0.0.1').closed).code).toBe(CloseCode.RateLimited)
+    const second = hand()
+    expect((await hand('10.0.0.2').closed).code).toBe(CloseCode.ServerFull)
+    expect(relay.metrics.get('weft_connections', { endpoint: 'relay' })).toBe(2)
+    first.close()
+    const again = hand('10.0.0.1')
+    sendStep1(again, new Y.Doc())
+    await nextOf(again, 'sync-step2')
+    expect(first.closeInfo?.by).toBe('client')
+    expect(second.closeInfo).toBeNull()
+  })
+})
