@@ -41,8 +41,11 @@ export interface RelayHost {
   acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void>
   /** A peer is about to be answered from the document's state (a join): a chance to compact that state first. */
   beforeAnswer(doc: RelayDoc): void
-  /** Resolves once everything accepted for `doc` so far is durable. */
-  whenDurable(doc: RelayDoc): Promise<void>
+  /**
+   * Resolves once everything `from` sent to `doc` so far is durable (an ack of an empty update covers nothing else:
+   * another connection's update waiting for a hook never delays it).
+   */
+  whenDurable(doc: RelayDoc, from: RelayPeer): Promise<void>
   /** Each document's epoch (RELAY-EPOCH-*). */
   readonly epochs: RelayEpochs
   /** A connection of `doc` closed. */
@@ -78,6 +81,8 @@ export class RelayConnection
   #doc: RelayDoc | null = null
   /** Messages that arrived before the document was loaded (created with the first). */
   #waiting: Buffer[] | null = null
+  /** Their bytes, charged to the server's input budget until they are handled (RELAY-9.2). */
+  #waitingBytes = 0
   /** When a query-awareness was last answered (RELAY-6.5). */
   #queriedAt = -Infinity
 
@@ -130,7 +135,7 @@ export class RelayConnection
     const presence = doc.awareness.encodeAll()
     if (presence) this.sendMessage(encodeAwareness(presence))
     const waiting = this.#waiting ?? []
-    this.#waiting = null
+    this.#releaseWaiting()
     for (const data of waiting) {
       if (!this.#socket.open) return
       this.#receive(data)
@@ -142,12 +147,23 @@ export class RelayConnection
     if (!isBinary) return this.#socket.close(CloseCode.MalformedMessage, 'text frame on the relay')
     if (this.#doc === null) {
       const waiting = (this.#waiting ??= [])
-      if (waiting.length >= MAX_WAITING)
+      // RELAY-9.2: what waits for a slow load (or a slow onConnect/onLoad hook) is bounded in messages and in bytes,
+      // and held against the server's input budget like any unfinished input.
+      if (waiting.length >= MAX_WAITING || this.#waitingBytes + data.byteLength > this.#opts.maxMessageBytes)
         return this.#socket.close(CloseCode.RateLimited, 'too many early messages')
       waiting.push(data)
+      this.#waitingBytes += data.byteLength
+      this.#socket.trackInput(data.byteLength)
       return
     }
     this.#receive(data)
+  }
+
+  /** Drops the early messages' charge on the input budget (they are handled now, or never). */
+  #releaseWaiting(): void {
+    this.#waiting = null
+    if (this.#waitingBytes !== 0) this.#socket.trackInput(-this.#waitingBytes)
+    this.#waitingBytes = 0
   }
 
   /** Sends one message, chunked for a Weft client that announced a smaller size (RELAY-7.2). */
@@ -326,7 +342,7 @@ export class RelayConnection
     // (The relay's side always validates, so `summary` is there for every update.)
     const durable =
       empty || summary === null
-        ? this.#host.whenDurable(doc)
+        ? this.#host.whenDurable(doc, this)
         : this.#host.acceptUpdate(doc, update, this, summary)
     // RELAY-3.2: acknowledge only once durable; acks are cumulative and monotonic.
     if (seq !== null && this.#path.received(seq)) this.#path.ackWhen(seq, durable)
@@ -334,7 +350,7 @@ export class RelayConnection
 
   /** The socket closed (the connection is its socket's handler: no closure per connection). */
   onClose(): void {
-    this.#waiting = null
+    this.#releaseWaiting()
     this.#path.close()
     if (this.#doc) this.#host.leave(this.#doc, this)
   }

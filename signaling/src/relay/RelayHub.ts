@@ -307,9 +307,10 @@ export class RelayHub implements RelayHost {
     this.#compaction.replaced(doc, v1)
   }
 
-  whenDurable(doc: RelayDoc): Promise<void> {
-    // HOOK-3.3: an update still waiting for onUpdate is not durable yet (an ack must not cover it).
-    const deciding = this.#hooks?.screensUpdates ? this.#hooks.decided(doc.peers) : null
+  whenDurable(doc: RelayDoc, from: RelayPeer): Promise<void> {
+    // HOOK-3.3: an update of `from` still waiting for onUpdate is not durable yet (an ack must not cover it); other
+    // connections' waiting updates are not this ack's business.
+    const deciding = this.#hooks?.screensUpdates ? this.#hooks.decided([from]) : null
     if (deciding) {
       const durable = deciding.then(() => this.#committer.whenDurable(doc))
       // Nobody may be waiting (an empty update without a sequence number): never an unhandled rejection.

@@ -106,6 +106,81 @@ describe('onUpdate and the acks of other connections', () => {
   })
 })
 
+describe('onUpdate and the acks of other connections (open writers)', () => {
+  it("HOOK-3.3: a writer whose onUpdate is pending holds no other connection's ack of an empty update", async () => {
+    const gate = deferred()
+    const entered = deferred()
+    const relay = createWeftRelay({
+      store: new MemoryDocStore(),
+      logger: pino({ level: 'silent' }),
+      commitWindowMs: 5,
+      hooks: {
+        onUpdate: async ({ connection }) => {
+          if (connection.id !== 1) return
+          entered.resolve()
+          await gate.promise
+        },
+      },
+    })
+    await relay.start()
+    cleanups.push(async () => {
+      gate.resolve()
+      await relay.close()
+    })
+    const writer = memoryRelaySocketPair()
+    relay.accept(writer.relay, { room: 'r', grant: RoomGrant.open() })
+    const other = memoryRelaySocketPair()
+    relay.accept(other.relay, { room: 'r', grant: RoomGrant.open() })
+    for (const client of [writer.client, other.client]) {
+      sendStep1(client, new Y.Doc())
+      await nextOf(client, 'sync-step2')
+    }
+    writer.client.send(encodeSyncUpdate(textUpdate('held'), 1))
+    await entered.promise
+    // The writer stays open, its update undecided; the other connection's empty update is its own business.
+    other.client.send(encodeSyncUpdate(Y.encodeStateAsUpdate(new Y.Doc()), 1))
+    expect((await nextOf(other.client, 'ack')).seq).toBe(1)
+    expect(writer.client.received.map((m) => decodeMessage(m).type)).not.toContain('ack')
+  })
+})
+
+describe('messages that arrive while the room loads', () => {
+  it('RELAY-9.2: they are charged to the input budget until handled, and bounded in bytes (RateLimited past maxRelayMessageBytes)', async () => {
+    const gate = deferred()
+    const relay = createWeftRelay({
+      store: new MemoryDocStore(),
+      logger: pino({ level: 'silent' }),
+      limits: { maxRelayMessageBytes: 4000 },
+      hooks: { onLoad: () => gate.promise },
+    })
+    await relay.start()
+    cleanups.push(async () => {
+      gate.resolve()
+      await relay.close()
+    })
+    const patient = memoryRelaySocketPair()
+    relay.accept(patient.relay, { room: 'r', grant: RoomGrant.open() })
+    const first = encodeSyncUpdate(textUpdate('a'.repeat(1500)), 1)
+    patient.client.send(first)
+    patient.client.send(encodeSyncUpdate(textUpdate('b'.repeat(1500)), 2))
+    await Promise.resolve()
+    expect(patient.relay.heldInputBytes).toBeGreaterThanOrEqual(2 * first.byteLength - 10)
+    // A second connection pushes more than the bound before the load ends: it is cut, its charge released.
+    const greedy = memoryRelaySocketPair()
+    relay.accept(greedy.relay, { room: 'r', grant: RoomGrant.open() })
+    for (let i = 1; i <= 4; i++) greedy.client.send(encodeSyncUpdate(textUpdate('c'.repeat(1500)), i))
+    expect((await greedy.client.closed).code).toBe(CloseCode.RateLimited)
+    expect(greedy.relay.heldInputBytes).toBe(0)
+    // The load ends: what waited is handled (and acked once durable), nothing stays charged.
+    gate.resolve()
+    sendStep1(patient.client, new Y.Doc())
+    let acked = 0
+    while (acked < 2) acked = (await nextOf(patient.client, 'ack')).seq
+    expect(acked).toBe(2)
+    expect(patient.relay.heldInputBytes).toBe(0)
+  })
+})
+
 describe('acknowledgements of refused updates', () => {
   it('HOOK-3.1, RELAY-3.2: no ack covers a refused update, nor the accepted ones after it (sync and async verdicts)', async () => {
     for (const async of [false, true]) {
