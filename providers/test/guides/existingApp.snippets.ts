@@ -12,13 +12,7 @@ import { defineConfig } from 'vite'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import * as Y from 'yjs'
 import { docId, isRetryableClose } from '@weft/core'
-import {
-  BroadcastChannelTransport,
-  bindEachEpoch,
-  openDoc,
-  WebSocketTransport,
-  type WeftDoc,
-} from '@weft/providers'
+import { BroadcastChannelTransport, openDoc, WebSocketTransport, type WeftDoc } from '@weft/providers'
 import { IndexedDbDocStore } from '@weft/providers/indexeddb'
 import { WebRtcTransport } from '@weft/providers/webrtc'
 
@@ -50,21 +44,15 @@ export async function openEditor(parent: HTMLElement, docId: string): Promise<()
   })
   handle.awareness.setLocalStateField('user', { name: 'Ada', color: '#2563eb' })
 
-  // Bind the editor to the current Y.Doc, and again after a history reset (epoch change) replaced it.
-  const unbind = bindEachEpoch(handle, (doc) => {
-    const text = doc.getText('body')
-    const undoManager = new Y.UndoManager(text)
-    const view = new EditorView({
-      parent,
-      state: EditorState.create({
-        doc: text.toString(),
-        extensions: [keymap.of(yUndoManagerKeymap), yCollab(text, handle.awareness, { undoManager })],
-      }),
-    })
-    return () => {
-      view.destroy()
-      undoManager.destroy()
-    }
+  // Bind the editor once: the Y.Doc stays put (a history reset started elsewhere is taken at the next open).
+  const text = handle.doc.getText('body')
+  const undoManager = new Y.UndoManager(text)
+  const view = new EditorView({
+    parent,
+    state: EditorState.create({
+      doc: text.toString(),
+      extensions: [keymap.of(yUndoManagerKeymap), yCollab(text, handle.awareness, { undoManager })],
+    }),
   })
 
   handle.on('status', ({ status, pendingChanges }) =>
@@ -73,7 +61,8 @@ export async function openEditor(parent: HTMLElement, docId: string): Promise<()
   handle.on('error', ({ error }) => console.warn(error.code, error.message)) // never thrown
 
   return async () => {
-    unbind()
+    view.destroy()
+    undoManager.destroy()
     await handle.destroy()
   }
 }
