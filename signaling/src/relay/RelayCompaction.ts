@@ -72,10 +72,6 @@ export class RelayCompaction {
   /** The policy for a tail without deleted content: no byte threshold. */
   readonly #insertOnly: CompactionPolicy
   readonly #running = new Set<Promise<void>>()
-  /** The running compaction of each document. */
-  readonly #runningOf = new WeakMap<RelayDoc, Promise<void>>()
-  /** Bytes of each document's in-memory state after its last garbage collection (or load). */
-  readonly #baseline = new WeakMap<RelayDoc, number>()
 
   /** RELAY-3.8: states at least this large are rebuilt in the worker thread. */
   readonly #workerMinBytes: number
@@ -92,7 +88,7 @@ export class RelayCompaction {
 
   /** Resolves when the running compaction of `doc`, if any, ended. */
   running(doc: RelayDoc): Promise<void> | undefined {
-    return this.#runningOf.get(doc)
+    return doc.compaction
   }
 
   /** Resolves once every running compaction ended. */
@@ -107,7 +103,7 @@ export class RelayCompaction {
    */
   loaded(doc: RelayDoc, stored: StoredDoc | null): boolean {
     const collected = this.#collectOnLoad(doc, stored)
-    this.#baseline.set(doc, doc.log.byteLength)
+    doc.loaded()
     return collected
   }
 
@@ -127,17 +123,12 @@ export class RelayCompaction {
     return true
   }
 
-  /** `doc`'s state was replaced by `v1` (an epoch switch): the new base of the growth rules. */
-  replaced(doc: RelayDoc, v1: Uint8Array): void {
-    this.#baseline.set(doc, v1.byteLength)
-  }
-
   /** RELAY-3.7: a joiner is about to be answered from `doc`'s state. */
   beforeAnswer(doc: RelayDoc): void {
     if (doc.deletedSinceGc === 0) return
     const size = doc.log.byteLength
     if (size > ANSWER_GC_MAX_BYTES) return
-    if (size < (this.#baseline.get(doc) ?? 0) * (1 + ANSWER_GC_GROWTH)) return
+    if (size < doc.baseline * (1 + ANSWER_GC_GROWTH)) return
     this.maybeCompact(doc, true)
   }
 
@@ -151,7 +142,7 @@ export class RelayCompaction {
    */
   maybeCompact(doc: RelayDoc, force = false): void {
     const host = this.#host
-    const baseline = this.#baseline.get(doc) ?? 0
+    const baseline = doc.baseline
     const size = doc.log.byteLength
     const deletes = doc.deletedSinceGc > 0
     const grown = deletes && size >= baseline * GC_GROWTH && size >= baseline + GC_ON_LOAD_MIN_BYTES
@@ -173,16 +164,14 @@ export class RelayCompaction {
     const deletedBefore = doc.deletedSinceGc
     const failed = (err: unknown) => {
       // Not retried before the next growth step.
-      this.#baseline.set(doc, Math.max(baseline, size))
+      doc.rebuildFailed(size)
       host.logger.error({ err, doc: doc.docId }, 'compaction failed')
     }
     const rebuilt = (collected: Collected): Promise<void> => {
       const { v1, v2, counts } = collected
       // The rebuilt state holds exactly what the log held at the mark (or now, inline): it replaces that part of the
       // in-memory state at once, whatever becomes of the store's compaction.
-      doc.log.rebase([v1])
-      doc.deletedSinceGc = Math.max(0, doc.deletedSinceGc - deletedBefore)
-      this.#baseline.set(doc, v1.byteLength)
+      doc.rebuilt(v1, deletedBefore)
       return this.#store(doc, v2, through, count, bytes, counts)
     }
     if (size < this.#workerMinBytes) {
@@ -192,10 +181,10 @@ export class RelayCompaction {
       } catch (err) {
         return failed(err)
       }
-      doc.compacting = true
+      doc.compactionStarts()
       return this.#track(doc, rebuilt(collected))
     }
-    doc.compacting = true
+    doc.compactionStarts()
     doc.log.mark()
     const work = this.#worker.run<Collected>({ op: 'collect', parts: doc.log.parts() }, false)
     this.#track(
@@ -224,9 +213,7 @@ export class RelayCompaction {
         meta: { [GC_META_KEY]: String(through) },
       })
       if (!result.ok) return void host.logger.debug({ doc: doc.docId }, 'compaction was stale')
-      doc.tailCount = Math.max(0, doc.tailCount - count)
-      doc.tailBytes = Math.max(0, doc.tailBytes - bytes)
-      doc.snapshotBytes = snapshot.byteLength
+      doc.compacted(count, bytes, snapshot.byteLength)
       host.scale?.compacted(doc, through, snapshot.byteLength)
       host.metrics.compactions.inc()
       host.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
@@ -243,11 +230,9 @@ export class RelayCompaction {
    */
   remoteCompacted(doc: RelayDoc, bytes: number): void {
     const host = this.#host
-    doc.tailCount = 0
-    doc.tailBytes = 0
-    doc.snapshotBytes = bytes
+    doc.compactedElsewhere(bytes)
     if (doc.compacting || host.pending(doc) || host.closed()) return
-    doc.compacting = true
+    doc.compactionStarts()
     doc.log.mark()
     const deletedBefore = doc.deletedSinceGc
     this.#track(
@@ -255,12 +240,7 @@ export class RelayCompaction {
       host.store.load(doc.docId).then(
         (stored) => {
           if (!stored?.snapshot) return void doc.log.unmark()
-          doc.log.rebase([Y.convertUpdateFormatV2ToV1(stored.snapshot), ...stored.updates])
-          doc.tailCount = stored.updates.length
-          // What arrived since the mark stays counted; the stored tail's content is not known.
-          doc.deletedSinceGc = doc.deletedSinceGc - deletedBefore + (stored.updates.length > 0 ? 1 : 0)
-          this.#baseline.set(doc, doc.log.byteLength)
-          doc.tailBytes = stored.updates.reduce((n, u) => n + u.byteLength, 0)
+          doc.reloaded(Y.convertUpdateFormatV2ToV1(stored.snapshot), stored.updates, deletedBefore)
         },
         (err: unknown) => {
           doc.log.unmark()
@@ -271,11 +251,7 @@ export class RelayCompaction {
   }
 
   #track(doc: RelayDoc, work: Promise<void>): void {
-    const run = work.finally(() => {
-      doc.compacting = false
-      this.#running.delete(run)
-    })
+    const run = doc.compactionRuns(work).finally(() => this.#running.delete(run))
     this.#running.add(run)
-    this.#runningOf.set(doc, run)
   }
 }

@@ -1,7 +1,8 @@
 import * as Y from 'yjs'
-import { type DocId, type StoredDoc } from '@weft/core'
+import { type DocId, type EpochRecord, type StoredDoc } from '@weft/core'
 import { MAX_NESTING_DEPTH, updateMessageParts } from '@weft/core/protocol'
 import { AwarenessTable } from './AwarenessTable.js'
+import type { EpochArchive } from './relayEpochArchive.js'
 import type { CommitTarget } from './GroupCommitter.js'
 import { SharedMessage } from './SharedMessage.js'
 import { UpdateLog } from './UpdateLog.js'
@@ -15,40 +16,82 @@ export interface RelayPeer {
   sendMessage(message: Uint8Array | SharedMessage): void
 }
 
+/** An update accepted during an epoch switch, with the promise of its durability. */
+export interface Held {
+  readonly update: Uint8Array
+  resolve(): void
+  reject(err: unknown): void
+}
+
+/** Epoch state of one loaded document (RELAY-EPOCH-*), kept by its {@link RelayDoc} and worked by `RelayEpochs`. */
+export interface DocEpoch {
+  /** The document's epoch record (`null` in the initial epoch `"0"`). */
+  record: EpochRecord | null
+  /** Switches of this document run one after the other. */
+  queue: Promise<void>
+  /** Switches queued or running. */
+  tasks: number
+  /** Updates accepted while a switch runs (not stored yet: RELAY-EPOCH-4), or `null` outside a switch. */
+  held: Held[] | null
+  /** Archives of left epochs, loaded on demand (a few per document). */
+  readonly archives: Map<string, Promise<EpochArchive | null>>
+  /** When the auto-start policy was last checked (ms since the epoch). */
+  lastAutoCheck: number
+}
+
+/** What the compaction policies read of a room (RELAY-3.4, 3.6, 3.7): its counters, as they are now. */
+export interface RoomCounters {
+  /** Updates stored after the snapshot, and their bytes. */
+  readonly tailCount: number
+  readonly tailBytes: number
+  readonly snapshotBytes: number
+  /** Clock units of deleted content accepted since the last garbage collection (RELAY-3.6). */
+  readonly deletedSinceGc: number
+  /** Bytes of the in-memory state after its last garbage collection (or load). */
+  readonly baseline: number
+}
+
 /**
- * One document loaded in the relay: its state as an {@link UpdateLog} (no Y.Doc), its presence table, the
- * connections in the room, and the bookkeeping for log compaction. Created only from a completed store load, so
- * nobody is answered before the stored state is in.
+ * One document loaded in the relay, and everything the relay keeps of it: its state as an {@link UpdateLog} (no
+ * Y.Doc), its presence table, the connections in the room, its commit and compaction bookkeeping and its epoch state.
+ * Created only from a completed store load, so nobody is answered before the stored state is in. Other classes read
+ * its counters and tell it what happened (`committed`, `compacted`, `replaced`, ...): each counter has one writer,
+ * this class.
  */
-export class RelayDoc implements CommitTarget {
+export class RelayDoc implements CommitTarget, RoomCounters {
   readonly docId: DocId
   /** The document's state; its answers to joiners are shared messages (RELAY-2.3, framed once per join storm). */
   readonly log: UpdateLog<SharedMessage>
   readonly awareness = new AwarenessTable()
   readonly peers = new Set<RelayPeer>()
-  /** Store clock of the last durable write. */
-  lastClock: number
-  /** Updates stored after the snapshot, and their bytes (for the compaction policy). */
-  tailCount: number
-  tailBytes: number
-  snapshotBytes: number
-  /**
-   * Whether updates since the last garbage collection (RELAY-3.6) may hold deleted content: clock units their
-   * delete sets cover, counted as they are accepted; an update whose content is not known counts as 1.
-   */
-  deletedSinceGc: number
+  /** The document's epoch state (worked by `RelayEpochs` and `runEpochSwitch`). */
+  readonly epoch: DocEpoch = {
+    record: null,
+    queue: Promise.resolve(),
+    tasks: 0,
+    held: null,
+    archives: new Map(),
+    lastAutoCheck: -Infinity,
+  }
+  #lastClock: number
+  #tailCount: number
+  #tailBytes: number
+  #snapshotBytes: number
+  #deletedSinceGc: number
+  #baseline = 0
   /**
    * An upper bound of how deep the document's shared types nest (RELAY-9.5, `checkNesting`). Unknown after a load or
    * an epoch switch: the limit itself, so that the first nested insert computes it exactly.
    */
   nestingBound = MAX_NESTING_DEPTH
-  compacting = false
-  idleTimer: NodeJS.Timeout | null = null
+  #compacting = false
+  #compaction: Promise<void> | undefined = undefined
+  #idleTimer: NodeJS.Timeout | null = null
   readonly #onCommitted: (doc: RelayDoc) => void
 
   /**
    * `parts`: the servable state in V1 when the load screened `stored` (RELAY-9.3, `screenStoredDoc`); without it, the
-   * stored snapshot and tail as they are.
+   * stored snapshot and tail as they are. `onCommitted`: told after each durable write of the document.
    */
   constructor(
     docId: DocId,
@@ -60,20 +103,172 @@ export class RelayDoc implements CommitTarget {
     // Snapshots are stored in V2 (STORE-3.6), the tail in V1; the relay works in V1 throughout.
     const snapshot = stored?.snapshot ? [Y.convertUpdateFormatV2ToV1(stored.snapshot)] : []
     this.log = new UpdateLog<SharedMessage>(parts ?? [...snapshot, ...(stored?.updates ?? [])])
-    this.lastClock = stored?.clock ?? 0
-    this.tailCount = stored?.updates.length ?? 0
-    this.tailBytes = stored ? stored.updates.reduce((n, u) => n + u.byteLength, 0) : 0
-    this.snapshotBytes = stored?.snapshot?.byteLength ?? 0
-    this.deletedSinceGc = this.tailCount > 0 ? 1 : 0
+    this.#lastClock = stored?.clock ?? 0
+    this.#tailCount = stored?.updates.length ?? 0
+    this.#tailBytes = stored ? stored.updates.reduce((n, u) => n + u.byteLength, 0) : 0
+    this.#snapshotBytes = stored?.snapshot?.byteLength ?? 0
+    this.#deletedSinceGc = this.#tailCount > 0 ? 1 : 0
     this.#onCommitted = onCommitted
+  }
+
+  /** Store clock of the last durable write. */
+  get lastClock(): number {
+    return this.#lastClock
+  }
+  /** Updates stored after the snapshot (for the compaction policy). */
+  get tailCount(): number {
+    return this.#tailCount
+  }
+  /** Bytes of the updates stored after the snapshot. */
+  get tailBytes(): number {
+    return this.#tailBytes
+  }
+  /** Bytes of the stored snapshot. */
+  get snapshotBytes(): number {
+    return this.#snapshotBytes
+  }
+  /**
+   * Whether updates since the last garbage collection (RELAY-3.6) may hold deleted content: clock units their
+   * delete sets cover, counted as they are accepted; an update whose content is not known counts as 1.
+   */
+  get deletedSinceGc(): number {
+    return this.#deletedSinceGc
+  }
+  /** Bytes of the in-memory state after its last garbage collection (or load): the base of the growth rules. */
+  get baseline(): number {
+    return this.#baseline
+  }
+  /** Whether a log compaction of this document runs (at most one at a time). */
+  get compacting(): boolean {
+    return this.#compacting
+  }
+  /** The running (or last) log compaction, if any. */
+  get compaction(): Promise<void> | undefined {
+    return this.#compaction
+  }
+  /** Whether the room is waiting to be unloaded (no connections). */
+  get idle(): boolean {
+    return this.#idleTimer !== null
   }
 
   /** Called by the group committer once a write of this document is durable. */
   onCommitted(clock: number, bytes: number, appends: number): void {
-    this.lastClock = Math.max(this.lastClock, clock)
-    this.tailCount += appends
-    this.tailBytes += bytes
+    this.#lastClock = Math.max(this.#lastClock, clock)
+    this.#tailCount += appends
+    this.#tailBytes += bytes
     this.#onCommitted(this)
+  }
+
+  /** An update whose delete set covers `deleted` clock units was appended to the log (RELAY-3.6). */
+  acceptedDeletes(deleted: number): void {
+    this.#deletedSinceGc += deleted
+  }
+
+  /**
+   * An update another node stored was appended to the log (SCALE-2): it is in the stored tail, may delete
+   * `deleted` clock units and nests up to `depth` levels more (RELAY-9.5: counted, not refused).
+   */
+  appliedStored(bytes: number, deleted: number, depth: number): void {
+    this.#deletedSinceGc += deleted
+    this.nestingBound += depth
+    this.#tailCount++
+    this.#tailBytes += bytes
+  }
+
+  /** The state was loaded (and perhaps garbage-collected): its size is the base of the growth rules. */
+  loaded(): void {
+    this.#baseline = this.log.byteLength
+  }
+
+  /** A log compaction starts (the caller then hands its work to {@link compactionRuns}). */
+  compactionStarts(): void {
+    this.#compacting = true
+  }
+
+  /** `work` is the running log compaction; returns it as tracked (the room is `compacting` until it settles). */
+  compactionRuns(work: Promise<void>): Promise<void> {
+    const run = work.finally(() => {
+      this.#compacting = false
+    })
+    this.#compaction = run
+    return run
+  }
+
+  /**
+   * A compaction rebuilt the state as of its start as `v1`: it replaces that part of the log, and what was deleted
+   * before the start (`deletedBefore`) is collected.
+   */
+  rebuilt(v1: Uint8Array, deletedBefore: number): void {
+    this.log.rebase([v1])
+    this.#deletedSinceGc = Math.max(0, this.#deletedSinceGc - deletedBefore)
+    this.#baseline = v1.byteLength
+  }
+
+  /** A rebuild of a state of `size` bytes failed: not retried before the next growth step. */
+  rebuildFailed(size: number): void {
+    this.#baseline = Math.max(this.#baseline, size)
+  }
+
+  /** A compaction stored a snapshot of `snapshotBytes` replacing `count` tail updates of `bytes` bytes. */
+  compacted(count: number, bytes: number, snapshotBytes: number): void {
+    this.#tailCount = Math.max(0, this.#tailCount - count)
+    this.#tailBytes = Math.max(0, this.#tailBytes - bytes)
+    this.#snapshotBytes = snapshotBytes
+  }
+
+  /** Another node compacted the document (SCALE-4.3): the stored tail is gone, the snapshot has `snapshotBytes`. */
+  compactedElsewhere(snapshotBytes: number): void {
+    this.#tailCount = 0
+    this.#tailBytes = 0
+    this.#snapshotBytes = snapshotBytes
+  }
+
+  /**
+   * After a remote compaction the log was replaced by the stored state (`stored`, its snapshot in V1 as `snapshotV1`);
+   * what arrived since the mark stays counted (`deletedBefore` were counted at the mark), the stored tail's content
+   * is not known.
+   */
+  reloaded(snapshotV1: Uint8Array, updates: readonly Uint8Array[], deletedBefore: number): void {
+    this.log.rebase([snapshotV1, ...updates])
+    this.#tailCount = updates.length
+    this.#deletedSinceGc = this.#deletedSinceGc - deletedBefore + (updates.length > 0 ? 1 : 0)
+    this.#baseline = this.log.byteLength
+    this.#tailBytes = updates.reduce((n, u) => n + u.byteLength, 0)
+  }
+
+  /** RELAY-EPOCH-4: the document switched epochs; its state is `v1`, stored as one snapshot of `snapshotBytes`. */
+  replaced(v1: Uint8Array, snapshotBytes: number): void {
+    this.log.unmark()
+    this.log.rebase([v1])
+    this.#tailCount = 0
+    this.#tailBytes = 0
+    this.#deletedSinceGc = 0
+    this.nestingBound = MAX_NESTING_DEPTH
+    this.#snapshotBytes = snapshotBytes
+    this.#baseline = v1.byteLength
+  }
+
+  /** `peer` joined the room: it is no longer idle. */
+  joined(peer: RelayPeer): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer)
+    this.#idleTimer = null
+    this.peers.add(peer)
+  }
+
+  /** The room has no connections left: `unload` runs after `ms` unless someone joins first. */
+  emptied(ms: number, unload: () => void): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer)
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null
+      unload()
+    }, ms)
+    this.#idleTimer.unref()
+  }
+
+  /** The relay closes: no unload timer stays. */
+  closed(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer)
+    this.#idleTimer = null
   }
 
   /**

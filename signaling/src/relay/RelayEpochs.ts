@@ -3,7 +3,7 @@ import { readEpochRecord, shouldStartEpoch, type ItemCounts } from '@weft/core/e
 import { epochIdOf, epochTag, type EpochOffering, type OfferJudgement } from '@weft/core/sync-engine'
 import { archiveDiff, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
 import { isEpochPeer, type EpochPeer } from './RelayEpochPeer.js'
-import type { RelayDoc } from './RelayDoc.js'
+import type { DocEpoch, RelayDoc } from './RelayDoc.js'
 import type { RelayEpochOptions } from './RelayOptions.js'
 import { CompactionWorker } from './CompactionWorker.js'
 import { DEFAULT_WORKER_MIN_BYTES } from './RelayCompaction.js'
@@ -11,29 +11,6 @@ import { runEpochSwitch, type EpochSwitchHost, type SwitchExecutor } from './run
 
 /** What {@link RelayEpochs} needs of the hub. */
 export type RelayEpochsHost = Omit<EpochSwitchHost, 'switched'>
-
-/** Epoch state of one loaded document. */
-export interface DocEpoch {
-  /** The document's epoch record (`null` in the initial epoch `"0"`). */
-  record: EpochRecord | null
-  /** Switches of this document run one after the other. */
-  queue: Promise<void>
-  /** Switches queued or running. */
-  tasks: number
-  /** Updates accepted while a switch runs (not stored yet: RELAY-EPOCH-4), or `null` outside a switch. */
-  held: Held[] | null
-  /** Archives of left epochs, loaded on demand (a few per document). */
-  readonly archives: Map<string, Promise<EpochArchive | null>>
-  /** When the auto-start policy was last checked (ms since the epoch). */
-  lastAutoCheck: number
-}
-
-/** An update accepted during a switch, with the promise of its durability. */
-export interface Held {
-  readonly update: Uint8Array
-  resolve(): void
-  reject(err: unknown): void
-}
 
 /** Archives kept in memory per document. */
 const MAX_CACHED_ARCHIVES = 4
@@ -54,7 +31,6 @@ export class RelayEpochs {
   readonly #host: EpochSwitchHost
   readonly #auto: RelayEpochOptions['autoStart']
   readonly #scaleOut: boolean
-  readonly #docs = new WeakMap<RelayDoc, DocEpoch>()
   readonly #running = new Set<Promise<void>>()
   /** Where switches run (RELAY-3.8). */
   readonly #exec: SwitchExecutor
@@ -88,14 +64,7 @@ export class RelayEpochs {
         `stored epoch record of ${doc.docId}: ${stored.reason}`,
       )
     }
-    this.#docs.set(doc, {
-      record: stored?.record ?? null,
-      queue: Promise.resolve(),
-      tasks: 0,
-      held: null,
-      archives: new Map(),
-      lastAutoCheck: -Infinity,
-    })
+    doc.epoch.record = stored?.record ?? null
   }
 
   /** The document's epoch id (`"0"` until its first reset). */
@@ -105,7 +74,7 @@ export class RelayEpochs {
 
   /** The document's epoch record (`null` in the initial epoch). */
   recordOf(doc: RelayDoc): EpochRecord | null {
-    return this.#docs.get(doc)?.record ?? null
+    return doc.epoch.record
   }
 
   /** The tag for updates and step-2 answers: the epoch outside epoch 0, else `null` (COMPACT-6.1). */
@@ -115,12 +84,12 @@ export class RelayEpochs {
 
   /** Whether `doc` has a switch queued or running (it is then not unloaded). */
   busy(doc: RelayDoc): boolean {
-    return (this.#docs.get(doc)?.tasks ?? 0) > 0
+    return doc.epoch.tasks > 0
   }
 
   /** Whether updates of `doc` are being held for a switch (RELAY-EPOCH-4). */
   switching(doc: RelayDoc): boolean {
-    return this.#docs.get(doc)?.held != null
+    return doc.epoch.held !== null
   }
 
   /** Resolves once every switch queued so far is done. */
@@ -134,8 +103,7 @@ export class RelayEpochs {
    * `null` when there is no archive (the connection's protocol then offers the current record, no catch-up).
    */
   archive(doc: RelayDoc, epoch: string): Promise<EpochOffering | null> | null {
-    const st = this.#docs.get(doc)
-    if (!st) return null
+    const st = doc.epoch
     let archive = st.archives.get(epoch)
     if (!archive) {
       archive = loadEpochArchive(this.#host.store, doc.docId, epoch).catch((err: unknown) => {
@@ -164,8 +132,7 @@ export class RelayEpochs {
     catchUp: Uint8Array,
     judgement: OfferJudgement,
   ): void {
-    const st = this.#docs.get(doc)
-    if (!st) return
+    const st = doc.epoch
     const log = this.#host.logger.child({ doc: doc.docId, offered: record.id, epoch: epochIdOf(st.record) })
     if (this.#scaleOut)
       return void log.warn('epoch offer ignored: epochs are not supported in scale-out mode')
@@ -174,7 +141,7 @@ export class RelayEpochs {
     if (judgement === 'sibling')
       return void log.debug('epoch offer ignored: its parent is not the document epoch')
     const plan = { kind: 'offer', record, catchUp: catchUp.slice() } as const
-    this.#enqueue(doc, st, () => runEpochSwitch(this.#host, this.#exec, doc, st, plan, log))
+    this.#enqueue(doc, st, () => runEpochSwitch(this.#host, this.#exec, doc, plan, log))
   }
 
   /**
@@ -184,15 +151,15 @@ export class RelayEpochs {
    */
   compacted(doc: RelayDoc, counts: ItemCounts): void {
     const auto = this.#auto
-    const st = this.#docs.get(doc)
-    if (!auto || !st || this.#scaleOut || st.tasks > 0) return
+    const st = doc.epoch
+    if (!auto || this.#scaleOut || st.tasks > 0) return
     const now = Date.now()
     if (now - st.lastAutoCheck < (auto.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS)) return
     st.lastAutoCheck = now
     if (counts.liveItems === 0 || !shouldStartEpoch(counts, auto)) return
     const log = this.#host.logger.child({ doc: doc.docId, epoch: this.epochOf(doc) })
     const plan = { kind: 'auto', policy: auto } as const
-    this.#enqueue(doc, st, () => runEpochSwitch(this.#host, this.#exec, doc, st, plan, log))
+    this.#enqueue(doc, st, () => runEpochSwitch(this.#host, this.#exec, doc, plan, log))
   }
 
   /**
@@ -200,7 +167,7 @@ export class RelayEpochs {
    * new epoch, or as it is if the switch did not happen). Resolves once it is durable.
    */
   hold(doc: RelayDoc, update: Uint8Array): Promise<void> {
-    const held = this.#docs.get(doc)?.held
+    const held = doc.epoch.held
     if (!held) return Promise.reject(new Error('no switch in progress'))
     return new Promise<void>((resolve, reject) => held.push({ update: update.slice(), resolve, reject }))
   }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { CloseCode, closeCodeName, docId, type DocStore } from '@weft/core'
 import { isEpochArchiveId } from '@weft/core/epochs'
-import { encodeAwareness, MAX_NESTING_DEPTH, validateUpdate, type UpdateSummary } from '@weft/core/protocol'
+import { encodeAwareness, validateUpdate, type UpdateSummary } from '@weft/core/protocol'
 import { RoomGrant, type Access } from '../auth/RoomGrant.js'
 import type { ConnectionContext, WeftHooks } from '../hooks.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
@@ -194,9 +194,7 @@ export class RelayHub implements RelayHost {
     this.#open(room).then(
       (doc) => {
         if (!socket.open) return this.#hooks?.disconnect(conn)
-        if (doc.idleTimer) clearTimeout(doc.idleTimer)
-        doc.idleTimer = null
-        doc.peers.add(conn)
+        doc.joined(conn)
         try {
           // RELAY-9.2: replays what the connection sent while the document loaded; nothing it sent may end here.
           conn.start(doc)
@@ -266,7 +264,7 @@ export class RelayHub implements RelayHost {
         'the update cannot be merged into the document',
       )
     }
-    doc.deletedSinceGc += deleted
+    doc.acceptedDeletes(deleted)
     this.#opts.metrics.updates.inc()
     this.#opts.metrics.updateBytes.inc({}, update.byteLength)
     return this.#committer.add(doc, update)
@@ -297,14 +295,7 @@ export class RelayHub implements RelayHost {
 
   /** RELAY-EPOCH-4: `doc` switched epochs; its state is the new epoch's, stored as one snapshot. */
   #replaced(doc: RelayDoc, v1: Uint8Array, snapshotBytes: number): void {
-    doc.log.unmark()
-    doc.log.rebase([v1])
-    doc.tailCount = 0
-    doc.tailBytes = 0
-    doc.deletedSinceGc = 0
-    doc.nestingBound = MAX_NESTING_DEPTH
-    doc.snapshotBytes = snapshotBytes
-    this.#compaction.replaced(doc, v1)
+    doc.replaced(v1, snapshotBytes)
   }
 
   whenDurable(doc: RelayDoc, from: RelayPeer): Promise<void> {
@@ -331,7 +322,7 @@ export class RelayHub implements RelayHost {
     await this.#compaction.settled()
     await this.#hooks?.settled()
     await this.#scale?.close()
-    for (const doc of this.#docs.values()) if (doc.idleTimer) clearTimeout(doc.idleTimer)
+    for (const doc of this.#docs.values()) doc.closed()
     this.#docs.clear()
     if (this.#ownsStore) await this.#store.close()
   }
@@ -413,17 +404,15 @@ export class RelayHub implements RelayHost {
     const removal = doc.awareness.removeOwner(conn)
     if (removal) doc.broadcast(encodeAwareness(removal))
     if (this.#connections(doc) === 0 && !this.#closed) {
-      doc.idleTimer = setTimeout(() => void this.#unload(doc), this.#idleUnloadMs)
-      doc.idleTimer.unref()
+      doc.emptied(this.#idleUnloadMs, () => void this.#unload(doc))
     }
   }
 
   async #unload(doc: RelayDoc): Promise<void> {
-    doc.idleTimer = null
     await this.#committer.whenDurable(doc).catch(() => undefined)
     if (
       this.#connections(doc) > 0 ||
-      doc.idleTimer ||
+      doc.idle ||
       this.#committer.pending(doc) ||
       doc.compacting ||
       this.epochs.busy(doc)

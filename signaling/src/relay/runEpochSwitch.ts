@@ -9,8 +9,7 @@ import {
 import { epochIdOf, judgeOffer } from '@weft/core/sync-engine'
 import type { CompactionWorker } from './CompactionWorker.js'
 import type { SwitchLate, SwitchPlan, SwitchStart } from './compactionTasks.js'
-import type { DocEpoch, Held } from './RelayEpochs.js'
-import type { RelayDoc } from './RelayDoc.js'
+import type { Held, RelayDoc } from './RelayDoc.js'
 
 /** What a switch needs of the hub. */
 export interface EpochSwitchHost {
@@ -56,10 +55,10 @@ export const runEpochSwitch = async (
   host: EpochSwitchHost,
   exec: SwitchExecutor,
   doc: RelayDoc,
-  st: DocEpoch,
   plan: EpochPlan,
   log: Logger,
 ): Promise<void> => {
+  const st = doc.epoch
   const queue: Held[] = []
   st.held = queue
   const session = exec.worker.session()

@@ -247,12 +247,9 @@ export class ScaleOutRoom implements RelayPeer {
       )
       return
     }
-    doc.deletedSinceGc += summary.deleted
     // RELAY-9.5: already stored, so not refused here; the bound grows, and the next local nested insert past the limit
     // is judged against the whole state.
-    doc.nestingBound += summary.depth
-    doc.tailCount++
-    doc.tailBytes += update.byteLength
+    doc.appliedStored(update.byteLength, summary.deleted, summary.depth)
     doc.broadcastUpdate(update, null, this)
   }
 
