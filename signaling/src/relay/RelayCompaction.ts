@@ -13,7 +13,7 @@ import type { ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
 import { CompactionWorker } from './CompactionWorker.js'
 import type { Collected } from './compactionTasks.js'
 import { collectGarbage } from './mergeUpdatesBatched.js'
-import type { RelayDoc } from './RelayDoc.js'
+import type { RelayDoc, RoomCounters } from './RelayDoc.js'
 import type { RelayEpochs } from './RelayEpochs.js'
 
 /** Metadata key set by a garbage-collecting compaction (its `throughClock`). */
@@ -38,6 +38,50 @@ const ANSWER_GC_GROWTH = 0.1
 
 /** RELAY-3.8: default of `workerMinBytes` (a rebuild of this much takes a few milliseconds). */
 export const DEFAULT_WORKER_MIN_BYTES = 128 * 1024
+
+/** The thresholds of the compaction policies: the log compaction policy, and its variant for insert-only tails. */
+export interface CompactionRules {
+  readonly policy: CompactionPolicy
+  /** The policy for a tail without deleted content: no byte threshold. */
+  readonly insertOnly: CompactionPolicy
+  /** RELAY-3.8: states at least this large are rebuilt in the worker thread. */
+  readonly workerMinBytes: number
+}
+
+/**
+ * RELAY-3.6 at load, on a room just loaded from `stored` whose state has `size` bytes: `'keep'` it as it is,
+ * `'try'` a rebuild here (kept if it gains {@link GC_ON_LOAD_GAIN}), or `'compact'` it at once (a state too large to
+ * rebuild here: the compaction rebuilds it in the worker).
+ */
+export const loadCollection = (
+  stored: StoredDoc | null,
+  room: RoomCounters,
+  size: number,
+  workerMinBytes: number,
+): 'keep' | 'try' | 'compact' => {
+  if (!stored || stored.byteLength < GC_ON_LOAD_MIN_BYTES) return 'keep'
+  if (stored.meta[GC_META_KEY] !== undefined && room.tailBytes <= room.snapshotBytes) return 'keep'
+  return size >= workerMinBytes ? 'compact' : 'try'
+}
+
+/** RELAY-3.7: whether a joiner is answered only after a rebuild of a state of `size` bytes. */
+export const collectBeforeAnswer = (room: RoomCounters, size: number): boolean =>
+  room.deletedSinceGc !== 0 && size <= ANSWER_GC_MAX_BYTES && size >= room.baseline * (1 + ANSWER_GC_GROWTH)
+
+/**
+ * RELAY-3.4, RELAY-3.6: whether a room whose state has `size` bytes is due for log compaction: its state grew by
+ * {@link GC_GROWTH} since its last rebuild and may hold deleted content, or its stored tail passed the policy's
+ * thresholds (only the count thresholds without deleted content: a rebuild would drop nothing).
+ */
+export const compactionDue = (room: RoomCounters, size: number, rules: CompactionRules): boolean => {
+  const deletes = room.deletedSinceGc > 0
+  const baseline = room.baseline
+  if (deletes && size >= baseline * GC_GROWTH && size >= baseline + GC_ON_LOAD_MIN_BYTES) return true
+  return shouldCompact(
+    { updateCount: room.tailCount, updateBytes: room.tailBytes, snapshotBytes: room.snapshotBytes },
+    deletes ? rules.policy : rules.insertOnly,
+  )
+}
 
 /** Options of {@link RelayCompaction}: the log compaction policy, and where rebuilds run (RELAY-3.8). */
 export type RelayCompactionOptions = Partial<CompactionPolicy> & {
@@ -68,22 +112,21 @@ export interface RelayCompactionHost {
  */
 export class RelayCompaction {
   readonly #host: RelayCompactionHost
-  readonly #policy: CompactionPolicy
-  /** The policy for a tail without deleted content: no byte threshold. */
-  readonly #insertOnly: CompactionPolicy
+  readonly #rules: CompactionRules
   readonly #running = new Set<Promise<void>>()
 
-  /** RELAY-3.8: states at least this large are rebuilt in the worker thread. */
-  readonly #workerMinBytes: number
   readonly #worker: CompactionWorker
 
   constructor(host: RelayCompactionHost, options: RelayCompactionOptions | undefined) {
     this.#host = host
     const { workerMinBytes, worker, ...policy } = options ?? {}
-    this.#workerMinBytes = workerMinBytes ?? DEFAULT_WORKER_MIN_BYTES
     this.#worker = worker ?? CompactionWorker.shared()
-    this.#policy = { ...defaultCompactionPolicy, ...policy }
-    this.#insertOnly = { ...this.#policy, maxUpdateBytes: Infinity }
+    const full = { ...defaultCompactionPolicy, ...policy }
+    this.#rules = {
+      policy: full,
+      insertOnly: { ...full, maxUpdateBytes: Infinity },
+      workerMinBytes: workerMinBytes ?? DEFAULT_WORKER_MIN_BYTES,
+    }
   }
 
   /** Resolves when the running compaction of `doc`, if any, ended. */
@@ -108,10 +151,9 @@ export class RelayCompaction {
   }
 
   #collectOnLoad(doc: RelayDoc, stored: StoredDoc | null): boolean {
-    if (!stored || stored.byteLength < GC_ON_LOAD_MIN_BYTES) return false
-    if (stored.meta[GC_META_KEY] !== undefined && doc.tailBytes <= doc.snapshotBytes) return false
+    const decision = loadCollection(stored, doc, doc.log.byteLength, this.#rules.workerMinBytes)
     // RELAY-3.8: a large state is not rebuilt here; the compaction the caller starts rebuilds it in the worker.
-    if (doc.log.byteLength >= this.#workerMinBytes) return true
+    if (decision !== 'try') return decision === 'compact'
     const state = doc.log.state()
     const { v1 } = collectGarbage(state)
     if (v1.byteLength >= state.byteLength * GC_ON_LOAD_GAIN) return false
@@ -125,11 +167,7 @@ export class RelayCompaction {
 
   /** RELAY-3.7: a joiner is about to be answered from `doc`'s state. */
   beforeAnswer(doc: RelayDoc): void {
-    if (doc.deletedSinceGc === 0) return
-    const size = doc.log.byteLength
-    if (size > ANSWER_GC_MAX_BYTES) return
-    if (size < doc.baseline * (1 + ANSWER_GC_GROWTH)) return
-    this.maybeCompact(doc, true)
+    if (collectBeforeAnswer(doc, doc.log.byteLength)) this.maybeCompact(doc, true)
   }
 
   /**
@@ -142,17 +180,8 @@ export class RelayCompaction {
    */
   maybeCompact(doc: RelayDoc, force = false): void {
     const host = this.#host
-    const baseline = doc.baseline
     const size = doc.log.byteLength
-    const deletes = doc.deletedSinceGc > 0
-    const grown = deletes && size >= baseline * GC_GROWTH && size >= baseline + GC_ON_LOAD_MIN_BYTES
-    const due =
-      force ||
-      grown ||
-      shouldCompact(
-        { updateCount: doc.tailCount, updateBytes: doc.tailBytes, snapshotBytes: doc.snapshotBytes },
-        deletes ? this.#policy : this.#insertOnly,
-      )
+    const due = force || compactionDue(doc, size, this.#rules)
     // No log compaction during an epoch switch (it would store old-epoch state after the switch).
     if (!due || doc.compacting || host.closed() || host.epochs.busy(doc)) return
     // The log holds every stored update through `through` (and perhaps accepted ones not yet durable: a snapshot
@@ -174,7 +203,7 @@ export class RelayCompaction {
       doc.rebuilt(v1, deletedBefore)
       return this.#store(doc, v2, through, count, bytes, counts)
     }
-    if (size < this.#workerMinBytes) {
+    if (size < this.#rules.workerMinBytes) {
       let collected: Collected
       try {
         collected = this.#worker.runInline<Collected>({ op: 'collect', parts: doc.log.parts() }).result

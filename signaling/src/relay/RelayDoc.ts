@@ -79,11 +79,7 @@ export class RelayDoc implements CommitTarget, RoomCounters {
   #snapshotBytes: number
   #deletedSinceGc: number
   #baseline = 0
-  /**
-   * An upper bound of how deep the document's shared types nest (RELAY-9.5, `checkNesting`). Unknown after a load or
-   * an epoch switch: the limit itself, so that the first nested insert computes it exactly.
-   */
-  nestingBound = MAX_NESTING_DEPTH
+  #nestingBound = MAX_NESTING_DEPTH
   #compacting = false
   #compaction: Promise<void> | undefined = undefined
   #idleTimer: NodeJS.Timeout | null = null
@@ -138,6 +134,13 @@ export class RelayDoc implements CommitTarget, RoomCounters {
   get baseline(): number {
     return this.#baseline
   }
+  /**
+   * An upper bound of how deep the document's shared types nest (RELAY-9.5, `checkNesting`). Unknown after a load or
+   * an epoch switch: the limit itself, so that the first nested insert computes it exactly.
+   */
+  get nestingBound(): number {
+    return this.#nestingBound
+  }
   /** Whether a log compaction of this document runs (at most one at a time). */
   get compacting(): boolean {
     return this.#compacting
@@ -170,9 +173,19 @@ export class RelayDoc implements CommitTarget, RoomCounters {
    */
   appliedStored(bytes: number, deleted: number, depth: number): void {
     this.#deletedSinceGc += deleted
-    this.nestingBound += depth
+    this.#nestingBound += depth
     this.#tailCount++
     this.#tailBytes += bytes
+  }
+
+  /** An accepted update nests up to `depth` levels more (RELAY-9.5): the bound grows. */
+  nestedBy(depth: number): void {
+    this.#nestingBound += depth
+  }
+
+  /** The state (with any update about to be appended) was walked: its types nest exactly `depth` deep (RELAY-9.5). */
+  nestingMeasured(depth: number): void {
+    this.#nestingBound = depth
   }
 
   /** The state was loaded (and perhaps garbage-collected): its size is the base of the growth rules. */
@@ -243,7 +256,7 @@ export class RelayDoc implements CommitTarget, RoomCounters {
     this.#tailCount = 0
     this.#tailBytes = 0
     this.#deletedSinceGc = 0
-    this.nestingBound = MAX_NESTING_DEPTH
+    this.#nestingBound = MAX_NESTING_DEPTH
     this.#snapshotBytes = snapshotBytes
     this.#baseline = v1.byteLength
   }

@@ -22,6 +22,21 @@ const offeringOf = (found: EpochArchive | null): EpochOffering | null =>
   found && { record: found.child, catchUp: (sv) => archiveDiff(found.stateV2, sv) }
 
 /**
+ * RELAY-EPOCH-5, the auto-start policy after a log compaction whose rebuild counted `counts`, at `now`: `'skip'`
+ * (a switch is queued, or the last check is less than `minIntervalMs` old), `'checked'` (checked: no epoch), or
+ * `'start'` an epoch.
+ */
+export const epochStartDecision = (
+  auto: NonNullable<RelayEpochOptions['autoStart']>,
+  st: Pick<DocEpoch, 'tasks' | 'lastAutoCheck'>,
+  counts: ItemCounts,
+  now: number,
+): 'skip' | 'checked' | 'start' => {
+  if (st.tasks > 0 || now - st.lastAutoCheck < (auto.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS)) return 'skip'
+  return counts.liveItems === 0 || !shouldStartEpoch(counts, auto) ? 'checked' : 'start'
+}
+
+/**
  * The storing relay's part in history compaction (docs/spec/relay-protocol.md, RELAY-EPOCH-*; COMPACT-6.3): knows
  * each loaded document's epoch and its archives of left epochs (what each connection's protocol offers clients in
  * older epochs; the per-connection decisions are `ProtocolPath`'s, as on clients), follows a writer's winning offer,
@@ -152,11 +167,12 @@ export class RelayEpochs {
   compacted(doc: RelayDoc, counts: ItemCounts): void {
     const auto = this.#auto
     const st = doc.epoch
-    if (!auto || this.#scaleOut || st.tasks > 0) return
+    if (!auto || this.#scaleOut) return
     const now = Date.now()
-    if (now - st.lastAutoCheck < (auto.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS)) return
+    const decision = epochStartDecision(auto, st, counts, now)
+    if (decision === 'skip') return
     st.lastAutoCheck = now
-    if (counts.liveItems === 0 || !shouldStartEpoch(counts, auto)) return
+    if (decision !== 'start') return
     const log = this.#host.logger.child({ doc: doc.docId, epoch: this.epochOf(doc) })
     const plan = { kind: 'auto', policy: auto } as const
     this.#enqueue(doc, st, () => runEpochSwitch(this.#host, this.#exec, doc, plan, log))

@@ -370,7 +370,7 @@ export class RelayHub implements RelayHost {
         : (d: RelayDoc) => this.#compaction.maybeCompact(d)
       const doc = new RelayDoc(id, stored, committed, screened.parts)
       // RELAY-9.5: the screen walked the whole state; its depth is exact.
-      doc.nestingBound = screened.depth
+      doc.nestingMeasured(screened.depth)
       this.epochs.attach(doc, stored?.meta ?? {})
       // Decode once now: a corrupted store fails here, not in front of a client.
       doc.log.stateVector()

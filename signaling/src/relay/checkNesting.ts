@@ -15,9 +15,9 @@ import type { RelayDoc } from './RelayDoc.js'
 export const checkNesting = (doc: RelayDoc, update: Uint8Array, depth: number): void => {
   if (depth === 0) return
   if (doc.nestingBound + depth <= MAX_NESTING_DEPTH) {
-    doc.nestingBound += depth
+    doc.nestedBy(depth)
     return
   }
   const whole = Y.mergeUpdates([doc.log.state(), update])
-  doc.nestingBound = validateUpdate(whole).depth
+  doc.nestingMeasured(validateUpdate(whole).depth)
 }

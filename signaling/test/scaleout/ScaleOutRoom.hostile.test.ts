@@ -62,7 +62,7 @@ describe('ScaleOutRoom against updates Yjs cannot merge or apply (issue 17.1)', 
 
   it('RELAY-9.5 nesting that arrives over the bus raises the document bound, so a local insert past the limit is judged on the whole state', () => {
     const { room, doc } = setup()
-    doc.nestingBound = 0 // an exact bound, as after a load
+    doc.nestingMeasured(0) // an exact bound, as after a load
     const source = new Y.Doc({ gc: false })
     let parent = source.getMap('root')
     source.transact(() => {
