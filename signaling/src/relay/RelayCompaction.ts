@@ -14,7 +14,6 @@ import { CompactionWorker } from './CompactionWorker.js'
 import type { Collected } from './compactionTasks.js'
 import { collectGarbage } from './mergeUpdatesBatched.js'
 import type { RelayDoc, RoomCounters } from './RelayDoc.js'
-import type { RelayEpochs } from './RelayEpochs.js'
 
 /** Metadata key set by a garbage-collecting compaction (its `throughClock`). */
 export const GC_META_KEY = 'weft.relay.gc'
@@ -96,13 +95,17 @@ export interface RelayCompactionHost {
   readonly store: DocStore
   readonly logger: Logger
   readonly metrics: ServerMetrics
-  readonly epochs: RelayEpochs
   /** Scale-out mode (null on a single node). */
   readonly scale: ScaleOutRelay | null
   /** Whether `doc` has updates not yet durable. */
   pending(doc: RelayDoc): boolean
   /** Whether the relay is closing. */
   closed(): boolean
+  /**
+   * A log compaction of `doc` was stored; `counts`: what its rebuild counted of the history (for the epoch-start
+   * policy, RELAY-EPOCH-5).
+   */
+  compacted(doc: RelayDoc, counts: ItemCounts): void
 }
 
 /**
@@ -183,7 +186,7 @@ export class RelayCompaction {
     const size = doc.log.byteLength
     const due = force || compactionDue(doc, size, this.#rules)
     // No log compaction during an epoch switch (it would store old-epoch state after the switch).
-    if (!due || doc.compacting || host.closed() || host.epochs.busy(doc)) return
+    if (!due || doc.compacting || host.closed() || doc.epochBusy) return
     // The log holds every stored update through `through` (and perhaps accepted ones not yet durable: a snapshot
     // may hold more than its clock says, never less). A busy document therefore compacts while writes continue.
     const through = host.scale ? host.scale.appliedClock(doc) : doc.lastClock
@@ -246,7 +249,7 @@ export class RelayCompaction {
       host.scale?.compacted(doc, through, snapshot.byteLength)
       host.metrics.compactions.inc()
       host.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
-      host.epochs.compacted(doc, counts)
+      host.compacted(doc, counts)
     } catch (err) {
       host.logger.error({ err, doc: doc.docId }, 'compaction failed')
     }

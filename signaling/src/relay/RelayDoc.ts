@@ -141,6 +141,10 @@ export class RelayDoc implements CommitTarget, RoomCounters {
   get nestingBound(): number {
     return this.#nestingBound
   }
+  /** Whether an epoch switch of this document is queued or running (RELAY-EPOCH-4). */
+  get epochBusy(): boolean {
+    return this.epoch.tasks > 0
+  }
   /** Whether a log compaction of this document runs (at most one at a time). */
   get compacting(): boolean {
     return this.#compacting

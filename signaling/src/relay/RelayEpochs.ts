@@ -99,7 +99,7 @@ export class RelayEpochs {
 
   /** Whether `doc` has a switch queued or running (it is then not unloaded). */
   busy(doc: RelayDoc): boolean {
-    return doc.epoch.tasks > 0
+    return doc.epochBusy
   }
 
   /** Whether updates of `doc` are being held for a switch (RELAY-EPOCH-4). */

@@ -58,6 +58,11 @@ export class RelayHub implements RelayHost {
   /** The app's hooks, or `null` when none is set (then nothing passes through them). */
   readonly #hooks: RelayHooks | null
   #closed = false
+  /**
+   * Told (through the room, the group committer's target) after each durable write of a room: asks the compaction
+   * policy, then (HOOK-5) tells the app, in commit order. One function for every room.
+   */
+  readonly #committed: (doc: RelayDoc) => void
   /** The settings of every connection, one object per access level (not one per connection). */
   readonly #connectionOptions: Record<Exclude<Access, 'none'>, RelayConnectionOptions>
 
@@ -78,6 +83,14 @@ export class RelayHub implements RelayHost {
       hooks && Object.values(hooks).some((h) => h !== undefined)
         ? new RelayHooks(hooks, opts.logger, (room) => this.#refused(room), opts.limits.maxRelayMessageBytes)
         : null
+    const notified = this.#hooks?.notifiesStored ? this.#hooks : null
+    this.#committed = notified
+      ? (doc) => {
+          this.#compaction.maybeCompact(doc)
+          // HOOK-5: after the durable write, in commit order.
+          notified.stored(doc.docId, doc.lastClock)
+        }
+      : (doc) => this.#compaction.maybeCompact(doc)
     const scaleOut = opts.options.scaleOut
     if (scaleOut) {
       if (!isSharedStore(opts.store)) {
@@ -127,10 +140,11 @@ export class RelayHub implements RelayHost {
         store: opts.store,
         logger: opts.logger,
         metrics: opts.metrics,
-        epochs: this.epochs,
         scale: this.#scale,
         pending: (doc) => this.#committer.pending(doc),
         closed: () => this.#closed,
+        // RELAY-EPOCH-5: the epoch-start policy is asked after each stored log compaction.
+        compacted: (doc, counts) => this.epochs.compacted(doc, counts),
       },
       opts.options.compaction,
     )
@@ -361,14 +375,7 @@ export class RelayHub implements RelayHost {
         }
       }
       const hooks = this.#hooks
-      const committed = hooks?.notifiesStored
-        ? (d: RelayDoc) => {
-            this.#compaction.maybeCompact(d)
-            // HOOK-5: after the durable write, in commit order.
-            hooks.stored(d.docId, d.lastClock)
-          }
-        : (d: RelayDoc) => this.#compaction.maybeCompact(d)
-      const doc = new RelayDoc(id, stored, committed, screened.parts)
+      const doc = new RelayDoc(id, stored, this.#committed, screened.parts)
       // RELAY-9.5: the screen walked the whole state; its depth is exact.
       doc.nestingMeasured(screened.depth)
       this.epochs.attach(doc, stored?.meta ?? {})
