@@ -132,11 +132,6 @@ export class RelayCompaction {
     }
   }
 
-  /** Resolves when the running compaction of `doc`, if any, ended. */
-  running(doc: RelayDoc): Promise<void> | undefined {
-    return doc.compaction
-  }
-
   /** Resolves once every running compaction ended. */
   async settled(): Promise<void> {
     await Promise.allSettled(this.#running)

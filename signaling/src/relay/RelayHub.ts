@@ -302,7 +302,7 @@ export class RelayHub implements RelayHost {
   /** Resolves once every accepted update of `doc` is durable and no log compaction of it runs. */
   async #quiesce(doc: RelayDoc): Promise<void> {
     while (doc.compacting || this.#committer.pending(doc)) {
-      await this.#compaction.running(doc)
+      await doc.compaction
       await this.#committer.whenDurable(doc).catch(() => undefined)
     }
   }
