@@ -13,7 +13,7 @@ import type { ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
 import { CompactionWorker } from './CompactionWorker.js'
 import type { Collected } from './compactionTasks.js'
 import { collectGarbage } from './mergeUpdatesBatched.js'
-import type { RelayDoc, RoomCounters } from './RelayDoc.js'
+import type { RelayRoom, RoomCounters } from './RelayRoom.js'
 
 /** Metadata key set by a garbage-collecting compaction (its `throughClock`). */
 export const GC_META_KEY = 'weft.relay.gc'
@@ -98,20 +98,20 @@ export interface RelayCompactionHost {
   /** Scale-out mode (null on a single node). */
   readonly scale: ScaleOutRelay | null
   /** Whether `doc` has updates not yet durable. */
-  pending(doc: RelayDoc): boolean
+  pending(doc: RelayRoom): boolean
   /** Whether the relay is closing. */
   closed(): boolean
   /**
    * A log compaction of `doc` was stored; `counts`: what its rebuild counted of the history (for the epoch-start
    * policy, RELAY-EPOCH-5).
    */
-  compacted(doc: RelayDoc, counts: ItemCounts): void
+  compacted(doc: RelayRoom, counts: ItemCounts): void
 }
 
 /**
  * Log compaction of the relay's documents (RELAY-3.4, RELAY-3.6, RELAY-3.7, SCALE-4): when to rebuild a document's
  * state through a garbage-collecting `Y.Doc` and store it as the new snapshot, and the bookkeeping of the running
- * compactions. At most one compaction per document runs at a time (`RelayDoc.compacting`).
+ * compactions. At most one compaction per document runs at a time (`RelayRoom.compacting`).
  */
 export class RelayCompaction {
   readonly #host: RelayCompactionHost
@@ -142,13 +142,13 @@ export class RelayCompaction {
    * keep deleted content; snapshots of older versions did too) is rebuilt through a garbage-collecting Y.Doc.
    * Returns whether it was: the caller then compacts it (`maybeCompact(doc, true)`) once the document is attached.
    */
-  loaded(doc: RelayDoc, stored: StoredDoc | null): boolean {
+  loaded(doc: RelayRoom, stored: StoredDoc | null): boolean {
     const collected = this.#collectOnLoad(doc, stored)
     doc.loaded()
     return collected
   }
 
-  #collectOnLoad(doc: RelayDoc, stored: StoredDoc | null): boolean {
+  #collectOnLoad(doc: RelayRoom, stored: StoredDoc | null): boolean {
     const decision = loadCollection(stored, doc, doc.log.byteLength, this.#rules.workerMinBytes)
     // RELAY-3.8: a large state is not rebuilt here; the compaction the caller starts rebuilds it in the worker.
     if (decision !== 'try') return decision === 'compact'
@@ -164,7 +164,7 @@ export class RelayCompaction {
   }
 
   /** RELAY-3.7: a joiner is about to be answered from `doc`'s state. */
-  beforeAnswer(doc: RelayDoc): void {
+  beforeAnswer(doc: RelayRoom): void {
     if (collectBeforeAnswer(doc, doc.log.byteLength)) this.maybeCompact(doc, true)
   }
 
@@ -176,7 +176,7 @@ export class RelayCompaction {
    * gigabytes). In scale-out mode the snapshot covers the clock through which this node has applied every stored
    * update (SCALE-4.1), and the store's lock and stale check keep two nodes from both compacting (SCALE-4.2).
    */
-  maybeCompact(doc: RelayDoc, force = false): void {
+  maybeCompact(doc: RelayRoom, force = false): void {
     const host = this.#host
     const size = doc.log.byteLength
     const due = force || compactionDue(doc, size, this.#rules)
@@ -227,7 +227,7 @@ export class RelayCompaction {
   }
 
   async #store(
-    doc: RelayDoc,
+    doc: RelayRoom,
     snapshot: Uint8Array,
     through: number,
     count: number,
@@ -255,7 +255,7 @@ export class RelayCompaction {
    * state. This node resets its compaction counters and, when nothing of the document is waiting to be written,
    * replaces its in-memory log by the stored state (so it too serves joiners without deleted content).
    */
-  remoteCompacted(doc: RelayDoc, bytes: number): void {
+  remoteCompacted(doc: RelayRoom, bytes: number): void {
     const host = this.#host
     doc.compactedElsewhere(bytes)
     if (doc.compacting || host.pending(doc) || host.closed()) return
@@ -277,7 +277,7 @@ export class RelayCompaction {
     )
   }
 
-  #track(doc: RelayDoc, work: Promise<void>): void {
+  #track(doc: RelayRoom, work: Promise<void>): void {
     const run = doc.compactionRuns(work).finally(() => this.#running.delete(run))
     this.#running.add(run)
   }

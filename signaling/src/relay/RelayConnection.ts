@@ -17,7 +17,7 @@ import {
 import type { Access } from '../auth/RoomGrant.js'
 import type { PresenceApplied } from './AwarenessTable.js'
 import { isEmptyUpdate } from './mergeUpdatesBatched.js'
-import type { RelayDoc, RelayPeer } from './RelayDoc.js'
+import type { RelayRoom, RelayPeer } from './RelayRoom.js'
 import type { EpochPeer } from './RelayEpochPeer.js'
 import type { RelayEpochs } from './RelayEpochs.js'
 import type { RelaySocket } from './RelaySocket.js'
@@ -38,18 +38,18 @@ export interface RelayHost {
    * Stores and forwards a validated, non-empty update (`summary`: what its validation found: the clock units its
    * delete set covers, the nesting of types it builds); resolves once it is durable.
    */
-  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void>
+  acceptUpdate(doc: RelayRoom, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void>
   /** A peer is about to be answered from the document's state (a join): a chance to compact that state first. */
-  beforeAnswer(doc: RelayDoc): void
+  beforeAnswer(doc: RelayRoom): void
   /**
    * Resolves once everything `from` sent to `doc` so far is durable (an ack of an empty update covers nothing else:
    * another connection's update waiting for a hook never delays it).
    */
-  whenDurable(doc: RelayDoc, from: RelayPeer): Promise<void>
+  whenDurable(doc: RelayRoom, from: RelayPeer): Promise<void>
   /** Each document's epoch (RELAY-EPOCH-*). */
   readonly epochs: RelayEpochs
   /** A connection of `doc` closed. */
-  leave(doc: RelayDoc, conn: RelayConnection): void
+  leave(doc: RelayRoom, conn: RelayConnection): void
 }
 
 /** Settings of one {@link RelayConnection}. */
@@ -78,7 +78,7 @@ export class RelayConnection
   readonly #host: RelayHost
   readonly #opts: RelayConnectionOptions
   readonly #path: ProtocolPath<SharedMessage>
-  #doc: RelayDoc | null = null
+  #doc: RelayRoom | null = null
   /** Messages that arrived before the document was loaded (created with the first). */
   #waiting: Buffer[] | null = null
   /** Their bytes, charged to the server's input budget until they are handled (RELAY-9.2). */
@@ -128,7 +128,7 @@ export class RelayConnection
   }
 
   /** The document is loaded: greet the peer (RELAY-2.2) and handle what it sent meanwhile. */
-  start(doc: RelayDoc): void {
+  start(doc: RelayRoom): void {
     if (!this.#socket.open) return
     this.#doc = doc
     this.#path.start()
@@ -210,7 +210,7 @@ export class RelayConnection
     return this.#doc ? this.#host.epochs.archive(this.#doc, peerEpoch) : null
   }
 
-  #requireDoc(): RelayDoc {
+  #requireDoc(): RelayRoom {
     if (!this.#doc) throw new WeftError(WeftErrorCode.InvalidArgument, 'the document is not loaded yet')
     return this.#doc
   }
@@ -325,7 +325,7 @@ export class RelayConnection
     }
   }
 
-  #update(doc: RelayDoc, update: Uint8Array, seq: number | null): void {
+  #update(doc: RelayRoom, update: Uint8Array, seq: number | null): void {
     const empty = isEmptyUpdate(update)
     let summary: UpdateSummary | null
     try {

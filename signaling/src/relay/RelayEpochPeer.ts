@@ -1,5 +1,5 @@
 import type { Access } from '../auth/RoomGrant.js'
-import type { RelayPeer } from './RelayDoc.js'
+import type { RelayPeer } from './RelayRoom.js'
 
 /** What the relay's epoch logic needs of a connection (a {@link RelayConnection}). */
 export interface EpochPeer extends RelayPeer {

@@ -3,7 +3,7 @@ import { readEpochRecord, shouldStartEpoch, type ItemCounts } from '@weft/core/e
 import { epochIdOf, epochTag, type EpochOffering, type OfferJudgement } from '@weft/core/sync-engine'
 import { archiveDiff, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
 import { isEpochPeer, type EpochPeer } from './RelayEpochPeer.js'
-import type { DocEpoch, RelayDoc } from './RelayDoc.js'
+import type { DocEpoch, RelayRoom } from './RelayRoom.js'
 import type { RelayEpochOptions } from './RelayOptions.js'
 import { CompactionWorker } from './CompactionWorker.js'
 import { DEFAULT_WORKER_MIN_BYTES } from './RelayCompaction.js'
@@ -71,7 +71,7 @@ export class RelayEpochs {
    * A document was loaded with this stored meta: its epoch is the stored record's (RELAY-EPOCH-1). Throws
    * `store-corrupted` when the record does not verify: serving it in the wrong epoch would mix epochs.
    */
-  attach(doc: RelayDoc, meta: Readonly<Record<string, string>>): void {
+  attach(doc: RelayRoom, meta: Readonly<Record<string, string>>): void {
     const stored = readEpochRecord(meta)
     if (stored && !stored.ok) {
       throw new WeftError(
@@ -83,27 +83,27 @@ export class RelayEpochs {
   }
 
   /** The document's epoch id (`"0"` until its first reset). */
-  epochOf(doc: RelayDoc): string {
+  epochOf(doc: RelayRoom): string {
     return epochIdOf(this.recordOf(doc))
   }
 
   /** The document's epoch record (`null` in the initial epoch). */
-  recordOf(doc: RelayDoc): EpochRecord | null {
+  recordOf(doc: RelayRoom): EpochRecord | null {
     return doc.epoch.record
   }
 
   /** The tag for updates and step-2 answers: the epoch outside epoch 0, else `null` (COMPACT-6.1). */
-  tag(doc: RelayDoc): string | null {
+  tag(doc: RelayRoom): string | null {
     return epochTag(this.recordOf(doc))
   }
 
   /** Whether `doc` has a switch queued or running (it is then not unloaded). */
-  busy(doc: RelayDoc): boolean {
+  busy(doc: RelayRoom): boolean {
     return doc.epochBusy
   }
 
   /** Whether updates of `doc` are being held for a switch (RELAY-EPOCH-4). */
-  switching(doc: RelayDoc): boolean {
+  switching(doc: RelayRoom): boolean {
     return doc.epoch.held !== null
   }
 
@@ -117,7 +117,7 @@ export class RelayEpochs {
    * replaced it and the catch-up from its archive, loaded once and kept for the next client (a few per document);
    * `null` when there is no archive (the connection's protocol then offers the current record, no catch-up).
    */
-  archive(doc: RelayDoc, epoch: string): Promise<EpochOffering | null> | null {
+  archive(doc: RelayRoom, epoch: string): Promise<EpochOffering | null> | null {
     const st = doc.epoch
     let archive = st.archives.get(epoch)
     if (!archive) {
@@ -141,7 +141,7 @@ export class RelayEpochs {
    * a winning child of the document's epoch is followed.
    */
   offered(
-    doc: RelayDoc,
+    doc: RelayRoom,
     peer: EpochPeer,
     record: EpochRecord,
     catchUp: Uint8Array,
@@ -164,7 +164,7 @@ export class RelayEpochs {
    * policy says so on `counts`, which the compaction's rebuild counted (the history is not decoded again for the
    * check), checking at most once per `minIntervalMs`. The switch re-checks on the quiesced state it decodes.
    */
-  compacted(doc: RelayDoc, counts: ItemCounts): void {
+  compacted(doc: RelayRoom, counts: ItemCounts): void {
     const auto = this.#auto
     const st = doc.epoch
     if (!auto || this.#scaleOut) return
@@ -182,7 +182,7 @@ export class RelayEpochs {
    * Holds an update that arrived while `doc` switches: it is stored once the switch is done (re-applied onto the
    * new epoch, or as it is if the switch did not happen). Resolves once it is durable.
    */
-  hold(doc: RelayDoc, update: Uint8Array): Promise<void> {
+  hold(doc: RelayRoom, update: Uint8Array): Promise<void> {
     const held = doc.epoch.held
     if (!held) return Promise.reject(new Error('no switch in progress'))
     return new Promise<void>((resolve, reject) => held.push({ update: update.slice(), resolve, reject }))
@@ -193,11 +193,11 @@ export class RelayEpochs {
    * Weft writers, and Weft readers not yet in the new epoch, get the relay's step 1 with the new hello; stock clients
    * hold old-epoch state and are closed).
    */
-  #greet(doc: RelayDoc): void {
+  #greet(doc: RelayRoom): void {
     for (const peer of [...doc.peers]) if (isEpochPeer(peer)) peer.epochChanged()
   }
 
-  #enqueue(doc: RelayDoc, st: DocEpoch, task: () => Promise<void>): void {
+  #enqueue(doc: RelayRoom, st: DocEpoch, task: () => Promise<void>): void {
     st.tasks++
     const run = st.queue
       .then(task)

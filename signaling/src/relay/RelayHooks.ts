@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { CloseCode, closeCodeName } from '@weft/core'
 import type { ConnectionContext, HookVerdict, WeftHooks } from '../hooks.js'
-import type { RelayPeer } from './RelayDoc.js'
+import type { RelayPeer } from './RelayRoom.js'
 
 /** What the hooks need of a connection's socket: whether it is open, closing it, and charging held bytes. */
 interface ClosableSocket {

@@ -11,7 +11,7 @@ import { WeftServerError } from '../WeftServerError.js'
 import { GroupCommitter } from './GroupCommitter.js'
 import { RelayCompaction } from './RelayCompaction.js'
 import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './RelayConnection.js'
-import { RelayDoc, type RelayPeer } from './RelayDoc.js'
+import { RelayRoom, type RelayPeer } from './RelayRoom.js'
 import { isEpochPeer } from './RelayEpochPeer.js'
 import { RelayEpochs } from './RelayEpochs.js'
 import { RelayHooks } from './RelayHooks.js'
@@ -37,7 +37,7 @@ export interface RelayHubOptions {
 const MAX_AWARENESS_BYTES = 64 * 1024
 
 /**
- * The storing relay (docs/spec/relay-protocol.md): one {@link RelayDoc} per loaded room, loaded from the DocStore
+ * The storing relay (docs/spec/relay-protocol.md): one {@link RelayRoom} per loaded room, loaded from the DocStore
  * before anyone is answered, written through a {@link GroupCommitter}, compacted when its update log grows, and
  * unloaded after `idleUnloadMs` without connections.
  */
@@ -49,8 +49,8 @@ export class RelayHub implements RelayHost {
   /** Log compaction (RELAY-3.4, 3.6, 3.7). */
   readonly #compaction: RelayCompaction
   readonly #idleUnloadMs: number
-  readonly #docs = new Map<string, RelayDoc>()
-  readonly #loading = new Map<string, Promise<RelayDoc>>()
+  readonly #docs = new Map<string, RelayRoom>()
+  readonly #loading = new Map<string, Promise<RelayRoom>>()
   /** Each document's epoch (history compaction, RELAY-EPOCH-*). */
   readonly epochs: RelayEpochs
   /** Scale-out mode: the Redis bus and per-room clock tracking (null on a single node). */
@@ -62,7 +62,7 @@ export class RelayHub implements RelayHost {
    * Told (through the room, the group committer's target) after each durable write of a room: asks the compaction
    * policy, then (HOOK-5) tells the app, in commit order. One function for every room.
    */
-  readonly #committed: (doc: RelayDoc) => void
+  readonly #committed: (doc: RelayRoom) => void
   /** The settings of every connection, one object per access level (not one per connection). */
   readonly #connectionOptions: Record<Exclude<Access, 'none'>, RelayConnectionOptions>
 
@@ -109,7 +109,7 @@ export class RelayHub implements RelayHost {
       opts.metrics,
       opts.logger,
       this.#scale
-        ? (target, clock, update) => this.#scale?.committed(target as RelayDoc, clock, update)
+        ? (target, clock, update) => this.#scale?.committed(target as RelayRoom, clock, update)
         : undefined,
     )
     this.#idleUnloadMs = opts.options.idleUnloadMs ?? RELAY_DEFAULTS.idleUnloadMs
@@ -163,7 +163,7 @@ export class RelayHub implements RelayHost {
   }
 
   /** Connections in `doc`'s room (its peers, without the scale-out bus peer). */
-  #connections(doc: RelayDoc): number {
+  #connections(doc: RelayRoom): number {
     let n = doc.peers.size
     if (this.#scale) for (const p of doc.peers) if (this.#scale.isBusPeer(p)) n--
     return n
@@ -225,7 +225,7 @@ export class RelayHub implements RelayHost {
     )
   }
 
-  acceptUpdate(doc: RelayDoc, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
+  acceptUpdate(doc: RelayRoom, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
     // HOOK-3: with an onUpdate hook, the hook decides first (the sender's later updates wait behind it); without one
     // the update goes straight on (no promise made for the hook).
     const hooks = this.#hooks
@@ -235,7 +235,7 @@ export class RelayHub implements RelayHost {
     return this.#acceptNow(doc, update, from, summary)
   }
 
-  #acceptNow(doc: RelayDoc, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
+  #acceptNow(doc: RelayRoom, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
     // RELAY-EPOCH-4: during a switch updates are forwarded (still in the old epoch) but stored only afterwards.
     const durable = this.epochs.switching(doc)
       ? this.epochs.hold(doc, update)
@@ -246,7 +246,7 @@ export class RelayHub implements RelayHost {
     return durable
   }
 
-  beforeAnswer(doc: RelayDoc): void {
+  beforeAnswer(doc: RelayRoom): void {
     this.#compaction.beforeAnswer(doc)
   }
 
@@ -256,7 +256,7 @@ export class RelayHub implements RelayHost {
    * forwarded, and `from` (if a connection) is closed with `DocumentTooLarge` or `RejectedUpdate`. `summary`: what
    * the update's validation found (walked again here when not given).
    */
-  #take(doc: RelayDoc, update: Uint8Array, summary?: UpdateSummary, from?: RelayPeer): Promise<void> | null {
+  #take(doc: RelayRoom, update: Uint8Array, summary?: UpdateSummary, from?: RelayPeer): Promise<void> | null {
     const limit = this.#opts.limits.maxDocBytes
     if (doc.log.byteLength + update.byteLength > limit) {
       return this.#refuse(doc, from, CloseCode.DocumentTooLarge, `the document would exceed ${limit} bytes`)
@@ -284,7 +284,7 @@ export class RelayHub implements RelayHost {
     return this.#committer.add(doc, update)
   }
 
-  #refuse(doc: RelayDoc, from: RelayPeer | undefined, code: CloseCode, reason: string): null {
+  #refuse(doc: RelayRoom, from: RelayPeer | undefined, code: CloseCode, reason: string): null {
     this.#opts.logger.warn({ doc: doc.docId, code: closeCodeName(code), reason }, 'update refused')
     if (from && isEpochPeer(from)) from.closeWith(code, reason)
     return null
@@ -300,7 +300,7 @@ export class RelayHub implements RelayHost {
   }
 
   /** Resolves once every accepted update of `doc` is durable and no log compaction of it runs. */
-  async #quiesce(doc: RelayDoc): Promise<void> {
+  async #quiesce(doc: RelayRoom): Promise<void> {
     while (doc.compacting || this.#committer.pending(doc)) {
       await doc.compaction
       await this.#committer.whenDurable(doc).catch(() => undefined)
@@ -308,11 +308,11 @@ export class RelayHub implements RelayHost {
   }
 
   /** RELAY-EPOCH-4: `doc` switched epochs; its state is the new epoch's, stored as one snapshot. */
-  #replaced(doc: RelayDoc, v1: Uint8Array, snapshotBytes: number): void {
+  #replaced(doc: RelayRoom, v1: Uint8Array, snapshotBytes: number): void {
     doc.replaced(v1, snapshotBytes)
   }
 
-  whenDurable(doc: RelayDoc, from: RelayPeer): Promise<void> {
+  whenDurable(doc: RelayRoom, from: RelayPeer): Promise<void> {
     // HOOK-3.3: an update of `from` still waiting for onUpdate is not durable yet (an ack must not cover it); other
     // connections' waiting updates are not this ack's business.
     const deciding = this.#hooks?.screensUpdates ? this.#hooks.decided([from]) : null
@@ -341,7 +341,7 @@ export class RelayHub implements RelayHost {
     if (this.#ownsStore) await this.#store.close()
   }
 
-  #open(room: string): Promise<RelayDoc> {
+  #open(room: string): Promise<RelayRoom> {
     const loaded = this.#docs.get(room)
     if (loaded) return Promise.resolve(loaded)
     let loading = this.#loading.get(room)
@@ -352,7 +352,7 @@ export class RelayHub implements RelayHost {
     return loading
   }
 
-  async #load(room: string): Promise<RelayDoc> {
+  async #load(room: string): Promise<RelayRoom> {
     const started = performance.now()
     const id = docId(room)
     // SCALE-2.2: subscribe before loading; what the bus brings meanwhile is applied after the load.
@@ -375,7 +375,7 @@ export class RelayHub implements RelayHost {
         }
       }
       const hooks = this.#hooks
-      const doc = new RelayDoc(id, stored, this.#committed, screened.parts)
+      const doc = new RelayRoom(id, stored, this.#committed, screened.parts)
       // RELAY-9.5: the screen walked the whole state; its depth is exact.
       doc.nestingMeasured(screened.depth)
       this.epochs.attach(doc, stored?.meta ?? {})
@@ -405,7 +405,7 @@ export class RelayHub implements RelayHost {
   }
 
   /** A connection of `doc` closed (called by the connection). */
-  leave(doc: RelayDoc, conn: RelayConnection): void {
+  leave(doc: RelayRoom, conn: RelayConnection): void {
     this.#hooks?.disconnect(conn)
     if (!doc.peers.delete(conn)) return
     const removal = doc.awareness.removeOwner(conn)
@@ -415,7 +415,7 @@ export class RelayHub implements RelayHost {
     }
   }
 
-  async #unload(doc: RelayDoc): Promise<void> {
+  async #unload(doc: RelayRoom): Promise<void> {
     await this.#committer.whenDurable(doc).catch(() => undefined)
     if (
       this.#connections(doc) > 0 ||

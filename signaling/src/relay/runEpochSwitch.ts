@@ -9,23 +9,23 @@ import {
 import { epochIdOf, judgeOffer } from '@weft/core/sync-engine'
 import type { CompactionWorker } from './CompactionWorker.js'
 import type { SwitchLate, SwitchPlan, SwitchStart } from './compactionTasks.js'
-import type { Held, RelayDoc } from './RelayDoc.js'
+import type { Held, RelayRoom } from './RelayRoom.js'
 
 /** What a switch needs of the hub. */
 export interface EpochSwitchHost {
   readonly store: DocStore
   readonly logger: Logger
   /** Resolves once every accepted update of `doc` is durable and no log compaction of it runs. */
-  quiesce(doc: RelayDoc): Promise<void>
+  quiesce(doc: RelayRoom): Promise<void>
   /**
    * Appends an update to `doc`'s state and stores it; resolves once durable. With `forward`, also sends it to the
    * room (in the document's epoch).
    */
-  commit(doc: RelayDoc, update: Uint8Array, forward: boolean): Promise<void>
+  commit(doc: RelayRoom, update: Uint8Array, forward: boolean): Promise<void>
   /** `doc` is now in a new epoch: its state is `v1`, stored as a snapshot of `snapshotBytes`. */
-  replaced(doc: RelayDoc, v1: Uint8Array, snapshotBytes: number): void
+  replaced(doc: RelayRoom, v1: Uint8Array, snapshotBytes: number): void
   /** `doc` switched: greet its connections again (RELAY-EPOCH-4). */
-  switched(doc: RelayDoc, record: EpochRecord): void
+  switched(doc: RelayRoom, record: EpochRecord): void
 }
 
 /** Where a switch's work runs (RELAY-3.8): the worker thread for states of at least `minBytes`, else inline. */
@@ -54,7 +54,7 @@ export type EpochPlan =
 export const runEpochSwitch = async (
   host: EpochSwitchHost,
   exec: SwitchExecutor,
-  doc: RelayDoc,
+  doc: RelayRoom,
   plan: EpochPlan,
   log: Logger,
 ): Promise<void> => {

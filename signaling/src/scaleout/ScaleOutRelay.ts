@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { DocId } from '@weft/core'
-import type { RelayDoc, RelayPeer } from '../relay/RelayDoc.js'
+import type { RelayRoom, RelayPeer } from '../relay/RelayRoom.js'
 import type { StoredTail } from './PostgresDocStore.js'
 import { RedisRoomBus } from './RedisRoomBus.js'
 import { ScaleOutRoom } from './ScaleOutRoom.js'
@@ -51,7 +51,7 @@ export interface ScaleOutRelayOptions {
   readonly options: ScaleOutOptions
   readonly logger: Logger
   /** Another node compacted `doc`'s stored log through `clock` into a snapshot of `bytes` bytes. */
-  readonly remoteCompacted: (doc: RelayDoc, clock: number, bytes: number) => void
+  readonly remoteCompacted: (doc: RelayRoom, clock: number, bytes: number) => void
 }
 
 const SWEEP_WHILE_DISCONNECTED_MS = 1000
@@ -114,7 +114,7 @@ export class ScaleOutRelay {
   }
 
   /** The room loaded with the store's state through `storedClock`. */
-  attach(room: string, doc: RelayDoc, storedClock: number): void {
+  attach(room: string, doc: RelayRoom, storedClock: number): void {
     let r = this.#rooms.get(room)
     if (!r) {
       r = this.#newRoom(room)
@@ -138,17 +138,17 @@ export class ScaleOutRelay {
   }
 
   /** `doc` stored `update` under `clock` on this node. */
-  committed(doc: RelayDoc, clock: number, update: Uint8Array): void {
+  committed(doc: RelayRoom, clock: number, update: Uint8Array): void {
     this.#rooms.get(doc.docId)?.committed(clock, update)
   }
 
   /** The clock through which `doc`'s in-memory log holds every stored update (compaction's `throughClock`). */
-  appliedClock(doc: RelayDoc): number {
+  appliedClock(doc: RelayRoom): number {
     return this.#rooms.get(doc.docId)?.applied ?? 0
   }
 
   /** Tells the other nodes that this node compacted `doc` through `clock`. */
-  compacted(doc: RelayDoc, clock: number, bytes: number): void {
+  compacted(doc: RelayRoom, clock: number, bytes: number): void {
     this.#bus.publish(doc.docId, { type: 'compacted', clock, bytes })
   }
 

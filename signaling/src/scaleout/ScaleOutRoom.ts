@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import { type DocId } from '@weft/core'
 import { encodeAwareness, validateUpdate, type UpdateSummary } from '@weft/core/protocol'
-import type { RelayDoc, RelayPeer } from '../relay/RelayDoc.js'
+import type { RelayRoom, RelayPeer } from '../relay/RelayRoom.js'
 import { bytesOf, SharedMessage } from '../relay/SharedMessage.js'
 import { isEmptyUpdate } from '../relay/mergeUpdatesBatched.js'
 import type { BusMessage } from './busMessages.js'
@@ -15,7 +15,7 @@ export interface ScaleOutRoomHost {
   readSince(docId: DocId, after: number): Promise<StoredTail>
   publish(room: string, message: RoomMessage): void
   /** Another node compacted the room's stored log. */
-  remoteCompacted(doc: RelayDoc, clock: number, bytes: number): void
+  remoteCompacted(doc: RelayRoom, clock: number, bytes: number): void
   readonly logger: Logger
   /** How long an out-of-order update waits for the missing ones before the room reads them from the store. */
   readonly gapWaitMs: number
@@ -37,7 +37,7 @@ const MESSAGE_AWARENESS = 1
  */
 export class ScaleOutRoom implements RelayPeer {
   readonly room: string
-  #doc: RelayDoc | null = null
+  #doc: RelayRoom | null = null
   #buffer: BusMessage[] | null = []
   #overflow = false
   #applied = 0
@@ -60,7 +60,7 @@ export class ScaleOutRoom implements RelayPeer {
   }
 
   /** The document is loaded with the store's state through `storedClock`: apply what the bus brought meanwhile. */
-  attach(doc: RelayDoc, storedClock: number): void {
+  attach(doc: RelayRoom, storedClock: number): void {
     this.#doc = doc
     this.#applied = storedClock
     this.#presence = new RoomPresence({
@@ -232,7 +232,7 @@ export class ScaleOutRoom implements RelayPeer {
    * A stored update from another node: into the log and to the local connections, never stored again. One that Yjs
    * cannot merge (stored by a node without SYNC-3.5) is skipped and logged (SCALE-2.7).
    */
-  #apply(doc: RelayDoc, update: Uint8Array): void {
+  #apply(doc: RelayRoom, update: Uint8Array): void {
     let summary: UpdateSummary | null = null
     try {
       summary = validateUpdate(update, { strings: true })

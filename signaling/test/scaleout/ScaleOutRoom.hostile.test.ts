@@ -3,13 +3,13 @@ import { pino } from 'pino'
 import * as Y from 'yjs'
 import { docId } from '@weft/core'
 import { decodeMessage } from '@weft/core/protocol'
-import { RelayDoc, type RelayPeer } from '../../src/relay/RelayDoc.js'
+import { RelayRoom, type RelayPeer } from '../../src/relay/RelayRoom.js'
 import { bytesOf } from '../../src/relay/SharedMessage.js'
 import type { RoomMessage } from '../../src/scaleout/RedisRoomBus.js'
 import { ScaleOutRoom } from '../../src/scaleout/ScaleOutRoom.js'
 import { deepNesting, nullSubdocOptions, selfOrigin, tinyUpdate } from '../relay/hostileFixtures.js'
 
-const textOf = (doc: RelayDoc): string => {
+const textOf = (doc: RelayRoom): string => {
   const y = new Y.Doc()
   Y.applyUpdate(y, doc.log.state())
   return y.getText('t').toString()
@@ -25,7 +25,7 @@ const setup = (remoteCompacted: () => void = () => undefined) => {
     logger: pino({ level: 'silent' }),
     gapWaitMs: 5,
   })
-  const doc = new RelayDoc(docId('r'), null, () => undefined)
+  const doc = new RelayRoom(docId('r'), null, () => undefined)
   const received: Uint8Array[] = []
   const peer: RelayPeer = { sendMessage: (m) => received.push(bytesOf(m)) }
   doc.peers.add(peer)

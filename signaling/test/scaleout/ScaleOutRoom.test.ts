@@ -4,7 +4,7 @@ import * as Y from 'yjs'
 import { docId, type DocId } from '@weft/core'
 import { decodeMessage, encodeAwareness } from '@weft/core/protocol'
 import { encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
-import { RelayDoc, type RelayPeer } from '../../src/relay/RelayDoc.js'
+import { RelayRoom, type RelayPeer } from '../../src/relay/RelayRoom.js'
 import { bytesOf } from '../../src/relay/SharedMessage.js'
 import type { StoredTail } from '../../src/scaleout/PostgresDocStore.js'
 import type { RoomMessage } from '../../src/scaleout/RedisRoomBus.js'
@@ -19,7 +19,7 @@ const makeUpdates = (n: number): { updates: Uint8Array[]; text: string } => {
   return { updates, text: src.getText('t').toString() }
 }
 
-const textOf = (doc: RelayDoc): string => {
+const textOf = (doc: RelayRoom): string => {
   const y = new Y.Doc()
   Y.applyUpdate(y, doc.log.state())
   return y.getText('t').toString()
@@ -44,7 +44,7 @@ const setup = (stored: Uint8Array[]) => {
     logger: pino({ level: 'silent' }),
     gapWaitMs: 5,
   })
-  const doc = new RelayDoc(docId('r'), null, () => undefined)
+  const doc = new RelayRoom(docId('r'), null, () => undefined)
   const received: Uint8Array[] = []
   const peer: RelayPeer = { sendMessage: (m) => received.push(bytesOf(m)) }
   doc.peers.add(peer)

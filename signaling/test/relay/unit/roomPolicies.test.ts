@@ -8,7 +8,7 @@ import {
   type CompactionRules,
 } from '../../../src/relay/RelayCompaction.js'
 import { epochStartDecision } from '../../../src/relay/RelayEpochs.js'
-import type { RoomCounters } from '../../../src/relay/RelayDoc.js'
+import type { RoomCounters } from '../../../src/relay/RelayRoom.js'
 
 const KIB = 1024
 const rules: CompactionRules = {

@@ -7,7 +7,7 @@ import type { CommitTarget } from './GroupCommitter.js'
 import { SharedMessage } from './SharedMessage.js'
 import { UpdateLog } from './UpdateLog.js'
 
-/** What a {@link RelayDoc} needs from each of its connections. */
+/** What a {@link RelayRoom} needs from each of its connections. */
 export interface RelayPeer {
   /**
    * Sends one message, chunking it for Weft peers that negotiated a smaller size. A {@link SharedMessage} is the
@@ -23,7 +23,7 @@ export interface Held {
   reject(err: unknown): void
 }
 
-/** Epoch state of one loaded document (RELAY-EPOCH-*), kept by its {@link RelayDoc} and worked by `RelayEpochs`. */
+/** Epoch state of one loaded document (RELAY-EPOCH-*), kept by its {@link RelayRoom} and worked by `RelayEpochs`. */
 export interface DocEpoch {
   /** The document's epoch record (`null` in the initial epoch `"0"`). */
   record: EpochRecord | null
@@ -58,7 +58,7 @@ export interface RoomCounters {
  * its counters and tell it what happened (`committed`, `compacted`, `replaced`, ...): each counter has one writer,
  * this class.
  */
-export class RelayDoc implements CommitTarget, RoomCounters {
+export class RelayRoom implements CommitTarget, RoomCounters {
   readonly docId: DocId
   /** The document's state; its answers to joiners are shared messages (RELAY-2.3, framed once per join storm). */
   readonly log: UpdateLog<SharedMessage>
@@ -83,7 +83,7 @@ export class RelayDoc implements CommitTarget, RoomCounters {
   #compacting = false
   #compaction: Promise<void> | undefined = undefined
   #idleTimer: NodeJS.Timeout | null = null
-  readonly #onCommitted: (doc: RelayDoc) => void
+  readonly #onCommitted: (doc: RelayRoom) => void
 
   /**
    * `parts`: the servable state in V1 when the load screened `stored` (RELAY-9.3, `screenStoredDoc`); without it, the
@@ -92,7 +92,7 @@ export class RelayDoc implements CommitTarget, RoomCounters {
   constructor(
     docId: DocId,
     stored: StoredDoc | null,
-    onCommitted: (doc: RelayDoc) => void,
+    onCommitted: (doc: RelayRoom) => void,
     parts?: readonly Uint8Array[],
   ) {
     this.docId = docId
