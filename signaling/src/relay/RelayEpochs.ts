@@ -3,7 +3,7 @@ import { readEpochRecord, shouldStartEpoch, type ItemCounts } from '@weft/core/e
 import { epochIdOf, epochTag, type EpochOffering, type OfferJudgement } from '@weft/core/sync-engine'
 import { archiveDiff, loadEpochArchive, type EpochArchive } from './relayEpochArchive.js'
 import { isEpochPeer, type EpochPeer } from './RelayEpochPeer.js'
-import type { DocEpoch, RelayRoom } from './RelayRoom.js'
+import type { RelayRoom, RoomEpoch } from './RelayRoom.js'
 import type { RelayEpochOptions } from './RelayOptions.js'
 import { CompactionWorker } from './CompactionWorker.js'
 import { DEFAULT_WORKER_MIN_BYTES } from './RelayCompaction.js'
@@ -12,8 +12,6 @@ import { runEpochSwitch, type EpochSwitchHost, type SwitchExecutor } from './run
 /** What {@link RelayEpochs} needs of the hub. */
 export type RelayEpochsHost = Omit<EpochSwitchHost, 'switched'>
 
-/** Archives kept in memory per document. */
-const MAX_CACHED_ARCHIVES = 4
 /** Default of `autoStart.minIntervalMs`. */
 const DEFAULT_MIN_INTERVAL_MS = 60_000
 
@@ -28,7 +26,7 @@ const offeringOf = (found: EpochArchive | null): EpochOffering | null =>
  */
 export const epochStartDecision = (
   auto: NonNullable<RelayEpochOptions['autoStart']>,
-  st: Pick<DocEpoch, 'tasks' | 'lastAutoCheck'>,
+  st: Pick<RoomEpoch, 'tasks' | 'lastAutoCheck'>,
   counts: ItemCounts,
   now: number,
 ): 'skip' | 'checked' | 'start' => {
@@ -79,7 +77,7 @@ export class RelayEpochs {
         `stored epoch record of ${doc.docId}: ${stored.reason}`,
       )
     }
-    doc.epoch.record = stored?.record ?? null
+    doc.epoch.loaded(stored?.record ?? null)
   }
 
   /** The document's epoch id (`"0"` until its first reset). */
@@ -104,7 +102,7 @@ export class RelayEpochs {
 
   /** Whether updates of `doc` are being held for a switch (RELAY-EPOCH-4). */
   switching(doc: RelayRoom): boolean {
-    return doc.epoch.held !== null
+    return doc.epoch.holding
   }
 
   /** Resolves once every switch queued so far is done. */
@@ -119,19 +117,13 @@ export class RelayEpochs {
    */
   archive(doc: RelayRoom, epoch: string): Promise<EpochOffering | null> | null {
     const st = doc.epoch
-    let archive = st.archives.get(epoch)
-    if (!archive) {
-      archive = loadEpochArchive(this.#host.store, doc.docId, epoch).catch((err: unknown) => {
+    const archive = st.archive(epoch, () =>
+      loadEpochArchive(this.#host.store, doc.docId, epoch).catch((err: unknown) => {
         this.#host.logger.warn({ err, doc: doc.docId, epoch }, 'could not load an epoch archive')
-        st.archives.delete(epoch)
+        st.archiveFailed(epoch)
         return null
-      })
-      st.archives.set(epoch, archive)
-      if (st.archives.size > MAX_CACHED_ARCHIVES) {
-        const oldest = st.archives.keys().next().value
-        if (oldest !== undefined) st.archives.delete(oldest)
-      }
-    }
+      }),
+    )
     return archive.then(offeringOf)
   }
 
@@ -171,7 +163,7 @@ export class RelayEpochs {
     const now = Date.now()
     const decision = epochStartDecision(auto, st, counts, now)
     if (decision === 'skip') return
-    st.lastAutoCheck = now
+    st.autoChecked(now)
     if (decision !== 'start') return
     const log = this.#host.logger.child({ doc: doc.docId, epoch: this.epochOf(doc) })
     const plan = { kind: 'auto', policy: auto } as const
@@ -183,9 +175,9 @@ export class RelayEpochs {
    * new epoch, or as it is if the switch did not happen). Resolves once it is durable.
    */
   hold(doc: RelayRoom, update: Uint8Array): Promise<void> {
-    const held = doc.epoch.held
-    if (!held) return Promise.reject(new Error('no switch in progress'))
-    return new Promise<void>((resolve, reject) => held.push({ update: update.slice(), resolve, reject }))
+    const st = doc.epoch
+    if (!st.holding) return Promise.reject(new Error('no switch in progress'))
+    return new Promise<void>((resolve, reject) => st.hold({ update: update.slice(), resolve, reject }))
   }
 
   /**
@@ -197,16 +189,9 @@ export class RelayEpochs {
     for (const peer of [...doc.peers]) if (isEpochPeer(peer)) peer.epochChanged()
   }
 
-  #enqueue(doc: RelayRoom, st: DocEpoch, task: () => Promise<void>): void {
-    st.tasks++
-    const run = st.queue
-      .then(task)
-      .catch((err: unknown) => this.#host.logger.error({ err, doc: doc.docId }, 'epoch switch failed'))
-      .finally(() => {
-        st.tasks--
-        this.#running.delete(run)
-      })
-    st.queue = run
+  #enqueue(doc: RelayRoom, st: RoomEpoch, task: () => Promise<void>): void {
+    const failed = (err: unknown) => this.#host.logger.error({ err, doc: doc.docId }, 'epoch switch failed')
+    const run = st.enqueue(task, failed).finally(() => this.#running.delete(run))
     this.#running.add(run)
   }
 }

@@ -16,6 +16,9 @@ export interface RelayPeer {
   sendMessage(message: Uint8Array | SharedMessage): void
 }
 
+/** Archives of left epochs kept in memory per room. */
+const MAX_CACHED_ARCHIVES = 4
+
 /** An update accepted during an epoch switch, with the promise of its durability. */
 export interface Held {
   readonly update: Uint8Array
@@ -23,20 +26,108 @@ export interface Held {
   reject(err: unknown): void
 }
 
-/** Epoch state of one loaded document (RELAY-EPOCH-*), kept by its {@link RelayRoom} and worked by `RelayEpochs`. */
-export interface DocEpoch {
-  /** The document's epoch record (`null` in the initial epoch `"0"`). */
-  record: EpochRecord | null
-  /** Switches of this document run one after the other. */
-  queue: Promise<void>
-  /** Switches queued or running. */
-  tasks: number
+/**
+ * Epoch state of one loaded room (RELAY-EPOCH-*), kept by its {@link RelayRoom}: its epoch record, its queue of
+ * switches, the updates held during a switch and the archives of left epochs it loaded. `RelayEpochs` and
+ * `runEpochSwitch` tell it what happened; each field has one writer, this class.
+ */
+export class RoomEpoch {
+  #record: EpochRecord | null = null
+  /** Switches of this room run one after the other. */
+  #queue: Promise<void> = Promise.resolve()
+  #tasks = 0
   /** Updates accepted while a switch runs (not stored yet: RELAY-EPOCH-4), or `null` outside a switch. */
-  held: Held[] | null
-  /** Archives of left epochs, loaded on demand (a few per document). */
-  readonly archives: Map<string, Promise<EpochArchive | null>>
+  #held: Held[] | null = null
+  /** Archives of left epochs, loaded on demand (a few per room, the oldest dropped first). */
+  readonly #archives = new Map<string, Promise<EpochArchive | null>>()
+  #lastAutoCheck = -Infinity
+
+  /** The room's epoch record (`null` in the initial epoch `"0"`). */
+  get record(): EpochRecord | null {
+    return this.#record
+  }
+  /** Switches queued or running. */
+  get tasks(): number {
+    return this.#tasks
+  }
   /** When the auto-start policy was last checked (ms since the epoch). */
-  lastAutoCheck: number
+  get lastAutoCheck(): number {
+    return this.#lastAutoCheck
+  }
+  /** Whether updates are being held for a switch (RELAY-EPOCH-4). */
+  get holding(): boolean {
+    return this.#held !== null
+  }
+
+  /** The room was loaded in the epoch of `record` (RELAY-EPOCH-1). */
+  loaded(record: EpochRecord | null): void {
+    this.#record = record
+  }
+
+  /** Queues `task` after the room's other switches; `failed` is told if it throws. Returns the queued run. */
+  enqueue(task: () => Promise<void>, failed: (err: unknown) => void): Promise<void> {
+    this.#tasks++
+    const run = this.#queue
+      .then(task)
+      .catch(failed)
+      .finally(() => {
+        this.#tasks--
+      })
+    this.#queue = run
+    return run
+  }
+
+  /** The auto-start policy was checked at `now`. */
+  autoChecked(now: number): void {
+    this.#lastAutoCheck = now
+  }
+
+  /** A switch starts: updates accepted from now on are held (RELAY-EPOCH-4); returns the list that holds them. */
+  startHolding(): Held[] {
+    const held: Held[] = []
+    this.#held = held
+    return held
+  }
+
+  /** Holds one more update for the running switch; `false` when no switch holds updates. */
+  hold(held: Held): boolean {
+    if (!this.#held) return false
+    this.#held.push(held)
+    return true
+  }
+
+  /** The switch ended: returns what is still held, and holds no more. */
+  stopHolding(): Held[] {
+    const held = this.#held ?? []
+    this.#held = null
+    return held
+  }
+
+  /** The room switched to `record`; `archive` is that of the epoch it left (kept for its clients, RELAY-EPOCH-3). */
+  switched(record: EpochRecord, archive: EpochArchive): void {
+    this.#record = record
+    this.#held = null
+    this.#archives.set(archive.epoch, Promise.resolve(archive))
+  }
+
+  /** The archive of the left epoch `epoch`: the cached one, or `load`'s (then cached; a few per room). */
+  archive(epoch: string, load: () => Promise<EpochArchive | null>): Promise<EpochArchive | null> {
+    let archive = this.#archives.get(epoch)
+    if (!archive) {
+      archive = load()
+      this.#archives.set(epoch, archive)
+      if (this.#archives.size > MAX_CACHED_ARCHIVES) {
+        const oldest = this.#archives.keys().next().value
+        if (oldest !== undefined) this.#archives.delete(oldest)
+      }
+    }
+    return archive
+  }
+
+  /** Loading the archive of `epoch` failed: forgotten, so that the next client's request loads it again. */
+  archiveFailed(epoch: string): void {
+    this.#archives.delete(epoch)
+  }
 }
 
 /** What the compaction policies read of a room (RELAY-3.4, 3.6, 3.7): its counters, as they are now. */
@@ -64,15 +155,8 @@ export class RelayRoom implements CommitTarget, RoomCounters {
   readonly log: UpdateLog<SharedMessage>
   readonly awareness = new AwarenessTable()
   readonly peers = new Set<RelayPeer>()
-  /** The document's epoch state (worked by `RelayEpochs` and `runEpochSwitch`). */
-  readonly epoch: DocEpoch = {
-    record: null,
-    queue: Promise.resolve(),
-    tasks: 0,
-    held: null,
-    archives: new Map(),
-    lastAutoCheck: -Infinity,
-  }
+  /** The room's epoch state (RELAY-EPOCH-*). */
+  readonly epoch = new RoomEpoch()
   #lastClock: number
   #tailCount: number
   #tailBytes: number

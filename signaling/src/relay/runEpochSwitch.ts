@@ -59,8 +59,7 @@ export const runEpochSwitch = async (
   log: Logger,
 ): Promise<void> => {
   const st = doc.epoch
-  const queue: Held[] = []
-  st.held = queue
+  const queue = st.startHolding()
   const session = exec.worker.session()
   let inline = true
   let started = false
@@ -98,12 +97,7 @@ export const runEpochSwitch = async (
     // (old-epoch changes) are re-applied afterwards (below): waiting for them here would let a client that keeps
     // editing hold the switch open for ever.
     const late = queue.splice(0)
-    st.record = record
-    st.held = null
-    st.archives.set(
-      fromEpoch,
-      Promise.resolve({ epoch: fromEpoch, child: record, stateV2: result.archiveV2 }),
-    )
+    st.switched(record, { epoch: fromEpoch, child: record, stateV2: result.archiveV2 })
     host.replaced(doc, result.nextV1, result.nextV2.byteLength)
     host.logger.info({ doc: doc.docId, from: fromEpoch, epoch: record.id }, 'switched epoch')
     host.switched(doc, record)
@@ -127,8 +121,7 @@ export const runEpochSwitch = async (
         .run({ op: 'switch-end', session }, inline)
         .catch((err: unknown) => host.logger.debug({ err }, 'could not free a switch in the worker'))
     }
-    const held = st.held ?? []
-    st.held = null
+    const held = st.stopHolding()
     // No switch: the held updates are stored in the old epoch, and forwarded again for connections that joined
     // meanwhile (their step 2 came from the state without them; the others ignore what they already hold).
     if (!done) for (const h of held) host.commit(doc, h.update, true).then(h.resolve, h.reject)
