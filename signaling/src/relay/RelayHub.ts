@@ -407,7 +407,7 @@ export class RelayHub implements RelayHost {
   /** A connection of `doc` closed (called by the connection). */
   leave(doc: RelayRoom, conn: RelayConnection): void {
     this.#hooks?.disconnect(conn)
-    if (!doc.peers.delete(conn)) return
+    if (!doc.left(conn)) return
     const removal = doc.awareness.removeOwner(conn)
     if (removal) doc.broadcast(encodeAwareness(removal))
     if (this.#connections(doc) === 0 && !this.#closed) {

@@ -154,7 +154,7 @@ export class RelayRoom implements CommitTarget, RoomCounters {
   /** The document's state; its answers to joiners are shared messages (RELAY-2.3, framed once per join storm). */
   readonly log: UpdateLog<SharedMessage>
   readonly awareness = new AwarenessTable()
-  readonly peers = new Set<RelayPeer>()
+  readonly #peers = new Set<RelayPeer>()
   /** The room's epoch state (RELAY-EPOCH-*). */
   readonly epoch = new RoomEpoch()
   #lastClock: number
@@ -191,6 +191,10 @@ export class RelayRoom implements CommitTarget, RoomCounters {
     this.#onCommitted = onCommitted
   }
 
+  /** The connections in the room (and, in scale-out mode, its bus peer). */
+  get peers(): ReadonlySet<RelayPeer> {
+    return this.#peers
+  }
   /** Store clock of the last durable write. */
   get lastClock(): number {
     return this.#lastClock
@@ -353,7 +357,12 @@ export class RelayRoom implements CommitTarget, RoomCounters {
   joined(peer: RelayPeer): void {
     if (this.#idleTimer) clearTimeout(this.#idleTimer)
     this.#idleTimer = null
-    this.peers.add(peer)
+    this.#peers.add(peer)
+  }
+
+  /** `peer` left the room; `false` when it was not in it. */
+  left(peer: RelayPeer): boolean {
+    return this.#peers.delete(peer)
   }
 
   /** The room has no connections left: `unload` runs after `ms` unless someone joins first. */
@@ -381,7 +390,7 @@ export class RelayRoom implements CommitTarget, RoomCounters {
     const receivers = this.#receivers(except)
     if (receivers <= 0) return
     const out = receivers > 1 && !(message instanceof SharedMessage) ? new SharedMessage([message]) : message
-    for (const peer of this.peers) if (peer !== except) peer.sendMessage(out)
+    for (const peer of this.#peers) if (peer !== except) peer.sendMessage(out)
   }
 
   /**
@@ -395,6 +404,6 @@ export class RelayRoom implements CommitTarget, RoomCounters {
   }
 
   #receivers(except: RelayPeer | undefined): number {
-    return this.peers.size - (except !== undefined && this.peers.has(except) ? 1 : 0)
+    return this.#peers.size - (except !== undefined && this.#peers.has(except) ? 1 : 0)
   }
 }

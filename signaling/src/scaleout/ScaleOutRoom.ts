@@ -68,7 +68,7 @@ export class ScaleOutRoom implements RelayPeer {
       broadcastLocal: (update) => doc.broadcast(encodeAwareness(update), this),
       publish: (update) => this.#host.publish(this.room, { type: 'awareness', update }),
     })
-    doc.peers.add(this)
+    doc.joined(this)
     const buffered = this.#buffer ?? []
     this.#buffer = null
     for (const m of buffered) this.receive(m)
@@ -171,7 +171,7 @@ export class ScaleOutRoom implements RelayPeer {
   dispose(): void {
     this.#disposed = true
     this.#clearGapTimer()
-    this.#doc?.peers.delete(this)
+    this.#doc?.left(this)
   }
 
   async #readTail(): Promise<void> {

@@ -28,7 +28,7 @@ const setup = (remoteCompacted: () => void = () => undefined) => {
   const doc = new RelayRoom(docId('r'), null, () => undefined)
   const received: Uint8Array[] = []
   const peer: RelayPeer = { sendMessage: (m) => received.push(bytesOf(m)) }
-  doc.peers.add(peer)
+  doc.joined(peer)
   room.attach(doc, 0)
   return { room, doc, received }
 }

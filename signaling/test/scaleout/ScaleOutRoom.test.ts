@@ -47,7 +47,7 @@ const setup = (stored: Uint8Array[]) => {
   const doc = new RelayRoom(docId('r'), null, () => undefined)
   const received: Uint8Array[] = []
   const peer: RelayPeer = { sendMessage: (m) => received.push(bytesOf(m)) }
-  doc.peers.add(peer)
+  doc.joined(peer)
   return { room, doc, published, reads, received }
 }
 
