@@ -182,7 +182,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   /**
    * Moves persistence to a new epoch's document (docs/spec/compaction.md, COMPACT-3.4): stops storing the old
    * document now (synchronously), waits for its pending appends, stores `archive` (the old epoch's document and the
-   * record that replaced it, for peers that come back from it, COMPACT-6.2) under {@link epochArchiveId}, then
+   * record that replaced it, for peers that come back from it, COMPACT-6.2) under {@link @weft/core/epochs!epochArchiveId}, then
    * replaces the stored document by `doc` and the record in one atomic step, and from then on stores `doc`'s updates
    * (also those made meanwhile). `flushed()` waits for all of it.
    *

@@ -10,7 +10,7 @@ export const INITIAL_EPOCH = '0'
 
 /**
  * An epoch record (docs/spec/compaction.md, COMPACT-3.2): everything a peer needs to switch to the epoch and to
- * re-apply its own changes onto it ({@link rebaseOnto}).
+ * re-apply its own changes onto it ({@link @weft/core/epochs!rebaseOnto}).
  */
 export interface EpochRecord {
   /** `"<seq>-<h>"`, `h` = the first 16 hex digits of SHA-256(parent, base, initial) ({@link epochRecordId}). */
