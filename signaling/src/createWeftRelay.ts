@@ -34,11 +34,18 @@ import { destroyOnError } from './ws/WebSocketConnection.js'
  * window, compaction...) plus where it answers, auth, hooks and limits. See docs/guides/server.md, "Embedding in an
  * existing server".
  */
-export interface WeftRelayOptions extends RelayOptions {
+export interface WeftRelayOptions extends RelayOptions, WeftServiceOptions {
   /** Path prefix of the rooms: a room is served at `<path>/<room>` (default `/relay`). */
   readonly path?: string | undefined
   /** Path of y-webrtc signaling (the `/signal` endpoint of `weft serve`), or none (the default). */
   readonly signalPath?: string | undefined
+}
+
+/**
+ * What {@link createWeftRelay} and `createWeftServer` share: who may connect, the app's hooks, the protection limits,
+ * trusted proxies, logging and metrics.
+ */
+export interface WeftServiceOptions {
   /** JWT settings; without a secret, a public key or an `authenticate` hook, every room is open to anyone. */
   readonly auth?: AuthOptions | undefined
   /** The app's hooks: custom auth, and code at load, update, store, connect and disconnect (HOOK-*). */
@@ -46,15 +53,17 @@ export interface WeftRelayOptions extends RelayOptions {
   /** Protection limits (each field defaults to {@link DEFAULT_LIMITS}). */
   readonly limits?: Partial<ServerLimits> | undefined
   /**
-   * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` header names the client (default loopback
-   * only; `[]` trusts none), for the per-address limits.
+   * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` header names the client, for the per-address
+   * limits (`maxConnectionsPerIp`, `upgradesPerIpPerSecond`). Default: loopback only (`127.0.0.0/8`, `::1`, a proxy on
+   * the same host); `[]` trusts none. Loopback clients themselves are not limited per address.
    */
   readonly trustedProxies?: readonly string[] | undefined
   /** Structured logger (pino). Default: pino at level `info` on stdout. */
   readonly logger?: Logger | undefined
   /**
-   * Metrics settings: `registry`, the app's prom-client `Registry` to register the relay's metrics in (then the app's
-   * own `/metrics` shows them). Default: a private registry with the process metrics (`relay.metrics.render()`).
+   * Metrics settings: `registry`, the app's prom-client `Registry` to register Weft's metrics in (then one scrape
+   * shows both). Default: a private registry with prom-client's default process metrics (`metrics.render()`; served
+   * at `/metrics` by `createWeftServer`).
    */
   readonly metrics?: ServerMetricsOptions | undefined
 }
@@ -179,20 +188,13 @@ const normalizePath = (path: string, name: string): string => {
 }
 
 /** @internal Options of {@link createRelayCore}. */
-export interface RelayCoreOptions {
-  readonly auth: AuthOptions | undefined
-  readonly hooks: WeftHooks | undefined
-  readonly limits: Partial<ServerLimits> | undefined
-  readonly trustedProxies: readonly string[] | undefined
-  readonly logger: Logger | undefined
+export interface RelayCoreOptions extends WeftServiceOptions {
   /** The storing relay's settings, or `null` for signaling only. */
   readonly relay: RelayOptions | null
   /** Rooms are served at `<relayPrefix><room>` (ends with `/`). */
   readonly relayPrefix: string
   /** Where signaling is served (also with a trailing `/`), or `null`. */
   readonly signalPath: string | null
-  /** Settings of the metrics (the app's registry, or a private one). */
-  readonly metrics?: ServerMetricsOptions | undefined
 }
 
 /** @internal What {@link createRelayCore} returns: {@link WeftRelay}'s engine, also under `createWeftServer`. */

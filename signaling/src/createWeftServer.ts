@@ -1,44 +1,22 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { Logger } from 'pino'
-import type { AuthOptions } from './auth/Authenticator.js'
-import { createRelayCore, parseUrl } from './createWeftRelay.js'
-import type { WeftHooks } from './hooks.js'
+import { createRelayCore, parseUrl, type WeftServiceOptions } from './createWeftRelay.js'
 import { serveStatic } from './http/serveStatic.js'
-import type { ServerMetrics, ServerMetricsOptions } from './metrics/ServerMetrics.js'
+import type { ServerMetrics } from './metrics/ServerMetrics.js'
 import type { RelayOptions } from './relay/RelayOptions.js'
 import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
 import { WeftServerError } from './WeftServerError.js'
 
 /** Options of {@link createWeftServer}. Everything is optional; see docs/guides/server.md. */
-export interface WeftServerOptions {
+export interface WeftServerOptions extends WeftServiceOptions {
   /** Interface to listen on (default `127.0.0.1`: loopback only). */
   readonly host?: string | undefined
   /** Port to listen on (default 4444; `0` picks a free one). */
   readonly port?: number | undefined
   /** Directory whose files are served at `/` (the demo), or none. */
   readonly staticDir?: string | undefined
-  /** JWT settings; without a secret or public key the server is open. */
-  readonly auth?: AuthOptions | undefined
-  /** Protection limits (each field defaults to {@link DEFAULT_LIMITS}). */
-  readonly limits?: Partial<ServerLimits> | undefined
-  /**
-   * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` header names the client, for the per-address
-   * limits (`maxConnectionsPerIp`, `upgradesPerIpPerSecond`). Default: loopback only (`127.0.0.0/8`, `::1`, a proxy on
-   * the same host); `[]` trusts none. Loopback clients themselves are not limited per address.
-   */
-  readonly trustedProxies?: readonly string[] | undefined
   /** The storing relay at `/relay/<room>`, or `false` for a signaling-only server. Needs a store or a dataDir. */
   readonly relay?: RelayOptions | false | undefined
-  /** The app's hooks: custom auth, and code at load, update, store, connect and disconnect (HOOK-*). */
-  readonly hooks?: WeftHooks | undefined
-  /** Structured logger (pino). Default: pino at level `info` on stdout. */
-  readonly logger?: Logger | undefined
-  /**
-   * Metrics settings: `registry`, a prom-client `Registry` of the app's to register Weft's metrics in (one scrape
-   * shows both). Default: a private registry with prom-client's default process metrics, served at `/metrics`.
-   */
-  readonly metrics?: ServerMetricsOptions | undefined
 }
 
 /** Where a {@link WeftServer} listens. */

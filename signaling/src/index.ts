@@ -15,6 +15,7 @@ export {
   createWeftRelay,
   type WeftRelay,
   type WeftRelayOptions,
+  type WeftServiceOptions,
   type UpgradableServer,
   type AcceptRequest,
 } from './createWeftRelay.js'
