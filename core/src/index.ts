@@ -28,6 +28,22 @@ export { applyStoredDoc } from './storage/applyStoredDoc.js'
 export { inspectDoc, type DocInspection } from './storage/inspectDoc.js'
 export { INITIAL_EPOCH, type EpochRecord } from './storage/epochRecord.js'
 export { defaultEpochPolicy, type EpochPolicy } from './storage/epochPolicy.js'
+// Workspaces in a store: the `W/D` naming rule and the optional per-workspace change sequence (WS-STORE-*).
+export {
+  isWorkspaceIndexed,
+  workspaceOf,
+  splitWorkspaceDoc,
+  workspaceDocId,
+  isWorkspaceId,
+  isWorkspaceDocId,
+  CATALOGUE_DOC,
+  MAX_WORKSPACE_ID_BYTES,
+  MAX_WORKSPACE_DOC_BYTES,
+  type WorkspaceIndex,
+  type WorkspaceChange,
+  type WorkspaceChanges,
+  type WorkspaceSummary,
+} from './storage/WorkspaceIndex.js'
 export {
   SyncSession,
   DEFAULT_CHUNK_SIZE,

@@ -1,0 +1,110 @@
+import type { DocId } from '../ids.js'
+import type { DocStore } from './DocStore.js'
+
+/**
+ * Workspaces in a store (issue 15; docs/spec/storage.md, `WS-STORE-*`). Document `D` of workspace `W` is stored,
+ * and relayed, under the id `W/D`: the part before the first `/` names the workspace, the rest (which may contain
+ * more `/`) is the document. An id without `/` belongs to no workspace. {@link workspaceOf} and
+ * {@link splitWorkspaceDoc} apply that rule; {@link workspaceDocId} builds an id from its two parts.
+ */
+
+/** Longest workspace id, in UTF-8 bytes. */
+export const MAX_WORKSPACE_ID_BYTES = 128
+/** Longest document id inside a workspace (the `D` of `W/D`), in UTF-8 bytes. */
+export const MAX_WORKSPACE_DOC_BYTES = 256
+/** The reserved document of a workspace that holds its catalogue (`W/.catalogue`). */
+export const CATALOGUE_DOC = '.catalogue'
+
+/** One document of a workspace and the change sequence of its last stored change. */
+export interface WorkspaceChange {
+  /** The document id inside the workspace (`D`, not `W/D`). */
+  readonly doc: string
+  /** The workspace change sequence of the document's last append, compaction or removal. */
+  readonly seq: number
+}
+
+/** One page of {@link WorkspaceIndex.changesSince}. */
+export interface WorkspaceChanges {
+  /** Documents whose last change has a seq above the cursor, in seq order. */
+  readonly changes: readonly WorkspaceChange[]
+  /**
+   * Every change with seq `<= through` is in this page or an earlier one: a client may store `through` as its cursor
+   * once it has handled this page. Equals the cursor when nothing changed.
+   */
+  readonly through: number
+  /** `true` when another page follows (ask again with `through` as the cursor). */
+  readonly more: boolean
+}
+
+/** A workspace as {@link WorkspaceIndex.workspaces} lists it. */
+export interface WorkspaceSummary {
+  /** The workspace id `W`. */
+  readonly id: string
+  /** How many documents of the workspace the store holds (removed documents not counted). */
+  readonly documents: number
+  /** The workspace's change sequence now. */
+  readonly seq: number
+  /** Bytes stored for its documents (snapshots and updates, as the `byteLength` of {@link DocStore.load} counts them). */
+  readonly bytes: number
+}
+
+/**
+ * The optional workspace index of a {@link DocStore} (`WS-STORE-*`). Each workspace has a change sequence 1, 2, 3, ...
+ * without gaps: every durable append, compaction and removal of a document `W/D` advances W's sequence by one in the
+ * same transaction, and the document keeps the seq of its last change. A removed document keeps a tombstone, so
+ * {@link WorkspaceIndex.changesSince} reports its removal (its id with the removal's seq; loading it gives `null`).
+ * Metadata-only writes (`setMeta`) do not advance the sequence. Check for it with {@link isWorkspaceIndexed}.
+ */
+export interface WorkspaceIndex {
+  /** The workspace's change sequence now (0 when nothing was stored). */
+  workspaceSeq(workspace: string): Promise<number>
+  /**
+   * Documents whose last change has seq > cursor, in seq order, at most `limit` (at least one is returned when any
+   * exists, whatever `limit`). A document changed several times since the cursor appears once, with its last seq.
+   */
+  changesSince(workspace: string, cursor: number, limit: number): Promise<WorkspaceChanges>
+  /** Every workspace with its document count, change sequence and stored bytes, ordered by id. */
+  workspaces(): Promise<WorkspaceSummary[]>
+}
+
+/** Whether `store` keeps the workspace index (`WS-STORE-*`). */
+export const isWorkspaceIndexed = (store: DocStore): store is DocStore & WorkspaceIndex => {
+  const candidate = store as Partial<WorkspaceIndex>
+  return (
+    typeof candidate.workspaceSeq === 'function' &&
+    typeof candidate.changesSince === 'function' &&
+    typeof candidate.workspaces === 'function'
+  )
+}
+
+/** The workspace a document or room id belongs to: its part before the first `/`; `null` when it has no `/`. */
+export const workspaceOf = (docId: string): string | null => {
+  const slash = docId.indexOf('/')
+  return slash > 0 ? docId.slice(0, slash) : null
+}
+
+/**
+ * Splits `W/D` into its workspace and document; `null` for an id that belongs to no workspace (no `/`, or an empty
+ * `W` or `D`).
+ */
+export const splitWorkspaceDoc = (docId: string): { workspace: string; doc: string } | null => {
+  const slash = docId.indexOf('/')
+  if (slash <= 0 || slash === docId.length - 1) return null
+  return { workspace: docId.slice(0, slash), doc: docId.slice(slash + 1) }
+}
+
+/** The store and room id of document `doc` of workspace `workspace`: `W/D`. */
+export const workspaceDocId = (workspace: string, doc: string): DocId => `${workspace}/${doc}` as DocId
+
+const utf8Length = (value: string): number => new TextEncoder().encode(value).length
+
+/** Whether `id` is a valid workspace id: non-empty, no `/`, at most {@link MAX_WORKSPACE_ID_BYTES} UTF-8 bytes. */
+export const isWorkspaceId = (id: string): boolean =>
+  id.length > 0 && !id.includes('/') && utf8Length(id) <= MAX_WORKSPACE_ID_BYTES
+
+/**
+ * Whether `doc` is a valid id for an app's document inside a workspace: non-empty, no leading `.` (reserved, e.g.
+ * {@link CATALOGUE_DOC}), no `~`, at most {@link MAX_WORKSPACE_DOC_BYTES} UTF-8 bytes.
+ */
+export const isWorkspaceDocId = (doc: string): boolean =>
+  doc.length > 0 && !doc.startsWith('.') && !doc.includes('~') && utf8Length(doc) <= MAX_WORKSPACE_DOC_BYTES
