@@ -44,3 +44,23 @@ export {
   type ValidateUpdateOptions,
   type UpdateSummary,
 } from './validateUpdate.js'
+export {
+  WorkspaceFrameKind,
+  MAX_WORKSPACE_ID_BYTES,
+  MAX_WORKSPACE_DOC_ID_BYTES,
+  WORKSPACE_CATALOGUE_DOC,
+  isWorkspaceId,
+  isWorkspaceDocId,
+  decodeWorkspaceFrame,
+  encodeDocFrameHead,
+  encodeDocFrame,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  encodeCatchUp,
+  encodeChanges,
+  encodeChanged,
+  encodeRefused,
+  type WorkspaceChangeEntry,
+  type WorkspaceFrame,
+  type WorkspaceFrameResult,
+} from './workspaceMessages.js'
