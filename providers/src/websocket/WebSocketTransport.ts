@@ -1,71 +1,16 @@
 import { ObservableV2 } from 'lib0/observable'
-import {
-  closeCodeName,
-  peerId,
-  type PeerId,
-  type Transport,
-  type TransportEvents,
-  type TransportStatus,
-} from '@weft/core'
-import { OnlineListener, type OnlineEvents } from '../OnlineListener.js'
-import { connectionErrorReason, type ConnectionError, type TokenRequest } from './connectionError.js'
+import { peerId, type PeerId, type Transport, type TransportEvents, type TransportStatus } from '@weft/core'
+import type { ConnectionError } from './connectionError.js'
+import { ReconnectingSocket, type CloseInfo, type ReconnectOptions } from './ReconnectingSocket.js'
 
-/**
- * The subset of the WebSocket API this transport uses (browsers' WebSocket, or `ws` in Node). Handler parameters
- * are typed `never` so that both implementations' own event types are accepted; the transport reads only `code`,
- * `reason` and `data` from them.
- */
-export interface WebSocketLike {
-  binaryType: string
-  readonly readyState: number
-  onopen: ((ev: never) => void) | null
-  onclose: ((ev: never) => void) | null
-  onerror: ((ev: never) => void) | null
-  onmessage: ((ev: never) => void) | null
-  send(data: Uint8Array): void
-  close(code?: number, reason?: string): void
-}
-
-/** A WebSocket constructor (`globalThis.WebSocket`, or `WebSocket` from the `ws` package in Node 20). */
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
+export type { WebSocketLike, WebSocketConstructor, CloseInfo } from './ReconnectingSocket.js'
 
 /** Options of {@link WebSocketTransport}. */
-export interface WebSocketTransportOptions {
+export interface WebSocketTransportOptions extends ReconnectOptions {
   /** The relay's base URL, e.g. `ws://localhost:4444/relay`; the room is appended as a path segment. */
   readonly url: string
   /** The room (document id). */
   readonly room: string
-  /**
-   * A token (JWT) for servers with auth, or a function that returns a fresh one (the token-refresh hook): it is
-   * called before every connection attempt, so an expired token is replaced on reconnect. After the relay refused or
-   * expired a token it is called with `refused` set (`unauthorized`, `forbidden`, `expired`): return a new token,
-   * not a cached one (PROV-2.8).
-   */
-  readonly token?: string | ((request: TokenRequest) => string | Promise<string>)
-  /** Extra query parameters. */
-  readonly params?: Readonly<Record<string, string>>
-  /** WebSocket implementation; default `globalThis.WebSocket`. Pass `ws`'s WebSocket in Node 20. */
-  readonly WebSocketPolyfill?: WebSocketConstructor
-  /** First reconnect delay in ms (default 500); doubles per failed attempt, with full jitter. */
-  readonly minReconnectMs?: number
-  /** Longest reconnect delay in ms (default 30 s). */
-  readonly maxReconnectMs?: number
-  /** Random source in [0, 1) for jitter (tests pass a deterministic one). */
-  readonly random?: () => number
-  /**
-   * Where the browser's `online` event comes from (default: `globalThis` when it has `addEventListener`, i.e. the
-   * window or a worker; nothing in Node). While a reconnect is waiting out its backoff, an `online` event retries at
-   * once. `null` ignores the event.
-   */
-  readonly onlineEvents?: OnlineEvents | null
-}
-
-/** Why the last connection closed. */
-export interface CloseInfo {
-  readonly code: number
-  readonly reason: string
-  /** The Weft close-code name (`"ReadOnly"`), if the code is one of Weft's. */
-  readonly name: string | undefined
 }
 
 /** Events of {@link WebSocketTransport}: the {@link Transport} events and `connection-error`. */
@@ -77,8 +22,6 @@ export type WebSocketTransportEvents = TransportEvents & {
    */
   'connection-error': (event: ConnectionError) => void
 }
-
-const OPEN = 1
 
 /**
  * A {@link Transport} to a relay over WebSocket (the y-websocket protocol; Weft's extensions are negotiated by the
@@ -92,38 +35,33 @@ export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> i
   /** The relay reassembles nothing: Weft chunks at 16 KiB anyway, which every WebSocket server accepts. */
   readonly maxMessageSize = undefined
   readonly #options: WebSocketTransportOptions
-  readonly #WS: WebSocketConstructor
   readonly #peer: PeerId
-  #status: TransportStatus = 'disconnected'
-  #socket: WebSocketLike | null = null
-  #wanted = false
-  #attempt = 0
-  #timer: ReturnType<typeof setTimeout> | null = null
-  #lastClose: CloseInfo | null = null
-  #refreshOnce = false
-  /** The relay refused the last token (told to the token function), until a connection opens. */
-  #refused: TokenRequest['refused'] = null
-  /** An attempt is fetching its token or URL (no socket yet): a second one must not start. */
-  #opening = false
-  readonly #online: OnlineListener
+  readonly #socket: ReconnectingSocket
 
   constructor(options: WebSocketTransportOptions) {
     super()
     this.#options = options
-    const WS = options.WebSocketPolyfill ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-    if (!WS)
-      throw new TypeError('No WebSocket implementation: pass WebSocketPolyfill (e.g. from "ws") in Node')
-    this.#WS = WS
     this.#peer = peerId(`relay:${options.url}`)
-    this.#online = new OnlineListener(options.onlineEvents, () => this.#retryNow())
+    const base = options.url.replace(/\/+$/, '')
+    this.#socket = new ReconnectingSocket(`${base}/${encodeURIComponent(options.room)}`, options)
+    this.#socket.on('status', (e) => this.emit('status', [e]))
+    this.#socket.on('open', () => this.emit('peer-joined', [{ peer: this.#peer }]))
+    this.#socket.on('message', ({ data }) => this.emit('message', [{ from: this.#peer, data }]))
+    this.#socket.on('close', ({ info, wasOpen }) => {
+      if (wasOpen)
+        this.emit('peer-left', [
+          { peer: this.#peer, reason: `closed ${info.code} ${info.name ?? info.reason}` },
+        ])
+    })
+    this.#socket.on('connection-error', (e) => this.emit('connection-error', [e]))
   }
 
   get status(): TransportStatus {
-    return this.#status
+    return this.#socket.status
   }
 
   get peers(): ReadonlySet<PeerId> {
-    return new Set(this.#status === 'connected' ? [this.#peer] : [])
+    return new Set(this.#socket.status === 'connected' ? [this.#peer] : [])
   }
 
   /** The room (document id) this transport connects to. */
@@ -133,7 +71,7 @@ export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> i
 
   /** Why the last connection closed, or null. */
   get lastClose(): CloseInfo | null {
-    return this.#lastClose
+    return this.#socket.lastClose
   }
 
   /**
@@ -142,172 +80,23 @@ export class WebSocketTransport extends ObservableV2<WebSocketTransportEvents> i
    * open or being opened, it does nothing.
    */
   connect(): void {
-    this.#wanted = true
-    this.#online.listen(true)
-    this.#retryNow()
+    this.#socket.connect()
   }
 
   disconnect(peer?: PeerId): void {
     if (peer !== undefined && peer !== this.#peer) return
-    if (peer !== undefined) {
-      // The session dropped the relay after bad input: close this connection; reconnect as after any close.
-      this.#socket?.close(1000, 'dropped by client')
-      return
-    }
-    this.#wanted = false
-    this.#online.listen(false)
-    if (this.#timer) clearTimeout(this.#timer)
-    this.#timer = null
-    const socket = this.#socket
-    this.#socket = null
-    if (socket) {
-      detach(socket)
-      socket.close(1000, 'client disconnect')
-    }
-    this.#closed({ code: 1000, reason: 'client disconnect', name: undefined })
+    // The session dropped the relay after bad input: close this connection; reconnect as after any close.
+    if (peer !== undefined) this.#socket.drop('dropped by client')
+    else this.#socket.disconnect()
   }
 
   send(data: Uint8Array, to?: PeerId): void {
     if (to !== undefined && to !== this.#peer) return
-    const socket = this.#socket
-    if (!socket || socket.readyState !== OPEN || this.#status !== 'connected') return
-    socket.send(data)
+    this.#socket.send(data)
   }
 
   override destroy(): void {
-    this.disconnect()
+    this.#socket.destroy()
     super.destroy()
   }
-
-  async #url(): Promise<string> {
-    const base = this.#options.url.replace(/\/+$/, '')
-    const url = new URL(`${base}/${encodeURIComponent(this.#options.room)}`)
-    for (const [k, v] of Object.entries(this.#options.params ?? {})) url.searchParams.set(k, v)
-    const token = this.#options.token
-    if (token !== undefined)
-      url.searchParams.set(
-        'token',
-        typeof token === 'function' ? await token({ refused: this.#refused }) : token,
-      )
-    return url.toString()
-  }
-
-  /** Opens a connection now unless one is open or being opened; a pending backoff wait is cancelled. */
-  #retryNow(): void {
-    if (!this.#wanted || this.#socket || this.#opening) return
-    if (this.#timer) {
-      clearTimeout(this.#timer)
-      this.#timer = null
-      this.#attempt = 0
-    }
-    void this.#open()
-  }
-
-  async #open(): Promise<void> {
-    this.#setStatus('connecting')
-    let url: string
-    this.#opening = true
-    try {
-      url = await this.#url()
-    } catch {
-      this.#scheduleReconnect()
-      return
-    } finally {
-      this.#opening = false
-    }
-    if (!this.#wanted) return
-    let socket: WebSocketLike
-    try {
-      socket = new this.#WS(url)
-    } catch {
-      this.#scheduleReconnect()
-      return
-    }
-    socket.binaryType = 'arraybuffer'
-    this.#socket = socket
-    socket.onopen = () => {
-      this.#attempt = 0
-      this.#setStatus('connected')
-      this.emit('peer-joined', [{ peer: this.#peer }])
-    }
-    socket.onmessage = (ev: { data: unknown }) => {
-      // The relay refuses a token after the upgrade (open, then close): only a message proves it was accepted, so
-      // only then may a later refusal be retried with a fresh token again (no loop of refused tokens, PROV-2.8).
-      this.#refreshOnce = false
-      this.#refused = null
-      const data = toBytes(ev.data)
-      if (data) this.emit('message', [{ from: this.#peer, data }])
-    }
-    socket.onerror = () => {
-      // A close event always follows.
-    }
-    socket.onclose = (ev: { code: number; reason: string }) => {
-      if (this.#socket !== socket) return
-      detach(socket)
-      this.#socket = null
-      const info = { code: ev.code, reason: ev.reason, name: closeCodeName(ev.code) }
-      this.#closed(info)
-      if (!this.#wanted) return
-      const reason = connectionErrorReason(ev.code)
-      if (reason === null) {
-        this.#scheduleReconnect()
-        return
-      }
-      // Auth refused or token expired: one immediate attempt with a fresh token, if a function can supply one.
-      const refresh = reason !== 'refused' && typeof this.#options.token === 'function' && !this.#refreshOnce
-      if (reason !== 'refused') this.#refused = reason
-      this.emit('connection-error', [{ code: ev.code, reason, name: info.name, willRetry: refresh }])
-      if (!this.#wanted || this.#socket || this.#opening) return // the app reconnected from the event
-      if (refresh) {
-        this.#refreshOnce = true
-        void this.#open()
-      } else {
-        this.#wanted = false
-        this.#online.listen(false)
-      }
-    }
-  }
-
-  #closed(info: CloseInfo): void {
-    this.#lastClose = info
-    const wasConnected = this.#status === 'connected'
-    this.#setStatus('disconnected')
-    if (wasConnected)
-      this.emit('peer-left', [
-        { peer: this.#peer, reason: `closed ${info.code} ${info.name ?? info.reason}` },
-      ])
-  }
-
-  #scheduleReconnect(): void {
-    if (!this.#wanted || this.#timer) return
-    const min = this.#options.minReconnectMs ?? 500
-    const max = this.#options.maxReconnectMs ?? 30_000
-    const ceiling = Math.min(max, min * 2 ** this.#attempt++)
-    const delay = Math.floor((this.#options.random ?? Math.random)() * ceiling)
-    this.#setStatus('connecting')
-    this.#timer = setTimeout(() => {
-      this.#timer = null
-      if (this.#wanted) void this.#open()
-    }, delay)
-  }
-
-  #setStatus(status: TransportStatus): void {
-    if (this.#status === status) return
-    this.#status = status
-    this.emit('status', [{ status }])
-  }
-}
-
-const detach = (s: WebSocketLike): void => {
-  s.onopen = null
-  s.onclose = null
-  // Keep an error handler: closing a socket that is still connecting makes `ws` emit an error.
-  s.onerror = () => {}
-  s.onmessage = null
-}
-
-const toBytes = (data: unknown): Uint8Array | null => {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data)
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-  return null // text frames are not part of the protocol
 }

@@ -10,4 +10,5 @@ export {
   type WebSocketConstructor,
   type CloseInfo,
 } from './WebSocketTransport.js'
+export { type ReconnectOptions } from './ReconnectingSocket.js'
 export { type ConnectionError, type ConnectionErrorReason, type TokenRequest } from './connectionError.js'
