@@ -26,3 +26,10 @@ export {
   type OfferJudgement,
 } from './epochRules.js'
 export { buildEpochDoc, planFollow, type FollowPlan } from './followOffer.js'
+export {
+  DocSet,
+  DocSetReconciler,
+  docDigest,
+  type DocSetEntry,
+  type DocSetReconcileOptions,
+} from './docSetReconcile.js'
