@@ -88,6 +88,16 @@ export interface AcceptRequest {
   readonly clientAddress?: string | undefined
 }
 
+/** Options of one {@link WeftRelay.attach} (or {@link WeftRelay.handleUpgrade}) call. */
+export interface AttachOptions {
+  /**
+   * Path prefix of the rooms on this server: a room is served at `<path>/<room>` (default: the relay's `path`,
+   * {@link WeftRelayOptions.path}). A room is the same room under every path: `/a/notes` and `/b/notes` are one
+   * document.
+   */
+  readonly path?: string | undefined
+}
+
 /** A server a {@link WeftRelay} can attach to: `node:http`'s or `node:https`'s (Express's `app.listen()` returns one). */
 export type UpgradableServer = HttpServer | HttpsServer
 
@@ -101,14 +111,18 @@ export interface WeftRelay {
   /**
    * Listens to `server`'s `upgrade` events and takes those under the relay's paths (EMBED-1); other upgrades are
    * left to the app's other listeners. Returns a function that detaches again. Opens the store on first use.
+   *
+   * `options.path` serves this server's rooms at `<options.path>/<room>` instead of the relay's `path` (EMBED-1.1): one
+   * relay (one store, one set of loaded rooms) attached to two servers, or twice to one server under two paths.
+   * Throws `invalid-argument` for a path that does not start with `/`.
    */
-  attach(server: UpgradableServer): () => void
+  attach(server: UpgradableServer, options?: AttachOptions): () => void
   /**
    * Takes one upgrade request if it is under the relay's paths: returns `true` and accepts or refuses it
    * (refusals are answered on the socket), or returns `false` without touching the socket (EMBED-1). For an app
-   * that dispatches upgrades itself (`server.on('upgrade', ...)`).
+   * that dispatches upgrades itself (`server.on('upgrade', ...)`). `options.path`: as for {@link WeftRelay.attach}.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, options?: AttachOptions): boolean
   /**
    * Serves a WebSocket the app accepted itself (EMBED-4; "Bring your own WebSocket server" in docs/guides/server.md):
    * a `ws` socket wrapped in a `WsRelaySocket`, or any other {@link RelaySocket}. The app has authenticated
@@ -145,6 +159,7 @@ export interface WeftRelay {
  * ```ts
  * const relay = createWeftRelay({ store, path: '/collab' })
  * relay.attach(server) // ws://host/collab/<room>
+ * relay.attach(adminServer, { path: '/admin/collab' }) // the same rooms at ws://admin-host/admin/collab/<room>
  * ```
  */
 export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
@@ -164,12 +179,20 @@ export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
     relayPrefix: `${prefix}/`,
     signalPath: signalPath === undefined ? null : normalizePath(signalPath, 'signalPath'),
   })
-  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean =>
-    core.handleUpgrade(req, socket, head, false)
+  /** The room prefix of an attach (or handleUpgrade) call: its own `path`, else the relay's. */
+  const prefixOf = (attach: AttachOptions | undefined): string =>
+    attach?.path === undefined ? `${prefix}/` : `${normalizePath(attach.path, 'path')}/`
+  const handleUpgrade = (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    attach?: AttachOptions,
+  ): boolean => core.handleUpgrade(req, socket, head, false, prefixOf(attach))
   return {
-    attach: (server) => {
+    attach: (server, attach) => {
+      const relayPrefix = prefixOf(attach)
       const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        handleUpgrade(req, socket, head)
+        core.handleUpgrade(req, socket, head, false, relayPrefix)
       }
       server.on('upgrade', listener)
       return () => void server.off('upgrade', listener)
@@ -199,8 +222,17 @@ export interface RelayCoreOptions extends WeftServiceOptions {
 
 /** @internal What {@link createRelayCore} returns: {@link WeftRelay}'s engine, also under `createWeftServer`. */
 export interface RelayCore {
-  /** `everyPath`: refuse requests under no route with 404 (the server owns every path) instead of passing them on. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, everyPath: boolean): boolean
+  /**
+   * `everyPath`: refuse requests under no route with 404 (the server owns every path) instead of passing them on.
+   * `relayPrefix`: where this call serves rooms (ends with `/`; default {@link RelayCoreOptions.relayPrefix}).
+   */
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    everyPath: boolean,
+    relayPrefix?: string,
+  ): boolean
   /** {@link WeftRelay.accept}. */
   accept(socket: RelaySocket, request: AcceptRequest): void
   start(): Promise<void>
@@ -302,13 +334,13 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   const taken = new WeakSet<Duplex>()
 
   /** The route of a request, `null` for a path of the relay's that names no valid room, `undefined` if not its. */
-  const route = (path: string): Route | null | undefined => {
+  const route = (path: string, relayPrefix: string): Route | null | undefined => {
     if (options.signalPath !== null && (path === options.signalPath || path === `${options.signalPath}/`))
       return { endpoint: 'signal' }
-    if (relayOptions && path.startsWith(options.relayPrefix)) {
+    if (relayOptions && path.startsWith(relayPrefix)) {
       let room: string
       try {
-        room = decodeURIComponent(path.slice(options.relayPrefix.length))
+        room = decodeURIComponent(path.slice(relayPrefix.length))
       } catch {
         return null
       }
@@ -318,10 +350,16 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     return undefined
   }
 
-  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, everyPath: boolean): boolean => {
+  const handleUpgrade = (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    everyPath: boolean,
+    relayPrefix = options.relayPrefix,
+  ): boolean => {
     const url = parseUrl(req.url)
     const path = requestPath(req.url)
-    const target = url && path !== null ? route(path) : undefined
+    const target = url && path !== null ? route(path, relayPrefix) : undefined
     // EMBED-1: a request under none of the relay's paths is left as it is (unless the server owns every path).
     if (target === undefined && !everyPath) return false
     // EMBED-1: a socket handed in twice (attached twice to one server, or attach() and handleUpgrade() both) is

@@ -18,6 +18,7 @@ export {
   type WeftServiceOptions,
   type UpgradableServer,
   type AcceptRequest,
+  type AttachOptions,
 } from './createWeftRelay.js'
 export type { RelaySocket, RelaySocketHandler } from './relay/RelaySocket.js'
 export { SharedMessage, EncodingKey } from './relay/SharedMessage.js'
