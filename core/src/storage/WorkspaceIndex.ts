@@ -29,7 +29,9 @@ export interface WorkspaceChanges {
   readonly changes: readonly WorkspaceChange[]
   /**
    * Every change with seq `<= through` is in this page or an earlier one: a client may store `through` as its cursor
-   * once it has handled this page. Equals the cursor when nothing changed.
+   * once it has handled this page. On the last page it is the workspace's sequence as read with the page, so it equals
+   * the cursor when nothing changed, and is below it for a cursor from the future (a cursor of another store or
+   * workspace: the caller's to refuse).
    */
   readonly through: number
   /** `true` when another page follows (ask again with `through` as the cursor). */
@@ -53,7 +55,10 @@ export interface WorkspaceSummary {
  * without gaps: every durable append, compaction and removal of a document `W/D` advances W's sequence by one in the
  * same transaction, and the document keeps the seq of its last change. A removed document keeps a tombstone, so
  * {@link WorkspaceIndex.changesSince} reports its removal (its id with the removal's seq; loading it gives `null`).
- * Metadata-only writes (`setMeta`) do not advance the sequence. Check for it with {@link isWorkspaceIndexed}.
+ * Metadata-only writes (`setMeta`), refused appends and stale compactions do not advance it. Appends committed in
+ * one transaction (group commit) advance it once per document: a document appended to several times in one commit
+ * gets one seq, so `changesSince` still names every changed document with its last change. A document with only
+ * metadata is not indexed. Check for the index with {@link isWorkspaceIndexed}.
  */
 export interface WorkspaceIndex {
   /** The workspace's change sequence now (0 when nothing was stored). */
@@ -108,3 +113,43 @@ export const isWorkspaceId = (id: string): boolean =>
  */
 export const isWorkspaceDocId = (doc: string): boolean =>
   doc.length > 0 && !doc.startsWith('.') && !doc.includes('~') && utf8Length(doc) <= MAX_WORKSPACE_DOC_BYTES
+
+/**
+ * Store-kit: the documents one store transaction changed, grouped by workspace, each workspace's documents distinct
+ * and in order of first change. A store advances each workspace's sequence by its number of documents and gives
+ * them the seqs that follow, in this order (one seq per document per transaction, `WS-STORE-2.3`). Ids that belong
+ * to no workspace are left out.
+ */
+export const workspaceChangesOf = (docIds: Iterable<string>): Map<string, string[]> => {
+  const out = new Map<string, string[]>()
+  const seen = new Set<string>()
+  for (const id of docIds) {
+    if (seen.has(id)) continue
+    seen.add(id)
+    const split = splitWorkspaceDoc(id)
+    if (!split) continue
+    const docs = out.get(split.workspace)
+    if (docs) docs.push(split.doc)
+    else out.set(split.workspace, [split.doc])
+  }
+  return out
+}
+
+/** Store-kit: the page size a store uses for `limit` (at least 1, an integer). Query `pageSize(limit) + 1` rows. */
+export const pageSize = (limit: number): number =>
+  Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : Number.MAX_SAFE_INTEGER - 1
+
+/**
+ * Store-kit: one page of {@link WorkspaceIndex.changesSince} from the rows a store read (seq order, at most
+ * `pageSize(limit) + 1` of them) and the workspace's sequence read in the same snapshot. Written once for every store.
+ */
+export const changesPage = (
+  rows: readonly WorkspaceChange[],
+  limit: number,
+  workspaceSeq: number,
+): WorkspaceChanges => {
+  const size = pageSize(limit)
+  if (rows.length <= size) return { changes: rows, through: workspaceSeq, more: false }
+  const changes = rows.slice(0, size)
+  return { changes, through: changes[changes.length - 1]?.seq ?? workspaceSeq, more: true }
+}

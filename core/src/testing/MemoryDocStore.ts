@@ -10,6 +10,15 @@ import type {
 import { EPOCH_META_KEY } from '../storage/epochPersist.js'
 import { epochMismatchError } from '../storage/DocStore.js'
 import { INITIAL_EPOCH } from '../storage/epochRecord.js'
+import {
+  changesPage,
+  pageSize,
+  splitWorkspaceDoc,
+  type WorkspaceChange,
+  type WorkspaceChanges,
+  type WorkspaceIndex,
+  type WorkspaceSummary,
+} from '../storage/WorkspaceIndex.js'
 
 interface MemoryEntry {
   snapshot: Uint8Array | null
@@ -20,12 +29,21 @@ interface MemoryEntry {
   meta: Map<string, string>
 }
 
+/** One workspace's change sequence and the last seq of each of its documents (`removed`: a tombstone). */
+interface MemoryWorkspace {
+  seq: number
+  readonly docs: Map<string, { seq: number; removed: boolean }>
+}
+
 /**
  * An in-memory {@link DocStore} for tests and fuzzing. It follows the whole contract (docs/spec/storage.md) except
- * durability across processes; keep the same instance to simulate a restart of the peer that uses it.
+ * durability across processes; keep the same instance to simulate a restart of the peer that uses it. It keeps the
+ * {@link WorkspaceIndex} (`WS-STORE-*`): each append, compaction and removal is its own transaction, so each advances
+ * the document's workspace sequence by one.
  */
-export class MemoryDocStore implements DocStore {
+export class MemoryDocStore implements DocStore, WorkspaceIndex {
   readonly #docs = new Map<DocId, MemoryEntry>()
+  readonly #workspaces = new Map<string, MemoryWorkspace>()
   #closed = false
 
   /** Number of write operations (append, compact, setMeta, remove) performed so far; tests use it. */
@@ -64,6 +82,7 @@ export class MemoryDocStore implements DocStore {
       if (value === null) entry.meta.delete(key)
       else entry.meta.set(key, value)
     }
+    this.#advance(docId, false)
     await Promise.resolve()
     return clock
   }
@@ -94,6 +113,7 @@ export class MemoryDocStore implements DocStore {
       if (value === null) e.meta.delete(key)
       else e.meta.set(key, value)
     }
+    this.#advance(docId, false)
     return { ok: true }
   }
 
@@ -117,6 +137,49 @@ export class MemoryDocStore implements DocStore {
     this.writeCount++
     await Promise.resolve()
     this.#docs.delete(docId)
+    // WS-STORE-4.1: a tombstone, when the workspace index held the document.
+    const split = splitWorkspaceDoc(docId)
+    const row = split && this.#workspaces.get(split.workspace)?.docs.get(split.doc)
+    if (row && !row.removed) this.#advance(docId, true)
+  }
+
+  async workspaceSeq(workspace: string): Promise<number> {
+    this.#check()
+    await Promise.resolve()
+    return this.#workspaces.get(workspace)?.seq ?? 0
+  }
+
+  async changesSince(workspace: string, cursor: number, limit: number): Promise<WorkspaceChanges> {
+    this.#check()
+    await Promise.resolve()
+    const ws = this.#workspaces.get(workspace)
+    if (!ws) return changesPage([], limit, 0)
+    const rows: WorkspaceChange[] = [...ws.docs]
+      .filter(([, row]) => row.seq > cursor)
+      .map(([doc, row]) => ({ doc, seq: row.seq }))
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, pageSize(limit) + 1)
+    return changesPage(rows, limit, ws.seq)
+  }
+
+  async workspaces(): Promise<WorkspaceSummary[]> {
+    this.#check()
+    await Promise.resolve()
+    return [...this.#workspaces]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, ws]) => {
+        let documents = 0
+        let bytes = 0
+        for (const [doc, row] of ws.docs) {
+          if (row.removed) continue
+          documents++
+          const entry = this.#docs.get(`${id}/${doc}` as DocId)
+          bytes +=
+            (entry?.snapshot?.byteLength ?? 0) +
+            (entry?.updates ?? []).reduce((n, u) => n + u.bytes.byteLength, 0)
+        }
+        return { id, documents, seq: ws.seq, bytes }
+      })
   }
 
   async list(): Promise<DocId[]> {
@@ -128,6 +191,19 @@ export class MemoryDocStore implements DocStore {
   async close(): Promise<void> {
     this.#closed = true
     await Promise.resolve()
+  }
+
+  /** WS-STORE-2.1: one change of `docId` (in the caller's synchronous step): its workspace's next seq. */
+  #advance(docId: DocId, removed: boolean): void {
+    const split = splitWorkspaceDoc(docId)
+    if (!split) return
+    let ws = this.#workspaces.get(split.workspace)
+    if (!ws) {
+      ws = { seq: 0, docs: new Map() }
+      this.#workspaces.set(split.workspace, ws)
+    }
+    ws.seq++
+    ws.docs.set(split.doc, { seq: ws.seq, removed })
   }
 
   #entry(docId: DocId): MemoryEntry {

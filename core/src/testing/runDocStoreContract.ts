@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { docId, type DocId } from '../ids.js'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
 import type { DocStore, StoredDoc } from '../storage/DocStore.js'
+import { workspaceIndexContract } from './workspaceIndexContract.js'
 
 /** Options of {@link runDocStoreContract}. */
 export interface DocStoreContractOptions {
@@ -10,6 +11,11 @@ export interface DocStoreContractOptions {
    * checks that durable data survives a restart.
    */
   readonly reopen?: (store: DocStore) => Promise<DocStore>
+  /**
+   * The store keeps the workspace index ({@link @weft/core!WorkspaceIndex}): the suite also checks the `WS-STORE-*`
+   * rules (docs/spec/storage.md), and fails when `isWorkspaceIndexed(store)` is false.
+   */
+  readonly workspaceIndex?: boolean
 }
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
@@ -420,6 +426,18 @@ export const runDocStoreContract = (
         expect(after?.meta).toEqual({ count: '5' })
         expect((await store.load(B))?.meta).toEqual({ count: '1' })
       })
+    }
+
+    if (options.workspaceIndex) {
+      const reopen = options.reopen
+      workspaceIndexContract(
+        () => store,
+        reopen &&
+          (async () => {
+            store = await reopen(store)
+            return store
+          }),
+      )
     }
   })
 }

@@ -1,0 +1,216 @@
+import { expect, it } from 'vitest'
+import { docId } from '../ids.js'
+import type { DocStore } from '../storage/DocStore.js'
+import { isWorkspaceIndexed, type WorkspaceChange, type WorkspaceIndex } from '../storage/WorkspaceIndex.js'
+
+const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
+
+/** The store under test, as a workspace-indexed one (fails the test when it is not). */
+const indexed = (store: DocStore): DocStore & WorkspaceIndex => {
+  expect(isWorkspaceIndexed(store)).toBe(true)
+  return store as DocStore & WorkspaceIndex
+}
+
+/** Every change of `workspace` (all pages, page size 1000). */
+const allChanges = async (
+  store: WorkspaceIndex,
+  workspace: string,
+  cursor = 0,
+): Promise<WorkspaceChange[]> => {
+  const out: WorkspaceChange[] = []
+  for (;;) {
+    const page = await store.changesSince(workspace, cursor, 1000)
+    out.push(...page.changes)
+    cursor = page.through
+    if (!page.more) return out
+  }
+}
+
+/**
+ * The `WS-STORE-*` rules (docs/spec/storage.md), registered by {@link runDocStoreContract} inside its `describe` for
+ * a store that keeps the workspace index. `current()` is the store of the running test; `reopen` (optional) closes it
+ * and opens the same medium again, returning the new store, which the caller makes current.
+ */
+export const workspaceIndexContract = (current: () => DocStore, reopen?: () => Promise<DocStore>): void => {
+  const WA = docId('acme/a')
+  const WB = docId('acme/b')
+  const NESTED = docId('acme/notes/2026/x')
+  const OTHER = docId('acme2/a')
+  const PLAIN = docId('plain-doc')
+
+  it('WS-STORE-1.1, WS-STORE-2.1: appends and compactions of W/D advance W by one each, and D records its seq', async () => {
+    const store = indexed(current())
+    expect(await store.workspaceSeq('acme')).toBe(0)
+    expect(await store.changesSince('acme', 0, 10)).toEqual({ changes: [], through: 0, more: false })
+    await store.append(WA, bytes(1))
+    expect(await store.workspaceSeq('acme')).toBe(1)
+    await store.append(WB, bytes(2))
+    const c = await store.append(WA, bytes(3))
+    expect(await store.workspaceSeq('acme')).toBe(3)
+    expect(await store.compact(WB, bytes(9), 1)).toEqual({ ok: true })
+    expect(await store.workspaceSeq('acme')).toBe(4)
+    await store.append(NESTED, bytes(4))
+    // Other workspaces (also one whose id starts with this one's) and ids without `/` are apart.
+    await store.append(OTHER, bytes(5))
+    await store.append(PLAIN, bytes(6))
+    expect(await store.workspaceSeq('acme')).toBe(5)
+    expect(await store.workspaceSeq('acme2')).toBe(1)
+    expect(await store.workspaceSeq('plain-doc')).toBe(0)
+    expect(await allChanges(store, 'acme')).toEqual([
+      { doc: 'a', seq: 3 },
+      { doc: 'b', seq: 4 },
+      { doc: 'notes/2026/x', seq: 5 },
+    ])
+    expect(await allChanges(store, 'acme2')).toEqual([{ doc: 'a', seq: 1 }])
+    // A compaction (an epoch switch is one) is a change too.
+    expect(await store.compact(WA, bytes(10), c, { meta: { epoch: 'e1' } })).toEqual({ ok: true })
+    expect(await allChanges(store, 'acme', 5)).toEqual([{ doc: 'a', seq: 6 }])
+  })
+
+  it('WS-STORE-2.2: metadata, refused appends, stale compactions, loads and unknown removals advance nothing', async () => {
+    const store = indexed(current())
+    await store.setMeta(WA, 'k', 'v')
+    expect(await store.workspaceSeq('acme')).toBe(0)
+    const c = await store.append(WA, bytes(1))
+    await store.setMeta(WA, 'k', 'w')
+    await store.load(WA)
+    await store.list()
+    await expect(store.append(WA, bytes(2), { epoch: 'e9' })).rejects.toThrow()
+    expect(await store.compact(WA, bytes(3), c + 1)).toEqual({ ok: false, reason: 'stale' })
+    expect(await store.compact(WA, bytes(3), c, { epoch: 'e9' })).toEqual({ ok: false, reason: 'stale' })
+    await store.remove(WB)
+    // A document with metadata only was never indexed: removing it is no change either.
+    await store.setMeta(OTHER, 'k', 'v')
+    await store.remove(OTHER)
+    expect(await store.workspaceSeq('acme')).toBe(1)
+    expect(await store.workspaceSeq('acme2')).toBe(0)
+    expect(await allChanges(store, 'acme')).toEqual([{ doc: 'a', seq: 1 }])
+  })
+
+  it('WS-STORE-2.3: appends of one group commit get one seq per document, without gaps, in order of first append', async () => {
+    const store = indexed(current())
+    const ids = Array.from({ length: 20 }, (_, i) => docId(`acme/d${i}`))
+    // Not awaited one by one: a store may commit them together.
+    await Promise.all(ids.flatMap((id, i) => [store.append(id, bytes(i)), store.append(id, bytes(i, 1))]))
+    const seq = await store.workspaceSeq('acme')
+    const changes = await allChanges(store, 'acme')
+    expect(changes.map((c) => c.doc).sort()).toEqual(ids.map((id) => id.slice('acme/'.length)).sort())
+    // Every document once, seqs strictly increasing and distinct; the last is the workspace's sequence.
+    for (let i = 1; i < changes.length; i++) expect(changes[i]!.seq).toBeGreaterThan(changes[i - 1]!.seq)
+    expect(changes.at(-1)?.seq).toBe(seq)
+    // At least one seq per document, at most one per append; first appended, first numbered.
+    expect(seq).toBeGreaterThanOrEqual(ids.length)
+    expect(seq).toBeLessThanOrEqual(2 * ids.length)
+    expect(changes.map((c) => c.doc)).toEqual(ids.map((id) => id.slice('acme/'.length)))
+  })
+
+  it('WS-STORE-3.1, WS-STORE-3.2: changesSince pages through the last change of each document, in seq order', async () => {
+    const store = indexed(current())
+    for (let i = 0; i < 7; i++) await store.append(docId(`acme/p${i}`), bytes(i))
+    await store.append(docId('acme/p1'), bytes(9)) // p1 moves to seq 8
+    const first = await store.changesSince('acme', 0, 3)
+    expect(first).toEqual({
+      changes: [
+        { doc: 'p0', seq: 1 },
+        { doc: 'p2', seq: 3 },
+        { doc: 'p3', seq: 4 },
+      ],
+      through: 4,
+      more: true,
+    })
+    const second = await store.changesSince('acme', first.through, 3)
+    expect(second).toEqual({
+      changes: [
+        { doc: 'p4', seq: 5 },
+        { doc: 'p5', seq: 6 },
+        { doc: 'p6', seq: 7 },
+      ],
+      through: 7,
+      more: true,
+    })
+    expect(await store.changesSince('acme', second.through, 3)).toEqual({
+      changes: [{ doc: 'p1', seq: 8 }],
+      through: 8,
+      more: false,
+    })
+    // Exactly a full page: no more page follows.
+    expect(await store.changesSince('acme', 5, 3)).toEqual({
+      changes: [
+        { doc: 'p5', seq: 6 },
+        { doc: 'p6', seq: 7 },
+        { doc: 'p1', seq: 8 },
+      ],
+      through: 8,
+      more: false,
+    })
+    // Nothing new: through is the cursor; a limit below 1 still returns a page of one.
+    expect(await store.changesSince('acme', 8, 3)).toEqual({ changes: [], through: 8, more: false })
+    expect((await store.changesSince('acme', 0, 0)).changes).toEqual([{ doc: 'p0', seq: 1 }])
+    // A cursor from the future (another store, another workspace): through is the real sequence, below it.
+    expect(await store.changesSince('acme', 50, 3)).toEqual({ changes: [], through: 8, more: false })
+    expect(await store.changesSince('nobody', 3, 3)).toEqual({ changes: [], through: 0, more: false })
+  })
+
+  it('WS-STORE-4.1: a removal advances the sequence and leaves a tombstone that changesSince reports', async () => {
+    const store = indexed(current())
+    const c = await store.append(WA, bytes(1))
+    await store.compact(WA, bytes(5), c)
+    await store.append(WB, bytes(2))
+    await store.setMeta(WA, 'k', 'v')
+    await store.remove(WA)
+    expect(await store.workspaceSeq('acme')).toBe(4)
+    expect(await store.changesSince('acme', 3, 10)).toEqual({
+      changes: [{ doc: 'a', seq: 4 }],
+      through: 4,
+      more: false,
+    })
+    expect(await store.load(WA)).toBeNull()
+    expect(await store.list()).toEqual([WB])
+    expect(await store.workspaces()).toEqual([{ id: 'acme', documents: 1, seq: 4, bytes: 1 }])
+    // Removing it again changes nothing; writing it again makes it a live document with a new seq.
+    await store.remove(WA)
+    expect(await store.workspaceSeq('acme')).toBe(4)
+    await store.append(WA, bytes(7, 7))
+    expect(await allChanges(store, 'acme')).toEqual([
+      { doc: 'b', seq: 3 },
+      { doc: 'a', seq: 5 },
+    ])
+    expect((await store.workspaces())[0]).toEqual({ id: 'acme', documents: 2, seq: 5, bytes: 3 })
+  })
+
+  it('WS-STORE-1.2: workspaces lists every workspace with its documents, sequence and stored bytes', async () => {
+    const store = indexed(current())
+    expect(await store.workspaces()).toEqual([])
+    await store.append(OTHER, bytes(1, 2, 3))
+    const c = await store.append(WA, bytes(1))
+    await store.append(WA, bytes(2, 2))
+    await store.compact(WA, bytes(9, 9, 9, 9), c)
+    await store.append(NESTED, bytes(4))
+    await store.append(PLAIN, bytes(5, 5, 5, 5, 5))
+    await store.setMeta(docId('meta/only'), 'k', 'v')
+    const loaded = await Promise.all([WA, NESTED].map((id) => store.load(id)))
+    const summaries = await store.workspaces()
+    expect(summaries).toEqual([
+      { id: 'acme', documents: 2, seq: 4, bytes: loaded.reduce((n, d) => n + (d?.byteLength ?? 0), 0) },
+      { id: 'acme2', documents: 1, seq: 1, bytes: 3 },
+    ])
+    expect(summaries[0]?.bytes).toBe(7)
+  })
+
+  if (reopen) {
+    it('WS-STORE-5.2: the sequence, the documents’ seqs and the tombstones survive closing and reopening', async () => {
+      const before = indexed(current())
+      await before.append(WA, bytes(1))
+      await before.append(WB, bytes(2))
+      await before.remove(WA)
+      const after = indexed(await reopen())
+      expect(await after.workspaceSeq('acme')).toBe(3)
+      expect(await allChanges(after, 'acme')).toEqual([
+        { doc: 'b', seq: 2 },
+        { doc: 'a', seq: 3 },
+      ])
+      await after.append(WB, bytes(3))
+      expect(await after.workspaceSeq('acme')).toBe(4)
+    })
+  }
+}
