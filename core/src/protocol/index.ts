@@ -46,11 +46,6 @@ export {
 } from './validateUpdate.js'
 export {
   WorkspaceFrameKind,
-  MAX_WORKSPACE_ID_BYTES,
-  MAX_WORKSPACE_DOC_ID_BYTES,
-  WORKSPACE_CATALOGUE_DOC,
-  isWorkspaceId,
-  isWorkspaceDocId,
   decodeWorkspaceFrame,
   encodeDocFrameHead,
   encodeDocFrame,
@@ -60,7 +55,6 @@ export {
   encodeChanges,
   encodeChanged,
   encodeRefused,
-  type WorkspaceChangeEntry,
   type WorkspaceFrame,
   type WorkspaceFrameResult,
 } from './workspaceMessages.js'

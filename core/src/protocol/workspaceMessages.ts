@@ -18,6 +18,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import { MAX_WORKSPACE_DOC_BYTES, type WorkspaceChange } from '../storage/WorkspaceIndex.js'
 import { readString } from './checkedDecoding.js'
 
 /** The kinds of workspace frames (the first varUint of every frame, WS-WIRE-1). */
@@ -41,36 +42,7 @@ export const WorkspaceFrameKind = {
 /** Union of every {@link WorkspaceFrameKind} value. */
 export type WorkspaceFrameKind = (typeof WorkspaceFrameKind)[keyof typeof WorkspaceFrameKind]
 
-/** Largest workspace id, in UTF-8 bytes. */
-export const MAX_WORKSPACE_ID_BYTES = 128
-/** Largest document id inside a workspace (`D` of the room `W/D`), in UTF-8 bytes. */
-export const MAX_WORKSPACE_DOC_ID_BYTES = 256
-/** The reserved document holding a workspace's catalogue (the room `W/.catalogue`). */
-export const WORKSPACE_CATALOGUE_DOC = '.catalogue'
-
 const utf8Length = (s: string): number => new TextEncoder().encode(s).byteLength
-
-/** Whether `id` may name a workspace: non-empty, no `/`, at most {@link MAX_WORKSPACE_ID_BYTES} bytes of UTF-8. */
-export const isWorkspaceId = (id: string): boolean =>
-  id.length > 0 && !id.includes('/') && utf8Length(id) <= MAX_WORKSPACE_ID_BYTES
-
-/**
- * Whether `id` may name a document of a workspace: non-empty, no `~`, no leading `.` (except the reserved
- * {@link WORKSPACE_CATALOGUE_DOC}), at most {@link MAX_WORKSPACE_DOC_ID_BYTES} bytes of UTF-8.
- */
-export const isWorkspaceDocId = (id: string): boolean =>
-  id.length > 0 &&
-  !id.includes('~') &&
-  (!id.startsWith('.') || id === WORKSPACE_CATALOGUE_DOC) &&
-  utf8Length(id) <= MAX_WORKSPACE_DOC_ID_BYTES
-
-/** One document's entry in a {@link WorkspaceFrame} of kind `changes`. */
-export interface WorkspaceChangeEntry {
-  /** The document id inside the workspace (`D`, not `W/D`). */
-  readonly doc: string
-  /** The workspace change sequence number of the document's last stored change. */
-  readonly seq: number
-}
 
 /** A decoded workspace frame; `kind` names the {@link WorkspaceFrameKind}. */
 export type WorkspaceFrame =
@@ -91,7 +63,7 @@ export type WorkspaceFrame =
     }
   | {
       readonly kind: 'changes'
-      readonly changes: readonly WorkspaceChangeEntry[]
+      readonly changes: readonly WorkspaceChange[]
       /** Every change with `seq <= through` is in this page or an earlier one. */
       readonly through: number
       /** Whether another page follows. */
@@ -115,7 +87,7 @@ class Malformed extends Error {}
 const readDocId = (d: decoding.Decoder): string => {
   const doc = readString(d)
   if (doc.length === 0) throw new Malformed('empty document id')
-  if (utf8Length(doc) > MAX_WORKSPACE_DOC_ID_BYTES) throw new Malformed('document id too long')
+  if (utf8Length(doc) > MAX_WORKSPACE_DOC_BYTES) throw new Malformed('document id too long')
   return doc
 }
 
@@ -143,7 +115,7 @@ const readFrame = (d: decoding.Decoder): WorkspaceFrame => {
       // Each entry takes at least three bytes: a count the frame cannot hold fails at once, not after a long loop.
       if (count * 3 > d.arr.length - d.pos)
         throw new Malformed(`CHANGES count ${count} runs past the end of the frame`)
-      const changes: WorkspaceChangeEntry[] = []
+      const changes: WorkspaceChange[] = []
       for (let i = 0; i < count; i++) {
         const doc = readDocId(d)
         changes.push({ doc, seq: decoding.readVarUint(d) })
@@ -232,7 +204,7 @@ export const encodeCatchUp = (cursor: number, pageSize: number): Uint8Array =>
 
 /** A CHANGES frame: one page of a catch-up's answer. */
 export const encodeChanges = (
-  changes: readonly WorkspaceChangeEntry[],
+  changes: readonly WorkspaceChange[],
   through: number,
   more: boolean,
 ): Uint8Array =>

@@ -2,7 +2,6 @@ import fc from 'fast-check'
 import * as encoding from 'lib0/encoding'
 import { describe, expect, it } from 'vitest'
 import {
-  WORKSPACE_CATALOGUE_DOC,
   WorkspaceFrameKind,
   decodeWorkspaceFrame,
   encodeAck,
@@ -15,8 +14,6 @@ import {
   encodeSubscribe,
   encodeSyncUpdate,
   encodeUnsubscribe,
-  isWorkspaceDocId,
-  isWorkspaceId,
   type WorkspaceFrame,
 } from '../../src/protocol/index.js'
 
@@ -152,20 +149,5 @@ describe('workspace wire', () => {
     )
     // A DOC frame's message is opaque to the frame decoder: the document's protocol decodes (or refuses) it.
     expect(decodeWorkspaceFrame(encodeDocFrame('a', encodeAck(3))).ok).toBe(true)
-  })
-
-  it('WS-WIRE-3: workspace and document ids', () => {
-    expect(isWorkspaceId('team')).toBe(true)
-    expect(isWorkspaceId('')).toBe(false)
-    expect(isWorkspaceId('a/b')).toBe(false)
-    expect(isWorkspaceId('é'.repeat(64))).toBe(true)
-    expect(isWorkspaceId('é'.repeat(65))).toBe(false)
-    expect(isWorkspaceDocId('notes')).toBe(true)
-    expect(isWorkspaceDocId('a/b')).toBe(true)
-    expect(isWorkspaceDocId(WORKSPACE_CATALOGUE_DOC)).toBe(true)
-    expect(isWorkspaceDocId('.other')).toBe(false)
-    expect(isWorkspaceDocId('a~b')).toBe(false)
-    expect(isWorkspaceDocId('')).toBe(false)
-    expect(isWorkspaceDocId('x'.repeat(257))).toBe(false)
   })
 })
