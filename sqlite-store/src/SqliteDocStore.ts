@@ -9,10 +9,14 @@ import {
   type DocId,
   type DocStore,
   type StoredDoc,
+  type WorkspaceChanges,
+  type WorkspaceIndex,
+  type WorkspaceSummary,
 } from '@weft/core'
 import { EPOCH_META_KEY } from '@weft/core/epochs'
 import { epochMismatchError } from '@weft/core/store-kit'
 import { AppendQueue, rejectAppends, settleAppends } from '@weft/core/store-kit'
+import { SqliteWorkspaceIndex } from './SqliteWorkspaceIndex.js'
 
 /** Options of {@link SqliteDocStore}. */
 export interface SqliteDocStoreOptions {
@@ -76,11 +80,17 @@ const clockOf = (docId: DocId, value: unknown): number => {
  * by (doc, clock), one for snapshots, one for metadata; WAL journal; compaction in one transaction. Appends issued
  * in the same tick share one transaction (group commit); each promise resolves after that commit.
  * Several processes may share one file: clocks are assigned inside the write transaction.
+ *
+ * It keeps the {@link WorkspaceIndex} (`WS-STORE-*`): each commit advances the change sequence of the workspace of
+ * every `W/D` document it appended to, compacted or removed, in the same transaction (one seq per document per
+ * commit, so a group commit of many appends to one document advances it once). A file written before the index
+ * existed is indexed when it is opened.
  */
-export class SqliteDocStore implements DocStore {
+export class SqliteDocStore implements DocStore, WorkspaceIndex {
   readonly #db: Database.Database | null = null
   readonly #initError: WeftError | null = null
   readonly #stmts: ReturnType<typeof prepare> | null = null
+  readonly #workspaces: SqliteWorkspaceIndex | null = null
   /** Group commit (STORE-2.4): appends of one tick are written by the next `setImmediate`, in one transaction. */
   readonly #appends = new AppendQueue<Buffer>(() => setImmediate(() => this.#flush()))
   #closed = false
@@ -96,6 +106,7 @@ export class SqliteDocStore implements DocStore {
       db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`)
       db.exec(SCHEMA)
       this.#stmts = prepare(db)
+      this.#workspaces = new SqliteWorkspaceIndex(db)
     } catch (err) {
       // A damaged or foreign file: every operation reports it (STORE-6.2) instead of the constructor throwing.
       this.#initError = toStoreError(err, 'open')
@@ -174,6 +185,7 @@ export class SqliteDocStore implements DocStore {
           if (value === null) s.deleteMeta.run(docId, key)
           else s.putMeta.run(docId, key, value)
         }
+        this.#workspaces!.changed([docId])
         return { ok: true }
       }).immediate()
     } catch (err) {
@@ -213,6 +225,7 @@ export class SqliteDocStore implements DocStore {
         s.removeUpdates.run(docId)
         s.removeSnapshot.run(docId)
         s.removeMeta.run(docId)
+        this.#workspaces!.removed(docId)
       }).immediate()
     } catch (err) {
       throw toStoreError(err, 'remove')
@@ -226,6 +239,36 @@ export class SqliteDocStore implements DocStore {
       return (s.list.all() as { doc: string }[]).map((row) => row.doc as DocId)
     } catch (err) {
       throw toStoreError(err, 'list')
+    }
+  }
+
+  async workspaceSeq(workspace: string): Promise<number> {
+    const index = this.#index()
+    this.#flush()
+    try {
+      return index.workspaceSeq(workspace)
+    } catch (err) {
+      throw toStoreError(err, 'workspaceSeq')
+    }
+  }
+
+  async changesSince(workspace: string, cursor: number, limit: number): Promise<WorkspaceChanges> {
+    const index = this.#index()
+    this.#flush()
+    try {
+      return index.changesSince(workspace, cursor, limit)
+    } catch (err) {
+      throw toStoreError(err, 'changesSince')
+    }
+  }
+
+  async workspaces(): Promise<WorkspaceSummary[]> {
+    const index = this.#index()
+    this.#flush()
+    try {
+      return index.workspaces()
+    } catch (err) {
+      throw toStoreError(err, 'workspaces')
     }
   }
 
@@ -248,6 +291,11 @@ export class SqliteDocStore implements DocStore {
     return row.value
   }
 
+  #index(): SqliteWorkspaceIndex {
+    this.#ready()
+    return this.#workspaces!
+  }
+
   #ready(): ReturnType<typeof prepare> {
     if (this.#closed) throw new WeftError(WeftErrorCode.Destroyed, 'SqliteDocStore is closed')
     if (this.#initError || !this.#stmts)
@@ -267,7 +315,7 @@ export class SqliteDocStore implements DocStore {
         const next = new Map<DocId, number>()
         // One meta lookup per document with checked appends, inside this write transaction (nothing cached across).
         const epochs = new Map<DocId, string>()
-        return batch.map(({ docId, bytes, epoch, meta }) => {
+        const results = batch.map(({ docId, bytes, epoch, meta }) => {
           if (epoch !== undefined) {
             let stored = epochs.get(docId)
             if (stored === undefined) {
@@ -292,6 +340,9 @@ export class SqliteDocStore implements DocStore {
           }
           return clock
         })
+        // WS-STORE-2.1, 2.3: the documents this commit appended to, in the same transaction.
+        this.#workspaces!.changed(batch.filter((_, i) => typeof results[i] === 'number').map((p) => p.docId))
+        return results
       }).immediate()
     } catch (err) {
       return rejectAppends(batch, toStoreError(err, 'append'))

@@ -19,6 +19,7 @@ const open = (path: string): SqliteDocStore => {
 }
 
 runDocStoreContract('SqliteDocStore', () => open(freshPath()), {
+  workspaceIndex: true,
   reopen: async (store) => {
     await store.close()
     return open(paths.get(store as SqliteDocStore) ?? '')
@@ -27,6 +28,7 @@ runDocStoreContract('SqliteDocStore', () => open(freshPath()), {
 runDocStoreContract(
   'SqliteDocStore (:memory:, durability normal)',
   () => new SqliteDocStore({ path: ':memory:', durability: 'normal' }),
+  { workspaceIndex: true },
 )
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
