@@ -34,6 +34,11 @@ export interface ServerLimits {
   readonly pendingInputTimeoutMs: number
   /** Signaling topics one connection may subscribe to. More closes with `TooManyRooms`. */
   readonly maxRoomsPerConnection: number
+  /**
+   * Documents one socket of the workspace endpoint (`<workspacePath>/<W>`) may be subscribed to at once. A SUBSCRIBE
+   * past it is refused for that document (REFUSED with `TooManyRooms`); the socket stays open (WS-RELAY-4).
+   */
+  readonly maxWorkspaceSubscriptions: number
   /** Longest signaling topic or relay room name, in characters. */
   readonly maxRoomNameLength: number
   /**
@@ -94,6 +99,7 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   maxPendingInputBytes: 256 * 1024 * 1024,
   pendingInputTimeoutMs: 30_000,
   maxRoomsPerConnection: 100,
+  maxWorkspaceSubscriptions: 1000,
   maxRoomNameLength: 512,
   maxConnections: 10_000,
   maxConnectionsPerIp: 500,

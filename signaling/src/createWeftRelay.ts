@@ -28,6 +28,8 @@ import { SignalingHub } from './signal/SignalingHub.js'
 import { WeftServerError } from './WeftServerError.js'
 import { acceptWebSocket, handshakeProblem, refuseUpgrade, refuseWebSocket } from './ws/acceptWebSocket.js'
 import { destroyOnError } from './ws/WebSocketConnection.js'
+import { whenDrained } from './workspace/whenDrained.js'
+import { WorkspaceEndpoint, workspacePrefixOf, workspaceRoute } from './workspace/WorkspaceEndpoint.js'
 
 /**
  * Options of {@link createWeftRelay}: the relay's own settings ({@link RelayOptions}: `store` or `dataDir`, commit
@@ -46,6 +48,12 @@ export interface WeftRelayOptions extends RelayOptions, WeftServiceOptions {
  * trusted proxies, logging and metrics.
  */
 export interface WeftServiceOptions {
+  /**
+   * Path prefix of the multiplexed workspace endpoint: one socket per workspace at `<workspacePath>/<W>` carries any
+   * number of its documents (docs/spec/workspaces.md, WS-RELAY-*; default `/workspace`); `false` serves none. Only
+   * with the storing relay.
+   */
+  readonly workspacePath?: string | false | undefined
   /** JWT settings; without a secret, a public key or an `authenticate` hook, every room is open to anyone. */
   readonly auth?: AuthOptions | undefined
   /** The app's hooks: custom auth, and code at load, update, store, connect and disconnect (HOOK-*). */
@@ -163,7 +171,8 @@ export interface WeftRelay {
  * ```
  */
 export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
-  const { path, signalPath, auth, hooks, limits, trustedProxies, logger, metrics, ...relay } = options
+  const { path, signalPath, auth, hooks, limits, trustedProxies, logger, metrics, workspacePath, ...relay } =
+    options
   if (!relay.store && !relay.dataDir) {
     throw new WeftServerError('invalid-argument', 'createWeftRelay needs a store or a dataDir')
   }
@@ -178,6 +187,7 @@ export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
     relay,
     relayPrefix: `${prefix}/`,
     signalPath: signalPath === undefined ? null : normalizePath(signalPath, 'signalPath'),
+    workspacePath,
   })
   /** The room prefix of an attach (or handleUpgrade) call: its own `path`, else the relay's. */
   const prefixOf = (attach: AttachOptions | undefined): string =>
@@ -245,7 +255,10 @@ export interface RelayCore {
   readonly authMode: string
 }
 
-type Route = { readonly endpoint: 'signal' } | { readonly endpoint: 'relay'; readonly room: string }
+type Route =
+  | { readonly endpoint: 'signal' }
+  // `workspace`: the workspace endpoint's socket of W (room `W/*`, what the authenticate hook is told).
+  | { readonly endpoint: 'relay'; readonly room: string; readonly workspace?: string }
 
 /**
  * @internal The one path of every upgrade, for {@link createWeftRelay} and `createWeftServer`: handshake, route,
@@ -290,6 +303,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
 
   const signaling = new SignalingHub(limits)
   let relay: RelayHub | null = null
+  const workspacePrefix = relayOptions ? workspacePrefixOf(options.workspacePath) : null
+  let workspaces: WorkspaceEndpoint | null = null
   const sockets = new Set<AuthorizedSocket>()
   /** Upgrades waiting for their auth decision (or the store): refused with 503 by close() (EMBED-2). */
   const deciding = new Set<Duplex>()
@@ -337,6 +352,9 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   const route = (path: string, relayPrefix: string): Route | null | undefined => {
     if (options.signalPath !== null && (path === options.signalPath || path === `${options.signalPath}/`))
       return { endpoint: 'signal' }
+    const workspace = workspacePrefix === null ? undefined : workspaceRoute(path, workspacePrefix)
+    if (workspace !== undefined)
+      return workspace === null ? null : { endpoint: 'relay', room: `${workspace}/*`, workspace }
     if (relayOptions && path.startsWith(relayPrefix)) {
       let room: string
       try {
@@ -492,7 +510,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     const grant = result.grant
     // AUTH-7: verification is asynchronous; the grant must still hold now, when the connection would start.
     if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
-    const access = target.endpoint === 'relay' ? grant.access(target.room) : null
+    const access = target.endpoint === 'relay' && !target.workspace ? grant.access(target.room) : null
     if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
@@ -513,7 +531,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     counts[target.endpoint]++
     accepted[target.endpoint].inc()
     try {
-      serve(conn, grant, target, access, client)
+      serve(conn, grant, target, access, client, socket)
     } catch (err) {
       // The connection is registered: it is released once, when its socket is gone.
       logger.error({ err, conn: conn.id, endpoint: target.endpoint }, 'connection start failed')
@@ -529,7 +547,12 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     target: Route,
     access: Exclude<Access, 'none'> | null,
     client: string,
+    socket: Duplex,
   ): void => {
+    if (target.endpoint === 'relay' && target.workspace) {
+      const who = { grant, id: conn.id, clientAddress: client }
+      return workspaces?.accept(conn, target.workspace, who, whenDrained(socket))
+    }
     // A child logger per connection costs memory: made only when debug lines are wanted (or the connection logs).
     const debug = logger.isLevelEnabled('debug')
     if (target.endpoint === 'signal' || access === null) {
@@ -637,6 +660,15 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     started = (async () => {
       if (relayOptions) {
         const { store, owned } = await openRelayStore(relayOptions)
+        if (workspacePrefix !== null) {
+          workspaces = new WorkspaceEndpoint({
+            store,
+            join: (socket, room, access, context) => relay?.accept(socket, room, access, context),
+            maxSubscriptions: limits.maxWorkspaceSubscriptions,
+            maxBufferedBytes: limits.maxBufferedBytes,
+            logger,
+          })
+        }
         relay = new RelayHub({
           store,
           ownsStore: owned,
@@ -644,7 +676,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
           limits,
           metrics,
           logger,
-          hooks,
+          hooks: workspaces ? workspaces.hooks(hooks) : hooks,
         })
       }
       admission.start()

@@ -55,6 +55,7 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     relayPrefix: RELAY_PREFIX,
     signalPath: '/signal',
     metrics: options.metrics,
+    workspacePath: options.workspacePath,
   })
   const { logger, metrics } = core
   let state: 'idle' | 'listening' | 'closing' | 'closed' = 'idle'

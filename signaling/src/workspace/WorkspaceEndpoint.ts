@@ -1,0 +1,243 @@
+import type { Logger } from 'pino'
+import {
+  isWorkspaceId,
+  isWorkspaceIndexed,
+  splitWorkspaceDoc,
+  workspaceOf,
+  type DocStore,
+  type WorkspaceChange,
+  type WorkspaceIndex,
+} from '@weft/core'
+import type { Access } from '../auth/RoomGrant.js'
+import type { ConnectionContext, WeftHooks } from '../hooks.js'
+import type { RelaySocket } from '../relay/RelaySocket.js'
+import { WeftServerError } from '../WeftServerError.js'
+import {
+  WorkspaceSession,
+  type WorkspaceClient,
+  type WorkspaceSessionHost,
+  type WorkspaceSocket,
+} from './WorkspaceSession.js'
+
+/** Default path of the multiplexed workspace endpoint (`WeftServiceOptions.workspacePath`). */
+export const DEFAULT_WORKSPACE_PATH = '/workspace'
+
+/** Largest CHANGES page the relay sends, whatever the client asks for (WS-RELAY-7). */
+export const MAX_CHANGES_PAGE = 1000
+
+/**
+ * The prefix (with its trailing `/`) under which workspaces are served, from the `workspacePath` option: `null`
+ * when it is `false` (no workspace endpoint). Throws `invalid-argument` for a path that does not start with `/`.
+ */
+export const workspacePrefixOf = (workspacePath: string | false | undefined): string | null => {
+  if (workspacePath === false) return null
+  const path = workspacePath ?? DEFAULT_WORKSPACE_PATH
+  if (!path.startsWith('/'))
+    throw new WeftServerError('invalid-argument', 'workspacePath must start with "/"')
+  return `${path.replace(/\/+$/, '')}/`
+}
+
+/**
+ * The workspace a request path names under `prefix` (`/workspace/<W>`, percent-decoded): `undefined` when the path
+ * is not under `prefix`, `null` when it is but names no valid workspace (answered 404, as an invalid room is).
+ */
+export const workspaceRoute = (path: string, prefix: string): string | null | undefined => {
+  if (!path.startsWith(prefix)) return undefined
+  let workspace: string
+  try {
+    workspace = decodeURIComponent(path.slice(prefix.length))
+  } catch {
+    return null
+  }
+  return isWorkspaceId(workspace) ? workspace : null
+}
+
+/** Options of {@link WorkspaceEndpoint}. */
+export interface WorkspaceEndpointOptions {
+  /** The relay's store: its `WorkspaceIndex` (if any) answers catch-ups and numbers the changes pushed. */
+  readonly store: DocStore
+  /** Joins a document's member to its room: `RelayHub.accept`. */
+  readonly join: (
+    socket: RelaySocket,
+    room: string,
+    access: Exclude<Access, 'none'>,
+    context: ConnectionContext,
+  ) => void
+  /** `ServerLimits.maxWorkspaceSubscriptions`. */
+  readonly maxSubscriptions: number
+  /** `ServerLimits.maxBufferedBytes`. */
+  readonly maxBufferedBytes: number
+  readonly logger: Logger
+}
+
+/** The sockets of one workspace on this node, and how far its change sequence was pushed to them. */
+interface WorkspaceState {
+  readonly id: string
+  readonly sessions: Set<WorkspaceSession>
+  /** The sequence pushed through (every change up to it was pushed or predates the sockets); null until read. */
+  seq: number | null
+  running: boolean
+  again: boolean
+}
+
+/**
+ * The relay's multiplexed workspace endpoint `<workspacePath>/<W>` (docs/spec/workspaces.md, WS-RELAY-*): one
+ * {@link WorkspaceSession} per socket, whose subscribed documents are ordinary members of their rooms; pushes
+ * CHANGED after each durable commit of a workspace's document and answers CATCH_UP from the store's
+ * `WorkspaceIndex`. A workspace with no socket on this node costs nothing here.
+ */
+export class WorkspaceEndpoint implements WorkspaceSessionHost {
+  readonly #opts: WorkspaceEndpointOptions
+  readonly #index: (DocStore & WorkspaceIndex) | null
+  readonly #workspaces = new Map<string, WorkspaceState>()
+
+  constructor(opts: WorkspaceEndpointOptions) {
+    this.#opts = opts
+    this.#index = isWorkspaceIndexed(opts.store) ? opts.store : null
+  }
+
+  get maxSubscriptions(): number {
+    return this.#opts.maxSubscriptions
+  }
+
+  get maxBufferedBytes(): number {
+    return this.#opts.maxBufferedBytes
+  }
+
+  /** Workspaces with at least one socket on this node. */
+  get workspaceCount(): number {
+    return this.#workspaces.size
+  }
+
+  /**
+   * The app's hooks with the endpoint's own `onStored` in front (CHANGED pushes, WS-RELAY-6): the one hook the relay
+   * calls after each durable commit of a room, in commit order.
+   */
+  hooks(app: WeftHooks): WeftHooks {
+    const onStored = app.onStored
+    return {
+      ...app,
+      onStored: (ctx) => {
+        this.stored(ctx.room)
+        return onStored?.(ctx)
+      },
+    }
+  }
+
+  /**
+   * Serves one accepted workspace socket. `whenDrained(fn)` calls `fn` once the socket's send buffer drained (the
+   * fair sender waits on it).
+   */
+  accept(
+    socket: WorkspaceSocket,
+    workspace: string,
+    client: WorkspaceClient,
+    whenDrained: (fn: () => void) => void,
+  ): void {
+    const session = new WorkspaceSession(socket, workspace, client, this, whenDrained)
+    let state = this.#workspaces.get(workspace)
+    if (!state) {
+      state = { id: workspace, sessions: new Set(), seq: null, running: false, again: false }
+      this.#workspaces.set(workspace, state)
+      this.#readSeq(state)
+    }
+    state.sessions.add(session)
+    socket.attach(session)
+  }
+
+  join(socket: RelaySocket, room: string, access: Exclude<Access, 'none'>, context: ConnectionContext): void {
+    this.#opts.join(socket, room, access, context)
+  }
+
+  left(session: WorkspaceSession): void {
+    const state = this.#workspaces.get(session.workspace)
+    if (!state) return
+    state.sessions.delete(session)
+    if (state.sessions.size === 0) this.#workspaces.delete(session.workspace)
+  }
+
+  /** A room's commit is durable (the `onStored` hook): push the workspace's new changes to its sockets. */
+  stored(room: string): void {
+    const workspace = workspaceOf(room)
+    if (workspace === null) return
+    const state = this.#workspaces.get(workspace)
+    if (state) this.#push(state)
+  }
+
+  /**
+   * WS-RELAY-7: answers CATCH_UP with CHANGES pages (only documents the client may read; `through` advances past the
+   * others), one page written before the next is read. Without a `WorkspaceIndex`: one page with every document of
+   * the workspace the store lists and the client may read, each with seq 0, and `through` 0.
+   */
+  async catchUp(session: WorkspaceSession, cursor: number, pageSize: number): Promise<void> {
+    const limit = Math.min(Math.max(pageSize, 1), MAX_CHANGES_PAGE)
+    const index = this.#index
+    if (!index) {
+      const docs: WorkspaceChange[] = []
+      for (const id of await this.#opts.store.list()) {
+        const split = splitWorkspaceDoc(id)
+        if (split?.workspace === session.workspace && session.access(split.doc) !== 'none') {
+          docs.push({ doc: split.doc, seq: 0 })
+        }
+      }
+      return session.changes(docs, 0, false)
+    }
+    let from = cursor
+    for (;;) {
+      if (!session.open) return
+      const page = await index.changesSince(session.workspace, from, limit)
+      const readable = page.changes.filter((c) => session.access(c.doc) !== 'none')
+      await session.changes(readable, page.through, page.more)
+      if (!page.more || page.through <= from) return
+      from = page.through
+    }
+  }
+
+  /** Reads the workspace's sequence when its first socket opens: changes after it are pushed. */
+  #readSeq(state: WorkspaceState): void {
+    const index = this.#index
+    if (!index) return
+    index.workspaceSeq(state.id).then(
+      (seq) => {
+        state.seq = seq
+        if (state.again) this.#push(state)
+      },
+      (err: unknown) => {
+        this.#opts.logger.error({ err, workspace: state.id }, 'could not read the workspace sequence')
+        // Without a starting point nothing is pushed; catch-ups still answer.
+      },
+    )
+  }
+
+  /** Pushes every change after `state.seq` as CHANGED to the sockets that may read it; one run at a time. */
+  #push(state: WorkspaceState): void {
+    const index = this.#index
+    if (!index) return
+    if (state.seq === null || state.running) {
+      state.again = true
+      return
+    }
+    state.running = true
+    state.again = false
+    void (async () => {
+      try {
+        for (;;) {
+          const from = state.seq as number
+          const page = await index.changesSince(state.id, from, MAX_CHANGES_PAGE)
+          for (const change of page.changes) {
+            for (const session of state.sessions) {
+              if (session.access(change.doc) !== 'none') session.changed(change.doc, change.seq)
+            }
+          }
+          state.seq = Math.max(from, page.through)
+          if (!page.more || page.through <= from) break
+        }
+      } catch (err) {
+        this.#opts.logger.error({ err, workspace: state.id }, 'could not read the workspace changes')
+      } finally {
+        state.running = false
+      }
+      if (state.again && this.#workspaces.get(state.id) === state) this.#push(state)
+    })()
+  }
+}

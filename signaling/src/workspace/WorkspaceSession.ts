@@ -1,0 +1,216 @@
+import type { Logger } from 'pino'
+import { CATALOGUE_DOC, CloseCode, isWorkspaceDocId, workspaceDocId } from '@weft/core'
+import {
+  decodeWorkspaceFrame,
+  encodeChanged,
+  encodeChanges,
+  encodeDocFrameHead,
+  encodeRefused,
+  type WorkspaceFrame,
+} from '@weft/core/protocol'
+import type { Access, RoomGrant } from '../auth/RoomGrant.js'
+import type { ConnectionContext } from '../hooks.js'
+import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
+import { EncodingKey, SharedMessage } from '../relay/SharedMessage.js'
+import { DocSocket, type DocSocketCarrier } from './DocSocket.js'
+import { FairSender } from './FairSender.js'
+
+/** The workspace's WebSocket as a session uses it: a relay socket that reports its send buffer. */
+export interface WorkspaceSocket extends RelaySocket {
+  /** Bytes written to the socket that the peer has not taken yet. */
+  readonly bufferedAmount: number
+}
+
+/** What a {@link WorkspaceSession} asks of its endpoint. */
+export interface WorkspaceSessionHost {
+  /** Joins `socket` to room `room` as an ordinary member (`RelayHub.accept`). */
+  join(socket: RelaySocket, room: string, access: Exclude<Access, 'none'>, context: ConnectionContext): void
+  /** Answers a CATCH_UP: calls `page` for each page, in order, awaiting it before reading the next. */
+  catchUp(session: WorkspaceSession, cursor: number, pageSize: number): Promise<void>
+  /** The session's socket closed. */
+  left(session: WorkspaceSession): void
+  /** Largest number of documents one socket may subscribe to (`ServerLimits.maxWorkspaceSubscriptions`). */
+  readonly maxSubscriptions: number
+  readonly maxBufferedBytes: number
+}
+
+/** Who is on a workspace socket: the grant it was accepted with, its id and address (for hooks and logs). */
+export interface WorkspaceClient {
+  readonly grant: RoomGrant
+  readonly id: number
+  readonly clientAddress: string
+}
+
+/** The key of the workspace's own frames in the fair sender (no document id is empty). */
+const CONTROL = ''
+
+/** A broadcast's DOC frames, one per document id, built once for every workspace socket (SharedMessage cache). */
+const DOC_FRAMES = new EncodingKey<Map<string, SharedMessage>>('workspace-doc-frames')
+
+/**
+ * One WebSocket of the multiplexed endpoint `<workspacePath>/<W>` (WS-RELAY-*): decodes frames, keeps one
+ * {@link DocSocket} per subscribed document (a member of the room `W/D`), and sends through a {@link FairSender}.
+ */
+export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
+  /** The workspace `W`. */
+  readonly workspace: string
+  readonly client: WorkspaceClient
+  readonly #socket: WorkspaceSocket
+  readonly #host: WorkspaceSessionHost
+  readonly #sender: FairSender
+  readonly #docs = new Map<string, DocSocket>()
+  /** Catch-ups are answered one after the other. */
+  #catchingUp: Promise<void> = Promise.resolve()
+
+  constructor(
+    socket: WorkspaceSocket,
+    workspace: string,
+    client: WorkspaceClient,
+    host: WorkspaceSessionHost,
+    whenDrained: (fn: () => void) => void,
+  ) {
+    this.#socket = socket
+    this.workspace = workspace
+    this.client = client
+    this.#host = host
+    this.#sender = new FairSender(socket, { whenDrained, maxBufferedBytes: host.maxBufferedBytes })
+  }
+
+  get open(): boolean {
+    return this.#socket.open
+  }
+
+  get logger(): Logger {
+    return this.#socket.logger
+  }
+
+  /** Documents subscribed now. */
+  get subscriptions(): number {
+    return this.#docs.size
+  }
+
+  /** What the client may do with document `doc` of the workspace. */
+  access(doc: string): Access {
+    return this.client.grant.access(workspaceDocId(this.workspace, doc))
+  }
+
+  onMessage(data: Buffer, isBinary: boolean): void {
+    // WS-WIRE-2: a text frame, or bytes that are not a frame, close the socket as malformed (RELAY-5.1).
+    if (!isBinary) return this.#socket.close(CloseCode.MalformedMessage, 'text frame on the workspace socket')
+    const decoded = decodeWorkspaceFrame(data)
+    if (!decoded.ok) return this.#socket.close(CloseCode.MalformedMessage, decoded.reason)
+    this.#handle(decoded.frame)
+  }
+
+  onClose(): void {
+    this.#sender.clear()
+    for (const doc of this.#docs.values()) doc.leave()
+    this.#docs.clear()
+    this.#host.left(this)
+  }
+
+  #handle(frame: WorkspaceFrame): void {
+    switch (frame.kind) {
+      case 'doc': {
+        // A document refused a moment ago may still get the client's frames: they are dropped (WS-RELAY-3).
+        const doc = this.#docs.get(frame.doc)
+        const message = frame.message
+        doc?.deliver(Buffer.from(message.buffer, message.byteOffset, message.byteLength))
+        return
+      }
+      case 'subscribe':
+        return this.#subscribe(frame.doc)
+      case 'unsubscribe': {
+        const doc = this.#docs.get(frame.doc)
+        if (!doc) return
+        this.#docs.delete(frame.doc)
+        this.#sender.drop(frame.doc)
+        return doc.leave()
+      }
+      case 'catch-up': {
+        const { cursor, pageSize } = frame
+        const next = this.#catchingUp.then(() => this.#host.catchUp(this, cursor, pageSize))
+        this.#catchingUp = next.catch((err: unknown) => {
+          this.logger.error({ err, workspace: this.workspace }, 'catch-up failed')
+          this.#socket.close(CloseCode.InternalError, 'catch-up failed')
+        })
+        return
+      }
+      default:
+        // CHANGES, CHANGED and REFUSED go from the relay to the client only.
+        return this.#socket.close(CloseCode.MalformedMessage, `a ${frame.kind} frame from a client`)
+    }
+  }
+
+  #subscribe(doc: string): void {
+    if (this.#docs.has(doc)) return
+    if (doc !== CATALOGUE_DOC && !isWorkspaceDocId(doc)) {
+      return this.#refuse(doc, CloseCode.Forbidden, 'not a document id of a workspace')
+    }
+    if (this.#docs.size >= this.#host.maxSubscriptions) {
+      return this.#refuse(doc, CloseCode.TooManyRooms, 'too many documents on this socket')
+    }
+    const room = workspaceDocId(this.workspace, doc)
+    const access = this.client.grant.access(room)
+    if (access === 'none') return this.#refuse(doc, CloseCode.Forbidden, 'document not granted')
+    const socket = new DocSocket(doc, this)
+    this.#docs.set(doc, socket)
+    const { grant, id, clientAddress } = this.client
+    this.#host.join(socket, room, access, {
+      id,
+      room,
+      access,
+      grant,
+      subject: grant.subject,
+      clientAddress,
+    })
+  }
+
+  #refuse(doc: string, code: number, reason: string): void {
+    this.#sender.push(CONTROL, encodeRefused(doc, code, reason))
+  }
+
+  // ---- DocSocketCarrier
+
+  sendDoc(doc: string, message: Uint8Array | SharedMessage): boolean {
+    return this.#sender.push(doc, docFrame(doc, message))
+  }
+
+  refused(socket: DocSocket, code: number, reason: string): void {
+    if (this.#docs.get(socket.doc) !== socket) return
+    this.#docs.delete(socket.doc)
+    // After what the document already queued: the client sees the refusal last.
+    this.#sender.push(socket.doc, encodeRefused(socket.doc, code, reason))
+  }
+
+  trackInput(delta: number): void {
+    this.#socket.trackInput(delta)
+  }
+
+  // ---- from the endpoint
+
+  /** Pushes CHANGED (WS-RELAY-6); the caller checked that the client may read `doc`. */
+  changed(doc: string, seq: number): void {
+    this.#sender.push(CONTROL, encodeChanged(doc, seq))
+  }
+
+  /** Sends one CHANGES page and resolves once it is written to the socket (a catch-up's pages are paced). */
+  changes(page: Parameters<typeof encodeChanges>[0], through: number, more: boolean): Promise<void> {
+    if (!this.#sender.push(CONTROL, encodeChanges(page, through, more))) return Promise.resolve()
+    return this.#sender.whenSent(CONTROL)
+  }
+}
+
+/** `message` of document `doc` as a DOC frame; a shared message's frame is built once for every socket. */
+const docFrame = (doc: string, message: Uint8Array | SharedMessage): Uint8Array | SharedMessage => {
+  if (!(message instanceof SharedMessage)) {
+    return new SharedMessage([encodeDocFrameHead(doc), message])
+  }
+  const frames = message.encoded(DOC_FRAMES, () => new Map<string, SharedMessage>())
+  let frame = frames.get(doc)
+  if (!frame) {
+    frame = new SharedMessage([encodeDocFrameHead(doc), ...message.parts])
+    frames.set(doc, frame)
+  }
+  return frame
+}
