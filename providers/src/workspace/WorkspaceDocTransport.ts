@@ -1,0 +1,186 @@
+import { ObservableV2 } from 'lib0/observable'
+import {
+  closeCodeName,
+  isRetryableClose,
+  type PeerId,
+  type Transport,
+  type TransportStatus,
+} from '@weft/core'
+import { encodeDocFrame, encodeSubscribe, encodeUnsubscribe } from '@weft/core/protocol'
+import { connectionErrorReason, type ConnectionError } from '../websocket/connectionError.js'
+import type { WebSocketTransportEvents } from '../websocket/WebSocketTransport.js'
+
+/** What a {@link WorkspaceDocTransport} needs of the workspace's one connection (the `WorkspaceSocket`). */
+export interface WorkspaceDocPort {
+  /** Whether the connection is open. */
+  readonly open: boolean
+  /** The connection's own status. */
+  readonly status: TransportStatus
+  /** Opens the connection, or retries at once while a reconnect waits out its backoff. */
+  connect(): void
+  /** Sends a frame of document `doc` in turn with the other documents' frames (WS-CLIENT-LINK-6). */
+  send(doc: string, frame: Uint8Array): void
+  /** Forgets document `doc`'s frames that still wait to be sent, and returns them. */
+  drop(doc: string): Uint8Array[]
+  /** The transport was destroyed: the connection forgets it. */
+  released(doc: string): void
+}
+
+/**
+ * The {@link Transport} of one document `D` of a workspace over the workspace's one connection (WS-CLIENT-LINK-2):
+ * its one peer is the relay's room `W/D`. `connect()` subscribes the document (SUBSCRIBE), its messages travel as
+ * DOC frames, `disconnect()` unsubscribes it (UNSUBSCRIBE). The peer joins when the subscription is sent on an open
+ * connection and leaves when the connection closes, the document is unsubscribed, or the relay refuses the
+ * document (REFUSED, reported as `connection-error` like a per-room connection's close code). A document's
+ * ordinary sync session runs over it unchanged. Made by `WorkspaceSocket.transportFor`.
+ */
+export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents> implements Transport {
+  readonly kind = 'relay'
+  /** Like a per-room connection: the session chunks at its default size. */
+  readonly maxMessageSize = undefined
+  /** The document id `D` inside the workspace. */
+  readonly doc: string
+  /** The relay room of the document, `W/D`. */
+  readonly room: string
+  readonly #peer: PeerId
+  readonly #port: WorkspaceDocPort
+  /** `connect()` was called and neither `disconnect()` nor a final refusal followed. */
+  #wanted = false
+  /** SUBSCRIBE was sent on the open connection (the relay's room is this transport's peer). */
+  #subscribed = false
+  #subscribeFrame: Uint8Array | null = null
+  #status: TransportStatus = 'disconnected'
+  #destroyed = false
+
+  /** Made by the workspace's socket (`WorkspaceSocket.transportFor`), not by apps. */
+  constructor(port: WorkspaceDocPort, workspace: string, doc: string, peer: PeerId) {
+    super()
+    this.#port = port
+    this.doc = doc
+    this.room = `${workspace}/${doc}`
+    this.#peer = peer
+  }
+
+  get status(): TransportStatus {
+    return this.#status
+  }
+
+  get peers(): ReadonlySet<PeerId> {
+    return new Set(this.#subscribed ? [this.#peer] : [])
+  }
+
+  /** Whether the document is subscribed on the open connection. */
+  get subscribed(): boolean {
+    return this.#subscribed
+  }
+
+  /** Subscribes the document (now if the connection is open, else once it opens) and opens the connection. */
+  connect(): void {
+    if (this.#destroyed) return
+    this.#wanted = true
+    this.#port.connect()
+    if (this.#port.open) this.linkOpened()
+    else this.#update()
+  }
+
+  /**
+   * Unsubscribes the document. With the relay's peer (the session dropped it after bad input), the document is
+   * unsubscribed and subscribed again at the next `connect()` or reconnection.
+   */
+  disconnect(peer?: PeerId): void {
+    if (peer !== undefined && peer !== this.#peer) return
+    if (peer === undefined) this.#wanted = false
+    this.#unsubscribe(peer === undefined ? 'client disconnect' : 'dropped by client')
+    this.#update()
+  }
+
+  send(data: Uint8Array, to?: PeerId): void {
+    if (!this.#subscribed || (to !== undefined && to !== this.#peer)) return
+    this.#port.send(this.doc, encodeDocFrame(this.doc, data))
+  }
+
+  override destroy(): void {
+    if (this.#destroyed) return
+    this.disconnect()
+    this.#destroyed = true
+    this.#port.released(this.doc)
+    super.destroy()
+  }
+
+  /** The connection opened (or is open): a wanted document subscribes. */
+  linkOpened(): void {
+    if (!this.#wanted || this.#subscribed || !this.#port.open) return
+    this.#subscribed = true
+    this.#subscribeFrame = encodeSubscribe(this.doc)
+    this.#port.send(this.doc, this.#subscribeFrame)
+    this.#update()
+    this.emit('peer-joined', [{ peer: this.#peer }])
+  }
+
+  /** The connection closed: the relay's room is gone with it (subscribed again when it reopens). */
+  linkClosed(reason: string): void {
+    const was = this.#subscribed
+    this.#subscribed = false
+    this.#subscribeFrame = null
+    this.#update()
+    if (was) this.emit('peer-left', [{ peer: this.#peer, reason }])
+  }
+
+  /** The connection's status changed (e.g. gave up after a final close code). */
+  linkStatus(): void {
+    this.#update()
+  }
+
+  /** The connection was refused for good (auth): told to the document like a per-room connection's refusal. */
+  linkRefused(error: ConnectionError): void {
+    if (this.#wanted) this.emit('connection-error', [error])
+  }
+
+  /** A DOC frame of this document arrived. */
+  received(message: Uint8Array): void {
+    if (this.#subscribed) this.emit('message', [{ from: this.#peer, data: message }])
+  }
+
+  /**
+   * The relay refused this document (REFUSED, WS-CLIENT-LINK-3): the peer leaves; a final code stops the document
+   * until `connect()` (reported as `connection-error`), a transient one subscribes it again on the next reconnection.
+   */
+  refused(code: number, reason: string): void {
+    const final = !isRetryableClose(code)
+    const name = closeCodeName(code)
+    this.#subscribed = false // the relay holds no membership for it any more: no UNSUBSCRIBE
+    this.#subscribeFrame = null
+    this.#port.drop(this.doc)
+    if (final) this.#wanted = false
+    this.#update()
+    this.emit('peer-left', [{ peer: this.#peer, reason: `refused ${code} ${name ?? reason}` }])
+    if (final)
+      this.emit('connection-error', [
+        { code, reason: connectionErrorReason(code) ?? 'refused', name, willRetry: false },
+      ])
+  }
+
+  #unsubscribe(reason: string): void {
+    if (!this.#subscribed) return
+    this.#subscribed = false
+    const waiting = this.#port.drop(this.doc)
+    // A SUBSCRIBE that never left needs no UNSUBSCRIBE.
+    if (!waiting.includes(this.#subscribeFrame!)) this.#port.send(this.doc, encodeUnsubscribe(this.doc))
+    this.#subscribeFrame = null
+    this.#update()
+    this.emit('peer-left', [{ peer: this.#peer, reason }])
+  }
+
+  #update(): void {
+    const status: TransportStatus = !this.#wanted
+      ? 'disconnected'
+      : this.#subscribed
+        ? 'connected'
+        : this.#port.status === 'disconnected'
+          ? 'disconnected'
+          : 'connecting'
+    if (status === this.#status) return
+    this.#status = status
+    this.emit('status', [{ status }])
+  }
+}
