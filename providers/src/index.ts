@@ -14,6 +14,31 @@ export {
   type PathStatus,
 } from './WeftDoc.js'
 export { bindEachEpoch } from './bindEachEpoch.js'
+export {
+  openWorkspace,
+  Workspace,
+  DEFAULT_RETENTION_MS,
+  WorkspaceList,
+  catalogueSchema,
+  choosePreload,
+  planEviction,
+  workspaceStatus,
+  type OpenWorkspaceOptions,
+  type WorkspaceEvents,
+  type WorkspaceProgress,
+  type WorkspaceEntry,
+  type WorkspaceListEvents,
+  type WorkspaceLink,
+  type WorkspaceLinkEvents,
+  type CatalogueRecord,
+  type CatalogueBase,
+  type CatalogueFields,
+  type CatalogueSchema,
+  type CreateInput,
+  type EntryFields,
+  type PreloadPolicy,
+  type EvictionCandidate,
+} from './workspace/index.js'
 /** The metadata keys of the stored pending-change count (the count itself lives in `@weft/core`'s DocHandle). */
 export { PENDING_META } from '@weft/core'
 export {

@@ -1,0 +1,116 @@
+import { CATALOGUE_DOC, PENDING_META, docId, type DocStore, type StoredDoc } from '@weft/core'
+
+/** What this device knows of one locally stored document of a workspace. */
+export interface LocalDocInfo {
+  /** Stored bytes (as last measured; `-1` when unknown). */
+  readonly bytes: number
+  /** When it was last opened by the app on this device (ms; 0 = never). */
+  readonly lastOpened: number
+  /** Local changes not yet confirmed when it was last closed (STORE-9; the document's own meta is authoritative). */
+  readonly pending: number
+}
+
+/** The store key of the workspace's device-local index: `W/~local` (`~` is never in a document id). */
+export const localIndexKey = (workspace: string): string => `${workspace}/~local`
+
+const parseCount = (v: string | undefined): number => {
+  const n = Number(v)
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0
+}
+
+/** Pending local changes recorded in a stored document's meta (PENDING_META: local minus confirmed). */
+export const storedPending = (stored: StoredDoc | null): number => {
+  if (!stored) return 0
+  const local = parseCount(stored.meta[PENDING_META.local])
+  return Math.max(0, local - Math.min(local, parseCount(stored.meta[PENDING_META.confirmed])))
+}
+
+/**
+ * The device-local bookkeeping of a workspace (never synced): which documents are stored here, their size, when
+ * the app last opened them and their pending count at close, kept as metadata entries of the store key `W/~local`
+ * (one small `setMeta` per change, `"<field>:<docId>"`), so that eviction and the summed pending count need no load
+ * of every document.
+ */
+export class LocalIndex {
+  readonly #store: DocStore
+  readonly #key: string
+  readonly #prefix: string
+  readonly #docs = new Map<string, LocalDocInfo>()
+  #writes: Promise<void> = Promise.resolve()
+  /** Where a failed write is reported (the workspace's `error` event). */
+  onError: (err: unknown) => void = () => {}
+
+  private constructor(store: DocStore, workspace: string) {
+    this.#store = store
+    this.#key = localIndexKey(workspace)
+    this.#prefix = `${workspace}/`
+  }
+
+  /** Loads the index and the list of stored documents of `workspace` (documents stored but not indexed are added). */
+  static async load(store: DocStore, workspace: string): Promise<LocalIndex> {
+    const index = new LocalIndex(store, workspace)
+    const [stored, ids] = await Promise.all([store.load(docId(index.#key)), store.list()])
+    const meta = stored?.meta ?? {}
+    for (const id of ids) {
+      if (!id.startsWith(index.#prefix)) continue
+      const d = id.slice(index.#prefix.length)
+      if (d === CATALOGUE_DOC || d.includes('~')) continue
+      index.#docs.set(d, {
+        bytes: meta[`b:${d}`] === undefined ? -1 : parseCount(meta[`b:${d}`]),
+        lastOpened: parseCount(meta[`o:${d}`]),
+        pending: parseCount(meta[`p:${d}`]),
+      })
+    }
+    return index
+  }
+
+  /** Whether document `d` is stored on this device. */
+  has(d: string): boolean {
+    return this.#docs.has(d)
+  }
+
+  get(d: string): LocalDocInfo | undefined {
+    return this.#docs.get(d)
+  }
+
+  /** Every locally stored document. */
+  entries(): Array<[string, LocalDocInfo]> {
+    return [...this.#docs.entries()]
+  }
+
+  /** Pending changes of every document, as recorded at close. */
+  get pending(): number {
+    let n = 0
+    for (const info of this.#docs.values()) n += info.pending
+    return n
+  }
+
+  /** Records what is known of `d` now (the fields given), and stores it. */
+  set(d: string, info: Partial<LocalDocInfo>): void {
+    const old = this.#docs.get(d) ?? { bytes: -1, lastOpened: 0, pending: 0 }
+    const next = { ...old, ...info }
+    this.#docs.set(d, next)
+    const writes: Array<[string, string]> = []
+    if (next.bytes !== old.bytes && next.bytes >= 0) writes.push([`b:${d}`, String(next.bytes)])
+    if (next.lastOpened !== old.lastOpened) writes.push([`o:${d}`, String(next.lastOpened)])
+    if (next.pending !== old.pending) writes.push([`p:${d}`, String(next.pending)])
+    for (const [k, v] of writes) this.#write(k, v)
+  }
+
+  /** Forgets `d` (its data was removed from the store). */
+  delete(d: string): void {
+    if (!this.#docs.delete(d)) return
+    for (const f of ['b', 'o', 'p']) this.#write(`${f}:${d}`, null)
+  }
+
+  /** Resolves once every index write so far is stored. */
+  flushed(): Promise<void> {
+    return this.#writes
+  }
+
+  #write(key: string, value: string | null): void {
+    this.#writes = this.#writes
+      .then(() => this.#store.setMeta(docId(this.#key), key, value))
+      .catch((err: unknown) => this.onError(err))
+  }
+}

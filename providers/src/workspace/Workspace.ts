@@ -1,0 +1,696 @@
+import { ObservableV2 } from 'lib0/observable'
+import * as Y from 'yjs'
+import {
+  WeftError,
+  WeftErrorCode,
+  CATALOGUE_DOC,
+  openTyped,
+  workspaceDocId,
+  toWeftError,
+  type DocStore,
+  type Fields,
+  type Patch,
+  type Transport,
+  type TypedCollection,
+  type TypedDoc,
+  type WriteResult,
+} from '@weft/core'
+import { openDoc, type SyncStatus, type WeftDoc } from '../WeftDoc.js'
+import {
+  catalogueSchema,
+  requireDocumentId,
+  requireWorkspaceId,
+  type CatalogueRecord,
+  type CatalogueSchema,
+  type CreateInput,
+  type EntryFields,
+} from './catalogue.js'
+import { DocSlots } from './DocSlots.js'
+import { LocalIndex, storedPending } from './LocalIndex.js'
+import { planEviction } from './planEviction.js'
+import { choosePreload, type PreloadPolicy } from './preloadPolicy.js'
+import type { WorkspaceLink } from './WorkspaceLink.js'
+import { WorkspaceList, type WorkspaceEntry } from './WorkspaceList.js'
+import { workspaceStatus } from './workspaceStatus.js'
+
+/** The default retention of a deleted document's data: 30 days (WS-CLIENT-2.2). */
+export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
+
+/** Progress of the workspace's current round of syncing (WS-CLIENT-6.2). */
+export interface WorkspaceProgress {
+  /** Documents in this round: queued for preloading or for pushing pending changes, or opened stale. */
+  readonly docs: number
+  /** Of them, synced. */
+  readonly docsDone: number
+  /** Their bytes, as the catalogue records them (`size`). */
+  readonly bytes: number
+  /** The bytes of the synced ones. */
+  readonly bytesDone: number
+}
+
+/** Events of a {@link Workspace}. */
+export type WorkspaceEvents = {
+  /** The aggregate status or the summed pending count changed (WS-CLIENT-6.1). */
+  status: (event: { readonly status: SyncStatus; readonly pendingChanges: number }) => void
+  /** The progress changed (WS-CLIENT-6.2). */
+  progress: (event: WorkspaceProgress) => void
+  /** An asynchronous fault (store, a document's sync, the catalogue). Never thrown. */
+  error: (event: { readonly error: WeftError }) => void
+}
+
+/** Options of {@link openWorkspace}. */
+export interface OpenWorkspaceOptions<M extends Fields = Record<never, never>> {
+  /** The workspace id `W`: non-empty, no `/`, at most 128 bytes. Document `D` of it is the relay room `W/D`. */
+  readonly id: string
+  /**
+   * The local store of every document of the workspace (document `D` is stored under `W/D`, the catalogue under
+   * `W/.catalogue`, this device's bookkeeping under `W/~local`). The workspace never closes it.
+   */
+  readonly store: DocStore
+  /**
+   * The relay: a {@link WorkspaceLink} (one connection for the whole workspace, e.g. a `WorkspaceSocket`), or a
+   * function giving each document its own relay transport for room `W/D` (e.g.
+   * `(room) => new WebSocketTransport({ url, room })`), as `openDoc({ relay })` takes one. The workspace owns what
+   * it gets: a link is closed by {@link Workspace.destroy}, transports when their document is closed.
+   */
+  readonly relay?: WorkspaceLink | ((room: string) => Transport)
+  /** Other transports of each document (WebRTC, BroadcastChannel...), given its room `W/D`. */
+  readonly transports?: (room: string) => readonly Transport[]
+  /** Which documents are kept locally and in sync (default: none; others are fetched when opened). */
+  readonly preload?: PreloadPolicy<M>
+  /** The app's metadata fields of each catalogue record (schema-layer fields, e.g. `{ color: s.string().optional('') }`). */
+  readonly schema?: M
+  /**
+   * Bytes of local storage for the workspace's documents. Over it, the least recently opened documents are removed
+   * from the local store, never an open, preloaded or syncing one, never one with pending changes (WS-CLIENT-5).
+   * Default: no limit.
+   */
+  readonly budget?: number
+  /** How long a deleted document's data is kept before every replica purges it (ms, default 30 days). */
+  readonly retention?: number
+  /** Documents synced at once by preloading and pushing pending changes (default 4). */
+  readonly concurrency?: number
+  /** Connect right away (default true). */
+  readonly connect?: boolean
+  /** The clock (ms since the epoch); tests inject one. Default `Date.now`. */
+  readonly now?: () => number
+}
+
+interface Config<M extends Fields> {
+  readonly id: string
+  readonly store: DocStore
+  readonly link: WorkspaceLink | null
+  readonly relay: ((room: string) => Transport) | null
+  readonly transports: ((room: string) => readonly Transport[]) | null
+  readonly policy: PreloadPolicy<M> | undefined
+  readonly budget: number
+  readonly retention: number
+  readonly concurrency: number
+  readonly now: () => number
+  readonly schema: CatalogueSchema<M>
+}
+
+/** Opens document `d` of the workspace with its transports, as `openDoc` would. */
+const openWorkspaceDoc = async <M extends Fields>(config: Config<M>, d: string, connect: boolean) => {
+  const room = `${config.id}/${d}`
+  const relay = config.link ? config.link.transportFor(d) : config.relay ? config.relay(room) : undefined
+  const transports = config.transports?.(room) ?? []
+  try {
+    return await openDoc({
+      docId: room,
+      store: config.store,
+      ...(relay ? { relay } : {}),
+      transports,
+      connect,
+    })
+  } catch (err) {
+    relay?.destroy()
+    for (const t of transports) t.destroy()
+    throw err
+  }
+}
+
+/**
+ * A workspace: a catalogue of documents (the document `W/.catalogue`) and the documents themselves, opened lazily,
+ * kept locally and in sync as the preload policy says, unloaded when closed, evicted under a storage budget. Create
+ * with {@link openWorkspace}; the guide is docs/guides/workspaces.md, the rules `WS-CLIENT-*` in
+ * docs/spec/workspaces.md.
+ */
+export class Workspace<M extends Fields = Record<never, never>> extends ObservableV2<WorkspaceEvents> {
+  /** The workspace id `W`. */
+  readonly id: string
+  /** The catalogue document (`W/.catalogue`), open for the workspace's life. */
+  readonly catalogue: WeftDoc
+  /** The catalogue seen through its schema (`typed.root.documents` holds one record per document). */
+  readonly typed: TypedDoc<CatalogueSchema<M>>
+  /** The observable list of documents. */
+  readonly list: WorkspaceList<M>
+  readonly #config: Config<M>
+  readonly #index: LocalIndex
+  readonly #slots: DocSlots
+  readonly #documents: TypedCollection<EntryFields<M>>
+  readonly #stale = new Set<string>()
+  #preload = new Set<string>()
+  /** Documents to sync briefly, with the change sequences to report handled once they are. */
+  readonly #queue = new Map<string, number[]>()
+  readonly #running = new Set<string>()
+  readonly #aborts = new Set<() => void>()
+  readonly #offs: Array<() => void> = []
+  #catalogueSynced = false
+  #caughtUp = false
+  #connected: boolean
+  #destroyed = false
+  #status: SyncStatus = 'offline'
+  #lastPending = -1
+  #round = { docs: new Set<string>(), done: new Set<string>(), bytes: 0, bytesDone: 0 }
+  #evicting: Promise<void> | null = null
+  #evictAgain = false
+  #purging: Promise<void> = Promise.resolve()
+
+  /** Use {@link openWorkspace}. */
+  constructor(parts: { config: Config<M>; catalogue: WeftDoc; index: LocalIndex; connect: boolean }) {
+    super()
+    const config = parts.config
+    this.#config = config
+    this.id = config.id
+    this.catalogue = parts.catalogue
+    this.#index = parts.index
+    this.#connected = parts.connect
+    this.#index.onError = (err) => this.#fault(err, 'local index')
+    this.typed = openTyped(this.catalogue.doc, config.schema)
+    this.#documents = this.typed.root.documents as unknown as TypedCollection<EntryFields<M>>
+    this.list = new WorkspaceList<M>(() => this.#entries())
+    this.#slots = new DocSlots({
+      open: (d) => this.#load(d),
+      unload: (d, doc) => this.#unload(d, doc),
+    })
+    const update = () => this.#updateStatus()
+    this.catalogue.on('status', update)
+    this.#offs.push(() => this.catalogue.off('status', update))
+    const onError = ({ error }: { error: WeftError }) => this.emit('error', [{ error }])
+    this.catalogue.on('error', onError)
+    this.#offs.push(() => this.catalogue.off('error', onError))
+    this.#offs.push(this.#documents.observe((change) => this.#catalogueChanged(change)))
+    const link = config.link
+    if (link) {
+      const onChanged = ({ doc, seq }: { doc: string; seq: number }) => this.#changed(doc, seq)
+      const onCaughtUp = () => {
+        this.#caughtUp = true
+        this.#updateStatus()
+      }
+      const onLink = () => {
+        if (link.status !== 'connected') this.#caughtUp = false
+        this.#onlineChanged()
+      }
+      link.on('changed', onChanged)
+      link.on('caught-up', onCaughtUp)
+      link.on('status', onLink)
+      this.#offs.push(() => {
+        link.off('changed', onChanged)
+        link.off('caught-up', onCaughtUp)
+        link.off('status', onLink)
+      })
+    } else {
+      const onCatalogue = () => this.#onlineChanged()
+      this.catalogue.on('status', onCatalogue)
+      this.#offs.push(() => this.catalogue.off('status', onCatalogue))
+    }
+    this.#preload = choosePreload(this.#records(), config.policy)
+    // WS-CLIENT-4.1: the catalogue syncs first; preloading starts after its first sync.
+    void this.catalogue.whenSynced.then(() => {
+      if (this.#destroyed) return
+      this.#catalogueSynced = true
+      this.#enqueueInitial()
+    })
+    this.#purge()
+    this.#updateStatus()
+  }
+
+  /** The aggregate status (WS-CLIENT-6.1): `offline`, `connecting`, `syncing` or `synced`. */
+  get status(): SyncStatus {
+    return this.#status
+  }
+
+  /** Local changes not yet confirmed, summed over the catalogue and every document, open or closed (WS-CLIENT-6.3). */
+  get pendingChanges(): number {
+    let n = this.catalogue.pendingChanges
+    for (const [d, doc] of this.#slots.docs()) n += doc.pendingChanges - (this.#index.get(d)?.pending ?? 0)
+    return n + this.#index.pending
+  }
+
+  /** The current round's progress (WS-CLIENT-6.2). */
+  get progress(): WorkspaceProgress {
+    const r = this.#round
+    return { docs: r.docs.size, docsDone: r.done.size, bytes: r.bytes, bytesDone: r.bytesDone }
+  }
+
+  /** Ids of the documents that hold a `Y.Doc` now (open, or being synced briefly); the catalogue is not counted. */
+  get loaded(): readonly string[] {
+    return this.#slots.loaded()
+  }
+
+  /** Whether open document `docId` has not synced since it was opened (WS-CLIENT-4.3). */
+  isStale(docId: string): boolean {
+    return this.#stale.has(docId) && this.#slots.isOpen(docId)
+  }
+
+  /**
+   * Adds a document to the catalogue (WS-CLIENT-1.2) and returns its id; it is not opened (no `Y.Doc`). A bad
+   * value (`invalid-value`) or an id in use (`exists`) writes nothing and returns `{ ok: false, reason }`.
+   * Throws `invalid-argument` for an id that is not a valid document id.
+   */
+  create(input: CreateInput<M>): WriteResult<{ readonly id: string }> {
+    this.#live('create')
+    const { id, ...fields } = input as CreateInput<M> & Record<string, unknown>
+    if (id !== undefined) requireDocumentId(id)
+    const now = this.#config.now()
+    const record = { ...fields, createdAt: now, updatedAt: now, size: 0, deleted: false, deletedAt: 0 }
+    const res = this.#documents.insert(record as never, id === undefined ? {} : { id })
+    if (res.ok) this.#preload = choosePreload(this.#records(), this.#config.policy)
+    return res
+  }
+
+  /** Changes the title or app metadata of document `id` (and its `updatedAt`). Checked as `create` is. */
+  update(id: string, patch: Patch<EntryFields<M>>): WriteResult {
+    this.#live('update')
+    return this.#documents.update(id, { ...patch, updatedAt: this.#config.now() } as Patch<EntryFields<M>>)
+  }
+
+  /**
+   * Deletes document `id`: a tombstone (`deleted`, `deletedAt`) that syncs with the catalogue (WS-CLIENT-2.1). Its
+   * data is kept for the retention period, then purged by every replica (WS-CLIENT-2.2). An open handle stays usable.
+   */
+  delete(id: string): WriteResult {
+    this.#live('delete')
+    const entry = this.#record(id)
+    if (entry?.deleted) return { ok: true }
+    return this.#documents.update(id, { deleted: true, deletedAt: this.#config.now() } as unknown as Patch<
+      EntryFields<M>
+    >)
+  }
+
+  /**
+   * Opens document `docId` (WS-CLIENT-3.1): resolves with the same {@link WeftDoc} `openDoc` returns, loaded from
+   * the local store (at once, without waiting for the network), then synced; {@link isStale} until that sync.
+   * Opening an open document returns the same handle; every `open` is matched by one {@link close}. Rejects with
+   * `invalid-argument` for an invalid id.
+   */
+  async open(docId: string): Promise<WeftDoc> {
+    this.#live('open')
+    requireDocumentId(docId)
+    const doc = await this.#slots.acquire(docId, 'app')
+    this.#index.set(docId, { lastOpened: this.#config.now() })
+    this.list._changed([docId])
+    return doc
+  }
+
+  /**
+   * Closes one `open` of `docId`; the last close unloads it (its `Y.Doc` is destroyed, WS-CLIENT-3.2), records its
+   * `updatedAt` and `size` in the catalogue if it was changed here, and may evict cold documents (WS-CLIENT-5).
+   */
+  async close(docId: string): Promise<void> {
+    if (this.#destroyed) return
+    await this.#slots.release(docId, 'app')
+    this.list._changed([docId])
+    this.#evict()
+  }
+
+  /** Connects the catalogue, the link and every loaded document. */
+  connect(): void {
+    this.#connected = true
+    void this.#config.link?.connect()
+    this.catalogue.connect()
+    for (const [, doc] of this.#slots.docs()) doc.connect()
+  }
+
+  /** Disconnects everything: local edits continue and stay pending. */
+  disconnect(): void {
+    this.#connected = false
+    this.#config.link?.disconnect()
+    this.catalogue.disconnect()
+    for (const [, doc] of this.#slots.docs()) doc.disconnect()
+    this.#onlineChanged()
+  }
+
+  /**
+   * Purges the local data of every document deleted longer ago than the retention period (WS-CLIENT-2.2). Runs by
+   * itself when the workspace opens and after each catalogue change; call it periodically in long-lived apps.
+   * Resolves once done.
+   */
+  purge(): Promise<void> {
+    this.#purge()
+    return this.#purging
+  }
+
+  /** Resolves once evictions and this device's bookkeeping so far are stored. */
+  async flushed(): Promise<void> {
+    while (this.#evicting) await this.#evicting
+    await this.#purging
+    await this.#index.flushed()
+  }
+
+  /**
+   * Closes every document, the catalogue and the link; waits for local writes. The store stays open (the caller
+   * owns it).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises
+  override async destroy(): Promise<void> {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    for (const off of this.#offs.splice(0)) off()
+    for (const abort of [...this.#aborts]) abort()
+    this.#queue.clear()
+    await this.#slots.closeAll()
+    await this.flushed()
+    this.typed.destroy()
+    await this.catalogue.destroy()
+    await this.#config.link?.close()
+    this.list.destroy()
+    super.destroy()
+  }
+
+  #records(): Array<CatalogueRecord<M>> {
+    return this.#documents.values() as unknown as Array<CatalogueRecord<M>>
+  }
+
+  #record(id: string): CatalogueRecord<M> | undefined {
+    return this.#documents.get(id) as unknown as CatalogueRecord<M> | undefined
+  }
+
+  #live(what: string): void {
+    if (this.#destroyed) throw new WeftError(WeftErrorCode.Destroyed, `workspace.${what}() after destroy()`)
+  }
+
+  #entries(): Array<WorkspaceEntry<M>> {
+    return this.#records().map((record: CatalogueRecord<M>) => ({
+      ...record,
+      local: this.#index.has(record.id),
+      open: this.#slots.isOpen(record.id),
+      stale: this.isStale(record.id),
+      preloaded: this.#preload.has(record.id),
+    }))
+  }
+
+  async #load(d: string): Promise<WeftDoc> {
+    const doc = await openWorkspaceDoc(this.#config, d, this.#connected)
+    if (!this.#index.has(d)) this.#index.set(d, {})
+    const update = () => this.#updateStatus()
+    doc.on('status', update)
+    doc.on('error', ({ error }) => this.emit('error', [{ error }]))
+    this.#stale.add(d)
+    void doc.whenSynced.then(() => {
+      if (!this.#stale.delete(d)) return
+      this.list._changed([d])
+      this.#updateStatus()
+    })
+    this.#updateStatus()
+    return doc
+  }
+
+  async #unload(d: string, doc: WeftDoc): Promise<void> {
+    const changed = doc.session.localChanges > 0
+    const size = changed ? Y.encodeStateAsUpdate(doc.doc).byteLength : 0
+    await doc.destroy()
+    this.#stale.delete(d)
+    const stored = await this.#config.store.load(workspaceDocId(this.id, d)).catch((err: unknown) => {
+      this.#fault(err, `loading ${d}`)
+      return null
+    })
+    if (stored) this.#index.set(d, { bytes: stored.byteLength, pending: storedPending(stored) })
+    if (changed && !this.#destroyed && this.#record(d))
+      this.#documents.update(d, { updatedAt: this.#config.now(), size } as unknown as Patch<EntryFields<M>>)
+    this.#updateStatus()
+  }
+
+  #catalogueChanged(change: {
+    added: readonly string[]
+    updated: readonly string[]
+    deleted: readonly string[]
+    local: boolean
+  }): void {
+    if (this.#destroyed) return
+    const before = this.#preload
+    this.#preload = choosePreload(this.#records(), this.#config.policy)
+    if (this.#catalogueSynced) {
+      // Newly preloaded documents not stored here are fetched; without a link, a peer's change of a preloaded
+      // document's record (its updatedAt) is the signal that the document changed (WS-CLIENT-4.2).
+      for (const d of this.#preload) {
+        const fresh = !before.has(d) && !this.#index.has(d)
+        const touched =
+          !change.local && !this.#config.link && [...change.added, ...change.updated].includes(d)
+        if (fresh || touched) this.#enqueue(d)
+      }
+    }
+    this.list._changed([...change.added, ...change.updated, ...change.deleted])
+    this.#purge()
+  }
+
+  /** A change from the link: preloaded documents are synced briefly, others only noted (WS-CLIENT-4.2). */
+  #changed(d: string, seq: number): void {
+    const link = this.#config.link
+    if (this.#destroyed || !link) return
+    if (d === CATALOGUE_DOC || this.#slots.isOpen(d) || !this.#preload.has(d)) {
+      link.handled(seq)
+      return
+    }
+    this.#enqueue(d, seq)
+  }
+
+  #enqueueInitial(): void {
+    for (const d of this.#preload) if (!this.#config.link || !this.#index.has(d)) this.#enqueue(d)
+    for (const [d, info] of this.#index.entries()) if (info.pending > 0) this.#enqueue(d)
+  }
+
+  #enqueue(d: string, seq?: number): void {
+    const seqs = this.#queue.get(d) ?? []
+    if (seq !== undefined) seqs.push(seq)
+    this.#queue.set(d, seqs)
+    if (!this.#round.docs.has(d)) {
+      if (this.#round.docs.size === this.#round.done.size)
+        this.#round = { docs: new Set(), done: new Set(), bytes: 0, bytesDone: 0 }
+      this.#round.docs.add(d)
+      this.#round.bytes += this.#record(d)?.size ?? 0
+      this.emit('progress', [this.progress])
+    }
+    this.#pump()
+  }
+
+  #online(): boolean {
+    if (!this.#connected || this.#destroyed) return false
+    const link = this.#config.link
+    if (link) return link.status === 'connected'
+    const st = this.catalogue.status
+    return st === 'syncing' || st === 'synced'
+  }
+
+  #onlineChanged(): void {
+    if (this.#online()) this.#pump()
+    else for (const abort of [...this.#aborts]) abort()
+    this.#updateStatus()
+  }
+
+  #pump(): void {
+    while (this.#catalogueSynced && this.#online() && this.#running.size < this.#config.concurrency) {
+      const next = [...this.#queue.keys()].find((d) => !this.#running.has(d))
+      if (next === undefined) break
+      const seqs = this.#queue.get(next) ?? []
+      this.#queue.delete(next)
+      this.#running.add(next)
+      void this.#syncOnce(next).then(
+        (ok) => {
+          this.#running.delete(next)
+          if (ok) {
+            for (const seq of seqs) this.#config.link?.handled(seq)
+            this.#done(next)
+          } else if (!this.#destroyed) {
+            const later = this.#queue.get(next) ?? []
+            this.#queue.set(next, [...seqs, ...later])
+          }
+          this.#updateStatus()
+          this.#pump()
+          this.#evict()
+        },
+        (err: unknown) => {
+          this.#running.delete(next)
+          this.#fault(err, `syncing ${next}`)
+          this.#updateStatus()
+        },
+      )
+    }
+    this.#updateStatus()
+  }
+
+  #done(d: string): void {
+    const r = this.#round
+    if (!r.docs.has(d) || r.done.has(d)) return
+    r.done.add(d)
+    r.bytesDone += this.#record(d)?.size ?? 0
+    this.emit('progress', [this.progress])
+  }
+
+  /** Opens `d` briefly, waits until it is `synced` (nothing pending) and stored, closes it. False if aborted. */
+  async #syncOnce(d: string): Promise<boolean> {
+    const doc = await this.#slots.acquire(d, 'sync')
+    try {
+      const ok = await new Promise<boolean>((resolve) => {
+        const finish = (value: boolean) => {
+          doc.off('status', onStatus)
+          this.#aborts.delete(abort)
+          resolve(value)
+        }
+        const abort = () => finish(false)
+        const onStatus = () => {
+          if (doc.status === 'synced') finish(true)
+        }
+        this.#aborts.add(abort)
+        doc.on('status', onStatus)
+        onStatus()
+      })
+      if (ok) await doc.handle.flushed()
+      return ok
+    } finally {
+      await this.#slots.release(d, 'sync')
+    }
+  }
+
+  /** WS-CLIENT-5: over the budget, evict the least recently opened documents that may be evicted. */
+  #evict(): void {
+    if (!Number.isFinite(this.#config.budget) || this.#destroyed) return
+    if (this.#evicting) {
+      this.#evictAgain = true
+      return
+    }
+    this.#evicting = this.#evictPass()
+      .catch((err: unknown) => this.#fault(err, 'eviction'))
+      .finally(() => {
+        this.#evicting = null
+        if (this.#evictAgain) {
+          this.#evictAgain = false
+          this.#evict()
+        }
+      })
+  }
+
+  async #evictPass(): Promise<void> {
+    const store = this.#config.store
+    for (const [d, info] of this.#index.entries()) {
+      if (info.bytes >= 0 || this.#slots.isBusy(d)) continue
+      const stored = await store.load(workspaceDocId(this.id, d))
+      this.#index.set(d, { bytes: stored?.byteLength ?? 0, pending: storedPending(stored) })
+    }
+    const candidates = this.#index.entries().map(([d, info]) => ({
+      id: d,
+      bytes: Math.max(0, info.bytes),
+      lastOpened: info.lastOpened,
+      keep:
+        this.#slots.isBusy(d) ||
+        this.#preload.has(d) ||
+        this.#queue.has(d) ||
+        this.#running.has(d) ||
+        info.pending > 0,
+    }))
+    for (const d of planEviction(candidates, this.#config.budget)) {
+      if (this.#destroyed) return
+      if (this.#preload.has(d) || this.#queue.has(d)) continue
+      await this.#remove(d)
+    }
+  }
+
+  /** Removes `d`'s local data unless it is loaded or holds pending changes (checked in its stored meta). */
+  async #remove(d: string): Promise<boolean> {
+    const store = this.#config.store
+    const removed = await this.#slots.exclusive(d, async () => {
+      const key = workspaceDocId(this.id, d)
+      const stored = await store.load(key)
+      const pending = storedPending(stored)
+      if (pending > 0) {
+        this.#index.set(d, { pending })
+        return false
+      }
+      for (const id of await store.list()) if (id === key || id.startsWith(`${key}~`)) await store.remove(id)
+      this.#index.delete(d)
+      return true
+    })
+    if (removed) {
+      this.list._changed([d])
+      this.#updateStatus()
+    }
+    return removed === true
+  }
+
+  #purge(): void {
+    if (this.#destroyed) return
+    this.#purging = this.#purging
+      .then(async () => {
+        const now = this.#config.now()
+        for (const e of this.#records()) {
+          if (this.#destroyed) return
+          if (!e.deleted || now - e.deletedAt < this.#config.retention || !this.#index.has(e.id)) continue
+          if (this.#slots.isBusy(e.id)) continue
+          await this.#remove(e.id)
+        }
+      })
+      .catch((err: unknown) => this.#fault(err, 'purge'))
+  }
+
+  #fault(err: unknown, what: string): void {
+    if (this.#destroyed) return
+    this.emit('error', [
+      { error: toWeftError(WeftErrorCode.StoreFailed, err, `workspace ${this.id}: ${what}`) },
+    ])
+  }
+
+  #updateStatus(): void {
+    if (this.#destroyed) return
+    const statuses: SyncStatus[] = [this.catalogue.status]
+    for (const [, doc] of this.#slots.docs()) statuses.push(doc.status)
+    const link = this.#config.link
+    const catchingUp = link !== null && link.status === 'connected' && !this.#caughtUp
+    const pendingChanges = this.pendingChanges
+    const status = workspaceStatus(statuses, {
+      queued: this.#queue.size > 0 || this.#running.size > 0 || catchingUp,
+      pendingChanges,
+    })
+    if (status === this.#status && pendingChanges === this.#lastPending) return
+    this.#status = status
+    this.#lastPending = pendingChanges
+    this.emit('status', [{ status, pendingChanges }])
+  }
+}
+
+/**
+ * Opens workspace `id` offline-first (WS-CLIENT-1.1): loads this device's bookkeeping and the catalogue from
+ * `store` (resolves once they are loaded, so the list renders before any network), then syncs the catalogue first,
+ * then the documents the preload policy keeps. Rejects with `invalid-argument` for an invalid workspace id or an
+ * app field named like a catalogue field, and if the store cannot be read.
+ */
+export const openWorkspace = async <M extends Fields = Record<never, never>>(
+  options: OpenWorkspaceOptions<M>,
+): Promise<Workspace<M>> => {
+  requireWorkspaceId(options.id)
+  const relay = options.relay
+  const link = relay !== undefined && typeof relay !== 'function' ? relay : null
+  if (link && link.workspace !== options.id)
+    throw new WeftError(
+      WeftErrorCode.InvalidArgument,
+      `openWorkspace({ id: ${JSON.stringify(options.id)} }): the link is workspace ${JSON.stringify(link.workspace)}`,
+    )
+  const config: Config<M> = {
+    id: options.id,
+    store: options.store,
+    link,
+    relay: typeof relay === 'function' ? relay : null,
+    transports: options.transports ?? null,
+    policy: options.preload,
+    budget: options.budget ?? Infinity,
+    retention: options.retention ?? DEFAULT_RETENTION_MS,
+    concurrency: Math.max(1, options.concurrency ?? 4),
+    now: options.now ?? Date.now,
+    schema: catalogueSchema((options.schema ?? {}) as M),
+  }
+  const connect = options.connect !== false
+  const index = await LocalIndex.load(config.store, config.id)
+  const catalogue = await openWorkspaceDoc(config, CATALOGUE_DOC, connect)
+  if (link && connect) void link.connect()
+  return new Workspace({ config, catalogue, index, connect })
+}

@@ -1,0 +1,26 @@
+/**
+ * Workspaces (docs/guides/workspaces.md): a catalogue plus documents opened lazily, preloaded by policy, unloaded
+ * when closed and evicted under a storage budget.
+ */
+export {
+  openWorkspace,
+  Workspace,
+  DEFAULT_RETENTION_MS,
+  type OpenWorkspaceOptions,
+  type WorkspaceEvents,
+  type WorkspaceProgress,
+} from './Workspace.js'
+export { WorkspaceList, type WorkspaceEntry, type WorkspaceListEvents } from './WorkspaceList.js'
+export type { WorkspaceLink, WorkspaceLinkEvents } from './WorkspaceLink.js'
+export {
+  catalogueSchema,
+  type CatalogueRecord,
+  type CatalogueBase,
+  type CatalogueFields,
+  type CatalogueSchema,
+  type CreateInput,
+  type EntryFields,
+} from './catalogue.js'
+export { choosePreload, type PreloadPolicy } from './preloadPolicy.js'
+export { planEviction, type EvictionCandidate } from './planEviction.js'
+export { workspaceStatus } from './workspaceStatus.js'

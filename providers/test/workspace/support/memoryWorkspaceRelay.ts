@@ -1,0 +1,219 @@
+import { ObservableV2 } from 'lib0/observable'
+import * as Y from 'yjs'
+import {
+  openDocument,
+  workspaceDocId,
+  type AppendOptions,
+  type CompactOptions,
+  type CompactResult,
+  type DocHandle,
+  type DocId,
+  type Transport,
+  type TransportStatus,
+} from '@weft/core'
+import { MemoryDocStore, type MemoryNetwork, type MemoryTransport } from '@weft/core/testing'
+import type { WorkspaceLink, WorkspaceLinkEvents } from '../../../src/index.js'
+
+/** A MemoryDocStore that reports every durable write (the relay's change sequence advances on them). */
+class NotifyingStore extends MemoryDocStore {
+  onWrite: (docId: DocId) => void = () => {}
+
+  override async append(docId: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
+    const clock = await super.append(docId, update, options)
+    this.onWrite(docId)
+    return clock
+  }
+
+  override async compact(
+    docId: DocId,
+    snapshot: Uint8Array,
+    throughClock: number,
+    options?: CompactOptions,
+  ): Promise<CompactResult> {
+    const result = await super.compact(docId, snapshot, throughClock, options)
+    if (result.ok) this.onWrite(docId)
+    return result
+  }
+}
+
+/**
+ * A relay stand-in on a MemoryNetwork: one durable document (an `openDocument` handle over a store that keeps the
+ * workspace change sequence) per room `W/D`, with one endpoint per room. Per-document clients link to the room's
+ * endpoint ({@link relayFor}); {@link link} gives a {@link WorkspaceLink} that pushes `changed` like the multiplexed
+ * endpoint does.
+ */
+export class MemoryWorkspaceRelay {
+  readonly net: MemoryNetwork
+  readonly store = new NotifyingStore()
+  readonly #rooms = new Map<string, { end: MemoryTransport; handle: Promise<DocHandle> }>()
+  readonly #links = new Set<MemoryWorkspaceLink>()
+  readonly #pushed = new Map<string, number>()
+  #pushing: Promise<void> = Promise.resolve()
+  #n = 0
+
+  constructor(net: MemoryNetwork) {
+    this.net = net
+    this.store.onWrite = (id) => this.#push(id)
+  }
+
+  /** The relay's endpoint of room `room` (created, with its durable document, on first use). */
+  endpoint(room: string): MemoryTransport {
+    let entry = this.#rooms.get(room)
+    if (!entry) {
+      const end = this.net.transport(`relay:${room}`)
+      end.connect()
+      const handle = openDocument({ docId: room, store: this.store }).then((h) => {
+        h.addTransport(end)
+        return h
+      })
+      entry = { end, handle }
+      this.#rooms.set(room, entry)
+    }
+    return entry.end
+  }
+
+  /** The relay's document of room `room`. */
+  async doc(room: string): Promise<Y.Doc> {
+    this.endpoint(room)
+    return (await this.#rooms.get(room)!.handle).doc
+  }
+
+  /** A per-document relay factory for `openWorkspace({ relay })`: each call is a new client connection. */
+  relayFor(client: string): (room: string) => Transport {
+    return (room) => {
+      const t = this.net.transport(`${client}:${room}:${++this.#n}`)
+      this.net.link(t, this.endpoint(room))
+      return t
+    }
+  }
+
+  /** A multiplexed link of workspace `workspace` for client `client`. */
+  link(workspace: string, client: string): MemoryWorkspaceLink {
+    const link = new MemoryWorkspaceLink(this, workspace, `${client}:${++this.#n}`)
+    this.#links.add(link)
+    return link
+  }
+
+  /** @internal */
+  _transport(name: string): MemoryTransport {
+    return this.net.transport(`${name}:${++this.#n}`)
+  }
+
+  /** Resolves once every change so far was pushed to the connected links. */
+  pushed(): Promise<void> {
+    return this.#pushing
+  }
+
+  async destroy(): Promise<void> {
+    for (const { end, handle } of this.#rooms.values()) {
+      await (await handle).destroy()
+      end.destroy()
+    }
+  }
+
+  #push(id: DocId): void {
+    const workspace = id.slice(0, id.indexOf('/'))
+    if (!workspace) return
+    this.#pushing = this.#pushing.then(async () => {
+      const cursor = this.#pushed.get(workspace) ?? 0
+      const page = await this.store.changesSince(workspace, cursor, 1000)
+      this.#pushed.set(workspace, page.through)
+      for (const change of page.changes)
+        for (const link of this.#links) if (link.workspace === workspace) link._push(change.doc, change.seq)
+    })
+  }
+}
+
+/**
+ * An in-memory {@link WorkspaceLink}: a MemoryTransport per document linked to the relay's room endpoint while
+ * the link is connected; `changed` pushed live and replayed from its cursor (in memory) at each connection,
+ * followed by `caught-up`. `handledSeqs` records what the workspace reported handled.
+ */
+export class MemoryWorkspaceLink extends ObservableV2<WorkspaceLinkEvents> implements WorkspaceLink {
+  readonly workspace: string
+  readonly #relay: MemoryWorkspaceRelay
+  readonly #name: string
+  #status: TransportStatus = 'disconnected'
+  readonly #transports = new Set<{ doc: string; t: MemoryTransport }>()
+  /** Every change of a contiguous run from 1 the workspace reported handled. */
+  cursor = 0
+  readonly handledSeqs = new Set<number>()
+  /** Documents a transport was asked for, in order. */
+  readonly asked: string[] = []
+
+  constructor(relay: MemoryWorkspaceRelay, workspace: string, name: string) {
+    super()
+    this.#relay = relay
+    this.workspace = workspace
+    this.#name = name
+  }
+
+  get status(): TransportStatus {
+    return this.#status
+  }
+
+  transportFor(docId: string): Transport {
+    this.asked.push(docId)
+    const t = this.#relay._transport(`${this.#name}:${this.workspace}/${docId}`)
+    const entry = { doc: docId, t }
+    this.#transports.add(entry)
+    const destroy = t.destroy.bind(t)
+    t.destroy = () => {
+      this.#transports.delete(entry)
+      destroy()
+    }
+    if (this.#status === 'connected') this.#relay.net.link(t, this.#end(docId))
+    return t
+  }
+
+  handled(seq: number): void {
+    this.handledSeqs.add(seq)
+    while (this.handledSeqs.has(this.cursor + 1)) this.cursor++
+  }
+
+  async connect(): Promise<void> {
+    if (this.#status === 'connected') return
+    this.#status = 'connected'
+    for (const { doc, t } of this.#transports) this.#relay.net.link(t, this.#end(doc))
+    this.emit('status', [{ status: 'connected' }])
+    await this.#relay.pushed()
+    const page = await this.#relay.store.changesSince(this.workspace, this.cursor, 100_000)
+    if (this.#status !== 'connected') return
+    for (const c of page.changes) this.emit('changed', [{ doc: c.doc, seq: c.seq }])
+    this.emit('caught-up', [{ through: page.through }])
+  }
+
+  disconnect(): void {
+    if (this.#status === 'disconnected') return
+    this.#status = 'disconnected'
+    for (const { doc, t } of this.#transports) this.#relay.net.cut(t, this.#end(doc))
+    this.emit('status', [{ status: 'disconnected' }])
+  }
+
+  close(): void {
+    this.disconnect()
+    for (const { t } of [...this.#transports]) t.destroy()
+  }
+
+  /** @internal */
+  _push(doc: string, seq: number): void {
+    if (this.#status === 'connected') this.emit('changed', [{ doc, seq }])
+  }
+
+  #end(doc: string): MemoryTransport {
+    return this.#relay.endpoint(workspaceDocId(this.workspace, doc))
+  }
+}
+
+/** Delivers messages and lets store writes, acks and pushes settle until nothing moves (no timers). */
+export const settle = async (net: MemoryNetwork): Promise<void> => {
+  for (let i = 0; i < 200; i++) {
+    net.flush()
+    for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r))
+    if (net.pending === 0) {
+      await new Promise((r) => setImmediate(r))
+      if (net.pending === 0) return
+    }
+  }
+  throw new Error('network did not settle')
+}
