@@ -157,6 +157,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   readonly #aborts = new Set<() => void>()
   readonly #offs: Array<() => void> = []
   #catalogueSynced = false
+  #wasOnline = false
   #caughtUp = false
   #connected: boolean
   #destroyed = false
@@ -484,7 +485,13 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   #onlineChanged(): void {
-    if (this.#online()) this.#pump()
+    const online = this.#online()
+    if (online && !this.#wasOnline && this.#catalogueSynced) {
+      // WS-CLIENT-6.3: documents closed with pending changes are pushed as soon as the workspace is online again.
+      for (const [d, info] of this.#index.entries()) if (info.pending > 0) this.#enqueue(d)
+    }
+    this.#wasOnline = online
+    if (online) this.#pump()
     else for (const abort of [...this.#aborts]) abort()
     this.#updateStatus()
   }
@@ -508,6 +515,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
           }
           this.#updateStatus()
           this.#pump()
+          this.#purge()
           this.#evict()
         },
         (err: unknown) => {

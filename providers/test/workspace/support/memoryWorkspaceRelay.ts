@@ -1,5 +1,5 @@
 import { ObservableV2 } from 'lib0/observable'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import {
   openDocument,
   workspaceDocId,
