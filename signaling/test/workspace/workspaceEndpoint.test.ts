@@ -1,0 +1,286 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { SignJWT } from 'jose'
+import { CloseCode } from '@weft/core'
+import { encodeDocFrame, WorkspaceFrameKind, type WorkspaceFrame } from '@weft/core/protocol'
+import type { WeftServerOptions } from '../../src/index.js'
+import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
+import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
+import { WorkspaceTestClient } from './WorkspaceTestClient.js'
+
+const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long'
+const token = (rooms: Record<string, string>) =>
+  new SignJWT({ rooms })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 60)
+    .sign(new TextEncoder().encode(SECRET))
+
+let srv: TestServer | null = null
+const clients: WorkspaceTestClient[] = []
+const stocks: StockClient[] = []
+
+afterEach(async () => {
+  for (const s of stocks.splice(0)) s.destroy()
+  await Promise.all(clients.splice(0).map((c) => c.close()))
+  await srv?.close()
+  srv = null
+})
+
+const start = async (options: WeftServerOptions & { commitWindowMs?: number } = {}) =>
+  (srv = await startTestServer(options))
+
+const open = async (workspace: string, query = ''): Promise<WorkspaceTestClient> => {
+  const client = await WorkspaceTestClient.open(`${srv?.ws}/workspace/${workspace}${query}`)
+  clients.push(client)
+  return client
+}
+
+const stock = (room: string, params?: Record<string, string>): StockClient => {
+  const client = stockClient(`${srv?.ws}/relay`, room, params ? { params } : {})
+  stocks.push(client)
+  return client
+}
+
+const refusedFor =
+  (doc: string) =>
+  (f: WorkspaceFrame): boolean =>
+    f.kind === 'refused' && f.doc === doc
+const changedFor =
+  (doc: string) =>
+  (f: WorkspaceFrame): boolean =>
+    f.kind === 'changed' && f.doc === doc
+
+describe('workspace endpoint', () => {
+  it('WS-RELAY-1, WS-RELAY-2: one socket carries two documents; each is the room W/D a stock y-websocket client sees', async () => {
+    await start()
+    const ws = await open('team')
+    const notes = ws.subscribe('notes')
+    const todo = ws.subscribe('todo')
+    notes.getText('t').insert(0, 'notes from the workspace')
+    todo.getText('t').insert(0, 'todo from the workspace')
+
+    const stockNotes = stock('team/notes')
+    const stockTodo = stock('team/todo')
+    await Promise.all([
+      textEquals(stockNotes.doc, 'notes from the workspace'),
+      textEquals(stockTodo.doc, 'todo from the workspace'),
+    ])
+    // And back: the stock client's edit reaches the workspace socket, in the right document only.
+    stockTodo.doc.getText('t').insert(0, '> ')
+    await ws.text('todo', '> todo from the workspace')
+    expect(notes.getText('t').toString()).toBe('notes from the workspace')
+    // Another workspace's room of the same name is another document.
+    const other = stock('elsewhere/notes')
+    await other.synced()
+    expect(other.doc.getText('t').toString()).toBe('')
+  })
+
+  it('WS-RELAY-3: per-document access from the token: read-only and forbidden documents are refused alone, the socket stays', async () => {
+    await start({ auth: { secret: SECRET } })
+    const t = await token({ 'team/rw': 'write', 'team/ro': 'read' })
+    const ws = await open('team', `?token=${t}`)
+    ws.subscribe('secret')
+    const forbidden = await ws.next(refusedFor('secret'))
+    expect(forbidden.frame).toMatchObject({ code: CloseCode.Forbidden })
+
+    const ro = ws.subscribe('ro')
+    const rw = ws.subscribe('rw')
+    rw.getText('t').insert(0, 'written')
+    await ws.next((f) => f.kind === 'doc' && f.doc === 'ro')
+    // A write to the read-only document is refused for that document only (ReadOnly, as on /relay, RELAY-4.3).
+    ro.getText('t').insert(0, 'not allowed')
+    const readOnly = await ws.next(refusedFor('ro'))
+    expect(readOnly.frame).toMatchObject({ code: CloseCode.ReadOnly })
+    rw.getText('t').insert(7, ' and still written')
+    const reader = stock('team/rw', { token: t })
+    await textEquals(reader.doc, 'written and still written')
+    expect(ws.ws.readyState).toBe(ws.ws.OPEN)
+    // The server stored nothing of the refused write, nor of the forbidden document.
+    const check = stock('team/ro', { token: t })
+    await check.synced()
+    expect(check.doc.getText('t').toString()).toBe('')
+    expect(await srv?.store.list()).not.toContain('team/secret')
+  })
+
+  it('WS-RELAY-3: an invalid document id and a subscription past maxWorkspaceSubscriptions are refused, the socket stays', async () => {
+    await start({ limits: { maxWorkspaceSubscriptions: 2 } })
+    const ws = await open('team')
+    ws.subscribe('a~b')
+    expect((await ws.next(refusedFor('a~b'))).frame).toMatchObject({ code: CloseCode.Forbidden })
+    ws.subscribe('one')
+    ws.subscribe('two')
+    ws.subscribe('three')
+    expect((await ws.next(refusedFor('three'))).frame).toMatchObject({ code: CloseCode.TooManyRooms })
+    ws.unsubscribe('one')
+    const three = ws.subscribe('three')
+    three.getText('t').insert(0, 'third')
+    const reader = stock('team/three')
+    await textEquals(reader.doc, 'third')
+  })
+
+  it('WS-RELAY-4: hooks run per document (onConnect, onUpdate, onDisconnect with the room W/D); a refused update is REFUSED for its document', async () => {
+    const events: string[] = []
+    await start({
+      hooks: {
+        onConnect: (ctx) => void events.push(`connect ${ctx.room} ${ctx.access}`),
+        onDisconnect: (ctx) => void events.push(`disconnect ${ctx.room}`),
+        onUpdate: (ctx) =>
+          ctx.room === 'team/locked'
+            ? { ok: false, reason: 'locked' }
+            : events.push(`update ${ctx.room}`) && undefined,
+      },
+    })
+    const ws = await open('team')
+    const open1 = ws.subscribe('open')
+    const locked = ws.subscribe('locked')
+    open1.getText('t').insert(0, 'x')
+    locked.getText('t').insert(0, 'y')
+    const refused = await ws.next(refusedFor('locked'))
+    expect(refused.frame).toMatchObject({ code: CloseCode.UpdateRefused })
+    await ws.next(changedFor('open'))
+    ws.unsubscribe('open')
+    await vi.waitFor(() => expect(events).toContain('disconnect team/open'))
+    expect(events).toContain('connect team/open write')
+    expect(events).toContain('connect team/locked write')
+    expect(events).toContain('update team/open')
+    expect(events).toContain('disconnect team/locked')
+  })
+
+  it('WS-RELAY-6: CHANGED is pushed after each durable commit, for documents the token may read, subscribed or not', async () => {
+    await start({ auth: { secret: SECRET } })
+    const watcher = await open('team', `?token=${await token({ 'team/a': 'read', 'team/b': 'read' })}`)
+    const writerToken = await token({ '*': 'write' })
+    const a = stock('team/a', { token: writerToken })
+    await a.synced()
+    a.doc.getText('t').insert(0, 'a')
+    const first = await watcher.next(changedFor('a'))
+    const seqA = (first.frame as { seq: number }).seq
+    const hidden = stock('team/hidden', { token: writerToken })
+    await hidden.synced()
+    hidden.doc.getText('t').insert(0, 'h')
+    const elsewhere = stock('other/a', { token: writerToken })
+    await elsewhere.synced()
+    elsewhere.doc.getText('t').insert(0, 'o')
+    const b = stock('team/b', { token: writerToken })
+    await b.synced()
+    b.doc.getText('t').insert(0, 'b')
+    const second = await watcher.next(changedFor('b'), first.index + 1)
+    // The hidden document's commit came between: its seq is skipped, and it is never named.
+    expect((second.frame as { seq: number }).seq).toBeGreaterThan(seqA)
+    expect(watcher.frames.some((r) => r.frame.kind === 'changed' && r.frame.doc === 'hidden')).toBe(false)
+    // The other workspace's document is not this one's.
+    expect(watcher.frames.filter((r) => r.frame.kind === 'changed').map((r) => r.frame)).toEqual([
+      { kind: 'changed', doc: 'a', seq: seqA },
+      { kind: 'changed', doc: 'b', seq: (second.frame as { seq: number }).seq },
+    ])
+  })
+
+  it('WS-RELAY-7: catch-up after a reconnect returns only what changed since the cursor, readable documents only', async () => {
+    await start({ auth: { secret: SECRET } })
+    const all = await token({ 'team/*': 'write' })
+    const first = await open('team', `?token=${all}`)
+    first.subscribe('a').getText('t').insert(0, 'a')
+    first.subscribe('b').getText('t').insert(0, 'b')
+    first.subscribe('c').getText('t').insert(0, 'c')
+    await first.next(changedFor('c'))
+    await first.next(changedFor('a'))
+    await first.next(changedFor('b'))
+    const seen = Math.max(...first.frames.flatMap((r) => (r.frame.kind === 'changed' ? [r.frame.seq] : [])))
+    await first.close()
+
+    // While the client is away: b and c change, c is not readable by its next token.
+    const writer = await open('team', `?token=${all}`)
+    writer.subscribe('b').getText('t').insert(0, 'B')
+    writer.subscribe('c').getText('t').insert(0, 'C')
+    await writer.next(changedFor('c'), 0)
+    await writer.next(changedFor('b'), 0)
+
+    const again = await open('team', `?token=${await token({ 'team/a': 'read', 'team/b': 'read' })}`)
+    again.catchUp(seen, 1)
+    const pages: WorkspaceFrame[] = []
+    for (let from = 0; ;) {
+      const page = await again.next((f) => f.kind === 'changes', from)
+      pages.push(page.frame)
+      from = page.index + 1
+      if (page.frame.kind === 'changes' && !page.frame.more) break
+    }
+    const docs = pages.flatMap((p) => (p.kind === 'changes' ? p.changes.map((c) => c.doc) : []))
+    expect(docs).toEqual(['b'])
+    const last = pages[pages.length - 1] as { through: number }
+    // through passes c's change too: the client does not ask for it again.
+    expect(last.through).toBe(seen + 2)
+    // Nothing changed since: an empty page with through = the cursor.
+    again.catchUp(last.through)
+    const empty = await again.next(
+      (f) => f.kind === 'changes' && f.through === last.through && f.changes.length === 0,
+    )
+    expect(empty.frame).toMatchObject({ more: false })
+  })
+
+  it('WS-RELAY-8: junk frames close the socket with MalformedMessage; the relay keeps serving everyone else', async () => {
+    await start()
+    const good = await open('team')
+    const doc = good.subscribe('d')
+    const junk: Uint8Array[] = [
+      new Uint8Array([99]),
+      new Uint8Array([]),
+      new Uint8Array([1, 0]),
+      new Uint8Array([WorkspaceFrameKind.Changed, 1, 97, 1]),
+      new Uint8Array([3, 0xff]),
+    ]
+    for (const bytes of junk) {
+      const bad = await open('team')
+      bad.send(bytes)
+      expect(await bad.closed).toBe(CloseCode.MalformedMessage)
+    }
+    const text = await open('team')
+    text.ws.send('a text frame')
+    expect(await text.closed).toBe(CloseCode.MalformedMessage)
+    // A malformed per-document message is that document's problem: REFUSED, the socket stays.
+    const inner = await open('team')
+    inner.subscribe('d')
+    inner.send(encodeDocFrame('d', new Uint8Array([0, 2, 0xff])))
+    expect((await inner.next(refusedFor('d'))).frame).toMatchObject({ code: CloseCode.MalformedMessage })
+    doc.getText('t').insert(0, 'still served')
+    await textEquals(stock('team/d').doc, 'still served')
+  })
+
+  it('WS-RELAY-9: a document subscribed and then unsubscribed leaves no room loaded', async () => {
+    await start({ relay: { idleUnloadMs: 0 } })
+    const ws = await open('team')
+    ws.subscribe('idle').getText('t').insert(0, 'x')
+    await ws.next(changedFor('idle'))
+    const loaded = async () => {
+      const text = await (srv as TestServer).server.metrics.render()
+      return Number(/^weft_relay_docs_loaded (\d+)/m.exec(text)?.[1])
+    }
+    expect(await loaded()).toBe(1)
+    ws.unsubscribe('idle')
+    await vi.waitFor(async () => expect(await loaded()).toBe(0))
+    // Subscribing again loads it again, with its content.
+    ws.docs.delete('idle')
+    ws.subscribe('idle')
+    await ws.text('idle', 'x')
+    expect(await loaded()).toBe(1)
+  })
+
+  it('WS-RELAY-1: a path that names no valid workspace is refused with 404; workspacePath: false serves none', async () => {
+    await start()
+    await expect(WorkspaceTestClient.open(`${srv?.ws}/workspace/`)).rejects.toThrow(/404/)
+    await expect(WorkspaceTestClient.open(`${srv?.ws}/workspace/${'w'.repeat(129)}`)).rejects.toThrow(/404/)
+    await srv?.close()
+    srv = await startTestServer({ workspacePath: false })
+    await expect(WorkspaceTestClient.open(`${srv.ws}/workspace/team`)).rejects.toThrow(/404/)
+  })
+
+  it('WS-RELAY-2: updates a document receives before it is subscribed are in its sync; edits of one socket reach another', async () => {
+    await start()
+    const one = await open('team')
+    one.subscribe('shared').getText('t').insert(0, 'hello')
+    await one.next(changedFor('shared'))
+    const two = await open('team')
+    two.subscribe('shared')
+    await two.text('shared', 'hello')
+    one.docs.get('shared')?.getText('t').insert(5, ' world')
+    await two.text('shared', 'hello world')
+  })
+})
