@@ -153,8 +153,8 @@ export class ReconnectingSocket extends ObservableV2<ReconnectingSocketEvents> {
   }
 
   /** Closes the open connection (e.g. after bad input from the server); it reconnects as after any close. */
-  drop(reason: string): void {
-    this.#socket?.close(1000, reason)
+  drop(reason: string, code = 1000): void {
+    this.#socket?.close(code, reason)
   }
 
   /** Sends on the open connection; returns false (and sends nothing) while there is none. */

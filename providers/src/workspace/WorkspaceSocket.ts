@@ -1,6 +1,7 @@
 import { ObservableV2 } from 'lib0/observable'
 import {
   CATALOGUE_DOC,
+  CloseCode,
   WeftError,
   WeftErrorCode,
   isWorkspaceDocId,
@@ -301,7 +302,7 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
 
   #protocolError(reason: string): void {
     this.#fail(new WeftError(WeftErrorCode.MalformedMessage, `workspace ${this.workspace}: ${reason}`))
-    this.#socket.drop('malformed frame')
+    this.#socket.drop('malformed frame', CloseCode.MalformedMessage)
   }
 
   #fail(error: WeftError): void {

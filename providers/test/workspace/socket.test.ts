@@ -213,7 +213,7 @@ describe('WorkspaceSocket', () => {
     const failed = once<{ error: WeftError }>(link, 'error')
     conn.send(bytes(99, 1))
     expect((await failed).error.code).toBe('malformed-message')
-    await conn.closed
+    expect(await conn.closed).toEqual({ code: CloseCode.MalformedMessage })
     await (await relay.nthConnection(2)).next('catch-up')
   })
 })
