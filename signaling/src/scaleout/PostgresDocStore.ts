@@ -9,6 +9,10 @@ import {
   type DocId,
   type DocStore,
   type StoredDoc,
+  type WorkspaceChanges,
+  type WorkspaceIndex,
+  type WorkspaceSummary,
+  workspaceOf,
 } from '@weft/core'
 import { EPOCH_META_KEY } from '@weft/core/epochs'
 import { epochMismatchError } from '@weft/core/store-kit'
@@ -17,10 +21,12 @@ import {
   COMPACT_LOCK_KEY,
   POSTGRES_SCHEMA_VERSION,
   SCHEMA_LOCK_KEY,
+  WORKSPACE_INDEX_SCHEMA_VERSION,
   isSafeSchemaName,
   schemaStatements,
 } from './postgresSchema.js'
 import { requireDriver } from './requireDriver.js'
+import * as wsIndex from './postgresWorkspaceIndex.js'
 
 /** Options of {@link PostgresDocStore}. */
 export interface PostgresDocStoreOptions {
@@ -81,8 +87,13 @@ const clockOf = (docId: string, value: unknown): number => {
  * committed together (group commit, one statement); compaction takes a row lock plus a per-document advisory lock,
  * so two nodes never compact one document at once (the second gets `stale`). Tables are created on first use
  * (`weft_schema` records their version). Rules: docs/spec/storage.md, SCALE-1 in docs/spec/relay-protocol.md.
+ *
+ * It keeps the {@link WorkspaceIndex} (`WS-STORE-*`): the transaction of an append batch, a compaction or a removal
+ * of a `W/D` document bumps W's counter row (one seq per document per transaction), so the sequence is gap-free and
+ * commits in order across nodes. A database of schema version 1 is indexed when a node of this version opens it; a
+ * node of version 1 then refuses to start on it, so upgrade every node together.
  */
-export class PostgresDocStore implements DocStore {
+export class PostgresDocStore implements DocStore, WorkspaceIndex {
   readonly #pool: pg.Pool
   readonly #ownsPool: boolean
   readonly #schema: string
@@ -273,6 +284,7 @@ export class PostgresDocStore implements DocStore {
         await c.query(`DELETE FROM ${t('updates')} WHERE doc = $1 AND clock <= $2`, [docId, throughClock])
         for (const [key, value] of Object.entries(options?.meta ?? {}))
           await this.#putMeta(c, docId, key, value)
+        await wsIndex.advanceWorkspaces(c, this.#wsTables, [docId])
         return { ok: true }
       })
     } catch (err) {
@@ -302,6 +314,7 @@ export class PostgresDocStore implements DocStore {
         for (const table of ['docs', 'snapshots', 'updates', 'meta'] as const) {
           await c.query(`DELETE FROM ${t(table)} WHERE doc = $1`, [docId])
         }
+        await wsIndex.removeFromWorkspace(c, this.#wsTables, docId)
       })
     } catch (err) {
       throw toStoreError(err, 'remove')
@@ -321,6 +334,35 @@ export class PostgresDocStore implements DocStore {
     }
   }
 
+  async workspaceSeq(workspace: string): Promise<number> {
+    await this.#before()
+    try {
+      return await wsIndex.workspaceSeq(this.#pool, this.#wsTables, workspace)
+    } catch (err) {
+      throw toStoreError(err, 'workspaceSeq')
+    }
+  }
+
+  async changesSince(workspace: string, cursor: number, limit: number): Promise<WorkspaceChanges> {
+    await this.#before()
+    try {
+      return await this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (c) =>
+        wsIndex.changesSince(c, this.#wsTables, workspace, cursor, limit),
+      )
+    } catch (err) {
+      throw toStoreError(err, 'changesSince')
+    }
+  }
+
+  async workspaces(): Promise<WorkspaceSummary[]> {
+    await this.#before()
+    try {
+      return await wsIndex.workspaces(this.#pool, this.#wsTables)
+    } catch (err) {
+      throw toStoreError(err, 'workspaces')
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     // Pending appends are committed first (STORE-6.1).
@@ -332,6 +374,15 @@ export class PostgresDocStore implements DocStore {
   readonly #table = (name: 'docs' | 'snapshots' | 'updates' | 'meta'): string =>
     `${this.#schema}.weft_${name}`
 
+  get #wsTables(): wsIndex.WorkspaceTables {
+    return {
+      workspaces: `${this.#schema}.weft_workspaces`,
+      docs: `${this.#schema}.weft_workspace_docs`,
+      updates: this.#table('updates'),
+      snapshots: this.#table('snapshots'),
+    }
+  }
+
   async #createSchema(): Promise<void> {
     await this.#transaction('BEGIN', async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY])
@@ -340,9 +391,12 @@ export class PostgresDocStore implements DocStore {
         `SELECT version FROM ${this.#schema}.weft_schema WHERE component = 'docstore'`,
       )
       const stored = (row.rows[0] as { version: number } | undefined)?.version
-      if (stored === undefined) {
+      if (stored === undefined || stored < WORKSPACE_INDEX_SCHEMA_VERSION) {
+        // WS-STORE-5.1: version 1 had no workspace index (a new database: nothing to index).
+        await wsIndex.indexExisting(c, this.#wsTables, this.#table('docs'))
         await c.query(
-          `INSERT INTO ${this.#schema}.weft_schema (component, version) VALUES ('docstore', $1)`,
+          `INSERT INTO ${this.#schema}.weft_schema (component, version) VALUES ('docstore', $1)
+           ON CONFLICT (component) DO UPDATE SET version = excluded.version`,
           [POSTGRES_SCHEMA_VERSION],
         )
       } else if (stored > POSTGRES_SCHEMA_VERSION) {
@@ -437,8 +491,10 @@ export class PostgresDocStore implements DocStore {
       let accepted = batch
       try {
         await this.ready()
-        // Meta entries (STORE-2.6) need the transaction too.
-        if (!batch.some((p) => p.epoch !== undefined || p.meta !== undefined))
+        // Meta entries (STORE-2.6) and the workspace index (WS-STORE-2.1) need the transaction too.
+        if (
+          !batch.some((p) => p.epoch !== undefined || p.meta !== undefined || workspaceOf(p.docId) !== null)
+        )
           clocks = await this.#insert(this.#pool, batch)
         else {
           for (;;) {
@@ -506,7 +562,7 @@ export class PostgresDocStore implements DocStore {
     const checked = [...new Set(batch.filter((p) => p.epoch !== undefined).map((p) => p.docId))]
     return this.#transaction('BEGIN', async (c) => {
       const clocks = await this.#insert(c, batch)
-      const stored = await this.#storedEpochs(c, checked)
+      const stored = checked.length > 0 ? await this.#storedEpochs(c, checked) : new Map<string, string>()
       const refused = new Map<PendingAppend, WeftError>()
       for (const p of batch) {
         const epoch = stored.get(p.docId) ?? INITIAL_EPOCH
@@ -516,6 +572,12 @@ export class PostgresDocStore implements DocStore {
       if (refused.size === 0) {
         for (const p of batch)
           for (const [key, value] of Object.entries(p.meta ?? {})) await this.#putMeta(c, p.docId, key, value)
+        // WS-STORE-2.1, 2.3: after the documents' counter rows (locked by #insert), in the same transaction.
+        await wsIndex.advanceWorkspaces(
+          c,
+          this.#wsTables,
+          batch.map((p) => p.docId),
+        )
         return clocks
       }
       // Rolled back by #transaction: nothing of this attempt is written, no clock is used.

@@ -1,5 +1,8 @@
 /** Version of the tables {@link schemaStatements} creates; stored in `weft_schema`. */
-export const POSTGRES_SCHEMA_VERSION = 1
+export const POSTGRES_SCHEMA_VERSION = 2
+
+/** The schema version that added the workspace index: an older database is indexed when it is opened. */
+export const WORKSPACE_INDEX_SCHEMA_VERSION = 2
 
 /** Advisory lock key (first half) serializing schema creation across nodes starting at once. */
 export const SCHEMA_LOCK_KEY = 0x77656674 // "weft"
@@ -17,6 +20,10 @@ export const isSafeSchemaName = (name: string): boolean => /^[a-z_][a-z0-9_]{0,6
  * - `weft_snapshots`: the compacted state (V2) and the clock it covers.
  * - `weft_updates`: the tail, keyed by (doc, clock).
  * - `weft_meta`: per-document string metadata.
+ *
+ * Version 2 adds the workspace index (`WS-STORE-*`; a version-1 database is indexed when a version-2 node opens it):
+ * - `weft_workspaces`: one row per workspace with its change sequence (the last seq handed out).
+ * - `weft_workspace_docs`: per document `W/D` of a workspace, the seq of its last change; `removed` marks a tombstone.
  */
 export const schemaStatements = (schema: string): string[] => [
   `CREATE SCHEMA IF NOT EXISTS ${schema}`,
@@ -25,4 +32,7 @@ export const schemaStatements = (schema: string): string[] => [
   `CREATE TABLE IF NOT EXISTS ${schema}.weft_snapshots (doc text PRIMARY KEY, clock bigint NOT NULL, data bytea NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS ${schema}.weft_updates (doc text NOT NULL, clock bigint NOT NULL, data bytea NOT NULL, PRIMARY KEY (doc, clock))`,
   `CREATE TABLE IF NOT EXISTS ${schema}.weft_meta (doc text NOT NULL, key text NOT NULL, value text NOT NULL, PRIMARY KEY (doc, key))`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.weft_workspaces (id text PRIMARY KEY, seq bigint NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.weft_workspace_docs (workspace text NOT NULL, doc text NOT NULL, seq bigint NOT NULL, removed boolean NOT NULL DEFAULT false, PRIMARY KEY (workspace, doc))`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS weft_workspace_docs_seq ON ${schema}.weft_workspace_docs (workspace, seq)`,
 ]

@@ -26,6 +26,7 @@ const open = (schema: string): PostgresDocStore => {
 
 // SCALE-1.1: the PostgreSQL store passes the DocStore contract, reopening included.
 runDocStoreContract('PostgresDocStore', () => open(`contract_${n++}`), {
+  workspaceIndex: true,
   reopen: async (store) => {
     await store.close()
     return open(schemas.get(store as PostgresDocStore) ?? '')
@@ -139,5 +140,94 @@ describe('PostgresDocStore across nodes', () => {
     expect((refused as Error).message).toMatch(/schema version 99/)
     await client.end()
     await Promise.all([store.close(), newer.close()])
+  })
+})
+
+describe('PostgresDocStore workspace index across nodes', () => {
+  it('WS-STORE-2.4: two nodes append to one workspace at once: seqs are exactly 1..n, and a reader only ever sees a gap-free prefix', async () => {
+    const schema = `ws_nodes_${n++}`
+    const [s1, s2, reader] = [open(schema), open(schema), open(schema)]
+    const total = 80
+    let writing = true
+    const writes = (async () => {
+      const pending: Promise<number>[] = []
+      for (let i = 0; i < total; i++) {
+        pending.push((i % 2 ? s1 : s2).append(docId(`acme/d${i}`), Uint8Array.of(i)))
+        // Many transactions per node, interleaved with the other node's.
+        if (i % 5 === 4) await Promise.all(pending)
+      }
+      await Promise.all(pending)
+    })().finally(() => {
+      writing = false
+    })
+    // Each page is exactly the seqs cursor+1..through: a change never commits before one with a lower seq.
+    let cursor = 0
+    const seen: number[] = []
+    const readPage = async (): Promise<void> => {
+      const page = await reader.changesSince('acme', cursor, 1000)
+      expect(page.changes.map((c) => c.seq)).toEqual(
+        Array.from({ length: page.through - cursor }, (_, i) => cursor + 1 + i),
+      )
+      seen.push(...page.changes.map((c) => c.seq))
+      cursor = page.through
+    }
+    while (writing) await readPage()
+    await writes
+    await readPage()
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+    expect(await s1.workspaceSeq('acme')).toBe(total)
+    // Compactions and removals by both nodes at once continue the same sequence.
+    const a = docId('acme/d0')
+    const b = docId('acme/d1')
+    const [la, lb] = await Promise.all([s1.load(a), s2.load(b)])
+    await Promise.all([
+      s1.compact(a, Uint8Array.of(9), la?.clock ?? 0),
+      s2.compact(b, Uint8Array.of(9), lb?.clock ?? 0),
+      s1.remove(docId('acme/d2')),
+      s2.append(docId('acme/d3'), Uint8Array.of(1)),
+    ])
+    expect((await reader.changesSince('acme', total, 10)).changes.map((c) => c.seq)).toEqual([
+      total + 1,
+      total + 2,
+      total + 3,
+      total + 4,
+    ])
+    await Promise.all([s1.close(), s2.close(), reader.close()])
+  })
+
+  it('WS-STORE-5.1: a database of schema version 1 is indexed when a node of version 2 opens it', async () => {
+    const schema = `ws_v1_${n++}`
+    const old = open(schema)
+    await old.append(docId('acme/b'), Uint8Array.of(1, 2))
+    const c = await old.append(docId('acme/a'), Uint8Array.of(3))
+    await old.compact(docId('acme/a'), Uint8Array.of(4, 4, 4), c)
+    await old.append(docId('beta/x/y'), Uint8Array.of(5))
+    await old.append(docId('plain'), Uint8Array.of(6))
+    await old.setMeta(docId('acme/meta-only'), 'k', 'v')
+    await old.close()
+    // What version 1 left: the same tables without the workspace index.
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    await client.query(`DROP TABLE ${schema}.weft_workspaces, ${schema}.weft_workspace_docs`)
+    await client.query(`UPDATE ${schema}.weft_schema SET version = 1`)
+    // Two nodes start at once: the schema lock lets one index it, once.
+    const [n1, n2] = [open(schema), open(schema)]
+    await Promise.all([n1.ready(), n2.ready()])
+    expect(await n2.workspaces()).toEqual([
+      { id: 'acme', documents: 2, seq: 2, bytes: 5 },
+      { id: 'beta', documents: 1, seq: 1, bytes: 1 },
+    ])
+    expect((await n1.changesSince('acme', 0, 10)).changes).toEqual([
+      { doc: 'a', seq: 1 },
+      { doc: 'b', seq: 2 },
+    ])
+    expect(
+      (await client.query(`SELECT version FROM ${schema}.weft_schema WHERE component = 'docstore'`)).rows,
+    ).toEqual([{ version: 2 }])
+    await n1.append(docId('acme/b'), Uint8Array.of(7))
+    expect(await n2.workspaceSeq('acme')).toBe(3)
+    expect([...((await n2.load(docId('acme/a')))?.snapshot ?? [])]).toEqual([4, 4, 4])
+    await client.end()
+    await Promise.all([n1.close(), n2.close()])
   })
 })
