@@ -538,26 +538,35 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
 
   /** Opens `d` briefly, waits until it is `synced` (nothing pending) and stored, closes it. False if aborted. */
   async #syncOnce(d: string): Promise<boolean> {
-    const doc = await this.#slots.acquire(d, 'sync')
+    let aborted = false
+    let wake = (): void => {}
+    const abort = () => {
+      aborted = true
+      wake()
+    }
+    this.#aborts.add(abort)
     try {
-      const ok = await new Promise<boolean>((resolve) => {
-        const finish = (value: boolean) => {
-          doc.off('status', onStatus)
-          this.#aborts.delete(abort)
-          resolve(value)
-        }
-        const abort = () => finish(false)
-        const onStatus = () => {
-          if (doc.status === 'synced') finish(true)
-        }
-        this.#aborts.add(abort)
-        doc.on('status', onStatus)
-        onStatus()
-      })
-      if (ok) await doc.handle.flushed()
-      return ok
+      const doc = await this.#slots.acquire(d, 'sync')
+      try {
+        const ok = await new Promise<boolean>((resolve) => {
+          const onStatus = () => {
+            if (aborted || doc.status === 'synced') finish()
+          }
+          const finish = () => {
+            doc.off('status', onStatus)
+            resolve(!aborted)
+          }
+          wake = finish
+          doc.on('status', onStatus)
+          onStatus()
+        })
+        if (ok) await doc.handle.flushed()
+        return ok
+      } finally {
+        await this.#slots.release(d, 'sync')
+      }
     } finally {
-      await this.#slots.release(d, 'sync')
+      this.#aborts.delete(abort)
     }
   }
 

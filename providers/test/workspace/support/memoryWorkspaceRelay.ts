@@ -118,8 +118,7 @@ export class MemoryWorkspaceRelay {
       const cursor = this.#pushed.get(workspace) ?? 0
       const page = await this.store.changesSince(workspace, cursor, 1000)
       this.#pushed.set(workspace, page.through)
-      for (const change of page.changes)
-        for (const link of this.#links) if (link.workspace === workspace) link._push(change.doc, change.seq)
+      for (const link of this.#links) if (link.workspace === workspace) link._push(page.changes, page.through)
     })
   }
 }
@@ -135,9 +134,11 @@ export class MemoryWorkspaceLink extends ObservableV2<WorkspaceLinkEvents> imple
   readonly #name: string
   #status: TransportStatus = 'disconnected'
   readonly #transports = new Set<{ doc: string; t: MemoryTransport }>()
-  /** Every change of a contiguous run from 1 the workspace reported handled. */
+  /** Every change up to it was handled (or never concerned this link): the cursor a real link would store. */
   cursor = 0
   readonly handledSeqs = new Set<number>()
+  readonly #unhandled = new Set<number>()
+  #complete = 0
   /** Documents a transport was asked for, in order. */
   readonly asked: string[] = []
 
@@ -168,7 +169,17 @@ export class MemoryWorkspaceLink extends ObservableV2<WorkspaceLinkEvents> imple
 
   handled(seq: number): void {
     this.handledSeqs.add(seq)
-    while (this.handledSeqs.has(this.cursor + 1)) this.cursor++
+    this.#unhandled.delete(seq)
+    this.#advance()
+  }
+
+  #advance(): void {
+    this.cursor = this.#unhandled.size === 0 ? this.#complete : Math.min(...this.#unhandled) - 1
+  }
+
+  #emitChange(doc: string, seq: number): void {
+    if (!this.handledSeqs.has(seq)) this.#unhandled.add(seq)
+    this.emit('changed', [{ doc, seq }])
   }
 
   async connect(): Promise<void> {
@@ -179,7 +190,9 @@ export class MemoryWorkspaceLink extends ObservableV2<WorkspaceLinkEvents> imple
     await this.#relay.pushed()
     const page = await this.#relay.store.changesSince(this.workspace, this.cursor, 100_000)
     if (this.#status !== 'connected') return
-    for (const c of page.changes) this.emit('changed', [{ doc: c.doc, seq: c.seq }])
+    for (const c of page.changes) this.#emitChange(c.doc, c.seq)
+    this.#complete = Math.max(this.#complete, page.through)
+    this.#advance()
     this.emit('caught-up', [{ through: page.through }])
   }
 
@@ -196,8 +209,11 @@ export class MemoryWorkspaceLink extends ObservableV2<WorkspaceLinkEvents> imple
   }
 
   /** @internal */
-  _push(doc: string, seq: number): void {
-    if (this.#status === 'connected') this.emit('changed', [{ doc, seq }])
+  _push(changes: ReadonlyArray<{ doc: string; seq: number }>, through: number): void {
+    if (this.#status !== 'connected') return
+    for (const c of changes) this.#emitChange(c.doc, c.seq)
+    this.#complete = Math.max(this.#complete, through)
+    this.#advance()
   }
 
   #end(doc: string): MemoryTransport {
