@@ -7,7 +7,6 @@ import {
   type DocStore,
   type StoredDoc,
 } from '@weft/core'
-import { type ItemCounts } from '@weft/core/epochs'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
 import { CompactionWorker } from './CompactionWorker.js'
@@ -90,37 +89,31 @@ export type RelayCompactionOptions = Partial<CompactionPolicy> & {
   readonly worker?: CompactionWorker | undefined
 }
 
-/** What {@link RelayCompaction} needs from the relay. */
-export interface RelayCompactionHost {
+/** What {@link RelayCompaction} works with (the same for every room; no callbacks). */
+export interface RelayCompactionContext {
   readonly store: DocStore
   readonly logger: Logger
   readonly metrics: ServerMetrics
   /** Scale-out mode (null on a single node). */
   readonly scale: ScaleOutRelay | null
-  /** Whether `doc` has updates not yet durable. */
-  pending(doc: RelayRoom): boolean
-  /** Whether the relay is closing. */
-  closed(): boolean
-  /**
-   * A log compaction of `doc` was stored; `counts`: what its rebuild counted of the history (for the epoch-start
-   * policy, RELAY-EPOCH-5).
-   */
-  compacted(doc: RelayRoom, counts: ItemCounts): void
 }
 
 /**
- * Log compaction of the relay's documents (RELAY-3.4, RELAY-3.6, RELAY-3.7, SCALE-4): when to rebuild a document's
- * state through a garbage-collecting `Y.Doc` and store it as the new snapshot, and the bookkeeping of the running
- * compactions. At most one compaction per document runs at a time (`RelayRoom.compacting`).
+ * Log compaction of the relay's rooms (RELAY-3.4, RELAY-3.6, RELAY-3.7, SCALE-4): when to rebuild a room's state
+ * through a garbage-collecting `Y.Doc` and store it as the new snapshot, and the bookkeeping of the running
+ * compactions. At most one compaction per room runs at a time (`RelayRoom.compacting`). It reads the room's counters
+ * and tells the room what happened (`rebuilt`, `compacted`, `reloaded`, ...): the room writes its own log and
+ * counters, and asks its epoch's policy after a stored compaction.
  */
 export class RelayCompaction {
-  readonly #host: RelayCompactionHost
+  readonly #host: RelayCompactionContext
   readonly #rules: CompactionRules
   readonly #running = new Set<Promise<void>>()
+  #stopped = false
 
   readonly #worker: CompactionWorker
 
-  constructor(host: RelayCompactionHost, options: RelayCompactionOptions | undefined) {
+  constructor(host: RelayCompactionContext, options: RelayCompactionOptions | undefined) {
     this.#host = host
     const { workerMinBytes, worker, ...policy } = options ?? {}
     this.#worker = worker ?? CompactionWorker.shared()
@@ -130,6 +123,11 @@ export class RelayCompaction {
       insertOnly: { ...full, maxUpdateBytes: Infinity },
       workerMinBytes: workerMinBytes ?? DEFAULT_WORKER_MIN_BYTES,
     }
+  }
+
+  /** Starts no more compactions (the relay closes). */
+  stop(): void {
+    this.#stopped = true
   }
 
   /** Resolves once every running compaction ended. */
@@ -155,7 +153,8 @@ export class RelayCompaction {
     const state = doc.log.state()
     const { v1 } = collectGarbage(state)
     if (v1.byteLength >= state.byteLength * GC_ON_LOAD_GAIN) return false
-    doc.log.rebase([v1])
+    // Nothing was accepted since the load: nothing deleted is collected (the counters stay as loaded).
+    doc.rebuilt(v1, 0)
     this.#host.logger.debug(
       { doc: doc.docId, from: state.byteLength, to: v1.byteLength },
       'collected on load',
@@ -181,7 +180,7 @@ export class RelayCompaction {
     const size = doc.log.byteLength
     const due = force || compactionDue(doc, size, this.#rules)
     // No log compaction during an epoch switch (it would store old-epoch state after the switch).
-    if (!due || doc.compacting || host.closed() || doc.epochBusy) return
+    if (!due || doc.compacting || this.#stopped || doc.epochBusy) return
     // The log holds every stored update through `through` (and perhaps accepted ones not yet durable: a snapshot
     // may hold more than its clock says, never less). A busy document therefore compacts while writes continue.
     const through = host.scale ? host.scale.appliedClock(doc) : doc.lastClock
@@ -190,7 +189,7 @@ export class RelayCompaction {
     // is kept on top of the rebuilt state (the mark). A small one is rebuilt here, at once (RELAY-3.7 needs that).
     const deletedBefore = doc.deletedSinceGc
     const failed = (err: unknown) => {
-      // Not retried before the next growth step.
+      // Not retried before the next growth step (and what was recorded since the mark is no longer needed).
       doc.rebuildFailed(size)
       host.logger.error({ err, doc: doc.docId }, 'compaction failed')
     }
@@ -208,21 +207,15 @@ export class RelayCompaction {
       } catch (err) {
         return failed(err)
       }
-      doc.compactionStarts()
+      doc.compactionStarts(false)
       return this.#track(doc, rebuilt(collected))
     }
-    doc.compactionStarts()
-    doc.log.mark()
+    // What is appended while the worker rebuilds is kept on top of the rebuilt state (the log's mark).
+    doc.compactionStarts(true)
     const work = this.#worker.run<Collected>({ op: 'collect', parts: doc.log.parts() }, false)
     this.#track(
       doc,
-      work.then(
-        ({ result }) => rebuilt(result),
-        (err: unknown) => {
-          doc.log.unmark()
-          failed(err)
-        },
-      ),
+      work.then(({ result }) => rebuilt(result), failed),
     )
   }
 
@@ -232,7 +225,7 @@ export class RelayCompaction {
     through: number,
     count: number,
     bytes: number,
-    counts: ItemCounts,
+    counts: Collected['counts'],
   ): Promise<void> {
     const host = this.#host
     try {
@@ -240,37 +233,35 @@ export class RelayCompaction {
         meta: { [GC_META_KEY]: String(through) },
       })
       if (!result.ok) return void host.logger.debug({ doc: doc.docId }, 'compaction was stale')
-      doc.compacted(count, bytes, snapshot.byteLength)
       host.scale?.compacted(doc, through, snapshot.byteLength)
       host.metrics.compactions.inc()
       host.logger.debug({ doc: doc.docId, updates: count, bytes: snapshot.byteLength }, 'compacted')
-      host.compacted(doc, counts)
+      // RELAY-EPOCH-5: the room asks its epoch-start policy on what the rebuild counted.
+      doc.compacted(count, bytes, snapshot.byteLength, counts)
     } catch (err) {
       host.logger.error({ err, doc: doc.docId }, 'compaction failed')
     }
   }
 
   /**
-   * Another node compacted `doc` (SCALE-4.3): its stored tail is gone, and the snapshot holds the garbage-collected
-   * state. This node resets its compaction counters and, when nothing of the document is waiting to be written,
-   * replaces its in-memory log by the stored state (so it too serves joiners without deleted content).
+   * Another node compacted `doc` (SCALE-4.3; the room reset its counters): when nothing of the room is waiting to be
+   * written, its in-memory log is replaced by the stored state (so this node too serves joiners without deleted
+   * content).
    */
-  remoteCompacted(doc: RelayRoom, bytes: number): void {
+  reload(doc: RelayRoom): void {
     const host = this.#host
-    doc.compactedElsewhere(bytes)
-    if (doc.compacting || host.pending(doc) || host.closed()) return
-    doc.compactionStarts()
-    doc.log.mark()
+    if (doc.compacting || doc.pending || this.#stopped) return
+    doc.compactionStarts(true)
     const deletedBefore = doc.deletedSinceGc
     this.#track(
       doc,
       host.store.load(doc.docId).then(
         (stored) => {
-          if (!stored?.snapshot) return void doc.log.unmark()
+          if (!stored?.snapshot) return void doc.compactionAbandoned()
           doc.reloaded(Y.convertUpdateFormatV2ToV1(stored.snapshot), stored.updates, deletedBefore)
         },
         (err: unknown) => {
-          doc.log.unmark()
+          doc.compactionAbandoned()
           host.logger.warn({ err, doc: doc.docId }, 'reload after a remote compaction failed')
         },
       ),

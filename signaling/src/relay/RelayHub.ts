@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
-import { CloseCode, closeCodeName, docId, type DocStore } from '@weft/core'
+import { CloseCode, docId, type DocStore } from '@weft/core'
 import { isEpochArchiveId } from '@weft/core/epochs'
-import { encodeAwareness, validateUpdate, type UpdateSummary } from '@weft/core/protocol'
+import { encodeAwareness, type UpdateSummary } from '@weft/core/protocol'
 import { RoomGrant, type Access } from '../auth/RoomGrant.js'
 import type { ConnectionContext, WeftHooks } from '../hooks.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
@@ -11,14 +11,12 @@ import { WeftServerError } from '../WeftServerError.js'
 import { GroupCommitter } from './GroupCommitter.js'
 import { RelayCompaction } from './RelayCompaction.js'
 import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './RelayConnection.js'
-import { RelayRoom, type RelayPeer } from './RelayRoom.js'
-import { isEpochPeer } from './RelayEpochPeer.js'
+import { RelayRoom, refusedUpdate, type RelayPeer, type RoomServices } from './RelayRoom.js'
 import { RelayEpochs } from './RelayEpochs.js'
 import { RelayHooks } from './RelayHooks.js'
 import type { RelaySocket } from './RelaySocket.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
 import { isQuarantineId, keepAside, screenStoredDoc } from './quarantine.js'
-import { checkNesting } from './checkNesting.js'
 
 /** Options of {@link RelayHub}. */
 export interface RelayHubOptions {
@@ -37,9 +35,11 @@ export interface RelayHubOptions {
 const MAX_AWARENESS_BYTES = 64 * 1024
 
 /**
- * The storing relay (docs/spec/relay-protocol.md): one {@link RelayRoom} per loaded room, loaded from the DocStore
- * before anyone is answered, written through a {@link GroupCommitter}, compacted when its update log grows, and
- * unloaded after `idleUnloadMs` without connections.
+ * The storing relay (docs/spec/relay-protocol.md): a map of {@link RelayRoom}s, one per loaded room, loaded from the
+ * DocStore before anyone is answered and unloaded after `idleUnloadMs` without connections, plus what is truly
+ * across rooms: the connections' admission to a room (the app's hooks), the services every room shares (made once
+ * here: group commit, compaction, epoch settings, scale-out), and close. Each room stores, compacts and switches
+ * epochs itself; nothing a room does calls back into the hub.
  */
 export class RelayHub implements RelayHost {
   readonly #store: DocStore
@@ -51,18 +51,15 @@ export class RelayHub implements RelayHost {
   readonly #idleUnloadMs: number
   readonly #docs = new Map<string, RelayRoom>()
   readonly #loading = new Map<string, Promise<RelayRoom>>()
-  /** Each document's epoch (history compaction, RELAY-EPOCH-*). */
+  /** The epoch settings every room shares, and the calls connections make of a room's epoch (RELAY-EPOCH-*). */
   readonly epochs: RelayEpochs
   /** Scale-out mode: the Redis bus and per-room clock tracking (null on a single node). */
   readonly #scale: ScaleOutRelay | null = null
   /** The app's hooks, or `null` when none is set (then nothing passes through them). */
   readonly #hooks: RelayHooks | null
   #closed = false
-  /**
-   * Told (through the room, the group committer's target) after each durable write of a room: asks the compaction
-   * policy, then (HOOK-5) tells the app, in commit order. One function for every room.
-   */
-  readonly #committed: (doc: RelayRoom) => void
+  /** What every room shares (one object for every room). */
+  readonly #services: RoomServices
   /** The settings of every connection, one object per access level (not one per connection). */
   readonly #connectionOptions: Record<Exclude<Access, 'none'>, RelayConnectionOptions>
 
@@ -81,16 +78,9 @@ export class RelayHub implements RelayHost {
     const hooks = opts.hooks
     this.#hooks =
       hooks && Object.values(hooks).some((h) => h !== undefined)
-        ? new RelayHooks(hooks, opts.logger, (room) => this.#refused(room), opts.limits.maxRelayMessageBytes)
+        ? new RelayHooks(hooks, opts.logger, refusedUpdate, opts.limits.maxRelayMessageBytes)
         : null
     const notified = this.#hooks?.notifiesStored ? this.#hooks : null
-    this.#committed = notified
-      ? (doc) => {
-          this.#compaction.maybeCompact(doc)
-          // HOOK-5: after the durable write, in commit order.
-          notified.stored(doc.docId, doc.lastClock)
-        }
-      : (doc) => this.#compaction.maybeCompact(doc)
     const scaleOut = opts.options.scaleOut
     if (scaleOut) {
       if (!isSharedStore(opts.store)) {
@@ -100,7 +90,6 @@ export class RelayHub implements RelayHost {
         store: opts.store,
         options: scaleOut,
         logger: opts.logger,
-        remoteCompacted: (doc, _clock, bytes) => this.#compaction.remoteCompacted(doc, bytes),
       })
     }
     this.#committer = new GroupCommitter(
@@ -113,41 +102,27 @@ export class RelayHub implements RelayHost {
         : undefined,
     )
     this.#idleUnloadMs = opts.options.idleUnloadMs ?? RELAY_DEFAULTS.idleUnloadMs
-    this.epochs = new RelayEpochs(
-      {
-        store: opts.store,
-        logger: opts.logger,
-        quiesce: (doc) => this.#quiesce(doc),
-        commit: (doc, update, forward) => {
-          const durable = this.#take(doc, update)
-          if (!durable) return this.#refused(doc.docId)
-          if (forward) doc.broadcastUpdate(update, this.epochs.tag(doc))
-          return durable
-        },
-        replaced: (doc, v1, bytes) => this.#replaced(doc, v1, bytes),
-      },
-      { epochs: opts.options.epochs, scaleOut: this.#scale !== null },
-    )
-    if (this.#hooks?.screensUpdates) {
-      // HOOK-3.7: a client's epoch offer makes its record's state and its catch-up the document, which onUpdate
-      // cannot screen update by update: with the hook set, offers are ignored (as in scale-out, RELAY-EPOCH-7).
-      const logger = opts.logger
-      this.epochs.offered = (doc) =>
-        void logger.warn({ doc: doc.docId }, 'epoch offer ignored: the onUpdate hook screens every change')
-    }
+    this.epochs = new RelayEpochs({
+      store: opts.store,
+      logger: opts.logger,
+      epochs: opts.options.epochs,
+      scaleOut: this.#scale !== null,
+      screened: this.#hooks?.screensUpdates ?? false,
+    })
     this.#compaction = new RelayCompaction(
-      {
-        store: opts.store,
-        logger: opts.logger,
-        metrics: opts.metrics,
-        scale: this.#scale,
-        pending: (doc) => this.#committer.pending(doc),
-        closed: () => this.#closed,
-        // RELAY-EPOCH-5: the epoch-start policy is asked after each stored log compaction.
-        compacted: (doc, counts) => this.epochs.compacted(doc, counts),
-      },
+      { store: opts.store, logger: opts.logger, metrics: opts.metrics, scale: this.#scale },
       opts.options.compaction,
     )
+    this.#services = {
+      committer: this.#committer,
+      compaction: this.#compaction,
+      epochs: this.epochs.settings,
+      maxDocBytes: opts.limits.maxDocBytes,
+      metrics: opts.metrics,
+      logger: opts.logger,
+      // HOOK-5: after the durable write, in commit order.
+      stored: notified ? (docId, clock) => notified.stored(docId, clock) : null,
+    }
   }
 
   /** Documents loaded in memory. */
@@ -227,89 +202,16 @@ export class RelayHub implements RelayHost {
 
   acceptUpdate(doc: RelayRoom, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
     // HOOK-3: with an onUpdate hook, the hook decides first (the sender's later updates wait behind it); without one
-    // the update goes straight on (no promise made for the hook).
+    // the update goes straight to the room (no promise made for the hook).
     const hooks = this.#hooks
     if (hooks?.screensUpdates) {
-      return hooks.screen(doc.docId, update, from, () => this.#acceptNow(doc, update, from, summary))
+      return hooks.screen(doc.docId, update, from, () => doc.accept(update, from, summary))
     }
-    return this.#acceptNow(doc, update, from, summary)
-  }
-
-  #acceptNow(doc: RelayRoom, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
-    // RELAY-EPOCH-4: during a switch updates are forwarded (still in the old epoch) but stored only afterwards.
-    const durable = this.epochs.switching(doc)
-      ? this.epochs.hold(doc, update)
-      : this.#take(doc, update, summary, from)
-    // RELAY-9.1: a refused update is neither stored nor forwarded, and the room carries on.
-    if (!durable) return this.#refused(doc.docId)
-    doc.broadcastUpdate(update, this.epochs.tag(doc), from)
-    return durable
+    return doc.accept(update, from, summary)
   }
 
   beforeAnswer(doc: RelayRoom): void {
-    this.#compaction.beforeAnswer(doc)
-  }
-
-  /**
-   * Appends to the in-memory state and queues for storage; `null` when the update is refused (RELAY-9.1, RELAY-9.4):
-   * the document would grow past `maxDocBytes`, or Yjs cannot merge it. Then nothing of it is held, stored or
-   * forwarded, and `from` (if a connection) is closed with `DocumentTooLarge` or `RejectedUpdate`. `summary`: what
-   * the update's validation found (walked again here when not given).
-   */
-  #take(doc: RelayRoom, update: Uint8Array, summary?: UpdateSummary, from?: RelayPeer): Promise<void> | null {
-    const limit = this.#opts.limits.maxDocBytes
-    if (doc.log.byteLength + update.byteLength > limit) {
-      return this.#refuse(doc, from, CloseCode.DocumentTooLarge, `the document would exceed ${limit} bytes`)
-    }
-    let deleted: number
-    try {
-      const found = summary ?? validateUpdate(update)
-      deleted = found.deleted
-      checkNesting(doc, update, found.depth)
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err)
-      return this.#refuse(doc, from, CloseCode.RejectedUpdate, reason)
-    }
-    if (!doc.log.append(update)) {
-      return this.#refuse(
-        doc,
-        from,
-        CloseCode.RejectedUpdate,
-        'the update cannot be merged into the document',
-      )
-    }
-    doc.acceptedDeletes(deleted)
-    this.#opts.metrics.updates.inc()
-    this.#opts.metrics.updateBytes.inc({}, update.byteLength)
-    return this.#committer.add(doc, update)
-  }
-
-  #refuse(doc: RelayRoom, from: RelayPeer | undefined, code: CloseCode, reason: string): null {
-    this.#opts.logger.warn({ doc: doc.docId, code: closeCodeName(code), reason }, 'update refused')
-    if (from && isEpochPeer(from)) from.closeWith(code, reason)
-    return null
-  }
-
-  /** The outcome of a refused update for whoever waits on it: rejected, and never an unhandled rejection. */
-  #refused(docId: string): Promise<void> {
-    const refused = Promise.reject(
-      new WeftServerError('rejected-update', `an update of ${JSON.stringify(docId)} was refused`),
-    )
-    refused.catch(() => undefined)
-    return refused
-  }
-
-  /** Resolves once every accepted update of `doc` is durable and no log compaction of it runs. */
-  async #quiesce(doc: RelayRoom): Promise<void> {
-    while (doc.compacting || this.#committer.pending(doc)) {
-      await doc.compaction
-      await this.#committer.whenDurable(doc).catch(() => undefined)
-    }
-  }
-
-  /** RELAY-EPOCH-4: `doc` switched epochs; its state is the new epoch's, stored as one snapshot. */
-  #replaced(doc: RelayRoom, v1: Uint8Array, snapshotBytes: number): void {
-    doc.replaced(v1, snapshotBytes)
+    doc.beforeAnswer()
   }
 
   whenDurable(doc: RelayRoom, from: RelayPeer): Promise<void> {
@@ -317,18 +219,19 @@ export class RelayHub implements RelayHost {
     // connections' waiting updates are not this ack's business.
     const deciding = this.#hooks?.screensUpdates ? this.#hooks.decided([from]) : null
     if (deciding) {
-      const durable = deciding.then(() => this.#committer.whenDurable(doc))
+      const durable = deciding.then(() => doc.whenDurable())
       // Nobody may be waiting (an empty update without a sequence number): never an unhandled rejection.
       durable.catch(() => undefined)
       return durable
     }
-    return this.#committer.whenDurable(doc)
+    return doc.whenDurable()
   }
 
   /** Flushes every accepted update, waits for running compactions, unloads everything, closes an owned store. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#compaction.stop()
     await Promise.allSettled(this.#loading.values())
     await this.epochs.settled()
     await this.#committer.flush()
@@ -375,10 +278,11 @@ export class RelayHub implements RelayHost {
         }
       }
       const hooks = this.#hooks
-      const doc = new RelayRoom(id, stored, this.#committed, screened.parts)
+      const doc = new RelayRoom(id, stored, this.#services, screened.parts)
       // RELAY-9.5: the screen walked the whole state; its depth is exact.
       doc.nestingMeasured(screened.depth)
-      this.epochs.attach(doc, stored?.meta ?? {})
+      // RELAY-EPOCH-1: the room is served in its stored epoch.
+      doc.epoch.loaded(this.epochs.storedRecord(doc, stored?.meta ?? {}))
       // Decode once now: a corrupted store fails here, not in front of a client.
       doc.log.stateVector()
       let collected = false
@@ -416,15 +320,8 @@ export class RelayHub implements RelayHost {
   }
 
   async #unload(doc: RelayRoom): Promise<void> {
-    await this.#committer.whenDurable(doc).catch(() => undefined)
-    if (
-      this.#connections(doc) > 0 ||
-      doc.idle ||
-      this.#committer.pending(doc) ||
-      doc.compacting ||
-      this.epochs.busy(doc)
-    )
-      return
+    await doc.whenDurable().catch(() => undefined)
+    if (this.#connections(doc) > 0 || doc.idle || doc.pending || doc.compacting || doc.epochBusy) return
     if (this.#docs.get(doc.docId) !== doc) return
     this.#docs.delete(doc.docId)
     this.#scale?.release(doc.docId)

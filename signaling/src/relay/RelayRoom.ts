@@ -1,9 +1,23 @@
+import type { Logger } from 'pino'
 import * as Y from 'yjs'
-import { type DocId, type EpochRecord, type StoredDoc } from '@weft/core'
-import { MAX_NESTING_DEPTH, updateMessageParts } from '@weft/core/protocol'
+import { CloseCode, closeCodeName, type DocId, type EpochRecord, type StoredDoc } from '@weft/core'
+import type { ItemCounts } from '@weft/core/epochs'
+import {
+  MAX_NESTING_DEPTH,
+  updateMessageParts,
+  validateUpdate,
+  type UpdateSummary,
+} from '@weft/core/protocol'
+import type { ServerMetrics } from '../metrics/ServerMetrics.js'
+import { WeftServerError } from '../WeftServerError.js'
 import { AwarenessTable } from './AwarenessTable.js'
+import { checkNesting } from './checkNesting.js'
+import type { CommitTarget, GroupCommitter } from './GroupCommitter.js'
+import type { RelayCompaction } from './RelayCompaction.js'
 import type { EpochArchive } from './relayEpochArchive.js'
-import type { CommitTarget } from './GroupCommitter.js'
+import { isEpochPeer } from './RelayEpochPeer.js'
+import { RoomEpoch, type EpochSettings } from './RoomEpoch.js'
+import type { SwitchingRoom } from './runEpochSwitch.js'
 import { SharedMessage } from './SharedMessage.js'
 import { UpdateLog } from './UpdateLog.js'
 
@@ -14,120 +28,6 @@ export interface RelayPeer {
    * same message for every peer of a broadcast (its socket encoding is built once).
    */
   sendMessage(message: Uint8Array | SharedMessage): void
-}
-
-/** Archives of left epochs kept in memory per room. */
-const MAX_CACHED_ARCHIVES = 4
-
-/** An update accepted during an epoch switch, with the promise of its durability. */
-export interface Held {
-  readonly update: Uint8Array
-  resolve(): void
-  reject(err: unknown): void
-}
-
-/**
- * Epoch state of one loaded room (RELAY-EPOCH-*), kept by its {@link RelayRoom}: its epoch record, its queue of
- * switches, the updates held during a switch and the archives of left epochs it loaded. `RelayEpochs` and
- * `runEpochSwitch` tell it what happened; each field has one writer, this class.
- */
-export class RoomEpoch {
-  #record: EpochRecord | null = null
-  /** Switches of this room run one after the other. */
-  #queue: Promise<void> = Promise.resolve()
-  #tasks = 0
-  /** Updates accepted while a switch runs (not stored yet: RELAY-EPOCH-4), or `null` outside a switch. */
-  #held: Held[] | null = null
-  /** Archives of left epochs, loaded on demand (a few per room, the oldest dropped first). */
-  readonly #archives = new Map<string, Promise<EpochArchive | null>>()
-  #lastAutoCheck = -Infinity
-
-  /** The room's epoch record (`null` in the initial epoch `"0"`). */
-  get record(): EpochRecord | null {
-    return this.#record
-  }
-  /** Switches queued or running. */
-  get tasks(): number {
-    return this.#tasks
-  }
-  /** When the auto-start policy was last checked (ms since the epoch). */
-  get lastAutoCheck(): number {
-    return this.#lastAutoCheck
-  }
-  /** Whether updates are being held for a switch (RELAY-EPOCH-4). */
-  get holding(): boolean {
-    return this.#held !== null
-  }
-
-  /** The room was loaded in the epoch of `record` (RELAY-EPOCH-1). */
-  loaded(record: EpochRecord | null): void {
-    this.#record = record
-  }
-
-  /** Queues `task` after the room's other switches; `failed` is told if it throws. Returns the queued run. */
-  enqueue(task: () => Promise<void>, failed: (err: unknown) => void): Promise<void> {
-    this.#tasks++
-    const run = this.#queue
-      .then(task)
-      .catch(failed)
-      .finally(() => {
-        this.#tasks--
-      })
-    this.#queue = run
-    return run
-  }
-
-  /** The auto-start policy was checked at `now`. */
-  autoChecked(now: number): void {
-    this.#lastAutoCheck = now
-  }
-
-  /** A switch starts: updates accepted from now on are held (RELAY-EPOCH-4); returns the list that holds them. */
-  startHolding(): Held[] {
-    const held: Held[] = []
-    this.#held = held
-    return held
-  }
-
-  /** Holds one more update for the running switch; `false` when no switch holds updates. */
-  hold(held: Held): boolean {
-    if (!this.#held) return false
-    this.#held.push(held)
-    return true
-  }
-
-  /** The switch ended: returns what is still held, and holds no more. */
-  stopHolding(): Held[] {
-    const held = this.#held ?? []
-    this.#held = null
-    return held
-  }
-
-  /** The room switched to `record`; `archive` is that of the epoch it left (kept for its clients, RELAY-EPOCH-3). */
-  switched(record: EpochRecord, archive: EpochArchive): void {
-    this.#record = record
-    this.#held = null
-    this.#archives.set(archive.epoch, Promise.resolve(archive))
-  }
-
-  /** The archive of the left epoch `epoch`: the cached one, or `load`'s (then cached; a few per room). */
-  archive(epoch: string, load: () => Promise<EpochArchive | null>): Promise<EpochArchive | null> {
-    let archive = this.#archives.get(epoch)
-    if (!archive) {
-      archive = load()
-      this.#archives.set(epoch, archive)
-      if (this.#archives.size > MAX_CACHED_ARCHIVES) {
-        const oldest = this.#archives.keys().next().value
-        if (oldest !== undefined) this.#archives.delete(oldest)
-      }
-    }
-    return archive
-  }
-
-  /** Loading the archive of `epoch` failed: forgotten, so that the next client's request loads it again. */
-  archiveFailed(epoch: string): void {
-    this.#archives.delete(epoch)
-  }
 }
 
 /** What the compaction policies read of a room (RELAY-3.4, 3.6, 3.7): its counters, as they are now. */
@@ -143,20 +43,58 @@ export interface RoomCounters {
 }
 
 /**
- * One document loaded in the relay, and everything the relay keeps of it: its state as an {@link UpdateLog} (no
- * Y.Doc), its presence table, the connections in the room, its commit and compaction bookkeeping and its epoch state.
- * Created only from a completed store load, so nobody is answered before the stored state is in. Other classes read
- * its counters and tell it what happened (`committed`, `compacted`, `replaced`, ...): each counter has one writer,
- * this class.
+ * The room's state as others may see it: read only (its writer is the room; a join's answer is cached inside it,
+ * which changes no content).
  */
-export class RelayRoom implements CommitTarget, RoomCounters {
+export type RoomLog = Readonly<
+  Pick<UpdateLog<SharedMessage>, 'byteLength' | 'parts' | 'state' | 'stateVector' | 'answer' | 'dropped'>
+>
+
+/**
+ * What every room of a relay shares, made once by the hub: the group committer (each room's commit handle: the room
+ * is its commit target), log compaction, the epoch settings, the document size limit, metrics, the logger, and the
+ * app's `onStored` notification (HOOK-5). Nothing in it calls back into the hub.
+ */
+export interface RoomServices {
+  readonly committer: GroupCommitter
+  readonly compaction: RelayCompaction
+  readonly epochs: EpochSettings
+  /** RELAY-9.4: the largest document state, in bytes. */
+  readonly maxDocBytes: number
+  readonly metrics: ServerMetrics
+  readonly logger: Logger
+  /** HOOK-5: told after each durable write of a room, in commit order (`null`: no `onStored` hook). */
+  readonly stored: ((docId: DocId, clock: number) => void) | null
+}
+
+/** The outcome of a refused update for whoever waits on it: rejected, and never an unhandled rejection. */
+export const refusedUpdate = (docId: string): Promise<void> => {
+  const refused = Promise.reject(
+    new WeftServerError('rejected-update', `an update of ${JSON.stringify(docId)} was refused`),
+  )
+  refused.catch(() => undefined)
+  return refused
+}
+
+/**
+ * One document loaded in the relay, and everything the relay keeps of it: its state as an {@link UpdateLog} (no
+ * Y.Doc), its presence table, the connections in the room, its commit handle and compaction bookkeeping, and its
+ * epoch ({@link RoomEpoch}). Created only from a completed store load, so nobody is answered before the stored state
+ * is in. The room is the one writer of its log and counters: updates come in through {@link RelayRoom.accept} (a
+ * connection's) and {@link RelayRoom.applyStored} (another node's), and compaction, scale-out and the epoch switch
+ * tell it what happened (`rebuilt`, `compacted`, `compactedElsewhere`, `reloaded`, `switchedTo`, ...). Its epoch
+ * switch runs on the room itself: quiesce, commit and replace go through the room's own commit handle, not the hub.
+ * Members are any {@link RelayPeer}s (a connection over any `RelaySocket`, the scale-out bus peer).
+ */
+export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
   readonly docId: DocId
   /** The document's state; its answers to joiners are shared messages (RELAY-2.3, framed once per join storm). */
-  readonly log: UpdateLog<SharedMessage>
+  readonly #log: UpdateLog<SharedMessage>
   readonly awareness = new AwarenessTable()
   readonly #peers = new Set<RelayPeer>()
-  /** The room's epoch state (RELAY-EPOCH-*). */
-  readonly epoch = new RoomEpoch()
+  /** The room's epoch (RELAY-EPOCH-*). */
+  readonly epoch: RoomEpoch
+  readonly #services: RoomServices
   #lastClock: number
   #tailCount: number
   #tailBytes: number
@@ -167,30 +105,29 @@ export class RelayRoom implements CommitTarget, RoomCounters {
   #compacting = false
   #compaction: Promise<void> | undefined = undefined
   #idleTimer: NodeJS.Timeout | null = null
-  readonly #onCommitted: (doc: RelayRoom) => void
 
   /**
    * `parts`: the servable state in V1 when the load screened `stored` (RELAY-9.3, `screenStoredDoc`); without it, the
-   * stored snapshot and tail as they are. `onCommitted`: told after each durable write of the document.
+   * stored snapshot and tail as they are. `services`: what every room of the relay shares.
    */
-  constructor(
-    docId: DocId,
-    stored: StoredDoc | null,
-    onCommitted: (doc: RelayRoom) => void,
-    parts?: readonly Uint8Array[],
-  ) {
+  constructor(docId: DocId, stored: StoredDoc | null, services: RoomServices, parts?: readonly Uint8Array[]) {
     this.docId = docId
     // Snapshots are stored in V2 (STORE-3.6), the tail in V1; the relay works in V1 throughout.
     const snapshot = stored?.snapshot ? [Y.convertUpdateFormatV2ToV1(stored.snapshot)] : []
-    this.log = new UpdateLog<SharedMessage>(parts ?? [...snapshot, ...(stored?.updates ?? [])])
+    this.#log = new UpdateLog<SharedMessage>(parts ?? [...snapshot, ...(stored?.updates ?? [])])
     this.#lastClock = stored?.clock ?? 0
     this.#tailCount = stored?.updates.length ?? 0
     this.#tailBytes = stored ? stored.updates.reduce((n, u) => n + u.byteLength, 0) : 0
     this.#snapshotBytes = stored?.snapshot?.byteLength ?? 0
     this.#deletedSinceGc = this.#tailCount > 0 ? 1 : 0
-    this.#onCommitted = onCommitted
+    this.#services = services
+    this.epoch = new RoomEpoch(this, services.epochs)
   }
 
+  /** The document's state, read only. */
+  get log(): RoomLog {
+    return this.#log
+  }
   /** The connections in the room (and, in scale-out mode, its bus peer). */
   get peers(): ReadonlySet<RelayPeer> {
     return this.#peers
@@ -245,29 +182,120 @@ export class RelayRoom implements CommitTarget, RoomCounters {
   get idle(): boolean {
     return this.#idleTimer !== null
   }
+  /** Whether the room has accepted updates not yet durable. */
+  get pending(): boolean {
+    return this.#services.committer.pending(this)
+  }
 
-  /** Called by the group committer once a write of this document is durable. */
+  // ---- Updates in: the room is its log's one writer
+
+  /**
+   * A connection's validated, non-empty update (`summary`: what its validation found): stored and forwarded to the
+   * room's other members; resolves once durable. During an epoch switch it is forwarded (still in the old epoch) and
+   * held, stored once the switch is done (RELAY-EPOCH-4). A refused update (RELAY-9.1, 9.4, 9.5) is neither held,
+   * stored nor forwarded, `from` is closed with the code, and the promise rejects; the room carries on.
+   */
+  accept(update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
+    const durable = this.epoch.hold(update) ?? this.#take(update, summary, from)
+    if (!durable) return refusedUpdate(this.docId)
+    this.broadcastUpdate(update, this.epoch.tag, from)
+    return durable
+  }
+
+  /** The epoch switch's own update (re-applied held changes, RELAY-EPOCH-4): stored and forwarded to every member. */
+  commitAndForward(update: Uint8Array): Promise<void> {
+    const durable = this.#take(update)
+    if (!durable) return refusedUpdate(this.docId)
+    this.broadcastUpdate(update, this.epoch.tag)
+    return durable
+  }
+
+  /**
+   * An update another node stored (SCALE-2), brought by `from` (the bus peer): into the log and to the other members,
+   * never stored again. Already stored, so never refused for nesting (RELAY-9.5: the bound grows). `false` when it
+   * does not validate or Yjs cannot merge it (SCALE-2.7: the caller logs and skips it).
+   */
+  applyStored(update: Uint8Array, from: RelayPeer): boolean {
+    let summary: UpdateSummary
+    try {
+      summary = validateUpdate(update, { strings: true })
+      if (!this.#log.append(update)) return false
+    } catch {
+      return false
+    }
+    this.#deletedSinceGc += summary.deleted
+    this.#nestingBound += summary.depth
+    this.#tailCount++
+    this.#tailBytes += update.byteLength
+    this.broadcastUpdate(update, null, from)
+    return true
+  }
+
+  /**
+   * Appends to the in-memory state and queues for storage through the room's commit handle; `null` when the update
+   * is refused (RELAY-9.1, RELAY-9.4): the document would grow past `maxDocBytes`, or Yjs cannot merge it. Then
+   * nothing of it is held, stored or forwarded, and `from` (if a connection) is closed with `DocumentTooLarge` or
+   * `RejectedUpdate`. `summary`: what the update's validation found (walked again here when not given).
+   */
+  #take(update: Uint8Array, summary?: UpdateSummary, from?: RelayPeer): Promise<void> | null {
+    const limit = this.#services.maxDocBytes
+    if (this.#log.byteLength + update.byteLength > limit) {
+      return this.#refuse(from, CloseCode.DocumentTooLarge, `the document would exceed ${limit} bytes`)
+    }
+    let deleted: number
+    try {
+      const found = summary ?? validateUpdate(update)
+      deleted = found.deleted
+      checkNesting(this, update, found.depth)
+    } catch (err) {
+      return this.#refuse(from, CloseCode.RejectedUpdate, err instanceof Error ? err.message : String(err))
+    }
+    if (!this.#log.append(update)) {
+      return this.#refuse(from, CloseCode.RejectedUpdate, 'the update cannot be merged into the document')
+    }
+    // RELAY-3.6: deleted content is counted as it is accepted.
+    this.#deletedSinceGc += deleted
+    const metrics = this.#services.metrics
+    metrics.updates.inc()
+    metrics.updateBytes.inc({}, update.byteLength)
+    return this.#services.committer.add(this, update)
+  }
+
+  #refuse(from: RelayPeer | undefined, code: CloseCode, reason: string): null {
+    this.#services.logger.warn({ doc: this.docId, code: closeCodeName(code), reason }, 'update refused')
+    if (from && isEpochPeer(from)) from.closeWith(code, reason)
+    return null
+  }
+
+  // ---- The commit handle
+
+  /** Called by the group committer once a write of this room is durable: compaction's policy, then HOOK-5. */
   onCommitted(clock: number, bytes: number, appends: number): void {
     this.#lastClock = Math.max(this.#lastClock, clock)
     this.#tailCount += appends
     this.#tailBytes += bytes
-    this.#onCommitted(this)
+    this.#services.compaction.maybeCompact(this)
+    this.#services.stored?.(this.docId, this.#lastClock)
   }
 
-  /** An update whose delete set covers `deleted` clock units was appended to the log (RELAY-3.6). */
-  acceptedDeletes(deleted: number): void {
-    this.#deletedSinceGc += deleted
+  /** A promise that resolves once everything the room accepted so far is durable. */
+  whenDurable(): Promise<void> {
+    return this.#services.committer.whenDurable(this)
   }
 
-  /**
-   * An update another node stored was appended to the log (SCALE-2): it is in the stored tail, may delete
-   * `deleted` clock units and nests up to `depth` levels more (RELAY-9.5: counted, not refused).
-   */
-  appliedStored(bytes: number, deleted: number, depth: number): void {
-    this.#deletedSinceGc += deleted
-    this.#nestingBound += depth
-    this.#tailCount++
-    this.#tailBytes += bytes
+  /** Resolves once every accepted update of the room is durable and no log compaction of it runs. */
+  async quiesce(): Promise<void> {
+    while (this.#compacting || this.pending) {
+      await this.#compaction
+      await this.whenDurable().catch(() => undefined)
+    }
+  }
+
+  // ---- Compaction tells the room what happened
+
+  /** RELAY-3.7: a member is about to be answered from the room's state: a chance to compact it first. */
+  beforeAnswer(): void {
+    this.#services.compaction.beforeAnswer(this)
   }
 
   /** An accepted update nests up to `depth` levels more (RELAY-9.5): the bound grows. */
@@ -282,12 +310,16 @@ export class RelayRoom implements CommitTarget, RoomCounters {
 
   /** The state was loaded (and perhaps garbage-collected): its size is the base of the growth rules. */
   loaded(): void {
-    this.#baseline = this.log.byteLength
+    this.#baseline = this.#log.byteLength
   }
 
-  /** A log compaction starts (the caller then hands its work to {@link compactionRuns}). */
-  compactionStarts(): void {
+  /**
+   * A log compaction starts (the caller then hands its work to {@link RelayRoom.compactionRuns}). `marked`: it works
+   * on a copy of the state taken now, so what is appended meanwhile is recorded, to be kept on top of its result.
+   */
+  compactionStarts(marked: boolean): void {
     this.#compacting = true
+    if (marked) this.#log.mark()
   }
 
   /** `work` is the running log compaction; returns it as tracked (the room is `compacting` until it settles). */
@@ -299,33 +331,47 @@ export class RelayRoom implements CommitTarget, RoomCounters {
     return run
   }
 
+  /** The running compaction will not replace the state: what was recorded since its start is no longer needed. */
+  compactionAbandoned(): void {
+    this.#log.unmark()
+  }
+
   /**
    * A compaction rebuilt the state as of its start as `v1`: it replaces that part of the log, and what was deleted
    * before the start (`deletedBefore`) is collected.
    */
   rebuilt(v1: Uint8Array, deletedBefore: number): void {
-    this.log.rebase([v1])
+    this.#log.rebase([v1])
     this.#deletedSinceGc = Math.max(0, this.#deletedSinceGc - deletedBefore)
     this.#baseline = v1.byteLength
   }
 
-  /** A rebuild of a state of `size` bytes failed: not retried before the next growth step. */
+  /** A rebuild of a state of `size` bytes failed: abandoned, and not retried before the next growth step. */
   rebuildFailed(size: number): void {
+    this.compactionAbandoned()
     this.#baseline = Math.max(this.#baseline, size)
   }
 
-  /** A compaction stored a snapshot of `snapshotBytes` replacing `count` tail updates of `bytes` bytes. */
-  compacted(count: number, bytes: number, snapshotBytes: number): void {
+  /**
+   * A compaction stored a snapshot of `snapshotBytes` replacing `count` tail updates of `bytes` bytes; its rebuild
+   * counted `counts` of the history: the room's epoch asks its start policy (RELAY-EPOCH-5).
+   */
+  compacted(count: number, bytes: number, snapshotBytes: number, counts: ItemCounts): void {
     this.#tailCount = Math.max(0, this.#tailCount - count)
     this.#tailBytes = Math.max(0, this.#tailBytes - bytes)
     this.#snapshotBytes = snapshotBytes
+    this.epoch.compacted(counts)
   }
 
-  /** Another node compacted the document (SCALE-4.3): the stored tail is gone, the snapshot has `snapshotBytes`. */
+  /**
+   * Another node compacted the document (SCALE-4.3): the stored tail is gone, the snapshot has `snapshotBytes`; the
+   * log is reloaded from the store when nothing of the room is waiting to be written.
+   */
   compactedElsewhere(snapshotBytes: number): void {
     this.#tailCount = 0
     this.#tailBytes = 0
     this.#snapshotBytes = snapshotBytes
+    this.#services.compaction.reload(this)
   }
 
   /**
@@ -334,24 +380,33 @@ export class RelayRoom implements CommitTarget, RoomCounters {
    * is not known.
    */
   reloaded(snapshotV1: Uint8Array, updates: readonly Uint8Array[], deletedBefore: number): void {
-    this.log.rebase([snapshotV1, ...updates])
+    this.#log.rebase([snapshotV1, ...updates])
     this.#tailCount = updates.length
     this.#deletedSinceGc = this.#deletedSinceGc - deletedBefore + (updates.length > 0 ? 1 : 0)
-    this.#baseline = this.log.byteLength
+    this.#baseline = this.#log.byteLength
     this.#tailBytes = updates.reduce((n, u) => n + u.byteLength, 0)
   }
 
-  /** RELAY-EPOCH-4: the document switched epochs; its state is `v1`, stored as one snapshot of `snapshotBytes`. */
-  replaced(v1: Uint8Array, snapshotBytes: number): void {
-    this.log.unmark()
-    this.log.rebase([v1])
+  /**
+   * RELAY-EPOCH-4: the switch to `record` is stored. The state becomes `v1` (stored as one snapshot of
+   * `snapshotBytes`), the epoch keeps `archive` of the epoch left, and every client connection's handshake starts
+   * again (`ProtocolPath.epochChanged`: Weft writers, and Weft readers not yet in the new epoch, get the relay's step 1
+   * with the new hello; stock clients hold old-epoch state and are closed), in one synchronous step.
+   */
+  switchedTo(record: EpochRecord, archive: EpochArchive, v1: Uint8Array, snapshotBytes: number): void {
+    this.epoch.switched(record, archive)
+    this.#log.unmark()
+    this.#log.rebase([v1])
     this.#tailCount = 0
     this.#tailBytes = 0
     this.#deletedSinceGc = 0
     this.#nestingBound = MAX_NESTING_DEPTH
     this.#snapshotBytes = snapshotBytes
     this.#baseline = v1.byteLength
+    for (const peer of [...this.#peers]) if (isEpochPeer(peer)) peer.epochChanged()
   }
+
+  // ---- Members
 
   /** `peer` joined the room: it is no longer idle. */
   joined(peer: RelayPeer): void {

@@ -50,8 +50,6 @@ export interface ScaleOutRelayOptions {
   readonly store: SharedStore
   readonly options: ScaleOutOptions
   readonly logger: Logger
-  /** Another node compacted `doc`'s stored log through `clock` into a snapshot of `bytes` bytes. */
-  readonly remoteCompacted: (doc: RelayRoom, clock: number, bytes: number) => void
 }
 
 const SWEEP_WHILE_DISCONNECTED_MS = 1000
@@ -167,7 +165,8 @@ export class ScaleOutRelay {
     return new ScaleOutRoom(room, {
       readSince: (docId, after) => this.#store.readSince(docId, after),
       publish: (r, m) => this.#bus.publish(r, m),
-      remoteCompacted: this.#opts.remoteCompacted,
+      // SCALE-4.3: the room resets its counters and reloads its log itself.
+      remoteCompacted: (doc, _clock, bytes) => doc.compactedElsewhere(bytes),
       logger: this.#opts.logger,
       gapWaitMs: this.#opts.options.gapWaitMs ?? SCALE_OUT_DEFAULTS.gapWaitMs,
     })

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import { type DocId } from '@weft/core'
-import { encodeAwareness, validateUpdate, type UpdateSummary } from '@weft/core/protocol'
+import { encodeAwareness } from '@weft/core/protocol'
 import type { RelayRoom, RelayPeer } from '../relay/RelayRoom.js'
 import { bytesOf, SharedMessage } from '../relay/SharedMessage.js'
 import { isEmptyUpdate } from '../relay/mergeUpdatesBatched.js'
@@ -14,7 +14,7 @@ import type { StoredTail } from './PostgresDocStore.js'
 export interface ScaleOutRoomHost {
   readSince(docId: DocId, after: number): Promise<StoredTail>
   publish(room: string, message: RoomMessage): void
-  /** Another node compacted the room's stored log. */
+  /** Another node compacted the room's stored log through `clock` into a snapshot of `bytes` bytes (SCALE-4.3). */
   remoteCompacted(doc: RelayRoom, clock: number, bytes: number): void
   readonly logger: Logger
   /** How long an out-of-order update waits for the missing ones before the room reads them from the store. */
@@ -229,28 +229,13 @@ export class ScaleOutRoom implements RelayPeer {
   }
 
   /**
-   * A stored update from another node: into the log and to the local connections, never stored again. One that Yjs
+   * A stored update from another node: the room takes it into its log and forwards it to the local connections,
+   * never stored again (RELAY-9.5: already stored, so not refused for nesting; the room's bound grows). One that Yjs
    * cannot merge (stored by a node without SYNC-3.5) is skipped and logged (SCALE-2.7).
    */
   #apply(doc: RelayRoom, update: Uint8Array): void {
-    let summary: UpdateSummary | null = null
-    try {
-      summary = validateUpdate(update, { strings: true })
-      if (!doc.log.append(update)) summary = null
-    } catch {
-      summary = null
-    }
-    if (!summary) {
-      this.#host.logger.warn(
-        { room: this.room, bytes: update.byteLength },
-        'update from another node refused',
-      )
-      return
-    }
-    // RELAY-9.5: already stored, so not refused here; the bound grows, and the next local nested insert past the limit
-    // is judged against the whole state.
-    doc.appliedStored(update.byteLength, summary.deleted, summary.depth)
-    doc.broadcastUpdate(update, null, this)
+    if (doc.applyStored(update, this)) return
+    this.#host.logger.warn({ room: this.room, bytes: update.byteLength }, 'update from another node refused')
   }
 
   #armGapTimer(delay = this.#host.gapWaitMs): void {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import * as Y from 'yjs'
-import { docId } from '@weft/core'
 import { decodeMessage } from '@weft/core/protocol'
-import { RelayRoom, type RelayPeer } from '../../src/relay/RelayRoom.js'
+import type { RelayRoom, RelayPeer } from '../../src/relay/RelayRoom.js'
 import { bytesOf } from '../../src/relay/SharedMessage.js'
 import type { RoomMessage } from '../../src/scaleout/RedisRoomBus.js'
 import { ScaleOutRoom } from '../../src/scaleout/ScaleOutRoom.js'
+import { testRoom } from '../relay/unit/memoryRelay.js'
 import { deepNesting, nullSubdocOptions, selfOrigin, tinyUpdate } from '../relay/hostileFixtures.js'
 
 const textOf = (doc: RelayRoom): string => {
@@ -25,7 +25,7 @@ const setup = (remoteCompacted: () => void = () => undefined) => {
     logger: pino({ level: 'silent' }),
     gapWaitMs: 5,
   })
-  const doc = new RelayRoom(docId('r'), null, () => undefined)
+  const doc = testRoom('r')
   const received: Uint8Array[] = []
   const peer: RelayPeer = { sendMessage: (m) => received.push(bytesOf(m)) }
   doc.joined(peer)

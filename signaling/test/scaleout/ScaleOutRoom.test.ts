@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import * as Y from 'yjs'
-import { docId, type DocId } from '@weft/core'
+import type { DocId } from '@weft/core'
 import { decodeMessage, encodeAwareness } from '@weft/core/protocol'
 import { encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
-import { RelayRoom, type RelayPeer } from '../../src/relay/RelayRoom.js'
+import type { RelayRoom, RelayPeer } from '../../src/relay/RelayRoom.js'
 import { bytesOf } from '../../src/relay/SharedMessage.js'
 import type { StoredTail } from '../../src/scaleout/PostgresDocStore.js'
 import type { RoomMessage } from '../../src/scaleout/RedisRoomBus.js'
 import { ScaleOutRoom } from '../../src/scaleout/ScaleOutRoom.js'
+import { appendToLog, testRoom } from '../relay/unit/memoryRelay.js'
 
 /** Updates of one source document, as the store would hold them (clock i + 1). */
 const makeUpdates = (n: number): { updates: Uint8Array[]; text: string } => {
@@ -44,7 +45,7 @@ const setup = (stored: Uint8Array[]) => {
     logger: pino({ level: 'silent' }),
     gapWaitMs: 5,
   })
-  const doc = new RelayRoom(docId('r'), null, () => undefined)
+  const doc = testRoom('r')
   const received: Uint8Array[] = []
   const peer: RelayPeer = { sendMessage: (m) => received.push(bytesOf(m)) }
   doc.joined(peer)
@@ -88,13 +89,13 @@ describe('ScaleOutRoom: clock tracking and catch-up', () => {
     // Arrive before the load completed: clocks 2 (already in the loaded state) and 3.
     room.receive({ type: 'update', origin: 'n2', clock: 2, update: updates[1] as Uint8Array })
     room.receive({ type: 'update', origin: 'n2', clock: 3, update: updates[2] as Uint8Array })
-    doc.log.append(updates[0] as Uint8Array)
-    doc.log.append(updates[1] as Uint8Array)
+    appendToLog(doc, updates[0] as Uint8Array)
+    appendToLog(doc, updates[1] as Uint8Array)
     room.attach(doc, 2)
     expect(room.applied).toBe(3)
     expect(received).toHaveLength(1)
     // This node's own commit (already in its log) is published with its clock, not applied again.
-    doc.log.append(updates[3] as Uint8Array)
+    appendToLog(doc, updates[3] as Uint8Array)
     room.committed(4, updates[3] as Uint8Array)
     expect(room.applied).toBe(4)
     expect(received).toHaveLength(1)

@@ -1,6 +1,6 @@
 import { pino } from 'pino'
 import * as Y from 'yjs'
-import { type DocStore } from '@weft/core'
+import { docId, type DocStore, type StoredDoc } from '@weft/core'
 import {
   Feature,
   PROTOCOL_VERSION,
@@ -14,8 +14,14 @@ import { MemoryDocStore } from '@weft/core/testing'
 import type { Access } from '../../../src/auth/RoomGrant.js'
 import { ServerMetrics } from '../../../src/metrics/ServerMetrics.js'
 import { memoryRelaySocketPair, type MemoryRelayClient } from '../../../src/relay/MemoryRelaySocket.js'
+import { GroupCommitter } from '../../../src/relay/GroupCommitter.js'
+import { RelayCompaction } from '../../../src/relay/RelayCompaction.js'
+import { RelayEpochs } from '../../../src/relay/RelayEpochs.js'
 import { RelayHub } from '../../../src/relay/RelayHub.js'
 import type { RelayOptions } from '../../../src/relay/RelayOptions.js'
+import { RelayRoom, type RoomServices } from '../../../src/relay/RelayRoom.js'
+import type { SharedMessage } from '../../../src/relay/SharedMessage.js'
+import type { UpdateLog } from '../../../src/relay/UpdateLog.js'
 import { DEFAULT_LIMITS, type ServerLimits } from '../../../src/ServerLimits.js'
 
 type Whole = Exclude<WireMessage, { type: 'chunk' }>
@@ -101,4 +107,43 @@ export const textUpdate = (text: string, client = 1): Uint8Array => {
   doc.clientID = client
   doc.getText('t').insert(0, text)
   return Y.encodeStateAsUpdate(doc)
+}
+
+/**
+ * What a hub gives its rooms, made over `store` without a hub: for tests of one room (and of what sits on a room,
+ * such as a scale-out room) without connections or a server.
+ */
+export const roomServices = (
+  store: DocStore = new MemoryDocStore(),
+  options: RelayOptions = {},
+): RoomServices => {
+  const logger = pino({ level: 'silent' })
+  const metrics = new ServerMetrics({
+    connections: () => [],
+    topics: () => 0,
+    docsLoaded: () => 0,
+    relayRooms: () => 0,
+  })
+  return {
+    committer: new GroupCommitter(store, options.commitWindowMs ?? 5, metrics, logger),
+    compaction: new RelayCompaction({ store, logger, metrics, scale: null }, options.compaction),
+    epochs: new RelayEpochs({ store, logger, epochs: options.epochs, scaleOut: false, screened: false })
+      .settings,
+    maxDocBytes: DEFAULT_LIMITS.maxDocBytes,
+    metrics,
+    logger,
+    stored: null,
+  }
+}
+
+/** A room of `id` loaded from `stored` (nothing by default), on its own {@link roomServices}. */
+export const testRoom = (id = 'r', stored: StoredDoc | null = null, services = roomServices()): RelayRoom =>
+  new RelayRoom(docId(id), stored, services)
+
+/**
+ * Appends `update` to `room`'s log behind the room's back, as a load or the room's own accepted update would have
+ * put it there: for tests of what comes after (the room is its log's one writer in the relay itself).
+ */
+export const appendToLog = (room: RelayRoom, update: Uint8Array): void => {
+  ;(room.log as UpdateLog<SharedMessage>).append(update)
 }
