@@ -292,7 +292,9 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
   #changes(frame: Extract<WorkspaceFrame, { kind: 'changes' }>): void {
     const cursor = this.#cursor
     if (!cursor) return
-    for (const { doc, seq } of frame.changes) if (cursor.announce(seq)) this.emit('changed', [{ doc, seq }])
+    // Seq 0: a relay whose store keeps no change sequence lists every document at each catch-up.
+    for (const { doc, seq } of frame.changes)
+      if (seq === 0 || cursor.announce(seq)) this.emit('changed', [{ doc, seq }])
     if (cursor.covered(frame.through)) this.#persist()
     if (frame.more) return
     this.#catching = false

@@ -310,4 +310,31 @@ describe('WorkspaceSocket catch-up', () => {
     expect(link.cursor).toBe(5)
     expect(conn.frames.filter((f) => f.kind === 'catch-up')).toHaveLength(2)
   })
+  it('WS-CLIENT-LINK-4 a relay without a change sequence lists every document with seq 0: reported at each catch-up', async () => {
+    const { relay, link } = await setup()
+    const changed: string[] = []
+    link.on('changed', ({ doc, seq }) => changed.push(`${doc}@${seq}`))
+    link.connect()
+    const conn = await relay.nthConnection(1)
+    await conn.next('catch-up')
+    conn.send(
+      encodeChanges(
+        [
+          { doc: 'a', seq: 0 },
+          { doc: 'b', seq: 0 },
+        ],
+        0,
+        false,
+      ),
+    )
+    await once(link, 'caught-up')
+    link.handled(0)
+    conn.socket.close(CloseCode.ServerShutdown, 'restart')
+    const second = await relay.nthConnection(2)
+    expect(await second.next('catch-up')).toMatchObject({ cursor: 0 })
+    second.send(encodeChanges([{ doc: 'a', seq: 0 }], 0, false))
+    await once(link, 'caught-up')
+    expect(changed).toEqual(['a@0', 'b@0', 'a@0'])
+    expect(link.cursor).toBe(0)
+  })
 })
