@@ -31,6 +31,7 @@ export { splitMessage, Reassembler, type ReassemblerOptions } from './chunking.j
 export {
   readAwarenessEntries,
   readEncodedAwarenessEntries,
+  AwarenessUpdateReader,
   isRemovedAwarenessState,
   decodeAwarenessState,
   encodeAwarenessEntries,

@@ -1,4 +1,5 @@
 import {
+  AwarenessUpdateReader,
   decodeAwarenessState,
   encodeAwarenessEntries as encodeEntries,
   isRemovedAwarenessState,
@@ -101,6 +102,12 @@ export class AwarenessTable {
   #pending: Map<number, EncodedAwarenessEntry> | null = null
   #timer: NodeJS.Timeout | null = null
   #send: ((update: Uint8Array) => void) | null = null
+  /** Reads every update {@link apply} is given (one reader per room: nothing allocated per entry read). */
+  readonly #reader = new AwarenessUpdateReader()
+  /** The last news {@link apply} returned, with its entries, so that {@link broadcast} need not read it again. */
+  #lastNews: Uint8Array | null = null
+  #lastEntries: readonly EncodedAwarenessEntry[] = []
+  #stale = 0
 
   constructor(limits: Partial<PresenceLimits> = {}) {
     this.#limits = { ...DEFAULT_PRESENCE_LIMITS, ...limits }
@@ -116,24 +123,43 @@ export class AwarenessTable {
     return this.#bytes
   }
 
+  /** Updates {@link apply} dropped because none of their entries was news (echoes, stale states) so far. */
+  get staleUpdates(): number {
+    return this.#stale
+  }
+
+  /**
+   * States {@link apply} looked at so far (an entry's state bytes taken out of its update, to be checked, stored or
+   * forwarded): only news is (RELAY-6.4); an echo's entries are read up to their clock and skipped.
+   */
+  get statesRead(): number {
+    return this.#reader.statesRead
+  }
+
   /**
    * Records an awareness update from `owner` with y-protocols' clock rules. Returns what changed (to broadcast), or
    * a refusal (and changes nothing) when `owner` would introduce more client ids than allowed or the room is full.
    * Throws a `malformed-message` WeftError for an update that does not decode (its news must also be valid JSON).
    */
   apply(update: Uint8Array, owner: object): PresenceApplied {
-    const entries = readEncodedAwarenessEntries(update)
+    // RELAY-6.4: each entry's client id and clock are read and compared first; the state of an entry that is no
+    // news is skipped over, never looked at. An update with no news costs no allocation.
+    const reader = this.#reader
+    reader.reset(update)
     let news: EncodedAwarenessEntry[] | null = null
-    for (const e of entries) {
-      const current = this.#entries.get(e.clientID)
+    while (reader.next()) {
+      const current = this.#entries.get(reader.clientID)
       if (
         current === undefined ||
-        current.clock < e.clock ||
-        (current.clock === e.clock && current.state !== null && isRemovedAwarenessState(e.state))
+        current.clock < reader.clock ||
+        (current.clock === reader.clock && current.state !== null && reader.removed())
       )
-        (news ??= []).push(e)
+        (news ??= []).push(reader.entry())
     }
-    if (news === null) return NO_NEWS
+    if (news === null) {
+      this.#stale++
+      return NO_NEWS
+    }
     // Only news is decoded: its states must be JSON (clients parse what they are sent). A state that decodes to
     // `null` is a removal, whatever its spelling.
     const states = news.map((e) =>
@@ -143,7 +169,10 @@ export class AwarenessTable {
     if (refusal) return { ok: false, reason: refusal }
     news.forEach((e, i) => this.#set(e.clientID, e.clock, states[i] ?? null, owner))
     this.#all = null
-    return { ok: true, news: news.length === entries.length ? update : encodeEntries(news) }
+    const bytes = news.length === reader.count ? update : encodeEntries(news)
+    this.#lastNews = bytes
+    this.#lastEntries = news
+    return { ok: true, news: bytes }
   }
 
   /**
@@ -151,6 +180,10 @@ export class AwarenessTable {
    * `coalesceMs`, otherwise merged with what else arrives until then into one update (RELAY-6.4).
    */
   broadcast(news: Uint8Array, send: (update: Uint8Array) => void): void {
+    // The entries of the news apply() just returned, so that it is not read again.
+    const entries = news === this.#lastNews ? this.#lastEntries : null
+    this.#lastNews = null
+    this.#lastEntries = []
     const coalesceMs = this.#limits.coalesceMs
     if (coalesceMs <= 0) return send(news)
     this.#send = send
@@ -160,7 +193,7 @@ export class AwarenessTable {
       return
     }
     const pending = (this.#pending ??= new Map())
-    for (const e of readEncodedAwarenessEntries(news)) pending.set(e.clientID, e)
+    for (const e of entries ?? readEncodedAwarenessEntries(news)) pending.set(e.clientID, e)
   }
 
   #arm(ms: number): void {

@@ -65,6 +65,32 @@ describe('presence: echoes (RELAY-6.4)', () => {
     expect(() => table.apply(bad, owner)).toThrow(/malformed awareness/)
   })
 
+  it("RELAY-6.4: an echo is dropped after reading its entries' client ids and clocks: no state is taken out of it", () => {
+    const table = new AwarenessTable()
+    const room = encodeAwarenessEntries([
+      [1, 4, '{"cursor":{"x":1,"y":2}}'],
+      [2, 7, '{"cursor":{"x":3,"y":4}}'],
+      [3, 1, 'null'],
+    ])
+    const applied = table.apply(room, {})
+    expect(applied).toMatchObject({ ok: true })
+    const read = table.statesRead
+    expect(read).toBe(3) // news: each state taken out once, to be checked and stored
+    // A stock client echoes the whole update back, and again (a second client), and an older one (stale).
+    expect(table.apply(room, {})).toEqual({ ok: true, news: null })
+    expect(table.apply(room, {})).toEqual({ ok: true, news: null })
+    expect(table.apply(state(2, 6, '{"cursor":{"x":0,"y":0}}'), {})).toEqual({ ok: true, news: null })
+    expect(table.statesRead).toBe(read)
+    expect(table.staleUpdates).toBe(3)
+    // An echo with a news entry among others: only that entry's state is taken out.
+    const mixed = encodeAwarenessEntries([
+      [1, 4, '{"cursor":{"x":1,"y":2}}'],
+      [2, 8, '{"cursor":{"x":5,"y":6}}'],
+    ])
+    expect(table.apply(mixed, {})).toMatchObject({ ok: true })
+    expect(table.statesRead).toBe(read + 1)
+  })
+
   it('RELAY-6.4: only the entries with news are forwarded from a mixed update', () => {
     const table = new AwarenessTable()
     table.apply(state(1, 5, '{"a":1}'), {})
