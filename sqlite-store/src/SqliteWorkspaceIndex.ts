@@ -1,11 +1,6 @@
 import type Database from 'better-sqlite3'
-import {
-  splitWorkspaceDoc,
-  type WorkspaceChange,
-  type WorkspaceChanges,
-  type WorkspaceSummary,
-} from '@weft/core'
-import { changesPage, pageSize, workspaceChangesOf } from '@weft/core/store-kit'
+import { type WorkspaceChange, type WorkspaceChanges, type WorkspaceSummary } from '@weft/core'
+import { changesPage, indexedWorkspaceDoc, pageSize, workspaceChangesOf } from '@weft/core/store-kit'
 
 /**
  * The tables of the workspace index (`WS-STORE-*`): one counter row per workspace, one row per indexed document
@@ -88,7 +83,7 @@ export class SqliteWorkspaceIndex {
 
   /** WS-STORE-4.1: `docId` was removed; a tombstone if it was indexed. Call inside the removal's transaction. */
   removed(docId: string): void {
-    const split = splitWorkspaceDoc(docId)
+    const split = indexedWorkspaceDoc(docId)
     if (!split || !this.#s.live.get(split.workspace, split.doc)) return
     const seq = (this.#s.bump.get(split.workspace, 1) as { seq: number }).seq
     this.#s.putDoc.run(split.workspace, split.doc, seq, 1)

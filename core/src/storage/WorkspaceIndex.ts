@@ -98,6 +98,16 @@ export const splitWorkspaceDoc = (docId: string): { workspace: string; doc: stri
   return { workspace: docId.slice(0, slash), doc: docId.slice(slash + 1) }
 }
 
+/**
+ * Store-kit: the workspace and document a store indexes `docId` under (`WS-STORE-1.1`): {@link splitWorkspaceDoc},
+ * except ids whose document part contains `~`, which no workspace document has: a store's own companions of a
+ * document (epoch archives `W/D~epoch~...`, the relay's quarantine `W/D~quarantine~`) are not indexed.
+ */
+export const indexedWorkspaceDoc = (docId: string): { workspace: string; doc: string } | null => {
+  const split = splitWorkspaceDoc(docId)
+  return split && !split.doc.includes('~') ? split : null
+}
+
 /** The store and room id of document `doc` of workspace `workspace`: `W/D`. */
 export const workspaceDocId = (workspace: string, doc: string): DocId => `${workspace}/${doc}` as DocId
 
@@ -117,8 +127,8 @@ export const isWorkspaceDocId = (doc: string): boolean =>
 /**
  * Store-kit: the documents one store transaction changed, grouped by workspace, each workspace's documents distinct
  * and in order of first change. A store advances each workspace's sequence by its number of documents and gives
- * them the seqs that follow, in this order (one seq per document per transaction, `WS-STORE-2.3`). Ids that belong
- * to no workspace are left out.
+ * them the seqs that follow, in this order (one seq per document per transaction, `WS-STORE-2.3`). Ids that are
+ * not indexed ({@link indexedWorkspaceDoc}) are left out.
  */
 export const workspaceChangesOf = (docIds: Iterable<string>): Map<string, string[]> => {
   const out = new Map<string, string[]>()
@@ -126,7 +136,7 @@ export const workspaceChangesOf = (docIds: Iterable<string>): Map<string, string
   for (const id of docIds) {
     if (seen.has(id)) continue
     seen.add(id)
-    const split = splitWorkspaceDoc(id)
+    const split = indexedWorkspaceDoc(id)
     if (!split) continue
     const docs = out.get(split.workspace)
     if (docs) docs.push(split.doc)

@@ -5,4 +5,4 @@
  */
 export { AppendQueue, settleAppends, rejectAppends, type PendingAppend } from './AppendQueue.js'
 export { epochMismatchError } from './DocStore.js'
-export { workspaceChangesOf, changesPage, pageSize } from './WorkspaceIndex.js'
+export { workspaceChangesOf, indexedWorkspaceDoc, changesPage, pageSize } from './WorkspaceIndex.js'

@@ -13,7 +13,7 @@ import { INITIAL_EPOCH } from '../storage/epochRecord.js'
 import {
   changesPage,
   pageSize,
-  splitWorkspaceDoc,
+  indexedWorkspaceDoc,
   type WorkspaceChange,
   type WorkspaceChanges,
   type WorkspaceIndex,
@@ -138,7 +138,7 @@ export class MemoryDocStore implements DocStore, WorkspaceIndex {
     await Promise.resolve()
     this.#docs.delete(docId)
     // WS-STORE-4.1: a tombstone, when the workspace index held the document.
-    const split = splitWorkspaceDoc(docId)
+    const split = indexedWorkspaceDoc(docId)
     const row = split && this.#workspaces.get(split.workspace)?.docs.get(split.doc)
     if (row && !row.removed) this.#advance(docId, true)
   }
@@ -195,7 +195,7 @@ export class MemoryDocStore implements DocStore, WorkspaceIndex {
 
   /** WS-STORE-2.1: one change of `docId` (in the caller's synchronous step): its workspace's next seq. */
   #advance(docId: DocId, removed: boolean): void {
-    const split = splitWorkspaceDoc(docId)
+    const split = indexedWorkspaceDoc(docId)
     if (!split) return
     let ws = this.#workspaces.get(split.workspace)
     if (!ws) {

@@ -53,6 +53,9 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
     // Other workspaces (also one whose id starts with this one's) and ids without `/` are apart.
     await store.append(OTHER, bytes(5))
     await store.append(PLAIN, bytes(6))
+    // A store's own companions of a document (epoch archives, quarantine: `~` in the document part) are not indexed.
+    await store.append(docId('acme/a~epoch~e1'), bytes(7))
+    await store.append(docId('acme/a~quarantine~'), bytes(8))
     expect(await store.workspaceSeq('acme')).toBe(5)
     expect(await store.workspaceSeq('acme2')).toBe(1)
     expect(await store.workspaceSeq('plain-doc')).toBe(0)

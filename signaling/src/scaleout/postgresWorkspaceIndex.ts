@@ -2,12 +2,11 @@ import type pg from 'pg'
 import {
   WeftError,
   WeftErrorCode,
-  splitWorkspaceDoc,
   type WorkspaceChange,
   type WorkspaceChanges,
   type WorkspaceSummary,
 } from '@weft/core'
-import { changesPage, pageSize, workspaceChangesOf } from '@weft/core/store-kit'
+import { changesPage, indexedWorkspaceDoc, pageSize, workspaceChangesOf } from '@weft/core/store-kit'
 
 /**
  * The workspace index of {@link PostgresDocStore} (`WS-STORE-*`, docs/spec/storage.md), as functions over a client
@@ -86,7 +85,7 @@ export const advanceWorkspaces = async (
 
 /** WS-STORE-4.1: `docId` was removed in this transaction: a tombstone (and a seq) when it was indexed and live. */
 export const removeFromWorkspace = async (c: Query, t: WorkspaceTables, docId: string): Promise<void> => {
-  const split = splitWorkspaceDoc(docId)
+  const split = indexedWorkspaceDoc(docId)
   if (!split) return
   const live = await c.query(`SELECT 1 FROM ${t.docs} WHERE workspace = $1 AND doc = $2 AND NOT removed`, [
     split.workspace,
