@@ -123,10 +123,11 @@ describe('workspace endpoint', () => {
       hooks: {
         onConnect: (ctx) => void events.push(`connect ${ctx.room} ${ctx.access}`),
         onDisconnect: (ctx) => void events.push(`disconnect ${ctx.room}`),
-        onUpdate: (ctx) =>
-          ctx.room === 'team/locked'
-            ? { ok: false, reason: 'locked' }
-            : events.push(`update ${ctx.room}`) && undefined,
+        onUpdate: (ctx) => {
+          if (ctx.room === 'team/locked') return { ok: false, reason: 'locked' }
+          events.push(`update ${ctx.room}`)
+          return { ok: true }
+        },
       },
     })
     const ws = await open('team')
