@@ -184,7 +184,7 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
   transportFor(docId: string): WorkspaceDocTransport {
     if (this.#closed)
       throw new WeftError(WeftErrorCode.Destroyed, `workspace socket ${this.workspace} was closed`)
-    if (!isWorkspaceDocId(docId))
+    if (docId !== CATALOGUE_DOC && !isWorkspaceDocId(docId))
       throw new WeftError(WeftErrorCode.InvalidArgument, `not a document id: ${JSON.stringify(docId)}`)
     if (this.#transports.has(docId))
       throw new WeftError(WeftErrorCode.InvalidArgument, `document ${docId} already has a transport`)
