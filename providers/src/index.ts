@@ -39,6 +39,12 @@ export {
   type PreloadPolicy,
   type EvictionCandidate,
 } from './workspace/index.js'
+export {
+  WorkspaceSocket,
+  WORKSPACE_CURSOR_META,
+  type WorkspaceSocketOptions,
+  type WorkspaceSocketEvents,
+} from './workspace/WorkspaceSocket.js'
 /** The metadata keys of the stored pending-change count (the count itself lives in `@weft/core`'s DocHandle). */
 export { PENDING_META } from '@weft/core'
 export {

@@ -26,8 +26,8 @@ export type WorkspaceLinkEvents = {
  * implementation.
  *
  * Contract (docs/spec/workspaces.md):
- * - {@link transportFor} returns a `Transport` for document `D` of the workspace, whose only peer is the relay's
- *   room `W/D`; its `room`, if it has one, is `"W/D"`. The link subscribes the document when that transport is
+ * - {@link transportFor} returns a `Transport` for document `D` of the workspace (an app document or the catalogue,
+ *   `CATALOGUE_DOC`), whose only peer is the relay's room `W/D`; its `room`, if it has one, is `"W/D"`. The link subscribes the document when that transport is
  *   connected and unsubscribes it when it is disconnected or destroyed. The workspace owns the transports it asks
  *   for and destroys each when it closes the document. Asking twice for the same document while the first
  *   transport is alive is a programmer error.
