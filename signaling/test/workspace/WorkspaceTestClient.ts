@@ -92,6 +92,14 @@ export class WorkspaceTestClient {
     }
   }
 
+  /** Resolves once the relay's sync step 2 of `doc` arrived (the local Y.Doc holds the stored state). */
+  async synced(doc: string): Promise<Y.Doc> {
+    await this.next(
+      (f) => f.kind === 'doc' && f.doc === doc && decodeMessage(f.message).type === 'sync-step2',
+    )
+    return this.docs.get(doc) as Y.Doc
+  }
+
   /** Resolves once `match` holds (checked after each frame). */
   async until(match: () => boolean): Promise<void> {
     while (!match()) {

@@ -179,9 +179,9 @@ describe('workspace endpoint', () => {
     await start({ auth: { secret: SECRET } })
     const all = await token({ 'team/*': 'write' })
     const first = await open('team', `?token=${all}`)
-    first.subscribe('a').getText('t').insert(0, 'a')
-    first.subscribe('b').getText('t').insert(0, 'b')
-    first.subscribe('c').getText('t').insert(0, 'c')
+    // Edits made once synced: one commit each (an edit made before would also come back in the client's step 2).
+    for (const doc of ['a', 'b', 'c']) first.subscribe(doc)
+    for (const doc of ['a', 'b', 'c']) (await first.synced(doc)).getText('t').insert(0, doc)
     await first.next(changedFor('c'))
     await first.next(changedFor('a'))
     await first.next(changedFor('b'))
@@ -190,8 +190,10 @@ describe('workspace endpoint', () => {
 
     // While the client is away: b and c change, c is not readable by its next token.
     const writer = await open('team', `?token=${all}`)
-    writer.subscribe('b').getText('t').insert(0, 'B')
-    writer.subscribe('c').getText('t').insert(0, 'C')
+    writer.subscribe('b')
+    writer.subscribe('c')
+    ;(await writer.synced('b')).getText('t').insert(0, 'B')
+    ;(await writer.synced('c')).getText('t').insert(0, 'C')
     await writer.next(changedFor('c'), 0)
     await writer.next(changedFor('b'), 0)
 
