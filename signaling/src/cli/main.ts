@@ -10,6 +10,7 @@ const HELP = `Usage: weft <command> [options]
 Commands:
   serve     run the Weft server (signaling, relay, health, metrics, static files)
   inspect   per document of a store: live content, encoded and stored size, updates, deleted items, clients, epoch
+            (--workspaces: per workspace: documents, change sequence, stored bytes)
   compact   compact a store's documents (log compaction), with a progress bar
 
 Run "weft <command> --help" for a command's options.

@@ -4,6 +4,8 @@ import * as Y from 'yjs'
 import {
   Compactor,
   inspectDoc,
+  isWorkspaceIndexed,
+  workspaceDocId,
   docId as toDocId,
   type DocId,
   type DocInspection,
@@ -92,6 +94,13 @@ export const inspectCommand = async (args: readonly string[], out: Out, err: Out
   }
   const { path, doc, json } = parsed
   const store = await openStoreAt(path)
+  if (parsed.workspaces) {
+    try {
+      return await inspectWorkspaces(store, path, doc, json, out, err)
+    } finally {
+      await store.close()
+    }
+  }
   try {
     // A quarantine is reported with its document (RELAY-9.3).
     const ids =
@@ -122,6 +131,78 @@ export const inspectCommand = async (args: readonly string[], out: Out, err: Out
   } finally {
     await store.close()
   }
+}
+
+/** What `weft inspect --workspaces <workspace> --json` reports per document of the workspace. */
+export interface WorkspaceDocReport {
+  /** The workspace change sequence of the document's last append, compaction or removal. */
+  readonly seq: number
+  /** The document was removed (a tombstone, WS-STORE-4.1). */
+  readonly removed: boolean
+}
+
+const pad = (cells: readonly string[], widths: readonly number[]): string =>
+  cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+
+/**
+ * `weft inspect <store> --workspaces [workspace] [--json]` (issue 15, WS-STORE-1.2): every workspace with its
+ * document count, change sequence and stored bytes; or one workspace's documents with the seq of their last change.
+ */
+const inspectWorkspaces = async (
+  store: DocStore,
+  path: string,
+  workspace: string | undefined,
+  json: boolean,
+  out: Out,
+  err: Out,
+): Promise<number> => {
+  if (!isWorkspaceIndexed(store)) {
+    err.write(`weft inspect: the store at ${path} keeps no workspace index\n`)
+    return 1
+  }
+  const summaries = await store.workspaces()
+  if (workspace === undefined) {
+    if (json) {
+      const report = Object.fromEntries(summaries.map(({ id, ...rest }) => [id, rest]))
+      out.write(`${JSON.stringify(report, null, 2)}\n`)
+    } else if (summaries.length === 0) out.write(`no workspaces in ${path}\n`)
+    else {
+      const rows = [
+        ['workspace', 'documents', 'seq', 'stored'],
+        ...summaries.map((w) => [w.id, String(w.documents), String(w.seq), kib(w.bytes)]),
+      ]
+      const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)))
+      for (const row of rows) out.write(`${pad(row, widths)}\n`)
+    }
+    return 0
+  }
+  const summary = summaries.find((w) => w.id === workspace)
+  if (!summary) {
+    err.write(`weft inspect: no workspace ${JSON.stringify(workspace)} in ${path}\n`)
+    return 1
+  }
+  const stored = new Set<string>(await store.list())
+  const docs: Record<string, WorkspaceDocReport> = {}
+  for (let cursor = 0, more = true; more;) {
+    const page = await store.changesSince(workspace, cursor, 1000)
+    for (const c of page.changes)
+      docs[c.doc] = { seq: c.seq, removed: !stored.has(workspaceDocId(workspace, c.doc)) }
+    cursor = page.through
+    more = page.more
+  }
+  if (json) {
+    const { id, ...rest } = summary
+    out.write(`${JSON.stringify({ [id]: { ...rest, docs } }, null, 2)}\n`)
+    return 0
+  }
+  out.write(
+    `${summary.id}: ${summary.documents} documents, change sequence ${summary.seq}, ${kib(summary.bytes)} stored\n`,
+  )
+  for (const [doc, d] of Object.entries(docs))
+    out.write(
+      `  ${String(d.seq).padStart(String(summary.seq).length)}  ${doc}${d.removed ? '  (removed)' : ''}\n`,
+    )
+  return 0
 }
 
 /** A one-line progress bar, redrawn in place on a terminal and printed every 10% otherwise. */

@@ -78,3 +78,57 @@ describe('weft inspect / weft compact', () => {
     expect(err.text()).toMatch(/no document "nope"/)
   })
 })
+
+describe('weft inspect --workspaces', () => {
+  it('CLI-4.5, WS-STORE-1.2: lists every workspace with its documents, change sequence and stored bytes; one workspace with its documents', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-ws-'))
+    dirs.push(dir)
+    const store = new SqliteDocStore({ path: join(dir, 'weft.sqlite') })
+    await store.append(docId('acme/plan'), Uint8Array.of(1, 2, 3))
+    await store.append(docId('acme/plan'), Uint8Array.of(4))
+    await store.append(docId('acme/old'), Uint8Array.of(5))
+    await store.remove(docId('acme/old'))
+    await store.append(docId('beta/notes/1'), new Uint8Array(2048))
+    await store.append(docId('board'), Uint8Array.of(6))
+    await store.close()
+
+    const json = sink()
+    expect(await inspectCommand([dir, '--workspaces', '--json'], json, sink())).toBe(0)
+    expect(JSON.parse(json.text())).toEqual({
+      acme: { documents: 1, seq: 4, bytes: 4 },
+      beta: { documents: 1, seq: 1, bytes: 2048 },
+    })
+    const text = sink()
+    expect(await inspectCommand([dir, '--workspaces'], text, sink())).toBe(0)
+    expect(text.text().split('\n')).toEqual([
+      'workspace  documents  seq   stored',
+      'acme               1    4      4 B',
+      'beta               1    1  2.0 KiB',
+      '',
+    ])
+
+    const one = sink()
+    expect(await inspectCommand([dir, '--workspaces', 'acme'], one, sink())).toBe(0)
+    expect(one.text()).toBe(
+      'acme: 1 documents, change sequence 4, 4 B stored\n  2  plan\n  4  old  (removed)\n',
+    )
+    const oneJson = sink()
+    expect(await inspectCommand([dir, '--workspaces', 'acme', '--json'], oneJson, sink())).toBe(0)
+    expect(JSON.parse(oneJson.text())).toEqual({
+      acme: {
+        documents: 1,
+        seq: 4,
+        bytes: 4,
+        docs: { plan: { seq: 2, removed: false }, old: { seq: 4, removed: true } },
+      },
+    })
+
+    const err = sink()
+    expect(await inspectCommand([dir, '--workspaces', 'nobody'], sink(), err)).toBe(1)
+    expect(err.text()).toBe(`weft inspect: no workspace "nobody" in ${dir}\n`)
+    // The per-document report is unchanged.
+    const docs = sink()
+    expect(await inspectCommand([dir], docs, sink())).toBe(0)
+    expect(docs.text()).toContain('acme/plan')
+  })
+})
