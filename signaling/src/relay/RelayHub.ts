@@ -130,6 +130,11 @@ export class RelayHub implements RelayHost {
     return this.#docs.size
   }
 
+  /** The loaded room named `name`, if it is loaded (a read of the map: nothing is loaded for it). */
+  room(name: string): RelayRoom | undefined {
+    return this.#docs.get(name)
+  }
+
   /** Loaded documents with at least one connection. */
   get roomCount(): number {
     let n = 0

@@ -116,8 +116,15 @@ export const textUpdate = (text: string, client = 1): Uint8Array => {
 export const roomServices = (
   store: DocStore = new MemoryDocStore(),
   options: RelayOptions = {},
-): RoomServices => {
+): RoomServices & { readonly relayEpochs: RelayEpochs } => {
   const logger = pino({ level: 'silent' })
+  const relayEpochs = new RelayEpochs({
+    store,
+    logger,
+    epochs: options.epochs,
+    scaleOut: false,
+    screened: false,
+  })
   const metrics = new ServerMetrics({
     connections: () => [],
     topics: () => 0,
@@ -127,8 +134,8 @@ export const roomServices = (
   return {
     committer: new GroupCommitter(store, options.commitWindowMs ?? 5, metrics, logger),
     compaction: new RelayCompaction({ store, logger, metrics, scale: null }, options.compaction),
-    epochs: new RelayEpochs({ store, logger, epochs: options.epochs, scaleOut: false, screened: false })
-      .settings,
+    epochs: relayEpochs.settings,
+    relayEpochs,
     maxDocBytes: DEFAULT_LIMITS.maxDocBytes,
     metrics,
     logger,
