@@ -9,8 +9,11 @@ import {
 
 interface Entry {
   clock: number
-  /** The state's JSON text as UTF-8 bytes (copied out of the message); `null` once removed. */
-  state: Uint8Array | null
+  /**
+   * The state's JSON text as it arrived (its UTF-8 bytes, copied out of the message into a one-byte string: a few
+   * bytes of overhead instead of a typed array, its buffer and its backing store per client); `null` once removed.
+   */
+  state: string | null
   /**
    * The connection that introduced this client. Later states of the client may arrive over other connections too
    * (stock y-websocket clients echo every awareness change they receive; Weft peers forward the presence of the
@@ -20,6 +23,13 @@ interface Entry {
 }
 
 const utf8 = new TextEncoder()
+
+/** Keeps `bytes` as a one-byte string (one character per byte; see `Entry.state`). */
+const hold = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+
+/** The bytes of a state kept by {@link hold}. */
+const bytesOfHeld = (state: string): Uint8Array => Buffer.from(state, 'latin1')
 
 /**
  * Encodes awareness entries given as `[clientID, clock, JSON text]` in the y-protocols awareness update format (for
@@ -91,8 +101,11 @@ const NO_NEWS: PresenceApplied = Object.freeze({ ok: true, news: null })
  */
 export class AwarenessTable {
   readonly #entries = new Map<number, Entry>()
-  /** Client ids each connection introduced (present or removed). */
-  readonly #owned = new Map<object, Set<number>>()
+  /**
+   * Client ids each connection introduced (present or removed): the id itself for the usual one (a stock client has
+   * one), a set once there are more.
+   */
+  readonly #owned = new Map<object, number | Set<number>>()
   readonly #limits: PresenceLimits
   #present = 0
   #bytes = 0
@@ -229,12 +242,12 @@ export class AwarenessTable {
       if (current === undefined) added++
       const takes = current === undefined || (current.state === null && current.owner !== owner)
       if (takes) taken++
-      const delta = (states[i]?.byteLength ?? 0) - (current?.state?.byteLength ?? 0)
+      const delta = (states[i]?.byteLength ?? 0) - (current?.state?.length ?? 0)
       bytes += delta
       if (takes || current.owner === owner) ownBytes += delta
     })
     const limits = this.#limits
-    if ((this.#owned.get(owner)?.size ?? 0) + taken > limits.maxClientsPerConnection)
+    if (this.#ownedCount(owner) + taken > limits.maxClientsPerConnection)
       return 'too-many-clients-per-connection'
     if (this.#entries.size + added > limits.maxClientsPerRoom) return 'room-full'
     if (ownBytes > 0 && this.#bytesOf(owner) + ownBytes > limits.maxBytesPerConnection)
@@ -247,14 +260,14 @@ export class AwarenessTable {
     const current = this.#entries.get(clientID)
     // Entries repeated within one update: the rule again against what the earlier one set.
     if (current && current.clock > clock) return
-    const state = encoded ? encoded.slice() : null
-    if (current?.state) {
+    const state = encoded ? hold(encoded) : null
+    if (current?.state != null) {
       this.#present--
-      this.#bytes -= current.state.byteLength
+      this.#bytes -= current.state.length
     }
-    if (state) {
+    if (state !== null) {
       this.#present++
-      this.#bytes += state.byteLength
+      this.#bytes += state.length
     }
     if (current === undefined) {
       this.#entries.set(clientID, { clock, state, owner })
@@ -262,7 +275,7 @@ export class AwarenessTable {
       return
     }
     if (current.state === null && current.owner !== owner) {
-      this.#owned.get(current.owner)?.delete(clientID)
+      this.#disown(current.owner, clientID)
       current.owner = owner
       this.#own(owner, clientID)
     }
@@ -273,14 +286,32 @@ export class AwarenessTable {
   /** Bytes of the present states of the clients `owner` introduced (at most `maxClientsPerConnection` of them). */
   #bytesOf(owner: object): number {
     let n = 0
-    for (const id of this.#owned.get(owner) ?? []) n += this.#entries.get(id)?.state?.byteLength ?? 0
+    for (const id of this.#ownedIds(owner)) n += this.#entries.get(id)?.state?.length ?? 0
     return n
   }
 
+  #ownedCount(owner: object): number {
+    const ids = this.#owned.get(owner)
+    return ids === undefined ? 0 : typeof ids === 'number' ? 1 : ids.size
+  }
+
+  #ownedIds(owner: object): Iterable<number> {
+    const ids = this.#owned.get(owner)
+    return ids === undefined ? [] : typeof ids === 'number' ? [ids] : ids
+  }
+
   #own(owner: object, clientID: number): void {
-    let ids = this.#owned.get(owner)
-    if (!ids) this.#owned.set(owner, (ids = new Set()))
-    ids.add(clientID)
+    const ids = this.#owned.get(owner)
+    if (ids === undefined) this.#owned.set(owner, clientID)
+    else if (typeof ids === 'number') {
+      if (ids !== clientID) this.#owned.set(owner, new Set([ids, clientID]))
+    } else ids.add(clientID)
+  }
+
+  #disown(owner: object, clientID: number): void {
+    const ids = this.#owned.get(owner)
+    if (ids === clientID) this.#owned.delete(owner)
+    else if (typeof ids === 'object') ids.delete(clientID)
   }
 
   /**
@@ -292,7 +323,8 @@ export class AwarenessTable {
     if (!exclude && this.#all) return this.#all
     const out: EncodedAwarenessEntry[] = []
     for (const [clientID, e] of this.#entries) {
-      if (e.state !== null && !exclude?.has(clientID)) out.push({ clientID, clock: e.clock, state: e.state })
+      if (e.state !== null && !exclude?.has(clientID))
+        out.push({ clientID, clock: e.clock, state: bytesOfHeld(e.state) })
     }
     if (out.length === 0) return null
     const encoded = encodeEntries(out)
@@ -302,8 +334,8 @@ export class AwarenessTable {
 
   /** A connection closed: the clients it introduced are removed. Returns the removal to broadcast, or `null`. */
   removeOwner(owner: object): Uint8Array | null {
-    const ids = this.#owned.get(owner)
-    if (!ids) return null
+    if (!this.#owned.has(owner)) return null
+    const ids = this.#ownedIds(owner)
     this.#owned.delete(owner)
     const removed: EncodedAwarenessEntry[] = []
     for (const id of ids) {
@@ -312,7 +344,7 @@ export class AwarenessTable {
       if (e.state !== null) {
         removed.push({ clientID: id, clock: e.clock, state: NULL_STATE })
         this.#present--
-        this.#bytes -= e.state.byteLength
+        this.#bytes -= e.state.length
       }
       // Forget the client entirely: a later state from it is accepted whatever its clock. News of it not sent yet
       // would bring it back to whoever had not seen it.

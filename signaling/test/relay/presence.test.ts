@@ -104,6 +104,45 @@ describe('presence: echoes (RELAY-6.4)', () => {
   })
 })
 
+describe('presence: owners (RELAY-6.3)', () => {
+  it('RELAY-6.3: the clients a connection introduced, one or several, leave with it; a removed client taken over by another connection stays with that one', () => {
+    const table = new AwarenessTable()
+    const single = {}
+    const bridge = {}
+    const other = {}
+    table.apply(state(1, 1, '{"a":1}'), single)
+    table.apply(
+      encodeAwarenessEntries([
+        [2, 1, '{"b":1}'],
+        [3, 1, '{"c":1}'],
+      ]),
+      bridge,
+    )
+    table.apply(state(2, 2, 'null'), bridge) // 2 leaves; its next state comes over `other`
+    table.apply(state(2, 3, '{"b":2}'), other)
+    expect(table.size).toBe(3)
+    expect(table.bytes).toBe(21)
+    // Echoes over other connections take nothing over.
+    table.apply(state(1, 1, '{"a":1}'), other)
+    const removed = table.removeOwner(bridge)
+    expect(removed && readAwarenessEntries(removed)).toEqual([{ clientID: 3, clock: 1, state: null }])
+    expect(table.removeOwner(bridge)).toBeNull()
+    expect(table.size).toBe(2)
+    const gone = table.removeOwner(single)
+    expect(gone && idsOf(gone)).toEqual([1])
+    expect(idsOf(table.encodeAll() ?? new Uint8Array([0]))).toEqual([2])
+    expect(table.bytes).toBe(7)
+    // A state kept by the table is sent exactly as it arrived (bytes, not re-serialised).
+    table.apply(state(4, 1, '{"name":"Zoë","x":1.50}'), single)
+    const all = table.encodeAll()
+    expect(all && readAwarenessEntries(all).find((e) => e.clientID === 4)?.state).toEqual({
+      name: 'Zoë',
+      x: 1.5,
+    })
+    expect(all && Buffer.from(all).includes(Buffer.from('{"name":"Zoë","x":1.50}'))).toBe(true)
+  })
+})
+
 describe('presence: coalescing (RELAY-6.4)', () => {
   afterEach(() => {
     vi.useRealTimers()
