@@ -1,0 +1,268 @@
+import { ObservableV2 } from 'lib0/observable'
+import {
+  WeftError,
+  WeftErrorCode,
+  isWorkspaceDocId,
+  isWorkspaceId,
+  peerId,
+  type PeerId,
+  type Transport,
+  type TransportEvents,
+  type TransportStatus,
+} from '@weft/core'
+import { decodeWorkspaceFrame, encodeDocFrame } from '@weft/core/protocol'
+
+/** Options of {@link WorkspaceBroadcast}. */
+export interface WorkspaceBroadcastOptions {
+  /** The workspace id `W`: tabs of the same origin with the same workspace find each other. */
+  readonly workspace: string
+  /** This tab's id (default: random). */
+  readonly id?: string
+  /** Channel name prefix (default `"weft-workspace:"`); the channel is `<prefix><W>`. */
+  readonly prefix?: string
+}
+
+/**
+ * What travels on a workspace's channel. `hello`/`here`/`bye` name a document; `msg` carries a DOC frame (the
+ * workspace wire's framing, WS-WIRE-1), so its document is read from the frame.
+ */
+type Envelope =
+  | { readonly t: 'hello'; readonly from: string; readonly doc: string }
+  | { readonly t: 'here'; readonly from: string; readonly to: string; readonly doc: string }
+  | { readonly t: 'bye'; readonly from: string; readonly doc: string; readonly to?: string }
+  | { readonly t: 'msg'; readonly from: string; readonly to: string | null; readonly frame: Uint8Array }
+
+const isEnvelope = (v: unknown): v is Envelope => {
+  if (typeof v !== 'object' || v === null) return false
+  const e = v as Record<string, unknown>
+  if (typeof e.from !== 'string') return false
+  switch (e.t) {
+    case 'hello':
+      return typeof e.doc === 'string'
+    case 'here':
+      return typeof e.to === 'string' && typeof e.doc === 'string'
+    case 'bye':
+      return typeof e.doc === 'string' && (e.to === undefined || typeof e.to === 'string')
+    case 'msg':
+      return (e.to === null || typeof e.to === 'string') && e.frame instanceof Uint8Array
+    default:
+      return false
+  }
+}
+
+/**
+ * The tabs (and workers) of one browser origin that have workspace `W` open, over ONE `BroadcastChannel` for all of
+ * its documents (WS-CLIENT-LINK-8): {@link transportFor} gives each document a `Transport` whose peers are the
+ * other tabs that have that document connected, so each document runs its ordinary sync session. Frames are
+ * tagged with their document with the workspace wire's DOC framing. The channel is opened while at least one
+ * document's transport is connected.
+ */
+export class WorkspaceBroadcast {
+  /** The workspace id `W`. */
+  readonly workspace: string
+  /** This tab's id. */
+  readonly id: string
+  readonly #name: string
+  readonly #transports = new Map<string, WorkspaceBroadcastTransport>()
+  #channel: BroadcastChannel | null = null
+  #closed = false
+  /** The page goes away for good: every document says `bye`. */
+  readonly #onPageHide = () => {
+    for (const t of [...this.#transports.values()]) t.disconnect()
+  }
+
+  constructor(options: WorkspaceBroadcastOptions) {
+    if (!isWorkspaceId(options.workspace))
+      throw new WeftError(
+        WeftErrorCode.InvalidArgument,
+        `not a workspace id: ${JSON.stringify(options.workspace)}`,
+      )
+    this.workspace = options.workspace
+    this.id = options.id ?? randomId()
+    this.#name = `${options.prefix ?? 'weft-workspace:'}${options.workspace}`
+  }
+
+  /**
+   * The `Transport` of document `docId` (`D`, not `W/D`) between this workspace's tabs. One per document at a time:
+   * asking again while the first is alive throws, as does asking after {@link close}.
+   */
+  transportFor(docId: string): WorkspaceBroadcastTransport {
+    if (this.#closed)
+      throw new WeftError(WeftErrorCode.Destroyed, `workspace broadcast ${this.workspace} was closed`)
+    if (!isWorkspaceDocId(docId))
+      throw new WeftError(WeftErrorCode.InvalidArgument, `not a document id: ${JSON.stringify(docId)}`)
+    if (this.#transports.has(docId))
+      throw new WeftError(WeftErrorCode.InvalidArgument, `document ${docId} already has a transport`)
+    const transport = new WorkspaceBroadcastTransport(this.workspace, docId, {
+      post: (e) => this.#post(e),
+      connected: () => this.#update(),
+      released: () => {
+        this.#transports.delete(docId)
+        this.#update()
+      },
+      id: this.id,
+    })
+    this.#transports.set(docId, transport)
+    return transport
+  }
+
+  /** Destroys every transport given out and closes the channel. */
+  close(): void {
+    for (const t of [...this.#transports.values()]) t.destroy()
+    this.#closed = true
+    this.#update()
+  }
+
+  #post(e: Envelope): void {
+    this.#channel?.postMessage(e)
+  }
+
+  /** Opens the channel while a document is connected, closes it when none is. */
+  #update(): void {
+    const wanted = !this.#closed && [...this.#transports.values()].some((t) => t.status === 'connected')
+    if (wanted && !this.#channel) {
+      const channel = new BroadcastChannel(this.#name)
+      channel.onmessage = (ev: MessageEvent) => this.#receive(ev.data)
+      this.#channel = channel
+      globalThis.addEventListener?.('pagehide', this.#onPageHide)
+    } else if (!wanted && this.#channel) {
+      this.#channel.onmessage = null
+      this.#channel.close()
+      this.#channel = null
+      globalThis.removeEventListener?.('pagehide', this.#onPageHide)
+    }
+  }
+
+  #receive(raw: unknown): void {
+    if (!isEnvelope(raw) || raw.from === this.id) return
+    if (raw.t === 'msg') {
+      if (raw.to !== null && raw.to !== this.id) return
+      const decoded = decodeWorkspaceFrame(raw.frame)
+      if (!decoded.ok || decoded.frame.kind !== 'doc') return // another tab's junk harms nobody
+      this.#transports.get(decoded.frame.doc)?.receivedMessage(peerId(raw.from), decoded.frame.message)
+      return
+    }
+    this.#transports.get(raw.doc)?.received(raw)
+  }
+}
+
+/** What a {@link WorkspaceBroadcastTransport} needs of its {@link WorkspaceBroadcast}. */
+interface BroadcastPort {
+  readonly id: string
+  post(e: Envelope): void
+  /** The transport connected or disconnected (the channel opens or closes). */
+  connected(): void
+  released(): void
+}
+
+/**
+ * The {@link Transport} of one document `D` of a workspace between tabs, over the workspace's one
+ * `BroadcastChannel` (made by {@link WorkspaceBroadcast.transportFor}). Each other tab that has `D` connected is a
+ * peer: a tab announces itself with `hello`, the others answer `here`, `bye` is sent on disconnect and when the
+ * page is hidden for good (`pagehide`).
+ */
+export class WorkspaceBroadcastTransport extends ObservableV2<TransportEvents> implements Transport {
+  readonly kind = 'tabs'
+  readonly maxMessageSize = undefined
+  /** The document id `D` inside the workspace. */
+  readonly doc: string
+  /** The room of the document, `W/D`. */
+  readonly room: string
+  readonly #port: BroadcastPort
+  readonly #peers = new Set<PeerId>()
+  #status: TransportStatus = 'disconnected'
+  #destroyed = false
+
+  /** Made by {@link WorkspaceBroadcast.transportFor}, not by apps. */
+  constructor(workspace: string, doc: string, port: BroadcastPort) {
+    super()
+    this.doc = doc
+    this.room = `${workspace}/${doc}`
+    this.#port = port
+  }
+
+  get status(): TransportStatus {
+    return this.#status
+  }
+
+  get peers(): ReadonlySet<PeerId> {
+    return new Set(this.#peers)
+  }
+
+  connect(): void {
+    if (this.#destroyed || this.#status === 'connected') return
+    this.#status = 'connected'
+    this.#port.connected()
+    this.emit('status', [{ status: 'connected' }])
+    this.#port.post({ t: 'hello', from: this.#port.id, doc: this.doc })
+  }
+
+  disconnect(peer?: PeerId): void {
+    if (peer !== undefined) {
+      // A tab that sent bad data: tell it we are gone for it, and forget it until it announces itself again.
+      if (this.#peers.has(peer)) this.#port.post({ t: 'bye', from: this.#port.id, doc: this.doc, to: peer })
+      this.#leave(peer, 'dropped')
+      return
+    }
+    if (this.#status !== 'connected') return
+    this.#port.post({ t: 'bye', from: this.#port.id, doc: this.doc })
+    for (const p of [...this.#peers]) this.#leave(p, 'disconnected')
+    this.#status = 'disconnected'
+    this.#port.connected()
+    this.emit('status', [{ status: 'disconnected' }])
+  }
+
+  send(data: Uint8Array, to?: PeerId): void {
+    if (this.#status !== 'connected' || this.#peers.size === 0) return
+    if (to !== undefined && !this.#peers.has(to)) return
+    this.#port.post({ t: 'msg', from: this.#port.id, to: to ?? null, frame: encodeDocFrame(this.doc, data) })
+  }
+
+  override destroy(): void {
+    if (this.#destroyed) return
+    this.disconnect()
+    this.#destroyed = true
+    this.#port.released()
+    super.destroy()
+  }
+
+  /** A `hello`, `here` or `bye` of this document from another tab. */
+  received(e: Exclude<Envelope, { t: 'msg' }>): void {
+    if (this.#status !== 'connected') return
+    const from = peerId(e.from)
+    switch (e.t) {
+      case 'hello':
+        this.#port.post({ t: 'here', from: this.#port.id, to: e.from, doc: this.doc })
+        this.#join(from)
+        return
+      case 'here':
+        if (e.to === this.#port.id) this.#join(from)
+        return
+      case 'bye':
+        if (e.to === undefined || e.to === this.#port.id) this.#leave(from, 'tab left')
+    }
+  }
+
+  /** A message of this document from another tab. */
+  receivedMessage(from: PeerId, message: Uint8Array): void {
+    if (this.#status !== 'connected' || !this.#peers.has(from)) return // only announced tabs are peers
+    this.emit('message', [{ from, data: message }])
+  }
+
+  #join(peer: PeerId): void {
+    if (this.#peers.has(peer)) return
+    this.#peers.add(peer)
+    this.emit('peer-joined', [{ peer }])
+  }
+
+  #leave(peer: PeerId, reason: string): void {
+    if (!this.#peers.delete(peer)) return
+    this.emit('peer-left', [{ peer, reason }])
+  }
+}
+
+const randomId = (): string => {
+  const bytes = new Uint8Array(8)
+  globalThis.crypto.getRandomValues(bytes)
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}
