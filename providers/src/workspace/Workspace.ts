@@ -150,6 +150,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   readonly #slots: DocSlots
   readonly #documents: TypedCollection<EntryFields<M>>
   readonly #stale = new Set<string>()
+  /** Loaded documents whose relay refused them for good (a final `connection-error`). */
+  readonly #refused = new Set<string>()
   #preload = new Set<string>()
   /** Documents to sync briefly, with the change sequences to report handled once they are. */
   readonly #queue = new Map<string, number[]>()
@@ -393,17 +395,22 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   async #load(d: string): Promise<WeftDoc> {
-    const doc = await openWorkspaceDoc(this.#config, d, this.#connected)
+    // Connected only once the listeners are on: a transport may refuse at once, inside connect().
+    const doc = await openWorkspaceDoc(this.#config, d, false)
     if (!this.#index.has(d)) this.#index.set(d, {})
     const update = () => this.#updateStatus()
     doc.on('status', update)
     doc.on('error', ({ error }) => this.emit('error', [{ error }]))
+    doc.on('connection-error', ({ willRetry }) => {
+      if (!willRetry) this.#refused.add(d)
+    })
     this.#stale.add(d)
     void doc.whenSynced.then(() => {
       if (!this.#stale.delete(d)) return
       this.list._changed([d])
       this.#updateStatus()
     })
+    if (this.#connected) doc.connect()
     this.#updateStatus()
     return doc
   }
@@ -413,6 +420,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     const size = changed ? Y.encodeStateAsUpdate(doc.doc).byteLength : 0
     await doc.destroy()
     this.#stale.delete(d)
+    this.#refused.delete(d)
     const stored = await this.#config.store.load(workspaceDocId(this.id, d)).catch((err: unknown) => {
       this.#fault(err, `loading ${d}`)
       return null
@@ -504,9 +512,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       this.#queue.delete(next)
       this.#running.add(next)
       void this.#syncOnce(next).then(
-        (ok) => {
+        (outcome) => {
           this.#running.delete(next)
-          if (ok) {
+          if (outcome !== 'aborted') {
+            // A refused document is not retried: its changes are reported handled so the cursor moves on.
             for (const seq of seqs) this.#config.link?.handled(seq)
             this.#done(next)
           } else if (!this.#destroyed) {
@@ -536,32 +545,44 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.emit('progress', [this.progress])
   }
 
-  /** Opens `d` briefly, waits until it is `synced` (nothing pending) and stored, closes it. False if aborted. */
-  async #syncOnce(d: string): Promise<boolean> {
-    let aborted = false
+  /**
+   * Opens `d` briefly, waits until it is `synced` (nothing pending) and stored, closes it. `aborted` when the
+   * workspace went offline or closed meanwhile; `refused` when the relay refused the document for good (a final
+   * `connection-error`: no access), which no retry would change (WS-CLIENT-4.5).
+   */
+  async #syncOnce(d: string): Promise<'synced' | 'aborted' | 'refused'> {
+    let outcome: 'aborted' | 'refused' | null = null
     let wake = (): void => {}
     const abort = () => {
-      aborted = true
+      outcome ??= 'aborted'
       wake()
     }
     this.#aborts.add(abort)
     try {
       const doc = await this.#slots.acquire(d, 'sync')
       try {
-        const ok = await new Promise<boolean>((resolve) => {
+        const synced = await new Promise<boolean>((resolve) => {
           const onStatus = () => {
-            if (aborted || doc.status === 'synced') finish()
+            if (this.#refused.has(d)) outcome ??= 'refused'
+            if (outcome !== null || doc.status === 'synced') finish()
+          }
+          const onRefused = ({ willRetry }: { willRetry: boolean }) => {
+            if (willRetry) return
+            outcome ??= 'refused'
+            finish()
           }
           const finish = () => {
             doc.off('status', onStatus)
-            resolve(!aborted)
+            doc.off('connection-error', onRefused)
+            resolve(outcome === null)
           }
           wake = finish
           doc.on('status', onStatus)
+          doc.on('connection-error', onRefused)
           onStatus()
         })
-        if (ok) await doc.handle.flushed()
-        return ok
+        if (synced) await doc.handle.flushed()
+        return outcome ?? 'synced'
       } finally {
         await this.#slots.release(d, 'sync')
       }

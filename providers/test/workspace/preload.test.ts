@@ -150,6 +150,43 @@ describe('workspace preload', () => {
     await b.destroy()
     await relay.destroy()
   })
+  it('WS-CLIENT-4.5: a document the relay refuses for good is not retried and does not hold back the others', async () => {
+    const net = new MemoryNetwork()
+    const relay = new MemoryWorkspaceRelay(net)
+    const a = await writer(relay, net)
+    for (const id of ['s', 't', 'u']) a.ws.create({ id })
+    await a.write('v', 'visible')
+    await settle(net)
+    const factory = relay.relayFor('b')
+    let refusals = 0
+    // Documents s, t and u: the relay closes their connection with a final code (no access).
+    const refusing = (room: string): Transport => {
+      if (!/\/[stu]$/.test(room)) return factory(room)
+      const t = net.transport(`refused:${room}:${refusals}`)
+      t.connect = () => {
+        refusals++
+        const refused = t as unknown as { emit(name: string, args: unknown[]): void }
+        refused.emit('connection-error', [
+          { code: 4403, reason: 'forbidden', name: 'Forbidden', willRetry: false },
+        ])
+      }
+      return t
+    }
+    const store = new MemoryDocStore()
+    const errors: string[] = []
+    const b = await openWorkspace({ id: 'team', store, relay: refusing, preload: 'all', concurrency: 1 })
+    b.on('error', ({ error }) => errors.push(error.code))
+    await settle(net)
+    await b.flushed()
+    expect(await storedText(store, 'team/v')).toBe('visible')
+    expect(refusals).toBe(3)
+    expect(errors).toEqual(['auth-denied', 'auth-denied', 'auth-denied'])
+    expect(b.loaded).toEqual([])
+    expect(b.progress).toMatchObject({ docs: 4, docsDone: 4 })
+    await a.ws.destroy()
+    await b.destroy()
+    await relay.destroy()
+  })
 })
 
 describe('workspace open, stale and unload', () => {
