@@ -32,6 +32,28 @@ const QUERY_INTERVAL_MS = 1000
 /** RELAY-5.1: updates are walked structurally (SYNC-3.4), strings decoded as UTF-8 and JSON parsed. */
 const VALIDATE = { strings: true } as const
 
+/** The protocol settings of the connections sharing `opts` (one object for all of them, not one each). */
+const sides = new WeakMap<RelayConnectionOptions, ProtocolSide>()
+const sideOf = (opts: RelayConnectionOptions): ProtocolSide => {
+  let side = sides.get(opts)
+  if (side === undefined) {
+    side = Object.freeze({
+      features: Feature.Ack | Feature.Chunk,
+      maxMessageSize: opts.maxMessageBytes,
+      chunkSize: opts.chunkSize,
+      // One WebSocket: in order, nothing lost (RELAY-7.3: one chunked message at a time, pieces in order).
+      ordered: true,
+      // RELAY-3.2: the relay acknowledges, but never numbers what it sends.
+      numbers: false,
+      // RELAY-EPOCH-3: a stock client holding another epoch's state is closed.
+      closesStale: true,
+      validate: VALIDATE,
+    })
+    sides.set(opts, side)
+  }
+  return side
+}
+
 /** What a connection asks of the hub that owns its document. */
 export interface RelayHost {
   /**
@@ -90,21 +112,9 @@ export class RelayConnection
     this.#socket = socket
     this.#host = host
     this.#opts = opts
-    const side: ProtocolSide = {
-      features: Feature.Ack | Feature.Chunk,
-      maxMessageSize: opts.maxMessageBytes,
-      chunkSize: opts.chunkSize,
-      // One WebSocket: in order, nothing lost (RELAY-7.3: one chunked message at a time, pieces in order).
-      ordered: true,
-      // RELAY-3.2: the relay acknowledges, but never numbers what it sends.
-      numbers: false,
-      // RELAY-EPOCH-3: a stock client holding another epoch's state is closed.
-      closesStale: true,
-      validate: VALIDATE,
-    }
     const write = opts.access === 'write'
     // RELAY-2.2: a read-only connection is not greeted (never offered chunking), except to tell it of a new epoch.
-    this.#path = new ProtocolPath<SharedMessage>(side, this, this, { greets: write, writable: write })
+    this.#path = new ProtocolPath<SharedMessage>(sideOf(opts), this, this, { greets: write, writable: write })
   }
 
   /** The connection's access to its room. */
