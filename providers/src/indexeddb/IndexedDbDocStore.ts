@@ -7,6 +7,9 @@ import {
   type DocId,
   type DocStore,
   type StoredDoc,
+  type WorkspaceChanges,
+  type WorkspaceIndex,
+  type WorkspaceSummary,
 } from '@weft/core'
 import { CLOCKS, META, openWeftDatabase, requestResult, SNAPSHOTS, transactionDone, UPDATES } from './idb.js'
 import {
@@ -21,6 +24,14 @@ import {
 } from './readRows.js'
 import { AppendQueue, rejectAppends, settleAppends, type PendingAppend } from '@weft/core/store-kit'
 import { writeAppends, type BatchOutcome } from './writeAppends.js'
+import {
+  advanceWorkspaces,
+  readChangesSince,
+  readWorkspaceSeq,
+  readWorkspaces,
+  removeFromWorkspace,
+  workspaceScope,
+} from './workspaceRows.js'
 
 /** Options of {@link IndexedDbDocStore}. */
 export interface IndexedDbDocStoreOptions {
@@ -51,8 +62,12 @@ const toStoreError = (err: unknown, what: string): WeftError => {
  * clock and writes without reading first, and the same transaction checks the document's `clocks` row; when
  * another tab wrote in between, the transaction aborts before committing and the batch is written again with the
  * clocks read inside its transaction (docs/guides/providers.md, "Storage speed").
+ *
+ * It keeps the {@link WorkspaceIndex} (`WS-STORE-*`), so an app lists the documents of a workspace it holds locally:
+ * each append transaction, compaction and removal of a `W/D` document advances W's change sequence in the same
+ * transaction (one seq per document per transaction). A database of schema version 2 is indexed on upgrade.
  */
-export class IndexedDbDocStore implements DocStore {
+export class IndexedDbDocStore implements DocStore, WorkspaceIndex {
   readonly #db: Promise<IDBDatabase>
   readonly #durability: 'strict' | 'relaxed'
   #dbValue: IDBDatabase | null = null
@@ -151,7 +166,7 @@ export class IndexedDbDocStore implements DocStore {
     const data = new Uint8Array(snapshot)
     const db = await this.#open()
     this.#flush()
-    const tx = db.transaction([UPDATES, SNAPSHOTS, META, CLOCKS], 'readwrite', {
+    const tx = db.transaction([UPDATES, SNAPSHOTS, META, CLOCKS, ...workspaceScope([docId])], 'readwrite', {
       durability: this.#durability,
     })
     let result: CompactResult = { ok: false, reason: 'stale' }
@@ -170,6 +185,7 @@ export class IndexedDbDocStore implements DocStore {
         if (value === null) tx.objectStore(META).delete([docId, key])
         else tx.objectStore(META).put(value, [docId, key])
       }
+      advanceWorkspaces(tx, [docId])
       result = { ok: true }
     }
     const snap = tx.objectStore(SNAPSHOTS).get(docId)
@@ -197,9 +213,10 @@ export class IndexedDbDocStore implements DocStore {
   async remove(docId: DocId): Promise<void> {
     const db = await this.#open()
     this.#flush()
-    const tx = db.transaction([UPDATES, SNAPSHOTS, META, CLOCKS], 'readwrite', {
+    const tx = db.transaction([UPDATES, SNAPSHOTS, META, CLOCKS, ...workspaceScope([docId])], 'readwrite', {
       durability: this.#durability,
     })
+    removeFromWorkspace(tx, docId)
     tx.objectStore(UPDATES).delete(docRange(docId))
     tx.objectStore(SNAPSHOTS).delete(docId)
     tx.objectStore(META).delete(docRange(docId))
@@ -233,6 +250,24 @@ export class IndexedDbDocStore implements DocStore {
     await transactionDone(tx).catch((err: unknown) => Promise.reject(toStoreError(err, 'list')))
     for (const key of await snapshotKeys) if (typeof key === 'string') ids.add(key)
     return [...ids] as DocId[]
+  }
+
+  async workspaceSeq(workspace: string): Promise<number> {
+    const db = await this.#open()
+    this.#flush()
+    return this.#track(readWorkspaceSeq(db, workspace), 'workspaceSeq')
+  }
+
+  async changesSince(workspace: string, cursor: number, limit: number): Promise<WorkspaceChanges> {
+    const db = await this.#open()
+    this.#flush()
+    return this.#track(readChangesSince(db, workspace, cursor, limit), 'changesSince')
+  }
+
+  async workspaces(): Promise<WorkspaceSummary[]> {
+    const db = await this.#open()
+    this.#flush()
+    return this.#track(readWorkspaces(db), 'workspaces')
   }
 
   async close(): Promise<void> {

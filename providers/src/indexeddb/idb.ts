@@ -1,4 +1,6 @@
-/** Object store names of Weft's IndexedDB database (schema version 2). */
+import { createWorkspaceIndex } from './workspaceRows.js'
+
+/** Object store names of Weft's IndexedDB database (schema version 3). */
 export const UPDATES = 'updates'
 export const SNAPSHOTS = 'snapshots'
 export const META = 'meta'
@@ -8,7 +10,13 @@ export const META = 'meta'
  * "Storage speed"). Documents written by version 1 have no row until their next append.
  */
 export const CLOCKS = 'clocks'
-const VERSION = 2
+/**
+ * Version 3: the workspace index (`WS-STORE-*`): each workspace's change sequence (key `W`), and per indexed
+ * document `W/D` the seq of its last change (key `[W, D]`, index `seq`). A version-2 database is indexed on upgrade.
+ */
+export const WORKSPACES = 'workspaces'
+export const WORKSPACE_DOCS = 'workspaceDocs'
+const VERSION = 3
 
 /** Opens (creating or upgrading if needed) a Weft database. */
 export const openWeftDatabase = (factory: IDBFactory | undefined, name: string): Promise<IDBDatabase> =>
@@ -23,6 +31,8 @@ export const openWeftDatabase = (factory: IDBFactory | undefined, name: string):
       // Out-of-line keys everywhere: updates [doc, clock], snapshots doc, meta [doc, key], clocks doc.
       for (const store of [UPDATES, SNAPSHOTS, META, CLOCKS])
         if (!db.objectStoreNames.contains(store)) db.createObjectStore(store)
+      if (!db.objectStoreNames.contains(WORKSPACES) && req.transaction)
+        createWorkspaceIndex(db, req.transaction)
     }
     req.onsuccess = () => {
       const db = req.result

@@ -3,6 +3,7 @@ import { epochMismatchError } from '@weft/core/store-kit'
 import type { PendingAppend } from '@weft/core/store-kit'
 import { CLOCKS, META, SNAPSHOTS, transactionDone, UPDATES } from './idb.js'
 import { readEpoch, readLastClock, toClock } from './readRows.js'
+import { advanceWorkspaces, workspaceScope } from './workspaceRows.js'
 
 /**
  * Outcome of one batch: per append its clock or the error that refused it, and each document's last clock after
@@ -39,9 +40,15 @@ export const writeAppends = (
   durability: 'strict' | 'relaxed',
 ): Promise<BatchOutcome> => {
   const withMeta = batch.some((p) => p.epoch !== undefined || p.meta !== undefined)
-  const scope = [UPDATES, CLOCKS, ...(withMeta ? [META] : []), ...(expected ? [] : [SNAPSHOTS])]
-  const tx = db.transaction(scope, 'readwrite', { durability })
   const docs = [...new Set(batch.map((p) => p.docId))]
+  const scope = [
+    UPDATES,
+    CLOCKS,
+    ...(withMeta ? [META] : []),
+    ...(expected ? [] : [SNAPSHOTS]),
+    ...workspaceScope(docs),
+  ]
+  const tx = db.transaction(scope, 'readwrite', { durability })
   const checked = new Set(batch.filter((p) => p.epoch !== undefined).map((p) => p.docId))
   const next = new Map<DocId, number>()
   const clocks: (number | WeftError)[] = []
@@ -73,6 +80,8 @@ export const writeAppends = (
       else tx.objectStore(META).put(value, [docId, key])
     }
     for (const docId of written) tx.objectStore(CLOCKS).put(next.get(docId), docId)
+    // WS-STORE-2.1, 2.3: one seq per document of this transaction.
+    advanceWorkspaces(tx, written)
   }
 
   let conflict = false

@@ -15,6 +15,7 @@ const open = (name: string): IndexedDbDocStore => {
 }
 
 runDocStoreContract('IndexedDbDocStore (fake-indexeddb)', () => open(`contract-${n++}`), {
+  workspaceIndex: true,
   reopen: async (store) => {
     await store.close()
     return open(names.get(store as IndexedDbDocStore) ?? '')
@@ -277,5 +278,53 @@ describe('IndexedDbDocStore with DocPersistence', () => {
     expect(modes).toEqual(['readonly'])
     expect(doc.getArray('a').length).toBe(30)
     await store.close()
+  })
+})
+
+describe('IndexedDbDocStore workspace index', () => {
+  /** A database as schema version 2 (before the workspace index) left it: rows written directly. */
+  const writeVersion2 = async (name: string): Promise<void> => {
+    const req = indexedDB.open(name, 2)
+    req.onupgradeneeded = () => {
+      for (const store of ['updates', 'snapshots', 'meta', 'clocks']) req.result.createObjectStore(store)
+    }
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      req.onsuccess = () => resolve(req.result)
+      req.onerror = () => reject(req.error ?? new Error('open failed'))
+    })
+    const tx = db.transaction(['updates', 'snapshots', 'meta', 'clocks'], 'readwrite')
+    tx.objectStore('updates').put(bytes(1), ['acme/b', 1])
+    tx.objectStore('updates').put(bytes(2, 2), ['acme/b', 2])
+    tx.objectStore('clocks').put(2, 'acme/b')
+    tx.objectStore('snapshots').put({ clock: 3, data: bytes(4, 4, 4) }, 'acme/a')
+    tx.objectStore('clocks').put(3, 'acme/a')
+    tx.objectStore('meta').put('v', ['acme/meta-only', 'k'])
+    tx.objectStore('updates').put(bytes(5), ['beta/x/y', 1])
+    tx.objectStore('updates').put(bytes(6), ['plain', 1])
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => reject(tx.error ?? new Error('write failed'))
+    })
+    db.close()
+  }
+
+  it('WS-STORE-5.1: a database of schema version 2 is indexed on upgrade', async () => {
+    const name = `ws-v2-${n++}`
+    await writeVersion2(name)
+    const store = open(name)
+    expect(await store.workspaces()).toEqual([
+      { id: 'acme', documents: 2, seq: 2, bytes: 6 },
+      { id: 'beta', documents: 1, seq: 1, bytes: 1 },
+    ])
+    expect((await store.changesSince('acme', 0, 10)).changes).toEqual([
+      { doc: 'a', seq: 1 },
+      { doc: 'b', seq: 2 },
+    ])
+    expect((await store.load(docId('acme/b')))?.updates.map((u) => [...u])).toEqual([[1], [2, 2]])
+    expect(await store.append(docId('acme/b'), bytes(7))).toBe(3)
+    await store.close()
+    const again = open(name)
+    expect(await again.workspaceSeq('acme')).toBe(3)
+    await again.close()
   })
 })
