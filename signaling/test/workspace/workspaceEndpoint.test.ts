@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { SignJWT } from 'jose'
-import { CloseCode } from '@weft/core'
+import { CloseCode, isWorkspaceIndexed } from '@weft/core'
+import { SqliteDocStore } from '@weft/sqlite-store'
 import { encodeDocFrame, WorkspaceFrameKind, type WorkspaceFrame } from '@weft/core/protocol'
 import type { WeftServerOptions } from '../../src/index.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
@@ -285,5 +286,44 @@ describe('workspace endpoint', () => {
     await two.text('shared', 'hello')
     one.docs.get('shared')?.getText('t').insert(5, ' world')
     await two.text('shared', 'hello world')
+  })
+})
+
+describe('workspace endpoint over a store without a WorkspaceIndex', () => {
+  it('WS-RELAY-7: CATCH_UP answers one page of every readable document the store lists, seq 0 and through 0; documents still sync', async () => {
+    const sqlite = new SqliteDocStore({ path: ':memory:' })
+    const hidden = new Set<PropertyKey>(['workspaceSeq', 'changesSince', 'workspaces'])
+    // A custom DocStore: the DocStore contract only.
+    const store = new Proxy(sqlite, {
+      get: (target, key) => {
+        if (hidden.has(key)) return undefined
+        const value: unknown = Reflect.get(target, key, target)
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    expect(isWorkspaceIndexed(store)).toBe(false)
+    await start({ store, auth: { secret: SECRET } })
+    const writer = await open('team', `?token=${await token({ '*': 'write' })}`)
+    writer.subscribe('a')
+    writer.subscribe('b')
+    ;(await writer.synced('a')).getText('t').insert(0, 'a')
+    ;(await writer.synced('b')).getText('t').insert(0, 'b')
+    const reader = stock('other/x', { token: await token({ '*': 'write' }) })
+    await reader.synced()
+    reader.doc.getText('t').insert(0, 'x')
+    await textEquals(stock('team/b', { token: await token({ '*': 'write' }) }).doc, 'b')
+    await vi.waitFor(async () =>
+      expect((await sqlite.list()).sort()).toEqual(['other/x', 'team/a', 'team/b']),
+    )
+
+    const ws = await open('team', `?token=${await token({ 'team/a': 'read' })}`)
+    ws.catchUp(0)
+    const page = await ws.next((f) => f.kind === 'changes')
+    expect(page.frame).toEqual({ kind: 'changes', changes: [{ doc: 'a', seq: 0 }], through: 0, more: false })
+    // No sequence: nothing is pushed, yet the documents sync.
+    const a = ws.subscribe('a')
+    await ws.text('a', 'a')
+    expect(a.getText('t').toString()).toBe('a')
+    expect(ws.frames.some((r) => r.frame.kind === 'changed')).toBe(false)
   })
 })
