@@ -97,7 +97,7 @@ export class RelayEpochs {
   }
 
   /** What to offer a client of `doc` found in the older epoch `epoch` (RoomEpoch.offering). */
-  archive(doc: RelayRoom, epoch: string): Promise<EpochOffering | null> | null {
+  archive(doc: RelayRoom, epoch: string): Promise<EpochOffering | null> {
     return doc.epoch.offering(epoch)
   }
 

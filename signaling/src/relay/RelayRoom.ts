@@ -227,6 +227,7 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
     this.#nestingBound += summary.depth
     this.#tailCount++
     this.#tailBytes += update.byteLength
+    // Untagged, as before: in scale-out mode the relay takes part in no epoch switch (RELAY-EPOCH-7).
     this.broadcastUpdate(update, null, from)
     return true
   }

@@ -57,16 +57,18 @@ export type EpochPlan =
   | { readonly kind: 'auto'; readonly policy: Partial<EpochPolicy> }
 
 /**
- * Switches one relay document to a new epoch (RELAY-EPOCH-4). Updates that arrive meanwhile are forwarded but held
- * (not stored); then: wait until every accepted update is durable and no log compaction runs; decode the state once
+ * Switches one relay room to a new epoch (RELAY-EPOCH-4), queued by the room's own `RoomEpoch`; every step that
+ * touches the room is the room's (`SwitchingRoom`), nothing goes through the hub. Updates that arrive meanwhile are
+ * forwarded but held (not stored); then: wait until every accepted update is durable and no log compaction runs
+ * (`quiesce`, through the room's commit handle); decode the state once
  * and build the new epoch from it (the plan: a client's record with the old changes it lacks re-applied, or, as
  * authority, a fresh epoch if the policy still says so), in the compaction worker for a large state (RELAY-3.8);
  * archive the old state (`<doc>~epoch~<old>`, a V2 snapshot with the record that replaced it, COMPACT-6.2b);
- * `persistEpoch` (one atomic store step); replace the in-memory state and greet the connections again (in one
- * synchronous step); then re-apply the held updates onto the new epoch and store (and forward) what they change, as
- * one diff against its state. A crash before `persistEpoch`
- * completes leaves the old epoch with every acknowledged update (held ones were never acknowledged); after, the new
- * one. If the switch does not happen, the held updates are stored in the old epoch.
+ * `persistEpoch` (one atomic store step); replace the in-memory state and greet the connections again (`switchedTo`,
+ * one synchronous step); then re-apply the held updates onto the new epoch and store (and forward) what they change,
+ * as one diff against its state (`commitAndForward`). A crash before `persistEpoch` completes leaves the old epoch
+ * with every acknowledged update (held ones were never acknowledged); after, the new one. If the switch does not
+ * happen, the held updates are stored in the old epoch, in the order they came.
  */
 export const runEpochSwitch = async (
   room: SwitchingRoom,
