@@ -37,7 +37,7 @@ export interface WorkspaceSocketOptions extends ReconnectOptions {
   /** The relay's multiplexed endpoint (its `workspacePath` option); default `/workspace`. */
   readonly workspacePath?: string
   /**
-   * Where the catch-up cursor is kept: the meta `workspace-cursor` of the document {@link cursorDoc}. Without a
+   * Where the catch-up cursor is kept: the meta `workspace-cursor` of the document `cursorDoc`. Without a
    * store the cursor lives in memory only, and each new socket catches up from 0.
    */
   readonly store?: DocStore
