@@ -1,5 +1,6 @@
 import { ObservableV2 } from 'lib0/observable'
 import {
+  CATALOGUE_DOC,
   WeftError,
   WeftErrorCode,
   isWorkspaceDocId,
@@ -89,7 +90,7 @@ export class WorkspaceBroadcast {
   transportFor(docId: string): WorkspaceBroadcastTransport {
     if (this.#closed)
       throw new WeftError(WeftErrorCode.Destroyed, `workspace broadcast ${this.workspace} was closed`)
-    if (!isWorkspaceDocId(docId))
+    if (docId !== CATALOGUE_DOC && !isWorkspaceDocId(docId))
       throw new WeftError(WeftErrorCode.InvalidArgument, `not a document id: ${JSON.stringify(docId)}`)
     if (this.#transports.has(docId))
       throw new WeftError(WeftErrorCode.InvalidArgument, `document ${docId} already has a transport`)
