@@ -3,7 +3,6 @@ import { SignJWT } from 'jose'
 import { CloseCode, isWorkspaceIndexed } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { encodeDocFrame, WorkspaceFrameKind, type WorkspaceFrame } from '@weft/core/protocol'
-import type { WeftServerOptions } from '../../src/index.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { WorkspaceTestClient } from './WorkspaceTestClient.js'
@@ -26,7 +25,7 @@ afterEach(async () => {
   srv = null
 })
 
-const start = async (options: WeftServerOptions & { commitWindowMs?: number } = {}) =>
+const start = async (options: Parameters<typeof startTestServer>[0] = {}) =>
   (srv = await startTestServer(options))
 
 const open = async (workspace: string, query = ''): Promise<WorkspaceTestClient> => {
