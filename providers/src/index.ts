@@ -24,6 +24,7 @@ export {
   planEviction,
   workspaceStatus,
   type OpenWorkspaceOptions,
+  type TransportSource,
   type WorkspaceEvents,
   type WorkspaceProgress,
   type WorkspaceEntry,
@@ -45,6 +46,12 @@ export {
   type WorkspaceSocketOptions,
   type WorkspaceSocketEvents,
 } from './workspace/WorkspaceSocket.js'
+export {
+  WorkspaceBroadcast,
+  WorkspaceBroadcastTransport,
+  type WorkspaceBroadcastOptions,
+} from './workspace/WorkspaceBroadcast.js'
+export { WorkspaceDocTransport } from './workspace/WorkspaceDocTransport.js'
 /** The metadata keys of the stored pending-change count (the count itself lives in `@weft/core`'s DocHandle). */
 export { PENDING_META } from '@weft/core'
 export {
@@ -55,6 +62,7 @@ export {
   type WebSocketConstructor,
   type CloseInfo,
 } from './websocket/WebSocketTransport.js'
+export { type ReconnectOptions } from './websocket/ReconnectingSocket.js'
 export {
   type ConnectionError,
   type ConnectionErrorReason,

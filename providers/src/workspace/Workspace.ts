@@ -58,6 +58,14 @@ export type WorkspaceEvents = {
   error: (event: { readonly error: WeftError }) => void
 }
 
+/** A workspace-wide transport that gives each document its own `Transport` (e.g. `WorkspaceBroadcast`). */
+export interface TransportSource {
+  /** A transport for document `D` (not `W/D`), or the catalogue (`CATALOGUE_DOC`). */
+  transportFor(docId: string): Transport
+  /** Releases the source (called by {@link Workspace.destroy}). */
+  close?(): void | Promise<void>
+}
+
 /** Options of {@link openWorkspace}. */
 export interface OpenWorkspaceOptions<M extends Fields = Record<never, never>> {
   /** The workspace id `W`: non-empty, no `/`, at most 128 bytes. Document `D` of it is the relay room `W/D`. */
@@ -74,8 +82,12 @@ export interface OpenWorkspaceOptions<M extends Fields = Record<never, never>> {
    * it gets: a link is closed by {@link Workspace.destroy}, transports when their document is closed.
    */
   readonly relay?: WorkspaceLink | ((room: string) => Transport)
-  /** Other transports of each document (WebRTC, BroadcastChannel...), given its room `W/D`. */
-  readonly transports?: (room: string) => readonly Transport[]
+  /**
+   * Other transports of each document: a function giving the transports of room `W/D` (WebRTC, BroadcastChannel...),
+   * or workspace-wide sources that give each document its transport (`transportFor(D)`, e.g. a
+   * `WorkspaceBroadcast`: one BroadcastChannel for every document). The workspace closes the sources in `destroy()`.
+   */
+  readonly transports?: ((room: string) => readonly Transport[]) | readonly TransportSource[]
   /** Which documents are kept locally and in sync (default: none; others are fetched when opened). */
   readonly preload?: PreloadPolicy<M>
   /** The app's metadata fields of each catalogue record (schema-layer fields, e.g. `{ color: s.string().optional('') }`). */
@@ -101,7 +113,7 @@ interface Config<M extends Fields> {
   readonly store: DocStore
   readonly link: WorkspaceLink | null
   readonly relay: ((room: string) => Transport) | null
-  readonly transports: ((room: string) => readonly Transport[]) | null
+  readonly transports: ((room: string) => readonly Transport[]) | readonly TransportSource[]
   readonly policy: PreloadPolicy<M> | undefined
   readonly budget: number
   readonly retention: number
@@ -114,7 +126,10 @@ interface Config<M extends Fields> {
 const openWorkspaceDoc = async <M extends Fields>(config: Config<M>, d: string, connect: boolean) => {
   const room = `${config.id}/${d}`
   const relay = config.link ? config.link.transportFor(d) : config.relay ? config.relay(room) : undefined
-  const transports = config.transports?.(room) ?? []
+  const transports =
+    typeof config.transports === 'function'
+      ? config.transports(room)
+      : config.transports.map((source) => source.transportFor(d))
   try {
     return await openDoc({
       docId: room,
@@ -368,6 +383,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.typed.destroy()
     await this.catalogue.destroy()
     await this.#config.link?.close()
+    if (typeof this.#config.transports !== 'function')
+      for (const source of this.#config.transports) await source.close?.()
     this.list.destroy()
     super.destroy()
   }
@@ -718,7 +735,7 @@ export const openWorkspace = async <M extends Fields = Record<never, never>>(
     store: options.store,
     link,
     relay: typeof relay === 'function' ? relay : null,
-    transports: options.transports ?? null,
+    transports: options.transports ?? [],
     policy: options.preload,
     budget: options.budget ?? Infinity,
     retention: options.retention ?? DEFAULT_RETENTION_MS,

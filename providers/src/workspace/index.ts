@@ -7,6 +7,7 @@ export {
   Workspace,
   DEFAULT_RETENTION_MS,
   type OpenWorkspaceOptions,
+  type TransportSource,
   type WorkspaceEvents,
   type WorkspaceProgress,
 } from './Workspace.js'
