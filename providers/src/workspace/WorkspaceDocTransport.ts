@@ -24,6 +24,8 @@ export interface WorkspaceDocPort {
   drop(doc: string): Uint8Array[]
   /** The transport was destroyed: the connection forgets it. */
   released(doc: string): void
+  /** How long a dropped document waits before it subscribes again, in ms (the first reconnect delay, jittered). */
+  retryDelay(): number
 }
 
 /**
@@ -51,6 +53,8 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
   #subscribeFrame: Uint8Array | null = null
   #status: TransportStatus = 'disconnected'
   #destroyed = false
+  /** A dropped document's subscription again, waiting. */
+  #retry: ReturnType<typeof setTimeout> | null = null
 
   /** Made by the workspace's socket (`WorkspaceSocket.transportFor`), not by apps. */
   constructor(port: WorkspaceDocPort, workspace: string, doc: string, peer: PeerId) {
@@ -85,13 +89,19 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
 
   /**
    * Unsubscribes the document. With the relay's peer (the session dropped it after bad input), the document is
-   * unsubscribed and subscribed again at the next `connect()` or reconnection.
+   * unsubscribed and subscribed again after the first reconnect delay, as a dropped per-room connection reconnects.
    */
   disconnect(peer?: PeerId): void {
     if (peer !== undefined && peer !== this.#peer) return
+    this.#stopRetry()
     if (peer === undefined) this.#wanted = false
-    this.#unsubscribe(peer === undefined ? 'client disconnect' : 'dropped by client')
+    const was = this.#unsubscribe(peer === undefined ? 'client disconnect' : 'dropped by client')
     this.#update()
+    if (peer !== undefined && was && this.#wanted)
+      this.#retry = setTimeout(() => {
+        this.#retry = null
+        this.linkOpened()
+      }, this.#port.retryDelay())
   }
 
   send(data: Uint8Array, to?: PeerId): void {
@@ -110,6 +120,7 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
   /** The connection opened (or is open): a wanted document subscribes. */
   linkOpened(): void {
     if (!this.#wanted || this.#subscribed || !this.#port.open) return
+    this.#stopRetry()
     this.#subscribed = true
     this.#subscribeFrame = encodeSubscribe(this.doc)
     this.#port.send(this.doc, this.#subscribeFrame)
@@ -148,6 +159,7 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
   refused(code: number, reason: string): void {
     const final = !isRetryableClose(code)
     const name = closeCodeName(code)
+    this.#stopRetry()
     this.#subscribed = false // the relay holds no membership for it any more: no UNSUBSCRIBE
     this.#subscribeFrame = null
     this.#port.drop(this.doc)
@@ -160,8 +172,14 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
       ])
   }
 
-  #unsubscribe(reason: string): void {
-    if (!this.#subscribed) return
+  #stopRetry(): void {
+    if (this.#retry) clearTimeout(this.#retry)
+    this.#retry = null
+  }
+
+  /** Returns whether the document was subscribed. */
+  #unsubscribe(reason: string): boolean {
+    if (!this.#subscribed) return false
     this.#subscribed = false
     const waiting = this.#port.drop(this.doc)
     // A SUBSCRIBE that never left needs no UNSUBSCRIBE.
@@ -169,6 +187,7 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
     this.#subscribeFrame = null
     this.#update()
     this.emit('peer-left', [{ peer: this.#peer, reason }])
+    return true
   }
 
   #update(): void {

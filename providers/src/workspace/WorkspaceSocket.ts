@@ -137,6 +137,7 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
       send: (doc, frame) => this.#queue.push(doc, frame),
       drop: (doc) => this.#queue.drop(doc),
       released: (doc) => this.#transports.delete(doc),
+      retryDelay: () => Math.floor((options.random ?? Math.random)() * (options.minReconnectMs ?? 500)),
     }
     socket.on('status', ({ status }) => {
       for (const t of this.#transports.values()) t.linkStatus()

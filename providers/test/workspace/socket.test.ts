@@ -138,6 +138,23 @@ describe('WorkspaceSocket', () => {
     expect(relay.connections.length).toBe(2) // one socket per client for both documents
   })
 
+  it('WS-CLIENT-LINK-2 a document the session dropped after bad input is subscribed again after the reconnect delay', async () => {
+    const { relay, link } = await setup()
+    const a = link.transportFor('a')
+    a.connect()
+    const conn = await relay.nthConnection(1)
+    await conn.next('subscribe', (f) => f.doc === 'a')
+    if (a.peers.size === 0) await once(a, 'peer-joined')
+    const left = once<{ reason: string }>(a, 'peer-left')
+    const rejoined = once(a, 'peer-joined')
+    a.disconnect([...a.peers][0])
+    expect((await left).reason).toBe('dropped by client')
+    await conn.next('unsubscribe', (f) => f.doc === 'a')
+    await conn.next('subscribe', (f) => f.doc === 'a')
+    await rejoined
+    expect([a.status, relay.connections.length]).toEqual(['connected', 1])
+  })
+
   it('WS-CLIENT-LINK-3 REFUSED stops that document only, reported as connection-error; the others go on', async () => {
     const { relay, link } = await setup()
     const a = link.transportFor('a')
