@@ -79,6 +79,56 @@ describe('GuardedSocket', () => {
     for (const socket of sockets) socket.terminate()
   })
 
+  it('CONN-3: at the default 5 s timeout an idle connection is pinged at its second silent sweep (every 3 s while it answers) and cut at its fourth', async () => {
+    const metrics = new ServerMetrics({
+      connections: () => [],
+      topics: () => 0,
+      docsLoaded: () => 0,
+      relayRooms: () => 0,
+    })
+    const ctx = guardedSocketContext(
+      'relay',
+      DEFAULT_LIMITS,
+      metrics,
+      InputBudget.forServer(metrics, DEFAULT_LIMITS.maxPendingInputBytes),
+      pino({ level: 'silent' }),
+      () => undefined,
+    )
+    const writes: Buffer[] = []
+    const stream = new Duplex({
+      read: () => undefined,
+      write: (chunk: Buffer, _encoding, done) => {
+        writes.push(chunk)
+        done()
+      },
+    })
+    const socket = new GuardedSocket(stream, Buffer.alloc(0), '', 1, ctx)
+    const pings = () => writes.filter((w) => w[0] === 0x89).length
+    // The client's pong: a masked control frame without payload.
+    const pong = Buffer.from([0x8a, 0x80, 1, 2, 3, 4])
+    const sweepsWithPing: number[] = []
+    for (let sweep = 1; sweep <= 12; sweep++) {
+      const before = pings()
+      socket.heartbeat()
+      if (pings() > before) {
+        sweepsWithPing.push(sweep)
+        stream.push(pong)
+        await new Promise(setImmediate)
+      }
+    }
+    // Sweeps 1 s apart: the connection was last heard just before sweep 1, 4, 7, 10 (its pongs).
+    expect(sweepsWithPing).toEqual([3, 6, 9, 12])
+    // Now it answers nothing: heard before sweep 13, pinged at 15, cut at 17 (its fourth silent sweep: within 5 s).
+    for (let sweep = 13; sweep <= 16; sweep++) socket.heartbeat()
+    expect(socket.open).toBe(true)
+    expect(pings()).toBe(5)
+    socket.heartbeat()
+    expect(socket.open).toBe(false)
+    const close = writes.find((w) => w[0] === 0x88)
+    expect(close?.readUInt16BE(2)).toBe(CloseCode.HeartbeatTimeout)
+    socket.terminate()
+  })
+
   it('the per-endpoint counters count every message in and out without label lookups', async () => {
     srv = await startTestServer({ relay: false })
     const c = await open(`${srv.ws}/signal`)
