@@ -45,18 +45,19 @@ export interface GuardedSocketContext {
 /**
  * The heartbeat's schedule in sweeps (CONN-3): a connection silent for `dropAfter` sweeps in a row is cut, which
  * happens less than `heartbeatTimeoutMs` after the last thing it sent (its last activity fell within the sweep
- * before the first silent one); it is pinged once, after `pingAt` silent sweeps (the second at the default 5 s, 2-3 s
- * after the last thing it sent), which leaves its pong `dropAfter - pingAt` sweeps (2 s) to arrive: a Node client
- * answers pings from its event loop, which may be busy. Pinging as late as that allows keeps the cost of idle
- * connections down: an idle connection is pinged every 3 s, not every 2 s (a ping and a pong each, 5,000 idle
- * connections: about 1,700 of each per second instead of 2,500). With a timeout under three intervals every sweep
- * pings (`pingAt` 0).
+ * before the first silent one); it is pinged once, after `pingAt` silent sweeps (the first silent sweep at the
+ * default 5 s), which leaves its pong `dropAfter - pingAt` sweeps (3 s) to arrive: a Node client answers pings from
+ * its event loop, which may be busy. With a timeout under three intervals every sweep pings (`pingAt` 0).
+ *
+ * The pong's allowance is what an idle connection's pings cost: within a 5 s timeout, 3 s for the pong means a ping
+ * every 2 s while the connection answers (2 s for the pong would mean one every 3 s, a third fewer; measured in
+ * docs/guides/server.md, "Heartbeat", and not taken: a client process busy for 2-3 s would be cut).
  */
 export const heartbeatSweeps = (
   limits: Pick<ServerLimits, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'>,
 ): { dropAfter: number; pingAt: number } => {
   const dropAfter = Math.max(1, Math.floor(limits.heartbeatTimeoutMs / heartbeatIntervalOf(limits)) - 1)
-  return { dropAfter, pingAt: dropAfter === 1 ? 0 : Math.max(1, Math.floor(dropAfter / 2)) }
+  return { dropAfter, pingAt: dropAfter === 1 ? 0 : Math.max(1, Math.floor((dropAfter - 1) / 2)) }
 }
 
 /**
@@ -185,7 +186,7 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder, R
 
   /**
    * Heartbeat tick (CONN-3, one sweep over all connections every `heartbeatIntervalMs`). A connection that sent
-   * anything since the previous sweep (a message, a pong, any bytes) is alive; one silent for a while (2-3 s at the
+   * anything since the previous sweep (a message, a pong, any bytes) is alive; one silent for a while (1-2 s at the
    * default 5 s timeout, see {@link heartbeatSweeps}) gets a ping; one still silent when the next sweep could come
    * too late is cut, so a peer that vanished without a FIN is dropped within `heartbeatTimeoutMs` of the last thing
    * it sent, and its presence with it (RELAY-6.6). Busy connections are never pinged; a connection whose reading is

@@ -79,7 +79,7 @@ describe('GuardedSocket', () => {
     for (const socket of sockets) socket.terminate()
   })
 
-  it('CONN-3: at the default 5 s timeout an idle connection is pinged at its second silent sweep (every 3 s while it answers) and cut at its fourth', async () => {
+  it('CONN-3: at the default 5 s timeout an idle connection is pinged at its first silent sweep (every 2 s while it answers, 3 s left for its pong) and cut at its fourth', async () => {
     const metrics = new ServerMetrics({
       connections: () => [],
       topics: () => 0,
@@ -116,12 +116,12 @@ describe('GuardedSocket', () => {
         await new Promise(setImmediate)
       }
     }
-    // Sweeps 1 s apart: the connection was last heard just before sweep 1, 4, 7, 10 (its pongs).
-    expect(sweepsWithPing).toEqual([3, 6, 9, 12])
-    // Now it answers nothing: heard before sweep 13, pinged at 15, cut at 17 (its fourth silent sweep: within 5 s).
+    // Sweeps 1 s apart: the connection was last heard just before sweep 1, 3, 5, ... (its pongs).
+    expect(sweepsWithPing).toEqual([2, 4, 6, 8, 10, 12])
+    // Now it answers nothing: heard before sweep 13, pinged at 14, cut at 17 (its fourth silent sweep: within 5 s).
     for (let sweep = 13; sweep <= 16; sweep++) socket.heartbeat()
     expect(socket.open).toBe(true)
-    expect(pings()).toBe(5)
+    expect(pings()).toBe(7)
     socket.heartbeat()
     expect(socket.open).toBe(false)
     const close = writes.find((w) => w[0] === 0x88)
