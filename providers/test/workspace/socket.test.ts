@@ -209,6 +209,29 @@ describe('WorkspaceSocket', () => {
     expect(closed.status).toBe('disconnected')
   })
 
+  it('WS-CLIENT-LINK-1 a backoff wait is cut short by a document transport’s connect() and by the online event', async () => {
+    const network = new EventTarget()
+    const HOUR = 3_600_000
+    const { relay, link } = await setup({
+      minReconnectMs: HOUR,
+      maxReconnectMs: HOUR,
+      random: () => 0.99,
+      onlineEvents: network,
+    })
+    const a = link.transportFor('a')
+    a.connect()
+    const first = await relay.nthConnection(1)
+    await first.next('subscribe')
+    first.socket.close(CloseCode.ServerShutdown, 'restart')
+    await once(link, 'status', (e: { status: string }) => e.status === 'connecting')
+    a.connect() // e.g. WeftDoc.connect(): without the shared reconnect logic this waits 0.99 h
+    await (await relay.nthConnection(2)).next('subscribe')
+    ;(await relay.nthConnection(2)).socket.close(CloseCode.ServerShutdown, 'restart')
+    await once(link, 'status', (e: { status: string }) => e.status === 'connecting')
+    network.dispatchEvent(new Event('online'))
+    await (await relay.nthConnection(3)).next('subscribe')
+  })
+
   it('WS-CLIENT-LINK-1 a final close of the socket is every connected document’s connection-error', async () => {
     const { relay, link } = await setup({ token: 'bad' })
     const a = link.transportFor('a')
