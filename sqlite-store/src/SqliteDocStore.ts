@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import Database from 'better-sqlite3'
 import {
   INITIAL_EPOCH,
@@ -13,7 +14,7 @@ import {
   type WorkspaceIndex,
   type WorkspaceSummary,
 } from '@weft/core'
-import { EPOCH_META_KEY } from '@weft/core/epochs'
+import { BASE64_META_KEYS, EPOCH_META_KEY } from '@weft/core/epochs'
 import { epochMismatchError } from '@weft/core/store-kit'
 import { AppendQueue, rejectAppends, settleAppends } from '@weft/core/store-kit'
 import { SqliteWorkspaceIndex } from './SqliteWorkspaceIndex.js'
@@ -68,6 +69,28 @@ const blob = (docId: DocId, value: unknown): Uint8Array => {
 }
 /** A Buffer view of caller bytes for binding (better-sqlite3 binds Buffers as BLOBs). */
 const bind = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+/**
+ * A meta value as stored (STORE-4.3): a base64 entry (`BASE64_META_KEYS`: the epoch records) as a BLOB of its bytes,
+ * deflated (an epoch record is mostly `initial`, the document's content in V2, whose keys and strings deflate
+ * 5-6x; it is written once per epoch and read once per load); every other value, and a base64 entry that is not
+ * canonical base64, as TEXT. Files of older versions hold TEXT only, which loads as it is.
+ */
+const storedMeta = (key: string, value: string): string | Buffer => {
+  if (!BASE64_META_KEYS.has(key)) return value
+  const bytes = Buffer.from(value, 'base64')
+  return bytes.toString('base64') === value ? deflateRawSync(bytes) : value
+}
+/** A stored meta value as `load` gives it (STORE-4.3): TEXT as it is, the BLOB of a base64 entry as base64. */
+const loadedMeta = (docId: DocId, key: unknown, value: unknown): string => {
+  if (typeof key !== 'string') throw corrupted(docId, 'bad metadata row')
+  if (typeof value === 'string') return value
+  if (!(value instanceof Uint8Array) || !BASE64_META_KEYS.has(key)) throw corrupted(docId, 'bad metadata row')
+  try {
+    return inflateRawSync(value).toString('base64')
+  } catch {
+    throw corrupted(docId, `metadata ${JSON.stringify(key)} does not inflate`)
+  }
+}
 const clockOf = (docId: DocId, value: unknown): number => {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw corrupted(docId, `a stored clock is not a non-negative integer`)
@@ -138,11 +161,7 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
           return data
         })
         const meta: Record<string, string> = {}
-        for (const row of metaRows) {
-          if (typeof row.key !== 'string' || typeof row.value !== 'string')
-            throw corrupted(docId, 'bad metadata row')
-          meta[row.key] = row.value
-        }
+        for (const row of metaRows) meta[row.key as string] = loadedMeta(docId, row.key, row.value)
         return { snapshot, updates, clock, byteLength, meta }
       })()
     } catch (err) {
@@ -183,7 +202,7 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
         s.deleteUpdatesThrough.run(docId, throughClock)
         for (const [key, value] of Object.entries(options?.meta ?? {})) {
           if (value === null) s.deleteMeta.run(docId, key)
-          else s.putMeta.run(docId, key, value)
+          else s.putMeta.run(docId, key, storedMeta(key, value))
         }
         this.#workspaces!.changed([docId])
         return { ok: true }
@@ -195,12 +214,17 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
     return result
   }
 
-  /** After a compaction freed many pages, give them back to the file system (outside the compaction's transaction). */
+  /**
+   * After a compaction (or a deleted meta entry) freed pages, give them back to the file system (outside the
+   * transaction that freed them) once they are over a quarter of the file and at least 16 pages: an epoch switch
+   * frees the old epoch's snapshot, log and record at once (COMPACT-6.2c), and a small store would otherwise keep
+   * them as free pages.
+   */
   #reclaim(): void {
     try {
       const free = this.#db!.pragma('freelist_count', { simple: true }) as number
       const total = this.#db!.pragma('page_count', { simple: true }) as number
-      if (free > 256 && free * 4 > total) this.#db!.pragma('incremental_vacuum')
+      if (free >= 16 && free * 4 > total) this.#db!.pragma('incremental_vacuum')
     } catch {
       // Best effort: the pages stay reusable inside the file.
     }
@@ -211,10 +235,11 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
     this.#flush()
     try {
       if (value === null) s.deleteMeta.run(docId, key)
-      else s.putMeta.run(docId, key, value)
+      else s.putMeta.run(docId, key, storedMeta(key, value))
     } catch (err) {
       throw toStoreError(err, 'setMeta')
     }
+    if (value === null) this.#reclaim()
   }
 
   async remove(docId: DocId): Promise<void> {
@@ -336,7 +361,7 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
           // STORE-2.6: in the same transaction as the update.
           for (const [key, value] of Object.entries(meta ?? {})) {
             if (value === null) s.deleteMeta.run(docId, key)
-            else s.putMeta.run(docId, key, value)
+            else s.putMeta.run(docId, key, storedMeta(key, value))
           }
           return clock
         })

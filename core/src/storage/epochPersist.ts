@@ -1,18 +1,11 @@
 import * as Y from 'yjs'
-import { fromBase64, toBase64 } from 'lib0/buffer'
 import type { DocId } from '../ids.js'
 import type { CompactResult, DocStore } from './DocStore.js'
-import {
-  decodeEpochRecord,
-  encodeEpochRecord,
-  type DecodeEpochRecordResult,
-  type EpochRecord,
-} from './epochRecord.js'
+import { keepRecordInArchive, shareRecordWithArchive } from './epochArchive.js'
+import { EPOCH_META_KEY, EPOCH_RECORD_META_KEY, storedRecordValue } from './epochMeta.js'
+import type { EpochRecord } from './epochRecord.js'
 
-/** Meta key holding the document's epoch id (COMPACT-3.4; absent means the initial epoch `"0"`). */
-export const EPOCH_META_KEY = 'epoch'
-/** Meta key holding the current epoch's record, base64 of {@link encodeEpochRecord} (COMPACT-3.4). */
-export const EPOCH_RECORD_META_KEY = 'epoch-record'
+export { EPOCH_META_KEY, EPOCH_RECORD_META_KEY, readEpochRecord } from './epochMeta.js'
 
 /** Options of {@link persistEpoch}. */
 export interface PersistEpochOptions {
@@ -31,8 +24,10 @@ export interface PersistEpochOptions {
 /**
  * Switches a stored document to a new epoch in one atomic store step (docs/spec/compaction.md, COMPACT-3.4): the
  * snapshot becomes `doc` (the new epoch's document: `record.initial`, plus whatever was re-applied or edited in it
- * since) and the meta entries `epoch` and `epoch-record` are written with it. A crash before leaves the old epoch
- * with every edit; after, the new one.
+ * since) and the meta entries `epoch` and `epoch-record` (the record's stored form) are written with it. A crash
+ * before leaves the old epoch with every edit; after, the new one. Around that step the record is kept stored once
+ * (COMPACT-6.2c): before it, the record being replaced is written into its archive if that archive only named it;
+ * after it, the archive of the epoch left names the new record instead of holding a copy.
  *
  * `throughClock` is the `clock` of the `load` (or last append) that gave the old epoch's state. The compaction is
  * exact (STORE-3.7): when any update follows `throughClock` (another writer of the store appended to the old epoch
@@ -54,35 +49,21 @@ export const persistEpoch = (
  * {@link persistEpoch} from the new epoch's state already encoded (`snapshot`, V2): for a caller that built the
  * epoch elsewhere, e.g. the relay's compaction worker thread (RELAY-3.8).
  */
-export const persistEpochSnapshot = (
+export const persistEpochSnapshot = async (
   store: DocStore,
   docId: DocId,
   record: EpochRecord,
   snapshot: Uint8Array,
   throughClock: number,
   options: PersistEpochOptions = {},
-): Promise<CompactResult> =>
-  store.compact(docId, snapshot, throughClock, {
-    meta: { [EPOCH_META_KEY]: record.id, [EPOCH_RECORD_META_KEY]: toBase64(encodeEpochRecord(record)) },
+): Promise<CompactResult> => {
+  await keepRecordInArchive(store, docId)
+  const result = await store.compact(docId, snapshot, throughClock, {
+    meta: { [EPOCH_META_KEY]: record.id, [EPOCH_RECORD_META_KEY]: storedRecordValue(record) },
     exact: options.exact ?? true,
     ...(options.from === undefined ? {} : { epoch: options.from }),
   })
-
-/**
- * The epoch record stored with a document (COMPACT-3.4), from its loaded meta: `null` when the document is still
- * in its initial epoch; a failed result when the entry does not decode, fails verification, or does not match the
- * `epoch` entry (`'malformed'`).
- */
-export const readEpochRecord = (meta: Readonly<Record<string, string>>): DecodeEpochRecordResult | null => {
-  const encoded = meta[EPOCH_RECORD_META_KEY]
-  if (encoded === undefined) return null
-  let bytes: Uint8Array
-  try {
-    bytes = fromBase64(encoded)
-  } catch {
-    return { ok: false, reason: 'malformed' }
-  }
-  const result = decodeEpochRecord(bytes)
-  if (result.ok && result.record.id !== meta[EPOCH_META_KEY]) return { ok: false, reason: 'malformed' }
+  // The switch is stored: an archive left holding its copy of the record (a store failure here) is only larger.
+  if (result.ok) await shareRecordWithArchive(store, docId, record).catch(() => undefined)
   return result
 }

@@ -9,6 +9,7 @@ export { rebuildFresh, type RebuiltDoc, type RebuildOptions, type ProvenanceRun 
 export { rebaseOnto, holdsBase, type RebaseResult } from './rebaseOnto.js'
 export {
   EPOCH_CHILD_META_KEY,
+  EPOCH_CHILD_ID_META_KEY,
   epochArchiveId,
   epochArchiveStateV2,
   isEpochArchiveId,
@@ -23,6 +24,7 @@ export {
   compareEpochs,
   decodeEpochRecord,
   encodeEpochRecord,
+  encodeStoredEpochRecord,
   epochRecordId,
   epochSeq,
   verifyEpochRecord,
@@ -37,3 +39,4 @@ export {
   EPOCH_RECORD_META_KEY,
   type PersistEpochOptions,
 } from './epochPersist.js'
+export { BASE64_META_KEYS } from './epochMeta.js'

@@ -119,14 +119,16 @@ export class EpochManager extends ObservableV2<EpochManagerEvents> {
     const child = left?.child ?? (this.#record?.parent === peerEpoch ? this.#record : null)
     const fetchIfKnown = () => (child ? this.#fetch(peerEpoch, child) : null)
     if (!persistence) return fetchIfKnown()
-    return readEpochArchive(persistence.store, persistence.docId, peerEpoch).then((archived) => {
-      if (!archived) return fetchIfKnown()
-      const doc = new Y.Doc({ gc: false })
-      applyStoredDoc(doc, archived.stored, EPOCH_ORIGIN)
-      // Keep it for the next peer from that epoch (one archive in memory per left epoch).
-      this.#left.set(peerEpoch, { child: archived.child, doc })
-      return { record: archived.child, oldDoc: doc }
-    })
+    return readEpochArchive(persistence.store, persistence.docId, peerEpoch, this.#record).then(
+      (archived) => {
+        if (!archived) return fetchIfKnown()
+        const doc = new Y.Doc({ gc: false })
+        applyStoredDoc(doc, archived.stored, EPOCH_ORIGIN)
+        // Keep it for the next peer from that epoch (one archive in memory per left epoch).
+        this.#left.set(peerEpoch, { child: archived.child, doc })
+        return { record: archived.child, oldDoc: doc }
+      },
+    )
   }
 
   /** Offers answered with a fresh announce (per transport: `"<record> <peer>"`), so each is asked only once. */

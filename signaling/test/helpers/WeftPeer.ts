@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import type { DocPersistence, EpochManager, SyncSession } from '@weft/core'
+import type { DocPersistence, DocStore, EpochManager, SyncSession } from '@weft/core'
 import { docId, type EpochRecord } from '@weft/core'
 import { MemoryDocStore, openEpochPeer } from '@weft/core/testing'
 import { RelayTransport } from './RelayTransport.js'
@@ -32,7 +32,7 @@ export class WeftPeer {
 
   constructor(
     readonly room: string,
-    readonly store = new MemoryDocStore(),
+    readonly store: DocStore = new MemoryDocStore(),
   ) {}
 
   async open(): Promise<this> {

@@ -12,6 +12,7 @@ import {
   type DocStore,
 } from '@weft/core'
 import {
+  EPOCH_CHILD_ID_META_KEY,
   EPOCH_CHILD_META_KEY,
   countItems,
   encodeEpochRecord,
@@ -183,14 +184,16 @@ describe('epochs on the relay (RELAY-EPOCH)', () => {
     await mapEquals(s.doc, { ...DRAWN, s9: 9 })
     expect(countItems(s.doc).deletedItems).toBeLessThan(10)
 
-    // Stored: the new epoch, without the old history; the old epoch archived with the record that replaced it.
+    // Stored: the new epoch, without the old history; the old epoch archived, naming the record that replaced it
+    // (stored once, with the document: COMPACT-6.2c).
     await srv.server.close()
     const stored = await loadStored(store, 'board')
     expect(readEpochRecord(stored.meta)).toMatchObject({ ok: true, record: { id: record.id } })
     expect(stored.doc.getText('t').toString()).toBe(expected)
     expect(countItems(stored.doc).deletedItems).toBeLessThan(10)
     const archive = await store.load(epochArchiveId(docId('board'), '0'))
-    expect(archive?.meta[EPOCH_CHILD_META_KEY]).toBeDefined()
+    expect(archive?.meta[EPOCH_CHILD_ID_META_KEY]).toBe(record.id)
+    expect(archive?.meta[EPOCH_CHILD_META_KEY]).toBeUndefined()
   })
 
   it('RELAY-EPOCH-8: a client that joined after a reset asks for the old epoch (SYNC-9.7) and the relay answers from its archive', async () => {
