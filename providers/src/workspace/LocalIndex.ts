@@ -36,6 +36,7 @@ export class LocalIndex {
   readonly #key: string
   readonly #prefix: string
   readonly #docs = new Map<string, LocalDocInfo>()
+  #pending = 0
   #writes: Promise<void> = Promise.resolve()
   /** Where a failed write is reported (the workspace's `error` event). */
   onError: (err: unknown) => void = () => {}
@@ -55,11 +56,13 @@ export class LocalIndex {
       if (!id.startsWith(index.#prefix)) continue
       const d = id.slice(index.#prefix.length)
       if (d === CATALOGUE_DOC || d.includes('~')) continue
+      const pending = parseCount(meta[`p:${d}`])
       index.#docs.set(d, {
         bytes: meta[`b:${d}`] === undefined ? -1 : parseCount(meta[`b:${d}`]),
         lastOpened: parseCount(meta[`o:${d}`]),
-        pending: parseCount(meta[`p:${d}`]),
+        pending,
       })
+      index.#pending += pending
     }
     return index
   }
@@ -80,9 +83,7 @@ export class LocalIndex {
 
   /** Pending changes of every document, as recorded at close. */
   get pending(): number {
-    let n = 0
-    for (const info of this.#docs.values()) n += info.pending
-    return n
+    return this.#pending
   }
 
   /** Records what is known of `d` now (the fields given), and stores it. */
@@ -90,6 +91,7 @@ export class LocalIndex {
     const old = this.#docs.get(d) ?? { bytes: -1, lastOpened: 0, pending: 0 }
     const next = { ...old, ...info }
     this.#docs.set(d, next)
+    this.#pending += next.pending - old.pending
     const writes: Array<[string, string]> = []
     if (next.bytes !== old.bytes && next.bytes >= 0) writes.push([`b:${d}`, String(next.bytes)])
     if (next.lastOpened !== old.lastOpened) writes.push([`o:${d}`, String(next.lastOpened)])
@@ -99,7 +101,10 @@ export class LocalIndex {
 
   /** Forgets `d` (its data was removed from the store). */
   delete(d: string): void {
-    if (!this.#docs.delete(d)) return
+    const old = this.#docs.get(d)
+    if (!old) return
+    this.#docs.delete(d)
+    this.#pending -= old.pending
     for (const f of ['b', 'o', 'p']) this.#write(`${f}:${d}`, null)
   }
 

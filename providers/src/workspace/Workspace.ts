@@ -178,6 +178,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   #caughtUp = false
   #connected: boolean
   #destroyed = false
+  /** The catalogue was released (the last step of destroy): no record is written any more. */
+  #catalogueClosed = false
   #status: SyncStatus = 'offline'
   #lastPending = -1
   #round = { docs: new Set<string>(), done: new Set<string>(), bytes: 0, bytesDone: 0 }
@@ -380,6 +382,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#queue.clear()
     await this.#slots.closeAll()
     await this.flushed()
+    this.#catalogueClosed = true
     this.typed.destroy()
     await this.catalogue.destroy()
     await this.#config.link?.close()
@@ -414,7 +417,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   async #load(d: string): Promise<WeftDoc> {
     // Connected only once the listeners are on: a transport may refuse at once, inside connect().
     const doc = await openWorkspaceDoc(this.#config, d, false)
-    if (!this.#index.has(d)) this.#index.set(d, {})
+    if (!this.#index.has(d)) {
+      this.#index.set(d, {})
+      this.list._changed([d])
+    }
     const update = () => this.#updateStatus()
     doc.on('status', update)
     doc.on('error', ({ error }) => this.emit('error', [{ error }]))
@@ -443,7 +449,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       return null
     })
     if (stored) this.#index.set(d, { bytes: stored.byteLength, pending: storedPending(stored) })
-    if (changed && !this.#destroyed && this.#record(d))
+    if (changed && !this.#catalogueClosed && this.#record(d))
       this.#documents.update(d, { updatedAt: this.#config.now(), size } as unknown as Patch<EntryFields<M>>)
     this.#updateStatus()
   }
@@ -460,15 +466,13 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     if (this.#catalogueSynced) {
       // Newly preloaded documents not stored here are fetched; without a link, a peer's change of a preloaded
       // document's record (its updatedAt) is the signal that the document changed (WS-CLIENT-4.2).
-      for (const d of this.#preload) {
-        const fresh = !before.has(d) && !this.#index.has(d)
-        const touched =
-          !change.local && !this.#config.link && [...change.added, ...change.updated].includes(d)
-        if (fresh || touched) this.#enqueue(d)
-      }
+      const touched = new Set(change.local || this.#config.link ? [] : [...change.added, ...change.updated])
+      for (const d of this.#preload)
+        if ((!before.has(d) && !this.#index.has(d)) || touched.has(d)) this.#enqueue(d)
     }
-    this.list._changed([...change.added, ...change.updated, ...change.deleted])
-    this.#purge()
+    const ids = [...change.added, ...change.updated, ...change.deleted]
+    this.list._changed(ids)
+    this.#purge(ids)
   }
 
   /** A change from the link: preloaded documents are synced briefly, others only noted (WS-CLIENT-4.2). */
@@ -523,7 +527,12 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
 
   #pump(): void {
     while (this.#catalogueSynced && this.#online() && this.#running.size < this.#config.concurrency) {
-      const next = [...this.#queue.keys()].find((d) => !this.#running.has(d))
+      let next: string | undefined
+      for (const d of this.#queue.keys())
+        if (!this.#running.has(d)) {
+          next = d
+          break
+        }
       if (next === undefined) break
       const seqs = this.#queue.get(next) ?? []
       this.#queue.delete(next)
@@ -673,14 +682,16 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     return removed === true
   }
 
-  #purge(): void {
+  /** Purges the documents `ids` (default: every record) whose tombstone is past the retention period. */
+  #purge(ids?: readonly string[]): void {
     if (this.#destroyed) return
     this.#purging = this.#purging
       .then(async () => {
         const now = this.#config.now()
-        for (const e of this.#records()) {
+        const records = ids ? ids.map((id) => this.#record(id)) : this.#records()
+        for (const e of records) {
           if (this.#destroyed) return
-          if (!e.deleted || now - e.deletedAt < this.#config.retention || !this.#index.has(e.id)) continue
+          if (!e?.deleted || now - e.deletedAt < this.#config.retention || !this.#index.has(e.id)) continue
           if (this.#slots.isBusy(e.id)) continue
           await this.#remove(e.id)
         }

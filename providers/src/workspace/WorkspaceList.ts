@@ -34,6 +34,7 @@ export type WorkspaceListEvents = {
 export class WorkspaceList<M extends Fields = Fields> extends ObservableV2<WorkspaceListEvents> {
   readonly #read: () => Array<WorkspaceEntry<M>>
   #cache: Array<WorkspaceEntry<M>> | null = null
+  #byId: Map<string, WorkspaceEntry<M>> | null = null
 
   /** Created by the workspace. */
   constructor(read: () => Array<WorkspaceEntry<M>>) {
@@ -55,19 +56,24 @@ export class WorkspaceList<M extends Fields = Fields> extends ObservableV2<Works
 
   /** The entry of document `id` (deleted or not), or undefined. */
   get(id: string): WorkspaceEntry<M> | undefined {
-    return this.#all().find((e) => e.id === id)
+    this.#all()
+    return this.#byId?.get(id)
   }
 
   /** @internal Called by the workspace after a change. */
   _changed(ids: readonly string[]): void {
     this.#cache = null
+    this.#byId = null
     this.emit('change', [{ ids }])
   }
 
   #all(): Array<WorkspaceEntry<M>> {
-    this.#cache ??= this.#read().sort(
-      (a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    )
+    if (this.#cache === null) {
+      this.#cache = this.#read().sort(
+        (a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      )
+      this.#byId = new Map(this.#cache.map((e) => [e.id, e]))
+    }
     return this.#cache
   }
 }

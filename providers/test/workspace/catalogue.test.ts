@@ -11,9 +11,10 @@ const twoReplicas = async () => {
   const relay = new MemoryWorkspaceRelay(net)
   let clock = 1_000
   const now = () => clock
+  const storeA = new MemoryDocStore()
   const a = await openWorkspace({
     id: 'team',
-    store: new MemoryDocStore(),
+    store: storeA,
     relay: relay.relayFor('a'),
     schema,
     now,
@@ -26,7 +27,7 @@ const twoReplicas = async () => {
     now,
   })
   await settle(net)
-  return { net, relay, a, b, tick: (ms: number) => (clock += ms) }
+  return { net, relay, a, b, storeA, tick: (ms: number) => (clock += ms) }
 }
 
 describe('workspace catalogue', () => {
@@ -114,7 +115,7 @@ describe('workspace catalogue', () => {
   })
 
   it('WS-CLIENT-1.4: update renames; closing a document changed here records its updatedAt and size', async () => {
-    const { net, relay, a, b, tick } = await twoReplicas()
+    const { net, relay, a, b, storeA, tick } = await twoReplicas()
     a.create({ title: 'draft', id: 'd' })
     tick(10)
     expect(a.update('d', { title: 'final', starred: true })).toEqual({ ok: true })
@@ -131,7 +132,15 @@ describe('workspace catalogue', () => {
     await a.close('d')
     await settle(net)
     expect(b.list.get('d')!.updatedAt).toBe(1_020)
+    // A document still open when the workspace is destroyed records its change too.
+    const open = await a.open('d')
+    open.doc.getText('t').insert(0, '!')
+    tick(10)
     await a.destroy()
+    const reopened = await openWorkspace({ id: 'team', store: storeA, schema, connect: false })
+    expect(reopened.list.get('d')!.updatedAt).toBe(1_040)
+    expect(reopened.pendingChanges).toBeGreaterThan(0) // the record is sent at the next connection
+    await reopened.destroy()
     await b.destroy()
     await relay.destroy()
   })
