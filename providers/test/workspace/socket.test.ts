@@ -183,6 +183,22 @@ describe('WorkspaceSocket', () => {
     expect((await failed).code).toBe('auth-denied')
   })
 
+  it('WS-CLIENT-LINK-3 a transient REFUSED (TooManyRooms) is no connection-error; the document subscribes again on reconnect', async () => {
+    const { relay, link } = await setup()
+    const a = link.transportFor('a')
+    a.connect()
+    const first = await relay.nthConnection(1)
+    await first.next('subscribe')
+    const errors: ConnectionError[] = []
+    a.on('connection-error', (e) => errors.push(e))
+    const left = once<{ reason: string }>(a, 'peer-left')
+    first.send(encodeRefused('a', CloseCode.TooManyRooms, 'too many documents'))
+    expect((await left).reason).toBe('refused 4008 TooManyRooms')
+    expect([a.status, errors]).toEqual(['connecting', []])
+    first.socket.close(CloseCode.ServerShutdown, 'restart')
+    await (await relay.nthConnection(2)).next('subscribe', (f) => f.doc === 'a')
+  })
+
   it('WS-CLIENT-LINK-5 a reconnect subscribes again exactly the connected documents, and catches up', async () => {
     const { relay, link } = await setup()
     const open = link.transportFor('open')
