@@ -666,6 +666,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
             join: (socket, room, access, context) => relay?.accept(socket, room, access, context),
             maxSubscriptions: limits.maxWorkspaceSubscriptions,
             maxBufferedBytes: limits.maxBufferedBytes,
+            scaleOut: relayOptions.scaleOut,
             logger,
           })
         }
@@ -733,6 +734,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     for (const s of handed) s.close(CloseCode.ServerShutdown, 'server shutting down')
     await allClosed
     await relay?.close()
+    await workspaces?.close()
     state = 'closed'
     unregister()
   }

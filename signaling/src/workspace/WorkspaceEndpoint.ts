@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
   isWorkspaceId,
@@ -11,7 +12,9 @@ import {
 import type { Access } from '../auth/RoomGrant.js'
 import type { ConnectionContext, WeftHooks } from '../hooks.js'
 import type { RelaySocket } from '../relay/RelaySocket.js'
+import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
 import { WeftServerError } from '../WeftServerError.js'
+import { WorkspaceBus } from './WorkspaceBus.js'
 import {
   WorkspaceSession,
   type WorkspaceClient,
@@ -67,6 +70,8 @@ export interface WorkspaceEndpointOptions {
   readonly maxSubscriptions: number
   /** `ServerLimits.maxBufferedBytes`. */
   readonly maxBufferedBytes: number
+  /** Scale-out (`RelayOptions.scaleOut`): CHANGED reaches the sockets of other nodes through Redis (WS-RELAY-6). */
+  readonly scaleOut?: ScaleOutOptions | undefined
   readonly logger: Logger
 }
 
@@ -76,6 +81,8 @@ interface WorkspaceState {
   readonly sessions: Set<WorkspaceSession>
   /** The sequence pushed through (every change up to it was pushed or predates the sockets); null until read. */
   seq: number | null
+  /** Settles once `seq` was read (or could not be): a catch-up answers after it (WS-RELAY-7). */
+  ready: Promise<void>
   running: boolean
   again: boolean
 }
@@ -90,10 +97,31 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
   readonly #opts: WorkspaceEndpointOptions
   readonly #index: (DocStore & WorkspaceIndex) | null
   readonly #workspaces = new Map<string, WorkspaceState>()
+  /** Notices between nodes (scale-out with an indexed store), or null. */
+  readonly #bus: WorkspaceBus | null = null
 
   constructor(opts: WorkspaceEndpointOptions) {
     this.#opts = opts
     this.#index = isWorkspaceIndexed(opts.store) ? opts.store : null
+    const scaleOut = opts.scaleOut
+    if (scaleOut && this.#index) {
+      this.#bus = new WorkspaceBus({
+        url: scaleOut.redisUrl,
+        prefix: scaleOut.redisPrefix,
+        nodeId: `${scaleOut.nodeId ?? 'node'}-${randomBytes(4).toString('hex')}`,
+        logger: opts.logger,
+        changed: (workspace) => {
+          const state = this.#workspaces.get(workspace)
+          if (state) this.#push(state)
+        },
+      })
+      void this.#bus.start()
+    }
+  }
+
+  /** Stops the scale-out notices (the relay closes). */
+  async close(): Promise<void> {
+    await this.#bus?.close()
   }
 
   get maxSubscriptions(): number {
@@ -137,9 +165,20 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     const session = new WorkspaceSession(socket, workspace, client, this, whenDrained)
     let state = this.#workspaces.get(workspace)
     if (!state) {
-      state = { id: workspace, sessions: new Set(), seq: null, running: false, again: false }
-      this.#workspaces.set(workspace, state)
-      this.#readSeq(state)
+      const fresh: WorkspaceState = {
+        id: workspace,
+        sessions: new Set(),
+        seq: null,
+        ready: Promise.resolve(),
+        running: false,
+        again: false,
+      }
+      // Subscribed first: a commit of another node after the sequence is read is noticed.
+      fresh.ready = this.#bus
+        ? this.#bus.watch(workspace).then(() => this.#readSeq(fresh))
+        : this.#readSeq(fresh)
+      this.#workspaces.set(workspace, fresh)
+      state = fresh
     }
     state.sessions.add(session)
     socket.attach(session)
@@ -153,13 +192,16 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     const state = this.#workspaces.get(session.workspace)
     if (!state) return
     state.sessions.delete(session)
-    if (state.sessions.size === 0) this.#workspaces.delete(session.workspace)
+    if (state.sessions.size > 0) return
+    this.#workspaces.delete(session.workspace)
+    this.#bus?.unwatch(session.workspace)
   }
 
   /** A room's commit is durable (the `onStored` hook): push the workspace's new changes to its sockets. */
   stored(room: string): void {
     const workspace = workspaceOf(room)
     if (workspace === null) return
+    this.#bus?.notify(workspace)
     const state = this.#workspaces.get(workspace)
     if (state) this.#push(state)
   }
@@ -171,6 +213,8 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
    */
   async catchUp(session: WorkspaceSession, cursor: number, pageSize: number): Promise<void> {
     const limit = Math.min(Math.max(pageSize, 1), MAX_CHANGES_PAGE)
+    // Once the answer's last page is out, every later change is pushed to this socket.
+    await this.#workspaces.get(session.workspace)?.ready
     const index = this.#index
     if (!index) {
       const docs: WorkspaceChange[] = []
@@ -194,10 +238,10 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
   }
 
   /** Reads the workspace's sequence when its first socket opens: changes after it are pushed. */
-  #readSeq(state: WorkspaceState): void {
+  #readSeq(state: WorkspaceState): Promise<void> {
     const index = this.#index
-    if (!index) return
-    index.workspaceSeq(state.id).then(
+    if (!index) return Promise.resolve()
+    return index.workspaceSeq(state.id).then(
       (seq) => {
         state.seq = seq
         if (state.again) this.#push(state)
