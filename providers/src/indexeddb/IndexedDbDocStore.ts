@@ -32,6 +32,7 @@ import {
   removeFromWorkspace,
   workspaceScope,
 } from './workspaceRows.js'
+import { loadedMetaValue, storedMetaValue } from './metaValues.js'
 
 /** Options of {@link IndexedDbDocStore}. */
 export interface IndexedDbDocStoreOptions {
@@ -125,8 +126,9 @@ export class IndexedDbDocStore implements DocStore, WorkspaceIndex {
     metaKeys.forEach((key, i) => {
       const value: unknown = metaValues[i]
       const name: unknown = Array.isArray(key) ? key[1] : undefined
-      if (typeof name !== 'string' || typeof value !== 'string') throw corrupted(docId, 'bad metadata row')
-      metaRecord[name] = value
+      const text = typeof name === 'string' ? loadedMetaValue(name, value) : null
+      if (typeof name !== 'string' || text === null) throw corrupted(docId, 'bad metadata row')
+      metaRecord[name] = text
     })
     return {
       snapshot: snap?.data ?? null,
@@ -183,7 +185,7 @@ export class IndexedDbDocStore implements DocStore, WorkspaceIndex {
       tx.objectStore(CLOCKS).put(last, docId)
       for (const [key, value] of Object.entries(options?.meta ?? {})) {
         if (value === null) tx.objectStore(META).delete([docId, key])
-        else tx.objectStore(META).put(value, [docId, key])
+        else tx.objectStore(META).put(storedMetaValue(key, value), [docId, key])
       }
       advanceWorkspaces(tx, [docId])
       result = { ok: true }
@@ -206,7 +208,7 @@ export class IndexedDbDocStore implements DocStore, WorkspaceIndex {
     this.#flush()
     const tx = db.transaction([META], 'readwrite', { durability: this.#durability })
     if (value === null) tx.objectStore(META).delete([docId, key])
-    else tx.objectStore(META).put(value, [docId, key])
+    else tx.objectStore(META).put(storedMetaValue(key, value), [docId, key])
     await this.#track(transactionDone(tx), 'setMeta')
   }
 

@@ -4,6 +4,7 @@ import type { PendingAppend } from '@weft/core/store-kit'
 import { CLOCKS, META, SNAPSHOTS, transactionDone, UPDATES } from './idb.js'
 import { readEpoch, readLastClock, toClock } from './readRows.js'
 import { advanceWorkspaces, workspaceScope } from './workspaceRows.js'
+import { storedMetaValue } from './metaValues.js'
 
 /**
  * Outcome of one batch: per append its clock or the error that refused it, and each document's last clock after
@@ -77,7 +78,7 @@ export const writeAppends = (
     }
     for (const { docId, key, value } of entries.values()) {
       if (value === null) tx.objectStore(META).delete([docId, key])
-      else tx.objectStore(META).put(value, [docId, key])
+      else tx.objectStore(META).put(storedMetaValue(key, value), [docId, key])
     }
     for (const docId of written) tx.objectStore(CLOCKS).put(next.get(docId), docId)
     // WS-STORE-2.1, 2.3: one seq per document of this transaction.
