@@ -25,6 +25,7 @@ import {
   type CreateInput,
   type EntryFields,
 } from './catalogue.js'
+import { BackgroundSync, type WorkspaceProgress } from './BackgroundSync.js'
 import { DocSlots } from './DocSlots.js'
 import { LocalIndex, storedPending } from './LocalIndex.js'
 import { planEviction } from './planEviction.js'
@@ -35,18 +36,6 @@ import { workspaceStatus } from './workspaceStatus.js'
 
 /** The default retention of a deleted document's data: 30 days (WS-CLIENT-2.2). */
 export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
-
-/** Progress of the workspace's current round of syncing (WS-CLIENT-6.2). */
-export interface WorkspaceProgress {
-  /** Documents in this round: queued for preloading or for pushing pending changes, or opened stale. */
-  readonly docs: number
-  /** Of them, synced. */
-  readonly docsDone: number
-  /** Their bytes, as the catalogue records them (`size`). */
-  readonly bytes: number
-  /** The bytes of the synced ones. */
-  readonly bytesDone: number
-}
 
 /** Events of a {@link Workspace}. */
 export type WorkspaceEvents = {
@@ -168,10 +157,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   /** Loaded documents whose relay refused them for good (a final `connection-error`). */
   readonly #refused = new Set<string>()
   #preload = new Set<string>()
-  /** Documents to sync briefly, with the change sequences to report handled once they are. */
-  readonly #queue = new Map<string, number[]>()
-  readonly #running = new Set<string>()
-  readonly #aborts = new Set<() => void>()
+  readonly #background: BackgroundSync
   readonly #offs: Array<() => void> = []
   #catalogueSynced = false
   #wasOnline = false
@@ -182,7 +168,6 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   #catalogueClosed = false
   #status: SyncStatus = 'offline'
   #lastPending = -1
-  #round = { docs: new Set<string>(), done: new Set<string>(), bytes: 0, bytesDone: 0 }
   #evicting: Promise<void> | null = null
   #evictAgain = false
   #purging: Promise<void> = Promise.resolve()
@@ -203,6 +188,24 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#slots = new DocSlots({
       open: (d) => this.#load(d),
       unload: (d, doc) => this.#unload(d, doc),
+    })
+    this.#background = new BackgroundSync({
+      concurrency: config.concurrency,
+      runnable: () => this.#catalogueSynced && this.#online(),
+      acquire: (d) => this.#slots.acquire(d, 'sync'),
+      release: (d) => this.#slots.release(d, 'sync'),
+      refused: (d) => this.#refused.has(d),
+      sizeOf: (d) => this.#record(d)?.size ?? 0,
+      settled: (d, outcome, seqs) => {
+        // A refused document is not retried: its changes are reported handled so the cursor moves on.
+        for (const seq of seqs) this.#config.link?.handled(seq)
+        this.#updateStatus()
+        this.#purge([d])
+        this.#evict()
+      },
+      failed: (d, err) => this.#fault(err, `syncing ${d}`),
+      changed: () => this.#updateStatus(),
+      progressed: () => this.emit('progress', [this.progress]),
     })
     const update = () => this.#updateStatus()
     this.catalogue.on('status', update)
@@ -260,8 +263,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
 
   /** The current round's progress (WS-CLIENT-6.2). */
   get progress(): WorkspaceProgress {
-    const r = this.#round
-    return { docs: r.docs.size, docsDone: r.done.size, bytes: r.bytes, bytesDone: r.bytesDone }
+    return this.#background.progress
   }
 
   /** Ids of the documents that hold a `Y.Doc` now (open, or being synced briefly); the catalogue is not counted. */
@@ -378,8 +380,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     if (this.#destroyed) return
     this.#destroyed = true
     for (const off of this.#offs.splice(0)) off()
-    for (const abort of [...this.#aborts]) abort()
-    this.#queue.clear()
+    this.#background.close()
     await this.#slots.closeAll()
     await this.flushed()
     this.#catalogueClosed = true
@@ -468,7 +469,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       // document's record (its updatedAt) is the signal that the document changed (WS-CLIENT-4.2).
       const touched = new Set(change.local || this.#config.link ? [] : [...change.added, ...change.updated])
       for (const d of this.#preload)
-        if ((!before.has(d) && !this.#index.has(d)) || touched.has(d)) this.#enqueue(d)
+        if ((!before.has(d) && !this.#index.has(d)) || touched.has(d)) this.#background.enqueue(d)
     }
     const ids = [...change.added, ...change.updated, ...change.deleted]
     this.list._changed(ids)
@@ -483,26 +484,12 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       link.handled(seq)
       return
     }
-    this.#enqueue(d, seq)
+    this.#background.enqueue(d, seq)
   }
 
   #enqueueInitial(): void {
-    for (const d of this.#preload) if (!this.#config.link || !this.#index.has(d)) this.#enqueue(d)
-    for (const [d, info] of this.#index.entries()) if (info.pending > 0) this.#enqueue(d)
-  }
-
-  #enqueue(d: string, seq?: number): void {
-    const seqs = this.#queue.get(d) ?? []
-    if (seq !== undefined) seqs.push(seq)
-    this.#queue.set(d, seqs)
-    if (!this.#round.docs.has(d)) {
-      if (this.#round.docs.size === this.#round.done.size)
-        this.#round = { docs: new Set(), done: new Set(), bytes: 0, bytesDone: 0 }
-      this.#round.docs.add(d)
-      this.#round.bytes += this.#record(d)?.size ?? 0
-      this.emit('progress', [this.progress])
-    }
-    this.#pump()
+    for (const d of this.#preload) if (!this.#config.link || !this.#index.has(d)) this.#background.enqueue(d)
+    for (const [d, info] of this.#index.entries()) if (info.pending > 0) this.#background.enqueue(d)
   }
 
   #online(): boolean {
@@ -517,104 +504,12 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     const online = this.#online()
     if (online && !this.#wasOnline && this.#catalogueSynced) {
       // WS-CLIENT-6.3: documents closed with pending changes are pushed as soon as the workspace is online again.
-      for (const [d, info] of this.#index.entries()) if (info.pending > 0) this.#enqueue(d)
+      for (const [d, info] of this.#index.entries()) if (info.pending > 0) this.#background.enqueue(d)
     }
     this.#wasOnline = online
-    if (online) this.#pump()
-    else for (const abort of [...this.#aborts]) abort()
+    if (online) this.#background.pump()
+    else this.#background.abortAll()
     this.#updateStatus()
-  }
-
-  #pump(): void {
-    while (this.#catalogueSynced && this.#online() && this.#running.size < this.#config.concurrency) {
-      let next: string | undefined
-      for (const d of this.#queue.keys())
-        if (!this.#running.has(d)) {
-          next = d
-          break
-        }
-      if (next === undefined) break
-      const seqs = this.#queue.get(next) ?? []
-      this.#queue.delete(next)
-      this.#running.add(next)
-      void this.#syncOnce(next).then(
-        (outcome) => {
-          this.#running.delete(next)
-          if (outcome !== 'aborted') {
-            // A refused document is not retried: its changes are reported handled so the cursor moves on.
-            for (const seq of seqs) this.#config.link?.handled(seq)
-            this.#done(next)
-          } else if (!this.#destroyed) {
-            const later = this.#queue.get(next) ?? []
-            this.#queue.set(next, [...seqs, ...later])
-          }
-          this.#updateStatus()
-          this.#pump()
-          this.#purge()
-          this.#evict()
-        },
-        (err: unknown) => {
-          this.#running.delete(next)
-          this.#fault(err, `syncing ${next}`)
-          this.#updateStatus()
-        },
-      )
-    }
-    this.#updateStatus()
-  }
-
-  #done(d: string): void {
-    const r = this.#round
-    if (!r.docs.has(d) || r.done.has(d)) return
-    r.done.add(d)
-    r.bytesDone += this.#record(d)?.size ?? 0
-    this.emit('progress', [this.progress])
-  }
-
-  /**
-   * Opens `d` briefly, waits until it is `synced` (nothing pending) and stored, closes it. `aborted` when the
-   * workspace went offline or closed meanwhile; `refused` when the relay refused the document for good (a final
-   * `connection-error`: no access), which no retry would change (WS-CLIENT-4.5).
-   */
-  async #syncOnce(d: string): Promise<'synced' | 'aborted' | 'refused'> {
-    let outcome: 'aborted' | 'refused' | null = null
-    let wake = (): void => {}
-    const abort = () => {
-      outcome ??= 'aborted'
-      wake()
-    }
-    this.#aborts.add(abort)
-    try {
-      const doc = await this.#slots.acquire(d, 'sync')
-      try {
-        const synced = await new Promise<boolean>((resolve) => {
-          const onStatus = () => {
-            if (this.#refused.has(d)) outcome ??= 'refused'
-            if (outcome !== null || doc.status === 'synced') finish()
-          }
-          const onRefused = ({ willRetry }: { willRetry: boolean }) => {
-            if (willRetry) return
-            outcome ??= 'refused'
-            finish()
-          }
-          const finish = () => {
-            doc.off('status', onStatus)
-            doc.off('connection-error', onRefused)
-            resolve(outcome === null)
-          }
-          wake = finish
-          doc.on('status', onStatus)
-          doc.on('connection-error', onRefused)
-          onStatus()
-        })
-        if (synced) await doc.handle.flushed()
-        return outcome ?? 'synced'
-      } finally {
-        await this.#slots.release(d, 'sync')
-      }
-    } finally {
-      this.#aborts.delete(abort)
-    }
   }
 
   /** WS-CLIENT-5: over the budget, evict the least recently opened documents that may be evicted. */
@@ -646,16 +541,11 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       id: d,
       bytes: Math.max(0, info.bytes),
       lastOpened: info.lastOpened,
-      keep:
-        this.#slots.isBusy(d) ||
-        this.#preload.has(d) ||
-        this.#queue.has(d) ||
-        this.#running.has(d) ||
-        info.pending > 0,
+      keep: this.#slots.isBusy(d) || this.#preload.has(d) || this.#background.has(d) || info.pending > 0,
     }))
     for (const d of planEviction(candidates, this.#config.budget)) {
       if (this.#destroyed) return
-      if (this.#preload.has(d) || this.#queue.has(d)) continue
+      if (this.#preload.has(d) || this.#background.has(d)) continue
       await this.#remove(d)
     }
   }
@@ -714,7 +604,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     const catchingUp = link !== null && link.status === 'connected' && !this.#caughtUp
     const pendingChanges = this.pendingChanges
     const status = workspaceStatus(statuses, {
-      queued: this.#queue.size > 0 || this.#running.size > 0 || catchingUp,
+      queued: this.#background.busy || catchingUp,
       pendingChanges,
     })
     if (status === this.#status && pendingChanges === this.#lastPending) return

@@ -9,8 +9,8 @@ export {
   type OpenWorkspaceOptions,
   type TransportSource,
   type WorkspaceEvents,
-  type WorkspaceProgress,
 } from './Workspace.js'
+export type { WorkspaceProgress } from './BackgroundSync.js'
 export { WorkspaceList, type WorkspaceEntry, type WorkspaceListEvents } from './WorkspaceList.js'
 export type { WorkspaceLink, WorkspaceLinkEvents } from './WorkspaceLink.js'
 export {
