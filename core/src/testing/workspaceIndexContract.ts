@@ -1,7 +1,13 @@
 import { expect, it } from 'vitest'
 import { docId } from '../ids.js'
 import type { DocStore } from '../storage/DocStore.js'
-import { isWorkspaceIndexed, type WorkspaceChange, type WorkspaceIndex } from '../storage/WorkspaceIndex.js'
+import {
+  isWorkspaceIndexed,
+  type WorkspaceChange,
+  type WorkspaceIndex,
+  type WorkspaceSummary,
+} from '../storage/WorkspaceIndex.js'
+import { randomPick, seededRandom } from './seededRandom.js'
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
 
@@ -198,6 +204,61 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
       { id: 'acme2', documents: 1, seq: 1, bytes: 3 },
     ])
     expect(summaries[0]?.bytes).toBe(7)
+  })
+
+  it('WS-STORE-2.1, WS-STORE-2.2, WS-STORE-4.1: a seeded run of appends, compactions, metadata and removals keeps the index equal to a model', async () => {
+    const store = indexed(current())
+    const rand = seededRandom(15)
+    const ids = ['acme/a', 'acme/b', 'acme/c/d', 'beta/a', 'plain', 'acme/a~epoch~1'].map((id) => docId(id))
+    // The model: per workspace its sequence, per document its last seq and whether it is removed.
+    const seqs = new Map<string, number>()
+    const last = new Map<string, { seq: number; removed: boolean }>()
+    const sizes = new Map<string, number>()
+    const change = (id: string, removed: boolean): void => {
+      const slash = id.indexOf('/')
+      if (slash < 0 || id.includes('~')) return
+      const w = id.slice(0, slash)
+      const seq = (seqs.get(w) ?? 0) + 1
+      seqs.set(w, seq)
+      last.set(id, { seq, removed })
+    }
+    for (let step = 0; step < 120; step++) {
+      const id = randomPick(rand, ids)
+      const op = randomPick(rand, ['append', 'append', 'compact', 'meta', 'remove'] as const)
+      if (op === 'append') {
+        await store.append(id, bytes(step & 0xff, 1))
+        sizes.set(id, (sizes.get(id) ?? 0) + 2)
+        change(id, false)
+      } else if (op === 'compact') {
+        const loaded = await store.load(id)
+        expect(await store.compact(id, bytes(9), loaded?.clock ?? 0)).toEqual({ ok: true })
+        sizes.set(id, 1)
+        change(id, false)
+      } else if (op === 'meta') {
+        await store.setMeta(id, 'k', String(step))
+      } else {
+        if (last.get(id)?.removed === false) change(id, true)
+        await store.remove(id)
+        sizes.delete(id)
+      }
+    }
+    const expected: WorkspaceSummary[] = [...seqs.keys()].sort().map((w) => {
+      const live = [...last].filter(([id, d]) => id.startsWith(`${w}/`) && !d.removed).map(([id]) => id)
+      return {
+        id: w,
+        documents: live.length,
+        seq: seqs.get(w) ?? 0,
+        bytes: live.reduce((n, id) => n + (sizes.get(id) ?? 0), 0),
+      }
+    })
+    expect(await store.workspaces()).toEqual(expected)
+    for (const w of seqs.keys()) {
+      const model = [...last]
+        .filter(([id]) => id.startsWith(`${w}/`))
+        .map(([id, d]) => ({ doc: id.slice(w.length + 1), seq: d.seq }))
+        .sort((a, b) => a.seq - b.seq)
+      expect(await allChanges(store, w)).toEqual(model)
+    }
   })
 
   if (reopen) {
