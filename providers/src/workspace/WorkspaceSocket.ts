@@ -99,6 +99,8 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
   #closed = false
   /** A CATCH_UP was sent and its last page has not come yet. */
   #catching = false
+  /** The cursor the running catch-up asked from. */
+  #askedFrom = 0
   /** The value stored (or being stored) as the cursor. */
   #stored = 0
   #writing: Promise<void> | null = null
@@ -259,7 +261,8 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
   #catchUp(): void {
     if (this.#catching || !this.#cursor || !this.#socket.socket) return
     this.#catching = true
-    this.#queue.push('', encodeCatchUp(this.#cursor.known, this.#pageSize))
+    this.#askedFrom = this.#cursor.known
+    this.#queue.push('', encodeCatchUp(this.#askedFrom, this.#pageSize))
   }
 
   #receive(data: Uint8Array): void {
@@ -291,8 +294,16 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
   }
 
   #changes(frame: Extract<WorkspaceFrame, { kind: 'changes' }>): void {
+    if (!this.#cursor) return
+    if (!frame.more && frame.through < this.#askedFrom) {
+      // The relay's sequence is behind the cursor (its store was reset or restored, or the cursor is another
+      // relay's): every number we hold means nothing there. Start again from 0 (WS-CLIENT-LINK-4).
+      this.#cursor = new WorkspaceCursor(0)
+      this.#persist()
+      this.#catching = false
+      return this.#catchUp()
+    }
     const cursor = this.#cursor
-    if (!cursor) return
     // Seq 0: a relay whose store keeps no change sequence lists every document at each catch-up.
     for (const { doc, seq } of frame.changes)
       if (seq === 0 || cursor.announce(seq)) this.emit('changed', [{ doc, seq }])
@@ -317,7 +328,7 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
     const store = this.#store
     if (!store || this.#writing) return
     this.#writing = (async () => {
-      while (this.#cursor && this.#cursor.cursor > this.#stored) {
+      while (this.#cursor && this.#cursor.cursor !== this.#stored) {
         const value = this.#cursor.cursor
         try {
           await store.setMeta(this.#cursorDoc, WORKSPACE_CURSOR_META, String(value))

@@ -315,6 +315,39 @@ describe('WorkspaceSocket catch-up', () => {
     expect(await (await relay.nthConnection(2)).next('catch-up')).toMatchObject({ cursor: 11 })
   })
 
+  it('WS-CLIENT-LINK-4 a relay whose sequence is behind the cursor (a reset store) is caught up from 0', async () => {
+    const store = new MemoryDocStore()
+    await store.setMeta(CURSOR_DOC, WORKSPACE_CURSOR_META, '50')
+    const { relay, link } = await setup({ store })
+    const changed: string[] = []
+    link.on('changed', ({ doc, seq }) => changed.push(`${doc}@${seq}`))
+    link.connect()
+    const conn = await relay.nthConnection(1)
+    expect(await conn.next('catch-up')).toMatchObject({ cursor: 50 })
+    conn.send(encodeChanges([], 10, false)) // the relay's sequence ends at 10
+    // Without the reset, changes 11..50 would be taken for old ones and never reported.
+    expect(await conn.next('catch-up')).toMatchObject({ cursor: 0 })
+    const caughtUp = once<{ through: number }>(link, 'caught-up')
+    conn.send(
+      encodeChanges(
+        [
+          { doc: 'a', seq: 3 },
+          { doc: 'b', seq: 10 },
+        ],
+        10,
+        false,
+      ),
+    )
+    expect(await caughtUp).toEqual({ through: 10 })
+    conn.send(encodeChanged('c', 11))
+    await once(link, 'changed', (e: { seq: number }) => e.seq === 11)
+    expect(changed).toEqual(['a@3', 'b@10', 'c@11'])
+    link.handled(3)
+    link.handled(10)
+    await link.close()
+    expect((await store.load(CURSOR_DOC))?.meta[WORKSPACE_CURSOR_META]).toBe('10')
+  })
+
   it('WS-CLIENT-LINK-4 a change reported but not handled before a restart is reported again', async () => {
     const store = new MemoryDocStore()
     const { relay, link } = await setup({ store })
