@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { SignJWT } from 'jose'
 import { CloseCode, isWorkspaceIndexed } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
-import { encodeDocFrame, WorkspaceFrameKind, type WorkspaceFrame } from '@weft/core/protocol'
+import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
+import { encodeAwareness, encodeDocFrame, WorkspaceFrameKind, type WorkspaceFrame } from '@weft/core/protocol'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { WorkspaceTestClient } from './WorkspaceTestClient.js'
@@ -285,6 +286,36 @@ describe('workspace endpoint', () => {
     await two.text('shared', 'hello')
     one.docs.get('shared')?.getText('t').insert(5, ' world')
     await two.text('shared', 'hello world')
+  })
+})
+
+describe('workspace endpoint: presence', () => {
+  it('WS-RELAY-2: presence is per document, and UNSUBSCRIBE removes it from the room as a closed connection would', async () => {
+    await start()
+    const ws = await open('team')
+    const doc = ws.subscribe('p')
+    await ws.synced('p')
+    const awareness = new Awareness(doc)
+    awareness.setLocalState({ name: 'workspace user' })
+    ws.send(encodeDocFrame('p', encodeAwareness(encodeAwarenessUpdate(awareness, [doc.clientID]))))
+    const watcher = stock('team/p')
+    const other = stock('team/q')
+    await watcher.synced()
+    await other.synced()
+    const states = watcher.provider.awareness.getStates()
+    const present = () => states.get(doc.clientID)?.['name'] === 'workspace user'
+    await new Promise<void>((resolve) => {
+      if (present()) return resolve()
+      watcher.provider.awareness.on('change', () => present() && resolve())
+    })
+    // Not in another document's room.
+    expect(other.provider.awareness.getStates().has(doc.clientID)).toBe(false)
+    ws.unsubscribe('p')
+    await new Promise<void>((resolve) => {
+      if (!states.has(doc.clientID)) return resolve()
+      watcher.provider.awareness.on('change', () => !states.has(doc.clientID) && resolve())
+    })
+    awareness.destroy()
   })
 })
 
