@@ -1,0 +1,348 @@
+/**
+ * Rules beside the schema (docs/spec/rules.md, RULES-1 to RULES-3): who may create, update or delete the records of
+ * a collection, per-field constraints beyond types, and constraints over a whole collection (unique, sum). Pure:
+ * rules see plain records (text as strings) and decide; no Yjs here. The relay checks every incoming update with
+ * them (`weft serve --rules`); the same module runs in clients.
+ */
+import { WeftError, WeftErrorCode } from '../WeftError.js'
+import type { Schema } from './defineSchema.js'
+import type { CollectionField, Fields, RecordField } from './fields.js'
+import type { PathSegment } from './types.js'
+
+/** A record as rules see it: its `id` and its fields as plain values (text and rich text as strings). */
+export type PlainRecord = { readonly id: string } & { readonly [field: string]: unknown }
+
+/** Who writes: the writer's token, as the relay accepted it. */
+export interface Writer {
+  /** The token's subject (`sub`), if any. */
+  readonly subject: string | undefined
+  /** The token's claims (its JWT payload), or `{}`. */
+  readonly claims: Readonly<Record<string, unknown>>
+}
+
+/** What a `create`, `update` or `delete` rule is given about one changed record. */
+export interface RuleContext extends Writer {
+  /** The collection's name (its top-level name, e.g. `"shapes"`). */
+  readonly collection: string
+  /** The record's id. */
+  readonly id: string
+  /** The record before the change; `undefined` for a create. */
+  readonly before: PlainRecord | undefined
+  /** The record after the change; `undefined` for a delete. */
+  readonly after: PlainRecord | undefined
+}
+
+/** A permission rule: `true` allows, `false` refuses, a string refuses with that reason. */
+export type PermissionRule = (ctx: RuleContext) => boolean | string
+
+/** Constraints on one field of a collection's records (RULES-2). */
+export interface FieldRules {
+  /** The value may not change once the record exists (`<collection>.<field>.immutable`). */
+  readonly immutable?: boolean
+  /** Smallest allowed number (`<collection>.<field>.min`). */
+  readonly min?: number
+  /** Largest allowed number (`<collection>.<field>.max`). */
+  readonly max?: number
+  /** Longest allowed string or text, in UTF-16 code units (`<collection>.<field>.maxLength`). */
+  readonly maxLength?: number
+  /** The value (unless `null`) is the id of an existing record of this collection (`<collection>.<field>.references`). */
+  readonly references?: string
+}
+
+/** The rules of one collection. */
+export interface CollectionRules<F extends Fields = Fields> {
+  /** May the writer create this record? Absent: anyone with write access may (`<collection>.create`). */
+  readonly create?: PermissionRule
+  /** May the writer change this record? (`<collection>.update`) */
+  readonly update?: PermissionRule
+  /** May the writer delete this record? (`<collection>.delete`) */
+  readonly delete?: PermissionRule
+  /** Constraints per field. */
+  readonly fields?: { readonly [K in keyof F & string]?: FieldRules }
+  /**
+   * The field holding the record's owner (`<collection>.owner`): a record is created with the writer's subject there,
+   * and only its owner may update or delete it; the field never changes.
+   */
+  readonly owner?: keyof F & string
+}
+
+/** A constraint over the records of one collection (RULES-3); made by {@link unique} and {@link sum}. */
+export type Constraint =
+  | { readonly kind: 'unique'; readonly id: string; readonly collection: string; readonly field: string }
+  | {
+      readonly kind: 'sum'
+      readonly id: string
+      readonly collection: string
+      readonly field: string
+      readonly min: number
+      readonly max: number
+    }
+
+/** No two records of `collection` have the same value of `field` (`null` and missing values excepted). */
+export const unique = (collection: string, field: string): Constraint => ({
+  kind: 'unique',
+  id: `unique:${collection}.${field}`,
+  collection,
+  field,
+})
+
+/** The numbers in `field` over all records of `collection` add up to at least `min` and at most `max`. */
+export const sum = (
+  collection: string,
+  field: string,
+  bounds: { readonly min?: number; readonly max?: number },
+): Constraint => ({
+  kind: 'sum',
+  id: `sum:${collection}.${field}`,
+  collection,
+  field,
+  min: bounds.min ?? -Infinity,
+  max: bounds.max ?? Infinity,
+})
+
+type CollectionKeys<S extends Schema> = {
+  [K in keyof S['root'] & string]: S['root'][K] extends CollectionField<RecordField<Fields>> ? K : never
+}[keyof S['root'] & string]
+
+type RecordFieldsOf<C> = C extends CollectionField<RecordField<infer F>> ? F : Fields
+
+/** What {@link defineRules} takes: rules per root collection, and constraints. */
+export interface RulesDeclaration<S extends Schema> {
+  readonly collections?: {
+    readonly [K in CollectionKeys<S>]?: CollectionRules<RecordFieldsOf<S['root'][K]>>
+  }
+  readonly constraints?: readonly Constraint[]
+}
+
+/** A checked set of rules for one schema. Create with {@link defineRules}; check changes with {@link checkChanges}. */
+export interface Rules<S extends Schema = Schema> {
+  /** The schema the rules are for. */
+  readonly schema: S
+  /** Rules per collection (top-level name). */
+  readonly collections: ReadonlyMap<string, CollectionRules>
+  /** Constraints over collections, in declaration order. */
+  readonly constraints: readonly Constraint[]
+  /** Collections named by a constraint or a reference: their whole contents matter to a check. */
+  readonly watched: ReadonlySet<string>
+}
+
+const bad = (message: string): WeftError =>
+  new WeftError(WeftErrorCode.InvalidArgument, `defineRules: ${message}`)
+
+const fieldOf = (schema: Schema, collection: string, field: string, where: string): void => {
+  const c = schema.statics.get(collection)
+  if (c?.field.kind !== 'collection') throw bad(`${where}: "${collection}" is no collection of the schema`)
+  if (c.field.record.field(field) === undefined)
+    throw bad(`${where}: "${collection}" records declare no field "${field}"`)
+}
+
+/**
+ * Declares the rules of a schema (RULES-1). Checks that every collection, field and reference names something the
+ * schema declares, and throws a `WeftError` (`invalid-argument`) otherwise: a mistake in the rules is a programmer
+ * error. Collections without rules take any valid record from a writer.
+ *
+ * @example
+ * ```ts
+ * export default defineRules(board, {
+ *   collections: {
+ *     shapes: { owner: 'author', fields: { x: { min: 0, max: 10_000 } }, delete: (ctx) => ctx.claims.role === 'admin' },
+ *   },
+ *   constraints: [unique('shapes', 'name')],
+ * })
+ * ```
+ */
+export const defineRules = <S extends Schema>(schema: S, declaration: RulesDeclaration<S>): Rules<S> => {
+  const collections = new Map<string, CollectionRules>()
+  const watched = new Set<string>()
+  for (const [name, rules] of Object.entries((declaration.collections ?? {}) as Record<string, unknown>)) {
+    if (rules === undefined) continue
+    const c = schema.statics.get(name)
+    if (c?.field.kind !== 'collection') throw bad(`"${name}" is no collection of the schema`)
+    const r = rules as CollectionRules
+    for (const [field, f] of Object.entries(r.fields ?? {})) {
+      fieldOf(schema, name, field, `${name}.fields`)
+      if (f?.references !== undefined) {
+        if (schema.statics.get(f.references)?.field.kind !== 'collection')
+          throw bad(`${name}.${field}.references: "${f.references}" is no collection of the schema`)
+        watched.add(f.references)
+      }
+    }
+    if (r.owner !== undefined) fieldOf(schema, name, r.owner, `${name}.owner`)
+    collections.set(name, r)
+  }
+  const constraints = declaration.constraints ?? []
+  for (const k of constraints) {
+    fieldOf(schema, k.collection, k.field, k.id)
+    watched.add(k.collection)
+  }
+  return { schema, collections, constraints, watched }
+}
+
+/** One record changed by an update, as the checker sees it. */
+export interface RecordChange {
+  /** The collection's top-level name. */
+  readonly collection: string
+  /** The record's id. */
+  readonly id: string
+  /** The record before; `undefined` when it did not exist (or was not a valid record). */
+  readonly before: PlainRecord | undefined
+  /** The record after; `undefined` when it was deleted. */
+  readonly after: PlainRecord | undefined
+  /** Set when the record after the change does not match the schema: what is wrong. */
+  readonly invalid?: { readonly path: readonly PathSegment[]; readonly reason: string } | undefined
+}
+
+/** The outcome of a check: accepted, or the first rule the change breaks. */
+export type RulesVerdict =
+  | { readonly ok: true }
+  | {
+      readonly ok: false
+      /** The broken rule's id, e.g. `shapes.update`, `shapes.x.max`, `unique:shapes.name` (docs/spec/rules.md). */
+      readonly ruleId: string
+      /** Where: the collection, the record id and the field, when there is one. */
+      readonly path: readonly PathSegment[]
+      /** Why, for people. */
+      readonly reason: string
+    }
+
+const ACCEPTED: RulesVerdict = Object.freeze({ ok: true })
+
+const refuse = (ruleId: string, path: readonly PathSegment[], reason: string): RulesVerdict => ({
+  ok: false,
+  ruleId,
+  path,
+  reason,
+})
+
+const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b)
+
+/** The records of a collection after the change, for constraints and references. */
+export type CollectionReader = (collection: string) => ReadonlyMap<string, PlainRecord>
+
+const permission = (
+  rule: PermissionRule | undefined,
+  ruleId: string,
+  ctx: RuleContext,
+  path: readonly PathSegment[],
+): RulesVerdict | null => {
+  if (rule === undefined) return null
+  let answer: boolean | string
+  try {
+    answer = rule(ctx)
+  } catch (err) {
+    // A rule that throws refuses (never allows by accident).
+    return refuse(ruleId, path, `the rule failed: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  if (answer === true) return null
+  return refuse(ruleId, path, typeof answer === 'string' ? answer : `${ruleId} refused the change`)
+}
+
+const checkField = (
+  c: RecordChange,
+  field: string,
+  f: FieldRules,
+  read: CollectionReader,
+): RulesVerdict | null => {
+  const after = c.after?.[field]
+  const path = [c.collection, c.id, field]
+  const id = `${c.collection}.${field}`
+  if (f.immutable && c.before !== undefined && c.after !== undefined && !same(c.before[field], after))
+    return refuse(`${id}.immutable`, path, `${field} may not change`)
+  if (c.after === undefined) return null
+  if (typeof after === 'number') {
+    if (f.min !== undefined && after < f.min) return refuse(`${id}.min`, path, `${field} must be >= ${f.min}`)
+    if (f.max !== undefined && after > f.max) return refuse(`${id}.max`, path, `${field} must be <= ${f.max}`)
+  }
+  if (f.maxLength !== undefined && typeof after === 'string' && after.length > f.maxLength)
+    return refuse(`${id}.maxLength`, path, `${field} may be at most ${f.maxLength} long`)
+  if (f.references !== undefined && typeof after === 'string' && !read(f.references).has(after))
+    return refuse(`${id}.references`, path, `${field} names no record of ${f.references}`)
+  return null
+}
+
+const checkRecord = (
+  rules: CollectionRules,
+  c: RecordChange,
+  writer: Writer,
+  read: CollectionReader,
+): RulesVerdict | null => {
+  const path = [c.collection, c.id]
+  const ctx: RuleContext = { ...writer, collection: c.collection, id: c.id, before: c.before, after: c.after }
+  const action = c.before === undefined ? 'create' : c.after === undefined ? 'delete' : 'update'
+  if (rules.owner !== undefined) {
+    const owner = rules.owner
+    const ruleId = `${c.collection}.owner`
+    const mine = (r: PlainRecord) => writer.subject !== undefined && r[owner] === writer.subject
+    if (action === 'create' && !mine(c.after as PlainRecord))
+      return refuse(ruleId, [...path, owner], `a new record's ${owner} must be the writer`)
+    if (action !== 'create' && !mine(c.before as PlainRecord))
+      return refuse(ruleId, path, `only the record's owner may ${action} it`)
+    if (action === 'update' && !same((c.before as PlainRecord)[owner], (c.after as PlainRecord)[owner]))
+      return refuse(ruleId, [...path, owner], `${owner} may not change`)
+  }
+  const verdict = permission(rules[action], `${c.collection}.${action}`, ctx, path)
+  if (verdict) return verdict
+  for (const [field, f] of Object.entries(rules.fields ?? {})) {
+    if (f === undefined) continue
+    const v = checkField(c, field, f, read)
+    if (v) return v
+  }
+  return null
+}
+
+const checkConstraint = (k: Constraint, changes: readonly RecordChange[], read: CollectionReader) => {
+  const touched = changes.filter((c) => c.collection === k.collection)
+  if (touched.length === 0) return null
+  const records = read(k.collection)
+  if (k.kind === 'unique') {
+    for (const c of touched) {
+      const value = c.after?.[k.field]
+      if (value === undefined || value === null) continue
+      for (const r of records.values()) {
+        if (r.id !== c.id && same(r[k.field], value))
+          return refuse(k.id, [c.collection, c.id, k.field], `${k.field} ${JSON.stringify(value)} is taken`)
+      }
+    }
+    return null
+  }
+  let total = 0
+  for (const r of records.values()) {
+    const v = r[k.field]
+    if (typeof v === 'number') total += v
+  }
+  if (total < k.min || total > k.max) {
+    const c = touched[0] as RecordChange
+    return refuse(
+      k.id,
+      [c.collection, c.id, k.field],
+      `the ${k.field} of ${k.collection} would add up to ${total}`,
+    )
+  }
+  return null
+}
+
+/**
+ * Checks the records one update changed (RULES-2, RULES-3): schema validity, ownership, the permission rules, the
+ * field rules and the constraints, in that order; the first broken rule refuses the whole update. `read` gives a
+ * collection's records as they are after the change (used for references and constraints only). Never throws.
+ */
+export const checkChanges = (
+  rules: Rules,
+  writer: Writer,
+  changes: readonly RecordChange[],
+  read: CollectionReader,
+): RulesVerdict => {
+  for (const c of changes) {
+    if (c.invalid !== undefined)
+      return refuse(`${c.collection}.schema`, c.invalid.path, `not a valid record: ${c.invalid.reason}`)
+    const r = rules.collections.get(c.collection)
+    if (r === undefined || (c.before === undefined && c.after === undefined)) continue
+    const v = checkRecord(r, c, writer, read)
+    if (v) return v
+  }
+  for (const k of rules.constraints) {
+    const v = checkConstraint(k, changes, read)
+    if (v) return v
+  }
+  return ACCEPTED
+}
