@@ -7,19 +7,15 @@ import {
   openTyped,
   workspaceDocId,
   toWeftError,
-  type DocStore,
   type Fields,
   type Patch,
-  type Transport,
   type TypedCollection,
   type TypedDoc,
   type WriteResult,
 } from '@weft/core'
-import { openDoc, type SyncStatus, type WeftDoc } from '../WeftDoc.js'
+import type { SyncStatus, WeftDoc } from '../WeftDoc.js'
 import {
-  catalogueSchema,
   requireDocumentId,
-  requireWorkspaceId,
   type CatalogueRecord,
   type CatalogueSchema,
   type CreateInput,
@@ -27,15 +23,12 @@ import {
 } from './catalogue.js'
 import { BackgroundSync, type WorkspaceProgress } from './BackgroundSync.js'
 import { DocSlots } from './DocSlots.js'
-import { LocalIndex, storedPending } from './LocalIndex.js'
+import { storedPending, type LocalIndex } from './LocalIndex.js'
 import { planEviction } from './planEviction.js'
-import { choosePreload, type PreloadPolicy } from './preloadPolicy.js'
-import type { WorkspaceLink } from './WorkspaceLink.js'
+import { choosePreload } from './preloadPolicy.js'
+import { openWorkspaceDoc, type WorkspaceConfig } from './workspaceConfig.js'
 import { WorkspaceList, type WorkspaceEntry } from './WorkspaceList.js'
 import { workspaceStatus } from './workspaceStatus.js'
-
-/** The default retention of a deleted document's data: 30 days (WS-CLIENT-2.2). */
-export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
 
 /** Events of a {@link Workspace}. */
 export type WorkspaceEvents = {
@@ -47,97 +40,10 @@ export type WorkspaceEvents = {
   error: (event: { readonly error: WeftError }) => void
 }
 
-/** A workspace-wide transport that gives each document its own `Transport` (e.g. `WorkspaceBroadcast`). */
-export interface TransportSource {
-  /** A transport for document `D` (not `W/D`), or the catalogue (`CATALOGUE_DOC`). */
-  transportFor(docId: string): Transport
-  /** Releases the source (called by {@link Workspace.destroy}). */
-  close?(): void | Promise<void>
-}
-
-/** Options of {@link openWorkspace}. */
-export interface OpenWorkspaceOptions<M extends Fields = Record<never, never>> {
-  /** The workspace id `W`: non-empty, no `/`, at most 128 bytes. Document `D` of it is the relay room `W/D`. */
-  readonly id: string
-  /**
-   * The local store of every document of the workspace (document `D` is stored under `W/D`, the catalogue under
-   * `W/.catalogue`, this device's bookkeeping under `W/~local`). The workspace never closes it.
-   */
-  readonly store: DocStore
-  /**
-   * The relay: a {@link WorkspaceLink} (one connection for the whole workspace, e.g. a `WorkspaceSocket`), or a
-   * function giving each document its own relay transport for room `W/D` (e.g.
-   * `(room) => new WebSocketTransport({ url, room })`), as `openDoc({ relay })` takes one. The workspace owns what
-   * it gets: a link is closed by {@link Workspace.destroy}, transports when their document is closed.
-   */
-  readonly relay?: WorkspaceLink | ((room: string) => Transport)
-  /**
-   * Other transports of each document: a function giving the transports of room `W/D` (WebRTC, BroadcastChannel...),
-   * or workspace-wide sources that give each document its transport (`transportFor(D)`, e.g. a
-   * `WorkspaceBroadcast`: one BroadcastChannel for every document). The workspace closes the sources in `destroy()`.
-   */
-  readonly transports?: ((room: string) => readonly Transport[]) | readonly TransportSource[]
-  /** Which documents are kept locally and in sync (default: none; others are fetched when opened). */
-  readonly preload?: PreloadPolicy<M>
-  /** The app's metadata fields of each catalogue record (schema-layer fields, e.g. `{ color: s.string().optional('') }`). */
-  readonly schema?: M
-  /**
-   * Bytes of local storage for the workspace's documents. Over it, the least recently opened documents are removed
-   * from the local store, never an open, preloaded or syncing one, never one with pending changes (WS-CLIENT-5).
-   * Default: no limit.
-   */
-  readonly budget?: number
-  /** How long a deleted document's data is kept before every replica purges it (ms, default 30 days). */
-  readonly retention?: number
-  /** Documents synced at once by preloading and pushing pending changes (default 4). */
-  readonly concurrency?: number
-  /** Connect right away (default true). */
-  readonly connect?: boolean
-  /** The clock (ms since the epoch); tests inject one. Default `Date.now`. */
-  readonly now?: () => number
-}
-
-interface Config<M extends Fields> {
-  readonly id: string
-  readonly store: DocStore
-  readonly link: WorkspaceLink | null
-  readonly relay: ((room: string) => Transport) | null
-  readonly transports: ((room: string) => readonly Transport[]) | readonly TransportSource[]
-  readonly policy: PreloadPolicy<M> | undefined
-  readonly budget: number
-  readonly retention: number
-  readonly concurrency: number
-  readonly now: () => number
-  readonly schema: CatalogueSchema<M>
-}
-
-/** Opens document `d` of the workspace with its transports, as `openDoc` would. */
-const openWorkspaceDoc = async <M extends Fields>(config: Config<M>, d: string, connect: boolean) => {
-  const room = `${config.id}/${d}`
-  const relay = config.link ? config.link.transportFor(d) : config.relay ? config.relay(room) : undefined
-  const transports =
-    typeof config.transports === 'function'
-      ? config.transports(room)
-      : config.transports.map((source) => source.transportFor(d))
-  try {
-    return await openDoc({
-      docId: room,
-      store: config.store,
-      ...(relay ? { relay } : {}),
-      transports,
-      connect,
-    })
-  } catch (err) {
-    relay?.destroy()
-    for (const t of transports) t.destroy()
-    throw err
-  }
-}
-
 /**
  * A workspace: a catalogue of documents (the document `W/.catalogue`) and the documents themselves, opened lazily,
  * kept locally and in sync as the preload policy says, unloaded when closed, evicted under a storage budget. Create
- * with {@link openWorkspace}; the guide is docs/guides/workspaces.md, the rules `WS-CLIENT-*` in
+ * with `openWorkspace`; the guide is docs/guides/workspaces.md, the rules `WS-CLIENT-*` in
  * docs/spec/workspaces.md.
  */
 export class Workspace<M extends Fields = Record<never, never>> extends ObservableV2<WorkspaceEvents> {
@@ -149,7 +55,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   readonly typed: TypedDoc<CatalogueSchema<M>>
   /** The observable list of documents. */
   readonly list: WorkspaceList<M>
-  readonly #config: Config<M>
+  readonly #config: WorkspaceConfig<M>
   readonly #index: LocalIndex
   readonly #slots: DocSlots
   readonly #documents: TypedCollection<EntryFields<M>>
@@ -172,8 +78,13 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   #evictAgain = false
   #purging: Promise<void> = Promise.resolve()
 
-  /** Use {@link openWorkspace}. */
-  constructor(parts: { config: Config<M>; catalogue: WeftDoc; index: LocalIndex; connect: boolean }) {
+  /** Use `openWorkspace`. */
+  constructor(parts: {
+    config: WorkspaceConfig<M>
+    catalogue: WeftDoc
+    index: LocalIndex
+    connect: boolean
+  }) {
     super()
     const config = parts.config
     this.#config = config
@@ -612,41 +523,4 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#lastPending = pendingChanges
     this.emit('status', [{ status, pendingChanges }])
   }
-}
-
-/**
- * Opens workspace `id` offline-first (WS-CLIENT-1.1): loads this device's bookkeeping and the catalogue from
- * `store` (resolves once they are loaded, so the list renders before any network), then syncs the catalogue first,
- * then the documents the preload policy keeps. Rejects with `invalid-argument` for an invalid workspace id or an
- * app field named like a catalogue field, and if the store cannot be read.
- */
-export const openWorkspace = async <M extends Fields = Record<never, never>>(
-  options: OpenWorkspaceOptions<M>,
-): Promise<Workspace<M>> => {
-  requireWorkspaceId(options.id)
-  const relay = options.relay
-  const link = relay !== undefined && typeof relay !== 'function' ? relay : null
-  if (link && link.workspace !== options.id)
-    throw new WeftError(
-      WeftErrorCode.InvalidArgument,
-      `openWorkspace({ id: ${JSON.stringify(options.id)} }): the link is workspace ${JSON.stringify(link.workspace)}`,
-    )
-  const config: Config<M> = {
-    id: options.id,
-    store: options.store,
-    link,
-    relay: typeof relay === 'function' ? relay : null,
-    transports: options.transports ?? [],
-    policy: options.preload,
-    budget: options.budget ?? Infinity,
-    retention: options.retention ?? DEFAULT_RETENTION_MS,
-    concurrency: Math.max(1, options.concurrency ?? 4),
-    now: options.now ?? Date.now,
-    schema: catalogueSchema((options.schema ?? {}) as M),
-  }
-  const connect = options.connect !== false
-  const index = await LocalIndex.load(config.store, config.id)
-  const catalogue = await openWorkspaceDoc(config, CATALOGUE_DOC, connect)
-  if (link && connect) void link.connect()
-  return new Workspace({ config, catalogue, index, connect })
 }

@@ -51,7 +51,7 @@ export interface CatalogueBase {
   readonly deletedAt: number
 }
 
-/** What {@link Workspace.create} takes: the app's metadata (fields with a default may be left out), an optional title and id. */
+/** What `workspace.create` takes: the app's metadata (fields with a default may be left out), an optional title and id. */
 export type CreateInput<M extends Fields> = InputFields<M> & {
   readonly title?: string
   /** The document id (default: a random one). Non-empty, no leading `.`, no `~`, at most 256 bytes. */

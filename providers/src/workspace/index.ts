@@ -2,14 +2,9 @@
  * Workspaces (docs/guides/workspaces.md): a catalogue plus documents opened lazily, preloaded by policy, unloaded
  * when closed and evicted under a storage budget.
  */
-export {
-  openWorkspace,
-  Workspace,
-  DEFAULT_RETENTION_MS,
-  type OpenWorkspaceOptions,
-  type TransportSource,
-  type WorkspaceEvents,
-} from './Workspace.js'
+export { openWorkspace } from './openWorkspace.js'
+export { Workspace, type WorkspaceEvents } from './Workspace.js'
+export { DEFAULT_RETENTION_MS, type OpenWorkspaceOptions, type TransportSource } from './workspaceConfig.js'
 export type { WorkspaceProgress } from './BackgroundSync.js'
 export { WorkspaceList, type WorkspaceEntry, type WorkspaceListEvents } from './WorkspaceList.js'
 export type { WorkspaceLink, WorkspaceLinkEvents } from './WorkspaceLink.js'

@@ -1,0 +1,99 @@
+import type { DocStore, Fields, Transport } from '@weft/core'
+import { openDoc, type WeftDoc } from '../WeftDoc.js'
+import type { CatalogueSchema } from './catalogue.js'
+import type { PreloadPolicy } from './preloadPolicy.js'
+import type { WorkspaceLink } from './WorkspaceLink.js'
+
+/** The default retention of a deleted document's data: 30 days (WS-CLIENT-2.2). */
+export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
+/** A workspace-wide transport that gives each document its own `Transport` (e.g. `WorkspaceBroadcast`). */
+export interface TransportSource {
+  /** A transport for document `D` (not `W/D`), or the catalogue (`CATALOGUE_DOC`). */
+  transportFor(docId: string): Transport
+  /** Releases the source (called by `workspace.destroy()`). */
+  close?(): void | Promise<void>
+}
+
+/** Options of `openWorkspace`. */
+export interface OpenWorkspaceOptions<M extends Fields = Record<never, never>> {
+  /** The workspace id `W`: non-empty, no `/`, at most 128 bytes. Document `D` of it is the relay room `W/D`. */
+  readonly id: string
+  /**
+   * The local store of every document of the workspace (document `D` is stored under `W/D`, the catalogue under
+   * `W/.catalogue`, this device's bookkeeping under `W/~local`). The workspace never closes it.
+   */
+  readonly store: DocStore
+  /**
+   * The relay: a {@link WorkspaceLink} (one connection for the whole workspace, e.g. a `WorkspaceSocket`), or a
+   * function giving each document its own relay transport for room `W/D` (e.g.
+   * `(room) => new WebSocketTransport({ url, room })`), as `openDoc({ relay })` takes one. The workspace owns what
+   * it gets: a link is closed by `workspace.destroy()`, transports when their document is closed.
+   */
+  readonly relay?: WorkspaceLink | ((room: string) => Transport)
+  /**
+   * Other transports of each document: a function giving the transports of room `W/D` (WebRTC, BroadcastChannel...),
+   * or workspace-wide sources that give each document its transport (`transportFor(D)`, e.g. a
+   * `WorkspaceBroadcast`: one BroadcastChannel for every document). The workspace closes the sources in `destroy()`.
+   */
+  readonly transports?: ((room: string) => readonly Transport[]) | readonly TransportSource[]
+  /** Which documents are kept locally and in sync (default: none; others are fetched when opened). */
+  readonly preload?: PreloadPolicy<M>
+  /** The app's metadata fields of each catalogue record (schema-layer fields, e.g. `{ color: s.string().optional('') }`). */
+  readonly schema?: M
+  /**
+   * Bytes of local storage for the workspace's documents. Over it, the least recently opened documents are removed
+   * from the local store, never an open, preloaded or syncing one, never one with pending changes (WS-CLIENT-5).
+   * Default: no limit.
+   */
+  readonly budget?: number
+  /** How long a deleted document's data is kept before every replica purges it (ms, default 30 days). */
+  readonly retention?: number
+  /** Documents synced at once by preloading and pushing pending changes (default 4). */
+  readonly concurrency?: number
+  /** Connect right away (default true). */
+  readonly connect?: boolean
+  /** The clock (ms since the epoch); tests inject one. Default `Date.now`. */
+  readonly now?: () => number
+}
+
+/** The options of a workspace as it uses them (defaults applied). */
+export interface WorkspaceConfig<M extends Fields> {
+  readonly id: string
+  readonly store: DocStore
+  readonly link: WorkspaceLink | null
+  readonly relay: ((room: string) => Transport) | null
+  readonly transports: ((room: string) => readonly Transport[]) | readonly TransportSource[]
+  readonly policy: PreloadPolicy<M> | undefined
+  readonly budget: number
+  readonly retention: number
+  readonly concurrency: number
+  readonly now: () => number
+  readonly schema: CatalogueSchema<M>
+}
+
+/** Opens document `d` of the workspace with its transports, as `openDoc` would. */
+export const openWorkspaceDoc = async <M extends Fields>(
+  config: WorkspaceConfig<M>,
+  d: string,
+  connect: boolean,
+): Promise<WeftDoc> => {
+  const room = `${config.id}/${d}`
+  const relay = config.link ? config.link.transportFor(d) : config.relay ? config.relay(room) : undefined
+  const transports =
+    typeof config.transports === 'function'
+      ? config.transports(room)
+      : config.transports.map((source) => source.transportFor(d))
+  try {
+    return await openDoc({
+      docId: room,
+      store: config.store,
+      ...(relay ? { relay } : {}),
+      transports,
+      connect,
+    })
+  } catch (err) {
+    relay?.destroy()
+    for (const t of transports) t.destroy()
+    throw err
+  }
+}
