@@ -139,9 +139,11 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
 
   /**
    * The app's hooks with the endpoint's own `onStored` in front (CHANGED pushes, WS-RELAY-6): the one hook the relay
-   * calls after each durable commit of a room, in commit order.
+   * calls after each durable commit of a room, in commit order. Unchanged for a store without a `WorkspaceIndex`.
    */
   hooks(app: WeftHooks): WeftHooks {
+    // Without a change sequence there is nothing to push: the app's hooks as they are (no hook call per commit).
+    if (!this.#index) return app
     const onStored = app.onStored
     return {
       ...app,
