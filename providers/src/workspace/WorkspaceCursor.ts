@@ -12,6 +12,12 @@ export class WorkspaceCursor {
   #known: number
   /** Announced numbers above the cursor: `true` once handled. */
   readonly #seqs = new Map<number, boolean>()
+  /**
+   * The same numbers in ascending order from `#head` (announcements come almost always in order, so inserting is
+   * appending): every operation is amortized O(1) or O(log n), also for a first catch-up of 10,000 documents.
+   */
+  #order: number[] = []
+  #head = 0
 
   /** Starts from a stored cursor (0: never caught up). */
   constructor(cursor: number) {
@@ -31,8 +37,7 @@ export class WorkspaceCursor {
 
   /** Whether an announced number lies beyond a hole (a number neither announced nor covered by a page). */
   get gap(): boolean {
-    for (const seq of this.#seqs.keys()) if (seq > this.#known) return true
-    return false
+    return this.#order.length > this.#head && this.#order[this.#order.length - 1]! > this.#known
   }
 
   /**
@@ -42,6 +47,7 @@ export class WorkspaceCursor {
   announce(seq: number): boolean {
     if (seq <= this.#cursor || this.#seqs.has(seq)) return false
     this.#seqs.set(seq, false)
+    this.#insert(seq)
     this.#extend()
     return true
   }
@@ -65,12 +71,34 @@ export class WorkspaceCursor {
     while (this.#seqs.has(this.#known + 1)) this.#known++
   }
 
+  #insert(seq: number): void {
+    const order = this.#order
+    if (order.length === this.#head || order[order.length - 1]! < seq) {
+      order.push(seq)
+      return
+    }
+    let lo = this.#head
+    let hi = order.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (order[mid]! < seq) lo = mid + 1
+      else hi = mid
+    }
+    order.splice(lo, 0, seq)
+  }
+
   #advance(): boolean {
-    let end = this.#known
-    for (const [seq, handled] of this.#seqs) if (!handled && seq - 1 < end) end = seq - 1
+    const order = this.#order
+    let i = this.#head
+    while (i < order.length && this.#seqs.get(order[i]!) === true) i++ // handled ones beyond a hole
+    const end = i < order.length ? Math.min(this.#known, order[i]! - 1) : this.#known
     if (end <= this.#cursor) return false
     this.#cursor = end
-    for (const seq of [...this.#seqs.keys()]) if (seq <= end) this.#seqs.delete(seq)
+    while (this.#head < order.length && order[this.#head]! <= end) this.#seqs.delete(order[this.#head++]!)
+    if (this.#head > 1024 && this.#head * 2 > order.length) {
+      this.#order = order.slice(this.#head)
+      this.#head = 0
+    }
     return true
   }
 }

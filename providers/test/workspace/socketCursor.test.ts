@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { seededRandom } from '@weft/core/testing'
 import { WorkspaceCursor } from '../../src/workspace/WorkspaceCursor.js'
 
 describe('WorkspaceCursor', () => {
@@ -48,5 +49,36 @@ describe('WorkspaceCursor', () => {
     expect(c.cursor).toBe(5)
     c.handled(6)
     expect(c.cursor).toBe(6)
+  })
+
+  it('WS-CLIENT-LINK-4 seeded: announcements and handling in any order match a plain model of the rule', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const rand = seededRandom(seed)
+      const c = new WorkspaceCursor(0)
+      const n = 400
+      const seqs = Array.from({ length: n }, (_, i) => i + 1)
+      for (let i = n - 1; i > 0; i--) {
+        // mostly in order: swap neighbours now and then, as reordered pushes do
+        if (rand() < 0.2) [seqs[i], seqs[i - 1]] = [seqs[i - 1]!, seqs[i]!]
+      }
+      const handled = new Set<number>()
+      const announced = new Set<number>()
+      for (const seq of seqs) {
+        c.announce(seq)
+        announced.add(seq)
+        for (const h of [...announced].filter((x) => !handled.has(x) && rand() < 0.3)) {
+          handled.add(h)
+          c.handled(h)
+          // The model: the largest run 1..k of numbers all handled, up to the largest contiguous announced number.
+          let known = 0
+          while (announced.has(known + 1)) known++
+          let k = 0
+          while (k < known && handled.has(k + 1)) k++
+          expect(c.cursor).toBe(k)
+        }
+      }
+      for (const s of seqs) c.handled(s)
+      expect([c.cursor, c.known, c.gap]).toEqual([n, n, false])
+    }
   })
 })
