@@ -308,6 +308,33 @@ describe('IndexedDbDocStore workspace index', () => {
     db.close()
   }
 
+  it('WS-STORE-2.4: two tabs append to one workspace at once: one gap-free sequence', async () => {
+    const name = `ws-tabs-${n++}`
+    const [one, two] = [open(name), open(name)]
+    const burst = async (id: (i: number) => string): Promise<void> => {
+      const writes: Promise<number>[] = []
+      for (let i = 0; i < 40; i++) {
+        writes.push((i % 2 ? one : two).append(docId(id(i)), bytes(i)))
+        if (i % 6 === 5) await Promise.all(writes)
+      }
+      await Promise.all(writes)
+    }
+    // Forty documents, each appended to once: the seqs are exactly 1..40.
+    await burst((i) => `acme/d${i}`)
+    const first = (await two.changesSince('acme', 0, 1000)).changes
+    expect(first.map((c) => c.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+    // Documents both tabs write: expected clocks go stale and batches are retried; the sequence stays gap-free.
+    await burst((i) => `acme/s${i % 7}`)
+    const seq = await one.workspaceSeq('acme')
+    const shared = (await two.changesSince('acme', 40, 1000)).changes
+    expect(shared.map((c) => c.doc).sort()).toEqual(Array.from({ length: 7 }, (_, i) => `s${i}`))
+    for (let i = 1; i < shared.length; i++) expect(shared[i]!.seq).toBeGreaterThan(shared[i - 1]!.seq)
+    expect(shared.at(-1)?.seq).toBe(seq)
+    expect(seq - 40).toBeGreaterThanOrEqual(7)
+    expect(seq - 40).toBeLessThanOrEqual(40)
+    await Promise.all([one.close(), two.close()])
+  })
+
   it('WS-STORE-5.1: a database of schema version 2 is indexed on upgrade', async () => {
     const name = `ws-v2-${n++}`
     await writeVersion2(name)
