@@ -150,6 +150,31 @@ describe('workspace preload', () => {
     await b.destroy()
     await relay.destroy()
   })
+  it('WS-CLIENT-3.1, 4.2: opening a document during its brief sync shares the handle; the app keeps it after the sync ends', async () => {
+    const net = new MemoryNetwork()
+    const relay = new MemoryWorkspaceRelay(net)
+    const a = await writer(relay, net)
+    await a.write('p', 'v1')
+    const link = relay.link('team', 'b')
+    const b = await openWorkspace({ id: 'team', store: new MemoryDocStore(), relay: link, preload: 'all' })
+    // Deliver until the brief sync of p has loaded it, without letting it finish.
+    while (!b.loaded.includes('p')) {
+      net.deliver()
+      await new Promise((r) => setImmediate(r))
+    }
+    const opened = await b.open('p')
+    await settle(net)
+    await b.flushed()
+    expect(b.loaded).toEqual(['p'])
+    expect(opened.doc.getText('t').toString()).toBe('v1')
+    expect(b.list.get('p')).toMatchObject({ open: true, local: true })
+    await b.close('p')
+    expect(b.loaded).toEqual([])
+    await a.ws.destroy()
+    await b.destroy()
+    await relay.destroy()
+  })
+
   it('WS-CLIENT-4.5: a document the relay refuses for good is not retried and does not hold back the others', async () => {
     const net = new MemoryNetwork()
     const relay = new MemoryWorkspaceRelay(net)
