@@ -69,8 +69,8 @@ describe('epoch archives on disk (COMPACT-6.2b)', () => {
     await persistence.destroy()
     await store.close()
 
-    // On disk, archive included: within 2x of the fresh document's store (the record once, COMPACT-6.2c, as bytes,
-    // STORE-4.3; it was 3.3x with a second copy in the archive, both as base64 text).
+    // On disk, archive included: within 2x of the fresh document's store (the record once, COMPACT-6.2c, kept as
+    // bytes, STORE-4.3; signaling/test/relay/epochStoreSize.test.ts measures a relay reset and a following peer).
     expect(sqliteFileBytes(path)).toBeLessThanOrEqual(2 * sqliteFileBytes(freshPath))
     // The archive is one V2 snapshot: the old epoch's state (mostly deleted map entries, run-length encoded).
     expect(archive?.updates.length).toBe(0)
