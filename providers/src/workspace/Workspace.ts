@@ -356,11 +356,14 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     await doc.destroy()
     this.#stale.delete(d)
     this.#refused.delete(d)
-    const stored = await this.#config.store.load(workspaceDocId(this.id, d)).catch((err: unknown) => {
-      this.#fault(err, `loading ${d}`)
-      return null
-    })
-    if (stored) this.#index.set(d, { bytes: stored.byteLength, pending: storedPending(stored) })
+    if (Number.isFinite(this.#config.budget)) {
+      // The budget needs the stored size: measured once per close (only then).
+      const stored = await this.#config.store.load(workspaceDocId(this.id, d)).catch((err: unknown) => {
+        this.#fault(err, `loading ${d}`)
+        return null
+      })
+      if (stored) this.#index.set(d, { bytes: stored.byteLength, pending: storedPending(stored) })
+    } else this.#index.set(d, { pending: doc.pendingChanges })
     if (changed && !this.#catalogueClosed && this.#record(d))
       this.#documents.update(d, { updatedAt: this.#config.now(), size } as unknown as Patch<EntryFields<M>>)
     this.#updateStatus()
