@@ -118,12 +118,20 @@ describe('workspace endpoint', () => {
     await textEquals(reader.doc, 'third')
   })
 
-  it('WS-RELAY-4: hooks run per document (onConnect, onUpdate, onDisconnect with the room W/D); a refused update is REFUSED for its document', async () => {
+  it('WS-RELAY-4: hooks run per document (onConnect, onUpdate, onDisconnect with the room W/D); a refused update is REFUSED for its document; UNSUBSCRIBE and the socket close leave the rooms', async () => {
     const events: string[] = []
+    const waiting = new Map<string, () => void>()
+    const disconnected = (room: string) =>
+      events.includes(`disconnect ${room}`)
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiting.set(room, resolve))
     await start({
       hooks: {
         onConnect: (ctx) => void events.push(`connect ${ctx.room} ${ctx.access}`),
-        onDisconnect: (ctx) => void events.push(`disconnect ${ctx.room}`),
+        onDisconnect: (ctx) => {
+          events.push(`disconnect ${ctx.room}`)
+          waiting.get(ctx.room)?.()
+        },
         onUpdate: (ctx) => {
           if (ctx.room === 'team/locked') return { ok: false, reason: 'locked' }
           events.push(`update ${ctx.room}`)
@@ -134,17 +142,22 @@ describe('workspace endpoint', () => {
     const ws = await open('team')
     const open1 = ws.subscribe('open')
     const locked = ws.subscribe('locked')
+    ws.subscribe('kept')
     open1.getText('t').insert(0, 'x')
     locked.getText('t').insert(0, 'y')
     const refused = await ws.next(refusedFor('locked'))
     expect(refused.frame).toMatchObject({ code: CloseCode.UpdateRefused })
     await ws.next(changedFor('open'))
     ws.unsubscribe('open')
-    await vi.waitFor(() => expect(events).toContain('disconnect team/open'))
+    await disconnected('team/open')
+    await disconnected('team/locked')
     expect(events).toContain('connect team/open write')
     expect(events).toContain('connect team/locked write')
+    expect(events).toContain('connect team/kept write')
     expect(events).toContain('update team/open')
-    expect(events).toContain('disconnect team/locked')
+    expect(events).not.toContain('disconnect team/kept')
+    await ws.close()
+    await disconnected('team/kept')
   })
 
   it('WS-RELAY-6: CHANGED is pushed after each durable commit, for documents the token may read, subscribed or not', async () => {
