@@ -6,9 +6,9 @@ let shared: readonly Metric[] | null = null
  * How often the event-loop lag metrics (`nodejs_eventloop_lag_p99_seconds` and the other percentiles) sample the
  * loop, in milliseconds. prom-client's default, 10 ms, is a timer that wakes the process 100 times a second whether
  * or not anything happens: an idle `weft serve` used 10.3 ms of CPU a second with it on a shared 2-core VM, 2.7 ms
- * at 100 ms, 1.4 ms at 1 s; in the light fan-out those wakeups were 2-3 µs per delivered update
- * (docs/guides/server.md, "Performance"). At 100 ms a scrape every 15 s still rests on 150 samples, and a block
- * of the loop longer than 100 ms is seen by every sample it overlaps, as before.
+ * at 100 ms, 1.4 ms at 1 s; over the light fan-out's 10 s that is about 2.5 µs per delivered update on a quiet
+ * machine (docs/guides/server.md, "Performance"). At 100 ms a scrape every 15 s still rests on 150 samples, and a
+ * block of the loop longer than 100 ms is seen by every sample it overlaps, as before.
  */
 export const EVENT_LOOP_SAMPLE_MS = 100
 
