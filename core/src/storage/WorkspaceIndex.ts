@@ -145,9 +145,15 @@ export const workspaceChangesOf = (docIds: Iterable<string>): Map<string, string
   return out
 }
 
-/** Store-kit: the page size a store uses for `limit` (at least 1, an integer). Query `pageSize(limit) + 1` rows. */
+/** Largest page a store returns (`pageSize(limit) + 1` rows stay within IndexedDB's 32-bit `getAll` count). */
+const MAX_PAGE = 2 ** 31 - 2
+
+/**
+ * Store-kit: the page size a store uses for `limit`: an integer from 1 to 2^31 - 2 (NaN counts as 1). Query
+ * `pageSize(limit) + 1` rows.
+ */
 export const pageSize = (limit: number): number =>
-  Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : Number.MAX_SAFE_INTEGER - 1
+  Number.isNaN(limit) ? 1 : Math.min(MAX_PAGE, Math.max(1, Math.floor(limit)))
 
 /**
  * Store-kit: one page of {@link WorkspaceIndex.changesSince} from the rows a store read (seq order, at most

@@ -155,6 +155,7 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
     // Nothing new: through is the cursor; a limit below 1 still returns a page of one.
     expect(await store.changesSince('acme', 8, 3)).toEqual({ changes: [], through: 8, more: false })
     expect((await store.changesSince('acme', 0, 0)).changes).toEqual([{ doc: 'p0', seq: 1 }])
+    expect((await store.changesSince('acme', 0, Infinity)).changes).toHaveLength(7)
     // A cursor from the future (another store, another workspace): through is the real sequence, below it.
     expect(await store.changesSince('acme', 50, 3)).toEqual({ changes: [], through: 8, more: false })
     expect(await store.changesSince('nobody', 3, 3)).toEqual({ changes: [], through: 0, more: false })

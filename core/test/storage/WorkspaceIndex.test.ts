@@ -8,7 +8,7 @@ import {
   workspaceDocId,
   workspaceOf,
 } from '../../src/index.js'
-import { changesPage, indexedWorkspaceDoc, workspaceChangesOf } from '../../src/storage/storeKit.js'
+import { changesPage, indexedWorkspaceDoc, pageSize, workspaceChangesOf } from '../../src/storage/storeKit.js'
 import { MemoryDocStore } from '../../src/testing/MemoryDocStore.js'
 import { CrashingDocStore } from '../../src/testing/CrashingDocStore.js'
 
@@ -50,6 +50,8 @@ describe('the W/D naming rule', () => {
     expect(changesPage(rows, 2, 9)).toEqual({ changes: rows.slice(0, 2), through: 2, more: true })
     expect(changesPage(rows, 3, 9)).toEqual({ changes: rows, through: 9, more: false })
     expect(changesPage([], 3, 4)).toEqual({ changes: [], through: 4, more: false })
+    // Any limit gives a usable page size (IndexedDB's getAll takes at most 2^32 - 1).
+    expect([0, -3, 2.7, NaN, Infinity].map(pageSize)).toEqual([1, 1, 2, 1, 2 ** 31 - 2])
   })
 
   it('isWorkspaceIndexed tells stores that keep the index from those that do not', () => {
