@@ -25,6 +25,7 @@ import { BackgroundSync, type WorkspaceProgress } from './BackgroundSync.js'
 import { DocSlots } from './DocSlots.js'
 import { storedPending, type LocalIndex } from './LocalIndex.js'
 import { planEviction } from './planEviction.js'
+import { attachPeerSummaries } from './peerSummary.js'
 import { choosePreload } from './preloadPolicy.js'
 import { openWorkspaceDoc, type WorkspaceConfig } from './workspaceConfig.js'
 import { WorkspaceList, type WorkspaceEntry } from './WorkspaceList.js'
@@ -149,6 +150,18 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       this.catalogue.on('status', onCatalogue)
       this.#offs.push(() => this.catalogue.off('status', onCatalogue))
     }
+    // WS-PEER-2: peers met on workspace-wide sources compare their document sets; the differing ones sync briefly.
+    if (typeof config.transports !== 'function')
+      this.#offs.push(
+        attachPeerSummaries(config.transports, {
+          workspace: config.id,
+          store: config.store,
+          differing: (ids) => {
+            for (const d of ids) if (!this.#slots.isOpen(d)) this.#background.enqueue(d)
+          },
+          error: (err) => this.#fault(err, 'peer summary'),
+        }),
+      )
     this.#preload = choosePreload(this.#records(), config.policy)
     // WS-CLIENT-4.1: the catalogue syncs first; preloading starts after its first sync.
     void this.catalogue.whenSynced.then(() => {
@@ -329,10 +342,6 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   async #load(d: string): Promise<WeftDoc> {
     // Connected only once the listeners are on: a transport may refuse at once, inside connect().
     const doc = await openWorkspaceDoc(this.#config, d, false)
-    if (!this.#index.has(d)) {
-      this.#index.set(d, {})
-      this.list._changed([d])
-    }
     const update = () => this.#updateStatus()
     doc.on('status', update)
     doc.on('error', ({ error }) => this.emit('error', [{ error }]))
@@ -363,7 +372,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
         return null
       })
       if (stored) this.#index.set(d, { bytes: stored.byteLength, pending: storedPending(stored) })
-    } else this.#index.set(d, { pending: doc.pendingChanges })
+    } else if (doc.doc.store.clients.size > 0 || this.#index.has(d))
+      // Stored here now (the destroy waited for the writes): `local` from now on.
+      this.#index.set(d, { pending: doc.pendingChanges })
+    this.list._changed([d])
     if (changed && !this.#catalogueClosed && this.#record(d))
       this.#documents.update(d, { updatedAt: this.#config.now(), size } as unknown as Patch<EntryFields<M>>)
     this.#updateStatus()
