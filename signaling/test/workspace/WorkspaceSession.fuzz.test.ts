@@ -44,6 +44,7 @@ const host = {
         if (data[0] === 0xee) throw new Error('room failure')
         if (data[0] === 0xef) return Promise.reject(new Error('async room failure'))
         socket.send(data)
+        return undefined
       },
       onClose: () => undefined,
     }
