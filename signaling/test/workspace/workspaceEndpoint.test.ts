@@ -345,7 +345,19 @@ describe('workspace endpoint over a store without a WorkspaceIndex', () => {
       },
     })
     expect(isWorkspaceIndexed(store)).toBe(false)
-    await start({ store, auth: { secret: SECRET } })
+    const stored = new Set<string>()
+    let storedAll: () => void = () => undefined
+    const allStored = new Promise<void>((resolve) => (storedAll = resolve))
+    await start({
+      store,
+      auth: { secret: SECRET },
+      hooks: {
+        onStored: (ctx) => {
+          stored.add(ctx.room)
+          if (stored.size === 3) storedAll()
+        },
+      },
+    })
     const writer = await open('team', `?token=${await token({ '*': 'write' })}`)
     writer.subscribe('a')
     writer.subscribe('b')
@@ -354,10 +366,8 @@ describe('workspace endpoint over a store without a WorkspaceIndex', () => {
     const reader = stock('other/x', { token: await token({ '*': 'write' }) })
     await reader.synced()
     reader.doc.getText('t').insert(0, 'x')
-    await textEquals(stock('team/b', { token: await token({ '*': 'write' }) }).doc, 'b')
-    await vi.waitFor(async () =>
-      expect((await sqlite.list()).sort()).toEqual(['other/x', 'team/a', 'team/b']),
-    )
+    await allStored
+    expect((await sqlite.list()).sort()).toEqual(['other/x', 'team/a', 'team/b'])
 
     const ws = await open('team', `?token=${await token({ 'team/a': 'read' })}`)
     ws.catchUp(0)
