@@ -63,6 +63,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   readonly #stale = new Set<string>()
   /** Loaded documents whose relay refused them for good (a final `connection-error`). */
   readonly #refused = new Set<string>()
+  /** Pending catalogue writes of open documents changed here (WS-CLIENT-1.4). */
+  readonly #touches = new Map<string, ReturnType<typeof setTimeout>>()
   #preload = new Set<string>()
   readonly #background: BackgroundSync
   readonly #offs: Array<() => void> = []
@@ -348,6 +350,20 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     doc.on('connection-error', ({ willRetry }) => {
       if (!willRetry) this.#refused.add(d)
     })
+    let touched = 0
+    const onPending = () => {
+      // WS-CLIENT-1.4: a local change of an open document is recorded in the catalogue at most every touchMs.
+      if (doc.session.localChanges <= touched || this.#touches.has(d)) return
+      const timer = setTimeout(() => {
+        this.#touches.delete(d)
+        if (this.#slots.get(d) !== doc || this.#catalogueClosed) return
+        touched = doc.session.localChanges
+        this.#touch(d, Y.encodeStateAsUpdate(doc.doc).byteLength)
+      }, this.#config.touchMs)
+      ;(timer as { unref?: () => void }).unref?.()
+      this.#touches.set(d, timer)
+    }
+    doc.handle.on('pending-changed', onPending)
     this.#stale.add(d)
     void doc.whenSynced.then(() => {
       if (!this.#stale.delete(d)) return
@@ -362,6 +378,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   async #unload(d: string, doc: WeftDoc): Promise<void> {
     const changed = doc.session.localChanges > 0
     const size = changed ? Y.encodeStateAsUpdate(doc.doc).byteLength : 0
+    clearTimeout(this.#touches.get(d))
+    this.#touches.delete(d)
     await doc.destroy()
     this.#stale.delete(d)
     this.#refused.delete(d)
@@ -376,9 +394,14 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       // Stored here now (the destroy waited for the writes): `local` from now on.
       this.#index.set(d, { pending: doc.pendingChanges })
     this.list._changed([d])
-    if (changed && !this.#catalogueClosed && this.#record(d))
-      this.#documents.update(d, { updatedAt: this.#config.now(), size } as unknown as Patch<EntryFields<M>>)
+    if (changed) this.#touch(d, size)
     this.#updateStatus()
+  }
+
+  /** Records a local change of `d` in its catalogue record (`updatedAt` now, `size`). */
+  #touch(d: string, size: number): void {
+    if (this.#catalogueClosed || !this.#record(d)) return
+    this.#documents.update(d, { updatedAt: this.#config.now(), size } as unknown as Patch<EntryFields<M>>)
   }
 
   #catalogueChanged(change: {

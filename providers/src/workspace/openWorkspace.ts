@@ -36,6 +36,7 @@ export const openWorkspace = async <M extends Fields = Record<never, never>>(
     budget: options.budget ?? Infinity,
     retention: options.retention ?? DEFAULT_RETENTION_MS,
     concurrency: Math.max(1, options.concurrency ?? 4),
+    touchMs: Math.max(0, options.touchMs ?? 10_000),
     now: options.now ?? Date.now,
     schema: catalogueSchema((options.schema ?? {}) as M),
   }

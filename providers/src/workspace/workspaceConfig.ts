@@ -50,6 +50,11 @@ export interface OpenWorkspaceOptions<M extends Fields = Record<never, never>> {
   readonly retention?: number
   /** Documents synced at once by preloading and pushing pending changes (default 4). */
   readonly concurrency?: number
+  /**
+   * While a document is open and changed on this device, its record's `updatedAt` and `size` are written at most
+   * this often (ms, default 10 s), so that other replicas see it change before it is closed (WS-CLIENT-1.4).
+   */
+  readonly touchMs?: number
   /** Connect right away (default true). */
   readonly connect?: boolean
   /** The clock (ms since the epoch); tests inject one. Default `Date.now`. */
@@ -67,6 +72,7 @@ export interface WorkspaceConfig<M extends Fields> {
   readonly budget: number
   readonly retention: number
   readonly concurrency: number
+  readonly touchMs: number
   readonly now: () => number
   readonly schema: CatalogueSchema<M>
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { s, workspaceDocId } from '@weft/core'
 import { MemoryDocStore, MemoryNetwork } from '@weft/core/testing'
 import { openWorkspace } from '../../src/index.js'
@@ -29,6 +29,10 @@ const twoReplicas = async () => {
   await settle(net)
   return { net, relay, a, b, storeA, tick: (ms: number) => (clock += ms) }
 }
+
+afterEach(() => {
+  vi.useRealTimers()
+})
 
 describe('workspace catalogue', () => {
   it('WS-CLIENT-1.1: the catalogue is the document W/.catalogue, loaded from the store before any network', async () => {
@@ -141,6 +145,46 @@ describe('workspace catalogue', () => {
     expect(reopened.list.get('d')!.updatedAt).toBe(1_040)
     expect(reopened.pendingChanges).toBeGreaterThan(0) // the record is sent at the next connection
     await reopened.destroy()
+    await b.destroy()
+    await relay.destroy()
+  })
+
+  it('WS-CLIENT-1.4: an open document changed here is recorded at most every touchMs, before it is closed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const net = new MemoryNetwork()
+    const relay = new MemoryWorkspaceRelay(net)
+    let clock = 1_000
+    const now = () => clock
+    const open = (name: string) =>
+      openWorkspace({
+        id: 'team',
+        store: new MemoryDocStore(),
+        relay: relay.relayFor(name),
+        now,
+        touchMs: 5_000,
+      })
+    const a = await open('a')
+    const b = await open('b')
+    await settle(net)
+    a.create({ title: 'live', id: 'd' })
+    const doc = await a.open('d')
+    clock = 2_000
+    doc.doc.getText('t').insert(0, 'one')
+    clock = 3_000
+    doc.doc.getText('t').insert(0, 'two') // the same period: one write
+    await settle(net)
+    expect(b.list.get('d')!.updatedAt).toBe(1_000)
+    clock = 4_000
+    vi.advanceTimersByTime(5_000)
+    await settle(net)
+    expect(b.list.get('d')).toMatchObject({ updatedAt: 4_000 })
+    expect(b.list.get('d')!.size).toBeGreaterThan(5)
+    clock = 9_000
+    vi.advanceTimersByTime(5_000) // nothing changed since: nothing written
+    await settle(net)
+    expect(b.list.get('d')!.updatedAt).toBe(4_000)
+    await a.close('d')
+    await a.destroy()
     await b.destroy()
     await relay.destroy()
   })
