@@ -83,6 +83,8 @@ interface WorkspaceState {
   seq: number | null
   /** Settles once `seq` was read (or could not be): a catch-up answers after it (WS-RELAY-7). */
   ready: Promise<void>
+  /** The last read of `seq` failed: the next commit reads it again. */
+  failed: boolean
   running: boolean
   again: boolean
 }
@@ -172,6 +174,7 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
         sessions: new Set(),
         seq: null,
         ready: Promise.resolve(),
+        failed: false,
         running: false,
         again: false,
       }
@@ -250,7 +253,8 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
       },
       (err: unknown) => {
         this.#opts.logger.error({ err, workspace: state.id }, 'could not read the workspace sequence')
-        // Without a starting point nothing is pushed; catch-ups still answer.
+        // Without a starting point nothing is pushed (catch-ups still answer) until a commit reads it again.
+        state.failed = true
       },
     )
   }
@@ -261,6 +265,10 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     if (!index) return
     if (state.seq === null || state.running) {
       state.again = true
+      if (state.seq === null && state.failed) {
+        state.failed = false
+        state.ready = this.#readSeq(state)
+      }
       return
     }
     state.running = true

@@ -380,3 +380,41 @@ describe('workspace endpoint over a store without a WorkspaceIndex', () => {
     expect(ws.frames.some((r) => r.frame.kind === 'changed')).toBe(false)
   })
 })
+
+describe('workspace endpoint: a store that fails', () => {
+  it('WS-RELAY-6: a failed read of the starting point is read again at the next commit; pushes resume', async () => {
+    const sqlite = new SqliteDocStore({ path: ':memory:' })
+    let failures = 1
+    const store = new Proxy(sqlite, {
+      get: (target, key) => {
+        if (key === 'workspaceSeq') {
+          return (workspace: string) => {
+            if (failures === 0) return target.workspaceSeq(workspace)
+            failures--
+            return Promise.reject(new Error('the store is away'))
+          }
+        }
+        const value: unknown = Reflect.get(target, key, target)
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    let storedA: () => void = () => undefined
+    const aStored = new Promise<void>((resolve) => (storedA = resolve))
+    await start({ store, hooks: { onStored: (ctx) => void (ctx.room === 'team/a' && storedA()) } })
+    const ws = await open('team')
+    // Answered (the catch-up does not wait for ever on the failed read).
+    ws.catchUp(0)
+    const first = await ws.next((f) => f.kind === 'changes')
+    expect(failures).toBe(0)
+    const writer = await open('team')
+    writer.subscribe('a')
+    ;(await writer.synced('a')).getText('t').insert(0, 'first')
+    await aStored
+    // The commit read the starting point again (after itself); a catch-up answers once it is read.
+    ws.catchUp(0)
+    await ws.next((f) => f.kind === 'changes', first.index + 1)
+    writer.subscribe('b')
+    ;(await writer.synced('b')).getText('t').insert(0, 'second')
+    await ws.next(changedFor('b'))
+  })
+})
