@@ -3,7 +3,17 @@ import { SignJWT } from 'jose'
 import { CloseCode, isWorkspaceIndexed } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
-import { encodeAwareness, encodeDocFrame, WorkspaceFrameKind, type WorkspaceFrame } from '@weft/core/protocol'
+import * as Y from 'yjs'
+import {
+  decodeMessage,
+  encodeSyncUpdate,
+  Feature,
+  PROTOCOL_VERSION,
+  encodeAwareness,
+  encodeDocFrame,
+  WorkspaceFrameKind,
+  type WorkspaceFrame,
+} from '@weft/core/protocol'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { WorkspaceTestClient } from './WorkspaceTestClient.js'
@@ -299,6 +309,36 @@ describe('workspace endpoint', () => {
     await two.text('shared', 'hello')
     one.docs.get('shared')?.getText('t').insert(5, ' world')
     await two.text('shared', 'hello world')
+  })
+})
+
+describe('workspace endpoint: durable acks', () => {
+  it('WS-RELAY-2: a Weft member is acknowledged per document once its update is durable (SYNC-4), in DOC frames', async () => {
+    await start()
+    const ws = await open('team')
+    const hello = {
+      version: PROTOCOL_VERSION,
+      features: Feature.Ack | Feature.Chunk,
+      maxMessageSize: 1 << 20,
+    }
+    ws.subscribe('a', hello)
+    ws.subscribe('b', hello)
+    await ws.synced('a')
+    await ws.synced('b')
+    const edit = new Y.Doc()
+    edit.getText('t').insert(0, 'acknowledged')
+    ws.send(encodeDocFrame('b', encodeSyncUpdate(Y.encodeStateAsUpdate(edit), 7)))
+    const ack = await ws.next(
+      (f) => f.kind === 'doc' && f.doc === 'b' && decodeMessage(f.message).type === 'ack',
+    )
+    expect(ack.frame.kind === 'doc' && decodeMessage(ack.frame.message)).toEqual({ type: 'ack', seq: 7 })
+    // Durable: a new reader of the room gets it from the store's state.
+    await textEquals(stock('team/b').doc, 'acknowledged')
+    expect(
+      ws.frames.some(
+        (r) => r.frame.kind === 'doc' && r.frame.doc === 'a' && decodeMessage(r.frame.message).type === 'ack',
+      ),
+    ).toBe(false)
   })
 })
 
