@@ -12,7 +12,6 @@ import {
   type WorkspaceChanges,
   type WorkspaceIndex,
   type WorkspaceSummary,
-  workspaceOf,
 } from '@weft/core'
 import { EPOCH_META_KEY } from '@weft/core/epochs'
 import { epochMismatchError } from '@weft/core/store-kit'
@@ -88,9 +87,9 @@ const clockOf = (docId: string, value: unknown): number => {
  * so two nodes never compact one document at once (the second gets `stale`). Tables are created on first use
  * (`weft_schema` records their version). Rules: docs/spec/storage.md, SCALE-1 in docs/spec/relay-protocol.md.
  *
- * It keeps the {@link WorkspaceIndex} (`WS-STORE-*`): the transaction of an append batch, a compaction or a removal
- * of a `W/D` document bumps W's counter row (one seq per document per transaction), so the sequence is gap-free and
- * commits in order across nodes. A database of schema version 1 is indexed when a node of this version opens it; a
+ * It keeps the {@link WorkspaceIndex} (`WS-STORE-*`): the statement of an append batch, and the transaction of a
+ * compaction or a removal, of a `W/D` document bumps W's counter row (one seq per document per commit) after
+ * locking the documents' rows, so the sequence is gap-free and commits in order across nodes. A database of schema version 1 is indexed when a node of this version opens it; a
  * node of version 1 then refuses to start on it, so upgrade every node together.
  */
 export class PostgresDocStore implements DocStore, WorkspaceIndex {
@@ -491,10 +490,8 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
       let accepted = batch
       try {
         await this.ready()
-        // Meta entries (STORE-2.6) and the workspace index (WS-STORE-2.1) need the transaction too.
-        if (
-          !batch.some((p) => p.epoch !== undefined || p.meta !== undefined || workspaceOf(p.docId) !== null)
-        )
+        // Meta entries (STORE-2.6) need the transaction too; the workspace index (WS-STORE-2.1) does not.
+        if (!batch.some((p) => p.epoch !== undefined || p.meta !== undefined))
           clocks = await this.#insert(this.#pool, batch)
         else {
           for (;;) {
@@ -520,7 +517,11 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
     return this.#writing
   }
 
-  /** The group-commit statement: inserts `batch` in call order; resolves each append's clock. */
+  /**
+   * The group-commit statement: inserts `batch` in call order; resolves each append's clock. When `batch` writes
+   * documents of workspaces, the same statement advances their sequences (WS-STORE-2.1, 2.3), after it locked the
+   * documents' counter rows: one round trip, atomic without a transaction.
+   */
   async #insert(q: pg.Pool | pg.PoolClient, batch: readonly PendingAppend[]): Promise<number[]> {
     if (batch.length === 0) return []
     const counts = new Map<DocId, number>()
@@ -531,6 +532,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
       index.push(n)
     }
     const t = this.#table
+    const ws = wsIndex.workspaceBump(batch.map((p) => p.docId))
     const res = await q.query(
       `WITH bumped AS (
          INSERT INTO ${t('docs')} (doc, clock)
@@ -538,12 +540,20 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
          ON CONFLICT (doc) DO UPDATE SET clock = ${t('docs')}.clock + excluded.clock
          RETURNING doc, clock
        ), counts AS (SELECT d, n FROM unnest($1::text[], $2::bigint[]) AS y(d, n))
+       ${ws ? `, ${wsIndex.workspaceBumpSql(this.#wsTables, 6, 'bumped')}` : ''}
        INSERT INTO ${t('updates')} (doc, clock, data)
        SELECT u.doc, b.clock - c.n + u.i, u.data
        FROM unnest($3::text[], $4::bigint[], $5::bytea[]) AS u(doc, i, data)
        JOIN bumped b ON b.doc = u.doc JOIN counts c ON c.d = u.doc
        RETURNING doc, clock`,
-      [[...counts.keys()], [...counts.values()], batch.map((p) => p.docId), index, batch.map((p) => p.bytes)],
+      [
+        [...counts.keys()],
+        [...counts.values()],
+        batch.map((p) => p.docId),
+        index,
+        batch.map((p) => p.bytes),
+        ...(ws?.params ?? []),
+      ],
     )
     const last = new Map<string, number>()
     for (const row of res.rows as Array<{ doc: string; clock: unknown }>) {
@@ -572,12 +582,6 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
       if (refused.size === 0) {
         for (const p of batch)
           for (const [key, value] of Object.entries(p.meta ?? {})) await this.#putMeta(c, p.docId, key, value)
-        // WS-STORE-2.1, 2.3: after the documents' counter rows (locked by #insert), in the same transaction.
-        await wsIndex.advanceWorkspaces(
-          c,
-          this.#wsTables,
-          batch.map((p) => p.docId),
-        )
         return clocks
       }
       // Rolled back by #transaction: nothing of this attempt is written, no clock is used.

@@ -11,10 +11,11 @@ import { changesPage, indexedWorkspaceDoc, pageSize, workspaceChangesOf } from '
 /**
  * The workspace index of {@link PostgresDocStore} (`WS-STORE-*`, docs/spec/storage.md), as functions over a client
  * inside the store's transactions. Each workspace's counter row (`weft_workspaces`) is bumped with
- * `INSERT ... ON CONFLICT DO UPDATE SET seq = seq + k RETURNING seq` in the transaction that writes the change: the
- * row lock it takes is held until commit, so concurrent writers of one workspace (several relay nodes) get
- * consecutive seqs and commit in seq order (`WS-STORE-2.4`). Every transaction locks its documents' counter rows
- * (`weft_docs`) before its workspaces' rows, each set in sorted order, so nodes never deadlock on them.
+ * `INSERT ... ON CONFLICT DO UPDATE SET seq = seq + k RETURNING seq` in the statement (an append batch) or the
+ * transaction (a compaction, a removal) that writes the change: the row lock it takes is held until commit, so
+ * concurrent writers of one workspace (several relay nodes) get consecutive seqs and commit in seq order
+ * (`WS-STORE-2.4`). Every write locks its documents' counter rows (`weft_docs`) before its workspaces' rows, each
+ * set in sorted order, so nodes never deadlock on them.
  * @internal
  */
 
@@ -42,18 +43,19 @@ const count = (value: unknown): number => {
   return n
 }
 
+/** A bump of workspace sequences, for {@link workspaceBumpSql}: each workspace's count, each document's rank. */
+export interface WorkspaceBump {
+  /** The statement's parameters, in the order {@link workspaceBumpSql} numbers them. */
+  readonly params: readonly unknown[]
+}
+
 /**
- * WS-STORE-2.1, 2.3, 4.1: advances the workspace of each of `docIds` by one per document (in order of first
- * change) and records each document's seq, with `removed` for removals. Call inside the change's transaction.
+ * WS-STORE-2.1, 2.3, 4.1: the bump of the workspace of each of `docIds` by one per document (in order of first
+ * change), with each document's seq and `removed` for removals; `null` when none of them is in a workspace.
  */
-export const advanceWorkspaces = async (
-  c: Query,
-  t: WorkspaceTables,
-  docIds: Iterable<string>,
-  removed = false,
-): Promise<void> => {
+export const workspaceBump = (docIds: Iterable<string>, removed = false): WorkspaceBump | null => {
   const grouped = workspaceChangesOf(docIds)
-  if (grouped.size === 0) return
+  if (grouped.size === 0) return null
   const ids = [...grouped.keys()].sort()
   const w: string[] = []
   const d: string[] = []
@@ -68,19 +70,48 @@ export const advanceWorkspaces = async (
       k.push(docs.length)
     })
   }
-  await c.query(
-    `WITH bumped AS (
+  return { params: [ids, ids.map((id) => grouped.get(id)?.length ?? 0), w, d, i, k, removed] }
+}
+
+/**
+ * The common table expressions (`ws_bumped`, `ws_docs`) of a {@link workspaceBump}, whose parameters start at
+ * `$first`: the counter rows are bumped in id order, so two writers lock them in one order. `after` names a CTE of
+ * the same statement whose rows are all produced before the first counter row is locked (the documents' counter
+ * rows: documents first, then workspaces, on every path, so nodes never deadlock); PostgreSQL runs the CTEs of one
+ * statement in no set order otherwise.
+ */
+export const workspaceBumpSql = (t: WorkspaceTables, first: number, after?: string): string => {
+  const $ = (n: number): string => `$${first + n}`
+  const locked = after === undefined ? '' : `CROSS JOIN (SELECT count(*) FROM ${after}) AS locked`
+  return `ws_bumped AS (
        INSERT INTO ${t.workspaces} (id, seq)
-       SELECT id, k FROM unnest($1::text[], $2::bigint[]) AS x(id, k) ORDER BY id
+       SELECT x.id, x.k FROM unnest(${$(0)}::text[], ${$(1)}::bigint[]) AS x(id, k) ${locked} ORDER BY x.id
        ON CONFLICT (id) DO UPDATE SET seq = ${t.workspaces}.seq + excluded.seq
        RETURNING id, seq
-     )
-     INSERT INTO ${t.docs} (workspace, doc, seq, removed)
-     SELECT x.w, x.d, b.seq - x.k + x.i, $7 FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS x(w, d, i, k)
-     JOIN bumped b ON b.id = x.w
-     ON CONFLICT (workspace, doc) DO UPDATE SET seq = excluded.seq, removed = excluded.removed`,
-    [ids, ids.map((id) => grouped.get(id)?.length ?? 0), w, d, i, k, removed],
-  )
+     ), ws_docs AS (
+       INSERT INTO ${t.docs} (workspace, doc, seq, removed)
+       SELECT x.w, x.d, b.seq - x.k + x.i, ${$(6)}::boolean
+       FROM unnest(${$(2)}::text[], ${$(3)}::text[], ${$(4)}::bigint[], ${$(5)}::bigint[]) AS x(w, d, i, k)
+       JOIN ws_bumped b ON b.id = x.w
+       ON CONFLICT (workspace, doc) DO UPDATE SET seq = excluded.seq, removed = excluded.removed
+       RETURNING 1
+     )`
+}
+
+/**
+ * WS-STORE-2.1, 2.3, 4.1: advances the workspace of each of `docIds` by one per document (in order of first
+ * change) and records each document's seq, with `removed` for removals. Call inside the change's transaction,
+ * after its documents' counter rows are locked.
+ */
+export const advanceWorkspaces = async (
+  c: Query,
+  t: WorkspaceTables,
+  docIds: Iterable<string>,
+  removed = false,
+): Promise<void> => {
+  const bump = workspaceBump(docIds, removed)
+  if (!bump) return
+  await c.query(`WITH ${workspaceBumpSql(t, 1)} SELECT count(*) FROM ws_docs`, [...bump.params])
 }
 
 /** WS-STORE-4.1: `docId` was removed in this transaction: a tombstone (and a seq) when it was indexed and live. */
