@@ -65,7 +65,7 @@ export interface AuthenticateContext {
   readonly request: IncomingMessage
   /** `relay` (a room) or `signal` (y-webrtc signaling). */
   readonly endpoint: 'relay' | 'signal'
-  /** The relay room asked for, or `null` for signaling. */
+  /** The relay room asked for (`W/*` for the workspace endpoint's socket of workspace `W`), or `null` for signaling. */
   readonly room: string | null
   /** The client's address, as the per-address limits count it (behind trusted proxies: `X-Forwarded-For`). */
   readonly clientAddress: string
