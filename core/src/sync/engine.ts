@@ -11,6 +11,7 @@ export type {
   ProtocolPathOptions,
   ProtocolSide,
   ProtocolSink,
+  Rejection,
   Sendable,
 } from './protocolPorts.js'
 export {
@@ -33,3 +34,8 @@ export {
   type DocSetEntry,
   type DocSetReconcileOptions,
 } from './docSetReconcile.js'
+export {
+  RoundRobinSender,
+  type RoundRobinSenderOptions,
+  type RoundRobinSink,
+} from '../transport/RoundRobinSender.js'

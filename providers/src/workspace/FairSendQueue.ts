@@ -1,3 +1,5 @@
+import { RoundRobinSender } from '@weft/core/sync-engine'
+
 /** What a {@link FairSendQueue} sends through. */
 export interface FairSendSink {
   /** Sends one frame now. */
@@ -16,75 +18,53 @@ export interface FairSendQueueOptions {
 
 /**
  * Sends frames of many streams (a workspace's documents) over one connection so that no stream holds back the
- * others (WS-WIRE-5, WS-CLIENT-LINK-6). While the connection's buffer is below the high-water mark, a frame goes out
- * at once (when nothing waits); above it, frames wait in one queue per stream, and the queues are drained in turn,
- * one frame each, whenever the buffer falls below the mark again. A browser WebSocket tells nothing when its buffer
- * drains, so the queue looks again every `drainIntervalMs` while frames wait. Order within one stream is kept.
+ * others (WS-WIRE-5, WS-CLIENT-LINK-6): the shared round-robin sender of `@weft/core/sync-engine`, over a browser
+ * WebSocket, which tells nothing when its buffer drains: while frames wait, it looks again every `drainIntervalMs`.
  */
 export class FairSendQueue {
-  readonly #sink: FairSendSink
-  readonly #options: FairSendQueueOptions
-  /** Streams with waiting frames, in turn order: the first is served next, then moved to the end. */
-  readonly #queues = new Map<string, Uint8Array[]>()
-  #timer: ReturnType<typeof setTimeout> | null = null
+  readonly #sender: RoundRobinSender<Uint8Array>
 
   constructor(sink: FairSendSink, options: FairSendQueueOptions) {
-    this.#sink = sink
-    this.#options = options
+    this.#sender = new RoundRobinSender(
+      {
+        open: true,
+        get bufferedAmount() {
+          return sink.buffered()
+        },
+        send: (frame) => sink.send(frame),
+      },
+      {
+        lowWaterBytes: options.highWaterMark,
+        whenDrained: (fn) => {
+          const timer = setTimeout(fn, options.drainIntervalMs)
+          return () => clearTimeout(timer)
+        },
+      },
+    )
   }
 
   /** Frames waiting, over every stream. */
   get waiting(): number {
-    let n = 0
-    for (const q of this.#queues.values()) n += q.length
-    return n
+    return this.#sender.waiting
   }
 
   /** Sends `frame` of stream `key` now, or queues it behind the stream's waiting frames. */
   push(key: string, frame: Uint8Array): void {
-    if (this.#queues.size === 0 && this.#sink.buffered() < this.#options.highWaterMark) {
-      this.#sink.send(frame)
-      return
-    }
-    const queue = this.#queues.get(key)
-    if (queue) queue.push(frame)
-    else this.#queues.set(key, [frame])
-    this.drain()
+    this.#sender.push(key, frame)
   }
 
   /** Forgets the frames of stream `key` that still wait, and returns them. */
   drop(key: string): Uint8Array[] {
-    const queue = this.#queues.get(key) ?? []
-    this.#queues.delete(key)
-    if (this.#queues.size === 0) this.#stopTimer()
-    return queue
+    return this.#sender.drop(key)
   }
 
   /** Forgets every waiting frame (the connection closed: what waited belongs to paths that closed with it). */
   clear(): void {
-    this.#queues.clear()
-    this.#stopTimer()
+    this.#sender.clear()
   }
 
   /** Sends waiting frames, one per stream in turn, while the sink is below the high-water mark. */
   drain(): void {
-    while (this.#queues.size > 0 && this.#sink.buffered() < this.#options.highWaterMark) {
-      const [key, queue] = this.#queues.entries().next().value as [string, Uint8Array[]]
-      this.#queues.delete(key)
-      const frame = queue.shift()!
-      if (queue.length > 0) this.#queues.set(key, queue) // to the end of the turn order
-      this.#sink.send(frame)
-    }
-    if (this.#queues.size === 0) this.#stopTimer()
-    else if (!this.#timer)
-      this.#timer = setTimeout(() => {
-        this.#timer = null
-        this.drain()
-      }, this.#options.drainIntervalMs)
-  }
-
-  #stopTimer(): void {
-    if (this.#timer) clearTimeout(this.#timer)
-    this.#timer = null
+    this.#sender.pump()
   }
 }

@@ -1,4 +1,5 @@
 import { CloseCode } from '@weft/core'
+import { RoundRobinSender } from '@weft/core/sync-engine'
 import type { SharedMessage } from '../relay/SharedMessage.js'
 
 /** What a {@link FairSender} writes to: the workspace's WebSocket. */
@@ -23,20 +24,12 @@ export interface FairSenderOptions {
   readonly lowWaterBytes?: number | undefined
 }
 
-interface Queue {
-  readonly items: Array<Uint8Array | SharedMessage>
-  /** Resolvers of {@link FairSender.whenSent} for this key. */
-  waiting: Array<() => void> | null
-}
-
 /** Default {@link FairSenderOptions.lowWaterBytes}. */
 export const FAIR_SENDER_LOW_WATER = 64 * 1024
 
 /**
- * The outgoing side of a workspace socket (WS-RELAY-5): one queue per document (and one for the workspace's own
- * frames, key `''`), drained round-robin, one message per turn, while the socket buffers less than a low-water mark.
- * A large document's catch-up (chunked by the per-document protocol) therefore delays another document's small update
- * by at most one chunk plus the low-water mark, not by the whole catch-up.
+ * The outgoing side of a workspace socket (WS-RELAY-5): the shared round-robin sender of `@weft/core/sync-engine`
+ * (one queue per document, and one for the workspace's own frames, key `''`), plus the relay's slow-consumer rule.
  *
  * Bytes held (queued here plus buffered by the socket) follow the rule of a room's socket (CONN-4): a message pushed
  * while more than `maxBufferedBytes`, or twice the largest message queued since everything was last sent, is held
@@ -44,24 +37,30 @@ export const FAIR_SENDER_LOW_WATER = 64 * 1024
  */
 export class FairSender {
   readonly #socket: FairSenderSocket
-  readonly #opts: FairSenderOptions
-  readonly #lowWater: number
-  readonly #queues = new Map<string, Queue>()
-  /** Keys with queued messages, in turn order. */
-  readonly #ring: string[] = []
-  #queuedBytes = 0
+  readonly #maxBufferedBytes: number
+  readonly #sender: RoundRobinSender<Uint8Array | SharedMessage>
   #largest = 0
-  #waitingForDrain = false
 
   constructor(socket: FairSenderSocket, opts: FairSenderOptions) {
     this.#socket = socket
-    this.#opts = opts
-    this.#lowWater = opts.lowWaterBytes ?? FAIR_SENDER_LOW_WATER
+    this.#maxBufferedBytes = opts.maxBufferedBytes
+    this.#sender = new RoundRobinSender(
+      {
+        get open() {
+          return socket.open
+        },
+        get bufferedAmount() {
+          return socket.bufferedAmount
+        },
+        send: (m) => void socket.send(m),
+      },
+      { lowWaterBytes: opts.lowWaterBytes ?? FAIR_SENDER_LOW_WATER, whenDrained: opts.whenDrained },
+    )
   }
 
   /** Bytes queued here (not yet written to the socket). */
   get queuedBytes(): number {
-    return this.#queuedBytes
+    return this.#sender.queuedBytes
   }
 
   /**
@@ -71,71 +70,29 @@ export class FairSender {
   push(key: string, message: Uint8Array | SharedMessage): boolean {
     const socket = this.#socket
     if (!socket.open) return false
-    const held = this.#queuedBytes + socket.bufferedAmount
+    const held = this.#sender.queuedBytes + socket.bufferedAmount
     if (held === 0) this.#largest = 0
-    else if (held > Math.max(this.#opts.maxBufferedBytes, 2 * this.#largest)) {
+    else if (held > Math.max(this.#maxBufferedBytes, 2 * this.#largest)) {
       socket.close(CloseCode.SlowConsumer, 'send buffer full')
       return false
     }
-    const size = message.byteLength
-    if (size > this.#largest) this.#largest = size
-    let queue = this.#queues.get(key)
-    if (!queue) {
-      queue = { items: [], waiting: null }
-      this.#queues.set(key, queue)
-    }
-    if (queue.items.length === 0) this.#ring.push(key)
-    queue.items.push(message)
-    this.#queuedBytes += size
-    this.#pump()
+    if (message.byteLength > this.#largest) this.#largest = message.byteLength
+    this.#sender.push(key, message)
     return true
   }
 
   /** Forgets what is queued under `key` (a document left). */
   drop(key: string): void {
-    const queue = this.#queues.get(key)
-    if (!queue) return
-    this.#queues.delete(key)
-    for (const item of queue.items) this.#queuedBytes -= item.byteLength
-    if (queue.items.length > 0) this.#ring.splice(this.#ring.indexOf(key), 1)
-    for (const resolve of queue.waiting ?? []) resolve()
+    this.#sender.drop(key)
   }
 
   /** Resolves once nothing is queued under `key` (written to the socket, dropped, or the socket closed). */
   whenSent(key: string): Promise<void> {
-    const queue = this.#queues.get(key)
-    if (!queue || queue.items.length === 0 || !this.#socket.open) return Promise.resolve()
-    return new Promise((resolve) => (queue.waiting ??= []).push(resolve))
-  }
-
-  /** Writes queued messages, one per key in turn, until the socket buffers the low-water mark. */
-  #pump(): void {
-    const socket = this.#socket
-    while (this.#ring.length > 0) {
-      if (!socket.open) return this.clear()
-      if (socket.bufferedAmount >= this.#lowWater) {
-        if (this.#waitingForDrain) return
-        this.#waitingForDrain = true
-        return this.#opts.whenDrained(() => {
-          this.#waitingForDrain = false
-          this.#pump()
-        })
-      }
-      const key = this.#ring.shift() as string
-      const queue = this.#queues.get(key) as Queue
-      const message = queue.items.shift() as Uint8Array | SharedMessage
-      this.#queuedBytes -= message.byteLength
-      if (queue.items.length > 0) this.#ring.push(key)
-      else {
-        this.#queues.delete(key)
-        for (const resolve of queue.waiting ?? []) resolve()
-      }
-      socket.send(message)
-    }
+    return this.#sender.whenSent(key)
   }
 
   /** Drops everything queued (the socket closed). */
   clear(): void {
-    for (const key of [...this.#queues.keys()]) this.drop(key)
+    this.#sender.clear()
   }
 }
