@@ -1,6 +1,7 @@
-import type { Redis, RedisOptions } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { decodeBusMessage, encodeBusMessage, type BusMessage } from './busMessages.js'
+import { redisConnectionOptions } from './redisConnectionOptions.js'
 import { requireDriver } from './requireDriver.js'
 
 /** What a {@link RedisRoomBus} reports to its owner. */
@@ -43,29 +44,6 @@ export interface RedisRoomBusOptions {
 /** Defaults of {@link RedisRoomBusOptions}. */
 export const BUS_DEFAULTS = Object.freeze({ prefix: 'weft:', nodeTimeoutMs: 10_000 })
 
-const connectionOptions = (url: string, retryDelay: (attempt: number) => number): RedisOptions => {
-  const base: RedisOptions = {
-    // The bus is best-effort: PostgreSQL is the truth. Nothing is queued while Redis is away (a long outage would
-    // otherwise grow memory without bound); whoever missed messages catches up from the store.
-    enableOfflineQueue: false,
-    autoResubscribe: false,
-    maxRetriesPerRequest: 1,
-    retryStrategy: retryDelay,
-    lazyConnect: true,
-  }
-  if (url.startsWith('/')) return { ...base, path: url }
-  const parsed = new URL(url)
-  return {
-    ...base,
-    host: parsed.hostname || '127.0.0.1',
-    port: parsed.port ? Number(parsed.port) : 6379,
-    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
-    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(parsed.pathname.length > 1 ? { db: Number(parsed.pathname.slice(1)) } : {}),
-    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
-  }
-}
-
 /**
  * Redis pub/sub between the nodes of a scale-out deployment (docs/guides/scale-out.md): one channel per room
  * carrying stored updates (with their store clock), presence, presence queries and compaction notices, and one
@@ -98,7 +76,7 @@ export class RedisRoomBus {
     this.#nodesChannel = `${this.#prefix}nodes`
     this.#timeoutMs = opts.nodeTimeoutMs ?? BUS_DEFAULTS.nodeTimeoutMs
     const delay = opts.retryDelay ?? ((times: number) => Math.min(50 * times, 1000))
-    const options = connectionOptions(opts.url, (times) => {
+    const options = redisConnectionOptions(opts.url, (times) => {
       this.#retries++
       return delay(times)
     })

@@ -1,5 +1,6 @@
-import type { Redis, RedisOptions } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import { redisConnectionOptions } from '../scaleout/redisConnectionOptions.js'
 import { requireDriver } from '../scaleout/requireDriver.js'
 
 /** Options of {@link WorkspaceBus}. */
@@ -13,29 +14,6 @@ export interface WorkspaceBusOptions {
   /** Another node stored a change of `workspace` (or the bus reconnected: changes may have been missed). */
   readonly changed: (workspace: string) => void
   readonly logger: Logger
-}
-
-const connection = (url: string): RedisOptions => {
-  const base: RedisOptions = {
-    // Best-effort, as the room bus: nothing queued while Redis is away; a missed notice is made up by the next one
-    // (every notice makes a node read everything after what it pushed) and by a reconnect.
-    enableOfflineQueue: false,
-    autoResubscribe: false,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times: number) => Math.min(50 * times, 1000),
-    lazyConnect: true,
-  }
-  if (url.startsWith('/')) return { ...base, path: url }
-  const parsed = new URL(url)
-  return {
-    ...base,
-    host: parsed.hostname || '127.0.0.1',
-    port: parsed.port ? Number(parsed.port) : 6379,
-    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
-    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(parsed.pathname.length > 1 ? { db: Number(parsed.pathname.slice(1)) } : {}),
-    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
-  }
 }
 
 /**
@@ -57,7 +35,7 @@ export class WorkspaceBus {
     this.#opts = opts
     this.#prefix = `${opts.prefix ?? 'weft:'}workspace:`
     const { Redis: RedisClient } = requireDriver<{ Redis: typeof Redis }>('ioredis')
-    const options = connection(opts.url)
+    const options = redisConnectionOptions(opts.url, (times) => Math.min(50 * times, 1000))
     this.#pub = new RedisClient({ ...options, connectionName: `weft-ws-pub-${opts.nodeId}` })
     this.#sub = new RedisClient({ ...options, connectionName: `weft-ws-sub-${opts.nodeId}` })
     // The room bus reports outages; these connections follow the same Redis and stay quiet.
