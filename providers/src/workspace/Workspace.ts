@@ -382,7 +382,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#touches.delete(d)
     await doc.destroy()
     this.#stale.delete(d)
-    this.#refused.delete(d)
+    const refused = this.#refused.delete(d)
     if (Number.isFinite(this.#config.budget)) {
       // The budget needs the stored size: measured once per close (only then).
       const stored = await this.#config.store.load(workspaceDocId(this.id, d)).catch((err: unknown) => {
@@ -395,6 +395,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       this.#index.set(d, { pending: doc.pendingChanges })
     this.list._changed([d])
     if (changed) this.#touch(d, size)
+    // WS-CLIENT-6.3: closed before the relay confirmed its changes (the close outran the ack): pushed by a brief
+    // sync now, not only after the next reconnection. A refused document is not retried (WS-CLIENT-4.5).
+    if (!refused && this.#catalogueSynced && (this.#index.get(d)?.pending ?? 0) > 0)
+      this.#background.enqueue(d)
     this.#updateStatus()
   }
 

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { MemoryDocStore, MemoryNetwork } from '@weft/core/testing'
+import { openWorkspace } from '../../src/index.js'
+import { runWorkspaceSeed, type WorkspaceFuzzResult } from './fuzz/workspaceFuzzer.js'
+import { MemoryWorkspaceRelay, settle } from './support/memoryWorkspaceRelay.js'
+
+/** `npm test` runs this fixed set of seeds; `npm run fuzz -- --mode workspace --seeds N` runs many more. */
+const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1)
+
+describe('workspace fuzzer', () => {
+  it('WS-FUZZ-1: every seed of the fixed set converges: one catalogue, every edit everywhere, no pending change evicted', async () => {
+    const results: WorkspaceFuzzResult[] = []
+    for (const s of SEEDS) results.push(await runWorkspaceSeed(s))
+    expect(results.filter((r) => !r.ok).map((r) => `seed ${r.seed}: ${r.detail}`)).toEqual([])
+    // The set really exercises the faults it claims to.
+    const sum = (k: 'restarts' | 'partitions' | 'compactions' | 'deletes' | 'evictions') =>
+      results.reduce((n, r) => n + r[k], 0)
+    expect(sum('restarts')).toBeGreaterThan(20)
+    expect(sum('partitions')).toBeGreaterThan(20)
+    expect(sum('compactions')).toBeGreaterThan(10)
+    expect(sum('deletes')).toBeGreaterThan(5)
+    expect(sum('evictions')).toBeGreaterThan(0)
+  })
+
+  it('WS-CLIENT-6.3 (fuzz seed 1, one step): a document closed online before the relay confirmed its change is pushed without a reconnection', async () => {
+    const net = new MemoryNetwork()
+    const relay = new MemoryWorkspaceRelay(net)
+    for (const room of ['fz/.catalogue', 'fz/d']) await relay.doc(room)
+    const ws = await openWorkspace({ id: 'fz', store: new MemoryDocStore(), relay: relay.link('fz', 'r0') })
+    await settle(net)
+    await ws.flushed()
+    const d = await ws.open('d')
+    d.doc.getMap('m').set('x', 1)
+    await ws.close('d') // before the update reached the relay: the close records 1 pending change
+    for (let i = 0; i < 3; i++) {
+      await settle(net)
+      await ws.flushed()
+    }
+    expect((await relay.doc('fz/d')).getMap('m').toJSON()).toEqual({ x: 1 })
+    expect(ws.pendingChanges).toBe(0)
+    expect(ws.status).toBe('synced')
+    expect(ws.loaded).toEqual([])
+    await ws.destroy()
+    await relay.destroy()
+  })
+})
