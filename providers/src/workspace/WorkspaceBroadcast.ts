@@ -12,6 +12,7 @@ import {
   type TransportStatus,
 } from '@weft/core'
 import { decodeWorkspaceFrame, encodeDocFrame } from '@weft/core/protocol'
+import type { PeerSummary, PeerSummaryReport, PeerSummarySource } from './peerSummary.js'
 
 /** Options of {@link WorkspaceBroadcast}. */
 export interface WorkspaceBroadcastOptions {
@@ -32,6 +33,7 @@ type Envelope =
   | { readonly t: 'here'; readonly from: string; readonly to: string; readonly doc: string }
   | { readonly t: 'bye'; readonly from: string; readonly doc: string; readonly to?: string }
   | { readonly t: 'msg'; readonly from: string; readonly to: string | null; readonly frame: Uint8Array }
+  | { readonly t: 'sum'; readonly from: string; readonly to: string; readonly msg: Uint8Array }
 
 const isEnvelope = (v: unknown): v is Envelope => {
   if (typeof v !== 'object' || v === null) return false
@@ -46,9 +48,17 @@ const isEnvelope = (v: unknown): v is Envelope => {
       return typeof e.doc === 'string' && (e.to === undefined || typeof e.to === 'string')
     case 'msg':
       return (e.to === null || typeof e.to === 'string') && e.frame instanceof Uint8Array
+    case 'sum':
+      return typeof e.to === 'string' && e.msg instanceof Uint8Array
     default:
       return false
   }
+}
+
+/** Events of a {@link WorkspaceBroadcast}. */
+export type WorkspaceBroadcastEvents = {
+  /** A step of the peer summary with another tab (WS-PEER-2): cumulative counts of this meeting. */
+  'peer-summary': (report: PeerSummaryReport) => void
 }
 
 /**
@@ -58,7 +68,7 @@ const isEnvelope = (v: unknown): v is Envelope => {
  * tagged with their document with the workspace wire's DOC framing. The channel is opened while at least one
  * document's transport is connected.
  */
-export class WorkspaceBroadcast {
+export class WorkspaceBroadcast extends ObservableV2<WorkspaceBroadcastEvents> implements PeerSummarySource {
   /** The workspace id `W`. */
   readonly workspace: string
   /** This tab's id. */
@@ -67,12 +77,17 @@ export class WorkspaceBroadcast {
   readonly #transports = new Map<string, WorkspaceBroadcastTransport>()
   #channel: BroadcastChannel | null = null
   #closed = false
+  /** The workspace's peer summary, when attached (WS-PEER-1). */
+  #summary: PeerSummary | null = null
+  /** Each other tab met, with the number of documents it is a peer of. */
+  readonly #met = new Map<PeerId, number>()
   /** The page goes away for good: every document says `bye`. */
   readonly #onPageHide = () => {
     for (const t of [...this.#transports.values()]) t.disconnect()
   }
 
   constructor(options: WorkspaceBroadcastOptions) {
+    super()
     if (!isWorkspaceId(options.workspace))
       throw new WeftError(
         WeftErrorCode.InvalidArgument,
@@ -99,12 +114,30 @@ export class WorkspaceBroadcast {
       connected: () => this.#update(),
       released: () => {
         this.#transports.delete(docId)
+        this.#summary?.unloaded(docId)
         this.#update()
       },
+      joined: (peer) => this.#joined(peer),
+      left: (peer) => this.#left(peer),
       id: this.id,
     })
     this.#transports.set(docId, transport)
+    this.#summary?.loaded(docId)
     return transport
+  }
+
+  /**
+   * Runs `summary` with every tab met from now on (WS-PEER-1; `openWorkspace` attaches its own). A tab is met when
+   * it becomes a peer of a first document (the catalogue, in a workspace) and left when it is a peer of none.
+   */
+  attachSummary(summary: PeerSummary): () => void {
+    this.#summary = summary
+    for (const d of this.#transports.keys()) summary.loaded(d)
+    return () => {
+      if (this.#summary !== summary) return
+      for (const peer of this.#met.keys()) summary.left(peer)
+      this.#summary = null
+    }
   }
 
   /** Destroys every transport given out and closes the channel. */
@@ -112,6 +145,33 @@ export class WorkspaceBroadcast {
     for (const t of [...this.#transports.values()]) t.destroy()
     this.#closed = true
     this.#update()
+    super.destroy()
+  }
+
+  #joined(peer: PeerId): void {
+    const n = this.#met.get(peer) ?? 0
+    this.#met.set(peer, n + 1)
+    if (n > 0 || !this.#summary) return
+    // WS-PEER-2: the tab whose id sorts first starts; the other answers.
+    this.#summary.met(peer, this.id < peer, (msg) => this.#sendSummary(peer, msg), this.#report)
+  }
+
+  #left(peer: PeerId): void {
+    const n = (this.#met.get(peer) ?? 0) - 1
+    if (n > 0) {
+      this.#met.set(peer, n)
+      return
+    }
+    this.#met.delete(peer)
+    this.#summary?.left(peer)
+  }
+
+  #sendSummary(peer: PeerId, msg: Uint8Array): void {
+    if (this.#met.has(peer)) this.#post({ t: 'sum', from: this.id, to: peer, msg })
+  }
+
+  readonly #report = (report: PeerSummaryReport): void => {
+    this.emit('peer-summary', [report])
   }
 
   #post(e: Envelope): void {
@@ -136,6 +196,12 @@ export class WorkspaceBroadcast {
 
   #receive(raw: unknown): void {
     if (!isEnvelope(raw) || raw.from === this.id) return
+    if (raw.t === 'sum') {
+      const from = peerId(raw.from)
+      if (raw.to === this.id && this.#met.has(from))
+        this.#summary?.received(from, raw.msg, (msg) => this.#sendSummary(from, msg), this.#report)
+      return
+    }
     if (raw.t === 'msg') {
       if (raw.to !== null && raw.to !== this.id) return
       const decoded = decodeWorkspaceFrame(raw.frame)
@@ -151,6 +217,10 @@ export class WorkspaceBroadcast {
 interface BroadcastPort {
   readonly id: string
   post(e: Envelope): void
+  /** A tab became a peer of the document. */
+  joined(peer: PeerId): void
+  /** A tab stopped being a peer of the document. */
+  left(peer: PeerId): void
   /** The transport connected or disconnected (the channel opens or closes). */
   connected(): void
   released(): void
@@ -228,7 +298,7 @@ export class WorkspaceBroadcastTransport extends ObservableV2<TransportEvents> i
   }
 
   /** A `hello`, `here` or `bye` of this document from another tab. */
-  received(e: Exclude<Envelope, { t: 'msg' }>): void {
+  received(e: Exclude<Envelope, { t: 'msg' | 'sum' }>): void {
     if (this.#status !== 'connected') return
     const from = peerId(e.from)
     switch (e.t) {
@@ -253,11 +323,13 @@ export class WorkspaceBroadcastTransport extends ObservableV2<TransportEvents> i
   #join(peer: PeerId): void {
     if (this.#peers.has(peer)) return
     this.#peers.add(peer)
+    this.#port.joined(peer)
     this.emit('peer-joined', [{ peer }])
   }
 
   #leave(peer: PeerId, reason: string): void {
     if (!this.#peers.delete(peer)) return
+    this.#port.left(peer)
     this.emit('peer-left', [{ peer, reason }])
   }
 }
