@@ -10,6 +10,11 @@
  * client byte streams through the server's frame parser and `ws`'s Receiver, which must agree. Prints every failing
  * seed (turn each into a named case in signaling/test/fuzz/wsDifferential.test.ts). Test code importing test code:
  * core's sources never depend on signaling.
+ *
+ * `npm run fuzz -- --mode workspace --seeds N [--start S] [--steps K]`: the workspace fuzzer (WS-FUZZ-1): replicas of
+ * one workspace through creates, deletes, edits, evictions, partitions, restarts and compactions must converge.
+ * Prints every failing seed (turn each into a named case in providers/test/workspace/fuzz.test.ts). It drives
+ * `openWorkspace`, so it lives in providers and is imported here like the websocket mode's code.
  */
 import { accepts, buildCorpus, checkMergesAndApplies, hostileCase } from '../protocol/hostileUpdates.js'
 import { runSeed } from './convergenceFuzzer.js'
@@ -23,13 +28,18 @@ const arg = (name: string, fallback: number): number => {
 
 const modeAt = process.argv.indexOf('--mode')
 const mode = modeAt >= 0 ? process.argv[modeAt + 1] : 'convergence'
-if (mode !== 'convergence' && mode !== 'hostile-update' && mode !== 'websocket')
-  throw new Error('--mode is convergence, hostile-update or websocket')
+if (mode !== 'convergence' && mode !== 'hostile-update' && mode !== 'websocket' && mode !== 'workspace')
+  throw new Error('--mode is convergence, hostile-update, websocket or workspace')
 
 const seeds = arg('seeds', 1000)
 const startAt = arg('start', 1)
-const steps = arg('steps', 120)
+const steps = arg('steps', mode === 'workspace' ? 60 : 120)
 const t0 = Date.now()
+
+if (mode === 'workspace') {
+  const { runWorkspaceSeeds } = await import('../../../providers/test/workspace/fuzz/workspaceFuzzer.js')
+  process.exit((await runWorkspaceSeeds(startAt, seeds, steps, console.log)) > 0 ? 1 : 0)
+}
 
 if (mode === 'hostile-update') {
   const corpus = buildCorpus()

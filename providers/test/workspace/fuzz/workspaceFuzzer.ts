@@ -300,3 +300,35 @@ const quiesce = async (net: MemoryNetwork, replicas: readonly Replica[]): Promis
     .join(', ')
   throw new Error(`did not quiesce: ${states}`)
 }
+
+/**
+ * Runs seeds `from .. from + count - 1` with `steps` steps each, printing every failing seed and a summary line
+ * through `print` (`npm run fuzz -- --mode workspace`). Resolves with the number of failing seeds.
+ */
+export async function runWorkspaceSeeds(
+  from: number,
+  count: number,
+  steps: number,
+  print: (line: string) => void,
+): Promise<number> {
+  const t0 = Date.now()
+  const total = { edits: 0, creates: 0, deletes: 0, partitions: 0, restarts: 0, compactions: 0, evictions: 0 }
+  let failed = 0
+  for (let s = from; s < from + count; s++) {
+    const r = await runWorkspaceSeed(s, { steps })
+    for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += r[k]
+    if (!r.ok) {
+      failed++
+      print(`FAIL seed ${s} (${r.replicas} replicas): ${r.detail}`)
+    }
+    if ((s - from + 1) % 100 === 0) print(`... ${s - from + 1} seeds, ${failed} failed`)
+  }
+  const counts = Object.entries(total)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ')
+  print(
+    `workspace fuzz: ${count} seeds (${from}..${from + count - 1}), ${steps} steps each, ${counts}, ` +
+      `${((Date.now() - t0) / 1000).toFixed(1)} s: ${count - failed} passed, ${failed} failed`,
+  )
+  return failed
+}
