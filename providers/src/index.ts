@@ -50,7 +50,16 @@ export {
   WorkspaceBroadcast,
   WorkspaceBroadcastTransport,
   type WorkspaceBroadcastOptions,
+  type WorkspaceBroadcastEvents,
 } from './workspace/WorkspaceBroadcast.js'
+export {
+  PeerSummary,
+  isPeerSummarySource,
+  peerSummaryKey,
+  type PeerSummaryOptions,
+  type PeerSummaryReport,
+  type PeerSummarySource,
+} from './workspace/peerSummary.js'
 export { WorkspaceDocTransport } from './workspace/WorkspaceDocTransport.js'
 /** The metadata keys of the stored pending-change count (the count itself lives in `@weft/core`'s DocHandle). */
 export { PENDING_META } from '@weft/core'

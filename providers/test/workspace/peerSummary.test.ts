@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { applyStoredDoc, docId, type DocStore } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { WorkspaceBroadcast, openWorkspace, type Workspace } from '../../src/index.js'
-import type { PeerSummaryReport } from '../../src/workspace/peerSummary.js'
+import type { PeerSummaryReport } from '../../src/index.js'
 
 const W = 'peers'
 const N = 2000
