@@ -133,6 +133,11 @@ export class WorkspaceBroadcast extends ObservableV2<WorkspaceBroadcastEvents> i
   attachSummary(summary: PeerSummary): () => void {
     this.#summary = summary
     for (const d of this.#transports.keys()) summary.loaded(d)
+    // Tabs met before the summary was attached are met now, and this side starts: a first message the other tab
+    // sent meanwhile found no summary here. Two crossing exchanges are harmless: each message is answered from
+    // the answering side's own set alone (WS-DIGEST-2).
+    for (const peer of this.#met.keys())
+      summary.met(peer, true, (msg) => this.#sendSummary(peer, msg), this.#report)
     return () => {
       if (this.#summary !== summary) return
       for (const peer of this.#met.keys()) summary.left(peer)

@@ -137,3 +137,40 @@ describe('peer summary over a workspace-wide source', () => {
     expect(ta2.loaded).toEqual(['.catalogue'])
   })
 })
+
+describe('peer summary: bad input', () => {
+  it('WS-PEER-2: a malformed summary message from a tab ends that meeting only; the workspace and its documents go on', async () => {
+    const { a, b } = await seed()
+    const prefix = `weft-peers-${Math.random()}:`
+    const ta = await tab(a, prefix)
+    open.push(ta.workspace)
+    const errors: unknown[] = []
+    ta.workspace.on('error', (e) => errors.push(e))
+    // A tab that announces the catalogue (so it is met), then sends junk as a summary message.
+    const rogue = new BroadcastChannel(`${prefix}${W}`)
+    const met = new Promise<void>((resolve) => {
+      rogue.onmessage = (ev: MessageEvent) => {
+        const e = ev.data as { t: string; to?: string }
+        if (e.t === 'here' && e.to === 'zzz-rogue') resolve()
+      }
+    })
+    rogue.postMessage({ t: 'hello', from: 'zzz-rogue', doc: '.catalogue' })
+    await met
+    // ta's id sorts before 'zzz-rogue': it initiates, and its first message reaches the rogue tab.
+    const first = await new Promise<Uint8Array>((resolve) => {
+      rogue.onmessage = (ev: MessageEvent) => {
+        const e = ev.data as { t: string; msg?: Uint8Array }
+        if (e.t === 'sum') resolve(e.msg!)
+      }
+    })
+    expect(first.byteLength).toBeLessThan(64) // one fingerprint of 2,000 documents
+    rogue.postMessage({ t: 'sum', from: 'zzz-rogue', to: ta.source.id, msg: new Uint8Array([9, 9, 9]) })
+    // A real tab still meets it and finds the 3 differing documents afterwards.
+    const tb = await tab(b, prefix)
+    open.push(tb.workspace)
+    await until([ta, tb], () => tb.reports.some((r) => r.peer === ta.source.id && r.differing.length === 3))
+    rogue.close()
+    expect(errors).toEqual([])
+    expect(ta.reports.filter((r) => r.peer === 'zzz-rogue')).toHaveLength(1) // its initiate; the junk ended it
+  })
+})
