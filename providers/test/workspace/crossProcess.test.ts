@@ -79,9 +79,10 @@ const idle = (ws: Workspace) => ws.status === 'synced' && ws.loaded.length === 0
 
 const ids = Array.from({ length: 50 }, (_, i) => `doc-${String(i).padStart(2, '0')}`)
 
-/** Opens `id`, appends `text`, waits until the relay stored it, closes. */
+/** Opens `id`, waits for its sync (to append after what the relay has), appends `text`, waits until stored, closes. */
 const write = async (ws: Workspace, id: string, text: string): Promise<void> => {
   const doc = await ws.open(id)
+  await doc.whenSynced
   const t = doc.doc.getText('t')
   t.insert(t.length, text)
   await doc.whenSaved()
