@@ -52,6 +52,8 @@ export {
   type WorkspaceBroadcastOptions,
   type WorkspaceBroadcastEvents,
 } from './workspace/WorkspaceBroadcast.js'
+export { DocMux, type DocMuxEvents } from './workspace/DocMux.js'
+export { WorkspaceWebRtc, workspaceRoom, type WorkspaceWebRtcOptions } from './workspace/WorkspaceWebRtc.js'
 export {
   PeerSummary,
   isPeerSummarySource,

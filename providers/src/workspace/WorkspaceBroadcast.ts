@@ -28,7 +28,7 @@ export interface WorkspaceBroadcastOptions {
  * What travels on a workspace's channel. `hello`/`here`/`bye` name a document; `msg` carries a DOC frame (the
  * workspace wire's framing, WS-WIRE-1), so its document is read from the frame.
  */
-type Envelope =
+export type Envelope =
   | { readonly t: 'hello'; readonly from: string; readonly doc: string }
   | { readonly t: 'here'; readonly from: string; readonly to: string; readonly doc: string }
   | { readonly t: 'bye'; readonly from: string; readonly doc: string; readonly to?: string }
@@ -219,7 +219,7 @@ export class WorkspaceBroadcast extends ObservableV2<WorkspaceBroadcastEvents> i
 }
 
 /** What a {@link WorkspaceBroadcastTransport} needs of its {@link WorkspaceBroadcast}. */
-interface BroadcastPort {
+export interface BroadcastPort {
   readonly id: string
   post(e: Envelope): void
   /** A tab became a peer of the document. */
@@ -238,8 +238,10 @@ interface BroadcastPort {
  * page is hidden for good (`pagehide`).
  */
 export class WorkspaceBroadcastTransport extends ObservableV2<TransportEvents> implements Transport {
-  readonly kind = 'tabs'
-  readonly maxMessageSize = undefined
+  /** `tabs` over a BroadcastChannel; the kind of the workspace-wide transport under a `DocMux`. */
+  readonly kind: string
+  /** The largest message the session may send (default: none). */
+  readonly maxMessageSize: number | undefined
   /** The document id `D` inside the workspace. */
   readonly doc: string
   /** The room of the document, `W/D`. */
@@ -250,8 +252,15 @@ export class WorkspaceBroadcastTransport extends ObservableV2<TransportEvents> i
   #destroyed = false
 
   /** Made by {@link WorkspaceBroadcast.transportFor}, not by apps. */
-  constructor(workspace: string, doc: string, port: BroadcastPort) {
+  constructor(
+    workspace: string,
+    doc: string,
+    port: BroadcastPort,
+    medium: { kind: string; maxMessageSize?: number } = { kind: 'tabs' },
+  ) {
     super()
+    this.kind = medium.kind
+    this.maxMessageSize = medium.maxMessageSize
     this.doc = doc
     this.room = `${workspace}/${doc}`
     this.#port = port

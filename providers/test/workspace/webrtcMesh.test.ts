@@ -1,0 +1,95 @@
+import * as Y from 'yjs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SyncSession, type PeerId } from '@weft/core'
+import { DocMux } from '../../src/workspace/DocMux.js'
+import { workspaceRoom } from '../../src/workspace/WorkspaceWebRtc.js'
+import { PeerProcess } from '../webrtc/support/PeerProcess.js'
+import { RemoteTransport } from '../webrtc/support/RemoteTransport.js'
+import { startTestSignalingServer, type TestSignalingServer } from '../webrtc/support/testSignalingServer.js'
+import { textBecomes } from '../webrtc/support/weftPeer.js'
+
+// Two workspaces over real WebRTC (@roamhq/wrtc): each side's ONE WebRtcTransport (the room W/.workspace, what
+// WorkspaceWebRtc makes) runs in its own process (one native WebRTC peer per process); the DocMux, the documents
+// and their sessions run here.
+let server: TestSignalingServer
+let procA: PeerProcess
+let procB: PeerProcess
+
+beforeAll(async () => {
+  ;[server, procA, procB] = await Promise.all([
+    startTestSignalingServer(),
+    PeerProcess.spawn('weft'),
+    PeerProcess.spawn('weft'),
+  ])
+})
+
+afterAll(async () => {
+  await Promise.all([procA?.kill(), procB?.kill()])
+  await server?.close()
+  expect([...(procA?.faults ?? []), ...(procB?.faults ?? [])]).toEqual([])
+})
+
+const side = async (proc: PeerProcess) => {
+  const base = await RemoteTransport.create(proc, { room: workspaceRoom('mesh'), signaling: [server.url] })
+  const joined: PeerId[] = []
+  base.on('peer-joined', ({ peer }) => joined.push(peer))
+  const mux = new DocMux('mesh', base)
+  const docs = new Map<string, { doc: Y.Doc; session: SyncSession }>()
+  const open = (d: string) => {
+    const doc = new Y.Doc()
+    const session = new SyncSession({ doc })
+    const transport = mux.transportFor(d)
+    session.addTransport(transport)
+    transport.connect()
+    docs.set(d, { doc, session })
+    return { doc, session, transport }
+  }
+  return { base, mux, joined, open, docs }
+}
+
+describe('WorkspaceWebRtc: one mesh per workspace', () => {
+  it('WS-PEER-5: three documents over one signaling subscription and one peer connection; a document opened later joins without a new connection', async () => {
+    const a = await side(procA)
+    const b = await side(procB)
+    const a1 = a.open('notes')
+    const a2 = a.open('todo')
+    const b1 = b.open('notes')
+    const b2 = b.open('todo')
+    a1.doc.getText('t').insert(0, 'notes from a')
+    b2.doc.getText('t').insert(0, 'todo from b')
+    await Promise.all([
+      textBecomes(b1.doc.getText('t'), 'notes from a'),
+      textBecomes(a2.doc.getText('t'), 'todo from b'),
+    ])
+    // ONE subscription per side: the workspace's room, nothing per document.
+    expect(server.subscriberCount(workspaceRoom('mesh'))).toBe(2)
+    expect(server.subscriberCount('mesh/notes')).toBe(0)
+    expect([a.joined.length, b.joined.length]).toEqual([1, 1])
+
+    // A third document, opened later on both sides: it rides the existing connection.
+    const a3 = a.open('later')
+    const b3 = b.open('later')
+    const peered = new Promise<void>((resolve) => {
+      const check = () => b3.transport.peers.size === 1 && resolve()
+      b3.transport.on('peer-joined', check)
+      check()
+    })
+    await peered
+    a3.doc.getText('t').insert(0, 'late')
+    await textBecomes(b3.doc.getText('t'), 'late')
+    b1.doc.getText('t').insert(0, 'live: ')
+    await textBecomes(a1.doc.getText('t'), 'live: notes from a')
+    expect([a.joined.length, b.joined.length]).toEqual([1, 1]) // no new peer connection
+    expect([a.base.peers.size, b.base.peers.size]).toEqual([1, 1])
+    // Each document's peers are exactly the remote side (the base transport's peer).
+    expect([...a3.transport.peers]).toEqual([...a.base.peers])
+
+    for (const s of [a, b]) {
+      for (const { session, doc } of s.docs.values()) {
+        session.destroy()
+        doc.destroy()
+      }
+      s.mux.close()
+    }
+  })
+})
