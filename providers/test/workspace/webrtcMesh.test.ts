@@ -1,6 +1,8 @@
 import * as Y from 'yjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SyncSession, type PeerId } from '@weft/core'
+import { SyncSession, applyStoredDoc, docId, type PeerId } from '@weft/core'
+import { MemoryDocStore } from '@weft/core/testing'
+import { openWorkspace, type PeerSummaryReport } from '../../src/index.js'
 import { DocMux } from '../../src/workspace/DocMux.js'
 import { workspaceRoom } from '../../src/workspace/WorkspaceWebRtc.js'
 import { PeerProcess } from '../webrtc/support/PeerProcess.js'
@@ -91,5 +93,71 @@ describe('WorkspaceWebRtc: one mesh per workspace', () => {
       }
       s.mux.close()
     }
+  })
+})
+
+describe('WorkspaceWebRtc: workspaces', () => {
+  it('WS-PEER-5, WS-PEER-2: two workspaces over one mesh find their 3 differing documents among 300 and sync only those', async () => {
+    const W = 'mesh2'
+    const stores = [new MemoryDocStore(), new MemoryDocStore()] as const
+    const copies = new Map<string, Y.Doc>()
+    for (let i = 0; i < 300; i++) {
+      const doc = new Y.Doc()
+      doc.getText('t').insert(0, `document ${i}`)
+      const update = Y.encodeStateAsUpdate(doc)
+      for (const s of stores) await s.append(docId(`${W}/d${i}`), update)
+      copies.set(`d${i}`, doc)
+    }
+    const change = async (store: MemoryDocStore, d: string, text: string) => {
+      const doc = copies.get(d)!
+      const before = Y.encodeStateVector(doc)
+      doc.getText('t').insert(0, text)
+      await store.append(docId(`${W}/${d}`), Y.encodeStateAsUpdate(doc, before))
+    }
+    await change(stores[0], 'd1', 'A ')
+    await change(stores[0], 'd150', 'A ')
+    await change(stores[1], 'd299', 'B ')
+    const open = async (proc: PeerProcess, store: MemoryDocStore) => {
+      const base = await RemoteTransport.create(proc, { room: workspaceRoom(W), signaling: [server.url] })
+      const mux = new DocMux(W, base)
+      const loaded: string[] = []
+      const transportFor = mux.transportFor.bind(mux)
+      mux.transportFor = (d: string) => {
+        loaded.push(d)
+        return transportFor(d)
+      }
+      const reports: PeerSummaryReport[] = []
+      mux.on('peer-summary', (r) => reports.push(r))
+      const workspace = await openWorkspace({ id: W, store, transports: [mux] })
+      return { workspace, mux, loaded, reports }
+    }
+    const a = await open(procA, stores[0])
+    const b = await open(procB, stores[1])
+    const done = (s: typeof a) =>
+      s.reports.some((r) => r.differing.length === 3) &&
+      s.workspace.loaded.length === 0 &&
+      s.workspace.progress.docs === s.workspace.progress.docsDone
+    await new Promise<void>((resolve) => {
+      const check = () => done(a) && done(b) && resolve()
+      for (const s of [a, b]) {
+        s.mux.on('peer-summary', check)
+        s.workspace.on('progress', check)
+        s.workspace.on('status', check)
+      }
+      check()
+    })
+    for (const s of [a, b]) {
+      expect(new Set(s.loaded)).toEqual(new Set(['.catalogue', 'd1', 'd150', 'd299']))
+      expect(s.reports.at(-1)!.bytes).toBeLessThan(4096) // 2.8 KB here
+    }
+    for (const d of ['d1', 'd150', 'd299'])
+      for (const store of stores) {
+        const stored = await store.load(docId(`${W}/${d}`))
+        const doc = new Y.Doc()
+        applyStoredDoc(doc, stored!, null)
+        expect(doc.getText('t').toString()).toBe(copies.get(d)!.getText('t').toString())
+      }
+    await a.workspace.destroy()
+    await b.workspace.destroy()
   })
 })
