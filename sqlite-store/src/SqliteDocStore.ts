@@ -14,9 +14,9 @@ import {
   type WorkspaceIndex,
   type WorkspaceSummary,
 } from '@weft/core'
-import { BASE64_META_KEYS, EPOCH_META_KEY } from '@weft/core/epochs'
+import { EPOCH_META_KEY } from '@weft/core/epochs'
 import { epochMismatchError } from '@weft/core/store-kit'
-import { AppendQueue, rejectAppends, settleAppends } from '@weft/core/store-kit'
+import { AppendQueue, metaBytes, rejectAppends, settleAppends } from '@weft/core/store-kit'
 import { SqliteWorkspaceIndex } from './SqliteWorkspaceIndex.js'
 
 /** Options of {@link SqliteDocStore}. */
@@ -70,26 +70,22 @@ const blob = (docId: DocId, value: unknown): Uint8Array => {
 /** A Buffer view of caller bytes for binding (better-sqlite3 binds Buffers as BLOBs). */
 const bind = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 /**
- * A meta value as stored (STORE-4.3): a base64 entry (`BASE64_META_KEYS`: the epoch records) as a BLOB of its bytes,
- * deflated (an epoch record is mostly `initial`, the document's content in V2, whose keys and strings deflate
- * 5-6x; it is written once per epoch and read once per load); every other value, and a base64 entry that is not
- * canonical base64, as TEXT. Files of older versions hold TEXT only, which loads as it is.
+ * Meta values as stored (STORE-4.3, `metaBytes`): a base64 entry (`BASE64_META_KEYS`: the epoch records) as a BLOB
+ * of its bytes, deflated (an epoch record is mostly `initial`, the document's content in V2, whose keys and strings
+ * deflate 5-6x; it is written once per epoch and read once per load); every other value, and a base64 entry that is
+ * not canonical base64, as TEXT. Files of older versions hold TEXT only, which loads as it is.
  */
-const storedMeta = (key: string, value: string): string | Buffer => {
-  if (!BASE64_META_KEYS.has(key)) return value
-  const bytes = Buffer.from(value, 'base64')
-  return bytes.toString('base64') === value ? deflateRawSync(bytes) : value
-}
+const metaValues = metaBytes({ compress: deflateRawSync, decompress: inflateRawSync })
+const storedMeta = (key: string, value: string): string | Uint8Array => metaValues.stored(key, value)
 /** A stored meta value as `load` gives it (STORE-4.3): TEXT as it is, the BLOB of a base64 entry as base64. */
 const loadedMeta = (docId: DocId, key: unknown, value: unknown): string => {
   if (typeof key !== 'string') throw corrupted(docId, 'bad metadata row')
-  if (typeof value === 'string') return value
-  if (!(value instanceof Uint8Array) || !BASE64_META_KEYS.has(key)) throw corrupted(docId, 'bad metadata row')
-  try {
-    return inflateRawSync(value).toString('base64')
-  } catch {
-    throw corrupted(docId, `metadata ${JSON.stringify(key)} does not inflate`)
-  }
+  const loaded = metaValues.loaded(key, value)
+  if (loaded.ok) return loaded.value
+  throw corrupted(
+    docId,
+    loaded.reason === 'bad-row' ? 'bad metadata row' : `metadata ${JSON.stringify(key)} does not inflate`,
+  )
 }
 const clockOf = (docId: DocId, value: unknown): number => {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
