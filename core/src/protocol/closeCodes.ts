@@ -62,6 +62,12 @@ export const CloseCode = {
    * refused again.
    */
   UpdateRefused: 4404,
+  /**
+   * The update broke a rule of the room (docs/spec/rules.md, RULES-4.3) and this client cannot roll it back (a stock
+   * client, or a Weft client without the `rollback` feature): nothing of it was stored or forwarded. Final (4400-4499
+   * band): the client's later updates depend on the rejected one and would be rejected too.
+   */
+  UpdateRejected: 4405,
 } as const
 
 /** Union of every {@link CloseCode} value. */

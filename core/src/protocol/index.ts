@@ -24,6 +24,7 @@ export {
   encodeAuthDenied,
   encodeAck,
   encodeChunk,
+  encodeRejected,
   type Hello,
   type WireMessage,
 } from './messages.js'

@@ -7,8 +7,8 @@
  * - `1` awareness: varUint8Array awareness update. (y-protocols)
  * - `2` auth: varUint `0` (permission denied) + varString reason. (y-websocket)
  * - `3` query awareness. (y-protocols)
- * - `87` Weft extension: varUint sub-type `0` ack, `1` chunk, `2` epoch offer, `3` epoch request. Sent only to
- *   peers that announced Weft.
+ * - `87` Weft extension: varUint sub-type `0` ack, `1` chunk, `2` epoch offer, `3` epoch request, `4` rejected.
+ *   Sent only to peers that announced Weft.
  *
  * Negotiation (SYNC-2.x): a Weft peer appends a hello trailer after the state vector of its sync step 1. Stock
  * y-protocols readers ignore bytes after the state vector, so stock peers never see anything they do not know.
@@ -34,7 +34,7 @@ export const MessageType = {
 } as const
 
 export const SyncType = { Step1: 0, Step2: 1, Update: 2 } as const
-export const WeftType = { Ack: 0, Chunk: 1, EpochOffer: 2, EpochRequest: 3 } as const
+export const WeftType = { Ack: 0, Chunk: 1, EpochOffer: 2, EpochRequest: 3, Rejected: 4 } as const
 
 /** Feature bits of the Weft hello. */
 export const Feature = {
@@ -45,6 +45,11 @@ export const Feature = {
   Ack: 1,
   /** The peer reassembles chunked messages. */
   Chunk: 2,
+  /**
+   * The peer rolls back an update the other side rejected under its rules (docs/spec/rules.md, RULES-4.3): send it a
+   * `rejected` message instead of closing the connection.
+   */
+  Rollback: 4,
 } as const
 
 /** The current Weft protocol version. */
@@ -108,6 +113,17 @@ export type WireMessage =
       readonly epoch: string
       /** What the sender holds of it (usually nothing): the answer is an offer whose catch-up is relative to this. */
       readonly stateVector: Uint8Array
+    }
+  | {
+      readonly type: 'rejected'
+      /** The sequence number of the rejected update; `null` when it was not numbered. */
+      readonly seq: number | null
+      /** The rule it broke (docs/spec/rules.md, RULES-1.3), e.g. `shapes.x.max`. */
+      readonly ruleId: string
+      /** Where, as `/`-joined segments (`shapes/s1/x`); empty when the rule is about no one place. */
+      readonly path: string
+      /** Why, for people. */
+      readonly reason: string
     }
 
 const malformed = (detail: string, cause?: unknown): WeftError =>
@@ -195,6 +211,13 @@ export const decodeMessage = (data: Uint8Array): WireMessage => {
             const epoch = readString(decoder)
             const stateVector = readBytes(decoder)
             return { type: 'epoch-request', epoch, stateVector }
+          }
+          case WeftType.Rejected: {
+            const seq = decoding.readVarUint(decoder)
+            const ruleId = readString(decoder)
+            const path = readString(decoder)
+            const reason = readString(decoder)
+            return { type: 'rejected', seq: seq === 0 ? null : seq, ruleId, path, reason }
           }
           default:
             throw malformed(`unknown weft message type ${sub}`)
@@ -348,4 +371,23 @@ export const encodeEpochRequest = (epoch: string, stateVector: Uint8Array): Uint
     encoding.writeVarUint(e, WeftType.EpochRequest)
     encoding.writeVarString(e, epoch)
     encoding.writeVarUint8Array(e, stateVector)
+  })
+
+/**
+ * Tells a writer that announced `rollback` that its update was rejected under the room's rules and was neither stored
+ * nor forwarded (RULES-4.3): its sequence number (0 when it had none), the rule id, the path (`/`-joined) and why.
+ */
+export const encodeRejected = (
+  seq: number | null,
+  ruleId: string,
+  path: string,
+  reason: string,
+): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Weft)
+    encoding.writeVarUint(e, WeftType.Rejected)
+    encoding.writeVarUint(e, seq ?? 0)
+    encoding.writeVarString(e, ruleId)
+    encoding.writeVarString(e, path)
+    encoding.writeVarString(e, reason)
   })

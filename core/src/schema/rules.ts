@@ -1,12 +1,15 @@
 /**
  * Rules beside the schema (docs/spec/rules.md, RULES-1 to RULES-3): who may create, update or delete the records of
- * a collection, per-field constraints beyond types, and constraints over a whole collection (unique, sum). Pure:
- * rules see plain records (text as strings) and decide; no Yjs here. The relay checks every incoming update with
- * them (`weft serve --rules`); the same module runs in clients.
+ * a collection, per-field constraints beyond types, and constraints over a whole collection (unique, sum). The
+ * checks are pure: rules see plain records (text as strings) and decide. Two readers at the end turn a Yjs
+ * transaction into those records ({@link touchedRecords}, {@link readRuleRecord}). The relay checks every incoming
+ * update with them (`weft serve --rules`); the same module runs in clients.
  */
+import * as Y from 'yjs'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
-import type { Schema } from './defineSchema.js'
+import { RESERVED_PREFIX, type Schema } from './defineSchema.js'
 import type { CollectionField, Fields, RecordField } from './fields.js'
+import { INVALID, readRow, type ReadEnv } from './readRecord.js'
 import type { PathSegment } from './types.js'
 
 /** A record as rules see it: its `id` and its fields as plain values (text and rich text as strings). */
@@ -345,4 +348,103 @@ export const checkChanges = (
     if (v) return v
   }
   return ACCEPTED
+}
+
+// ---- Reading what a Yjs transaction changed (RULES-2.1, RULES-4.1, RULES-4.5)
+
+/** The records a set of transactions changed, by collection; or the undeclared top-level type one wrote to. */
+export type Touched =
+  | { readonly ok: true; readonly records: ReadonlyMap<string, ReadonlySet<string>> }
+  | { readonly ok: false; readonly name: string }
+
+const rootNameOf = (doc: Y.Doc, type: Y.AbstractType<unknown>): string | undefined => {
+  for (const [name, t] of doc.share) if (t === type) return name
+  return undefined
+}
+
+/**
+ * Which records of which collections `transactions` changed (RULES-2.1): a key set or removed in a collection map is
+ * that record; a change anywhere below a record (a field, its text, its list) is that record. Changes to Weft's own
+ * types (`__weft*`) and to the schema's other containers (root records, lists, text) name no record. A change to a
+ * top-level type the schema does not declare is reported as `{ ok: false, name }` (RULES-4.5).
+ */
+export const touchedRecords = (rules: Rules, doc: Y.Doc, transactions: Iterable<Y.Transaction>): Touched => {
+  const records = new Map<string, Set<string>>()
+  const add = (collection: string, id: string) => {
+    let ids = records.get(collection)
+    if (!ids) records.set(collection, (ids = new Set()))
+    ids.add(id)
+  }
+  for (const tr of transactions) {
+    for (const [type, keys] of tr.changed) {
+      let top: Y.AbstractType<unknown> = type as Y.AbstractType<unknown>
+      let below: Y.AbstractType<unknown> | null = null
+      while (top._item !== null) {
+        below = top
+        top = top._item.parent as Y.AbstractType<unknown>
+      }
+      const name = rootNameOf(doc, top)
+      if (name === undefined || name.startsWith(RESERVED_PREFIX)) continue
+      const declared = rules.schema.statics.get(name)
+      if (declared === undefined) return { ok: false, name }
+      if (declared.field.kind !== 'collection') continue
+      if (below === null) {
+        for (const key of keys) if (key !== null) add(name, key)
+      } else {
+        const key = below._item?.parentSub
+        if (key != null) add(name, key)
+      }
+    }
+  }
+  return { ok: true, records }
+}
+
+/** A value as rules see it: text and rich text as strings, lists and nested records as plain arrays and objects. */
+const plain = (value: unknown): unknown => {
+  if (value instanceof Y.AbstractType) return value.toString()
+  if (Array.isArray(value)) return value.map(plain)
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = plain(v)
+    return out
+  }
+  return value
+}
+
+/** Record `id` of `collection` as it is now in `doc`. */
+export type ReadRuleRecord =
+  | { readonly record: PlainRecord | undefined; readonly invalid?: undefined }
+  | {
+      readonly record: undefined
+      readonly invalid: { readonly path: readonly PathSegment[]; readonly reason: string }
+    }
+
+/**
+ * Reads record `id` of the collection `collection` (a top-level name) of `doc` as rules see it (RULES-1.2):
+ * `record` undefined when it does not exist, `invalid` when it does not match the schema (RULES-2.2).
+ */
+export const readRuleRecord = (doc: Y.Doc, rules: Rules, collection: string, id: string): ReadRuleRecord => {
+  const declared = rules.schema.statics.get(collection)
+  if (declared?.field.kind !== 'collection') return { record: undefined }
+  const raw = doc.getMap<unknown>(collection).get(id)
+  if (raw === undefined) return { record: undefined }
+  let last: { path: readonly PathSegment[]; reason: string } = { path: [collection, id], reason: 'invalid' }
+  const env: ReadEnv = { doc, report: (path, _value, reason) => (last = { path, reason }) }
+  const row = readRow(env, id, raw, declared.field.record, [collection])
+  if (row === INVALID) return { record: undefined, invalid: last }
+  return { record: plain(row) as PlainRecord }
+}
+
+/** Every valid record of `collection` in `doc`, as rules see them (the relay's view keeps these as "before"). */
+export const readRuleCollection = (
+  doc: Y.Doc,
+  rules: Rules,
+  collection: string,
+): Map<string, PlainRecord> => {
+  const out = new Map<string, PlainRecord>()
+  for (const id of doc.getMap<unknown>(collection).keys()) {
+    const r = readRuleRecord(doc, rules, collection, id)
+    if (r.record) out.set(id, r.record)
+  }
+  return out
 }

@@ -230,6 +230,17 @@ export class ProtocolPath<M extends Sendable = Uint8Array> {
       throw new WeftError(WeftErrorCode.MalformedMessage, `${what} without negotiation`)
   }
 
+  /**
+   * A `rejected` message (RULES-4.3): the peer refused one of this side's updates under its rules; reported to the
+   * sink. Only a side that announced `rollback` may be sent one: from anyone else it is malformed.
+   */
+  onRejected(message: Extract<WireMessage, { type: 'rejected' }>): void {
+    if (this.#side.features === null || (this.#side.features & Feature.Rollback) === 0)
+      throw new WeftError(WeftErrorCode.MalformedMessage, 'rejected without negotiation')
+    const path = message.path === '' ? [] : message.path.split('/')
+    this.#sink.rejected?.({ seq: message.seq, ruleId: message.ruleId, path, reason: message.reason })
+  }
+
   // ---- step 1 / step 2 and epochs (SYNC-1.2, SYNC-2, SYNC-9.2, 9.5, RELAY-2.3, RELAY-EPOCH-2/3)
 
   /**

@@ -18,7 +18,7 @@ import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { isEpochOrigin } from './epochOrigin.js'
 import { epochIdOf } from './epochRules.js'
 import { ProtocolPath } from './ProtocolPath.js'
-import type { EpochOffering, ProtocolDocState, ProtocolSide } from './protocolPorts.js'
+import type { EpochOffering, ProtocolDocState, ProtocolSide, Rejection } from './protocolPorts.js'
 import { SessionPath } from './SessionPath.js'
 
 /** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */
@@ -113,6 +113,11 @@ export type SyncSessionEvents = {
     readonly record: EpochRecord
     readonly previous: Y.Doc
   }) => void
+  /**
+   * A relay rejected one of this session's updates under the room's rules (RULES-4.3): `ruleId`, `path` and `reason`
+   * say which rule and where, `seq` which update. Sent only to a session that announced the `rollback` feature.
+   */
+  rejected: (event: PathRef & Rejection) => void
   /** An asynchronous fault; a path that sent malformed data has been dropped. Never thrown. */
   error: (event: {
     readonly error: WeftError
@@ -416,6 +421,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         // A session has no read-only paths, and keeps a stock peer of another epoch without closing it.
         refuse: () => undefined,
         failed: (error) => this.emit('error', [{ error, transport, peer }]),
+        rejected: (rejection) => this.emit('rejected', [{ transport, peer, ...rejection }]),
         progress: (received, total) => this.emit('progress', [{ transport, peer, received, total }]),
       },
       { greets: true, writable: true },
@@ -567,6 +573,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         return path.onOffer(message.record, message.catchUp)
       case 'epoch-request':
         return path.onRequest(message.epoch, message.stateVector)
+      case 'rejected':
+        return path.onRejected(message)
     }
   }
 

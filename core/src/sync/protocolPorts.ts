@@ -48,6 +48,18 @@ export interface Sendable {
   readonly byteLength: number
 }
 
+/** An update of this side that the peer rejected under its rules (RULES-4.3): neither stored nor forwarded. */
+export interface Rejection {
+  /** The rejected update's sequence number, as this side sent it; `null` when it was not numbered. */
+  readonly seq: number | null
+  /** The rule it broke (docs/spec/rules.md, RULES-1.3), e.g. `shapes.x.max`. */
+  readonly ruleId: string
+  /** Where: the collection, the record id, the field (empty when the rule is about no one place). */
+  readonly path: readonly string[]
+  /** Why, for people. */
+  readonly reason: string
+}
+
 /** Where one path's bytes and outcomes go: what differs between a session's path and a relay connection. */
 export interface ProtocolSink<M extends Sendable = Uint8Array> {
   /** Writes one message to the peer as it is (already chunked); false once the path cannot send any more. */
@@ -67,6 +79,8 @@ export interface ProtocolSink<M extends Sendable = Uint8Array> {
    * or a stock peer holds another epoch's state (RELAY-EPOCH-3). The relay closes it; a session ignores it.
    */
   refuse(kind: 'read-only' | 'stale-epoch', reason: string): void
+  /** The peer rejected one of this side's updates under its rules (RULES-4.3); only sent to a side with `rollback`. */
+  rejected?(rejection: Rejection): void
   /** An asynchronous fault on this path (an ack's durability, an offer's lookup). */
   failed(error: WeftError): void
   /** Bytes buffered for reassembly changed by `delta` (charged to a server's input budget, RELAY-7.3). */

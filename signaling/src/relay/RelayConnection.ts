@@ -330,7 +330,9 @@ export class RelayConnection
         return
       case 'ack':
       case 'auth-denied':
-        // The relay never sends sequence numbers, so acks carry nothing for it; auth messages are server-to-client.
+      case 'rejected':
+        // The relay never sends sequence numbers, so acks carry nothing for it; auth and rejected messages are
+        // server-to-client.
         return
     }
   }
