@@ -7,7 +7,9 @@ import { dirname, join } from 'node:path'
 import { report, type Bench } from './lib.js'
 
 const dir = dirname(fileURLToPath(import.meta.url))
-const only = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+// Flags (`--scale 0.1` of bench/workspace.bench.ts) and their values are not bench names.
+const args = process.argv.slice(2)
+const only = args.filter((a, i) => !a.startsWith('-') && !(i > 0 && args[i - 1] === '--scale'))
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))

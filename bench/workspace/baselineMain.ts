@@ -1,0 +1,194 @@
+/**
+ * The baselines' client, in its own process (Hocuspocus's packages must load without `--conditions=source`, see
+ * bench/server/hocuspocus.ts): `node --import tsx bench/workspace/baselineMain.ts <yws|hocuspocus> <url> <corpus>`.
+ * It says `{"reply":"ready"}`, then reads one JSON command a line on stdin and answers one JSON line on stdout
+ * (`{"reply":...}`):
+ *
+ * - `seed`: one device holding every document connects it (y-websocket: one `WebsocketProvider` per document;
+ *   Hocuspocus: one `HocuspocusProvider` per document on one shared `HocuspocusProviderWebsocket`) and waits until
+ *   each is synced, so the server holds the workspace.
+ * - `cold`: a new device fetches document 0, then documents 1..k, each with its own provider; times and bytes.
+ * - `round`: the seeded device disconnects; another device makes the changes of file `changes` (document index +
+ *   update); the seeded device reconnects every document; time until each is synced again and holds its change,
+ *   and the bytes at its sockets.
+ */
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { performance } from 'node:perf_hooks'
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider'
+import { CountingWebSocket, counts, resetCounts } from './countingSocket.js'
+import { decodeBlobs } from './corpus.js'
+
+const [kind, url, corpusFile] = process.argv.slice(2) as ['yws' | 'hocuspocus', string, string]
+const updates = decodeBlobs(readFileSync(corpusFile))
+const room = (i: number) => `bench-${i}`
+
+/** One document's connection, whichever library. */
+interface Conn {
+  readonly doc: Y.Doc
+  /** Resolves at the next synced state (after a (re)connection). */
+  nextSynced(): Promise<void>
+  disconnect(): void
+  connect(): void
+  destroy(): void
+}
+
+let shared: HocuspocusProviderWebsocket | null = null
+const hocusSocket = (): HocuspocusProviderWebsocket =>
+  new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: CountingWebSocket })
+
+const open = (i: number, doc: Y.Doc, socket: HocuspocusProviderWebsocket | null): Conn => {
+  if (kind === 'yws') {
+    const p = new WebsocketProvider(url, room(i), doc, { WebSocketPolyfill: CountingWebSocket as never })
+    return {
+      doc,
+      nextSynced: () =>
+        new Promise<void>((resolve) => {
+          const on = (synced: boolean) => {
+            if (!synced) return
+            p.off('sync', on)
+            resolve()
+          }
+          p.on('sync', on)
+        }),
+      disconnect: () => p.disconnect(),
+      connect: () => p.connect(),
+      destroy: () => p.destroy(),
+    }
+  }
+  const ws = socket ?? hocusSocket()
+  const p = new HocuspocusProvider({ websocketProvider: ws, name: room(i), document: doc })
+  p.attach()
+  return {
+    doc,
+    nextSynced: () =>
+      new Promise<void>((resolve) => {
+        const on = () => {
+          p.off('synced', on)
+          resolve()
+        }
+        p.on('synced', on)
+      }),
+    disconnect: () => ws.disconnect(),
+    connect: () => void ws.connect(),
+    destroy: () => {
+      p.destroy()
+      if (!socket) ws.destroy()
+    },
+  }
+}
+
+const docWith = (...us: Uint8Array[]): Y.Doc => {
+  const d = new Y.Doc()
+  for (const u of us) Y.applyUpdate(d, u)
+  return d
+}
+
+const seeded: Conn[] = []
+
+const seed = async () => {
+  const t = performance.now()
+  if (kind === 'hocuspocus') shared = hocusSocket()
+  const waits: Array<Promise<void>> = []
+  for (let i = 0; i < updates.length; i++) {
+    const c = open(i, docWith(updates[i] as Uint8Array), shared)
+    seeded.push(c)
+    waits.push(c.nextSynced())
+    // y-websocket opens a socket per document: let them in by hundreds.
+    if (kind === 'yws' && waits.length % 100 === 0) await Promise.all(waits.slice(-100))
+  }
+  await Promise.all(waits)
+  return { ms: performance.now() - t }
+}
+
+const cold = async (k: number) => {
+  resetCounts()
+  const t0 = performance.now()
+  const socket = kind === 'hocuspocus' ? hocusSocket() : null
+  const first = open(0, new Y.Doc(), socket)
+  await first.nextSynced()
+  const firstMs = performance.now() - t0
+  const rest: Conn[] = []
+  for (let i = 1; i <= k && i < updates.length; i++) rest.push(open(i, new Y.Doc(), socket))
+  await Promise.all(rest.map((c) => c.nextSynced()))
+  const totalMs = performance.now() - t0
+  const bytes = counts.sent + counts.received
+  for (const c of [first, ...rest]) c.destroy()
+  socket?.destroy()
+  return { firstMs, totalMs, bytes }
+}
+
+const hasChange = (doc: Y.Doc, change: Uint8Array): boolean => {
+  const probe = new Y.Doc()
+  Y.applyUpdate(probe, change)
+  const need = Y.encodeStateVector(probe)
+  probe.destroy()
+  const sv = Y.decodeStateVector(Y.encodeStateVector(doc))
+  for (const [client, clock] of Y.decodeStateVector(need)) if ((sv.get(client) ?? 0) < clock) return false
+  return true
+}
+
+const round = async (changesFile: string, indicesJson: string) => {
+  const indices = JSON.parse(indicesJson) as number[]
+  const changes = decodeBlobs(readFileSync(changesFile))
+  if (kind === 'hocuspocus') shared?.disconnect()
+  else for (const c of seeded) c.disconnect()
+  // Another device makes the changes, one connection each, then leaves.
+  const other = kind === 'hocuspocus' ? hocusSocket() : null
+  const writers = indices.map((i, n) => {
+    const base = seeded[i]?.doc as Y.Doc
+    return open(i, docWith(Y.encodeStateAsUpdate(base), changes[n] as Uint8Array), other)
+  })
+  await Promise.all(writers.map((w) => w.nextSynced()))
+  for (const w of writers) w.destroy()
+  other?.destroy()
+  resetCounts()
+  const t0 = performance.now()
+  const synced = seeded.map((c) => c.nextSynced())
+  if (kind === 'hocuspocus') void shared?.connect()
+  else for (const c of seeded) c.connect()
+  await Promise.all(synced)
+  // Synced, and holding every change (a change still in flight to the server would arrive as an update).
+  await Promise.all(
+    indices.map(
+      (i, n) =>
+        new Promise<void>((resolve) => {
+          const doc = seeded[i]?.doc as Y.Doc
+          const check = () => {
+            if (!hasChange(doc, changes[n] as Uint8Array)) return
+            doc.off('update', check)
+            resolve()
+          }
+          doc.on('update', check)
+          check()
+        }),
+    ),
+  )
+  return { ms: performance.now() - t0, sent: counts.sent, received: counts.received }
+}
+
+const rl = createInterface({ input: process.stdin })
+rl.on('line', (line) => {
+  const cmd = JSON.parse(line) as { cmd: string; k?: number; changes?: string; indices?: string }
+  const run = async (): Promise<unknown> => {
+    switch (cmd.cmd) {
+      case 'seed':
+        return seed()
+      case 'cold':
+        return cold(cmd.k ?? 100)
+      case 'round':
+        return round(cmd.changes ?? '', cmd.indices ?? '[]')
+      case 'exit':
+        process.exit(0)
+    }
+    throw new Error(`unknown command ${cmd.cmd}`)
+  }
+  run().then(
+    (reply) => process.stdout.write(`${JSON.stringify({ reply })}\n`),
+    (err: unknown) => process.stdout.write(`${JSON.stringify({ error: String(err) })}\n`),
+  )
+})
+// Commands sent before this line would be lost (stdin flows from the start, see ServerProcess's EXIT_WITH_PARENT).
+process.stdout.write(`${JSON.stringify({ reply: 'ready' })}\n`)
