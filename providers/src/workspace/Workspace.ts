@@ -170,6 +170,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       if (this.#destroyed) return
       this.#catalogueSynced = true
       this.#enqueueInitial()
+      this.#background.pump() // what was queued before (a link's changes caught up first) may run now
     })
     this.#purge()
     this.#updateStatus()

@@ -43,4 +43,12 @@ describe('workspace fuzzer', () => {
     await ws.destroy()
     await relay.destroy()
   })
+
+  it('WS-CLIENT-4.1, 4.2 (fuzz seed 207, 18 steps): a change the link reports before the catalogue first synced is synced once it has (a replica restarted offline, then online)', async () => {
+    // Seed 207: r1 goes offline, restarts (so its catalogue has not synced since), r0 edits d, r1 comes back: the
+    // catch-up's changed {d} was queued while preloading could not start yet, and nothing ran it afterwards.
+    const r = await runWorkspaceSeed(207, { steps: 18 })
+    expect(r.detail).toBe('')
+    expect(r.restarts).toBeGreaterThan(0)
+  })
 })
