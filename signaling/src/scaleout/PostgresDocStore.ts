@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import type pg from 'pg'
 import {
   INITIAL_EPOCH,
@@ -15,13 +16,15 @@ import {
 } from '@weft/core'
 import { EPOCH_META_KEY } from '@weft/core/epochs'
 import { epochMismatchError } from '@weft/core/store-kit'
-import { AppendQueue, rejectAppends, type PendingAppend } from '@weft/core/store-kit'
+import { AppendQueue, metaBytes, rejectAppends, type PendingAppend } from '@weft/core/store-kit'
 import {
   COMPACT_LOCK_KEY,
+  META_BYTES_SCHEMA_VERSION,
   POSTGRES_SCHEMA_VERSION,
   SCHEMA_LOCK_KEY,
   WORKSPACE_INDEX_SCHEMA_VERSION,
   isSafeSchemaName,
+  metaBytesStatements,
   schemaStatements,
 } from './postgresSchema.js'
 import { requireDriver } from './requireDriver.js'
@@ -70,6 +73,23 @@ const bytesOf = (docId: string, value: unknown): Uint8Array => {
   return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
 }
 
+/**
+ * Meta values as stored (STORE-4.3): a base64 entry (the epoch records) as the deflated bytes in `data` (a record
+ * is mostly the document's content in V2, which deflates 5-6x), every other value as text in `value`.
+ */
+const metaValues = metaBytes({ compress: deflateRawSync, decompress: inflateRawSync })
+
+/** A stored meta row as `load` gives it: text as it is (every row of schema versions 1-2), bytes as base64. */
+const loadedMeta = (docId: string, key: unknown, value: unknown, data: unknown): string => {
+  if (typeof key !== 'string') throw corrupted(docId, 'bad metadata row')
+  const loaded = metaValues.loaded(key, value ?? data)
+  if (loaded.ok) return loaded.value
+  throw corrupted(
+    docId,
+    loaded.reason === 'bad-row' ? 'bad metadata row' : `metadata ${JSON.stringify(key)} does not inflate`,
+  )
+}
+
 /** A stored bigint (pg returns it as a string). */
 const clockOf = (docId: string, value: unknown): number => {
   const n = typeof value === 'string' ? Number(value) : value
@@ -85,12 +105,14 @@ const clockOf = (docId: string, value: unknown): number => {
  * strictly increasing across nodes, and commit in clock order. Appends issued while a write is in flight are
  * committed together (group commit, one statement); compaction takes a row lock plus a per-document advisory lock,
  * so two nodes never compact one document at once (the second gets `stale`). Tables are created on first use
- * (`weft_schema` records their version). Rules: docs/spec/storage.md, SCALE-1 in docs/spec/relay-protocol.md.
+ * (`weft_schema` records their version). The epoch records are kept as deflated bytes (STORE-4.3; text rows of
+ * schema version 2 load as they are). Rules: docs/spec/storage.md, SCALE-1 in docs/spec/relay-protocol.md.
  *
  * It keeps the {@link WorkspaceIndex} (`WS-STORE-*`): the statement of an append batch, and the transaction of a
  * compaction or a removal, of a `W/D` document bumps W's counter row (one seq per document per commit) after
- * locking the documents' rows, so the sequence is gap-free and commits in order across nodes. A database of schema version 1 is indexed when a node of this version opens it; a
- * node of version 1 then refuses to start on it, so upgrade every node together.
+ * locking the documents' rows, so the sequence is gap-free and commits in order across nodes. A database of an
+ * older schema version is upgraded when a node of this version opens it (version 1: indexed; version 2: meta rows
+ * may hold bytes); a node of an older version then refuses to start on it, so upgrade every node together.
  */
 export class PostgresDocStore implements DocStore, WorkspaceIndex {
   readonly #pool: pg.Pool
@@ -154,7 +176,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
         const rows = await c.query(`SELECT clock, data FROM ${t('updates')} WHERE doc = $1 ORDER BY clock`, [
           docId,
         ])
-        const metaRows = await c.query(`SELECT key, value FROM ${t('meta')} WHERE doc = $1`, [docId])
+        const metaRows = await c.query(`SELECT key, value, data FROM ${t('meta')} WHERE doc = $1`, [docId])
         if (snap.rowCount === 0 && rows.rowCount === 0 && metaRows.rowCount === 0) return null
         const s = snap.rows[0] as { clock: unknown; data: unknown } | undefined
         const snapshot = s ? bytesOf(docId, s.data) : null
@@ -167,11 +189,8 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
           return data
         })
         const meta: Record<string, string> = {}
-        for (const row of metaRows.rows as Array<{ key: unknown; value: unknown }>) {
-          if (typeof row.key !== 'string' || typeof row.value !== 'string')
-            throw corrupted(docId, 'bad metadata row')
-          meta[row.key] = row.value
-        }
+        for (const row of metaRows.rows as Array<{ key: unknown; value: unknown; data: unknown }>)
+          meta[String(row.key)] = loadedMeta(docId, row.key, row.value, row.data)
         return { snapshot, updates, clock, byteLength, meta }
       })
     } catch (err) {
@@ -390,9 +409,13 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
         `SELECT version FROM ${this.#schema}.weft_schema WHERE component = 'docstore'`,
       )
       const stored = (row.rows[0] as { version: number } | undefined)?.version
-      if (stored === undefined || stored < WORKSPACE_INDEX_SCHEMA_VERSION) {
+      if (stored === undefined || stored < POSTGRES_SCHEMA_VERSION) {
         // WS-STORE-5.1: version 1 had no workspace index (a new database: nothing to index).
-        await wsIndex.indexExisting(c, this.#wsTables, this.#table('docs'))
+        if (stored === undefined || stored < WORKSPACE_INDEX_SCHEMA_VERSION)
+          await wsIndex.indexExisting(c, this.#wsTables, this.#table('docs'))
+        // STORE-4.3: version 2 kept meta values as text only; its rows stay text and load as they are.
+        if (stored !== undefined && stored < META_BYTES_SCHEMA_VERSION)
+          for (const sql of metaBytesStatements(this.#schema)) await c.query(sql)
         await c.query(
           `INSERT INTO ${this.#schema}.weft_schema (component, version) VALUES ('docstore', $1)
            ON CONFLICT (component) DO UPDATE SET version = excluded.version`,
@@ -433,10 +456,15 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
     if (value === null)
       await c.query(`DELETE FROM ${this.#table('meta')} WHERE doc = $1 AND key = $2`, [docId, key])
     else {
+      // STORE-4.3: text in `value`, or the deflated bytes of an epoch record in `data` (the other one NULL).
+      const stored = metaValues.stored(key, value)
+      const text = typeof stored === 'string' ? stored : null
+      const bytes =
+        typeof stored === 'string' ? null : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
       await c.query(
-        `INSERT INTO ${this.#table('meta')} (doc, key, value) VALUES ($1, $2, $3)
-         ON CONFLICT (doc, key) DO UPDATE SET value = excluded.value`,
-        [docId, key, value],
+        `INSERT INTO ${this.#table('meta')} (doc, key, value, data) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (doc, key) DO UPDATE SET value = excluded.value, data = excluded.data`,
+        [docId, key, text, bytes],
       )
     }
   }

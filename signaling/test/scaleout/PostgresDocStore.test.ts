@@ -4,6 +4,7 @@ import * as Y from 'yjs'
 import { docId, WeftError, WeftErrorCode } from '@weft/core'
 import { runDocStoreContract } from '@weft/core/testing'
 import { PostgresDocStore } from '../../src/scaleout/PostgresDocStore.js'
+import { POSTGRES_SCHEMA_VERSION } from '../../src/scaleout/postgresSchema.js'
 import { startPostgres, type PostgresService } from './startServices.js'
 
 let service: PostgresService
@@ -195,7 +196,7 @@ describe('PostgresDocStore workspace index across nodes', () => {
     await Promise.all([s1.close(), s2.close(), reader.close()])
   })
 
-  it('WS-STORE-5.1: a database of schema version 1 is indexed when a node of version 2 opens it', async () => {
+  it('WS-STORE-5.1: a database of schema version 1 is indexed when a node of a later version opens it', async () => {
     const schema = `ws_v1_${n++}`
     const old = open(schema)
     await old.append(docId('acme/b'), Uint8Array.of(1, 2))
@@ -210,6 +211,8 @@ describe('PostgresDocStore workspace index across nodes', () => {
     await client.connect()
     await client.query(`DROP TABLE ${schema}.weft_workspaces, ${schema}.weft_workspace_docs`)
     await client.query(`UPDATE ${schema}.weft_schema SET version = 1`)
+    await client.query(`ALTER TABLE ${schema}.weft_meta DROP COLUMN data`)
+    await client.query(`ALTER TABLE ${schema}.weft_meta ALTER COLUMN value SET NOT NULL`)
     // Two nodes start at once: the schema lock lets one index it, once.
     const [n1, n2] = [open(schema), open(schema)]
     await Promise.all([n1.ready(), n2.ready()])
@@ -223,7 +226,7 @@ describe('PostgresDocStore workspace index across nodes', () => {
     ])
     expect(
       (await client.query(`SELECT version FROM ${schema}.weft_schema WHERE component = 'docstore'`)).rows,
-    ).toEqual([{ version: 2 }])
+    ).toEqual([{ version: POSTGRES_SCHEMA_VERSION }])
     await n1.append(docId('acme/b'), Uint8Array.of(7))
     expect(await n2.workspaceSeq('acme')).toBe(3)
     expect([...((await n2.load(docId('acme/a')))?.snapshot ?? [])]).toEqual([4, 4, 4])
