@@ -3,7 +3,7 @@ import { WebSocket } from 'ws'
 import { decodeWorkspaceFrame } from '@weft/core/protocol'
 import { MemoryDocStore } from '@weft/core/testing'
 import { WorkspaceSocket, openWorkspace, type Workspace } from '../../src/index.js'
-import { startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
+import { exited, startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
 
 // `weft serve` (SQLite) in its own process, Weft workspace clients in this one (WS-REL-*).
 
@@ -148,5 +148,48 @@ describe('workspaces across processes (weft serve, SQLite)', () => {
       expect(fromA[id]).toBe(
         `${id} by a.${i % 3 === 0 ? ' b too.' : ''}${five.includes(id) ? ' offline edit.' : ''}`,
       )
+  }, 60_000)
+
+  it('WS-REL-2: the relay killed (SIGKILL) mid-edit and restarted on the same file loses nothing it acknowledged; the rest arrives on reconnection', async () => {
+    const first = await startWeftServer()
+    servers.push(first)
+    const a = await client(first.port)
+    await until([a], () => idle(a))
+    a.create({ id: 'log', title: 'log' })
+    const doc = await a.open('log')
+    const t = doc.doc.getText('t')
+    for (let i = 0; i < 20; i++) {
+      t.insert(t.length, `[${i}]`)
+      await doc.whenSaved() // acknowledged: the relay stored it durably
+    }
+    const acknowledged = t.toString()
+    for (let i = 20; i < 30; i++) t.insert(t.length, `[${i}]`) // in flight when the relay dies
+    first.child.kill('SIGKILL')
+    await exited(first.child)
+    const second = await startWeftServer({ dataDir: first.dataDir, port: first.port })
+    servers.push(second)
+
+    // What the relay has right after the restart: every acknowledged edit.
+    const b = await client(second.port)
+    const copy = await b.open('log')
+    await copy.whenSynced
+    expect(copy.doc.getText('t').toString().startsWith(acknowledged)).toBe(true)
+    // a reconnects by itself and pushes what was not acknowledged.
+    await doc.whenSaved()
+    const all = Array.from({ length: 30 }, (_, i) => `[${i}]`).join('')
+    expect(t.toString()).toBe(all)
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (copy.doc.getText('t').toString() !== all) return
+        copy.doc.off('update', check)
+        resolve()
+      }
+      copy.doc.on('update', check)
+      check()
+    })
+    await a.close('log')
+    await b.close('log')
+    await until([a, b], () => idle(a) && idle(b))
+    expect(catalogue(b)).toEqual(catalogue(a))
   }, 60_000)
 })
