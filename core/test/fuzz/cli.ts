@@ -11,7 +11,7 @@
  * seed (turn each into a named case in signaling/test/fuzz/wsDifferential.test.ts). Test code importing test code:
  * core's sources never depend on signaling.
  *
- * `npm run fuzz -- --mode workspace --seeds N [--start S] [--steps K]`: the workspace fuzzer (WS-FUZZ-1): replicas of
+ * `npm run fuzz -- --mode workspace --seeds N [--start S] [--steps K]`: the workspace fuzzer (WS-REL-1): replicas of
  * one workspace through creates, deletes, edits, evictions, partitions, restarts and compactions must converge.
  * Prints every failing seed (turn each into a named case in providers/test/workspace/fuzz.test.ts). It drives
  * `openWorkspace`, so it lives in providers and is imported here like the websocket mode's code.

@@ -5,7 +5,7 @@ import { MemoryDocStore } from '@weft/core/testing'
 import { WorkspaceSocket, openWorkspace, type Workspace } from '../../src/index.js'
 import { exited, startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
 
-// `weft serve` (SQLite) in its own process, Weft workspace clients in this one (WS-REL-*).
+// `weft serve` (SQLite) in its own process, Weft workspace clients in this one.
 
 const servers: WeftServer[] = []
 const workspaces: Workspace[] = []
@@ -107,7 +107,7 @@ const catalogue = (ws: Workspace) =>
     .sort((a, b) => (a.id < b.id ? -1 : 1))
 
 describe('workspaces across processes (weft serve, SQLite)', () => {
-  it('WS-REL-1: 50 documents edited on two clients; one offline while the other edits 5: only those 5 are caught up, catalogues and contents equal', async () => {
+  it('WS-CLIENT-LINK-5, WS-CLIENT-7.1: 50 documents edited on two clients; one offline while the other edits 5: only those 5 are caught up, catalogues and contents equal', async () => {
     const server = await startWeftServer()
     servers.push(server)
     const tap: Tap = { recording: false, frames: [] }

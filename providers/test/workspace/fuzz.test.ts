@@ -8,7 +8,7 @@ import { MemoryWorkspaceRelay, settle } from './support/memoryWorkspaceRelay.js'
 const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1)
 
 describe('workspace fuzzer', () => {
-  it('WS-FUZZ-1: every seed of the fixed set converges: one catalogue, every edit everywhere, no pending change evicted', async () => {
+  it('WS-REL-1: every seed of the fixed set converges: one catalogue, every edit everywhere, no pending change evicted', async () => {
     const results: WorkspaceFuzzResult[] = []
     for (const s of SEEDS) results.push(await runWorkspaceSeed(s))
     expect(results.filter((r) => !r.ok).map((r) => `seed ${r.seed}: ${r.detail}`)).toEqual([])

@@ -1,5 +1,5 @@
 /**
- * The seeded workspace fuzzer (WS-FUZZ-1): 2-4 replicas of one workspace, each with its own store and an in-memory
+ * The seeded workspace fuzzer (WS-REL-1): 2-4 replicas of one workspace, each with its own store and an in-memory
  * workspace link to one relay (`MemoryWorkspaceRelay`), take random steps: create, delete, rename, edit, open,
  * close (which evicts under a small budget), partitions (a replica offline and back), restarts (the workspace
  * destroyed and opened again on the same store), compactions of a replica's or the relay's stored documents, and
