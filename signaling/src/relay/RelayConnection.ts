@@ -2,6 +2,7 @@ import { CloseCode, WeftError, WeftErrorCode, type EpochRecord } from '@weft/cor
 import {
   Feature,
   encodeAwareness,
+  encodeRejected,
   updateMessageParts,
   type UpdateSummary,
   type WireMessage,
@@ -21,6 +22,7 @@ import type { RelayRoom, RelayPeer } from './RelayRoom.js'
 import type { EpochPeer } from './RelayEpochPeer.js'
 import type { RelayEpochs } from './RelayEpochs.js'
 import type { RelaySocket } from './RelaySocket.js'
+import { ruleRefusalOf } from './rules/RelayRules.js'
 import { bytesOf, SharedMessage } from './SharedMessage.js'
 
 /** Messages kept while the document loads; more closes the connection. */
@@ -358,6 +360,18 @@ export class RelayConnection
         : this.#host.acceptUpdate(doc, update, this, summary)
     // RELAY-3.2: acknowledge only once durable; acks are cumulative and monotonic.
     if (seq !== null && this.#path.received(seq)) this.#path.ackWhen(seq, durable)
+    // RULES-4.3: an update the room's rules refused is rolled back by a writer that can, else it ends the connection.
+    durable.catch((err: unknown) => this.#ruleRefused(err, seq))
+  }
+
+  #ruleRefused(err: unknown, seq: number | null): void {
+    const refusal = ruleRefusalOf(err)
+    if (refusal === null || !this.#socket.open) return
+    if (this.#path.has(Feature.Rollback)) {
+      this.sendMessage(encodeRejected(seq, refusal.ruleId, refusal.path.join('/'), refusal.reason))
+    } else {
+      this.#socket.close(CloseCode.UpdateRejected, `${refusal.ruleId}: ${refusal.reason}`.slice(0, 100))
+    }
   }
 
   /** The socket closed (the connection is its socket's handler: no closure per connection). */

@@ -12,6 +12,7 @@ import { GroupCommitter } from './GroupCommitter.js'
 import { RelayCompaction } from './RelayCompaction.js'
 import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './RelayConnection.js'
 import { RelayRoom, refusedUpdate, type RelayPeer, type RoomServices } from './RelayRoom.js'
+import { RelayRules } from './rules/RelayRules.js'
 import { RelayEpochs } from './RelayEpochs.js'
 import { RelayHooks } from './RelayHooks.js'
 import type { RelaySocket } from './RelaySocket.js'
@@ -57,6 +58,8 @@ export class RelayHub implements RelayHost {
   readonly #scale: ScaleOutRelay | null = null
   /** The app's hooks, or `null` when none is set (then nothing passes through them). */
   readonly #hooks: RelayHooks | null
+  /** The rooms' rules (RULES-4), or `null` when none are set. */
+  readonly #rules: RelayRules | null
   #closed = false
   /** What every room shares (one object for every room). */
   readonly #services: RoomServices
@@ -80,6 +83,7 @@ export class RelayHub implements RelayHost {
       hooks && Object.values(hooks).some((h) => h !== undefined)
         ? new RelayHooks(hooks, opts.logger, refusedUpdate, opts.limits.maxRelayMessageBytes)
         : null
+    this.#rules = opts.options.rules ? new RelayRules(opts.options.rules, opts.logger) : null
     const notified = this.#hooks?.notifiesStored ? this.#hooks : null
     const scaleOut = opts.options.scaleOut
     if (scaleOut) {
@@ -167,6 +171,7 @@ export class RelayHub implements RelayHost {
       return socket.close(CloseCode.Forbidden, 'epoch archives and quarantines are not rooms')
     }
     socket.attach(conn)
+    this.#rules?.identify(conn, context)
     const hooks = this.#hooks
     if (!hooks?.followsConnections) return this.#join(socket, conn, room)
     const grant = context?.grant ?? RoomGrant.open()
@@ -208,11 +213,14 @@ export class RelayHub implements RelayHost {
   acceptUpdate(doc: RelayRoom, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
     // HOOK-3: with an onUpdate hook, the hook decides first (the sender's later updates wait behind it); without one
     // the update goes straight to the room (no promise made for the hook).
+    // RULES-4: a ruled room's rules decide after the hook, right before the room takes the update.
+    const rules = this.#rules
+    const take = rules
+      ? () => rules.screen(doc, update, from, () => doc.accept(update, from, summary))
+      : () => doc.accept(update, from, summary)
     const hooks = this.#hooks
-    if (hooks?.screensUpdates) {
-      return hooks.screen(doc.docId, update, from, () => doc.accept(update, from, summary))
-    }
-    return doc.accept(update, from, summary)
+    if (hooks?.screensUpdates) return hooks.screen(doc.docId, update, from, take)
+    return take()
   }
 
   beforeAnswer(doc: RelayRoom): void {

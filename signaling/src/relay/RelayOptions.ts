@@ -1,6 +1,7 @@
 import type { DocStore, EpochPolicy } from '@weft/core'
 import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
 import type { CompactionWorker } from './CompactionWorker.js'
+import type { RelayRulesOption } from './rules/RelayRules.js'
 import type { RelayCompactionOptions } from './RelayCompaction.js'
 
 /** Settings of the storing relay at `/relay/<room>`. */
@@ -35,6 +36,13 @@ export interface RelayOptions {
    * start; with `autoStart` it also starts them itself. Not in scale-out mode, where offers are ignored.
    */
   readonly epochs?: RelayEpochOptions | undefined
+  /**
+   * Server-authoritative writes (docs/guides/rules.md, RULES-4): rules (`defineRules` from `@weft/core/rules`) per
+   * room pattern (`{ 'board-*': rules }`), or a function of the room name. Every update to a ruled room is checked
+   * before it is stored or forwarded; a refused one is rolled back on a writer that can (the `rollback` feature),
+   * and closes any other writer with `UpdateRejected` (4405).
+   */
+  readonly rules?: RelayRulesOption | undefined
 }
 
 /** Settings of the relay's part in epochs (history compaction). */

@@ -1,0 +1,136 @@
+import * as Y from 'yjs'
+import {
+  checkChanges,
+  readRuleCollection,
+  readRuleRecord,
+  touchedRecords,
+  type PlainRecord,
+  type RecordChange,
+  type Rules,
+  type RulesVerdict,
+  type Writer,
+} from '@weft/core/rules'
+
+const refused = (ruleId: string, path: readonly string[], reason: string): RulesVerdict => ({
+  ok: false,
+  ruleId,
+  path,
+  reason,
+})
+
+/**
+ * The validating view of one ruled room (RULES-4.1): a `Y.Doc` holding the room's accepted state, plus the valid
+ * records of the collections the rules look at ("before" of the next change). {@link RulesView.check} applies an
+ * update, works out the records it changed and checks them; an accepted update stays in the view, a refused one
+ * leaves the view {@link RulesView.broken} (the owner builds a new view from the stored state: rejections are the
+ * rare path, RULES-4.2).
+ */
+export class RulesView {
+  readonly #rules: Rules
+  readonly #doc = new Y.Doc()
+  /** Valid records of the ruled and watched collections, by collection and id. */
+  readonly #records = new Map<string, Map<string, PlainRecord>>()
+  #broken = false
+
+  /** `state`: the room's accepted state (a V1 update). */
+  constructor(rules: Rules, state: Uint8Array) {
+    this.#rules = rules
+    // Top-level types get their declared kinds before anything is applied (a generic type is re-created later).
+    for (const [name, c] of rules.schema.statics) {
+      const kind = c.field.kind
+      if (kind === 'text') this.#doc.getText(name)
+      else if (kind === 'richText') this.#doc.getXmlFragment(name)
+      else if (kind === 'list') this.#doc.getArray(name)
+      else this.#doc.getMap(name)
+    }
+    if (state.byteLength > 0) Y.applyUpdate(this.#doc, state)
+    for (const name of this.#mirrored()) this.#records.set(name, readRuleCollection(this.#doc, rules, name))
+  }
+
+  /** A refused update is in the view: it must not check anything more. */
+  get broken(): boolean {
+    return this.#broken
+  }
+
+  /** Drops the view's document. */
+  destroy(): void {
+    this.#doc.destroy()
+  }
+
+  #mirrored(): Set<string> {
+    return new Set([...this.#rules.collections.keys(), ...this.#rules.watched])
+  }
+
+  /**
+   * Applies `update` of `writer` and checks the records it changed (RULES-2, RULES-3, RULES-4.4, RULES-4.5). On
+   * acceptance the view holds the update; on refusal the view is broken.
+   */
+  check(update: Uint8Array, writer: Writer): RulesVerdict {
+    if (this.#broken) throw new Error('RulesView: a broken view checks nothing')
+    const doc = this.#doc
+    const transactions: Y.Transaction[] = []
+    const seen = (tr: Y.Transaction) => void transactions.push(tr)
+    doc.on('afterTransaction', seen)
+    try {
+      Y.applyUpdate(doc, update)
+    } catch (err) {
+      this.#broken = true
+      return refused(
+        'schema',
+        [],
+        `the update cannot be applied: ${err instanceof Error ? err.message : err}`,
+      )
+    } finally {
+      doc.off('afterTransaction', seen)
+    }
+    const verdict = this.#judge(transactions, writer)
+    if (!verdict.ok) this.#broken = true
+    return verdict
+  }
+
+  #judge(transactions: readonly Y.Transaction[], writer: Writer): RulesVerdict {
+    const store = this.#doc.store
+    if (store.pendingStructs !== null || store.pendingDs !== null) {
+      // RULES-4.4: it depends on clocks the relay does not have (a rejected update of the same client).
+      return refused(
+        'depends-on-rejected',
+        [],
+        'the update depends on changes the relay does not have (an earlier rejected change)',
+      )
+    }
+    const touched = touchedRecords(this.#rules, this.#doc, transactions)
+    if (!touched.ok)
+      return refused('undeclared', [touched.name], `"${touched.name}" is not declared by the schema`)
+    const changes: RecordChange[] = []
+    for (const [collection, ids] of touched.records) {
+      const before = this.#records.get(collection)
+      for (const id of ids) {
+        const now = readRuleRecord(this.#doc, this.#rules, collection, id)
+        changes.push({ collection, id, before: before?.get(id), after: now.record, invalid: now.invalid })
+      }
+    }
+    if (changes.length === 0) return { ok: true }
+    const overlays = new Map<string, Map<string, PlainRecord>>()
+    const read = (collection: string): ReadonlyMap<string, PlainRecord> => {
+      let out = overlays.get(collection)
+      if (out) return out
+      out = new Map(this.#records.get(collection))
+      for (const c of changes) {
+        if (c.collection !== collection) continue
+        if (c.after) out.set(c.id, c.after)
+        else out.delete(c.id)
+      }
+      overlays.set(collection, out)
+      return out
+    }
+    const verdict = checkChanges(this.#rules, writer, changes, read)
+    if (!verdict.ok) return verdict
+    for (const c of changes) {
+      const records = this.#records.get(c.collection)
+      if (!records) continue
+      if (c.after) records.set(c.id, c.after)
+      else records.delete(c.id)
+    }
+    return verdict
+  }
+}

@@ -1,0 +1,111 @@
+/** Shared fixtures of the rules tests: a board schema with rules, a relay hub in memory, typed writers. */
+import { pino } from 'pino'
+import * as Y from 'yjs'
+import { defineSchema, docId, openTyped, s, type DocStore } from '@weft/core'
+import { Feature, encodeSyncUpdate } from '@weft/core/protocol'
+import { defineRules, unique, type Rules } from '@weft/core/rules'
+import { MemoryDocStore } from '@weft/core/testing'
+import { RoomGrant } from '../../src/auth/RoomGrant.js'
+import { ServerMetrics } from '../../src/metrics/ServerMetrics.js'
+import { memoryRelaySocketPair, type MemoryRelayClient } from '../../src/relay/MemoryRelaySocket.js'
+import { RelayHub } from '../../src/relay/RelayHub.js'
+import type { RelayRulesOption } from '../../src/relay/rules/RelayRules.js'
+import { DEFAULT_LIMITS } from '../../src/ServerLimits.js'
+import { decodedAll, nextOf, sendStep1, weftHello } from '../relay/unit/memoryRelay.js'
+
+export const board = defineSchema({
+  name: 'board',
+  version: 1,
+  root: {
+    shapes: s.collection({
+      name: s.string(),
+      x: s.number(),
+      author: s.string(),
+      label: s.text(),
+    }),
+  },
+})
+
+/** Shapes: `x` in 0..100, names unique, owned by their `author`. */
+export const boardRules: Rules = defineRules(board, {
+  collections: { shapes: { owner: 'author', fields: { x: { min: 0, max: 100 }, label: { maxLength: 10 } } } },
+  constraints: [unique('shapes', 'name')],
+})
+
+/** A relay hub over an in-memory store whose rooms `board-*` have {@link boardRules}. */
+export const startRuledRelay = (rules: RelayRulesOption = { 'board-*': boardRules }) => {
+  const store: DocStore = new MemoryDocStore()
+  const metrics = new ServerMetrics({
+    connections: () => [],
+    topics: () => 0,
+    docsLoaded: () => hub.docsLoaded,
+    relayRooms: () => hub.roomCount,
+  })
+  const hub: RelayHub = new RelayHub({
+    store,
+    ownsStore: false,
+    options: { commitWindowMs: 5, rules },
+    limits: DEFAULT_LIMITS,
+    metrics,
+    logger: pino({ level: 'silent' }),
+  })
+  let ids = 0
+  /** A connection of `subject` to `room`. */
+  const connect = (room: string, subject: string | undefined): MemoryRelayClient => {
+    const { relay, client } = memoryRelaySocketPair()
+    const grant = new RoomGrant({ '*': 'write' }, undefined, subject, {})
+    hub.accept(relay, room, 'write', { id: ++ids, room, access: 'write', grant, subject, clientAddress: '' })
+    return client
+  }
+  /** The room's document as stored. */
+  const stored = async (room: string): Promise<Y.Doc> => {
+    const doc = new Y.Doc()
+    const s = await store.load(docId(room))
+    if (s?.snapshot) Y.applyUpdateV2(doc, s.snapshot)
+    for (const u of s?.updates ?? []) Y.applyUpdate(doc, u)
+    return doc
+  }
+  return { hub, store, connect, stored, close: () => hub.close() }
+}
+
+/**
+ * A writer: a typed document whose changes it sends to the relay as numbered updates (the hello announces `rollback`
+ * unless `stock`, then no hello and no numbers).
+ */
+export class Writer {
+  readonly doc = new Y.Doc()
+  readonly typed = openTyped(this.doc, board)
+  readonly client: MemoryRelayClient
+  readonly #stock: boolean
+  #seq = 0
+  #sent: Uint8Array = new Uint8Array([0])
+
+  constructor(client: MemoryRelayClient, options: { stock?: boolean; clientID?: number } = {}) {
+    this.client = client
+    this.#stock = options.stock ?? false
+    if (options.clientID !== undefined) this.doc.clientID = options.clientID
+    sendStep1(
+      client,
+      this.doc,
+      this.#stock ? null : weftHello({ features: Feature.Ack | Feature.Chunk | Feature.Rollback }),
+    )
+  }
+
+  /** Runs `change` and sends what it wrote as one update; returns its sequence number (0 for a stock writer). */
+  write(change: (shapes: Writer['typed']['root']['shapes']) => unknown): number {
+    change(this.typed.root.shapes)
+    // Everything not sent yet (opening the typed document may have written Weft's own metadata).
+    const update = Y.encodeStateAsUpdate(this.doc, this.#sent)
+    this.#sent = Y.encodeStateVector(this.doc)
+    const seq = this.#stock ? null : ++this.#seq
+    this.client.send(encodeSyncUpdate(update, seq))
+    return seq ?? 0
+  }
+
+  /** Waits for the relay's answer to the hello and applies what it sent (the room's state). */
+  async synced(): Promise<void> {
+    await nextOf(this.client, 'sync-step2')
+    for (const m of decodedAll(this.client))
+      if (m.type === 'sync-step2' || m.type === 'sync-update') Y.applyUpdate(this.doc, m.update)
+  }
+}
