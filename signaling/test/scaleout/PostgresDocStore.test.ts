@@ -196,6 +196,43 @@ describe('PostgresDocStore workspace index across nodes', () => {
     await Promise.all([s1.close(), s2.close(), reader.close()])
   })
 
+  it('WS-STORE-2.4: group commits spanning two workspaces in opposite orders, and compactions of their documents, by two nodes at once never deadlock and keep each sequence gap-free', async () => {
+    const schema = `ws_order_${n++}`
+    const [s1, s2] = [open(schema), open(schema)]
+    const rounds = 25
+    const compacted = await Promise.all(
+      Array.from({ length: rounds }, async (_, i) => {
+        // One tick per node: each node's appends of this round are one statement locking both workspaces.
+        const one = [
+          s1.append(docId(`zeta/a${i}`), Uint8Array.of(1)),
+          s1.append(docId(`acme/a${i}`), Uint8Array.of(1)),
+        ]
+        const two = [
+          s2.append(docId(`acme/b${i}`), Uint8Array.of(2)),
+          s2.append(docId(`zeta/b${i}`), Uint8Array.of(2)),
+        ]
+        const clocks = await Promise.all([...one, ...two])
+        // Compactions (a transaction: document row, then workspace row) racing the next rounds' appends.
+        const results = await Promise.all([
+          s2.compact(docId(`acme/a${i}`), Uint8Array.of(9), clocks[1] ?? 0),
+          s1.compact(docId(`zeta/b${i}`), Uint8Array.of(9), clocks[3] ?? 0),
+        ])
+        return results.filter((r) => r.ok).length
+      }),
+    )
+    expect(compacted.reduce((a, b) => a + b, 0)).toBe(2 * rounds)
+    // Per workspace: two appended documents and one compaction per round, one seq each, none lost or repeated.
+    for (const ws of ['acme', 'zeta']) {
+      const page = await s1.changesSince(ws, 0, 1000)
+      expect(page.through).toBe(3 * rounds)
+      const seqs = page.changes.map((c) => c.seq)
+      expect(seqs).toHaveLength(2 * rounds)
+      expect(new Set(seqs).size).toBe(2 * rounds)
+      expect(Math.max(...seqs)).toBe(3 * rounds)
+    }
+    await Promise.all([s1.close(), s2.close()])
+  })
+
   it('WS-STORE-5.1: a database of schema version 1 is indexed when a node of a later version opens it', async () => {
     const schema = `ws_v1_${n++}`
     const old = open(schema)
