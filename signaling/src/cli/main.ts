@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { pino } from 'pino'
 import { createWeftServer } from '../createWeftServer.js'
+import { loadRulesModule } from '../relay/rules/loadRulesModule.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { epochResetPolicy, parseServeArgs, serveHelp, type ServeConfig } from './parseServeArgs.js'
 import { compactCommand, inspectCommand } from './storeCommands.js'
@@ -28,6 +29,7 @@ export const serve = async (config: ServeConfig): Promise<number> => {
   const destination = pino.destination({ dest: 1, sync: true })
   destination.on('error', () => undefined)
   const logger = pino({ name: 'weft', level: config.logLevel }, destination)
+  const rules = config.rulesModule === null ? undefined : await loadRulesModule(config.rulesModule)
   const server = createWeftServer({
     host: config.host,
     port: config.port,
@@ -60,6 +62,7 @@ export const serve = async (config: ServeConfig): Promise<number> => {
             dataDir: config.dataDir,
             commitWindowMs: config.commitWindowMs ?? undefined,
             idleUnloadMs: config.idleUnloadMs ?? undefined,
+            rules,
             epochs: config.epochReset ? { autoStart: epochResetPolicy(config) } : undefined,
             scaleOut:
               config.redisUrl !== null && config.postgresUrl !== null

@@ -51,6 +51,8 @@ export interface ServeConfig {
   readonly epochResetMinDeleted: number | null
   readonly epochResetRatio: number | null
   readonly epochResetIntervalMs: number | null
+  /** `--rules`: a module of room rules (docs/guides/rules.md), or `null`. */
+  readonly rulesModule: string | null
 }
 
 /** Outcome of {@link parseServeArgs}. */
@@ -140,6 +142,12 @@ export const SERVE_FLAGS = [
     'WEFT_EPOCH_RESET_RATIO',
     '<n>',
     'with --epoch-reset: reset from this many deleted items per live item (default 10)',
+  ],
+  [
+    'rules',
+    'WEFT_RULES',
+    '<module>',
+    'room rules: a module exporting defineRules(...) or { roomPattern: rules } (docs/guides/rules.md)',
   ],
   [
     'epoch-reset-interval-ms',
@@ -276,7 +284,9 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     epochResetMinDeleted: int('epoch-reset-min-deleted', 0, Number.MAX_SAFE_INTEGER),
     epochResetRatio: int('epoch-reset-ratio', 0, 1_000_000),
     epochResetIntervalMs: int('epoch-reset-interval-ms', 0, 2 ** 31 - 1),
+    rulesModule: str('rules'),
   }
+  if (noRelay && config.rulesModule !== null) errors.push('--rules needs the relay (drop --no-relay)')
   if ((config.redisUrl === null) !== (config.postgresUrl === null)) {
     errors.push('scale-out needs both --redis and --postgres')
   }
