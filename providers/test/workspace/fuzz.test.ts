@@ -22,6 +22,14 @@ describe('workspace fuzzer', () => {
     expect(sum('evictions')).toBeGreaterThan(0)
   })
 
+  it('WS-REL-1: the fuzzer detects lost changes (a replica whose storage forgets everything at each restart)', async () => {
+    const results: WorkspaceFuzzResult[] = []
+    for (const s of SEEDS) results.push(await runWorkspaceSeed(s, { brokenRestarts: true }))
+    const caught = results.filter((r) => !r.ok)
+    expect(caught.length).toBeGreaterThan(3)
+    expect(caught.map((r) => /edits|catalogues diverged|quiesce/.test(r.detail))).not.toContain(false)
+  })
+
   it('WS-CLIENT-6.3 (fuzz seed 1, one step): a document closed online before the relay confirmed its change is pushed without a reconnection', async () => {
     const net = new MemoryNetwork()
     const relay = new MemoryWorkspaceRelay(net)

@@ -38,6 +38,11 @@ class WatchedStore extends MemoryDocStore {
     if (local > confirmed) this.violations.push(`${id} removed with ${local - confirmed} pending changes`)
     return super.remove(id)
   }
+
+  /** Drops every document without the check (the broken storage of {@link WorkspaceFuzzOptions.brokenRestarts}). */
+  async forget(): Promise<void> {
+    for (const id of await this.list()) await super.remove(id)
+  }
 }
 
 interface Replica {
@@ -57,6 +62,11 @@ export interface WorkspaceFuzzOptions {
   readonly steps?: number
   /** Receives one line per step (debugging a failing seed). */
   readonly log?: (line: string) => void
+  /**
+   * A deliberately broken replica storage that forgets everything at each restart (pending changes included):
+   * used to check that the fuzzer's oracle catches lost changes.
+   */
+  readonly brokenRestarts?: boolean
 }
 
 /** The outcome of one seed, with counts of what it exercised. */
@@ -211,6 +221,7 @@ export async function runWorkspaceSeed(
       } else if (roll < 0.84) {
         await r.ws.destroy()
         r.open.clear()
+        if (options.brokenRestarts) await r.store.forget()
         r.ws = await startReplica(i, r.store)
         if (!r.online) r.ws.disconnect()
         counts.restarts++
