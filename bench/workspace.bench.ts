@@ -417,6 +417,14 @@ const bench = async (): Promise<readonly Row[]> => {
     let caughtUp = false
     link.on('caught-up', () => (caughtUp = true))
     const ws = await openWorkspace({ id: W, store: reStore, relay: link, preload: 'all' })
+    // Keeps the process alive while waiting, and says what the wait is on (a stuck catch-up shows here).
+    const watch = setInterval(
+      () =>
+        log(
+          `  ... waiting: link ${link.status}, caught up ${caughtUp}, workspace ${ws.status}, progress ${JSON.stringify(ws.progress)}`,
+        ),
+      5000,
+    )
     await until(ws, () => caughtUp && ws.status === 'synced')
     const order = corpus.ids.map((_, i) => i)
     const rand = rng(7)
@@ -469,6 +477,7 @@ const bench = async (): Promise<readonly Row[]> => {
         `reconnect round ${r + 1}: ${indices.length} changed (${changeBytes} B of updates): Weft ${ms.toFixed(0)} ms ${bytes} B (sent ${counts.sent}, received ${counts.received}; budget ${budget.toFixed(0)} B); y-websocket ${y.ms.toFixed(0)} ms ${y.sent + y.received} B; Hocuspocus ${h.ms.toFixed(0)} ms ${h.sent + h.received} B`,
       )
     }
+    clearInterval(watch)
     await ws.destroy()
     await reStore.close()
     const reMs = median(re.map((x) => x.ms))
