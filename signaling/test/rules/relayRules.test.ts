@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { CloseCode } from '@weft/core'
-import { nextOf } from '../relay/unit/memoryRelay.js'
+import { appendToLog, nextOf } from '../relay/unit/memoryRelay.js'
+import { board } from './relayRules.js'
+import { openTyped } from '@weft/core'
 import { startRuledRelay, Writer } from './relayRules.js'
 
 const cleanups: Array<() => Promise<void>> = []
@@ -136,6 +138,22 @@ describe('the relay decides (RULES-4)', () => {
       path: 'shapes/two/name',
     })
     expect(Object.keys(shapesOf(await r.stored('board-1')))).toEqual(['one'])
+  })
+
+  it('RULES-4.6: the view follows what the room took by another way (another node, an epoch switch)', async () => {
+    const r = relay()
+    const a = new Writer(r.connect('board-1', 'alice'), { clientID: 800 })
+    const seq = a.write((shapes) => shapes.insert({ name: 'one', x: 1, author: 'alice' }, { id: 'one' }))
+    expect((await nextOf(a.client, 'ack')).seq).toBe(seq)
+    // Another node's shape named "two" enters the room's log without passing this relay's rules.
+    const elsewhere = new Y.Doc()
+    elsewhere.clientID = 801
+    openTyped(elsewhere, board).root.shapes.insert({ name: 'two', x: 1, author: 'bob' }, { id: 'b2' })
+    const room = r.hub.room('board-1')
+    if (!room) throw new Error('room not loaded')
+    appendToLog(room, Y.encodeStateAsUpdate(elsewhere))
+    a.write((shapes) => shapes.insert({ name: 'two', x: 1, author: 'alice' }, { id: 'a2' }))
+    expect(await nextOf(a.client, 'rejected')).toMatchObject({ ruleId: 'unique:shapes.name' })
   })
 
   it('RULES-4.1: a room no pattern names has no rules', async () => {
