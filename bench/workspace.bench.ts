@@ -26,7 +26,7 @@ import type { Row } from './lib.js'
 import { killAllChildren, startServer, type ServerProcess } from './server/ServerProcess.js'
 import { buildCorpus, encodeBlobs, makeChange, rng, type Corpus } from './workspace/corpus.js'
 import { buildCatalogue } from './workspace/buildCatalogue.js'
-import { CountingWebSocket, counts, resetCounts } from './workspace/countingSocket.js'
+import { CountingWebSocket, counts, resetCounts, topFrames } from './workspace/countingSocket.js'
 import { seedRelayDir, seedStore, startRelay, type RelayProcess } from './workspace/relay.js'
 import { startBaselineClient, type BaselineClient } from './workspace/baselineClient.js'
 
@@ -453,6 +453,7 @@ const bench = async (): Promise<readonly Row[]> => {
       await until(ws, () => caughtUp && ws.status === 'synced')
       const ms = performance.now() - t0
       const bytes = counts.sent + counts.received
+      const frames = topFrames()
       for (let k = 0; k < indices.length; k++)
         if (!(await storedHas(reStore, corpus.ids[indices[k] as number] as string, changes[k] as Uint8Array)))
           throw new Error(
@@ -474,7 +475,7 @@ const bench = async (): Promise<readonly Row[]> => {
       hocusRe.push(h.ms)
       baseBytes.push(Math.min(y.sent + y.received, h.sent + h.received))
       log(
-        `reconnect round ${r + 1}: ${indices.length} changed (${changeBytes} B of updates): Weft ${ms.toFixed(0)} ms ${bytes} B (sent ${counts.sent}, received ${counts.received}; budget ${budget.toFixed(0)} B); y-websocket ${y.ms.toFixed(0)} ms ${y.sent + y.received} B; Hocuspocus ${h.ms.toFixed(0)} ms ${h.sent + h.received} B`,
+        `reconnect round ${r + 1}: ${indices.length} changed (${changeBytes} B of updates): Weft ${ms.toFixed(0)} ms ${bytes} B (budget ${budget.toFixed(0)} B; largest at the end: ${frames}; by the log, ${counts.sent + counts.received} B); y-websocket ${y.ms.toFixed(0)} ms ${y.sent + y.received} B; Hocuspocus ${h.ms.toFixed(0)} ms ${h.sent + h.received} B`,
       )
     }
     clearInterval(watch)

@@ -4,9 +4,44 @@
  * `WebSocketPolyfill`, so Weft, y-websocket and Hocuspocus are counted the same way.
  */
 import { WebSocket } from 'ws'
+import * as decoding from 'lib0/decoding'
 
 /** Bytes and messages counted since the last {@link resetCounts}. */
 export const counts = { sent: 0, received: 0, messagesSent: 0, messagesReceived: 0 }
+
+/**
+ * Bytes by Weft workspace frame (docs/spec/workspaces.md wire): `DOC <docId>` for a document's frames, else the
+ * frame kind (`SUBSCRIBE`, `CHANGES`...), both directions; frames of other protocols count under `other`.
+ */
+export const byFrame = new Map<string, number>()
+
+const KINDS = ['DOC', 'SUBSCRIBE', 'UNSUBSCRIBE', 'CATCH_UP', 'CHANGES', 'CHANGED', 'REFUSED']
+
+const tally = (data: unknown, size: number): void => {
+  let key = 'other'
+  if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
+    try {
+      const bytes =
+        data instanceof ArrayBuffer
+          ? new Uint8Array(data)
+          : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      const dec = decoding.createDecoder(bytes)
+      const kind = decoding.readVarUint(dec)
+      key = kind === 0 ? `DOC ${decoding.readVarString(dec)}` : (KINDS[kind] ?? 'other')
+    } catch {
+      key = 'other'
+    }
+  }
+  byFrame.set(key, (byFrame.get(key) ?? 0) + size)
+}
+
+/** The `n` largest entries of {@link byFrame}, as text. */
+export const topFrames = (n = 6): string =>
+  [...byFrame.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${k}: ${v} B`)
+    .join(', ')
 
 /** Zeroes {@link counts}. */
 export const resetCounts = (): void => {
@@ -14,6 +49,7 @@ export const resetCounts = (): void => {
   counts.received = 0
   counts.messagesSent = 0
   counts.messagesReceived = 0
+  byFrame.clear()
 }
 
 const byteLength = (data: unknown): number => {
@@ -29,14 +65,18 @@ export class CountingWebSocket extends WebSocket {
   constructor(...args: ConstructorParameters<typeof WebSocket>) {
     super(...args)
     this.on('message', (data: unknown) => {
-      counts.received += byteLength(data)
+      const size = byteLength(data)
+      counts.received += size
       counts.messagesReceived++
+      tally(data, size)
     })
   }
 
   override send(data: unknown, ...rest: unknown[]): void {
-    counts.sent += byteLength(data)
+    const size = byteLength(data)
+    counts.sent += size
     counts.messagesSent++
+    tally(data, size)
     ;(WebSocket.prototype.send as (this: WebSocket, ...a: unknown[]) => void).call(this, data, ...rest)
   }
 }
