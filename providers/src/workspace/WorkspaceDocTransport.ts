@@ -9,6 +9,7 @@ import {
 import { encodeDocFrame, encodeSubscribe, encodeUnsubscribe } from '@weft/core/protocol'
 import { connectionErrorReason, type ConnectionError } from '../websocket/connectionError.js'
 import type { WebSocketTransportEvents } from '../websocket/WebSocketTransport.js'
+import { HandshakeEcho } from './handshakeEcho.js'
 
 /** What a {@link WorkspaceDocTransport} needs of the workspace's one connection (the `WorkspaceSocket`). */
 export interface WorkspaceDocPort {
@@ -55,6 +56,8 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
   #destroyed = false
   /** A dropped document's subscription again, waiting. */
   #retry: ReturnType<typeof setTimeout> | null = null
+  /** A handshake of a document both sides hold stores nothing at the relay (WS-CLIENT-LINK-9). */
+  readonly #echo = new HandshakeEcho()
 
   /** Made by the workspace's socket (`WorkspaceSocket.transportFor`), not by apps. */
   constructor(port: WorkspaceDocPort, workspace: string, doc: string, peer: PeerId) {
@@ -106,7 +109,7 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
 
   send(data: Uint8Array, to?: PeerId): void {
     if (!this.#subscribed || (to !== undefined && to !== this.#peer)) return
-    this.#port.send(this.doc, encodeDocFrame(this.doc, data))
+    for (const m of this.#echo.outgoing(data)) this.#port.send(this.doc, encodeDocFrame(this.doc, m))
   }
 
   override destroy(): void {
@@ -122,6 +125,7 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
     if (!this.#wanted || this.#subscribed || !this.#port.open) return
     this.#stopRetry()
     this.#subscribed = true
+    this.#echo.reset()
     this.#subscribeFrame = encodeSubscribe(this.doc)
     this.#port.send(this.doc, this.#subscribeFrame)
     this.#update()
@@ -149,7 +153,9 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
 
   /** A DOC frame of this document arrived. */
   received(message: Uint8Array): void {
-    if (this.#subscribed) this.emit('message', [{ from: this.#peer, data: message }])
+    if (!this.#subscribed) return
+    for (const m of this.#echo.incoming(message)) this.#port.send(this.doc, encodeDocFrame(this.doc, m))
+    this.emit('message', [{ from: this.#peer, data: message }])
   }
 
   /**

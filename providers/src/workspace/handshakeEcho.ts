@@ -1,0 +1,141 @@
+import * as Y from 'yjs'
+import { MessageType, decodeMessage, encodeSyncStep2, type WireMessage } from '@weft/core/protocol'
+
+/** The empty Yjs update (no structs, no deletions): what the relay acknowledges without storing (RELAY-3.2). */
+const EMPTY_UPDATE = new Uint8Array([0, 0])
+
+type Ranges = Map<number, Array<[number, number]>>
+
+const decodeOrNull = (data: Uint8Array): WireMessage | null => {
+  try {
+    return decodeMessage(data)
+  } catch {
+    return null
+  }
+}
+
+/** The deletions of a (V1) update, per client as `[clock, end)` ranges, and whether it holds any struct. */
+const readUpdate = (update: Uint8Array): { structs: boolean; ds: Ranges } | null => {
+  try {
+    const { structs, ds } = Y.decodeUpdate(update)
+    const ranges: Ranges = new Map()
+    for (const [client, items] of ds.clients)
+      ranges.set(
+        client,
+        items.map((i) => [i.clock, i.clock + i.len]),
+      )
+    return { structs: structs.length > 0, ds: ranges }
+  } catch {
+    return null
+  }
+}
+
+const covered = (known: Ranges, ds: Ranges): boolean => {
+  for (const [client, ranges] of ds) {
+    const have = known.get(client) ?? []
+    for (const [from, to] of ranges) {
+      let at = from
+      for (const [a, b] of have) if (a <= at && b > at) at = b
+      if (at < to) return false
+    }
+  }
+  return true
+}
+
+const addRanges = (known: Ranges, ds: Ranges): void => {
+  for (const [client, ranges] of ds) {
+    const all = [...(known.get(client) ?? []), ...ranges].sort((x, y) => x[0] - y[0])
+    const merged: Array<[number, number]> = []
+    for (const [a, b] of all) {
+      const last = merged[merged.length - 1]
+      if (last && a <= last[1]) last[1] = Math.max(last[1], b)
+      else merged.push([a, b])
+    }
+    known.set(client, merged)
+  }
+}
+
+/**
+ * WS-CLIENT-LINK-9: keeps a handshake of a document both sides hold from storing anything at the relay. A Yjs step 2
+ * always carries the sender's whole delete set, so the client's answer to the relay's step 1 is never empty for a
+ * document with deletions, and the relay stores every update that is not empty: each handshake would be a change of
+ * the workspace (a new change number, CHANGED to every replica, each of which syncs the document briefly, whose own
+ * answer is a change again...). So a step 2 the client sends that holds no struct waits for the relay's step 2 (which
+ * carries the relay's whole delete set); if the relay has every deletion of it, it goes out as an empty update (same
+ * sequence number and epoch tag: the relay acknowledges it as usual), else as it was. Anything else from the relay
+ * first (a chunked step 2, an epoch offer) sends it as it was. One per subscription.
+ */
+export class HandshakeEcho {
+  /** The relay's deletions seen on this subscription; `null` until its step 2. */
+  #relay: Ranges | null = null
+  /** The relay's step 2 never came as one message: nothing is held or rewritten any more. */
+  #passing = false
+  #held: Array<{ data: Uint8Array; ds: Ranges; seq: number | null; epoch: string | null }> = []
+
+  /** An outgoing message: returns the messages to send now (it, a rewritten one, or none while it is held). */
+  outgoing(data: Uint8Array): Uint8Array[] {
+    // Presence may overtake a held step 2; anything else keeps its order behind it.
+    if (data[0] === MessageType.Awareness || data[0] === MessageType.QueryAwareness) return [data]
+    if (this.#passing || data[0] !== MessageType.Sync) return this.#flushWith(data)
+    const message = decodeOrNull(data)
+    if (message?.type !== 'sync-step2') return this.#flushWith(data)
+    const read = readUpdate(message.update)
+    if (!read || read.structs) return this.#flushWith(data)
+    const held = { data, ds: read.ds, seq: message.seq, epoch: message.epoch }
+    if (this.#relay === null) {
+      this.#held.push(held)
+      return []
+    }
+    return [this.#rewrite(held)]
+  }
+
+  /** An incoming message from the relay: returns held messages that may go out now. */
+  incoming(data: Uint8Array): Uint8Array[] {
+    if (this.#passing) return []
+    const message = decodeOrNull(data)
+    if (message === null) return []
+    switch (message.type) {
+      case 'sync-step1':
+      case 'awareness':
+      case 'query-awareness':
+      case 'ack':
+        return []
+      case 'sync-step2':
+      case 'sync-update': {
+        const read = readUpdate(message.update)
+        if (read === null) break
+        if (this.#relay === null) {
+          if (message.type === 'sync-update') break
+          this.#relay = new Map()
+        }
+        addRanges(this.#relay, read.ds)
+        return this.#held.splice(0).map((h) => this.#rewrite(h))
+      }
+      default:
+        break
+    }
+    // Not the relay's step 2 as one message: held messages go out as they were, and later ones too.
+    this.#passing = true
+    return this.#held.splice(0).map((h) => h.data)
+  }
+
+  /** The subscription ended: held messages are dropped (the next handshake sends what is still needed). */
+  reset(): void {
+    this.#relay = null
+    this.#passing = false
+    this.#held = []
+  }
+
+  #flushWith(data: Uint8Array): Uint8Array[] {
+    // Order is kept: a held step 2 goes out before a later message as it was.
+    const out = this.#held.splice(0).map((h) => h.data)
+    out.push(data)
+    return out
+  }
+
+  #rewrite(h: { data: Uint8Array; ds: Ranges; seq: number | null; epoch: string | null }): Uint8Array {
+    return this.#relay !== null && covered(this.#relay, h.ds)
+      ? encodeSyncStep2(EMPTY_UPDATE, h.seq, h.epoch)
+      : h.data
+  }
+}
