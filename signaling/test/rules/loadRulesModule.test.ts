@@ -5,7 +5,7 @@ import { loadRulesModule } from '../../src/relay/rules/loadRulesModule.js'
 import { WeftServerError } from '../../src/WeftServerError.js'
 import { boardRules } from './relayRules.js'
 
-const fixture = fileURLToPath(new URL('./boardRulesModule.ts', import.meta.url))
+const fixture = fileURLToPath(new URL('./boardRulesModule.mjs', import.meta.url))
 
 describe('weft serve --rules', () => {
   it('RULES-4.1: --rules (or WEFT_RULES) names the module; it needs the relay', () => {
@@ -20,8 +20,14 @@ describe('weft serve --rules', () => {
   })
 
   it('RULES-4.1: a module whose default export is defineRules(...) rules every room', async () => {
-    const option = await loadRulesModule(fixture)
-    expect(option).toEqual({ '*': boardRules })
+    const option = (await loadRulesModule(fixture)) as Record<string, typeof boardRules>
+    expect(Object.keys(option)).toEqual(['*'])
+    // The same rules as the in-process fixture, loaded from a plain JavaScript module (as users write them).
+    expect([option['*']!.schema.name, option['*']!.schema.version]).toEqual([
+      boardRules.schema.name,
+      boardRules.schema.version,
+    ])
+    expect(Object.keys(option['*']!)).toEqual(Object.keys(boardRules))
   })
 
   it('RULES-4.1: a module that cannot be loaded or exports no rules is an invalid argument', async () => {

@@ -8,7 +8,7 @@ import { CloseCode } from '@weft/core'
 import { listening, spawnWeft, type WeftProcess } from '../helpers/spawnWeft.js'
 import { stockClient, type StockClient } from '../helpers/stockClient.js'
 
-const RULES = fileURLToPath(new URL('./boardRulesModule.ts', import.meta.url))
+const RULES = fileURLToPath(new URL('./boardRulesModule.mjs', import.meta.url))
 const procs: WeftProcess[] = []
 const clients: StockClient[] = []
 const dirs: string[] = []
