@@ -47,3 +47,32 @@ export const loadHocuspocusProvider = () =>
   load<{ HocuspocusProvider: new (options: HocuspocusProviderOptions) => HocuspocusProviderLike }>(
     '@hocuspocus/provider',
   )
+
+/** The part of `@hocuspocus/provider`'s `HocuspocusProviderWebsocket` (one socket for many documents) used. */
+export interface HocuspocusSocketLike {
+  connect(): unknown
+  disconnect(): void
+  destroy(): void
+}
+
+/** The part of a `HocuspocusProvider` on a shared socket that the workspace benchmark uses. */
+export interface HocuspocusDocProviderLike {
+  attach(): void
+  on(event: 'synced', listener: () => void): void
+  off(event: 'synced', listener: () => void): void
+  destroy(): void
+}
+
+/** `@hocuspocus/provider` with its multiplexed socket (documents sharing one `HocuspocusProviderWebsocket`). */
+export const loadHocuspocusMultiplexed = () =>
+  load<{
+    HocuspocusProvider: new (options: {
+      websocketProvider: HocuspocusSocketLike
+      name: string
+      document: Y.Doc
+    }) => HocuspocusDocProviderLike
+    HocuspocusProviderWebsocket: new (options: {
+      url: string
+      WebSocketPolyfill: unknown
+    }) => HocuspocusSocketLike
+  }>('@hocuspocus/provider')

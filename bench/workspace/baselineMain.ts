@@ -17,9 +17,11 @@ import { createInterface } from 'node:readline'
 import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider'
 import { CountingWebSocket, counts, resetCounts } from './countingSocket.js'
+import { loadHocuspocusMultiplexed, type HocuspocusSocketLike } from '../server/hocuspocus.js'
 import { decodeBlobs } from './corpus.js'
+
+const { HocuspocusProvider, HocuspocusProviderWebsocket } = await loadHocuspocusMultiplexed()
 
 const [kind, url, corpusFile] = process.argv.slice(2) as ['yws' | 'hocuspocus', string, string]
 const updates = decodeBlobs(readFileSync(corpusFile))
@@ -35,11 +37,11 @@ interface Conn {
   destroy(): void
 }
 
-let shared: HocuspocusProviderWebsocket | null = null
-const hocusSocket = (): HocuspocusProviderWebsocket =>
+let shared: HocuspocusSocketLike | null = null
+const hocusSocket = (): HocuspocusSocketLike =>
   new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: CountingWebSocket })
 
-const open = (i: number, doc: Y.Doc, socket: HocuspocusProviderWebsocket | null): Conn => {
+const open = (i: number, doc: Y.Doc, socket: HocuspocusSocketLike | null): Conn => {
   if (kind === 'yws') {
     const p = new WebsocketProvider(url, room(i), doc, { WebSocketPolyfill: CountingWebSocket as never })
     return {
