@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SyncSession, applyStoredDoc, docId, type PeerId } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { openWorkspace, type PeerSummaryReport } from '../../src/index.js'
@@ -12,12 +12,13 @@ import { textBecomes } from '../webrtc/support/weftPeer.js'
 
 // Two workspaces over real WebRTC (@roamhq/wrtc): each side's ONE WebRtcTransport (the room W/.workspace, what
 // WorkspaceWebRtc makes) runs in its own process (one native WebRTC peer per process); the DocMux, the documents
-// and their sessions run here.
+// and their sessions run here. Each test gets its own two processes: a second native peer connection in a process
+// that still holds the first test's one crashed the process (SIGSEGV) under CI's load.
 let server: TestSignalingServer
 let procA: PeerProcess
 let procB: PeerProcess
 
-beforeAll(async () => {
+beforeEach(async () => {
   ;[server, procA, procB] = await Promise.all([
     startTestSignalingServer(),
     PeerProcess.spawn('weft'),
@@ -25,7 +26,7 @@ beforeAll(async () => {
   ])
 })
 
-afterAll(async () => {
+afterEach(async () => {
   await Promise.all([procA?.kill(), procB?.kill()])
   await server?.close()
   expect([...(procA?.faults ?? []), ...(procB?.faults ?? [])]).toEqual([])
