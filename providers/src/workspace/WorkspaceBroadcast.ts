@@ -4,13 +4,13 @@ import {
   WeftError,
   WeftErrorCode,
   isWorkspaceDocId,
-  isWorkspaceId,
   peerId,
   type PeerId,
   type Transport,
   type TransportEvents,
   type TransportStatus,
 } from '@weft/core'
+import { requireWorkspaceId } from './catalogue.js'
 import { decodeWorkspaceFrame, encodeDocFrame } from '@weft/core/protocol'
 import type { PeerSummary, PeerSummaryReport, PeerSummarySource } from './peerSummary.js'
 
@@ -88,11 +88,7 @@ export class WorkspaceBroadcast extends ObservableV2<WorkspaceBroadcastEvents> i
 
   constructor(options: WorkspaceBroadcastOptions) {
     super()
-    if (!isWorkspaceId(options.workspace))
-      throw new WeftError(
-        WeftErrorCode.InvalidArgument,
-        `not a workspace id: ${JSON.stringify(options.workspace)}`,
-      )
+    requireWorkspaceId(options.workspace)
     this.workspace = options.workspace
     this.id = options.id ?? randomId()
     this.#name = `${options.prefix ?? 'weft-workspace:'}${options.workspace}`

@@ -5,7 +5,6 @@ import {
   WeftError,
   WeftErrorCode,
   isWorkspaceDocId,
-  isWorkspaceId,
   peerId,
   toWeftError,
   workspaceDocId,
@@ -13,6 +12,7 @@ import {
   type DocStore,
   type TransportStatus,
 } from '@weft/core'
+import { requireWorkspaceId } from './catalogue.js'
 import { decodeWorkspaceFrame, encodeCatchUp, type WorkspaceFrame } from '@weft/core/protocol'
 import type { ConnectionError } from '../websocket/connectionError.js'
 import {
@@ -107,11 +107,7 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
 
   constructor(options: WorkspaceSocketOptions) {
     super()
-    if (!isWorkspaceId(options.workspace))
-      throw new WeftError(
-        WeftErrorCode.InvalidArgument,
-        `not a workspace id: ${JSON.stringify(options.workspace)}`,
-      )
+    requireWorkspaceId(options.workspace)
     this.workspace = options.workspace
     this.#store = options.store
     this.#cursorDoc = options.cursorDoc ?? workspaceDocId(options.workspace, CATALOGUE_DOC)

@@ -1,4 +1,4 @@
-import { WeftError, WeftErrorCode, isWorkspaceId } from '@weft/core'
+import { requireWorkspaceId } from './catalogue.js'
 import { WebRtcTransport } from '../webrtc/WebRtcTransport.js'
 import type { WebRtcTransportOptions } from '../webrtc/WebRtcTransportOptions.js'
 import { DocMux } from './DocMux.js'
@@ -20,11 +20,7 @@ export const workspaceRoom = (workspace: string): string => `${workspace}/.works
  */
 export class WorkspaceWebRtc extends DocMux {
   constructor(options: WorkspaceWebRtcOptions) {
-    if (!isWorkspaceId(options.workspace))
-      throw new WeftError(
-        WeftErrorCode.InvalidArgument,
-        `not a workspace id: ${JSON.stringify(options.workspace)}`,
-      )
+    requireWorkspaceId(options.workspace)
     const { workspace, ...rest } = options
     super(workspace, new WebRtcTransport({ ...rest, room: workspaceRoom(workspace) }))
   }

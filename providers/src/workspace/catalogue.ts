@@ -63,7 +63,7 @@ export const requireWorkspaceId = (id: string): void => {
   if (typeof id !== 'string' || !isWorkspaceId(id))
     throw new WeftError(
       WeftErrorCode.InvalidArgument,
-      `workspace id ${JSON.stringify(id)}: must be non-empty, without "/", at most 128 bytes`,
+      `not a workspace id: ${JSON.stringify(id)} (non-empty, without "/", at most 128 bytes)`,
     )
 }
 
