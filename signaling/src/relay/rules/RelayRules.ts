@@ -16,20 +16,24 @@ export type RelayRulesOption =
 /** A refused update's verdict (what the writer is told). */
 export type RuleRefusal = Extract<RulesVerdict, { ok: false }>
 
-/** Errors that carry a rules refusal, so that the writer's connection can tell its writer (RULES-4.3). */
-const refusals = new WeakMap<object, RuleRefusal>()
+/** A refused update's error, carrying the rules verdict so that the writer's connection can tell its writer (RULES-4.3). */
+class RuleRejection extends WeftServerError {
+  readonly verdict: RuleRefusal
+  constructor(room: string, verdict: RuleRefusal) {
+    super(
+      'rejected-update',
+      `an update of ${JSON.stringify(room)} broke ${verdict.ruleId}: ${verdict.reason}`,
+    )
+    this.verdict = verdict
+  }
+}
 
 /** The rules refusal behind a refused update's error, or `null` when it was refused for another reason. */
 export const ruleRefusalOf = (err: unknown): RuleRefusal | null =>
-  typeof err === 'object' && err !== null ? (refusals.get(err) ?? null) : null
+  err instanceof RuleRejection ? err.verdict : null
 
 const rejection = (room: string, verdict: RuleRefusal): Promise<void> => {
-  const err = new WeftServerError(
-    'rejected-update',
-    `an update of ${JSON.stringify(room)} broke ${verdict.ruleId}: ${verdict.reason}`,
-  )
-  refusals.set(err, verdict)
-  const refused = Promise.reject(err)
+  const refused = Promise.reject(new RuleRejection(room, verdict))
   refused.catch(() => undefined)
   return refused
 }
