@@ -4,8 +4,10 @@ import { createRelayCore, parseUrl, type WeftServiceOptions } from './createWeft
 import { serveStatic } from './http/serveStatic.js'
 import type { ServerMetrics } from './metrics/ServerMetrics.js'
 import type { RelayOptions } from './relay/RelayOptions.js'
+import type { RevalidateFilter, RevalidateResult } from './relay/revalidate.js'
 import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
 import { WeftServerError } from './WeftServerError.js'
+import { workspacePrefixOf } from './workspace/WorkspaceEndpoint.js'
 
 /** Options of {@link createWeftServer}. Everything is optional; see docs/guides/server.md. */
 export interface WeftServerOptions extends WeftServiceOptions {
@@ -31,6 +33,12 @@ export interface WeftServer {
   listen(): Promise<ListenAddress>
   /** Graceful shutdown: stops accepting, closes every connection with `ServerShutdown`, flushes, closes the store. */
   close(): Promise<void>
+  /**
+   * Decides again what the open connections `filter` matches may do and applies it at once: access gone closes with
+   * `AccessRevoked` (4406), `write` become `read` makes the connection read-only (RELAY-4.5 to 4.9). As
+   * `WeftRelay.revalidate`; see "Revoking access" in docs/guides/server.md.
+   */
+  revalidate(filter?: RevalidateFilter): Promise<RevalidateResult>
   /** The server's metrics (also served at `/metrics`). */
   readonly metrics: ServerMetrics
 }
@@ -58,6 +66,8 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     workspacePath: options.workspacePath,
   })
   const { logger, metrics } = core
+  // WS-RELAY-10: plain HTTP under the workspace endpoint is answered 426, as under the rooms' (`null`: none served).
+  const workspacePrefix = relayOptions ? workspacePrefixOf(options.workspacePath) : null
   let state: 'idle' | 'listening' | 'closing' | 'closed' = 'idle'
   const startedAt = Date.now()
 
@@ -101,7 +111,9 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
       const text = await metrics.render()
       return void res.writeHead(200, { 'content-type': metrics.contentType }).end(text)
     }
-    if (path === '/signal' || path === '/relay' || path.startsWith(RELAY_PREFIX)) {
+    const workspace =
+      workspacePrefix !== null && (path.startsWith(workspacePrefix) || `${path}/` === workspacePrefix)
+    if (path === '/signal' || path === '/relay' || path.startsWith(RELAY_PREFIX) || workspace) {
       return void res
         .writeHead(426, { upgrade: 'websocket', 'content-type': 'text/plain' })
         .end('upgrade required\n')
@@ -167,5 +179,5 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     logger.info('closed')
   }
 
-  return { listen, close, metrics }
+  return { listen, close, revalidate: (filter) => core.revalidate(filter), metrics }
 }
