@@ -2,7 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
 import { pino, type Logger } from 'pino'
-import { CloseCode, closeCodeName } from '@weft/core'
+import { CloseCode, closeCodeName, isWorkspaceId } from '@weft/core'
 import { AdmissionControl } from './admission/AdmissionControl.js'
 import { ClientAddresses } from './admission/ClientAddresses.js'
 import { Authenticator, type AuthOptions, type AuthResult } from './auth/Authenticator.js'
@@ -77,11 +77,21 @@ export interface WeftServiceOptions {
 }
 
 /**
- * What the app tells {@link WeftRelay.accept} about a WebSocket it accepted: the room and its own auth decision.
+ * What the app tells {@link WeftRelay.accept} about a WebSocket it accepted: the room (or the workspace) and its own
+ * auth decision.
  */
 export interface AcceptRequest {
-  /** The room the client asked for (decoded, as the part after `<path>/` of an upgrade; 1 to `maxRoomNameLength` characters). */
-  readonly room: string
+  /**
+   * The room the client asked for (decoded, as the part after `<path>/` of an upgrade; 1 to `maxRoomNameLength`
+   * characters). Give a `room` or a `workspace`.
+   */
+  readonly room?: string | undefined
+  /**
+   * The workspace `W` the client asked for, instead of a room (EMBED-5): the socket is served as one to
+   * `<workspacePath>/<W>` (docs/spec/workspaces.md, WS-RELAY-*), carrying any of W's documents, each checked against
+   * `grant` when the client subscribes to it. Needs the relay's workspace endpoint (`workspacePath` not `false`).
+   */
+  readonly workspace?: string | undefined
   /**
    * The app's auth decision for this client: the rooms it may use and how (`new RoomGrant({ [room]: 'write' })`,
    * `RoomGrant.open()` for an app without auth, or the grant of `Authenticator.authenticate`'s result), optionally
@@ -140,6 +150,12 @@ export interface WeftRelay {
    * (`RateLimited`). A refused socket is closed with that code. An accepted one ends when the grant does
    * (`TokenExpired`), is closed by {@link WeftRelay.close} and runs every hook but `authenticate`. Starts the relay
    * if it is not started (the socket waits for the store).
+   *
+   * With `request.workspace` instead of a room (EMBED-5), the socket is a workspace socket, as an upgrade to
+   * `<workspacePath>/<W>` is: an id that is not a workspace id is refused with `Forbidden`, and access is decided per
+   * document at each SUBSCRIBE (WS-RELAY-3). A socket that reports `bufferedAmount` (as `WsRelaySocket` does) gets the
+   * endpoint's flow control (WS-RELAY-5); throws `invalid-argument` for both a room and a workspace, and for a
+   * workspace when `workspacePath` is `false`.
    *
    * The app's WebSocket server owns what depends on the transport: message size limits (`ws`'s `maxPayload`:
    * set it to `limits.maxRelayMessageBytes` or less), pings for dead peers, the header timeout, upgrade rate limits.
@@ -584,8 +600,16 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
         'accept() needs a RoomGrant: the app decides who the client is',
       )
     }
-    const { room, grant } = request
+    const { room, grant, workspace } = request
     const client = request.clientAddress
+    if (workspace !== undefined && (room !== undefined || workspacePrefix === null)) {
+      throw new WeftServerError(
+        'invalid-argument',
+        room !== undefined
+          ? 'accept() takes a room or a workspace, not both'
+          : 'accept({ workspace }) needs the workspace endpoint (workspacePath is false)',
+      )
+    }
     const refuse = (code: CloseCode, reason: string): void => {
       metrics.countClose(code)
       logger.debug(
@@ -595,7 +619,12 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       socket.attach(IGNORE)
       socket.close(code, reason)
     }
-    if (typeof room !== 'string' || room.length === 0 || room.length > limits.maxRoomNameLength) {
+    // EMBED-5: a workspace socket's access is decided per document (WS-RELAY-3); `target` is its room `W/*`.
+    const target = workspace === undefined ? room : `${workspace}/*`
+    if (workspace !== undefined && (typeof workspace !== 'string' || !isWorkspaceId(workspace))) {
+      return refuse(CloseCode.Forbidden, 'invalid workspace id')
+    }
+    if (typeof target !== 'string' || target.length === 0 || target.length > limits.maxRoomNameLength) {
       return refuse(CloseCode.Forbidden, 'invalid room name')
     }
     if (state === 'idle') void start().catch(() => undefined)
@@ -613,7 +642,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     if (!socket.open) return socket.attach(IGNORE)
     // AUTH-7: the grant must still hold now, when the connection starts.
     if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
-    const access = grant.access(room)
+    const access = workspace === undefined ? grant.access(target) : null
     if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
@@ -632,14 +661,19 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     accepted.relay.inc()
     if (logger.isLevelEnabled('debug')) {
       conn.logger.debug(
-        { endpoint: 'relay', room, access, sub: grant.subject, client },
+        { endpoint: 'relay', room: target, access, sub: grant.subject, client },
         'connection handed over',
       )
     }
     try {
-      relay?.accept(conn, room, access, {
+      if (access === null) {
+        const who = { grant, id, clientAddress: client ?? '' }
+        workspaces?.accept(conn, workspace as string, who, (fn) => void setTimeout(fn, HANDED_DRAIN_MS))
+        return
+      }
+      relay?.accept(conn, target, access, {
         id,
-        room,
+        room: target,
         access,
         grant,
         subject: grant.subject,
@@ -806,6 +840,12 @@ export const parseUrl = (raw: string | undefined): URL | null => {
 /** A handler that drops everything (a refused socket's). */
 const IGNORE: RelaySocketHandler = { onMessage: () => undefined, onClose: () => undefined }
 
+/**
+ * EMBED-5: how often a handed-over workspace socket's send buffer is looked at while it is full (a `RelaySocket` has
+ * no drain event; the fair sender writes again once `bufferedAmount` fell under its mark).
+ */
+const HANDED_DRAIN_MS = 10
+
 /** Longest `setTimeout` delay (about 24.8 days); a later expiry is armed again when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -837,6 +877,12 @@ class HandedSocket implements RelaySocket {
 
   get logger(): Logger {
     return this.#inner.logger
+  }
+
+  /** The inner socket's `bufferedAmount` when it reports one (`WsRelaySocket`), else 0 (EMBED-5's flow control). */
+  get bufferedAmount(): number {
+    const buffered = (this.#inner as { readonly bufferedAmount?: unknown }).bufferedAmount
+    return typeof buffered === 'number' ? buffered : 0
   }
 
   attach(handler: RelaySocketHandler): void {

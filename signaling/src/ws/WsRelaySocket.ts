@@ -92,6 +92,11 @@ export class WsRelaySocket implements RelaySocket {
     return !this.#closing && !this.#closed && this.#ws.readyState === OPEN
   }
 
+  /** Bytes `send` queued that the WebSocket has not written yet (a workspace socket's flow control, EMBED-5). */
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount
+  }
+
   attach(handler: RelaySocketHandler): void {
     this.#handler = handler
     if (this.#closed) return this.#closeHandler(handler)
