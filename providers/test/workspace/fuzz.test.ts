@@ -8,14 +8,15 @@ import { MemoryWorkspaceRelay, settle } from './support/memoryWorkspaceRelay.js'
 const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1)
 
 describe('workspace fuzzer', () => {
-  it('WS-REL-1: every seed of the fixed set converges: one catalogue, every edit everywhere, no pending change evicted', async () => {
+  it('WS-REL-1, WS-REL-2: every seed of the fixed set converges through replica and relay restarts: one catalogue, every edit everywhere, no pending change evicted', async () => {
     const results: WorkspaceFuzzResult[] = []
     for (const s of SEEDS) results.push(await runWorkspaceSeed(s))
     expect(results.filter((r) => !r.ok).map((r) => `seed ${r.seed}: ${r.detail}`)).toEqual([])
     // The set really exercises the faults it claims to.
-    const sum = (k: 'restarts' | 'partitions' | 'compactions' | 'deletes' | 'evictions') =>
+    const sum = (k: 'restarts' | 'relayRestarts' | 'partitions' | 'compactions' | 'deletes' | 'evictions') =>
       results.reduce((n, r) => n + r[k], 0)
     expect(sum('restarts')).toBeGreaterThan(20)
+    expect(sum('relayRestarts')).toBeGreaterThan(20)
     expect(sum('partitions')).toBeGreaterThan(20)
     expect(sum('compactions')).toBeGreaterThan(10)
     expect(sum('deletes')).toBeGreaterThan(5)

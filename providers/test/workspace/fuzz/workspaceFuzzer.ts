@@ -2,8 +2,9 @@
  * The seeded workspace fuzzer (WS-REL-1): 2-4 replicas of one workspace, each with its own store and an in-memory
  * workspace link to one relay (`MemoryWorkspaceRelay`), take random steps: create, delete, rename, edit, open,
  * close (which evicts under a small budget), partitions (a replica offline and back), restarts (the workspace
- * destroyed and opened again on the same store), compactions of a replica's or the relay's stored documents, and
- * partial deliveries of the network. At the end every replica is online and the network quiet; the fuzzer then
+ * destroyed and opened again on the same store), relay restarts (the relay's rooms and connections made again over
+ * its surviving store), compactions of a replica's or the relay's stored documents, and partial deliveries of the
+ * network. At the end every replica is online and the network quiet; the fuzzer then
  * checks that every replica has the same catalogue, that every document opened on every replica holds every edit
  * ever made to it (an oracle of edit tokens), and that no store ever removed a document holding changes the relay
  * had not confirmed (eviction or purge of a pending change).
@@ -67,6 +68,12 @@ export interface WorkspaceFuzzOptions {
    * used to check that the fuzzer's oracle catches lost changes.
    */
   readonly brokenRestarts?: boolean
+  /**
+   * Restart the relay now and then (default true): after a step, with probability 0.05 drawn from a stream of its
+   * own (so a seed's other steps are the ones it took before relay restarts existed), the relay drops its rooms and
+   * connections and starts again on its store; every online replica reconnects and catches up.
+   */
+  readonly relayRestarts?: boolean
 }
 
 /** The outcome of one seed, with counts of what it exercised. */
@@ -80,6 +87,7 @@ export interface WorkspaceFuzzResult {
   readonly deletes: number
   readonly partitions: number
   readonly restarts: number
+  readonly relayRestarts: number
   readonly compactions: number
   readonly evictions: number
 }
@@ -104,6 +112,7 @@ export async function runWorkspaceSeed(
   options: WorkspaceFuzzOptions = {},
 ): Promise<WorkspaceFuzzResult> {
   const rand: Rand = seededRandom(seed)
+  const relayRand: Rand = seededRandom(seed * 7919 + 17)
   const log = options.log
   const net = new MemoryNetwork()
   const relay = new MemoryWorkspaceRelay(net)
@@ -115,6 +124,7 @@ export async function runWorkspaceSeed(
     deletes: 0,
     partitions: 0,
     restarts: 0,
+    relayRestarts: 0,
     compactions: 0,
     evictions: 0,
   }
@@ -239,6 +249,11 @@ export async function runWorkspaceSeed(
         await new Promise((resolve) => setImmediate(resolve))
       }
       if (rand() < 0.3) await settle(net)
+      if (options.relayRestarts !== false && relayRand() < 0.05) {
+        await relay.restart()
+        counts.relayRestarts++
+        log?.(`${step}: relay restart`)
+      }
     }
 
     // Heal: everyone online, nothing in flight, then every document opened everywhere and compared.
@@ -323,7 +338,16 @@ export async function runWorkspaceSeeds(
   print: (line: string) => void,
 ): Promise<number> {
   const t0 = Date.now()
-  const total = { edits: 0, creates: 0, deletes: 0, partitions: 0, restarts: 0, compactions: 0, evictions: 0 }
+  const total = {
+    edits: 0,
+    creates: 0,
+    deletes: 0,
+    partitions: 0,
+    restarts: 0,
+    relayRestarts: 0,
+    compactions: 0,
+    evictions: 0,
+  }
   let failed = 0
   for (let s = from; s < from + count; s++) {
     const r = await runWorkspaceSeed(s, { steps })

@@ -50,6 +50,8 @@ export class MemoryWorkspaceRelay {
   readonly #pushed = new Map<string, number>()
   #pushing: Promise<void> = Promise.resolve()
   #n = 0
+  /** Bumped by {@link restart}: the room endpoints of each run of the relay have their own names (peer ids). */
+  #run = 0
 
   constructor(net: MemoryNetwork) {
     this.net = net
@@ -60,7 +62,7 @@ export class MemoryWorkspaceRelay {
   endpoint(room: string): MemoryTransport {
     let entry = this.#rooms.get(room)
     if (!entry) {
-      const end = this.net.transport(`relay:${room}`)
+      const end = this.net.transport(this.#run === 0 ? `relay:${room}` : `relay:${room}#${this.#run}`)
       end.connect()
       const handle = openDocument({ docId: room, store: this.store }).then((h) => {
         h.addTransport(end)
@@ -102,6 +104,31 @@ export class MemoryWorkspaceRelay {
   /** Resolves once every change so far was pushed to the connected links. */
   pushed(): Promise<void> {
     return this.#pushing
+  }
+
+  /**
+   * Restarts the relay (WS-REL-2): its in-memory state (loaded rooms, their endpoints, the pushed change numbers) is
+   * dropped and made again, while its store survives. Every connected link loses its connection (in-flight messages
+   * are lost, its documents see their relay peer leave) and connects again to the new rooms, catching up from its
+   * cursor as a reconnecting `WorkspaceSocket` does; a link that is offline finds the new rooms when it connects.
+   * The new run starts pushing from the workspaces' sequences as stored, as a relay does when its first socket opens.
+   */
+  async restart(): Promise<void> {
+    await this.#pushing
+    const rooms = [...this.#rooms]
+    this.#rooms.clear()
+    this.#run++
+    const online = [...this.#links].filter((link) => link.status === 'connected')
+    for (const link of online) link.disconnect()
+    for (const [, { end, handle }] of rooms) {
+      end.destroy()
+      await (await handle).destroy()
+    }
+    this.#pushed.clear()
+    for (const w of await this.store.workspaces()) this.#pushed.set(w.id, w.seq)
+    // The stand-in attaches a room's document asynchronously; a message reaching it before is lost: open them first.
+    for (const [room] of rooms) await this.doc(room)
+    for (const link of online) await link.connect()
   }
 
   async destroy(): Promise<void> {
