@@ -19,17 +19,26 @@ import { InputBudget } from './connection/InputBudget.js'
 import type { WeftHooks } from './hooks.js'
 import { ServerMetrics, type Endpoint, type ServerMetricsOptions } from './metrics/ServerMetrics.js'
 import { openRelayStore } from './relay/openRelayStore.js'
+import type { RelayConnection } from './relay/RelayConnection.js'
 import { RelayHub } from './relay/RelayHub.js'
 import type { RelaySocket, RelaySocketHandler } from './relay/RelaySocket.js'
 import type { SharedMessage } from './relay/SharedMessage.js'
 import type { RelayOptions } from './relay/RelayOptions.js'
 import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
-import { SignalingHub } from './signal/SignalingHub.js'
+import {
+  matchesRevalidateFilter,
+  RevalidateTally,
+  type RevalidatedConnection,
+  type RevalidateFilter,
+  type RevalidateResult,
+} from './relay/revalidate.js'
+import { SignalingHub, type Subscriber } from './signal/SignalingHub.js'
 import { WeftServerError } from './WeftServerError.js'
 import { acceptWebSocket, handshakeProblem, refuseUpgrade, refuseWebSocket } from './ws/acceptWebSocket.js'
 import { destroyOnError } from './ws/WebSocketConnection.js'
 import { whenDrained } from './workspace/whenDrained.js'
 import { WorkspaceEndpoint, workspacePrefixOf, workspaceRoute } from './workspace/WorkspaceEndpoint.js'
+import type { WorkspaceSession } from './workspace/WorkspaceSession.js'
 
 /**
  * Options of {@link createWeftRelay}: the relay's own settings ({@link RelayOptions}: `store` or `dataDir`, commit
@@ -167,6 +176,25 @@ export interface WeftRelay {
    */
   start(): Promise<void>
   /**
+   * Decides again, for each open connection that `filter` matches, what it may do, and applies the outcome at once
+   * (RELAY-4.5 to 4.9; "Revoking access" in docs/guides/server.md). Call it after the app changed who may do what (a
+   * member removed, a role lowered, a token denied).
+   *
+   * The decision is the one made at the upgrade: the `authenticate` hook runs again with the connection's upgrade
+   * request and token (and `ctx.jwt`, the token verified again), `ctx.connection` telling it which open connection it
+   * decides. A connection whose access is gone is closed with `AccessRevoked` (4406, final; `TokenExpired` for the
+   * reason `"token expired"`); one whose `write` access became `read` stays and is refused its next update as any
+   * read-only connection (`ReadOnly`, RELAY-4.3); a new grant's subject, claims and expiry replace the old ones (the
+   * room rules' writer, the hooks' `connection`, the expiry timer). Access that grew takes effect at the next
+   * connection. Workspace sockets lose only the documents whose access is gone (REFUSED with `AccessRevoked`);
+   * signaling connections are closed when a subscribed topic lost write access.
+   *
+   * Without an `authenticate` hook the decision is the JWT alone, which cannot change while the token is valid:
+   * nothing is decided again (every match is `kept`). Sockets handed over with {@link WeftRelay.accept} carry the
+   * app's own decision and are not revalidated (close them yourself). Resolves once every decision is applied.
+   */
+  revalidate(filter?: RevalidateFilter): Promise<RevalidateResult>
+  /**
    * Graceful shutdown (EMBED-2): refuses new upgrades (503), closes every connection with `ServerShutdown`, flushes
    * every accepted update, waits for running hooks and closes a store the relay opened (never one it was given).
    * Does not close the app's server.
@@ -226,6 +254,7 @@ export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
     handleUpgrade,
     accept: (socket, request) => core.accept(socket, request),
     start: () => core.start(),
+    revalidate: (filter) => core.revalidate(filter),
     close: () => core.close(),
     metrics: core.metrics,
   }
@@ -263,6 +292,8 @@ export interface RelayCore {
   accept(socket: RelaySocket, request: AcceptRequest): void
   start(): Promise<void>
   close(): Promise<void>
+  /** {@link WeftRelay.revalidate}. */
+  revalidate(filter?: RevalidateFilter): Promise<RevalidateResult>
   readonly metrics: ServerMetrics
   readonly logger: Logger
   /** Open connections per endpoint. */
@@ -322,6 +353,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   const workspacePrefix = relayOptions ? workspacePrefixOf(options.workspacePath) : null
   let workspaces: WorkspaceEndpoint | null = null
   const sockets = new Set<AuthorizedSocket>()
+  /** What revalidating each accepted upgrade needs (RELAY-4.5). */
+  const lives = new WeakMap<AuthorizedSocket, Live>()
   /** Upgrades waiting for their auth decision (or the store): refused with 503 by close() (EMBED-2). */
   const deciding = new Set<Duplex>()
   /** Sockets the app handed over (EMBED-4). */
@@ -460,6 +493,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     token: string | undefined,
     target: Route,
     client: string,
+    connection?: OpenConnection,
   ): Promise<AuthResult | Error> => {
     const authenticate = hooks.authenticate
     if (!authenticate) return auth.authenticate(token)
@@ -473,6 +507,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
         clientAddress: client,
         token,
         jwt,
+        ...(connection ? { connection } : {}),
       })
       if (!isAuthResult(result)) return new Error('the authenticate hook returned no AuthResult')
       return result
@@ -504,7 +539,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     // CONN-5: checked before the token (no verification work when full) and again after it.
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
-    const result = await decide(req, extractToken(url, offered), target, client)
+    const token = extractToken(url, offered)
+    const result = await decide(req, token, target, client)
     // EMBED-2: a relay started by its first upgrade opens its store before any connection is created.
     if (state === 'starting') await started?.catch(() => undefined)
     if (state !== 'open' || socket.destroyed || socket.writableEnded) {
@@ -546,8 +582,13 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     sockets.add(conn)
     counts[target.endpoint]++
     accepted[target.endpoint].inc()
+    // RELAY-4.5: the decision's inputs are kept only when there is a decision to make again (an authenticate hook).
+    const live: Live = hooks.authenticate
+      ? { target, request: req, token, member: null, revision: 0 }
+      : { target, request: null, token: undefined, member: null, revision: 0 }
+    lives.set(conn, live)
     try {
-      serve(conn, grant, target, access, client, socket)
+      live.member = serve(conn, grant, target, access, client, socket)
     } catch (err) {
       // The connection is registered: it is released once, when its socket is gone.
       logger.error({ err, conn: conn.id, endpoint: target.endpoint }, 'connection start failed')
@@ -564,10 +605,10 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     access: Exclude<Access, 'none'> | null,
     client: string,
     socket: Duplex,
-  ): void => {
+  ): Live['member'] => {
     if (target.endpoint === 'relay' && target.workspace) {
       const who = { grant, id: conn.id, clientAddress: client }
-      return workspaces?.accept(conn, target.workspace, who, whenDrained(socket))
+      return workspaces?.accept(conn, target.workspace, who, whenDrained(socket)) ?? null
     }
     // A child logger per connection costs memory: made only when debug lines are wanted (or the connection logs).
     const debug = logger.isLevelEnabled('debug')
@@ -581,13 +622,105 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
         'connection opened',
       )
     }
-    relay?.accept(conn, target.room, access, {
+    return (
+      relay?.accept(conn, target.room, access, {
+        id: conn.id,
+        room: target.room,
+        access,
+        grant,
+        subject: grant.subject,
+        clientAddress: client,
+      }) ?? null
+    )
+  }
+
+  /** RELAY-4.5: decides again what each open connection `filter` matches may do, and applies it. */
+  const revalidate = async (filter: RevalidateFilter = {}): Promise<RevalidateResult> => {
+    const tally = new RevalidateTally()
+    const runs: Promise<void>[] = []
+    for (const conn of sockets) {
+      const live = lives.get(conn)
+      if (!live || !conn.open) continue
+      const seen = describeLive(conn, live)
+      const topics =
+        live.target.endpoint === 'signal' ? ((live.member as Subscriber | null)?.topics ?? null) : null
+      if (!matchesRevalidateFilter(filter, seen, topics)) continue
+      tally.checked++
+      runs.push(
+        revalidateOne(conn, live, tally).catch((err: unknown) => {
+          logger.error({ err, conn: conn.id }, 'revalidation failed')
+          conn.close(CloseCode.InternalError, 'revalidation failed')
+          tally.closed++
+        }),
+      )
+    }
+    await Promise.all(runs)
+    return tally.result
+  }
+
+  /** One connection's revalidation: the upgrade's decision made again (HOOK-1), then applied (RELAY-4.5 to 4.9). */
+  const revalidateOne = async (conn: AuthorizedSocket, live: Live, tally: RevalidateTally): Promise<void> => {
+    if (!live.request) {
+      tally.kept++
+      return
+    }
+    const revision = ++live.revision
+    const result = await decide(live.request, live.token, live.target, conn.clientAddress, {
+      id: conn.id,
+      grant: conn.grant,
+    })
+    // RELAY-4.5: a later revalidation of the same connection started meanwhile: its decision is the one applied.
+    if (revision !== live.revision) return void tally.kept++
+    if (!conn.open) return
+    const close = (code: CloseCode, reason: string) => {
+      conn.close(code, reason)
+      tally.closed++
+    }
+    if (result instanceof Error) {
+      logger.error(
+        { err: result, conn: conn.id, endpoint: conn.endpoint, hook: 'authenticate' },
+        'authenticate hook failed',
+      )
+      return close(CloseCode.InternalError, 'authenticate hook failed')
+    }
+    if (!result.ok) {
+      const expired = result.reason === 'token expired'
+      return close(expired ? CloseCode.TokenExpired : CloseCode.AccessRevoked, result.reason)
+    }
+    const grant = result.grant
+    if (grant.expired()) return close(CloseCode.TokenExpired, 'token expired')
+    const target = live.target
+    if (target.endpoint === 'signal') {
+      conn.regrant(grant)
+      const sub = live.member as Subscriber | null
+      if (!sub || signaling.regrant(sub, grant)) tally.kept++
+      else tally.closed++
+      return
+    }
+    if (target.workspace) {
+      conn.regrant(grant)
+      const outcome = (live.member as WorkspaceSession | null)?.regrant(grant)
+      tally.kept++
+      tally.downgraded += outcome?.downgraded ?? 0
+      tally.documentsRevoked += outcome?.revoked ?? 0
+      return
+    }
+    const access = grant.access(target.room)
+    if (access === 'none') return close(CloseCode.AccessRevoked, 'access revoked')
+    conn.regrant(grant)
+    const member = live.member as RelayConnection | null
+    if (!member) return void tally.kept++
+    // Access that grew (read to write) takes effect at the next connection: a read connection was never greeted.
+    const effective = member.access === 'read' ? 'read' : access
+    if (member.access === 'write' && effective === 'read') tally.downgraded++
+    else tally.kept++
+    relay?.regrant(member, {
       id: conn.id,
       room: target.room,
-      access,
+      access: effective,
       grant,
       subject: grant.subject,
-      clientAddress: client,
+      clientAddress: conn.clientAddress,
     })
   }
 
@@ -697,7 +830,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
         if (workspacePrefix !== null) {
           workspaces = new WorkspaceEndpoint({
             store,
-            join: (socket, room, access, context) => relay?.accept(socket, room, access, context),
+            join: (socket, room, access, context) => relay?.accept(socket, room, access, context) ?? null,
+            regrant: (member, context) => relay?.regrant(member, context),
             maxSubscriptions: limits.maxWorkspaceSubscriptions,
             maxBufferedBytes: limits.maxBufferedBytes,
             scaleOut: relayOptions.scaleOut,
@@ -778,12 +912,45 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     accept,
     start,
     close,
+    revalidate,
     metrics,
     logger,
     get connections() {
       return counts
     },
     authMode,
+  }
+}
+
+/** RELAY-4.5: what revalidating one accepted upgrade needs. */
+interface Live {
+  readonly target: Route
+  /** The upgrade request the decision was made from; `null` when there is no decision to make again (no hook). */
+  readonly request: IncomingMessage | null
+  readonly token: string | undefined
+  /** What serves the connection: its room member, workspace session or signaling subscriber. */
+  member: RelayConnection | WorkspaceSession | Subscriber | null
+  /** Revalidations started; only the latest one's decision is applied. */
+  revision: number
+}
+
+/** The open connection a revalidation decides again (`AuthenticateContext.connection`). */
+interface OpenConnection {
+  readonly id: number
+  readonly grant: RoomGrant
+}
+
+/** An accepted upgrade as a revalidation filter sees it. */
+const describeLive = (conn: AuthorizedSocket, live: Live): RevalidatedConnection => {
+  const target = live.target
+  const grant = conn.grant
+  return {
+    id: conn.id,
+    endpoint: target.endpoint === 'signal' ? 'signal' : target.workspace ? 'workspace' : 'relay',
+    room: target.endpoint === 'signal' ? null : target.room,
+    grant,
+    subject: grant.subject,
+    clientAddress: conn.clientAddress,
   }
 }
 

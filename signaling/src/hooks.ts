@@ -23,6 +23,11 @@ export interface WeftHooks {
    * say (return `ctx.jwt` to keep it, refuse when `!ctx.jwt.ok` to require both). Without them `ctx.jwt` is `null`
    * and the hook alone decides. No frame of the connection is read before the decision (AUTH-7). A throw refuses
    * with `InternalError`.
+   *
+   * `WeftRelay.revalidate` (and `WeftServer.revalidate`) run the hook again for open connections, with the same
+   * request and token and `ctx.connection` set (RELAY-4.5): the same code decides at the upgrade and later. A refusal
+   * then closes the connection with `AccessRevoked`, a grant whose access to the room is gone too; a throw closes it
+   * with `InternalError`. With the hook, each open connection keeps its upgrade request (its headers) for this.
    */
   readonly authenticate?: ((ctx: AuthenticateContext) => AuthResult | Promise<AuthResult>) | undefined
   /**
@@ -73,6 +78,11 @@ export interface AuthenticateContext {
   readonly token: string | undefined
   /** The verdict of the configured JWT verification, or `null` when no JWT secret or key is configured. */
   readonly jwt: AuthResult | null
+  /**
+   * Set when the relay decides again for a connection that is open (a revalidation, RELAY-4.5): its id and the grant
+   * it holds now. `undefined` at the upgrade.
+   */
+  readonly connection?: { readonly id: number; readonly grant: RoomGrant } | undefined
 }
 
 /** One relay connection, as hooks see it. */

@@ -21,6 +21,7 @@ export {
   type AttachOptions,
 } from './createWeftRelay.js'
 export type { RelaySocket, RelaySocketHandler } from './relay/RelaySocket.js'
+export type { RevalidateFilter, RevalidateResult, RevalidatedConnection } from './relay/revalidate.js'
 export { SharedMessage, EncodingKey } from './relay/SharedMessage.js'
 export { WsRelaySocket, type WsWebSocket, type WsRelaySocketOptions } from './ws/WsRelaySocket.js'
 export type {

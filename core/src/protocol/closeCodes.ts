@@ -68,6 +68,14 @@ export const CloseCode = {
    * band): the client's later updates depend on the rejected one and would be rejected too.
    */
   UpdateRejected: 4405,
+  /**
+   * The app took this connection's access away while it was open (a revalidation, RELAY-4.5 in
+   * docs/spec/relay-protocol.md): its grant no longer gives the room, or the app's authorization refused it outright.
+   * Nothing it sends after the decision is stored or forwarded. Final (4400-4499 band): reconnecting with the same
+   * credentials would be refused, so a stock y-websocket client stops and a Weft client stays down (a `refused`
+   * connection error named `AccessRevoked`) until the app connects it again.
+   */
+  AccessRevoked: 4406,
 } as const
 
 /** Union of every {@link CloseCode} value. */

@@ -109,6 +109,8 @@ export class RelayConnection
   #waitingBytes = 0
   /** When a query-awareness was last answered (RELAY-6.5). */
   #queriedAt = -Infinity
+  /** Write access was taken away while connected (RELAY-4.6). */
+  #readOnly = false
 
   constructor(socket: RelaySocket, host: RelayHost, opts: RelayConnectionOptions) {
     this.#socket = socket
@@ -121,7 +123,12 @@ export class RelayConnection
 
   /** The connection's access to its room. */
   get access(): Exclude<Access, 'none'> {
-    return this.#opts.access
+    return this.#readOnly ? 'read' : this.#opts.access
+  }
+
+  /** RELAY-4.6: a revalidation took write access away; the connection stays, its next update is refused (RELAY-4.3). */
+  downgrade(): void {
+    this.#readOnly = true
   }
 
   /** Closes the connection with a named close code (logged and counted by the socket). */
@@ -349,7 +356,7 @@ export class RelayConnection
     } catch (err) {
       return this.#reject(err)
     }
-    if (!empty && this.#opts.access !== 'write') {
+    if (!empty && this.access !== 'write') {
       // RELAY-4.3: nothing from a read-only connection is stored or forwarded.
       return this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent an update')
     }

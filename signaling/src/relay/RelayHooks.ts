@@ -22,7 +22,8 @@ interface HeldUpdate {
 
 /** One hooked connection: what the hooks are told about it, and its updates waiting for `onUpdate`. */
 interface HookedConnection {
-  readonly context: ConnectionContext
+  /** Replaced when a revalidation gives the connection a new grant (RELAY-4.7). */
+  context: ConnectionContext
   readonly socket: ClosableSocket
   /** Settles when `onConnect` has (`onDisconnect` waits for it). */
   connected: Promise<unknown>
@@ -151,6 +152,15 @@ export class RelayHooks {
       'onDisconnect',
       { room: hooked.context.room, conn: hooked.context.id },
     )
+  }
+
+  /**
+   * RELAY-4.7: a revalidation gave `conn` a new grant: its updates not yet handed to `onUpdate` reach it with
+   * `context` (the new access, grant and subject), and `onDisconnect` gets it too.
+   */
+  regrant(conn: RelayPeer, context: ConnectionContext): void {
+    const hooked = this.#connections.get(conn)
+    if (hooked) hooked.context = context
   }
 
   /** HOOK-2: runs `onLoad` for a loaded room; a throw fails the load (the caller closes who waited). */

@@ -162,18 +162,22 @@ export class RelayHub implements RelayHost {
     room: string,
     access: Exclude<Access, 'none'>,
     context?: ConnectionContext,
-  ): void {
+  ): RelayConnection | null {
     const conn = new RelayConnection(socket, this, this.#connectionOptions[access])
     if (isEpochArchiveId(room) || isQuarantineId(room)) {
       // RELAY-EPOCH-6: an epoch archive is the relay's record of a left epoch, never a room anyone writes to; nor is
       // a quarantine (RELAY-9.3).
       socket.attach({ onMessage: () => undefined, onClose: () => undefined })
-      return socket.close(CloseCode.Forbidden, 'epoch archives and quarantines are not rooms')
+      socket.close(CloseCode.Forbidden, 'epoch archives and quarantines are not rooms')
+      return null
     }
     socket.attach(conn)
     this.#rules?.identify(conn, context)
     const hooks = this.#hooks
-    if (!hooks?.followsConnections) return this.#join(socket, conn, room)
+    if (!hooks?.followsConnections) {
+      this.#join(socket, conn, room)
+      return conn
+    }
     const grant = context?.grant ?? RoomGrant.open()
     const hooked = context ?? { id: 0, room, access, grant, subject: grant.subject, clientAddress: '' }
     // HOOK-4: the connection's messages wait (as during a load) until onConnect has run.
@@ -186,6 +190,17 @@ export class RelayHub implements RelayHost {
         socket.close(CloseCode.InternalError, 'internal error')
       },
     )
+    return conn
+  }
+
+  /**
+   * RELAY-4.6, 4.7: a revalidation gave `conn` (still open, its access not gone) the grant of `context`: a write
+   * connection whose access is now `read` becomes read-only, and the rules and hooks see the new grant.
+   */
+  regrant(conn: RelayConnection, context: ConnectionContext): void {
+    if (context.access === 'read') conn.downgrade()
+    this.#rules?.identify(conn, context)
+    this.#hooks?.regrant(conn, context)
   }
 
   /** Loads `room` (if not loaded) and starts serving `conn` in it. */

@@ -47,13 +47,14 @@ export const parseSignalMessage = (data: Buffer): ParseResult => {
 }
 
 /** State of one signaling connection; it is its socket's handler too (no closures per connection). */
-class Subscriber implements SocketHandler {
+export class Subscriber implements SocketHandler {
   readonly topics = new Set<string>()
 
   constructor(
     readonly hub: SignalingHub,
     readonly socket: GuardedSocket,
-    readonly grant: RoomGrant,
+    /** What the connection may do; replaced by a revalidation (RELAY-4.9). */
+    public grant: RoomGrant,
   ) {}
 
   onMessage(data: Buffer): void {
@@ -92,9 +93,27 @@ export class SignalingHub {
     return this.#topics.get(topic)?.size ?? 0
   }
 
-  /** Serves one connection until it closes. */
-  accept(socket: GuardedSocket, grant: RoomGrant): void {
-    socket.attach(new Subscriber(this, socket, grant))
+  /** Serves one connection until it closes; returns its state (for {@link SignalingHub.regrant}). */
+  accept(socket: GuardedSocket, grant: RoomGrant): Subscriber {
+    const sub = new Subscriber(this, socket, grant)
+    socket.attach(sub)
+    return sub
+  }
+
+  /**
+   * RELAY-4.9: a revalidation gave `sub` a new grant. Its later subscribes and publishes are checked against it
+   * (SIG-3.1); if a topic it is subscribed to lost write access, the connection is closed with `AccessRevoked` and
+   * `false` returned (it receives nothing more).
+   */
+  regrant(sub: Subscriber, grant: RoomGrant): boolean {
+    sub.grant = grant
+    for (const topic of sub.topics) {
+      if (grant.access(topic) === 'write') continue
+      sub.socket.close(CloseCode.AccessRevoked, 'access revoked')
+      this.release(sub)
+      return false
+    }
+    return true
   }
 
   /** @internal A connection closed: it leaves every topic (SIG-6). */

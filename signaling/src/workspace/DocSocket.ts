@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { CloseCode } from '@weft/core'
+import type { RelayConnection } from '../relay/RelayConnection.js'
 import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
 import type { SharedMessage } from '../relay/SharedMessage.js'
 
@@ -25,6 +26,8 @@ export interface DocSocketCarrier {
 export class DocSocket implements RelaySocket {
   /** The document id inside the workspace (`D`). */
   readonly doc: string
+  /** The room's member this socket carries (set once it joined; a revalidation regrants it, RELAY-4.8). */
+  member: RelayConnection | null = null
   readonly #carrier: DocSocketCarrier
   #handler: RelaySocketHandler | null = null
   #open = true

@@ -11,6 +11,7 @@ import {
 } from '@weft/core'
 import type { Access } from '../auth/RoomGrant.js'
 import type { ConnectionContext, WeftHooks } from '../hooks.js'
+import type { RelayConnection } from '../relay/RelayConnection.js'
 import type { RelaySocket } from '../relay/RelaySocket.js'
 import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
 import { WeftServerError } from '../WeftServerError.js'
@@ -65,7 +66,9 @@ export interface WorkspaceEndpointOptions {
     room: string,
     access: Exclude<Access, 'none'>,
     context: ConnectionContext,
-  ) => void
+  ) => RelayConnection | null
+  /** Gives a member a revalidated grant (RELAY-4.8): `RelayHub.regrant`. */
+  readonly regrant: (member: RelayConnection, context: ConnectionContext) => void
   /** `ServerLimits.maxWorkspaceSubscriptions`. */
   readonly maxSubscriptions: number
   /** `ServerLimits.maxBufferedBytes`. */
@@ -165,7 +168,7 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     workspace: string,
     client: WorkspaceClient,
     whenDrained: (fn: () => void) => void,
-  ): void {
+  ): WorkspaceSession {
     const session = new WorkspaceSession(socket, workspace, client, this, whenDrained)
     let state = this.#workspaces.get(workspace)
     if (!state) {
@@ -187,10 +190,20 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     }
     state.sessions.add(session)
     socket.attach(session)
+    return session
   }
 
-  join(socket: RelaySocket, room: string, access: Exclude<Access, 'none'>, context: ConnectionContext): void {
-    this.#opts.join(socket, room, access, context)
+  join(
+    socket: RelaySocket,
+    room: string,
+    access: Exclude<Access, 'none'>,
+    context: ConnectionContext,
+  ): RelayConnection | null {
+    return this.#opts.join(socket, room, access, context)
+  }
+
+  regrant(member: RelayConnection, context: ConnectionContext): void {
+    this.#opts.regrant(member, context)
   }
 
   left(session: WorkspaceSession): void {

@@ -10,6 +10,7 @@ import {
 } from '@weft/core/protocol'
 import type { Access, RoomGrant } from '../auth/RoomGrant.js'
 import type { ConnectionContext } from '../hooks.js'
+import type { RelayConnection } from '../relay/RelayConnection.js'
 import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
 import { EncodingKey, SharedMessage } from '../relay/SharedMessage.js'
 import { DocSocket, type DocSocketCarrier } from './DocSocket.js'
@@ -23,8 +24,15 @@ export interface WorkspaceSocket extends RelaySocket {
 
 /** What a {@link WorkspaceSession} asks of its endpoint. */
 export interface WorkspaceSessionHost {
-  /** Joins `socket` to room `room` as an ordinary member (`RelayHub.accept`). */
-  join(socket: RelaySocket, room: string, access: Exclude<Access, 'none'>, context: ConnectionContext): void
+  /** Joins `socket` to room `room` as an ordinary member (`RelayHub.accept`); returns the member, if it joined. */
+  join(
+    socket: RelaySocket,
+    room: string,
+    access: Exclude<Access, 'none'>,
+    context: ConnectionContext,
+  ): RelayConnection | null
+  /** RELAY-4.8: gives a member a revalidated grant whose access to its room is not gone (`RelayHub.regrant`). */
+  regrant(member: RelayConnection, context: ConnectionContext): void
   /** Answers a CATCH_UP: calls `page` for each page, in order, awaiting it before reading the next. */
   catchUp(session: WorkspaceSession, cursor: number, pageSize: number): Promise<void>
   /** The session's socket closed. */
@@ -54,7 +62,8 @@ const DOC_FRAMES = new EncodingKey<Map<string, SharedMessage>>('workspace-doc-fr
 export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
   /** The workspace `W`. */
   readonly workspace: string
-  readonly client: WorkspaceClient
+  /** Who is on the socket; its grant is replaced by a revalidation (RELAY-4.8). */
+  client: WorkspaceClient
   readonly #socket: WorkspaceSocket
   readonly #host: WorkspaceSessionHost
   readonly #sender: FairSender
@@ -155,15 +164,39 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
     if (access === 'none') return this.#refuse(doc, CloseCode.Forbidden, 'document not granted')
     const socket = new DocSocket(doc, this)
     this.#docs.set(doc, socket)
+    socket.member = this.#host.join(socket, room, access, this.#context(room, access))
+  }
+
+  /** What the hooks are told about this socket's member of `room`. */
+  #context(room: string, access: Exclude<Access, 'none'>): ConnectionContext {
     const { grant, id, clientAddress } = this.client
-    this.#host.join(socket, room, access, {
-      id,
-      room,
-      access,
-      grant,
-      subject: grant.subject,
-      clientAddress,
-    })
+    return { id, room, access, grant, subject: grant.subject, clientAddress }
+  }
+
+  /**
+   * RELAY-4.8: a revalidation gave the socket `grant`. Each subscribed document whose access is gone is refused
+   * (REFUSED with `AccessRevoked`; the socket stays open for the others); a member whose write access became `read`
+   * is made read-only; every other member's hooks and rules see the new grant. Catch-ups and CHANGED pushes follow
+   * the new grant from now on. Returns how many documents were refused and how many made read-only.
+   */
+  regrant(grant: RoomGrant): { readonly revoked: number; readonly downgraded: number } {
+    this.client = { ...this.client, grant }
+    let revoked = 0
+    let downgraded = 0
+    for (const [doc, socket] of [...this.#docs]) {
+      const room = workspaceDocId(this.workspace, doc)
+      const access = grant.access(room)
+      if (access === 'none') {
+        socket.close(CloseCode.AccessRevoked, 'access revoked')
+        revoked++
+        continue
+      }
+      const member = socket.member
+      if (!member) continue
+      if (member.access === 'write' && access === 'read') downgraded++
+      this.#host.regrant(member, this.#context(room, access))
+    }
+    return { revoked, downgraded }
   }
 
   #refuse(doc: string, code: number, reason: string): void {

@@ -49,7 +49,9 @@ const host = {
       onClose: () => undefined,
     }
     socket.attach(handler)
+    return null
   },
+  regrant: () => undefined,
   catchUp: () => Promise.resolve(),
   left: () => undefined,
   maxSubscriptions: 4,

@@ -1,0 +1,96 @@
+import type { RoomGrant } from '../auth/RoomGrant.js'
+
+/**
+ * One open connection as {@link RevalidateFilter.where} sees it (RELAY-4.5): which endpoint, which room, and the
+ * grant it holds now.
+ */
+export interface RevalidatedConnection {
+  /** The connection's id (its log lines' `conn`, `ConnectionContext.id`). */
+  readonly id: number
+  /** `relay` (`<path>/<room>`), `workspace` (`<workspacePath>/<W>`) or `signal`. */
+  readonly endpoint: 'relay' | 'workspace' | 'signal'
+  /** The relay room, `W/*` for the socket of workspace `W`, or `null` for signaling. */
+  readonly room: string | null
+  /** The grant the connection holds now: the one it was accepted with, or the last revalidation's. */
+  readonly grant: RoomGrant
+  /** The grant's subject (the token's `sub`), if any. */
+  readonly subject: string | undefined
+  /** The client's address, as the per-address limits count it. */
+  readonly clientAddress: string
+}
+
+/**
+ * Which open connections `WeftRelay.revalidate` decides again; every field given must match (none: every
+ * connection).
+ */
+export interface RevalidateFilter {
+  /** Only connections whose grant's subject (the token's `sub`) is this one. */
+  readonly subject?: string | undefined
+  /**
+   * Only connections that reach this room: relay connections to it, workspace sockets of its workspace (`W/D` or
+   * `W/*`), signaling connections subscribed to it as a topic.
+   */
+  readonly room?: string | undefined
+  /** Only connections for which this returns `true`. */
+  readonly where?: ((connection: RevalidatedConnection) => boolean) | undefined
+}
+
+/** What one `WeftRelay.revalidate` call did (counts of connections, and of workspace documents). */
+export interface RevalidateResult {
+  /** Connections the filter matched and that were decided again. */
+  readonly checked: number
+  /** Connections whose access was unchanged (their grant may have been replaced: new claims, a new expiry). */
+  readonly kept: number
+  /** Relay connections (and workspace documents) whose `write` access became `read`: they stay, read-only. */
+  readonly downgraded: number
+  /** Connections closed: access gone (`AccessRevoked`), token expired (`TokenExpired`) or a failing hook (`InternalError`). */
+  readonly closed: number
+  /** Documents of workspace sockets whose access is gone: each refused with `AccessRevoked`, the socket stays. */
+  readonly documentsRevoked: number
+}
+
+/** @internal Counts of a revalidation under way. */
+export class RevalidateTally {
+  checked = 0
+  kept = 0
+  downgraded = 0
+  closed = 0
+  documentsRevoked = 0
+
+  get result(): RevalidateResult {
+    const { checked, kept, downgraded, closed, documentsRevoked } = this
+    return { checked, kept, downgraded, closed, documentsRevoked }
+  }
+}
+
+/**
+ * @internal Whether `connection` passes `filter`; `topics` are a signaling connection's subscriptions (for
+ * {@link RevalidateFilter.room}).
+ */
+export const matchesRevalidateFilter = (
+  filter: RevalidateFilter,
+  connection: RevalidatedConnection,
+  topics: ReadonlySet<string> | null,
+): boolean => {
+  if (filter.subject !== undefined && connection.subject !== filter.subject) return false
+  if (filter.room !== undefined && !reachesRoom(connection, filter.room, topics)) return false
+  return filter.where ? filter.where(connection) : true
+}
+
+const reachesRoom = (
+  connection: RevalidatedConnection,
+  room: string,
+  topics: ReadonlySet<string> | null,
+): boolean => {
+  switch (connection.endpoint) {
+    case 'relay':
+      return connection.room === room
+    case 'workspace': {
+      // `W/*`: the workspace's own name followed by `/`.
+      const prefix = connection.room?.slice(0, -1) ?? null
+      return prefix !== null && room.startsWith(prefix)
+    }
+    case 'signal':
+      return topics?.has(room) ?? false
+  }
+}
