@@ -62,9 +62,22 @@ export interface PresenceLimits {
   /**
    * News sent to a room within this many milliseconds of the previous send is held until then and sent with what
    * else arrived meanwhile, as one update (the latest state per client): one write per connection instead of one
-   * per change. An update to a quiet room goes out at once. 0 sends every change at once.
+   * per change. An update to a quiet room goes out at once. 0 sends every change at once. This is the window of a
+   * small room; a larger one waits longer (`writesPerSecond`, `maxCoalesceMs`, RELAY-6.7).
    */
   readonly coalesceMs: number
+  /**
+   * What a busy room's presence may cost the server, in writes per second (one write: one update to one
+   * connection). A room's window is its connections × 1000 / `writesPerSecond` ms, never under `coalesceMs` nor
+   * over `maxCoalesceMs`: at the default 80, rooms of up to 8 connections keep 100 ms, 20 connections wait 250 ms
+   * (RELAY-6.7). Only news that follows another send within the window waits; a quiet room's goes out at once.
+   */
+  readonly writesPerSecond: number
+  /**
+   * The longest window, whatever the room's size: the most a presence change waits (RELAY-6.7). At or below
+   * `coalesceMs`, every room uses `coalesceMs`.
+   */
+  readonly maxCoalesceMs: number
 }
 
 /** Default {@link PresenceLimits}. */
@@ -74,7 +87,23 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = Object.freeze({
   maxBytesPerRoom: 1024 * 1024,
   maxBytesPerConnection: 64 * 1024,
   coalesceMs: 100,
+  writesPerSecond: 80,
+  maxCoalesceMs: 250,
 })
+
+/**
+ * The coalescing window of a room with `connections` connections under `limits` (RELAY-6.7): `connections` × 1000 /
+ * `writesPerSecond` ms, clamped to [`coalesceMs`, `maxCoalesceMs`]; `coalesceMs` when that is 0 or less (no
+ * coalescing) or `maxCoalesceMs` is not above it.
+ */
+export const presenceWindowMs = (
+  limits: Pick<PresenceLimits, 'coalesceMs' | 'writesPerSecond' | 'maxCoalesceMs'>,
+  connections: number,
+): number => {
+  const { coalesceMs, writesPerSecond, maxCoalesceMs } = limits
+  if (coalesceMs <= 0 || maxCoalesceMs <= coalesceMs || !(writesPerSecond > 0)) return coalesceMs
+  return Math.min(maxCoalesceMs, Math.max(coalesceMs, Math.ceil((connections * 1000) / writesPerSecond)))
+}
 
 /** Why {@link AwarenessTable.apply} refused an update. */
 export type PresenceRefusal = 'too-many-clients-per-connection' | 'connection-full' | 'room-full'
@@ -122,8 +151,20 @@ export class AwarenessTable {
   #lastEntries: readonly EncodedAwarenessEntry[] = []
   #stale = 0
 
-  constructor(limits: Partial<PresenceLimits> = {}) {
+  readonly #connections: () => number
+
+  /**
+   * `connections`: how many connections the room's broadcasts reach now (its members), read each time a window
+   * starts, so that a busy room's window follows its size (RELAY-6.7). Without it, every window is `coalesceMs`.
+   */
+  constructor(limits: Partial<PresenceLimits> = {}, connections: () => number = () => 0) {
     this.#limits = { ...DEFAULT_PRESENCE_LIMITS, ...limits }
+    this.#connections = connections
+  }
+
+  /** The coalescing window a send would start now, in milliseconds (RELAY-6.7: it grows with the room). */
+  get windowMs(): number {
+    return presenceWindowMs(this.#limits, this.#connections())
   }
 
   /** Client ids with a present state. */
@@ -189,35 +230,36 @@ export class AwarenessTable {
   }
 
   /**
-   * Sends `news` (from {@link apply}) to the room through `send`: at once if nothing was sent within the last
-   * `coalesceMs`, otherwise merged with what else arrives until then into one update (RELAY-6.4).
+   * Sends `news` (from {@link apply}) to the room through `send`: at once if nothing was sent within the room's
+   * window ({@link windowMs}), otherwise merged with what else arrives until the window ends into one update
+   * (RELAY-6.4, RELAY-6.7).
    */
   broadcast(news: Uint8Array, send: (update: Uint8Array) => void): void {
     // The entries of the news apply() just returned, so that it is not read again.
     const entries = news === this.#lastNews ? this.#lastEntries : null
     this.#lastNews = null
     this.#lastEntries = []
-    const coalesceMs = this.#limits.coalesceMs
-    if (coalesceMs <= 0) return send(news)
+    if (this.#limits.coalesceMs <= 0) return send(news)
     this.#send = send
     if (this.#timer === null) {
       send(news)
-      this.#arm(coalesceMs)
+      this.#arm()
       return
     }
     const pending = (this.#pending ??= new Map())
     for (const e of entries ?? readEncodedAwarenessEntries(news)) pending.set(e.clientID, e)
   }
 
-  #arm(ms: number): void {
+  /** Starts a window after a send: its length is read from the room's size now (RELAY-6.7). */
+  #arm(): void {
     this.#timer = setTimeout(() => {
       this.#timer = null
       const pending = this.#pending
       this.#pending = null
       if (!pending || pending.size === 0 || !this.#send) return
       this.#send(encodeEntries(pending.values()))
-      this.#arm(ms)
-    }, ms)
+      this.#arm()
+    }, this.windowMs)
     this.#timer.unref()
   }
 

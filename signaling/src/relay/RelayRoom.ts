@@ -90,7 +90,8 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
   readonly docId: DocId
   /** The document's state; its answers to joiners are shared messages (RELAY-2.3, framed once per join storm). */
   readonly #log: UpdateLog<SharedMessage>
-  readonly awareness = new AwarenessTable()
+  /** Presence; its coalescing window follows the number of members (RELAY-6.7). */
+  readonly awareness = new AwarenessTable({}, () => this.#peers.size)
   readonly #peers = new Set<RelayPeer>()
   /** The room's epoch (RELAY-EPOCH-*). */
   readonly epoch: RoomEpoch
