@@ -60,3 +60,4 @@ export {
   type WorkspaceFrame,
   type WorkspaceFrameResult,
 } from './workspaceMessages.js'
+export { addDeletions, coversDeletions, readDeletions, type DeleteRanges } from './deleteSets.js'

@@ -11,6 +11,7 @@ import {
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { AwarenessTable } from './AwarenessTable.js'
+import { changesNothing } from './changesNothing.js'
 import { checkNesting } from './checkNesting.js'
 import type { CommitTarget, GroupCommitter } from './GroupCommitter.js'
 import type { RelayCompaction } from './RelayCompaction.js'
@@ -194,9 +195,11 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
    * A connection's validated, non-empty update (`summary`: what its validation found): stored and forwarded to the
    * room's other members; resolves once durable. During an epoch switch it is forwarded (still in the old epoch) and
    * held, stored once the switch is done (RELAY-EPOCH-4). A refused update (RELAY-9.1, 9.4, 9.5) is neither held,
-   * stored nor forwarded, `from` is closed with the code, and the promise rejects; the room carries on.
+   * stored nor forwarded, `from` is closed with the code, and the promise rejects; the room carries on. An update
+   * that changes nothing (RELAY-3.9) resolves as the empty update does.
    */
   accept(update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void> {
+    if (!this.epochBusy && changesNothing(this.#log, update)) return this.whenDurable()
     const durable = this.epoch.hold(update) ?? this.#take(update, summary, from)
     if (!durable) return refusedUpdate(this.docId)
     this.broadcastUpdate(update, this.epoch.tag, from)
