@@ -1,13 +1,11 @@
 import type * as Y from 'yjs'
-import type { DocStore, Transport } from '@weft/core'
-import { BroadcastChannelTransport, openDoc, WebSocketTransport, type WeftDoc } from '@weft/providers'
-import { WebRtcTransport } from '@weft/providers/webrtc'
+import type { WeftDoc } from '@weft/providers'
 import { boardModelV1, boardModelV2, type BoardModel } from './board/BoardModel.js'
 import { demoSchemaV1, demoSchemaV2, type DemoTypedDoc } from './board/boardSchema.js'
 import { announcePaths } from './announcePaths.js'
+import type { DemoWorkspace } from './demoWorkspace.js'
 import { awarenessUser, type DemoUser } from './identity.js'
 import { announceSchema, openTyped } from './schemaApi.js'
-import { isLoopback, serverUrls, type DemoSettings } from './settings.js'
 
 /** One open document: the Weft handle, its typed view, and the whiteboard model over it. */
 export interface DemoSession {
@@ -27,13 +25,11 @@ export interface DemoSession {
 
 /** Options of {@link openSession}. */
 export interface OpenSessionOptions {
+  /** The document id `D` in the demo's workspace (its relay room is `demo/D`). */
   readonly id: string
-  readonly store: DocStore
-  readonly settings: DemoSettings
+  readonly workspace: DemoWorkspace
   readonly version: 1 | 2
   readonly user: DemoUser
-  /** Connect right away (false: the online switch is off; `handle.connect()` connects later). */
-  readonly online: boolean
 }
 
 const typedFor = (doc: Y.Doc, version: 1 | 2): { typed: DemoTypedDoc; board: BoardModel } => {
@@ -46,41 +42,30 @@ const typedFor = (doc: Y.Doc, version: 1 | 2): { typed: DemoTypedDoc; board: Boa
 }
 
 /**
- * Opens a document offline-first through `openDoc`: the local IndexedDB copy first, then the relay of the server
- * this page came from, WebRTC peers found through its `/signal`, and other tabs (BroadcastChannel).
+ * Opens a document of the demo's workspace lazily (`workspace.open`): the local IndexedDB copy at once, then synced
+ * over the workspace's one relay connection, WebRTC peers found through the server's `/signal`, and other tabs
+ * (BroadcastChannel). `close()` closes it in the workspace, which unloads it (no `Y.Doc` left).
  */
 export const openSession = async ({
   id,
-  store,
-  settings,
+  workspace,
   version,
   user,
-  online,
 }: OpenSessionOptions): Promise<DemoSession> => {
-  const urls = serverUrls()
-  const tabs = new BroadcastChannelTransport({ room: id })
-  const iceServers = isLoopback() ? { iceServers: [] } : {}
-  const webrtc = settings.webrtc
-    ? new WebRtcTransport({ room: id, signaling: [urls.signal], ...iceServers }) // every room is the doc id
-    : null
-  const relay = settings.relay ? new WebSocketTransport({ url: urls.relay, room: id }) : null
-  const transports: Transport[] = webrtc ? [tabs, webrtc] : [tabs]
-  // The live epoch mode (COMPACT-8.3): the demo follows a history reset at once and rebinds by reopening (app.ts).
-  const handle = await openDoc({
-    docId: id,
-    store,
-    ...(relay ? { relay } : {}),
-    transports,
-    connect: online,
-    epochs: 'live',
-  })
+  workspace.allowWebRtc(id)
+  const handle = await workspace.workspace.open(id)
   // Opened right after the local load: migrations converge when peers migrate concurrently (SCHEMA-4.5), and
   // record steps also run on older data that arrives later.
   const { typed, board } = typedFor(handle.doc, version)
   const body = typed.root.body
+  const paths = workspace.paths(id)
   handle.awareness.setLocalStateField('user', awarenessUser(user))
   announceSchema(handle.awareness, typed.schema)
-  announcePaths(handle.awareness, { relay: relay !== null, webrtc, tabs })
+  announcePaths(handle.awareness, {
+    relay: workspace.relay,
+    webrtc: paths?.webrtc ?? null,
+    tabs: paths?.tabs ?? null,
+  })
   return {
     id,
     handle,
@@ -92,7 +77,7 @@ export const openSession = async ({
     localEpoch: handle.session.epoch,
     close: async () => {
       typed.destroy()
-      await handle.destroy()
+      await workspace.workspace.close(id)
     },
   }
 }
