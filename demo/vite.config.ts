@@ -3,8 +3,8 @@ import { defaultClientConditions, defineConfig } from 'vite'
 
 /**
  * The demo's Vite config. `@weft/*` resolve to their TypeScript sources (the `source` export condition), so the
- * demo builds without building the packages first. `npm run dev` proxies /relay and /signal to a `weft serve`
- * running on port 4444 (override with WEFT_SERVER=http://host:port).
+ * demo builds without building the packages first. `npm run dev` proxies /relay, /workspace and /signal to a
+ * `weft serve` running on port 4444 (override with WEFT_SERVER=http://host:port).
  */
 const server = process.env['WEFT_SERVER'] ?? 'http://127.0.0.1:4444'
 
@@ -24,6 +24,7 @@ export default defineConfig({
     proxy: {
       '/relay': { target: server, ws: true },
       '/signal': { target: server, ws: true },
+      '/workspace': { target: server, ws: true },
     },
   },
 })
