@@ -159,6 +159,50 @@ describe('revalidating live connections (RELAY-4.5 to RELAY-4.9)', () => {
     expect(seen.map((s) => s.subject)).toEqual(['alice', 'bob'])
   })
 
+  it('RELAY-4.6: a reader whose access grew to write stays read-only until it reconnects', async () => {
+    await start()
+    permissions.set('alice', { notes: 'read' })
+    const alice = await openClient('/relay/notes', 'alice')
+    permissions.set('alice', { notes: 'write' })
+    expect(await server().revalidate()).toMatchObject({ checked: 1, kept: 1, downgraded: 0 })
+    alice.send(encodeSyncUpdate(anUpdate('not yet')))
+    expect((await alice.closed).code).toBe(CloseCode.ReadOnly)
+    const again = await openClient('/relay/notes', 'alice')
+    await writeStored(again, 'after reconnecting')
+    expect(await storedAppends()).toBe(1)
+  })
+
+  it('RELAY-4.5: of two overlapping revalidations of one connection, the later one decides', async () => {
+    const verdicts: Array<(rooms: Rooms) => void> = []
+    let bothAsked!: () => void
+    const asked = new Promise<void>((resolve) => (bothAsked = resolve))
+    await start({
+      hooks: {
+        authenticate: ({ token, connection }) => {
+          const grant = (rooms: Rooms) => ({
+            ok: true as const,
+            grant: new RoomGrant(rooms, undefined, token),
+          })
+          if (!connection) return grant({ notes: 'write' })
+          return new Promise((resolve) => {
+            verdicts.push((rooms) => resolve(grant(rooms)))
+            if (verdicts.length === 2) bothAsked()
+          })
+        },
+      },
+    })
+    const alice = await openClient('/relay/notes', 'alice')
+    const first = server().revalidate()
+    const second = server().revalidate()
+    await asked
+    // The later call's decision (keep) comes first; the earlier call's (revoke) arrives after it and is stale.
+    verdicts[1]?.({ notes: 'write' })
+    expect(await second).toMatchObject({ checked: 1, kept: 1, closed: 0 })
+    verdicts[0]?.({})
+    await first
+    await writeStored(alice, 'still granted')
+  })
+
   it('RELAY-4.7: changed claims reach the onUpdate hook and the room rules (the writer identity) of an open connection', async () => {
     const rules = defineRules(board, {
       collections: { shapes: { create: (ctx) => ctx.claims['role'] === 'editor' || 'editors only' } },
