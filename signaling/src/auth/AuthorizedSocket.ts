@@ -4,8 +4,8 @@ import { GuardedSocket, type GuardedSocketContext } from '../connection/GuardedS
 import type { RoomGrant } from './RoomGrant.js'
 
 /**
- * A {@link GuardedSocket} bound to the grant it was accepted with and the client address it counts against: it
- * ends when the grant does (AUTH-6, AUTH-8).
+ * A {@link GuardedSocket} bound to its grant (the one it was accepted with, or the last one a revalidation gave it,
+ * RELAY-4.5) and the client address it counts against: it ends when the grant does (AUTH-6, AUTH-8).
  * Construct it only once the auth decision is final; no frame (`head` included) is parsed before that.
  *
  * Expiry is checked in the message path, before a message reaches the route's handler: a message read at or after
