@@ -1,57 +1,22 @@
-import * as Y from 'yjs'
-import { MessageType, decodeMessage, encodeSyncStep2, type WireMessage } from '@weft/core/protocol'
+import {
+  MessageType,
+  addDeletions,
+  coversDeletions,
+  decodeMessage,
+  encodeSyncStep2,
+  readDeletions,
+  type DeleteRanges,
+  type WireMessage,
+} from '@weft/core/protocol'
 
 /** The empty Yjs update (no structs, no deletions): what the relay acknowledges without storing (RELAY-3.2). */
 const EMPTY_UPDATE = new Uint8Array([0, 0])
-
-type Ranges = Map<number, Array<[number, number]>>
 
 const decodeOrNull = (data: Uint8Array): WireMessage | null => {
   try {
     return decodeMessage(data)
   } catch {
     return null
-  }
-}
-
-/** The deletions of a (V1) update, per client as `[clock, end)` ranges, and whether it holds any struct. */
-const readUpdate = (update: Uint8Array): { structs: boolean; ds: Ranges } | null => {
-  try {
-    const { structs, ds } = Y.decodeUpdate(update)
-    const ranges: Ranges = new Map()
-    for (const [client, items] of ds.clients)
-      ranges.set(
-        client,
-        items.map((i) => [i.clock, i.clock + i.len]),
-      )
-    return { structs: structs.length > 0, ds: ranges }
-  } catch {
-    return null
-  }
-}
-
-const covered = (known: Ranges, ds: Ranges): boolean => {
-  for (const [client, ranges] of ds) {
-    const have = known.get(client) ?? []
-    for (const [from, to] of ranges) {
-      let at = from
-      for (const [a, b] of have) if (a <= at && b > at) at = b
-      if (at < to) return false
-    }
-  }
-  return true
-}
-
-const addRanges = (known: Ranges, ds: Ranges): void => {
-  for (const [client, ranges] of ds) {
-    const all = [...(known.get(client) ?? []), ...ranges].sort((x, y) => x[0] - y[0])
-    const merged: Array<[number, number]> = []
-    for (const [a, b] of all) {
-      const last = merged[merged.length - 1]
-      if (last && a <= last[1]) last[1] = Math.max(last[1], b)
-      else merged.push([a, b])
-    }
-    known.set(client, merged)
   }
 }
 
@@ -62,15 +27,19 @@ const addRanges = (known: Ranges, ds: Ranges): void => {
  * the workspace (a new change number, CHANGED to every replica, each of which syncs the document briefly, whose own
  * answer is a change again...). So a step 2 the client sends that holds no struct waits for the relay's step 2 (which
  * carries the relay's whole delete set); if the relay has every deletion of it, it goes out as an empty update (same
- * sequence number and epoch tag: the relay acknowledges it as usual), else as it was. Anything else from the relay
- * first (a chunked step 2, an epoch offer) sends it as it was. One per subscription.
+ * sequence number and epoch tag: the relay acknowledges it as usual), else as it was. Updates the relay sends
+ * before its step 2 (the small tail it serves first, RELAY-2.3) count with it. Anything else from the relay first (a
+ * chunked step 2, an epoch offer) sends it as it was. One per subscription. The relay stores no such handshake
+ * either way (RELAY-3.9): this saves the bytes of the client's delete set.
  */
 export class HandshakeEcho {
   /** The relay's deletions seen on this subscription; `null` until its step 2. */
-  #relay: Ranges | null = null
+  #relay: DeleteRanges | null = null
+  /** Deletions of updates the relay sent before its step 2. */
+  #early: DeleteRanges | null = null
   /** The relay's step 2 never came as one message: nothing is held or rewritten any more. */
   #passing = false
-  #held: Array<{ data: Uint8Array; ds: Ranges; seq: number | null; epoch: string | null }> = []
+  #held: Array<{ data: Uint8Array; ds: DeleteRanges; seq: number | null; epoch: string | null }> = []
 
   /** An outgoing message: returns the messages to send now (it, a rewritten one, or none while it is held). */
   outgoing(data: Uint8Array): Uint8Array[] {
@@ -79,9 +48,9 @@ export class HandshakeEcho {
     if (this.#passing || data[0] !== MessageType.Sync) return this.#flushWith(data)
     const message = decodeOrNull(data)
     if (message?.type !== 'sync-step2') return this.#flushWith(data)
-    const read = readUpdate(message.update)
+    const read = readDeletions(message.update)
     if (!read || read.structs) return this.#flushWith(data)
-    const held = { data, ds: read.ds, seq: message.seq, epoch: message.epoch }
+    const held = { data, ds: read.deletions, seq: message.seq, epoch: message.epoch }
     if (this.#relay === null) {
       this.#held.push(held)
       return []
@@ -102,13 +71,16 @@ export class HandshakeEcho {
         return []
       case 'sync-step2':
       case 'sync-update': {
-        const read = readUpdate(message.update)
+        const read = readDeletions(message.update)
         if (read === null) break
-        if (this.#relay === null) {
-          if (message.type === 'sync-update') break
-          this.#relay = new Map()
+        if (this.#relay === null && message.type === 'sync-update') {
+          // Before the relay's step 2: the small tail it serves first as one update (RELAY-2.3), or another member's
+          // update; deletions the relay holds either way, kept for the step 2 that follows.
+          addDeletions((this.#early ??= new Map()), read.deletions)
+          return []
         }
-        addRanges(this.#relay, read.ds)
+        this.#relay ??= this.#early ?? new Map()
+        addDeletions(this.#relay, read.deletions)
         return this.#held.splice(0).map((h) => this.#rewrite(h))
       }
       default:
@@ -122,6 +94,7 @@ export class HandshakeEcho {
   /** The subscription ended: held messages are dropped (the next handshake sends what is still needed). */
   reset(): void {
     this.#relay = null
+    this.#early = null
     this.#passing = false
     this.#held = []
   }
@@ -133,8 +106,8 @@ export class HandshakeEcho {
     return out
   }
 
-  #rewrite(h: { data: Uint8Array; ds: Ranges; seq: number | null; epoch: string | null }): Uint8Array {
-    return this.#relay !== null && covered(this.#relay, h.ds)
+  #rewrite(h: { data: Uint8Array; ds: DeleteRanges; seq: number | null; epoch: string | null }): Uint8Array {
+    return this.#relay !== null && coversDeletions(this.#relay, h.ds)
       ? encodeSyncStep2(EMPTY_UPDATE, h.seq, h.epoch)
       : h.data
   }
