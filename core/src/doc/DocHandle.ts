@@ -11,6 +11,7 @@ import { EPOCH_ORIGIN } from '../sync/epochOrigin.js'
 import { judgeOffer } from '../sync/epochRules.js'
 import type { EpochManager } from '../sync/EpochManager.js'
 import { buildEpochDoc, planFollow } from '../sync/followOffer.js'
+import type { Rejection } from '../sync/protocolPorts.js'
 import type { SyncSession } from '../sync/SyncSession.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftErrorCode, toWeftError, type WeftError } from '../WeftError.js'
@@ -47,6 +48,18 @@ export type DocHandleEvents = {
    * change onto it: show "a newer version is available, reopen". Emitted once per record.
    */
   'epoch-available': (event: { readonly record: EpochRecord }) => void
+  /**
+   * The relay rejected a local change under the room's rules (docs/guides/rules.md, RULES-5.7) and the document was
+   * rolled back: it holds what the relay accepted plus the later local changes (the editor saw ordinary changes).
+   * `ruleId`, `path` and `reason` say which rule and where (show "not allowed"), `seq` which update. The rejected
+   * changes left {@link DocHandle.pendingChanges}.
+   */
+  rejected: (event: {
+    readonly ruleId: string
+    readonly path: readonly string[]
+    readonly reason: string
+    readonly seq: number | null
+  }) => void
   /** {@link DocHandle.pendingChanges} may have changed (a local change, an acknowledgement, the stored count). */
   'pending-changed': (event: { readonly pendingChanges: number }) => void
   /**
@@ -116,11 +129,23 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     pending.on('change', onPending)
     const onError = ({ error }: { error: WeftError }) => this.emit('error', [{ error }])
     session.on('error', onError)
+    // RULES-5.6: the store still holds the refused changes; the rolled-back document replaces them (the compaction is
+    // crash-safe: before it, a reload re-sends the refused update, which the relay refuses again).
+    const onRejected = ({ ruleId, path, reason, seq }: Rejection) => {
+      const persistence = this.persistence
+      if (persistence)
+        persistence
+          .compact()
+          .catch((err: unknown) => onError({ error: toWeftError(WeftErrorCode.StoreFailed, err) }))
+      this.emit('rejected', [{ ruleId, path, reason, seq }])
+    }
+    session.on('rejected', onRejected)
     this.persistence?.on('error', onError)
     this.#offs.push(() => {
       session.off('epoch-changed', onSwitch)
       pending.off('change', onPending)
       session.off('error', onError)
+      session.off('rejected', onRejected)
       this.persistence?.off('error', onError)
     })
     const epochs = this.epochs

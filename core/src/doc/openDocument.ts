@@ -1,3 +1,4 @@
+import { isRollbackOrigin } from '../sync/rollback.js'
 import type { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { docId as toDocId, type DocId } from '../ids.js'
@@ -71,7 +72,10 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
   const doc = options.doc === undefined ? new Y.Doc() : requireYDoc(options.doc, 'openDocument({ doc })')
   const store = options.store ?? null
   const isLocal = (origin: unknown) =>
-    !SyncSession.isPeerOrigin(origin) && !(origin instanceof DocPersistence) && !isEpochOrigin(origin)
+    !SyncSession.isPeerOrigin(origin) &&
+    !(origin instanceof DocPersistence) &&
+    !isEpochOrigin(origin) &&
+    !isRollbackOrigin(origin)
   // The counter listens to the doc before the persistence does, and its count rides on the persistence's appends.
   const pending = new PendingCount({
     doc,

@@ -25,6 +25,7 @@ export {
   encodeAck,
   encodeChunk,
   encodeRejected,
+  encodeRolledBack,
   type Hello,
   type WireMessage,
 } from './messages.js'

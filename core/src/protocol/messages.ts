@@ -7,7 +7,8 @@
  * - `1` awareness: varUint8Array awareness update. (y-protocols)
  * - `2` auth: varUint `0` (permission denied) + varString reason. (y-websocket)
  * - `3` query awareness. (y-protocols)
- * - `87` Weft extension: varUint sub-type `0` ack, `1` chunk, `2` epoch offer, `3` epoch request, `4` rejected.
+ * - `87` Weft extension: varUint sub-type `0` ack, `1` chunk, `2` epoch offer, `3` epoch request, `4` rejected,
+ *   `5` rolled back.
  *   Sent only to peers that announced Weft.
  *
  * Negotiation (SYNC-2.x): a Weft peer appends a hello trailer after the state vector of its sync step 1. Stock
@@ -34,7 +35,14 @@ export const MessageType = {
 } as const
 
 export const SyncType = { Step1: 0, Step2: 1, Update: 2 } as const
-export const WeftType = { Ack: 0, Chunk: 1, EpochOffer: 2, EpochRequest: 3, Rejected: 4 } as const
+export const WeftType = {
+  Ack: 0,
+  Chunk: 1,
+  EpochOffer: 2,
+  EpochRequest: 3,
+  Rejected: 4,
+  RolledBack: 5,
+} as const
 
 /** Feature bits of the Weft hello. */
 export const Feature = {
@@ -124,6 +132,14 @@ export type WireMessage =
       readonly path: string
       /** Why, for people. */
       readonly reason: string
+    }
+  | {
+      readonly type: 'rolled-back'
+      /**
+       * The writer's client id from now on (RULES-5.2), for logs: the writer rolled back the update the other side
+       * rejected, and the updates it sends from here on may be taken again (RULES-5.1).
+       */
+      readonly clientId: number
     }
 
 const malformed = (detail: string, cause?: unknown): WeftError =>
@@ -219,6 +235,8 @@ export const decodeMessage = (data: Uint8Array): WireMessage => {
             const reason = readString(decoder)
             return { type: 'rejected', seq: seq === 0 ? null : seq, ruleId, path, reason }
           }
+          case WeftType.RolledBack:
+            return { type: 'rolled-back', clientId: decoding.readVarUint(decoder) }
           default:
             throw malformed(`unknown weft message type ${sub}`)
         }
@@ -390,4 +408,16 @@ export const encodeRejected = (
     encoding.writeVarString(e, ruleId)
     encoding.writeVarString(e, path)
     encoding.writeVarString(e, reason)
+  })
+
+/**
+ * Tells the side that rejected one of this writer's updates that the writer rolled it back (RULES-5.1): every update
+ * the writer sent before this message was written before it knew, and is refused; the ones after it are checked
+ * again. `clientId` is the writer's new client id (RULES-5.2), for logs.
+ */
+export const encodeRolledBack = (clientId: number): Uint8Array =>
+  finish((e) => {
+    encoding.writeVarUint(e, MessageType.Weft)
+    encoding.writeVarUint(e, WeftType.RolledBack)
+    encoding.writeVarUint(e, clientId)
   })

@@ -60,6 +60,8 @@ export class ProtocolPath<M extends Sendable = Uint8Array> {
   #receivedAhead: Set<number> | null = null
   /** `[seq, mark]`: what the caller recorded when it sent `seq` (a session: its local change count, SYNC-4.3). */
   readonly #marks: Array<readonly [number, number]> = []
+  /** RULES-5.2: the updates sent with a sequence number, until acknowledged (a side that announces `rollback`). */
+  readonly #kept = new Map<number, Uint8Array>()
 
   /** What the peer announced; `null` for a stock y-protocols peer (or before its step 1 arrived). */
   hello: Hello | null = null
@@ -141,6 +143,7 @@ export class ProtocolPath<M extends Sendable = Uint8Array> {
   /** The path closed: nothing more is sent, pending reassembly goes, late lookups and acks are dropped. */
   close(): void {
     this.#closed = true
+    this.#kept.clear()
     this.#reassembler?.clear()
     this.#reassembler = null
   }
@@ -270,7 +273,14 @@ export class ProtocolPath<M extends Sendable = Uint8Array> {
     // The peer moved (to ours, or to a winning epoch): our step 1 asks it again for what it holds, or for its offer.
     if ((decision === 'reannounce' || decision === 'announce') && this.#greets) this.greet()
     if (decision === 'sync' || decision === 'reannounce') {
-      for (const m of this.#state.answer(stateVector, this.nextSeq(), epochTag(record))) this.send(m)
+      const seq = this.nextSeq()
+      for (const m of this.#state.answer(stateVector, seq, epochTag(record))) {
+        this.send(m)
+        if (seq !== null && this.#keeps && m instanceof Uint8Array) {
+          const sent = decodeMessage(m)
+          if (sent.type === 'sync-step2') this.keep(seq, sent.update)
+        }
+      }
     } else if (decision === 'offer') this.#offer(theirs, stateVector, false)
     else if (decision === 'stale' && this.#side.closesStale) {
       this.#sink.refuse('stale-epoch', 'the document history was reset; reload it')
@@ -387,11 +397,38 @@ export class ProtocolPath<M extends Sendable = Uint8Array> {
     return seq
   }
 
-  /** An ack from the peer: the latest mark it now covers (SYNC-4.3), or `null` (nothing new, or never sent). */
+  /** Whether this side keeps what it numbers until it is acknowledged (it announced `rollback`, RULES-5.2). */
+  get #keeps(): boolean {
+    return this.#side.features !== null && (this.#side.features & Feature.Rollback) !== 0
+  }
+
+  /**
+   * Keeps `update`, sent as `seq`, until the peer acknowledges it: a rejection of `seq` rolls back it and everything
+   * sent after it on this path (RULES-5.2). Only on a side that announced `rollback`.
+   */
+  keep(seq: number | null, update: Uint8Array): void {
+    if (seq !== null && this.#keeps) this.#kept.set(seq, update)
+  }
+
+  /** The updates kept from `seq` on (see {@link keep}), in the order they were sent. */
+  unacknowledged(seq: number): Array<readonly [number, Uint8Array]> {
+    return [...this.#kept].filter(([s]) => s >= seq).sort((a, b) => a[0] - b[0])
+  }
+
+  /** Stops keeping the updates from `seq` on (they were rolled back, RULES-5.2). */
+  forget(seq: number): void {
+    for (const s of [...this.#kept.keys()]) if (s >= seq) this.#kept.delete(s)
+  }
+
+  /**
+   * An ack from the peer: the latest mark it now covers (SYNC-4.3), or `null` (nothing new, or never sent). An ack
+   * may cover updates the peer refused under its rules (RULES-5.3): they are settled too.
+   */
   acknowledge(seq: number): number | null {
     this.#negotiated('ack')
     if (seq <= this.ackedSeq || seq > this.sentSeq) return null
     this.ackedSeq = seq
+    for (const s of [...this.#kept.keys()]) if (s <= seq) this.#kept.delete(s)
     let mark: number | null = null
     while (this.#marks.length > 0 && (this.#marks[0]?.[0] ?? Infinity) <= seq)
       mark = this.#marks.shift()?.[1] ?? mark

@@ -7,6 +7,7 @@ import {
   Feature,
   encodeAwareness,
   encodeEpochRequest,
+  encodeRolledBack,
   encodeSyncStep2,
   encodeSyncUpdate,
   type WireMessage,
@@ -19,6 +20,7 @@ import { isEpochOrigin } from './epochOrigin.js'
 import { epochIdOf } from './epochRules.js'
 import { ProtocolPath } from './ProtocolPath.js'
 import type { EpochOffering, ProtocolDocState, ProtocolSide, Rejection } from './protocolPorts.js'
+import { isRollbackOrigin, keepLocalDeletions, rollbackUpdates } from './rollback.js'
 import { SessionPath } from './SessionPath.js'
 
 /** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */
@@ -42,11 +44,19 @@ export interface SyncSessionOptions {
   readonly durable?: () => Promise<void>
   /**
    * Which transaction origins are local changes, counted by {@link SyncSession.localChanges}. Default: every
-   * origin that is neither one of the session's peer paths nor an epoch switch's (`isEpochOrigin`).
+   * origin that is neither one of the session's peer paths, an epoch switch's (`isEpochOrigin`) nor a rollback's
+   * deletion (`isRollbackOrigin`, never counted whatever this says).
    */
   readonly isLocalOrigin?: (origin: unknown) => boolean
   /** Announce Weft's extensions (default true). `false` makes this side behave exactly like a stock peer. */
   readonly extensions?: boolean
+  /**
+   * Roll back an update a relay rejected under the room's rules (docs/spec/rules.md, RULES-5; default true). Needs
+   * `durable` (the relay names the rejected update by its sequence number). Announces the `rollback` feature; the
+   * content of items deleted by local changes is kept from garbage collection so that it can be restored. Without it
+   * a relay closes this session's connection on a rejection (`UpdateRejected`, 4405).
+   */
+  readonly rollback?: boolean
   /** Fully decode every incoming update before applying it (default true); see SYNC-3.4. */
   readonly validateUpdates?: boolean
   /**
@@ -71,6 +81,9 @@ export interface EpochOfferSource {
 
 /** Finds what to offer a peer in an older epoch (see {@link SyncSessionOptions.epochLineage}). */
 export type EpochLineage = (peerEpoch: string) => EpochOfferSource | null | Promise<EpochOfferSource | null>
+
+/** Origin of a rollback's restoring transaction (RULES-5.4): a local change like any other. */
+export const RESTORE_ORIGIN: unique symbol = Symbol('weft-restore')
 
 /** The state vector of an empty document. */
 const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
@@ -115,9 +128,11 @@ export type SyncSessionEvents = {
   }) => void
   /**
    * A relay rejected one of this session's updates under the room's rules (RULES-4.3): `ruleId`, `path` and `reason`
-   * say which rule and where, `seq` which update. Sent only to a session that announced the `rollback` feature.
+   * say which rule and where, `seq` which update. Sent only to a session that announced the `rollback` feature, and
+   * emitted once the document is rolled back (RULES-5.7): it holds what the relay accepted plus the later local
+   * changes, under a new client id. `lost`: ids of content that could not be restored (normally empty).
    */
-  rejected: (event: PathRef & Rejection) => void
+  rejected: (event: PathRef & Rejection & { readonly lost: readonly string[] }) => void
   /** An asynchronous fault; a path that sent malformed data has been dropped. Never thrown. */
   error: (event: {
     readonly error: WeftError
@@ -155,6 +170,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   readonly #paths = new Set<SessionPath>()
   #localChanges = 0
   #destroyed = false
+  readonly #rollback: boolean
+  /** Stops keeping deleted content of the current document (RULES-5.4), when rolling back. */
+  #unkeep: (() => void) | null = null
+  /** While a rollback restores: its updates, sent after `rolled-back` (RULES-5.1). */
+  #restoring: Uint8Array[] | null = null
   #pendingAckPaths = new Set<SessionPath>()
 
   constructor(options: SyncSessionOptions) {
@@ -166,9 +186,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#awareness = options.awareness ?? new awarenessProtocol.Awareness(options.doc)
     this.#durable = options.durable
     this.#isLocal =
-      options.isLocalOrigin ?? ((origin) => !(origin instanceof ProtocolPath) && !isEpochOrigin(origin))
+      options.isLocalOrigin ??
+      ((origin) => !(origin instanceof ProtocolPath) && !isEpochOrigin(origin) && !isRollbackOrigin(origin))
+    this.#rollback =
+      options.extensions !== false && options.durable !== undefined && options.rollback !== false
     this.#side = {
-      features: options.extensions === false ? null : (options.durable ? Feature.Ack : 0) | Feature.Chunk,
+      features:
+        options.extensions === false
+          ? null
+          : (options.durable ? Feature.Ack : 0) | Feature.Chunk | (this.#rollback ? Feature.Rollback : 0),
       maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
       ordered: false,
@@ -421,7 +447,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         // A session has no read-only paths, and keeps a stock peer of another epoch without closing it.
         refuse: () => undefined,
         failed: (error) => this.emit('error', [{ error, transport, peer }]),
-        rejected: (rejection) => this.emit('rejected', [{ transport, peer, ...rejection }]),
+        rejected: (rejection) => this.#rolledBack(path, rejection),
         progress: (received, total) => this.emit('progress', [{ transport, peer, received, total }]),
       },
       { greets: true, writable: true },
@@ -575,7 +601,52 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         return path.onRequest(message.epoch, message.stateVector)
       case 'rejected':
         return path.onRejected(message)
+      case 'rolled-back':
+        // Only a side that checks rules (a relay) acts on it.
+        return
     }
+  }
+
+  /**
+   * RULES-5.2..5.7: the peer rejected update `seq` of this path: roll back it and every later update of the path
+   * (kept until acknowledged), tell the peer (`rolled-back`, before any new update: RULES-5.1), send the restoring
+   * update, then emit `rejected`.
+   */
+  #rolledBack(path: SessionPath, rejection: Rejection): void {
+    const kept = rejection.seq === null ? [] : path.unacknowledged(rejection.seq)
+    const first = kept[0]
+    let lost: readonly string[] = []
+    if (first !== undefined && first[0] === rejection.seq) {
+      path.forget(first[0])
+      const restoring: Uint8Array[] = (this.#restoring = [])
+      let deletions: Uint8Array | null = null
+      try {
+        const result = rollbackUpdates({
+          doc: this.#doc,
+          rejected: first[1],
+          later: kept.slice(1).map(([, u]) => u),
+          restoreOrigin: RESTORE_ORIGIN,
+        })
+        deletions = result.deletions
+        lost = result.lost
+      } catch (err) {
+        this.emit('error', [
+          {
+            error: toWeftError(WeftErrorCode.ObserverFailed, err),
+            transport: path.transport,
+            peer: path.peer,
+          },
+        ])
+      } finally {
+        this.#restoring = null
+      }
+      path.send(encodeRolledBack(this.#doc.clientID))
+      if (restoring.length > 0) this.#localChanges++
+      const parts = deletions ? [...restoring, deletions] : restoring
+      if (parts.length > 0)
+        this.#broadcast(parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts), RESTORE_ORIGIN)
+    }
+    this.emit('rejected', [{ transport: path.transport, peer: path.peer, ...rejection, lost }])
   }
 
   #applyUpdate(path: SessionPath, update: Uint8Array, seq: number | null, complete: boolean): void {
@@ -633,12 +704,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     doc.on('afterTransactionCleanup', this.#beforeUpdate)
     doc.on('update', this.#onDocUpdate)
     this.#listening = true
+    if (this.#rollback) this.#unkeep = keepLocalDeletions(doc, (origin) => this.#isLocal(origin))
   }
 
   #unwatchDoc(doc: Y.Doc): void {
     doc.off('afterTransactionCleanup', this.#beforeUpdate)
     doc.off('update', this.#onDocUpdate)
     this.#listening = false
+    this.#unkeep?.()
+    this.#unkeep = null
   }
 
   #listening = false
@@ -661,7 +735,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   readonly #onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    // RULES-5.6: the rollback's deletion of refused items is never sent; its restoring update waits for `rolled-back`.
+    if (isRollbackOrigin(origin)) return
+    if (this.#restoring !== null && origin === RESTORE_ORIGIN) return void this.#restoring.push(update)
     if (this.#isLocal(origin)) this.#localChanges++
+    this.#broadcast(update, origin)
+  }
+
+  /** Sends `update` to every open path but `origin` (SYNC-3.1), numbered for those that acknowledge. */
+  #broadcast(update: Uint8Array, origin: unknown): void {
     let plain: Uint8Array | null = null
     for (const path of this.#paths) {
       if (path === origin) continue // SYNC-3.1: never back to where it came from
@@ -673,6 +755,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         path.send(plain)
       } else {
         path.send(encodeSyncUpdate(update, seq, tag))
+        path.keep(seq, update)
       }
     }
   }

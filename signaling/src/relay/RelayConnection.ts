@@ -22,7 +22,7 @@ import type { RelayRoom, RelayPeer } from './RelayRoom.js'
 import type { EpochPeer } from './RelayEpochPeer.js'
 import type { RelayEpochs } from './RelayEpochs.js'
 import type { RelaySocket } from './RelaySocket.js'
-import { ruleRefusalOf } from './rules/RelayRules.js'
+import { ruleRefusalOf, type RollbackWriter } from './rules/RelayRules.js'
 import { bytesOf, SharedMessage } from './SharedMessage.js'
 
 /** Messages kept while the document loads; more closes the connection. */
@@ -96,7 +96,12 @@ export interface RelayConnectionOptions {
  * decoding failure closes the connection with a named code (RELAY-5).
  */
 export class RelayConnection
-  implements RelayPeer, EpochPeer, ProtocolDocState<SharedMessage>, ProtocolSink<SharedMessage>
+  implements
+    RelayPeer,
+    EpochPeer,
+    RollbackWriter,
+    ProtocolDocState<SharedMessage>,
+    ProtocolSink<SharedMessage>
 {
   readonly #socket: RelaySocket
   readonly #host: RelayHost
@@ -109,6 +114,9 @@ export class RelayConnection
   #waitingBytes = 0
   /** When a query-awareness was last answered (RELAY-6.5). */
   #queriedAt = -Infinity
+  /** RULES-5.1: `rolled-back` messages received so far, and that count for each update when it arrived. */
+  #rollbacks = 0
+  readonly #arrivedAfter = new WeakMap<Uint8Array, number>()
   /** Write access was taken away while connected (RELAY-4.6). */
   #readOnly = false
 
@@ -337,6 +345,14 @@ export class RelayConnection
           this.#reject(err)
         }
         return
+      case 'rolled-back':
+        // RULES-5.1: the writer rolled back; what it sends from here on is checked again.
+        this.#rollbacks++
+        this.#socket.logger.info(
+          { doc: doc.docId, clientId: message.clientId },
+          'writer rolled back a rejected update',
+        )
+        return
       case 'ack':
       case 'auth-denied':
       case 'rejected':
@@ -360,6 +376,7 @@ export class RelayConnection
       // RELAY-4.3: nothing from a read-only connection is stored or forwarded.
       return this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent an update')
     }
+    this.#arrivedAfter.set(update, this.#rollbacks)
     // (The relay's side always validates, so `summary` is there for every update.)
     const durable =
       empty || summary === null
@@ -368,17 +385,27 @@ export class RelayConnection
     // RELAY-3.2: acknowledge only once durable; acks are cumulative and monotonic.
     if (seq !== null && this.#path.received(seq)) this.#path.ackWhen(seq, durable)
     // RULES-4.3: an update the room's rules refused is rolled back by a writer that can, else it ends the connection.
-    durable.catch((err: unknown) => this.#ruleRefused(err, seq))
+    durable.catch((err: unknown) => this.#ruleRefused(doc, err, seq))
   }
 
-  #ruleRefused(err: unknown, seq: number | null): void {
+  /** @internal RULES-5.1: how many `rolled-back` messages had arrived when `update` did. */
+  rollbacksBefore(update: Uint8Array): number {
+    return this.#arrivedAfter.get(update) ?? this.#rollbacks
+  }
+
+  #ruleRefused(doc: RelayRoom, err: unknown, seq: number | null): void {
     const refusal = ruleRefusalOf(err)
     if (refusal === null || !this.#socket.open) return
-    if (this.#path.has(Feature.Rollback)) {
-      this.sendMessage(encodeRejected(seq, refusal.ruleId, refusal.path.join('/'), refusal.reason))
-    } else {
-      this.#socket.close(CloseCode.UpdateRejected, `${refusal.ruleId}: ${refusal.reason}`.slice(0, 100))
+    const { verdict, fenced } = refusal
+    if (!this.#path.has(Feature.Rollback)) {
+      this.#socket.close(CloseCode.UpdateRejected, `${verdict.ruleId}: ${verdict.reason}`.slice(0, 100))
+      return
     }
+    // RULES-5.1: the writer is told once; the updates refused behind the fence are not news to it.
+    if (!fenced) this.sendMessage(encodeRejected(seq, verdict.ruleId, verdict.path.join('/'), verdict.reason))
+    // RULES-5.3: a refused update is settled: the cumulative ack moves past it (after the `rejected` message, once
+    // everything before it is durable), so the writer never waits for it.
+    if (seq !== null) this.#path.ackWhen(seq, this.#host.whenDurable(doc, this))
   }
 
   /** The socket closed (the connection is its socket's handler: no closure per connection). */

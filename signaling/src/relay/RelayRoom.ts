@@ -48,7 +48,10 @@ export interface RoomCounters {
  * which changes no content).
  */
 export type RoomLog = Readonly<
-  Pick<UpdateLog<SharedMessage>, 'byteLength' | 'parts' | 'state' | 'stateVector' | 'answer' | 'dropped'>
+  Pick<
+    UpdateLog<SharedMessage>,
+    'byteLength' | 'changes' | 'parts' | 'state' | 'stateVector' | 'answer' | 'dropped'
+  >
 >
 
 /**

@@ -42,6 +42,12 @@ export class UpdateLog<M = Uint8Array> {
   readonly #answers = new Map<string, readonly M[]>()
   /** Updates appended since {@link UpdateLog.mark}, or `null` without a mark. */
   #sinceMark: Uint8Array[] | null = null
+  /**
+   * Counts changes of what the log holds (an update taken or refused, a rebase, parts dropped by a salvage), so that
+   * a copy of the state built from it (the rules' view, RULES-4.6) knows whether it still matches. Merging the parts
+   * into one does not count.
+   */
+  changes = 0
 
   constructor(parts: readonly Uint8Array[]) {
     this.#parts = [...parts]
@@ -102,6 +108,7 @@ export class UpdateLog<M = Uint8Array> {
   }
 
   #changed(): void {
+    this.changes++
     this.#stateVector = null
     this.#answers.clear()
   }
@@ -139,6 +146,7 @@ export class UpdateLog<M = Uint8Array> {
    */
   rebase(base: readonly Uint8Array[]): void {
     this.#parts = [...base, ...(this.#sinceMark ?? [])]
+    this.changes++
     this.#sinceMark = null
     this.#stateVector = null
     this.#baseStateVector = null
@@ -157,6 +165,7 @@ export class UpdateLog<M = Uint8Array> {
         acc = next
       } catch {
         this.dropped++
+        this.changes++
       }
     }
     return acc

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { CloseCode } from '@weft/core'
-import { appendToLog, nextOf } from '../relay/unit/memoryRelay.js'
+import { appendToLog, decodedAll, nextOf } from '../relay/unit/memoryRelay.js'
 import { board } from './relayRules.js'
 import { openTyped } from '@weft/core'
 import { startRuledRelay, Writer } from './relayRules.js'
@@ -63,19 +63,51 @@ describe('the relay decides (RULES-4)', () => {
     expect(Object.keys(shapesOf(await r.stored('board-1'))).sort()).toEqual(['a', 'c'])
   })
 
-  it('RULES-4.4: a later update of the refused client id depends on the refused clocks and is refused too', async () => {
+  it('RULES-4.4 RULES-5.1: behind a refusal later updates are refused silently; after rolled-back, the refused clocks still are', async () => {
     const r = relay()
     const alice = new Writer(r.connect('board-1', 'alice'), { clientID: 200 })
     alice.write((shapes) => shapes.insert({ name: 'a', x: 500, author: 'alice' }, { id: 'a' }))
     expect((await nextOf(alice.client, 'rejected')).ruleId).toBe('shapes.x.max')
+    // RULES-5.1: sent before the writer knew: refused without a second `rejected`; RULES-5.3: the ack moves past it.
+    const fenced = alice.write((shapes) => shapes.insert({ name: 'z', x: 1, author: 'alice' }, { id: 'z' }))
+    expect((await nextOf(alice.client, 'ack')).seq).toBe(fenced - 1)
+    expect((await nextOf(alice.client, 'ack')).seq).toBe(fenced)
+    // A writer that says it rolled back but kept its client id: its update misses the refused clocks (RULES-4.4).
+    alice.rolledBack()
     alice.write((shapes) => shapes.update('a', { x: 5 }))
     expect((await nextOf(alice.client, 'rejected')).ruleId).toBe('depends-on-rejected')
+    // Told twice in all: the first refusal and this one, never for the fenced update.
+    expect(decodedAll(alice.client).filter((m) => m.type === 'rejected')).toHaveLength(2)
     // Under a new client id, a change that depends on nothing refused is accepted.
     expect(alice.client.closeInfo).toBeNull()
     const again = new Writer(r.connect('board-1', 'alice'), { clientID: 201 })
     const seq = again.write((shapes) => shapes.insert({ name: 'b', x: 5, author: 'alice' }, { id: 'b' }))
     expect((await nextOf(again.client, 'ack')).seq).toBe(seq)
     expect(Object.keys(shapesOf(await r.stored('board-1')))).toEqual(['b'])
+  })
+
+  it('RULES-5.1 RULES-5.3: the fence is lifted by rolled-back; acks cover refused and accepted updates in order', async () => {
+    const r = relay()
+    const other = await reader(r, 'board-1')
+    const alice = new Writer(r.connect('board-1', 'alice'), { clientID: 210 })
+    const first = alice.write((shapes) => shapes.insert({ name: 'a', x: 1, author: 'alice' }, { id: 'a' }))
+    await other.next()
+    const refused = alice.write((shapes) => shapes.update('a', { x: 500 }))
+    const behind = alice.write((shapes) => shapes.insert({ name: 'b', x: 2, author: 'alice' }, { id: 'b' }))
+    expect(await nextOf(alice.client, 'rejected')).toMatchObject({ seq: refused, ruleId: 'shapes.x.max' })
+    const acks: number[] = []
+    while (acks[acks.length - 1] !== behind) acks.push((await nextOf(alice.client, 'ack')).seq)
+    expect(acks[0]).toBeGreaterThanOrEqual(first)
+    // The writer rolls back (here by hand): `rolled-back`, then a valid update of a new client id is taken.
+    const fresh = new Y.Doc()
+    fresh.clientID = 211
+    openTyped(fresh, board).root.shapes.insert({ name: 'c', x: 3, author: 'alice' }, { id: 'c' })
+    alice.rolledBack()
+    const after = alice.send(Y.encodeStateAsUpdate(fresh))
+    expect((await nextOf(alice.client, 'ack')).seq).toBe(after)
+    await other.next()
+    expect(Object.keys(shapesOf(other.doc)).sort()).toEqual(['a', 'c'])
+    expect(shapesOf(await r.stored('board-1')).a?.x).toBe(1)
   })
 
   it('RULES-4.3: a stock writer is closed with UpdateRejected (4405); nothing of its update is stored', async () => {

@@ -2,7 +2,7 @@
 import { pino } from 'pino'
 import * as Y from 'yjs'
 import { defineSchema, docId, openTyped, s, type DocStore } from '@weft/core'
-import { Feature, encodeSyncUpdate } from '@weft/core/protocol'
+import { Feature, encodeRolledBack, encodeSyncUpdate } from '@weft/core/protocol'
 import { defineRules, unique, type Rules } from '@weft/core/rules'
 import { MemoryDocStore } from '@weft/core/testing'
 import { RoomGrant } from '../../src/auth/RoomGrant.js'
@@ -100,6 +100,18 @@ export class Writer {
     const seq = this.#stock ? null : ++this.#seq
     this.client.send(encodeSyncUpdate(update, seq))
     return seq ?? 0
+  }
+
+  /** Sends `update` as the next numbered update (a Weft writer); returns its sequence number. */
+  send(update: Uint8Array): number {
+    const seq = ++this.#seq
+    this.client.send(encodeSyncUpdate(update, seq))
+    return seq
+  }
+
+  /** Sends `rolled-back` with the document's client id (RULES-5.1). */
+  rolledBack(): void {
+    this.client.send(encodeRolledBack(this.doc.clientID))
   }
 
   /** Waits for the relay's answer to the hello and applies what it sent (the room's state). */

@@ -16,24 +16,52 @@ export type RelayRulesOption =
 /** A refused update's verdict (what the writer is told). */
 export type RuleRefusal = Extract<RulesVerdict, { ok: false }>
 
-/** A refused update's error, carrying the rules verdict so that the writer's connection can tell its writer (RULES-4.3). */
+/**
+ * A refused update's error, carrying the rules verdict so that the writer's connection can tell its writer (RULES-4.3);
+ * `fenced`: refused without a check because an earlier update of the writer was refused and the writer has not rolled
+ * back yet (RULES-5.1), so the writer is not told again.
+ */
 class RuleRejection extends WeftServerError {
   readonly verdict: RuleRefusal
-  constructor(room: string, verdict: RuleRefusal) {
+  readonly fenced: boolean
+  constructor(room: string, verdict: RuleRefusal, fenced: boolean) {
     super(
       'rejected-update',
       `an update of ${JSON.stringify(room)} broke ${verdict.ruleId}: ${verdict.reason}`,
     )
     this.verdict = verdict
+    this.fenced = fenced
   }
 }
 
-/** The rules refusal behind a refused update's error, or `null` when it was refused for another reason. */
-export const ruleRefusalOf = (err: unknown): RuleRefusal | null =>
-  err instanceof RuleRejection ? err.verdict : null
+/**
+ * The rules refusal behind a refused update's error (`fenced`: refused behind an earlier refusal, RULES-5.1), or `null`
+ * when it was refused for another reason.
+ */
+export const ruleRefusalOf = (err: unknown): { verdict: RuleRefusal; fenced: boolean } | null =>
+  err instanceof RuleRejection ? { verdict: err.verdict, fenced: err.fenced } : null
 
-const rejection = (room: string, verdict: RuleRefusal): Promise<void> => {
-  const refused = Promise.reject(new RuleRejection(room, verdict))
+/**
+ * A writer that can roll back (RULES-5.1): it tells, for each update it handed to the relay, how many `rolled-back`
+ * messages it had sent before that update arrived. An update refused by the rules fences the writer: its later
+ * updates with the same count are refused without a check, until one arrives after a further `rolled-back`.
+ */
+export interface RollbackWriter {
+  rollbacksBefore(update: Uint8Array): number
+}
+
+const rollbackWriter = (peer: RelayPeer): RollbackWriter | null =>
+  'rollbacksBefore' in peer && typeof peer.rollbacksBefore === 'function' ? (peer as RollbackWriter) : null
+
+const FENCED: RuleRefusal = Object.freeze({
+  ok: false,
+  ruleId: 'depends-on-rejected',
+  path: Object.freeze([]) as readonly string[],
+  reason: 'an earlier update of this writer was rejected and it has not rolled back yet',
+})
+
+const rejection = (room: string, verdict: RuleRefusal, fenced = false): Promise<void> => {
+  const refused = Promise.reject(new RuleRejection(room, verdict, fenced))
   refused.catch(() => undefined)
   return refused
 }
@@ -47,10 +75,10 @@ const patternOf = (pattern: string): RegExp =>
     's',
   )
 
-/** One ruled room's view and the room log's size when the view last matched it. */
+/** One ruled room's view and the room log's change count when the view last matched it. */
 interface Held {
   view: RulesView
-  logBytes: number
+  changes: number
 }
 
 /** The writer of a connection without a grant (no subject, no claims). */
@@ -66,6 +94,8 @@ export class RelayRules {
   readonly #logger: Logger
   readonly #views = new WeakMap<RelayRoom, Held>()
   readonly #writers = new WeakMap<RelayPeer, Writer>()
+  /** RULES-5.1: a fenced writer, and the `rolled-back` count of its refused update. */
+  readonly #fences = new WeakMap<RelayPeer, number>()
 
   constructor(option: RelayRulesOption, logger: Logger) {
     this.#logger = logger
@@ -91,17 +121,22 @@ export class RelayRules {
   screen(room: RelayRoom, update: Uint8Array, from: RelayPeer, accept: () => Promise<void>): Promise<void> {
     const rules = this.#find(room.docId)
     if (rules === null) return accept()
+    // RULES-5.1: behind a refusal, a writer's updates are refused unchecked until it says it rolled back.
+    const rollbacks = rollbackWriter(from)?.rollbacksBefore(update) ?? 0
+    const fence = this.#fences.get(from)
+    if (fence !== undefined && rollbacks <= fence) return rejection(room.docId, FENCED, true)
     let held = this.#views.get(room)
     // RULES-4.6: the room took something by another way (another node, an epoch switch, a compaction, a refusal of
     // its own): the view starts again from the room's state.
-    if (!held || held.view.broken || held.logBytes !== room.log.byteLength) {
+    if (!held || held.view.broken || held.changes !== room.log.changes) {
       held?.view.destroy()
-      held = { view: new RulesView(rules, room.log.state()), logBytes: room.log.byteLength }
+      held = { view: new RulesView(rules, room.log.state()), changes: room.log.changes }
       this.#views.set(room, held)
     }
     const writer = this.#writers.get(from) ?? ANONYMOUS
     const verdict = held.view.check(update, writer)
     if (!verdict.ok) {
+      this.#fences.set(from, rollbacks)
       this.#logger.warn(
         {
           room: room.docId,
@@ -114,13 +149,15 @@ export class RelayRules {
       )
       return rejection(room.docId, verdict)
     }
-    const before = room.log.byteLength
+    const before = room.log.changes
     const durable = accept()
-    // Not taken into the log (refused by the room, held by an epoch switch): the view holds more than the room.
-    if (room.log.byteLength === before) {
+    // Taken into the log exactly once: the view matches the room again. Otherwise (refused by the room, held by an
+    // epoch switch) the view holds more than the room and is dropped.
+    if (room.log.changes === before + 1) held.changes = room.log.changes
+    else {
       held.view.destroy()
       this.#views.delete(room)
-    } else held.logBytes = room.log.byteLength
+    }
     return durable
   }
 }

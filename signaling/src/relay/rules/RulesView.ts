@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import * as Y from 'yjs'
 import {
   checkChanges,
@@ -106,7 +107,10 @@ export class RulesView {
       const before = this.#records.get(collection)
       for (const id of ids) {
         const now = readRuleRecord(this.#doc, this.#rules, collection, id)
-        changes.push({ collection, id, before: before?.get(id), after: now.record, invalid: now.invalid })
+        const was = before?.get(id)
+        // RULES-5.5: a record whose plain value did not change is untouched (a rollback restoring a field).
+        if (was !== undefined && now.invalid === undefined && isDeepStrictEqual(was, now.record)) continue
+        changes.push({ collection, id, before: was, after: now.record, invalid: now.invalid })
       }
     }
     if (changes.length === 0) return { ok: true }

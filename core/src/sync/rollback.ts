@@ -1,0 +1,358 @@
+import * as encoding from 'lib0/encoding'
+import * as random from 'lib0/random'
+import * as Y from 'yjs'
+
+/**
+ * Rolling back an update that the relay rejected under the room's rules (docs/spec/rules.md, RULES-5). Yjs cannot
+ * un-delete an item, and a restoring change whose origin is a rejected item would itself be refused (the relay lacks
+ * it), so the rollback removes the rejected items structurally and re-creates what they overwrote or deleted as new
+ * items under a fresh client id, placed next to items the relay has.
+ */
+
+/** Origin of the rollback's first transaction (deleting the refused items): never sent, stored or counted. */
+export const ROLLBACK_ORIGIN: unique symbol = Symbol('weft-rollback')
+
+/** Whether a transaction origin is the rollback's own deletion (see {@link ROLLBACK_ORIGIN}). */
+export const isRollbackOrigin = (origin: unknown): boolean => origin === ROLLBACK_ORIGIN
+
+/** What {@link rollbackUpdates} did. */
+export interface RollbackResult {
+  /** The client id that wrote the refused updates, retired (RULES-5.2). */
+  readonly retiredClientId: number
+  /** The lowest clock of the retired client that was removed (`null`: the refused updates inserted nothing). */
+  readonly fromClock: number | null
+  /**
+   * Deletions of items the relay has, made by the refused updates (restored as copies) and by the later ones (still
+   * valid): a V1 update holding only that delete set, or `null`. It must travel with the restoring transaction's
+   * update (RULES-5.4), never alone: the relay would see the record's content disappear.
+   */
+  readonly deletions: Uint8Array | null
+  /** Content that could not be restored (already garbage-collected), as item ids `client:clock`. */
+  readonly lost: readonly string[]
+}
+
+/** Inputs of {@link rollbackUpdates}. */
+export interface RollbackInput {
+  readonly doc: Y.Doc
+  /** The refused update (V1), as this side sent it. */
+  readonly rejected: Uint8Array
+  /** The updates this side sent on the same path after it, in order (refused behind the fence, RULES-5.1). */
+  readonly later: readonly Uint8Array[]
+  /** Origin of the restoring transaction (a local change: sent, stored and counted). */
+  readonly restoreOrigin: unknown
+}
+
+/** Yjs's delete set (not exported by name). */
+type DeleteSet = ReturnType<typeof Y.createDeleteSet>
+
+interface Range {
+  readonly clock: number
+  readonly len: number
+}
+
+const inRanges = (ranges: readonly Range[], clock: number): boolean =>
+  ranges.some((r) => clock >= r.clock && clock < r.clock + r.len)
+
+/** The clock ranges of `client`'s structs in an update. */
+const rangesOf = (decoded: { structs: Array<Y.Item | Y.GC | Y.Skip> }, client: number): Range[] =>
+  decoded.structs
+    .filter((s) => s.id.client === client && !(s instanceof Y.Skip))
+    .map((s) => ({ clock: s.id.clock, len: s.length }))
+
+/** Splits `[0, item.length)` into runs of equal `classify(clock)`. */
+const runsOf = <K>(
+  item: Y.Item,
+  classify: (clock: number) => K,
+): Array<{ from: number; to: number; kind: K }> => {
+  const out: Array<{ from: number; to: number; kind: K }> = []
+  for (let i = 0; i < item.length; i++) {
+    const kind = classify(item.id.clock + i)
+    const last = out[out.length - 1]
+    if (last && last.kind === kind) last.to = i + 1
+    else out.push({ from: i, to: i + 1, kind })
+  }
+  return out
+}
+
+/**
+ * Keeps the content of items deleted by local transactions (which a rollback may have to restore) from Yjs's garbage
+ * collection: with `gc` on, Yjs replaces a deleted item's content at the end of the transaction. Returns the function
+ * that stops it. The kept content stays in memory and in full encodings of the document; updates are unchanged.
+ */
+export const keepLocalDeletions = (doc: Y.Doc, isLocal: (origin: unknown) => boolean): (() => void) => {
+  const previous = doc.gcFilter
+  let keep = false
+  // `afterTransaction` runs right before the transaction's garbage collection.
+  const onAfter = (tr: Y.Transaction) => void (keep = isLocal(tr.origin))
+  doc.on('afterTransaction', onAfter)
+  doc.gcFilter = (item) => !keep && previous(item)
+  return () => {
+    doc.off('afterTransaction', onAfter)
+    if (doc.gcFilter !== previous) doc.gcFilter = previous
+  }
+}
+
+/** A type's visible content, where items deleted in `ds` count as visible (they are being restored). */
+const copyType = (type: Y.AbstractType<unknown>, ds: DeleteSet | null, lost: string[]): unknown => {
+  const visible = (item: Y.Item) => !item.deleted || (ds !== null && Y.isDeleted(ds, item.lastId))
+  if (type instanceof Y.Map) {
+    const out = new Y.Map<unknown>()
+    for (const [key, item] of type._map) {
+      if (!visible(item)) continue
+      const values = copyContent(item, item.length - 1, item.length, ds, lost)
+      if (values !== null && typeof values !== 'string') out.set(key, values[0])
+    }
+    return out
+  }
+  if (type instanceof Y.Text) {
+    const out = new Y.Text()
+    let index = 0
+    for (let it = type._start; it !== null; it = it.right) {
+      if (!it.countable || !visible(it)) continue
+      const values = copyContent(it, 0, it.length, ds, lost)
+      if (typeof values === 'string') out.insert(index, values)
+      else if (values !== null) for (const v of values) out.insertEmbed(index, v as object)
+      index += it.length
+    }
+    return out
+  }
+  if (type instanceof Y.Array) {
+    const out = new Y.Array<unknown>()
+    for (let it = type._start; it !== null; it = it.right) {
+      if (!it.countable || !visible(it)) continue
+      const values = copyContent(it, 0, it.length, ds, lost)
+      if (values !== null && typeof values !== 'string') out.push(values)
+    }
+    return out
+  }
+  // XML types: their live content (children deleted with them are not brought back).
+  return (type as unknown as { clone(): unknown }).clone()
+}
+
+/** The content of `item` between `from` and `to`: a string (text), values (a list, a map value), or null if lost. */
+const copyContent = (
+  item: Y.Item,
+  from: number,
+  to: number,
+  ds: DeleteSet | null,
+  lost: string[],
+): string | unknown[] | null => {
+  const content = item.content
+  if (content instanceof Y.ContentString) return content.str.slice(from, to)
+  if (content instanceof Y.ContentAny || content instanceof Y.ContentJSON)
+    return content.getContent().slice(from, to)
+  if (content instanceof Y.ContentBinary || content instanceof Y.ContentEmbed) return content.getContent()
+  if (content instanceof Y.ContentType) return [copyType(content.type, ds, lost)]
+  lost.push(`${item.id.client}:${item.id.clock + from}`)
+  return null
+}
+
+type ListOp = { readonly index: number; readonly values: string | unknown[] }
+type MapOp = { readonly key: string; readonly values: unknown[] }
+
+/**
+ * Rolls back `rejected` and every later update of the same path (RULES-5.2..5.5): retires the document's client id,
+ * deletes every item of it from the refused updates' first clock on (one transaction with {@link ROLLBACK_ORIGIN}:
+ * observers see ordinary deletions), removes those items from the document's structure (its state vector and delete
+ * set no longer mention them), then, in one transaction with `restoreOrigin` under the new client id, re-creates what
+ * the refused update overwrote or deleted and what the later updates inserted. The later updates' deletions stay.
+ * Needs the content of items deleted by the refused and later updates ({@link keepLocalDeletions}, or `gc: false`).
+ */
+export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
+  const { doc } = input
+  const X = doc.clientID
+  const rejected = Y.decodeUpdate(input.rejected)
+  const later = input.later.map((u) => Y.decodeUpdate(u))
+  const rejectedRanges = rangesOf(rejected, X)
+  let c = Infinity
+  for (const d of [rejected, ...later]) for (const r of rangesOf(d, X)) c = Math.min(c, r.clock)
+  const dsS = rejected.ds
+  const dsL = Y.mergeDeleteSets(later.map((d) => d.ds))
+  const removed = (item: Y.Item) => item.id.client === X && item.id.clock >= c
+  const lost: string[] = []
+  const store = doc.store
+
+  // Which types change: parents of the removed items and of the items the updates deleted.
+  const parents = new Set<Y.AbstractType<unknown>>()
+  const structsX = store.clients.get(X) ?? []
+  if (c < Y.getState(store, X)) {
+    for (let i = Y.findIndexSS(structsX, c); i < structsX.length; i++) {
+      const s = structsX[i]
+      if (s instanceof Y.Item && s.parent instanceof Y.AbstractType) parents.add(s.parent)
+    }
+  }
+  const deletedRuns: Array<{ client: number; clock: number; len: number }> = []
+  for (const ds of [dsS, dsL]) {
+    for (const [client, items] of ds.clients) {
+      const structs = store.clients.get(client)
+      if (!structs) continue
+      for (const whole of items) {
+        // The refused items of X are removed, not deleted: only X's accepted items count.
+        const d = client === X ? { clock: whole.clock, len: Math.min(whole.len, c - whole.clock) } : whole
+        if (d.len <= 0) continue
+        for (let i = Y.findIndexSS(structs, d.clock); i < structs.length; i++) {
+          const s = structs[i] as Y.Item | Y.GC
+          if (s.id.clock >= d.clock + d.len) break
+          if (s instanceof Y.Item && s.parent instanceof Y.AbstractType) parents.add(s.parent)
+        }
+        deletedRuns.push({ client, clock: d.clock, len: d.len })
+      }
+    }
+  }
+  const inS = (client: number, clock: number) => Y.isDeleted(dsS, Y.createID(client, clock))
+
+  // The plan, read before anything changes (the refused items' content is garbage-collected by the deletion).
+  const listOps = new Map<Y.AbstractType<unknown>, ListOp[]>()
+  const mapOps = new Map<Y.AbstractType<unknown>, MapOp[]>()
+  for (const parent of parents) {
+    const own = parent._item
+    if (own !== null && (own.deleted || removed(own))) continue // the parent goes, or is copied whole
+    const ops: ListOp[] = []
+    let index = 0
+    for (let it = parent._start; it !== null; it = it.right) {
+      if (!it.countable) continue
+      const item = it
+      if (removed(item)) {
+        if (item.deleted) continue
+        for (const run of runsOf(item, (clock) => inRanges(rejectedRanges, clock))) {
+          if (run.kind) continue
+          const values = copyContent(item, run.from, run.to, null, lost)
+          if (values !== null) ops.push({ index, values })
+          index += run.to - run.from
+        }
+      } else if (!item.deleted) index += item.length
+      else {
+        for (const run of runsOf(item, (clock) => inS(item.id.client, clock))) {
+          if (!run.kind) continue
+          const values = copyContent(item, run.from, run.to, dsS, lost)
+          if (values !== null) ops.push({ index, values })
+          index += run.to - run.from
+        }
+      }
+    }
+    if (ops.length > 0) listOps.set(parent, ops)
+    const keys: MapOp[] = []
+    for (const [key, last] of parent._map) {
+      // The key's value from the right: the newest later value, else what the refused update overwrote.
+      let values: unknown[] | null = null
+      for (let it: Y.Item | null = last; it !== null; it = it.left) {
+        const lastClock = it.id.clock + it.length - 1
+        if (removed(it)) {
+          if (it.deleted || inRanges(rejectedRanges, lastClock)) continue
+          values = copyContent(it, it.length - 1, it.length, null, lost) as unknown[] | null
+        } else if (it.deleted && inS(it.id.client, lastClock)) {
+          values = copyContent(it, it.length - 1, it.length, dsS, lost) as unknown[] | null
+        }
+        break
+      }
+      if (values !== null) keys.push({ key, values })
+    }
+    if (keys.length > 0) mapOps.set(parent, keys)
+  }
+
+  // RULES-5.2: the refused updates' client id is retired.
+  let fresh = random.uint32()
+  while (fresh === X || store.clients.has(fresh)) fresh = random.uint32()
+  doc.clientID = fresh
+
+  if (c < Y.getState(store, X)) {
+    // T1: ordinary deletions of the refused items, so observers (editor bindings) see them go.
+    doc.transact((tr) => {
+      const structs = store.clients.get(X) ?? []
+      const first = structs[Y.findIndexSS(structs, c)]
+      if (first instanceof Y.Item && first.id.clock < c && !first.deleted)
+        Y.getItemCleanStart(tr, Y.createID(X, c))
+      for (const s of [...structs]) if (s instanceof Y.Item && removed(s) && !s.deleted) s.delete(tr)
+    }, ROLLBACK_ORIGIN)
+    removeFrom(doc, X, c)
+  }
+
+  // T2: restore and re-apply under the new client id.
+  doc.transact(() => {
+    for (const [parent, ops] of listOps) {
+      for (const op of ops) {
+        if (parent instanceof Y.Text) {
+          if (typeof op.values === 'string') parent.insert(op.index, op.values)
+          else op.values.forEach((v, i) => parent.insertEmbed(op.index + i, v as object))
+        } else if (parent instanceof Y.Array || parent instanceof Y.XmlFragment) {
+          ;(parent as Y.Array<unknown>).insert(op.index, op.values as unknown[])
+        }
+      }
+    }
+    for (const [parent, ops] of mapOps) {
+      for (const op of ops) {
+        if (parent instanceof Y.XmlElement) parent.setAttribute(op.key, op.values[0] as string)
+        else if (parent instanceof Y.Map) parent.set(op.key, op.values[0])
+      }
+    }
+  }, input.restoreOrigin)
+
+  return {
+    retiredClientId: X,
+    fromClock: c === Infinity ? null : c,
+    deletions: deletedRuns.length > 0 ? encodeDeletions(deletedRuns) : null,
+    lost,
+  }
+}
+
+/**
+ * Removes every struct of `client` from `clock` on from the document's structure, outside any transaction: they are
+ * all deleted already, so nothing visible changes. Each item leaves its parent's list (and its map key, which falls
+ * back to the nearest item on its left that stays), a struct straddling `clock` is cut, and the client's struct list
+ * ends before `clock`.
+ */
+const removeFrom = (doc: Y.Doc, client: number, clock: number): void => {
+  const structs = doc.store.clients.get(client)
+  if (!structs || Y.getState(doc.store, client) <= clock) return
+  let index = Y.findIndexSS(structs, clock)
+  const straddling = structs[index]
+  if (straddling && straddling.id.clock < clock) {
+    const keep = clock - straddling.id.clock
+    if (straddling instanceof Y.Item) straddling.content.splice(keep)
+    ;(straddling as { length: number }).length = keep
+    index++
+  }
+  const gone = structs.slice(index)
+  const isGone = (item: Y.Item) => item.id.client === client && item.id.clock >= clock
+  for (const s of gone) {
+    if (!(s instanceof Y.Item)) continue
+    const parent = s.parent
+    if (s.left) s.left.right = s.right
+    if (s.right) s.right.left = s.left
+    if (parent instanceof Y.AbstractType) {
+      if (parent._start === s) parent._start = s.right
+      if (s.parentSub !== null && parent._map.get(s.parentSub) === s) {
+        let left = s.left
+        while (left !== null && isGone(left)) left = left.left
+        if (left) parent._map.set(s.parentSub, left)
+        else parent._map.delete(s.parentSub)
+      }
+      if (parent._searchMarker) parent._searchMarker.length = 0
+    }
+  }
+  structs.length = index
+  if (index === 0) doc.store.clients.delete(client)
+}
+
+/** A V1 update holding only the delete set of `runs`. */
+const encodeDeletions = (runs: ReadonlyArray<{ client: number; clock: number; len: number }>): Uint8Array => {
+  const byClient = new Map<number, Array<{ clock: number; len: number }>>()
+  for (const r of runs) {
+    let list = byClient.get(r.client)
+    if (!list) byClient.set(r.client, (list = []))
+    list.push({ clock: r.clock, len: r.len })
+  }
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0) // no structs
+  encoding.writeVarUint(e, byClient.size)
+  for (const [client, list] of byClient) {
+    list.sort((a, b) => a.clock - b.clock)
+    encoding.writeVarUint(e, client)
+    encoding.writeVarUint(e, list.length)
+    for (const r of list) {
+      encoding.writeVarUint(e, r.clock)
+      encoding.writeVarUint(e, r.len)
+    }
+  }
+  return encoding.toUint8Array(e)
+}

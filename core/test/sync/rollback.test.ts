@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { keepLocalDeletions, rollbackUpdates } from '../../src/sync/rollback.js'
+
+const REMOTE = 'remote'
+const RESTORE = 'restore'
+
+/**
+ * A relay (a plain Y.Doc that takes only accepted updates) and a writer whose local updates are recorded in order,
+ * as a session keeps them until acknowledged.
+ */
+const setup = (seed: (relay: Y.Doc) => void) => {
+  const relay = new Y.Doc()
+  seed(relay)
+  const writer = new Y.Doc()
+  keepLocalDeletions(writer, (origin) => origin !== REMOTE)
+  Y.applyUpdate(writer, Y.encodeStateAsUpdate(relay), REMOTE)
+  const sent: Uint8Array[] = []
+  writer.on('update', (update: Uint8Array, origin: unknown) => {
+    if (origin !== REMOTE) sent.push(update)
+  })
+  /** The writer's updates so far: `accept` the first `n` to the relay; the rest are pending. */
+  const accept = (n: number) => {
+    for (const u of sent.slice(0, n)) Y.applyUpdate(relay, u, REMOTE)
+    return sent.slice(n)
+  }
+  /** Rolls back `pending[0]` (refused) and re-applies the rest; the restoring update goes to the relay. */
+  const rollback = (pending: Uint8Array[]) => {
+    const before = sent.length
+    const X = writer.clientID
+    const result = rollbackUpdates({
+      doc: writer,
+      rejected: pending[0] as Uint8Array,
+      later: pending.slice(1),
+      restoreOrigin: RESTORE,
+    })
+    const restoring = sent.slice(before)
+    const out = [...restoring, ...(result.deletions ? [result.deletions] : [])]
+    if (out.length > 0) Y.applyUpdate(relay, Y.mergeUpdates(out), REMOTE)
+    return { result, X }
+  }
+  return { relay, writer, accept, rollback }
+}
+
+/** RULES-5.4: the writer holds the relay's state; its state vector lacks X from c on; a third doc converges. */
+const expectConverged = (relay: Y.Doc, writer: Y.Doc, X: number, c: number | null) => {
+  expect(writer.toJSON()).toEqual(relay.toJSON())
+  const sv = Y.decodeStateVector(Y.encodeStateVector(writer))
+  if (c !== null) expect(sv.get(X) ?? 0).toBeLessThanOrEqual(c)
+  // The relay's state and the writer's, synced both ways, agree (nothing pending on either side).
+  Y.applyUpdate(relay, Y.encodeStateAsUpdate(writer, Y.encodeStateVector(relay)), REMOTE)
+  Y.applyUpdate(writer, Y.encodeStateAsUpdate(relay, Y.encodeStateVector(writer)), REMOTE)
+  expect(relay.store.pendingStructs).toBeNull()
+  expect(writer.store.pendingStructs).toBeNull()
+  expect(writer.toJSON()).toEqual(relay.toJSON())
+  const third = new Y.Doc()
+  for (const [name, type] of relay.share) third.get(name, type.constructor as typeof Y.AbstractType)
+  Y.applyUpdate(third, Y.encodeStateAsUpdate(relay))
+  expect(third.toJSON()).toEqual(relay.toJSON())
+}
+
+const shape = (relay: Y.Doc, id: string, fields: Record<string, unknown>) => {
+  const m = new Y.Map<unknown>()
+  for (const [k, v] of Object.entries(fields)) m.set(k, v)
+  relay.getMap('shapes').set(id, m)
+}
+
+describe('rollbackUpdates', () => {
+  it('RULES-5.4: a map overwrite is undone: the old value is set again under a new client id', () => {
+    const { relay, writer, accept, rollback } = setup((r) => shape(r, 's1', { x: 1, y: 1 }))
+    const s1 = writer.getMap('shapes').get('s1') as Y.Map<unknown>
+    s1.set('x', 2)
+    const { result, X } = rollback(accept(0))
+    expect(writer.clientID).not.toBe(X)
+    expect(s1.toJSON()).toEqual({ x: 1, y: 1 })
+    expect(result.lost).toEqual([])
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
+  it('RULES-5.4: a key the refused update created disappears; a nested map it created is gone', () => {
+    const { relay, writer, accept, rollback } = setup((r) => shape(r, 's1', { x: 1 }))
+    const shapes = writer.getMap('shapes')
+    writer.transact(() => {
+      const m = new Y.Map<unknown>()
+      shapes.set('s2', m)
+      m.set('x', 5)
+      m.set('label', new Y.Text('hi'))
+      ;(shapes.get('s1') as Y.Map<unknown>).set('z', 3)
+    })
+    const { result, X } = rollback(accept(0))
+    expect(shapes.toJSON()).toEqual({ s1: { x: 1 } })
+    expect(result.fromClock).toBe(0)
+    expect(writer.store.clients.has(X)).toBe(false)
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
+  it('RULES-5.4: a deleted record (nested map) comes back whole', () => {
+    const { relay, writer, accept, rollback } = setup((r) =>
+      shape(r, 's1', { x: 1, tags: Y.Array.from([1, 2]) }),
+    )
+    writer.getMap('shapes').delete('s1')
+    const { result, X } = rollback(accept(0))
+    expect(writer.getMap('shapes').toJSON()).toEqual({ s1: { x: 1, tags: [1, 2] } })
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
+  it('RULES-5.4: array inserts and deletes are undone', () => {
+    const { relay, writer, accept, rollback } = setup((r) => r.getArray('list').insert(0, [1, 2, 3, 4]))
+    const list = writer.getArray<number>('list')
+    writer.transact(() => {
+      list.insert(1, [9, 9])
+      list.delete(4, 1) // the 3
+    })
+    const { result, X } = rollback(accept(0))
+    expect(list.toArray()).toEqual([1, 2, 3, 4])
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
+  it('RULES-5.4: text typed after accepted text of the same client (one merged item) is cut at c', () => {
+    const { relay, writer, accept, rollback } = setup((r) => void r.getText('t'))
+    const text = writer.getText('t')
+    text.insert(0, 'hello')
+    text.insert(5, ' world')
+    // Yjs merged both insertions into one item of the writer.
+    expect(writer.store.clients.get(writer.clientID)?.length).toBe(1)
+    const { result, X } = rollback(accept(1))
+    expect(text.toString()).toBe('hello')
+    expect(result.fromClock).toBe(5)
+    expect(Y.decodeStateVector(Y.encodeStateVector(writer)).get(X)).toBe(5)
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
+  it('RULES-5.4: deleted text of another client is restored in place', () => {
+    const { relay, writer, accept, rollback } = setup((r) => r.getText('t').insert(0, 'hello brave world'))
+    const text = writer.getText('t')
+    text.delete(5, 6) // " brave"
+    text.insert(0, '>') // later, still valid
+    const { result, X } = rollback(accept(0))
+    expect(text.toString()).toBe('>hello brave world')
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
+  it('RULES-5.4: later changes are re-applied: inserts copied, deletions of accepted items kept', () => {
+    const { relay, writer, accept, rollback } = setup((r) => {
+      shape(r, 's1', { x: 1, y: 1 })
+      shape(r, 's2', { x: 1 })
+    })
+    const shapes = writer.getMap('shapes')
+    const s1 = shapes.get('s1') as Y.Map<unknown>
+    s1.set('x', 2) // refused
+    s1.set('y', 7) // later, valid
+    shapes.delete('s2') // later, valid
+    const s3 = new Y.Map<unknown>()
+    shapes.set('s3', s3) // later, valid
+    s3.set('x', 4)
+    const { result, X } = rollback(accept(0))
+    expect(shapes.toJSON()).toEqual({ s1: { x: 1, y: 7 }, s3: { x: 4 } })
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
+  it('RULES-5.4: observers see ordinary changes', () => {
+    const { writer, accept, rollback } = setup((r) => r.getText('t').insert(0, 'abc'))
+    const text = writer.getText('t')
+    text.insert(1, 'XY')
+    const seen: string[] = []
+    text.observe(() => seen.push(text.toString()))
+    rollback(accept(0))
+    expect(seen).toEqual(['abc'])
+  })
+})
