@@ -94,6 +94,7 @@ test('an epoch reset through the relay: an offline peer re-applies its edits, bo
   browser,
 }) => {
   const id = `epoch-${process.pid}`
+  const room = `demo/${id}` // the demo's documents are those of workspace `demo` (relay room `demo/<id>`)
   const pageErrors: string[] = []
   const watch = (u: DemoUserPage): void => {
     u.page.on('pageerror', (e) => pageErrors.push(`${u.name}: ${e.message}`))
@@ -157,7 +158,7 @@ test('an epoch reset through the relay: an offline peer re-applies its edits, bo
   await waitFor(ana.page, (h, e) => h.ready && h.epoch() === e && h.localEpoch() === e, epoch)
   await expect
     .poll(() =>
-      logs.some((l) => l.msg === 'switched epoch' && l.doc === id && l.from === '0' && l.epoch === epoch),
+      logs.some((l) => l.msg === 'switched epoch' && l.doc === room && l.from === '0' && l.epoch === epoch),
     )
     .toBe(true)
   await waitSynced(ana.page)
