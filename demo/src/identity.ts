@@ -1,5 +1,12 @@
+import { uuidv4 } from 'lib0/random'
+
 /** This user's name and colour, shown to others (awareness field `user`, which y-codemirror.next reads). */
 export interface DemoUser {
+  /**
+   * This browser's user id: the subject (`sub`) of the demo's dev token (devToken.ts), which the relay's rules see as
+   * the writer. Made once per browser profile and kept; never shown.
+   */
+  readonly id: string
   readonly name: string
   readonly color: string
 }
@@ -10,18 +17,23 @@ const NAMES = ['Ada', 'Brook', 'Cyd', 'Dana', 'Eli', 'Fern', 'Gus', 'Hana', 'Ivo
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T
 
-/** The saved user, or a new random one (saved). */
+/** The saved user, or a new random one (saved); a saved user without an id (an older page's) is given one. */
 export const loadUser = (): DemoUser => {
   try {
     const raw: unknown = JSON.parse(localStorage.getItem(KEY) ?? 'null')
     if (typeof raw === 'object' && raw !== null) {
-      const { name, color } = raw as Record<string, unknown>
-      if (typeof name === 'string' && typeof color === 'string') return { name, color }
+      const { id, name, color } = raw as Record<string, unknown>
+      if (typeof name === 'string' && typeof color === 'string') {
+        if (typeof id === 'string' && id !== '') return { id, name, color }
+        const user = { id: uuidv4(), name, color }
+        saveUser(user)
+        return user
+      }
     }
   } catch {
     // a corrupt entry: make a new user
   }
-  const user = { name: pick(NAMES), color: pick(COLORS) }
+  const user = { id: uuidv4(), name: pick(NAMES), color: pick(COLORS) }
   saveUser(user)
   return user
 }

@@ -17,6 +17,9 @@ export interface HookShape {
   readonly color: string
   readonly text: string
   readonly points: readonly number[]
+  /** Who locked it (their subject; `''`: unlocked) and their name (the demo's rule, board/boardRules.ts). */
+  readonly lockedBy: string
+  readonly lockedByName: string
 }
 
 /**
@@ -38,6 +41,8 @@ export interface WeftDemoHook {
   localText(): string | null
   shapes(): HookShape[]
   selection(): string[]
+  /** The whiteboard's notice (a write refused under the rules, e.g. "Locked by Ada: not allowed"), or `null`. */
+  notice(): string | null
   status(): { readonly status: SyncStatus; readonly pending: number } | null
   paths(): Array<{ readonly kind: string; readonly synced: boolean }>
   presence(): Collaborator[]
@@ -87,6 +92,7 @@ export const installTestHook = (app: DemoApp): WeftDemoHook => {
         .map((s) => ({ ...s, text: s.text.toString(), points: [...s.points] }))
         .sort((a, b) => a.y - b.y || a.x - b.x || a.id.localeCompare(b.id)),
     selection: () => cur()?.view.board.selection ?? [],
+    notice: () => cur()?.view.board.notice ?? null,
     status: () => {
       const handle = cur()?.session.handle
       return handle ? { status: handle.status, pending: handle.pendingChanges } : null

@@ -23,6 +23,8 @@ export interface OpenUserOptions {
   readonly query?: string
   /** A full URL to open instead (a share link); `docId` must be the document it names. */
   readonly url?: string
+  /** The paths the page uses (its saved settings); default the page's own (relay and WebRTC on). */
+  readonly settings?: { readonly relay: boolean; readonly webrtc: boolean }
 }
 
 /** Opens the demo on document `docId` in a new browser context, as user `name`; resolves when a document is open. */
@@ -35,6 +37,10 @@ export const openUser = async (
   const context = await browser.newContext({ viewport: { width: 1400, height: 820 } })
   const user = JSON.stringify({ name: options.name, color: options.color ?? '#3949ab' })
   await context.addInitScript((u) => localStorage.setItem('weft-demo:user', u), user)
+  if (options.settings) {
+    const settings = JSON.stringify(options.settings)
+    await context.addInitScript((s) => localStorage.setItem('weft-demo:settings', s), settings)
+  }
   const page = await context.newPage()
   await page.goto(options.url ?? `${baseUrl}/${options.query ? `?${options.query}` : ''}#doc=${docId}`)
   await waitReady(page, docId)

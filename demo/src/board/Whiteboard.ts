@@ -1,6 +1,6 @@
 import type { Awareness } from 'y-protocols/awareness'
 import type { Box, BoardModel, NewShape } from './BoardModel.js'
-import { createToolbar, PALETTE, type Tool } from './boardToolbar.js'
+import { createToolbar, PALETTE, type LockAction, type Tool } from './boardToolbar.js'
 import { renderSelection, renderShape, strokeFrom, svg } from './renderBoard.js'
 import { renderPresence, type BoardPresence } from './renderPresence.js'
 import { StickyEditor } from './StickyEditor.js'
@@ -32,14 +32,17 @@ const intersects = (a: Box, b: Box): boolean =>
 
 /**
  * The SVG whiteboard: draws the shapes of a {@link BoardModel}, creates, moves, resizes, recolours and deletes them
- * (one transaction per gesture step), multi-selects (shift-click, marquee), and shows collaborators' pointers and
- * selections from awareness.
+ * (one transaction per gesture step), multi-selects (shift-click, marquee), locks and unlocks them (the demo's rule,
+ * boardRules.ts), and shows collaborators' pointers and selections from awareness. A write the rules refuse (here or
+ * on the relay) shows a notice, e.g. "Locked by Ada: not allowed"; a gesture on a shape locked by someone else does
+ * not start.
  */
 export class Whiteboard {
   readonly element: HTMLElement
   readonly #model: BoardModel
   readonly #awareness: Awareness
   readonly #stage: HTMLElement
+  readonly #notice: HTMLElement
   readonly #svg: SVGSVGElement
   readonly #layers = { shapes: svg('g'), remote: svg('g'), overlay: svg('g') }
   readonly #toolbar: ReturnType<typeof createToolbar>
@@ -61,6 +64,7 @@ export class Whiteboard {
       tool: (t) => this.#setTool(t),
       color: (c) => this.#recolour(c),
       remove: () => this.#removeSelected(),
+      lock: () => this.#toggleLock(),
     })
     this.#svg = svg('svg', { class: 'board', 'data-testid': 'board' }, [
       this.#layers.shapes,
@@ -69,8 +73,11 @@ export class Whiteboard {
     ])
     this.#stage = Object.assign(document.createElement('div'), { className: 'board-stage' })
     this.#stage.append(this.#svg)
+    this.#notice = Object.assign(document.createElement('div'), { className: 'board-notice', hidden: true })
+    this.#notice.dataset['testid'] = 'board-notice'
+    this.#notice.setAttribute('role', 'status')
     this.element = Object.assign(document.createElement('div'), { className: 'whiteboard' })
-    this.element.append(this.#toolbar.element, this.#stage)
+    this.element.append(this.#toolbar.element, this.#notice, this.#stage)
     parent.append(this.element)
     this.#listen('pointerdown', (e) => this.#onDown(e))
     this.#listen('pointermove', (e) => this.#onMove(e))
@@ -80,6 +87,7 @@ export class Whiteboard {
     document.addEventListener('keydown', onKey)
     this.#offs.push(() => document.removeEventListener('keydown', onKey))
     this.#offs.push(model.observe(() => this.#render()))
+    this.#offs.push(model.onRefused((notice) => this.#showNotice(notice)))
     const onAwareness = () => this.#renderRemote()
     awareness.on('change', onAwareness)
     this.#offs.push(() => awareness.off('change', onAwareness))
@@ -90,6 +98,11 @@ export class Whiteboard {
   /** Ids of the selected shapes. */
   get selection(): string[] {
     return [...this.#selection]
+  }
+
+  /** The notice shown (a refused write), or `null`. */
+  get notice(): string | null {
+    return this.#notice.hidden ? null : this.#notice.textContent
   }
 
   /** Replaces the selection. */
@@ -127,6 +140,31 @@ export class Whiteboard {
     if (this.#model.remove([...this.#selection])) this.select([])
   }
 
+  /** Unlocks the selection if this user locked all of it, else locks it (refused if someone else locked one). */
+  #toggleLock(): void {
+    const ids = [...this.#selection]
+    if (ids.length === 0) return
+    this.#model.setLocked(ids, this.#lockAction() !== 'unlock')
+  }
+
+  #lockAction(): LockAction {
+    const shapes = [...this.#selection].map((id) => this.#model.get(id)).filter((s) => s !== undefined)
+    if (shapes.length === 0) return null
+    return shapes.every((s) => s.lockedBy === this.#model.subject) ? 'unlock' : 'lock'
+  }
+
+  /** Whether the rules allow changing `ids`; if not, says why (the gesture does not start). */
+  #mayChange(ids: Iterable<string>): boolean {
+    const refused = this.#model.refusal(ids, {})
+    if (refused !== null) this.#model.tellRefused(refused)
+    return refused === null
+  }
+
+  #showNotice(text: string): void {
+    this.#notice.textContent = text
+    this.#notice.hidden = false
+  }
+
   #point(e: MouseEvent): Point {
     const r = this.#svg.getBoundingClientRect()
     return { x: Math.round(e.clientX - r.left), y: Math.round(e.clientY - r.top) }
@@ -135,6 +173,7 @@ export class Whiteboard {
   #onDown(e: PointerEvent): void {
     if (e.button !== 0) return
     const p = this.#point(e)
+    this.#notice.hidden = true
     this.#svg.setPointerCapture(e.pointerId)
     const target = e.target instanceof Element ? e.target : null
     if (this.#tool === 'pen') this.#drag = { kind: 'pen', points: [p.x, p.y] }
@@ -142,7 +181,7 @@ export class Whiteboard {
     else if (target?.getAttribute('data-handle')) {
       const id = target.getAttribute('data-handle') ?? ''
       const shape = this.#model.get(id)
-      if (shape) this.#drag = { kind: 'resize', id, from: p, box: shape }
+      if (shape && this.#mayChange([id])) this.#drag = { kind: 'resize', id, from: p, box: shape }
     } else {
       const id = target?.closest('[data-id]')?.getAttribute('data-id')
       if (id) {
@@ -158,6 +197,7 @@ export class Whiteboard {
           if (!next.delete(id)) next.add(id)
           this.select(next)
         } else if (!this.#selection.has(id)) this.select([id])
+        if (!this.#mayChange(this.#selection)) return
         const origins = new Map<string, Point>()
         for (const sid of this.#selection) {
           const s = this.#model.get(sid)
@@ -237,7 +277,8 @@ export class Whiteboard {
     const shape = this.#model.get(id)
     if (!shape) return
     this.#sticky?.close()
-    this.#sticky = new StickyEditor(this.#stage, id, shape.text, shape, !this.#model.writable, () => {
+    const readOnly = !this.#model.writable || !this.#mayChange([id])
+    this.#sticky = new StickyEditor(this.#stage, id, shape.text, shape, readOnly, () => {
       this.#sticky = null
     })
   }
@@ -267,6 +308,7 @@ export class Whiteboard {
     for (const id of this.#selection) if (!ids.has(id)) this.#selection.delete(id)
     if (this.#sticky && !ids.has(this.#sticky.id)) this.#sticky.close()
     this.#layers.shapes.replaceChildren(...shapes.map(renderShape))
+    this.#toolbar.showLock(this.#lockAction())
     this.#renderOverlay()
     this.#renderRemote()
   }

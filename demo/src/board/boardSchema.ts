@@ -3,6 +3,17 @@ import { defineSchema, renameField, s, type Row, type TypedDoc } from '../schema
 /** The shape kinds of the whiteboard. */
 export const SHAPE_KINDS = ['rect', 'ellipse', 'sticky', 'stroke'] as const
 
+/**
+ * Who locked a shape (the demo's rule, boardRules.ts): `lockedBy` is the locker's token subject (`''`: unlocked),
+ * `lockedByName` their display name for the "Locked by <name>" notice. Optional with defaults, so shapes written
+ * before locks existed read as unlocked and no migration (nor a schema version) is needed: older pages keep the
+ * fields they do not know (docs/guides/schema.md, "Untrusted peers").
+ */
+const lockFields = {
+  lockedBy: s.string().optional(''),
+  lockedByName: s.string().optional(''),
+}
+
 /** Version 1 of a whiteboard shape: `color` is its fill (or its stroke colour for freehand strokes). */
 const ShapeV1 = s.record({
   kind: s.enum(SHAPE_KINDS),
@@ -13,6 +24,7 @@ const ShapeV1 = s.record({
   color: s.string().optional('#ffd54f'),
   text: s.text(), // the sticky note's text
   points: s.list(s.number()), // a stroke's x,y pairs, relative to (x, y)
+  ...lockFields,
 })
 
 /** Version 2 renames `color` to `fill` (a record step, so v1 writes arriving later are moved too). */
@@ -25,6 +37,7 @@ const ShapeV2 = s.record({
   fill: s.string().optional('#ffd54f'),
   text: s.text(),
   points: s.list(s.number()),
+  ...lockFields,
 })
 
 const root = {

@@ -17,12 +17,17 @@ export interface ToolbarHandlers {
   tool(tool: Tool): void
   color(color: string): void
   remove(): void
+  /** Lock or unlock the selected shapes (the demo's rule, boardRules.ts). */
+  lock(): void
 }
+
+/** What the lock button offers: lock the selection, unlock it, or nothing (no selection). */
+export type LockAction = 'lock' | 'unlock' | null
 
 /** The toolbar element, and a function that shows the current tool and colour. */
 export const createToolbar = (
   handlers: ToolbarHandlers,
-): { element: HTMLElement; show(tool: Tool, color: string): void } => {
+): { element: HTMLElement; show(tool: Tool, color: string): void; showLock(action: LockAction): void } => {
   const bar = document.createElement('div')
   bar.className = 'board-toolbar'
   const buttons = TOOLS.map(([tool, label]) => {
@@ -45,12 +50,23 @@ export const createToolbar = (
   del.textContent = 'Delete'
   del.dataset['testid'] = 'delete-shapes'
   del.addEventListener('click', () => handlers.remove())
-  bar.append(...buttons.map(([, b]) => b), spacer(), ...swatches.map(([, b]) => b), spacer(), del)
+  const lock = document.createElement('button')
+  lock.dataset['testid'] = 'lock-shape'
+  lock.addEventListener('click', () => handlers.lock())
+  bar.append(...buttons.map(([, b]) => b), spacer(), ...swatches.map(([, b]) => b), spacer(), lock, del)
   return {
     element: bar,
     show: (tool, color) => {
       for (const [t, b] of buttons) b.classList.toggle('active', t === tool)
       for (const [c, b] of swatches) b.classList.toggle('active', c === color)
+    },
+    showLock: (action) => {
+      lock.textContent = action === 'unlock' ? 'Unlock' : 'Lock'
+      lock.disabled = action === null
+      lock.title =
+        action === 'unlock'
+          ? 'Unlock the selected shapes'
+          : 'Lock the selected shapes: only you may move, edit or delete them'
     },
   }
 }

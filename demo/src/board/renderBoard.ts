@@ -83,6 +83,12 @@ export const renderShape = (shape: ShapeView): SVGGElement => {
       break
     }
   }
+  if (shape.lockedBy !== '') {
+    g.setAttribute('data-locked', '')
+    const badge = svg('text', { x: x + w - 4, y: y + 14, class: 'lock-badge', 'text-anchor': 'end' })
+    badge.textContent = `\u{1F512} ${shape.lockedByName.slice(0, 32)}`
+    g.append(badge)
+  }
   return g
 }
 

@@ -1,7 +1,27 @@
 import { Whiteboard } from '../board/Whiteboard.js'
 import { mountEditor, type MountedEditor } from '../editor.js'
-import { newerCollaborators } from '../schemaApi.js'
+import { CloseCode, newerCollaborators } from '../schemaApi.js'
 import type { DemoSession } from '../session.js'
+
+/**
+ * Shows on the board what the relay refused under its rules anyway (a write made around the board model, or rules
+ * newer than this page's): a `rejected` message (SyncSession's `rejected` event, for a client that rolls back), or
+ * the connection closed with `4405 UpdateRejected` (a client that cannot). Returns an unsubscribe function.
+ */
+const relayRefusals = ({ handle, board }: DemoSession): (() => void) => {
+  const onRejected = ({ reason }: { readonly reason: string }) =>
+    board.tellRefused(`${reason} (refused by the server)`)
+  const onClosed = ({ code }: { readonly code: number }) => {
+    if (code === CloseCode.UpdateRejected)
+      board.tellRefused('The server refused a change under its rules and stopped syncing this document.')
+  }
+  handle.session.on('rejected', onRejected)
+  handle.on('connection-error', onClosed)
+  return () => {
+    handle.session.off('rejected', onRejected)
+    handle.off('connection-error', onClosed)
+  }
+}
 
 /** Where a document is shown. */
 export interface DocumentSlots {
@@ -38,6 +58,7 @@ export class DocumentView {
     this.#offs.push(() => slots.title.removeEventListener('change', setTitle))
     this.#offs.push(typed.root.meta.observe(showTitle))
     showTitle()
+    this.#offs.push(relayRefusals(session))
     const banner = () => this.#banner()
     typed.on('status', banner)
     handle.awareness.on('change', banner)

@@ -26,7 +26,7 @@ export const createSettingsView = (
   name.value = user.name
   const color = h('input', { type: 'color', 'data-testid': 'user-color', 'aria-label': 'Your colour' })
   color.value = user.color
-  const userChanged = () => on.user({ name: name.value.trim() || 'Anonymous', color: color.value })
+  const userChanged = () => on.user({ ...user, name: name.value.trim() || 'Anonymous', color: color.value })
   name.addEventListener('change', userChanged)
   color.addEventListener('change', userChanged)
   return h(

@@ -37,6 +37,8 @@ export interface WeftServerOptions {
   readonly relay?: boolean
   /** Require HS256 JWTs signed with this secret (`--auth-secret`). */
   readonly authSecret?: string
+  /** A rules module (`--rules`, docs/guides/rules.md). */
+  readonly rules?: string
 }
 
 /** Also used by the browser tests (e2e/support/demoServer.ts). */
@@ -45,6 +47,7 @@ export const startWeftServer = async (options: WeftServerOptions = {}): Promise<
   const args = ['serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0)]
   if (options.staticDir !== undefined) args.push('--static', options.staticDir)
   if (options.authSecret !== undefined) args.push('--auth-secret', options.authSecret)
+  if (options.rules !== undefined) args.push('--rules', options.rules)
   args.push(...(options.relay === false ? ['--no-relay'] : ['--data', join(dataDir, 'store')]))
   // Executed as `npx weft` runs it (its shebang's Node flags apply).
   const child = spawn(join(repo, 'signaling/bin/weft.js'), args, {
