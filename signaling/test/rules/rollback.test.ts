@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { SyncSession, openTyped } from '@weft/core'
+import { MemoryRelayTransport } from './memoryRelayTransport.js'
+import { board, startRuledRelay } from './relayRules.js'
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn()
+})
+
+/** Resolves once `check()` holds, re-checked after every update of `doc`. */
+const until = (doc: Y.Doc, check: () => boolean): Promise<void> =>
+  new Promise((resolve) => {
+    if (check()) return resolve()
+    const fn = () => {
+      if (!check()) return
+      doc.off('update', fn)
+      resolve()
+    }
+    doc.on('update', fn)
+  })
+
+const shapesOf = (doc: Y.Doc) => doc.getMap('shapes').toJSON() as Record<string, Record<string, unknown>>
+
+/** A Weft client (SyncSession with durable acks, so it announces `rollback`) of `subject` in `room`. */
+const client = async (r: ReturnType<typeof startRuledRelay>, room: string, subject: string) => {
+  const doc = new Y.Doc()
+  const typed = openTyped(doc, board)
+  const session = new SyncSession({ doc, durable: () => Promise.resolve() })
+  const transport = new MemoryRelayTransport(r.connect(room, subject))
+  session.addTransport(transport)
+  cleanups.push(
+    () => session.destroy(),
+    () => transport.destroy(),
+  )
+  await session.whenSynced()
+  return { doc, typed, session, transport }
+}
+
+describe('the writer rolls back a rejected update (RULES-5)', () => {
+  it('RULES-5.2 RULES-5.4 RULES-5.7: a non-owner moves a locked shape: refused, rolled back, still connected; its next valid edit is kept', async () => {
+    const r = startRuledRelay()
+    cleanups.push(r.close)
+    const alice = await client(r, 'board-1', 'alice')
+    alice.typed.root.shapes.insert({ name: 'a', x: 10, author: 'alice' }, { id: 'a' })
+    const bob = await client(r, 'board-1', 'bob')
+    await until(bob.doc, () => shapesOf(bob.doc).a?.x === 10)
+
+    const rejected = new Promise<{ ruleId: string; path: readonly string[]; seq: number | null }>((resolve) =>
+      bob.session.on('rejected', resolve),
+    )
+    const bobId = bob.doc.clientID
+    bob.typed.root.shapes.update('a', { x: 50 }) // refused: only the owner updates (seq s)
+    bob.typed.root.shapes.insert({ name: 'b', x: 5, author: 'bob' }, { id: 'b' }) // valid (seq s + 1)
+    expect(shapesOf(bob.doc).a?.x).toBe(50)
+    const event = await rejected
+    expect(event).toMatchObject({ ruleId: 'shapes.owner', path: ['shapes', 'a'] })
+    expect(bob.doc.clientID).not.toBe(bobId)
+    expect(shapesOf(bob.doc).a?.x).toBe(10)
+    expect(shapesOf(bob.doc).b).toMatchObject({ name: 'b', x: 5, author: 'bob' })
+    expect(bob.transport.client.closeInfo).toBeNull()
+
+    // The valid edit reaches the relay and alice; the refused one never does.
+    await until(alice.doc, () => shapesOf(alice.doc).b !== undefined)
+    expect(shapesOf(alice.doc)).toEqual(shapesOf(bob.doc))
+    await until(bob.doc, () => true)
+    const ackedAll = () => {
+      const info = bob.session.paths[0] && bob.session.pathInfo(bob.transport, bob.session.paths[0].peer)
+      return info !== undefined && info.ackedSeq === info.sentSeq
+    }
+    if (!ackedAll())
+      await new Promise<void>((resolve) => bob.session.on('ack', () => ackedAll() && resolve()))
+    expect(shapesOf(await r.stored('board-1'))).toEqual(shapesOf(bob.doc))
+    // The state vector of bob's document no longer holds the retired id's refused clocks: both sides agree.
+    const storedDoc = await r.stored('board-1')
+    expect(Y.decodeStateVector(Y.encodeStateVector(bob.doc)).get(bobId)).toBe(
+      Y.decodeStateVector(Y.encodeStateVector(storedDoc)).get(bobId),
+    )
+  })
+})
