@@ -113,6 +113,15 @@ export interface AcceptRequest {
    * and shown to the hooks. Without it the connection counts against no per-address limit.
    */
   readonly clientAddress?: string | undefined
+  /**
+   * The app's decision for this socket, made again by {@link WeftRelay.revalidate} (RELAY-4.5): given the socket's id
+   * and the grant it holds now, return `{ ok: true, grant }` with the grant it holds from now on or `{ ok: false,
+   * reason }` to close it with `AccessRevoked`; a throw closes it with `InternalError`. Without it the socket is not
+   * revalidated (its grant holds until it ends).
+   */
+  readonly reauthorize?:
+    | ((connection: { readonly id: number; readonly grant: RoomGrant }) => AuthResult | Promise<AuthResult>)
+    | undefined
 }
 
 /** Options of one {@link WeftRelay.attach} (or {@link WeftRelay.handleUpgrade}) call. */
@@ -190,8 +199,9 @@ export interface WeftRelay {
    * signaling connections are closed when a subscribed topic lost write access.
    *
    * Without an `authenticate` hook the decision is the JWT alone, which cannot change while the token is valid:
-   * nothing is decided again (every match is `kept`). Sockets handed over with {@link WeftRelay.accept} carry the
-   * app's own decision and are not revalidated (close them yourself). Resolves once every decision is applied.
+   * nothing is decided again (every match is `kept`). A socket handed over with {@link WeftRelay.accept} carries the
+   * app's own decision: its `reauthorize` (AcceptRequest) is called instead, and without one it is `kept`. Resolves
+   * once every decision is applied.
    */
   revalidate(filter?: RevalidateFilter): Promise<RevalidateResult>
   /**
@@ -354,7 +364,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   let workspaces: WorkspaceEndpoint | null = null
   const sockets = new Set<AuthorizedSocket>()
   /** What revalidating each accepted upgrade needs (RELAY-4.5). */
-  const lives = new WeakMap<AuthorizedSocket, Live>()
+  const lives = new WeakMap<LiveSocket, Live>()
   /** Upgrades waiting for their auth decision (or the store): refused with 503 by close() (EMBED-2). */
   const deciding = new Set<Duplex>()
   /** Sockets the app handed over (EMBED-4). */
@@ -583,9 +593,12 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     counts[target.endpoint]++
     accepted[target.endpoint].inc()
     // RELAY-4.5: the decision's inputs are kept only when there is a decision to make again (an authenticate hook).
-    const live: Live = hooks.authenticate
-      ? { target, request: req, token, member: null, revision: 0 }
-      : { target, request: null, token: undefined, member: null, revision: 0 }
+    const live: Live = {
+      target,
+      decision: hooks.authenticate ? { request: req, token } : null,
+      member: null,
+      revision: 0,
+    }
     lives.set(conn, live)
     try {
       live.member = serve(conn, grant, target, access, client, socket)
@@ -638,7 +651,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   const revalidate = async (filter: RevalidateFilter = {}): Promise<RevalidateResult> => {
     const tally = new RevalidateTally()
     const runs: Promise<void>[] = []
-    for (const conn of sockets) {
+    for (const conn of [...sockets, ...handed]) {
       const live = lives.get(conn)
       if (!live || !conn.open) continue
       const seen = describeLive(conn, live)
@@ -659,16 +672,18 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   }
 
   /** One connection's revalidation: the upgrade's decision made again (HOOK-1), then applied (RELAY-4.5 to 4.9). */
-  const revalidateOne = async (conn: AuthorizedSocket, live: Live, tally: RevalidateTally): Promise<void> => {
-    if (!live.request) {
+  const revalidateOne = async (conn: LiveSocket, live: Live, tally: RevalidateTally): Promise<void> => {
+    const decision = live.decision
+    if (!decision) {
       tally.kept++
       return
     }
     const revision = ++live.revision
-    const result = await decide(live.request, live.token, live.target, conn.clientAddress, {
-      id: conn.id,
-      grant: conn.grant,
-    })
+    const connection = { id: conn.id, grant: conn.grant }
+    const result =
+      typeof decision === 'function'
+        ? await reauthorize(decision, connection)
+        : await decide(decision.request, decision.token, live.target, conn.clientAddress, connection)
     // RELAY-4.5: a later revalidation of the same connection started meanwhile: its decision is the one applied.
     if (revision !== live.revision) return void tally.kept++
     if (!conn.open) return
@@ -677,11 +692,12 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       tally.closed++
     }
     if (result instanceof Error) {
+      const hook = typeof decision === 'function' ? 'reauthorize' : 'authenticate'
       logger.error(
-        { err: result, conn: conn.id, endpoint: conn.endpoint, hook: 'authenticate' },
-        'authenticate hook failed',
+        { err: result, conn: conn.id, endpoint: live.target.endpoint, hook },
+        `${hook} hook failed`,
       )
-      return close(CloseCode.InternalError, 'authenticate hook failed')
+      return close(CloseCode.InternalError, `${hook} hook failed`)
     }
     if (!result.ok) {
       const expired = result.reason === 'token expired'
@@ -784,12 +800,23 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       if (admitted !== 'ok') return refuse(CloseCode.RateLimited, 'too many connections from this address')
     }
     const id = nextId++
-    const conn: HandedSocket = new HandedSocket(socket, grant, metrics, () => {
+    const conn: HandedSocket = new HandedSocket(socket, grant, metrics, id, client ?? '', () => {
       if (!handed.delete(conn)) return
       counts.relay--
       if (client !== undefined) admission.release(client)
     })
     handed.add(conn)
+    // RELAY-4.5: the app's own decision, made again by revalidate().
+    const live: Live = {
+      target:
+        workspace === undefined
+          ? { endpoint: 'relay', room: target }
+          : { endpoint: 'relay', room: target, workspace },
+      decision: request.reauthorize ?? null,
+      member: null,
+      revision: 0,
+    }
+    lives.set(conn, live)
     counts.relay++
     accepted.relay.inc()
     if (logger.isLevelEnabled('debug')) {
@@ -801,17 +828,20 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     try {
       if (access === null) {
         const who = { grant, id, clientAddress: client ?? '' }
-        workspaces?.accept(conn, workspace as string, who, (fn) => void setTimeout(fn, HANDED_DRAIN_MS))
+        live.member =
+          workspaces?.accept(conn, workspace as string, who, (fn) => void setTimeout(fn, HANDED_DRAIN_MS)) ??
+          null
         return
       }
-      relay?.accept(conn, target, access, {
-        id,
-        room: target,
-        access,
-        grant,
-        subject: grant.subject,
-        clientAddress: client ?? '',
-      })
+      live.member =
+        relay?.accept(conn, target, access, {
+          id,
+          room: target,
+          access,
+          grant,
+          subject: grant.subject,
+          clientAddress: client ?? '',
+        }) ?? null
     } catch (err) {
       logger.error({ err, conn: id, endpoint: 'relay' }, 'connection start failed')
       conn.close(CloseCode.InternalError, 'internal error')
@@ -922,12 +952,25 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   }
 }
 
-/** RELAY-4.5: what revalidating one accepted upgrade needs. */
+/** RELAY-4.5: an open connection as a revalidation uses it (an accepted upgrade, or a socket the app handed over). */
+interface LiveSocket {
+  readonly id: number
+  readonly open: boolean
+  readonly grant: RoomGrant
+  readonly clientAddress: string
+  close(code: number, reason: string): void
+  regrant(grant: RoomGrant): void
+}
+
+/** RELAY-4.5: what revalidating one open connection needs. */
 interface Live {
   readonly target: Route
-  /** The upgrade request the decision was made from; `null` when there is no decision to make again (no hook). */
-  readonly request: IncomingMessage | null
-  readonly token: string | undefined
+  /**
+   * How its decision is made again: the upgrade's request and token (for the `authenticate` hook), the app's
+   * `reauthorize` of a handed socket, or `null` when there is no decision to make again (no hook).
+   */
+  readonly decision:
+    { readonly request: IncomingMessage; readonly token: string | undefined } | Reauthorize | null
   /** What serves the connection: its room member, workspace session or signaling subscriber. */
   member: RelayConnection | WorkspaceSession | Subscriber | null
   /** Revalidations started; only the latest one's decision is applied. */
@@ -940,8 +983,20 @@ interface OpenConnection {
   readonly grant: RoomGrant
 }
 
-/** An accepted upgrade as a revalidation filter sees it. */
-const describeLive = (conn: AuthorizedSocket, live: Live): RevalidatedConnection => {
+type Reauthorize = NonNullable<AcceptRequest['reauthorize']>
+
+/** A handed socket's `reauthorize` called; a throw or a result that is not an `AuthResult` becomes an Error. */
+const reauthorize = async (fn: Reauthorize, connection: OpenConnection): Promise<AuthResult | Error> => {
+  try {
+    const result = await fn(connection)
+    return isAuthResult(result) ? result : new Error('reauthorize returned no AuthResult')
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err))
+  }
+}
+
+/** An open connection as a revalidation filter sees it. */
+const describeLive = (conn: LiveSocket, live: Live): RevalidatedConnection => {
   const target = live.target
   const grant = conn.grant
   return {
@@ -1020,9 +1075,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1
  * EMBED-4: a {@link RelaySocket} the app handed over, as the relay serves it: counted until it is gone, closed when
  * its grant ends (AUTH-6: a timer, and every message is checked first), its closes counted in the metrics.
  */
-class HandedSocket implements RelaySocket {
+class HandedSocket implements RelaySocket, LiveSocket {
   readonly #inner: RelaySocket
-  readonly #grant: RoomGrant
+  #grant: RoomGrant
   readonly #metrics: ServerMetrics
   readonly #onGone: () => void
   #timer: NodeJS.Timeout | null = null
@@ -1030,12 +1085,34 @@ class HandedSocket implements RelaySocket {
   /** Resolves once the socket is gone. */
   readonly gone = new Promise<void>((resolve) => (this.#resolveGone = resolve))
 
-  constructor(inner: RelaySocket, grant: RoomGrant, metrics: ServerMetrics, onGone: () => void) {
+  constructor(
+    inner: RelaySocket,
+    grant: RoomGrant,
+    metrics: ServerMetrics,
+    /** The connection's id (`ConnectionContext.id`). */
+    readonly id: number,
+    /** The client's address the app gave, or `''`. */
+    readonly clientAddress: string,
+    onGone: () => void,
+  ) {
     this.#inner = inner
     this.#grant = grant
     this.#metrics = metrics
     this.#onGone = onGone
     if (grant.expiresAt !== undefined) this.#arm(grant.expiresAt)
+  }
+
+  /** The grant: the one the app handed the socket over with, or the last one its `reauthorize` gave (RELAY-4.5). */
+  get grant(): RoomGrant {
+    return this.#grant
+  }
+
+  /** RELAY-4.5: `grant` replaces the socket's grant; its expiry is the one that ends the socket from now on. */
+  regrant(grant: RoomGrant): void {
+    this.#grant = grant
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    if (grant.expiresAt !== undefined && this.#inner.open) this.#arm(grant.expiresAt)
   }
 
   get open(): boolean {
@@ -1053,10 +1130,11 @@ class HandedSocket implements RelaySocket {
   }
 
   attach(handler: RelaySocketHandler): void {
-    const expires = this.#grant.expiresAt !== undefined
     this.#inner.attach({
       onMessage: (data, isBinary) => {
-        if (expires && this.#grant.expired()) return this.close(CloseCode.TokenExpired, 'token expired')
+        const grant = this.#grant
+        if (grant.expiresAt !== undefined && grant.expired())
+          return this.close(CloseCode.TokenExpired, 'token expired')
         return handler.onMessage(data, isBinary)
       },
       onClose: () => {

@@ -3,8 +3,10 @@ import * as Y from 'yjs'
 import { CloseCode, openTyped } from '@weft/core'
 import { decodeMessage, encodeSyncUpdate } from '@weft/core/protocol'
 import { defineRules } from '@weft/core/rules'
+import { pino } from 'pino'
 import { SqliteDocStore } from '@weft/sqlite-store'
-import { RoomGrant, type WeftHooks } from '../../src/index.js'
+import { createWeftRelay, RoomGrant, type AuthResult, type WeftHooks } from '../../src/index.js'
+import { memoryRelaySocketPair } from '../../src/relay/MemoryRelaySocket.js'
 import { GatedStore } from '../helpers/GatedStore.js'
 import { stockClient, type StockClient } from '../helpers/stockClient.js'
 import { TestClient } from '../helpers/TestClient.js'
@@ -362,5 +364,40 @@ describe('revalidating live connections (RELAY-4.5 to RELAY-4.9)', () => {
     const open = await openClient('/relay/notes', 'anyone')
     expect(await server().revalidate()).toMatchObject({ checked: 1, kept: 1, closed: 0 })
     await writeStored(open, 'still open')
+  })
+
+  it('RELAY-4.5: a socket the app handed over is decided again by its reauthorize; without one it is kept', async () => {
+    const handedStore = new GatedStore(new SqliteDocStore({ path: ':memory:' }))
+    const relay = createWeftRelay({
+      store: handedStore,
+      commitWindowMs: 5,
+      logger: pino({ level: 'silent' }),
+    })
+    let verdict: AuthResult = { ok: true, grant: new RoomGrant({ notes: 'write' }, undefined, 'alice') }
+    const asked: Array<string | undefined> = []
+    const revoked = memoryRelaySocketPair()
+    const plain = memoryRelaySocketPair()
+    relay.accept(revoked.relay, {
+      room: 'notes',
+      grant: new RoomGrant({ notes: 'write' }, undefined, 'alice'),
+      reauthorize: ({ grant }) => {
+        asked.push(grant.subject)
+        return verdict
+      },
+    })
+    relay.accept(plain.relay, { room: 'notes', grant: new RoomGrant({ notes: 'write' }, undefined, 'bob') })
+    await relay.start()
+    const stored = handedStore.nextAppend()
+    revoked.client.send(encodeSyncUpdate(anUpdate('handed write')))
+    await stored
+
+    verdict = { ok: false, reason: 'removed from the team' }
+    expect(await relay.revalidate()).toMatchObject({ checked: 2, kept: 1, closed: 1 })
+    expect(asked).toEqual(['alice'])
+    revoked.client.send(encodeSyncUpdate(anUpdate('after revocation')))
+    expect((await revoked.client.closed).code).toBe(CloseCode.AccessRevoked)
+    expect(plain.client.closeInfo).toBeNull()
+    await relay.close()
+    expect(handedStore.appends).toBe(1)
   })
 })
