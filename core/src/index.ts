@@ -44,6 +44,17 @@ export {
   type WorkspaceChanges,
   type WorkspaceSummary,
 } from './storage/WorkspaceIndex.js'
+// Deleted workspace documents: the retention, the catalogue's tombstones and the purge (WS-PURGE-*).
+export {
+  DEFAULT_WORKSPACE_RETENTION_MS,
+  CATALOGUE_COLLECTION,
+  catalogueTombstones,
+  loadCatalogueTombstones,
+  isPastRetention,
+  workspaceDocKeys,
+  purgeWorkspaceDoc,
+  type WorkspaceTombstone,
+} from './storage/workspacePurge.js'
 export {
   SyncSession,
   DEFAULT_CHUNK_SIZE,

@@ -38,6 +38,7 @@ import { acceptWebSocket, handshakeProblem, refuseUpgrade, refuseWebSocket } fro
 import { destroyOnError } from './ws/WebSocketConnection.js'
 import { whenDrained } from './workspace/whenDrained.js'
 import { WorkspaceEndpoint, workspacePrefixOf, workspaceRoute } from './workspace/WorkspaceEndpoint.js'
+import { workspaceRetentionOf } from './workspace/WorkspacePurger.js'
 import type { WorkspaceSession } from './workspace/WorkspaceSession.js'
 
 /**
@@ -63,6 +64,13 @@ export interface WeftServiceOptions {
    * with the storing relay.
    */
   readonly workspacePath?: string | false | undefined
+  /**
+   * How long the relay keeps a deleted workspace document's data (ms after its tombstone's `deletedAt`; default 30
+   * days, as the client's `retention`), then purges it from its store and refuses it to workspace sockets
+   * (docs/spec/workspaces.md, WS-PURGE-*); `false` keeps it for ever. Swept at start and every quarter of it (at most
+   * hourly). Only with the workspace endpoint.
+   */
+  readonly workspaceRetention?: number | false | undefined
   /** JWT settings; without a secret, a public key or an `authenticate` hook, every room is open to anyone. */
   readonly auth?: AuthOptions | undefined
   /** The app's hooks: custom auth, and code at load, update, store, connect and disconnect (HOOK-*). */
@@ -361,6 +369,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   const signaling = new SignalingHub(limits)
   let relay: RelayHub | null = null
   const workspacePrefix = relayOptions ? workspacePrefixOf(options.workspacePath) : null
+  const workspaceRetention = workspaceRetentionOf(options.workspaceRetention)
   let workspaces: WorkspaceEndpoint | null = null
   const sockets = new Set<AuthorizedSocket>()
   /** What revalidating each accepted upgrade needs (RELAY-4.5). */
@@ -865,6 +874,10 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
             maxSubscriptions: limits.maxWorkspaceSubscriptions,
             maxBufferedBytes: limits.maxBufferedBytes,
             scaleOut: relayOptions.scaleOut,
+            purge:
+              workspaceRetention === null
+                ? undefined
+                : { retention: workspaceRetention, isLoaded: (room) => relay?.room(room) !== undefined },
             logger,
           })
         }

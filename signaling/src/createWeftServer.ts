@@ -64,6 +64,7 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     signalPath: '/signal',
     metrics: options.metrics,
     workspacePath: options.workspacePath,
+    workspaceRetention: options.workspaceRetention,
   })
   const { logger, metrics } = core
   // WS-RELAY-10: plain HTTP under the workspace endpoint is answered 426, as under the rooms' (`null`: none served).

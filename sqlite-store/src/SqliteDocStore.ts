@@ -238,11 +238,18 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
     if (value === null) this.#reclaim()
   }
 
+  /**
+   * Removes the document's rows, and overwrites their bytes in the file with zeros (SQLite's `secure_delete`, on for
+   * this transaction only): a removed (evicted, purged) document's content does not linger in free pages of the
+   * file once the write-ahead log is checkpointed (WS-PURGE-3). Compactions do not pay for it.
+   */
   async remove(docId: DocId): Promise<void> {
     const s = this.#ready()
     this.#flush()
+    const db = this.#db!
     try {
-      this.#db!.transaction(() => {
+      db.pragma('secure_delete = ON')
+      db.transaction(() => {
         s.removeUpdates.run(docId)
         s.removeSnapshot.run(docId)
         s.removeMeta.run(docId)
@@ -250,6 +257,12 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
       }).immediate()
     } catch (err) {
       throw toStoreError(err, 'remove')
+    } finally {
+      try {
+        db.pragma('secure_delete = OFF')
+      } catch {
+        // A closed connection: nothing to reset.
+      }
     }
   }
 

@@ -7,6 +7,7 @@ import {
   type WorkspaceIndex,
   type WorkspaceSummary,
 } from '../storage/WorkspaceIndex.js'
+import { purgeWorkspaceDoc } from '../storage/workspacePurge.js'
 import { randomPick, seededRandom } from './seededRandom.js'
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
@@ -259,6 +260,46 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
         .map(([id, d]) => ({ doc: id.slice(w.length + 1), seq: d.seq }))
         .sort((a, b) => a.seq - b.seq)
       expect(await allChanges(store, w)).toEqual(model)
+    }
+  })
+
+  it('WS-PURGE-3: purgeWorkspaceDoc removes W/D and its companions W/D~..., nothing else; the listing, the summary and changesSince show it gone', async () => {
+    const store = indexed(current())
+    const D = docId('team/d')
+    const ARCHIVE = docId('team/d~epoch~1')
+    const KEEP = [docId('team/dd'), docId('team/e'), docId('team2/d')]
+    await store.append(D, bytes(1, 2, 3))
+    await store.setMeta(D, 'title', 'secret plans')
+    await store.append(ARCHIVE, bytes(4, 5))
+    for (const id of KEEP) await store.append(id, bytes(6))
+    const summary = async () => (await store.workspaces()).find((w) => w.id === 'team')
+    const before = await summary()
+    const seq = await store.workspaceSeq('team')
+
+    expect((await purgeWorkspaceDoc(store, 'team', 'd')).sort()).toEqual([D, ARCHIVE])
+    expect((await store.list()).sort()).toEqual([...KEEP].sort())
+    expect(await store.load(D)).toBeNull()
+    expect(await store.load(ARCHIVE)).toBeNull()
+    for (const id of KEEP) expect((await store.load(id))?.updates).toEqual([bytes(6)])
+    // The removal is one change of the workspace (WS-STORE); the summary no longer counts the document or its bytes.
+    expect(await store.changesSince('team', seq, 10)).toEqual({
+      changes: [{ doc: 'd', seq: seq + 1 }],
+      through: seq + 1,
+      more: false,
+    })
+    expect(await summary()).toEqual({
+      id: 'team',
+      documents: (before?.documents ?? 0) - 1,
+      seq: seq + 1,
+      bytes: (before?.bytes ?? 0) - 3,
+    })
+    // Nothing left to purge: a second purge removes nothing and changes nothing.
+    expect(await purgeWorkspaceDoc(store, 'team', 'd')).toEqual([])
+    expect(await store.workspaceSeq('team')).toBe(seq + 1)
+    if (reopen) {
+      const after = indexed(await reopen())
+      expect((await after.list()).sort()).toEqual([...KEEP].sort())
+      expect(await after.load(D)).toBeNull()
     }
   })
 

@@ -504,14 +504,17 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     }
   }
 
-  /** Removes `d`'s local data unless it is loaded or holds pending changes (checked in its stored meta). */
-  async #remove(d: string): Promise<boolean> {
+  /**
+   * Removes `d`'s local data unless it is loaded or holds pending changes (checked in its stored meta). `purge`: its
+   * tombstone is past the retention, so its pending changes go too (WS-PURGE-6: the relay refuses them for good).
+   */
+  async #remove(d: string, purge = false): Promise<boolean> {
     const store = this.#config.store
     const removed = await this.#slots.exclusive(d, async () => {
       const key = workspaceDocId(this.id, d)
       const stored = await store.load(key)
       const pending = storedPending(stored)
-      if (pending > 0) {
+      if (pending > 0 && !purge) {
         this.#index.set(d, { pending })
         return false
       }
@@ -537,7 +540,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
           if (this.#destroyed) return
           if (!e?.deleted || now - e.deletedAt < this.#config.retention || !this.#index.has(e.id)) continue
           if (this.#slots.isBusy(e.id)) continue
-          await this.#remove(e.id)
+          await this.#remove(e.id, true)
         }
       })
       .catch((err: unknown) => this.#fault(err, 'purge'))

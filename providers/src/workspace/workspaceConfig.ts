@@ -1,11 +1,14 @@
-import type { DocStore, Fields, Transport } from '@weft/core'
+import { DEFAULT_WORKSPACE_RETENTION_MS, type DocStore, type Fields, type Transport } from '@weft/core'
 import { openDoc, type WeftDoc } from '../WeftDoc.js'
 import type { CatalogueSchema } from './catalogue.js'
 import type { PreloadPolicy } from './preloadPolicy.js'
 import type { WorkspaceLink } from './WorkspaceLink.js'
 
-/** The default retention of a deleted document's data: 30 days (WS-CLIENT-2.2). */
-export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
+/**
+ * The default retention of a deleted document's data: 30 days (WS-CLIENT-2.2), the relay's default too
+ * (`DEFAULT_WORKSPACE_RETENTION_MS` of `@weft/core`, WS-PURGE-1).
+ */
+export const DEFAULT_RETENTION_MS = DEFAULT_WORKSPACE_RETENTION_MS
 /** A workspace-wide transport that gives each document its own `Transport` (e.g. `WorkspaceBroadcast`). */
 export interface TransportSource {
   /** A transport for document `D` (not `W/D`), or the catalogue (`CATALOGUE_DOC`). */

@@ -90,7 +90,7 @@ describe('workspace delete', () => {
     await relay.destroy()
   })
 
-  it('WS-CLIENT-2.2: an open document, or one holding pending changes, is purged only once closed and confirmed', async () => {
+  it('WS-CLIENT-2.2, WS-PURGE-6: an open document is purged only once closed; past the retention its pending changes go with it', async () => {
     const { net, relay, replica, tick } = await setup()
     const a = await replica('a')
     await settle(net)
@@ -104,15 +104,17 @@ describe('workspace delete', () => {
     await a.ws.purge()
     expect(await stored(a.store)).toEqual(['team/d']) // open
     await a.ws.close('d')
-    await a.ws.purge()
-    expect(await stored(a.store)).toEqual(['team/d']) // pending: the relay has not stored the edit
     expect(a.ws.pendingChanges).toBeGreaterThan(0)
-    a.ws.connect()
+    await a.ws.purge()
+    // Past the retention the relay refuses the document (WS-PURGE-5): the edit it never stored is dropped with it.
+    expect(await stored(a.store)).toEqual([])
+    a.ws.connect() // the catalogue's own pending change (the tombstone written offline) goes out
     await settle(net)
     await a.ws.flushed()
-    expect((await relay.doc('team/d')).getText('t').toString()).toBe('offline edit')
-    expect(a.ws.pendingChanges).toBe(0)
+    expect((await relay.doc('team/d')).getText('t').toString()).toBe('')
     expect(await stored(a.store)).toEqual([])
+    expect(a.ws.pendingChanges).toBe(0)
+    expect(a.ws.status).toBe('synced')
     await a.ws.destroy()
     await relay.destroy()
   })

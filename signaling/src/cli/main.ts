@@ -35,6 +35,7 @@ export const serve = async (config: ServeConfig): Promise<number> => {
     port: config.port,
     staticDir: config.staticDir ?? undefined,
     trustedProxies: config.trustProxy ?? undefined,
+    workspaceRetention: config.workspaceRetentionMs ?? undefined,
     logger,
     auth: {
       secret: config.authSecret ?? undefined,

@@ -53,6 +53,11 @@ export interface ServeConfig {
   readonly epochResetIntervalMs: number | null
   /** `--rules`: a module of room rules (docs/guides/rules.md), or `null`. */
   readonly rulesModule: string | null
+  /**
+   * `--workspace-retention-ms`: how long a deleted workspace document's data is kept before the relay purges it
+   * (WS-PURGE-1), `false` for `never`; `null` for the default (30 days).
+   */
+  readonly workspaceRetentionMs: number | false | null
 }
 
 /** Outcome of {@link parseServeArgs}. */
@@ -109,6 +114,12 @@ export const SERVE_FLAGS = [
   ],
   ['commit-window-ms', 'WEFT_COMMIT_WINDOW_MS', '<ms>', 'group-commit window (default 50)'],
   ['idle-unload-ms', 'WEFT_IDLE_UNLOAD_MS', '<ms>', 'unload documents idle this long (default 30000)'],
+  [
+    'workspace-retention-ms',
+    'WEFT_WORKSPACE_RETENTION_MS',
+    '<ms|never>',
+    "keep a deleted workspace document's data this long, then purge it (default 2592000000: 30 days)",
+  ],
   ['max-connections', 'WEFT_MAX_CONNECTIONS', '<n>', 'open WebSocket connections allowed (default 10000)'],
   [
     'heartbeat-timeout-ms',
@@ -285,8 +296,14 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     epochResetRatio: int('epoch-reset-ratio', 0, 1_000_000),
     epochResetIntervalMs: int('epoch-reset-interval-ms', 0, 2 ** 31 - 1),
     rulesModule: str('rules'),
+    workspaceRetentionMs:
+      str('workspace-retention-ms') === 'never'
+        ? false
+        : int('workspace-retention-ms', 0, Number.MAX_SAFE_INTEGER),
   }
   if (noRelay && config.rulesModule !== null) errors.push('--rules needs the relay (drop --no-relay)')
+  if (noRelay && config.workspaceRetentionMs !== null)
+    errors.push('--workspace-retention-ms needs the relay (drop --no-relay)')
   if ((config.redisUrl === null) !== (config.postgresUrl === null)) {
     errors.push('scale-out needs both --redis and --postgres')
   }

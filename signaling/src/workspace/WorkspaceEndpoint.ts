@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
+  CloseCode,
   isWorkspaceId,
   isWorkspaceIndexed,
   splitWorkspaceDoc,
@@ -16,6 +17,7 @@ import type { RelaySocket } from '../relay/RelaySocket.js'
 import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { WorkspaceBus } from './WorkspaceBus.js'
+import { WorkspacePurger } from './WorkspacePurger.js'
 import {
   WorkspaceSession,
   type WorkspaceClient,
@@ -75,6 +77,11 @@ export interface WorkspaceEndpointOptions {
   readonly maxBufferedBytes: number
   /** Scale-out (`RelayOptions.scaleOut`): CHANGED reaches the sockets of other nodes through Redis (WS-RELAY-6). */
   readonly scaleOut?: ScaleOutOptions | undefined
+  /**
+   * The purge of deleted documents (WS-PURGE-*): how long a tombstone's data is kept (ms) and whether a room is
+   * loaded on this node (its data waits for a later sweep). None when absent.
+   */
+  readonly purge?: { readonly retention: number; readonly isLoaded: (room: string) => boolean } | undefined
   readonly logger: Logger
 }
 
@@ -104,9 +111,22 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
   readonly #workspaces = new Map<string, WorkspaceState>()
   /** Notices between nodes (scale-out with an indexed store), or null. */
   readonly #bus: WorkspaceBus | null = null
+  /** The purge of deleted documents (WS-PURGE-*), or null. */
+  readonly #purger: WorkspacePurger | null
 
   constructor(opts: WorkspaceEndpointOptions) {
-    this.#opts = opts
+    const purger = opts.purge
+      ? new WorkspacePurger({ ...opts.purge, store: opts.store, logger: opts.logger })
+      : null
+    this.#purger = purger
+    // WS-PURGE-5: a SUBSCRIBE to a document past its retention is refused (Forbidden) before it joins its room.
+    const join: WorkspaceEndpointOptions['join'] = (socket, room, access, context) => {
+      if (!purger?.gone(room)) return opts.join(socket, room, access, context)
+      socket.close(CloseCode.Forbidden, 'document deleted')
+      return null
+    }
+    this.#opts = purger ? { ...opts, join } : opts
+    purger?.start()
     this.#index = isWorkspaceIndexed(opts.store) ? opts.store : null
     const scaleOut = opts.scaleOut
     if (scaleOut && this.#index) {
@@ -126,6 +146,7 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
 
   /** Stops the scale-out notices (the relay closes). */
   async close(): Promise<void> {
+    await this.#purger?.close()
     await this.#bus?.close()
   }
 
@@ -135,6 +156,11 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
 
   get maxBufferedBytes(): number {
     return this.#opts.maxBufferedBytes
+  }
+
+  /** The purge of deleted documents (WS-PURGE-*), or null when the relay keeps them. */
+  get purger(): WorkspacePurger | null {
+    return this.#purger
   }
 
   /** Workspaces with at least one socket on this node. */
@@ -172,6 +198,7 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     const session = new WorkspaceSession(socket, workspace, client, this, whenDrained)
     let state = this.#workspaces.get(workspace)
     if (!state) {
+      void this.#purger?.watch(workspace)
       const fresh: WorkspaceState = {
         id: workspace,
         sessions: new Set(),

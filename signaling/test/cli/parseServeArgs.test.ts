@@ -37,6 +37,20 @@ describe('parseServeArgs', () => {
     expect(!r.ok && r.reason.length).toBeGreaterThan(0)
   })
 
+  it('CLI-2, WS-PURGE-1: --workspace-retention-ms takes milliseconds or never (WEFT_WORKSPACE_RETENTION_MS too); default null (30 days)', () => {
+    const of = (argv: string[], env: Record<string, string> = {}) => {
+      const r = parseServeArgs(argv, env)
+      return r.ok && !r.help ? r.config.workspaceRetentionMs : r.ok ? 'help' : r.reason
+    }
+    expect(of([])).toBeNull()
+    expect(of(['--workspace-retention-ms', '86400000'])).toBe(86_400_000)
+    expect(of(['--workspace-retention-ms', 'never'])).toBe(false)
+    expect(of([], { WEFT_WORKSPACE_RETENTION_MS: '0' })).toBe(0)
+    expect(of(['--workspace-retention-ms', '-5'])).toMatch(/workspace-retention-ms/)
+    expect(of(['--workspace-retention-ms', '30d'])).toMatch(/workspace-retention-ms/)
+    expect(of(['--no-relay', '--workspace-retention-ms', '5'])).toMatch(/needs the relay/)
+  })
+
   it('CLI-2: --help', () => {
     expect(parseServeArgs(['--help'], {})).toEqual({ ok: true, help: true })
     expect(parseServeArgs(['-h'], {})).toEqual({ ok: true, help: true })

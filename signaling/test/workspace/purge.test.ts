@@ -1,0 +1,201 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { pino } from 'pino'
+import Database from 'better-sqlite3'
+import * as Y from 'yjs'
+import { CATALOGUE_COLLECTION, docId, loadCatalogueTombstones, type DocId, type DocStore } from '@weft/core'
+import { MemoryDocStore } from '@weft/core/testing'
+import { SqliteDocStore } from '@weft/sqlite-store'
+import {
+  WorkspacePurger,
+  purgeIntervalOf,
+  workspaceRetentionOf,
+} from '../../src/workspace/WorkspacePurger.js'
+
+const quiet = pino({ level: process.env['WEFT_TEST_LOG'] ?? 'silent' })
+const DAY = 24 * 60 * 60 * 1000
+const NOW = Date.UTC(2026, 11, 1)
+const dirs: string[] = []
+const stores: DocStore[] = []
+
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close().catch(() => undefined)
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+/** A catalogue update as the client writes it (schema `weft-catalogue`: one Y.Map record per document). */
+const catalogueUpdate = (records: Record<string, { deleted?: unknown; deletedAt?: unknown }>): Uint8Array => {
+  const doc = new Y.Doc()
+  const documents = doc.getMap(CATALOGUE_COLLECTION)
+  for (const [id, fields] of Object.entries(records)) {
+    const record = new Y.Map<unknown>()
+    record.set('title', `title of ${id}`)
+    for (const [k, v] of Object.entries(fields)) record.set(k, v)
+    documents.set(id, record)
+  }
+  return Y.encodeStateAsUpdate(doc)
+}
+
+/** A document update holding `text` (a marker to find in the file's bytes). */
+const textUpdate = (text: string): Uint8Array => {
+  const doc = new Y.Doc()
+  doc.getText('t').insert(0, text)
+  return Y.encodeStateAsUpdate(doc)
+}
+
+const sqliteStore = (): { store: SqliteDocStore; path: string } => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-purge-'))
+  dirs.push(dir)
+  const path = join(dir, 'relay.sqlite')
+  const store = new SqliteDocStore({ path })
+  stores.push(store)
+  return { store, path }
+}
+
+const purger = (store: DocStore, loaded: Set<string> = new Set(), now = () => NOW) =>
+  new WorkspacePurger({ store, retention: DAY, isLoaded: (room) => loaded.has(room), now, logger: quiet })
+
+/** Seeds workspace `team`: `gone` deleted 2 days ago, `fresh` deleted an hour ago, `live` not deleted. */
+const seed = async (store: DocStore): Promise<void> => {
+  await store.append(
+    docId('team/.catalogue'),
+    catalogueUpdate({
+      gone: { deleted: true, deletedAt: NOW - 2 * DAY },
+      fresh: { deleted: true, deletedAt: NOW - DAY / 24 },
+      live: {},
+    }),
+  )
+  await store.append(docId('team/gone'), textUpdate('MARKER-of-the-purged-document'))
+  await store.setMeta(docId('team/gone'), 'weft:pending-local', '3')
+  await store.append(docId('team/gone~epoch~2'), textUpdate('MARKER-of-its-epoch-archive'))
+  await store.append(docId('team/fresh'), textUpdate('fresh'))
+  await store.append(docId('team/live'), textUpdate('live'))
+  await store.append(docId('team/gone-not'), textUpdate('a document whose id starts like the purged one'))
+}
+
+describe('the relay purge of deleted workspace documents', () => {
+  it('WS-PURGE-2: the tombstones of a catalogue as the client writes it; junk records read as the schema reads them', async () => {
+    const store = new MemoryDocStore()
+    await store.append(
+      docId('w/.catalogue'),
+      catalogueUpdate({
+        a: { deleted: true, deletedAt: 5 },
+        b: { deleted: true, deletedAt: 'yesterday' },
+        c: { deleted: false, deletedAt: 7 },
+        '.hidden': { deleted: true, deletedAt: 1 },
+        d: { deleted: 'yes' },
+      }),
+    )
+    const tombstones = await loadCatalogueTombstones(store, 'w')
+    expect(tombstones.sort((x, y) => (x.doc < y.doc ? -1 : 1))).toEqual([
+      { doc: 'a', deletedAt: 5 },
+      { doc: 'b', deletedAt: 0 },
+    ])
+    expect(await loadCatalogueTombstones(store, 'none')).toEqual([])
+  })
+
+  it('WS-PURGE-3, WS-PURGE-4: a sweep removes, from the SQLite file itself, the data of documents past the retention and nothing else', async () => {
+    const { store, path } = sqliteStore()
+    await seed(store)
+    const p = purger(store)
+    expect(await p.sweep()).toEqual({ read: 1, purged: ['team/gone'], held: [] })
+    expect((await store.list()).sort()).toEqual(
+      ['team/.catalogue', 'team/fresh', 'team/gone-not', 'team/live'].sort(),
+    )
+    expect(await store.load(docId('team/gone'))).toBeNull()
+    // The catalogue's tombstone stays (WS-PURGE-7).
+    expect((await loadCatalogueTombstones(store, 'team')).map((t) => t.doc).sort()).toEqual(['fresh', 'gone'])
+    // Nothing changed since: the next sweep reads no catalogue and removes nothing.
+    expect(await p.sweep()).toEqual({ read: 0, purged: [], held: [] })
+    await p.close()
+    await store.close()
+
+    // The rows are gone from the file (updates, snapshots and meta), and so are the bytes.
+    const db = new Database(path, { readonly: true })
+    for (const table of ['weft_updates', 'weft_snapshots', 'weft_meta']) {
+      const row = db
+        .prepare(`SELECT count(*) AS n FROM ${table} WHERE doc LIKE 'team/gone%' AND doc <> 'team/gone-not'`)
+        .get() as { n: number }
+      expect(row.n, table).toBe(0)
+    }
+    db.close()
+    const file = readFileSync(path)
+    expect(file.includes('MARKER-of-the-purged-document')).toBe(false)
+    expect(file.includes('MARKER-of-its-epoch-archive')).toBe(false)
+    expect(file.includes('a document whose id starts like the purged one')).toBe(true)
+  })
+
+  it('WS-PURGE-4: a room loaded on this node is left for a later sweep; a tombstone that comes of age is purged then', async () => {
+    const store = new MemoryDocStore()
+    await seed(store)
+    const loaded = new Set(['team/gone'])
+    let now = NOW
+    const p = purger(store, loaded, () => now)
+    expect(await p.sweep()).toEqual({ read: 1, purged: [], held: ['team/gone'] })
+    expect(await store.load(docId('team/gone'))).not.toBeNull()
+    loaded.clear()
+    now = NOW + DAY
+    const sweep = await p.sweep()
+    expect({ ...sweep, purged: [...sweep.purged].sort() }).toEqual({
+      read: 0,
+      purged: ['team/fresh', 'team/gone'],
+      held: [],
+    })
+    expect((await store.list()).sort()).toEqual(['team/.catalogue', 'team/gone-not', 'team/live'])
+  })
+
+  it('WS-PURGE-5: gone() answers from the last read of the catalogue: past the retention yes, younger tombstones and live documents no', async () => {
+    const store = new MemoryDocStore()
+    await seed(store)
+    let now = NOW
+    const p = purger(store, new Set(), () => now)
+    expect(p.gone('team/gone')).toBe(false) // not read yet: read now
+    await p.watch('team')
+    expect(p.gone('team/gone')).toBe(true)
+    expect(p.gone('team/fresh')).toBe(false)
+    expect(p.gone('team/live')).toBe(false)
+    expect(p.gone('team/.catalogue')).toBe(false)
+    now = NOW + DAY
+    expect(p.gone('team/fresh')).toBe(true)
+  })
+
+  it('WS-PURGE-4: a document written again after its purge (a stock client at /relay/W/D) is purged again at the next sweep', async () => {
+    const store = new MemoryDocStore()
+    await seed(store)
+    const p = purger(store)
+    await p.sweep()
+    await store.append(docId('team/gone'), textUpdate('written again'))
+    expect(await p.sweep()).toEqual({ read: 1, purged: ['team/gone'], held: [] })
+    expect(await store.load(docId('team/gone'))).toBeNull()
+  })
+
+  it('WS-PURGE-4: a store without a WorkspaceIndex is swept from its listing', async () => {
+    const inner = new MemoryDocStore()
+    // Only the DocStore methods: no workspaceSeq, changesSince or workspaces.
+    const plain: DocStore = {
+      load: (id: DocId) => inner.load(id),
+      append: (id, u, o) => inner.append(id, u, o),
+      compact: (id, s, c, o) => inner.compact(id, s, c, o),
+      setMeta: (id, k, v) => inner.setMeta(id, k, v),
+      remove: (id) => inner.remove(id),
+      list: () => inner.list(),
+      close: () => inner.close(),
+    }
+    await seed(plain)
+    expect(await purger(plain).sweep()).toEqual({ read: 1, purged: ['team/gone'], held: [] })
+    expect(await plain.list()).not.toContain('team/gone~epoch~2')
+  })
+
+  it('WS-PURGE-1: the retention option: default 30 days, false for never, anything else invalid; sweeps every quarter of it, at most hourly', () => {
+    expect(workspaceRetentionOf(undefined)).toBe(30 * DAY)
+    expect(workspaceRetentionOf(false)).toBeNull()
+    expect(workspaceRetentionOf(0)).toBe(0)
+    for (const bad of [-1, Number.NaN, Infinity])
+      expect(() => workspaceRetentionOf(bad)).toThrow(/workspaceRetention/)
+    expect(purgeIntervalOf(30 * DAY)).toBe(60 * 60 * 1000)
+    expect(purgeIntervalOf(8000)).toBe(2000)
+    expect(purgeIntervalOf(0)).toBe(1000)
+  })
+})
