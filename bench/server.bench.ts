@@ -70,8 +70,8 @@ const TIMEOUT_MS: Record<Scenario, (s: ServerBenchSizes) => number> = {
   idle: () => 300_000,
   history: () => 180_000,
   storm: () => 300_000,
-  presence: (s) => s.presence.updates * s.presence.intervalMs + 180_000,
-  'presence-echo': (s) => s.presence.updates * s.presence.intervalMs + 180_000,
+  presence: (s) => (s.presence.warmupUpdates + s.presence.updates) * s.presence.intervalMs + 180_000,
+  'presence-echo': (s) => (s.presence.warmupUpdates + s.presence.updates) * s.presence.intervalMs + 180_000,
 }
 
 const closes = (tally: Record<string, number>): string => {
@@ -209,12 +209,13 @@ const rowsOf = (scenario: Scenario, outcomes: Outcomes, sizes: ServerBenchSizes)
     }
     case 'presence':
     case 'presence-echo': {
-      const { rooms, clientsPerRoom, updates, intervalMs, rounds } = sizes.presence
+      const { rooms, clientsPerRoom, updates, intervalMs, rounds, warmupUpdates } = sizes.presence
       const who =
         scenario === 'presence-echo'
           ? 'clients echoing what they receive (stock WebsocketProvider)'
           : 'clients sending only their own changes'
-      const bench = `server presence, ${rooms} rooms x ${clientsPerRoom} ${who}, awareness only, ${updates} changes each every ${intervalMs} ms, median of ${rounds} rounds`
+      const warm = warmupUpdates > 0 ? ` after ${warmupUpdates} warm-up changes` : ''
+      const bench = `server presence, ${rooms} rooms x ${clientsPerRoom} ${who}, awareness only, ${updates} changes each every ${intervalMs} ms${warm}, median of ${rounds} rounds`
       return [
         row<PresenceResult>(
           outcomes,

@@ -53,6 +53,8 @@ export interface StormSizes {
 /**
  * (e) presence: rooms x clients, awareness only, each client changing its presence `updates` times, one every
  * `intervalMs`; run with clients that echo what they receive (stock y-websocket) and without; `rounds` per server.
+ * `warmupUpdates` changes per client come first, awaited and not measured (a fresh server compiles its presence path
+ * meanwhile).
  */
 export interface PresenceSizes {
   readonly rooms: number
@@ -60,6 +62,7 @@ export interface PresenceSizes {
   readonly updates: number
   readonly intervalMs: number
   readonly rounds: number
+  readonly warmupUpdates: number
 }
 
 /** Every size of the server benchmark. */
@@ -142,6 +145,7 @@ export const sizesFromEnv = (env: NodeJS.ProcessEnv = process.env): ServerBenchS
       updates: num(env, 'WEFT_BENCH_PRESENCE_UPDATES', 15),
       intervalMs: num(env, 'WEFT_BENCH_PRESENCE_INTERVAL_MS', 1000),
       rounds: num(env, 'WEFT_BENCH_PRESENCE_ROUNDS', 3),
+      warmupUpdates: num(env, 'WEFT_BENCH_PRESENCE_WARMUP_UPDATES', 0, 0),
     },
   }
 }

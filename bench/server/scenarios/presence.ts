@@ -6,6 +6,8 @@
  * `update` handler does not look at the origin); without, each client sends only its own changes (as Weft's
  * providers do). Server CPU is read from /proc over the updating phase (until every change was seen by every other
  * client of its room, plus a short settle) and divided by the deliveries: updates x (clientsPerRoom - 1) observers.
+ * With `warmupUpdates`, every client first makes that many changes the same way, awaited and not counted: a fresh
+ * server otherwise JIT-compiles its presence path inside the measured window (a one-off cost per process).
  */
 import { WebSocket } from 'ws'
 import type { Awareness } from 'y-protocols/awareness'
@@ -109,11 +111,13 @@ export const presence = async (
   sizes: PresenceSizes,
   echo: boolean,
 ): Promise<PresenceResult> => {
-  const { rooms, clientsPerRoom, updates, intervalMs } = sizes
+  const { rooms, clientsPerRoom, updates, intervalMs, warmupUpdates } = sizes
   const total = rooms * clientsPerRoom
   const expected = total * updates * (clientsPerRoom - 1)
   let deliveries = 0
-  let counting = false
+  let warmed = 0
+  /** What the clients' changes are counted as: warm-up changes carry `w`, measured ones `n`. */
+  let phase: 'joining' | 'warm-up' | 'measuring' = 'joining'
   const counter = { messages: 0 }
   const clients: PresenceClient[] = []
   try {
@@ -126,10 +130,11 @@ export const presence = async (
       awareness.on(
         'change',
         ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown) => {
-          if (origin === 'local' || !counting) return
+          if (origin === 'local' || phase === 'joining') return
           for (const id of [...added, ...updated]) {
-            const state = awareness.getStates().get(id) as { n?: unknown } | undefined
-            if (typeof state?.n === 'number' && state.n > 0) deliveries++
+            const state = awareness.getStates().get(id) as { n?: unknown; w?: unknown } | undefined
+            if (phase === 'measuring' && typeof state?.n === 'number' && state.n > 0) deliveries++
+            else if (phase === 'warm-up' && typeof state?.w === 'number') warmed++
           }
         },
       )
@@ -138,27 +143,38 @@ export const presence = async (
     })
     // Let the presence messages of the joins settle before measuring.
     await sleep(2000)
-    counting = true
+    const timers: NodeJS.Timeout[] = []
+    /** Every client changes its presence `count` times, one every `intervalMs`, with random phases. */
+    const move = (count: number, key: 'n' | 'w') =>
+      clients.forEach((client, i) => {
+        const awareness = client.provider.awareness
+        let sent = 0
+        const send = () => {
+          sent++
+          awareness.setLocalState({ [key]: sent, cursor: { x: (i * 37 + sent * 11) % 1000, y: sent } })
+          if (sent < count) timers.push(setTimeout(send, intervalMs))
+        }
+        timers.push(setTimeout(send, Math.random() * intervalMs))
+      })
+    if (warmupUpdates > 0) {
+      phase = 'warm-up'
+      move(warmupUpdates, 'w')
+      const warm = total * warmupUpdates * (clientsPerRoom - 1)
+      if (!(await waitUntil(() => warmed >= warm, warmupUpdates * intervalMs + 60_000)))
+        process.stderr.write(`presence: only ${warmed} of ${warm} warm-up deliveries arrived\n`)
+      await sleep(1000)
+    }
+    phase = 'measuring'
     const messages0 = counter.messages
     const cpu0 = cpuTimes(serverPid)
     const t0 = performance.now()
-    const timers: NodeJS.Timeout[] = []
-    clients.forEach((client, i) => {
-      const awareness = client.provider.awareness
-      let sent = 0
-      const send = () => {
-        sent++
-        awareness.setLocalState({ n: sent, cursor: { x: (i * 37 + sent * 11) % 1000, y: sent } })
-        if (sent < updates) timers.push(setTimeout(send, intervalMs))
-      }
-      timers.push(setTimeout(send, Math.random() * intervalMs))
-    })
+    move(updates, 'n')
     const complete = await waitUntil(() => deliveries >= expected, updates * intervalMs + 60_000)
     const seconds = (performance.now() - t0) / 1000
     for (const t of timers) clearTimeout(t)
     await sleep(300)
     const cpu1 = cpuTimes(serverPid)
-    counting = false
+    phase = 'joining'
     const messages = counter.messages - messages0
     const serverCpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system
     if (!complete) process.stderr.write(`presence: only ${deliveries} of ${expected} deliveries arrived\n`)
