@@ -128,7 +128,7 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
         return
       }
       case 'subscribe':
-        return this.#subscribe(frame.doc)
+        return this.#subscribe(frame.doc, frame.deletions)
       case 'unsubscribe': {
         const doc = this.#docs.get(frame.doc)
         if (!doc) return
@@ -151,7 +151,7 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
     }
   }
 
-  #subscribe(doc: string): void {
+  #subscribe(doc: string, deletions: Uint8Array | null): void {
     if (this.#docs.has(doc)) return
     if (doc !== CATALOGUE_DOC && !isWorkspaceDocId(doc)) {
       return this.#refuse(doc, CloseCode.Forbidden, 'not a document id of a workspace')
@@ -162,7 +162,7 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
     const room = workspaceDocId(this.workspace, doc)
     const access = this.client.grant.access(room)
     if (access === 'none') return this.#refuse(doc, CloseCode.Forbidden, 'document not granted')
-    const socket = new DocSocket(doc, this)
+    const socket = new DocSocket(doc, this, deletions)
     this.#docs.set(doc, socket)
     socket.member = this.#host.join(socket, room, access, this.#context(room, access))
   }
@@ -193,8 +193,10 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
       }
       const member = socket.member
       if (!member) continue
-      if (member.access === 'write' && access === 'read') downgraded++
-      this.#host.regrant(member, this.#context(room, access))
+      // Access that grew (read to write) takes effect at the next SUBSCRIBE (RELAY-4.6).
+      const effective = member.access === 'read' ? 'read' : access
+      if (member.access === 'write' && effective === 'read') downgraded++
+      this.#host.regrant(member, this.#context(room, effective))
     }
     return { revoked, downgraded }
   }
