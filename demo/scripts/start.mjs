@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // `npm start`: builds the demo (Vite) and runs `weft serve` on it with the embedded store, then prints the one URL
 // to open. Extra arguments go to `weft serve` (e.g. `--port 8080`, `--host 0.0.0.0`, `--data /var/lib/weft`).
+// The relay enforces the demo's rule (a locked shape is changed by its locker only: `--rules ./rules.mjs`), with
+// the demo's public dev secret as `--auth-secret`, so that each browser's self-minted token gives the rules a subject
+// (a demo arrangement, see demo/src/devToken.ts); `--auth-secret`, `--auth-public-key` or `--rules` of your own
+// replace them.
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
@@ -17,6 +22,12 @@ const serveArgs = args.filter((a) => a !== '--skip-build')
 if (!serveArgs.includes('--static')) serveArgs.push('--static', `${demo}dist`)
 if (!serveArgs.includes('--data') && !serveArgs.includes('--no-relay') && !process.env.WEFT_DATA) {
   serveArgs.push('--data', `${repo}weft-data`)
+}
+const given = (flag, env) => serveArgs.includes(flag) || process.env[env] !== undefined
+const relay = !serveArgs.includes('--no-relay') && !process.env.WEFT_NO_RELAY
+if (relay && !given('--rules', 'WEFT_RULES')) serveArgs.push('--rules', `${demo}scripts/rules.mjs`)
+if (!given('--auth-secret', 'WEFT_AUTH_SECRET') && !given('--auth-public-key', 'WEFT_AUTH_PUBLIC_KEY')) {
+  serveArgs.push('--auth-secret', JSON.parse(readFileSync(`${demo}src/devAuth.json`, 'utf8')).secret)
 }
 
 // Executed as `npx weft` runs it, so that the Node flags of its shebang apply.

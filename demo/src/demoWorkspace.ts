@@ -2,6 +2,7 @@ import type { DocStore, Transport } from '@weft/core'
 import { BroadcastChannelTransport, openWorkspace, WorkspaceSocket, type Workspace } from '@weft/providers'
 import { WebRtcTransport } from '@weft/providers/webrtc'
 import { DEMO_WORKSPACE } from './docList.js'
+import { demoToken, withDemoToken } from './devToken.js'
 import { isLoopback, serverUrls, type DemoSettings } from './settings.js'
 
 /** The transports a loaded document of the demo's workspace got besides the relay (the presence panel names them). */
@@ -53,7 +54,7 @@ export const openDemoWorkspace = async ({
     const tabs = new BroadcastChannelTransport({ room })
     const webrtc =
       settings.webrtc && (room === catalogueRoom || docId === webrtcFor)
-        ? new WebRtcTransport({ room, signaling: [urls.signal], ...iceServers })
+        ? new WebRtcTransport({ room, signaling: [withDemoToken(urls.signal)], ...iceServers })
         : null
     if (docId === webrtcFor) opened.set(docId, { tabs, webrtc })
     return webrtc ? [tabs, webrtc] : [tabs]
@@ -67,6 +68,7 @@ export const openDemoWorkspace = async ({
             url: urls.relay.replace(/\/relay$/, ''),
             workspace: DEMO_WORKSPACE,
             store,
+            token: demoToken, // a demo arrangement: devToken.ts
           }),
         }
       : {}),
