@@ -12,7 +12,8 @@
  * core's sources never depend on signaling.
  *
  * `npm run fuzz -- --mode workspace --seeds N [--start S] [--steps K]`: the workspace fuzzer (WS-REL-1): replicas of
- * one workspace through creates, deletes, edits, evictions, partitions, restarts and compactions must converge.
+ * one workspace through creates, deletes, edits, evictions, partitions, restarts, relay restarts and compactions must
+ * converge.
  * Prints every failing seed (turn each into a named case in providers/test/workspace/fuzz.test.ts). It drives
  * `openWorkspace`, so it lives in providers and is imported here like the websocket mode's code.
  */
