@@ -75,8 +75,8 @@ const runsOf = <K>(
 }
 
 /**
- * Keeps the content of items deleted by local transactions (which a rollback may have to restore) from Yjs's garbage
- * collection: with `gc` on, Yjs replaces a deleted item's content at the end of the transaction. Returns the function
+ * Keeps the content of items deleted by local transactions, and of map values overwritten at once by one of this
+ * client's values (which a rollback may have to restore) from Yjs's garbage collection: with `gc` on, Yjs replaces a deleted item's content at the end of the transaction. Returns the function
  * that stops it. The kept content stays in memory and in full encodings of the document; updates are unchanged.
  */
 export const keepLocalDeletions = (doc: Y.Doc, isLocal: (origin: unknown) => boolean): (() => void) => {
@@ -85,7 +85,10 @@ export const keepLocalDeletions = (doc: Y.Doc, isLocal: (origin: unknown) => boo
   // `afterTransaction` runs right before the transaction's garbage collection.
   const onAfter = (tr: Y.Transaction) => void (keep = isLocal(tr.origin))
   doc.on('afterTransaction', onAfter)
-  doc.gcFilter = (item) => !keep && previous(item)
+  // Also a map value that arrived behind one of this client's own (deleted at once, as overwritten): if this client's
+  // value is refused, that one is the key's value on the relay.
+  doc.gcFilter = (item) =>
+    !keep && !(item.parentSub !== null && item.right?.id.client === doc.clientID) && previous(item)
   return () => {
     doc.off('afterTransaction', onAfter)
     if (doc.gcFilter !== previous) doc.gcFilter = previous
@@ -200,6 +203,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
     }
   }
   const inS = (client: number, clock: number) => Y.isDeleted(dsS, Y.createID(client, clock))
+  const inL = (client: number, clock: number) => Y.isDeleted(dsL, Y.createID(client, clock))
 
   // The plan, read before anything changes (the refused items' content is garbage-collected by the deletion).
   const listOps = new Map<Y.AbstractType<unknown>, ListOp[]>()
@@ -240,8 +244,12 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
         if (removed(it)) {
           if (it.deleted || inRanges(rejectedRanges, lastClock)) continue
           values = copyContent(it, it.length - 1, it.length, null, lost) as unknown[] | null
-        } else if (it.deleted && inS(it.id.client, lastClock)) {
-          values = copyContent(it, it.length - 1, it.length, dsS, lost) as unknown[] | null
+        } else if (it.deleted && !inL(it.id.client, lastClock)) {
+          // Overwritten by the refused update, or deleted when it arrived because a refused item stood to its right
+          // (a concurrent set from another client): the relay holds it as the key's value. (An explicit delete by
+          // another client of that same value, concurrent with the refused set, is not told apart: it comes back.)
+          const overwritten = inS(it.id.client, lastClock) || (it.right !== null && removed(it.right))
+          if (overwritten) values = copyContent(it, it.length - 1, it.length, dsS, lost) as unknown[] | null
         }
         break
       }

@@ -158,6 +158,28 @@ describe('rollbackUpdates', () => {
     expectConverged(relay, writer, X, result.fromClock)
   })
 
+  it('RULES-5.4: a concurrent value of another client, overwritten on arrival by the refused one, comes back', () => {
+    const { relay, writer, accept, rollback } = setup((r) => {
+      r.clientID = 1
+      shape(r, 's1', { x: 1 })
+    })
+    writer.clientID = 0x7ffffff0 // its value sorts right of the other client's concurrent one
+    const s1 = writer.getMap('shapes').get('s1') as Y.Map<unknown>
+    s1.set('x', 2) // refused
+    const other = new Y.Doc()
+    other.clientID = 5
+    Y.applyUpdate(other, Y.encodeStateAsUpdate(relay))
+    ;(other.getMap('shapes').get('s1') as Y.Map<unknown>).set('x', 3)
+    const accepted = Y.encodeStateAsUpdate(other, Y.encodeStateVector(relay))
+    Y.applyUpdate(relay, accepted, REMOTE)
+    Y.applyUpdate(writer, accepted, REMOTE) // deleted at once: the writer's own value stands to its right
+    expect(s1.get('x')).toBe(2)
+    const { result, X } = rollback(accept(0))
+    expect(result.lost).toEqual([])
+    expect(s1.get('x')).toBe(3)
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
   it('RULES-5.4: observers see ordinary changes', () => {
     const { writer, accept, rollback } = setup((r) => r.getText('t').insert(0, 'abc'))
     const text = writer.getText('t')
