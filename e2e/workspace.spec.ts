@@ -37,7 +37,7 @@ const waitWorkspaceSynced = (page: Page): Promise<unknown> =>
 /** The row of document `id` in the list. */
 const row = (page: Page, id: string) => page.getByTestId('doc-list').locator(`li[data-doc="${id}"]`)
 
-test('WS-DEMO-1: A creates and renames a document; B sees it and opens it lazily; A deletes it and B’s list drops it', async ({
+test('WS-CLIENT-1.3, 1.4, 2.1, 3.1 in the demo: A creates and renames a document; B sees it and opens it lazily; A deletes it and B’s list drops it', async ({
   browser,
 }) => {
   const ana = await openUser(browser, server.url, newDoc(), { name: 'Ana' })
@@ -77,7 +77,7 @@ test('WS-DEMO-1: A creates and renames a document; B sees it and opens it lazily
   await closeAll([ana, ben])
 })
 
-test('WS-DEMO-2: the list works offline: after going offline and reloading, it shows from IndexedDB', async ({
+test('WS-CLIENT-1.1 in the demo: the list works offline: after going offline and reloading, it shows from IndexedDB', async ({
   browser,
 }) => {
   const id = newDoc()
@@ -112,7 +112,7 @@ test('WS-DEMO-2: the list works offline: after going offline and reloading, it s
   await closeAll([ana, ben])
 })
 
-test('WS-DEMO-3: "Large workspace" creates 2,000 documents with progress; the list renders what is visible; one opens lazily', async ({
+test('WS-CLIENT-3.2, 6.1 in the demo: "Large workspace" creates 2,000 documents with progress; the list renders what is visible; one opens lazily', async ({
   browser,
 }) => {
   test.setTimeout(300_000)

@@ -1,4 +1,4 @@
-import type { Workspace } from '@weft/providers'
+import type { SyncStatus, WeftDoc, Workspace } from '@weft/providers'
 import { demoSchemaV1 } from './board/boardSchema.js'
 import { openTyped } from './schemaApi.js'
 
@@ -20,6 +20,27 @@ export interface LargeWorkspaceOptions {
   readonly signal?: AbortSignal
 }
 
+/**
+ * Resolves once the relay stored `handle`'s changes, or at once when the workspace is not connected (then, or if it
+ * disconnects meanwhile, the workspace pushes them in the background after the close, WS-CLIENT-6.3). Closing a
+ * document before its changes are stored costs a second load and sync later; waiting here costs nothing extra.
+ */
+const savedWhileOnline = (workspace: Workspace, handle: WeftDoc): Promise<void> => {
+  const online = (status: SyncStatus) => status === 'syncing' || status === 'synced'
+  if (!online(workspace.status)) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const onStatus = ({ status }: { status: SyncStatus }) => {
+      if (!online(status)) done()
+    }
+    const done = () => {
+      workspace.off('status', onStatus)
+      resolve()
+    }
+    workspace.on('status', onStatus)
+    handle.whenSaved().then(done, done)
+  })
+}
+
 /** Lets the page paint and handle input between two batches. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
 
@@ -27,8 +48,8 @@ const pad = (n: number, width: number): string => String(n).padStart(width, '0')
 
 /**
  * Fills the workspace with `count` small documents (a title in the catalogue and the document, a line of text), in
- * batches: one catalogue transaction per batch, each document opened, written and closed (so it leaves no `Y.Doc`
- * behind and the workspace pushes it to the relay in the background), then a yield so the page stays responsive.
+ * batches: the batch's catalogue records in one transaction, each document opened, written, kept open until the relay stored it
+ * (when online) and closed, so it leaves no `Y.Doc` behind; then a yield so the page stays responsive.
  * Ids are `bulk-<run>-<n>`, with `run` random, so two runs (or two users) never collide. Resolves with the ids.
  */
 export const createLargeWorkspace = async (
@@ -42,9 +63,15 @@ export const createLargeWorkspace = async (
     const items: Array<{ id: string; title: string }> = []
     for (let n = start + 1; n <= Math.min(count, start + batch); n++)
       items.push({ id: `bulk-${run}-${pad(n, width)}`, title: `Note ${pad(n, width)} (${run})` })
+    // The batch's records in one catalogue transaction, written as `workspace.create` writes them. Not through
+    // `create` itself: each call recomputes the preload set over every record (O(n) per document, O(n²) for the run).
+    const now = Date.now()
     workspace.catalogue.doc.transact(() => {
       for (const { id, title } of items) {
-        const res = workspace.create({ id, title })
+        const res = workspace.typed.root.documents.insert(
+          { title, createdAt: now, updatedAt: now, size: 0, deleted: false, deletedAt: 0 },
+          { id },
+        )
         if (!res.ok) throw new Error(`creating ${id}: ${res.message}`)
       }
     })
@@ -57,6 +84,7 @@ export const createLargeWorkspace = async (
           typed.root.body.insert(0, `${title}: one of ${count} small documents.\n`)
         })
         typed.destroy()
+        await savedWhileOnline(workspace, handle)
         await workspace.close(id)
       }),
     )

@@ -24,6 +24,12 @@ export const ROW_HEIGHT = 28
 const LIST_HEIGHT = 280
 /** Rows rendered above and below the visible ones. */
 const OVERSCAN = 6
+/**
+ * While the list keeps changing (thousands of documents being created), it is read again at most this often: one
+ * read of `workspace.list.entries` costs O(n) catalogue reads after each change (about 0.1 s for 2,000 documents on
+ * a busy machine). Scrolling renders from the last read.
+ */
+const REREAD_MS = 400
 
 const percent = (done: number, total: number): string =>
   total === 0 ? '' : `${Math.floor((done * 100) / total)}%`
@@ -56,6 +62,10 @@ export class DocListView {
   #current: string | null = null
   #editing: { id: string; input: HTMLInputElement } | null = null
   #frame = 0
+  /** The list changed since the last read of its entries. */
+  #dirty = true
+  #lastRead = 0
+  #rereadTimer: ReturnType<typeof setTimeout> | null = null
   #status_: { status: SyncStatus; pendingChanges: number } | null = null
   readonly #offs: Array<() => void> = []
 
@@ -97,8 +107,9 @@ export class DocListView {
     for (const off of this.#offs.splice(0)) off()
     this.#workspace = workspace
     this.#status_ = null
+    this.#dirty = true
     if (workspace) {
-      const onChange = () => this.#schedule()
+      const onChange = () => this.#changed()
       const onStatus = (s: { status: SyncStatus; pendingChanges: number }) => {
         this.#status_ = s
         this.#schedule()
@@ -159,6 +170,18 @@ export class DocListView {
     this.#schedule()
   }
 
+  /** The list changed: read it again at once if it was quiet, else at most every {@link REREAD_MS}. */
+  #changed(): void {
+    this.#dirty = true
+    if (this.#rereadTimer) return
+    const wait = this.#lastRead + REREAD_MS - performance.now()
+    if (wait <= 0) return this.#schedule()
+    this.#rereadTimer = setTimeout(() => {
+      this.#rereadTimer = null
+      this.#schedule()
+    }, wait)
+  }
+
   /** At most one render per frame, however many changes arrive. */
   #schedule(): void {
     if (this.#frame) return
@@ -170,7 +193,12 @@ export class DocListView {
 
   #render(): void {
     const ws = this.#workspace
-    this.#entries = ws ? ws.list.entries : []
+    // A re-read already planned (changes keep coming) is left to its timer: scrolling meanwhile costs no read.
+    if (this.#dirty && !this.#rereadTimer) {
+      this.#dirty = false
+      this.#lastRead = performance.now()
+      this.#entries = ws ? ws.list.entries : []
+    }
     const n = this.#entries.length
     this.#count.textContent = ws ? `(${n.toLocaleString('en')})` : ''
     const st = this.#status_
