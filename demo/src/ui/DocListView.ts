@@ -66,7 +66,7 @@ export class DocListView {
   #dirty = true
   #lastRead = 0
   #rereadTimer: ReturnType<typeof setTimeout> | null = null
-  #status_: { status: SyncStatus; pendingChanges: number } | null = null
+  #wsStatus: { status: SyncStatus; pendingChanges: number } | null = null
   readonly #offs: Array<() => void> = []
 
   constructor(actions: DocListActions) {
@@ -106,12 +106,12 @@ export class DocListView {
   attach(workspace: Workspace | null): void {
     for (const off of this.#offs.splice(0)) off()
     this.#workspace = workspace
-    this.#status_ = null
+    this.#wsStatus = null
     this.#dirty = true
     if (workspace) {
       const onChange = () => this.#changed()
       const onStatus = (s: { status: SyncStatus; pendingChanges: number }) => {
-        this.#status_ = s
+        this.#wsStatus = s
         this.#schedule()
       }
       const onProgress = (p: WorkspaceProgress) => this.#showSync(p)
@@ -123,7 +123,7 @@ export class DocListView {
         workspace.off('status', onStatus)
         workspace.off('progress', onProgress)
       })
-      this.#status_ = { status: workspace.status, pendingChanges: workspace.pendingChanges }
+      this.#wsStatus = { status: workspace.status, pendingChanges: workspace.pendingChanges }
       this.#showSync(workspace.progress)
     }
     this.#render()
@@ -148,15 +148,6 @@ export class DocListView {
     this.#largeText.textContent = progress
       ? `Created ${progress.done.toLocaleString('en')} / ${progress.total.toLocaleString('en')}${note ? ` ${note}` : ''}`
       : note
-  }
-
-  /** Scrolls so that document `id`'s row is visible; false if it is not in the list. */
-  scrollTo(id: string): boolean {
-    const i = this.#entries.findIndex((e) => e.id === id)
-    if (i < 0) return false
-    this.#scroller.scrollTop = Math.max(0, i * ROW_HEIGHT - LIST_HEIGHT / 2)
-    this.#render()
-    return true
   }
 
   #showSync(p: WorkspaceProgress): void {
@@ -201,7 +192,7 @@ export class DocListView {
     }
     const n = this.#entries.length
     this.#count.textContent = ws ? `(${n.toLocaleString('en')})` : ''
-    const st = this.#status_
+    const st = this.#wsStatus
     const p = ws?.progress
     this.#status.textContent = !ws
       ? 'Opening the workspace…'
