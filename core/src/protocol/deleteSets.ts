@@ -1,3 +1,5 @@
+import * as encoding from 'lib0/encoding'
+import { digest } from 'lib0/hash/sha256'
 import * as Y from 'yjs'
 
 /**
@@ -52,4 +54,29 @@ export const coversDeletions = (known: DeleteRanges, ds: DeleteRanges): boolean 
     }
   }
   return true
+}
+
+/** Bytes of a {@link deletionsDigest}. */
+export const DELETIONS_DIGEST_BYTES = 8
+
+/**
+ * The digest of a set of deletions (WS-WIRE-6): the first 8 bytes of SHA-256 over its canonical encoding (clients
+ * ascending, each as varUint client, varUint count, then varUint clock and varUint length per range). Equal sets
+ * have equal digests however their updates encoded them; a client sends it with SUBSCRIBE so that the relay's step 2
+ * leaves out deletions the client holds.
+ */
+export const deletionsDigest = (ds: DeleteRanges): Uint8Array => {
+  const e = encoding.createEncoder()
+  for (const client of [...ds.keys()].sort((a, b) => a - b)) {
+    const ranges = ds.get(client) ?? []
+    if (ranges.length === 0) continue
+    encoding.writeVarUint(e, client)
+    encoding.writeVarUint(e, ranges.length)
+    for (const [from, to] of ranges) {
+      encoding.writeVarUint(e, from)
+      encoding.writeVarUint(e, to - from)
+    }
+  }
+  // A plain Uint8Array (lib0 gives a Buffer in Node), equal to its decoded copy.
+  return Uint8Array.from(digest(encoding.toUint8Array(e)).subarray(0, DELETIONS_DIGEST_BYTES))
 }

@@ -61,4 +61,11 @@ export {
   type WorkspaceFrame,
   type WorkspaceFrameResult,
 } from './workspaceMessages.js'
-export { addDeletions, coversDeletions, readDeletions, type DeleteRanges } from './deleteSets.js'
+export {
+  DELETIONS_DIGEST_BYTES,
+  addDeletions,
+  coversDeletions,
+  deletionsDigest,
+  readDeletions,
+  type DeleteRanges,
+} from './deleteSets.js'

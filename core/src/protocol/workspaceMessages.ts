@@ -6,7 +6,7 @@
  * | kind | name | direction | fields |
  * |---|---|---|---|
  * | 0 | DOC | both | varString doc, then exactly one per-document message as on `/relay/<room>` |
- * | 1 | SUBSCRIBE | client → relay | varString doc |
+ * | 1 | SUBSCRIBE | client → relay | varString doc, then optionally varUint8Array deletions digest (8 bytes) |
  * | 2 | UNSUBSCRIBE | client → relay | varString doc |
  * | 3 | CATCH_UP | client → relay | varUint cursor, varUint pageSize |
  * | 4 | CHANGES | relay → client | varUint count, count × (varString doc, varUint seq), varUint through, varUint more |
@@ -20,6 +20,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { MAX_WORKSPACE_DOC_BYTES, type WorkspaceChange } from '../storage/WorkspaceIndex.js'
 import { readString } from './checkedDecoding.js'
+import { DELETIONS_DIGEST_BYTES } from './deleteSets.js'
 
 /** The kinds of workspace frames (the first varUint of every frame, WS-WIRE-1). */
 export const WorkspaceFrameKind = {
@@ -52,7 +53,15 @@ export type WorkspaceFrame =
       /** The per-document message (a view into the frame, not a copy), as `decodeMessage` takes it. */
       readonly message: Uint8Array
     }
-  | { readonly kind: 'subscribe'; readonly doc: string }
+  | {
+      readonly kind: 'subscribe'
+      readonly doc: string
+      /**
+       * The digest of the deletions the client holds of `doc` (`deletionsDigest`, 8 bytes), or `null`: when the
+       * relay's deletions have the same digest, its step 2 need not carry them (WS-WIRE-6).
+       */
+      readonly deletions: Uint8Array | null
+    }
   | { readonly kind: 'unsubscribe'; readonly doc: string }
   | {
       readonly kind: 'catch-up'
@@ -101,8 +110,14 @@ const readFrame = (d: decoding.Decoder): WorkspaceFrame => {
       d.pos = d.arr.length
       return { kind: 'doc', doc, message }
     }
-    case WorkspaceFrameKind.Subscribe:
-      return { kind: 'subscribe', doc: readDocId(d) }
+    case WorkspaceFrameKind.Subscribe: {
+      const doc = readDocId(d)
+      if (!decoding.hasContent(d)) return { kind: 'subscribe', doc, deletions: null }
+      const deletions = decoding.readVarUint8Array(d)
+      if (deletions.byteLength !== DELETIONS_DIGEST_BYTES)
+        throw new Malformed(`SUBSCRIBE deletions digest of ${deletions.byteLength} bytes`)
+      return { kind: 'subscribe', doc, deletions }
+    }
     case WorkspaceFrameKind.Unsubscribe:
       return { kind: 'unsubscribe', doc: readDocId(d) }
     case WorkspaceFrameKind.CatchUp: {
@@ -180,11 +195,15 @@ export const encodeDocFrame = (doc: string, message: Uint8Array): Uint8Array => 
   return out
 }
 
-/** A SUBSCRIBE frame: join document `doc`'s room. */
-export const encodeSubscribe = (doc: string): Uint8Array =>
+/**
+ * A SUBSCRIBE frame: join document `doc`'s room; with `deletions`, the digest of the deletions the client holds of it
+ * (`deletionsDigest`, WS-WIRE-6).
+ */
+export const encodeSubscribe = (doc: string, deletions?: Uint8Array | null): Uint8Array =>
   finish((e) => {
     encoding.writeVarUint(e, WorkspaceFrameKind.Subscribe)
     encoding.writeVarString(e, doc)
+    if (deletions) encoding.writeVarUint8Array(e, deletions)
   })
 
 /** An UNSUBSCRIBE frame: leave document `doc`'s room. */

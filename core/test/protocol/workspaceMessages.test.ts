@@ -26,7 +26,11 @@ const frameArb: fc.Arbitrary<WorkspaceFrame> = fc.oneof(
     doc: docId,
     message: fc.uint8Array({ minLength: 1, maxLength: 64 }),
   }),
-  fc.record({ kind: fc.constant('subscribe' as const), doc: docId }),
+  fc.record({
+    kind: fc.constant('subscribe' as const),
+    doc: docId,
+    deletions: fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 }), { nil: null }),
+  }),
   fc.record({ kind: fc.constant('unsubscribe' as const), doc: docId }),
   fc.record({ kind: fc.constant('catch-up' as const), cursor: seq, pageSize: seq }),
   fc.record({
@@ -49,7 +53,7 @@ const encode = (frame: WorkspaceFrame): Uint8Array => {
     case 'doc':
       return encodeDocFrame(frame.doc, frame.message)
     case 'subscribe':
-      return encodeSubscribe(frame.doc)
+      return encodeSubscribe(frame.doc, frame.deletions)
     case 'unsubscribe':
       return encodeUnsubscribe(frame.doc)
     case 'catch-up':
@@ -70,6 +74,19 @@ const bytes = (write: (e: encoding.Encoder) => void): Uint8Array => {
 }
 
 describe('workspace wire', () => {
+  it('WS-WIRE-6: a SUBSCRIBE deletions digest is 8 bytes; any other length is malformed', () => {
+    const frame = bytes((e) => {
+      encoding.writeVarUint(e, WorkspaceFrameKind.Subscribe)
+      encoding.writeVarString(e, 'doc')
+      encoding.writeVarUint8Array(e, new Uint8Array(7))
+    })
+    expect(decodeWorkspaceFrame(frame).ok).toBe(false)
+    expect(decodeWorkspaceFrame(encodeSubscribe('doc'))).toEqual({
+      ok: true,
+      frame: { kind: 'subscribe', doc: 'doc', deletions: null },
+    })
+  })
+
   it('WS-WIRE-1: every frame kind round-trips through its encoder and the decoder', () => {
     fc.assert(
       fc.property(frameArb, (frame) => {
@@ -116,8 +133,10 @@ describe('workspace wire', () => {
         const data = encode(frame)
         for (let cut = 0; cut < data.length; cut++) {
           const result = decodeWorkspaceFrame(data.subarray(0, cut))
-          // A DOC frame cut inside its message is still a DOC frame (the message is opaque here).
-          if (frame.kind !== 'doc') expect(result.ok).toBe(false)
+          // A DOC frame cut inside its message is still a DOC frame (the message is opaque here); a SUBSCRIBE cut
+          // right before its digest is one without (WS-WIRE-6).
+          const bare = frame.kind === 'subscribe' && cut === encodeSubscribe(frame.doc).length
+          if (frame.kind !== 'doc') expect(result.ok).toBe(bare)
         }
         const longer = new Uint8Array([...data, ...extra])
         // Bytes after the fields are malformed, except after a DOC frame, whose message runs to the end.

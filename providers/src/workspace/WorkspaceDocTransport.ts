@@ -6,7 +6,14 @@ import {
   type Transport,
   type TransportStatus,
 } from '@weft/core'
-import { encodeDocFrame, encodeSubscribe, encodeUnsubscribe } from '@weft/core/protocol'
+import * as Y from 'yjs'
+import {
+  deletionsDigest,
+  encodeDocFrame,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  readDeletions,
+} from '@weft/core/protocol'
 import { connectionErrorReason, type ConnectionError } from '../websocket/connectionError.js'
 import type { WebSocketTransportEvents } from '../websocket/WebSocketTransport.js'
 import { HandshakeEcho } from './handshakeEcho.js'
@@ -58,6 +65,8 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
   #retry: ReturnType<typeof setTimeout> | null = null
   /** A handshake of a document both sides hold stores nothing at the relay (WS-CLIENT-LINK-9). */
   readonly #echo = new HandshakeEcho()
+  /** The document this transport carries, once the workspace told it (WS-WIRE-6). */
+  #ydoc: Y.Doc | null = null
 
   /** Made by the workspace's socket (`WorkspaceSocket.transportFor`), not by apps. */
   constructor(port: WorkspaceDocPort, workspace: string, doc: string, peer: PeerId) {
@@ -66,6 +75,15 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
     this.doc = doc
     this.room = `${workspace}/${doc}`
     this.#peer = peer
+  }
+
+  /**
+   * Tells the transport which `Y.Doc` it carries: each SUBSCRIBE then sends the digest of the deletions the document
+   * holds, and the relay's step 2 leaves them out when it holds no others (WS-WIRE-6; without it, the relay's
+   * answer to an up-to-date document is its whole delete set). The workspace does this for every document it opens.
+   */
+  attachDoc(doc: Y.Doc): void {
+    this.#ydoc = doc
   }
 
   get status(): TransportStatus {
@@ -126,7 +144,7 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
     this.#stopRetry()
     this.#subscribed = true
     this.#echo.reset()
-    this.#subscribeFrame = encodeSubscribe(this.doc)
+    this.#subscribeFrame = encodeSubscribe(this.doc, this.#deletions())
     this.#port.send(this.doc, this.#subscribeFrame)
     this.#update()
     this.emit('peer-joined', [{ peer: this.#peer }])
@@ -176,6 +194,14 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
       this.emit('connection-error', [
         { code, reason: connectionErrorReason(code) ?? 'refused', name, willRetry: false },
       ])
+  }
+
+  /** The digest of the deletions the attached document holds now, or `null` (WS-WIRE-6). */
+  #deletions(): Uint8Array | null {
+    const doc = this.#ydoc
+    if (doc === null || doc.isDestroyed) return null
+    const read = readDeletions(Y.encodeStateAsUpdate(doc, Y.encodeStateVector(doc)))
+    return read && deletionsDigest(read.deletions)
   }
 
   #stopRetry(): void {

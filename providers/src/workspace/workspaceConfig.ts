@@ -2,6 +2,7 @@ import { DEFAULT_WORKSPACE_RETENTION_MS, type DocStore, type Fields, type Transp
 import { openDoc, type WeftDoc } from '../WeftDoc.js'
 import type { CatalogueSchema } from './catalogue.js'
 import type { PreloadPolicy } from './preloadPolicy.js'
+import { WorkspaceDocTransport } from './WorkspaceDocTransport.js'
 import type { WorkspaceLink } from './WorkspaceLink.js'
 
 /**
@@ -93,13 +94,16 @@ export const openWorkspaceDoc = async <M extends Fields>(
       ? config.transports(room)
       : config.transports.map((source) => source.transportFor(d))
   try {
-    return await openDoc({
+    const doc = await openDoc({
       docId: room,
       store: config.store,
       ...(relay ? { relay } : {}),
       transports,
       connect,
     })
+    // WS-WIRE-6: the link's SUBSCRIBE tells the relay which deletions the document holds.
+    if (relay instanceof WorkspaceDocTransport) relay.attachDoc(doc.doc)
+    return doc
   } catch (err) {
     relay?.destroy()
     for (const t of transports) t.destroy()

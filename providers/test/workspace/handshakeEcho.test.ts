@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '@weft/core/protocol'
+import { peerId } from '@weft/core'
+import {
+  decodeMessage,
+  decodeWorkspaceFrame,
+  deletionsDigest,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  readDeletions,
+} from '@weft/core/protocol'
 import { HandshakeEcho } from '../../src/workspace/handshakeEcho.js'
+import { WorkspaceDocTransport, type WorkspaceDocPort } from '../../src/workspace/WorkspaceDocTransport.js'
 
 /** A document with two deletions made in two transactions, and the delete set of each as an update. */
 const twoDeletions = () => {
@@ -39,5 +49,31 @@ describe('HandshakeEcho', () => {
     expect(echo.outgoing(mine)).toEqual([])
     expect(echo.incoming(encodeSyncUpdate(first, null, null))).toEqual([])
     expect(echo.incoming(encodeSyncStep2(new Uint8Array([0, 0]), null, null))).toEqual([mine])
+  })
+})
+
+describe('WorkspaceDocTransport SUBSCRIBE', () => {
+  it('WS-WIRE-6: once the document is attached, SUBSCRIBE carries the digest of its deletions', () => {
+    const sent: Uint8Array[] = []
+    const port: WorkspaceDocPort = {
+      open: true,
+      status: 'connected',
+      connect: () => undefined,
+      send: (_doc, frame) => void sent.push(frame),
+      drop: () => [],
+      released: () => undefined,
+      retryDelay: () => 0,
+    }
+    const { doc } = twoDeletions()
+    const transport = new WorkspaceDocTransport(port, 'team', 'd', peerId('relay:team/d'))
+    transport.attachDoc(doc)
+    transport.connect()
+    const frame = decodeWorkspaceFrame(sent[0] as Uint8Array)
+    const read = readDeletions(Y.encodeStateAsUpdate(doc, Y.encodeStateVector(doc)))
+    expect(frame).toEqual({
+      ok: true,
+      frame: { kind: 'subscribe', doc: 'd', deletions: read && deletionsDigest(read.deletions) },
+    })
+    transport.destroy()
   })
 })

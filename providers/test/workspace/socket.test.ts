@@ -219,7 +219,9 @@ describe('WorkspaceSocket', () => {
     const second = await relay.nthConnection(2)
     const catchUp = await second.next('catch-up')
     // On open, subscriptions go out before the catch-up: every SUBSCRIBE of this connection is already here.
-    expect(second.frames.filter((f) => f.kind === 'subscribe')).toEqual([{ kind: 'subscribe', doc: 'open' }])
+    expect(second.frames.filter((f) => f.kind === 'subscribe')).toEqual([
+      { kind: 'subscribe', doc: 'open', deletions: null },
+    ])
     expect(catchUp).toMatchObject({ cursor: 3 })
     if (open.status !== 'connected') await once(open, 'peer-joined')
     expect(closed.status).toBe('disconnected')

@@ -3,6 +3,7 @@ import { CloseCode } from '@weft/core'
 import type { RelayConnection } from '../relay/RelayConnection.js'
 import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
 import type { SharedMessage } from '../relay/SharedMessage.js'
+import { DeletionsTrim } from './DeletionsTrim.js'
 
 /** What a {@link DocSocket} asks of the workspace socket it travels on. */
 export interface DocSocketCarrier {
@@ -35,9 +36,13 @@ export class DocSocket implements RelaySocket {
   /** Input bytes charged through this document (released when it leaves). */
   #heldInput = 0
 
-  constructor(doc: string, carrier: DocSocketCarrier) {
+  /** WS-WIRE-6: the room's step 2 leaves out deletions the client holds (SUBSCRIBE carried their digest). */
+  readonly #trim: DeletionsTrim | null
+
+  constructor(doc: string, carrier: DocSocketCarrier, deletions: Uint8Array | null = null) {
     this.doc = doc
     this.#carrier = carrier
+    this.#trim = deletions ? new DeletionsTrim(deletions) : null
   }
 
   get open(): boolean {
@@ -55,7 +60,7 @@ export class DocSocket implements RelaySocket {
 
   send(message: Uint8Array | SharedMessage): boolean {
     if (!this.open) return false
-    return this.#carrier.sendDoc(this.doc, message)
+    return this.#carrier.sendDoc(this.doc, this.#trim ? this.#trim.outgoing(message) : message)
   }
 
   /** The room ends this member: a REFUSED frame for the document, then `onClose`. */

@@ -57,9 +57,9 @@ export class WorkspaceTestClient {
 
   /**
    * Subscribes to `doc` and starts its sync: a step 1 of the local Y.Doc (with `hello`, a Weft peer's), local edits
-   * sent as updates.
+   * sent as updates. `deletions`: the digest SUBSCRIBE carries (WS-WIRE-6).
    */
-  subscribe(doc: string, hello?: Hello): Y.Doc {
+  subscribe(doc: string, hello?: Hello, deletions?: Uint8Array): Y.Doc {
     const ydoc = this.docs.get(doc) ?? new Y.Doc()
     if (!this.docs.has(doc)) {
       this.docs.set(doc, ydoc)
@@ -69,7 +69,7 @@ export class WorkspaceTestClient {
         }
       })
     }
-    this.send(encodeSubscribe(doc))
+    this.send(encodeSubscribe(doc, deletions))
     this.send(encodeDocFrame(doc, encodeSyncStep1(Y.encodeStateVector(ydoc), hello)))
     return ydoc
   }
