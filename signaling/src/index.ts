@@ -39,6 +39,7 @@ export { Authenticator, type AuthOptions, type AuthResult } from './auth/Authent
 export { RoomGrant, type Access } from './auth/RoomGrant.js'
 export { TOKEN_PROTOCOL_PREFIX } from './auth/extractToken.js'
 export { RELAY_DEFAULTS, type RelayOptions } from './relay/RelayOptions.js'
+export { DEFAULT_PRESENCE_LIMITS, type PresenceLimits } from './relay/AwarenessTable.js'
 export { RELAY_DB_FILE } from './relay/openRelayStore.js'
 export {
   ServerMetrics,

@@ -126,6 +126,7 @@ export class RelayHub implements RelayHost {
       logger: opts.logger,
       // HOOK-5: after the durable write, in commit order.
       stored: notified ? (docId, clock) => notified.stored(docId, clock) : null,
+      presence: opts.options.presence,
     }
   }
 

@@ -1,5 +1,6 @@
 import type { DocStore, EpochPolicy } from '@weft/core'
 import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
+import type { PresenceLimits } from './AwarenessTable.js'
 import type { CompactionWorker } from './CompactionWorker.js'
 import type { RelayRulesOption } from './rules/RelayRules.js'
 import type { RelayCompactionOptions } from './RelayCompaction.js'
@@ -43,6 +44,13 @@ export interface RelayOptions {
    * and closes any other writer with `UpdateRejected` (4405).
    */
   readonly rules?: RelayRulesOption | undefined
+  /**
+   * Presence bounds and coalescing (docs/spec/relay-protocol.md, RELAY-6.5, RELAY-6.7); each field defaults to
+   * `DEFAULT_PRESENCE_LIMITS`. A busy room's presence is sent once per window of connections × 1000 /
+   * `writesPerSecond` ms, between `coalesceMs` (100) and `maxCoalesceMs` (250): lower `maxCoalesceMs` for smoother
+   * cursors in large rooms at the price of more server writes, raise it (or lower `writesPerSecond`) for less CPU.
+   */
+  readonly presence?: Partial<PresenceLimits> | undefined
 }
 
 /** Settings of the relay's part in epochs (history compaction). */

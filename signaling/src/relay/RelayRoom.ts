@@ -10,7 +10,7 @@ import {
 } from '@weft/core/protocol'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import { WeftServerError } from '../WeftServerError.js'
-import { AwarenessTable } from './AwarenessTable.js'
+import { AwarenessTable, type PresenceLimits } from './AwarenessTable.js'
 import { changesNothing } from './changesNothing.js'
 import { checkNesting } from './checkNesting.js'
 import type { CommitTarget, GroupCommitter } from './GroupCommitter.js'
@@ -69,6 +69,8 @@ export interface RoomServices {
   readonly logger: Logger
   /** HOOK-5: told after each durable write of a room, in commit order (`null`: no `onStored` hook). */
   readonly stored: ((docId: DocId, clock: number) => void) | null
+  /** RELAY-6.5, 6.7: the relay's presence limits (defaults for what is not given). */
+  readonly presence?: Partial<PresenceLimits> | undefined
 }
 
 /** The outcome of a refused update for whoever waits on it: rejected, and never an unhandled rejection. */
@@ -95,7 +97,7 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
   /** The document's state; its answers to joiners are shared messages (RELAY-2.3, framed once per join storm). */
   readonly #log: UpdateLog<SharedMessage>
   /** Presence; its coalescing window follows the number of members (RELAY-6.7). */
-  readonly awareness = new AwarenessTable({}, () => this.#peers.size)
+  readonly awareness: AwarenessTable
   readonly #peers = new Set<RelayPeer>()
   /** The room's epoch (RELAY-EPOCH-*). */
   readonly epoch: RoomEpoch
@@ -127,6 +129,7 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
     this.#deletedSinceGc = this.#tailCount > 0 ? 1 : 0
     this.#services = services
     this.epoch = new RoomEpoch(this, services.epochs)
+    this.awareness = new AwarenessTable(services.presence, () => this.#peers.size)
   }
 
   /** The document's state, read only. */

@@ -8,7 +8,8 @@ import {
 } from '../../src/relay/AwarenessTable.js'
 import type { RelayPeer, RelayRoom } from '../../src/relay/RelayRoom.js'
 import { bytesOf } from '../../src/relay/SharedMessage.js'
-import { testRoom } from './unit/memoryRelay.js'
+import * as Y from 'yjs'
+import { nextOf, sendStep1, startMemoryRelay, testRoom } from './unit/memoryRelay.js'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -152,5 +153,22 @@ describe('presence: the window grows with the room (RELAY-6.7)', () => {
     expect(first.writes).toBe(3)
     vi.advanceTimersByTime(1)
     expect(first.writes).toBe(4)
+  })
+
+  it('RELAY-6.7: the relay option `presence` sets the window of its rooms (a 100 ms ceiling keeps every room at 100 ms)', async () => {
+    for (const [presence, window] of [
+      [undefined, 250],
+      [{ maxCoalesceMs: 100 }, 100],
+      [{ writesPerSecond: 400 }, 100],
+    ] as const) {
+      const relay = startMemoryRelay({ options: { presence } })
+      for (let i = 0; i < 20; i++) {
+        const client = relay.connect('room')
+        sendStep1(client, new Y.Doc(), null)
+        await nextOf(client, 'sync-step2')
+      }
+      expect(relay.hub.room('room')?.awareness.windowMs).toBe(window)
+      await relay.close()
+    }
   })
 })
