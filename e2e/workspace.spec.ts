@@ -105,8 +105,10 @@ test('WS-CLIENT-1.1 in the demo: the list works offline: after going offline and
   await row(ana.page, id).getByTestId('rename-doc').click()
   await ana.page.getByTestId('rename-input').fill('Renamed offline')
   await ana.page.getByTestId('rename-input').press('Enter')
+  await expect(ana.page.getByTestId('workspace-status')).toContainText('pending') // the rename waits for the relay
   await ana.context.setOffline(false)
   await waitWorkspaceSynced(ana.page)
+  await expect(ana.page.getByTestId('workspace-status')).toHaveText('Workspace synced')
   const ben = await openUser(browser, server.url, newDoc(), { name: 'Ben' })
   await expect(row(ben.page, id).locator('a')).toHaveText('Renamed offline')
   await closeAll([ana, ben])

@@ -193,11 +193,12 @@ export class DocListView {
     const n = this.#entries.length
     this.#count.textContent = ws ? `(${n.toLocaleString('en')})` : ''
     const st = this.#wsStatus
+    const pending = st?.pendingChanges ?? 0
     const p = ws?.progress
     this.#status.textContent = !ws
       ? 'Opening the workspace…'
       : `Workspace ${st?.status ?? ws.status}` +
-        ((st?.pendingChanges ?? 0) > 0 ? `, ${st?.pendingChanges} changes pending` : '') +
+        (pending > 0 ? `, ${pending} change${pending === 1 ? '' : 's'} pending` : '') +
         (p && p.docs > 0 && p.docsDone < p.docs
           ? `, syncing ${p.docsDone} / ${p.docs} documents (${percent(p.bytesDone, p.bytes) || '…'})`
           : '')
