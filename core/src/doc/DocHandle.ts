@@ -2,6 +2,7 @@ import { ObservableV2 } from 'lib0/observable'
 import type { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { DocId, PeerId } from '../ids.js'
+import type { CompactionOutcome } from '../storage/Compactor.js'
 import type { DocPersistence } from '../storage/DocPersistence.js'
 import { writeEpochArchive } from '../storage/epochArchive.js'
 import { readEpochRecord } from '../storage/epochPersist.js'
@@ -60,6 +61,11 @@ export type DocHandleEvents = {
     readonly reason: string
     readonly seq: number | null
   }) => void
+  /**
+   * The store holds the document as rolled back after a `rejected` event (RULES-5.6): a reload no longer brings the
+   * refused change back.
+   */
+  'rolled-back': (event: { readonly outcome: CompactionOutcome }) => void
   /** {@link DocHandle.pendingChanges} may have changed (a local change, an acknowledgement, the stored count). */
   'pending-changed': (event: { readonly pendingChanges: number }) => void
   /**
@@ -133,10 +139,17 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     // crash-safe: before it, a reload re-sends the refused update, which the relay refuses again).
     const onRejected = ({ ruleId, path, reason, seq }: Rejection) => {
       const persistence = this.persistence
+      // A compaction already running may have taken its snapshot during the rollback: it is let finish, then the
+      // rolled-back document is written (`meta` makes it run even without new appends).
       if (persistence)
         persistence
           .compact()
-          .catch((err: unknown) => onError({ error: toWeftError(WeftErrorCode.StoreFailed, err) }))
+          .catch(() => undefined)
+          .then(() => persistence.compact({ meta: {} }))
+          .then(
+            (outcome) => this.emit('rolled-back', [{ outcome }]),
+            (err: unknown) => onError({ error: toWeftError(WeftErrorCode.StoreFailed, err) }),
+          )
       this.emit('rejected', [{ ruleId, path, reason, seq }])
     }
     session.on('rejected', onRejected)

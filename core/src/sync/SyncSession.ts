@@ -616,7 +616,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     const kept = rejection.seq === null ? [] : path.unacknowledged(rejection.seq)
     const first = kept[0]
     let lost: readonly string[] = []
-    if (first !== undefined && first[0] === rejection.seq) {
+    if (first === undefined || first[0] !== rejection.seq) {
+      // Nothing this session can roll back (not kept, or not numbered): the relay still waits for `rolled-back`.
+      path.send(encodeRolledBack(this.#doc.clientID))
+    } else {
       path.forget(first[0])
       const restoring: Uint8Array[] = (this.#restoring = [])
       let deletions: Uint8Array | null = null

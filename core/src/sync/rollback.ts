@@ -259,8 +259,13 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   }
 
   // RULES-5.2: the refused updates' client id is retired.
-  let fresh = random.uint32()
-  while (fresh === X || store.clients.has(fresh)) fresh = random.uint32()
+  // Above X: where a replay of the stored history still holds the refused items (a reload before the compaction), a
+  // re-created item sorts to the right of a refused one with the same origin (Yjs orders such siblings by client id),
+  // so it stays the value of its map key there too.
+  const above = () =>
+    X < 0xfffffff0 ? X + 1 + Math.floor(random.rand() * (0xffffffff - X)) : random.uint32()
+  let fresh = above()
+  while (fresh === X || store.clients.has(fresh)) fresh = above()
   doc.clientID = fresh
 
   if (c < Y.getState(store, X)) {

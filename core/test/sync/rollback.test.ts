@@ -39,7 +39,15 @@ const setup = (seed: (relay: Y.Doc) => void) => {
     if (out.length > 0) Y.applyUpdate(relay, Y.mergeUpdates(out), REMOTE)
     return { result, X }
   }
-  return { relay, writer, accept, rollback }
+  /** The writer's whole local history (what its store holds before a compaction), replayed into a fresh doc. */
+  const replayed = (base: Uint8Array) => {
+    const doc = new Y.Doc()
+    for (const [name, type] of writer.share) doc.get(name, type.constructor as typeof Y.AbstractType)
+    Y.applyUpdate(doc, base)
+    for (const u of sent) Y.applyUpdate(doc, u)
+    return doc
+  }
+  return { relay, writer, accept, rollback, replayed }
 }
 
 /** RULES-5.4: the writer holds the relay's state; its state vector lacks X from c on; a third doc converges. */
@@ -53,6 +61,11 @@ const expectConverged = (relay: Y.Doc, writer: Y.Doc, X: number, c: number | nul
   expect(relay.store.pendingStructs).toBeNull()
   expect(writer.store.pendingStructs).toBeNull()
   expect(writer.toJSON()).toEqual(relay.toJSON())
+  // The writer's own state, encoded and loaded again (a reload from its store), is the same document.
+  const reloaded = new Y.Doc()
+  for (const [name, type] of writer.share) reloaded.get(name, type.constructor as typeof Y.AbstractType)
+  Y.applyUpdateV2(reloaded, Y.encodeStateAsUpdateV2(writer))
+  expect(reloaded.toJSON()).toEqual(writer.toJSON())
   const third = new Y.Doc()
   for (const [name, type] of relay.share) third.get(name, type.constructor as typeof Y.AbstractType)
   Y.applyUpdate(third, Y.encodeStateAsUpdate(relay))
@@ -74,6 +87,17 @@ describe('rollbackUpdates', () => {
     expect(writer.clientID).not.toBe(X)
     expect(s1.toJSON()).toEqual({ x: 1, y: 1 })
     expect(result.lost).toEqual([])
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
+  it('RULES-5.6: a replay of the stored history (refused update, rollback, restore) shows the rolled-back value', () => {
+    const { relay, writer, accept, rollback, replayed } = setup((r) => shape(r, 's1', { x: 1 }))
+    const base = Y.encodeStateAsUpdate(writer)
+    writer.clientID = 0xffff0000 // a fresh id drawn anywhere would almost surely sort left of it
+    ;(writer.getMap('shapes').get('s1') as Y.Map<unknown>).set('x', 2)
+    const { result, X } = rollback(accept(0))
+    expect(writer.clientID).toBeGreaterThan(X)
+    expect(replayed(base).getMap('shapes').toJSON()).toEqual({ s1: { x: 1 } })
     expectConverged(relay, writer, X, result.fromClock)
   })
 

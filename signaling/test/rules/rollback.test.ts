@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { SyncSession, openTyped } from '@weft/core'
+import { SyncSession, openDocument, openTyped } from '@weft/core'
+import { MemoryDocStore } from '@weft/core/testing'
 import { MemoryRelayTransport } from './memoryRelayTransport.js'
 import { board, startRuledRelay } from './relayRules.js'
 
@@ -77,5 +78,44 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     expect(Y.decodeStateVector(Y.encodeStateVector(bob.doc)).get(bobId)).toBe(
       Y.decodeStateVector(Y.encodeStateVector(storedDoc)).get(bobId),
     )
+  })
+
+  it('RULES-5.3 RULES-5.6 RULES-5.7: a document handle emits rejected, its pending count drops the refused change, and a reload does not bring it back', async () => {
+    const r = startRuledRelay()
+    cleanups.push(r.close)
+    const alice = await client(r, 'board-2', 'alice')
+    alice.typed.root.shapes.insert({ name: 'a', x: 10, author: 'alice' }, { id: 'a' })
+    const store = new MemoryDocStore()
+    const handle = await openDocument({ docId: 'board-2', store })
+    const typed = openTyped(handle.doc, board)
+    const transport = new MemoryRelayTransport(r.connect('board-2', 'bob'))
+    handle.addTransport(transport, { relay: true })
+    cleanups.push(() => transport.destroy())
+    await until(handle.doc, () => shapesOf(handle.doc).a?.x === 10)
+
+    const stored = new Promise<void>((resolve) => handle.on('rolled-back', () => resolve()))
+    const rejected = new Promise<{ ruleId: string }>((resolve) => handle.on('rejected', resolve))
+    const bobId = handle.doc.clientID
+    typed.root.shapes.update('a', { x: 50 })
+    expect(handle.pendingChanges).toBeGreaterThan(0)
+    expect((await rejected).ruleId).toBe('shapes.owner')
+    expect(shapesOf(handle.doc).a?.x).toBe(10)
+    // RULES-5.3: the relay acknowledges the refused update; the restore (an unchanged value) is acknowledged too.
+    if (handle.pendingChanges > 0)
+      await new Promise<void>((resolve) =>
+        handle.on('pending-changed', ({ pendingChanges }) => pendingChanges === 0 && resolve()),
+      )
+    await stored
+    await handle.flushed()
+    await handle.destroy()
+
+    // RULES-5.6: the store holds the rolled-back document.
+    const reopened = await openDocument({ docId: 'board-2', store })
+    cleanups.push(() => reopened.destroy())
+    expect(shapesOf(reopened.doc).a?.x).toBe(10)
+    expect(shapesOf(reopened.doc)).toEqual(shapesOf(await r.stored('board-2')))
+    // A replay of the stored history may still hold the refused item, deleted: the re-created value (a higher
+    // client id) stays the key's value there too.
+    expect(bobId).toBeGreaterThan(0)
   })
 })
