@@ -46,6 +46,7 @@ export class DemoApp {
   #current: OpenDocument | null = null
   #workspace: DemoWorkspace | null = null
   #large: Promise<string[]> | null = null
+  #stopLarge: AbortController | null = null
   #largeProgress: (LargeWorkspaceProgress & { running: boolean }) | null = null
   /** Resolves once the page's files are stored for offline reloads (`offlineShell.ts`). */
   readonly offlineReady: Promise<boolean> = registerOfflineShell().then(
@@ -186,19 +187,22 @@ export class DemoApp {
     if (this.#large) return this.#large
     const show = (p: LargeWorkspaceProgress, running: boolean, note?: string) => {
       this.#largeProgress = { ...p, running }
-      this.docs.showLarge(p, note)
+      this.docs.showLarge(p, running, note)
     }
     show({ done: 0, total: count }, true)
-    const run = createLargeWorkspace(ws, { count, onProgress: (p) => show(p, true) })
+    const stop = new AbortController()
+    this.#stopLarge = stop
+    const run = createLargeWorkspace(ws, { count, signal: stop.signal, onProgress: (p) => show(p, true) })
     this.#large = run
     run.then(
       (ids) => {
-        show({ done: ids.length, total: count }, false, 'done: each opens on demand')
+        const note = ids.length < count ? 'stopped (the settings changed)' : 'done: each opens on demand'
+        show({ done: ids.length, total: count }, false, note)
         this.#large = null
       },
       (err: unknown) => {
         this.#largeProgress = { done: this.#largeProgress?.done ?? 0, total: count, running: false }
-        this.docs.showLarge(null, `Failed: ${err instanceof Error ? err.message : String(err)}`)
+        this.docs.showLarge(null, false, `Failed: ${err instanceof Error ? err.message : String(err)}`)
         this.#large = null
       },
     )
@@ -227,6 +231,7 @@ export class DemoApp {
     const ws = this.#workspace
     this.#workspace = null
     this.docs.attach(null)
+    this.#stopLarge?.abort() // "Large workspace" stops after its current batch
     await this.#large?.catch(() => undefined)
     await ws?.destroy()
     if (id) await this.#open(id)

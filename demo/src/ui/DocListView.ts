@@ -138,8 +138,8 @@ export class DocListView {
   }
 
   /** Shows the progress of "Large workspace" (null: hidden); the button is disabled while it runs. */
-  showLarge(progress: LargeWorkspaceProgress | null, note = ''): void {
-    this.#large.disabled = progress !== null && progress.done < progress.total
+  showLarge(progress: LargeWorkspaceProgress | null, running: boolean, note = ''): void {
+    this.#large.disabled = running
     this.#largeBar.hidden = progress === null
     if (progress) {
       this.#largeBar.max = progress.total
