@@ -80,3 +80,15 @@ export const deletionsDigest = (ds: DeleteRanges): Uint8Array => {
   // A plain Uint8Array (lib0 gives a Buffer in Node), equal to its decoded copy.
   return Uint8Array.from(digest(encoding.toUint8Array(e)).subarray(0, DELETIONS_DIGEST_BYTES))
 }
+
+/**
+ * The update of a relay's step 2 that says "I hold exactly the deletions of your digest, and no struct you lack"
+ * (WS-WIRE-6): a valid Yjs update that changes nothing (no struct; one delete-set entry, client 0, with no range), so
+ * a peer that does not know the convention applies it as the empty update, and distinct from the empty update `[0, 0]`,
+ * which a relay with no deletion at all sends.
+ */
+export const DELETIONS_MATCHED_UPDATE: Uint8Array = new Uint8Array([0, 1, 0, 0])
+
+/** Whether `update` is {@link DELETIONS_MATCHED_UPDATE}. */
+export const isDeletionsMatched = (update: Uint8Array): boolean =>
+  update.byteLength === 4 && update[0] === 0 && update[1] === 1 && update[2] === 0 && update[3] === 0

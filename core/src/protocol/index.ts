@@ -63,6 +63,8 @@ export {
 } from './workspaceMessages.js'
 export {
   DELETIONS_DIGEST_BYTES,
+  DELETIONS_MATCHED_UPDATE,
+  isDeletionsMatched,
   addDeletions,
   coversDeletions,
   deletionsDigest,

@@ -13,6 +13,7 @@ import {
   encodeSubscribe,
   encodeUnsubscribe,
   readDeletions,
+  type DeleteRanges,
 } from '@weft/core/protocol'
 import { connectionErrorReason, type ConnectionError } from '../websocket/connectionError.js'
 import type { WebSocketTransportEvents } from '../websocket/WebSocketTransport.js'
@@ -143,8 +144,9 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
     if (!this.#wanted || this.#subscribed || !this.#port.open) return
     this.#stopRetry()
     this.#subscribed = true
-    this.#echo.reset()
-    this.#subscribeFrame = encodeSubscribe(this.doc, this.#deletions())
+    const held = this.#deletions()
+    this.#echo.reset(held)
+    this.#subscribeFrame = encodeSubscribe(this.doc, held && deletionsDigest(held))
     this.#port.send(this.doc, this.#subscribeFrame)
     this.#update()
     this.emit('peer-joined', [{ peer: this.#peer }])
@@ -196,12 +198,11 @@ export class WorkspaceDocTransport extends ObservableV2<WebSocketTransportEvents
       ])
   }
 
-  /** The digest of the deletions the attached document holds now, or `null` (WS-WIRE-6). */
-  #deletions(): Uint8Array | null {
+  /** The deletions the attached document holds now, or `null` (WS-WIRE-6). */
+  #deletions(): DeleteRanges | null {
     const doc = this.#ydoc
     if (doc === null || doc.isDestroyed) return null
-    const read = readDeletions(Y.encodeStateAsUpdate(doc, Y.encodeStateVector(doc)))
-    return read && deletionsDigest(read.deletions)
+    return readDeletions(Y.encodeStateAsUpdate(doc, Y.encodeStateVector(doc)))?.deletions ?? null
   }
 
   #stopRetry(): void {

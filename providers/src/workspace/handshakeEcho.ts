@@ -1,5 +1,6 @@
 import {
   MessageType,
+  isDeletionsMatched,
   addDeletions,
   coversDeletions,
   decodeMessage,
@@ -35,6 +36,8 @@ const decodeOrNull = (data: Uint8Array): WireMessage | null => {
 export class HandshakeEcho {
   /** The relay's deletions seen on this subscription; `null` until its step 2. */
   #relay: DeleteRanges | null = null
+  /** The deletions whose digest this subscription's SUBSCRIBE carried (WS-WIRE-6). */
+  #sent: DeleteRanges | null = null
   /** Deletions of updates the relay sent before its step 2. */
   #early: DeleteRanges | null = null
   /** The relay's step 2 never came as one message: nothing is held or rewritten any more. */
@@ -81,6 +84,9 @@ export class HandshakeEcho {
         }
         this.#relay ??= this.#early ?? new Map()
         addDeletions(this.#relay, read.deletions)
+        // WS-WIRE-6: the relay holds exactly the deletions of the digest this subscription sent.
+        if (message.type === 'sync-step2' && this.#sent !== null && isDeletionsMatched(message.update))
+          addDeletions(this.#relay, this.#sent)
         return this.#held.splice(0).map((h) => this.#rewrite(h))
       }
       default:
@@ -91,8 +97,12 @@ export class HandshakeEcho {
     return this.#held.splice(0).map((h) => h.data)
   }
 
-  /** The subscription ended: held messages are dropped (the next handshake sends what is still needed). */
-  reset(): void {
+  /**
+   * A new subscription (the last one ended: held messages are dropped, the next handshake sends what is still
+   * needed); `sent`: the deletions whose digest its SUBSCRIBE carries (WS-WIRE-6), or `null`.
+   */
+  reset(sent: DeleteRanges | null = null): void {
+    this.#sent = sent
     this.#relay = null
     this.#early = null
     this.#passing = false

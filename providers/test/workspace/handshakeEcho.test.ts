@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { peerId } from '@weft/core'
 import {
+  DELETIONS_MATCHED_UPDATE,
   decodeMessage,
   decodeWorkspaceFrame,
   deletionsDigest,
@@ -75,5 +76,24 @@ describe('WorkspaceDocTransport SUBSCRIBE', () => {
       frame: { kind: 'subscribe', doc: 'd', deletions: read && deletionsDigest(read.deletions) },
     })
     transport.destroy()
+  })
+})
+
+describe('HandshakeEcho after a SUBSCRIBE with a digest', () => {
+  it('WS-WIRE-6: a relay step 2 saying the digest matched lets the held step 2 go out empty; a plain empty one does not', () => {
+    const { whole } = twoDeletions()
+    const sent = readDeletions(whole)?.deletions ?? null
+    const matched = new HandshakeEcho()
+    matched.reset(sent)
+    expect(matched.outgoing(encodeSyncStep2(whole, 3, null))).toEqual([])
+    const out = matched.incoming(encodeSyncStep2(DELETIONS_MATCHED_UPDATE, null, null))
+    const m = decodeMessage(out[0] as Uint8Array)
+    expect(m.type === 'sync-step2' && Array.from(m.update)).toEqual([0, 0])
+    // A relay holding no deletion at all answers with the empty update: the client's deletions must go.
+    const none = new HandshakeEcho()
+    none.reset(sent)
+    const mine = encodeSyncStep2(whole, 4, null)
+    expect(none.outgoing(mine)).toEqual([])
+    expect(none.incoming(encodeSyncStep2(new Uint8Array([0, 0]), null, null))).toEqual([mine])
   })
 })

@@ -1,4 +1,5 @@
 import {
+  DELETIONS_MATCHED_UPDATE,
   MessageType,
   addDeletions,
   decodeMessage,
@@ -9,9 +10,6 @@ import {
 } from '@weft/core/protocol'
 import { bytesOf, type SharedMessage } from '../relay/SharedMessage.js'
 
-/** The empty Yjs update: no struct, no deletion. */
-const EMPTY_UPDATE = new Uint8Array([0, 0])
-
 const equal = (a: Uint8Array, b: Uint8Array): boolean =>
   a.byteLength === b.byteLength && a.every((x, i) => x === b[i])
 
@@ -21,7 +19,8 @@ const equal = (a: Uint8Array, b: Uint8Array): boolean =>
  * whole delete set, so the relay's answer to a client that is up to date is that delete set and nothing else (the
  * catalogue's: about a kilobyte at every reconnect). The room's answer (sync updates of its small tail, RELAY-2.3,
  * then the step 2) passes here: when the step 2 holds no struct and the deletions of the whole answer have the
- * client's digest, the step 2 goes out as the empty update (same epoch tag). Anything else (a chunked step 2, an
+ * client's digest, the step 2 goes out as `DELETIONS_MATCHED_UPDATE` (same epoch tag), which tells the client that
+ * the relay holds exactly those deletions. Anything else (a chunked step 2, an
  * epoch offer, a step 2 with structs) goes out as it was, and so does everything after the first step 2.
  */
 export class DeletionsTrim {
@@ -61,7 +60,7 @@ export class DeletionsTrim {
         if (read === null || read.structs) return message
         addDeletions(this.#early, read.deletions)
         if (!equal(deletionsDigest(this.#early), this.#digest)) return message
-        return encodeSyncStep2(EMPTY_UPDATE, decoded.seq, decoded.epoch)
+        return encodeSyncStep2(DELETIONS_MATCHED_UPDATE, decoded.seq, decoded.epoch)
       }
       default:
         this.#done = true
