@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import * as Y from 'yjs'
 import type { DocId, DocStore } from '@weft/core'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 
@@ -31,6 +32,25 @@ const newBatch = (target: CommitTarget, since: number, updates: Uint8Array[] = [
   return { target, updates, since, durable, resolve, reject }
 }
 
+/**
+ * Batches larger than this are stored one update at a time instead of merged: merging saves nothing on large
+ * updates (a paste, an upload) and decodes and re-encodes all of them, garbage the process keeps as RSS.
+ */
+const MERGE_MAX_BYTES = 256 * 1024
+
+/** The batch merged into one update, or `null` if it is too large or Yjs refuses to merge it. */
+const mergeOrNull = (updates: readonly Uint8Array[]): Uint8Array | null => {
+  if (updates.length === 1) return updates[0] as Uint8Array
+  let bytes = 0
+  for (const u of updates) bytes += u.byteLength
+  if (bytes > MERGE_MAX_BYTES) return null
+  try {
+    return Y.mergeUpdates([...updates])
+  } catch {
+    return null
+  }
+}
+
 /** Called for every durable append, before the target hears of it (scale-out publishes it to the other nodes). */
 export type AppendedHook = (target: CommitTarget, clock: number, update: Uint8Array) => void
 
@@ -38,11 +58,9 @@ export type AppendedHook = (target: CommitTarget, clock: number, update: Uint8Ar
 const RETRY_MS = 500
 
 /**
- * Group commit (RELAY-3.3): updates accepted within one window are written with one `append` per update, all issued
- * together (a store that groups the appends of one tick, as SQLite's does, commits the window in one transaction),
- * at most `windowMs` after the oldest of them arrived (plus the time of a write already in progress). They are not
- * merged: log compaction bounds the stored tail. Each update's promise resolves once it is durable; a failed write is
- * retried, never dropped silently.
+ * Group commit: updates accepted within one window are merged per document and written with one `append` each,
+ * at most `windowMs` after the oldest of them arrived (plus the time of a write already in progress). Each update's
+ * promise resolves once it is durable; a failed write is retried, never dropped silently.
  */
 export class GroupCommitter {
   readonly #store: DocStore
@@ -153,25 +171,24 @@ export class GroupCommitter {
     this.#inFlight.add(target)
     this.#lastDurable.set(target, batch.durable)
     try {
-      // RELAY-3.3: one append per update, all issued together (the store commits them in one transaction), not
-      // merged first: a merge decodes and re-encodes every update of the window, and Yjs's merge functions are the
-      // largest code a fresh relay compiles on its hot path (docs/architecture.md, "Relay CPU per update").
-      const { updates } = batch
-      const store = this.#store
-      const docId = target.docId
-      const clocks = await Promise.all(updates.map((u) => store.append(docId, u)))
+      const merged = mergeOrNull(batch.updates)
       let clock = 0
-      let bytes = 0
-      for (let i = 0; i < updates.length; i++) {
-        const update = updates[i] as Uint8Array
-        clock = clocks[i] as number
-        bytes += update.byteLength
-        this.#onAppended?.(target, clock, update)
+      if (merged) {
+        clock = await this.#store.append(target.docId, merged)
+        this.#onAppended?.(target, clock, merged)
+      } else {
+        // Large batches, and updates Yjs cannot merge together, are stored one by one (in order) rather than
+        // merged or blocking the document.
+        for (const u of batch.updates) {
+          clock = await this.#store.append(target.docId, u)
+          this.#onAppended?.(target, clock, u)
+        }
       }
       this.#inFlight.delete(target)
       this.#metrics.commits.inc()
       this.#metrics.persistSeconds.observe((performance.now() - batch.since) / 1000)
-      target.onCommitted(clock, bytes, updates.length)
+      const bytes = merged?.byteLength ?? batch.updates.reduce((n, u) => n + u.byteLength, 0)
+      target.onCommitted(clock, bytes, merged ? 1 : batch.updates.length)
       batch.resolve()
       if (this.#lastDurable.get(target) === batch.durable) this.#lastDurable.delete(target)
     } catch (err) {

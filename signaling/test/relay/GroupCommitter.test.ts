@@ -37,35 +37,23 @@ class FlakyStore extends SqliteDocStore {
 }
 
 describe('GroupCommitter', () => {
-  it('RELAY-3.3: updates within one window are appended one by one, unmerged, all issued in the same tick', async () => {
+  it('RELAY-3.3: updates within one window become one append per document', async () => {
     const store = new FlakyStore(0)
-    // The number of appends issued when each one resolves: all of them, when the window's appends go out together.
-    const issuedAtResolve: number[] = []
-    const append = store.append.bind(store)
-    store.append = (id, update) =>
-      append(id, update).then((clock) => {
-        issuedAtResolve.push(store.calls)
-        return clock
-      })
     const c = new GroupCommitter(store, 20, metrics(), pino({ level: 'silent' }))
     const a = target('a')
     const b = target('b')
     const us = updates(10)
     const done = us.map((u, i) => c.add(i % 2 ? a : b, u))
     await Promise.all(done)
-    expect(store.calls).toBe(10)
-    expect(issuedAtResolve).toEqual(Array(10).fill(10))
-    // One commit per document and window, reported with the clock of its last append.
-    expect(a.log).toEqual([5])
-    expect(b.log).toEqual([5])
+    expect(store.calls).toBe(2)
+    expect(a.log).toEqual([1])
+    expect(b.log).toEqual([1])
     const loaded = await store.load(docId('a'))
-    expect(loaded?.updates.map((u) => Array.from(u))).toEqual(
-      us.filter((_, i) => i % 2).map((u) => Array.from(u)),
-    )
+    expect(loaded?.updates.length).toBe(1)
     await store.close()
   })
 
-  it('RELAY-3.3: a window of large updates is stored one update per append, in order, as they arrived', async () => {
+  it('RELAY-3.3: a window holding more than 256 KiB is stored one update at a time, in order, not merged', async () => {
     const store = new FlakyStore(0)
     const c = new GroupCommitter(store, 20, metrics(), pino({ level: 'silent' }))
     const appends: number[] = []
@@ -96,12 +84,9 @@ describe('GroupCommitter', () => {
     const second = c.add(t, u2 as Uint8Array)
     expect(resolved).toBe(false)
     await Promise.all([first, second])
-    // Both appends of the window failed once each (2 calls), then both were written (2 more), once.
-    expect(store.calls).toBe(4)
-    const stored = (await store.load(docId('x')))?.updates ?? []
-    expect(stored).toHaveLength(2)
+    expect(store.calls).toBe(3)
     const check = new Y.Doc()
-    for (const u of stored) Y.applyUpdate(check, u)
+    for (const u of (await store.load(docId('x')))?.updates ?? []) Y.applyUpdate(check, u)
     expect(check.getText('t').toString()).toBe('xx')
     await store.close()
   })

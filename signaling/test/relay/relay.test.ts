@@ -192,7 +192,7 @@ describe('relay: Weft extensions', () => {
     expect(check.getText('t').toString()).toBe('durable')
   })
 
-  it('RELAY-3.3: updates arriving within one window are written in one group commit, one append per update', async () => {
+  it('RELAY-3.3: updates arriving within one window are written in one append per document', async () => {
     const store = gated()
     await start({ store, commitWindowMs: 30 })
     const w = await weft('batch')
@@ -204,8 +204,8 @@ describe('relay: Weft extensions', () => {
     let last = 0
     for (const u of updates) last = w.sendUpdate(u)
     await w.ackAtLeast(last)
-    expect(store.appends).toBe(20)
-    expect(srv?.server.metrics.persistSeconds.count).toBeLessThanOrEqual(2)
+    expect(store.appends).toBeLessThanOrEqual(2)
+    expect(srv?.server.metrics.persistSeconds.count).toBe(store.appends)
   })
 
   it('RELAY-7.1: chunked messages from a Weft client are reassembled', async () => {
