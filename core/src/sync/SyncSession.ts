@@ -82,6 +82,9 @@ export interface EpochOfferSource {
 /** Finds what to offer a peer in an older epoch (see {@link SyncSessionOptions.epochLineage}). */
 export type EpochLineage = (peerEpoch: string) => EpochOfferSource | null | Promise<EpochOfferSource | null>
 
+/** Rejections in a row of restoring updates after which a rollback no longer restores (RULES-5.4). */
+const MAX_RESTORE_REFUSALS = 2
+
 /** Origin of a rollback's restoring transaction (RULES-5.4): a local change like any other. */
 export const RESTORE_ORIGIN: unique symbol = Symbol('weft-restore')
 
@@ -173,6 +176,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   readonly #rollback: boolean
   /** Stops keeping deleted content of the current document (RULES-5.4), when rolling back. */
   #unkeep: (() => void) | null = null
+  /** The restoring updates sent (weakly held: a path keeps them until acknowledged). */
+  readonly #restores = new WeakSet<Uint8Array>()
+  /** Rejections in a row of restoring updates. */
+  #restoreRefusals = 0
   /** While a rollback restores: its updates, sent after `rolled-back` (RULES-5.1). */
   #restoring: Uint8Array[] | null = null
   #pendingAckPaths = new Set<SessionPath>()
@@ -620,6 +627,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       // Nothing this session can roll back (not kept, or not numbered): the relay still waits for `rolled-back`.
       path.send(encodeRolledBack(this.#doc.clientID))
     } else {
+      this.#restoreRefusals = this.#restores.has(first[1]) ? this.#restoreRefusals + 1 : 0
       path.forget(first[0])
       const restoring: Uint8Array[] = (this.#restoring = [])
       let deletions: Uint8Array | null = null
@@ -629,6 +637,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
           rejected: first[1],
           later: kept.slice(1).map(([, u]) => u),
           restoreOrigin: RESTORE_ORIGIN,
+          // A restore refused again and again (the relay refuses the old values themselves) is not restored a third
+          // time: a rollback never loops.
+          restore: this.#restoreRefusals < MAX_RESTORE_REFUSALS,
         })
         deletions = result.deletions
         lost = result.lost
@@ -646,8 +657,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       path.send(encodeRolledBack(this.#doc.clientID))
       if (restoring.length > 0) this.#localChanges++
       const parts = deletions ? [...restoring, deletions] : restoring
-      if (parts.length > 0)
-        this.#broadcast(parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts), RESTORE_ORIGIN)
+      if (parts.length > 0) {
+        const restore = parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts)
+        this.#restores.add(restore)
+        this.#broadcast(restore, RESTORE_ORIGIN)
+      }
     }
     this.emit('rejected', [{ transport: path.transport, peer: path.peer, ...rejection, lost }])
   }

@@ -40,6 +40,12 @@ export interface RollbackInput {
   readonly later: readonly Uint8Array[]
   /** Origin of the restoring transaction (a local change: sent, stored and counted). */
   readonly restoreOrigin: unknown
+  /**
+   * Re-create what the refused updates overwrote or deleted, and the later updates' inserts (default true). `false`
+   * when the refused update was itself a rollback's restore (the relay refused the old values): only the removal is
+   * done, so that a rollback never loops; the document may then differ from the relay's until the next sync.
+   */
+  readonly restore?: boolean
 }
 
 /** Yjs's delete set (not exported by name). */
@@ -280,6 +286,9 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
     removeFrom(doc, X, c)
   }
 
+  if (input.restore === false) {
+    return { retiredClientId: X, fromClock: c === Infinity ? null : c, deletions: null, lost }
+  }
   // T2: restore and re-apply under the new client id.
   doc.transact(() => {
     for (const [parent, ops] of listOps) {
