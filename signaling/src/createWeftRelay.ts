@@ -38,7 +38,7 @@ import { acceptWebSocket, handshakeProblem, refuseUpgrade, refuseWebSocket } fro
 import { destroyOnError } from './ws/WebSocketConnection.js'
 import { whenDrained } from './workspace/whenDrained.js'
 import { WorkspaceEndpoint, workspacePrefixOf, workspaceRoute } from './workspace/WorkspaceEndpoint.js'
-import { workspaceRetentionOf } from './workspace/WorkspacePurger.js'
+import { DOCUMENT_DELETED, workspaceRetentionOf } from './workspace/WorkspacePurger.js'
 import type { WorkspaceSession } from './workspace/WorkspaceSession.js'
 
 /**
@@ -233,8 +233,19 @@ export interface WeftRelay {
  * ```
  */
 export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
-  const { path, signalPath, auth, hooks, limits, trustedProxies, logger, metrics, workspacePath, ...relay } =
-    options
+  const {
+    path,
+    signalPath,
+    auth,
+    hooks,
+    limits,
+    trustedProxies,
+    logger,
+    metrics,
+    workspacePath,
+    workspaceRetention,
+    ...relay
+  } = options
   if (!relay.store && !relay.dataDir) {
     throw new WeftServerError('invalid-argument', 'createWeftRelay needs a store or a dataDir')
   }
@@ -250,6 +261,7 @@ export const createWeftRelay = (options: WeftRelayOptions): WeftRelay => {
     relayPrefix: `${prefix}/`,
     signalPath: signalPath === undefined ? null : normalizePath(signalPath, 'signalPath'),
     workspacePath,
+    workspaceRetention,
   })
   /** The room prefix of an attach (or handleUpgrade) call: its own `path`, else the relay's. */
   const prefixOf = (attach: AttachOptions | undefined): string =>
@@ -583,6 +595,9 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
     const access = target.endpoint === 'relay' && !target.workspace ? grant.access(target.room) : null
     if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
+    // WS-PURGE-8: a document past its retention is refused at /relay/W/D as at a workspace socket's SUBSCRIBE.
+    if (target.endpoint === 'relay' && access !== null && workspaces?.purger?.gone(target.room))
+      return refuse(DOCUMENT_DELETED.code, DOCUMENT_DELETED.reason)
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
     if (!acceptWebSocket(req, socket, protocol)) {
@@ -802,6 +817,9 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
     const access = workspace === undefined ? grant.access(target) : null
     if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
+    // WS-PURGE-8, as for an upgrade.
+    if (access !== null && workspaces?.purger?.gone(target))
+      return refuse(DOCUMENT_DELETED.code, DOCUMENT_DELETED.reason)
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
     if (client !== undefined) {

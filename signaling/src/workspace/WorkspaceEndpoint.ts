@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
-  CloseCode,
   isWorkspaceId,
   isWorkspaceIndexed,
   splitWorkspaceDoc,
@@ -17,7 +16,7 @@ import type { RelaySocket } from '../relay/RelaySocket.js'
 import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { WorkspaceBus } from './WorkspaceBus.js'
-import { WorkspacePurger } from './WorkspacePurger.js'
+import { DOCUMENT_DELETED, WorkspacePurger } from './WorkspacePurger.js'
 import {
   WorkspaceSession,
   type WorkspaceClient,
@@ -122,7 +121,7 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     // WS-PURGE-5: a SUBSCRIBE to a document past its retention is refused (Forbidden) before it joins its room.
     const join: WorkspaceEndpointOptions['join'] = (socket, room, access, context) => {
       if (!purger?.gone(room)) return opts.join(socket, room, access, context)
-      socket.close(CloseCode.Forbidden, 'document deleted')
+      socket.close(DOCUMENT_DELETED.code, DOCUMENT_DELETED.reason)
       return null
     }
     this.#opts = purger ? { ...opts, join } : opts

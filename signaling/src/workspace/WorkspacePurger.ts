@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import {
   CATALOGUE_DOC,
+  CloseCode,
   DEFAULT_WORKSPACE_RETENTION_MS,
   isPastRetention,
   isWorkspaceIndexed,
@@ -11,6 +12,12 @@ import {
   type DocStore,
 } from '@weft/core'
 import { WeftServerError } from '../WeftServerError.js'
+
+/**
+ * How the relay refuses a document past its retention (WS-PURGE-5), on every path: a SUBSCRIBE on a workspace socket
+ * is answered REFUSED with it, a connection to the per-room endpoint `/relay/W/D` is closed with it.
+ */
+export const DOCUMENT_DELETED = { code: CloseCode.Forbidden, reason: 'document deleted' } as const
 
 /** Longest time between two sweeps (WS-PURGE-4): an hour. */
 export const MAX_PURGE_INTERVAL_MS = 60 * 60 * 1000
