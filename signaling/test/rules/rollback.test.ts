@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { SyncSession, openDocument, openTyped } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
+import { appendToLog } from '../relay/unit/memoryRelay.js'
 import { MemoryRelayTransport } from './memoryRelayTransport.js'
 import { board, startRuledRelay } from './relayRules.js'
 
@@ -117,5 +118,39 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     // A replay of the stored history may still hold the refused item, deleted: the re-created value (a higher
     // client id) stays the key's value there too.
     expect(bobId).toBeGreaterThan(0)
+  })
+
+  it('RULES-5.4: a restore the relay refuses (the old value is invalid) is not restored a third time: no loop', async () => {
+    const r = startRuledRelay()
+    cleanups.push(r.close)
+    const bob = await client(r, 'board-3', 'bob')
+    // Another node stored an invalid shape of alice's (x is not a number) without passing the rules.
+    const elsewhere = new Y.Doc()
+    const bad = new Y.Map<unknown>()
+    elsewhere.getMap('shapes').set('bad', bad)
+    bad.set('name', 'bad')
+    bad.set('x', 'not a number')
+    bad.set('author', 'alice')
+    bad.set('label', new Y.Text())
+    const room = r.hub.room('board-3')
+    if (!room) throw new Error('room not loaded')
+    appendToLog(room, Y.encodeStateAsUpdate(elsewhere))
+    bob.session.resync()
+    await until(bob.doc, () => shapesOf(bob.doc).bad !== undefined)
+
+    const rules: string[] = []
+    const third = new Promise<void>((resolve) =>
+      bob.session.on('rejected', ({ ruleId }) => rules.push(ruleId) === 3 && resolve()),
+    )
+    ;(bob.doc.getMap('shapes').get('bad') as Y.Map<unknown>).set('x', 5) // refused: bob creates a shape of alice's
+    // Each restore of the invalid value is refused; the third rollback no longer restores, and everything settles.
+    await third
+    const info = () => bob.session.pathInfo(bob.transport, bob.session.paths[0]?.peer ?? ('' as never))
+    if (info()?.ackedSeq !== info()?.sentSeq)
+      await new Promise<void>((resolve) =>
+        bob.session.on('ack', () => info()?.ackedSeq === info()?.sentSeq && resolve()),
+      )
+    expect(rules).toEqual(['shapes.owner', 'shapes.schema', 'shapes.schema'])
+    expect(bob.transport.client.closeInfo).toBeNull()
   })
 })
