@@ -57,7 +57,7 @@ export type WorkspaceFrame =
       readonly kind: 'subscribe'
       readonly doc: string
       /**
-       * The digest of the deletions the client holds of `doc` (`deletionsDigest`, 8 bytes), or `null`: when the
+       * The digest of the deletions the client holds of `doc` (`deletionsDigest`, 16 bytes), or `null`: when the
        * relay's deletions have the same digest, its step 2 need not carry them (WS-WIRE-6).
        */
       readonly deletions: Uint8Array | null

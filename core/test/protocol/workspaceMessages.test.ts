@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import {
   WorkspaceFrameKind,
   decodeWorkspaceFrame,
+  deletionsDigest,
   encodeAck,
   encodeCatchUp,
   encodeChanged,
@@ -29,7 +30,7 @@ const frameArb: fc.Arbitrary<WorkspaceFrame> = fc.oneof(
   fc.record({
     kind: fc.constant('subscribe' as const),
     doc: docId,
-    deletions: fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 }), { nil: null }),
+    deletions: fc.option(fc.uint8Array({ minLength: 16, maxLength: 16 }), { nil: null }),
   }),
   fc.record({ kind: fc.constant('unsubscribe' as const), doc: docId }),
   fc.record({ kind: fc.constant('catch-up' as const), cursor: seq, pageSize: seq }),
@@ -74,13 +75,20 @@ const bytes = (write: (e: encoding.Encoder) => void): Uint8Array => {
 }
 
 describe('workspace wire', () => {
-  it('WS-WIRE-6: a SUBSCRIBE deletions digest is 8 bytes; any other length is malformed', () => {
+  it('WS-WIRE-6: a SUBSCRIBE deletions digest is 16 bytes; any other length (8 included) is malformed', () => {
     const frame = bytes((e) => {
       encoding.writeVarUint(e, WorkspaceFrameKind.Subscribe)
       encoding.writeVarString(e, 'doc')
       encoding.writeVarUint8Array(e, new Uint8Array(7))
     })
     expect(decodeWorkspaceFrame(frame).ok).toBe(false)
+    const short = bytes((e) => {
+      encoding.writeVarUint(e, WorkspaceFrameKind.Subscribe)
+      encoding.writeVarString(e, 'doc')
+      encoding.writeVarUint8Array(e, new Uint8Array(8))
+    })
+    expect(decodeWorkspaceFrame(short).ok).toBe(false)
+    expect(deletionsDigest(new Map([[1, [[0, 2]]]])).byteLength).toBe(16)
     expect(decodeWorkspaceFrame(encodeSubscribe('doc'))).toEqual({
       ok: true,
       frame: { kind: 'subscribe', doc: 'doc', deletions: null },
