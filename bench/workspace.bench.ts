@@ -50,17 +50,22 @@ const spread = (xs: readonly number[]): string => `[${xs.map((x) => x.toFixed(0)
 const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`
 const log = (line: string): void => console.log(`  ${line}`)
 
-/** Resolves once `pred()` holds, re-checked at each status or progress event of `ws`. */
-const until = (ws: Workspace, pred: () => boolean): Promise<void> =>
+/**
+ * Resolves once `pred()` holds, re-checked at each status or progress event of `ws`, and at each `caught-up` of
+ * `link` (a catch-up that ends after the workspace is already synced emits no workspace event).
+ */
+const until = (ws: Workspace, pred: () => boolean, link?: WorkspaceSocket): Promise<void> =>
   new Promise((resolve) => {
     const check = () => {
       if (!pred()) return
       ws.off('status', check)
       ws.off('progress', check)
+      link?.off('caught-up', check)
       resolve()
     }
     ws.on('status', check)
     ws.on('progress', check)
+    link?.on('caught-up', check)
     check()
   })
 
@@ -425,7 +430,7 @@ const bench = async (): Promise<readonly Row[]> => {
         ),
       5000,
     )
-    await until(ws, () => caughtUp && ws.status === 'synced')
+    await until(ws, () => caughtUp && ws.status === 'synced', link)
     const order = corpus.ids.map((_, i) => i)
     const rand = rng(7)
     for (let i = order.length - 1; i > 0; i--) {
@@ -450,7 +455,7 @@ const bench = async (): Promise<readonly Row[]> => {
       resetCounts()
       const t0 = performance.now()
       ws.connect()
-      await until(ws, () => caughtUp && ws.status === 'synced')
+      await until(ws, () => caughtUp && ws.status === 'synced', link)
       const ms = performance.now() - t0
       const bytes = counts.sent + counts.received
       const frames = topFrames()
