@@ -11,9 +11,9 @@
  * seed (turn each into a named case in signaling/test/fuzz/wsDifferential.test.ts). Test code importing test code:
  * core's sources never depend on signaling.
  *
- * `npm run fuzz -- --mode workspace --seeds N [--start S] [--steps K]`: the workspace fuzzer (WS-REL-1): replicas of
+ * `npm run fuzz -- --mode workspace --seeds N [--start S] [--steps K] [--purges]`: the workspace fuzzer (WS-REL-1): replicas of
  * one workspace through creates, deletes, edits, evictions, partitions, restarts, relay restarts and compactions must
- * converge.
+ * converge; `--purges` adds purge steps (the clock jumps past the retention; the relay and the replicas purge).
  * Prints every failing seed (turn each into a named case in providers/test/workspace/fuzz.test.ts). It drives
  * `openWorkspace`, so it lives in providers and is imported here like the websocket mode's code.
  */
@@ -39,7 +39,8 @@ const t0 = Date.now()
 
 if (mode === 'workspace') {
   const { runWorkspaceSeeds } = await import('../../../providers/test/workspace/fuzz/workspaceFuzzer.js')
-  process.exit((await runWorkspaceSeeds(startAt, seeds, steps, console.log)) > 0 ? 1 : 0)
+  const purges = process.argv.includes('--purges')
+  process.exit((await runWorkspaceSeeds(startAt, seeds, steps, console.log, { purges })) > 0 ? 1 : 0)
 }
 
 if (mode === 'hostile-update') {

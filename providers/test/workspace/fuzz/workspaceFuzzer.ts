@@ -13,7 +13,7 @@
  * websocket mode imports signaling's test code, so core's sources never depend on providers.
  */
 import * as Y from 'yjs'
-import { PENDING_META, docId as toDocId, type DocId } from '@weft/core'
+import { PENDING_META, docId as toDocId, workspaceDocKeys, type DocId } from '@weft/core'
 import {
   MemoryDocStore,
   MemoryNetwork,
@@ -27,16 +27,24 @@ import { MemoryWorkspaceRelay, settle } from '../support/memoryWorkspaceRelay.js
 
 const W = 'fz'
 const IDS = ['a', 'b', 'c', 'd', 'e', 'f']
+/**
+ * The retention of every replica and of the relay (WS-PURGE-1), on the fuzzer's clock (one tick per reading): never
+ * reached by the ticks of a run, only by a purge step's jump of the clock.
+ */
+const RETENTION = 1_000_000
 
 /** A replica's store that records every removal of a document holding unconfirmed local changes. */
 class WatchedStore extends MemoryDocStore {
   readonly violations: string[] = []
+  /** Whether `id` may go with its pending changes: its tombstone is past the retention (WS-PURGE-6). */
+  purgeable: (id: DocId) => boolean = () => false
 
   override async remove(id: DocId): Promise<void> {
     const stored = await this.load(id)
     const local = Number(stored?.meta[PENDING_META.local] ?? 0)
     const confirmed = Number(stored?.meta[PENDING_META.confirmed] ?? 0)
-    if (local > confirmed) this.violations.push(`${id} removed with ${local - confirmed} pending changes`)
+    if (local > confirmed && !this.purgeable(id))
+      this.violations.push(`${id} removed with ${local - confirmed} pending changes`)
     return super.remove(id)
   }
 
@@ -74,6 +82,13 @@ export interface WorkspaceFuzzOptions {
    * connections and starts again on its store; every online replica reconnects and catches up.
    */
   readonly relayRestarts?: boolean
+  /**
+   * Purge steps (default false; `npm run fuzz -- --mode workspace --purges`): after a step, with probability 0.04 drawn from a stream of its own, the clock jumps
+   * past the retention, the relay purges every document whose tombstone it holds (WS-PURGE-4, refusing it from then
+   * on, WS-PURGE-5) and every replica purges (WS-CLIENT-2.2). At the end, every document past the retention must be
+   * gone from every store (none resurrected), and the others must hold every edit.
+   */
+  readonly purges?: boolean
 }
 
 /** The outcome of one seed, with counts of what it exercised. */
@@ -90,6 +105,8 @@ export interface WorkspaceFuzzResult {
   readonly relayRestarts: number
   readonly compactions: number
   readonly evictions: number
+  /** Documents the relay purged. */
+  readonly purges: number
 }
 
 /** Replaces a closed document's stored history by one snapshot (what a compaction job does). */
@@ -113,6 +130,7 @@ export async function runWorkspaceSeed(
 ): Promise<WorkspaceFuzzResult> {
   const rand: Rand = seededRandom(seed)
   const relayRand: Rand = seededRandom(seed * 7919 + 17)
+  const purgeRand: Rand = seededRandom(seed * 104_729 + 31)
   const log = options.log
   const net = new MemoryNetwork()
   const relay = new MemoryWorkspaceRelay(net)
@@ -127,6 +145,25 @@ export async function runWorkspaceSeed(
     relayRestarts: 0,
     compactions: 0,
     evictions: 0,
+    purges: 0,
+  }
+  /** Purge steps so far, and for each document deleted, the number of purge steps before its first delete. */
+  let jumps = 0
+  const deletedBefore = new Map<string, number>()
+  const purgeable = (key: DocId): boolean => {
+    const doc = key.slice(W.length + 1).split('~')[0] ?? ''
+    const before = deletedBefore.get(doc)
+    return before !== undefined && jumps > before
+  }
+  /** Whether replica `r` holds `id` as deleted past the retention now. */
+  const pastRetention = (r: Replica, id: string): boolean => {
+    const e = r.ws.list.get(id)
+    return e?.deleted === true && clock - e.deletedAt >= RETENTION
+  }
+  /** One purge: the relay sweeps, then every replica. */
+  const sweep = async (): Promise<void> => {
+    counts.purges += (await relay.purge(W, RETENTION, clock)).length
+    for (const r of replicas) await r.ws.purge()
   }
   /** doc id -> every edit token ever made to it (on any replica). */
   const oracle = new Map<string, Set<string>>()
@@ -148,6 +185,7 @@ export async function runWorkspaceSeed(
           ? { preload: { recent: 2 } }
           : {}),
       ...(budgets[i] !== undefined ? { budget: budgets[i] } : {}),
+      retention: RETENTION,
       now,
     })
     ws.on('error', ({ error }) => log?.(`r${i} error ${error.code}: ${error.message}`))
@@ -161,6 +199,7 @@ export async function runWorkspaceSeed(
     for (const id of ['.catalogue', ...IDS]) await relay.doc(`${W}/${id}`)
     for (let i = 0; i < n; i++) {
       const store = new WatchedStore()
+      store.purgeable = purgeable
       replicas.push({
         name: `r${i}`,
         store,
@@ -184,6 +223,7 @@ export async function runWorkspaceSeed(
       } else if (roll < 0.22) {
         if (r.ws.list.get(id) && !r.ws.list.get(id)!.deleted) {
           r.ws.delete(id)
+          if (!deletedBefore.has(id)) deletedBefore.set(id, jumps)
           counts.deletes++
           log?.(`${step}: ${r.name} delete ${id}`)
         }
@@ -254,6 +294,12 @@ export async function runWorkspaceSeed(
         counts.relayRestarts++
         log?.(`${step}: relay restart`)
       }
+      if (options.purges === true && purgeRand() < 0.04) {
+        clock += RETENTION + 1000
+        jumps++
+        await sweep()
+        log?.(`${step}: past the retention, purged [${[...relay.gone].join(' ')}]`)
+      }
     }
 
     // Heal: everyone online, nothing in flight, then every document opened everywhere and compared.
@@ -261,7 +307,19 @@ export async function runWorkspaceSeed(
       if (!r.online) r.ws.connect()
       r.online = true
     }
+    // A document past the retention is closed (its changes are refused for good, WS-PURGE-5), then purged everywhere.
+    await settle(net)
+    for (const r of replicas) {
+      for (const id of [...r.open]) {
+        if (!pastRetention(r, id)) continue
+        r.open.delete(id)
+        await r.ws.close(id)
+      }
+    }
+    await settle(net)
+    await sweep()
     await quiesce(net, replicas)
+    await sweep()
     const catalogue = (r: Replica) =>
       JSON.stringify(
         [...r.ws.list.entries, ...r.ws.list.deleted]
@@ -278,8 +336,18 @@ export async function runWorkspaceSeed(
     for (const r of replicas)
       if (catalogue(r) !== first)
         throw new Error(`catalogues diverged: ${r.name} ${catalogue(r)} vs r0 ${first}`)
+    // WS-PURGE-3, 7: a document past the retention is in no store, on no replica and not on the relay.
+    const gone = new Set(IDS.filter((id) => pastRetention(replicas[0]!, id)))
+    for (const id of gone) {
+      if (workspaceDocKeys(await relay.store.list(), W, id).length > 0)
+        throw new Error(`the relay still holds ${id}, past the retention`)
+      for (const r of replicas)
+        if (workspaceDocKeys(await r.store.list(), W, id).length > 0)
+          throw new Error(`${r.name} still holds ${id}, past the retention`)
+    }
     for (const r of replicas) {
       for (const id of IDS) {
+        if (gone.has(id)) continue
         const expected = [...(oracle.get(id) ?? [])].sort()
         if (expected.length === 0 && !r.ws.list.get(id)) continue
         const doc = await r.ws.open(id)
@@ -294,7 +362,7 @@ export async function runWorkspaceSeed(
     }
     for (const id of IDS) {
       const expected = [...(oracle.get(id) ?? [])].sort()
-      if (expected.length === 0) continue
+      if (expected.length === 0 || gone.has(id)) continue
       const got = contentOf(await relay.doc(`${W}/${id}`))
       if (JSON.stringify(got) !== JSON.stringify(expected))
         throw new Error(`the relay's document ${id} holds ${got.length} of ${expected.length} edits`)
@@ -328,7 +396,7 @@ const quiesce = async (net: MemoryNetwork, replicas: readonly Replica[]): Promis
 }
 
 /**
- * Runs seeds `from .. from + count - 1` with `steps` steps each, printing every failing seed and a summary line
+ * Runs seeds `from .. from + count - 1` with `steps` steps each (and purge steps with `options.purges`), printing every failing seed and a summary line
  * through `print` (`npm run fuzz -- --mode workspace`). Resolves with the number of failing seeds.
  */
 export async function runWorkspaceSeeds(
@@ -336,6 +404,7 @@ export async function runWorkspaceSeeds(
   count: number,
   steps: number,
   print: (line: string) => void,
+  options: Pick<WorkspaceFuzzOptions, 'purges'> = {},
 ): Promise<number> {
   const t0 = Date.now()
   const total = {
@@ -347,10 +416,11 @@ export async function runWorkspaceSeeds(
     relayRestarts: 0,
     compactions: 0,
     evictions: 0,
+    purges: 0,
   }
   let failed = 0
   for (let s = from; s < from + count; s++) {
-    const r = await runWorkspaceSeed(s, { steps })
+    const r = await runWorkspaceSeed(s, { steps, ...options })
     for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += r[k]
     if (!r.ok) {
       failed++
@@ -362,7 +432,7 @@ export async function runWorkspaceSeeds(
     .map(([k, n]) => `${n} ${k}`)
     .join(', ')
   print(
-    `workspace fuzz: ${count} seeds (${from}..${from + count - 1}), ${steps} steps each, ${counts}, ` +
+    `workspace fuzz${options.purges ? ' with purges' : ''}: ${count} seeds (${from}..${from + count - 1}), ${steps} steps each, ${counts}, ` +
       `${((Date.now() - t0) / 1000).toFixed(1)} s: ${count - failed} passed, ${failed} failed`,
   )
   return failed

@@ -1,7 +1,11 @@
 import { ObservableV2 } from 'lib0/observable'
 import type * as Y from 'yjs'
 import {
+  CloseCode,
+  isPastRetention,
+  loadCatalogueTombstones,
   openDocument,
+  purgeWorkspaceDoc,
   workspaceDocId,
   type AppendOptions,
   type CompactOptions,
@@ -12,7 +16,7 @@ import {
   type TransportStatus,
 } from '@weft/core'
 import { MemoryDocStore, type MemoryNetwork, type MemoryTransport } from '@weft/core/testing'
-import type { WorkspaceLink, WorkspaceLinkEvents } from '../../../src/index.js'
+import type { ConnectionError, WorkspaceLink, WorkspaceLinkEvents } from '../../../src/index.js'
 
 /** A MemoryDocStore that reports every durable write (the relay's change sequence advances on them). */
 class NotifyingStore extends MemoryDocStore {
@@ -52,6 +56,8 @@ export class MemoryWorkspaceRelay {
   #n = 0
   /** Bumped by {@link restart}: the room endpoints of each run of the relay have their own names (peer ids). */
   #run = 0
+  /** Rooms `W/D` purged (past their retention): refused to every link from then on (WS-PURGE-5). */
+  readonly gone = new Set<string>()
 
   constructor(net: MemoryNetwork) {
     this.net = net
@@ -131,6 +137,39 @@ export class MemoryWorkspaceRelay {
     for (const link of online) await link.connect()
   }
 
+  /**
+   * A sweep of the relay's purge (WS-PURGE-4, 5): every document of `workspace` whose tombstone in the stored
+   * catalogue is past `retention` at `now` is purged from the store (WS-PURGE-3) and its room closed; from then on
+   * every link's transport of it is refused (`Forbidden`, willRetry false, as a REFUSED SUBSCRIBE is) and nothing of
+   * it is stored again. As the relay's purger, the refusals follow the catalogue as last read: a document whose record
+   * is no longer a tombstone past the retention is served again. Rooms are always loaded here, so none is held.
+   * Resolves with the rooms purged by this sweep.
+   */
+  async purge(workspace: string, retention: number, now: number): Promise<string[]> {
+    await this.#pushing
+    const due = new Set<string>()
+    for (const { doc, deletedAt } of await loadCatalogueTombstones(this.store, workspace))
+      if (isPastRetention(deletedAt, retention, now)) due.add(workspaceDocId(workspace, doc))
+    for (const room of [...this.gone])
+      if (room.startsWith(`${workspace}/`) && !due.has(room)) this.gone.delete(room)
+    const purged: string[] = []
+    for (const room of due) {
+      if (this.gone.has(room)) continue
+      this.gone.add(room)
+      const entry = this.#rooms.get(room)
+      this.#rooms.delete(room)
+      if (entry) {
+        entry.end.destroy()
+        await (await entry.handle).destroy()
+      }
+      const doc = room.slice(workspace.length + 1)
+      for (const link of this.#links) if (link.workspace === workspace) link._refuse(doc)
+      await purgeWorkspaceDoc(this.store, workspace, doc)
+      purged.push(room)
+    }
+    return purged
+  }
+
   async destroy(): Promise<void> {
     for (const { end, handle } of this.#rooms.values()) {
       await (await handle).destroy()
@@ -190,8 +229,33 @@ export class MemoryWorkspaceLink extends ObservableV2<WorkspaceLinkEvents> imple
       this.#transports.delete(entry)
       destroy()
     }
-    if (this.#status === 'connected') this.#relay.net.link(t, this.#end(docId))
+    // A purged document is refused when its transport connects (the listeners are on by then).
+    const connect = t.connect.bind(t)
+    t.connect = () => {
+      connect()
+      if (this.#gone(docId)) this.#refused(t)
+    }
+    if (this.#status === 'connected' && !this.#gone(docId)) this.#relay.net.link(t, this.#end(docId))
     return t
+  }
+
+  #gone(doc: string): boolean {
+    return this.#relay.gone.has(workspaceDocId(this.workspace, doc))
+  }
+
+  /** What a REFUSED {D, Forbidden, 'document deleted'} does to the document's transport (WS-PURGE-5). */
+  #refused(t: MemoryTransport): void {
+    // A MemoryTransport is never refused on its own; the workspace listens for `connection-error` on any transport.
+    const refusals = t as unknown as ObservableV2<{ 'connection-error': (e: ConnectionError) => void }>
+    refusals.emit('connection-error', [
+      { code: CloseCode.Forbidden, reason: 'forbidden', name: 'Forbidden', willRetry: false },
+    ])
+  }
+
+  /** @internal The relay purged `doc` (its room's endpoint is gone, so are the peers): its transports are refused. */
+  _refuse(doc: string): void {
+    if (this.#status !== 'connected') return
+    for (const entry of this.#transports) if (entry.doc === doc) this.#refused(entry.t)
   }
 
   handled(seq: number): void {
@@ -212,7 +276,10 @@ export class MemoryWorkspaceLink extends ObservableV2<WorkspaceLinkEvents> imple
   async connect(): Promise<void> {
     if (this.#status === 'connected') return
     this.#status = 'connected'
-    for (const { doc, t } of this.#transports) this.#relay.net.link(t, this.#end(doc))
+    for (const { doc, t } of this.#transports) {
+      if (this.#gone(doc)) this.#refused(t)
+      else this.#relay.net.link(t, this.#end(doc))
+    }
     this.emit('status', [{ status: 'connected' }])
     await this.#relay.pushed()
     const page = await this.#relay.store.changesSince(this.workspace, this.cursor, 100_000)
@@ -226,7 +293,7 @@ export class MemoryWorkspaceLink extends ObservableV2<WorkspaceLinkEvents> imple
   disconnect(): void {
     if (this.#status === 'disconnected') return
     this.#status = 'disconnected'
-    for (const { doc, t } of this.#transports) this.#relay.net.cut(t, this.#end(doc))
+    for (const { doc, t } of this.#transports) if (!this.#gone(doc)) this.#relay.net.cut(t, this.#end(doc))
     this.emit('status', [{ status: 'disconnected' }])
   }
 
