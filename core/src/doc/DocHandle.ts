@@ -13,6 +13,7 @@ import { judgeOffer } from '../sync/epochRules.js'
 import type { EpochManager } from '../sync/EpochManager.js'
 import { buildEpochDoc, planFollow } from '../sync/followOffer.js'
 import type { Rejection } from '../sync/protocolPorts.js'
+import type { RemovedRange } from '../sync/rollback.js'
 import type { SyncSession } from '../sync/SyncSession.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftErrorCode, toWeftError, type WeftError } from '../WeftError.js'
@@ -53,13 +54,15 @@ export type DocHandleEvents = {
    * The relay rejected a local change under the room's rules (docs/guides/rules.md, RULES-5.7) and the document was
    * rolled back: it holds what the relay accepted plus the later local changes (the editor saw ordinary changes).
    * `ruleId`, `path` and `reason` say which rule and where (show "not allowed"), `seq` which update. The rejected
-   * changes left {@link DocHandle.pendingChanges}.
+   * changes left {@link DocHandle.pendingChanges}. `removed`: the removed content as a clock range of the retired
+   * client id (see SyncSession's `rejected`); a refused step 2 (offline work sent on reconnect) loses all its work.
    */
   rejected: (event: {
     readonly ruleId: string
     readonly path: readonly string[]
     readonly reason: string
     readonly seq: number | null
+    readonly removed: RemovedRange
   }) => void
   /**
    * The store holds the document as rolled back after a `rejected` event (RULES-5.6): a reload no longer brings the
@@ -137,7 +140,13 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     session.on('error', onError)
     // RULES-5.6: the store still holds the refused changes; the rolled-back document replaces them (the compaction is
     // crash-safe: before it, a reload re-sends the refused update, which the relay refuses again).
-    const onRejected = ({ ruleId, path, reason, seq }: Rejection) => {
+    const onRejected = ({
+      ruleId,
+      path,
+      reason,
+      seq,
+      removed,
+    }: Rejection & { readonly removed: RemovedRange }) => {
       const persistence = this.persistence
       // A compaction already running may have taken its snapshot during the rollback: it is let finish, then the
       // rolled-back document is written (`meta` makes it run even without new appends).
@@ -150,7 +159,7 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
             (outcome) => this.emit('rolled-back', [{ outcome }]),
             (err: unknown) => onError({ error: toWeftError(WeftErrorCode.StoreFailed, err) }),
           )
-      this.emit('rejected', [{ ruleId, path, reason, seq }])
+      this.emit('rejected', [{ ruleId, path, reason, seq, removed }])
     }
     session.on('rejected', onRejected)
     this.persistence?.on('error', onError)

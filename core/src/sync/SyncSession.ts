@@ -20,7 +20,13 @@ import { isEpochOrigin } from './epochOrigin.js'
 import { epochIdOf } from './epochRules.js'
 import { ProtocolPath } from './ProtocolPath.js'
 import type { EpochOffering, ProtocolDocState, ProtocolSide, Rejection } from './protocolPorts.js'
-import { isRollbackOrigin, keepLocalDeletions, rollbackUpdates } from './rollback.js'
+import {
+  type DeleteSet,
+  type RemovedRange,
+  isRollbackOrigin,
+  keepLocalDeletions,
+  rollbackUpdates,
+} from './rollback.js'
 import { SessionPath } from './SessionPath.js'
 
 /** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */
@@ -133,15 +139,42 @@ export type SyncSessionEvents = {
    * A relay rejected one of this session's updates under the room's rules (RULES-4.3): `ruleId`, `path` and `reason`
    * say which rule and where, `seq` which update. Sent only to a session that announced the `rollback` feature, and
    * emitted once the document is rolled back (RULES-5.7): it holds what the relay accepted plus the later local
-   * changes, under a new client id. `lost`: ids of content that could not be restored (normally empty).
+   * changes, under a new client id. `lost`: ids of content that could not be restored (normally empty). `removed`: the
+   * content that left the document, as the retired client id's clock range `[from, to)` (`null`: none): the refused
+   * content, and the later inserts (re-created under the new id). Of a refused sync step 2 (offline work sent on
+   * reconnect) that is all the work it carried: valid parts included (RULES-5.3).
    */
-  rejected: (event: PathRef & Rejection & { readonly lost: readonly string[] }) => void
+  rejected: (
+    event: PathRef &
+      Rejection & {
+        readonly lost: readonly string[]
+        readonly removed: RemovedRange
+      },
+  ) => void
   /** An asynchronous fault; a path that sent malformed data has been dropped. Never thrown. */
   error: (event: {
     readonly error: WeftError
     readonly transport?: Transport
     readonly peer?: PeerId
   }) => void
+}
+
+/**
+ * RULES-5.3: what a path's peer is known to hold, so that a rollback never touches it: the delete sets it sent (its
+ * step 2 and the updates after it, while a step 2 of this side may still be refused) and, per client id, the clock
+ * below which this side's items are acknowledged.
+ */
+interface Held {
+  /** Delete sets received from the peer since its last step 2. */
+  deleteSets: DeleteSet[]
+  /** A step 2 of the peer arrived (its delete set is the peer's whole one). */
+  known: boolean
+  /** Whether received delete sets are recorded (until this side's step 2s are all acknowledged). */
+  tracking: boolean
+  /** Numbered updates sent, unacknowledged: the client id and its clock once sent, and whether it was a step 2. */
+  readonly sent: Array<{ seq: number; client: number; clock: number; step2: boolean }>
+  /** Per client id: the clock below which the peer acknowledged this side's items. */
+  readonly clocks: Map<number, number>
 }
 
 interface Attached {
@@ -182,6 +215,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #restoreRefusals = 0
   /** While a rollback restores: its updates, sent after `rolled-back` (RULES-5.1). */
   #restoring: Uint8Array[] | null = null
+  /** RULES-5.3: per path, what its peer holds (only with `rollback`). */
+  readonly #held = new WeakMap<SessionPath, Held>()
+  /** The step 2 just answered (sequence number, client id, clock), claimed by the path that asked for it. */
+  #answered: { seq: number; client: number; clock: number } | null = null
   #pendingAckPaths = new Set<SessionPath>()
 
   constructor(options: SyncSessionOptions) {
@@ -212,7 +249,13 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     }
     this.#state = {
       stateVector: () => Y.encodeStateVector(this.#doc),
-      answer: (sv, seq, tag) => [encodeSyncStep2(Y.encodeStateAsUpdate(this.#doc, sv), seq, tag)],
+      answer: (sv, seq, tag) => {
+        if (seq !== null && this.#rollback) {
+          const client = this.#doc.clientID
+          this.#answered = { seq, client, clock: Y.getState(this.#doc.store, client) }
+        }
+        return [encodeSyncStep2(Y.encodeStateAsUpdate(this.#doc, sv), seq, tag)]
+      },
       epochRecord: () => this.#record,
       offerFor: (peerEpoch) => this.#offerFor(peerEpoch),
     }
@@ -562,8 +605,18 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   #handle(path: SessionPath, message: Exclude<WireMessage, { type: 'chunk' }>): void {
     switch (message.type) {
-      case 'sync-step1':
-        return path.step1(message.stateVector, message.hello)
+      case 'sync-step1': {
+        this.#answered = null
+        path.step1(message.stateVector, message.hello)
+        const answered = this.#answered as { seq: number; client: number; clock: number } | null
+        if (answered !== null) {
+          const held = this.#heldOf(path)
+          held.sent.push({ ...answered, step2: true })
+          held.tracking = true
+          this.#answered = null
+        }
+        return
+      }
       case 'sync-step2':
       case 'sync-update':
         // COMPACT-5.7: an update of another epoch is never applied (it may arrive after a switch).
@@ -596,6 +649,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         ])
         return
       case 'ack': {
+        if (this.#rollback) this.#acknowledged(path, message.seq)
         const durable = path.acknowledge(message.seq)
         if (durable !== null) {
           this.emit('ack', [{ transport: path.transport, peer: path.peer, localChanges: durable }])
@@ -614,6 +668,42 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     }
   }
 
+  #heldOf(path: SessionPath): Held {
+    let held = this.#held.get(path)
+    if (!held) {
+      held = { deleteSets: [], known: false, tracking: true, sent: [], clocks: new Map() }
+      this.#held.set(path, held)
+    }
+    return held
+  }
+
+  /** RULES-5.3: the peer acknowledged up to `seq`: the clocks it holds move; its delete sets are no longer needed. */
+  #acknowledged(path: SessionPath, seq: number): void {
+    const held = this.#held.get(path)
+    if (!held) return
+    while (held.sent.length > 0 && (held.sent[0]?.seq ?? Infinity) <= seq) {
+      const s = held.sent.shift()
+      if (s) held.clocks.set(s.client, Math.max(held.clocks.get(s.client) ?? 0, s.clock))
+    }
+    if (!held.sent.some((s) => s.step2)) {
+      held.tracking = false
+      held.deleteSets = []
+    }
+  }
+
+  /** RULES-5.3: records the delete set of an update received from `path` while a step 2 of this side may be refused. */
+  #received(path: SessionPath, update: Uint8Array, complete: boolean): void {
+    const held = this.#heldOf(path)
+    if (complete) {
+      held.known = true
+      held.tracking = true
+      held.deleteSets = [Y.decodeUpdate(update).ds]
+    } else if (held.tracking) {
+      held.deleteSets.push(Y.decodeUpdate(update).ds)
+      if (held.deleteSets.length > 32) held.deleteSets = [Y.mergeDeleteSets(held.deleteSets)]
+    }
+  }
+
   /**
    * RULES-5.2..5.7: the peer rejected update `seq` of this path: roll back it and every later update of the path
    * (kept until acknowledged), tell the peer (`rolled-back`, before any new update: RULES-5.1), send the restoring
@@ -623,12 +713,16 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     const kept = rejection.seq === null ? [] : path.unacknowledged(rejection.seq)
     const first = kept[0]
     let lost: readonly string[] = []
+    let removed: RemovedRange = null
     if (first === undefined || first[0] !== rejection.seq) {
       // Nothing this session can roll back (not kept, or not numbered): the relay still waits for `rolled-back`.
       path.send(encodeRolledBack(this.#doc.clientID))
     } else {
       this.#restoreRefusals = this.#restores.has(first[1]) ? this.#restoreRefusals + 1 : 0
       path.forget(first[0])
+      const held = this.#heldOf(path)
+      const step2 = held.sent.some((s) => s.seq === first[0] && s.step2)
+      held.sent.splice(0, held.sent.length, ...held.sent.filter((s) => s.seq < first[0]))
       const restoring: Uint8Array[] = (this.#restoring = [])
       let deletions: Uint8Array | null = null
       try {
@@ -640,9 +734,16 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
           // A restore refused again and again (the relay refuses the old values themselves) is not restored a third
           // time: a rollback never loops.
           restore: this.#restoreRefusals < MAX_RESTORE_REFUSALS,
+          held: {
+            deleteSets: held.deleteSets,
+            clock: held.clocks.get(this.#doc.clientID) ?? 0,
+            deletionsKnown: !step2 || held.known,
+          },
         })
         deletions = result.deletions
         lost = result.lost
+        if (result.fromClock !== null && result.toClock !== null)
+          removed = { client: result.retiredClientId, from: result.fromClock, to: result.toClock }
       } catch (err) {
         this.emit('error', [
           {
@@ -663,7 +764,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         this.#broadcast(restore, RESTORE_ORIGIN)
       }
     }
-    this.emit('rejected', [{ transport: path.transport, peer: path.peer, ...rejection, lost }])
+    this.emit('rejected', [{ transport: path.transport, peer: path.peer, ...rejection, lost, removed }])
   }
 
   #applyUpdate(path: SessionPath, update: Uint8Array, seq: number | null, complete: boolean): void {
@@ -676,6 +777,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       this.doc.transact(() => {
         Y.applyUpdate(this.doc, update, path)
         read = true
+        if (this.#rollback) this.#received(path, update, complete)
       }, path)
     } catch (err) {
       if (!read) throw toWeftError(WeftErrorCode.InvalidUpdate, err, 'update rejected by Yjs')
@@ -773,6 +875,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       } else {
         path.send(encodeSyncUpdate(update, seq, tag))
         path.keep(seq, update)
+        if (seq !== null && this.#rollback) {
+          const client = this.#doc.clientID
+          this.#heldOf(path).sent.push({
+            seq,
+            client,
+            clock: Y.getState(this.#doc.store, client),
+            step2: false,
+          })
+        }
       }
     }
   }

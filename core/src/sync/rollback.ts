@@ -15,12 +15,23 @@ export const ROLLBACK_ORIGIN: unique symbol = Symbol('weft-rollback')
 /** Whether a transaction origin is the rollback's own deletion (see {@link ROLLBACK_ORIGIN}). */
 export const isRollbackOrigin = (origin: unknown): boolean => origin === ROLLBACK_ORIGIN
 
+/**
+ * Content a rollback removed (RULES-5.7): the retired client id's items with clocks in `[from, to)`: the refused
+ * content, and the later updates' inserts (re-created under the new client id). `null`: nothing was removed.
+ */
+export type RemovedRange = { readonly client: number; readonly from: number; readonly to: number } | null
+
 /** What {@link rollbackUpdates} did. */
 export interface RollbackResult {
   /** The client id that wrote the refused updates, retired (RULES-5.2). */
   readonly retiredClientId: number
   /** The lowest clock of the retired client that was removed (`null`: the refused updates inserted nothing). */
   readonly fromClock: number | null
+  /**
+   * The end (exclusive) of the retired client's removed clocks: every item of it in `[fromClock, toClock)` is gone from
+   * the document, the refused content and the later updates' inserts (these re-created under the new id).
+   */
+  readonly toClock: number | null
   /**
    * Deletions of items the relay has, made by the refused updates (restored as copies) and by the later ones (still
    * valid): a V1 update holding only that delete set, or `null`. It must travel with the restoring transaction's
@@ -46,10 +57,45 @@ export interface RollbackInput {
    * done, so that a rollback never loops; the document may then differ from the relay's until the next sync.
    */
   readonly restore?: boolean
+  /**
+   * What the relay is known to hold (RULES-5.3): nothing of it is ever removed or restored. `deleteSets`: deletions
+   * the relay holds (its step 2 and the updates received from it); an item deleted there is never re-created. `clock`:
+   * the retired client's items below it were accepted and are never removed. `deletionsKnown: false` when the refused
+   * update is a sync step 2 (its delete set is the whole document's) and the relay's delete set is unknown: then none
+   * of the refused update's deletions is restored.
+   */
+  readonly held?: {
+    readonly deleteSets: readonly DeleteSet[]
+    readonly clock: number
+    readonly deletionsKnown: boolean
+  }
 }
 
 /** Yjs's delete set (not exported by name). */
-type DeleteSet = ReturnType<typeof Y.createDeleteSet>
+export type DeleteSet = ReturnType<typeof Y.createDeleteSet>
+
+/** `ds` without the ranges of `minus` (a new delete set). */
+const subtract = (ds: DeleteSet, minus: DeleteSet): DeleteSet => {
+  const out = Y.createDeleteSet()
+  for (const [client, ranges] of ds.clients) {
+    const cut = [...(minus.clients.get(client) ?? [])].sort((a, b) => a.clock - b.clock)
+    const kept: Array<{ clock: number; len: number }> = []
+    for (const r of ranges) {
+      let from = r.clock
+      const to = r.clock + r.len
+      for (const m of cut) {
+        if (m.clock + m.len <= from) continue
+        if (m.clock >= to) break
+        if (m.clock > from) kept.push({ clock: from, len: m.clock - from })
+        from = Math.max(from, m.clock + m.len)
+      }
+      if (from < to) kept.push({ clock: from, len: to - from })
+    }
+    // Yjs's DeleteItem is a plain { clock, len } record.
+    if (kept.length > 0) out.clients.set(client, kept as (typeof ranges)[number][])
+  }
+  return out
+}
 
 interface Range {
   readonly clock: number
@@ -172,11 +218,18 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   const X = doc.clientID
   const rejected = Y.decodeUpdate(input.rejected)
   const later = input.later.map((u) => Y.decodeUpdate(u))
+  const held = input.held
+  // RULES-5.3: X's items the relay acknowledged stay, whatever a step 2 re-sent.
+  const heldClock = held?.clock ?? 0
   const rejectedRanges = rangesOf(rejected, X)
   let c = Infinity
-  for (const d of [rejected, ...later]) for (const r of rangesOf(d, X)) c = Math.min(c, r.clock)
-  const dsS = rejected.ds
-  const dsL = Y.mergeDeleteSets(later.map((d) => d.ds))
+  for (const d of [rejected, ...later])
+    for (const r of rangesOf(d, X))
+      if (r.clock + r.len > heldClock) c = Math.min(c, Math.max(r.clock, heldClock))
+  // Only deletions the relay does not hold may be restored (a step 2's delete set is the whole document's).
+  const heldDs = Y.mergeDeleteSets([...(held?.deleteSets ?? [])])
+  const dsS = held?.deletionsKnown === false ? Y.createDeleteSet() : subtract(rejected.ds, heldDs)
+  const dsL = subtract(Y.mergeDeleteSets(later.map((d) => d.ds)), heldDs)
   const removed = (item: Y.Item) => item.id.client === X && item.id.clock >= c
   const lost: string[] = []
   const store = doc.store
@@ -184,6 +237,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   // Which types change: parents of the removed items and of the items the updates deleted.
   const parents = new Set<Y.AbstractType<unknown>>()
   const structsX = store.clients.get(X) ?? []
+  const endX = Y.getState(store, X)
   if (c < Y.getState(store, X)) {
     for (let i = Y.findIndexSS(structsX, c); i < structsX.length; i++) {
       const s = structsX[i]
@@ -287,7 +341,13 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   }
 
   if (input.restore === false) {
-    return { retiredClientId: X, fromClock: c === Infinity ? null : c, deletions: null, lost }
+    return {
+      retiredClientId: X,
+      fromClock: c === Infinity ? null : c,
+      toClock: c < endX ? endX : null,
+      deletions: null,
+      lost,
+    }
   }
   // T2: restore and re-apply under the new client id.
   doc.transact(() => {
@@ -312,6 +372,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   return {
     retiredClientId: X,
     fromClock: c === Infinity ? null : c,
+    toClock: c < endX ? endX : null,
     deletions: deletedRuns.length > 0 ? encodeDeletions(deletedRuns) : null,
     lost,
   }

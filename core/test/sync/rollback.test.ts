@@ -214,3 +214,71 @@ describe('rollbackUpdates', () => {
     expect(seen).toEqual(['abc'])
   })
 })
+
+describe('rollbackUpdates: a refused step 2 (RULES-5.3)', () => {
+  /** A writer that synced everything to the relay, then worked offline; its step 2 to the relay is refused. */
+  const offline = () => {
+    const relay = new Y.Doc()
+    const writer = new Y.Doc({ gc: false })
+    const shapes = writer.getMap('shapes')
+    const notes = writer.getText('notes')
+    shapes.set('a', 'A')
+    notes.insert(0, 'draft secret text')
+    shapes.set('locked', 'ada')
+    notes.delete(6, 7) // accepted
+    shapes.delete('a') // accepted
+    Y.applyUpdate(relay, Y.encodeStateAsUpdate(writer))
+    const relaySv = Y.encodeStateVector(relay)
+    const acceptedClock = Y.getState(writer.store, writer.clientID)
+    notes.insert(notes.length, ' + offline')
+    shapes.set('locked', 'bo') // refused
+    const step2 = Y.encodeStateAsUpdate(writer, relaySv)
+    const relayStep2 = Y.encodeStateAsUpdate(relay, Y.encodeStateVector(writer))
+    return { relay, writer, step2, relayStep2, acceptedClock }
+  }
+
+  it('RULES-5.3: deletions the relay holds are not restored; the refused content goes, nothing accepted is touched', () => {
+    const { relay, writer, step2, relayStep2 } = offline()
+    const result = rollbackUpdates({
+      doc: writer,
+      rejected: step2,
+      later: [],
+      restoreOrigin: RESTORE,
+      held: { deleteSets: [Y.decodeUpdate(relayStep2).ds], clock: 0, deletionsKnown: true },
+    })
+    expect(writer.getText('notes').toString()).toBe('draft text')
+    expect(writer.getMap('shapes').toJSON()).toEqual({ locked: 'ada' })
+    if (result.deletions) Y.applyUpdate(relay, result.deletions)
+    Y.applyUpdate(relay, Y.encodeStateAsUpdate(writer, Y.encodeStateVector(relay)))
+    expect(relay.getMap('shapes').toJSON()).toEqual({ locked: 'ada' })
+    expect(relay.getText('notes').toString()).toBe('draft text')
+  })
+
+  it('RULES-5.3: with the relay delete set unknown, no deletion of a refused step 2 is restored', () => {
+    const { writer, step2 } = offline()
+    rollbackUpdates({
+      doc: writer,
+      rejected: step2,
+      later: [],
+      restoreOrigin: RESTORE,
+      held: { deleteSets: [], clock: 0, deletionsKnown: false },
+    })
+    // A value the refused set overwrote still comes back (the refused item stood to its right).
+    expect(writer.getText('notes').toString()).toBe('draft text')
+    expect(writer.getMap('shapes').toJSON()).toEqual({ locked: 'ada' })
+  })
+
+  it('RULES-5.3: items of the retired client below the acknowledged clock are never removed', () => {
+    const { writer, step2, relayStep2 } = offline()
+    const clock = Y.getState(writer.store, writer.clientID) - 1 // everything but the refused set was acknowledged
+    rollbackUpdates({
+      doc: writer,
+      rejected: step2,
+      later: [],
+      restoreOrigin: RESTORE,
+      held: { deleteSets: [Y.decodeUpdate(relayStep2).ds], clock, deletionsKnown: true },
+    })
+    expect(writer.getText('notes').toString()).toBe('draft text + offline')
+    expect(writer.getMap('shapes').toJSON()).toEqual({ locked: 'ada' })
+  })
+})

@@ -120,6 +120,49 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     expect(bobId).toBeGreaterThan(0)
   })
 
+  it('RULES-5.3 RULES-5.4: a refused step 2 (offline work sent on reconnect) brings back no deletion the relay accepted', async () => {
+    const r = startRuledRelay()
+    cleanups.push(r.close)
+    const alice = await client(r, 'board-4', 'alice')
+    alice.typed.root.shapes.insert({ name: 'a', x: 10, author: 'alice' }, { id: 'a' })
+    const bob = await client(r, 'board-4', 'bob')
+    await until(bob.doc, () => shapesOf(bob.doc).a?.x === 10)
+    // Accepted long ago: bob creates a shape of his own and deletes it.
+    bob.typed.root.shapes.insert({ name: 'gone', x: 1, author: 'bob' }, { id: 'gone' })
+    bob.typed.root.shapes.delete('gone')
+    const info = () => bob.session.pathInfo(bob.transport, bob.session.paths[0]?.peer ?? ('' as never))
+    if (info()?.ackedSeq !== info()?.sentSeq)
+      await new Promise<void>((resolve) =>
+        bob.session.on('ack', () => info()?.ackedSeq === info()?.sentSeq && resolve()),
+      )
+
+    // Offline: a refused edit. On reconnect, bob's step 2 carries it with the document's whole delete set.
+    bob.session.removeTransport(bob.transport)
+    bob.transport.destroy()
+    bob.typed.root.shapes.update('a', { x: 50 })
+    const rejected = new Promise<{ ruleId: string; removed: { client: number } | null }>((resolve) =>
+      bob.session.on('rejected', resolve),
+    )
+    const bobId = bob.doc.clientID
+    const again = new MemoryRelayTransport(r.connect('board-4', 'bob'))
+    cleanups.push(() => again.destroy())
+    bob.session.addTransport(again)
+    const event = await rejected
+    expect(event.ruleId).toBe('shapes.owner')
+    // The event says what left the document: the step 2's content of the retired id.
+    expect(event.removed?.client).toBe(bobId)
+    expect(shapesOf(bob.doc).a?.x).toBe(10)
+    expect(shapesOf(bob.doc).gone).toBeUndefined()
+    // The restore reaches the relay and alice: still no 'gone' anywhere.
+    const path = () => bob.session.pathInfo(again, bob.session.paths[0]?.peer ?? ('' as never))
+    if (path()?.ackedSeq !== path()?.sentSeq)
+      await new Promise<void>((resolve) =>
+        bob.session.on('ack', () => path()?.ackedSeq === path()?.sentSeq && resolve()),
+      )
+    expect(shapesOf(await r.stored('board-4'))).toEqual(shapesOf(bob.doc))
+    expect(shapesOf(await r.stored('board-4')).gone).toBeUndefined()
+  })
+
   it('RULES-5.4: a restore the relay refuses (the old value is invalid) is not restored a third time: no loop', async () => {
     const r = startRuledRelay()
     cleanups.push(r.close)
