@@ -50,10 +50,14 @@ export {
   CATALOGUE_COLLECTION,
   catalogueTombstones,
   loadCatalogueTombstones,
+  loadCataloguePurgeState,
+  PURGE_SEEN_META_PREFIX,
+  purgeSeenMetaKey,
   isPastRetention,
   workspaceDocKeys,
   purgeWorkspaceDoc,
   type WorkspaceTombstone,
+  type CataloguePurgeState,
 } from './storage/workspacePurge.js'
 export {
   SyncSession,

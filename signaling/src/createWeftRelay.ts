@@ -38,7 +38,7 @@ import { acceptWebSocket, handshakeProblem, refuseUpgrade, refuseWebSocket } fro
 import { destroyOnError } from './ws/WebSocketConnection.js'
 import { whenDrained } from './workspace/whenDrained.js'
 import { WorkspaceEndpoint, workspacePrefixOf, workspaceRoute } from './workspace/WorkspaceEndpoint.js'
-import { DOCUMENT_DELETED, workspaceRetentionOf } from './workspace/WorkspacePurger.js'
+import { refusalOf, workspaceRetentionOf } from './workspace/WorkspacePurger.js'
 import type { WorkspaceSession } from './workspace/WorkspaceSession.js'
 
 /**
@@ -595,9 +595,17 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
     const access = target.endpoint === 'relay' && !target.workspace ? grant.access(target.room) : null
     if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
-    // WS-PURGE-8: a document past its retention is refused at /relay/W/D as at a workspace socket's SUBSCRIBE.
-    if (target.endpoint === 'relay' && access !== null && workspaces?.purger?.gone(target.room))
-      return refuse(DOCUMENT_DELETED.code, DOCUMENT_DELETED.reason)
+    // WS-PURGE-8: a document past its retention is refused at /relay/W/D as at a workspace socket's SUBSCRIBE;
+    // WS-PURGE-9: decided once its workspace's catalogue was read (bounded), refused (retryable) if it could not be.
+    const purger = access !== null ? workspaces?.purger : null
+    if (purger && target.endpoint === 'relay') {
+      const refusal = refusalOf(await purger.verdict(target.room))
+      if (state !== 'open' || socket.destroyed || socket.writableEnded) {
+        if (!socket.writableEnded) socket.destroy()
+        return null
+      }
+      if (refusal) return refuse(refusal.code, refusal.reason)
+    }
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
     if (!acceptWebSocket(req, socket, protocol)) {
@@ -765,7 +773,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   }
 
   /** EMBED-4: a socket the app accepted and authenticated itself; checked as an upgrade is after its auth. */
-  const accept = (socket: RelaySocket, request: AcceptRequest): void => {
+  const accept = (socket: RelaySocket, request: AcceptRequest, purgeRead = false): void => {
     if (!relayOptions) throw new WeftServerError('invalid-argument', 'accept() needs the storing relay')
     if (!(request.grant instanceof RoomGrant)) {
       throw new WeftServerError(
@@ -817,9 +825,18 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     if (grant.expired()) return refuse(CloseCode.TokenExpired, 'token expired')
     const access = workspace === undefined ? grant.access(target) : null
     if (access === 'none') return refuse(CloseCode.Forbidden, 'room not granted')
-    // WS-PURGE-8, as for an upgrade.
-    if (access !== null && workspaces?.purger?.gone(target))
-      return refuse(DOCUMENT_DELETED.code, DOCUMENT_DELETED.reason)
+    // WS-PURGE-8, WS-PURGE-9, as for an upgrade: once the workspace's catalogue was read (the socket waits, its
+    // messages kept by it), or could not be.
+    const purger = access !== null ? workspaces?.purger : null
+    if (purger) {
+      const verdict = purger.verdictOf(target)
+      if (verdict === 'unknown' && !purgeRead) {
+        void purger.verdict(target).then(() => accept(socket, request, true))
+        return
+      }
+      const refusal = refusalOf(verdict)
+      if (refusal) return refuse(refusal.code, refusal.reason)
+    }
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
     if (client !== undefined) {

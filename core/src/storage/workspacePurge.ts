@@ -40,6 +40,54 @@ export const catalogueTombstones = (catalogue: Y.Doc): WorkspaceTombstone[] => {
 }
 
 /**
+ * The prefix of the store meta entries of a catalogue (`W/.catalogue`) in which the relay records when it first saw
+ * each tombstone (WS-PURGE-1): `purge-seen:<D>` holds that time in ms on the relay's clock, as a decimal string. The
+ * relay's retention counts from it, never from the `deletedAt` a client wrote.
+ */
+export const PURGE_SEEN_META_PREFIX = 'purge-seen:'
+
+/** The catalogue meta key recording when the relay first saw document `doc`'s tombstone: `purge-seen:<doc>`. */
+export const purgeSeenMetaKey = (doc: string): string => `${PURGE_SEEN_META_PREFIX}${doc}`
+
+/** A workspace's catalogue as the relay's purge reads it from a store ({@link loadCataloguePurgeState}). */
+export interface CataloguePurgeState {
+  /** The catalogue's tombstones (WS-PURGE-2). */
+  readonly tombstones: readonly WorkspaceTombstone[]
+  /**
+   * Document -> when the relay first saw its tombstone (ms), from the catalogue's `purge-seen:<D>` meta entries;
+   * entries that do not hold a finite number are left out. May name documents that are no longer deleted.
+   */
+  readonly seen: ReadonlyMap<string, number>
+}
+
+/**
+ * The tombstones of workspace `workspace` as `store` holds its catalogue (`W/.catalogue`), with the relay's first
+ * sightings of them (its `purge-seen:<D>` meta entries): loaded into a scratch `Y.Doc` that is destroyed again.
+ * Empty when the store holds no catalogue. Rejects as `load` does (and with `store-corrupted` for bytes Yjs cannot
+ * decode).
+ */
+export const loadCataloguePurgeState = async (
+  store: DocStore,
+  workspace: string,
+): Promise<CataloguePurgeState> => {
+  const stored = await store.load(workspaceDocId(workspace, CATALOGUE_DOC))
+  if (!stored) return { tombstones: [], seen: new Map() }
+  const seen = new Map<string, number>()
+  for (const [key, value] of Object.entries(stored.meta)) {
+    if (!key.startsWith(PURGE_SEEN_META_PREFIX)) continue
+    const at = Number(value)
+    if (value.trim() !== '' && Number.isFinite(at)) seen.set(key.slice(PURGE_SEEN_META_PREFIX.length), at)
+  }
+  const doc = new Y.Doc({ gc: false })
+  try {
+    applyStoredDoc(doc, stored, null)
+    return { tombstones: catalogueTombstones(doc), seen }
+  } finally {
+    doc.destroy()
+  }
+}
+
+/**
  * The tombstones of workspace `workspace` as `store` holds its catalogue (`W/.catalogue`): loaded into a scratch
  * `Y.Doc` that is destroyed again. An empty list when the store holds no catalogue. Rejects as `load` does (and with
  * `store-corrupted` for bytes Yjs cannot decode).
@@ -47,21 +95,14 @@ export const catalogueTombstones = (catalogue: Y.Doc): WorkspaceTombstone[] => {
 export const loadCatalogueTombstones = async (
   store: DocStore,
   workspace: string,
-): Promise<WorkspaceTombstone[]> => {
-  const stored = await store.load(workspaceDocId(workspace, CATALOGUE_DOC))
-  if (!stored) return []
-  const doc = new Y.Doc({ gc: false })
-  try {
-    applyStoredDoc(doc, stored, null)
-    return catalogueTombstones(doc)
-  } finally {
-    doc.destroy()
-  }
-}
+): Promise<WorkspaceTombstone[]> => [...(await loadCataloguePurgeState(store, workspace)).tombstones]
 
-/** Whether a tombstone deleted at `deletedAt` is past `retention` at `now` (WS-PURGE-1): its data is to go. */
-export const isPastRetention = (deletedAt: number, retention: number, now: number): boolean =>
-  now - deletedAt >= retention
+/**
+ * Whether a tombstone counted from `since` is past `retention` at `now` (WS-PURGE-1): its data is to go. A client
+ * counts from the record's `deletedAt`; the relay from when it first saw the tombstone ({@link PURGE_SEEN_META_PREFIX}).
+ */
+export const isPastRetention = (since: number, retention: number, now: number): boolean =>
+  now - since >= retention
 
 /**
  * Every key a store holds for document `doc` of workspace `workspace`, among `ids` (a store's `list()`): `W/D` itself

@@ -16,7 +16,8 @@ import type { RelaySocket } from '../relay/RelaySocket.js'
 import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { WorkspaceBus } from './WorkspaceBus.js'
-import { DOCUMENT_DELETED, WorkspacePurger } from './WorkspacePurger.js'
+import { attachWhen } from './attachWhen.js'
+import { refusalOf, WorkspacePurger } from './WorkspacePurger.js'
 import {
   WorkspaceSession,
   type WorkspaceClient,
@@ -118,10 +119,13 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
       ? new WorkspacePurger({ ...opts.purge, store: opts.store, logger: opts.logger })
       : null
     this.#purger = purger
-    // WS-PURGE-5: a SUBSCRIBE to a document past its retention is refused (Forbidden) before it joins its room.
+    // WS-PURGE-5: a SUBSCRIBE to a document past its retention is refused (Forbidden) before it joins its room;
+    // WS-PURGE-9: so is one of a workspace whose catalogue could not be read (retryable). A socket's messages are
+    // delivered only once its workspace's catalogue was read (or failed to be), see accept().
     const join: WorkspaceEndpointOptions['join'] = (socket, room, access, context) => {
-      if (!purger?.gone(room)) return opts.join(socket, room, access, context)
-      socket.close(DOCUMENT_DELETED.code, DOCUMENT_DELETED.reason)
+      const refusal = purger ? refusalOf(purger.verdictOf(room)) : null
+      if (!refusal) return opts.join(socket, room, access, context)
+      socket.close(refusal.code, refusal.reason)
       return null
     }
     this.#opts = purger ? { ...opts, join } : opts
@@ -197,7 +201,6 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     const session = new WorkspaceSession(socket, workspace, client, this, whenDrained)
     let state = this.#workspaces.get(workspace)
     if (!state) {
-      void this.#purger?.watch(workspace)
       const fresh: WorkspaceState = {
         id: workspace,
         sessions: new Set(),
@@ -215,7 +218,14 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
       state = fresh
     }
     state.sessions.add(session)
-    socket.attach(session)
+    // WS-PURGE-9: no SUBSCRIBE is decided before the purge read the workspace's catalogue (or failed to, or its time
+    // ran out): the socket's messages are kept until then.
+    const purger = this.#purger
+    if (purger && !purger.knows(workspace)) {
+      attachWhen(socket, purger.whenRead(workspace), session, this.#opts.maxBufferedBytes)
+    } else {
+      socket.attach(session)
+    }
     return session
   }
 

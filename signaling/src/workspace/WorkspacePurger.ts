@@ -5,7 +5,8 @@ import {
   DEFAULT_WORKSPACE_RETENTION_MS,
   isPastRetention,
   isWorkspaceIndexed,
-  loadCatalogueTombstones,
+  loadCataloguePurgeState,
+  purgeSeenMetaKey,
   splitWorkspaceDoc,
   workspaceDocId,
   workspaceDocKeys,
@@ -18,6 +19,29 @@ import { WeftServerError } from '../WeftServerError.js'
  * is answered REFUSED with it, a connection to the per-room endpoint `/relay/W/D` is closed with it.
  */
 export const DOCUMENT_DELETED = { code: CloseCode.Forbidden, reason: 'document deleted' } as const
+
+/**
+ * How the relay refuses a document of a workspace whose catalogue it could not read (WS-PURGE-9): it cannot vouch
+ * that the document is not past its retention, so it does not let it be written back. `InternalError` (4012) is
+ * retryable: a client tries again later, by when the catalogue may have been read.
+ */
+export const DELETIONS_UNKNOWN = { code: CloseCode.InternalError, reason: 'deletions not read' } as const
+
+/**
+ * What the purge says of a room (WS-PURGE-5, WS-PURGE-9): `live` (not a workspace document, the catalogue, or a
+ * document not past its retention), `deleted` (past its retention), `unknown` (its workspace's catalogue has not been
+ * read: the read failed, or is still running).
+ */
+export type PurgeVerdict = 'live' | 'deleted' | 'unknown'
+
+/** The refusal for a verdict: {@link DOCUMENT_DELETED}, {@link DELETIONS_UNKNOWN}, or `null` to admit the room. */
+export const refusalOf = (
+  verdict: PurgeVerdict,
+): typeof DOCUMENT_DELETED | typeof DELETIONS_UNKNOWN | null =>
+  verdict === 'deleted' ? DOCUMENT_DELETED : verdict === 'unknown' ? DELETIONS_UNKNOWN : null
+
+/** How long a join waits for its workspace's catalogue to be read (WS-PURGE-9) by default: 5 s. */
+export const PURGE_READ_TIMEOUT_MS = 5000
 
 /** Longest time between two sweeps (WS-PURGE-4): an hour. */
 export const MAX_PURGE_INTERVAL_MS = 60 * 60 * 1000
@@ -48,7 +72,7 @@ export const workspaceRetentionOf = (value: number | false | undefined): number 
 export interface WorkspacePurgerOptions {
   /** The relay's store. */
   readonly store: DocStore
-  /** How long a deleted document's data is kept after its `deletedAt` (ms). */
+  /** How long a deleted document's data is kept after the relay first saw its tombstone (ms, WS-PURGE-1). */
   readonly retention: number
   /** Whether room `W/D` is loaded on this node: its data is left for a later sweep. */
   readonly isLoaded: (room: string) => boolean
@@ -56,6 +80,8 @@ export interface WorkspacePurgerOptions {
   readonly intervalMs?: number | undefined
   /** The clock (default `Date.now`). */
   readonly now?: (() => number) | undefined
+  /** How long {@link WorkspacePurger.whenRead} waits for a catalogue read (default {@link PURGE_READ_TIMEOUT_MS}). */
+  readonly readTimeoutMs?: number | undefined
   readonly logger: Logger
 }
 
@@ -73,7 +99,7 @@ export interface PurgeSweep {
 interface Known {
   /** The workspace's change sequence when its catalogue was read (-1: unknown, read again at the next sweep). */
   seq: number
-  /** Tombstones: document -> deletedAt. */
+  /** Tombstones: document -> when the relay first saw it (ms, its own clock; WS-PURGE-1). */
   readonly tombstones: Map<string, number>
   /** Documents past the retention that hold no data any more (nothing to remove until the sequence moves). */
   readonly clean: Set<string>
@@ -82,8 +108,10 @@ interface Known {
 /**
  * The relay's purge of deleted workspace documents (docs/spec/workspaces.md, WS-PURGE-*): sweeps the store at start
  * and every interval, reads the catalogue `W/.catalogue` of each workspace that changed since the last sweep, and
- * removes the data of every document whose tombstone is past the retention and whose room is not loaded here. It
- * also answers {@link gone} synchronously for the workspace endpoint, which refuses such documents.
+ * removes the data of every document whose tombstone is past the retention and whose room is not loaded here. The
+ * retention counts from when the relay first saw a tombstone (recorded in the catalogue's store meta, so a restart
+ * keeps it), never from the `deletedAt` a client wrote. It also answers {@link verdictOf} for the endpoints, which
+ * refuse documents past the retention, and documents of workspaces whose catalogue could not be read.
  *
  * Cheap: a sweep reads the list of workspaces (one query with a `WorkspaceIndex`), a catalogue only when its
  * workspace's sequence moved, and the store's listing only when some document is due; it runs apart from every room
@@ -126,18 +154,55 @@ export class WorkspacePurger {
 
   /**
    * Whether room `W/D` is a document whose tombstone is past the retention (WS-PURGE-5), as the last read of W's
-   * catalogue says. A workspace not read yet answers `false` and is read now (its first socket calls {@link watch}).
+   * catalogue says: {@link verdictOf} is `deleted`.
    */
   gone(room: string): boolean {
+    return this.verdictOf(room) === 'deleted'
+  }
+
+  /**
+   * What the last read of W's catalogue says of room `W/D` (WS-PURGE-5, WS-PURGE-9), synchronously. A workspace whose
+   * catalogue has not been read answers `unknown` for its documents (never for its catalogue) and is read now.
+   */
+  verdictOf(room: string): PurgeVerdict {
     const split = splitWorkspaceDoc(room)
-    if (!split || split.doc === CATALOGUE_DOC) return false
+    if (!split || split.doc === CATALOGUE_DOC) return 'live'
     const known = this.#known.get(split.workspace)
     if (!known) {
       void this.watch(split.workspace)
-      return false
+      return 'unknown'
     }
-    const deletedAt = known.tombstones.get(split.doc)
-    return deletedAt !== undefined && isPastRetention(deletedAt, this.#opts.retention, this.#now())
+    const seen = known.tombstones.get(split.doc)
+    return seen !== undefined && isPastRetention(seen, this.#opts.retention, this.#now()) ? 'deleted' : 'live'
+  }
+
+  /** {@link verdictOf} once {@link whenRead} settled for the room's workspace. */
+  async verdict(room: string): Promise<PurgeVerdict> {
+    const split = splitWorkspaceDoc(room)
+    if (!split || split.doc === CATALOGUE_DOC) return 'live'
+    await this.whenRead(split.workspace)
+    // A failed (or slow) read answers without starting another one: the client's retry does.
+    return this.#known.has(split.workspace) ? this.verdictOf(room) : 'unknown'
+  }
+
+  /** Whether `workspace`'s catalogue was read (its tombstones are known). */
+  knows(workspace: string): boolean {
+    return this.#known.has(workspace)
+  }
+
+  /**
+   * Settles once `workspace`'s catalogue was read ({@link watch}), its read failed, or `readTimeoutMs` passed
+   * (WS-PURGE-9); never rejects. Right away when it is known.
+   */
+  whenRead(workspace: string): Promise<void> {
+    if (this.#known.has(workspace) || this.#closed) return Promise.resolve()
+    const reading = this.watch(workspace)
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#opts.readTimeoutMs ?? PURGE_READ_TIMEOUT_MS)
+      timer.unref()
+    })
+    return Promise.race([reading, timeout]).finally(() => clearTimeout(timer))
   }
 
   /** Reads the tombstones of `workspace` if they are not known yet (its first socket on this node opened). */
@@ -196,8 +261,8 @@ export class WorkspacePurger {
       }
       const now = this.#now()
       let removed = 0
-      for (const [doc, deletedAt] of known.tombstones) {
-        if (known.clean.has(doc) || !isPastRetention(deletedAt, retention, now)) continue
+      for (const [doc, seen] of known.tombstones) {
+        if (known.clean.has(doc) || !isPastRetention(seen, retention, now)) continue
         listing ??= new Set(await store.list())
         const keys = workspaceDocKeys(listing, workspace, doc)
         const room = workspaceDocId(workspace, doc)
@@ -229,16 +294,32 @@ export class WorkspacePurger {
     return { read, purged, held }
   }
 
-  /** Reads `workspace`'s tombstones from its stored catalogue; `seq` is the sequence they go with (-1 unknown). */
+  /**
+   * Reads `workspace`'s tombstones from its stored catalogue; `seq` is the sequence they go with (-1 unknown). Each
+   * tombstone counts from when this relay first saw it (WS-PURGE-1): a new one is recorded now in the catalogue's
+   * meta `purge-seen:<D>` (before it is known, so a restart never counts it from later than it was first known), and
+   * the entry of a document no longer deleted is removed.
+   */
   async #read(workspace: string, seq: number): Promise<void> {
-    const tombstones = await loadCatalogueTombstones(this.#opts.store, workspace)
+    const { store } = this.#opts
+    const { tombstones, seen } = await loadCataloguePurgeState(store, workspace)
+    const catalogue = workspaceDocId(workspace, CATALOGUE_DOC)
+    const first = new Map<string, number>()
+    for (const { doc } of tombstones) {
+      let at = seen.get(doc)
+      if (at === undefined) {
+        at = this.#now()
+        await store.setMeta(catalogue, purgeSeenMetaKey(doc), String(at))
+      }
+      first.set(doc, at)
+    }
+    // Undeleted within the retention: a later deletion counts afresh.
+    for (const doc of seen.keys()) {
+      if (!first.has(doc)) await store.setMeta(catalogue, purgeSeenMetaKey(doc), null)
+    }
     const before = this.#known.get(workspace)
     // A document found clean stays so while nothing was stored in the workspace since.
     const clean = new Set(before && before.seq === seq && seq >= 0 ? before.clean : [])
-    this.#known.set(workspace, {
-      seq,
-      tombstones: new Map(tombstones.map((t) => [t.doc, t.deletedAt])),
-      clean,
-    })
+    this.#known.set(workspace, { seq, tombstones: first, clean })
   }
 }

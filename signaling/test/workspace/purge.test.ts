@@ -5,7 +5,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import Database from 'better-sqlite3'
 import * as Y from 'yjs'
-import { CATALOGUE_COLLECTION, docId, loadCatalogueTombstones, type DocId, type DocStore } from '@weft/core'
+import {
+  CATALOGUE_COLLECTION,
+  docId,
+  loadCatalogueTombstones,
+  purgeSeenMetaKey,
+  type DocId,
+  type DocStore,
+} from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import {
@@ -57,7 +64,10 @@ const sqliteStore = (): { store: SqliteDocStore; path: string } => {
 const purger = (store: DocStore, loaded: Set<string> = new Set(), now = () => NOW) =>
   new WorkspacePurger({ store, retention: DAY, isLoaded: (room) => loaded.has(room), now, logger: quiet })
 
-/** Seeds workspace `team`: `gone` deleted 2 days ago, `fresh` deleted an hour ago, `live` not deleted. */
+/**
+ * Seeds workspace `team`: `gone` deleted 2 days ago, `fresh` deleted an hour ago (as the relay saw them: its
+ * `purge-seen` meta says so), `live` not deleted.
+ */
 const seed = async (store: DocStore): Promise<void> => {
   await store.append(
     docId('team/.catalogue'),
@@ -67,6 +77,8 @@ const seed = async (store: DocStore): Promise<void> => {
       live: {},
     }),
   )
+  await store.setMeta(docId('team/.catalogue'), purgeSeenMetaKey('gone'), String(NOW - 2 * DAY))
+  await store.setMeta(docId('team/.catalogue'), purgeSeenMetaKey('fresh'), String(NOW - DAY / 24))
   await store.append(docId('team/gone'), textUpdate('MARKER-of-the-purged-document'))
   await store.setMeta(docId('team/gone'), 'weft:pending-local', '3')
   await store.append(docId('team/gone~epoch~2'), textUpdate('MARKER-of-its-epoch-archive'))
@@ -151,7 +163,8 @@ describe('the relay purge of deleted workspace documents', () => {
     await seed(store)
     let now = NOW
     const p = purger(store, new Set(), () => now)
-    expect(p.gone('team/gone')).toBe(false) // not read yet: read now
+    expect(p.verdictOf('team/gone')).toBe('unknown') // not read yet: read now
+    expect(p.verdictOf('team/.catalogue')).toBe('live')
     await p.watch('team')
     expect(p.gone('team/gone')).toBe(true)
     expect(p.gone('team/fresh')).toBe(false)
@@ -186,6 +199,126 @@ describe('the relay purge of deleted workspace documents', () => {
     await seed(plain)
     expect(await purger(plain).sweep()).toEqual({ read: 1, purged: ['team/gone'], held: [] })
     expect(await plain.list()).not.toContain('team/gone~epoch~2')
+  })
+
+  it('WS-PURGE-1: the retention counts from when the relay first saw a tombstone: a deletedAt of 0, missing, NaN or long past is not purged at the next sweep, only once the retention passed since', async () => {
+    const store = new MemoryDocStore()
+    await store.append(
+      docId('team/.catalogue'),
+      catalogueUpdate({
+        zero: { deleted: true, deletedAt: 0 },
+        missing: { deleted: true },
+        nan: { deleted: true, deletedAt: Number.NaN },
+        past: { deleted: true, deletedAt: NOW - 100 * DAY },
+        future: { deleted: true, deletedAt: NOW + 100 * DAY },
+      }),
+    )
+    const docs = ['zero', 'missing', 'nan', 'past', 'future']
+    for (const d of docs) await store.append(docId(`team/${d}`), textUpdate(`text of ${d}`))
+    let now = NOW
+    const p = purger(store, new Set(), () => now)
+    expect(await p.sweep()).toEqual({ read: 1, purged: [], held: [] })
+    expect(p.verdictOf('team/zero')).toBe('live')
+    // What the relay saw is recorded in the catalogue's meta.
+    const meta = (await store.load(docId('team/.catalogue')))?.meta ?? {}
+    for (const d of docs) expect(meta[purgeSeenMetaKey(d)], d).toBe(String(NOW))
+    now = NOW + DAY - 1
+    expect((await p.sweep()).purged).toEqual([])
+    expect(p.gone('team/zero')).toBe(false)
+    now = NOW + DAY
+    expect(p.gone('team/zero')).toBe(true)
+    expect([...(await p.sweep()).purged].sort()).toEqual(docs.map((d) => `team/${d}`).sort())
+    expect(await store.list()).toEqual(['team/.catalogue'])
+    await p.close()
+  })
+
+  it('WS-PURGE-1: a relay restart keeps when it first saw a tombstone (neither reset nor shortened)', async () => {
+    const store = new MemoryDocStore()
+    await store.append(docId('team/.catalogue'), catalogueUpdate({ gone: { deleted: true, deletedAt: 0 } }))
+    await store.append(docId('team/gone'), textUpdate('text of gone'))
+    const first = purger(store, new Set(), () => NOW)
+    expect((await first.sweep()).purged).toEqual([])
+    await first.close()
+    // Restarted half a retention later: not due yet; due a retention after the first sighting, not after the restart.
+    let now = NOW + DAY / 2
+    const second = purger(store, new Set(), () => now)
+    expect((await second.sweep()).purged).toEqual([])
+    now = NOW + DAY
+    expect((await second.sweep()).purged).toEqual(['team/gone'])
+    await second.close()
+  })
+
+  it('WS-PURGE-1: a document undeleted within the retention loses its first sighting; deleted again, it counts afresh', async () => {
+    const store = new MemoryDocStore()
+    const catalogue = new Y.Doc()
+    const record = new Y.Map<unknown>()
+    catalogue.getMap(CATALOGUE_COLLECTION).set('doc', record)
+    record.set('deleted', true)
+    const write = async (): Promise<void> => {
+      await store.append(docId('team/.catalogue'), Y.encodeStateAsUpdate(catalogue))
+    }
+    await write()
+    await store.append(docId('team/doc'), textUpdate('text of doc'))
+    let now = NOW
+    const p = purger(store, new Set(), () => now)
+    await p.sweep()
+    now = NOW + DAY / 2
+    record.set('deleted', false)
+    await write()
+    await p.sweep()
+    const meta = (await store.load(docId('team/.catalogue')))?.meta ?? {}
+    expect(meta[purgeSeenMetaKey('doc')]).toBeUndefined()
+    now = NOW + (3 * DAY) / 4
+    record.set('deleted', true)
+    await write()
+    await p.sweep()
+    now = NOW + DAY
+    expect((await p.sweep()).purged).toEqual([])
+    now = NOW + DAY + (3 * DAY) / 4
+    expect((await p.sweep()).purged).toEqual(['team/doc'])
+    await p.close()
+  })
+
+  it('WS-PURGE-9: verdict() waits for the read of the workspace catalogue; a failed read answers unknown and is tried again', async () => {
+    const inner = new MemoryDocStore()
+    await seed(inner)
+    let release: () => void = () => undefined
+    let gate: Promise<void> | null = new Promise((resolve) => (release = resolve))
+    let failing = false
+    const store: DocStore = {
+      load: async (id: DocId) => {
+        if (id === 'team/.catalogue') {
+          if (gate) await gate
+          if (failing) throw new Error('the store is down')
+        }
+        return inner.load(id)
+      },
+      append: (id, u, o) => inner.append(id, u, o),
+      compact: (id, s, c, o) => inner.compact(id, s, c, o),
+      setMeta: (id, k, v) => inner.setMeta(id, k, v),
+      remove: (id) => inner.remove(id),
+      list: () => inner.list(),
+      close: () => inner.close(),
+    }
+    const p = purger(store)
+    let answered: string | null = null
+    const verdict = p.verdict('team/gone').then((v) => (answered = v))
+    await Promise.resolve()
+    expect(answered).toBeNull() // still reading: no decision yet
+    release()
+    await verdict
+    expect(answered).toBe('deleted')
+    expect(await p.verdict('team/live')).toBe('live')
+
+    const q = purger(store)
+    gate = null
+    failing = true
+    expect(await q.verdict('team/gone')).toBe('unknown')
+    expect(await q.verdict('team/.catalogue')).toBe('live')
+    failing = false
+    expect(await q.verdict('team/gone')).toBe('deleted')
+    await p.close()
+    await q.close()
   })
 
   it('WS-PURGE-1: the retention option: default 30 days, false for never, anything else invalid; sweeps every quarter of it, at most hourly', () => {

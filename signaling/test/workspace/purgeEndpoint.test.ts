@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { CATALOGUE_COLLECTION, CloseCode, docId } from '@weft/core'
+import { CATALOGUE_COLLECTION, CloseCode, docId, purgeSeenMetaKey } from '@weft/core'
 import type { WorkspaceFrame } from '@weft/core/protocol'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
@@ -16,7 +16,7 @@ afterEach(async () => {
   srv = null
 })
 
-/** A store holding workspace `team`: `gone` deleted two days ago, `live` not deleted, each with some text. */
+/** A store holding workspace `team`: `gone` deleted (and seen deleted by the relay) two days ago, `live` not deleted, each with some text. */
 const seededStore = async (): Promise<SqliteDocStore> => {
   const store = new SqliteDocStore({ path: ':memory:' })
   const catalogue = new Y.Doc()
@@ -27,6 +27,8 @@ const seededStore = async (): Promise<SqliteDocStore> => {
   documents.set('gone', gone)
   documents.set('live', new Y.Map<unknown>())
   await store.append(docId('team/.catalogue'), Y.encodeStateAsUpdate(catalogue))
+  // The relay saw the deletion two days ago (WS-PURGE-1: the retention counts from then).
+  await store.setMeta(docId('team/.catalogue'), purgeSeenMetaKey('gone'), String(Date.now() - 2 * DAY))
   for (const id of ['gone', 'live']) {
     const doc = new Y.Doc()
     doc.getText('t').insert(0, `text of ${id}`)

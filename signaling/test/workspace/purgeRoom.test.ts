@@ -6,7 +6,7 @@ import WebSocket, { WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
-import { CATALOGUE_COLLECTION, CloseCode, docId } from '@weft/core'
+import { CATALOGUE_COLLECTION, CloseCode, docId, purgeSeenMetaKey } from '@weft/core'
 import type { WorkspaceFrame } from '@weft/core/protocol'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { createWeftRelay, RoomGrant, WsRelaySocket } from '../../src/index.js'
@@ -28,7 +28,7 @@ afterEach(async () => {
   srv = null
 })
 
-/** A store holding workspace `team`: `gone` deleted two days ago, `live` not deleted, each with some text. */
+/** A store holding workspace `team`: `gone` deleted (and seen deleted by the relay) two days ago, `live` not deleted, each with some text. */
 const seededStore = async (): Promise<SqliteDocStore> => {
   const store = new SqliteDocStore({ path: ':memory:' })
   const catalogue = new Y.Doc()
@@ -39,6 +39,8 @@ const seededStore = async (): Promise<SqliteDocStore> => {
   documents.set('gone', gone)
   documents.set('live', new Y.Map<unknown>())
   await store.append(docId('team/.catalogue'), Y.encodeStateAsUpdate(catalogue))
+  // The relay saw the deletion two days ago (WS-PURGE-1: the retention counts from then).
+  await store.setMeta(docId('team/.catalogue'), purgeSeenMetaKey('gone'), String(Date.now() - 2 * DAY))
   for (const id of ['gone', 'live']) {
     const doc = new Y.Doc()
     doc.getText('t').insert(0, `text of ${id}`)
