@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
+import { docId, purgeSeenMetaKey } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { WorkspaceSocket, openWorkspace, type Workspace } from '../../src/index.js'
 import { SqliteDocStore } from '../../src/node/index.js'
@@ -99,6 +100,11 @@ describe('purge of deleted documents across processes (weft serve, SQLite)', () 
     // The relay restarts (a sweep at start): it purges team/d from its file.
     await first.stop({ keepData: true })
     servers.splice(servers.indexOf(first), 1)
+    // Two days pass: the relay's retention counts from when it first saw the tombstone (WS-PURGE-1), which its file
+    // records in the catalogue's meta; the restart happens two days after that.
+    const stopped = new SqliteDocStore({ path: join(first.dataDir, 'store', 'weft.sqlite') })
+    await stopped.setMeta(docId('team/.catalogue'), purgeSeenMetaKey('d'), String(Date.now() - 2 * DAY))
+    await stopped.close()
     const second = await start(first.dataDir)
 
     // B comes back (restarted on its store, pending change and all): it must not resurrect the document.
