@@ -22,6 +22,7 @@ import { ProtocolPath } from './ProtocolPath.js'
 import type { EpochOffering, ProtocolDocState, ProtocolSide, Rejection } from './protocolPorts.js'
 import {
   type DeleteSet,
+  type KeptDeletions,
   type RemovedRange,
   isRollbackOrigin,
   keepLocalDeletions,
@@ -172,7 +173,7 @@ interface Held {
   /** Whether received delete sets are recorded (until this side's step 2s are all acknowledged). */
   tracking: boolean
   /** Numbered updates sent, unacknowledged: the client id and its clock once sent, and whether it was a step 2. */
-  readonly sent: Array<{ seq: number; client: number; clock: number; step2: boolean }>
+  readonly sent: Array<{ seq: number; client: number; clock: number; step2: boolean; mark: number }>
   /** Per client id: the clock below which the peer acknowledged this side's items. */
   readonly clocks: Map<number, number>
 }
@@ -208,7 +209,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #destroyed = false
   readonly #rollback: boolean
   /** Stops keeping deleted content of the current document (RULES-5.4), when rolling back. */
-  #unkeep: (() => void) | null = null
+  #kept: KeptDeletions | null = null
   /** The restoring updates sent (weakly held: a path keeps them until acknowledged). */
   readonly #restores = new WeakSet<Uint8Array>()
   /** Rejections in a row of restoring updates. */
@@ -611,7 +612,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         const answered = this.#answered as { seq: number; client: number; clock: number } | null
         if (answered !== null) {
           const held = this.#heldOf(path)
-          held.sent.push({ ...answered, step2: true })
+          held.sent.push({ ...answered, step2: true, mark: this.#localChanges })
           held.tracking = true
           this.#answered = null
         }
@@ -689,6 +690,13 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       held.tracking = false
       held.deleteSets = []
     }
+    // RULES-5.8: deleted content no unacknowledged update may need is let go.
+    let upTo = this.#localChanges
+    for (const p of this.#paths) {
+      const first = this.#held.get(p)?.sent[0]
+      if (first) upTo = Math.min(upTo, first.mark - 1)
+    }
+    this.#kept?.release(upTo)
   }
 
   /** RULES-5.3: records the delete set of an update received from `path` while a step 2 of this side may be refused. */
@@ -722,6 +730,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       path.forget(first[0])
       const held = this.#heldOf(path)
       const step2 = held.sent.some((s) => s.seq === first[0] && s.step2)
+      const refusedMark = held.sent.find((s) => s.seq === first[0])?.mark ?? 0
       held.sent.splice(0, held.sent.length, ...held.sent.filter((s) => s.seq < first[0]))
       const restoring: Uint8Array[] = (this.#restoring = [])
       let deletions: Uint8Array | null = null
@@ -763,6 +772,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         this.#restores.add(restore)
         this.#broadcast(restore, RESTORE_ORIGIN)
       }
+      // RULES-5.8: the restoring update re-sends the later deletions: their content stays until it is acknowledged.
+      this.#kept?.remark(refusedMark, this.#localChanges)
     }
     this.emit('rejected', [{ transport: path.transport, peer: path.peer, ...rejection, lost, removed }])
   }
@@ -823,15 +834,20 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     doc.on('afterTransactionCleanup', this.#beforeUpdate)
     doc.on('update', this.#onDocUpdate)
     this.#listening = true
-    if (this.#rollback) this.#unkeep = keepLocalDeletions(doc, (origin) => this.#isLocal(origin))
+    if (this.#rollback)
+      this.#kept = keepLocalDeletions(
+        doc,
+        (origin) => this.#isLocal(origin),
+        () => this.#localChanges,
+      )
   }
 
   #unwatchDoc(doc: Y.Doc): void {
     doc.off('afterTransactionCleanup', this.#beforeUpdate)
     doc.off('update', this.#onDocUpdate)
     this.#listening = false
-    this.#unkeep?.()
-    this.#unkeep = null
+    this.#kept?.stop()
+    this.#kept = null
   }
 
   #listening = false
@@ -882,6 +898,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
             client,
             clock: Y.getState(this.#doc.store, client),
             step2: false,
+            mark: this.#localChanges,
           })
         }
       }

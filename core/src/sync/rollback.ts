@@ -126,24 +126,92 @@ const runsOf = <K>(
   return out
 }
 
+/** What {@link keepLocalDeletions} returns. */
+export interface KeptDeletions {
+  /**
+   * Lets Yjs garbage-collect what was kept with a mark up to `upTo` (its updates are acknowledged: no rollback can
+   * need it): one transaction with {@link ROLLBACK_ORIGIN} (never sent, changes nothing visible) whose delete set holds
+   * those ranges, so that Yjs's cleanup replaces their content. No-op on a document with `gc: false`.
+   */
+  release(upTo: number): void
+  /**
+   * What was kept with a mark from `from` on is kept under `to` instead: a rollback re-sends those deletions in its
+   * restoring update (change count `to`), which the relay may refuse in turn.
+   */
+  remark(from: number, to: number): void
+  /** Stops keeping (the document's previous `gcFilter` is back); what is kept stays until Yjs's next cleanup of it. */
+  stop(): void
+}
+
 /**
- * Keeps the content of items deleted by local transactions, and of map values overwritten at once by one of this
- * client's values (which a rollback may have to restore) from Yjs's garbage collection: with `gc` on, Yjs replaces a deleted item's content at the end of the transaction. Returns the function
- * that stops it. The kept content stays in memory and in full encodings of the document; updates are unchanged.
+ * Keeps from Yjs's garbage collection (with `gc` on, Yjs replaces a deleted item's content at the end of the
+ * transaction) what a rollback may have to restore (RULES-5.8): the content of items deleted by local transactions,
+ * and map values of other clients overwritten on arrival by one of this client's values. Each is kept under
+ * `mark()` (local transactions: `mark() + 1`, the change count their update will get) until
+ * {@link KeptDeletions.release} covers it, so that deleted content neither grows memory nor reaches full encodings
+ * (compaction, a step 2 to a new peer) once acknowledged.
  */
-export const keepLocalDeletions = (doc: Y.Doc, isLocal: (origin: unknown) => boolean): (() => void) => {
+export const keepLocalDeletions = (
+  doc: Y.Doc,
+  isLocal: (origin: unknown) => boolean,
+  mark: () => number = () => 0,
+): KeptDeletions => {
   const previous = doc.gcFilter
   let keep = false
+  let releasing = false
+  let kept: Array<{ mark: number; client: number; clock: number; len: number }> = []
   // `afterTransaction` runs right before the transaction's garbage collection.
-  const onAfter = (tr: Y.Transaction) => void (keep = isLocal(tr.origin))
+  const onAfter = (tr: Y.Transaction) => {
+    keep = !releasing && isLocal(tr.origin)
+    if (!keep || !doc.gc) return
+    const m = mark() + 1
+    for (const [client, items] of tr.deleteSet.clients)
+      for (const d of items) kept.push({ mark: m, client, clock: d.clock, len: d.len })
+  }
   doc.on('afterTransaction', onAfter)
-  // Also a map value that arrived behind one of this client's own (deleted at once, as overwritten): if this client's
+  // A map value that arrived behind one of this client's own (deleted at once, as overwritten): if this client's
   // value is refused, that one is the key's value on the relay.
-  doc.gcFilter = (item) =>
-    !keep && !(item.parentSub !== null && item.right?.id.client === doc.clientID) && previous(item)
-  return () => {
-    doc.off('afterTransaction', onAfter)
-    if (doc.gcFilter !== previous) doc.gcFilter = previous
+  const behind = (item: Y.Item) => item.parentSub !== null && item.right?.id.client === doc.clientID
+  doc.gcFilter = (item) => {
+    if (releasing) return previous(item)
+    if (keep) return false
+    if (behind(item)) {
+      kept.push({ mark: mark(), client: item.id.client, clock: item.id.clock, len: item.length })
+      return false
+    }
+    return previous(item)
+  }
+  return {
+    release: (upTo) => {
+      const out = kept.filter((k) => k.mark <= upTo)
+      if (out.length === 0) return
+      kept = kept.filter((k) => k.mark > upTo)
+      if (!doc.gc) return
+      releasing = true
+      try {
+        doc.transact((tr) => {
+          for (const k of out) {
+            // A rollback may have removed the end of a range (RULES-5.4): only what the store still holds.
+            const len = Math.min(k.len, Y.getState(doc.store, k.client) - k.clock)
+            if (len <= 0) continue
+            let list = tr.deleteSet.clients.get(k.client)
+            if (!list) tr.deleteSet.clients.set(k.client, (list = []))
+            // Yjs's DeleteItem is a plain { clock, len } record; the cleanup sorts and merges them.
+            list.push({ clock: k.clock, len } as (typeof list)[number])
+          }
+        }, ROLLBACK_ORIGIN)
+      } finally {
+        releasing = false
+      }
+    },
+    remark: (from, to) => {
+      for (const k of kept) if (k.mark >= from) k.mark = to
+    },
+    stop: () => {
+      doc.off('afterTransaction', onAfter)
+      if (doc.gcFilter !== previous) doc.gcFilter = previous
+      kept = []
+    },
   }
 }
 

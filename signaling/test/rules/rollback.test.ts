@@ -163,6 +163,27 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     expect(shapesOf(await r.stored('board-4')).gone).toBeUndefined()
   })
 
+  it('RULES-5.8: deleted content is kept only until its update is acknowledged; then Yjs garbage-collects it', async () => {
+    const r = startRuledRelay()
+    cleanups.push(r.close)
+    const bob = await client(r, 'board-5', 'bob')
+    const secret = 'hunter2-pasted-by-mistake'
+    const bytes = (s: string) => Buffer.from(s).toString('hex')
+    const holds = () => Buffer.from(Y.encodeStateAsUpdate(bob.doc)).toString('hex').includes(bytes(secret))
+    bob.typed.root.shapes.insert({ name: secret, x: 1, author: 'bob' }, { id: 'p' })
+    bob.typed.root.shapes.delete('p')
+    // Unacknowledged: a rollback may need it back.
+    expect(holds()).toBe(true)
+    const info = () => bob.session.pathInfo(bob.transport, bob.session.paths[0]?.peer ?? ('' as never))
+    if (info()?.ackedSeq !== info()?.sentSeq)
+      await new Promise<void>((resolve) =>
+        bob.session.on('ack', () => info()?.ackedSeq === info()?.sentSeq && resolve()),
+      )
+    // Acknowledged: the full state (a compaction, a step 2 to a new peer) no longer carries the deleted text.
+    expect(holds()).toBe(false)
+    expect(shapesOf(bob.doc).p).toBeUndefined()
+  })
+
   it('RULES-5.4: a restore the relay refuses (the old value is invalid) is not restored a third time: no loop', async () => {
     const r = startRuledRelay()
     cleanups.push(r.close)
