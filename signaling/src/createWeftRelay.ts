@@ -65,10 +65,10 @@ export interface WeftServiceOptions {
    */
   readonly workspacePath?: string | false | undefined
   /**
-   * How long the relay keeps a deleted workspace document's data (ms after its tombstone's `deletedAt`; default 30
-   * days, as the client's `retention`), then purges it from its store and refuses it to workspace sockets
-   * (docs/spec/workspaces.md, WS-PURGE-*); `false` keeps it for ever. Swept at start and every quarter of it (at most
-   * hourly). Only with the workspace endpoint.
+   * How long the relay keeps a deleted workspace document's data (ms after the relay first saw its tombstone, never
+   * the client's `deletedAt`; default 30 days, as the client's `retention`), then purges it from its store and
+   * refuses it to workspace sockets (docs/spec/workspaces.md, WS-PURGE-*); `false` keeps it for ever. Swept at start
+   * and every quarter of it (at most hourly). Only with the workspace endpoint.
    */
   readonly workspaceRetention?: number | false | undefined
   /** JWT settings; without a secret, a public key or an `authenticate` hook, every room is open to anyone. */
