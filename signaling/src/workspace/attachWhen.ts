@@ -3,8 +3,8 @@ import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
 
 /**
  * Attaches `socket` now and delivers its messages to `handler` once `ready` settles: those that arrive meanwhile are
- * kept, in order (at most `maxBytes` of them: beyond, the socket is closed `MemoryLimit`, retryable), and a close
- * meanwhile reaches `handler` after them. For a decision that must wait for a read (the purge's catalogue read,
+ * kept and delivered then, in order (at most `maxBytes` of them: beyond, the socket is closed `MemoryLimit`,
+ * retryable); a close meanwhile reaches `handler` then, its kept messages dropped (as a closed socket drops them). For a decision that must wait for a read (the purge's catalogue read,
  * WS-PURGE-9) on a socket that delivers only to an attached handler. A throw of `handler` while the kept messages are
  * delivered closes the socket `InternalError`, as the socket itself would.
  */

@@ -23,6 +23,7 @@ import {
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { createWeftRelay, RoomGrant } from '../../src/index.js'
 import { memoryRelaySocketPair, type MemoryRelayClient } from '../../src/relay/MemoryRelaySocket.js'
+import { attachWhen } from '../../src/workspace/attachWhen.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { WorkspaceTestClient } from './WorkspaceTestClient.js'
 
@@ -203,5 +204,61 @@ describe('joins wait for the relay to read the catalogue (WS-PURGE-9)', () => {
     ws.subscribe('gone')
     const refused = await ws.next((f) => f.kind === 'refused' && f.doc === 'gone', first.index + 1)
     expect(refused.frame).toMatchObject({ code: CloseCode.Forbidden, reason: 'document deleted' })
+  })
+})
+
+describe('a workspace socket held until the catalogue is read (attachWhen)', () => {
+  it('WS-PURGE-9: messages that arrive while the read runs are delivered in order once it ends; a close meanwhile reaches the handler then (its messages dropped, as a closed socket drops them)', async () => {
+    const held = () => {
+      const { relay: socket, client } = memoryRelaySocketPair()
+      const seen: string[] = []
+      let release: () => void = () => undefined
+      const ready = new Promise<void>((resolve) => (release = resolve))
+      attachWhen(
+        socket,
+        ready,
+        { onMessage: (data) => void seen.push(data.toString()), onClose: () => void seen.push('closed') },
+        1000,
+      )
+      const send = (text: string) => client.send(new TextEncoder().encode(text))
+      return { client, seen, send, release: async () => (release(), await ready, await Promise.resolve()) }
+    }
+    const a = held()
+    a.send('one')
+    a.send('two')
+    expect(a.seen).toEqual([])
+    await a.release()
+    expect(a.seen).toEqual(['one', 'two'])
+    a.send('three')
+    expect(a.seen).toEqual(['one', 'two', 'three'])
+    a.client.close()
+    expect(a.seen).toEqual(['one', 'two', 'three', 'closed'])
+
+    const b = held()
+    b.send('one')
+    b.client.close()
+    expect(b.seen).toEqual([])
+    await b.release()
+    expect(b.seen).toEqual(['closed'])
+  })
+
+  it('WS-PURGE-9: more than the allowance sent meanwhile closes the socket MemoryLimit (retryable), nothing delivered', async () => {
+    const { relay: socket, client } = memoryRelaySocketPair()
+    const seen: string[] = []
+    let release: () => void = () => undefined
+    const ready = new Promise<void>((resolve) => (release = resolve))
+    attachWhen(
+      socket,
+      ready,
+      { onMessage: (data) => void seen.push(data.toString()), onClose: () => void seen.push('closed') },
+      8,
+    )
+    client.send(new Uint8Array(5))
+    client.send(new Uint8Array(5))
+    expect(await client.closed).toMatchObject({ code: CloseCode.MemoryLimit, by: 'relay' })
+    release()
+    await ready
+    await Promise.resolve()
+    expect(seen).toEqual(['closed'])
   })
 })
