@@ -26,7 +26,7 @@ import { DocSlots } from './DocSlots.js'
 import { storedPending, type LocalIndex } from './LocalIndex.js'
 import { planEviction } from './planEviction.js'
 import { attachPeerSummaries } from './peerSummary.js'
-import { choosePreload } from './preloadPolicy.js'
+import { PreloadSet } from './PreloadSet.js'
 import { openWorkspaceDoc, type WorkspaceConfig } from './workspaceConfig.js'
 import { WorkspaceList, type WorkspaceEntry } from './WorkspaceList.js'
 import { workspaceStatus } from './workspaceStatus.js'
@@ -65,7 +65,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   readonly #refused = new Set<string>()
   /** Pending catalogue writes of open documents changed here (WS-CLIENT-1.4). */
   readonly #touches = new Map<string, ReturnType<typeof setTimeout>>()
-  #preload = new Set<string>()
+  readonly #preload: PreloadSet<M>
   readonly #background: BackgroundSync
   readonly #offs: Array<() => void> = []
   #catalogueSynced = false
@@ -98,7 +98,13 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#index.onError = (err) => this.#fault(err, 'local index')
     this.typed = openTyped(this.catalogue.doc, config.schema)
     this.#documents = this.typed.root.documents as unknown as TypedCollection<EntryFields<M>>
-    this.list = new WorkspaceList<M>(() => this.#entries())
+    this.list = new WorkspaceList<M>({
+      all: () => this.#records().map((record) => this.#entry(record)),
+      one: (id) => {
+        const record = this.#record(id)
+        return record && this.#entry(record)
+      },
+    })
     this.#slots = new DocSlots({
       open: (d) => this.#load(d),
       unload: (d, doc) => this.#unload(d, doc),
@@ -164,7 +170,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
           error: (err) => this.#fault(err, 'peer summary'),
         }),
       )
-    this.#preload = choosePreload(this.#records(), config.policy)
+    // Read whole only when a policy needs it; from now on each catalogue change reads its own records (issue #15).
+    this.#preload = new PreloadSet(config.policy, config.policy === undefined ? [] : this.#records(), (id) =>
+      this.#record(id),
+    )
     // WS-CLIENT-4.1: the catalogue syncs first; preloading starts after its first sync.
     void this.catalogue.whenSynced.then(() => {
       if (this.#destroyed) return
@@ -214,9 +223,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     if (id !== undefined) requireDocumentId(id)
     const now = this.#config.now()
     const record = { ...fields, createdAt: now, updatedAt: now, size: 0, deleted: false, deletedAt: 0 }
-    const res = this.#documents.insert(record as never, id === undefined ? {} : { id })
-    if (res.ok) this.#preload = choosePreload(this.#records(), this.#config.policy)
-    return res
+    // The preload set and the list follow from the catalogue's change event, fired by the insert.
+    return this.#documents.insert(record as never, id === undefined ? {} : { id })
   }
 
   /** Changes the title or app metadata of document `id` (and its `updatedAt`). Checked as `create` is. */
@@ -332,14 +340,14 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     if (this.#destroyed) throw new WeftError(WeftErrorCode.Destroyed, `workspace.${what}() after destroy()`)
   }
 
-  #entries(): Array<WorkspaceEntry<M>> {
-    return this.#records().map((record: CatalogueRecord<M>) => ({
+  #entry(record: CatalogueRecord<M>): WorkspaceEntry<M> {
+    return {
       ...record,
       local: this.#index.has(record.id),
       open: this.#slots.isOpen(record.id),
       stale: this.isStale(record.id),
       preloaded: this.#preload.has(record.id),
-    }))
+    }
   }
 
   async #load(d: string): Promise<WeftDoc> {
@@ -416,17 +424,19 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     local: boolean
   }): void {
     if (this.#destroyed) return
-    const before = this.#preload
-    this.#preload = choosePreload(this.#records(), this.#config.policy)
+    const ids = [...change.added, ...change.updated, ...change.deleted]
+    const { entered, left } = this.#preload.apply(ids)
     if (this.#catalogueSynced) {
       // Newly preloaded documents not stored here are fetched; without a link, a peer's change of a preloaded
       // document's record (its updatedAt) is the signal that the document changed (WS-CLIENT-4.2).
-      const touched = new Set(change.local || this.#config.link ? [] : [...change.added, ...change.updated])
-      for (const d of this.#preload)
-        if ((!before.has(d) && !this.#index.has(d)) || touched.has(d)) this.#background.enqueue(d)
+      for (const d of entered) if (!this.#index.has(d)) this.#background.enqueue(d)
+      if (!change.local && !this.#config.link)
+        for (const d of [...change.added, ...change.updated])
+          if (this.#preload.has(d)) this.#background.enqueue(d)
     }
-    const ids = [...change.added, ...change.updated, ...change.deleted]
-    this.list._changed(ids)
+    // Entries whose `preloaded` flipped changed too (a `{ recent: n }` set moves with other records).
+    const flipped = [...entered, ...left].filter((d) => !ids.includes(d))
+    this.list._changed(flipped.length > 0 ? [...ids, ...flipped] : ids)
     this.#purge(ids)
   }
 
@@ -442,7 +452,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   #enqueueInitial(): void {
-    for (const d of this.#preload) if (!this.#config.link || !this.#index.has(d)) this.#background.enqueue(d)
+    for (const d of this.#preload.ids)
+      if (!this.#config.link || !this.#index.has(d)) this.#background.enqueue(d)
     for (const [d, info] of this.#index.entries()) if (info.pending > 0) this.#background.enqueue(d)
   }
 

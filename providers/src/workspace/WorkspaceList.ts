@@ -26,54 +26,75 @@ export type WorkspaceListEvents = {
   change: (event: { readonly ids: readonly string[] }) => void
 }
 
+/** How the list reads the workspace: every entry (once), and one entry by id (after a change of it). */
+export interface WorkspaceListReader<M extends Fields> {
+  readonly all: () => Array<WorkspaceEntry<M>>
+  readonly one: (id: string) => WorkspaceEntry<M> | undefined
+}
+
+const order = <M extends Fields>(a: WorkspaceEntry<M>, b: WorkspaceEntry<M>): number =>
+  b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
 /**
  * The observable list of a workspace's documents: {@link entries} (not deleted), {@link deleted} (tombstones, kept
  * until purged), {@link get}, and a `change` event after every change of the catalogue (local or from a peer) or
- * of a document's local state (stored, opened, synced). Entries are recomputed on read after a change.
+ * of a document's local state (stored, opened, synced). The whole catalogue is read once; after a change only the
+ * changed ids are read again (issue #15).
  */
 export class WorkspaceList<M extends Fields = Fields> extends ObservableV2<WorkspaceListEvents> {
-  readonly #read: () => Array<WorkspaceEntry<M>>
-  #cache: Array<WorkspaceEntry<M>> | null = null
+  readonly #reader: WorkspaceListReader<M>
   #byId: Map<string, WorkspaceEntry<M>> | null = null
+  readonly #dirty = new Set<string>()
+  #entries: Array<WorkspaceEntry<M>> | null = null
+  #deleted: Array<WorkspaceEntry<M>> | null = null
 
   /** Created by the workspace. */
-  constructor(read: () => Array<WorkspaceEntry<M>>) {
+  constructor(reader: WorkspaceListReader<M>) {
     super()
-    this.#read = read
+    this.#reader = reader
   }
 
   /** The documents not deleted, newest `updatedAt` first (ties by id). */
   get entries(): ReadonlyArray<WorkspaceEntry<M>> {
-    return this.#all().filter((e) => !e.deleted)
+    this.#refresh()
+    this.#entries ??= [...this.#byId!.values()].filter((e) => !e.deleted).sort(order)
+    return this.#entries
   }
 
-  /** The deleted documents (tombstones), newest `deletedAt` first. */
+  /** The deleted documents (tombstones), newest `deletedAt` first (ties by id). */
   get deleted(): ReadonlyArray<WorkspaceEntry<M>> {
-    return this.#all()
+    this.#refresh()
+    this.#deleted ??= [...this.#byId!.values()]
       .filter((e) => e.deleted)
-      .sort((a, b) => b.deletedAt - a.deletedAt)
+      .sort((a, b) => b.deletedAt - a.deletedAt || order(a, b))
+    return this.#deleted
   }
 
   /** The entry of document `id` (deleted or not), or undefined. */
   get(id: string): WorkspaceEntry<M> | undefined {
-    this.#all()
-    return this.#byId?.get(id)
+    this.#refresh()
+    return this.#byId!.get(id)
   }
 
-  /** @internal Called by the workspace after a change. */
+  /** @internal Called by the workspace after a change of the entries `ids`. */
   _changed(ids: readonly string[]): void {
-    this.#cache = null
-    this.#byId = null
+    if (this.#byId !== null) for (const id of ids) this.#dirty.add(id)
+    this.#entries = null
+    this.#deleted = null
     this.emit('change', [{ ids }])
   }
 
-  #all(): Array<WorkspaceEntry<M>> {
-    if (this.#cache === null) {
-      this.#cache = this.#read().sort(
-        (a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-      )
-      this.#byId = new Map(this.#cache.map((e) => [e.id, e]))
+  /** Reads what changed since the last read: everything the first time, then only the changed ids. */
+  #refresh(): void {
+    if (this.#byId === null) {
+      this.#byId = new Map(this.#reader.all().map((e) => [e.id, e]))
+      return
     }
-    return this.#cache
+    for (const id of this.#dirty) {
+      const e = this.#reader.one(id)
+      if (e) this.#byId.set(id, e)
+      else this.#byId.delete(id)
+    }
+    this.#dirty.clear()
   }
 }
