@@ -1,5 +1,6 @@
 import { ObservableV2 } from 'lib0/observable'
 import * as awarenessProtocol from 'y-protocols/awareness'
+import * as random from 'lib0/random'
 import * as Y from 'yjs'
 import type { PeerId } from '../ids.js'
 import { requireYDoc } from '../requireYDoc.js'
@@ -216,6 +217,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #restoreRefusals = 0
   /** While a rollback restores: its updates, sent after `rolled-back` (RULES-5.1). */
   #restoring: Uint8Array[] | null = null
+  /** RULES-5.6: the client id was drawn by a rollback (above the retired one); a uniform one is drawn once settled. */
+  #redraw = false
   /** RULES-5.3: per path, what its peer holds (only with `rollback`). */
   readonly #held = new WeakMap<SessionPath, Held>()
   /** The step 2 just answered (sequence number, client id, clock), claimed by the path that asked for it. */
@@ -697,6 +700,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       if (first) upTo = Math.min(upTo, first.mark - 1)
     }
     this.#kept?.release(upTo)
+    // RULES-5.6: every update is acknowledged, so none of this id's items can be refused any more: later changes take
+    // a uniformly drawn id again (rollback ids, each above the last, would crowd near 2^32).
+    if (this.#redraw && [...this.#paths].every((p) => (this.#held.get(p)?.sent.length ?? 0) === 0)) {
+      this.#redraw = false
+      const store = this.#doc.store
+      let id = random.uint32()
+      while (id === this.#doc.clientID || store.clients.has(id)) id = random.uint32()
+      this.#doc.clientID = id
+    }
   }
 
   /** RULES-5.3: records the delete set of an update received from `path` while a step 2 of this side may be refused. */
@@ -751,6 +763,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         })
         deletions = result.deletions
         lost = result.lost
+        this.#redraw = true
         if (result.fromClock !== null && result.toClock !== null)
           removed = { client: result.retiredClientId, from: result.fromClock, to: result.toClock }
       } catch (err) {

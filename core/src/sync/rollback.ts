@@ -389,7 +389,8 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   // RULES-5.2: the refused updates' client id is retired.
   // Above X: where a replay of the stored history still holds the refused items (a reload before the compaction), a
   // re-created item sorts to the right of a refused one with the same origin (Yjs orders such siblings by client id),
-  // so it stays the value of its map key there too.
+  // so it stays the value of its map key there too. The session draws a uniform id again once everything is
+  // acknowledged, so ids do not climb rollback after rollback (RULES-5.6).
   const above = () =>
     X < 0xfffffff0 ? X + 1 + Math.floor(random.rand() * (0xffffffff - X)) : random.uint32()
   let fresh = above()

@@ -184,6 +184,41 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     expect(shapesOf(bob.doc).p).toBeUndefined()
   })
 
+  it('RULES-5.6: once everything is acknowledged after a rollback, the client id is drawn uniformly again (ids never crowd near 2^32)', async () => {
+    const r = startRuledRelay()
+    cleanups.push(r.close)
+    const alice = await client(r, 'board-6', 'alice')
+    alice.typed.root.shapes.insert({ name: 'a', x: 10, author: 'alice' }, { id: 'a' })
+    const bob = await client(r, 'board-6', 'bob')
+    await until(bob.doc, () => shapesOf(bob.doc).a?.x === 10)
+    const info = () => bob.session.pathInfo(bob.transport, bob.session.paths[0]?.peer ?? ('' as never))
+    const settled = async () => {
+      if (info()?.ackedSeq !== info()?.sentSeq)
+        await new Promise<void>((resolve) =>
+          bob.session.on('ack', () => info()?.ackedSeq === info()?.sentSeq && resolve()),
+        )
+    }
+    const retired: number[] = []
+    const drawn: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const rejected = new Promise<void>((resolve) =>
+        bob.session.once('rejected', () => {
+          drawn.push(bob.doc.clientID)
+          resolve()
+        }),
+      )
+      retired.push(bob.doc.clientID)
+      bob.typed.root.shapes.update('a', { x: 50 + i }) // refused: alice's shape
+      await rejected
+      // The rollback's id is above the retired one (a replay before the compaction shows the restored value).
+      expect(drawn[i]).toBeGreaterThan(retired[i] as number)
+      await settled()
+      // Settled: a fresh id, no longer tied to the retired one; the next rollback draws above this one only.
+      expect(bob.doc.clientID).not.toBe(drawn[i])
+    }
+    expect(shapesOf(bob.doc).a?.x).toBe(10)
+  })
+
   it('RULES-5.4: a restore the relay refuses (the old value is invalid) is not restored a third time: no loop', async () => {
     const r = startRuledRelay()
     cleanups.push(r.close)
