@@ -173,6 +173,8 @@ interface Held {
   known: boolean
   /** Whether received delete sets are recorded (until this side's step 2s are all acknowledged). */
   tracking: boolean
+  /** A step 2 of this side was acknowledged: from then on, an ack with no step 2 pending stops the tracking. */
+  answered: boolean
   /** Numbered updates sent, unacknowledged: the client id and its clock once sent, and whether it was a step 2. */
   readonly sent: Array<{ seq: number; client: number; clock: number; step2: boolean; mark: number }>
   /** Per client id: the clock below which the peer acknowledged this side's items. */
@@ -675,7 +677,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #heldOf(path: SessionPath): Held {
     let held = this.#held.get(path)
     if (!held) {
-      held = { deleteSets: [], known: false, tracking: true, sent: [], clocks: new Map() }
+      held = { deleteSets: [], known: false, tracking: true, answered: false, sent: [], clocks: new Map() }
       this.#held.set(path, held)
     }
     return held
@@ -688,9 +690,13 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     while (held.sent.length > 0 && (held.sent[0]?.seq ?? Infinity) <= seq) {
       const s = held.sent.shift()
       if (s) held.clocks.set(s.client, Math.max(held.clocks.get(s.client) ?? 0, s.clock))
+      if (s?.step2) held.answered = true
     }
-    if (!held.sent.some((s) => s.step2)) {
+    // This side's step 2 is settled: the peer's delete set is no longer needed (a later step 2 of this side is
+    // answered to a new step 1 of the peer, whose own step 2 comes again after this side's step 1).
+    if (held.answered && !held.sent.some((s) => s.step2)) {
       held.tracking = false
+      held.known = false
       held.deleteSets = []
     }
     // RULES-5.8: deleted content no unacknowledged update may need is let go.
