@@ -95,11 +95,16 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     await until(handle.doc, () => shapesOf(handle.doc).a?.x === 10)
 
     const stored = new Promise<void>((resolve) => handle.on('rolled-back', () => resolve()))
-    const rejected = new Promise<{ ruleId: string }>((resolve) => handle.on('rejected', resolve))
+    const rejected = new Promise<{ ruleId: string; removed: { client: number } | null }>((resolve) =>
+      handle.on('rejected', resolve),
+    )
     const bobId = handle.doc.clientID
     typed.root.shapes.update('a', { x: 50 })
     expect(handle.pendingChanges).toBeGreaterThan(0)
-    expect((await rejected).ruleId).toBe('shapes.owner')
+    const event = await rejected
+    expect(event.ruleId).toBe('shapes.owner')
+    // RULES-5.7: what left the document, as the retired id's clock range.
+    expect(event.removed?.client).toBe(bobId)
     expect(shapesOf(handle.doc).a?.x).toBe(10)
     // RULES-5.3: the relay acknowledges the refused update; the restore (an unchanged value) is acknowledged too.
     if (handle.pendingChanges > 0)
