@@ -105,7 +105,8 @@ test('WS-CLIENT-1.1 in the demo: the list works offline: after going offline and
   await row(ana.page, id).getByTestId('rename-doc').click()
   await ana.page.getByTestId('rename-input').fill('Renamed offline')
   await ana.page.getByTestId('rename-input').press('Enter')
-  await expect(ana.page.getByTestId('workspace-status')).toContainText('pending') // the rename waits for the relay
+  // the rename waits for the relay (counted once IndexedDB stored it: slow on a loaded CI machine)
+  await expect(ana.page.getByTestId('workspace-status')).toContainText('pending', { timeout: 20_000 })
   await ana.context.setOffline(false)
   await waitWorkspaceSynced(ana.page)
   await expect(ana.page.getByTestId('workspace-status')).toHaveText('Workspace synced')
