@@ -282,3 +282,32 @@ describe('rollbackUpdates: a refused step 2 (RULES-5.3)', () => {
     expect(writer.getMap('shapes').toJSON()).toEqual({ locked: 'ada' })
   })
 })
+
+describe('keepLocalDeletions (RULES-5.8)', () => {
+  const holds = (doc: Y.Doc, text: string) =>
+    Buffer.from(Y.encodeStateAsUpdate(doc)).toString('hex').includes(Buffer.from(text).toString('hex'))
+
+  it('RULES-5.8: a local deletion is kept until released up to its mark, then garbage-collected', () => {
+    const doc = new Y.Doc()
+    let changes = 0
+    doc.on('update', (_u: Uint8Array, origin: unknown) => void (origin !== REMOTE && changes++))
+    const kept = keepLocalDeletions(
+      doc,
+      (origin) => origin !== REMOTE,
+      () => changes,
+    )
+    const text = doc.getText('t')
+    text.insert(0, 'keep-me-secret!')
+    text.delete(0, text.length) // change 2
+    expect(holds(doc, 'keep-me-secret!')).toBe(true)
+    kept.release(1) // change 2 still unacknowledged
+    expect(holds(doc, 'keep-me-secret!')).toBe(true)
+    kept.remark(2, 3) // re-sent by a restoring update (change 3)
+    kept.release(2)
+    expect(holds(doc, 'keep-me-secret!')).toBe(true)
+    kept.release(3)
+    expect(holds(doc, 'keep-me-secret!')).toBe(false)
+    expect(text.toString()).toBe('')
+    kept.stop()
+  })
+})
