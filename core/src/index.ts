@@ -75,7 +75,7 @@ export {
   type EpochBlockedReason,
 } from './sync/EpochManager.js'
 export { EPOCH_ORIGIN, isEpochOrigin } from './sync/epochOrigin.js'
-export { ROLLBACK_ORIGIN, isRollbackOrigin } from './sync/rollback.js'
+export { ROLLBACK_ORIGIN, isRollbackOrigin, type RemovedRange } from './sync/rollback.js'
 export {
   DocHandle,
   openDocument,
