@@ -98,6 +98,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#index.onError = (err) => this.#fault(err, 'local index')
     this.typed = openTyped(this.catalogue.doc, config.schema)
     this.#documents = this.typed.root.documents as unknown as TypedCollection<EntryFields<M>>
+    // Read whole only when a policy needs it; from now on each catalogue change reads its own records (issue #15).
+    this.#preload = new PreloadSet(config.policy, config.policy === undefined ? [] : this.#records(), (id) =>
+      this.#record(id),
+    )
     this.list = new WorkspaceList<M>({
       all: () => this.#records().map((record) => this.#entry(record)),
       one: (id) => {
@@ -170,10 +174,6 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
           error: (err) => this.#fault(err, 'peer summary'),
         }),
       )
-    // Read whole only when a policy needs it; from now on each catalogue change reads its own records (issue #15).
-    this.#preload = new PreloadSet(config.policy, config.policy === undefined ? [] : this.#records(), (id) =>
-      this.#record(id),
-    )
     // WS-CLIENT-4.1: the catalogue syncs first; preloading starts after its first sync.
     void this.catalogue.whenSynced.then(() => {
       if (this.#destroyed) return
