@@ -48,7 +48,7 @@ export class WorkspaceList<M extends Fields = Fields> extends ObservableV2<Works
   #entries: Array<WorkspaceEntry<M>> | null = null
   #deleted: Array<WorkspaceEntry<M>> | null = null
 
-  /** Created by the workspace. */
+  /** Created by the workspace (`workspace.list`); not for apps to construct. @internal */
   constructor(reader: WorkspaceListReader<M>) {
     super()
     this.#reader = reader
