@@ -3,7 +3,7 @@
  * is `weft serve` started as a child process, the demo is built once with Vite. Waits are on the page's
  * `window.weftDemo` state (waitForFunction), never fixed sleeps. A screenshot per scenario goes to test-results/.
  */
-import { copyFile, mkdir, rm } from 'node:fs/promises'
+import { copyFile, mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { expect, test, type Page, type TestInfo } from '@playwright/test'
 import {
@@ -20,22 +20,11 @@ import {
   waitSynced,
   type DemoUserPage,
 } from './support/demoPage.js'
-import { buildDemo, startDemoServer, type DemoServer } from './support/demoServer.js'
+import { serveDemo, startDemoServer } from './support/demoServer.js'
 
-let dist: string
-let server: DemoServer
+const demo = serveDemo()
 let docCounter = 0
 const newDoc = (): string => `e2e-${process.pid}-${++docCounter}`
-
-test.beforeAll(async () => {
-  test.setTimeout(120_000)
-  dist = await buildDemo()
-  server = await startDemoServer({ staticDir: dist })
-})
-test.afterAll(async () => {
-  await server?.close()
-  if (dist) await rm(dist, { recursive: true, force: true })
-})
 
 const shot = async (page: Page, info: TestInfo, name: string): Promise<string> => {
   const path = info.outputPath(`${name}.png`)
@@ -50,8 +39,8 @@ test('two users co-edit text and the whiteboard over the relay alone (WebRTC off
   browser,
 }, info) => {
   const id = newDoc()
-  const ana = await openUser(browser, server.url, id, { name: 'Ana', color: '#e53935' })
-  const ben = await openUser(browser, server.url, id, { name: 'Ben', color: '#3949ab' })
+  const ana = await openUser(browser, demo.server.url, id, { name: 'Ana', color: '#e53935' })
+  const ben = await openUser(browser, demo.server.url, id, { name: 'Ben', color: '#3949ab' })
   for (const u of [ana, ben]) {
     await setSetting(u.page, 'use-webrtc', false)
     await waitFor(
@@ -128,7 +117,7 @@ const boardPoint = async (page: Page, x: number, y: number): Promise<[number, nu
 }
 
 test('two users co-edit over WebRTC with the relay off (server without relay)', async ({ browser }, info) => {
-  const p2p = await startDemoServer({ staticDir: dist, relay: false })
+  const p2p = await startDemoServer({ staticDir: demo.dist, relay: false })
   try {
     const id = newDoc()
     const ana = await openUser(browser, p2p.url, id, { name: 'Ana' })
@@ -166,7 +155,7 @@ test('two users co-edit over WebRTC with the relay off (server without relay)', 
 
 test('A edits while B is away; B opens the share link later and sees it', async ({ browser }, info) => {
   const id = newDoc()
-  const ana = await openUser(browser, server.url, id, { name: 'Ana' })
+  const ana = await openUser(browser, demo.server.url, id, { name: 'Ana' })
   await typeInEditor(ana.page, 'Written while Ben was away')
   await addShape(ana.page, 'ellipse', 80, 80)
   await waitSynced(ana.page) // the relay acknowledged every change as stored
@@ -174,7 +163,7 @@ test('A edits while B is away; B opens the share link later and sees it', async 
   expect(link).toContain(`#doc=${id}`)
   await ana.context.close()
 
-  const ben = await openUser(browser, server.url, id, { name: 'Ben', url: link })
+  const ben = await openUser(browser, demo.server.url, id, { name: 'Ben', url: link })
   expect(await hook(ben.page, (h) => h.localText())).toBe('') // nothing local: it comes from the relay
   await waitText(ben, 'Written while Ben was away')
   await waitFor(ben.page, (h) => h.shapes().length === 1 && h.shapes()[0]?.kind === 'ellipse', null)
@@ -186,8 +175,8 @@ test('both edit while disconnected (online switch off), reconnect, and converge'
   browser,
 }, info) => {
   const id = newDoc()
-  const ana = await openUser(browser, server.url, id, { name: 'Ana' })
-  const ben = await openUser(browser, server.url, id, { name: 'Ben' })
+  const ana = await openUser(browser, demo.server.url, id, { name: 'Ana' })
+  const ben = await openUser(browser, demo.server.url, id, { name: 'Ben' })
   await typeInEditor(ana.page, 'Shared start. ')
   await waitText(ben, 'Shared start.')
   for (const u of [ana, ben]) {
@@ -225,7 +214,7 @@ test('a reload while disconnected keeps local edits, which reach others once onl
   browser,
 }, info) => {
   const id = newDoc()
-  const ana = await openUser(browser, server.url, id, { name: 'Ana' })
+  const ana = await openUser(browser, demo.server.url, id, { name: 'Ana' })
   await waitSynced(ana.page)
   await setOnline(ana.page, false)
   await typeInEditor(ana.page, 'kept across the reload')
@@ -239,7 +228,7 @@ test('a reload while disconnected keeps local edits, which reach others once onl
   expect(await hook(ana.page, (h) => h.shapes().length)).toBe(1)
   await waitSynced(ana.page) // the page is online after the reload: the pending edits reach the relay
   await shot(ana.page, info, 'reload-ana')
-  const ben = await openUser(browser, server.url, id, { name: 'Ben' })
+  const ben = await openUser(browser, demo.server.url, id, { name: 'Ben' })
   await waitText(ben, 'kept across the reload')
   await waitFor(ben.page, (h) => h.shapes().length === 1, null)
   await closeAll([ana, ben])
@@ -247,8 +236,8 @@ test('a reload while disconnected keeps local edits, which reach others once onl
 
 test('presence appears and disappears', async ({ browser }, info) => {
   const id = newDoc()
-  const ana = await openUser(browser, server.url, id, { name: 'Ana' })
-  const ben = await openUser(browser, server.url, id, { name: 'Ben' })
+  const ana = await openUser(browser, demo.server.url, id, { name: 'Ana' })
+  const ben = await openUser(browser, demo.server.url, id, { name: 'Ben' })
   const people = ana.page.getByTestId('presence').locator('li')
   await expect(people).toHaveCount(2)
   await expect(people.filter({ hasText: 'Ben' })).toContainText('via relay + webrtc') // both paths, told apart
@@ -270,7 +259,7 @@ test('schema v1 and v2 pages on one document: v2 migrates v1 offline writes, v1 
   browser,
 }, info) => {
   const id = newDoc()
-  const ana = await openUser(browser, server.url, id, { name: 'Ana' }) // schema v1
+  const ana = await openUser(browser, demo.server.url, id, { name: 'Ana' }) // schema v1
   await addShape(ana.page, 'rect', 40, 40)
   await ana.page.getByTestId('color-ef9a9a').click() // v1 writes `color`
   await waitSynced(ana.page)
@@ -278,7 +267,7 @@ test('schema v1 and v2 pages on one document: v2 migrates v1 offline writes, v1 
   await addShape(ana.page, 'ellipse', 240, 40) // an offline v1 write, in colour #ef9a9a
   await waitFor(ana.page, (h) => h.shapes().length === 2, null)
 
-  const ben = await openUser(browser, server.url, id, { name: 'Ben', query: 'schema=2' })
+  const ben = await openUser(browser, demo.server.url, id, { name: 'Ben', query: 'schema=2' })
   await waitFor(
     ben.page,
     (h) => h.documentVersion() === 2 && h.shapes().length === 1 && h.shapes()[0]?.color === '#ef9a9a',
@@ -312,7 +301,7 @@ test('document list, share link and the document panel (history, deleted items, 
   browser,
 }, info) => {
   const id = newDoc()
-  const ana = await openUser(browser, server.url, id, { name: 'Ana' })
+  const ana = await openUser(browser, demo.server.url, id, { name: 'Ana' })
   await typeInEditor(ana.page, 'abcdefghij')
   for (let i = 0; i < 4; i++) await ana.page.keyboard.press('Backspace')
   await ana.page.getByTestId('doc-title').fill('Plans')

@@ -4,7 +4,6 @@
  * minting a token for its own user (a demo arrangement, demo/src/devToken.ts). WebRTC is off: the relay is the one
  * path, so it alone decides what reaches the others (relay-less peers do not check rules, docs/guides/rules.md).
  */
-import { rm } from 'node:fs/promises'
 import { expect, test } from '@playwright/test'
 import {
   addShape,
@@ -16,20 +15,9 @@ import {
   waitSynced,
   type DemoUserPage,
 } from './support/demoPage.js'
-import { buildDemo, startDemoServer, type DemoServer } from './support/demoServer.js'
+import { serveDemo } from './support/demoServer.js'
 
-let dist: string
-let server: DemoServer
-
-test.beforeAll(async () => {
-  test.setTimeout(120_000)
-  dist = await buildDemo()
-  server = await startDemoServer({ staticDir: dist, rules: true })
-})
-test.afterAll(async () => {
-  await server?.close()
-  if (dist) await rm(dist, { recursive: true, force: true })
-})
+const demo = serveDemo({ rules: true })
 
 const relayOnly = { relay: true, webrtc: false } as const
 
@@ -45,8 +33,8 @@ test('RULES-4.2: a shape Ada locked cannot be moved by Bo, neither through the b
 }) => {
   test.setTimeout(120_000) // three users, each loading the demo in its own context
   const id = `rules-${process.pid}-${Date.now()}`
-  const ada = await openUser(browser, server.url, id, { name: 'Ada', settings: relayOnly })
-  const bo = await openUser(browser, server.url, id, { name: 'Bo', settings: relayOnly })
+  const ada = await openUser(browser, demo.server.url, id, { name: 'Ada', settings: relayOnly })
+  const bo = await openUser(browser, demo.server.url, id, { name: 'Bo', settings: relayOnly })
   for (const u of [ada, bo]) await waitSynced(u.page)
 
   // Ada creates a rectangle at (100, 100) (140 × 90, selected) and locks it.
@@ -91,7 +79,7 @@ test('RULES-4.2: a shape Ada locked cannot be moved by Bo, neither through the b
   expect(await rect(ada)).toMatchObject({ x: 120, y: 120, lockedByName: 'Ada' })
 
   // The relay's store: a third user loading the document from it sees the rectangle where Ada left it.
-  const cy = await openUser(browser, server.url, id, { name: 'Cy', settings: relayOnly })
+  const cy = await openUser(browser, demo.server.url, id, { name: 'Cy', settings: relayOnly })
   await waitFor(cy.page, (h) => h.shapes().some((s) => s.kind === 'ellipse'), null)
   expect(await rect(cy)).toMatchObject({ x: 120, y: 120, lockedByName: 'Ada' })
   await closeAll([ada, bo, cy])

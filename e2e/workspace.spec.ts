@@ -4,26 +4,14 @@
  * `weft serve` as a child process, the demo built once with Vite. Waits are on page state (`window.weftDemo`,
  * `window.weftWorkspace`), never fixed sleeps.
  */
-import { rm } from 'node:fs/promises'
 import { expect, test, type Page } from '@playwright/test'
 import type { WeftWorkspaceHook } from '../demo/src/workspaceHook.js'
 import { closeAll, hook, openUser, typeInEditor, waitFor, waitReady } from './support/demoPage.js'
-import { buildDemo, startDemoServer, type DemoServer } from './support/demoServer.js'
+import { serveDemo } from './support/demoServer.js'
 
-let dist: string
-let server: DemoServer
+const demo = serveDemo()
 let docCounter = 0
 const newDoc = (): string => `ws-${process.pid}-${++docCounter}`
-
-test.beforeAll(async () => {
-  test.setTimeout(120_000)
-  dist = await buildDemo()
-  server = await startDemoServer({ staticDir: dist })
-})
-test.afterAll(async () => {
-  await server?.close()
-  if (dist) await rm(dist, { recursive: true, force: true })
-})
 
 type WsWindow = Window & { weftWorkspace: WeftWorkspaceHook }
 
@@ -40,8 +28,8 @@ const row = (page: Page, id: string) => page.getByTestId('doc-list').locator(`li
 test('WS-CLIENT-1.3, 1.4, 2.1, 3.1 in the demo: A creates and renames a document; B sees it and opens it lazily; A deletes it and B’s list drops it', async ({
   browser,
 }) => {
-  const ana = await openUser(browser, server.url, newDoc(), { name: 'Ana' })
-  const ben = await openUser(browser, server.url, newDoc(), { name: 'Ben' })
+  const ana = await openUser(browser, demo.server.url, newDoc(), { name: 'Ana' })
+  const ben = await openUser(browser, demo.server.url, newDoc(), { name: 'Ben' })
   const first = await hook(ana.page, (h) => h.docId)
   await ana.page.getByTestId('new-doc').click()
   await waitFor(ana.page, (h, old) => h.ready && h.docId !== old, first)
@@ -81,7 +69,7 @@ test('WS-CLIENT-1.1 in the demo: the list works offline: after going offline and
   browser,
 }) => {
   const id = newDoc()
-  const ana = await openUser(browser, server.url, id, { name: 'Ana' })
+  const ana = await openUser(browser, demo.server.url, id, { name: 'Ana' })
   await ana.page.getByTestId('doc-title').fill('Kept offline')
   await ana.page.getByTestId('doc-title').press('Enter')
   await expect(row(ana.page, id).locator('a')).toHaveText('Kept offline')
@@ -110,7 +98,7 @@ test('WS-CLIENT-1.1 in the demo: the list works offline: after going offline and
   await ana.context.setOffline(false)
   await waitWorkspaceSynced(ana.page)
   await expect(ana.page.getByTestId('workspace-status')).toHaveText('Workspace synced')
-  const ben = await openUser(browser, server.url, newDoc(), { name: 'Ben' })
+  const ben = await openUser(browser, demo.server.url, newDoc(), { name: 'Ben' })
   await expect(row(ben.page, id).locator('a')).toHaveText('Renamed offline')
   await closeAll([ana, ben])
 })
@@ -119,7 +107,7 @@ test('WS-CLIENT-3.2, 6.1 in the demo: "Large workspace" creates 2,000 documents 
   browser,
 }) => {
   test.setTimeout(300_000)
-  const ana = await openUser(browser, server.url, newDoc(), { name: 'Ana' })
+  const ana = await openUser(browser, demo.server.url, newDoc(), { name: 'Ana' })
   // Every value the progress text takes, and the page's long tasks, while the documents are created.
   await ana.page.evaluate(() => {
     const seen = new Set<string>()
@@ -174,7 +162,7 @@ test('WS-CLIENT-3.2, 6.1 in the demo: "Large workspace" creates 2,000 documents 
     null,
     { timeout: 120_000 },
   )
-  const ben = await openUser(browser, server.url, newDoc(), { name: 'Ben' })
+  const ben = await openUser(browser, demo.server.url, newDoc(), { name: 'Ben' })
   await ben.page.waitForFunction((n) => (window as unknown as WsWindow).weftWorkspace.count() >= n, count)
   const target = (await ben.page.evaluate(
     () => (window as unknown as WsWindow).weftWorkspace.entries().find((e) => e.id.startsWith('bulk-'))?.id,

@@ -3,10 +3,11 @@
  * data dir, the build as its static dir), exactly as `npm start` serves it.
  */
 import { readFileSync } from 'node:fs'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { test } from '@playwright/test'
 import { startWeftServer } from '../../providers/test/integration/support/weftServer.js'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
@@ -63,5 +64,42 @@ export const startDemoServer = async ({
     url: `http://127.0.0.1:${server.port}`,
     dataDir: server.dataDir,
     close: () => server.stop(),
+  }
+}
+
+/** The demo one spec file serves: set once its `beforeAll` ran. */
+export interface ServedDemo {
+  /** The demo's build (a temp directory). */
+  readonly dist: string
+  readonly server: DemoServer
+}
+
+/**
+ * Registers the spec file's `beforeAll` (builds the demo once, starts {@link startDemoServer} on it with `options`)
+ * and `afterAll` (stops the server, removes the build); the returned object reads them once `beforeAll` ran.
+ */
+export const serveDemo = (options: Omit<DemoServerOptions, 'staticDir'> = {}): ServedDemo => {
+  let dist: string | undefined
+  let server: DemoServer | undefined
+  test.beforeAll(async () => {
+    test.setTimeout(120_000)
+    dist = await buildDemo()
+    server = await startDemoServer({ ...options, staticDir: dist })
+  })
+  test.afterAll(async () => {
+    await server?.close()
+    if (dist) await rm(dist, { recursive: true, force: true })
+  })
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the demo is served once beforeAll ran')
+    return value
+  }
+  return {
+    get dist() {
+      return started(dist)
+    },
+    get server() {
+      return started(server)
+    },
   }
 }
