@@ -4,16 +4,14 @@ import { choosePreload, openWorkspace, type CatalogueRecord, type PreloadPolicy 
 
 const SEED = 2_000
 
+/** A workspace with no network over a fresh memory store, preloading by `policy`, with clock `now`. */
+const openOffline = (policy: PreloadPolicy | undefined, now: () => number) =>
+  openWorkspace({ id: 'w', store: new MemoryDocStore(), connect: false, preload: policy, now })
+
 /** A workspace (offline) whose catalogue holds `SEED` records, and a counter of the records read from it. */
 const seeded = async (policy?: PreloadPolicy) => {
   let clock = 10_000
-  const ws = await openWorkspace({
-    id: 'w',
-    store: new MemoryDocStore(),
-    connect: false,
-    preload: policy,
-    now: () => ++clock,
-  })
+  const ws = await openOffline(policy, () => ++clock)
   const docs = ws.typed.root.documents
   ws.catalogue.doc.transact(() => {
     for (let i = 0; i < SEED; i++)
@@ -82,13 +80,7 @@ describe('workspace catalogue cost (issue #15)', () => {
       .concat([{ recent: 0 }, { recent: 3 }])
     for (const policy of all) {
       let clock = 1_000
-      const ws = await openWorkspace({
-        id: 'w',
-        store: new MemoryDocStore(),
-        connect: false,
-        preload: policy,
-        now: () => clock,
-      })
+      const ws = await openOffline(policy, () => clock)
       const docs = ws.typed.root.documents
       for (let step = 0; step < 300; step++) {
         const id = random(3) === 0 ? `n${random(10)}` : `d${random(30)}`

@@ -91,6 +91,19 @@ export interface WorkspaceFuzzOptions {
   readonly purges?: boolean
 }
 
+/** Zero of each count a seed reports (one seed's, or the sum over seeds). */
+const noCounts = () => ({
+  edits: 0,
+  creates: 0,
+  deletes: 0,
+  partitions: 0,
+  restarts: 0,
+  relayRestarts: 0,
+  compactions: 0,
+  evictions: 0,
+  purges: 0,
+})
+
 /** The outcome of one seed, with counts of what it exercised. */
 export interface WorkspaceFuzzResult {
   readonly seed: number
@@ -136,17 +149,7 @@ export async function runWorkspaceSeed(
   const relay = new MemoryWorkspaceRelay(net)
   let clock = 1_000
   const now = () => (clock += 1)
-  const counts = {
-    edits: 0,
-    creates: 0,
-    deletes: 0,
-    partitions: 0,
-    restarts: 0,
-    relayRestarts: 0,
-    compactions: 0,
-    evictions: 0,
-    purges: 0,
-  }
+  const counts = noCounts()
   /** Purge steps so far, and for each document deleted, the number of purge steps before its first delete. */
   let jumps = 0
   const deletedBefore = new Map<string, number>()
@@ -407,17 +410,7 @@ export async function runWorkspaceSeeds(
   options: Pick<WorkspaceFuzzOptions, 'purges'> = {},
 ): Promise<number> {
   const t0 = Date.now()
-  const total = {
-    edits: 0,
-    creates: 0,
-    deletes: 0,
-    partitions: 0,
-    restarts: 0,
-    relayRestarts: 0,
-    compactions: 0,
-    evictions: 0,
-    purges: 0,
-  }
+  const total = noCounts()
   let failed = 0
   for (let s = from; s < from + count; s++) {
     const r = await runWorkspaceSeed(s, { steps, ...options })
