@@ -4,14 +4,7 @@ import { pino } from 'pino'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
-import {
-  applyStoredDoc,
-  CATALOGUE_COLLECTION,
-  CloseCode,
-  docId,
-  purgeSeenMetaKey,
-  type DocStore,
-} from '@weft/core'
+import { applyStoredDoc, CloseCode, docId, type DocStore } from '@weft/core'
 import {
   decodeWorkspaceFrame,
   encodeDocFrame,
@@ -20,14 +13,14 @@ import {
   encodeSyncUpdate,
   type WorkspaceFrame,
 } from '@weft/core/protocol'
-import { SqliteDocStore } from '@weft/sqlite-store'
+import type { SqliteDocStore } from '@weft/sqlite-store'
 import { createWeftRelay, RoomGrant } from '../../src/index.js'
 import { memoryRelaySocketPair, type MemoryRelayClient } from '../../src/relay/MemoryRelaySocket.js'
 import { attachWhen } from '../../src/workspace/attachWhen.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { WorkspaceTestClient } from './WorkspaceTestClient.js'
+import { DAY, seededWorkspaceStore } from './seededWorkspace.js'
 
-const DAY = 24 * 60 * 60 * 1000
 const quiet = pino({ level: process.env['WEFT_TEST_LOG'] ?? 'silent' })
 let srv: TestServer | null = null
 const clients: WorkspaceTestClient[] = []
@@ -46,21 +39,7 @@ afterEach(async () => {
  * read of it is slow) and rejects while `failing` (the store cannot read it).
  */
 const seededStore = async () => {
-  const inner = new SqliteDocStore({ path: ':memory:' })
-  const catalogue = new Y.Doc()
-  const documents = catalogue.getMap(CATALOGUE_COLLECTION)
-  const gone = new Y.Map<unknown>()
-  gone.set('deleted', true)
-  gone.set('deletedAt', Date.now() - 2 * DAY)
-  documents.set('gone', gone)
-  documents.set('live', new Y.Map<unknown>())
-  await inner.append(docId('team/.catalogue'), Y.encodeStateAsUpdate(catalogue))
-  await inner.setMeta(docId('team/.catalogue'), purgeSeenMetaKey('gone'), String(Date.now() - 2 * DAY))
-  for (const id of ['gone', 'live']) {
-    const doc = new Y.Doc()
-    doc.getText('t').insert(0, `text of ${id}`)
-    await inner.append(docId(`team/${id}`), Y.encodeStateAsUpdate(doc))
-  }
+  const inner = await seededWorkspaceStore()
   let release: () => void = () => undefined
   const control = {
     gate: new Promise<void>((resolve) => (release = resolve)) as Promise<void> | null,

@@ -6,15 +6,14 @@ import WebSocket, { WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
-import { CATALOGUE_COLLECTION, CloseCode, docId, purgeSeenMetaKey } from '@weft/core'
+import { CloseCode, docId } from '@weft/core'
 import type { WorkspaceFrame } from '@weft/core/protocol'
-import { SqliteDocStore } from '@weft/sqlite-store'
 import { createWeftRelay, RoomGrant, WsRelaySocket } from '../../src/index.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { WorkspaceTestClient } from './WorkspaceTestClient.js'
+import { DAY, seededWorkspaceStore as seededStore } from './seededWorkspace.js'
 
-const DAY = 24 * 60 * 60 * 1000
 let srv: TestServer | null = null
 const clients: WorkspaceTestClient[] = []
 const stock: StockClient[] = []
@@ -27,27 +26,6 @@ afterEach(async () => {
   await srv?.close()
   srv = null
 })
-
-/** A store holding workspace `team`: `gone` deleted (and seen deleted by the relay) two days ago, `live` not deleted, each with some text. */
-const seededStore = async (): Promise<SqliteDocStore> => {
-  const store = new SqliteDocStore({ path: ':memory:' })
-  const catalogue = new Y.Doc()
-  const documents = catalogue.getMap(CATALOGUE_COLLECTION)
-  const gone = new Y.Map<unknown>()
-  gone.set('deleted', true)
-  gone.set('deletedAt', Date.now() - 2 * DAY)
-  documents.set('gone', gone)
-  documents.set('live', new Y.Map<unknown>())
-  await store.append(docId('team/.catalogue'), Y.encodeStateAsUpdate(catalogue))
-  // The relay saw the deletion two days ago (WS-PURGE-1: the retention counts from then).
-  await store.setMeta(docId('team/.catalogue'), purgeSeenMetaKey('gone'), String(Date.now() - 2 * DAY))
-  for (const id of ['gone', 'live']) {
-    const doc = new Y.Doc()
-    doc.getText('t').insert(0, `text of ${id}`)
-    await store.append(docId(`team/${id}`), Y.encodeStateAsUpdate(doc))
-  }
-  return store
-}
 
 /** The relay knows team's tombstones once a workspace socket's SUBSCRIBE to `gone` was refused. */
 const tombstonesKnown = async (url: string): Promise<void> => {
