@@ -1,7 +1,7 @@
 /** Shared fixtures of the rules tests: a board schema with rules, a relay hub in memory, typed writers. */
 import { pino } from 'pino'
 import * as Y from 'yjs'
-import { defineSchema, docId, openTyped, s, type DocStore } from '@weft/core'
+import { SyncSession, defineSchema, docId, openTyped, s, type DocStore } from '@weft/core'
 import { Feature, encodeRolledBack, encodeSyncUpdate } from '@weft/core/protocol'
 import { defineRules, unique, type Rules } from '@weft/core/rules'
 import { MemoryDocStore } from '@weft/core/testing'
@@ -12,6 +12,7 @@ import { RelayHub } from '../../src/relay/RelayHub.js'
 import type { RelayRulesOption } from '../../src/relay/rules/RelayRules.js'
 import { DEFAULT_LIMITS } from '../../src/ServerLimits.js'
 import { decodedAll, nextOf, sendStep1, weftHello } from '../relay/unit/memoryRelay.js'
+import { MemoryRelayTransport } from './memoryRelayTransport.js'
 
 export const board = defineSchema({
   name: 'board',
@@ -120,4 +121,39 @@ export class Writer {
     for (const m of decodedAll(this.client))
       if (m.type === 'sync-step2' || m.type === 'sync-update') Y.applyUpdate(this.doc, m.update)
   }
+}
+
+/** Resolves once `check()` holds, re-checked after every update of `doc`. */
+export const until = (doc: Y.Doc, check: () => boolean): Promise<void> =>
+  new Promise((resolve) => {
+    if (check()) return resolve()
+    const fn = () => {
+      if (!check()) return
+      doc.off('update', fn)
+      resolve()
+    }
+    doc.on('update', fn)
+  })
+
+/**
+ * A Weft client (SyncSession with durable acks, so it announces `rollback`) of `subject` in `room`, synced; its
+ * teardown is pushed onto `cleanups`.
+ */
+export const ruledClient = async (
+  r: ReturnType<typeof startRuledRelay>,
+  room: string,
+  subject: string,
+  cleanups: Array<() => Promise<void> | void>,
+) => {
+  const doc = new Y.Doc()
+  const typed = openTyped(doc, board)
+  const session = new SyncSession({ doc, durable: () => Promise.resolve() })
+  const transport = new MemoryRelayTransport(r.connect(room, subject))
+  session.addTransport(transport)
+  cleanups.push(
+    () => session.destroy(),
+    () => transport.destroy(),
+  )
+  await session.whenSynced()
+  return { doc, typed, session, transport }
 }

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { SyncSession, openTyped } from '@weft/core'
+import type { SyncSession } from '@weft/core'
 import { defineRules, unique, type Rules } from '@weft/core/rules'
 import { seededRandom } from '@weft/core/testing'
-import { MemoryRelayTransport } from './memoryRelayTransport.js'
-import { board, startRuledRelay } from './relayRules.js'
+import { board, ruledClient, startRuledRelay, until } from './relayRules.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -16,18 +15,6 @@ const shapesOf = (doc: Y.Doc) => doc.getMap('shapes').toJSON() as Record<string,
 /** The shapes of `doc` in a canonical form (ids sorted). */
 const canonical = (doc: Y.Doc): string =>
   JSON.stringify(Object.entries(shapesOf(doc)).sort(([a], [b]) => (a < b ? -1 : 1)))
-
-/** Resolves once `check()` holds, re-checked after every update of `doc`. */
-const until = (doc: Y.Doc, check: () => boolean): Promise<void> =>
-  new Promise((resolve) => {
-    if (check()) return resolve()
-    const fn = () => {
-      if (!check()) return
-      doc.off('update', fn)
-      resolve()
-    }
-    doc.on('update', fn)
-  })
 
 /** Resolves once the relay acknowledged everything `session` sent (refused updates are acknowledged too, RULES-5.3). */
 const settled = (session: SyncSession): Promise<void> => {
@@ -82,16 +69,7 @@ describe('rollback under random edits and rules (RULES-5)', () => {
       const subjects = ['alice', 'bob', 'carol']
       const clients = []
       for (const subject of subjects) {
-        const doc = new Y.Doc()
-        const typed = openTyped(doc, board)
-        const session = new SyncSession({ doc, durable: () => Promise.resolve() })
-        const transport = new MemoryRelayTransport(r.connect(room, subject))
-        session.addTransport(transport)
-        cleanups.push(
-          () => session.destroy(),
-          () => transport.destroy(),
-        )
-        await session.whenSynced()
+        const { doc, typed, session, transport } = await ruledClient(r, room, subject, cleanups)
         let rejected = 0
         session.on('rejected', ({ lost }) => {
           rejected++

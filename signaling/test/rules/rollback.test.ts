@@ -1,44 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { SyncSession, openDocument, openTyped } from '@weft/core'
+import { openDocument, openTyped } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { appendToLog } from '../relay/unit/memoryRelay.js'
 import { MemoryRelayTransport } from './memoryRelayTransport.js'
-import { board, startRuledRelay } from './relayRules.js'
+import { board, ruledClient, startRuledRelay, until } from './relayRules.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
-/** Resolves once `check()` holds, re-checked after every update of `doc`. */
-const until = (doc: Y.Doc, check: () => boolean): Promise<void> =>
-  new Promise((resolve) => {
-    if (check()) return resolve()
-    const fn = () => {
-      if (!check()) return
-      doc.off('update', fn)
-      resolve()
-    }
-    doc.on('update', fn)
-  })
-
 const shapesOf = (doc: Y.Doc) => doc.getMap('shapes').toJSON() as Record<string, Record<string, unknown>>
 
-/** A Weft client (SyncSession with durable acks, so it announces `rollback`) of `subject` in `room`. */
-const client = async (r: ReturnType<typeof startRuledRelay>, room: string, subject: string) => {
-  const doc = new Y.Doc()
-  const typed = openTyped(doc, board)
-  const session = new SyncSession({ doc, durable: () => Promise.resolve() })
-  const transport = new MemoryRelayTransport(r.connect(room, subject))
-  session.addTransport(transport)
-  cleanups.push(
-    () => session.destroy(),
-    () => transport.destroy(),
-  )
-  await session.whenSynced()
-  return { doc, typed, session, transport }
-}
+const client = (r: ReturnType<typeof startRuledRelay>, room: string, subject: string) =>
+  ruledClient(r, room, subject, cleanups)
 
 describe('the writer rolls back a rejected update (RULES-5)', () => {
   it('RULES-5.2 RULES-5.4 RULES-5.7: a non-owner moves a locked shape: refused, rolled back, still connected; its next valid edit is kept', async () => {
