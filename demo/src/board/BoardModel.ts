@@ -173,28 +173,43 @@ const geometry = (r: ShapeRowV1 | ShapeRowV2) => ({
   lockedByName: r.lockedByName,
 })
 
+/** The shapes table of either version, as {@link reads} uses it. */
+interface ShapesTable<R> {
+  values(): R[]
+  get(id: string): R | undefined
+  delete(id: string): { readonly ok: boolean }
+  observe(listener: () => void): () => void
+}
+
+/** What both versions read, delete and observe alike, their rows seen through `view`. */
+const reads = <R>(
+  shapes: ShapesTable<R>,
+  view: (r: R) => ShapeView,
+): Pick<VersionOps, 'list' | 'get' | 'remove' | 'observe'> => ({
+  list: () => shapes.values().map(view),
+  get: (id) => {
+    const r = shapes.get(id)
+    return r && view(r)
+  },
+  remove: (id) => shapes.delete(id).ok,
+  observe: (listener) => shapes.observe(() => listener()),
+})
+
 /** The board over a v1 document (`color`). */
 export const boardModelV1 = (
   typed: TypedDoc<typeof demoSchemaV1>,
   writer: WriterSource = savedWriter,
 ): BoardModel => {
   const shapes = typed.root.shapes
-  const view = (r: ShapeRowV1): ShapeView => ({ ...geometry(r), color: r.color })
   return common(
     {
       typed,
-      list: () => shapes.values().map(view),
-      get: (id) => {
-        const r = shapes.get(id)
-        return r && view(r)
-      },
+      ...reads(shapes, (r) => ({ ...geometry(r), color: r.color })),
       insert: ({ text, points, ...rest }) => {
         const res = shapes.insert({ ...rest, text: text ?? '', points: [...(points ?? [])] })
         return res.ok ? res.id : null
       },
       update: (id, patch) => shapes.update(id, patch).ok,
-      remove: (id) => shapes.delete(id).ok,
-      observe: (listener) => shapes.observe(() => listener()),
     },
     writer,
   )
@@ -206,23 +221,16 @@ export const boardModelV2 = (
   writer: WriterSource = savedWriter,
 ): BoardModel => {
   const shapes = typed.root.shapes
-  const view = (r: ShapeRowV2): ShapeView => ({ ...geometry(r), color: r.fill })
   return common(
     {
       typed,
-      list: () => shapes.values().map(view),
-      get: (id) => {
-        const r = shapes.get(id)
-        return r && view(r)
-      },
+      ...reads(shapes, (r) => ({ ...geometry(r), color: r.fill })),
       insert: ({ text, points, color, ...rest }) => {
         const res = shapes.insert({ ...rest, fill: color, text: text ?? '', points: [...(points ?? [])] })
         return res.ok ? res.id : null
       },
       update: (id, { color, ...box }) =>
         shapes.update(id, color === undefined ? box : { ...box, fill: color }).ok,
-      remove: (id) => shapes.delete(id).ok,
-      observe: (listener) => shapes.observe(() => listener()),
     },
     writer,
   )
