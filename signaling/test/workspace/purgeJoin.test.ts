@@ -187,21 +187,23 @@ describe('joins wait for the relay to read the catalogue (WS-PURGE-9)', () => {
 })
 
 describe('a workspace socket held until the catalogue is read (attachWhen)', () => {
+  /** A relay socket attached by `attachWhen` with `allowance` bytes, held until `release()`: `seen` lists what reached the handler. */
+  const held = (allowance = 1000) => {
+    const { relay: socket, client } = memoryRelaySocketPair()
+    const seen: string[] = []
+    let release: () => void = () => undefined
+    const ready = new Promise<void>((resolve) => (release = resolve))
+    attachWhen(
+      socket,
+      ready,
+      { onMessage: (data) => void seen.push(data.toString()), onClose: () => void seen.push('closed') },
+      allowance,
+    )
+    const send = (text: string) => client.send(new TextEncoder().encode(text))
+    return { client, seen, send, release: async () => (release(), await ready, await Promise.resolve()) }
+  }
+
   it('WS-PURGE-9: messages that arrive while the read runs are delivered in order once it ends; a close meanwhile reaches the handler then (its messages dropped, as a closed socket drops them)', async () => {
-    const held = () => {
-      const { relay: socket, client } = memoryRelaySocketPair()
-      const seen: string[] = []
-      let release: () => void = () => undefined
-      const ready = new Promise<void>((resolve) => (release = resolve))
-      attachWhen(
-        socket,
-        ready,
-        { onMessage: (data) => void seen.push(data.toString()), onClose: () => void seen.push('closed') },
-        1000,
-      )
-      const send = (text: string) => client.send(new TextEncoder().encode(text))
-      return { client, seen, send, release: async () => (release(), await ready, await Promise.resolve()) }
-    }
     const a = held()
     a.send('one')
     a.send('two')
@@ -222,22 +224,11 @@ describe('a workspace socket held until the catalogue is read (attachWhen)', () 
   })
 
   it('WS-PURGE-9: more than the allowance sent meanwhile closes the socket MemoryLimit (retryable), nothing delivered', async () => {
-    const { relay: socket, client } = memoryRelaySocketPair()
-    const seen: string[] = []
-    let release: () => void = () => undefined
-    const ready = new Promise<void>((resolve) => (release = resolve))
-    attachWhen(
-      socket,
-      ready,
-      { onMessage: (data) => void seen.push(data.toString()), onClose: () => void seen.push('closed') },
-      8,
-    )
+    const { client, seen, release } = held(8)
     client.send(new Uint8Array(5))
     client.send(new Uint8Array(5))
     expect(await client.closed).toMatchObject({ code: CloseCode.MemoryLimit, by: 'relay' })
-    release()
-    await ready
-    await Promise.resolve()
+    await release()
     expect(seen).toEqual(['closed'])
   })
 })
