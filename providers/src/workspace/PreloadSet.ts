@@ -1,6 +1,6 @@
 import type { Fields } from '@weft/core'
 import type { CatalogueRecord } from './catalogue.js'
-import { choosePreload, type PreloadPolicy } from './preloadPolicy.js'
+import { choosePreload, preloadsEntry, type PreloadPolicy } from './preloadPolicy.js'
 
 /** `a` ranks before `b` under `{ recent: n }`: later `updatedAt` first, ties by id. */
 const before = (a: { id: string; at: number }, b: { id: string; at: number }): boolean =>
@@ -52,7 +52,8 @@ export class PreloadSet<M extends Fields> {
     const n = this.#recent()
     if (n !== null) return this.#applyRecent(changed, n)
     for (const id of changed) {
-      const now = this.#pinned && !this.#pinned.has(id) ? false : this.#wanted(this.#read(id))
+      const e = this.#pinned && !this.#pinned.has(id) ? undefined : this.#read(id) // pinned: read only its ids
+      const now = e !== undefined && preloadsEntry(e, this.#policy, this.#pinned)
       if (now === this.#ids.has(id)) continue
       if (now) {
         this.#ids.add(id)
@@ -68,18 +69,6 @@ export class PreloadSet<M extends Fields> {
   #recent(): number | null {
     const p = this.#policy
     return typeof p === 'object' && 'recent' in p ? Math.max(0, Math.floor(p.recent)) : null
-  }
-
-  #wanted(e: CatalogueRecord<M> | undefined): boolean {
-    if (!e || e.deleted) return false
-    const p = this.#policy
-    if (p === 'all' || this.#pinned) return true
-    if (typeof p !== 'function') return false
-    try {
-      return p(e)
-    } catch {
-      return false // as choosePreload: a throwing predicate preloads nothing for that entry
-    }
   }
 
   #applyRecent(changed: Iterable<string>, n: number): { entered: string[]; left: string[] } {

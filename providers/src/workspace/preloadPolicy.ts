@@ -16,33 +16,40 @@ export type PreloadPolicy<M extends Fields = Fields> =
   | { readonly pinned: readonly string[] }
   | ((entry: CatalogueRecord<M>) => boolean)
 
+/**
+ * Whether `policy` preloads `entry`, for every policy but `{ recent: n }` (which ranks the whole catalogue); `pinned`:
+ * the ids of a `{ pinned }` policy as a set, else `null`. Deleted documents never are.
+ */
+export const preloadsEntry = <M extends Fields>(
+  entry: CatalogueRecord<M>,
+  policy: PreloadPolicy<M>,
+  pinned: ReadonlySet<string> | null,
+): boolean => {
+  if (entry.deleted) return false
+  if (policy === 'all') return true
+  if (pinned) return pinned.has(entry.id)
+  if (typeof policy !== 'function') return false
+  // An app predicate that throws preloads nothing for that entry: junk metadata never stops the workspace.
+  try {
+    return policy(entry)
+  } catch {
+    return false
+  }
+}
+
 /** The ids of the documents `policy` preloads among `entries` (a pure function of the catalogue). */
 export const choosePreload = <M extends Fields>(
   entries: readonly CatalogueRecord<M>[],
   policy: PreloadPolicy<M> | undefined,
 ): Set<string> => {
-  const live = entries.filter((e) => !e.deleted)
   if (policy === undefined) return new Set()
-  if (policy === 'all') return new Set(live.map((e) => e.id))
-  if (typeof policy === 'function') {
-    const out = new Set<string>()
-    for (const e of live) {
-      // An app predicate that throws preloads nothing for that entry: junk metadata never stops the workspace.
-      try {
-        if (policy(e)) out.add(e.id)
-      } catch {
-        continue
-      }
-    }
-    return out
+  if (typeof policy === 'object' && 'recent' in policy) {
+    const n = Math.max(0, Math.floor(policy.recent))
+    const sorted = entries
+      .filter((e) => !e.deleted)
+      .sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return new Set(sorted.slice(0, n).map((e) => e.id))
   }
-  if ('pinned' in policy) {
-    const pinned = new Set(policy.pinned)
-    return new Set(live.filter((e) => pinned.has(e.id)).map((e) => e.id))
-  }
-  const n = Math.max(0, Math.floor(policy.recent))
-  const sorted = [...live].sort(
-    (a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  )
-  return new Set(sorted.slice(0, n).map((e) => e.id))
+  const pinned = typeof policy === 'object' ? new Set(policy.pinned) : null
+  return new Set(entries.filter((e) => preloadsEntry(e, policy, pinned)).map((e) => e.id))
 }
