@@ -105,14 +105,20 @@ const carries = (data: Buffer, text: string): boolean => {
   return doc.getText('t').toString().includes(text)
 }
 
+/** Starts the server with alice and bob, both writers of `notes`, connected; alice has written `text` (stored). */
+const twoWriters = async (text: string): Promise<{ alice: TestClient; bob: TestClient }> => {
+  await start()
+  permissions.set('alice', { notes: 'write' })
+  permissions.set('bob', { notes: 'write' })
+  const alice = await openClient('/relay/notes', 'alice')
+  const bob = await openClient('/relay/notes', 'bob')
+  await writeStored(alice, text)
+  return { alice, bob }
+}
+
 describe('revalidating live connections (RELAY-4.5 to RELAY-4.9)', () => {
   it('RELAY-4.5: a writer whose access is revoked is closed with AccessRevoked and its next bytes are not stored', async () => {
-    await start()
-    permissions.set('alice', { notes: 'write' })
-    permissions.set('bob', { notes: 'write' })
-    const alice = await openClient('/relay/notes', 'alice')
-    const bob = await openClient('/relay/notes', 'bob')
-    await writeStored(alice, 'before')
+    const { alice, bob } = await twoWriters('before')
 
     permissions.delete('alice')
     const result = await server().revalidate({ subject: 'alice' })
@@ -141,12 +147,7 @@ describe('revalidating live connections (RELAY-4.5 to RELAY-4.9)', () => {
   })
 
   it('RELAY-4.6: a writer downgraded to read stays connected, and its next update is refused with ReadOnly, nothing stored', async () => {
-    await start()
-    permissions.set('alice', { notes: 'write' })
-    permissions.set('bob', { notes: 'write' })
-    const alice = await openClient('/relay/notes', 'alice')
-    const bob = await openClient('/relay/notes', 'bob')
-    await writeStored(alice, 'alice wrote')
+    const { alice, bob } = await twoWriters('alice wrote')
 
     permissions.set('alice', { notes: 'read' })
     expect(await server().revalidate()).toMatchObject({ checked: 2, downgraded: 1, kept: 1, closed: 0 })
