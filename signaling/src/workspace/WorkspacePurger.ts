@@ -7,6 +7,7 @@ import {
   isWorkspaceIndexed,
   loadCataloguePurgeState,
   purgeSeenMetaKey,
+  purgeWorkspaceDoc,
   splitWorkspaceDoc,
   workspaceDocId,
   workspaceDocKeys,
@@ -274,10 +275,7 @@ export class WorkspacePurger {
           held.push(room)
           continue
         }
-        for (const key of keys) {
-          await store.remove(key)
-          listing.delete(key)
-        }
+        for (const key of await purgeWorkspaceDoc(store, workspace, doc, keys)) listing.delete(key)
         known.clean.add(doc)
         purged.push(room)
         removed++
