@@ -157,3 +157,21 @@ export const ruledClient = async (
   await session.whenSynced()
   return { doc, typed, session, transport }
 }
+
+/** Resolves once the relay acknowledged everything `session` sent (refused updates are acknowledged too, RULES-5.3). */
+export const settled = (session: SyncSession): Promise<void> => {
+  const done = () =>
+    session.paths.every(({ transport, peer }) => {
+      const info = session.pathInfo(transport, peer)
+      return info !== undefined && info.ackedSeq === info.sentSeq
+    })
+  if (done()) return Promise.resolve()
+  return new Promise((resolve) => {
+    const fn = () => {
+      if (!done()) return
+      session.off('ack', fn)
+      resolve()
+    }
+    session.on('ack', fn)
+  })
+}

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import type { SyncSession } from '@weft/core'
 import { defineRules, unique, type Rules } from '@weft/core/rules'
 import { seededRandom } from '@weft/core/testing'
-import { board, ruledClient, startRuledRelay, until } from './relayRules.js'
+import { board, ruledClient, settled, startRuledRelay, until } from './relayRules.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -15,24 +14,6 @@ const shapesOf = (doc: Y.Doc) => doc.getMap('shapes').toJSON() as Record<string,
 /** The shapes of `doc` in a canonical form (ids sorted). */
 const canonical = (doc: Y.Doc): string =>
   JSON.stringify(Object.entries(shapesOf(doc)).sort(([a], [b]) => (a < b ? -1 : 1)))
-
-/** Resolves once the relay acknowledged everything `session` sent (refused updates are acknowledged too, RULES-5.3). */
-const settled = (session: SyncSession): Promise<void> => {
-  const done = () =>
-    session.paths.every(({ transport, peer }) => {
-      const info = session.pathInfo(transport, peer)
-      return info !== undefined && info.ackedSeq === info.sentSeq
-    })
-  if (done()) return Promise.resolve()
-  return new Promise((resolve) => {
-    const fn = () => {
-      if (!done()) return
-      session.off('ack', fn)
-      resolve()
-    }
-    session.on('ack', fn)
-  })
-}
 
 /** A random rule set over the board schema. */
 const randomRules = (

@@ -4,7 +4,7 @@ import { openDocument, openTyped } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { appendToLog } from '../relay/unit/memoryRelay.js'
 import { MemoryRelayTransport } from './memoryRelayTransport.js'
-import { board, ruledClient, startRuledRelay, until } from './relayRules.js'
+import { board, ruledClient, settled, startRuledRelay, until } from './relayRules.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -43,12 +43,7 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     await until(alice.doc, () => shapesOf(alice.doc).b !== undefined)
     expect(shapesOf(alice.doc)).toEqual(shapesOf(bob.doc))
     await until(bob.doc, () => true)
-    const ackedAll = () => {
-      const info = bob.session.paths[0] && bob.session.pathInfo(bob.transport, bob.session.paths[0].peer)
-      return info !== undefined && info.ackedSeq === info.sentSeq
-    }
-    if (!ackedAll())
-      await new Promise<void>((resolve) => bob.session.on('ack', () => ackedAll() && resolve()))
+    await settled(bob.session)
     expect(shapesOf(await r.stored('board-1'))).toEqual(shapesOf(bob.doc))
     // The state vector of bob's document no longer holds the retired id's refused clocks: both sides agree.
     const storedDoc = await r.stored('board-1')
@@ -111,11 +106,7 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     // Accepted long ago: bob creates a shape of his own and deletes it.
     bob.typed.root.shapes.insert({ name: 'gone', x: 1, author: 'bob' }, { id: 'gone' })
     bob.typed.root.shapes.delete('gone')
-    const info = () => bob.session.pathInfo(bob.transport, bob.session.paths[0]?.peer ?? ('' as never))
-    if (info()?.ackedSeq !== info()?.sentSeq)
-      await new Promise<void>((resolve) =>
-        bob.session.on('ack', () => info()?.ackedSeq === info()?.sentSeq && resolve()),
-      )
+    await settled(bob.session)
 
     // Offline: a refused edit. On reconnect, bob's step 2 carries it with the document's whole delete set.
     bob.session.removeTransport(bob.transport)
@@ -155,11 +146,7 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     bob.typed.root.shapes.delete('p')
     // Unacknowledged: a rollback may need it back.
     expect(holds()).toBe(true)
-    const info = () => bob.session.pathInfo(bob.transport, bob.session.paths[0]?.peer ?? ('' as never))
-    if (info()?.ackedSeq !== info()?.sentSeq)
-      await new Promise<void>((resolve) =>
-        bob.session.on('ack', () => info()?.ackedSeq === info()?.sentSeq && resolve()),
-      )
+    await settled(bob.session)
     // Acknowledged: the full state (a compaction, a step 2 to a new peer) no longer carries the deleted text.
     expect(holds()).toBe(false)
     expect(shapesOf(bob.doc).p).toBeUndefined()
@@ -172,13 +159,6 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     alice.typed.root.shapes.insert({ name: 'a', x: 10, author: 'alice' }, { id: 'a' })
     const bob = await client(r, 'board-6', 'bob')
     await until(bob.doc, () => shapesOf(bob.doc).a?.x === 10)
-    const info = () => bob.session.pathInfo(bob.transport, bob.session.paths[0]?.peer ?? ('' as never))
-    const settled = async () => {
-      if (info()?.ackedSeq !== info()?.sentSeq)
-        await new Promise<void>((resolve) =>
-          bob.session.on('ack', () => info()?.ackedSeq === info()?.sentSeq && resolve()),
-        )
-    }
     const retired: number[] = []
     const drawn: number[] = []
     for (let i = 0; i < 3; i++) {
@@ -193,7 +173,7 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
       await rejected
       // The rollback's id is above the retired one (a replay before the compaction shows the restored value).
       expect(drawn[i]).toBeGreaterThan(retired[i] as number)
-      await settled()
+      await settled(bob.session)
       // Settled: a fresh id, no longer tied to the retired one; the next rollback draws above this one only.
       expect(bob.doc.clientID).not.toBe(drawn[i])
     }
@@ -225,11 +205,7 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     ;(bob.doc.getMap('shapes').get('bad') as Y.Map<unknown>).set('x', 5) // refused: bob creates a shape of alice's
     // Each restore of the invalid value is refused; the third rollback no longer restores, and everything settles.
     await third
-    const info = () => bob.session.pathInfo(bob.transport, bob.session.paths[0]?.peer ?? ('' as never))
-    if (info()?.ackedSeq !== info()?.sentSeq)
-      await new Promise<void>((resolve) =>
-        bob.session.on('ack', () => info()?.ackedSeq === info()?.sentSeq && resolve()),
-      )
+    await settled(bob.session)
     expect(rules).toEqual(['shapes.owner', 'shapes.schema', 'shapes.schema'])
     expect(bob.transport.client.closeInfo).toBeNull()
   })
