@@ -87,6 +87,17 @@ const seed = async (store: DocStore): Promise<void> => {
   await store.append(docId('team/gone-not'), textUpdate('a document whose id starts like the purged one'))
 }
 
+/** Only the DocStore methods of `inner` (no workspaceSeq, changesSince or workspaces), with `load` if given. */
+const plainStore = (inner: DocStore, load: DocStore['load'] = (id) => inner.load(id)): DocStore => ({
+  load,
+  append: (id, u, o) => inner.append(id, u, o),
+  compact: (id, s, c, o) => inner.compact(id, s, c, o),
+  setMeta: (id, k, v) => inner.setMeta(id, k, v),
+  remove: (id) => inner.remove(id),
+  list: () => inner.list(),
+  close: () => inner.close(),
+})
+
 describe('the relay purge of deleted workspace documents', () => {
   it('WS-PURGE-2: the tombstones of a catalogue as the client writes it; junk records read as the schema reads them', async () => {
     const store = new MemoryDocStore()
@@ -186,16 +197,7 @@ describe('the relay purge of deleted workspace documents', () => {
 
   it('WS-PURGE-4: a store without a WorkspaceIndex is swept from its listing', async () => {
     const inner = new MemoryDocStore()
-    // Only the DocStore methods: no workspaceSeq, changesSince or workspaces.
-    const plain: DocStore = {
-      load: (id: DocId) => inner.load(id),
-      append: (id, u, o) => inner.append(id, u, o),
-      compact: (id, s, c, o) => inner.compact(id, s, c, o),
-      setMeta: (id, k, v) => inner.setMeta(id, k, v),
-      remove: (id) => inner.remove(id),
-      list: () => inner.list(),
-      close: () => inner.close(),
-    }
+    const plain = plainStore(inner)
     await seed(plain)
     expect(await purger(plain).sweep()).toEqual({ read: 1, purged: ['team/gone'], held: [] })
     expect(await plain.list()).not.toContain('team/gone~epoch~2')
@@ -285,21 +287,13 @@ describe('the relay purge of deleted workspace documents', () => {
     let release: () => void = () => undefined
     let gate: Promise<void> | null = new Promise((resolve) => (release = resolve))
     let failing = false
-    const store: DocStore = {
-      load: async (id: DocId) => {
-        if (id === 'team/.catalogue') {
-          if (gate) await gate
-          if (failing) throw new Error('the store is down')
-        }
-        return inner.load(id)
-      },
-      append: (id, u, o) => inner.append(id, u, o),
-      compact: (id, s, c, o) => inner.compact(id, s, c, o),
-      setMeta: (id, k, v) => inner.setMeta(id, k, v),
-      remove: (id) => inner.remove(id),
-      list: () => inner.list(),
-      close: () => inner.close(),
-    }
+    const store = plainStore(inner, async (id: DocId) => {
+      if (id === 'team/.catalogue') {
+        if (gate) await gate
+        if (failing) throw new Error('the store is down')
+      }
+      return inner.load(id)
+    })
     const p = purger(store)
     let answered: string | null = null
     const verdict = p.verdict('team/gone').then((v) => (answered = v))
