@@ -1,17 +1,10 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ObservableV2 } from 'lib0/observable'
-import {
-  CATALOGUE_DOC,
-  WeftError,
-  WeftErrorCode,
-  isWorkspaceDocId,
-  type PeerId,
-  type Transport,
-} from '@weft/core'
+import { type PeerId, type Transport } from '@weft/core'
 import { decodeWorkspaceFrame } from '@weft/core/protocol'
 import type { PeerSummary, PeerSummaryReport, PeerSummarySource } from './peerSummary.js'
-import { WorkspaceBroadcastTransport, type Envelope } from './WorkspaceBroadcast.js'
+import { WorkspaceBroadcastTransport, addDocTransport, type Envelope } from './WorkspaceBroadcast.js'
 
 /** Control frames of a {@link DocMux} (DOC frames are the workspace wire's kind 0, WS-WIRE-1). */
 const Kind = { Hello: 64, Here: 65, Bye: 66, Summary: 67 } as const
@@ -65,36 +58,27 @@ export class DocMux extends ObservableV2<DocMuxEvents> implements PeerSummarySou
    * asking again while the first is alive throws, as does asking after {@link close}.
    */
   transportFor(docId: string): WorkspaceBroadcastTransport {
-    if (this.#closed)
-      throw new WeftError(WeftErrorCode.Destroyed, `workspace mux ${this.workspace} was closed`)
-    if (docId !== CATALOGUE_DOC && !isWorkspaceDocId(docId))
-      throw new WeftError(WeftErrorCode.InvalidArgument, `not a document id: ${JSON.stringify(docId)}`)
-    if (this.#transports.has(docId))
-      throw new WeftError(WeftErrorCode.InvalidArgument, `document ${docId} already has a transport`)
     const max = this.base.maxMessageSize
-    const transport = new WorkspaceBroadcastTransport(
-      this.workspace,
+    return addDocTransport(
+      {
+        label: `workspace mux ${this.workspace}`,
+        closed: this.#closed,
+        transports: this.#transports,
+        summary: () => this.#summary,
+        update: () => this.#update(),
+      },
       docId,
-      {
-        id: 'local',
-        post: (e) => this.#post(e),
-        connected: () => this.#update(),
-        released: () => {
-          this.#transports.delete(docId)
-          this.#summary?.unloaded(docId)
-          this.#update()
-        },
-        joined: () => {},
-        left: () => {},
-      },
-      {
-        kind: this.base.kind,
-        ...(max === undefined ? {} : { maxMessageSize: max - FRAME_OVERHEAD - utf8Length(docId) }),
-      },
+      (common) =>
+        new WorkspaceBroadcastTransport(
+          this.workspace,
+          docId,
+          { ...common, id: 'local', post: (e) => this.#post(e), joined: () => {}, left: () => {} },
+          {
+            kind: this.base.kind,
+            ...(max === undefined ? {} : { maxMessageSize: max - FRAME_OVERHEAD - utf8Length(docId) }),
+          },
+        ),
     )
-    this.#transports.set(docId, transport)
-    this.#summary?.loaded(docId)
-    return transport
   }
 
   /** Runs `summary` with every peer of the shared transport (WS-PEER-1; `openWorkspace` attaches its own). */

@@ -99,27 +99,28 @@ export class WorkspaceBroadcast extends ObservableV2<WorkspaceBroadcastEvents> i
    * asking again while the first is alive throws, as does asking after {@link close}.
    */
   transportFor(docId: string): WorkspaceBroadcastTransport {
-    if (this.#closed)
-      throw new WeftError(WeftErrorCode.Destroyed, `workspace broadcast ${this.workspace} was closed`)
-    if (docId !== CATALOGUE_DOC && !isWorkspaceDocId(docId))
-      throw new WeftError(WeftErrorCode.InvalidArgument, `not a document id: ${JSON.stringify(docId)}`)
-    if (this.#transports.has(docId))
-      throw new WeftError(WeftErrorCode.InvalidArgument, `document ${docId} already has a transport`)
-    const transport = new WorkspaceBroadcastTransport(this.workspace, docId, {
-      post: (e) => this.#post(e),
-      connected: () => this.#update(),
-      released: () => {
-        this.#transports.delete(docId)
-        this.#summary?.unloaded(docId)
-        this.#update()
-      },
-      joined: (peer) => this.#joined(peer),
-      left: (peer) => this.#left(peer),
-      id: this.id,
-    })
-    this.#transports.set(docId, transport)
-    this.#summary?.loaded(docId)
-    return transport
+    return addDocTransport(
+      this.#medium(),
+      docId,
+      (common) =>
+        new WorkspaceBroadcastTransport(this.workspace, docId, {
+          ...common,
+          post: (e) => this.#post(e),
+          joined: (peer) => this.#joined(peer),
+          left: (peer) => this.#left(peer),
+          id: this.id,
+        }),
+    )
+  }
+
+  #medium(): DocTransportMedium {
+    return {
+      label: `workspace broadcast ${this.workspace}`,
+      closed: this.#closed,
+      transports: this.#transports,
+      summary: () => this.#summary,
+      update: () => this.#update(),
+    }
   }
 
   /**
@@ -212,6 +213,48 @@ export class WorkspaceBroadcast extends ObservableV2<WorkspaceBroadcastEvents> i
     }
     this.#transports.get(raw.doc)?.received(raw)
   }
+}
+
+/** What {@link addDocTransport} reads of a workspace medium (`WorkspaceBroadcast`, `DocMux`). */
+export interface DocTransportMedium {
+  /** The medium in errors, e.g. `workspace broadcast W`. */
+  readonly label: string
+  readonly closed: boolean
+  /** The medium's live transports by document id. */
+  readonly transports: Map<string, WorkspaceBroadcastTransport>
+  /** The peer summary attached now, if any. */
+  summary(): PeerSummary | null
+  /** Re-reads whether the medium is wanted (a transport connected, disconnected or went away). */
+  update(): void
+}
+
+/**
+ * The `transportFor` of every workspace medium: one transport per document at a time, none after the medium is
+ * closed; `make` gets the port's `connected` and `released`, which keep `transports` and the peer summary's loaded
+ * documents up to date.
+ */
+export const addDocTransport = (
+  medium: DocTransportMedium,
+  docId: string,
+  make: (common: Pick<BroadcastPort, 'connected' | 'released'>) => WorkspaceBroadcastTransport,
+): WorkspaceBroadcastTransport => {
+  const { transports } = medium
+  if (medium.closed) throw new WeftError(WeftErrorCode.Destroyed, `${medium.label} was closed`)
+  if (docId !== CATALOGUE_DOC && !isWorkspaceDocId(docId))
+    throw new WeftError(WeftErrorCode.InvalidArgument, `not a document id: ${JSON.stringify(docId)}`)
+  if (transports.has(docId))
+    throw new WeftError(WeftErrorCode.InvalidArgument, `document ${docId} already has a transport`)
+  const transport = make({
+    connected: () => medium.update(),
+    released: () => {
+      transports.delete(docId)
+      medium.summary()?.unloaded(docId)
+      medium.update()
+    },
+  })
+  transports.set(docId, transport)
+  medium.summary()?.loaded(docId)
+  return transport
 }
 
 /** What a {@link WorkspaceBroadcastTransport} needs of its {@link WorkspaceBroadcast}. */
