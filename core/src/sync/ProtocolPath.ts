@@ -273,14 +273,7 @@ export class ProtocolPath<M extends Sendable = Uint8Array> {
     // The peer moved (to ours, or to a winning epoch): our step 1 asks it again for what it holds, or for its offer.
     if ((decision === 'reannounce' || decision === 'announce') && this.#greets) this.greet()
     if (decision === 'sync' || decision === 'reannounce') {
-      const seq = this.nextSeq()
-      for (const m of this.#state.answer(stateVector, seq, epochTag(record))) {
-        this.send(m)
-        if (seq !== null && this.#keeps && m instanceof Uint8Array) {
-          const sent = decodeMessage(m)
-          if (sent.type === 'sync-step2') this.keep(seq, sent.update)
-        }
-      }
+      for (const m of this.#state.answer(stateVector, this.nextSeq(), epochTag(record))) this.send(m)
     } else if (decision === 'offer') this.#offer(theirs, stateVector, false)
     else if (decision === 'stale' && this.#side.closesStale) {
       this.#sink.refuse('stale-epoch', 'the document history was reset; reload it')

@@ -166,6 +166,14 @@ export type SyncSessionEvents = {
  * step 2 and the updates after it, while a step 2 of this side may still be refused) and, per client id, the clock
  * below which this side's items are acknowledged.
  */
+/** A step 2 this side answered (RULES-5.2, 5.3): its sequence number, client id and clock then, and its update. */
+interface Answered {
+  readonly seq: number
+  readonly client: number
+  readonly clock: number
+  readonly update: Uint8Array
+}
+
 interface Held {
   /** Delete sets received from the peer since its last step 2. */
   deleteSets: DeleteSet[]
@@ -223,8 +231,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #redraw = false
   /** RULES-5.3: per path, what its peer holds (only with `rollback`). */
   readonly #held = new WeakMap<SessionPath, Held>()
-  /** The step 2 just answered (sequence number, client id, clock), claimed by the path that asked for it. */
-  #answered: { seq: number; client: number; clock: number } | null = null
+  /** The step 2 just answered, claimed by the path that asked for it. */
+  #answered: Answered | null = null
   #pendingAckPaths = new Set<SessionPath>()
 
   constructor(options: SyncSessionOptions) {
@@ -256,11 +264,12 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#state = {
       stateVector: () => Y.encodeStateVector(this.#doc),
       answer: (sv, seq, tag) => {
+        const update = Y.encodeStateAsUpdate(this.#doc, sv)
         if (seq !== null && this.#rollback) {
           const client = this.#doc.clientID
-          this.#answered = { seq, client, clock: Y.getState(this.#doc.store, client) }
+          this.#answered = { seq, client, clock: Y.getState(this.#doc.store, client), update }
         }
-        return [encodeSyncStep2(Y.encodeStateAsUpdate(this.#doc, sv), seq, tag)]
+        return [encodeSyncStep2(update, seq, tag)]
       },
       epochRecord: () => this.#record,
       offerFor: (peerEpoch) => this.#offerFor(peerEpoch),
@@ -614,10 +623,13 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       case 'sync-step1': {
         this.#answered = null
         path.step1(message.stateVector, message.hello)
-        const answered = this.#answered as { seq: number; client: number; clock: number } | null
+        const answered = this.#answered as Answered | null
         if (answered !== null) {
+          // RULES-5.2: the step 2 is kept until acknowledged, like every numbered update.
+          path.keep(answered.seq, answered.update)
           const held = this.#heldOf(path)
-          held.sent.push({ ...answered, step2: true, mark: this.#localChanges })
+          const { seq, client, clock } = answered
+          held.sent.push({ seq, client, clock, step2: true, mark: this.#localChanges })
           held.tracking = true
           this.#answered = null
         }
