@@ -2,9 +2,14 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ObservableV2 } from 'lib0/observable'
 import { type PeerId, type Transport } from '@weft/core'
-import { decodeWorkspaceFrame } from '@weft/core/protocol'
 import type { PeerSummary, PeerSummaryReport, PeerSummarySource } from './peerSummary.js'
-import { WorkspaceBroadcastTransport, addDocTransport, type Envelope } from './WorkspaceBroadcast.js'
+import {
+  WorkspaceBroadcastTransport,
+  addDocTransport,
+  anyConnected,
+  routeDocFrame,
+  type Envelope,
+} from './WorkspaceBroadcast.js'
 
 /** Control frames of a {@link DocMux} (DOC frames are the workspace wire's kind 0, WS-WIRE-1). */
 const Kind = { Hello: 64, Here: 65, Bye: 66, Summary: 67 } as const
@@ -105,7 +110,7 @@ export class DocMux extends ObservableV2<DocMuxEvents> implements PeerSummarySou
 
   /** Connects the shared transport while a document is connected, disconnects it when none is. */
   #update(): void {
-    const wanted = !this.#closed && [...this.#transports.values()].some((t) => t.status === 'connected')
+    const wanted = !this.#closed && anyConnected(this.#transports)
     if (wanted === this.#connected) return
     this.#connected = wanted
     if (wanted) void this.base.connect()
@@ -162,9 +167,7 @@ export class DocMux extends ObservableV2<DocMuxEvents> implements PeerSummarySou
       return // not ours: ignored
     }
     if (kind === 0) {
-      const decoded = decodeWorkspaceFrame(data)
-      if (!decoded.ok || decoded.frame.kind !== 'doc') return
-      this.#transports.get(decoded.frame.doc)?.receivedMessage(from, decoded.frame.message)
+      routeDocFrame(this.#transports, from, data)
     } else if (kind === Kind.Summary) {
       this.#summary?.received(from, data.subarray(d.pos), (msg) => this.#sendSummary(from, msg), this.#report)
     } else if (kind === Kind.Hello || kind === Kind.Here || kind === Kind.Bye) {

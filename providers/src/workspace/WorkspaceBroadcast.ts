@@ -182,7 +182,7 @@ export class WorkspaceBroadcast extends ObservableV2<WorkspaceBroadcastEvents> i
 
   /** Opens the channel while a document is connected, closes it when none is. */
   #update(): void {
-    const wanted = !this.#closed && [...this.#transports.values()].some((t) => t.status === 'connected')
+    const wanted = !this.#closed && anyConnected(this.#transports)
     if (wanted && !this.#channel) {
       const channel = new BroadcastChannel(this.#name)
       channel.onmessage = (ev: MessageEvent) => this.#receive(ev.data)
@@ -206,9 +206,7 @@ export class WorkspaceBroadcast extends ObservableV2<WorkspaceBroadcastEvents> i
     }
     if (raw.t === 'msg') {
       if (raw.to !== null && raw.to !== this.id) return
-      const decoded = decodeWorkspaceFrame(raw.frame)
-      if (!decoded.ok || decoded.frame.kind !== 'doc') return // another tab's junk harms nobody
-      this.#transports.get(decoded.frame.doc)?.receivedMessage(peerId(raw.from), decoded.frame.message)
+      routeDocFrame(this.#transports, peerId(raw.from), raw.frame) // another tab's junk harms nobody
       return
     }
     this.#transports.get(raw.doc)?.received(raw)
@@ -255,6 +253,23 @@ export const addDocTransport = (
   transports.set(docId, transport)
   medium.summary()?.loaded(docId)
   return transport
+}
+
+/** A DOC frame (WS-WIRE-1) from `from` to its document's transport in `transports`; anything else is ignored. */
+export const routeDocFrame = (
+  transports: ReadonlyMap<string, WorkspaceBroadcastTransport>,
+  from: PeerId,
+  frame: Uint8Array,
+): void => {
+  const decoded = decodeWorkspaceFrame(frame)
+  if (decoded.ok && decoded.frame.kind === 'doc')
+    transports.get(decoded.frame.doc)?.receivedMessage(from, decoded.frame.message)
+}
+
+/** Whether a transport of `transports` is connected: a workspace medium is wanted while one is. */
+export const anyConnected = (transports: ReadonlyMap<string, WorkspaceBroadcastTransport>): boolean => {
+  for (const t of transports.values()) if (t.status === 'connected') return true
+  return false
 }
 
 /** What a {@link WorkspaceBroadcastTransport} needs of its {@link WorkspaceBroadcast}. */
