@@ -68,6 +68,7 @@ export {
   type PathRef,
   type EpochOfferSource,
 } from './sync/SyncSession.js'
+export type { SessionRules } from './sync/PeerRules.js'
 export {
   EpochManager,
   type EpochManagerOptions,

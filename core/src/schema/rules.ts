@@ -5,6 +5,7 @@
  * transaction into those records ({@link touchedRecords}, {@link readRuleRecord}). The relay checks every incoming
  * update with them (`weft serve --rules`); the same module runs in clients.
  */
+import { equalityDeep } from 'lib0/function'
 import * as Y from 'yjs'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
 import { RESERVED_PREFIX, type Schema } from './defineSchema.js'
@@ -22,6 +23,9 @@ export interface Writer {
   /** The token's claims (its JWT payload), or `{}`. */
   readonly claims: Readonly<Record<string, unknown>>
 }
+
+/** A writer without a verified identity (no subject, no claims): owns nothing (RULES-2.3). */
+export const ANONYMOUS_WRITER: Writer = Object.freeze({ subject: undefined, claims: Object.freeze({}) })
 
 /** What a `create`, `update` or `delete` rule is given about one changed record. */
 export interface RuleContext extends Writer {
@@ -217,7 +221,13 @@ const refuse = (ruleId: string, path: readonly PathSegment[], reason: string): R
   reason,
 })
 
-const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b)
+/**
+ * Whether two plain values (records, field values) are deep-equal: the one comparison of rules (RULES-5.5, `immutable`,
+ * `unique`, the owner field).
+ */
+export const samePlain = (a: unknown, b: unknown): boolean => equalityDeep(a, b)
+
+const same = samePlain
 
 /** The records of a collection after the change, for constraints and references. */
 export type CollectionReader = (collection: string) => ReadonlyMap<string, PlainRecord>
@@ -448,3 +458,5 @@ export const readRuleCollection = (
   }
   return out
 }
+
+export { DEPENDS_ON_REJECTED, RulesView } from '../rules/RulesView.js'

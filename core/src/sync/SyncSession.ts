@@ -8,6 +8,7 @@ import {
   Feature,
   encodeAwareness,
   encodeEpochRequest,
+  encodeRejected,
   encodeRolledBack,
   encodeSyncStep2,
   encodeSyncUpdate,
@@ -19,6 +20,7 @@ import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { isEpochOrigin } from './epochOrigin.js'
 import { epochIdOf } from './epochRules.js'
+import { PeerRules, type SessionRules } from './PeerRules.js'
 import { ProtocolPath } from './ProtocolPath.js'
 import type { EpochOffering, ProtocolDocState, ProtocolSide, Rejection } from './protocolPorts.js'
 import {
@@ -78,6 +80,13 @@ export interface SyncSessionOptions {
    * COMPACT-5.1), or `null` when this side never was in `peerEpoch`. Default: offer the current record, no catch-up.
    */
   readonly epochLineage?: EpochLineage
+  /**
+   * Check what peers send against the document's rules (docs/spec/rules.md, RULES-6; docs/guides/rules.md): an update
+   * that arrives on a path that is not an authority (a relay that checks these rules) is checked before it is
+   * applied; one that breaks a rule is neither applied nor passed on (`refused` event), and a writer that can roll
+   * back is told as a relay tells it (`rejected` message, then a fence until it says `rolled-back`).
+   */
+  readonly rules?: SessionRules
 }
 
 /** What a session offers a peer in an older epoch (see {@link SyncSessionOptions.epochLineage}). */
@@ -153,6 +162,12 @@ export type SyncSessionEvents = {
         readonly removed: RemovedRange
       },
   ) => void
+  /**
+   * RULES-6.2: an update from a peer broke the document's rules and was not applied nor passed on. `told`: the peer
+   * was sent a `rejected` message (it rolls back, RULES-6.3); otherwise it was refused silently (the peer cannot roll
+   * back, or an authority path is open, RULES-6.5).
+   */
+  refused: (event: PathRef & Rejection & { readonly told: boolean }) => void
   /** An asynchronous fault; a path that sent malformed data has been dropped. Never thrown. */
   error: (event: {
     readonly error: WeftError
@@ -234,6 +249,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   /** The step 2 just answered, claimed by the path that asked for it. */
   #answered: Answered | null = null
   #pendingAckPaths = new Set<SessionPath>()
+  /** RULES-6: the rules checked on what peers send, or null. */
+  readonly #peerRules: PeerRules<SessionPath> | null
 
   constructor(options: SyncSessionOptions) {
     super()
@@ -274,6 +291,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       epochRecord: () => this.#record,
       offerFor: (peerEpoch) => this.#offerFor(peerEpoch),
     }
+    this.#peerRules = options.rules ? new PeerRules(options.rules, this.#doc) : null
     this.#watchDoc(this.doc)
     this.awareness.on('update', this.#onAwarenessUpdate)
   }
@@ -482,6 +500,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     if (this.#destroyed) return
     for (const t of [...this.#transports.keys()]) this.removeTransport(t)
     this.#unwatchDoc(this.doc)
+    this.#peerRules?.destroy()
     this.awareness.off('update', this.#onAwarenessUpdate)
     if (this.#ownsAwareness) this.awareness.destroy()
     this.#destroyed = true
@@ -681,8 +700,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       case 'rejected':
         return path.onRejected(message)
       case 'rolled-back':
-        // Only a side that checks rules (a relay) acts on it.
-        return
+        // RULES-6.3: a side that checks rules lifts the fence of this path.
+        return this.#peerRules?.rolledBack(path)
     }
   }
 
@@ -805,6 +824,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       }
       // RULES-5.8: the restoring update re-sends the later deletions: their content stays until it is acknowledged.
       this.#kept?.remark(refusedMark, this.#localChanges)
+      // RULES-6.2: the rollback removed items in a way no update tells: the view starts again from the document.
+      this.#peerRules?.reset()
     }
     this.emit('rejected', [{ transport: path.transport, peer: path.peer, ...rejection, lost, removed }])
   }
@@ -812,6 +833,51 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #applyUpdate(path: SessionPath, update: Uint8Array, seq: number | null, complete: boolean): void {
     // SYNC-3.4: a malformed update is rejected before anything is applied.
     path.validate(update)
+    const rules = this.#peerRules
+    if (rules !== null && !rules.trusts(path.transport, path.peer)) {
+      const screened = rules.screen(path, update, rules.writerOf(path.transport, path.peer))
+      if (screened.kind !== 'accepted') return this.#refuseUpdate(rules, path, screened, seq, complete)
+      return rules.taking(path, () => this.#takeUpdate(path, update, seq, complete))
+    }
+    this.#takeUpdate(path, update, seq, complete)
+  }
+
+  /**
+   * RULES-6.2, 6.3, 6.5: an update of `path` that is not applied. A refused one is settled (acknowledged, RULES-5.3);
+   * its writer is told when it can roll back and no authority path is open, and then fenced. One that lacks
+   * dependencies asks the peer for its state (SYNC-3.3), whose step 2 is checked in turn.
+   */
+  #refuseUpdate(
+    rules: PeerRules<SessionPath>,
+    path: SessionPath,
+    screened: Exclude<ReturnType<PeerRules['screen']>, { kind: 'accepted' }>,
+    seq: number | null,
+    complete: boolean,
+  ): void {
+    if (screened.kind === 'missing') {
+      if (!path.resyncRequested) {
+        path.resyncRequested = true
+        path.greet()
+      }
+      return
+    }
+    if (screened.kind === 'refused') {
+      const { ruleId, reason } = screened.verdict
+      const where = screened.verdict.path.map(String)
+      const authority = [...this.#paths].some((p) => p.open && rules.trusts(p.transport, p.peer))
+      const told = !authority && path.has(Feature.Rollback)
+      if (told) {
+        path.send(encodeRejected(seq, ruleId, where.join('/'), reason))
+        rules.fence(path)
+      }
+      this.emit('refused', [
+        { transport: path.transport, peer: path.peer, seq, ruleId, path: where, reason, told },
+      ])
+    }
+    if (seq !== null && path.received(seq, complete) && this.#durable) this.#scheduleAck(path)
+  }
+
+  #takeUpdate(path: SessionPath, update: Uint8Array, seq: number | null, complete: boolean): void {
     // Reading happens inside our transaction; observers run when it ends. So a throw before `read` is set is
     // Yjs refusing the update, a throw after it is an application observer failing (the update is in the doc).
     let read = false
@@ -865,6 +931,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     doc.on('afterTransactionCleanup', this.#beforeUpdate)
     doc.on('update', this.#onDocUpdate)
     this.#listening = true
+    if (this.#peerRules) {
+      this.#peerRules.reset(doc)
+      doc.on('update', this.#peerRules.follow)
+    }
     if (this.#rollback)
       this.#kept = keepLocalDeletions(
         doc,
@@ -877,6 +947,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     doc.off('afterTransactionCleanup', this.#beforeUpdate)
     doc.off('update', this.#onDocUpdate)
     this.#listening = false
+    if (this.#peerRules) doc.off('update', this.#peerRules.follow)
     this.#kept?.stop()
     this.#kept = null
   }

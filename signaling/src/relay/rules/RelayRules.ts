@@ -1,9 +1,8 @@
 import type { Logger } from 'pino'
-import type { Rules, RulesVerdict, Writer } from '@weft/core/rules'
+import { ANONYMOUS_WRITER, RulesView, type Rules, type RulesVerdict, type Writer } from '@weft/core/rules'
 import type { ConnectionContext } from '../../hooks.js'
 import { WeftServerError } from '../../WeftServerError.js'
 import type { RelayPeer, RelayRoom } from '../RelayRoom.js'
-import { RulesView } from './RulesView.js'
 
 /**
  * Which rooms have rules (RULES-4.1): a map from room patterns to rules (`*` matches any run of characters, the
@@ -81,9 +80,6 @@ interface Held {
   changes: number
 }
 
-/** The writer of a connection without a grant (no subject, no claims). */
-const ANONYMOUS: Writer = Object.freeze({ subject: undefined, claims: Object.freeze({}) })
-
 /**
  * The relay's rules (RULES-4): which rooms have rules, one validating {@link RulesView} per loaded ruled room (kept
  * with the room object, so dropped when the room unloads), and who each connection writes as. Every update to a ruled
@@ -133,7 +129,7 @@ export class RelayRules {
       held = { view: new RulesView(rules, room.log.state()), changes: room.log.changes }
       this.#views.set(room, held)
     }
-    const writer = this.#writers.get(from) ?? ANONYMOUS
+    const writer = this.#writers.get(from) ?? ANONYMOUS_WRITER
     const verdict = held.view.check(update, writer)
     if (!verdict.ok) {
       this.#fences.set(from, rollbacks)

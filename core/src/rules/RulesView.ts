@@ -1,16 +1,16 @@
-import { isDeepStrictEqual } from 'node:util'
 import * as Y from 'yjs'
 import {
   checkChanges,
   readRuleCollection,
   readRuleRecord,
+  samePlain,
   touchedRecords,
   type PlainRecord,
   type RecordChange,
   type Rules,
   type RulesVerdict,
   type Writer,
-} from '@weft/core/rules'
+} from '../schema/rules.js'
 
 const refused = (ruleId: string, path: readonly string[], reason: string): RulesVerdict => ({
   ok: false,
@@ -19,12 +19,17 @@ const refused = (ruleId: string, path: readonly string[], reason: string): Rules
   reason,
 })
 
+/** The rule id of an update that leaves structs or deletions pending: it depends on clocks the view lacks (RULES-4.4). */
+export const DEPENDS_ON_REJECTED = 'depends-on-rejected'
+
 /**
- * The validating view of one ruled room (RULES-4.1): a `Y.Doc` holding the room's accepted state, plus the valid
- * records of the collections the rules look at ("before" of the next change). {@link RulesView.check} applies an
- * update, works out the records it changed and checks them; an accepted update stays in the view, a refused one
- * leaves the view {@link RulesView.broken} (the owner builds a new view from the stored state: rejections are the
- * rare path, RULES-4.2).
+ * The validating view of one ruled document (RULES-4.1, RULES-6.2): a `Y.Doc` holding the accepted state, plus the
+ * valid records of the collections the rules look at ("before" of the next change). {@link RulesView.check} applies
+ * an update, works out the records it changed and checks them; an accepted update stays in the view, a refused one
+ * leaves the view {@link RulesView.broken} (the owner builds a new view from the accepted state: refusals are the
+ * rare path, RULES-4.2). {@link RulesView.follow} takes an update that was accepted elsewhere (a local change, an
+ * update of an authority) without checking it. The relay keeps one per ruled room, a `SyncSession` with `rules` one
+ * per document. Runs in browsers and Node (no Node built-in).
  */
 export class RulesView {
   readonly #rules: Rules
@@ -33,7 +38,7 @@ export class RulesView {
   readonly #records = new Map<string, Map<string, PlainRecord>>()
   #broken = false
 
-  /** `state`: the room's accepted state (a V1 update). */
+  /** `state`: the accepted state (a V1 update; empty for an empty document). */
   constructor(rules: Rules, state: Uint8Array) {
     this.#rules = rules
     // Top-level types get their declared kinds before anything is applied (a generic type is re-created later).
@@ -62,12 +67,8 @@ export class RulesView {
     return new Set([...this.#rules.collections.keys(), ...this.#rules.watched])
   }
 
-  /**
-   * Applies `update` of `writer` and checks the records it changed (RULES-2, RULES-3, RULES-4.4, RULES-4.5). On
-   * acceptance the view holds the update; on refusal the view is broken.
-   */
-  check(update: Uint8Array, writer: Writer): RulesVerdict {
-    if (this.#broken) throw new Error('RulesView: a broken view checks nothing')
+  /** Applies `update` to the view, returning the transactions it ran; `null` (and the view broken) if Yjs refuses it. */
+  #apply(update: Uint8Array): Y.Transaction[] | Error {
     const doc = this.#doc
     const transactions: Y.Transaction[] = []
     const seen = (tr: Y.Transaction) => void transactions.push(tr)
@@ -76,25 +77,55 @@ export class RulesView {
       Y.applyUpdate(doc, update)
     } catch (err) {
       this.#broken = true
-      return refused(
-        'schema',
-        [],
-        `the update cannot be applied: ${err instanceof Error ? err.message : err}`,
-      )
+      return err instanceof Error ? err : new Error(String(err))
     } finally {
       doc.off('afterTransaction', seen)
     }
+    return transactions
+  }
+
+  /**
+   * Applies `update` of `writer` and checks the records it changed (RULES-2, RULES-3, RULES-4.4, RULES-4.5). On
+   * acceptance the view holds the update; on refusal the view is broken. An update that leaves structs or deletions
+   * pending is refused as {@link DEPENDS_ON_REJECTED}.
+   */
+  check(update: Uint8Array, writer: Writer): RulesVerdict {
+    if (this.#broken) throw new Error('RulesView: a broken view checks nothing')
+    const transactions = this.#apply(update)
+    if (transactions instanceof Error)
+      return refused('schema', [], `the update cannot be applied: ${transactions.message}`)
     const verdict = this.#judge(transactions, writer)
     if (!verdict.ok) this.#broken = true
     return verdict
   }
 
+  /**
+   * Takes `update` as accepted without checking it (RULES-6.2: a local change, an update of an authority): the view
+   * keeps in step with the document it guards. An update Yjs refuses breaks the view.
+   */
+  follow(update: Uint8Array): void {
+    if (this.#broken) return
+    const transactions = this.#apply(update)
+    if (transactions instanceof Error) return
+    const touched = touchedRecords(this.#rules, this.#doc, transactions)
+    if (!touched.ok) return
+    for (const [collection, ids] of touched.records) {
+      const records = this.#records.get(collection)
+      if (!records) continue
+      for (const id of ids) {
+        const now = readRuleRecord(this.#doc, this.#rules, collection, id).record
+        if (now) records.set(id, now)
+        else records.delete(id)
+      }
+    }
+  }
+
   #judge(transactions: readonly Y.Transaction[], writer: Writer): RulesVerdict {
     const store = this.#doc.store
     if (store.pendingStructs !== null || store.pendingDs !== null) {
-      // RULES-4.4: it depends on clocks the relay does not have (a rejected update of the same client).
+      // RULES-4.4: it depends on clocks the view does not have (a rejected update of the same client).
       return refused(
-        'depends-on-rejected',
+        DEPENDS_ON_REJECTED,
         [],
         'the update depends on changes the relay does not have (an earlier rejected change)',
       )
@@ -109,7 +140,7 @@ export class RulesView {
         const now = readRuleRecord(this.#doc, this.#rules, collection, id)
         const was = before?.get(id)
         // RULES-5.5: a record whose plain value did not change is untouched (a rollback restoring a field).
-        if (was !== undefined && now.invalid === undefined && isDeepStrictEqual(was, now.record)) continue
+        if (was !== undefined && now.invalid === undefined && samePlain(was, now.record)) continue
         changes.push({ collection, id, before: was, after: now.record, invalid: now.invalid })
       }
     }
