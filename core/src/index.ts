@@ -48,6 +48,11 @@ export {
 export {
   DEFAULT_WORKSPACE_RETENTION_MS,
   CATALOGUE_COLLECTION,
+  CATALOGUE_DELETIONS,
+  CatalogueDeletions,
+  deletionKey,
+  tombstoneOf,
+  writeDeletion,
   catalogueTombstones,
   loadCatalogueTombstones,
   loadCataloguePurgeState,

@@ -14,27 +14,137 @@ export const DEFAULT_WORKSPACE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
 /** The root collection of a workspace's catalogue document (`W/.catalogue`): one record (a `Y.Map`) per document. */
 export const CATALOGUE_COLLECTION = 'documents'
 
-/** A document a workspace's catalogue marks deleted (WS-CLIENT-2.1). */
+/**
+ * The root map of a catalogue document that holds every deletion ever written (WS-PURGE-10): one entry per deleting
+ * writer and document, key `<D>~<writer>` ({@link deletionKey}), value the `deletedAt` that writer wrote (ms). Entries
+ * are only ever added: unlike the record's `deleted` and `deletedAt` fields (last writer wins), no concurrent write
+ * replaces another writer's entry, so a deletion cannot be undone by a `create` or moved later by a second `delete`.
+ */
+export const CATALOGUE_DELETIONS = 'deletions'
+
+/** The key of writer `writer`'s deletion entry of document `doc` in {@link CATALOGUE_DELETIONS}: `<doc>~<writer>`. */
+export const deletionKey = (doc: string, writer: number): string => `${doc}~${writer}`
+
+/** A document a workspace's catalogue marks deleted (WS-CLIENT-2.1, WS-PURGE-10). */
 export interface WorkspaceTombstone {
   /** The document id inside the workspace (`D`). */
   readonly doc: string
-  /** When it was deleted (ms since the epoch, the deleting replica's clock); 0 when the record holds no number. */
+  /**
+   * When it was deleted (ms since the epoch, the deleting replica's clock): the earliest `deletedAt` any writer wrote
+   * (WS-PURGE-10); 0 when one of them holds no finite number.
+   */
   readonly deletedAt: number
 }
 
+/** A `deletedAt` as the catalogue's schema reads it: a finite number, anything else 0. */
+const readAt = (at: unknown): number => (typeof at === 'number' && Number.isFinite(at) ? at : 0)
+
+/** The document of a {@link CATALOGUE_DELETIONS} key (`<D>~<writer>`), or null when it names no document. */
+const deletionDoc = (key: string): string | null => {
+  const cut = key.indexOf('~')
+  if (cut < 0) return null
+  const doc = key.slice(0, cut)
+  return isWorkspaceDocId(doc) ? doc : null
+}
+
 /**
- * The tombstones of a catalogue document (WS-PURGE-2): every record of {@link CATALOGUE_COLLECTION} whose `deleted`
- * field is `true`, with its `deletedAt` read as the catalogue's schema reads it (a field that is not a finite number
- * reads as its default, 0). Records under an id that is not a workspace document id are skipped. Never throws on
- * what a peer wrote.
+ * The earliest `deletedAt` of each document a catalogue's deletion entries ({@link CATALOGUE_DELETIONS}) name. Kept
+ * up to date by {@link apply} with the keys a change touched, so a client reads one document's tombstone in
+ * constant time (WS-CLIENT-1.5).
+ */
+export class CatalogueDeletions {
+  /** Document -> writer key -> deletedAt. */
+  readonly #byDoc = new Map<string, Map<string, number>>()
+  readonly #map: Y.Map<unknown>
+
+  /** Reads every entry of `catalogue`'s {@link CATALOGUE_DELETIONS} map. */
+  constructor(catalogue: Y.Doc) {
+    this.#map = catalogue.getMap<unknown>(CATALOGUE_DELETIONS)
+    this.apply(this.#map.keys())
+  }
+
+  /** The map of entries (observe it for changes: a change's `keysChanged` go to {@link apply}). */
+  get map(): Y.Map<unknown> {
+    return this.#map
+  }
+
+  /** Reads the entries `keys` again (added, changed or removed); resolves with the documents they name. */
+  apply(keys: Iterable<string>): string[] {
+    const docs = new Set<string>()
+    for (const key of keys) {
+      const doc = deletionDoc(key)
+      if (doc === null) continue
+      docs.add(doc)
+      let writers = this.#byDoc.get(doc)
+      if (this.#map.has(key)) {
+        if (!writers) this.#byDoc.set(doc, (writers = new Map()))
+        writers.set(key, readAt(this.#map.get(key)))
+      } else if (writers?.delete(key) && writers.size === 0) this.#byDoc.delete(doc)
+    }
+    return [...docs]
+  }
+
+  /** The earliest `deletedAt` of `doc`'s entries, or undefined when none names it. */
+  earliest(doc: string): number | undefined {
+    const writers = this.#byDoc.get(doc)
+    if (!writers) return undefined
+    let min = Infinity
+    for (const at of writers.values()) if (at < min) min = at
+    return min
+  }
+
+  /** The documents some entry names. */
+  docs(): IterableIterator<string> {
+    return this.#byDoc.keys()
+  }
+}
+
+/**
+ * The tombstone rule (WS-PURGE-10), written once for every replica and the relay: document `doc` is deleted when its
+ * record's `deleted` is `true` or any deletion entry names it, whatever a later write of the record says; its
+ * `deletedAt` is the earliest of the record's (when it says deleted) and every entry's. `record` is the record's
+ * `Y.Map` (or anything else: not a record), `entry` the earliest entry's time ({@link CatalogueDeletions.earliest}).
+ * Null when the document is not deleted.
+ */
+export const tombstoneOf = (
+  doc: string,
+  record: unknown,
+  entry: number | undefined,
+): WorkspaceTombstone | null => {
+  const marked = record instanceof Y.Map && record.get('deleted') === true
+  if (!marked && entry === undefined) return null
+  const own = marked ? readAt((record as Y.Map<unknown>).get('deletedAt')) : Infinity
+  return { doc, deletedAt: Math.min(own, entry ?? Infinity) }
+}
+
+/**
+ * Writes a deletion of document `doc` at `at` into `catalogue` (WS-PURGE-10): this writer's entry in
+ * {@link CATALOGUE_DELETIONS} (keyed by the document's `clientID`; an earlier entry of its own is kept). The caller
+ * writes the record's `deleted` and `deletedAt` in the same transaction, for replicas that read the record only.
+ */
+export const writeDeletion = (catalogue: Y.Doc, doc: string, at: number): void => {
+  const map = catalogue.getMap<unknown>(CATALOGUE_DELETIONS)
+  const key = deletionKey(doc, catalogue.clientID)
+  const before = map.get(key)
+  if (typeof before === 'number' && Number.isFinite(before) && before <= at) return
+  map.set(key, at)
+}
+
+/**
+ * The tombstones of a catalogue document (WS-PURGE-2, WS-PURGE-10): every document {@link tombstoneOf} says is
+ * deleted, from the records of {@link CATALOGUE_COLLECTION} and the entries of {@link CATALOGUE_DELETIONS}, with the
+ * earliest `deletedAt` (a value that is not a finite number reads as 0, as the catalogue's schema reads it). Ids that
+ * are not workspace document ids are skipped. Never throws on what a peer wrote.
  */
 export const catalogueTombstones = (catalogue: Y.Doc): WorkspaceTombstone[] => {
+  const records = catalogue.getMap<unknown>(CATALOGUE_COLLECTION)
+  const deletions = new CatalogueDeletions(catalogue)
   const out: WorkspaceTombstone[] = []
-  for (const [doc, record] of catalogue.getMap<unknown>(CATALOGUE_COLLECTION).entries()) {
-    if (!(record instanceof Y.Map) || !isWorkspaceDocId(doc)) continue
-    if (record.get('deleted') !== true) continue
-    const at: unknown = record.get('deletedAt')
-    out.push({ doc, deletedAt: typeof at === 'number' && Number.isFinite(at) ? at : 0 })
+  const docs = new Set<string>(deletions.docs())
+  for (const doc of records.keys()) if (isWorkspaceDocId(doc)) docs.add(doc)
+  for (const doc of docs) {
+    const t = tombstoneOf(doc, records.get(doc), deletions.earliest(doc))
+    if (t) out.push(t)
   }
   return out
 }

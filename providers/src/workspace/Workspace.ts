@@ -9,12 +9,12 @@ import {
   toWeftError,
   type Fields,
   type Patch,
-  type TypedCollection,
   type TypedDoc,
   type WriteResult,
 } from '@weft/core'
 import type { SyncStatus, WeftDoc } from '../WeftDoc.js'
 import {
+  CatalogueDocuments,
   requireDocumentId,
   type CatalogueRecord,
   type CatalogueSchema,
@@ -59,7 +59,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   readonly #config: WorkspaceConfig<M>
   readonly #index: LocalIndex
   readonly #slots: DocSlots
-  readonly #documents: TypedCollection<EntryFields<M>>
+  readonly #documents: CatalogueDocuments<M>
   readonly #stale = new Set<string>()
   /** Loaded documents whose relay refused them for good (a final `connection-error`). */
   readonly #refused = new Set<string>()
@@ -97,7 +97,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#connected = parts.connect
     this.#index.onError = (err) => this.#fault(err, 'local index')
     this.typed = openTyped(this.catalogue.doc, config.schema)
-    this.#documents = this.typed.root.documents as unknown as TypedCollection<EntryFields<M>>
+    this.#documents = new CatalogueDocuments(this.typed)
     // Read whole only when a policy needs it; from now on each catalogue change reads its own records (issue #15).
     this.#preload = new PreloadSet(config.policy, config.policy === undefined ? [] : this.#records(), (id) =>
       this.#record(id),
@@ -214,7 +214,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
 
   /**
    * Adds a document to the catalogue (WS-CLIENT-1.2) and returns its id; it is not opened (no `Y.Doc`). A bad
-   * value (`invalid-value`) or an id in use (`exists`) writes nothing and returns `{ ok: false, reason }`.
+   * value (`invalid-value`) or an id in use or ever deleted (`exists`: a deleted id is never reused, WS-PURGE-10)
+   * writes nothing and returns `{ ok: false, reason }`.
    * Throws `invalid-argument` for an id that is not a valid document id.
    */
   create(input: CreateInput<M>): WriteResult<{ readonly id: string }> {
@@ -224,7 +225,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     const now = this.#config.now()
     const record = { ...fields, createdAt: now, updatedAt: now, size: 0, deleted: false, deletedAt: 0 }
     // The preload set and the list follow from the catalogue's change event, fired by the insert.
-    return this.#documents.insert(record as never, id === undefined ? {} : { id })
+    return this.#documents.create(record, id)
   }
 
   /** Changes the title or app metadata of document `id` (and its `updatedAt`). Checked as `create` is. */
@@ -236,14 +237,12 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   /**
    * Deletes document `id`: a tombstone (`deleted`, `deletedAt`) that syncs with the catalogue (WS-CLIENT-2.1). Its
    * data is kept for the retention period, then purged by every replica (WS-CLIENT-2.2). An open handle stays usable.
+   * A tombstone is final (WS-PURGE-10): no `create` or later write undoes it, and a second `delete` (here or on
+   * another replica) keeps the earliest `deletedAt`.
    */
   delete(id: string): WriteResult {
     this.#live('delete')
-    const entry = this.#record(id)
-    if (entry?.deleted) return { ok: true }
-    return this.#documents.update(id, { deleted: true, deletedAt: this.#config.now() } as unknown as Patch<
-      EntryFields<M>
-    >)
+    return this.#documents.delete(id, this.#config.now())
   }
 
   /**
@@ -329,11 +328,11 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   #records(): Array<CatalogueRecord<M>> {
-    return this.#documents.values() as unknown as Array<CatalogueRecord<M>>
+    return this.#documents.values()
   }
 
   #record(id: string): CatalogueRecord<M> | undefined {
-    return this.#documents.get(id) as unknown as CatalogueRecord<M> | undefined
+    return this.#documents.get(id)
   }
 
   #live(what: string): void {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { MemoryDocStore } from '@weft/core/testing'
 import { choosePreload, openWorkspace, type CatalogueRecord, type PreloadPolicy } from '../../src/index.js'
+import { CatalogueDocuments } from '../../src/workspace/catalogue.js'
 
 const SEED = 2_000
 
@@ -90,9 +91,10 @@ describe('workspace catalogue cost (issue #15)', () => {
         else if (op === 1) ws.update(id, { title: `${id}${random(10)}` })
         else if (op === 2) ws.delete(id)
         else if (op === 3)
-          docs.update(id, { deleted: false } as never) // undelete
+          docs.update(id, { deleted: false } as never) // a raw undelete: the tombstone holds (WS-PURGE-10)
         else docs.delete(id) // a record removed
-        const want = choosePreload(docs.values() as unknown as CatalogueRecord[], policy)
+        // The whole catalogue read afresh, with the tombstone rule.
+        const want = choosePreload(new CatalogueDocuments(ws.typed).values() as CatalogueRecord[], policy)
         const got = new Set(
           [...ws.list.entries, ...ws.list.deleted].filter((e) => e.preloaded).map((e) => e.id),
         )

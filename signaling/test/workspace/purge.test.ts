@@ -7,10 +7,12 @@ import Database from 'better-sqlite3'
 import * as Y from 'yjs'
 import {
   CATALOGUE_COLLECTION,
+  CATALOGUE_DELETIONS,
   docId,
   loadCatalogueTombstones,
   purgeSeenMetaKey,
   type DocId,
+  writeDeletion,
   type DocStore,
 } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
@@ -117,6 +119,31 @@ describe('the relay purge of deleted workspace documents', () => {
       { doc: 'b', deletedAt: 0 },
     ])
     expect(await loadCatalogueTombstones(store, 'none')).toEqual([])
+  })
+
+  it('WS-PURGE-10: the relay reads the rule: a deletion entry keeps a document deleted whatever its record says, with the earliest deletedAt', async () => {
+    const store = new MemoryDocStore()
+    const deleter = (client: number, at: number): Y.Doc => {
+      const doc = new Y.Doc()
+      doc.clientID = client
+      writeDeletion(doc, 'a', at)
+      return doc
+    }
+    // A record rewritten live (a concurrent create) and two deleting replicas' entries; `b` is named by an entry only.
+    await store.append(docId('w/.catalogue'), catalogueUpdate({ a: { deleted: false }, b: {} }))
+    await store.append(docId('w/.catalogue'), Y.encodeStateAsUpdate(deleter(7, 900)))
+    await store.append(docId('w/.catalogue'), Y.encodeStateAsUpdate(deleter(8, 300)))
+    const late = deleter(9, 5_000)
+    writeDeletion(late, 'a', 6_000) // an earlier entry of the same writer is kept
+    writeDeletion(late, '.hidden', 1) // names no document: skipped
+    late.getMap(CATALOGUE_DELETIONS).set('c', 1) // not `<D>~<writer>`: skipped
+    late.getMap(CATALOGUE_DELETIONS).set('b~9', 'soon') // not a number: 0, as the schema reads deletedAt
+    await store.append(docId('w/.catalogue'), Y.encodeStateAsUpdate(late))
+    const tombstones = await loadCatalogueTombstones(store, 'w')
+    expect(tombstones.sort((x, y) => (x.doc < y.doc ? -1 : 1))).toEqual([
+      { doc: 'a', deletedAt: 300 },
+      { doc: 'b', deletedAt: 0 },
+    ])
   })
 
   it('WS-PURGE-3, WS-PURGE-4: a sweep removes, from the SQLite file itself, the data of documents past the retention and nothing else', async () => {
