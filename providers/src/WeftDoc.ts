@@ -15,6 +15,7 @@ import {
   type DocId,
   type DocStore,
   type PeerId,
+  type SessionRules,
   type SyncSession,
   type Transport,
 } from '@weft/core'
@@ -53,6 +54,11 @@ export interface OpenDocOptions {
   readonly transports?: readonly Transport[]
   /** Connect the transports right away (default true). */
   readonly connect?: boolean
+  /**
+   * Check what peers send against the document's rules (docs/guides/rules.md, RULES-6): updates from every transport
+   * but `relay` are checked before they are applied (`openDocument`'s `rules`).
+   */
+  readonly rules?: SessionRules
   /**
    * History compaction (docs/guides/compaction.md, COMPACT-8):
    * - `true` (default): {@link WeftDoc.doc} never changes. An epoch reset that the relay or a peer starts while the
@@ -400,6 +406,7 @@ export const openDoc = async (options: OpenDocOptions): Promise<WeftDoc> => {
         : epochOptions,
     // The local-change count is stored with the appends, and only when something can acknowledge (PROV-5.8).
     persistPending: transports.length > 0,
+    ...(options.rules ? { rules: options.rules } : {}),
   })
   const weftDoc = new WeftDoc({ handle, relay, transports })
   for (const t of transports) handle.addTransport(t, { relay: t === relay })

@@ -8,6 +8,7 @@ import { DocPersistence } from '../storage/DocPersistence.js'
 import type { DocStore } from '../storage/DocStore.js'
 import { EpochManager, type EpochManagerOptions } from '../sync/EpochManager.js'
 import { isEpochOrigin } from '../sync/epochOrigin.js'
+import type { SessionRules } from '../sync/PeerRules.js'
 import { SyncSession } from '../sync/SyncSession.js'
 import { WeftErrorCode, toWeftError } from '../WeftError.js'
 import { DocHandle } from './DocHandle.js'
@@ -50,6 +51,12 @@ export interface OpenDocumentOptions {
    * acknowledge a change (no relay, no peer): the count is then kept in memory only and nothing extra is written.
    */
   readonly persistPending?: boolean
+  /**
+   * Check what peers send against the document's rules (docs/guides/rules.md, RULES-6): see `SyncSessionOptions.rules`.
+   * Unless `authority` says otherwise, the transport added with `relay: true` is the authority (a relay that checks the
+   * same rules): its updates are applied unchecked; every other path's are checked.
+   */
+  readonly rules?: SessionRules
 }
 
 /**
@@ -137,6 +144,9 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
     isLocalOrigin: isLocal,
     ...(p ? { durable: () => p.flushed() } : {}),
     ...(epochs ? { epoch: epochs.record, epochLineage: epochs.lineage } : {}),
+    ...(options.rules
+      ? { rules: { ...options.rules, authority: options.rules.authority ?? ((t) => t === pending.relay) } }
+      : {}),
   })
   return new DocHandle({ docId: id, session, persistence, epochs, pending, deferEpochs: follow && !live })
 }
