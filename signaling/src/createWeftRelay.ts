@@ -38,7 +38,7 @@ import { acceptWebSocket, handshakeProblem, refuseUpgrade, refuseWebSocket } fro
 import { destroyOnError } from './ws/WebSocketConnection.js'
 import { whenDrained } from './workspace/whenDrained.js'
 import { WorkspaceEndpoint, workspacePrefixOf, workspaceRoute } from './workspace/WorkspaceEndpoint.js'
-import { refusalOf, workspaceRetentionOf } from './workspace/WorkspacePurger.js'
+import { workspaceRetentionOf, type PurgeRefusal } from './workspace/WorkspacePurger.js'
 import type { WorkspaceSession } from './workspace/WorkspaceSession.js'
 
 /**
@@ -599,7 +599,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     // WS-PURGE-9: decided once its workspace's catalogue was read (bounded), refused (retryable) if it could not be.
     const purger = access !== null ? workspaces?.purger : null
     if (purger && target.endpoint === 'relay') {
-      const refusal = refusalOf(await purger.verdict(target.room))
+      const refusal = await purger.refusal(target.room)
       if (state !== 'open' || socket.destroyed || socket.writableEnded) {
         if (!socket.writableEnded) socket.destroy()
         return null
@@ -773,7 +773,11 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   }
 
   /** EMBED-4: a socket the app accepted and authenticated itself; checked as an upgrade is after its auth. */
-  const accept = (socket: RelaySocket, request: AcceptRequest, purgeRead = false): void => {
+  const accept = (
+    socket: RelaySocket,
+    request: AcceptRequest,
+    purged?: { readonly refusal: PurgeRefusal | null },
+  ): void => {
     if (!relayOptions) throw new WeftServerError('invalid-argument', 'accept() needs the storing relay')
     if (!(request.grant instanceof RoomGrant)) {
       throw new WeftServerError(
@@ -829,12 +833,12 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     // messages kept by it), or could not be.
     const purger = access !== null ? workspaces?.purger : null
     if (purger) {
-      const verdict = purger.verdictOf(target)
-      if (verdict === 'unknown' && !purgeRead) {
-        void purger.verdict(target).then(() => accept(socket, request, true))
+      const refusal = purged ? purged.refusal : purger.refusal(target)
+      if (refusal instanceof Promise) {
+        // Decided once the catalogue was read: the checks above run again then (state, socket, grant).
+        void refusal.then((decided) => accept(socket, request, { refusal: decided }))
         return
       }
-      const refusal = refusalOf(verdict)
       if (refusal) return refuse(refusal.code, refusal.reason)
     }
     if (sockets.size + handed.size >= limits.maxConnections)

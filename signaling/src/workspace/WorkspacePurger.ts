@@ -35,10 +35,11 @@ export const DELETIONS_UNKNOWN = { code: CloseCode.InternalError, reason: 'delet
  */
 export type PurgeVerdict = 'live' | 'deleted' | 'unknown'
 
+/** How the purge refuses a room: {@link DOCUMENT_DELETED} or {@link DELETIONS_UNKNOWN}. */
+export type PurgeRefusal = typeof DOCUMENT_DELETED | typeof DELETIONS_UNKNOWN
+
 /** The refusal for a verdict: {@link DOCUMENT_DELETED}, {@link DELETIONS_UNKNOWN}, or `null` to admit the room. */
-export const refusalOf = (
-  verdict: PurgeVerdict,
-): typeof DOCUMENT_DELETED | typeof DELETIONS_UNKNOWN | null =>
+export const refusalOf = (verdict: PurgeVerdict): PurgeRefusal | null =>
   verdict === 'deleted' ? DOCUMENT_DELETED : verdict === 'unknown' ? DELETIONS_UNKNOWN : null
 
 /** How long a join waits for its workspace's catalogue to be read (WS-PURGE-9) by default: 5 s. */
@@ -154,11 +155,16 @@ export class WorkspacePurger {
   }
 
   /**
-   * Whether room `W/D` is a document whose tombstone is past the retention (WS-PURGE-5), as the last read of W's
-   * catalogue says: {@link verdictOf} is `deleted`.
+   * How a connection to room `W/D` is refused, or `null` to admit it (WS-PURGE-8, WS-PURGE-9): the one decision of
+   * both ways into the per-room endpoint (an upgrade to `/relay/W/D` and a socket handed to `accept({ room })`). From
+   * the last read of W's catalogue, at once; when W's catalogue has not been read, a promise that settles once it was
+   * read, failed or timed out ({@link whenRead}): {@link DELETIONS_UNKNOWN} unless it was read.
    */
-  gone(room: string): boolean {
-    return this.verdictOf(room) === 'deleted'
+  refusal(room: string): PurgeRefusal | null | Promise<PurgeRefusal | null> {
+    const split = splitWorkspaceDoc(room)
+    if (split && split.doc !== CATALOGUE_DOC && !this.#known.has(split.workspace))
+      return this.verdict(room).then(refusalOf)
+    return refusalOf(this.verdictOf(room))
   }
 
   /**

@@ -18,6 +18,8 @@ import {
 import { MemoryDocStore } from '@weft/core/testing'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import {
+  DELETIONS_UNKNOWN,
+  DOCUMENT_DELETED,
   WorkspacePurger,
   purgeIntervalOf,
   workspaceRetentionOf,
@@ -196,7 +198,7 @@ describe('the relay purge of deleted workspace documents', () => {
     expect((await store.list()).sort()).toEqual(['team/.catalogue', 'team/gone-not', 'team/live'])
   })
 
-  it('WS-PURGE-5: gone() answers from the last read of the catalogue: past the retention yes, younger tombstones and live documents no', async () => {
+  it('WS-PURGE-5: verdictOf() answers from the last read of the catalogue: past the retention yes, younger tombstones and live documents no', async () => {
     const store = new MemoryDocStore()
     await seed(store)
     let now = NOW
@@ -204,12 +206,12 @@ describe('the relay purge of deleted workspace documents', () => {
     expect(p.verdictOf('team/gone')).toBe('unknown') // not read yet: read now
     expect(p.verdictOf('team/.catalogue')).toBe('live')
     await p.watch('team')
-    expect(p.gone('team/gone')).toBe(true)
-    expect(p.gone('team/fresh')).toBe(false)
-    expect(p.gone('team/live')).toBe(false)
-    expect(p.gone('team/.catalogue')).toBe(false)
+    expect(p.verdictOf('team/gone')).toBe('deleted')
+    expect(p.verdictOf('team/fresh')).toBe('live')
+    expect(p.verdictOf('team/live')).toBe('live')
+    expect(p.verdictOf('team/.catalogue')).toBe('live')
     now = NOW + DAY
-    expect(p.gone('team/fresh')).toBe(true)
+    expect(p.verdictOf('team/fresh')).toBe('deleted')
   })
 
   it('WS-PURGE-4: a document written again after its purge (a stock client at /relay/W/D) is purged again at the next sweep', async () => {
@@ -253,9 +255,9 @@ describe('the relay purge of deleted workspace documents', () => {
     for (const d of docs) expect(meta[purgeSeenMetaKey(d)], d).toBe(String(NOW))
     now = NOW + DAY - 1
     expect((await p.sweep()).purged).toEqual([])
-    expect(p.gone('team/zero')).toBe(false)
+    expect(p.verdictOf('team/zero')).toBe('live')
     now = NOW + DAY
-    expect(p.gone('team/zero')).toBe(true)
+    expect(p.verdictOf('team/zero')).toBe('deleted')
     expect([...(await p.sweep()).purged].sort()).toEqual(docs.map((d) => `team/${d}`).sort())
     expect(await store.list()).toEqual(['team/.catalogue'])
     await p.close()
@@ -340,6 +342,29 @@ describe('the relay purge of deleted workspace documents', () => {
     expect(await q.verdict('team/gone')).toBe('deleted')
     await p.close()
     await q.close()
+  })
+
+  it('WS-PURGE-8, WS-PURGE-9: refusal() is the one decision of both ways into /relay/W/D: a promise only while the catalogue is unread', async () => {
+    const inner = new MemoryDocStore()
+    await seed(inner)
+    let failing = true
+    const store = plainStore(inner, async (id: DocId) => {
+      if (id === 'team/.catalogue' && failing) throw new Error('the store is down')
+      return inner.load(id)
+    })
+    const p = purger(store)
+    expect(p.refusal('plain-room')).toBeNull()
+    expect(p.refusal('team/.catalogue')).toBeNull()
+    const unread = p.refusal('team/gone')
+    expect(unread).toBeInstanceOf(Promise)
+    expect(await unread).toEqual(DELETIONS_UNKNOWN) // the read failed: cannot vouch for it
+    failing = false
+    expect(await p.refusal('team/gone')).toEqual(DOCUMENT_DELETED) // read again by this join
+    // Read: decided at once, from that read.
+    expect(p.refusal('team/gone')).toEqual(DOCUMENT_DELETED)
+    expect(p.refusal('team/fresh')).toBeNull()
+    expect(p.refusal('team/live')).toBeNull()
+    await p.close()
   })
 
   it('WS-PURGE-1: the retention option: default 30 days, false for never, anything else invalid; sweeps every quarter of it, at most hourly', () => {
