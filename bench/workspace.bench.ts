@@ -4,9 +4,11 @@
  * A workspace of 10,000 documents, ~100 MB (× `--scale`), contents replayed from the editing traces in
  * ../shared/data (bench/workspace/corpus.ts). The relay is `weft serve --data <dir>` (SQLite) in its own process,
  * its data directory seeded beforehand through the same store class; the Node client uses `SqliteDocStore`. The
- * baselines, measured in the same run: @y/websocket-server with one `WebsocketProvider` per document, and
- * Hocuspocus with one `HocuspocusProvider` per document multiplexed on one `HocuspocusProviderWebsocket`, both
- * servers started as bench/server/ starts them, their clients in a child process (bench/workspace/baselineMain.ts).
+ * baselines, measured in the same run: @y/websocket-server with one `WebsocketProvider` per document, started as
+ * bench/server/ starts it, and Hocuspocus with one `HocuspocusProvider` per document multiplexed on one
+ * `HocuspocusProviderWebsocket`, its server keeping documents in an in-memory store (bench/workspace/
+ * hocuspocusServer.ts: without one it drops a document when its last client leaves), their clients in a child
+ * process (bench/workspace/baselineMain.ts).
  * Bytes are counted at the socket (message payloads) by the same `WebSocketPolyfill` for every client.
  *
  * Rows whose target is absolute in the issue (cold ≤ 1 s, warm ≤ 100 ms, the byte budget of a reconnect) are
@@ -23,12 +25,13 @@ import { MemoryDocStore } from '@weft/core/testing'
 import { openDoc, openWorkspace, WorkspaceSocket, type Workspace } from '@weft/providers'
 import { SqliteDocStore } from '@weft/providers/node'
 import type { Row } from './lib.js'
-import { killAllChildren, startServer, type ServerProcess } from './server/ServerProcess.js'
+import { killAllChildren, startServer } from './server/ServerProcess.js'
 import { buildCorpus, encodeBlobs, makeChange, rng, type Corpus } from './workspace/corpus.js'
 import { buildCatalogue } from './workspace/buildCatalogue.js'
 import { CountingWebSocket, counts, resetCounts, topFrames } from './workspace/countingSocket.js'
 import { seedRelayDir, seedStore, startRelay, type RelayProcess } from './workspace/relay.js'
 import { startBaselineClient, type BaselineClient } from './workspace/baselineClient.js'
+import { startHocuspocus } from './workspace/startHocuspocus.js'
 
 const W = 'bench'
 const RUNS = 3
@@ -209,7 +212,6 @@ const bench = async (): Promise<readonly Row[]> => {
   const seeded = await seedRelayDir(W, catalogue, corpus)
   log(`relay store seeded: workspace change sequence ${seeded.seq}`)
   const rows: Row[] = []
-  const servers: ServerProcess[] = []
   const clients: BaselineClient[] = []
   let relay: RelayProcess | null = null
   const cleanup = () => {
@@ -249,8 +251,7 @@ const bench = async (): Promise<readonly Row[]> => {
 
     // Baseline servers, seeded by their own client with every document connected.
     const yws = await startServer('y-websocket-server')
-    const hocus = await startServer('hocuspocus')
-    servers.push(yws, hocus)
+    const hocus = await startHocuspocus()
     const ywsClient = startBaselineClient('yws', `ws://127.0.0.1:${yws.port}`, corpusFile)
     const hocusClient = startBaselineClient('hocuspocus', `ws://127.0.0.1:${hocus.port}`, corpusFile)
     clients.push(ywsClient, hocusClient)

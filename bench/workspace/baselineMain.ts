@@ -10,7 +10,8 @@
  * - `cold`: a new device fetches document 0, then documents 1..k, each with its own provider; times and bytes.
  * - `round`: the seeded device disconnects; another device makes the changes of file `changes` (document index +
  *   update); the seeded device reconnects every document; time until each is synced again and holds its change,
- *   and the bytes at its sockets.
+ *   and the bytes at its sockets. A round that has not ended after `ROUND_TIMEOUT_MS` (120 s) answers an error
+ *   saying how many documents are not synced or lack their change, instead of hanging the benchmark.
  */
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
@@ -26,6 +27,8 @@ const { HocuspocusProvider, HocuspocusProviderWebsocket } = await loadHocuspocus
 const [kind, url, corpusFile] = process.argv.slice(2) as ['yws' | 'hocuspocus', string, string]
 const updates = decodeBlobs(readFileSync(corpusFile))
 const room = (i: number) => `bench-${i}`
+/** A reconnect round that has not ended after this long (ms; the environment may set it) is reported as stuck. */
+const ROUND_TIMEOUT_MS = Number(process.env.ROUND_TIMEOUT_MS ?? 120_000)
 
 /** One document's connection, whichever library. */
 interface Conn {
@@ -149,26 +152,47 @@ const round = async (changesFile: string, indicesJson: string) => {
   other?.destroy()
   resetCounts()
   const t0 = performance.now()
-  const synced = seeded.map((c) => c.nextSynced())
+  let waitingSync = seeded.length
+  let waitingChange = indices.length
+  const synced = seeded.map((c) => c.nextSynced().then(() => void waitingSync--))
   if (kind === 'hocuspocus') void shared?.connect()
   else for (const c of seeded) c.connect()
-  await Promise.all(synced)
-  // Synced, and holding every change (a change still in flight to the server would arrive as an update).
-  await Promise.all(
-    indices.map(
-      (i, n) =>
-        new Promise<void>((resolve) => {
-          const doc = seeded[i]?.doc as Y.Doc
-          const check = () => {
-            if (!hasChange(doc, changes[n] as Uint8Array)) return
-            doc.off('update', check)
-            resolve()
-          }
-          doc.on('update', check)
-          check()
-        }),
-    ),
-  )
+  // A round that cannot end says so, with what it waits on, instead of hanging the benchmark.
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(`round stuck: ${waitingSync} documents not synced, ${waitingChange} lack their change`),
+        ),
+      ROUND_TIMEOUT_MS,
+    )
+  })
+  try {
+    await Promise.race([Promise.all(synced), stuck])
+    // Synced, and holding every change (a change still in flight to the server would arrive as an update).
+    await Promise.race([
+      Promise.all(
+        indices.map(
+          (i, n) =>
+            new Promise<void>((resolve) => {
+              const doc = seeded[i]?.doc as Y.Doc
+              const check = () => {
+                if (!hasChange(doc, changes[n] as Uint8Array)) return
+                doc.off('update', check)
+                waitingChange--
+                resolve()
+              }
+              doc.on('update', check)
+              check()
+            }),
+        ),
+      ),
+      stuck,
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
   return { ms: performance.now() - t0, sent: counts.sent, received: counts.received }
 }
 
