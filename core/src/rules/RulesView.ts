@@ -53,6 +53,16 @@ export class RulesView {
     for (const name of this.#mirrored()) this.#records.set(name, readRuleCollection(this.#doc, rules, name))
   }
 
+  /**
+   * Whether `update` starts past the view's clock of one of its clients (its earlier updates were refused or lost):
+   * it could only stay pending. Seen without applying anything, so the view stays usable.
+   */
+  skips(update: Uint8Array): boolean {
+    for (const [client, clock] of Y.parseUpdateMeta(update).from)
+      if (clock > Y.getState(this.#doc.store, client)) return true
+    return false
+  }
+
   /** A refused update is in the view: it must not check anything more. */
   get broken(): boolean {
     return this.#broken

@@ -102,6 +102,9 @@ export class PeerRules<P extends object = object> {
       view?.destroy()
       view = this.#view = new RulesView(this.#options.rules, Y.encodeStateAsUpdate(this.#doc))
     }
+    // A gap in a client's clocks (its earlier updates were refused or lost) is seen without applying anything: the
+    // view stays as it is (a muted peer's every update would otherwise cost a rebuild from the whole document).
+    if (view.skips(update)) return MISSING
     const verdict = view.check(update, writer)
     if (verdict.ok) return ACCEPTED
     return verdict.ruleId === DEPENDS_ON_REJECTED ? MISSING : { kind: 'refused', verdict }
