@@ -222,7 +222,7 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     // ran out): the socket's messages are kept until then.
     const purger = this.#purger
     if (purger && !purger.knows(workspace)) {
-      attachWhen(socket, purger.whenRead(workspace), session, this.#opts.maxBufferedBytes)
+      attachWhen(socket, purger.whenRead(workspace), session)
     } else {
       socket.attach(session)
     }

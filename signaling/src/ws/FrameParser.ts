@@ -256,7 +256,10 @@ export class FrameParser {
         target = control.subarray(this.#phase, this.#phase + n)
       } else {
         this.#reserve(n)
-        target = (this.#message as Buffer).subarray(this.#length, this.#length + n)
+        // The growth is charged to the memory budget, which may close this connection at once (CONN-11.2): its
+        // message is dropped then, and the rest of the frame is skipped (discardData) or ignored (stop).
+        if (this.#message === null) return off
+        target = this.#message.subarray(this.#length, this.#length + n)
         this.#length += n
         this.#progress += n
       }

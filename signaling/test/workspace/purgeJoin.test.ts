@@ -187,20 +187,24 @@ describe('joins wait for the relay to read the catalogue (WS-PURGE-9)', () => {
 })
 
 describe('a workspace socket held until the catalogue is read (attachWhen)', () => {
-  /** A relay socket attached by `attachWhen` with `allowance` bytes, held until `release()`: `seen` lists what reached the handler. */
-  const held = (allowance = 1000) => {
+  /** A relay socket attached by `attachWhen`, held until `release()`: `seen` lists what reached the handler. */
+  const held = () => {
     const { relay: socket, client } = memoryRelaySocketPair()
     const seen: string[] = []
     let release: () => void = () => undefined
     const ready = new Promise<void>((resolve) => (release = resolve))
-    attachWhen(
-      socket,
-      ready,
-      { onMessage: (data) => void seen.push(data.toString()), onClose: () => void seen.push('closed') },
-      allowance,
-    )
+    attachWhen(socket, ready, {
+      onMessage: (data) => void seen.push(data.toString()),
+      onClose: () => void seen.push('closed'),
+    })
     const send = (text: string) => client.send(new TextEncoder().encode(text))
-    return { client, seen, send, release: async () => (release(), await ready, await Promise.resolve()) }
+    return {
+      socket,
+      client,
+      seen,
+      send,
+      release: async () => (release(), await ready, await Promise.resolve()),
+    }
   }
 
   it('WS-PURGE-9: messages that arrive while the read runs are delivered in order once it ends; a close meanwhile reaches the handler then (its messages dropped, as a closed socket drops them)', async () => {
@@ -223,12 +227,30 @@ describe('a workspace socket held until the catalogue is read (attachWhen)', () 
     expect(b.seen).toEqual(['closed'])
   })
 
-  it('WS-PURGE-9: more than the allowance sent meanwhile closes the socket MemoryLimit (retryable), nothing delivered', async () => {
-    const { client, seen, release } = held(8)
-    client.send(new Uint8Array(5))
-    client.send(new Uint8Array(5))
-    expect(await client.closed).toMatchObject({ code: CloseCode.MemoryLimit, by: 'relay' })
-    await release()
-    expect(seen).toEqual(['closed'])
+  it("WS-PURGE-9: the kept bytes are charged to the socket's own memory budget (trackInput) and given back once delivered", async () => {
+    const a = held()
+    a.send('12345')
+    a.send('678')
+    expect(a.socket.heldInputBytes).toBe(8)
+    await a.release()
+    expect(a.seen).toEqual(['12345', '678'])
+    expect(a.socket.heldInputBytes).toBe(0)
+  })
+
+  it("WS-PURGE-9: past the server's input budget (CONN-11) a workspace socket waiting for the read is closed MemoryLimit (retryable)", async () => {
+    const { store, control } = await seededStore()
+    srv = await startTestServer({
+      store,
+      workspaceRetention: DAY,
+      limits: { maxPendingInputBytes: 64 * 1024 },
+    })
+    cleanups.push(async () => control.release())
+    const ws = new WebSocket(`${srv.ws}/workspace/team`)
+    ws.on('error', () => undefined)
+    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)))
+    await new Promise((resolve) => ws.once('open', resolve))
+    ws.send(encodeSubscribe('live'))
+    for (let i = 0; i < 3; i++) ws.send(encodeDocFrame('live', encodeSyncUpdate(new Uint8Array(30 * 1024))))
+    expect(await closed).toBe(CloseCode.MemoryLimit)
   })
 })

@@ -209,6 +209,33 @@ describe('FrameParser memory (CONN-11.1)', () => {
     }
   })
 
+  it('CONN-11.2 a budget that closes the connection while its frame grows (discardData or stop inside onHeldBytes) never throws', () => {
+    for (const end of ['discard', 'stop'] as const) {
+      const events: Event[] = []
+      let held = 0
+      const parser: FrameParser = new FrameParser(
+        {
+          ...sink(events),
+          onHeldBytes: (d) => {
+            held += d
+            if (held <= 50_000) return
+            if (end === 'discard') parser.discardData()
+            else parser.stop()
+          },
+        },
+        1 << 24,
+      )
+      const frame = clientFrame(Opcode.Binary, Buffer.alloc(100_000, 1))
+      expect(() => {
+        parser.push(frame.subarray(0, 30_000))
+        parser.push(frame.subarray(30_000))
+        parser.push(clientFrame(Opcode.Ping, Buffer.from('p')))
+      }).not.toThrow()
+      expect(held).toBe(0)
+      expect(events).toEqual(end === 'discard' ? [{ kind: 'ping', data: hex('p') }] : [])
+    }
+  })
+
   it('CONN-11.1 after discardData() data frames are skipped and released; control frames still count', () => {
     const { sink: s, events, held } = tracked()
     const parser = new FrameParser(s, 1 << 24)
