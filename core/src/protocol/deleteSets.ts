@@ -68,9 +68,19 @@ export const DELETIONS_DIGEST_BYTES = 16
  */
 export const deletionsDigest = (ds: DeleteRanges): Uint8Array => {
   const e = encoding.createEncoder()
-  for (const client of [...ds.keys()].sort((a, b) => a - b)) {
+  writeRanges(e, ds, clientsOf(ds))
+  // A plain Uint8Array (lib0 gives a Buffer in Node), equal to its decoded copy.
+  return Uint8Array.from(digest(encoding.toUint8Array(e)).subarray(0, DELETIONS_DIGEST_BYTES))
+}
+
+/** The clients of `ds` that have ranges, ascending. */
+const clientsOf = (ds: DeleteRanges): number[] =>
+  [...ds.keys()].filter((c) => (ds.get(c)?.length ?? 0) > 0).sort((a, b) => a - b)
+
+/** Per client of `clients`: varUint client, varUint count, then varUint clock and varUint length per range. */
+const writeRanges = (e: encoding.Encoder, ds: DeleteRanges, clients: readonly number[]): void => {
+  for (const client of clients) {
     const ranges = ds.get(client) ?? []
-    if (ranges.length === 0) continue
     encoding.writeVarUint(e, client)
     encoding.writeVarUint(e, ranges.length)
     for (const [from, to] of ranges) {
@@ -78,8 +88,16 @@ export const deletionsDigest = (ds: DeleteRanges): Uint8Array => {
       encoding.writeVarUint(e, to - from)
     }
   }
-  // A plain Uint8Array (lib0 gives a Buffer in Node), equal to its decoded copy.
-  return Uint8Array.from(digest(encoding.toUint8Array(e)).subarray(0, DELETIONS_DIGEST_BYTES))
+}
+
+/** A V1 update holding only the deletions `ds` (no struct): applied, it deletes exactly those clocks. */
+export const encodeDeletionsUpdate = (ds: DeleteRanges): Uint8Array => {
+  const e = encoding.createEncoder()
+  const clients = clientsOf(ds)
+  encoding.writeVarUint(e, 0) // no structs
+  encoding.writeVarUint(e, clients.length)
+  writeRanges(e, ds, clients)
+  return encoding.toUint8Array(e)
 }
 
 /**

@@ -1,6 +1,6 @@
-import * as encoding from 'lib0/encoding'
 import * as random from 'lib0/random'
 import * as Y from 'yjs'
+import { addDeletions, encodeDeletionsUpdate, type DeleteRanges } from '../protocol/deleteSets.js'
 
 /**
  * Rolling back an update that the relay rejected under the room's rules (docs/spec/rules.md, RULES-5). Yjs cannot
@@ -486,25 +486,16 @@ const removeFrom = (doc: Y.Doc, client: number, clock: number): void => {
   if (index === 0) doc.store.clients.delete(client)
 }
 
-/** A V1 update holding only the delete set of `runs`. */
+/** A V1 update holding only the delete set of `runs` (the protocol's one delete-set encoder). */
 const encodeDeletions = (runs: ReadonlyArray<{ client: number; clock: number; len: number }>): Uint8Array => {
-  const byClient = new Map<number, Array<{ clock: number; len: number }>>()
+  const byClient: DeleteRanges = new Map()
   for (const r of runs) {
-    let list = byClient.get(r.client)
-    if (!list) byClient.set(r.client, (list = []))
-    list.push({ clock: r.clock, len: r.len })
+    let ranges = byClient.get(r.client)
+    if (!ranges) byClient.set(r.client, (ranges = []))
+    ranges.push([r.clock, r.clock + r.len])
   }
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, 0) // no structs
-  encoding.writeVarUint(e, byClient.size)
-  for (const [client, list] of byClient) {
-    list.sort((a, b) => a.clock - b.clock)
-    encoding.writeVarUint(e, client)
-    encoding.writeVarUint(e, list.length)
-    for (const r of list) {
-      encoding.writeVarUint(e, r.clock)
-      encoding.writeVarUint(e, r.len)
-    }
-  }
-  return encoding.toUint8Array(e)
+  // Sorted and merged per client, as a delete set is encoded.
+  const ds: DeleteRanges = new Map()
+  addDeletions(ds, byClient)
+  return encodeDeletionsUpdate(ds)
 }
