@@ -146,11 +146,9 @@ export class UpdateLog<M = Uint8Array> {
    */
   rebase(base: readonly Uint8Array[]): void {
     this.#parts = [...base, ...(this.#sinceMark ?? [])]
-    this.changes++
     this.#sinceMark = null
-    this.#stateVector = null
     this.#baseStateVector = null
-    this.#answers.clear()
+    this.#changed()
   }
 
   /** Parts dropped because Yjs could not merge them. */
