@@ -4,8 +4,10 @@ import {
   encodeAwarenessEntries as encodeEntries,
   isRemovedAwarenessState,
   readEncodedAwarenessEntries,
+  MessageType,
   type EncodedAwarenessEntry,
 } from '@weft/core/protocol'
+import { SharedMessage } from './SharedMessage.js'
 
 interface Entry {
   clock: number
@@ -30,6 +32,61 @@ const hold = (bytes: Uint8Array): string =>
 
 /** The bytes of a state kept by {@link hold}. */
 const bytesOfHeld = (state: string): Uint8Array => Buffer.from(state, 'latin1')
+
+/** Bytes of `n` as lib0 writes a varUint (7 bits per byte). */
+const varUintLength = (n: number): number => {
+  let length = 1
+  while (n > 0x7f) {
+    n = Math.floor(n / 128)
+    length++
+  }
+  return length
+}
+
+/** Writes `n` as a varUint into `out` at `at`; returns the position after it. */
+const writeVarUint = (out: Uint8Array, at: number, n: number): number => {
+  while (n > 0x7f) {
+    out[at++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
+  }
+  out[at++] = n
+  return at
+}
+
+/**
+ * The update of a window's held news (y-protocols awareness format, the latest entry per client), written into one
+ * array of the exact size: no encoder, no growing buffer, one copy of each state.
+ */
+const encodeHeld = (held: ReadonlyMap<number, EncodedAwarenessEntry>): Uint8Array => {
+  let length = varUintLength(held.size)
+  for (const e of held.values())
+    length +=
+      varUintLength(e.clientID) +
+      varUintLength(e.clock) +
+      varUintLength(e.state.byteLength) +
+      e.state.byteLength
+  const out = new Uint8Array(length)
+  let at = writeVarUint(out, 0, held.size)
+  for (const e of held.values()) {
+    at = writeVarUint(out, at, e.clientID)
+    at = writeVarUint(out, at, e.clock)
+    at = writeVarUint(out, at, e.state.byteLength)
+    out.set(e.state, at)
+    at += e.state.byteLength
+  }
+  return out
+}
+
+/**
+ * `update` as an awareness message (y-websocket's message type 1), given as parts so that it is copied once, into
+ * the frame every connection of the room is sent ({@link SharedMessage}): the message type and the update's length,
+ * then the update itself.
+ */
+export const awarenessMessage = (update: Uint8Array): SharedMessage => {
+  const head = new Uint8Array(1 + varUintLength(update.byteLength))
+  writeVarUint(head, writeVarUint(head, 0, MessageType.Awareness), update.byteLength)
+  return new SharedMessage([head, update])
+}
 
 /**
  * Encodes awareness entries given as `[clientID, clock, JSON text]` in the y-protocols awareness update format (for
@@ -140,10 +197,21 @@ export class AwarenessTable {
   #bytes = 0
   /** {@link encodeAll}'s answer until the table changes. */
   #all: Uint8Array | null = null
-  /** News held by {@link broadcast} until its timer fires, by client id. */
-  #pending: Map<number, EncodedAwarenessEntry> | null = null
+  /** News held by {@link broadcast} until the window ends, by client id (created once, emptied at each send). */
+  readonly #pending = new Map<number, EncodedAwarenessEntry>()
+  /**
+   * The window's timer: one per room, created at the first window and re-armed (`refresh`) for the next ones while
+   * the window's length stays the same.
+   */
   #timer: NodeJS.Timeout | null = null
+  /** The length {@link #timer} was created with. */
+  #timerMs = 0
+  /** Whether a window is open (its timer armed and not fired yet). */
+  #windowOpen = false
+  /** Where the held news goes when the window ends: the `send` of the last {@link broadcast}. */
   #send: ((update: Uint8Array) => void) | null = null
+  /** Where {@link broadcast} sends when it is given no `send`: the room's connections. */
+  readonly #roomSend: ((update: Uint8Array) => void) | null
   /** Reads every update {@link apply} is given (one reader per room: nothing allocated per entry read). */
   readonly #reader = new AwarenessUpdateReader()
   /** The last news {@link apply} returned, with its entries, so that {@link broadcast} need not read it again. */
@@ -156,10 +224,17 @@ export class AwarenessTable {
   /**
    * `connections`: how many connections the room's broadcasts reach now (its members), read each time a window
    * starts, so that a busy room's window follows its size (RELAY-6.7). Without it, every window is `coalesceMs`.
+   * `send`: where {@link broadcast} sends an update when it is given none (the room's connections, as one
+   * {@link awarenessMessage}); fixed once per room, so that nothing is created per awareness message.
    */
-  constructor(limits: Partial<PresenceLimits> = {}, connections: () => number = () => 0) {
+  constructor(
+    limits: Partial<PresenceLimits> = {},
+    connections: () => number = () => 0,
+    send?: (update: Uint8Array) => void,
+  ) {
     this.#limits = { ...DEFAULT_PRESENCE_LIMITS, ...limits }
     this.#connections = connections
+    this.#roomSend = send ?? null
   }
 
   /** The coalescing window a send would start now, in milliseconds (RELAY-6.7: it grows with the room). */
@@ -199,16 +274,19 @@ export class AwarenessTable {
     // RELAY-6.4: each entry's client id and clock are read and compared first; the state of an entry that is no
     // news is skipped over, never looked at. An update with no news costs no allocation.
     const reader = this.#reader
+    const entries = this.#entries
     reader.reset(update)
     let news: EncodedAwarenessEntry[] | null = null
     while (reader.next()) {
-      const current = this.#entries.get(reader.clientID)
+      const current = entries.get(reader.clientID)
       if (
         current === undefined ||
         current.clock < reader.clock ||
         (current.clock === reader.clock && current.state !== null && reader.removed())
-      )
-        (news ??= []).push(reader.entry())
+      ) {
+        if (news === null) news = [reader.entry()]
+        else news.push(reader.entry())
+      }
     }
     if (news === null) {
       this.#stale++
@@ -216,12 +294,17 @@ export class AwarenessTable {
     }
     // Only news is decoded: its states must be JSON (clients parse what they are sent). A state that decodes to
     // `null` is a removal, whatever its spelling.
-    const states = news.map((e) =>
-      isRemovedAwarenessState(e.state) || decodeAwarenessState(e.state) === null ? null : e.state,
-    )
+    const states: Array<Uint8Array | null> = new Array<Uint8Array | null>(news.length)
+    for (let i = 0; i < news.length; i++) {
+      const state = (news[i] as EncodedAwarenessEntry).state
+      states[i] = isRemovedAwarenessState(state) || decodeAwarenessState(state) === null ? null : state
+    }
     const refusal = this.#check(news, states, owner)
     if (refusal) return { ok: false, reason: refusal }
-    news.forEach((e, i) => this.#set(e.clientID, e.clock, states[i] ?? null, owner))
+    for (let i = 0; i < news.length; i++) {
+      const e = news[i] as EncodedAwarenessEntry
+      this.#set(e.clientID, e.clock, states[i] ?? null, owner)
+    }
     this.#all = null
     const bytes = news.length === reader.count ? update : encodeEntries(news)
     this.#lastNews = bytes
@@ -230,36 +313,53 @@ export class AwarenessTable {
   }
 
   /**
-   * Sends `news` (from {@link apply}) to the room through `send`: at once if nothing was sent within the room's
-   * window ({@link windowMs}), otherwise merged with what else arrives until the window ends into one update
-   * (RELAY-6.4, RELAY-6.7).
+   * Sends `news` (from {@link apply}) to the room through `send` (default: the room's connections, given to the
+   * constructor): at once if nothing was sent within the room's window ({@link windowMs}), otherwise merged with
+   * what else arrives until the window ends into one update (RELAY-6.4, RELAY-6.7).
    */
-  broadcast(news: Uint8Array, send: (update: Uint8Array) => void): void {
+  broadcast(news: Uint8Array, send?: (update: Uint8Array) => void): void {
+    const to = send ?? this.#roomSend
+    if (to === null) throw new TypeError('AwarenessTable.broadcast: no send given and no room send set')
     // The entries of the news apply() just returned, so that it is not read again.
     const entries = news === this.#lastNews ? this.#lastEntries : null
     this.#lastNews = null
     this.#lastEntries = []
-    if (this.#limits.coalesceMs <= 0) return send(news)
-    this.#send = send
-    if (this.#timer === null) {
-      send(news)
+    if (this.#limits.coalesceMs <= 0) return to(news)
+    this.#send = to
+    if (!this.#windowOpen) {
+      to(news)
       this.#arm()
       return
     }
-    const pending = (this.#pending ??= new Map())
+    const pending = this.#pending
     for (const e of entries ?? readEncodedAwarenessEntries(news)) pending.set(e.clientID, e)
   }
 
-  /** Starts a window after a send: its length is read from the room's size now (RELAY-6.7). */
+  /** The window ended: what it held goes out as one update, and the next window starts; none if it held nothing. */
+  readonly #windowEnded = (): void => {
+    this.#windowOpen = false
+    const pending = this.#pending
+    if (pending.size === 0 || !this.#send) return
+    const update = encodeHeld(pending)
+    pending.clear()
+    this.#send(update)
+    this.#arm()
+  }
+
+  /**
+   * Starts a window after a send: its length is read from the room's size now (RELAY-6.7). The room's one timer is
+   * re-armed while the length stays the same, replaced when the room's size changed it.
+   */
   #arm(): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = null
-      const pending = this.#pending
-      this.#pending = null
-      if (!pending || pending.size === 0 || !this.#send) return
-      this.#send(encodeEntries(pending.values()))
-      this.#arm()
-    }, this.windowMs)
+    const ms = this.windowMs
+    this.#windowOpen = true
+    if (this.#timer !== null && this.#timerMs === ms) {
+      this.#timer.refresh()
+      return
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timerMs = ms
+    this.#timer = setTimeout(this.#windowEnded, ms)
     this.#timer.unref()
   }
 
@@ -275,9 +375,10 @@ export class AwarenessTable {
     /** Change of the bytes held by the clients `owner` introduced (those it takes over included). */
     let ownBytes = 0
     const seen = news.length > 1 ? new Set<number>() : null
-    news.forEach((e, i) => {
+    for (let i = 0; i < news.length; i++) {
+      const e = news[i] as EncodedAwarenessEntry
       if (seen) {
-        if (seen.has(e.clientID)) return
+        if (seen.has(e.clientID)) continue
         seen.add(e.clientID)
       }
       const current = this.#entries.get(e.clientID)
@@ -287,7 +388,7 @@ export class AwarenessTable {
       const delta = (states[i]?.byteLength ?? 0) - (current?.state?.length ?? 0)
       bytes += delta
       if (takes || current.owner === owner) ownBytes += delta
-    })
+    }
     const limits = this.#limits
     if (this.#ownedCount(owner) + taken > limits.maxClientsPerConnection)
       return 'too-many-clients-per-connection'
@@ -391,7 +492,7 @@ export class AwarenessTable {
       // Forget the client entirely: a later state from it is accepted whatever its clock. News of it not sent yet
       // would bring it back to whoever had not seen it.
       this.#entries.delete(id)
-      this.#pending?.delete(id)
+      this.#pending.delete(id)
     }
     this.#all = null
     return removed.length > 0 ? encodeEntries(removed) : null

@@ -321,9 +321,9 @@ export class RelayConnection
           return
         }
         // RELAY-6.4: only news is forwarded (an echo, same client at the same clock, is dropped). As y-websocket's
-        // server does, the sender gets its own news back too (keeps a stock client's connection alive).
-        if (applied.news)
-          doc.awareness.broadcast(applied.news, (news) => doc.broadcast(encodeAwareness(news)))
+        // server does, the sender gets its own news back too (keeps a stock client's connection alive): the table
+        // sends to the whole room.
+        if (applied.news) doc.awareness.broadcast(applied.news)
         return
       }
       case 'query-awareness': {

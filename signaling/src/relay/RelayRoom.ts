@@ -10,7 +10,7 @@ import {
 } from '@weft/core/protocol'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import { WeftServerError } from '../WeftServerError.js'
-import { AwarenessTable, type PresenceLimits } from './AwarenessTable.js'
+import { AwarenessTable, awarenessMessage, type PresenceLimits } from './AwarenessTable.js'
 import { changesNothing } from './changesNothing.js'
 import { checkNesting } from './checkNesting.js'
 import type { CommitTarget, GroupCommitter } from './GroupCommitter.js'
@@ -129,7 +129,12 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
     this.#deletedSinceGc = this.#tailCount > 0 ? 1 : 0
     this.#services = services
     this.epoch = new RoomEpoch(this, services.epochs)
-    this.awareness = new AwarenessTable(services.presence, () => this.#peers.size)
+    // RELAY-6.1: presence goes to every connection of the room, framed once (a shared message built from the update).
+    this.awareness = new AwarenessTable(
+      services.presence,
+      () => this.#peers.size,
+      (update) => this.broadcast(awarenessMessage(update)),
+    )
   }
 
   /** The document's state, read only. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { decodeMessage, encodeAwareness, readAwarenessEntries } from '@weft/core/protocol'
+import { decodeMessage, readAwarenessEntries } from '@weft/core/protocol'
 import {
   AwarenessTable,
   DEFAULT_PRESENCE_LIMITS,
@@ -40,8 +40,7 @@ const member = (): Member => {
 /** What RelayConnection does with an awareness message from `from`: apply it, broadcast its news to the room. */
 const receive = (room: RelayRoom, from: RelayPeer, update: Uint8Array): void => {
   const applied = room.awareness.apply(update, from)
-  if (applied.ok && applied.news)
-    room.awareness.broadcast(applied.news, (news) => room.broadcast(encodeAwareness(news)))
+  if (applied.ok && applied.news) room.awareness.broadcast(applied.news)
 }
 
 /**

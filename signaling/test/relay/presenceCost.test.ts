@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  encodeAwareness,
+  encodeAwarenessEntries as encodeEncoded,
+  readAwarenessEntries,
+} from '@weft/core/protocol'
+import { AwarenessTable, awarenessMessage, encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
+
+afterEach(() => {
+  vi.restoreAllMocks()
+  vi.useRealTimers()
+})
+
+const utf8 = new TextEncoder()
+const state = (id: number, clock: number, json: string) => encodeAwarenessEntries([[id, clock, json]])
+
+/** Applies `update` from `owner` and broadcasts its news through the table's room send, as the relay does. */
+const receive = (table: AwarenessTable, update: Uint8Array, owner: object): void => {
+  const applied = table.apply(update, owner)
+  if (!applied.ok || !applied.news) throw new Error('expected news')
+  table.broadcast(applied.news)
+}
+
+describe('presence: what a busy room costs per window (RELAY-6.4, RELAY-6.7)', () => {
+  it('RELAY-6.7: a busy room keeps one window timer and re-arms it for each window, creating none per window', () => {
+    vi.useFakeTimers()
+    const sent: Uint8Array[] = []
+    const send = (u: Uint8Array) => sent.push(u)
+    const table = new AwarenessTable({ coalesceMs: 50 }, () => 2)
+    const timers = vi.spyOn(globalThis, 'setTimeout')
+    const news = (update: Uint8Array, owner: object) => {
+      const applied = table.apply(update, owner)
+      if (!applied.ok || !applied.news) throw new Error('expected news')
+      table.broadcast(applied.news, send)
+    }
+    const owner = {}
+    for (let clock = 1; clock <= 20; clock++) {
+      news(state(1, clock, `{"x":${clock}}`), owner)
+      news(state(2, clock, `{"y":${clock}}`), {})
+      vi.advanceTimersByTime(50)
+    }
+    // Every window sent what it held (the first change of all went out at once)...
+    expect(sent.length).toBeGreaterThanOrEqual(20)
+    expect(readAwarenessEntries(sent.at(-1) ?? new Uint8Array()).map((e) => e.clock)).toEqual([20, 20])
+    // ...from one timer, created at the first window and re-armed since.
+    expect(timers).toHaveBeenCalledTimes(1)
+  })
+
+  it('RELAY-6.7: a window whose length changed with the room gets a timer of the new length', () => {
+    vi.useFakeTimers()
+    let connections = 2
+    const sent: Uint8Array[] = []
+    const table = new AwarenessTable(
+      {},
+      () => connections,
+      (u) => sent.push(u),
+    )
+    const timers = vi.spyOn(globalThis, 'setTimeout')
+    receive(table, state(1, 1, '{}'), {})
+    connections = 20
+    receive(table, state(2, 1, '{}'), {})
+    vi.advanceTimersByTime(100) // the first window: 100 ms, sent; the next one starts at the room's new size
+    expect(sent).toHaveLength(2)
+    receive(table, state(3, 1, '{}'), {})
+    vi.advanceTimersByTime(249)
+    expect(sent).toHaveLength(2)
+    vi.advanceTimersByTime(1)
+    expect(sent).toHaveLength(3)
+    expect(timers.mock.calls.map((call) => call[1])).toEqual([100, 250])
+  })
+
+  it("RELAY-6.4: a window's update is y-protocols' encoding of the latest entry per client (multi-byte ids, clocks, lengths)", () => {
+    vi.useFakeTimers()
+    const sent: Uint8Array[] = []
+    const table = new AwarenessTable(
+      { coalesceMs: 50 },
+      () => 2,
+      (u) => sent.push(u),
+    )
+    const long = JSON.stringify({ name: 'é'.repeat(150), cursor: { x: 1, y: 2 } })
+    receive(table, state(1, 1, '{}'), {})
+    receive(table, state(2 ** 32 - 1, 300, long), {})
+    receive(table, state(127, 128, '{"a":1}'), {})
+    receive(table, state(127, 129, '{"a":2}'), {})
+    vi.advanceTimersByTime(50)
+    expect(sent[1]).toEqual(
+      encodeEncoded([
+        { clientID: 2 ** 32 - 1, clock: 300, state: utf8.encode(long) },
+        { clientID: 127, clock: 129, state: utf8.encode('{"a":2}') },
+      ]),
+    )
+  })
+
+  it('RELAY-6.1: the awareness message a room sends is framed from the update itself (its bytes, not a copy)', () => {
+    for (const size of [0, 5, 127, 128, 20_000]) {
+      const update = new Uint8Array(size).fill(7)
+      const message = awarenessMessage(update)
+      expect(message.bytes()).toEqual(encodeAwareness(update))
+      expect(message.parts.at(-1)).toBe(update)
+    }
+  })
+})
