@@ -133,6 +133,11 @@ export interface ValidateUpdateOptions {
    * does, or it would store bytes its clients cannot read.
    */
   readonly strings?: boolean
+  /**
+   * Also return the update's delete set ({@link UpdateSummary.deleteSet}), read on the same walk (default false): a
+   * peer that keeps what others deleted (a rollback, RULES-5.3) then decodes the update only to apply it.
+   */
+  readonly deleteSet?: boolean
 }
 
 /** What {@link validateUpdate} learned on its walk. */
@@ -144,6 +149,11 @@ export interface UpdateSummary {
   readonly deleted: number
   /** Deepest nesting of shared types built within the update (0: it creates no nested type). */
   readonly depth: number
+  /**
+   * With `{ deleteSet: true }`: the update's delete set, per client its `{ clock, len }` ranges as the update lists
+   * them (not necessarily sorted or merged); otherwise undefined.
+   */
+  readonly deleteSet?: Map<number, Array<{ clock: number; len: number }>>
 }
 
 /**
@@ -222,22 +232,30 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
       }
     }
     // The delete set.
+    const deleteSet = options.deleteSet ? new Map<number, Array<{ clock: number; len: number }>>() : undefined
     const dsClients = decoding.readVarUint(d)
     if (dsClients > update.length) throw new Error('more delete-set clients than bytes')
     for (let c = 0; c < dsClients; c++) {
-      decoding.readVarUint(d) // client
+      const client = decoding.readVarUint(d)
       const ranges = decoding.readVarUint(d)
       if (ranges > update.length) throw new Error('more delete ranges than bytes')
+      let list: Array<{ clock: number; len: number }> | undefined
+      if (deleteSet && ranges > 0) {
+        list = deleteSet.get(client)
+        if (!list) deleteSet.set(client, (list = []))
+      }
       for (let i = 0; i < ranges; i++) {
-        decoding.readVarUint(d) // clock
-        deleted += positive(decoding.readVarUint(d), 'delete range')
+        const clock = decoding.readVarUint(d)
+        const len = positive(decoding.readVarUint(d), 'delete range')
+        deleted += len
+        list?.push({ clock, len })
       }
     }
     if (d.pos > d.arr.length) throw new Error('unexpected end')
     const depth = nesting.depth()
     if (depth > MAX_NESTING_DEPTH)
       throw new Error(`types nested ${depth} deep (at most ${MAX_NESTING_DEPTH})`)
-    return { deleted, depth }
+    return deleteSet ? { deleted, depth, deleteSet } : { deleted, depth }
   } catch (err) {
     throw new WeftError(
       WeftErrorCode.InvalidUpdate,

@@ -15,6 +15,7 @@ import {
   type WireMessage,
 } from '../protocol/messages.js'
 import { readAwarenessEntries } from '../protocol/readAwarenessClients.js'
+import type { UpdateSummary } from '../protocol/validateUpdate.js'
 import { compareEpochs, type EpochRecord } from '../storage/epochRecord.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
@@ -108,8 +109,13 @@ export const RESTORE_ORIGIN: unique symbol = Symbol('weft-restore')
 /** The state vector of an empty document. */
 const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
 
+/** Yjs's delete-set range (not exported by name). */
+type DeleteItem = DeleteSet['clients'] extends Map<number, Array<infer I>> ? I : never
+
 /** Validation options of a session that validates (SYNC-3.4): the structural walk. */
 const VALIDATE = {}
+/** The same walk, also reading the delete set: a session with `rollback` records its peers' (RULES-5.3). */
+const VALIDATE_DELETE_SET = { deleteSet: true }
 
 /** Identifies one peer path in events. */
 export interface PathRef {
@@ -276,7 +282,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       numbers: true,
       closesStale: false,
       mark: () => this.#localChanges,
-      validate: (options.validateUpdates ?? true) ? VALIDATE : null,
+      validate: (options.validateUpdates ?? true) ? (this.#rollback ? VALIDATE_DELETE_SET : VALIDATE) : null,
     }
     this.#state = {
       stateVector: () => Y.encodeStateVector(this.#doc),
@@ -749,14 +755,22 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   /** RULES-5.3: records the delete set of an update received from `path` while a step 2 of this side may be refused. */
-  #received(path: SessionPath, update: Uint8Array, complete: boolean): void {
+  #received(path: SessionPath, update: Uint8Array, complete: boolean, summary: UpdateSummary | null): void {
     const held = this.#heldOf(path)
+    // The validation walk read the delete set already; without validation (SYNC-3.4 off) it is decoded here.
+    const ds = (): DeleteSet => {
+      if (!summary?.deleteSet) return Y.decodeUpdate(update).ds
+      const out = Y.createDeleteSet()
+      // Yjs's DeleteItem is a plain { clock, len } record; merging (before any lookup) sorts them.
+      for (const [client, ranges] of summary.deleteSet) out.clients.set(client, ranges as DeleteItem[])
+      return out
+    }
     if (complete) {
       held.known = true
       held.tracking = true
-      held.deleteSets = [Y.decodeUpdate(update).ds]
+      held.deleteSets = [ds()]
     } else if (held.tracking) {
-      held.deleteSets.push(Y.decodeUpdate(update).ds)
+      held.deleteSets.push(ds())
       if (held.deleteSets.length > 32) held.deleteSets = [Y.mergeDeleteSets(held.deleteSets)]
     }
   }
@@ -832,14 +846,14 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   #applyUpdate(path: SessionPath, update: Uint8Array, seq: number | null, complete: boolean): void {
     // SYNC-3.4: a malformed update is rejected before anything is applied.
-    path.validate(update)
+    const summary = path.validate(update)
     const rules = this.#peerRules
     if (rules !== null && !rules.trusts(path.transport, path.peer)) {
       const screened = rules.screen(path, update, rules.writerOf(path.transport, path.peer))
       if (screened.kind !== 'accepted') return this.#refuseUpdate(rules, path, screened, seq, complete)
-      return rules.taking(path, () => this.#takeUpdate(path, update, seq, complete))
+      return rules.taking(path, () => this.#takeUpdate(path, update, seq, complete, summary))
     }
-    this.#takeUpdate(path, update, seq, complete)
+    this.#takeUpdate(path, update, seq, complete, summary)
   }
 
   /**
@@ -877,7 +891,13 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     if (seq !== null && path.received(seq, complete) && this.#durable) this.#scheduleAck(path)
   }
 
-  #takeUpdate(path: SessionPath, update: Uint8Array, seq: number | null, complete: boolean): void {
+  #takeUpdate(
+    path: SessionPath,
+    update: Uint8Array,
+    seq: number | null,
+    complete: boolean,
+    summary: UpdateSummary | null,
+  ): void {
     // Reading happens inside our transaction; observers run when it ends. So a throw before `read` is set is
     // Yjs refusing the update, a throw after it is an application observer failing (the update is in the doc).
     let read = false
@@ -885,7 +905,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       this.doc.transact(() => {
         Y.applyUpdate(this.doc, update, path)
         read = true
-        if (this.#rollback) this.#received(path, update, complete)
+        if (this.#rollback) this.#received(path, update, complete, summary)
       }, path)
     } catch (err) {
       if (!read) throw toWeftError(WeftErrorCode.InvalidUpdate, err, 'update rejected by Yjs')
