@@ -51,8 +51,9 @@ export type DocHandleEvents = {
    */
   'epoch-available': (event: { readonly record: EpochRecord }) => void
   /**
-   * The relay rejected a local change under the room's rules (docs/guides/rules.md, RULES-5.7) and the document was
-   * rolled back: it holds what the relay accepted plus the later local changes (the editor saw ordinary changes).
+   * The relay (or, with no relay connected, a peer that checks the rules, RULES-6.3) rejected a local change under the
+   * room's rules (docs/guides/rules.md, RULES-5.7) and the document was rolled back: it holds what the relay accepted
+   * plus the later local changes (the editor saw ordinary changes).
    * `ruleId`, `path` and `reason` say which rule and where (show "not allowed"), `seq` which update. The rejected
    * changes left {@link DocHandle.pendingChanges}. `removed`: the removed content as a clock range of the retired
    * client id (see SyncSession's `rejected`); a refused step 2 (offline work sent on reconnect) loses all its work.
