@@ -39,7 +39,27 @@ export interface RelayEpochsOptions {
    * catch-up the document, which the hook cannot screen update by update, so offers are ignored.
    */
   readonly screened: boolean
+  /**
+   * Whether `room` has rules (RULES-4.7): they check every change, so, as with a hook, clients' offers to it are
+   * ignored. Absent: no room has rules.
+   */
+  readonly ruled?: ((room: string) => boolean) | undefined
 }
+
+/**
+ * Why clients' epoch offers to `room` are ignored, or `null` when a winning offer is followed (RELAY-EPOCH-4): the one
+ * place that says which rooms screen their writes. A followed offer makes the record's `initial` and its catch-up the
+ * document without passing any check, so a room whose writes are screened (an `onUpdate` hook, HOOK-3.7; the room's
+ * rules, RULES-4.7) ignores offers; in scale-out mode epochs are not supported (RELAY-EPOCH-7).
+ */
+export const offersIgnoredBy =
+  (options: Pick<RelayEpochsOptions, 'scaleOut' | 'screened' | 'ruled'>) =>
+  (room: string): string | null => {
+    if (options.screened) return 'epoch offer ignored: the onUpdate hook screens every change'
+    if (options.ruled?.(room)) return 'epoch offer ignored: the room rules check every change'
+    if (options.scaleOut) return 'epoch offer ignored: epochs are not supported in scale-out mode'
+    return null
+  }
 
 /**
  * The storing relay's part in history compaction (docs/spec/relay-protocol.md, RELAY-EPOCH-*; COMPACT-6.3), across
@@ -60,11 +80,7 @@ export class RelayEpochs {
       logger: options.logger,
       // RELAY-EPOCH-7: in scale-out mode the relay starts no epochs.
       autoStart: options.scaleOut ? undefined : epochs?.autoStart,
-      offersIgnored: options.screened
-        ? 'epoch offer ignored: the onUpdate hook screens every change'
-        : options.scaleOut
-          ? 'epoch offer ignored: epochs are not supported in scale-out mode'
-          : null,
+      offersIgnored: offersIgnoredBy(options),
       exec: {
         worker: epochs?.worker ?? CompactionWorker.shared(),
         minBytes: epochs?.workerMinBytes ?? DEFAULT_WORKER_MIN_BYTES,

@@ -24,8 +24,11 @@ export interface EpochSettings {
   readonly logger: Logger
   /** RELAY-EPOCH-5: the auto-start policy, or `undefined` when the relay starts no epochs itself. */
   readonly autoStart: RelayEpochOptions['autoStart']
-  /** Why clients' epoch offers are ignored (logged as a warning), or `null` when a winning offer is followed. */
-  readonly offersIgnored: string | null
+  /**
+   * Why clients' epoch offers to a room are ignored (logged as a warning), or `null` when a winning offer is followed
+   * (`offersIgnoredBy`).
+   */
+  offersIgnored(room: string): string | null
   /** Where switches run (RELAY-3.8). */
   readonly exec: SwitchExecutor
   /** Told of every queued switch (so that the relay's close can wait for them). */
@@ -93,12 +96,13 @@ export class RoomEpoch {
 
   /**
    * A client offered an epoch (RELAY-EPOCH-4; its record and catch-up were checked by its protocol, `judgement` is
-   * `judgeOffer`'s): ignored when the relay ignores offers (scale-out, an `onUpdate` hook), from a read-only
-   * connection, or losing; a winning child of the room's epoch is followed.
+   * `judgeOffer`'s): ignored when the relay ignores offers to this room (scale-out, an `onUpdate` hook, the room's
+   * rules), from a read-only connection, or losing; a winning child of the room's epoch is followed.
    */
   offered(peer: EpochPeer, record: EpochRecord, catchUp: Uint8Array, judgement: OfferJudgement): void {
     const log = this.#settings.logger.child({ doc: this.#room.docId, offered: record.id, epoch: this.id })
-    if (this.#settings.offersIgnored !== null) return void log.warn(this.#settings.offersIgnored)
+    const ignored = this.#settings.offersIgnored(this.#room.docId)
+    if (ignored !== null) return void log.warn(ignored)
     if (peer.access !== 'write') return void log.debug('epoch offer from a read-only connection ignored')
     if (judgement === 'not-winning') return void log.debug('losing epoch offer ignored')
     if (judgement === 'sibling')

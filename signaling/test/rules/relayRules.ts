@@ -9,6 +9,7 @@ import { RoomGrant } from '../../src/auth/RoomGrant.js'
 import { ServerMetrics } from '../../src/metrics/ServerMetrics.js'
 import { memoryRelaySocketPair, type MemoryRelayClient } from '../../src/relay/MemoryRelaySocket.js'
 import { RelayHub } from '../../src/relay/RelayHub.js'
+import type { RelayOptions } from '../../src/relay/RelayOptions.js'
 import type { RelayRulesOption } from '../../src/relay/rules/RelayRules.js'
 import { DEFAULT_LIMITS } from '../../src/ServerLimits.js'
 import { decodedAll, nextOf, sendStep1, weftHello } from '../relay/unit/memoryRelay.js'
@@ -33,8 +34,11 @@ export const boardRules: Rules = defineRules(board, {
   constraints: [unique('shapes', 'name')],
 })
 
-/** A relay hub over an in-memory store whose rooms `board-*` have {@link boardRules}. */
-export const startRuledRelay = (rules: RelayRulesOption = { 'board-*': boardRules }) => {
+/** A relay hub over an in-memory store whose rooms `board-*` have {@link boardRules}; `options`: more relay options. */
+export const startRuledRelay = (
+  rules: RelayRulesOption = { 'board-*': boardRules },
+  options: Omit<RelayOptions, 'rules'> = {},
+) => {
   const store: DocStore = new MemoryDocStore()
   const metrics = new ServerMetrics({
     connections: () => [],
@@ -45,7 +49,7 @@ export const startRuledRelay = (rules: RelayRulesOption = { 'board-*': boardRule
   const hub: RelayHub = new RelayHub({
     store,
     ownsStore: false,
-    options: { commitWindowMs: 5, rules },
+    options: { commitWindowMs: 5, ...options, rules },
     limits: DEFAULT_LIMITS,
     metrics,
     logger: pino({ level: 'silent' }),

@@ -59,7 +59,11 @@ const FENCED: RuleRefusal = Object.freeze({
   reason: 'an earlier update of this writer was rejected and it has not rolled back yet',
 })
 
-const rejection = (room: string, verdict: RuleRefusal, fenced = false): Promise<void> => {
+/**
+ * A refused update's outcome: rejected with the error whose {@link ruleRefusalOf} is `verdict` (the connection tells
+ * its writer, RULES-4.3), never an unhandled rejection. Also used by the catalogue guard (WS-ACCESS-3).
+ */
+export const rejection = (room: string, verdict: RuleRefusal, fenced = false): Promise<void> => {
   const refused = Promise.reject(new RuleRejection(room, verdict, fenced))
   refused.catch(() => undefined)
   return refused
@@ -101,6 +105,11 @@ export class RelayRules {
       const patterns = Object.entries(option).map(([p, rules]) => [patternOf(p), rules] as const)
       this.#find = (room) => patterns.find(([p]) => p.test(room))?.[1] ?? null
     }
+  }
+
+  /** Whether `room` has rules (RULES-4.1): every write to it is checked. */
+  ruled(room: string): boolean {
+    return this.#find(room) !== null
   }
 
   /** `peer` writes as the grant of `context` (its subject and claims). */
