@@ -71,3 +71,4 @@ export {
   readDeletions,
   type DeleteRanges,
 } from './deleteSets.js'
+export { changesNothingOver } from './changesNothingOver.js'

@@ -2,7 +2,7 @@ import {
   MessageType,
   isDeletionsMatched,
   addDeletions,
-  coversDeletions,
+  changesNothingOver,
   decodeMessage,
   encodeSyncStep2,
   readDeletions,
@@ -42,7 +42,7 @@ export class HandshakeEcho {
   #early: DeleteRanges | null = null
   /** The relay's step 2 never came as one message: nothing is held or rewritten any more. */
   #passing = false
-  #held: Array<{ data: Uint8Array; ds: DeleteRanges; seq: number | null; epoch: string | null }> = []
+  #held: Array<{ data: Uint8Array; update: Uint8Array; seq: number | null; epoch: string | null }> = []
 
   /** An outgoing message: returns the messages to send now (it, a rewritten one, or none while it is held). */
   outgoing(data: Uint8Array): Uint8Array[] {
@@ -51,9 +51,9 @@ export class HandshakeEcho {
     if (this.#passing || data[0] !== MessageType.Sync) return this.#flushWith(data)
     const message = decodeOrNull(data)
     if (message?.type !== 'sync-step2') return this.#flushWith(data)
-    const read = readDeletions(message.update)
-    if (!read || read.structs) return this.#flushWith(data)
-    const held = { data, ds: read.deletions, seq: message.seq, epoch: message.epoch }
+    // Only a step 2 with no struct may change nothing; it waits for the relay's deletions.
+    if (message.update[0] !== 0) return this.#flushWith(data)
+    const held = { data, update: message.update, seq: message.seq, epoch: message.epoch }
     if (this.#relay === null) {
       this.#held.push(held)
       return []
@@ -116,8 +116,14 @@ export class HandshakeEcho {
     return out
   }
 
-  #rewrite(h: { data: Uint8Array; ds: DeleteRanges; seq: number | null; epoch: string | null }): Uint8Array {
-    return this.#relay !== null && coversDeletions(this.#relay, h.ds)
+  #rewrite(h: {
+    data: Uint8Array
+    update: Uint8Array
+    seq: number | null
+    epoch: string | null
+  }): Uint8Array {
+    // The relay's own decision (RELAY-3.9): what it would store nothing of goes out as the empty update.
+    return changesNothingOver(h.update, () => this.#relay)
       ? encodeSyncStep2(EMPTY_UPDATE, h.seq, h.epoch)
       : h.data
   }
