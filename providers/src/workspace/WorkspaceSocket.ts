@@ -144,8 +144,10 @@ export class WorkspaceSocket extends ObservableV2<WorkspaceSocketEvents> impleme
     socket.on('open', () => {
       this.#queue.clear()
       this.#catching = false
-      for (const t of this.#transports.values()) t.linkOpened()
+      // CATCH_UP first: the relay answers it before the subscriptions' handshakes, so the changed documents are
+      // known, and their brief syncs start, while the catalogue still syncs.
       this.#catchUp()
+      for (const t of this.#transports.values()) t.linkOpened()
     })
     socket.on('message', ({ data }) => this.#receive(data))
     socket.on('close', ({ info }) => {
