@@ -1,6 +1,11 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { SyncSession, type SyncSessionEvents, type SyncSessionOptions } from '../../src/index.js'
+import {
+  SyncSession,
+  openDocument,
+  type SyncSessionEvents,
+  type SyncSessionOptions,
+} from '../../src/index.js'
 import { TestNet, type TestPeer } from './peers.js'
 import { lockRules, namedPeers, seedBoard, seeded, shapesOf } from './peerRulesFixture.js'
 
@@ -158,5 +163,36 @@ describe('peers check the rules on what they receive (RULES-6)', () => {
     net.flush()
     expect(shapesOf(h.doc)).toEqual({ a: { x: 70, lockedBy: 'alice' }, b: { x: 5, lockedBy: '' } })
     expect(h.refused.map((e) => e.ruleId)).toEqual(['shapes.update'])
+  })
+
+  it('RULES-6.1: openDocument with rules: the transport added as the relay is the authority, every other one is checked', async () => {
+    const net = new TestNet()
+    const seed = seedBoard({ a: 'alice' }, ['b'])
+    const handle = await openDocument({ docId: 'board-1', doc: seeded(seed), rules: { rules: lockRules } })
+    const relay = peer(net, 'relay', seed)
+    const m = peer(net, 'm', seed)
+    const toRelay = net.network.transport('h->relay')
+    const toH = net.network.transport('relay->h')
+    net.network.link(toRelay, toH)
+    const toM = net.network.transport('h->m')
+    const fromM = net.network.transport('m->h')
+    net.network.link(toM, fromM)
+    handle.addTransport(toRelay, { relay: true })
+    handle.addTransport(toM)
+    relay.session.addTransport(toH)
+    m.session.addTransport(fromM)
+    for (const t of [toRelay, toH, toM, fromM]) t.connect()
+    net.flush()
+    const refused: Refused[] = []
+    handle.session.on('refused', (e) => refused.push(e))
+
+    rawMove(relay.doc, 'a', 70) // through the relay: taken as it is
+    rawMove(m.doc, 'b', 5) // valid, from a peer: checked and taken
+    net.flush()
+    rawMove(m.doc, 'a', 6) // from a peer: refused
+    net.flush()
+    expect(shapesOf(handle.doc)).toEqual({ a: { x: 70, lockedBy: 'alice' }, b: { x: 5, lockedBy: '' } })
+    expect(refused.map((e) => e.ruleId)).toEqual(['shapes.update'])
+    await handle.destroy()
   })
 })
