@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { PROFILE_PRELOAD, profileEnv, profileModeFromEnv } from './measuredWindow.js'
 import { cpuSeconds, rssBytes } from './procStats.js'
 
 /** The servers compared, and the fan-out's floor (bench/server/floorServer.ts, not a usable server). */
@@ -58,8 +59,16 @@ export const spawnNode = (args: readonly string[], env: NodeJS.ProcessEnv = {}):
  * Executes `file` (a Node script with a shebang, as `npx` runs a package's bin, so the Node flags of its shebang
  * apply) with the exit-with-parent preload given through `NODE_OPTIONS`.
  */
-export const spawnExecutable = (file: string, args: readonly string[]): ChildProcess =>
-  spawnChild(join(root, file), args, { NODE_OPTIONS: `--import=${EXIT_WITH_PARENT}` })
+export const spawnExecutable = (
+  file: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  preloads: readonly string[] = [],
+): ChildProcess =>
+  spawnChild(join(root, file), args, {
+    ...env,
+    NODE_OPTIONS: [EXIT_WITH_PARENT, ...preloads].map((p) => `--import=${p}`).join(' '),
+  })
 
 /**
  * Kills (SIGKILL) every child still running and removes the servers' data directories. Synchronous, so it can run
@@ -94,18 +103,25 @@ export interface ServerProcess {
  * a capped young generation); the others are scripts using their libraries, under Node's defaults.
  */
 const spawnServer = (kind: ServerKind, dataDir: string | null): ChildProcess => {
+  // WEFT_BENCH_PROFILE=cpu: every server gets the same profiler preload (bench/server/measuredWindow.ts).
+  const preloads = profileModeFromEnv() === 'cpu' ? [PROFILE_PRELOAD] : []
+  const env = profileEnv(kind)
+  const script = (file: string) =>
+    spawnNode([...preloads.flatMap((p) => ['--import', p]), '--import', 'tsx', file], env)
   switch (kind) {
     case 'weft':
-      return spawnExecutable('signaling/bin/weft.js', [
-        'serve',
-        ...['--host', '127.0.0.1', '--port', '0', '--data', dataDir ?? ''],
-      ])
+      return spawnExecutable(
+        'signaling/bin/weft.js',
+        ['serve', ...['--host', '127.0.0.1', '--port', '0', '--data', dataDir ?? '']],
+        env,
+        preloads,
+      )
     case 'y-websocket-server':
-      return spawnNode(['--import', 'tsx', 'bench/server/ywsServer.ts'])
+      return script('bench/server/ywsServer.ts')
     case 'hocuspocus':
-      return spawnNode(['--import', 'tsx', 'bench/server/hocuspocusServer.ts'])
+      return script('bench/server/hocuspocusServer.ts')
     case 'floor':
-      return spawnNode(['--import', 'tsx', 'bench/server/floorServer.ts'])
+      return script('bench/server/floorServer.ts')
   }
 }
 

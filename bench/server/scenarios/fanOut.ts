@@ -8,6 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type * as Y from 'yjs'
 import type { FanOutSizes } from '../config.js'
 import { connectClient, tallyCloses, type BenchClient, type Target } from '../connectClient.js'
+import { startWindowProbe } from '../measuredWindow.js'
 import { cpuTimes } from '../procStats.js'
 import { inBatches, percentile, sleep, waitUntil } from '../stats.js'
 
@@ -78,6 +79,8 @@ export const fanOut = async (
     deliveries = 0
     const loop = monitorEventLoopDelay({ resolution: 10 })
     loop.enable()
+    // WEFT_BENCH_PROFILE: a CPU profile or a system call count of the server over this window only.
+    const probe = await startWindowProbe(target.kind, serverPid)
     const cpu0 = cpuTimes(serverPid)
     const main0 = cpuTimes(serverPid, serverPid)
     const t0 = performance.now()
@@ -89,6 +92,7 @@ export const fanOut = async (
     await sleep(300)
     const cpu1 = cpuTimes(serverPid)
     const main1 = cpuTimes(serverPid, serverPid)
+    await probe.stop()
     const serverCpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system
     if (!complete) process.stderr.write(`fan-out: only ${deliveries} of ${expected} deliveries arrived\n`)
     const got = latencies.subarray(0, deliveries)

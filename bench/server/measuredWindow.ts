@@ -1,0 +1,94 @@
+/**
+ * Issue 13: what a server does during a fan-out's measured window, seen from outside it. With
+ * `WEFT_BENCH_PROFILE=cpu` every server of the run records a V8 CPU profile of exactly the editing phase (started and
+ * stopped by the client process with SIGUSR2, through an in-process inspector session preloaded into the server:
+ * `--cpu-prof` would cover the whole life of the process, warm-up and joins included, and is not written on the
+ * SIGKILL that ends a round); with `WEFT_BENCH_PROFILE=strace` the client process attaches `strace -c -f` to the
+ * server for the same window. Files go to `WEFT_BENCH_PROFILE_DIR` (default: the system temp directory), named
+ * `<server>-<pid>-<n>.cpuprofile` and `strace-<server>-<pid>.txt`; summarize a profile with
+ * `node --import tsx bench/server/profileSummary.ts <file>`. Both tools slow the server (a 100 µs sampling interval,
+ * ptrace on every system call): the CPU figures of a round measured this way are not comparable with others, only
+ * the shares inside a profile and the system call counts are.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { tmpdir } from 'node:os'
+import type { ServerKind } from './ServerProcess.js'
+
+/** What is recorded over the measured window. */
+export type ProfileMode = 'cpu' | 'strace'
+
+/** `WEFT_BENCH_PROFILE` (`cpu`, `strace`, or unset: nothing), checked. */
+export const profileModeFromEnv = (env: NodeJS.ProcessEnv = process.env): ProfileMode | null => {
+  const raw = env['WEFT_BENCH_PROFILE']
+  if (raw === undefined || raw === '') return null
+  if (raw !== 'cpu' && raw !== 'strace')
+    throw new Error(`WEFT_BENCH_PROFILE must be cpu or strace, got ${raw}`)
+  return raw
+}
+
+/** Where the profiles go. */
+export const profileDir = (env: NodeJS.ProcessEnv = process.env): string =>
+  env['WEFT_BENCH_PROFILE_DIR'] || tmpdir()
+
+/**
+ * Preloaded into a server when `WEFT_BENCH_PROFILE=cpu`: SIGUSR2 starts a CPU profile (100 µs sampling), the next
+ * SIGUSR2 stops it and writes it. Does nothing else; without the signal it costs nothing.
+ */
+export const PROFILE_PRELOAD = `data:text/javascript,${encodeURIComponent(`
+import { Session } from 'node:inspector'
+import { writeFileSync } from 'node:fs'
+const session = new Session()
+session.connect()
+let on = false
+let n = 0
+process.on('SIGUSR2', () => {
+  on = !on
+  if (on) {
+    session.post('Profiler.enable', () =>
+      session.post('Profiler.setSamplingInterval', { interval: 100 }, () => session.post('Profiler.start')))
+    return
+  }
+  session.post('Profiler.stop', (err, res) => {
+    if (err) return
+    const file = process.env.WEFT_BENCH_PROFILE_DIR + '/' + process.env.WEFT_BENCH_PROFILE_KIND + '-' + process.pid + '-' + n++ + '.cpuprofile'
+    writeFileSync(file, JSON.stringify(res.profile))
+  })
+})
+`)}`
+
+/** The extra environment of a server child: which server it is, and where its profiles go. */
+export const profileEnv = (kind: ServerKind): NodeJS.ProcessEnv =>
+  profileModeFromEnv() === null ? {} : { WEFT_BENCH_PROFILE_KIND: kind, WEFT_BENCH_PROFILE_DIR: profileDir() }
+
+/** A recording of one server over the measured window; `stop()` ends it (the profile is written soon after). */
+export interface WindowProbe {
+  stop(): Promise<void>
+}
+
+const NOTHING: WindowProbe = { stop: () => Promise.resolve() }
+
+/** Starts recording server `pid` (`kind`) as `WEFT_BENCH_PROFILE` says; resolves once the recording runs. */
+export const startWindowProbe = async (kind: ServerKind, pid: number): Promise<WindowProbe> => {
+  const mode = profileModeFromEnv()
+  if (mode === 'cpu') {
+    process.kill(pid, 'SIGUSR2')
+    return { stop: () => Promise.resolve(void process.kill(pid, 'SIGUSR2')) }
+  }
+  if (mode !== 'strace') return NOTHING
+  const out = `${profileDir()}/strace-${kind}-${pid}.txt`
+  const strace: ChildProcess = spawn('strace', ['-c', '-f', '-p', String(pid), '-o', out], {
+    stdio: 'ignore',
+  })
+  const exited = new Promise<void>((resolve) => {
+    strace.once('exit', () => resolve())
+    strace.once('error', () => resolve())
+  })
+  // strace attaches to every thread before it counts; give it that time (outside the measured window).
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  return {
+    stop: async () => {
+      strace.kill('SIGINT')
+      await exited
+    },
+  }
+}
