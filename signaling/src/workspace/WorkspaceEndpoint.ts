@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import {
   isWorkspaceId,
@@ -30,6 +31,12 @@ export const DEFAULT_WORKSPACE_PATH = '/workspace'
 
 /** Largest CHANGES page the relay sends, whatever the client asks for (WS-RELAY-7). */
 export const MAX_CHANGES_PAGE = 1000
+
+/**
+ * Smallest CHANGES page the relay answers with, whatever the client asks for (WS-RELAY-11): a catch-up of `n`
+ * changes costs at most `n / MIN_CHANGES_PAGE` store reads and frames, not `n`.
+ */
+export const MIN_CHANGES_PAGE = 100
 
 /**
  * The prefix (with its trailing `/`) under which workspaces are served, from the `workspacePath` option: `null`
@@ -263,12 +270,15 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
   /**
    * WS-RELAY-7: answers CATCH_UP with CHANGES pages (only documents the client may read; `through` advances past the
    * others), one page written before the next is read. Without a `WorkspaceIndex`: one page with every document of
-   * the workspace the store lists and the client may read, each with seq 0, and `through` 0.
+   * the workspace the store lists and the client may read, each with seq 0, and `through` 0. WS-RELAY-11: pages of
+   * `MIN_CHANGES_PAGE` to `MAX_CHANGES_PAGE` documents, each read in its own turn of the event loop (a store that
+   * answers synchronously, such as SQLite, never holds the other sockets and HTTP requests for a whole answer).
    */
   async catchUp(session: WorkspaceSession, cursor: number, pageSize: number): Promise<void> {
-    const limit = Math.min(Math.max(pageSize, 1), MAX_CHANGES_PAGE)
+    const limit = Math.min(Math.max(pageSize, MIN_CHANGES_PAGE), MAX_CHANGES_PAGE)
     // Once the answer's last page is out, every later change is pushed to this socket.
     await this.#workspaces.get(session.workspace)?.ready
+    await nextTurn()
     const index = this.#index
     if (!index) {
       const docs: WorkspaceChange[] = []
@@ -288,6 +298,8 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
       await session.changes(readable, page.through, page.more)
       if (!page.more || page.through <= from) return
       from = page.through
+      // WS-RELAY-11: the next page in a later turn: other sockets' frames, timers and HTTP requests go first.
+      await nextTurn()
     }
   }
 

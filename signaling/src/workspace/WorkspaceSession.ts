@@ -68,8 +68,13 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
   readonly #host: WorkspaceSessionHost
   readonly #sender: FairSender
   readonly #docs = new Map<string, DocSocket>()
-  /** Catch-ups are answered one after the other. */
-  #catchingUp: Promise<void> = Promise.resolve()
+  /** A catch-up is being answered (WS-RELAY-7: one after the other). */
+  #catchingUp = false
+  /**
+   * The one CATCH_UP waiting for the running answer to end (WS-RELAY-11): a later one merges into it, so a socket
+   * holds at most one answer under way and one waiting, however many frames it sends.
+   */
+  #nextCatchUp: { readonly cursor: number; readonly pageSize: number } | null = null
 
   constructor(
     socket: WorkspaceSocket,
@@ -112,6 +117,7 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
   }
 
   onClose(): void {
+    this.#nextCatchUp = null
     this.#sender.clear()
     for (const doc of this.#docs.values()) doc.leave()
     this.#docs.clear()
@@ -137,17 +143,33 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
         return doc.leave()
       }
       case 'catch-up': {
-        const { cursor, pageSize } = frame
-        const next = this.#catchingUp.then(() => this.#host.catchUp(this, cursor, pageSize))
-        this.#catchingUp = next.catch((err: unknown) => {
-          this.logger.error({ err, workspace: this.workspace }, 'catch-up failed')
-          this.#socket.close(CloseCode.InternalError, 'catch-up failed')
-        })
+        // WS-RELAY-11: merged into the waiting one, from the lower cursor (its answer covers both).
+        const waiting = this.#nextCatchUp
+        const cursor = waiting ? Math.min(waiting.cursor, frame.cursor) : frame.cursor
+        this.#nextCatchUp = { cursor, pageSize: frame.pageSize }
+        if (!this.#catchingUp) void this.#answerCatchUps()
         return
       }
       default:
         // CHANGES, CHANGED and REFUSED go from the relay to the client only.
         return this.#socket.close(CloseCode.MalformedMessage, `a ${frame.kind} frame from a client`)
+    }
+  }
+
+  /** Answers the waiting catch-up, then the one that waits after it, until none waits or the socket closed. */
+  async #answerCatchUps(): Promise<void> {
+    this.#catchingUp = true
+    try {
+      for (let ask = this.#nextCatchUp; ask && this.open; ask = this.#nextCatchUp) {
+        this.#nextCatchUp = null
+        await this.#host.catchUp(this, ask.cursor, ask.pageSize)
+      }
+    } catch (err) {
+      this.#nextCatchUp = null
+      this.logger.error({ err, workspace: this.workspace }, 'catch-up failed')
+      this.#socket.close(CloseCode.InternalError, 'catch-up failed')
+    } finally {
+      this.#catchingUp = false
     }
   }
 
