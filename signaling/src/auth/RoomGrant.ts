@@ -48,4 +48,19 @@ export class RoomGrant {
     for (const [prefix, access] of this.#prefixes) if (room.startsWith(prefix)) return access
     return 'none'
   }
+
+  /**
+   * Whether this grant gives `write` on every room whose name starts with `prefix` (`"team/"`: every document of
+   * workspace `team`): a prefix key that `prefix` starts with gives `write`, and no more specific key (an exact name or
+   * a longer prefix under `prefix`) gives less. `{ "team/*": "write", "team/secret": "read" }` is not such a grant.
+   */
+  writesAll(prefix: string): boolean {
+    for (const [room, access] of this.#exact) if (room.startsWith(prefix) && access !== 'write') return false
+    for (const [p, access] of this.#prefixes) {
+      // Longest first: the first prefix that `prefix` itself starts with governs the rooms no longer key names.
+      if (p.startsWith(prefix) && access !== 'write') return false
+      if (prefix.startsWith(p)) return access === 'write'
+    }
+    return false
+  }
 }

@@ -13,6 +13,7 @@ import { RelayCompaction } from './RelayCompaction.js'
 import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './RelayConnection.js'
 import { RelayRoom, refusedUpdate, type RelayPeer, type RoomServices } from './RelayRoom.js'
 import { RelayRules } from './rules/RelayRules.js'
+import { CatalogueGuard } from '../workspace/catalogueGuard.js'
 import { RelayEpochs } from './RelayEpochs.js'
 import { RelayHooks } from './RelayHooks.js'
 import type { RelaySocket } from './RelaySocket.js'
@@ -60,6 +61,8 @@ export class RelayHub implements RelayHost {
   readonly #hooks: RelayHooks | null
   /** The rooms' rules (RULES-4), or `null` when none are set. */
   readonly #rules: RelayRules | null
+  /** WS-ACCESS: who may change which entry of a workspace catalogue. */
+  readonly #catalogues: CatalogueGuard
   #closed = false
   /** What every room shares (one object for every room). */
   readonly #services: RoomServices
@@ -84,6 +87,7 @@ export class RelayHub implements RelayHost {
         ? new RelayHooks(hooks, opts.logger, refusedUpdate, opts.limits.maxRelayMessageBytes)
         : null
     this.#rules = opts.options.rules ? new RelayRules(opts.options.rules, opts.logger) : null
+    this.#catalogues = new CatalogueGuard(opts.logger)
     const notified = this.#hooks?.notifiesStored ? this.#hooks : null
     const scaleOut = opts.options.scaleOut
     if (scaleOut) {
@@ -175,6 +179,7 @@ export class RelayHub implements RelayHost {
     }
     socket.attach(conn)
     this.#rules?.identify(conn, context)
+    this.#catalogues.identify(conn, context)
     const hooks = this.#hooks
     if (!hooks?.followsConnections) {
       this.#join(socket, conn, room)
@@ -202,6 +207,7 @@ export class RelayHub implements RelayHost {
   regrant(conn: RelayConnection, context: ConnectionContext): void {
     if (context.access === 'read') conn.downgrade()
     this.#rules?.identify(conn, context)
+    this.#catalogues.identify(conn, context)
     this.#hooks?.regrant(conn, context)
   }
 
@@ -231,10 +237,12 @@ export class RelayHub implements RelayHost {
     // HOOK-3: with an onUpdate hook, the hook decides first (the sender's later updates wait behind it); without one
     // the update goes straight to the room (no promise made for the hook).
     // RULES-4: a ruled room's rules decide after the hook, right before the room takes the update.
+    // WS-ACCESS: a catalogue's update is checked against the writer's grant first.
     const rules = this.#rules
-    const take = rules
+    const ruled = rules
       ? () => rules.screen(doc, update, from, () => doc.accept(update, from, summary))
       : () => doc.accept(update, from, summary)
+    const take = () => this.#catalogues.screen(doc, update, from, ruled)
     const hooks = this.#hooks
     if (hooks?.screensUpdates) return hooks.screen(doc.docId, update, from, take)
     return take()

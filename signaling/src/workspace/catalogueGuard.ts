@@ -1,0 +1,185 @@
+import type { Logger } from 'pino'
+import * as Y from 'yjs'
+import {
+  CATALOGUE_COLLECTION,
+  CATALOGUE_DELETIONS,
+  CATALOGUE_DOC,
+  catalogueTouched,
+  splitWorkspaceDoc,
+} from '@weft/core'
+import { RoomGrant } from '../auth/RoomGrant.js'
+import type { ConnectionContext } from '../hooks.js'
+import { changesNothing } from '../relay/changesNothing.js'
+import type { RelayPeer, RelayRoom } from '../relay/RelayRoom.js'
+import { rejection, type RollbackWriter, type RuleRefusal } from '../relay/rules/RelayRules.js'
+
+/** The rule id a refused catalogue update carries (WS-ACCESS-3): in the `rejected` message and the close reason. */
+export const CATALOGUE_ACCESS_RULE = 'catalogue-access'
+
+/** RULES-5.1 (WS-ACCESS-3): refused behind an earlier refusal, before the writer rolled back (never sent). */
+const FENCED: RuleRefusal = Object.freeze({
+  ok: false,
+  ruleId: 'depends-on-rejected',
+  path: Object.freeze([]) as readonly string[],
+  reason: 'an earlier catalogue update of this writer was refused and it has not rolled back yet',
+})
+
+const refusal = (path: readonly string[], reason: string): RuleRefusal => ({
+  ok: false,
+  ruleId: CATALOGUE_ACCESS_RULE,
+  path,
+  reason,
+})
+
+const rollbacksOf = (peer: RelayPeer, update: Uint8Array): number =>
+  'rollbacksBefore' in peer && typeof peer.rollbacksBefore === 'function'
+    ? (peer as RollbackWriter).rollbacksBefore(update)
+    : 0
+
+/** Whether an update left something pending: pending `after` it, and not the same bytes as `before` it. */
+const leftPending = (after: Uint8Array | null, before: Uint8Array | null): boolean =>
+  after !== null && after !== before && (before === null || Buffer.compare(after, before) !== 0)
+
+/** The workspace `W` of a catalogue room `W/.catalogue`, or null for any other room. */
+export const catalogueWorkspace = (room: string): string | null => {
+  const split = splitWorkspaceDoc(room)
+  return split !== null && split.doc === CATALOGUE_DOC ? split.workspace : null
+}
+
+/** One catalogue room's view: the catalogue as the room holds it, and the room log's change count it matches. */
+interface View {
+  readonly doc: Y.Doc
+  changes: number
+}
+
+/**
+ * The relay's guard of workspace catalogues (WS-ACCESS, docs/spec/workspaces.md): every update to a room `W/.catalogue`
+ * passes {@link CatalogueGuard.screen} before the room takes it, whoever sends it (a `/relay/W/.catalogue`
+ * connection, stock or Weft, or the catalogue's DOC frames on `/workspace/W`; a sync step 2, an update or a
+ * reassembled chunk). A writer whose grant gives `write` on every `W/...` room changes what it likes; any other writer
+ * may create, change or delete only the records and deletion entries of documents `D` its grant gives `write` on
+ * (`W/D`), and an update of it that leaves anything pending is refused (it could touch any record once completed). A
+ * refused update is refused whole, exactly as a rules refusal (RULES-4.2, 4.3, 5.1): nothing stored or forwarded, a
+ * writer that announced `rollback` is told (`rejected`) and fenced until it rolled back, any other is closed with
+ * `UpdateRejected`.
+ *
+ * Which records an update touches needs the catalogue's state: the guard keeps one `Y.Doc` view per loaded catalogue
+ * room (kept with the room object, so dropped when the room unloads), built from the room's state on the first update
+ * and kept in step with every update the room takes; anything the room took another way (another node, an epoch
+ * switch, a compaction, a refusal) makes it start again from the room's state. For a catalogue of 10,000 records the
+ * view holds about 10 MB (docs/guides/server.md).
+ */
+export class CatalogueGuard {
+  readonly #logger: Logger
+  readonly #views = new WeakMap<RelayRoom, View>()
+  readonly #grants = new WeakMap<RelayPeer, RoomGrant>()
+  /** RULES-5.1: a fenced writer, and the `rolled-back` count of its refused update. */
+  readonly #fences = new WeakMap<RelayPeer, number>()
+
+  constructor(logger: Logger) {
+    this.#logger = logger
+  }
+
+  /**
+   * `peer` writes with the grant of `context` (kept for catalogue rooms only; without a context: an open grant, as
+   * the hooks see it).
+   */
+  identify(peer: RelayPeer, context: ConnectionContext | undefined): void {
+    if (context && catalogueWorkspace(context.room) !== null) this.#grants.set(peer, context.grant)
+  }
+
+  /**
+   * WS-ACCESS-1 to 3: checks `update` of `from` to `room` if the room is a catalogue, and calls `accept` (the rest of
+   * the admission: the rules, then the room) only if it is allowed. A refused update is never stored or forwarded;
+   * the returned promise rejects with a rules refusal (`ruleRefusalOf`), which the connection tells its writer.
+   */
+  screen(room: RelayRoom, update: Uint8Array, from: RelayPeer, accept: () => Promise<void>): Promise<void> {
+    const workspace = catalogueWorkspace(room.docId)
+    if (workspace === null) return accept()
+    const rollbacks = rollbacksOf(from, update)
+    const fence = this.#fences.get(from)
+    if (fence !== undefined && rollbacks <= fence) return rejection(room.docId, FENCED, true)
+    // RELAY-3.9: an update that adds nothing to the room touches no record.
+    if (changesNothing(room.log, update)) return accept()
+    const grant = this.#grants.get(from) ?? RoomGrant.open()
+    const prefix = `${workspace}/`
+    const view = this.#viewOf(room)
+    const verdict = this.#check(
+      view.doc,
+      update,
+      grant.writesAll(prefix) ? null : (d) => grant.access(prefix + d),
+    )
+    if (verdict !== null) {
+      this.#views.delete(room)
+      view.doc.destroy()
+      this.#fences.set(from, rollbacks)
+      this.#logger.warn(
+        { room: room.docId, sub: grant.subject, path: verdict.path.join('/'), reason: verdict.reason },
+        'catalogue update refused: no write access to a document it touches',
+      )
+      return rejection(room.docId, verdict)
+    }
+    const before = room.log.changes
+    const durable = accept()
+    // Taken into the log exactly once: the view matches the room again. Otherwise (refused by the rules or the room,
+    // held by an epoch switch) it holds more than the room and starts again.
+    if (room.log.changes === before + 1) view.changes = room.log.changes
+    else {
+      this.#views.delete(room)
+      view.doc.destroy()
+    }
+    return durable
+  }
+
+  /** The room's view, built from its state when there is none or the room took something another way. */
+  #viewOf(room: RelayRoom): View {
+    const held = this.#views.get(room)
+    if (held && held.changes === room.log.changes) return held
+    held?.doc.destroy()
+    const doc = new Y.Doc()
+    doc.getMap(CATALOGUE_COLLECTION)
+    doc.getMap(CATALOGUE_DELETIONS)
+    const state = room.log.state()
+    if (state.byteLength > 0) Y.applyUpdate(doc, state)
+    const view = { doc, changes: room.log.changes }
+    this.#views.set(room, view)
+    return view
+  }
+
+  /**
+   * Applies `update` to the view; `access` null: the writer writes every document (nothing to check). Returns the
+   * refusal, or null when the update is allowed.
+   */
+  #check(doc: Y.Doc, update: Uint8Array, access: ((doc: string) => string) | null): RuleRefusal | null {
+    const store = doc.store
+    const pendingBefore = [store.pendingStructs?.update ?? null, store.pendingDs] as const
+    const transactions: Y.Transaction[] = []
+    const seen = (tr: Y.Transaction) => void transactions.push(tr)
+    doc.on('afterTransaction', seen)
+    try {
+      Y.applyUpdate(doc, update)
+    } catch (err) {
+      // The room refuses what Yjs cannot apply anyway; only a partial writer is refused here.
+      if (access === null) return null
+      return refusal([], `the update cannot be applied: ${err instanceof Error ? err.message : String(err)}`)
+    } finally {
+      doc.off('afterTransaction', seen)
+    }
+    if (access === null) return null
+    // Left pending (its parents or origins are missing): once completed it could change any record. What was
+    // pending before (a full writer's) and is left as it was does not count against this writer; what this update
+    // completed is in its transactions, checked below.
+    if (
+      leftPending(store.pendingStructs?.update ?? null, pendingBefore[0]) ||
+      leftPending(store.pendingDs, pendingBefore[1])
+    )
+      return refusal([], 'the update depends on catalogue changes the relay does not have')
+    for (const touched of catalogueTouched(doc, transactions))
+      if (access(touched) !== 'write')
+        return refusal(
+          [CATALOGUE_COLLECTION, touched],
+          `no write access to document ${JSON.stringify(touched)}`,
+        )
+    return null
+  }
+}
