@@ -21,7 +21,7 @@ import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { isEpochOrigin } from './epochOrigin.js'
 import { epochIdOf } from './epochRules.js'
-import { PeerRules, type SessionRules } from './PeerRules.js'
+import { PeerRules, type Screened, type SessionRules } from './PeerRules.js'
 import { ProtocolPath } from './ProtocolPath.js'
 import type { EpochOffering, ProtocolDocState, ProtocolSide, Rejection } from './protocolPorts.js'
 import {
@@ -864,7 +864,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #refuseUpdate(
     rules: PeerRules<SessionPath>,
     path: SessionPath,
-    screened: Exclude<ReturnType<PeerRules['screen']>, { kind: 'accepted' }>,
+    screened: Exclude<Screened, { kind: 'accepted' }>,
     seq: number | null,
     complete: boolean,
   ): void {

@@ -120,6 +120,29 @@ describe('peers check the rules on what they receive (RULES-6)', () => {
     expect(w.rejected).toHaveLength(1)
   })
 
+  it('RULES-6.2 RULES-6.3: a writer that checks rules too rolls back, then checks what its peer sends against the rolled-back document', async () => {
+    const net = new TestNet()
+    const seed = seedBoard({ a: 'alice' }, ['b'])
+    const h = peer(net, 'h', seed, { durable, rules: { rules: lockRules } })
+    const w = peer(net, 'w', seed, { durable, rules: { rules: lockRules } })
+    net.connect(h, w)
+    await settle(net)
+    rawMove(w.doc, 'a', 999)
+    await settle(net)
+    expect(w.rejected).toHaveLength(1)
+    expect(shapesOf(w.doc)['a']?.x).toBe(10)
+    // The peer's valid change is taken, its invalid one refused, by the writer's view of the rolled-back document.
+    rawMove(h.doc, 'b', 7)
+    await settle(net)
+    rawMove(h.doc, 'a', 8)
+    await settle(net)
+    expect(shapesOf(w.doc)).toEqual({ a: { x: 10, lockedBy: 'alice' }, b: { x: 7, lockedBy: '' } })
+    expect(w.refused.map((e) => [e.ruleId, e.told])).toEqual([['shapes.update', true]])
+    expect(h.rejected).toHaveLength(1)
+    expect(shapesOf(h.doc)).toEqual(shapesOf(w.doc))
+    expect([...h.errors, ...w.errors]).toEqual([])
+  })
+
   it('RULES-6.4: peerWriter says who writes on a path: the owner of a lock moves its shape, anyone else is refused', async () => {
     const net = new TestNet()
     const seed = seedBoard({ a: 'alice', c: 'carol' })
