@@ -532,7 +532,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         greeted: () => {
           for (const e of this.#wanted) path.send(encodeEpochRequest(e, EMPTY_STATE_VECTOR))
         },
-        offered: (record, catchUp) => this.emit('epoch-offer', [{ transport, peer, record, catchUp }]),
+        offered: (record, catchUp) => {
+          // RULES-6.7: a new epoch's state is a whole document nobody checked: only an authority's is followed.
+          if (this.#peerRules && !this.#peerRules.trusts(transport, peer)) return
+          this.emit('epoch-offer', [{ transport, peer, record, catchUp }])
+        },
         archived: (record, catchUp) => this.emit('epoch-archive', [{ record, catchUp }]),
         // A session has no read-only paths, and keeps a stock peer of another epoch without closing it.
         refuse: () => undefined,

@@ -6,6 +6,7 @@ import {
   type SyncSessionEvents,
   type SyncSessionOptions,
 } from '../../src/index.js'
+import { startEpoch } from '../../src/storage/epochs.js'
 import { TestNet, type TestPeer } from './peers.js'
 import { lockRules, namedPeers, seedBoard, seeded, shapesOf } from './peerRulesFixture.js'
 
@@ -141,6 +142,29 @@ describe('peers check the rules on what they receive (RULES-6)', () => {
     expect(h.rejected).toHaveLength(1)
     expect(shapesOf(h.doc)).toEqual(shapesOf(w.doc))
     expect([...h.errors, ...w.errors]).toEqual([])
+  })
+
+  it("RULES-6.7: an epoch a peer offers is not followed (its state was never checked); an authority's is", () => {
+    const net = new TestNet()
+    const seed = seedBoard({ a: 'alice' })
+    const evil = seeded(seed)
+    rawMove(evil, 'a', 999)
+    const started = startEpoch(evil) // a new epoch whose initial state holds the forbidden move
+    const offers: string[] = []
+    const h = peer(net, 'h', seed, {
+      rules: { rules: lockRules, authority: (t) => (t as unknown as { name: string }).name === 'h->relay' },
+    })
+    h.session.on('epoch-offer', ({ transport }) =>
+      offers.push((transport as unknown as { name: string }).name),
+    )
+    for (const name of ['m', 'relay']) {
+      const session = new SyncSession({ doc: started.doc, epoch: started.record })
+      const p: TestPeer = { name, doc: started.doc, session, links: new Map(), errors: [] }
+      net.connect(h, p)
+      net.flush()
+    }
+    expect(offers).toEqual(['h->relay'])
+    expect(shapesOf(h.doc)['a']?.x).toBe(10)
   })
 
   it('RULES-6.4: peerWriter says who writes on a path: the owner of a lock moves its shape, anyone else is refused', async () => {
