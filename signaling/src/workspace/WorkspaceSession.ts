@@ -11,6 +11,7 @@ import {
 import type { Access, RoomGrant } from '../auth/RoomGrant.js'
 import type { ConnectionContext } from '../hooks.js'
 import type { RelayConnection } from '../relay/RelayConnection.js'
+import { TokenBucket } from '../connection/TokenBucket.js'
 import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
 import { EncodingKey, SharedMessage } from '../relay/SharedMessage.js'
 import { DocSocket, type DocSocketCarrier } from './DocSocket.js'
@@ -49,6 +50,18 @@ export interface WorkspaceClient {
   readonly clientAddress: string
 }
 
+/**
+ * SUBSCRIBEs that load a room a workspace socket may send at once (WS-RELAY-12): a workspace opening with its
+ * preloaded documents (100 by default) passes, twice over.
+ */
+export const SUBSCRIBE_BURST = 200
+
+/**
+ * SUBSCRIBEs that load a room a workspace socket may send per second once its burst is spent (WS-RELAY-12): the
+ * rate at which one address may open `/relay` connections (`upgradesPerIpPerSecond`).
+ */
+export const SUBSCRIBES_PER_SECOND = 20
+
 /** The key of the workspace's own frames in the fair sender (no document id is empty). */
 const CONTROL = ''
 
@@ -68,6 +81,8 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
   readonly #host: WorkspaceSessionHost
   readonly #sender: FairSender
   readonly #docs = new Map<string, DocSocket>()
+  /** WS-RELAY-12: each SUBSCRIBE that joins a room takes a token; none left is a refusal (`RateLimited`). */
+  readonly #subscribes = new TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST)
   /** A catch-up is being answered (WS-RELAY-7: one after the other). */
   #catchingUp = false
   /**
@@ -184,6 +199,10 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
     const room = workspaceDocId(this.workspace, doc)
     const access = this.client.grant.access(room)
     if (access === 'none') return this.#refuse(doc, CloseCode.Forbidden, 'document not granted')
+    // WS-RELAY-12: joining loads the room (kept idleUnloadMs after the last member left): at a bounded rate.
+    if (!this.#subscribes.take()) {
+      return this.#refuse(doc, CloseCode.RateLimited, 'too many subscriptions per second')
+    }
     const socket = new DocSocket(doc, this, deletions)
     this.#docs.set(doc, socket)
     socket.member = this.#host.join(socket, room, access, this.#context(room, access))
