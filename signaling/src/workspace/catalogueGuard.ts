@@ -13,6 +13,9 @@ import { changesNothing } from '../relay/changesNothing.js'
 import type { RelayPeer, RelayRoom } from '../relay/RelayRoom.js'
 import { rejection, type RollbackWriter, type RuleRefusal } from '../relay/rules/RelayRules.js'
 
+/** The grant of a peer the relay was given no context for (as the hooks see it). */
+const OPEN = RoomGrant.open()
+
 /** The rule id a refused catalogue update carries (WS-ACCESS-3): in the `rejected` message and the close reason. */
 export const CATALOGUE_ACCESS_RULE = 'catalogue-access'
 
@@ -63,11 +66,13 @@ interface View {
  * writer that announced `rollback` is told (`rejected`) and fenced until it rolled back, any other is closed with
  * `UpdateRejected`.
  *
- * Which records an update touches needs the catalogue's state: the guard keeps one `Y.Doc` view per loaded catalogue
- * room (kept with the room object, so dropped when the room unloads), built from the room's state on the first update
- * and kept in step with every update the room takes; anything the room took another way (another node, an epoch
- * switch, a compaction, a refusal) makes it start again from the room's state. For a catalogue of 10,000 records the
- * view holds about 10 MB (docs/guides/server.md).
+ * Which records an update touches needs the catalogue's state (WS-ACCESS-4): the guard keeps a `Y.Doc` view of a
+ * loaded catalogue room once a writer without `write` on all of `W` has sent it an update (kept with the room object,
+ * so dropped when the room unloads), built from the room's state and kept in step with every update the room takes
+ * from then on; anything the room took another way (another node, an epoch switch, a compaction, a refusal) makes it
+ * start again from the room's state at the next such update. A room whose writers all write every document never
+ * has one. For a catalogue of 10,000 records the view holds about 35-45 MB and takes about a second to build
+ * (docs/guides/server.md).
  */
 export class CatalogueGuard {
   readonly #logger: Logger
@@ -101,14 +106,13 @@ export class CatalogueGuard {
     if (fence !== undefined && rollbacks <= fence) return rejection(room.docId, FENCED, true)
     // RELAY-3.9: an update that adds nothing to the room touches no record.
     if (changesNothing(room.log, update)) return accept()
-    const grant = this.#grants.get(from) ?? RoomGrant.open()
+    const grant = this.#grants.get(from) ?? OPEN
     const prefix = `${workspace}/`
-    const view = this.#viewOf(room)
-    const verdict = this.#check(
-      view.doc,
-      update,
-      grant.writesAll(prefix) ? null : (d) => grant.access(prefix + d),
-    )
+    const full = grant.writesAll(prefix)
+    // WS-ACCESS-4: a writer of every document needs no view; one that exists is kept in step with its update.
+    const view = this.#viewOf(room, !full)
+    if (view === null) return accept()
+    const verdict = this.#check(view.doc, update, full ? null : (d) => grant.access(prefix + d))
     if (verdict !== null) {
       this.#views.delete(room)
       view.doc.destroy()
@@ -131,11 +135,18 @@ export class CatalogueGuard {
     return durable
   }
 
-  /** The room's view, built from its state when there is none or the room took something another way. */
-  #viewOf(room: RelayRoom): View {
+  /**
+   * The room's view in step with the room; one that is not (the room took something another way) is dropped. When
+   * there is none, one is built from the room's state if `build`, else null.
+   */
+  #viewOf(room: RelayRoom, build: boolean): View | null {
     const held = this.#views.get(room)
     if (held && held.changes === room.log.changes) return held
-    held?.doc.destroy()
+    if (held) {
+      held.doc.destroy()
+      this.#views.delete(room)
+    }
+    if (!build) return null
     const doc = new Y.Doc()
     doc.getMap(CATALOGUE_COLLECTION)
     doc.getMap(CATALOGUE_DELETIONS)

@@ -223,6 +223,27 @@ describe('who may change which catalogue entry (WS-ACCESS)', () => {
     expect(owner.client.closeInfo).toBeNull()
   })
 
+  it('WS-ACCESS-4: once built, the view stays in step with the updates of writers of every document: a record the owner creates later is one its writer may then rename', async () => {
+    const r = relay()
+    const owner = await seeded(r)
+    const alice = await writer(r, { ...ALICE, 'W/b': 'write' })
+    // Her first update builds the view.
+    alice.write(() => alice.records.get('a')?.set('title', 'first'))
+    await nextOf(alice.client, 'ack')
+    owner.create('b')
+    await nextOf(alice.client, 'sync-update')
+    for (const m of alice.client.received.map((x) => decodeMessage(x)))
+      if (m.type === 'sync-update') Y.applyUpdate(alice.doc, m.update)
+    // Nested in the owner's new record: allowed only if the view holds that record (else it would stay pending).
+    const seq = alice.write(() => alice.records.get('b')?.set('title', 'renamed by alice'))
+    await alice.client.next((m) => ackOf(m) === seq)
+    expect(alice.client.received.some((m) => decodeMessage(m).type === 'rejected')).toBe(false)
+    const stored = await storedCatalogue(r)
+    expect((stored.getMap(CATALOGUE_COLLECTION).get('b') as Y.Map<unknown>).get('title')).toBe(
+      'renamed by alice',
+    )
+  })
+
   it('WS-ACCESS-1: a writer with write on W/* deletes any document', async () => {
     const r = relay()
     const owner = await seeded(r)
@@ -308,3 +329,17 @@ const ackOf = (m: Uint8Array): number | null => {
   const message = decodeMessage(m)
   return message.type === 'ack' ? message.seq : null
 }
+
+describe('RoomGrant.writesAll (WS-ACCESS-1)', () => {
+  it('WS-ACCESS-1: write on every room under a prefix, unless a more specific key gives less', () => {
+    expect(new RoomGrant({ 'W/*': 'write' }).writesAll('W/')).toBe(true)
+    expect(new RoomGrant({ '*': 'write' }).writesAll('W/')).toBe(true)
+    expect(new RoomGrant({ 'W*': 'write', 'W/*': 'write' }).writesAll('W/')).toBe(true)
+    expect(new RoomGrant(MALLORY).writesAll('W/')).toBe(false)
+    expect(new RoomGrant({ 'W/*': 'write', 'W/s*': 'read' }).writesAll('W/')).toBe(false)
+    expect(new RoomGrant({ '*': 'write', 'W/*': 'read' }).writesAll('W/')).toBe(false)
+    expect(new RoomGrant(ALICE).writesAll('W/')).toBe(false)
+    expect(new RoomGrant({ 'W/*': 'write', 'X/secret': 'read' }).writesAll('W/')).toBe(true)
+    expect(new RoomGrant({}).writesAll('W/')).toBe(false)
+  })
+})
