@@ -16,7 +16,13 @@ import {
 } from '@weft/core'
 import { EPOCH_META_KEY } from '@weft/core/epochs'
 import { epochMismatchError } from '@weft/core/store-kit'
-import { AppendQueue, metaBytes, rejectAppends, settleAppends } from '@weft/core/store-kit'
+import {
+  AppendQueue,
+  compactionIsChange,
+  metaBytes,
+  rejectAppends,
+  settleAppends,
+} from '@weft/core/store-kit'
 import { SqliteWorkspaceIndex } from './SqliteWorkspaceIndex.js'
 
 /** Options of {@link SqliteDocStore}. */
@@ -95,15 +101,15 @@ const clockOf = (docId: DocId, value: unknown): number => {
 }
 
 /**
- * A {@link DocStore} on SQLite (better-sqlite3), for Node peers, tools and the relay. One table for updates keyed
- * by (doc, clock), one for snapshots, one for metadata; WAL journal; compaction in one transaction. Appends issued
- * in the same tick share one transaction (group commit); each promise resolves after that commit.
- * Several processes may share one file: clocks are assigned inside the write transaction.
+ * A {@link DocStore} on SQLite (better-sqlite3), for Node peers, tools and the relay. One table for updates keyed by
+ * (doc, clock), one for snapshots, one for metadata; WAL journal; compaction in one transaction. Appends issued in the
+ * same tick share one transaction (group commit); each promise resolves after that commit. Several processes may share
+ * one file: clocks are assigned inside the write transaction.
  *
  * It keeps the {@link WorkspaceIndex} (`WS-STORE-*`): each commit advances the change sequence of the workspace of
- * every `W/D` document it appended to, compacted or removed, in the same transaction (one seq per document per
- * commit, so a group commit of many appends to one document advances it once). A file written before the index
- * existed is indexed when it is opened.
+ * every `W/D` document it appended to, switched to a new epoch or removed, in the same transaction (one seq per
+ * document per commit, so a group commit of many appends to one document advances it once). A file written before the
+ * index existed is indexed when it is opened.
  */
 export class SqliteDocStore implements DocStore, WorkspaceIndex {
   readonly #db: Database.Database | null = null
@@ -194,13 +200,18 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
         if (options?.exact && last > throughClock) return { ok: false, reason: 'stale' }
         if (options?.epoch !== undefined && options.epoch !== this.#storedEpoch(s, docId))
           return { ok: false, reason: 'stale' }
+        const change = compactionIsChange(
+          options?.meta,
+          () => this.#storedEpoch(s, docId),
+          snap !== undefined || last > 0,
+        )
         s.putSnapshot.run(docId, throughClock, bind(snapshot))
         s.deleteUpdatesThrough.run(docId, throughClock)
         for (const [key, value] of Object.entries(options?.meta ?? {})) {
           if (value === null) s.deleteMeta.run(docId, key)
           else s.putMeta.run(docId, key, storedMeta(key, value))
         }
-        this.#workspaces!.changed([docId])
+        if (change) this.#workspaces!.changed([docId])
         return { ok: true }
       }).immediate()
     } catch (err) {

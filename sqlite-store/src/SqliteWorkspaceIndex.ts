@@ -76,7 +76,7 @@ export class SqliteWorkspaceIndex {
     this.#s = prepare(db)
   }
 
-  /** WS-STORE-2.1, 2.3: the documents one transaction appended to or compacted; call inside that transaction. */
+  /** WS-STORE-2.1, 2.3: the documents one transaction changed (appended to, epoch switched); call inside it. */
   changed(docIds: Iterable<string>): void {
     advance(this.#s, docIds)
   }

@@ -1,5 +1,7 @@
 import type { DocId } from '../ids.js'
 import type { DocStore } from './DocStore.js'
+import { EPOCH_META_KEY } from './epochMeta.js'
+import { INITIAL_EPOCH } from './epochRecord.js'
 
 /**
  * Workspaces in a store (issue 15; docs/spec/storage.md, `WS-STORE-*`). Document `D` of workspace `W` is stored,
@@ -19,7 +21,7 @@ export const CATALOGUE_DOC = '.catalogue'
 export interface WorkspaceChange {
   /** The document id inside the workspace (`D`, not `W/D`). */
   readonly doc: string
-  /** The workspace change sequence of the document's last append, compaction or removal. */
+  /** The workspace change sequence of the document's last append, epoch switch or removal. */
   readonly seq: number
 }
 
@@ -52,12 +54,13 @@ export interface WorkspaceSummary {
 
 /**
  * The optional workspace index of a {@link DocStore} (`WS-STORE-*`). Each workspace has a change sequence 1, 2, 3, ...
- * without gaps: every durable append, compaction and removal of a document `W/D` advances W's sequence by one in the
- * same transaction, and the document keeps the seq of its last change. A removed document keeps a tombstone, so
+ * without gaps: every durable append, epoch switch (a compaction that changes the epoch; a log compaction is no change,
+ * {@link compactionIsChange}) and removal of a document `W/D` advances W's sequence by one in the same transaction, and
+ * the document keeps the seq of its last change. A removed document keeps a tombstone, so
  * {@link WorkspaceIndex.changesSince} reports its removal (its id with the removal's seq; loading it gives `null`).
- * Metadata-only writes (`setMeta`), refused appends and stale compactions do not advance it. Appends committed in
- * one transaction (group commit) advance it once per document: a document appended to several times in one commit
- * gets one seq, so `changesSince` still names every changed document with its last change. A document with only
+ * Metadata-only writes (`setMeta`), refused appends, log compactions and stale compactions do not advance it. Appends
+ * committed in one transaction (group commit) advance it once per document: a document appended to several times in one
+ * commit gets one seq, so `changesSince` still names every changed document with its last change. A document with only
  * metadata is not indexed. Check for the index with {@link isWorkspaceIndexed}.
  */
 export interface WorkspaceIndex {
@@ -123,6 +126,24 @@ export const isWorkspaceId = (id: string): boolean =>
  */
 export const isWorkspaceDocId = (doc: string): boolean =>
   doc.length > 0 && !doc.startsWith('.') && !doc.includes('~') && utf8Length(doc) <= MAX_WORKSPACE_DOC_BYTES
+
+/**
+ * Store-kit (WS-STORE-2.1): whether a successful compaction is a change of its document's workspace, to advance the
+ * sequence in the same transaction. A log compaction changes no content (the same state, stored as a snapshot), so
+ * it is no change: a client would see the document as changed and sync it for nothing. It is one when it switches the
+ * document's epoch (its `meta` sets `epoch` to a value other than the stored one: clients must learn the new epoch),
+ * or when the document held no content before (no snapshot and no update: the compaction creates it). `storedEpoch`
+ * (the stored meta `epoch`, absent = `"0"`) is called only when `meta` sets `epoch`.
+ */
+export const compactionIsChange = (
+  meta: Readonly<Record<string, string | null>> | undefined,
+  storedEpoch: () => string,
+  hadContent: boolean,
+): boolean => {
+  if (!hadContent) return true
+  if (meta === undefined || !Object.hasOwn(meta, EPOCH_META_KEY)) return false
+  return (meta[EPOCH_META_KEY] ?? INITIAL_EPOCH) !== storedEpoch()
+}
 
 /**
  * Store-kit: the documents one store transaction changed, grouped by workspace, each workspace's documents distinct

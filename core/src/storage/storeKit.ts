@@ -5,5 +5,11 @@
  */
 export { AppendQueue, settleAppends, rejectAppends, type PendingAppend } from './AppendQueue.js'
 export { epochMismatchError } from './DocStore.js'
-export { workspaceChangesOf, indexedWorkspaceDoc, changesPage, pageSize } from './WorkspaceIndex.js'
+export {
+  workspaceChangesOf,
+  indexedWorkspaceDoc,
+  changesPage,
+  pageSize,
+  compactionIsChange,
+} from './WorkspaceIndex.js'
 export { metaBytes, type MetaBytes, type MetaBytesCodec, type LoadedMetaResult } from './metaBytes.js'

@@ -12,6 +12,7 @@ import { epochMismatchError } from '../storage/DocStore.js'
 import { INITIAL_EPOCH } from '../storage/epochRecord.js'
 import {
   changesPage,
+  compactionIsChange,
   pageSize,
   indexedWorkspaceDoc,
   type WorkspaceChange,
@@ -38,8 +39,8 @@ interface MemoryWorkspace {
 /**
  * An in-memory {@link DocStore} for tests and fuzzing. It follows the whole contract (docs/spec/storage.md) except
  * durability across processes; keep the same instance to simulate a restart of the peer that uses it. It keeps the
- * {@link WorkspaceIndex} (`WS-STORE-*`): each append, compaction and removal is its own transaction, so each advances
- * the document's workspace sequence by one.
+ * {@link WorkspaceIndex} (`WS-STORE-*`): each append, epoch switch and removal is its own transaction, so each
+ * advances the document's workspace sequence by one (a log compaction advances nothing, WS-STORE-2.1).
  */
 export class MemoryDocStore implements DocStore, WorkspaceIndex {
   readonly #docs = new Map<DocId, MemoryEntry>()
@@ -105,6 +106,8 @@ export class MemoryDocStore implements DocStore, WorkspaceIndex {
     if (options?.epoch !== undefined && options.epoch !== this.#epochOf(docId))
       return { ok: false, reason: 'stale' }
     this.writeCount++
+    const hadContent = entry !== undefined && (entry.snapshot !== null || entry.updates.length > 0)
+    const change = compactionIsChange(options?.meta, () => this.#epochOf(docId), hadContent)
     const e = this.#entry(docId)
     e.snapshot = copy
     e.snapshotClock = throughClock
@@ -113,7 +116,7 @@ export class MemoryDocStore implements DocStore, WorkspaceIndex {
       if (value === null) e.meta.delete(key)
       else e.meta.set(key, value)
     }
-    this.#advance(docId, false)
+    if (change) this.#advance(docId, false)
     return { ok: true }
   }
 

@@ -45,7 +45,7 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
   const OTHER = docId('acme2/a')
   const PLAIN = docId('plain-doc')
 
-  it('WS-STORE-1.1, WS-STORE-2.1: appends and compactions of W/D advance W by one each, and D records its seq', async () => {
+  it('WS-STORE-1.1, WS-STORE-2.1: appends of W/D advance W by one each, and D records its seq', async () => {
     const store = indexed(current())
     expect(await store.workspaceSeq('acme')).toBe(0)
     expect(await store.changesSince('acme', 0, 10)).toEqual({ changes: [], through: 0, more: false })
@@ -54,7 +54,7 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
     await store.append(WB, bytes(2))
     const c = await store.append(WA, bytes(3))
     expect(await store.workspaceSeq('acme')).toBe(3)
-    expect(await store.compact(WB, bytes(9), 1)).toEqual({ ok: true })
+    await store.append(WB, bytes(9))
     expect(await store.workspaceSeq('acme')).toBe(4)
     await store.append(NESTED, bytes(4))
     // Other workspaces (also one whose id starts with this one's) and ids without `/` are apart.
@@ -72,9 +72,33 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
       { doc: 'notes/2026/x', seq: 5 },
     ])
     expect(await allChanges(store, 'acme2')).toEqual([{ doc: 'a', seq: 1 }])
-    // A compaction (an epoch switch is one) is a change too.
+    // An epoch switch is a change (clients must learn the new epoch).
     expect(await store.compact(WA, bytes(10), c, { meta: { epoch: 'e1' } })).toEqual({ ok: true })
     expect(await allChanges(store, 'acme', 5)).toEqual([{ doc: 'a', seq: 6 }])
+  })
+
+  it('WS-STORE-2.1: a log compaction changes no content and advances nothing; an epoch switch, or a compaction that creates the document, does', async () => {
+    const store = indexed(current())
+    await store.append(WA, bytes(1))
+    const c = await store.append(WA, bytes(2))
+    expect(await store.workspaceSeq('acme')).toBe(2)
+    // Log compactions, also one that keeps the epoch (its meta sets the stored epoch again) or sets other meta.
+    expect(await store.compact(WA, bytes(9), c - 1)).toEqual({ ok: true })
+    expect(await store.compact(WA, bytes(9), c, { meta: { epoch: '0', k: 'v' } })).toEqual({ ok: true })
+    expect(await store.workspaceSeq('acme')).toBe(2)
+    expect(await allChanges(store, 'acme')).toEqual([{ doc: 'a', seq: 2 }])
+    expect((await store.load(WA))?.snapshot).toEqual(bytes(9))
+    // An epoch switch, checked or not.
+    expect(await store.compact(WA, bytes(10), c, { epoch: '0', meta: { epoch: 'e1' } })).toEqual({ ok: true })
+    expect(await store.workspaceSeq('acme')).toBe(3)
+    expect(await store.compact(WA, bytes(11), c, { meta: { epoch: 'e1' } })).toEqual({ ok: true })
+    expect(await store.compact(WA, bytes(12), c, { meta: { epoch: 'e2' } })).toEqual({ ok: true })
+    expect(await store.workspaceSeq('acme')).toBe(4)
+    expect(await allChanges(store, 'acme', 2)).toEqual([{ doc: 'a', seq: 4 }])
+    // A compaction that gives a document its first content is a change (it is indexed from then on).
+    expect(await store.compact(WB, bytes(5), 0)).toEqual({ ok: true })
+    expect(await store.workspaceSeq('acme')).toBe(5)
+    expect(await store.workspaces()).toEqual([{ id: 'acme', documents: 2, seq: 5, bytes: 2 }])
   })
 
   it('WS-STORE-2.2: metadata, refused appends, stale compactions, loads and unknown removals advance nothing', async () => {
@@ -169,24 +193,24 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
     await store.append(WB, bytes(2))
     await store.setMeta(WA, 'k', 'v')
     await store.remove(WA)
-    expect(await store.workspaceSeq('acme')).toBe(4)
-    expect(await store.changesSince('acme', 3, 10)).toEqual({
-      changes: [{ doc: 'a', seq: 4 }],
-      through: 4,
+    expect(await store.workspaceSeq('acme')).toBe(3)
+    expect(await store.changesSince('acme', 2, 10)).toEqual({
+      changes: [{ doc: 'a', seq: 3 }],
+      through: 3,
       more: false,
     })
     expect(await store.load(WA)).toBeNull()
     expect(await store.list()).toEqual([WB])
-    expect(await store.workspaces()).toEqual([{ id: 'acme', documents: 1, seq: 4, bytes: 1 }])
+    expect(await store.workspaces()).toEqual([{ id: 'acme', documents: 1, seq: 3, bytes: 1 }])
     // Removing it again changes nothing; writing it again makes it a live document with a new seq.
     await store.remove(WA)
-    expect(await store.workspaceSeq('acme')).toBe(4)
+    expect(await store.workspaceSeq('acme')).toBe(3)
     await store.append(WA, bytes(7, 7))
     expect(await allChanges(store, 'acme')).toEqual([
-      { doc: 'b', seq: 3 },
-      { doc: 'a', seq: 5 },
+      { doc: 'b', seq: 2 },
+      { doc: 'a', seq: 4 },
     ])
-    expect((await store.workspaces())[0]).toEqual({ id: 'acme', documents: 2, seq: 5, bytes: 3 })
+    expect((await store.workspaces())[0]).toEqual({ id: 'acme', documents: 2, seq: 4, bytes: 3 })
   })
 
   it('WS-STORE-1.2: workspaces lists every workspace with its documents, sequence and stored bytes', async () => {
@@ -202,7 +226,7 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
     const loaded = await Promise.all([WA, NESTED].map((id) => store.load(id)))
     const summaries = await store.workspaces()
     expect(summaries).toEqual([
-      { id: 'acme', documents: 2, seq: 4, bytes: loaded.reduce((n, d) => n + (d?.byteLength ?? 0), 0) },
+      { id: 'acme', documents: 2, seq: 3, bytes: loaded.reduce((n, d) => n + (d?.byteLength ?? 0), 0) },
       { id: 'acme2', documents: 1, seq: 1, bytes: 3 },
     ])
     expect(summaries[0]?.bytes).toBe(7)
@@ -234,8 +258,9 @@ export const workspaceIndexContract = (current: () => DocStore, reopen?: () => P
       } else if (op === 'compact') {
         const loaded = await store.load(id)
         expect(await store.compact(id, bytes(9), loaded?.clock ?? 0)).toEqual({ ok: true })
+        // A log compaction is no change, unless it gives the document its first content (WS-STORE-2.1).
+        if (!loaded || (loaded.snapshot === null && loaded.updates.length === 0)) change(id, false)
         sizes.set(id, 1)
-        change(id, false)
       } else if (op === 'meta') {
         await store.setMeta(id, 'k', String(step))
       } else {

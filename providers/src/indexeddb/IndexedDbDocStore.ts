@@ -1,4 +1,5 @@
 import {
+  INITIAL_EPOCH,
   WeftError,
   WeftErrorCode,
   type AppendOptions,
@@ -22,7 +23,14 @@ import {
   updatesThrough,
   type SnapshotRow,
 } from './readRows.js'
-import { AppendQueue, rejectAppends, settleAppends, type PendingAppend } from '@weft/core/store-kit'
+import { EPOCH_META_KEY } from '@weft/core/epochs'
+import {
+  AppendQueue,
+  compactionIsChange,
+  rejectAppends,
+  settleAppends,
+  type PendingAppend,
+} from '@weft/core/store-kit'
 import { writeAppends, type BatchOutcome } from './writeAppends.js'
 import {
   advanceWorkspaces,
@@ -65,7 +73,7 @@ const toStoreError = (err: unknown, what: string): WeftError => {
  * clocks read inside its transaction (docs/guides/providers.md, "Storage speed").
  *
  * It keeps the {@link WorkspaceIndex} (`WS-STORE-*`), so an app lists the documents of a workspace it holds locally:
- * each append transaction, compaction and removal of a `W/D` document advances W's change sequence in the same
+ * each append transaction, epoch switch and removal of a `W/D` document advances W's change sequence in the same
  * transaction (one seq per document per transaction). A database of schema version 2 is indexed on upgrade.
  */
 export class IndexedDbDocStore implements DocStore, WorkspaceIndex {
@@ -173,12 +181,18 @@ export class IndexedDbDocStore implements DocStore, WorkspaceIndex {
     })
     let result: CompactResult = { ok: false, reason: 'stale' }
     let failure: WeftError | null = null
-    const write = (snapshotClock: number, last: number, epoch: string | WeftError | undefined): void => {
+    const write = (
+      snapshotClock: number,
+      hadSnapshot: boolean,
+      last: number,
+      epoch: string | WeftError | undefined,
+    ): void => {
       if (throughClock < snapshotClock || throughClock > last) return
       // STORE-3.7, STORE-3.8: checked in this transaction, which IndexedDB serializes with every other write.
       if (options?.exact && last > throughClock) return
       if (epoch instanceof WeftError) return void (failure = epoch)
       if (options?.epoch !== undefined && options.epoch !== epoch) return
+      const change = compactionIsChange(options?.meta, () => epoch ?? INITIAL_EPOCH, hadSnapshot || last > 0)
       tx.objectStore(SNAPSHOTS).put({ clock: throughClock, data } satisfies SnapshotRow, docId)
       tx.objectStore(UPDATES).delete(updatesThrough(docId, throughClock))
       // A version-1 document gets its `clocks` row here: later appends and compactions read it, not the range.
@@ -187,15 +201,18 @@ export class IndexedDbDocStore implements DocStore, WorkspaceIndex {
         if (value === null) tx.objectStore(META).delete([docId, key])
         else tx.objectStore(META).put(storedMetaValue(key, value), [docId, key])
       }
-      advanceWorkspaces(tx, [docId])
+      if (change) advanceWorkspaces(tx, [docId])
       result = { ok: true }
     }
     const snap = tx.objectStore(SNAPSHOTS).get(docId)
     snap.onsuccess = () => {
+      const hadSnapshot = isSnapshotRow(snap.result)
       const snapshotClock = isSnapshotRow(snap.result) ? snap.result.clock : 0
+      // The stored epoch is read for STORE-3.8 and for WS-STORE-2.1 (whether the compaction switches it).
+      const needsEpoch = options?.epoch !== undefined || options?.meta?.[EPOCH_META_KEY] !== undefined
       readLastClock(tx, docId, (last) => {
-        if (options?.epoch === undefined) write(snapshotClock, last, undefined)
-        else readEpoch(tx, docId, (epoch) => write(snapshotClock, last, epoch))
+        if (!needsEpoch) write(snapshotClock, hadSnapshot, last, undefined)
+        else readEpoch(tx, docId, (epoch) => write(snapshotClock, hadSnapshot, last, epoch))
       })
     }
     await this.#track(transactionDone(tx), 'compact')

@@ -110,7 +110,10 @@ export const catalogueSchema = <M extends Fields>(metadata: M): CatalogueSchema<
   }) as CatalogueSchema<M>
 }
 
-/** A change of the catalogue as {@link CatalogueDocuments.observe} reports it: ids whose record or tombstone changed. */
+/**
+ * A change of the catalogue as {@link CatalogueDocuments.observe} reports it: the ids whose record or
+ * tombstone changed.
+ */
 export type CatalogueChange = Pick<CollectionChange, 'added' | 'updated' | 'deleted' | 'local'>
 
 /**

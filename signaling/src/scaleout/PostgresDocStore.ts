@@ -16,7 +16,13 @@ import {
 } from '@weft/core'
 import { EPOCH_META_KEY } from '@weft/core/epochs'
 import { epochMismatchError } from '@weft/core/store-kit'
-import { AppendQueue, metaBytes, rejectAppends, type PendingAppend } from '@weft/core/store-kit'
+import {
+  AppendQueue,
+  compactionIsChange,
+  metaBytes,
+  rejectAppends,
+  type PendingAppend,
+} from '@weft/core/store-kit'
 import {
   COMPACT_LOCK_KEY,
   META_BYTES_SCHEMA_VERSION,
@@ -101,17 +107,17 @@ const clockOf = (docId: string, value: unknown): number => {
 
 /**
  * A {@link DocStore} on PostgreSQL (`pg` 8), shared by every node of a scale-out deployment. Clocks come from a
- * per-document counter row incremented in the same transaction as the appended rows, so they are gap-free and
- * strictly increasing across nodes, and commit in clock order. Appends issued while a write is in flight are
- * committed together (group commit, one statement); compaction takes a row lock plus a per-document advisory lock,
- * so two nodes never compact one document at once (the second gets `stale`). Tables are created on first use
- * (`weft_schema` records their version). The epoch records are kept as deflated bytes (STORE-4.3; text rows of
- * schema version 2 load as they are). Rules: docs/spec/storage.md, SCALE-1 in docs/spec/relay-protocol.md.
+ * per-document counter row incremented in the same transaction as the appended rows, so they are gap-free and strictly
+ * increasing across nodes, and commit in clock order. Appends issued while a write is in flight are committed together
+ * (group commit, one statement); compaction takes a row lock plus a per-document advisory lock, so two nodes never
+ * compact one document at once (the second gets `stale`). Tables are created on first use (`weft_schema` records their
+ * version). The epoch records are kept as deflated bytes (STORE-4.3; text rows of schema version 2 load as they are).
+ * Rules: docs/spec/storage.md, SCALE-1 in docs/spec/relay-protocol.md.
  *
  * It keeps the {@link WorkspaceIndex} (`WS-STORE-*`): the statement of an append batch, and the transaction of a
- * compaction or a removal, of a `W/D` document bumps W's counter row (one seq per document per commit) after
- * locking the documents' rows, so the sequence is gap-free and commits in order across nodes. A database of an
- * older schema version is upgraded when a node of this version opens it (version 1: indexed; version 2: meta rows
+ * compaction that switches the epoch or a removal, of a `W/D` document bumps W's counter row (one seq per document per
+ * commit) after locking the documents' rows, so the sequence is gap-free and commits in order across nodes. A database
+ * of an older schema version is upgraded when a node of this version opens it (version 1: indexed; version 2: meta rows
  * may hold bytes); a node of an older version then refuses to start on it, so upgrade every node together.
  */
 export class PostgresDocStore implements DocStore, WorkspaceIndex {
@@ -287,11 +293,14 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
         if (throughClock < snapshotClock || throughClock > last) return { ok: false, reason: 'stale' }
         // STORE-3.7: `last` is the counter row locked above, so no append can commit in between.
         if (options?.exact && last > throughClock) return { ok: false, reason: 'stale' }
-        if (options?.epoch !== undefined) {
-          // STORE-3.8: read after the lock (READ COMMITTED: this statement sees every commit before it).
-          const epochs = await this.#storedEpochs(c, [docId])
-          if ((epochs.get(docId) ?? INITIAL_EPOCH) !== options.epoch) return { ok: false, reason: 'stale' }
-        }
+        // STORE-3.8: read after the lock (READ COMMITTED: this statement sees every commit before it); also for
+        // WS-STORE-2.1 (an epoch switch is a change of the workspace, a log compaction is not).
+        const epoch =
+          options?.epoch !== undefined || options?.meta?.[EPOCH_META_KEY] !== undefined
+            ? ((await this.#storedEpochs(c, [docId])).get(docId) ?? INITIAL_EPOCH)
+            : INITIAL_EPOCH
+        if (options?.epoch !== undefined && epoch !== options.epoch) return { ok: false, reason: 'stale' }
+        const change = compactionIsChange(options?.meta, () => epoch, snapRow !== undefined || last > 0)
         if (!headRow)
           await c.query(`INSERT INTO ${t('docs')} (doc, clock) VALUES ($1, $2)`, [docId, throughClock])
         await c.query(
@@ -302,7 +311,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
         await c.query(`DELETE FROM ${t('updates')} WHERE doc = $1 AND clock <= $2`, [docId, throughClock])
         for (const [key, value] of Object.entries(options?.meta ?? {}))
           await this.#putMeta(c, docId, key, value)
-        await wsIndex.advanceWorkspaces(c, this.#wsTables, [docId])
+        if (change) await wsIndex.advanceWorkspaces(c, this.#wsTables, [docId])
         return { ok: true }
       })
     } catch (err) {

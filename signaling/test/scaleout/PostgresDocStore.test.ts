@@ -177,13 +177,14 @@ describe('PostgresDocStore workspace index across nodes', () => {
     await readPage()
     expect(seen).toEqual(Array.from({ length: total }, (_, i) => i + 1))
     expect(await s1.workspaceSeq('acme')).toBe(total)
-    // Compactions and removals by both nodes at once continue the same sequence.
+    // Epoch switches (compactions that are changes, WS-STORE-2.1) and removals by both nodes at once continue the same
+    // sequence.
     const a = docId('acme/d0')
     const b = docId('acme/d1')
     const [la, lb] = await Promise.all([s1.load(a), s2.load(b)])
     await Promise.all([
-      s1.compact(a, Uint8Array.of(9), la?.clock ?? 0),
-      s2.compact(b, Uint8Array.of(9), lb?.clock ?? 0),
+      s1.compact(a, Uint8Array.of(9), la?.clock ?? 0, { meta: { epoch: 'e1' } }),
+      s2.compact(b, Uint8Array.of(9), lb?.clock ?? 0, { meta: { epoch: 'e1' } }),
       s1.remove(docId('acme/d2')),
       s2.append(docId('acme/d3'), Uint8Array.of(1)),
     ])
@@ -212,10 +213,10 @@ describe('PostgresDocStore workspace index across nodes', () => {
           s2.append(docId(`zeta/b${i}`), Uint8Array.of(2)),
         ]
         const clocks = await Promise.all([...one, ...two])
-        // Compactions (a transaction: document row, then workspace row) racing the next rounds' appends.
+        // Epoch switches (a transaction: document row, then workspace row) racing the next rounds' appends.
         const results = await Promise.all([
-          s2.compact(docId(`acme/a${i}`), Uint8Array.of(9), clocks[1] ?? 0),
-          s1.compact(docId(`zeta/b${i}`), Uint8Array.of(9), clocks[3] ?? 0),
+          s2.compact(docId(`acme/a${i}`), Uint8Array.of(9), clocks[1] ?? 0, { meta: { epoch: 'e1' } }),
+          s1.compact(docId(`zeta/b${i}`), Uint8Array.of(9), clocks[3] ?? 0, { meta: { epoch: 'e1' } }),
         ])
         return results.filter((r) => r.ok).length
       }),
