@@ -112,8 +112,10 @@ interface Known {
  * and every interval, reads the catalogue `W/.catalogue` of each workspace that changed since the last sweep, and
  * removes the data of every document whose tombstone is past the retention and whose room is not loaded here. The
  * retention counts from when the relay first saw a tombstone (recorded in the catalogue's store meta, so a restart
- * keeps it), never from the `deletedAt` a client wrote. It also answers {@link verdictOf} for the endpoints, which
- * refuse documents past the retention, and documents of workspaces whose catalogue could not be read.
+ * keeps it), never from the `deletedAt` a client wrote; the tombstones are the catalogue's by the rule every replica
+ * reads (WS-PURGE-10, `catalogueTombstones`). It also decides for the endpoints, which refuse documents past the
+ * retention and documents of workspaces whose catalogue could not be read: {@link refusal} for a connection to
+ * `/relay/W/D` (upgrade or `accept`), {@link verdictOf} for a SUBSCRIBE.
  *
  * Cheap: a sweep reads the list of workspaces (one query with a `WorkspaceIndex`), a catalogue only when its
  * workspace's sequence moved, and the store's listing only when some document is due; it runs apart from every room
