@@ -5,10 +5,20 @@ import WebSocket from 'ws'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
-import { CATALOGUE_COLLECTION, CloseCode, loadCatalogueTombstones, type DocStore } from '@weft/core'
+import {
+  CATALOGUE_COLLECTION,
+  CATALOGUE_DELETIONS,
+  CloseCode,
+  SyncSession,
+  catalogueTombstones,
+  loadCatalogueTombstones,
+  writeDeletion,
+  type DocStore,
+} from '@weft/core'
 import type { WorkspaceFrame } from '@weft/core/protocol'
 import { WorkspacePurger } from '../../src/workspace/WorkspacePurger.js'
 import { CATALOGUE_ACCESS_RULE } from '../../src/workspace/catalogueGuard.js'
+import { RelayTransport } from '../helpers/RelayTransport.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { WorkspaceTestClient } from './WorkspaceTestClient.js'
@@ -167,5 +177,40 @@ describe('catalogue access on a server with auth (WS-ACCESS, issue 15)', () => {
     ws.subscribe('secret')
     await ws.text('secret', "the owner's secret")
     expect(await loadCatalogueTombstones(srv.store, 'W')).toEqual([])
+  })
+
+  it('WS-ACCESS-3: a Weft client (SyncSession with durable acks, so it announces rollback) that deletes a document it may only read is told (rejected, catalogue-access) and rolls the deletion back; it stays connected', async () => {
+    srv = await startTestServer({ auth: { secret: SECRET } })
+    await ownerWritesSecret(srv)
+    const doc = new Y.Doc()
+    const session = new SyncSession({ doc, durable: () => Promise.resolve() })
+    const transport = new RelayTransport(
+      `${srv.ws}/relay/W/.catalogue?token=${await token(MALLORY, 'mallory')}`,
+    )
+    session.addTransport(transport)
+    try {
+      await transport.connect()
+      await session.whenSynced()
+      const rejected = new Promise<{ ruleId: string; path: readonly string[] }>((resolve) =>
+        session.on('rejected', (event) => resolve(event)),
+      )
+      // What workspace.delete('secret') writes (CatalogueDocuments.delete): the record's fields and a deletion entry.
+      doc.transact(() => {
+        const record = doc.getMap(CATALOGUE_COLLECTION).get('secret') as Y.Map<unknown>
+        record.set('deleted', true)
+        record.set('deletedAt', 1)
+        writeDeletion(doc, 'secret', 1)
+      })
+      expect(catalogueTombstones(doc).map((t) => t.doc)).toEqual(['secret'])
+      expect(await rejected).toMatchObject({ ruleId: CATALOGUE_ACCESS_RULE, path: ['documents', 'secret'] })
+      // Rolled back: the replica reads W/secret as live again, and so does the relay.
+      expect(catalogueTombstones(doc)).toEqual([])
+      expect(doc.getMap(CATALOGUE_DELETIONS).size).toBe(0)
+      expect(transport.closeCodes).toEqual([])
+      expect(await loadCatalogueTombstones(srv.store, 'W')).toEqual([])
+    } finally {
+      session.destroy()
+      transport.destroy()
+    }
   })
 })
