@@ -11,13 +11,51 @@ import {
   type RulesVerdict,
   type Writer,
 } from '../schema/rules.js'
+import { ConstraintIndex } from './ConstraintIndex.js'
+import { refuse } from './refuse.js'
 
-const refused = (ruleId: string, path: readonly string[], reason: string): RulesVerdict => ({
-  ok: false,
-  ruleId,
-  path,
-  reason,
-})
+/**
+ * A collection's records after a change, read through: the view's records with the changed ones laid over them (no
+ * copy of the collection per update).
+ */
+class Overlay implements ReadonlyMap<string, PlainRecord> {
+  readonly #base: ReadonlyMap<string, PlainRecord>
+  /** The changed records: their value after the change, `undefined` when deleted. */
+  readonly #changed: ReadonlyMap<string, PlainRecord | undefined>
+
+  constructor(base: ReadonlyMap<string, PlainRecord>, changed: ReadonlyMap<string, PlainRecord | undefined>) {
+    this.#base = base
+    this.#changed = changed
+  }
+
+  get(id: string): PlainRecord | undefined {
+    return this.#changed.has(id) ? this.#changed.get(id) : this.#base.get(id)
+  }
+  has(id: string): boolean {
+    return this.get(id) !== undefined
+  }
+  get size(): number {
+    let n = 0
+    for (const _ of this.keys()) n++
+    return n
+  }
+  *entries(): MapIterator<[string, PlainRecord]> {
+    for (const [id, r] of this.#base) if (!this.#changed.has(id)) yield [id, r]
+    for (const [id, r] of this.#changed) if (r !== undefined) yield [id, r]
+  }
+  *keys(): MapIterator<string> {
+    for (const [id] of this.entries()) yield id
+  }
+  *values(): MapIterator<PlainRecord> {
+    for (const [, r] of this.entries()) yield r
+  }
+  [Symbol.iterator](): MapIterator<[string, PlainRecord]> {
+    return this.entries()
+  }
+  forEach(fn: (value: PlainRecord, key: string, map: ReadonlyMap<string, PlainRecord>) => void): void {
+    for (const [id, r] of this.entries()) fn(r, id, this)
+  }
+}
 
 /** The rule id of an update that leaves structs or deletions pending: it depends on clocks the view lacks (RULES-4.4). */
 export const DEPENDS_ON_REJECTED = 'depends-on-rejected'
@@ -36,6 +74,8 @@ export class RulesView {
   readonly #doc = new Y.Doc()
   /** Valid records of the ruled and watched collections, by collection and id. */
   readonly #records = new Map<string, Map<string, PlainRecord>>()
+  /** The constraints' indexes over {@link RulesView.#records} (RULES-3 checked in O(changed records)). */
+  readonly #index: ConstraintIndex
   #broken = false
 
   /** `state`: the accepted state (a V1 update; empty for an empty document). */
@@ -51,6 +91,7 @@ export class RulesView {
     }
     if (state.byteLength > 0) Y.applyUpdate(this.#doc, state)
     for (const name of this.#mirrored()) this.#records.set(name, readRuleCollection(this.#doc, rules, name))
+    this.#index = new ConstraintIndex(rules.constraints, (collection) => this.#records.get(collection))
   }
 
   /**
@@ -103,7 +144,7 @@ export class RulesView {
     if (this.#broken) throw new Error('RulesView: a broken view checks nothing')
     const transactions = this.#apply(update)
     if (transactions instanceof Error)
-      return refused('schema', [], `the update cannot be applied: ${transactions.message}`)
+      return refuse('schema', [], `the update cannot be applied: ${transactions.message}`)
     const verdict = this.#judge(transactions, writer)
     if (!verdict.ok) this.#broken = true
     return verdict
@@ -122,11 +163,8 @@ export class RulesView {
     for (const [collection, ids] of touched.records) {
       const records = this.#records.get(collection)
       if (!records) continue
-      for (const id of ids) {
-        const now = readRuleRecord(this.#doc, this.#rules, collection, id).record
-        if (now) records.set(id, now)
-        else records.delete(id)
-      }
+      for (const id of ids)
+        this.#take(collection, id, readRuleRecord(this.#doc, this.#rules, collection, id).record)
     }
   }
 
@@ -134,7 +172,7 @@ export class RulesView {
     const store = this.#doc.store
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // RULES-4.4: it depends on clocks the view does not have (a rejected update of the same client).
-      return refused(
+      return refuse(
         DEPENDS_ON_REJECTED,
         [],
         'the update depends on changes the relay does not have (an earlier rejected change)',
@@ -142,7 +180,7 @@ export class RulesView {
     }
     const touched = touchedRecords(this.#rules, this.#doc, transactions)
     if (!touched.ok)
-      return refused('undeclared', [touched.name], `"${touched.name}" is not declared by the schema`)
+      return refuse('undeclared', [touched.name], `"${touched.name}" is not declared by the schema`)
     const changes: RecordChange[] = []
     for (const [collection, ids] of touched.records) {
       const before = this.#records.get(collection)
@@ -155,27 +193,28 @@ export class RulesView {
       }
     }
     if (changes.length === 0) return { ok: true }
-    const overlays = new Map<string, Map<string, PlainRecord>>()
-    const read = (collection: string): ReadonlyMap<string, PlainRecord> => {
-      let out = overlays.get(collection)
-      if (out) return out
-      out = new Map(this.#records.get(collection))
-      for (const c of changes) {
-        if (c.collection !== collection) continue
-        if (c.after) out.set(c.id, c.after)
-        else out.delete(c.id)
-      }
-      overlays.set(collection, out)
-      return out
-    }
-    const verdict = checkChanges(this.#rules, writer, changes, read)
-    if (!verdict.ok) return verdict
+    const changed = new Map<string, Map<string, PlainRecord | undefined>>()
     for (const c of changes) {
-      const records = this.#records.get(c.collection)
-      if (!records) continue
-      if (c.after) records.set(c.id, c.after)
-      else records.delete(c.id)
+      let m = changed.get(c.collection)
+      if (!m) changed.set(c.collection, (m = new Map()))
+      m.set(c.id, c.after)
     }
+    const read = (collection: string): ReadonlyMap<string, PlainRecord> =>
+      new Overlay(this.#records.get(collection) ?? new Map(), changed.get(collection) ?? new Map())
+    const verdict = checkChanges(this.#rules, writer, changes, read, (k, cs) => this.#index.check(k, cs))
+    if (!verdict.ok) return verdict
+    for (const c of changes) this.#take(c.collection, c.id, c.after)
     return verdict
+  }
+
+  /** Record `id` of `collection` is `now` (`undefined`: absent or invalid) in the accepted state. */
+  #take(collection: string, id: string, now: PlainRecord | undefined): void {
+    const records = this.#records.get(collection)
+    if (!records) return
+    const was = records.get(id)
+    if (was === now) return
+    if (now) records.set(id, now)
+    else records.delete(id)
+    this.#index.set(collection, id, was, now)
   }
 }

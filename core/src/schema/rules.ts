@@ -7,6 +7,7 @@
  */
 import { equalityDeep } from 'lib0/function'
 import * as Y from 'yjs'
+import { refuse } from '../rules/refuse.js'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
 import { RESERVED_PREFIX, type Schema } from './defineSchema.js'
 import type { CollectionField, Fields, RecordField } from './fields.js'
@@ -214,13 +215,6 @@ export type RulesVerdict =
 
 const ACCEPTED: RulesVerdict = Object.freeze({ ok: true })
 
-const refuse = (ruleId: string, path: readonly PathSegment[], reason: string): RulesVerdict => ({
-  ok: false,
-  ruleId,
-  path,
-  reason,
-})
-
 /**
  * Whether two plain values (records, field values) are deep-equal: the one comparison of rules (RULES-5.5, `immutable`,
  * `unique`, the owner field).
@@ -303,7 +297,21 @@ const checkRecord = (
   return null
 }
 
-const checkConstraint = (k: Constraint, changes: readonly RecordChange[], read: CollectionReader) => {
+/**
+ * Decides constraint `k` over an update's `changes`: `null` when it holds after the change, or the refusal. `read`
+ * gives a collection's records after the change.
+ */
+export type ConstraintCheck = (
+  k: Constraint,
+  changes: readonly RecordChange[],
+  read: CollectionReader,
+) => RulesVerdict | null
+
+/**
+ * RULES-3 by a scan of the collection after the change: O(changed records x records) for `unique`. The reference that
+ * indexed checks (`RulesView`'s) agree with; fine for a page checking its own few changes.
+ */
+export const scanConstraint: ConstraintCheck = (k, changes, read) => {
   const touched = changes.filter((c) => c.collection === k.collection)
   if (touched.length === 0) return null
   const records = read(k.collection)
@@ -337,13 +345,16 @@ const checkConstraint = (k: Constraint, changes: readonly RecordChange[], read: 
 /**
  * Checks the records one update changed (RULES-2, RULES-3): schema validity, ownership, the permission rules, the
  * field rules and the constraints, in that order; the first broken rule refuses the whole update. `read` gives a
- * collection's records as they are after the change (used for references and constraints only). Never throws.
+ * collection's records as they are after the change (used for references and constraints only); `constraint` decides
+ * a constraint (default: {@link scanConstraint}; the relay's and the peers' view pass their indexed check). Never
+ * throws.
  */
 export const checkChanges = (
   rules: Rules,
   writer: Writer,
   changes: readonly RecordChange[],
   read: CollectionReader,
+  constraint: ConstraintCheck = scanConstraint,
 ): RulesVerdict => {
   for (const c of changes) {
     if (c.invalid !== undefined)
@@ -354,7 +365,7 @@ export const checkChanges = (
     if (v) return v
   }
   for (const k of rules.constraints) {
-    const v = checkConstraint(k, changes, read)
+    const v = constraint(k, changes, read)
     if (v) return v
   }
   return ACCEPTED
