@@ -13,7 +13,7 @@ import { RelayCompaction } from './RelayCompaction.js'
 import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './RelayConnection.js'
 import { RelayRoom, refusedUpdate, type RelayPeer, type RoomServices } from './RelayRoom.js'
 import { RelayRules } from './rules/RelayRules.js'
-import { CatalogueGuard } from '../workspace/catalogueGuard.js'
+import { CatalogueGuard, catalogueWorkspace } from '../workspace/catalogueGuard.js'
 import { RelayEpochs } from './RelayEpochs.js'
 import { RelayHooks } from './RelayHooks.js'
 import type { RelaySocket } from './RelaySocket.js'
@@ -116,7 +116,8 @@ export class RelayHub implements RelayHost {
       epochs: opts.options.epochs,
       scaleOut: this.#scale !== null,
       screened: this.#hooks?.screensUpdates ?? false,
-      ruled: (room) => this.#rules?.ruled(room) ?? false,
+      // WS-ACCESS-5: a catalogue's writes are checked too, so clients' offers to it are ignored as to a ruled room.
+      ruled: (room) => (this.#rules?.ruled(room) ?? false) || catalogueWorkspace(room) !== null,
     })
     this.#compaction = new RelayCompaction(
       { store: opts.store, logger: opts.logger, metrics: opts.metrics, scale: this.#scale },

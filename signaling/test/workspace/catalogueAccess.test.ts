@@ -8,7 +8,14 @@ import {
   docId,
   writeDeletion,
 } from '@weft/core'
-import { Feature, decodeMessage, encodeRolledBack, encodeSyncUpdate } from '@weft/core/protocol'
+import { encodeEpochRecord, startEpoch } from '@weft/core/epochs'
+import {
+  Feature,
+  decodeMessage,
+  encodeEpochOffer,
+  encodeRolledBack,
+  encodeSyncUpdate,
+} from '@weft/core/protocol'
 import { RoomGrant } from '../../src/auth/RoomGrant.js'
 import type { MemoryRelayClient } from '../../src/relay/MemoryRelaySocket.js'
 import { memoryRelaySocketPair } from '../../src/relay/MemoryRelaySocket.js'
@@ -302,6 +309,29 @@ describe('who may change which catalogue entry (WS-ACCESS)', () => {
     mallory.client.send(encodeSyncUpdate(Y.encodeStateAsUpdate(ghost, sv)))
     expect(await mallory.client.closed).toMatchObject({ code: CloseCode.UpdateRejected })
     expect((await storedCatalogue(r)).getMap(CATALOGUE_COLLECTION).has('b')).toBe(false)
+  })
+
+  it("WS-ACCESS-1: a writer's epoch offer to a catalogue is ignored: its initial state (a tombstone of W/secret) never becomes the room's", async () => {
+    const r = relay()
+    await seeded(r)
+    const mallory = await writer(r, MALLORY)
+    // A catalogue of her own making: secret deleted, the other records left out.
+    const forged = new Y.Doc()
+    forged.clientID = 666
+    const rec = new Y.Map<unknown>()
+    forged.getMap(CATALOGUE_COLLECTION).set('secret', rec)
+    rec.set('deleted', true)
+    writeDeletion(forged, 'secret', 0)
+    const { record } = startEpoch(forged)
+    mallory.client.send(encodeEpochOffer(encodeEpochRecord(record), Y.encodeStateAsUpdate(forged)))
+    // An update after the offer: once acknowledged, the offer was handled and any switch it started was queued.
+    const after = mallory.write(() => mallory.records.get('a')?.set('title', 'after the offer'))
+    await mallory.client.next((m) => ackOf(m) === after)
+    await r.hub.epochs.settled()
+    expect(r.hub.room(ROOM)?.epoch.id).toBe('0')
+    const stored = await storedCatalogue(r)
+    expect(catalogueTombstones(stored)).toEqual([])
+    expect([...stored.getMap(CATALOGUE_COLLECTION).keys()].sort()).toEqual(['a', 'secret'])
   })
 
   it('WS-ACCESS-1: rooms that are not a catalogue are not checked', async () => {
