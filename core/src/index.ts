@@ -9,7 +9,15 @@ export { requireYDoc } from './requireYDoc.js'
 export { docId, peerId, type DocId, type PeerId, type Brand } from './ids.js'
 export type { Transport, TransportEvents, TransportStatus } from './transport/Transport.js'
 // Storage: the DocStore contract, DocPersistence (one Y.Doc bound to a store) and log compaction.
-export type { DocStore, StoredDoc, CompactOptions, CompactResult, AppendOptions } from './storage/DocStore.js'
+export type {
+  DocStore,
+  StoredDoc,
+  CompactOptions,
+  CompactResult,
+  AppendOptions,
+  RemoveOptions,
+  RemoveResult,
+} from './storage/DocStore.js'
 export {
   DocPersistence,
   type DocPersistenceOptions,

@@ -57,6 +57,23 @@ export interface CompactOptions {
   readonly epoch?: string
 }
 
+/** Options of {@link DocStore.remove}. */
+export interface RemoveOptions {
+  /**
+   * Conditional removal (STORE-5.3): remove only if the document's clock ({@link StoredDoc.clock}, `0` for a document
+   * the store holds nothing for) is still `ifClock`, checked in the same atomic step as the removal; otherwise
+   * resolve `stale` and change nothing. Pass the clock of the `load` whose content you checked (e.g. that it holds no
+   * pending changes): an append stored since (by another tab or process sharing the store) makes the removal stale.
+   */
+  readonly ifClock?: number
+}
+
+/**
+ * Outcome of {@link DocStore.remove}: `ok` when the document is gone (also when there was nothing to remove), or
+ * `stale` when a conditional removal (`ifClock`, STORE-5.3) found the document changed and removed nothing.
+ */
+export type RemoveResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'stale' }
+
 /**
  * Outcome of {@link DocStore.compact}. `stale` is an expected failure, not an error: the caller's view of the
  * document is out of date (another compaction went further, or the document was removed), nothing was changed, and
@@ -106,8 +123,12 @@ export interface DocStore {
   ): Promise<CompactResult>
   /** Sets (or, with `null`, deletes) a metadata entry. A document with only metadata exists (`load`, `list`). */
   setMeta(docId: DocId, key: string, value: string | null): Promise<void>
-  /** Removes a document and everything stored for it. Removing an unknown document does nothing. */
-  remove(docId: DocId): Promise<void>
+  /**
+   * Removes a document and everything stored for it (STORE-5.1). Removing an unknown document does nothing. With
+   * `options.ifClock`, only if the document's clock is still that one, in the same atomic step (STORE-5.3): else it
+   * resolves `{ ok: false, reason: 'stale' }` and removes nothing. Companions (`${docId}~...`) are separate documents.
+   */
+  remove(docId: DocId, options?: RemoveOptions): Promise<RemoveResult>
   /** Every document id in the store (any order). */
   list(): Promise<DocId[]>
   /**

@@ -4,6 +4,8 @@ import type {
   CompactOptions,
   CompactResult,
   DocStore,
+  RemoveOptions,
+  RemoveResult,
   StoredDoc,
 } from '../storage/DocStore.js'
 
@@ -78,10 +80,10 @@ export class CrashingDocStore implements DocStore {
     )
   }
 
-  remove(docId: DocId): Promise<void> {
+  remove(docId: DocId, options?: RemoveOptions): Promise<RemoveResult> {
     return this.#write(
-      () => this.#inner.remove(docId),
-      () => undefined,
+      () => this.#inner.remove(docId, options),
+      () => ({ ok: true }) as const,
     )
   }
 

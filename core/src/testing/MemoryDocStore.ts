@@ -5,6 +5,8 @@ import type {
   CompactOptions,
   CompactResult,
   DocStore,
+  RemoveOptions,
+  RemoveResult,
   StoredDoc,
 } from '../storage/DocStore.js'
 import { EPOCH_META_KEY } from '../storage/epochPersist.js'
@@ -57,11 +59,10 @@ export class MemoryDocStore implements DocStore, WorkspaceIndex {
     if (!entry) return null
     const updates = entry.updates.map((u) => u.bytes.slice())
     const snapshot = entry.snapshot?.slice() ?? null
-    const last = entry.updates.at(-1)
     return {
       snapshot,
       updates,
-      clock: last ? last.clock : entry.snapshotClock,
+      clock: this.#clockOf(docId),
       byteLength: (snapshot?.byteLength ?? 0) + updates.reduce((n, u) => n + u.byteLength, 0),
       meta: Object.fromEntries(entry.meta),
     }
@@ -135,15 +136,25 @@ export class MemoryDocStore implements DocStore, WorkspaceIndex {
     }
   }
 
-  async remove(docId: DocId): Promise<void> {
+  async remove(docId: DocId, options?: RemoveOptions): Promise<RemoveResult> {
     this.#check()
-    this.writeCount++
     await Promise.resolve()
+    // STORE-5.3: checked and removed synchronously, nothing comes in between.
+    if (options?.ifClock !== undefined && options.ifClock !== this.#clockOf(docId))
+      return { ok: false, reason: 'stale' }
+    this.writeCount++
     this.#docs.delete(docId)
     // WS-STORE-4.1: a tombstone, when the workspace index held the document.
     const split = indexedWorkspaceDoc(docId)
     const row = split && this.#workspaces.get(split.workspace)?.docs.get(split.doc)
     if (row && !row.removed) this.#advance(docId, true)
+    return { ok: true }
+  }
+
+  /** The document's clock as `load` gives it (0 when nothing is stored). */
+  #clockOf(docId: DocId): number {
+    const entry = this.#docs.get(docId)
+    return entry ? (entry.updates.at(-1)?.clock ?? entry.snapshotClock) : 0
   }
 
   async workspaceSeq(workspace: string): Promise<number> {

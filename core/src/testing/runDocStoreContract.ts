@@ -365,6 +365,45 @@ export const runDocStoreContract = (
       expect(again).toBeGreaterThan(0)
     })
 
+    it('STORE-5.1: an unconditional remove resolves ok, also for an unknown document', async () => {
+      await store.append(A, bytes(1))
+      expect(await store.remove(A)).toEqual({ ok: true })
+      expect(await store.remove(B)).toEqual({ ok: true })
+    })
+
+    it('STORE-5.3: a conditional remove removes only what the caller loaded', async () => {
+      const c1 = await store.append(A, bytes(1))
+      await store.setMeta(A, 'k', 'v')
+      const seen = (await store.load(A))!.clock
+      expect(seen).toBe(c1)
+      // An append since the load (another tab or process): stale, nothing removed.
+      await store.append(A, bytes(2))
+      expect(await store.remove(A, { ifClock: seen })).toEqual({ ok: false, reason: 'stale' })
+      expect(tail(await store.load(A))).toEqual([[1], [2]])
+      expect((await store.load(A))?.meta).toEqual({ k: 'v' })
+      // A clock the document never reached: stale too.
+      const now = (await store.load(A))!.clock
+      expect(await store.remove(A, { ifClock: now + 1 })).toEqual({ ok: false, reason: 'stale' })
+      // A compaction keeps the clock (the content is the same): the removal goes ahead.
+      expect(await store.compact(A, bytes(9), now)).toEqual({ ok: true })
+      expect(await store.remove(A, { ifClock: now })).toEqual({ ok: true })
+      expect(await store.load(A)).toBeNull()
+      expect(await store.list()).toEqual([])
+      // Nothing stored: clock 0.
+      expect(await store.remove(B, { ifClock: 0 })).toEqual({ ok: true })
+      await store.setMeta(B, 'only', 'meta')
+      expect(await store.remove(B, { ifClock: 0 })).toEqual({ ok: true })
+      expect(await store.load(B)).toBeNull()
+    })
+
+    it('STORE-5.3: an append issued before a conditional remove is seen by it', async () => {
+      const seen = await store.append(A, bytes(1))
+      const later = store.append(A, bytes(2))
+      expect(await store.remove(A, { ifClock: seen })).toEqual({ ok: false, reason: 'stale' })
+      expect(await later).toBeGreaterThan(seen)
+      expect(tail(await store.load(A))).toEqual([[1], [2]])
+    })
+
     it('STORE-5.2: list names every document once', async () => {
       const ids: DocId[] = [docId('x'), docId('y/with slash'), docId('z é 🧵')]
       await store.append(ids[0] as DocId, bytes(1))

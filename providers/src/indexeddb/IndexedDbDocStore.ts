@@ -7,6 +7,8 @@ import {
   type CompactResult,
   type DocId,
   type DocStore,
+  type RemoveOptions,
+  type RemoveResult,
   type StoredDoc,
   type WorkspaceChanges,
   type WorkspaceIndex,
@@ -229,21 +231,34 @@ export class IndexedDbDocStore implements DocStore, WorkspaceIndex {
     await this.#track(transactionDone(tx), 'setMeta')
   }
 
-  async remove(docId: DocId): Promise<void> {
+  async remove(docId: DocId, options?: RemoveOptions): Promise<RemoveResult> {
     const db = await this.#open()
     this.#flush()
     const tx = db.transaction([UPDATES, SNAPSHOTS, META, CLOCKS, ...workspaceScope([docId])], 'readwrite', {
       durability: this.#durability,
     })
-    removeFromWorkspace(tx, docId)
-    tx.objectStore(UPDATES).delete(docRange(docId))
-    tx.objectStore(SNAPSHOTS).delete(docId)
-    tx.objectStore(META).delete(docRange(docId))
-    tx.objectStore(CLOCKS).delete(docId)
-    // Appends created before this transaction still count on their clocks: expect the next one from 0 only if none is.
-    if (this.#writing === 0) this.#last.set(docId, 0)
-    else this.#last.delete(docId)
+    let result: RemoveResult = { ok: false, reason: 'stale' }
+    const removeRows = (): void => {
+      removeFromWorkspace(tx, docId)
+      tx.objectStore(UPDATES).delete(docRange(docId))
+      tx.objectStore(SNAPSHOTS).delete(docId)
+      tx.objectStore(META).delete(docRange(docId))
+      tx.objectStore(CLOCKS).delete(docId)
+      result = { ok: true }
+    }
+    const ifClock = options?.ifClock
+    if (ifClock === undefined) {
+      removeRows()
+      // Appends created before this transaction still count on their clocks: expect the next one from 0 only if none is.
+      if (this.#writing === 0) this.#last.set(docId, 0)
+      else this.#last.delete(docId)
+    } else {
+      // STORE-5.3: the clock read in this transaction, which IndexedDB serializes with every other tab's writes.
+      readLastClock(tx, docId, (last) => last === ifClock && removeRows())
+      this.#last.delete(docId)
+    }
     await this.#track(transactionDone(tx), 'remove')
+    return result
   }
 
   async list(): Promise<DocId[]> {

@@ -515,8 +515,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   /**
-   * Removes `d`'s local data unless it is loaded or holds pending changes (checked in its stored meta). `purge`: its
-   * tombstone is past the retention, so its pending changes go too (WS-PURGE-6: the relay refuses them for good).
+   * Removes `d`'s local data unless it is loaded or holds pending changes (checked in its stored meta). The removal
+   * is conditional on the clock of that check (STORE-5.3): another tab or process sharing the store that stored an
+   * edit since keeps the document (WS-CLIENT-5.1); its companions go only when it went. `purge`: its tombstone is
+   * past the retention, so its pending changes go too (WS-PURGE-6: the relay refuses them for good).
    */
   async #remove(d: string, purge = false): Promise<boolean> {
     const store = this.#config.store
@@ -528,7 +530,13 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
         this.#index.set(d, { pending })
         return false
       }
-      for (const id of await store.list()) if (id === key || id.startsWith(`${key}~`)) await store.remove(id)
+      const result = await store.remove(key, purge ? undefined : { ifClock: stored?.clock ?? 0 })
+      if (!result.ok) {
+        // Written since the check: measured again by the next eviction pass.
+        this.#index.set(d, { bytes: -1 })
+        return false
+      }
+      for (const id of await store.list()) if (id.startsWith(`${key}~`)) await store.remove(id)
       this.#index.delete(d)
       return true
     })

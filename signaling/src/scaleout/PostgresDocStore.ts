@@ -9,6 +9,8 @@ import {
   type CompactResult,
   type DocId,
   type DocStore,
+  type RemoveOptions,
+  type RemoveResult,
   type StoredDoc,
   type WorkspaceChanges,
   type WorkspaceIndex,
@@ -333,19 +335,32 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
     }
   }
 
-  async remove(docId: DocId): Promise<void> {
+  async remove(docId: DocId, options?: RemoveOptions): Promise<RemoveResult> {
     await this.#before()
     const t = this.#table
+    const stale = new Error('stale')
     try {
       await this.#transaction('BEGIN', async (c) => {
+        if (options?.ifClock !== undefined) {
+          // STORE-5.3: the counter row, created if absent, locked until commit: no append of any node commits between
+          // the check and the removal. A stale check rolls back (the row it may have created included).
+          const head = await c.query(
+            `INSERT INTO ${t('docs')} (doc, clock) VALUES ($1, 0)
+             ON CONFLICT (doc) DO UPDATE SET clock = ${t('docs')}.clock RETURNING clock`,
+            [docId],
+          )
+          if (clockOf(docId, (head.rows[0] as { clock: unknown }).clock) !== options.ifClock) throw stale
+        }
         for (const table of ['docs', 'snapshots', 'updates', 'meta'] as const) {
           await c.query(`DELETE FROM ${t(table)} WHERE doc = $1`, [docId])
         }
         await wsIndex.removeFromWorkspace(c, this.#wsTables, docId)
       })
     } catch (err) {
+      if (err === stale) return { ok: false, reason: 'stale' }
       throw toStoreError(err, 'remove')
     }
+    return { ok: true }
   }
 
   async list(): Promise<DocId[]> {

@@ -1,4 +1,13 @@
-import type { AppendOptions, CompactOptions, CompactResult, DocId, DocStore, StoredDoc } from '@weft/core'
+import type {
+  AppendOptions,
+  CompactOptions,
+  CompactResult,
+  DocId,
+  DocStore,
+  RemoveOptions,
+  RemoveResult,
+  StoredDoc,
+} from '@weft/core'
 
 /** A deferred promise. */
 export const deferred = <T = void>() => {
@@ -102,8 +111,8 @@ export class GatedStore implements DocStore {
     return this.inner.setMeta(docId, key, value)
   }
 
-  remove(docId: DocId): Promise<void> {
-    return this.inner.remove(docId)
+  remove(docId: DocId, options?: RemoveOptions): Promise<RemoveResult> {
+    return this.inner.remove(docId, options)
   }
 
   list(): Promise<DocId[]> {

@@ -13,7 +13,14 @@
  * websocket mode imports signaling's test code, so core's sources never depend on providers.
  */
 import * as Y from 'yjs'
-import { PENDING_META, docId as toDocId, workspaceDocKeys, type DocId } from '@weft/core'
+import {
+  PENDING_META,
+  docId as toDocId,
+  workspaceDocKeys,
+  type DocId,
+  type RemoveOptions,
+  type RemoveResult,
+} from '@weft/core'
 import {
   MemoryDocStore,
   MemoryNetwork,
@@ -39,13 +46,14 @@ class WatchedStore extends MemoryDocStore {
   /** Whether `id` may go with its pending changes: its tombstone is past the retention (WS-PURGE-6). */
   purgeable: (id: DocId) => boolean = () => false
 
-  override async remove(id: DocId): Promise<void> {
+  override async remove(id: DocId, options?: RemoveOptions): Promise<RemoveResult> {
     const stored = await this.load(id)
     const local = Number(stored?.meta[PENDING_META.local] ?? 0)
     const confirmed = Number(stored?.meta[PENDING_META.confirmed] ?? 0)
-    if (local > confirmed && !this.purgeable(id))
+    const result = await super.remove(id, options)
+    if (result.ok && local > confirmed && !this.purgeable(id))
       this.violations.push(`${id} removed with ${local - confirmed} pending changes`)
-    return super.remove(id)
+    return result
   }
 
   /** Drops every document without the check (the broken storage of {@link WorkspaceFuzzOptions.brokenRestarts}). */
