@@ -11,11 +11,11 @@ import {
 import type { Access, RoomGrant } from '../auth/RoomGrant.js'
 import type { ConnectionContext } from '../hooks.js'
 import type { RelayConnection } from '../relay/RelayConnection.js'
-import { TokenBucket } from '../connection/TokenBucket.js'
 import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
 import { EncodingKey, SharedMessage } from '../relay/SharedMessage.js'
 import { DocSocket, type DocSocketCarrier } from './DocSocket.js'
 import { FairSender } from './FairSender.js'
+import { SubscribeQueue } from './SubscribeQueue.js'
 
 /** The workspace's WebSocket as a session uses it: a relay socket that reports its send buffer. */
 export interface WorkspaceSocket extends RelaySocket {
@@ -50,18 +50,6 @@ export interface WorkspaceClient {
   readonly clientAddress: string
 }
 
-/**
- * SUBSCRIBEs that load a room a workspace socket may send at once (WS-RELAY-12): a workspace opening with its
- * preloaded documents (100 by default) passes, twice over.
- */
-export const SUBSCRIBE_BURST = 200
-
-/**
- * SUBSCRIBEs that load a room a workspace socket may send per second once its burst is spent (WS-RELAY-12): the
- * rate at which one address may open `/relay` connections (`upgradesPerIpPerSecond`).
- */
-export const SUBSCRIBES_PER_SECOND = 20
-
 /** The key of the workspace's own frames in the fair sender (no document id is empty). */
 const CONTROL = ''
 
@@ -81,8 +69,8 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
   readonly #host: WorkspaceSessionHost
   readonly #sender: FairSender
   readonly #docs = new Map<string, DocSocket>()
-  /** WS-RELAY-12: each SUBSCRIBE that joins a room takes a token; none left is a refusal (`RateLimited`). */
-  readonly #subscribes = new TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST)
+  /** WS-RELAY-12: SUBSCRIBEs join their rooms at a bounded rate; past it they wait their turn. */
+  readonly #subscribes: SubscribeQueue
   /** A catch-up is being answered (WS-RELAY-7: one after the other). */
   #catchingUp = false
   /**
@@ -103,6 +91,10 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
     this.client = client
     this.#host = host
     this.#sender = new FairSender(socket, { whenDrained, maxBufferedBytes: host.maxBufferedBytes })
+    this.#subscribes = new SubscribeQueue({
+      join: (doc, deletions, held) => this.#join(doc, deletions, held),
+      trackInput: (delta) => socket.trackInput(delta),
+    })
   }
 
   get open(): boolean {
@@ -133,6 +125,7 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
 
   onClose(): void {
     this.#nextCatchUp = null
+    this.#subscribes.clear()
     this.#sender.clear()
     for (const doc of this.#docs.values()) doc.leave()
     this.#docs.clear()
@@ -145,12 +138,17 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
         // A document refused a moment ago may still get the client's frames: they are dropped (WS-RELAY-3).
         const doc = this.#docs.get(frame.doc)
         const message = frame.message
-        doc?.deliver(Buffer.from(message.buffer, message.byteOffset, message.byteLength))
+        const bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength)
+        // WS-RELAY-12: a document waiting for its turn gets its messages then.
+        if (!doc) this.#subscribes.hold(frame.doc, bytes)
+        else doc.deliver(bytes)
         return
       }
       case 'subscribe':
         return this.#subscribe(frame.doc, frame.deletions)
       case 'unsubscribe': {
+        // WS-RELAY-12: a document that waits for its turn leaves the queue without loading its room.
+        if (this.#subscribes.cancel(frame.doc)) return
         const doc = this.#docs.get(frame.doc)
         if (!doc) return
         this.#docs.delete(frame.doc)
@@ -189,23 +187,31 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
   }
 
   #subscribe(doc: string, deletions: Uint8Array | null): void {
-    if (this.#docs.has(doc)) return
+    if (this.#docs.has(doc) || this.#subscribes.has(doc)) return
     if (doc !== CATALOGUE_DOC && !isWorkspaceDocId(doc)) {
       return this.#refuse(doc, CloseCode.Forbidden, 'not a document id of a workspace')
     }
-    if (this.#docs.size >= this.#host.maxSubscriptions) {
+    if (this.#docs.size + this.#subscribes.size >= this.#host.maxSubscriptions) {
       return this.#refuse(doc, CloseCode.TooManyRooms, 'too many documents on this socket')
     }
     const room = workspaceDocId(this.workspace, doc)
     const access = this.client.grant.access(room)
     if (access === 'none') return this.#refuse(doc, CloseCode.Forbidden, 'document not granted')
-    // WS-RELAY-12: joining loads the room (kept idleUnloadMs after the last member left): at a bounded rate.
-    if (!this.#subscribes.take()) {
-      return this.#refuse(doc, CloseCode.RateLimited, 'too many subscriptions per second')
-    }
+    // WS-RELAY-12: joining loads the room (kept idleUnloadMs after its last member left): at a bounded rate.
+    if (this.#subscribes.request(doc, deletions)) this.#join(doc, deletions, [])
+  }
+
+  /** Joins `doc`'s room (its SUBSCRIBE was admitted) and delivers what the client sent for it while it waited. */
+  #join(doc: string, deletions: Uint8Array | null, held: readonly Buffer[]): void {
+    if (!this.open) return
+    const room = workspaceDocId(this.workspace, doc)
+    // Decided again at its turn: a revalidation may have taken the document away meanwhile (RELAY-4.8).
+    const access = this.client.grant.access(room)
+    if (access === 'none') return this.#refuse(doc, CloseCode.Forbidden, 'document not granted')
     const socket = new DocSocket(doc, this, deletions)
     this.#docs.set(doc, socket)
     socket.member = this.#host.join(socket, room, access, this.#context(room, access))
+    for (const message of held) socket.deliver(message)
   }
 
   /** What the hooks are told about this socket's member of `room`. */
