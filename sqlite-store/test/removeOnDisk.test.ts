@@ -6,7 +6,7 @@ import * as Y from 'yjs'
 import { docId, type DocId } from '@weft/core'
 import { SqliteDocStore, sqliteFileBytes } from '../src/index.js'
 
-// WS-PURGE-3 on SQLite: what a removal (a purge, an eviction) leaves on disk.
+// WS-PURGE-3 on SQLite: what a removal (a purge, an eviction) leaves on disk; STORE-5.3 across processes.
 
 const dirs: string[] = []
 afterEach(() => {
@@ -45,6 +45,24 @@ const fill = async (store: SqliteDocStore, n: number, workspace = 'team', mark =
   }
   return ids
 }
+
+describe('SqliteDocStore conditional removal across connections (STORE-5.3)', () => {
+  it('STORE-5.3: a removal conditional on what one connection loaded is stale after another appended', async () => {
+    const path = tempPath()
+    // Two stores on one file: two processes sharing it (e.g. two Node peers of one workspace).
+    const [a, b] = [new SqliteDocStore({ path }), new SqliteDocStore({ path })]
+    const D = docId('team/y')
+    await a.append(D, Uint8Array.of(1))
+    const seen = (await a.load(D))!.clock
+    await b.append(D, Uint8Array.of(2), { meta: { 'weft:local-changes': '1' } })
+    expect(await a.remove(D, { ifClock: seen })).toEqual({ ok: false, reason: 'stale' })
+    expect((await b.load(D))?.updates.map((u) => [...u])).toEqual([[1], [2]])
+    const now = (await b.load(D))!.clock
+    expect(await a.remove(D, { ifClock: now })).toEqual({ ok: true })
+    expect(await b.load(D)).toBeNull()
+    await Promise.all([a.close(), b.close()])
+  })
+})
 
 describe('SqliteDocStore removal on disk (WS-PURGE-3)', () => {
   it('WS-PURGE-3: once every document is removed, the file gives its pages back', async () => {
