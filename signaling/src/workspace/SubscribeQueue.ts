@@ -18,6 +18,11 @@ export interface SubscribeQueueOptions {
   readonly join: (doc: string, deletions: Uint8Array | null, held: readonly Buffer[]) => void
   /** Charges held input bytes to the socket (CONN-11), negative to give them back. */
   readonly trackInput: (delta: number) => void
+  /**
+   * The bucket the tokens come from: one shared by every socket of an address (WS-RELAY-12). Default: the socket's
+   * own, of `burst` and `perSecond`.
+   */
+  readonly bucket?: TokenBucket | undefined
   /** Default {@link SUBSCRIBE_BURST}. */
   readonly burst?: number
   /** Default {@link SUBSCRIBES_PER_SECOND}. */
@@ -48,7 +53,8 @@ export class SubscribeQueue {
   constructor(opts: SubscribeQueueOptions) {
     this.#opts = opts
     const perSecond = opts.perSecond ?? SUBSCRIBES_PER_SECOND
-    this.#bucket = new TokenBucket(perSecond, opts.burst ?? SUBSCRIBE_BURST, opts.now ?? monotonicMs)
+    this.#bucket =
+      opts.bucket ?? new TokenBucket(perSecond, opts.burst ?? SUBSCRIBE_BURST, opts.now ?? monotonicMs)
     // One token's refill, rounded up (a timer that fires a hair early finds no token and waits again).
     this.#interval = Math.ceil(1000 / perSecond) + 1
   }

@@ -10,7 +10,9 @@ import {
   type WorkspaceChange,
   type WorkspaceIndex,
 } from '@weft/core'
+import { addressKey, isLoopback } from '../admission/ClientAddresses.js'
 import type { Access } from '../auth/RoomGrant.js'
+import { TokenBucket } from '../connection/TokenBucket.js'
 import type { ConnectionContext, WeftHooks } from '../hooks.js'
 import type { RelayConnection } from '../relay/RelayConnection.js'
 import type { RelaySocket } from '../relay/RelaySocket.js'
@@ -19,6 +21,7 @@ import { WeftServerError } from '../WeftServerError.js'
 import { WorkspaceBus } from './WorkspaceBus.js'
 import { attachWhen } from './attachWhen.js'
 import { refusalOf, WorkspacePurger } from './WorkspacePurger.js'
+import { SUBSCRIBE_BURST, SUBSCRIBES_PER_SECOND } from './SubscribeQueue.js'
 import {
   WorkspaceSession,
   type WorkspaceClient,
@@ -64,6 +67,9 @@ export const workspaceRoute = (path: string, prefix: string): string | null | un
   }
   return isWorkspaceId(workspace) ? workspace : null
 }
+
+/** Addresses whose sockets all left and whose SUBSCRIBE bucket is full again are forgotten this often. */
+const ADDRESS_SWEEP_MS = 10_000
 
 /** Options of {@link WorkspaceEndpoint}. */
 export interface WorkspaceEndpointOptions {
@@ -120,6 +126,12 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
   readonly #bus: WorkspaceBus | null = null
   /** The purge of deleted documents (WS-PURGE-*), or null. */
   readonly #purger: WorkspacePurger | null
+  /**
+   * WS-RELAY-12: the SUBSCRIBE bucket of each address (by `addressKey`) with workspace sockets, or whose bucket is
+   * not full again since its last one left (a socket closed and opened again gets no new burst).
+   */
+  readonly #addressBuckets = new Map<string, { readonly bucket: TokenBucket; sockets: number }>()
+  #sweep: NodeJS.Timeout | null = null
 
   constructor(opts: WorkspaceEndpointOptions) {
     const purger = opts.purge
@@ -156,6 +168,8 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
 
   /** Stops the scale-out notices (the relay closes). */
   async close(): Promise<void> {
+    if (this.#sweep) clearInterval(this.#sweep)
+    this.#sweep = null
     await this.#purger?.close()
     await this.#bus?.close()
   }
@@ -249,7 +263,31 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     this.#opts.regrant(member, context)
   }
 
+  subscribeBucket(clientAddress: string): TokenBucket | undefined {
+    // Loopback (local tools, tests, a proxy not named trusted) is not limited per address, as for upgrades (CONN-10).
+    if (clientAddress === '' || isLoopback(clientAddress)) return undefined
+    const key = addressKey(clientAddress)
+    let entry = this.#addressBuckets.get(key)
+    if (!entry) {
+      entry = { bucket: new TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST), sockets: 0 }
+      this.#addressBuckets.set(key, entry)
+    }
+    entry.sockets++
+    if (!this.#sweep) {
+      this.#sweep = setInterval(() => {
+        for (const [k, e] of this.#addressBuckets)
+          if (e.sockets === 0 && e.bucket.full) this.#addressBuckets.delete(k)
+      }, ADDRESS_SWEEP_MS)
+      this.#sweep.unref()
+    }
+    return entry.bucket
+  }
+
   left(session: WorkspaceSession): void {
+    const address = session.client.clientAddress
+    const entry =
+      address === '' || isLoopback(address) ? undefined : this.#addressBuckets.get(addressKey(address))
+    if (entry && entry.sockets > 0) entry.sockets--
     const state = this.#workspaces.get(session.workspace)
     if (!state) return
     state.sessions.delete(session)

@@ -10,6 +10,7 @@ import {
 } from '@weft/core/protocol'
 import type { Access, RoomGrant } from '../auth/RoomGrant.js'
 import type { ConnectionContext } from '../hooks.js'
+import type { TokenBucket } from '../connection/TokenBucket.js'
 import type { RelayConnection } from '../relay/RelayConnection.js'
 import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
 import { EncodingKey, SharedMessage } from '../relay/SharedMessage.js'
@@ -36,6 +37,11 @@ export interface WorkspaceSessionHost {
   regrant(member: RelayConnection, context: ConnectionContext): void
   /** Answers a CATCH_UP: calls `page` for each page, in order, awaiting it before reading the next. */
   catchUp(session: WorkspaceSession, cursor: number, pageSize: number): Promise<void>
+  /**
+   * The bucket `clientAddress`'s sockets share for their SUBSCRIBEs (WS-RELAY-12), or none: the socket's own. Called
+   * once per socket; `left` ends its share.
+   */
+  subscribeBucket?(clientAddress: string): TokenBucket | undefined
   /** The session's socket closed. */
   left(session: WorkspaceSession): void
   /** Largest number of documents one socket may subscribe to (`ServerLimits.maxWorkspaceSubscriptions`). */
@@ -94,6 +100,7 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
     this.#subscribes = new SubscribeQueue({
       join: (doc, deletions, held) => this.#join(doc, deletions, held),
       trackInput: (delta) => socket.trackInput(delta),
+      bucket: host.subscribeBucket?.(client.clientAddress),
     })
   }
 

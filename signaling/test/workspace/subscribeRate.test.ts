@@ -5,7 +5,9 @@ import { RoomGrant } from '../../src/auth/RoomGrant.js'
 import type { RelaySocket } from '../../src/relay/RelaySocket.js'
 import type { SharedMessage } from '../../src/relay/SharedMessage.js'
 import { SUBSCRIBE_BURST, SUBSCRIBES_PER_SECOND } from '../../src/workspace/SubscribeQueue.js'
+import { WorkspaceEndpoint } from '../../src/workspace/WorkspaceEndpoint.js'
 import { WorkspaceSession, type WorkspaceSocket } from '../../src/workspace/WorkspaceSession.js'
+import { MemoryDocStore } from '@weft/core/testing'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { WorkspaceTestClient } from './WorkspaceTestClient.js'
 
@@ -116,6 +118,48 @@ describe('workspace endpoint: the rate of subscriptions (WS-RELAY-12)', () => {
     // Without the limit: 900 rooms loaded. With it: the burst, then what a second refills each round at most.
     expect(joined.length).toBeLessThanOrEqual(SUBSCRIBE_BURST + 10 * SUBSCRIBES_PER_SECOND)
     s.onClose()
+  })
+
+  it('WS-RELAY-12: the sockets of one address share one bucket (a socket opened again gets no new burst); loopback and other addresses have their own', async () => {
+    vi.useFakeTimers({
+      toFake: ['performance', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'],
+    })
+    const joined: string[] = []
+    const endpoint = new WorkspaceEndpoint({
+      store: new MemoryDocStore(),
+      join: (_socket, room) => {
+        joined.push(room)
+        return null
+      },
+      regrant: () => undefined,
+      maxSubscriptions: 1000,
+      maxBufferedBytes: 1 << 20,
+      logger: pino({ level: 'silent' }),
+    })
+    const grant = new RoomGrant({ 'team/*': 'write' })
+    const open = (clientAddress: string) => {
+      const socket = new FakeSocket()
+      const s = endpoint.accept(socket, 'team', { grant, id: 1, clientAddress }, (fn) => setImmediate(fn))
+      return { socket, s, subscribe: (doc: string) => s.onMessage(Buffer.from(encodeSubscribe(doc)), true) }
+    }
+    const a = open('203.0.113.7')
+    for (let i = 0; i < SUBSCRIBE_BURST; i++) a.subscribe(`a${i}`)
+    expect(joined).toHaveLength(SUBSCRIBE_BURST)
+    // Another socket of the same address waits; one of another address, or of loopback, joins at once.
+    const b = open('203.0.113.7')
+    b.subscribe('b')
+    open('198.51.100.1').subscribe('c')
+    open('127.0.0.1').subscribe('d')
+    expect(joined.slice(SUBSCRIBE_BURST)).toEqual(['team/c', 'team/d'])
+    // Closing both and opening again gives no new burst.
+    a.s.onClose()
+    b.s.onClose()
+    open('203.0.113.7').subscribe('e')
+    expect(joined).not.toContain('team/e')
+    vi.advanceTimersByTime(1000)
+    expect(joined).toContain('team/e')
+    expect(joined).not.toContain('team/b')
+    await endpoint.close()
   })
 
   it('WS-RELAY-12: over a real socket, SUBSCRIBEs past SUBSCRIBE_BURST are served later, none refused; each syncs', async () => {
