@@ -64,7 +64,9 @@ const unscaled = (v: bigint): number => {
   const negative = v < 0n
   const m = negative ? -v : v
   const shift = Math.max(0, m.toString(2).length - 64)
-  const x = Number(m >> BigInt(shift)) * 2 ** (shift - 537) * 2 ** -537
+  // The scale in two factors, so that neither overflows nor underflows on its own.
+  const e = shift - 1074
+  const x = Number(m >> BigInt(shift)) * 2 ** Math.ceil(e / 2) * 2 ** Math.floor(e / 2)
   return negative ? -x : x
 }
 

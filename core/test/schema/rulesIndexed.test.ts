@@ -90,6 +90,48 @@ describe('constraints checked from indexes (RULES-3)', () => {
     )
   })
 
+  it('RULES-3.4: the sum is exact: no rounding that depends on the order of additions', () => {
+    const k = sum('items', 'n', { max: 6 })
+    const state = new Map<string, PlainRecord>([
+      ['a', { id: 'a', n: 4 }],
+      ['b', { id: 'b', n: 2 }],
+    ])
+    const index = new ConstraintIndex([k], () => state)
+    const tiny: RecordChange = {
+      collection: 'items',
+      id: 'c',
+      before: undefined,
+      after: { id: 'c', n: 5e-324 },
+    }
+    // 6 + 5e-324 is above 6, though a floating-point sum rounds it to 6 (the scan takes it).
+    expect(index.check(k, [tiny])).toMatchObject({ ok: false, ruleId: 'sum:items.n' })
+    expect(scanConstraint(k, [tiny], () => new Map([...state, ['c', tiny.after as PlainRecord]]))).toBeNull()
+    // A value added and taken away a thousand times leaves the total as it was.
+    const big = sum('items', 'n', { min: 6, max: 6 })
+    const drift = new ConstraintIndex([big], () => state)
+    const tenth = { id: 'c', n: 0.1 }
+    for (let i = 0; i < 1000; i++) {
+      drift.set('items', 'c', undefined, tenth)
+      drift.set('items', 'c', tenth, undefined)
+    }
+    const noop: RecordChange = { collection: 'items', id: 'a', before: state.get('a'), after: state.get('a') }
+    expect(drift.check(big, [noop])).toBeNull()
+    // Totals beyond a double's range are reported as such.
+    const huge: RecordChange = {
+      collection: 'items',
+      id: 'c',
+      before: undefined,
+      after: { id: 'c', n: 1.5e308 },
+    }
+    const twice: RecordChange = {
+      collection: 'items',
+      id: 'd',
+      before: undefined,
+      after: { id: 'd', n: 1.5e308 },
+    }
+    expect(index.check(k, [huge, twice])).toMatchObject({ reason: 'the n of items would add up to Infinity' })
+  })
+
   it('RULES-3.1: one update of 5,000 records is checked with work in proportion to it (not 5,000 x 5,000)', () => {
     const board = defineSchema({
       name: 'board',
