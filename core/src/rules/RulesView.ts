@@ -95,12 +95,26 @@ export class RulesView {
   }
 
   /**
-   * Whether `update` starts past the view's clock of one of its clients (its earlier updates were refused or lost):
-   * it could only stay pending. Seen without applying anything, so the view stays usable.
+   * Whether `update` needs clocks the view lacks (its writer's earlier updates were refused or lost): structs of a
+   * client that start past the view's clock of that client, or a deletion of a range past it (counting what the
+   * update itself brings). Applied, it could only stay pending. Seen without applying anything, so the view stays
+   * usable (RULES-6.2).
    */
   skips(update: Uint8Array): boolean {
-    for (const [client, clock] of Y.parseUpdateMeta(update).from)
-      if (clock > Y.getState(this.#doc.store, client)) return true
+    const { structs, ds } = Y.decodeUpdate(update)
+    const reach = new Map<number, number>()
+    const known = (client: number): number => reach.get(client) ?? Y.getState(this.#doc.store, client)
+    for (const struct of structs) {
+      if (struct instanceof Y.Skip) continue
+      const { client, clock } = struct.id
+      const have = known(client)
+      if (clock > have) return true
+      reach.set(client, Math.max(have, clock + struct.length))
+    }
+    for (const [client, ranges] of ds.clients) {
+      const have = known(client)
+      for (const range of ranges) if (range.clock + range.len > have) return true
+    }
     return false
   }
 

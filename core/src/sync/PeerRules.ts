@@ -31,7 +31,10 @@ export interface SessionRules {
 export type Screened =
   /** Checked and accepted: the view holds it; apply it to the document inside {@link PeerRules.taking}. */
   | { readonly kind: 'accepted' }
-  /** Refused without a check: the path is fenced behind an earlier refusal (RULES-5.1, RULES-6.3). */
+  /**
+   * Refused without a check: the path is fenced behind an earlier refusal (RULES-5.1, RULES-6.3), or muted until its
+   * next sync step 2 (RULES-6.8).
+   */
   | { readonly kind: 'fenced' }
   /** It needs structs or deletions the document lacks (a lost message, or content refused before): not applied. */
   | { readonly kind: 'missing' }
@@ -53,6 +56,9 @@ export class PeerRules<P extends object = object> {
   #view: RulesView | null = null
   /** RULES-6.3: paths whose writer was told of a refusal and has not said `rolled-back` yet. */
   readonly #fenced = new WeakSet<P>()
+  /** RULES-6.8: paths whose update broke the view (refused, or left pending) and was not told: until a step 2. */
+  readonly #muted = new WeakSet<P>()
+  #rebuilds = 0
   /** The origin of the update being applied after its check: already in the view. */
   #taking: unknown = null
 
@@ -94,25 +100,41 @@ export class PeerRules<P extends object = object> {
     }
   }
 
-  /** Checks `update` of `path` (RULES-6.2) before the document takes it. */
-  screen(path: P, update: Uint8Array, writer: Writer): Screened {
+  /** How many times the view was built from the whole document (RULES-6.8: at most once per broken view). */
+  get rebuilds(): number {
+    return this.#rebuilds
+  }
+
+  /**
+   * Checks `update` of `path` (RULES-6.2) before the document takes it. `step2`: it is a sync step 2, which lifts
+   * the path's mute (RULES-6.8) and is checked.
+   */
+  screen(path: P, update: Uint8Array, writer: Writer, step2 = false): Screened {
     if (this.#fenced.has(path)) return FENCED
+    if (this.#muted.has(path)) {
+      if (!step2) return FENCED
+      this.#muted.delete(path)
+    }
     let view = this.#view
     if (view === null || view.broken) {
       view?.destroy()
       view = this.#view = new RulesView(this.#options.rules, Y.encodeStateAsUpdate(this.#doc))
+      this.#rebuilds++
     }
     // A gap in a client's clocks (its earlier updates were refused or lost) is seen without applying anything: the
     // view stays as it is (a muted peer's every update would otherwise cost a rebuild from the whole document).
     if (view.skips(update)) return MISSING
     const verdict = view.check(update, writer)
     if (verdict.ok) return ACCEPTED
+    // RULES-6.8: the view is broken; the path's later updates build on what broke it: muted, no rebuild for them.
+    this.#muted.add(path)
     return verdict.ruleId === DEPENDS_ON_REJECTED ? MISSING : { kind: 'refused', verdict }
   }
 
   /** RULES-6.3: `path`'s writer was told; its updates are refused unchecked until it says `rolled-back`. */
   fence(path: P): void {
     this.#fenced.add(path)
+    this.#muted.delete(path)
   }
 
   /** The writer of `path` rolled back (`rolled-back`): its updates are checked again. */

@@ -853,7 +853,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     const summary = path.validate(update)
     const rules = this.#peerRules
     if (rules !== null && !rules.trusts(path.transport, path.peer)) {
-      const screened = rules.screen(path, update, rules.writerOf(path.transport, path.peer))
+      const screened = rules.screen(path, update, rules.writerOf(path.transport, path.peer), complete)
       if (screened.kind !== 'accepted') return this.#refuseUpdate(rules, path, screened, seq, complete)
       return rules.taking(path, () => this.#takeUpdate(path, update, seq, complete, summary))
     }
@@ -861,9 +861,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   /**
-   * RULES-6.2, 6.3, 6.5: an update of `path` that is not applied. A refused one is settled (acknowledged, RULES-5.3);
-   * its writer is told when it can roll back and no authority path is open, and then fenced. One that lacks
-   * dependencies asks the peer for its state (SYNC-3.3), whose step 2 is checked in turn.
+   * RULES-6.2, 6.3, 6.5, 6.8: an update of `path` that is not applied. A refused one is settled (acknowledged,
+   * RULES-5.3); its writer is told when it can roll back and no authority path is open, and then fenced; otherwise
+   * the path is muted until its next step 2 (`PeerRules`). One that lacks dependencies asks the peer for its state
+   * (SYNC-3.3), whose step 2 is checked in turn.
    */
   #refuseUpdate(
     rules: PeerRules<SessionPath>,
