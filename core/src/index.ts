@@ -72,7 +72,7 @@ export {
   type WorkspaceTombstone,
   type CataloguePurgeState,
 } from './storage/workspacePurge.js'
-export { catalogueTouched } from './storage/catalogueTouched.js'
+export { catalogueTouched, catalogueTouchedBy } from './storage/catalogueTouched.js'
 export {
   SyncSession,
   DEFAULT_CHUNK_SIZE,

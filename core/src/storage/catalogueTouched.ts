@@ -1,4 +1,4 @@
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import { CATALOGUE_COLLECTION, CATALOGUE_DELETIONS } from './workspacePurge.js'
 
 /**
@@ -46,6 +46,200 @@ export const catalogueTouched = (catalogue: Y.Doc, transactions: Iterable<Y.Tran
       } else {
         const key = below._item?.parentSub
         if (key != null) docs.add(namedDoc(root, key))
+      }
+    }
+  }
+  return docs
+}
+
+/** Where an item of an update goes, as Yjs resolves it on integration (`Item.getMissing`). */
+type Parent =
+  | { readonly at: 'gc' }
+  | { readonly at: 'root'; readonly name: string }
+  | { readonly at: 'view'; readonly type: Y.AbstractType<unknown> }
+  | { readonly at: 'new' }
+
+/** An update's struct once integrated (simulated): its parent and map key (`parentSub`); parent `gc`: a GC. */
+interface Resolved {
+  readonly struct: Y.Item | Y.GC
+  readonly parent: Parent
+  readonly sub: string | null
+  /** Whether it is an item of a shared type (content `ContentType`): a parent for other items. */
+  readonly holds: boolean
+  /** That type when the item is the view's (a type the update creates is not looked at). */
+  readonly type?: Y.AbstractType<unknown>
+}
+
+const GCD: Parent = Object.freeze({ at: 'gc' })
+const NEW: Parent = Object.freeze({ at: 'new' })
+
+/** The index of the struct holding `clock` in `structs` (sorted by clock, as Yjs keeps them), or -1. */
+const indexAt = <S>(structs: readonly S[], clock: number, of: (s: S) => Y.Item | Y.GC | Y.Skip): number => {
+  let lo = 0
+  let hi = structs.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    const s = structs[mid] as S
+    const { id, length } = of(s)
+    if (clock < id.clock) hi = mid - 1
+    else if (clock >= id.clock + length) lo = mid + 1
+    else return mid
+  }
+  return -1
+}
+
+/**
+ * Which documents `update` would touch if applied to `catalogue` (WS-ACCESS-2), worked out WITHOUT applying it: the
+ * set {@link catalogueTouched} reads from the transactions that applying it would run. Each item the update adds is
+ * given the parent Yjs would give it (a root name, or the item its origin, right origin or parent id names, in
+ * `catalogue` or earlier in `update`) and names the document of the root key it hangs under, unless it goes into a
+ * type created by the same update (that type's own item names it) or into a deleted or collected one; each range of
+ * the update's delete set names the documents of `catalogue`'s live items in it. Returns null when `update` would
+ * leave anything pending in `catalogue` (a struct or deletion whose dependency neither holds) or cannot be read: once
+ * completed it could touch any record. `catalogue` must hold nothing pending itself (`store.pendingStructs` and
+ * `store.pendingDs` null), else the result is not defined. Pure: `catalogue` is left exactly as it was, so a
+ * refused update costs no rebuild of it.
+ */
+export const catalogueTouchedBy = (catalogue: Y.Doc, update: Uint8Array): Set<string> | null => {
+  let decoded: ReturnType<typeof Y.decodeUpdate>
+  try {
+    decoded = Y.decodeUpdate(update)
+  } catch {
+    return null
+  }
+  const store = catalogue.store
+  const roots = new Map<unknown, string>()
+  for (const [name, type] of catalogue.share) roots.set(type, name)
+  const docs = new Set<string>()
+  /** The document of the root key below which `type` (a view type) or its key `sub` sits, if a catalogue root's. */
+  const touchUnder = (type: Y.AbstractType<unknown>, sub: string | null) => {
+    let top = type
+    let below: Y.AbstractType<unknown> | null = null
+    while (top._item !== null) {
+      below = top
+      top = top._item.parent as Y.AbstractType<unknown>
+    }
+    const root = roots.get(top)
+    const key = below === null ? sub : below._item?.parentSub
+    if (key != null && (root === CATALOGUE_COLLECTION || root === CATALOGUE_DELETIONS))
+      docs.add(namedDoc(root, key))
+  }
+  const viewParent = (type: Y.AbstractType<unknown>): Parent => {
+    const name = type._item === null ? roots.get(type) : undefined
+    return name !== undefined ? { at: 'root', name } : { at: 'view', type }
+  }
+  const viewState = (client: number) => Y.getState(store, client)
+  const gc = (struct: Y.Item | Y.GC): Resolved => ({ struct, parent: GCD, sub: null, holds: false })
+
+  // The update's structs per client, in clock order; what of them is integrated so far and the state it reaches.
+  const queues = new Map<number, Array<Y.Item | Y.GC | Y.Skip>>()
+  for (const s of decoded.structs) {
+    const q = queues.get(s.id.client)
+    if (q) q.push(s)
+    else queues.set(s.id.client, [s])
+  }
+  for (const q of queues.values()) q.sort((a, b) => a.id.clock - b.id.clock)
+  const done = new Map<number, Resolved[]>()
+  const state = new Map<number, number>()
+  const stateOf = (client: number) => state.get(client) ?? viewState(client)
+
+  /** The struct holding `id` once it is there (the view's, or one integrated from the update); undefined: missing. */
+  const find = (id: Y.ID): Resolved | undefined => {
+    if (id.clock < viewState(id.client)) {
+      const structs = store.clients.get(id.client) ?? []
+      const s = structs[indexAt(structs, id.clock, (x) => x)]
+      if (s === undefined) return undefined
+      if (!(s instanceof Y.Item)) return gc(s)
+      const holds = s.content instanceof Y.ContentType
+      return {
+        struct: s,
+        parent: viewParent(s.parent as Y.AbstractType<unknown>),
+        sub: s.parentSub,
+        holds,
+        ...(holds ? { type: (s.content as Y.ContentType).type as Y.AbstractType<unknown> } : {}),
+      }
+    }
+    const mine = done.get(id.client) ?? []
+    return mine[indexAt(mine, id.clock, (r) => r.struct)]
+  }
+  const missing = (own: number, id: Y.ID | string | null): boolean =>
+    id instanceof Y.ID && id.client !== own && id.clock >= stateOf(id.client)
+
+  /** Item.getMissing: the parent of `item`, its dependencies there; undefined: Yjs could not integrate it. */
+  const resolve = (item: Y.Item): Resolved | undefined => {
+    const holds = item.content instanceof Y.ContentType
+    const left = item.origin ? find(item.origin) : null
+    const right = item.rightOrigin ? find(item.rightOrigin) : null
+    if (left === undefined || right === undefined) return undefined
+    if (left?.parent.at === 'gc' || right?.parent.at === 'gc') return gc(item)
+    const parent = item.parent as Y.ID | string | null
+    if (parent === null) {
+      const from = left ?? right
+      return from === null ? gc(item) : { struct: item, parent: from.parent, sub: from.sub, holds }
+    }
+    if (typeof parent === 'string')
+      return { struct: item, parent: { at: 'root', name: parent }, sub: item.parentSub, holds }
+    const holder = find(parent)
+    if (holder === undefined) return undefined
+    if (!holder.holds) return gc(item)
+    const at: Parent = holder.type ? viewParent(holder.type) : NEW
+    return { struct: item, parent: at, sub: item.parentSub, holds }
+  }
+
+  // Integrates (in simulation) what it can, client by client, until nothing moves: Yjs's order differs, not the set.
+  let moved = true
+  const next = new Map<number, number>()
+  while (moved) {
+    moved = false
+    for (const [client, q] of queues) {
+      let i = next.get(client) ?? 0
+      while (i < q.length) {
+        const s = q[i]!
+        if (s instanceof Y.Skip) {
+          i++
+          continue
+        }
+        const offset = stateOf(client) - s.id.clock
+        if (offset < 0) break // a gap this update does not fill: pending
+        let r: Resolved
+        if (s instanceof Y.Item) {
+          const parent = s.parent as Y.ID | string | null
+          if (missing(client, s.origin) || missing(client, s.rightOrigin) || missing(client, parent)) break
+          const got = resolve(s)
+          if (got === undefined) return null // a same-client dependency ahead of it: Yjs throws
+          r = got
+        } else r = gc(s)
+        if (offset < s.length) {
+          const mine = done.get(client)
+          if (mine) mine.push(r)
+          else done.set(client, [r])
+          state.set(client, s.id.clock + s.length)
+          const p = r.parent
+          if (p.at === 'root') {
+            if (r.sub !== null && (p.name === CATALOGUE_COLLECTION || p.name === CATALOGUE_DELETIONS))
+              docs.add(namedDoc(p.name, r.sub))
+          } else if (p.at === 'view' && !(p.type._item?.deleted ?? false)) touchUnder(p.type, r.sub)
+        }
+        i++
+        moved = true
+      }
+      next.set(client, i)
+    }
+  }
+  for (const [client, q] of queues) if ((next.get(client) ?? 0) < q.length) return null
+
+  // The delete set, after the structs (as Yjs applies it): a range past the state is pending; a live item of the
+  // view in one names its document. An item of the update in one names nothing its insertion did not.
+  for (const [client, ranges] of decoded.ds.clients) {
+    const structs = (store.clients.get(client) ?? []) as Array<Y.Item | Y.GC>
+    const seen = viewState(client)
+    for (const { clock, len } of ranges) {
+      if (clock + len > stateOf(client)) return null
+      if (clock >= seen) continue
+      let at = indexAt(structs, clock, (x) => x)
+      for (; at >= 0 && at < structs.length && structs[at]!.id.clock < clock + len; at++) {
+        const s = structs[at]!
+        if (s instanceof Y.Item && !s.deleted) touchUnder(s.parent as Y.AbstractType<unknown>, s.parentSub)
       }
     }
   }
