@@ -85,7 +85,8 @@ export interface SyncSessionOptions {
    * Check what peers send against the document's rules (docs/spec/rules.md, RULES-6; docs/guides/rules.md): an update
    * that arrives on a path that is not an authority (a relay that checks these rules) is checked before it is
    * applied; one that breaks a rule is neither applied nor passed on (`refused` event), and a writer that can roll
-   * back is told as a relay tells it (`rejected` message, then a fence until it says `rolled-back`).
+   * back is told of its own live change as a relay tells it (`rejected` message, then a fence until it says
+   * `rolled-back`); a refused sync step 2 is never told (RULES-6.6).
    */
   readonly rules?: SessionRules
 }
@@ -171,7 +172,8 @@ export type SyncSessionEvents = {
   /**
    * RULES-6.2: an update from a peer broke the document's rules and was not applied nor passed on. `told`: the peer
    * was sent a `rejected` message (it rolls back, RULES-6.3); otherwise it was refused silently (the peer cannot roll
-   * back, or an authority path is open, RULES-6.5).
+   * back, an authority path is open, RULES-6.5, or the update may carry others' changes: a sync step 2 or an update
+   * of several clients, RULES-6.6) and the path is muted until its next step 2 (RULES-6.8).
    */
   refused: (event: PathRef & Rejection & { readonly told: boolean }) => void
   /** An asynchronous fault; a path that sent malformed data has been dropped. Never thrown. */
@@ -854,7 +856,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     const rules = this.#peerRules
     if (rules !== null && !rules.trusts(path.transport, path.peer)) {
       const screened = rules.screen(path, update, rules.writerOf(path.transport, path.peer), complete)
-      if (screened.kind !== 'accepted') return this.#refuseUpdate(rules, path, screened, seq, complete)
+      if (screened.kind !== 'accepted')
+        return this.#refuseUpdate(rules, path, update, screened, seq, complete)
       return rules.taking(path, () => this.#takeUpdate(path, update, seq, complete, summary))
     }
     this.#takeUpdate(path, update, seq, complete, summary)
@@ -862,13 +865,14 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   /**
    * RULES-6.2, 6.3, 6.5, 6.8: an update of `path` that is not applied. A refused one is settled (acknowledged,
-   * RULES-5.3); its writer is told when it can roll back and no authority path is open, and then fenced; otherwise
-   * the path is muted until its next step 2 (`PeerRules`). One that lacks dependencies asks the peer for its state
-   * (SYNC-3.3), whose step 2 is checked in turn.
+   * RULES-5.3); its writer is told when it can roll back, no authority path is open and the update is the writer's
+   * own (a live update of one client, RULES-6.6), and then fenced; otherwise the path is muted until its next step 2
+   * (`PeerRules`). One that lacks dependencies asks the peer for its state (SYNC-3.3), whose step 2 is checked in turn.
    */
   #refuseUpdate(
     rules: PeerRules<SessionPath>,
     path: SessionPath,
+    update: Uint8Array,
     screened: Exclude<Screened, { kind: 'accepted' }>,
     seq: number | null,
     complete: boolean,
@@ -884,7 +888,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       const { ruleId, reason } = screened.verdict
       const where = screened.verdict.path.map(String)
       const authority = [...this.#paths].some((p) => p.open && rules.trusts(p.transport, p.peer))
-      const told = !authority && path.has(Feature.Rollback)
+      // RULES-6.6: only an update that is the writer's own is told. A step 2, or an update holding structs of more
+      // than one client, may carry what the peer took from others: telling would roll back the peer's own valid edits.
+      const own = !complete && Y.parseUpdateMeta(update).from.size <= 1
+      const told = own && !authority && path.has(Feature.Rollback)
       if (told) {
         path.send(encodeRejected(seq, ruleId, where.join('/'), reason))
         rules.fence(path)
