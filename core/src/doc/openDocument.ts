@@ -10,7 +10,7 @@ import { EpochManager, type EpochManagerOptions } from '../sync/EpochManager.js'
 import { isEpochOrigin } from '../sync/epochOrigin.js'
 import type { SessionRules } from '../sync/PeerRules.js'
 import { SyncSession } from '../sync/SyncSession.js'
-import { WeftErrorCode, toWeftError } from '../WeftError.js'
+import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { DocHandle } from './DocHandle.js'
 import { PendingCount } from './PendingCount.js'
 import { takeOrphans, takeWaitingEpoch } from './waitingEpoch.js'
@@ -54,7 +54,8 @@ export interface OpenDocumentOptions {
   /**
    * Check what peers send against the document's rules (docs/guides/rules.md, RULES-6): see `SyncSessionOptions.rules`.
    * Unless `authority` says otherwise, the transport added with `relay: true` is the authority (a relay that checks the
-   * same rules): its updates are applied unchecked; every other path's are checked.
+   * same rules): its updates are applied unchecked; every other path's are checked. Refused with `epochs.autoStart`
+   * (`invalid-argument`, RULES-6.7): leave epochs to the relay.
    */
   readonly rules?: SessionRules
 }
@@ -63,8 +64,9 @@ export interface OpenDocumentOptions {
  * Opens one document (docs/guides/documents.md): creates (or takes) the Y.Doc, loads it from `store` (resolves once
  * loaded, so the app can render before any network), and wires the persistence, the epochs, the sync session and
  * the pending-change count in the one correct order. Add transports with {@link DocHandle.addTransport} and connect
- * them yourself. Rejects with a `WeftError`: `invalid-argument` for a Y.Doc from another copy of yjs, `store-failed`
- * or `store-corrupted` when the store cannot be read (nothing is then left listening to the doc).
+ * them yourself. Rejects with a `WeftError`: `invalid-argument` for a Y.Doc from another copy of yjs or for `rules`
+ * with `epochs.autoStart` (RULES-6.7), `store-failed` or `store-corrupted` when the store cannot be read (nothing is
+ * then left listening to the doc).
  *
  * ```ts
  * const handle = await openDocument({ docId: 'notes', store })
@@ -76,6 +78,15 @@ export interface OpenDocumentOptions {
  */
 export const openDocument = async (options: OpenDocumentOptions): Promise<DocHandle> => {
   const id = toDocId(options.docId)
+  const autoStart = typeof options.epochs === 'object' ? options.epochs.autoStart : undefined
+  if (options.rules && autoStart !== undefined && autoStart !== false) {
+    // RULES-4.7, RULES-6.7: a relay or a peer with rules follows no epoch a client starts: this one would stop syncing.
+    throw new WeftError(
+      WeftErrorCode.InvalidArgument,
+      'rules and epochs.autoStart do not go together: in a ruled room the relay follows no epoch a client starts ' +
+        '(RULES-4.7, RULES-6.7), so this document would stop syncing; leave epochs to the relay (weft serve --epoch-reset)',
+    )
+  }
   const doc = options.doc === undefined ? new Y.Doc() : requireYDoc(options.doc, 'openDocument({ doc })')
   const store = options.store ?? null
   const isLocal = (origin: unknown) =>
