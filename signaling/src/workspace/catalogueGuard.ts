@@ -5,6 +5,7 @@ import {
   CATALOGUE_DELETIONS,
   CATALOGUE_DOC,
   catalogueTouched,
+  catalogueTouchedBy,
   splitWorkspaceDoc,
 } from '@weft/core'
 import { RoomGrant } from '../auth/RoomGrant.js'
@@ -69,10 +70,12 @@ interface View {
  * Which records an update touches needs the catalogue's state (WS-ACCESS-4): the guard keeps a `Y.Doc` view of a
  * loaded catalogue room once a writer without `write` on all of `W` has sent it an update (kept with the room object,
  * so dropped when the room unloads), built from the room's state and kept in step with every update the room takes
- * from then on; anything the room took another way (another node, an epoch switch, a compaction, a refusal) makes it
- * start again from the room's state at the next such update. A room whose writers all write every document never
- * has one. For a catalogue of 10,000 records the view holds about 35-45 MB and takes about a second to build
- * (docs/guides/server.md).
+ * from then on; anything the room took another way (another node, an epoch switch, a compaction, an update the rules
+ * or the room refused after this guard let it through) makes it start again from the room's state at the next such
+ * update. The guard works out what an update touches without applying it (`catalogueTouchedBy`) and applies it to
+ * the view only once it allowed it, so an update it refuses leaves the view as it was and costs no rebuild
+ * (WS-ACCESS-4). A room whose writers all write every document never has one. For a catalogue of 10,000 records the
+ * view holds about 35-45 MB and takes about a second to build (docs/guides/server.md).
  */
 export class CatalogueGuard {
   readonly #logger: Logger
@@ -80,9 +83,18 @@ export class CatalogueGuard {
   readonly #grants = new WeakMap<RelayPeer, RoomGrant>()
   /** RULES-5.1: a fenced writer, and the `rolled-back` count of its refused update. */
   readonly #fences = new WeakMap<RelayPeer, number>()
+  #builds = 0
 
   constructor(logger: Logger) {
     this.#logger = logger
+  }
+
+  /**
+   * How many views this guard has built from a room's state (WS-ACCESS-4): each costs about a second for a catalogue
+   * of 10,000 records; a refused update never adds one.
+   */
+  get viewBuilds(): number {
+    return this.#builds
   }
 
   /**
@@ -112,10 +124,8 @@ export class CatalogueGuard {
     // WS-ACCESS-4: a writer of every document needs no view; one that exists is kept in step with its update.
     const view = this.#viewOf(room, !full)
     if (view === null) return accept()
-    const verdict = this.#check(view.doc, update, full ? null : (d) => grant.access(prefix + d))
+    const verdict = this.#check(room, view, update, full ? null : (d) => grant.access(prefix + d))
     if (verdict !== null) {
-      this.#views.delete(room)
-      view.doc.destroy()
       this.#fences.set(from, rollbacks)
       this.#logger.warn(
         { room: room.docId, sub: grant.subject, path: verdict.path.join('/'), reason: verdict.reason },
@@ -147,6 +157,7 @@ export class CatalogueGuard {
       this.#views.delete(room)
     }
     if (!build) return null
+    this.#builds++
     const doc = new Y.Doc()
     doc.getMap(CATALOGUE_COLLECTION)
     doc.getMap(CATALOGUE_DELETIONS)
@@ -157,11 +168,51 @@ export class CatalogueGuard {
     return view
   }
 
+  /** Drops the room's view (it no longer matches the room); the next check builds one again. */
+  #drop(room: RelayRoom, view: View): void {
+    if (this.#views.get(room) === view) this.#views.delete(room)
+    view.doc.destroy()
+  }
+
+  /**
+   * WS-ACCESS-2, 4: checks `update` against the view (`access` null: the writer writes every document, nothing to
+   * check) and, only when it is allowed, applies it to the view. Returns the refusal, or null when it is allowed. The
+   * documents it touches are found without applying it (`catalogueTouchedBy`), so a refusal leaves the view as it
+   * was. A view holding something pending (a full writer's update whose dependencies the room lacks) cannot be read
+   * that way: the update is applied and its transactions read (`catalogueTouched`), and a refusal then drops the view.
+   */
+  #check(
+    room: RelayRoom,
+    view: View,
+    update: Uint8Array,
+    access: ((doc: string) => string) | null,
+  ): RuleRefusal | null {
+    const store = view.doc.store
+    if (access !== null && store.pendingStructs === null && store.pendingDs === null) {
+      const touched = catalogueTouchedBy(view.doc, update)
+      if (touched === null)
+        return refusal([], 'the update depends on catalogue changes the relay does not have')
+      const denied = this.#denied(touched, access)
+      if (denied !== null) return denied
+    }
+    const verdict = this.#apply(view.doc, update, access)
+    if (verdict !== null) this.#drop(room, view)
+    return verdict
+  }
+
+  /** The refusal for the first of `touched` the writer may not write, or null. */
+  #denied(touched: Iterable<string>, access: (doc: string) => string): RuleRefusal | null {
+    for (const doc of touched)
+      if (access(doc) !== 'write')
+        return refusal([CATALOGUE_COLLECTION, doc], `no write access to document ${JSON.stringify(doc)}`)
+    return null
+  }
+
   /**
    * Applies `update` to the view; `access` null: the writer writes every document (nothing to check). Returns the
    * refusal, or null when the update is allowed.
    */
-  #check(doc: Y.Doc, update: Uint8Array, access: ((doc: string) => string) | null): RuleRefusal | null {
+  #apply(doc: Y.Doc, update: Uint8Array, access: ((doc: string) => string) | null): RuleRefusal | null {
     const store = doc.store
     const pendingBefore = [store.pendingStructs?.update ?? null, store.pendingDs] as const
     const transactions: Y.Transaction[] = []
@@ -185,12 +236,6 @@ export class CatalogueGuard {
       leftPending(store.pendingDs, pendingBefore[1])
     )
       return refusal([], 'the update depends on catalogue changes the relay does not have')
-    for (const touched of catalogueTouched(doc, transactions))
-      if (access(touched) !== 'write')
-        return refusal(
-          [CATALOGUE_COLLECTION, touched],
-          `no write access to document ${JSON.stringify(touched)}`,
-        )
-    return null
+    return this.#denied(catalogueTouched(doc, transactions), access)
   }
 }
