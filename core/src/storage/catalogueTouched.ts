@@ -162,8 +162,6 @@ export const catalogueTouchedBy = (catalogue: Y.Doc, update: Uint8Array): Set<st
     const mine = done.get(id.client) ?? []
     return mine[indexAt(mine, id.clock, (r) => r.struct)]
   }
-  const missing = (own: number, id: Y.ID | string | null): boolean =>
-    id instanceof Y.ID && id.client !== own && id.clock >= stateOf(id.client)
 
   /** Item.getMissing: the parent of `item`, its dependencies there; undefined: Yjs could not integrate it. */
   const resolve = (item: Y.Item): Resolved | undefined => {
@@ -186,44 +184,64 @@ export const catalogueTouchedBy = (catalogue: Y.Doc, update: Uint8Array): Set<st
     return { struct: item, parent: at, sub: item.parentSub, holds }
   }
 
-  // Integrates (in simulation) what it can, client by client, until nothing moves: Yjs's order differs, not the set.
-  let moved = true
+  /** The client a struct waits for (a dependency of another client not there yet), or null. */
+  const waitsFor = (client: number, s: Y.Item): number | null => {
+    for (const dep of [s.origin, s.rightOrigin, s.parent as Y.ID | string | null])
+      if (dep instanceof Y.ID && dep.client !== client && dep.clock >= stateOf(dep.client)) return dep.client
+    return null
+  }
+  /** Integrates (in simulation) `client`'s next struct; false: Yjs could not (a gap, a dependency ahead of it). */
+  const integrate = (client: number, s: Y.Item | Y.GC): boolean => {
+    const offset = stateOf(client) - s.id.clock
+    if (offset < 0) return false // a gap this update does not fill: pending
+    let r: Resolved
+    if (s instanceof Y.Item) {
+      const got = resolve(s)
+      if (got === undefined) return false // a same-client dependency ahead of it: Yjs throws
+      r = got
+    } else r = gc(s)
+    if (offset >= s.length) return true // already there
+    const mine = done.get(client)
+    if (mine) mine.push(r)
+    else done.set(client, [r])
+    state.set(client, s.id.clock + s.length)
+    const p = r.parent
+    if (p.at === 'root') {
+      if (r.sub !== null && (p.name === CATALOGUE_COLLECTION || p.name === CATALOGUE_DELETIONS))
+        docs.add(namedDoc(p.name, r.sub))
+    } else if (p.at === 'view' && !(p.type._item?.deleted ?? false)) touchUnder(p.type, r.sub)
+    return true
+  }
+  // Integrates the clients' structs in turn, a client waiting for another's struct after that one's (as Yjs's
+  // integrateStructs, with a stack: each client is taken up once, the work is linear in the update). A dependency on
+  // a client with nothing left, or on one that waits for it in turn, is missing: Yjs would leave it pending.
   const next = new Map<number, number>()
-  while (moved) {
-    moved = false
-    for (const [client, q] of queues) {
+  const onStack = new Set<number>()
+  for (const start of queues.keys()) {
+    const stack = [start]
+    onStack.add(start)
+    while (stack.length > 0) {
+      const client = stack[stack.length - 1]!
+      const q = queues.get(client)!
       let i = next.get(client) ?? 0
-      while (i < q.length) {
+      let blocker: number | null = null
+      for (; i < q.length; i++) {
         const s = q[i]!
-        if (s instanceof Y.Skip) {
-          i++
-          continue
-        }
-        const offset = stateOf(client) - s.id.clock
-        if (offset < 0) break // a gap this update does not fill: pending
-        let r: Resolved
-        if (s instanceof Y.Item) {
-          const parent = s.parent as Y.ID | string | null
-          if (missing(client, s.origin) || missing(client, s.rightOrigin) || missing(client, parent)) break
-          const got = resolve(s)
-          if (got === undefined) return null // a same-client dependency ahead of it: Yjs throws
-          r = got
-        } else r = gc(s)
-        if (offset < s.length) {
-          const mine = done.get(client)
-          if (mine) mine.push(r)
-          else done.set(client, [r])
-          state.set(client, s.id.clock + s.length)
-          const p = r.parent
-          if (p.at === 'root') {
-            if (r.sub !== null && (p.name === CATALOGUE_COLLECTION || p.name === CATALOGUE_DELETIONS))
-              docs.add(namedDoc(p.name, r.sub))
-          } else if (p.at === 'view' && !(p.type._item?.deleted ?? false)) touchUnder(p.type, r.sub)
-        }
-        i++
-        moved = true
+        if (s instanceof Y.Skip) continue
+        if (s instanceof Y.Item) blocker = waitsFor(client, s)
+        if (blocker !== null) break
+        if (!integrate(client, s)) return null
       }
       next.set(client, i)
+      if (blocker === null) {
+        stack.pop()
+        onStack.delete(client)
+        continue
+      }
+      const other = queues.get(blocker)
+      if (!other || (next.get(blocker) ?? 0) >= other.length || onStack.has(blocker)) return null
+      stack.push(blocker)
+      onStack.add(blocker)
     }
   }
   for (const [client, q] of queues) if ((next.get(client) ?? 0) < q.length) return null

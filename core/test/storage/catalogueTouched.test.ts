@@ -245,7 +245,7 @@ describe('catalogueTouchedBy (WS-ACCESS-2, without applying)', () => {
         fc.array(op, { maxLength: 10 }),
         fc.array(op, { minLength: 1, maxLength: 12 }),
         fc.array(op, { maxLength: 6 }),
-        fc.constantFrom('diff', 'whole', 'tail', 'two writers'),
+        fc.constantFrom('diff', 'whole', 'tail', 'two writers', 'other writer only'),
         (base, concurrent, writes, more, mode) => {
           const seed = replica(new Uint8Array([0, 0]), 1, base)
           const state = Y.encodeStateAsUpdate(seed)
@@ -263,11 +263,13 @@ describe('catalogueTouchedBy (WS-ACCESS-2, without applying)', () => {
           else if (mode === 'tail')
             update = Y.encodeStateAsUpdate(writer, middle) // may miss what `writes` made
           else {
+            // Another writer (client 4) building on this one's changes: sent along with them, or alone (its items
+            // then depend on another client's the room lacks).
             const other = replica(Y.encodeStateAsUpdate(writer), 4, more)
-            update = Y.mergeUpdates([
-              Y.encodeStateAsUpdate(writer, start),
-              Y.encodeStateAsUpdate(other, middle),
-            ])
+            update =
+              mode === 'two writers'
+                ? Y.mergeUpdates([Y.encodeStateAsUpdate(writer, start), Y.encodeStateAsUpdate(other, middle)])
+                : Y.encodeStateAsUpdate(other, Y.encodeStateVector(writer))
           }
           const unapplied = unappliedTouched(view(room), update)
           const applied = appliedTouched(view(room), update)
@@ -288,5 +290,13 @@ describe('catalogueTouchedBy (WS-ACCESS-2, without applying)', () => {
     // Only the deletion of a record the view never got: pending in Yjs, null here.
     expect(appliedTouched(view(state), ahead)).toBeNull()
     expect(catalogueTouchedBy(view(state), ahead)).toBeNull()
+    // A field set (client 4) in a record another client (5) created that the view never got: its parent is missing.
+    const made = Y.mergeUpdates([state, write(state, (d) => records(d).set('c', new Y.Map()), 5)])
+    const inside = write(made, (d) => records(d).get('c')?.set('title', 'C'), 4)
+    expect(appliedTouched(view(state), inside)).toBeNull()
+    expect(catalogueTouchedBy(view(state), inside)).toBeNull()
+    // Sent along with what it depends on, it resolves (whatever the order of the clients in the update).
+    const both = Y.mergeUpdates([inside, write(state, (d) => records(d).set('c', new Y.Map()), 5)])
+    expect(touched(view(state), both)).toEqual(['c'])
   })
 })
