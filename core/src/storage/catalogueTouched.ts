@@ -194,13 +194,13 @@ export const catalogueTouchedBy = (catalogue: Y.Doc, update: Uint8Array): Set<st
   const integrate = (client: number, s: Y.Item | Y.GC): boolean => {
     const offset = stateOf(client) - s.id.clock
     if (offset < 0) return false // a gap this update does not fill: pending
+    if (offset >= s.length) return true // already there: Yjs integrates nothing of it
     let r: Resolved
     if (s instanceof Y.Item) {
       const got = resolve(s)
       if (got === undefined) return false // a same-client dependency ahead of it: Yjs throws
       r = got
     } else r = gc(s)
-    if (offset >= s.length) return true // already there
     const mine = done.get(client)
     if (mine) mine.push(r)
     else done.set(client, [r])
