@@ -1,5 +1,12 @@
 import type { Logger } from 'pino'
-import { ANONYMOUS_WRITER, RulesView, type Rules, type RulesVerdict, type Writer } from '@weft/core/rules'
+import {
+  ANONYMOUS_WRITER,
+  DEPENDS_ON_REJECTED,
+  RulesView,
+  type Rules,
+  type RulesVerdict,
+  type Writer,
+} from '@weft/core/rules'
 import type { ConnectionContext } from '../../hooks.js'
 import { WeftServerError } from '../../WeftServerError.js'
 import type { RelayPeer, RelayRoom } from '../RelayRoom.js'
@@ -54,9 +61,16 @@ const rollbackWriter = (peer: RelayPeer): RollbackWriter | null =>
 
 const FENCED: RuleRefusal = Object.freeze({
   ok: false,
-  ruleId: 'depends-on-rejected',
+  ruleId: DEPENDS_ON_REJECTED,
   path: Object.freeze([]) as readonly string[],
   reason: 'an earlier update of this writer was rejected and it has not rolled back yet',
+})
+
+const MISSING: RuleRefusal = Object.freeze({
+  ok: false,
+  ruleId: DEPENDS_ON_REJECTED,
+  path: Object.freeze([]) as readonly string[],
+  reason: 'the update depends on changes the relay does not have (an earlier rejected change)',
 })
 
 /**
@@ -96,6 +110,7 @@ export class RelayRules {
   readonly #writers = new WeakMap<RelayPeer, Writer>()
   /** RULES-5.1: a fenced writer, and the `rolled-back` count of its refused update. */
   readonly #fences = new WeakMap<RelayPeer, number>()
+  #viewBuilds = 0
 
   constructor(option: RelayRulesOption, logger: Logger) {
     this.#logger = logger
@@ -105,6 +120,14 @@ export class RelayRules {
       const patterns = Object.entries(option).map(([p, rules]) => [patternOf(p), rules] as const)
       this.#find = (room) => patterns.find(([p]) => p.test(room))?.[1] ?? null
     }
+  }
+
+  /**
+   * How many validating views were built from a room's whole state so far, over every room (RULES-4.8: the costly
+   * step, bounded per refusal; an update missing clocks costs none).
+   */
+  get viewBuilds(): number {
+    return this.#viewBuilds
   }
 
   /** Whether `room` has rules (RULES-4.1): every write to it is checked. */
@@ -137,9 +160,12 @@ export class RelayRules {
       held?.view.destroy()
       held = { view: new RulesView(rules, room.log.state()), changes: room.log.changes }
       this.#views.set(room, held)
+      this.#viewBuilds++
     }
     const writer = this.#writers.get(from) ?? ANONYMOUS_WRITER
-    const verdict = held.view.check(update, writer)
+    // RULES-4.8: an update missing clocks the view lacks (RULES-4.4) is refused without being applied, so the view
+    // stays usable and the next check costs no rebuild from the whole document.
+    const verdict = held.view.skips(update) ? MISSING : held.view.check(update, writer)
     if (!verdict.ok) {
       this.#fences.set(from, rollbacks)
       this.#logger.warn(
