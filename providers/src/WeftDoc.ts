@@ -60,6 +60,12 @@ export interface OpenDocOptions {
    */
   readonly rules?: SessionRules
   /**
+   * Whether a peer's change is forwarded to `relay` (SYNC-3.6, `openDocument`'s `forward`): `'not-to-authority'`
+   * (default with `rules`) for a relay that judges every write on a connection as that connection's; `'all'` (default
+   * otherwise) forwards every update to every other transport.
+   */
+  readonly forward?: 'all' | 'not-to-authority'
+  /**
    * History compaction (docs/guides/compaction.md, COMPACT-8):
    * - `true` (default): {@link WeftDoc.doc} never changes. An epoch reset that the relay or a peer starts while the
    *   document is open is stored and taken at the next `openDoc` (before it resolves); meanwhile the document keeps
@@ -407,6 +413,7 @@ export const openDoc = async (options: OpenDocOptions): Promise<WeftDoc> => {
     // The local-change count is stored with the appends, and only when something can acknowledge (PROV-5.8).
     persistPending: transports.length > 0,
     ...(options.rules ? { rules: options.rules } : {}),
+    ...(options.forward ? { forward: options.forward } : {}),
   })
   const weftDoc = new WeftDoc({ handle, relay, transports })
   for (const t of transports) handle.addTransport(t, { relay: t === relay })

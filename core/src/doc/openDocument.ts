@@ -9,6 +9,7 @@ import type { DocStore } from '../storage/DocStore.js'
 import { EpochManager, type EpochManagerOptions } from '../sync/EpochManager.js'
 import { isEpochOrigin } from '../sync/epochOrigin.js'
 import type { SessionRules } from '../sync/PeerRules.js'
+import type { Transport } from '../transport/Transport.js'
 import { SyncSession } from '../sync/SyncSession.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { DocHandle } from './DocHandle.js'
@@ -58,6 +59,13 @@ export interface OpenDocumentOptions {
    * (`invalid-argument`, RULES-6.7): leave epochs to the relay.
    */
   readonly rules?: SessionRules
+  /**
+   * Whether a peer's change is forwarded to the relay (SYNC-3.6, `SyncSessionOptions.forward`): `'not-to-authority'`
+   * (default with `rules`) sends the relay this side's own changes only, for a relay that judges every write on a
+   * connection as that connection's (a ruled room, a workspace catalogue); `'all'` (default otherwise) forwards every
+   * update to every other path. The authority is `rules.authority`, else the transport added with `relay: true`.
+   */
+  readonly forward?: 'all' | 'not-to-authority'
 }
 
 /**
@@ -131,6 +139,8 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
         ...(options.exclusive !== undefined ? { exclusive: options.exclusive } : {}),
         appendMeta: pending.appendMeta,
         onLoad: (meta) => pending.setBaseline(meta),
+        // the counter ignores the load (isLocal is false for the persistence's origin): no update event is built
+        ignoringLoad: [pending.updateListener],
       })
     } catch (err) {
       await pending.close()
@@ -157,6 +167,12 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
     ...(epochs ? { epoch: epochs.record, epochLineage: epochs.lineage } : {}),
     ...(options.rules
       ? { rules: { ...options.rules, authority: options.rules.authority ?? ((t) => t === pending.relay) } }
+      : {}),
+    ...(options.forward
+      ? {
+          forward: options.forward,
+          authority: options.rules?.authority ?? ((t: Transport) => t === pending.relay),
+        }
       : {}),
   })
   return new DocHandle({ docId: id, session, persistence, epochs, pending, deferEpochs: follow && !live })

@@ -89,6 +89,19 @@ export interface SyncSessionOptions {
    * `rolled-back`); a refused sync step 2 is never told (RULES-6.6).
    */
   readonly rules?: SessionRules
+  /**
+   * Which paths are authorities: relays that judge every write on a connection as that connection's own (a ruled room,
+   * RULES-4; a workspace catalogue, WS-ACCESS). Default: `rules.authority`, else none. With `rules`, this predicate is
+   * also their authority (RULES-6.1) when `rules.authority` is not given.
+   */
+  readonly authority?: (transport: Transport, peer: PeerId) => boolean
+  /**
+   * What an update received from a peer is forwarded to (SYNC-3.6):
+   * - `'not-to-authority'` (default when an authority is known, see {@link authority}): every other path but an
+   *   authority, which would judge the peer's change as this session's (each writer sends its own changes to it);
+   * - `'all'` (default otherwise): every other path (SYNC-3.1).
+   */
+  readonly forward?: 'all' | 'not-to-authority'
 }
 
 /** What a session offers a peer in an older epoch (see {@link SyncSessionOptions.epochLineage}). */
@@ -220,8 +233,8 @@ interface Attached {
 /**
  * Binds one Y.Doc and its awareness to any number of transports, and runs the sync protocol on every peer path:
  * state vectors, then diffs, then updates; durable acks and chunking with peers that negotiated them. An update
- * that arrives on one path is forwarded to every other path, never back to where it came from. See
- * docs/spec/sync-protocol.md.
+ * that arrives on one path is forwarded to every other path, never back to where it came from, and not to an
+ * authority unless `forward: 'all'` (SYNC-3.6). See docs/spec/sync-protocol.md.
  */
 export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #doc: Y.Doc
@@ -259,6 +272,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #pendingAckPaths = new Set<SessionPath>()
   /** RULES-6: the rules checked on what peers send, or null. */
   readonly #peerRules: PeerRules<SessionPath> | null
+  /** SYNC-3.6: the authority paths a peer's update is not forwarded to, or null (forwarded to every path). */
+  readonly #noForwardTo: ((transport: Transport, peer: PeerId) => boolean) | null
 
   constructor(options: SyncSessionOptions) {
     super()
@@ -299,7 +314,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       epochRecord: () => this.#record,
       offerFor: (peerEpoch) => this.#offerFor(peerEpoch),
     }
-    this.#peerRules = options.rules ? new PeerRules(options.rules, this.#doc) : null
+    const authority = options.authority ?? options.rules?.authority
+    this.#peerRules = options.rules
+      ? new PeerRules(
+          authority && !options.rules.authority ? { ...options.rules, authority } : options.rules,
+          this.#doc,
+        )
+      : null
+    this.#noForwardTo =
+      authority && (options.forward ?? 'not-to-authority') === 'not-to-authority' ? authority : null
     this.#watchDoc(this.doc)
     this.awareness.on('update', this.#onAwarenessUpdate)
   }
@@ -1011,12 +1034,18 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#broadcast(update, origin)
   }
 
-  /** Sends `update` to every open path but `origin` (SYNC-3.1), numbered for those that acknowledge. */
+  /**
+   * Sends `update` to every open path but `origin` (SYNC-3.1), numbered for those that acknowledge; a peer's update
+   * not to an authority (SYNC-3.6, with `forward: 'not-to-authority'`).
+   */
   #broadcast(update: Uint8Array, origin: unknown): void {
     let plain: Uint8Array | null = null
+    const noForwardTo = origin instanceof SessionPath ? this.#noForwardTo : null
     for (const path of this.#paths) {
       if (path === origin) continue // SYNC-3.1: never back to where it came from
       if (!path.open) continue // COMPACT-5.7
+      // SYNC-3.6: an authority would judge the peer's change as ours; its writer sends it.
+      if (noForwardTo?.(path.transport, path.peer)) continue
       const seq = path.nextSeq()
       const tag = path.tag
       if (seq === null && tag === null) {
