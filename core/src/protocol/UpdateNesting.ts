@@ -7,6 +7,10 @@ const UNKNOWN = -1
 const VISITING = -2
 /** Numbers recorded per item: start clock, length, is a type (0/1), parent link, referenced client, clock. */
 const STRIDE = 6
+/** Numbers recorded per client section: client, first item, end (exclusive). */
+const SECTION_STRIDE = 3
+/** Up to this many client sections are searched linearly; more are indexed by a map. */
+const SCAN_LIMIT = 8
 
 /**
  * The nesting depth of shared types within one update (SYNC-3.5), computed from the items' parent links without
@@ -20,25 +24,71 @@ export class UpdateNesting {
   #items = new Float64Array(STRIDE * 16)
   #count = 0
   #types = 0
-  /** Per client, the range of its items (a client's section of an update lists its structs by clock). */
-  readonly #sections = new Map<number, { from: number; to: number }>()
-  #section: { from: number; to: number } | null = null
+  /**
+   * Per client, the range of its items (a client's section of an update lists its structs by clock): client, first
+   * item, end, {@link SECTION_STRIDE} numbers per section, in one growing typed array (no object per client).
+   */
+  #sections = new Float64Array(SECTION_STRIDE * 8)
+  #sectionCount = 0
+  /** The section items are recorded into; -1 before the first {@link UpdateNesting.startClient}. */
+  #section = -1
+  /**
+   * Client to section index, kept only once an update has more than {@link SCAN_LIMIT} sections (then it holds all
+   * of them); fewer are searched linearly, so the usual update (one or a few clients) clears no map.
+   */
+  #index: Map<number, number> | null = null
 
   /** Forgets every item, to walk the next update (a large buffer is let go). */
   reset(): void {
     this.#count = 0
     this.#types = 0
-    this.#sections.clear()
-    this.#section = null
+    this.#sectionCount = 0
+    this.#section = -1
+    if (this.#index !== null && this.#index.size > 0) this.#index.clear()
     if (this.#items.length > STRIDE * 4096) this.#items = new Float64Array(STRIDE * 16)
+    if (this.#sections.length > SECTION_STRIDE * 4096) this.#sections = new Float64Array(SECTION_STRIDE * 8)
   }
 
   /** Items that follow belong to `client`. Throws when the client had a section with items already. */
   startClient(client: number): void {
-    const known = this.#sections.get(client)
-    if (known && known.to > known.from) throw new Error(`client ${client} appears twice`)
-    this.#section = { from: this.#count, to: this.#count }
-    this.#sections.set(client, this.#section)
+    const known = this.#sectionOf(client)
+    const sections = this.#sections
+    if (known >= 0) {
+      const at = known * SECTION_STRIDE
+      if ((sections[at + 2] as number) > (sections[at + 1] as number))
+        throw new Error(`client ${client} appears twice`)
+      // An earlier, empty section of this client: it starts again here (as a new one would replace it).
+      sections[at + 1] = this.#count
+      sections[at + 2] = this.#count
+      this.#section = known
+      return
+    }
+    if ((this.#sectionCount + 1) * SECTION_STRIDE > sections.length) {
+      const grown = new Float64Array(sections.length * 2)
+      grown.set(sections)
+      this.#sections = grown
+    }
+    const index = this.#sectionCount++
+    const at = index * SECTION_STRIDE
+    this.#sections[at] = client
+    this.#sections[at + 1] = this.#count
+    this.#sections[at + 2] = this.#count
+    this.#section = index
+    if (this.#sectionCount > SCAN_LIMIT) {
+      const map = (this.#index ??= new Map())
+      if (this.#sectionCount === SCAN_LIMIT + 1) {
+        for (let i = 0; i < SCAN_LIMIT; i++) map.set(this.#sections[i * SECTION_STRIDE] as number, i)
+      }
+      map.set(client, index)
+    }
+  }
+
+  /** The index of `client`'s section, or -1. */
+  #sectionOf(client: number): number {
+    if (this.#sectionCount > SCAN_LIMIT) return (this.#index as Map<number, number>).get(client) ?? -1
+    const sections = this.#sections
+    for (let i = 0; i < this.#sectionCount; i++) if (sections[i * SECTION_STRIDE] === client) return i
+    return -1
   }
 
   /** One item of the current client. */
@@ -64,7 +114,7 @@ export class UpdateNesting {
     items[at + 4] = refClient
     items[at + 5] = refClock
     this.#count++
-    if (this.#section) this.#section.to = this.#count
+    if (this.#section >= 0) this.#sections[this.#section * SECTION_STRIDE + 2] = this.#count
     if (isType) this.#types++
   }
 
@@ -110,11 +160,14 @@ export class UpdateNesting {
   /** The index of the item that holds the clock item `top` refers to, or -1 when it is not in the update. */
   #find(top: number): number {
     const items = this.#items
-    const section = this.#sections.get(items[top * STRIDE + 4] as number)
-    if (!section || section.to === section.from) return -1
+    const section = this.#sectionOf(items[top * STRIDE + 4] as number)
+    if (section < 0) return -1
+    const from = this.#sections[section * SECTION_STRIDE + 1] as number
+    const to = this.#sections[section * SECTION_STRIDE + 2] as number
+    if (to === from) return -1
     const clock = items[top * STRIDE + 5] as number
-    let lo = section.from
-    let hi = section.to - 1
+    let lo = from
+    let hi = to - 1
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1
       if ((items[mid * STRIDE] as number) <= clock) lo = mid
