@@ -39,6 +39,7 @@ export const openWorkspace = async <M extends Fields = Record<never, never>>(
     touchMs: Math.max(0, options.touchMs ?? 10_000),
     now: options.now ?? Date.now,
     schema: catalogueSchema((options.schema ?? {}) as M),
+    rules: options.rules,
   }
   const connect = options.connect !== false
   const index = await LocalIndex.load(config.store, config.id)

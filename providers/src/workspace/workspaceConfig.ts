@@ -1,4 +1,11 @@
-import { DEFAULT_WORKSPACE_RETENTION_MS, type DocStore, type Fields, type Transport } from '@weft/core'
+import {
+  CATALOGUE_DOC,
+  DEFAULT_WORKSPACE_RETENTION_MS,
+  type DocStore,
+  type Fields,
+  type SessionRules,
+  type Transport,
+} from '@weft/core'
 import { openDoc, type WeftDoc } from '../WeftDoc.js'
 import type { CatalogueSchema } from './catalogue.js'
 import type { PreloadPolicy } from './preloadPolicy.js'
@@ -59,6 +66,12 @@ export interface OpenWorkspaceOptions<M extends Fields = Record<never, never>> {
    * this often (ms, default 10 s), so that other replicas see it change before it is closed (WS-CLIENT-1.4).
    */
   readonly touchMs?: number
+  /**
+   * The rules each document's peers are checked against (docs/guides/rules.md, RULES-6; `openDoc`'s `rules`): one
+   * `SessionRules` for every document, or a function giving document `D`'s (`undefined`: none). The relay is their
+   * authority unless `authority` says otherwise. Not for the catalogue, which the relay guards (WS-ACCESS).
+   */
+  readonly rules?: SessionRules | ((docId: string) => SessionRules | undefined)
   /** Connect right away (default true). */
   readonly connect?: boolean
   /** The clock (ms since the epoch); tests inject one. Default `Date.now`. */
@@ -79,9 +92,14 @@ export interface WorkspaceConfig<M extends Fields> {
   readonly touchMs: number
   readonly now: () => number
   readonly schema: CatalogueSchema<M>
+  readonly rules: SessionRules | ((docId: string) => SessionRules | undefined) | undefined
 }
 
-/** Opens document `d` of the workspace with its transports, as `openDoc` would. */
+/**
+ * Opens document `d` of the workspace with its transports, as `openDoc` would. With a relay, a peer's change is not
+ * forwarded to it (SYNC-3.6): the relay judges every write on this client's connection as this client's (WS-ACCESS,
+ * RULES-4), so each writer sends its own.
+ */
 export const openWorkspaceDoc = async <M extends Fields>(
   config: WorkspaceConfig<M>,
   d: string,
@@ -93,11 +111,14 @@ export const openWorkspaceDoc = async <M extends Fields>(
     typeof config.transports === 'function'
       ? config.transports(room)
       : config.transports.map((source) => source.transportFor(d))
+  const rules =
+    d === CATALOGUE_DOC ? undefined : typeof config.rules === 'function' ? config.rules(d) : config.rules
   try {
     const doc = await openDoc({
       docId: room,
       store: config.store,
-      ...(relay ? { relay } : {}),
+      ...(relay ? { relay, forward: 'not-to-authority' as const } : {}),
+      ...(rules ? { rules } : {}),
       transports,
       connect,
     })
