@@ -89,14 +89,18 @@ export const PING_FRAME: Buffer = Buffer.from([0x80 | Opcode.Ping, 0])
 
 const littleEndian = endianness() === 'LE'
 
+/** From this length on, {@link unmask} XORs through a 32-bit view; shorter payloads (most messages) need no view. */
+const WORD_UNMASK_MIN = 256
+
 /**
  * XORs `buf` in place with the 4-byte masking key `key` (big-endian: the first mask byte is the top byte), the
- * first byte of `buf` being byte `phase` of the masked payload. Aligned stretches are done 32 bits at a time.
+ * first byte of `buf` being byte `phase` of the masked payload. Aligned stretches of long payloads are done 32 bits
+ * at a time; shorter ones four bytes per step with the key's bytes worked out once (no typed-array view allocated).
  */
 export const unmask = (buf: Uint8Array, key: number, phase = 0): void => {
   const len = buf.length
   let i = 0
-  if (len >= 32) {
+  if (len >= WORD_UNMASK_MIN) {
     // Bytes until the view is 4-byte aligned, then whole words with the key rotated to that position.
     while ((buf.byteOffset + i) % 4 !== 0) {
       buf[i] = (buf[i] ?? 0) ^ ((key >>> (24 - 8 * ((phase + i) & 3))) & 0xff)
@@ -110,6 +114,21 @@ export const unmask = (buf: Uint8Array, key: number, phase = 0): void => {
     const words = new Int32Array(buf.buffer, buf.byteOffset + i, (len - i) >>> 2)
     for (let w = 0; w < words.length; w++) words[w] = (words[w] ?? 0) ^ word
     i += words.length << 2
+  } else if (len >= 4) {
+    // The key rotated so that its top byte masks buf[0]; then four bytes per step.
+    const r = phase & 3
+    const rotated = r === 0 ? key : ((key << (8 * r)) | (key >>> (32 - 8 * r))) >>> 0
+    const m0 = rotated >>> 24
+    const m1 = (rotated >>> 16) & 0xff
+    const m2 = (rotated >>> 8) & 0xff
+    const m3 = rotated & 0xff
+    const end = len & ~3
+    for (; i < end; i += 4) {
+      buf[i] = (buf[i] ?? 0) ^ m0
+      buf[i + 1] = (buf[i + 1] ?? 0) ^ m1
+      buf[i + 2] = (buf[i + 2] ?? 0) ^ m2
+      buf[i + 3] = (buf[i + 3] ?? 0) ^ m3
+    }
   }
   for (; i < len; i++) buf[i] = (buf[i] ?? 0) ^ ((key >>> (24 - 8 * ((phase + i) & 3))) & 0xff)
 }
