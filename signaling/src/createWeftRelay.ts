@@ -356,6 +356,17 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       'the relay needs a store or a dataDir (or pass relay: false)',
     )
   }
+  const rate = relayOptions?.workspaceSubscribes
+  if (
+    rate &&
+    ((rate.burst !== undefined && !(Number.isInteger(rate.burst) && rate.burst >= 1)) ||
+      (rate.perSecond !== undefined && !(Number.isFinite(rate.perSecond) && rate.perSecond > 0)))
+  ) {
+    throw new WeftServerError(
+      'invalid-argument',
+      'workspaceSubscribes: burst must be an integer of at least 1, perSecond a number above 0',
+    )
+  }
   const authMode = auth.mode === 'open' && hooks.authenticate ? 'hook' : auth.mode
 
   // The first log line says whether anyone may connect.
@@ -912,6 +923,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
             regrant: (member, context) => relay?.regrant(member, context),
             maxSubscriptions: limits.maxWorkspaceSubscriptions,
             maxBufferedBytes: limits.maxBufferedBytes,
+            subscribeRate: relayOptions.workspaceSubscribes,
             scaleOut: relayOptions.scaleOut,
             purge:
               workspaceRetention === null

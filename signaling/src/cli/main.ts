@@ -63,6 +63,10 @@ export const serve = async (config: ServeConfig): Promise<number> => {
             dataDir: config.dataDir,
             commitWindowMs: config.commitWindowMs ?? undefined,
             idleUnloadMs: config.idleUnloadMs ?? undefined,
+            workspaceSubscribes: {
+              burst: config.subscribeBurst ?? undefined,
+              perSecond: config.subscribesPerSecond ?? undefined,
+            },
             rules,
             epochs: config.epochReset ? { autoStart: epochResetPolicy(config) } : undefined,
             scaleOut:

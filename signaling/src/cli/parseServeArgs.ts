@@ -24,6 +24,9 @@ export interface ServeConfig {
   readonly maxConnectionsPerIp: number | null
   readonly upgradesPerIpPerSecond: number | null
   readonly upgradeBurstPerIp: number | null
+  /** WS-RELAY-12: SUBSCRIBEs that join at once and per second on the workspace endpoint; `null` for 200 and 20. */
+  readonly subscribeBurst: number | null
+  readonly subscribesPerSecond: number | null
   readonly commitWindowMs: number | null
   readonly idleUnloadMs: number | null
   readonly maxConnections: number | null
@@ -111,6 +114,18 @@ export const SERVE_FLAGS = [
     'WEFT_UPGRADE_BURST_PER_IP',
     '<n>',
     'upgrade burst per client address (default 200)',
+  ],
+  [
+    'subscribe-burst',
+    'WEFT_SUBSCRIBE_BURST',
+    '<n>',
+    'workspace SUBSCRIBEs that join at once, per socket or client address (default 200)',
+  ],
+  [
+    'subscribes-per-second',
+    'WEFT_SUBSCRIBES_PER_SECOND',
+    '<n>',
+    'workspace SUBSCRIBEs per second once the burst is spent (default 20)',
   ],
   ['commit-window-ms', 'WEFT_COMMIT_WINDOW_MS', '<ms>', 'group-commit window (default 50)'],
   ['idle-unload-ms', 'WEFT_IDLE_UNLOAD_MS', '<ms>', 'unload documents idle this long (default 30000)'],
@@ -280,6 +295,8 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     maxConnectionsPerIp: int('max-connections-per-ip', 1, 10_000_000),
     upgradesPerIpPerSecond: int('upgrades-per-ip-per-second', 1, 1_000_000),
     upgradeBurstPerIp: int('upgrade-burst-per-ip', 1, 1_000_000),
+    subscribeBurst: int('subscribe-burst', 1, 10_000_000),
+    subscribesPerSecond: int('subscribes-per-second', 1, 10_000_000),
     commitWindowMs: int('commit-window-ms', 0, 60_000),
     idleUnloadMs: int('idle-unload-ms', 0, 2 ** 31 - 1),
     maxConnections: int('max-connections', 1, 10_000_000),

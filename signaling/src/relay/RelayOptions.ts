@@ -3,6 +3,7 @@ import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
 import type { PresenceLimits } from './AwarenessTable.js'
 import type { CompactionWorker } from './CompactionWorker.js'
 import type { RelayRulesOption } from './rules/RelayRules.js'
+import type { SubscribeRate } from '../workspace/SubscribeQueue.js'
 import type { RelayCompactionOptions } from './RelayCompaction.js'
 
 /** Settings of the storing relay at `/relay/<room>`. */
@@ -51,6 +52,13 @@ export interface RelayOptions {
    * cursors in large rooms at the price of more server writes, raise it (or lower `writesPerSecond`) for less CPU.
    */
   readonly presence?: Partial<PresenceLimits> | undefined
+  /**
+   * The pace of SUBSCRIBEs on the workspace endpoint (WS-RELAY-12): `burst` documents (default 200) join at once,
+   * then `perSecond` (default 20), per socket, or shared by the sockets of one client address (loopback excepted).
+   * Raise them for apps that preload many documents (`preload: 'all'` on 10,000 documents at 20/s takes 8 minutes);
+   * each SUBSCRIBE may load a room from the store.
+   */
+  readonly workspaceSubscribes?: SubscribeRate | undefined
 }
 
 /** Settings of the relay's part in epochs (history compaction). */

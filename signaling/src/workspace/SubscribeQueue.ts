@@ -12,6 +12,17 @@ export const SUBSCRIBE_BURST = 200
  */
 export const SUBSCRIBES_PER_SECOND = 20
 
+/**
+ * The pace of workspace SUBSCRIBEs (WS-RELAY-12, `RelayOptions.workspaceSubscribes`, `weft serve
+ * --subscribe-burst`, `--subscribes-per-second`): per socket, or shared by the sockets of one client address.
+ */
+export interface SubscribeRate {
+  /** SUBSCRIBEs that join at once (default {@link SUBSCRIBE_BURST}; at least 1). */
+  readonly burst?: number | undefined
+  /** SUBSCRIBEs per second once the burst is spent (default {@link SUBSCRIBES_PER_SECOND}; more than 0). */
+  readonly perSecond?: number | undefined
+}
+
 /** Options of {@link SubscribeQueue}. */
 export interface SubscribeQueueOptions {
   /** Joins `doc` now (its turn came), then hands it the messages the client sent for it meanwhile, in order. */
@@ -24,9 +35,9 @@ export interface SubscribeQueueOptions {
    */
   readonly bucket?: TokenBucket | undefined
   /** Default {@link SUBSCRIBE_BURST}. */
-  readonly burst?: number
-  /** Default {@link SUBSCRIBES_PER_SECOND}. */
-  readonly perSecond?: number
+  readonly burst?: number | undefined
+  /** Default {@link SUBSCRIBES_PER_SECOND} (also the refill a shared `bucket` is made with). */
+  readonly perSecond?: number | undefined
   /** Monotonic clock (ms), for tests. */
   readonly now?: () => number
 }

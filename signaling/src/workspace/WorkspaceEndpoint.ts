@@ -21,7 +21,7 @@ import { WeftServerError } from '../WeftServerError.js'
 import { WorkspaceBus } from './WorkspaceBus.js'
 import { attachWhen } from './attachWhen.js'
 import { refusalOf, WorkspacePurger } from './WorkspacePurger.js'
-import { SUBSCRIBE_BURST, SUBSCRIBES_PER_SECOND } from './SubscribeQueue.js'
+import { SUBSCRIBE_BURST, SUBSCRIBES_PER_SECOND, type SubscribeRate } from './SubscribeQueue.js'
 import {
   WorkspaceSession,
   type WorkspaceClient,
@@ -95,6 +95,8 @@ export interface WorkspaceEndpointOptions {
    * loaded on this node (its data waits for a later sweep). None when absent.
    */
   readonly purge?: { readonly retention: number; readonly isLoaded: (room: string) => boolean } | undefined
+  /** The pace of SUBSCRIBEs (WS-RELAY-12, `RelayOptions.workspaceSubscribes`); defaults when absent. */
+  readonly subscribeRate?: SubscribeRate | undefined
   readonly logger: Logger
 }
 
@@ -172,6 +174,10 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     this.#sweep = null
     await this.#purger?.close()
     await this.#bus?.close()
+  }
+
+  get subscribeRate(): SubscribeRate | undefined {
+    return this.#opts.subscribeRate
   }
 
   get maxSubscriptions(): number {
@@ -269,7 +275,11 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     const key = addressKey(clientAddress)
     let entry = this.#addressBuckets.get(key)
     if (!entry) {
-      entry = { bucket: new TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST), sockets: 0 }
+      const rate = this.#opts.subscribeRate
+      entry = {
+        bucket: new TokenBucket(rate?.perSecond ?? SUBSCRIBES_PER_SECOND, rate?.burst ?? SUBSCRIBE_BURST),
+        sockets: 0,
+      }
       this.#addressBuckets.set(key, entry)
     }
     entry.sockets++

@@ -16,7 +16,7 @@ import type { RelaySocket, RelaySocketHandler } from '../relay/RelaySocket.js'
 import { EncodingKey, SharedMessage } from '../relay/SharedMessage.js'
 import { DocSocket, type DocSocketCarrier } from './DocSocket.js'
 import { FairSender } from './FairSender.js'
-import { SubscribeQueue } from './SubscribeQueue.js'
+import { SubscribeQueue, type SubscribeRate } from './SubscribeQueue.js'
 
 /** The workspace's WebSocket as a session uses it: a relay socket that reports its send buffer. */
 export interface WorkspaceSocket extends RelaySocket {
@@ -47,6 +47,8 @@ export interface WorkspaceSessionHost {
   /** Largest number of documents one socket may subscribe to (`ServerLimits.maxWorkspaceSubscriptions`). */
   readonly maxSubscriptions: number
   readonly maxBufferedBytes: number
+  /** The pace of SUBSCRIBEs (WS-RELAY-12, `RelayOptions.workspaceSubscribes`); defaults when absent. */
+  readonly subscribeRate?: SubscribeRate | undefined
 }
 
 /** Who is on a workspace socket: the grant it was accepted with, its id and address (for hooks and logs). */
@@ -101,6 +103,8 @@ export class WorkspaceSession implements RelaySocketHandler, DocSocketCarrier {
       join: (doc, deletions, held) => this.#join(doc, deletions, held),
       trackInput: (delta) => socket.trackInput(delta),
       bucket: host.subscribeBucket?.(client.clientAddress),
+      burst: host.subscribeRate?.burst,
+      perSecond: host.subscribeRate?.perSecond,
     })
   }
 
