@@ -80,7 +80,7 @@ describe('forwarding to an authority (SYNC-3.6)', () => {
     expect([relay, b, a].flatMap((p) => p.errors)).toEqual([])
   })
 
-  it("SYNC-3.6: with rules, their authority is the session's: a ruled session does not forward a peer's change to it", async () => {
+  it("SYNC-3.6 RULES-6.9: with rules, their authority is the session's: a ruled session does not forward a peer's change to it", async () => {
     const { net, relay, b, a } = room({ rules: { ...namedPeers(), authority: toRelay } })
     await settle(net)
     rawMove(a.doc, 'a', 99)

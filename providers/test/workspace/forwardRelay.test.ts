@@ -55,7 +55,7 @@ describe('workspace forwarding (SYNC-3.6)', () => {
     relay.destroy()
   })
 
-  it('RULES-6 WS-CLIENT-1.3: openWorkspace({ rules }) checks what peers send to its documents (not to the catalogue)', async () => {
+  it('RULES-6.9: openWorkspace({ rules }) checks what peers send to its documents', async () => {
     const notes = defineSchema({
       name: 'notes',
       version: 1,
