@@ -405,9 +405,8 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
           }
           let clock = next.get(docId)
           if (clock === undefined) {
-            const snap = s.getSnapshotClock.get(docId) as { clock: number } | undefined
-            const max = (s.maxClock.get(docId) as { clock: number | null }).clock ?? 0
-            clock = Math.max(snap?.clock ?? 0, max)
+            // The larger of the snapshot's clock and the log's, in one statement (0 for neither).
+            clock = (s.lastClock.get(docId, docId) as { clock: number }).clock
           }
           clock++
           next.set(docId, clock)
@@ -438,6 +437,10 @@ const prepare = (db: Database.Database) => ({
   getMeta: db.prepare('SELECT key, value FROM weft_meta WHERE doc = ?'),
   getMetaValue: db.prepare('SELECT value FROM weft_meta WHERE doc = ? AND key = ?'),
   maxClock: db.prepare('SELECT max(clock) AS clock FROM weft_updates WHERE doc = ?'),
+  lastClock: db.prepare(
+    'SELECT max(coalesce((SELECT clock FROM weft_snapshots WHERE doc = ?), 0), ' +
+      'coalesce((SELECT max(clock) FROM weft_updates WHERE doc = ?), 0)) AS clock',
+  ),
   insertUpdate: db.prepare('INSERT INTO weft_updates (doc, clock, data) VALUES (?, ?, ?)'),
   putSnapshot: db.prepare(
     'INSERT INTO weft_snapshots (doc, clock, data) VALUES (?, ?, ?) ON CONFLICT (doc) DO UPDATE SET clock = excluded.clock, data = excluded.data',
