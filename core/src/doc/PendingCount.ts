@@ -133,6 +133,11 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
     super.destroy()
   }
 
+  /** The counter's `update` listener (it ignores what its `isLocal` says is not local, e.g. the store's load). */
+  get updateListener(): (update: Uint8Array, origin: unknown) => void {
+    return this.#onUpdate
+  }
+
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
     this.#count(update, origin)
   }

@@ -43,6 +43,12 @@ export interface DocPersistenceOptions {
    * was stored (a client's pending-change count) is ready before the first append is issued.
    */
   readonly onLoad?: (meta: Readonly<Record<string, string>>) => void
+  /**
+   * The doc's other `update` listeners that ignore the load (its origin is the persistence), e.g. a pending-change
+   * counter: when the doc has no listener but these and the persistence's own, the stored state is applied without
+   * Yjs encoding it as an `update` event (`applyStoredDoc`'s `ignoring`).
+   */
+  readonly ignoringLoad?: ReadonlyArray<(update: Uint8Array, origin: unknown) => void>
 }
 
 /** Events of {@link DocPersistence}. */
@@ -78,6 +84,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   readonly #exclusive: boolean
   readonly #appendMetaOf: DocPersistenceOptions['appendMeta']
   readonly #onLoad: DocPersistenceOptions['onLoad']
+  readonly #ignoringLoad: ReadonlySet<unknown>
   /**
    * What the doc held before `open` and emitted while `open` read the store (STORE-7.3): appended as one update once
    * the stored state is applied (then `null`), so it is epoch-checked and carries `appendMeta` like any other append.
@@ -143,6 +150,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.#exclusive = options.exclusive ?? false
     this.#appendMetaOf = options.appendMeta
     this.#onLoad = options.onLoad
+    this.#ignoringLoad = new Set<unknown>([this.#onUpdate, ...(options.ignoringLoad ?? [])])
     // Listen before loading: edits made while the load is in flight are stored too.
     this.doc.on('update', this.#onUpdate)
     this.doc.on('destroy', this.#onDocDestroy)
@@ -155,7 +163,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.#epoch = stored?.meta[EPOCH_META_KEY] ?? INITIAL_EPOCH
     if (stored) {
       this.#meta = stored.meta
-      applyStoredDoc(this.doc, stored, this)
+      applyStoredDoc(this.doc, stored, this, this.#ignoringLoad)
       this.#lastClock = Math.max(this.#lastClock, stored.clock)
       this.#heldClock = stored.clock
       this.#snapshotBytes = stored.snapshot?.byteLength ?? 0
