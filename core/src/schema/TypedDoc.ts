@@ -59,6 +59,9 @@ export interface MigrationReport {
   readonly remote: boolean
 }
 
+/** What opening reports for a new document left unmarked (`markLater`): nothing migrated yet. */
+const UNMARKED: MigrationReport = { applied: [], records: 0, skipped: 0, remote: false }
+
 /** Events of a {@link TypedDoc}. */
 export interface TypedDocEvents {
   /** Stored data does not match the schema (reported once per path and value). */
@@ -77,6 +80,13 @@ export interface OpenTypedOptions {
   readonly origin?: unknown
   /** Registered before the initial validation, so violations found while opening are reported too. */
   readonly onInvalid?: (event: InvalidEvent) => void
+  /**
+   * Do not mark a new document (one with no schema mark) at open: nothing is written until
+   * {@link TypedDoc.migrate}, to call once the document has synced (default false). A replica joining a document
+   * others created then writes nothing (its mark would be a concurrent write of the marks every replica holds). A
+   * document holding marks is migrated and marked at open as always.
+   */
+  readonly markLater?: boolean
 }
 
 /** Options of {@link TypedDoc.undoManager}. */
@@ -157,10 +167,45 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
     this.root = root as RootHandles<S['root']>
 
     this.#refreshStatus(false)
+    // A new document (no schema mark) with `markLater`: nothing written until migrate()
+    const later = options.markLater === true && this.#meta.size === 0
+    const done = later ? { migration: UNMARKED } : this.#migrateNow()
+    this.migration = done.migration
+    this.migrationError = done.migrationError
+    this.#scan()
+    this.#listen()
+  }
+
+  /**
+   * Migrates and marks the document now, as opening does (SCHEMA-4): runs the migrations not applied yet and writes
+   * the schema's name and version where they are missing; writes nothing when the document already holds them
+   * (another replica's marks, synced). For a document opened with `markLater`, call it once the document has
+   * synced. Returns what it migrated (`undefined` when the document is read-only: newer or another schema; see
+   * `migrationError` and `status` when a step failed).
+   */
+  migrate(): MigrationReport | undefined {
+    if (this.#status !== 'ready') return undefined
+    const done = this.#migrateNow()
+    const self = this as {
+      migration: MigrationReport | undefined
+      migrationError: TypedDoc<S>['migrationError']
+    }
+    self.migration = done.migration
+    self.migrationError = done.migrationError
+    if (done.migrationError)
+      this.emit('status', [{ status: this.#status, documentVersion: this.documentVersion }])
+    return done.migration
+  }
+
+  #migrateNow(): {
+    migration: MigrationReport | undefined
+    migrationError?: TypedDoc<S>['migrationError']
+  } {
+    const doc = this.doc
     let migration: MigrationReport | undefined
     let migrationError: TypedDoc<S>['migrationError']
     if (this.#status === 'ready') {
-      let plan = planMigration(schema, doc, this.#steps)
+      let plan = planMigration(this.schema, doc, this.#steps)
       if (plan.ok && plan.changes) {
         const apply = plan.apply
         try {
@@ -184,10 +229,7 @@ export class TypedDoc<S extends Schema> extends ObservableV2<TypedDocEvents> imp
         this.#refresh()
       }
     }
-    this.migration = migration
-    this.migrationError = migrationError
-    this.#scan()
-    this.#listen()
+    return { migration, migrationError }
   }
 
   /** The current status; writes are refused unless `ready`. */

@@ -69,6 +69,9 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   readonly #background: BackgroundSync
   readonly #offs: Array<() => void> = []
   #catalogueSynced = false
+  /** The catalogue holds (or was given) its schema marks (WS-CLIENT-1.6). */
+  #marked = false
+  #unmark: (() => void) | null = null
   #wasOnline = false
   #caughtUp = false
   #connected: boolean
@@ -96,7 +99,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#index = parts.index
     this.#connected = parts.connect
     this.#index.onError = (err) => this.#fault(err, 'local index')
-    this.typed = openTyped(this.catalogue.doc, config.schema)
+    // WS-CLIENT-1.6: a new catalogue is marked with its schema only after its first sync (or before its first local
+    // write): a device joining a workspace writes nothing to it (its mark would conflict with every replica's).
+    this.typed = openTyped(this.catalogue.doc, config.schema, { markLater: true })
+    this.#offs.push(this.#markOnce())
     this.#documents = new CatalogueDocuments(this.typed)
     // Read whole only when a policy needs it; from now on each catalogue change reads its own records (issue #15).
     this.#preload = new PreloadSet(config.policy, config.policy === undefined ? [] : this.#records(), (id) =>
@@ -177,9 +183,11 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     // WS-CLIENT-4.1: the catalogue syncs first; preloading starts after its first sync.
     void this.catalogue.whenSynced.then(() => {
       if (this.#destroyed) return
+      this.#mark()
       this.#catalogueSynced = true
       this.#enqueueInitial()
       this.#background.pump() // what was queued before (a link's changes caught up first) may run now
+      this.#updateStatus()
     })
     this.#purge()
     this.#updateStatus()
@@ -410,6 +418,32 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#updateStatus()
   }
 
+  /**
+   * Marks the catalogue with its schema (migrates it) once: after its first sync, or right after the first local
+   * transaction that wrote to it before. A catalogue holding the marks at open was marked then: nothing to do.
+   * Returns the unsubscribe function.
+   */
+  #markOnce(): () => void {
+    const doc = this.catalogue.doc
+    if (this.typed.documentVersion > 0) {
+      this.#marked = true
+      return () => {}
+    }
+    const onTransaction = (tr: Y.Transaction): void => {
+      if (tr.local && tr.origin !== this.catalogue.handle.persistence && tr.changed.size > 0) this.#mark()
+    }
+    doc.on('afterTransaction', onTransaction)
+    this.#unmark = () => doc.off('afterTransaction', onTransaction)
+    return () => this.#unmark?.()
+  }
+
+  #mark(): void {
+    if (this.#marked || this.#catalogueClosed) return
+    this.#marked = true
+    this.#unmark?.()
+    this.typed.migrate()
+  }
+
   /** Records a local change of `d` in its catalogue record (`updatedAt` now, `size`). */
   #touch(d: string, size: number): void {
     if (this.#catalogueClosed || !this.#record(d)) return
@@ -579,7 +613,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     const catchingUp = link !== null && link.status === 'connected' && !this.#caughtUp
     const pendingChanges = this.pendingChanges
     const status = workspaceStatus(statuses, {
-      queued: this.#background.busy || catchingUp,
+      // Until the catalogue's first sync is handled, what to preload is not queued yet: not `synced` (WS-CLIENT-6.1).
+      queued: this.#background.busy || catchingUp || !this.#catalogueSynced,
       pendingChanges,
     })
     if (status === this.#status && pendingChanges === this.#lastPending) return

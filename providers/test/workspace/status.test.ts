@@ -41,7 +41,7 @@ describe('workspace status and progress', () => {
       preload: 'all',
       concurrency: 1,
     })
-    const statuses: SyncStatus[] = []
+    const statuses: SyncStatus[] = [ws.status] // the status when opened, then each change
     const progress: WorkspaceProgress[] = []
     ws.on('status', ({ status }) => statuses.push(status))
     ws.on('progress', (p) => progress.push(p))
