@@ -22,7 +22,8 @@ import type { RelayRoom, RelayPeer } from './RelayRoom.js'
 import type { EpochPeer } from './RelayEpochPeer.js'
 import type { RelayEpochs } from './RelayEpochs.js'
 import type { RelaySocket } from './RelaySocket.js'
-import { ruleRefusalOf, type RollbackWriter } from './rules/RelayRules.js'
+import { ruleRefusalOf } from './rules/RelayRules.js'
+import type { RollbackWriter } from './rules/roomScreen.js'
 import { bytesOf, SharedMessage } from './SharedMessage.js'
 
 /** Messages kept while the document loads; more closes the connection. */

@@ -12,7 +12,8 @@ import { RoomGrant } from '../auth/RoomGrant.js'
 import type { ConnectionContext } from '../hooks.js'
 import { changesNothing } from '../relay/changesNothing.js'
 import type { RelayPeer, RelayRoom } from '../relay/RelayRoom.js'
-import { rejection, type RollbackWriter, type RuleRefusal } from '../relay/rules/RelayRules.js'
+import { rejection, type RuleRefusal } from '../relay/rules/RelayRules.js'
+import { RoomViews, WriterFences } from '../relay/rules/roomScreen.js'
 
 /** The grant of a peer the relay was given no context for (as the hooks see it). */
 const OPEN = RoomGrant.open()
@@ -35,11 +36,6 @@ const refusal = (path: readonly string[], reason: string): RuleRefusal => ({
   reason,
 })
 
-const rollbacksOf = (peer: RelayPeer, update: Uint8Array): number =>
-  'rollbacksBefore' in peer && typeof peer.rollbacksBefore === 'function'
-    ? (peer as RollbackWriter).rollbacksBefore(update)
-    : 0
-
 /** Whether an update left something pending: pending `after` it, and not the same bytes as `before` it. */
 const leftPending = (after: Uint8Array | null, before: Uint8Array | null): boolean =>
   after !== null && after !== before && (before === null || Buffer.compare(after, before) !== 0)
@@ -48,12 +44,6 @@ const leftPending = (after: Uint8Array | null, before: Uint8Array | null): boole
 export const catalogueWorkspace = (room: string): string | null => {
   const split = splitWorkspaceDoc(room)
   return split !== null && split.doc === CATALOGUE_DOC ? split.workspace : null
-}
-
-/** One catalogue room's view: the catalogue as the room holds it, and the room log's change count it matches. */
-interface View {
-  readonly doc: Y.Doc
-  changes: number
 }
 
 /**
@@ -79,10 +69,10 @@ interface View {
  */
 export class CatalogueGuard {
   readonly #logger: Logger
-  readonly #views = new WeakMap<RelayRoom, View>()
+  /** One catalogue room's view: the catalogue as the room holds it. */
+  readonly #views = new RoomViews<Y.Doc>((doc) => doc.destroy())
   readonly #grants = new WeakMap<RelayPeer, RoomGrant>()
-  /** RULES-5.1: a fenced writer, and the `rolled-back` count of its refused update. */
-  readonly #fences = new WeakMap<RelayPeer, number>()
+  readonly #fences = new WriterFences()
   #builds = 0
 
   constructor(logger: Logger) {
@@ -113,9 +103,8 @@ export class CatalogueGuard {
   screen(room: RelayRoom, update: Uint8Array, from: RelayPeer, accept: () => Promise<void>): Promise<void> {
     const workspace = catalogueWorkspace(room.docId)
     if (workspace === null) return accept()
-    const rollbacks = rollbacksOf(from, update)
-    const fence = this.#fences.get(from)
-    if (fence !== undefined && rollbacks <= fence) return rejection(room.docId, FENCED, true)
+    const rollbacks = this.#fences.admit(from, update)
+    if (rollbacks === null) return rejection(room.docId, FENCED, true)
     // RELAY-3.9: an update that adds nothing to the room touches no record.
     if (changesNothing(room.log, update)) return accept()
     const grant = this.#grants.get(from) ?? OPEN
@@ -126,52 +115,30 @@ export class CatalogueGuard {
     if (view === null) return accept()
     const verdict = this.#check(room, view, update, full ? null : (d) => grant.access(prefix + d))
     if (verdict !== null) {
-      this.#fences.set(from, rollbacks)
+      this.#fences.fence(from, rollbacks)
       this.#logger.warn(
         { room: room.docId, sub: grant.subject, path: verdict.path.join('/'), reason: verdict.reason },
         'catalogue update refused: no write access to a document it touches',
       )
       return rejection(room.docId, verdict)
     }
-    const before = room.log.changes
-    const durable = accept()
-    // Taken into the log exactly once: the view matches the room again. Otherwise (refused by the rules or the room,
-    // held by an epoch switch) it holds more than the room and starts again.
-    if (room.log.changes === before + 1) view.changes = room.log.changes
-    else {
-      this.#views.delete(room)
-      view.doc.destroy()
-    }
-    return durable
+    return this.#views.settle(room, view, accept)
   }
 
   /**
    * The room's view in step with the room; one that is not (the room took something another way) is dropped. When
    * there is none, one is built from the room's state if `build`, else null.
    */
-  #viewOf(room: RelayRoom, build: boolean): View | null {
-    const held = this.#views.get(room)
-    if (held && held.changes === room.log.changes) return held
-    if (held) {
-      held.doc.destroy()
-      this.#views.delete(room)
-    }
-    if (!build) return null
+  #viewOf(room: RelayRoom, build: boolean): Y.Doc | null {
+    const held = this.#views.current(room)
+    if (held !== null || !build) return held
     this.#builds++
     const doc = new Y.Doc()
     doc.getMap(CATALOGUE_COLLECTION)
     doc.getMap(CATALOGUE_DELETIONS)
     const state = room.log.state()
     if (state.byteLength > 0) Y.applyUpdate(doc, state)
-    const view = { doc, changes: room.log.changes }
-    this.#views.set(room, view)
-    return view
-  }
-
-  /** Drops the room's view (it no longer matches the room); the next check builds one again. */
-  #drop(room: RelayRoom, view: View): void {
-    if (this.#views.get(room) === view) this.#views.delete(room)
-    view.doc.destroy()
+    return this.#views.set(room, doc)
   }
 
   /**
@@ -183,20 +150,20 @@ export class CatalogueGuard {
    */
   #check(
     room: RelayRoom,
-    view: View,
+    view: Y.Doc,
     update: Uint8Array,
     access: ((doc: string) => string) | null,
   ): RuleRefusal | null {
-    const store = view.doc.store
+    const store = view.store
     if (access !== null && store.pendingStructs === null && store.pendingDs === null) {
-      const touched = catalogueTouchedBy(view.doc, update)
+      const touched = catalogueTouchedBy(view, update)
       if (touched === null)
         return refusal([], 'the update depends on catalogue changes the relay does not have')
       const denied = this.#denied(touched, access)
       if (denied !== null) return denied
     }
-    const verdict = this.#apply(view.doc, update, access)
-    if (verdict !== null) this.#drop(room, view)
+    const verdict = this.#apply(view, update, access)
+    if (verdict !== null) this.#views.drop(room, view)
     return verdict
   }
 

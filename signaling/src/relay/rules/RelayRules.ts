@@ -10,6 +10,7 @@ import {
 import type { ConnectionContext } from '../../hooks.js'
 import { WeftServerError } from '../../WeftServerError.js'
 import type { RelayPeer, RelayRoom } from '../RelayRoom.js'
+import { RoomViews, WriterFences } from './roomScreen.js'
 
 /**
  * Which rooms have rules (RULES-4.1): a map from room patterns to rules (`*` matches any run of characters, the
@@ -47,18 +48,6 @@ class RuleRejection extends WeftServerError {
 export const ruleRefusalOf = (err: unknown): { verdict: RuleRefusal; fenced: boolean } | null =>
   err instanceof RuleRejection ? { verdict: err.verdict, fenced: err.fenced } : null
 
-/**
- * A writer that can roll back (RULES-5.1): it tells, for each update it handed to the relay, how many `rolled-back`
- * messages it had sent before that update arrived. An update refused by the rules fences the writer: its later
- * updates with the same count are refused without a check, until one arrives after a further `rolled-back`.
- */
-export interface RollbackWriter {
-  rollbacksBefore(update: Uint8Array): number
-}
-
-const rollbackWriter = (peer: RelayPeer): RollbackWriter | null =>
-  'rollbacksBefore' in peer && typeof peer.rollbacksBefore === 'function' ? (peer as RollbackWriter) : null
-
 const FENCED: RuleRefusal = Object.freeze({
   ok: false,
   ruleId: DEPENDS_ON_REJECTED,
@@ -92,12 +81,6 @@ const patternOf = (pattern: string): RegExp =>
     's',
   )
 
-/** One ruled room's view and the room log's change count when the view last matched it. */
-interface Held {
-  view: RulesView
-  changes: number
-}
-
 /**
  * The relay's rules (RULES-4): which rooms have rules, one validating {@link RulesView} per loaded ruled room (kept
  * with the room object, so dropped when the room unloads), and who each connection writes as. Every update to a ruled
@@ -106,10 +89,9 @@ interface Held {
 export class RelayRules {
   readonly #find: (room: string) => Rules | null
   readonly #logger: Logger
-  readonly #views = new WeakMap<RelayRoom, Held>()
+  readonly #views = new RoomViews<RulesView>((view) => view.destroy())
   readonly #writers = new WeakMap<RelayPeer, Writer>()
-  /** RULES-5.1: a fenced writer, and the `rolled-back` count of its refused update. */
-  readonly #fences = new WeakMap<RelayPeer, number>()
+  readonly #fences = new WriterFences()
   #viewBuilds = 0
 
   constructor(option: RelayRulesOption, logger: Logger) {
@@ -150,24 +132,21 @@ export class RelayRules {
     const rules = this.#find(room.docId)
     if (rules === null) return accept()
     // RULES-5.1: behind a refusal, a writer's updates are refused unchecked until it says it rolled back.
-    const rollbacks = rollbackWriter(from)?.rollbacksBefore(update) ?? 0
-    const fence = this.#fences.get(from)
-    if (fence !== undefined && rollbacks <= fence) return rejection(room.docId, FENCED, true)
-    let held = this.#views.get(room)
+    const rollbacks = this.#fences.admit(from, update)
+    if (rollbacks === null) return rejection(room.docId, FENCED, true)
     // RULES-4.6: the room took something by another way (another node, an epoch switch, a compaction, a refusal of
     // its own): the view starts again from the room's state.
-    if (!held || held.view.broken || held.changes !== room.log.changes) {
-      held?.view.destroy()
-      held = { view: new RulesView(rules, room.log.state()), changes: room.log.changes }
-      this.#views.set(room, held)
+    let view = this.#views.current(room, (v) => v.broken)
+    if (view === null) {
+      view = this.#views.set(room, new RulesView(rules, room.log.state()))
       this.#viewBuilds++
     }
     const writer = this.#writers.get(from) ?? ANONYMOUS_WRITER
     // RULES-4.8: an update missing clocks the view lacks (RULES-4.4) is refused without being applied, so the view
     // stays usable and the next check costs no rebuild from the whole document.
-    const verdict = held.view.skips(update) ? MISSING : held.view.check(update, writer)
+    const verdict = view.skips(update) ? MISSING : view.check(update, writer)
     if (!verdict.ok) {
-      this.#fences.set(from, rollbacks)
+      this.#fences.fence(from, rollbacks)
       this.#logger.warn(
         {
           room: room.docId,
@@ -180,15 +159,6 @@ export class RelayRules {
       )
       return rejection(room.docId, verdict)
     }
-    const before = room.log.changes
-    const durable = accept()
-    // Taken into the log exactly once: the view matches the room again. Otherwise (refused by the room, held by an
-    // epoch switch) the view holds more than the room and is dropped.
-    if (room.log.changes === before + 1) held.changes = room.log.changes
-    else {
-      held.view.destroy()
-      this.#views.delete(room)
-    }
-    return durable
+    return this.#views.settle(room, view, accept)
   }
 }
