@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
+import { listeningPort } from './listeningPort.js'
 import { workspaceDocId, isWorkspaceIndexed, type DocStore } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { spawnExecutable } from '../server/ServerProcess.js'
@@ -63,31 +63,8 @@ export const startRelay = async (dir: string): Promise<RelayProcess> => {
     'serve',
     ...['--host', '127.0.0.1', '--port', '0', '--data', dir],
   ])
-  const lines: string[] = []
-  if (child.stderr) createInterface({ input: child.stderr }).on('line', (l) => lines.push(l))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`weft serve did not start:\n${lines.join('\n')}`)),
-      60_000,
-    )
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`weft serve exited (${code}):\n${lines.join('\n')}`))
-    })
-    if (!child.stdout) return reject(new Error('no stdout'))
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const parsed = JSON.parse(line) as { msg?: unknown; port?: unknown }
-        if (parsed.msg === 'listening' && typeof parsed.port === 'number') {
-          clearTimeout(timer)
-          resolve(parsed.port)
-        }
-      } catch {
-        // not JSON
-      }
-    })
-  })
+  const port = await listeningPort(child, 'weft serve', 60_000)
   const pid = child.pid as number
   return {
     pid,
