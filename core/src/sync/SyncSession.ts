@@ -157,7 +157,8 @@ export type SyncSessionEvents = {
   'epoch-offer': (event: PathRef & { readonly record: EpochRecord; readonly catchUp: Uint8Array }) => void
   /**
    * A peer sent the state of an epoch this side already passed (the answer to {@link SyncSession.requestEpoch}):
-   * `catchUp` is a V1 update of `record.parent`, `record` the epoch that replaced it.
+   * `catchUp` is a V1 update of `record.parent`, `record` the epoch that replaced it. With `rules`, only an
+   * authority's answer is emitted (RULES-6.10).
    */
   'epoch-archive': (event: { readonly record: EpochRecord; readonly catchUp: Uint8Array }) => void
   /** The session switched to another epoch: `doc` is the new document (COMPACT-7.3). */
@@ -500,12 +501,21 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   /**
    * Asks every Weft peer for the state of an epoch this side left without keeping it (SYNC-9.7); answers arrive as
-   * `epoch-archive` events.
+   * `epoch-archive` events. With `rules`, only authority paths are asked, and only their answers taken (RULES-6.10).
    */
   requestEpoch(epoch: string): void {
     this.#wanted.add(epoch)
     const message = encodeEpochRequest(epoch, EMPTY_STATE_VECTOR)
-    for (const p of this.#paths) if (p.weft) p.send(message)
+    for (const p of this.#paths) if (p.weft && this.#takesArchives(p.transport, p.peer)) p.send(message)
+  }
+
+  /**
+   * RULES-6.10: whether an old epoch's state (SYNC-9.7) is asked of and taken from this path: any peer's without
+   * `rules`, an authority's only with them (nobody checked an archive: it would be stored, served to peers coming back
+   * from that epoch and re-applied into their documents).
+   */
+  #takesArchives(transport: Transport, peer: PeerId): boolean {
+    return this.#peerRules === null || this.#peerRules.trusts(transport, peer)
   }
 
   /** Stops asking for `epoch` (see {@link requestEpoch}); peers that open a path later are not asked. */
@@ -555,6 +565,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         },
         // SYNC-9.7: a Weft peer that says hello for the first time is asked for the old epochs we look for.
         greeted: () => {
+          if (!this.#takesArchives(transport, peer)) return
           for (const e of this.#wanted) path.send(encodeEpochRequest(e, EMPTY_STATE_VECTOR))
         },
         offered: (record, catchUp) => {
@@ -562,7 +573,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
           if (this.#peerRules && !this.#peerRules.trusts(transport, peer)) return
           this.emit('epoch-offer', [{ transport, peer, record, catchUp }])
         },
-        archived: (record, catchUp) => this.emit('epoch-archive', [{ record, catchUp }]),
+        archived: (record, catchUp) => {
+          if (this.#takesArchives(transport, peer)) this.emit('epoch-archive', [{ record, catchUp }])
+        },
         // A session has no read-only paths, and keeps a stock peer of another epoch without closing it.
         refuse: () => undefined,
         failed: (error) => this.emit('error', [{ error, transport, peer }]),
