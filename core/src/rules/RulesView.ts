@@ -78,8 +78,11 @@ export class RulesView {
   readonly #index: ConstraintIndex
   #broken = false
 
-  /** `state`: the accepted state (a V1 update; empty for an empty document). */
-  constructor(rules: Rules, state: Uint8Array) {
+  /**
+   * `state`: the accepted state, as one V1 update (empty for an empty document) or as the V1 updates that make it up
+   * (a room's log parts, applied in one transaction: no merge of the whole state first, RULES-4.9).
+   */
+  constructor(rules: Rules, state: Uint8Array | readonly Uint8Array[]) {
     this.#rules = rules
     // Top-level types get their declared kinds before anything is applied (a generic type is re-created later).
     for (const [name, c] of rules.schema.statics) {
@@ -89,7 +92,10 @@ export class RulesView {
       else if (kind === 'list') this.#doc.getArray(name)
       else this.#doc.getMap(name)
     }
-    if (state.byteLength > 0) Y.applyUpdate(this.#doc, state)
+    const parts = state instanceof Uint8Array ? [state] : state
+    Y.transact(this.#doc, () => {
+      for (const part of parts) if (part.byteLength > 0) Y.applyUpdate(this.#doc, part)
+    })
     for (const name of this.#mirrored()) this.#records.set(name, readRuleCollection(this.#doc, rules, name))
     this.#index = new ConstraintIndex(rules.constraints, (collection) => this.#records.get(collection))
   }

@@ -256,7 +256,10 @@ export class RelayHub implements RelayHost {
   whenDurable(doc: RelayRoom, from: RelayPeer): Promise<void> {
     // HOOK-3.3: an update of `from` still waiting for onUpdate is not durable yet (an ack must not cover it); other
     // connections' waiting updates are not this ack's business.
-    const deciding = this.#hooks?.screensUpdates ? this.#hooks.decided([from]) : null
+    const hooked = this.#hooks?.screensUpdates ? this.#hooks.decided([from]) : null
+    // RULES-4.9: neither may the ack pass the room's updates that wait for its rules view.
+    const queued = this.#rules?.queued(doc) ?? null
+    const deciding = hooked && queued ? hooked.then(() => queued) : (hooked ?? queued)
     if (deciding) {
       const durable = deciding.then(() => doc.whenDurable())
       // Nobody may be waiting (an empty update without a sequence number): never an unhandled rejection.

@@ -10,6 +10,7 @@ import {
 import type { ConnectionContext } from '../../hooks.js'
 import { WeftServerError } from '../../WeftServerError.js'
 import type { RelayPeer, RelayRoom } from '../RelayRoom.js'
+import { RebuildBudget, type RebuildBudgetOptions } from './RebuildBudget.js'
 import { RoomViews, WriterFences } from './roomScreen.js'
 
 /**
@@ -72,6 +73,9 @@ export const rejection = (room: string, verdict: RuleRefusal, fenced = false): P
   return refused
 }
 
+/** Who pays for the rebuilds of a connection the relay knows nothing of (the scale-out bus, a test's peer). */
+const ANONYMOUS_PAYER = 'anonymous'
+
 const patternOf = (pattern: string): RegExp =>
   new RegExp(
     `^${pattern
@@ -81,21 +85,42 @@ const patternOf = (pattern: string): RegExp =>
     's',
   )
 
+/** A room's updates waiting for its view to be rebuilt (RULES-4.9), in arrival order. */
+interface Waiting {
+  /** Settles once every update queued so far was screened (never rejects). */
+  tail: Promise<void>
+  count: number
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
 /**
  * The relay's rules (RULES-4): which rooms have rules, one validating {@link RulesView} per loaded ruled room (kept
  * with the room object, so dropped when the room unloads), and who each connection writes as. Every update to a ruled
  * room passes {@link RelayRules.screen} after the app's `onUpdate` hook accepted it and before the room stores it.
+ *
+ * RULES-4.9: a refusal spoils the room's view; its rebuild is charged to the refused writer under a
+ * {@link RebuildBudget}, and while that budget is spent the room's updates wait, in order, and are checked after the
+ * rebuild. Only that room waits; nothing is refused for the budget.
  */
 export class RelayRules {
   readonly #find: (room: string) => Rules | null
   readonly #logger: Logger
   readonly #views = new RoomViews<RulesView>((view) => view.destroy())
   readonly #writers = new WeakMap<RelayPeer, Writer>()
+  /** Who pays for the rebuilds a connection's refusals cause (RULES-4.9): its subject, else its address. */
+  readonly #payers = new WeakMap<RelayPeer, string>()
   readonly #fences = new WriterFences()
+  readonly #budget: RebuildBudget
+  /** Rooms whose view a refusal spoiled, and who pays for the rebuild. */
+  readonly #spoiled = new WeakMap<RelayRoom, string>()
+  readonly #waiting = new WeakMap<RelayRoom, Waiting>()
   #viewBuilds = 0
 
-  constructor(option: RelayRulesOption, logger: Logger) {
+  /** `budget`: how much of the relay's time rebuilds after refusals may take (RULES-4.9). */
+  constructor(option: RelayRulesOption, logger: Logger, budget: RebuildBudgetOptions = {}) {
     this.#logger = logger
+    this.#budget = new RebuildBudget(budget)
     if (typeof option === 'function') {
       this.#find = (room) => option(room) ?? null
     } else {
@@ -121,16 +146,77 @@ export class RelayRules {
   identify(peer: RelayPeer, context: ConnectionContext | undefined): void {
     const grant = context?.grant
     if (grant) this.#writers.set(peer, { subject: grant.subject, claims: grant.claims ?? {} })
+    const subject = grant?.subject ?? context?.subject
+    if (subject !== undefined) this.#payers.set(peer, `sub:${subject}`)
+    else if (context) this.#payers.set(peer, `addr:${context.clientAddress}`)
+  }
+
+  /**
+   * RULES-4.9: settles once the updates of `room` that wait for its view's rebuild were screened (their outcome
+   * known, accepted ones taken by the room); `null` when none wait. An acknowledgement must not pass them.
+   */
+  queued(room: RelayRoom): Promise<void> | null {
+    return this.#waiting.get(room)?.tail ?? null
   }
 
   /**
    * RULES-4.1, 4.2: checks `update` of `from` to `room` if the room has rules, and calls `accept` (which stores and
    * forwards it) only if it is accepted. A refused update is never stored or forwarded; the returned promise rejects
-   * with an error whose {@link ruleRefusalOf} is the verdict (the connection tells its writer, RULES-4.3).
+   * with an error whose {@link ruleRefusalOf} is the verdict (the connection tells its writer, RULES-4.3). RULES-4.9:
+   * while the room's view waits for its rebuild budget, the update waits behind the room's earlier ones (`accept`
+   * is called later, in arrival order).
    */
   screen(room: RelayRoom, update: Uint8Array, from: RelayPeer, accept: () => Promise<void>): Promise<void> {
     const rules = this.#find(room.docId)
     if (rules === null) return accept()
+    const check = () => this.#screenNow(room, rules, update, from, accept)
+    if (!this.#waiting.has(room) && this.#delay(room) === 0) return check()
+    return this.#enqueue(room, check)
+  }
+
+  /** How long (ms) the room's next check must wait for the budget of the rebuild it needs (0: none needed now). */
+  #delay(room: RelayRoom): number {
+    const payer = this.#spoiled.get(room)
+    return payer === undefined ? 0 : this.#budget.wait(payer)
+  }
+
+  #enqueue(room: RelayRoom, check: () => Promise<void>): Promise<void> {
+    let waiting = this.#waiting.get(room)
+    if (!waiting) this.#waiting.set(room, (waiting = { tail: Promise.resolve(), count: 0 }))
+    const queue = waiting
+    queue.count++
+    let settle!: (outcome: Promise<void>) => void
+    const outcome = new Promise<void>((resolve) => (settle = resolve))
+    queue.tail = queue.tail.then(async () => {
+      for (let ms = this.#delay(room); ms > 0; ms = this.#delay(room)) await sleep(ms)
+      try {
+        settle(check())
+      } catch (err) {
+        settle(Promise.reject(err instanceof Error ? err : new Error(String(err))))
+      }
+      if (--queue.count === 0 && this.#waiting.get(room) === queue) this.#waiting.delete(room)
+    })
+    return outcome
+  }
+
+  /** Builds the room's view from its log: its parts as they are (no merge of the whole state first, RULES-4.9). */
+  #build(room: RelayRoom, rules: Rules): RulesView {
+    this.#viewBuilds++
+    try {
+      return new RulesView(rules, room.log.parts())
+    } catch {
+      // A part Yjs refuses on its own: the log's merged state leaves such parts out (RELAY-9.1).
+      return new RulesView(rules, room.log.state())
+    }
+  }
+
+  #screenNow(
+    room: RelayRoom,
+    rules: Rules,
+    update: Uint8Array,
+    from: RelayPeer,
+    accept: () => Promise<void>,
+  ): Promise<void> {
     // RULES-5.1: behind a refusal, a writer's updates are refused unchecked until it says it rolled back.
     const rollbacks = this.#fences.admit(from, update)
     if (rollbacks === null) return rejection(room.docId, FENCED, true)
@@ -138,8 +224,14 @@ export class RelayRules {
     // its own): the view starts again from the room's state.
     let view = this.#views.current(room, (v) => v.broken)
     if (view === null) {
-      view = this.#views.set(room, new RulesView(rules, room.log.state()))
-      this.#viewBuilds++
+      // RULES-4.9: a rebuild a refusal caused is charged to the refused writer.
+      const payer = this.#spoiled.get(room)
+      this.#spoiled.delete(room)
+      const built =
+        payer === undefined
+          ? this.#build(room, rules)
+          : this.#budget.charge(payer, () => this.#build(room, rules))
+      view = this.#views.set(room, built)
     }
     const writer = this.#writers.get(from) ?? ANONYMOUS_WRITER
     // RULES-4.8: an update missing clocks the view lacks (RULES-4.4) is refused without being applied, so the view
@@ -147,6 +239,7 @@ export class RelayRules {
     const verdict = view.skips(update) ? MISSING : view.check(update, writer)
     if (!verdict.ok) {
       this.#fences.fence(from, rollbacks)
+      if (view.broken) this.#spoiled.set(room, this.#payers.get(from) ?? ANONYMOUS_PAYER)
       this.#logger.warn(
         {
           room: room.docId,
