@@ -14,7 +14,7 @@ import type { EpochManager } from '../sync/EpochManager.js'
 import { buildEpochDoc, planFollow } from '../sync/followOffer.js'
 import type { Rejection } from '../sync/protocolPorts.js'
 import type { RemovedRange } from '../sync/rollback.js'
-import type { SyncSession } from '../sync/SyncSession.js'
+import type { SyncSession, SyncSessionEvents } from '../sync/SyncSession.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftErrorCode, toWeftError, type WeftError } from '../WeftError.js'
 import type { PendingCount } from './PendingCount.js'
@@ -65,6 +65,14 @@ export type DocHandleEvents = {
     readonly seq: number | null
     readonly removed: RemovedRange
   }) => void
+  /**
+   * Only with `rules` (RULES-6.2): a peer's update broke the document's rules and was neither applied nor passed on
+   * (WebRTC, tabs, any path that is not the authority). The session's `refused` event as it is: `ruleId`, `path`,
+   * `reason`, `seq` say what the peer tried; `transport` and `peer` where it came from; `told` whether the peer was
+   * sent a `rejected` message (it rolls back, RULES-6.3) or was refused silently (RULES-6.5, RULES-6.6). The
+   * document is unchanged; show it, log it, or disconnect a peer that keeps trying.
+   */
+  refused: (event: Parameters<SyncSessionEvents['refused']>[0]) => void
   /**
    * The store holds the document as rolled back after a `rejected` event (RULES-5.6): a reload no longer brings the
    * refused change back.
@@ -163,12 +171,15 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
       this.emit('rejected', [{ ruleId, path, reason, seq, removed }])
     }
     session.on('rejected', onRejected)
+    const onRefused = (event: Parameters<SyncSessionEvents['refused']>[0]) => this.emit('refused', [event])
+    session.on('refused', onRefused)
     this.persistence?.on('error', onError)
     this.#offs.push(() => {
       session.off('epoch-changed', onSwitch)
       pending.off('change', onPending)
       session.off('error', onError)
       session.off('rejected', onRejected)
+      session.off('refused', onRefused)
       this.persistence?.off('error', onError)
     })
     const epochs = this.epochs
