@@ -1,5 +1,5 @@
 /** RULES-6.2: the document handle re-emits the session's `refused` event, so an app sees a peer refused. */
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { SyncSession, openDocument, type DocHandleEvents, type SyncSessionEvents } from '../../src/index.js'
 import { MemoryNetwork } from '../../src/testing/index.js'
