@@ -336,6 +336,17 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   }
 
   /**
+   * What the doc is known to hold of the store: `held`, the highest clock through which it holds every stored update
+   * (the loaded clock, advanced by this writer's own contiguous appends); `last`, the highest clock it holds at all;
+   * `epoch`, the epoch it is stored in (`undefined` while loading). When `held === last` and nothing is waiting to
+   * be appended (after `flushed()`), the doc's state is exactly what the store holds through `held`: a derived value
+   * tagged with that clock and epoch is current as long as the stored clock and epoch are those.
+   */
+  get clocks(): { readonly held: number; readonly last: number; readonly epoch: string | undefined } {
+    return { held: this.#heldClock, last: this.#lastClock, epoch: this.#epoch }
+  }
+
+  /**
    * Resolves once every update the doc emitted before this call is durable (STORE-7.4). If an append failed, it
    * re-appends the whole document state (which covers the lost update) and rejects only if that fails too.
    *

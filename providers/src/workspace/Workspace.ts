@@ -4,11 +4,13 @@ import {
   WeftError,
   WeftErrorCode,
   CATALOGUE_DOC,
+  applyStoredDoc,
   openTyped,
   workspaceDocId,
   toWeftError,
   type Fields,
   type Patch,
+  type StoredDoc,
   type TypedDoc,
   type WriteResult,
 } from '@weft/core'
@@ -22,6 +24,7 @@ import {
   type EntryFields,
 } from './catalogue.js'
 import { BackgroundSync, type WorkspaceProgress } from './BackgroundSync.js'
+import { ListSnapshots } from './ListSnapshots.js'
 import { DocSlots } from './DocSlots.js'
 import { storedPending, type LocalIndex } from './LocalIndex.js'
 import { planEviction } from './planEviction.js'
@@ -50,12 +53,10 @@ export type WorkspaceEvents = {
 export class Workspace<M extends Fields = Record<never, never>> extends ObservableV2<WorkspaceEvents> {
   /** The workspace id `W`. */
   readonly id: string
-  /** The catalogue document (`W/.catalogue`), open for the workspace's life. */
-  readonly catalogue: WeftDoc
-  /** The catalogue seen through its schema (`typed.root.documents` holds one record per document). */
-  readonly typed: TypedDoc<CatalogueSchema<M>>
   /** The observable list of documents. */
   readonly list: WorkspaceList<M>
+  readonly #catalogue: WeftDoc
+  readonly #typed: TypedDoc<CatalogueSchema<M>>
   readonly #config: WorkspaceConfig<M>
   readonly #index: LocalIndex
   readonly #slots: DocSlots
@@ -83,6 +84,15 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   #evicting: Promise<void> | null = null
   #evictAgain = false
   #purging: Promise<void> = Promise.resolve()
+  /**
+   * WS-CLIENT-8: the catalogue's stored state, kept back at a warm open until the catalogue is needed, and the
+   * list's records (from the stored snapshot) meanwhile. Both null once applied.
+   */
+  #pendingApply: StoredDoc | null = null
+  #snapshot: Map<string, CatalogueRecord<M>> | null = null
+  #applyTimer: ReturnType<typeof setTimeout> | null = null
+  #applying = false
+  readonly #snapshots: ListSnapshots<M>
 
   /** Use `openWorkspace`. */
   constructor(parts: {
@@ -90,20 +100,36 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     catalogue: WeftDoc
     index: LocalIndex
     connect: boolean
+    /** A warm open's kept-back catalogue state and the list's records from its snapshot (WS-CLIENT-8.1). */
+    deferred?: { readonly stored: StoredDoc; readonly records: ReadonlyArray<CatalogueRecord<M>> } | null
   }) {
     super()
     const config = parts.config
     this.#config = config
     this.id = config.id
-    this.catalogue = parts.catalogue
+    this.#catalogue = parts.catalogue
+    if (parts.deferred) {
+      this.#pendingApply = parts.deferred.stored
+      this.#snapshot = new Map(parts.deferred.records.map((r) => [r.id, r]))
+    }
     this.#index = parts.index
     this.#connected = parts.connect
     this.#index.onError = (err) => this.#fault(err, 'local index')
     // WS-CLIENT-1.6: a new catalogue is marked with its schema only after its first sync (or before its first local
     // write): a device joining a workspace writes nothing to it (its mark would conflict with every replica's).
-    this.typed = openTyped(this.catalogue.doc, config.schema, { markLater: true })
+    this.#typed = openTyped(this.#catalogue.doc, config.schema, { markLater: true })
     this.#offs.push(this.#markOnce())
-    this.#documents = new CatalogueDocuments(this.typed)
+    this.#documents = new CatalogueDocuments(this.#typed)
+    this.#snapshots = new ListSnapshots<M>({
+      store: config.store,
+      workspace: config.id,
+      schema: config.schema,
+      doc: this.#catalogue.doc,
+      catalogue: () => (this.#catalogueClosed || this.#pendingApply ? null : this.#catalogue),
+      read: (id) => this.#documents.get(id),
+      all: () => this.#documents.values(),
+      error: (err) => this.#fault(err, 'list snapshot'),
+    })
     // Read whole only when a policy needs it; from now on each catalogue change reads its own records (issue #15).
     this.#preload = new PreloadSet(config.policy, config.policy === undefined ? [] : this.#records(), (id) =>
       this.#record(id),
@@ -138,11 +164,11 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       progressed: () => this.emit('progress', [this.progress]),
     })
     const update = () => this.#updateStatus()
-    this.catalogue.on('status', update)
-    this.#offs.push(() => this.catalogue.off('status', update))
+    this.#catalogue.on('status', update)
+    this.#offs.push(() => this.#catalogue.off('status', update))
     const onError = ({ error }: { error: WeftError }) => this.emit('error', [{ error }])
-    this.catalogue.on('error', onError)
-    this.#offs.push(() => this.catalogue.off('error', onError))
+    this.#catalogue.on('error', onError)
+    this.#offs.push(() => this.#catalogue.off('error', onError))
     this.#offs.push(this.#documents.observe((change) => this.#catalogueChanged(change)))
     const link = config.link
     if (link) {
@@ -165,8 +191,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       })
     } else {
       const onCatalogue = () => this.#onlineChanged()
-      this.catalogue.on('status', onCatalogue)
-      this.#offs.push(() => this.catalogue.off('status', onCatalogue))
+      this.#catalogue.on('status', onCatalogue)
+      this.#offs.push(() => this.#catalogue.off('status', onCatalogue))
     }
     // WS-PEER-2: peers met on workspace-wide sources compare their document sets; the differing ones sync briefly.
     if (typeof config.transports !== 'function')
@@ -181,7 +207,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
         }),
       )
     // WS-CLIENT-4.1: the catalogue syncs first; preloading starts after its first sync.
-    void this.catalogue.whenSynced.then(() => {
+    void this.#catalogue.whenSynced.then(() => {
       if (this.#destroyed) return
       this.#mark()
       this.#catalogueSynced = true
@@ -191,6 +217,39 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     })
     this.#purge()
     this.#updateStatus()
+    if (this.#pendingApply) {
+      // WS-CLIENT-8.1: applied after the open's first reads (a macrotask later), or when something needs it first.
+      this.#applyTimer = setTimeout(() => this.#applyCatalogue(), 0)
+    } else if ((parts.catalogue.handle.persistence?.clocks.last ?? 0) > 0) {
+      // No current snapshot was stored (first open, or the catalogue changed since, WS-CLIENT-8.2): one is written.
+      this.#snapshots.schedule()
+    }
+  }
+
+  /**
+   * The catalogue document (`W/.catalogue`), open for the workspace's life. After a warm open from the list's
+   * snapshot (WS-CLIENT-8.1), reading it applies the catalogue's stored state first if that is not done yet.
+   */
+  get catalogue(): WeftDoc {
+    this.#applyCatalogue()
+    return this.#catalogue
+  }
+
+  /**
+   * The catalogue seen through its schema (`typed.root.documents` holds one record per document); applies the
+   * stored catalogue first, as {@link catalogue} does.
+   */
+  get typed(): TypedDoc<CatalogueSchema<M>> {
+    this.#applyCatalogue()
+    return this.#typed
+  }
+
+  /**
+   * Whether the catalogue's stored state is applied to its `Y.Doc`. False only after a warm open from the list's
+   * snapshot (WS-CLIENT-8.1), until the next macrotask or the first use of the catalogue.
+   */
+  get catalogueLoaded(): boolean {
+    return this.#pendingApply === null
   }
 
   /** The aggregate status (WS-CLIENT-6.1): `offline`, `connecting`, `syncing` or `synced`. */
@@ -200,7 +259,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
 
   /** Local changes not yet confirmed, summed over the catalogue and every document, open or closed (WS-CLIENT-6.3). */
   get pendingChanges(): number {
-    let n = this.catalogue.pendingChanges
+    let n = this.#catalogue.pendingChanges
     for (const [d, doc] of this.#slots.docs()) n += doc.pendingChanges - (this.#index.get(d)?.pending ?? 0)
     return n + this.#index.pending
   }
@@ -228,6 +287,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
    */
   create(input: CreateInput<M>): WriteResult<{ readonly id: string }> {
     this.#live('create')
+    this.#applyCatalogue()
     const { id, ...fields } = input as CreateInput<M> & Record<string, unknown>
     if (id !== undefined) requireDocumentId(id)
     const now = this.#config.now()
@@ -239,6 +299,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   /** Changes the title or app metadata of document `id` (and its `updatedAt`). Checked as `create` is. */
   update(id: string, patch: Patch<EntryFields<M>>): WriteResult {
     this.#live('update')
+    this.#applyCatalogue()
     return this.#documents.update(id, { ...patch, updatedAt: this.#config.now() } as Patch<EntryFields<M>>)
   }
 
@@ -250,6 +311,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
    */
   delete(id: string): WriteResult {
     this.#live('delete')
+    this.#applyCatalogue()
     return this.#documents.delete(id, this.#config.now())
   }
 
@@ -282,8 +344,9 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   /** Connects the catalogue, the link and every loaded document. */
   connect(): void {
     this.#connected = true
+    this.#applyCatalogue() // connects the catalogue and the link if it was kept back
     void this.#config.link?.connect()
-    this.catalogue.connect()
+    this.#catalogue.connect()
     for (const [, doc] of this.#slots.docs()) doc.connect()
   }
 
@@ -291,7 +354,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   disconnect(): void {
     this.#connected = false
     this.#config.link?.disconnect()
-    this.catalogue.disconnect()
+    this.#catalogue.disconnect()
     for (const [, doc] of this.#slots.docs()) doc.disconnect()
     this.#onlineChanged()
   }
@@ -311,6 +374,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     while (this.#evicting) await this.#evicting
     await this.#purging
     await this.#index.flushed()
+    await this.#snapshots.flush()
   }
 
   /**
@@ -321,13 +385,15 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   override async destroy(): Promise<void> {
     if (this.#destroyed) return
     this.#destroyed = true
+    if (this.#applyTimer) clearTimeout(this.#applyTimer)
     for (const off of this.#offs.splice(0)) off()
     this.#background.close()
     await this.#slots.closeAll()
     await this.flushed()
     this.#catalogueClosed = true
-    this.typed.destroy()
-    await this.catalogue.destroy()
+    this.#snapshots.close()
+    this.#typed.destroy()
+    await this.#catalogue.destroy()
     await this.#config.link?.close()
     if (typeof this.#config.transports !== 'function')
       for (const source of this.#config.transports) await source.close?.()
@@ -336,11 +402,45 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   #records(): Array<CatalogueRecord<M>> {
-    return this.#documents.values()
+    return this.#snapshot ? [...this.#snapshot.values()] : this.#documents.values()
   }
 
   #record(id: string): CatalogueRecord<M> | undefined {
-    return this.#documents.get(id)
+    return this.#snapshot ? this.#snapshot.get(id) : this.#documents.get(id)
+  }
+
+  /**
+   * WS-CLIENT-8.1: applies the kept-back catalogue state (origin: the persistence, as a load), then lets the list
+   * read the live catalogue: only records that differ from the snapshot are reported as changed (none, when the
+   * snapshot was current). Connects the catalogue and the link if the workspace is connected.
+   */
+  #applyCatalogue(): void {
+    const stored = this.#pendingApply
+    if (!stored || this.#catalogueClosed) return
+    this.#pendingApply = null
+    if (this.#applyTimer) clearTimeout(this.#applyTimer)
+    this.#applyTimer = null
+    const before = this.#snapshot ?? new Map<string, CatalogueRecord<M>>()
+    this.#applying = true
+    try {
+      applyStoredDoc(this.#catalogue.doc, stored, this.#catalogue.handle.persistence)
+    } catch (err) {
+      this.#fault(err, 'loading the catalogue')
+    } finally {
+      this.#applying = false
+    }
+    this.#snapshot = null
+    if (this.#typed.documentVersion > 0 && !this.#marked) {
+      this.#marked = true
+      this.#unmark?.()
+    }
+    const differing = this.#snapshots.adopt(before)
+    if (differing.length > 0)
+      this.#catalogueChanged({ added: [], updated: differing, deleted: [], local: false })
+    if (this.#connected && !this.#destroyed) {
+      this.#catalogue.connect()
+      void this.#config.link?.connect()
+    }
   }
 
   #live(what: string): void {
@@ -424,13 +524,13 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
    * Returns the unsubscribe function.
    */
   #markOnce(): () => void {
-    const doc = this.catalogue.doc
-    if (this.typed.documentVersion > 0) {
+    const doc = this.#catalogue.doc
+    if (this.#typed.documentVersion > 0) {
       this.#marked = true
       return () => {}
     }
     const onTransaction = (tr: Y.Transaction): void => {
-      if (tr.local && tr.origin !== this.catalogue.handle.persistence && tr.changed.size > 0) this.#mark()
+      if (tr.local && tr.origin !== this.#catalogue.handle.persistence && tr.changed.size > 0) this.#mark()
     }
     doc.on('afterTransaction', onTransaction)
     this.#unmark = () => doc.off('afterTransaction', onTransaction)
@@ -441,7 +541,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     if (this.#marked || this.#catalogueClosed) return
     this.#marked = true
     this.#unmark?.()
-    this.typed.migrate()
+    this.#typed.migrate()
   }
 
   /** Records a local change of `d` in its catalogue record (`updatedAt` now, `size`). */
@@ -456,8 +556,9 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     deleted: readonly string[]
     local: boolean
   }): void {
-    if (this.#destroyed) return
+    if (this.#destroyed || this.#applying) return
     const ids = [...change.added, ...change.updated, ...change.deleted]
+    this.#snapshots.changed(ids)
     const { entered, left } = this.#preload.apply(ids)
     if (this.#catalogueSynced) {
       // Newly preloaded documents not stored here are fetched; without a link, a peer's change of a preloaded
@@ -494,7 +595,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     if (!this.#connected || this.#destroyed) return false
     const link = this.#config.link
     if (link) return link.status === 'connected'
-    const st = this.catalogue.status
+    const st = this.#catalogue.status
     return st === 'syncing' || st === 'synced'
   }
 
@@ -607,7 +708,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
 
   #updateStatus(): void {
     if (this.#destroyed) return
-    const statuses: SyncStatus[] = [this.catalogue.status]
+    const statuses: SyncStatus[] = [this.#catalogue.status]
     for (const [, doc] of this.#slots.docs()) statuses.push(doc.status)
     const link = this.#config.link
     const catchingUp = link !== null && link.status === 'connected' && !this.#caughtUp

@@ -1,5 +1,13 @@
-import { WeftError, WeftErrorCode, CATALOGUE_DOC, type Fields } from '@weft/core'
-import { catalogueSchema, requireWorkspaceId } from './catalogue.js'
+import {
+  WeftError,
+  WeftErrorCode,
+  CATALOGUE_DOC,
+  workspaceDocId,
+  type Fields,
+  type StoredDoc,
+} from '@weft/core'
+import { catalogueSchema, requireWorkspaceId, type CatalogueRecord } from './catalogue.js'
+import { deferFirstLoad, readListSnapshot, schemaFingerprint } from './listSnapshot.js'
 import { LocalIndex } from './LocalIndex.js'
 import { Workspace } from './Workspace.js'
 import {
@@ -14,6 +22,11 @@ import {
  * `store` (resolves once they are loaded, so the list renders before any network), then syncs the catalogue first,
  * then the documents the preload policy keeps. Rejects with `invalid-argument` for an invalid workspace id or an
  * app field named like a catalogue field, and if the store cannot be read.
+ *
+ * Warm open (WS-CLIENT-8): when the store holds a snapshot of the list that still describes the stored catalogue,
+ * the list is read from it and the catalogue's stored state is applied to its `Y.Doc` after the open (in the next
+ * macrotask, or at once when the app reads `catalogue` or `typed`, writes, or connects). Until then the catalogue
+ * is not connected.
  */
 export const openWorkspace = async <M extends Fields = Record<never, never>>(
   options: OpenWorkspaceOptions<M>,
@@ -42,8 +55,22 @@ export const openWorkspace = async <M extends Fields = Record<never, never>>(
     rules: options.rules,
   }
   const connect = options.connect !== false
-  const index = await LocalIndex.load(config.store, config.id)
-  const catalogue = await openWorkspaceDoc(config, CATALOGUE_DOC, connect)
-  if (link && connect) void link.connect()
-  return new Workspace({ config, catalogue, index, connect })
+  // WS-CLIENT-8.1: the catalogue's load is kept back when a current snapshot of the list is stored with it.
+  const schema = schemaFingerprint(config.schema)
+  let snapshot: Array<CatalogueRecord<M>> | null = null
+  const view = deferFirstLoad(config.store, workspaceDocId(config.id, CATALOGUE_DOC), (stored) => {
+    snapshot = readListSnapshot(stored, schema) as Array<CatalogueRecord<M>> | null
+    return snapshot !== null
+  })
+  const [index, catalogue] = await Promise.all([
+    LocalIndex.load(config.store, config.id),
+    openWorkspaceDoc(config, CATALOGUE_DOC, false, view.store),
+  ])
+  const stored: StoredDoc | undefined = view.taken()
+  const deferred = stored && snapshot ? { stored, records: snapshot } : null
+  if (!deferred && connect) {
+    catalogue.connect()
+    void link?.connect()
+  }
+  return new Workspace({ config, catalogue, index, connect, deferred })
 }

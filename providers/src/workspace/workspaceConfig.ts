@@ -98,12 +98,14 @@ export interface WorkspaceConfig<M extends Fields> {
 /**
  * Opens document `d` of the workspace with its transports, as `openDoc` would. With a relay, a peer's change is not
  * forwarded to it (SYNC-3.6): the relay judges every write on this client's connection as this client's (WS-ACCESS,
- * RULES-4), so each writer sends its own.
+ * RULES-4), so each writer sends its own. `store`: the store the document is persisted in (default the workspace's;
+ * the catalogue's first load goes through a view of it, WS-CLIENT-8.1).
  */
 export const openWorkspaceDoc = async <M extends Fields>(
   config: WorkspaceConfig<M>,
   d: string,
   connect: boolean,
+  store: DocStore = config.store,
 ): Promise<WeftDoc> => {
   const room = `${config.id}/${d}`
   const relay = config.link ? config.link.transportFor(d) : config.relay ? config.relay(room) : undefined
@@ -116,7 +118,7 @@ export const openWorkspaceDoc = async <M extends Fields>(
   try {
     const doc = await openDoc({
       docId: room,
-      store: config.store,
+      store,
       ...(relay ? { relay, forward: 'not-to-authority' as const } : {}),
       ...(rules ? { rules } : {}),
       transports,
