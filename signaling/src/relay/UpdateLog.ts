@@ -4,8 +4,18 @@ import { stateVectorOfParts } from './stateVectorOfParts.js'
 
 /** How many answers to distinct state vectors are kept per document state. */
 const DIFF_CACHE_SIZE = 8
-/** Unmerged parts past which the log merges itself even without a reader. */
+/** Parts past which the log merges everything after its base even without a reader (a bound, rarely reached). */
 const MAX_PARTS = 256
+/**
+ * The merge fan-in: once the newest `MERGE_FAN` parts after the base are of one level, they are merged into one part
+ * of the next level (level 0: an update as appended). Each update takes part in a few small merges (about
+ * log₁₆ of the updates since the last full merge) instead of every 255 updates the whole tail being merged again,
+ * previous merges included, which made a long-lived room's appends cost more the longer it ran. Measured with
+ * `npm run bench -- updateLog` (docs/architecture.md, "Relay CPU per update", fifth pass).
+ */
+export const MERGE_FAN = 16
+/** The level of a part the fan-in rule never merges: the base, parts loaded or rebased, the bound's merge. */
+const UNLEVELLED = -1
 /**
  * A tail of at most this many updates and bytes since the last merge is served as it is (RELAY-2.3): joiners get
  * it as one sync update before the step 2 of the merged base, and the state vector is advanced through it, instead of
@@ -34,6 +44,10 @@ export type AnswerEncoder<M = Uint8Array> = (diff: Uint8Array, kind: 'step2' | '
  */
 export class UpdateLog<M = Uint8Array> {
   #partsHeld: Uint8Array[] = []
+  /** The level of each part (`#parts[i]`), see {@link MERGE_FAN}. */
+  #levels: number[] = []
+  /** Parts after the base, counted as held before the fan-in rule merged them (the small tail counts updates). */
+  #tailUpdates = 0
   /** Sum of the parts' bytes, kept with them: {@link UpdateLog.byteLength} is read on every update (RELAY-9.4). */
   #bytes = 0
   #stateVector: Uint8Array | null = null
@@ -57,12 +71,38 @@ export class UpdateLog<M = Uint8Array> {
     return this.#partsHeld
   }
 
-  /** Every replacement of the parts goes through here, so that their byte count stays exact. */
+  /**
+   * Every replacement of the parts goes through here, so that their byte count stays exact; the parts set here are
+   * unlevelled (the fan-in rule leaves them alone).
+   */
   set #parts(parts: Uint8Array[]) {
     let n = 0
     for (const p of parts) n += p.byteLength
     this.#partsHeld = parts
     this.#bytes = n
+    this.#levels = parts.map(() => UNLEVELLED)
+    this.#tailUpdates = Math.max(0, parts.length - 1)
+  }
+
+  /** Replaces the newest `count` parts by `part` of level `level` (the fan-in rule's merges). */
+  #replaceNewest(count: number, part: Uint8Array, level: number): void {
+    const parts = this.#partsHeld
+    for (let i = parts.length - count; i < parts.length; i++)
+      this.#bytes -= (parts[i] as Uint8Array).byteLength
+    parts.length -= count
+    this.#levels.length -= count
+    parts.push(part)
+    this.#levels.push(level)
+    this.#bytes += part.byteLength
+  }
+
+  /** Whether the `count` newest parts are all after the base and of level `level`. */
+  #newestOfLevel(count: number, level: number): boolean {
+    const levels = this.#levels
+    const n = levels.length
+    if (n - count < 1) return false
+    for (let i = n - count; i < n; i++) if (levels[i] !== level) return false
+    return true
   }
 
   /** Bytes held (sum of the unmerged parts). */
@@ -77,34 +117,63 @@ export class UpdateLog<M = Uint8Array> {
 
   /**
    * Takes an update that was validated (it decodes, SYNC-3.5), unless Yjs cannot merge it (RELAY-9.1): then the log
-   * is left as it was and `false` is returned, so the caller neither stores nor forwards it. The merge that bounds
-   * the number of parts is where a merge happens, and so where a refusal can.
+   * is left as it was and `false` is returned, so the caller neither stores nor forwards it. The merges that bound
+   * the number of parts ({@link MERGE_FAN}, then `MAX_PARTS`) are where a merge happens, and so where a refusal can:
+   * the update completing a group is merged with it before it is held.
    */
   append(update: Uint8Array): boolean {
-    // Bound the number of parts without re-merging the (large) base on every burst of small updates.
     if (this.#parts.length >= MAX_PARTS) {
+      // The bound: everything after the base merged with the update (parts loaded from the store are unlevelled).
       const [base, ...tail] = this.#parts
-      let merged = mergeOrNull([...tail, update])
-      if (merged === null) {
-        const tailMerged = mergeOrNull(tail)
-        // Never with validated updates: the tail itself does not merge. It is salvaged part by part (the parts Yjs
-        // refuses are dropped and counted), and the update judged on its own.
-        const rest = tailMerged ?? this.#salvage(tail)
-        merged = tailMerged === null ? mergeOrNull([rest, update]) : null
-        if (merged === null) {
-          this.#parts = [base as Uint8Array, rest]
-          this.#changed()
-          return false
-        }
-      }
+      const merged = this.#mergeTaking(tail, update)
+      if (merged === null) return false
       this.#parts = [base as Uint8Array, merged]
+    } else if (this.#newestOfLevel(MERGE_FAN - 1, 0)) {
+      // The update completes a group of level 0: merged with it before it is held, so that a refusal refuses it.
+      const held = this.#partsHeld.slice(this.#partsHeld.length - (MERGE_FAN - 1))
+      const merged = this.#mergeTaking(held, update)
+      if (merged === null) return false
+      this.#replaceNewest(MERGE_FAN - 1, merged, 1)
+      this.#mergeLevels()
     } else {
       this.#partsHeld.push(update)
+      this.#levels.push(0)
       this.#bytes += update.byteLength
     }
+    if (this.#partsHeld.length > 1) this.#tailUpdates++
     this.#sinceMark?.push(update)
     this.#changed()
     return true
+  }
+
+  /** Merges groups of {@link MERGE_FAN} parts of one level into the next level, as long as there are such groups. */
+  #mergeLevels(): void {
+    for (;;) {
+      const level = this.#levels[this.#levels.length - 1] ?? UNLEVELLED
+      if (level < 1 || !this.#newestOfLevel(MERGE_FAN, level)) return
+      const group = this.#partsHeld.slice(this.#partsHeld.length - MERGE_FAN)
+      // Each part merged once already; should Yjs still refuse the group, its bad parts are dropped (RELAY-9.1).
+      this.#replaceNewest(MERGE_FAN, mergeOrNull(group) ?? this.#salvage(group), level + 1)
+    }
+  }
+
+  /**
+   * `held` (parts the log took) merged with `update`, or `null` when Yjs refuses the update: then `held` is replaced
+   * by its merge (salvaged part by part should it not merge alone), the log counts a change, and the update is not
+   * taken (RELAY-9.1). The caller puts the merge where `held` was.
+   */
+  #mergeTaking(held: readonly Uint8Array[], update: Uint8Array): Uint8Array | null {
+    const merged = mergeOrNull([...held, update])
+    if (merged !== null) return merged
+    const heldMerged = mergeOrNull(held)
+    // Never with validated updates: `held` itself does not merge. It is salvaged part by part (the parts Yjs refuses
+    // are dropped and counted), and the update judged on its own.
+    const rest = heldMerged ?? this.#salvage(held)
+    const retried = heldMerged === null ? mergeOrNull([rest, update]) : null
+    if (retried !== null) return retried
+    this.#replaceNewest(held.length, rest, UNLEVELLED)
+    this.#changed()
+    return null
   }
 
   #changed(): void {
@@ -171,8 +240,8 @@ export class UpdateLog<M = Uint8Array> {
 
   /** Whether the parts after the first are few and small enough to be served as they are. */
   #smallTail(): boolean {
-    const tail = this.#parts.length - 1
-    if (tail < 1 || tail > SMALL_TAIL_PARTS) return false
+    const tail = this.#tailUpdates
+    if (this.#parts.length < 2 || tail > SMALL_TAIL_PARTS) return false
     let bytes = 0
     for (let i = 1; i < this.#parts.length; i++) bytes += (this.#parts[i] as Uint8Array).byteLength
     return bytes <= SMALL_TAIL_BYTES

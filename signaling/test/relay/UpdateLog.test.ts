@@ -147,13 +147,71 @@ describe('UpdateLog', () => {
           else if (o === 'answer') log.answer(Y.encodeStateVector(new Y.Doc()), encode)
           else if (o === 'mark') log.mark()
           else if (o === 'rebase') log.rebase([log.state()])
-          // Past 256 parts the log merges its tail on append.
+          // Every MERGE_FAN appends the log merges a group of parts; past 256 parts, its whole tail.
           else for (let i = 0; i < o && next < updates.length; i++) log.append(updates[next++] as Uint8Array)
           expect(log.byteLength).toBe(sum(log))
         }
       }),
       { numRuns: 30 },
     )
+  })
+
+  it('RELAY-2.3: whatever the merges, the state is byte-equal to Y.mergeUpdates of the base and every update taken', () => {
+    // Differential: the log's merge policy (groups of MERGE_FAN, levels, the bound) against one merge of everything,
+    // with readers (state, state vector, answers) and rebases at random points; the answer to a random state vector
+    // gives a peer exactly the reference document.
+    const updates = history(
+      Array.from(
+        { length: 600 },
+        (_, i) => [(i * 5) % 7, i * 11, i % 3, 'xy'] as [number, number, number, string],
+      ),
+      7,
+    )
+    const step = fc.oneof(
+      fc.constant('state' as const),
+      fc.constant('sv' as const),
+      fc.constant('rebase' as const),
+      fc.integer({ min: 1, max: 320 }),
+    )
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 8 }), fc.nat(), (steps, peerCut) => {
+        let next = 1
+        const log = new UpdateLog(updates.slice(0, 1))
+        for (const s of steps) {
+          if (s === 'state') log.state()
+          else if (s === 'sv') log.stateVector()
+          else if (s === 'rebase') log.rebase([Y.mergeUpdates(updates.slice(0, next))])
+          else
+            for (let i = 0; i < s && next < updates.length; i++)
+              expect(log.append(updates[next++] as Uint8Array)).toBe(true)
+        }
+        const taken = updates.slice(0, next)
+        const reference = Y.mergeUpdates(taken)
+        expect(Y.decodeStateVector(log.stateVector())).toEqual(svOf(reference))
+        const peer = new Y.Doc()
+        for (const u of taken.slice(0, peerCut % next)) Y.applyUpdate(peer, u)
+        apply(peer, log.answer(Y.encodeStateVector(peer), encode))
+        const expected = new Y.Doc()
+        Y.applyUpdate(expected, reference)
+        expect(Y.encodeStateAsUpdate(peer)).toEqual(Y.encodeStateAsUpdate(expected))
+        expect(log.state()).toEqual(reference)
+      }),
+      { numRuns: 25 },
+    )
+  })
+
+  it('RELAY-9.1: appends merge groups of 16 parts (MERGE_FAN), so a long run holds few parts, not up to 256', () => {
+    const updates = history(
+      Array.from({ length: 1200 }, (_, i) => [i % 4, i * 3, 0, 'z'] as [number, number, number, string]),
+      4,
+    )
+    const log = new UpdateLog(updates.slice(0, 1))
+    for (const u of updates.slice(1)) {
+      expect(log.append(u)).toBe(true)
+      // Levels 0, 1 and 2 (1,200 < 16³), at most 15 parts each, after the base (the former bound held up to 256).
+      expect(log.parts().length).toBeLessThanOrEqual(46)
+    }
+    expect(log.state()).toEqual(Y.mergeUpdates(updates))
   })
 
   it('a long tail is merged and answered with one step 2', () => {
