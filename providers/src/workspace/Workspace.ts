@@ -92,6 +92,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   #snapshot: Map<string, CatalogueRecord<M>> | null = null
   #applyTimer: ReturnType<typeof setTimeout> | null = null
   #applying = false
+  /** What waits for the kept-back catalogue to be applied. */
+  #applied: Array<() => void> = []
   readonly #snapshots: ListSnapshots<M>
 
   /** Use `openWorkspace`. */
@@ -207,14 +209,17 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
         }),
       )
     // WS-CLIENT-4.1: the catalogue syncs first; preloading starts after its first sync.
-    void this.#catalogue.whenSynced.then(() => {
-      if (this.#destroyed) return
-      this.#mark()
-      this.#catalogueSynced = true
-      this.#enqueueInitial()
-      this.#background.pump() // what was queued before (a link's changes caught up first) may run now
-      this.#updateStatus()
-    })
+    // Without any transport it is synced at once: with the catalogue kept back (WS-CLIENT-8.1), after its apply.
+    void this.#catalogue.whenSynced.then(() =>
+      this.#afterApply(() => {
+        if (this.#destroyed) return
+        this.#mark()
+        this.#catalogueSynced = true
+        this.#enqueueInitial()
+        this.#background.pump() // what was queued before (a link's changes caught up first) may run now
+        this.#updateStatus()
+      }),
+    )
     this.#purge()
     this.#updateStatus()
     if (this.#pendingApply) {
@@ -441,6 +446,13 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       this.#catalogue.connect()
       void this.#config.link?.connect()
     }
+    for (const run of this.#applied.splice(0)) run()
+  }
+
+  /** Runs `run` now, or once the kept-back catalogue is applied (WS-CLIENT-8.1). */
+  #afterApply(run: () => void): void {
+    if (this.#pendingApply) this.#applied.push(run)
+    else run()
   }
 
   #live(what: string): void {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as Y from 'yjs'
-import { DocPersistence, type DocStore, type Fields } from '@weft/core'
+import { DocPersistence, docId, type DocStore, type Fields } from '@weft/core'
 import { MemoryDocStore, MemoryNetwork } from '@weft/core/testing'
 import { openWorkspace, type Workspace, type WorkspaceEntry } from '../../src/index.js'
 import { LIST_SNAPSHOT_META } from '../../src/workspace/listSnapshot.js'
@@ -100,7 +100,13 @@ describe('warm open from the list snapshot (WS-CLIENT-8, issue #15)', () => {
     expect(changes).toEqual([]) // same items: no update event
     expect(listOf(again)).toEqual(expected)
     expect(again.typed.root.documents.get('d7')?.title).toBe('d7')
+    const clock = (await store.load(docId('team/.catalogue')))?.clock
     await again.destroy()
+    // The warm open wrote nothing to the catalogue (WS-CLIENT-1.6): its snapshot stays current.
+    expect((await store.load(docId('team/.catalogue')))?.clock).toBe(clock)
+    const third = await openWorkspace({ id: 'team', store, connect: false })
+    expect(third.catalogueLoaded).toBe(false)
+    await third.destroy()
   })
 
   it('WS-CLIENT-8.2: a catalogue update stored without its snapshot (a crash between them) is never hidden: the open applies the catalogue first', async () => {
