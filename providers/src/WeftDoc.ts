@@ -7,6 +7,7 @@ import {
   openDocument,
   requireYDoc,
   type DocHandle,
+  type DocHandleEvents,
   type DocPersistence,
   type EpochManager,
   type EpochPolicy,
@@ -128,6 +129,18 @@ export type WeftDocEvents = {
    */
   'epoch-available': (event: { readonly record: EpochRecord }) => void
   /**
+   * The relay (or, with no relay connected, a peer that checks the rules) rejected a local change under the room's
+   * rules and the document was rolled back (RULES-5.7): `ruleId`, `path`, `reason` say why (show "not allowed").
+   * The handle's `rejected` event as it is.
+   */
+  rejected: DocHandleEvents['rejected']
+  /**
+   * Only with `rules`: a peer's update (WebRTC, tabs, any path but the relay) broke the rules and was neither applied
+   * nor passed on (RULES-6.2): `ruleId`, `path`, `reason`, `seq`, where it came from (`transport`, `peer`) and whether
+   * the peer was told to roll back (`told`). The handle's `refused` event as it is.
+   */
+  refused: DocHandleEvents['refused']
+  /**
    * An asynchronous fault (store, transport, malformed peer data), or a connection refused for good (`auth-denied`
    * for a token refused or expired, `transport-failed` for another refusal; `cause` is the connection error). Never
    * thrown.
@@ -213,15 +226,21 @@ export class WeftDoc extends ObservableV2<WeftDocEvents> {
       this.emit('epoch-available', [{ record }])
       this.#update()
     }
+    const onRejected = (event: Parameters<DocHandleEvents['rejected']>[0]) => this.emit('rejected', [event])
+    const onPeerRefused = (event: Parameters<DocHandleEvents['refused']>[0]) => this.emit('refused', [event])
     handle.on('pending-changed', update)
     handle.on('error', onError)
     handle.on('epoch-changed', onEpoch)
     handle.on('epoch-available', onAvailable)
+    handle.on('rejected', onRejected)
+    handle.on('refused', onPeerRefused)
     this.#offs.push(() => {
       handle.off('pending-changed', update)
       handle.off('error', onError)
       handle.off('epoch-changed', onEpoch)
       handle.off('epoch-available', onAvailable)
+      handle.off('rejected', onRejected)
+      handle.off('refused', onPeerRefused)
     })
     this.#update()
   }
