@@ -12,7 +12,7 @@ const rawMove = (doc: Y.Doc, id: string, x: number) =>
 describe('DocHandle with rules (RULES-6.2)', () => {
   it('RULES-6.2: a peer’s refused update reaches the app as the handle’s `refused` event, the session’s payload as it is', async () => {
     const seed = seedBoard({ a: 'alice' }, ['b'])
-    const handle = await openDocument({ doc: seeded(seed), rules: { rules: lockRules } })
+    const handle = await openDocument({ docId: 'board', doc: seeded(seed), rules: { rules: lockRules } })
     const hostile = new SyncSession({ doc: seeded(seed) })
     const net = new MemoryNetwork()
     const [th, tm] = [net.transport('honest'), net.transport('mallory')]
