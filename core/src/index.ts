@@ -67,6 +67,8 @@ export {
   PURGE_SEEN_META_PREFIX,
   purgeSeenMetaKey,
   isPastRetention,
+  TombstoneSightings,
+  tombstoneSightingsKey,
   workspaceDocKeys,
   purgeWorkspaceDoc,
   type WorkspaceTombstone,

@@ -182,12 +182,7 @@ export const loadCataloguePurgeState = async (
 ): Promise<CataloguePurgeState> => {
   const stored = await store.load(workspaceDocId(workspace, CATALOGUE_DOC))
   if (!stored) return { tombstones: [], seen: new Map() }
-  const seen = new Map<string, number>()
-  for (const [key, value] of Object.entries(stored.meta)) {
-    if (!key.startsWith(PURGE_SEEN_META_PREFIX)) continue
-    const at = Number(value)
-    if (value.trim() !== '' && Number.isFinite(at)) seen.set(key.slice(PURGE_SEEN_META_PREFIX.length), at)
-  }
+  const seen = readSightings(stored.meta)
   const doc = new Y.Doc({ gc: false })
   try {
     applyStoredDoc(doc, stored, null)
@@ -208,11 +203,91 @@ export const loadCatalogueTombstones = async (
 ): Promise<WorkspaceTombstone[]> => [...(await loadCataloguePurgeState(store, workspace)).tombstones]
 
 /**
- * Whether a tombstone counted from `since` is past `retention` at `now` (WS-PURGE-1): its data is to go. A client
- * counts from the record's `deletedAt`; the relay from when it first saw the tombstone ({@link PURGE_SEEN_META_PREFIX}).
+ * Whether a tombstone is past `retention` at `now` (WS-PURGE-1, WS-PURGE-11): its data is to go. `firstSeen` is when
+ * this replica (a client or the relay) first saw the tombstone, on its own clock ({@link TombstoneSightings}), never
+ * the `deletedAt` a catalogue writer wrote. The rule is `now - max(deletedAt, firstSeen) >= retention` with
+ * `deletedAt` clamped to `firstSeen` (no tombstone was written after a replica saw it: a later `deletedAt` is a
+ * writer's clock running ahead, and counting from it would let a `deletedAt` of year 3000 postpone the purge for
+ * ever), which is `now - firstSeen >= retention`: a `deletedAt` of 1 (a 1970 clock, or forged) purges nothing sooner.
  */
-export const isPastRetention = (since: number, retention: number, now: number): boolean =>
-  now - since >= retention
+export const isPastRetention = (firstSeen: number, retention: number, now: number): boolean =>
+  now - firstSeen >= retention
+
+/** The first sightings recorded in a store key's meta (`purge-seen:<D>` entries holding a finite number). */
+const readSightings = (meta: Readonly<Record<string, string>>): Map<string, number> => {
+  const seen = new Map<string, number>()
+  for (const [key, value] of Object.entries(meta)) {
+    if (!key.startsWith(PURGE_SEEN_META_PREFIX)) continue
+    const at = Number(value)
+    if (value.trim() !== '' && Number.isFinite(at)) seen.set(key.slice(PURGE_SEEN_META_PREFIX.length), at)
+  }
+  return seen
+}
+
+/**
+ * The store key under which a client replica of workspace `workspace` records when it first saw each tombstone
+ * (WS-PURGE-11): `W/~purge` (`~` is never in a document id), meta `purge-seen:<D>` as the relay writes them in its
+ * catalogue's meta (WS-PURGE-1).
+ */
+export const tombstoneSightingsKey = (workspace: string): DocId => workspaceDocId(workspace, '~purge')
+
+/**
+ * When this replica first saw each tombstone (WS-PURGE-1, WS-PURGE-11), kept in the meta entries `purge-seen:<D>` of
+ * one store key (the relay: its catalogue `W/.catalogue`; a client: {@link tombstoneSightingsKey}) so that a restart
+ * neither resets nor shortens a retention. The one rule for every replica: a tombstone's retention counts from its
+ * first sighting ({@link isPastRetention}), recorded durably before anything relies on it.
+ */
+export class TombstoneSightings {
+  readonly #store: DocStore
+  readonly #key: DocId
+  readonly #seen: Map<string, number>
+
+  /** Sightings `seen` (as read from `key`'s meta) of `store`'s key `key`. */
+  constructor(store: DocStore, key: DocId, seen: ReadonlyMap<string, number> = new Map()) {
+    this.#store = store
+    this.#key = key
+    this.#seen = new Map(seen)
+  }
+
+  /** Reads the sightings recorded in the meta of `store`'s key `key` (none when it holds nothing). */
+  static async load(store: DocStore, key: DocId): Promise<TombstoneSightings> {
+    const stored = await store.load(key)
+    return new TombstoneSightings(store, key, readSightings(stored?.meta ?? {}))
+  }
+
+  /** When `doc`'s tombstone was first seen, or undefined when it was not recorded. */
+  get(doc: string): number | undefined {
+    return this.#seen.get(doc)
+  }
+
+  /**
+   * When `doc`'s tombstone was first seen: recorded as `now` (durably, before this resolves) when it was not yet.
+   * A recorded time later than `now` (this replica's clock was set back since) is recorded again as `now`, so a
+   * clock that once read the far future cannot postpone the purge for ever either.
+   */
+  async sight(doc: string, now: number): Promise<number> {
+    const at = this.#seen.get(doc)
+    if (at !== undefined && at <= now) return at
+    await this.#store.setMeta(this.#key, purgeSeenMetaKey(doc), String(now))
+    this.#seen.set(doc, now)
+    return now
+  }
+
+  /**
+   * Records the tombstones of `docs` ({@link sight}) and forgets every other recorded one (a document no longer
+   * deleted: a later deletion counts afresh). Resolves with each document's first sighting.
+   */
+  async reconcile(docs: Iterable<string>, now: number): Promise<Map<string, number>> {
+    const first = new Map<string, number>()
+    for (const doc of docs) first.set(doc, await this.sight(doc, now))
+    for (const doc of [...this.#seen.keys()])
+      if (!first.has(doc)) {
+        await this.#store.setMeta(this.#key, purgeSeenMetaKey(doc), null)
+        this.#seen.delete(doc)
+      }
+    return first
+  }
+}
 
 /**
  * Every key a store holds for document `doc` of workspace `workspace`, among `ids` (a store's `list()`): `W/D` itself

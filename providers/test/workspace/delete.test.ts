@@ -74,14 +74,16 @@ describe('workspace delete', () => {
     await a.ws.purge()
     expect(await stored(a.store)).toEqual([])
     expect(a.ws.list.deleted[0]).toMatchObject({ id: 'd', local: false })
-    // b was offline when d was deleted: the tombstone arrives with the catalogue and b purges at once.
+    // b was offline when d was deleted: the tombstone arrives with the catalogue; b's retention counts from then,
+    // its first sighting, never from the deletedAt a writer wrote (WS-PURGE-11).
     b.ws.connect()
     await settle(net)
     await b.ws.flushed()
     expect(b.ws.list.deleted.map((e) => e.id)).toEqual(['d'])
-    expect(await stored(b.store)).toEqual([])
-    // A replica opened later, with an old copy, purges when it opens.
+    expect(await stored(b.store)).toEqual(['team/d'])
+    // A replica opened later on that store, with the old copy, purges when it opens once that retention passed.
     await b.ws.destroy()
+    tick(7 * DAY)
     const c = await replica('c', b.store)
     await c.ws.flushed()
     expect(await stored(b.store)).toEqual([])

@@ -6,9 +6,9 @@ import {
   isPastRetention,
   isWorkspaceIndexed,
   loadCataloguePurgeState,
-  purgeSeenMetaKey,
   purgeWorkspaceDoc,
   splitWorkspaceDoc,
+  TombstoneSightings,
   workspaceDocId,
   workspaceDocKeys,
   type DocStore,
@@ -309,20 +309,12 @@ export class WorkspacePurger {
   async #read(workspace: string, seq: number): Promise<void> {
     const { store } = this.#opts
     const { tombstones, seen } = await loadCataloguePurgeState(store, workspace)
-    const catalogue = workspaceDocId(workspace, CATALOGUE_DOC)
-    const first = new Map<string, number>()
-    for (const { doc } of tombstones) {
-      let at = seen.get(doc)
-      if (at === undefined) {
-        at = this.#now()
-        await store.setMeta(catalogue, purgeSeenMetaKey(doc), String(at))
-      }
-      first.set(doc, at)
-    }
-    // Undeleted within the retention: a later deletion counts afresh.
-    for (const doc of seen.keys()) {
-      if (!first.has(doc)) await store.setMeta(catalogue, purgeSeenMetaKey(doc), null)
-    }
+    // The one rule of every replica (WS-PURGE-11); undeleted within the retention: a later deletion counts afresh.
+    const sightings = new TombstoneSightings(store, workspaceDocId(workspace, CATALOGUE_DOC), seen)
+    const first = await sightings.reconcile(
+      tombstones.map((t) => t.doc),
+      this.#now(),
+    )
     const before = this.#known.get(workspace)
     // A document found clean stays so while nothing was stored in the workspace since.
     const clean = new Set(before && before.seq === seq && seq >= 0 ? before.clean : [])
