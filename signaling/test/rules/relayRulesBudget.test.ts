@@ -1,0 +1,139 @@
+/**
+ * RULES-4.9: a writer looping on refusals in a large ruled room cannot stall the relay: the rebuilds its refusals cause
+ * are charged to it under a budget, the spoiled room's updates wait (never refused), other rooms keep being served.
+ */
+import { performance } from 'node:perf_hooks'
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { decodeMessage, encodeSyncUpdate } from '@weft/core/protocol'
+import type { MemoryRelayClient } from '../../src/relay/MemoryRelaySocket.js'
+import { nextOf } from '../relay/unit/memoryRelay.js'
+import { Writer, startRuledRelay } from './relayRules.js'
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn()
+})
+
+/** Records in the large ruled room: its view's rebuild takes 50-300 ms here (the guide measures 10,000). */
+const RECORDS = 1000
+/** Refused updates the hostile writer sends, each after the `rejected` answer to the one before. */
+const REFUSALS = 4
+
+/** A shape by a fresh client id (so never `depends-on-rejected`): `x` out of 0..100 breaks the rules. */
+const freshShape = (id: string, x: number, author: string): Uint8Array => {
+  const doc = new Y.Doc()
+  writeShape(doc, id, x, author)
+  return Y.encodeStateAsUpdate(doc)
+}
+
+const writeShape = (doc: Y.Doc, id: string, x: number, author: string): void => {
+  const record = new Y.Map<unknown>()
+  doc.getMap('shapes').set(id, record)
+  record.set('name', id)
+  record.set('x', x)
+  record.set('author', author)
+  record.set('label', new Y.Text())
+}
+
+/** A ruled relay whose room `board-big` holds {@link RECORDS} shapes. */
+const largeRuledRoom = async () => {
+  const r = startRuledRelay()
+  cleanups.push(r.close)
+  const seeder = new Writer(r.connect('board-big', 'seeder'))
+  await seeder.synced()
+  const doc = new Y.Doc()
+  for (let i = 0; i < RECORDS; i++) writeShape(doc, `s${i}`, i % 100, 'seeder')
+  seeder.send(Y.encodeStateAsUpdate(doc))
+  await nextOf(seeder.client, 'ack')
+  return r
+}
+
+/** Two stock clients of an unruled room: `ping()` sends an edit from one and resolves when the other has it. */
+const unruledRoom = async (r: ReturnType<typeof startRuledRelay>) => {
+  const a = new Writer(r.connect('plain-1', 'alice'), { stock: true })
+  const b = new Writer(r.connect('plain-1', 'bob'), { stock: true })
+  await Promise.all([a.synced(), b.synced()])
+  const text = a.doc.getText('t')
+  let n = 0
+  const ping = async (): Promise<number> => {
+    const start = performance.now()
+    // The edit arrives in a later turn of the event loop, as over a socket.
+    await turn()
+    const arrived = nextOf(b.client, 'sync-update')
+    const sv = Y.encodeStateVector(a.doc)
+    text.insert(0, String(n++ % 10))
+    a.client.send(encodeSyncUpdate(Y.encodeStateAsUpdate(a.doc, sv), null))
+    await arrived
+    return performance.now() - start
+  }
+  return { ping }
+}
+
+/** The hostile writer's loop: a refused update, the `rejected` answer, `rolled-back`, the next refused update. */
+const refusalLoop = async (client: MemoryRelayClient, writer: Writer, count: number): Promise<string[]> => {
+  const rules: string[] = []
+  for (let i = 0; i < count; i++) {
+    const answer = nextOf(client, 'rejected')
+    writer.send(freshShape(`bad${i}`, 1000, 'mallory'))
+    rules.push((await answer).ruleId)
+    writer.rolledBack()
+    await turn()
+  }
+  return rules
+}
+
+/** Resolves in the event loop's next turn (what a socket's next message waits for). */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** Resolves once the relay acknowledged `seq` (acks are cumulative). */
+const acked = async (client: MemoryRelayClient, seq: number): Promise<void> => {
+  for (;;) if ((await nextOf(client, 'ack')).seq >= seq) return
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+
+describe('refusals cannot stall the relay (RULES-4.9)', () => {
+  it('RULES-4.9: while a writer loops on refusals in a large ruled room, an unruled room keeps its round trips', async () => {
+    const r = await largeRuledRoom()
+    const plain = await unruledRoom(r)
+    // Baseline: round trips with nothing else going on (after a warm-up).
+    for (let i = 0; i < 200; i++) await plain.ping()
+    const baseline: number[] = []
+    for (let i = 0; i < 300; i++) baseline.push(await plain.ping())
+
+    const mallory = new Writer(r.connect('board-big', 'mallory'))
+    await mallory.synced()
+    let attacking = true
+    const attack = refusalLoop(mallory.client, mallory, REFUSALS).finally(() => (attacking = false))
+    const during: number[] = []
+    while (attacking) during.push(await plain.ping())
+    expect(await attack).toEqual(Array(REFUSALS).fill('shapes.x.max'))
+    // The unruled room was served all along: on average its round trips took at most a few times the baseline
+    // (the rebuilds may take at most a fifth of the time of one writer; without the budget each round trip waits
+    // for one whole rebuild, hundreds of times the baseline).
+    expect(mean(during)).toBeLessThan(5 * mean(baseline))
+  }, 60_000)
+
+  it('RULES-4.9 RULES-5.4: an honest writer in the spoiled room waits, is never refused for the budget, and converges', async () => {
+    const r = await largeRuledRoom()
+    const mallory = new Writer(r.connect('board-big', 'mallory'))
+    const carol = new Writer(r.connect('board-big', 'carol'))
+    await Promise.all([mallory.synced(), carol.synced()])
+    // Two refusals in a row: the second's rebuild is charged to mallory, so the room waits after it.
+    expect(await refusalLoop(mallory.client, mallory, 2)).toEqual(['shapes.x.max', 'shapes.x.max'])
+    // Carol's valid updates arrive while the room waits for mallory's budget: they are checked after the rebuild,
+    // in order, and acknowledged once stored.
+    const forwarded = mallory.client.received.length
+    const seqs = [
+      carol.write((shapes) => shapes.insert({ name: 'c1', x: 1, author: 'carol' }, { id: 'c1' })),
+      carol.write((shapes) => shapes.update('c1', { x: 2 })),
+    ]
+    // They wait: not forwarded yet (an accepted update is forwarded as the room takes it).
+    expect(mallory.client.received.length).toBe(forwarded)
+    await acked(carol.client, seqs[1] as number)
+    expect(carol.client.received.filter((m) => decodeMessage(m).type === 'rejected')).toEqual([])
+    const stored = (await r.stored('board-big')).getMap('shapes').get('c1') as Y.Map<unknown>
+    expect(stored.get('x')).toBe(2)
+  }, 60_000)
+})
