@@ -51,18 +51,29 @@ export class LocalIndex {
   static async load(store: DocStore, workspace: string): Promise<LocalIndex> {
     const index = new LocalIndex(store, workspace)
     const [stored, ids] = await Promise.all([store.load(docId(index.#key)), store.list()])
-    const meta = stored?.meta ?? {}
+    // The recorded fields first (one entry per field recorded, usually far fewer than the stored documents), then
+    // every stored document of the workspace: no lookup per document and field (issue #15, warm open).
+    const recorded = new Map<string, { bytes: number; lastOpened: number; pending: number }>()
+    for (const [key, value] of Object.entries(stored?.meta ?? {})) {
+      const field = key.slice(0, 2)
+      if (field !== 'b:' && field !== 'o:' && field !== 'p:') continue
+      const d = key.slice(2)
+      let info = recorded.get(d)
+      if (!info) recorded.set(d, (info = { bytes: -1, lastOpened: 0, pending: 0 }))
+      if (field === 'b:') info.bytes = parseCount(value)
+      else if (field === 'o:') info.lastOpened = parseCount(value)
+      else info.pending = parseCount(value)
+    }
+    const none: LocalDocInfo = { bytes: -1, lastOpened: 0, pending: 0 }
+    const prefix = index.#prefix
+    const docs = index.#docs
     for (const id of ids) {
-      if (!id.startsWith(index.#prefix)) continue
-      const d = id.slice(index.#prefix.length)
+      if (!id.startsWith(prefix)) continue
+      const d = id.slice(prefix.length)
       if (d === CATALOGUE_DOC || d.includes('~')) continue
-      const pending = parseCount(meta[`p:${d}`])
-      index.#docs.set(d, {
-        bytes: meta[`b:${d}`] === undefined ? -1 : parseCount(meta[`b:${d}`]),
-        lastOpened: parseCount(meta[`o:${d}`]),
-        pending,
-      })
-      index.#pending += pending
+      const info = recorded.get(d)
+      docs.set(d, info ?? none)
+      if (info) index.#pending += info.pending
     }
     return index
   }
