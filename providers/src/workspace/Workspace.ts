@@ -4,6 +4,10 @@ import {
   WeftError,
   WeftErrorCode,
   CATALOGUE_DOC,
+  CloseCode,
+  TombstoneSightings,
+  isPastRetention,
+  tombstoneSightingsKey,
   applyStoredDoc,
   openTyped,
   workspaceDocId,
@@ -84,6 +88,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   #evicting: Promise<void> | null = null
   #evictAgain = false
   #purging: Promise<void> = Promise.resolve()
+  /** When this replica first saw each tombstone (WS-PURGE-11), read at the first purge. */
+  #sightings: Promise<TombstoneSightings> | null = null
+  /** Documents the relay refused for good (`Forbidden`: past its retention, or no access), kept after unloading. */
+  readonly #gone = new Set<string>()
   /**
    * WS-CLIENT-8: the catalogue's stored state, kept back at a warm open until the catalogue is needed, and the
    * list's records (from the stored snapshot) meanwhile. Both null once applied.
@@ -477,8 +485,9 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     const update = () => this.#updateStatus()
     doc.on('status', update)
     doc.on('error', ({ error }) => this.emit('error', [{ error }]))
-    doc.on('connection-error', ({ willRetry }) => {
+    doc.on('connection-error', ({ willRetry, code }) => {
       if (!willRetry) this.#refused.add(d)
+      if (!willRetry && code === CloseCode.Forbidden) this.#gone.add(d)
     })
     let touched = 0
     const onPending = () => {
@@ -699,14 +708,26 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   /** Purges the documents `ids` (default: every record) whose tombstone is past the retention period. */
   #purge(ids?: readonly string[]): void {
     if (this.#destroyed) return
+    const seenAt = this.#config.now() // a tombstone is seen when its change arrives (WS-PURGE-11)
     this.#purging = this.#purging
       .then(async () => {
         const now = this.#config.now()
         const records = ids ? ids.map((id) => this.#record(id)) : this.#records()
         for (const e of records) {
           if (this.#destroyed) return
-          if (!e?.deleted || now - e.deletedAt < this.#config.retention || !this.#index.has(e.id)) continue
-          if (this.#slots.isBusy(e.id)) continue
+          if (!e?.deleted) continue
+          // WS-PURGE-11: the retention counts from this replica's first sighting of the tombstone, never from the
+          // deletedAt a catalogue writer wrote; a deleted document the relay refused for good goes at once.
+          this.#sightings ??= TombstoneSightings.load(
+            this.#config.store,
+            tombstoneSightingsKey(this.id),
+          ).catch((err: unknown) => {
+            this.#sightings = null
+            throw err
+          })
+          const firstSeen = await (await this.#sightings).sight(e.id, seenAt)
+          if (!this.#gone.has(e.id) && !isPastRetention(firstSeen, this.#config.retention, now)) continue
+          if (!this.#index.has(e.id) || this.#slots.isBusy(e.id)) continue
           await this.#remove(e.id, true)
         }
       })
