@@ -6,8 +6,14 @@ import * as Y from 'yjs'
 import { openTyped } from '@weft/core'
 import { demoSchemaV1, SHAPE_KINDS } from '../../demo/src/board/boardSchema.js'
 
-/** The demo document's typed view (schema v1). */
-export const typedBoard = (doc: Y.Doc) => openTyped(doc, demoSchemaV1)
+const typed = new WeakMap<Y.Doc, ReturnType<typeof openTyped<typeof demoSchemaV1>>>()
+
+/** The demo document's typed view (schema v1), one per document. */
+export const typedBoard = (doc: Y.Doc) => {
+  let t = typed.get(doc)
+  if (!t) typed.set(doc, (t = openTyped(doc, demoSchemaV1)))
+  return t
+}
 
 /** The colours shapes are recoloured with. */
 export const COLOURS = ['#ffd54f', '#ef9a9a', '#90caf9', '#a5d6a7', '#ce93d8'] as const

@@ -48,6 +48,8 @@ const loadRoom = async (relay: RulesRelay, room: string, i: number): Promise<Ben
  * of a relay pays one-time costs, code compiled and caches filled); the clients stay until measured.
  */
 export const memoryPerRoom = async (relay: RulesRelay, rooms: number): Promise<MemoryResult> => {
+  // Each y-websocket provider listens to the process's `exit`: one per room stays open here.
+  process.setMaxListeners(Math.max(process.getMaxListeners(), rooms + 20))
   const writers: BenchClient[] = [await loadRoom(relay, memoryRoom(0), 0)]
   try {
     const before = await relay.memory()
