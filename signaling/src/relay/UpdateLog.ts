@@ -4,16 +4,23 @@ import { stateVectorOfParts } from './stateVectorOfParts.js'
 
 /** How many answers to distinct state vectors are kept per document state. */
 const DIFF_CACHE_SIZE = 8
-/** Parts past which the log merges everything after its base even without a reader (a bound, rarely reached). */
-const MAX_PARTS = 256
 /**
- * The merge fan-in: once the newest `MERGE_FAN` parts after the base are of one level, they are merged into one part
- * of the next level (level 0: an update as appended). Each update takes part in a few small merges (about
- * log₁₆ of the updates since the last full merge) instead of every 255 updates the whole tail being merged again,
- * previous merges included, which made a long-lived room's appends cost more the longer it ran. Measured with
- * `npm run bench -- updateLog` (docs/architecture.md, "Relay CPU per update", fifth pass).
+ * Parts past which the log merges everything after its base even without a reader: a bound for parts the levels
+ * below do not cover (a log loaded with more stored parts than this).
  */
-export const MERGE_FAN = 16
+const MAX_PARTS = 512
+/**
+ * Merging without a reader (no joiner, no compaction: a room's steady editing). Appended updates are held as they
+ * are until `FIRST_MERGE` of them are held after the base; the update that completes the group is merged with them
+ * (in batches of `MERGE_FAN`: `Y.mergeUpdates` is superlinear in its inputs) into one part of level 1, and
+ * `MERGE_FAN` parts of one level into one of the next. The first merge comes when it always came (the 257th part), but
+ * an earlier merge is not merged again with every later group: the policy before merged everything after the base,
+ * earlier merges included, every 255 updates, so an append cost more the longer a room ran without a reader
+ * (`npm run bench -- updateLog`; docs/architecture.md, "Relay CPU per update", fifth pass).
+ */
+const FIRST_MERGE = 256
+/** The fan-in of merges past the first level, and the batch size of the first merge. */
+const MERGE_FAN = 16
 /** The level of a part the fan-in rule never merges: the base, parts loaded or rebased, the bound's merge. */
 const UNLEVELLED = -1
 /**
@@ -25,9 +32,9 @@ const SMALL_TAIL_PARTS = 16
 const SMALL_TAIL_BYTES = 64 * 1024
 
 /** The updates merged (in batches), or `null` when Yjs refuses to merge them. */
-const mergeOrNull = (parts: readonly Uint8Array[]): Uint8Array | null => {
+const mergeOrNull = (parts: readonly Uint8Array[], batchSize?: number): Uint8Array | null => {
   try {
-    return mergeUpdatesBatched(parts)
+    return mergeUpdatesBatched(parts, batchSize)
   } catch {
     return null
   }
@@ -44,7 +51,7 @@ export type AnswerEncoder<M = Uint8Array> = (diff: Uint8Array, kind: 'step2' | '
  */
 export class UpdateLog<M = Uint8Array> {
   #partsHeld: Uint8Array[] = []
-  /** The level of each part (`#parts[i]`), see {@link MERGE_FAN}. */
+  /** The level of each part (`#parts[i]`), see `FIRST_MERGE`. */
   #levels: number[] = []
   /** Parts after the base, counted as held before the fan-in rule merged them (the small tail counts updates). */
   #tailUpdates = 0
@@ -118,7 +125,7 @@ export class UpdateLog<M = Uint8Array> {
   /**
    * Takes an update that was validated (it decodes, SYNC-3.5), unless Yjs cannot merge it (RELAY-9.1): then the log
    * is left as it was and `false` is returned, so the caller neither stores nor forwards it. The merges that bound
-   * the number of parts ({@link MERGE_FAN}, then `MAX_PARTS`) are where a merge happens, and so where a refusal can:
+   * the number of parts (`FIRST_MERGE`, `MERGE_FAN`, then `MAX_PARTS`) are where a merge happens, and so where a refusal can:
    * the update completing a group is merged with it before it is held.
    */
   append(update: Uint8Array): boolean {
@@ -128,12 +135,12 @@ export class UpdateLog<M = Uint8Array> {
       const merged = this.#mergeTaking(tail, update)
       if (merged === null) return false
       this.#parts = [base as Uint8Array, merged]
-    } else if (this.#newestOfLevel(MERGE_FAN - 1, 0)) {
-      // The update completes a group of level 0: merged with it before it is held, so that a refusal refuses it.
-      const held = this.#partsHeld.slice(this.#partsHeld.length - (MERGE_FAN - 1))
+    } else if (this.#newestOfLevel(FIRST_MERGE - 1, 0)) {
+      // The update completes the first group: merged with it before it is held, so that a refusal refuses it.
+      const held = this.#partsHeld.slice(this.#partsHeld.length - (FIRST_MERGE - 1))
       const merged = this.#mergeTaking(held, update)
       if (merged === null) return false
-      this.#replaceNewest(MERGE_FAN - 1, merged, 1)
+      this.#replaceNewest(FIRST_MERGE - 1, merged, 1)
       this.#mergeLevels()
     } else {
       this.#partsHeld.push(update)
@@ -146,7 +153,7 @@ export class UpdateLog<M = Uint8Array> {
     return true
   }
 
-  /** Merges groups of {@link MERGE_FAN} parts of one level into the next level, as long as there are such groups. */
+  /** Merges groups of `MERGE_FAN` parts of one level (1 or more) into one of the next, while there are any. */
   #mergeLevels(): void {
     for (;;) {
       const level = this.#levels[this.#levels.length - 1] ?? UNLEVELLED
@@ -163,9 +170,9 @@ export class UpdateLog<M = Uint8Array> {
    * taken (RELAY-9.1). The caller puts the merge where `held` was.
    */
   #mergeTaking(held: readonly Uint8Array[], update: Uint8Array): Uint8Array | null {
-    const merged = mergeOrNull([...held, update])
+    const merged = mergeOrNull([...held, update], MERGE_FAN)
     if (merged !== null) return merged
-    const heldMerged = mergeOrNull(held)
+    const heldMerged = mergeOrNull(held, MERGE_FAN)
     // Never with validated updates: `held` itself does not merge. It is salvaged part by part (the parts Yjs refuses
     // are dropped and counted), and the update judged on its own.
     const rest = heldMerged ?? this.#salvage(held)

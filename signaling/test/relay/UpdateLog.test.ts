@@ -147,7 +147,7 @@ describe('UpdateLog', () => {
           else if (o === 'answer') log.answer(Y.encodeStateVector(new Y.Doc()), encode)
           else if (o === 'mark') log.mark()
           else if (o === 'rebase') log.rebase([log.state()])
-          // Every MERGE_FAN appends the log merges a group of parts; past 256 parts, its whole tail.
+          // Every 256 appends the log merges them into one part (and 16 of those into one).
           else for (let i = 0; i < o && next < updates.length; i++) log.append(updates[next++] as Uint8Array)
           expect(log.byteLength).toBe(sum(log))
         }
@@ -157,7 +157,7 @@ describe('UpdateLog', () => {
   })
 
   it('RELAY-2.3: whatever the merges, the state is byte-equal to Y.mergeUpdates of the base and every update taken', () => {
-    // Differential: the log's merge policy (groups of MERGE_FAN, levels, the bound) against one merge of everything,
+    // Differential: the log's merge policy (groups of 256 updates, then of 16 merges, the bound) against one merge,
     // with readers (state, state vector, answers) and rebases at random points; the answer to a random state vector
     // gives a peer exactly the reference document.
     const updates = history(
@@ -200,17 +200,34 @@ describe('UpdateLog', () => {
     )
   })
 
-  it('RELAY-9.1: appends merge groups of 16 parts (MERGE_FAN), so a long run holds few parts, not up to 256', () => {
+  it('RELAY-9.1: a merge of 256 updates is not merged again with the next 256, only once 16 such merges are held', () => {
     const updates = history(
-      Array.from({ length: 1200 }, (_, i) => [i % 4, i * 3, 0, 'z'] as [number, number, number, string]),
+      Array.from(
+        { length: 1 + 16 * 256 },
+        (_, i) => [i % 4, i * 3, 0, 'z'] as [number, number, number, string],
+      ),
       4,
     )
     const log = new UpdateLog(updates.slice(0, 1))
-    for (const u of updates.slice(1)) {
-      expect(log.append(u)).toBe(true)
-      // Levels 0, 1 and 2 (1,200 < 16³), at most 15 parts each, after the base (the former bound held up to 256).
-      expect(log.parts().length).toBeLessThanOrEqual(46)
+    let next = 1
+    const append = (n: number) => {
+      for (let i = 0; i < n; i++) expect(log.append(updates[next++] as Uint8Array)).toBe(true)
     }
+    append(255)
+    expect(log.parts()).toHaveLength(256) // held as they are, as before
+    append(1) // the 257th part: merged with the 255 before it, as before
+    const first = log.parts()[1]
+    expect(log.parts()).toHaveLength(2)
+    expect(first).toEqual(Y.mergeUpdates(updates.slice(1, 257)))
+    append(256)
+    // The base, then two merges of 256 (the former policy merged the first again: one merge of 512).
+    expect(log.parts()).toHaveLength(3)
+    expect(log.parts()[1]).toBe(first)
+    append(13 * 256)
+    expect(log.parts()).toHaveLength(16)
+    expect(log.parts()[1]).toBe(first)
+    append(256)
+    expect(log.parts()).toHaveLength(2) // 16 merges of 256 merged into one
     expect(log.state()).toEqual(Y.mergeUpdates(updates))
   })
 
