@@ -518,6 +518,19 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     return this.#peerRules === null || this.#peerRules.trusts(transport, peer)
   }
 
+  /**
+   * RULES-6.11: whether a `rejected` message of this path is taken (a rollback). With `rules` and an authority path
+   * open, only the authority's: the authority decides what stays (RULES-6.5; an honest peer does not tell then), and
+   * a rollback's restore would undo at the relay a change it accepted. Not taken, it is answered `rolled-back` (the
+   * peer's fence lifts, RULES-6.3) and nothing else happens.
+   */
+  #takesRejection(path: SessionPath): boolean {
+    const rules = this.#peerRules
+    if (rules === null || rules.trusts(path.transport, path.peer)) return true
+    for (const p of this.#paths) if (p.open && rules.trusts(p.transport, p.peer)) return false
+    return true
+  }
+
   /** Stops asking for `epoch` (see {@link requestEpoch}); peers that open a path later are not asked. */
   stopRequestingEpoch(epoch: string): void {
     this.#wanted.delete(epoch)
@@ -579,7 +592,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         // A session has no read-only paths, and keeps a stock peer of another epoch without closing it.
         refuse: () => undefined,
         failed: (error) => this.emit('error', [{ error, transport, peer }]),
-        rejected: (rejection) => this.#rolledBack(path, rejection),
+        rejected: (rejection) =>
+          this.#takesRejection(path)
+            ? this.#rolledBack(path, rejection)
+            : path.send(encodeRolledBack(this.#doc.clientID)),
         progress: (received, total) => this.emit('progress', [{ transport, peer, received, total }]),
       },
       { greets: true, writable: true },
