@@ -42,12 +42,12 @@ const open = async (transports: BroadcastChannelTransport[], ruled: boolean, wit
 describe('peer rules over BroadcastChannelTransport (RULES-6)', () => {
   it('RULES-6.2: a hostile tab’s move of a locked shape is refused by the checking tab, never reaches the tab behind it; the honest tabs converge', async () => {
     run++
-    // hostile —(channel a)— honest, checking —(channel b)— third tab (no rules of its own): the third tab hears the
-    // hostile one only through the checking tab.
+    // hostile —(channel a)— honest, checking —(channel b)— third tab, checking too: the third tab hears the hostile
+    // one only through the first, and never refuses anything (nothing of the hostile change reaches it).
     const toHostile = tab('a')
     const toThird = tab('b')
     const honest = await open([toHostile, toThird], true)
-    const third = await open([tab('b')], false)
+    const third = await open([tab('b')], true)
     const hostileTransport = tab('a')
     const hostile = new SyncSession({ doc: seeded() })
     hostile.addTransport(hostileTransport)
