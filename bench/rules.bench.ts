@@ -15,7 +15,8 @@
  *    the time until its `rejected` event and until the document holds the old value again, against an accepted move's
  *    round trip (until acknowledged) on the same connection, alternated (bench/rules/writer.ts).
  * 4. The relay's CPU for one refusal on a board of 10,000 shapes (the view rebuilt from the room's whole state)
- *    against one accepted update on the same room.
+ *    against one accepted update on the same room; and that accepted update's CPU against the same on a relay
+ *    without rules (the same board in its store).
  * `--scale` (0, 1] shrinks every count for a quick run; the figures in docs/guides/rules.md are at scale 1.
  */
 import type { Row } from './lib.js'
@@ -149,10 +150,11 @@ const cpuRows = async (sizes: ReturnType<typeof sizesOf>, bench: string): Promis
 
 /** Phases 3 and 4: the writer's rollback, and a refusal's relay CPU on a large room. */
 const writerRows = async (sizes: ReturnType<typeof sizesOf>, bench: string): Promise<Row[]> => {
+  const big = boardUpdate(sizes.bigShapes)
   const dir = await seedRelayDir(
     new Map([
       ['rollback', boardUpdate(20)],
-      ['big', boardUpdate(sizes.bigShapes)],
+      ['big', big],
     ]),
   )
   const relay = await startRulesRelay(dir, true)
@@ -195,16 +197,37 @@ const writerRows = async (sizes: ReturnType<typeof sizesOf>, bench: string): Pro
     ]
     const cost = await refusalCost(relay, 'big', sizes.refusalRounds, sizes.acceptedBatch)
     log(
-      `refusal cost | ${sizes.bigShapes + 1} shapes (${kib(cost.docBytes)} of state): first check (view built) ${cost.firstCheckMs.toFixed(0)} ms; per accepted update ${list(cost.acceptedMs)} ms; per refusal ${list(cost.refusalMs, 0)} ms (relay CPU, 10 ms resolution)`,
+      `refusal cost | ${relay.name}, ${sizes.bigShapes + 1} shapes (${kib(cost.docBytes)} of state): first check (view built) ${cost.firstCheckMs.toFixed(0)} ms; per accepted update ${list(cost.acceptedMs)} ms; per refusal ${list(cost.refusalMs, 0)} ms (relay CPU, 10 ms resolution)`,
     )
-    rows.push({
-      bench: `${bench}, a board of ${sizes.bigShapes + 1} shapes (${kib(cost.docBytes)}), median of ${sizes.refusalRounds} rounds`,
-      metric: 'relay CPU for one refused update (check, rollback restore, view rebuild)',
-      value: median(cost.refusalMs),
-      baseline: median(cost.acceptedMs),
-      baselineName: `one accepted update (mean of ${sizes.acceptedBatch})`,
-      unit: 'ms',
-    })
+    const plain = await startRulesRelay(await seedRelayDir(new Map([['big', big]])), false)
+    let plainCost: Awaited<ReturnType<typeof refusalCost>>
+    try {
+      plainCost = await refusalCost(plain, 'big', sizes.refusalRounds, sizes.acceptedBatch, false)
+    } finally {
+      await plain.stop()
+    }
+    log(
+      `refusal cost | ${plain.name}, the same board: first update ${plainCost.firstCheckMs.toFixed(0)} ms; per accepted update ${list(plainCost.acceptedMs)} ms`,
+    )
+    const bigBench = `${bench}, a board of ${sizes.bigShapes + 1} shapes (${kib(cost.docBytes)}), median of ${sizes.refusalRounds} rounds`
+    rows.push(
+      {
+        bench: bigBench,
+        metric: 'relay CPU for one refused update (check, rollback restore, view rebuild)',
+        value: median(cost.refusalMs),
+        baseline: median(cost.acceptedMs),
+        baselineName: `one accepted update (mean of ${sizes.acceptedBatch})`,
+        unit: 'ms',
+      },
+      {
+        bench: bigBench,
+        metric: 'relay CPU per accepted update (one writer, each acknowledged before the next)',
+        value: median(cost.acceptedMs),
+        baseline: median(plainCost.acceptedMs),
+        baselineName: 'rules off',
+        unit: 'ms',
+      },
+    )
     return rows
   } finally {
     await relay.stop()

@@ -166,13 +166,14 @@ export interface RefusalCostResult {
 
 /**
  * On `room` (a large board already in the relay's store): the first accepted update, then `rounds` times a batch of
- * `batch` accepted updates and one refused update, the relay's CPU read around each.
+ * `batch` accepted updates and (if `refusals`: on a ruled relay) one refused update, the relay's CPU read around each.
  */
 export const refusalCost = async (
   relay: RulesRelay,
   room: string,
   rounds: number,
   batch: number,
+  refusals = true,
 ): Promise<RefusalCostResult> => {
   const doc = await openWriter(relay, room)
   try {
@@ -187,6 +188,7 @@ export const refusalCost = async (
       for (let j = 0; j < batch; j++) await acceptedChange(doc, `s${j}`)
       acceptedMs.push(((relay.cpuSeconds() - cpu) * 1000) / batch)
       const accepted = acceptedMs[acceptedMs.length - 1] as number
+      if (!refusals) continue
       // The rebuild comes at the room's next check after the refusal: the writer's restore if it sends one, else the
       // next accepted update, which is included (and one accepted update's CPU taken off).
       cpu = relay.cpuSeconds()
