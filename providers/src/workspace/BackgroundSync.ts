@@ -39,10 +39,47 @@ export interface BackgroundSyncPort {
   progressed(): void
 }
 
+/** A timer source (tests inject one): `set` runs `fn` once after `ms`, `clear` cancels what `set` returned. */
+export interface BriefSyncTimer {
+  set(fn: () => void, ms: number): unknown
+  clear(handle: unknown): void
+}
+
+/** Options of {@link BackgroundSync} (WS-PEER-7). */
+export interface BackgroundSyncOptions {
+  /**
+   * A brief sync that makes no progress (no change to its document, no status change) for this long is given up
+   * and its document queued again after a backoff. Default {@link BRIEF_SYNC_STALL_MS}.
+   */
+  readonly stallMs?: number
+  /** The first backoff after a stalled brief sync; doubled at each stall in a row. Default 1 s. */
+  readonly retryMs?: number
+  /** The longest backoff. Default 5 min. */
+  readonly maxRetryMs?: number
+  /** At most this many documents a peer named that the catalogue does not (yet) hold are remembered. Default 10,000. */
+  readonly maxUncatalogued?: number
+  /** Default `setTimeout` / `clearTimeout` (unref'd). */
+  readonly timer?: BriefSyncTimer
+}
+
+/** How long a brief sync may go without progress before it is given up (WS-PEER-7): 30 s. */
+export const BRIEF_SYNC_STALL_MS = 30_000
+
+const defaultTimer: BriefSyncTimer = {
+  set: (fn, ms) => {
+    const t = setTimeout(fn, ms)
+    ;(t as { unref?: () => void }).unref?.()
+    return t
+  },
+  clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+}
+
 /**
  * The workspace's background syncs (WS-CLIENT-4.2, 4.4, 4.5, 6.2): a queue of documents to sync briefly (open,
  * wait until `synced` and stored, close), run `concurrency` at a time while the workspace is online, aborted (and
- * queued again) when it goes offline, and the progress of the current round.
+ * queued again) when it goes offline, and the progress of the current round. A brief sync that stalls (no peer
+ * holds or answers its document) is given up and retried later with a backoff, so it never holds a slot for ever;
+ * documents a peer names that the catalogue does not hold wait until a record of them arrives (WS-PEER-6, 7).
  */
 export class BackgroundSync {
   readonly #port: BackgroundSyncPort
@@ -50,11 +87,26 @@ export class BackgroundSync {
   readonly #queue = new Map<string, number[]>()
   readonly #running = new Set<string>()
   readonly #aborts = new Set<() => void>()
+  /** Stalled documents waiting for their backoff: their timer, change numbers and stalls in a row. */
+  readonly #waiting = new Map<string, { timer: unknown; seqs: number[] }>()
+  readonly #stalls = new Map<string, number>()
+  /** Documents a peer named that the catalogue holds no record of (oldest first). */
+  readonly #uncatalogued = new Set<string>()
+  readonly #stallMs: number
+  readonly #retryMs: number
+  readonly #maxRetryMs: number
+  readonly #maxUncatalogued: number
+  readonly #timer: BriefSyncTimer
   #round = { docs: new Set<string>(), done: new Set<string>(), bytes: 0, bytesDone: 0 }
   #closed = false
 
-  constructor(port: BackgroundSyncPort) {
+  constructor(port: BackgroundSyncPort, options: BackgroundSyncOptions = {}) {
     this.#port = port
+    this.#stallMs = options.stallMs ?? BRIEF_SYNC_STALL_MS
+    this.#retryMs = options.retryMs ?? 1000
+    this.#maxRetryMs = options.maxRetryMs ?? 5 * 60_000
+    this.#maxUncatalogued = options.maxUncatalogued ?? 10_000
+    this.#timer = options.timer ?? defaultTimer
   }
 
   /** The current round's progress. */
@@ -68,15 +120,52 @@ export class BackgroundSync {
     return this.#queue.size > 0 || this.#running.size > 0
   }
 
-  /** Whether `d` is queued or being synced. */
+  /** Whether `d` is queued, being synced or waiting to be retried. */
   has(d: string): boolean {
-    return this.#queue.has(d) || this.#running.has(d)
+    return this.#queue.has(d) || this.#running.has(d) || this.#waiting.has(d)
   }
 
-  /** Queues `d` (once; `seq` is added to the numbers reported handled after its sync) and runs what may run. */
+  /**
+   * Documents a peer found to differ (WS-PEER-2, 6): those `catalogued` says the catalogue holds a record of are
+   * queued; the others are only remembered (at most `maxUncatalogued`, the oldest forgotten first) until
+   * {@link catalogued} names them. So a peer cannot make this replica load, store or wait for documents outside the
+   * catalogue.
+   */
+  offer(ids: readonly string[], catalogued: (d: string) => boolean): void {
+    if (this.#closed) return
+    for (const d of ids) {
+      if (catalogued(d)) {
+        this.#uncatalogued.delete(d)
+        this.enqueue(d)
+        continue
+      }
+      this.#uncatalogued.delete(d)
+      this.#uncatalogued.add(d)
+      if (this.#uncatalogued.size > this.#maxUncatalogued)
+        for (const old of this.#uncatalogued) {
+          this.#uncatalogued.delete(old)
+          break
+        }
+    }
+  }
+
+  /** Records of `ids` arrived in the catalogue (or changed): those a peer offered before are queued now. */
+  catalogued(ids: readonly string[]): void {
+    for (const d of ids) if (this.#uncatalogued.delete(d)) this.enqueue(d)
+  }
+
+  /**
+   * Queues `d` (once; `seq` is added to the numbers reported handled after its sync) and runs what may run. A
+   * document waiting for its backoff after a stall is queued at once (a peer that holds it may have come).
+   */
   enqueue(d: string, seq?: number): void {
     if (this.#closed) return
-    const seqs = this.#queue.get(d) ?? []
+    const waiting = this.#waiting.get(d)
+    if (waiting) {
+      this.#timer.clear(waiting.timer)
+      this.#waiting.delete(d)
+    }
+    const seqs = [...(waiting?.seqs ?? []), ...(this.#queue.get(d) ?? [])]
     if (seq !== undefined) seqs.push(seq)
     this.#queue.set(d, seqs)
     const r = this.#round
@@ -106,10 +195,14 @@ export class BackgroundSync {
       this.#queue.delete(d)
       this.#running.add(d)
       void this.#syncOnce(d).then(
-        (outcome) => {
+        (result) => {
           this.#running.delete(d)
-          if (outcome !== 'aborted') this.#done(d)
-          else if (!this.#closed) this.#queue.set(d, [...seqs, ...(this.#queue.get(d) ?? [])])
+          const outcome = result === 'stalled' ? 'aborted' : result
+          if (result === 'stalled') this.#retryLater(d, seqs)
+          else if (outcome !== 'aborted') {
+            this.#stalls.delete(d)
+            this.#done(d)
+          } else if (!this.#closed) this.#queue.set(d, [...seqs, ...(this.#queue.get(d) ?? [])])
           port.settled(d, outcome, outcome === 'aborted' ? [] : seqs)
           this.pump()
         },
@@ -132,7 +225,31 @@ export class BackgroundSync {
   close(): void {
     this.#closed = true
     this.#queue.clear()
+    for (const { timer } of this.#waiting.values()) this.#timer.clear(timer)
+    this.#waiting.clear()
+    this.#uncatalogued.clear()
     this.abortAll()
+  }
+
+  /**
+   * A brief sync of `d` stalled (WS-PEER-7): it waits `retryMs`, doubled at each stall in a row up to `maxRetryMs`,
+   * then goes to the end of the queue. Meanwhile the other documents get its slot.
+   */
+  #retryLater(d: string, seqs: number[]): void {
+    if (this.#closed) return
+    const stalls = (this.#stalls.get(d) ?? 0) + 1
+    this.#stalls.set(d, stalls)
+    const delay = Math.min(this.#maxRetryMs, this.#retryMs * 2 ** Math.min(stalls - 1, 30))
+    const pending = [...seqs, ...(this.#queue.get(d) ?? [])]
+    this.#queue.delete(d)
+    const timer = this.#timer.set(() => {
+      if (this.#waiting.get(d)?.timer !== timer) return
+      this.#waiting.delete(d)
+      if (this.#closed) return
+      this.#queue.set(d, [...pending, ...(this.#queue.get(d) ?? [])])
+      this.pump()
+    }, delay)
+    this.#waiting.set(d, { timer, seqs: pending })
   }
 
   #done(d: string): void {
@@ -148,8 +265,8 @@ export class BackgroundSync {
    * meanwhile; `refused` when the relay refused the document for good (a final `connection-error`: no access),
    * which no retry would change (WS-CLIENT-4.5).
    */
-  async #syncOnce(d: string): Promise<BriefSyncOutcome> {
-    let outcome: 'aborted' | 'refused' | null = null
+  async #syncOnce(d: string): Promise<BriefSyncOutcome | 'stalled'> {
+    let outcome: 'aborted' | 'refused' | 'stalled' | null = null
     let wake = (): void => {}
     const abort = () => {
       outcome ??= 'aborted'
@@ -160,9 +277,19 @@ export class BackgroundSync {
       const doc = await this.#port.acquire(d)
       try {
         const synced = await new Promise<boolean>((resolve) => {
+          // WS-PEER-7: given up when nothing happens to the document for stallMs (no peer holds or answers it).
+          let stall: unknown = null
+          const arm = () => {
+            if (stall !== null) this.#timer.clear(stall)
+            stall = this.#timer.set(() => {
+              outcome ??= 'stalled'
+              finish()
+            }, this.#stallMs)
+          }
           const onStatus = () => {
             if (this.#port.refused(d)) outcome ??= 'refused'
             if (outcome !== null || doc.status === 'synced') finish()
+            else arm()
           }
           const onRefused = ({ willRetry }: { willRetry: boolean }) => {
             if (willRetry) return
@@ -170,13 +297,17 @@ export class BackgroundSync {
             finish()
           }
           const finish = () => {
+            if (stall !== null) this.#timer.clear(stall)
+            stall = null
             doc.off('status', onStatus)
             doc.off('connection-error', onRefused)
+            doc.doc.off('update', arm)
             resolve(outcome === null)
           }
           wake = finish
           doc.on('status', onStatus)
           doc.on('connection-error', onRefused)
+          doc.doc.on('update', arm)
           onStatus()
         })
         if (synced) await doc.handle.flushed()

@@ -211,7 +211,11 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
           workspace: config.id,
           store: config.store,
           differing: (ids) => {
-            for (const d of ids) if (!this.#slots.isOpen(d)) this.#background.enqueue(d)
+            // WS-PEER-6: only documents the catalogue holds a record of; the others wait for one.
+            this.#background.offer(
+              ids.filter((d) => !this.#slots.isOpen(d)),
+              (d) => this.#record(d) !== undefined,
+            )
           },
           error: (err) => this.#fault(err, 'peer summary'),
         }),
@@ -582,6 +586,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     if (this.#destroyed || this.#applying) return
     const ids = [...change.added, ...change.updated, ...change.deleted]
     this.#snapshots.changed(ids)
+    this.#background.catalogued([...change.added, ...change.updated]) // WS-PEER-6
     const { entered, left } = this.#preload.apply(ids)
     if (this.#catalogueSynced) {
       // Newly preloaded documents not stored here are fetched; without a link, a peer's change of a preloaded

@@ -4,6 +4,7 @@ import { applyStoredDoc, docId, type DocStore } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { WorkspaceBroadcast, openWorkspace, type Workspace } from '../../src/index.js'
 import type { PeerSummaryReport } from '../../src/index.js'
+import { seedCatalogue } from './support/memoryMesh.js'
 
 const W = 'peers'
 const N = 2000
@@ -36,6 +37,8 @@ const seed = async (): Promise<{ a: MemoryDocStore; b: MemoryDocStore; copies: M
     edit(doc.getText('t'))
     await store.append(docId(`${W}/${d}`), Y.encodeStateAsUpdate(doc, before))
   }
+  // Both catalogues hold a record of each document: a peer summary syncs only catalogued ones (WS-PEER-6).
+  await seedCatalogue([a, b], W, [...copies.keys()])
   await change(a, name(7), (t) => t.insert(0, 'A: '))
   await change(b, name(1234), (t) => t.insert(0, 'B: '))
   // A deletion leaves the state vector as it was: the digest input holds the delete set too (WS-PEER-3).

@@ -9,6 +9,7 @@ import { PeerProcess } from '../webrtc/support/PeerProcess.js'
 import { RemoteTransport } from '../webrtc/support/RemoteTransport.js'
 import { startTestSignalingServer, type TestSignalingServer } from '../webrtc/support/testSignalingServer.js'
 import { textBecomes } from '../webrtc/support/weftPeer.js'
+import { seedCatalogue } from './support/memoryMesh.js'
 
 // Two workspaces over real WebRTC (@roamhq/wrtc): each side's ONE WebRtcTransport (the room W/.workspace, what
 // WorkspaceWebRtc makes) runs in its own process (one native WebRTC peer per process); the DocMux, the documents
@@ -115,6 +116,7 @@ describe('WorkspaceWebRtc: workspaces', () => {
       doc.getText('t').insert(0, text)
       await store.append(docId(`${W}/${d}`), Y.encodeStateAsUpdate(doc, before))
     }
+    await seedCatalogue(stores, W, [...copies.keys()]) // a summary syncs only catalogued documents (WS-PEER-6)
     await change(stores[0], 'd1', 'A ')
     await change(stores[0], 'd150', 'A ')
     await change(stores[1], 'd299', 'B ')

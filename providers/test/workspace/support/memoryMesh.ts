@@ -83,3 +83,28 @@ export const storedText = async (store: DocStore, W: string, d: string): Promise
   applyStoredDoc(doc, stored, null)
   return doc.getText('t').toString()
 }
+
+/**
+ * Writes the same catalogue of workspace `W`, holding a record of each of `ids`, into every store of `stores` (the
+ * same bytes, as two replicas that synced it): a peer summary syncs only documents the catalogue holds (WS-PEER-6).
+ */
+export const seedCatalogue = async (
+  stores: readonly DocStore[],
+  W: string,
+  ids: readonly string[],
+): Promise<void> => {
+  const scratch = new MemoryDocStore()
+  const ws = await openWorkspace({ id: W, store: scratch, connect: false })
+  for (const id of ids) {
+    const r = ws.create({ id, title: id })
+    if (!r.ok) throw new Error(`seedCatalogue: ${id}: ${r.reason}`)
+  }
+  await ws.flushed()
+  await ws.destroy()
+  const stored = await scratch.load(docId(`${W}/.catalogue`))
+  const doc = new Y.Doc()
+  if (stored) applyStoredDoc(doc, stored, null)
+  const update = Y.encodeStateAsUpdate(doc)
+  doc.destroy()
+  for (const store of stores) await store.append(docId(`${W}/.catalogue`), update)
+}
