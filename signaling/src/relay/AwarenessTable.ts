@@ -7,6 +7,7 @@ import {
   MessageType,
   type EncodedAwarenessEntry,
 } from '@weft/core/protocol'
+import { scanAwarenessState } from './scanAwarenessState.js'
 import { SharedMessage } from './SharedMessage.js'
 
 interface Entry {
@@ -25,6 +26,18 @@ interface Entry {
 }
 
 const utf8 = new TextEncoder()
+
+/**
+ * Whether a news entry's `state` removes its client (its JSON is `null`). Checked in one pass over the bytes
+ * ({@link scanAwarenessState}: no string, no value built); what that pass is not sure of goes through the checked
+ * decoding, which throws a `malformed-message` WeftError for a state that is not JSON (RELAY-6.4).
+ */
+const removes = (state: Uint8Array): boolean => {
+  if (isRemovedAwarenessState(state)) return true
+  const scan = scanAwarenessState(state)
+  if (scan !== 'unsure') return scan === 'null'
+  return decodeAwarenessState(state) === null
+}
 
 /** Keeps `bytes` as a one-byte string (one character per byte; see `Entry.state`). */
 const hold = (bytes: Uint8Array): string =>
@@ -182,8 +195,8 @@ const NO_NEWS: PresenceApplied = Object.freeze({ ok: true, news: null })
  *
  * Cheap per update (RELAY-6.4): an entry that carries no news (same client, same clock: the echo a stock client
  * sends of every change it receives) is dropped after reading its client id and clock; states are kept as the bytes
- * they arrived in (parsed once, to validate them, never re-serialised); the per-connection and per-room counts are
- * kept up to date rather than counted by scanning the table.
+ * they arrived in (checked once to be JSON, in one pass over the bytes that builds nothing; never re-serialised);
+ * the per-connection and per-room counts are kept up to date rather than counted by scanning the table.
  */
 export class AwarenessTable {
   readonly #entries = new Map<number, Entry>()
@@ -292,12 +305,12 @@ export class AwarenessTable {
       this.#stale++
       return NO_NEWS
     }
-    // Only news is decoded: its states must be JSON (clients parse what they are sent). A state that decodes to
+    // Only news is checked: its states must be JSON (clients parse what they are sent). A state whose JSON is
     // `null` is a removal, whatever its spelling.
     const states: Array<Uint8Array | null> = new Array<Uint8Array | null>(news.length)
     for (let i = 0; i < news.length; i++) {
       const state = (news[i] as EncodedAwarenessEntry).state
-      states[i] = isRemovedAwarenessState(state) || decodeAwarenessState(state) === null ? null : state
+      states[i] = removes(state) ? null : state
     }
     const refusal = this.#check(news, states, owner)
     if (refusal) return { ok: false, reason: refusal }
@@ -363,7 +376,7 @@ export class AwarenessTable {
     this.#timer.unref()
   }
 
-  /** Checks the limits for `news` (with their decoded-null-or-bytes `states`). */
+  /** Checks the limits for `news` (with their `states`: `null` for a removal, else the bytes). */
   #check(
     news: readonly EncodedAwarenessEntry[],
     states: ReadonlyArray<Uint8Array | null>,

@@ -91,6 +91,29 @@ describe('presence: what a busy room costs per window (RELAY-6.4, RELAY-6.7)', (
     )
   })
 
+  it('RELAY-6.4: news is checked to be JSON without building its value or its text (no JSON.parse, no UTF-8 decoding)', () => {
+    const table = new AwarenessTable(
+      { coalesceMs: 0 },
+      () => 2,
+      () => {},
+    )
+    const parse = vi.spyOn(JSON, 'parse')
+    const decode = vi.spyOn(TextDecoder.prototype, 'decode')
+    const owner = {}
+    for (let clock = 1; clock <= 50; clock++)
+      receive(
+        table,
+        state(1, clock, JSON.stringify({ user: { name: 'é' }, cursor: { x: clock, y: [1, 2.5e3] } })),
+        owner,
+      )
+    receive(table, state(1, 51, ' null '), owner)
+    expect(table.size).toBe(0) // the removal was read as one, whatever its spelling
+    expect(parse).not.toHaveBeenCalled()
+    expect(decode).not.toHaveBeenCalled()
+    // What the one pass cannot settle still goes through the checked decoding, and is refused as before.
+    expect(() => table.apply(state(2, 1, '{"a":'), {})).toThrow(/malformed awareness update/)
+  })
+
   it('RELAY-6.1: the awareness message a room sends is framed from the update itself (its bytes, not a copy)', () => {
     for (const size of [0, 5, 127, 128, 20_000]) {
       const update = new Uint8Array(size).fill(7)
