@@ -101,7 +101,7 @@ const describe = (scenario: Scenario, outcome: ClientOutcome<unknown>): string =
     case 'presence':
     case 'presence-echo': {
       const r = outcome.result as PresenceResult
-      return `${r.deliveries}/${r.expected} presence changes seen in ${r.seconds.toFixed(1)} s, ${r.messagesReceived} awareness messages received by the clients, server CPU ${r.serverCpuSeconds.toFixed(2)} s (kernel ${r.serverSystemSeconds.toFixed(2)} s) = ${r.cpuPerDeliveryUs.toFixed(2)} us per update per observer, ${closes(r.unexpectedCloses)}, ${cpu}`
+      return `${r.deliveries}/${r.expected} presence changes seen in ${r.seconds.toFixed(1)} s, ${r.messagesReceived} awareness messages received by the clients, server CPU ${r.serverCpuSeconds.toFixed(2)} s (kernel ${r.serverSystemSeconds.toFixed(2)} s, main thread ${r.serverMainThreadSeconds.toFixed(2)} s) = ${r.cpuPerDeliveryUs.toFixed(2)} us per update per observer, ${closes(r.unexpectedCloses)}, ${cpu}`
     }
     case 'storm': {
       const r = outcome.result as StormResult

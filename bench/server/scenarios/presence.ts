@@ -7,7 +7,9 @@
  * providers do). Server CPU is read from /proc over the updating phase (until every change was seen by every other
  * client of its room, plus a short settle) and divided by the deliveries: updates x (clientsPerRoom - 1) observers.
  * With `warmupUpdates`, every client first makes that many changes the same way, awaited and not counted: a fresh
- * server otherwise JIT-compiles its presence path inside the measured window (a one-off cost per process).
+ * server otherwise JIT-compiles its presence path inside the measured window (a one-off cost per process; the
+ * result's `serverMainThreadSeconds` tells the event loop's share from the compiler and GC threads').
+ * `WEFT_BENCH_PROFILE=cpu` or `=strace` records the server over the measured window only (bench/server/measuredWindow.ts).
  */
 import { WebSocket } from 'ws'
 import type { Awareness } from 'y-protocols/awareness'
@@ -15,6 +17,7 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import type { PresenceSizes } from '../config.js'
 import type { Target } from '../connectClient.js'
+import { startWindowProbe } from '../measuredWindow.js'
 import { cpuTimes } from '../procStats.js'
 import { inBatches, sleep, waitUntil } from '../stats.js'
 
@@ -26,6 +29,11 @@ export interface PresenceResult {
   readonly expected: number
   readonly serverCpuSeconds: number
   readonly serverSystemSeconds: number
+  /**
+   * CPU of the server's main thread (its event loop) over the window; the rest of `serverCpuSeconds` ran on other
+   * threads (V8's optimizing compiler and GC helpers, libuv's pool).
+   */
+  readonly serverMainThreadSeconds: number
   /** Server CPU per awareness update per observer. */
   readonly cpuPerDeliveryUs: number
   readonly seconds: number
@@ -166,7 +174,10 @@ export const presence = async (
     }
     phase = 'measuring'
     const messages0 = counter.messages
+    // WEFT_BENCH_PROFILE: a CPU profile or a system call count of the server over this window only.
+    const probe = await startWindowProbe(target.kind, serverPid)
     const cpu0 = cpuTimes(serverPid)
+    const main0 = cpuTimes(serverPid, serverPid)
     const t0 = performance.now()
     move(updates, 'n')
     const complete = await waitUntil(() => deliveries >= expected, updates * intervalMs + 60_000)
@@ -174,6 +185,8 @@ export const presence = async (
     for (const t of timers) clearTimeout(t)
     await sleep(300)
     const cpu1 = cpuTimes(serverPid)
+    const main1 = cpuTimes(serverPid, serverPid)
+    await probe.stop()
     phase = 'joining'
     const messages = counter.messages - messages0
     const serverCpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system
@@ -185,6 +198,7 @@ export const presence = async (
       expected,
       serverCpuSeconds: serverCpu,
       serverSystemSeconds: cpu1.system - cpu0.system,
+      serverMainThreadSeconds: main1.user + main1.system - main0.user - main0.system,
       cpuPerDeliveryUs: deliveries > 0 ? (serverCpu / deliveries) * 1e6 : Number.NaN,
       seconds,
       messagesReceived: messages,
