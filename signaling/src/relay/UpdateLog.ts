@@ -186,7 +186,9 @@ export class UpdateLog<M = Uint8Array> {
   #changed(): void {
     this.changes++
     this.#stateVector = null
-    this.#answers.clear()
+    // Only when there is something to clear: `Map.clear` allocates a new table even for an empty map, and this runs
+    // on every append (0.8-1.4% of the relay's busy time in the light fan-out's profile, where nobody asks).
+    if (this.#answers.size > 0) this.#answers.clear()
   }
 
   /**
