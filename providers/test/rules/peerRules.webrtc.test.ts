@@ -24,7 +24,8 @@ beforeAll(async () => {
     PeerProcess.spawn('weft'),
     PeerProcess.spawn('weft'),
   ])
-})
+  // Four child processes start in parallel: on a loaded machine that takes longer than the default hook timeout.
+}, 90_000)
 
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.kill()))
