@@ -6,9 +6,13 @@ import { performance } from 'node:perf_hooks'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { decodeMessage, encodeSyncUpdate } from '@weft/core/protocol'
+import { defineRules } from '@weft/core/rules'
 import type { MemoryRelayClient } from '../../src/relay/MemoryRelaySocket.js'
+import { pino } from 'pino'
+import type { RelayPeer, RelayRoom } from '../../src/relay/RelayRoom.js'
+import { RelayRules, ruleRefusalOf } from '../../src/relay/rules/RelayRules.js'
 import { nextOf } from '../relay/unit/memoryRelay.js'
-import { Writer, startRuledRelay } from './relayRules.js'
+import { Writer, board, startRuledRelay } from './relayRules.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -136,4 +140,55 @@ describe('refusals cannot stall the relay (RULES-4.9)', () => {
     const stored = (await r.stored('board-big')).getMap('shapes').get('c1') as Y.Map<unknown>
     expect(stored.get('x')).toBe(2)
   }, 60_000)
+})
+
+describe('updates waiting for a rebuild (RULES-4.9)', () => {
+  /** A ruled room's stand-in: its log counts the updates it took, its state is theirs. */
+  const standIn = () => {
+    const doc = new Y.Doc()
+    const log = {
+      changes: 0,
+      state: () => Y.encodeStateAsUpdate(doc),
+      parts: () => [Y.encodeStateAsUpdate(doc)],
+    }
+    const accept = (update: Uint8Array) => (): Promise<void> => {
+      Y.applyUpdate(doc, update)
+      log.changes++
+      return Promise.resolve()
+    }
+    return { room: { docId: 'board-1', log } as unknown as RelayRoom, accept, doc }
+  }
+  /** Shapes' `x` in 0..100 (no owner: every connection writes anonymously here). */
+  const xRules = defineRules(board, { collections: { shapes: { fields: { x: { min: 0, max: 100 } } } } })
+  /** A connection that announced `rollback` and has sent no `rolled-back` yet. */
+  const rollbackPeer = (): RelayPeer =>
+    ({ sendMessage: () => undefined, rollbacksBefore: () => 0 }) as RelayPeer
+  const outcome = (p: Promise<void>) =>
+    p.then(
+      () => 'accepted',
+      (err: unknown) =>
+        ruleRefusalOf(err)?.fenced ? 'fenced' : (ruleRefusalOf(err)?.verdict.ruleId ?? 'error'),
+    )
+
+  it('RULES-4.9 RULES-5.1: while the room waits, others wait in order; a fenced writer is refused at once, not held', async () => {
+    const rules = new RelayRules({ 'board-*': xRules }, pino({ level: 'silent' }), { perWriter: 0.001 })
+    const { room, accept, doc } = standIn()
+    const mallory = rollbackPeer()
+    const bad1 = freshShape('bad1', 1000, '')
+    const bad2 = freshShape('bad2', 1000, '')
+    // The first refusal spoils the room's first view; the second's rebuild is charged (999 x its time to wait).
+    expect(await outcome(rules.screen(room, bad1, rollbackPeer(), accept(bad1)))).toBe('shapes.x.max')
+    expect(await outcome(rules.screen(room, bad2, mallory, accept(bad2)))).toBe('shapes.x.max')
+    const good = freshShape('good', 1, '')
+    const waiting = outcome(rules.screen(room, good, rollbackPeer(), accept(good)))
+    expect(rules.queued(room)).not.toBeNull()
+    // Mallory has not rolled back: its next update is refused unchecked now, while carol's waits.
+    const bad3 = freshShape('bad3', 1000, '')
+    expect(await outcome(rules.screen(room, bad3, mallory, accept(bad3)))).toBe('fenced')
+    expect(doc.getMap('shapes').has('good')).toBe(false)
+    expect(await waiting).toBe('accepted')
+    expect(doc.getMap('shapes').has('good')).toBe(true)
+    await rules.queued(room)
+    expect(rules.queued(room)).toBeNull()
+  })
 })

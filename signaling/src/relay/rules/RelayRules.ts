@@ -171,6 +171,9 @@ export class RelayRules {
     if (rules === null) return accept()
     const check = () => this.#screenNow(room, rules, update, from, accept)
     if (!this.#waiting.has(room) && this.#delay(room) === 0) return check()
+    // A fenced writer's update would be refused unchecked after the wait too (the fence only grows, a writer's
+    // `rolled-back` count is fixed on arrival): refused now, it is not held (RULES-5.1).
+    if (this.#fences.admit(from, update) === null) return rejection(room.docId, FENCED, true)
     return this.#enqueue(room, check)
   }
 
