@@ -6,7 +6,10 @@ export interface LocalDocInfo {
   readonly bytes: number
   /** When it was last opened by the app on this device (ms; 0 = never). */
   readonly lastOpened: number
-  /** Local changes not yet confirmed when it was last closed (STORE-9; the document's own meta is authoritative). */
+  /**
+   * Local changes not yet confirmed, as its stored meta held them when it was last closed, or, for a document left
+   * loaded by a crash, as its stored meta holds them now (WS-CLIENT-6.4; the document's own meta is authoritative).
+   */
   readonly pending: number
 }
 
@@ -27,15 +30,17 @@ export const storedPending = (stored: StoredDoc | null): number => {
 
 /**
  * The device-local bookkeeping of a workspace (never synced): which documents are stored here, their size, when
- * the app last opened them and their pending count at close, kept as metadata entries of the store key `W/~local`
- * (one small `setMeta` per change, `"<field>:<docId>"`), so that eviction and the summed pending count need no load
- * of every document.
+ * the app last opened them, their stored pending count at close, and which are loaded now (`l:`), kept as metadata
+ * entries of the store key `W/~local` (one small `setMeta` per change, `"<field>:<docId>"`), so that eviction and the
+ * summed pending count need no load of every document: only of those a crash left marked loaded.
  */
 export class LocalIndex {
   readonly #store: DocStore
   readonly #key: string
   readonly #prefix: string
   readonly #docs = new Map<string, LocalDocInfo>()
+  /** Documents marked loaded (`l:<docId>`): loaded since their last close, or left loaded by a crash. */
+  readonly #loaded = new Set<string>()
   #pending = 0
   #writes: Promise<void> = Promise.resolve()
   /** Where a failed write is reported (the workspace's `error` event). */
@@ -56,6 +61,10 @@ export class LocalIndex {
     const recorded = new Map<string, { bytes: number; lastOpened: number; pending: number }>()
     for (const [key, value] of Object.entries(stored?.meta ?? {})) {
       const field = key.slice(0, 2)
+      if (field === 'l:') {
+        index.#loaded.add(key.slice(2))
+        continue
+      }
       if (field !== 'b:' && field !== 'o:' && field !== 'p:') continue
       const d = key.slice(2)
       let info = recorded.get(d)
@@ -64,6 +73,23 @@ export class LocalIndex {
       else if (field === 'o:') info.lastOpened = parseCount(value)
       else info.pending = parseCount(value)
     }
+    // WS-CLIENT-6.4: a document still marked loaded was not closed (a crash, a closed tab): its recorded fields
+    // predate its last changes. Its stored meta is read instead (only these documents are loaded here).
+    const storedIds = new Set<string>(ids)
+    await Promise.all(
+      [...index.#loaded].map(async (d) => {
+        const id = `${index.#prefix}${d}`
+        if (!storedIds.has(id)) return
+        const doc = await store.load(docId(id))
+        if (!doc) return
+        const info = recorded.get(d)
+        const pending = storedPending(doc)
+        recorded.set(d, { lastOpened: info?.lastOpened ?? 0, bytes: doc.byteLength, pending })
+        // The recorded fields are corrected too (a later close writes only what differs from them).
+        if (info?.pending !== pending) index.#write(`p:${d}`, String(pending))
+        if (info?.bytes !== doc.byteLength) index.#write(`b:${d}`, String(doc.byteLength))
+      }),
+    )
     const none: LocalDocInfo = { bytes: -1, lastOpened: 0, pending: 0 }
     const prefix = index.#prefix
     const docs = index.#docs
@@ -92,7 +118,7 @@ export class LocalIndex {
     return [...this.#docs.entries()]
   }
 
-  /** Pending changes of every document, as recorded at close. */
+  /** Pending changes of every document, as recorded at close (or read at load for one left loaded, WS-CLIENT-6.4). */
   get pending(): number {
     return this.#pending
   }
@@ -110,8 +136,30 @@ export class LocalIndex {
     for (const [k, v] of writes) this.#write(k, v)
   }
 
+  /**
+   * Marks `d` loaded (WS-CLIENT-6.4) and resolves once the mark is stored: awaited before the document is opened, so
+   * that no local change of it is stored before the mark. A mark left by a crash makes the next {@link load} read
+   * the document's stored pending count. One write per load (none if the mark is already there).
+   */
+  loading(d: string): Promise<void> {
+    if (this.#loaded.has(d)) return this.#writes
+    this.#loaded.add(d)
+    this.#write(`l:${d}`, '1')
+    return this.#writes
+  }
+
+  /**
+   * Records what `d` stored when it was unloaded (the fields given, `pending` from its stored meta) and clears its
+   * loaded mark (WS-CLIENT-6.4). Without `info` (nothing of it is stored) only the mark is cleared.
+   */
+  unloaded(d: string, info?: Partial<LocalDocInfo>): void {
+    if (info) this.set(d, info)
+    if (this.#loaded.delete(d)) this.#write(`l:${d}`, null)
+  }
+
   /** Forgets `d` (its data was removed from the store). */
   delete(d: string): void {
+    if (this.#loaded.delete(d)) this.#write(`l:${d}`, null)
     const old = this.#docs.get(d)
     if (!old) return
     this.#docs.delete(d)

@@ -46,6 +46,12 @@ export type WorkspaceEvents = {
   progress: (event: WorkspaceProgress) => void
   /** An asynchronous fault (store, a document's sync, the catalogue). Never thrown. */
   error: (event: { readonly error: WeftError }) => void
+  /**
+   * The relay refused document `docId` for good (a final `connection-error`: deleted past its retention, no access):
+   * its `pendingChanges` local changes will not be confirmed, and from now on they are not counted in the workspace's
+   * `pendingChanges` and do not hold its status in `syncing` (WS-CLIENT-6.5). Show "these edits were not saved".
+   */
+  refused: (event: { readonly docId: string; readonly pendingChanges: number; readonly code: number }) => void
 }
 
 /**
@@ -92,6 +98,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   #sightings: Promise<TombstoneSightings> | null = null
   /** Documents the relay refused for good (`Forbidden`: past its retention, or no access), kept after unloading. */
   readonly #gone = new Set<string>()
+  /** Documents refused for good since they were last loaded: their changes are not pending any more (WS-CLIENT-6.5). */
+  readonly #lost = new Set<string>()
+  /** Documents store their pending count with their appends (they have a relay or transports, PROV-5.8). */
+  readonly #persistsPending: boolean
   /**
    * WS-CLIENT-8: the catalogue's stored state, kept back at a warm open until the catalogue is needed, and the
    * list's records (from the stored snapshot) meanwhile. Both null once applied.
@@ -123,6 +133,10 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       this.#snapshot = new Map(parts.deferred.records.map((r) => [r.id, r]))
     }
     this.#index = parts.index
+    this.#persistsPending =
+      config.link !== null ||
+      config.relay !== null ||
+      (typeof config.transports !== 'function' && config.transports.length > 0)
     this.#connected = parts.connect
     this.#index.onError = (err) => this.#fault(err, 'local index')
     // WS-CLIENT-1.6: a new catalogue is marked with its schema only after its first sync (or before its first local
@@ -274,11 +288,16 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     return this.#status
   }
 
-  /** Local changes not yet confirmed, summed over the catalogue and every document, open or closed (WS-CLIENT-6.3). */
+  /**
+   * Local changes not yet confirmed, summed over the catalogue and every document, open or closed (WS-CLIENT-6.3),
+   * without those of documents the relay refused for good (WS-CLIENT-6.5, the `refused` event).
+   */
   get pendingChanges(): number {
-    let n = this.#catalogue.pendingChanges
-    for (const [d, doc] of this.#slots.docs()) n += doc.pendingChanges - (this.#index.get(d)?.pending ?? 0)
-    return n + this.#index.pending
+    let n = this.#catalogue.pendingChanges + this.#index.pending
+    for (const [d, doc] of this.#slots.docs())
+      if (!this.#lost.has(d)) n += doc.pendingChanges - (this.#index.get(d)?.pending ?? 0)
+    for (const d of this.#lost) n -= this.#index.get(d)?.pending ?? 0
+    return n
   }
 
   /** The current round's progress (WS-CLIENT-6.2). */
@@ -484,14 +503,23 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   async #load(d: string): Promise<WeftDoc> {
+    // WS-CLIENT-6.4: marked loaded in the index (stored) before any local change of it can be stored.
+    await this.#index.loading(d)
+    this.#lost.delete(d) // WS-CLIENT-6.5: a new attempt (a grant may have changed)
     // Connected only once the listeners are on: a transport may refuse at once, inside connect().
     const doc = await openWorkspaceDoc(this.#config, d, false)
     const update = () => this.#updateStatus()
     doc.on('status', update)
     doc.on('error', ({ error }) => this.emit('error', [{ error }]))
     doc.on('connection-error', ({ willRetry, code }) => {
-      if (!willRetry) this.#refused.add(d)
-      if (!willRetry && code === CloseCode.Forbidden) this.#gone.add(d)
+      if (willRetry) return
+      this.#refused.add(d)
+      if (code === CloseCode.Forbidden) this.#gone.add(d)
+      if (this.#lost.has(d)) return
+      // WS-CLIENT-6.5: no retry changes a refusal: its changes are reported, not counted as pending any more.
+      this.#lost.add(d)
+      this.emit('refused', [{ docId: d, pendingChanges: doc.pendingChanges, code }])
+      this.#updateStatus()
     })
     let touched = 0
     const onPending = () => {
@@ -526,16 +554,22 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     await doc.destroy()
     this.#stale.delete(d)
     const refused = this.#refused.delete(d)
-    if (Number.isFinite(this.#config.budget)) {
-      // The budget needs the stored size: measured once per close (only then).
+    // WS-CLIENT-6.4: the index records the pending count the document's stored meta holds (what a reopen reads) and
+    // clears its loaded mark. A document whose count rides on its appends (PROV-5.8) stored exactly its own count
+    // (the destroy waited for the writes); one without transports, or under a budget (which needs the stored size,
+    // measured once per close), is read back. A failed read keeps the mark: the next load reads the stored count.
+    if (Number.isFinite(this.#config.budget) || !this.#persistsPending) {
       const stored = await this.#config.store.load(workspaceDocId(this.id, d)).catch((err: unknown) => {
         this.#fault(err, `loading ${d}`)
-        return null
+        return undefined
       })
-      if (stored) this.#index.set(d, { bytes: stored.byteLength, pending: storedPending(stored) })
+      if (stored) this.#index.unloaded(d, { bytes: stored.byteLength, pending: storedPending(stored) })
+      else if (stored === null) this.#index.unloaded(d)
     } else if (doc.doc.store.clients.size > 0 || this.#index.has(d))
       // Stored here now (the destroy waited for the writes): `local` from now on.
-      this.#index.set(d, { pending: doc.pendingChanges })
+      this.#index.unloaded(d, { pending: doc.pendingChanges })
+    else this.#index.unloaded(d)
+    if (this.#gone.has(d)) this.#purge([d]) // WS-PURGE-11: refused as deleted: purged once unloaded
     this.list._changed([d])
     if (changed) this.#touch(d, size)
     // WS-CLIENT-6.3: closed before the relay confirmed its changes (the close outran the ack): pushed by a brief
@@ -749,7 +783,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   #updateStatus(): void {
     if (this.#destroyed) return
     const statuses: SyncStatus[] = [this.#catalogue.status]
-    for (const [, doc] of this.#slots.docs()) statuses.push(doc.status)
+    // WS-CLIENT-6.5: a document refused for good is not syncing any more.
+    for (const [d, doc] of this.#slots.docs()) if (!this.#lost.has(d)) statuses.push(doc.status)
     const link = this.#config.link
     const catchingUp = link !== null && link.status === 'connected' && !this.#caughtUp
     const pendingChanges = this.pendingChanges
