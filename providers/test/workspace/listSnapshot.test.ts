@@ -139,6 +139,28 @@ describe('warm open from the list snapshot (WS-CLIENT-8, issue #15)', () => {
     await d.destroy()
   })
 
+  it("WS-CLIENT-8.2: two writers sharing a store (tabs) write no snapshot that lacks the other's records", async () => {
+    const store = new MemoryDocStore()
+    const seed = await openWorkspace({ id: 'team', store, connect: false })
+    seed.create({ title: 's', id: 's' })
+    await seed.destroy()
+    const a = await openWorkspace({ id: 'team', store, connect: false })
+    const b = await openWorkspace({ id: 'team', store, connect: false })
+    expect(a.create({ title: 'a1', id: 'a1' }).ok).toBe(true)
+    await a.flushed() // the store holds exactly a's state: a snapshot of it is current
+    expect(b.create({ title: 'b1', id: 'b1' }).ok).toBe(true) // b's append follows a's, which b does not hold
+    await b.flushed()
+    expect(a.create({ title: 'a2', id: 'a2' }).ok).toBe(true) // a's append follows b's, which a does not hold
+    await a.flushed()
+    await a.destroy()
+    await b.destroy()
+
+    const c = await openWorkspace({ id: 'team', store, connect: false })
+    expect(c.list.entries.map((e) => e.id).sort()).toEqual(['a1', 'a2', 'b1', 's'])
+    expect(listOf(c)).toEqual(await truth(store, 'team'))
+    await c.destroy()
+  })
+
   it('WS-CLIENT-8.3: writes made before the deferred apply wait for it and are kept (create, rename, delete; an id in use is still refused)', async () => {
     const store = new MemoryDocStore()
     const a = await openWorkspace({ id: 'team', store, connect: false })
