@@ -53,6 +53,8 @@ export class UpdateLog<M = Uint8Array> {
   #partsHeld: Uint8Array[] = []
   /** The level of each part (`#parts[i]`), see `FIRST_MERGE`. */
   #levels: number[] = []
+  /** How many of the newest parts are updates held as appended (level 0) after the base: read on every append. */
+  #level0Run = 0
   /** Parts after the base, counted as held before the fan-in rule merged them (the small tail counts updates). */
   #tailUpdates = 0
   /** Sum of the parts' bytes, kept with them: {@link UpdateLog.byteLength} is read on every update (RELAY-9.4). */
@@ -89,6 +91,7 @@ export class UpdateLog<M = Uint8Array> {
     this.#bytes = n
     this.#levels = parts.map(() => UNLEVELLED)
     this.#tailUpdates = Math.max(0, parts.length - 1)
+    this.#level0Run = 0
   }
 
   /** Replaces the newest `count` parts by `part` of level `level` (the fan-in rule's merges). */
@@ -101,6 +104,7 @@ export class UpdateLog<M = Uint8Array> {
     parts.push(part)
     this.#levels.push(level)
     this.#bytes += part.byteLength
+    this.#level0Run = 0
   }
 
   /** Whether the `count` newest parts are all after the base and of level `level`. */
@@ -135,7 +139,7 @@ export class UpdateLog<M = Uint8Array> {
       const merged = this.#mergeTaking(tail, update)
       if (merged === null) return false
       this.#parts = [base as Uint8Array, merged]
-    } else if (this.#newestOfLevel(FIRST_MERGE - 1, 0)) {
+    } else if (this.#level0Run >= FIRST_MERGE - 1) {
       // The update completes the first group: merged with it before it is held, so that a refusal refuses it.
       const held = this.#partsHeld.slice(this.#partsHeld.length - (FIRST_MERGE - 1))
       const merged = this.#mergeTaking(held, update)
@@ -146,6 +150,7 @@ export class UpdateLog<M = Uint8Array> {
       this.#partsHeld.push(update)
       this.#levels.push(0)
       this.#bytes += update.byteLength
+      if (this.#partsHeld.length > 1) this.#level0Run++
     }
     if (this.#partsHeld.length > 1) this.#tailUpdates++
     this.#sinceMark?.push(update)
