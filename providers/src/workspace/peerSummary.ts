@@ -74,6 +74,10 @@ export class PeerSummary {
   /** Loaded documents (they may be written now), with how many sources gave them a transport. */
   readonly #loaded = new Map<string, number>()
   readonly #meetings = new Map<PeerId, Meeting>()
+  /** Peers that sent a malformed message: no meeting with them until they are met again (WS-PEER-8). */
+  readonly #stopped = new Set<PeerId>()
+  /** Digest inputs of loaded documents, with the stored clock and size they were computed from (WS-PEER-8). */
+  readonly #digests = new Map<string, { clock: number; bytes: number; hash: Uint8Array }>()
   #writes: Promise<void> = Promise.resolve()
 
   constructor(options: PeerSummaryOptions) {
@@ -98,12 +102,15 @@ export class PeerSummary {
   unloaded(d: string): void {
     const n = (this.#loaded.get(d) ?? 0) - 1
     if (n > 0) this.#loaded.set(d, n)
-    else this.#loaded.delete(d)
+    else {
+      this.#loaded.delete(d)
+      this.#digests.delete(d)
+    }
   }
 
   /**
-   * A source met `peer`. The side whose id sorts first starts (`initiate` true) and its first message is passed to
-   * `send`; the other waits for it. Every answer is passed to `send`.
+   * A source met `peer` (it joined, again). The side whose id sorts first starts (`initiate` true) and its first
+   * message is passed to `send`; the other waits for it. Every answer is passed to `send`.
    */
   met(
     peer: PeerId,
@@ -112,18 +119,23 @@ export class PeerSummary {
     report: (r: PeerSummaryReport) => void,
   ): void {
     this.left(peer)
+    this.#stopped.delete(peer)
     const meeting = this.#meeting(peer)
     if (!initiate) return
     this.#step(peer, meeting, send, report, (r) => r.initiate())
   }
 
-  /** A summary message from `peer` (started by it, or answering ours). */
+  /**
+   * A summary message from `peer` (started by it, or answering ours). Ignored from a peer whose malformed message
+   * ended its meeting, until it is {@link met} again (WS-PEER-8).
+   */
   received(
     peer: PeerId,
     message: Uint8Array,
     send: (message: Uint8Array) => void,
     report: (r: PeerSummaryReport) => void,
   ): void {
+    if (this.#stopped.has(peer)) return
     const meeting = this.#meetings.get(peer) ?? this.#meeting(peer)
     this.#step(peer, meeting, send, report, (r) => r.receive(message))
   }
@@ -168,9 +180,11 @@ export class PeerSummary {
         try {
           out = act(reconciler)
         } catch (err) {
-          // A malformed message (WS-DIGEST-4) ends this meeting; the documents stay as they are.
+          // A malformed message (WS-DIGEST-4) ends this meeting; the documents stay as they are. That peer gets no
+          // new meeting (each rebuilds this side's set) until it is met again (WS-PEER-8).
           if (err instanceof WeftError) {
             this.left(peer)
+            this.#stopped.add(peer)
             return
           }
           throw err
@@ -215,9 +229,16 @@ export class PeerSummary {
       }
       const doc = await this.#store.load(docId(id))
       if (!doc) continue
+      // WS-PEER-8: a loaded document whose stored state did not change since (its clock and size) is not decoded.
+      const known = this.#loaded.has(d) ? this.#digests.get(d) : undefined
+      if (known && known.clock === doc.clock && known.bytes === doc.byteLength) {
+        entries.push({ id: d, stateVector: known.hash })
+        continue
+      }
       counts.decoded++
       const hash = digestInput(doc)
       entries.push({ id: d, stateVector: hash })
+      if (this.#loaded.has(d)) this.#digests.set(d, { clock: doc.clock, bytes: doc.byteLength, hash })
       if (!this.#loaded.has(d)) {
         this.#write(`h:${d}`, toBase64(hash))
         if (meta[`d:${d}`] !== undefined) this.#write(`d:${d}`, null)
