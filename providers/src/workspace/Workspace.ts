@@ -459,7 +459,12 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     const before = this.#snapshot ?? new Map<string, CatalogueRecord<M>>()
     this.#applying = true
     try {
-      applyStoredDoc(this.#catalogue.doc, stored, this.#catalogue.handle.persistence)
+      // Quiet (no `update` event built for the whole catalogue, as at a load): every `update` listener on the doc now
+      // is the handle's own (persistence, pending count, session with no open path), each ignoring a load's origin;
+      // an app reaches the doc only through `catalogue` or `typed`, which apply first.
+      const doc = this.#catalogue.doc
+      const own = new Set<unknown>(doc._observers.get('update') ?? [])
+      applyStoredDoc(doc, stored, this.#catalogue.handle.persistence, own)
     } catch (err) {
       this.#fault(err, 'loading the catalogue')
     } finally {
