@@ -320,6 +320,12 @@ export async function runWorkspaceSeed(
     }
     // A document past the retention is closed (its changes are refused for good, WS-PURGE-5), then purged everywhere.
     await settle(net)
+    if (options.purges === true) {
+      // WS-PURGE-11: each replica counts a tombstone's retention from when it first saw it (one that was offline at a
+      // jump, from when it came back): one more retention passes for all of them.
+      clock += RETENTION + 1000
+      jumps++
+    }
     for (const r of replicas) {
       for (const id of [...r.open]) {
         if (!pastRetention(r, id)) continue
