@@ -55,7 +55,8 @@ export interface OpenDocumentOptions {
   /**
    * Check what peers send against the document's rules (docs/guides/rules.md, RULES-6): see `SyncSessionOptions.rules`.
    * Unless `authority` says otherwise, the transport added with `relay: true` is the authority (a relay that checks the
-   * same rules): its updates are applied unchecked; every other path's are checked. Refused with `epochs.autoStart`
+   * same rules): its updates are applied unchecked; every other path's are checked. With or without `rules`, while the
+   * relay is connected a `rejected` message is taken from it only (RULES-6.11). Refused with `epochs.autoStart`
    * (`invalid-argument`, RULES-6.7): leave epochs to the relay.
    */
   readonly rules?: SessionRules
@@ -168,12 +169,10 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
     ...(options.rules
       ? { rules: { ...options.rules, authority: options.rules.authority ?? ((t) => t === pending.relay) } }
       : {}),
-    ...(options.forward
-      ? {
-          forward: options.forward,
-          authority: options.rules?.authority ?? ((t: Transport) => t === pending.relay),
-        }
-      : {}),
+    // The relay is the authority for `rejected` messages (RULES-6.11) with or without rules; forwarding keeps its own
+    // default (SYNC-3.6: `'not-to-authority'` with rules, `'all'` without).
+    authority: options.rules?.authority ?? ((t: Transport) => t === pending.relay),
+    forward: options.forward ?? (options.rules ? 'not-to-authority' : 'all'),
   })
   return new DocHandle({ docId: id, session, persistence, epochs, pending, deferEpochs: follow && !live })
 }

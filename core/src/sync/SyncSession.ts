@@ -92,7 +92,8 @@ export interface SyncSessionOptions {
   /**
    * Which paths are authorities: relays that judge every write on a connection as that connection's own (a ruled room,
    * RULES-4; a workspace catalogue, WS-ACCESS). Default: `rules.authority`, else none. With `rules`, this predicate is
-   * also their authority (RULES-6.1) when `rules.authority` is not given.
+   * also their authority (RULES-6.1) when `rules.authority` is not given. While an authority path is open, a
+   * `rejected` message is taken from it only (RULES-6.11), with or without `rules`.
    */
   readonly authority?: (transport: Transport, peer: PeerId) => boolean
   /**
@@ -275,6 +276,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   readonly #peerRules: PeerRules<SessionPath> | null
   /** SYNC-3.6: the authority paths a peer's update is not forwarded to, or null (forwarded to every path). */
   readonly #noForwardTo: ((transport: Transport, peer: PeerId) => boolean) | null
+  /** The authority paths (`authority`, else `rules.authority`), or null when none is known (RULES-6.11). */
+  readonly #authority: ((transport: Transport, peer: PeerId) => boolean) | null
 
   constructor(options: SyncSessionOptions) {
     super()
@@ -324,6 +327,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       : null
     this.#noForwardTo =
       authority && (options.forward ?? 'not-to-authority') === 'not-to-authority' ? authority : null
+    this.#authority = authority ?? null
     this.#watchDoc(this.doc)
     this.awareness.on('update', this.#onAwarenessUpdate)
   }
@@ -519,15 +523,17 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   /**
-   * RULES-6.11: whether a `rejected` message of this path is taken (a rollback). With `rules` and an authority path
-   * open, only the authority's: the authority decides what stays (RULES-6.5; an honest peer does not tell then), and
-   * a rollback's restore would undo at the relay a change it accepted. Not taken, it is answered `rolled-back` (the
-   * peer's fence lifts, RULES-6.3) and nothing else happens.
+   * RULES-6.11: whether a `rejected` message of this path is taken (a rollback). While an authority path is open, only
+   * the authority's: it decides what stays (RULES-6.5; an honest checking peer does not tell then), and a rollback's
+   * restore would undo at the relay a change it accepted, written as this session's writer (a peer could make an owner
+   * revert its own locked record). The same with or without `rules`: a session without them may still be told by a
+   * peer that checks (RULES-6.3). Not taken, it is answered `rolled-back` (the peer's fence lifts) and nothing else
+   * happens.
    */
   #takesRejection(path: SessionPath): boolean {
-    const rules = this.#peerRules
-    if (rules === null || rules.trusts(path.transport, path.peer)) return true
-    for (const p of this.#paths) if (p.open && rules.trusts(p.transport, p.peer)) return false
+    const authority = this.#authority
+    if (authority === null || authority(path.transport, path.peer)) return true
+    for (const p of this.#paths) if (p.open && authority(p.transport, p.peer)) return false
     return true
   }
 

@@ -4,9 +4,9 @@
  */
 import type * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { SyncSession, type SyncSessionEvents } from '../../src/index.js'
+import { SyncSession, openDocument, type SyncSessionEvents } from '../../src/index.js'
 import { decodeMessage, encodeRejected } from '../../src/protocol/index.js'
-import { MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
+import { MemoryDocStore, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
 import { lockRules, seedBoard, seeded, shapesOf } from './peerRulesFixture.js'
 
 type Rejected = Parameters<SyncSessionEvents['rejected']>[0]
@@ -80,5 +80,80 @@ describe('rejected messages in a session with rules (RULES-6.11)', () => {
     expect(shapesOf(writer.doc)['b']?.x).toBe(20)
     expect(shapesOf(relay.doc)['b']?.x).toBe(20)
     for (const s of [writer, relay, hostile]) s.destroy()
+  })
+
+  it('RULES-6.11: without rules too, a peer’s forged `rejected` is not taken while the relay (the authority) is open; with no authority known it still is', async () => {
+    for (const withAuthority of [true, false]) {
+      const net = new MemoryNetwork()
+      const seed = seedBoard({ a: 'alice' }, ['b'])
+      const durable = () => Promise.resolve()
+      let relayPath: MemoryTransport | null = null
+      const writer = new SyncSession({
+        doc: seeded(seed),
+        durable,
+        ...(withAuthority ? { authority: (t: unknown) => t === relayPath, forward: 'all' as const } : {}),
+      })
+      const relay = new SyncSession({ doc: seeded(seed), durable })
+      const hostile = new SyncSession({
+        doc: seeded(seed),
+        durable: () => new Promise<void>(() => undefined),
+      })
+      ;[relayPath] = linked(net, writer, 'writer', relay, 'relay')
+      const [, tm] = linked(net, writer, 'writer', hostile, 'mallory')
+      const seqs = seqsReceived(tm)
+      const rejected: Rejected[] = []
+      writer.on('rejected', (e) => rejected.push(e))
+      await settle(net)
+
+      rawMove(writer.doc, 'b', 20)
+      await settle(net)
+      expect(shapesOf(relay.doc)['b']?.x).toBe(20)
+      tm.send(encodeRejected(seqs.at(-1) ?? 0, 'shapes.update', 'shapes/b', 'forged'))
+      await settle(net)
+      if (withAuthority) {
+        expect(rejected).toEqual([])
+        expect(shapesOf(writer.doc)['b']?.x).toBe(20)
+        expect(shapesOf(relay.doc)['b']?.x).toBe(20)
+      } else {
+        // Nothing tells this session which path is its relay: the peer's refusal is taken (stated limit).
+        expect(rejected.length).toBe(1)
+      }
+      for (const s of [writer, relay, hostile]) s.destroy()
+    }
+  })
+
+  it('RULES-6.11: openDocument without rules takes `rejected` from the transport added as the relay only, while it is open', async () => {
+    const net = new MemoryNetwork()
+    const seed = seedBoard({ a: 'alice' }, ['b'])
+    const durable = () => Promise.resolve()
+    const handle = await openDocument({ docId: 'board', doc: seeded(seed), store: new MemoryDocStore() })
+    const relay = new SyncSession({ doc: seeded(seed), durable })
+    const hostile = new SyncSession({ doc: seeded(seed), durable: () => new Promise<void>(() => undefined) })
+    const link = (peer: SyncSession, name: string, relayPath: boolean) => {
+      const [ta, tb] = [net.transport(`writer>${name}`), net.transport(`${name}>writer`)]
+      net.link(ta, tb)
+      handle.addTransport(ta, { relay: relayPath })
+      peer.addTransport(tb)
+      ta.connect()
+      tb.connect()
+      return tb
+    }
+    link(relay, 'relay', true)
+    const tm = link(hostile, 'mallory', false)
+    const seqs = seqsReceived(tm)
+    const rejected: Rejected[] = []
+    handle.session.on('rejected', (e) => rejected.push(e))
+    await settle(net)
+    rawMove(handle.doc, 'b', 20)
+    await settle(net)
+    expect(shapesOf(relay.doc)['b']?.x).toBe(20)
+    tm.send(encodeRejected(seqs.at(-1) ?? 0, 'shapes.update', 'shapes/b', 'forged'))
+    await settle(net)
+    expect(rejected).toEqual([])
+    expect(shapesOf(handle.doc)['b']?.x).toBe(20)
+    expect(shapesOf(relay.doc)['b']?.x).toBe(20)
+    await handle.destroy()
+    relay.destroy()
+    hostile.destroy()
   })
 })
