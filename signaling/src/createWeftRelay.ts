@@ -27,6 +27,7 @@ import type { RelayOptions } from './relay/RelayOptions.js'
 import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
 import {
   matchesRevalidateFilter,
+  PendingDecision,
   RevalidateTally,
   type RevalidatedConnection,
   type RevalidateFilter,
@@ -399,6 +400,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   const lives = new WeakMap<LiveSocket, Live>()
   /** Upgrades waiting for their auth decision (or the store): refused with 503 by close() (EMBED-2). */
   const deciding = new Set<Duplex>()
+  /** HOOK-1.6: the decisions under way that an `authenticate` hook makes, told of each revalidate() call. */
+  const pendingDecisions = new Set<PendingDecision>()
   /** Sockets the app handed over (EMBED-4). */
   const handed = new Set<HandedSocket>()
   const counts: Record<Endpoint, number> = { signal: 0, relay: 0 }
@@ -569,7 +572,10 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   ): Promise<AuthorizedSocket | null> => {
     const offered = offeredProtocols(req)
     const protocol = selectProtocol(offered)
+    // HOOK-1.7: what the client sends meanwhile is held unread, so that a client gone during the decision is seen.
+    const early = holdEarlyBytes(socket)
     const refuse = (code: CloseCode, reason: string): null => {
+      early.release() // the refusal reads and drops what follows
       metrics.countClose(code)
       logger.debug(
         { client, endpoint: target.endpoint, code, codeName: closeCodeName(code), reason },
@@ -582,11 +588,58 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
     const token = extractToken(url, offered)
+    // HOOK-1.6: a revalidate() call during the decision, whose filter matches it, sends it back to be made again.
+    const pending = hooks.authenticate ? new PendingDecision() : null
+    if (pending) pendingDecisions.add(pending)
+    try {
+      for (;;) {
+        pending?.restart()
+        const decided = await decideUpgrade(req, socket, target, client, token, refuse, early)
+        if (!decided) return null
+        const { grant } = decided
+        const connection: RevalidatedConnection = {
+          id: 0,
+          endpoint: target.endpoint === 'signal' ? 'signal' : target.workspace ? 'workspace' : 'relay',
+          room: target.endpoint === 'signal' ? null : target.room,
+          grant,
+          subject: grant.subject,
+          clientAddress: client,
+        }
+        if (pending?.overtaken(connection)) {
+          logger.debug(
+            { client, endpoint: target.endpoint },
+            'revalidated during the decision: deciding again',
+          )
+          continue
+        }
+        const bytes = Buffer.concat([head, ...early.release()])
+        return admit(req, socket, bytes, protocol, target, client, token, refuse, decided)
+      }
+    } finally {
+      early.release()
+      if (pending) pendingDecisions.delete(pending)
+    }
+  }
+
+  /**
+   * One auth decision for an upgrade and the checks that follow it (AUTH-7, WS-PURGE-8); the grant and access if the
+   * upgrade may be accepted, `null` if it was refused or is gone.
+   */
+  const decideUpgrade = async (
+    req: IncomingMessage,
+    socket: Duplex,
+    target: Route,
+    client: string,
+    token: string | undefined,
+    refuse: (code: CloseCode, reason: string) => null,
+    early: EarlyBytes,
+  ): Promise<Decided | null> => {
     const result = await decide(req, token, target, client)
     // EMBED-2: a relay started by its first upgrade opens its store before any connection is created.
     if (state === 'starting') await started?.catch(() => undefined)
-    if (state !== 'open' || socket.destroyed || socket.writableEnded) {
-      // close() or the decision timeout answered it 503 already (and lets the answer out); anything else is cut.
+    if (state !== 'open' || socket.destroyed || socket.writableEnded || early.gone()) {
+      // close() or the decision timeout answered it 503 already (and lets the answer out); anything else is cut,
+      // a client that went away meanwhile too (HOOK-1.7).
       if (!socket.writableEnded) socket.destroy()
       return null
     }
@@ -611,12 +664,27 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     const purger = access !== null ? workspaces?.purger : null
     if (purger && target.endpoint === 'relay') {
       const refusal = await purger.refusal(target.room)
-      if (state !== 'open' || socket.destroyed || socket.writableEnded) {
+      if (state !== 'open' || socket.destroyed || socket.writableEnded || early.gone()) {
         if (!socket.writableEnded) socket.destroy()
         return null
       }
       if (refusal) return refuse(refusal.code, refusal.reason)
     }
+    return { grant, access }
+  }
+
+  /** Accepts an upgrade whose decision is final: the 101 answer, then the connection, handed to its route. */
+  const admit = (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    protocol: string | false,
+    target: Route,
+    client: string,
+    token: string | undefined,
+    refuse: (code: CloseCode, reason: string) => null,
+    { grant, access }: Decided,
+  ): AuthorizedSocket | null => {
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
     if (!acceptWebSocket(req, socket, protocol)) {
@@ -693,6 +761,8 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   /** RELAY-4.5: decides again what each open connection `filter` matches may do, and applies it. */
   const revalidate = async (filter: RevalidateFilter = {}): Promise<RevalidateResult> => {
     const tally = new RevalidateTally()
+    // HOOK-1.6: decisions under way may have read what changed before this call; those it matches are made again.
+    for (const pending of pendingDecisions) pending.revalidating(filter)
     const runs: Promise<void>[] = []
     for (const conn of [...sockets, ...handed]) {
       const live = lives.get(conn)
@@ -1027,6 +1097,60 @@ interface LiveSocket {
 }
 
 /** RELAY-4.5: what revalidating one open connection needs. */
+/** An upgrade's final auth decision: its grant and its access to the room (`null`: signaling, a workspace socket). */
+interface Decided {
+  readonly grant: RoomGrant
+  readonly access: Exclude<Access, 'none'> | null
+}
+
+/** HOOK-1.7: the bytes a client sent while its upgrade was being decided, held unread. */
+interface EarlyBytes {
+  /** Whether the client went away meanwhile: its socket is destroyed, or its sending side ended. */
+  gone(): boolean
+  /** Stops holding (once; later calls return nothing) and returns what was held, in order. */
+  release(): Buffer[]
+}
+
+/**
+ * HOOK-1.7: most bytes held from one client during its decision. A conforming client sends none before the
+ * server's answer (RFC 6455 4.1); past this the rest stays in the socket, and the client's leaving is then seen when
+ * the connection reads.
+ */
+const EARLY_BYTES_MAX = 64 * 1024
+
+/**
+ * HOOK-1.7: reads (without parsing) what `socket` receives until `release()`, so that the end of the client's sending
+ * side is seen: a half-closed socket is neither destroyed nor ended for writing, and its end is signalled only once
+ * every byte before it was read.
+ */
+const holdEarlyBytes = (socket: Duplex): EarlyBytes => {
+  const held: Buffer[] = []
+  let bytes = 0
+  let holding = true
+  const take = () => {
+    let chunk: unknown
+    while (bytes < EARLY_BYTES_MAX && (chunk = socket.read()) !== null) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array)
+      held.push(buffer)
+      bytes += buffer.length
+    }
+  }
+  socket.on('readable', take)
+  return {
+    gone: () => socket.destroyed || socket.readableEnded,
+    release: () => {
+      if (!holding) return []
+      holding = false
+      // Without a 'readable' listener the stream is back in its initial mode: the connection's 'data' listener
+      // starts it flowing.
+      socket.off('readable', take)
+      // An upgrade answered meanwhile (HOOK-1.5's 503) goes back to dropping what the client sends until it is cut.
+      if (socket.writableEnded) socket.resume()
+      return held
+    },
+  }
+}
+
 interface Live {
   readonly target: Route
   /**

@@ -5,7 +5,10 @@ import type { RoomGrant } from '../auth/RoomGrant.js'
  * grant it holds now.
  */
 export interface RevalidatedConnection {
-  /** The connection's id (its log lines' `conn`, `ConnectionContext.id`). */
+  /**
+   * The connection's id (its log lines' `conn`, `ConnectionContext.id`); `0` for an upgrade whose decision is still
+   * under way (HOOK-1.6): it has no id yet.
+   */
   readonly id: number
   /** `relay` (`<path>/<room>`), `workspace` (`<workspacePath>/<W>`) or `signal`. */
   readonly endpoint: 'relay' | 'workspace' | 'signal'
@@ -65,12 +68,12 @@ export class RevalidateTally {
 
 /**
  * @internal Whether `connection` passes `filter`; `topics` are a signaling connection's subscriptions (for
- * {@link RevalidateFilter.room}).
+ * {@link RevalidateFilter.room}), `'any'` for one not yet accepted (it may subscribe to any topic its grant gives).
  */
 export const matchesRevalidateFilter = (
   filter: RevalidateFilter,
   connection: RevalidatedConnection,
-  topics: ReadonlySet<string> | null,
+  topics: ReadonlySet<string> | 'any' | null,
 ): boolean => {
   if (filter.subject !== undefined && connection.subject !== filter.subject) return false
   if (filter.room !== undefined && !reachesRoom(connection, filter.room, topics)) return false
@@ -80,7 +83,7 @@ export const matchesRevalidateFilter = (
 const reachesRoom = (
   connection: RevalidatedConnection,
   room: string,
-  topics: ReadonlySet<string> | null,
+  topics: ReadonlySet<string> | 'any' | null,
 ): boolean => {
   switch (connection.endpoint) {
     case 'relay':
@@ -91,6 +94,39 @@ const reachesRoom = (
       return prefix !== null && room.startsWith(prefix)
     }
     case 'signal':
-      return topics?.has(room) ?? false
+      return topics === 'any' || (topics?.has(room) ?? false)
+  }
+}
+
+/**
+ * @internal HOOK-1.6: the `revalidate()` calls made while one upgrade's decision was under way. A decision that
+ * started before such a call and that a call's filter matches is made again before the connection is accepted: it
+ * may have read what the app changed before calling `revalidate()`.
+ */
+export class PendingDecision {
+  readonly #filters: RevalidateFilter[] = []
+
+  /** A `revalidate(filter)` call began. */
+  revalidating(filter: RevalidateFilter): void {
+    this.#filters.push(filter)
+  }
+
+  /**
+   * Whether a call made since the last `restart()` matches the connection the decision would accept (`id` 0, any
+   * signaling topic); a filter whose `where` throws matches (deciding again is always safe).
+   */
+  overtaken(connection: RevalidatedConnection): boolean {
+    return this.#filters.some((filter) => {
+      try {
+        return matchesRevalidateFilter(filter, connection, 'any')
+      } catch {
+        return true
+      }
+    })
+  }
+
+  /** A new decision begins: only the calls from now on concern it. */
+  restart(): void {
+    this.#filters.length = 0
   }
 }
