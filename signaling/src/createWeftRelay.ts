@@ -211,6 +211,11 @@ export interface WeftRelay {
    * nothing is decided again (every match is `kept`). A socket handed over with {@link WeftRelay.accept} carries the
    * app's own decision: its `reauthorize` (AcceptRequest) is called instead, and without one it is `kept`. Resolves
    * once every decision is applied.
+   *
+   * An upgrade whose `authenticate` call is still running is not counted in `checked`; if `filter` matches it (its
+   * new grant's subject, its room, any `room` for signaling, `where` with `id` 0), the hook is called for it again
+   * once that call returns, and only the new decision is applied (HOOK-1.6): a hook that read the app's state before
+   * this call cannot let the upgrade through with it.
    */
   revalidate(filter?: RevalidateFilter): Promise<RevalidateResult>
   /**
