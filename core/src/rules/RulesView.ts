@@ -1,5 +1,6 @@
 import * as Y from 'yjs'
 import {
+  applyObserved,
   checkChanges,
   readRuleCollection,
   readRuleRecord,
@@ -140,19 +141,12 @@ export class RulesView {
 
   /** Applies `update` to the view, returning the transactions it ran; `null` (and the view broken) if Yjs refuses it. */
   #apply(update: Uint8Array): Y.Transaction[] | Error {
-    const doc = this.#doc
-    const transactions: Y.Transaction[] = []
-    const seen = (tr: Y.Transaction) => void transactions.push(tr)
-    doc.on('afterTransaction', seen)
     try {
-      Y.applyUpdate(doc, update)
+      return applyObserved(this.#doc, update)
     } catch (err) {
       this.#broken = true
       return err instanceof Error ? err : new Error(String(err))
-    } finally {
-      doc.off('afterTransaction', seen)
     }
-    return transactions
   }
 
   /**

@@ -373,6 +373,23 @@ export const checkChanges = (
 
 // ---- Reading what a Yjs transaction changed (RULES-2.1, RULES-4.1, RULES-4.5)
 
+/**
+ * Applies `update` to `doc` and returns the transactions it ran (Yjs may run more than one: a struct that completes
+ * pending ones), for {@link touchedRecords} and the workspace catalogue's `catalogueTouched`. Throws what
+ * `Y.applyUpdate` throws (the doc is then left as Yjs left it).
+ */
+export const applyObserved = (doc: Y.Doc, update: Uint8Array): Y.Transaction[] => {
+  const transactions: Y.Transaction[] = []
+  const seen = (tr: Y.Transaction) => void transactions.push(tr)
+  doc.on('afterTransaction', seen)
+  try {
+    Y.applyUpdate(doc, update)
+  } finally {
+    doc.off('afterTransaction', seen)
+  }
+  return transactions
+}
+
 /** The records a set of transactions changed, by collection; or the undeclared top-level type one wrote to. */
 export type Touched =
   | { readonly ok: true; readonly records: ReadonlyMap<string, ReadonlySet<string>> }

@@ -8,6 +8,7 @@ import {
   catalogueTouchedBy,
   splitWorkspaceDoc,
 } from '@weft/core'
+import { applyObserved } from '@weft/core/rules'
 import { RoomGrant } from '../auth/RoomGrant.js'
 import type { ConnectionContext } from '../hooks.js'
 import { changesNothing } from '../relay/changesNothing.js'
@@ -182,17 +183,13 @@ export class CatalogueGuard {
   #apply(doc: Y.Doc, update: Uint8Array, access: ((doc: string) => string) | null): RuleRefusal | null {
     const store = doc.store
     const pendingBefore = [store.pendingStructs?.update ?? null, store.pendingDs] as const
-    const transactions: Y.Transaction[] = []
-    const seen = (tr: Y.Transaction) => void transactions.push(tr)
-    doc.on('afterTransaction', seen)
+    let transactions: Y.Transaction[]
     try {
-      Y.applyUpdate(doc, update)
+      transactions = applyObserved(doc, update)
     } catch (err) {
       // The room refuses what Yjs cannot apply anyway; only a partial writer is refused here.
       if (access === null) return null
       return refusal([], `the update cannot be applied: ${err instanceof Error ? err.message : String(err)}`)
-    } finally {
-      doc.off('afterTransaction', seen)
     }
     if (access === null) return null
     // Left pending (its parents or origins are missing): once completed it could change any record. What was
