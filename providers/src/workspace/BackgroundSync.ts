@@ -197,8 +197,9 @@ export class BackgroundSync {
       void this.#syncOnce(d).then(
         (result) => {
           this.#running.delete(d)
-          const outcome = result === 'stalled' ? 'aborted' : result
+          const outcome = result === 'stalled' || result === 'epoch' ? 'aborted' : result
           if (result === 'stalled') this.#retryLater(d, seqs)
+          else if (result === 'epoch') this.#requeueLast(d, seqs)
           else if (outcome !== 'aborted') {
             this.#stalls.delete(d)
             this.#done(d)
@@ -252,6 +253,17 @@ export class BackgroundSync {
     this.#waiting.set(d, { timer, seqs: pending })
   }
 
+  /**
+   * A newer epoch waits for `d` (WS-CLIENT-4.7): released, `d` goes to the end of the queue, and its next brief sync
+   * opens it anew, which takes the epoch (COMPACT-8.2) and then pushes what it holds.
+   */
+  #requeueLast(d: string, seqs: number[]): void {
+    if (this.#closed) return
+    const pending = [...seqs, ...(this.#queue.get(d) ?? [])]
+    this.#queue.delete(d)
+    this.#queue.set(d, pending)
+  }
+
   #done(d: string): void {
     const r = this.#round
     if (!r.docs.has(d) || r.done.has(d)) return
@@ -263,10 +275,13 @@ export class BackgroundSync {
   /**
    * Loads `d`, waits until it is `synced` (nothing pending) and stored, releases it. `aborted` when aborted
    * meanwhile; `refused` when the relay refused the document for good (a final `connection-error`: no access),
-   * which no retry would change (WS-CLIENT-4.5).
+   * which no retry would change (WS-CLIENT-4.5). `epoch` when a newer epoch waits for the document (COMPACT-8.1: an
+   * open document never gets to `synced` then) and this brief sync opened it, so the next open takes the epoch;
+   * `stalled` when the epoch was already waiting at the start (the app holds the document open: the app's next open
+   * takes it), so the document is retried after a backoff instead of at once (WS-CLIENT-4.7).
    */
-  async #syncOnce(d: string): Promise<BriefSyncOutcome | 'stalled'> {
-    let outcome: 'aborted' | 'refused' | 'stalled' | null = null
+  async #syncOnce(d: string): Promise<BriefSyncOutcome | 'stalled' | 'epoch'> {
+    let outcome: 'aborted' | 'refused' | 'stalled' | 'epoch' | null = null
     let wake = (): void => {}
     const abort = () => {
       outcome ??= 'aborted'
@@ -275,6 +290,8 @@ export class BackgroundSync {
     this.#aborts.add(abort)
     try {
       const doc = await this.#port.acquire(d)
+      const epochWaits = (): boolean => Boolean(doc.waitingEpoch)
+      const heldWaiting = epochWaits()
       try {
         const synced = await new Promise<boolean>((resolve) => {
           // WS-PEER-7: given up when nothing happens to the document for stallMs (no peer holds or answers it).
@@ -288,6 +305,8 @@ export class BackgroundSync {
           }
           const onStatus = () => {
             if (this.#port.refused(d)) outcome ??= 'refused'
+            // WS-CLIENT-4.7: a waiting epoch keeps an open document from `synced`; only a new open takes it.
+            if (epochWaits()) outcome ??= heldWaiting ? 'stalled' : 'epoch'
             if (outcome !== null || doc.status === 'synced') finish()
             else arm()
           }
@@ -301,12 +320,14 @@ export class BackgroundSync {
             stall = null
             doc.off('status', onStatus)
             doc.off('connection-error', onRefused)
+            doc.off('epoch-available', onStatus)
             doc.doc.off('update', arm)
             resolve(outcome === null)
           }
           wake = finish
           doc.on('status', onStatus)
           doc.on('connection-error', onRefused)
+          doc.on('epoch-available', onStatus)
           doc.doc.on('update', arm)
           onStatus()
         })
