@@ -4,11 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import * as Y from 'yjs'
+import { ObservableV2 } from 'lib0/observable'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { MemoryDocStore } from '@weft/core/testing'
 import { WorkspaceSocket, openWorkspace, type Workspace } from '../../src/index.js'
-import { BRIEF_SYNC_STALL_MS } from '../../src/workspace/BackgroundSync.js'
+import { BRIEF_SYNC_STALL_MS, BackgroundSync } from '../../src/workspace/BackgroundSync.js'
+import type { WeftDoc } from '../../src/WeftDoc.js'
 import { exited } from '../integration/support/weftServer.js'
 
 // Issue #15 (data-safety review): a brief sync waited for `synced`, which a document with a waiting epoch never
@@ -169,4 +172,90 @@ describe('background sync across a relay epoch reset', () => {
     expect(cx.doc.getText('t').toString()).toBe('A-OFFLINE;base;')
     await Promise.all([a.destroy(), b.destroy(), c.destroy()])
   }, 90_000)
+})
+
+describe('brief syncs and waiting epochs (unit)', () => {
+  /** A document as a brief sync sees it, with a waiting epoch the test sets. */
+  class FakeDoc extends ObservableV2<{
+    status: () => void
+    'connection-error': () => void
+    'epoch-available': () => void
+  }> {
+    readonly doc = new Y.Doc()
+    readonly handle = { flushed: async () => {} }
+    status = 'syncing'
+    waitingEpoch: object | null = null
+    constructor(waiting: boolean) {
+      super()
+      if (waiting) this.waitingEpoch = {}
+    }
+  }
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+  const setup = (waitingAtOpen: (d: string) => boolean) => {
+    const delays: number[] = []
+    const docs: Array<[string, FakeDoc]> = []
+    const settled: Array<[string, string]> = []
+    const sync = new BackgroundSync(
+      {
+        concurrency: 1,
+        runnable: () => true,
+        acquire: async (d) => {
+          const doc = new FakeDoc(waitingAtOpen(d))
+          docs.push([d, doc])
+          return doc as unknown as WeftDoc
+        },
+        release: async () => {},
+        refused: () => false,
+        sizeOf: () => 1,
+        settled: (d, outcome) => void settled.push([d, outcome]),
+        failed: (_d, err) => {
+          throw err
+        },
+        changed: () => {},
+        progressed: () => {},
+      },
+      { timer: { set: (_fn, ms) => void delays.push(ms), clear: () => {} } },
+    )
+    return { sync, docs, settled, delays }
+  }
+
+  it('WS-CLIENT-4.7: an epoch offered during a brief sync ends it; the other document gets the slot, then the document is opened anew', async () => {
+    const { sync, docs, settled } = setup(() => false)
+    sync.enqueue('x')
+    sync.enqueue('y')
+    await turn()
+    const [, x] = docs[0]!
+    x.waitingEpoch = {}
+    x.emit('epoch-available', [])
+    await turn()
+    expect(settled).toEqual([['x', 'aborted']])
+    expect(docs.map(([d]) => d)).toEqual(['x', 'y']) // y runs before x again
+    const [, y] = docs[1]!
+    y.status = 'synced'
+    y.emit('status', [])
+    await turn()
+    expect(docs.map(([d]) => d)).toEqual(['x', 'y', 'x']) // x opened anew (its open takes the epoch)
+    const [, x2] = docs[2]!
+    x2.status = 'synced'
+    x2.emit('status', [])
+    await turn()
+    expect(settled).toEqual([
+      ['x', 'aborted'],
+      ['y', 'synced'],
+      ['x', 'synced'],
+    ])
+    expect(sync.progress.docsDone).toBe(2)
+  })
+
+  it('WS-CLIENT-4.7: an epoch already waiting when the brief sync starts (the app holds the document) backs off instead of spinning', async () => {
+    const { sync, docs, settled, delays } = setup((d) => d === 'x')
+    sync.enqueue('x')
+    sync.enqueue('y')
+    await turn()
+    await turn()
+    expect(settled[0]).toEqual(['x', 'aborted'])
+    expect(docs.filter(([d]) => d === 'x')).toHaveLength(1) // not opened again at once
+    expect(delays).toContain(1_000) // the WS-PEER-7 backoff
+    expect(sync.has('x')).toBe(true)
+  })
 })
