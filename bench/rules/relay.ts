@@ -23,11 +23,15 @@ const RELAY_DB_FILE = 'weft.sqlite'
 
 /**
  * Preloaded into the relay: on a `mem` line on stdin, collects garbage twice (V8's `gc`, exposed at run time) and
- * writes `WEFT_BENCH_MEM {rss, heapUsed, external, arrayBuffers}` to stderr. Idle otherwise.
+ * writes `WEFT_BENCH_MEM {rss, heapUsed, external, arrayBuffers}` to stderr. Idle otherwise. Main thread only: Node
+ * runs preloads in worker threads too (the relay's compaction worker), see EXIT_WITH_PARENT.
  */
 const MEMORY_PROBE = `data:text/javascript,${encodeURIComponent(`
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { isMainThread } from 'node:worker_threads'
+if (isMainThread) probe()
+function probe() {
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc')
 let buf = ''
@@ -45,6 +49,7 @@ process.stdin.on('data', (chunk) => {
     process.stderr.write('WEFT_BENCH_MEM ' + JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }) + '\\n')
   }
 })
+}
 `)}`
 
 /** The relay's memory after two full garbage collections, in bytes. */

@@ -29,10 +29,14 @@ const root = join(here, '..', '..')
 
 /**
  * Preloaded into every child: exit when stdin ends (the parent died), so no server outlives the benchmark. Loaded
- * in the child's own process, before its entry point; it does nothing else.
+ * in the child's own process, before its entry point; it does nothing else. Node runs `--import` preloads in every
+ * worker thread too, where `process.stdin` is an empty stream that ends at once and `process.exit` ends the thread:
+ * unguarded, it killed the relay's compaction worker (RELAY-3.8) as it started, so a large room retried its
+ * compaction, thread start and a copy of its state, at every update (17 ms of CPU per update on a 2 MiB board in
+ * the rules benchmark, issue #13). Hence main thread only.
  */
 export const EXIT_WITH_PARENT = `data:text/javascript,${encodeURIComponent(
-  'process.stdin.on("end",()=>process.exit(0));process.stdin.on("error",()=>process.exit(0));process.stdin.resume()',
+  'import{isMainThread}from"node:worker_threads";if(isMainThread){process.stdin.on("end",()=>process.exit(0));process.stdin.on("error",()=>process.exit(0));process.stdin.resume()}',
 )}`
 
 const children = new Set<ChildProcess>()
