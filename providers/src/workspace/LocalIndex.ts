@@ -39,8 +39,10 @@ export class LocalIndex {
   readonly #key: string
   readonly #prefix: string
   readonly #docs = new Map<string, LocalDocInfo>()
-  /** Documents marked loaded (`l:<docId>`): loaded since their last close, or left loaded by a crash. */
+  /** Documents marked loaded (`l:<docId>`) in the store at load: loaded elsewhere, or left loaded by a crash. */
   readonly #loaded = new Set<string>()
+  /** Documents this index marked loaded and has not unloaded (its own loads, WS-CLIENT-6.6). */
+  readonly #mine = new Set<string>()
   #pending = 0
   #writes: Promise<void> = Promise.resolve()
   /** Where a failed write is reported (the workspace's `error` event). */
@@ -139,27 +141,31 @@ export class LocalIndex {
   /**
    * Marks `d` loaded (WS-CLIENT-6.4) and resolves once the mark is stored: awaited before the document is opened, so
    * that no local change of it is stored before the mark. A mark left by a crash makes the next {@link load} read
-   * the document's stored pending count. One write per load (none if the mark is already there).
+   * the document's stored pending count. One write per load: a mark found at {@link load} may be another tab's, which
+   * it clears when it closes the document (WS-CLIENT-6.6).
    */
   loading(d: string): Promise<void> {
-    if (this.#loaded.has(d)) return this.#writes
-    this.#loaded.add(d)
+    if (this.#mine.has(d)) return this.#writes
+    this.#mine.add(d)
     this.#write(`l:${d}`, '1')
     return this.#writes
   }
 
   /**
    * Records what `d` stored when it was unloaded (the fields given, `pending` from its stored meta) and clears its
-   * loaded mark (WS-CLIENT-6.4). Without `info` (nothing of it is stored) only the mark is cleared.
+   * loaded mark (WS-CLIENT-6.4). Without `info` (nothing of it is stored) only the mark is cleared. `clearMark`
+   * false keeps the stored mark: another tab or workspace sharing the store has `d` loaded (WS-CLIENT-6.6).
    */
-  unloaded(d: string, info?: Partial<LocalDocInfo>): void {
+  unloaded(d: string, info?: Partial<LocalDocInfo>, clearMark = true): void {
     if (info) this.set(d, info)
-    if (this.#loaded.delete(d)) this.#write(`l:${d}`, null)
+    this.#loaded.delete(d)
+    if (this.#mine.delete(d) && clearMark) this.#write(`l:${d}`, null)
   }
 
   /** Forgets `d` (its data was removed from the store). */
   delete(d: string): void {
-    if (this.#loaded.delete(d)) this.#write(`l:${d}`, null)
+    const marked = this.#loaded.delete(d)
+    if (this.#mine.delete(d) || marked) this.#write(`l:${d}`, null)
     const old = this.#docs.get(d)
     if (!old) return
     this.#docs.delete(d)

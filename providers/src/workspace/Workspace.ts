@@ -32,6 +32,7 @@ import { ListSnapshots } from './ListSnapshots.js'
 import { DocSlots } from './DocSlots.js'
 import { storedPending, type LocalIndex } from './LocalIndex.js'
 import { planEviction } from './planEviction.js'
+import { defaultOpenLocks, openLockName } from './OpenLocks.js'
 import { attachPeerSummaries } from './peerSummary.js'
 import { PreloadSet } from './PreloadSet.js'
 import { openWorkspaceDoc, type WorkspaceConfig } from './workspaceConfig.js'
@@ -69,6 +70,9 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   readonly #typed: TypedDoc<CatalogueSchema<M>>
   readonly #config: WorkspaceConfig<M>
   readonly #index: LocalIndex
+  /** "Open somewhere" across the tabs sharing the store (WS-CLIENT-5.3, WS-CLIENT-6.6), and the ones held here. */
+  readonly #locks = defaultOpenLocks()
+  readonly #held = new Map<string, () => void>()
   readonly #slots: DocSlots
   readonly #documents: CatalogueDocuments<M>
   readonly #stale = new Set<string>()
@@ -508,6 +512,9 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   async #load(d: string): Promise<WeftDoc> {
+    // WS-CLIENT-5.3: held open (shared lock) before it loads, so no other tab evicts it or clears its mark.
+    if (!this.#held.has(d))
+      this.#held.set(d, await this.#locks.hold(openLockName(workspaceDocId(this.id, d))))
     // WS-CLIENT-6.4: marked loaded in the index (stored) before any local change of it can be stored.
     await this.#index.loading(d)
     this.#lost.delete(d) // WS-CLIENT-6.5: a new attempt (a grant may have changed)
@@ -563,17 +570,33 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     // clears its loaded mark. A document whose count rides on its appends (PROV-5.8) stored exactly its own count
     // (the destroy waited for the writes); one without transports, or under a budget (which needs the stored size,
     // measured once per close), is read back. A failed read keeps the mark: the next load reads the stored count.
-    if (Number.isFinite(this.#config.budget) || !this.#persistsPending) {
-      const stored = await this.#config.store.load(workspaceDocId(this.id, d)).catch((err: unknown) => {
-        this.#fault(err, `loading ${d}`)
-        return undefined
-      })
-      if (stored) this.#index.unloaded(d, { bytes: stored.byteLength, pending: storedPending(stored) })
-      else if (stored === null) this.#index.unloaded(d)
-    } else if (doc.doc.store.clients.size > 0 || this.#index.has(d))
-      // Stored here now (the destroy waited for the writes): `local` from now on.
-      this.#index.unloaded(d, { pending: doc.pendingChanges })
-    else this.#index.unloaded(d)
+    const readBack = Number.isFinite(this.#config.budget) || !this.#persistsPending
+    const stored = readBack
+      ? await this.#config.store.load(workspaceDocId(this.id, d)).catch((err: unknown) => {
+          this.#fault(err, `loading ${d}`)
+          return undefined
+        })
+      : undefined
+    const record = (clearMark: boolean) => {
+      if (readBack) {
+        if (stored)
+          this.#index.unloaded(d, { bytes: stored.byteLength, pending: storedPending(stored) }, clearMark)
+        else if (stored === null) this.#index.unloaded(d, undefined, clearMark)
+      } else if (doc.doc.store.clients.size > 0 || this.#index.has(d))
+        // Stored here now (the destroy waited for the writes): `local` from now on.
+        this.#index.unloaded(d, { pending: doc.pendingChanges }, clearMark)
+      else this.#index.unloaded(d, undefined, clearMark)
+    }
+    // WS-CLIENT-6.6: the mark is cleared only when no other tab holds the document open (exclusive lock granted;
+    // the clear is stored before that tab's next load can mark it), else that tab's mark is kept.
+    this.#held.get(d)?.()
+    this.#held.delete(d)
+    const cleared = await this.#locks.ifFree(openLockName(workspaceDocId(this.id, d)), async () => {
+      record(true)
+      await this.#index.flushed()
+      return true
+    })
+    if (!cleared) record(false)
     if (this.#gone.has(d)) this.#purge([d]) // WS-PURGE-11: refused as deleted: purged once unloaded
     this.list._changed([d])
     if (changed) this.#touch(d, size)
@@ -724,8 +747,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
    */
   async #remove(d: string, purge = false): Promise<boolean> {
     const store = this.#config.store
-    const removed = await this.#slots.exclusive(d, async () => {
-      const key = workspaceDocId(this.id, d)
+    const key = workspaceDocId(this.id, d)
+    const removeUnlocked = async () => {
       const stored = await store.load(key)
       const pending = storedPending(stored)
       if (pending > 0 && !purge) {
@@ -741,7 +764,11 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       for (const id of await store.list()) if (id.startsWith(`${key}~`)) await store.remove(id)
       this.#index.delete(d)
       return true
-    })
+    }
+    // WS-CLIENT-5.3: an eviction skips a document open in another tab (its exclusive lock is not granted).
+    const removed = await this.#slots.exclusive(d, async () =>
+      purge ? removeUnlocked() : ((await this.#locks.ifFree(openLockName(key), removeUnlocked)) ?? false),
+    )
     if (removed) {
       this.list._changed([d])
       this.#updateStatus()

@@ -1,9 +1,19 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import * as Y from 'yjs'
 import { docId, type DocStore } from '@weft/core'
 import { MemoryDocStore, MemoryNetwork } from '@weft/core/testing'
 import { openWorkspace } from '../../src/index.js'
 import { MemoryWorkspaceRelay, settle } from './support/memoryWorkspaceRelay.js'
+
+// The tabs here do not see each other's open documents (WS-CLIENT-5.3), as two processes sharing one SQLite file:
+// only the conditional remove guards the edit.
+vi.mock('../../src/workspace/OpenLocks.js', async (original) => ({
+  ...(await original<object>()),
+  defaultOpenLocks: () => ({
+    hold: () => Promise.resolve(() => {}),
+    ifFree: <T>(_name: string, fn: () => Promise<T>) => fn(),
+  }),
+}))
 
 const storedText = async (store: DocStore, id: string): Promise<string | null> => {
   const s = await store.load(docId(id))
