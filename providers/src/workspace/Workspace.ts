@@ -519,7 +519,12 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     await this.#index.loading(d)
     this.#lost.delete(d) // WS-CLIENT-6.5: a new attempt (a grant may have changed)
     // Connected only once the listeners are on: a transport may refuse at once, inside connect().
-    const doc = await openWorkspaceDoc(this.#config, d, false)
+    const doc = await openWorkspaceDoc(this.#config, d, false).catch((err: unknown) => {
+      // Not loaded: no unload will release its open lock.
+      this.#held.get(d)?.()
+      this.#held.delete(d)
+      throw err
+    })
     const update = () => this.#updateStatus()
     doc.on('status', update)
     doc.on('error', ({ error }) => this.emit('error', [{ error }]))
