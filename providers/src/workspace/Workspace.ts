@@ -731,16 +731,31 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       const stored = await store.load(workspaceDocId(this.id, d))
       this.#index.set(d, { bytes: stored?.byteLength ?? 0, pending: storedPending(stored) })
     }
-    const candidates = this.#index.entries().map(([d, info]) => ({
-      id: d,
-      bytes: Math.max(0, info.bytes),
-      lastOpened: info.lastOpened,
-      keep: this.#slots.isBusy(d) || this.#preload.has(d) || this.#background.has(d) || info.pending > 0,
-    }))
-    for (const d of planEviction(candidates, this.#config.budget)) {
-      if (this.#destroyed) return
-      if (this.#preload.has(d) || this.#background.has(d)) continue
-      await this.#remove(d)
+    // A document not removed (open in another tab, WS-CLIENT-5.3; or changed since it was measured) is kept for the
+    // rest of this pass and the plan made again, so the next least recently opened ones go instead.
+    const skipped = new Set<string>()
+    for (;;) {
+      const candidates = this.#index.entries().map(([d, info]) => ({
+        id: d,
+        bytes: Math.max(0, info.bytes),
+        lastOpened: info.lastOpened,
+        keep:
+          skipped.has(d) ||
+          this.#slots.isBusy(d) ||
+          this.#preload.has(d) ||
+          this.#background.has(d) ||
+          info.pending > 0,
+      }))
+      let replan = false
+      for (const d of planEviction(candidates, this.#config.budget)) {
+        if (this.#destroyed) return
+        if (this.#preload.has(d) || this.#background.has(d)) continue
+        if (await this.#remove(d)) continue
+        skipped.add(d)
+        replan = true
+        break
+      }
+      if (!replan) return
     }
   }
 

@@ -59,6 +59,7 @@ describe('workspaces sharing one store (WS-CLIENT-5.3, 6.6)', () => {
     await write('z') // over the budget: y is the least recently opened in A
     expect(await storedText(store, 'team/y')).toBe('y'.repeat(1_000))
     expect(a.list.get('y')).toMatchObject({ local: true })
+    expect(a.list.get('w')).toMatchObject({ local: false }) // the next least recently opened went instead
     // B's edit lands on the whole stored document: a fresh tab, offline, reads all of it.
     by.doc.getText('t').insert(0, 'B ')
     await by.handle.flushed()
