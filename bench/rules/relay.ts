@@ -73,6 +73,11 @@ export interface RulesRelay {
   rssBytes(): number
   /** Its memory after a full garbage collection (asked through the preloaded probe). */
   memory(): Promise<RelayMemory>
+  /**
+   * The error lines (pino level 50 and above) the relay logged so far, e.g. `compaction failed`: a benchmark whose
+   * relay logged one measured a broken relay, not a working one (issue #13: a compaction worker killed at its start).
+   */
+  errors(): readonly string[]
   /** Kills it and removes its data directory. */
   stop(): Promise<void>
 }
@@ -107,6 +112,12 @@ export const startRulesRelay = async (dir: string, ruled: boolean): Promise<Rule
       if (line.startsWith('WEFT_BENCH_MEM ')) waiting.shift()?.(JSON.parse(line.slice(15)) as RelayMemory)
     })
   }
+  const errors: string[] = []
+  if (child.stdout) {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (/^\{"level":(5|6)\d/.test(line)) errors.push(line)
+    })
+  }
   const port = await listeningPort(child, name, 60_000).catch(async (err: unknown) => {
     await stop()
     throw err
@@ -119,6 +130,7 @@ export const startRulesRelay = async (dir: string, ruled: boolean): Promise<Rule
     url: `ws://127.0.0.1:${port}/relay`,
     cpuSeconds: () => cpuSeconds(pid),
     rssBytes: () => rssBytes(pid),
+    errors: () => errors,
     memory: () =>
       new Promise<RelayMemory>((resolve, reject) => {
         if (!child.stdin) return reject(new Error('no stdin'))

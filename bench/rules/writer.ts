@@ -196,6 +196,8 @@ export const refusalCost = async (
       await acceptedChange(doc)
       refusalMs.push((relay.cpuSeconds() - cpu) * 1000 - accepted)
     }
+    const [error] = relay.errors()
+    if (error !== undefined) throw new Error(`${relay.name} logged an error during the measurement: ${error}`)
     return { firstCheckMs, acceptedMs, refusalMs, docBytes }
   } finally {
     await doc.destroy()
