@@ -257,9 +257,10 @@ export class RelayHub implements RelayHost {
     // HOOK-3.3: an update of `from` still waiting for onUpdate is not durable yet (an ack must not cover it); other
     // connections' waiting updates are not this ack's business.
     const hooked = this.#hooks?.screensUpdates ? this.#hooks.decided([from]) : null
-    // RULES-4.9: neither may the ack pass the room's updates that wait for its rules view.
-    const queued = this.#rules?.queued(doc) ?? null
-    const deciding = hooked && queued ? hooked.then(() => queued) : (hooked ?? queued)
+    // RULES-4.9: neither may the ack pass the room's updates that wait for its rules view. Read once the hook has
+    // decided: the updates it held reach the rules (and their queue) only then.
+    const rules = this.#rules
+    const deciding = hooked ? hooked.then(() => rules?.queued(doc)) : (rules?.queued(doc) ?? null)
     if (deciding) {
       const durable = deciding.then(() => doc.whenDurable())
       // Nobody may be waiting (an empty update without a sequence number): never an unhandled rejection.
