@@ -303,9 +303,12 @@ export class DocListView {
       if (ev.key === 'Enter') finish(true)
       else if (ev.key === 'Escape') finish(false)
     })
-    // A render moves the input (a blur while detached): only a real blur commits.
+    // A render moves the input (a blur while detached, then focused again): only a real blur commits, one after
+    // which the input, still shown, no longer has the focus once the render is done.
     input.addEventListener('blur', () => {
-      if (input.isConnected) finish(true)
+      setTimeout(() => {
+        if (input.isConnected && document.activeElement !== input) finish(true)
+      }, 0)
     })
     this.#editing = { id, input }
     this.#render()
