@@ -24,11 +24,14 @@ const open = async (page: Page) => {
   await page.goto(server.url)
   await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready)
 }
-const call = <K extends 'hold' | 'release' | 'ifFree'>(page: Page, method: K, name: string) =>
-  page.evaluate(([m, n]) => (window as unknown as { openLocks: Locks }).openLocks[m as K](n as string), [
-    method,
-    name,
-  ] as const)
+const call = (page: Page, method: 'hold' | 'release' | 'ifFree', name: string): Promise<unknown> =>
+  page.evaluate(
+    async ({ m, n }): Promise<unknown> => (window as unknown as { openLocks: Locks }).openLocks[m](n),
+    {
+      m: method,
+      n: name,
+    },
+  )
 
 test('WS-CLIENT-5.3 a document held open in one tab is not free in another; closing that tab frees it (Web Locks, Chromium)', async ({
   context,
