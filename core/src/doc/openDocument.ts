@@ -55,8 +55,8 @@ export interface OpenDocumentOptions {
   /**
    * Check what peers send against the document's rules (docs/guides/rules.md, RULES-6): see `SyncSessionOptions.rules`.
    * Unless `authority` says otherwise, the transport added with `relay: true` is the authority (a relay that checks the
-   * same rules): its updates are applied unchecked; every other path's are checked. With or without `rules`, while the
-   * relay is connected a `rejected` message is taken from it only (RULES-6.11). Refused with `epochs.autoStart`
+   * same rules): its updates are applied unchecked; every other path's are checked. With or without `rules`, a `rejected`
+   * message is taken from the relay only (RULES-6.11). Refused with `epochs.autoStart`
    * (`invalid-argument`, RULES-6.7): leave epochs to the relay.
    */
   readonly rules?: SessionRules

@@ -92,8 +92,8 @@ export interface SyncSessionOptions {
   /**
    * Which paths are authorities: relays that judge every write on a connection as that connection's own (a ruled room,
    * RULES-4; a workspace catalogue, WS-ACCESS). Default: `rules.authority`, else none. With `rules`, this predicate is
-   * also their authority (RULES-6.1) when `rules.authority` is not given. While an authority path is open, a
-   * `rejected` message is taken from it only (RULES-6.11), with or without `rules`.
+   * also their authority (RULES-6.1) when `rules.authority` is not given. With an authority, a `rejected` message is
+   * taken from it only (RULES-6.11), with or without `rules`.
    */
   readonly authority?: (transport: Transport, peer: PeerId) => boolean
   /**
@@ -523,17 +523,22 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   /**
-   * RULES-6.11: whether a `rejected` message of this path is taken (a rollback). While an authority path is open, only
-   * the authority's: it decides what stays (RULES-6.5; an honest checking peer does not tell then), and a rollback's
-   * restore would undo at the relay a change it accepted, written as this session's writer (a peer could make an owner
-   * revert its own locked record). The same with or without `rules`: a session without them may still be told by a
-   * peer that checks (RULES-6.3). Not taken, it is answered `rolled-back` (the peer's fence lifts) and nothing else
-   * happens.
+   * RULES-6.11: whether a `rejected` message of this path is taken (a rollback). When an authority is known, only
+   * its own, open or not: it decides what stays (RULES-6.5; an honest checking peer does not tell while it is open),
+   * and a rollback's restore would undo at the relay a change it accepted, written as this session's writer (a peer
+   * could make an owner revert its own locked record, also during a short drop of the relay's connection). The same
+   * with or without `rules`. Without a known authority (no attached transport is one: a relay-less room) a peer's is
+   * taken (RULES-6.3). Not taken,
+   * it is answered `rolled-back` (the peer's fence lifts) and nothing else happens.
    */
   #takesRejection(path: SessionPath): boolean {
     const authority = this.#authority
     if (authority === null || authority(path.transport, path.peer)) return true
-    for (const p of this.#paths) if (p.open && authority(p.transport, p.peer)) return false
+    // Known: one of the attached transports is an authority (a relay's stays attached while it reconnects).
+    for (const [transport, attached] of this.#transports) {
+      if (authority(transport, '' as PeerId)) return false
+      for (const peer of attached.paths.keys()) if (authority(transport, peer)) return false
+    }
     return true
   }
 

@@ -156,4 +156,40 @@ describe('rejected messages in a session with rules (RULES-6.11)', () => {
     relay.destroy()
     hostile.destroy()
   })
+
+  it('RULES-6.11: a peer’s forged `rejected` is not taken while the authority’s path is down either (a short drop); the accepted change stays at the relay after it comes back', async () => {
+    const net = new MemoryNetwork()
+    const seed = seedBoard({ a: 'alice' }, ['b'])
+    const durable = () => Promise.resolve()
+    let relayPath: MemoryTransport | null = null
+    const writer = new SyncSession({
+      doc: seeded(seed),
+      durable,
+      rules: { rules: lockRules, authority: (t) => t === relayPath },
+    })
+    const relay = new SyncSession({ doc: seeded(seed), durable })
+    const hostile = new SyncSession({ doc: seeded(seed), durable: () => new Promise<void>(() => undefined) })
+    const [toRelay, relaySide] = linked(net, writer, 'writer', relay, 'relay')
+    relayPath = toRelay
+    const [, tm] = linked(net, writer, 'writer', hostile, 'mallory')
+    const seqs = seqsReceived(tm)
+    const rejected: Rejected[] = []
+    writer.on('rejected', (e) => rejected.push(e))
+    await settle(net)
+    rawMove(writer.doc, 'b', 20)
+    await settle(net)
+    expect(shapesOf(relay.doc)['b']?.x).toBe(20)
+    toRelay.disconnect()
+    relaySide.disconnect()
+    await settle(net)
+    tm.send(encodeRejected(seqs.at(-1) ?? 0, 'shapes.update', 'shapes/b', 'forged'))
+    await settle(net)
+    expect(rejected).toEqual([])
+    toRelay.connect()
+    relaySide.connect()
+    await settle(net)
+    expect(shapesOf(writer.doc)['b']?.x).toBe(20)
+    expect(shapesOf(relay.doc)['b']?.x).toBe(20)
+    for (const s of [writer, relay, hostile]) s.destroy()
+  })
 })
