@@ -45,6 +45,7 @@ export class LocalIndex {
   readonly #mine = new Set<string>()
   #pending = 0
   #writes: Promise<void> = Promise.resolve()
+  readonly #tasks = new Set<Promise<void>>()
   /** Where a failed write is reported (the workspace's `error` event). */
   onError: (err: unknown) => void = () => {}
 
@@ -173,9 +174,29 @@ export class LocalIndex {
     for (const f of ['b', 'o', 'p']) this.#write(`${f}:${d}`, null)
   }
 
-  /** Resolves once every index write so far is stored. */
-  flushed(): Promise<void> {
+  /**
+   * Clears the stored loaded mark of `d` left by {@link unloaded} with `clearMark` false, unless `d` was loaded here
+   * again since; resolves once stored. Called while no one else holds `d` open (WS-CLIENT-6.6).
+   */
+  clearMark(d: string): Promise<void> {
+    if (this.#mine.has(d)) return Promise.resolve()
+    this.#write(`l:${d}`, null)
     return this.#writes
+  }
+
+  /** Keeps `task` (a background {@link clearMark}) until it ends: {@link flushed} waits for it. */
+  track(task: Promise<unknown>): void {
+    const tracked: Promise<void> = task
+      .then(() => undefined)
+      .catch((err: unknown) => this.onError(err))
+      .finally(() => this.#tasks.delete(tracked))
+    this.#tasks.add(tracked)
+  }
+
+  /** Resolves once every index write so far (and every tracked task) is stored. */
+  async flushed(): Promise<void> {
+    while (this.#tasks.size > 0) await Promise.all(this.#tasks)
+    await this.#writes
   }
 
   #write(key: string, value: string | null): void {

@@ -582,26 +582,26 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
           return undefined
         })
       : undefined
-    const record = (clearMark: boolean) => {
+    // Recorded now; the loaded mark stays until the check below (WS-CLIENT-6.6).
+    const record = () => {
       if (readBack) {
         if (stored)
-          this.#index.unloaded(d, { bytes: stored.byteLength, pending: storedPending(stored) }, clearMark)
-        else if (stored === null) this.#index.unloaded(d, undefined, clearMark)
+          this.#index.unloaded(d, { bytes: stored.byteLength, pending: storedPending(stored) }, false)
+        else if (stored === null) this.#index.unloaded(d, undefined, false)
       } else if (doc.doc.store.clients.size > 0 || this.#index.has(d))
         // Stored here now (the destroy waited for the writes): `local` from now on.
-        this.#index.unloaded(d, { pending: doc.pendingChanges }, clearMark)
-      else this.#index.unloaded(d, undefined, clearMark)
+        this.#index.unloaded(d, { pending: doc.pendingChanges }, false)
+      else this.#index.unloaded(d, undefined, false)
     }
     // WS-CLIENT-6.6: the mark is cleared only when no other tab holds the document open (exclusive lock granted;
-    // the clear is stored before that tab's next load can mark it), else that tab's mark is kept.
+    // the clear is stored before that tab's next load can mark it), else that tab's mark is kept. In the background
+    // (flushed() waits for it): the unload does not wait for the lock's store write.
+    record()
     this.#held.get(d)?.()
     this.#held.delete(d)
-    const cleared = await this.#locks.ifFree(openLockName(workspaceDocId(this.id, d)), async () => {
-      record(true)
-      await this.#index.flushed()
-      return true
-    })
-    if (!cleared) record(false)
+    this.#index.track(
+      this.#locks.ifFree(openLockName(workspaceDocId(this.id, d)), () => this.#index.clearMark(d)),
+    )
     if (this.#gone.has(d)) this.#purge([d]) // WS-PURGE-11: refused as deleted: purged once unloaded
     this.list._changed([d])
     if (changed) this.#touch(d, size)
@@ -725,6 +725,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   async #evictPass(): Promise<void> {
+    // This tab's own mark clears (which hold a document's lock exclusively for a moment, WS-CLIENT-6.6) end first.
+    await this.#index.flushed()
     const store = this.#config.store
     for (const [d, info] of this.#index.entries()) {
       if (info.bytes >= 0 || this.#slots.isBusy(d)) continue
