@@ -34,6 +34,11 @@ const GC_GROWTH = 4
 const ANSWER_GC_MAX_BYTES = 1024 * 1024
 const ANSWER_GC_GROWTH = 0.1
 
+/** RELAY-3.10: the first pause after a failed compaction of a room; it doubles per consecutive failure. */
+const RETRY_MIN_MS = 1000
+/** RELAY-3.10: the longest pause after failed compactions of a room. */
+const RETRY_MAX_MS = 5 * 60 * 1000
+
 /** RELAY-3.8: default of `workerMinBytes` (a rebuild of this much takes a few milliseconds). */
 export const DEFAULT_WORKER_MIN_BYTES = 128 * 1024
 
@@ -87,6 +92,8 @@ export type RelayCompactionOptions = Partial<CompactionPolicy> & {
   readonly workerMinBytes?: number | undefined
   /** The worker (default: the process-wide `CompactionWorker.shared()`). */
   readonly worker?: CompactionWorker | undefined
+  /** The clock of the retry pause after a failed compaction, in milliseconds (default `Date.now`; for tests). */
+  readonly now?: (() => number) | undefined
 }
 
 /** What {@link RelayCompaction} works with (the same for every room; no callbacks). */
@@ -112,11 +119,15 @@ export class RelayCompaction {
   #stopped = false
 
   readonly #worker: CompactionWorker
+  readonly #now: () => number
+  /** RELAY-3.10: rooms whose last compaction failed: consecutive failures, and no new attempt before `until`. */
+  readonly #backoff = new WeakMap<RelayRoom, { failures: number; until: number }>()
 
   constructor(host: RelayCompactionContext, options: RelayCompactionOptions | undefined) {
     this.#host = host
-    const { workerMinBytes, worker, ...policy } = options ?? {}
+    const { workerMinBytes, worker, now, ...policy } = options ?? {}
     this.#worker = worker ?? CompactionWorker.shared()
+    this.#now = now ?? Date.now
     const full = { ...defaultCompactionPolicy, ...policy }
     this.#rules = {
       policy: full,
@@ -181,6 +192,10 @@ export class RelayCompaction {
     const due = force || compactionDue(doc, size, this.#rules)
     // No log compaction during an epoch switch (it would store old-epoch state after the switch).
     if (!due || doc.compacting || this.#stopped || doc.epochBusy) return
+    // RELAY-3.10: after a failed compaction the room is not tried again before its pause ended (the policy stays due:
+    // without the pause every update would pay a worker start and a copy of the whole state).
+    const backoff = this.#backoff.get(doc)
+    if (backoff && this.#now() < backoff.until) return
     // The log holds every stored update through `through` (and perhaps accepted ones not yet durable: a snapshot
     // may hold more than its clock says, never less). A busy document therefore compacts while writes continue.
     const through = host.scale ? host.scale.appliedClock(doc) : doc.lastClock
@@ -189,12 +204,17 @@ export class RelayCompaction {
     // is kept on top of the rebuilt state (the mark). A small one is rebuilt here, at once (RELAY-3.7 needs that).
     const deletedBefore = doc.deletedSinceGc
     const failed = (err: unknown) => {
-      // Not retried before the next growth step (and what was recorded since the mark is no longer needed).
+      // Not retried before the next growth step (and what was recorded since the mark is no longer needed), nor
+      // before a pause that doubles per consecutive failure (RELAY-3.10): one attempt, and one log line, per step.
       doc.rebuildFailed(size)
-      host.logger.error({ err, doc: doc.docId }, 'compaction failed')
+      const failures = (this.#backoff.get(doc)?.failures ?? 0) + 1
+      const pause = Math.min(RETRY_MIN_MS * 2 ** (failures - 1), RETRY_MAX_MS)
+      this.#backoff.set(doc, { failures, until: this.#now() + pause })
+      host.logger.error({ err, doc: doc.docId, failures, retryInMs: pause }, 'compaction failed')
     }
     const rebuilt = (collected: Collected): Promise<void> => {
       const { v1, v2, counts } = collected
+      this.#backoff.delete(doc)
       // The rebuilt state holds exactly what the log held at the mark (or now, inline): it replaces that part of the
       // in-memory state at once, whatever becomes of the store's compaction.
       doc.rebuilt(v1, deletedBefore)
