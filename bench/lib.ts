@@ -93,3 +93,14 @@ export const report = (rows: readonly Row[]): boolean => {
 
 /** A benchmark module's default export. */
 export type Bench = () => Promise<readonly Row[]>
+
+/** The `--scale <x>` (or `--scale=<x>`) argument of a benchmark run, in (0, 1]; 1 without it. */
+export const scaleArg = (): number => {
+  const argv = process.argv
+  const i = argv.findIndex((a) => a === '--scale' || a.startsWith('--scale='))
+  if (i < 0) return 1
+  const v = argv[i]?.includes('=') ? argv[i]?.split('=')[1] : argv[i + 1]
+  const n = Number(v)
+  if (!(n > 0 && n <= 1)) throw new Error(`--scale takes a number in (0, 1], got ${v}`)
+  return n
+}

@@ -19,24 +19,14 @@
  *    without rules (the same board in its store).
  * `--scale` (0, 1] shrinks every count for a quick run; the figures in docs/guides/rules.md are at scale 1.
  */
-import type { Row } from './lib.js'
-import { killAllChildren } from './server/ServerProcess.js'
+import { scaleArg, type Row } from './lib.js'
+import { guardChildren } from './server/ServerProcess.js'
 import { loadTrace } from './traces.js'
 import { boardUpdate } from './rules/board.js'
 import { memoryPerRoom, memoryRoom } from './rules/memory.js'
 import { seedRelayDir, startRulesRelay, type RulesRelay } from './rules/relay.js'
 import { editorRound, whiteboardRound, type RoundResult } from './rules/workloads.js'
 import { refusalCost, rollbackRounds } from './rules/writer.js'
-
-const argScale = (): number => {
-  const argv = process.argv
-  const i = argv.findIndex((a) => a === '--scale' || a.startsWith('--scale='))
-  if (i < 0) return 1
-  const v = argv[i]?.includes('=') ? argv[i]?.split('=')[1] : argv[i + 1]
-  const n = Number(v)
-  if (!(n > 0 && n <= 1)) throw new Error(`--scale takes a number in (0, 1], got ${v}`)
-  return n
-}
 
 const median = (xs: readonly number[]): number =>
   [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
@@ -235,14 +225,8 @@ const writerRows = async (sizes: ReturnType<typeof sizesOf>, bench: string): Pro
 }
 
 export default async (): Promise<Row[]> => {
-  const sizes = sizesOf(argScale())
-  const onSignal = () => {
-    killAllChildren()
-    process.exit(130)
-  }
-  process.once('exit', killAllChildren)
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  const sizes = sizesOf(scaleArg())
+  const release = guardChildren()
   const started = performance.now()
   const bench = 'rules (weft serve --rules demo/scripts/rules.mjs vs without)'
   try {
@@ -252,10 +236,7 @@ export default async (): Promise<Row[]> => {
       ...(await writerRows(sizes, bench)),
     ]
   } finally {
-    killAllChildren()
-    process.off('exit', killAllChildren)
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    release()
     log(`(rules bench took ${((performance.now() - started) / 1000).toFixed(0)} s, scale ${sizes.scale})`)
   }
 }

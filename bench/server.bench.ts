@@ -14,7 +14,7 @@ import type { Row } from './lib.js'
 import { median } from './server/stats.js'
 import { scenariosFromEnv, sizesFromEnv, type Scenario, type ServerBenchSizes } from './server/config.js'
 import { runClient, type ClientOutcome } from './server/runClient.js'
-import { killAllChildren, SERVER_NAMES, startServer, type ServerKind } from './server/ServerProcess.js'
+import { guardChildren, SERVER_NAMES, startServer, type ServerKind } from './server/ServerProcess.js'
 import type { FanOutResult } from './server/scenarios/fanOut.js'
 import type { HistoryResult } from './server/scenarios/historyJoin.js'
 import type { IdleResult } from './server/scenarios/idleConnections.js'
@@ -242,13 +242,7 @@ const rowsOf = (scenario: Scenario, outcomes: Outcomes, sizes: ServerBenchSizes)
 export default async (): Promise<Row[]> => {
   const sizes = sizesFromEnv()
   const scenarios = scenariosFromEnv()
-  const onSignal = () => {
-    killAllChildren()
-    process.exit(130)
-  }
-  process.once('exit', killAllChildren)
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  const release = guardChildren()
   const started = performance.now()
   const rows: Row[] = []
   try {
@@ -281,10 +275,7 @@ export default async (): Promise<Row[]> => {
       rows.push(...rowsOf(scenario, outcomes, sizes))
     }
   } finally {
-    killAllChildren()
-    process.off('exit', killAllChildren)
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    release()
   }
   console.log(
     `  (server bench took ${((performance.now() - started) / 1000).toFixed(0)} s, scale ${sizes.scale})`,

@@ -24,7 +24,7 @@ import { workspaceDocId, type DocStore } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { openDoc, openWorkspace, WorkspaceSocket, type Workspace } from '@weft/providers'
 import { SqliteDocStore } from '@weft/providers/node'
-import type { Row } from './lib.js'
+import { scaleArg, type Row } from './lib.js'
 import { killAllChildren, startServer } from './server/ServerProcess.js'
 import { buildCorpus, encodeBlobs, makeChange, rng, type Corpus } from './workspace/corpus.js'
 import { buildCatalogue } from './workspace/buildCatalogue.js'
@@ -35,16 +35,6 @@ import { startHocuspocus } from './workspace/startHocuspocus.js'
 
 const W = 'bench'
 const RUNS = 3
-
-const argScale = (): number => {
-  const argv = process.argv
-  const i = argv.findIndex((a) => a === '--scale' || a.startsWith('--scale='))
-  if (i < 0) return 1
-  const v = argv[i]?.includes('=') ? argv[i]?.split('=')[1] : argv[i + 1]
-  const n = Number(v)
-  if (!(n > 0 && n <= 1)) throw new Error(`--scale takes a number in (0, 1], got ${v}`)
-  return n
-}
 
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
 const median = (xs: readonly number[]): number =>
@@ -200,7 +190,7 @@ const changeElsewhere = async (
 }
 
 const bench = async (): Promise<readonly Row[]> => {
-  const scale = argScale()
+  const scale = scaleArg()
   const N = Math.round(10_000 * scale)
   const changedN = Math.max(1, Math.round(N / 100))
   const recent = Math.min(100, N)

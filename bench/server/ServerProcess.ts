@@ -87,6 +87,26 @@ export const killAllChildren = (): void => {
   dataDirs.clear()
 }
 
+/**
+ * Kills every child if the benchmark exits or is interrupted (SIGINT, SIGTERM: exit code 130) before it is done.
+ * Returns the release: kills the children still running and removes the handlers (call it in a `finally`).
+ */
+export const guardChildren = (): (() => void) => {
+  const onSignal = () => {
+    killAllChildren()
+    process.exit(130)
+  }
+  process.once('exit', killAllChildren)
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  return () => {
+    killAllChildren()
+    process.off('exit', killAllChildren)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
 /** A running server. */
 export interface ServerProcess {
   readonly kind: ServerKind
