@@ -3,8 +3,8 @@ import { CloseCode, closeCodeName } from '@weft/core'
 import type { ConnectionContext, HookVerdict, WeftHooks } from '../hooks.js'
 import type { RelayPeer } from './RelayRoom.js'
 
-/** What the hooks need of a connection's socket: whether it is open, closing it, and charging held bytes. */
-interface ClosableSocket {
+/** What the hooks and rules need of a connection's socket: whether it is open, closing it, and charging held bytes. */
+export interface ClosableSocket {
   readonly open: boolean
   close(code: number, reason: string): void
   /** Bytes held for this connection changed by `delta` (charged to the server's input budget, CONN-11.2). */
@@ -46,6 +46,14 @@ const deferredVoid = (): { promise: Promise<void>; resolve: () => void } => {
   const promise = new Promise<void>((r) => (resolve = r))
   return { promise, resolve }
 }
+
+/**
+ * HOOK-3.6, RULES-4.9: whether a connection that already has `queued` bytes of updates waiting in memory (charged to
+ * the server's input budget, CONN-11.2) passes `maxHeldBytes` with `next` more; one update always may wait, however
+ * large. Past the bound the connection is closed with `RateLimited`.
+ */
+export const pastHeldBound = (queued: number, next: number, maxHeldBytes: number): boolean =>
+  queued > 0 && queued + next > maxHeldBytes
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
@@ -208,7 +216,7 @@ export class RelayHooks {
     }
     // Queued behind the update being decided; one update always may wait, however large.
     const queued = hooked.heldBytes - hooked.decidingBytes
-    if (queued > 0 && queued + update.byteLength > this.#maxHeldBytes) {
+    if (pastHeldBound(queued, update.byteLength, this.#maxHeldBytes)) {
       this.#logger.warn(
         { room, conn: hooked.context.id, held: hooked.heldBytes, code: closeCodeName(CloseCode.RateLimited) },
         'updates waiting for the onUpdate hook exceed their bound',

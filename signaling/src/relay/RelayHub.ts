@@ -86,7 +86,9 @@ export class RelayHub implements RelayHost {
       hooks && Object.values(hooks).some((h) => h !== undefined)
         ? new RelayHooks(hooks, opts.logger, refusedUpdate, opts.limits.maxRelayMessageBytes)
         : null
-    this.#rules = opts.options.rules ? new RelayRules(opts.options.rules, opts.logger) : null
+    this.#rules = opts.options.rules
+      ? new RelayRules(opts.options.rules, opts.logger, {}, opts.limits.maxRelayMessageBytes)
+      : null
     this.#catalogues = new CatalogueGuard(opts.logger)
     const notified = this.#hooks?.notifiesStored ? this.#hooks : null
     const scaleOut = opts.options.scaleOut
@@ -179,7 +181,7 @@ export class RelayHub implements RelayHost {
       return null
     }
     socket.attach(conn)
-    this.#rules?.identify(conn, context)
+    this.#rules?.identify(conn, context, socket)
     this.#catalogues.identify(conn, context)
     const hooks = this.#hooks
     if (!hooks?.followsConnections) {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { CloseCode, closeCodeName } from '@weft/core'
 import {
   ANONYMOUS_WRITER,
   DEPENDS_ON_REJECTED,
@@ -9,7 +10,8 @@ import {
 } from '@weft/core/rules'
 import type { ConnectionContext } from '../../hooks.js'
 import { WeftServerError } from '../../WeftServerError.js'
-import type { RelayPeer, RelayRoom } from '../RelayRoom.js'
+import { pastHeldBound, type ClosableSocket } from '../RelayHooks.js'
+import { refusedUpdate, type RelayPeer, type RelayRoom } from '../RelayRoom.js'
 import { RebuildBudget, type RebuildBudgetOptions } from './RebuildBudget.js'
 import { RoomViews, WriterFences } from './roomScreen.js'
 
@@ -115,11 +117,24 @@ export class RelayRules {
   /** Rooms whose view a refusal spoiled, and who pays for the rebuild. */
   readonly #spoiled = new WeakMap<RelayRoom, string>()
   readonly #waiting = new WeakMap<RelayRoom, Waiting>()
+  /** RULES-4.9: the sockets of identified connections, and the bytes of their updates waiting for a rebuild. */
+  readonly #sockets = new WeakMap<RelayPeer, ClosableSocket>()
+  readonly #held = new WeakMap<RelayPeer, number>()
+  readonly #maxHeldBytes: number
   #viewBuilds = 0
 
-  /** `budget`: how much of the relay's time rebuilds after refusals may take (RULES-4.9). */
-  constructor(option: RelayRulesOption, logger: Logger, budget: RebuildBudgetOptions = {}) {
+  /**
+   * `budget`: how much of the relay's time rebuilds after refusals may take (RULES-4.9); `maxHeldBytes`: the bytes of
+   * updates one connection may have waiting for a rebuild (the bound of HOOK-3.6).
+   */
+  constructor(
+    option: RelayRulesOption,
+    logger: Logger,
+    budget: RebuildBudgetOptions = {},
+    maxHeldBytes = Number.POSITIVE_INFINITY,
+  ) {
     this.#logger = logger
+    this.#maxHeldBytes = maxHeldBytes
     this.#budget = new RebuildBudget(budget)
     if (typeof option === 'function') {
       this.#find = (room) => option(room) ?? null
@@ -142,8 +157,12 @@ export class RelayRules {
     return this.#find(room) !== null
   }
 
-  /** `peer` writes as the grant of `context` (its subject and claims). */
-  identify(peer: RelayPeer, context: ConnectionContext | undefined): void {
+  /**
+   * `peer` writes as the grant of `context` (its subject and claims); `socket`, when given, is charged for the bytes
+   * of its updates that wait for a rebuild and closed when they pass the bound (RULES-4.9).
+   */
+  identify(peer: RelayPeer, context: ConnectionContext | undefined, socket?: ClosableSocket): void {
+    if (socket) this.#sockets.set(peer, socket)
     const grant = context?.grant
     if (grant) this.#writers.set(peer, { subject: grant.subject, claims: grant.claims ?? {} })
     const subject = grant?.subject ?? context?.subject
@@ -174,7 +193,27 @@ export class RelayRules {
     // A fenced writer's update would be refused unchecked after the wait too (the fence only grows, a writer's
     // `rolled-back` count is fixed on arrival): refused now, it is not held (RULES-5.1).
     if (this.#fences.admit(from, update) === null) return rejection(room.docId, FENCED, true)
-    return this.#enqueue(room, check)
+    const socket = this.#sockets.get(from)
+    if (!socket) return this.#enqueue(room, check)
+    // RULES-4.9, HOOK-3.6: a waiting update is held in memory: charged to the server's input budget, and bounded per
+    // connection (past the bound the connection is closed and the update dropped, never acknowledged).
+    const bytes = update.byteLength
+    const queued = this.#held.get(from) ?? 0
+    if (pastHeldBound(queued, bytes, this.#maxHeldBytes)) {
+      this.#logger.warn(
+        { room: room.docId, held: queued, code: closeCodeName(CloseCode.RateLimited) },
+        'updates waiting for a rules rebuild exceed their bound',
+      )
+      socket.close(CloseCode.RateLimited, 'too many updates waiting for a rules rebuild')
+      return refusedUpdate(room.docId)
+    }
+    this.#held.set(from, queued + bytes)
+    socket.trackInput(bytes)
+    return this.#enqueue(room, () => {
+      this.#held.set(from, (this.#held.get(from) ?? bytes) - bytes)
+      socket.trackInput(-bytes)
+      return check()
+    })
   }
 
   /** How long (ms) the room's next check must wait for the budget of the rebuild it needs (0: none needed now). */

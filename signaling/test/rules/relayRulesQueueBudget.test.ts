@@ -1,0 +1,67 @@
+/** RULES-4.9, HOOK-3.6: updates waiting for a ruled room's rebuild are charged to the input budget and bounded. */
+import { afterEach, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { CloseCode } from '@weft/core'
+import { DEFAULT_LIMITS } from '../../src/ServerLimits.js'
+import { nextOf } from '../relay/unit/memoryRelay.js'
+import { Writer, startRuledRelay } from './relayRules.js'
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn()
+})
+
+const writeShape = (doc: Y.Doc, id: string, x: number, author: string, label = ''): void => {
+  const record = new Y.Map<unknown>()
+  doc.getMap('shapes').set(id, record)
+  record.set('name', id)
+  record.set('x', x)
+  record.set('author', author)
+  record.set('label', new Y.Text(label))
+}
+
+const fresh = (id: string, x: number, author: string, label = ''): Uint8Array => {
+  const doc = new Y.Doc()
+  writeShape(doc, id, x, author, label)
+  return Y.encodeStateAsUpdate(doc)
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+it('RULES-4.9: a connection whose updates waiting for the rebuild pass the bound is closed; held bytes stay bounded', async () => {
+  const r = startRuledRelay()
+  cleanups.push(r.close)
+  const seeder = new Writer(r.connect('board-big', 'seeder'))
+  await seeder.synced()
+  const doc = new Y.Doc()
+  for (let i = 0; i < 1000; i++) writeShape(doc, `s${i}`, i % 100, 'seeder')
+  seeder.send(Y.encodeStateAsUpdate(doc))
+  await nextOf(seeder.client, 'ack')
+  const mallory = new Writer(r.connect('board-big', 'mallory'))
+  const flood = new Writer(r.connect('board-big', 'mallory'))
+  await Promise.all([mallory.synced(), flood.synced()])
+  // Refusal 1 spoils the view; the rebuild of refusal 2 is charged to mallory: the room now waits for the budget.
+  for (let i = 0; i < 2; i++) {
+    const refused = nextOf(mallory.client, 'rejected')
+    mallory.send(fresh(`bad${i}`, 1000, 'mallory'))
+    await refused
+    mallory.rolledBack()
+    await turn()
+  }
+  const cap = DEFAULT_LIMITS.maxRelayMessageBytes
+  const big = 'y'.repeat(1024 * 1024)
+  const updates = Math.ceil((2 * cap) / big.length)
+  let maxHeld = 0
+  for (let i = 0; i < updates && !flood.client.closeInfo; i++) {
+    flood.send(fresh(`ok${i}`, 5, 'mallory', big))
+    maxHeld = Math.max(maxHeld, flood.client.relay.heldInputBytes)
+  }
+  // Charged to the input budget while they wait, closed once they would pass the bound.
+  expect(maxHeld).toBeGreaterThan(0)
+  expect(maxHeld).toBeLessThanOrEqual(cap)
+  expect(flood.client.closeInfo?.code).toBe(CloseCode.RateLimited)
+  // What waited is released once screened: the seeder's next ack passes nothing that waited (RULES-4.9).
+  seeder.send(fresh('late', 1, 'seeder'))
+  await nextOf(seeder.client, 'ack')
+  expect(flood.client.relay.heldInputBytes).toBe(0)
+}, 60_000)
