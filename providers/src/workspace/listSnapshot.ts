@@ -1,3 +1,5 @@
+import { toHexString } from 'lib0/buffer'
+import { digest } from 'lib0/hash/sha256'
 import { INITIAL_EPOCH, docId, type DocId, type DocStore, type Fields, type StoredDoc } from '@weft/core'
 import type { CatalogueRecord, CatalogueSchema } from './catalogue.js'
 
@@ -22,19 +24,9 @@ interface Encoded extends ListSnapshotTag {
   readonly records: ReadonlyArray<Record<string, unknown>>
 }
 
-/** FNV-1a (32 bits) of a string, hex: a fingerprint, not a security digest. */
-const fnv1a = (text: string): string => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return (h >>> 0).toString(16).padStart(8, '0')
-}
-
 /** The fingerprint of a catalogue schema (its name, version and field declarations, defaults included). */
 export const schemaFingerprint = <M extends Fields>(schema: CatalogueSchema<M>): string =>
-  fnv1a(JSON.stringify(schema))
+  toHexString(digest(new TextEncoder().encode(JSON.stringify(schema))).subarray(0, 16))
 
 /** Whether `value` survives `JSON.stringify` then `JSON.parse` unchanged (plain data, finite numbers, no `-0`). */
 const isPlain = (value: unknown): boolean => {
