@@ -6,6 +6,7 @@
  */
 export { WeftError, WeftErrorCode, toWeftError } from './WeftError.js'
 export { requireYDoc } from './requireYDoc.js'
+export { doublingDelay } from './backoff.js'
 export { docId, peerId, type DocId, type PeerId, type Brand } from './ids.js'
 export type { Transport, TransportEvents, TransportStatus } from './transport/Transport.js'
 // Storage: the DocStore contract, DocPersistence (one Y.Doc bound to a store) and log compaction.

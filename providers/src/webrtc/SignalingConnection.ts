@@ -1,3 +1,4 @@
+import { doublingDelay } from '@weft/core'
 import { connectionErrorReason, type ConnectionErrorReason } from '../websocket/connectionError.js'
 
 /**
@@ -221,7 +222,7 @@ export class SignalingConnection {
       this.#handlers.onRefused(this, { code, reason: refusal })
       return
     }
-    const delay = Math.min(this.#maxBackoff, this.#minBackoff * 2 ** this.#attempt++)
+    const delay = doublingDelay(this.#minBackoff, this.#maxBackoff, this.#attempt++)
     this.#retryTimer = setTimeout(() => this.#dial(), delay * (0.5 + Math.random() / 2))
     this.#handlers.onClose(this, wasOpen ? reason : `${reason} (while connecting)`)
   }

@@ -1,5 +1,5 @@
 import { ObservableV2 } from 'lib0/observable'
-import { closeCodeName, type TransportStatus } from '@weft/core'
+import { closeCodeName, doublingDelay, type TransportStatus } from '@weft/core'
 import { OnlineListener, type OnlineEvents } from '../OnlineListener.js'
 import { connectionErrorReason, type ConnectionError, type TokenRequest } from './connectionError.js'
 
@@ -269,7 +269,7 @@ export class ReconnectingSocket extends ObservableV2<ReconnectingSocketEvents> {
     if (!this.#wanted || this.#timer) return
     const min = this.#options.minReconnectMs ?? 500
     const max = this.#options.maxReconnectMs ?? 30_000
-    const ceiling = Math.min(max, min * 2 ** this.#attempt++)
+    const ceiling = doublingDelay(min, max, this.#attempt++)
     const delay = Math.floor((this.#options.random ?? Math.random)() * ceiling)
     this.#setStatus('connecting')
     this.#timer = setTimeout(() => {

@@ -1,3 +1,4 @@
+import { doublingDelay } from '@weft/core'
 import type { WeftDoc } from '../WeftDoc.js'
 
 /** Progress of the workspace's current round of background syncs (WS-CLIENT-6.2). */
@@ -240,7 +241,7 @@ export class BackgroundSync {
     if (this.#closed) return
     const stalls = (this.#stalls.get(d) ?? 0) + 1
     this.#stalls.set(d, stalls)
-    const delay = Math.min(this.#maxRetryMs, this.#retryMs * 2 ** Math.min(stalls - 1, 30))
+    const delay = doublingDelay(this.#retryMs, this.#maxRetryMs, stalls - 1)
     const pending = [...seqs, ...(this.#queue.get(d) ?? [])]
     this.#queue.delete(d)
     const timer = this.#timer.set(() => {

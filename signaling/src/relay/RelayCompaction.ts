@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import * as Y from 'yjs'
 import {
   defaultCompactionPolicy,
+  doublingDelay,
   shouldCompact,
   type CompactionPolicy,
   type DocStore,
@@ -208,7 +209,7 @@ export class RelayCompaction {
       // before a pause that doubles per consecutive failure (RELAY-3.10): one attempt, and one log line, per step.
       doc.rebuildFailed(size)
       const failures = (this.#backoff.get(doc)?.failures ?? 0) + 1
-      const pause = Math.min(RETRY_MIN_MS * 2 ** (failures - 1), RETRY_MAX_MS)
+      const pause = doublingDelay(RETRY_MIN_MS, RETRY_MAX_MS, failures - 1)
       this.#backoff.set(doc, { failures, until: this.#now() + pause })
       host.logger.error({ err, doc: doc.docId, failures, retryInMs: pause }, 'compaction failed')
     }
