@@ -10,7 +10,11 @@ export const board = defineSchema({
   root: { shapes: s.collection({ x: s.number(), lockedBy: s.string() }) },
 })
 
-const lockedAgainst = (record: PlainRecord | undefined, subject: string | undefined): string | null => {
+/** Why `subject` may not change `record` (locked by someone else), or null when it may. */
+export const lockedAgainst = (
+  record: PlainRecord | undefined,
+  subject: string | undefined,
+): string | null => {
   const by = record?.['lockedBy']
   return typeof by !== 'string' || by === '' || by === subject ? null : `locked by ${by}`
 }

@@ -2,20 +2,17 @@
  * Shared pieces of the cross-transport peer-rules tests (RULES-6): a board whose shapes a user can lock (the demo's
  * rule), a seed every peer starts from, a move made with plain Yjs (what a malicious peer does), and waits on events.
  */
-import * as Y from 'yjs'
-import { defineSchema, openTyped, s, type SyncSession } from '@weft/core'
-import { defineRules, type PermissionRule, type PlainRecord } from '@weft/core/rules'
+import type * as Y from 'yjs'
+import type { SyncSession } from '@weft/core'
+import { defineRules, type PermissionRule } from '@weft/core/rules'
+import {
+  board,
+  lockedAgainst,
+  seedBoard,
+  seeded as seededWith,
+} from '../../../core/test/sync/peerRulesFixture.js'
 
-export const board = defineSchema({
-  name: 'board',
-  version: 1,
-  root: { shapes: s.collection({ x: s.number(), lockedBy: s.string() }) },
-})
-
-const lockedAgainst = (record: PlainRecord | undefined, subject: string | undefined): string | null => {
-  const by = record?.['lockedBy']
-  return typeof by !== 'string' || by === '' || by === subject ? null : `locked by ${by}`
-}
+export { shapesOf } from '../../../core/test/sync/peerRulesFixture.js'
 
 const update: PermissionRule = ({ before, subject }) => lockedAgainst(before, subject) ?? true
 
@@ -27,26 +24,14 @@ export const lockRules = defineRules(board, {
 })
 
 /**
- * One update holding shape `a` locked by alice and shape `b` free, both at x = 10. Every peer of a test starts from
- * the same seed (two seeds would hold two concurrent shapes `a`, of which a peer sees the one Yjs lets win).
+ * The seed of this module's tests: one update holding shape `a` locked by alice and shape `b` free, both at x = 10.
+ * Every peer of a test starts from the same seed (two seeds would hold two concurrent shapes `a`, of which a peer
+ * sees the one Yjs lets win).
  */
-export const seedBoard = (): Uint8Array => {
-  const doc = new Y.Doc()
-  const { root } = openTyped(doc, board)
-  root.shapes.insert({ x: 10, lockedBy: 'alice' }, { id: 'a' })
-  root.shapes.insert({ x: 10, lockedBy: '' }, { id: 'b' })
-  return Y.encodeStateAsUpdate(doc)
-}
-
-/** The seed of this module's tests. */
-export const SEED = seedBoard()
+export const SEED = seedBoard({ a: 'alice' }, ['b'])
 
 /** A new document holding `seed`. */
-export const seeded = (seed: Uint8Array = SEED): Y.Doc => {
-  const doc = new Y.Doc()
-  Y.applyUpdate(doc, seed)
-  return doc
-}
+export const seeded = (seed: Uint8Array = SEED): Y.Doc => seededWith(seed)
 
 /** Moves shape `id` with plain Yjs, around the schema and any check. */
 export const rawMove = (doc: Y.Doc, id: string, x: number): void => {
@@ -56,9 +41,6 @@ export const rawMove = (doc: Y.Doc, id: string, x: number): void => {
 /** Shape `id`'s x in `doc`. */
 export const xOf = (doc: Y.Doc, id: string): unknown =>
   (doc.getMap('shapes').get(id) as Y.Map<unknown>).get('x')
-
-/** The shapes of `doc` as plain objects. */
-export const shapesOf = (doc: Y.Doc): unknown => doc.getMap('shapes').toJSON()
 
 /** Resolves once shape `id` of `doc` is at `x` (at once if it is). */
 export const xBecomes = (doc: Y.Doc, id: string, x: number): Promise<void> =>
