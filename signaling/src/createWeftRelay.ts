@@ -29,6 +29,8 @@ import {
   matchesRevalidateFilter,
   PendingDecision,
   RevalidateTally,
+  Redecision,
+  SUPERSEDED,
   type RevalidatedConnection,
   type RevalidateFilter,
   type RevalidateResult,
@@ -713,7 +715,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       target,
       decision: hooks.authenticate ? { request: req, token } : null,
       member: null,
-      revision: 0,
+      redecision: null,
     }
     lives.set(conn, live)
     try {
@@ -796,18 +798,31 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       tally.kept++
       return
     }
-    const revision = ++live.revision
-    const connection = { id: conn.id, grant: conn.grant }
-    const result =
-      typeof decision === 'function'
-        ? await reauthorize(decision, connection)
-        : await decide(decision.request, decision.token, live.target, conn.clientAddress, connection)
-    // RELAY-4.5: a later revalidation of the same connection started meanwhile: its decision is the one applied.
-    if (revision !== live.revision) return void tally.kept++
-    if (!conn.open) return
-    const close = (code: CloseCode, reason: string) => {
+    // RELAY-4.5, HOOK-1.6: one decision under way per connection; calls meanwhile share one more, made after it.
+    live.redecision ??= new Redecision(limits.headersTimeoutMs)
+    const outcome = await live.redecision.run(
+      () => {
+        const connection = { id: conn.id, grant: conn.grant }
+        return typeof decision === 'function'
+          ? reauthorize(decision, connection)
+          : decide(decision.request, decision.token, live.target, conn.clientAddress, connection)
+      },
+      (result) => applyDecision(conn, live, result),
+    )
+    // RELAY-4.5: a later revalidation of the same connection overtook this one: its decision is the one applied.
+    if (outcome === SUPERSEDED) tally.kept++
+    else tally.add(outcome)
+  }
+
+  /** Applies one re-decision of an open connection (RELAY-4.5 to 4.9); its counts. */
+  const applyDecision = (conn: LiveSocket, live: Live, result: AuthResult | Error): RevalidateTally => {
+    const tally = new RevalidateTally()
+    const decision = live.decision
+    if (!conn.open) return tally
+    const close = (code: CloseCode, reason: string): RevalidateTally => {
       conn.close(code, reason)
       tally.closed++
+      return tally
     }
     if (result instanceof Error) {
       const hook = typeof decision === 'function' ? 'reauthorize' : 'authenticate'
@@ -829,7 +844,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       const sub = live.member as Subscriber | null
       if (!sub || signaling.regrant(sub, grant)) tally.kept++
       else tally.closed++
-      return
+      return tally
     }
     if (target.workspace) {
       conn.regrant(grant)
@@ -837,13 +852,16 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       tally.kept++
       tally.downgraded += outcome?.downgraded ?? 0
       tally.documentsRevoked += outcome?.revoked ?? 0
-      return
+      return tally
     }
     const access = grant.access(target.room)
     if (access === 'none') return close(CloseCode.AccessRevoked, 'access revoked')
     conn.regrant(grant)
     const member = live.member as RelayConnection | null
-    if (!member) return void tally.kept++
+    if (!member) {
+      tally.kept++
+      return tally
+    }
     // Access that grew (read to write) takes effect at the next connection: a read connection was never greeted.
     const effective = member.access === 'read' ? 'read' : access
     if (member.access === 'write' && effective === 'read') tally.downgraded++
@@ -856,6 +874,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       subject: grant.subject,
       clientAddress: conn.clientAddress,
     })
+    return tally
   }
 
   /** EMBED-4: a socket the app accepted and authenticated itself; checked as an upgrade is after its auth. */
@@ -948,7 +967,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
           : { endpoint: 'relay', room: target, workspace },
       decision: request.reauthorize ?? null,
       member: null,
-      revision: 0,
+      redecision: null,
     }
     lives.set(conn, live)
     counts.relay++
@@ -1166,8 +1185,8 @@ interface Live {
     { readonly request: IncomingMessage; readonly token: string | undefined } | Reauthorize | null
   /** What serves the connection: its room member, workspace session or signaling subscriber. */
   member: RelayConnection | WorkspaceSession | Subscriber | null
-  /** Revalidations started; only the latest one's decision is applied. */
-  revision: number
+  /** Its re-decisions (RELAY-4.5, HOOK-1.6): made when the first `revalidate()` matches it. */
+  redecision: Redecision<RevalidateTally> | null
 }
 
 /** The open connection a revalidation decides again (`AuthenticateContext.connection`). */

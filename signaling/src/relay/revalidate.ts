@@ -60,6 +60,15 @@ export class RevalidateTally {
   closed = 0
   documentsRevoked = 0
 
+  /** Adds the counts of `other` (one connection's applied decision) to these. */
+  add(other: RevalidateTally): void {
+    this.checked += other.checked
+    this.kept += other.kept
+    this.downgraded += other.downgraded
+    this.closed += other.closed
+    this.documentsRevoked += other.documentsRevoked
+  }
+
   get result(): RevalidateResult {
     const { checked, kept, downgraded, closed, documentsRevoked } = this
     return { checked, kept, downgraded, closed, documentsRevoked }
@@ -128,5 +137,78 @@ export class PendingDecision {
   /** A new decision begins: only the calls from now on concern it. */
   restart(): void {
     this.#filters.length = 0
+  }
+}
+
+/** @internal What a re-decision's callers get when a later one of the same connection was applied instead. */
+export const SUPERSEDED = Symbol('superseded')
+
+/** One re-decision under way: `overtaken` once a call came in after it began (its verdict is then not applied). */
+interface RunningDecision {
+  overtaken: boolean
+}
+
+/**
+ * @internal HOOK-1.6, RELAY-4.5: the re-decisions `revalidate()` makes of one open connection. At most one is under
+ * way; calls made meanwhile mark it overtaken (its verdict is not applied: it may have read what the app changed
+ * before calling) and share one decision made after it, however many they are. So N calls during one decision cost
+ * at most two hook calls, and the verdict applied is one made after the last call began. A decision that has not
+ * settled within `timeoutMs` stops holding the next one back (its verdict, when it comes, is not applied).
+ */
+export class Redecision<O> {
+  readonly #timeoutMs: number
+  #current: RunningDecision | null = null
+  /** Settles when the decision under way settles, or its `timeoutMs` passed. */
+  #running: Promise<void> | null = null
+  /** The decision that starts after the one under way, shared by every call made meanwhile. */
+  #queued: Promise<O | typeof SUPERSEDED> | null = null
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs
+  }
+
+  /**
+   * Decides (`decide`) and applies the verdict (`apply`), now or, with a decision under way, once after it: resolves
+   * with what `apply` returned, or {@link SUPERSEDED} when a later call overtook this decision.
+   */
+  run<R>(decide: () => Promise<R>, apply: (verdict: R) => O): Promise<O | typeof SUPERSEDED> {
+    if (this.#queued) return this.#queued
+    const running = this.#running
+    if (!running || !this.#current) return this.#start(decide, apply)
+    this.#current.overtaken = true
+    const queued = running.then(() => {
+      this.#queued = null
+      return this.#start(decide, apply)
+    })
+    this.#queued = queued
+    return queued
+  }
+
+  #start<R>(decide: () => Promise<R>, apply: (verdict: R) => O): Promise<O | typeof SUPERSEDED> {
+    const run: RunningDecision = { overtaken: false }
+    this.#current = run
+    const outcome = decide().then((verdict) =>
+      run.overtaken || this.#current !== run ? SUPERSEDED : apply(verdict),
+    )
+    let timer: NodeJS.Timeout | undefined
+    const running = Promise.race([
+      outcome.then(
+        () => undefined,
+        () => undefined,
+      ),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#timeoutMs)
+        timer.unref()
+      }),
+    ]).then(() => {
+      clearTimeout(timer)
+      if (this.#running === running) {
+        this.#running = null
+        // Timed out: whatever it brings later is stale.
+        run.overtaken = true
+      }
+    })
+    this.#running = running
+    return outcome
   }
 }

@@ -175,10 +175,12 @@ describe('revalidating live connections (RELAY-4.5 to RELAY-4.9)', () => {
     expect(await storedAppends()).toBe(1)
   })
 
-  it('RELAY-4.5: of two overlapping revalidations of one connection, the later one decides', async () => {
+  it('RELAY-4.5, HOOK-1.6: of two overlapping revalidations of one connection, the later one decides', async () => {
     const verdicts: Array<(rooms: Rooms) => void> = []
-    let bothAsked!: () => void
-    const asked = new Promise<void>((resolve) => (bothAsked = resolve))
+    let wake: (() => void) | null = null
+    const asked = async (n: number): Promise<void> => {
+      while (verdicts.length < n) await new Promise<void>((resolve) => (wake = resolve))
+    }
     await start({
       hooks: {
         authenticate: ({ token, connection }) => {
@@ -189,20 +191,22 @@ describe('revalidating live connections (RELAY-4.5 to RELAY-4.9)', () => {
           if (!connection) return grant({ notes: 'write' })
           return new Promise((resolve) => {
             verdicts.push((rooms) => resolve(grant(rooms)))
-            if (verdicts.length === 2) bothAsked()
+            wake?.()
           })
         },
       },
     })
     const alice = await openClient('/relay/notes', 'alice')
     const first = server().revalidate()
+    await asked(1)
     const second = server().revalidate()
-    await asked
-    // The later call's decision (keep) comes first; the earlier call's (revoke) arrives after it and is stale.
+    // The earlier call's decision (revoke) arrives after the later call began: it is stale, not applied; the later
+    // call's decision is made after it (one at a time per connection) and applied.
+    verdicts[0]?.({})
+    await asked(2)
     verdicts[1]?.({ notes: 'write' })
     expect(await second).toMatchObject({ checked: 1, kept: 1, closed: 0 })
-    verdicts[0]?.({})
-    await first
+    expect(await first).toMatchObject({ checked: 1, kept: 1, closed: 0 })
     await writeStored(alice, 'still granted')
   })
 
