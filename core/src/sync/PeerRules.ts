@@ -48,7 +48,7 @@ const MISSING: Screened = Object.freeze({ kind: 'missing' })
 /**
  * The session's side of RULES-6: one {@link RulesView} of the document (built on the first check from the document's
  * state, kept in step with every update the document takes, dropped after a refusal, a rollback or an epoch switch),
- * which paths are authorities, who writes on each path, and the fences.
+ * who writes on each path, and the fences. Which paths are authorities the session decides (its `authority`).
  */
 export class PeerRules<P extends object = object> {
   readonly #options: SessionRules
@@ -65,11 +65,6 @@ export class PeerRules<P extends object = object> {
   constructor(options: SessionRules, doc: Y.Doc) {
     this.#options = options
     this.#doc = doc
-  }
-
-  /** Whether updates of this path are applied unchecked (RULES-6.1). */
-  trusts(transport: Transport, peer: PeerId): boolean {
-    return this.#options.authority?.(transport, peer) ?? false
   }
 
   /** Who writes on this path (RULES-6.4). */

@@ -39,6 +39,9 @@ export const DEFAULT_CHUNK_SIZE = 16 * 1024
 /** Default largest message (or reassembled chunked message) accepted from a peer. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 
+/** The peer id an `authority` predicate is asked with about a transport that has no open path (see `authority`). */
+const NO_PEER = '' as PeerId
+
 /** Options of {@link SyncSession}. */
 export interface SyncSessionOptions {
   readonly doc: Y.Doc
@@ -93,7 +96,9 @@ export interface SyncSessionOptions {
    * Which paths are authorities: relays that judge every write on a connection as that connection's own (a ruled room,
    * RULES-4; a workspace catalogue, WS-ACCESS). Default: `rules.authority`, else none. With `rules`, this predicate is
    * also their authority (RULES-6.1) when `rules.authority` is not given. With an authority, a `rejected` message is
-   * taken from it only (RULES-6.11), with or without `rules`.
+   * taken from it only (RULES-6.11), with or without `rules`. To learn whether an attached transport that has no
+   * open path (a relay reconnecting) is an authority, it is asked with the empty peer id `''`: answer by
+   * the transport alone, as `openDocument` does (`(transport) => transport === relay`).
    */
   readonly authority?: (transport: Transport, peer: PeerId) => boolean
   /**
@@ -319,12 +324,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       offerFor: (peerEpoch) => this.#offerFor(peerEpoch),
     }
     const authority = options.authority ?? options.rules?.authority
-    this.#peerRules = options.rules
-      ? new PeerRules(
-          authority && !options.rules.authority ? { ...options.rules, authority } : options.rules,
-          this.#doc,
-        )
-      : null
+    this.#peerRules = options.rules ? new PeerRules(options.rules, this.#doc) : null
     this.#noForwardTo =
       authority && (options.forward ?? 'not-to-authority') === 'not-to-authority' ? authority : null
     this.#authority = authority ?? null
@@ -519,7 +519,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
    * from that epoch and re-applied into their documents).
    */
   #takesArchives(transport: Transport, peer: PeerId): boolean {
-    return this.#peerRules === null || this.#peerRules.trusts(transport, peer)
+    return this.#peerRules === null || this.#isAuthority(transport, peer)
+  }
+
+  /**
+   * RULES-6.1: whether this path is an authority (`authority`, else `rules.authority`): its updates are applied
+   * unchecked, its `rejected` messages and old epochs taken. The one place the predicate is asked about a path.
+   */
+  #isAuthority(transport: Transport, peer: PeerId): boolean {
+    return this.#authority?.(transport, peer) ?? false
   }
 
   /**
@@ -532,12 +540,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
    * it is answered `rolled-back` (the peer's fence lifts) and nothing else happens.
    */
   #takesRejection(path: SessionPath): boolean {
-    const authority = this.#authority
-    if (authority === null || authority(path.transport, path.peer)) return true
+    if (this.#authority === null || this.#isAuthority(path.transport, path.peer)) return true
     // Known: one of the attached transports is an authority (a relay's stays attached while it reconnects).
     for (const [transport, attached] of this.#transports) {
-      if (authority(transport, '' as PeerId)) return false
-      for (const peer of attached.paths.keys()) if (authority(transport, peer)) return false
+      if (this.#isAuthority(transport, NO_PEER)) return false
+      for (const peer of attached.paths.keys()) if (this.#isAuthority(transport, peer)) return false
     }
     return true
   }
@@ -594,7 +601,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         },
         offered: (record, catchUp) => {
           // RULES-6.7: a new epoch's state is a whole document nobody checked: only an authority's is followed.
-          if (this.#peerRules && !this.#peerRules.trusts(transport, peer)) return
+          if (this.#peerRules && !this.#isAuthority(transport, peer)) return
           this.emit('epoch-offer', [{ transport, peer, record, catchUp }])
         },
         archived: (record, catchUp) => {
@@ -917,7 +924,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     // SYNC-3.4: a malformed update is rejected before anything is applied.
     const summary = path.validate(update)
     const rules = this.#peerRules
-    if (rules !== null && !rules.trusts(path.transport, path.peer)) {
+    if (rules !== null && !this.#isAuthority(path.transport, path.peer)) {
       const screened = rules.screen(path, update, rules.writerOf(path.transport, path.peer), complete)
       if (screened.kind !== 'accepted')
         return this.#refuseUpdate(rules, path, update, screened, seq, complete)
@@ -950,7 +957,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     if (screened.kind === 'refused') {
       const { ruleId, reason } = screened.verdict
       const where = screened.verdict.path.map(String)
-      const authority = [...this.#paths].some((p) => p.open && rules.trusts(p.transport, p.peer))
+      const authority = [...this.#paths].some((p) => p.open && this.#isAuthority(p.transport, p.peer))
       // RULES-6.6: only an update that is the writer's own is told. A step 2, or an update holding structs of more
       // than one client, may carry what the peer took from others: telling would roll back the peer's own valid edits.
       const own = !complete && Y.parseUpdateMeta(update).from.size <= 1
