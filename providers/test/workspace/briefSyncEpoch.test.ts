@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
 import { ObservableV2 } from 'lib0/observable'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WebSocket } from 'ws'
 import { MemoryDocStore } from '@weft/core/testing'
-import { WorkspaceSocket, openWorkspace, type Workspace } from '../../src/index.js'
+import { openWorkspace, type Workspace } from '../../src/index.js'
 import { BRIEF_SYNC_STALL_MS, BackgroundSync } from '../../src/workspace/BackgroundSync.js'
 import type { WeftDoc } from '../../src/WeftDoc.js'
 import { exited } from '../integration/support/weftServer.js'
+import { relaySocket } from './support/relaySocket.js'
 
 // Issue #15 (data-safety review): a brief sync waited for `synced`, which a document with a waiting epoch never
 // reaches while open (COMPACT-8.1). After the relay reset x's epoch while A held an offline edit of x, A's background
@@ -92,13 +92,7 @@ const until = (ws: Workspace, check: () => boolean): Promise<void> =>
 
 const workspace = (concurrency?: number) => {
   const store = new MemoryDocStore()
-  const relay = new WorkspaceSocket({
-    url: `ws://127.0.0.1:${server.port}`,
-    workspace: 'team',
-    store,
-    WebSocketPolyfill: WebSocket,
-    minReconnectMs: 20,
-  })
+  const relay = relaySocket(server.port, store)
   return openWorkspace({ id: 'team', store, relay, concurrency })
 }
 

@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { decodeWorkspaceFrame } from '@weft/core/protocol'
 import { MemoryDocStore } from '@weft/core/testing'
-import { WorkspaceSocket, openWorkspace, type Workspace } from '../../src/index.js'
+import { openWorkspace, type Workspace } from '../../src/index.js'
 import { exited, startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
+import { relaySocket } from './support/relaySocket.js'
 
 // `weft serve` (SQLite) in its own process, Weft workspace clients in this one.
 
@@ -41,13 +42,9 @@ const client = async (port: number, tap?: Tap, preload?: 'all'): Promise<Workspa
   const ws = await openWorkspace({
     id: 'team',
     store,
-    relay: new WorkspaceSocket({
-      url: `ws://127.0.0.1:${port}`,
-      workspace: 'team',
-      store,
-      WebSocketPolyfill: tap ? tapped(tap) : WebSocket,
-      minReconnectMs: 20,
+    relay: relaySocket(port, store, {
       maxReconnectMs: 200,
+      ...(tap ? { WebSocketPolyfill: tapped(tap) } : {}),
     }),
     ...(preload ? { preload } : {}),
   })

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { WebSocket } from 'ws'
 import { docId, type DocStore } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { SqliteDocStore } from '@weft/sqlite-store'
-import { WorkspaceSocket, openWorkspace, type Workspace } from '../../src/index.js'
+import { openWorkspace, type Workspace } from '../../src/index.js'
 import { storedPending } from '../../src/workspace/LocalIndex.js'
 import { exited, startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
+import { relaySocket } from './support/relaySocket.js'
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const CHILD = fileURLToPath(new URL('./support/pendingCrashChild.ts', import.meta.url))
@@ -45,14 +45,7 @@ const client = async (port: number, store: DocStore): Promise<Workspace> => {
   const ws = await openWorkspace({
     id: 'team',
     store,
-    relay: new WorkspaceSocket({
-      url: `ws://127.0.0.1:${port}`,
-      workspace: 'team',
-      store,
-      WebSocketPolyfill: WebSocket,
-      minReconnectMs: 20,
-      maxReconnectMs: 200,
-    }),
+    relay: relaySocket(port, store, { maxReconnectMs: 200 }),
     connect: false,
   })
   cleanups.push(() => ws.destroy())

@@ -1,11 +1,11 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { WebSocket } from 'ws'
 import { docId, purgeSeenMetaKey } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
-import { WorkspaceSocket, openWorkspace, type Workspace } from '../../src/index.js'
+import { openWorkspace, type Workspace } from '../../src/index.js'
 import { SqliteDocStore } from '../../src/node/index.js'
 import { startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
+import { relaySocket } from './support/relaySocket.js'
 
 // `weft serve --workspace-retention-ms` (SQLite, given through WEFT_WORKSPACE_RETENTION_MS) in its own process,
 // workspace clients in this one: a deleted document is purged on the relay and on the replicas, and a replica that
@@ -32,14 +32,7 @@ const replica = async (port: number, store: MemoryDocStore, now: () => number): 
   const ws = await openWorkspace({
     id: 'team',
     store,
-    relay: new WorkspaceSocket({
-      url: `ws://127.0.0.1:${port}`,
-      workspace: 'team',
-      store,
-      WebSocketPolyfill: WebSocket,
-      minReconnectMs: 20,
-      maxReconnectMs: 200,
-    }),
+    relay: relaySocket(port, store, { maxReconnectMs: 200 }),
     retention: DAY,
     now,
   })

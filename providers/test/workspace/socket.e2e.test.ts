@@ -4,8 +4,9 @@ import { WebSocket } from 'ws'
 import type { DocId } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { openDoc, WebSocketTransport, type WeftDoc } from '../../src/index.js'
-import { WORKSPACE_CURSOR_META, WorkspaceSocket } from '../../src/workspace/WorkspaceSocket.js'
+import { WORKSPACE_CURSOR_META } from '../../src/workspace/WorkspaceSocket.js'
 import { startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
+import { relaySocket } from './support/relaySocket.js'
 import { once } from './socketFakeRelay.js'
 
 // A real `weft serve` (SQLite store with its workspace index): the relay's /workspace endpoint end to end.
@@ -33,14 +34,7 @@ const arrived = (d: { doc: Y.Doc }, want: string) =>
 
 describe('WorkspaceSocket against weft serve', () => {
   it('WS-CLIENT-LINK-1, 2, 4, 5: documents sync over one socket, stock clients see W/D, changes are pushed and caught up', async () => {
-    const link = (store: MemoryDocStore) =>
-      new WorkspaceSocket({
-        url: base,
-        workspace: 'team',
-        store,
-        WebSocketPolyfill: WebSocket,
-        minReconnectMs: 20,
-      })
+    const link = (store: MemoryDocStore) => relaySocket(base, store)
     const storeA = new MemoryDocStore()
     const storeB = new MemoryDocStore()
     const a = link(storeA)

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { MemoryDocStore } from '@weft/core/testing'
-import { WebSocketTransport, WorkspaceSocket, openWorkspace, type Workspace } from '../../src/index.js'
+import { WebSocketTransport, openWorkspace, type Workspace } from '../../src/index.js'
 import { startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
+import { relaySocket } from './support/relaySocket.js'
 
 let server: WeftServer
 beforeAll(async () => {
@@ -34,14 +35,7 @@ const until = (workspaces: readonly Workspace[], check: () => boolean): Promise<
     test()
   })
 
-const socket = (store: MemoryDocStore) =>
-  new WorkspaceSocket({
-    url: `ws://127.0.0.1:${server.port}`,
-    workspace: 'team',
-    store,
-    WebSocketPolyfill: WebSocket,
-    minReconnectMs: 20,
-  })
+const socket = (store: MemoryDocStore) => relaySocket(server.port, store)
 
 describe('workspaces over weft serve', () => {
   it('WS-CLIENT-7.1: two workspaces over one WorkspaceSocket each: the catalogue syncs, a preloaded document arrives unopened', async () => {
