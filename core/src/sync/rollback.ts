@@ -1,6 +1,7 @@
 import * as random from 'lib0/random'
 import * as Y from 'yjs'
 import { addDeletions, encodeDeletionsUpdate, type DeleteRanges } from '../protocol/deleteSets.js'
+import { attributesAt, reformat, textRuns, walkText, type TextRun } from './rollbackText.js'
 
 /**
  * Rolling back an update that the relay rejected under the room's rules (docs/spec/rules.md, RULES-5). Yjs cannot
@@ -215,58 +216,98 @@ export const keepLocalDeletions = (
   }
 }
 
-/** A type's visible content, where items deleted in `ds` count as visible (they are being restored). */
-const copyType = (type: Y.AbstractType<unknown>, ds: DeleteSet | null, lost: string[]): unknown => {
-  const visible = (item: Y.Item) => !item.deleted || (ds !== null && Y.isDeleted(ds, item.lastId))
-  if (type instanceof Y.Map) {
-    const out = new Y.Map<unknown>()
-    for (const [key, item] of type._map) {
-      if (!visible(item)) continue
-      const values = copyContent(item, item.length - 1, item.length, ds, lost)
-      if (values !== null && typeof values !== 'string') out.set(key, values[0])
+/**
+ * How a rollback copies content: items deleted in `ds` count as visible (they are being restored), the refused units
+ * (`refused(client, clock)`) as absent (a map key shows the value they overwrote); what could not be copied goes to
+ * `lost`.
+ */
+interface Copying {
+  readonly ds: DeleteSet | null
+  readonly refused: (client: number, clock: number) => boolean
+  readonly lost: string[]
+}
+
+/** A type's content as {@link Copying} sees it, as a new type (not integrated) of the same kind. */
+const copyType = (type: Y.AbstractType<unknown>, cx: Copying): unknown => {
+  const shown = (item: Y.Item, offset: number): boolean => {
+    const clock = item.id.clock + offset
+    if (cx.refused(item.id.client, clock)) return false
+    return !item.deleted || (cx.ds !== null && Y.isDeleted(cx.ds, Y.createID(item.id.client, clock)))
+  }
+  /** The shown values of a list-like type's items (an array's, an XML node's children). */
+  const children = (): unknown[] => {
+    const out: unknown[] = []
+    for (let it = type._start; it !== null; it = it.right) {
+      if (!it.countable) continue
+      const item = it
+      for (const run of runsOf(item, (clock) => shown(item, clock - item.id.clock))) {
+        if (!run.kind) continue
+        const values = copyContent(item, run.from, run.to, cx)
+        if (values !== null && typeof values !== 'string') out.push(...values)
+      }
     }
     return out
   }
-  if (type instanceof Y.Text) {
-    const out = new Y.Text()
-    let index = 0
-    for (let it = type._start; it !== null; it = it.right) {
-      if (!it.countable || !visible(it)) continue
-      const values = copyContent(it, 0, it.length, ds, lost)
-      if (typeof values === 'string') out.insert(index, values)
-      else if (values !== null) for (const v of values) out.insertEmbed(index, v as object)
-      index += it.length
+  /** The shown values of its keys (a map's entries, an XML element's or text's attributes). */
+  const entries = (): Array<[string, unknown]> => {
+    const out: Array<[string, unknown]> = []
+    for (const [key, last] of type._map) {
+      let item: Y.Item | null = last
+      while (item !== null && cx.refused(item.id.client, item.id.clock + item.length - 1)) item = item.left
+      if (item === null || !shown(item, item.length - 1)) continue
+      const values = copyContent(item, item.length - 1, item.length, cx)
+      if (values !== null && typeof values !== 'string') out.push([key, values[0]])
     }
+    return out
+  }
+  if (type instanceof Y.XmlHook) return type.clone()
+  if (type instanceof Y.Map) {
+    const out = new Y.Map<unknown>()
+    for (const [key, value] of entries()) out.set(key, value)
+    return out
+  }
+  if (type instanceof Y.Text) {
+    // RULES-5.9: with its formatting (format items count as their content does) and its embeds.
+    const out = type instanceof Y.XmlText ? new Y.XmlText() : new Y.Text()
+    let index = 0
+    walkText(type, shown, (item, from, to, attrs) => {
+      const values = copyContent(item, from, to, cx)
+      if (typeof values === 'string') out.insert(index, values, { ...attrs })
+      else if (values !== null)
+        for (const [i, v] of values.entries()) out.insertEmbed(index + i, v as object, { ...attrs })
+      index += to - from
+    })
+    for (const [key, value] of entries()) out.setAttribute(key, value)
     return out
   }
   if (type instanceof Y.Array) {
     const out = new Y.Array<unknown>()
-    for (let it = type._start; it !== null; it = it.right) {
-      if (!it.countable || !visible(it)) continue
-      const values = copyContent(it, 0, it.length, ds, lost)
-      if (values !== null && typeof values !== 'string') out.push(values)
-    }
+    out.push(children())
     return out
   }
-  // XML types: their live content (children deleted with them are not brought back).
+  if (type instanceof Y.XmlElement) {
+    const out = new Y.XmlElement(type.nodeName)
+    for (const [key, value] of entries()) out.setAttribute(key, value as string)
+    out.insert(0, children() as Array<Y.XmlElement | Y.XmlText>)
+    return out
+  }
+  if (type instanceof Y.XmlFragment) {
+    const out = new Y.XmlFragment()
+    out.insert(0, children() as Array<Y.XmlElement | Y.XmlText>)
+    return out
+  }
   return (type as unknown as { clone(): unknown }).clone()
 }
 
 /** The content of `item` between `from` and `to`: a string (text), values (a list, a map value), or null if lost. */
-const copyContent = (
-  item: Y.Item,
-  from: number,
-  to: number,
-  ds: DeleteSet | null,
-  lost: string[],
-): string | unknown[] | null => {
+const copyContent = (item: Y.Item, from: number, to: number, cx: Copying): string | unknown[] | null => {
   const content = item.content
   if (content instanceof Y.ContentString) return content.str.slice(from, to)
   if (content instanceof Y.ContentAny || content instanceof Y.ContentJSON)
     return content.getContent().slice(from, to)
   if (content instanceof Y.ContentBinary || content instanceof Y.ContentEmbed) return content.getContent()
-  if (content instanceof Y.ContentType) return [copyType(content.type, ds, lost)]
-  lost.push(`${item.id.client}:${item.id.clock + from}`)
+  if (content instanceof Y.ContentType) return [copyType(content.type, cx)]
+  cx.lost.push(`${item.id.client}:${item.id.clock + from}`)
   return null
 }
 
@@ -335,6 +376,17 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
 
   // The plan, read before anything changes (the refused items' content is garbage-collected by the deletion).
   const listOps = new Map<Y.AbstractType<unknown>, ListOp[]>()
+  // Copies never take the refused content (a record the refused update changed, then deleted, comes back as it was).
+  const refused = (client: number, clock: number) => client === X && inRanges(rejectedRanges, clock)
+  const live: Copying = { ds: null, refused, lost }
+  const restoring: Copying = { ds: dsS, refused, lost }
+  const textTargets = new Map<Y.Text, TextRun[]>()
+  /** Whether the unit at `offset` of `item` is in the document after the rollback (as the plan below counts it). */
+  const restores = (item: Y.Item, offset: number): boolean => {
+    const clock = item.id.clock + offset
+    if (removed(item)) return !item.deleted && !inRanges(rejectedRanges, clock)
+    return !item.deleted || inS(item.id.client, clock)
+  }
   const mapOps = new Map<Y.AbstractType<unknown>, MapOp[]>()
   for (const parent of parents) {
     const own = parent._item
@@ -348,7 +400,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
         if (item.deleted) continue
         for (const run of runsOf(item, (clock) => inRanges(rejectedRanges, clock))) {
           if (run.kind) continue
-          const values = copyContent(item, run.from, run.to, null, lost)
+          const values = copyContent(item, run.from, run.to, live)
           if (values !== null) ops.push({ index, values })
           index += run.to - run.from
         }
@@ -356,13 +408,16 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
       else {
         for (const run of runsOf(item, (clock) => inS(item.id.client, clock))) {
           if (!run.kind) continue
-          const values = copyContent(item, run.from, run.to, dsS, lost)
+          const values = copyContent(item, run.from, run.to, restoring)
           if (values !== null) ops.push({ index, values })
           index += run.to - run.from
         }
       }
     }
     if (ops.length > 0) listOps.set(parent, ops)
+    // RULES-5.9: how the text reads afterwards, formatting included (the same units as the ops above count).
+    const text = parent instanceof Y.Text ? parent : null
+    if (text) textTargets.set(text, textRuns(text, restores))
     const keys: MapOp[] = []
     for (const [key, last] of parent._map) {
       // The key's value from the right: the newest later value, else what the refused update overwrote.
@@ -371,13 +426,13 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
         const lastClock = it.id.clock + it.length - 1
         if (removed(it)) {
           if (it.deleted || inRanges(rejectedRanges, lastClock)) continue
-          values = copyContent(it, it.length - 1, it.length, null, lost) as unknown[] | null
+          values = copyContent(it, it.length - 1, it.length, live) as unknown[] | null
         } else if (it.deleted && !inL(it.id.client, lastClock)) {
           // Overwritten by the refused update, or deleted when it arrived because a refused item stood to its right
           // (a concurrent set from another client): the relay holds it as the key's value. (An explicit delete by
           // another client of that same value, concurrent with the refused set, is not told apart: it comes back.)
           const overwritten = inS(it.id.client, lastClock) || (it.right !== null && removed(it.right))
-          if (overwritten) values = copyContent(it, it.length - 1, it.length, dsS, lost) as unknown[] | null
+          if (overwritten) values = copyContent(it, it.length - 1, it.length, restoring) as unknown[] | null
         }
         break
       }
@@ -423,17 +478,23 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
     for (const [parent, ops] of listOps) {
       for (const op of ops) {
         if (parent instanceof Y.Text) {
-          if (typeof op.values === 'string') parent.insert(op.index, op.values)
-          else op.values.forEach((v, i) => parent.insertEmbed(op.index + i, v as object))
+          // With the attributes it had (RULES-5.9), not those of the text it lands next to.
+          const attrs = attributesAt(textTargets.get(parent) ?? [], op.index)
+          if (typeof op.values === 'string') parent.insert(op.index, op.values, { ...attrs })
+          else op.values.forEach((v, i) => parent.insertEmbed(op.index + i, v as object, { ...attrs }))
         } else if (parent instanceof Y.Array || parent instanceof Y.XmlFragment) {
           ;(parent as Y.Array<unknown>).insert(op.index, op.values as unknown[])
         }
       }
     }
+    // The formatting of the text that stays: what the refused update's format items changed goes back, what the
+    // later updates' did (removed with the retired id) is done again (RULES-5.9).
+    for (const [text, target] of textTargets) reformat(text, target)
     for (const [parent, ops] of mapOps) {
       for (const op of ops) {
         if (parent instanceof Y.XmlElement) parent.setAttribute(op.key, op.values[0] as string)
         else if (parent instanceof Y.Map) parent.set(op.key, op.values[0])
+        else if (parent instanceof Y.Text) parent.setAttribute(op.key, op.values[0])
       }
     }
   }, input.restoreOrigin)

@@ -1,76 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { keepLocalDeletions, rollbackUpdates } from '../../src/sync/rollback.js'
-
-const REMOTE = 'remote'
-const RESTORE = 'restore'
-
-/**
- * A relay (a plain Y.Doc that takes only accepted updates) and a writer whose local updates are recorded in order,
- * as a session keeps them until acknowledged.
- */
-const setup = (seed: (relay: Y.Doc) => void) => {
-  const relay = new Y.Doc()
-  seed(relay)
-  const writer = new Y.Doc()
-  keepLocalDeletions(writer, (origin) => origin !== REMOTE)
-  Y.applyUpdate(writer, Y.encodeStateAsUpdate(relay), REMOTE)
-  const sent: Uint8Array[] = []
-  writer.on('update', (update: Uint8Array, origin: unknown) => {
-    if (origin !== REMOTE) sent.push(update)
-  })
-  /** The writer's updates so far: `accept` the first `n` to the relay; the rest are pending. */
-  const accept = (n: number) => {
-    for (const u of sent.slice(0, n)) Y.applyUpdate(relay, u, REMOTE)
-    return sent.slice(n)
-  }
-  /** Rolls back `pending[0]` (refused) and re-applies the rest; the restoring update goes to the relay. */
-  const rollback = (pending: Uint8Array[]) => {
-    const before = sent.length
-    const X = writer.clientID
-    const result = rollbackUpdates({
-      doc: writer,
-      rejected: pending[0] as Uint8Array,
-      later: pending.slice(1),
-      restoreOrigin: RESTORE,
-    })
-    const restoring = sent.slice(before)
-    const out = [...restoring, ...(result.deletions ? [result.deletions] : [])]
-    if (out.length > 0) Y.applyUpdate(relay, Y.mergeUpdates(out), REMOTE)
-    return { result, X }
-  }
-  /** The writer's whole local history (what its store holds before a compaction), replayed into a fresh doc. */
-  const replayed = (base: Uint8Array) => {
-    const doc = new Y.Doc()
-    for (const [name, type] of writer.share) doc.get(name, type.constructor as typeof Y.AbstractType)
-    Y.applyUpdate(doc, base)
-    for (const u of sent) Y.applyUpdate(doc, u)
-    return doc
-  }
-  return { relay, writer, accept, rollback, replayed }
-}
-
-/** RULES-5.4: the writer holds the relay's state; its state vector lacks X from c on; a third doc converges. */
-const expectConverged = (relay: Y.Doc, writer: Y.Doc, X: number, c: number | null) => {
-  expect(writer.toJSON()).toEqual(relay.toJSON())
-  const sv = Y.decodeStateVector(Y.encodeStateVector(writer))
-  if (c !== null) expect(sv.get(X) ?? 0).toBeLessThanOrEqual(c)
-  // The relay's state and the writer's, synced both ways, agree (nothing pending on either side).
-  Y.applyUpdate(relay, Y.encodeStateAsUpdate(writer, Y.encodeStateVector(relay)), REMOTE)
-  Y.applyUpdate(writer, Y.encodeStateAsUpdate(relay, Y.encodeStateVector(writer)), REMOTE)
-  expect(relay.store.pendingStructs).toBeNull()
-  expect(writer.store.pendingStructs).toBeNull()
-  expect(writer.toJSON()).toEqual(relay.toJSON())
-  // The writer's own state, encoded and loaded again (a reload from its store), is the same document.
-  const reloaded = new Y.Doc()
-  for (const [name, type] of writer.share) reloaded.get(name, type.constructor as typeof Y.AbstractType)
-  Y.applyUpdateV2(reloaded, Y.encodeStateAsUpdateV2(writer))
-  expect(reloaded.toJSON()).toEqual(writer.toJSON())
-  const third = new Y.Doc()
-  for (const [name, type] of relay.share) third.get(name, type.constructor as typeof Y.AbstractType)
-  Y.applyUpdate(third, Y.encodeStateAsUpdate(relay))
-  expect(third.toJSON()).toEqual(relay.toJSON())
-}
+import { REMOTE, RESTORE, expectConverged, setup } from './rollbackFixture.js'
 
 const shape = (relay: Y.Doc, id: string, fields: Record<string, unknown>) => {
   const m = new Y.Map<unknown>()
