@@ -15,6 +15,7 @@ import {
   type GuardedSocket,
   type GuardedSocketContext,
 } from './connection/GuardedSocket.js'
+import { EarlyInput } from './connection/EarlyInput.js'
 import { InputBudget } from './connection/InputBudget.js'
 import type { WeftHooks } from './hooks.js'
 import { ServerMetrics, type Endpoint, type ServerMetricsOptions } from './metrics/ServerMetrics.js'
@@ -531,7 +532,11 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     }, limits.headersTimeoutMs)
     timer.unref()
     try {
-      conn = await open(req, socket, head, url, target, client)
+      const opening = open(req, socket, head, url, target, client)
+      // HOOK-1.7: `head` is held (and charged) by the decision, or dropped by it; a suspended call keeps its
+      // parameters, so this one lets go of it.
+      head = NOTHING
+      conn = await opening
     } finally {
       clearTimeout(timer)
       deciding.delete(socket)
@@ -579,8 +584,11 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   ): Promise<AuthorizedSocket | null> => {
     const offered = offeredProtocols(req)
     const protocol = selectProtocol(offered)
-    // HOOK-1.7: what the client sends meanwhile is held unread, so that a client gone during the decision is seen.
-    const early = holdEarlyBytes(socket)
+    // HOOK-1.7: what the client sends meanwhile is held unread, so that a client gone during the decision is seen;
+    // charged to the input budget, which may refuse the upgrade for it (CONN-11.2).
+    const early = new EarlyInput(socket, inputBudget, () =>
+      refuse(CloseCode.MemoryLimit, 'server buffer budget exceeded'),
+    )
     const refuse = (code: CloseCode, reason: string): null => {
       early.release() // the refusal reads and drops what follows
       metrics.countClose(code)
@@ -591,6 +599,9 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
       refuseWebSocket(req, socket, protocol, code, reason)
       return null
     }
+    // What came with the request is held (and charged) with the rest; shed already if it passed the budget.
+    if (!early.hold(head)) return null
+    head = NOTHING // held by `early` now: not kept by this call while it is decided
     // CONN-5: checked before the token (no verification work when full) and again after it.
     if (sockets.size + handed.size >= limits.maxConnections)
       return refuse(CloseCode.ServerFull, 'server full')
@@ -619,7 +630,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
           )
           continue
         }
-        const bytes = Buffer.concat([head, ...early.release()])
+        const bytes = Buffer.concat(early.release())
         return admit(req, socket, bytes, protocol, target, client, token, refuse, decided)
       }
     } finally {
@@ -639,7 +650,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     client: string,
     token: string | undefined,
     refuse: (code: CloseCode, reason: string) => null,
-    early: EarlyBytes,
+    early: EarlyInput,
   ): Promise<Decided | null> => {
     const result = await decide(req, token, target, client)
     // EMBED-2: a relay started by its first upgrade opens its store before any connection is created.
@@ -1127,53 +1138,8 @@ interface Decided {
   readonly access: Exclude<Access, 'none'> | null
 }
 
-/** HOOK-1.7: the bytes a client sent while its upgrade was being decided, held unread. */
-interface EarlyBytes {
-  /** Whether the client went away meanwhile: its socket is destroyed, or its sending side ended. */
-  gone(): boolean
-  /** Stops holding (once; later calls return nothing) and returns what was held, in order. */
-  release(): Buffer[]
-}
-
-/**
- * HOOK-1.7: most bytes held from one client during its decision. A conforming client sends none before the
- * server's answer (RFC 6455 4.1); past this the rest stays in the socket, and the client's leaving is then seen when
- * the connection reads.
- */
-const EARLY_BYTES_MAX = 64 * 1024
-
-/**
- * HOOK-1.7: reads (without parsing) what `socket` receives until `release()`, so that the end of the client's sending
- * side is seen: a half-closed socket is neither destroyed nor ended for writing, and its end is signalled only once
- * every byte before it was read.
- */
-const holdEarlyBytes = (socket: Duplex): EarlyBytes => {
-  const held: Buffer[] = []
-  let bytes = 0
-  let holding = true
-  const take = () => {
-    let chunk: unknown
-    while (bytes < EARLY_BYTES_MAX && (chunk = socket.read()) !== null) {
-      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array)
-      held.push(buffer)
-      bytes += buffer.length
-    }
-  }
-  socket.on('readable', take)
-  return {
-    gone: () => socket.destroyed || socket.readableEnded,
-    release: () => {
-      if (!holding) return []
-      holding = false
-      // Without a 'readable' listener the stream is back in its initial mode: the connection's 'data' listener
-      // starts it flowing.
-      socket.off('readable', take)
-      // An upgrade answered meanwhile (HOOK-1.5's 503) goes back to dropping what the client sends until it is cut.
-      if (socket.writableEnded) socket.resume()
-      return held
-    },
-  }
-}
+/** An empty `head`, for calls that handed theirs over (HOOK-1.7). */
+const NOTHING = Buffer.alloc(0)
 
 interface Live {
   readonly target: Route
