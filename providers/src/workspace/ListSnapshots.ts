@@ -7,6 +7,17 @@ import { LIST_SNAPSHOT_META, encodeListSnapshot, schemaFingerprint } from './lis
 /** How long after a catalogue change the list's snapshot is written (ms): never on the path of the edit itself. */
 export const LIST_SNAPSHOT_DELAY_MS = 1000
 
+/** Records compared per step of {@link ListSnapshots.adopt} (a few ms, WS-CLIENT-8.4). */
+export const ADOPT_SLICE = 500
+
+/** The comparison of the live catalogue's records with the snapshot's, a slice per {@link step}. @internal */
+export interface Adoption {
+  /** Compares the next slice of records; returns true once every record is compared. */
+  readonly step: () => boolean
+  /** The ids whose record differs from the snapshot's (complete once `step` returned true). */
+  readonly differing: readonly string[]
+}
+
 /** What {@link ListSnapshots} needs of the workspace. @internal */
 export interface ListSnapshotsOptions<M extends Fields> {
   readonly store: DocStore
@@ -18,6 +29,8 @@ export interface ListSnapshotsOptions<M extends Fields> {
   readonly catalogue: () => WeftDoc | null
   /** The live record `id` (tombstone rule applied), or undefined. */
   readonly read: (id: string) => CatalogueRecord<M> | undefined
+  /** The ids of the catalogue's records (invalid ones included: `read` leaves them out). */
+  readonly ids: () => string[]
   /** Every live record. */
   readonly all: () => Array<CatalogueRecord<M>>
   readonly error: (err: unknown) => void
@@ -66,16 +79,32 @@ export class ListSnapshots<M extends Fields> {
   }
 
   /**
-   * Takes the live catalogue's records (just applied) and returns the ids whose record differs from `before` (the
-   * snapshot the list was read from): added, removed or changed.
+   * Takes the live catalogue's records (just applied), {@link ADOPT_SLICE} records per `step()` (WS-CLIENT-8.4),
+   * and finds the ids whose record differs from `before` (the snapshot the list was read from): added, removed or
+   * changed. The catalogue must not change until `step()` returns true; then `differing` holds them.
    */
-  adopt(before: ReadonlyMap<string, CatalogueRecord<M>>): string[] {
-    const live = new Map(this.#o.all().map((r) => [r.id, r]))
-    this.#live = live
+  adopt(before: ReadonlyMap<string, CatalogueRecord<M>>): Adoption {
+    const ids = this.#o.ids()
+    const live = new Map<string, CatalogueRecord<M>>()
     const differing: string[] = []
-    for (const [id, record] of live) if (!equal(record, before.get(id))) differing.push(id)
-    for (const id of before.keys()) if (!live.has(id)) differing.push(id)
-    return differing
+    let at = 0
+    return {
+      differing,
+      step: () => {
+        const end = Math.min(ids.length, at + ADOPT_SLICE)
+        for (; at < end; at++) {
+          const id = ids[at]!
+          const record = this.#o.read(id)
+          if (!record) continue
+          live.set(id, record)
+          if (!equal(record, before.get(id))) differing.push(id)
+        }
+        if (at < ids.length) return false
+        for (const id of before.keys()) if (!live.has(id)) differing.push(id)
+        this.#live = live
+        return true
+      },
+    }
   }
 
   /** The records `ids` changed: they are read again and a write is scheduled. */

@@ -8,7 +8,6 @@ import {
   TombstoneSightings,
   isPastRetention,
   tombstoneSightingsKey,
-  applyStoredDoc,
   openTyped,
   workspaceDocId,
   toWeftError,
@@ -28,6 +27,7 @@ import {
   type EntryFields,
 } from './catalogue.js'
 import { BackgroundSync, type WorkspaceProgress } from './BackgroundSync.js'
+import { CatalogueApply } from './CatalogueApply.js'
 import { ListSnapshots } from './ListSnapshots.js'
 import { DocSlots } from './DocSlots.js'
 import { storedPending, type LocalIndex } from './LocalIndex.js'
@@ -107,13 +107,17 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   /** Documents store their pending count with their appends (they have a relay or transports, PROV-5.8). */
   readonly #persistsPending: boolean
   /**
-   * WS-CLIENT-8: the catalogue's stored state, kept back at a warm open until the catalogue is needed, and the
-   * list's records (from the stored snapshot) meanwhile. Both null once applied.
+   * WS-CLIENT-8: the apply of the catalogue's stored state, kept back at a warm open and done in slices, one per
+   * task (WS-CLIENT-8.4), or at once when the catalogue is needed; and the list's records (from the stored snapshot)
+   * meanwhile. Both null once applied.
    */
-  #pendingApply: StoredDoc | null = null
+  #pendingApply: Generator<void, void, void> | null = null
   #snapshot: Map<string, CatalogueRecord<M>> | null = null
   #applyTimer: ReturnType<typeof setTimeout> | null = null
+  /** The apply is under way (its changes are not the list's changes: the list follows once it is done). */
   #applying = false
+  /** A slice of the apply is running now (not re-entered). */
+  #inSlice = false
   /** What waits for the kept-back catalogue to be applied. */
   #applied: Array<() => void> = []
   readonly #snapshots: ListSnapshots<M>
@@ -133,7 +137,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.id = config.id
     this.#catalogue = parts.catalogue
     if (parts.deferred) {
-      this.#pendingApply = parts.deferred.stored
+      this.#pendingApply = this.#applySlices(parts.deferred.stored)
       this.#snapshot = new Map(parts.deferred.records.map((r) => [r.id, r]))
     }
     this.#index = parts.index
@@ -155,6 +159,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       doc: this.#catalogue.doc,
       catalogue: () => (this.#catalogueClosed || this.#pendingApply ? null : this.#catalogue),
       read: (id) => this.#documents.get(id),
+      ids: () => this.#documents.ids(),
       all: () => this.#documents.values(),
       error: (err) => this.#fault(err, 'list snapshot'),
     })
@@ -253,8 +258,9 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     this.#purge()
     this.#updateStatus()
     if (this.#pendingApply) {
-      // WS-CLIENT-8.1: applied after the open's first reads (a macrotask later), or when something needs it first.
-      this.#applyTimer = setTimeout(() => this.#applyCatalogue(), 0)
+      // WS-CLIENT-8.1: applied after the open's first reads (from a macrotask later, a slice per task, WS-CLIENT-8.4),
+      // or at once when something needs it first.
+      this.#applyTimer = setTimeout(() => this.#applySlice(), 0)
     } else if ((parts.catalogue.handle.persistence?.clocks.last ?? 0) > 0) {
       // No current snapshot was stored (first open, or the catalogue changed since, WS-CLIENT-8.2): one is written.
       this.#snapshots.schedule()
@@ -281,7 +287,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
 
   /**
    * Whether the catalogue's stored state is applied to its `Y.Doc`. False only after a warm open from the list's
-   * snapshot (WS-CLIENT-8.1), until the next macrotask or the first use of the catalogue.
+   * snapshot (WS-CLIENT-8.1), until its apply, a slice per task from the next macrotask on (WS-CLIENT-8.4), ends,
+   * or the first use of the catalogue.
    */
   get catalogueLoaded(): boolean {
     return this.#pendingApply === null
@@ -450,38 +457,73 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   /**
-   * WS-CLIENT-8.1: applies the kept-back catalogue state (origin: the persistence, as a load), then lets the list
-   * read the live catalogue: only records that differ from the snapshot are reported as changed (none, when the
-   * snapshot was current). Connects the catalogue and the link if the workspace is connected.
+   * WS-CLIENT-8.1: applies the rest of the kept-back catalogue state now (the slices not done yet, WS-CLIENT-8.4).
+   * Not from inside a slice (a listener of the catalogue's own apply): that slice's apply goes on.
    */
   #applyCatalogue(): void {
-    const stored = this.#pendingApply
-    if (!stored || this.#catalogueClosed) return
-    this.#pendingApply = null
+    const job = this.#pendingApply
+    if (!job || this.#catalogueClosed || this.#inSlice) return
     if (this.#applyTimer) clearTimeout(this.#applyTimer)
     this.#applyTimer = null
+    while (this.#pendingApply && !this.#runSlice(job));
+  }
+
+  /** WS-CLIENT-8.4: one slice of the kept-back catalogue's apply, then the next one a macrotask later. */
+  #applySlice(): void {
+    this.#applyTimer = null
+    const job = this.#pendingApply
+    if (!job || this.#catalogueClosed || this.#destroyed) return
+    if (!this.#runSlice(job)) this.#applyTimer = setTimeout(() => this.#applySlice(), 0)
+  }
+
+  /** Runs one slice of `job`; returns whether the apply is done. */
+  #runSlice(job: Generator<void, void, void>): boolean {
+    this.#inSlice = true
+    try {
+      return job.next().done === true
+    } finally {
+      this.#inSlice = false
+    }
+  }
+
+  /**
+   * WS-CLIENT-8.1, WS-CLIENT-8.4: applies the kept-back catalogue state (origin: the persistence, as a load), a
+   * slice per step (`CatalogueApply`), then compares the live records with the snapshot's, a slice per step, and
+   * lets the list read the live catalogue: only records that differ from the snapshot are reported as changed (none,
+   * when the snapshot was current). Connects the catalogue and the link if the workspace is connected. Nothing else
+   * reads or writes the catalogue meanwhile: whatever would applies the rest first (`#applyCatalogue`).
+   */
+  *#applySlices(stored: StoredDoc): Generator<void, void, void> {
     const before = this.#snapshot ?? new Map<string, CatalogueRecord<M>>()
+    let differing: readonly string[] = []
     this.#applying = true
     try {
-      // Quiet (no `update` event built for the whole catalogue, as at a load): every `update` listener on the doc now
-      // is the handle's own (persistence, pending count, session with no open path), each ignoring a load's origin;
-      // an app reaches the doc only through `catalogue` or `typed`, which apply first.
-      const doc = this.#catalogue.doc
-      const own = new Set<unknown>(doc._observers.get('update') ?? [])
-      applyStoredDoc(doc, stored, this.#catalogue.handle.persistence, own)
-    } catch (err) {
-      this.#fault(err, 'loading the catalogue')
+      try {
+        // Quiet (no `update` event built for the catalogue, as at a load): every `update` listener on the doc now
+        // is the handle's own (persistence, pending count, session with no open path), each ignoring a load's
+        // origin; an app reaches the doc only through `catalogue` or `typed`, which apply the rest first.
+        const doc = this.#catalogue.doc
+        const own = new Set<unknown>(doc._observers.get('update') ?? [])
+        const apply = new CatalogueApply(doc, stored, this.#catalogue.handle.persistence, own)
+        while (!apply.step()) yield
+        if (apply.steps > 1) yield // the comparison starts a slice of its own
+      } catch (err) {
+        this.#fault(err, 'loading the catalogue')
+      }
+      const adoption = this.#snapshots.adopt(before)
+      while (!adoption.step()) yield
+      differing = adoption.differing
     } finally {
       this.#applying = false
     }
+    this.#pendingApply = null
     this.#snapshot = null
     if (this.#typed.documentVersion > 0 && !this.#marked) {
       this.#marked = true
       this.#unmark?.()
     }
-    const differing = this.#snapshots.adopt(before)
     if (differing.length > 0)
-      this.#catalogueChanged({ added: [], updated: differing, deleted: [], local: false })
+      this.#catalogueChanged({ added: [], updated: [...differing], deleted: [], local: false })
     if (this.#connected && !this.#destroyed) {
       this.#catalogue.connect()
       void this.#config.link?.connect()
@@ -641,6 +683,7 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   /** Records a local change of `d` in its catalogue record (`updatedAt` now, `size`). */
   #touch(d: string, size: number): void {
     if (this.#catalogueClosed || !this.#record(d)) return
+    this.#applyCatalogue() // written to the whole catalogue, never to one half applied (WS-CLIENT-8.4)
     this.#documents.update(d, { updatedAt: this.#config.now(), size } as unknown as Patch<EntryFields<M>>)
   }
 

@@ -140,6 +140,11 @@ export class CatalogueDocuments<M extends Fields> {
     return row && this.#ruled(row)
   }
 
+  /** The ids of every record, valid or not (`get` tells them apart). */
+  ids(): string[] {
+    return this.#records.ids()
+  }
+
   /** Every valid record, with the tombstone rule applied. */
   values(): Array<CatalogueRecord<M>> {
     return (this.#records.values() as unknown as Array<CatalogueRecord<M>>).map((row) => this.#ruled(row))
