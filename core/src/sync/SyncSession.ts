@@ -887,6 +887,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
             clock: held.clocks.get(this.#doc.clientID) ?? 0,
             deletionsKnown: !step2 || held.known,
           },
+          // RULES-5.10: a step 2 carries every offline change: only the refused record's are rolled back.
+          ...(step2 ? { refusedRecord: rejection.path } : {}),
         })
         deletions = result.deletions
         lost = result.lost

@@ -70,6 +70,34 @@ export interface RollbackInput {
     readonly clock: number
     readonly deletionsKnown: boolean
   }
+  /**
+   * RULES-5.10: only the refused update's changes of this record (the rejection's path, up to its first two keys) are
+   * refused; its other changes are re-created and its other deletions re-sent, as a later update's are. For a refused
+   * sync step 2 (many offline changes in one update). Absent: the whole update is refused.
+   */
+  readonly refusedRecord?: readonly string[]
+}
+
+/**
+ * Whether `item` lies in the record at `path` (keys from the root: the root type's name, then map keys): every key of
+ * the item's own path, up to the length of `path`, is `path`'s, a list position counting as any key (so an item
+ * holding the record, or held by it, counts too).
+ */
+const inRecord = (item: Y.Item, path: readonly string[]): boolean => {
+  const keys: Array<string | null> = []
+  let at: Y.Item = item
+  for (;;) {
+    keys.unshift(at.parentSub)
+    const parent = at.parent as Y.AbstractType<unknown>
+    if (parent._item === null) {
+      keys.unshift(Y.findRootTypeKey(parent))
+      break
+    }
+    at = parent._item
+  }
+  for (let i = 0; i < Math.min(keys.length, path.length); i++)
+    if (keys[i] !== null && keys[i] !== path[i]) return false
+  return true
 }
 
 /** Yjs's delete set (not exported by name). */
@@ -218,12 +246,12 @@ export const keepLocalDeletions = (
 
 /**
  * How a rollback copies content: items deleted in `ds` count as visible (they are being restored), the refused units
- * (`refused(client, clock)`) as absent (a map key shows the value they overwrote); what could not be copied goes to
+ * (`refused(item, clock)`) as absent (a map key shows the value they overwrote); what could not be copied goes to
  * `lost`.
  */
 interface Copying {
   readonly ds: DeleteSet | null
-  readonly refused: (client: number, clock: number) => boolean
+  readonly refused: (item: Y.Item, clock: number) => boolean
   readonly lost: string[]
 }
 
@@ -231,7 +259,7 @@ interface Copying {
 const copyType = (type: Y.AbstractType<unknown>, cx: Copying): unknown => {
   const shown = (item: Y.Item, offset: number): boolean => {
     const clock = item.id.clock + offset
-    if (cx.refused(item.id.client, clock)) return false
+    if (cx.refused(item, clock)) return false
     return !item.deleted || (cx.ds !== null && Y.isDeleted(cx.ds, Y.createID(item.id.client, clock)))
   }
   /** The shown values of a list-like type's items (an array's, an XML node's children). */
@@ -253,7 +281,7 @@ const copyType = (type: Y.AbstractType<unknown>, cx: Copying): unknown => {
     const out: Array<[string, unknown]> = []
     for (const [key, last] of type._map) {
       let item: Y.Item | null = last
-      while (item !== null && cx.refused(item.id.client, item.id.clock + item.length - 1)) item = item.left
+      while (item !== null && cx.refused(item, item.id.clock + item.length - 1)) item = item.left
       if (item === null || !shown(item, item.length - 1)) continue
       const values = copyContent(item, item.length - 1, item.length, cx)
       if (values !== null && typeof values !== 'string') out.push([key, values[0]])
@@ -311,6 +339,47 @@ const copyContent = (item: Y.Item, from: number, to: number, cx: Copying): strin
   return null
 }
 
+/**
+ * The delete set of a refused sync step 2 split into the deletions of items in the refused record and the others
+ * (RULES-5.10). The others are clipped to what the relay holds (below the step 2's first clock of each client it
+ * carries structs of): a deletion of clocks the relay lacks would make it refuse the restoring update.
+ */
+const splitDeletions = (
+  doc: Y.Doc,
+  update: { structs: Array<Y.Item | Y.GC | Y.Skip>; ds: DeleteSet },
+  inRefused: (item: Y.Item) => boolean,
+): [DeleteSet, DeleteSet] => {
+  const from = new Map<number, number>()
+  for (const s of update.structs)
+    if (!(s instanceof Y.Skip)) from.set(s.id.client, Math.min(from.get(s.id.client) ?? Infinity, s.id.clock))
+  const refusedDs = Y.createDeleteSet()
+  const validDs = Y.createDeleteSet()
+  const push = (ds: DeleteSet, client: number, clock: number, len: number) => {
+    let list = ds.clients.get(client)
+    if (!list) ds.clients.set(client, (list = []))
+    // Yjs's DeleteItem is a plain { clock, len } record.
+    list.push({ clock, len } as (typeof list)[number])
+  }
+  for (const [client, ranges] of update.ds.clients) {
+    const structs = doc.store.clients.get(client) ?? []
+    const state = Y.getState(doc.store, client)
+    const known = Math.min(from.get(client) ?? Infinity, state)
+    for (const r of ranges) {
+      const end = Math.min(r.clock + r.len, state)
+      if (r.clock >= end) continue
+      for (let i = Y.findIndexSS(structs, r.clock); i < structs.length; i++) {
+        const s = structs[i] as Y.Item | Y.GC
+        if (s.id.clock >= end) break
+        const a = Math.max(s.id.clock, r.clock)
+        const b = Math.min(s.id.clock + s.length, end)
+        if (s instanceof Y.Item && inRefused(s)) push(refusedDs, client, a, b - a)
+        else if (a < known) push(validDs, client, a, Math.min(b, known) - a)
+      }
+    }
+  }
+  return [refusedDs, validDs]
+}
+
 type ListOp = { readonly index: number; readonly values: string | unknown[] }
 type MapOp = { readonly key: string; readonly values: unknown[] }
 
@@ -337,8 +406,13 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
       if (r.clock + r.len > heldClock) c = Math.min(c, Math.max(r.clock, heldClock))
   // Only deletions the relay does not hold may be restored (a step 2's delete set is the whole document's).
   const heldDs = Y.mergeDeleteSets([...(held?.deleteSets ?? [])])
-  const dsS = held?.deletionsKnown === false ? Y.createDeleteSet() : subtract(rejected.ds, heldDs)
-  const dsL = subtract(Y.mergeDeleteSets(later.map((d) => d.ds)), heldDs)
+  const record = input.refusedRecord?.slice(0, 2)
+  const inRefused = (item: Y.Item) => record === undefined || inRecord(item, record)
+  // RULES-5.10: the refused update's deletions outside the refused record are kept and re-sent, as a later update's.
+  const [refusedDs, validDs] =
+    record === undefined ? [rejected.ds, Y.createDeleteSet()] : splitDeletions(doc, rejected, inRefused)
+  const dsS = held?.deletionsKnown === false ? Y.createDeleteSet() : subtract(refusedDs, heldDs)
+  const dsL = subtract(Y.mergeDeleteSets([validDs, ...later.map((d) => d.ds)]), heldDs)
   const removed = (item: Y.Item) => item.id.client === X && item.id.clock >= c
   const lost: string[] = []
   const store = doc.store
@@ -377,14 +451,15 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   // The plan, read before anything changes (the refused items' content is garbage-collected by the deletion).
   const listOps = new Map<Y.AbstractType<unknown>, ListOp[]>()
   // Copies never take the refused content (a record the refused update changed, then deleted, comes back as it was).
-  const refused = (client: number, clock: number) => client === X && inRanges(rejectedRanges, clock)
+  const refused = (item: Y.Item, clock: number) =>
+    item.id.client === X && inRanges(rejectedRanges, clock) && inRefused(item)
   const live: Copying = { ds: null, refused, lost }
   const restoring: Copying = { ds: dsS, refused, lost }
   const textTargets = new Map<Y.Text, TextRun[]>()
   /** Whether the unit at `offset` of `item` is in the document after the rollback (as the plan below counts it). */
   const restores = (item: Y.Item, offset: number): boolean => {
     const clock = item.id.clock + offset
-    if (removed(item)) return !item.deleted && !inRanges(rejectedRanges, clock)
+    if (removed(item)) return !item.deleted && !refused(item, clock)
     return !item.deleted || inS(item.id.client, clock)
   }
   const mapOps = new Map<Y.AbstractType<unknown>, MapOp[]>()
@@ -398,7 +473,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
       const item = it
       if (removed(item)) {
         if (item.deleted) continue
-        for (const run of runsOf(item, (clock) => inRanges(rejectedRanges, clock))) {
+        for (const run of runsOf(item, (clock) => refused(item, clock))) {
           if (run.kind) continue
           const values = copyContent(item, run.from, run.to, live)
           if (values !== null) ops.push({ index, values })
@@ -425,7 +500,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
       for (let it: Y.Item | null = last; it !== null; it = it.left) {
         const lastClock = it.id.clock + it.length - 1
         if (removed(it)) {
-          if (it.deleted || inRanges(rejectedRanges, lastClock)) continue
+          if (it.deleted || refused(it, lastClock)) continue
           values = copyContent(it, it.length - 1, it.length, live) as unknown[] | null
         } else if (it.deleted && !inL(it.id.client, lastClock)) {
           // Overwritten by the refused update, or deleted when it arrived because a refused item stood to its right
