@@ -357,7 +357,8 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
    * before the start (`deletedBefore`) is collected.
    */
   rebuilt(v1: Uint8Array, deletedBefore: number): void {
-    this.#log.rebase([v1])
+    // The same content, garbage-collected: a view built from the log still matches it (RULES-4.10).
+    this.#log.rebase([v1], 'same')
     this.#deletedSinceGc = Math.max(0, this.#deletedSinceGc - deletedBefore)
     this.#baseline = v1.byteLength
   }
@@ -396,7 +397,8 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
    * is not known.
    */
   reloaded(snapshotV1: Uint8Array, updates: readonly Uint8Array[], deletedBefore: number): void {
-    this.#log.rebase([snapshotV1, ...updates])
+    // What another node stored may hold updates this node has not applied yet: a change of content.
+    this.#log.rebase([snapshotV1, ...updates], 'changed')
     this.#tailCount = updates.length
     this.#deletedSinceGc = this.#deletedSinceGc - deletedBefore + (updates.length > 0 ? 1 : 0)
     this.#baseline = this.#log.byteLength
@@ -412,7 +414,7 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
   switchedTo(record: EpochRecord, archive: EpochArchive, v1: Uint8Array, snapshotBytes: number): void {
     this.epoch.switched(record, archive)
     this.#log.unmark()
-    this.#log.rebase([v1])
+    this.#log.rebase([v1], 'changed')
     this.#tailCount = 0
     this.#tailBytes = 0
     this.#deletedSinceGc = 0

@@ -66,9 +66,9 @@ export class UpdateLog<M = Uint8Array> {
   /** Updates appended since {@link UpdateLog.mark}, or `null` without a mark. */
   #sinceMark: Uint8Array[] | null = null
   /**
-   * Counts changes of what the log holds (an update taken or refused, a rebase, parts dropped by a salvage), so that
-   * a copy of the state built from it (the rules' view, RULES-4.6) knows whether it still matches. Merging the parts
-   * into one does not count.
+   * Counts changes of what the log holds (an update taken or refused, a rebase onto other content, parts dropped by a
+   * salvage), so that a copy of the state built from it (the rules' view, RULES-4.6) knows whether it still matches.
+   * Merging the parts into one, or a rebase onto the same content (a compaction's rebuild, RULES-4.10), does not count.
    */
   changes = 0
 
@@ -190,6 +190,11 @@ export class UpdateLog<M = Uint8Array> {
 
   #changed(): void {
     this.changes++
+    this.#invalidate()
+  }
+
+  /** Drops what was computed from the parts (their state vector, the answers to joiners). */
+  #invalidate(): void {
     this.#stateVector = null
     // Only when there is something to clear: `Map.clear` allocates a new table even for an empty map, and this runs
     // on every append (0.8-1.4% of the relay's busy time in the light fan-out's profile, where nobody asks).
@@ -225,13 +230,17 @@ export class UpdateLog<M = Uint8Array> {
 
   /**
    * Replaces everything held up to the {@link UpdateLog.mark} by `base` (which must contain at least that state),
-   * keeping the updates appended since. Without a mark, replaces the whole state.
+   * keeping the updates appended since. Without a mark, replaces the whole state. `content`: `'same'` when `base` holds
+   * exactly what it replaces, re-encoded (a garbage-collecting rebuild of it): not counted in
+   * {@link UpdateLog.changes}, so copies built from the log stay valid (RULES-4.10); `'changed'` otherwise (a state
+   * loaded from elsewhere, an epoch switch).
    */
-  rebase(base: readonly Uint8Array[]): void {
+  rebase(base: readonly Uint8Array[], content: 'same' | 'changed'): void {
     this.#parts = [...base, ...(this.#sinceMark ?? [])]
     this.#sinceMark = null
     this.#baseStateVector = null
-    this.#changed()
+    if (content === 'changed') this.changes++
+    this.#invalidate()
   }
 
   /** Parts dropped because Yjs could not merge them. */

@@ -146,7 +146,7 @@ describe('UpdateLog', () => {
           else if (o === 'sv') log.stateVector()
           else if (o === 'answer') log.answer(Y.encodeStateVector(new Y.Doc()), encode)
           else if (o === 'mark') log.mark()
-          else if (o === 'rebase') log.rebase([log.state()])
+          else if (o === 'rebase') log.rebase([log.state()], 'same')
           // Every 256 appends the log merges them into one part (and 16 of those into one).
           else for (let i = 0; i < o && next < updates.length; i++) log.append(updates[next++] as Uint8Array)
           expect(log.byteLength).toBe(sum(log))
@@ -180,7 +180,7 @@ describe('UpdateLog', () => {
         for (const s of steps) {
           if (s === 'state') log.state()
           else if (s === 'sv') log.stateVector()
-          else if (s === 'rebase') log.rebase([Y.mergeUpdates(updates.slice(0, next))])
+          else if (s === 'rebase') log.rebase([Y.mergeUpdates(updates.slice(0, next))], 'same')
           else
             for (let i = 0; i < s && next < updates.length; i++)
               expect(log.append(updates[next++] as Uint8Array)).toBe(true)

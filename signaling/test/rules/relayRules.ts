@@ -1,5 +1,5 @@
 /** Shared fixtures of the rules tests: a board schema with rules, a relay hub in memory, typed writers. */
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import * as Y from 'yjs'
 import { SyncSession, defineSchema, docId, openTyped, s, type DocStore } from '@weft/core'
 import { Feature, encodeRolledBack, encodeSyncUpdate } from '@weft/core/protocol'
@@ -34,10 +34,14 @@ export const boardRules: Rules = defineRules(board, {
   constraints: [unique('shapes', 'name')],
 })
 
-/** A relay hub over an in-memory store whose rooms `board-*` have {@link boardRules}; `options`: more relay options. */
+/**
+ * A relay hub over an in-memory store whose rooms `board-*` have {@link boardRules}; `options`: more relay options;
+ * `logger`: where the relay logs (silent by default).
+ */
 export const startRuledRelay = (
   rules: RelayRulesOption = { 'board-*': boardRules },
   options: Omit<RelayOptions, 'rules'> = {},
+  logger: Logger = pino({ level: 'silent' }),
 ) => {
   const store: DocStore = new MemoryDocStore()
   const metrics = new ServerMetrics({
@@ -52,7 +56,7 @@ export const startRuledRelay = (
     options: { commitWindowMs: 5, ...options, rules },
     limits: DEFAULT_LIMITS,
     metrics,
-    logger: pino({ level: 'silent' }),
+    logger,
   })
   let ids = 0
   /** A connection of `subject` to `room`. */

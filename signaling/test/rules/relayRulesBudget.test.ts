@@ -9,6 +9,7 @@ import { decodeMessage, encodeSyncUpdate } from '@weft/core/protocol'
 import { defineRules } from '@weft/core/rules'
 import type { MemoryRelayClient } from '../../src/relay/MemoryRelaySocket.js'
 import { pino } from 'pino'
+import type { ConnectionContext } from '../../src/hooks.js'
 import type { RelayPeer, RelayRoom } from '../../src/relay/RelayRoom.js'
 import { RelayRules, ruleRefusalOf } from '../../src/relay/rules/RelayRules.js'
 import { nextOf } from '../relay/unit/memoryRelay.js'
@@ -153,6 +154,7 @@ describe('updates waiting for a rebuild (RULES-4.9)', () => {
       changes: 0,
       state: () => Y.encodeStateAsUpdate(doc),
       parts: () => [Y.encodeStateAsUpdate(doc)],
+      stateVector: () => Y.encodeStateVector(doc),
     }
     const accept = (update: Uint8Array) => (): Promise<void> => {
       Y.applyUpdate(doc, update)
@@ -174,14 +176,23 @@ describe('updates waiting for a rebuild (RULES-4.9)', () => {
     )
 
   it('RULES-4.9 RULES-5.1: while the room waits, others wait in order; a fenced writer is refused at once, not held', async () => {
-    const rules = new RelayRules({ 'board-*': xRules }, pino({ level: 'silent' }), { perWriter: 0.05 })
+    // Only the per-writer share counts here (the first view's build, charged to the seeder, delays nobody else).
+    const rules = new RelayRules({ 'board-*': xRules }, pino({ level: 'silent' }), {
+      perWriter: 0.05,
+      total: 1,
+    })
     const { room, accept, doc } = standIn()
     const mallory = rollbackPeer()
     const [bad1, bad2, bad3] = ['bad1', 'bad2', 'bad3'].map((id) => freshShape(id, 1000, ''))
     const good = freshShape('good', 1, '')
     // A room large enough that a rebuild takes milliseconds (what the budget's wait is a multiple of).
     for (let i = 0; i < RECORDS; i++) writeShape(doc, `s${i}`, i % 100, '')
-    // The first refusal spoils the room's first view.
+    // The room's first view is built for the seeder's update (and charged to it, RULES-4.10).
+    const seeder = rollbackPeer()
+    rules.identify(seeder, { subject: 'seeder', clientAddress: '' } as ConnectionContext)
+    const seed = freshShape('seed', 1, '')
+    expect(await outcome(rules.screen(room, seed, seeder, accept(seed)))).toBe('accepted')
+    // The first refusal spoils the room's view.
     expect(
       await outcome(rules.screen(room, bad1 as Uint8Array, rollbackPeer(), accept(bad1 as Uint8Array))),
     ).toBe('shapes.x.max')

@@ -13,7 +13,11 @@ const xRules = defineRules(board, { collections: { shapes: { fields: { x: { min:
 /** A ruled room's stand-in: its log counts the updates it took, its state is theirs. */
 const ruledRoom = (docId: string) => {
   const doc = new Y.Doc()
-  const log = { changes: 0, state: () => Y.encodeStateAsUpdate(doc) }
+  const log = {
+    changes: 0,
+    state: () => Y.encodeStateAsUpdate(doc),
+    stateVector: () => Y.encodeStateVector(doc),
+  }
   const accept = (update: Uint8Array) => (): Promise<void> => {
     Y.applyUpdate(doc, update)
     log.changes++

@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks'
 
 /**
- * How much of the relay's time rebuilding ruled rooms' views after refusals may take (RULES-4.9). A refused update
- * spoils its room's view and the next check rebuilds it from the room's whole state; that rebuild is charged to the
- * writer whose update was refused. Shares are fractions of wall-clock time, in `(0, 1]`.
+ * How much of the relay's time building ruled rooms' views may take (RULES-4.9, RULES-4.10). A refused update spoils
+ * its room's view and the next check rebuilds it from the room's whole state; that rebuild is charged to the writer
+ * whose update was refused. Any other build (a room's first view, after a change the room took another way) is
+ * charged to the writer whose update needs it. Shares are fractions of wall-clock time, in `(0, 1]`.
  */
 export interface RebuildBudgetOptions {
   /** The largest share of the relay's time that rebuilds charged to one writer (over all its rooms) take. Default 0.2. */
@@ -27,9 +28,8 @@ const shareOf = (value: number | undefined, fallback: number, name: string): num
 /**
  * RULES-4.9: a duty cycle per writer and for all writers together. After a rebuild of `t` ms charged to writer `w`,
  * the next rebuild charged to `w` may start `t * (1 / perWriter - 1)` ms later, and the next rebuild charged to anyone
- * `t * (1 / total - 1)` ms later; until then the spoiled rooms wait (their updates are delayed, never refused).
- * Rebuilds nobody is charged for (the first build of a room's view, a room that took an update another way) are
- * neither delayed nor counted.
+ * `t * (1 / total - 1)` ms later; until then the rooms needing a build wait (their updates are delayed, never
+ * refused). Every build is charged (RULES-4.10), a room's first view included.
  */
 export class RebuildBudget {
   readonly #perWriter: number

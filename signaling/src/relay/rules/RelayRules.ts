@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { CloseCode, closeCodeName } from '@weft/core'
 import {
@@ -11,6 +12,7 @@ import {
 import type { ConnectionContext } from '../../hooks.js'
 import { WeftServerError } from '../../WeftServerError.js'
 import { pastHeldBound, type ClosableSocket } from '../RelayHooks.js'
+import { changesNothing } from '../changesNothing.js'
 import { refusedUpdate, type RelayPeer, type RelayRoom } from '../RelayRoom.js'
 import { RebuildBudget, type RebuildBudgetOptions } from './RebuildBudget.js'
 import { RoomViews, WriterFences } from './roomScreen.js'
@@ -189,12 +191,12 @@ export class RelayRules {
     const rules = this.#find(room.docId)
     if (rules === null) return accept()
     const check = () => this.#screenNow(room, rules, update, from, accept)
-    if (!this.#waiting.has(room) && this.#delay(room) === 0) return check()
+    if (!this.#waiting.has(room) && this.#delay(room, from) === 0) return check()
     // A fenced writer's update would be refused unchecked after the wait too (the fence only grows, a writer's
     // `rolled-back` count is fixed on arrival): refused now, it is not held (RULES-5.1).
     if (this.#fences.admit(from, update) === null) return rejection(room.docId, FENCED, true)
     const socket = this.#sockets.get(from)
-    if (!socket) return this.#enqueue(room, check)
+    if (!socket) return this.#enqueue(room, from, check)
     // RULES-4.9, HOOK-3.6: a waiting update is held in memory: charged to the server's input budget, and bounded per
     // connection (past the bound the connection is closed and the update dropped, never acknowledged).
     const bytes = update.byteLength
@@ -209,20 +211,31 @@ export class RelayRules {
     }
     this.#held.set(from, queued + bytes)
     socket.trackInput(bytes)
-    return this.#enqueue(room, () => {
+    return this.#enqueue(room, from, () => {
       this.#held.set(from, (this.#held.get(from) ?? bytes) - bytes)
       socket.trackInput(-bytes)
       return check()
     })
   }
 
-  /** How long (ms) the room's next check must wait for the budget of the rebuild it needs (0: none needed now). */
-  #delay(room: RelayRoom): number {
-    const payer = this.#spoiled.get(room)
-    return payer === undefined ? 0 : this.#budget.wait(payer)
+  /**
+   * How long (ms) the room's next check, of an update of `from`, must wait for the budget of the view build it needs
+   * (0: the room's view is current, or the budget allows the build now).
+   */
+  #delay(room: RelayRoom, from: RelayPeer): number {
+    if (this.#views.current(room, (v) => v.broken) !== null) return 0
+    return this.#budget.wait(this.#payer(room, from))
   }
 
-  #enqueue(room: RelayRoom, check: () => Promise<void>): Promise<void> {
+  /**
+   * RULES-4.9, RULES-4.10: who a build of the room's view is charged to: the refused writer whose refusal spoiled it,
+   * else the writer whose update needs it (a room's first view, after another node's or an epoch switch's change).
+   */
+  #payer(room: RelayRoom, from: RelayPeer): string {
+    return this.#spoiled.get(room) ?? this.#payers.get(from) ?? ANONYMOUS_PAYER
+  }
+
+  #enqueue(room: RelayRoom, from: RelayPeer, check: () => Promise<void>): Promise<void> {
     let waiting = this.#waiting.get(room)
     if (!waiting) this.#waiting.set(room, (waiting = { tail: Promise.resolve(), count: 0 }))
     const queue = waiting
@@ -230,7 +243,7 @@ export class RelayRules {
     let settle!: (outcome: Promise<void>) => void
     const outcome = new Promise<void>((resolve) => (settle = resolve))
     queue.tail = queue.tail.then(async () => {
-      for (let ms = this.#delay(room); ms > 0; ms = this.#delay(room)) await sleep(ms)
+      for (let ms = this.#delay(room, from); ms > 0; ms = this.#delay(room, from)) await sleep(ms)
       try {
         settle(check())
       } catch (err) {
@@ -241,15 +254,26 @@ export class RelayRules {
     return outcome
   }
 
-  /** Builds the room's view from its log: its parts as they are (no merge of the whole state first, RULES-4.9). */
-  #build(room: RelayRoom, rules: Rules): RulesView {
+  /**
+   * Builds the room's view from its log: its parts as they are (no merge of the whole state first, RULES-4.9), charged
+   * to `payer` (RULES-4.10: every build, whatever made it needed).
+   */
+  #build(room: RelayRoom, rules: Rules, payer: string): RulesView {
     this.#viewBuilds++
-    try {
-      return new RulesView(rules, room.log.parts())
-    } catch {
-      // A part Yjs refuses on its own: the log's merged state leaves such parts out (RELAY-9.1).
-      return new RulesView(rules, room.log.state())
-    }
+    const start = performance.now()
+    const view = this.#budget.charge(payer, () => {
+      try {
+        return new RulesView(rules, room.log.parts())
+      } catch {
+        // A part Yjs refuses on its own: the log's merged state leaves such parts out (RELAY-9.1).
+        return new RulesView(rules, room.log.state())
+      }
+    })
+    this.#logger.debug(
+      { room: room.docId, payer, ms: Math.round(performance.now() - start) },
+      'rules view built',
+    )
+    return view
   }
 
   #screenNow(
@@ -262,18 +286,17 @@ export class RelayRules {
     // RULES-5.1: behind a refusal, a writer's updates are refused unchecked until it says it rolled back.
     const rollbacks = this.#fences.admit(from, update)
     if (rollbacks === null) return rejection(room.docId, FENCED, true)
-    // RULES-4.6: the room took something by another way (another node, an epoch switch, a compaction, a refusal of
-    // its own): the view starts again from the room's state.
+    // RELAY-3.9: an update that adds nothing to the room touches no record (and, not taken by the room, would make
+    // the view differ from the room's log count: RULES-4.10).
+    if (changesNothing(room.log, update)) return accept()
+    // RULES-4.6: the room took something by another way (another node, an epoch switch, a refusal of its own; not a
+    // compaction, which changes no content, RULES-4.10): the view starts again from the room's state.
     let view = this.#views.current(room, (v) => v.broken)
     if (view === null) {
-      // RULES-4.9: a rebuild a refusal caused is charged to the refused writer.
-      const payer = this.#spoiled.get(room)
+      // RULES-4.9, RULES-4.10: every build is charged (a refusal's to the refused writer) and waited for (`#delay`).
+      const payer = this.#payer(room, from)
       this.#spoiled.delete(room)
-      const built =
-        payer === undefined
-          ? this.#build(room, rules)
-          : this.#budget.charge(payer, () => this.#build(room, rules))
-      view = this.#views.set(room, built)
+      view = this.#views.set(room, this.#build(room, rules, payer))
     }
     const writer = this.#writers.get(from) ?? ANONYMOUS_WRITER
     // RULES-4.8: an update missing clocks the view lacks (RULES-4.4) is refused without being applied, so the view

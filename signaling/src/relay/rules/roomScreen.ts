@@ -39,8 +39,9 @@ export class WriterFences {
 /**
  * One validating view per loaded room, kept in step with the room (RULES-4.6, WS-ACCESS-4), written once for the room
  * rules and the catalogue guard: a view matches the room's log at a change count; anything the room took another way
- * (another node, an epoch switch, a compaction, an update refused after the view took it) makes it stale, and a
- * stale view is dropped. Views are kept with the room object, so they go when the room unloads.
+ * (another node, an epoch switch, an update refused after the view took it) makes it stale, and a stale view is
+ * dropped. A compaction changes no content and no count (RULES-4.10): the view stays. Views are kept with the room
+ * object, so they go when the room unloads.
  */
 export class RoomViews<V> {
   readonly #views = new WeakMap<RelayRoom, { readonly view: V; changes: number }>()
