@@ -143,6 +143,20 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
     }
   }
 
+  /**
+   * Resolves once the store is open and usable; rejects with the error every operation would report otherwise (a
+   * damaged or foreign file, a path that cannot be opened: STORE-6.2). For a server that should fail at start-up, not
+   * at its first client (CLI-1.2).
+   */
+  ready(): Promise<void> {
+    try {
+      this.#ready()
+      return Promise.resolve()
+    } catch (err) {
+      return Promise.reject(err as Error)
+    }
+  }
+
   /** Diagnostics: how many append transactions were committed (one per group commit). */
   get appendCommits(): number {
     return this.#commits

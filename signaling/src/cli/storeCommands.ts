@@ -28,7 +28,12 @@ export const openStoreAt = async (path: string): Promise<DocStore> => {
   let file = path
   const info = await stat(path).catch(() => null)
   if (info === null) throw new Error(`no store at ${path}`)
-  if (info.isDirectory()) file = join(path, RELAY_DB_FILE)
+  if (info.isDirectory()) {
+    file = join(path, RELAY_DB_FILE)
+    // CLI-4.3: a mistyped directory is no store; opening it would create an empty one and report "no documents".
+    if ((await stat(file).catch(() => null)) === null)
+      throw new Error(`no store at ${path} (no ${RELAY_DB_FILE} in it)`)
+  }
   const { SqliteDocStore } = await import('@weft/sqlite-store')
   return new SqliteDocStore({ path: file })
 }

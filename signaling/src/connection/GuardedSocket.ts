@@ -214,10 +214,7 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder, R
     if (!this.open) return
     const name = closeCodeName(code) ?? String(code)
     const level = code === CloseCode.ServerShutdown ? 'debug' : 'info'
-    this.logger[level](
-      { conn: this.id, endpoint: this.endpoint, code, codeName: name, reason },
-      'closing connection',
-    )
+    this.logger[level]({ endpoint: this.endpoint, code, codeName: name, reason }, 'closing connection')
     this.#ctx.metrics.countClose(code)
     this.sendClose(code, reason.slice(0, 120))
     // Stop throttling: the peer's close frame must be read (nothing it sends is handled any more).
@@ -411,7 +408,7 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder, R
   }
 
   #internalError(err: unknown): void {
-    this.logger.error({ conn: this.id, endpoint: this.endpoint, err }, 'handler failed')
+    this.logger.error({ endpoint: this.endpoint, err }, 'handler failed')
     this.close(CloseCode.InternalError, 'internal error')
   }
 
@@ -424,7 +421,7 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder, R
     try {
       this.#handler?.onClose()
     } catch (err) {
-      this.logger.error({ conn: this.id, err }, 'close handler failed')
+      this.logger.error({ err }, 'close handler failed')
     }
     const callbacks = this.#onClosedCallbacks
     this.#onClosedCallbacks = null

@@ -19,15 +19,25 @@ export const openRelayStore = async (options: RelayOptions): Promise<{ store: Do
       connectionString: options.scaleOut.postgresUrl,
       schema: options.scaleOut.postgresSchema,
     })
-    // Fail at start-up, not at the first client, when PostgreSQL is unreachable or its schema is newer.
-    await store.ready().catch(async (err: unknown) => {
-      await store.close().catch(() => undefined)
-      throw err
-    })
-    return { store, owned: true }
+    return { store: await opened(store), owned: true }
   }
   if (!options.dataDir) throw new WeftServerError('invalid-argument', 'the relay needs a store or a dataDir')
   await mkdir(options.dataDir, { recursive: true })
   const { SqliteDocStore } = await import('@weft/sqlite-store')
-  return { store: new SqliteDocStore({ path: join(options.dataDir, RELAY_DB_FILE) }), owned: true }
+  return {
+    store: await opened(new SqliteDocStore({ path: join(options.dataDir, RELAY_DB_FILE) })),
+    owned: true,
+  }
+}
+
+/**
+ * CLI-1.2: an owned store is checked at start-up, not at the first client: PostgreSQL unreachable or its schema
+ * newer, a SQLite file damaged or foreign. On failure it is closed and the error thrown (`weft serve` exits 1).
+ */
+const opened = async <S extends DocStore & { ready(): Promise<void> }>(store: S): Promise<S> => {
+  await store.ready().catch(async (err: unknown) => {
+    await store.close().catch(() => undefined)
+    throw err
+  })
+  return store
 }

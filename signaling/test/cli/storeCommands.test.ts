@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as Y from 'yjs'
@@ -76,6 +76,14 @@ describe('weft inspect / weft compact', () => {
     const dir = await seed()
     expect(await inspectCommand([dir, 'nope'], sink(), err)).toBe(1)
     expect(err.text()).toMatch(/no document "nope"/)
+  })
+
+  it('CLI-4.3: a directory without a store is a missing store, and nothing is created in it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-empty-'))
+    dirs.push(dir)
+    await expect(inspectCommand([dir], sink(), sink())).rejects.toThrow(/no store at/)
+    await expect(compactCommand([dir], sink(), sink())).rejects.toThrow(/no store at/)
+    expect(await readdir(dir)).toEqual([])
   })
 })
 

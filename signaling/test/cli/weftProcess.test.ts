@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -61,6 +61,15 @@ describe('weft serve as a child process', { timeout: 30_000 }, () => {
     expect(await help.exited).toBe(0)
     const bad = spawnWeft(['serve', '--port', 'many'])
     expect(await bad.exited).toBe(1)
+  })
+
+  it('CLI-1.2: a data directory whose store is damaged: the reason is logged and weft serve exits 1, never listening', async () => {
+    const data = await tempDir()
+    await writeFile(join(data, 'weft.sqlite'), Buffer.alloc(20_000, 0x5a))
+    const p = spawnWeft(['serve', '--port', '0', '--data', data])
+    procs.push(p)
+    expect(await p.exited).toBe(1)
+    expect(p.logs.some((l) => l['msg'] === 'listening')).toBe(false)
   })
 
   it('CLI-3: SIGTERM flushes accepted updates before exiting', async () => {
