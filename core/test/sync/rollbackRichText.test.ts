@@ -99,6 +99,19 @@ describe('rollback of rich text (RULES-5.9)', () => {
     expectConverged(relay, writer, X, result.fromClock)
   })
 
+  it("RULES-5.9: a text's own attribute (setAttribute) the refused update changed gets its old value", () => {
+    const { relay, writer, accept, rollback } = setup((r) => {
+      const text = new Y.XmlText('hello')
+      r.getXmlFragment('doc').insert(0, [text])
+      text.setAttribute('lang', 'en')
+    })
+    const text = writer.getXmlFragment('doc').get(0) as Y.XmlText
+    text.setAttribute('lang', 'fr')
+    const { result, X } = rollback(accept(0))
+    expect(text.getAttributes()).toEqual({ lang: 'en' })
+    expectConverged(relay, writer, X, result.fromClock)
+  })
+
   it('RULES-5.9: a deleted record comes back with its rich text formatted', () => {
     const { relay, writer, accept, rollback } = setup((r) => {
       const m = new Y.Map<unknown>()
