@@ -10,6 +10,7 @@ import {
   tombstoneSightingsKey,
   openTyped,
   workspaceDocId,
+  isWorkspaceDocId,
   toWeftError,
   type Fields,
   type Patch,
@@ -448,11 +449,20 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     super.destroy()
   }
 
+  /**
+   * The catalogue's records as the workspace uses them (list, preload, background sync): WS-CLIENT-1.7, a record under
+   * an id that is not a document id (a peer's or an old client's) is left out, as the purge leaves it (WS-PURGE-2).
+   */
   #records(): Array<CatalogueRecord<M>> {
-    return this.#snapshot ? Array.from(this.#snapshot.values()) : this.#documents.values()
+    const records = this.#snapshot ? Array.from(this.#snapshot.values()) : this.#documents.values()
+    return records.every((r) => isWorkspaceDocId(r.id))
+      ? records
+      : records.filter((r) => isWorkspaceDocId(r.id))
   }
 
+  /** Record `id` (WS-CLIENT-1.7: none under an id that is not a document id). */
   #record(id: string): CatalogueRecord<M> | undefined {
+    if (!isWorkspaceDocId(id)) return undefined
     return this.#snapshot ? this.#snapshot.get(id) : this.#documents.get(id)
   }
 
