@@ -676,6 +676,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       return () => {}
     }
     const onTransaction = (tr: Y.Transaction): void => {
+      // Never from inside the sliced apply (WS-CLIENT-8.4): the marks may be in a part not applied yet.
+      if (this.#applying) return
       if (tr.local && tr.origin !== this.#catalogue.handle.persistence && tr.changed.size > 0) this.#mark()
     }
     doc.on('afterTransaction', onTransaction)
