@@ -56,6 +56,60 @@ const positive = (n: number, what: string): number => {
   return n
 }
 
+/** Whether the walk skims: contents skipped unchecked (JSON not parsed, `any` values not decoded). */
+let skim = false
+
+/** A JSON text: parsed, or skipped when skimming. */
+const readJson = (d: decoding.Decoder, undefinedAllowed: boolean): void => {
+  if (skim) skipBytes(d)
+  else JSON.parse(undefinedAllowed ? orUndefined(readString(d)) : readString(d))
+}
+
+/** lib0's `any` encoding (`encoding.writeAny`): its tags, from 127 (undefined) down to 116 (Uint8Array). */
+const skipAny = (d: decoding.Decoder): void => {
+  const tag = readByte(d)
+  switch (tag) {
+    case 127: // undefined
+    case 126: // null
+    case 121: // false
+    case 120: // true
+      return
+    case 125: // integer
+      decoding.readVarInt(d)
+      return
+    case 124: // float32
+      d.pos += 4
+      return
+    case 123: // float64
+    case 122: // bigint
+      d.pos += 8
+      return
+    case 119: // string
+    case 116: // Uint8Array
+      skipBytes(d)
+      return
+    case 118: {
+      // object: key, value pairs
+      const len = decoding.readVarUint(d)
+      if (len > d.arr.length) throw new Error('more entries than bytes')
+      for (let i = 0; i < len; i++) {
+        skipBytes(d)
+        skipAny(d)
+      }
+      return
+    }
+    case 117: {
+      // array
+      const len = decoding.readVarUint(d)
+      if (len > d.arr.length) throw new Error('more entries than bytes')
+      for (let i = 0; i < len; i++) skipAny(d)
+      return
+    }
+    default:
+      throw new Error(`unknown value tag ${tag}`)
+  }
+}
+
 /** Walks one item's content and returns its length in clock units. */
 const skipContent = (d: decoding.Decoder, ref: number): number => {
   switch (ref) {
@@ -64,7 +118,7 @@ const skipContent = (d: decoding.Decoder, ref: number): number => {
     case 2: {
       // ContentJSON: len strings (JSON text, or "undefined")
       const len = positive(decoding.readVarUint(d), 'JSON content')
-      for (let i = 0; i < len; i++) JSON.parse(orUndefined(readString(d)))
+      for (let i = 0; i < len; i++) readJson(d, true)
       return len
     }
     case 3: // ContentBinary
@@ -73,11 +127,11 @@ const skipContent = (d: decoding.Decoder, ref: number): number => {
     case 4: // ContentString
       return positive(readStr(d), 'string content')
     case 5: // ContentEmbed
-      JSON.parse(readString(d))
+      readJson(d, false)
       return 1
     case 6: // ContentFormat: key, JSON value
       readStr(d)
-      JSON.parse(readString(d))
+      readJson(d, false)
       return 1
     case 7: {
       // ContentType
@@ -89,12 +143,16 @@ const skipContent = (d: decoding.Decoder, ref: number): number => {
     case 8: {
       // ContentAny
       const len = positive(decoding.readVarUint(d), 'any content')
-      for (let i = 0; i < len; i++) readAny(d)
+      for (let i = 0; i < len; i++) {
+        if (skim) skipAny(d)
+        else readAny(d)
+      }
       return len
     }
     case 9: // ContentDoc: guid, options
       readStr(d)
-      checkSubdocOptions(readAny(d))
+      if (skim) skipAny(d)
+      else checkSubdocOptions(readAny(d))
       return 1
     default:
       throw new Error(`unknown content ref ${ref}`)
@@ -138,6 +196,17 @@ export interface ValidateUpdateOptions {
    * peer that keeps what others deleted (a rollback, RULES-5.3) then decodes the update only to apply it.
    */
   readonly deleteSet?: boolean
+  /**
+   * Also return the clock ranges of the update's structs ({@link UpdateSummary.clocks}), read on the same walk
+   * (default false): whether an update needs clocks a document lacks is then known without decoding it (RULES-4.8).
+   */
+  readonly clocks?: boolean
+  /**
+   * Skim (default false): item contents are skipped unchecked (JSON not parsed, `any` values not decoded, strings not
+   * decoded whatever `strings` says), for a caller that only needs the {@link UpdateSummary.clocks} or the delete set
+   * of an update validated before. Costs a fraction of decoding the update, however large its values.
+   */
+  readonly skim?: boolean
 }
 
 /** What {@link validateUpdate} learned on its walk. */
@@ -154,6 +223,11 @@ export interface UpdateSummary {
    * them (not necessarily sorted or merged); otherwise undefined.
    */
   readonly deleteSet?: Map<number, Array<{ clock: number; len: number }>>
+  /**
+   * With `{ clocks: true }`: the update's runs of contiguous structs (items and garbage-collected ranges; a skip
+   * struct ends a run), in the update's order, flat as `client, first clock, end clock` triples; otherwise undefined.
+   */
+  readonly clocks?: readonly number[]
 }
 
 /**
@@ -166,9 +240,11 @@ export interface UpdateSummary {
  */
 export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOptions = {}): UpdateSummary => {
   // Module-level switch (no closure per call); validation is synchronous, so it cannot interleave.
-  readStr = options.strings ? checkString : skipStringUtf16
+  skim = options.skim ?? false
+  readStr = options.strings && !skim ? checkString : skipStringUtf16
   const d = decoding.createDecoder(update)
   let deleted = 0
+  const runs: number[] | undefined = options.clocks ? [] : undefined
   const nesting = sharedNesting
   nesting.reset()
   try {
@@ -179,6 +255,8 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
       if (structs > update.length) throw new Error('more structs than bytes')
       const client = decoding.readVarUint(d)
       let clock = decoding.readVarUint(d)
+      /** Where the current run of contiguous structs started (-1: none yet, or after a skip). */
+      let run = -1
       nesting.startClient(client)
       for (let i = 0; i < structs; i++) {
         const info = readByte(d)
@@ -187,10 +265,17 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
           // Yjs's readers disagree on flag bits here: one takes `info & 31`, the merge takes only exactly 10 as skip.
           if (info !== ref) throw new Error(`${ref === 0 ? 'GC' : 'skip'} struct with flag bits`)
           const length = positive(decoding.readVarUint(d), ref === 0 ? 'GC struct' : 'skip struct')
-          if (ref === 0) deleted += length
+          if (ref === 0) {
+            deleted += length
+            if (run < 0) run = clock
+          } else if (runs && run >= 0) {
+            runs.push(client, run, clock)
+            run = -1
+          }
           clock += length
           continue
         }
+        if (run < 0) run = clock
         if (ref > MAX_CONTENT_REF) throw new Error(`unknown content ref ${ref}`)
         const hasOrigin = (info & 0b10000000) !== 0
         const hasRightOrigin = (info & 0b01000000) !== 0
@@ -230,6 +315,7 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
         nesting.item(clock, length, ref === 7, link, refClient, refClock)
         clock += length
       }
+      if (runs && run >= 0) runs.push(client, run, clock)
     }
     // The delete set.
     const deleteSet = options.deleteSet ? new Map<number, Array<{ clock: number; len: number }>>() : undefined
@@ -255,7 +341,8 @@ export const validateUpdate = (update: Uint8Array, options: ValidateUpdateOption
     const depth = nesting.depth()
     if (depth > MAX_NESTING_DEPTH)
       throw new Error(`types nested ${depth} deep (at most ${MAX_NESTING_DEPTH})`)
-    return deleteSet ? { deleted, depth, deleteSet } : { deleted, depth }
+    if (!deleteSet && !runs) return { deleted, depth }
+    return { deleted, depth, ...(deleteSet && { deleteSet }), ...(runs && { clocks: runs }) }
   } catch (err) {
     throw new WeftError(
       WeftErrorCode.InvalidUpdate,

@@ -12,6 +12,7 @@ import {
   type RulesVerdict,
   type Writer,
 } from '../schema/rules.js'
+import { validateUpdate, type UpdateSummary } from '../protocol/validateUpdate.js'
 import { ConstraintIndex } from './ConstraintIndex.js'
 import { refuse } from './refuse.js'
 
@@ -108,17 +109,26 @@ export class RulesView {
    * usable (RULES-6.2).
    */
   skips(update: Uint8Array): boolean {
-    const { structs, ds } = Y.decodeUpdate(update)
+    // The update's clock ranges and deletions from a walk of it (no decode of its content into structs, RULES-4.8);
+    // one it cannot walk is left to the check (which refuses what Yjs cannot apply).
+    let walked: UpdateSummary
+    try {
+      walked = validateUpdate(update, { skim: true, clocks: true, deleteSet: true })
+    } catch {
+      return false
+    }
     const reach = new Map<number, number>()
     const known = (client: number): number => reach.get(client) ?? Y.getState(this.#doc.store, client)
-    for (const struct of structs) {
-      if (struct instanceof Y.Skip) continue
-      const { client, clock } = struct.id
+    const runs = walked.clocks ?? []
+    for (let i = 0; i + 2 < runs.length; i += 3) {
+      const client = runs[i] as number
+      const clock = runs[i + 1] as number
       const have = known(client)
+      // Within a run each struct starts where the one before ends: only its first can start past the view.
       if (clock > have) return true
-      reach.set(client, Math.max(have, clock + struct.length))
+      reach.set(client, Math.max(have, runs[i + 2] as number))
     }
-    for (const [client, ranges] of ds.clients) {
+    for (const [client, ranges] of walked.deleteSet ?? []) {
       const have = known(client)
       for (const range of ranges) if (range.clock + range.len > have) return true
     }
