@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { seededRandom } from '../../src/testing/seededRandom.js'
-import { expectConverged, rich, richState, setup } from './rollbackFixture.js'
+import { expectConverged, randomEdit, rich, richState, setup } from './rollbackFixture.js'
 
 /** `relay`'s text `t`: "plain " then "bold" (bold) then " end". */
 const boldSeed = (relay: Y.Doc) => {
@@ -167,37 +167,6 @@ describe('rollback of rich text (RULES-5.9)', () => {
     expectConverged(relay, writer, X, result.fromClock)
   })
 })
-
-const MARKS: ReadonlyArray<Record<string, unknown>> = [
-  {},
-  { bold: true },
-  { italic: true },
-  { bold: true, italic: true },
-  { link: { href: 'https://a' } },
-  { color: 'red' },
-]
-const UNMARKS: ReadonlyArray<Record<string, unknown>> = [
-  { bold: null },
-  { italic: null },
-  { link: null },
-  { bold: true, color: 'blue' },
-  { link: { href: 'https://b' } },
-]
-
-/** One random edit of `text`: an insert (with or without marks), an embed, a deletion, a format. */
-const randomEdit = (rnd: () => number, text: Y.Text) => {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T
-  const at = Math.floor(rnd() * (text.length + 1))
-  const len = Math.min(text.length - at, 1 + Math.floor(rnd() * 6))
-  const op = rnd()
-  if (op < 0.3 || len <= 0) {
-    const word = pick(['a', 'bc', 'def ', ' ghij', 'klmno\n'])
-    if (rnd() < 0.3) text.insert(at, word)
-    else text.insert(at, word, { ...pick(MARKS) })
-  } else if (op < 0.4) text.insertEmbed(at, { image: pick(['p.png', 'q.png']) }, { ...pick(MARKS) })
-  else if (op < 0.65) text.delete(at, len)
-  else text.format(at, len, { ...pick(rnd() < 0.5 ? MARKS : UNMARKS) })
-}
 
 /** The texts a property run edits: two top-level texts and the XmlText of each paragraph of a fragment. */
 const texts = (doc: Y.Doc) => ({
