@@ -68,10 +68,11 @@ export const spawnExecutable = (
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
   preloads: readonly string[] = [],
+  flags: readonly string[] = [],
 ): ChildProcess =>
   spawnChild(join(root, file), args, {
     ...env,
-    NODE_OPTIONS: [EXIT_WITH_PARENT, ...preloads].map((p) => `--import=${p}`).join(' '),
+    NODE_OPTIONS: [...flags, ...[EXIT_WITH_PARENT, ...preloads].map((p) => `--import=${p}`)].join(' '),
   })
 
 /**
@@ -128,10 +129,13 @@ export interface ServerProcess {
  */
 const spawnServer = (kind: ServerKind, dataDir: string | null): ChildProcess => {
   // WEFT_BENCH_PROFILE=cpu: every server gets the same profiler preload (bench/server/measuredWindow.ts).
-  const preloads = profileModeFromEnv() === 'cpu' ? [PROFILE_PRELOAD] : []
+  const mode = profileModeFromEnv()
+  const preloads = mode === 'cpu' ? [PROFILE_PRELOAD] : []
+  // WEFT_BENCH_PROFILE=perf: JIT-compiled functions named for `perf report` (a map file in /tmp per process).
+  const flags = mode === 'perf' ? ['--perf-basic-prof'] : []
   const env = profileEnv(kind)
   const script = (file: string) =>
-    spawnNode([...preloads.flatMap((p) => ['--import', p]), '--import', 'tsx', file], env)
+    spawnNode([...flags, ...preloads.flatMap((p) => ['--import', p]), '--import', 'tsx', file], env)
   switch (kind) {
     case 'weft':
       return spawnExecutable(
@@ -139,6 +143,7 @@ const spawnServer = (kind: ServerKind, dataDir: string | null): ChildProcess => 
         ['serve', ...['--host', '127.0.0.1', '--port', '0', '--data', dataDir ?? '']],
         env,
         preloads,
+        flags,
       )
     case 'y-websocket-server':
       return script('bench/server/ywsServer.ts')

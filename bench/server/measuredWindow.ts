@@ -4,8 +4,10 @@
  * stopped by the client process with SIGUSR2, through an in-process inspector session preloaded into the server:
  * `--cpu-prof` would cover the whole life of the process, warm-up and joins included, and is not written on the
  * SIGKILL that ends a round); with `WEFT_BENCH_PROFILE=strace` the client process attaches `strace -c -f` to the
- * server for the same window. Files go to `WEFT_BENCH_PROFILE_DIR` (default: the system temp directory), named
- * `<server>-<pid>-<n>.cpuprofile` and `strace-<server>-<pid>.txt`; summarize a profile with
+ * server for the same window, with `WEFT_BENCH_PROFILE=perf` `perf record -g` at 2 kHz (every thread, the kernel
+ * included; the servers run with `--perf-basic-prof`, so JavaScript frames are named from `/tmp/perf-<pid>.map`).
+ * Files go to `WEFT_BENCH_PROFILE_DIR` (default: the system temp directory), named `<server>-<pid>-<n>.cpuprofile`,
+ * `strace-<server>-<pid>.txt` and `perf-<server>-<pid>.data` (read it with `perf report -i`); summarize a profile with
  * `node --import tsx bench/server/profileSummary.ts <file>`. Both tools slow the server (a 100 µs sampling interval,
  * ptrace on every system call): the CPU figures of a round measured this way are not comparable with others, only
  * the shares inside a profile and the system call counts are.
@@ -15,14 +17,14 @@ import { tmpdir } from 'node:os'
 import type { ServerKind } from './ServerProcess.js'
 
 /** What is recorded over the measured window. */
-export type ProfileMode = 'cpu' | 'strace'
+export type ProfileMode = 'cpu' | 'strace' | 'perf'
 
-/** `WEFT_BENCH_PROFILE` (`cpu`, `strace`, or unset: nothing), checked. */
+/** `WEFT_BENCH_PROFILE` (`cpu`, `strace`, `perf`, or unset: nothing), checked. */
 export const profileModeFromEnv = (env: NodeJS.ProcessEnv = process.env): ProfileMode | null => {
   const raw = env['WEFT_BENCH_PROFILE']
   if (raw === undefined || raw === '') return null
-  if (raw !== 'cpu' && raw !== 'strace')
-    throw new Error(`WEFT_BENCH_PROFILE must be cpu or strace, got ${raw}`)
+  if (raw !== 'cpu' && raw !== 'strace' && raw !== 'perf')
+    throw new Error(`WEFT_BENCH_PROFILE must be cpu, strace or perf, got ${raw}`)
   return raw
 }
 
@@ -74,20 +76,22 @@ export const startWindowProbe = async (kind: ServerKind, pid: number): Promise<W
     process.kill(pid, 'SIGUSR2')
     return { stop: () => Promise.resolve(void process.kill(pid, 'SIGUSR2')) }
   }
-  if (mode !== 'strace') return NOTHING
-  const out = `${profileDir()}/strace-${kind}-${pid}.txt`
-  const strace: ChildProcess = spawn('strace', ['-c', '-f', '-p', String(pid), '-o', out], {
-    stdio: 'ignore',
-  })
+  if (mode === null) return NOTHING
+  const out = `${profileDir()}/${mode}-${kind}-${pid}.${mode === 'perf' ? 'data' : 'txt'}`
+  const args =
+    mode === 'perf'
+      ? ['record', '-g', '-F', '2000', '-p', String(pid), '-o', out]
+      : ['-c', '-f', '-p', String(pid), '-o', out]
+  const recorder: ChildProcess = spawn(mode, args, { stdio: 'ignore' })
   const exited = new Promise<void>((resolve) => {
-    strace.once('exit', () => resolve())
-    strace.once('error', () => resolve())
+    recorder.once('exit', () => resolve())
+    recorder.once('error', () => resolve())
   })
-  // strace attaches to every thread before it counts; give it that time (outside the measured window).
+  // Both attach to every thread before they count; give them that time (outside the measured window).
   await new Promise((resolve) => setTimeout(resolve, 500))
   return {
     stop: async () => {
-      strace.kill('SIGINT')
+      recorder.kill('SIGINT')
       await exited
     },
   }
