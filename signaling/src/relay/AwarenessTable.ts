@@ -7,6 +7,7 @@ import {
   MessageType,
   type EncodedAwarenessEntry,
 } from '@weft/core/protocol'
+import { PresenceTicker } from './PresenceTicker.js'
 import { scanAwarenessState } from './scanAwarenessState.js'
 import { SharedMessage } from './SharedMessage.js'
 
@@ -212,14 +213,9 @@ export class AwarenessTable {
   #all: Uint8Array | null = null
   /** News held by {@link broadcast} until the window ends, by client id (created once, emptied at each send). */
   readonly #pending = new Map<number, EncodedAwarenessEntry>()
-  /**
-   * The window's timer: one per room, created at the first window and re-armed (`refresh`) for the next ones while
-   * the window's length stays the same.
-   */
-  #timer: NodeJS.Timeout | null = null
-  /** The length {@link #timer} was created with. */
-  #timerMs = 0
-  /** Whether a window is open (its timer armed and not fired yet). */
+  /** Where the windows end: the relay's presence ticks, shared by its rooms (RELAY-6.8). */
+  readonly #ticker: PresenceTicker
+  /** Whether a window is open (its end scheduled and not come yet). */
   #windowOpen = false
   /** Where the held news goes when the window ends: the `send` of the last {@link broadcast}. */
   #send: ((update: Uint8Array) => void) | null = null
@@ -239,15 +235,18 @@ export class AwarenessTable {
    * starts, so that a busy room's window follows its size (RELAY-6.7). Without it, every window is `coalesceMs`.
    * `send`: where {@link broadcast} sends an update when it is given none (the room's connections, as one
    * {@link awarenessMessage}); fixed once per room, so that nothing is created per awareness message.
+   * `ticker`: where windows end (RELAY-6.8), the relay's, shared by its rooms; without it, one of the table's own.
    */
   constructor(
     limits: Partial<PresenceLimits> = {},
     connections: () => number = () => 0,
     send?: (update: Uint8Array) => void,
+    ticker: PresenceTicker = new PresenceTicker(),
   ) {
     this.#limits = { ...DEFAULT_PRESENCE_LIMITS, ...limits }
     this.#connections = connections
     this.#roomSend = send ?? null
+    this.#ticker = ticker
   }
 
   /** The coalescing window a send would start now, in milliseconds (RELAY-6.7: it grows with the room). */
@@ -360,20 +359,14 @@ export class AwarenessTable {
   }
 
   /**
-   * Starts a window after a send: its length is read from the room's size now (RELAY-6.7). The room's one timer is
-   * re-armed while the length stays the same, replaced when the room's size changed it.
+   * Starts a window after a send: its length is read from the room's size now (RELAY-6.7), and it ends on the
+   * relay's first tick of that length at least half a window from now (RELAY-6.8): one window later when the send
+   * was itself on a tick (a busy room), between half a window and one and a half after a quiet room's immediate send.
    */
   #arm(): void {
     const ms = this.windowMs
     this.#windowOpen = true
-    if (this.#timer !== null && this.#timerMs === ms) {
-      this.#timer.refresh()
-      return
-    }
-    if (this.#timer !== null) clearTimeout(this.#timer)
-    this.#timerMs = ms
-    this.#timer = setTimeout(this.#windowEnded, ms)
-    this.#timer.unref()
+    this.#ticker.schedule(ms, ms / 2, this.#windowEnded)
   }
 
   /** Checks the limits for `news` (with their `states`: `null` for a removal, else the bytes). */

@@ -18,6 +18,7 @@ import { RelayEpochs } from './RelayEpochs.js'
 import { RelayHooks } from './RelayHooks.js'
 import type { RelaySocket } from './RelaySocket.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
+import { PresenceTicker } from './PresenceTicker.js'
 import { isQuarantineId, keepAside, screenStoredDoc } from './quarantine.js'
 
 /** Options of {@link RelayHub}. */
@@ -135,6 +136,7 @@ export class RelayHub implements RelayHost {
       // HOOK-5: after the durable write, in commit order.
       stored: notified ? (docId, clock) => notified.stored(docId, clock) : null,
       presence: opts.options.presence,
+      presenceTicker: new PresenceTicker(),
     }
   }
 

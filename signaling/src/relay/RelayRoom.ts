@@ -11,6 +11,7 @@ import {
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { AwarenessTable, awarenessMessage, type PresenceLimits } from './AwarenessTable.js'
+import type { PresenceTicker } from './PresenceTicker.js'
 import { changesNothing } from './changesNothing.js'
 import { checkNesting } from './checkNesting.js'
 import type { CommitTarget, GroupCommitter } from './GroupCommitter.js'
@@ -71,6 +72,8 @@ export interface RoomServices {
   readonly stored: ((docId: DocId, clock: number) => void) | null
   /** RELAY-6.5, 6.7: the relay's presence limits (defaults for what is not given). */
   readonly presence?: Partial<PresenceLimits> | undefined
+  /** RELAY-6.8: where the rooms' presence windows end, shared by every room of the relay. */
+  readonly presenceTicker?: PresenceTicker | undefined
 }
 
 /** The outcome of a refused update for whoever waits on it: rejected, and never an unhandled rejection. */
@@ -134,6 +137,7 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
       services.presence,
       () => this.#peers.size,
       (update) => this.broadcast(awarenessMessage(update)),
+      services.presenceTicker,
     )
   }
 

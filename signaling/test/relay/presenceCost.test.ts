@@ -5,6 +5,7 @@ import {
   readAwarenessEntries,
 } from '@weft/core/protocol'
 import { AwarenessTable, awarenessMessage, encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
+import { PresenceTicker } from '../../src/relay/PresenceTicker.js'
 
 afterEach(() => {
   vi.restoreAllMocks()
@@ -46,7 +47,7 @@ describe('presence: what a busy room costs per window (RELAY-6.4, RELAY-6.7)', (
     expect(timers).toHaveBeenCalledTimes(1)
   })
 
-  it('RELAY-6.7: a window whose length changed with the room gets a timer of the new length', () => {
+  it('RELAY-6.7, RELAY-6.8: a window whose length changed with the room ends on a tick of the new length', () => {
     vi.useFakeTimers()
     let connections = 2
     const sent: Uint8Array[] = []
@@ -55,18 +56,23 @@ describe('presence: what a busy room costs per window (RELAY-6.4, RELAY-6.7)', (
       () => connections,
       (u) => sent.push(u),
     )
-    const timers = vi.spyOn(globalThis, 'setTimeout')
+    const t0 = performance.now()
     receive(table, state(1, 1, '{}'), {})
     connections = 20
     receive(table, state(2, 1, '{}'), {})
-    vi.advanceTimersByTime(100) // the first window: 100 ms, sent; the next one starts at the room's new size
+    // The first window was started by a room of 2 (100 ms): it ends on the first 100 ms tick half a window on.
+    const first = PresenceTicker.tickAt(t0 + 50, 100)
+    vi.advanceTimersByTime(first - t0 - 3)
+    expect(sent).toHaveLength(1)
+    vi.advanceTimersByTime(3)
     expect(sent).toHaveLength(2)
+    // The next one starts at the room's new size: it ends on the next 250 ms tick half a window on.
     receive(table, state(3, 1, '{}'), {})
-    vi.advanceTimersByTime(249)
+    const second = PresenceTicker.tickAt(first + 125, 250)
+    vi.advanceTimersByTime(second - first - 3)
     expect(sent).toHaveLength(2)
-    vi.advanceTimersByTime(1)
+    vi.advanceTimersByTime(3)
     expect(sent).toHaveLength(3)
-    expect(timers.mock.calls.map((call) => call[1])).toEqual([100, 250])
   })
 
   it("RELAY-6.4: a window's update is y-protocols' encoding of the latest entry per client (multi-byte ids, clocks, lengths)", () => {

@@ -6,6 +6,7 @@ import {
   encodeAwarenessEntries,
   presenceWindowMs,
 } from '../../src/relay/AwarenessTable.js'
+import { PresenceTicker } from '../../src/relay/PresenceTicker.js'
 import type { RelayPeer, RelayRoom } from '../../src/relay/RelayRoom.js'
 import { bytesOf } from '../../src/relay/SharedMessage.js'
 import * as Y from 'yjs'
@@ -137,20 +138,25 @@ describe('presence: the window grows with the room (RELAY-6.7)', () => {
     for (const m of members.slice(0, 8)) room.joined(m)
     const first = members[0]!
     expect(room.awareness.windowMs).toBe(100)
+    const t0 = performance.now()
     receive(room, first, encodeAwarenessEntries([[1, 1, '{}']]))
     receive(room, first, encodeAwarenessEntries([[1, 2, '{}']]))
-    vi.advanceTimersByTime(100)
+    // RELAY-6.8: windows end on the relay's ticks (multiples of the window), the first one at least half a window on.
+    const end1 = PresenceTicker.tickAt(t0 + 50, 100)
+    vi.advanceTimersByTime(end1 - t0)
     expect(first.writes).toBe(2) // leading send, then the 100 ms window's
     for (const m of members.slice(8)) room.joined(m)
     expect(room.awareness.windowMs).toBe(250)
-    // The window started at 100 ms was armed while the room had 8 members; the next one is 250 ms.
-    vi.advanceTimersByTime(100) // the window armed at 100 ms ends empty
+    // The window started at end1 was armed while the room had 8 members; the next one is 250 ms.
+    vi.advanceTimersByTime(100) // the window armed at end1 ends empty
+    const t1 = performance.now()
     receive(room, first, encodeAwarenessEntries([[1, 3, '{}']]))
     expect(first.writes).toBe(3) // quiet again: at once
     receive(room, first, encodeAwarenessEntries([[1, 4, '{}']]))
-    vi.advanceTimersByTime(249)
+    const end2 = PresenceTicker.tickAt(t1 + 125, 250)
+    vi.advanceTimersByTime(end2 - t1 - 3)
     expect(first.writes).toBe(3)
-    vi.advanceTimersByTime(1)
+    vi.advanceTimersByTime(3)
     expect(first.writes).toBe(4)
   })
 

@@ -16,6 +16,7 @@ import { ServerMetrics } from '../../../src/metrics/ServerMetrics.js'
 import { memoryRelaySocketPair, type MemoryRelayClient } from '../../../src/relay/MemoryRelaySocket.js'
 import { GroupCommitter } from '../../../src/relay/GroupCommitter.js'
 import { RelayCompaction } from '../../../src/relay/RelayCompaction.js'
+import { PresenceTicker } from '../../../src/relay/PresenceTicker.js'
 import { RelayEpochs } from '../../../src/relay/RelayEpochs.js'
 import { RelayHub } from '../../../src/relay/RelayHub.js'
 import type { RelayOptions } from '../../../src/relay/RelayOptions.js'
@@ -140,6 +141,8 @@ export const roomServices = (
     metrics,
     logger,
     stored: null,
+    // As the hub does: one presence ticker for every room made from these services (RELAY-6.8).
+    presenceTicker: new PresenceTicker(),
   }
 }
 
