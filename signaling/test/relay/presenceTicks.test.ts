@@ -100,7 +100,7 @@ describe('presence: the rooms of a relay end their windows on shared ticks (RELA
     }
   })
 
-  it('RELAY-6.8: one timer serves the ticks; a tick whose function throws still runs the others and the next tick', () => {
+  it('RELAY-6.8: a tick whose function throws still runs the others, and the next tick comes', () => {
     vi.useFakeTimers()
     const ticker = new PresenceTicker()
     const ran: string[] = []
