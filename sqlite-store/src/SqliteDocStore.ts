@@ -1,3 +1,4 @@
+import { ProcessLock } from './ProcessLock.js'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import Database from 'better-sqlite3'
 import {
@@ -39,6 +40,15 @@ export interface SqliteDocStoreOptions {
   readonly durability?: 'full' | 'normal'
   /** How long to wait for another process's write lock, in ms (default 5000). */
   readonly busyTimeoutMs?: number
+  /**
+   * Serve this file from one store at a time (STORE-6.3; default false): the store holds an exclusive lock on
+   * `<path>.lock` while it is open, and a second store opened with `exclusive` on the same path, in any process,
+   * fails (every operation and {@link SqliteDocStore.ready} reject with `store-failed`, "in use"). The lock goes with
+   * the process, kill -9 included. Stores opened without it (`weft inspect`, `weft compact`) read and compact as
+   * before. `weft serve` opens its `--data` store this way: two servers on one directory would each relay only their
+   * own clients' updates.
+   */
+  readonly exclusive?: boolean
 }
 
 const SCHEMA = `
@@ -53,6 +63,19 @@ const CORRUPT_CODES = new Set([
   'SQLITE_CORRUPT_INDEX',
   'SQLITE_CORRUPT_VTAB',
 ])
+
+/** STORE-6.3: the lock of an `exclusive` store, or `store-failed` naming the file when another store holds it. */
+const takeLock = (path: string): ProcessLock => {
+  try {
+    return new ProcessLock(path)
+  } catch (err) {
+    throw new WeftError(
+      WeftErrorCode.StoreFailed,
+      `SqliteDocStore: ${path} is in use by another store (another weft serve on the same data directory?): its lock ${path}.lock is held`,
+      { cause: err },
+    )
+  }
+}
 
 /** Maps a better-sqlite3 failure to a WeftError (`store-corrupted` for a damaged file, else `store-failed`). */
 const toStoreError = (err: unknown, what: string): WeftError => {
@@ -122,9 +145,12 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
   readonly #appends = new AppendQueue<Buffer>(() => setImmediate(() => this.#flush()))
   #closed = false
   #commits = 0
+  /** STORE-6.3: the lock of an `exclusive` store. */
+  #lock: ProcessLock | null = null
 
   constructor(options: SqliteDocStoreOptions) {
     try {
+      if (options.exclusive && options.path !== ':memory:') this.#lock = takeLock(options.path)
       const db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
       this.#db = db
       // Takes effect only on a new file (before the tables exist): lets compaction give freed pages back.
@@ -140,6 +166,8 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
     } catch (err) {
       // A damaged or foreign file: every operation reports it (STORE-6.2) instead of the constructor throwing.
       this.#initError = toStoreError(err, 'open')
+      this.#lock?.release()
+      this.#lock = null
     }
   }
 
@@ -373,6 +401,8 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
       this.#db?.close()
     } catch (err) {
       throw toStoreError(err, 'close')
+    } finally {
+      this.#lock?.release()
     }
   }
 

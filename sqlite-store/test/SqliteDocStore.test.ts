@@ -130,6 +130,26 @@ describe('SqliteDocStore', () => {
     expect((await rejection(store.list())).code).toBe('destroyed')
   })
 
+  it('STORE-6.3: an exclusive store refuses a second exclusive store on its path until it closes; others still open', async () => {
+    const path = freshPath()
+    const first = new SqliteDocStore({ path, exclusive: true })
+    await first.ready()
+    await first.append(A, bytes(1))
+    const second = new SqliteDocStore({ path, exclusive: true })
+    const refused = await rejection(second.ready())
+    expect(refused.code).toBe('store-failed')
+    expect(refused.message).toMatch(/in use/)
+    expect((await rejection(second.load(A))).code).toBe('store-failed')
+    await second.close()
+    const reader = new SqliteDocStore({ path })
+    expect((await reader.load(A))?.updates).toHaveLength(1)
+    await reader.close()
+    await first.close()
+    const third = new SqliteDocStore({ path, exclusive: true })
+    await third.ready()
+    await third.close()
+  })
+
   it('uses WAL and the chosen synchronous level', () => {
     const path = freshPath()
     const full = open(path)

@@ -25,7 +25,7 @@ export const openRelayStore = async (options: RelayOptions): Promise<{ store: Do
   await mkdir(options.dataDir, { recursive: true })
   const { SqliteDocStore } = await import('@weft/sqlite-store')
   return {
-    store: await opened(new SqliteDocStore({ path: join(options.dataDir, RELAY_DB_FILE) })),
+    store: await opened(new SqliteDocStore({ path: join(options.dataDir, RELAY_DB_FILE), exclusive: true })),
     owned: true,
   }
 }

@@ -72,6 +72,18 @@ describe('weft serve as a child process', { timeout: 30_000 }, () => {
     expect(p.logs.some((l) => l['msg'] === 'listening')).toBe(false)
   })
 
+  it('CLI-1.2, STORE-6.3: a second weft serve on the same data directory exits 1; after the first is killed (-9) it starts', async () => {
+    const data = await tempDir()
+    const first = await serve(['--data', data])
+    const second = spawnWeft(['serve', '--port', '0', '--data', data])
+    procs.push(second)
+    expect(await second.exited).toBe(1)
+    expect(second.logs.some((l) => l['msg'] === 'listening')).toBe(false)
+    first.p.child.kill('SIGKILL')
+    await first.p.exited
+    await serve(['--data', data])
+  })
+
   it('CLI-3: SIGTERM flushes accepted updates before exiting', async () => {
     const data = await tempDir()
     // A long commit window: the update is certainly still queued when the signal arrives.
