@@ -164,7 +164,7 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
     doc,
     ...(options.awareness ? { awareness: options.awareness } : {}),
     isLocalOrigin: isLocal,
-    ...(p ? { durable: () => p.flushed() } : {}),
+    ...(p ? { durable: () => p.flushed(), ownClients: p.ownClients } : {}),
     ...(epochs ? { epoch: epochs.record, epochLineage: epochs.lineage } : {}),
     ...(options.rules
       ? { rules: { ...options.rules, authority: options.rules.authority ?? ((t) => t === pending.relay) } }

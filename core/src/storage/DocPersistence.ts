@@ -9,6 +9,7 @@ import type { AppendOptions, CompactOptions, DocStore, StoredDoc } from './DocSt
 import { EPOCH_META_KEY, persistEpoch } from './epochPersist.js'
 import { writeEpochArchive } from './epochArchive.js'
 import { INITIAL_EPOCH, type EpochRecord } from './epochRecord.js'
+import { OwnClients } from './OwnClients.js'
 
 /** Options of {@link DocPersistence.open}. */
 export interface DocPersistenceOptions {
@@ -81,6 +82,11 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   readonly store: DocStore
   readonly docId: DocId
   readonly compactor: Compactor | null
+  /**
+   * The client ids this device wrote the document with, earlier sessions' included (RULES-5.11): each recorded with
+   * the first append holding items of it, in the same atomic step.
+   */
+  readonly ownClients = new OwnClients()
   readonly #exclusive: boolean
   readonly #appendMetaOf: DocPersistenceOptions['appendMeta']
   readonly #onLoad: DocPersistenceOptions['onLoad']
@@ -164,6 +170,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     if (stored) {
       this.#meta = stored.meta
       applyStoredDoc(this.doc, stored, this, this.#ignoringLoad)
+      this.ownClients.load(stored.meta, this.doc)
       this.#lastClock = Math.max(this.#lastClock, stored.clock)
       this.#heldClock = stored.clock
       this.#snapshotBytes = stored.snapshot?.byteLength ?? 0
@@ -459,6 +466,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     const options = this.#appendOptions(origin === this ? null : update, origin)
     const append = this.store.append(this.docId, update, options).then(
       (clock) => {
+        this.ownClients.stored(options?.meta)
         this.#lastClock = Math.max(this.#lastClock, clock)
         if (clock === this.#heldClock + 1) this.#heldClock = clock
         this.#tail.push({ clock, count: 1, bytes: update.byteLength })
@@ -478,7 +486,10 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
 
   /** The epoch check of every append of the document (STORE-2.5); none while loading. One object per epoch. */
   #appendOptions(update: Uint8Array | null = null, origin: unknown = this): AppendOptions | undefined {
-    const meta = this.#appendMetaOf?.(update, origin)
+    const owner = this.#appendMetaOf?.(update, origin)
+    // RULES-5.11: the doc's client id is recorded with its first items.
+    const own = this.ownClients.appendMeta(this.#doc)
+    const meta = own ? { ...owner, ...own } : owner
     if (this.#epoch === undefined) return meta ? { meta } : undefined
     if (this.#appendOpts?.epoch !== this.#epoch) this.#appendOpts = { epoch: this.#epoch }
     return meta ? { epoch: this.#epoch, meta } : this.#appendOpts

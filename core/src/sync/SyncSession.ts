@@ -17,6 +17,7 @@ import {
 import { readAwarenessEntries } from '../protocol/readAwarenessClients.js'
 import type { UpdateSummary } from '../protocol/validateUpdate.js'
 import { compareEpochs, type EpochRecord } from '../storage/epochRecord.js'
+import type { OwnClients } from '../storage/OwnClients.js'
 import type { Transport } from '../transport/Transport.js'
 import { WeftError, WeftErrorCode, toWeftError } from '../WeftError.js'
 import { isEpochOrigin } from './epochOrigin.js'
@@ -108,6 +109,13 @@ export interface SyncSessionOptions {
    * - `'all'` (default otherwise): every other path (SYNC-3.1).
    */
   readonly forward?: 'all' | 'not-to-authority'
+  /**
+   * The client ids this device wrote the document with in earlier sessions (`DocPersistence.ownClients`, RULES-5.11):
+   * a rollback removes their items that the authority lacks from the refused update on, like the current id's (a
+   * refused change an earlier session stored but never rolled back, having crashed in between). The authority's
+   * state vector at each handshake is passed on (`heldBy`), so ids it holds entirely leave the list.
+   */
+  readonly ownClients?: Pick<OwnClients, 'earlier' | 'heldBy'>
 }
 
 /** What a session offers a peer in an older epoch (see {@link SyncSessionOptions.epochLineage}). */
@@ -283,6 +291,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   readonly #noForwardTo: ((transport: Transport, peer: PeerId) => boolean) | null
   /** The authority paths (`authority`, else `rules.authority`), or null when none is known (RULES-6.11). */
   readonly #authority: ((transport: Transport, peer: PeerId) => boolean) | null
+  /** RULES-5.11: the ids this device wrote with in earlier sessions, or null. */
+  readonly #ownClients: SyncSessionOptions['ownClients'] | null
 
   constructor(options: SyncSessionOptions) {
     super()
@@ -328,6 +338,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#noForwardTo =
       authority && (options.forward ?? 'not-to-authority') === 'not-to-authority' ? authority : null
     this.#authority = authority ?? null
+    this.#ownClients = options.ownClients ?? null
     this.#watchDoc(this.doc)
     this.awareness.on('update', this.#onAwarenessUpdate)
   }
@@ -733,6 +744,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
           held.sent.push({ seq, client, clock, step2: true, mark: this.#localChanges })
           held.tracking = true
           this.#answered = null
+          // RULES-5.11: earlier ids the authority holds entirely can no longer be refused.
+          if (this.#ownClients && this.#isAuthority(path.transport, path.peer))
+            this.#ownClients.heldBy(Y.decodeStateVector(message.stateVector), this.#doc)
         }
         return
       }
