@@ -903,6 +903,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
           },
           // RULES-5.10: a step 2 carries every offline change: only the refused record's are rolled back.
           ...(step2 ? { refusedRecord: rejection.path } : {}),
+          // RULES-5.11: a refused change an earlier session of this device stored is rolled back too.
+          ...(this.#ownClients ? { earlier: this.#ownClients.earlier(this.#doc.clientID) } : {}),
         })
         deletions = result.deletions
         lost = result.lost

@@ -76,6 +76,13 @@ export interface RollbackInput {
    * sync step 2 (many offline changes in one update). Absent: the whole update is refused.
    */
   readonly refusedRecord?: readonly string[]
+  /**
+   * RULES-5.11: other client ids this side wrote with (earlier sessions, from the local store): their items in the
+   * refused update (which the relay lacks) are removed from their first clock there on and the valid ones re-created,
+   * as the current id's are. A refused change that an earlier session stored but never rolled back (it crashed in
+   * between) then leaves the document instead of riding in every later step 2.
+   */
+  readonly earlier?: readonly number[]
 }
 
 /**
@@ -413,17 +420,30 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
     record === undefined ? [rejected.ds, Y.createDeleteSet()] : splitDeletions(doc, rejected, inRefused)
   const dsS = held?.deletionsKnown === false ? Y.createDeleteSet() : subtract(refusedDs, heldDs)
   const dsL = subtract(Y.mergeDeleteSets([validDs, ...later.map((d) => d.ds)]), heldDs)
-  const removed = (item: Y.Item) => item.id.client === X && item.id.clock >= c
+  // Per client id: the first clock removed (X's, and RULES-5.11 each earlier own id's first clock in the refused
+  // update: the relay lacks all of them), and its refused ranges.
+  const from = new Map<number, number>()
+  const refusedRanges = new Map<number, Range[]>([[X, rejectedRanges]])
+  if (c !== Infinity) from.set(X, c)
+  for (const E of input.earlier ?? []) {
+    if (E === X) continue
+    const ranges = rangesOf(rejected, E)
+    if (ranges.length === 0) continue
+    from.set(E, Math.min(...ranges.map((r) => r.clock)))
+    refusedRanges.set(E, ranges)
+  }
+  const removed = (item: Y.Item) => item.id.clock >= (from.get(item.id.client) ?? Infinity)
   const lost: string[] = []
   const store = doc.store
 
   // Which types change: parents of the removed items and of the items the updates deleted.
   const parents = new Set<Y.AbstractType<unknown>>()
-  const structsX = store.clients.get(X) ?? []
   const endX = Y.getState(store, X)
-  if (c < Y.getState(store, X)) {
-    for (let i = Y.findIndexSS(structsX, c); i < structsX.length; i++) {
-      const s = structsX[i]
+  for (const [client, first] of from) {
+    const structs = store.clients.get(client) ?? []
+    if (first >= Y.getState(store, client)) continue
+    for (let i = Y.findIndexSS(structs, first); i < structs.length; i++) {
+      const s = structs[i]
       if (s instanceof Y.Item && s.parent instanceof Y.AbstractType) parents.add(s.parent)
     }
   }
@@ -433,8 +453,9 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
       const structs = store.clients.get(client)
       if (!structs) continue
       for (const whole of items) {
-        // The refused items of X are removed, not deleted: only X's accepted items count.
-        const d = client === X ? { clock: whole.clock, len: Math.min(whole.len, c - whole.clock) } : whole
+        // The removed items (X's, an earlier own id's) are removed, not deleted: only accepted items count.
+        const f = from.get(client)
+        const d = f !== undefined ? { clock: whole.clock, len: Math.min(whole.len, f - whole.clock) } : whole
         if (d.len <= 0) continue
         for (let i = Y.findIndexSS(structs, d.clock); i < structs.length; i++) {
           const s = structs[i] as Y.Item | Y.GC
@@ -452,7 +473,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   const listOps = new Map<Y.AbstractType<unknown>, ListOp[]>()
   // Copies never take the refused content (a record the refused update changed, then deleted, comes back as it was).
   const refused = (item: Y.Item, clock: number) =>
-    item.id.client === X && inRanges(rejectedRanges, clock) && inRefused(item)
+    inRanges(refusedRanges.get(item.id.client) ?? [], clock) && inRefused(item)
   const live: Copying = { ds: null, refused, lost }
   const restoring: Copying = { ds: dsS, refused, lost }
   const textTargets = new Map<Y.Text, TextRun[]>()
@@ -521,22 +542,27 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   // re-created item sorts to the right of a refused one with the same origin (Yjs orders such siblings by client id),
   // so it stays the value of its map key there too. The session draws a uniform id again once everything is
   // acknowledged, so ids do not climb rollback after rollback (RULES-5.6).
+  // Above the earlier ids whose items are removed too (RULES-5.11), for the same reason.
+  const top = Math.max(X, ...from.keys())
   const above = () =>
-    X < 0xfffffff0 ? X + 1 + Math.floor(random.rand() * (0xffffffff - X)) : random.uint32()
+    top < 0xfffffff0 ? top + 1 + Math.floor(random.rand() * (0xffffffff - top)) : random.uint32()
   let fresh = above()
   while (fresh === X || store.clients.has(fresh)) fresh = above()
   doc.clientID = fresh
 
-  if (c < Y.getState(store, X)) {
+  const cut = [...from].filter(([client, first]) => first < Y.getState(store, client))
+  if (cut.length > 0) {
     // T1: ordinary deletions of the refused items, so observers (editor bindings) see them go.
     doc.transact((tr) => {
-      const structs = store.clients.get(X) ?? []
-      const first = structs[Y.findIndexSS(structs, c)]
-      if (first instanceof Y.Item && first.id.clock < c && !first.deleted)
-        Y.getItemCleanStart(tr, Y.createID(X, c))
-      for (const s of [...structs]) if (s instanceof Y.Item && removed(s) && !s.deleted) s.delete(tr)
+      for (const [client, first] of cut) {
+        const structs = store.clients.get(client) ?? []
+        const straddling = structs[Y.findIndexSS(structs, first)]
+        if (straddling instanceof Y.Item && straddling.id.clock < first && !straddling.deleted)
+          Y.getItemCleanStart(tr, Y.createID(client, first))
+        for (const s of [...structs]) if (s instanceof Y.Item && removed(s) && !s.deleted) s.delete(tr)
+      }
     }, ROLLBACK_ORIGIN)
-    removeFrom(doc, X, c)
+    for (const [client, first] of cut) removeFrom(doc, client, first)
   }
 
   if (input.restore === false) {
