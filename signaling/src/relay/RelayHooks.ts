@@ -1,15 +1,8 @@
 import type { Logger } from 'pino'
 import { CloseCode, closeCodeName } from '@weft/core'
 import type { ConnectionContext, HookVerdict, WeftHooks } from '../hooks.js'
+import type { HeldInput, Hold } from './HeldInput.js'
 import type { RelayPeer } from './RelayRoom.js'
-
-/** What the hooks and rules need of a connection's socket: whether it is open, closing it, and charging held bytes. */
-export interface ClosableSocket {
-  readonly open: boolean
-  close(code: number, reason: string): void
-  /** Bytes held for this connection changed by `delta` (charged to the server's input budget, CONN-11.2). */
-  trackInput(delta: number): void
-}
 
 /** One update held while `onUpdate` decides it or an earlier one of its connection. */
 interface HeldUpdate {
@@ -18,27 +11,24 @@ interface HeldUpdate {
   readonly accept: () => Promise<void>
   /** Settles the promise {@link RelayHooks.screen} returned with the update's outcome. */
   readonly settle: (durable: Promise<void>) => void
+  /** Its bytes, held for the connection until its verdict (dropped if the connection closes first). */
+  readonly hold: Hold
 }
 
 /** One hooked connection: what the hooks are told about it, and its updates waiting for `onUpdate`. */
 interface HookedConnection {
   /** Replaced when a revalidation gives the connection a new grant (RELAY-4.7). */
   context: ConnectionContext
-  readonly socket: ClosableSocket
+  /** Its socket, and what it holds in memory (its updates waiting for a verdict, or for a rules rebuild). */
+  readonly input: HeldInput
   /** Settles when `onConnect` has (`onDisconnect` waits for it). */
   connected: Promise<unknown>
   /** Updates not yet handed to `onUpdate`, in arrival order (the one being decided is not among them). */
   readonly queue: HeldUpdate[]
   /** An `onUpdate` call of this connection is pending. */
   deciding: boolean
-  /** Bytes of updates waiting for a verdict (the one being decided included), charged to the input budget. */
-  heldBytes: number
-  /** Bytes of the update being decided (0 when none). */
-  decidingBytes: number
   /** Resolved once nothing of this connection waits for `onUpdate` (created by {@link RelayHooks.decided}). */
   idle: { readonly promise: Promise<void>; readonly resolve: () => void } | null
-  /** Closed, refused or gone: its held updates are dropped, the hook is not asked again. */
-  closed: boolean
 }
 
 const deferredVoid = (): { promise: Promise<void>; resolve: () => void } => {
@@ -46,14 +36,6 @@ const deferredVoid = (): { promise: Promise<void>; resolve: () => void } => {
   const promise = new Promise<void>((r) => (resolve = r))
   return { promise, resolve }
 }
-
-/**
- * HOOK-3.6, RULES-4.9: whether a connection that already has `queued` bytes of updates waiting in memory (charged to
- * the server's input budget, CONN-11.2) passes `maxHeldBytes` with `next` more; one update always may wait, however
- * large. Past the bound the connection is closed with `RateLimited`.
- */
-export const pastHeldBound = (queued: number, next: number, maxHeldBytes: number): boolean =>
-  queued > 0 && queued + next > maxHeldBytes
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
@@ -76,17 +58,8 @@ export class RelayHooks {
   /** Notifications (`onStored`, `onDisconnect`) not yet settled: {@link RelayHooks.settled} waits for them. */
   readonly #running = new Set<Promise<void>>()
 
-  /** HOOK-3.6: bytes of undecided updates one connection may hold. */
-  readonly #maxHeldBytes: number
-
-  constructor(
-    hooks: WeftHooks,
-    logger: Logger,
-    refused: (room: string) => Promise<void>,
-    maxHeldBytes: number,
-  ) {
+  constructor(hooks: WeftHooks, logger: Logger, refused: (room: string) => Promise<void>) {
     this.#hooks = hooks
-    this.#maxHeldBytes = maxHeldBytes
     this.#logger = logger
     this.#refused = refused
   }
@@ -116,19 +89,18 @@ export class RelayHooks {
    * HOOK-4: `conn` was accepted; resolves `true` once `onConnect` has run and the connection may join its room,
    * `false` if the hook threw (the connection is then closed with `InternalError`) or the connection closed meanwhile.
    */
-  async connect(conn: RelayPeer, socket: ClosableSocket, context: ConnectionContext): Promise<boolean> {
+  async connect(conn: RelayPeer, input: HeldInput, context: ConnectionContext): Promise<boolean> {
     const hooked: HookedConnection = {
       context,
-      socket,
+      input,
       connected: Promise.resolve(),
       queue: [],
       deciding: false,
-      heldBytes: 0,
-      decidingBytes: 0,
       idle: null,
-      closed: false,
     }
     this.#connections.set(conn, hooked)
+    // However it closes (a refusal here, past a bound, a refusal of the rules, gone): its held updates are dropped.
+    input.onClose(() => this.#closed(hooked))
     const onConnect = this.#hooks.onConnect
     if (!onConnect) return true
     const connected = (async () => onConnect(context))()
@@ -140,19 +112,19 @@ export class RelayHooks {
       this.disconnect(conn)
       return false
     }
-    if (!socket.open) this.disconnect(conn)
-    return socket.open
+    if (!input.open) this.disconnect(conn)
+    return input.open
   }
 
   /**
-   * HOOK-4: `conn` closed or was never served; calls `onDisconnect` once, after `onConnect` settled. Its updates that
-   * still wait for `onUpdate` are dropped (never acknowledged, so a client sends them again when it reconnects).
+   * HOOK-4: `conn` closed or was never served; calls `onDisconnect` once, after `onConnect` settled. Everything it
+   * holds is dropped (HOOK-3.4: never acknowledged, so a client sends it again when it reconnects).
    */
   disconnect(conn: RelayPeer): void {
     const hooked = this.#connections.get(conn)
     if (!hooked) return
     this.#connections.delete(conn)
-    this.#close(hooked)
+    hooked.input.drop()
     const onDisconnect = this.#hooks.onDisconnect
     if (!onDisconnect) return
     void this.#track(
@@ -189,16 +161,15 @@ export class RelayHooks {
    * whose earlier updates still wait is held behind them; a synchronous verdict with nothing waiting is decided at
    * once. Updates of peers that are not hooked connections (the scale-out bus) are accepted as they are.
    *
-   * HOOK-3.6: what a connection holds while the hook decides is bounded: its waiting updates are charged to the
-   * server's input budget (CONN-11.2, 11.3), and a connection whose updates queued behind the one being decided
-   * would pass `maxHeldBytes` is closed with `RateLimited` (they are dropped, never acknowledged); one update always
-   * may wait.
+   * HOOK-3.6: what a connection holds while the hook decides is held by its {@link HeldInput} (charged to the
+   * server's input budget, bounded; past the bound the connection is closed with `RateLimited`); HOOK-3.4: once the
+   * connection is closed, its waiting updates are dropped, never acknowledged.
    */
   screen(room: string, update: Uint8Array, from: RelayPeer, accept: () => Promise<void>): Promise<void> {
     const hooked = this.#connections.get(from)
     const onUpdate = this.#hooks.onUpdate
     if (!hooked || !onUpdate) return accept()
-    if (hooked.closed) return this.#refused(room)
+    if (hooked.input.closed) return this.#refused(room)
     if (!hooked.deciding) {
       let verdict: HookVerdict | Promise<HookVerdict>
       try {
@@ -208,28 +179,16 @@ export class RelayHooks {
         return this.#refused(room)
       }
       if (!isThenable(verdict)) return this.#decide(hooked, room, verdict, accept)
-      let settle!: (durable: Promise<void>) => void
-      const outcome = this.#outcome((resolve) => (settle = resolve))
-      this.#hold(hooked, update.byteLength)
-      this.#await(hooked, { room, update, accept, settle }, verdict)
-      return outcome
+      const held = this.#hold(hooked, room, update, accept)
+      if (!held) return this.#refused(room)
+      this.#await(hooked, held.update, verdict)
+      return held.outcome
     }
-    // Queued behind the update being decided; one update always may wait, however large.
-    const queued = hooked.heldBytes - hooked.decidingBytes
-    if (pastHeldBound(queued, update.byteLength, this.#maxHeldBytes)) {
-      this.#logger.warn(
-        { room, conn: hooked.context.id, held: hooked.heldBytes, code: closeCodeName(CloseCode.RateLimited) },
-        'updates waiting for the onUpdate hook exceed their bound',
-      )
-      hooked.socket.close(CloseCode.RateLimited, 'too many updates waiting for the onUpdate hook')
-      this.#close(hooked)
-      return this.#refused(room)
-    }
-    let settle!: (durable: Promise<void>) => void
-    const outcome = this.#outcome((resolve) => (settle = resolve))
-    this.#hold(hooked, update.byteLength)
-    hooked.queue.push({ room, update, accept, settle })
-    return outcome
+    // Queued behind the update being decided (HOOK-3.6: bounded, one update always may wait, however large).
+    const held = this.#hold(hooked, room, update, accept)
+    if (!held) return this.#refused(room)
+    hooked.queue.push(held.update)
+    return held.outcome
   }
 
   /** Resolves once every update of `peers` that waits for `onUpdate` is decided (for acks of empty updates). */
@@ -238,7 +197,7 @@ export class RelayHooks {
     for (const peer of peers) {
       const hooked = this.#connections.get(peer)
       // A closed connection's updates are dropped, never stored: nothing of it to wait for.
-      if (!hooked?.deciding || hooked.closed) continue
+      if (!hooked?.deciding || hooked.input.closed) continue
       hooked.idle ??= deferredVoid()
       ;(waiting ??= []).push(hooked.idle.promise)
     }
@@ -273,29 +232,33 @@ export class RelayHooks {
     return outcome
   }
 
-  /** `hooked` holds `delta` more bytes of undecided updates (charged to the server's input budget). */
-  #hold(hooked: HookedConnection, delta: number): void {
-    hooked.heldBytes += delta
-    hooked.socket.trackInput(delta)
+  /**
+   * HOOK-3.6: `update` waits for its verdict: held by the connection (charged to the input budget, bounded); `null`
+   * when it may not wait (the connection was closed, past the bound with `RateLimited`).
+   */
+  #hold(
+    hooked: HookedConnection,
+    room: string,
+    update: Uint8Array,
+    accept: () => Promise<void>,
+  ): { update: HeldUpdate; outcome: Promise<void> } | null {
+    let settle!: (durable: Promise<void>) => void
+    const outcome = this.#outcome((resolve) => (settle = resolve))
+    // HOOK-3.4: dropped when the connection closes first (refused: never stored or acknowledged).
+    const hold = hooked.input.hold(update.byteLength, 'the onUpdate hook', () => settle(this.#refused(room)))
+    return hold && { update: { room, update, accept, settle, hold }, outcome }
   }
 
   /** Waits for the verdict on `held` (its hook call pending), then decides the connection's next held update. */
   #await(hooked: HookedConnection, held: HeldUpdate, verdict: PromiseLike<HookVerdict>): void {
     hooked.deciding = true
-    hooked.decidingBytes = held.update.byteLength
     const decided = (outcome: { verdict: HookVerdict } | { err: unknown }) => {
-      // Closed meanwhile: its bytes were released and the rest dropped; this one is dropped too (HOOK-3.4).
-      if (hooked.closed) {
-        held.settle(this.#refused(held.room))
-        return this.#idle(hooked)
-      }
-      hooked.decidingBytes = 0
-      this.#hold(hooked, -held.update.byteLength)
+      // Closed meanwhile: dropped (HOOK-3.4), refused when the connection closed.
+      if (!held.hold.release()) return this.#idle(hooked)
       if ('err' in outcome) {
         this.#failed(hooked, 'onUpdate', outcome.err)
         held.settle(this.#refused(held.room))
       } else {
-        // HOOK-3.4: the connection left while the hook decided: nothing of its update is kept.
         held.settle(this.#decide(hooked, held.room, outcome.verdict, held.accept))
       }
       this.#next(hooked)
@@ -311,39 +274,36 @@ export class RelayHooks {
     const onUpdate = this.#hooks.onUpdate
     for (;;) {
       const held = hooked.queue.shift()
-      if (hooked.closed || !held || !onUpdate) return this.#idle(hooked)
+      if (hooked.input.closed || !held || !onUpdate) return this.#idle(hooked)
       let verdict: HookVerdict | Promise<HookVerdict>
       try {
         verdict = onUpdate({ room: held.room, update: held.update, connection: hooked.context })
       } catch (err) {
-        this.#hold(hooked, -held.update.byteLength)
+        held.hold.release()
         this.#failed(hooked, 'onUpdate', err)
         held.settle(this.#refused(held.room))
         return this.#idle(hooked)
       }
       if (isThenable(verdict)) return this.#await(hooked, held, verdict)
-      this.#hold(hooked, -held.update.byteLength)
+      held.hold.release()
       held.settle(this.#decide(hooked, held.room, verdict, held.accept))
     }
   }
 
   /** Nothing of `hooked` waits for `onUpdate` any more (decided, or dropped because it closed). */
   #idle(hooked: HookedConnection): void {
-    if (hooked.closed) this.#close(hooked)
+    if (hooked.input.closed) hooked.input.drop()
     hooked.deciding = false
     hooked.idle?.resolve()
     hooked.idle = null
   }
 
   /**
-   * `hooked` is closed, refused or gone: its waiting updates are dropped at once (refused, never acknowledged) and
-   * their bytes released; a hook call still pending is left to settle and then ignored.
+   * `hooked` closed, was refused or is gone: its held updates were dropped (refused, never acknowledged, their bytes
+   * given back); a hook call still pending is left to settle and then ignored.
    */
-  #close(hooked: HookedConnection): void {
-    hooked.closed = true
-    for (const held of hooked.queue.splice(0)) held.settle(this.#refused(held.room))
-    if (hooked.heldBytes !== 0) hooked.socket.trackInput(-hooked.heldBytes)
-    hooked.heldBytes = 0
+  #closed(hooked: HookedConnection): void {
+    hooked.queue.length = 0
     hooked.idle?.resolve()
     hooked.idle = null
   }
@@ -355,7 +315,7 @@ export class RelayHooks {
     verdict: HookVerdict,
     accept: () => Promise<void>,
   ): Promise<void> {
-    if (hooked.closed) return this.#refused(room)
+    if (hooked.input.closed) return this.#refused(room)
     if (verdict === undefined || verdict.ok) return accept()
     this.#logger.warn(
       {
@@ -367,8 +327,7 @@ export class RelayHooks {
       },
       'update refused by the onUpdate hook',
     )
-    hooked.socket.close(CloseCode.UpdateRefused, verdict.reason)
-    this.#close(hooked)
+    hooked.input.close(CloseCode.UpdateRefused, verdict.reason)
     return this.#refused(room)
   }
 
@@ -384,8 +343,7 @@ export class RelayHooks {
       },
       `${hook} hook failed`,
     )
-    hooked.socket.close(CloseCode.InternalError, `${hook} hook failed`)
-    this.#close(hooked)
+    hooked.input.close(CloseCode.InternalError, `${hook} hook failed`)
   }
 
   /** Keeps a notification's promise until it settles; a rejection becomes an error line. */

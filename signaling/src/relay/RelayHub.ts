@@ -9,6 +9,7 @@ import type { ServerLimits } from '../ServerLimits.js'
 import { isSharedStore, ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { GroupCommitter } from './GroupCommitter.js'
+import { HeldInput } from './HeldInput.js'
 import { RelayCompaction } from './RelayCompaction.js'
 import { RelayConnection, type RelayConnectionOptions, type RelayHost } from './RelayConnection.js'
 import { RelayRoom, refusedUpdate, type RelayPeer, type RoomServices } from './RelayRoom.js'
@@ -85,11 +86,9 @@ export class RelayHub implements RelayHost {
     const hooks = opts.hooks
     this.#hooks =
       hooks && Object.values(hooks).some((h) => h !== undefined)
-        ? new RelayHooks(hooks, opts.logger, refusedUpdate, opts.limits.maxRelayMessageBytes)
+        ? new RelayHooks(hooks, opts.logger, refusedUpdate)
         : null
-    this.#rules = opts.options.rules
-      ? new RelayRules(opts.options.rules, opts.logger, {}, opts.limits.maxRelayMessageBytes)
-      : null
+    this.#rules = opts.options.rules ? new RelayRules(opts.options.rules, opts.logger) : null
     this.#catalogues = new CatalogueGuard(opts.logger)
     const notified = this.#hooks?.notifiesStored ? this.#hooks : null
     const scaleOut = opts.options.scaleOut
@@ -183,17 +182,25 @@ export class RelayHub implements RelayHost {
       return null
     }
     socket.attach(conn)
-    this.#rules?.identify(conn, context, socket)
-    this.#catalogues.identify(conn, context)
     const hooks = this.#hooks
-    if (!hooks?.followsConnections) {
+    // HOOK-3.6, RULES-4.9: what the connection holds while its updates wait (for onUpdate, for a rebuild).
+    const input =
+      this.#rules || hooks?.followsConnections
+        ? new HeldInput(socket, this.#opts.limits.maxRelayMessageBytes, this.#opts.logger, {
+            room,
+            conn: context?.id,
+          })
+        : null
+    this.#rules?.identify(conn, context, input ?? undefined)
+    this.#catalogues.identify(conn, context)
+    if (!hooks?.followsConnections || !input) {
       this.#join(socket, conn, room)
       return conn
     }
     const grant = context?.grant ?? RoomGrant.open()
     const hooked = context ?? { id: 0, room, access, grant, subject: grant.subject, clientAddress: '' }
     // HOOK-4: the connection's messages wait (as during a load) until onConnect has run.
-    hooks.connect(conn, socket, hooked).then(
+    hooks.connect(conn, input, hooked).then(
       (ok) => {
         if (ok) this.#join(socket, conn, room)
       },
@@ -358,6 +365,7 @@ export class RelayHub implements RelayHost {
   /** A connection of `doc` closed (called by the connection). */
   leave(doc: RelayRoom, conn: RelayConnection): void {
     this.#hooks?.disconnect(conn)
+    this.#rules?.leave(conn)
     if (!doc.left(conn)) return
     const removal = doc.awareness.removeOwner(conn)
     if (removal) doc.broadcast(encodeAwareness(removal))

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { CloseCode, closeCodeName } from '@weft/core'
 import {
   ANONYMOUS_WRITER,
   DEPENDS_ON_REJECTED,
@@ -11,8 +10,8 @@ import {
 } from '@weft/core/rules'
 import type { ConnectionContext } from '../../hooks.js'
 import { WeftServerError } from '../../WeftServerError.js'
-import { pastHeldBound, type ClosableSocket } from '../RelayHooks.js'
 import { changesNothing } from '../changesNothing.js'
+import type { HeldInput, Hold } from '../HeldInput.js'
 import { refusedUpdate, type RelayPeer, type RelayRoom } from '../RelayRoom.js'
 import { RebuildBudget, type RebuildBudgetOptions } from './RebuildBudget.js'
 import { RoomViews, WriterFences } from './roomScreen.js'
@@ -96,6 +95,13 @@ interface Waiting {
   count: number
 }
 
+/** A promise for an update's outcome and what settles it (with the durability or refusal it gets; first call wins). */
+const settled = (): { outcome: Promise<void>; settle: (outcome: Promise<void>) => void } => {
+  let settle!: (outcome: Promise<void>) => void
+  const outcome = new Promise<void>((resolve) => (settle = resolve))
+  return { outcome, settle }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
@@ -119,24 +125,13 @@ export class RelayRules {
   /** Rooms whose view a refusal spoiled, and who pays for the rebuild. */
   readonly #spoiled = new WeakMap<RelayRoom, string>()
   readonly #waiting = new WeakMap<RelayRoom, Waiting>()
-  /** RULES-4.9: the sockets of identified connections, and the bytes of their updates waiting for a rebuild. */
-  readonly #sockets = new WeakMap<RelayPeer, ClosableSocket>()
-  readonly #held = new WeakMap<RelayPeer, number>()
-  readonly #maxHeldBytes: number
+  /** RULES-4.9: what identified connections hold, their updates waiting for a rebuild among it. */
+  readonly #inputs = new WeakMap<RelayPeer, HeldInput>()
   #viewBuilds = 0
 
-  /**
-   * `budget`: how much of the relay's time rebuilds after refusals may take (RULES-4.9); `maxHeldBytes`: the bytes of
-   * updates one connection may have waiting for a rebuild (the bound of HOOK-3.6).
-   */
-  constructor(
-    option: RelayRulesOption,
-    logger: Logger,
-    budget: RebuildBudgetOptions = {},
-    maxHeldBytes = Number.POSITIVE_INFINITY,
-  ) {
+  /** `budget`: how much of the relay's time rebuilds after refusals may take (RULES-4.9). */
+  constructor(option: RelayRulesOption, logger: Logger, budget: RebuildBudgetOptions = {}) {
     this.#logger = logger
-    this.#maxHeldBytes = maxHeldBytes
     this.#budget = new RebuildBudget(budget)
     if (typeof option === 'function') {
       this.#find = (room) => option(room) ?? null
@@ -160,16 +155,21 @@ export class RelayRules {
   }
 
   /**
-   * `peer` writes as the grant of `context` (its subject and claims); `socket`, when given, is charged for the bytes
-   * of its updates that wait for a rebuild and closed when they pass the bound (RULES-4.9).
+   * `peer` writes as the grant of `context` (its subject and claims); `input`, when given, holds its updates that
+   * wait for a rebuild (RULES-4.9: charged, bounded, dropped when the connection closes).
    */
-  identify(peer: RelayPeer, context: ConnectionContext | undefined, socket?: ClosableSocket): void {
-    if (socket) this.#sockets.set(peer, socket)
+  identify(peer: RelayPeer, context: ConnectionContext | undefined, input?: HeldInput): void {
+    if (input) this.#inputs.set(peer, input)
     const grant = context?.grant
     if (grant) this.#writers.set(peer, { subject: grant.subject, claims: grant.claims ?? {} })
     const subject = grant?.subject ?? context?.subject
     if (subject !== undefined) this.#payers.set(peer, `sub:${subject}`)
     else if (context) this.#payers.set(peer, `addr:${context.clientAddress}`)
+  }
+
+  /** `peer` closed: what it holds is dropped (HOOK-3.4: its updates waiting for a rebuild are never checked). */
+  leave(peer: RelayPeer): void {
+    this.#inputs.get(peer)?.drop()
   }
 
   /**
@@ -195,27 +195,19 @@ export class RelayRules {
     // A fenced writer's update would be refused unchecked after the wait too (the fence only grows, a writer's
     // `rolled-back` count is fixed on arrival): refused now, it is not held (RULES-5.1).
     if (this.#fences.admit(from, update) === null) return rejection(room.docId, FENCED, true)
-    const socket = this.#sockets.get(from)
-    if (!socket) return this.#enqueue(room, from, check)
-    // RULES-4.9, HOOK-3.6: a waiting update is held in memory: charged to the server's input budget, and bounded per
-    // connection (past the bound the connection is closed and the update dropped, never acknowledged).
-    const bytes = update.byteLength
-    const queued = this.#held.get(from) ?? 0
-    if (pastHeldBound(queued, bytes, this.#maxHeldBytes)) {
-      this.#logger.warn(
-        { room: room.docId, held: queued, code: closeCodeName(CloseCode.RateLimited) },
-        'updates waiting for a rules rebuild exceed their bound',
-      )
-      socket.close(CloseCode.RateLimited, 'too many updates waiting for a rules rebuild')
-      return refusedUpdate(room.docId)
+    const input = this.#inputs.get(from)
+    if (!input) {
+      const { outcome, settle } = settled()
+      this.#enqueue(room, from, check, settle)
+      return outcome
     }
-    this.#held.set(from, queued + bytes)
-    socket.trackInput(bytes)
-    return this.#enqueue(room, from, () => {
-      this.#held.set(from, (this.#held.get(from) ?? bytes) - bytes)
-      socket.trackInput(-bytes)
-      return check()
-    })
+    // RULES-4.9, HOOK-3.6: a waiting update is held by its connection (charged to the input budget, bounded; past the
+    // bound the connection is closed); HOOK-3.4: dropped, never stored or acknowledged, once the connection closes.
+    const { outcome, settle } = settled()
+    const hold = input.hold(update.byteLength, 'a rules rebuild', () => settle(refusedUpdate(room.docId)))
+    if (!hold) return refusedUpdate(room.docId)
+    this.#enqueue(room, from, () => (hold.release() ? check() : refusedUpdate(room.docId)), settle, hold)
+    return outcome
   }
 
   /**
@@ -235,15 +227,24 @@ export class RelayRules {
     return this.#spoiled.get(room) ?? this.#payers.get(from) ?? ANONYMOUS_PAYER
   }
 
-  #enqueue(room: RelayRoom, from: RelayPeer, check: () => Promise<void>): Promise<void> {
+  /**
+   * Queues `check` behind the room's waiting updates; `settle` gets its outcome. `hold`: no wait for the budget once
+   * it was dropped (`check` then refuses it unchecked).
+   */
+  #enqueue(
+    room: RelayRoom,
+    from: RelayPeer,
+    check: () => Promise<void>,
+    settle: (outcome: Promise<void>) => void,
+    hold?: Hold,
+  ): void {
     let waiting = this.#waiting.get(room)
     if (!waiting) this.#waiting.set(room, (waiting = { tail: Promise.resolve(), count: 0 }))
     const queue = waiting
     queue.count++
-    let settle!: (outcome: Promise<void>) => void
-    const outcome = new Promise<void>((resolve) => (settle = resolve))
     queue.tail = queue.tail.then(async () => {
-      for (let ms = this.#delay(room, from); ms > 0; ms = this.#delay(room, from)) await sleep(ms)
+      for (let ms = this.#delay(room, from); ms > 0 && !hold?.dropped; ms = this.#delay(room, from))
+        await sleep(ms)
       try {
         settle(check())
       } catch (err) {
@@ -251,7 +252,6 @@ export class RelayRules {
       }
       if (--queue.count === 0 && this.#waiting.get(room) === queue) this.#waiting.delete(room)
     })
-    return outcome
   }
 
   /**
