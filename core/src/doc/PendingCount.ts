@@ -101,11 +101,15 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
       this.#confirm(this.#baseLocal + this.#beforeSession + localChanges)
     }
     const onSynced = () => this.#sentToSyncedPeer()
+    // SYNC-3.7: a local import integrated by a peer's update is one more local change (emitted before its append).
+    const onIntegrated = () => this.#countOne()
     session.on('ack', onAck)
     session.on('peer-synced', onSynced)
+    session.on('local-integrated', onIntegrated)
     this.#offs.push(() => {
       session.off('ack', onAck)
       session.off('peer-synced', onSynced)
+      session.off('local-integrated', onIntegrated)
     })
   }
 
@@ -145,6 +149,10 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
   #count(update: Uint8Array, origin: unknown): void {
     if (update === this.#counted || !this.#isLocal(origin)) return
     this.#counted = update
+    this.#countOne()
+  }
+
+  #countOne(): void {
     this.#sessionLocal++
     this.#sentToSyncedPeer()
     this.emit('change', [])

@@ -1,5 +1,6 @@
 import { ObservableV2 } from 'lib0/observable'
 import * as awarenessProtocol from 'y-protocols/awareness'
+import { equalFlat } from 'lib0/array'
 import * as random from 'lib0/random'
 import * as Y from 'yjs'
 import type { PeerId } from '../ids.js'
@@ -34,6 +35,7 @@ import {
   rollbackUpdates,
 } from './rollback.js'
 import { SessionPath } from './SessionPath.js'
+import { encodeIntegrated } from './integratedUpdate.js'
 
 /** Default largest message sent in one piece to a Weft peer: the safe WebRTC data-channel size. */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024
@@ -204,6 +206,11 @@ export type SyncSessionEvents = {
    * of several clients, RULES-6.6) and the path is muted until its next step 2 (RULES-6.8).
    */
   refused: (event: PathRef & Rejection & { readonly told: boolean }) => void
+  /**
+   * SYNC-3.7: content a local transaction left waiting for missing dependencies was integrated by a peer's update
+   * and sent to every path as one more local change (counted in {@link SyncSession.localChanges} before this event).
+   */
+  'local-integrated': (event: { readonly update: Uint8Array }) => void
   /** An asynchronous fault; a path that sent malformed data has been dropped. Never thrown. */
   error: (event: {
     readonly error: WeftError
@@ -1051,6 +1058,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     doc.on('afterTransactionCleanup', this.#beforeUpdate)
     doc.on('update', this.#onDocUpdate)
     this.#listening = true
+    this.#watchPending(doc)
     if (this.#peerRules) {
       this.#peerRules.reset(doc)
       doc.on('update', this.#peerRules.follow)
@@ -1076,6 +1084,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
 
   readonly #beforeUpdate = (tr: Y.Transaction, doc: Y.Doc): void => {
     const origin: unknown = tr.origin
+    // SYNC-3.7: two reads when nothing is pending; anything more only when what Yjs holds pending changed.
+    const { pendingStructs, pendingDs } = doc.store
+    if ((pendingStructs?.update ?? null) !== this.#seenStructs || pendingDs !== this.#seenDs)
+      this.#pendingChanged(tr, doc)
     let needed = this.#isLocal(origin)
     if (!needed) {
       for (const path of this.#paths) {
@@ -1089,6 +1101,53 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#listening = needed
     if (needed) doc.on('update', this.#onDocUpdate)
     else doc.off('update', this.#onDocUpdate)
+  }
+
+  /** What Yjs held pending (waiting for missing dependencies) after the last transaction. */
+  #seenStructs: Uint8Array | null = null
+  #seenDs: Uint8Array | null = null
+  /** SYNC-3.7: a local transaction (or the document before the session) left something pending. */
+  #localPending = false
+
+  #watchPending(doc: Y.Doc): void {
+    this.#seenStructs = doc.store.pendingStructs?.update ?? null
+    this.#seenDs = doc.store.pendingDs
+    this.#localPending = this.#seenStructs !== null || this.#seenDs !== null
+  }
+
+  /**
+   * SYNC-3.7: Yjs integrates pending structs (and deletions) in whichever transaction brings what they lacked. When a
+   * peer's transaction integrates what a local one left pending (an app's `Y.applyUpdate` of an update whose
+   * dependencies were missing), that content is not the peer's: it is sent to every path, the peer's included, as
+   * one more local change: the pending clients' structs from where the pending update started (those the peer's
+   * update did not bring below it), and the transaction's deletions if pending deletions were applied.
+   */
+  #pendingChanged(tr: Y.Transaction, doc: Y.Doc): void {
+    const structs = this.#seenStructs
+    const ds = this.#seenDs
+    this.#seenStructs = doc.store.pendingStructs?.update ?? null
+    this.#seenDs = doc.store.pendingDs
+    const dsApplied = ds !== null && (this.#seenDs === null || !equalFlat(ds, this.#seenDs))
+    if (this.#isLocal(tr.origin)) {
+      // A local update added to what is pending (not a local edit made while a peer's update waits).
+      const added = this.#seenStructs !== null && this.#seenStructs !== structs
+      this.#localPending ||= added || (this.#seenDs !== null && (ds === null || dsApplied))
+      return
+    }
+    if (!this.#localPending || !(tr.origin instanceof SessionPath)) return
+    this.#localPending = this.#seenStructs !== null || this.#seenDs !== null
+    const from = new Map<number, number>()
+    if (structs !== null) {
+      for (const [client, clock] of Y.parseUpdateMetaV2(structs).from) {
+        const lower = Math.max(clock, tr.beforeState.get(client) ?? 0)
+        if (lower < Y.getState(doc.store, client)) from.set(client, lower)
+      }
+    }
+    if (from.size === 0 && !dsApplied) return
+    const update = encodeIntegrated(doc, from, dsApplied ? tr.deleteSet : null)
+    this.#localChanges++
+    this.emit('local-integrated', [{ update }])
+    this.#broadcast(update, null)
   }
 
   readonly #onDocUpdate = (update: Uint8Array, origin: unknown): void => {
