@@ -139,6 +139,8 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
         ...(options.compactor !== undefined ? { compactor: options.compactor } : {}),
         ...(options.exclusive !== undefined ? { exclusive: options.exclusive } : {}),
         appendMeta: pending.appendMeta,
+        // RULES-5.11: a document that can be acknowledged (and refused) records the client ids it is written with.
+        recordOwnClients: options.persistPending !== false,
         onLoad: (meta) => pending.setBaseline(meta),
         // the counter ignores the load (isLocal is false for the persistence's origin): no update event is built
         ignoringLoad: [pending.updateListener],
@@ -164,7 +166,8 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
     doc,
     ...(options.awareness ? { awareness: options.awareness } : {}),
     isLocalOrigin: isLocal,
-    ...(p ? { durable: () => p.flushed(), ownClients: p.ownClients } : {}),
+    ...(p ? { durable: () => p.flushed() } : {}),
+    ...(p?.ownClients ? { ownClients: p.ownClients } : {}),
     ...(epochs ? { epoch: epochs.record, epochLineage: epochs.lineage } : {}),
     ...(options.rules
       ? { rules: { ...options.rules, authority: options.rules.authority ?? ((t) => t === pending.relay) } }

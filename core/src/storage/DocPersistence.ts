@@ -50,6 +50,11 @@ export interface DocPersistenceOptions {
    * Yjs encoding it as an `update` event (`applyStoredDoc`'s `ignoring`).
    */
   readonly ignoringLoad?: ReadonlyArray<(update: Uint8Array, origin: unknown) => void>
+  /**
+   * Record the client ids the doc is written with ({@link DocPersistence.ownClients}, RULES-5.11; default false): a
+   * client whose changes an authority may refuse (`openDocument` when its pending count is stored).
+   */
+  readonly recordOwnClients?: boolean
 }
 
 /** Events of {@link DocPersistence}. */
@@ -84,9 +89,9 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   readonly compactor: Compactor | null
   /**
    * The client ids this device wrote the document with, earlier sessions' included (RULES-5.11): each recorded with
-   * the first append holding items of it, in the same atomic step.
+   * the first append holding items of it, in the same atomic step. `null` unless `recordOwnClients`.
    */
-  readonly ownClients = new OwnClients()
+  readonly ownClients: OwnClients | null
   readonly #exclusive: boolean
   readonly #appendMetaOf: DocPersistenceOptions['appendMeta']
   readonly #onLoad: DocPersistenceOptions['onLoad']
@@ -154,6 +159,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.docId = options.docId
     this.compactor = options.compactor === undefined ? defaultCompactor : options.compactor
     this.#exclusive = options.exclusive ?? false
+    this.ownClients = options.recordOwnClients ? new OwnClients() : null
     this.#appendMetaOf = options.appendMeta
     this.#onLoad = options.onLoad
     this.#ignoringLoad = new Set<unknown>([this.#onUpdate, ...(options.ignoringLoad ?? [])])
@@ -170,7 +176,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     if (stored) {
       this.#meta = stored.meta
       applyStoredDoc(this.doc, stored, this, this.#ignoringLoad)
-      this.ownClients.load(stored.meta, this.doc)
+      this.ownClients?.load(stored.meta, this.doc)
       this.#lastClock = Math.max(this.#lastClock, stored.clock)
       this.#heldClock = stored.clock
       this.#snapshotBytes = stored.snapshot?.byteLength ?? 0
@@ -466,7 +472,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     const options = this.#appendOptions(origin === this ? null : update, origin)
     const append = this.store.append(this.docId, update, options).then(
       (clock) => {
-        this.ownClients.stored(options?.meta)
+        this.ownClients?.stored(options?.meta)
         this.#lastClock = Math.max(this.#lastClock, clock)
         if (clock === this.#heldClock + 1) this.#heldClock = clock
         this.#tail.push({ clock, count: 1, bytes: update.byteLength })
@@ -488,7 +494,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   #appendOptions(update: Uint8Array | null = null, origin: unknown = this): AppendOptions | undefined {
     const owner = this.#appendMetaOf?.(update, origin)
     // RULES-5.11: the doc's client id is recorded with its first items.
-    const own = this.ownClients.appendMeta(this.#doc)
+    const own = this.ownClients?.appendMeta(this.#doc)
     const meta = own ? { ...owner, ...own } : owner
     if (this.#epoch === undefined) return meta ? { meta } : undefined
     if (this.#appendOpts?.epoch !== this.#epoch) this.#appendOpts = { epoch: this.#epoch }
