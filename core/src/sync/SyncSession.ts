@@ -298,6 +298,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   readonly #noForwardTo: ((transport: Transport, peer: PeerId) => boolean) | null
   /** The authority paths (`authority`, else `rules.authority`), or null when none is known (RULES-6.11). */
   readonly #authority: ((transport: Transport, peer: PeerId) => boolean) | null
+  /** Paths whose peer's sync step 1 arrived (this side answered with its step 2, or an offer). */
+  readonly #greeted = new WeakSet<SessionPath>()
   /** RULES-5.11: the ids this device wrote with in earlier sessions, or null. */
   readonly #ownClients: SyncSessionOptions['ownClients'] | null
 
@@ -742,6 +744,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       case 'sync-step1': {
         this.#answered = null
         path.step1(message.stateVector, message.hello)
+        this.#greeted.add(path)
         const answered = this.#answered as Answered | null
         if (answered !== null) {
           // RULES-5.2: the step 2 is kept until acknowledged, like every numbered update.
@@ -1170,6 +1173,10 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       if (!path.open) continue // COMPACT-5.7
       // SYNC-3.6: an authority would judge the peer's change as ours; its writer sends it.
       if (noForwardTo?.(path.transport, path.peer)) continue
+      // SYNC-3.8: nothing goes to an authority before its step 1 is answered: the step 2 carries it. Sent before
+      // (unnumbered: the peer's hello is not known yet), a ruled relay refuses it as depending on clocks it lacks,
+      // and fences the step 2 behind it without telling.
+      if (!this.#greeted.has(path) && this.#isAuthority(path.transport, path.peer)) continue
       const seq = path.nextSeq()
       const tag = path.tag
       if (seq === null && tag === null) {
