@@ -76,6 +76,7 @@ export {
   type CataloguePurgeState,
 } from './storage/workspacePurge.js'
 export { catalogueTouched, catalogueTouchedBy } from './storage/catalogueTouched.js'
+export { CATALOGUE_SCHEMA_MARK } from './storage/catalogueSchemaMark.js'
 export {
   SyncSession,
   DEFAULT_CHUNK_SIZE,

@@ -15,6 +15,7 @@ import {
 import { validateUpdate, type UpdateSummary } from '../protocol/validateUpdate.js'
 import { ConstraintIndex } from './ConstraintIndex.js'
 import { refuse } from './refuse.js'
+import { UpdateScreen } from './UpdateScreen.js'
 
 /**
  * A collection's records after a change, read through: the view's records with the changed ones laid over them (no
@@ -150,9 +151,9 @@ export class RulesView {
   }
 
   /** Applies `update` to the view, returning the transactions it ran; `null` (and the view broken) if Yjs refuses it. */
-  #apply(update: Uint8Array): Y.Transaction[] | Error {
+  #apply(update: Uint8Array, during?: (tr: Y.Transaction) => void): Y.Transaction[] | Error {
     try {
-      return applyObserved(this.#doc, update)
+      return applyObserved(this.#doc, update, during)
     } catch (err) {
       this.#broken = true
       return err instanceof Error ? err : new Error(String(err))
@@ -166,10 +167,11 @@ export class RulesView {
    */
   check(update: Uint8Array, writer: Writer): RulesVerdict {
     if (this.#broken) throw new Error('RulesView: a broken view checks nothing')
-    const transactions = this.#apply(update)
+    const screen = new UpdateScreen(this.#rules.schema, this.#doc)
+    const transactions = this.#apply(update, (tr) => screen.visit(tr))
     if (transactions instanceof Error)
       return refuse('schema', [], `the update cannot be applied: ${transactions.message}`)
-    const verdict = this.#judge(transactions, writer)
+    const verdict = this.#judge(screen, writer)
     if (!verdict.ok) this.#broken = true
     return verdict
   }
@@ -192,7 +194,7 @@ export class RulesView {
     }
   }
 
-  #judge(transactions: readonly Y.Transaction[], writer: Writer): RulesVerdict {
+  #judge(screen: UpdateScreen, writer: Writer): RulesVerdict {
     const store = this.#doc.store
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // RULES-4.4: it depends on clocks the view does not have (a rejected update of the same client).
@@ -202,17 +204,19 @@ export class RulesView {
         'the update depends on changes the relay does not have (an earlier rejected change)',
       )
     }
-    const touched = touchedRecords(this.#rules, this.#doc, transactions)
-    if (!touched.ok)
-      return refuse('undeclared', [touched.name], `"${touched.name}" is not declared by the schema`)
+    // RULES-2.7, 2.8, 4.5, 4.10: every item inserted or deleted, placed by the schema.
+    const touched = screen.result()
+    if (!(touched instanceof Map)) return touched as RulesVerdict
     const changes: RecordChange[] = []
-    for (const [collection, ids] of touched.records) {
+    for (const [collection, ids] of touched) {
       const before = this.#records.get(collection)
-      for (const id of ids) {
+      for (const [id, mark] of ids) {
         const now = readRuleRecord(this.#doc, this.#rules, collection, id)
         const was = before?.get(id)
-        // RULES-5.5: a record whose plain value did not change is untouched (a rollback restoring a field).
-        if (was !== undefined && now.invalid === undefined && samePlain(was, now.record)) continue
+        // RULES-5.5: a record whose plain value did not change, changed by plain content that stays, is untouched
+        // (a rollback restoring a field); any other change under it runs its rules.
+        if (mark.plain && was !== undefined && now.invalid === undefined && samePlain(was, now.record))
+          continue
         changes.push({ collection, id, before: was, after: now.record, invalid: now.invalid })
       }
     }

@@ -39,6 +39,31 @@ const isCounterMap = (x: unknown): x is { readonly [client: string]: number } =>
   !Array.isArray(x) &&
   Object.values(x).every((n) => typeof n === 'number')
 
+/**
+ * The register entry stored under `"<field>@<client>"` (`client`: the key's part after `@`), or `undefined` when it is
+ * malformed (the client part is no safe integer, the value no `{ n, v, s }`, or `v` fails `test`). The one reading of
+ * an entry: {@link readRegister} and the rules' check of what a writer stores (RULES-2.8) use it.
+ */
+export const registerEntry = (
+  client: string,
+  raw: unknown,
+  test: (v: unknown) => boolean,
+): RegisterEntry | undefined => {
+  const id = Number(client)
+  const e = raw as Partial<Record<'n' | 'v' | 's', unknown>> | null
+  if (
+    client !== '' &&
+    Number.isSafeInteger(id) &&
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.n === 'number' &&
+    isCounterMap(e.s) &&
+    test(e.v)
+  )
+    return { client: id, n: e.n, v: e.v, s: e.s }
+  return undefined
+}
+
 /** Reads the register of `field` in `map`; entries whose value fails `test` count as malformed. Never throws. */
 export const readRegister = (
   map: Y.Map<unknown>,
@@ -50,18 +75,9 @@ export const readRegister = (
   const malformed: Array<{ key: string; value: unknown }> = []
   for (const [key, raw] of map.entries()) {
     if (!key.startsWith(prefix)) continue
-    const client = Number(key.slice(prefix.length))
-    const e = raw as Partial<Record<'n' | 'v' | 's', unknown>> | null
-    if (
-      Number.isSafeInteger(client) &&
-      typeof e === 'object' &&
-      e !== null &&
-      typeof e.n === 'number' &&
-      isCounterMap(e.s) &&
-      test(e.v)
-    ) {
-      entries.push({ client, n: e.n, v: e.v, s: e.s })
-    } else malformed.push({ key, value: raw })
+    const entry = registerEntry(key.slice(prefix.length), raw, test)
+    if (entry) entries.push(entry)
+    else malformed.push({ key, value: raw })
   }
   if (entries.length === 0) return { visible: entries, entries, malformed }
   const visible = entries.filter(

@@ -375,12 +375,20 @@ export const checkChanges = (
 
 /**
  * Applies `update` to `doc` and returns the transactions it ran (Yjs may run more than one: a struct that completes
- * pending ones), for {@link touchedRecords} and the workspace catalogue's `catalogueTouched`. Throws what
- * `Y.applyUpdate` throws (the doc is then left as Yjs left it).
+ * pending ones), for {@link touchedRecords} and the workspace catalogue's `catalogueTouched`. `during` is called with
+ * each transaction before its cleanup, while the content it deleted is still there (the rules' `UpdateScreen`).
+ * Throws what `Y.applyUpdate` throws (the doc is then left as Yjs left it).
  */
-export const applyObserved = (doc: Y.Doc, update: Uint8Array): Y.Transaction[] => {
+export const applyObserved = (
+  doc: Y.Doc,
+  update: Uint8Array,
+  during?: (tr: Y.Transaction) => void,
+): Y.Transaction[] => {
   const transactions: Y.Transaction[] = []
-  const seen = (tr: Y.Transaction) => void transactions.push(tr)
+  const seen = (tr: Y.Transaction) => {
+    transactions.push(tr)
+    during?.(tr)
+  }
   doc.on('afterTransaction', seen)
   try {
     Y.applyUpdate(doc, update)
@@ -488,3 +496,10 @@ export const readRuleCollection = (
 }
 
 export { DEPENDS_ON_REJECTED, RulesView } from '../rules/RulesView.js'
+export {
+  RESERVED_RULE,
+  checkReserved,
+  reservedChangesOf,
+  type ReservedChange,
+  type ReservedSchema,
+} from '../rules/reserved.js'

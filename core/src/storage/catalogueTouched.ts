@@ -1,4 +1,6 @@
 import * as Y from 'yjs'
+import { RESERVED_PREFIX } from '../schema/defineSchema.js'
+import type { ReservedChange } from '../rules/reserved.js'
 import { CATALOGUE_COLLECTION, CATALOGUE_DELETIONS } from './workspacePurge.js'
 
 /**
@@ -100,7 +102,11 @@ const indexAt = <S>(structs: readonly S[], clock: number, of: (s: S) => Y.Item |
  * `store.pendingDs` null), else the result is not defined. Pure: `catalogue` is left exactly as it was, so a
  * refused update costs no rebuild of it.
  */
-export const catalogueTouchedBy = (catalogue: Y.Doc, update: Uint8Array): Set<string> | null => {
+export const catalogueTouchedBy = (
+  catalogue: Y.Doc,
+  update: Uint8Array,
+  reserved?: (change: ReservedChange) => void,
+): Set<string> | null => {
   let decoded: ReturnType<typeof Y.decodeUpdate>
   try {
     decoded = Y.decodeUpdate(update)
@@ -123,6 +129,18 @@ export const catalogueTouchedBy = (catalogue: Y.Doc, update: Uint8Array): Set<st
     const key = below === null ? sub : below._item?.parentSub
     if (key != null && (root === CATALOGUE_COLLECTION || root === CATALOGUE_DELETIONS))
       docs.add(namedDoc(root, key))
+  }
+  /** The reserved root (`__weft*`) and its key that the view's nested `type` sits under, or null. */
+  const reservedUnder = (type: Y.AbstractType<unknown>): { root: string; key: string | null } | null => {
+    let top = type
+    let below = type
+    while (top._item !== null) {
+      below = top
+      top = top._item.parent as Y.AbstractType<unknown>
+    }
+    const root = roots.get(top)
+    if (root === undefined || !root.startsWith(RESERVED_PREFIX)) return null
+    return { root, key: below._item?.parentSub ?? null }
   }
   const viewParent = (type: Y.AbstractType<unknown>): Parent => {
     const name = type._item === null ? roots.get(type) : undefined
@@ -209,7 +227,15 @@ export const catalogueTouchedBy = (catalogue: Y.Doc, update: Uint8Array): Set<st
     if (p.at === 'root') {
       if (r.sub !== null && (p.name === CATALOGUE_COLLECTION || p.name === CATALOGUE_DELETIONS))
         docs.add(namedDoc(p.name, r.sub))
-    } else if (p.at === 'view' && !(p.type._item?.deleted ?? false)) touchUnder(p.type, r.sub)
+      if (reserved && s instanceof Y.Item && p.name.startsWith(RESERVED_PREFIX))
+        reserved({ root: p.name, key: r.sub, nested: false, content: s.content })
+    } else if (p.at === 'view') {
+      if (!(p.type._item?.deleted ?? false)) touchUnder(p.type, r.sub)
+      if (reserved && s instanceof Y.Item) {
+        const under = reservedUnder(p.type)
+        if (under !== null) reserved({ root: under.root, key: under.key, nested: true, content: s.content })
+      }
+    }
     return true
   }
   // Integrates the clients' structs in turn, a client waiting for another's struct after that one's (as Yjs's
@@ -257,7 +283,18 @@ export const catalogueTouchedBy = (catalogue: Y.Doc, update: Uint8Array): Set<st
       let at = indexAt(structs, clock, (x) => x)
       for (; at >= 0 && at < structs.length && structs[at]!.id.clock < clock + len; at++) {
         const s = structs[at]!
-        if (s instanceof Y.Item && !s.deleted) touchUnder(s.parent as Y.AbstractType<unknown>, s.parentSub)
+        if (!(s instanceof Y.Item) || s.deleted) continue
+        touchUnder(s.parent as Y.AbstractType<unknown>, s.parentSub)
+        if (reserved) {
+          const parent = s.parent as Y.AbstractType<unknown>
+          const name = parent._item === null ? roots.get(parent) : undefined
+          if (name?.startsWith(RESERVED_PREFIX))
+            reserved({ root: name, key: s.parentSub, nested: false, content: null })
+          else {
+            const under = reservedUnder(parent)
+            if (under !== null) reserved({ root: under.root, key: under.key, nested: true, content: null })
+          }
+        }
       }
     }
   }

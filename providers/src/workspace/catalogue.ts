@@ -1,5 +1,6 @@
 import type * as Y from 'yjs'
 import {
+  CATALOGUE_SCHEMA_MARK,
   CatalogueDeletions,
   WeftError,
   WeftErrorCode,
@@ -104,8 +105,9 @@ export const catalogueSchema = <M extends Fields>(metadata: M): CatalogueSchema<
       )
   const fields = { ...CATALOGUE_FIELDS, ...metadata } as EntryFields<M>
   return defineSchema({
-    name: 'weft-catalogue',
-    version: 1,
+    // The relay's catalogue guard checks the marks against the same name and version (WS-ACCESS-6).
+    name: CATALOGUE_SCHEMA_MARK.name,
+    version: CATALOGUE_SCHEMA_MARK.version,
     root: { documents: s.collection(fields) },
   }) as CatalogueSchema<M>
 }

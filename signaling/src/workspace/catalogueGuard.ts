@@ -4,11 +4,12 @@ import {
   CATALOGUE_COLLECTION,
   CATALOGUE_DELETIONS,
   CATALOGUE_DOC,
+  CATALOGUE_SCHEMA_MARK,
   catalogueTouched,
   catalogueTouchedBy,
   splitWorkspaceDoc,
 } from '@weft/core'
-import { applyObserved } from '@weft/core/rules'
+import { applyObserved, checkReserved, reservedChangesOf, type ReservedChange } from '@weft/core/rules'
 import { RoomGrant } from '../auth/RoomGrant.js'
 import type { ConnectionContext } from '../hooks.js'
 import { changesNothing } from '../relay/changesNothing.js'
@@ -36,6 +37,13 @@ const refusal = (path: readonly string[], reason: string): RuleRefusal => ({
   path,
   reason,
 })
+
+/**
+ * WS-ACCESS-6: what a partial writer stores in the catalogue's own types (`__weft*`: its schema marks, conflict log)
+ * passes the check every ruled document's do (RULES-4.10, `checkReserved`), against the catalogue's schema marks.
+ */
+const reservedRefusal = (changes: readonly ReservedChange[]): RuleRefusal | null =>
+  checkReserved(CATALOGUE_SCHEMA_MARK, changes) as RuleRefusal | null
 
 /** Whether an update left something pending: pending `after` it, and not the same bytes as `before` it. */
 const leftPending = (after: Uint8Array | null, before: Uint8Array | null): boolean =>
@@ -157,10 +165,11 @@ export class CatalogueGuard {
   ): RuleRefusal | null {
     const store = view.store
     if (access !== null && store.pendingStructs === null && store.pendingDs === null) {
-      const touched = catalogueTouchedBy(view, update)
+      const reserved: ReservedChange[] = []
+      const touched = catalogueTouchedBy(view, update, (c) => reserved.push(c))
       if (touched === null)
         return refusal([], 'the update depends on catalogue changes the relay does not have')
-      const denied = this.#denied(touched, access)
+      const denied = this.#denied(touched, access) ?? reservedRefusal(reserved)
       if (denied !== null) return denied
     }
     const verdict = this.#apply(view, update, access)
@@ -184,8 +193,13 @@ export class CatalogueGuard {
     const store = doc.store
     const pendingBefore = [store.pendingStructs?.update ?? null, store.pendingDs] as const
     let transactions: Y.Transaction[]
+    const reserved: ReservedChange[] = []
     try {
-      transactions = applyObserved(doc, update)
+      transactions = applyObserved(
+        doc,
+        update,
+        access === null ? undefined : (tr) => reservedChangesOf(tr, reserved),
+      )
     } catch (err) {
       // The room refuses what Yjs cannot apply anyway; only a partial writer is refused here.
       if (access === null) return null
@@ -200,6 +214,6 @@ export class CatalogueGuard {
       leftPending(store.pendingDs, pendingBefore[1])
     )
       return refusal([], 'the update depends on catalogue changes the relay does not have')
-    return this.#denied(catalogueTouched(doc, transactions), access)
+    return this.#denied(catalogueTouched(doc, transactions), access) ?? reservedRefusal(reserved)
   }
 }

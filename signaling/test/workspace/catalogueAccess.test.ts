@@ -3,12 +3,14 @@ import * as Y from 'yjs'
 import {
   CATALOGUE_COLLECTION,
   CATALOGUE_DELETIONS,
+  CATALOGUE_SCHEMA_MARK,
   CloseCode,
   catalogueTombstones,
   docId,
   writeDeletion,
 } from '@weft/core'
 import { encodeEpochRecord, startEpoch } from '@weft/core/epochs'
+import { RESERVED_RULE } from '@weft/core/rules'
 import {
   Feature,
   decodeMessage,
@@ -371,5 +373,44 @@ describe('RoomGrant.writesAll (WS-ACCESS-1)', () => {
     expect(new RoomGrant(ALICE).writesAll('W/')).toBe(false)
     expect(new RoomGrant({ 'W/*': 'write', 'X/secret': 'read' }).writesAll('W/')).toBe(true)
     expect(new RoomGrant({}).writesAll('W/')).toBe(false)
+  })
+})
+
+describe('the catalogue’s own types (WS-ACCESS-6)', () => {
+  it('WS-ACCESS-6: a writer of one document that marks the catalogue v:99 (locking it for every client) is refused; nothing is stored', async () => {
+    const r = relay()
+    await seeded(r)
+    const alice = await writer(r, ALICE, true)
+    alice.write((doc) => doc.getMap('__weft').set('v:99', true))
+    expect(await alice.client.closed).toMatchObject({ code: CloseCode.UpdateRejected })
+    expect((await storedCatalogue(r)).getMap('__weft').has('v:99')).toBe(false)
+    // So is a forged migration mark, another schema name, or another `__weft*` type, for a Weft writer too.
+    for (const forge of [
+      (d: Y.Doc) => d.getMap('__weft').set('m:weft-catalogue/2', true),
+      (d: Y.Doc) => d.getMap('__weft').set('name', 'other'),
+      (d: Y.Doc) => d.getMap('__weft.x').set('a', 1),
+    ]) {
+      const w = await writer(r, ALICE)
+      w.write(forge)
+      expect(await nextOf(w.client, 'rejected')).toMatchObject({ ruleId: RESERVED_RULE })
+    }
+    const stored = (await storedCatalogue(r)).getMap('__weft')
+    expect([...stored.keys()]).toEqual([])
+  })
+
+  it('WS-ACCESS-6: the marks an honest catalogue writes (its schema name and version) are accepted from a writer of one document', async () => {
+    const r = relay()
+    await seeded(r)
+    const alice = await writer(r, ALICE)
+    alice.write((doc) => {
+      doc.getMap('__weft').set('name', CATALOGUE_SCHEMA_MARK.name)
+      doc.getMap('__weft').set(`v:${CATALOGUE_SCHEMA_MARK.version}`, true)
+    })
+    await nextOf(alice.client, 'ack')
+    expect(alice.client.received.some((m) => decodeMessage(m).type === 'rejected')).toBe(false)
+    expect((await storedCatalogue(r)).getMap('__weft').toJSON()).toEqual({
+      name: 'weft-catalogue',
+      'v:1': true,
+    })
   })
 })
