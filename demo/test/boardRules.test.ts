@@ -2,7 +2,8 @@ import * as Y from 'yjs'
 import { jwtVerify } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { openTyped } from '../src/schemaApi.js'
-import { demoSchemaV1 } from '../src/board/boardSchema.js'
+import { RulesView } from '@weft/core/rules'
+import { demoSchemaV1, demoSchemaV2 } from '../src/board/boardSchema.js'
 import { boardRules, checkShapeWrites, rulesForRoom } from '../src/board/boardRules.js'
 import { DEMO_AUTH_SECRET, hmacSha256, mintDevToken } from '../src/devToken.js'
 
@@ -88,5 +89,25 @@ describe("the demo's dev token (a demo arrangement, devToken.ts)", () => {
         new TextEncoder().encode(DEMO_AUTH_SECRET),
       ),
     ).rejects.toThrow()
+  })
+})
+
+describe('v1 and v2 pages in one ruled room (RULES-2.8, RULES-4.10)', () => {
+  it('RULES-2.8 RULES-4.10: the relay takes what both versions write: v1 shapes (color), v2 marks and shapes (fill)', () => {
+    const { doc } = board(false)
+    const view = new RulesView(boardRules, new Uint8Array())
+    expect(view.check(Y.encodeStateAsUpdate(doc), ada)).toEqual({ ok: true })
+    // A v2 page opens the document: it marks v2 and the migration, and renames color to fill.
+    const before = Y.encodeStateVector(doc)
+    const v2 = openTyped(doc, demoSchemaV2)
+    expect(v2.documentVersion).toBe(2)
+    expect(v2.root.shapes.insert({ kind: 'sticky', x: 1, y: 2, text: 'hi', points: [] }).ok).toBe(true)
+    expect(view.check(Y.encodeStateAsUpdate(doc, before), bo)).toEqual({ ok: true })
+    // A forged version above v2 is still refused.
+    const forged = new Y.Doc()
+    Y.applyUpdate(forged, Y.encodeStateAsUpdate(doc))
+    const at = Y.encodeStateVector(forged)
+    forged.getMap('__weft').set('v:3', true)
+    expect(view.check(Y.encodeStateAsUpdate(forged, at), bo)).toMatchObject({ ok: false, ruleId: 'reserved' })
   })
 })

@@ -16,8 +16,8 @@ import {
   type RulesVerdict,
   type Writer,
 } from '@weft/core/rules'
-import { CATALOGUE_DOC } from '../schemaApi.js'
-import { demoSchemaV1 } from './boardSchema.js'
+import { CATALOGUE_DOC, defineSchema, s } from '../schemaApi.js'
+import { demoSchemaV1, demoSchemaV2 } from './boardSchema.js'
 
 /** The notice for a write to a shape someone else locked: `Locked by <name>: not allowed`. */
 export const lockedMessage = (name: string): string => `Locked by ${name || 'someone'}: not allowed`
@@ -49,8 +49,26 @@ const update: PermissionRule = ({ before, after, subject }) => {
 
 const remove: PermissionRule = ({ before, subject }) => lockedAgainst(before, subject) ?? true
 
-/** The rules of the demo document (schema v1, whose reading of shapes v2 pages share; see boardSchema.ts). */
-export const boardRules = defineRules(demoSchemaV1, {
+/**
+ * The schema the rules check, for v1 and v2 pages in one room: v2's name, version and migration (the marks a v2 page
+ * writes, RULES-4.10) and shapes with the fields of both versions (v1 pages write `color`, v2 pages `fill`: a field
+ * the rules' schema does not declare is refused, RULES-2.8).
+ */
+const demoRulesSchema = defineSchema({
+  name: demoSchemaV2.name,
+  version: demoSchemaV2.version,
+  migrations: demoSchemaV2.migrations,
+  root: {
+    ...demoSchemaV2.root,
+    shapes: s.collection({
+      ...demoSchemaV2.root.shapes.record.fields,
+      color: demoSchemaV1.root.shapes.record.fields.color,
+    }),
+  },
+})
+
+/** The rules of the demo document (both schema versions' shapes, see {@link demoRulesSchema}). */
+export const boardRules = defineRules(demoRulesSchema, {
   collections: { shapes: { create, update, delete: remove } },
 })
 
