@@ -60,6 +60,25 @@ class Overlay implements ReadonlyMap<string, PlainRecord> {
   }
 }
 
+/**
+ * The formatting of the text fields of record `id` (their deltas, where a text holds formatted runs; `''` when none
+ * does): what a record's plain value (text as a string) leaves out, compared by RULES-5.5.
+ */
+const textMarks = (doc: Y.Doc, rules: Rules, collection: string, id: string): string => {
+  const c = rules.schema.statics.get(collection)
+  const map = doc.getMap<unknown>(collection).get(id)
+  if (c?.field.kind !== 'collection' || !(map instanceof Y.Map)) return ''
+  let out = ''
+  for (const [key, def] of c.field.record.entries) {
+    if (def.kind !== 'text') continue
+    const text = (map as Y.Map<unknown>).get(key)
+    if (!(text instanceof Y.Text)) continue
+    const delta = text.toDelta() as Array<{ attributes?: unknown }>
+    if (delta.some((d) => d.attributes !== undefined)) out += JSON.stringify([key, delta])
+  }
+  return out
+}
+
 /** The rule id of an update that leaves structs or deletions pending: it depends on clocks the view lacks (RULES-4.4). */
 export const DEPENDS_ON_REJECTED = 'depends-on-rejected'
 
@@ -77,6 +96,8 @@ export class RulesView {
   readonly #doc = new Y.Doc()
   /** Valid records of the ruled and watched collections, by collection and id. */
   readonly #records = new Map<string, Map<string, PlainRecord>>()
+  /** The formatting of the text fields of those records, by collection and id (RULES-5.5: formats are no plain value). */
+  readonly #marks = new Map<string, Map<string, string>>()
   /** The constraints' indexes over {@link RulesView.#records} (RULES-3 checked in O(changed records)). */
   readonly #index: ConstraintIndex
   #broken = false
@@ -99,7 +120,16 @@ export class RulesView {
     Y.transact(this.#doc, () => {
       for (const part of parts) if (part.byteLength > 0) Y.applyUpdate(this.#doc, part)
     })
-    for (const name of this.#mirrored()) this.#records.set(name, readRuleCollection(this.#doc, rules, name))
+    for (const name of this.#mirrored()) {
+      const records = readRuleCollection(this.#doc, rules, name)
+      this.#records.set(name, records)
+      const marks = new Map<string, string>()
+      for (const id of records.keys()) {
+        const m = textMarks(this.#doc, rules, name, id)
+        if (m !== '') marks.set(id, m)
+      }
+      this.#marks.set(name, marks)
+    }
     this.#index = new ConstraintIndex(rules.constraints, (collection) => this.#records.get(collection))
   }
 
@@ -215,7 +245,13 @@ export class RulesView {
         const was = before?.get(id)
         // RULES-5.5: a record whose plain value did not change, changed by plain content that stays, is untouched
         // (a rollback restoring a field); any other change under it runs its rules.
-        if (mark.plain && was !== undefined && now.invalid === undefined && samePlain(was, now.record))
+        if (
+          mark.plain &&
+          was !== undefined &&
+          now.invalid === undefined &&
+          samePlain(was, now.record) &&
+          (this.#marks.get(collection)?.get(id) ?? '') === textMarks(this.#doc, this.#rules, collection, id)
+        )
           continue
         changes.push({ collection, id, before: was, after: now.record, invalid: now.invalid })
       }
@@ -239,6 +275,10 @@ export class RulesView {
   #take(collection: string, id: string, now: PlainRecord | undefined): void {
     const records = this.#records.get(collection)
     if (!records) return
+    const marks = this.#marks.get(collection)
+    const m = now ? textMarks(this.#doc, this.#rules, collection, id) : ''
+    if (m !== '') marks?.set(id, m)
+    else marks?.delete(id)
     const was = records.get(id)
     if (was === now) return
     if (now) records.set(id, now)

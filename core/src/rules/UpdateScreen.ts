@@ -128,8 +128,9 @@ const step = (
     case 'text':
       if (key !== null) return 'plain text has no attributes'
       if (!last) return 'plain text holds no nested type'
-      if (check && !(content instanceof Y.ContentString))
-        return 'plain text holds text only (no embed, formatting or nested type)'
+      // Y.Text's own formatting (as y-quill writes it) is allowed; RULES-5.5 compares it (the record's text marks).
+      if (check && !(content instanceof Y.ContentString) && !(content instanceof Y.ContentFormat))
+        return 'a text field holds text and its formatting only (no embed, attribute or nested type)'
       return { holder: { kind: 'leaf' }, plain: true }
     case 'richText':
       if (check && !richContent(content))

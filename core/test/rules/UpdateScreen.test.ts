@@ -76,7 +76,6 @@ const hostile: ReadonlyArray<readonly [string, (r: Y.Map<unknown>) => void]> = [
     'an undeclared key in a list record',
     (r) => ((r.get('points') as Y.Array<Y.Map<unknown>>).get(0) as Y.Map<unknown>).set('y', 1),
   ],
-  ['a format in plain text', (r) => (r.get('note') as Y.Text).format(0, 2, { href: 'javascript:alert(1)' })],
   [
     'a 100 KB embed in plain text',
     (r) => (r.get('note') as Y.Text).insertEmbed(1, { big: 'E'.repeat(100_000) }),
@@ -142,6 +141,15 @@ describe('UpdateScreen: any change under a record runs its rules', () => {
     })
     expect(v.ok).toBe(false)
     if (!v.ok) expect(v.ruleId).toBe('items.owner')
+  })
+
+  it('RULES-2.7 RULES-5.5: a non-owner formatting another’s text (a javascript: link) is refused (owner); the owner may', () => {
+    const link = (copy: Y.Doc) =>
+      (record(copy).get('note') as Y.Text).format(0, 2, { href: 'javascript:alert(1)' })
+    const v = judge(honest(), mallory, link)
+    expect(v.ok).toBe(false)
+    if (!v.ok) expect(v.ruleId).toBe('items.owner')
+    expect(judge(honest(), alice, link)).toEqual({ ok: true })
   })
 
   it('RULES-2.7: a non-owner adding a conflict-register entry (a forged conflict) is refused (owner)', () => {
