@@ -24,6 +24,7 @@ export {
   type DocPersistenceOptions,
   type DocPersistenceEvents,
 } from './storage/DocPersistence.js'
+export { OwnClients, OWN_CLIENTS_META } from './storage/OwnClients.js'
 export {
   Compactor,
   shouldCompact,
