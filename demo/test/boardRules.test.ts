@@ -92,8 +92,8 @@ describe("the demo's dev token (a demo arrangement, devToken.ts)", () => {
   })
 })
 
-describe('v1 and v2 pages in one ruled room (RULES-2.8, RULES-4.10)', () => {
-  it('RULES-2.8 RULES-4.10: the relay takes what both versions write: v1 shapes (color), v2 marks and shapes (fill)', () => {
+describe('v1 and v2 pages in one ruled room (RULES-2.8, RULES-4.11)', () => {
+  it('RULES-2.8 RULES-4.11: the relay takes what both versions write: v1 shapes (color), v2 marks and shapes (fill)', () => {
     const { doc } = board(false)
     const view = new RulesView(boardRules, new Uint8Array())
     expect(view.check(Y.encodeStateAsUpdate(doc), ada)).toEqual({ ok: true })

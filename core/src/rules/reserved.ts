@@ -7,7 +7,7 @@ import type { RulesVerdict } from '../schema/rules.js'
 import { forEachChangedItem, placeOf, rootNames } from './changedItems.js'
 import { refuse } from './refuse.js'
 
-/** The rule id of a refused change to Weft's own top-level types (`__weft*`, RULES-4.10, WS-ACCESS-6). */
+/** The rule id of a refused change to Weft's own top-level types (`__weft*`, RULES-4.11, WS-ACCESS-6). */
 export const RESERVED_RULE = 'reserved'
 
 /**
@@ -94,7 +94,7 @@ const refusalOf = (schema: ReservedSchema, change: ReservedChange): string | nul
 }
 
 /**
- * Checks what an update does to Weft's own top-level types (RULES-4.10, WS-ACCESS-6): the schema marks (`__weft`:
+ * Checks what an update does to Weft's own top-level types (RULES-4.11, WS-ACCESS-6): the schema marks (`__weft`:
  * `name` equal to the schema's name, `v:<n>` true with `n` at most the schema's version, `m:<id>` true for a migration
  * the schema declares), the conflict log (`__weft.conflicts`: entries shaped as `ConflictLog` writes them, keyed by
  * their path, writer and clock) and the resolved marks (`__weft.resolved`: true). Nothing else may be written there

@@ -175,13 +175,13 @@ describe('UpdateScreen: Weft’s own types', () => {
     expect(v.ok).toBe(false)
     if (!v.ok) expect(v.ruleId).toBe('reserved')
   }
-  it('RULES-4.10: a version mark above the schema version is refused', () =>
+  it('RULES-4.11: a version mark above the schema version is refused', () =>
     refused((d) => d.getMap('__weft').set('v:99', true)))
-  it('RULES-4.10: another schema name is refused', () =>
+  it('RULES-4.11: another schema name is refused', () =>
     refused((d) => d.getMap('__weft').set('name', 'other')))
-  it('RULES-4.10: a mark of a migration the schema does not declare is refused', () =>
+  it('RULES-4.11: a mark of a migration the schema does not declare is refused', () =>
     refused((d) => d.getMap('__weft').set('m:b/9', true)))
-  it('RULES-4.10: any other key, value or nested content in the marks is refused', () => {
+  it('RULES-4.11: any other key, value or nested content in the marks is refused', () => {
     refused((d) => d.getMap('__weft').set('x', true))
     refused((d) => d.getMap('__weft').set('v:2', 'yes'))
     refused((d) => d.getMap('__weft').set('v:2', new Y.Map()))
@@ -190,7 +190,7 @@ describe('UpdateScreen: Weft’s own types', () => {
     refused((d) => d.getMap('__weft.conflicts').set('x', { path: ['items', 'r', 'price'], value: 1 }))
     refused((d) => d.getMap('__weft.resolved').set('x', 'x'.repeat(1000)))
   })
-  it('RULES-4.10: the marks of an honest client, and its conflict log, are accepted', () => {
+  it('RULES-4.11: the marks of an honest client, and its conflict log, are accepted', () => {
     const fresh = new Y.Doc()
     const view = new RulesView(rules, new Uint8Array())
     openTyped(fresh, schema).destroy()

@@ -51,7 +51,7 @@ const remove: PermissionRule = ({ before, subject }) => lockedAgainst(before, su
 
 /**
  * The schema the rules check, for v1 and v2 pages in one room: v2's name, version and migration (the marks a v2 page
- * writes, RULES-4.10) and shapes with the fields of both versions (v1 pages write `color`, v2 pages `fill`: a field
+ * writes, RULES-4.11) and shapes with the fields of both versions (v1 pages write `color`, v2 pages `fill`: a field
  * the rules' schema does not declare is refused, RULES-2.8).
  */
 const demoRulesSchema = defineSchema({

@@ -40,7 +40,7 @@ const refusal = (path: readonly string[], reason: string): RuleRefusal => ({
 
 /**
  * WS-ACCESS-6: what a partial writer stores in the catalogue's own types (`__weft*`: its schema marks, conflict log)
- * passes the check every ruled document's do (RULES-4.10, `checkReserved`), against the catalogue's schema marks.
+ * passes the check every ruled document's do (RULES-4.11, `checkReserved`), against the catalogue's schema marks.
  */
 const reservedRefusal = (changes: readonly ReservedChange[]): RuleRefusal | null =>
   checkReserved(CATALOGUE_SCHEMA_MARK, changes) as RuleRefusal | null

@@ -58,7 +58,7 @@ const forgeries: ReadonlyArray<readonly [string, string, (doc: Y.Doc) => void]> 
 ]
 
 for (const [what, ruleId, forge] of forgeries) {
-  it(`RULES-2.8 RULES-4.10: ${what}, written by a stock client, is refused (4405, ${ruleId}); the stored document is the honest one`, async () => {
+  it(`RULES-2.8 RULES-4.11: ${what}, written by a stock client, is refused (4405, ${ruleId}); the stored document is the honest one`, async () => {
     const { r, honest } = await seeded()
     const mallory = new Writer(r.connect('board-1', 'mallory'), { stock: true })
     await mallory.synced()
