@@ -78,6 +78,7 @@ export {
 } from './storage/workspacePurge.js'
 export { catalogueTouched, catalogueTouchedBy } from './storage/catalogueTouched.js'
 export { CATALOGUE_SCHEMA_MARK } from './storage/catalogueSchemaMark.js'
+export type { ReservedChange, ReservedSchema } from './rules/reserved.js'
 export {
   SyncSession,
   DEFAULT_CHUNK_SIZE,

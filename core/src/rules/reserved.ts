@@ -12,7 +12,7 @@ export const RESERVED_RULE = 'reserved'
 
 /**
  * What the check of Weft's own types needs of a schema: its name, the version the checker knows, the ids of its
- * migrations. A {@link Schema} is one; the relay's catalogue guard passes the catalogue's (`CATALOGUE_SCHEMA_MARK`).
+ * migrations. A `Schema` (`defineSchema`) is one; the relay's catalogue guard passes the catalogue's (`CATALOGUE_SCHEMA_MARK`).
  */
 export interface ReservedSchema {
   readonly name: string

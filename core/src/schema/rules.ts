@@ -503,3 +503,4 @@ export {
   type ReservedChange,
   type ReservedSchema,
 } from '../rules/reserved.js'
+export type { PathSegment } from './types.js'
