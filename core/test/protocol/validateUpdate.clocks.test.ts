@@ -85,14 +85,22 @@ describe('validateUpdate skim: clocks and deletions without decoding (RULES-4.8)
   })
 
   it('RULES-4.8: a 256 KB value is skimmed, not decoded: its skip check refuses a gap and passes what the view can take', () => {
-    const board = defineSchema({ name: 'b', version: 1, root: { shapes: s.collection({ x: s.number() }) } })
+    const board = defineSchema({
+      name: 'b',
+      version: 1,
+      root: { shapes: s.collection({ x: s.number(), label: s.string() }) },
+    })
     const view = new RulesView(defineRules(board, { collections: { shapes: {} } }), new Uint8Array([0, 0]))
     const writer = new Y.Doc()
     const first = Y.encodeStateAsUpdate(writer)
-    writer.getMap('__weft.junk').set('k', 'J'.repeat(256 * 1024))
+    // A declared string field, as a writer the rules allow writes it (RULES-2.8 refuses undeclared content).
+    const shape = new Y.Map<unknown>()
+    writer.getMap('shapes').set('a', shape)
+    shape.set('x', 1)
+    shape.set('label', 'J'.repeat(256 * 1024))
     const big = Y.encodeStateAsUpdate(writer, Y.encodeStateVector(new Y.Doc()))
     const sv = Y.encodeStateVector(writer)
-    writer.getMap('__weft.junk').set('k', 'K'.repeat(256 * 1024))
+    shape.set('label', 'K'.repeat(256 * 1024))
     const next = Y.encodeStateAsUpdate(writer, sv)
     expect(first.byteLength).toBeLessThan(big.byteLength)
     // `next` starts past what the view has of the writer (it never got `big`): refused unapplied.
