@@ -183,3 +183,38 @@ export const settled = (session: SyncSession): Promise<void> => {
     session.on('ack', fn)
   })
 }
+
+/** Writes shape `id` of the board schema into `doc` with plain Yjs, as a stock client does. */
+export const writeShape = (
+  doc: Y.Doc,
+  id: string,
+  x: number,
+  author: string,
+  label = '',
+  name = id,
+): void => {
+  const record = new Y.Map<unknown>()
+  doc.getMap('shapes').set(id, record)
+  record.set('name', name)
+  record.set('x', x)
+  record.set('author', author)
+  record.set('label', new Y.Text(label))
+}
+
+/**
+ * Fills room `room` of relay `r` with `count` shapes (x in 0..99) written by `seeder`, stored and acknowledged;
+ * resolves with the seeder's connection.
+ */
+export const seedShapes = async (
+  r: ReturnType<typeof startRuledRelay>,
+  count: number,
+  room = 'board-big',
+): Promise<Writer> => {
+  const seeder = new Writer(r.connect(room, 'seeder'))
+  await seeder.synced()
+  const doc = new Y.Doc()
+  for (let i = 0; i < count; i++) writeShape(doc, `s${i}`, i % 100, 'seeder')
+  seeder.send(Y.encodeStateAsUpdate(doc))
+  await nextOf(seeder.client, 'ack')
+  return seeder
+}

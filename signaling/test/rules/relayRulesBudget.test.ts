@@ -13,7 +13,7 @@ import type { ConnectionContext } from '../../src/hooks.js'
 import type { RelayPeer, RelayRoom } from '../../src/relay/RelayRoom.js'
 import { RelayRules, ruleRefusalOf } from '../../src/relay/rules/RelayRules.js'
 import { nextOf } from '../relay/unit/memoryRelay.js'
-import { Writer, board, startRuledRelay } from './relayRules.js'
+import { Writer, board, startRuledRelay, seedShapes, writeShape } from './relayRules.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -32,25 +32,11 @@ const freshShape = (id: string, x: number, author: string): Uint8Array => {
   return Y.encodeStateAsUpdate(doc)
 }
 
-const writeShape = (doc: Y.Doc, id: string, x: number, author: string): void => {
-  const record = new Y.Map<unknown>()
-  doc.getMap('shapes').set(id, record)
-  record.set('name', id)
-  record.set('x', x)
-  record.set('author', author)
-  record.set('label', new Y.Text())
-}
-
 /** A ruled relay whose room `board-big` holds {@link RECORDS} shapes. */
 const largeRuledRoom = async () => {
   const r = startRuledRelay()
   cleanups.push(r.close)
-  const seeder = new Writer(r.connect('board-big', 'seeder'))
-  await seeder.synced()
-  const doc = new Y.Doc()
-  for (let i = 0; i < RECORDS; i++) writeShape(doc, `s${i}`, i % 100, 'seeder')
-  seeder.send(Y.encodeStateAsUpdate(doc))
-  await nextOf(seeder.client, 'ack')
+  await seedShapes(r, RECORDS)
   return r
 }
 

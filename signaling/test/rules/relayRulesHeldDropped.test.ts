@@ -7,21 +7,12 @@ import * as Y from 'yjs'
 import { CloseCode } from '@weft/core'
 import { DEFAULT_LIMITS } from '../../src/ServerLimits.js'
 import { nextOf } from '../relay/unit/memoryRelay.js'
-import { Writer, startRuledRelay } from './relayRules.js'
+import { Writer, startRuledRelay, seedShapes, writeShape } from './relayRules.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
-
-const writeShape = (doc: Y.Doc, id: string, x: number, author: string, label = '', name = id): void => {
-  const record = new Y.Map<unknown>()
-  doc.getMap('shapes').set(id, record)
-  record.set('name', name)
-  record.set('x', x)
-  record.set('author', author)
-  record.set('label', new Y.Text(label))
-}
 
 const fresh = (id: string, x: number, author: string, label = '', name = id): Uint8Array => {
   const doc = new Y.Doc()
@@ -40,12 +31,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 const spoiledRoom = async (then: (carol: Writer) => void) => {
   const r = startRuledRelay()
   cleanups.push(r.close)
-  const seeder = new Writer(r.connect('board-big', 'seeder'))
-  await seeder.synced()
-  const doc = new Y.Doc()
-  for (let i = 0; i < 1000; i++) writeShape(doc, `s${i}`, i % 100, 'seeder')
-  seeder.send(Y.encodeStateAsUpdate(doc))
-  await nextOf(seeder.client, 'ack')
+  const seeder = await seedShapes(r, 1000)
   const mallory = new Writer(r.connect('board-big', 'mallory'))
   const carol = new Writer(r.connect('board-big', 'carol'))
   await Promise.all([mallory.synced(), carol.synced()])
