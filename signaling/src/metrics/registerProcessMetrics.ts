@@ -4,13 +4,16 @@ let shared: readonly Metric[] | null = null
 
 /**
  * How often the event-loop lag metrics (`nodejs_eventloop_lag_p99_seconds` and the other percentiles) sample the
- * loop, in milliseconds. prom-client's default, 10 ms, is a timer that wakes the process 100 times a second whether
- * or not anything happens: an idle `weft serve` used 10.3 ms of CPU a second with it on a shared 2-core VM, 2.7 ms
- * at 100 ms, 1.4 ms at 1 s; over the light fan-out's 10 s that is about 2.5 µs per delivered update on a quiet
- * machine (docs/guides/server.md, "Performance"). At 100 ms a scrape every 15 s still rests on 150 samples, and a
- * block of the loop longer than 100 ms is seen by every sample it overlaps, as before.
+ * loop, in milliseconds (HTTP-2.3). Each sample is a timer that wakes the process whether or not anything happens:
+ * prom-client's default, 10 ms, cost an idle `weft serve` 10.3 ms of CPU a second on a shared 2-core VM, 2.7 ms at
+ * 100 ms, 1.4 ms at 1 s. On a busy relay a wakeup costs 150-200 µs there: at 100 ms the monitor's 150 wakeups were
+ * a twentieth of the relay's CPU in the presence workload (issue 12.11; docs/guides/server.md, "Performance"). At
+ * 1 s a scrape every 15 s rests on 15 samples: a block of the loop of a second or more is still seen by every
+ * sample it overlaps, a shorter one only by the sample that falls in it (a 200 ms block is seen one time in five),
+ * so the percentiles say less about short blocks. `nodejs_eventloop_lag_seconds` (the lag measured at each scrape)
+ * is unchanged.
  */
-export const EVENT_LOOP_SAMPLE_MS = 100
+export const EVENT_LOOP_SAMPLE_MS = 1000
 
 /**
  * The process metrics, created once per process: prom-client's default metrics (`process_cpu_seconds_total`,
