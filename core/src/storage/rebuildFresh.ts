@@ -104,7 +104,9 @@ class Copier {
         insert: typeof op.insert === 'string' ? op.insert : this.value(op.insert),
       }),
     )
-    if (delta.length > 0) target.applyDelta(delta, { sanitize: false })
+    // Yjs's `sanitize: false` drops a final "\n" of the last insert (Quill's hidden paragraph); `true` (its default)
+    // copies the text as it is, which a rebuild must (COMPACT-7.1).
+    if (delta.length > 0) target.applyDelta(delta, { sanitize: true })
   }
 
   attributes(source: Y.XmlElement | Y.XmlText, target: Y.XmlElement | Y.XmlText): void {

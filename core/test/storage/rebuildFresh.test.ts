@@ -58,6 +58,27 @@ describe('rebuildFresh (COMPACT-3.3)', () => {
     expect(Y.encodeStateAsUpdateV2(doc).byteLength).toBeLessThan(Y.encodeStateAsUpdateV2(source).byteLength)
   })
 
+  it("COMPACT-7.1: keeps a text's final newlines (root, nested and XML text, formatted or not), rebuild after rebuild", () => {
+    const source = new Y.Doc()
+    source.getText('code').insert(0, 'fn main() {}\n\n\n')
+    source.getText('bold').insert(0, 'bold\n', { bold: true })
+    const nested = new Y.Text('inner\n')
+    source.getMap('map').set('nested', nested)
+    const p = new Y.XmlElement('p')
+    source.getXmlFragment('xml').insert(0, [p])
+    p.insert(0, [new Y.XmlText('para\n')])
+    source.getText('only').insert(0, '\n')
+    let doc = source
+    for (let round = 0; round < 3; round++) {
+      doc = rebuildFresh(doc).doc
+      expect(doc.getText('code').toString()).toBe('fn main() {}\n\n\n')
+      expect(doc.getText('bold').toDelta()).toEqual([{ insert: 'bold\n', attributes: { bold: true } }])
+      expect((doc.getMap('map').get('nested') as Y.Text).toString()).toBe('inner\n')
+      expect(doc.getXmlFragment('xml').toString()).toBe('<p>para\n</p>')
+      expect(doc.getText('only').toString()).toBe('\n')
+    }
+  })
+
   it('COMPACT-7.1: works on a decoded document whose root types were never asked for', () => {
     const decoded = new Y.Doc()
     Y.applyUpdate(decoded, Y.encodeStateAsUpdate(build()))
