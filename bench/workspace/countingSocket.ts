@@ -4,6 +4,7 @@
  * `WebSocketPolyfill`, so Weft, y-websocket and Hocuspocus are counted the same way.
  */
 import { WebSocket } from 'ws'
+import { performance } from 'node:perf_hooks'
 import * as decoding from 'lib0/decoding'
 
 /** Bytes and messages counted since the last {@link resetCounts}. */
@@ -17,8 +18,25 @@ export const byFrame = new Map<string, number>()
 
 const KINDS = ['DOC', 'SUBSCRIBE', 'UNSUBSCRIBE', 'CATCH_UP', 'CHANGES', 'CHANGED', 'REFUSED']
 
-const tally = (data: unknown, size: number): void => {
+/** One frame at the socket, for a timeline (bench/workspace.bench.ts breaks a reconnect round down with it). */
+export interface TracedFrame {
+  /** `performance.now()` when it was sent or received. */
+  readonly t: number
+  readonly dir: 'sent' | 'received'
+  /** As in {@link byFrame}: `DOC <docId>` or the frame kind. */
+  readonly key: string
+  /** A DOC frame's message type (`0.1`: sync step 2...), a SUBSCRIBE's or UNSUBSCRIBE's document. */
+  readonly detail: string
+  readonly size: number
+}
+
+/** Every frame since the last {@link resetCounts}, with its time, while `trace.on` (off by default). */
+export const frameTrace: TracedFrame[] = []
+export const trace = { on: false }
+
+const tally = (data: unknown, size: number, dir: 'sent' | 'received'): void => {
   let key = 'other'
+  let detail = ''
   if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
     try {
       const bytes =
@@ -28,11 +46,20 @@ const tally = (data: unknown, size: number): void => {
       const dec = decoding.createDecoder(bytes)
       const kind = decoding.readVarUint(dec)
       key = kind === 0 ? `DOC ${decoding.readVarString(dec)}` : (KINDS[kind] ?? 'other')
+      if (trace.on) {
+        if (kind === 0) {
+          // The per-document message's type and sub-type (docs/spec/sync-protocol.md): `0.0` step 1, `0.1` step 2,
+          // `0.2` update, `1` awareness, `87.0` ack...
+          const type = decoding.readVarUint(dec)
+          detail = type === 0 || type === 87 ? `${type}.${decoding.readVarUint(dec)}` : String(type)
+        } else if (kind === 1 || kind === 2) detail = decoding.readVarString(dec)
+      }
     } catch {
       key = 'other'
     }
   }
   byFrame.set(key, (byFrame.get(key) ?? 0) + size)
+  if (trace.on) frameTrace.push({ t: performance.now(), dir, key, detail, size })
 }
 
 /** The `n` largest entries of {@link byFrame}, as text. */
@@ -50,6 +77,7 @@ export const resetCounts = (): void => {
   counts.messagesSent = 0
   counts.messagesReceived = 0
   byFrame.clear()
+  frameTrace.length = 0
 }
 
 const byteLength = (data: unknown): number => {
@@ -68,7 +96,7 @@ export class CountingWebSocket extends WebSocket {
       const size = byteLength(data)
       counts.received += size
       counts.messagesReceived++
-      tally(data, size)
+      tally(data, size, 'received')
     })
   }
 
@@ -76,7 +104,7 @@ export class CountingWebSocket extends WebSocket {
     const size = byteLength(data)
     counts.sent += size
     counts.messagesSent++
-    tally(data, size)
+    tally(data, size, 'sent')
     ;(WebSocket.prototype.send as (this: WebSocket, ...a: unknown[]) => void).call(this, data, ...rest)
   }
 }
