@@ -143,6 +143,11 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
   readonly #workspaces: SqliteWorkspaceIndex | null = null
   /** Group commit (STORE-2.4): appends of one tick are written by the next `setImmediate`, in one transaction. */
   readonly #appends = new AppendQueue<Buffer>(() => setImmediate(() => this.#flush()))
+  /**
+   * STORE-4.4: `setMeta` calls waiting for the next group commit, each with the number of appends queued before it
+   * (`after`), so that the commit applies appends and meta entries in call order.
+   */
+  #metas: PendingMeta[] = []
   #closed = false
   #commits = 0
   /** STORE-6.3: the lock of an `exclusive` store. */
@@ -185,7 +190,7 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
     }
   }
 
-  /** Diagnostics: how many append transactions were committed (one per group commit). */
+  /** Diagnostics: how many group commits (of appends and meta entries, STORE-2.4, STORE-4.4) were committed. */
   get appendCommits(): number {
     return this.#commits
   }
@@ -284,16 +289,21 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
     }
   }
 
-  async setMeta(docId: DocId, key: string, value: string | null): Promise<void> {
-    const s = this.#ready()
-    this.#flush()
+  /**
+   * Sets (or, with `null`, deletes) one meta entry. Group-committed with the appends and other entries of the same
+   * tick (STORE-4.4): one transaction, one fsync for all of them, in call order; resolves once that commit is
+   * durable. Every read (`load`, `list`...) commits what is queued first, so it sees the entry.
+   */
+  setMeta(docId: DocId, key: string, value: string | null): Promise<void> {
     try {
-      if (value === null) s.deleteMeta.run(docId, key)
-      else s.putMeta.run(docId, key, storedMeta(key, value))
+      this.#ready()
     } catch (err) {
-      throw toStoreError(err, 'setMeta')
+      return Promise.reject(err as Error)
     }
-    if (value === null) this.#reclaim()
+    return new Promise<void>((resolve, reject) => {
+      if (this.#metas.length === 0 && this.#appends.size === 0) setImmediate(() => this.#flush())
+      this.#metas.push({ docId, key, value, after: this.#appends.size, resolve, reject })
+    })
   }
 
   /**
@@ -428,8 +438,10 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
 
   /** Commits every queued append in one transaction (group commit, STORE-2.4), then settles their promises. */
   #flush(): void {
-    if (this.#appends.size === 0 || this.#closed || !this.#stmts) return
+    if ((this.#appends.size === 0 && this.#metas.length === 0) || this.#closed || !this.#stmts) return
     const batch = this.#appends.take()
+    const metas = this.#metas
+    this.#metas = []
     const s = this.#stmts
     // Per append: its clock, or the epoch-mismatch that refused it (STORE-2.5: nothing written, no clock used).
     let clocks: (number | WeftError)[]
@@ -438,7 +450,18 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
         const next = new Map<DocId, number>()
         // One meta lookup per document with checked appends, inside this write transaction (nothing cached across).
         const epochs = new Map<DocId, string>()
-        const results = batch.map(({ docId, bytes, epoch, meta }) => {
+        // STORE-4.4: the meta entries set before append `i` was queued are written before it.
+        let m = 0
+        const metasBefore = (i: number): void => {
+          for (; m < metas.length && (metas[m] as PendingMeta).after <= i; m++) {
+            const { docId, key, value } = metas[m] as PendingMeta
+            if (value === null) s.deleteMeta.run(docId, key)
+            else s.putMeta.run(docId, key, storedMeta(key, value))
+            if (key === EPOCH_META_KEY) epochs.delete(docId)
+          }
+        }
+        const results = batch.map(({ docId, bytes, epoch, meta }, i) => {
+          metasBefore(i)
           if (epoch !== undefined) {
             let stored = epochs.get(docId)
             if (stored === undefined) {
@@ -462,16 +485,33 @@ export class SqliteDocStore implements DocStore, WorkspaceIndex {
           }
           return clock
         })
+        metasBefore(Infinity)
         // WS-STORE-2.1, 2.3: the documents this commit appended to, in the same transaction.
         this.#workspaces!.changed(batch.filter((_, i) => typeof results[i] === 'number').map((p) => p.docId))
         return results
       }).immediate()
     } catch (err) {
-      return rejectAppends(batch, toStoreError(err, 'append'))
+      rejectAppends(batch, toStoreError(err, 'append'))
+      const error = toStoreError(err, 'setMeta')
+      for (const meta of metas) meta.reject(error)
+      return
     }
     this.#commits++
     settleAppends(batch, clocks)
+    for (const meta of metas) meta.resolve()
+    if (metas.some((meta) => meta.value === null)) this.#reclaim()
   }
+}
+
+/** A `setMeta` waiting for its group commit (STORE-4.4). */
+interface PendingMeta {
+  readonly docId: DocId
+  readonly key: string
+  readonly value: string | null
+  /** How many appends of the same batch were queued before it. */
+  readonly after: number
+  resolve(): void
+  reject(err: unknown): void
 }
 
 const prepare = (db: Database.Database) => ({

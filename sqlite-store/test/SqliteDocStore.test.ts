@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -67,6 +67,55 @@ describe('SqliteDocStore', () => {
     other.close()
     expect(await store.append(A, bytes(3))).toBe(2)
     expect((await store.load(A))?.updates.map((u) => [...u])).toEqual([[0], [3]])
+    await store.close()
+  })
+
+  it("STORE-4.4: meta entries of one tick share the appends' transaction (one fsync), in call order", async () => {
+    const path = freshPath()
+    const store = open(path)
+    await store.append(A, bytes(0))
+    const walFrames = (): number => {
+      const wal = readFileSync(`${path}-wal`)
+      return (wal.byteLength - 32) / (wal.readUInt32BE(8) + 24)
+    }
+    const frames = walFrames()
+    const commits = store.appendCommits
+    // A workspace's bookkeeping: many small entries written in one tick.
+    const writes = Array.from({ length: 50 }, (_, i) => store.setMeta(docId('w/~local'), `l:doc-${i}`, '1'))
+    writes.push(store.append(A, bytes(1), { meta: { k: 'append' } }).then(() => undefined))
+    writes.push(store.setMeta(A, 'k', 'meta after the append'))
+    await Promise.all(writes)
+    expect(store.appendCommits).toBe(commits + 1)
+    // One transaction writes each page it touched once; 52 transactions wrote 52 frames and more.
+    expect(walFrames() - frames).toBeLessThan(10)
+    expect((await store.load(A))?.meta.k).toBe('meta after the append')
+    expect(Object.keys((await store.load(docId('w/~local')))?.meta ?? {})).toHaveLength(50)
+    // An append queued after an entry is written after it; a read commits what is queued first.
+    void store.setMeta(A, 'k', 'meta before the append')
+    const appended = store.append(A, bytes(2), { meta: { k: 'append last' } })
+    expect((await store.load(A))?.meta.k).toBe('append last')
+    expect(await appended).toBe(3)
+    // An epoch set by an entry checks the appends queued after it in the same commit (STORE-2.5).
+    void store.setMeta(A, 'epoch', 'e2')
+    const refused = store.append(A, bytes(3), { epoch: '0' })
+    const taken = store.append(A, bytes(4), { epoch: 'e2' })
+    expect((await rejection(refused)).code).toBe('epoch-mismatch')
+    expect(await taken).toBe(4)
+    await store.close()
+  })
+
+  it('STORE-4.4: a failed commit rejects its meta entries with store-failed', async () => {
+    const path = freshPath()
+    const store = new SqliteDocStore({ path, busyTimeoutMs: 0 })
+    await store.append(A, bytes(0))
+    const other = new Database(path)
+    other.exec('BEGIN IMMEDIATE') // hold the write lock
+    const errors = await Promise.all([store.setMeta(A, 'k', 'v'), store.append(A, bytes(1))].map(rejection))
+    expect(errors.map((e) => e.code)).toEqual(['store-failed', 'store-failed'])
+    other.exec('ROLLBACK')
+    other.close()
+    await store.setMeta(A, 'k', 'w')
+    expect((await store.load(A))?.meta.k).toBe('w')
     await store.close()
   })
 

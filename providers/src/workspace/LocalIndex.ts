@@ -199,9 +199,13 @@ export class LocalIndex {
     await this.#writes
   }
 
+  /**
+   * Stores one entry. Issued at once, not after the previous write: a store applies the writes of one document in
+   * call order (STORE-4.4), and those of one tick share a commit (the marks of the documents a round of brief syncs
+   * loads together cost one fsync, not one each in turn).
+   */
   #write(key: string, value: string | null): void {
-    this.#writes = this.#writes
-      .then(() => this.#store.setMeta(docId(this.#key), key, value))
-      .catch((err: unknown) => this.onError(err))
+    const write = this.#store.setMeta(docId(this.#key), key, value).catch((err: unknown) => this.onError(err))
+    this.#writes = Promise.all([this.#writes, write]).then(() => undefined)
   }
 }
