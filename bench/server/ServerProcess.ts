@@ -5,12 +5,19 @@
  * when its stdin closes, i.e. when the benchmark process dies.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { PROFILE_PRELOAD, profileEnv, profileModeFromEnv } from './measuredWindow.js'
+import {
+  JIT_FLAGS,
+  JIT_PRELOAD,
+  PROFILE_PRELOAD,
+  profileDir,
+  profileEnv,
+  profileModeFromEnv,
+} from './measuredWindow.js'
 import { cpuSeconds, rssBytes } from './procStats.js'
 
 /** The servers compared, and the fan-out's floor (bench/server/floorServer.ts, not a usable server). */
@@ -26,6 +33,7 @@ export const SERVER_NAMES: Record<ServerKind, string> = {
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
+const WEFT_BIN = 'signaling/bin/weft.js'
 
 /**
  * Preloaded into every child: exit when stdin ends (the parent died), so no server outlives the benchmark. Loaded
@@ -74,6 +82,25 @@ export const spawnExecutable = (
     ...env,
     NODE_OPTIONS: [...flags, ...[EXIT_WITH_PARENT, ...preloads].map((p) => `--import=${p}`)].join(' '),
   })
+
+/** The Node flags of an executable script's shebang (`#!/usr/bin/env -S node --flag ...`: the flags). */
+const shebangFlags = (file: string): string[] => {
+  const first = readFileSync(join(root, file), 'utf8').split('\n', 1)[0] ?? ''
+  const words = first.split(/\s+/)
+  const node = words.indexOf('node')
+  return node < 0 ? [] : words.slice(node + 1).filter((w) => w !== '')
+}
+
+/**
+ * `WEFT_BENCH_PROFILE=jit`: Node with `args` under V8's optimization traces, its standard output line buffered
+ * (`stdbuf -oL`: V8 prints through C's stdio, whose buffer a SIGKILL would lose), the window marker preloaded.
+ */
+const spawnTraced = (args: readonly string[], env: NodeJS.ProcessEnv): ChildProcess =>
+  spawnChild(
+    'stdbuf',
+    ['-oL', process.execPath, '--import', EXIT_WITH_PARENT, ...JIT_FLAGS, '--import', JIT_PRELOAD, ...args],
+    { NODE_OPTIONS: '', ...env },
+  )
 
 /**
  * Kills (SIGKILL) every child still running and removes the servers' data directories. Synchronous, so it can run
@@ -134,17 +161,16 @@ const spawnServer = (kind: ServerKind, dataDir: string | null): ChildProcess => 
   // WEFT_BENCH_PROFILE=perf: JIT-compiled functions named for `perf report` (a map file in /tmp per process).
   const flags = mode === 'perf' ? ['--perf-basic-prof'] : []
   const env = profileEnv(kind)
-  const script = (file: string) =>
-    spawnNode([...flags, ...preloads.flatMap((p) => ['--import', p]), '--import', 'tsx', file], env)
+  const script = (file: string) => {
+    const args = [...flags, ...preloads.flatMap((p) => ['--import', p]), '--import', 'tsx', file]
+    return mode === 'jit' ? spawnTraced(args, env) : spawnNode(args, env)
+  }
+  const serve = ['serve', ...['--host', '127.0.0.1', '--port', '0', '--data', dataDir ?? '']]
   switch (kind) {
     case 'weft':
-      return spawnExecutable(
-        'signaling/bin/weft.js',
-        ['serve', ...['--host', '127.0.0.1', '--port', '0', '--data', dataDir ?? '']],
-        env,
-        preloads,
-        flags,
-      )
+      // Traced, Weft runs as its bin does (the flags of its shebang), through `node` itself.
+      if (mode === 'jit') return spawnTraced([...shebangFlags(WEFT_BIN), WEFT_BIN, ...serve], env)
+      return spawnExecutable(WEFT_BIN, serve, env, preloads, flags)
     case 'y-websocket-server':
       return script('bench/server/ywsServer.ts')
     case 'hocuspocus':
@@ -181,8 +207,14 @@ export const startServer = async (kind: ServerKind, timeoutMs = 30_000): Promise
       reject(new Error(`${kind} exited (${code ?? signal}) before listening:\n${lines.join('\n')}`))
     })
     if (!child.stdout) return reject(new Error('no stdout'))
+    // WEFT_BENCH_PROFILE=jit: V8's traces (on stdout) are kept whole.
+    const trace: WriteStream | null =
+      profileModeFromEnv() === 'jit'
+        ? createWriteStream(join(profileDir(), `jit-${kind}-${child.pid ?? 'unknown'}.log`))
+        : null
     // Keep reading stdout for the child's whole life, so that its logging never blocks on a full pipe.
     createInterface({ input: child.stdout }).on('line', (line) => {
+      trace?.write(`${line}\n`)
       keep(line)
       try {
         const parsed = JSON.parse(line) as { msg?: unknown; port?: unknown }

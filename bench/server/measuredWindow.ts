@@ -5,7 +5,10 @@
  * `--cpu-prof` would cover the whole life of the process, warm-up and joins included, and is not written on the
  * SIGKILL that ends a round); with `WEFT_BENCH_PROFILE=strace` the client process attaches `strace -c -f` to the
  * server for the same window, with `WEFT_BENCH_PROFILE=perf` `perf record -g` at 2 kHz (every thread, the kernel
- * included; the servers run with `--perf-basic-prof`, so JavaScript frames are named from `/tmp/perf-<pid>.map`).
+ * included; the servers run with `--perf-basic-prof`, so JavaScript frames are named from `/tmp/perf-<pid>.map`),
+ * with `WEFT_BENCH_PROFILE=jit` every server runs with V8's `--trace-opt --trace-deopt` (its standard output line
+ * buffered, the window's start and end marked in it) and its output goes to `jit-<server>-<pid>.log`: what the
+ * optimizing compiler did and undid over the window, summarized by `bench/server/jitSummary.ts`.
  * Files go to `WEFT_BENCH_PROFILE_DIR` (default: the system temp directory), named `<server>-<pid>-<n>.cpuprofile`,
  * `strace-<server>-<pid>.txt` and `perf-<server>-<pid>.data` (read it with `perf report -i`); summarize a profile with
  * `node --import tsx bench/server/profileSummary.ts <file>`. Both tools slow the server (a 100 µs sampling interval,
@@ -17,14 +20,14 @@ import { tmpdir } from 'node:os'
 import type { ServerKind } from './ServerProcess.js'
 
 /** What is recorded over the measured window. */
-export type ProfileMode = 'cpu' | 'strace' | 'perf'
+export type ProfileMode = 'cpu' | 'strace' | 'perf' | 'jit'
 
-/** `WEFT_BENCH_PROFILE` (`cpu`, `strace`, `perf`, or unset: nothing), checked. */
+/** `WEFT_BENCH_PROFILE` (`cpu`, `strace`, `perf`, `jit`, or unset: nothing), checked. */
 export const profileModeFromEnv = (env: NodeJS.ProcessEnv = process.env): ProfileMode | null => {
   const raw = env['WEFT_BENCH_PROFILE']
   if (raw === undefined || raw === '') return null
-  if (raw !== 'cpu' && raw !== 'strace' && raw !== 'perf')
-    throw new Error(`WEFT_BENCH_PROFILE must be cpu, strace or perf, got ${raw}`)
+  if (raw !== 'cpu' && raw !== 'strace' && raw !== 'perf' && raw !== 'jit')
+    throw new Error(`WEFT_BENCH_PROFILE must be cpu, strace, perf or jit, got ${raw}`)
   return raw
 }
 
@@ -58,6 +61,25 @@ process.on('SIGUSR2', () => {
 })
 `)}`
 
+/** The line {@link JIT_PRELOAD} writes when the measured window starts, and when it ends. */
+export const JIT_WINDOW_START = '[weft-bench window start]'
+export const JIT_WINDOW_END = '[weft-bench window end]'
+
+/**
+ * Preloaded into a server when `WEFT_BENCH_PROFILE=jit`: SIGUSR2 writes {@link JIT_WINDOW_START}, the next one
+ * {@link JIT_WINDOW_END}, into the standard output V8's traces go to. Does nothing else.
+ */
+export const JIT_PRELOAD = `data:text/javascript,${encodeURIComponent(`
+let on = false
+process.on('SIGUSR2', () => {
+  on = !on
+  process.stdout.write(on ? ${JSON.stringify(`${JIT_WINDOW_START}\n`)} : ${JSON.stringify(`${JIT_WINDOW_END}\n`)})
+})
+`)}`
+
+/** V8's flags of `WEFT_BENCH_PROFILE=jit`. */
+export const JIT_FLAGS = ['--trace-opt', '--trace-deopt'] as const
+
 /** The extra environment of a server child: which server it is, and where its profiles go. */
 export const profileEnv = (kind: ServerKind): NodeJS.ProcessEnv =>
   profileModeFromEnv() === null ? {} : { WEFT_BENCH_PROFILE_KIND: kind, WEFT_BENCH_PROFILE_DIR: profileDir() }
@@ -72,7 +94,7 @@ const NOTHING: WindowProbe = { stop: () => Promise.resolve() }
 /** Starts recording server `pid` (`kind`) as `WEFT_BENCH_PROFILE` says; resolves once the recording runs. */
 export const startWindowProbe = async (kind: ServerKind, pid: number): Promise<WindowProbe> => {
   const mode = profileModeFromEnv()
-  if (mode === 'cpu') {
+  if (mode === 'cpu' || mode === 'jit') {
     process.kill(pid, 'SIGUSR2')
     return { stop: () => Promise.resolve(void process.kill(pid, 'SIGUSR2')) }
   }
