@@ -67,8 +67,8 @@ export interface ServerLimits {
    */
   readonly maxDocBytes: number
   /**
-   * How often the heartbeat looks at every connection (CONN-3). A connection silent (no message, no pong) for a while
-   * (1-2 s at the default timeout) is pinged; busy connections are not.
+   * The heartbeat's interval (CONN-3): it looks at every connection twice per interval (CONN-3.1). A connection
+   * silent (no message, no pong) for a while (1.5-2 s at the default timeout) is pinged; busy connections are not.
    */
   readonly heartbeatIntervalMs: number
   /**

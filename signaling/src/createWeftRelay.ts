@@ -11,7 +11,7 @@ import { RoomGrant, type Access } from './auth/RoomGrant.js'
 import { extractToken, offeredProtocols, selectProtocol } from './auth/extractToken.js'
 import {
   guardedSocketContext,
-  heartbeatIntervalOf,
+  heartbeatSweeps,
   type GuardedSocket,
   type GuardedSocketContext,
 } from './connection/GuardedSocket.js'
@@ -21,6 +21,7 @@ import type { WeftHooks } from './hooks.js'
 import { ServerMetrics, type Endpoint, type ServerMetricsOptions } from './metrics/ServerMetrics.js'
 import { openRelayStore } from './relay/openRelayStore.js'
 import type { RelayConnection } from './relay/RelayConnection.js'
+import { PresenceTicker } from './relay/PresenceTicker.js'
 import { RelayHub } from './relay/RelayHub.js'
 import type { RelaySocket, RelaySocketHandler } from './relay/RelaySocket.js'
 import type { SharedMessage } from './relay/SharedMessage.js'
@@ -416,7 +417,9 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
   let nextId = 1
   let state: 'idle' | 'starting' | 'open' | 'closing' | 'closed' = 'idle'
   let started: Promise<void> | null = null
-  let heartbeat: NodeJS.Timeout | null = null
+  /** Whether the heartbeat sweeps (CONN-3); they run on `ticks`, with the relay's presence windows (RELAY-6.8). */
+  let sweeping = false
+  const ticks = new PresenceTicker()
 
   const metrics = newMetrics(
     {
@@ -1045,23 +1048,29 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
           metrics,
           logger,
           hooks: workspaces ? workspaces.hooks(hooks) : hooks,
+          ticker: ticks,
         })
       }
       admission.start()
-      // CONN-3, RELAY-6.6: a sweep every interval; each connection decides from its silent sweeps. A sweep that comes
-      // late (the event loop was busy) is skipped: what the peers sent meanwhile may not have been read yet. Never
-      // two in a row: under a load that makes every tick late, the heartbeat must still find dead peers.
-      const heartbeatMs = heartbeatIntervalOf(limits)
+      // CONN-3, RELAY-6.6: a sweep every half interval (CONN-3.1); each connection decides from its silent sweeps. A
+      // sweep that comes late (the event loop was busy) is skipped: what the peers sent meanwhile may not have been
+      // read yet. Never two in a row: under a load that makes every tick late, the heartbeat must still find dead
+      // peers. The sweeps run on the shared ticks (RELAY-6.8): a sweep wakes the process only when no presence
+      // window ends at the same moment.
+      const { sweepMs } = heartbeatSweeps(limits)
       let lastSweep = performance.now()
       let skipped = false
-      heartbeat = setInterval(() => {
+      sweeping = true
+      const sweep = (): void => {
+        if (!sweeping) return
+        ticks.schedule(sweepMs, sweepMs / 2, sweep)
         const now = performance.now()
-        const late = now - lastSweep > heartbeatMs * 1.5
+        const late = now - lastSweep > sweepMs * 1.5
         lastSweep = now
         skipped = late && !skipped
         if (!skipped) for (const s of sockets) s.heartbeat()
-      }, heartbeatMs)
-      heartbeat.unref()
+      }
+      ticks.schedule(sweepMs, sweepMs / 2, sweep)
       // close() may have begun meanwhile: it waits for this and then stops what was started.
       if (state === 'starting') state = 'open'
     })()
@@ -1091,7 +1100,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     for (const socket of deciding) refuseUpgrade(socket, '503 Service Unavailable')
     deciding.clear()
     await started?.catch(() => undefined)
-    if (heartbeat) clearInterval(heartbeat)
+    sweeping = false
     admission.stop()
     const allClosed = Promise.all([
       ...[...sockets].map((s) => new Promise<void>((resolve) => s.onceClosed(resolve))),

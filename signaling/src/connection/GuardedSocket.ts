@@ -35,29 +35,54 @@ export interface GuardedSocketContext {
   /** The server-wide budget for unfinished incoming messages (CONN-11.2), shared by both endpoints. */
   readonly budget: InputBudget
   /** The heartbeat's schedule ({@link heartbeatSweeps} of the limits), worked out once for every connection. */
-  readonly sweeps: { readonly dropAfter: number; readonly pingAt: number }
+  readonly sweeps: HeartbeatSweeps
   /** Parent of each connection's child logger (created only when a connection logs). */
   readonly logger: Logger
   /** Called once when a connection's socket is gone. */
   readonly onClosed: (socket: GuardedSocket) => void
 }
 
+/** The heartbeat's schedule (CONN-3, {@link heartbeatSweeps}). */
+export interface HeartbeatSweeps {
+  /** Time between two sweeps: half the heartbeat interval. */
+  readonly sweepMs: number
+  /** Silent sweeps in a row after which a connection is cut. */
+  readonly dropAfter: number
+  /** Silent sweeps in a row after which a connection is pinged (0: at every sweep). */
+  readonly pingAt: number
+}
+
 /**
- * The heartbeat's schedule in sweeps (CONN-3): a connection silent for `dropAfter` sweeps in a row is cut, which
- * happens less than `heartbeatTimeoutMs` after the last thing it sent (its last activity fell within the sweep
- * before the first silent one); it is pinged once, after `pingAt` silent sweeps (the first silent sweep at the
- * default 5 s), which leaves its pong `dropAfter - pingAt` sweeps (3 s) to arrive: a Node client answers pings from
- * its event loop, which may be busy. With a timeout under three intervals every sweep pings (`pingAt` 0).
+ * The heartbeat's schedule in sweeps (CONN-3): the server sweeps twice per heartbeat interval (`sweepMs`); a
+ * connection silent for `dropAfter` sweeps in a row is cut, which happens less than `heartbeatTimeoutMs` after the
+ * last thing it sent (its last activity fell within the sweep before the first silent one); it is pinged once,
+ * after `pingAt` silent sweeps, which leaves its pong `dropAfter - pingAt` sweeps to arrive: a Node client answers
+ * pings from its event loop, which may be busy. At the default 1 s interval and 5 s timeout: pinged once silent for
+ * more than 1.5 s (3 sweeps of 500 ms), cut once silent for more than 4.5 s (9 sweeps), 3 s for the pong.
+ *
+ * Why half-interval sweeps (CONN-3.1): with whole-interval sweeps a connection was pinged once silent for more than
+ * one interval, so a client that sends about once a second (cursor moves, presence renewals at a jittered pace) was
+ * pinged whenever one gap between its messages spanned a sweep, and its pong was one more message to read and one
+ * more wakeup (issue 12.11: about 180 pings and pongs per 15 s round of 200 presence clients). Pinging only after
+ * 1.5 s of silence with whole-interval sweeps would have left 2-3 s for the pong depending on the phase; half-interval
+ * sweeps keep exactly the same 3 s, the same cut within 5 s, and the same ping every 2 s for an idle connection that
+ * answers. The sweeps run on the relay's shared ticks (RELAY-6.8), with the presence windows' sends.
  *
  * The pong's allowance is what an idle connection's pings cost: within a 5 s timeout, 3 s for the pong means a ping
  * every 2 s while the connection answers (2 s for the pong would mean one every 3 s, a third fewer; measured in
- * docs/guides/server.md, "Heartbeat", and not taken: a client process busy for 2-3 s would be cut).
+ * docs/guides/server.md, "Heartbeat", and not taken: a client process busy for 2-3 s would be cut). With a timeout
+ * under three intervals every sweep pings (`pingAt` 0).
  */
 export const heartbeatSweeps = (
   limits: Pick<ServerLimits, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'>,
-): { dropAfter: number; pingAt: number } => {
-  const dropAfter = Math.max(1, Math.floor(limits.heartbeatTimeoutMs / heartbeatIntervalOf(limits)) - 1)
-  return { dropAfter, pingAt: dropAfter === 1 ? 0 : Math.max(1, Math.floor((dropAfter - 1) / 2)) }
+): HeartbeatSweeps => {
+  const interval = heartbeatIntervalOf(limits)
+  // In whole intervals: cut after `drop` silent ones, pinged after `ping`.
+  const drop = Math.max(1, Math.floor(limits.heartbeatTimeoutMs / interval) - 1)
+  const ping = drop === 1 ? 0 : Math.max(1, Math.floor((drop - 1) / 2))
+  // In half intervals: silent for more than drop + 1/2 intervals (the next sweep would come after drop + 1), pinged
+  // once silent for more than ping + 1/2, so the pong still has drop - ping intervals.
+  return { sweepMs: interval / 2, dropAfter: 2 * drop + 1, pingAt: ping === 0 ? 0 : 2 * ping + 1 }
 }
 
 /**
@@ -185,8 +210,8 @@ export class GuardedSocket extends WebSocketConnection implements InputHolder, R
   }
 
   /**
-   * Heartbeat tick (CONN-3, one sweep over all connections every `heartbeatIntervalMs`). A connection that sent
-   * anything since the previous sweep (a message, a pong, any bytes) is alive; one silent for a while (1-2 s at the
+   * Heartbeat tick (CONN-3, one sweep over all connections twice every `heartbeatIntervalMs`). A connection that sent
+   * anything since the previous sweep (a message, a pong, any bytes) is alive; one silent for a while (1.5-2 s at the
    * default 5 s timeout, see {@link heartbeatSweeps}) gets a ping; one still silent when the next sweep could come
    * too late is cut, so a peer that vanished without a FIN is dropped within `heartbeatTimeoutMs` of the last thing
    * it sent, and its presence with it (RELAY-6.6). Busy connections are never pinged; a connection whose reading is

@@ -13,6 +13,9 @@ const SLACK_MS = 2
  * VM an idle Node process woken by a timer spends 150-200 µs of CPU on it, more than the writes of a small room
  * (docs/guides/server.md, "Presence (issue 12.11)").
  *
+ * The server's heartbeat sweeps (CONN-3.1, every 500 ms by default) run on the same ticks, so that a sweep shares
+ * its wakeup with the presence sends due at that moment.
+ *
  * One timer for all the ticks, created when the first is scheduled and re-armed (`refresh`) while the delay to the
  * next tick stays the same; it does not keep the process alive (`unref`).
  */

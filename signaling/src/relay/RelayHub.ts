@@ -33,6 +33,11 @@ export interface RelayHubOptions {
   readonly logger: Logger
   /** The app's hooks (HOOK-*), if any. */
   readonly hooks?: WeftHooks | undefined
+  /**
+   * Where the rooms' presence windows end (RELAY-6.8): the server's ticks, which its heartbeat sweeps share
+   * (CONN-3.1); without it, one of the hub's own.
+   */
+  readonly ticker?: PresenceTicker | undefined
 }
 
 /** Largest awareness update accepted from one connection. */
@@ -135,7 +140,7 @@ export class RelayHub implements RelayHost {
       // HOOK-5: after the durable write, in commit order.
       stored: notified ? (docId, clock) => notified.stored(docId, clock) : null,
       presence: opts.options.presence,
-      presenceTicker: new PresenceTicker(),
+      presenceTicker: opts.ticker ?? new PresenceTicker(),
     }
   }
 

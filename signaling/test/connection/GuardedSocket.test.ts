@@ -79,7 +79,7 @@ describe('GuardedSocket', () => {
     for (const socket of sockets) socket.terminate()
   })
 
-  it('CONN-3: at the default 5 s timeout an idle connection is pinged at its first silent sweep (every 2 s while it answers, 3 s left for its pong) and cut at its fourth', async () => {
+  const heartbeatSocket = () => {
     const metrics = new ServerMetrics({
       connections: () => [],
       topics: () => 0,
@@ -105,27 +105,53 @@ describe('GuardedSocket', () => {
     const socket = new GuardedSocket(stream, Buffer.alloc(0), '', 1, ctx)
     const pings = () => writes.filter((w) => w[0] === 0x89).length
     // The client's pong: a masked control frame without payload.
-    const pong = Buffer.from([0x8a, 0x80, 1, 2, 3, 4])
+    const pong = async () => {
+      stream.push(Buffer.from([0x8a, 0x80, 1, 2, 3, 4]))
+      await new Promise(setImmediate)
+    }
+    return { socket, writes, pings, pong, sweepMs: ctx.sweeps.sweepMs }
+  }
+
+  it('CONN-3, CONN-3.1: at the default 5 s timeout an idle connection is pinged after 1.5 s of silence (every 2 s while it answers, 3 s left for its pong) and cut before 5 s', async () => {
+    const { socket, writes, pings, pong, sweepMs } = heartbeatSocket()
+    expect(sweepMs).toBe(500)
     const sweepsWithPing: number[] = []
-    for (let sweep = 1; sweep <= 12; sweep++) {
+    for (let sweep = 1; sweep <= 24; sweep++) {
       const before = pings()
       socket.heartbeat()
       if (pings() > before) {
         sweepsWithPing.push(sweep)
-        stream.push(pong)
-        await new Promise(setImmediate)
+        await pong()
       }
     }
-    // Sweeps 1 s apart: the connection was last heard just before sweep 1, 3, 5, ... (its pongs).
-    expect(sweepsWithPing).toEqual([2, 4, 6, 8, 10, 12])
-    // Now it answers nothing: heard before sweep 13, pinged at 14, cut at 17 (its fourth silent sweep: within 5 s).
-    for (let sweep = 13; sweep <= 16; sweep++) socket.heartbeat()
+    // Sweeps 500 ms apart: the connection was last heard just before sweep 1, 5, 9, ... (its pongs).
+    expect(sweepsWithPing).toEqual([4, 8, 12, 16, 20, 24])
+    // Now it answers nothing: heard before sweep 25, pinged at its third silent sweep (28), cut at its ninth (34):
+    // 3 s after the ping, less than 5 s after the pong.
+    for (let sweep = 25; sweep <= 33; sweep++) socket.heartbeat()
     expect(socket.open).toBe(true)
     expect(pings()).toBe(7)
     socket.heartbeat()
     expect(socket.open).toBe(false)
     const close = writes.find((w) => w[0] === 0x88)
     expect(close?.readUInt16BE(2)).toBe(CloseCode.HeartbeatTimeout)
+    socket.terminate()
+  })
+
+  it('CONN-3.1: a connection that sends about once a second (gaps of 1.0-1.4 s) is never pinged', async () => {
+    const { socket, pings, pong, sweepMs } = heartbeatSocket()
+    // Its messages (pongs stand for any bytes) every 1,000-1,400 ms, deterministic; sweeps every sweepMs.
+    let nextMessage = 700
+    for (let now = sweepMs; now <= 60_000; now += sweepMs) {
+      while (nextMessage < now) {
+        await pong()
+        nextMessage += 1000 + ((nextMessage * 7) % 401)
+      }
+      socket.heartbeat()
+    }
+    // With sweeps once a second and a ping after one silent sweep, every gap that spanned a sweep cost a ping.
+    expect(pings()).toBe(0)
+    expect(socket.open).toBe(true)
     socket.terminate()
   })
 

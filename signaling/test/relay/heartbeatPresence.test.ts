@@ -52,16 +52,20 @@ describe('heartbeat removes the presence of a vanished client (RELAY-6.6, CONN-3
 
   it('CONN-3: by default a dead connection is cut within 5 s, and only silent connections are pinged', () => {
     expect(DEFAULT_LIMITS.heartbeatTimeoutMs).toBe(5000)
-    const interval = heartbeatIntervalOf(DEFAULT_LIMITS)
-    const { dropAfter, pingAt } = heartbeatSweeps(DEFAULT_LIMITS)
-    // The last activity falls within the sweep before the first silent one: cut before (dropAfter + 1) intervals.
-    expect((dropAfter + 1) * interval).toBeLessThanOrEqual(DEFAULT_LIMITS.heartbeatTimeoutMs)
-    // Pinged once it has been silent a while (a busy connection never is), with sweeps left for its pong.
-    expect(pingAt).toBeGreaterThan(0)
-    expect(dropAfter - pingAt).toBeGreaterThanOrEqual(2)
+    expect(heartbeatIntervalOf(DEFAULT_LIMITS)).toBe(1000)
+    const { sweepMs, dropAfter, pingAt } = heartbeatSweeps(DEFAULT_LIMITS)
+    // CONN-3.1: two sweeps per interval.
+    expect(sweepMs).toBe(500)
+    // The last activity falls within the sweep before the first silent one: cut before (dropAfter + 1) sweeps.
+    expect((dropAfter + 1) * sweepMs).toBeLessThanOrEqual(DEFAULT_LIMITS.heartbeatTimeoutMs)
+    // Pinged once it has been silent for more than 1.5 s (a connection sending once a second never is), with 3 s
+    // left for its pong.
+    expect(pingAt * sweepMs).toBe(1500)
+    expect((dropAfter - pingAt) * sweepMs).toBe(3000)
     // A short timeout shortens the sweep interval so that it is still met.
     const short = { ...DEFAULT_LIMITS, heartbeatTimeoutMs: 400 }
-    expect((heartbeatSweeps(short).dropAfter + 1) * heartbeatIntervalOf(short)).toBeLessThanOrEqual(400)
+    const shortSweeps = heartbeatSweeps(short)
+    expect((shortSweeps.dropAfter + 1) * shortSweeps.sweepMs).toBeLessThanOrEqual(400)
   })
 
   it('CONN-3: --heartbeat-timeout-ms and WEFT_HEARTBEAT_TIMEOUT_MS set the timeout', () => {
