@@ -34,6 +34,7 @@ import {
   keepLocalDeletions,
   rollbackUpdates,
 } from './rollback.js'
+import { refusedScope } from './refusedScope.js'
 import { SessionPath } from './SessionPath.js'
 import { encodeIntegrated } from './integratedUpdate.js'
 
@@ -130,7 +131,7 @@ export interface EpochOfferSource {
 /** Finds what to offer a peer in an older epoch (see {@link SyncSessionOptions.epochLineage}). */
 export type EpochLineage = (peerEpoch: string) => EpochOfferSource | null | Promise<EpochOfferSource | null>
 
-/** Rejections in a row of restoring updates after which a rollback no longer restores (RULES-5.4). */
+/** Rejections in a row of restoring updates for one record after which its rollback no longer restores (RULES-5.13). */
 const MAX_RESTORE_REFUSALS = 2
 
 /** Origin of a rollback's restoring transaction (RULES-5.4): a local change like any other. */
@@ -281,8 +282,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #kept: KeptDeletions | null = null
   /** The restoring updates sent (weakly held: a path keeps them until acknowledged). */
   readonly #restores = new WeakSet<Uint8Array>()
-  /** Rejections in a row of restoring updates. */
-  #restoreRefusals = 0
+  /**
+   * RULES-5.13: per refused record (`refusedScope` as JSON, `null` for a whole update), the rejections of restoring
+   * updates since the last rejection of another update.
+   */
+  readonly #restoreRefusals = new Map<string, number>()
   /** While a rollback restores: its updates, sent after `rolled-back` (RULES-5.1). */
   #restoring: Uint8Array[] | null = null
   /** RULES-5.6: the client id was drawn by a rollback (above the retired one); a uniform one is drawn once settled. */
@@ -889,7 +893,12 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       // Nothing this session can roll back (not kept, or not numbered): the relay still waits for `rolled-back`.
       path.send(encodeRolledBack(this.#doc.clientID))
     } else {
-      this.#restoreRefusals = this.#restores.has(first[1]) ? this.#restoreRefusals + 1 : 0
+      // RULES-5.13: the refused record alone is rolled back, unless the rejection names none the writer can scope to.
+      const earlier = this.#ownClients?.earlier(this.#doc.clientID)
+      const scope = refusedScope(this.#doc, first[1], rejection, [this.#doc.clientID, ...(earlier ?? [])])
+      const key = JSON.stringify(scope)
+      if (!this.#restores.has(first[1])) this.#restoreRefusals.clear()
+      else this.#restoreRefusals.set(key, (this.#restoreRefusals.get(key) ?? 0) + 1)
       path.forget(first[0])
       const held = this.#heldOf(path)
       const step2 = held.sent.some((s) => s.seq === first[0] && s.step2)
@@ -903,18 +912,18 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
           rejected: first[1],
           later: kept.slice(1).map(([, u]) => u),
           restoreOrigin: RESTORE_ORIGIN,
-          // A restore refused again and again (the relay refuses the old values themselves) is not restored a third
-          // time: a rollback never loops.
-          restore: this.#restoreRefusals < MAX_RESTORE_REFUSALS,
+          // A record whose restore is refused again and again (the relay refuses the old values themselves) is not
+          // restored a third time: a rollback never loops (RULES-5.13).
+          restore: (this.#restoreRefusals.get(key) ?? 0) < MAX_RESTORE_REFUSALS,
           held: {
             deleteSets: held.deleteSets,
             clock: held.clocks.get(this.#doc.clientID) ?? 0,
             deletionsKnown: !step2 || held.known,
           },
-          // RULES-5.10: a step 2 carries every offline change: only the refused record's are rolled back.
-          ...(step2 ? { refusedRecord: rejection.path } : {}),
+          // RULES-5.10, 5.13: only the refused record's changes are rolled back, the others re-created and re-sent.
+          ...(scope !== null ? { refusedRecord: scope } : {}),
           // RULES-5.11: a refused change an earlier session of this device stored is rolled back too.
-          ...(this.#ownClients ? { earlier: this.#ownClients.earlier(this.#doc.clientID) } : {}),
+          ...(earlier ? { earlier } : {}),
         })
         deletions = result.deletions
         lost = result.lost

@@ -1,6 +1,7 @@
 import * as random from 'lib0/random'
 import * as Y from 'yjs'
 import { addDeletions, encodeDeletionsUpdate, type DeleteRanges } from '../protocol/deleteSets.js'
+import { inRecord } from './refusedScope.js'
 import { attributesAt, reformat, textRuns, walkText, type TextRun } from './rollbackText.js'
 
 /**
@@ -53,9 +54,11 @@ export interface RollbackInput {
   /** Origin of the restoring transaction (a local change: sent, stored and counted). */
   readonly restoreOrigin: unknown
   /**
-   * Re-create what the refused updates overwrote or deleted, and the later updates' inserts (default true). `false`
-   * when the refused update was itself a rollback's restore (the relay refused the old values): only the removal is
-   * done, so that a rollback never loops; the document may then differ from the relay's until the next sync.
+   * Re-create what the refused changes overwrote or deleted (default true). `false` when the relay refused a restore
+   * of the same record twice in a row (it refuses the old values, RULES-5.13): the refused changes are removed and
+   * nothing of what they overwrote or deleted comes back (their deletions are not re-sent), so that a rollback never
+   * loops; the document may then differ from the relay's on those values. The other changes (other records', the
+   * later updates') are re-created either way.
    */
   readonly restore?: boolean
   /**
@@ -71,9 +74,10 @@ export interface RollbackInput {
     readonly deletionsKnown: boolean
   }
   /**
-   * RULES-5.10: only the refused update's changes of this record (the rejection's path, up to its first two keys) are
-   * refused; its other changes are re-created and its other deletions re-sent, as a later update's are. For a refused
-   * sync step 2 (many offline changes in one update). Absent: the whole update is refused.
+   * RULES-5.10, 5.13: only the refused update's changes of this record (the rejection's path, up to its first two
+   * keys) are refused; its other changes are re-created and its other deletions re-sent, as a later update's are.
+   * Any refused update (live, a sync step 2, a restore); `refusedScope` decides it. Absent: the whole update is
+   * refused.
    */
   readonly refusedRecord?: readonly string[]
   /**
@@ -83,28 +87,6 @@ export interface RollbackInput {
    * between) then leaves the document instead of riding in every later step 2.
    */
   readonly earlier?: readonly number[]
-}
-
-/**
- * Whether `item` lies in the record at `path` (keys from the root: the root type's name, then map keys): every key of
- * the item's own path, up to the length of `path`, is `path`'s, a list position counting as any key (so an item
- * holding the record, or held by it, counts too).
- */
-const inRecord = (item: Y.Item, path: readonly string[]): boolean => {
-  const keys: Array<string | null> = []
-  let at: Y.Item = item
-  for (;;) {
-    keys.unshift(at.parentSub)
-    const parent = at.parent as Y.AbstractType<unknown>
-    if (parent._item === null) {
-      keys.unshift(Y.findRootTypeKey(parent))
-      break
-    }
-    at = parent._item
-  }
-  for (let i = 0; i < Math.min(keys.length, path.length); i++)
-    if (keys[i] !== null && keys[i] !== path[i]) return false
-  return true
 }
 
 /** Yjs's delete set (not exported by name). */
@@ -347,8 +329,8 @@ const copyContent = (item: Y.Item, from: number, to: number, cx: Copying): strin
 }
 
 /**
- * The delete set of a refused sync step 2 split into the deletions of items in the refused record and the others
- * (RULES-5.10). The others are clipped to what the relay holds (below the step 2's first clock of each client it
+ * The delete set of a refused update split into the deletions of items in the refused record and the others
+ * (RULES-5.10, 5.13). The others are clipped to what the relay holds (below the update's first clock of each client it
  * carries structs of): a deletion of clocks the relay lacks would make it refuse the restoring update.
  */
 const splitDeletions = (
@@ -418,7 +400,9 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   // RULES-5.10: the refused update's deletions outside the refused record are kept and re-sent, as a later update's.
   const [refusedDs, validDs] =
     record === undefined ? [rejected.ds, Y.createDeleteSet()] : splitDeletions(doc, rejected, inRefused)
-  const dsS = held?.deletionsKnown === false ? Y.createDeleteSet() : subtract(refusedDs, heldDs)
+  // RULES-5.4, 5.13: without `restore`, what the refused changes overwrote or deleted is not brought back.
+  const restoring = input.restore !== false
+  const dsS = !restoring || held?.deletionsKnown === false ? Y.createDeleteSet() : subtract(refusedDs, heldDs)
   const dsL = subtract(Y.mergeDeleteSets([validDs, ...later.map((d) => d.ds)]), heldDs)
   // Per client id: the first clock removed (X's, and RULES-5.11 each earlier own id's first clock in the refused
   // update: the relay lacks all of them), and its refused ranges.
@@ -475,7 +459,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   const refused = (item: Y.Item, clock: number) =>
     inRanges(refusedRanges.get(item.id.client) ?? [], clock) && inRefused(item)
   const live: Copying = { ds: null, refused, lost }
-  const restoring: Copying = { ds: dsS, refused, lost }
+  const restored: Copying = { ds: dsS, refused, lost }
   const textTargets = new Map<Y.Text, TextRun[]>()
   /** Whether the unit at `offset` of `item` is in the document after the rollback (as the plan below counts it). */
   const restores = (item: Y.Item, offset: number): boolean => {
@@ -504,7 +488,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
       else {
         for (const run of runsOf(item, (clock) => inS(item.id.client, clock))) {
           if (!run.kind) continue
-          const values = copyContent(item, run.from, run.to, restoring)
+          const values = copyContent(item, run.from, run.to, restored)
           if (values !== null) ops.push({ index, values })
           index += run.to - run.from
         }
@@ -528,7 +512,8 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
           // (a concurrent set from another client): the relay holds it as the key's value. (An explicit delete by
           // another client of that same value, concurrent with the refused set, is not told apart: it comes back.)
           const overwritten = inS(it.id.client, lastClock) || (it.right !== null && removed(it.right))
-          if (overwritten) values = copyContent(it, it.length - 1, it.length, restoring) as unknown[] | null
+          if (overwritten && restoring)
+            values = copyContent(it, it.length - 1, it.length, restored) as unknown[] | null
         }
         break
       }
@@ -565,15 +550,6 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
     for (const [client, first] of cut) removeFrom(doc, client, first)
   }
 
-  if (input.restore === false) {
-    return {
-      retiredClientId: X,
-      fromClock: c === Infinity ? null : c,
-      toClock: c < endX ? endX : null,
-      deletions: null,
-      lost,
-    }
-  }
   // T2: restore and re-apply under the new client id.
   doc.transact(() => {
     for (const [parent, ops] of listOps) {

@@ -218,3 +218,25 @@ export const seedShapes = async (
   await nextOf(seeder.client, 'ack')
   return seeder
 }
+
+/** The shapes of `doc` as plain records. */
+export const shapesOf = (doc: Y.Doc) =>
+  doc.getMap('shapes').toJSON() as Record<string, Record<string, unknown>>
+
+/**
+ * The shapes where a writer's changes end up: in its document, in the relay's store once the relay acknowledged all
+ * it sent (RULES-5.12), and in another client's document once `arrived` holds there.
+ */
+export const shapesEverywhere = async (
+  r: ReturnType<typeof startRuledRelay>,
+  room: string,
+  writer: { doc: Y.Doc; session: SyncSession },
+  other: Y.Doc,
+  arrived: (shapes: ReturnType<typeof shapesOf>) => boolean,
+) => {
+  const mine = shapesOf(writer.doc)
+  await settled(writer.session)
+  const stored = shapesOf(await r.stored(room))
+  await until(other, () => arrived(shapesOf(other)))
+  return { writer: mine, stored, other: shapesOf(other) }
+}

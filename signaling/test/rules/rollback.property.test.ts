@@ -117,3 +117,100 @@ describe('rollback under random edits and rules (RULES-5)', () => {
     })
   }
 })
+
+describe('honest writers breaking rules on several records at once (RULES-5.13)', () => {
+  for (const seed of [21, 22, 23, 24, 25, 26, 27, 28]) {
+    it(`RULES-5.13 RULES-5.12: seed ${seed}: every valid change of an honest writer reaches the relay, whatever else its updates broke`, async () => {
+      const rnd = seededRandom(seed)
+      const int = (n: number) => Math.floor(rnd() * n)
+      const r = startRuledRelay()
+      cleanups.push(r.close)
+      const room = 'board-honest'
+      // Locked shapes of another owner, which the honest writers move (refused) but never own.
+      const keeper = await ruledClient(r, room, 'keeper', cleanups)
+      const locked = ['locked-0', 'locked-1', 'locked-2']
+      for (const [i, id] of locked.entries())
+        keeper.typed.root.shapes.insert({ name: id, x: 10 * i, author: 'keeper' }, { id })
+      await settled(keeper.session)
+      const clients = []
+      for (const subject of ['alice', 'bob', 'carol']) {
+        const c = await ruledClient(r, room, subject, cleanups)
+        await until(c.doc, () => locked.every((id) => shapesOf(c.doc)[id] !== undefined))
+        let rejected = 0
+        c.session.on('rejected', () => void rejected++)
+        // What the relay must hold of this writer's own shapes: every valid change, in order.
+        const model = new Map<string, Shape>()
+        clients.push({ subject, ...c, model, rejected: () => rejected })
+      }
+      let step = 0
+      for (let round = 0; round < 6; round++) {
+        for (const c of clients) {
+          if (rnd() < 0.3) continue
+          // The writer's shapes with a valid change not yet at the relay (everything is, at the end of a round).
+          const changed = new Set<string>()
+          for (let t = 1 + int(2); t > 0; t--) {
+            const shapes = c.typed.root.shapes
+            // One transaction (one update) of 1-4 changes to different records, valid and refused ones mixed.
+            const used = new Set<string>()
+            const pending: Array<() => void> = []
+            c.doc.transact(() => {
+              for (let o = 1 + int(4); o > 0; o--) {
+                const own = [...c.model.keys()].filter((id) => !used.has(id))
+                const target = own[int(own.length)]
+                const other = locked.filter((id) => !used.has(id))[int(locked.length)]
+                const id = `${c.subject}-${++step}`
+                const op = int(8)
+                if (op === 0 || target === undefined) {
+                  const shape = { name: id, x: int(101), author: c.subject }
+                  changed.add(id)
+                  shapes.insert(shape, { id })
+                  pending.push(() => c.model.set(id, { ...shape, label: '' }))
+                } else if (op === 1) {
+                  const x = int(101)
+                  used.add(target)
+                  changed.add(target)
+                  shapes.update(target, { x })
+                  pending.push(() => c.model.set(target, { ...(c.model.get(target) as Shape), x }))
+                } else if (op === 2) {
+                  used.add(target)
+                  shapes.delete(target)
+                  pending.push(() => c.model.delete(target))
+                } else if (op === 3 && !changed.has(target)) {
+                  // Refused: x.max. Only on a shape without a valid change waiting for the relay: the restoring update
+                  // re-creates each key's newest value, so a valid value overwritten by a refused one is not re-sent
+                  // (docs/spec/rules.md, RULES-5.13).
+                  used.add(target)
+                  shapes.update(target, { x: 150 })
+                } else if (op === 4) {
+                  shapes.insert({ name: 'locked-0', x: 1, author: c.subject }, { id }) // refused: the name is taken
+                } else if (op === 5) {
+                  shapes.insert({ name: id, x: 1, author: 'mallory' }, { id }) // refused: not the writer's
+                } else if (other !== undefined) {
+                  // Refused: not the owner. (Not a deletion: another writer's restore of the same shape, arriving
+                  // after it, lands in the deleted original and is lost to the copy, a known limit, docs/guides/rules.md.)
+                  used.add(other)
+                  shapes.update(other, { x: int(101) })
+                }
+              }
+            })
+            for (const apply of pending) apply()
+          }
+        }
+        await Promise.all(clients.map((c) => settled(c.session)))
+        const stored = shapesOf(await r.stored(room))
+        // Every valid change of each honest writer is at the relay; nothing it wrote against the rules is.
+        for (const c of clients) {
+          const held = Object.fromEntries(Object.entries(stored).filter(([, s]) => s.author === c.subject))
+          expect(held, c.subject).toEqual(Object.fromEntries(c.model))
+        }
+        for (const [i, id] of locked.entries())
+          expect(stored[id], id).toEqual({ name: id, x: 10 * i, author: 'keeper', label: '' })
+        expect(Object.values(stored).filter((s) => s.author === 'mallory')).toEqual([])
+        const want = JSON.stringify(Object.entries(stored).sort(([a], [b]) => (a < b ? -1 : 1)))
+        await Promise.all(clients.map((c) => until(c.doc, () => canonical(c.doc) === want)))
+      }
+      for (const c of clients) expect(c.transport.client.closeInfo).toBeNull()
+      expect(clients.reduce((n, c) => n + c.rejected(), 0)).toBeGreaterThan(0)
+    })
+  }
+})

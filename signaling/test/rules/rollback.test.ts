@@ -4,17 +4,45 @@ import { openDocument, openTyped } from '@weft/core'
 import { MemoryDocStore } from '@weft/core/testing'
 import { appendToLog } from '../relay/unit/memoryRelay.js'
 import { MemoryRelayTransport } from './memoryRelayTransport.js'
-import { board, ruledClient, settled, startRuledRelay, until } from './relayRules.js'
+import {
+  board,
+  ruledClient,
+  settled,
+  shapesEverywhere,
+  shapesOf,
+  startRuledRelay,
+  until,
+} from './relayRules.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
-const shapesOf = (doc: Y.Doc) => doc.getMap('shapes').toJSON() as Record<string, Record<string, unknown>>
-
 const client = (r: ReturnType<typeof startRuledRelay>, room: string, subject: string) =>
   ruledClient(r, room, subject, cleanups)
+
+/**
+ * Another node stores an invalid shape of alice's (`x` is not a number) in `room` without passing the rules; resolves
+ * once `writer` has it.
+ */
+const storeInvalidShape = async (
+  r: ReturnType<typeof startRuledRelay>,
+  room: string,
+  writer: { doc: Y.Doc },
+) => {
+  const elsewhere = new Y.Doc()
+  const bad = new Y.Map<unknown>()
+  elsewhere.getMap('shapes').set('bad', bad)
+  bad.set('name', 'bad')
+  bad.set('x', 'not a number')
+  bad.set('author', 'alice')
+  bad.set('label', new Y.Text())
+  const loaded = r.hub.room(room)
+  if (!loaded) throw new Error('room not loaded')
+  appendToLog(loaded, Y.encodeStateAsUpdate(elsewhere))
+  await until(writer.doc, () => shapesOf(writer.doc).bad !== undefined)
+}
 
 describe('the writer rolls back a rejected update (RULES-5)', () => {
   it('RULES-5.2 RULES-5.4 RULES-5.7: a non-owner moves a locked shape: refused, rolled back, still connected; its next valid edit is kept', async () => {
@@ -184,19 +212,9 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     const r = startRuledRelay()
     cleanups.push(r.close)
     const bob = await client(r, 'board-3', 'bob')
-    // Another node stored an invalid shape of alice's (x is not a number) without passing the rules.
-    const elsewhere = new Y.Doc()
-    const bad = new Y.Map<unknown>()
-    elsewhere.getMap('shapes').set('bad', bad)
-    bad.set('name', 'bad')
-    bad.set('x', 'not a number')
-    bad.set('author', 'alice')
-    bad.set('label', new Y.Text())
-    const room = r.hub.room('board-3')
-    if (!room) throw new Error('room not loaded')
-    appendToLog(room, Y.encodeStateAsUpdate(elsewhere))
+    const stored = storeInvalidShape(r, 'board-3', bob)
     bob.session.resync()
-    await until(bob.doc, () => shapesOf(bob.doc).bad !== undefined)
+    await stored
 
     const rules: string[] = []
     const third = new Promise<void>((resolve) =>
@@ -207,6 +225,81 @@ describe('the writer rolls back a rejected update (RULES-5)', () => {
     await third
     await settled(bob.session)
     expect(rules).toEqual(['shapes.owner', 'shapes.schema', 'shapes.schema'])
+    expect(bob.transport.client.closeInfo).toBeNull()
+  })
+
+  it('RULES-5.13: a live transaction changing two records, refused for one: only that record goes back, the other change reaches the relay', async () => {
+    const r = startRuledRelay()
+    cleanups.push(r.close)
+    const alice = await client(r, 'board-4', 'alice')
+    alice.typed.root.shapes.insert({ name: 'a', x: 10, author: 'alice' }, { id: 'a' })
+    const bob = await client(r, 'board-4', 'bob')
+    bob.typed.root.shapes.insert({ name: 'b', x: 1, author: 'bob', label: 'hi' }, { id: 'b' })
+    await until(bob.doc, () => shapesOf(bob.doc).a?.x === 10)
+    await settled(bob.session)
+
+    const rejected = new Promise<{ ruleId: string; path: readonly string[] }>((resolve) =>
+      bob.session.on('rejected', resolve),
+    )
+    // One update: bob's own shape (valid: moved, its label edited, a new shape) and alice's (refused).
+    bob.doc.transact(() => {
+      bob.typed.root.shapes.update('b', { x: 7 })
+      bob.typed.root.shapes.update('a', { x: 50 })
+      ;((bob.doc.getMap('shapes').get('b') as Y.Map<unknown>).get('label') as Y.Text).insert(2, '!')
+      bob.typed.root.shapes.insert({ name: 'c', x: 3, author: 'bob' }, { id: 'c' })
+    })
+    expect(await rejected).toMatchObject({ ruleId: 'shapes.owner', path: ['shapes', 'a'] })
+    const want = {
+      a: { name: 'a', x: 10, author: 'alice', label: '' },
+      b: { name: 'b', x: 7, author: 'bob', label: 'hi!' },
+      c: { name: 'c', x: 3, author: 'bob', label: '' },
+    }
+    expect(await shapesEverywhere(r, 'board-4', bob, alice.doc, (s) => s.c !== undefined)).toEqual({
+      writer: want,
+      stored: want,
+      other: want,
+    })
+    expect(bob.transport.client.closeInfo).toBeNull()
+  })
+
+  it('RULES-5.13: a record whose restore is refused twice is removed without restoring; the other records keep being restored and re-sent', async () => {
+    const r = startRuledRelay()
+    cleanups.push(r.close)
+    const alice = await client(r, 'board-5', 'alice')
+    alice.typed.root.shapes.insert({ name: 'locked', x: 10, author: 'alice' }, { id: 'locked' })
+    const bob = await client(r, 'board-5', 'bob')
+    const stored = storeInvalidShape(r, 'board-5', bob)
+    bob.session.resync()
+    await stored
+    await until(bob.doc, () => shapesOf(bob.doc).locked !== undefined)
+    await settled(bob.session)
+
+    const rejections: Array<{ ruleId: string; path: readonly string[] }> = []
+    const fourth = new Promise<void>((resolve) =>
+      bob.session.on('rejected', (e) => rejections.push(e) === 4 && resolve()),
+    )
+    // One update: the invalid shape moved (refused; its restore, the invalid value, is refused too), the locked one
+    // moved (refused; its restore is accepted) and bob's own shape (valid).
+    bob.doc.transact(() => {
+      ;(bob.doc.getMap('shapes').get('bad') as Y.Map<unknown>).set('x', 5)
+      bob.typed.root.shapes.update('locked', { x: 50 })
+      bob.typed.root.shapes.insert({ name: 'mine', x: 3, author: 'bob' }, { id: 'mine' })
+    })
+    await fourth
+    await settled(bob.session)
+    // Each record is refused once for the move; the invalid one's restore twice (then it is no longer restored).
+    expect(rejections.map((e) => `${e.ruleId} ${e.path.slice(0, 2).join('/')}`)).toEqual([
+      'shapes.owner shapes/bad',
+      'shapes.schema shapes/bad',
+      'shapes.schema shapes/bad',
+      'shapes.owner shapes/locked',
+    ])
+    const held = shapesOf(await r.stored('board-5'))
+    expect(held.mine).toEqual({ name: 'mine', x: 3, author: 'bob', label: '' })
+    expect(held.locked).toEqual({ name: 'locked', x: 10, author: 'alice', label: '' })
+    // The locked shape was restored although the invalid one's restores had been refused twice before it.
+    expect(shapesOf(bob.doc).locked).toEqual(held.locked)
+    expect(shapesOf(bob.doc).mine).toEqual(held.mine)
     expect(bob.transport.client.closeInfo).toBeNull()
   })
 })
