@@ -44,6 +44,7 @@ export {
 export {
   validateUpdate,
   MAX_NESTING_DEPTH,
+  MAX_VALUE_DEPTH,
   type ValidateUpdateOptions,
   type UpdateSummary,
 } from './validateUpdate.js'

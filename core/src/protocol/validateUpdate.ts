@@ -13,6 +13,14 @@ const MAX_TYPE_REF = 6
  * overflows the stack (browsers differ), and no document nests a thousand levels deep on purpose.
  */
 export const MAX_NESTING_DEPTH = 1000
+/**
+ * Deepest nesting of one plain value (SYNC-3.5): an `any` value (a map value, list items: ContentAny), a
+ * subdocument's options, and a JSON text (ContentJSON, an embed, a format value). lib0 and `JSON.stringify` walk such
+ * values recursively, so how deep a stack can go decides whether a client can read them at all (Node 20 fails from
+ * about 4,000-5,000 levels, and a relay's own limit moved with how warm its code was): a value one writer stored
+ * deeper would cut every joiner off from the whole document. No app nests its data 256 levels deep on purpose.
+ */
+export const MAX_VALUE_DEPTH = 256
 /** Options a ContentDoc (subdocument) may carry besides `meta`: what `Y.Doc` writes, and `shouldLoad`. */
 const SUBDOC_BOOLEAN_OPTIONS = new Set(['gc', 'autoLoad', 'shouldLoad'])
 
@@ -59,15 +67,40 @@ const positive = (n: number, what: string): number => {
 /** Whether the walk skims: contents skipped unchecked (JSON not parsed, `any` values not decoded). */
 let skim = false
 
-/** A JSON text: parsed, or skipped when skimming. */
+/** A JSON text: parsed, or skipped when skimming. Refused when it nests deeper than {@link MAX_VALUE_DEPTH}. */
 const readJson = (d: decoding.Decoder, undefinedAllowed: boolean): void => {
-  if (skim) skipBytes(d)
-  else JSON.parse(undefinedAllowed ? orUndefined(readString(d)) : readString(d))
+  if (skim) return void skipBytes(d)
+  const text = readString(d)
+  checkJsonDepth(text)
+  JSON.parse(undefinedAllowed ? orUndefined(text) : text)
 }
 
-/** lib0's `any` encoding (`encoding.writeAny`): its tags, from 127 (undefined) down to 116 (Uint8Array). */
-const skipAny = (d: decoding.Decoder): void => {
+/** Throws if the arrays and objects of a JSON text nest deeper than {@link MAX_VALUE_DEPTH} (brackets in strings aside). */
+const checkJsonDepth = (text: string): void => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92 /* \\ */) i++
+      else if (c === 34 /* " */) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > MAX_VALUE_DEPTH) throw new Error(`value nested deeper than ${MAX_VALUE_DEPTH} levels`)
+    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--
+  }
+}
+
+/**
+ * lib0's `any` encoding (`encoding.writeAny`): its tags, from 127 (undefined) down to 116 (Uint8Array). Refused when
+ * arrays and objects nest deeper than {@link MAX_VALUE_DEPTH}; `depth` is the value's own level (1 at the top, where
+ * an array or object is one level deep).
+ * Unless skimming, strings (values and keys) must be UTF-8, as lib0's reader requires.
+ */
+const skipAny = (d: decoding.Decoder, depth: number): void => {
   const tag = readByte(d)
+  if ((tag === 117 || tag === 118) && depth > MAX_VALUE_DEPTH)
+    throw new Error(`value nested deeper than ${MAX_VALUE_DEPTH} levels`)
   switch (tag) {
     case 127: // undefined
     case 126: // null
@@ -85,6 +118,9 @@ const skipAny = (d: decoding.Decoder): void => {
       d.pos += 8
       return
     case 119: // string
+      if (skim) skipBytes(d)
+      else checkString(d)
+      return
     case 116: // Uint8Array
       skipBytes(d)
       return
@@ -93,8 +129,9 @@ const skipAny = (d: decoding.Decoder): void => {
       const len = decoding.readVarUint(d)
       if (len > d.arr.length) throw new Error('more entries than bytes')
       for (let i = 0; i < len; i++) {
-        skipBytes(d)
-        skipAny(d)
+        if (skim) skipBytes(d)
+        else checkString(d)
+        skipAny(d, depth + 1)
       }
       return
     }
@@ -102,7 +139,7 @@ const skipAny = (d: decoding.Decoder): void => {
       // array
       const len = decoding.readVarUint(d)
       if (len > d.arr.length) throw new Error('more entries than bytes')
-      for (let i = 0; i < len; i++) skipAny(d)
+      for (let i = 0; i < len; i++) skipAny(d, depth + 1)
       return
     }
     default:
@@ -143,17 +180,23 @@ const skipContent = (d: decoding.Decoder, ref: number): number => {
     case 8: {
       // ContentAny
       const len = positive(decoding.readVarUint(d), 'any content')
-      for (let i = 0; i < len; i++) {
-        if (skim) skipAny(d)
-        else readAny(d)
-      }
+      // Walked, not decoded: bounded depth (lib0's reader recurses without a bound) and no value built.
+      for (let i = 0; i < len; i++) skipAny(d, 1)
       return len
     }
-    case 9: // ContentDoc: guid, options
+    case 9: {
+      // ContentDoc: guid, options (decoded once the walk has bounded their depth)
       readStr(d)
-      if (skim) skipAny(d)
-      else checkSubdocOptions(readAny(d))
+      const start = d.pos
+      skipAny(d, 1)
+      if (!skim) {
+        const end = d.pos
+        d.pos = start
+        checkSubdocOptions(readAny(d))
+        if (d.pos !== end) throw new Error('subdocument options misread')
+      }
       return 1
+    }
     default:
       throw new Error(`unknown content ref ${ref}`)
   }

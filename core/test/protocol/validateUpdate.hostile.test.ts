@@ -2,7 +2,8 @@ import fc from 'fast-check'
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { MAX_NESTING_DEPTH, validateUpdate } from '../../src/protocol/index.js'
+import * as decoding from 'lib0/decoding'
+import { MAX_NESTING_DEPTH, MAX_VALUE_DEPTH, validateUpdate } from '../../src/protocol/index.js'
 import { accepts, buildCorpus, checkMergesAndApplies, hostileCase } from './hostileUpdates.js'
 
 /** A V1 update of client 5 from clock 0 with the structs `write` writes, and an empty delete set. */
@@ -28,6 +29,13 @@ const rootItem =
     if (key !== undefined) encoding.writeVarString(e, key)
     content(e)
   }
+
+/** The bytes \`write\` writes for one value of nesting \`depth\`. */
+const encodeAny = (write: (e: encoding.Encoder, depth: number) => void, depth: number) => {
+  const e = encoding.createEncoder()
+  write(e, depth)
+  return encoding.toUint8Array(e)
+}
 
 const rejected = (u: Uint8Array) =>
   expect(() => validateUpdate(u, { strings: true })).toThrow(
@@ -246,6 +254,106 @@ describe('validateUpdate against hostile writers (issue 17)', () => {
     a.set('k', inner)
     inner.set('x', new Y.Array())
     expect(validateUpdate(Y.encodeStateAsUpdate(doc)).depth).toBe(2)
+  })
+
+  it(`SYNC-3.5 plain values nested deeper than ${MAX_VALUE_DEPTH} are refused, however warm the stack (any, subdocument options, JSON)`, () => {
+    /** lib0's \`any\` encoding of \`depth\` arrays each holding the next (the innermost holds null), written without recursion. */
+    const anyArrays = (e: encoding.Encoder, depth: number) => {
+      for (let i = 0; i < depth; i++) {
+        encoding.writeUint8(e, 117)
+        encoding.writeVarUint(e, 1)
+      }
+      encoding.writeUint8(e, 126)
+    }
+    /** The same as an object with key "n" at each level. */
+    const anyObjects = (e: encoding.Encoder, depth: number) => {
+      for (let i = 0; i < depth; i++) {
+        encoding.writeUint8(e, 118)
+        encoding.writeVarUint(e, 1)
+        encoding.writeVarString(e, 'n')
+      }
+      encoding.writeUint8(e, 126)
+    }
+    const anyValue = (write: (e: encoding.Encoder, depth: number) => void, depth: number) =>
+      craft(
+        1,
+        rootItem(
+          8,
+          (e) => {
+            encoding.writeVarUint(e, 1)
+            write(e, depth)
+          },
+          'k',
+        ),
+      )
+    const subdocMeta = (depth: number) =>
+      craft(
+        1,
+        rootItem(
+          9,
+          (e) => {
+            encoding.writeVarString(e, 'guid')
+            encoding.writeUint8(e, 118)
+            encoding.writeVarUint(e, 1)
+            encoding.writeVarString(e, 'meta')
+            anyArrays(e, depth - 1)
+          },
+          'k',
+        ),
+      )
+    const json = (depth: number) => '['.repeat(depth) + ']'.repeat(depth)
+    const jsonContent = (text: string) =>
+      craft(
+        1,
+        rootItem(2, (e) => {
+          encoding.writeVarUint(e, 1)
+          encoding.writeVarString(e, text)
+        }),
+      )
+    const embed = (text: string) =>
+      craft(
+        1,
+        rootItem(5, (e) => encoding.writeVarString(e, text)),
+      )
+    const format = (text: string) =>
+      craft(
+        1,
+        rootItem(6, (e) => {
+          encoding.writeVarString(e, 'bold')
+          encoding.writeVarString(e, text)
+        }),
+      )
+    // Why: a stock client's decoder (lib0's readAny) recurses per level; 20,000 levels overflow any stack, and where
+    // between 2,000 and 7,000 it starts to fail depended on the reader's stack (a warmed-up relay accepted 5,500).
+    expect(() => decoding.readAny(decoding.createDecoder(encodeAny(anyArrays, 20_000)))).toThrow(RangeError)
+    for (const write of [anyArrays, anyObjects]) {
+      expect(() => validateUpdate(anyValue(write, MAX_VALUE_DEPTH), { strings: true })).not.toThrow()
+      expect(() => validateUpdate(anyValue(write, MAX_VALUE_DEPTH), { skim: true })).not.toThrow()
+      for (const depth of [MAX_VALUE_DEPTH + 1, 5_500, 20_000]) {
+        rejected(anyValue(write, depth))
+        expect(() => validateUpdate(anyValue(write, depth), { skim: true })).toThrow(/nested deeper/)
+      }
+    }
+    expect(() => validateUpdate(subdocMeta(MAX_VALUE_DEPTH))).not.toThrow()
+    rejected(subdocMeta(MAX_VALUE_DEPTH + 1))
+    rejected(subdocMeta(20_000))
+    for (const content of [jsonContent, embed, format]) {
+      expect(() => validateUpdate(content(json(MAX_VALUE_DEPTH)))).not.toThrow()
+      rejected(content(json(MAX_VALUE_DEPTH + 1)))
+      rejected(content(json(20_000)))
+      // Brackets inside strings are text, not nesting.
+      expect(() =>
+        validateUpdate(content(JSON.stringify({ s: '['.repeat(5_000) + '\\"' + '{'.repeat(10) }))),
+      ).not.toThrow()
+    }
+    // A real document's values at the bound round-trip through Yjs.
+    let value: unknown = null
+    for (let i = 0; i < MAX_VALUE_DEPTH; i++) value = { n: value }
+    const doc = new Y.Doc()
+    doc.getMap('m').set('k', value)
+    expect(() => validateUpdate(Y.encodeStateAsUpdate(doc), { strings: true })).not.toThrow()
+    doc.getMap('m').set('k', { n: value })
+    rejected(Y.encodeStateAsUpdate(doc))
   })
 
   it('SYNC-3.5 differential: every update validateUpdate accepts merges and applies cleanly, alone and onto its dependencies', () => {
