@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { CloseCode } from '@weft/core'
@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS } from '../../src/ServerLimits.js'
 import { parseServeArgs } from '../../src/cli/parseServeArgs.js'
 import { heartbeatIntervalOf, heartbeatSweeps } from '../../src/connection/GuardedSocket.js'
 import { encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
+import { PresenceTicker } from '../../src/relay/PresenceTicker.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { TestClient } from '../helpers/TestClient.js'
 import { WeftTestClient } from '../helpers/WeftTestClient.js'
@@ -15,6 +16,7 @@ let srv: TestServer | null = null
 const closers: Array<() => Promise<unknown>> = []
 
 afterEach(async () => {
+  vi.restoreAllMocks()
   await Promise.all(closers.splice(0).map((close) => close()))
   await srv?.close()
   srv = null
@@ -66,6 +68,35 @@ describe('heartbeat removes the presence of a vanished client (RELAY-6.6, CONN-3
     const short = { ...DEFAULT_LIMITS, heartbeatTimeoutMs: 400 }
     const shortSweeps = heartbeatSweeps(short)
     expect((shortSweeps.dropAfter + 1) * shortSweeps.sweepMs).toBeLessThanOrEqual(400)
+  })
+
+  it("CONN-3.1: the heartbeat sweeps run on the same ticks as the rooms' presence windows (RELAY-6.8), every 500 ms", async () => {
+    const calls: Array<{ ticker: PresenceTicker; periodMs: number }> = []
+    const schedule = PresenceTicker.prototype.schedule
+    vi.spyOn(PresenceTicker.prototype, 'schedule').mockImplementation(function (
+      this: PresenceTicker,
+      periodMs: number,
+      minDelayMs: number,
+      fn: () => void,
+    ) {
+      calls.push({ ticker: this, periodMs })
+      return schedule.call(this, periodMs, minDelayMs, fn)
+    })
+    srv = await startTestServer()
+    const sweeps = calls.filter((c) => c.periodMs === heartbeatSweeps(DEFAULT_LIMITS).sweepMs)
+    expect(sweeps).toHaveLength(1)
+    // A presence change in a quiet room is sent at once and opens a window, which ends on the same ticker.
+    const a = await WeftTestClient.open(`${srv.ws}/relay/ticks`)
+    closers.push(() => a.client.close())
+    await a.next('sync-step2')
+    const b = await WeftTestClient.open(`${srv.ws}/relay/ticks`)
+    closers.push(() => b.client.close())
+    await b.next('sync-step2')
+    a.client.send(encodeAwareness(encodeAwarenessEntries([[7, 1, '{"x":1}']])))
+    await b.next('awareness')
+    const windows = calls.filter((c) => c.periodMs !== heartbeatSweeps(DEFAULT_LIMITS).sweepMs)
+    expect(windows.length).toBeGreaterThan(0)
+    for (const w of windows) expect(w.ticker).toBe(sweeps[0]?.ticker)
   })
 
   it('CONN-3: --heartbeat-timeout-ms and WEFT_HEARTBEAT_TIMEOUT_MS set the timeout', () => {
