@@ -262,7 +262,14 @@ const checkField = (
   }
   if (f.maxLength !== undefined && typeof after === 'string' && after.length > f.maxLength)
     return refuse(`${id}.maxLength`, path, `${field} may be at most ${f.maxLength} long`)
-  if (f.references !== undefined && typeof after === 'string' && !read(f.references).has(after))
+  // Checked where the value is written (a new record, a changed value), not on every edit of the record: whether an
+  // unchanged reference still resolves depends on other writers, and a deleted target must not freeze its referrers.
+  if (
+    f.references !== undefined &&
+    typeof after === 'string' &&
+    (c.before === undefined || !same(c.before[field], after)) &&
+    !read(f.references).has(after)
+  )
     return refuse(`${id}.references`, path, `${field} names no record of ${f.references}`)
   return null
 }

@@ -163,6 +163,27 @@ describe('rules beside the schema', () => {
     })
   })
 
+  it('RULES-2.5: references are checked where the value is written; a deleted referenced record freezes no one', () => {
+    // Found by an outside review: deleting a layer (allowed) made every edit of every shape on it refused, so the
+    // owner of a layer could freeze everyone's shapes on it.
+    const onL1 = shape('a', { layer: 'l1' })
+    expect(check([update(onL1, { ...onL1, x: 5 })])).toEqual({ ok: true })
+    expect(check([update(onL1, { ...onL1, label: 'b' })])).toEqual({ ok: true })
+    expect(check([update(onL1, { ...onL1, layer: 'l2' })])).toMatchObject({
+      ruleId: 'shapes.layer.references',
+    })
+    expect(
+      check([update(onL1, { ...onL1, layer: 'l2' })], alice, { layers: [{ id: 'l2', name: 'two' }] }),
+    ).toEqual({
+      ok: true,
+    })
+    expect(
+      check([{ collection: 'layers', id: 'l1', before: { id: 'l1', name: 'one' }, after: undefined }]),
+    ).toEqual({
+      ok: true,
+    })
+  })
+
   it('RULES-2.2 RULES-2.6: an invalid record is refused before any other rule', () => {
     const v = check([
       {
