@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { createRelayCore, parseUrl, type WeftServiceOptions } from './createWeftRelay.js'
@@ -15,7 +16,7 @@ export interface WeftServerOptions extends WeftServiceOptions {
   readonly host?: string | undefined
   /** Port to listen on (default 4444; `0` picks a free one). */
   readonly port?: number | undefined
-  /** Directory whose files are served at `/` (the demo), or none. */
+  /** Directory whose files are served at `/` (the demo), or none. `listen()` rejects if it is not a directory. */
   readonly staticDir?: string | undefined
   /** The storing relay at `/relay/<room>`, or `false` for a signaling-only server. Needs a store or a dataDir. */
   readonly relay?: RelayOptions | false | undefined
@@ -44,6 +45,9 @@ export interface WeftServer {
 }
 
 const RELAY_PREFIX = '/relay/'
+
+const isDirectory = async (path: string): Promise<boolean> =>
+  (await stat(path).catch(() => null))?.isDirectory() === true
 
 /**
  * Creates a Weft server (nothing listens until {@link WeftServer.listen}). Routes: `/signal` (y-webrtc signaling),
@@ -125,6 +129,12 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
 
   const listen = async (): Promise<ListenAddress> => {
     if (state !== 'idle') throw new WeftServerError('invalid-argument', `listen() called while ${state}`)
+    // CLI-1.3: a static directory that is not there would answer 404 to every page; refuse before listening.
+    if (options.staticDir && !(await isDirectory(options.staticDir)))
+      throw new WeftServerError(
+        'invalid-argument',
+        `the static directory ${JSON.stringify(options.staticDir)} does not exist or is not a directory`,
+      )
     state = 'listening'
     const host = options.host ?? '127.0.0.1'
     await core

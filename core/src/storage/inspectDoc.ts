@@ -28,7 +28,25 @@ export interface DocInspection {
 }
 
 const utf8 = new TextEncoder()
-const jsonBytes = (value: unknown): number => utf8.encode(JSON.stringify(value) ?? '').byteLength
+/**
+ * CLI-4.7: bytes of a value as JSON, for every value Yjs stores: a BigInt counts as its digits (JSON.stringify
+ * throws on one), a Uint8Array as its byte length, `undefined` as nothing (or `null` in an array, as JSON has it).
+ */
+const jsonBytes = (value: unknown): number => {
+  let adjust = 0
+  const json = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') {
+      adjust -= 2 // written as a string: its quotes are not content
+      return v.toString()
+    }
+    if (v instanceof Uint8Array) {
+      adjust += v.byteLength - 4 // written as null
+      return null
+    }
+    return v
+  })
+  return utf8.encode(json ?? '').byteLength + adjust
+}
 
 const contentBytes = (content: Y.Item['content']): number => {
   if (content instanceof Y.ContentString) return utf8.encode(content.str).byteLength

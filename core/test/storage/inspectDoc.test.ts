@@ -43,6 +43,22 @@ describe('inspectDoc', () => {
     expect(after.encodedBytes).toBeGreaterThan(0)
   })
 
+  it('CLI-4.7: counts every value Yjs stores: BigInt as its digits, binary as its length, undefined as nothing', async () => {
+    const store = new MemoryDocStore()
+    const doc = new Y.Doc()
+    const pending: Promise<number>[] = []
+    doc.on('update', (u: Uint8Array) => pending.push(store.append(D, u)))
+    const m = doc.getMap('m')
+    m.set('big', 12345678901234567890n) // 20
+    m.set('nothing', undefined) // 0
+    m.set('nested', { a: [-2n, new Uint8Array(4), undefined] }) // {"a":[-2,,null]}: 16, and 4 bytes
+    m.set('sub', new Y.Doc()) // a subdocument: 0
+    m.set('bytes', new Uint8Array(7)) // ContentBinary: 7
+    await Promise.all(pending)
+    const report = inspectDoc((await store.load(D))!)
+    expect(report.liveContentBytes).toBe(20 + 0 + 16 + 4 + 0 + 7)
+  })
+
   it('STORE-6.2: undecodable data throws store-corrupted', () => {
     const stored = {
       snapshot: null,

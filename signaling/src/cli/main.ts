@@ -14,8 +14,16 @@ Commands:
             (--workspaces: per workspace: documents, change sequence, stored bytes)
   compact   compact a store's documents (log compaction), with a progress bar
 
-Run "weft <command> --help" for a command's options.
+Run "weft <command> --help" for a command's options; "weft --version" (-v) prints the version.
 `
+
+/** CLI-5: the version of `@weft/signaling` (its package.json: the same path from src/cli and dist/cli). */
+const packageVersion = async (): Promise<string> => {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: unknown
+  }
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown'
+}
 
 /** Reads `--auth-public-key`: PEM text as given, anything else as a path to a PEM file. */
 const readPublicKey = async (value: string): Promise<string> =>
@@ -112,6 +120,10 @@ export const main = async (
     process.stdout.write(HELP)
     return command === undefined ? 1 : 0
   }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`${await packageVersion()}\n`)
+    return 0
+  }
   if (command === 'inspect' || command === 'compact') {
     try {
       const run = command === 'inspect' ? inspectCommand : compactCommand
@@ -138,7 +150,11 @@ export const main = async (
     return await serve(args.config)
   } catch (err) {
     const message = err instanceof WeftServerError || err instanceof Error ? err.message : String(err)
-    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : ''
+    // CLI-1.2: the cause once, when the message does not already say it ("file is not a database").
+    const cause =
+      err instanceof Error && err.cause instanceof Error && !message.includes(err.cause.message)
+        ? ` (${err.cause.message})`
+        : ''
     process.stderr.write(`weft serve: ${message}${cause}\n`)
     return 1
   }

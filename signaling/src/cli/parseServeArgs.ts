@@ -75,7 +75,7 @@ export const SERVE_FLAGS = [
   ['port', 'WEFT_PORT', '<n>', 'port (default 4444; 0 picks a free one)'],
   ['data', 'WEFT_DATA', '<dir>', 'directory of the relay store (default ./weft-data)'],
   ['no-relay', 'WEFT_NO_RELAY', '', 'signaling only: no relay, no store'],
-  ['static', 'WEFT_STATIC', '<dir>', 'serve the files of <dir> at / (the demo)'],
+  ['static', 'WEFT_STATIC', '<dir>', 'serve the files of <dir> at / (the demo); <dir> must exist'],
   ['auth-secret', 'WEFT_AUTH_SECRET', '<secret>', 'require HS256 JWTs signed with this secret (>= 32 bytes)'],
   [
     'auth-public-key',

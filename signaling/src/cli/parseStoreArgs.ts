@@ -19,7 +19,9 @@ With --workspaces: every workspace (documents W/D) with its document count, chan
 /** Usage of `weft compact`. */
 export const COMPACT_USAGE = `Usage: weft compact <store> [doc]
 
-Log compaction of every document of a store (or only [doc]), with a progress bar; reports bytes before and after.
+Log compaction of every document of a store (or only [doc]), with a progress bar; reports the stored bytes before
+and after (a document with nothing to fold counts as already compact, its size unchanged). A [doc] that is not in
+the store is an error (exit 1).
 Atomic per document and keeps appends made meanwhile, so it may run next to a live server.
 
   <store>     a weft serve --data directory, or a SQLite store file

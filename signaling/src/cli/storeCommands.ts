@@ -9,6 +9,7 @@ import {
   docId as toDocId,
   type DocId,
   type DocInspection,
+  type CompactionOutcome,
   type DocStore,
   type StoredDoc,
 } from '@weft/core'
@@ -89,6 +90,12 @@ const usageError = (err: Out, command: string, reason: string, usage: string): n
   return 1
 }
 
+/** CLI-4.3: the document asked for is not in the store: the message on stderr, exit code 1. */
+const noDocument = (err: Out, command: string, id: DocId, path: string): number => {
+  err.write(`weft ${command}: no document ${JSON.stringify(id)} in ${path}\n`)
+  return 1
+}
+
 /** `weft inspect <store> [doc] [--json]`. Resolves with the exit code. */
 export const inspectCommand = async (args: readonly string[], out: Out, err: Out): Promise<number> => {
   const parsed = parseStoreArgs(args, { json: true })
@@ -114,10 +121,7 @@ export const inspectCommand = async (args: readonly string[], out: Out, err: Out
     let failed = 0
     for (const id of ids) {
       const stored = await store.load(id)
-      if (!stored) {
-        err.write(`weft inspect: no document ${JSON.stringify(id)} in ${path}\n`)
-        return 1
-      }
+      if (!stored) return noDocument(err, 'inspect', id, path)
       let i: StoreInspection
       try {
         i = await inspectStored(store, id, stored)
@@ -226,18 +230,27 @@ const progress = (out: Out, tty: boolean) => {
 
 /**
  * Compacts one document; one holding parts Yjs cannot merge or apply (RELAY-9.3) has them kept aside first and is
- * compacted from the rest.
+ * compacted from the rest. `storedBytes` is the document's size before (`null`: no such document).
  */
-const compactWithQuarantine = async (store: DocStore, compactor: Compactor, id: DocId) => {
+const compactWithQuarantine = async (
+  store: DocStore,
+  compactor: Compactor,
+  id: DocId,
+): Promise<{ readonly storedBytes: number | null; readonly outcome: CompactionOutcome }> => {
   const stored = await store.load(id)
+  if (!stored) return { storedBytes: null, outcome: { ok: false, reason: 'empty' } }
   const screened = screenStoredDoc(stored)
-  if (!stored || screened.quarantined.length === 0) return compactor.compact(store, id)
+  if (screened.quarantined.length === 0)
+    return { storedBytes: stored.byteLength, outcome: await compactor.compact(store, id) }
   await keepAside(store, id, screened.quarantined)
   const doc = new Y.Doc()
   try {
     for (const part of screened.parts) Y.applyUpdate(doc, part)
     const tail = { count: Math.max(1, stored.updates.length), bytes: stored.byteLength }
-    return await compactor.compactFrom(store, id, doc, stored.clock, tail)
+    return {
+      storedBytes: stored.byteLength,
+      outcome: await compactor.compactFrom(store, id, doc, stored.clock, tail),
+    }
   } finally {
     doc.destroy()
   }
@@ -263,25 +276,39 @@ export const compactCommand = async (
   try {
     const ids =
       doc !== undefined ? [toDocId(doc)] : (await store.list()).filter((id) => !isQuarantineId(id)).sort()
+    // CLI-4.3: as `weft inspect`, a document that is not there is an error, before any progress is shown.
+    if (doc !== undefined && !(await store.load(toDocId(doc))))
+      return noDocument(err, 'compact', toDocId(doc), path)
     const compactor = new Compactor()
     const bar = progress(out, out.isTTY === true)
+    // CLI-4.6: the totals are the stored sizes before and after; a document with nothing to fold counts its size
+    // on both sides, as already compact.
     let before = 0
     let after = 0
+    let compacted = 0
+    let alreadyCompact = 0
     let failed = 0
     for (const [n, id] of ids.entries()) {
       bar(n, ids.length, id)
-      let outcome: Awaited<ReturnType<Compactor['compact']>>
+      let result: Awaited<ReturnType<typeof compactWithQuarantine>>
       try {
-        outcome = await compactWithQuarantine(store, compactor, id)
+        result = await compactWithQuarantine(store, compactor, id)
       } catch (e) {
         failed++
         err.write(`\nweft compact: ${id}: ${e instanceof Error ? e.message : String(e)}\n`)
         continue
       }
+      const { storedBytes, outcome } = result
+      if (storedBytes === null) continue // removed since it was listed
       if (outcome.ok) {
+        compacted++
         before += outcome.bytesBefore
         after += outcome.snapshotBytes
-      } else if (outcome.reason !== 'empty') {
+      } else if (outcome.reason === 'empty') {
+        alreadyCompact++
+        before += storedBytes
+        after += storedBytes
+      } else {
         failed++
         err.write(`\nweft compact: ${id}: ${outcome.reason}\n`)
       }
@@ -289,7 +316,7 @@ export const compactCommand = async (
     bar(ids.length, ids.length, 'done')
     if (out.isTTY) out.write('\n')
     out.write(
-      `compacted ${ids.length - failed} of ${ids.length} documents: ${kib(before)} -> ${kib(after)}\n`,
+      `compacted ${compacted} of ${ids.length} documents${alreadyCompact > 0 ? ` (${alreadyCompact} already compact)` : ''}: ${kib(before)} -> ${kib(after)}\n`,
     )
     return failed > 0 ? 1 : 0
   } finally {

@@ -12,6 +12,9 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true })
 })
 
+/** A size as the CLI prints it (B below 1 KiB, KiB with one decimal below 1 MiB). */
+const size = (n: number): string => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`)
+
 const sink = () => {
   const chunks: string[] = []
   return { write: (s: string) => void chunks.push(s), text: () => chunks.join('') }
@@ -76,6 +79,77 @@ describe('weft inspect / weft compact', () => {
     const dir = await seed()
     expect(await inspectCommand([dir, 'nope'], sink(), err)).toBe(1)
     expect(err.text()).toMatch(/no document "nope"/)
+  })
+
+  it('CLI-4.6: compact reports the stored sizes before and after; a document with nothing to fold is already compact', async () => {
+    const dir = await seed()
+    const storedBytes = async () => {
+      const out = sink()
+      expect(await inspectCommand([dir, '--json'], out, sink())).toBe(0)
+      const report = JSON.parse(out.text()) as Record<string, { storedBytes: number }>
+      return Object.values(report).reduce((n, d) => n + d.storedBytes, 0)
+    }
+    const first = sink()
+    expect(await compactCommand([dir], first, sink())).toBe(0)
+    const compacted = size(await storedBytes())
+    expect(first.text()).toMatch(new RegExp(`compacted 2 of 2 documents: .* -> ${compacted}\n$`))
+    // Run again: nothing to fold; the totals are the real sizes, not 0 B.
+    const again = sink()
+    expect(await compactCommand([dir], again, sink())).toBe(0)
+    expect(again.text()).toMatch(
+      new RegExp(`compacted 0 of 2 documents \\(2 already compact\\): ${compacted} -> ${compacted}\n$`),
+    )
+    const one = sink()
+    expect(await compactCommand([dir, 'board'], one, sink())).toBe(0)
+    expect(one.text()).toMatch(/compacted 0 of 1 documents \(1 already compact\): (\S+ \S+) -> \1\n$/)
+    expect(one.text()).not.toMatch(/: 0 B -> 0 B/)
+  })
+
+  it('CLI-4.3, CLI-4.6: compact of a missing document: the same error as inspect, exit 1, nothing compacted', async () => {
+    const dir = await seed()
+    const compactOut = sink()
+    const compactErr = sink()
+    expect(await compactCommand([dir, 'nosuchdoc'], compactOut, compactErr)).toBe(1)
+    expect(compactOut.text()).toBe('')
+    const inspectErr = sink()
+    expect(await inspectCommand([dir, 'nosuchdoc'], sink(), inspectErr)).toBe(1)
+    expect(compactErr.text()).toBe(`weft compact: no document "nosuchdoc" in ${dir}\n`)
+    expect(inspectErr.text()).toBe(`weft inspect: no document "nosuchdoc" in ${dir}\n`)
+  })
+
+  it('CLI-4.7: inspect reports a document holding every kind of value Yjs stores; --json is valid JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-cli-values-'))
+    dirs.push(dir)
+    const store = new SqliteDocStore({ path: join(dir, 'weft.sqlite') })
+    const doc = new Y.Doc()
+    const appends: Promise<number>[] = []
+    doc.on('update', (u: Uint8Array) => void appends.push(store.append(docId('values'), u)))
+    doc.transact(() => {
+      const m = doc.getMap('m')
+      m.set('big', 12345678901234567890n)
+      m.set('bytes', new Uint8Array(5))
+      m.set('nothing', undefined)
+      m.set('nested', { a: [1n, new Uint8Array(3), { b: -2n, u: undefined }] })
+      m.set('sub', new Y.Doc())
+      m.set('inner', new Y.Map())
+      doc.getArray('arr').push([{ n: 10n }, null, new Uint8Array(3)])
+      doc.getText('t').insert(0, 'abc', { bold: true })
+      doc.getText('t').insertEmbed(1, { deep: [[1]] })
+      doc.getXmlFragment('x').insert(0, [new Y.XmlElement('p')])
+    })
+    await Promise.all(appends)
+    await store.close()
+
+    const out = sink()
+    const err = sink()
+    expect(await inspectCommand([dir, 'values', '--json'], out, err)).toBe(0)
+    expect(err.text()).toBe('')
+    const report = JSON.parse(out.text()) as Record<string, { liveItems: number; liveContentBytes: number }>
+    expect(report.values!.liveItems).toBeGreaterThan(10)
+    expect(report.values!.liveContentBytes).toBeGreaterThan(20) // the BigInt's 20 digits at least
+    const all = sink()
+    expect(await inspectCommand([dir], all, sink())).toBe(0)
+    expect(all.text()).toContain('values')
   })
 
   it('CLI-4.3: a directory without a store is a missing store, and nothing is created in it', async () => {

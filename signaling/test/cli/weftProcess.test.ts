@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -70,6 +70,34 @@ describe('weft serve as a child process', { timeout: 30_000 }, () => {
     procs.push(p)
     expect(await p.exited).toBe(1)
     expect(p.logs.some((l) => l['msg'] === 'listening')).toBe(false)
+    await p.closed
+    // The reason is said once, not "file is not a database (file is not a database)".
+    expect(p.stderr().match(/file is not a database/g)).toHaveLength(1)
+  })
+
+  it('CLI-1.3: a --static directory that does not exist: weft serve says so and exits 1, never listening', async () => {
+    const missing = join(await tempDir(), 'no-such-dir')
+    const p = spawnWeft(['serve', '--port', '0', '--no-relay', '--static', missing])
+    procs.push(p)
+    expect(await p.exited).toBe(1)
+    expect(p.logs.some((l) => l['msg'] === 'listening')).toBe(false)
+    await p.closed
+    expect(p.stderr()).toBe(
+      `weft serve: the static directory ${JSON.stringify(missing)} does not exist or is not a directory\n`,
+    )
+  })
+
+  it('CLI-5: weft --version and -v print the package version and exit 0', async () => {
+    const { version } = JSON.parse(
+      await readFile(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string }
+    for (const flag of ['--version', '-v']) {
+      const p = spawnWeft([flag])
+      procs.push(p)
+      expect(await p.exited).toBe(0)
+      await p.closed
+      expect(p.logs).toEqual([{ text: version }])
+    }
   })
 
   it('CLI-1.2, STORE-6.3: a second weft serve on the same data directory exits 1; after the first is killed (-9) it starts', async () => {

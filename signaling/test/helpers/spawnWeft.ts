@@ -12,6 +12,10 @@ export interface WeftProcess {
   readonly logs: Array<Record<string, unknown>>
   /** Resolves with the exit code (or the signal name). */
   readonly exited: Promise<number | string>
+  /** What the child wrote to stderr so far (all of it once {@link WeftProcess.closed} resolved). */
+  readonly stderr: () => string
+  /** Resolves when the child exited and its stdout and stderr are closed. */
+  readonly closed: Promise<void>
 }
 
 /**
@@ -47,7 +51,8 @@ export const spawnWeft = (args: readonly string[], env: NodeJS.ProcessEnv = {}):
       resolve(code ?? signal ?? -1)
     }),
   )
-  return { child, logs, exited }
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
+  return { child, logs, exited, stderr: () => stderr, closed }
 }
 
 /** Resolves with the port once the child logged `listening`; rejects if it exits first. */
