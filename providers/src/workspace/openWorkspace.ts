@@ -11,6 +11,7 @@ import { deferFirstLoad, readListSnapshot, schemaFingerprint } from './listSnaps
 import { LocalIndex } from './LocalIndex.js'
 import { Workspace } from './Workspace.js'
 import {
+  DEFAULT_CONCURRENCY,
   DEFAULT_RETENTION_MS,
   openWorkspaceDoc,
   type OpenWorkspaceOptions,
@@ -48,7 +49,7 @@ export const openWorkspace = async <M extends Fields = Record<never, never>>(
     policy: options.preload,
     budget: options.budget ?? Infinity,
     retention: options.retention ?? DEFAULT_RETENTION_MS,
-    concurrency: Math.max(1, options.concurrency ?? 4),
+    concurrency: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY),
     touchMs: Math.max(0, options.touchMs ?? 10_000),
     now: options.now ?? Date.now,
     schema: catalogueSchema((options.schema ?? {}) as M),

@@ -17,6 +17,13 @@ import type { WorkspaceLink } from './WorkspaceLink.js'
  * (`DEFAULT_WORKSPACE_RETENTION_MS` of `@weft/core`, WS-PURGE-1).
  */
 export const DEFAULT_RETENTION_MS = DEFAULT_WORKSPACE_RETENTION_MS
+/**
+ * Documents a workspace syncs at once by default (WS-CLIENT-4.1): 16. A round of brief syncs of that many goes in one
+ * wave (their loads' index marks, the relay's answers and their stored updates each in one commit), where with 4 a
+ * reconnection after 10 documents changed took three waves in turn (issue 15).
+ */
+export const DEFAULT_CONCURRENCY = 16
+
 /** A workspace-wide transport that gives each document its own `Transport` (e.g. `WorkspaceBroadcast`). */
 export interface TransportSource {
   /** A transport for document `D` (not `W/D`), or the catalogue (`CATALOGUE_DOC`). */
@@ -59,7 +66,10 @@ export interface OpenWorkspaceOptions<M extends Fields = Record<never, never>> {
   readonly budget?: number
   /** How long a deleted document's data is kept before every replica purges it (ms, default 30 days). */
   readonly retention?: number
-  /** Documents synced at once by preloading and pushing pending changes (default 4). */
+  /**
+   * Documents synced at once by preloading and pushing pending changes (default 16): each holds its `Y.Doc` while it
+   * syncs.
+   */
   readonly concurrency?: number
   /**
    * While a document is open and changed on this device, its record's `updatedAt` and `size` are written at most

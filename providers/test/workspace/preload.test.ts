@@ -214,6 +214,29 @@ describe('workspace preload', () => {
   })
 })
 
+describe('workspace preload concurrency', () => {
+  it('WS-CLIENT-4.1: by default 16 documents are synced at once (a round of 10 changed documents is one wave)', async () => {
+    const net = new MemoryNetwork()
+    const relay = new MemoryWorkspaceRelay(net)
+    const a = await writer(relay, net)
+    for (let i = 0; i < 20; i++) a.ws.create({ title: `d${i}`, id: `d${i}` })
+    await settle(net)
+    const factory = relay.relayFor('b')
+    // The catalogue syncs; no document's relay ever answers, so each brief sync holds its slot.
+    const silent = (room: string): Transport =>
+      room.endsWith('/.catalogue') ? factory(room) : net.transport(`silent:${room}`)
+    const b = await openWorkspace({ id: 'team', store: new MemoryDocStore(), relay: silent, preload: 'all' })
+    await settle(net)
+    await b.catalogue.whenSynced
+    await settle(net)
+    expect(b.loaded).toHaveLength(16)
+    expect(b.progress).toMatchObject({ docs: 20, docsDone: 0 })
+    await a.ws.destroy()
+    await b.destroy()
+    await relay.destroy()
+  })
+})
+
 describe('workspace open, stale and unload', () => {
   it('WS-CLIENT-4.3: a cached copy opens at once, stale until synced; a document not stored here opens empty, stale too', async () => {
     const net = new MemoryNetwork()
