@@ -28,7 +28,14 @@ import { scaleArg, type Row } from './lib.js'
 import { killAllChildren, startServer } from './server/ServerProcess.js'
 import { buildCorpus, encodeBlobs, makeChange, rng, type Corpus } from './workspace/corpus.js'
 import { buildCatalogue } from './workspace/buildCatalogue.js'
-import { CountingWebSocket, counts, resetCounts, topFrames } from './workspace/countingSocket.js'
+import {
+  CountingWebSocket,
+  counts,
+  resetCounts,
+  roundTimeline,
+  topFrames,
+  trace,
+} from './workspace/countingSocket.js'
 import { seedRelayDir, seedStore, startRelay, type RelayProcess } from './workspace/relay.js'
 import { startBaselineClient, type BaselineClient } from './workspace/baselineClient.js'
 import { startHocuspocus } from './workspace/startHocuspocus.js'
@@ -357,12 +364,15 @@ const bench = async (): Promise<readonly Row[]> => {
       await changeElsewhere(url, corpus, indices, changes)
       caughtUp = false
       resetCounts()
+      trace.on = true
       const t0 = performance.now()
       ws.connect()
       await until(ws, () => caughtUp && ws.status === 'synced', link)
       const ms = performance.now() - t0
+      trace.on = false
       const bytes = counts.sent + counts.received
       const frames = topFrames()
+      const timeline = roundTimeline(t0)
       for (let k = 0; k < indices.length; k++)
         if (!(await storedHas(reStore, corpus.ids[indices[k] as number] as string, changes[k] as Uint8Array)))
           throw new Error(
@@ -386,6 +396,7 @@ const bench = async (): Promise<readonly Row[]> => {
       log(
         `reconnect round ${r + 1}: ${indices.length} changed (${changeBytes} B of updates): Weft ${ms.toFixed(0)} ms ${bytes} B (budget ${budget.toFixed(0)} B; largest at the end: ${frames}; by the log, ${counts.sent + counts.received} B); y-websocket ${y.ms.toFixed(0)} ms ${y.sent + y.received} B; Hocuspocus ${h.ms.toFixed(0)} ms ${h.sent + h.received} B`,
       )
+      log(`  Weft's round: ${timeline}`)
     }
     clearInterval(watch)
     await ws.destroy()

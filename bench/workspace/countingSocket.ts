@@ -108,3 +108,49 @@ export class CountingWebSocket extends WebSocket {
     ;(WebSocket.prototype.send as (this: WebSocket, ...a: unknown[]) => void).call(this, data, ...rest)
   }
 }
+
+const spanOf = (xs: readonly number[]): string => {
+  if (xs.length === 0) return '-'
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] as number
+  return `${at(0).toFixed(0)}/${at(0.5).toFixed(0)}/${at(1).toFixed(0)}`
+}
+
+/**
+ * A reconnect round's {@link frameTrace} summed up (times in ms after `t0`, min/median/max over the documents):
+ * when the socket's first frame went out and CHANGES came, then per changed document (not the catalogue) how long
+ * its SUBSCRIBE waited after CHANGES (the client loading it, or a free slot), the relay's answer (SUBSCRIBE to the
+ * step 2, a round trip plus the relay's work) and the client's end (the step 2 to UNSUBSCRIBE: applied, stored,
+ * unloaded), and the last UNSUBSCRIBE.
+ */
+export const roundTimeline = (t0: number): string => {
+  const first = frameTrace[0]?.t
+  const changes = frameTrace.find((f) => f.key === 'CHANGES')?.t
+  const docs = new Map<string, { sub?: number; step2?: number; unsub?: number }>()
+  for (const f of frameTrace) {
+    if (f.key === 'SUBSCRIBE' && f.detail !== '.catalogue')
+      docs.set(f.detail, { ...docs.get(f.detail), sub: f.t })
+    else if (f.key === 'UNSUBSCRIBE') docs.set(f.detail, { ...docs.get(f.detail), unsub: f.t })
+    else if (f.key.startsWith('DOC ') && f.dir === 'received' && f.detail === '0.1') {
+      const d = f.key.slice(4)
+      const entry = docs.get(d)
+      if (entry && entry.step2 === undefined) entry.step2 = f.t
+    }
+  }
+  const waits: number[] = []
+  const relay: number[] = []
+  const client: number[] = []
+  let last = 0
+  for (const { sub, step2, unsub } of docs.values()) {
+    if (sub !== undefined && changes !== undefined) waits.push(sub - changes)
+    if (sub !== undefined && step2 !== undefined) relay.push(step2 - sub)
+    if (step2 !== undefined && unsub !== undefined) client.push(unsub - step2)
+    if (unsub !== undefined) last = Math.max(last, unsub - t0)
+  }
+  const at = (t: number | undefined): string => (t === undefined ? '-' : (t - t0).toFixed(0))
+  return (
+    `first frame ${at(first)} ms, CHANGES ${at(changes)} ms; ${docs.size} documents: SUBSCRIBE after CHANGES ` +
+    `${spanOf(waits)} ms, relay's answer ${spanOf(relay)} ms, applied+stored+unloaded ${spanOf(client)} ms; ` +
+    `last UNSUBSCRIBE ${last.toFixed(0)} ms`
+  )
+}
