@@ -15,12 +15,14 @@ interface Batch {
   readonly updates: Uint8Array[]
   /** When the oldest update of the batch was accepted (monotonic ms). */
   readonly since: number
+  /** Not written before this time (monotonic ms): a retry waits {@link RETRY_MS}. */
+  readonly notBefore: number
   readonly durable: Promise<void>
   resolve(): void
   reject(err: unknown): void
 }
 
-const newBatch = (target: CommitTarget, since: number, updates: Uint8Array[] = []): Batch => {
+const newBatch = (target: CommitTarget, since: number, updates: Uint8Array[] = [], notBefore = 0): Batch => {
   let resolve!: () => void
   let reject!: (err: unknown) => void
   const durable = new Promise<void>((res, rej) => {
@@ -29,7 +31,7 @@ const newBatch = (target: CommitTarget, since: number, updates: Uint8Array[] = [
   })
   // Nobody may be waiting (a stock client gets no acks): never an unhandled rejection.
   durable.catch(() => undefined)
-  return { target, updates, since, durable, resolve, reject }
+  return { target, updates, since, notBefore, durable, resolve, reject }
 }
 
 /**
@@ -59,8 +61,10 @@ const RETRY_MS = 500
 
 /**
  * Group commit: updates accepted within one window are merged per document and written with one `append` each,
- * at most `windowMs` after the oldest of them arrived (plus the time of a write already in progress). Each update's
- * promise resolves once it is durable; a failed write is retried, never dropped silently.
+ * at most `windowMs` after the oldest of them arrived (plus, for a document, the time of its own write already in
+ * progress: one write per document at a time, so they are stored in order). A slow write of one document (a large
+ * update, a locked row) never holds back the next windows of the others (SCALE-1.5). Each update's promise resolves
+ * once it is durable; a failed write is retried after {@link RETRY_MS}, never dropped silently.
  */
 export class GroupCommitter {
   readonly #store: DocStore
@@ -69,7 +73,8 @@ export class GroupCommitter {
   readonly #logger: Logger
   #queue = new Map<CommitTarget, Batch>()
   #timer: NodeJS.Timeout | null = null
-  #running: Promise<void> | null = null
+  /** The writes in progress (one per document). */
+  readonly #active = new Set<Promise<void>>()
   #failures = 0
   readonly #onAppended: AppendedHook | undefined
 
@@ -115,13 +120,13 @@ export class GroupCommitter {
 
   /** Writes everything queued now and waits for it (shutdown, unload). Gives up after `attempts` failed rounds. */
   async flush(attempts = 3): Promise<void> {
-    for (let i = 0; i < attempts && (this.#queue.size > 0 || this.#running);) {
-      if (this.#running) {
-        await this.#running
+    for (let i = 0; i < attempts && (this.#queue.size > 0 || this.#active.size > 0);) {
+      if (this.#active.size > 0) {
+        await Promise.all([...this.#active])
         continue
       }
       const failuresBefore = this.#failures
-      await this.#run()
+      await this.#run(true)
       if (this.#failures > failuresBefore) i++
     }
     if (this.#queue.size > 0) {
@@ -137,33 +142,46 @@ export class GroupCommitter {
     this.#timer = null
   }
 
-  #schedule(delay?: number): void {
-    if (this.#timer || this.#running || this.#queue.size === 0) return
-    let wait = delay
-    if (wait === undefined) {
-      let oldest = Infinity
-      for (const b of this.#queue.values()) oldest = Math.min(oldest, b.since)
-      wait = Math.max(0, this.#windowMs - (performance.now() - oldest))
-    }
-    this.#timer = setTimeout(() => {
-      this.#timer = null
-      void this.#run()
-    }, wait)
+  /** Arms the timer for the earliest batch due whose document has no write in progress. */
+  #schedule(): void {
+    if (this.#timer) return
+    let due = Infinity
+    for (const b of this.#queue.values())
+      if (!this.#inFlight.has(b.target)) due = Math.min(due, Math.max(b.since + this.#windowMs, b.notBefore))
+    if (due === Infinity) return
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = null
+        void this.#run()
+      },
+      Math.max(0, due - performance.now()),
+    )
   }
 
-  async #run(): Promise<void> {
+  /**
+   * Writes every queued batch whose document has no write in progress (and, unless `now`, whose retry delay is
+   * over); each document's write settles on its own and lets that document's next batch be scheduled.
+   */
+  #run(now = false): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
-    const batches = [...this.#queue.values()]
-    this.#queue = new Map()
-    let failed = false
-    const work = Promise.all(batches.map((b) => this.#commit(b).catch(() => (failed = true)))).then(
-      () => undefined,
+    const t = performance.now()
+    const ready = [...this.#queue.values()].filter(
+      (b) => !this.#inFlight.has(b.target) && (now || b.notBefore <= t),
     )
-    this.#running = work
-    await work
-    this.#running = null
-    this.#schedule(failed ? RETRY_MS : undefined)
+    for (const b of ready) this.#queue.delete(b.target)
+    const writes = ready.map((b) => {
+      const write: Promise<void> = this.#commit(b)
+        .catch(() => undefined)
+        .finally(() => {
+          this.#active.delete(write)
+          this.#schedule()
+        })
+      this.#active.add(write)
+      return write
+    })
+    this.#schedule()
+    return Promise.all(writes).then(() => undefined)
   }
 
   async #commit(batch: Batch): Promise<void> {
@@ -200,7 +218,12 @@ export class GroupCommitter {
       )
       // Put the batch back in front of anything that arrived meanwhile; both complete together.
       const later = this.#queue.get(target)
-      const retry = newBatch(target, batch.since, [...batch.updates, ...(later?.updates ?? [])])
+      const retry = newBatch(
+        target,
+        batch.since,
+        [...batch.updates, ...(later?.updates ?? [])],
+        performance.now() + RETRY_MS,
+      )
       retry.durable.then(batch.resolve, batch.reject)
       if (later) retry.durable.then(later.resolve, later.reject)
       const rest = [...this.#queue].filter(([t]) => t !== target)

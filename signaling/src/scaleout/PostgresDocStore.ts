@@ -21,6 +21,7 @@ import { epochMismatchError } from '@weft/core/store-kit'
 import {
   AppendQueue,
   compactionIsChange,
+  indexedWorkspaceDoc,
   metaBytes,
   rejectAppends,
   type PendingAppend,
@@ -61,6 +62,28 @@ export interface StoredTail {
   /** Last clock of the document (0 for an unknown one). */
   readonly clock: number
 }
+
+/**
+ * An append at least this large is committed apart from its window's batch, in its document's lane (SCALE-1.5):
+ * writing tens of MiB takes PostgreSQL seconds, which the other documents' acknowledgements must not wait for.
+ */
+export const LARGE_APPEND_BYTES = 1 << 20
+
+/** SCALE-1.5: one document's appends committed apart from the batches, in call order. */
+interface Lane {
+  queue: PendingAppend<Buffer>[]
+  /** Settles when the lane has committed (or failed) everything and is gone. */
+  done: Promise<void>
+}
+
+/** The documents an operation reads: these, those a predicate picks, or every one (`null`). */
+type Concerned = readonly DocId[] | ((docId: DocId) => boolean) | null
+
+/** The documents of `workspace` (WS-STORE-1.1): what its sequence and changes depend on. */
+const inWorkspace =
+  (workspace: string) =>
+  (docId: DocId): boolean =>
+    indexedWorkspaceDoc(docId)?.workspace === workspace
 
 /** Maps a pg failure to a WeftError: data-corruption SQLSTATEs (class XX) are `store-corrupted`. */
 const toStoreError = (err: unknown, what: string): WeftError => {
@@ -111,7 +134,8 @@ const clockOf = (docId: string, value: unknown): number => {
  * A {@link DocStore} on PostgreSQL (`pg` 8), shared by every node of a scale-out deployment. Clocks come from a
  * per-document counter row incremented in the same transaction as the appended rows, so they are gap-free and strictly
  * increasing across nodes, and commit in clock order. Appends issued while a write is in flight are committed together
- * (group commit, one statement); compaction takes a row lock plus a per-document advisory lock, so two nodes never
+ * (group commit, one statement; a document whose row is locked elsewhere, or with a large append, is committed apart:
+ * SCALE-1.5); compaction takes a row lock plus a per-document advisory lock, so two nodes never
  * compact one document at once (the second gets `stale`). Tables are created on first use (`weft_schema` records their
  * version). The epoch records are kept as deflated bytes (STORE-4.3; text rows of schema version 2 load as they are).
  * Rules: docs/spec/storage.md, SCALE-1 in docs/spec/relay-protocol.md.
@@ -130,7 +154,13 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   /** Group commit (STORE-2.4): what is queued while a write is in flight is the next write. */
   readonly #appends = new AppendQueue<Buffer>(() => this.#schedule())
   #scheduled = false
+  /** The batch in flight (one at a time) and its documents. */
   #writing: Promise<void> | null = null
+  #inFlight = new Set<DocId>()
+  /** SCALE-1.5: per document, appends committed apart from the batches (a large append, a row held elsewhere). */
+  readonly #lanes = new Map<DocId, Lane>()
+  #laneSlots: number
+  readonly #laneWaiters: Array<() => void> = []
   #closed = false
 
   constructor(options: PostgresDocStoreOptions) {
@@ -160,6 +190,9 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
       })
       this.#ownsPool = true
     }
+    // Lanes leave at least two connections to the batches and reads (pg's default pool is 10).
+    const max = (this.#pool as { options?: { max?: unknown } }).options?.max
+    this.#laneSlots = Math.max(1, (typeof max === 'number' ? max : 10) - 2)
     // An idle client losing its connection (server restart) must not crash the process; the pool replaces it.
     this.#pool.on('error', () => undefined)
   }
@@ -176,7 +209,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   }
 
   async load(docId: DocId): Promise<StoredDoc | null> {
-    await this.#before()
+    await this.#before([docId])
     const t = this.#table
     try {
       return await this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (c) => {
@@ -211,7 +244,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
    * When another node compacted past `after`, the snapshot is included (applying it is idempotent).
    */
   async readSince(docId: DocId, after: number): Promise<StoredTail> {
-    await this.#before()
+    await this.#before([docId])
     const t = this.#table
     try {
       return await this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (c) => {
@@ -245,7 +278,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
 
   /** The last clock of each of `docIds` (0 for unknown ones), in one query: the nodes' periodic sweep. */
   async lastClocks(docIds: readonly DocId[]): Promise<Map<DocId, number>> {
-    await this.#before()
+    await this.#before(docIds)
     const out = new Map<DocId, number>(docIds.map((d) => [d, 0]))
     if (docIds.length === 0) return out
     try {
@@ -276,7 +309,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   ): Promise<CompactResult> {
     // Copy before the first await: the caller may reuse its buffer (STORE-1.4).
     const data = Buffer.from(snapshot)
-    await this.#before()
+    await this.#before([docId])
     const t = this.#table
     try {
       return await this.#transaction('BEGIN', async (c): Promise<CompactResult> => {
@@ -322,7 +355,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   }
 
   async setMeta(docId: DocId, key: string, value: string | null): Promise<void> {
-    await this.#before()
+    await this.#before([docId])
     try {
       const c = await this.#pool.connect()
       try {
@@ -336,7 +369,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   }
 
   async remove(docId: DocId, options?: RemoveOptions): Promise<RemoveResult> {
-    await this.#before()
+    await this.#before([docId])
     const t = this.#table
     const stale = new Error('stale')
     try {
@@ -377,7 +410,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   }
 
   async workspaceSeq(workspace: string): Promise<number> {
-    await this.#before()
+    await this.#before(inWorkspace(workspace))
     try {
       return await wsIndex.workspaceSeq(this.#pool, this.#wsTables, workspace)
     } catch (err) {
@@ -386,7 +419,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   }
 
   async changesSince(workspace: string, cursor: number, limit: number): Promise<WorkspaceChanges> {
-    await this.#before()
+    await this.#before(inWorkspace(workspace))
     try {
       return await this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (c) =>
         wsIndex.changesSince(c, this.#wsTables, workspace, cursor, limit),
@@ -408,7 +441,7 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   async close(): Promise<void> {
     if (this.#closed) return
     // Pending appends are committed first (STORE-6.1).
-    while (this.#appends.size > 0 || this.#writing) await this.#drain()
+    await this.#drain(null)
     this.#closed = true
     if (this.#ownsPool) await this.#pool.end()
   }
@@ -455,10 +488,10 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   }
 
   /** Every operation: the store is open, its tables exist, and appends queued before it are committed. */
-  async #before(): Promise<void> {
+  async #before(docIds: Concerned = null): Promise<void> {
     if (this.#closed) throw new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed')
     await this.ready()
-    if (this.#appends.size > 0 || this.#writing) await this.#drain()
+    await this.#drain(docIds)
     if (this.#closed) throw new WeftError(WeftErrorCode.Destroyed, 'PostgresDocStore is closed')
   }
 
@@ -508,12 +541,26 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
     }
   }
 
-  /** Waits until the appends queued now are committed (or failed). */
-  async #drain(): Promise<void> {
+  /**
+   * Waits until the appends queued now of `docIds` (of every document: `null`) are committed or failed: the batch
+   * in flight, the queue, and the lanes of those documents. A lane of another document (a locked or large one) is
+   * not waited for (SCALE-1.5).
+   */
+  async #drain(docIds: Concerned): Promise<void> {
+    const concerned = docIds === null || typeof docIds === 'function' ? docIds : new Set<DocId>(docIds)
     for (;;) {
       if (this.#writing) await this.#writing
       else if (this.#appends.size > 0) await this.#flush()
-      else return
+      else {
+        const lanes = [...this.#lanes]
+          .filter(
+            ([doc]) =>
+              concerned === null || (typeof concerned === 'function' ? concerned(doc) : concerned.has(doc)),
+          )
+          .map(([, lane]) => lane.done)
+        if (lanes.length === 0) return
+        await Promise.all(lanes)
+      }
     }
   }
 
@@ -527,46 +574,171 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   }
 
   /**
-   * Commits every queued append in one statement (STORE-2.4): bumps each document's clock counter (rows locked in
-   * document order, so concurrent nodes never deadlock) and inserts the rows with their clocks, in call order.
-   * A batch with epoch-checked appends (STORE-2.5) runs in a transaction: the same statement, then the stored
-   * epochs are read (after the counter rows are locked, so every compaction that changed them has committed); a
-   * mismatch rolls back, refuses those appends and commits the others again (no clock is used by a refused one).
+   * Commits the queued appends (STORE-2.4, SCALE-1.5): those of a document with a lane, and every append of a
+   * document with a large one in the window, go to the document's lane; the rest are one transaction that locks
+   * their counter rows without waiting (`SKIP LOCKED`) and commits the documents whose rows it got in one statement
+   * ({@link PostgresDocStore.#insert}). A document whose row another transaction holds (a compaction, another node's
+   * large append, a `SELECT … FOR UPDATE`) goes to its lane, which waits for the lock alone: a slow, large or locked
+   * document delays only its own acknowledgements. Each append resolves once its transaction committed.
    */
   #flush(): Promise<void> {
     const batch = this.#appends.take()
     if (batch.length === 0) return Promise.resolve()
+    const apart = new Set<DocId>()
+    for (const p of batch)
+      if (this.#lanes.has(p.docId) || p.bytes.byteLength >= LARGE_APPEND_BYTES) apart.add(p.docId)
+    const main = batch.filter((p) => !apart.has(p.docId))
+    this.#inFlight = new Set(main.map((p) => p.docId))
+    for (const p of batch) if (apart.has(p.docId)) this.#toLane(p.docId, [p])
     const run = (async () => {
-      const refused = new Map<PendingAppend, WeftError>()
-      let clocks: number[]
-      let accepted = batch
       try {
         await this.ready()
-        // Meta entries (STORE-2.6) need the transaction too; the workspace index (WS-STORE-2.1) does not.
-        if (!batch.some((p) => p.epoch !== undefined || p.meta !== undefined))
-          clocks = await this.#insert(this.#pool, batch)
-        else {
-          for (;;) {
-            const result = await this.#insertChecked(accepted)
-            if (Array.isArray(result)) {
-              clocks = result
-              break
-            }
-            for (const [p, err] of result) refused.set(p, err)
-            accepted = accepted.filter((p) => !refused.has(p))
-          }
-        }
+        const busy = await this.#commit(main, true)
+        // In call order, ahead of whatever the lane got meanwhile (nothing of these documents was in another lane).
+        const grouped = new Map<DocId, PendingAppend<Buffer>[]>()
+        for (const p of busy) grouped.set(p.docId, [...(grouped.get(p.docId) ?? []), p])
+        for (const [doc, appends] of grouped) this.#toLane(doc, appends, true)
       } catch (err) {
-        return rejectAppends(batch, toStoreError(err, 'append'))
+        rejectAppends(main, toStoreError(err, 'append'))
       }
-      for (const [p, err] of refused) p.reject(err)
-      accepted.forEach((p, i) => p.resolve(clocks[i] ?? 0))
     })()
     this.#writing = run.finally(() => {
       this.#writing = null
+      this.#inFlight = new Set()
       if (this.#appends.size > 0 && !this.#closed) this.#schedule()
     })
     return this.#writing
+  }
+
+  /** Queues `appends` of `docId` on its lane (in front with `first`) and starts the lane if it is idle. */
+  #toLane(docId: DocId, appends: PendingAppend<Buffer>[], first = false): void {
+    const lane = this.#lanes.get(docId)
+    if (lane) {
+      if (first) lane.queue.unshift(...appends)
+      else lane.queue.push(...appends)
+      return
+    }
+    const created: Lane = { queue: [...appends], done: Promise.resolve() }
+    this.#lanes.set(docId, created)
+    created.done = this.#runLane(docId, created)
+  }
+
+  /**
+   * A document's lane: its appends committed in call order, one transaction at a time, waiting for its row lock
+   * if another transaction holds it; at most {@link PostgresDocStore.#laneSlots} lanes write at once (the pool keeps
+   * connections for the batches). Ends, and is removed, once its queue is empty.
+   */
+  async #runLane(docId: DocId, lane: Lane): Promise<void> {
+    // Appends of this document in the batch in flight commit first (call order).
+    while (this.#writing && this.#inFlight.has(docId)) await this.#writing
+    while (this.#laneSlots <= 0) await new Promise<void>((resolve) => this.#laneWaiters.push(resolve))
+    this.#laneSlots--
+    try {
+      for (;;) {
+        const batch = lane.queue
+        lane.queue = []
+        if (batch.length === 0) break
+        try {
+          await this.ready()
+          await this.#commit(batch, false)
+        } catch (err) {
+          rejectAppends(batch, toStoreError(err, 'append'))
+        }
+      }
+    } finally {
+      this.#lanes.delete(docId)
+      this.#laneSlots++
+      this.#laneWaiters.shift()?.()
+    }
+  }
+
+  /**
+   * Commits `batch` and settles its appends; with `skipLocked`, the appends of documents whose counter row another
+   * transaction holds are neither committed nor settled but returned. A batch with epoch-checked appends (STORE-2.5)
+   * or meta entries (STORE-2.6) reads the stored epochs after its counter rows are locked (so every compaction that
+   * changed them has committed); a mismatch rolls back, refuses those appends and commits the others again (no clock
+   * is used by a refused one).
+   */
+  async #commit(
+    batch: readonly PendingAppend<Buffer>[],
+    skipLocked: boolean,
+  ): Promise<PendingAppend<Buffer>[]> {
+    if (batch.length === 0) return []
+    const checked = batch.some((p) => p.epoch !== undefined || p.meta !== undefined)
+    // The workspace index (WS-STORE-2.1) needs no transaction: one statement is atomic.
+    if (!skipLocked && !checked) {
+      const clocks = await this.#insert(this.#pool, batch)
+      batch.forEach((p, i) => p.resolve(clocks[i] ?? 0))
+      return []
+    }
+    const refused = new Map<PendingAppend, WeftError>()
+    for (;;) {
+      const result = await this.#transaction('BEGIN', async (c) => {
+        let accepted = batch.filter((p) => !refused.has(p))
+        let busy: PendingAppend<Buffer>[] = []
+        if (skipLocked) {
+          const held = await this.#heldElsewhere(c, [...new Set(accepted.map((p) => p.docId))])
+          busy = accepted.filter((p) => held.has(p.docId))
+          accepted = accepted.filter((p) => !held.has(p.docId))
+        }
+        const clocks = await this.#insert(c, accepted)
+        if (checked) {
+          const mismatched = await this.#epochMismatches(c, accepted)
+          // Rolled back by #transaction: nothing of this attempt is written, no clock is used.
+          if (mismatched.size > 0) throw new RefusedAppends(mismatched)
+          for (const p of accepted)
+            for (const [key, value] of Object.entries(p.meta ?? {}))
+              await this.#putMeta(c, p.docId, key, value)
+        }
+        return { accepted, clocks, busy }
+      }).catch((err: unknown) => {
+        if (err instanceof RefusedAppends) return err.refused
+        throw err
+      })
+      if (result instanceof Map) {
+        for (const [p, err] of result) refused.set(p, err)
+        continue
+      }
+      for (const [p, err] of refused) p.reject(err)
+      result.accepted.forEach((p, i) => p.resolve(result.clocks[i] ?? 0))
+      return result.busy
+    }
+  }
+
+  /**
+   * Locks the counter rows of `docIds` that no other transaction holds (in document order, so nodes never
+   * deadlock) and returns the documents whose rows another transaction holds (SCALE-1.5). A document without a
+   * row yet is not held (its insert waits only for another node inserting it at the same moment).
+   */
+  async #heldElsewhere(c: pg.PoolClient, docIds: readonly DocId[]): Promise<Set<DocId>> {
+    const res = await c.query(
+      `SELECT doc, true AS mine FROM (
+         SELECT doc FROM ${this.#table('docs')} WHERE doc = ANY($1::text[]) ORDER BY doc FOR UPDATE SKIP LOCKED
+       ) AS l
+       UNION ALL SELECT doc, false FROM ${this.#table('docs')} WHERE doc = ANY($1::text[])`,
+      [[...docIds]],
+    )
+    const mine = new Set<string>()
+    const existing = new Set<string>()
+    for (const row of res.rows as Array<{ doc: string; mine: boolean }>)
+      (row.mine ? mine : existing).add(row.doc)
+    return new Set([...existing].filter((d) => !mine.has(d)) as DocId[])
+  }
+
+  /** STORE-2.5: the appends of `batch` whose expected epoch is not the stored one, with their error. */
+  async #epochMismatches(
+    c: pg.PoolClient,
+    batch: readonly PendingAppend[],
+  ): Promise<Map<PendingAppend, WeftError>> {
+    const checked = [...new Set(batch.filter((p) => p.epoch !== undefined).map((p) => p.docId))]
+    const stored = checked.length > 0 ? await this.#storedEpochs(c, checked) : new Map<string, string>()
+    const refused = new Map<PendingAppend, WeftError>()
+    for (const p of batch) {
+      const epoch = stored.get(p.docId) ?? INITIAL_EPOCH
+      if (p.epoch === undefined || p.epoch === epoch) continue
+      refused.set(p, epochMismatchError('PostgresDocStore', p.docId, epoch, p.epoch))
+    }
+    return refused
   }
 
   /**
@@ -613,35 +785,6 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
       if (clock > (last.get(row.doc) ?? 0)) last.set(row.doc, clock)
     }
     return batch.map((p, i) => (last.get(p.docId) ?? 0) - (counts.get(p.docId) ?? 0) + (index[i] ?? 0))
-  }
-
-  /**
-   * STORE-2.5: `batch` committed with its epoch checks, resolving the clocks; or, when some appends do not match
-   * the stored epoch, nothing committed and those appends with their error.
-   */
-  async #insertChecked(batch: readonly PendingAppend[]): Promise<number[] | Map<PendingAppend, WeftError>> {
-    if (batch.length === 0) return []
-    const checked = [...new Set(batch.filter((p) => p.epoch !== undefined).map((p) => p.docId))]
-    return this.#transaction('BEGIN', async (c) => {
-      const clocks = await this.#insert(c, batch)
-      const stored = checked.length > 0 ? await this.#storedEpochs(c, checked) : new Map<string, string>()
-      const refused = new Map<PendingAppend, WeftError>()
-      for (const p of batch) {
-        const epoch = stored.get(p.docId) ?? INITIAL_EPOCH
-        if (p.epoch === undefined || p.epoch === epoch) continue
-        refused.set(p, epochMismatchError('PostgresDocStore', p.docId, epoch, p.epoch))
-      }
-      if (refused.size === 0) {
-        for (const p of batch)
-          for (const [key, value] of Object.entries(p.meta ?? {})) await this.#putMeta(c, p.docId, key, value)
-        return clocks
-      }
-      // Rolled back by #transaction: nothing of this attempt is written, no clock is used.
-      throw new RefusedAppends(refused)
-    }).catch((err: unknown) => {
-      if (err instanceof RefusedAppends) return err.refused
-      throw err
-    })
   }
 }
 

@@ -91,6 +91,37 @@ describe('GroupCommitter', () => {
     await store.close()
   })
 
+  it('RELAY-3.3, SCALE-1.5: a slow write of one document holds back neither the next windows of the others nor its own order', async () => {
+    // A store whose appends of document `slow` wait until released: a 28 MB update, a row locked in PostgreSQL.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const order: string[] = []
+    class SlowStore extends FlakyStore {
+      override async append(id: DocId, update: Uint8Array): Promise<number> {
+        if (id === 'slow') await held
+        const clock = await super.append(id, update)
+        order.push(`${id}@${clock}`)
+        return clock
+      }
+    }
+    const store = new SlowStore(0)
+    const c = new GroupCommitter(store, 1, metrics(), pino({ level: 'silent' }))
+    const [slow, fast] = [target('slow'), target('fast')]
+    const us = updates(5)
+    const slowFirst = c.add(slow, us[0] as Uint8Array)
+    await c.add(fast, us[1] as Uint8Array)
+    // Later windows of `fast` while `slow` is still being written; `slow`'s next update waits for its first.
+    const slowSecond = c.add(slow, us[2] as Uint8Array)
+    await c.add(fast, us[3] as Uint8Array)
+    await c.add(fast, us[4] as Uint8Array)
+    expect(order).toEqual(['fast@1', 'fast@2', 'fast@3'])
+    release()
+    await Promise.all([slowFirst, slowSecond])
+    expect(order.slice(3)).toEqual(['slow@1', 'slow@2'])
+    expect(slow.log).toEqual([1, 2])
+    await store.close()
+  })
+
   it('RELAY-3.5: flush() writes everything queued now, whatever the window', async () => {
     const store = new FlakyStore(0)
     const c = new GroupCommitter(store, 60_000, metrics(), pino({ level: 'silent' }))

@@ -3,7 +3,7 @@ import pg from 'pg'
 import * as Y from 'yjs'
 import { docId, WeftError, WeftErrorCode } from '@weft/core'
 import { runDocStoreContract } from '@weft/core/testing'
-import { PostgresDocStore } from '../../src/scaleout/PostgresDocStore.js'
+import { LARGE_APPEND_BYTES, PostgresDocStore } from '../../src/scaleout/PostgresDocStore.js'
 import { POSTGRES_SCHEMA_VERSION } from '../../src/scaleout/postgresSchema.js'
 import { startPostgres, type PostgresService } from './startServices.js'
 
@@ -141,6 +141,63 @@ describe('PostgresDocStore across nodes', () => {
     expect((refused as Error).message).toMatch(/schema version 99/)
     await client.end()
     await Promise.all([store.close(), newer.close()])
+  })
+})
+
+describe('PostgresDocStore: one document never stalls the others (SCALE-1.5)', () => {
+  /** Settles `p` into a box, so a test can check that it has not settled yet. */
+  const track = <T>(p: Promise<T>): { settled: boolean; promise: Promise<T> } => {
+    const box = { settled: false, promise: p }
+    p.then(
+      () => (box.settled = true),
+      () => (box.settled = true),
+    )
+    return box
+  }
+
+  it('SCALE-1.5: a counter row held by another transaction delays only its own document; its appends commit in call order once released', async () => {
+    const schema = `held_${n++}`
+    const store = open(schema)
+    const [X, Y] = [docId('lockX'), docId('ws/freeY')]
+    await store.append(X, Uint8Array.of(1))
+    await store.append(Y, Uint8Array.of(1))
+    // R3: what a long compaction of X (or an operator's session) does.
+    const holder = new pg.Client({ connectionString: url })
+    await holder.connect()
+    await holder.query('BEGIN')
+    await holder.query(`SELECT * FROM ${schema}.weft_docs WHERE doc = $1 FOR UPDATE`, [X])
+    const xs = [2, 3, 4].map((i) => track(store.append(X, Uint8Array.of(i))))
+    // Same window as X's appends, then later windows while X stays held.
+    expect(await store.append(Y, Uint8Array.of(2))).toBe(2)
+    expect(await store.append(Y, Uint8Array.of(3))).toBe(3)
+    expect(await store.workspaceSeq('ws')).toBe(3)
+    expect((await store.load(Y))?.clock).toBe(3)
+    expect(xs.map((x) => x.settled)).toEqual([false, false, false])
+    await holder.query('COMMIT')
+    expect(await Promise.all(xs.map((x) => x.promise))).toEqual([2, 3, 4])
+    expect([...((await store.load(X))?.updates ?? [])].map((u) => u[0])).toEqual([1, 2, 3, 4])
+    await holder.end()
+    await store.close()
+  })
+
+  it('SCALE-1.5: a large append is committed apart: a small one of another document in the same window does not wait for it', async () => {
+    const schema = `large_${n++}`
+    const store = open(schema)
+    await store.ready()
+    const [big, small] = [docId('bigE'), docId('soZ')]
+    // Makes big's first insert wait (another node inserting the same new document): a stand-in for a slow write.
+    const holder = new pg.Client({ connectionString: url })
+    await holder.connect()
+    await holder.query('BEGIN')
+    await holder.query(`INSERT INTO ${schema}.weft_docs (doc, clock) VALUES ($1, 0)`, [big])
+    const large = track(store.append(big, new Uint8Array(LARGE_APPEND_BYTES).fill(7)))
+    expect(await store.append(small, Uint8Array.of(1))).toBe(1)
+    expect(large.settled).toBe(false)
+    await holder.query('COMMIT')
+    expect(await large.promise).toBe(1)
+    expect((await store.load(big))?.byteLength).toBe(LARGE_APPEND_BYTES)
+    await holder.end()
+    await store.close()
   })
 })
 
