@@ -9,6 +9,7 @@ import {
   type SwitchPlan,
   type SwitchStart,
 } from './compactionTasks.js'
+import { screenStoredParts } from './quarantine.js'
 
 /** A request to the compaction worker. */
 export type CompactionRequest =
@@ -27,6 +28,12 @@ export type CompactionRequest =
       readonly updates: Uint8Array[]
     }
   | { readonly id: number; readonly op: 'switch-end'; readonly session: number }
+  | {
+      readonly id: number
+      readonly op: 'screen'
+      readonly snapshot: Uint8Array | null
+      readonly updates: readonly Uint8Array[]
+    }
 
 /** The worker's answer: the result (or the error's message) and the thread that computed it. */
 export interface CompactionReply {
@@ -74,6 +81,8 @@ export class CompactionTasks {
         return this.#switches.late(request.session, request.updates)
       case 'switch-end':
         return this.#switches.end(request.session)
+      case 'screen':
+        return screenStoredParts(request.snapshot, request.updates)
     }
   }
 }
@@ -95,7 +104,8 @@ type Distribute<T> = T extends unknown ? Omit<T, 'id'> : never
 
 /**
  * The relay's compaction worker (RELAY-3.8): one `worker_threads` thread per process, started on the first large
- * task and stopped when idle, that rebuilds states (`collect`) and computes epoch switches (`switch-*`) from bytes
+ * task and stopped when idle, that rebuilds states (`collect`), screens stored documents being loaded (`screen`,
+ * RELAY-3.11) and computes epoch switches (`switch-*`) from bytes
  * copied to it and transferred back, so a large document's compaction never blocks the event loop that serves every
  * other room. Small tasks run inline (`inline: true`): a thread hop costs more than they do. Should the thread
  * fail (it cannot start, or dies), pending tasks reject and the next one starts a new thread.
@@ -226,6 +236,15 @@ const copyInputs = (request: CompactionRequest): { request: CompactionRequest; t
       return { request: { ...request, updates: request.updates.map(copy) }, transfer }
     case 'switch-end':
       return { request, transfer }
+    case 'screen':
+      return {
+        request: {
+          ...request,
+          snapshot: request.snapshot && copy(request.snapshot),
+          updates: request.updates.map(copy),
+        },
+        transfer,
+      }
   }
 }
 

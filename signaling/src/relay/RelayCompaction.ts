@@ -10,9 +10,10 @@ import {
 } from '@weft/core'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
-import { CompactionWorker } from './CompactionWorker.js'
+import { CompactionWorker, type Ran } from './CompactionWorker.js'
 import type { Collected } from './compactionTasks.js'
 import { collectGarbage } from './mergeUpdatesBatched.js'
+import type { ScreenVerdict } from './quarantine.js'
 import type { RelayRoom, RoomCounters } from './RelayRoom.js'
 
 /** Metadata key set by a garbage-collecting compaction (its `throughClock`). */
@@ -172,6 +173,18 @@ export class RelayCompaction {
       'collected on load',
     )
     return true
+  }
+
+  /**
+   * RELAY-9.3, RELAY-3.11: screens a stored document being loaded (`screenStoredParts`: each part validated, the
+   * servable parts merged, the merged state checked and its state vector computed): in the compaction worker when it
+   * stores at least `workerMinBytes`, so that loading a large room never blocks the event loop every other room is
+   * served from; here, at once, when smaller (a thread hop costs more). Rejects if the worker fails (the load fails,
+   * its connections are closed and retry).
+   */
+  async screenLoad(stored: StoredDoc): Promise<Ran<ScreenVerdict>> {
+    const request = { op: 'screen', snapshot: stored.snapshot, updates: stored.updates } as const
+    return this.#worker.run<ScreenVerdict>(request, stored.byteLength < this.#rules.workerMinBytes)
   }
 
   /** RELAY-3.7: a joiner is about to be answered from `doc`'s state. */

@@ -20,7 +20,7 @@ import { RelayHooks } from './RelayHooks.js'
 import type { RelaySocket } from './RelaySocket.js'
 import { RELAY_DEFAULTS, type RelayOptions } from './RelayOptions.js'
 import { PresenceTicker } from './PresenceTicker.js'
-import { isQuarantineId, keepAside, screenStoredDoc } from './quarantine.js'
+import { isQuarantineId, keepAside, quarantinedParts } from './quarantine.js'
 
 /** Options of {@link RelayHub}. */
 export interface RelayHubOptions {
@@ -334,28 +334,35 @@ export class RelayHub implements RelayHost {
     await this.#scale?.prepare(room)
     try {
       const stored = await this.#store.load(id)
-      // RELAY-9.3: what Yjs cannot merge or apply is kept aside, reported and never served.
-      const screened = screenStoredDoc(stored)
+      // RELAY-9.3: what Yjs cannot merge or apply is kept aside, reported and never served. RELAY-3.11: a large
+      // document is screened (and merged, and its state vector computed) in the compaction worker while every
+      // other room is served; joiners of this one wait for the whole of it.
+      const screened = stored ? (await this.#compaction.screenLoad(stored)).result : null
+      const quarantined = stored && screened ? quarantinedParts(stored, screened) : []
       let keptAside = false
-      if (screened.quarantined.length > 0) {
+      if (quarantined.length > 0) {
         this.#opts.logger.warn(
-          { doc: id, quarantined: screened.quarantined.map((q) => ({ source: q.source, reason: q.reason })) },
+          { doc: id, quarantined: quarantined.map((q) => ({ source: q.source, reason: q.reason })) },
           'stored updates Yjs cannot merge or apply were quarantined',
         )
         try {
-          await keepAside(this.#store, id, screened.quarantined)
+          await keepAside(this.#store, id, quarantined)
           keptAside = true
         } catch (err) {
           this.#opts.logger.error({ err, doc: id }, 'could not keep the quarantined updates aside')
         }
       }
       const hooks = this.#hooks
-      const doc = new RelayRoom(id, stored, this.#services, screened.parts)
+      const doc = new RelayRoom(id, stored, this.#services, {
+        parts: screened?.merged ? [screened.merged] : [],
+        stateVector: screened?.stateVector ?? null,
+      })
       // RELAY-9.5: the screen walked the whole state; its depth is exact.
-      doc.nestingMeasured(screened.depth)
+      doc.nestingMeasured(screened?.depth ?? 0)
       // RELAY-EPOCH-1: the room is served in its stored epoch.
       doc.epoch.loaded(this.epochs.storedRecord(doc, stored?.meta ?? {}))
-      // Decode once now: a corrupted store fails here, not in front of a client.
+      // Decode once now: a corrupted store fails here, not in front of a client (computed by the screen already, unless
+      // Yjs refused it there: then the log salvages here).
       doc.log.stateVector()
       let collected = false
       try {

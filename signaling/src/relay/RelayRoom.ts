@@ -76,6 +76,14 @@ export interface RoomServices {
   readonly presenceTicker?: PresenceTicker | undefined
 }
 
+/** A stored document's servable state as a load's screen left it (RELAY-9.3). */
+export interface ScreenedState {
+  /** The state in V1 (one merged part, or none). */
+  readonly parts: readonly Uint8Array[]
+  /** The state vector of `parts`, if the screen computed it (else the log computes it when first asked). */
+  readonly stateVector: Uint8Array | null
+}
+
 /** The outcome of a refused update for whoever waits on it: rejected, and never an unhandled rejection. */
 export const refusedUpdate = (docId: string): Promise<void> => {
   const refused = Promise.reject(
@@ -117,14 +125,20 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
   #idleTimer: NodeJS.Timeout | null = null
 
   /**
-   * `parts`: the servable state in V1 when the load screened `stored` (RELAY-9.3, `screenStoredDoc`); without it, the
-   * stored snapshot and tail as they are. `services`: what every room of the relay shares.
+   * `screened`: the servable state in V1 and its state vector when the load screened `stored` (RELAY-9.3,
+   * `screenStoredParts`); without it, the stored snapshot and tail as they are. `services`: what every room of the
+   * relay shares.
    */
-  constructor(docId: DocId, stored: StoredDoc | null, services: RoomServices, parts?: readonly Uint8Array[]) {
+  constructor(docId: DocId, stored: StoredDoc | null, services: RoomServices, screened?: ScreenedState) {
     this.docId = docId
-    // Snapshots are stored in V2 (STORE-3.6), the tail in V1; the relay works in V1 throughout.
-    const snapshot = stored?.snapshot ? [Y.convertUpdateFormatV2ToV1(stored.snapshot)] : []
-    this.#log = new UpdateLog<SharedMessage>(parts ?? [...snapshot, ...(stored?.updates ?? [])])
+    if (screened) {
+      this.#log = new UpdateLog<SharedMessage>(screened.parts, screened.stateVector)
+    } else {
+      // Snapshots are stored in V2 (STORE-3.6), the tail in V1; the relay works in V1 throughout. Converted only here:
+      // a screened load converted it already (twice was 1.9 s of a 29 MiB room's load, outside review R1).
+      const snapshot = stored?.snapshot ? [Y.convertUpdateFormatV2ToV1(stored.snapshot)] : []
+      this.#log = new UpdateLog<SharedMessage>([...snapshot, ...(stored?.updates ?? [])])
+    }
     this.#lastClock = stored?.clock ?? 0
     this.#tailCount = stored?.updates.length ?? 0
     this.#tailBytes = stored ? stored.updates.reduce((n, u) => n + u.byteLength, 0) : 0

@@ -72,8 +72,16 @@ export class UpdateLog<M = Uint8Array> {
    */
   changes = 0
 
-  constructor(parts: readonly Uint8Array[]) {
+  /**
+   * `stateVector`: the state vector of `parts` merged, when it is known already (a load computed it in the compaction
+   * worker, RELAY-3.11): then the log does not merge or decode its state to announce it.
+   */
+  constructor(parts: readonly Uint8Array[], stateVector: Uint8Array | null = null) {
     this.#parts = [...parts]
+    if (stateVector && parts.length === 1) {
+      this.#stateVector = stateVector
+      this.#baseStateVector = Y.decodeStateVector(stateVector)
+    }
   }
 
   get #parts(): Uint8Array[] {

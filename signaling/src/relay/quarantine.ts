@@ -31,36 +31,68 @@ export const isQuarantineId = (id: string): boolean => id.endsWith(QUARANTINE_IN
 
 const reasonOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
+/** Where a stored part that cannot be served came from, and why (the bytes stay with the caller). */
+export interface QuarantineVerdict {
+  readonly source: 'snapshot' | number
+  readonly reason: string
+}
+
+/**
+ * {@link screenStoredParts}'s outcome: plain values and bytes only, so that it crosses a thread boundary (it runs in
+ * the compaction worker for a large document, RELAY-3.11).
+ */
+export interface ScreenVerdict {
+  /** The servable state merged into one V1 update (`null`: nothing is servable). */
+  readonly merged: Uint8Array | null
+  /** Its state vector, when Yjs could compute it (else the log computes it, salvaging). */
+  readonly stateVector: Uint8Array | null
+  readonly quarantined: readonly QuarantineVerdict[]
+  /** How deep the servable state's shared types nest (RELAY-9.5), as its whole-state check found. */
+  readonly depth: number
+}
+
 /**
  * RELAY-9.3: sorts a stored document's parts (a V2 snapshot, V1 tail updates) into those the relay may serve and
  * those it must not: each part must pass `validateUpdate` (strings included) and the parts must merge into a state
  * that passes it too (types nested deeper than allowed across many updates fail only there). A part that breaks the
- * merged state is found by merging the parts one at a time. Pure: writes nothing.
+ * merged state is found by merging the parts one at a time. Also computes the servable state's state vector, so a
+ * load does no further whole-state work in the relay's thread (RELAY-3.11). Pure: writes nothing.
  */
-export const screenStoredDoc = (stored: StoredDoc | null): ScreenedDoc => {
-  if (!stored) return { parts: [], quarantined: [], depth: 0 }
-  const quarantined: QuarantinedPart[] = []
-  const good: { source: 'snapshot' | number; bytes: Uint8Array; v1: Uint8Array }[] = []
-  const take = (source: 'snapshot' | number, bytes: Uint8Array, toV1: () => Uint8Array) => {
+export const screenStoredParts = (
+  snapshot: Uint8Array | null,
+  updates: readonly Uint8Array[],
+): ScreenVerdict => {
+  const quarantined: QuarantineVerdict[] = []
+  const good: { source: 'snapshot' | number; v1: Uint8Array; depth: number }[] = []
+  const take = (source: 'snapshot' | number, toV1: () => Uint8Array) => {
     try {
       const v1 = toV1()
-      validateUpdate(v1, { strings: true })
-      good.push({ source, bytes, v1 })
+      const { depth } = validateUpdate(v1, { strings: true })
+      good.push({ source, v1, depth })
     } catch (err) {
-      quarantined.push({ source, bytes, reason: reasonOf(err) })
+      quarantined.push({ source, reason: reasonOf(err) })
     }
   }
-  if (stored.snapshot) {
-    const snapshot = stored.snapshot
-    take('snapshot', snapshot, () => Y.convertUpdateFormatV2ToV1(snapshot))
+  if (snapshot) take('snapshot', () => Y.convertUpdateFormatV2ToV1(snapshot))
+  updates.forEach((u, i) => take(i, () => u))
+  if (good.length === 0) return { merged: null, stateVector: null, quarantined, depth: 0 }
+  const verdict = (merged: Uint8Array, depth: number): ScreenVerdict => {
+    let stateVector: Uint8Array | null = null
+    try {
+      stateVector = Y.encodeStateVectorFromUpdate(merged)
+    } catch {
+      // Never with validated parts; the log salvages when it computes it.
+    }
+    return { merged, stateVector, quarantined, depth }
   }
-  stored.updates.forEach((u, i) => take(i, u, () => u))
-  if (good.length === 0) return { parts: [], quarantined, depth: 0 }
+  // One part: the whole state is that part, checked already (a second walk of a large snapshot would find the same).
+  if (good.length === 1)
+    return verdict((good[0] as (typeof good)[number]).v1, (good[0] as (typeof good)[number]).depth)
   try {
     const merged = mergeUpdatesBatched(good.map((g) => g.v1))
     // As a whole too: nesting built across parts fails only here (SYNC-3.5).
     const { depth } = validateUpdate(merged)
-    return { parts: [merged], quarantined, depth }
+    return verdict(merged, depth)
   } catch {
     // Rare (a store written before SYNC-3.5): find the parts that break the whole, one at a time.
   }
@@ -72,10 +104,33 @@ export const screenStoredDoc = (stored: StoredDoc | null): ScreenedDoc => {
       depth = validateUpdate(next).depth
       acc = next
     } catch (err) {
-      quarantined.push({ source: part.source, bytes: part.bytes, reason: reasonOf(err) })
+      quarantined.push({ source: part.source, reason: reasonOf(err) })
     }
   }
-  return { parts: [acc], quarantined, depth }
+  // Never hand over the shared empty update: a worker transfers the buffers of what it returns.
+  return verdict(acc === EMPTY_UPDATE ? acc.slice() : acc, depth)
+}
+
+/** The stored bytes of each part `verdict` quarantined, from `stored` (the document the verdict screened). */
+export const quarantinedParts = (stored: StoredDoc, verdict: ScreenVerdict): QuarantinedPart[] =>
+  verdict.quarantined.map(({ source, reason }) => ({
+    source,
+    reason,
+    bytes: (source === 'snapshot' ? stored.snapshot : stored.updates[source]) ?? new Uint8Array(),
+  }))
+
+/**
+ * RELAY-9.3: {@link screenStoredParts} of a stored document, in this thread, with the quarantined parts' bytes (what
+ * `weft inspect` and `weft compact` report and keep aside).
+ */
+export const screenStoredDoc = (stored: StoredDoc | null): ScreenedDoc => {
+  if (!stored) return { parts: [], quarantined: [], depth: 0 }
+  const verdict = screenStoredParts(stored.snapshot ?? null, stored.updates)
+  return {
+    parts: verdict.merged ? [verdict.merged] : [],
+    quarantined: quarantinedParts(stored, verdict),
+    depth: verdict.depth,
+  }
 }
 
 /** One quarantined update as `weft inspect` reports it. */

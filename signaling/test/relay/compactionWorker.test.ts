@@ -3,8 +3,9 @@ import * as Y from 'yjs'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { docId } from '@weft/core'
 import { countItems } from '@weft/core/epochs'
-import { CompactionWorker, type CompactionRequest, type Ran } from '../../src/relay/CompactionWorker.js'
-import { GatedStore, deferred } from '../helpers/GatedStore.js'
+import type { CompactionRequest } from '../../src/relay/CompactionWorker.js'
+import { GatedStore } from '../helpers/GatedStore.js'
+import { GatedWorker } from '../helpers/GatedWorker.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { WeftPeer, once } from '../helpers/WeftPeer.js'
@@ -12,43 +13,6 @@ import { WeftTestClient } from '../helpers/WeftTestClient.js'
 
 // RELAY-3.8: the relay's heavy compaction work (the garbage-collecting rebuild of RELAY-3.6, the epoch switch of
 // RELAY-EPOCH-4) runs in a worker thread for large states, so other rooms are served meanwhile.
-
-type Request = Parameters<CompactionWorker['run']>[0]
-
-/** A worker whose next task of one kind waits for `release()` once armed, and which records each task's thread. */
-class GatedWorker extends CompactionWorker {
-  readonly threads: Array<{ op: CompactionRequest['op']; threadId: number }> = []
-  #gate: { op: CompactionRequest['op']; entered: () => void; release: Promise<void> } | null = null
-
-  arm(op: CompactionRequest['op']): { entered: Promise<void>; release: () => void } {
-    const entered = deferred()
-    const release = deferred()
-    this.#gate = { op, entered: entered.resolve, release: release.promise }
-    return { entered: entered.promise, release: release.resolve }
-  }
-
-  override async run<T>(request: Request, inline: boolean): Promise<Ran<T>> {
-    const gate = this.#gate
-    if (gate && request.op === gate.op) {
-      this.#gate = null
-      gate.entered()
-      await gate.release
-    }
-    const ran = await super.run<T>(request, inline)
-    this.threads.push({ op: request.op, threadId: ran.threadId })
-    for (const w of this.#waiters.filter((x) => x.op === request.op)) w.resolve()
-    this.#waiters = this.#waiters.filter((x) => x.op !== request.op)
-    return ran
-  }
-
-  #waiters: Array<{ op: CompactionRequest['op']; resolve: () => void }> = []
-
-  /** Resolves once a task `op` completed (now or earlier). */
-  completed(op: CompactionRequest['op']): Promise<void> {
-    if (this.threads.some((t) => t.op === op)) return Promise.resolve()
-    return new Promise((resolve) => this.#waiters.push({ op, resolve }))
-  }
-}
 
 const worker = new GatedWorker({ idleMs: 60_000 })
 afterAll(() => worker.close())
