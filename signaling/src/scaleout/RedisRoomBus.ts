@@ -15,6 +15,8 @@ export interface RoomBusHandlers {
   resync(): void
   /** No heartbeat from `node` for `nodeTimeoutMs`, or it said goodbye: its clients' presence is gone (SCALE-3.3). */
   nodeDown(node: string): void
+  /** An outage began (SCALE-2.6, 2.8): the node polls the store more often until the bus is back. */
+  unreachable?(): void
 }
 
 /** A room message as a node publishes it (the bus adds the origin). */
@@ -39,10 +41,16 @@ export interface RedisRoomBusOptions {
   readonly nodeTimeoutMs?: number | undefined
   /** Delay before reconnect attempt `attempt` (1, 2, …) while Redis is away (default `min(50 × attempt, 1000)` ms). */
   readonly retryDelay?: ((attempt: number) => number) | undefined
+  /**
+   * SCALE-2.8: both connections are sent a `PING` this often (default 1000 ms); one unanswered after as long again
+   * means a hung Redis (stopped, or a network path that drops packets without a reset): the outage begins and both
+   * connections are reconnected.
+   */
+  readonly livenessMs?: number | undefined
 }
 
 /** Defaults of {@link RedisRoomBusOptions}. */
-export const BUS_DEFAULTS = Object.freeze({ prefix: 'weft:', nodeTimeoutMs: 10_000 })
+export const BUS_DEFAULTS = Object.freeze({ prefix: 'weft:', nodeTimeoutMs: 10_000, livenessMs: 1000 })
 
 /**
  * Redis pub/sub between the nodes of a scale-out deployment (docs/guides/scale-out.md): one channel per room
@@ -64,6 +72,9 @@ export class RedisRoomBus {
   #readySince = 0
   #everReady = false
   #timer: NodeJS.Timeout | null = null
+  #liveness: NodeJS.Timeout | null = null
+  /** A liveness PING is awaiting its replies. */
+  #pinging = false
   #closed = false
   /** When the current outage began (ms), or null while Redis is reachable: one warn line per outage (SCALE-2.6). */
   #downSince: number | null = null
@@ -102,9 +113,12 @@ export class RedisRoomBus {
     return this.#opts.nodeId
   }
 
-  /** Whether the subscriber connection is up (while it is not, nodes rely on the store sweep). */
+  /**
+   * Whether Redis is reachable: the subscriber connection is up and no outage is under way (a hung Redis counts as
+   * unreachable, SCALE-2.8). While it is not, nodes rely on the store sweep.
+   */
   get connected(): boolean {
-    return this.#sub.status === 'ready'
+    return this.#sub.status === 'ready' && this.#downSince === null
   }
 
   /** Connects both connections; waits at most `timeoutMs` (a Redis that is down is retried in the background). */
@@ -116,6 +130,9 @@ export class RedisRoomBus {
     const beat = Math.max(50, Math.floor(this.#timeoutMs / 4))
     this.#timer = setInterval(() => this.#tick(), beat)
     this.#timer.unref()
+    const liveness = this.#opts.livenessMs ?? BUS_DEFAULTS.livenessMs
+    this.#liveness = setInterval(() => this.#ping(liveness), liveness)
+    this.#liveness.unref()
   }
 
   /**
@@ -147,6 +164,7 @@ export class RedisRoomBus {
     if (this.#closed) return
     this.#closed = true
     if (this.#timer) clearInterval(this.#timer)
+    if (this.#liveness) clearInterval(this.#liveness)
     if (this.#pub.status === 'ready') {
       await this.#pub
         .publish(this.#nodesChannel, encodeBusMessage({ type: 'bye', origin: this.#opts.nodeId }))
@@ -161,6 +179,33 @@ export class RedisRoomBus {
     this.#pub.publish(channel, encodeBusMessage(message)).catch(() => undefined)
   }
 
+  /**
+   * SCALE-2.8: a `PING` on both connections; no reply within `timeoutMs` is an outage (a hung Redis sends no reset,
+   * so ioredis alone would wait forever): both connections are dropped and reconnected, which resubscribes and
+   * catches every room up once Redis answers again.
+   */
+  #ping(timeoutMs: number): void {
+    if (this.#closed || this.#pinging || this.#pub.status !== 'ready' || this.#sub.status !== 'ready') return
+    this.#pinging = true
+    let answered = false
+    const timer = setTimeout(() => {
+      this.#pinging = false
+      if (answered || this.#closed) return
+      this.#outage(`no reply to PING within ${timeoutMs} ms`)
+      this.#pub.disconnect(true)
+      this.#sub.disconnect(true)
+    }, timeoutMs)
+    timer.unref()
+    Promise.all([this.#pub.ping(), this.#sub.ping()]).then(
+      () => {
+        answered = true
+        this.#pinging = false
+        clearTimeout(timer)
+      },
+      () => undefined, // a failed connection reports itself (`error`, `close`)
+    )
+  }
+
   /** Redis is away: the first report of an outage is logged, the rest (one per retry) are not. */
   #outage(reason: string): void {
     if (this.#closed || this.#downSince !== null) return
@@ -170,6 +215,7 @@ export class RedisRoomBus {
       { redis: this.#opts.url, reason },
       'redis unreachable: retrying quietly until it is back (rooms catch up from the store)',
     )
+    this.#opts.handlers.unreachable?.()
   }
 
   /** Both connections are up again after an outage: one line saying how long it lasted. */

@@ -92,6 +92,13 @@ export class ScaleOutRelay {
           // Its last update may have been stored but never published.
           this.#sweep()
         },
+        // SCALE-2.4: the sweep runs every second from now on, not after the rest of a longer interval.
+        unreachable: () => {
+          if (this.#closed || !this.#sweepTimer) return
+          clearTimeout(this.#sweepTimer)
+          this.#sweepTimer = null
+          this.#scheduleSweep()
+        },
       },
     })
     opts.logger.info({ node: nodeId }, 'scale-out: PostgreSQL store, Redis bus')

@@ -86,3 +86,45 @@ describe('RedisRoomBus while Redis is down', { timeout: 30_000 }, () => {
     }
   })
 })
+
+describe('RedisRoomBus with a hung Redis', { timeout: 30_000 }, () => {
+  it('SCALE-2.8: a Redis that stops answering (SIGSTOP, no reset) is an outage within two PING intervals; the bus resubscribes and resyncs when it answers again', async () => {
+    const { logger, lines, line } = captureLogger()
+    let resyncs = 0
+    let unreachable = 0
+    const bus = new RedisRoomBus({
+      url: redis.url,
+      nodeId: 'hung',
+      logger,
+      livenessMs: 200,
+      handlers: {
+        message: () => {},
+        resync: () => resyncs++,
+        nodeDown: () => {},
+        unreachable: () => unreachable++,
+      },
+    })
+    try {
+      await bus.start()
+      await line((l) => l['msg'] === 'redis bus subscribed')
+      expect(bus.connected).toBe(true)
+      const before = lines.length
+      const stoppedAt = performance.now()
+      redis.pause()
+      const warn = await line((l) => (l['level'] as number) >= WARN, before)
+      // R3: with no liveness check the bus never noticed (12.5 s stopped, no warning).
+      expect(performance.now() - stoppedAt).toBeLessThan(2000)
+      expect(warn['reason']).toBe('no reply to PING within 200 ms')
+      expect(bus.connected).toBe(false)
+      expect(unreachable).toBe(1)
+      redis.resume()
+      await line((l) => l['msg'] === 'redis reachable again', before)
+      await line((l) => l['msg'] === 'redis bus subscribed' && l['reconnect'] === true, before)
+      expect(bus.connected).toBe(true)
+      expect(resyncs).toBe(1)
+    } finally {
+      redis.resume()
+      await bus.close()
+    }
+  })
+})

@@ -30,6 +30,10 @@ export interface RedisService {
   kill(): Promise<void>
   /** Starts it again on the same socket (after {@link RedisService.kill}). */
   restart(): Promise<void>
+  /** SIGSTOP: the server hangs, its connections stay open (a hung Redis, no reset). */
+  pause(): void
+  /** SIGCONT after {@link RedisService.pause}. */
+  resume(): void
   stop(): Promise<void>
 }
 
@@ -84,6 +88,8 @@ export const startRedis = async (): Promise<RedisService> => {
     url: socket,
     kill,
     restart: start,
+    pause: () => void (child as ChildProcess | null)?.kill('SIGSTOP'),
+    resume: () => void (child as ChildProcess | null)?.kill('SIGCONT'),
     stop: async () => {
       await kill()
       await rm(dir, { recursive: true, force: true })
