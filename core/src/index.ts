@@ -101,6 +101,7 @@ export {
   DocHandle,
   openDocument,
   PENDING_META,
+  storedPendingCount,
   type DocHandleEvents,
   type AddTransportOptions,
   type OpenDocumentOptions,

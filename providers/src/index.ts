@@ -64,7 +64,7 @@ export {
 } from './workspace/peerSummary.js'
 export { WorkspaceDocTransport } from './workspace/WorkspaceDocTransport.js'
 /** The metadata keys of the stored pending-change count (the count itself lives in `@weft/core`'s DocHandle). */
-export { PENDING_META } from '@weft/core'
+export { PENDING_META, storedPendingCount } from '@weft/core'
 export {
   WebSocketTransport,
   type WebSocketTransportOptions,

@@ -22,4 +22,5 @@ runPendingCrashSuite('SqliteDocStore', {
     await store.close()
     return open(paths.get(store as SqliteDocStore) ?? '')
   },
+  another: (store) => Promise.resolve(open(paths.get(store as SqliteDocStore) ?? '')),
 })

@@ -384,6 +384,8 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     this.session.destroy()
     await this.#pending.close()
     await this.persistence?.destroy()
+    // STORE-9.7: a settled count removes its own keys once the document's appends are stored.
+    await this.#pending.release()
     super.destroy()
   }
 }

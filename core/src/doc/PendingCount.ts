@@ -4,14 +4,10 @@ import type { DocId } from '../ids.js'
 import type { DocStore } from '../storage/DocStore.js'
 import type { SyncSession } from '../sync/SyncSession.js'
 import type { Transport } from '../transport/Transport.js'
+import { newWriterId, writerKey } from '../storage/writerMeta.js'
+import { PENDING_META, readPendingGroups, settledValue } from './pendingMeta.js'
 
-/** Metadata keys (in the document's DocStore) that make the pending-change count survive reloads (STORE-9.2). */
-export const PENDING_META = {
-  /** Local changes ever made on this device for this document. */
-  local: 'weft:local-changes',
-  /** How many of them the relay (or, without a relay, a peer) has confirmed. */
-  confirmed: 'weft:confirmed-changes',
-} as const
+export { PENDING_META } from './pendingMeta.js'
 
 /**
  * Counts local changes that are not yet confirmed: by the relay's durable acks when a relay is set, otherwise by a
@@ -24,6 +20,11 @@ export const PENDING_META = {
  * number of stored local changes (too high at worst: shown as pending until the next handshake confirms it). The
  * confirmed count is a separate `setMeta`; on load it is capped by the local count, so whichever of the two commits
  * first, no stored change is taken as confirmed that the relay did not acknowledge.
+ *
+ * Both are this counter's own keys (one writer id per counter, STORE-9.7): another writer of the same store (a
+ * process, a tab) never overwrites them. What other writers stored as pending at load is this counter's baseline;
+ * once its relay confirms it (the handshake carried it), a `settled` mark of this writer says so. A settled counter
+ * removes its own keys when the handle is destroyed ({@link release}).
  */
 export class PendingCount extends ObservableV2<{ change: () => void }> {
   #doc: Y.Doc
@@ -39,7 +40,12 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
   #beforeSession = 0
   #relay: Transport | null = null
   #writes: Promise<unknown> = Promise.resolve()
-  #confirmedWrite: string | null = null
+  /** Entries to write (coalesced: the newest value of each key, written once the previous write finished). */
+  readonly #toWrite = new Map<string, string | null>()
+  /** This counter's writer id (STORE-9.7): it writes only its own keys. */
+  readonly #writer = newWriterId()
+  /** Other writers' groups pending at load: writer -> its stored local count (marked settled once confirmed). */
+  #inherited = new Map<string, number>()
   /** The stored baseline is known (DocPersistence calls `setBaseline` before its first append). */
   #loaded = false
   /** The last update counted (Yjs hands the same array to every listener of one update): counted once. */
@@ -68,8 +74,15 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
 
   /** Sets the stored baseline (the store's metadata, as loaded). Called by DocPersistence's `onLoad`. */
   setBaseline(meta: Readonly<Record<string, string>>): void {
-    this.#baseLocal = toCount(meta[PENDING_META.local])
-    this.#confirmed = Math.min(this.#baseLocal, toCount(meta[PENDING_META.confirmed]))
+    // STORE-9.7: every writer's unconfirmed changes (a pre-STORE-9.7 single key included) are this session's baseline.
+    this.#baseLocal = 0
+    this.#inherited = new Map()
+    for (const [writer, { local, confirmed }] of readPendingGroups(meta)) {
+      if (local <= confirmed) continue
+      this.#baseLocal += local - confirmed
+      this.#inherited.set(writer, local)
+    }
+    this.#confirmed = 0
     this.#loaded = true
     this.emit('change', [])
   }
@@ -84,7 +97,7 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
   ): Readonly<Record<string, string>> | undefined => {
     if (update) this.#count(update, origin)
     if (!this.#persist || !this.#loaded || this.#sessionLocal === 0) return undefined
-    return { [PENDING_META.local]: String(this.#total()) }
+    return { [writerKey(PENDING_META.local, this.#writer)]: String(this.#sessionLocal) }
   }
 
   /** Local changes not confirmed yet. */
@@ -137,6 +150,21 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
     super.destroy()
   }
 
+  /**
+   * After {@link close} and once the document's appends are stored: a settled counter (every change it counted is
+   * confirmed) removes its own keys, local first (STORE-9.7), so the store does not keep one pair per session. A
+   * removal that lands before an append carrying the local count leaves that count unconfirmed: too high, never low.
+   */
+  async release(): Promise<void> {
+    if (!this.#persist || !this.#loaded || this.#sessionLocal === 0 || this.pending > 0) return
+    const store = this.#store
+    if (!store) return
+    await store.setMeta(this.#docId, writerKey(PENDING_META.local, this.#writer), null).catch(() => undefined)
+    await store
+      .setMeta(this.#docId, writerKey(PENDING_META.confirmed, this.#writer), null)
+      .catch(() => undefined)
+  }
+
   /** The counter's `update` listener (it ignores what its `isLocal` says is not local, e.g. the store's load). */
   get updateListener(): (update: Uint8Array, origin: unknown) => void {
     return this.#onUpdate
@@ -174,26 +202,30 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
     if (total <= this.#confirmed) return
     this.#confirmed = total
     if (this.#persist) {
-      // Coalesced: only the newest value is written once the previous write finished.
-      const first = this.#confirmedWrite === null
-      this.#confirmedWrite = String(total)
-      if (first) {
-        this.#writes = this.#writes
-          .then(() => {
-            const value = this.#confirmedWrite
-            this.#confirmedWrite = null
-            return value === null
-              ? undefined
-              : this.#store?.setMeta(this.#docId, PENDING_META.confirmed, value)
-          })
-          .catch(() => undefined)
+      // The baseline (other writers' changes) is confirmed first: the handshake carried it.
+      const own = Math.min(this.#sessionLocal, total - this.#baseLocal)
+      if (own > 0) this.#write(writerKey(PENDING_META.confirmed, this.#writer), String(own))
+      if (total >= this.#baseLocal && this.#inherited.size > 0) {
+        this.#write(writerKey(PENDING_META.settled, this.#writer), settledValue(this.#inherited))
+        this.#inherited = new Map()
       }
     }
     this.emit('change', [])
   }
-}
 
-const toCount = (v: string | undefined): number => {
-  const n = Number(v)
-  return Number.isSafeInteger(n) && n >= 0 ? n : 0
+  /** Writes `key` (coalesced: only the newest value is written once the previous write finished). */
+  #write(key: string, value: string): void {
+    const first = this.#toWrite.size === 0
+    this.#toWrite.set(key, value)
+    if (!first) return
+    this.#writes = this.#writes
+      .then(async () => {
+        while (this.#toWrite.size > 0) {
+          const [k, v] = this.#toWrite.entries().next().value as [string, string | null]
+          this.#toWrite.delete(k)
+          await this.#store?.setMeta(this.#docId, k, v).catch(() => undefined)
+        }
+      })
+      .catch(() => undefined)
+  }
 }

@@ -4,4 +4,4 @@
  */
 export { DocHandle, type DocHandleEvents, type AddTransportOptions } from './DocHandle.js'
 export { openDocument, type OpenDocumentOptions } from './openDocument.js'
-export { PENDING_META } from './PendingCount.js'
+export { PENDING_META, storedPendingCount } from './pendingMeta.js'

@@ -11,7 +11,8 @@ import { rebaseOnto } from '../storage/rebaseOnto.js'
 import { EPOCH_ORIGIN } from '../sync/epochOrigin.js'
 import { epochIdOf, judgeOffer } from '../sync/epochRules.js'
 import { buildEpochDoc, planFollow } from '../sync/followOffer.js'
-import { PENDING_META } from './PendingCount.js'
+import { newWriterId, writerKey } from '../storage/writerMeta.js'
+import { PENDING_META } from './pendingMeta.js'
 
 /**
  * Meta key of the waiting-epoch entry: the record of a newer epoch a peer or the relay offered while the document was
@@ -116,11 +117,6 @@ export const writeOrphans = (store: DocStore, docId: DocId, epoch: string): Prom
 
 const ORPHANS_ORIGIN = Symbol('weft:epoch-orphans')
 
-const toCount = (v: string | undefined): number => {
-  const n = Number(v)
-  return Number.isSafeInteger(n) && n >= 0 ? n : 0
-}
-
 /**
  * Re-applies what a document left in an old epoch's archive (COMPACT-8.4) onto the stored document, when the
  * archive's child is the stored epoch: one append, which also raises the stored local-change count by one (the
@@ -139,15 +135,15 @@ export const takeOrphans = async (
   const archived = await readEpochArchive(store, docId, from)
   if (!archived) return false
   const scratch = new Y.Doc({ gc: false })
-  let base = 0
+  // STORE-9.7: the re-applied orphans are one local change of a writer of their own (no other writer's count read).
+  const orphansKey = writerKey(PENDING_META.local, newWriterId())
   const persistence = await DocPersistence.open({
     doc: scratch,
     store,
     docId,
     compactor: null,
     ...(options.exclusive !== undefined ? { exclusive: options.exclusive } : {}),
-    onLoad: (meta) => (base = toCount(meta[PENDING_META.local])),
-    appendMeta: (update) => (update ? { [PENDING_META.local]: String(base + 1) } : undefined),
+    appendMeta: (update) => (update ? { [orphansKey]: '1' } : undefined),
   })
   let done = false
   try {

@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { newWriterId, writerEntries, writerKey } from './writerMeta.js'
 
 /** Meta key (in the document's DocStore) of the client ids this device wrote the document with (RULES-5.11). */
 export const OWN_CLIENTS_META = 'weft:own-clients'
@@ -13,18 +14,27 @@ export const OWN_CLIENTS_META = 'weft:own-clients'
  *
  * The list stays short: an id leaves it once the authority is seen holding every item of it (its state vector at a
  * handshake), or when the loaded document holds no item of it.
+ *
+ * Each writer of the store (a process, a tab) keeps the ids it wrote with in its own key
+ * `weft:own-clients:<writer>` (STORE-9.7, RULES-5.14) and never writes another's. The recorded ids are the union of
+ * every writer's key (the pre-STORE-9.7 key included), so no writer's id is lost to another's write.
  */
 export class OwnClients {
   readonly #ids = new Set<number>()
-  /** The list as last stored (an append carrying it resolved), or as loaded. */
+  /** The ids this writer wrote with (this session): what its own key holds. */
+  readonly #own = new Set<number>()
+  /** This writer's key (STORE-9.7): it never writes another writer's. */
+  readonly #key = writerKey(OWN_CLIENTS_META, newWriterId())
+  /** The list as last stored under {@link #key} (an append carrying it resolved). */
   #stored = ''
 
-  /** Reads the stored list (`meta` as loaded); ids of which `doc` holds no item are dropped. */
+  /** Reads every writer's stored list (`meta` as loaded); ids of which `doc` holds no item are dropped. */
   load(meta: Readonly<Record<string, string>>, doc: Y.Doc): void {
-    this.#stored = meta[OWN_CLIENTS_META] ?? ''
-    for (const part of this.#stored.split(' ')) {
-      const id = Number(part)
-      if (part !== '' && Number.isSafeInteger(id) && id >= 0 && doc.store.clients.has(id)) this.#ids.add(id)
+    for (const [, value] of writerEntries(meta, OWN_CLIENTS_META)) {
+      for (const part of value.split(' ')) {
+        const id = Number(part)
+        if (part !== '' && Number.isSafeInteger(id) && id >= 0 && doc.store.clients.has(id)) this.#ids.add(id)
+      }
     }
   }
 
@@ -53,14 +63,17 @@ export class OwnClients {
    */
   appendMeta(doc: Y.Doc): Readonly<Record<string, string>> | undefined {
     const id = doc.clientID
-    if (!this.#ids.has(id) && Y.getState(doc.store, id) > 0) this.#ids.add(id)
-    const value = [...this.#ids].join(' ')
-    return value === this.#stored ? undefined : { [OWN_CLIENTS_META]: value }
+    if (!this.#own.has(id) && Y.getState(doc.store, id) > 0) {
+      this.#ids.add(id)
+      this.#own.add(id)
+    }
+    const value = [...this.#own].filter((own) => this.#ids.has(own)).join(' ')
+    return value === this.#stored ? undefined : { [this.#key]: value }
   }
 
   /** An append carrying `meta` (from {@link appendMeta}) is durable. */
   stored(meta: Readonly<Record<string, string | null>> | undefined): void {
-    const value = meta?.[OWN_CLIENTS_META]
+    const value = meta?.[this.#key]
     if (typeof value === 'string') this.#stored = value
   }
 }

@@ -8,6 +8,7 @@ export { MemoryDocStore } from './MemoryDocStore.js'
 export { runDocStoreContract, type DocStoreContractOptions } from './runDocStoreContract.js'
 export { CrashingDocStore } from './CrashingDocStore.js'
 export { runPendingCrashSuite } from './runPendingCrashSuite.js'
+export { writerValue } from './writerValues.js'
 export {
   checkPendingCrash,
   type PendingCrashHarness,

@@ -19,9 +19,15 @@ export interface PendingCrashHarness {
    * same instance (an in-memory store "restarts" by being used again).
    */
   readonly reopen?: (store: DocStore) => Promise<DocStore>
+  /**
+   * A second store on the same medium, open beside `store` (another process's store on the same file, another tab's
+   * on the same database name): a second writer (STORE-9.7). Default: the same instance.
+   */
+  readonly another?: (store: DocStore) => Promise<DocStore>
 }
 
-const D = docId('crash-doc')
+/** The document of the scenarios. */
+export const D = docId('crash-doc')
 
 /** One update the relay durably stored, with the epoch it belongs to. */
 interface Durable {
@@ -60,13 +66,13 @@ class DurableLog extends MemoryDocStore {
 }
 
 /** A relay stand-in (and the epoch authority): a handle that acknowledges once its store holds an update. */
-interface Relay {
+export interface Relay {
   readonly handle: DocHandle
   readonly transport: MemoryTransport
   readonly store: DurableLog
 }
 
-const openRelay = async (net: MemoryNetwork): Promise<Relay> => {
+export const openRelay = async (net: MemoryNetwork): Promise<Relay> => {
   const store = new DurableLog()
   const handle = await openDocument({ docId: D, store, persistPending: false, compactor: null })
   const transport = net.transport('relay')
@@ -79,7 +85,7 @@ const openRelay = async (net: MemoryNetwork): Promise<Relay> => {
  * The local changes (values of the array `a`) that durably stored updates hold: one doc per epoch (each epoch is a
  * document of its own; their ids may overlap), the union of their values.
  */
-const localValues = (durable: readonly Durable[]): Set<string> => {
+export const localValues = (durable: readonly Durable[]): Set<string> => {
   const docs = new Map<string, Y.Doc>()
   for (const { epoch, update } of durable) {
     let doc = docs.get(epoch)
@@ -97,7 +103,7 @@ const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout(resolv
  * Delivers messages (all at once, or one at a time with `stepwise`) and lets store writes and acks settle until
  * nothing moves. `onStep` runs after each delivery.
  */
-const settle = async (
+export const settle = async (
   net: MemoryNetwork,
   handles: readonly DocHandle[],
   stepwise = false,

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { checkPendingCrash, type PendingCrashHarness } from './pendingCrashScenario.js'
+import { checkTwoWriters } from './twoWritersScenario.js'
 
 /**
  * Registers the crash suite of the document handle's pending-change count (docs/spec/storage.md, STORE-9.3) for
  * one DocStore implementation: the scripted session of {@link checkPendingCrash} is run once to count its store
- * writes, then once for every k, crashing after the k-th write. Call it at the top level of a vitest test file.
+ * writes, then once for every k, crashing after the k-th write; and the two-writer scenario of STORE-9.7
+ * ({@link checkTwoWriters}). Call it at the top level of a vitest test file.
  */
 export const runPendingCrashSuite = (
   name: string,
@@ -22,5 +24,8 @@ export const runPendingCrashSuite = (
       },
       options.timeout ?? 120_000,
     )
+    it('STORE-9.7, RULES-5.14: two writers of the store never lose each other’s count or client id', async () => {
+      expect(await checkTwoWriters(harness)).toEqual([])
+    })
   })
 }

@@ -4,12 +4,13 @@ import {
   docId,
   openDocument,
   PENDING_META,
+  storedPendingCount,
   WeftErrorCode,
   type AppendOptions,
   type DocHandle,
   type DocId,
 } from '../../src/index.js'
-import { MemoryDocStore, MemoryNetwork } from '../../src/testing/index.js'
+import { MemoryDocStore, MemoryNetwork, writerValue } from '../../src/testing/index.js'
 
 const D = docId('d')
 
@@ -17,7 +18,7 @@ const D = docId('d')
 class RecordingStore extends MemoryDocStore {
   readonly log: string[] = []
   override append(id: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
-    this.log.push(`append ${options?.meta?.[PENDING_META.local] ?? '-'}`)
+    this.log.push(`append ${writerValue(options?.meta, PENDING_META.local) ?? '-'}`)
     return super.append(id, update, options)
   }
   override setMeta(id: DocId, key: string, value: string | null): Promise<void> {
@@ -75,7 +76,8 @@ describe('DocHandle', () => {
     await settle(net, [again, relay.handle])
     expect(relay.handle.doc.getText('t').toString()).toBe('abc')
     expect(again.pendingChanges).toBe(0)
-    expect((await store.load(D))?.meta[PENDING_META.confirmed]).toBe('2')
+    // STORE-9.7: the first session's 2 changes are marked settled by the second session, which confirmed them.
+    expect(storedPendingCount((await store.load(D))?.meta ?? {})).toBe(0)
     expect(seen).toEqual([1, 2])
     await again.destroy()
     await relay.handle.destroy()
@@ -116,13 +118,15 @@ describe('DocHandle', () => {
     const handle = await opening
     handle.doc.getText('t').insert(0, 'after ')
     await handle.flushed()
-    // 7 stored + 1 (the content before open) + 1 (the edit during the load) = 9; then the edit after it.
-    expect(store.log).toEqual(['append 9', 'append 10'])
+    // This session's own count (STORE-9.7): 1 (the content before open) + 1 (the edit during the load) = 2; then
+    // the edit after it. The 7 a pre-STORE-9.7 store holds are pending too and stay in their key.
+    expect(store.log).toEqual(['append 2', 'append 3'])
     expect(handle.pendingChanges).toBe(10)
     await handle.destroy()
     const stored = await store.load(D)
     expect(stored?.updates.length).toBe(2)
-    expect(stored?.meta[PENDING_META.local]).toBe('10')
+    expect(stored?.meta[PENDING_META.local]).toBe('7')
+    expect(storedPendingCount(stored?.meta ?? {})).toBe(10)
   })
 
   it('STORE-9.6: with persistPending false nothing of the count is written', async () => {

@@ -4,6 +4,7 @@ import { docId } from '../../src/ids.js'
 import { DocPersistence, type AppendOptions } from '../../src/index.js'
 import { OWN_CLIENTS_META } from '../../src/storage/OwnClients.js'
 import { MemoryDocStore } from '../../src/testing/MemoryDocStore.js'
+import { writerValue } from '../../src/testing/writerValues.js'
 
 const ID = docId('d')
 
@@ -43,20 +44,21 @@ describe('the client ids this device wrote with (RULES-5.11)', () => {
     // Once stored, the record is not written again.
     first.doc.getMap('m').set('b', 2)
     await first.persistence.flushed()
-    expect(store.appended).toEqual([{ [OWN_CLIENTS_META]: '7' }, undefined])
+    expect(store.appended.map((m) => writerValue(m, OWN_CLIENTS_META))).toEqual(['7', undefined])
     await first.persistence.destroy()
 
     const second = await open(store, 9)
     expect(second.persistence.ownClients?.has(7)).toBe(true)
     expect(second.persistence.ownClients?.earlier(9)).toEqual([7])
-    // Another client's update (received, not written here) records nothing new.
+    // Another client's update (received, not written here) records nothing new. The session's own key holds its
+    // own id only (STORE-9.7): 7 stays in the first session's key.
     const other = new Y.Doc()
     other.clientID = 11
     other.getMap('m').set('c', 3)
     Y.applyUpdate(second.doc, Y.encodeStateAsUpdate(other), 'peer')
     second.doc.getMap('m').set('d', 4)
     await second.persistence.flushed()
-    expect(store.appended.slice(2)).toEqual([undefined, { [OWN_CLIENTS_META]: '7 9' }])
+    expect(store.appended.slice(2).map((m) => writerValue(m, OWN_CLIENTS_META))).toEqual([undefined, '9'])
     expect(second.persistence.ownClients?.has(11)).toBe(false)
     await second.persistence.destroy()
   })
@@ -68,6 +70,7 @@ describe('the client ids this device wrote with (RULES-5.11)', () => {
     await first.persistence.flushed()
     await first.persistence.destroy()
     await store.setMeta(ID, OWN_CLIENTS_META, '7 5 junk')
+    const before = Object.keys((await store.load(ID))?.meta ?? {})
 
     const second = await open(store, 9)
     expect(second.persistence.ownClients?.earlier(9)).toEqual([7])
@@ -78,7 +81,12 @@ describe('the client ids this device wrote with (RULES-5.11)', () => {
     expect(second.persistence.ownClients?.has(7)).toBe(false)
     second.doc.getMap('m').set('b', 2)
     await second.persistence.flushed()
-    expect((await store.load(ID))?.meta[OWN_CLIENTS_META]).toBe('9')
+    // The session's own key (STORE-9.7) holds what it still records; the other keys are only read.
+    const meta = (await store.load(ID))?.meta ?? {}
+    const added = Object.keys(meta).filter((k) => !before.includes(k))
+    expect(added).toHaveLength(1)
+    expect(added[0]?.startsWith(`${OWN_CLIENTS_META}:`)).toBe(true)
+    expect(meta[added[0] ?? '']).toBe('9')
     await second.persistence.destroy()
   })
 })

@@ -1,4 +1,4 @@
-import { CATALOGUE_DOC, PENDING_META, docId, type DocStore, type StoredDoc } from '@weft/core'
+import { CATALOGUE_DOC, docId, storedPendingCount, type DocStore, type StoredDoc } from '@weft/core'
 
 /** What this device knows of one locally stored document of a workspace. */
 export interface LocalDocInfo {
@@ -21,12 +21,9 @@ const parseCount = (v: string | undefined): number => {
   return Number.isSafeInteger(n) && n >= 0 ? n : 0
 }
 
-/** Pending local changes recorded in a stored document's meta (PENDING_META: local minus confirmed). */
-export const storedPending = (stored: StoredDoc | null): number => {
-  if (!stored) return 0
-  const local = parseCount(stored.meta[PENDING_META.local])
-  return Math.max(0, local - Math.min(local, parseCount(stored.meta[PENDING_META.confirmed])))
-}
+/** Pending local changes recorded in a stored document's meta, summed over every writer of the store (STORE-9.7). */
+export const storedPending = (stored: StoredDoc | null): number =>
+  stored ? storedPendingCount(stored.meta) : 0
 
 /**
  * The device-local bookkeeping of a workspace (never synced): which documents are stored here, their size, when

@@ -2,7 +2,7 @@ import 'fake-indexeddb/auto'
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { docId, openDocument, type AppendOptions, type DocId, type DocStore } from '@weft/core'
-import { MemoryDocStore, MemoryNetwork } from '@weft/core/testing'
+import { MemoryDocStore, MemoryNetwork, writerValue } from '@weft/core/testing'
 import { openDoc, PENDING_META } from '../../src/index.js'
 import { IndexedDbDocStore } from '../../src/indexeddb/index.js'
 
@@ -14,12 +14,12 @@ class RecordingStore extends MemoryDocStore {
   readonly log: Array<{ readonly op: 'append' | 'setMeta'; readonly local: string | null | undefined }> = []
   override async append(id: DocId, update: Uint8Array, options?: AppendOptions): Promise<number> {
     const clock = await super.append(id, update, options)
-    this.log.push({ op: 'append', local: options?.meta?.[PENDING_META.local] })
+    this.log.push({ op: 'append', local: writerValue(options?.meta, PENDING_META.local) })
     return clock
   }
   override async setMeta(id: DocId, key: string, value: string | null): Promise<void> {
     await super.setMeta(id, key, value)
-    if (key === PENDING_META.local) this.log.push({ op: 'setMeta', local: value })
+    if (key.startsWith(PENDING_META.local)) this.log.push({ op: 'setMeta', local: value })
   }
 }
 
@@ -79,7 +79,7 @@ describe('PendingCounter', () => {
     expect(d.pendingChanges).toBe(400)
     await d.destroy()
     const stored = await store.load(D)
-    expect(stored?.meta[PENDING_META.local]).toBe('400')
+    expect(writerValue(stored?.meta, PENDING_META.local)).toBe('400')
     expect(stored?.updates.length).toBe(400)
     // After a reload the count is still there.
     const again = await openDoc({ docId: 'd', store, relay: net.transport('c2'), connect: false })

@@ -1,7 +1,7 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
 import { DocHandle, docId, PENDING_META, WeftError, WeftErrorCode, type DocStore } from '@weft/core'
-import { MemoryDocStore, MemoryNetwork } from '@weft/core/testing'
+import { MemoryDocStore, MemoryNetwork, writerValue } from '@weft/core/testing'
 import { openDoc } from '../../src/index.js'
 import { makeRelay, settle } from './support/memoryRelay.js'
 
@@ -32,7 +32,10 @@ describe('openDoc over the core DocHandle', () => {
     expect(errors).toEqual(['store-failed'])
     await d.destroy()
     expect(t.status).toBe('disconnected')
-    expect((await store.load(docId('d')))?.meta[PENDING_META.local]).toBe('1')
+    // STORE-9.7: a settled count removes its own keys when the handle is destroyed.
+    const meta = (await store.load(docId('d')))?.meta
+    expect(writerValue(meta, PENDING_META.local)).toBe(undefined)
+    expect(writerValue(meta, PENDING_META.confirmed)).toBe(undefined)
   })
 
   it('PROV-5.16 a document with content before open counts it as one pending change until the relay stored it', async () => {

@@ -17,4 +17,5 @@ runPendingCrashSuite('IndexedDbDocStore (fake-indexeddb)', {
     await store.close()
     return open(names.get(store as IndexedDbDocStore) ?? '')
   },
+  another: (store) => Promise.resolve(open(names.get(store as IndexedDbDocStore) ?? '')),
 })

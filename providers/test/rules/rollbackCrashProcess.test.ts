@@ -4,7 +4,6 @@
  * over the same SQLite file, the next session's edits are saved at the relay when `whenSaved()` says so, the stored
  * refused change is rolled back, and the session after that is not refused again.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,10 +13,10 @@ import { WebSocket } from 'ws'
 import { openTyped } from '@weft/core'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { WebSocketTransport, openDoc, type WeftDoc } from '../../src/index.js'
-import { exited, startWeftServer } from '../integration/support/weftServer.js'
+import { spawnTsChild } from '../integration/support/tsChild.js'
+import { startWeftServer } from '../integration/support/weftServer.js'
 import { xCapBoard } from './support/xCapBoard.js'
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const CHILD = fileURLToPath(new URL('./support/rollbackCrashChild.ts', import.meta.url))
 const RULES = fileURLToPath(new URL('./support/xCapRules.mjs', import.meta.url))
 
@@ -28,17 +27,9 @@ afterEach(async () => {
 
 /** Runs the child until it says `refused`, then kills it (SIGKILL). Resolves with its client id. */
 const refuseThenKill = async (url: string, path: string): Promise<number> => {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CHILD, url, path], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  const said = await new Promise<{ clientId: number }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { clientId: number }))
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)))
-  })
-  child.kill('SIGKILL')
-  await exited(child)
+  const child = spawnTsChild(CHILD, [url, path])
+  const said = await child.next<{ clientId: number }>()
+  await child.kill()
   return said.clientId
 }
 

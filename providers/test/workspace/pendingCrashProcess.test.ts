@@ -3,7 +3,6 @@
  * is killed (SIGKILL). Restarted over the same SQLite file and online with `weft serve`, the workspace counts the
  * edit as pending, pushes it, and another device reads it. (The reviewer's repro of issue #15 review F1.)
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,10 +13,10 @@ import { MemoryDocStore } from '@weft/core/testing'
 import { SqliteDocStore } from '@weft/sqlite-store'
 import { openWorkspace, type Workspace } from '../../src/index.js'
 import { storedPending } from '../../src/workspace/LocalIndex.js'
-import { exited, startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
+import { spawnTsChild } from '../integration/support/tsChild.js'
+import { startWeftServer, type WeftServer } from '../integration/support/weftServer.js'
 import { relaySocket } from './support/relaySocket.js'
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const CHILD = fileURLToPath(new URL('./support/pendingCrashChild.ts', import.meta.url))
 
 const cleanups: Array<() => Promise<void>> = []
@@ -27,17 +26,9 @@ afterEach(async () => {
 
 /** Runs the child over `path` until it says `ready`, then kills it (SIGKILL). Resolves with its pending count. */
 const editThenKill = async (path: string): Promise<number> => {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CHILD, path], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  const ready = await new Promise<{ pendingChanges: number }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { pendingChanges: number }))
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)))
-  })
-  child.kill('SIGKILL')
-  await exited(child)
+  const child = spawnTsChild(CHILD, [path])
+  const ready = await child.next<{ pendingChanges: number }>()
+  await child.kill()
   return ready.pendingChanges
 }
 

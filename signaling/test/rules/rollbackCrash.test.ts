@@ -73,7 +73,10 @@ const crashedStore = async (r: Relay, room: string): Promise<{ store: MemoryDocS
   await first.handle.flushed()
   await first.close()
   const meta = (await store.load(docId(room)))?.meta ?? {}
-  await store.setMeta(docId(room), PENDING_META.confirmed, meta[PENDING_META.local] ?? '0')
+  // Each writer's count (STORE-9.7) is confirmed under that writer's own key.
+  for (const [key, value] of Object.entries(meta))
+    if (key.startsWith(PENDING_META.local))
+      await store.setMeta(docId(room), PENDING_META.confirmed + key.slice(PENDING_META.local.length), value)
   expect(ids(await r.stored(room))).toEqual(['a'])
   return { store, earlier }
 }

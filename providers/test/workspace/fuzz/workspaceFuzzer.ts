@@ -14,7 +14,7 @@
  */
 import * as Y from 'yjs'
 import {
-  PENDING_META,
+  storedPendingCount,
   docId as toDocId,
   workspaceDocKeys,
   type DocId,
@@ -48,11 +48,11 @@ class WatchedStore extends MemoryDocStore {
 
   override async remove(id: DocId, options?: RemoveOptions): Promise<RemoveResult> {
     const stored = await this.load(id)
-    const local = Number(stored?.meta[PENDING_META.local] ?? 0)
-    const confirmed = Number(stored?.meta[PENDING_META.confirmed] ?? 0)
+    // Summed over every writer's keys (STORE-9.7).
+    const pending = storedPendingCount(stored?.meta ?? {})
     const result = await super.remove(id, options)
-    if (result.ok && local > confirmed && !this.purgeable(id))
-      this.violations.push(`${id} removed with ${local - confirmed} pending changes`)
+    if (result.ok && pending > 0 && !this.purgeable(id))
+      this.violations.push(`${id} removed with ${pending} pending changes`)
     return result
   }
 

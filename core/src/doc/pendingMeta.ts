@@ -1,0 +1,59 @@
+import { writerEntries } from '../storage/writerMeta.js'
+
+/**
+ * Metadata key bases (in the document's DocStore) that make the pending-change count survive reloads (STORE-9.2).
+ * Each writer of the store keeps its own keys `<base>:<writer>` (STORE-9.7); the key without a writer suffix is a
+ * pre-STORE-9.7 store's count, read as one more writer's.
+ */
+export const PENDING_META = {
+  /** Local changes made by one writer (one session) for this document. */
+  local: 'weft:local-changes',
+  /** How many of them the relay (or, without a relay, a peer) has confirmed, as that writer saw it. */
+  confirmed: 'weft:confirmed-changes',
+  /**
+   * Other writers' changes a later writer loaded, pushed and saw confirmed (`"<writer>=<count> ..."`, writer `''`
+   * for the pre-STORE-9.7 key): a crashed writer's changes are settled without anyone writing its keys.
+   */
+  settled: 'weft:settled-changes',
+} as const
+
+/** One writer's stored counts: `confirmed` (settled marks included) never exceeds `local`. */
+export interface PendingGroup {
+  readonly local: number
+  readonly confirmed: number
+}
+
+const toCount = (v: string | undefined): number => {
+  const n = Number(v)
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0
+}
+
+/** Every writer's stored counts in `meta` (STORE-9.7), by writer id (`''`: the pre-STORE-9.7 keys). */
+export const readPendingGroups = (meta: Readonly<Record<string, string>>): Map<string, PendingGroup> => {
+  const confirmed = new Map<string, number>()
+  const raise = (writer: string, n: number) => confirmed.set(writer, Math.max(n, confirmed.get(writer) ?? 0))
+  for (const [writer, value] of writerEntries(meta, PENDING_META.confirmed)) raise(writer, toCount(value))
+  for (const [, value] of writerEntries(meta, PENDING_META.settled)) {
+    for (const part of value.split(' ')) {
+      const at = part.lastIndexOf('=')
+      if (at >= 0) raise(part.slice(0, at), toCount(part.slice(at + 1)))
+    }
+  }
+  const groups = new Map<string, PendingGroup>()
+  for (const [writer, value] of writerEntries(meta, PENDING_META.local)) {
+    const local = toCount(value)
+    groups.set(writer, { local, confirmed: Math.min(local, confirmed.get(writer) ?? 0) })
+  }
+  return groups
+}
+
+/** Local changes not confirmed yet, summed over every writer's stored counts in `meta` (STORE-9.7). */
+export const storedPendingCount = (meta: Readonly<Record<string, string>>): number => {
+  let sum = 0
+  for (const { local, confirmed } of readPendingGroups(meta).values()) sum += local - confirmed
+  return sum
+}
+
+/** The `settled` entry value marking `groups` (writer -> local count) as confirmed. */
+export const settledValue = (groups: ReadonlyMap<string, number>): string =>
+  [...groups].map(([writer, n]) => `${writer}=${n}`).join(' ')
