@@ -45,6 +45,7 @@ import { whenDrained } from './workspace/whenDrained.js'
 import { WorkspaceEndpoint, workspacePrefixOf, workspaceRoute } from './workspace/WorkspaceEndpoint.js'
 import { workspaceRetentionOf, type PurgeRefusal } from './workspace/WorkspacePurger.js'
 import type { WorkspaceSession } from './workspace/WorkspaceSession.js'
+import type { ScaleOutHealth } from './scaleout/ScaleOutRelay.js'
 
 /**
  * Options of {@link createWeftRelay}: the relay's own settings ({@link RelayOptions}: `store` or `dataDir`, commit
@@ -340,6 +341,8 @@ export interface RelayCore {
   readonly connections: Readonly<Record<Endpoint, number>>
   /** `open`, `secret`, `public-key`, or `hook` (an `authenticate` hook without JWT settings). */
   readonly authMode: string
+  /** Scale-out: the store's and the bus's state (HTTP-1.1); `null` without scale-out or before the relay started. */
+  health(): Promise<ScaleOutHealth | null>
 }
 
 type Route =
@@ -1123,6 +1126,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
     revalidate,
     metrics,
     logger,
+    health: () => relay?.health() ?? Promise.resolve(null),
     get connections() {
       return counts
     },

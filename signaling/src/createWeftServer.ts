@@ -6,6 +6,7 @@ import { serveStatic } from './http/serveStatic.js'
 import type { ServerMetrics } from './metrics/ServerMetrics.js'
 import type { RelayOptions } from './relay/RelayOptions.js'
 import type { RevalidateFilter, RevalidateResult } from './relay/revalidate.js'
+import type { ScaleOutHealth } from './scaleout/ScaleOutRelay.js'
 import { DEFAULT_LIMITS, type ServerLimits } from './ServerLimits.js'
 import { WeftServerError } from './WeftServerError.js'
 import { workspacePrefixOf } from './workspace/WorkspaceEndpoint.js'
@@ -46,12 +47,15 @@ export interface WeftServer {
 
 const RELAY_PREFIX = '/relay/'
 
+/** Scale-out: PostgreSQL and Redis both answer (HTTP-1.1). */
+const healthy = (h: ScaleOutHealth): boolean => h.store === 'ok' && h.bus === 'ok'
+
 const isDirectory = async (path: string): Promise<boolean> =>
   (await stat(path).catch(() => null))?.isDirectory() === true
 
 /**
  * Creates a Weft server (nothing listens until {@link WeftServer.listen}). Routes: `/signal` (y-webrtc signaling),
- * `/relay/<room>` (y-websocket relay with storage), `/healthz`, `/metrics`, and static files at `/`.
+ * `/relay/<room>` (y-websocket relay with storage), `/healthz`, `/readyz`, `/metrics`, and static files at `/`.
  */
 export const createWeftServer = (options: WeftServerOptions = {}): WeftServer => {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits }
@@ -103,14 +107,24 @@ export const createWeftServer = (options: WeftServerOptions = {}): WeftServer =>
     const path = url.pathname
     if (path === '/healthz') {
       if (state !== 'listening') return void json(res, 503, { status: 'shutting-down' })
+      // HTTP-1.1: liveness stays 200 while PostgreSQL or Redis is away (restarting the node would not help).
+      const health = await core.health()
       const counts = core.connections
       return void json(res, 200, {
-        status: 'ok',
+        status: health && !healthy(health) ? 'degraded' : 'ok',
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
         connections: { signal: counts.signal, relay: counts.relay },
         relay: relayOptions !== null,
         auth: core.authMode,
+        ...health,
       })
+    }
+    if (path === '/readyz') {
+      if (state !== 'listening') return void json(res, 503, { status: 'shutting-down' })
+      // HTTP-1.2: a load balancer sends no new clients to a node that cannot store or reach its peers.
+      const health = await core.health()
+      const ready = health === null || healthy(health)
+      return void json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', ...health })
     }
     if (path === '/metrics') {
       const text = await metrics.render()

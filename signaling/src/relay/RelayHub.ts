@@ -6,7 +6,7 @@ import { RoomGrant, type Access } from '../auth/RoomGrant.js'
 import type { ConnectionContext, WeftHooks } from '../hooks.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { ServerLimits } from '../ServerLimits.js'
-import { isSharedStore, ScaleOutRelay } from '../scaleout/ScaleOutRelay.js'
+import { isSharedStore, ScaleOutRelay, type ScaleOutHealth } from '../scaleout/ScaleOutRelay.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { GroupCommitter } from './GroupCommitter.js'
 import { HeldInput } from './HeldInput.js'
@@ -297,6 +297,11 @@ export class RelayHub implements RelayHost {
       return durable
     }
     return doc.whenDurable()
+  }
+
+  /** Scale-out: the store's and the bus's state (HTTP-1.1); `null` on a single node. */
+  health(): Promise<ScaleOutHealth | null> {
+    return this.#scale?.health() ?? Promise.resolve(null)
   }
 
   /** Flushes every accepted update, waits for running compactions, unloads everything, closes an owned store. */

@@ -162,6 +162,8 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
   #laneSlots: number
   readonly #laneWaiters: Array<() => void> = []
   #closed = false
+  /** The liveness query in flight (HTTP-1.1: one at a time, however often the health is asked). */
+  #pinging: Promise<boolean> | null = null
 
   constructor(options: PostgresDocStoreOptions) {
     const schema = options.schema ?? 'public'
@@ -436,6 +438,27 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
     } catch (err) {
       throw toStoreError(err, 'workspaces')
     }
+  }
+
+  /**
+   * Whether PostgreSQL answers `SELECT 1` within `timeoutMs` (HTTP-1.1: a node's readiness). One query at a time:
+   * a call while one is in flight shares its answer, so a hung database holds at most one connection for it.
+   */
+  ping(timeoutMs = 1000): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false)
+    this.#pinging ??= this.#pool
+      .query('SELECT 1')
+      .then(
+        () => true,
+        () => false,
+      )
+      .finally(() => (this.#pinging = null))
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs)
+      timer.unref()
+    })
+    return Promise.race([this.#pinging, timedOut]).finally(() => clearTimeout(timer))
   }
 
   async close(): Promise<void> {

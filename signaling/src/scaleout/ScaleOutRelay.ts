@@ -38,7 +38,20 @@ export const SCALE_OUT_DEFAULTS = Object.freeze({
 export interface SharedStore {
   readSince(docId: DocId, after: number): Promise<StoredTail>
   lastClocks(docIds: readonly DocId[]): Promise<Map<DocId, number>>
+  /** Whether the store answers within `timeoutMs` (HTTP-1.1); a store without it counts as available. */
+  ping?(timeoutMs: number): Promise<boolean>
 }
+
+/** What a scale-out node reports at `/healthz` and `/readyz` (HTTP-1.1). */
+export interface ScaleOutHealth {
+  /** PostgreSQL answered a query within a second. */
+  readonly store: 'ok' | 'unavailable'
+  /** Redis is connected and answers (SCALE-2.6, 2.8). */
+  readonly bus: 'ok' | 'unavailable'
+}
+
+/** How long the store may take to answer a health check. */
+const STORE_PING_MS = 1000
 
 /** Whether `store` offers the {@link SharedStore} operations. */
 export const isSharedStore = (store: object): store is SharedStore =>
@@ -109,6 +122,12 @@ export class ScaleOutRelay {
   /** This node's id on the bus. */
   get nodeId(): string {
     return this.#bus.nodeId
+  }
+
+  /** The store's and the bus's state now (HTTP-1.1). */
+  async health(): Promise<ScaleOutHealth> {
+    const store = (await this.#store.ping?.(STORE_PING_MS)) ?? true
+    return { store: store ? 'ok' : 'unavailable', bus: this.#bus.connected ? 'ok' : 'unavailable' }
   }
 
   /** Before loading `room`: subscribe (SCALE-2.2), so nothing stored after the load is missed. */
