@@ -54,19 +54,22 @@ describe('SqliteDocStore', () => {
     await store.close()
   })
 
-  it('STORE-2.4: a failed commit rejects every append in it with store-failed', async () => {
+  it('STORE-2.4, STORE-4.4: a failed commit rejects every append and meta entry in it with store-failed', async () => {
     const path = freshPath()
     const store = new SqliteDocStore({ path, busyTimeoutMs: 0 })
     await store.append(A, bytes(0))
     const other = new Database(path)
     other.exec('BEGIN IMMEDIATE') // hold the write lock
-    const batch = [store.append(A, bytes(1)), store.append(A, bytes(2))]
+    const batch = [store.append(A, bytes(1)), store.setMeta(A, 'k', 'v'), store.append(A, bytes(2))]
     const errors = await Promise.all(batch.map(rejection))
-    expect(errors.map((e) => e.code)).toEqual(['store-failed', 'store-failed'])
+    expect(errors.map((e) => e.code)).toEqual(['store-failed', 'store-failed', 'store-failed'])
     other.exec('ROLLBACK')
     other.close()
     expect(await store.append(A, bytes(3))).toBe(2)
-    expect((await store.load(A))?.updates.map((u) => [...u])).toEqual([[0], [3]])
+    await store.setMeta(A, 'k', 'w')
+    const loaded = await store.load(A)
+    expect(loaded?.updates.map((u) => [...u])).toEqual([[0], [3]])
+    expect(loaded?.meta.k).toBe('w')
     await store.close()
   })
 
@@ -101,21 +104,6 @@ describe('SqliteDocStore', () => {
     const taken = store.append(A, bytes(4), { epoch: 'e2' })
     expect((await rejection(refused)).code).toBe('epoch-mismatch')
     expect(await taken).toBe(4)
-    await store.close()
-  })
-
-  it('STORE-4.4: a failed commit rejects its meta entries with store-failed', async () => {
-    const path = freshPath()
-    const store = new SqliteDocStore({ path, busyTimeoutMs: 0 })
-    await store.append(A, bytes(0))
-    const other = new Database(path)
-    other.exec('BEGIN IMMEDIATE') // hold the write lock
-    const errors = await Promise.all([store.setMeta(A, 'k', 'v'), store.append(A, bytes(1))].map(rejection))
-    expect(errors.map((e) => e.code)).toEqual(['store-failed', 'store-failed'])
-    other.exec('ROLLBACK')
-    other.close()
-    await store.setMeta(A, 'k', 'w')
-    expect((await store.load(A))?.meta.k).toBe('w')
     await store.close()
   })
 
