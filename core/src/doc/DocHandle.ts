@@ -384,8 +384,13 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
     this.session.destroy()
     await this.#pending.close()
     await this.persistence?.destroy()
-    // STORE-9.7: a settled count removes its own keys once the document's appends are stored.
+    // STORE-9.7: a settled count removes its own keys once the document's appends are stored; so does the record of
+    // the client ids when the relay confirmed everything (RULES-5.14: nothing of them can be refused any more).
+    const relaySettled = this.#pending.settled && this.#pending.relay !== null
     await this.#pending.release()
+    const own = this.persistence?.ownClients
+    if (relaySettled && own && this.persistence)
+      await own.release(this.persistence.store, this.persistence.docId).catch(() => undefined)
     super.destroy()
   }
 }

@@ -100,6 +100,11 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
     return { [writerKey(PENDING_META.local, this.#writer)]: String(this.#sessionLocal) }
   }
 
+  /** Every local change counted is confirmed, and the count was stored (nothing pending, the baseline known). */
+  get settled(): boolean {
+    return this.#persist && this.#loaded && this.pending === 0
+  }
+
   /** Local changes not confirmed yet. */
   get pending(): number {
     return Math.max(0, this.#total() - this.#confirmed)
@@ -156,7 +161,7 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
    * removal that lands before an append carrying the local count leaves that count unconfirmed: too high, never low.
    */
   async release(): Promise<void> {
-    if (!this.#persist || !this.#loaded || this.#sessionLocal === 0 || this.pending > 0) return
+    if (!this.settled || this.#sessionLocal === 0) return
     const store = this.#store
     if (!store) return
     await store.setMeta(this.#docId, writerKey(PENDING_META.local, this.#writer), null).catch(() => undefined)

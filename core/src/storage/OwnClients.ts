@@ -1,4 +1,6 @@
 import * as Y from 'yjs'
+import type { DocId } from '../ids.js'
+import type { DocStore } from './DocStore.js'
 import { newWriterId, writerEntries, writerKey } from './writerMeta.js'
 
 /** Meta key (in the document's DocStore) of the client ids this device wrote the document with (RULES-5.11). */
@@ -69,6 +71,18 @@ export class OwnClients {
     }
     const value = [...this.#own].filter((own) => this.#ids.has(own)).join(' ')
     return value === this.#stored ? undefined : { [this.#key]: value }
+  }
+
+  /**
+   * Removes this writer's key (STORE-9.7), for a session that ends with every change it wrote stored by the relay or
+   * rolled back (its count settled by the relay's acks, once its appends are stored): none of its ids can be refused
+   * any more. A removal that lands before an append carrying the key leaves the key: one record too many, never one
+   * too few.
+   */
+  async release(store: DocStore, docId: DocId): Promise<void> {
+    if (this.#stored === '') return
+    await store.setMeta(docId, this.#key, null)
+    this.#stored = ''
   }
 
   /** An append carrying `meta` (from {@link appendMeta}) is durable. */

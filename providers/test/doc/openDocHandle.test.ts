@@ -1,6 +1,14 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { DocHandle, docId, PENDING_META, WeftError, WeftErrorCode, type DocStore } from '@weft/core'
+import {
+  DocHandle,
+  docId,
+  OWN_CLIENTS_META,
+  PENDING_META,
+  WeftError,
+  WeftErrorCode,
+  type DocStore,
+} from '@weft/core'
 import { MemoryDocStore, MemoryNetwork, writerValue } from '@weft/core/testing'
 import { openDoc } from '../../src/index.js'
 import { makeRelay, settle } from './support/memoryRelay.js'
@@ -32,10 +40,12 @@ describe('openDoc over the core DocHandle', () => {
     expect(errors).toEqual(['store-failed'])
     await d.destroy()
     expect(t.status).toBe('disconnected')
-    // STORE-9.7: a settled count removes its own keys when the handle is destroyed.
+    // STORE-9.7, RULES-5.14: a count the relay settled removes its own keys when the handle is destroyed, and so
+    // does the record of its client ids; a clean session leaves no key of its own.
     const meta = (await store.load(docId('d')))?.meta
     expect(writerValue(meta, PENDING_META.local)).toBe(undefined)
     expect(writerValue(meta, PENDING_META.confirmed)).toBe(undefined)
+    expect(writerValue(meta, OWN_CLIENTS_META)).toBe(undefined)
   })
 
   it('PROV-5.16 a document with content before open counts it as one pending change until the relay stored it', async () => {
