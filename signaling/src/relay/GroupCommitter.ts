@@ -76,6 +76,10 @@ export class GroupCommitter {
   /** The writes in progress (one per document). */
   readonly #active = new Set<Promise<void>>()
   #failures = 0
+  /** When the current run of failed writes began (ms), or null: one error line per outage (RELAY-3.5). */
+  #failingSince: number | null = null
+  /** Failed writes since then. */
+  #failedWrites = 0
   readonly #onAppended: AppendedHook | undefined
 
   constructor(
@@ -206,16 +210,30 @@ export class GroupCommitter {
       this.#metrics.commits.inc()
       this.#metrics.persistSeconds.observe((performance.now() - batch.since) / 1000)
       const bytes = merged?.byteLength ?? batch.updates.reduce((n, u) => n + u.byteLength, 0)
+      if (this.#failingSince !== null) {
+        this.#logger.info(
+          { downMs: Date.now() - this.#failingSince, failedWrites: this.#failedWrites },
+          'store writes succeed again',
+        )
+        this.#failingSince = null
+      }
       target.onCommitted(clock, bytes, merged ? 1 : batch.updates.length)
       batch.resolve()
       if (this.#lastDurable.get(target) === batch.durable) this.#lastDurable.delete(target)
     } catch (err) {
       this.#failures++
       this.#metrics.persistFailures.inc()
-      this.#logger.error(
-        { err, doc: target.docId, updates: batch.updates.length },
-        'store write failed; will retry',
-      )
+      // RELAY-3.5: one line when writes begin to fail (PostgreSQL down: every document, every 500 ms), one when
+      // a write succeeds again.
+      this.#failedWrites++
+      if (this.#failingSince === null) {
+        this.#failingSince = Date.now()
+        this.#failedWrites = 1
+        this.#logger.error(
+          { err, doc: target.docId, updates: batch.updates.length },
+          'store write failed; retrying quietly until a write succeeds',
+        )
+      }
       // Put the batch back in front of anything that arrived meanwhile; both complete together.
       const later = this.#queue.get(target)
       const retry = newBatch(

@@ -81,6 +81,8 @@ export class ScaleOutRelay {
   readonly #sweepMs: number
   #sweepTimer: NodeJS.Timeout | null = null
   #sweeping = false
+  /** The sweep is failing (PostgreSQL away): logged once, and once when it succeeds again (RELAY-3.5). */
+  #sweepFailing = false
   #closed = false
 
   constructor(opts: ScaleOutRelayOptions) {
@@ -218,9 +220,14 @@ export class ScaleOutRelay {
       .lastClocks(rooms.map((r) => r.room as DocId))
       .then(
         (clocks) => {
+          if (this.#sweepFailing) this.#opts.logger.info('scale-out sweep succeeds again')
+          this.#sweepFailing = false
           for (const r of rooms) if ((clocks.get(r.room as DocId) ?? 0) > r.applied) void r.catchUp()
         },
-        (err: unknown) => this.#opts.logger.warn({ err }, 'scale-out sweep failed'),
+        (err: unknown) => {
+          if (!this.#sweepFailing) this.#opts.logger.warn({ err }, 'scale-out sweep failed; retrying quietly')
+          this.#sweepFailing = true
+        },
       )
       .finally(() => (this.#sweeping = false))
   }

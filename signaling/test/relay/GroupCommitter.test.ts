@@ -122,6 +122,27 @@ describe('GroupCommitter', () => {
     await store.close()
   })
 
+  it('RELAY-3.5: a store outage is logged once when writes begin to fail and once when one succeeds, not per retry', async () => {
+    const store = new FlakyStore(6)
+    const lines: Array<Record<string, unknown>> = []
+    const logger = pino(
+      { level: 'info' },
+      { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+    )
+    const c = new GroupCommitter(store, 1, metrics(), logger)
+    const [a, b] = [target('a'), target('b')]
+    const us = updates(2)
+    // Two documents, each failing three times (retried every 500 ms), then written.
+    await Promise.all([c.add(a, us[0] as Uint8Array), c.add(b, us[1] as Uint8Array)])
+    expect(store.calls).toBe(8)
+    expect(lines.map((l) => [l['level'], l['msg']])).toEqual([
+      [50, 'store write failed; retrying quietly until a write succeeds'],
+      [30, 'store writes succeed again'],
+    ])
+    expect(lines[1]?.['failedWrites']).toBe(6)
+    await store.close()
+  }, 10_000)
+
   it('RELAY-3.5: flush() writes everything queued now, whatever the window', async () => {
     const store = new FlakyStore(0)
     const c = new GroupCommitter(store, 60_000, metrics(), pino({ level: 'silent' }))
