@@ -129,6 +129,34 @@ describe('DocHandle', () => {
     expect(storedPendingCount(stored?.meta ?? {})).toBe(10)
   })
 
+  it('STORE-9.7: a pre-STORE-9.7 count (one key) loads as pending, is pushed, and a mark settles it; nothing rewrites the old keys', async () => {
+    const net = new MemoryNetwork()
+    const relay = await relayOn(net)
+    const store = new MemoryDocStore()
+    // A store an older version wrote: 3 local changes, 1 of them confirmed, under the keys without a writer suffix.
+    const old = new Y.Doc()
+    old.getText('t').insert(0, 'old')
+    await store.append(D, Y.encodeStateAsUpdate(old), {
+      meta: { [PENDING_META.local]: '3', [PENDING_META.confirmed]: '1' },
+    })
+    const handle = await openDocument({ docId: 'd', store })
+    expect(handle.pendingChanges).toBe(2)
+    const t = net.transport('c')
+    net.link(t, relay.transport)
+    handle.addTransport(t, { relay: true })
+    t.connect()
+    await settle(net, [handle, relay.handle])
+    expect(relay.handle.doc.getText('t').toString()).toBe('old')
+    expect(handle.pendingChanges).toBe(0)
+    const meta = (await store.load(D))?.meta ?? {}
+    expect(storedPendingCount(meta)).toBe(0)
+    expect(meta[PENDING_META.local]).toBe('3')
+    expect(meta[PENDING_META.confirmed]).toBe('1')
+    expect(writerValue(meta, PENDING_META.settled)).toBe('=3')
+    await handle.destroy()
+    await relay.handle.destroy()
+  })
+
   it('STORE-9.6: with persistPending false nothing of the count is written', async () => {
     const store = new RecordingStore()
     const handle = await openDocument({ docId: 'd', store, persistPending: false })
