@@ -5,7 +5,7 @@ import { encodeAwareness } from '@weft/core/protocol'
 import type { RelayRoom, RelayPeer } from '../relay/RelayRoom.js'
 import { bytesOf, SharedMessage } from '../relay/SharedMessage.js'
 import { isEmptyUpdate } from '../relay/mergeUpdatesBatched.js'
-import type { BusMessage } from './busMessages.js'
+import { BUS_INLINE_MAX_BYTES, type BusMessage } from './busMessages.js'
 import type { RoomMessage } from './RedisRoomBus.js'
 import { RoomPresence } from './RoomPresence.js'
 import type { StoredTail } from './PostgresDocStore.js'
@@ -91,7 +91,7 @@ export class ScaleOutRoom implements RelayPeer {
   #receive(m: BusMessage): void {
     if (this.#disposed) return
     if (this.#buffer) {
-      if (m.type !== 'update' && m.type !== 'compacted') return // presence is queried after the load
+      if (m.type !== 'update' && m.type !== 'compacted' && m.type !== 'stored') return // presence is queried after the load
       if (this.#buffer.length < MAX_BUFFERED) this.#buffer.push(m)
       else this.#overflow = true
       return
@@ -111,6 +111,10 @@ export class ScaleOutRoom implements RelayPeer {
       }
       case 'compacted':
         return this.#host.remoteCompacted(doc, m.clock, m.bytes)
+      case 'stored':
+        // SCALE-2.9: too large for the bus; read from the store (with whatever else is missing).
+        if (m.clock > this.#applied) void this.catchUp()
+        return
       default:
         return
     }
@@ -118,7 +122,13 @@ export class ScaleOutRoom implements RelayPeer {
 
   /** This node stored `update` under `clock` (it is already in the log): publish it and advance. */
   committed(clock: number, update: Uint8Array): void {
-    this.#host.publish(this.room, { type: 'update', clock, update })
+    // SCALE-2.9: a large update by reference, so that no subscriber's output buffer overflows.
+    this.#host.publish(
+      this.room,
+      update.byteLength >= BUS_INLINE_MAX_BYTES
+        ? { type: 'stored', clock, bytes: update.byteLength }
+        : { type: 'update', clock, update },
+    )
     this.#record(clock, null)
   }
 

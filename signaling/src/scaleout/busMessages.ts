@@ -18,8 +18,19 @@ export type BusMessage =
   | { readonly type: 'heartbeat'; readonly origin: string }
   /** The origin node shuts down: its clients' presence is gone. */
   | { readonly type: 'bye'; readonly origin: string }
+  /**
+   * SCALE-2.9: the origin node stored an update of `bytes` bytes under `clock`, too large to publish (read it from
+   * the store). A node of an older version ignores it and catches up at its next gap or sweep.
+   */
+  | { readonly type: 'stored'; readonly origin: string; readonly clock: number; readonly bytes: number }
 
-const TYPES = ['update', 'awareness', 'presence-query', 'compacted', 'heartbeat', 'bye'] as const
+const TYPES = ['update', 'awareness', 'presence-query', 'compacted', 'heartbeat', 'bye', 'stored'] as const
+
+/**
+ * SCALE-2.9: an update at least this large is published by reference ({@link BusMessage} `stored`): Redis's default
+ * output buffer limit of a pub/sub client is 32 MiB (hard), and a subscriber past it is disconnected.
+ */
+export const BUS_INLINE_MAX_BYTES = 1 << 20
 
 /** Encodes a bus message: version, type, origin node id, then the type's fields. */
 export const encodeBusMessage = (m: BusMessage): Buffer => {
@@ -36,6 +47,7 @@ export const encodeBusMessage = (m: BusMessage): Buffer => {
       encoding.writeVarUint8Array(e, m.update)
       break
     case 'compacted':
+    case 'stored':
       encoding.writeVarUint(e, m.clock)
       encoding.writeVarUint(e, m.bytes)
       break
@@ -59,6 +71,7 @@ export const decodeBusMessage = (data: Uint8Array): BusMessage | null => {
       case 'awareness':
         return { type, origin, update: decoding.readVarUint8Array(d) }
       case 'compacted':
+      case 'stored':
         return { type, origin, clock: decoding.readVarUint(d), bytes: decoding.readVarUint(d) }
       case 'presence-query':
       case 'heartbeat':

@@ -6,6 +6,7 @@ import { decodeMessage, encodeAwareness } from '@weft/core/protocol'
 import { encodeAwarenessEntries } from '../../src/relay/AwarenessTable.js'
 import type { RelayRoom, RelayPeer } from '../../src/relay/RelayRoom.js'
 import { bytesOf } from '../../src/relay/SharedMessage.js'
+import { BUS_INLINE_MAX_BYTES, decodeBusMessage, encodeBusMessage } from '../../src/scaleout/busMessages.js'
 import type { StoredTail } from '../../src/scaleout/PostgresDocStore.js'
 import type { RoomMessage } from '../../src/scaleout/RedisRoomBus.js'
 import { ScaleOutRoom } from '../../src/scaleout/ScaleOutRoom.js'
@@ -103,6 +104,47 @@ describe('ScaleOutRoom: clock tracking and catch-up', () => {
       { type: 'update', clock: 4, update: updates[3] },
     ])
     expect(textOf(doc)).toBe(text)
+  })
+})
+
+describe('ScaleOutRoom: large updates by reference (SCALE-2.9)', () => {
+  it('SCALE-2.9: an own update of BUS_INLINE_MAX_BYTES or more is published as a reference; a node receiving one reads it from the store', async () => {
+    const src = new Y.Doc()
+    const updates: Uint8Array[] = []
+    src.on('update', (u: Uint8Array) => updates.push(u))
+    src.getText('t').insert(0, 'small,')
+    src.getText('t').insert(6, 'x'.repeat(BUS_INLINE_MAX_BYTES))
+    const [small, large] = updates as [Uint8Array, Uint8Array]
+    expect(large.byteLength).toBeGreaterThanOrEqual(BUS_INLINE_MAX_BYTES)
+
+    // The origin node: the small update inline, the large one by reference (R3: 28 MB overflowed Redis's 32 MiB
+    // output buffer of every subscriber).
+    const origin = setup(updates)
+    origin.room.attach(origin.doc, 0)
+    appendToLog(origin.doc, small)
+    origin.room.committed(1, small)
+    appendToLog(origin.doc, large)
+    origin.room.committed(2, large)
+    expect(origin.published.filter((m) => m.type === 'update' || m.type === 'stored')).toEqual([
+      { type: 'update', clock: 1, update: small },
+      { type: 'stored', clock: 2, bytes: large.byteLength },
+    ])
+
+    // Another node: the reference makes it read the store after its clock.
+    const other = setup(updates)
+    other.room.attach(other.doc, 0)
+    other.room.receive({ type: 'update', origin: 'n1', clock: 1, update: small })
+    other.room.receive({ type: 'stored', origin: 'n1', clock: 2, bytes: large.byteLength })
+    // The reference started the read at once.
+    expect(other.reads).toEqual([1])
+    await other.room.catchUp()
+    expect(other.room.applied).toBe(2)
+    expect(textOf(other.doc)).toBe(src.getText('t').toString())
+  })
+
+  it('SCALE-2.9: a reference survives the bus encoding', () => {
+    const m = { type: 'stored', origin: 'n1', clock: 7, bytes: 28_000_000 } as const
+    expect(decodeBusMessage(encodeBusMessage(m))).toEqual(m)
   })
 })
 
