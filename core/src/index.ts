@@ -33,6 +33,7 @@ export {
   type CompactionStats,
   type CompactionOutcome,
   type CompactorOptions,
+  type CollectMeta,
 } from './storage/Compactor.js'
 export { applyStoredDoc } from './storage/applyStoredDoc.js'
 export { inspectDoc, type DocInspection } from './storage/inspectDoc.js'

@@ -5,7 +5,7 @@ import type { DocStore } from '../storage/DocStore.js'
 import type { SyncSession } from '../sync/SyncSession.js'
 import type { Transport } from '../transport/Transport.js'
 import { newWriterId, writerKey } from '../storage/writerMeta.js'
-import { PENDING_META, readPendingGroups, settledValue } from './pendingMeta.js'
+import { PENDING_META, collectSettled, readPendingGroups, settledValue } from './pendingMeta.js'
 
 export { PENDING_META } from './pendingMeta.js'
 
@@ -104,6 +104,13 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
   get settled(): boolean {
     return this.#persist && this.#loaded && this.pending === 0
   }
+
+  /**
+   * Other writers' settled entries to remove with a compaction that loaded `meta` (STORE-9.8; `DocPersistence`'s
+   * `collectMeta`). Never this counter's own keys; nothing when the count is not persisted.
+   */
+  readonly collectMeta = (meta: Readonly<Record<string, string>>): Record<string, null> | undefined =>
+    this.#persist ? collectSettled(meta, this.#writer) : undefined
 
   /** Local changes not confirmed yet. */
   get pending(): number {

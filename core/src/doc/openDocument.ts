@@ -142,6 +142,8 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
         // RULES-5.11: a document that can be acknowledged (and refused) records the client ids it is written with.
         recordOwnClients: options.persistPending !== false,
         onLoad: (meta) => pending.setBaseline(meta),
+        // STORE-9.8: a compaction that loads the store removes other writers' settled counts.
+        collectMeta: pending.collectMeta,
         // the counter ignores the load (isLocal is false for the persistence's origin): no update event is built
         ignoringLoad: [pending.updateListener],
       })

@@ -1,4 +1,4 @@
-import { writerEntries } from '../storage/writerMeta.js'
+import { writerEntries, writerKey } from '../storage/writerMeta.js'
 
 /**
  * Metadata key bases (in the document's DocStore) that make the pending-change count survive reloads (STORE-9.2).
@@ -57,3 +57,36 @@ export const storedPendingCount = (meta: Readonly<Record<string, string>>): numb
 /** The `settled` entry value marking `groups` (writer -> local count) as confirmed. */
 export const settledValue = (groups: ReadonlyMap<string, number>): string =>
   [...groups].map(([writer, n]) => `${writer}=${n}`).join(' ')
+
+/**
+ * The entries of other writers' settled counts in `meta` (STORE-9.8), to remove in an exact compaction decided on
+ * that `meta`: a writer's local and confirmed keys once its count is settled (its own confirmation or a `settled`
+ * mark covers its local count), and a `settled` mark once no writer it names has a local key left. `own` (the
+ * caller's writer id) is never collected. `undefined`: nothing to collect.
+ */
+export const collectSettled = (
+  meta: Readonly<Record<string, string>>,
+  own: string,
+): Record<string, null> | undefined => {
+  const out: Record<string, null> = {}
+  const left = new Set<string>()
+  for (const [writer, { local, confirmed }] of readPendingGroups(meta)) {
+    if (writer === own || local > confirmed) {
+      left.add(writer)
+      continue
+    }
+    out[writerKey(PENDING_META.local, writer)] = null
+    if (meta[writerKey(PENDING_META.confirmed, writer)] !== undefined)
+      out[writerKey(PENDING_META.confirmed, writer)] = null
+  }
+  for (const [writer, value] of writerEntries(meta, PENDING_META.settled)) {
+    if (writer === own) continue
+    const named = value.split(' ').map((part) => part.slice(0, part.lastIndexOf('=')))
+    if (!named.some((w) => left.has(w))) out[writerKey(PENDING_META.settled, writer)] = null
+  }
+  // A confirmed key without a local key (its writer removed the local key first, STORE-9.7): nothing it confirms.
+  for (const [writer] of writerEntries(meta, PENDING_META.confirmed))
+    if (writer !== own && !left.has(writer) && meta[writerKey(PENDING_META.local, writer)] === undefined)
+      out[writerKey(PENDING_META.confirmed, writer)] = null
+  return Object.keys(out).length > 0 ? out : undefined
+}

@@ -74,6 +74,15 @@ export interface CompactorOptions {
 }
 
 /**
+ * Meta entries to remove in the same atomic step as a compaction, decided from the metadata as that compaction
+ * loaded it (STORE-9.8); the compaction is then exact (STORE-3.7), so an append stored since that load makes it
+ * `stale` and removes nothing.
+ */
+export type CollectMeta = (
+  meta: Readonly<Record<string, string>>,
+) => Readonly<Record<string, null>> | undefined
+
+/**
  * Log compaction: folds a document's snapshot and tail into a new snapshot (STORE-8.2), at most one per
  * (store, document) at a time (STORE-8.3). One instance may serve any number of stores and documents.
  */
@@ -103,8 +112,13 @@ export class Compactor {
    * (gets the same outcome) instead of starting a second one. Rejects with a WeftError from the store
    * (`store-failed`, `store-corrupted`).
    */
-  compact(store: DocStore, docId: DocId, options?: CompactOptions): Promise<CompactionOutcome> {
-    return this.#guard(store, docId, () => this.#run(store, docId, options))
+  compact(
+    store: DocStore,
+    docId: DocId,
+    options?: CompactOptions,
+    collect?: CollectMeta,
+  ): Promise<CompactionOutcome> {
+    return this.#guard(store, docId, () => this.#run(store, docId, options, collect))
   }
 
   /**
@@ -146,9 +160,18 @@ export class Compactor {
     return run
   }
 
-  async #run(store: DocStore, docId: DocId, options?: CompactOptions): Promise<CompactionOutcome> {
+  async #run(
+    store: DocStore,
+    docId: DocId,
+    options?: CompactOptions,
+    collect?: CollectMeta,
+  ): Promise<CompactionOutcome> {
     const stored = await store.load(docId)
     if (!stored || (stored.updates.length === 0 && !options?.meta)) return { ok: false, reason: 'empty' }
+    // STORE-9.8: entries `collect` removes are decided on this load, so the compaction is exact (STORE-3.7).
+    const collected = collect?.(stored.meta)
+    if (collected && Object.keys(collected).length > 0)
+      options = { ...options, exact: true, meta: { ...collected, ...options?.meta } }
     const doc = new Y.Doc({ gc: this.#gc })
     try {
       applyStoredDoc(doc, stored, null)

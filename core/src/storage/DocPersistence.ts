@@ -4,7 +4,7 @@ import type { DocId } from '../ids.js'
 import { requireYDoc } from '../requireYDoc.js'
 import { toWeftError, WeftError, WeftErrorCode } from '../WeftError.js'
 import { applyStoredDoc } from './applyStoredDoc.js'
-import { Compactor, type CompactionOutcome } from './Compactor.js'
+import { Compactor, type CollectMeta, type CompactionOutcome } from './Compactor.js'
 import type { AppendOptions, CompactOptions, DocStore, StoredDoc } from './DocStore.js'
 import { EPOCH_META_KEY, persistEpoch } from './epochPersist.js'
 import { writeEpochArchive } from './epochArchive.js'
@@ -55,6 +55,11 @@ export interface DocPersistenceOptions {
    * client whose changes an authority may refuse (`openDocument` when its pending count is stored).
    */
   readonly recordOwnClients?: boolean
+  /**
+   * Meta entries a compaction that loads the store removes, decided on its load (STORE-9.8: other writers' settled
+   * pending counts). Not used by an exclusive persistence (it loads nothing).
+   */
+  readonly collectMeta?: CollectMeta
 }
 
 /** Events of {@link DocPersistence}. */
@@ -95,6 +100,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
   readonly #exclusive: boolean
   readonly #appendMetaOf: DocPersistenceOptions['appendMeta']
   readonly #onLoad: DocPersistenceOptions['onLoad']
+  readonly #collectMeta: DocPersistenceOptions['collectMeta']
   readonly #ignoringLoad: ReadonlySet<unknown>
   /**
    * What the doc held before `open` and emitted while `open` read the store (STORE-7.3): appended as one update once
@@ -162,6 +168,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
     this.ownClients = options.recordOwnClients ? new OwnClients() : null
     this.#appendMetaOf = options.appendMeta
     this.#onLoad = options.onLoad
+    this.#collectMeta = options.collectMeta
     this.#ignoringLoad = new Set<unknown>([this.#onUpdate, ...(options.ignoringLoad ?? [])])
     // Listen before loading: edits made while the load is in flight are stored too.
     this.doc.on('update', this.#onUpdate)
@@ -414,7 +421,7 @@ export class DocPersistence extends ObservableV2<DocPersistenceEvents> {
       }
       outcome = await compactor.compactFrom(this.store, this.docId, this.doc, through, tail, options)
     } else {
-      outcome = await compactor.compact(this.store, this.docId, options)
+      outcome = await compactor.compact(this.store, this.docId, options, this.#collectMeta)
     }
     if (outcome.ok) {
       this.#snapshotBytes = outcome.snapshotBytes
