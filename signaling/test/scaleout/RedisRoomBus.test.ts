@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pino } from 'pino'
+import { captureLogger } from '../helpers/captureLogger.js'
 import { RedisRoomBus } from '../../src/scaleout/RedisRoomBus.js'
 import { startRedis, type RedisService } from './startServices.js'
 
@@ -10,29 +10,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis.stop()
 })
-
-/** A pino logger whose lines the test reads, and a way to await a line. */
-const captureLogger = () => {
-  const lines: Array<Record<string, unknown>> = []
-  const waiters: Array<() => void> = []
-  const logger = pino(
-    { level: 'info' },
-    {
-      write: (s: string) => {
-        lines.push(JSON.parse(s) as Record<string, unknown>)
-        for (const w of waiters.splice(0)) w()
-      },
-    },
-  )
-  const line = async (match: (l: Record<string, unknown>) => boolean, from = 0) => {
-    for (;;) {
-      const found = lines.slice(from).find(match)
-      if (found) return found
-      await new Promise<void>((r) => waiters.push(r))
-    }
-  }
-  return { logger, lines, line }
-}
 
 const WARN = 40
 

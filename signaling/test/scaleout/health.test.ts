@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { pino } from 'pino'
+import { captureLogger } from '../helpers/captureLogger.js'
 import { createWeftServer, type WeftServer } from '../../src/createWeftServer.js'
 import { startPostgres, startRedis, type PostgresService, type RedisService } from './startServices.js'
 
@@ -17,25 +17,6 @@ afterAll(async () => {
   await postgres?.stop()
 })
 
-/** A pino logger whose lines the test can await. */
-const captureLogger = () => {
-  const lines: Array<Record<string, unknown>> = []
-  const waiters: Array<() => void> = []
-  const logger = pino(
-    { level: 'info' },
-    {
-      write: (s: string) => {
-        lines.push(JSON.parse(s) as Record<string, unknown>)
-        for (const w of waiters.splice(0)) w()
-      },
-    },
-  )
-  const line = async (msg: string, from = 0): Promise<void> => {
-    while (!lines.slice(from).some((l) => l['msg'] === msg)) await new Promise<void>((r) => waiters.push(r))
-  }
-  return { logger, lines, line }
-}
-
 it('HTTP-1.1, HTTP-1.2: a node reports its store and bus; /readyz is 503 and /healthz 200 "degraded" while Redis or PostgreSQL is away', async () => {
   const { logger, lines, line } = captureLogger()
   const server: WeftServer = createWeftServer({
@@ -50,13 +31,17 @@ it('HTTP-1.1, HTTP-1.2: a node reports its store and bus; /readyz is 503 and /he
     return { status: res.status, body: (await res.json()) as Record<string, unknown> }
   }
   try {
-    await line('redis bus subscribed')
+    await line((l) => l['msg'] === 'redis bus subscribed')
     expect(await get('/readyz')).toEqual({ status: 200, body: { status: 'ready', store: 'ok', bus: 'ok' } })
     expect((await get('/healthz')).body).toMatchObject({ status: 'ok', store: 'ok', bus: 'ok' })
 
     const before = lines.length
     await redis.kill()
-    await line('redis unreachable: retrying quietly until it is back (rooms catch up from the store)', before)
+    await line(
+      (l) =>
+        l['msg'] === 'redis unreachable: retrying quietly until it is back (rooms catch up from the store)',
+      before,
+    )
     expect(await get('/readyz')).toEqual({
       status: 503,
       body: { status: 'not-ready', store: 'ok', bus: 'unavailable' },
@@ -66,7 +51,7 @@ it('HTTP-1.1, HTTP-1.2: a node reports its store and bus; /readyz is 503 and /he
       body: { status: 'degraded', bus: 'unavailable' },
     })
     await redis.restart()
-    await line('redis reachable again', before)
+    await line((l) => l['msg'] === 'redis reachable again', before)
     expect((await get('/readyz')).status).toBe(200)
 
     await postgres?.stop()
