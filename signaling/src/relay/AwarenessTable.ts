@@ -281,8 +281,11 @@ export class AwarenessTable {
    * Records an awareness update from `owner` with y-protocols' clock rules. Returns what changed (to broadcast), or
    * a refusal (and changes nothing) when `owner` would introduce more client ids than allowed or the room is full.
    * Throws a `malformed-message` WeftError for an update that does not decode (its news must also be valid JSON).
+   * With `ownOnly` (a read-only connection, RELAY-6.9), entries of a client present in the room under another
+   * connection are no news: the connection may introduce clients and take over removed ones, but not speak for
+   * another connection's present client.
    */
-  apply(update: Uint8Array, owner: object): PresenceApplied {
+  apply(update: Uint8Array, owner: object, ownOnly = false): PresenceApplied {
     // RELAY-6.4: each entry's client id and clock are read and compared first; the state of an entry that is no
     // news is skipped over, never looked at. An update with no news costs no allocation.
     const reader = this.#reader
@@ -292,9 +295,10 @@ export class AwarenessTable {
     while (reader.next()) {
       const current = entries.get(reader.clientID)
       if (
-        current === undefined ||
-        current.clock < reader.clock ||
-        (current.clock === reader.clock && current.state !== null && reader.removed())
+        (current === undefined ||
+          current.clock < reader.clock ||
+          (current.clock === reader.clock && current.state !== null && reader.removed())) &&
+        !(ownOnly && current !== undefined && current.state !== null && current.owner !== owner)
       ) {
         if (news === null) news = [reader.entry()]
         else news.push(reader.entry())

@@ -311,7 +311,7 @@ export class RelayConnection
         }
         let applied: PresenceApplied
         try {
-          applied = doc.awareness.apply(message.update, this)
+          applied = doc.awareness.apply(message.update, this, this.access === 'read')
         } catch (err) {
           return this.#reject(err)
         }

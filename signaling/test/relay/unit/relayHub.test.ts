@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { CloseCode, docId, type DocStore } from '@weft/core'
-import { Feature, decodeMessage, encodeSyncUpdate, splitMessage } from '@weft/core/protocol'
+import {
+  Feature,
+  decodeMessage,
+  encodeAwareness,
+  encodeSyncUpdate,
+  readAwarenessEntries,
+  splitMessage,
+} from '@weft/core/protocol'
+import { encodeAwarenessEntries } from '../../../src/relay/AwarenessTable.js'
 import { MemoryDocStore } from '@weft/core/testing'
 import { SharedMessage } from '../../../src/relay/SharedMessage.js'
 import { DEFAULT_LIMITS } from '../../../src/ServerLimits.js'
@@ -121,6 +129,34 @@ describe('RelayHub over in-memory sockets (no server)', () => {
     await r.close()
     expect(store.writeCount).toBe(0)
     expect(types(writer)).not.toContain('sync-update')
+  })
+
+  it("RELAY-6.9: a read connection shows its own presence but cannot change or erase another connection's", async () => {
+    const r = start()
+    const writer = await joined(r, 'r')
+    const reader = await joined(r, 'r', weftHello(), 'read')
+    const entries = (client: MemoryRelayClient) =>
+      decodedAll(client).flatMap((m) =>
+        m.type === 'awareness'
+          ? readAwarenessEntries(m.update).map((e) => [e.clientID, e.clock, JSON.stringify(e.state)])
+          : [],
+      )
+    writer.send(encodeAwareness(encodeAwarenessEntries([[424242, 1, '{"name":"Ada"}']])))
+    await nextOf(reader, 'awareness')
+    // Found by an outside review: a reader sent states for the writer's client at higher clocks, an impostor and then
+    // a removal, and every observer took them.
+    reader.send(encodeAwareness(encodeAwarenessEntries([[424242, 5, '{"name":"IMPOSTOR"}']])))
+    reader.send(encodeAwareness(encodeAwarenessEntries([[424242, 6, 'null']])))
+    reader.send(encodeAwareness(encodeAwarenessEntries([[7, 1, '{"name":"Reader"}']])))
+    // Handled in order: the reader's own state arrives after anything the first two would have sent.
+    await writer.next((bytes) => {
+      const m = decodeMessage(bytes)
+      return m.type === 'awareness' && readAwarenessEntries(m.update).some((e) => e.clientID === 7)
+    })
+    expect(entries(writer)).toEqual([
+      [424242, 1, '{"name":"Ada"}'],
+      [7, 1, '{"name":"Reader"}'],
+    ])
   })
 
   it.each([
