@@ -170,13 +170,17 @@ export class Compactor {
     if (!stored || (stored.updates.length === 0 && !options?.meta)) return { ok: false, reason: 'empty' }
     // STORE-9.8: entries `collect` removes are decided on this load, so the compaction is exact (STORE-3.7).
     const collected = collect?.(stored.meta)
+    const asked = options
     if (collected && Object.keys(collected).length > 0)
       options = { ...options, exact: true, meta: { ...collected, ...options?.meta } }
     const doc = new Y.Doc({ gc: this.#gc })
     try {
       applyStoredDoc(doc, stored, null)
       const snapshot = Y.encodeStateAsUpdateV2(doc)
-      const result = await store.compact(docId, snapshot, stored.clock, options)
+      let result = await store.compact(docId, snapshot, stored.clock, options)
+      // An append since the load: the log is still compacted as asked, without the collection (tried next time).
+      if (!result.ok && options !== asked && !asked?.exact)
+        result = await store.compact(docId, snapshot, stored.clock, asked)
       if (!result.ok) return { ok: false, reason: 'stale' }
       return {
         ok: true,
