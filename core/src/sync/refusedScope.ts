@@ -47,10 +47,18 @@ const someItem = (
 }
 
 /**
+ * Whether a rule id names a rule of a record (RULES-1: `<collection>.<rule>`, a field's `<collection>.<field>.<rule>`,
+ * `unique:<collection>.<field>`), whose path's first two keys are the record that broke it. Any other refusal (a
+ * `sum:` constraint, whose path names the first changed record rather than the one that broke the total; a workspace
+ * catalogue's `catalogue-access`, whose path is a catalogue key; a reserved or undeclared write) is rolled back whole.
+ */
+const isRecordRule = (ruleId: string): boolean => ruleId.startsWith('unique:') || /^[^:]+\./.test(ruleId)
+
+/**
  * RULES-5.13: the record (collection and id, or a root record's field: the rejection path's first two keys) whose
  * changes a rollback of the refused update `rejected` removes, or `null` when the whole update is rolled back:
  * the path has fewer than two keys (empty: a rule about no one place; one: a whole collection or top-level type), the
- * rule is a `sum:` constraint (its path names the first changed record, not the one that broke the total), or the
+ * rule is not a record's (`isRecordRule`: a `sum:` constraint, a catalogue's `catalogue-access`), or the
  * update neither inserted (as one of `own`, the client ids whose items a rollback removes) nor deleted anything in
  * that record, so a rollback of the record alone would undo nothing of the refusal.
  */
@@ -60,7 +68,7 @@ export const refusedScope = (
   rejection: { readonly ruleId: string; readonly path: readonly string[] },
   own: readonly number[],
 ): readonly string[] | null => {
-  if (rejection.path.length < 2 || rejection.ruleId.startsWith('sum:')) return null
+  if (rejection.path.length < 2 || !isRecordRule(rejection.ruleId)) return null
   const record = rejection.path.slice(0, 2)
   const update = Y.decodeUpdate(rejected)
   const inside = (item: Y.Item) => inRecord(item, record)

@@ -43,6 +43,10 @@ describe('refusedScope: the record a refusal is rolled back for (RULES-5.13)', (
     expect(whole('depends-on-rejected', [])).toBeNull()
     expect(whole('undeclared', ['shapes'])).toBeNull()
     expect(whole('sum:shapes.x', ['shapes', 'b', 'x'])).toBeNull()
+    // A workspace catalogue's refusal names a catalogue key, not a record of rules: its update goes whole (the
+    // deletion of a document it may only read lives in another root map than the entry the path names).
+    expect(whole('catalogue-access', ['shapes', 'b'])).toBeNull()
+    expect(whole('unique:shapes.x', ['shapes', 'b', 'x'])).toEqual(['shapes', 'b'])
     // Shape `a` is at the relay and the update did not touch it: scoped to it, the rollback would undo nothing.
     expect(whole('shapes.owner', ['shapes', 'a'])).toBeNull()
     // Items of a client that is not this writer's are never the writer's to remove.
