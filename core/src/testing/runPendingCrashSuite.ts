@@ -6,7 +6,7 @@ import { checkTwoWriters } from './twoWritersScenario.js'
  * Registers the crash suite of the document handle's pending-change count (docs/spec/storage.md, STORE-9.3) for
  * one DocStore implementation: the scripted session of {@link checkPendingCrash} is run once to count its store
  * writes, then once for every k, crashing after the k-th write; and the two-writer scenario of STORE-9.7
- * ({@link checkTwoWriters}). Call it at the top level of a vitest test file.
+ * (`checkTwoWriters`). Call it at the top level of a vitest test file.
  */
 export const runPendingCrashSuite = (
   name: string,
