@@ -1,6 +1,7 @@
 import * as encoding from 'lib0/encoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
 import { decodeUtf8 } from './checkedDecoding.js'
+import { checkJsonDepth } from './jsonDepth.js'
 
 /** One entry of an awareness update. */
 export interface AwarenessEntry {
@@ -186,20 +187,7 @@ export const MAX_AWARENESS_DEPTH = 64
 
 /** `JSON.parse` of an awareness state, refused (thrown) when it nests deeper than {@link MAX_AWARENESS_DEPTH}. */
 const parseAwarenessJson = (text: string): unknown => {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c)
-        i++ // backslash: skip the escaped character
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_AWARENESS_DEPTH)
-        throw new Error(`state nested deeper than ${MAX_AWARENESS_DEPTH} levels`)
-    } else if (c === 0x5d || c === 0x7d) depth--
-  }
+  checkJsonDepth(text, MAX_AWARENESS_DEPTH, 'state')
   return JSON.parse(text) as unknown
 }
 

@@ -1,6 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
 import { decodeUtf8, readString, skipBytes } from './checkedDecoding.js'
+import { checkJsonDepth } from './jsonDepth.js'
 import { ParentLink, UpdateNesting } from './UpdateNesting.js'
 
 /** Highest content ref of an Item in update format V1 (ContentDoc). */
@@ -71,24 +72,8 @@ let skim = false
 const readJson = (d: decoding.Decoder, undefinedAllowed: boolean): void => {
   if (skim) return void skipBytes(d)
   const text = readString(d)
-  checkJsonDepth(text)
+  checkJsonDepth(text, MAX_VALUE_DEPTH, 'value')
   JSON.parse(undefinedAllowed ? orUndefined(text) : text)
-}
-
-/** Throws if the arrays and objects of a JSON text nest deeper than {@link MAX_VALUE_DEPTH} (brackets in strings aside). */
-const checkJsonDepth = (text: string): void => {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 92 /* \\ */) i++
-      else if (c === 34 /* " */) inString = false
-    } else if (c === 34) inString = true
-    else if (c === 91 /* [ */ || c === 123 /* { */) {
-      if (++depth > MAX_VALUE_DEPTH) throw new Error(`value nested deeper than ${MAX_VALUE_DEPTH} levels`)
-    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--
-  }
 }
 
 /**
