@@ -88,6 +88,10 @@ export class BackgroundSync {
   readonly #queue = new Map<string, number[]>()
   readonly #running = new Set<string>()
   readonly #aborts = new Set<() => void>()
+  /** Running syncs: how to abort each, and its end (once it released its document). */
+  readonly #runs = new Map<string, { abort: () => void; end: Promise<unknown> }>()
+  /** Running syncs dropped (WS-PURGE-12): not queued again; the change numbers to report handled at their end. */
+  readonly #dropped = new Map<string, number[]>()
   /** Stalled documents waiting for their backoff: their timer, change numbers and stalls in a row. */
   readonly #waiting = new Map<string, { timer: unknown; seqs: number[] }>()
   readonly #stalls = new Map<string, number>()
@@ -195,9 +199,24 @@ export class BackgroundSync {
       const seqs = this.#queue.get(d) ?? []
       this.#queue.delete(d)
       this.#running.add(d)
-      void this.#syncOnce(d).then(
+      const run = { abort: () => {}, end: Promise.resolve() as Promise<unknown> }
+      this.#runs.set(d, run)
+      run.end = this.#syncOnce(d, run).then(
         (result) => {
           this.#running.delete(d)
+          this.#runs.delete(d)
+          const dropped = this.#dropped.get(d)
+          if (dropped) {
+            // WS-PURGE-12: dropped while it ran: done, never queued again (what its release queued goes too).
+            this.#dropped.delete(d)
+            const all = [...seqs, ...dropped, ...(this.#queue.get(d) ?? [])]
+            this.#queue.delete(d)
+            this.#stalls.delete(d)
+            this.#done(d)
+            port.settled(d, 'aborted', all)
+            this.pump()
+            return
+          }
           const outcome = result === 'stalled' || result === 'epoch' ? 'aborted' : result
           if (result === 'stalled') this.#retryLater(d, seqs)
           else if (result === 'epoch') this.#requeueLast(d, seqs)
@@ -210,12 +229,39 @@ export class BackgroundSync {
         },
         (err: unknown) => {
           this.#running.delete(d)
+          this.#runs.delete(d)
+          this.#dropped.delete(d)
           port.failed(d, err)
           this.pump()
         },
       )
     }
     port.changed()
+  }
+
+  /**
+   * Drops `d` (WS-PURGE-12: the workspace purges it): it leaves the queue, the backoff and the documents a peer
+   * offered, and its running brief sync is aborted without being queued again. Resolves once that sync released the
+   * document. The change numbers it was to report handled are reported (`settled`): nothing is left to sync.
+   */
+  async drop(d: string): Promise<void> {
+    const seqs = [...(this.#waiting.get(d)?.seqs ?? []), ...(this.#queue.get(d) ?? [])]
+    const waiting = this.#waiting.get(d)
+    if (waiting) this.#timer.clear(waiting.timer)
+    this.#waiting.delete(d)
+    this.#queue.delete(d)
+    this.#stalls.delete(d)
+    this.#uncatalogued.delete(d)
+    const run = this.#runs.get(d)
+    if (!run) {
+      if (this.#round.docs.has(d)) this.#done(d)
+      if (seqs.length > 0 || waiting) this.#port.settled(d, 'aborted', seqs)
+      this.#port.changed()
+      return
+    }
+    this.#dropped.set(d, [...(this.#dropped.get(d) ?? []), ...seqs])
+    run.abort()
+    await run.end
   }
 
   /** Aborts every running sync (their documents are released and queued again). */
@@ -281,7 +327,7 @@ export class BackgroundSync {
    * `stalled` when the epoch was already waiting at the start (the app holds the document open: the app's next open
    * takes it), so the document is retried after a backoff instead of at once (WS-CLIENT-4.7).
    */
-  async #syncOnce(d: string): Promise<BriefSyncOutcome | 'stalled' | 'epoch'> {
+  async #syncOnce(d: string, run: { abort: () => void }): Promise<BriefSyncOutcome | 'stalled' | 'epoch'> {
     let outcome: 'aborted' | 'refused' | 'stalled' | 'epoch' | null = null
     let wake = (): void => {}
     const abort = () => {
@@ -289,6 +335,7 @@ export class BackgroundSync {
       wake()
     }
     this.#aborts.add(abort)
+    run.abort = abort
     try {
       const doc = await this.#port.acquire(d)
       const epochWaits = (): boolean => Boolean(doc.waitingEpoch)

@@ -875,7 +875,11 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
           })
           const firstSeen = await (await this.#sightings).sight(e.id, seenAt)
           if (!this.#gone.has(e.id) && !isPastRetention(firstSeen, this.#config.retention, now)) continue
-          if (!this.#index.has(e.id) || this.#slots.isBusy(e.id)) continue
+          if (!this.#index.has(e.id)) continue
+          // WS-PURGE-12: a brief sync does not hold the purge back: it is dropped and released first. A document
+          // the app holds open waits for its close.
+          if (!this.#slots.isOpen(e.id)) await this.#background.drop(e.id)
+          if (this.#slots.isBusy(e.id)) continue
           await this.#remove(e.id, true)
         }
       })

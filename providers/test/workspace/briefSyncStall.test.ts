@@ -50,6 +50,8 @@ const setup = (synced: (d: string) => boolean) => {
   const t = manualTimer()
   const docs = new Map<string, FakeDoc>()
   const settled: Array<[string, string]> = []
+  const handled: number[] = []
+  const released: string[] = []
   const sync = new BackgroundSync(
     {
       concurrency: 2,
@@ -59,10 +61,13 @@ const setup = (synced: (d: string) => boolean) => {
         docs.set(d, doc)
         return doc as unknown as WeftDoc
       },
-      release: async () => {},
+      release: async (d) => void released.push(d),
       refused: () => false,
       sizeOf: () => 1,
-      settled: (d, outcome) => void settled.push([d, outcome]),
+      settled: (d, outcome, seqs) => {
+        settled.push([d, outcome])
+        handled.push(...seqs)
+      },
       failed: (d, err) => {
         throw err
       },
@@ -71,7 +76,7 @@ const setup = (synced: (d: string) => boolean) => {
     },
     { stallMs: 30_000, retryMs: 1_000, maxRetryMs: 4_000, timer: t.timer },
   )
-  return { sync, t, docs, settled }
+  return { sync, t, docs, settled, handled, released }
 }
 
 describe('brief syncs never hold a slot for ever (WS-PEER-7)', () => {
@@ -119,5 +124,40 @@ describe('brief syncs never hold a slot for ever (WS-PEER-7)', () => {
     await turn()
     expect(settled.at(-1)).toEqual(['x', 'synced'])
     expect(sync.has('x')).toBe(false)
+  })
+})
+
+describe('a purge drops the brief syncs of its document (WS-PURGE-12)', () => {
+  it('WS-PURGE-12: drop() aborts a running brief sync that never ends, resolves once it released the document, and it is not queued again', async () => {
+    const { sync, t, settled, handled, released } = setup(() => false)
+    sync.enqueue('x', 1)
+    await turn()
+    expect(sync.has('x')).toBe(true)
+    sync.enqueue('x', 2) // named again while it runs (a peer summary, a link change): queued behind itself
+    await sync.drop('x')
+    expect(released).toEqual(['x'])
+    expect(sync.has('x')).toBe(false)
+    expect(sync.busy).toBe(false)
+    expect(handled).toEqual([1, 2]) // nothing is left to sync: the change numbers are reported handled
+    expect(settled).toEqual([['x', 'aborted']])
+    expect(t.delays()).toEqual([]) // no stall timer, no backoff
+    expect(sync.progress).toMatchObject({ docs: 1, docsDone: 1 })
+    await turn()
+    expect(released).toEqual(['x']) // not loaded again
+  })
+
+  it('WS-PURGE-12: drop() forgets a document queued or waiting for its backoff', async () => {
+    const { sync, t, released, handled } = setup(() => false)
+    sync.enqueue('x', 1)
+    await turn()
+    expect(t.fire(30_000)).toBe(1) // stalled: waits for its backoff
+    await turn()
+    expect(t.delays()).toEqual([1_000])
+    await sync.drop('x')
+    expect(t.delays()).toEqual([])
+    expect(sync.has('x')).toBe(false)
+    expect(handled).toEqual([1])
+    await turn()
+    expect(released).toEqual(['x'])
   })
 })
