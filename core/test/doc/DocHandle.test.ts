@@ -10,7 +10,8 @@ import {
   type DocHandle,
   type DocId,
 } from '../../src/index.js'
-import { MemoryDocStore, MemoryNetwork, writerValue } from '../../src/testing/index.js'
+import { MemoryDocStore, MemoryNetwork, writerValue, type MemoryTransport } from '../../src/testing/index.js'
+import { settle } from '../support/settleHandles.js'
 
 const D = docId('d')
 
@@ -27,17 +28,6 @@ class RecordingStore extends MemoryDocStore {
   }
 }
 
-/** Delivers messages and lets store writes and acks settle until nothing moves. */
-const settle = async (net: MemoryNetwork, handles: readonly DocHandle[]): Promise<void> => {
-  for (let quiet = 0, i = 0; quiet < 2; i++) {
-    if (i > 1000) throw new Error('did not settle')
-    net.flush()
-    await Promise.all(handles.map((h) => h.flushed()))
-    await new Promise((r) => setImmediate(r))
-    quiet = net.pending === 0 ? quiet + 1 : 0
-  }
-}
-
 /** A relay stand-in: a handle with a store (durable acks). */
 const relayOn = async (net: MemoryNetwork, name = 'relay') => {
   const handle = await openDocument({ docId: 'd', store: new MemoryDocStore(), persistPending: false })
@@ -47,15 +37,26 @@ const relayOn = async (net: MemoryNetwork, name = 'relay') => {
   return { handle, transport }
 }
 
+/** A transport of `net` from `handle` to `relay`, marked as the handle's relay (not connected yet). */
+const relayTransport = (
+  net: MemoryNetwork,
+  handle: DocHandle,
+  relay: { transport: MemoryTransport },
+  name: string,
+) => {
+  const t = net.transport(name)
+  net.link(t, relay.transport)
+  handle.addTransport(t, { relay: true })
+  return t
+}
+
 describe('DocHandle', () => {
   it('STORE-9.1: loads the store, counts local changes until the relay durably stored them, survives a reload', async () => {
     const net = new MemoryNetwork()
     const relay = await relayOn(net)
     const store = new MemoryDocStore()
     const handle = await openDocument({ docId: 'd', store })
-    const t = net.transport('c')
-    net.link(t, relay.transport)
-    handle.addTransport(t, { relay: true })
+    const t = relayTransport(net, handle, relay, 'c')
     expect(handle.relay).toBe(t)
     const seen: number[] = []
     handle.on('pending-changed', ({ pendingChanges }) => seen.push(pendingChanges))
@@ -69,9 +70,7 @@ describe('DocHandle', () => {
     const again = await openDocument({ docId: 'd', store })
     expect(again.doc.getText('t').toString()).toBe('abc')
     expect(again.pendingChanges).toBe(2)
-    const t2 = net.transport('c2')
-    net.link(t2, relay.transport)
-    again.addTransport(t2, { relay: true })
+    const t2 = relayTransport(net, again, relay, 'c2')
     t2.connect()
     await settle(net, [again, relay.handle])
     expect(relay.handle.doc.getText('t').toString()).toBe('abc')
@@ -141,9 +140,7 @@ describe('DocHandle', () => {
     })
     const handle = await openDocument({ docId: 'd', store })
     expect(handle.pendingChanges).toBe(2)
-    const t = net.transport('c')
-    net.link(t, relay.transport)
-    handle.addTransport(t, { relay: true })
+    const t = relayTransport(net, handle, relay, 'c')
     t.connect()
     await settle(net, [handle, relay.handle])
     expect(relay.handle.doc.getText('t').toString()).toBe('old')

@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { openDocument, type DocHandle } from '../../src/index.js'
+import { openDocument } from '../../src/index.js'
 import { MemoryDocStore, MemoryNetwork } from '../../src/testing/index.js'
 import { TestNet, text } from './peers.js'
+import { settle } from '../support/settleHandles.js'
+
+/** Peers x and y, each connected to a third, `relay`. */
+const throughRelay = () => {
+  const net = new TestNet()
+  const x = net.peer('x')
+  const relay = net.peer('relay')
+  const y = net.peer('y')
+  net.connect(x, relay)
+  net.connect(y, relay)
+  return { net, x, relay, y }
+}
 
 /** Two updates of an outside document (an importer's): `second` inserts after `first`'s text. */
 const twoUpdates = (): { first: Uint8Array; second: Uint8Array } => {
@@ -16,25 +28,9 @@ const twoUpdates = (): { first: Uint8Array; second: Uint8Array } => {
   return { first, second: Y.encodeStateAsUpdate(src, sv) }
 }
 
-/** Delivers messages and lets store writes and acks settle until nothing moves. */
-const settle = async (net: MemoryNetwork, handles: readonly DocHandle[]): Promise<void> => {
-  for (let quiet = 0, i = 0; quiet < 2; i++) {
-    if (i > 1000) throw new Error('did not settle')
-    net.flush()
-    await Promise.all(handles.map((h) => h.flushed()))
-    await new Promise((r) => setImmediate(r))
-    quiet = net.pending === 0 ? quiet + 1 : 0
-  }
-}
-
 describe('a local import held pending by Yjs', () => {
   it('SYNC-3.7: integrated by a peer update, it is sent to that peer too, as one more local change', () => {
-    const net = new TestNet()
-    const x = net.peer('x')
-    const relay = net.peer('relay')
-    const y = net.peer('y')
-    net.connect(x, relay)
-    net.connect(y, relay)
+    const { net, x, relay, y } = throughRelay()
     net.flush()
     const { first, second } = twoUpdates()
     Y.applyUpdate(x.doc, second) // needs `first`: Yjs keeps it pending
@@ -56,12 +52,7 @@ describe('a local import held pending by Yjs', () => {
   })
 
   it('SYNC-3.7: what is sent is the import alone, and a pending imported deletion too', () => {
-    const net = new TestNet()
-    const x = net.peer('x')
-    const relay = net.peer('relay')
-    const y = net.peer('y')
-    net.connect(x, relay)
-    net.connect(y, relay)
+    const { net, x, relay, y } = throughRelay()
     y.doc.getText('t').insert(0, 'ab')
     y.doc.getText('t').delete(0, 1) // the document has a delete set of its own
     net.flush()
