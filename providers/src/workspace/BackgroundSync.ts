@@ -86,9 +86,7 @@ export class BackgroundSync {
   readonly #port: BackgroundSyncPort
   /** Documents to sync, with the link's change numbers to report handled once they are. */
   readonly #queue = new Map<string, number[]>()
-  readonly #running = new Set<string>()
-  readonly #aborts = new Set<() => void>()
-  /** Running syncs: how to abort each, and its end (once it released its document). */
+  /** Running syncs: how to abort each (set once it started), and its end (once it released its document). */
   readonly #runs = new Map<string, { abort: () => void; end: Promise<unknown> }>()
   /** Running syncs dropped (WS-PURGE-12): not queued again; the change numbers to report handled at their end. */
   readonly #dropped = new Map<string, number[]>()
@@ -122,12 +120,12 @@ export class BackgroundSync {
 
   /** Whether any document is queued or being synced. */
   get busy(): boolean {
-    return this.#queue.size > 0 || this.#running.size > 0
+    return this.#queue.size > 0 || this.#runs.size > 0
   }
 
   /** Whether `d` is queued, being synced or waiting to be retried. */
   has(d: string): boolean {
-    return this.#queue.has(d) || this.#running.has(d) || this.#waiting.has(d)
+    return this.#queue.has(d) || this.#runs.has(d) || this.#waiting.has(d)
   }
 
   /**
@@ -187,10 +185,10 @@ export class BackgroundSync {
   /** Starts queued syncs while the port says they may run. */
   pump(): void {
     const port = this.#port
-    while (!this.#closed && port.runnable() && this.#running.size < port.concurrency) {
+    while (!this.#closed && port.runnable() && this.#runs.size < port.concurrency) {
       let next: string | undefined
       for (const d of this.#queue.keys())
-        if (!this.#running.has(d)) {
+        if (!this.#runs.has(d)) {
           next = d
           break
         }
@@ -198,12 +196,10 @@ export class BackgroundSync {
       const d = next
       const seqs = this.#queue.get(d) ?? []
       this.#queue.delete(d)
-      this.#running.add(d)
       const run = { abort: () => {}, end: Promise.resolve() as Promise<unknown> }
       this.#runs.set(d, run)
       run.end = this.#syncOnce(d, run).then(
         (result) => {
-          this.#running.delete(d)
           this.#runs.delete(d)
           const dropped = this.#dropped.get(d)
           if (dropped) {
@@ -228,7 +224,6 @@ export class BackgroundSync {
           this.pump()
         },
         (err: unknown) => {
-          this.#running.delete(d)
           this.#runs.delete(d)
           this.#dropped.delete(d)
           port.failed(d, err)
@@ -266,7 +261,7 @@ export class BackgroundSync {
 
   /** Aborts every running sync (their documents are released and queued again). */
   abortAll(): void {
-    for (const abort of [...this.#aborts]) abort()
+    for (const run of [...this.#runs.values()]) run.abort()
   }
 
   /** Aborts everything and forgets the queue (the workspace closes). */
@@ -334,58 +329,53 @@ export class BackgroundSync {
       outcome ??= 'aborted'
       wake()
     }
-    this.#aborts.add(abort)
     run.abort = abort
+    const doc = await this.#port.acquire(d)
+    const epochWaits = (): boolean => Boolean(doc.waitingEpoch)
+    const heldWaiting = epochWaits()
     try {
-      const doc = await this.#port.acquire(d)
-      const epochWaits = (): boolean => Boolean(doc.waitingEpoch)
-      const heldWaiting = epochWaits()
-      try {
-        const synced = await new Promise<boolean>((resolve) => {
-          // WS-PEER-7: given up when nothing happens to the document for stallMs (no peer holds or answers it).
-          let stall: unknown = null
-          const arm = () => {
-            if (stall !== null) this.#timer.clear(stall)
-            stall = this.#timer.set(() => {
-              outcome ??= 'stalled'
-              finish()
-            }, this.#stallMs)
-          }
-          const onStatus = () => {
-            if (this.#port.refused(d)) outcome ??= 'refused'
-            // WS-CLIENT-4.7: a waiting epoch keeps an open document from `synced`; only a new open takes it.
-            if (epochWaits()) outcome ??= heldWaiting ? 'stalled' : 'epoch'
-            if (outcome !== null || doc.status === 'synced') finish()
-            else arm()
-          }
-          const onRefused = ({ willRetry }: { willRetry: boolean }) => {
-            if (willRetry) return
-            outcome ??= 'refused'
+      const synced = await new Promise<boolean>((resolve) => {
+        // WS-PEER-7: given up when nothing happens to the document for stallMs (no peer holds or answers it).
+        let stall: unknown = null
+        const arm = () => {
+          if (stall !== null) this.#timer.clear(stall)
+          stall = this.#timer.set(() => {
+            outcome ??= 'stalled'
             finish()
-          }
-          const finish = () => {
-            if (stall !== null) this.#timer.clear(stall)
-            stall = null
-            doc.off('status', onStatus)
-            doc.off('connection-error', onRefused)
-            doc.off('epoch-available', onStatus)
-            doc.doc.off('update', arm)
-            resolve(outcome === null)
-          }
-          wake = finish
-          doc.on('status', onStatus)
-          doc.on('connection-error', onRefused)
-          doc.on('epoch-available', onStatus)
-          doc.doc.on('update', arm)
-          onStatus()
-        })
-        if (synced) await doc.handle.flushed()
-        return outcome ?? 'synced'
-      } finally {
-        await this.#port.release(d)
-      }
+          }, this.#stallMs)
+        }
+        const onStatus = () => {
+          if (this.#port.refused(d)) outcome ??= 'refused'
+          // WS-CLIENT-4.7: a waiting epoch keeps an open document from `synced`; only a new open takes it.
+          if (epochWaits()) outcome ??= heldWaiting ? 'stalled' : 'epoch'
+          if (outcome !== null || doc.status === 'synced') finish()
+          else arm()
+        }
+        const onRefused = ({ willRetry }: { willRetry: boolean }) => {
+          if (willRetry) return
+          outcome ??= 'refused'
+          finish()
+        }
+        const finish = () => {
+          if (stall !== null) this.#timer.clear(stall)
+          stall = null
+          doc.off('status', onStatus)
+          doc.off('connection-error', onRefused)
+          doc.off('epoch-available', onStatus)
+          doc.doc.off('update', arm)
+          resolve(outcome === null)
+        }
+        wake = finish
+        doc.on('status', onStatus)
+        doc.on('connection-error', onRefused)
+        doc.on('epoch-available', onStatus)
+        doc.doc.on('update', arm)
+        onStatus()
+      })
+      if (synced) await doc.handle.flushed()
+      return outcome ?? 'synced'
     } finally {
-      this.#aborts.delete(abort)
+      await this.#port.release(d)
     }
   }
 }
