@@ -312,6 +312,22 @@ describe('epochs on the relay (RELAY-EPOCH)', () => {
     expect((await loadStored(store, 'room')).doc.getText('t').toString()).toBe('before!')
   })
 
+  it("COMPACT-7.1: a text's final newline survives a reset, for a stock client and in the relay's store", async () => {
+    // Found by an outside review: every reset removed one trailing "\n" of every text ending in one.
+    const store = newStore()
+    const srv = await serve(store)
+    const a = await peer('room')
+    await a.connect(srv.ws)
+    a.doc.getText('t').insert(0, 'line 1\n')
+    await textEquals(stockAt(srv, 'room').doc, 'line 1\n')
+    await startThroughRelay(a)
+    const fresh = stockAt(srv, 'room')
+    await fresh.synced()
+    expect(fresh.doc.getText('t').toString()).toBe('line 1\n')
+    await srv.server.close()
+    expect((await loadStored(store, 'room')).doc.getText('t').toString()).toBe('line 1\n')
+  })
+
   it('RELAY-EPOCH-4: updates that arrive during a switch are forwarded, held, and re-applied onto the new epoch', async () => {
     const store = new SwitchGate(newStore())
     const srv = await serve(store)

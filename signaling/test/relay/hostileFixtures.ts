@@ -27,6 +27,24 @@ export const nullSubdocOptions = (client = 666): Uint8Array =>
     encoding.writeAny(e, null)
   })
 
+/**
+ * A value of root map `m` (ContentAny) that nests `depth` arrays, written without recursion. Over `MAX_VALUE_DEPTH`
+ * (SYNC-3.5): clients decode it recursively, and a warmed-up relay accepted one 5,500 deep (outside review R1).
+ */
+export const deepValue = (depth: number, client = 670): Uint8Array =>
+  craft(client, (e) => {
+    encoding.writeUint8(e, 8 | 0x20)
+    encoding.writeVarUint(e, 1)
+    encoding.writeVarString(e, 'm')
+    encoding.writeVarString(e, 'k')
+    encoding.writeVarUint(e, 1) // one value
+    for (let i = 0; i < depth; i++) {
+      encoding.writeUint8(e, 117) // an array of one
+      encoding.writeVarUint(e, 1)
+    }
+    encoding.writeUint8(e, 126) // null
+  })
+
 /** A deleted-content item of length 0 in root array `a`: merges, but `Y.applyUpdate` throws. */
 export const zeroLengthDeleted = (client = 667): Uint8Array =>
   craft(client, (e) => {

@@ -17,6 +17,7 @@ import { TestClient } from '../helpers/TestClient.js'
 import { WeftTestClient } from '../helpers/WeftTestClient.js'
 import {
   deepNesting,
+  deepValue,
   nullSubdocOptions,
   selfOrigin,
   tinyUpdate,
@@ -158,6 +159,7 @@ describe('relay against hostile writers (issue 17)', () => {
     ['a deleted item of length 0', zeroLengthDeleted()],
     ['a subdocument with null options', nullSubdocOptions()],
     ['20,000 nested maps', deepNesting().nested],
+    ['a map value nesting 300 arrays (SYNC-3.5, MAX_VALUE_DEPTH)', deepValue(300)],
   ])('RELAY-9.1 %s is refused with a named code and the room keeps loading', async (_name, poison) => {
     const dir = await dataDir()
     await start(fileStore(dir))
