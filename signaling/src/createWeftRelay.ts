@@ -1035,7 +1035,7 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
             maxSubscriptions: limits.maxWorkspaceSubscriptions,
             maxBufferedBytes: limits.maxBufferedBytes,
             subscribeRate: relayOptions.workspaceSubscribes,
-            scaleOut: relayOptions.scaleOut,
+            topics: relayOptions.scaleOut ? () => relay?.topics ?? null : undefined,
             purge:
               workspaceRetention === null
                 ? undefined

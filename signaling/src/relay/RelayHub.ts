@@ -7,6 +7,7 @@ import type { ConnectionContext, WeftHooks } from '../hooks.js'
 import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { ServerLimits } from '../ServerLimits.js'
 import { isSharedStore, ScaleOutRelay, type ScaleOutHealth } from '../scaleout/ScaleOutRelay.js'
+import type { TopicBus } from '../scaleout/RedisRoomBus.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { GroupCommitter } from './GroupCommitter.js'
 import { HeldInput } from './HeldInput.js'
@@ -159,6 +160,11 @@ export class RelayHub implements RelayHost {
     let n = 0
     for (const doc of this.#docs.values()) if (this.#connections(doc) > 0) n++
     return n
+  }
+
+  /** The scale-out bus's topics (SCALE-2.10: the workspaces' notices share its connections), or null on one node. */
+  get topics(): TopicBus | null {
+    return this.#scale?.topics ?? null
   }
 
   /** Connections in `doc`'s room (its peers, without the scale-out bus peer). */

@@ -19,6 +19,29 @@ export interface RoomBusHandlers {
   unreachable?(): void
 }
 
+/**
+ * A listener of one of the bus's other channels (a topic, e.g. a workspace's change notices, WS-RELAY-6). Topics
+ * ride on the room bus's two connections, so its liveness check and outage handling (SCALE-2.6, 2.8) cover them.
+ */
+export interface TopicListener {
+  /** A payload published on the topic (by any node, this one included). */
+  message(payload: string): void
+  /** The topic was (re)subscribed after the bus connected: payloads published meanwhile may have been missed. */
+  resync(): void
+}
+
+/** The topic side of a {@link RedisRoomBus}: what a {@link WorkspaceBus} needs of it. */
+export interface TopicBus {
+  /** This node's id on the bus (unique per process). */
+  readonly nodeId: string
+  /** Subscribes `listener` to `topic` (one listener per topic); resolves once Redis confirmed it. */
+  listen(topic: string, listener: TopicListener): Promise<void>
+  /** Unsubscribes `topic`. */
+  unlisten(topic: string): void
+  /** Publishes `payload` on `topic` (best-effort: dropped while Redis is away). */
+  publishTopic(topic: string, payload: string): void
+}
+
 /** A room message as a node publishes it (the bus adds the origin). */
 export type RoomMessage =
   Exclude<BusMessage, { type: 'heartbeat' | 'bye' }> extends infer M
@@ -55,10 +78,11 @@ export const BUS_DEFAULTS = Object.freeze({ prefix: 'weft:', nodeTimeoutMs: 10_0
 /**
  * Redis pub/sub between the nodes of a scale-out deployment (docs/guides/scale-out.md): one channel per room
  * carrying stored updates (with their store clock), presence, presence queries and compaction notices, and one
- * channel for node heartbeats. Two connections (a subscriber cannot publish). Publishing is best-effort — a message
+ * channel for node heartbeats, and the topics of other parts of the relay ({@link TopicBus}: the workspaces' change
+ * notices). Two connections for all of it (a subscriber cannot publish). Publishing is best-effort — a message
  * lost to a disconnect is recovered from PostgreSQL by clock (SCALE-2) — so nothing waits on Redis.
  */
-export class RedisRoomBus {
+export class RedisRoomBus implements TopicBus {
   readonly #opts: RedisRoomBusOptions
   readonly #prefix: string
   readonly #nodesChannel: string
@@ -67,6 +91,8 @@ export class RedisRoomBus {
   readonly #sub: Redis
   /** Room channels this node wants, subscribed again after every reconnect. */
   readonly #wanted = new Set<string>()
+  /** Topic channels and their listeners, subscribed again after every reconnect. */
+  readonly #topics = new Map<string, TopicListener>()
   /** Last time each other node was heard from (ms). */
   readonly #lastSeen = new Map<string, number>()
   #readySince = 0
@@ -154,6 +180,24 @@ export class RedisRoomBus {
     if (this.#sub.status === 'ready') this.#sub.unsubscribe(channel).catch(() => undefined)
   }
 
+  async listen(topic: string, listener: TopicListener): Promise<void> {
+    const channel = this.#prefix + topic
+    this.#topics.set(channel, listener)
+    if (this.#sub.status !== 'ready') return
+    await this.#sub.subscribe(channel).catch(() => undefined)
+  }
+
+  unlisten(topic: string): void {
+    const channel = this.#prefix + topic
+    if (!this.#topics.delete(channel)) return
+    if (this.#sub.status === 'ready') this.#sub.unsubscribe(channel).catch(() => undefined)
+  }
+
+  publishTopic(topic: string, payload: string): void {
+    if (this.#closed || this.#pub.status !== 'ready') return
+    this.#pub.publish(this.#prefix + topic, payload).catch(() => undefined)
+  }
+
   /** Publishes a message about `room` (best-effort: dropped while Redis is away). */
   publish(room: string, message: RoomMessage): void {
     this.#send(this.#prefix + 'room:' + room, { ...message, origin: this.#opts.nodeId } as BusMessage)
@@ -231,16 +275,22 @@ export class RedisRoomBus {
     this.#everReady = true
     this.#readySince = Date.now()
     try {
-      await this.#sub.subscribe(this.#nodesChannel, ...this.#wanted)
+      await this.#sub.subscribe(this.#nodesChannel, ...this.#wanted, ...this.#topics.keys())
     } catch {
       return // Disconnected again: the next `ready` retries.
     }
     this.#opts.logger.info({ rooms: this.#wanted.size, reconnect: again }, 'redis bus subscribed')
     this.#recovered()
     if (again) this.#opts.handlers.resync()
+    for (const listener of this.#topics.values()) listener.resync()
   }
 
   #onMessage(channel: string, data: Buffer): void {
+    const topic = this.#topics.get(channel)
+    if (topic) {
+      topic.message(data.toString())
+      return
+    }
     const message = decodeBusMessage(data)
     if (!message || message.origin === this.#opts.nodeId) return
     if (channel === this.#nodesChannel) {

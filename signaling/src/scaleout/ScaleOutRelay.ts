@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { DocId } from '@weft/core'
 import type { RelayRoom, RelayPeer } from '../relay/RelayRoom.js'
 import type { StoredTail } from './PostgresDocStore.js'
-import { RedisRoomBus } from './RedisRoomBus.js'
+import { RedisRoomBus, type TopicBus } from './RedisRoomBus.js'
 import { ScaleOutRoom } from './ScaleOutRoom.js'
 
 /** Scale-out settings (`RelayOptions.scaleOut`): several nodes share PostgreSQL and Redis. */
@@ -124,6 +124,11 @@ export class ScaleOutRelay {
   /** This node's id on the bus. */
   get nodeId(): string {
     return this.#bus.nodeId
+  }
+
+  /** The bus's topics, for the other parts of the relay that talk between nodes (the workspaces' notices). */
+  get topics(): TopicBus {
+    return this.#bus
   }
 
   /** The store's and the bus's state now (HTTP-1.1). */

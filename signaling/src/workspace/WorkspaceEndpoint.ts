@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import {
@@ -16,7 +15,7 @@ import { TokenBucket } from '../connection/TokenBucket.js'
 import type { ConnectionContext, WeftHooks } from '../hooks.js'
 import type { RelayConnection } from '../relay/RelayConnection.js'
 import type { RelaySocket } from '../relay/RelaySocket.js'
-import type { ScaleOutOptions } from '../scaleout/ScaleOutRelay.js'
+import type { TopicBus } from '../scaleout/RedisRoomBus.js'
 import { WeftServerError } from '../WeftServerError.js'
 import { WorkspaceBus } from './WorkspaceBus.js'
 import { attachWhen } from './attachWhen.js'
@@ -88,8 +87,11 @@ export interface WorkspaceEndpointOptions {
   readonly maxSubscriptions: number
   /** `ServerLimits.maxBufferedBytes`. */
   readonly maxBufferedBytes: number
-  /** Scale-out (`RelayOptions.scaleOut`): CHANGED reaches the sockets of other nodes through Redis (WS-RELAY-6). */
-  readonly scaleOut?: ScaleOutOptions | undefined
+  /**
+   * Scale-out: the relay's bus topics (`RelayHub.topics`, null on a single node), through which CHANGED reaches the
+   * sockets of other nodes (WS-RELAY-6). Read when a workspace's first socket opens.
+   */
+  readonly topics?: (() => TopicBus | null) | undefined
   /**
    * The purge of deleted documents (WS-PURGE-*): how long a tombstone's data is kept (ms) and whether a room is
    * loaded on this node (its data waits for a later sweep). None when absent.
@@ -152,28 +154,22 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     this.#opts = purger ? { ...opts, join } : opts
     purger?.start()
     this.#index = isWorkspaceIndexed(opts.store) ? opts.store : null
-    const scaleOut = opts.scaleOut
-    if (scaleOut && this.#index) {
+    if (opts.topics && this.#index) {
       this.#bus = new WorkspaceBus({
-        url: scaleOut.redisUrl,
-        prefix: scaleOut.redisPrefix,
-        nodeId: `${scaleOut.nodeId ?? 'node'}-${randomBytes(4).toString('hex')}`,
-        logger: opts.logger,
+        topics: opts.topics,
         changed: (workspace) => {
           const state = this.#workspaces.get(workspace)
           if (state) this.#push(state)
         },
       })
-      void this.#bus.start()
     }
   }
 
-  /** Stops the scale-out notices (the relay closes). */
+  /** Stops the sweeps and the purge (the relay closes; the scale-out bus is the relay hub's). */
   async close(): Promise<void> {
     if (this.#sweep) clearInterval(this.#sweep)
     this.#sweep = null
     await this.#purger?.close()
-    await this.#bus?.close()
   }
 
   get subscribeRate(): SubscribeRate | undefined {

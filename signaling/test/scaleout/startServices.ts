@@ -3,6 +3,7 @@ import { chmod, chown, mkdtemp, rm } from 'node:fs/promises'
 import { existsSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 
 /** The newest PostgreSQL Debian installed (`/usr/lib/postgresql/<major>/bin`), whatever the release ships. */
 const debianPgBin = (): string => {
@@ -159,6 +160,51 @@ export const startPostgres = async (): Promise<PostgresService> => {
       } finally {
         await rm(dir, { recursive: true, force: true })
       }
+    },
+  }
+}
+
+/** A TCP path to a Unix-socket service whose open connections can be cut silently (see {@link blackholePath}). */
+export interface BlackholePath {
+  /** `redis://127.0.0.1:<port>`: connect through the path. */
+  readonly url: string
+  /** Every connection open now stops carrying bytes both ways, without a reset; new connections work. */
+  blackhole(): void
+  close(): Promise<void>
+}
+
+/**
+ * A TCP proxy to `socketPath` that can drop the bytes of its open connections (a NAT that forgot them, a cable
+ * pulled: the peer sends no reset, so only an application-level liveness check finds out).
+ */
+export const blackholePath = async (socketPath: string): Promise<BlackholePath> => {
+  const pairs = new Set<{ cut: boolean; client: Socket; upstream: Socket }>()
+  const server = createServer((client) => {
+    const upstream = connect(socketPath)
+    const pair = { cut: false, client, upstream }
+    pairs.add(pair)
+    client.on('data', (d) => void (pair.cut || upstream.write(d)))
+    upstream.on('data', (d) => void (pair.cut || client.write(d)))
+    const end = () => {
+      pairs.delete(pair)
+      client.destroy()
+      upstream.destroy()
+    }
+    for (const s of [client, upstream]) s.on('close', end).on('error', end)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    blackhole: () => {
+      for (const p of pairs) p.cut = true
+    },
+    close: async () => {
+      for (const p of pairs) {
+        p.client.destroy()
+        p.upstream.destroy()
+      }
+      await new Promise((r) => server.close(r))
     },
   }
 }

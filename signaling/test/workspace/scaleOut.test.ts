@@ -3,6 +3,7 @@ import { PostgresDocStore } from '../../src/scaleout/PostgresDocStore.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import {
+  blackholePath,
   startPostgres,
   startRedis,
   type PostgresService,
@@ -30,11 +31,11 @@ afterAll(async () => {
   await Promise.all([redis?.stop(), postgres?.stop()])
 }, 30_000)
 
-const node = async (): Promise<TestServer> => {
+const node = async (redisUrl = redis.url): Promise<TestServer> => {
   const store = new PostgresDocStore({ connectionString: postgres.url, maxConnections: 4 })
   const server = await startTestServer({
     store,
-    relay: { scaleOut: { redisUrl: redis.url, postgresUrl: postgres.url } },
+    relay: { scaleOut: { redisUrl, postgresUrl: postgres.url } },
   })
   servers.push(server)
   return server
@@ -72,4 +73,27 @@ describe('workspace endpoint in scale-out', () => {
     const reader = stock(a, 'team/one')
     await textEquals(reader.doc, 'from node b')
   })
+
+  it('SCALE-2.10: after the path to Redis hangs without a reset, CHANGED from another node reaches the workspace socket again (its notices ride on the room bus, whose liveness PING reconnects)', async () => {
+    const path = await blackholePath(redis.url)
+    closers.push(() => path.close())
+    const a = await node(path.url)
+    const b = await node()
+    const watcher = await WorkspaceTestClient.open(`${a.ws}/workspace/hang`)
+    closers.push(() => watcher.close())
+    watcher.catchUp(0)
+    await watcher.next((f) => f.kind === 'changes')
+    const warm = stock(b, 'hang/warm')
+    await warm.synced()
+    warm.doc.getText('t').insert(0, 'before the hang')
+    const before = await watcher.next((f) => f.kind === 'changed' && f.doc === 'warm')
+
+    // Node a's connections to Redis go silent; node b stores a change whose notice a cannot receive.
+    path.blackhole()
+    const writer = stock(b, 'hang/one')
+    await writer.synced()
+    writer.doc.getText('t').insert(0, 'during the hang')
+    // Fails with a workspace bus of its own connections: nothing checked them, so they stayed dead.
+    await watcher.next((f) => f.kind === 'changed' && f.doc === 'one', before.index + 1)
+  }, 30_000)
 })
