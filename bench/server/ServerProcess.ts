@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import {
+  ASYNC_PRELOAD,
   JIT_FLAGS,
   JIT_PRELOAD,
   PROFILE_PRELOAD,
@@ -155,9 +156,9 @@ export interface ServerProcess {
  * a capped young generation); the others are scripts using their libraries, under Node's defaults.
  */
 const spawnServer = (kind: ServerKind, dataDir: string | null): ChildProcess => {
-  // WEFT_BENCH_PROFILE=cpu: every server gets the same profiler preload (bench/server/measuredWindow.ts).
+  // WEFT_BENCH_PROFILE=cpu (async): every server gets the same profiler (counter) preload (bench/server/measuredWindow.ts).
   const mode = profileModeFromEnv()
-  const preloads = mode === 'cpu' ? [PROFILE_PRELOAD] : []
+  const preloads = mode === 'cpu' ? [PROFILE_PRELOAD] : mode === 'async' ? [ASYNC_PRELOAD] : []
   // WEFT_BENCH_PROFILE=perf: JIT-compiled functions named for `perf report` (a map file in /tmp per process).
   const flags = mode === 'perf' ? ['--perf-basic-prof'] : []
   const env = profileEnv(kind)

@@ -8,7 +8,10 @@
  * included; the servers run with `--perf-basic-prof`, so JavaScript frames are named from `/tmp/perf-<pid>.map`),
  * with `WEFT_BENCH_PROFILE=jit` every server runs with V8's `--trace-opt --trace-deopt` (its standard output line
  * buffered, the window's start and end marked in it) and its output goes to `jit-<server>-<pid>.log`: what the
- * optimizing compiler did and undid over the window, summarized by `bench/server/jitSummary.ts`.
+ * optimizing compiler did and undid over the window, summarized by `bench/server/jitSummary.ts`; with
+ * `WEFT_BENCH_PROFILE=async` every server counts the asynchronous resources it creates over the window, by type
+ * (`Timeout`, `Immediate`, `TickObject` for `process.nextTick`, `PROMISE`, `WRITEWRAP`, ...: node:async_hooks), and
+ * writes them to `async-<server>-<pid>.json` (the hook slows the server: read the counts, not its CPU).
  * Files go to `WEFT_BENCH_PROFILE_DIR` (default: the system temp directory), named `<server>-<pid>-<n>.cpuprofile`,
  * `strace-<server>-<pid>.txt` and `perf-<server>-<pid>.data` (read it with `perf report -i`); summarize a profile with
  * `node --import tsx bench/server/profileSummary.ts <file>`. Both tools slow the server (a 100 µs sampling interval,
@@ -20,14 +23,14 @@ import { tmpdir } from 'node:os'
 import type { ServerKind } from './ServerProcess.js'
 
 /** What is recorded over the measured window. */
-export type ProfileMode = 'cpu' | 'strace' | 'perf' | 'jit'
+export type ProfileMode = 'cpu' | 'strace' | 'perf' | 'jit' | 'async'
 
-/** `WEFT_BENCH_PROFILE` (`cpu`, `strace`, `perf`, `jit`, or unset: nothing), checked. */
+/** `WEFT_BENCH_PROFILE` (`cpu`, `strace`, `perf`, `jit`, `async`, or unset: nothing), checked. */
 export const profileModeFromEnv = (env: NodeJS.ProcessEnv = process.env): ProfileMode | null => {
   const raw = env['WEFT_BENCH_PROFILE']
   if (raw === undefined || raw === '') return null
-  if (raw !== 'cpu' && raw !== 'strace' && raw !== 'perf' && raw !== 'jit')
-    throw new Error(`WEFT_BENCH_PROFILE must be cpu, strace, perf or jit, got ${raw}`)
+  if (raw !== 'cpu' && raw !== 'strace' && raw !== 'perf' && raw !== 'jit' && raw !== 'async')
+    throw new Error(`WEFT_BENCH_PROFILE must be cpu, strace, perf, jit or async, got ${raw}`)
   return raw
 }
 
@@ -58,6 +61,37 @@ process.on('SIGUSR2', () => {
     const file = process.env.WEFT_BENCH_PROFILE_DIR + '/' + process.env.WEFT_BENCH_PROFILE_KIND + '-' + process.pid + '-' + n++ + '.cpuprofile'
     writeFileSync(file, JSON.stringify(res.profile))
   })
+})
+`)}`
+
+/**
+ * Preloaded into a server when `WEFT_BENCH_PROFILE=async`: between two SIGUSR2, counts the asynchronous resources
+ * created, by type, and where every 20th of each type was made (`sampled`: stack and estimated count, most first),
+ * and writes them as JSON (`async-<kind>-<pid>.json`). Does nothing else.
+ */
+export const ASYNC_PRELOAD = `data:text/javascript,${encodeURIComponent(`
+import { createHook } from 'node:async_hooks'
+import { writeFileSync } from 'node:fs'
+const counts = {}
+const stacks = {}
+const hook = createHook({
+  init(id, type) {
+    const n = (counts[type] = (counts[type] ?? 0) + 1)
+    if (n % 20 !== 0) return
+    // Every 20th resource of a type: where it was made (the frames below the hook's own), a sample of the causes.
+    const frames = new Error().stack.split(String.fromCharCode(10)).slice(3, 11).map((line) => line.trim())
+    const key = type + ' ' + frames.join(' < ')
+    stacks[key] = (stacks[key] ?? 0) + 20
+  },
+})
+let on = false
+process.on('SIGUSR2', () => {
+  on = !on
+  if (on) return void hook.enable()
+  hook.disable()
+  const file = process.env.WEFT_BENCH_PROFILE_DIR + '/async-' + process.env.WEFT_BENCH_PROFILE_KIND + '-' + process.pid + '.json'
+  const sampled = Object.entries(stacks).sort((a, b) => b[1] - a[1])
+  writeFileSync(file, JSON.stringify({ counts, sampled }, null, 1))
 })
 `)}`
 
@@ -94,7 +128,7 @@ const NOTHING: WindowProbe = { stop: () => Promise.resolve() }
 /** Starts recording server `pid` (`kind`) as `WEFT_BENCH_PROFILE` says; resolves once the recording runs. */
 export const startWindowProbe = async (kind: ServerKind, pid: number): Promise<WindowProbe> => {
   const mode = profileModeFromEnv()
-  if (mode === 'cpu' || mode === 'jit') {
+  if (mode === 'cpu' || mode === 'jit' || mode === 'async') {
     process.kill(pid, 'SIGUSR2')
     return { stop: () => Promise.resolve(void process.kill(pid, 'SIGUSR2')) }
   }
