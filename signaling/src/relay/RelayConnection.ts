@@ -115,7 +115,10 @@ export class RelayConnection
   #waitingBytes = 0
   /** When a query-awareness was last answered (RELAY-6.5). */
   #queriedAt = -Infinity
-  /** RULES-5.1: `rolled-back` messages received so far, and that count for each update when it arrived. */
+  /**
+   * RULES-5.1: `rolled-back` messages received so far, and that count for each update when it arrived; kept only for a
+   * writer that announced rollback (RULES-5.15: no entry per update of any other connection).
+   */
   #rollbacks = 0
   readonly #arrivedAfter = new WeakMap<Uint8Array, number>()
   /** Write access was taken away while connected (RELAY-4.6). */
@@ -347,6 +350,8 @@ export class RelayConnection
         }
         return
       case 'rolled-back':
+        // RULES-5.15: only a writer that announced rollback is ever fenced, and only its roll-backs count.
+        if (!this.#path.has(Feature.Rollback)) return
         // RULES-5.1: the writer rolled back; what it sends from here on is checked again.
         this.#rollbacks++
         this.#socket.logger.info(
@@ -377,7 +382,9 @@ export class RelayConnection
       // RELAY-4.3: nothing from a read-only connection is stored or forwarded.
       return this.#socket.close(CloseCode.ReadOnly, 'read-only connection sent an update')
     }
-    this.#arrivedAfter.set(update, this.#rollbacks)
+    // RULES-5.15: another connection's count stays 0, so its updates need no entry (a WeakMap entry per update costs
+    // an ephemeron in every scavenge: issue 13).
+    if (this.#path.has(Feature.Rollback)) this.#arrivedAfter.set(update, this.#rollbacks)
     // (The relay's side always validates, so `summary` is there for every update.)
     const durable =
       empty || summary === null
