@@ -187,9 +187,14 @@ export class RelayCompaction {
     return this.#worker.run<ScreenVerdict>(request, stored.byteLength < this.#rules.workerMinBytes)
   }
 
-  /** RELAY-3.7: a joiner is about to be answered from `doc`'s state. */
-  beforeAnswer(doc: RelayRoom): void {
-    if (collectBeforeAnswer(doc, doc.log.byteLength)) this.maybeCompact(doc, true)
+  /**
+   * RELAY-3.7: a joiner whose state vector is `sv` is about to be answered from `doc`'s state. One that lacks only the
+   * log's small tail (a replica catching up on a few updates) is answered at once: a rebuild would not make its answer
+   * smaller by more than the tail's deleted content.
+   */
+  beforeAnswer(doc: RelayRoom, sv: Uint8Array): void {
+    if (collectBeforeAnswer(doc, doc.log.byteLength) && !doc.log.lacksOnlyTail(sv))
+      this.maybeCompact(doc, true)
   }
 
   /**

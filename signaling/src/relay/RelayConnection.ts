@@ -64,8 +64,11 @@ export interface RelayHost {
    * delete set covers, the nesting of types it builds); resolves once it is durable.
    */
   acceptUpdate(doc: RelayRoom, update: Uint8Array, from: RelayPeer, summary: UpdateSummary): Promise<void>
-  /** A peer is about to be answered from the document's state (a join): a chance to compact that state first. */
-  beforeAnswer(doc: RelayRoom): void
+  /**
+   * A peer whose state vector is `sv` is about to be answered from the document's state (a join): a chance to compact
+   * that state first.
+   */
+  beforeAnswer(doc: RelayRoom, sv: Uint8Array): void
   /**
    * Resolves once everything `from` sent to `doc` so far is durable (an ack of an empty update covers nothing else:
    * another connection's update waiting for a hook never delays it).
@@ -227,7 +230,7 @@ export class RelayConnection
    */
   answer(sv: Uint8Array, _seq: number | null, tag: string | null): readonly SharedMessage[] {
     const doc = this.#requireDoc()
-    this.#host.beforeAnswer(doc)
+    this.#host.beforeAnswer(doc, sv)
     return doc.log.answer(sv, (diff, kind) => new SharedMessage(updateMessageParts(kind, diff, null, tag)))
   }
 

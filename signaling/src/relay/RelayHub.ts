@@ -284,8 +284,8 @@ export class RelayHub implements RelayHost {
     )
   }
 
-  beforeAnswer(doc: RelayRoom): void {
-    doc.beforeAnswer()
+  beforeAnswer(doc: RelayRoom, sv: Uint8Array): void {
+    doc.beforeAnswer(sv)
   }
 
   whenDurable(doc: RelayRoom, from: RelayPeer): Promise<void> {

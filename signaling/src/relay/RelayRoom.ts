@@ -51,7 +51,7 @@ export interface RoomCounters {
 export type RoomLog = Readonly<
   Pick<
     UpdateLog<SharedMessage>,
-    'byteLength' | 'changes' | 'parts' | 'state' | 'stateVector' | 'answer' | 'dropped'
+    'byteLength' | 'changes' | 'parts' | 'state' | 'stateVector' | 'answer' | 'dropped' | 'lacksOnlyTail'
   >
 >
 
@@ -327,9 +327,12 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
 
   // ---- Compaction tells the room what happened
 
-  /** RELAY-3.7: a member is about to be answered from the room's state: a chance to compact it first. */
-  beforeAnswer(): void {
-    this.#services.compaction.beforeAnswer(this)
+  /**
+   * RELAY-3.7: a member whose state vector is `sv` is about to be answered from the room's state: a chance to compact
+   * it first.
+   */
+  beforeAnswer(sv: Uint8Array): void {
+    this.#services.compaction.beforeAnswer(this, sv)
   }
 
   /** An accepted update nests up to `depth` levels more (RELAY-9.5): the bound grows. */

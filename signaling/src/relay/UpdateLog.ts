@@ -279,6 +279,25 @@ export class UpdateLog<M = Uint8Array> {
   }
 
   /**
+   * RELAY-3.7: whether a peer with state vector `sv` lacks nothing of the merged base, only (some of) a small tail
+   * (RELAY-2.3): then its answer is the tail's updates and the base's delete set, which a rebuild of the state could
+   * shrink by at most the tail's deleted content. `false` when the base's state vector is not known yet (a state
+   * rebased and not announced since) or the tail is not small: nothing is merged or decoded to find out, beyond `sv`.
+   */
+  lacksOnlyTail(sv: Uint8Array): boolean {
+    const base = this.#baseStateVector
+    if (!base || !this.#smallTail()) return false
+    let held: Map<number, number>
+    try {
+      held = Y.decodeStateVector(sv)
+    } catch {
+      return false
+    }
+    for (const [client, clock] of base) if ((held.get(client) ?? 0) < clock) return false
+    return true
+  }
+
+  /**
    * The state vector of {@link UpdateLog.state}: after a small tail, the merged base's advanced through the tail
    * (never more than the merged state's, see `stateVectorOfParts`); otherwise computed from the merged state.
    */

@@ -124,6 +124,26 @@ describe('UpdateLog', () => {
     expect(peer.getText('t').toString()).toBe(reference.getText('t').toString())
   })
 
+  it('RELAY-3.7: lacksOnlyTail says whether a state vector covers the merged base, while the tail is small and the base announced', () => {
+    const updates = history(
+      Array.from({ length: 20 }, (_, i) => [i % 3, i * 5, i % 2, 'xy'] as [number, number, number, string]),
+    )
+    const svAfter = (n: number) => Y.encodeStateVectorFromUpdate(Y.mergeUpdates(updates.slice(0, n)))
+    const log = new UpdateLog(updates.slice(0, 2))
+    // The base's state vector is not known before the state is announced: nothing is decoded to find out.
+    expect(log.lacksOnlyTail(svAfter(2))).toBe(false)
+    log.stateVector()
+    for (const u of updates.slice(2, 4)) log.append(u)
+    expect(log.lacksOnlyTail(svAfter(2))).toBe(true)
+    expect(log.lacksOnlyTail(svAfter(3))).toBe(true)
+    expect(log.lacksOnlyTail(svAfter(1))).toBe(false)
+    expect(log.lacksOnlyTail(Y.encodeStateVector(new Y.Doc()))).toBe(false)
+    expect(log.lacksOnlyTail(new Uint8Array([5, 1]))).toBe(false)
+    // Past 16 updates the tail is not small (RELAY-2.3): a joiner is answered from the merged state.
+    for (const u of updates.slice(4, 19)) log.append(u)
+    expect(log.lacksOnlyTail(svAfter(2))).toBe(false)
+  })
+
   it('RELAY-9.4: byteLength is the bytes of the parts held, through appends, merges, answers and rebases', () => {
     const sum = (log: UpdateLog) => log.parts().reduce((n, p) => n + p.byteLength, 0)
     const op = fc.oneof(
