@@ -16,6 +16,9 @@ import { collectGarbage } from './mergeUpdatesBatched.js'
 import type { ScreenVerdict } from './quarantine.js'
 import type { RelayRoom, RoomCounters } from './RelayRoom.js'
 
+/** Resolves in the event loop's next turn (after the I/O callbacks of this one). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
 /** Metadata key set by a garbage-collecting compaction (its `throughClock`). */
 export const GC_META_KEY = 'weft.relay.gc'
 /** Stored documents at least this large are checked for deleted content when loaded (RELAY-3.6). */
@@ -267,6 +270,10 @@ export class RelayCompaction {
     counts: Collected['counts'],
   ): Promise<void> {
     const host = this.#host
+    // RELAY-3.12: the write waits for the end of this turn of the event loop, so that a compaction started right before
+    // an answer (RELAY-3.7) or by a load (RELAY-3.6) never holds that answer, nor what other sockets sent in the same
+    // turn, behind a store that writes synchronously (SQLite's commit and fsync run on this thread).
+    await nextTurn()
     try {
       const result = await host.store.compact(doc.docId, snapshot, through, {
         meta: { [GC_META_KEY]: String(through) },

@@ -104,3 +104,42 @@ describe('RELAY-3.7: the answer to a replica that lacks only a small tail', () =
     expect(fresh.getText('t').toString()).toBe(writer.doc.getText('t').toString())
   })
 })
+
+describe('RELAY-3.12: a compaction is written after the answer it came with', () => {
+  it('RELAY-3.12: the rebuild before a fresh joiner is answered (RELAY-3.7) is stored only after the answer went out', async () => {
+    const { store, seed } = await seeded()
+    const r = relay as MemoryRelay
+    const writer = await replicaOf(r, seed)
+    writer.client.send(encodeSyncUpdate(edit(writer.doc), 1))
+    await nextOf(writer.client, 'ack')
+    const joiner = r.connect('r')
+    const answered: boolean[] = []
+    store.watch = () => answered.push(decodedAll(joiner).some((m) => m.type === 'sync-step2'))
+    const compacted = store.nextCompaction()
+    sendStep1(joiner, new Y.Doc())
+    await compacted
+    expect(answered).toEqual([true])
+  })
+
+  it('RELAY-3.12: the compaction of a document rebuilt at its load (RELAY-3.6) is stored after the first joiner is answered', async () => {
+    const store = new WatchedStore(new MemoryDocStore())
+    // 80 KB of text, then most of it deleted: stored as two updates, the merged state keeps the deleted content.
+    const source = new Y.Doc()
+    const updates: Uint8Array[] = []
+    source.on('update', (u: Uint8Array) => updates.push(u))
+    source.getText('t').insert(0, 'deleted later, '.repeat(5500))
+    source.getText('t').delete(0, 80_000)
+    for (const u of updates) await store.inner.append(docId('big'), u)
+    relay = startMemoryRelay({ store })
+    const joiner = relay.connect('big')
+    const answered: boolean[] = []
+    store.watch = () => answered.push(decodedAll(joiner).some((m) => m.type === 'sync-step2'))
+    const compacted = store.nextCompaction()
+    sendStep1(joiner, new Y.Doc())
+    await compacted
+    expect(answered).toEqual([true])
+    const doc = new Y.Doc()
+    applyAll(joiner, doc)
+    expect(doc.getText('t').toString()).toBe(source.getText('t').toString())
+  })
+})
