@@ -59,8 +59,13 @@ const nestedHolder = (def: FieldDef, content: Y.Item['content']): Holder | strin
   }
 }
 
-const oneValue = (content: Y.Item['content']): { readonly value: unknown } | undefined =>
-  content instanceof Y.ContentAny && content.arr.length === 1 ? { value: content.arr[0] } : undefined
+/**
+ * The plain values an item holds for a map key (RULES-2.8): one, or a run of values the key held in turn (Yjs merges a
+ * key's consecutive sets by one client, the overwritten ones deleted, into one item: a field set three times
+ * offline). `undefined` for anything else.
+ */
+const keyValues = (content: Y.Item['content']): readonly unknown[] | undefined =>
+  content instanceof Y.ContentAny && content.arr.length > 0 ? content.arr : undefined
 
 /** Rich text as editors write it: text, formatting, embeds, attributes, XML elements and XML text. */
 const richContent = (content: Y.Item['content']): boolean =>
@@ -102,10 +107,12 @@ const step = (
         if (field?.kind !== 'value' || !field.keepsConflicts) return `"${key}" is no field of the record`
         if (!last) return 'a register entry holds no nested content'
         if (check) {
-          const one = oneValue(content)
+          const values = keyValues(content)
           if (
-            one === undefined ||
-            registerEntry(key.slice(at + 1), one.value, (v) => field.test(v)) === undefined
+            values === undefined ||
+            values.some(
+              (value) => registerEntry(key.slice(at + 1), value, (v) => field.test(v)) === undefined,
+            )
           )
             return `a malformed conflict-register entry (expected { n, v: ${field.describe()}, s })`
         }
@@ -114,8 +121,8 @@ const step = (
       if (def.kind === 'value') {
         if (!last) return 'a plain value holds no nested content'
         if (check) {
-          const one = oneValue(content)
-          if (one === undefined || !def.test(one.value)) return `expected ${def.describe()}`
+          const values = keyValues(content)
+          if (values === undefined || !values.every((v) => def.test(v))) return `expected ${def.describe()}`
         }
         return { holder: { kind: 'leaf' }, plain: true }
       }
