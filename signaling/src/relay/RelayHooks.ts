@@ -204,12 +204,26 @@ export class RelayHooks {
     return waiting && Promise.all(waiting).then(() => undefined)
   }
 
-  /** HOOK-5: updates of `room` became durable under `clock`. */
+  /**
+   * HOOK-5: updates of `room` became durable under `clock`. HOOK-5.1: with no call of the room still running, the hook
+   * is called at once, and only a promise it returns is kept (a synchronous hook, such as the workspace endpoint's
+   * push, costs no promise per commit); otherwise the call waits for the one before.
+   */
   stored(room: string, clock: number): void {
     const onStored = this.#hooks.onStored
     if (!onStored) return
-    const previous = this.#stored.get(room) ?? Promise.resolve()
-    const call = previous.then(() => onStored({ room, clock }))
+    const previous = this.#stored.get(room)
+    let call: Promise<void>
+    if (previous) call = previous.then(() => onStored({ room, clock }))
+    else {
+      try {
+        const result = onStored({ room, clock })
+        if (!isThenable(result)) return
+        call = Promise.resolve(result)
+      } catch (err) {
+        call = Promise.reject(err as Error)
+      }
+    }
     const done = this.#track(call, 'onStored', { room, clock })
     this.#stored.set(room, done)
     void done.then(() => {
