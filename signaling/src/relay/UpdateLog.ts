@@ -63,6 +63,12 @@ export class UpdateLog<M = Uint8Array> {
   /** The state vector of `#parts[0]` once it is a merged state whose state vector was computed. */
   #baseStateVector: Map<number, number> | null = null
   readonly #answers = new Map<string, readonly M[]>()
+  /**
+   * What a peer holding the whole merged base lacks of it: no struct, the base's delete set (RELAY-2.3), computed once
+   * per base (`part`: the base it was computed from), so that answering such peers after each append decodes the tail
+   * only, not the base.
+   */
+  #baseDeletions: { readonly part: Uint8Array; readonly update: Uint8Array } | null = null
   /** Updates appended since {@link UpdateLog.mark}, or `null` without a mark. */
   #sinceMark: Uint8Array[] | null = null
   /**
@@ -298,6 +304,19 @@ export class UpdateLog<M = Uint8Array> {
   }
 
   /**
+   * `base` (the merged base, whose state vector is known) as a peer holding all of it lacks it: its delete set, as
+   * `Y.diffUpdate` gives it for any state vector that covers the base's (the same bytes), kept until the base changes.
+   */
+  #deletionsOf(base: Uint8Array): Uint8Array {
+    const cached = this.#baseDeletions
+    if (cached?.part === base) return cached.update
+    const sv = this.#baseStateVector as Map<number, number>
+    const update = Y.diffUpdate(base, Y.encodeStateVector(sv))
+    this.#baseDeletions = { part: base, update }
+    return update
+  }
+
+  /**
    * The state vector of {@link UpdateLog.state}: after a small tail, the merged base's advanced through the tail
    * (never more than the merged state's, see `stateVectorOfParts`); otherwise computed from the merged state.
    */
@@ -341,7 +360,8 @@ export class UpdateLog<M = Uint8Array> {
         // The tail merged into one update (cheap at this size): one message for the client to apply, not 16.
         const tail = diffOf(Y.mergeUpdates(this.#parts.slice(1)))
         if (!isEmptyUpdate(tail)) messages.push(encode(tail, 'update'))
-        messages.push(encode(diffOf(this.#parts[0] as Uint8Array), 'step2'))
+        const base = this.#parts[0] as Uint8Array
+        messages.push(encode(this.lacksOnlyTail(sv) ? this.#deletionsOf(base) : diffOf(base), 'step2'))
       } catch {
         messages = null
       }
