@@ -1,7 +1,6 @@
 import { ObservableV2 } from 'lib0/observable'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { equalFlat } from 'lib0/array'
-import * as random from 'lib0/random'
 import * as Y from 'yjs'
 import type { PeerId } from '../ids.js'
 import { requireYDoc } from '../requireYDoc.js'
@@ -34,6 +33,7 @@ import {
   keepLocalDeletions,
   rollbackUpdates,
 } from './rollback.js'
+import { drawClientId } from './drawClientId.js'
 import { refusedScope } from './refusedScope.js'
 import { SessionPath } from './SessionPath.js'
 import { encodeIntegrated } from './integratedUpdate.js'
@@ -667,6 +667,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#paths.delete(path)
     this.#pendingAckPaths.delete(path)
     path.close()
+    if (this.#paths.size === 0) this.#newClientId()
     // SYNC-6.2: presence that arrived only over this path goes with it.
     const gone = [...path.awarenessClients].filter(
       (id) => id !== this.awareness.clientID && ![...this.#paths].some((p) => p.awarenessClients.has(id)),
@@ -851,10 +852,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     // a uniformly drawn id again (rollback ids, each above the last, would crowd near 2^32).
     if (this.#redraw && [...this.#paths].every((p) => (this.#held.get(p)?.sent.length ?? 0) === 0)) {
       this.#redraw = false
-      const store = this.#doc.store
-      let id = random.uint32()
-      while (id === this.#doc.clientID || store.clients.has(id)) id = random.uint32()
-      this.#doc.clientID = id
+      this.#doc.clientID = drawClientId(this.#doc, this.#doc.clientID)
     }
   }
 
@@ -1093,6 +1091,25 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   }
 
   #listening = false
+
+  /**
+   * SYNC-10.1: the last path closed, so what this client writes offline goes under a new client id. The current one
+   * is known to every peer that saw this client (its updates, its presence): a writer who reused it while this client
+   * is away would take the clocks of its offline edits, and every other replica would drop them as duplicates. While
+   * a rollback's id is in force (RULES-5.6) the new one is drawn above it, as a rollback draws. The awareness follows
+   * (its local state moves to the new id: bindings such as y-codemirror.next tell their own cursor by
+   * `doc.clientID`); no path is open, so no peer sees the move.
+   */
+  #newClientId(): void {
+    const doc = this.#doc
+    doc.clientID = drawClientId(doc, doc.clientID, this.#redraw ? doc.clientID : null)
+    const awareness = this.#awareness
+    if (awareness.doc !== doc || awareness.clientID === doc.clientID) return
+    const local = awareness.getLocalState()
+    awarenessProtocol.removeAwarenessStates(awareness, [awareness.clientID], 'client-id')
+    awareness.clientID = doc.clientID
+    if (local !== null) awareness.setLocalState(local)
+  }
 
   readonly #beforeUpdate = (tr: Y.Transaction, doc: Y.Doc): void => {
     const origin: unknown = tr.origin

@@ -1,6 +1,6 @@
-import * as random from 'lib0/random'
 import * as Y from 'yjs'
 import { addDeletions, encodeDeletionsUpdate, type DeleteRanges } from '../protocol/deleteSets.js'
+import { drawClientId } from './drawClientId.js'
 import { inRecord } from './refusedScope.js'
 import { attributesAt, reformat, textRuns, walkText, type TextRun } from './rollbackText.js'
 
@@ -528,12 +528,7 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   // so it stays the value of its map key there too. The session draws a uniform id again once everything is
   // acknowledged, so ids do not climb rollback after rollback (RULES-5.6).
   // Above the earlier ids whose items are removed too (RULES-5.11), for the same reason.
-  const top = Math.max(X, ...from.keys())
-  const above = () =>
-    top < 0xfffffff0 ? top + 1 + Math.floor(random.rand() * (0xffffffff - top)) : random.uint32()
-  let fresh = above()
-  while (fresh === X || store.clients.has(fresh)) fresh = above()
-  doc.clientID = fresh
+  doc.clientID = drawClientId(doc, X, Math.max(X, ...from.keys()))
 
   const cut = [...from].filter(([client, first]) => first < Y.getState(store, client))
   if (cut.length > 0) {

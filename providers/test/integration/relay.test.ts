@@ -6,6 +6,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
 import { MemoryDocStore } from '@weft/core/testing'
 import { openDoc, WebSocketTransport } from '../../src/index.js'
 import { exited, startWeftServer, type WeftServer } from './support/weftServer.js'
@@ -132,5 +134,55 @@ describe('providers against a real weft serve', () => {
     await check.whenSynced
     expect(check.doc.getText('t').toString()).toBe('while the relay was down')
     await check.destroy()
+  })
+
+  it("SYNC-10.1 a writer that reuses this client's id while it is offline does not take its offline edits: they reach the relay and every reader", async () => {
+    const room = 'r-forged'
+    const victim = await openDoc({ docId: room, store: new MemoryDocStore(), relay: relay(room) })
+    await victim.whenSynced
+    const text = victim.doc.getText('t')
+    text.insert(0, 'online.')
+    await victim.whenSaved()
+    // What every peer saw of the victim while it was online: its client id (in its updates and its presence).
+    const seenId = victim.doc.clientID
+    const offline = new Promise<void>((resolve) => {
+      victim.on('status', ({ status }) => status === 'offline' && resolve())
+    })
+    victim.disconnect()
+    await offline
+
+    // A stock client with write access copies the victim's client id (every peer sees it) and writes at the clocks
+    // the victim's next edits will take.
+    const forgerDoc = new Y.Doc()
+    const forger = new WebsocketProvider(server.relayUrl, room, forgerDoc, {
+      WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    })
+    const forgerId = forgerDoc.clientID
+    await new Promise<void>((resolve) => forger.once('sync', () => resolve()))
+    forgerDoc.clientID = seenId
+    forgerDoc.getText('t').insert(0, 'FORGED ')
+    const witness = await openDoc({ docId: room, relay: relay(room) })
+    await witness.whenSynced
+    await new Promise<void>((resolve) => {
+      const look = () => witness.doc.getText('t').toString().includes('FORGED') && resolve()
+      look()
+      witness.doc.on('update', look)
+    })
+    forgerDoc.clientID = forgerId // y-websocket's destroy sends the removal of the doc's id from its awareness
+    forger.destroy()
+    await witness.destroy()
+
+    text.insert(text.length, ' offline work')
+    victim.connect()
+    await victim.whenSaved()
+    // The victim's edit is stored (acknowledged): a new reader's handshake brings it.
+    const reader = await openDoc({ docId: room, relay: relay(room) })
+    await reader.whenSynced
+    // Before SYNC-10.1 the offline edit kept the victim's id: the relay held the forger's items at those clocks, took
+    // the victim's for duplicates, and the reader never saw "offline work" while the victim counted it saved.
+    expect(reader.doc.getText('t').toString()).toContain('offline work')
+    expect(reader.doc.getText('t').toString()).toBe(text.toString())
+    await reader.destroy()
+    await victim.destroy()
   })
 })
