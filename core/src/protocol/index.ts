@@ -72,4 +72,4 @@ export {
   readDeletions,
   type DeleteRanges,
 } from './deleteSets.js'
-export { changesNothingOver } from './changesNothingOver.js'
+export { changesNothingOver, deletionsOnly } from './changesNothingOver.js'

@@ -13,6 +13,7 @@ import { WeftServerError } from '../WeftServerError.js'
 import { AwarenessTable, awarenessMessage, type PresenceLimits } from './AwarenessTable.js'
 import type { PresenceTicker } from './PresenceTicker.js'
 import { changesNothing } from './changesNothing.js'
+import { deletesOnly } from './deletesOnly.js'
 import { checkNesting } from './checkNesting.js'
 import type { CommitTarget, GroupCommitter } from './GroupCommitter.js'
 import type { RelayCompaction } from './RelayCompaction.js'
@@ -273,7 +274,8 @@ export class RelayRoom implements CommitTarget, RoomCounters, SwitchingRoom {
    */
   #take(update: Uint8Array, summary?: UpdateSummary, from?: RelayPeer): Promise<void> | null {
     const limit = this.#services.maxDocBytes
-    if (this.#log.byteLength + update.byteLength > limit) {
+    // RELAY-9.6: an update that only deletes what the document holds is never refused for size.
+    if (this.#log.byteLength + update.byteLength > limit && !deletesOnly(this.#log, update)) {
       return this.#refuse(from, CloseCode.DocumentTooLarge, `the document would exceed ${limit} bytes`)
     }
     let deleted: number

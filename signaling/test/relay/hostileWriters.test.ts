@@ -219,6 +219,38 @@ describe('relay against hostile writers (issue 17)', () => {
     expect(unhandled).toEqual([])
   })
 
+  it('RELAY-9.6 at the size limit an update that only deletes what the document holds is accepted, so a writer can clean up', async () => {
+    const limit = 16 * 1024
+    await start(new SqliteDocStore({ path: ':memory:' }), { limits: { maxDocBytes: limit } })
+    const overhead = edit('x'.repeat(10_000), 5).byteLength - 10_000
+    const full = edit('a'.repeat(limit - 2 - overhead), 5) // the document 2 bytes under the limit
+    expect(full.byteLength).toBe(limit - 2)
+    const owner = await weft('room')
+    await owner.ackAtLeast(owner.sendUpdate(full))
+    // A deletion of items the document lacks (it would stay pending and grow it) is still refused at the limit.
+    const ghost = new Y.Doc()
+    ghost.clientID = 99
+    ghost.getText('t').insert(0, 'ghost')
+    const ghostBefore = Y.encodeStateVector(ghost)
+    ghost.getText('t').delete(0, 5)
+    const pending = Y.encodeStateAsUpdate(ghost, ghostBefore)
+    const stranger = await writer('room')
+    stranger.send(encodeSyncUpdate(pending))
+    expect((await stranger.closed).code).toBe(CloseCode.DocumentTooLarge)
+    // Anything that adds is refused now; deleting all of it (a delete set, a few bytes) is not.
+    const local = new Y.Doc()
+    Y.applyUpdate(local, full)
+    const before = Y.encodeStateVector(local)
+    local.getText('t').delete(0, local.getText('t').length)
+    const cleanup = Y.encodeStateAsUpdate(local, before)
+    expect(cleanup[0]).toBe(0) // no struct: only deletions
+    expect(cleanup.byteLength).toBeGreaterThan(2)
+    await owner.ackAtLeast(owner.sendUpdate(cleanup))
+    const reader = await weft('room')
+    expect(reader.doc.getText('t').toString()).toBe('')
+    expect(unhandled).toEqual([])
+  })
+
   it('RELAY-9.4 an update that would grow a document past maxDocBytes is refused with DocumentTooLarge; the room serves', async () => {
     await start(new SqliteDocStore({ path: ':memory:' }), { limits: { maxDocBytes: 16 * 1024 } })
     const victim = await weft('room')
