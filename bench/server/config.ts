@@ -53,8 +53,10 @@ export interface StormSizes {
 /**
  * (e) presence: rooms x clients, awareness only, each client changing its presence `updates` times, one every
  * `intervalMs`; run with clients that echo what they receive (stock y-websocket) and without; `rounds` per server.
- * `warmupUpdates` changes per client come first, awaited and not measured (a fresh server compiles its presence path
- * meanwhile).
+ * `warmupUpdates` changes per client come first, awaited and not measured, the same for every server (default 10): a
+ * fresh Node server spends its first seconds compiling its hot path, 0.15-0.3 s of CPU for the relay and for
+ * @y/websocket-server alike whatever the number of updates, which inside a 15 s window would be charged to the
+ * updates (docs/guides/server.md, "Presence (issue 12.11)"). 0 measures a fresh server.
  */
 export interface PresenceSizes {
   readonly rooms: number
@@ -145,7 +147,7 @@ export const sizesFromEnv = (env: NodeJS.ProcessEnv = process.env): ServerBenchS
       updates: num(env, 'WEFT_BENCH_PRESENCE_UPDATES', 15),
       intervalMs: num(env, 'WEFT_BENCH_PRESENCE_INTERVAL_MS', 1000),
       rounds: num(env, 'WEFT_BENCH_PRESENCE_ROUNDS', 3),
-      warmupUpdates: num(env, 'WEFT_BENCH_PRESENCE_WARMUP_UPDATES', 0, 0),
+      warmupUpdates: num(env, 'WEFT_BENCH_PRESENCE_WARMUP_UPDATES', 10, 0),
     },
   }
 }
