@@ -77,7 +77,12 @@ export {
   type WorkspaceTombstone,
   type CataloguePurgeState,
 } from './storage/workspacePurge.js'
-export { catalogueTouched, catalogueTouchedBy } from './storage/catalogueTouched.js'
+export {
+  catalogueTouched,
+  catalogueTouchedBy,
+  type CatalogueChangeObserver,
+} from './storage/catalogueTouched.js'
+export { catalogueEntryBytes } from './storage/catalogueEntryBytes.js'
 export { CATALOGUE_SCHEMA_MARK } from './storage/catalogueSchemaMark.js'
 export type { ReservedChange, ReservedSchema } from './rules/reserved.js'
 export {

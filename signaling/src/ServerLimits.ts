@@ -67,6 +67,13 @@ export interface ServerLimits {
    */
   readonly maxDocBytes: number
   /**
+   * Bytes one document's entry in a workspace catalogue may hold after an update of a writer without `write` on the
+   * whole workspace (WS-ACCESS-8): its record (title, timestamps, the app's metadata) and its deletion entries, as
+   * `catalogueEntryBytes` of `@weft/core` counts them. Such an update that would make an entry larger is refused
+   * (`catalogue-access`). Writers of every document are limited only by {@link ServerLimits.maxDocBytes}.
+   */
+  readonly maxCatalogueEntryBytes: number
+  /**
    * The heartbeat's interval (CONN-3): it looks at every connection twice per interval (CONN-3.1). A connection
    * silent (no message, no pong) for a while (1.5-2 s at the default timeout) is pinged; busy connections are not.
    */
@@ -107,6 +114,7 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   upgradeBurstPerIp: 200,
   maxBufferedBytes: 8 * 1024 * 1024,
   maxDocBytes: 64 * 1024 * 1024,
+  maxCatalogueEntryBytes: 64 * 1024,
   heartbeatIntervalMs: 1_000,
   heartbeatTimeoutMs: 5_000,
   closeGraceMs: 2_000,

@@ -2,6 +2,25 @@ import * as Y from 'yjs'
 import { RESERVED_PREFIX } from '../schema/defineSchema.js'
 import type { ReservedChange } from '../rules/reserved.js'
 import { CATALOGUE_COLLECTION, CATALOGUE_DELETIONS } from './workspacePurge.js'
+import { itemBytes } from './catalogueEntryBytes.js'
+
+/**
+ * What {@link catalogueTouchedBy} reports besides the documents an update touches, for the relay's checks of a
+ * partial writer (WS-ACCESS-6 to 8).
+ */
+export interface CatalogueChangeObserver {
+  /** A change under a root named `__weft*` (WS-ACCESS-6). */
+  readonly reserved?: (change: ReservedChange) => void
+  /**
+   * A change under a root that is neither {@link CATALOGUE_COLLECTION}, {@link CATALOGUE_DELETIONS} nor `__weft*`,
+   * or content of those two without a map key (WS-ACCESS-7): no reader takes it for an entry.
+   */
+  readonly foreign?: (root: string) => void
+  /** An item the update inserts into document `doc`'s entry, with its key and content bytes (WS-ACCESS-8). */
+  readonly added?: (doc: string, bytes: number) => void
+}
+
+const isEntryRoot = (root: string): boolean => root === CATALOGUE_COLLECTION || root === CATALOGUE_DELETIONS
 
 /**
  * The document a key of a catalogue's root maps names, for access checks (WS-ACCESS-2): a record key of
@@ -22,16 +41,18 @@ const namedDoc = (root: string, key: string): string => {
  * roots are maps) ran. A document is touched when its record (the map entry `documents.<D>`, or anything nested in
  * it, at any depth) or one of its deletion entries (`deletions.<D>~<writer>`, or anything nested in its value) was
  * created, changed or deleted, by an insert, a deletion or a map key set. Changes elsewhere (other roots, content
- * of the two roots without a map key) name no document and are left out; so are changes inside a record or entry
+ * of the two roots without a map key) name no document and are left out, reported to `foreign` (with the root's
+ * name; never for a `__weft*` root, WS-ACCESS-7); so are changes inside a record or entry
  * that was already deleted (Yjs reports none: no reader sees them). Pure: reads the transactions, writes nothing.
  * The relay checks the writer's grant on each (`W/D`) before it takes a catalogue update.
  */
-export const catalogueTouched = (catalogue: Y.Doc, transactions: Iterable<Y.Transaction>): Set<string> => {
+export const catalogueTouched = (
+  catalogue: Y.Doc,
+  transactions: Iterable<Y.Transaction>,
+  foreign?: (root: string) => void,
+): Set<string> => {
   const roots = new Map<unknown, string>()
-  for (const name of [CATALOGUE_COLLECTION, CATALOGUE_DELETIONS]) {
-    const root = catalogue.share.get(name)
-    if (root) roots.set(root, name)
-  }
+  for (const [name, type] of catalogue.share) roots.set(type, name)
   const docs = new Set<string>()
   for (const tr of transactions) {
     for (const [type, keys] of tr.changed) {
@@ -43,11 +64,17 @@ export const catalogueTouched = (catalogue: Y.Doc, transactions: Iterable<Y.Tran
       }
       const root = roots.get(top)
       if (root === undefined) continue
+      if (!isEntryRoot(root)) {
+        if (!root.startsWith(RESERVED_PREFIX)) foreign?.(root)
+        continue
+      }
       if (below === null) {
         for (const key of keys) if (key !== null) docs.add(namedDoc(root, key))
+        if (keys.has(null)) foreign?.(root)
       } else {
         const key = below._item?.parentSub
         if (key != null) docs.add(namedDoc(root, key))
+        else foreign?.(root)
       }
     }
   }
@@ -70,6 +97,8 @@ interface Resolved {
   readonly holds: boolean
   /** That type when the item is the view's (a type the update creates is not looked at). */
   readonly type?: Y.AbstractType<unknown>
+  /** For an item of the update: the document whose entry it is in, or null (set once integrated). */
+  doc?: string | null
 }
 
 const GCD: Parent = Object.freeze({ at: 'gc' })
@@ -105,8 +134,9 @@ const indexAt = <S>(structs: readonly S[], clock: number, of: (s: S) => Y.Item |
 export const catalogueTouchedBy = (
   catalogue: Y.Doc,
   update: Uint8Array,
-  reserved?: (change: ReservedChange) => void,
+  observer: CatalogueChangeObserver = {},
 ): Set<string> | null => {
+  const { reserved, foreign, added } = observer
   let decoded: ReturnType<typeof Y.decodeUpdate>
   try {
     decoded = Y.decodeUpdate(update)
@@ -117,8 +147,11 @@ export const catalogueTouchedBy = (
   const roots = new Map<unknown, string>()
   for (const [name, type] of catalogue.share) roots.set(type, name)
   const docs = new Set<string>()
-  /** The document of the root key below which `type` (a view type) or its key `sub` sits, if a catalogue root's. */
-  const touchUnder = (type: Y.AbstractType<unknown>, sub: string | null) => {
+  /**
+   * The document of the root key below which `type` (a view type) or its key `sub` sits, if a catalogue root's
+   * (added to the touched set); null otherwise, a change outside the entries reported to `foreign`.
+   */
+  const touchUnder = (type: Y.AbstractType<unknown>, sub: string | null): string | null => {
     let top = type
     let below: Y.AbstractType<unknown> | null = null
     while (top._item !== null) {
@@ -127,8 +160,13 @@ export const catalogueTouchedBy = (
     }
     const root = roots.get(top)
     const key = below === null ? sub : below._item?.parentSub
-    if (key != null && (root === CATALOGUE_COLLECTION || root === CATALOGUE_DELETIONS))
-      docs.add(namedDoc(root, key))
+    if (key != null && root !== undefined && isEntryRoot(root)) {
+      const doc = namedDoc(root, key)
+      docs.add(doc)
+      return doc
+    }
+    if (foreign && root !== undefined && !root.startsWith(RESERVED_PREFIX)) foreign(root)
+    return null
   }
   /** The reserved root (`__weft*`) and its key that the view's nested `type` sits under, or null. */
   const reservedUnder = (type: Y.AbstractType<unknown>): { root: string; key: string | null } | null => {
@@ -191,7 +229,9 @@ export const catalogueTouchedBy = (
     const parent = item.parent as Y.ID | string | null
     if (parent === null) {
       const from = left ?? right
-      return from === null ? gc(item) : { struct: item, parent: from.parent, sub: from.sub, holds }
+      return from === null
+        ? gc(item)
+        : { struct: item, parent: from.parent, sub: from.sub, holds, doc: from.doc ?? null }
     }
     if (typeof parent === 'string')
       return { struct: item, parent: { at: 'root', name: parent }, sub: item.parentSub, holds }
@@ -199,7 +239,7 @@ export const catalogueTouchedBy = (
     if (holder === undefined) return undefined
     if (!holder.holds) return gc(item)
     const at: Parent = holder.type ? viewParent(holder.type) : NEW
-    return { struct: item, parent: at, sub: item.parentSub, holds }
+    return { struct: item, parent: at, sub: item.parentSub, holds, doc: holder.doc ?? null }
   }
 
   /** The client a struct waits for (a dependency of another client not there yet), or null. */
@@ -224,18 +264,24 @@ export const catalogueTouchedBy = (
     else done.set(client, [r])
     state.set(client, s.id.clock + s.length)
     const p = r.parent
+    let doc: string | null = null
     if (p.at === 'root') {
-      if (r.sub !== null && (p.name === CATALOGUE_COLLECTION || p.name === CATALOGUE_DELETIONS))
-        docs.add(namedDoc(p.name, r.sub))
-      if (reserved && s instanceof Y.Item && p.name.startsWith(RESERVED_PREFIX))
-        reserved({ root: p.name, key: r.sub, nested: false, content: s.content })
+      if (isEntryRoot(p.name)) {
+        if (r.sub !== null) docs.add((doc = namedDoc(p.name, r.sub)))
+        else foreign?.(p.name)
+      } else if (p.name.startsWith(RESERVED_PREFIX)) {
+        if (reserved && s instanceof Y.Item)
+          reserved({ root: p.name, key: r.sub, nested: false, content: s.content })
+      } else foreign?.(p.name)
     } else if (p.at === 'view') {
-      if (!(p.type._item?.deleted ?? false)) touchUnder(p.type, r.sub)
+      if (!(p.type._item?.deleted ?? false)) doc = touchUnder(p.type, r.sub)
       if (reserved && s instanceof Y.Item) {
         const under = reservedUnder(p.type)
         if (under !== null) reserved({ root: under.root, key: under.key, nested: true, content: s.content })
       }
-    }
+    } else if (p.at === 'new') doc = r.doc ?? null
+    r.doc = doc
+    if (doc !== null && added && s instanceof Y.Item) added(doc, itemBytes(r.sub, s.content))
     return true
   }
   // Integrates the clients' structs in turn, a client waiting for another's struct after that one's (as Yjs's

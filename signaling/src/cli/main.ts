@@ -62,6 +62,9 @@ export const serve = async (config: ServeConfig): Promise<number> => {
       ...(config.upgradeBurstPerIp !== null ? { upgradeBurstPerIp: config.upgradeBurstPerIp } : {}),
       ...(config.maxMessageBytes !== null ? { maxRelayMessageBytes: config.maxMessageBytes } : {}),
       ...(config.maxDocBytes !== null ? { maxDocBytes: config.maxDocBytes } : {}),
+      ...(config.maxCatalogueEntryBytes !== null
+        ? { maxCatalogueEntryBytes: config.maxCatalogueEntryBytes }
+        : {}),
       ...(config.maxPendingInputBytes !== null ? { maxPendingInputBytes: config.maxPendingInputBytes } : {}),
     },
     relay:

@@ -33,6 +33,8 @@ export interface ServeConfig {
   readonly maxMessageBytes: number | null
   /** Largest document the relay holds, in bytes (RELAY-9.4). */
   readonly maxDocBytes: number | null
+  /** Largest catalogue entry a partial writer may leave (WS-ACCESS-8). */
+  readonly maxCatalogueEntryBytes: number | null
   /** Server-wide bytes of unfinished incoming messages (CONN-11.2). */
   readonly maxPendingInputBytes: number | null
   readonly logLevel: string
@@ -144,6 +146,12 @@ export const SERVE_FLAGS = [
   ],
   ['max-message-bytes', 'WEFT_MAX_MESSAGE_BYTES', '<n>', 'largest relay message (default 33554432)'],
   ['max-doc-bytes', 'WEFT_MAX_DOC_BYTES', '<n>', 'largest document the relay holds (default 67108864)'],
+  [
+    'max-catalogue-entry-bytes',
+    'WEFT_MAX_CATALOGUE_ENTRY_BYTES',
+    '<n>',
+    'largest catalogue entry a writer of some documents may leave (default 65536)',
+  ],
   [
     'max-pending-input-bytes',
     'WEFT_MAX_PENDING_INPUT_BYTES',
@@ -302,6 +310,7 @@ export const parseServeArgs = (argv: readonly string[], env: NodeJS.ProcessEnv):
     maxConnections: int('max-connections', 1, 10_000_000),
     maxMessageBytes: int('max-message-bytes', 1024, 1024 * 1024 * 1024),
     maxDocBytes: int('max-doc-bytes', 1024, 2 ** 40),
+    maxCatalogueEntryBytes: int('max-catalogue-entry-bytes', 256, 2 ** 40),
     maxPendingInputBytes: int('max-pending-input-bytes', 1024 * 1024, 2 ** 40),
     logLevel: str('log-level') ?? 'info',
     redisUrl: str('redis'),

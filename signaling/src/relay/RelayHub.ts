@@ -95,7 +95,9 @@ export class RelayHub implements RelayHost {
         ? new RelayHooks(hooks, opts.logger, refusedUpdate)
         : null
     this.#rules = opts.options.rules ? new RelayRules(opts.options.rules, opts.logger) : null
-    this.#catalogues = new CatalogueGuard(opts.logger)
+    this.#catalogues = new CatalogueGuard(opts.logger, {
+      maxEntryBytes: opts.limits.maxCatalogueEntryBytes,
+    })
     const notified = this.#hooks?.notifiesStored ? this.#hooks : null
     const scaleOut = opts.options.scaleOut
     if (scaleOut) {

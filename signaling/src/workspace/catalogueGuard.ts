@@ -5,8 +5,10 @@ import {
   CATALOGUE_DELETIONS,
   CATALOGUE_DOC,
   CATALOGUE_SCHEMA_MARK,
+  catalogueEntryBytes,
   catalogueTouched,
   catalogueTouchedBy,
+  isWorkspaceDocId,
   splitWorkspaceDoc,
 } from '@weft/core'
 import { applyObserved, checkReserved, reservedChangesOf, type ReservedChange } from '@weft/core/rules'
@@ -45,6 +47,27 @@ const refusal = (path: readonly string[], reason: string): RuleRefusal => ({
 const reservedRefusal = (changes: readonly ReservedChange[]): RuleRefusal | null =>
   checkReserved(CATALOGUE_SCHEMA_MARK, changes) as RuleRefusal | null
 
+/** WS-ACCESS-7: a partial writer's change outside the entries (another root, or keyless content of theirs). */
+const foreignRefusal = (roots: ReadonlySet<string>): RuleRefusal | null => {
+  for (const root of roots)
+    return refusal([root], `only the catalogue's entries may be written: ${JSON.stringify(root)} is no entry`)
+  return null
+}
+
+/** Default {@link CatalogueGuardOptions.maxEntryBytes}: 64 KiB per document's entry (WS-ACCESS-8). */
+export const DEFAULT_MAX_CATALOGUE_ENTRY_BYTES = 64 * 1024
+
+/** Options of a {@link CatalogueGuard}. */
+export interface CatalogueGuardOptions {
+  /**
+   * WS-ACCESS-8: the most bytes one document's entry (its record and deletion entries, `catalogueEntryBytes`) may
+   * hold after a partial writer's update; such an update that would make an entry larger is refused. Writers of
+   * every document are not limited (the relay's `maxDocBytes` still is). Default
+   * {@link DEFAULT_MAX_CATALOGUE_ENTRY_BYTES}.
+   */
+  readonly maxEntryBytes?: number
+}
+
 /** Whether an update left something pending: pending `after` it, and not the same bytes as `before` it. */
 const leftPending = (after: Uint8Array | null, before: Uint8Array | null): boolean =>
   after !== null && after !== before && (before === null || Buffer.compare(after, before) !== 0)
@@ -82,10 +105,12 @@ export class CatalogueGuard {
   readonly #views = new RoomViews<Y.Doc>((doc) => doc.destroy())
   readonly #grants = new WeakMap<RelayPeer, RoomGrant>()
   readonly #fences = new WriterFences()
+  readonly #maxEntryBytes: number
   #builds = 0
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, options: CatalogueGuardOptions = {}) {
     this.#logger = logger
+    this.#maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_CATALOGUE_ENTRY_BYTES
   }
 
   /**
@@ -166,10 +191,20 @@ export class CatalogueGuard {
     const store = view.store
     if (access !== null && store.pendingStructs === null && store.pendingDs === null) {
       const reserved: ReservedChange[] = []
-      const touched = catalogueTouchedBy(view, update, (c) => reserved.push(c))
+      const foreign = new Set<string>()
+      const added = new Map<string, number>()
+      const touched = catalogueTouchedBy(view, update, {
+        reserved: (c) => reserved.push(c),
+        foreign: (root) => foreign.add(root),
+        added: (doc, bytes) => added.set(doc, (added.get(doc) ?? 0) + bytes),
+      })
       if (touched === null)
         return refusal([], 'the update depends on catalogue changes the relay does not have')
-      const denied = this.#denied(touched, access) ?? reservedRefusal(reserved)
+      const denied =
+        this.#denied(touched, access) ??
+        foreignRefusal(foreign) ??
+        this.#oversized(added, (doc) => catalogueEntryBytes(view, doc)) ??
+        reservedRefusal(reserved)
       if (denied !== null) return denied
     }
     const verdict = this.#apply(view, update, access)
@@ -177,11 +212,33 @@ export class CatalogueGuard {
     return verdict
   }
 
-  /** The refusal for the first of `touched` the writer may not write, or null. */
+  /**
+   * The refusal for the first of `touched` the writer may not write (WS-ACCESS-1), or that is not a document id
+   * (WS-ACCESS-9: `.catalogue`, `A~epoch~0`, an empty or too long key), or null.
+   */
   #denied(touched: Iterable<string>, access: (doc: string) => string): RuleRefusal | null {
-    for (const doc of touched)
+    for (const doc of touched) {
+      if (!isWorkspaceDocId(doc))
+        return refusal([CATALOGUE_COLLECTION, doc], `${JSON.stringify(doc)} is not a document id`)
       if (access(doc) !== 'write')
         return refusal([CATALOGUE_COLLECTION, doc], `no write access to document ${JSON.stringify(doc)}`)
+    }
+    return null
+  }
+
+  /**
+   * WS-ACCESS-8: the refusal for the first entry an update would make larger than the cap: `added` the bytes it
+   * inserts per document, `held` the entry's live bytes before it (counted whole: what the update overwrites is not
+   * subtracted), or null.
+   */
+  #oversized(added: ReadonlyMap<string, number>, held: (doc: string) => number): RuleRefusal | null {
+    const cap = this.#maxEntryBytes
+    for (const [doc, bytes] of added)
+      if (bytes > cap || bytes + held(doc) > cap)
+        return refusal(
+          [CATALOGUE_COLLECTION, doc],
+          `the entry of document ${JSON.stringify(doc)} would exceed ${cap} bytes`,
+        )
     return null
   }
 
@@ -214,6 +271,16 @@ export class CatalogueGuard {
       leftPending(store.pendingDs, pendingBefore[1])
     )
       return refusal([], 'the update depends on catalogue changes the relay does not have')
-    return this.#denied(catalogueTouched(doc, transactions), access) ?? reservedRefusal(reserved)
+    const foreign = new Set<string>()
+    const touched = catalogueTouched(doc, transactions, (root) => foreign.add(root))
+    // Applied already: each touched entry is measured as it is now (nothing more added).
+    const sized = new Map<string, number>()
+    for (const d of touched) sized.set(d, 0)
+    return (
+      this.#denied(touched, access) ??
+      foreignRefusal(foreign) ??
+      this.#oversized(sized, (d) => catalogueEntryBytes(doc, d)) ??
+      reservedRefusal(reserved)
+    )
   }
 }

@@ -43,8 +43,8 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0)) await fn()
 })
 
-const relay = (): MemoryRelay => {
-  const r = startMemoryRelay()
+const relay = (setup: Parameters<typeof startMemoryRelay>[0] = {}): MemoryRelay => {
+  const r = startMemoryRelay(setup)
   cleanups.push(() => r.close())
   return r
 }
@@ -412,5 +412,98 @@ describe('the catalogue’s own types (WS-ACCESS-6)', () => {
       name: 'weft-catalogue',
       'v:1': true,
     })
+  })
+})
+
+/** The writer's answer to update `seq`: 'ack', or the rejection's reason. */
+const answerTo = async (w: CatalogueWriter, seq: number): Promise<string> => {
+  const m = decodeMessage(
+    await w.client.next((x) => ackOf(x) === seq || decodeMessage(x).type === 'rejected'),
+  )
+  return m.type === 'rejected' ? m.reason : 'ack'
+}
+
+describe('a writer of some documents cannot fill or deface the catalogue (review R1, WS-ACCESS-7 to 9)', () => {
+  it('WS-ACCESS-7: the fill probe: a writer of W/a writing under a root of its own (no document, so no grant was checked) is refused; nothing is stored', async () => {
+    const r = relay()
+    await seeded(r)
+    const alice = await writer(r, ALICE)
+    const seq = alice.write((doc) => doc.getMap('zzz').set('k0', 'J'.repeat(1000)))
+    expect(await answerTo(alice, seq)).toMatch(/only the catalogue's entries may be written: "zzz"/)
+    expect((await storedCatalogue(r)).share.has('zzz')).toBe(false)
+    // Nor under a root a full writer made: a partial writer neither adds to it nor deletes from it.
+    const r2 = relay()
+    const owner = await seeded(r2)
+    owner.write((doc) => doc.getMap('zzz').set('k', 1))
+    await owner.client.next((m) => ackOf(m) === 3)
+    for (const change of [
+      (d: Y.Doc) => d.getMap('zzz').set('k2', 2),
+      (d: Y.Doc) => d.getMap('zzz').delete('k'),
+    ]) {
+      const w = await writer(r2, ALICE)
+      expect(await answerTo(w, w.write(change))).toMatch(/only the catalogue's entries/)
+    }
+    // A writer of every document is not limited to the entries.
+    expect((await storedCatalogue(r2)).getMap('zzz').toJSON()).toEqual({ k: 1 })
+  })
+
+  it('WS-ACCESS-8: a writer of W/a cannot grow its own entry past the cap (one field, or field after field); the owner still writes; the cap is an option', async () => {
+    const r = relay({ limits: { maxDocBytes: 256 * 1024 } })
+    const owner = await seeded(r)
+    const alice = await writer(r, ALICE)
+    const big = alice.write(() => alice.records.get('a')?.set('title', 'T'.repeat(70_000)))
+    expect(await answerTo(alice, big)).toMatch(/the entry of document "a" would exceed 65536 bytes/)
+    // Field after field (the fill probe's `title<i>`): refused once the entry would pass 64 KiB, never 4403.
+    const fields = await writer(r, ALICE)
+    const answers: string[] = []
+    for (let i = 0; i < 10; i++) {
+      const seq = fields.write(() => fields.records.get('a')?.set(`title${i}`, 'J'.repeat(10_000)))
+      answers.push(await answerTo(fields, seq))
+      if (answers[i] !== 'ack') break
+    }
+    expect(answers.slice(0, 6)).toEqual(Array(6).fill('ack'))
+    expect(answers[6]).toMatch(/would exceed 65536 bytes/)
+    // The workspace is not frozen: the owner creates and deletes (before: 4403 DocumentTooLarge, for good).
+    const created = owner.create('c')
+    await owner.client.next((m) => ackOf(m) === created)
+    const deleted = owner.delete('secret')
+    await owner.client.next((m) => ackOf(m) === deleted)
+    expect(owner.client.closeInfo).toBeNull()
+    // Writers of every document are not capped; the cap is ServerLimits.maxCatalogueEntryBytes.
+    const own = owner.write(() => owner.records.get('c')?.set('title', 'O'.repeat(70_000)))
+    await owner.client.next((m) => ackOf(m) === own)
+    const roomy = relay({ limits: { maxCatalogueEntryBytes: 100_000 } })
+    await seeded(roomy)
+    const bob = await writer(roomy, ALICE)
+    expect(
+      await answerTo(
+        bob,
+        bob.write(() => bob.records.get('a')?.set('title', 'T'.repeat(70_000))),
+      ),
+    ).toBe('ack')
+  })
+
+  it('WS-ACCESS-9: a writer of some documents writes no entry under a key that is not a document id (.catalogue, A~epoch~0)', async () => {
+    const r = relay()
+    await seeded(r)
+    const refusedChanges: Array<[Record<string, 'read' | 'write'>, (d: Y.Doc) => void]> = [
+      [ALICE, (d) => d.getMap(CATALOGUE_COLLECTION).set('.catalogue', new Y.Map())],
+      [ALICE, (d) => d.getMap(CATALOGUE_DELETIONS).set('.catalogue~1', 1)],
+      [
+        { 'W/a*': 'write', 'W/.catalogue': 'write' },
+        (d) => d.getMap(CATALOGUE_COLLECTION).set('a~epoch~0', 1),
+      ],
+      [{ 'W/*': 'write', 'W/secret': 'read' }, (d) => d.getMap(CATALOGUE_COLLECTION).set('', 1)],
+    ]
+    for (const [rooms, change] of refusedChanges) {
+      const w = await writer(r, rooms)
+      expect(await answerTo(w, w.write(change))).toMatch(/is not a document id/)
+    }
+    const stored = await storedCatalogue(r)
+    expect([...stored.getMap(CATALOGUE_COLLECTION).keys()].sort()).toEqual(['a', 'secret'])
+    expect([...stored.getMap(CATALOGUE_DELETIONS).keys()]).toEqual([])
+    // Its own document's deletion entry is still its to write.
+    const alice = await writer(r, ALICE)
+    expect(await answerTo(alice, alice.delete('a'))).toBe('ack')
   })
 })
