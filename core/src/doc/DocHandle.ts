@@ -11,7 +11,6 @@ import { holdsBase } from '../storage/rebaseOnto.js'
 import { EPOCH_ORIGIN } from '../sync/epochOrigin.js'
 import { judgeOffer } from '../sync/epochRules.js'
 import type { EpochManager } from '../sync/EpochManager.js'
-import { buildEpochDoc, planFollow } from '../sync/followOffer.js'
 import type { Rejection } from '../sync/protocolPorts.js'
 import type { RemovedRange } from '../sync/rollback.js'
 import type { SyncSession, SyncSessionEvents } from '../sync/SyncSession.js'
@@ -273,7 +272,7 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
 
   /**
    * Default mode (COMPACT-8): an offered epoch never replaces the Y.Doc. An empty document takes it in place (the same
-   * Y.Doc receives the new epoch's content: it held nothing that could be bound to old items); otherwise the
+   * Y.Doc, still empty, is switched; the new epoch's content comes in its handshake, COMPACT-8.1b); otherwise the
    * old-epoch catch-up is applied (same epoch, COMPACT-5.1) and stored, then the record, for the next open.
    */
   async #defer(offer: {
@@ -294,19 +293,19 @@ export class DocHandle extends ObservableV2<DocHandleEvents> {
       session.announce(offer.transport, offer.peer)
     }
     if (doc.store.clients.size === 0) {
-      const plan = planFollow(new Y.Doc({ gc: false }), record, catchUp, EPOCH_ORIGIN)
-      if (!plan.ok) return askAgain()
-      const oldEpoch = session.epoch
+      // COMPACT-8.1b: the document stays empty. The new epoch's content (its initial state and every old-epoch change
+      // the offerer re-applied) comes in the new epoch's handshake from the offerer, which holds it; filled here, the
+      // document could not take the offerer's next epoch in place, and a new device several epochs behind would stop
+      // one epoch after its own (outside review R4). Nothing of the catch-up is needed: there is nothing to re-apply.
       const persisted = this.persistence?.switchEpoch({
         record,
         doc,
         old: doc,
-        oldEpoch,
+        oldEpoch: session.epoch,
         archive: false,
         rebase: () => null,
       })
       session.switchEpoch(doc, record)
-      buildEpochDoc(doc, record, plan.rebased, EPOCH_ORIGIN)
       await persisted
       return
     }

@@ -37,7 +37,7 @@ export interface OpenDocumentOptions {
    * History compaction (docs/guides/compaction.md, COMPACT-8):
    * - `true` (default): the `Y.Doc` stays put. An epoch that peers or the relay start is stored and taken at the
    *   next open, before the document is handed out (`epoch-available` tells the app); meanwhile the document keeps
-   *   working in its epoch and its edits stay pending. An empty document takes it in place (same `Y.Doc`). A
+   *   working in its epoch and its edits stay pending. An empty document takes it in place (same `Y.Doc`, filled by the new epoch's handshake, COMPACT-8.1b). A
    *   document opened without a `store` follows at once, as with `'live'` (no next open could carry its edits).
    * - `'live'`: follow at once; the handle's `doc` is replaced and `epoch-changed` is emitted (rebind editors,
    *   e.g. with `bindEachEpoch` from `@weft/providers`).

@@ -202,6 +202,39 @@ describe('COMPACT-8 the Y.Doc stays put (default mode)', () => {
     await relay.handle.destroy()
   })
 
+  it('COMPACT-8.1b: a new device reaches the newest of several epochs in one open, with its content, and syncs', async () => {
+    // Outside review R4 (2026-12-08): the empty document took the first epoch in place, held its content, then
+    // deferred the next one: stuck (never synced, old content) until reopened, one epoch per open.
+    const net = new MemoryNetwork()
+    const relay = await relayOn(net)
+    const text = () => relay.handle.doc.getText('t') // a new Y.Doc after each start (live mode)
+    text().insert(0, 'line 0;')
+    await relay.handle.epochs!.start()
+    text().insert(7, 'line 1;')
+    await relay.handle.epochs!.start()
+    text().insert(14, 'line 2;')
+    const newest = await relay.handle.epochs!.start()
+    expect(newest.seq).toBe(3)
+    const fresh = await clientOn(net, relay.transport, new MemoryDocStore())
+    const changed: unknown[] = []
+    const available: unknown[] = []
+    fresh.handle.on('epoch-changed', (e) => changed.push(e))
+    fresh.handle.on('epoch-available', (e) => available.push(e))
+    await settle(net, [fresh.handle, relay.handle])
+    expect(fresh.handle.session.epoch).toBe(newest.id)
+    expect(fresh.handle.session.synced).toBe(true)
+    expect(fresh.handle.doc).toBe(fresh.docAtOpen)
+    expect(fresh.handle.doc.getText('t').toString()).toBe('line 0;line 1;line 2;')
+    expect(fresh.handle.waitingEpoch).toBeNull()
+    expect([changed, available]).toEqual([[], []])
+    fresh.handle.doc.getText('t').insert(0, '!')
+    await settle(net, [fresh.handle, relay.handle])
+    expect(relay.handle.doc.getText('t').toString()).toBe('!line 0;line 1;line 2;')
+    expect(fresh.handle.pendingChanges).toBe(0)
+    await fresh.handle.destroy()
+    await relay.handle.destroy()
+  })
+
   it.each([
     ["epochs: 'live'", { store: new MemoryDocStore(), epochs: 'live' as const }],
     ['no store (COMPACT-8.5)', {}],

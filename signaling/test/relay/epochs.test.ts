@@ -5,6 +5,7 @@ import {
   CloseCode,
   applyStoredDoc,
   docId,
+  openDocument,
   type EpochRecord,
   type CompactOptions,
   type CompactResult,
@@ -21,10 +22,12 @@ import {
   startEpoch,
 } from '@weft/core/epochs'
 import { encodeEpochOffer } from '@weft/core/protocol'
+import { MemoryDocStore } from '@weft/core/testing'
 import { parseServeArgs, serveHelp } from '../../src/cli/parseServeArgs.js'
 import { stockClient, textEquals, type StockClient } from '../helpers/stockClient.js'
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { GatedStore, deferred } from '../helpers/GatedStore.js'
+import { RelayTransport } from '../helpers/RelayTransport.js'
 import { TestClient } from '../helpers/TestClient.js'
 import { WeftPeer, once } from '../helpers/WeftPeer.js'
 import { WeftTestClient } from '../helpers/WeftTestClient.js'
@@ -277,6 +280,43 @@ describe('epochs on the relay (RELAY-EPOCH)', () => {
     await Promise.all([textEquals(b.doc, '0 one two'), textEquals(a.doc, '0 one two')])
     expect(epochs).toEqual([first.id, second.id])
     expect([...b.errors, ...b.blocked]).toEqual([])
+  })
+
+  it('RELAY-EPOCH-3: a new device (default mode, empty store) reaches the newest of three epochs in one open (COMPACT-8.1b)', async () => {
+    // Outside review R4 (2026-12-08): it took the first epoch in place, then deferred the second (status syncing,
+    // waitingEpoch one behind the relay, old content) until reopened, one epoch per open.
+    const srv = await serve(newStore())
+    const a = await peer('fresh')
+    await a.connect(srv.ws)
+    let newest: EpochRecord | null = null
+    for (let round = 0; round < 3; round++) {
+      a.doc.getText('t').insert(a.doc.getText('t').length, `line ${round};`)
+      newest = await startThroughRelay(a)
+    }
+    expect(newest?.seq).toBe(3)
+    const handle = await openDocument({ docId: 'fresh', store: new MemoryDocStore() })
+    const doc = handle.doc
+    const events: string[] = []
+    // Without COMPACT-8.1b the next epoch waits for a reopen: fail on that instead of waiting for text that never comes.
+    const deferredEpoch = new Promise<never>((_resolve, reject) =>
+      handle.on('epoch-available', ({ record }) => reject(new Error(`epoch ${record.seq} deferred`))),
+    )
+    handle.on('epoch-changed', () => events.push('epoch-changed'))
+    const transport = new RelayTransport(`${srv.ws}/relay/fresh`)
+    handle.addTransport(transport, { relay: true })
+    await transport.connect()
+    await Promise.race([textEquals(doc, 'line 0;line 1;line 2;'), deferredEpoch])
+    await handle.session.whenSynced()
+    expect(handle.session.epoch).toBe(newest?.id)
+    expect(handle.doc).toBe(doc)
+    expect(handle.waitingEpoch).toBeNull()
+    expect(events).toEqual([])
+    doc.getText('t').insert(0, 'new device;')
+    await textEquals(a.doc, 'new device;line 0;line 1;line 2;')
+    await handle.flushed()
+    handle.session.removeTransport(transport)
+    transport.destroy()
+    await handle.destroy()
   })
 
   it('RELAY-EPOCH-3: a stock client holding pre-reset state is refused with StaleEpoch and nothing of it is stored', async () => {
