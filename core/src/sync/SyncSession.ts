@@ -34,6 +34,7 @@ import {
   rollbackUpdates,
 } from './rollback.js'
 import { drawClientId } from './drawClientId.js'
+import { LocalSteps } from './localSteps.js'
 import { refusedScope } from './refusedScope.js'
 import { SessionPath } from './SessionPath.js'
 import { encodeIntegrated } from './integratedUpdate.js'
@@ -280,6 +281,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   readonly #rollback: boolean
   /** Stops keeping deleted content of the current document (RULES-5.4), when rolling back. */
   #kept: KeptDeletions | null = null
+  /** RULES-5.16: the local steps (transactions) of the current client id that a rollback may step back. */
+  readonly #steps = new LocalSteps()
   /** The restoring updates sent (weakly held: a path keeps them until acknowledged). */
   readonly #restores = new WeakSet<Uint8Array>()
   /**
@@ -848,6 +851,14 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       if (first) upTo = Math.min(upTo, first.mark - 1)
     }
     this.#kept?.release(upTo)
+    // RULES-5.16: the steps whose items every path acknowledged cannot be refused any more.
+    const X = this.#doc.clientID
+    let clock = Infinity
+    for (const p of this.#paths) {
+      const h = this.#held.get(p)
+      if (h) clock = Math.min(clock, h.clocks.get(X) ?? 0)
+    }
+    if (clock !== Infinity) this.#steps.prune(X, clock)
     // RULES-5.6: every update is acknowledged, so none of this id's items can be refused any more: later changes take
     // a uniformly drawn id again (rollback ids, each above the last, would crowd near 2^32).
     if (this.#redraw && [...this.#paths].every((p) => (this.#held.get(p)?.sent.length ?? 0) === 0)) {
@@ -922,7 +933,12 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
           ...(scope !== null ? { refusedRecord: scope } : {}),
           // RULES-5.11: a refused change an earlier session of this device stored is rolled back too.
           ...(earlier ? { earlier } : {}),
+          // RULES-5.16: the refused record goes back one of the writer's steps.
+          steps: this.#steps.of(this.#doc.clientID),
         })
+        this.#steps.replace(this.#doc.clientID, result.steps)
+        // RULES-5.16: a record that went back one step made progress: its restores are counted again from zero.
+        if (result.stepped) this.#restoreRefusals.delete(key)
         deletions = result.deletions
         lost = result.lost
         this.#redraw = true
@@ -940,7 +956,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         this.#restoring = null
       }
       path.send(encodeRolledBack(this.#doc.clientID))
-      if (restoring.length > 0) this.#localChanges++
+      // One local change per restoring transaction (RULES-5.16: a restore may take several), as the pending count
+      // counts the document's local updates.
+      this.#localChanges += restoring.length
       const parts = deletions ? [...restoring, deletions] : restoring
       if (parts.length > 0) {
         const restore = parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts)
@@ -1073,6 +1091,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
       this.#peerRules.reset(doc)
       doc.on('update', this.#peerRules.follow)
     }
+    if (this.#rollback) doc.on('afterTransaction', this.#onStep)
     if (this.#rollback)
       this.#kept = keepLocalDeletions(
         doc,
@@ -1084,6 +1103,7 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
   #unwatchDoc(doc: Y.Doc): void {
     doc.off('afterTransactionCleanup', this.#beforeUpdate)
     doc.off('update', this.#onDocUpdate)
+    doc.off('afterTransaction', this.#onStep)
     this.#listening = false
     if (this.#peerRules) doc.off('update', this.#peerRules.follow)
     this.#kept?.stop()
@@ -1109,6 +1129,12 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     awarenessProtocol.removeAwarenessStates(awareness, [awareness.clientID], 'client-id')
     awareness.clientID = doc.clientID
     if (local !== null) awareness.setLocalState(local)
+  }
+
+  /** RULES-5.16: records a local transaction as a step (a rollback's restoring ones are recorded by the rollback). */
+  readonly #onStep = (tr: Y.Transaction, doc: Y.Doc): void => {
+    if (this.#restoring !== null && tr.origin === RESTORE_ORIGIN) return
+    if (this.#isLocal(tr.origin)) this.#steps.record(tr, doc.clientID)
   }
 
   readonly #beforeUpdate = (tr: Y.Transaction, doc: Y.Doc): void => {

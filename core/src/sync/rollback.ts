@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import { addDeletions, encodeDeletionsUpdate, type DeleteRanges } from '../protocol/deleteSets.js'
 import { drawClientId } from './drawClientId.js'
+import { copyDeleteSet, stepAt, type LocalStep } from './localSteps.js'
 import { inRecord } from './refusedScope.js'
 import { attributesAt, reformat, textRuns, walkText, type TextRun } from './rollbackText.js'
 
@@ -42,6 +43,17 @@ export interface RollbackResult {
   readonly deletions: Uint8Array | null
   /** Content that could not be restored (already garbage-collected), as item ids `client:clock`. */
   readonly lost: readonly string[]
+  /**
+   * RULES-5.16: the restoring transactions as steps of the new client id (pass them as {@link RollbackInput.steps}
+   * if the restoring update is refused in turn): each re-created value in the step it was written in, so that a
+   * refusal of the restore steps back one of the writer's steps again.
+   */
+  readonly steps: readonly LocalStep[]
+  /**
+   * RULES-5.16: the refused record went back to the writer's previous step that changed it (changes of earlier steps
+   * in the refused update were kept and are re-sent), rather than to what the relay holds.
+   */
+  readonly stepped: boolean
 }
 
 /** Inputs of {@link rollbackUpdates}. */
@@ -87,6 +99,13 @@ export interface RollbackInput {
    * between) then leaves the document instead of riding in every later step 2.
    */
   readonly earlier?: readonly number[]
+  /**
+   * RULES-5.16: the local steps (transactions) of the document's client id, in order (`LocalSteps`). With a refused
+   * record, only that record's changes of the last step that changed it in the refused update are refused; those of
+   * its earlier steps are kept and re-sent (the record goes back to what the writer showed before that step), and
+   * values that later steps overwrote are re-created step by step. Absent: the refused update is one step.
+   */
+  readonly steps?: readonly LocalStep[]
 }
 
 /** Yjs's delete set (not exported by name). */
@@ -241,13 +260,33 @@ export const keepLocalDeletions = (
 interface Copying {
   readonly ds: DeleteSet | null
   readonly refused: (item: Y.Item, clock: number) => boolean
+  /** Whether a unit of an item the rollback removes shows (RULES-5.16), `null` for any other item. */
+  readonly own: (item: Y.Item, clock: number) => boolean | null
   readonly lost: string[]
+  /**
+   * RULES-5.16: a map key's values to re-create, oldest first, each with the writer's step that wrote it (the newest
+   * shown value of `chosen`'s key and the values it overwrote in earlier steps).
+   */
+  readonly history: (chosen: Y.Item, offset: number) => readonly KeyValue[]
+  /** The step in which the copy is made: values of later steps are set on it in theirs ({@link Copying.defer}). */
+  readonly cap: number
+  /** Sets the value `value` names as `key` of `target` (once integrated) in the restoring transaction of its step. */
+  readonly defer: (target: Y.Map<unknown>, key: string, value: KeyValue) => void
+}
+
+/** A value a map key held: unit `offset` of `item` (a run of a key's values is one item), and the step that wrote it. */
+interface KeyValue {
+  readonly step: number
+  readonly item: Y.Item
+  readonly offset: number
 }
 
 /** A type's content as {@link Copying} sees it, as a new type (not integrated) of the same kind. */
 const copyType = (type: Y.AbstractType<unknown>, cx: Copying): unknown => {
   const shown = (item: Y.Item, offset: number): boolean => {
     const clock = item.id.clock + offset
+    const own = cx.own(item, clock)
+    if (own !== null) return own
     if (cx.refused(item, clock)) return false
     return !item.deleted || (cx.ds !== null && Y.isDeleted(cx.ds, Y.createID(item.id.client, clock)))
   }
@@ -279,8 +318,26 @@ const copyType = (type: Y.AbstractType<unknown>, cx: Copying): unknown => {
   }
   if (type instanceof Y.XmlHook) return type.clone()
   if (type instanceof Y.Map) {
+    // RULES-5.16: as it was in the copy's step; what later steps set is set again in theirs.
     const out = new Y.Map<unknown>()
-    for (const [key, value] of entries()) out.set(key, value)
+    for (const [key, last] of type._map) {
+      // The key's newest unit that is not refused, if it shows.
+      let unit: { item: Y.Item; offset: number } | null = null
+      find: for (let item: Y.Item | null = last; item !== null; item = item.left)
+        for (let o = item.length - 1; o >= 0; o--) {
+          if (cx.refused(item, item.id.clock + o)) continue
+          unit = shown(item, o) ? { item, offset: o } : null
+          break find
+        }
+      if (unit === null) continue
+      for (const h of cx.history(unit.item, unit.offset)) {
+        if (h.step > cx.cap) cx.defer(out, key, h)
+        else {
+          const values = copyContent(h.item, h.offset, h.offset + 1, cx)
+          if (values !== null && typeof values !== 'string') out.set(key, values[0])
+        }
+      }
+    }
     return out
   }
   if (type instanceof Y.Text) {
@@ -369,6 +426,63 @@ const splitDeletions = (
   return [refusedDs, validDs]
 }
 
+/** The step of a writer's own changes that is no step of it (restored values, other clients'): before every step. */
+const BASE = -Infinity
+
+const pushRange = (ds: DeleteSet, client: number, clock: number, len: number) => {
+  let list = ds.clients.get(client)
+  if (!list) ds.clients.set(client, (list = []))
+  // Yjs's DeleteItem is a plain { clock, len } record.
+  list.push({ clock, len } as (typeof list)[number])
+}
+
+/** Whether two delete sets share a deleted id. */
+const overlaps = (a: DeleteSet, b: DeleteSet): boolean => {
+  for (const [client, ranges] of a.clients) {
+    const other = b.clients.get(client)
+    if (other?.some((o) => ranges.some((r) => r.clock < o.clock + o.len && o.clock < r.clock + r.len)))
+      return true
+  }
+  return false
+}
+
+/**
+ * RULES-5.16: the last of the writer's `steps` that changed the refused record in the refused update (inserted items
+ * of `X` in `ranges` that lie in it, or deleted items of it: `recordDs`), and whether an earlier step changed it too
+ * there (then only the last step's changes are refused). `null` without steps.
+ */
+const lastStep = (
+  doc: Y.Doc,
+  X: number,
+  ranges: readonly Range[],
+  recordDs: DeleteSet,
+  steps: readonly LocalStep[],
+  inRefused: (item: Y.Item) => boolean,
+): { step: number; stepped: boolean } | null => {
+  if (steps.length === 0) return null
+  let last = -1
+  let first = Infinity
+  const structs = doc.store.clients.get(X) ?? []
+  const state = Y.getState(doc.store, X)
+  for (const r of ranges) {
+    const end = Math.min(r.clock + r.len, state)
+    if (r.clock >= end) continue
+    for (let i = Y.findIndexSS(structs, r.clock); i < structs.length; i++) {
+      const s = structs[i] as Y.Item | Y.GC
+      if (s.id.clock >= end) break
+      if (!(s instanceof Y.Item) || !inRefused(s)) continue
+      last = Math.max(last, stepAt(steps, Math.min(s.id.clock + s.length, end) - 1))
+      first = Math.min(first, stepAt(steps, Math.max(s.id.clock, r.clock)))
+    }
+  }
+  for (const [i, st] of steps.entries())
+    if (overlaps(st.ds, recordDs)) {
+      last = Math.max(last, i)
+      first = Math.min(first, i)
+    }
+  return { step: last, stepped: first < last }
+}
+
 type ListOp = { readonly index: number; readonly values: string | unknown[] }
 type MapOp = { readonly key: string; readonly values: unknown[] }
 
@@ -398,8 +512,18 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   const record = input.refusedRecord?.slice(0, 2)
   const inRefused = (item: Y.Item) => record === undefined || inRecord(item, record)
   // RULES-5.10: the refused update's deletions outside the refused record are kept and re-sent, as a later update's.
-  const [refusedDs, validDs] =
+  const [recordDs, otherDs] =
     record === undefined ? [rejected.ds, Y.createDeleteSet()] : splitDeletions(doc, rejected, inRefused)
+  // RULES-5.16: the refused record's changes of the last step that changed it are refused, its earlier steps' kept.
+  const steps = record === undefined ? [] : (input.steps ?? [])
+  const cutAt =
+    record === undefined
+      ? null
+      : lastStep(doc, X, rejectedRanges, subtract(recordDs, heldDs), steps, inRefused)
+  const k = cutAt?.step ?? -1
+  const early = k > 0 ? Y.mergeDeleteSets(steps.slice(0, k).map((st) => st.ds)) : Y.createDeleteSet()
+  const refusedDs = k > 0 ? subtract(recordDs, early) : recordDs
+  const validDs = k > 0 ? Y.mergeDeleteSets([otherDs, subtract(recordDs, refusedDs)]) : otherDs
   // RULES-5.4, 5.13: without `restore`, what the refused changes overwrote or deleted is not brought back.
   const restoring = input.restore !== false
   const dsS = !restoring || held?.deletionsKnown === false ? Y.createDeleteSet() : subtract(refusedDs, heldDs)
@@ -452,19 +576,78 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   }
   const inS = (client: number, clock: number) => Y.isDeleted(dsS, Y.createID(client, clock))
   const inL = (client: number, clock: number) => Y.isDeleted(dsL, Y.createID(client, clock))
+  /** The step of this writer (RULES-5.16) that wrote unit `offset` of `item`, or {@link BASE} (none of its steps). */
+  const stepOf = (item: Y.Item, offset: number): number =>
+    steps.length > 0 && item.id.client === X && removed(item) ? stepAt(steps, item.id.clock + offset) : BASE
 
   // The plan, read before anything changes (the refused items' content is garbage-collected by the deletion).
   const listOps = new Map<Y.AbstractType<unknown>, ListOp[]>()
   // Copies never take the refused content (a record the refused update changed, then deleted, comes back as it was).
   const refused = (item: Y.Item, clock: number) =>
-    inRanges(refusedRanges.get(item.id.client) ?? [], clock) && inRefused(item)
-  const live: Copying = { ds: null, refused, lost }
-  const restored: Copying = { ds: dsS, refused, lost }
+    inRanges(refusedRanges.get(item.id.client) ?? [], clock) &&
+    inRefused(item) &&
+    (item.id.client !== X || stepAt(steps, clock) >= k)
+  /**
+   * Whether a unit of a removed item is in the document after the rollback: not refused, and not deleted but by a
+   * refused change (RULES-5.16: a value a refused step overwrote comes back).
+   */
+  const shownRemoved = (item: Y.Item, clock: number): boolean =>
+    !refused(item, clock) &&
+    (!item.deleted ||
+      (Y.isDeleted(refusedDs, Y.createID(item.id.client, clock)) && !inL(item.id.client, clock)))
+  const own = (item: Y.Item, clock: number): boolean | null =>
+    removed(item) ? shownRemoved(item, clock) : null
+  /** RULES-5.16: the values of `chosen`'s key to re-create, oldest first, with their steps (see {@link Copying}). */
+  const history = (chosen: Y.Item, offset: number): KeyValue[] => {
+    let at = stepOf(chosen, offset)
+    const out: KeyValue[] = [{ step: at, item: chosen, offset }]
+    if (at === BASE) return out
+    let o = offset - 1
+    for (let e: Y.Item | null = chosen; e !== null && e.id.client === X && removed(e);) {
+      for (; o >= 0; o--) {
+        const clock = e.id.clock + o
+        if (refused(e, clock)) continue
+        const step = stepAt(steps, clock)
+        // The value the key had at the end of an earlier step (the first met of each step is its last).
+        if (step >= at) continue
+        out.unshift({ step, item: e, offset: o })
+        at = step
+      }
+      e = e.left
+      o = (e?.length ?? 0) - 1
+    }
+    return out
+  }
+  /** The restoring transactions after the first (BASE): per step, what they set (RULES-5.16). */
+  const groups = new Map<number, Array<() => void>>()
+  const inGroup = (step: number, op: () => void) => {
+    let ops = groups.get(step)
+    if (!ops) groups.set(step, (ops = []))
+    ops.push(op)
+  }
+  const copying = (ds: DeleteSet | null, cap: number): Copying => ({
+    ds,
+    refused,
+    own,
+    lost,
+    history,
+    cap,
+    defer: (target, key, { step, item, offset }) => {
+      // Copied now: the removed items' content is gone once the rollback deleted them.
+      const values = copyContent(item, offset, offset + 1, copying(null, step))
+      if (values === null || typeof values === 'string') return
+      inGroup(step, () => {
+        if (!target._item?.deleted) target.set(key, values[0])
+      })
+    },
+  })
+  const live: Copying = copying(null, BASE)
+  const restored: Copying = copying(dsS, BASE)
   const textTargets = new Map<Y.Text, TextRun[]>()
   /** Whether the unit at `offset` of `item` is in the document after the rollback (as the plan below counts it). */
   const restores = (item: Y.Item, offset: number): boolean => {
     const clock = item.id.clock + offset
-    if (removed(item)) return !item.deleted && !refused(item, clock)
+    if (removed(item)) return shownRemoved(item, clock)
     return !item.deleted || inS(item.id.client, clock)
   }
   const mapOps = new Map<Y.AbstractType<unknown>, MapOp[]>()
@@ -477,9 +660,8 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
       if (!it.countable) continue
       const item = it
       if (removed(item)) {
-        if (item.deleted) continue
-        for (const run of runsOf(item, (clock) => refused(item, clock))) {
-          if (run.kind) continue
+        for (const run of runsOf(item, (clock) => shownRemoved(item, clock))) {
+          if (!run.kind) continue
           const values = copyContent(item, run.from, run.to, live)
           if (values !== null) ops.push({ index, values })
           index += run.to - run.from
@@ -505,8 +687,16 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
       for (let it: Y.Item | null = last; it !== null; it = it.left) {
         const lastClock = it.id.clock + it.length - 1
         if (removed(it)) {
-          if (it.deleted || refused(it, lastClock)) continue
-          values = copyContent(it, it.length - 1, it.length, live) as unknown[] | null
+          // Its newest unit that shows (a run of the key's values is one item).
+          let off = it.length - 1
+          while (off >= 0 && !shownRemoved(it, it.id.clock + off)) off--
+          if (off < 0) continue
+          // RULES-5.16: a map's key with the values it overwrote in the writer's earlier steps, each set again in its
+          // step (an attribute of a text or an XML element: its newest value, in the first restoring transaction).
+          const written = parent instanceof Y.Map ? history(it, off) : []
+          if (written.length > 0 && written.every((h) => h.step !== BASE))
+            for (const h of written) live.defer(parent as Y.Map<unknown>, key, h)
+          else values = copyContent(it, off, off + 1, live) as unknown[] | null
         } else if (it.deleted && !inL(it.id.client, lastClock)) {
           // Overwritten by the refused update, or deleted when it arrived because a refused item stood to its right
           // (a concurrent set from another client): the relay holds it as the key's value. (An explicit delete by
@@ -545,8 +735,35 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
     for (const [client, first] of cut) removeFrom(doc, client, first)
   }
 
+  // RULES-5.16: the valid deletions the restoring update re-sends, each with the step that made it; the others (those
+  // of restored content: the originals of copies) with the first restoring transaction.
+  const resent = Y.createDeleteSet()
+  for (const r of deletedRuns) pushRange(resent, r.client, r.clock, r.len)
+  const valid = subtract(resent, subtract(resent, dsL))
+  const resentOf = new Map<number, DeleteSet>()
+  let unattributed = resent
+  for (const [i, st] of steps.entries()) {
+    const part = subtract(valid, subtract(valid, st.ds))
+    if (part.clients.size === 0) continue
+    resentOf.set(i, part)
+    unattributed = subtract(unattributed, st.ds)
+    if (!groups.has(i)) groups.set(i, [])
+  }
+  const restoreSteps: LocalStep[] = []
+  /** One restoring transaction, recorded as a step of the new client id. */
+  const restoreStep = (extra: DeleteSet | undefined, body: () => void) => {
+    const clock = Y.getState(store, doc.clientID)
+    let ds: DeleteSet | null = null
+    doc.transact((tr) => {
+      body()
+      ds = tr.deleteSet
+    }, input.restoreOrigin)
+    const own = ds === null ? Y.createDeleteSet() : copyDeleteSet(ds)
+    restoreSteps.push({ clock, ds: extra ? Y.mergeDeleteSets([own, extra]) : own })
+  }
+
   // T2: restore and re-apply under the new client id.
-  doc.transact(() => {
+  restoreStep(unattributed, () => {
     for (const [parent, ops] of listOps) {
       for (const op of ops) {
         if (parent instanceof Y.Text) {
@@ -569,7 +786,12 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
         else if (parent instanceof Y.Text) parent.setAttribute(op.key, op.values[0])
       }
     }
-  }, input.restoreOrigin)
+  })
+  // RULES-5.16: then the writer's steps again, oldest first, each in its own transaction.
+  for (const [step, ops] of [...groups].sort(([a], [b]) => a - b))
+    restoreStep(resentOf.get(step), () => {
+      for (const op of ops) op()
+    })
 
   return {
     retiredClientId: X,
@@ -577,6 +799,8 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
     toClock: c < endX ? endX : null,
     deletions: deletedRuns.length > 0 ? encodeDeletions(deletedRuns) : null,
     lost,
+    steps: restoreSteps,
+    stepped: cutAt?.stepped ?? false,
   }
 }
 
