@@ -43,8 +43,8 @@ export interface WeftHooks {
   readonly onLoad?: ((ctx: LoadContext) => void | Promise<void>) | undefined
   /**
    * A write connection sent a validated, non-empty update (HOOK-3). Return nothing (or `{ ok: true }`) to accept
-   * it, `{ ok: false, reason }` to refuse it: the writer is closed with `UpdateRefused` (4404, final) and nothing of
-   * the update is stored or forwarded; other connections carry on. A throw refuses it too, closing the writer with
+   * it, `{ ok: false, reason }` (or `false`) to refuse it ({@link HookVerdict}: any other value refuses too): the
+   * writer is closed with `UpdateRefused` (4404, final) and nothing of the update is stored or forwarded; other connections carry on. A throw refuses it too, closing the writer with
    * `InternalError`. The connection's later updates wait (in order) until the hook has decided; other
    * connections are not held. Without this hook no promise is made per update.
    */
@@ -61,8 +61,14 @@ export interface WeftHooks {
   readonly onDisconnect?: ((ctx: ConnectionContext) => void | Promise<void>) | undefined
 }
 
-/** The decision of a hook that may refuse: nothing or `{ ok: true }` accepts, `{ ok: false, reason }` refuses. */
-export type HookVerdict = void | { readonly ok: true } | { readonly ok: false; readonly reason: string }
+/**
+ * The decision of `onUpdate` (HOOK-3.9): nothing (`undefined`, `null`), `true` or `{ ok: true }` accepts; `false` or
+ * `{ ok: false, reason }` refuses, with `reason` (a string; without one, `"update refused"`) as the close reason. Any
+ * other value refuses too (plain JavaScript: `return db.insert(...)` refuses every update), so a mistake never lets
+ * an update through.
+ */
+export type HookVerdict =
+  void | null | boolean | { readonly ok: true } | { readonly ok: false; readonly reason?: string | undefined }
 
 /** What {@link WeftHooks.authenticate} is given. */
 export interface AuthenticateContext {

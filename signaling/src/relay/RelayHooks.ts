@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { CloseCode, closeCodeName } from '@weft/core'
 import type { ConnectionContext, HookVerdict, WeftHooks } from '../hooks.js'
 import type { HeldInput, Hold } from './HeldInput.js'
+import { refusalOf } from './refusalOf.js'
 import type { RelayPeer } from './RelayRoom.js'
 
 /** One update held while `onUpdate` decides it or an earlier one of its connection. */
@@ -277,10 +278,18 @@ export class RelayHooks {
       }
       this.#next(hooked)
     }
-    Promise.resolve(verdict).then(
-      (v) => decided({ verdict: v }),
-      (err: unknown) => decided({ err }),
-    )
+    // HOOK-3.9: nothing of a verdict escapes as an unhandled rejection; a fault while applying it (none is known)
+    // closes the writer as a throw of the hook does, and the connection's later updates are dropped.
+    Promise.resolve(verdict)
+      .then(
+        (v) => decided({ verdict: v }),
+        (err: unknown) => decided({ err }),
+      )
+      .catch((err: unknown) => {
+        this.#failed(hooked, 'onUpdate', err)
+        held.settle(this.#refused(held.room))
+        this.#idle(hooked)
+      })
   }
 
   /** Hands the connection's next waiting update to `onUpdate`, deciding synchronous verdicts in a loop. */
@@ -330,18 +339,20 @@ export class RelayHooks {
     accept: () => Promise<void>,
   ): Promise<void> {
     if (hooked.input.closed) return this.#refused(room)
-    if (verdict === undefined || verdict.ok) return accept()
+    // HOOK-3.9: whatever the hook returned, read in one place (never throws).
+    const reason = refusalOf(verdict)
+    if (reason === null) return accept()
     this.#logger.warn(
       {
         room,
         conn: hooked.context.id,
         sub: hooked.context.subject,
         code: closeCodeName(CloseCode.UpdateRefused),
-        reason: verdict.reason,
+        reason,
       },
       'update refused by the onUpdate hook',
     )
-    hooked.input.close(CloseCode.UpdateRefused, verdict.reason)
+    hooked.input.close(CloseCode.UpdateRefused, reason)
     return this.#refused(room)
   }
 
