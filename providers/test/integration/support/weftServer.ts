@@ -39,6 +39,8 @@ export interface WeftServerOptions {
   readonly authSecret?: string
   /** A rules module (`--rules`, docs/guides/rules.md). */
   readonly rules?: string
+  /** More flags for `weft serve` (e.g. `--epoch-reset` and its thresholds). */
+  readonly args?: readonly string[]
 }
 
 /** Also used by the browser tests (e2e/support/demoServer.ts). */
@@ -48,6 +50,7 @@ export const startWeftServer = async (options: WeftServerOptions = {}): Promise<
   if (options.staticDir !== undefined) args.push('--static', options.staticDir)
   if (options.authSecret !== undefined) args.push('--auth-secret', options.authSecret)
   if (options.rules !== undefined) args.push('--rules', options.rules)
+  args.push(...(options.args ?? []))
   args.push(...(options.relay === false ? ['--no-relay'] : ['--data', join(dataDir, 'store')]))
   // Executed as `npx weft` runs it (its shebang's Node flags apply).
   const child = spawn(join(repo, 'signaling/bin/weft.js'), args, {
