@@ -286,13 +286,19 @@ export class UpdateLog<M = Uint8Array> {
 
   /**
    * RELAY-3.7: whether a peer with state vector `sv` lacks nothing of the merged base, only (some of) a small tail
-   * (RELAY-2.3): then its answer is the tail's updates and the base's delete set, which a rebuild of the state could
-   * shrink by at most the tail's deleted content. `false` when the base's state vector is not known yet (a state
-   * rebased and not announced since) or the tail is not small: nothing is merged or decoded to find out, beyond `sv`.
+   * (RELAY-2.3) or nothing at all: then its answer is the tail's updates (if any) and the base's delete set, which a
+   * rebuild of the state could shrink by at most the tail's deleted content. `false` when the base's state vector is
+   * not known yet (a state rebased and not announced since) or the tail is not small: nothing is merged or decoded to
+   * find out, beyond `sv`.
    */
   lacksOnlyTail(sv: Uint8Array): boolean {
+    return (this.#parts.length === 1 || this.#smallTail()) && this.#holdsBase(sv)
+  }
+
+  /** Whether `sv` covers the merged base's state vector (known: see {@link UpdateLog.lacksOnlyTail}). */
+  #holdsBase(sv: Uint8Array): boolean {
     const base = this.#baseStateVector
-    if (!base || !this.#smallTail()) return false
+    if (!base) return false
     let held: Map<number, number>
     try {
       held = Y.decodeStateVector(sv)
@@ -354,14 +360,22 @@ export class UpdateLog<M = Uint8Array> {
     const empty = Y.decodeStateVector(sv).size === 0
     const diffOf = (update: Uint8Array) => (empty ? update : Y.diffUpdate(update, sv))
     let messages: M[] | null = null
-    if (this.#smallTail()) {
+    const base = this.#parts[0]
+    if (base && this.#parts.length === 1 && this.#holdsBase(sv)) {
+      // A peer holding the whole state (a replica that is up to date): the base's delete set, kept per base. Should
+      // Yjs refuse the base, the merged path below salvages it.
+      try {
+        messages = [encode(this.#deletionsOf(base), 'step2')]
+      } catch {
+        messages = null
+      }
+    } else if (base && this.#smallTail()) {
       try {
         messages = []
         // The tail merged into one update (cheap at this size): one message for the client to apply, not 16.
         const tail = diffOf(Y.mergeUpdates(this.#parts.slice(1)))
         if (!isEmptyUpdate(tail)) messages.push(encode(tail, 'update'))
-        const base = this.#parts[0] as Uint8Array
-        messages.push(encode(this.lacksOnlyTail(sv) ? this.#deletionsOf(base) : diffOf(base), 'step2'))
+        messages.push(encode(this.#holdsBase(sv) ? this.#deletionsOf(base) : diffOf(base), 'step2'))
       } catch {
         messages = null
       }

@@ -64,4 +64,25 @@ describe('UpdateLog: answers to peers that hold the base (RELAY-2.3)', () => {
     applied(fresh, log.answer(Y.encodeStateVector(new Y.Doc()), encode))
     expect(fresh.getText('t').toString()).toBe(text.toString())
   })
+  it('RELAY-2.3: a peer up to date with a log of one merged part gets its delete set, decoded once for every later state vector that covers it', () => {
+    const writer = new Y.Doc()
+    writer.clientID = 1
+    writer.getText('t').insert(0, 'a catalogue-like state, answered at every reconnection. '.repeat(200))
+    writer.getText('t').delete(20, 500)
+    const base = Y.encodeStateAsUpdate(writer)
+    const log = new UpdateLog([base], Y.encodeStateVectorFromUpdate(base))
+    diffs.sizes.length = 0
+    // Two replicas up to date (different state vectors: one also holds an edit of its own).
+    const replicas = [new Y.Doc(), new Y.Doc()]
+    for (const r of replicas) Y.applyUpdate(r, base)
+    ;(replicas[1] as Y.Doc).getText('t').insert(0, 'own ')
+    for (const replica of replicas) {
+      const sv = Y.encodeStateVector(replica)
+      expect(log.lacksOnlyTail(sv)).toBe(true)
+      expect(applied(replica, log.answer(sv, encode))).toEqual(Y.diffUpdate(base, sv))
+    }
+    // Once for the log, once per expectation above.
+    expect(diffs.sizes.filter((n) => n === base.byteLength)).toHaveLength(1 + 2)
+    expect((replicas[0] as Y.Doc).getText('t').toString()).toBe(writer.getText('t').toString())
+  })
 })

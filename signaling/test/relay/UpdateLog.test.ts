@@ -133,6 +133,9 @@ describe('UpdateLog', () => {
     // The base's state vector is not known before the state is announced: nothing is decoded to find out.
     expect(log.lacksOnlyTail(svAfter(2))).toBe(false)
     log.stateVector()
+    // Merged into one part: a peer that holds it lacks nothing.
+    expect(log.lacksOnlyTail(svAfter(2))).toBe(true)
+    expect(log.lacksOnlyTail(svAfter(1))).toBe(false)
     for (const u of updates.slice(2, 4)) log.append(u)
     expect(log.lacksOnlyTail(svAfter(2))).toBe(true)
     expect(log.lacksOnlyTail(svAfter(3))).toBe(true)
