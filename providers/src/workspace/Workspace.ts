@@ -148,8 +148,9 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
       (typeof config.transports !== 'function' && config.transports.length > 0)
     this.#connected = parts.connect
     this.#index.onError = (err) => this.#fault(err, 'local index')
-    // WS-CLIENT-1.6: a new catalogue is marked with its schema only after its first sync (or before its first local
-    // write): a device joining a workspace writes nothing to it (its mark would conflict with every replica's).
+    // WS-CLIENT-1.6, 1.8: a new catalogue is marked with its schema only right after its first local write: a device
+    // joining a workspace, or reading it, writes nothing to it (its mark would conflict with every replica's, and a
+    // reader could never send it).
     this.#typed = openTyped(this.#catalogue.doc, config.schema, { markLater: true })
     this.#offs.push(this.#markOnce())
     this.#documents = new CatalogueDocuments(this.#typed)
@@ -249,7 +250,8 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
     void this.#catalogue.whenSynced.then(() =>
       this.#afterApply(() => {
         if (this.#destroyed) return
-        this.#mark()
+        // WS-CLIENT-1.8: not marked here: a reader could never send the marks (pending for good); the first local
+        // write marks it (#markOnce), and a reader makes none.
         this.#catalogueSynced = true
         this.#enqueueInitial()
         this.#background.pump() // what was queued before (a link's changes caught up first) may run now
@@ -665,8 +667,9 @@ export class Workspace<M extends Fields = Record<never, never>> extends Observab
   }
 
   /**
-   * Marks the catalogue with its schema (migrates it) once: after its first sync, or right after the first local
-   * transaction that wrote to it before. A catalogue holding the marks at open was marked then: nothing to do.
+   * Marks the catalogue with its schema (migrates it) once, right after the first local transaction that wrote to it
+   * (WS-CLIENT-1.8: never only because it synced). A catalogue holding the marks at open was marked then: nothing to
+   * do; one whose marks synced from another replica gets nothing written.
    * Returns the unsubscribe function.
    */
   #markOnce(): () => void {

@@ -41,13 +41,17 @@ describe('the catalogue schema mark (WS-CLIENT-1.6)', () => {
     await relay.destroy()
   })
 
-  it('WS-CLIENT-1.6: the first device marks the new catalogue after its first sync, once', async () => {
+  it('WS-CLIENT-1.6, WS-CLIENT-1.8: the first device marks the new catalogue at its first local write, not when it synced, once', async () => {
     const net = new MemoryNetwork()
     const relay = new MemoryWorkspaceRelay(net)
     const a = await openWorkspace({ id: 'team', store: new MemoryDocStore(), relay: relay.relayFor('a') })
     expect(a.typed.documentVersion).toBe(0)
     await settle(net)
     await a.catalogue.whenSynced
+    await settle(net)
+    expect(a.typed.documentVersion).toBe(0) // synced, nothing written (a reader could not send it)
+    expect(wroteHere(a.catalogue.doc)).toBe(false)
+    expect(a.create({ title: 'first', id: 'first' }).ok).toBe(true)
     expect(a.typed.documentVersion).toBe(1)
     expect(a.catalogue.doc.getMap(META_NAME).get('name')).toBe('weft-catalogue')
     await settle(net)
