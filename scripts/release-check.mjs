@@ -335,6 +335,7 @@ process.exit(0)
 const nodeApp = async (tarballs) => {
   const app = makeApp('node-app', tarballs, ['core', 'providers', 'sqlite-store', 'signaling'], {
     ws: readJson(join(ROOT, 'node_modules', 'ws', 'package.json')).version,
+    '@types/node': readJson(join(ROOT, 'node_modules', '@types', 'node', 'package.json')).version,
   })
   // better-sqlite3 compiles from source where npm finds no prebuilt binary: unless --full, the app gets the
   // version the repository has and its compiled module, and skips install scripts.
@@ -376,6 +377,52 @@ const nodeApp = async (tarballs) => {
   check(
     scale.status !== 0 && scale.stderr.includes('npm install pg ioredis'),
     `weft serve --redis --postgres without the drivers: ${(scale.stderr.trim().split('\n')[0] ?? '').slice(0, 160)}`,
+  )
+
+  // Every published entry point imports, and type-checks under strict settings, in an app that has none of the
+  // repository's dev dependencies (vitest) and none of scale-out's optional drivers or their types (pg, ioredis).
+  const entries = PACKAGES.flatMap((dir) => {
+    const manifest = readJson(join(ROOT, dir, 'package.json'))
+    return Object.keys(manifest.exports ?? {}).map((key) => manifest.name + key.slice(1))
+  })
+  writeFileSync(
+    join(app, 'entries.mjs'),
+    `for (const e of ${JSON.stringify(entries)}) await import(e).catch((err) => { console.log(e + ': ' + err.message); process.exitCode = 1 })\n`,
+  )
+  const imported = spawnSync(process.execPath, ['entries.mjs'], { cwd: app, env, encoding: 'utf8' })
+  check(
+    imported.status === 0,
+    `node app: every entry point imports without dev dependencies (${entries.length})${imported.status === 0 ? '' : `: ${imported.stdout.trim().split('\n')[0]}`}`,
+  )
+  writeFileSync(join(app, 'entries.ts'), entries.map((e, i) => `export * as e${i} from '${e}'\n`).join(''))
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        skipLibCheck: false,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        noEmit: true,
+        types: ['node'],
+      },
+      files: ['entries.ts'],
+    }),
+  )
+  const tsc = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app],
+    {
+      cwd: app,
+      env,
+      encoding: 'utf8',
+    },
+  )
+  check(
+    tsc.status === 0,
+    `node app: every entry point type-checks (strict, skipLibCheck false, no @types/pg)${tsc.status === 0 ? '' : `: ${tsc.stdout.trim().split('\n')[0]}`}`,
   )
 
   writeFileSync(join(app, 'peer.mjs'), PEER)

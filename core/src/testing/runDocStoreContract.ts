@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from './vitestApi.js'
 import { docId, type DocId } from '../ids.js'
 import { WeftError, WeftErrorCode } from '../WeftError.js'
 import type { DocStore, StoredDoc } from '../storage/DocStore.js'

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it } from './vitestApi.js'
 import { checkPendingCrash, type PendingCrashHarness } from './pendingCrashScenario.js'
 import { checkTwoWriters } from './twoWritersScenario.js'
 

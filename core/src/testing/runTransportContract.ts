@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from './vitestApi.js'
 import type { PeerId } from '../ids.js'
 import type { Transport, TransportEvents } from '../transport/Transport.js'
 

@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest'
+import { expect, it } from './vitestApi.js'
 import { docId } from '../ids.js'
 import type { DocStore } from '../storage/DocStore.js'
 import {

@@ -39,12 +39,24 @@ import {
 import { requireDriver } from './requireDriver.js'
 import * as wsIndex from './postgresWorkspaceIndex.js'
 
+/** The members of a `pg` `Pool` that {@link PostgresDocStoreOptions.pool} must have (a `pg.Pool` has them). */
+export interface PostgresPool {
+  connect(): Promise<unknown>
+  query(text: string, values?: unknown[]): Promise<unknown>
+  end(): Promise<void>
+  on(event: 'error', listener: (err: Error) => void): unknown
+}
+
 /** Options of {@link PostgresDocStore}. */
 export interface PostgresDocStoreOptions {
   /** A `postgresql://` connection string (a Unix socket directory goes in `?host=/path`). */
   readonly connectionString?: string | undefined
-  /** An existing pool to use instead (not ended by {@link PostgresDocStore.close}). */
-  readonly pool?: pg.Pool | undefined
+  /**
+   * An existing `pg` pool to use instead (`new pg.Pool(...)`; not ended by {@link PostgresDocStore.close}). Typed
+   * by the few members the store relies on, so that an app that does not use scale-out type-checks without `pg`'s
+   * types.
+   */
+  readonly pool?: PostgresPool | undefined
   /** PostgreSQL schema holding the tables (default `public`; created if missing). */
   readonly schema?: string | undefined
   /** Connections of the pool the store creates (default 8). */
@@ -175,7 +187,8 @@ export class PostgresDocStore implements DocStore, WorkspaceIndex {
     }
     this.#schema = schema
     if (options.pool) {
-      this.#pool = options.pool
+      // The structural type is what the option promises; the store uses it as the `pg.Pool` it is.
+      this.#pool = options.pool as unknown as pg.Pool
       this.#ownsPool = false
     } else {
       if (!options.connectionString) {

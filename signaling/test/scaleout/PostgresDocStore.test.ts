@@ -144,6 +144,24 @@ describe('PostgresDocStore across nodes', () => {
   })
 })
 
+describe("PostgresDocStore on the app's own pool", () => {
+  it("SCALE-1.6: a pg.Pool of the app is accepted as it is (typed structurally, so apps without pg's types type-check) and left open by close()", async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 4 })
+    try {
+      const store = new PostgresDocStore({ pool, schema: 'app_pool' })
+      const id = docId('pool/doc')
+      const ydoc = new Y.Doc()
+      ydoc.getText('t').insert(0, 'on the app pool')
+      await store.append(id, Y.encodeStateAsUpdate(ydoc))
+      await store.close()
+      const row = await pool.query<{ n: string }>('SELECT count(*) AS n FROM app_pool.weft_updates')
+      expect(Number(row.rows[0]?.n)).toBe(1)
+    } finally {
+      await pool.end()
+    }
+  })
+})
+
 describe('PostgresDocStore: one document never stalls the others (SCALE-1.5)', () => {
   /** Settles `p` into a box, so a test can check that it has not settled yet. */
   const track = <T>(p: Promise<T>): { settled: boolean; promise: Promise<T> } => {
