@@ -5,7 +5,9 @@
  * random moments: peers that are partitioned, offline or restarting at that moment come back with edits made in the
  * old epoch. After healing every link it asserts that all peers are in the newest epoch, hold identical content,
  * and that no edit was lost: every peer equals an oracle that received every update ever made, kept per epoch (an
- * epoch's oracle gets the old epoch's oracle re-applied onto it with `rebaseOnto`, which is deterministic).
+ * epoch's oracle gets the old epoch's oracle re-applied onto it with `rebaseOnto`, which is deterministic). Then a
+ * new device (an empty store, openDocument's default epoch mode) joins one peer and must sync in the newest epoch in
+ * that one open, with the same content (COMPACT-8.1b).
  */
 import * as prng from 'lib0/prng'
 import { Awareness } from 'y-protocols/awareness'
@@ -17,6 +19,7 @@ import {
   INITIAL_EPOCH,
   SyncSession,
   docId,
+  openDocument,
   type EpochRecord,
 } from '../../src/index.js'
 import { rebaseOnto } from '../../src/storage/epochs.js'
@@ -351,6 +354,32 @@ export const runSeed = async (seed: number, options: FuzzOptions = {}): Promise<
         return fail(
           `${p.name}'s store reloads differently (epoch ${check.meta['epoch'] ?? '0'}, pending ${String(reloaded.store.pendingStructs !== null)}): ${fromStore}`,
         )
+    }
+    // COMPACT-8.1b: a new device (an empty store, the default epoch mode of openDocument) joins one peer and must
+    // sync in the newest epoch within that one open, with the peers' content, nothing deferred to a reopen.
+    const host = prng.oneOf(gen, peers)
+    const device = await openDocument({ docId: DOC, store: new MemoryDocStore() })
+    try {
+      const t = network.transport(`new>${host.name}`)
+      const h = network.transport(`${host.name}>new`)
+      network.link(t, h)
+      device.addTransport(t, { relay: true })
+      host.session.addTransport(h)
+      t.connect()
+      h.connect()
+      for (let i = 0, quiet = 0; i < 200 && quiet < 3; i++) {
+        network.flush()
+        await new Promise((resolve) => setImmediate(resolve))
+        await Promise.all([device.flushed(), ...peers.map((p) => p.epochs.settled())])
+        quiet = network.pending === 0 ? quiet + 1 : 0
+      }
+      const state = `in ${device.session.epoch}, synced ${String(device.session.synced)}, waiting ${device.waitingEpoch?.id ?? '-'}`
+      if (device.session.epoch !== newest || !device.session.synced || device.waitingEpoch !== null)
+        return fail(`a new device joining ${host.name} is ${state}, not synced in ${newest}`)
+      if (snapshot(device.doc) !== reference)
+        return fail(`a new device joining ${host.name} holds ${snapshot(device.doc)}, not ${reference}`)
+    } finally {
+      await device.destroy()
     }
     return done(true, 'converged')
   } catch (err) {
