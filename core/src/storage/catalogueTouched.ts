@@ -18,6 +18,11 @@ export interface CatalogueChangeObserver {
   readonly foreign?: (root: string) => void
   /** An item the update inserts into document `doc`'s entry, with its key and content bytes (WS-ACCESS-8). */
   readonly added?: (doc: string, bytes: number) => void
+  /**
+   * A value the update sets directly in document `doc`'s record map (`documents.<doc>.<key>`), for checks of the
+   * catalogue's fields (WS-ACCESS-11). A record that is not a map has no fields.
+   */
+  readonly field?: (doc: string, key: string, content: Y.Item['content']) => void
 }
 
 const isEntryRoot = (root: string): boolean => root === CATALOGUE_COLLECTION || root === CATALOGUE_DELETIONS
@@ -99,6 +104,10 @@ interface Resolved {
   readonly type?: Y.AbstractType<unknown>
   /** For an item of the update: the document whose entry it is in, or null (set once integrated). */
   doc?: string | null
+  /** For an item of the update: it is a record map (`documents.<D>`, a nested type). */
+  isRecord?: boolean
+  /** For an item of the update: its parent is a record map the update creates. */
+  inRecord?: boolean
 }
 
 const GCD: Parent = Object.freeze({ at: 'gc' })
@@ -136,7 +145,7 @@ export const catalogueTouchedBy = (
   update: Uint8Array,
   observer: CatalogueChangeObserver = {},
 ): Set<string> | null => {
-  const { reserved, foreign, added } = observer
+  const { reserved, foreign, added, field } = observer
   let decoded: ReturnType<typeof Y.decodeUpdate>
   try {
     decoded = Y.decodeUpdate(update)
@@ -231,7 +240,14 @@ export const catalogueTouchedBy = (
       const from = left ?? right
       return from === null
         ? gc(item)
-        : { struct: item, parent: from.parent, sub: from.sub, holds, doc: from.doc ?? null }
+        : {
+            struct: item,
+            parent: from.parent,
+            sub: from.sub,
+            holds,
+            doc: from.doc ?? null,
+            inRecord: from.inRecord === true,
+          }
     }
     if (typeof parent === 'string')
       return { struct: item, parent: { at: 'root', name: parent }, sub: item.parentSub, holds }
@@ -239,7 +255,14 @@ export const catalogueTouchedBy = (
     if (holder === undefined) return undefined
     if (!holder.holds) return gc(item)
     const at: Parent = holder.type ? viewParent(holder.type) : NEW
-    return { struct: item, parent: at, sub: item.parentSub, holds, doc: holder.doc ?? null }
+    return {
+      struct: item,
+      parent: at,
+      sub: item.parentSub,
+      holds,
+      doc: holder.doc ?? null,
+      inRecord: holder.isRecord === true,
+    }
   }
 
   /** The client a struct waits for (a dependency of another client not there yet), or null. */
@@ -281,7 +304,15 @@ export const catalogueTouchedBy = (
       }
     } else if (p.at === 'new') doc = r.doc ?? null
     r.doc = doc
-    if (doc !== null && added && s instanceof Y.Item) added(doc, itemBytes(r.sub, s.content))
+    r.isRecord = p.at === 'root' && p.name === CATALOGUE_COLLECTION && r.sub !== null && r.holds
+    if (doc !== null && s instanceof Y.Item) {
+      added?.(doc, itemBytes(r.sub, s.content))
+      const inRecord =
+        p.at === 'view'
+          ? p.type._item !== null && roots.get(p.type._item.parent) === CATALOGUE_COLLECTION
+          : p.at === 'new' && r.inRecord === true
+      if (field && inRecord && r.sub !== null) field(doc, r.sub, s.content)
+    }
     return true
   }
   // Integrates the clients' structs in turn, a client waiting for another's struct after that one's (as Yjs's

@@ -54,6 +54,39 @@ const foreignRefusal = (roots: ReadonlySet<string>): RuleRefusal | null => {
   return null
 }
 
+/** WS-ACCESS-11: how far past the relay's clock a partial writer's timestamp may be (clock skew): one day. */
+export const CATALOGUE_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000
+
+const TIMESTAMPS = new Set(['createdAt', 'updatedAt', 'deletedAt'])
+
+/**
+ * WS-ACCESS-11: the refusal for a value a partial writer sets in record `doc` that no honest client writes: a
+ * timestamp (`createdAt`, `updatedAt`, `deletedAt`) that is not a number from 0 to the relay's clock plus
+ * {@link CATALOGUE_CLOCK_SKEW_MS}, a `size` that is not a non-negative integer, an `id` other than the record's key.
+ * Other fields (the app's) are not looked at. Null when the value is one of those.
+ */
+const fieldRefusal = (
+  doc: string,
+  key: string,
+  content: Y.Item['content'],
+  now: number,
+): RuleRefusal | null => {
+  if (!TIMESTAMPS.has(key) && key !== 'size' && key !== 'id') return null
+  const value = content instanceof Y.ContentAny && content.arr.length === 1 ? content.arr[0] : undefined
+  const ok =
+    key === 'id'
+      ? value === doc
+      : key === 'size'
+        ? Number.isSafeInteger(value) && (value as number) >= 0
+        : typeof value === 'number' && value >= 0 && value <= now + CATALOGUE_CLOCK_SKEW_MS
+  return ok
+    ? null
+    : refusal(
+        [CATALOGUE_COLLECTION, doc, key],
+        `impossible ${key} in the entry of document ${JSON.stringify(doc)}`,
+      )
+}
+
 /** Default {@link CatalogueGuardOptions.maxEntryBytes}: 64 KiB per document's entry (WS-ACCESS-8). */
 export const DEFAULT_MAX_CATALOGUE_ENTRY_BYTES = 64 * 1024
 
@@ -193,10 +226,15 @@ export class CatalogueGuard {
       const reserved: ReservedChange[] = []
       const foreign = new Set<string>()
       const added = new Map<string, number>()
+      let impossible: RuleRefusal | null = null
+      const now = Date.now()
       const touched = catalogueTouchedBy(view, update, {
         reserved: (c) => reserved.push(c),
         foreign: (root) => foreign.add(root),
         added: (doc, bytes) => added.set(doc, (added.get(doc) ?? 0) + bytes),
+        field: (doc, key, content) => {
+          impossible ??= fieldRefusal(doc, key, content, now)
+        },
       })
       if (touched === null)
         return refusal([], 'the update depends on catalogue changes the relay does not have')
@@ -204,6 +242,7 @@ export class CatalogueGuard {
         this.#denied(touched, access) ??
         foreignRefusal(foreign) ??
         this.#oversized(added, (doc) => catalogueEntryBytes(view, doc)) ??
+        impossible ??
         reservedRefusal(reserved)
       if (denied !== null) return denied
     }

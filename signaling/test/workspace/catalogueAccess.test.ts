@@ -506,4 +506,36 @@ describe('a writer of some documents cannot fill or deface the catalogue (review
     const alice = await writer(r, ALICE)
     expect(await answerTo(alice, alice.delete('a'))).toBe('ack')
   })
+  it('WS-ACCESS-11: a writer of W/a sets no impossible value in its record (updatedAt 9e15, size -1, another id); honest values pass', async () => {
+    const r = relay()
+    await seeded(r)
+    const record = (d: Y.Doc) => d.getMap(CATALOGUE_COLLECTION).get('a') as Y.Map<unknown>
+    const forged: Array<(d: Y.Doc) => void> = [
+      (d) => record(d).set('updatedAt', 9e15),
+      (d) => record(d).set('size', -1),
+      (d) => record(d).set('size', 1.5),
+      (d) => record(d).set('createdAt', 'yesterday'),
+      (d) => record(d).set('id', 'secret'),
+      // In a record the same update creates (after deleting hers), too.
+      (d) => {
+        const fresh = new Y.Map<unknown>()
+        d.getMap(CATALOGUE_COLLECTION).set('a', fresh)
+        fresh.set('deletedAt', -5)
+      },
+    ]
+    for (const change of forged) {
+      const w = await writer(r, ALICE)
+      expect(await answerTo(w, w.write(change))).toMatch(/impossible (updatedAt|size|createdAt|id|deletedAt)/)
+    }
+    const stored = record(await storedCatalogue(r))
+    expect(stored.get('updatedAt')).toBeUndefined()
+    expect(stored.get('id')).toBe('a')
+    const alice = await writer(r, ALICE)
+    const honest = alice.write((d) => {
+      record(d).set('updatedAt', Date.now())
+      record(d).set('size', 1234)
+      record(d).set('color', 'any value of the app')
+    })
+    expect(await answerTo(alice, honest)).toBe('ack')
+  })
 })
