@@ -225,7 +225,8 @@ export interface WeftRelay {
   revalidate(filter?: RevalidateFilter): Promise<RevalidateResult>
   /**
    * Graceful shutdown (EMBED-2): refuses new upgrades (503), closes every connection with `ServerShutdown`, flushes
-   * every accepted update, waits for running hooks and closes a store the relay opened (never one it was given).
+   * every accepted update, waits for running hooks (an `onStored` or `onDisconnect` call at most `hookTimeoutMs`,
+   * HOOK-5.2) and closes a store the relay opened (never one it was given).
    * Does not close the app's server.
    */
   close(): Promise<void>

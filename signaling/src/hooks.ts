@@ -52,11 +52,13 @@ export interface WeftHooks {
   /**
    * Updates of a room became durable: a group commit reached the store under `clock` (HOOK-5). Calls for one room
    * are made in commit order, one at a time; a throw is logged and changes nothing (the updates are stored).
+   * Commits made while a call runs wait as one call with the last one's clock (HOOK-5.3); a call not settled after
+   * the relay's `hookTimeoutMs` (10 s by default) is given up with a warning (HOOK-5.2).
    */
   readonly onStored?: ((ctx: StoredContext) => void | Promise<void>) | undefined
   /**
    * A relay connection whose `onConnect` completed has closed (HOOK-4); called once per such connection. A throw
-   * is logged.
+   * is logged; a call not settled after the relay's `hookTimeoutMs` is given up with a warning (HOOK-5.2).
    */
   readonly onDisconnect?: ((ctx: ConnectionContext) => void | Promise<void>) | undefined
 }

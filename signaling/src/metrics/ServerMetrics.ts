@@ -75,6 +75,10 @@ export class ServerMetrics {
   readonly persistFailures: FastCounter
   /** `weft_compactions_total`: log compactions run by the relay. */
   readonly compactions: FastCounter
+  /** `weft_hook_timeouts_total{hook}`: `onStored` and `onDisconnect` calls given up after `hookTimeoutMs` (HOOK-5.1). */
+  readonly hookTimeouts: FastCounter
+  /** `weft_hook_calls_coalesced_total{hook}`: `onStored` calls folded into a later one of the same room (HOOK-5.2). */
+  readonly hookCallsCoalesced: FastCounter
   /** `weft_persist_seconds`: from accepting an update to it being durable. */
   readonly persistSeconds: CountedHistogram
   /** `weft_relay_load_seconds`: time to load a document from the store. */
@@ -121,6 +125,16 @@ export class ServerMetrics {
     this.commits = counter('weft_persist_commits_total', 'Group commits written to the store.')
     this.persistFailures = counter('weft_persist_failures_total', 'Store writes that failed.')
     this.compactions = counter('weft_compactions_total', 'Log compactions run by the relay.')
+    this.hookTimeouts = counter(
+      'weft_hook_timeouts_total',
+      'Hook calls (onStored, onDisconnect) given up after hookTimeoutMs, by hook.',
+      ['hook'],
+    )
+    this.hookCallsCoalesced = counter(
+      'weft_hook_calls_coalesced_total',
+      'onStored calls folded into a later call of the same room (its clock covers them), by hook.',
+      ['hook'],
+    )
     this.persistSeconds = histogram(
       'weft_persist_seconds',
       'Time from accepting an update to it being durable (group commit latency).',

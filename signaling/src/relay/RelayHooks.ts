@@ -1,8 +1,11 @@
 import type { Logger } from 'pino'
 import { CloseCode, closeCodeName } from '@weft/core'
 import type { ConnectionContext, HookVerdict, WeftHooks } from '../hooks.js'
+import type { CounterHandle } from '../metrics/FastCounter.js'
+import type { ServerMetrics } from '../metrics/ServerMetrics.js'
 import type { HeldInput, Hold } from './HeldInput.js'
 import { refusalOf } from './refusalOf.js'
+import { RELAY_DEFAULTS } from './RelayOptions.js'
 import type { RelayPeer } from './RelayRoom.js'
 
 /** One update held while `onUpdate` decides it or an earlier one of its connection. */
@@ -38,6 +41,9 @@ const deferredVoid = (): { promise: Promise<void>; resolve: () => void } => {
   return { promise, resolve }
 }
 
+/** What a reporting hook's call that outlived the timeout is taken as (HOOK-5.2). */
+const TIMED_OUT = Symbol('timed out')
+
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
 
@@ -54,15 +60,40 @@ export class RelayHooks {
   /** The outcome of a refused update for whoever waits on it (rejected, never unhandled). */
   readonly #refused: (room: string) => Promise<void>
   readonly #connections = new Map<RelayPeer, HookedConnection>()
-  /** `onStored` calls still running, per room (made one at a time, in commit order). */
-  readonly #stored = new Map<string, Promise<void>>()
+  /**
+   * Rooms with an `onStored` call running (made one at a time, in commit order), and the one call each may have
+   * waiting behind it (HOOK-5.3: the clock of the room's last commit since, and how many commits it stands for).
+   */
+  readonly #stored = new Map<string, { waiting: { clock: number; commits: number } | null }>()
+  /** HOOK-5.2: how long a call of a reporting hook (`onStored`, `onDisconnect`) is awaited. */
+  readonly #timeoutMs: number
+  readonly #timeouts: { readonly onStored: CounterHandle; readonly onDisconnect: CounterHandle } | null
+  readonly #coalesced: CounterHandle | null
   /** Notifications (`onStored`, `onDisconnect`) not yet settled: {@link RelayHooks.settled} waits for them. */
   readonly #running = new Set<Promise<void>>()
 
-  constructor(hooks: WeftHooks, logger: Logger, refused: (room: string) => Promise<void>) {
+  /**
+   * `options.timeoutMs`: how long one `onStored` or `onDisconnect` call is awaited (HOOK-5.2; default
+   * `RELAY_DEFAULTS.hookTimeoutMs`); `options.metrics`: where timeouts and coalesced calls are counted.
+   */
+  constructor(
+    hooks: WeftHooks,
+    logger: Logger,
+    refused: (room: string) => Promise<void>,
+    options: { readonly timeoutMs?: number; readonly metrics?: ServerMetrics } = {},
+  ) {
     this.#hooks = hooks
     this.#logger = logger
     this.#refused = refused
+    this.#timeoutMs = options.timeoutMs ?? RELAY_DEFAULTS.hookTimeoutMs
+    const metrics = options.metrics
+    this.#timeouts = metrics
+      ? {
+          onStored: metrics.hookTimeouts.labels({ hook: 'onStored' }),
+          onDisconnect: metrics.hookTimeouts.labels({ hook: 'onDisconnect' }),
+        }
+      : null
+    this.#coalesced = metrics?.hookCallsCoalesced.labels({ hook: 'onStored' }) ?? null
   }
 
   /** Whether updates pass through {@link RelayHooks.screen} (an `onUpdate` hook is set). */
@@ -206,29 +237,40 @@ export class RelayHooks {
   }
 
   /**
-   * HOOK-5: updates of `room` became durable under `clock`. HOOK-5.1: with no call of the room still running, the hook
-   * is called at once, and only a promise it returns is kept (a synchronous hook, such as the workspace endpoint's
-   * push, costs no promise per commit); otherwise the call waits for the one before.
+   * HOOK-5: updates of `room` became durable under `clock`. HOOK-5.1: with no call of the room running, the hook is
+   * called at once, and only a promise it returns is kept (a synchronous hook, such as the workspace endpoint's push,
+   * costs no promise per commit). HOOK-5.3: otherwise at most one call waits behind the running one: commits made
+   * meanwhile join it (its clock becomes the last one's), counted and logged when it is made.
    */
   stored(room: string, clock: number): void {
+    if (!this.#hooks.onStored) return
+    const queue = this.#stored.get(room)
+    if (!queue) return this.#callStored(room, clock, 1)
+    if (queue.waiting) {
+      queue.waiting.clock = clock
+      queue.waiting.commits++
+      this.#coalesced?.inc()
+    } else queue.waiting = { clock, commits: 1 }
+  }
+
+  /** Calls `onStored` for `room` (standing for `commits` commits, the last under `clock`), then the one waiting. */
+  #callStored(room: string, clock: number, commits: number): void {
     const onStored = this.#hooks.onStored
     if (!onStored) return
-    const previous = this.#stored.get(room)
-    let call: Promise<void>
-    if (previous) call = previous.then(() => onStored({ room, clock }))
-    else {
-      try {
-        const result = onStored({ room, clock })
-        if (!isThenable(result)) return
-        call = Promise.resolve(result)
-      } catch (err) {
-        call = Promise.reject(err as Error)
-      }
+    if (commits > 1) this.#logger.warn({ room, clock, commits, hook: 'onStored' }, 'onStored calls coalesced')
+    let call: unknown
+    try {
+      call = onStored({ room, clock })
+      if (!isThenable(call)) return
+    } catch (err) {
+      call = Promise.reject(err as Error)
     }
-    const done = this.#track(call, 'onStored', { room, clock })
-    this.#stored.set(room, done)
-    void done.then(() => {
-      if (this.#stored.get(room) === done) this.#stored.delete(room)
+    const queue = { waiting: null as { clock: number; commits: number } | null }
+    this.#stored.set(room, queue)
+    void this.#track(call as PromiseLike<unknown>, 'onStored', { room, clock }).then(() => {
+      const waiting = queue.waiting
+      if (this.#stored.get(room) === queue) this.#stored.delete(room)
+      if (waiting) this.#callStored(room, waiting.clock, waiting.commits)
     })
   }
 
@@ -371,11 +413,27 @@ export class RelayHooks {
     hooked.input.close(CloseCode.InternalError, `${hook} hook failed`)
   }
 
-  /** Keeps a notification's promise until it settles; a rejection becomes an error line. */
-  #track(call: Promise<void>, hook: string, fields: object): Promise<void> {
-    const done = call.then(
-      () => undefined,
-      (err: unknown) => this.#logger.error({ err, hook, ...fields }, `${hook} hook failed`),
+  /**
+   * Keeps a reporting hook's pending call until it settles or `timeoutMs` passed (HOOK-5.2: a warning, counted; its
+   * later outcome is ignored); a rejection becomes an error line. The returned promise never rejects.
+   */
+  #track(call: PromiseLike<unknown>, hook: 'onStored' | 'onDisconnect', fields: object): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMED_OUT), this.#timeoutMs)
+      timer.unref?.()
+    })
+    const done = Promise.race([Promise.resolve(call), timedOut]).then(
+      (outcome) => {
+        clearTimeout(timer)
+        if (outcome !== TIMED_OUT) return
+        this.#timeouts?.[hook].inc()
+        this.#logger.warn({ hook, timeoutMs: this.#timeoutMs, ...fields }, `${hook} hook timed out`)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        this.#logger.error({ err, hook, ...fields }, `${hook} hook failed`)
+      },
     )
     this.#running.add(done)
     void done.then(() => this.#running.delete(done))

@@ -92,7 +92,10 @@ export class RelayHub implements RelayHost {
     const hooks = opts.hooks
     this.#hooks =
       hooks && Object.values(hooks).some((h) => h !== undefined)
-        ? new RelayHooks(hooks, opts.logger, refusedUpdate)
+        ? new RelayHooks(hooks, opts.logger, refusedUpdate, {
+            timeoutMs: opts.options.hookTimeoutMs ?? RELAY_DEFAULTS.hookTimeoutMs,
+            metrics: opts.metrics,
+          })
         : null
     this.#rules = opts.options.rules ? new RelayRules(opts.options.rules, opts.logger) : null
     this.#catalogues = new CatalogueGuard(opts.logger, {

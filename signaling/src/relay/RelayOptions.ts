@@ -19,6 +19,12 @@ export interface RelayOptions {
   readonly commitWindowMs?: number | undefined
   /** A document with no connection is unloaded from memory after this long (default 30 s). */
   readonly idleUnloadMs?: number | undefined
+  /**
+   * Longest the relay waits for one call of a hook that only reports (`onStored`, `onDisconnect`; default 10 s,
+   * HOOK-5.1): past it a warning `<hook> hook timed out` is logged, `weft_hook_timeouts_total{hook}` counted, and
+   * the relay goes on without it (the room's next `onStored` call may start; `close()` stops waiting for it).
+   */
+  readonly hookTimeoutMs?: number | undefined
   /** Largest chunk the relay sends to a Weft client that negotiated chunking (default 256 KiB). */
   readonly chunkSize?: number | undefined
   /**
@@ -79,5 +85,6 @@ export interface RelayEpochOptions {
 export const RELAY_DEFAULTS = Object.freeze({
   commitWindowMs: 50,
   idleUnloadMs: 30_000,
+  hookTimeoutMs: 10_000,
   chunkSize: 256 * 1024,
 })

@@ -440,6 +440,35 @@ describe('onStored (HOOK-5)', () => {
     expect(logged('onStored hook failed')).toHaveLength(1)
     expect(await storedText('notes-1')).toBe('safe')
   })
+
+  it('HOOK-5.2: onStored and onDisconnect calls that never settle are given up after hookTimeoutMs; acks go out and close() completes', async () => {
+    // R2: a webhook without a timeout kept relay.close() pending for good.
+    const storedCalls: number[] = []
+    const a = await start(
+      {
+        onStored: ({ clock }) => {
+          storedCalls.push(clock)
+          return new Promise<void>(() => undefined)
+        },
+        onDisconnect: () => new Promise<void>(() => undefined),
+      },
+      { hookTimeoutMs: 20 },
+    )
+    const w = await WeftTestClient.open(`${a.relayUrl}/notes-1`)
+    await w.next('sync-step2')
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'one')
+    await w.ackAtLeast(w.sendUpdate(Y.encodeStateAsUpdate(doc)))
+    const sv = Y.encodeStateVector(doc)
+    doc.getText('t').insert(3, ' two')
+    await w.ackAtLeast(w.sendUpdate(Y.encodeStateAsUpdate(doc, sv)))
+    await w.client.close()
+    await a.relay.close()
+    expect(storedCalls).toHaveLength(2)
+    expect(logged('onStored hook timed out')).toHaveLength(2)
+    expect(logged('onDisconnect hook timed out')).toHaveLength(1)
+    expect(await storedText('notes-1')).toBe('one two')
+  })
 })
 
 describe('onConnect and onDisconnect (HOOK-4)', () => {

@@ -46,6 +46,8 @@ const WEFT_METRICS: Record<string, [PromFamily['type'], string[]]> = {
   weft_persist_commits_total: ['counter', []],
   weft_persist_failures_total: ['counter', []],
   weft_compactions_total: ['counter', []],
+  weft_hook_timeouts_total: ['counter', ['hook']],
+  weft_hook_calls_coalesced_total: ['counter', ['hook']],
 }
 
 /** The process metrics a server with its own registry exports, with their types. */
