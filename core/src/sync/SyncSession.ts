@@ -966,7 +966,8 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         this.#broadcast(restore, RESTORE_ORIGIN)
       }
       // RULES-5.8: the restoring update re-sends the later deletions: their content stays until it is acknowledged.
-      this.#kept?.remark(refusedMark, this.#localChanges)
+      // A step 2 carries every local change not yet acknowledged, whatever mark its transaction took: all of them.
+      this.#kept?.remark(step2 ? 0 : refusedMark, this.#localChanges)
       // RULES-6.2: the rollback removed items in a way no update tells: the view starts again from the document.
       this.#peerRules?.reset()
     }

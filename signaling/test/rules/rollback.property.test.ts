@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { defineRules, unique, type Rules } from '@weft/core/rules'
 import { seededRandom } from '@weft/core/testing'
+import { MemoryRelayTransport } from './memoryRelayTransport.js'
 import { board, ruledClient, settled, startRuledRelay, until } from './relayRules.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
@@ -119,8 +120,11 @@ describe('rollback under random edits and rules (RULES-5)', () => {
 })
 
 describe('honest writers breaking rules on several records at once (RULES-5.13)', () => {
-  for (const seed of [21, 22, 23, 24, 25, 26, 27, 28]) {
-    it(`RULES-5.13 RULES-5.12 RULES-5.16: seed ${seed}: every valid change of an honest writer reaches the relay, whatever else its updates broke`, async () => {
+  // Offline: a writer sometimes edits offline, its transactions reaching the relay in one step 2 (RULES-5.16).
+  const runs = [21, 22, 23, 24, 25, 26, 27, 28].map((seed) => ({ seed, offline: false }))
+  runs.push(...[31, 32, 33, 34, 35, 36].map((seed) => ({ seed, offline: true })))
+  for (const { seed, offline } of runs) {
+    it(`RULES-5.13 RULES-5.12 RULES-5.16: seed ${seed}${offline ? ' (offline rounds)' : ''}: every valid change of an honest writer reaches the relay, whatever else its updates broke`, async () => {
       const rnd = seededRandom(seed)
       const int = (n: number) => Math.floor(rnd() * n)
       const r = startRuledRelay()
@@ -146,7 +150,12 @@ describe('honest writers breaking rules on several records at once (RULES-5.13)'
       for (let round = 0; round < 6; round++) {
         for (const c of clients) {
           if (rnd() < 0.3) continue
-          for (let t = 1 + int(2); t > 0; t--) {
+          const away = offline && rnd() < 0.5
+          if (away) {
+            c.session.removeTransport(c.transport)
+            c.transport.destroy()
+          }
+          for (let t = 1 + int(offline ? 4 : 2); t > 0; t--) {
             const shapes = c.typed.root.shapes
             // One transaction (one update) of 1-4 changes to different records, valid and refused ones mixed.
             const used = new Set<string>()
@@ -189,6 +198,21 @@ describe('honest writers breaking rules on several records at once (RULES-5.13)'
               }
             })
             for (const apply of pending) apply()
+          }
+          if (away) {
+            const back = new MemoryRelayTransport(r.connect(room, c.subject))
+            cleanups.push(() => back.destroy())
+            const synced = new Promise<void>((resolve) => {
+              const fn = ({ transport }: { transport: unknown }) => {
+                if (transport !== back) return
+                c.session.off('peer-synced', fn)
+                resolve()
+              }
+              c.session.on('peer-synced', fn)
+            })
+            c.session.addTransport(back)
+            c.transport = back
+            await synced
           }
         }
         await Promise.all(clients.map((c) => settled(c.session)))
