@@ -117,7 +117,10 @@ export const catalogueWorkspace = (room: string): string | null => {
  * connection, stock or Weft, or the catalogue's DOC frames on `/workspace/W`; a sync step 2, an update or a
  * reassembled chunk). A writer whose grant gives `write` on every `W/...` room changes what it likes; any other writer
  * may create, change or delete only the records and deletion entries of documents `D` its grant gives `write` on
- * (`W/D`), and an update of it that leaves anything pending is refused (it could touch any record once completed). A
+ * (`W/D`), and an update of it that leaves anything pending is refused (it could touch any record once completed);
+ * such a writer also writes nothing outside the entries (WS-ACCESS-7), leaves no entry over `maxEntryBytes`
+ * (WS-ACCESS-8), touches no entry whose key is not a document id (WS-ACCESS-9) and sets no impossible timestamp,
+ * size or id (WS-ACCESS-11). A
  * refused update is refused whole, exactly as a rules refusal (RULES-4.2, 4.3, 5.1): nothing stored or forwarded, a
  * writer that announced `rollback` is told (`rejected`) and fenced until it rolled back, any other is closed with
  * `UpdateRejected`.
@@ -185,7 +188,7 @@ export class CatalogueGuard {
       this.#fences.fence(from, rollbacks)
       this.#logger.warn(
         { room: room.docId, sub: grant.subject, path: verdict.path.join('/'), reason: verdict.reason },
-        'catalogue update refused: no write access to a document it touches',
+        'catalogue update refused',
       )
       return rejection(room.docId, verdict)
     }
