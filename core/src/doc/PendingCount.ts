@@ -1,13 +1,39 @@
 import { ObservableV2 } from 'lib0/observable'
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import type { DocId } from '../ids.js'
 import type { DocStore } from '../storage/DocStore.js'
-import type { SyncSession } from '../sync/SyncSession.js'
+import { SyncSession } from '../sync/SyncSession.js'
 import type { Transport } from '../transport/Transport.js'
 import { newWriterId, writerKey } from '../storage/writerMeta.js'
 import { PENDING_META, collectSettled, readPendingGroups, settledValue } from './pendingMeta.js'
 
 export { PENDING_META } from './pendingMeta.js'
+
+/**
+ * A change stored here that came from a peer which is not the relay (another tab, a WebRTC peer), not known to be on
+ * the relay yet (STORE-9.9): the end clocks of its structs, its deleted ranges when it has no struct (a deletion
+ * only), and the sequence number of the relay step 2 that carries it (`null`: none sent yet).
+ */
+interface ForeignChange {
+  readonly to: ReadonlyMap<number, number>
+  readonly deletes: DeleteRanges | null
+  inStep2: number | null
+}
+
+/** The ranges a delete set deletes, per client id: `[clock, len]` pairs. */
+type DeleteRanges = ReadonlyMap<number, ReadonlyArray<{ readonly clock: number; readonly len: number }>>
+
+const deletesOf = (update: Uint8Array): DeleteRanges => Y.decodeUpdate(update).ds.clients
+
+/** Every range of `some` lies within one range of `all`. */
+const covers = (all: DeleteRanges, some: DeleteRanges): boolean => {
+  for (const [client, ranges] of some) {
+    const held = all.get(client) ?? []
+    for (const r of ranges)
+      if (!held.some((h) => h.clock <= r.clock && r.clock + r.len <= h.clock + h.len)) return false
+  }
+  return true
+}
 
 /**
  * Counts local changes that are not yet confirmed: by the relay's durable acks when a relay is set, otherwise by a
@@ -48,6 +74,17 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
   #inherited = new Map<string, number>()
   /** The stored baseline is known (DocPersistence calls `setBaseline` before its first append). */
   #loaded = false
+  /** STORE-9.9: changes from non-relay peers not known to be on the relay, oldest first. */
+  #foreign: ForeignChange[] = []
+  /** Foreign changes counted (stored with the local count) and how many of them the relay is known to hold. */
+  #foreignCounted = 0
+  #foreignConfirmed = 0
+  /** This writer's own local changes confirmed (the value of its confirmed key, foreign ones apart). */
+  #ownConfirmed = 0
+  /** What the relay is known to hold: its step 1's state vector and the updates it sent, per client. */
+  #relayHolds = new Map<number, number>()
+  /** Resolves once the appends issued so far are stored (the persistence's `flushed`), see {@link setWhenStored}. */
+  #whenStored: () => Promise<void> = () => Promise.resolve()
   /** The last update counted (Yjs hands the same array to every listener of one update): counted once. */
   #counted: Uint8Array | null = null
   readonly #offs: Array<() => void> = []
@@ -70,6 +107,15 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
     if (this.#doc.store.clients.size > 0) this.#sessionLocal = 1
     this.#loaded = options.store === null
     this.#doc.on('update', this.#onUpdate)
+  }
+
+  /**
+   * Makes every write of this counter wait until the appends issued before it are stored (STORE-9.9): a confirmed
+   * count then never lands before the local count that includes what it confirms. Confirmations of foreign changes
+   * are not a prefix of the stored changes, so the cap by the local count (STORE-9.2) no longer suffices alone.
+   */
+  setWhenStored(whenStored: () => Promise<void>): void {
+    this.#whenStored = whenStored
   }
 
   /** Sets the stored baseline (the store's metadata, as loaded). Called by DocPersistence's `onLoad`. */
@@ -96,8 +142,8 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
     origin: unknown,
   ): Readonly<Record<string, string>> | undefined => {
     if (update) this.#count(update, origin)
-    if (!this.#persist || !this.#loaded || this.#sessionLocal === 0) return undefined
-    return { [writerKey(PENDING_META.local, this.#writer)]: String(this.#sessionLocal) }
+    if (!this.#persist || !this.#loaded || this.#storedLocal() === 0) return undefined
+    return { [writerKey(PENDING_META.local, this.#writer)]: String(this.#storedLocal()) }
   }
 
   /** Every local change counted is confirmed, and the count was stored (nothing pending, the baseline known). */
@@ -114,25 +160,68 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
 
   /** Local changes not confirmed yet. */
   get pending(): number {
-    return Math.max(0, this.#total() - this.#confirmed)
+    return Math.max(0, this.#total() - this.#confirmed) + this.#foreign.length
   }
 
   /** Starts counting the session's acks and syncs (once, right after the session is created). */
   attach(session: SyncSession): void {
     this.#session = session
     this.#beforeSession = this.#sessionLocal - session.localChanges
-    const onAck = ({ transport, localChanges }: { transport: Transport; localChanges: number }) => {
+    const onAck = ({
+      transport,
+      localChanges,
+      seq,
+    }: {
+      transport: Transport
+      localChanges: number
+      seq: number
+    }) => {
       if (this.#relay !== null && transport !== this.#relay) return
       this.#confirm(this.#baseLocal + this.#beforeSession + localChanges)
+      // STORE-9.9: the relay stored the step 2 that carried these foreign changes.
+      if (this.#relay !== null) this.#confirmForeign((f) => f.inStep2 !== null && f.inStep2 <= seq)
+    }
+    const onHolds = ({
+      transport,
+      kind,
+      data,
+      answeredSeq,
+    }: {
+      transport: Transport
+      kind: 'state-vector' | 'update'
+      data: Uint8Array
+      answeredSeq: number | null
+    }) => {
+      if (transport !== this.#relay) return
+      const clocks = kind === 'state-vector' ? Y.decodeStateVector(data) : Y.parseUpdateMeta(data).to
+      for (const [client, clock] of clocks)
+        if (clock > (this.#relayHolds.get(client) ?? 0)) this.#relayHolds.set(client, clock)
+      let deleted: DeleteRanges | null = null
+      const relayDeleted = (): DeleteRanges => (deleted ??= deletesOf(data))
+      this.#confirmForeign((f) =>
+        f.deletes === null ? this.#relayHas(f.to) : kind === 'update' && covers(relayDeleted(), f.deletes),
+      )
+      // Its step 2 carries everything this side holds that its state vector lacks: confirmed once acknowledged.
+      if (kind === 'state-vector' && answeredSeq !== null)
+        for (const f of this.#foreign) f.inStep2 = answeredSeq
+    }
+    const onLeft = ({ transport }: { transport: Transport }) => {
+      if (transport !== this.#relay) return
+      this.#relayHolds = new Map()
+      for (const f of this.#foreign) f.inStep2 = null
     }
     const onSynced = () => this.#sentToSyncedPeer()
     // SYNC-3.7: a local import integrated by a peer's update is one more local change (emitted before its append).
     const onIntegrated = () => this.#countOne()
     session.on('ack', onAck)
+    session.on('peer-holds', onHolds)
+    session.on('peer-left', onLeft)
     session.on('peer-synced', onSynced)
     session.on('local-integrated', onIntegrated)
     this.#offs.push(() => {
       session.off('ack', onAck)
+      session.off('peer-holds', onHolds)
+      session.off('peer-left', onLeft)
       session.off('peer-synced', onSynced)
       session.off('local-integrated', onIntegrated)
     })
@@ -168,7 +257,7 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
    * removal that lands before an append carrying the local count leaves that count unconfirmed: too high, never low.
    */
   async release(): Promise<void> {
-    if (!this.settled || this.#sessionLocal === 0) return
+    if (!this.settled || this.#storedLocal() === 0) return
     const store = this.#store
     if (!store) return
     await store.setMeta(this.#docId, writerKey(PENDING_META.local, this.#writer), null).catch(() => undefined)
@@ -187,9 +276,49 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
   }
 
   #count(update: Uint8Array, origin: unknown): void {
-    if (update === this.#counted || !this.#isLocal(origin)) return
+    if (update === this.#counted) return
+    if (this.#isLocal(origin)) {
+      this.#counted = update
+      this.#countOne()
+      return
+    }
+    // STORE-9.9: a change from a peer that is not the relay (a tab, a WebRTC peer) is pending here until the relay
+    // is known to hold it: its writer may never push it (a crashed tab).
+    const from = SyncSession.originTransport(origin)
+    if (this.#relay === null || from === null || from === this.#relay) return
     this.#counted = update
-    this.#countOne()
+    const to = Y.parseUpdateMeta(update).to
+    const change: ForeignChange = { to, deletes: to.size === 0 ? deletesOf(update) : null, inStep2: null }
+    this.#foreignCounted++
+    if (change.deletes === null && this.#relayHas(to)) this.#foreignConfirmed++
+    else this.#foreign.push(change)
+    this.emit('change', [])
+  }
+
+  /** The relay is known to hold every struct below `to`. */
+  #relayHas(to: ReadonlyMap<number, number>): boolean {
+    for (const [client, clock] of to) if ((this.#relayHolds.get(client) ?? 0) < clock) return false
+    return true
+  }
+
+  /** Confirms the foreign changes that `held` says the relay holds (STORE-9.9), and stores the confirmed count. */
+  #confirmForeign(held: (change: ForeignChange) => boolean): void {
+    const left = this.#foreign.filter((f) => !held(f))
+    if (left.length === this.#foreign.length) return
+    this.#foreignConfirmed += this.#foreign.length - left.length
+    this.#foreign = left
+    this.#writeConfirmed()
+    this.emit('change', [])
+  }
+
+  /** This writer's stored local count: its own local changes and the foreign changes it stored (STORE-9.9). */
+  #storedLocal(): number {
+    return this.#sessionLocal + this.#foreignCounted
+  }
+
+  #writeConfirmed(): void {
+    const n = this.#ownConfirmed + this.#foreignConfirmed
+    if (this.#persist && n > 0) this.#write(writerKey(PENDING_META.confirmed, this.#writer), String(n))
   }
 
   #countOne(): void {
@@ -216,7 +345,10 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
     if (this.#persist) {
       // The baseline (other writers' changes) is confirmed first: the handshake carried it.
       const own = Math.min(this.#sessionLocal, total - this.#baseLocal)
-      if (own > 0) this.#write(writerKey(PENDING_META.confirmed, this.#writer), String(own))
+      if (own > this.#ownConfirmed) {
+        this.#ownConfirmed = own
+        this.#writeConfirmed()
+      }
       if (total >= this.#baseLocal && this.#inherited.size > 0) {
         this.#write(writerKey(PENDING_META.settled, this.#writer), settledValue(this.#inherited))
         this.#inherited = new Map()
@@ -235,6 +367,7 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
         while (this.#toWrite.size > 0) {
           const [k, v] = this.#toWrite.entries().next().value as [string, string | null]
           this.#toWrite.delete(k)
+          await this.#whenStored().catch(() => undefined)
           await this.#store?.setMeta(this.#docId, k, v).catch(() => undefined)
         }
       })

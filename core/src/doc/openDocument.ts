@@ -147,6 +147,8 @@ export const openDocument = async (options: OpenDocumentOptions): Promise<DocHan
         // the counter ignores the load (isLocal is false for the persistence's origin): no update event is built
         ignoringLoad: [pending.updateListener],
       })
+      const stored = persistence
+      pending.setWhenStored(() => stored.flushed())
     } catch (err) {
       await pending.close()
       throw err

@@ -163,8 +163,24 @@ export type SyncSessionEvents = {
   'peer-left': (event: PathRef & { readonly reason: string }) => void
   /** The peer's sync step 2 was applied: this side has everything the peer had when it answered. */
   'peer-synced': (event: PathRef & { readonly weft: boolean }) => void
-  /** The peer durably stored the first `localChanges` local changes of this session (SYNC-4.3). */
-  ack: (event: PathRef & { readonly localChanges: number }) => void
+  /**
+   * The peer durably stored the first `localChanges` local changes of this session (SYNC-4.3), and every numbered
+   * message of this path up to `seq`.
+   */
+  ack: (event: PathRef & { readonly localChanges: number; readonly seq: number }) => void
+  /**
+   * What a peer showed it holds (STORE-9.9): its state vector (`kind: 'state-vector'`, from its sync step 1, emitted
+   * once answered; `answeredSeq`: the sequence number of this side's numbered step 2 answering it, `null` when none
+   * was sent) or an update it sent (`kind: 'update'`, a step 2 or an update, emitted once applied, also when it
+   * changed nothing; `answeredSeq` is `null`).
+   */
+  'peer-holds': (
+    event: PathRef & {
+      readonly kind: 'state-vector' | 'update'
+      readonly data: Uint8Array
+      readonly answeredSeq: number | null
+    },
+  ) => void
   /** Progress of a large (chunked) incoming message. */
   progress: (event: PathRef & { readonly received: number; readonly total: number }) => void
   /**
@@ -424,6 +440,11 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     this.#awareness = next
     next.on('update', this.#onAwarenessUpdate)
     next.setLocalState(local)
+  }
+
+  /** The transport of a transaction origin that is one of a session's peer paths; `null` for any other origin. */
+  static originTransport(origin: unknown): Transport | null {
+    return origin instanceof SessionPath ? origin.transport : null
   }
 
   /** Whether a transaction origin is one of a session's peer paths (i.e. the change came from a peer). */
@@ -751,7 +772,18 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
     switch (message.type) {
       case 'sync-step1': {
         this.#answered = null
+        const sentBefore = path.sentSeq
         path.step1(message.stateVector, message.hello)
+        const answeredSeq = path.sentSeq > sentBefore ? path.sentSeq : null
+        this.emit('peer-holds', [
+          {
+            transport: path.transport,
+            peer: path.peer,
+            kind: 'state-vector',
+            data: message.stateVector,
+            answeredSeq,
+          },
+        ])
         this.#greeted.add(path)
         const answered = this.#answered as Answered | null
         if (answered !== null) {
@@ -773,6 +805,15 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         // COMPACT-5.7: an update of another epoch is never applied (it may arrive after a switch).
         if (!path.admits(message.epoch)) return
         this.#applyUpdate(path, message.update, message.seq, message.type === 'sync-step2')
+        this.emit('peer-holds', [
+          {
+            transport: path.transport,
+            peer: path.peer,
+            kind: 'update',
+            data: message.update,
+            answeredSeq: null,
+          },
+        ])
         if (message.type === 'sync-step2' && !path.synced) {
           path.synced = true
           this.emit('peer-synced', [{ transport: path.transport, peer: path.peer, weft: path.weft }])
@@ -803,7 +844,9 @@ export class SyncSession extends ObservableV2<SyncSessionEvents> {
         if (this.#rollback) this.#acknowledged(path, message.seq)
         const durable = path.acknowledge(message.seq)
         if (durable !== null) {
-          this.emit('ack', [{ transport: path.transport, peer: path.peer, localChanges: durable }])
+          this.emit('ack', [
+            { transport: path.transport, peer: path.peer, localChanges: durable, seq: message.seq },
+          ])
         }
         return
       }
