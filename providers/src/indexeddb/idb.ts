@@ -1,3 +1,4 @@
+import { WeftError, WeftErrorCode } from '@weft/core'
 import { createWorkspaceIndex } from './workspaceRows.js'
 
 /** Object store names of Weft's IndexedDB database (schema version 3). */
@@ -36,8 +37,16 @@ export const openWeftDatabase = (factory: IDBFactory | undefined, name: string):
     }
     req.onsuccess = () => {
       const db = req.result
-      // Another tab upgrades the schema: let it, our later operations fail with store-failed.
-      db.onversionchange = () => db.close()
+      // Another tab upgrades the schema: let it; our later operations fail with store-failed, saying why (STORE-6.4).
+      db.onversionchange = () => {
+        db.close()
+        const reason =
+          `IndexedDB database ${name} was closed: another tab opened it at a newer version (a newer app version); ` +
+          'changes made in this tab are no longer stored: reload it'
+        db.transaction = () => {
+          throw new WeftError(WeftErrorCode.StoreFailed, reason)
+        }
+      }
       resolve(db)
     }
     req.onerror = () => reject(req.error ?? new Error(`cannot open IndexedDB database ${name}`))

@@ -212,6 +212,27 @@ describe('IndexedDbDocStore', () => {
     await two.close()
   })
 
+  it('STORE-6.4: a database another tab opens at a higher version fails every later write, saying why', async () => {
+    const name = `idb-upgraded-${n++}`
+    const store = open(name)
+    expect(await store.append(A, bytes(1))).toBe(1)
+    // A newer app version opens the database at a higher version: this connection is closed for it.
+    const newer = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open(name, 99)
+      req.onsuccess = () => resolve(req.result)
+      req.onerror = () => reject(req.error ?? new Error('open'))
+    })
+    const failed = await store.append(A, bytes(2)).then(
+      () => null,
+      (err: unknown) => err,
+    )
+    expect(failed).toBeInstanceOf(WeftError)
+    expect((failed as WeftError).code).toBe('store-failed')
+    expect((failed as WeftError).message).toMatch(/newer version.*reload/)
+    newer.close()
+    await store.close()
+  })
+
   it('STORE-3.2: a version-1 database (no clock rows) is upgraded and its clocks continue', async () => {
     const name = `idb-v1-${n++}`
     const v1 = await new Promise<IDBDatabase>((resolve, reject) => {
