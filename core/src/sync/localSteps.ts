@@ -38,6 +38,13 @@ export const copyDeleteSet = (ds: DeleteSet): DeleteSet => {
 }
 
 /**
+ * The most steps kept (RULES-5.16). A session whose changes nobody acknowledges (no relay, no acking peer) would
+ * otherwise keep one per transaction forever; past it the oldest go, and a rollback counts their changes as one step
+ * before the first it knows (their deletions as no step's: refused with the record).
+ */
+export const MAX_LOCAL_STEPS = 4096
+
+/**
  * Records the local steps of a document's current client id while any may still be refused: `record` each local
  * transaction, `prune` the steps whose items the relay acknowledged. A new client id starts a new record.
  */
@@ -52,6 +59,7 @@ export class LocalSteps {
     const inserted = (tr.afterState.get(client) ?? 0) > clock
     if (!inserted && tr.deleteSet.clients.size === 0) return
     this.#steps.push({ clock, ds: copyDeleteSet(tr.deleteSet) })
+    if (this.#steps.length > MAX_LOCAL_STEPS) this.#steps.splice(0, this.#steps.length - MAX_LOCAL_STEPS)
   }
 
   /** The recorded steps of `client` in order (empty for another client id). */
