@@ -1051,7 +1051,9 @@ export const createRelayCore = (options: RelayCoreOptions): RelayCore => {
           limits,
           metrics,
           logger,
-          hooks: workspaces ? workspaces.hooks(hooks) : hooks,
+          hooks,
+          // WS-RELAY-6: CHANGED pushes follow each commit, apart from the app's onStored (HOOK-5.4).
+          committed: workspaces ? (room) => workspaces?.stored(room) : undefined,
           ticker: ticks,
         })
       }

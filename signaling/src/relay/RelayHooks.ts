@@ -238,8 +238,8 @@ export class RelayHooks {
 
   /**
    * HOOK-5: updates of `room` became durable under `clock`. HOOK-5.1: with no call of the room running, the hook is
-   * called at once, and only a promise it returns is kept (a synchronous hook, such as the workspace endpoint's push,
-   * costs no promise per commit). HOOK-5.3: otherwise at most one call waits behind the running one: commits made
+   * called at once, and only a promise it returns is kept (a synchronous hook costs no promise per
+   * commit). HOOK-5.3: otherwise at most one call waits behind the running one: commits made
    * meanwhile join it (its clock becomes the last one's), counted and logged when it is made.
    */
   stored(room: string, clock: number): void {

@@ -35,6 +35,11 @@ export interface RelayHubOptions {
   /** The app's hooks (HOOK-*), if any. */
   readonly hooks?: WeftHooks | undefined
   /**
+   * Called at once after each durable commit of a room, before its `onStored` and never waiting for it (the
+   * workspace endpoint's CHANGED push, WS-RELAY-6): a slow or hanging app hook does not hold it (HOOK-5.4).
+   */
+  readonly committed?: ((room: string) => void) | undefined
+  /**
    * Where the rooms' presence windows end (RELAY-6.8): the server's ticks, which its heartbeat sweeps share
    * (CONN-3.1); without it, one of the hub's own.
    */
@@ -102,6 +107,7 @@ export class RelayHub implements RelayHost {
       maxEntryBytes: opts.limits.maxCatalogueEntryBytes,
     })
     const notified = this.#hooks?.notifiesStored ? this.#hooks : null
+    const committed = opts.committed
     const scaleOut = opts.options.scaleOut
     if (scaleOut) {
       if (!isSharedStore(opts.store)) {
@@ -143,8 +149,19 @@ export class RelayHub implements RelayHost {
       maxDocBytes: opts.limits.maxDocBytes,
       metrics: opts.metrics,
       logger: opts.logger,
-      // HOOK-5: after the durable write, in commit order.
-      stored: notified ? (docId, clock) => notified.stored(docId, clock) : null,
+      // HOOK-5: after the durable write, in commit order; HOOK-5.4: the relay's own follower first, never queued.
+      stored: committed
+        ? (docId, clock) => {
+            try {
+              committed(docId)
+            } catch (err) {
+              opts.logger.error({ err, room: docId }, 'commit follower failed')
+            }
+            notified?.stored(docId, clock)
+          }
+        : notified
+          ? (docId, clock) => notified.stored(docId, clock)
+          : null,
       presence: opts.options.presence,
       presenceTicker: opts.ticker ?? new PresenceTicker(),
     }

@@ -12,7 +12,7 @@ import {
 import { addressKey, isLoopback } from '../admission/ClientAddresses.js'
 import type { Access } from '../auth/RoomGrant.js'
 import { TokenBucket } from '../connection/TokenBucket.js'
-import type { ConnectionContext, WeftHooks } from '../hooks.js'
+import type { ConnectionContext } from '../hooks.js'
 import type { RelayConnection } from '../relay/RelayConnection.js'
 import type { RelaySocket } from '../relay/RelaySocket.js'
 import type { TopicBus } from '../scaleout/RedisRoomBus.js'
@@ -195,23 +195,6 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
   }
 
   /**
-   * The app's hooks with the endpoint's own `onStored` in front (CHANGED pushes, WS-RELAY-6): the one hook the relay
-   * calls after each durable commit of a room, in commit order. Unchanged for a store without a `WorkspaceIndex`.
-   */
-  hooks(app: WeftHooks): WeftHooks {
-    // Without a change sequence there is nothing to push: the app's hooks as they are (no hook call per commit).
-    if (!this.#index) return app
-    const onStored = app.onStored
-    return {
-      ...app,
-      onStored: (ctx) => {
-        this.stored(ctx.room)
-        return onStored?.(ctx)
-      },
-    }
-  }
-
-  /**
    * Serves one accepted workspace socket. `whenDrained(fn)` calls `fn` once the socket's send buffer drained (the
    * fair sender waits on it).
    */
@@ -302,7 +285,10 @@ export class WorkspaceEndpoint implements WorkspaceSessionHost {
     this.#bus?.unwatch(session.workspace)
   }
 
-  /** A room's commit is durable (the `onStored` hook): push the workspace's new changes to its sockets. */
+  /**
+   * A room's commit is durable (the relay calls this at once, apart from the app's `onStored`, HOOK-5.4): push the
+   * workspace's new changes to its sockets.
+   */
   stored(room: string): void {
     const workspace = workspaceOf(room)
     if (workspace === null) return

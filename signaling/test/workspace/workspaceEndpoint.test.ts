@@ -170,6 +170,33 @@ describe('workspace endpoint', () => {
     await disconnected('team/kept')
   })
 
+  it("HOOK-5.4 WS-RELAY-6: CHANGED pushes do not wait for the app's onStored, even one that never settles", async () => {
+    const calls: number[] = []
+    let release!: () => void
+    const hanging = new Promise<void>((resolve) => (release = resolve))
+    await start({
+      hooks: {
+        onStored: ({ clock }) => {
+          calls.push(clock)
+          return hanging
+        },
+      },
+      // Longer than the test may take: a push that waited for the hook would not come in time.
+      relay: { hookTimeoutMs: 40_000 },
+    })
+    const watcher = await open('team')
+    const a = stock('team/a')
+    await a.synced()
+    a.doc.getText('t').insert(0, 'one')
+    const first = await watcher.next(changedFor('a'))
+    a.doc.getText('t').insert(3, ' two')
+    const second = await watcher.next(changedFor('a'), first.index + 1)
+    expect((second.frame as { seq: number }).seq).toBeGreaterThan((first.frame as { seq: number }).seq)
+    // The app's hook was called once; the second commit's call waits behind it (HOOK-5.3).
+    expect(calls).toHaveLength(1)
+    release()
+  })
+
   it('WS-RELAY-6: CHANGED is pushed after each durable commit, for documents the token may read, subscribed or not', async () => {
     await start({ auth: { secret: SECRET } })
     const watcher = await open('team', `?token=${await token({ 'team/a': 'read', 'team/b': 'read' })}`)
