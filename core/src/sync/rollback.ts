@@ -400,12 +400,6 @@ const splitDeletions = (
     if (!(s instanceof Y.Skip)) from.set(s.id.client, Math.min(from.get(s.id.client) ?? Infinity, s.id.clock))
   const refusedDs = Y.createDeleteSet()
   const validDs = Y.createDeleteSet()
-  const push = (ds: DeleteSet, client: number, clock: number, len: number) => {
-    let list = ds.clients.get(client)
-    if (!list) ds.clients.set(client, (list = []))
-    // Yjs's DeleteItem is a plain { clock, len } record.
-    list.push({ clock, len } as (typeof list)[number])
-  }
   for (const [client, ranges] of update.ds.clients) {
     const structs = doc.store.clients.get(client) ?? []
     const state = Y.getState(doc.store, client)
@@ -418,8 +412,8 @@ const splitDeletions = (
         if (s.id.clock >= end) break
         const a = Math.max(s.id.clock, r.clock)
         const b = Math.min(s.id.clock + s.length, end)
-        if (s instanceof Y.Item && inRefused(s)) push(refusedDs, client, a, b - a)
-        else if (a < known) push(validDs, client, a, Math.min(b, known) - a)
+        if (s instanceof Y.Item && inRefused(s)) pushRange(refusedDs, client, a, b - a)
+        else if (a < known) pushRange(validDs, client, a, Math.min(b, known) - a)
       }
     }
   }
