@@ -15,9 +15,11 @@ export { PENDING_META } from './pendingMeta.js'
  * only), and the sequence number of the relay step 2 that carries it (`null`: none sent yet).
  */
 interface ForeignChange {
-  readonly to: ReadonlyMap<number, number>
+  readonly to: Map<number, number>
   readonly deletes: DeleteRanges | null
   inStep2: number | null
+  /** How many changes this entry stands for: consecutive changes of one client are one entry (their highest clock). */
+  count: number
 }
 
 /** The ranges a delete set deletes, per client id: `[clock, len]` pairs. */
@@ -160,7 +162,7 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
 
   /** Local changes not confirmed yet. */
   get pending(): number {
-    return Math.max(0, this.#total() - this.#confirmed) + this.#foreign.length
+    return Math.max(0, this.#total() - this.#confirmed) + this.#foreignCounted - this.#foreignConfirmed
   }
 
   /** Starts counting the session's acks and syncs (once, right after the session is created). */
@@ -288,11 +290,34 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
     if (this.#relay === null || from === null || from === this.#relay) return
     this.#counted = update
     const to = Y.parseUpdateMeta(update).to
-    const change: ForeignChange = { to, deletes: to.size === 0 ? deletesOf(update) : null, inStep2: null }
+    const change: ForeignChange = {
+      to,
+      deletes: to.size === 0 ? deletesOf(update) : null,
+      inStep2: null,
+      count: 1,
+    }
     this.#foreignCounted++
     if (change.deletes === null && this.#relayHas(to)) this.#foreignConfirmed++
-    else this.#foreign.push(change)
+    else if (!this.#merge(change)) this.#foreign.push(change)
     this.emit('change', [])
+  }
+
+  /**
+   * Folds `change` into the last entry when both hold structs of one and the same client only and no step 2 carries
+   * the last one yet: the relay holding the higher clock holds the lower ones (a client's clocks only grow), so the
+   * entry is confirmed exactly when both would be, and a long offline session keeps one entry per run of one peer.
+   */
+  #merge(change: ForeignChange): boolean {
+    const last = this.#foreign.at(-1)
+    if (!last || last.deletes !== null || change.deletes !== null || last.inStep2 !== null) return false
+    if (last.to.size !== 1 || change.to.size !== 1) return false
+    const [only] = change.to
+    const held = only === undefined ? undefined : last.to.get(only[0])
+    if (only === undefined || held === undefined) return false
+    const [client, clock] = only
+    last.to.set(client, Math.max(held, clock))
+    last.count++
+    return true
   }
 
   /** The relay is known to hold every struct below `to`. */
@@ -303,9 +328,14 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
 
   /** Confirms the foreign changes that `held` says the relay holds (STORE-9.9), and stores the confirmed count. */
   #confirmForeign(held: (change: ForeignChange) => boolean): void {
-    const left = this.#foreign.filter((f) => !held(f))
-    if (left.length === this.#foreign.length) return
-    this.#foreignConfirmed += this.#foreign.length - left.length
+    let confirmed = 0
+    const left = this.#foreign.filter((f) => {
+      if (!held(f)) return true
+      confirmed += f.count
+      return false
+    })
+    if (confirmed === 0) return
+    this.#foreignConfirmed += confirmed
     this.#foreign = left
     this.#writeConfirmed()
     this.emit('change', [])
