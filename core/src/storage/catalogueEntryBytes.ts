@@ -74,7 +74,7 @@ const liveItemBytes = (key: string | null, item: Y.Item): number =>
 /**
  * The live bytes of document `doc`'s entry in a workspace catalogue (WS-ACCESS-8): its record
  * (`documents.<doc>`, its key and everything nested in it) and its deletion entries (`deletions.<doc>~<writer>`),
- * as {@link itemBytes} counts them. Deleted content (overwritten fields) counts nothing. Reads every key of the
+ * as `itemBytes` (internal) counts them. Deleted content (overwritten fields) counts nothing. Reads every key of the
  * deletions map (a prefix match each): about a millisecond for 10,000 entries.
  */
 export const catalogueEntryBytes = (catalogue: Y.Doc, doc: string): number => {
