@@ -44,6 +44,26 @@ const reconnect = (r: ReturnType<typeof startRuledRelay>, room: string, bob: Cli
 }
 
 const shape = (fields: Record<string, unknown>) => ({ label: '', ...fields })
+/** Alice's locked shape, as every test leaves it. */
+const ALICE_A = shape({ name: 'a', x: 20, author: 'alice' })
+
+/** Once `ready` holds at the writer: the writer, the relay's store and the other client all hold `want`. */
+const expectEverywhere = async (
+  {
+    r,
+    room,
+    bob,
+    alice,
+  }: { r: ReturnType<typeof startRuledRelay>; room: string; bob: Client; alice: Client },
+  ready: (shapes: ReturnType<typeof shapesOf>) => boolean,
+  want: Record<string, unknown>,
+) => {
+  expect(await shapesEverywhere(r, room, bob, alice.doc, ready)).toEqual({
+    writer: want,
+    stored: want,
+    other: want,
+  })
+}
 
 describe('a valid value a later refused one overwrote is kept (RULES-5.16)', () => {
   it('RULES-5.16 RULES-5.10: offline, x = 10 then x = -5 (two edits, one step 2): the relay refuses x = -5; the shape goes back to x = 10, which reaches the relay', async () => {
@@ -55,14 +75,9 @@ describe('a valid value a later refused one overwrote is kept (RULES-5.16)', () 
     const { done, again } = reconnect(r, room, bob, 1)
     expect(await done).toEqual(['shapes.x.min shapes/b/x'])
 
-    const want = {
-      a: shape({ name: 'a', x: 20, author: 'alice' }),
+    await expectEverywhere({ r, room, bob, alice }, (s) => s.b?.x === 10, {
+      a: ALICE_A,
       b: shape({ name: 'b2', x: 10, author: 'bob' }),
-    }
-    expect(await shapesEverywhere(r, room, bob, alice.doc, (s) => s.b?.x === 10)).toEqual({
-      writer: want,
-      stored: want,
-      other: want,
     })
     expect(again.client.closeInfo).toBeNull()
   })
@@ -76,14 +91,9 @@ describe('a valid value a later refused one overwrote is kept (RULES-5.16)', () 
     bob.typed.root.shapes.update('b', { x: -6 })
     const { done } = reconnect(r, room, bob, 2)
     expect(await done).toHaveLength(2)
-    const want = {
-      a: shape({ name: 'a', x: 20, author: 'alice' }),
+    await expectEverywhere({ r, room, bob, alice }, (s) => s.b?.x === 10, {
+      a: ALICE_A,
       b: shape({ name: 'b', x: 10, author: 'bob' }),
-    }
-    expect(await shapesEverywhere(r, room, bob, alice.doc, (s) => s.b?.x === 10)).toEqual({
-      writer: want,
-      stored: want,
-      other: want,
     })
   })
 
@@ -95,15 +105,10 @@ describe('a valid value a later refused one overwrote is kept (RULES-5.16)', () 
     bob.typed.root.shapes.update('c', { x: -5 })
     const { done } = reconnect(r, room, bob, 1)
     expect(await done).toEqual(['shapes.x.min shapes/c/x'])
-    const want = {
-      a: shape({ name: 'a', x: 20, author: 'alice' }),
+    await expectEverywhere({ r, room, bob, alice }, (s) => s.c?.x === 10, {
+      a: ALICE_A,
       b: shape({ name: 'b', x: 1, author: 'bob' }),
       c: shape({ name: 'c', x: 10, author: 'bob' }),
-    }
-    expect(await shapesEverywhere(r, room, bob, alice.doc, (s) => s.c?.x === 10)).toEqual({
-      writer: want,
-      stored: want,
-      other: want,
     })
   })
 
@@ -123,14 +128,9 @@ describe('a valid value a later refused one overwrote is kept (RULES-5.16)', () 
     await second
     // The first refusal is alice's shape; the restore re-sends b's two steps, refused for the last one.
     expect(ids).toEqual(['shapes.owner shapes/a', 'shapes.x.min shapes/b/x'])
-    const want = {
-      a: shape({ name: 'a', x: 20, author: 'alice' }),
+    await expectEverywhere({ r, room, bob, alice }, (s) => s.b?.x === 10, {
+      a: ALICE_A,
       b: shape({ name: 'b', x: 10, author: 'bob' }),
-    }
-    expect(await shapesEverywhere(r, room, bob, alice.doc, (s) => s.b?.x === 10)).toEqual({
-      writer: want,
-      stored: want,
-      other: want,
     })
   })
 
@@ -142,14 +142,9 @@ describe('a valid value a later refused one overwrote is kept (RULES-5.16)', () 
     bob.doc.transact(() => bob.typed.root.shapes.update('b', { x: -5, name: 'b3' }))
     const { done } = reconnect(r, room, bob, 1)
     expect(await done).toEqual(['shapes.x.min shapes/b/x'])
-    const want = {
-      a: shape({ name: 'a', x: 20, author: 'alice' }),
+    await expectEverywhere({ r, room, bob, alice }, (s) => s.b?.x === 10, {
+      a: ALICE_A,
       b: shape({ name: 'b', x: 10, author: 'bob' }),
-    }
-    expect(await shapesEverywhere(r, room, bob, alice.doc, (s) => s.b?.x === 10)).toEqual({
-      writer: want,
-      stored: want,
-      other: want,
     })
   })
 })
