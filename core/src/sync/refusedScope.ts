@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { someStruct } from './someStruct.js'
 
 /**
  * Which part of a refused update a rollback undoes (docs/spec/rules.md, RULES-5.10, RULES-5.13): the record the
@@ -34,17 +35,7 @@ const someItem = (
   clock: number,
   len: number,
   visit: (item: Y.Item) => boolean,
-) => {
-  const structs = doc.store.clients.get(client)
-  const end = Math.min(clock + len, Y.getState(doc.store, client))
-  if (!structs || clock >= end) return false
-  for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
-    const s = structs[i] as Y.Item | Y.GC
-    if (s.id.clock >= end) break
-    if (s instanceof Y.Item && visit(s)) return true
-  }
-  return false
-}
+): boolean => someStruct(doc, client, clock, len, (s) => s instanceof Y.Item && visit(s))
 
 /**
  * Whether a rule id names a rule of a record (RULES-1: `<collection>.<rule>`, a field's `<collection>.<field>.<rule>`,

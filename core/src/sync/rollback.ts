@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import { addDeletions, encodeDeletionsUpdate, type DeleteRanges } from '../protocol/deleteSets.js'
 import { drawClientId } from './drawClientId.js'
+import { someStruct } from './someStruct.js'
 import { copyDeleteSet, stepAt, type LocalStep } from './localSteps.js'
 import { inRecord } from './refusedScope.js'
 import { attributesAt, reformat, textRuns, walkText, type TextRun } from './rollbackText.js'
@@ -401,21 +402,12 @@ const splitDeletions = (
   const refusedDs = Y.createDeleteSet()
   const validDs = Y.createDeleteSet()
   for (const [client, ranges] of update.ds.clients) {
-    const structs = doc.store.clients.get(client) ?? []
-    const state = Y.getState(doc.store, client)
-    const known = Math.min(from.get(client) ?? Infinity, state)
-    for (const r of ranges) {
-      const end = Math.min(r.clock + r.len, state)
-      if (r.clock >= end) continue
-      for (let i = Y.findIndexSS(structs, r.clock); i < structs.length; i++) {
-        const s = structs[i] as Y.Item | Y.GC
-        if (s.id.clock >= end) break
-        const a = Math.max(s.id.clock, r.clock)
-        const b = Math.min(s.id.clock + s.length, end)
+    const known = Math.min(from.get(client) ?? Infinity, Y.getState(doc.store, client))
+    for (const r of ranges)
+      someStruct(doc, client, r.clock, r.len, (s, a, b) => {
         if (s instanceof Y.Item && inRefused(s)) pushRange(refusedDs, client, a, b - a)
         else if (a < known) pushRange(validDs, client, a, Math.min(b, known) - a)
-      }
-    }
+      })
   }
   return [refusedDs, validDs]
 }
@@ -456,19 +448,12 @@ const lastStep = (
   if (steps.length === 0) return null
   let last = -1
   let first = Infinity
-  const structs = doc.store.clients.get(X) ?? []
-  const state = Y.getState(doc.store, X)
-  for (const r of ranges) {
-    const end = Math.min(r.clock + r.len, state)
-    if (r.clock >= end) continue
-    for (let i = Y.findIndexSS(structs, r.clock); i < structs.length; i++) {
-      const s = structs[i] as Y.Item | Y.GC
-      if (s.id.clock >= end) break
-      if (!(s instanceof Y.Item) || !inRefused(s)) continue
-      last = Math.max(last, stepAt(steps, Math.min(s.id.clock + s.length, end) - 1))
-      first = Math.min(first, stepAt(steps, Math.max(s.id.clock, r.clock)))
-    }
-  }
+  for (const r of ranges)
+    someStruct(doc, X, r.clock, r.len, (s, a, b) => {
+      if (!(s instanceof Y.Item) || !inRefused(s)) return
+      last = Math.max(last, stepAt(steps, b - 1))
+      first = Math.min(first, stepAt(steps, a))
+    })
   for (const [i, st] of steps.entries())
     if (overlaps(st.ds, recordDs)) {
       last = Math.max(last, i)
@@ -552,18 +537,15 @@ export const rollbackUpdates = (input: RollbackInput): RollbackResult => {
   const deletedRuns: Array<{ client: number; clock: number; len: number }> = []
   for (const ds of [dsS, dsL]) {
     for (const [client, items] of ds.clients) {
-      const structs = store.clients.get(client)
-      if (!structs) continue
+      if (!store.clients.has(client)) continue
       for (const whole of items) {
         // The removed items (X's, an earlier own id's) are removed, not deleted: only accepted items count.
         const f = from.get(client)
         const d = f !== undefined ? { clock: whole.clock, len: Math.min(whole.len, f - whole.clock) } : whole
         if (d.len <= 0) continue
-        for (let i = Y.findIndexSS(structs, d.clock); i < structs.length; i++) {
-          const s = structs[i] as Y.Item | Y.GC
-          if (s.id.clock >= d.clock + d.len) break
+        someStruct(doc, client, d.clock, d.len, (s) => {
           if (s instanceof Y.Item && s.parent instanceof Y.AbstractType) parents.add(s.parent)
-        }
+        })
         deletedRuns.push({ client, clock: d.clock, len: d.len })
       }
     }
