@@ -1,5 +1,6 @@
 import { ObservableV2 } from 'lib0/observable'
 import * as Y from 'yjs'
+import { coversDeletions, readDeletions, type DeleteRanges } from '../protocol/deleteSets.js'
 import type { DocId } from '../ids.js'
 import type { DocStore } from '../storage/DocStore.js'
 import { SyncSession } from '../sync/SyncSession.js'
@@ -22,20 +23,8 @@ interface ForeignChange {
   count: number
 }
 
-/** The ranges a delete set deletes, per client id: `[clock, len]` pairs. */
-type DeleteRanges = ReadonlyMap<number, ReadonlyArray<{ readonly clock: number; readonly len: number }>>
-
-const deletesOf = (update: Uint8Array): DeleteRanges => Y.decodeUpdate(update).ds.clients
-
-/** Every range of `some` lies within one range of `all`. */
-const covers = (all: DeleteRanges, some: DeleteRanges): boolean => {
-  for (const [client, ranges] of some) {
-    const held = all.get(client) ?? []
-    for (const r of ranges)
-      if (!held.some((h) => h.clock <= r.clock && r.clock + r.len <= h.clock + h.len)) return false
-  }
-  return true
-}
+/** The deletions of an update this document applied (so it decodes), per client id. */
+const deletesOf = (update: Uint8Array): DeleteRanges => readDeletions(update)?.deletions ?? new Map()
 
 /**
  * Counts local changes that are not yet confirmed: by the relay's durable acks when a relay is set, otherwise by a
@@ -201,7 +190,9 @@ export class PendingCount extends ObservableV2<{ change: () => void }> {
       let deleted: DeleteRanges | null = null
       const relayDeleted = (): DeleteRanges => (deleted ??= deletesOf(data))
       this.#confirmForeign((f) =>
-        f.deletes === null ? this.#relayHas(f.to) : kind === 'update' && covers(relayDeleted(), f.deletes),
+        f.deletes === null
+          ? this.#relayHas(f.to)
+          : kind === 'update' && coversDeletions(relayDeleted(), f.deletes),
       )
       // Its step 2 carries everything this side holds that its state vector lacks: confirmed once acknowledged.
       if (kind === 'state-vector' && answeredSeq !== null)
